@@ -1,0 +1,187 @@
+package dev.skiff.platform;
+
+import dev.skiff.proto.v1.Error;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * The one exception type of the platform: an {@link ErrorCode}, a description for a person, and
+ * structured context. Handlers throw it to answer with an error; clients throw it when a call fails.
+ * On the wire it travels as the {@code skiff.v1.Error} protobuf; no stack trace ever crosses the wire.
+ *
+ * <p>Instances are immutable and safe to share between threads.
+ */
+public final class SkiffException extends RuntimeException {
+  private static final long serialVersionUID = 1L;
+
+  private final ErrorCode code;
+  private final String description;
+  private final Map<String, String> context;
+  private final String service;
+  private final String endpoint;
+  private final String instance;
+  private final String requestId;
+
+  private SkiffException(
+      ErrorCode code,
+      String description,
+      Map<String, String> context,
+      String service,
+      String endpoint,
+      String instance,
+      String requestId,
+      Throwable cause) {
+    super(code + ": " + description, cause);
+    this.code = code;
+    this.description = description;
+    this.context = Map.copyOf(context);
+    this.service = service;
+    this.endpoint = endpoint;
+    this.instance = instance;
+    this.requestId = requestId;
+  }
+
+  /**
+   * An error with a code and a description.
+   *
+   * @param code what kind of failure
+   * @param description what failed, for a person
+   */
+  public SkiffException(ErrorCode code, String description) {
+    this(code, description, Map.of(), "", "", "", "", null);
+  }
+
+  /**
+   * An error with a code, a description and the cause that stays on this side of the wire.
+   *
+   * @param code what kind of failure
+   * @param description what failed, for a person
+   * @param cause the local cause; never sent
+   */
+  public SkiffException(ErrorCode code, String description, Throwable cause) {
+    this(code, description, Map.of(), "", "", "", "", cause);
+  }
+
+  /**
+   * A copy of this error with one more context entry.
+   *
+   * @param key the context key
+   * @param value its value
+   * @return a new exception
+   */
+  public SkiffException withContext(String key, String value) {
+    Map<String, String> merged = new LinkedHashMap<>(context);
+    merged.put(Objects.requireNonNull(key, "key"), String.valueOf(value));
+    return new SkiffException(
+        code, description, merged, service, endpoint, instance, requestId, getCause());
+  }
+
+  /**
+   * A copy of this error that names where it was raised, unless it already does.
+   *
+   * @param service the service
+   * @param endpoint the endpoint
+   * @param instance the instance id
+   * @param requestId the request id
+   * @return a new exception with the origin filled in
+   */
+  public SkiffException withOrigin(String service, String endpoint, String instance, String requestId) {
+    if (!this.service.isEmpty()) {
+      return this;
+    }
+    return new SkiffException(
+        code, description, context, service, endpoint, instance, requestId, getCause());
+  }
+
+  /** @return what kind of failure this is */
+  public ErrorCode code() {
+    return code;
+  }
+
+  /** @return the description, for a person */
+  public String description() {
+    return description;
+  }
+
+  /** @return structured detail (never null, unmodifiable) */
+  public Map<String, String> context() {
+    return context;
+  }
+
+  /** @return the service that raised the error, or "" when raised locally */
+  public String service() {
+    return service;
+  }
+
+  /** @return the endpoint that raised the error, or "" */
+  public String endpoint() {
+    return endpoint;
+  }
+
+  /** @return the instance that raised the error, or "" */
+  public String instance() {
+    return instance;
+  }
+
+  /** @return the request id the error belongs to, or "" */
+  public String requestId() {
+    return requestId;
+  }
+
+  /**
+   * The wire form of this error (no stack trace, no cause).
+   *
+   * @return the protobuf
+   */
+  public Error toProto() {
+    return Error.newBuilder()
+        .setCode(code.toProto())
+        .setDescription(description)
+        .putAllContext(context)
+        .setService(service)
+        .setEndpoint(endpoint)
+        .setInstance(instance)
+        .setRequestId(requestId)
+        .build();
+  }
+
+  /**
+   * Reads an error off the wire.
+   *
+   * @param error the protobuf
+   * @return the exception
+   */
+  public static SkiffException fromProto(Error error) {
+    return new SkiffException(
+        ErrorCode.fromProto(error.getCode()),
+        error.getDescription(),
+        error.getContextMap(),
+        error.getService(),
+        error.getEndpoint(),
+        error.getInstance(),
+        error.getRequestId(),
+        null);
+  }
+
+  /**
+   * The error for any throwable: itself if it is already a {@code SkiffException} (also when wrapped in
+   * a completion or execution exception), else {@link ErrorCode#INTERNAL} with a generic description
+   * and the throwable kept as the local cause.
+   *
+   * @param t the failure
+   * @return the platform error
+   */
+  public static SkiffException of(Throwable t) {
+    Throwable cur = t;
+    while ((cur instanceof java.util.concurrent.CompletionException
+            || cur instanceof java.util.concurrent.ExecutionException)
+        && cur.getCause() != null) {
+      cur = cur.getCause();
+    }
+    if (cur instanceof SkiffException e) {
+      return e;
+    }
+    return new SkiffException(ErrorCode.INTERNAL, "unexpected error: " + cur.getClass().getName(), cur);
+  }
+}

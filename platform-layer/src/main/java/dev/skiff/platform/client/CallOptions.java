@@ -1,0 +1,59 @@
+package dev.skiff.platform.client;
+
+import java.time.Duration;
+
+/**
+ * Per-call settings. Immutable; start from {@link #defaults()} or one of the static factories.
+ *
+ * @param timeout how long to wait for the reply, or null for the client's default; the call's deadline is
+ *     also never later than its parent request's
+ * @param instance the instance id the call must go to, or null for any instance of the service
+ * @param requestId the logical request id to send, or null for a fresh one (retries reuse one)
+ */
+public record CallOptions(Duration timeout, String instance, String requestId) {
+  private static final CallOptions DEFAULTS = new CallOptions(null, null, null);
+
+  /** Checks the arguments. */
+  public CallOptions {
+    if (timeout != null && (timeout.isNegative() || timeout.isZero())) {
+      throw new IllegalArgumentException("timeout must be positive: " + timeout);
+    }
+  }
+
+  /** @return the client's defaults */
+  public static CallOptions defaults() {
+    return DEFAULTS;
+  }
+
+  /**
+   * @param timeout the timeout
+   * @return defaults with this timeout
+   */
+  public static CallOptions timeout(Duration timeout) {
+    return DEFAULTS.withTimeout(timeout);
+  }
+
+  /**
+   * @param timeout the timeout
+   * @return a copy with this timeout
+   */
+  public CallOptions withTimeout(Duration timeout) {
+    return new CallOptions(timeout, instance, requestId);
+  }
+
+  /**
+   * @param instance the instance id to address
+   * @return a copy addressed to that instance
+   */
+  public CallOptions withInstance(String instance) {
+    return new CallOptions(timeout, instance, requestId);
+  }
+
+  /**
+   * @param requestId the request id to send
+   * @return a copy that sends this request id
+   */
+  public CallOptions withRequestId(String requestId) {
+    return new CallOptions(timeout, instance, requestId);
+  }
+}

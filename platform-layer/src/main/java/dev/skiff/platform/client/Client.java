@@ -1,0 +1,343 @@
+package dev.skiff.platform.client;
+
+import com.codahale.metrics.MetricRegistry;
+import com.google.protobuf.Internal;
+import com.google.protobuf.Message;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Codec;
+import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.transport.ContentTypes;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+
+/**
+ * Calls endpoints of Skiff services: synchronously, asynchronously, or many at once with
+ * {@link #fanOut(int)}. Every call has a deadline: its own timeout (or the client's default), never
+ * later than the deadline of the request it is made for (see {@link #withScope(CallScope)}).
+ *
+ * <pre>{@code
+ * try (Client client = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build()) {
+ *   HelloResponse r = client.call("com.example.greeter", "hello",
+ *       HelloRequest.newBuilder().setName("Ada").build(), HelloResponse.class);
+ * }
+ * }</pre>
+ *
+ * <p>Thread-safe; share one client per process. Futures complete on transport threads: do not block in
+ * their callbacks.
+ */
+public final class Client implements AutoCloseable {
+  private final ClientCore core;
+  private final CallScope scope;
+  private final boolean root;
+
+  private Client(ClientCore core, CallScope scope, boolean root) {
+    this.core = core;
+    this.scope = scope;
+    this.root = root;
+  }
+
+  /** @return a builder */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /**
+   * A view of this client whose calls stay within a parent request's deadline and trace. Closing the
+   * view does nothing; the client it came from owns the resources.
+   *
+   * @param scope the parent
+   * @return the scoped view
+   */
+  public Client withScope(CallScope scope) {
+    return new Client(core, Objects.requireNonNull(scope, "scope"), false);
+  }
+
+  /** @return the scope of this view, or null for a root client */
+  public CallScope scope() {
+    return scope;
+  }
+
+  /**
+   * Calls an endpoint and waits for the response.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responseType the response's class
+   * @param <R> the response type
+   * @return the response
+   * @throws SkiffException when the call fails, with the code saying why
+   */
+  public <R extends Message> R call(String service, String endpoint, Message request, Class<R> responseType) {
+    return call(service, endpoint, request, responseType, CallOptions.defaults());
+  }
+
+  /**
+   * Calls an endpoint with options and waits for the response.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responseType the response's class
+   * @param options timeout, instance, request id
+   * @param <R> the response type
+   * @return the response
+   * @throws SkiffException when the call fails, with the code saying why
+   */
+  public <R extends Message> R call(
+      String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
+    return await(exchange(service, endpoint, request, responseType, options)).value();
+  }
+
+  /**
+   * Calls an endpoint without waiting.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responseType the response's class
+   * @param <R> the response type
+   * @return the response, or a {@link SkiffException} failure
+   */
+  public <R extends Message> CompletableFuture<R> callAsync(
+      String service, String endpoint, Message request, Class<R> responseType) {
+    return callAsync(service, endpoint, request, responseType, CallOptions.defaults());
+  }
+
+  /**
+   * Calls an endpoint with options without waiting.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responseType the response's class
+   * @param options timeout, instance, request id
+   * @param <R> the response type
+   * @return the response, or a {@link SkiffException} failure
+   */
+  public <R extends Message> CompletableFuture<R> callAsync(
+      String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
+    return exchange(service, endpoint, request, responseType, options).thenApply(Reply::value);
+  }
+
+  /**
+   * Calls an endpoint without waiting, and tells who answered.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responseType the response's class
+   * @param options timeout, instance, request id
+   * @param <R> the response type
+   * @return the reply with the answering version and instance, or a {@link SkiffException} failure
+   */
+  public <R extends Message> CompletableFuture<Reply<R>> exchange(
+      String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
+    Objects.requireNonNull(request, "request");
+    R prototype = Internal.getDefaultInstance(Objects.requireNonNull(responseType, "responseType"));
+    return core.send(
+        scope,
+        service,
+        endpoint,
+        request.toByteArray(),
+        ContentTypes.PROTOBUF,
+        ContentTypes.PROTOBUF,
+        options,
+        reply -> Codec.decode(reply.body(), reply.contentType(), prototype));
+  }
+
+  /**
+   * Calls an endpoint with a JSON request (protobuf's JSON mapping) and gets the response as JSON, for
+   * tools that do not have the service's classes. The service decodes and validates the JSON.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param json the request as JSON, e.g. {@code {"name": "Ada"}}
+   * @param options timeout, instance, request id
+   * @return the reply with the response as JSON text
+   */
+  public CompletableFuture<Reply<String>> callJson(
+      String service, String endpoint, String json, CallOptions options) {
+    Objects.requireNonNull(json, "json");
+    return core.send(
+        scope,
+        service,
+        endpoint,
+        json.getBytes(StandardCharsets.UTF_8),
+        ContentTypes.JSON,
+        ContentTypes.JSON,
+        options,
+        reply -> new String(reply.body(), StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Starts a parallel fan-out: calls added to it run at once, at most {@code maxConcurrency} at a time.
+   *
+   * @param maxConcurrency how many of its calls may be in flight together
+   * @return the fan-out
+   */
+  public FanOut fanOut(int maxConcurrency) {
+    return new FanOut(this, maxConcurrency);
+  }
+
+  /** @return the registry holding this client's metrics */
+  public MetricRegistry metrics() {
+    return core.metrics;
+  }
+
+  /** @return the default timeout of calls that name none */
+  public Duration defaultTimeout() {
+    return core.defaultTimeout;
+  }
+
+  /**
+   * Closes the client: pending calls fail with UNAVAILABLE, its channel closes, and the transport too if
+   * the client owns it. Does nothing on a scoped view. Idempotent.
+   */
+  @Override
+  public void close() {
+    if (root) {
+      core.close();
+    }
+  }
+
+  /**
+   * Waits for the result of an asynchronous call, turning its failure back into the {@link SkiffException}.
+   *
+   * @param f the call
+   * @param <T> its type
+   * @return the result
+   * @throws SkiffException the call's failure
+   */
+  public static <T> T await(CompletableFuture<T> f) {
+    try {
+      return f.get();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SkiffException(ErrorCode.TIMEOUT, "interrupted while waiting for a reply", e);
+    } catch (ExecutionException e) {
+      throw SkiffException.of(e);
+    }
+  }
+
+  /** Builds a {@link Client}. */
+  public static final class Builder {
+    private Transport transport;
+    private boolean ownsTransport;
+    private String name = "";
+    private String instanceId = Ids.random32();
+    private Duration defaultTimeout = Duration.ofSeconds(5);
+    private int maxMessageBytes = Settings.DEFAULT_MAX_MESSAGE_BYTES;
+    private int maxInFlight = 10_000;
+    private MetricRegistry metrics;
+    private Clock clock = Clock.systemUTC();
+
+    private Builder() {}
+
+    /**
+     * The transport to call over. Required unless {@link #amqp(String)} is used.
+     *
+     * @param transport the transport; the client does not close it unless told to own it
+     * @return this
+     */
+    public Builder transport(Transport transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /**
+     * Connects to a RabbitMQ broker; the client owns the connection and closes it.
+     *
+     * @param uri the broker URI
+     * @return this
+     */
+    public Builder amqp(String uri) {
+      this.transport = AmqpTransport.connect(uri);
+      this.ownsTransport = true;
+      return this;
+    }
+
+    /** @return this, with the client closing its transport when it closes */
+    public Builder ownTransport() {
+      this.ownsTransport = true;
+      return this;
+    }
+
+    /**
+     * The calling service's name, sent with every call; empty for tools.
+     *
+     * @param name the name
+     * @return this
+     */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /** @param instanceId the calling instance's id @return this */
+    public Builder instanceId(String instanceId) {
+      this.instanceId = Objects.requireNonNull(instanceId, "instanceId");
+      return this;
+    }
+
+    /** @param timeout the timeout of calls that name none (default 5 s) @return this */
+    public Builder defaultTimeout(Duration timeout) {
+      if (timeout.isNegative() || timeout.isZero()) {
+        throw new IllegalArgumentException("defaultTimeout must be positive: " + timeout);
+      }
+      this.defaultTimeout = timeout;
+      return this;
+    }
+
+    /** @param bytes the largest request or reply body (default 4 MiB) @return this */
+    public Builder maxMessageBytes(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxMessageBytes must be positive: " + bytes);
+      }
+      this.maxMessageBytes = bytes;
+      return this;
+    }
+
+    /** @param calls calls in flight at once before new ones fail with CAPACITY (default 10,000) @return this */
+    public Builder maxInFlight(int calls) {
+      if (calls <= 0) {
+        throw new IllegalArgumentException("maxInFlight must be positive: " + calls);
+      }
+      this.maxInFlight = calls;
+      return this;
+    }
+
+    /** @param metrics where the client's metrics go (default: a registry of its own) @return this */
+    public Builder metrics(MetricRegistry metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      return this;
+    }
+
+    /** @param clock the clock deadlines are measured by (for tests) @return this */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /** @return the client */
+    public Client build() {
+      if (transport == null) {
+        throw new IllegalStateException("a transport is required: call transport(...) or amqp(uri)");
+      }
+      return new Client(
+          new ClientCore(
+              transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight,
+              metrics == null ? new MetricRegistry() : metrics, clock),
+          null,
+          true);
+    }
+  }
+}

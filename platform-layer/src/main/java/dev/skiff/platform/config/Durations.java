@@ -1,0 +1,44 @@
+package dev.skiff.platform.config;
+
+import java.time.Duration;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/** Reads durations as people write them: {@code 250ms}, {@code 2s}, {@code 1.5s}, {@code 5m}, {@code 1h}. */
+public final class Durations {
+  private static final Pattern FORM = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)");
+
+  private Durations() {}
+
+  /**
+   * Parses a duration.
+   *
+   * @param text e.g. {@code 2s}; ISO-8601 ({@code PT2S}) is accepted too
+   * @return the duration
+   * @throws IllegalArgumentException naming the text and the accepted forms
+   */
+  public static Duration parse(String text) {
+    if (text == null) {
+      throw new IllegalArgumentException("a duration is required, e.g. 2s or 500ms");
+    }
+    String t = text.trim().toLowerCase(java.util.Locale.ROOT);
+    Matcher m = FORM.matcher(t);
+    if (m.matches()) {
+      double n = Double.parseDouble(m.group(1));
+      double millis =
+          switch (m.group(2)) {
+            case "ms" -> n;
+            case "s" -> n * 1_000;
+            case "m" -> n * 60_000;
+            default -> n * 3_600_000;
+          };
+      return Duration.ofNanos(Math.round(millis * 1_000_000));
+    }
+    try {
+      return Duration.parse(text.trim());
+    } catch (java.time.format.DateTimeParseException e) {
+      throw new IllegalArgumentException(
+          "not a duration: '" + text + "' (write e.g. 250ms, 2s, 1.5s, 5m, 1h)", e);
+    }
+  }
+}

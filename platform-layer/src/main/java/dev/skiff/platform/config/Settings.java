@@ -1,0 +1,112 @@
+package dev.skiff.platform.config;
+
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * The settings every Skiff process reads from its environment: the broker and the bounds of a service.
+ *
+ * <table>
+ *   <caption>Environment variables</caption>
+ *   <tr><th>variable</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>SKIFF_AMQP_URI</td><td>the broker</td><td>amqp://guest:guest@localhost:5672</td></tr>
+ *   <tr><td>SKIFF_SERVICE_VERSION</td><td>overrides the version an instance reports</td><td>the code's</td></tr>
+ *   <tr><td>SKIFF_INSTANCE_ID</td><td>this instance's id</td><td>random</td></tr>
+ *   <tr><td>SKIFF_CONCURRENCY</td><td>handlers running at once</td><td>16</td></tr>
+ *   <tr><td>SKIFF_PREFETCH</td><td>unsettled requests held per queue</td><td>2 × concurrency</td></tr>
+ *   <tr><td>SKIFF_MAX_MESSAGE_BYTES</td><td>largest request or response body</td><td>4194304</td></tr>
+ *   <tr><td>SKIFF_DEFAULT_TIMEOUT</td><td>a call's timeout when it names none</td><td>5s</td></tr>
+ *   <tr><td>SKIFF_DRAIN_GRACE</td><td>how long close() lets in-flight requests finish</td><td>10s</td></tr>
+ * </table>
+ *
+ * @param amqpUri the broker URI
+ * @param serviceVersion the version override, if any
+ * @param instanceId the instance id, if set
+ * @param concurrency handlers running at once
+ * @param prefetch unsettled requests held per queue
+ * @param maxMessageBytes the largest body
+ * @param defaultTimeout a call's timeout when it names none
+ * @param drainGrace how long close() lets in-flight requests finish
+ */
+public record Settings(
+    String amqpUri,
+    Optional<String> serviceVersion,
+    Optional<String> instanceId,
+    int concurrency,
+    int prefetch,
+    int maxMessageBytes,
+    Duration defaultTimeout,
+    Duration drainGrace) {
+
+  /** The default largest message body: 4 MiB. */
+  public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
+
+  /**
+   * Settings from this process's environment.
+   *
+   * @return the settings
+   * @throws IllegalArgumentException naming the variable whose value is invalid
+   */
+  public static Settings fromEnvironment() {
+    return fromEnvironment(System.getenv());
+  }
+
+  /**
+   * Settings from a map of environment variables.
+   *
+   * @param env the variables
+   * @return the settings
+   * @throws IllegalArgumentException naming the variable whose value is invalid
+   */
+  public static Settings fromEnvironment(Map<String, String> env) {
+    int concurrency = positiveInt(env, "SKIFF_CONCURRENCY", 16);
+    return new Settings(
+        nonBlank(env, "SKIFF_AMQP_URI").orElse(AmqpOptions.DEFAULT_URI),
+        nonBlank(env, "SKIFF_SERVICE_VERSION"),
+        nonBlank(env, "SKIFF_INSTANCE_ID"),
+        concurrency,
+        positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
+        positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
+        duration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
+        duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)));
+  }
+
+  private static Optional<String> nonBlank(Map<String, String> env, String key) {
+    String v = env.get(key);
+    return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
+  }
+
+  private static int positiveInt(Map<String, String> env, String key, int dflt) {
+    Optional<String> v = nonBlank(env, key);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.get());
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v.get() + "'");
+  }
+
+  private static Duration duration(Map<String, String> env, String key, Duration dflt) {
+    Optional<String> v = nonBlank(env, key);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    try {
+      Duration d = Durations.parse(v.get());
+      if (!d.isNegative() && !d.isZero()) {
+        return d;
+      }
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
+    }
+    throw new IllegalArgumentException(key + " must be a positive duration, not '" + v.get() + "'");
+  }
+}

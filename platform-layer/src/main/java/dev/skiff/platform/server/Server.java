@@ -1,0 +1,723 @@
+package dev.skiff.platform.server;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import com.google.protobuf.Message;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Codec;
+import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.TraceContext;
+import dev.skiff.platform.transport.ContentTypes;
+import dev.skiff.platform.transport.ReplyMessage;
+import dev.skiff.platform.transport.RequestMessage;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A running instance of a service: its endpoints bound to a transport, its handlers on a bounded pool.
+ *
+ * <pre>{@code
+ * Server server = Server.builder("com.example.greeter")
+ *     .version("1.0.0")
+ *     .transport(AmqpTransport.connect(uri))
+ *     .endpoint(Endpoint.of("hello", HelloRequest.class, HelloResponse.class,
+ *         (req, ctx) -> HelloResponse.newBuilder().setGreeting("Hello, " + req.getName()).build()))
+ *     .build()
+ *     .start();
+ * }</pre>
+ *
+ * <p>Per request the server checks the deadline (work whose deadline has passed is dropped, never
+ * started, and counted), decodes the body (malformed: BAD_REQUEST), finds the endpoint (unknown:
+ * NOT_FOUND), runs the handler, and replies. A handler that throws answers with an error; one that
+ * overruns the deadline is answered with TIMEOUT and interrupted, and its thread is replaced so the
+ * service keeps its capacity.
+ *
+ * <p>{@link #close()} drains: it stops taking requests, gives back those not started (another instance
+ * takes them), lets running ones finish within the drain grace, answers the rest UNAVAILABLE, then
+ * closes. Thread-safe; lifecycle: {@code build() -> start() -> close()}, each at most once.
+ */
+public final class Server implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Server.class);
+  private static final Pattern NAME = Pattern.compile("[a-z0-9][a-z0-9_-]*(\\.[a-z0-9][a-z0-9_-]*)*");
+
+  /**
+   * How long past its deadline a request may run before the server answers it TIMEOUT and interrupts
+   * its handler. The caller has stopped waiting at the deadline itself; the grace keeps the server's
+   * answer from racing the caller's own timeout.
+   */
+  static final Duration OVERRUN_GRACE = Duration.ofMillis(100);
+
+  private enum State { NEW, RUNNING, CLOSING, CLOSED }
+
+  private final String name;
+  private final String version;
+  private final String description;
+  private final String instanceId;
+  private final Transport transport;
+  private final boolean ownsTransport;
+  private final int concurrency;
+  private final int prefetch;
+  private final int maxMessageBytes;
+  private final Duration drainGrace;
+  private final Duration defaultDeadline;
+  private final Map<String, Endpoint<?, ?>> endpoints;
+  private final MetricRegistry metrics;
+  private final Clock clock;
+  private final Client client;
+
+  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  private final ThreadPoolExecutor pool;
+  private final ScheduledThreadPoolExecutor watchdog;
+  private final Set<Work> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
+  private final CountDownLatch terminated = new CountDownLatch(1);
+  private final Object poolLock = new Object();
+  private int compensation;
+  private volatile Transport.ServerBinding binding;
+
+  private final Counter droppedExpired;
+  private final Counter overruns;
+  private final Counter tooLarge;
+  private final Map<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
+
+  private Server(Builder b) {
+    this.name = b.name;
+    this.version = b.version;
+    this.description = b.description;
+    this.instanceId = b.instanceId;
+    this.transport = b.transport;
+    this.ownsTransport = b.ownsTransport;
+    this.concurrency = b.concurrency;
+    this.prefetch = b.prefetch == 0 ? 2 * b.concurrency : b.prefetch;
+    this.maxMessageBytes = b.maxMessageBytes;
+    this.drainGrace = b.drainGrace;
+    this.defaultDeadline = b.defaultDeadline;
+    this.endpoints = Map.copyOf(b.endpoints);
+    this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
+    this.clock = b.clock;
+    AtomicInteger n = new AtomicInteger();
+    this.pool =
+        new ThreadPoolExecutor(
+            concurrency,
+            concurrency,
+            30,
+            TimeUnit.SECONDS,
+            new LinkedBlockingQueue<>(),
+            r -> {
+              Thread t = new Thread(r, "skiff-handler-" + name + "-" + n.incrementAndGet());
+              t.setDaemon(true);
+              return t;
+            });
+    this.watchdog =
+        new ScheduledThreadPoolExecutor(
+            1,
+            r -> {
+              Thread t = new Thread(r, "skiff-watchdog-" + name);
+              t.setDaemon(true);
+              return t;
+            });
+    watchdog.setRemoveOnCancelPolicy(true);
+    this.client =
+        Client.builder()
+            .transport(transport)
+            .name(name)
+            .instanceId(instanceId)
+            .defaultTimeout(b.clientTimeout)
+            .maxMessageBytes(maxMessageBytes)
+            .metrics(metrics)
+            .clock(clock)
+            .build();
+    this.droppedExpired = metrics.counter("skiff.server.dropped-expired");
+    this.overruns = metrics.counter("skiff.server.handler-overruns");
+    this.tooLarge = metrics.counter("skiff.server.too-large");
+    metrics.gauge("skiff.server.in-flight", () -> running::size);
+    metrics.gauge("skiff.server.queued", () -> () -> pool.getQueue().size());
+    for (String e : endpoints.keySet()) {
+      timers.put(e, metrics.timer("skiff.server.endpoint." + e));
+    }
+  }
+
+  /**
+   * A builder for a service.
+   *
+   * @param name the service's dotted name, e.g. {@code com.example.greeter} (lower case letters, digits,
+   *     '_' and '-', in dot-separated parts)
+   * @return the builder
+   */
+  public static Builder builder(String name) {
+    return new Builder(name);
+  }
+
+  /**
+   * Starts taking requests.
+   *
+   * @return this
+   * @throws IllegalStateException if started before
+   * @throws SkiffException UNAVAILABLE when the transport cannot bind the service
+   */
+  public Server start() {
+    if (!state.compareAndSet(State.NEW, State.RUNNING)) {
+      throw new IllegalStateException("server " + name + " was already started");
+    }
+    binding = transport.bind(name, instanceId, prefetch, this::dispatch);
+    log.info("{} {} instance {} serving {} on {}", name, version, instanceId, endpoints.keySet(), transport.describe());
+    return this;
+  }
+
+  /** @return the service's name */
+  public String name() {
+    return name;
+  }
+
+  /** @return the version this instance reports */
+  public String version() {
+    return version;
+  }
+
+  /** @return the service's description */
+  public String description() {
+    return description;
+  }
+
+  /** @return this instance's id */
+  public String instanceId() {
+    return instanceId;
+  }
+
+  /** @return the endpoints, by name */
+  public Map<String, Endpoint<?, ?>> endpoints() {
+    return endpoints;
+  }
+
+  /** @return the registry holding this server's (and its client's) metrics */
+  public MetricRegistry metrics() {
+    return metrics;
+  }
+
+  /** @return a client that calls as this service; handlers should prefer {@link RequestContext#client()} */
+  public Client client() {
+    return client;
+  }
+
+  /** @return whether the server has been closed */
+  public boolean isClosed() {
+    return state.get() == State.CLOSED;
+  }
+
+  /**
+   * Blocks until the server is closed.
+   *
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public void awaitTermination() throws InterruptedException {
+    terminated.await();
+  }
+
+  private void dispatch(RequestMessage req, Transport.Delivery delivery) {
+    if (state.get() != State.RUNNING) {
+      settleUnstarted(req, delivery);
+      return;
+    }
+    long now = clock.millis();
+    if (req.deadlineEpochMillis() != 0 && req.deadlineEpochMillis() <= now) {
+      droppedExpired.inc();
+      delivery.ack();
+      return;
+    }
+    Work w = new Work(req, delivery);
+    if (req.body().length > maxMessageBytes) {
+      tooLarge.inc();
+      w.settleError(
+          new SkiffException(
+                  ErrorCode.BAD_REQUEST,
+                  "request of " + req.body().length + " bytes is over the message size limit of "
+                      + maxMessageBytes + " bytes of " + name)
+              .withContext("limit", Integer.toString(maxMessageBytes)));
+      return;
+    }
+    Endpoint<?, ?> endpoint = endpoints.get(req.endpoint());
+    if (endpoint == null) {
+      w.settleError(
+          new SkiffException(
+                  ErrorCode.NOT_FOUND,
+                  "service " + name + " has no endpoint '" + req.endpoint() + "' (it has: "
+                      + String.join(", ", new java.util.TreeSet<>(endpoints.keySet())) + ")")
+              .withContext("endpoint", req.endpoint()));
+      return;
+    }
+    w.endpoint = endpoint;
+    long deadline = req.deadlineEpochMillis() == 0 ? now + defaultDeadline.toMillis() : req.deadlineEpochMillis();
+    w.deadline = deadline;
+    running.add(w);
+    w.watchdog = watchdog.schedule(w::overrun, deadline - now + OVERRUN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    try {
+      pool.execute(w);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      running.remove(w);
+      w.cancelWatchdog();
+      settleUnstarted(req, delivery);
+    }
+  }
+
+  /** A request that will not run here: another instance gets it, or (if it was for us alone) an error. */
+  private void settleUnstarted(RequestMessage req, Transport.Delivery delivery) {
+    if (delivery.instanceAddressed()) {
+      Work w = new Work(req, delivery);
+      w.settleError(new SkiffException(ErrorCode.UNAVAILABLE, "instance " + instanceId + " of " + name + " is shutting down"));
+    } else {
+      delivery.requeue();
+    }
+  }
+
+  private void compensate(int delta) {
+    synchronized (poolLock) {
+      if (delta > 0 && compensation >= concurrency) {
+        log.warn("{}: {} handlers are stuck past their deadline; not adding more threads", name, compensation);
+        return;
+      }
+      compensation += delta;
+      int size = concurrency + compensation;
+      if (delta > 0) {
+        pool.setMaximumPoolSize(size);
+        pool.setCorePoolSize(size);
+      } else {
+        pool.setCorePoolSize(size);
+        pool.setMaximumPoolSize(size);
+      }
+    }
+  }
+
+  /**
+   * Stops the server, draining in-flight requests for up to the drain grace (see the class comment).
+   * Idempotent; returns when the server is closed.
+   */
+  @Override
+  public void close() {
+    if (state.compareAndSet(State.NEW, State.CLOSED)) {
+      shutdownResources();
+      return;
+    }
+    if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
+      awaitQuietly();
+      return;
+    }
+    Transport.ServerBinding b = binding;
+    b.stopConsuming();
+    List<Runnable> unstarted = new ArrayList<>();
+    pool.getQueue().drainTo(unstarted);
+    for (Runnable r : unstarted) {
+      Work w = (Work) r;
+      running.remove(w);
+      w.cancelWatchdog();
+      if (w.claim()) {
+        settleUnstarted(w.req, w.delivery);
+      }
+    }
+    pool.shutdown();
+    try {
+      if (!pool.awaitTermination(drainGrace.toMillis(), TimeUnit.MILLISECONDS)) {
+        for (Work w : List.copyOf(running)) {
+          w.settleError(
+              new SkiffException(
+                  ErrorCode.UNAVAILABLE, name + " stopped before the request finished (drain grace " + drainGrace + ")"));
+        }
+        pool.shutdownNow();
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      pool.shutdownNow();
+    }
+    b.close();
+    state.set(State.CLOSED);
+    shutdownResources();
+    log.info("{} instance {} stopped", name, instanceId);
+  }
+
+  private void shutdownResources() {
+    pool.shutdownNow();
+    watchdog.shutdownNow();
+    client.close();
+    if (ownsTransport) {
+      transport.close();
+    }
+    terminated.countDown();
+  }
+
+  private void awaitQuietly() {
+    try {
+      terminated.await();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+  }
+
+  /** One request on its way through the server; settled (answered and acked) exactly once. */
+  private final class Work implements Runnable {
+    final RequestMessage req;
+    final Transport.Delivery delivery;
+    final AtomicBoolean settled = new AtomicBoolean();
+    Endpoint<?, ?> endpoint;
+    long deadline;
+    volatile ScheduledFuture<?> watchdog;
+    volatile Thread runner;
+    volatile boolean compensated;
+
+    Work(RequestMessage req, Transport.Delivery delivery) {
+      this.req = req;
+      this.delivery = delivery;
+    }
+
+    boolean claim() {
+      return settled.compareAndSet(false, true);
+    }
+
+    @Override
+    public void run() {
+      runner = Thread.currentThread();
+      if (settled.get()) {
+        runner = null;
+        return;
+      }
+      try {
+        if (clock.millis() >= deadline) {
+          if (claim()) {
+            droppedExpired.inc();
+            delivery.ack();
+          }
+          return;
+        }
+        Timer.Context timing = timers.get(endpoint.name()).time();
+        try {
+          byte[] body = handle(endpoint);
+          if (body.length > maxMessageBytes) {
+            throw new SkiffException(
+                ErrorCode.INTERNAL,
+                "the response of " + name + "/" + endpoint.name() + " (" + body.length
+                    + " bytes) is over the message size limit of " + maxMessageBytes + " bytes");
+          }
+          settle(true, body, replyType());
+        } finally {
+          timing.stop();
+        }
+      } catch (SkiffException e) {
+        settleError(e);
+      } catch (Throwable t) {
+        if (settled.get()) {
+          log.debug("{}/{} request {} failed after it was answered: {}", name, req.endpoint(), req.requestId(), t.toString());
+        } else {
+          log.warn("{}/{} request {} failed", name, req.endpoint(), req.requestId(), t);
+        }
+        settleError(
+            new SkiffException(
+                ErrorCode.INTERNAL,
+                "internal error in " + name + "/" + req.endpoint() + " (the service's log has the details under request id "
+                    + req.requestId() + ")"));
+      } finally {
+        runner = null;
+        Thread.interrupted();
+        running.remove(this);
+        cancelWatchdog();
+        if (compensated) {
+          compensate(-1);
+        }
+      }
+    }
+
+    private <Q extends Message, R extends Message> byte[] handle(Endpoint<Q, R> e) {
+      Q request = Codec.decode(req.body(), req.contentType(), e.requestPrototype());
+      TraceContext incoming = TraceContext.parse(req.traceparent());
+      TraceContext mine = incoming == null ? TraceContext.newRoot(false) : incoming.child();
+      Instant dl = Instant.ofEpochMilli(deadline);
+      RequestContext ctx =
+          new RequestContext(
+              req.requestId(), name, e.name(), req.fromService(), req.fromInstance(), req.userId(), dl,
+              mine.traceId(), mine.spanId(), incoming == null ? "" : incoming.spanId(), mine.sampled(),
+              client.withScope(new CallScope(dl, mine.header())), clock);
+      R response = e.handler().handle(request, ctx);
+      if (response == null) {
+        throw new SkiffException(ErrorCode.INTERNAL, "the handler of " + name + "/" + e.name() + " returned no response");
+      }
+      return Codec.encode(response, replyType());
+    }
+
+    private String replyType() {
+      return ContentTypes.isJson(req.accept()) ? ContentTypes.JSON : ContentTypes.PROTOBUF;
+    }
+
+    void settleError(SkiffException e) {
+      SkiffException located = e.withOrigin(name, req.endpoint(), instanceId, req.requestId());
+      settle(false, Codec.encode(located.toProto(), replyType()), replyType());
+    }
+
+    private void settle(boolean ok, byte[] body, String contentType) {
+      if (!claim()) {
+        return;
+      }
+      running.remove(this);
+      delivery.reply(new ReplyMessage(req.correlationId(), ok, contentType, name, version, instanceId, body));
+      delivery.ack();
+    }
+
+    void cancelWatchdog() {
+      ScheduledFuture<?> f = watchdog;
+      if (f != null) {
+        f.cancel(false);
+      }
+    }
+
+    /** The deadline (plus {@link #OVERRUN_GRACE}) passed before the request finished. */
+    void overrun() {
+      if (settled.get()) {
+        return;
+      }
+      if (runner == null && pool.remove(this)) {
+        // never started: the caller has given up, so it is dropped like any expired request
+        if (claim()) {
+          running.remove(this);
+          droppedExpired.inc();
+          delivery.ack();
+        }
+        return;
+      }
+      overruns.inc();
+      settleError(
+          new SkiffException(
+              ErrorCode.TIMEOUT, "the handler of " + name + "/" + req.endpoint() + " did not finish before the deadline"));
+      Thread t = runner;
+      if (t != null) {
+        compensated = true;
+        compensate(+1);
+        t.interrupt();
+      }
+    }
+  }
+
+  /** Builds a {@link Server}. */
+  public static final class Builder {
+    private final String name;
+    private String version = "0.0.0";
+    private String description = "";
+    private String instanceId = Ids.random32();
+    private Transport transport;
+    private boolean ownsTransport;
+    private int concurrency = 16;
+    private int prefetch;
+    private int maxMessageBytes = Settings.DEFAULT_MAX_MESSAGE_BYTES;
+    private Duration drainGrace = Duration.ofSeconds(10);
+    private Duration defaultDeadline = Duration.ofSeconds(30);
+    private Duration clientTimeout = Duration.ofSeconds(5);
+    private MetricRegistry metrics;
+    private Clock clock = Clock.systemUTC();
+    private final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
+
+    private Builder(String name) {
+      Objects.requireNonNull(name, "name");
+      if (!NAME.matcher(name).matches()) {
+        throw new IllegalArgumentException(
+            "invalid service name '" + name + "': use dot-separated lower-case parts, e.g. com.example.greeter");
+      }
+      this.name = name;
+    }
+
+    /** @param version the version this instance reports, e.g. {@code 1.2.0} @return this */
+    public Builder version(String version) {
+      this.version = Objects.requireNonNull(version, "version");
+      return this;
+    }
+
+    /** @param description what the service does, in a sentence @return this */
+    public Builder description(String description) {
+      this.description = Objects.requireNonNull(description, "description");
+      return this;
+    }
+
+    /** @param instanceId this instance's id (default: random) @return this */
+    public Builder instanceId(String instanceId) {
+      this.instanceId = Objects.requireNonNull(instanceId, "instanceId");
+      return this;
+    }
+
+    /**
+     * The transport to serve on; the server does not close it unless {@link #ownTransport()} is called.
+     *
+     * @param transport the transport
+     * @return this
+     */
+    public Builder transport(Transport transport) {
+      this.transport = Objects.requireNonNull(transport, "transport");
+      return this;
+    }
+
+    /**
+     * Connects to a RabbitMQ broker; the server owns the connection and closes it.
+     *
+     * @param uri the broker URI
+     * @return this
+     */
+    public Builder amqp(String uri) {
+      this.transport = AmqpTransport.connect(uri);
+      this.ownsTransport = true;
+      return this;
+    }
+
+    /** @return this, with the server closing its transport when it closes */
+    public Builder ownTransport() {
+      this.ownsTransport = true;
+      return this;
+    }
+
+    /**
+     * Applies the environment's settings ({@link Settings}): version override, instance id, bounds and
+     * timeouts. The broker URI is not applied here: pass it to {@link #amqp(String)}.
+     *
+     * @param s the settings
+     * @return this
+     */
+    public Builder settings(Settings s) {
+      s.serviceVersion().ifPresent(this::version);
+      s.instanceId().ifPresent(this::instanceId);
+      concurrency(s.concurrency());
+      prefetch(s.prefetch());
+      maxMessageBytes(s.maxMessageBytes());
+      clientTimeout(s.defaultTimeout());
+      drainGrace(s.drainGrace());
+      return this;
+    }
+
+    /** @param n how many handlers run at once (default 16) @return this */
+    public Builder concurrency(int n) {
+      if (n <= 0) {
+        throw new IllegalArgumentException("concurrency must be positive: " + n);
+      }
+      this.concurrency = n;
+      return this;
+    }
+
+    /** @param n unsettled requests held per queue (default 2 × concurrency) @return this */
+    public Builder prefetch(int n) {
+      if (n <= 0) {
+        throw new IllegalArgumentException("prefetch must be positive: " + n);
+      }
+      this.prefetch = n;
+      return this;
+    }
+
+    /** @param bytes the largest request or response body (default 4 MiB) @return this */
+    public Builder maxMessageBytes(int bytes) {
+      if (bytes <= 0) {
+        throw new IllegalArgumentException("maxMessageBytes must be positive: " + bytes);
+      }
+      this.maxMessageBytes = bytes;
+      return this;
+    }
+
+    /** @param grace how long close() lets running requests finish (default 10 s) @return this */
+    public Builder drainGrace(Duration grace) {
+      if (grace.isNegative()) {
+        throw new IllegalArgumentException("drainGrace must not be negative: " + grace);
+      }
+      this.drainGrace = grace;
+      return this;
+    }
+
+    /** @param d the deadline given to requests that carry none (default 30 s) @return this */
+    public Builder defaultDeadline(Duration d) {
+      if (d.isNegative() || d.isZero()) {
+        throw new IllegalArgumentException("defaultDeadline must be positive: " + d);
+      }
+      this.defaultDeadline = d;
+      return this;
+    }
+
+    /** @param t the default timeout of calls this service makes (default 5 s) @return this */
+    public Builder clientTimeout(Duration t) {
+      if (t.isNegative() || t.isZero()) {
+        throw new IllegalArgumentException("clientTimeout must be positive: " + t);
+      }
+      this.clientTimeout = t;
+      return this;
+    }
+
+    /** @param metrics where metrics go (default: a registry of the server's own) @return this */
+    public Builder metrics(MetricRegistry metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      return this;
+    }
+
+    /** @param clock the clock deadlines are measured by (for tests) @return this */
+    public Builder clock(Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
+      return this;
+    }
+
+    /**
+     * Adds an endpoint.
+     *
+     * @param endpoint the endpoint
+     * @return this
+     * @throws IllegalArgumentException if an endpoint of that name exists
+     */
+    public Builder endpoint(Endpoint<?, ?> endpoint) {
+      if (endpoints.putIfAbsent(endpoint.name(), endpoint) != null) {
+        throw new IllegalArgumentException("endpoint '" + endpoint.name() + "' is registered twice in " + name);
+      }
+      return this;
+    }
+
+    /**
+     * Adds an endpoint.
+     *
+     * @param name the endpoint's name
+     * @param requestType the request class
+     * @param responseType the response class
+     * @param handler the code
+     * @param <Q> the request type
+     * @param <R> the response type
+     * @return this
+     */
+    public <Q extends Message, R extends Message> Builder endpoint(
+        String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler) {
+      return endpoint(Endpoint.of(name, requestType, responseType, handler));
+    }
+
+    /**
+     * Builds the server (not started).
+     *
+     * @return the server
+     */
+    public Server build() {
+      if (transport == null) {
+        throw new IllegalStateException("a transport is required: call transport(...) or amqp(uri)");
+      }
+      if (endpoints.isEmpty()) {
+        throw new IllegalStateException("service " + name + " has no endpoints");
+      }
+      return new Server(this);
+    }
+  }
+}

@@ -1,0 +1,101 @@
+package dev.skiff.platform.server;
+
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.util.Objects;
+
+/**
+ * A base class for a service's main class, for those who prefer subclassing to building a
+ * {@link Server} by hand. Subclasses name the service and register endpoints; {@link #run()} reads the
+ * environment ({@link Settings}: {@code SKIFF_AMQP_URI}, {@code SKIFF_SERVICE_VERSION}, ...), connects,
+ * serves until the process is told to stop (SIGTERM or SIGINT), then drains.
+ *
+ * <pre>{@code
+ * public final class Greeter extends SkiffService {
+ *   public Greeter() { super("com.example.greeter", "1.0.0", "Greets people by name"); }
+ *
+ *   @Override protected void register(Server.Builder service) {
+ *     service.endpoint("hello", HelloRequest.class, HelloResponse.class,
+ *         (req, ctx) -> HelloResponse.newBuilder().setGreeting("Hello, " + req.getName()).build());
+ *   }
+ *
+ *   public static void main(String[] args) throws InterruptedException { new Greeter().run(); }
+ * }
+ * }</pre>
+ */
+public abstract class SkiffService {
+  private final String name;
+  private final String version;
+  private final String description;
+
+  /**
+   * @param name the service's dotted name
+   * @param version its version (an instance may report another through {@code SKIFF_SERVICE_VERSION})
+   * @param description what it does, in a sentence
+   */
+  protected SkiffService(String name, String version, String description) {
+    this.name = Objects.requireNonNull(name, "name");
+    this.version = Objects.requireNonNull(version, "version");
+    this.description = Objects.requireNonNull(description, "description");
+  }
+
+  /**
+   * Registers the service's endpoints (and, if wanted, adjusts other settings).
+   *
+   * @param service the builder of the server being made
+   */
+  protected abstract void register(Server.Builder service);
+
+  /** @return the service's name */
+  public final String name() {
+    return name;
+  }
+
+  /**
+   * Builds (without starting) a server for this service on a transport the caller owns.
+   *
+   * @param transport the transport
+   * @param settings the environment's settings
+   * @return the server, not started
+   */
+  public Server newServer(Transport transport, Settings settings) {
+    Server.Builder b = Server.builder(name).version(version).description(description).transport(transport);
+    b.settings(settings);
+    register(b);
+    return b.build();
+  }
+
+  /**
+   * Starts this service on a transport the caller owns and returns it running (for tests and for
+   * running several services in one process).
+   *
+   * @param transport the transport
+   * @return the running server
+   */
+  public Server start(Transport transport) {
+    return newServer(transport, Settings.fromEnvironment()).start();
+  }
+
+  /**
+   * Runs the service as a process: connects to the broker from the environment, serves, and on SIGTERM
+   * or SIGINT drains and exits.
+   *
+   * @throws InterruptedException if the main thread is interrupted while serving
+   */
+  public final void run() throws InterruptedException {
+    Settings settings = Settings.fromEnvironment();
+    AmqpTransport transport = AmqpTransport.connect(settings.amqpUri());
+    Server server = newServer(transport, settings);
+    Runtime.getRuntime()
+        .addShutdownHook(
+            new Thread(
+                () -> {
+                  server.close();
+                  transport.close();
+                },
+                "skiff-shutdown-" + name));
+    server.start();
+    server.awaitTermination();
+  }
+}

@@ -1,0 +1,111 @@
+package dev.skiff.platform.transport;
+
+/**
+ * Moves requests and replies between clients and servers. Two implementations ship: RabbitMQ
+ * ({@code dev.skiff.platform.transport.amqp.AmqpTransport}) and in-process
+ * ({@code dev.skiff.platform.transport.inprocess.InProcessTransport}, for tests).
+ *
+ * <p>This is a service-provider interface: service authors pick a transport and hand it to a Server or
+ * Client; they never call these methods themselves. Implementations are thread-safe.
+ */
+public interface Transport extends AutoCloseable {
+
+  /**
+   * Starts delivering requests for a service instance to a handler: those addressed to the service
+   * (shared with its other instances) and those addressed to this instance alone.
+   *
+   * @param service the service's dotted name
+   * @param instanceId this instance's id
+   * @param prefetch how many unsettled requests the transport may hand over at once per source
+   * @param handler receives each request
+   * @return the binding, which stops delivery when closed
+   */
+  ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler);
+
+  /**
+   * Opens a channel that sends requests and receives their replies.
+   *
+   * @param replies receives every reply, in any thread
+   * @return the channel
+   */
+  ClientChannel openClient(ReplyListener replies);
+
+  /** @return a short description for logs and errors, e.g. the broker address (no password) */
+  String describe();
+
+  /** Closes the transport and everything opened through it. Idempotent. */
+  @Override
+  void close();
+
+  /** Receives requests for a bound service instance. */
+  @FunctionalInterface
+  interface InboundHandler {
+    /**
+     * Called for each request, on a transport thread: must not block.
+     *
+     * @param request the request
+     * @param delivery how to answer and settle it; exactly one of ack/requeue must follow
+     */
+    void onRequest(RequestMessage request, Delivery delivery);
+  }
+
+  /** One delivered request, to be answered and settled. */
+  interface Delivery {
+    /**
+     * Sends a reply to the request's caller. Does nothing when the request has no reply address.
+     *
+     * @param reply the reply
+     */
+    void reply(ReplyMessage reply);
+
+    /** Settles the request as done; it will not be delivered again. */
+    void ack();
+
+    /** Gives the request back to be delivered to another instance (or this one again). */
+    void requeue();
+
+    /** @return true if it was addressed to this instance alone, so a requeue cannot reach another */
+    boolean instanceAddressed();
+
+    /** @return true if the transport delivered this request before and it was not settled */
+    boolean redelivered();
+  }
+
+  /** Delivery of requests to one service instance. */
+  interface ServerBinding extends AutoCloseable {
+    /** Stops taking new requests; requests already handed over may still be answered and settled. */
+    void stopConsuming();
+
+    /** Stops delivery and releases the binding's resources. Idempotent. */
+    @Override
+    void close();
+  }
+
+  /** Sends requests; replies arrive at the {@link ReplyListener} given when it was opened. */
+  @FunctionalInterface
+  interface ReplyListener {
+    /**
+     * Called for each reply, on a transport thread: must not block.
+     *
+     * @param reply the reply
+     */
+    void onReply(ReplyMessage reply);
+  }
+
+  /** A sending channel. */
+  interface ClientChannel extends AutoCloseable {
+    /**
+     * Sends a request. The returned stage completes when the transport has accepted it (for RabbitMQ,
+     * the broker confirmed it), or fails with a {@link dev.skiff.platform.SkiffException}: NOT_FOUND
+     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it.
+     *
+     * @param request the request; its reply address is filled in by the channel
+     * @return completion of the hand-over, not of the call
+     */
+    java.util.concurrent.CompletableFuture<Void> send(RequestMessage request);
+
+    /** Closes the channel. Idempotent. */
+    @Override
+    void close();
+  }
+}

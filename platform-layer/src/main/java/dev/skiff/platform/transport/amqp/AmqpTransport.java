@@ -1,0 +1,488 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.BuiltinExchangeType;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
+import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.transport.ReplyMessage;
+import dev.skiff.platform.transport.RequestMessage;
+import dev.skiff.platform.transport.Transport;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The RabbitMQ transport: one AMQP connection, with automatic connection and topology recovery.
+ *
+ * <p>Topology (see docs/wire-protocol.md): requests are published to the durable direct exchange
+ * {@value #EXCHANGE} with routing key {@code SERVICE} (any instance) or {@code SERVICE@INSTANCE} (one
+ * instance). Each service has a durable queue {@code skiff.svc.SERVICE} shared by its instances
+ * (competing consumers); each instance has an exclusive queue {@code skiff.inst.SERVICE.INSTANCE}.
+ * Requests are published with publisher confirms and {@code mandatory}, so a request nobody can
+ * receive fails at once.
+ *
+ * <p>Thread-safe. Owns its connection and threads: {@link #close()} releases them.
+ */
+public final class AmqpTransport implements Transport {
+  /** The exchange every request is published to. */
+  public static final String EXCHANGE = "skiff.rpc";
+
+  private static final Logger log = LoggerFactory.getLogger(AmqpTransport.class);
+  private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+
+  private final AmqpOptions options;
+  private final Connection connection;
+  private final ExecutorService consumerPool;
+  private final String userName;
+  private final Clock clock;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private AmqpTransport(AmqpOptions options, Connection connection, ExecutorService pool, String user) {
+    this.options = options;
+    this.connection = connection;
+    this.consumerPool = pool;
+    this.userName = user;
+    this.clock = Clock.systemUTC();
+  }
+
+  /**
+   * Connects to a broker with default options.
+   *
+   * @param uri the broker URI, e.g. {@code amqp://guest:guest@localhost:5672}
+   * @return the connected transport
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   */
+  public static AmqpTransport connect(String uri) {
+    return connect(AmqpOptions.of(uri));
+  }
+
+  /**
+   * Connects to a broker.
+   *
+   * @param options the settings
+   * @return the connected transport
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   */
+  public static AmqpTransport connect(AmqpOptions options) {
+    ConnectionFactory cf = new ConnectionFactory();
+    try {
+      cf.setUri(options.uri());
+    } catch (Exception e) {
+      throw new IllegalArgumentException("invalid broker URI " + AmqpOptions.redact(options.uri()), e);
+    }
+    cf.setAutomaticRecoveryEnabled(true);
+    cf.setTopologyRecoveryEnabled(true);
+    cf.setNetworkRecoveryInterval(1000);
+    cf.setRequestedHeartbeat(10);
+    cf.setConnectionTimeout(5000);
+    cf.setMaxInboundMessageBodySize(options.maxInboundBytes());
+    cf.setThreadFactory(named("skiff-amqp-io"));
+    ExecutorService pool =
+        Executors.newFixedThreadPool(options.consumerThreads(), named("skiff-amqp-dispatch"));
+    Connection conn;
+    try {
+      conn = cf.newConnection(pool, options.connectionName());
+    } catch (IOException | java.util.concurrent.TimeoutException | RuntimeException e) {
+      pool.shutdownNow();
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE,
+          "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + e,
+          e);
+    }
+    if (conn instanceof Recoverable r) {
+      r.addRecoveryListener(
+          new RecoveryListener() {
+            @Override
+            public void handleRecovery(Recoverable recoverable) {
+              log.info("broker connection recovered: {}", AmqpOptions.redact(options.uri()));
+            }
+
+            @Override
+            public void handleRecoveryStarted(Recoverable recoverable) {
+              log.warn("broker connection lost, recovering: {}", AmqpOptions.redact(options.uri()));
+            }
+          });
+    }
+    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
+    try (Channel ch = conn.createChannel()) {
+      ch.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
+    } catch (IOException | java.util.concurrent.TimeoutException e) {
+      t.close();
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + e, e);
+    }
+    return t;
+  }
+
+  /** @return the options this transport was created with */
+  public AmqpOptions options() {
+    return options;
+  }
+
+  @Override
+  public String describe() {
+    return "amqp " + AmqpOptions.redact(options.uri());
+  }
+
+  /**
+   * The queue of a service, shared by its instances.
+   *
+   * @param service the service
+   * @return the queue name
+   */
+  public static String serviceQueue(String service) {
+    return "skiff.svc." + service;
+  }
+
+  /**
+   * The routing key that reaches one instance of a service.
+   *
+   * @param service the service
+   * @param instanceId the instance
+   * @return the routing key
+   */
+  public static String instanceRoutingKey(String service, String instanceId) {
+    return service + "@" + instanceId;
+  }
+
+  @Override
+  public ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler) {
+    try {
+      Channel consume = connection.createChannel();
+      Channel reply = connection.createChannel();
+      consume.basicQos(prefetch);
+      String svcQueue = serviceQueue(service);
+      consume.queueDeclare(
+          svcQueue, true, false, false, Map.of("x-expires", options.serviceQueueExpiry().toMillis()));
+      consume.queueBind(svcQueue, EXCHANGE, service);
+      String instQueue = "skiff.inst." + service + "." + instanceId;
+      consume.queueDeclare(instQueue, false, true, true, null);
+      consume.queueBind(instQueue, EXCHANGE, instanceRoutingKey(service, instanceId));
+      AmqpServerBinding b = new AmqpServerBinding(consume, reply, handler);
+      b.svcTag = consume.basicConsume(svcQueue, false, b.consumer(false));
+      b.instTag = consume.basicConsume(instQueue, false, b.consumer(true));
+      return b;
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE, "cannot bind service " + service + " on " + describe() + ": " + e, e);
+    }
+  }
+
+  @Override
+  public ClientChannel openClient(ReplyListener replies) {
+    try {
+      return new AmqpClientChannel(replies);
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open a client channel on " + describe() + ": " + e, e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    try {
+      connection.close(5000);
+    } catch (IOException | RuntimeException e) {
+      log.debug("closing connection", e);
+    } finally {
+      connection.abort(1000);
+      consumerPool.shutdownNow();
+    }
+  }
+
+  static ThreadFactory named(String prefix) {
+    AtomicInteger n = new AtomicInteger();
+    return r -> {
+      Thread t = new Thread(r, prefix + "-" + n.incrementAndGet());
+      t.setDaemon(true);
+      return t;
+    };
+  }
+
+  private static void quietly(String what, IoAction a) {
+    try {
+      a.run();
+    } catch (IOException | RuntimeException e) {
+      log.debug("{} failed: {}", what, e.toString());
+    }
+  }
+
+  @FunctionalInterface
+  private interface IoAction {
+    void run() throws IOException;
+  }
+
+  private final class AmqpServerBinding implements ServerBinding {
+    private final Channel consume;
+    private final Channel reply;
+    private final InboundHandler handler;
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile String svcTag;
+    private volatile String instTag;
+
+    AmqpServerBinding(Channel consume, Channel reply, InboundHandler handler) {
+      this.consume = consume;
+      this.reply = reply;
+      this.handler = handler;
+    }
+
+    DefaultConsumer consumer(boolean instanceAddressed) {
+      return new DefaultConsumer(consume) {
+        @Override
+        public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          RequestMessage req = Headers.request(props, body);
+          handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), req.replyTo(), env.isRedeliver(), instanceAddressed));
+        }
+      };
+    }
+
+    @Override
+    public void stopConsuming() {
+      String s = svcTag;
+      String i = instTag;
+      if (s != null) {
+        quietly("cancel", () -> consume.basicCancel(s));
+      }
+      if (i != null) {
+        quietly("cancel", () -> consume.basicCancel(i));
+      }
+    }
+
+    @Override
+    public void close() {
+      if (!closed.compareAndSet(false, true)) {
+        return;
+      }
+      quietly("close channel", () -> closeChannel(consume));
+      quietly("close channel", () -> closeChannel(reply));
+    }
+
+    private final class AmqpDelivery implements Delivery {
+      private final long tag;
+      private final String replyTo;
+      private final boolean redelivered;
+      private final boolean instanceAddressed;
+
+      AmqpDelivery(long tag, String replyTo, boolean redelivered, boolean instanceAddressed) {
+        this.tag = tag;
+        this.replyTo = replyTo;
+        this.redelivered = redelivered;
+        this.instanceAddressed = instanceAddressed;
+      }
+
+      @Override
+      public void reply(ReplyMessage r) {
+        if (replyTo == null || replyTo.isEmpty()) {
+          return;
+        }
+        quietly("reply", () -> reply.basicPublish("", replyTo, false, Headers.replyProperties(r), r.body()));
+      }
+
+      @Override
+      public void ack() {
+        quietly("ack", () -> consume.basicAck(tag, false));
+      }
+
+      @Override
+      public void requeue() {
+        quietly("requeue", () -> consume.basicNack(tag, false, true));
+      }
+
+      @Override
+      public boolean instanceAddressed() {
+        return instanceAddressed;
+      }
+
+      @Override
+      public boolean redelivered() {
+        return redelivered;
+      }
+    }
+  }
+
+  private static void closeChannel(Channel ch) throws IOException {
+    if (ch.isOpen()) {
+      try {
+        ch.close();
+      } catch (java.util.concurrent.TimeoutException | com.rabbitmq.client.AlreadyClosedException e) {
+        ch.abort();
+      }
+    }
+  }
+
+  private final class AmqpClientChannel implements ClientChannel {
+    private final Channel publish;
+    private final Channel replies;
+    private final Object publishLock = new Object();
+    private final ConcurrentNavigableMap<Long, PendingSend> unconfirmed = new ConcurrentSkipListMap<>();
+    private final Map<String, PendingSend> byCorrelation = new ConcurrentHashMap<>();
+    private final AtomicBoolean closed = new AtomicBoolean();
+    private volatile String replyTo;
+
+    AmqpClientChannel(ReplyListener listener) throws IOException {
+      publish = connection.createChannel();
+      publish.confirmSelect();
+      DefaultConsumer consumer;
+      if (options.replyMode() == AmqpOptions.ReplyMode.DIRECT_REPLY_TO) {
+        replies = publish;
+        consumer = replyConsumer(publish, listener);
+        publish.basicConsume(DIRECT_REPLY_TO, true, consumer);
+        replyTo = DIRECT_REPLY_TO;
+      } else {
+        replies = connection.createChannel();
+        consumer = replyConsumer(replies, listener);
+        String q = replies.queueDeclare().getQueue();
+        replyTo = q;
+        if (connection instanceof AutorecoveringConnection ac) {
+          ac.addQueueRecoveryListener(
+              (oldName, newName) -> {
+                if (oldName.equals(replyTo)) {
+                  log.info("reply queue {} recovered as {}", oldName, newName);
+                  replyTo = newName;
+                }
+              });
+        }
+        replies.basicConsume(q, true, consumer);
+      }
+      publish.addReturnListener(
+          ret -> {
+            PendingSend p = byCorrelation.remove(String.valueOf(ret.getProperties().getCorrelationId()));
+            if (p != null) {
+              p.future.completeExceptionally(unroutable(ret.getRoutingKey()));
+            }
+          });
+      publish.addConfirmListener(
+          (seq, multiple) -> settle(seq, multiple, null),
+          (seq, multiple) ->
+              settle(seq, multiple, new SkiffException(ErrorCode.UNAVAILABLE, "the broker refused the request (nack)")));
+      publish.addShutdownListener(this::failAll);
+    }
+
+    private DefaultConsumer replyConsumer(Channel ch, ReplyListener listener) {
+      return new DefaultConsumer(ch) {
+        @Override
+        public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          listener.onReply(Headers.reply(props, body));
+        }
+      };
+    }
+
+    private SkiffException unroutable(String routingKey) {
+      int at = routingKey.indexOf('@');
+      if (at >= 0) {
+        return new SkiffException(
+                ErrorCode.NOT_FOUND,
+                "instance " + routingKey.substring(at + 1) + " of service " + routingKey.substring(0, at)
+                    + " is not running (no queue is bound for it)")
+            .withContext("service", routingKey.substring(0, at));
+      }
+      return new SkiffException(
+              ErrorCode.NOT_FOUND, "service " + routingKey + " is not running (no queue is bound for it)")
+          .withContext("service", routingKey);
+    }
+
+    private void settle(long seq, boolean multiple, SkiffException error) {
+      if (multiple) {
+        ConcurrentNavigableMap<Long, PendingSend> head = unconfirmed.headMap(seq, true);
+        for (PendingSend p : head.values()) {
+          finish(p, error);
+        }
+        head.clear();
+      } else {
+        PendingSend p = unconfirmed.remove(seq);
+        if (p != null) {
+          finish(p, error);
+        }
+      }
+    }
+
+    private void finish(PendingSend p, SkiffException error) {
+      byCorrelation.remove(p.correlationId, p);
+      if (error == null) {
+        p.future.complete(null);
+      } else {
+        p.future.completeExceptionally(error);
+      }
+    }
+
+    private void failAll(ShutdownSignalException cause) {
+      SkiffException e =
+          new SkiffException(ErrorCode.UNAVAILABLE, "the broker connection was lost before the request was confirmed");
+      for (Long seq : unconfirmed.keySet()) {
+        PendingSend p = unconfirmed.remove(seq);
+        if (p != null) {
+          finish(p, e);
+        }
+      }
+    }
+
+    @Override
+    public CompletableFuture<Void> send(RequestMessage request) {
+      CompletableFuture<Void> f = new CompletableFuture<>();
+      if (closed.get()) {
+        f.completeExceptionally(new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed"));
+        return f;
+      }
+      String key =
+          request.targetInstance() == null
+              ? request.service()
+              : instanceRoutingKey(request.service(), request.targetInstance());
+      AMQP.BasicProperties props =
+          Headers.requestProperties(
+              request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? userName : null);
+      PendingSend p = new PendingSend(request.correlationId(), f);
+      try {
+        synchronized (publishLock) {
+          long seq = publish.getNextPublishSeqNo();
+          unconfirmed.put(seq, p);
+          byCorrelation.put(request.correlationId(), p);
+          try {
+            publish.basicPublish(EXCHANGE, key, true, props, request.body());
+          } catch (IOException | RuntimeException e) {
+            unconfirmed.remove(seq);
+            throw e;
+          }
+        }
+      } catch (IOException | RuntimeException e) {
+        byCorrelation.remove(request.correlationId(), p);
+        f.completeExceptionally(
+            new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + e.getMessage(), e));
+      }
+      return f;
+    }
+
+    @Override
+    public void close() {
+      if (!closed.compareAndSet(false, true)) {
+        return;
+      }
+      quietly("close channel", () -> closeChannel(publish));
+      if (replies != publish) {
+        quietly("close channel", () -> closeChannel(replies));
+      }
+    }
+  }
+
+  private record PendingSend(String correlationId, CompletableFuture<Void> future) {}
+}

@@ -1,0 +1,210 @@
+package dev.skiff.platform.transport.inprocess;
+
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.transport.ReplyMessage;
+import dev.skiff.platform.transport.RequestMessage;
+import dev.skiff.platform.transport.Transport;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * A transport with no broker: servers and clients that share one instance reach each other in memory,
+ * with the same encoding, deadlines and errors as over RabbitMQ. Meant for users' unit tests of their
+ * own services, which then run in milliseconds (like gRPC's in-process transport).
+ *
+ * <p>Differences from RabbitMQ, by design: there is no queue between caller and service, so a service
+ * with no running instance fails a call at once with NOT_FOUND, prefetch is not enforced, and a
+ * requeued request goes straight to another bound instance (or waits until one binds).
+ *
+ * <p>Thread-safe. Create one per test; {@link #close()} unbinds everything.
+ */
+public final class InProcessTransport implements Transport {
+  private final String name;
+  private final Map<String, CopyOnWriteArrayList<Binding>> byService = new ConcurrentHashMap<>();
+  private final Map<String, Binding> byInstance = new ConcurrentHashMap<>();
+  private final Map<String, ReplyListener> clients = new ConcurrentHashMap<>();
+  private final Map<String, CopyOnWriteArrayList<RequestMessage>> parked = new ConcurrentHashMap<>();
+  private final AtomicInteger roundRobin = new AtomicInteger();
+  private final AtomicLong ids = new AtomicLong();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  private InProcessTransport(String name) {
+    this.name = name;
+  }
+
+  /**
+   * A new, empty in-process transport.
+   *
+   * @return the transport
+   */
+  public static InProcessTransport create() {
+    return new InProcessTransport("in-process");
+  }
+
+  @Override
+  public String describe() {
+    return name;
+  }
+
+  @Override
+  public ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler) {
+    checkOpen();
+    Binding b = new Binding(service, instanceId, handler);
+    byService.computeIfAbsent(service, k -> new CopyOnWriteArrayList<>()).add(b);
+    byInstance.put(service + "@" + instanceId, b);
+    List<RequestMessage> waiting = parked.remove(service);
+    if (waiting != null) {
+      waiting.forEach(r -> deliver(b, r, true));
+    }
+    return b;
+  }
+
+  @Override
+  public ClientChannel openClient(ReplyListener replies) {
+    checkOpen();
+    String address = "reply-" + ids.incrementAndGet();
+    clients.put(address, replies);
+    return new Channel(address);
+  }
+
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      byService.clear();
+      byInstance.clear();
+      clients.clear();
+      parked.clear();
+    }
+  }
+
+  private void checkOpen() {
+    if (closed.get()) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "the in-process transport is closed");
+    }
+  }
+
+  private Binding pick(String service) {
+    List<Binding> all = byService.getOrDefault(service, new CopyOnWriteArrayList<>());
+    int n = all.size();
+    if (n == 0) {
+      return null;
+    }
+    return all.get(Math.floorMod(roundRobin.getAndIncrement(), n));
+  }
+
+  private void deliver(Binding b, RequestMessage r, boolean redelivered) {
+    b.handler.onRequest(r, new InProcessDelivery(b, r, redelivered));
+  }
+
+  private final class InProcessDelivery implements Delivery {
+    private final Binding binding;
+    private final RequestMessage request;
+    private final boolean redelivered;
+
+    InProcessDelivery(Binding binding, RequestMessage request, boolean redelivered) {
+      this.binding = binding;
+      this.request = request;
+      this.redelivered = redelivered;
+    }
+
+    @Override
+    public void reply(ReplyMessage reply) {
+      ReplyListener l = request.replyTo() == null ? null : clients.get(request.replyTo());
+      if (l != null) {
+        l.onReply(reply);
+      }
+    }
+
+    @Override
+    public void ack() {}
+
+    @Override
+    public void requeue() {
+      if (request.targetInstance() != null) {
+        return;
+      }
+      Binding other = pick(request.service());
+      if (other != null && other != binding && other.active) {
+        deliver(other, request, true);
+      } else {
+        parked.computeIfAbsent(request.service(), k -> new CopyOnWriteArrayList<>()).add(request);
+      }
+    }
+
+    @Override
+    public boolean instanceAddressed() {
+      return request.targetInstance() != null;
+    }
+
+    @Override
+    public boolean redelivered() {
+      return redelivered;
+    }
+  }
+
+  private final class Binding implements ServerBinding {
+    private final String service;
+    private final String instanceId;
+    private final InboundHandler handler;
+    private volatile boolean active = true;
+
+    Binding(String service, String instanceId, InboundHandler handler) {
+      this.service = service;
+      this.instanceId = instanceId;
+      this.handler = handler;
+    }
+
+    @Override
+    public void stopConsuming() {
+      active = false;
+      List<Binding> list = byService.get(service);
+      if (list != null) {
+        list.remove(this);
+      }
+      byInstance.remove(service + "@" + instanceId, this);
+    }
+
+    @Override
+    public void close() {
+      stopConsuming();
+    }
+  }
+
+  private final class Channel implements ClientChannel {
+    private final String address;
+
+    Channel(String address) {
+      this.address = address;
+    }
+
+    @Override
+    public CompletableFuture<Void> send(RequestMessage request) {
+      RequestMessage r = request.withReplyTo(address);
+      Binding b =
+          r.targetInstance() == null ? pick(r.service()) : byInstance.get(r.service() + "@" + r.targetInstance());
+      if (b == null || closed.get()) {
+        String what =
+            r.targetInstance() == null
+                ? "service " + r.service()
+                : "instance " + r.targetInstance() + " of service " + r.service();
+        return CompletableFuture.failedFuture(
+            new SkiffException(ErrorCode.NOT_FOUND, what + " is not running (in-process transport)")
+                .withContext("service", r.service()));
+      }
+      deliver(b, r, false);
+      return CompletableFuture.completedFuture(null);
+    }
+
+    @Override
+    public void close() {
+      clients.remove(address);
+    }
+  }
+}

@@ -1,0 +1,451 @@
+package dev.skiff.platform;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.ByteString;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.client.FanOut;
+import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.RequestContext;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.transport.Transport;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * What every transport must do the same way: the RPC contract. Subclasses supply the transport; the
+ * tests here run unchanged over RabbitMQ and in-process.
+ */
+abstract class RpcContract {
+  protected Transport transport;
+  protected Client client;
+  protected final List<AutoCloseable> toClose = new ArrayList<>();
+  protected String echo;
+  protected final AtomicInteger handlerRuns = new AtomicInteger();
+
+  protected abstract Transport newTransport();
+
+  @BeforeEach
+  void setUp() {
+    transport = newTransport();
+    client = Client.builder().transport(transport).name("test.caller").build();
+    echo = "test.echo." + Integer.toHexString(System.identityHashCode(this)) + "." + System.nanoTime() % 100000;
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      toClose.get(i).close();
+    }
+    client.close();
+    transport.close();
+  }
+
+  protected Server start(String name, Consumer<Server.Builder> customize) {
+    Server.Builder b =
+        Server.builder(name)
+            .version("1.2.3")
+            .transport(transport)
+            .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, this::echo))
+            .endpoint(
+                Endpoint.of(
+                    "relay",
+                    EchoRequest.class,
+                    EchoResponse.class,
+                    (req, ctx) -> {
+                      EchoResponse inner =
+                          ctx.client().call(req.getText(), "echo", req.toBuilder().setText("inner").build(), EchoResponse.class);
+                      return inner.toBuilder().setText("relayed " + inner.getText() + " in trace " + ctx.traceId()).build();
+                    }));
+    customize.accept(b);
+    Server s = b.build().start();
+    toClose.add(s);
+    return s;
+  }
+
+  protected Server startEcho(Consumer<Server.Builder> customize) {
+    return start(echo, customize);
+  }
+
+  protected EchoResponse echo(EchoRequest r, RequestContext ctx) {
+    handlerRuns.incrementAndGet();
+    if (r.getSleepMs() > 0) {
+      try {
+        Thread.sleep(r.getSleepMs());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted");
+      }
+    }
+    switch (r.getFail()) {
+      case "" -> {}
+      case "boom" -> throw new IllegalStateException("secret database password is hunter2");
+      case "spin" -> {
+        long until = System.nanoTime() + 1_500_000_000L;
+        while (System.nanoTime() < until) {
+          Thread.onSpinWait();
+        }
+      }
+      default -> throw new SkiffException(ErrorCode.valueOf(r.getFail()), "asked to fail").withContext("why", "test");
+    }
+    return EchoResponse.newBuilder()
+        .setText(r.getText())
+        .setFromService(ctx.fromService())
+        .setRequestId(ctx.requestId())
+        .setRemainingMs(ctx.remaining().toMillis())
+        .setTraceId(ctx.traceId())
+        .setBlobSize(r.getBlob().size())
+        .build();
+  }
+
+  protected static EchoRequest text(String t) {
+    return EchoRequest.newBuilder().setText(t).build();
+  }
+
+  @Test
+  void callReturnsTheHandlersResponseWithContext() {
+    startEcho(b -> {});
+    EchoResponse r = client.call(echo, "echo", text("hi"), EchoResponse.class);
+    assertThat(r.getText()).isEqualTo("hi");
+    assertThat(r.getFromService()).isEqualTo("test.caller");
+    assertThat(r.getRequestId()).hasSize(32);
+    assertThat(r.getTraceId()).hasSize(32);
+  }
+
+  @Test
+  void asyncCallAndReplyTellWhichVersionAndInstanceAnswered() throws Exception {
+    Server s = startEcho(b -> b.instanceId("inst-1"));
+    Reply<EchoResponse> r =
+        client.exchange(echo, "echo", text("a"), EchoResponse.class, CallOptions.defaults()).get();
+    assertThat(r.value().getText()).isEqualTo("a");
+    assertThat(r.serviceVersion()).isEqualTo("1.2.3");
+    assertThat(r.instance()).isEqualTo(s.instanceId());
+    CompletableFuture<EchoResponse> f = client.callAsync(echo, "echo", text("b"), EchoResponse.class);
+    assertThat(f.get().getText()).isEqualTo("b");
+  }
+
+  @Test
+  void callToOneInstanceReachesThatInstance() {
+    Server a = startEcho(b -> b.instanceId("aaa"));
+    Server b2 = startEcho(b -> b.instanceId("bbb"));
+    for (int i = 0; i < 6; i++) {
+      Reply<EchoResponse> r = Client.await(
+          client.exchange(echo, "echo", text("x"), EchoResponse.class, CallOptions.defaults().withInstance("bbb")));
+      assertThat(r.instance()).isEqualTo(b2.instanceId());
+    }
+    assertThat(a.instanceId()).isEqualTo("aaa");
+  }
+
+  @Test
+  void handlerErrorReachesCallerWithCodeDescriptionAndOrigin() {
+    Server s = startEcho(b -> {});
+    assertThatThrownBy(() -> client.call(echo, "echo", EchoRequest.newBuilder().setFail("CONFLICT").build(), EchoResponse.class))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.CONFLICT);
+              assertThat(e.description()).isEqualTo("asked to fail");
+              assertThat(e.context()).containsEntry("why", "test");
+              assertThat(e.service()).isEqualTo(echo);
+              assertThat(e.endpoint()).isEqualTo("echo");
+              assertThat(e.instance()).isEqualTo(s.instanceId());
+              assertThat(e.requestId()).hasSize(32);
+            });
+  }
+
+  @Test
+  void unexpectedExceptionBecomesInternalWithoutDetailsAndServiceKeepsServing() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> client.call(echo, "echo", EchoRequest.newBuilder().setFail("boom").build(), EchoResponse.class))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL);
+              assertThat(e.description()).doesNotContain("hunter2").doesNotContain("IllegalStateException").doesNotContain("at dev.");
+              assertThat(e.description()).contains("request id");
+            });
+    assertThat(client.call(echo, "echo", text("still here"), EchoResponse.class).getText()).isEqualTo("still here");
+  }
+
+  @Test
+  void unknownEndpointIsNotFoundAndNamesTheEndpoint() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> client.call(echo, "nope", text("x"), EchoResponse.class))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
+              assertThat(e.description()).contains("'nope'").contains("echo");
+            });
+  }
+
+  @Test
+  void unknownServiceFailsAtOnceNotAtItsTimeout() {
+    long t0 = System.nanoTime();
+    assertThatThrownBy(
+            () -> client.call("test.nobody.here", "echo", text("x"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(20))))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
+              assertThat(e.description()).contains("test.nobody.here");
+            });
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(5));
+  }
+
+  @Test
+  void invalidNamesAreRefusedWithAClearError() {
+    assertThatThrownBy(() -> client.call("bad name!", "echo", text("x"), EchoResponse.class))
+        .isInstanceOfSatisfying(
+            SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+    assertThatThrownBy(() -> Server.builder("Bad Name")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("Bad Name");
+  }
+
+  @Test
+  void callTimesOutAtItsTimeoutAndTheLateReplyIsCountedAndDropped() {
+    startEcho(b -> {});
+    long t0 = System.nanoTime();
+    assertThatThrownBy(
+            () -> client.call(echo, "echo", EchoRequest.newBuilder().setSleepMs(600).build(), EchoResponse.class,
+                CallOptions.timeout(Duration.ofMillis(200))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+    assertThat(took).isBetween(Duration.ofMillis(190), Duration.ofMillis(1500));
+    // the server overruns the deadline, answers TIMEOUT; that reply arrives after the caller gave up
+    await().atMost(Duration.ofSeconds(5))
+        .until(() -> client.metrics().counter("skiff.client.late-replies").getCount() >= 1);
+  }
+
+  @Test
+  void nestedCallGetsTheSmallerOfItsTimeoutAndWhatRemainsOfItsCallersAndKeepsTheTrace() {
+    startEcho(b -> {});
+    String outer = echo + ".outer";
+    start(outer, b -> b.clientTimeout(Duration.ofSeconds(30)));
+    EchoResponse r =
+        client.call(outer, "relay", EchoRequest.newBuilder().setText(echo).build(), EchoResponse.class,
+            CallOptions.timeout(Duration.ofMillis(1500)));
+    assertThat(r.getRemainingMs()).isPositive().isLessThanOrEqualTo(1500);
+    assertThat(r.getFromService()).isEqualTo(outer);
+    assertThat(r.getText()).isEqualTo("relayed inner in trace " + r.getTraceId());
+  }
+
+  @Test
+  void serverNeverStartsWorkWhoseDeadlineHasPassed() {
+    Server s = startEcho(b -> b.concurrency(1));
+    CompletableFuture<EchoResponse> slow =
+        client.callAsync(echo, "echo", EchoRequest.newBuilder().setSleepMs(700).build(), EchoResponse.class);
+    await().until(() -> handlerRuns.get() == 1);
+    CompletableFuture<EchoResponse> doomed =
+        client.callAsync(echo, "echo", text("late"), EchoResponse.class, CallOptions.timeout(Duration.ofMillis(150)));
+    assertThat(slow.join().getText()).isEmpty();
+    assertThatThrownBy(doomed::join).hasCauseInstanceOf(SkiffException.class);
+    await().atMost(Duration.ofSeconds(3))
+        .until(() -> s.metrics().counter("skiff.server.dropped-expired").getCount() == 1);
+    assertThat(handlerRuns.get()).as("the expired request's handler never ran").isEqualTo(1);
+  }
+
+  @Test
+  void fanOutRunsCallsInParallelAndKeepsEachError() {
+    startEcho(b -> b.concurrency(16));
+    client.call(echo, "echo", text("warm"), EchoResponse.class);
+    FanOut fan = client.fanOut(16);
+    List<FanOut.Pending<EchoResponse>> calls = new ArrayList<>();
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 10; i++) {
+      calls.add(fan.call(echo, "echo", EchoRequest.newBuilder().setText("n" + i).setSleepMs(50).build(), EchoResponse.class));
+    }
+    FanOut.Pending<EchoResponse> bad = fan.call(echo, "echo", EchoRequest.newBuilder().setFail("FORBIDDEN").build(), EchoResponse.class);
+    FanOut.Result result = fan.awaitAll();
+    Duration took = Duration.ofNanos(System.nanoTime() - t0);
+    assertThat(took).as("ten 50 ms calls in parallel").isLessThan(Duration.ofMillis(300));
+    assertThat(result.size()).isEqualTo(11);
+    assertThat(result.succeeded()).isEqualTo(10);
+    assertThat(result.errors()).singleElement().satisfies(e -> assertThat(e.code()).isEqualTo(ErrorCode.FORBIDDEN));
+    assertThat(calls.get(7).get().getText()).isEqualTo("n7");
+    assertThat(bad.error()).isPresent();
+    assertThatThrownBy(bad::get).isInstanceOf(SkiffException.class);
+  }
+
+  @Test
+  void fanOutBoundsItsConcurrency() {
+    startEcho(b -> b.concurrency(16));
+    FanOut fan = client.fanOut(2);
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 6; i++) {
+      fan.call(echo, "echo", EchoRequest.newBuilder().setSleepMs(100).build(), EchoResponse.class);
+    }
+    assertThat(fan.awaitAll().allSucceeded()).isTrue();
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("6 calls, 2 at a time, 100 ms each").isGreaterThanOrEqualTo(Duration.ofMillis(290));
+  }
+
+  @Test
+  void handlerConcurrencyIsBounded() {
+    AtomicInteger now = new AtomicInteger();
+    AtomicInteger max = new AtomicInteger();
+    startEcho(
+        b ->
+            b.concurrency(2)
+                .endpoint(
+                    Endpoint.of(
+                        "count",
+                        EchoRequest.class,
+                        EchoResponse.class,
+                        (req, ctx) -> {
+                          max.accumulateAndGet(now.incrementAndGet(), Math::max);
+                          try {
+                            Thread.sleep(80);
+                          } catch (InterruptedException e) {
+                            Thread.currentThread().interrupt();
+                          }
+                          now.decrementAndGet();
+                          return EchoResponse.getDefaultInstance();
+                        })));
+    FanOut fan = client.fanOut(10);
+    for (int i = 0; i < 8; i++) {
+      fan.call(echo, "count", text(""), EchoResponse.class);
+    }
+    assertThat(fan.awaitAll().allSucceeded()).isTrue();
+    assertThat(max.get()).isEqualTo(2);
+  }
+
+  @Test
+  void aHandlerThatHangsPastItsDeadlineDoesNotTakeTheServiceDown() {
+    startEcho(b -> b.concurrency(1));
+    assertThatThrownBy(
+            () -> client.call(echo, "echo", EchoRequest.newBuilder().setFail("spin").build(), EchoResponse.class,
+                CallOptions.timeout(Duration.ofMillis(200))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
+    // the only handler thread is still spinning (it ignores interrupts); the service must still answer
+    long t0 = System.nanoTime();
+    assertThat(client.call(echo, "echo", text("alive"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(1))).getText())
+        .isEqualTo("alive");
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(900));
+  }
+
+  @Test
+  void oversizedRequestIsRefusedByTheClientBeforeSending() {
+    startEcho(b -> {});
+    try (Client small = Client.builder().transport(transport).maxMessageBytes(1000).build()) {
+      EchoRequest big = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[2000])).build();
+      assertThatThrownBy(() -> small.call(echo, "echo", big, EchoResponse.class))
+          .isInstanceOfSatisfying(
+              SkiffException.class,
+              e -> {
+                assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+                assertThat(e.description()).contains("over the message size limit of 1000 bytes");
+              });
+    }
+    assertThat(handlerRuns.get()).isZero();
+  }
+
+  @Test
+  void oversizedRequestIsRefusedByTheServerWithAClearError() {
+    startEcho(b -> b.maxMessageBytes(1000));
+    EchoRequest big = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[2000])).build();
+    assertThatThrownBy(() -> client.call(echo, "echo", big, EchoResponse.class))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+              assertThat(e.description()).contains("over the message size limit of 1000 bytes");
+            });
+    assertThat(handlerRuns.get()).isZero();
+    EchoRequest ok = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[500])).build();
+    assertThat(client.call(echo, "echo", ok, EchoResponse.class).getBlobSize()).isEqualTo(500);
+  }
+
+  @Test
+  void defaultSizeLimitIsFourMebibytes() {
+    startEcho(b -> {});
+    EchoRequest justUnder = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[(4 << 20) - 64])).build();
+    assertThat(client.call(echo, "echo", justUnder, EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(10))).getBlobSize())
+        .isEqualTo((4 << 20) - 64);
+    EchoRequest over = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[(4 << 20) + 1])).build();
+    assertThatThrownBy(() -> client.call(echo, "echo", over, EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+  }
+
+  @Test
+  void jsonRequestsAreDecodedAndAnsweredInJson() throws Exception {
+    startEcho(b -> {});
+    Reply<String> r = client.callJson(echo, "echo", "{\"text\": \"from a tool\"}", CallOptions.defaults()).get();
+    assertThat(r.value()).contains("\"text\": \"from a tool\"").contains("\"blobSize\": 0");
+  }
+
+  @Test
+  void malformedJsonIsBadRequestAndNamesTheType() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> Client.await(client.callJson(echo, "echo", "{\"text\": ", CallOptions.defaults())))
+        .isInstanceOfSatisfying(
+            SkiffException.class,
+            e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+              assertThat(e.description()).contains("skiff.test.EchoRequest");
+            });
+    assertThatThrownBy(() -> Client.await(client.callJson(echo, "echo", "{\"nosuchfield\": 1}", CallOptions.defaults())))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+    assertThat(handlerRuns.get()).isZero();
+  }
+
+  @Test
+  void closeDrainsInFlightRequestsBeforeStopping() throws Exception {
+    Server s = startEcho(b -> {});
+    CompletableFuture<EchoResponse> inFlight =
+        client.callAsync(echo, "echo", EchoRequest.newBuilder().setText("finish me").setSleepMs(400).build(), EchoResponse.class);
+    await().until(() -> handlerRuns.get() == 1);
+    s.close();
+    assertThat(inFlight.get().getText()).isEqualTo("finish me");
+    assertThat(s.isClosed()).isTrue();
+  }
+
+  @Test
+  void requestsStillRunningAfterTheDrainGraceAreAnsweredUnavailable() {
+    Server s = startEcho(b -> b.drainGrace(Duration.ofMillis(150)));
+    CompletableFuture<EchoResponse> inFlight =
+        client.callAsync(echo, "echo", EchoRequest.newBuilder().setFail("spin").build(), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(10)));
+    await().until(() -> handlerRuns.get() == 1);
+    long t0 = System.nanoTime();
+    s.close();
+    assertThatThrownBy(inFlight::join)
+        .cause()
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(3));
+  }
+
+  @Test
+  void rollingRestartOfOneOfTwoInstancesLosesNoCall() {
+    Server a = startEcho(b -> b.instanceId("one"));
+    startEcho(b -> b.instanceId("two"));
+    FanOut fan = client.fanOut(8);
+    for (int i = 0; i < 40; i++) {
+      fan.call(echo, "echo", EchoRequest.newBuilder().setSleepMs(20).build(), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(10)));
+      if (i == 10) {
+        CompletableFuture.runAsync(a::close);
+      }
+    }
+    FanOut.Result r = fan.awaitAll();
+    assertThat(r.errors()).isEmpty();
+  }
+
+  @Test
+  void startTwiceIsRefusedAndCloseIsIdempotent() {
+    Server s = startEcho(b -> {});
+    assertThatThrownBy(s::start).isInstanceOf(IllegalStateException.class);
+    s.close();
+    s.close();
+  }
+}
