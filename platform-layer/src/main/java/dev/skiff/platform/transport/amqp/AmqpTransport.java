@@ -25,7 +25,9 @@ import java.util.concurrent.ConcurrentNavigableMap;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ThreadFactory;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
@@ -49,6 +51,7 @@ public final class AmqpTransport implements Transport {
 
   private static final Logger log = LoggerFactory.getLogger(AmqpTransport.class);
   private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+  private static final long NACK_SETTLE_DELAY_MS = 100;
 
   private final AmqpOptions options;
   private final Connection connection;
@@ -56,6 +59,8 @@ public final class AmqpTransport implements Transport {
   private final String userName;
   private final Clock clock;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final ScheduledExecutorService timer =
+      Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
 
   private AmqpTransport(AmqpOptions options, Connection connection, ExecutorService pool, String user) {
     this.options = options;
@@ -208,6 +213,7 @@ public final class AmqpTransport implements Transport {
     } finally {
       connection.abort(1000);
       consumerPool.shutdownNow();
+      timer.shutdownNow();
     }
   }
 
@@ -374,8 +380,13 @@ public final class AmqpTransport implements Transport {
           });
       publish.addConfirmListener(
           (seq, multiple) -> settle(seq, multiple, null),
+          // Some brokers (Qpid) nack an unroutable mandatory message and send its return after the
+          // nack: give the return a moment to arrive, so the caller learns the precise reason.
           (seq, multiple) ->
-              settle(seq, multiple, new SkiffException(ErrorCode.UNAVAILABLE, "the broker refused the request (nack)")));
+              timer.schedule(
+                  () -> settle(seq, multiple, new SkiffException(ErrorCode.UNAVAILABLE, "the broker refused the request (nack)")),
+                  NACK_SETTLE_DELAY_MS,
+                  TimeUnit.MILLISECONDS));
       publish.addShutdownListener(this::failAll);
     }
 
