@@ -1,0 +1,128 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.net.URI;
+import java.net.URISyntaxException;
+import java.util.Map;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+/** The {@code --amqp} option every command has, and how the broker is chosen. */
+final class BrokerOption {
+  /** The environment variable naming the broker when {@code --amqp} is not given. */
+  static final String ENV = "SKIFF_AMQP_URI";
+
+  @Option(
+      names = "--amqp",
+      paramLabel = "URI",
+      description = {
+        "The broker's amqp:// or amqps:// URI.",
+        "Default: $" + ENV + ", else",
+        "  " + AmqpOptions.DEFAULT_URI
+      })
+  String uri;
+
+  /**
+   * Chooses the broker: {@code --amqp}, else {@code SKIFF_AMQP_URI}, else the platform default.
+   *
+   * @param env the environment
+   * @param spec the command, for usage errors
+   * @return the broker and where its address came from
+   * @throws ParameterException when the chosen URI is not an amqp:// or amqps:// URI
+   */
+  Broker resolve(Map<String, String> env, CommandSpec spec) {
+    String chosen;
+    String source;
+    if (uri != null) {
+      chosen = uri.trim();
+      source = "--amqp";
+    } else if (env.get(ENV) != null && !env.get(ENV).isBlank()) {
+      chosen = env.get(ENV).trim();
+      source = ENV;
+    } else {
+      chosen = AmqpOptions.DEFAULT_URI;
+      source = "default";
+    }
+    try {
+      checkServerAddress(chosen);
+      return new Broker(AmqpOptions.of(chosen).withConnectionName("skiff-cli"), source, spec);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(
+          spec.commandLine(), "invalid broker URI (from " + source + "): " + AmqpOptions.redact(e.getMessage()));
+    }
+  }
+
+  /**
+   * Rejects a URI whose authority is not [user[:password]@]host[:port]: the AMQP client would silently
+   * ignore such an authority, user and password included, and connect to localhost as guest. (An empty
+   * authority, as in {@code amqp:///vhost}, is the AMQP URI spec's way to say localhost, and passes.)
+   */
+  private static void checkServerAddress(String uri) {
+    URI parsed;
+    try {
+      parsed = new URI(uri).parseServerAuthority();
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException(e.getMessage(), e);
+    }
+    if (parsed.getRawAuthority() != null && parsed.getHost() == null) {
+      throw new IllegalArgumentException("no host in " + uri);
+    }
+  }
+
+  /**
+   * The failure to connect, with the detail the platform leaves in the cause (e.g. why the broker
+   * closed the connection).
+   */
+  static SkiffException withRootCause(SkiffException e) {
+    Throwable detail = null;
+    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) {
+        detail = t;
+      }
+    }
+    if (detail == null || e.description().contains(detail.getMessage())) {
+      return e;
+    }
+    return new SkiffException(e.code(), e.description() + ": " + detail.getMessage(), e.getCause());
+  }
+
+  /**
+   * A chosen broker.
+   *
+   * @param options the transport options to connect with
+   * @param source where the URI came from: {@code --amqp}, {@code SKIFF_AMQP_URI} or {@code default}
+   * @param spec the command, for usage errors
+   */
+  record Broker(AmqpOptions options, String source, CommandSpec spec) {
+    /** @return the address without its password, and where it came from */
+    String describe() {
+      return AmqpOptions.redact(options.uri()) + " (from " + source + ")";
+    }
+
+    /**
+     * Connects and returns a client that owns the connection.
+     *
+     * @return the client; close it to disconnect
+     * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+     * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
+     */
+    Client connect() {
+      AmqpTransport transport;
+      try {
+        transport = AmqpTransport.connect(options);
+      } catch (SkiffException e) {
+        throw withRootCause(e);
+      } catch (IllegalArgumentException e) {
+        String why = e.getCause() == null ? "" : ": " + e.getCause().getMessage();
+        throw new ParameterException(
+            spec.commandLine(),
+            AmqpOptions.redact(e.getMessage() + why) + " (from " + source + ")");
+      }
+      return Client.builder().transport(transport).ownTransport().build();
+    }
+  }
+}

@@ -1,0 +1,158 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.client.Reply;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.HexFormat;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code skiff call SERVICE ENDPOINT [JSON]}: one call, its JSON response on stdout. */
+@Command(
+    name = "call",
+    sortOptions = false,
+    headerHeading = "%n",
+    header = "Calls an endpoint and prints its JSON response.",
+    synopsisHeading = "%nUsage: ",
+    descriptionHeading = "%n",
+    description = {
+      "Sends JSON (protobuf's JSON mapping; the service decodes and validates it) and prints the "
+          + "response JSON on stdout. On failure prints CODE: description on stderr, e.g.",
+      "  NOT_FOUND: service com.x is not running (no queue is bound for it)",
+      ""
+    },
+    footer = {
+      "",
+      "Example:",
+      "  skiff call com.example.greeter hello '{\"name\": \"Ada\"}' --timeout 2s -v",
+      "",
+      "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 broker unreachable."
+    })
+final class CallCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @ParentCommand SkiffCli cli;
+
+  @Mixin BrokerOption broker;
+
+  @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name, e.g. com.example.greeter.")
+  String service;
+
+  @Parameters(index = "1", paramLabel = "ENDPOINT", description = "The endpoint, e.g. hello.")
+  String endpoint;
+
+  @Parameters(
+      index = "2",
+      arity = "0..1",
+      paramLabel = "JSON",
+      defaultValue = "{}",
+      showDefaultValue = Visibility.ALWAYS,
+      description = "The request as JSON; the service decodes and validates it.")
+  String json;
+
+  @Option(
+      names = "--timeout",
+      paramLabel = "DURATION",
+      defaultValue = "5s",
+      converter = DurationConverter.class,
+      showDefaultValue = Visibility.ALWAYS,
+      description = "How long to wait for the reply: 250ms, 2s, 1.5s, 1m.")
+  Duration timeout;
+
+  @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
+  String instance;
+
+  @Option(
+      names = {"-v", "--verbose"},
+      description = "Also print on stderr the broker, who answered (service, version, instance), the request id and the latency.")
+  boolean verbose;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    if (verbose) {
+      err.println("broker " + b.describe());
+    }
+    Client client;
+    try {
+      client = b.connect();
+    } catch (SkiffException e) {
+      SkiffCli.printError(err, e);
+      return SkiffCli.EXIT_BROKER_UNREACHABLE;
+    }
+    String requestId = newRequestId();
+    CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId);
+    if (instance != null) {
+      options = options.withInstance(instance);
+    }
+    long start = System.nanoTime();
+    try (client) {
+      Reply<String> reply = Client.await(client.callJson(service, endpoint, json, options));
+      double ms = (System.nanoTime() - start) / 1e6;
+      String body = reply.value();
+      out.print(body);
+      if (!body.endsWith("\n")) {
+        out.println();
+      }
+      out.flush();
+      if (verbose) {
+        err.printf(
+            Locale.ROOT,
+            "answered by %s %s instance %s in %.1f ms (request %s)%n",
+            reply.service(), reply.serviceVersion(), reply.instance(), ms, reply.requestId());
+      }
+      return SkiffCli.EXIT_OK;
+    } catch (SkiffException e) {
+      double ms = (System.nanoTime() - start) / 1e6;
+      SkiffCli.printError(err, e);
+      if (verbose) {
+        StringBuilder line = new StringBuilder();
+        line.append(String.format(Locale.ROOT, "failed after %.1f ms (request %s)", ms, requestId));
+        if (!e.service().isEmpty()) {
+          line.append("; raised by ").append(e.service());
+          if (!e.endpoint().isEmpty()) {
+            line.append('/').append(e.endpoint());
+          }
+          if (!e.instance().isEmpty()) {
+            line.append(" instance ").append(e.instance());
+          }
+        }
+        if (!e.context().isEmpty()) {
+          line.append("; context ")
+              .append(
+                  e.context().entrySet().stream()
+                      .map(en -> en.getKey() + "=" + en.getValue())
+                      .sorted()
+                      .collect(Collectors.joining(", ")));
+        }
+        err.println(line);
+      }
+      return SkiffCli.EXIT_CALL_FAILED;
+    }
+  }
+
+  /** @return a fresh request id (32 hex characters), chosen here so that --verbose can name it on failure too */
+  static String newRequestId() {
+    byte[] b = new byte[16];
+    ThreadLocalRandom.current().nextBytes(b);
+    return HexFormat.of().formatHex(b);
+  }
+}

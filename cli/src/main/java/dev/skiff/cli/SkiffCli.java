@@ -1,0 +1,179 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStreamWriter;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.util.Map;
+import java.util.Properties;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.ParseResult;
+import picocli.CommandLine.Spec;
+import picocli.CommandLine.UnmatchedArgumentException;
+
+/**
+ * The {@code skiff} command: calls endpoints of Skiff services from a shell, and drives load against
+ * them. See docs/cli.md.
+ *
+ * <p>{@link #main(String[])} exits the JVM with the command's exit code; {@link #run} is the same without
+ * the exit, with the output streams and environment given, for tests and for embedding.
+ */
+@Command(
+    name = "skiff",
+    mixinStandardHelpOptions = true,
+    versionProvider = SkiffCli.Version.class,
+    description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
+    synopsisSubcommandLabel = "COMMAND",
+    subcommands = {CallCommand.class, LoadCommand.class, CommandLine.HelpCommand.class},
+    footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
+        + AmqpOptions.DEFAULT_URI + "%n",
+    footer = {
+      "",
+      "Exit codes:",
+      "  0   success",
+      "  1   a call failed: CODE: description is on stderr (load: any call failed)",
+      "  2   usage error: unknown command or option, missing or invalid argument",
+      "  3   the broker could not be reached; nothing was sent",
+      "  70  internal error in skiff itself",
+      "",
+      "See docs/cli.md."
+    })
+public final class SkiffCli implements Callable<Integer> {
+  /** Exit code: the command succeeded. */
+  public static final int EXIT_OK = 0;
+  /** Exit code: the call failed (for {@code load}: at least one call failed). */
+  public static final int EXIT_CALL_FAILED = 1;
+  /** Exit code: the command line is wrong. */
+  public static final int EXIT_USAGE = 2;
+  /** Exit code: the broker could not be reached, so nothing was sent. */
+  public static final int EXIT_BROKER_UNREACHABLE = 3;
+  /** Exit code: a bug in the command itself (sysexits' EX_SOFTWARE). */
+  public static final int EXIT_INTERNAL = 70;
+
+  private final Map<String, String> env;
+
+  @Spec CommandSpec spec;
+
+  SkiffCli(Map<String, String> env) {
+    this.env = Map.copyOf(env);
+  }
+
+  /** @return the environment variables the command reads ({@code SKIFF_AMQP_URI}) */
+  Map<String, String> env() {
+    return env;
+  }
+
+  /** {@code skiff} alone: a usage error, as a command is required. */
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call' or 'skiff load'");
+  }
+
+  /**
+   * Runs the command and exits the JVM with its exit code.
+   *
+   * @param args the command line
+   */
+  public static void main(String[] args) {
+    PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
+    PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
+    int code = run(args, out, err, System.getenv());
+    System.exit(code);
+  }
+
+  /**
+   * Runs the command without exiting.
+   *
+   * @param args the command line
+   * @param out where results go
+   * @param err where errors and diagnostics go
+   * @param env the environment variables to read (e.g. {@code SKIFF_AMQP_URI})
+   * @return the exit code (see the {@code EXIT_*} constants)
+   */
+  public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
+    CommandLine cl = commandLine(env);
+    cl.setOut(out);
+    cl.setErr(err);
+    try {
+      return cl.execute(args);
+    } finally {
+      out.flush();
+      err.flush();
+    }
+  }
+
+  static CommandLine commandLine(Map<String, String> env) {
+    CommandLine cl = new CommandLine(new SkiffCli(env));
+    cl.setExpandAtFiles(false);
+    cl.setParameterExceptionHandler(SkiffCli::onUsageError);
+    cl.setExecutionExceptionHandler(SkiffCli::onUnexpected);
+    return cl;
+  }
+
+  /**
+   * Prints a failed call the way every command does: {@code CODE: description}, without passwords.
+   *
+   * @param err where to print
+   * @param e the failure
+   */
+  static void printError(PrintWriter err, SkiffException e) {
+    err.println(e.code() + ": " + AmqpOptions.redact(e.description()));
+  }
+
+  private static int onUsageError(ParameterException ex, String[] args) {
+    CommandLine cmd = ex.getCommandLine();
+    PrintWriter err = cmd.getErr();
+    err.println("skiff: " + AmqpOptions.redact(String.valueOf(ex.getMessage())));
+    UnmatchedArgumentException.printSuggestions(ex, err);
+    err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
+    err.flush();
+    return EXIT_USAGE;
+  }
+
+  private static int onUnexpected(Exception ex, CommandLine cmd, ParseResult parsed) {
+    PrintWriter err = cmd.getErr();
+    if (ex instanceof SkiffException e) {
+      printError(err, e);
+      err.flush();
+      return EXIT_CALL_FAILED;
+    }
+    StringWriter trace = new StringWriter();
+    ex.printStackTrace(new PrintWriter(trace));
+    err.println("skiff: internal error: " + AmqpOptions.redact(ex.toString()));
+    err.print(AmqpOptions.redact(trace.toString()));
+    err.flush();
+    return EXIT_INTERNAL;
+  }
+
+  /** {@code skiff --version}: the build's version, from a resource filtered at build time. */
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      return new String[] {
+        "skiff " + version(),
+        "Java " + System.getProperty("java.version") + " (" + System.getProperty("java.vm.name") + ")"
+      };
+    }
+
+    static String version() {
+      Properties p = new Properties();
+      try (InputStream in = SkiffCli.class.getResourceAsStream("version.properties")) {
+        if (in != null) {
+          p.load(in);
+        }
+      } catch (IOException e) {
+        // fall through to "unknown"
+      }
+      String v = p.getProperty("version", "");
+      return v.isEmpty() || v.startsWith("${") ? "(unknown version)" : v;
+    }
+  }
+}

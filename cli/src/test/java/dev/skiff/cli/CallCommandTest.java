@@ -1,0 +1,217 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** {@code skiff call} against a real service on the real broker. */
+class CallCommandTest {
+  static final String UNREACHABLE = "amqp://guest:sekrit@127.0.0.1:1";
+
+  static EchoService svc;
+  static String instanceA;
+  static String instanceB;
+
+  @BeforeAll
+  static void startService() {
+    svc = new EchoService();
+    instanceA = "a" + EchoService.randomHex(4);
+    instanceB = "b" + EchoService.randomHex(4);
+    svc.start("1.0.0", instanceA);
+    svc.start("1.1.0", instanceB);
+  }
+
+  @AfterAll
+  static void stopService() {
+    svc.close();
+  }
+
+  static JsonObject json(String text) {
+    return JsonParser.parseString(text).getAsJsonObject();
+  }
+
+  @Test
+  void callPrintsTheResponseJsonOnStdoutAndExitsZero() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": \"hello\"}");
+    assertThat(r.exitCode()).as(r.toString()).isZero();
+    assertThat(json(r.out()).get("text").getAsString()).isEqualTo("hello");
+    assertThat(json(r.out()).get("instance").getAsString()).isIn(instanceA, instanceB);
+    assertThat(r.err()).as("nothing on stderr without --verbose").isEmpty();
+  }
+
+  @Test
+  void jsonDefaultsToAnEmptyObject() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo");
+    assertThat(r.exitCode()).as(r.toString()).isZero();
+    assertThat(json(r.out()).get("text").getAsString()).isEmpty();
+  }
+
+  @Test
+  void verbosePrintsWhoAnsweredOnStderr() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": \"hi\"}", "--verbose");
+    assertThat(r.exitCode()).as(r.toString()).isZero();
+    String answeredBy = json(r.out()).get("instance").getAsString();
+    String version = answeredBy.equals(instanceA) ? "1.0.0" : "1.1.0";
+    assertThat(r.err())
+        .contains("broker " + AmqpOptions.redact(EchoService.brokerUri()) + " (from SKIFF_AMQP_URI)")
+        .containsPattern(
+            "answered by " + svc.name.replace(".", "\\.") + " " + version.replace(".", "\\.") + " instance "
+                + answeredBy + " in \\d+\\.\\d ms \\(request [0-9a-f]{32}\\)");
+    assertThat(r.out()).doesNotContain("answered by");
+  }
+
+  @Test
+  void unknownServiceIsNotFoundAndFailsFast() {
+    String missing = "test.cli.missing." + EchoService.randomHex(4);
+    Skiff.Result r = Skiff.run("call", missing, "echo", "{}", "--timeout", "20s");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("NOT_FOUND: service " + missing + " is not running");
+    assertThat(r.out()).isEmpty();
+    assertThat(r.elapsed()).as("fails at once, not at the 20 s timeout").isLessThan(Duration.ofSeconds(3));
+  }
+
+  @Test
+  void unknownEndpointIsNotFound() {
+    Skiff.Result r = Skiff.run("call", svc.name, "nope", "{}");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("NOT_FOUND: service " + svc.name + " has no endpoint 'nope'");
+  }
+
+  @Test
+  void malformedJsonIsBadRequest() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": ");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("BAD_REQUEST: malformed JSON body for skiff.clitest.EchoRequest");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void unknownJsonFieldIsBadRequest() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"nosuchfield\": 1}");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("BAD_REQUEST:").contains("nosuchfield");
+  }
+
+  @Test
+  void slowEndpointTimesOutAtTheGivenTimeout() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"sleepMs\": 3000}", "--timeout", "300ms", "-v");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).containsPattern("(?m)^TIMEOUT: no reply from " + svc.name.replace(".", "\\.") + "/echo within \\d+ ms$")
+        .containsPattern("failed after \\d+\\.\\d ms \\(request [0-9a-f]{32}\\)");
+    assertThat(r.elapsed()).isGreaterThanOrEqualTo(Duration.ofMillis(300)).isLessThan(Duration.ofSeconds(2));
+  }
+
+  @Test
+  void theServicesErrorCodeAndDescriptionArePrinted() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"fail\": \"CONFLICT\"}", "-v");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err())
+        .containsPattern("(?m)^CONFLICT: asked to fail with CONFLICT$")
+        .containsPattern("raised by " + svc.name.replace(".", "\\.") + "/echo instance (" + instanceA + "|" + instanceB + ")");
+  }
+
+  @Test
+  void instanceAddressesOneInstance() {
+    for (int i = 0; i < 6; i++) {
+      Skiff.Result r = Skiff.run("call", svc.name, "echo", "{}", "--instance", instanceB, "-v");
+      assertThat(r.exitCode()).as(r.toString()).isZero();
+      assertThat(json(r.out()).get("instance").getAsString()).isEqualTo(instanceB);
+      assertThat(r.err()).contains("answered by " + svc.name + " 1.1.0 instance " + instanceB);
+    }
+  }
+
+  @Test
+  void unknownInstanceIsNotFound() {
+    Skiff.Result r = Skiff.run("call", svc.name, "echo", "{}", "--instance", "gone1234");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("NOT_FOUND: instance gone1234 of service " + svc.name + " is not running");
+  }
+
+  @Test
+  void amqpOptionBeatsTheEnvironment() {
+    Skiff.Result r =
+        Skiff.run(EchoService.env(), "call", svc.name, "echo", "{}", "--amqp", UNREACHABLE, "--verbose");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_BROKER_UNREACHABLE);
+    assertThat(r.err())
+        .contains("broker amqp://guest:***@127.0.0.1:1 (from --amqp)")
+        .contains("UNAVAILABLE: cannot connect to the broker at amqp://guest:***@127.0.0.1:1")
+        .doesNotContain("sekrit")
+        .doesNotContain("\tat ");
+    assertThat(r.out()).isEmpty();
+
+    Skiff.Result ok =
+        Skiff.run(Map.of("SKIFF_AMQP_URI", UNREACHABLE), "call", svc.name, "echo", "{}", "--amqp", EchoService.brokerUri());
+    assertThat(ok.exitCode()).as(ok.toString()).isZero();
+  }
+
+  @Test
+  void environmentBeatsTheDefault() {
+    Skiff.Result r = Skiff.run(Map.of("SKIFF_AMQP_URI", UNREACHABLE), "call", svc.name, "echo", "{}");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_BROKER_UNREACHABLE);
+    assertThat(r.err())
+        .startsWith("UNAVAILABLE: cannot connect to the broker at amqp://guest:***@127.0.0.1:1")
+        .doesNotContain("sekrit");
+    assertThat(r.err().lines()).as("one line, no stack trace").hasSize(1);
+  }
+
+  @Test
+  void withNeitherTheDefaultBrokerIsUsed() {
+    Assumptions.assumeTrue(
+        EchoService.brokerUri().equals(AmqpOptions.DEFAULT_URI), "the test broker is the default one");
+    Skiff.Result r = Skiff.run(Map.of("SKIFF_AMQP_URI", " "), "call", svc.name, "echo", "{}", "-v");
+    assertThat(r.exitCode()).as(r.toString()).isZero();
+    assertThat(r.err()).contains("broker amqp://guest:***@localhost:5672 (from default)");
+  }
+
+  @Test
+  void usageErrorsExitTwo() {
+    assertUsage(Skiff.run(), "Missing command");
+    assertUsage(Skiff.run("call"), "Missing required parameters: 'SERVICE', 'ENDPOINT'");
+    assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--timeout", "soon"), "not a duration: 'soon'");
+    assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--timeout", "0s"), "must be a positive duration");
+    assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--bogus"), "Unknown option: '--bogus'");
+    assertUsage(Skiff.run("call", svc.name, "echo", "{}", "extra"), "Unmatched argument");
+    assertUsage(Skiff.run("frobnicate"), "Unmatched argument");
+    Skiff.Result badUri = Skiff.run("call", svc.name, "echo", "--amqp", "http://guest:sekrit@x");
+    assertUsage(badUri, "broker URI must start with amqp:// or amqps://");
+    assertThat(badUri.err()).doesNotContain("sekrit");
+    Skiff.Result badPort = Skiff.run(Map.of("SKIFF_AMQP_URI", "amqp://guest:sekrit@127.0.0.1:notaport"), "call", svc.name, "echo");
+    assertUsage(badPort, "invalid broker URI (from SKIFF_AMQP_URI): Illegal character in port number");
+    assertThat(badPort.err()).doesNotContain("sekrit");
+  }
+
+  @Test
+  void whyTheBrokerRefusedIsShown() {
+    Skiff.Result r =
+        Skiff.run("call", svc.name, "echo", "--amqp", EchoService.brokerUriWithVhost("skiff-no-such-vhost"));
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_BROKER_UNREACHABLE);
+    assertThat(r.err()).startsWith("UNAVAILABLE: cannot connect to the broker at ").contains("vhost skiff-no-such-vhost not found");
+  }
+
+  private static void assertUsage(Skiff.Result r, String message) {
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).startsWith("skiff: ").contains(message).contains("--help' for more information.");
+    assertThat(r.out()).isEmpty();
+  }
+
+  @Test
+  void helpAndVersion() {
+    Skiff.Result help = Skiff.run("--help");
+    assertThat(help.exitCode()).isZero();
+    assertThat(help.out()).contains("Usage: skiff").contains("call").contains("load").contains("Exit codes:");
+    Skiff.Result callHelp = Skiff.run("call", "--help");
+    assertThat(callHelp.exitCode()).isZero();
+    assertThat(callHelp.out()).contains("--timeout=DURATION").contains("--instance=ID").contains("--amqp=URI");
+    Skiff.Result version = Skiff.run("--version");
+    assertThat(version.exitCode()).isZero();
+    assertThat(version.out()).startsWith("skiff 0.");
+  }
+}

@@ -1,0 +1,126 @@
+package dev.skiff.cli;
+
+import dev.skiff.cli.testproto.EchoRequest;
+import dev.skiff.cli.testproto.EchoResponse;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.net.URI;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A real service for the tests to call: instances of a uniquely named echo service on the real broker.
+ *
+ * <p>Endpoints: {@code echo} answers with the request's text and the instance that handled it, after
+ * sleeping {@code sleep_ms}, or fails with the error code named in {@code fail}; {@code flaky} answers
+ * like echo except that of the calls it gets, every 4th fails CONFLICT and every 4th, offset by two,
+ * fails CAPACITY.
+ */
+final class EchoService implements AutoCloseable {
+  /** The broker of the tests: SKIFF_AMQP_URI, else the platform default. */
+  static String brokerUri() {
+    String env = System.getenv("SKIFF_AMQP_URI");
+    return env == null || env.isBlank() ? AmqpOptions.DEFAULT_URI : env.trim();
+  }
+
+  /**
+   * The tests' broker with another virtual host.
+   *
+   * @param vhost the virtual host
+   * @return the URI
+   */
+  static String brokerUriWithVhost(String vhost) {
+    URI u = URI.create(brokerUri());
+    return u.getScheme() + "://" + (u.getRawUserInfo() == null ? "" : u.getRawUserInfo() + "@") + u.getHost()
+        + (u.getPort() < 0 ? "" : ":" + u.getPort()) + "/" + vhost;
+  }
+
+  /** @return an environment for {@link SkiffCli#run} that points at the tests' broker */
+  static Map<String, String> env() {
+    return Map.of("SKIFF_AMQP_URI", brokerUri());
+  }
+
+  final String name = "test.cli." + randomHex(4);
+  final AtomicInteger flakyCalls = new AtomicInteger();
+  private final AmqpTransport transport;
+  private final List<Server> servers = new ArrayList<>();
+
+  EchoService() {
+    transport =
+        AmqpTransport.connect(
+            AmqpOptions.of(brokerUri())
+                .withConnectionName("skiff-cli-test")
+                .withServiceQueueExpiry(Duration.ofMinutes(2)));
+  }
+
+  static String randomHex(int bytes) {
+    byte[] b = new byte[bytes];
+    ThreadLocalRandom.current().nextBytes(b);
+    return HexFormat.of().formatHex(b);
+  }
+
+  /**
+   * Starts an instance.
+   *
+   * @param version the version it reports
+   * @param instanceId its id
+   * @return the running server
+   */
+  Server start(String version, String instanceId) {
+    Server s =
+        Server.builder(name)
+            .version(version)
+            .instanceId(instanceId)
+            .transport(transport)
+            .drainGrace(Duration.ofMillis(500))
+            .endpoint("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> echo(req, instanceId))
+            .endpoint(
+                "flaky",
+                EchoRequest.class,
+                EchoResponse.class,
+                (req, ctx) -> {
+                  int n = flakyCalls.incrementAndGet();
+                  if (n % 4 == 0) {
+                    throw new SkiffException(ErrorCode.CONFLICT, "flaky call " + n + " conflicts");
+                  }
+                  if (n % 4 == 2) {
+                    throw new SkiffException(ErrorCode.CAPACITY, "flaky call " + n + " is over capacity");
+                  }
+                  return echo(req, instanceId);
+                })
+            .build()
+            .start();
+    servers.add(s);
+    return s;
+  }
+
+  private static EchoResponse echo(EchoRequest req, String instanceId) {
+    if (req.getSleepMs() > 0) {
+      try {
+        Thread.sleep(req.getSleepMs());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (!req.getFail().isEmpty()) {
+      throw new SkiffException(ErrorCode.valueOf(req.getFail()), "asked to fail with " + req.getFail());
+    }
+    return EchoResponse.newBuilder().setText(req.getText()).setInstance(instanceId).build();
+  }
+
+  @Override
+  public void close() {
+    for (Server s : servers) {
+      s.close();
+    }
+    transport.close();
+  }
+}

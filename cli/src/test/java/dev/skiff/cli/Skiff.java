@@ -1,0 +1,38 @@
+package dev.skiff.cli;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.time.Duration;
+import java.util.Map;
+
+/** Runs the skiff command in this JVM and captures what it prints. */
+final class Skiff {
+  private Skiff() {}
+
+  /**
+   * The outcome of one run.
+   *
+   * @param exitCode the exit code
+   * @param out what went to stdout
+   * @param err what went to stderr
+   * @param elapsed how long the run took, connecting included
+   */
+  record Result(int exitCode, String out, String err, Duration elapsed) {
+    @Override
+    public String toString() {
+      return "exit " + exitCode + " after " + elapsed.toMillis() + " ms\n--- stdout\n" + out + "--- stderr\n" + err;
+    }
+  }
+
+  static Result run(Map<String, String> env, String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    long t0 = System.nanoTime();
+    int code = SkiffCli.run(args, new PrintWriter(out, true), new PrintWriter(err, true), env);
+    return new Result(code, out.toString(), err.toString(), Duration.ofNanos(System.nanoTime() - t0));
+  }
+
+  static Result run(String... args) {
+    return run(EchoService.env(), args);
+  }
+}
