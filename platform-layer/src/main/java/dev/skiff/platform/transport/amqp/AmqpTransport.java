@@ -62,6 +62,7 @@ public final class AmqpTransport implements Transport {
   private final String userName;
   private final Clock clock;
   private final boolean returnsBeforeConfirms;
+  private Channel admin;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
@@ -117,7 +118,7 @@ public final class AmqpTransport implements Transport {
       pool.shutdownNow();
       throw new SkiffException(
           ErrorCode.UNAVAILABLE,
-          "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + e,
+          "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + causes(e),
           e);
     }
     if (conn instanceof Recoverable r) {
@@ -135,11 +136,14 @@ public final class AmqpTransport implements Transport {
           });
     }
     AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
-    try (Channel ch = conn.createChannel()) {
-      ch.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
-    } catch (IOException | java.util.concurrent.TimeoutException e) {
+    try {
+      // declared on a channel that lives as long as the transport, so that topology recovery can
+      // declare it again after the broker restarts
+      t.admin = conn.createChannel();
+      t.admin.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
+    } catch (IOException | RuntimeException e) {
       t.close();
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + e, e);
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + causes(e), e);
     }
     return t;
   }
@@ -226,6 +230,18 @@ public final class AmqpTransport implements Transport {
       consumerPool.shutdownNow();
       timer.shutdownNow();
     }
+  }
+
+  /** The messages of a failure and its causes, e.g. an IOException whose cause names the missing vhost. */
+  private static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null && b.length() < 500; t = t.getCause()) {
+      if (b.length() > 0) {
+        b.append("; caused by ");
+      }
+      b.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+    }
+    return b.toString();
   }
 
   static ThreadFactory named(String prefix) {
