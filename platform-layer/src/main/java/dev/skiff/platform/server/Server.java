@@ -281,14 +281,7 @@ public final class Server implements AutoCloseable {
               .withContext("limit", Integer.toString(maxMessageBytes)));
       return;
     }
-    if (maxQueueWait != null && req.sentEpochMillis() > 0 && now - req.sentEpochMillis() > maxQueueWait.toMillis()) {
-      queueWaitRejected.inc();
-      w.settleError(
-          new SkiffException(
-                  ErrorCode.CAPACITY,
-                  name + " is behind: the request waited " + (now - req.sentEpochMillis())
-                      + " ms in its queue, over the limit of " + maxQueueWait.toMillis() + " ms; back off and retry later")
-              .withContext("limit_ms", Long.toString(maxQueueWait.toMillis())));
+    if (waitedTooLong(w, now)) {
       return;
     }
     Endpoint<?, ?> endpoint = endpoints.get(req.endpoint());
@@ -337,6 +330,27 @@ public final class Server implements AutoCloseable {
       w.cancelWatchdog();
       settleUnstarted(req, delivery);
     }
+  }
+
+  /**
+   * Answers CAPACITY if the request waited (in the broker's queue or this server's) longer than
+   * {@code maxQueueWait}.
+   *
+   * @return whether it did
+   */
+  private boolean waitedTooLong(Work w, long now) {
+    long sent = w.req.sentEpochMillis();
+    if (maxQueueWait == null || sent <= 0 || now - sent <= maxQueueWait.toMillis()) {
+      return false;
+    }
+    queueWaitRejected.inc();
+    w.settleError(
+        new SkiffException(
+                ErrorCode.CAPACITY,
+                name + " is behind: the request waited " + (now - sent) + " ms in its queue, over the limit of "
+                    + maxQueueWait.toMillis() + " ms; back off and retry later")
+            .withContext("limit_ms", Long.toString(maxQueueWait.toMillis())));
+    return true;
   }
 
   /** A request that will not run here: another instance gets it, or (if it was for us alone) an error. */
@@ -472,8 +486,12 @@ public final class Server implements AutoCloseable {
         return;
       }
       try {
-        if (clock.millis() >= deadline) {
+        long now = clock.millis();
+        if (now >= deadline) {
           settleUnrun(false);
+          return;
+        }
+        if (waitedTooLong(this, now)) {
           return;
         }
         Timer.Context timing = timers.get(endpoint.name()).time();
