@@ -70,6 +70,8 @@ abstract class RpcContract {
                           ctx.client().call(req.getText(), "echo", req.toBuilder().setText("inner").build(), EchoResponse.class);
                       return inner.toBuilder().setText("relayed " + inner.getText() + " in trace " + ctx.traceId()).build();
                     }));
+    b.endpoint(Endpoint.of("flaky", EchoRequest.class, EchoResponse.class, this::flaky).asIdempotent());
+    b.endpoint(Endpoint.of("flaky-once", EchoRequest.class, EchoResponse.class, this::flaky));
     customize.accept(b);
     Server s = b.build().start();
     toClose.add(s);
@@ -109,6 +111,22 @@ abstract class RpcContract {
         .setTraceId(ctx.traceId())
         .setBlobSize(r.getBlob().size())
         .build();
+  }
+
+  /** Request ids seen by the flaky endpoints, in order. */
+  protected final List<String> flakyRuns = java.util.Collections.synchronizedList(new ArrayList<>());
+
+  /** Fails with the code in {@code fail} for the first {@code sleep_ms} runs (abused as a count), then answers. */
+  protected EchoResponse flaky(EchoRequest r, RequestContext ctx) {
+    flakyRuns.add(ctx.requestId());
+    if (flakyRuns.size() <= r.getSleepMs()) {
+      throw new SkiffException(ErrorCode.valueOf(r.getFail()), "flaky failure " + flakyRuns.size());
+    }
+    return EchoResponse.newBuilder().setText("ok after " + flakyRuns.size()).setRequestId(ctx.requestId()).build();
+  }
+
+  protected static EchoRequest flakyFor(int failures, ErrorCode code) {
+    return EchoRequest.newBuilder().setSleepMs(failures).setFail(code.name()).build();
   }
 
   protected static EchoRequest text(String t) {
@@ -447,5 +465,130 @@ abstract class RpcContract {
     assertThatThrownBy(s::start).isInstanceOf(IllegalStateException.class);
     s.close();
     s.close();
+  }
+
+  @Test
+  void idempotentEndpointIsRetriedOnTransientErrorsWithTheSameRequestId() {
+    startEcho(b -> {});
+    EchoResponse r = client.call(echo, "flaky", flakyFor(2, ErrorCode.UNAVAILABLE), EchoResponse.class);
+    assertThat(r.getText()).isEqualTo("ok after 3");
+    assertThat(flakyRuns).hasSize(3).containsOnly(r.getRequestId());
+    assertThat(client.metrics().counter("skiff.client.retries").getCount()).isEqualTo(2);
+  }
+
+  @Test
+  void nonIdempotentEndpointIsNeverRetried() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> client.call(echo, "flaky-once", flakyFor(2, ErrorCode.UNAVAILABLE), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    assertThat(flakyRuns).hasSize(1);
+    assertThat(client.metrics().counter("skiff.client.retries").getCount()).isZero();
+  }
+
+  @Test
+  void nonRetryableErrorsAreNotRetried() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> client.call(echo, "flaky", flakyFor(2, ErrorCode.CONFLICT), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CONFLICT));
+    assertThat(flakyRuns).hasSize(1);
+  }
+
+  @Test
+  void retriesStayWithinTheCallsDeadline() {
+    startEcho(b -> {});
+    try (Client patient =
+        Client.builder().transport(transport).retryPolicy(
+            dev.skiff.platform.client.RetryPolicy.defaults().withMaxAttempts(50).withBackoff(Duration.ofMillis(40), Duration.ofMillis(80)))
+            .circuitBreaker(null).build()) {
+      long t0 = System.nanoTime();
+      assertThatThrownBy(
+              () -> patient.call(echo, "flaky", flakyFor(1000, ErrorCode.UNAVAILABLE), EchoResponse.class,
+                  CallOptions.timeout(Duration.ofMillis(400))))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT));
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(600));
+      assertThat(flakyRuns.size()).isBetween(3, 15);
+    }
+  }
+
+  @Test
+  void aRequestIdAlreadyAnsweredIsAnsweredFromTheCacheWithoutRunningTheHandlerAgain() {
+    Server s = startEcho(b -> {});
+    CallOptions same = CallOptions.defaults().withRequestId("0123456789abcdef0123456789abcdef");
+    EchoResponse first = client.call(echo, "flaky-once", flakyFor(0, ErrorCode.UNAVAILABLE), EchoResponse.class, same);
+    EchoResponse second = client.call(echo, "flaky-once", flakyFor(0, ErrorCode.UNAVAILABLE), EchoResponse.class, same);
+    assertThat(second).isEqualTo(first);
+    assertThat(flakyRuns).as("the handler ran once").hasSize(1);
+    assertThat(s.metrics().counter("skiff.server.dedupe-hits").getCount()).isEqualTo(1);
+  }
+
+  @Test
+  void aDuplicateArrivingWhileTheFirstRunsWaitsForItsAnswer() {
+    AtomicInteger runs = new AtomicInteger();
+    startEcho(b -> b.endpoint("slow-once", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+      runs.incrementAndGet();
+      try {
+        Thread.sleep(300);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+      return EchoResponse.newBuilder().setText("run " + runs.get()).build();
+    }));
+    CallOptions same = CallOptions.defaults().withRequestId("fedcba9876543210fedcba9876543210");
+    CompletableFuture<EchoResponse> a = client.callAsync(echo, "slow-once", text(""), EchoResponse.class, same);
+    CompletableFuture<EchoResponse> b = client.callAsync(echo, "slow-once", text(""), EchoResponse.class, same);
+    assertThat(a.join().getText()).isEqualTo("run 1");
+    assertThat(b.join().getText()).isEqualTo("run 1");
+    assertThat(runs.get()).isEqualTo(1);
+  }
+
+  @Test
+  void circuitBreakerOpensOnSustainedFailuresAndClosesWhenTheServiceRecovers() {
+    startEcho(b -> {});
+    io.github.resilience4j.circuitbreaker.CircuitBreakerConfig quick =
+        io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.from(Client.Builder.defaultCircuitBreaker())
+            .waitDurationInOpenState(Duration.ofMillis(300))
+            .build();
+    try (Client guarded = Client.builder().transport(transport).circuitBreaker(quick).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build()) {
+      EchoRequest failing = flakyFor(10, ErrorCode.INTERNAL);
+      for (int i = 0; i < 10; i++) {
+        assertThatThrownBy(() -> guarded.call(echo, "flaky", failing, EchoResponse.class))
+            .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL));
+      }
+      int runsWhenOpened = flakyRuns.size();
+      long t0 = System.nanoTime();
+      assertThatThrownBy(() -> guarded.call(echo, "flaky", failing, EchoResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.CIRCUIT_OPEN);
+            assertThat(e.description()).contains(echo + "/flaky");
+          });
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(50));
+      assertThat(flakyRuns).as("nothing was sent while open").hasSize(runsWhenOpened);
+      await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(100)).ignoreExceptionsInstanceOf(SkiffException.class).untilAsserted(() ->
+          assertThat(guarded.call(echo, "flaky", failing, EchoResponse.class).getText()).startsWith("ok after"));
+      for (int i = 0; i < 5; i++) {
+        assertThat(guarded.call(echo, "flaky", failing, EchoResponse.class).getText()).startsWith("ok after");
+      }
+    }
+  }
+
+  @Test
+  void aClientBoundsItsCallsInFlight() {
+    startEcho(b -> b.concurrency(4));
+    try (Client small = Client.builder().transport(transport).maxInFlight(5).build()) {
+      List<CompletableFuture<EchoResponse>> calls = new ArrayList<>();
+      for (int i = 0; i < 12; i++) {
+        calls.add(small.callAsync(echo, "echo", EchoRequest.newBuilder().setSleepMs(100).build(), EchoResponse.class));
+      }
+      long capacity = calls.stream().filter(f -> {
+        try {
+          f.join();
+          return false;
+        } catch (RuntimeException e) {
+          return SkiffException.of(e).code() == ErrorCode.CAPACITY;
+        }
+      }).count();
+      assertThat(capacity).isEqualTo(7);
+      assertThat(small.metrics().gauge("skiff.client.in-flight", () -> () -> -1).getValue()).isEqualTo(0);
+    }
   }
 }

@@ -9,9 +9,11 @@ import java.time.Duration;
  *     also never later than its parent request's
  * @param instance the instance id the call must go to, or null for any instance of the service
  * @param requestId the logical request id to send, or null for a fresh one (retries reuse one)
+ * @param idempotent whether the caller declares the endpoint idempotent (safe to retry); null to go by
+ *     what the service declares (learned from its replies)
  */
-public record CallOptions(Duration timeout, String instance, String requestId) {
-  private static final CallOptions DEFAULTS = new CallOptions(null, null, null);
+public record CallOptions(Duration timeout, String instance, String requestId, Boolean idempotent) {
+  private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null);
 
   /** Checks the arguments. */
   public CallOptions {
@@ -38,7 +40,7 @@ public record CallOptions(Duration timeout, String instance, String requestId) {
    * @return a copy with this timeout
    */
   public CallOptions withTimeout(Duration timeout) {
-    return new CallOptions(timeout, instance, requestId);
+    return new CallOptions(timeout, instance, requestId, idempotent);
   }
 
   /**
@@ -46,7 +48,15 @@ public record CallOptions(Duration timeout, String instance, String requestId) {
    * @return a copy addressed to that instance
    */
   public CallOptions withInstance(String instance) {
-    return new CallOptions(timeout, instance, requestId);
+    return new CallOptions(timeout, instance, requestId, idempotent);
+  }
+
+  /**
+   * @param idempotent whether the endpoint may safely be retried
+   * @return a copy that declares it
+   */
+  public CallOptions withIdempotent(boolean idempotent) {
+    return new CallOptions(timeout, instance, requestId, idempotent);
   }
 
   /**
@@ -54,6 +64,6 @@ public record CallOptions(Duration timeout, String instance, String requestId) {
    * @return a copy that sends this request id
    */
   public CallOptions withRequestId(String requestId) {
-    return new CallOptions(timeout, instance, requestId);
+    return new CallOptions(timeout, instance, requestId, idempotent);
   }
 }

@@ -11,6 +11,7 @@ import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -237,6 +238,8 @@ public final class Client implements AutoCloseable {
     private Duration defaultTimeout = Duration.ofSeconds(5);
     private int maxMessageBytes = Settings.DEFAULT_MAX_MESSAGE_BYTES;
     private int maxInFlight = 10_000;
+    private RetryPolicy retryPolicy = RetryPolicy.defaults();
+    private CircuitBreakerConfig circuitBreaker = defaultCircuitBreaker();
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
 
@@ -315,6 +318,45 @@ public final class Client implements AutoCloseable {
       return this;
     }
 
+    /**
+     * When calls are retried (default {@link RetryPolicy#defaults()}: up to 3 attempts, and only for
+     * idempotent endpoints and transient errors).
+     *
+     * @param policy the policy; {@link RetryPolicy#none()} to never retry
+     * @return this
+     */
+    public Builder retryPolicy(RetryPolicy policy) {
+      this.retryPolicy = Objects.requireNonNull(policy, "policy");
+      return this;
+    }
+
+    /**
+     * The circuit breaker kept per service endpoint. The default opens when at least half of the last 20
+     * calls (with at least 10 recorded) failed in a way that says the service is unwell (TIMEOUT,
+     * UNAVAILABLE, CAPACITY, INTERNAL, UNKNOWN_OUTCOME), answers CIRCUIT_OPEN without sending for 5 s,
+     * then lets 3 trial calls through and closes again if they succeed.
+     *
+     * @param config a resilience4j circuit breaker configuration, or null for no circuit breaker
+     * @return this
+     */
+    public Builder circuitBreaker(CircuitBreakerConfig config) {
+      this.circuitBreaker = config;
+      return this;
+    }
+
+    /** @return the default circuit breaker configuration (see {@link #circuitBreaker}) */
+    public static CircuitBreakerConfig defaultCircuitBreaker() {
+      return CircuitBreakerConfig.custom()
+          .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
+          .slidingWindowSize(20)
+          .minimumNumberOfCalls(10)
+          .failureRateThreshold(50)
+          .waitDurationInOpenState(Duration.ofSeconds(5))
+          .permittedNumberOfCallsInHalfOpenState(3)
+          .automaticTransitionFromOpenToHalfOpenEnabled(false)
+          .build();
+    }
+
     /** @param metrics where the client's metrics go (default: a registry of its own) @return this */
     public Builder metrics(MetricRegistry metrics) {
       this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -335,7 +377,7 @@ public final class Client implements AutoCloseable {
       return new Client(
           new ClientCore(
               transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight,
-              metrics == null ? new MetricRegistry() : metrics, clock),
+              retryPolicy, circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock),
           null,
           true);
     }

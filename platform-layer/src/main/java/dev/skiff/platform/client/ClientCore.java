@@ -10,6 +10,9 @@ import dev.skiff.platform.internal.TraceContext;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
 import dev.skiff.platform.transport.Transport;
+import io.github.resilience4j.circuitbreaker.CircuitBreaker;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
+import io.github.resilience4j.circuitbreaker.CircuitBreakerRegistry;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Map;
@@ -17,16 +20,26 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
-/** The shared state behind a Client and its scoped views: the channel, pending calls and the timer. */
+/**
+ * The shared state behind a Client and its scoped views: the channel, pending attempts, the timer,
+ * retries and circuit breakers.
+ */
 final class ClientCore {
+  private static final Logger log = LoggerFactory.getLogger(Client.class);
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
+  private static final int MAX_LEARNED_ENDPOINTS = 10_000;
+  /** A retry is not worth sending with less time than this left before the call's deadline. */
+  private static final long MIN_ATTEMPT_MILLIS = 10;
 
   final Transport transport;
   final boolean ownsTransport;
@@ -35,16 +48,21 @@ final class ClientCore {
   final Duration defaultTimeout;
   final int maxMessageBytes;
   final int maxInFlight;
+  final RetryPolicy retryPolicy;
   final MetricRegistry metrics;
   final Clock clock;
 
+  private final CircuitBreakerRegistry breakers;
   private final Map<String, Pending<?>> pending = new ConcurrentHashMap<>();
+  private final Map<String, Boolean> idempotentEndpoints = new ConcurrentHashMap<>();
   private final AtomicInteger inFlight = new AtomicInteger();
   private final AtomicLong sequence = new AtomicLong();
   private final String correlationPrefix = Ids.random32() + "-";
   private final ScheduledThreadPoolExecutor timer;
   private final Counter lateReplies;
   private final Counter timeouts;
+  private final Counter retries;
+  private final Counter circuitOpen;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Object channelLock = new Object();
   private volatile Transport.ClientChannel channel;
@@ -57,6 +75,8 @@ final class ClientCore {
       Duration defaultTimeout,
       int maxMessageBytes,
       int maxInFlight,
+      RetryPolicy retryPolicy,
+      CircuitBreakerConfig breakerConfig,
       MetricRegistry metrics,
       Clock clock) {
     this.transport = transport;
@@ -66,8 +86,10 @@ final class ClientCore {
     this.defaultTimeout = defaultTimeout;
     this.maxMessageBytes = maxMessageBytes;
     this.maxInFlight = maxInFlight;
+    this.retryPolicy = retryPolicy;
     this.metrics = metrics;
     this.clock = clock;
+    this.breakers = breakerConfig == null ? null : CircuitBreakerRegistry.of(breakerConfig);
     this.timer =
         new ScheduledThreadPoolExecutor(
             1,
@@ -79,7 +101,19 @@ final class ClientCore {
     timer.setRemoveOnCancelPolicy(true);
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
+    this.retries = metrics.counter("skiff.client.retries");
+    this.circuitOpen = metrics.counter("skiff.client.circuit-open");
     metrics.gauge("skiff.client.in-flight", () -> inFlight::get);
+    metrics.gauge(
+        "skiff.client.open-circuits",
+        () ->
+            () ->
+                breakers == null
+                    ? 0
+                    : (int)
+                        breakers.getAllCircuitBreakers().stream()
+                            .filter(b -> b.getState() == CircuitBreaker.State.OPEN)
+                            .count());
   }
 
   private Transport.ClientChannel channel() {
@@ -91,12 +125,41 @@ final class ClientCore {
           if (closed.get()) {
             throw new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed");
           }
-          c = transport.openClient(this::onReply);
+          c =
+              transport.openClient(
+                  new Transport.ReplyListener() {
+                    @Override
+                    public void onReply(ReplyMessage reply) {
+                      ClientCore.this.onReply(reply);
+                    }
+
+                    @Override
+                    public void onRepliesLost(String reason) {
+                      ClientCore.this.onRepliesLost(reason);
+                    }
+                  });
           channel = c;
         }
       }
     }
     return c;
+  }
+
+  /** One call: its fixed parts, shared by all its attempts. */
+  private record Call<T>(
+      String service,
+      String endpoint,
+      byte[] body,
+      String contentType,
+      String accept,
+      CallOptions options,
+      Function<ReplyMessage, T> decoder,
+      long deadline,
+      String requestId,
+      TraceContext trace) {
+    String key() {
+      return service + "/" + endpoint;
+    }
   }
 
   <T> CompletableFuture<Reply<T>> send(
@@ -137,51 +200,150 @@ final class ClientCore {
             ErrorCode.TIMEOUT,
             "no time left to call " + service + "/" + endpoint + ": the parent request's deadline has passed");
       }
-      if (inFlight.incrementAndGet() > maxInFlight) {
-        inFlight.decrementAndGet();
-        throw new SkiffException(
-            ErrorCode.CAPACITY, "this client already has " + maxInFlight + " calls in flight (maxInFlight)");
-      }
       TraceContext parent = scope == null ? null : TraceContext.parse(scope.traceparent());
-      TraceContext trace = parent == null ? TraceContext.newRoot(false) : parent.child();
       String requestId = options.requestId() == null ? Ids.random128() : options.requestId();
-      String correlationId = correlationPrefix + sequence.incrementAndGet();
-      Pending<T> p = new Pending<>(result, decoder, service, endpoint, requestId);
-      pending.put(correlationId, p);
-      long delay = deadline - now;
-      p.timeout =
-          timer.schedule(
-              () -> {
-                if (pending.remove(correlationId, p)) {
-                  timeouts.inc();
-                  p.fail(
-                      new SkiffException(
-                              ErrorCode.TIMEOUT,
-                              "no reply from " + service + "/" + endpoint + " within " + delay + " ms")
-                          .withContext("request_id", requestId));
-                }
-              },
-              delay,
-              TimeUnit.MILLISECONDS);
-      RequestMessage msg =
-          new RequestMessage(
-              correlationId, requestId, service, endpoint, options.instance(), deadline, fromService,
-              fromInstance, trace.header(), contentType, accept, null, null, body);
-      CompletableFuture<Void> sent;
-      try {
-        sent = channel().send(msg);
-      } catch (RuntimeException e) {
-        sent = CompletableFuture.failedFuture(e);
-      }
-      sent.whenComplete(
-          (ok, err) -> {
-            if (err != null && pending.remove(correlationId, p)) {
-              p.fail(SkiffException.of(err));
-            }
-          });
+      Call<T> call =
+          new Call<>(
+              service, endpoint, body, contentType, accept, options, decoder, deadline, requestId,
+              parent == null ? TraceContext.newRoot(false) : parent.child());
+      attempt(call, 1, result);
     } catch (RuntimeException e) {
       result.completeExceptionally(SkiffException.of(e));
     }
+    return result;
+  }
+
+  private <T> void attempt(Call<T> call, int attempt, CompletableFuture<Reply<T>> result) {
+    CircuitBreaker breaker = breakers == null ? null : breakers.circuitBreaker(call.key());
+    if (breaker != null && !breaker.tryAcquirePermission()) {
+      circuitOpen.inc();
+      result.completeExceptionally(
+          new SkiffException(
+                  ErrorCode.CIRCUIT_OPEN,
+                  "not sent: the circuit breaker for " + call.key() + " is open after "
+                      + Math.round(breaker.getMetrics().getFailureRate()) + "% of recent calls failed; it lets a trial call through after "
+                      + breaker.getCircuitBreakerConfig().getWaitIntervalFunctionInOpenState().apply(1) + " ms")
+              .withContext("service", call.service()));
+      return;
+    }
+    long now = clock.millis();
+    long attemptDeadline = call.deadline();
+    if (retryPolicy.perAttemptTimeout() != null && retryPolicy.maxAttempts() > 1) {
+      attemptDeadline = Math.min(attemptDeadline, now + retryPolicy.perAttemptTimeout().toMillis());
+    }
+    long started = System.nanoTime();
+    sendOnce(call, attemptDeadline)
+        .whenComplete(
+            (reply, error) -> {
+              long nanos = System.nanoTime() - started;
+              if (error == null) {
+                if (breaker != null) {
+                  breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
+                }
+                result.complete(reply);
+                return;
+              }
+              SkiffException e = SkiffException.of(error);
+              if (breaker != null) {
+                if (countsAgainstService(e.code())) {
+                  breaker.onError(nanos, TimeUnit.NANOSECONDS, e);
+                } else {
+                  breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
+                }
+              }
+              long delay = retryDelay(call, attempt, e);
+              if (delay < 0) {
+                result.completeExceptionally(attempt == 1 ? e : e.withContext("attempts", Integer.toString(attempt)));
+                return;
+              }
+              retries.inc();
+              log.debug("retrying {} request {} (attempt {} failed: {}) in {} ms", call.key(), call.requestId(), attempt, e.code(), delay);
+              try {
+                timer.schedule(() -> attempt(call, attempt + 1, result), delay, TimeUnit.MILLISECONDS);
+              } catch (java.util.concurrent.RejectedExecutionException closing) {
+                result.completeExceptionally(e);
+              }
+            });
+  }
+
+  /** @return the delay before another attempt, or -1 when the call must not be retried */
+  private long retryDelay(Call<?> call, int attempt, SkiffException e) {
+    if (attempt >= retryPolicy.maxAttempts() || closed.get()) {
+      return -1;
+    }
+    boolean retryable = e.code().isRetryable() || e.code() == ErrorCode.UNKNOWN_OUTCOME;
+    if (!retryable || e.code() == ErrorCode.CIRCUIT_OPEN || !isIdempotent(call)) {
+      return -1;
+    }
+    double jitter = 0.5 + ThreadLocalRandom.current().nextDouble();
+    long delay = Math.round(retryPolicy.nominalBackoff(attempt + 1).toMillis() * jitter);
+    // the next attempt must have time to do something before the call's deadline
+    if (clock.millis() + delay + MIN_ATTEMPT_MILLIS >= call.deadline()) {
+      return -1;
+    }
+    return delay;
+  }
+
+  private boolean isIdempotent(Call<?> call) {
+    Boolean declared = call.options().idempotent();
+    if (declared != null) {
+      return declared;
+    }
+    return idempotentEndpoints.getOrDefault(call.key(), false);
+  }
+
+  /** Errors that say the service is unhealthy, as opposed to the request being wrong. */
+  private static boolean countsAgainstService(ErrorCode code) {
+    return switch (code) {
+      case TIMEOUT, UNAVAILABLE, CAPACITY, INTERNAL, UNKNOWN_OUTCOME -> true;
+      default -> false;
+    };
+  }
+
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, long deadline) {
+    CompletableFuture<Reply<T>> result = new CompletableFuture<>();
+    long now = clock.millis();
+    if (inFlight.incrementAndGet() > maxInFlight) {
+      inFlight.decrementAndGet();
+      result.completeExceptionally(
+          new SkiffException(ErrorCode.CAPACITY, "this client already has " + maxInFlight + " calls in flight (maxInFlight)"));
+      return result;
+    }
+    String correlationId = correlationPrefix + sequence.incrementAndGet();
+    Pending<T> p = new Pending<>(result, call);
+    pending.put(correlationId, p);
+    long delay = Math.max(1, deadline - now);
+    p.timeout =
+        timer.schedule(
+            () -> {
+              if (pending.remove(correlationId, p)) {
+                timeouts.inc();
+                p.fail(
+                    new SkiffException(
+                            ErrorCode.TIMEOUT,
+                            "no reply from " + call.key() + " within " + delay + " ms")
+                        .withContext("request_id", call.requestId()));
+              }
+            },
+            delay,
+            TimeUnit.MILLISECONDS);
+    RequestMessage msg =
+        new RequestMessage(
+            correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), deadline,
+            now, fromService, fromInstance, call.trace().header(), call.contentType(), call.accept(), null, null,
+            call.body());
+    CompletableFuture<Void> sent;
+    try {
+      sent = channel().send(msg);
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete(
+        (ok, err) -> {
+          if (err != null && pending.remove(correlationId, p)) {
+            p.fail(SkiffException.of(err));
+          }
+        });
     return result;
   }
 
@@ -191,7 +353,24 @@ final class ClientCore {
       lateReplies.inc();
       return;
     }
+    if (idempotentEndpoints.size() < MAX_LEARNED_ENDPOINTS || idempotentEndpoints.containsKey(p.call.key())) {
+      idempotentEndpoints.put(p.call.key(), reply.idempotent());
+    }
     p.complete(reply);
+  }
+
+  private void onRepliesLost(String reason) {
+    for (String id : pending.keySet()) {
+      Pending<?> p = pending.remove(id);
+      if (p != null) {
+        p.fail(
+            new SkiffException(
+                    ErrorCode.UNAVAILABLE,
+                    "no reply can come from " + p.call.key() + ": " + reason
+                        + " (the request may or may not have been carried out)")
+                .withContext("request_id", p.call.requestId()));
+      }
+    }
   }
 
   private static void checkName(String what, String name) {
@@ -223,25 +402,15 @@ final class ClientCore {
     }
   }
 
+  /** One attempt waiting for its reply. */
   private final class Pending<T> {
     final CompletableFuture<Reply<T>> result;
-    final Function<ReplyMessage, T> decoder;
-    final String service;
-    final String endpoint;
-    final String requestId;
+    final Call<T> call;
     volatile ScheduledFuture<?> timeout;
 
-    Pending(
-        CompletableFuture<Reply<T>> result,
-        Function<ReplyMessage, T> decoder,
-        String service,
-        String endpoint,
-        String requestId) {
+    Pending(CompletableFuture<Reply<T>> result, Call<T> call) {
       this.result = result;
-      this.decoder = decoder;
-      this.service = service;
-      this.endpoint = endpoint;
-      this.requestId = requestId;
+      this.call = call;
     }
 
     void fail(SkiffException e) {
@@ -259,23 +428,22 @@ final class ClientCore {
         result.completeExceptionally(
             new SkiffException(
                 ErrorCode.INTERNAL,
-                "reply of " + reply.body().length + " bytes from " + service + "/" + endpoint
+                "reply of " + reply.body().length + " bytes from " + call.key()
                     + " is over this client's message size limit of " + maxMessageBytes + " bytes"));
         return;
       }
       T value;
       try {
-        value = decoder.apply(reply);
+        value = call.decoder().apply(reply);
       } catch (SkiffException e) {
         result.completeExceptionally(
-            new SkiffException(
-                ErrorCode.INTERNAL, "unreadable reply from " + service + "/" + endpoint + ": " + e.description()));
+            new SkiffException(ErrorCode.INTERNAL, "unreadable reply from " + call.key() + ": " + e.description()));
         return;
       } catch (RuntimeException e) {
         result.completeExceptionally(SkiffException.of(e));
         return;
       }
-      result.complete(new Reply<>(value, reply.service(), reply.serviceVersion(), reply.instance(), requestId));
+      result.complete(new Reply<>(value, reply.service(), reply.serviceVersion(), reply.instance(), call.requestId()));
     }
 
     private void done() {

@@ -3,6 +3,8 @@ package dev.skiff.platform.server;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
+import com.github.benmanes.caffeine.cache.Cache;
+import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.protobuf.Message;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -86,6 +88,10 @@ public final class Server implements AutoCloseable {
   private final int maxMessageBytes;
   private final Duration drainGrace;
   private final Duration defaultDeadline;
+  private final int maxQueueDepth;
+  private final Duration maxQueueWait;
+  private final Cache<String, CachedReply> answered;
+  private final Map<String, Work> inProgress = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, Endpoint<?, ?>> endpoints;
   private final MetricRegistry metrics;
   private final Clock clock;
@@ -103,6 +109,9 @@ public final class Server implements AutoCloseable {
   private final Counter droppedExpired;
   private final Counter overruns;
   private final Counter tooLarge;
+  private final Counter dedupeHits;
+  private final Counter unknownOutcome;
+  private final Counter queueWaitRejected;
   private final Map<String, Timer> timers = new java.util.concurrent.ConcurrentHashMap<>();
 
   private Server(Builder b) {
@@ -117,6 +126,14 @@ public final class Server implements AutoCloseable {
     this.maxMessageBytes = b.maxMessageBytes;
     this.drainGrace = b.drainGrace;
     this.defaultDeadline = b.defaultDeadline;
+    this.maxQueueDepth = b.maxQueueDepth;
+    this.maxQueueWait = b.maxQueueWait;
+    this.answered =
+        Caffeine.newBuilder()
+            .expireAfterWrite(b.dedupeWindow)
+            .maximumWeight(b.dedupeMaxBytes)
+            .weigher((String k, CachedReply v) -> k.length() + v.body().length + 64)
+            .build();
     this.endpoints = Map.copyOf(b.endpoints);
     this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
     this.clock = b.clock;
@@ -155,6 +172,10 @@ public final class Server implements AutoCloseable {
     this.droppedExpired = metrics.counter("skiff.server.dropped-expired");
     this.overruns = metrics.counter("skiff.server.handler-overruns");
     this.tooLarge = metrics.counter("skiff.server.too-large");
+    this.dedupeHits = metrics.counter("skiff.server.dedupe-hits");
+    this.unknownOutcome = metrics.counter("skiff.server.unknown-outcome");
+    this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
+    metrics.gauge("skiff.server.dedupe-entries", () -> answered::estimatedSize);
     metrics.gauge("skiff.server.in-flight", () -> running::size);
     metrics.gauge("skiff.server.queued", () -> () -> pool.getQueue().size());
     for (String e : endpoints.keySet()) {
@@ -184,7 +205,7 @@ public final class Server implements AutoCloseable {
     if (!state.compareAndSet(State.NEW, State.RUNNING)) {
       throw new IllegalStateException("server " + name + " was already started");
     }
-    binding = transport.bind(name, instanceId, prefetch, this::dispatch);
+    binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth), this::dispatch);
     log.info("{} {} instance {} serving {} on {}", name, version, instanceId, endpoints.keySet(), transport.describe());
     return this;
   }
@@ -260,6 +281,9 @@ public final class Server implements AutoCloseable {
               .withContext("limit", Integer.toString(maxMessageBytes)));
       return;
     }
+    if (waitedTooLong(w, now)) {
+      return;
+    }
     Endpoint<?, ?> endpoint = endpoints.get(req.endpoint());
     if (endpoint == null) {
       w.settleError(
@@ -271,6 +295,30 @@ public final class Server implements AutoCloseable {
       return;
     }
     w.endpoint = endpoint;
+    if (!req.requestId().isEmpty()) {
+      w.key = endpoint.name() + "/" + req.requestId() + "/" + w.replyType();
+      CachedReply cached = answered.getIfPresent(w.key);
+      if (cached != null) {
+        dedupeHits.inc();
+        w.replyFromCache(cached);
+        return;
+      }
+      Work first = inProgress.putIfAbsent(w.key, w);
+      if (first != null && first.follow(w)) {
+        dedupeHits.inc();
+        return;
+      }
+    }
+    if (delivery.redelivered() && !endpoint.idempotent()) {
+      unknownOutcome.inc();
+      w.settleError(
+          new SkiffException(
+                  ErrorCode.UNKNOWN_OUTCOME,
+                  "the request reached an instance of " + name + " that went away before answering; "
+                      + name + "/" + endpoint.name() + " is not idempotent, so it was not run again: it may or may not have been carried out")
+              .withContext("request_id", req.requestId()));
+      return;
+    }
     long deadline = req.deadlineEpochMillis() == 0 ? now + defaultDeadline.toMillis() : req.deadlineEpochMillis();
     w.deadline = deadline;
     running.add(w);
@@ -282,6 +330,27 @@ public final class Server implements AutoCloseable {
       w.cancelWatchdog();
       settleUnstarted(req, delivery);
     }
+  }
+
+  /**
+   * Answers CAPACITY if the request waited (in the broker's queue or this server's) longer than
+   * {@code maxQueueWait}.
+   *
+   * @return whether it did
+   */
+  private boolean waitedTooLong(Work w, long now) {
+    long sent = w.req.sentEpochMillis();
+    if (maxQueueWait == null || sent <= 0 || now - sent <= maxQueueWait.toMillis()) {
+      return false;
+    }
+    queueWaitRejected.inc();
+    w.settleError(
+        new SkiffException(
+                ErrorCode.CAPACITY,
+                name + " is behind: the request waited " + (now - sent) + " ms in its queue, over the limit of "
+                    + maxQueueWait.toMillis() + " ms; back off and retry later")
+            .withContext("limit_ms", Long.toString(maxQueueWait.toMillis())));
+    return true;
   }
 
   /** A request that will not run here: another instance gets it, or (if it was for us alone) an error. */
@@ -331,12 +400,7 @@ public final class Server implements AutoCloseable {
     List<Runnable> unstarted = new ArrayList<>();
     pool.getQueue().drainTo(unstarted);
     for (Runnable r : unstarted) {
-      Work w = (Work) r;
-      running.remove(w);
-      w.cancelWatchdog();
-      if (w.claim()) {
-        settleUnstarted(w.req, w.delivery);
-      }
+      ((Work) r).settleUnrun(true);
     }
     pool.shutdown();
     try {
@@ -376,13 +440,31 @@ public final class Server implements AutoCloseable {
     }
   }
 
+  /** An answer kept for the dedupe window, keyed by endpoint, request id and reply encoding. */
+  private record CachedReply(boolean ok, String contentType, byte[] body) {}
+
+  private static List<Work> concat(Work first, List<Work> rest) {
+    List<Work> all = new ArrayList<>(rest.size() + 1);
+    all.add(first);
+    all.addAll(rest);
+    return all;
+  }
+
+  private static boolean isRetryable(byte[] errorBody, String contentType) {
+    return Codec.decodeError(errorBody, contentType).code().isRetryable();
+  }
+
   /** One request on its way through the server; settled (answered and acked) exactly once. */
   private final class Work implements Runnable {
     final RequestMessage req;
     final Transport.Delivery delivery;
     final AtomicBoolean settled = new AtomicBoolean();
     Endpoint<?, ?> endpoint;
+    String key;
     long deadline;
+    private List<Work> followers;
+    private CachedReply outcome;
+    private boolean abandoned;
     volatile ScheduledFuture<?> watchdog;
     volatile Thread runner;
     volatile boolean compensated;
@@ -404,11 +486,12 @@ public final class Server implements AutoCloseable {
         return;
       }
       try {
-        if (clock.millis() >= deadline) {
-          if (claim()) {
-            droppedExpired.inc();
-            delivery.ack();
-          }
+        long now = clock.millis();
+        if (now >= deadline) {
+          settleUnrun(false);
+          return;
+        }
+        if (waitedTooLong(this, now)) {
           return;
         }
         Timer.Context timing = timers.get(endpoint.name()).time();
@@ -465,7 +548,7 @@ public final class Server implements AutoCloseable {
       return Codec.encode(response, replyType());
     }
 
-    private String replyType() {
+    String replyType() {
       return ContentTypes.isJson(req.accept()) ? ContentTypes.JSON : ContentTypes.PROTOBUF;
     }
 
@@ -479,8 +562,87 @@ public final class Server implements AutoCloseable {
         return;
       }
       running.remove(this);
-      delivery.reply(new ReplyMessage(req.correlationId(), ok, contentType, name, version, instanceId, body));
+      CachedReply result = new CachedReply(ok, contentType, body);
+      List<Work> waiting = List.of();
+      if (key != null) {
+        if (ok || !isRetryable(body, contentType)) {
+          answered.put(key, result);
+        }
+        synchronized (this) {
+          outcome = result;
+          if (followers != null) {
+            waiting = followers;
+          }
+        }
+        inProgress.remove(key, this);
+      }
+      replyFromCache(result);
+      for (Work f : waiting) {
+        f.replyFromCache(result);
+      }
+    }
+
+    /**
+     * Settles this request without running it: {@code drop} (its deadline passed: acknowledge, no reply)
+     * or hand it back (the server is closing). Duplicates waiting on it are settled the same way.
+     *
+     * @param handBack true to hand back, false to drop
+     * @return whether this call settled it
+     */
+    boolean settleUnrun(boolean handBack) {
+      if (!claim()) {
+        return false;
+      }
+      running.remove(this);
+      cancelWatchdog();
+      List<Work> waiting;
+      synchronized (this) {
+        abandoned = true;
+        waiting = followers == null ? List.of() : followers;
+      }
+      if (key != null) {
+        inProgress.remove(key, this);
+      }
+      for (Work w : concat(this, waiting)) {
+        if (handBack) {
+          settleUnstarted(w.req, w.delivery);
+        } else {
+          droppedExpired.inc();
+          w.delivery.ack();
+        }
+      }
+      return true;
+    }
+
+    /** Answers with a reply made earlier for the same request id. */
+    void replyFromCache(CachedReply r) {
+      settled.set(true);
+      delivery.reply(
+          new ReplyMessage(
+              req.correlationId(), r.ok(), r.contentType(), name, version, instanceId,
+              endpoint != null && endpoint.idempotent(), r.body()));
       delivery.ack();
+    }
+
+    /**
+     * Makes a duplicate of this request (same request id, arriving while this one runs) wait for this
+     * one's answer instead of running the handler again.
+     *
+     * @return false if this one has already finished (the caller then answers from the cache)
+     */
+    synchronized boolean follow(Work duplicate) {
+      if (outcome != null) {
+        duplicate.replyFromCache(outcome);
+        return true;
+      }
+      if (abandoned) {
+        return false;
+      }
+      if (followers == null) {
+        followers = new ArrayList<>(2);
+      }
+      followers.add(duplicate);
+      return true;
     }
 
     void cancelWatchdog() {
@@ -497,11 +659,7 @@ public final class Server implements AutoCloseable {
       }
       if (runner == null && pool.remove(this)) {
         // never started: the caller has given up, so it is dropped like any expired request
-        if (claim()) {
-          running.remove(this);
-          droppedExpired.inc();
-          delivery.ack();
-        }
+        settleUnrun(false);
         return;
       }
       overruns.inc();
@@ -531,6 +689,10 @@ public final class Server implements AutoCloseable {
     private Duration drainGrace = Duration.ofSeconds(10);
     private Duration defaultDeadline = Duration.ofSeconds(30);
     private Duration clientTimeout = Duration.ofSeconds(5);
+    private int maxQueueDepth;
+    private Duration maxQueueWait;
+    private Duration dedupeWindow = Duration.ofMinutes(1);
+    private long dedupeMaxBytes = 16L << 20;
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
     private final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
@@ -660,6 +822,54 @@ public final class Server implements AutoCloseable {
         throw new IllegalArgumentException("clientTimeout must be positive: " + t);
       }
       this.clientTimeout = t;
+      return this;
+    }
+
+    /**
+     * Bounds the service's queue: past this many waiting requests, new ones are refused at once and the
+     * caller gets CAPACITY (RabbitMQ {@code x-max-length} with {@code reject-publish}). Fixed when the
+     * service's queue is first created; every instance must declare the same value.
+     *
+     * @param depth the bound, or 0 for none (the default)
+     * @return this
+     */
+    public Builder maxQueueDepth(int depth) {
+      if (depth < 0) {
+        throw new IllegalArgumentException("maxQueueDepth must not be negative: " + depth);
+      }
+      this.maxQueueDepth = depth;
+      return this;
+    }
+
+    /**
+     * Answers CAPACITY, without running the handler, to a request that waited longer than this in the
+     * queue: the service is behind, and the caller learns it while it still has time to do something.
+     *
+     * @param wait the longest wait, or null for no bound (the default)
+     * @return this
+     */
+    public Builder maxQueueWait(Duration wait) {
+      if (wait != null && (wait.isNegative() || wait.isZero())) {
+        throw new IllegalArgumentException("maxQueueWait must be positive: " + wait);
+      }
+      this.maxQueueWait = wait;
+      return this;
+    }
+
+    /**
+     * How long an answer is kept by request id, so that a retry or a redelivery of a request this
+     * instance already answered gets the same answer without the handler running again.
+     *
+     * @param window how long (default 1 minute)
+     * @param maxBytes the most memory the kept answers may take (default 16 MiB); the oldest go first
+     * @return this
+     */
+    public Builder dedupe(Duration window, long maxBytes) {
+      if (window.isNegative() || window.isZero() || maxBytes <= 0) {
+        throw new IllegalArgumentException("dedupe window and size must be positive: " + window + ", " + maxBytes);
+      }
+      this.dedupeWindow = window;
+      this.dedupeMaxBytes = maxBytes;
       return this;
     }
 

@@ -9,6 +9,7 @@ package dev.skiff.platform.transport;
  * @param service the answering service
  * @param serviceVersion the answering instance's version
  * @param instance the answering instance's id
+ * @param idempotent whether the endpoint is declared idempotent (safe to retry), as far as the server knows
  * @param body the encoded response or error
  */
 public record ReplyMessage(
@@ -18,4 +19,5 @@ public record ReplyMessage(
     String service,
     String serviceVersion,
     String instance,
+    boolean idempotent,
     byte[] body) {}

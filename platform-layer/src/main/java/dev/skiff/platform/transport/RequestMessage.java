@@ -9,6 +9,7 @@ package dev.skiff.platform.transport;
  * @param endpoint the target endpoint
  * @param targetInstance the instance the call is addressed to, or null for any instance
  * @param deadlineEpochMillis when the caller stops waiting (milliseconds since the epoch)
+ * @param sentEpochMillis when the caller sent this attempt (milliseconds since the epoch), or 0
  * @param fromService the calling service, or "" for a tool
  * @param fromInstance the calling instance
  * @param traceparent the W3C trace context of the call
@@ -25,6 +26,7 @@ public record RequestMessage(
     String endpoint,
     String targetInstance,
     long deadlineEpochMillis,
+    long sentEpochMillis,
     String fromService,
     String fromInstance,
     String traceparent,
@@ -42,7 +44,7 @@ public record RequestMessage(
    */
   public RequestMessage withReplyTo(String replyTo) {
     return new RequestMessage(
-        correlationId, requestId, service, endpoint, targetInstance, deadlineEpochMillis, fromService,
+        correlationId, requestId, service, endpoint, targetInstance, deadlineEpochMillis, sentEpochMillis, fromService,
         fromInstance, traceparent, contentType, accept, userId, replyTo, body);
   }
 }

@@ -16,11 +16,30 @@ public interface Transport extends AutoCloseable {
    *
    * @param service the service's dotted name
    * @param instanceId this instance's id
-   * @param prefetch how many unsettled requests the transport may hand over at once per source
+   * @param options prefetch and queue bounds
    * @param handler receives each request
    * @return the binding, which stops delivery when closed
    */
-  ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler);
+  ServerBinding bind(String service, String instanceId, BindOptions options, InboundHandler handler);
+
+  /**
+   * How a service instance is bound.
+   *
+   * @param prefetch how many unsettled requests the transport may hand over at once per source
+   * @param maxQueueDepth how many requests may wait for the service before new ones are refused with
+   *     CAPACITY; 0 for no bound. Fixed when the service's queue is first created.
+   */
+  record BindOptions(int prefetch, int maxQueueDepth) {
+    /** Checks the arguments. */
+    public BindOptions {
+      if (prefetch <= 0) {
+        throw new IllegalArgumentException("prefetch must be positive: " + prefetch);
+      }
+      if (maxQueueDepth < 0) {
+        throw new IllegalArgumentException("maxQueueDepth must not be negative: " + maxQueueDepth);
+      }
+    }
+  }
 
   /**
    * Opens a channel that sends requests and receives their replies.
@@ -61,13 +80,21 @@ public interface Transport extends AutoCloseable {
     /** Settles the request as done; it will not be delivered again. */
     void ack();
 
-    /** Gives the request back to be delivered to another instance (or this one again). */
+    /**
+     * Hands the request, not started, back to the service's queue for another instance (or this one
+     * again). It arrives there as a fresh delivery, not as a redelivery: nothing of it has run.
+     */
     void requeue();
 
     /** @return true if it was addressed to this instance alone, so a requeue cannot reach another */
     boolean instanceAddressed();
 
-    /** @return true if the transport delivered this request before and it was not settled */
+    /**
+     * Whether this request was delivered before to a consumer that went away without settling it (an
+     * instance that died, a connection that broke), so its handler may have run, in part or whole.
+     *
+     * @return true for such a redelivery
+     */
     boolean redelivered();
   }
 
@@ -82,7 +109,6 @@ public interface Transport extends AutoCloseable {
   }
 
   /** Sends requests; replies arrive at the {@link ReplyListener} given when it was opened. */
-  @FunctionalInterface
   interface ReplyListener {
     /**
      * Called for each reply, on a transport thread: must not block.
@@ -90,6 +116,14 @@ public interface Transport extends AutoCloseable {
      * @param reply the reply
      */
     void onReply(ReplyMessage reply);
+
+    /**
+     * Called when replies to requests already sent can no longer arrive (the connection, and with it
+     * the reply queue, was lost). Calls waiting for them should fail now rather than at their deadline.
+     *
+     * @param reason why, for the error message
+     */
+    void onRepliesLost(String reason);
   }
 
   /** A sending channel. */

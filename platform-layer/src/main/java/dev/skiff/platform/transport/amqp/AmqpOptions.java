@@ -1,6 +1,7 @@
 package dev.skiff.platform.transport.amqp;
 
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -57,9 +58,19 @@ public record AmqpOptions(
     if (consumerThreads <= 0) {
       throw new IllegalArgumentException("consumerThreads must be positive: " + consumerThreads);
     }
-    URI parsed = URI.create(uri);
+    URI parsed;
+    try {
+      // parseServerAuthority: a host:port that does not parse must fail here, not fall back silently
+      // to localhost:5672 as guest
+      parsed = new URI(uri).parseServerAuthority();
+    } catch (URISyntaxException e) {
+      throw new IllegalArgumentException("not a valid broker URI: " + redact(uri) + " (" + e.getReason() + ")");
+    }
     if (!"amqp".equals(parsed.getScheme()) && !"amqps".equals(parsed.getScheme())) {
       throw new IllegalArgumentException("broker URI must start with amqp:// or amqps://: " + redact(uri));
+    }
+    if (parsed.getHost() == null) {
+      throw new IllegalArgumentException("broker URI names no host: " + redact(uri));
     }
   }
 

@@ -18,6 +18,7 @@ import dev.skiff.platform.transport.RequestMessage;
 import dev.skiff.platform.transport.Transport;
 import java.io.IOException;
 import java.time.Clock;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -52,12 +53,16 @@ public final class AmqpTransport implements Transport {
   private static final Logger log = LoggerFactory.getLogger(AmqpTransport.class);
   private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
   private static final long NACK_SETTLE_DELAY_MS = 100;
+  /** Marks a send the broker refused (nack): for a routable request, its queue is full. */
+  private static final SkiffException REFUSED = new SkiffException(ErrorCode.CAPACITY, "refused");
 
   private final AmqpOptions options;
   private final Connection connection;
   private final ExecutorService consumerPool;
   private final String userName;
   private final Clock clock;
+  private final boolean returnsBeforeConfirms;
+  private Channel admin;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
@@ -68,6 +73,8 @@ public final class AmqpTransport implements Transport {
     this.consumerPool = pool;
     this.userName = user;
     this.clock = Clock.systemUTC();
+    Object product = connection.getServerProperties().get("product");
+    this.returnsBeforeConfirms = product != null && product.toString().contains("RabbitMQ");
   }
 
   /**
@@ -111,7 +118,7 @@ public final class AmqpTransport implements Transport {
       pool.shutdownNow();
       throw new SkiffException(
           ErrorCode.UNAVAILABLE,
-          "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + e,
+          "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + causes(e),
           e);
     }
     if (conn instanceof Recoverable r) {
@@ -129,11 +136,14 @@ public final class AmqpTransport implements Transport {
           });
     }
     AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
-    try (Channel ch = conn.createChannel()) {
-      ch.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
-    } catch (IOException | java.util.concurrent.TimeoutException e) {
+    try {
+      // declared on a channel that lives as long as the transport, so that topology recovery can
+      // declare it again after the broker restarts
+      t.admin = conn.createChannel();
+      t.admin.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
+    } catch (IOException | RuntimeException e) {
       t.close();
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + e, e);
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + causes(e), e);
     }
     return t;
   }
@@ -170,21 +180,26 @@ public final class AmqpTransport implements Transport {
   }
 
   @Override
-  public ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler) {
+  public ServerBinding bind(String service, String instanceId, BindOptions bind, InboundHandler handler) {
     try {
       Channel consume = connection.createChannel();
       Channel reply = connection.createChannel();
-      consume.basicQos(prefetch);
+      consume.basicQos(bind.prefetch());
       String svcQueue = serviceQueue(service);
-      consume.queueDeclare(
-          svcQueue, true, false, false, Map.of("x-expires", options.serviceQueueExpiry().toMillis()));
+      Map<String, Object> args = new HashMap<>();
+      args.put("x-expires", options.serviceQueueExpiry().toMillis());
+      if (bind.maxQueueDepth() > 0) {
+        args.put("x-max-length", bind.maxQueueDepth());
+        args.put("x-overflow", "reject-publish");
+      }
+      consume.queueDeclare(svcQueue, true, false, false, args);
       consume.queueBind(svcQueue, EXCHANGE, service);
       String instQueue = "skiff.inst." + service + "." + instanceId;
       consume.queueDeclare(instQueue, false, true, true, null);
       consume.queueBind(instQueue, EXCHANGE, instanceRoutingKey(service, instanceId));
       AmqpServerBinding b = new AmqpServerBinding(consume, reply, handler);
-      b.svcTag = consume.basicConsume(svcQueue, false, b.consumer(false));
-      b.instTag = consume.basicConsume(instQueue, false, b.consumer(true));
+      b.svcTag = consume.basicConsume(svcQueue, false, b.consumer(svcQueue, false));
+      b.instTag = consume.basicConsume(instQueue, false, b.consumer(instQueue, true));
       return b;
     } catch (IOException | RuntimeException e) {
       throw new SkiffException(
@@ -217,6 +232,18 @@ public final class AmqpTransport implements Transport {
     }
   }
 
+  /** The messages of a failure and its causes, e.g. an IOException whose cause names the missing vhost. */
+  private static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null && b.length() < 500; t = t.getCause()) {
+      if (b.length() > 0) {
+        b.append("; caused by ");
+      }
+      b.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+    }
+    return b.toString();
+  }
+
   static ThreadFactory named(String prefix) {
     AtomicInteger n = new AtomicInteger();
     return r -> {
@@ -244,6 +271,7 @@ public final class AmqpTransport implements Transport {
     private final Channel reply;
     private final InboundHandler handler;
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(2);
     private volatile String svcTag;
     private volatile String instTag;
 
@@ -253,16 +281,27 @@ public final class AmqpTransport implements Transport {
       this.handler = handler;
     }
 
-    DefaultConsumer consumer(boolean instanceAddressed) {
+    DefaultConsumer consumer(String queue, boolean instanceAddressed) {
       return new DefaultConsumer(consume) {
+        @Override
+        public void handleCancelOk(String consumerTag) {
+          // dispatched after every delivery that came before the cancel
+          cancelled.countDown();
+        }
+
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
           RequestMessage req = Headers.request(props, body);
-          handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), req.replyTo(), env.isRedeliver(), instanceAddressed));
+          handler.onRequest(
+              req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
         }
       };
     }
 
+    /**
+     * Cancels both consumers and waits until every delivery that arrived before the cancel has been
+     * handed to the handler, so that none reaches it after the caller has drained its work.
+     */
     @Override
     public void stopConsuming() {
       String s = svcTag;
@@ -272,6 +311,13 @@ public final class AmqpTransport implements Transport {
       }
       if (i != null) {
         quietly("cancel", () -> consume.basicCancel(i));
+      }
+      try {
+        if (consume.isOpen() && !cancelled.await(5, TimeUnit.SECONDS)) {
+          log.warn("consumers of {} did not confirm their cancellation within 5 s", consume);
+        }
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
       }
     }
 
@@ -286,13 +332,25 @@ public final class AmqpTransport implements Transport {
 
     private final class AmqpDelivery implements Delivery {
       private final long tag;
+      private final String queue;
+      private final AMQP.BasicProperties props;
+      private final RequestMessage request;
       private final String replyTo;
       private final boolean redelivered;
       private final boolean instanceAddressed;
 
-      AmqpDelivery(long tag, String replyTo, boolean redelivered, boolean instanceAddressed) {
+      AmqpDelivery(
+          long tag,
+          String queue,
+          AMQP.BasicProperties props,
+          RequestMessage request,
+          boolean redelivered,
+          boolean instanceAddressed) {
         this.tag = tag;
-        this.replyTo = replyTo;
+        this.queue = queue;
+        this.props = props;
+        this.request = request;
+        this.replyTo = request.replyTo();
         this.redelivered = redelivered;
         this.instanceAddressed = instanceAddressed;
       }
@@ -312,7 +370,15 @@ public final class AmqpTransport implements Transport {
 
       @Override
       public void requeue() {
-        quietly("requeue", () -> consume.basicNack(tag, false, true));
+        // A copy goes back to the queue as a fresh message (a nack would mark it redelivered, which
+        // reads as "its handler may have run"); only then is the original settled. If the copy cannot
+        // be published, the original goes back with a nack instead.
+        try {
+          reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis()), request.body());
+          consume.basicAck(tag, false);
+        } catch (IOException | RuntimeException e) {
+          quietly("requeue", () -> consume.basicNack(tag, false, true));
+        }
       }
 
       @Override
@@ -344,12 +410,14 @@ public final class AmqpTransport implements Transport {
     private final ConcurrentNavigableMap<Long, PendingSend> unconfirmed = new ConcurrentSkipListMap<>();
     private final Map<String, PendingSend> byCorrelation = new ConcurrentHashMap<>();
     private final AtomicBoolean closed = new AtomicBoolean();
+    private final ReplyListener listener;
     private volatile String replyTo;
 
     AmqpClientChannel(ReplyListener listener) throws IOException {
       publish = connection.createChannel();
       publish.confirmSelect();
       DefaultConsumer consumer;
+      this.listener = listener;
       if (options.replyMode() == AmqpOptions.ReplyMode.DIRECT_REPLY_TO) {
         replies = publish;
         consumer = replyConsumer(publish, listener);
@@ -380,14 +448,22 @@ public final class AmqpTransport implements Transport {
           });
       publish.addConfirmListener(
           (seq, multiple) -> settle(seq, multiple, null),
-          // Some brokers (Qpid) nack an unroutable mandatory message and send its return after the
-          // nack: give the return a moment to arrive, so the caller learns the precise reason.
-          (seq, multiple) ->
-              timer.schedule(
-                  () -> settle(seq, multiple, new SkiffException(ErrorCode.UNAVAILABLE, "the broker refused the request (nack)")),
-                  NACK_SETTLE_DELAY_MS,
-                  TimeUnit.MILLISECONDS));
+          (seq, multiple) -> {
+            if (returnsBeforeConfirms) {
+              settle(seq, multiple, REFUSED);
+            } else {
+              // Qpid nacks an unroutable mandatory message and sends its return after the nack: give
+              // the return a moment to arrive, so the caller learns the precise reason.
+              timer.schedule(() -> settle(seq, multiple, REFUSED), NACK_SETTLE_DELAY_MS, TimeUnit.MILLISECONDS);
+            }
+          });
       publish.addShutdownListener(this::failAll);
+      replies.addShutdownListener(
+          cause -> {
+            if (!cause.isInitiatedByApplication() || !closed.get()) {
+              listener.onRepliesLost("the connection to the broker was lost: " + cause.getMessage());
+            }
+          });
     }
 
     private DefaultConsumer replyConsumer(Channel ch, ReplyListener listener) {
@@ -432,6 +508,13 @@ public final class AmqpTransport implements Transport {
       byCorrelation.remove(p.correlationId, p);
       if (error == null) {
         p.future.complete(null);
+      } else if (error == REFUSED) {
+        p.future.completeExceptionally(
+            new SkiffException(
+                    ErrorCode.CAPACITY,
+                    "the broker refused the request to " + p.routingKey
+                        + ": the service's queue is full (or the broker is out of resources); back off and retry later")
+                .withContext("service", p.routingKey));
       } else {
         p.future.completeExceptionally(error);
       }
@@ -462,7 +545,7 @@ public final class AmqpTransport implements Transport {
       AMQP.BasicProperties props =
           Headers.requestProperties(
               request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? userName : null);
-      PendingSend p = new PendingSend(request.correlationId(), f);
+      PendingSend p = new PendingSend(request.correlationId(), key, f);
       try {
         synchronized (publishLock) {
           long seq = publish.getNextPublishSeqNo();
@@ -495,5 +578,5 @@ public final class AmqpTransport implements Transport {
     }
   }
 
-  private record PendingSend(String correlationId, CompletableFuture<Void> future) {}
+  private record PendingSend(String correlationId, String routingKey, CompletableFuture<Void> future) {}
 }

@@ -14,6 +14,7 @@ final class Headers {
   static final String ENDPOINT = "skiff-endpoint";
   static final String REQUEST_ID = "skiff-request-id";
   static final String DEADLINE = "skiff-deadline";
+  static final String SENT = "skiff-sent";
   static final String FROM_SERVICE = "skiff-from-service";
   static final String FROM_INSTANCE = "skiff-from-instance";
   static final String TARGET_INSTANCE = "skiff-target-instance";
@@ -22,6 +23,7 @@ final class Headers {
   static final String STATUS = "skiff-status";
   static final String SERVICE_VERSION = "skiff-service-version";
   static final String INSTANCE = "skiff-instance";
+  static final String IDEMPOTENT = "skiff-idempotent";
 
   static final String STATUS_OK = "ok";
   static final String STATUS_ERROR = "error";
@@ -34,6 +36,7 @@ final class Headers {
     h.put(ENDPOINT, m.endpoint());
     h.put(REQUEST_ID, m.requestId());
     h.put(DEADLINE, m.deadlineEpochMillis());
+    h.put(SENT, m.sentEpochMillis());
     h.put(FROM_SERVICE, m.fromService());
     h.put(FROM_INSTANCE, m.fromInstance());
     if (m.targetInstance() != null) {
@@ -62,6 +65,7 @@ final class Headers {
         str(h, ENDPOINT),
         h.containsKey(TARGET_INSTANCE) ? str(h, TARGET_INSTANCE) : null,
         num(h, DEADLINE),
+        num(h, SENT),
         str(h, FROM_SERVICE),
         str(h, FROM_INSTANCE),
         str(h, TRACEPARENT),
@@ -72,12 +76,24 @@ final class Headers {
         body);
   }
 
+  /**
+   * The properties of a request handed back to its queue: the same, with the time to live counted
+   * again from now.
+   */
+  static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis) {
+    Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
+    long deadline = num(h, DEADLINE);
+    String expiration = deadline == 0 ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
+    return p.builder().expiration(expiration).build();
+  }
+
   static AMQP.BasicProperties replyProperties(ReplyMessage r) {
     Map<String, Object> h = new HashMap<>(8);
     h.put(STATUS, r.ok() ? STATUS_OK : STATUS_ERROR);
     h.put(SERVICE, r.service());
     h.put(SERVICE_VERSION, r.serviceVersion());
     h.put(INSTANCE, r.instance());
+    h.put(IDEMPOTENT, r.idempotent());
     return new AMQP.BasicProperties.Builder()
         .correlationId(r.correlationId())
         .contentType(r.contentType())
@@ -95,6 +111,7 @@ final class Headers {
         str(h, SERVICE),
         str(h, SERVICE_VERSION),
         str(h, INSTANCE),
+        "true".equals(str(h, IDEMPOTENT)),
         body);
   }
 

@@ -20,8 +20,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * own services, which then run in milliseconds (like gRPC's in-process transport).
  *
  * <p>Differences from RabbitMQ, by design: there is no queue between caller and service, so a service
- * with no running instance fails a call at once with NOT_FOUND, prefetch is not enforced, and a
- * requeued request goes straight to another bound instance (or waits until one binds).
+ * with no running instance fails a call at once with NOT_FOUND, prefetch and queue depth are not
+ * enforced, nothing is ever redelivered, and a requeued request goes straight to another bound instance
+ * (or waits until one binds).
  *
  * <p>Thread-safe. Create one per test; {@link #close()} unbinds everything.
  */
@@ -54,14 +55,14 @@ public final class InProcessTransport implements Transport {
   }
 
   @Override
-  public ServerBinding bind(String service, String instanceId, int prefetch, InboundHandler handler) {
+  public ServerBinding bind(String service, String instanceId, BindOptions options, InboundHandler handler) {
     checkOpen();
     Binding b = new Binding(service, instanceId, handler);
     byService.computeIfAbsent(service, k -> new CopyOnWriteArrayList<>()).add(b);
     byInstance.put(service + "@" + instanceId, b);
     List<RequestMessage> waiting = parked.remove(service);
     if (waiting != null) {
-      waiting.forEach(r -> deliver(b, r, true));
+      waiting.forEach(r -> deliver(b, r, false));
     }
     return b;
   }
@@ -132,7 +133,7 @@ public final class InProcessTransport implements Transport {
       }
       Binding other = pick(request.service());
       if (other != null && other != binding && other.active) {
-        deliver(other, request, true);
+        deliver(other, request, false);
       } else {
         parked.computeIfAbsent(request.service(), k -> new CopyOnWriteArrayList<>()).add(request);
       }

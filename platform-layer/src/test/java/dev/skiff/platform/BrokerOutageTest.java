@@ -1,0 +1,130 @@
+package dev.skiff.platform;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
+
+/**
+ * The broker goes away and comes back: servers and clients recover with no restart, calls in flight at
+ * the loss end with UNAVAILABLE or TIMEOUT within their deadline (never hang), and calls after the
+ * recovery succeed, over reply queues whose names changed.
+ */
+class BrokerOutageTest {
+  enum Outage {
+    /** rabbitmqctl stop_app / start_app: the broker application restarts, the VM stays. */
+    STOP_APP,
+    /** rabbitmqctl stop / rabbitmq-server -detached: a full node restart. */
+    FULL_RESTART,
+    /** kill -9 of the broker's VM, then a start. */
+    KILLED
+  }
+
+  private AmqpTransport serverTransport;
+  private AmqpTransport clientTransport;
+  private Server server;
+  private Client client;
+  private final String service = "test.outage." + System.nanoTime() % 100000;
+
+  @BeforeEach
+  void setUp() {
+    Broker.assumeLocalAndControllable();
+    serverTransport = AmqpTransport.connect(AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
+    clientTransport = AmqpTransport.connect(AmqpRpcTest.brokerUri());
+    server =
+        Server.builder(service)
+            .transport(serverTransport)
+            .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+              if (req.getSleepMs() > 0) {
+                try {
+                  Thread.sleep(req.getSleepMs());
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+              return EchoResponse.newBuilder().setText(req.getText()).build();
+            }).asIdempotent())
+            .build()
+            .start();
+    client = Client.builder().transport(clientTransport).circuitBreaker(null).build();
+  }
+
+  @AfterEach
+  void tearDown() {
+    if (!Broker.isReady()) {
+      try {
+        Broker.startApp(); // the VM may still be up with the application stopped
+      } catch (IllegalStateException vmDown) {
+        Broker.startNode();
+      }
+    }
+    if (server != null) {
+      server.close();
+      client.close();
+      serverTransport.close();
+      clientTransport.close();
+    }
+  }
+
+  @ParameterizedTest
+  @EnumSource(Outage.class)
+  void servicesRecoverAndNoCallHangs(Outage outage) throws Exception {
+    assertThat(client.call(service, "echo", EchoRequest.newBuilder().setText("before").build(), EchoResponse.class).getText())
+        .isEqualTo("before");
+
+    // long enough to be still running when the broker goes, however slowly rabbitmqctl starts
+    CallOptions eightSeconds = CallOptions.timeout(Duration.ofSeconds(8)).withIdempotent(false);
+    CompletableFuture<EchoResponse> inFlight =
+        client.callAsync(service, "echo", EchoRequest.newBuilder().setSleepMs(6000).build(), EchoResponse.class, eightSeconds);
+    Thread.sleep(200);
+    long lost = System.nanoTime();
+    switch (outage) {
+      case STOP_APP -> Broker.stopApp();
+      case FULL_RESTART -> Broker.stopNode();
+      case KILLED -> Broker.killNode();
+    }
+
+    // the call in flight at the loss ends, with a clear code, within its deadline
+    assertThatThrownBy(() -> inFlight.get(9, TimeUnit.SECONDS))
+        .cause()
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT));
+    assertThat(Duration.ofNanos(System.nanoTime() - lost)).isLessThan(Duration.ofSeconds(8));
+
+    // while the broker is down, a call fails within its deadline instead of hanging
+    long t0 = System.nanoTime();
+    assertThatThrownBy(() -> client.call(service, "echo", EchoRequest.getDefaultInstance(), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(2))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT));
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(2500));
+
+    switch (outage) {
+      case STOP_APP -> Broker.startApp();
+      case FULL_RESTART, KILLED -> Broker.startNode();
+    }
+
+    // the same server and client, never restarted, work again
+    await().atMost(Duration.ofSeconds(45)).pollInterval(Duration.ofMillis(250)).ignoreExceptionsInstanceOf(SkiffException.class)
+        .until(() -> client.call(service, "echo", EchoRequest.newBuilder().setText("after").build(), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(1))).getText().equals("after"));
+    for (int i = 0; i < 20; i++) {
+      assertThat(client.call(service, "echo", EchoRequest.newBuilder().setText("n" + i).build(), EchoResponse.class).getText())
+          .isEqualTo("n" + i);
+    }
+    assertThat(server.isClosed()).isFalse();
+  }
+}
