@@ -299,4 +299,20 @@ class AmqpResilienceTest {
       assertThat(retrying.metrics().counter("skiff.client.retries").getCount()).isPositive();
     }
   }
+
+  @Test
+  void anInstanceWhoseQueueArgumentsDifferFromTheExistingQueueStillServes() {
+    start(b -> b.maxQueueDepth(50));
+    try (AmqpTransport other = AmqpTransport.connect(AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(3)))) {
+      Server second = Server.builder(service).transport(other).instanceId("second")
+          .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> EchoResponse.newBuilder().setText("second").build()))
+          .build().start();
+      try {
+        assertThat(Client.await(client.exchange(service, "once", EchoRequest.getDefaultInstance(), EchoResponse.class,
+            CallOptions.defaults().withInstance("second"))).instance()).isEqualTo("second");
+      } finally {
+        second.close();
+      }
+    }
+  }
 }

@@ -11,9 +11,10 @@ import java.time.Duration;
  * @param requestId the logical request id to send, or null for a fresh one (retries reuse one)
  * @param idempotent whether the caller declares the endpoint idempotent (safe to retry); null to go by
  *     what the service declares (learned from its replies)
+ * @param trace whether to record this call's trace whatever the sampling rate (for a new trace)
  */
-public record CallOptions(Duration timeout, String instance, String requestId, Boolean idempotent) {
-  private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null);
+public record CallOptions(Duration timeout, String instance, String requestId, Boolean idempotent, boolean trace) {
+  private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null, false);
 
   /** Checks the arguments. */
   public CallOptions {
@@ -40,7 +41,7 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy with this timeout
    */
   public CallOptions withTimeout(Duration timeout) {
-    return new CallOptions(timeout, instance, requestId, idempotent);
+    return new CallOptions(timeout, instance, requestId, idempotent, trace);
   }
 
   /**
@@ -48,7 +49,7 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy addressed to that instance
    */
   public CallOptions withInstance(String instance) {
-    return new CallOptions(timeout, instance, requestId, idempotent);
+    return new CallOptions(timeout, instance, requestId, idempotent, trace);
   }
 
   /**
@@ -56,7 +57,15 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy that declares it
    */
   public CallOptions withIdempotent(boolean idempotent) {
-    return new CallOptions(timeout, instance, requestId, idempotent);
+    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+  }
+
+  /**
+   * @param trace true to record this call's trace even if sampling would not
+   * @return a copy that asks for it
+   */
+  public CallOptions withTrace(boolean trace) {
+    return new CallOptions(timeout, instance, requestId, idempotent, trace);
   }
 
   /**
@@ -64,6 +73,6 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy that sends this request id
    */
   public CallOptions withRequestId(String requestId) {
-    return new CallOptions(timeout, instance, requestId, idempotent);
+    return new CallOptions(timeout, instance, requestId, idempotent, trace);
   }
 }

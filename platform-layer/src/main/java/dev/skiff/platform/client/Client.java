@@ -8,6 +8,10 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.observe.RpcObserver;
+import java.util.ArrayList;
+import java.util.List;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -242,8 +246,31 @@ public final class Client implements AutoCloseable {
     private CircuitBreakerConfig circuitBreaker = defaultCircuitBreaker();
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
+    private final List<RpcObserver> observers = new ArrayList<>();
 
     private Builder() {}
+
+    /**
+     * Adds an observer of every attempt this client makes (for metrics and tracing).
+     *
+     * @param observer the observer
+     * @return this
+     */
+    public Builder observer(RpcObserver observer) {
+      observers.add(Objects.requireNonNull(observer, "observer"));
+      return this;
+    }
+
+    /**
+     * Adds observers.
+     *
+     * @param all the observers
+     * @return this
+     */
+    public Builder observers(List<RpcObserver> all) {
+      all.forEach(this::observer);
+      return this;
+    }
 
     /**
      * The transport to call over. Required unless {@link #amqp(String)} is used.
@@ -377,7 +404,8 @@ public final class Client implements AutoCloseable {
       return new Client(
           new ClientCore(
               transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight,
-              retryPolicy, circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock),
+              retryPolicy, circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock,
+              new Observers(observers)),
           null,
           true);
     }

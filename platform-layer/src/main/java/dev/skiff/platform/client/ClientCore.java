@@ -6,6 +6,8 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.observe.ClientEvent;
 import dev.skiff.platform.internal.TraceContext;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -51,6 +53,7 @@ final class ClientCore {
   final RetryPolicy retryPolicy;
   final MetricRegistry metrics;
   final Clock clock;
+  final Observers observers;
 
   private final CircuitBreakerRegistry breakers;
   private final Map<String, Pending<?>> pending = new ConcurrentHashMap<>();
@@ -78,7 +81,8 @@ final class ClientCore {
       RetryPolicy retryPolicy,
       CircuitBreakerConfig breakerConfig,
       MetricRegistry metrics,
-      Clock clock) {
+      Clock clock,
+      Observers observers) {
     this.transport = transport;
     this.ownsTransport = ownsTransport;
     this.fromService = fromService;
@@ -89,6 +93,7 @@ final class ClientCore {
     this.retryPolicy = retryPolicy;
     this.metrics = metrics;
     this.clock = clock;
+    this.observers = observers;
     this.breakers = breakerConfig == null ? null : CircuitBreakerRegistry.of(breakerConfig);
     this.timer =
         new ScheduledThreadPoolExecutor(
@@ -156,7 +161,9 @@ final class ClientCore {
       Function<ReplyMessage, T> decoder,
       long deadline,
       String requestId,
-      TraceContext trace) {
+      String traceId,
+      String parentSpanId,
+      boolean sampled) {
     String key() {
       return service + "/" + endpoint;
     }
@@ -203,9 +210,13 @@ final class ClientCore {
       TraceContext parent = scope == null ? null : TraceContext.parse(scope.traceparent());
       String requestId = options.requestId() == null ? Ids.random128() : options.requestId();
       Call<T> call =
-          new Call<>(
-              service, endpoint, body, contentType, accept, options, decoder, deadline, requestId,
-              parent == null ? TraceContext.newRoot(false) : parent.child());
+          parent == null
+              ? new Call<>(
+                  service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, Ids.random128(), "",
+                  options.trace() || observers.sampleNewTrace(service, endpoint))
+              : new Call<>(
+                  service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, parent.traceId(),
+                  parent.spanId(), parent.sampled() || options.trace());
       attempt(call, 1, result);
     } catch (RuntimeException e) {
       result.completeExceptionally(SkiffException.of(e));
@@ -232,7 +243,9 @@ final class ClientCore {
       attemptDeadline = Math.min(attemptDeadline, now + retryPolicy.perAttemptTimeout().toMillis());
     }
     long started = System.nanoTime();
-    sendOnce(call, attemptDeadline)
+    long sentMicros = now * 1000;
+    String spanId = Ids.random64();
+    sendOnce(call, attemptDeadline, spanId)
         .whenComplete(
             (reply, error) -> {
               long nanos = System.nanoTime() - started;
@@ -240,6 +253,7 @@ final class ClientCore {
                 if (breaker != null) {
                   breaker.onSuccess(nanos, TimeUnit.NANOSECONDS);
                 }
+                observe(call, attempt, spanId, sentMicros, nanos, null, false, reply.instance(), reply.serviceVersion());
                 result.complete(reply);
                 return;
               }
@@ -252,6 +266,7 @@ final class ClientCore {
                 }
               }
               long delay = retryDelay(call, attempt, e);
+              observe(call, attempt, spanId, sentMicros, nanos, e.code(), delay >= 0, e.instance(), "");
               if (delay < 0) {
                 result.completeExceptionally(attempt == 1 ? e : e.withContext("attempts", Integer.toString(attempt)));
                 return;
@@ -264,6 +279,18 @@ final class ClientCore {
                 result.completeExceptionally(e);
               }
             });
+  }
+
+  private void observe(
+      Call<?> call, int attempt, String spanId, long sentMicros, long nanos, ErrorCode error, boolean retrying,
+      String answeredBy, String answeredVersion) {
+    if (observers.isEmpty()) {
+      return;
+    }
+    observers.onClientAttempt(
+        new ClientEvent(
+            fromService, call.service(), call.endpoint(), call.requestId(), attempt, call.traceId(), spanId,
+            call.parentSpanId(), call.sampled(), sentMicros, nanos, error, retrying, answeredBy, answeredVersion));
   }
 
   /** @return the delay before another attempt, or -1 when the call must not be retried */
@@ -300,7 +327,7 @@ final class ClientCore {
     };
   }
 
-  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, long deadline) {
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, long deadline, String spanId) {
     CompletableFuture<Reply<T>> result = new CompletableFuture<>();
     long now = clock.millis();
     if (inFlight.incrementAndGet() > maxInFlight) {
@@ -330,7 +357,8 @@ final class ClientCore {
     RequestMessage msg =
         new RequestMessage(
             correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), deadline,
-            now, fromService, fromInstance, call.trace().header(), call.contentType(), call.accept(), null, null,
+            now, fromService, fromInstance, "00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"),
+            call.contentType(), call.accept(), null, null,
             call.body());
     CompletableFuture<Void> sent;
     try {
@@ -443,7 +471,8 @@ final class ClientCore {
         result.completeExceptionally(SkiffException.of(e));
         return;
       }
-      result.complete(new Reply<>(value, reply.service(), reply.serviceVersion(), reply.instance(), call.requestId()));
+      result.complete(
+          new Reply<>(value, reply.service(), reply.serviceVersion(), reply.instance(), call.requestId(), call.traceId()));
     }
 
     private void done() {

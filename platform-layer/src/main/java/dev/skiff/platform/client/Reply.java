@@ -8,6 +8,7 @@ package dev.skiff.platform.client;
  * @param serviceVersion the answering instance's version
  * @param instance the answering instance's id
  * @param requestId the request id the call carried
+ * @param traceId the call's W3C trace id
  * @param <T> the response type
  */
-public record Reply<T>(T value, String service, String serviceVersion, String instance, String requestId) {}
+public record Reply<T>(T value, String service, String serviceVersion, String instance, String requestId, String traceId) {}

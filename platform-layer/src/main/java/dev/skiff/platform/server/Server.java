@@ -13,6 +13,9 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.observe.ServerEvent;
 import dev.skiff.platform.internal.TraceContext;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.ReplyMessage;
@@ -96,6 +99,7 @@ public final class Server implements AutoCloseable {
   private final MetricRegistry metrics;
   private final Clock clock;
   private final Client client;
+  private final Observers observers;
 
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final ThreadPoolExecutor pool;
@@ -137,6 +141,7 @@ public final class Server implements AutoCloseable {
     this.endpoints = Map.copyOf(b.endpoints);
     this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
     this.clock = b.clock;
+    this.observers = new Observers(b.observers);
     AtomicInteger n = new AtomicInteger();
     this.pool =
         new ThreadPoolExecutor(
@@ -168,6 +173,7 @@ public final class Server implements AutoCloseable {
             .maxMessageBytes(maxMessageBytes)
             .metrics(metrics)
             .clock(clock)
+            .observers(b.observers)
             .build();
     this.droppedExpired = metrics.counter("skiff.server.dropped-expired");
     this.overruns = metrics.counter("skiff.server.handler-overruns");
@@ -265,12 +271,13 @@ public final class Server implements AutoCloseable {
       return;
     }
     long now = clock.millis();
+    Work w = new Work(req, delivery);
     if (req.deadlineEpochMillis() != 0 && req.deadlineEpochMillis() <= now) {
       droppedExpired.inc();
       delivery.ack();
+      w.observe(ErrorCode.TIMEOUT, false);
       return;
     }
-    Work w = new Work(req, delivery);
     if (req.body().length > maxMessageBytes) {
       tooLarge.inc();
       w.settleError(
@@ -441,17 +448,17 @@ public final class Server implements AutoCloseable {
   }
 
   /** An answer kept for the dedupe window, keyed by endpoint, request id and reply encoding. */
-  private record CachedReply(boolean ok, String contentType, byte[] body) {}
+  private record CachedReply(ErrorCode error, String contentType, byte[] body) {
+    boolean ok() {
+      return error == null;
+    }
+  }
 
   private static List<Work> concat(Work first, List<Work> rest) {
     List<Work> all = new ArrayList<>(rest.size() + 1);
     all.add(first);
     all.addAll(rest);
     return all;
-  }
-
-  private static boolean isRetryable(byte[] errorBody, String contentType) {
-    return Codec.decodeError(errorBody, contentType).code().isRetryable();
   }
 
   /** One request on its way through the server; settled (answered and acked) exactly once. */
@@ -465,6 +472,11 @@ public final class Server implements AutoCloseable {
     private List<Work> followers;
     private CachedReply outcome;
     private boolean abandoned;
+    private volatile boolean ran;
+    final long receivedNanos;
+    final long receivedMicros;
+    final TraceContext trace;
+    final String parentSpanId;
     volatile ScheduledFuture<?> watchdog;
     volatile Thread runner;
     volatile boolean compensated;
@@ -472,6 +484,11 @@ public final class Server implements AutoCloseable {
     Work(RequestMessage req, Transport.Delivery delivery) {
       this.req = req;
       this.delivery = delivery;
+      this.receivedNanos = System.nanoTime();
+      this.receivedMicros = clock.millis() * 1000;
+      TraceContext incoming = TraceContext.parse(req.traceparent());
+      this.trace = incoming == null ? TraceContext.newRoot(false) : incoming.child();
+      this.parentSpanId = incoming == null ? "" : incoming.spanId();
     }
 
     boolean claim() {
@@ -503,7 +520,7 @@ public final class Server implements AutoCloseable {
                 "the response of " + name + "/" + endpoint.name() + " (" + body.length
                     + " bytes) is over the message size limit of " + maxMessageBytes + " bytes");
           }
-          settle(true, body, replyType());
+          settle(null, body, replyType());
         } finally {
           timing.stop();
         }
@@ -533,14 +550,13 @@ public final class Server implements AutoCloseable {
 
     private <Q extends Message, R extends Message> byte[] handle(Endpoint<Q, R> e) {
       Q request = Codec.decode(req.body(), req.contentType(), e.requestPrototype());
-      TraceContext incoming = TraceContext.parse(req.traceparent());
-      TraceContext mine = incoming == null ? TraceContext.newRoot(false) : incoming.child();
+      ran = true;
       Instant dl = Instant.ofEpochMilli(deadline);
       RequestContext ctx =
           new RequestContext(
               req.requestId(), name, e.name(), req.fromService(), req.fromInstance(), req.userId(), dl,
-              mine.traceId(), mine.spanId(), incoming == null ? "" : incoming.spanId(), mine.sampled(),
-              client.withScope(new CallScope(dl, mine.header())), clock);
+              trace.traceId(), trace.spanId(), parentSpanId, trace.sampled(),
+              client.withScope(new CallScope(dl, trace.header())), clock);
       R response = e.handler().handle(request, ctx);
       if (response == null) {
         throw new SkiffException(ErrorCode.INTERNAL, "the handler of " + name + "/" + e.name() + " returned no response");
@@ -554,18 +570,18 @@ public final class Server implements AutoCloseable {
 
     void settleError(SkiffException e) {
       SkiffException located = e.withOrigin(name, req.endpoint(), instanceId, req.requestId());
-      settle(false, Codec.encode(located.toProto(), replyType()), replyType());
+      settle(e.code(), Codec.encode(located.toProto(), replyType()), replyType());
     }
 
-    private void settle(boolean ok, byte[] body, String contentType) {
+    private void settle(ErrorCode error, byte[] body, String contentType) {
       if (!claim()) {
         return;
       }
       running.remove(this);
-      CachedReply result = new CachedReply(ok, contentType, body);
+      CachedReply result = new CachedReply(error, contentType, body);
       List<Work> waiting = List.of();
       if (key != null) {
-        if (ok || !isRetryable(body, contentType)) {
+        if (error == null || !error.isRetryable()) {
           answered.put(key, result);
         }
         synchronized (this) {
@@ -609,6 +625,7 @@ public final class Server implements AutoCloseable {
         } else {
           droppedExpired.inc();
           w.delivery.ack();
+          w.observe(ErrorCode.TIMEOUT, false);
         }
       }
       return true;
@@ -622,6 +639,19 @@ public final class Server implements AutoCloseable {
               req.correlationId(), r.ok(), r.contentType(), name, version, instanceId,
               endpoint != null && endpoint.idempotent(), r.body()));
       delivery.ack();
+      observe(r.error(), true);
+    }
+
+    /** Tells the observers how this request ended. */
+    void observe(ErrorCode error, boolean replied) {
+      if (observers.isEmpty()) {
+        return;
+      }
+      observers.onServerRequest(
+          new ServerEvent(
+              name, req.endpoint(), instanceId, version, req.requestId(), req.fromService(), trace.traceId(),
+              trace.spanId(), parentSpanId, trace.sampled(), receivedMicros, System.nanoTime() - receivedNanos, ran,
+              error, replied));
     }
 
     /**
@@ -696,6 +726,7 @@ public final class Server implements AutoCloseable {
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
     private final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
+    private final List<RpcObserver> observers = new ArrayList<>();
 
     private Builder(String name) {
       Objects.requireNonNull(name, "name");
@@ -870,6 +901,18 @@ public final class Server implements AutoCloseable {
       }
       this.dedupeWindow = window;
       this.dedupeMaxBytes = maxBytes;
+      return this;
+    }
+
+    /**
+     * Adds an observer of every request this server finishes and every call its handlers make (for
+     * metrics, tracing, health).
+     *
+     * @param observer the observer
+     * @return this
+     */
+    public Builder observer(RpcObserver observer) {
+      observers.add(Objects.requireNonNull(observer, "observer"));
       return this;
     }
 

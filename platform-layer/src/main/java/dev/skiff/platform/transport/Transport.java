@@ -49,6 +49,48 @@ public interface Transport extends AutoCloseable {
    */
   ClientChannel openClient(ReplyListener replies);
 
+  /**
+   * Publishes an event on a topic: at most once, to every current subscription whose pattern matches.
+   * Never blocks on subscribers; an event nobody subscribes to is dropped.
+   *
+   * @param topic dot-separated words, e.g. {@code health.com.example.greeter}
+   * @param contentType the body's encoding
+   * @param body the event
+   * @throws dev.skiff.platform.SkiffException UNAVAILABLE when the transport cannot take it
+   */
+  void publish(String topic, String contentType, byte[] body);
+
+  /**
+   * Subscribes to the events of every topic matching a pattern, where {@code *} stands for one word and
+   * {@code #} for zero or more.
+   *
+   * @param pattern e.g. {@code health.#}
+   * @param group null to receive every matching event; a name to share the events with every other
+   *     subscription of that group (each event reaches one of them): how several copies of a kernel
+   *     service split the work
+   * @param listener receives the events, on a transport thread: must not block
+   * @return the subscription; closing it stops delivery
+   */
+  Subscription subscribe(String pattern, String group, EventListener listener);
+
+  /** Receives published events. */
+  @FunctionalInterface
+  interface EventListener {
+    /**
+     * @param topic the topic it was published on
+     * @param contentType the body's encoding
+     * @param body the event
+     */
+    void onEvent(String topic, String contentType, byte[] body);
+  }
+
+  /** A subscription to events. */
+  interface Subscription extends AutoCloseable {
+    /** Stops delivery. Idempotent. */
+    @Override
+    void close();
+  }
+
   /** @return a short description for logs and errors, e.g. the broker address (no password) */
   String describe();
 

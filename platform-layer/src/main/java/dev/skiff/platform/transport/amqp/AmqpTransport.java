@@ -49,6 +49,10 @@ import org.slf4j.LoggerFactory;
 public final class AmqpTransport implements Transport {
   /** The exchange every request is published to. */
   public static final String EXCHANGE = "skiff.rpc";
+  /** The topic exchange events are published to. */
+  public static final String EVENTS_EXCHANGE = "skiff.events";
+  /** How many events a subscription's queue holds before the oldest are dropped. */
+  static final int EVENT_QUEUE_BOUND = 10_000;
 
   private static final Logger log = LoggerFactory.getLogger(AmqpTransport.class);
   private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
@@ -63,6 +67,8 @@ public final class AmqpTransport implements Transport {
   private final Clock clock;
   private final boolean returnsBeforeConfirms;
   private Channel admin;
+  private final Object eventLock = new Object();
+  private Channel events;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
@@ -141,6 +147,7 @@ public final class AmqpTransport implements Transport {
       // declare it again after the broker restarts
       t.admin = conn.createChannel();
       t.admin.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
+      t.admin.exchangeDeclare(EVENTS_EXCHANGE, BuiltinExchangeType.TOPIC, true);
     } catch (IOException | RuntimeException e) {
       t.close();
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + causes(e), e);
@@ -183,8 +190,6 @@ public final class AmqpTransport implements Transport {
   public ServerBinding bind(String service, String instanceId, BindOptions bind, InboundHandler handler) {
     try {
       Channel consume = connection.createChannel();
-      Channel reply = connection.createChannel();
-      consume.basicQos(bind.prefetch());
       String svcQueue = serviceQueue(service);
       Map<String, Object> args = new HashMap<>();
       args.put("x-expires", options.serviceQueueExpiry().toMillis());
@@ -192,7 +197,20 @@ public final class AmqpTransport implements Transport {
         args.put("x-max-length", bind.maxQueueDepth());
         args.put("x-overflow", "reject-publish");
       }
-      consume.queueDeclare(svcQueue, true, false, false, args);
+      try {
+        consume.queueDeclare(svcQueue, true, false, false, args);
+      } catch (IOException e) {
+        if (!causes(e).contains("PRECONDITION_FAILED")) {
+          throw e;
+        }
+        // Another instance (an older version, or other settings) created the queue with other
+        // arguments. The queue is the service's: use it as it is rather than refuse to serve.
+        log.warn("queue {} exists with other arguments than {} asks for; using it as it is ({})", svcQueue, args, causes(e));
+        consume = connection.createChannel();
+        consume.queueDeclarePassive(svcQueue);
+      }
+      Channel reply = connection.createChannel();
+      consume.basicQos(bind.prefetch());
       consume.queueBind(svcQueue, EXCHANGE, service);
       String instQueue = "skiff.inst." + service + "." + instanceId;
       consume.queueDeclare(instQueue, false, true, true, null);
@@ -213,6 +231,51 @@ public final class AmqpTransport implements Transport {
       return new AmqpClientChannel(replies);
     } catch (IOException | RuntimeException e) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open a client channel on " + describe() + ": " + e, e);
+    }
+  }
+
+  @Override
+  public void publish(String topic, String contentType, byte[] body) {
+    AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(contentType).deliveryMode(1).build();
+    try {
+      synchronized (eventLock) {
+        if (events == null) {
+          events = connection.createChannel();
+        }
+        events.basicPublish(EVENTS_EXCHANGE, topic, false, props, body);
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish event " + topic + ": " + causes(e), e);
+    }
+  }
+
+  @Override
+  public Subscription subscribe(String pattern, String group, EventListener listener) {
+    try {
+      Channel ch = connection.createChannel();
+      String queue;
+      Map<String, Object> args = new HashMap<>();
+      args.put("x-max-length", EVENT_QUEUE_BOUND);
+      if (group == null) {
+        queue = ch.queueDeclare("", false, true, true, args).getQueue();
+      } else {
+        queue = "skiff.events." + group;
+        ch.queueDeclare(queue, false, false, true, args);
+      }
+      ch.queueBind(queue, EVENTS_EXCHANGE, pattern);
+      ch.basicConsume(queue, true, new DefaultConsumer(ch) {
+        @Override
+        public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          try {
+            listener.onEvent(env.getRoutingKey(), props.getContentType(), body);
+          } catch (RuntimeException e) {
+            log.warn("event listener for {} failed on {}", pattern, env.getRoutingKey(), e);
+          }
+        }
+      });
+      return () -> quietly("close subscription", () -> closeChannel(ch));
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot subscribe to " + pattern + ": " + causes(e), e);
     }
   }
 

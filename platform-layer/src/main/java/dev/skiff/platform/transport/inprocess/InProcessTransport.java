@@ -35,6 +35,14 @@ public final class InProcessTransport implements Transport {
   private final AtomicInteger roundRobin = new AtomicInteger();
   private final AtomicLong ids = new AtomicLong();
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final List<EventSub> subscriptions = new CopyOnWriteArrayList<>();
+  private final Map<String, AtomicInteger> groupTurns = new ConcurrentHashMap<>();
+  private final java.util.concurrent.ExecutorService events =
+      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
+        Thread t = new Thread(r, "skiff-inprocess-events");
+        t.setDaemon(true);
+        return t;
+      });
 
   private InProcessTransport(String name) {
     this.name = name;
@@ -76,8 +84,38 @@ public final class InProcessTransport implements Transport {
   }
 
   @Override
+  public void publish(String topic, String contentType, byte[] body) {
+    checkOpen();
+    Map<String, List<EventSub>> byQueue = new java.util.LinkedHashMap<>();
+    for (EventSub sub : subscriptions) {
+      if (sub.matches(topic)) {
+        byQueue.computeIfAbsent(sub.queueKey(), k -> new java.util.ArrayList<>()).add(sub);
+      }
+    }
+    for (List<EventSub> members : byQueue.values()) {
+      int turn = groupTurns.computeIfAbsent(members.get(0).queueKey(), k -> new AtomicInteger()).getAndIncrement();
+      EventSub chosen = members.get(Math.floorMod(turn, members.size()));
+      events.execute(() -> {
+        if (chosen.open) {
+          chosen.listener.onEvent(topic, contentType, body);
+        }
+      });
+    }
+  }
+
+  @Override
+  public Subscription subscribe(String pattern, String group, EventListener listener) {
+    checkOpen();
+    EventSub sub = new EventSub(pattern, group, listener);
+    subscriptions.add(sub);
+    return sub;
+  }
+
+  @Override
   public void close() {
     if (closed.compareAndSet(false, true)) {
+      events.shutdownNow();
+      subscriptions.clear();
       byService.clear();
       byInstance.clear();
       clients.clear();
@@ -207,5 +245,60 @@ public final class InProcessTransport implements Transport {
     public void close() {
       clients.remove(address);
     }
+  }
+
+  private final class EventSub implements Subscription {
+    private final java.util.regex.Pattern regex;
+    private final String queueKey;
+    private final EventListener listener;
+    private volatile boolean open = true;
+
+    EventSub(String pattern, String group, EventListener listener) {
+      this.regex = topicRegex(pattern);
+      this.queueKey = group == null ? "sub-" + ids.incrementAndGet() : "group-" + group;
+      this.listener = listener;
+    }
+
+    boolean matches(String topic) {
+      return regex.matcher(topic).matches();
+    }
+
+    String queueKey() {
+      return queueKey;
+    }
+
+    @Override
+    public void close() {
+      open = false;
+      subscriptions.remove(this);
+    }
+  }
+
+  /** AMQP topic matching: '*' is one word, '#' zero or more, words separated by dots. */
+  static java.util.regex.Pattern topicRegex(String pattern) {
+    StringBuilder re = new StringBuilder();
+    String[] words = pattern.split("\\.", -1);
+    for (int i = 0; i < words.length; i++) {
+      String w = words[i];
+      boolean last = i == words.length - 1;
+      if (w.equals("#")) {
+        if (words.length == 1) {
+          re.append(".*");
+        } else if (i == 0) {
+          re.append("(?:[^.]+\\.)*");
+        } else if (last) {
+          re.setLength(re.length() - 2); // drop the preceding "\."
+          re.append("(?:\\.[^.]+)*");
+        } else {
+          re.append("(?:[^.]+\\.)*");
+        }
+        continue;
+      }
+      re.append(w.equals("*") ? "[^.]+" : java.util.regex.Pattern.quote(w));
+      if (!last) {
+        re.append("\\.");
+      }
+    }
+    return java.util.regex.Pattern.compile(re.toString());
   }
 }
