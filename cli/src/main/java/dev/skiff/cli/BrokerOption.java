@@ -111,6 +111,17 @@ final class BrokerOption {
      * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
      */
     Client connect() {
+      return Client.builder().transport(connectTransport()).ownTransport().build();
+    }
+
+    /**
+     * Connects.
+     *
+     * @return the transport; close it to disconnect
+     * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+     * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
+     */
+    AmqpTransport connectTransport() {
       AmqpTransport transport;
       try {
         transport = AmqpTransport.connect(options);
@@ -122,7 +133,7 @@ final class BrokerOption {
             spec.commandLine(),
             AmqpOptions.redact(e.getMessage() + why) + " (from " + source + ")");
       }
-      return Client.builder().transport(transport).ownTransport().build();
+      return transport;
     }
   }
 }

@@ -1,0 +1,157 @@
+package dev.skiff.kernel;
+
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.transport.Transport;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.ServiceLoader;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Kernel services running together in one process, with one web server for their pages: what
+ * {@code skiff kernel} runs for development. In production each kernel service can run on its own
+ * (a Kernel of one), and several copies of each side by side.
+ *
+ * <pre>{@code
+ * try (Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(), Kernel.available(), 8090)) {
+ *   kernel.awaitTermination();
+ * }
+ * }</pre>
+ */
+public final class Kernel implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Kernel.class);
+
+  private final WebServer web;
+  private final List<KernelService> services;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final CountDownLatch terminated = new CountDownLatch(1);
+
+  private Kernel(WebServer web, List<KernelService> services) {
+    this.web = web;
+    this.services = services;
+  }
+
+  /**
+   * The kernel services on the classpath, found with {@link ServiceLoader}.
+   *
+   * @return one new instance of each
+   */
+  public static List<KernelService> available() {
+    List<KernelService> all = new ArrayList<>();
+    ServiceLoader.load(KernelService.class).forEach(all::add);
+    return all;
+  }
+
+  /**
+   * Picks kernel services by name.
+   *
+   * @param all the candidates
+   * @param names the names wanted; empty for all
+   * @return the chosen ones
+   * @throws IllegalArgumentException naming an unknown service and the known ones
+   */
+  public static List<KernelService> select(List<KernelService> all, Set<String> names) {
+    if (names.isEmpty()) {
+      return all;
+    }
+    List<KernelService> chosen = new ArrayList<>();
+    for (String n : names) {
+      chosen.add(all.stream().filter(s -> s.name().equals(n)).findFirst().orElseThrow(() ->
+          new IllegalArgumentException("no kernel service '" + n + "' (available: "
+              + all.stream().map(KernelService::name).sorted().toList() + ")")));
+    }
+    return chosen;
+  }
+
+  /**
+   * Starts kernel services and their web server.
+   *
+   * @param transport the broker connection (not owned)
+   * @param settings the environment's settings
+   * @param services the services to run
+   * @param httpPort the web server's port (0 for any free one)
+   * @return the running kernel
+   */
+  public static Kernel start(Transport transport, Settings settings, List<KernelService> services, int httpPort) {
+    Objects.requireNonNull(transport, "transport");
+    WebServer web = WebServer.start("0.0.0.0", httpPort);
+    Kernel k = new Kernel(web, new ArrayList<>());
+    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry());
+    try {
+      for (KernelService s : services) {
+        s.start(ctx);
+        k.services.add(s);
+        log.info("kernel service {} started", s.name());
+      }
+    } catch (RuntimeException e) {
+      k.close();
+      throw e;
+    }
+    return k;
+  }
+
+  /**
+   * The HTTP port from the environment.
+   *
+   * @param env the environment
+   * @return {@code SKIFF_HTTP_PORT}, or 8090
+   * @throws IllegalArgumentException naming the variable when it is not a port
+   */
+  public static int httpPort(Map<String, String> env) {
+    String v = env.get("SKIFF_HTTP_PORT");
+    if (v == null || v.isBlank()) {
+      return 8090;
+    }
+    try {
+      int p = Integer.parseInt(v.trim());
+      if (p >= 0 && p <= 65535) {
+        return p;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException("SKIFF_HTTP_PORT must be a port number (0-65535), not '" + v + "'");
+  }
+
+  /** @return the web server */
+  public WebServer web() {
+    return web;
+  }
+
+  /** @return the services running */
+  public List<KernelService> services() {
+    return List.copyOf(services);
+  }
+
+  /**
+   * Blocks until the kernel is closed.
+   *
+   * @throws InterruptedException if interrupted
+   */
+  public void awaitTermination() throws InterruptedException {
+    terminated.await();
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    for (int i = services.size() - 1; i >= 0; i--) {
+      try {
+        services.get(i).close();
+      } catch (RuntimeException e) {
+        log.warn("closing kernel service {}", services.get(i).name(), e);
+      }
+    }
+    web.close();
+    terminated.countDown();
+  }
+}

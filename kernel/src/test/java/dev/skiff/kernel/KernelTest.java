@@ -1,0 +1,68 @@
+package dev.skiff.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.transport.inprocess.InProcessTransport;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.junit.jupiter.api.Test;
+
+class KernelTest {
+  static final class Hello implements KernelService {
+    final AtomicBoolean closed = new AtomicBoolean();
+
+    @Override
+    public String name() {
+      return "hello";
+    }
+
+    @Override
+    public void start(KernelContext context) {
+      context.web().mount("/hello", "Hello page", ex -> WebServer.send(ex, 200, "text/plain", "hi from " + context.transport().describe()));
+    }
+
+    @Override
+    public void close() {
+      closed.set(true);
+    }
+  }
+
+  @Test
+  void servicesMountPagesListedOnTheIndexAndCloseWithTheKernel() throws Exception {
+    Hello hello = new Hello();
+    try (InProcessTransport t = InProcessTransport.create()) {
+      Kernel k = Kernel.start(t, Settings.fromEnvironment(Map.of()), List.of(hello), 0);
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + k.web().port();
+      HttpResponse<String> index = http.send(HttpRequest.newBuilder(URI.create(base + "/")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(index.body()).contains("href=\"/hello\"").contains("Hello page");
+      HttpResponse<String> page = http.send(HttpRequest.newBuilder(URI.create(base + "/hello")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(page.body()).isEqualTo("hi from in-process");
+      HttpResponse<String> missing = http.send(HttpRequest.newBuilder(URI.create(base + "/nope")).build(), HttpResponse.BodyHandlers.ofString());
+      assertThat(missing.statusCode()).isEqualTo(404);
+      k.close();
+      assertThat(hello.closed).isTrue();
+    }
+  }
+
+  @Test
+  void selectingAnUnknownServiceNamesTheKnownOnes() {
+    assertThatThrownBy(() -> Kernel.select(List.of(new Hello()), Set.of("nope")))
+        .hasMessageContaining("'nope'").hasMessageContaining("hello");
+  }
+
+  @Test
+  void httpPortComesFromTheEnvironmentAndIsChecked() {
+    assertThat(Kernel.httpPort(Map.of())).isEqualTo(8090);
+    assertThat(Kernel.httpPort(Map.of("SKIFF_HTTP_PORT", "9000"))).isEqualTo(9000);
+    assertThatThrownBy(() -> Kernel.httpPort(Map.of("SKIFF_HTTP_PORT", "http"))).hasMessageContaining("SKIFF_HTTP_PORT");
+  }
+}
