@@ -52,6 +52,14 @@ ensure_rabbitmq() {
   return 1
 }
 
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then
+    return 0
+  fi
+  log "installing Chromium (Debian packages chromium, chromium-driver) for the browser tests"
+  apt_install chromium chromium-driver
+}
+
 stop_started_services() {
   local s
   for s in "${SKIFF_STARTED_SERVICES[@]}"; do

@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 trap stop_started_services EXIT
 
 ensure_rabbitmq
+ensure_chromium
 export SKIFF_AMQP_URI="${SKIFF_AMQP_URI:-amqp://guest:guest@localhost:5672}"
 
 mvn -B -ntp verify "$@"
