@@ -369,7 +369,14 @@ final class ClientCore {
     sent.whenComplete(
         (ok, err) -> {
           if (err != null && pending.remove(correlationId, p)) {
-            p.fail(SkiffException.of(err));
+            // A refused send is reported on the broker connection's I/O thread: fail the call from the
+            // client's own thread, so that callbacks (a retry, a fan-out starting its next call) never
+            // publish from the thread that reads the socket.
+            try {
+              timer.execute(() -> p.fail(SkiffException.of(err)));
+            } catch (java.util.concurrent.RejectedExecutionException closed) {
+              p.fail(SkiffException.of(err));
+            }
           }
         });
     return result;
