@@ -425,7 +425,9 @@ public final class Config {
           port = -1;
         }
       }
-      if (host.isBlank() || host.contains(" ") || port < 1 || port > 65535) {
+      boolean ipv6 = host.indexOf(':') >= 0;
+      if (host.isBlank() || host.contains(" ") || port < 1 || port > 65535
+          || (ipv6 && !host.matches("[0-9a-fA-F:.]+")) || (!ipv6 && !host.matches("[A-Za-z0-9._-]+"))) {
         throw invalid(path, "must be a comma-separated list of host or host:port (port 1-65535); '" + item + "' is not");
       }
       out.add(InetSocketAddress.createUnresolved(host, port));

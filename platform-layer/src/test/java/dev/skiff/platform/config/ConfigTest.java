@@ -60,6 +60,10 @@ class ConfigTest {
         .hasMessageContaining("between 1 and 2");
     assertThatThrownBy(() -> Config.of(Map.of("h", "a:99999")).getAddresses("h", 1, List.of()))
         .hasMessageContaining("'a:99999' is not");
+    assertThatThrownBy(() -> Config.of(Map.of("h", "bad:host:name")).getAddresses("h", 1, List.of()))
+        .hasMessageContaining("'bad:host:name' is not");
+    assertThatThrownBy(() -> Config.of(Map.of("h", "under score!")).getAddresses("h", 1, List.of()))
+        .hasMessageContaining("is not");
     assertThatThrownBy(() -> config.getDuration("cassandra.hosts", Duration.ZERO))
         .hasMessageContaining("must be a duration");
   }
