@@ -69,8 +69,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}: consistency and request timeout apply to the
  * next query; a change of hosts, datacenter, connect timeout or driver options opens new sessions on the
- * new settings and swaps them in (the old ones close after the request timeout). If the new sessions
- * cannot be opened, the old ones stay and the health check says why. Threads: the driver's, named after
+ * new settings and swaps them in (queries in flight on the old ones finish, then those close). A
+ * keyspace missing on the new hosts does not stop the move: its queries answer NOT_FOUND until a
+ * migration creates it. If the new hosts cannot be reached at all, the old sessions stay and the health
+ * check says why. Threads: the driver's, named after
  * the session, {@code skiff-NAME-KEYSPACE-io-N} and so on. Thread-safe.
  */
 public final class CassandraClient implements AutoCloseable {
@@ -233,8 +235,17 @@ public final class CassandraClient implements AutoCloseable {
     log.info("Cassandra client '{}' moves from {} to {}", name, old.settings.hosts(), next.hosts());
     Generation g = new Generation(next);
     try {
+      open(g, ADMIN);
       for (String ks : List.copyOf(old.sessions.keySet())) {
-        open(g, ks);
+        try {
+          open(g, ks);
+        } catch (SkiffException e) {
+          if (e.code() != ErrorCode.NOT_FOUND) {
+            throw e;
+          }
+          // the keyspace is not there (yet): its queries say so until a migration creates it
+          log.warn("Cassandra client '{}': keyspace '{}' does not exist on {}", name, ks, next.hosts());
+        }
       }
     } catch (SkiffException e) {
       g.closeAsync();
