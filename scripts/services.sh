@@ -172,6 +172,9 @@ stop_started_services() {
       rabbitmq) log "stopping RabbitMQ (started by this script)"; rabbitmqctl -q stop >/dev/null 2>&1 || true ;;
       memcached)
         log "stopping memcached (started by this script)"
+        # memcached writes its pid file after dropping privileges: give it a moment if just started
+        local i
+        for i in $(seq 1 20); do [ -s "$SKIFF_SERVICES_DIR/memcached/memcached.pid" ] && break; sleep 0.1; done
         kill "$(cat "$SKIFF_SERVICES_DIR/memcached/memcached.pid" 2>/dev/null)" 2>/dev/null || true ;;
       zookeeper)
         log "stopping ZooKeeper (started by this script)"

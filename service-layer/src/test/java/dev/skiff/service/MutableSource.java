@@ -9,6 +9,7 @@ public final class MutableSource implements ConfigSource {
   private final Map<String, String> values = new TreeMap<>();
   private volatile Runnable changed = () -> {};
 
+  /** @param initial the values to start with */
   public MutableSource(Map<String, String> initial) {
     values.putAll(initial);
   }

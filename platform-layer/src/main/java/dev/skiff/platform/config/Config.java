@@ -184,7 +184,10 @@ public final class Config {
     return v;
   }
 
-  /** @param path a path relative to this view @return whether the key has a non-blank value */
+  /**
+   * @param path a path relative to this view
+   * @return whether the key has a non-blank value
+   */
   public boolean has(String path) {
     return find(path).isPresent();
   }

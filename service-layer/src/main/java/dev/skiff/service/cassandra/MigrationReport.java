@@ -10,7 +10,13 @@ import java.util.List;
  * @param alreadyApplied files found recorded as applied before
  */
 public record MigrationReport(String keyspace, List<String> applied, List<String> alreadyApplied) {
-  /** Copies the lists. */
+  /**
+   * Copies the lists.
+   *
+   * @param keyspace the keyspace
+   * @param applied files applied by this call
+   * @param alreadyApplied files applied before
+   */
   public MigrationReport {
     applied = List.copyOf(applied);
     alreadyApplied = List.copyOf(alreadyApplied);

@@ -26,7 +26,15 @@ public record Query(
     String name, String cql, Optional<DefaultConsistencyLevel> consistency, Optional<Duration> timeout, boolean isIdempotent) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9_.-]+");
 
-  /** Checks the parts. */
+  /**
+   * Checks the parts.
+   *
+   * @param name the name
+   * @param cql the statement
+   * @param consistency its consistency, or empty
+   * @param timeout its timeout, or empty
+   * @param isIdempotent whether it may be retried
+   */
   public Query {
     Objects.requireNonNull(name, "name");
     if (!NAME.matcher(name).matches()) {
