@@ -60,11 +60,136 @@ ensure_chromium() {
   apt_install chromium chromium-driver
 }
 
+# Where the services these functions start keep their data, logs and pid files.
+SKIFF_SERVICES_DIR="${SKIFF_SERVICES_DIR:-${TMPDIR:-/tmp}/skiff-services}"
+SKIFF_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+
+now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+
+# memcached answers the text protocol's "version" with "VERSION x.y.z".
+memcached_ready() {
+  local port="${1:-11211}"
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'version\r\n' >&3 && head -c 8 <&3" 2>/dev/null \
+    | grep -q '^VERSION'
+}
+
+ensure_memcached() {
+  local port=11211 dir="$SKIFF_SERVICES_DIR/memcached" t0
+  if memcached_ready "$port"; then
+    log "memcached already running on $port"
+    return 0
+  fi
+  if ! command -v memcached >/dev/null 2>&1; then
+    log "installing memcached (Debian package memcached)"
+    apt_install memcached
+  fi
+  if memcached_ready "$port"; then
+    log "memcached already running on $port (started by its package)"
+    return 0
+  fi
+  mkdir -p "$dir"
+  local user=()
+  if [ "$(id -u)" -eq 0 ]; then
+    # as root memcached must drop privileges, and writes its pid file after it has
+    user=(-u memcache)
+    chown memcache "$dir" 2>/dev/null || chmod 777 "$dir"
+  fi
+  log "starting memcached on 127.0.0.1:$port"
+  t0="$(now_ms)"
+  memcached -d "${user[@]}" -l 127.0.0.1 -p "$port" -m 64 -P "$dir/memcached.pid"
+  local i
+  for i in $(seq 1 100); do
+    if memcached_ready "$port"; then
+      log "memcached ready after $(( $(now_ms) - t0 )) ms"
+      SKIFF_STARTED_SERVICES+=(memcached)
+      return 0
+    fi
+    sleep 0.1
+  done
+  log "memcached did not answer on $port in 10 s"
+  return 1
+}
+
+# "srvr" answers only once the server serves ("ruok" says imok earlier than that).
+zookeeper_ready() {
+  local port="${1:-2181}"
+  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf srvr >&3 && cat <&3" 2>/dev/null \
+    | grep -qE '^Mode: (standalone|leader|follower)'
+}
+
+ensure_zookeeper() {
+  local port=2181 dir="$SKIFF_SERVICES_DIR/zookeeper" t0
+  if zookeeper_ready "$port"; then
+    log "ZooKeeper already running on $port"
+    return 0
+  fi
+  if [ ! -f /usr/share/java/zookeeper.jar ]; then
+    log "installing ZooKeeper (Debian package zookeeper)"
+    apt_install zookeeper
+  fi
+  mkdir -p "$dir/data"
+  cat > "$dir/zoo.cfg" <<CFG
+tickTime=500
+initLimit=10
+syncLimit=5
+dataDir=$dir/data
+clientPort=$port
+clientPortAddress=127.0.0.1
+maxClientCnxns=0
+admin.enableServer=false
+4lw.commands.whitelist=srvr,ruok
+forceSync=no
+CFG
+  log "starting ZooKeeper on 127.0.0.1:$port"
+  t0="$(now_ms)"
+  nohup java -Xmx256m -Dzookeeper.log.dir="$dir" -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
+    org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" > "$dir/zookeeper.log" 2>&1 < /dev/null &
+  echo $! > "$dir/zookeeper.pid"
+  local i
+  for i in $(seq 1 300); do
+    if zookeeper_ready "$port"; then
+      log "ZooKeeper ready after $(( $(now_ms) - t0 )) ms"
+      SKIFF_STARTED_SERVICES+=(zookeeper)
+      return 0
+    fi
+    if ! kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then
+      log "ZooKeeper exited while starting:"; tail -20 "$dir/zookeeper.log" >&2
+      return 1
+    fi
+    sleep 0.1
+  done
+  log "ZooKeeper did not serve on $port in 30 s; see $dir/zookeeper.log"
+  return 1
+}
+
+# Cassandra 5.0 from Maven Central's cassandra-all jars, as its own JVM (scripts/cassandra/cassandra.sh).
+ensure_cassandra() {
+  local port=9042 dir="$SKIFF_SERVICES_DIR/cassandra"
+  if bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" ready "$port"; then
+    log "Cassandra already running on $port"
+    return 0
+  fi
+  bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" start "$dir" "$port" 7000
+  SKIFF_STARTED_SERVICES+=(cassandra)
+}
+
 stop_started_services() {
   local s
   for s in "${SKIFF_STARTED_SERVICES[@]}"; do
     case "$s" in
       rabbitmq) log "stopping RabbitMQ (started by this script)"; rabbitmqctl -q stop >/dev/null 2>&1 || true ;;
+      memcached)
+        log "stopping memcached (started by this script)"
+        # memcached writes its pid file after dropping privileges: give it a moment if just started
+        local i
+        for i in $(seq 1 20); do [ -s "$SKIFF_SERVICES_DIR/memcached/memcached.pid" ] && break; sleep 0.1; done
+        kill "$(cat "$SKIFF_SERVICES_DIR/memcached/memcached.pid" 2>/dev/null)" 2>/dev/null || true ;;
+      zookeeper)
+        log "stopping ZooKeeper (started by this script)"
+        kill "$(cat "$SKIFF_SERVICES_DIR/zookeeper/zookeeper.pid" 2>/dev/null)" 2>/dev/null || true ;;
+      cassandra)
+        log "stopping Cassandra (started by this script)"
+        bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" stop "$SKIFF_SERVICES_DIR/cassandra" || true ;;
     esac
   done
   SKIFF_STARTED_SERVICES=()

@@ -1,0 +1,198 @@
+package com.example.bookings;
+
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import com.datastax.oss.driver.api.core.cql.Row;
+import com.example.bookings.proto.Booking;
+import com.example.bookings.proto.CreateBookingRequest;
+import com.example.bookings.proto.CreateBookingResponse;
+import com.example.bookings.proto.GetBookingRequest;
+import com.google.protobuf.InvalidProtocolBufferException;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.SkiffService;
+import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.service.cassandra.CassandraSession;
+import dev.skiff.service.cassandra.Query;
+import dev.skiff.service.memcached.Codec;
+import dev.skiff.service.memcached.Memcached;
+import dev.skiff.service.zookeeper.LeaderElection;
+import dev.skiff.service.zookeeper.ZooKeeperClient;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Bookings on the service layer: {@code create} stores a booking in Cassandra, {@code get} reads it
+ * through memcached, and the instance that ZooKeeper elects leader refreshes a summary every
+ * {@code bookings.summary-interval}.
+ *
+ * <p>Every host comes from config: {@code SKIFF_CASSANDRA_HOSTS}, {@code SKIFF_MEMCACHED_HOSTS},
+ * {@code SKIFF_ZOOKEEPER_HOSTS} (or a config file named by {@code SKIFF_CONFIG_FILE}, watched for
+ * changes), beside the usual {@code SKIFF_AMQP_URI}. Run it with
+ * {@code java -jar examples/bookings/target/bookings.jar}.
+ */
+public final class Bookings extends SkiffService implements AutoCloseable {
+  public static final String NAME = "com.example.bookings";
+  private static final Logger log = LoggerFactory.getLogger(Bookings.class);
+
+  static final Query INSERT =
+      Query.of("insert-booking", "INSERT INTO bookings (id, customer, pickup, created_at) VALUES (?, ?, ?, ?)");
+  static final Query GET =
+      Query.of("get-booking", "SELECT id, customer, pickup, created_at FROM bookings WHERE id = ?").idempotent();
+  static final Query COUNT = Query.of("count-bookings", "SELECT COUNT(*) FROM bookings").idempotent();
+  static final Query WRITE_STATS =
+      Query.of("write-stats", "INSERT INTO booking_stats (name, value, updated_at, updated_by) VALUES ('total', ?, ?, ?)");
+  static final Codec<Booking> BOOKING =
+      Codec.of(Booking::toByteArray, bytes -> {
+        try {
+          return Booking.parseFrom(bytes);
+        } catch (InvalidProtocolBufferException e) {
+          throw new IllegalArgumentException("not a cached booking", e);
+        }
+      });
+
+  private final LayeredConfig config;
+  private final String instance = "bookings-" + UUID.randomUUID().toString().substring(0, 8);
+  private final CassandraClient cassandra;
+  private final Memcached cache;
+  private final ZooKeeperClient zookeeper;
+  private final ScheduledExecutorService jobs;
+  private volatile CassandraSession db;
+  private volatile LeaderElection election;
+
+  /**
+   * The service, not yet connected to its stores: call {@link #open()}.
+   *
+   * @param config the configuration ({@code cassandra.*}, {@code memcached.*}, {@code zookeeper.*},
+   *     {@code bookings.*})
+   * @param metrics where the stores' metrics go
+   * @param health where the stores' health checks go
+   */
+  public Bookings(LayeredConfig config, MetricRegistry metrics, HealthCheckRegistry health) {
+    super(NAME, "1.0.0", "Stores and finds taxi bookings");
+    this.config = config;
+    this.cassandra = CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).build();
+    this.cache = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build();
+    this.zookeeper = ZooKeeperClient.builder().config(config).metrics(metrics).healthChecks(health).build();
+    this.jobs =
+        Executors.newSingleThreadScheduledExecutor(
+            r -> {
+              Thread t = new Thread(r, "bookings-summary-" + instance);
+              t.setDaemon(true);
+              return t;
+            });
+  }
+
+  /**
+   * Connects to the stores, brings the schema up to date, joins the leader election and schedules the
+   * summary job.
+   *
+   * @return this
+   */
+  public Bookings open() {
+    cassandra.start();
+    String keyspace = config.current().getString("cassandra.keyspace", "bookings");
+    cassandra.migrate(keyspace, "cassandra/bookings");
+    db = cassandra.session(keyspace);
+    cache.start();
+    zookeeper.start();
+    election =
+        zookeeper.leaderElection("bookings-summary", instance, leading -> log.info("{} {} the summary job", instance, leading ? "now runs" : "no longer runs")).start();
+    Duration every = config.current().getDuration("bookings.summary-interval", Duration.ofSeconds(30));
+    jobs.scheduleWithFixedDelay(this::summarise, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
+    return this;
+  }
+
+  /** @return this instance's id in the leader election */
+  public String instance() {
+    return instance;
+  }
+
+  /** @return whether this instance runs the summary job now */
+  public boolean isLeader() {
+    return election != null && election.isLeader();
+  }
+
+  /** The leader's periodic job: counts the bookings and records who counted. Runs on the leader only. */
+  void summarise() {
+    if (!isLeader()) {
+      return;
+    }
+    try {
+      long total = db.one(COUNT).map(r -> r.getLong(0)).orElse(0L);
+      db.execute(WRITE_STATS, total, Instant.now(), instance);
+    } catch (SkiffException e) {
+      log.warn("summary job failed, next run in {}: {}", config.current().getString("bookings.summary-interval", "30s"), e.getMessage());
+    }
+  }
+
+  @Override
+  protected void register(Server.Builder service) {
+    service.endpoint("create", CreateBookingRequest.class, CreateBookingResponse.class, (req, ctx) -> {
+      if (req.getCustomer().isBlank() || req.getPickup().isBlank()) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, "customer and pickup are required");
+      }
+      UUID id = UUID.randomUUID();
+      db.execute(INSERT, id, req.getCustomer(), req.getPickup(), Instant.now());
+      return CreateBookingResponse.newBuilder().setId(id.toString()).build();
+    });
+    service.endpoint("get", GetBookingRequest.class, Booking.class, (req, ctx) -> {
+      UUID id;
+      try {
+        id = UUID.fromString(req.getId());
+      } catch (IllegalArgumentException e) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, "id must be a booking id as create returned it, not '" + req.getId() + "'");
+      }
+      Duration ttl = config.current().getDuration("bookings.cache-ttl", Duration.ofMinutes(5));
+      return cache.readThrough("booking:" + id, ttl, BOOKING, () -> load(id));
+    });
+  }
+
+  private Booking load(UUID id) {
+    Row r = db.one(GET, id).orElseThrow(() -> new SkiffException(ErrorCode.NOT_FOUND, "no booking " + id));
+    return Booking.newBuilder()
+        .setId(id.toString())
+        .setCustomer(r.getString("customer"))
+        .setPickup(r.getString("pickup"))
+        .setCreatedAt(String.valueOf(r.getInstant("created_at")))
+        .build();
+  }
+
+  /** Stops the job, leaves the election and closes the stores. Idempotent. */
+  @Override
+  public void close() {
+    jobs.shutdownNow();
+    zookeeper.close();
+    cache.close();
+    cassandra.close();
+  }
+
+  /**
+   * Runs the service until SIGTERM or SIGINT.
+   *
+   * @param args unused
+   * @throws InterruptedException if interrupted while serving
+   */
+  public static void main(String[] args) throws InterruptedException {
+    LayeredConfig.Builder b = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "bookings"));
+    String file = System.getenv("SKIFF_CONFIG_FILE");
+    if (file != null && !file.isBlank()) {
+      b.watchedFile(Path.of(file), Duration.ofSeconds(1));
+    }
+    MetricRegistry metrics = new MetricRegistry();
+    HealthCheckRegistry health = new HealthCheckRegistry();
+    try (LayeredConfig config = b.build(); Bookings bookings = new Bookings(config, metrics, health).open()) {
+      bookings.run();
+    }
+  }
+}

@@ -1,0 +1,137 @@
+package com.example.bookings;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import com.example.bookings.proto.Booking;
+import com.example.bookings.proto.CreateBookingRequest;
+import com.example.bookings.proto.CreateBookingResponse;
+import com.example.bookings.proto.GetBookingRequest;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.server.Server;
+import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.testing.RabbitMqExtension;
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The bookings service end to end, as it runs in production: over RabbitMQ, on the real Cassandra,
+ * memcached and ZooKeeper that scripts/test.sh starts (their hosts come from the SKIFF_* environment
+ * variables, as in production). The keyspace is the test run's own.
+ */
+class BookingsTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  static final String KEYSPACE = "bookings_t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+
+  @BeforeAll
+  static void storesAreConfigured() {
+    for (String v : new String[] {"SKIFF_CASSANDRA_HOSTS", "SKIFF_MEMCACHED_HOSTS", "SKIFF_ZOOKEEPER_HOSTS"}) {
+      Assumptions.assumeTrue(System.getenv(v) != null, v + " is not set: run the tests with scripts/test.sh");
+    }
+  }
+
+  @AfterAll
+  static void dropKeyspace() {
+    try (LayeredConfig config = config(); CassandraClient c = CassandraClient.builder().config(config).build().start()) {
+      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + KEYSPACE);
+    }
+  }
+
+  /** This process's environment (the SKIFF_*_HOSTS) over the test's defaults. */
+  static LayeredConfig config() {
+    return LayeredConfig.builder()
+        .defaults(Map.of(
+            "cassandra.keyspace", KEYSPACE,
+            "cassandra.driver.advanced.metadata.schema.debouncer.window", "0",
+            "zookeeper.namespace", "skiff-test/" + KEYSPACE,
+            "bookings.summary-interval", "200ms"))
+        .build();
+  }
+
+  @Test
+  void createThenGetOverTheBrokerReadsThroughTheCache() {
+    MetricRegistry metrics = new MetricRegistry();
+    HealthCheckRegistry health = new HealthCheckRegistry();
+    try (LayeredConfig config = config();
+        Bookings bookings = new Bookings(config, metrics, health).open();
+        Server server = bookings.start(broker.transport());
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      String id = client.call(Bookings.NAME, "create",
+          CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("King's Cross").build(), CreateBookingResponse.class).getId();
+      assertThat(UUID.fromString(id)).isNotNull();
+
+      Booking first = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
+      Booking second = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
+      assertThat(first.getCustomer()).isEqualTo("Ada");
+      assertThat(first.getPickup()).isEqualTo("King's Cross");
+      assertThat(second).isEqualTo(first);
+      assertThat(metrics.timer("cassandra." + KEYSPACE + ".get-booking").getCount())
+          .as("the second read came from memcached, not Cassandra").isEqualTo(1);
+      assertThat(metrics.counter("memcached.hits").getCount()).isEqualTo(1);
+
+      String json = Client.await(client.callJson(Bookings.NAME, "create", "{\"customer\": \"Grace\", \"pickup\": \"Paddington\"}", CallOptions.defaults())).value();
+      assertThat(json).contains("\"id\"");
+      String jsonId = json.replaceAll("(?s).*\"id\"\\s*:\\s*\"([^\"]+)\".*", "$1");
+      assertThat(Client.await(client.callJson(Bookings.NAME, "get", "{\"id\": \"" + jsonId + "\"}", CallOptions.defaults())).value())
+          .contains("Grace").contains("Paddington");
+
+      assertThat(health.getNames()).containsExactlyInAnyOrder("cassandra", "memcached", "zookeeper");
+      health.runHealthChecks().forEach((n, r) -> assertThat(r.isHealthy()).as(n + ": " + r.getMessage()).isTrue());
+      assertThat(server.isClosed()).isFalse();
+    }
+  }
+
+  @Test
+  void badAndUnknownIdsGetClearErrors() {
+    try (LayeredConfig config = config();
+        Bookings bookings = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        Server server = bookings.start(broker.transport());
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      String unknown = UUID.randomUUID().toString();
+      assertThatThrownBy(() -> client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(unknown).build(), Booking.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND))
+          .hasMessageContaining(unknown);
+      assertThatThrownBy(() -> client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId("42").build(), Booking.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+      assertThatThrownBy(() -> client.call(Bookings.NAME, "create", CreateBookingRequest.newBuilder().setCustomer("x").build(), CreateBookingResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+      assertThat(server.isClosed()).isFalse();
+    }
+  }
+
+  @Test
+  void onlyTheElectedLeaderRunsTheSummaryJobAndAnotherTakesOver() {
+    try (LayeredConfig config = config();
+        Bookings a = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        Bookings b = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        CassandraClient reader = CassandraClient.builder().name("reader").config(config).build().start()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> a.isLeader() || b.isLeader());
+      assertThat(a.isLeader() && b.isLeader()).as("one leader").isFalse();
+      Bookings leader = a.isLeader() ? a : b;
+      Bookings other = leader == a ? b : a;
+      await("the leader's job ran").atMost(Duration.ofSeconds(10)).until(() -> lastSummaryBy(reader).equals(leader.instance()));
+
+      leader.close();
+      await("the other instance takes over").atMost(Duration.ofSeconds(15)).until(other::isLeader);
+      await("and runs the job").atMost(Duration.ofSeconds(10)).until(() -> lastSummaryBy(reader).equals(other.instance()));
+    }
+  }
+
+  private static String lastSummaryBy(CassandraClient reader) {
+    var row = reader.session(KEYSPACE).driver().execute("SELECT updated_by FROM booking_stats WHERE name = 'total'").one();
+    return row == null ? "" : row.getString(0);
+  }
+}

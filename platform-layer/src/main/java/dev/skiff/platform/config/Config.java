@@ -1,0 +1,480 @@
+package dev.skiff.platform.config;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.SortedMap;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * An immutable snapshot of configuration with typed access by dotted path. Get one from
+ * {@link LayeredConfig#current()}, or build one from maps with {@link #of(Map)} for tests.
+ *
+ * <p>Every getter names the key in its error: a missing required key, a value of the wrong type, or one
+ * out of range throws a {@link ConfigException} such as {@code cassandra.port = 'abc' (from env
+ * SKIFF_CASSANDRA_PORT): must be a whole number}. Getters with a default return it when the key is
+ * absent (an empty value counts as absent).
+ *
+ * <p>{@link #at(String)} gives a view of a subtree: {@code config.at("cassandra").getString("hosts")}
+ * reads {@code cassandra.hosts} and still names the full path in errors. Thread-safe.
+ */
+public final class Config {
+  private static final Config EMPTY = new Config(Collections.emptySortedMap(), "");
+
+  /** One value and where it came from. */
+  record Value(String value, String origin) {}
+
+  private final SortedMap<String, Value> values;
+  private final String prefix;
+
+  Config(SortedMap<String, Value> values, String prefix) {
+    this.values = values;
+    this.prefix = prefix;
+  }
+
+  /** @return a configuration without values */
+  public static Config empty() {
+    return EMPTY;
+  }
+
+  /**
+   * A configuration of fixed values (for tests and defaults).
+   *
+   * @param values flat values by dotted path; values are turned into strings, lists are joined by commas
+   * @return the configuration
+   */
+  public static Config of(Map<String, ?> values) {
+    SortedMap<String, Value> m = new TreeMap<>();
+    values.forEach((k, v) -> m.put(checkPath(k), new Value(render(v), "map")));
+    return new Config(Collections.unmodifiableSortedMap(m), "");
+  }
+
+  static String render(Object v) {
+    if (v instanceof Iterable<?> it) {
+      List<String> parts = new ArrayList<>();
+      it.forEach(x -> parts.add(String.valueOf(x)));
+      return String.join(",", parts);
+    }
+    return String.valueOf(Objects.requireNonNull(v, "a config value is null"));
+  }
+
+  static String checkPath(String path) {
+    Objects.requireNonNull(path, "path");
+    if (path.isBlank() || path.startsWith(".") || path.endsWith(".") || path.contains("..")) {
+      throw new IllegalArgumentException("not a config path: '" + path + "' (write e.g. cassandra.hosts)");
+    }
+    return path;
+  }
+
+  /**
+   * A view of the subtree under a prefix.
+   *
+   * @param path e.g. {@code cassandra}
+   * @return the view; its paths are relative to {@code path}
+   */
+  public Config at(String path) {
+    return new Config(values, full(checkPath(path)) + ".");
+  }
+
+  /** @return the prefix of this view including its final dot, or "" at the root */
+  public String prefix() {
+    return prefix;
+  }
+
+  /**
+   * The full path of a key of this view, as errors name it.
+   *
+   * @param path a path relative to this view
+   * @return e.g. {@code cassandra.hosts}
+   */
+  public String full(String path) {
+    return prefix + path;
+  }
+
+  /**
+   * The environment variable that sets a path: {@code cassandra.request-timeout} is set by
+   * {@code SKIFF_CASSANDRA_REQUEST_TIMEOUT}.
+   *
+   * @param fullPath the full path
+   * @return the variable's name
+   */
+  public static String environmentVariable(String fullPath) {
+    return "SKIFF_" + fullPath.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+
+  /**
+   * The system property that sets a path: {@code cassandra.hosts} is set by {@code -Dskiff.cassandra.hosts}.
+   *
+   * @param fullPath the full path
+   * @return the property's name
+   */
+  public static String systemProperty(String fullPath) {
+    return "skiff." + fullPath;
+  }
+
+  /** @return the values of this view by relative path, sorted (a copy) */
+  public Map<String, String> asMap() {
+    Map<String, String> out = new TreeMap<>();
+    for (Map.Entry<String, Value> e : subtree().entrySet()) {
+      out.put(e.getKey().substring(prefix.length()), e.getValue().value());
+    }
+    return out;
+  }
+
+  private SortedMap<String, Value> subtree() {
+    return prefix.isEmpty() ? values : values.subMap(prefix, prefix + Character.MAX_VALUE);
+  }
+
+  /**
+   * The direct children of a path: for {@code cassandra.keyspaces.a.x} and {@code cassandra.keyspaces.b.y},
+   * {@code children("cassandra.keyspaces")} is {@code [a, b]}.
+   *
+   * @param path a path relative to this view
+   * @return the names of its children, sorted
+   */
+  public List<String> children(String path) {
+    String p = full(checkPath(path)) + ".";
+    return values.subMap(p, p + Character.MAX_VALUE).keySet().stream()
+        .map(k -> k.substring(p.length()).split("\\.", 2)[0])
+        .distinct()
+        .collect(Collectors.toList());
+  }
+
+  /**
+   * Where a value came from, for messages.
+   *
+   * @param path a path relative to this view
+   * @return e.g. {@code env SKIFF_CASSANDRA_HOSTS}, or empty when the key is absent
+   */
+  public Optional<String> origin(String path) {
+    return Optional.ofNullable(lookup(full(path))).map(Value::origin);
+  }
+
+  /**
+   * A value, if set to something other than blanks.
+   *
+   * @param path a path relative to this view
+   * @return the trimmed value
+   */
+  public Optional<String> find(String path) {
+    Value v = lookup(full(checkPath(path)));
+    return v == null || v.value().isBlank() ? Optional.empty() : Optional.of(v.value().trim());
+  }
+
+  /**
+   * The value at a full path. An environment variable for a path nothing else names is stored under
+   * its name read with dots ({@code SKIFF_A_B_C -> a.b.c}); it is found for {@code a.b-c} too.
+   */
+  private Value lookup(String full) {
+    Value v = values.get(full);
+    if (v == null && full.indexOf('-') >= 0) {
+      Value alt = values.get(full.replace('-', '.'));
+      if (alt != null && alt.origin().startsWith("env ")) {
+        return alt;
+      }
+    }
+    return v;
+  }
+
+  /**
+   * @param path a path relative to this view
+   * @return whether the key has a non-blank value
+   */
+  public boolean has(String path) {
+    return find(path).isPresent();
+  }
+
+  /**
+   * A required string.
+   *
+   * @param path a path relative to this view
+   * @return the value
+   * @throws ConfigException when absent, saying how to set it
+   */
+  public String getString(String path) {
+    return find(path).orElseThrow(() -> missing(path));
+  }
+
+  /**
+   * A string, or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the value or the default
+   */
+  public String getString(String path, String dflt) {
+    return find(path).orElse(dflt);
+  }
+
+  /**
+   * A required whole number.
+   *
+   * @param path a path relative to this view
+   * @return the value
+   * @throws ConfigException when absent or not a whole number
+   */
+  public int getInt(String path) {
+    return parseInt(path, getString(path));
+  }
+
+  /**
+   * A whole number, or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the value or the default
+   * @throws ConfigException when set but not a whole number
+   */
+  public int getInt(String path, int dflt) {
+    return find(path).map(v -> parseInt(path, v)).orElse(dflt);
+  }
+
+  /**
+   * A whole number within bounds, or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @param min the smallest value allowed
+   * @param max the largest value allowed
+   * @return the value or the default
+   * @throws ConfigException when set but not a whole number in {@code [min, max]}
+   */
+  public int getInt(String path, int dflt, int min, int max) {
+    int n = getInt(path, dflt);
+    if (n < min || n > max) {
+      throw invalid(path, "must be between " + min + " and " + max);
+    }
+    return n;
+  }
+
+  private int parseInt(String path, String v) {
+    try {
+      return Integer.parseInt(v.trim());
+    } catch (NumberFormatException e) {
+      throw invalid(path, "must be a whole number");
+    }
+  }
+
+  /**
+   * A long whole number, or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the value or the default
+   * @throws ConfigException when set but not a whole number
+   */
+  public long getLong(String path, long dflt) {
+    Optional<String> v = find(path);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    try {
+      return Long.parseLong(v.get());
+    } catch (NumberFormatException e) {
+      throw invalid(path, "must be a whole number");
+    }
+  }
+
+  /**
+   * A flag: {@code true/false}, {@code yes/no}, {@code on/off}, {@code 1/0}; or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the value or the default
+   * @throws ConfigException when set to anything else
+   */
+  public boolean getBoolean(String path, boolean dflt) {
+    Optional<String> v = find(path);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    switch (v.get().toLowerCase(Locale.ROOT)) {
+      case "true", "yes", "on", "1":
+        return true;
+      case "false", "no", "off", "0":
+        return false;
+      default:
+        throw invalid(path, "must be true or false");
+    }
+  }
+
+  /**
+   * A required duration ({@code 250ms}, {@code 2s}, {@code 1.5s}, {@code 5m}, {@code 1h}, ISO-8601).
+   *
+   * @param path a path relative to this view
+   * @return the value
+   * @throws ConfigException when absent or not a duration
+   */
+  public Duration getDuration(String path) {
+    return parseDuration(path, getString(path));
+  }
+
+  /**
+   * A duration, or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the value or the default
+   * @throws ConfigException when set but not a duration, or negative
+   */
+  public Duration getDuration(String path, Duration dflt) {
+    return find(path).map(v -> parseDuration(path, v)).orElse(dflt);
+  }
+
+  private Duration parseDuration(String path, String v) {
+    Duration d;
+    try {
+      d = v.equals("0") ? Duration.ZERO : Durations.parse(v);
+    } catch (IllegalArgumentException e) {
+      throw invalid(path, "must be a duration such as 250ms, 2s, 1.5s, 5m or 1h");
+    }
+    if (d.isNegative()) {
+      throw invalid(path, "must not be negative");
+    }
+    return d;
+  }
+
+  /**
+   * A list: comma-separated, each item trimmed, empty items dropped; or a default.
+   *
+   * @param path a path relative to this view
+   * @param dflt the default
+   * @return the items, or the default when absent
+   */
+  public List<String> getList(String path, List<String> dflt) {
+    return find(path)
+        .map(v -> Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList())
+        .filter(l -> !l.isEmpty())
+        .orElse(dflt);
+  }
+
+  /**
+   * A required list (see {@link #getList(String, List)}).
+   *
+   * @param path a path relative to this view
+   * @return the items, at least one
+   * @throws ConfigException when absent or empty
+   */
+  public List<String> getList(String path) {
+    List<String> l = getList(path, List.of());
+    if (l.isEmpty()) {
+      throw missing(path);
+    }
+    return l;
+  }
+
+  /**
+   * A constant of an enum, matched ignoring case and with {@code -} read as {@code _}; or a default.
+   *
+   * @param path a path relative to this view
+   * @param type the enum
+   * @param dflt the default
+   * @param <E> the enum type
+   * @return the constant or the default
+   * @throws ConfigException naming the allowed values when set to anything else
+   */
+  public <E extends Enum<E>> E getEnum(String path, Class<E> type, E dflt) {
+    Optional<String> v = find(path);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    String want = v.get().replace('-', '_');
+    for (E e : type.getEnumConstants()) {
+      if (e.name().equalsIgnoreCase(want)) {
+        return e;
+      }
+    }
+    throw invalid(
+        path,
+        "must be one of "
+            + Arrays.stream(type.getEnumConstants()).map(Enum::name).collect(Collectors.joining(", ")));
+  }
+
+  /**
+   * A list of {@code host[:port]} addresses, checked but not resolved; or a default.
+   *
+   * @param path a path relative to this view
+   * @param defaultPort the port of an address that names none
+   * @param dflt the default list, e.g. {@code List.of("127.0.0.1")}
+   * @return unresolved addresses, in the order given
+   * @throws ConfigException when an item is not {@code host} or {@code host:port} with a port in 1..65535
+   */
+  public List<InetSocketAddress> getAddresses(String path, int defaultPort, List<String> dflt) {
+    List<InetSocketAddress> out = new ArrayList<>();
+    for (String item : getList(path, dflt)) {
+      String host = item;
+      int port = defaultPort;
+      int colon = item.lastIndexOf(':');
+      if (colon >= 0 && item.indexOf(':') == colon) {
+        host = item.substring(0, colon);
+        try {
+          port = Integer.parseInt(item.substring(colon + 1));
+        } catch (NumberFormatException e) {
+          port = -1;
+        }
+      } else if (item.startsWith("[") && item.contains("]:")) {
+        host = item.substring(1, item.indexOf(']'));
+        try {
+          port = Integer.parseInt(item.substring(item.indexOf("]:") + 2));
+        } catch (NumberFormatException e) {
+          port = -1;
+        }
+      }
+      boolean ipv6 = host.indexOf(':') >= 0;
+      if (host.isBlank() || host.contains(" ") || port < 1 || port > 65535
+          || (ipv6 && !host.matches("[0-9a-fA-F:.]+")) || (!ipv6 && !host.matches("[A-Za-z0-9._-]+"))) {
+        throw invalid(path, "must be a comma-separated list of host or host:port (port 1-65535); '" + item + "' is not");
+      }
+      out.add(InetSocketAddress.createUnresolved(host, port));
+    }
+    return out;
+  }
+
+  /**
+   * An error about a key of this view, naming the key, its value and where it came from.
+   *
+   * @param path a path relative to this view
+   * @param problem what is wrong, e.g. {@code must be positive}
+   * @return the exception, to throw
+   */
+  public ConfigException invalid(String path, String problem) {
+    String full = full(path);
+    Value v = lookup(full);
+    String shown = v == null ? full + " (not set)" : full + " = '" + v.value() + "' (from " + v.origin() + ")";
+    return new ConfigException(full, shown + ": " + problem);
+  }
+
+  private ConfigException missing(String path) {
+    String full = full(path);
+    return new ConfigException(
+        full,
+        full + " is required: set it in a config file, or as " + environmentVariable(full) + " or -D"
+            + systemProperty(full));
+  }
+
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof Config c && prefix.equals(c.prefix) && asMap().equals(c.asMap());
+  }
+
+  @Override
+  public int hashCode() {
+    return asMap().hashCode();
+  }
+
+  /** @return the values of this view, with where each came from (secrets are not hidden: do not log) */
+  @Override
+  public String toString() {
+    return subtree().entrySet().stream()
+        .map(e -> e.getKey() + " = " + e.getValue().value() + "  # " + e.getValue().origin())
+        .collect(Collectors.joining("\n"));
+  }
+}

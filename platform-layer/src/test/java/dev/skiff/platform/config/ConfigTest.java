@@ -1,0 +1,86 @@
+package dev.skiff.platform.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.Test;
+
+/** Typed access: every value is read as its type or refused with an error that names the key. */
+class ConfigTest {
+  private final Config config =
+      Config.of(
+          Map.of(
+              "cassandra.hosts", "10.0.0.1:9043, 10.0.0.2,[::1]:9044",
+              "cassandra.port", "abc",
+              "cassandra.timeout", "1.5s",
+              "cassandra.consistency", "local-quorum",
+              "cassandra.keyspaces.a.rf", "3",
+              "cassandra.keyspaces.b.rf", "1",
+              "flag", "yes",
+              "blank", "  "));
+
+  enum Consistency { ONE, LOCAL_QUORUM }
+
+  @Test
+  void readsEachTypeAndTheDefaultsOfAbsentKeys() {
+    Config c = config.at("cassandra");
+    assertThat(c.getDuration("timeout")).isEqualTo(Duration.ofMillis(1500));
+    assertThat(c.getEnum("consistency", Consistency.class, Consistency.ONE)).isEqualTo(Consistency.LOCAL_QUORUM);
+    assertThat(c.getInt("keyspaces.a.rf")).isEqualTo(3);
+    assertThat(c.getInt("nothing", 7)).isEqualTo(7);
+    assertThat(c.children("keyspaces")).containsExactly("a", "b");
+    assertThat(config.getBoolean("flag", false)).isTrue();
+    assertThat(config.getString("blank", "dflt")).as("blank counts as absent").isEqualTo("dflt");
+    assertThat(c.getAddresses("hosts", 9042, List.of()))
+        .containsExactly(
+            InetSocketAddress.createUnresolved("10.0.0.1", 9043),
+            InetSocketAddress.createUnresolved("10.0.0.2", 9042),
+            InetSocketAddress.createUnresolved("::1", 9044));
+    assertThat(c.asMap()).containsEntry("timeout", "1.5s").doesNotContainKey("flag");
+  }
+
+  @Test
+  void errorsNameTheFullKeyItsValueAndWhereItCameFrom() {
+    assertThatThrownBy(() -> config.at("cassandra").getInt("port", 9042))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo("cassandra.port"))
+        .hasMessage("cassandra.port = 'abc' (from map): must be a whole number");
+    assertThatThrownBy(() -> config.at("cassandra").getString("datacenter"))
+        .hasMessageContaining("cassandra.datacenter is required")
+        .hasMessageContaining("SKIFF_CASSANDRA_DATACENTER")
+        .hasMessageContaining("-Dskiff.cassandra.datacenter");
+    assertThatThrownBy(() -> config.at("cassandra").getEnum("timeout", Consistency.class, null))
+        .hasMessageContaining("must be one of ONE, LOCAL_QUORUM");
+    assertThatThrownBy(() -> config.getInt("cassandra.keyspaces.a.rf", 1, 1, 2))
+        .hasMessageContaining("cassandra.keyspaces.a.rf = '3'")
+        .hasMessageContaining("between 1 and 2");
+    assertThatThrownBy(() -> Config.of(Map.of("h", "a:99999")).getAddresses("h", 1, List.of()))
+        .hasMessageContaining("'a:99999' is not");
+    assertThatThrownBy(() -> Config.of(Map.of("h", "bad:host:name")).getAddresses("h", 1, List.of()))
+        .hasMessageContaining("'bad:host:name' is not");
+    assertThatThrownBy(() -> Config.of(Map.of("h", "under score!")).getAddresses("h", 1, List.of()))
+        .hasMessageContaining("is not");
+    assertThatThrownBy(() -> config.getDuration("cassandra.hosts", Duration.ZERO))
+        .hasMessageContaining("must be a duration");
+  }
+
+  @Test
+  void durationsAcceptTheUsualForms() {
+    Config c = Config.of(Map.of("a", "250ms", "b", "PT2S", "c", "0", "d", "5m"));
+    assertThat(c.getDuration("a")).isEqualTo(Duration.ofMillis(250));
+    assertThat(c.getDuration("b")).isEqualTo(Duration.ofSeconds(2));
+    assertThat(c.getDuration("c")).isZero();
+    assertThat(c.getDuration("d").toMillis()).isEqualTo(TimeUnit.MINUTES.toMillis(5));
+  }
+
+  @Test
+  void environmentAndPropertyNamesFollowTheConvention() {
+    assertThat(Config.environmentVariable("cassandra.hosts")).isEqualTo("SKIFF_CASSANDRA_HOSTS");
+    assertThat(Config.environmentVariable("cassandra.request-timeout")).isEqualTo("SKIFF_CASSANDRA_REQUEST_TIMEOUT");
+    assertThat(Config.systemProperty("cassandra.hosts")).isEqualTo("skiff.cassandra.hosts");
+  }
+}

@@ -1,0 +1,43 @@
+package dev.skiff.service.cassandra;
+
+import com.datastax.oss.driver.api.core.AllNodesFailedException;
+import com.datastax.oss.driver.api.core.DriverException;
+import com.datastax.oss.driver.api.core.DriverTimeoutException;
+import com.datastax.oss.driver.api.core.InvalidKeyspaceException;
+import com.datastax.oss.driver.api.core.servererrors.QueryValidationException;
+import com.datastax.oss.driver.api.core.servererrors.ReadTimeoutException;
+import com.datastax.oss.driver.api.core.servererrors.UnavailableException;
+import com.datastax.oss.driver.api.core.servererrors.WriteTimeoutException;
+import com.datastax.oss.driver.api.core.type.codec.CodecNotFoundException;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+
+/** Maps the driver's exceptions to the platform's one error model. */
+final class CassandraErrors {
+  private CassandraErrors() {}
+
+  static SkiffException map(String what, RuntimeException e) {
+    if (e instanceof SkiffException s) {
+      return s;
+    }
+    ErrorCode code;
+    if (e instanceof InvalidKeyspaceException) {
+      code = ErrorCode.NOT_FOUND;
+    } else if (e instanceof AllNodesFailedException || e instanceof UnavailableException) {
+      code = ErrorCode.UNAVAILABLE;
+    } else if (e instanceof DriverTimeoutException || e instanceof ReadTimeoutException || e instanceof WriteTimeoutException) {
+      code = ErrorCode.TIMEOUT;
+    } else if (e instanceof QueryValidationException || e instanceof CodecNotFoundException || e instanceof IllegalArgumentException) {
+      code = ErrorCode.INTERNAL;
+    } else if (e instanceof DriverException) {
+      code = ErrorCode.UNAVAILABLE;
+    } else {
+      code = ErrorCode.INTERNAL;
+    }
+    String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    if (message.length() > 500) {
+      message = message.substring(0, 500) + "...";
+    }
+    return new SkiffException(code, what + ": " + message, e);
+  }
+}

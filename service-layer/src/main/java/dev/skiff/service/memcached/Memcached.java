@@ -1,0 +1,585 @@
+package dev.skiff.service.memcached;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Timer;
+import com.codahale.metrics.health.HealthCheck;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.ConfigException;
+import dev.skiff.platform.config.LayeredConfig;
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.Supplier;
+import net.rubyeye.xmemcached.MemcachedClient;
+import net.rubyeye.xmemcached.XMemcachedClientBuilder;
+import net.rubyeye.xmemcached.exception.MemcachedException;
+import net.rubyeye.xmemcached.impl.KetamaMemcachedSessionLocator;
+import net.rubyeye.xmemcached.transcoders.CachedData;
+import net.rubyeye.xmemcached.transcoders.CompressionMode;
+import net.rubyeye.xmemcached.transcoders.Transcoder;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A memcached client configured from the platform's config: get, set, delete and multi-get with times
+ * to live, keys spread over the configured servers by consistent (Ketama) hashing, and a
+ * {@link #readThrough read-through} helper that falls back to the loader when memcached is down. Built
+ * on xmemcached.
+ *
+ * <pre>{@code
+ * try (Memcached cache = Memcached.builder()
+ *     .config(layeredConfig)            // reads memcached.hosts, memcached.timeout, ...; follows changes
+ *     .metrics(metricRegistry)
+ *     .healthChecks(healthCheckRegistry)
+ *     .build()
+ *     .start()) {
+ *   Booking b = cache.readThrough("booking:" + id, Duration.ofMinutes(5), BOOKING_CODEC, () -> load(id));
+ * }
+ * }</pre>
+ *
+ * <p><b>Lifecycle.</b> {@link #start()} connects and registers the health check {@code NAME} and the
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); the first operation
+ * starts a client that was not started. A server that cannot be reached does not fail the start: the
+ * client keeps trying it, the health check says it is down, operations on its keys fail fast with
+ * UNAVAILABLE, and read-through goes to the loader. {@link #close()} disconnects and removes the health
+ * check and metrics; idempotent.
+ *
+ * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} adds and removes
+ * servers without a restart, and {@code timeout} and {@code default-ttl} apply at once. A change that
+ * does not validate (e.g. an unknown host) is refused by the config, naming the key.
+ *
+ * <p><b>Errors.</b> Operations throw {@link SkiffException}: UNAVAILABLE when no server for the key is
+ * connected, TIMEOUT when it did not answer in time; bad keys and times to live throw
+ * {@link IllegalArgumentException}. Thread-safe.
+ */
+public final class Memcached implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(Memcached.class);
+  private static final int MAX_KEY_BYTES = 250;
+
+  private enum State { NEW, STARTED, CLOSED }
+
+  private final LayeredConfig live;
+  private final Config fixed;
+  private final String path;
+  private final String name;
+  private final MetricRegistry metrics;
+  private final HealthCheckRegistry healthChecks;
+  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
+  private volatile MemcachedSettings settings;
+  private volatile MemcachedClient client;
+
+  private final Timer getTimer;
+  private final Timer getMultiTimer;
+  private final Timer setTimer;
+  private final Timer deleteTimer;
+  private final Timer loadTimer;
+  private final Counter hits;
+  private final Counter misses;
+  private final Counter errors;
+  private final Counter fallbacks;
+  private final Counter undecodable;
+
+  private Memcached(Builder b) {
+    this.live = b.live;
+    this.fixed = b.fixed;
+    this.path = b.path;
+    this.name = b.name == null ? b.path : b.name;
+    this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
+    this.healthChecks = b.healthChecks == null ? new HealthCheckRegistry() : b.healthChecks;
+    this.settings = MemcachedSettings.from(config().at(path));
+    this.getTimer = metrics.timer(name + ".get");
+    this.getMultiTimer = metrics.timer(name + ".get-multi");
+    this.setTimer = metrics.timer(name + ".set");
+    this.deleteTimer = metrics.timer(name + ".delete");
+    this.loadTimer = metrics.timer(name + ".read-through.loads");
+    this.hits = metrics.counter(name + ".hits");
+    this.misses = metrics.counter(name + ".misses");
+    this.errors = metrics.counter(name + ".errors");
+    this.fallbacks = metrics.counter(name + ".read-through.fallbacks");
+    this.undecodable = metrics.counter(name + ".read-through.undecodable");
+  }
+
+  /** @return a builder */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  private Config config() {
+    return live != null ? live.current() : fixed;
+  }
+
+  /**
+   * Connects to the configured servers and registers the health check and metrics.
+   *
+   * @return this
+   * @throws IllegalStateException if started before or closed
+   * @throws SkiffException UNAVAILABLE when the client cannot be set up at all
+   */
+  public synchronized Memcached start() {
+    if (state.get() != State.NEW) {
+      throw new IllegalStateException("memcached client '" + name + "' is " + state.get().name().toLowerCase(java.util.Locale.ROOT));
+    }
+    MemcachedSettings s = settings;
+    XMemcachedClientBuilder b = new XMemcachedClientBuilder(s.hosts());
+    b.setSessionLocator(new KetamaMemcachedSessionLocator());
+    b.setOpTimeout(s.timeout().toMillis());
+    b.setConnectTimeout(s.connectTimeout().toMillis());
+    b.setHealSessionInterval(Math.max(100, s.reconnectInterval().toMillis()));
+    b.setConnectionPoolSize(1);
+    b.setFailureMode(false);
+    b.setName("skiff-" + name);
+    b.setTranscoder(new RawBytes());
+    try {
+      client = b.build();
+    } catch (IOException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "memcached client '" + name + "' could not start: " + e, e);
+    }
+    metrics.gauge(name + ".servers.available", () -> () -> client.getAvailableServers().size());
+    healthChecks.register(name, new Health());
+    if (live != null) {
+      subscriptions.add(live.addValidator(c -> MemcachedSettings.from(c.at(path))));
+      subscriptions.add(live.onChange(path, c -> apply(MemcachedSettings.from(c.at(path)))));
+    }
+    state.set(State.STARTED);
+    log.info("memcached client '{}' started on {}", name, s.hosts());
+    return this;
+  }
+
+  private MemcachedClient client() {
+    State s = state.get();
+    if (s == State.NEW) {
+      synchronized (this) {
+        if (state.get() == State.NEW) {
+          start();
+        }
+      }
+    } else if (s == State.CLOSED) {
+      throw new IllegalStateException("memcached client '" + name + "' is closed");
+    }
+    return client;
+  }
+
+  private synchronized void apply(MemcachedSettings next) {
+    if (state.get() != State.STARTED) {
+      return;
+    }
+    MemcachedSettings old = settings;
+    Set<InetSocketAddress> before = new HashSet<>(old.hosts());
+    Set<InetSocketAddress> after = new HashSet<>(next.hosts());
+    for (InetSocketAddress a : next.hosts()) {
+      if (!before.contains(a)) {
+        try {
+          client.addServer(a);
+        } catch (IOException e) {
+          log.warn("memcached client '{}': could not add {}: {} (it is retried)", name, a, e.toString());
+        }
+      }
+    }
+    for (InetSocketAddress a : old.hosts()) {
+      if (!after.contains(a)) {
+        client.removeServer(a);
+      }
+    }
+    client.setOpTimeout(next.timeout().toMillis());
+    settings = next;
+    log.info("memcached client '{}' now on {}", name, next.hosts());
+  }
+
+  /** @return the settings in force */
+  public MemcachedSettings settings() {
+    return settings;
+  }
+
+  /** @return the servers connected now */
+  public Collection<InetSocketAddress> availableServers() {
+    return List.copyOf(client().getAvailableServers());
+  }
+
+  /**
+   * Reads a value.
+   *
+   * @param key the key (1 to 250 bytes of UTF-8, no spaces or control characters)
+   * @return the value, or empty on a miss
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer
+   */
+  public Optional<byte[]> get(String key) {
+    checkKey(key);
+    MemcachedClient c = client();
+    Timer.Context t = getTimer.time();
+    try {
+      byte[] v = c.get(key, settings.timeout().toMillis());
+      (v == null ? misses : hits).inc();
+      return Optional.ofNullable(v);
+    } catch (TimeoutException | InterruptedException | MemcachedException | RuntimeException e) {
+      throw failure("get", key, e);
+    } finally {
+      t.stop();
+    }
+  }
+
+  /**
+   * Reads a UTF-8 string value.
+   *
+   * @param key the key
+   * @return the value, or empty on a miss
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer
+   */
+  public Optional<String> getString(String key) {
+    return get(key).map(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Reads many values at once (one request per server).
+   *
+   * @param keys the keys
+   * @return the values found, by key (misses are absent)
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer
+   */
+  public Map<String, byte[]> getMulti(Collection<String> keys) {
+    keys.forEach(Memcached::checkKey);
+    if (keys.isEmpty()) {
+      return Map.of();
+    }
+    MemcachedClient c = client();
+    Timer.Context t = getMultiTimer.time();
+    try {
+      Map<String, byte[]> found = c.get(keys, settings.timeout().toMillis());
+      Map<String, byte[]> out = found == null ? Map.of() : new LinkedHashMap<>(found);
+      hits.inc(out.size());
+      misses.inc(new HashSet<>(keys).size() - out.size());
+      return out;
+    } catch (TimeoutException | InterruptedException | MemcachedException | RuntimeException e) {
+      throw failure("get-multi", keys.size() + " keys", e);
+    } finally {
+      t.stop();
+    }
+  }
+
+  /**
+   * Stores a value with the default time to live ({@code default-ttl}).
+   *
+   * @param key the key
+   * @param value the value
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer
+   */
+  public void set(String key, byte[] value) {
+    set(key, value, settings.defaultTtl());
+  }
+
+  /**
+   * Stores a value.
+   *
+   * @param key the key
+   * @param value the value (at most the server's item size, 1 MiB by default)
+   * @param ttl how long memcached keeps it: 1 s to 30 days, or zero for as long as it has room
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer, INTERNAL when it refuses
+   */
+  public void set(String key, byte[] value, Duration ttl) {
+    checkKey(key);
+    Objects.requireNonNull(value, "value");
+    int seconds = ttlSeconds(ttl);
+    MemcachedClient c = client();
+    boolean stored;
+    Timer.Context t = setTimer.time();
+    try {
+      stored = c.set(key, seconds, value, settings.timeout().toMillis());
+    } catch (TimeoutException | InterruptedException | MemcachedException | RuntimeException e) {
+      throw failure("set", key, e);
+    } finally {
+      t.stop();
+    }
+    if (!stored) {
+      errors.inc();
+      throw new SkiffException(ErrorCode.INTERNAL, "memcached did not store '" + key + "' (" + value.length + " bytes)");
+    }
+  }
+
+  /**
+   * Stores a UTF-8 string value.
+   *
+   * @param key the key
+   * @param value the value
+   * @param ttl how long memcached keeps it (see {@link #set(String, byte[], Duration)})
+   */
+  public void setString(String key, String value, Duration ttl) {
+    set(key, value.getBytes(StandardCharsets.UTF_8), ttl);
+  }
+
+  /**
+   * Deletes a value.
+   *
+   * @param key the key
+   * @return whether there was a value
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer
+   */
+  public boolean delete(String key) {
+    checkKey(key);
+    MemcachedClient c = client();
+    Timer.Context t = deleteTimer.time();
+    try {
+      return c.delete(key, settings.timeout().toMillis());
+    } catch (TimeoutException | InterruptedException | MemcachedException | RuntimeException e) {
+      throw failure("delete", key, e);
+    } finally {
+      t.stop();
+    }
+  }
+
+  /**
+   * Reads through the cache: the cached value if there is one, else the loader's, which is then
+   * cached. When memcached is down or slow the loader's value is returned and nothing is thrown for
+   * memcached's sake (counted in {@code NAME.read-through.fallbacks}); a cached value the codec cannot
+   * read counts as a miss. A null from the loader is returned and not cached. What the loader throws
+   * reaches the caller.
+   *
+   * @param key the key
+   * @param ttl how long to cache a loaded value
+   * @param codec turns values into bytes and back
+   * @param loader the source of truth
+   * @param <T> the value type
+   * @return the value
+   */
+  public <T> T readThrough(String key, Duration ttl, Codec<T> codec, Supplier<T> loader) {
+    checkKey(key);
+    int seconds = ttlSeconds(ttl);
+    boolean cacheUp = true;
+    try {
+      Optional<byte[]> cached = get(key);
+      if (cached.isPresent()) {
+        try {
+          return codec.decode(cached.get());
+        } catch (RuntimeException e) {
+          undecodable.inc();
+          log.debug("memcached '{}': value of '{}' does not decode; loading it again", name, key, e);
+        }
+      }
+    } catch (SkiffException e) {
+      cacheUp = false;
+      fallbacks.inc();
+    }
+    T value;
+    Timer.Context t = loadTimer.time();
+    try {
+      value = loader.get();
+    } finally {
+      t.stop();
+    }
+    if (value != null && cacheUp) {
+      try {
+        set(key, codec.encode(value), Duration.ofSeconds(seconds));
+      } catch (SkiffException e) {
+        fallbacks.inc();
+      }
+    }
+    return value;
+  }
+
+  private SkiffException failure(String op, String key, Exception e) {
+    errors.inc();
+    if (e instanceof InterruptedException) {
+      Thread.currentThread().interrupt();
+      return new SkiffException(ErrorCode.UNAVAILABLE, "memcached " + op + " of '" + key + "' was interrupted", e);
+    }
+    if (e instanceof TimeoutException) {
+      return new SkiffException(
+          ErrorCode.TIMEOUT, "memcached " + op + " of '" + key + "' took over " + settings.timeout().toMillis() + " ms", e);
+    }
+    if (e instanceof IllegalArgumentException iae) {
+      throw iae;
+    }
+    return new SkiffException(
+        ErrorCode.UNAVAILABLE, "memcached " + op + " of '" + key + "' failed (servers " + settings.hosts() + "): " + e.getMessage(), e);
+  }
+
+  private static void checkKey(String key) {
+    Objects.requireNonNull(key, "key");
+    byte[] b = key.getBytes(StandardCharsets.UTF_8);
+    boolean ok = b.length > 0 && b.length <= MAX_KEY_BYTES;
+    for (int i = 0; ok && i < key.length(); i++) {
+      char ch = key.charAt(i);
+      ok = ch > ' ' && ch != 0x7f;
+    }
+    if (!ok) {
+      throw new IllegalArgumentException(
+          "not a memcached key: '" + key + "' (1 to 250 bytes of UTF-8, no spaces or control characters)");
+    }
+  }
+
+  private static int ttlSeconds(Duration ttl) {
+    Objects.requireNonNull(ttl, "ttl");
+    if (ttl.isNegative() || ttl.compareTo(MemcachedSettings.MAX_TTL) > 0 || (!ttl.isZero() && ttl.getSeconds() == 0)) {
+      throw new IllegalArgumentException("ttl must be zero (no expiry) or 1 s to 30 days: " + ttl);
+    }
+    return (int) ttl.getSeconds();
+  }
+
+  /** Disconnects and removes the health check and metrics. Idempotent. */
+  @Override
+  public synchronized void close() {
+    State was = state.getAndSet(State.CLOSED);
+    if (was == State.CLOSED) {
+      return;
+    }
+    subscriptions.forEach(LayeredConfig.Subscription::close);
+    if (was == State.STARTED) {
+      healthChecks.unregister(name);
+      try {
+        client.shutdown();
+      } catch (IOException e) {
+        log.warn("memcached client '{}' did not shut down cleanly: {}", name, e.toString());
+      }
+    }
+    metrics.removeMatching((n, m) -> n.startsWith(name + "."));
+  }
+
+  /** Healthy when every configured server is connected and answers {@code version} in time. */
+  private final class Health extends HealthCheck {
+    @Override
+    protected Result check() throws Exception {
+      MemcachedSettings s = settings;
+      Set<InetSocketAddress> up = new HashSet<>(client.getAvailableServers());
+      List<InetSocketAddress> down = s.hosts().stream().filter(a -> !up.contains(a)).toList();
+      if (!down.isEmpty()) {
+        return Result.unhealthy("memcached servers down: " + down + " (up: " + up + ")");
+      }
+      Map<InetSocketAddress, String> versions = client.getVersions(s.timeout().toMillis());
+      if (versions == null || versions.size() < s.hosts().size()) {
+        return Result.unhealthy("not every memcached server answered 'version': " + versions);
+      }
+      return Result.healthy(s.hosts().size() + " memcached servers up: " + versions);
+    }
+  }
+
+  /** Values are stored as their bytes, flag 0: readable by any client, no Java serialization. */
+  private static final class RawBytes implements Transcoder<byte[]> {
+    @Override
+    public CachedData encode(byte[] o) {
+      return new CachedData(0, o);
+    }
+
+    @Override
+    public byte[] decode(CachedData d) {
+      return d.getData();
+    }
+
+    @Override
+    public void setPrimitiveAsString(boolean b) {}
+
+    @Override
+    public void setPackZeros(boolean b) {}
+
+    @Override
+    public void setCompressionThreshold(int t) {}
+
+    @Override
+    public boolean isPrimitiveAsString() {
+      return false;
+    }
+
+    @Override
+    public boolean isPackZeros() {
+      return false;
+    }
+
+    @Override
+    public void setCompressionMode(CompressionMode m) {}
+  }
+
+  /** Builds a {@link Memcached} client. */
+  public static final class Builder {
+    private LayeredConfig live;
+    private Config fixed = Config.empty();
+    private String path = "memcached";
+    private String name;
+    private MetricRegistry metrics;
+    private HealthCheckRegistry healthChecks;
+
+    private Builder() {}
+
+    /**
+     * Reads settings from live configuration and follows its changes.
+     *
+     * @param config the configuration
+     * @return this
+     */
+    public Builder config(LayeredConfig config) {
+      this.live = Objects.requireNonNull(config, "config");
+      return this;
+    }
+
+    /**
+     * Reads settings from a fixed configuration (no live changes).
+     *
+     * @param config the configuration
+     * @return this
+     */
+    public Builder config(Config config) {
+      this.fixed = Objects.requireNonNull(config, "config");
+      this.live = null;
+      return this;
+    }
+
+    /**
+     * @param path the config subtree of this client (default {@code memcached})
+     * @return this
+     */
+    public Builder path(String path) {
+      this.path = Objects.requireNonNull(path, "path");
+      return this;
+    }
+
+    /**
+     * @param name the health check's name and the metrics' prefix (default: the config path)
+     * @return this
+     */
+    public Builder name(String name) {
+      this.name = Objects.requireNonNull(name, "name");
+      return this;
+    }
+
+    /**
+     * @param metrics where the client's metrics go (default: a registry of its own)
+     * @return this
+     */
+    public Builder metrics(MetricRegistry metrics) {
+      this.metrics = Objects.requireNonNull(metrics, "metrics");
+      return this;
+    }
+
+    /**
+     * @param healthChecks where the client's health check goes (default: a registry of its own)
+     * @return this
+     */
+    public Builder healthChecks(HealthCheckRegistry healthChecks) {
+      this.healthChecks = Objects.requireNonNull(healthChecks, "healthChecks");
+      return this;
+    }
+
+    /**
+     * Reads and checks the settings; does not connect.
+     *
+     * @return the client, not started
+     * @throws ConfigException naming the key when a setting is invalid
+     */
+    public Memcached build() {
+      return new Memcached(this);
+    }
+  }
+}

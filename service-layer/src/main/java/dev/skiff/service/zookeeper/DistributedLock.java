@@ -1,0 +1,125 @@
+package dev.skiff.service.zookeeper;
+
+import com.codahale.metrics.Timer;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import java.time.Duration;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.apache.curator.framework.recipes.locks.InterProcessSemaphoreMutex;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * A lock shared by every process that uses the same name on the same ZooKeeper ensemble (Curator's
+ * {@code InterProcessSemaphoreMutex}: not reentrant, not bound to a thread).
+ *
+ * <pre>{@code
+ * DistributedLock lock = zookeeper.lock("nightly-report");
+ * try (DistributedLock.Lease lease = lock.acquire(Duration.ofSeconds(5))) {
+ *   ...                                      // check lease.isValid() before each step that must be exclusive
+ * }
+ * }</pre>
+ *
+ * <p>A held lock lives as long as this client's ZooKeeper session. When the connection is suspended
+ * the lease can no longer be trusted, and when the session is lost (expired) the ensemble has released
+ * the lock and another process may take it: {@link Lease#isValid()} turns false in both cases and stays
+ * false. Closing a lease that is no longer valid does no harm. Thread-safe.
+ */
+public final class DistributedLock {
+  private static final Logger log = LoggerFactory.getLogger(DistributedLock.class);
+
+  private final ZooKeeperClient client;
+  private final String name;
+  private final InterProcessSemaphoreMutex mutex;
+  private final Timer acquireTimer;
+
+  DistributedLock(ZooKeeperClient client, String name, Timer acquireTimer) {
+    this.client = client;
+    this.name = name;
+    this.mutex = new InterProcessSemaphoreMutex(client.curator(), "/locks/" + name);
+    this.acquireTimer = acquireTimer;
+  }
+
+  /** @return the lock's name */
+  public String name() {
+    return name;
+  }
+
+  /**
+   * Takes the lock, waiting up to {@code timeout}.
+   *
+   * @param timeout how long to wait (zero: try once)
+   * @return the lease, or empty when another process held the lock all that time
+   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached
+   * @throws IllegalStateException when this lock object already holds the lock
+   */
+  public Optional<Lease> tryAcquire(Duration timeout) {
+    Objects.requireNonNull(timeout, "timeout");
+    if (mutex.isAcquiredInThisProcess()) {
+      throw new IllegalStateException("lock '" + name + "' is already held through this object (it is not reentrant)");
+    }
+    long epoch = client.lossEpoch();
+    Timer.Context t = acquireTimer.time();
+    try {
+      if (mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+        return Optional.of(new Lease(epoch));
+      }
+      return Optional.empty();
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted while taking lock '" + name + "'", e);
+    } catch (Exception e) {
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE, "could not take lock '" + name + "': ZooKeeper " + client.describe() + ": " + e, e);
+    } finally {
+      t.stop();
+    }
+  }
+
+  /**
+   * Takes the lock, waiting up to {@code timeout}.
+   *
+   * @param timeout how long to wait
+   * @return the lease
+   * @throws SkiffException TIMEOUT when another process held the lock all that time, UNAVAILABLE when
+   *     ZooKeeper cannot be reached
+   */
+  public Lease acquire(Duration timeout) {
+    return tryAcquire(timeout)
+        .orElseThrow(() -> new SkiffException(ErrorCode.TIMEOUT, "lock '" + name + "' is held elsewhere; waited " + timeout));
+  }
+
+  /** A held lock; closing it releases the lock. */
+  public final class Lease implements AutoCloseable {
+    private final long epoch;
+    private final AtomicBoolean released = new AtomicBoolean();
+
+    private Lease(long epoch) {
+      this.epoch = epoch;
+    }
+
+    /**
+     * @return true while the lock is surely held: not released, the connection not suspended, and the
+     *     session not lost since it was taken
+     */
+    public boolean isValid() {
+      return !released.get() && client.isConnected() && client.lossEpoch() == epoch;
+    }
+
+    /** Releases the lock. Idempotent; never throws for a lock the ensemble already released. */
+    @Override
+    public void close() {
+      if (!released.compareAndSet(false, true)) {
+        return;
+      }
+      try {
+        mutex.release();
+      } catch (Exception e) {
+        log.info("lock '{}': release after the session was lost: {}", name, e.toString());
+      }
+    }
+  }
+}

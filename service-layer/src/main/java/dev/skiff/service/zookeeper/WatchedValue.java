@@ -1,0 +1,95 @@
+package dev.skiff.service.zookeeper;
+
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import java.nio.charset.StandardCharsets;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
+import org.apache.curator.framework.CuratorFramework;
+import org.apache.curator.framework.recipes.cache.ChildData;
+import org.apache.curator.framework.recipes.cache.CuratorCache;
+import org.apache.curator.framework.recipes.cache.CuratorCacheListener;
+import org.apache.zookeeper.KeeperException;
+
+/**
+ * A string value at a ZooKeeper path, kept up to date in memory (Curator's {@code CuratorCache}): reads
+ * are local, and listeners hear of every change, from this process or any other.
+ *
+ * <p>While the connection is down the last value seen is kept. Listeners run on a thread named
+ * {@code skiff-zookeeper-watch-CLIENT}. Thread-safe; close is idempotent.
+ */
+public final class WatchedValue implements AutoCloseable {
+  private final CuratorFramework curator;
+  private final String path;
+  private final CuratorCache cache;
+  private final CopyOnWriteArrayList<Consumer<Optional<String>>> listeners = new CopyOnWriteArrayList<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  WatchedValue(CuratorFramework curator, String path, Executor executor) {
+    this.curator = curator;
+    this.path = path;
+    this.cache = CuratorCache.build(curator, path, CuratorCache.Options.SINGLE_NODE_CACHE);
+    cache.listenable().addListener(
+        CuratorCacheListener.builder().forAll((type, before, after) -> notifyListeners()).build(), executor);
+    cache.start();
+  }
+
+  private void notifyListeners() {
+    Optional<String> v = get();
+    for (Consumer<Optional<String>> l : listeners) {
+      l.accept(v);
+    }
+  }
+
+  /** @return the path, under the client's namespace */
+  public String path() {
+    return path;
+  }
+
+  /** @return the value as last seen, or empty when the node does not exist */
+  public Optional<String> get() {
+    return cache.get(path).map(ChildData::getData).map(b -> new String(b, StandardCharsets.UTF_8));
+  }
+
+  /**
+   * Sets the value (creating the node and its parents if needed).
+   *
+   * @param value the value
+   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached
+   */
+  public void set(String value) {
+    byte[] data = Objects.requireNonNull(value, "value").getBytes(StandardCharsets.UTF_8);
+    try {
+      try {
+        curator.setData().forPath(path, data);
+      } catch (KeeperException.NoNodeException e) {
+        curator.create().orSetData().creatingParentsIfNeeded().forPath(path, data);
+      }
+    } catch (Exception e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "could not set " + path + " in ZooKeeper: " + e, e);
+    }
+  }
+
+  /**
+   * Calls {@code listener} with the new value (empty when deleted) after each change.
+   *
+   * @param listener the listener
+   * @return this
+   */
+  public WatchedValue onChange(Consumer<Optional<String>> listener) {
+    listeners.add(Objects.requireNonNull(listener, "listener"));
+    return this;
+  }
+
+  /** Stops watching. Idempotent. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      cache.close();
+    }
+  }
+}

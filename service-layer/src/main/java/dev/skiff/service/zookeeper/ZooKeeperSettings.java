@@ -1,0 +1,74 @@
+package dev.skiff.service.zookeeper;
+
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.ConfigException;
+import java.net.InetSocketAddress;
+import java.time.Duration;
+import java.util.List;
+import java.util.regex.Pattern;
+import java.util.stream.Collectors;
+
+/**
+ * The settings of a {@link ZooKeeperClient}, read from its config subtree (by default {@code zookeeper}).
+ *
+ * <table>
+ *   <caption>Keys under the client's path</caption>
+ *   <tr><th>key</th><th>meaning</th><th>default</th><th>live</th></tr>
+ *   <tr><td>hosts</td><td>the ensemble, {@code host[:port]}, comma-separated</td><td>127.0.0.1:2181</td><td>yes: the client moves to a new session there</td></tr>
+ *   <tr><td>namespace</td><td>the folder all paths of this client live under</td><td>skiff</td><td>no</td></tr>
+ *   <tr><td>session-timeout</td><td>how long the ensemble keeps a silent session (and its locks)</td><td>10s</td><td>no</td></tr>
+ *   <tr><td>connection-timeout</td><td>how long {@code start()} waits to connect</td><td>5s</td><td>no</td></tr>
+ *   <tr><td>retry-base</td><td>first wait of the exponential retry of an operation</td><td>100ms</td><td>no</td></tr>
+ *   <tr><td>retries</td><td>how often an operation is retried on connection loss</td><td>5</td><td>no</td></tr>
+ * </table>
+ *
+ * @param hosts the ensemble, unresolved
+ * @param namespace the namespace (no leading slash), or "" for none
+ * @param sessionTimeout the session timeout
+ * @param connectionTimeout how long start() waits
+ * @param retryBase first wait of the retry policy
+ * @param retries maximum retries of an operation
+ */
+public record ZooKeeperSettings(
+    List<InetSocketAddress> hosts,
+    String namespace,
+    Duration sessionTimeout,
+    Duration connectionTimeout,
+    Duration retryBase,
+    int retries) {
+  private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*");
+
+  /**
+   * Reads and checks the settings.
+   *
+   * @param c the client's subtree, e.g. {@code config.at("zookeeper")}
+   * @return the settings
+   * @throws ConfigException naming the key when a value is malformed or out of range
+   */
+  public static ZooKeeperSettings from(Config c) {
+    String ns = c.getString("namespace", "skiff");
+    if (!NAMESPACE.matcher(ns).matches() || ns.startsWith("/")) {
+      throw c.invalid("namespace", "must be a path without a leading slash, e.g. skiff or skiff/prod");
+    }
+    Duration session = c.getDuration("session-timeout", Duration.ofSeconds(10));
+    if (session.compareTo(Duration.ofMillis(500)) < 0) {
+      throw c.invalid("session-timeout", "must be at least 500ms");
+    }
+    Duration connect = c.getDuration("connection-timeout", Duration.ofSeconds(5));
+    if (connect.isZero()) {
+      throw c.invalid("connection-timeout", "must be positive");
+    }
+    return new ZooKeeperSettings(
+        c.getAddresses("hosts", 2181, List.of("127.0.0.1:2181")),
+        ns,
+        session,
+        connect,
+        c.getDuration("retry-base", Duration.ofMillis(100)),
+        c.getInt("retries", 5, 0, 29));
+  }
+
+  /** @return the connection string ZooKeeper takes, e.g. {@code 10.0.0.1:2181,10.0.0.2:2181} */
+  public String connectString() {
+    return hosts.stream().map(a -> a.getHostString() + ":" + a.getPort()).collect(Collectors.joining(","));
+  }
+}

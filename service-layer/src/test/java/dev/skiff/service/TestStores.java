@@ -1,0 +1,51 @@
+package dev.skiff.service;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.util.Map;
+import org.junit.jupiter.api.Assumptions;
+
+/**
+ * Where the shared test services are: scripts/test.sh starts them and exports {@code SKIFF_*_HOSTS}.
+ * Where a variable is not set the test is skipped with a message saying what to run.
+ */
+public final class TestStores {
+  private TestStores() {}
+
+  /** @return host:port list of the shared memcached */
+  public static String memcachedHosts() {
+    return required("SKIFF_MEMCACHED_HOSTS");
+  }
+
+  /** @return host:port list of the shared ZooKeeper */
+  public static String zookeeperHosts() {
+    return required("SKIFF_ZOOKEEPER_HOSTS");
+  }
+
+  /** @return host:port list of the shared Cassandra */
+  public static String cassandraHosts() {
+    return required("SKIFF_CASSANDRA_HOSTS");
+  }
+
+  private static String required(String variable) {
+    String v = System.getenv(variable);
+    Assumptions.assumeTrue(
+        v != null && !v.isBlank(),
+        variable + " is not set: run the tests with scripts/test.sh, which starts the service and sets it");
+    return v.trim();
+  }
+
+  /** @return environment with nothing of this process's SKIFF_ variables (tests set what they need) */
+  public static Map<String, String> noEnvironment() {
+    return Map.of();
+  }
+
+  /** @return a TCP port free on 127.0.0.1 now */
+  public static int freePort() {
+    try (ServerSocket s = new ServerSocket(0)) {
+      return s.getLocalPort();
+    } catch (IOException e) {
+      throw new IllegalStateException(e);
+    }
+  }
+}

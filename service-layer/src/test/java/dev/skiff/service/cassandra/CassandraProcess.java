@@ -1,0 +1,64 @@
+package dev.skiff.service.cassandra;
+
+import dev.skiff.service.TestStores;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A Cassandra node of a test's own, on ports of its own, run by the project's
+ * scripts/cassandra/cassandra.sh (the same JVM flags as the shared node) so a test can stop and start
+ * it without touching the shared one.
+ */
+final class CassandraProcess implements AutoCloseable {
+  private static final Path SCRIPT = Path.of("..", "scripts", "cassandra", "cassandra.sh").toAbsolutePath().normalize();
+
+  final Path dir;
+  final int nativePort = TestStores.freePort();
+  final int storagePort = TestStores.freePort();
+
+  CassandraProcess(Path dir) {
+    this.dir = dir;
+    start();
+  }
+
+  String address() {
+    return "127.0.0.1:" + nativePort;
+  }
+
+  /** Starts the node (its data stays in {@link #dir}) and returns once it answers CQL. */
+  void start() {
+    run("start", dir.toString(), Integer.toString(nativePort), Integer.toString(storagePort));
+  }
+
+  /** Stops the node (SIGTERM) and returns once the process is gone. */
+  void stop() {
+    run("stop", dir.toString());
+  }
+
+  private void run(String... args) {
+    List<String> cmd = new java.util.ArrayList<>(List.of("bash", SCRIPT.toString()));
+    cmd.addAll(List.of(args));
+    try {
+      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
+      if (!p.waitFor(180, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("cassandra.sh " + args[0] + " did not finish in 180 s");
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException("cassandra.sh " + String.join(" ", args) + " failed (exit " + p.exitValue() + "); see " + dir.resolve("logs"));
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot run " + SCRIPT + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    stop();
+  }
+}

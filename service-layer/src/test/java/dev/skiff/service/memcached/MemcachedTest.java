@@ -1,0 +1,170 @@
+package dev.skiff.service.memcached;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.ConfigException;
+import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.service.MutableSource;
+import dev.skiff.service.TestStores;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.junit.jupiter.api.Test;
+
+/** The memcached client against real memcached servers: the shared one and some of the tests' own. */
+class MemcachedTest {
+  private final MetricRegistry metrics = new MetricRegistry();
+  private final HealthCheckRegistry health = new HealthCheckRegistry();
+  private final String prefix = "t-" + UUID.randomUUID() + "-";
+
+  private Memcached client(String hosts) {
+    return Memcached.builder()
+        .config(Config.of(Map.of("memcached.hosts", hosts, "memcached.timeout", "300ms")))
+        .metrics(metrics)
+        .healthChecks(health)
+        .build()
+        .start();
+  }
+
+  @Test
+  void getSetDeleteAndMultiGetWithTimesToLive() {
+    try (Memcached m = client(TestStores.memcachedHosts())) {
+      m.setString(prefix + "a", "alpha", Duration.ofMinutes(1));
+      m.set(prefix + "b", new byte[] {1, 2, 3}, Duration.ofMinutes(1));
+      assertThat(m.getString(prefix + "a")).contains("alpha");
+      assertThat(m.getMulti(List.of(prefix + "a", prefix + "b", prefix + "none")))
+          .as("a multi-get returns what it found, misses absent")
+          .containsOnlyKeys(prefix + "a", prefix + "b");
+      assertThat(m.delete(prefix + "a")).isTrue();
+      assertThat(m.delete(prefix + "a")).as("nothing left to delete").isFalse();
+      assertThat(m.get(prefix + "a")).isEmpty();
+
+      m.setString(prefix + "short", "x", Duration.ofSeconds(1));
+      assertThat(m.getString(prefix + "short")).contains("x");
+      await("the value expires after its TTL").atMost(Duration.ofSeconds(4)).pollInterval(Duration.ofMillis(200))
+          .until(() -> m.get(prefix + "short").isEmpty());
+
+      assertThat(metrics.counter("memcached.hits").getCount()).isGreaterThanOrEqualTo(3);
+      assertThat(metrics.timer("memcached.set").getCount()).isEqualTo(3);
+      assertThat(health.runHealthCheck("memcached").isHealthy()).isTrue();
+    }
+    assertThat(health.getNames()).as("close removes the health check").doesNotContain("memcached");
+    assertThat(metrics.getNames()).as("close removes the metrics").noneMatch(n -> n.startsWith("memcached."));
+  }
+
+  @Test
+  void readThroughLoadsOnceThenServesFromTheCache() {
+    AtomicInteger loads = new AtomicInteger();
+    try (Memcached m = client(TestStores.memcachedHosts())) {
+      for (int i = 0; i < 3; i++) {
+        String v = m.readThrough(prefix + "rt", Duration.ofMinutes(1), Codec.utf8(), () -> "loaded-" + loads.incrementAndGet());
+        assertThat(v).isEqualTo("loaded-1");
+      }
+      assertThat(loads).as("only the first read loads").hasValue(1);
+      assertThat(m.readThrough(prefix + "null", Duration.ofMinutes(1), Codec.utf8(), () -> null))
+          .as("null is returned and not cached").isNull();
+      assertThat(m.get(prefix + "null")).isEmpty();
+    }
+  }
+
+  @Test
+  void badKeysTimesToLiveAndConfigurationAreRefusedNamingWhatIsWrong() {
+    try (Memcached m = client(TestStores.memcachedHosts())) {
+      assertThatThrownBy(() -> m.get("has space")).isInstanceOf(IllegalArgumentException.class).hasMessageContaining("'has space'");
+      assertThatThrownBy(() -> m.get("k".repeat(251))).hasMessageContaining("1 to 250 bytes");
+      assertThatThrownBy(() -> m.set(prefix + "x", new byte[1], Duration.ofDays(31))).hasMessageContaining("30 days");
+    }
+    assertThatThrownBy(() -> client("127.0.0.1:notaport"))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo("memcached.hosts"))
+        .hasMessageContaining("'127.0.0.1:notaport' is not");
+    assertThatThrownBy(() -> client("no-such-host.invalid:11211"))
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo("memcached.hosts"))
+        .hasMessageContaining("unknown host 'no-such-host.invalid'");
+    assertThatThrownBy(() -> Memcached.builder().config(Config.of(Map.of("memcached.timeout", "fast"))).build())
+        .hasMessageContaining("memcached.timeout = 'fast'");
+  }
+
+  @Test
+  void whenMemcachedDiesReadsFallThroughToTheLoaderAndNothingThrowsAtTheCaller() {
+    try (MemcachedProcess server = new MemcachedProcess(); Memcached m = client(server.address())) {
+      AtomicInteger loads = new AtomicInteger();
+      assertThat(m.readThrough(prefix + "k", Duration.ofMinutes(1), Codec.utf8(), () -> "v" + loads.incrementAndGet())).isEqualTo("v1");
+      assertThat(m.readThrough(prefix + "k", Duration.ofMinutes(1), Codec.utf8(), () -> "v" + loads.incrementAndGet())).isEqualTo("v1");
+
+      server.kill();
+      await("the client sees the server gone").atMost(Duration.ofSeconds(5)).until(() -> m.availableServers().isEmpty());
+      long t0 = System.nanoTime();
+      for (int i = 0; i < 5; i++) {
+        assertThat(m.readThrough(prefix + "k", Duration.ofMinutes(1), Codec.utf8(), () -> "db" + loads.incrementAndGet()))
+            .as("the loader's value, no exception").startsWith("db");
+      }
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("falls through fast, not after timeouts").isLessThan(Duration.ofSeconds(2));
+      assertThat(metrics.counter("memcached.read-through.fallbacks").getCount()).isEqualTo(5);
+      assertThatThrownBy(() -> m.get(prefix + "k"))
+          .as("a plain get says memcached is unavailable")
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+      assertThat(health.runHealthCheck("memcached").isHealthy()).isFalse();
+      assertThat(health.runHealthCheck("memcached").getMessage()).contains("down").contains(server.address().split(":")[1]);
+
+      server.start();
+      await("the client reconnects by itself").atMost(Duration.ofSeconds(10))
+          .until(() -> health.runHealthCheck("memcached").isHealthy());
+      m.readThrough(prefix + "k2", Duration.ofMinutes(1), Codec.utf8(), () -> "fresh");
+      assertThat(m.getString(prefix + "k2")).as("caching again").contains("fresh");
+    }
+  }
+
+  @Test
+  void keysSpreadOverTheServersByConsistentHashingAndLiveHostChangesMoveFewKeys() {
+    try (MemcachedProcess a = new MemcachedProcess();
+        MemcachedProcess b = new MemcachedProcess();
+        MemcachedProcess c = new MemcachedProcess();
+        MutableSource source = new MutableSource(Map.of("memcached.hosts", a.address() + "," + b.address()));
+        LayeredConfig config = LayeredConfig.builder().environment(Map.of()).source(source).build();
+        Memcached m = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build().start();
+        Memcached onlyA = Memcached.builder().name("only-a").config(Config.of(Map.of("memcached.hosts", a.address()))).build();
+        Memcached onlyB = Memcached.builder().name("only-b").config(Config.of(Map.of("memcached.hosts", b.address()))).build()) {
+      List<String> keys = new ArrayList<>();
+      for (int i = 0; i < 300; i++) {
+        keys.add(prefix + i);
+      }
+      for (String k : keys) {
+        m.set(k, k.getBytes(StandardCharsets.UTF_8), Duration.ofMinutes(5));
+      }
+      int onA = onlyA.getMulti(keys).size();
+      int onB = onlyB.getMulti(keys).size();
+      assertThat(onA + onB).as("every key is on exactly one server").isEqualTo(keys.size());
+      assertThat(onA).as("both servers hold a fair share").isBetween(60, 240);
+
+      source.set("memcached.hosts", a.address() + "," + b.address() + "," + c.address());
+      await().atMost(Duration.ofSeconds(5)).until(() -> m.availableServers().size() == 3);
+      int stillHit = m.getMulti(keys).size();
+      assertThat(stillHit)
+          .as("adding a third server moves about a third of the keys (modulo hashing would move two thirds)")
+          .isGreaterThan(keys.size() * 55 / 100);
+
+      source.set("memcached.hosts", c.address());
+      await().atMost(Duration.ofSeconds(5)).until(() -> m.availableServers().size() == 1);
+      m.setString(prefix + "moved", "c", Duration.ofMinutes(1));
+      try (Memcached onlyC = Memcached.builder().name("only-c").config(Config.of(Map.of("memcached.hosts", c.address()))).build()) {
+        assertThat(onlyC.getString(prefix + "moved")).as("writes now go to the new host, no restart").contains("c");
+      }
+
+      source.set("memcached.hosts", "no-such-host.invalid");
+      assertThat(config.lastError()).as("an unknown host is refused, naming the key").isNotNull();
+      assertThat(config.lastError().path()).isEqualTo("memcached.hosts");
+      assertThat(m.settings().hosts()).as("the last good hosts stay").hasSize(1);
+    }
+  }
+}
