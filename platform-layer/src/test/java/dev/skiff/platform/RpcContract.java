@@ -700,4 +700,15 @@ abstract class RpcContract {
       subs.forEach(dev.skiff.platform.transport.Transport.Subscription::close);
     }
   }
+
+  @Test
+  void aServerThatCannotStartSaysWhyAndClosesCleanly() {
+    Transport closed = newTransport();
+    closed.close();
+    Server s = Server.builder("test.unstartable").transport(closed)
+        .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, this::echo)).build();
+    assertThatThrownBy(s::start).isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE));
+    assertThat(s.isClosed()).isTrue();
+    s.close();
+  }
 }

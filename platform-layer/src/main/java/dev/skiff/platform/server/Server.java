@@ -211,7 +211,13 @@ public final class Server implements AutoCloseable {
     if (!state.compareAndSet(State.NEW, State.RUNNING)) {
       throw new IllegalStateException("server " + name + " was already started");
     }
-    binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth), this::dispatch);
+    try {
+      binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth), this::dispatch);
+    } catch (RuntimeException e) {
+      state.set(State.CLOSED);
+      shutdownResources();
+      throw e;
+    }
     log.info("{} {} instance {} serving {} on {}", name, version, instanceId, endpoints.keySet(), transport.describe());
     return this;
   }
