@@ -47,12 +47,14 @@ import org.slf4j.LoggerFactory;
 public final class Tracing implements RpcObserver, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Tracing.class);
   private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
+  private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
 
   private final String service;
   private final String instanceId;
   private final TraceSettings settings;
   private final double sampleRate;
   private final SpanSink sink;
+  private final java.time.Clock clock;
   private final ArrayBlockingQueue<Object> buffer;
   private final LongAdder dropped = new LongAdder();
   private final LongAdder shipped = new LongAdder();
@@ -68,6 +70,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     this.settings = b.settings;
     this.sampleRate = b.settings.sampleRate();
     this.sink = b.sink != null ? b.sink : publisher(b.transport, b.service);
+    this.clock = b.clock;
     this.buffer = new ArrayBlockingQueue<>(b.settings.bufferCapacity());
     this.shipper = new Thread(this::shipLoop, "skiff-trace-" + service);
     shipper.setDaemon(true);
@@ -138,8 +141,24 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   }
 
   private void record(Object event) {
-    if (!buffer.offer(event)) {
+    if (!buffer.offer(new Recorded(event, nowMicros()))) {
       dropped.increment();
+    }
+  }
+
+  private long nowMicros() {
+    java.time.Instant now = clock.instant();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+  }
+
+  /**
+   * An event with the time it was seen: the platform's events carry a start time in whole milliseconds,
+   * while the end (seen now) less the exact duration places a span to the microsecond.
+   */
+  private record Recorded(Object event, long endMicros) {
+    long start(long coarseStartMicros, long durationNanos) {
+      long fine = endMicros - durationNanos / 1000;
+      return Math.abs(fine - coarseStartMicros) <= 2000 ? fine : coarseStartMicros;
     }
   }
 
@@ -176,11 +195,12 @@ public final class Tracing implements RpcObserver, AutoCloseable {
 
   private void shipLoop() {
     long flushNanos = settings.flushInterval().toNanos();
+    long slice = Math.min(flushNanos, SLICE_NANOS); // how often it looks whether it was closed
     int batchSize = settings.batchSize();
     List<Object> batch = new ArrayList<>(batchSize);
     while (state.get() == 1) {
       try {
-        Object first = buffer.poll(flushNanos, TimeUnit.NANOSECONDS);
+        Object first = buffer.poll(slice, TimeUnit.NANOSECONDS);
         if (first == null) {
           continue;
         }
@@ -192,11 +212,10 @@ public final class Tracing implements RpcObserver, AutoCloseable {
           if (batch.size() >= batchSize || left <= 0) {
             break;
           }
-          Object next = buffer.poll(left, TimeUnit.NANOSECONDS);
-          if (next == null) {
-            break;
+          Object next = buffer.poll(Math.min(left, slice), TimeUnit.NANOSECONDS);
+          if (next != null) {
+            batch.add(next);
           }
-          batch.add(next);
         }
         ship(batch);
         batch.clear();
@@ -216,13 +235,14 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   private void ship(List<Object> events) {
     SpanBatch.Builder b =
         SpanBatch.newBuilder().setService(service).setInstance(instanceId).setSampleRate(sampleRate);
-    for (Object e : events) {
-      if (e instanceof ServerEvent s) {
-        b.addSpans(Spans.of(s));
+    for (Object o : events) {
+      Recorded r = (Recorded) o;
+      if (r.event() instanceof ServerEvent s) {
+        b.addSpans(Spans.of(s).toBuilder().setStartMicros(r.start(s.receivedEpochMicros(), s.durationNanos())));
       } else {
-        ClientEvent c = (ClientEvent) e;
-        var span = Spans.of(c, instanceId);
-        b.addSpans(span.getService().isEmpty() ? span.toBuilder().setService(service).build() : span);
+        ClientEvent c = (ClientEvent) r.event();
+        var span = Spans.of(c, instanceId).toBuilder().setStartMicros(r.start(c.sentEpochMicros(), c.durationNanos()));
+        b.addSpans(span.getService().isEmpty() ? span.setService(service) : span);
       }
     }
     b.setDroppedTotal(dropped.sum());
@@ -274,6 +294,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     private Transport transport;
     private SpanSink sink;
     private TraceSettings settings = TraceSettings.DEFAULTS;
+    private java.time.Clock clock = java.time.Clock.systemUTC();
 
     private Builder(String service) {
       Objects.requireNonNull(service, "service");
@@ -325,6 +346,15 @@ public final class Tracing implements RpcObserver, AutoCloseable {
      */
     public Builder sampleRate(double rate) {
       this.settings = settings.withSampleRate(rate);
+      return this;
+    }
+
+    /**
+     * @param clock the wall clock that places spans in time (microsecond precision where the system has it)
+     * @return this
+     */
+    public Builder clock(java.time.Clock clock) {
+      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
