@@ -41,8 +41,8 @@ public final class GraphView {
         + "\" viewBox=\"0 0 " + W + " " + H + "\" font-family=\"system-ui,sans-serif\" font-size=\"12\">");
     b.append("<defs>");
     for (HealthSource.Health h : HealthSource.Health.values()) {
-      b.append("<marker id=\"head-").append(h).append("\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerWidth=\"5\" "
-          + "markerHeight=\"5\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"").append(colour(h)).append("\"/></marker>");
+      b.append("<marker id=\"head-").append(h).append("\" viewBox=\"0 0 10 10\" refX=\"9\" refY=\"5\" markerUnits=\"userSpaceOnUse\" "
+          + "markerWidth=\"18\" markerHeight=\"18\" orient=\"auto\"><path d=\"M0,0 L10,5 L0,10 z\" fill=\"").append(colour(h)).append("\"/></marker>");
     }
     b.append("</defs>");
     List<ServiceGraph.Node> nodes = g.nodes();
@@ -62,7 +62,7 @@ public final class GraphView {
       double[] p = at.get(arc.from());
       double[] q = at.get(arc.to());
       HealthSource.Health h = ServiceGraph.byErrorRate(arc.calls(), arc.errors());
-      double width = 1.5 + 12 * Math.sqrt((double) arc.calls() / max);
+      double width = 1.5 + 7 * Math.sqrt((double) arc.calls() / max);
       String title = String.format(Locale.ROOT, "%s → %s: %d calls, %d errors (%.1f%%)", arc.from(), arc.to(), arc.calls(),
           arc.errors(), 100 * arc.errorRate());
       if (arc.from().equals(arc.to())) {
@@ -87,9 +87,9 @@ public final class GraphView {
       b.append(String.format(Locale.ROOT,
           "<g class=\"arc\" data-from=\"%s\" data-to=\"%s\" data-calls=\"%d\" data-errors=\"%d\"><title>%s</title>"
               + "<path d=\"M%.1f,%.1f Q%.1f,%.1f %.1f,%.1f\" fill=\"none\" stroke=\"%s\" stroke-width=\"%.1f\" opacity=\"0.75\" "
-              + "marker-end=\"url(#head-%s)\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\" font-size=\"11\">%d calls%s</text></g>",
+              + "marker-end=\"url(#head-%s)\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"#444\" font-size=\"11\">%d call%s%s</text></g>",
           escape(arc.from()), escape(arc.to()), arc.calls(), arc.errors(), escape(title), sx, sy, cx, cy, ex, ey, colour(h), width, h,
-          cx, cy, arc.calls(), arc.errors() > 0 ? String.format(Locale.ROOT, ", %.1f%% err", 100 * arc.errorRate()) : ""));
+          cx, cy, arc.calls(), arc.calls() == 1 ? "" : "s", arc.errors() > 0 ? String.format(Locale.ROOT, ", %.1f%% err", 100 * arc.errorRate()) : ""));
     }
     for (ServiceGraph.Node n : nodes) {
       double[] p = at.get(n.service());

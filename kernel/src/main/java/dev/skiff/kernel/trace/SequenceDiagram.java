@@ -26,7 +26,7 @@ import java.util.Map;
 public final class SequenceDiagram {
   private static final int LEFT = 90;
   private static final int TOP = 64;
-  private static final int COL = 230;
+  private static final int COL = 180;
   private static final int BOX = 12;
   private static final String OK_FILL = "#8fb8e6";
   private static final String ERR = "#d64541";
@@ -194,7 +194,7 @@ public final class SequenceDiagram {
         x0, y, x1, y, colour, dashed ? " stroke-dasharray=\"5 3\"" : "", err ? "arrow-err" : "arrow"));
     if (!label.isEmpty()) {
       b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"%s\" font-size=\"11\">%s</text>",
-          (x0 + x1) / 2, y - 4, dashed && !err ? "#666" : colour, escape(label)));
+          (x0 + x1) / 2, dashed ? y + 12 : y - 4, dashed && !err ? "#666" : colour, escape(label)));
     }
     return b.toString();
   }

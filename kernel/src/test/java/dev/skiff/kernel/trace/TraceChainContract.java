@@ -244,6 +244,65 @@ abstract class TraceChainContract {
     assertThat(graph.body()).contains("\"from\":\"" + svc("front") + "\",\"to\":\"" + svc("pricing") + "\",\"calls\":1");
   }
 
+  /** desk/book: calls flaky/get (fails UNAVAILABLE once, then answers: retried), then slow/work with a 60 ms timeout. */
+  String tracedRetryAndTimeout() {
+    java.util.Set<String> seen = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    Tracing flakyTracing = tracing(svc("flaky"), FAST);
+    toClose.add(Server.builder(svc("flaky")).transport(transport).observer(flakyTracing)
+        .endpoint(Endpoint.of("get", StringValue.class, StringValue.class, (req, ctx) -> {
+          if (seen.add(ctx.requestId())) {
+            throw new SkiffException(ErrorCode.UNAVAILABLE, "warming up");
+          }
+          return StringValue.of("got");
+        }).asIdempotent()).build().start());
+    Tracing slowTracing = tracing(svc("slow"), FAST);
+    toClose.add(Server.builder(svc("slow")).transport(transport).observer(slowTracing)
+        .endpoint(Endpoint.of("work", StringValue.class, StringValue.class, (req, ctx) -> {
+          sleep(200);
+          return StringValue.of("done");
+        })).build().start());
+    Tracing deskTracing = tracing(svc("desk"), FAST);
+    toClose.add(Server.builder(svc("desk")).transport(transport).observer(deskTracing)
+        .endpoint(Endpoint.of("book", StringValue.class, StringValue.class, (req, ctx) -> {
+          String got = ctx.client().call(svc("flaky"), "get", req, StringValue.class).getValue();
+          try {
+            ctx.client().call(svc("slow"), "work", req, StringValue.class, CallOptions.timeout(Duration.ofMillis(60)));
+            return StringValue.of(got + ", done");
+          } catch (SkiffException e) {
+            return StringValue.of(got + ", " + e.code());
+          }
+        })).build().start());
+    Reply<StringValue> r = Client.await(user.exchange(svc("desk"), "book", REQ, StringValue.class, CallOptions.defaults()));
+    assertThat(r.value().getValue()).isEqualTo("got, TIMEOUT");
+    await().atMost(Duration.ofSeconds(10)).until(() -> traces.store().trace(r.traceId()).map(List::size).orElse(0) == 8);
+    return r.traceId();
+  }
+
+  @Test
+  void retriesAndTimeoutsAreSpansOfTheirOwn() {
+    List<Span> spans = traces.store().trace(tracedRetryAndTimeout()).orElseThrow();
+    List<Span> attempts = spans.stream()
+        .filter(s -> s.getKind() == SpanKind.SPAN_KIND_CLIENT && s.getRemoteService().equals(svc("flaky"))).toList();
+    assertThat(attempts).hasSize(2);
+    assertThat(attempts.get(0).getAttempt()).isEqualTo(1);
+    assertThat(attempts.get(0).getErrorCode()).isEqualTo("UNAVAILABLE");
+    assertThat(attempts.get(0).getRetrying()).isTrue();
+    assertThat(attempts.get(1).getAttempt()).isEqualTo(2);
+    assertThat(attempts.get(1).getErrorCode()).isEmpty();
+    assertThat(attempts.get(1).getRequestId()).isEqualTo(attempts.get(0).getRequestId());
+    assertThat(attempts.get(1).getParentSpanId()).isEqualTo(attempts.get(0).getParentSpanId());
+    for (Span a : attempts) {
+      assertThat(spans).filteredOn(s -> s.getParentSpanId().equals(a.getSpanId())).singleElement()
+          .satisfies(s -> assertThat(s.getService()).isEqualTo(svc("flaky")));
+    }
+    Span slowCall = client(spans, "slow");
+    assertThat(slowCall.getErrorCode()).isEqualTo("TIMEOUT");
+    assertThat(slowCall.getRetrying()).isFalse();
+    assertThat(slowCall.getDurationMicros()).isBetween(50_000L, 1_000_000L);
+    assertThat(server(spans, "slow").getParentSpanId()).isEqualTo(slowCall.getSpanId());
+    assertThat(server(spans, "desk").getErrorCode()).isEmpty();
+  }
+
   @Test
   void unsampledTracesAreNotRecordedButAForcedOneIs() {
     try (Client quiet = Client.builder().transport(transport).name("test-quiet").build()) {
