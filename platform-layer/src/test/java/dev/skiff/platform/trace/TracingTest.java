@@ -175,7 +175,8 @@ class TracingTest {
       System.out.printf("full trace buffer: %d calls %.1f ms traced vs %.1f ms untraced; %d spans dropped, %d buffered%n",
           calls, tracedNanos / 1e6, plainNanos / 1e6, t.droppedSpans(), t.bufferedSpans());
       // every traced call makes two spans; the buffer holds 8 and the stuck sink took at most one batch
-      assertThat(t.droppedSpans()).isGreaterThanOrEqualTo(2L * (calls + 200) - 8 - 4);
+      // (a server records its span just after replying, so the last one may still be on its way)
+      await().atMost(Duration.ofSeconds(2)).until(() -> t.droppedSpans() >= 2L * (calls + 200) - 8 - 4);
       assertThat(t.bufferedSpans()).isEqualTo(8);
       assertThat(tracedNanos).isLessThan(plainNanos * 3 + Duration.ofMillis(500).toNanos());
     } finally {
