@@ -216,7 +216,7 @@ final class TracePages implements HttpHandler {
         if (b.length() > 1) {
           b.append(',');
         }
-        b.append(ZipkinJson.of(spans));
+        b.append(ZipkinJson.of(TraceService.withCallerInstances(spans)));
       });
     }
     return b.append(']').toString();

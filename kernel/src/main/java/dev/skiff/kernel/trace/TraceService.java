@@ -151,7 +151,26 @@ public final class TraceService implements KernelService {
     List<Span> spans = store.trace(id).orElseThrow(() ->
         new SkiffException(ErrorCode.NOT_FOUND, "no trace " + id + " is stored (it was not sampled, its spans have not "
             + "arrived yet, or it is older than the store keeps)"));
-    return Trace.newBuilder().setTraceId(id).addAllSpans(spans).build();
+    return Trace.newBuilder().setTraceId(id).addAllSpans(withCallerInstances(spans)).build();
+  }
+
+  /**
+   * Fills in the instance of client spans made by a handler (their tracing may not know its server's
+   * instance id): the instance of the server span they were made from.
+   */
+  static List<Span> withCallerInstances(List<Span> spans) {
+    Map<String, Span> servers = new java.util.HashMap<>();
+    for (Span s : spans) {
+      if (s.getKind() == dev.skiff.proto.v1.SpanKind.SPAN_KIND_SERVER) {
+        servers.put(s.getSpanId(), s);
+      }
+    }
+    List<Span> out = new java.util.ArrayList<>(spans.size());
+    for (Span s : spans) {
+      Span parent = s.getInstance().isEmpty() ? servers.get(s.getParentSpanId()) : null;
+      out.add(parent != null && parent.getService().equals(s.getService()) ? s.toBuilder().setInstance(parent.getInstance()).build() : s);
+    }
+    return out;
   }
 
   /**

@@ -186,6 +186,7 @@ abstract class TraceChainContract {
       assertThat(s.getDurationMicros()).isPositive();
     });
     assertThat(server(spans, "front").getInstance()).isNotEmpty();
+
     // the fan-out's two calls overlap in time; the inventory call came first and ended before them
     Span pricing = client(spans, "pricing");
     Span shipping = client(spans, "shipping");
@@ -203,7 +204,11 @@ abstract class TraceChainContract {
     List<Span> spans = tracedOrder();
     String id = spans.get(0).getTraceId();
     Trace t = user.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(id.toUpperCase()).build(), Trace.class);
-    assertThat(t.getSpansList()).containsExactlyInAnyOrderElementsOf(spans);
+    assertThat(t.getSpansList()).extracting(Span::getSpanId).containsExactlyInAnyOrderElementsOf(
+        spans.stream().map(Span::getSpanId).toList());
+    // a handler's calls are attributed to the instance that served the request they were made from
+    assertThat(client(t.getSpansList(), "inventory").getInstance()).isEqualTo(server(spans, "front").getInstance());
+    assertThat(client(t.getSpansList(), "tax").getInstance()).isEqualTo(server(spans, "pricing").getInstance());
     TraceList list = user.call(TraceService.SERVICE, "list", ListTracesRequest.newBuilder().setService(svc("tax")).build(), TraceList.class);
     assertThat(list.getTracesList()).singleElement().satisfies(s -> {
       assertThat(s.getTraceId()).isEqualTo(id);

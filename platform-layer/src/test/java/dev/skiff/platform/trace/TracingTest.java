@@ -136,6 +136,36 @@ class TracingTest {
   }
 
   @Test
+  void anExternalW3cTraceparentIsJoinedAndItsSampledFlagObeyed() {
+    Tracing t = tracing("test.w3c", FAST, collect);
+    echo("test.w3c", t);
+    try (Client c = Client.builder().transport(transport).name("test.gateway").observer(t).build()) {
+      // a W3C traceparent from another tool: version 00, trace id, parent span id, flags 01 (sampled)
+      Client joined = c.withScope(new dev.skiff.platform.client.CallScope(null,
+          "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+      EchoResponse r = joined.call("test.w3c", "echo", EchoRequest.newBuilder().build(), EchoResponse.class);
+      assertThat(r.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+      await().atMost(Duration.ofSeconds(3)).until(() -> shipped.size() == 2);
+      Span client = shipped.stream().filter(s -> s.getKind() == SpanKind.SPAN_KIND_CLIENT).findFirst().orElseThrow();
+      assertThat(client.getTraceId()).isEqualTo("4bf92f3577b34da6a3ce929d0e0e4736");
+      assertThat(client.getParentSpanId()).isEqualTo("00f067aa0ba902b7");
+      assertThat(client.getSpanId()).matches("[0-9a-f]{16}").isNotEqualTo("00f067aa0ba902b7");
+      // flags 00: not sampled, so nothing is recorded even though the context is joined
+      Client unsampled = c.withScope(new dev.skiff.platform.client.CallScope(null,
+          "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00"));
+      assertThat(unsampled.call("test.w3c", "echo", EchoRequest.newBuilder().build(), EchoResponse.class).getTraceId())
+          .isEqualTo("0af7651916cd43dd8448eb211c80319c");
+      c.call("test.w3c", "echo", EchoRequest.newBuilder().build(), EchoResponse.class, CallOptions.defaults().withTrace(true));
+      await().atMost(Duration.ofSeconds(3)).until(() -> shipped.size() == 4);
+      assertThat(shipped).noneMatch(s -> s.getTraceId().equals("0af7651916cd43dd8448eb211c80319c"));
+    }
+    assertThat(dev.skiff.platform.internal.TraceContext.parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"))
+        .isEqualTo(new dev.skiff.platform.internal.TraceContext("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7", true));
+    assertThat(dev.skiff.platform.internal.TraceContext.parse("00-00000000000000000000000000000000-00f067aa0ba902b7-01")).isNull();
+    assertThat(dev.skiff.platform.internal.TraceContext.parse("00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")).isNull();
+  }
+
+  @Test
   void aFullBufferDropsAndCountsWithoutSlowingCalls() throws Exception {
     CountDownLatch stuck = new CountDownLatch(1);
     SpanSink blocked = batch -> {
