@@ -4,12 +4,18 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.observe.ClientEvent;
+import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.trace.TraceSettings;
+import dev.skiff.platform.trace.Tracing;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
@@ -38,10 +44,14 @@ import picocli.CommandLine.Spec;
       "",
       "Example:",
       "  skiff call com.example.greeter hello '{\"name\": \"Ada\"}' --timeout 2s -v",
+      "  skiff call com.example.greeter hello '{}' --trace      (then: skiff trace ID)",
       "",
       "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 broker unreachable."
     })
 final class CallCommand implements Callable<Integer> {
+  /** The service name the command's own spans are recorded under. */
+  static final String TRACE_SERVICE_NAME = "skiff-cli";
+
   @Spec CommandSpec spec;
 
   @ParentCommand SkiffCli cli;
@@ -76,6 +86,12 @@ final class CallCommand implements Callable<Integer> {
   String instance;
 
   @Option(
+      names = "--trace",
+      description = "Record this call's trace whatever the services' sampling rates, and print its trace id on stderr "
+          + "(trace ID); then 'skiff trace ID' shows it (with 'skiff kernel' running).")
+  boolean trace;
+
+  @Option(
       names = {"-v", "--verbose"},
       description = "Also print on stderr the broker, who answered (service, version, instance), the request id and the latency.")
   boolean verbose;
@@ -92,20 +108,43 @@ final class CallCommand implements Callable<Integer> {
       err.println("broker " + b.describe());
     }
     Client client;
+    Tracing started = null;
+    AtomicReference<String> traceId = new AtomicReference<>();
     try {
-      client = b.connect();
+      if (trace) {
+        AmqpTransport transport = b.connectTransport();
+        // the call's own span goes to the trace service too, as the root of the trace
+        started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
+            .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
+        client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
+          @Override
+          public void onClientAttempt(ClientEvent event) {
+            traceId.set(event.traceId());
+          }
+        }).build();
+      } else {
+        client = b.connect();
+      }
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);
       return SkiffCli.EXIT_BROKER_UNREACHABLE;
     }
+    Tracing tracing = started;
     String requestId = newRequestId();
-    CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId);
+    CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId).withTrace(trace);
     if (instance != null) {
       options = options.withInstance(instance);
     }
     long start = System.nanoTime();
     try (client) {
-      Reply<String> reply = Client.await(client.callJson(service, endpoint, json, options));
+      Reply<String> reply;
+      try {
+        reply = Client.await(client.callJson(service, endpoint, json, options));
+      } finally {
+        if (tracing != null) {
+          tracing.close(); // ships the call's span while the connection is still open
+        }
+      }
       double ms = (System.nanoTime() - start) / 1e6;
       String body = reply.value();
       out.print(body);
@@ -118,6 +157,9 @@ final class CallCommand implements Callable<Integer> {
             Locale.ROOT,
             "answered by %s %s instance %s in %.1f ms (request %s)%n",
             reply.service(), reply.serviceVersion(), reply.instance(), ms, reply.requestId());
+      }
+      if (trace) {
+        err.println("trace " + reply.traceId());
       }
       return SkiffCli.EXIT_OK;
     } catch (SkiffException e) {
@@ -144,6 +186,9 @@ final class CallCommand implements Callable<Integer> {
                       .collect(Collectors.joining(", ")));
         }
         err.println(line);
+      }
+      if (trace && traceId.get() != null) {
+        err.println("trace " + traceId.get());
       }
       return SkiffCli.EXIT_CALL_FAILED;
     }

@@ -1,8 +1,12 @@
 package dev.skiff.platform.server;
 
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.trace.TraceSettings;
+import dev.skiff.platform.trace.Tracing;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.util.List;
 import java.util.Objects;
 
 /**
@@ -60,8 +64,13 @@ public abstract class SkiffService {
    * @return the server, not started
    */
   public Server newServer(Transport transport, Settings settings) {
+    return newServer(transport, settings, List.of());
+  }
+
+  private Server newServer(Transport transport, Settings settings, List<RpcObserver> observers) {
     Server.Builder b = Server.builder(name).version(version).description(description).transport(transport);
     b.settings(settings);
+    observers.forEach(b::observer);
     register(b);
     return b.build();
   }
@@ -79,19 +88,26 @@ public abstract class SkiffService {
 
   /**
    * Runs the service as a process: connects to the broker from the environment, serves, and on SIGTERM
-   * or SIGINT drains and exits.
+   * or SIGINT drains and exits. The service is traced ({@link Tracing}, settings from
+   * {@link TraceSettings#fromEnvironment()}: {@code SKIFF_TRACE_SAMPLE_RATE}, ...).
    *
    * @throws InterruptedException if the main thread is interrupted while serving
    */
   public final void run() throws InterruptedException {
     Settings settings = Settings.fromEnvironment();
+    TraceSettings traceSettings = TraceSettings.fromEnvironment();
     AmqpTransport transport = AmqpTransport.connect(settings.amqpUri());
-    Server server = newServer(transport, settings);
+    // traced for free: forced and upstream-sampled traces always, new ones at SKIFF_TRACE_SAMPLE_RATE
+    Tracing tracing =
+        Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))
+            .build().start();
+    Server server = newServer(transport, settings, List.of(tracing));
     Runtime.getRuntime()
         .addShutdownHook(
             new Thread(
                 () -> {
                   server.close();
+                  tracing.close();
                   transport.close();
                 },
                 "skiff-shutdown-" + name));

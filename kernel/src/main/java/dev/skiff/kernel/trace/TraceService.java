@@ -1,0 +1,232 @@
+package dev.skiff.kernel.trace;
+
+import dev.skiff.kernel.KernelContext;
+import dev.skiff.kernel.KernelService;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.pubsub.PubSub;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.trace.SpanSink;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.proto.v1.GetTraceRequest;
+import dev.skiff.proto.v1.ListTracesRequest;
+import dev.skiff.proto.v1.Span;
+import dev.skiff.proto.v1.SpanBatch;
+import dev.skiff.proto.v1.Trace;
+import dev.skiff.proto.v1.TraceList;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The trace kernel service: subscribes to every service's spans (topic {@code trace.spans.#}, in the
+ * group {@code skiff.trace} so that copies of this service share them), stores them, and serves them:
+ * over RPC as the service {@code skiff.trace} (endpoints {@code get} and {@code list}, used by
+ * {@code skiff trace}), and on the kernel's web server under {@code /traces} (a list of recent traces,
+ * each trace as a sequence diagram, the service graph, and Zipkin v2 JSON under {@code /traces/api/v2}).
+ *
+ * <table>
+ *   <caption>Environment variables</caption>
+ *   <tr><th>variable</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>SKIFF_TRACE_MAX_TRACES</td><td>traces the in-memory store keeps</td><td>10000</td></tr>
+ *   <tr><td>SKIFF_TRACE_MAX_SPANS</td><td>spans kept per trace</td><td>1000</td></tr>
+ * </table>
+ *
+ * <p>Thread-safe. Started once; close is idempotent and closes the store.
+ */
+public final class TraceService implements KernelService {
+  /** The RPC service name. */
+  public static final String SERVICE = "skiff.trace";
+
+  private static final Logger log = LoggerFactory.getLogger(TraceService.class);
+  private static final Pattern TRACE_ID = Pattern.compile("[0-9a-f]{32}");
+
+  private final TraceStore store;
+  private final HealthSource health;
+  private final ServiceGraph graph;
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final AtomicLong spansReceived = new AtomicLong();
+  private final AtomicLong droppedUpstream = new AtomicLong();
+  private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
+  private Transport.Subscription subscription;
+  private Server server;
+
+  /** A trace service with an in-memory store sized from the environment; what {@code skiff kernel} runs. */
+  public TraceService() {
+    this(inMemoryFromEnvironment(System.getenv()), HealthSource.NONE, Clock.systemUTC());
+  }
+
+  /**
+   * @param store where traces are kept (owned: closed with the service)
+   * @param health the monitoring service's view of health, or {@link HealthSource#NONE}
+   * @param clock the time source of the service graph's window
+   */
+  public TraceService(TraceStore store, HealthSource health, Clock clock) {
+    this.store = Objects.requireNonNull(store, "store");
+    this.health = Objects.requireNonNull(health, "health");
+    this.graph = new ServiceGraph(clock, Duration.ofMinutes(15));
+  }
+
+  /**
+   * @param env environment variables
+   * @return an in-memory store bounded by SKIFF_TRACE_MAX_TRACES and SKIFF_TRACE_MAX_SPANS
+   * @throws IllegalArgumentException naming a variable whose value is not a positive number
+   */
+  public static InMemoryTraceStore inMemoryFromEnvironment(Map<String, String> env) {
+    return new InMemoryTraceStore(positive(env, "SKIFF_TRACE_MAX_TRACES", 10_000), positive(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
+  }
+
+  private static int positive(Map<String, String> env, String key, int dflt) {
+    String v = env.get(key);
+    if (v == null || v.isBlank()) {
+      return dflt;
+    }
+    try {
+      int n = Integer.parseInt(v.trim());
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v + "'");
+  }
+
+  @Override
+  public String name() {
+    return "trace";
+  }
+
+  @Override
+  public void start(KernelContext context) {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("the trace service was already started");
+    }
+    PubSub events = new PubSub(context.transport());
+    subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
+    server =
+        Server.builder(SERVICE)
+            .description("traces: get one by id, list recent ones")
+            .transport(context.transport())
+            .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).asIdempotent())
+            .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent())
+            .build()
+            .start();
+    context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
+    log.info("trace service: storing spans from {} in {}", SpanSink.ALL_TOPICS, store.getClass().getSimpleName());
+  }
+
+  /**
+   * Takes a batch of spans (what arrives over the broker).
+   *
+   * @param batch the batch
+   */
+  public void accept(SpanBatch batch) {
+    store.add(batch.getSpansList());
+    graph.add(batch.getSpansList());
+    spansReceived.addAndGet(batch.getSpansCount());
+    if (batch.getDroppedTotal() > 0) {
+      Long before = droppedByInstance.put(batch.getService() + "/" + batch.getInstance(), batch.getDroppedTotal());
+      droppedUpstream.addAndGet(batch.getDroppedTotal() - (before == null ? 0 : before));
+    }
+  }
+
+  /**
+   * @param traceId a trace id (32 hex characters)
+   * @return the trace
+   * @throws SkiffException BAD_REQUEST for a malformed id, NOT_FOUND for an unknown one
+   */
+  public Trace get(String traceId) {
+    String id = normalise(traceId);
+    List<Span> spans = store.trace(id).orElseThrow(() ->
+        new SkiffException(ErrorCode.NOT_FOUND, "no trace " + id + " is stored (it was not sampled, its spans have not "
+            + "arrived yet, or it is older than the store keeps)"));
+    return Trace.newBuilder().setTraceId(id).addAllSpans(withCallerInstances(spans)).build();
+  }
+
+  /**
+   * Fills in the instance of client spans made by a handler (their tracing may not know its server's
+   * instance id): the instance of the server span they were made from.
+   */
+  static List<Span> withCallerInstances(List<Span> spans) {
+    Map<String, Span> servers = new java.util.HashMap<>();
+    for (Span s : spans) {
+      if (s.getKind() == dev.skiff.proto.v1.SpanKind.SPAN_KIND_SERVER) {
+        servers.put(s.getSpanId(), s);
+      }
+    }
+    List<Span> out = new java.util.ArrayList<>(spans.size());
+    for (Span s : spans) {
+      Span parent = s.getInstance().isEmpty() ? servers.get(s.getParentSpanId()) : null;
+      out.add(parent != null && parent.getService().equals(s.getService()) ? s.toBuilder().setInstance(parent.getInstance()).build() : s);
+    }
+    return out;
+  }
+
+  /**
+   * @param traceId a trace id as a user typed it
+   * @return it in lower case
+   * @throws SkiffException BAD_REQUEST when it is not 32 hex characters
+   */
+  static String normalise(String traceId) {
+    String id = traceId == null ? "" : traceId.trim().toLowerCase(Locale.ROOT);
+    if (!TRACE_ID.matcher(id).matches()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "'" + traceId + "' is not a trace id: a trace id is 32 hex characters "
+          + "(what skiff call --trace prints)");
+    }
+    return id;
+  }
+
+  /**
+   * @param req the limit and service filter
+   * @return the most recent traces
+   */
+  public TraceList list(ListTracesRequest req) {
+    int limit = req.getLimit() <= 0 ? 20 : Math.min(req.getLimit(), 1000);
+    return TraceList.newBuilder().addAllTraces(store.recent(limit, req.getService())).build();
+  }
+
+  /** @return the store */
+  public TraceStore store() {
+    return store;
+  }
+
+  /** @return the service graph now */
+  public ServiceGraph.Snapshot graph() {
+    return graph.snapshot(health);
+  }
+
+  /** @return spans received */
+  public long spansReceived() {
+    return spansReceived.get();
+  }
+
+  /** @return spans that services reported dropping because their trace buffer was full */
+  public long spansDroppedUpstream() {
+    return droppedUpstream.get();
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    if (subscription != null) {
+      subscription.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+    store.close();
+  }
+}
