@@ -1,0 +1,51 @@
+package dev.skiff.benchmarks;
+
+import java.io.IOException;
+import org.openjdk.jmh.annotations.Level;
+import org.openjdk.jmh.annotations.Param;
+import org.openjdk.jmh.annotations.Scope;
+import org.openjdk.jmh.annotations.Setup;
+import org.openjdk.jmh.annotations.State;
+import org.openjdk.jmh.annotations.TearDown;
+
+/**
+ * Diagnostic baselines (not targets): the raw request/reply of {@link RawConfirms} with one part of what
+ * Skiff does added, to attribute Skiff's overhead. {@code skiffProperties}: requests and replies carry
+ * Skiff's AMQP properties (request: 9 headers, per-message TTL, user_id; reply: 5 headers).
+ * {@code handlerPool}: the server hands each request to a 16-thread pool, as a Skiff server does.
+ * {@code both}: the two together.
+ */
+@State(Scope.Benchmark)
+public class RawDiagnostic {
+  /** Which of Skiff's pieces is added. */
+  @Param({"skiffProperties", "handlerPool", "both"})
+  public String variant;
+
+  RawRpc.Client client;
+  private RawRpc.Server server;
+
+  /**
+   * Starts the server and the client and makes one call.
+   *
+   * @throws Exception when the broker cannot be reached or the call fails
+   */
+  @Setup(Level.Trial)
+  public void start() throws Exception {
+    boolean props = variant.equals("skiffProperties") || variant.equals("both");
+    boolean pool = variant.equals("handlerPool") || variant.equals("both");
+    server = new RawRpc.Server(Bench.brokerUri(), props, pool);
+    client = new RawRpc.Client(Bench.brokerUri(), true, props);
+    RawConfirms.smoke(client, "raw amqp-client (" + variant + ")");
+  }
+
+  /**
+   * Closes everything.
+   *
+   * @throws IOException when closing fails
+   */
+  @TearDown(Level.Trial)
+  public void stop() throws IOException {
+    client.close();
+    server.close();
+  }
+}
