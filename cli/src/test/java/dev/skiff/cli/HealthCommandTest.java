@@ -81,6 +81,13 @@ class HealthCommandTest {
   }
 
   @Test
+  void aBadGraphiteAddressStopsTheKernelWithAnErrorNamingTheVariable() {
+    Skiff.Result r = Skiff.run(Map.of("SKIFF_GRAPHITE", "graphite"), "kernel");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).contains("SKIFF_GRAPHITE must be host:port (e.g. graphite.example.com:2003), not 'graphite': it has no port");
+  }
+
+  @Test
   void anUnknownServiceIsNamedInTheError() {
     Skiff.Result r = Skiff.run("health", "no.such.service");
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);

@@ -14,6 +14,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.Test;
@@ -40,6 +41,20 @@ class DashboardBrowserTest {
       assertThat(panelStatus(before, name)).isEqualTo("absent");
 
       MonitoredService svc = new MonitoredService(broker.transport(), name, "inst-a");
+      MonitoredService other = new MonitoredService(broker.transport(), name, "inst-b");
+      AtomicBoolean traffic = new AtomicBoolean(true);
+      Thread load = new Thread(() -> {
+        int i = 0;
+        while (traffic.get()) {
+          try {
+            client.call(name, "widget", HealthQuery.newBuilder().setService("sleep:" + (i++ % 7)).build(), HealthQuery.class);
+          } catch (RuntimeException e) {
+            // the test's assertions say what matters; the load only feeds the graphs
+          }
+        }
+      }, "dashboard-test-load");
+      load.setDaemon(true);
+      load.start();
       try {
         for (int i = 0; i < 20; i++) {
           client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);
@@ -54,7 +69,7 @@ class DashboardBrowserTest {
         for (int i = 0; i < 20; i++) {
           client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);
         }
-        Thread.sleep(700); // one more report, so the graphs have a second point with traffic
+        Thread.sleep(1500); // a few more reports, so the graphs have points with traffic
         String red = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
         assertThat(panelStatus(red, name)).isEqualTo("unhealthy");
         assertThat(red).contains("widget-store [PAGE]: the widget store refuses connections");
@@ -63,7 +78,10 @@ class DashboardBrowserTest {
         HeadlessChromium.screenshot(page, shot, Duration.ofSeconds(3));
         assertThat(Files.size(shot)).isGreaterThan(10_000);
       } finally {
+        traffic.set(false);
+        load.join(5000);
         svc.server.close();
+        other.server.close();
       }
     }
   }

@@ -42,7 +42,16 @@ final class MonitoredService {
         .description("makes widgets")
         .transport(transport)
         .monitoring(MonitoringOptions.defaults().withPublishInterval(Duration.ofMillis(300)))
-        .endpoint(Endpoint.of("widget", HealthQuery.class, HealthQuery.class, (q, ctx) -> q)
+        .endpoint(Endpoint.of("widget", HealthQuery.class, HealthQuery.class, (q, ctx) -> {
+              if (q.getService().startsWith("sleep:")) {
+                try {
+                  Thread.sleep(Long.parseLong(q.getService().substring(6)));
+                } catch (InterruptedException e) {
+                  Thread.currentThread().interrupt();
+                }
+              }
+              return q;
+            })
             .asIdempotent()
             .withSla(Duration.ofMillis(50), Duration.ofMillis(100)))
         .healthCheck("widget-store", custom)
