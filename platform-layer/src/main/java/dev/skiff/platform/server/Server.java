@@ -208,7 +208,7 @@ public final class Server implements AutoCloseable {
     this.health = b.health;
     String config = (b.settingsApplied ? "settings from the environment" : "settings from code")
         + ": concurrency " + concurrency + ", prefetch " + prefetch + ", max message " + maxMessageBytes
-        + " bytes, drain grace " + drainGrace + ", metrics " + (rpc != null ? "on" : "off");
+        + " bytes, drain grace " + drainGrace.toMillis() + " ms, metrics " + (rpc != null ? "on" : "off");
     this.monitor =
         new ServiceMonitor(
             new ServiceMonitor.Service(name, version, description, instanceId, endpoints.values(), concurrency, prefetch, config),
