@@ -83,6 +83,14 @@ class ServerMonitoringTest {
     }
   }
 
+  /** The server records a request just after it answers: wait until it has recorded {@code n}. */
+  private void awaitRecorded(long n) {
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      assertThat(server.metrics().meter("skiff.server.endpoint.echo.requests").getCount()).isEqualTo(n);
+      assertThat(server.metrics().timer("skiff.server.endpoint.echo").getCount()).isEqualTo(n);
+    });
+  }
+
   @Test
   void everyServerHasBuiltInChecksAndPerEndpointMetricsByErrorCode() {
     start(MonitoringOptions.defaults(), echoEndpoint(), null);
@@ -92,6 +100,7 @@ class ServerMonitoringTest {
     call(EchoRequest.newBuilder().setFail("CONFLICT").build());
     call(EchoRequest.newBuilder().setFail("INTERNAL").build());
     call(EchoRequest.newBuilder().setFail("INTERNAL").build());
+    awaitRecorded(8);
     assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration", "endpoint.echo");
     Map<String, HealthCheck.Result> results = server.health().runAll();
     assertThat(results).allSatisfy((n, r) -> assertThat(r.healthy()).as(n + ": " + r.message()).isTrue());
@@ -132,27 +141,32 @@ class ServerMonitoringTest {
   @Test
   void anEndpointMissingItsSlaOrFailingTooOftenTurnsItsCheckUnhealthy() {
     start(MonitoringOptions.defaults(),
-        echoEndpoint().withSla(Duration.ofMillis(5), Duration.ofMillis(10)), null);
+        echoEndpoint().withSla(Duration.ofMillis(200), Duration.ofMillis(300)), null);
     call(EchoRequest.newBuilder().setText("fast").build());
-    assertThat(server.health().run("endpoint.echo").healthy()).isTrue();
+    awaitRecorded(1);
+    HealthCheck.Result fast = server.health().run("endpoint.echo");
+    assertThat(fast.healthy()).as(fast.message()).isTrue();
     for (int i = 0; i < 3; i++) {
-      call(EchoRequest.newBuilder().setSleepMs(40).build());
+      call(EchoRequest.newBuilder().setSleepMs(350).build());
     }
+    awaitRecorded(4);
     HealthCheck.Result slow = server.health().run("endpoint.echo");
     assertThat(slow.healthy()).isFalse();
-    assertThat(slow.message()).contains("p95").contains("over its SLA of 10.0 ms");
+    assertThat(slow.message()).contains("p95").contains("over its SLA of 300.0 ms");
 
     server.close();
     start(MonitoringOptions.defaults(), echoEndpoint(), null);
     for (int i = 0; i < 10; i++) {
       call(EchoRequest.newBuilder().setFail(i < 3 ? "INTERNAL" : "").build());
     }
+    awaitRecorded(10);
     HealthCheck.Result failing = server.health().run("endpoint.echo");
     assertThat(failing.healthy()).as(failing.message()).isFalse();
     assertThat(failing.message()).contains("3 of the last 10 requests failed (30%, limit 5%)");
     for (int i = 0; i < 10; i++) {
       call(EchoRequest.newBuilder().setFail("NOT_FOUND").build());
     }
+    awaitRecorded(20);
     assertThat(server.health().run("endpoint.echo").healthy()).as("caller errors are not the service's fault").isTrue();
   }
 
@@ -202,6 +216,7 @@ class ServerMonitoringTest {
   void metricsOffMeansNoObserverAndNoEndpointMetrics() {
     start(MonitoringOptions.defaults().withMetrics(false), echoEndpoint(), null);
     call(EchoRequest.newBuilder().setText("hi").build());
+    await().atMost(Duration.ofSeconds(5)).until(() -> server.metrics().timer("skiff.server.endpoint.echo").getCount() == 1);
     assertThat(server.metrics().getMeters()).doesNotContainKey("skiff.server.endpoint.echo.requests");
     assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration");
     assertThat(server.monitor().report().getEndpointsList()).isEmpty();
