@@ -62,7 +62,7 @@ class DashboardBrowserTest {
         await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).isPresent());
         String healthy = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
         assertThat(panelStatus(healthy, name)).isEqualTo("healthy");
-        assertThat(healthy).contains("data-endpoint=\"widget\"").contains("<svg").contains("SLA p95 100.0 ms");
+        assertThat(healthy).contains("data-endpoint=\"widget\"").contains("<svg").contains("SLA p95 2000.0 ms");
 
         svc.failure.set("the widget store refuses connections");
         await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).orElseThrow().getStatus().equals("unhealthy"));

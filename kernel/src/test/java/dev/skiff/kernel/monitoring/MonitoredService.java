@@ -53,7 +53,7 @@ final class MonitoredService {
               return q;
             })
             .asIdempotent()
-            .withSla(Duration.ofMillis(50), Duration.ofMillis(100)))
+            .withSla(Duration.ofSeconds(1), Duration.ofSeconds(2)))
         .healthCheck("widget-store", custom)
         .build()
         .start();
