@@ -4,6 +4,7 @@ import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelService;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.io.PrintWriter;
 import java.util.LinkedHashSet;
@@ -50,6 +51,7 @@ final class KernelCommand implements Callable<Integer> {
     try {
       chosen = Kernel.select(Kernel.available(), new LinkedHashSet<>(names));
       port = httpPort != null ? httpPort : Kernel.httpPort(cli.env());
+      MonitoringOptions.fromEnvironment(cli.env());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }

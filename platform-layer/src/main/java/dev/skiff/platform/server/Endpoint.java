@@ -2,6 +2,7 @@ package dev.skiff.platform.server;
 
 import com.google.protobuf.Internal;
 import com.google.protobuf.Message;
+import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
 
@@ -13,11 +14,13 @@ import java.util.regex.Pattern;
  * @param responseType the response's protobuf class
  * @param handler the code
  * @param idempotent whether running a request twice has the same effect as once (safe to retry)
+ * @param sla the performance it is expected to give, or null for none declared (its healthcheck then
+ *     watches only its error rate)
  * @param <Q> the request type
  * @param <R> the response type
  */
 public record Endpoint<Q extends Message, R extends Message>(
-    String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler, boolean idempotent) {
+    String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler, boolean idempotent, Sla sla) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
 
   /** Checks the arguments. */
@@ -45,12 +48,63 @@ public record Endpoint<Q extends Message, R extends Message>(
    */
   public static <Q extends Message, R extends Message> Endpoint<Q, R> of(
       String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler) {
-    return new Endpoint<>(name, requestType, responseType, handler, false);
+    return new Endpoint<>(name, requestType, responseType, handler, false, null);
   }
 
   /** @return a copy declared idempotent */
   public Endpoint<Q, R> asIdempotent() {
-    return new Endpoint<>(name, requestType, responseType, handler, true);
+    return new Endpoint<>(name, requestType, responseType, handler, true, sla);
+  }
+
+  /**
+   * Declares the latency the endpoint's handler is expected to keep: its healthcheck turns unhealthy
+   * when the measured mean or 95th percentile is over these, or when more than
+   * {@link Sla#DEFAULT_MAX_ERROR_RATE} of recent requests failed through the service's fault.
+   *
+   * @param mean the expected mean handler time
+   * @param p95 the expected 95th-percentile handler time
+   * @return a copy with the expectations
+   */
+  public Endpoint<Q, R> withSla(Duration mean, Duration p95) {
+    return withSla(new Sla(mean, p95, Sla.DEFAULT_MAX_ERROR_RATE));
+  }
+
+  /**
+   * Declares the endpoint's expectations in full.
+   *
+   * @param sla the expectations
+   * @return a copy with them
+   */
+  public Endpoint<Q, R> withSla(Sla sla) {
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, Objects.requireNonNull(sla, "sla"));
+  }
+
+  /**
+   * What an endpoint is expected to deliver. Immutable.
+   *
+   * @param mean the expected mean handler time
+   * @param p95 the expected 95th-percentile handler time
+   * @param maxErrorRate the largest tolerated share (0 to 1) of requests failing through the service's
+   *     fault (INTERNAL, TIMEOUT, CAPACITY, UNAVAILABLE, UNKNOWN_OUTCOME)
+   */
+  public record Sla(Duration mean, Duration p95, double maxErrorRate) {
+    /** The error rate tolerated when none is given: 5%. */
+    public static final double DEFAULT_MAX_ERROR_RATE = 0.05;
+
+    /** Checks the arguments. */
+    public Sla {
+      Objects.requireNonNull(mean, "mean");
+      Objects.requireNonNull(p95, "p95");
+      if (mean.isNegative() || mean.isZero() || p95.isNegative() || p95.isZero()) {
+        throw new IllegalArgumentException("SLA latencies must be positive: mean " + mean + ", p95 " + p95);
+      }
+      if (p95.compareTo(mean) < 0) {
+        throw new IllegalArgumentException("SLA p95 (" + p95 + ") must not be below its mean (" + mean + ")");
+      }
+      if (!(maxErrorRate >= 0 && maxErrorRate <= 1)) {
+        throw new IllegalArgumentException("SLA maxErrorRate must be between 0 and 1: " + maxErrorRate);
+      }
+    }
   }
 
   /** @return the request type's default instance, used to decode requests */

@@ -11,9 +11,14 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.platform.health.HealthChecks;
+import dev.skiff.platform.health.ServiceMonitor;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.metrics.MonitoringOptions;
+import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.observe.ServerEvent;
 import dev.skiff.platform.internal.TraceContext;
@@ -66,6 +71,12 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #close()} drains: it stops taking requests, gives back those not started (another instance
  * takes them), lets running ones finish within the drain grace, answers the rest UNAVAILABLE, then
  * closes. Thread-safe; lifecycle: {@code build() -> start() -> close()}, each at most once.
+ *
+ * <p>Every server is monitored with no code from its author: per-endpoint metrics (unless switched off,
+ * see {@link MonitoringOptions}), built-in healthchecks (broker, configuration, capacity, one per
+ * endpoint against its {@link Endpoint.Sla}), and its health and a metrics summary published on the
+ * topic {@code health.SERVICE} (see {@link ServiceMonitor}). Add checks with
+ * {@link Builder#healthCheck(String, HealthCheck)} or, at run time, {@link #health()}.
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
@@ -100,6 +111,8 @@ public final class Server implements AutoCloseable {
   private final Clock clock;
   private final Client client;
   private final Observers observers;
+  private final HealthChecks health;
+  private final ServiceMonitor monitor;
 
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final ThreadPoolExecutor pool;
@@ -141,7 +154,12 @@ public final class Server implements AutoCloseable {
     this.endpoints = Map.copyOf(b.endpoints);
     this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
     this.clock = b.clock;
-    this.observers = new Observers(b.observers);
+    RpcMetrics rpc = b.monitoring.metricsEnabled() ? new RpcMetrics(metrics, endpoints.keySet()) : null;
+    List<RpcObserver> observed = new ArrayList<>(b.observers);
+    if (rpc != null) {
+      observed.add(rpc);
+    }
+    this.observers = new Observers(observed);
     AtomicInteger n = new AtomicInteger();
     this.pool =
         new ThreadPoolExecutor(
@@ -173,7 +191,7 @@ public final class Server implements AutoCloseable {
             .maxMessageBytes(maxMessageBytes)
             .metrics(metrics)
             .clock(clock)
-            .observers(b.observers)
+            .observers(observed)
             .build();
     this.droppedExpired = metrics.counter("skiff.server.dropped-expired");
     this.overruns = metrics.counter("skiff.server.handler-overruns");
@@ -187,6 +205,14 @@ public final class Server implements AutoCloseable {
     for (String e : endpoints.keySet()) {
       timers.put(e, metrics.timer("skiff.server.endpoint." + e));
     }
+    this.health = b.health;
+    String config = (b.settingsApplied ? "settings from the environment" : "settings from code")
+        + ": concurrency " + concurrency + ", prefetch " + prefetch + ", max message " + maxMessageBytes
+        + " bytes, drain grace " + drainGrace.toMillis() + " ms, metrics " + (rpc != null ? "on" : "off");
+    this.monitor =
+        new ServiceMonitor(
+            new ServiceMonitor.Service(name, version, description, instanceId, endpoints.values(), concurrency, prefetch, config),
+            transport, metrics, health, b.monitoring, rpc, clock);
   }
 
   /**
@@ -218,6 +244,7 @@ public final class Server implements AutoCloseable {
       shutdownResources();
       throw e;
     }
+    monitor.start();
     log.info("{} {} instance {} serving {} on {}", name, version, instanceId, endpoints.keySet(), transport.describe());
     return this;
   }
@@ -250,6 +277,21 @@ public final class Server implements AutoCloseable {
   /** @return the registry holding this server's (and its client's) metrics */
   public MetricRegistry metrics() {
     return metrics;
+  }
+
+  /**
+   * This service's healthchecks: where service-layer clients and the author register checks at run
+   * time (see {@link HealthChecks}).
+   *
+   * @return the registry
+   */
+  public HealthChecks health() {
+    return health;
+  }
+
+  /** @return the monitor that runs the checks and publishes this instance's health */
+  public ServiceMonitor monitor() {
+    return monitor;
   }
 
   /** @return a client that calls as this service; handlers should prefer {@link RequestContext#client()} */
@@ -436,6 +478,7 @@ public final class Server implements AutoCloseable {
   }
 
   private void shutdownResources() {
+    monitor.close();
     pool.shutdownNow();
     watchdog.shutdownNow();
     client.close();
@@ -733,6 +776,9 @@ public final class Server implements AutoCloseable {
     private Clock clock = Clock.systemUTC();
     private final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
     private final List<RpcObserver> observers = new ArrayList<>();
+    private final HealthChecks health = new HealthChecks();
+    private MonitoringOptions monitoring;
+    private boolean settingsApplied;
 
     private Builder(String name) {
       Objects.requireNonNull(name, "name");
@@ -805,6 +851,7 @@ public final class Server implements AutoCloseable {
       maxMessageBytes(s.maxMessageBytes());
       clientTimeout(s.defaultTimeout());
       drainGrace(s.drainGrace());
+      settingsApplied = true;
       return this;
     }
 
@@ -922,6 +969,32 @@ public final class Server implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Registers a healthcheck, run at the interval and reported with the priority it declares.
+     *
+     * @param name a name unique in this service
+     * @param check the check
+     * @return this
+     * @throws IllegalArgumentException if the name is taken or invalid
+     */
+    public Builder healthCheck(String name, HealthCheck check) {
+      health.register(name, check);
+      return this;
+    }
+
+    /**
+     * Sets how the server is monitored: metrics on or off, Graphite, how often health is published.
+     * Default: {@link MonitoringOptions#fromEnvironment()} ({@code SKIFF_METRICS}, {@code SKIFF_GRAPHITE},
+     * ...), read when the server is built.
+     *
+     * @param options the options
+     * @return this
+     */
+    public Builder monitoring(MonitoringOptions options) {
+      this.monitoring = Objects.requireNonNull(options, "options");
+      return this;
+    }
+
     /** @param metrics where metrics go (default: a registry of the server's own) @return this */
     public Builder metrics(MetricRegistry metrics) {
       this.metrics = Objects.requireNonNull(metrics, "metrics");
@@ -975,6 +1048,9 @@ public final class Server implements AutoCloseable {
       }
       if (endpoints.isEmpty()) {
         throw new IllegalStateException("service " + name + " has no endpoints");
+      }
+      if (monitoring == null) {
+        monitoring = MonitoringOptions.fromEnvironment();
       }
       return new Server(this);
     }

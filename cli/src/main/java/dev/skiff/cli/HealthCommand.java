@@ -1,0 +1,154 @@
+package dev.skiff.cli;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.EndpointStats;
+import dev.skiff.proto.v1.HealthOverview;
+import dev.skiff.proto.v1.HealthQuery;
+import dev.skiff.proto.v1.InstanceStatus;
+import dev.skiff.proto.v1.ServiceStatus;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.util.Locale;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Help.Visibility;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/** {@code skiff health [NAME]}: what the monitoring service knows of every service's health, or one's. */
+@Command(
+    name = "health",
+    sortOptions = false,
+    headerHeading = "%n",
+    header = "Shows the health of every service, or of one in detail.",
+    synopsisHeading = "%nUsage: ",
+    descriptionHeading = "%n",
+    description = {
+      "Asks the monitoring service (run by 'skiff kernel') what services have published about their",
+      "health: one line per service, its failing checks beneath; with NAME, every instance, check and",
+      "endpoint of that service.",
+      ""
+    },
+    footer = {
+      "",
+      "Examples:",
+      "  skiff health",
+      "  skiff health com.example.greeter",
+      "",
+      "Exit codes: 0 all healthy, 1 a service is unhealthy or stale (or unknown, or no monitoring",
+      "service answered), 2 usage error, 3 broker unreachable."
+    })
+final class HealthCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @ParentCommand SkiffCli cli;
+
+  @Mixin BrokerOption broker;
+
+  @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: all services.")
+  String service;
+
+  @Option(
+      names = "--timeout",
+      paramLabel = "DURATION",
+      defaultValue = "5s",
+      converter = DurationConverter.class,
+      showDefaultValue = Visibility.ALWAYS,
+      description = "How long to wait for the monitoring service.")
+  Duration timeout;
+
+  @Option(names = "--json", description = "Print the monitoring service's answer as JSON instead.")
+  boolean json;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  @Override
+  public Integer call() throws InvalidProtocolBufferException {
+    PrintWriter out = spec.commandLine().getOut();
+    PrintWriter err = spec.commandLine().getErr();
+    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    Client client;
+    try {
+      client = b.connect();
+    } catch (SkiffException e) {
+      SkiffCli.printError(err, e);
+      return SkiffCli.EXIT_BROKER_UNREACHABLE;
+    }
+    HealthOverview overview;
+    try (client) {
+      overview = client.call(
+          MonitoringService.SERVICE, MonitoringService.ENDPOINT,
+          HealthQuery.newBuilder().setService(service == null ? "" : service).build(), HealthOverview.class,
+          CallOptions.timeout(timeout));
+    } catch (SkiffException e) {
+      if (e.service().equals(MonitoringService.SERVICE)) {
+        SkiffCli.printError(err, e);
+      } else if (e.code() == ErrorCode.NOT_FOUND || e.code() == ErrorCode.TIMEOUT || e.code() == ErrorCode.UNAVAILABLE) {
+        err.println(e.code() + ": the monitoring service (" + MonitoringService.SERVICE + ") did not answer on broker "
+            + b.describe() + ": start it with 'skiff kernel' (" + e.description() + ")");
+      } else {
+        SkiffCli.printError(err, e);
+      }
+      return SkiffCli.EXIT_CALL_FAILED;
+    }
+    if (json) {
+      out.println(JsonFormat.printer().print(overview));
+    } else if (service == null) {
+      printAll(out, overview);
+    } else {
+      printOne(out, overview.getServices(0));
+    }
+    out.flush();
+    boolean allHealthy = overview.getServicesList().stream().allMatch(s -> s.getStatus().equals("healthy"));
+    return allHealthy ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
+  }
+
+  private static void printAll(PrintWriter out, HealthOverview o) {
+    if (o.getServicesCount() == 0) {
+      out.println("no service has published its health yet");
+      return;
+    }
+    int width = Math.max(7, o.getServicesList().stream().mapToInt(s -> s.getName().length()).max().orElse(0));
+    out.printf(Locale.ROOT, "%-" + width + "s  %-9s  %-9s  %s%n", "SERVICE", "STATUS", "INSTANCES", "VERSIONS");
+    for (ServiceStatus s : o.getServicesList()) {
+      long live = s.getInstancesList().stream().filter(i -> !i.getStale()).count();
+      TreeSet<String> versions = new TreeSet<>();
+      s.getInstancesList().forEach(i -> versions.add(i.getLatest().getVersion()));
+      out.printf(Locale.ROOT, "%-" + width + "s  %-9s  %-9s  %s%n", s.getName(), s.getStatus(),
+          live + "/" + s.getInstancesCount(), String.join(", ", versions));
+      for (String f : s.getFailingList()) {
+        out.println("  FAILING " + f);
+      }
+    }
+  }
+
+  private static void printOne(PrintWriter out, ServiceStatus s) {
+    out.println(s.getName() + ": " + s.getStatus());
+    for (InstanceStatus i : s.getInstancesList()) {
+      out.printf(Locale.ROOT, "%ninstance %s  version %s  %s%s%n", i.getLatest().getInstance(), i.getLatest().getVersion(),
+          i.getLatest().getHealthy() ? "healthy" : "UNHEALTHY", i.getStale() ? "  (stale: no recent report)" : "");
+      for (CheckResult c : i.getLatest().getChecksList()) {
+        out.printf(Locale.ROOT, "  %-4s %-24s %-6s %s%s%n", c.getHealthy() ? "ok" : "FAIL", c.getName(), c.getPriority(),
+            c.getMessage(), c.getError().isEmpty() ? "" : " (" + c.getError() + ")");
+      }
+      for (EndpointStats e : i.getLatest().getEndpointsList()) {
+        out.printf(Locale.ROOT, "  %-6s %-30s %8d requests  %6d errors  %7.1f/s  mean %.1f ms  p95 %.1f ms%s%n",
+            e.getSide(), e.getName(), e.getRequests(), e.getErrors(), e.getRate1M(), e.getMeanMillis(), e.getP95Millis(),
+            e.getSlaP95Millis() > 0 ? String.format(Locale.ROOT, "  (SLA mean %.1f, p95 %.1f ms)", e.getSlaMeanMillis(), e.getSlaP95Millis()) : "");
+      }
+    }
+  }
+}

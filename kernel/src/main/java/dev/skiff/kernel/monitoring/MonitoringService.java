@@ -1,0 +1,185 @@
+package dev.skiff.kernel.monitoring;
+
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.MessageOrBuilder;
+import com.google.protobuf.util.JsonFormat;
+import com.sun.net.httpserver.HttpExchange;
+import dev.skiff.kernel.KernelContext;
+import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.pubsub.PubSub;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.proto.v1.HealthOverview;
+import dev.skiff.proto.v1.HealthQuery;
+import dev.skiff.proto.v1.HealthReport;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.UncheckedIOException;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.util.Optional;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The monitoring kernel service: collects the health reports every service instance publishes (topic
+ * {@code health.SERVICE}), keeps the latest of each and a short history ({@link HealthStore}), and
+ * serves them as
+ *
+ * <ul>
+ *   <li>a dashboard at {@value #PATH}/ (one panel per service, generated from what it publishes);
+ *   <li>JSON at {@value #PATH}/api/services and {@value #PATH}/api/services/NAME;
+ *   <li>the RPC endpoint {@value #SERVICE}/{@value #ENDPOINT} (a {@link HealthQuery} answered with a
+ *       {@link HealthOverview}), which {@code skiff health [NAME]} calls.
+ * </ul>
+ *
+ * <p>Every copy subscribes to every report, so several copies agree, and a restarted one catches up
+ * within one publish interval. Lifecycle: {@code start() -> close()}.
+ */
+public final class MonitoringService implements KernelService {
+  /** Where the dashboard and its JSON API are mounted. */
+  public static final String PATH = "/monitoring";
+  /** The service name the monitoring service answers RPCs as. */
+  public static final String SERVICE = "skiff.monitoring";
+  /** The endpoint that answers a {@link HealthQuery}. */
+  public static final String ENDPOINT = "health";
+  /** How many points of history are kept per endpoint and instance. */
+  public static final int HISTORY = 120;
+
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Clock clock;
+  private HealthStore store;
+  private Transport.Subscription subscription;
+  private Server server;
+
+  /** A monitoring service on the system clock (what {@link java.util.ServiceLoader} creates). */
+  public MonitoringService() {
+    this(Clock.systemUTC());
+  }
+
+  /** @param clock the clock staleness is judged by */
+  public MonitoringService(Clock clock) {
+    this.clock = clock;
+  }
+
+  @Override
+  public String name() {
+    return "monitoring";
+  }
+
+  @Override
+  public void start(KernelContext context) {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("the monitoring service was already started");
+    }
+    store = new HealthStore(clock, HISTORY);
+    subscription = new PubSub(context.transport())
+        .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report));
+    server = Server.builder(SERVICE)
+        .description("Collects every service's health and metrics; serves the dashboard and skiff health")
+        .transport(context.transport())
+        .settings(context.settings())
+        .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).asIdempotent())
+        .build()
+        .start();
+    context.web().mount(PATH, "Monitoring: the health of every service", this::http);
+  }
+
+  /** @return the state, for tests */
+  HealthStore store() {
+    return store;
+  }
+
+  private HealthOverview query(HealthQuery q) {
+    if (q.getService().isEmpty()) {
+      return store.overview();
+    }
+    return store.service(q.getService())
+        .map(s -> HealthOverview.newBuilder().setEpochMillis(clock.millis()).addServices(s).build())
+        .orElseThrow(() -> new SkiffException(ErrorCode.NOT_FOUND, unknown(q.getService())));
+  }
+
+  private String unknown(String name) {
+    return "no service '" + name + "' has published its health lately (known: "
+        + (store.names().isEmpty() ? "none yet" : String.join(", ", store.names())) + ")";
+  }
+
+  private void http(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    if (!"GET".equals(ex.getRequestMethod())) {
+      WebServer.send(ex, 405, "text/plain; charset=utf-8", "only GET is served here");
+      return;
+    }
+    if (path.equals(PATH) || path.equals(PATH + "/")) {
+      WebServer.send(ex, 200, "text/html; charset=utf-8", dashboard());
+    } else if (path.equals(PATH + "/api/services")) {
+      WebServer.send(ex, 200, "application/json", json(store.overview()));
+    } else if (path.startsWith(PATH + "/api/services/")) {
+      String name = URLDecoder.decode(path.substring((PATH + "/api/services/").length()), StandardCharsets.UTF_8);
+      Optional<dev.skiff.proto.v1.ServiceStatus> s = store.service(name);
+      if (s.isPresent()) {
+        WebServer.send(ex, 200, "application/json", json(s.get()));
+      } else {
+        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + quote(unknown(name)) + "}");
+      }
+    } else {
+      WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found: " + path + " (the dashboard is at " + PATH + "/)");
+    }
+  }
+
+  private static String json(MessageOrBuilder m) {
+    try {
+      return JsonFormat.printer().print(m);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("cannot print " + m.getClass().getSimpleName() + " as JSON", e);
+    }
+  }
+
+  private static String quote(String s) {
+    StringBuilder b = new StringBuilder("\"");
+    for (char c : s.toCharArray()) {
+      switch (c) {
+        case '"' -> b.append("\\\"");
+        case '\\' -> b.append("\\\\");
+        default -> {
+          if (c < 0x20) {
+            b.append(String.format("\\u%04x", (int) c));
+          } else {
+            b.append(c);
+          }
+        }
+      }
+    }
+    return b.append('"').toString();
+  }
+
+  private static String dashboard() {
+    try (InputStream in = MonitoringService.class.getResourceAsStream("dashboard.html")) {
+      if (in == null) {
+        throw new IllegalStateException("dashboard.html is missing from the classpath");
+      }
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    if (subscription != null) {
+      subscription.close();
+    }
+    if (server != null) {
+      server.close();
+    }
+  }
+}

@@ -1,0 +1,88 @@
+package dev.skiff.kernel.monitoring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.kernel.Kernel;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.proto.v1.HealthQuery;
+import dev.skiff.testing.HeadlessChromium;
+import dev.skiff.testing.RabbitMqExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The dashboard in a real headless Chromium: a service appears by itself, and turns red when its custom check fails. */
+class DashboardBrowserTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+
+  private static String panelStatus(String dom, String service) {
+    Matcher m = Pattern.compile("data-service=\"" + Pattern.quote(service) + "\" data-status=\"([a-z]+)\"").matcher(dom);
+    return m.find() ? m.group(1) : "absent";
+  }
+
+  @Test
+  void aServiceAppearsAndTurnsRedWhenItsCheckFails() throws Exception {
+    HeadlessChromium.assumeAvailable();
+    String name = MonitoringServiceTest.uniqueName();
+    MonitoringService monitoring = new MonitoringService();
+    try (Kernel kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), List.of(monitoring), 0);
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      String page = "http://127.0.0.1:" + kernel.web().port() + "/monitoring/";
+      String before = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
+      assertThat(panelStatus(before, name)).isEqualTo("absent");
+
+      MonitoredService svc = new MonitoredService(broker.transport(), name, "inst-a");
+      MonitoredService other = new MonitoredService(broker.transport(), name, "inst-b");
+      AtomicBoolean traffic = new AtomicBoolean(true);
+      Thread load = new Thread(() -> {
+        int i = 0;
+        while (traffic.get()) {
+          try {
+            client.call(name, "widget", HealthQuery.newBuilder().setService("sleep:" + (i++ % 7)).build(), HealthQuery.class);
+          } catch (RuntimeException e) {
+            // the test's assertions say what matters; the load only feeds the graphs
+          }
+        }
+      }, "dashboard-test-load");
+      load.setDaemon(true);
+      load.start();
+      try {
+        for (int i = 0; i < 20; i++) {
+          client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);
+        }
+        await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).isPresent());
+        String healthy = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
+        assertThat(panelStatus(healthy, name)).isEqualTo("healthy");
+        assertThat(healthy).contains("data-endpoint=\"widget\"").contains("<svg").contains("SLA p95 2000.0 ms");
+
+        svc.failure.set("the widget store refuses connections");
+        await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).orElseThrow().getStatus().equals("unhealthy"));
+        for (int i = 0; i < 20; i++) {
+          client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);
+        }
+        Thread.sleep(1500); // a few more reports, so the graphs have points with traffic
+        String red = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
+        assertThat(panelStatus(red, name)).isEqualTo("unhealthy");
+        assertThat(red).contains("widget-store [PAGE]: the widget store refuses connections");
+
+        Path shot = Path.of("target", "dashboard.png");
+        HeadlessChromium.screenshot(page, shot, Duration.ofSeconds(3));
+        assertThat(Files.size(shot)).isGreaterThan(10_000);
+      } finally {
+        traffic.set(false);
+        load.join(5000);
+        svc.server.close();
+        other.server.close();
+      }
+    }
+  }
+}

@@ -1,0 +1,73 @@
+package dev.skiff.kernel.monitoring;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.EndpointStats;
+import dev.skiff.proto.v1.HealthReport;
+import dev.skiff.proto.v1.ServiceStatus;
+import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.Test;
+
+class HealthStoreTest {
+  final AtomicLong now = new AtomicLong(1_000_000);
+  final Clock clock = new Clock() {
+    @Override
+    public ZoneOffset getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(now.get());
+    }
+  };
+
+  static HealthReport report(String instance, long sent, long requests, long errors, boolean healthy) {
+    HealthReport.Builder r = HealthReport.newBuilder().setService("svc").setInstance(instance).setVersion("1")
+        .setSentEpochMillis(sent).setIntervalMillis(1000).setHealthy(healthy)
+        .addEndpoints(EndpointStats.newBuilder().setName("e").setSide("server").setRequests(requests).setErrors(errors).setP95Millis(3));
+    if (!healthy) {
+      r.addChecks(CheckResult.newBuilder().setName("db").setMessage("down"));
+    }
+    return r.build();
+  }
+
+  @Test
+  void ratesComeFromSuccessiveReportsAndSilentInstancesGoStaleThenAway() {
+    HealthStore store = new HealthStore(clock, 3);
+    store.accept(report("a", 1_000, 0, 0, true));
+    store.accept(report("a", 2_000, 50, 5, true));
+    store.accept(report("a", 1_500, 10, 0, true)); // out of order: ignored
+    ServiceStatus s = store.service("svc").orElseThrow();
+    assertThat(s.getStatus()).isEqualTo("healthy");
+    assertThat(s.getSeries(0).getPointsList()).hasSize(2);
+    assertThat(s.getSeries(0).getPoints(1).getRate()).isEqualTo(50.0);
+    assertThat(s.getSeries(0).getPoints(1).getErrorRate()).isEqualTo(5.0);
+    for (int i = 3; i < 10; i++) {
+      store.accept(report("a", i * 1000L, i * 50L, 5, true));
+    }
+    assertThat(store.service("svc").orElseThrow().getSeries(0).getPointsList()).hasSize(3);
+
+    store.accept(report("b", 10_000, 0, 0, false));
+    s = store.service("svc").orElseThrow();
+    assertThat(s.getStatus()).isEqualTo("unhealthy");
+    assertThat(s.getFailingList()).containsExactly("b: db [CHECK_PRIORITY_UNSPECIFIED]: down");
+
+    now.addAndGet(3_500);
+    s = store.service("svc").orElseThrow();
+    assertThat(s.getStatus()).isEqualTo("stale");
+    assertThat(s.getInstancesList()).allMatch(i -> i.getStale());
+    now.addAndGet(60_000);
+    assertThat(store.service("svc")).isEmpty();
+    assertThat(store.names()).isEmpty();
+  }
+}

@@ -1,0 +1,418 @@
+package dev.skiff.platform.health;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.Snapshot;
+import com.codahale.metrics.Timer;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.metrics.GraphiteReporting;
+import dev.skiff.platform.metrics.MonitoringOptions;
+import dev.skiff.platform.metrics.RpcMetrics;
+import dev.skiff.platform.pubsub.PubSub;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.transport.ContentTypes;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.EndpointStats;
+import dev.skiff.proto.v1.HealthReport;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * What a server does for its health with no code from its author: registers the built-in checks
+ * (broker, configuration, capacity, one per endpoint), runs every check at its interval, publishes a
+ * {@link HealthReport} on the topic {@code health.SERVICE} every publish interval, and reports to
+ * Graphite when configured. Created and owned by the server; {@link #report()} is public for tests
+ * and tools.
+ *
+ * <p>Thread-safe. One named daemon thread ({@code skiff-health-SERVICE}); lifecycle
+ * {@code start() -> close()}.
+ */
+public final class ServiceMonitor implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(ServiceMonitor.class);
+  /** The topic prefix health reports are published under: {@code health.SERVICE}. */
+  public static final String TOPIC_PREFIX = "health.";
+  /** Errors that are the service's fault, counted against an endpoint's error rate. */
+  static final Set<ErrorCode> SERVICE_FAULTS =
+      EnumSet.of(ErrorCode.INTERNAL, ErrorCode.TIMEOUT, ErrorCode.CAPACITY, ErrorCode.UNAVAILABLE, ErrorCode.UNKNOWN_OUTCOME);
+  /** An endpoint's error rate is judged only over at least this many requests. */
+  static final int MIN_REQUESTS_FOR_ERROR_RATE = 10;
+
+  /**
+   * The service being monitored.
+   *
+   * @param name the service's name
+   * @param version its version
+   * @param description what it does
+   * @param instanceId this instance
+   * @param endpoints its endpoints (with their SLAs)
+   * @param concurrency how many handlers run at once
+   * @param prefetch how many requests it holds unsettled
+   * @param configuration where its settings came from and what they are, for the configuration check
+   */
+  public record Service(
+      String name,
+      String version,
+      String description,
+      String instanceId,
+      Collection<Endpoint<?, ?>> endpoints,
+      int concurrency,
+      int prefetch,
+      String configuration) {
+    /** Copies the endpoints. */
+    public Service {
+      endpoints = List.copyOf(endpoints);
+    }
+  }
+
+  private final Service service;
+  private final Transport transport;
+  private final MetricRegistry metrics;
+  private final HealthChecks checks;
+  private final MonitoringOptions options;
+  private final RpcMetrics rpc;
+  private final Clock clock;
+  private final PubSub pubsub;
+  private final String topic;
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final long startedMillis;
+  private ScheduledExecutorService scheduler;
+  private GraphiteReporting graphite;
+  private volatile long publishFailures;
+
+  /**
+   * Sets up monitoring and registers the built-in checks in {@code checks}.
+   *
+   * @param service the service
+   * @param transport its transport, on which reports are published
+   * @param metrics its metrics
+   * @param checks its healthchecks
+   * @param options what to do
+   * @param rpc its per-endpoint metrics, or null when metrics are off
+   * @param clock the clock
+   */
+  public ServiceMonitor(
+      Service service,
+      Transport transport,
+      MetricRegistry metrics,
+      HealthChecks checks,
+      MonitoringOptions options,
+      RpcMetrics rpc,
+      Clock clock) {
+    this.service = Objects.requireNonNull(service, "service");
+    this.transport = Objects.requireNonNull(transport, "transport");
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    this.checks = Objects.requireNonNull(checks, "checks");
+    this.options = Objects.requireNonNull(options, "options");
+    this.rpc = rpc;
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.pubsub = new PubSub(transport);
+    this.topic = TOPIC_PREFIX + service.name();
+    this.startedMillis = clock.millis();
+    registerBuiltIns();
+  }
+
+  private void registerBuiltIns() {
+    checks.register("broker", Priority.PAGE, Duration.ofSeconds(5), new BrokerCheck());
+    checks.register("configuration", Priority.NOTIFY, Duration.ofMinutes(1), new HealthCheck() {
+      @Override
+      protected Result check() {
+        return Result.healthy(service.configuration());
+      }
+    });
+    checks.register("capacity", Priority.WARN, Duration.ofSeconds(5), new CapacityCheck());
+    if (rpc != null) {
+      for (Endpoint<?, ?> e : service.endpoints()) {
+        checks.register("endpoint." + e.name(), Priority.NOTIFY, Duration.ofSeconds(5), new EndpointCheck(e));
+      }
+    }
+  }
+
+  /**
+   * Starts running checks and publishing (and reporting to Graphite, when configured).
+   *
+   * @throws IllegalStateException if started before
+   */
+  public void start() {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("monitoring of " + service.name() + " was already started");
+    }
+    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
+      Thread t = new Thread(r, "skiff-health-" + service.name());
+      t.setDaemon(true);
+      return t;
+    });
+    s.setRemoveOnCancelPolicy(true);
+    scheduler = s;
+    s.scheduleWithFixedDelay(this::runDueChecks, 0, 250, TimeUnit.MILLISECONDS);
+    long every = options.publishInterval().toMillis();
+    s.scheduleAtFixedRate(this::publish, Math.min(every, 500), every, TimeUnit.MILLISECONDS);
+    options.graphite().ifPresent(a -> graphite = GraphiteReporting.start(
+        metrics, a, options.graphiteInterval(), GraphiteReporting.prefix(service.name(), service.instanceId())));
+  }
+
+  private void runDueChecks() {
+    try {
+      checks.runDue(clock.instant());
+    } catch (RuntimeException e) {
+      log.warn("{}: running healthchecks failed", service.name(), e);
+    }
+  }
+
+  /** Publishes a report now; a failure is logged and counted. */
+  public void publish() {
+    try {
+      pubsub.publish(topic, report());
+    } catch (RuntimeException e) {
+      publishFailures++;
+      log.warn("{}: could not publish health on {}: {}", service.name(), topic, e.toString());
+    }
+  }
+
+  /** @return how many reports could not be published */
+  public long publishFailures() {
+    return publishFailures;
+  }
+
+  /** @return the healthchecks */
+  public HealthChecks checks() {
+    return checks;
+  }
+
+  /**
+   * The instance's health and metrics now, as published.
+   *
+   * @return the report
+   */
+  public HealthReport report() {
+    HealthReport.Builder r = HealthReport.newBuilder()
+        .setService(service.name())
+        .setInstance(service.instanceId())
+        .setVersion(service.version())
+        .setDescription(service.description())
+        .setSentEpochMillis(clock.millis())
+        .setStartedEpochMillis(startedMillis)
+        .setIntervalMillis(options.publishInterval().toMillis());
+    boolean healthy = true;
+    for (HealthChecks.Status st : checks.results()) {
+      CheckResult.Builder c = CheckResult.newBuilder()
+          .setName(st.name())
+          .setPriority(st.priority().toProto())
+          .setIntervalMillis(st.interval().toMillis());
+      HealthCheck.Result res = st.result();
+      if (res == null) {
+        c.setHealthy(true).setMessage("not run yet");
+      } else {
+        c.setHealthy(res.healthy())
+            .setMessage(res.message())
+            .setDurationMicros(res.duration().toNanos() / 1000)
+            .setCheckedEpochMillis(res.checkedAt().toEpochMilli());
+        if (res.error() != null) {
+          c.setError(res.error().getClass().getName() + ": " + res.error().getMessage());
+        }
+        healthy &= res.healthy();
+      }
+      r.addChecks(c);
+    }
+    r.setHealthy(healthy);
+    if (rpc != null) {
+      for (Endpoint<?, ?> e : service.endpoints()) {
+        r.addEndpoints(serverStats(e));
+      }
+      rpc.clientCalls().forEach((name, side) -> r.addEndpoints(clientStats(name, side)));
+    }
+    for (Map.Entry<String, Gauge<?>> g : gauges().entrySet()) {
+      if (isTransportMetric(g.getKey()) && g.getValue().getValue() instanceof Number n) {
+        r.putGauges(g.getKey(), n.doubleValue());
+      }
+    }
+    for (Map.Entry<String, Counter> c : metrics.getCounters().entrySet()) {
+      if (isTransportMetric(c.getKey())) {
+        r.putGauges(c.getKey(), c.getValue().getCount());
+      }
+    }
+    r.putGauges("skiff.server.concurrency", service.concurrency());
+    r.putGauges("skiff.server.prefetch", service.prefetch());
+    return r.build();
+  }
+
+  @SuppressWarnings({"rawtypes", "unchecked"})
+  private Map<String, Gauge<?>> gauges() {
+    return (Map) metrics.getGauges();
+  }
+
+  private static boolean isTransportMetric(String name) {
+    return (name.startsWith("skiff.server.") || name.startsWith("skiff.client."))
+        && !name.startsWith("skiff.server.endpoint.") && !name.startsWith("skiff.client.call.");
+  }
+
+  private EndpointStats serverStats(Endpoint<?, ?> e) {
+    RpcMetrics.Side side = rpc.serverEndpoints().get(e.name());
+    Snapshot snap = handlerTimer(e.name()).getSnapshot();
+    EndpointStats.Builder b = EndpointStats.newBuilder()
+        .setName(e.name())
+        .setSide("server")
+        .setRequests(side.count())
+        .setErrors(side.errors())
+        .setMeanMillis(snap.getMean() / 1e6)
+        .setP95Millis(snap.get95thPercentile() / 1e6)
+        .setP99Millis(snap.get99thPercentile() / 1e6)
+        .setRate1M(side.rate1m());
+    if (e.sla() != null) {
+      b.setSlaMeanMillis(e.sla().mean().toNanos() / 1e6).setSlaP95Millis(e.sla().p95().toNanos() / 1e6);
+    }
+    putCodes(b, side);
+    return b.build();
+  }
+
+  private static EndpointStats clientStats(String name, RpcMetrics.Side side) {
+    Snapshot snap = side.timer().getSnapshot();
+    EndpointStats.Builder b = EndpointStats.newBuilder()
+        .setName(name)
+        .setSide("client")
+        .setRequests(side.count())
+        .setErrors(side.errors())
+        .setMeanMillis(snap.getMean() / 1e6)
+        .setP95Millis(snap.get95thPercentile() / 1e6)
+        .setP99Millis(snap.get99thPercentile() / 1e6)
+        .setRate1M(side.rate1m());
+    putCodes(b, side);
+    return b.build();
+  }
+
+  private static void putCodes(EndpointStats.Builder b, RpcMetrics.Side side) {
+    for (ErrorCode code : ErrorCode.values()) {
+      long n = side.errors(code);
+      if (n > 0) {
+        b.putErrorsByCode(code.name(), n);
+      }
+    }
+  }
+
+  private Timer handlerTimer(String endpoint) {
+    return metrics.timer("skiff.server.endpoint." + endpoint);
+  }
+
+  /** Stops checks, publishing and reporting. Idempotent. */
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    if (scheduler != null) {
+      scheduler.shutdownNow();
+    }
+    if (graphite != null) {
+      graphite.close();
+    }
+  }
+
+  /** The broker takes a publication. */
+  private final class BrokerCheck extends HealthCheck {
+    @Override
+    protected Result check() {
+      transport.publish("skiff.probe." + service.name(), ContentTypes.PROTOBUF, new byte[0]);
+      return Result.healthy("connected: " + transport.describe());
+    }
+  }
+
+  /** Handlers and the local queue against their bounds; requests refused for waiting too long. */
+  private final class CapacityCheck extends HealthCheck {
+    private long lastRejected;
+    private long lastDropped;
+
+    @Override
+    protected Result check() {
+      long inFlight = gauge("skiff.server.in-flight");
+      long queued = gauge("skiff.server.queued");
+      long rejected = metrics.counter("skiff.server.queue-wait-rejected").getCount();
+      long dropped = metrics.counter("skiff.server.dropped-expired").getCount();
+      long newRejected = rejected - lastRejected;
+      long newDropped = dropped - lastDropped;
+      lastRejected = rejected;
+      lastDropped = dropped;
+      String state = inFlight + "/" + service.concurrency() + " handlers busy, " + queued + " requests waiting here (of "
+          + Math.max(0, service.prefetch() - service.concurrency()) + " the prefetch allows)";
+      if (newRejected > 0 || newDropped > 0) {
+        return Result.unhealthy(state + "; since the last check " + newRejected
+            + " refused for waiting too long and " + newDropped + " dropped past their deadline");
+      }
+      if (inFlight >= service.concurrency() && queued > 0 && queued >= service.prefetch() - service.concurrency()) {
+        return Result.unhealthy("saturated: " + state);
+      }
+      return Result.healthy(state);
+    }
+
+    private long gauge(String name) {
+      Gauge<?> g = gauges().get(name);
+      return g != null && g.getValue() instanceof Number n ? n.longValue() : 0;
+    }
+  }
+
+  /** An endpoint against its SLA and error rate, over the requests since the last check. */
+  private final class EndpointCheck extends HealthCheck {
+    private final Endpoint<?, ?> endpoint;
+    private long lastCount;
+    private long lastFaults;
+
+    EndpointCheck(Endpoint<?, ?> endpoint) {
+      this.endpoint = endpoint;
+    }
+
+    @Override
+    protected Result check() {
+      RpcMetrics.Side side = rpc.serverEndpoints().get(endpoint.name());
+      long count = side.count();
+      long faults = 0;
+      for (ErrorCode c : SERVICE_FAULTS) {
+        faults += side.errors(c);
+      }
+      long n = count - lastCount;
+      long f = faults - lastFaults;
+      lastCount = count;
+      lastFaults = faults;
+      double maxRate = endpoint.sla() == null ? Endpoint.Sla.DEFAULT_MAX_ERROR_RATE : endpoint.sla().maxErrorRate();
+      List<String> problems = new ArrayList<>();
+      if (n >= MIN_REQUESTS_FOR_ERROR_RATE && (double) f / n > maxRate) {
+        problems.add(String.format(java.util.Locale.ROOT, "%d of the last %d requests failed (%.0f%%, limit %.0f%%)",
+            f, n, 100.0 * f / n, 100 * maxRate));
+      }
+      Timer t = handlerTimer(endpoint.name());
+      String latency = "no requests yet";
+      if (t.getCount() > 0) {
+        Snapshot s = t.getSnapshot();
+        double mean = s.getMean() / 1e6;
+        double p95 = s.get95thPercentile() / 1e6;
+        latency = String.format(java.util.Locale.ROOT, "mean %.1f ms, p95 %.1f ms", mean, p95);
+        Endpoint.Sla sla = endpoint.sla();
+        if (sla != null) {
+          double slaMean = sla.mean().toNanos() / 1e6;
+          double slaP95 = sla.p95().toNanos() / 1e6;
+          latency += String.format(java.util.Locale.ROOT, " (SLA mean %.1f ms, p95 %.1f ms)", slaMean, slaP95);
+          if (mean > slaMean) {
+            problems.add(String.format(java.util.Locale.ROOT, "mean %.1f ms is over its SLA of %.1f ms", mean, slaMean));
+          }
+          if (p95 > slaP95) {
+            problems.add(String.format(java.util.Locale.ROOT, "p95 %.1f ms is over its SLA of %.1f ms", p95, slaP95));
+          }
+        }
+      }
+      return problems.isEmpty() ? Result.healthy(latency) : Result.unhealthy(String.join("; ", problems));
+    }
+  }
+}
