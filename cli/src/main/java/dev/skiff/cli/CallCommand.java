@@ -75,6 +75,9 @@ final class CallCommand implements Callable<Integer> {
   @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
   String instance;
 
+  @Option(names = "--version", paramLabel = "VERSION", description = "Send the call to this version of the service (any of its instances), whatever the routing rule.")
+  String version;
+
   @Option(
       names = {"-v", "--verbose"},
       description = "Also print on stderr the broker, who answered (service, version, instance), the request id and the latency.")
@@ -102,6 +105,9 @@ final class CallCommand implements Callable<Integer> {
     CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId);
     if (instance != null) {
       options = options.withInstance(instance);
+    }
+    if (version != null) {
+      options = options.withVersion(version);
     }
     long start = System.nanoTime();
     try (client) {
