@@ -60,8 +60,11 @@ public final class BindingService implements KernelService {
   private final Duration warmUp;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** Services to reconcile, each at most once in the queue. */
   private final LinkedBlockingQueue<String> dirty = new LinkedBlockingQueue<>();
+  private final Set<String> pending = ConcurrentHashMap.newKeySet();
   private final Set<String> versionsSeen = ConcurrentHashMap.newKeySet();
+  private final Set<String> cleaned = ConcurrentHashMap.newKeySet();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private volatile boolean leader;
@@ -105,9 +108,9 @@ public final class BindingService implements KernelService {
     }
     transport = amqp;
     registry = new Registry(clock);
-    registry.onChange(dirty::add);
+    registry.onChange(this::markDirty);
     registry.start(amqp);
-    rules = new RuleStore(amqp, dirty::add).start();
+    rules = new RuleStore(amqp, this::markDirty).start();
     server =
         Server.builder(SERVICE)
             .description("Routing rules: the share of traffic each version of a service gets")
@@ -130,6 +133,24 @@ public final class BindingService implements KernelService {
     worker = new Thread(this::run, "skiff-binding");
     worker.setDaemon(true);
     worker.start();
+  }
+
+  private void markDirty(String service) {
+    if (pending.add(service)) {
+      dirty.add(service);
+    }
+  }
+
+  private String takeDirty(String s) {
+    if (s != null) {
+      pending.remove(s);
+    }
+    return s;
+  }
+
+  private void clearDirty() {
+    dirty.clear();
+    pending.clear();
   }
 
   /** @return whether this copy currently changes bindings */
@@ -250,9 +271,8 @@ public final class BindingService implements KernelService {
         if (!leader) {
           leader = tryLead();
           if (!leader) {
-            String s = dirty.poll(1, TimeUnit.SECONDS);
-            if (s != null) {
-              dirty.clear();
+            if (dirty.poll(1, TimeUnit.SECONDS) != null) {
+              clearDirty();
             }
             continue;
           }
@@ -264,23 +284,28 @@ public final class BindingService implements KernelService {
         }
         if (System.nanoTime() >= nextFull) {
           long t0 = System.nanoTime();
-          dirty.clear();
+          clearDirty(); // the pass covers them
           Set<String> all = new HashSet<>(registry.services());
-          all.addAll(rules.servicesEver());
+          all.addAll(rules.rules().keySet());
+          // services that once had a rule and now have neither rule nor instance: cleaned up once
+          for (String s : rules.servicesEver()) {
+            if (!cleaned.contains(s)) {
+              all.add(s);
+            }
+          }
           for (String s : all) {
             reconcile(s);
+            // a change waits for at most one service's reconciliation, not for the whole pass
+            for (String d = takeDirty(dirty.poll()); d != null; d = takeDirty(dirty.poll())) {
+              reconcile(d);
+            }
           }
           lastFullPassNanos.set(System.nanoTime() - t0);
           nextFull = System.nanoTime() + REPAIR.toNanos();
         }
-        String s = dirty.poll(Math.max(1, (nextFull - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS);
-        if (s != null) {
-          Set<String> batch = new HashSet<>();
-          batch.add(s);
-          dirty.drainTo(batch);
-          for (String one : batch) {
-            reconcile(one);
-          }
+        String s = takeDirty(dirty.poll(Math.max(1, (nextFull - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS));
+        for (; s != null; s = takeDirty(dirty.poll())) {
+          reconcile(s);
         }
       } catch (InterruptedException e) {
         return;
@@ -327,6 +352,9 @@ public final class BindingService implements KernelService {
     reconciles.incrementAndGet();
     Map<String, Integer> running = registry.versions(service);
     RouteRule rule = rules.rule(service);
+    if (rule == null && running.isEmpty() && cleaned.contains(service)) {
+      return; // nothing runs, no rule, and its leftovers are gone already
+    }
     Map<String, Integer> effective = effective(rule, running);
     String ex = AmqpTransport.routeExchange(service);
     String svcQueue = AmqpTransport.serviceQueue(service);
@@ -358,6 +386,11 @@ public final class BindingService implements KernelService {
         removeWeightExchanges(service, Map.of());
       }
     }
+    if (running.isEmpty() && rule == null) {
+      cleaned.add(service);
+    } else {
+      cleaned.remove(service);
+    }
     // clean up after versions that no longer run: their queue goes once nobody consumes it and it is empty
     for (String key : Set.copyOf(versionsSeen)) {
       if (key.startsWith(service + "#")) {
@@ -381,7 +414,10 @@ public final class BindingService implements KernelService {
     for (String v : versions) {
       for (int w : rules.weightsEver(service, v)) {
         if (!(effective.containsKey(v) && effective.get(v) == w)) {
-          op(c -> c.exchangeDelete(weightExchange(service, v, w)));
+          // out of the ring first (synchronous), so that no request is routed to it while it goes
+          String fx = weightExchange(service, v, w);
+          op(c -> c.exchangeUnbind(fx, AmqpTransport.routeExchange(service), points(w)));
+          op(c -> c.exchangeDelete(fx));
         }
       }
     }

@@ -109,6 +109,7 @@ class RoutingTest {
     Map<String, Integer> byVersion = new ConcurrentHashMap<>();
     Semaphore inFlight = new Semaphore(200);
     AtomicInteger failed = new AtomicInteger();
+    Map<String, Integer> errors = new ConcurrentHashMap<>();
     List<CompletableFuture<?>> all = new ArrayList<>();
     for (int i = 0; i < calls; i++) {
       inFlight.acquireUninterruptibly();
@@ -119,11 +120,12 @@ class RoutingTest {
               byVersion.merge(r.serviceVersion(), 1, Integer::sum);
             } else {
               failed.incrementAndGet();
+              errors.merge(SkiffException.of(e).code() + ": " + SkiffException.of(e).description(), 1, Integer::sum);
             }
           }));
     }
     CompletableFuture.allOf(all.toArray(CompletableFuture[]::new)).handle((a, b) -> null).join();
-    assertThat(failed.get()).as("failed calls").isZero();
+    assertThat(failed.get()).as("failed calls: " + errors).isZero();
     return new TreeMap<>(byVersion);
   }
 
