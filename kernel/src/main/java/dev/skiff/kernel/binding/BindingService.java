@@ -65,6 +65,8 @@ public final class BindingService implements KernelService {
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
   private final Set<String> versionsSeen = ConcurrentHashMap.newKeySet();
   private final Set<String> cleaned = ConcurrentHashMap.newKeySet();
+  /** Weight exchanges this leader has removed (and not declared since). */
+  private final Set<String> gone = ConcurrentHashMap.newKeySet();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private volatile boolean leader;
@@ -370,6 +372,7 @@ public final class BindingService implements KernelService {
       // exchange a request always has somewhere to go, and no queue is ever in the ring twice.
       for (Map.Entry<String, Integer> e : effective.entrySet()) {
         String fx = weightExchange(service, e.getKey(), e.getValue());
+        gone.remove(fx);
         op(c -> c.exchangeDeclare(fx, BuiltinExchangeType.FANOUT, true, false, null));
         op(c -> c.queueBind(AmqpTransport.versionQueue(service, e.getKey()), fx, ""));
         op(c -> c.exchangeBind(fx, ex, points(e.getValue())));
@@ -413,9 +416,10 @@ public final class BindingService implements KernelService {
     versions.addAll(rules.versionsEver(service));
     for (String v : versions) {
       for (int w : rules.weightsEver(service, v)) {
-        if (!(effective.containsKey(v) && effective.get(v) == w)) {
-          // out of the ring first (synchronous), so that no request is routed to it while it goes
-          String fx = weightExchange(service, v, w);
+        String fx = weightExchange(service, v, w);
+        if (!(effective.containsKey(v) && effective.get(v) == w) && gone.add(fx)) {
+          // out of the ring first (synchronous), so that no request is routed to it while it goes;
+          // done once per exchange by this leader (the unbind of a missing exchange costs a channel)
           op(c -> c.exchangeUnbind(fx, AmqpTransport.routeExchange(service), points(w)));
           op(c -> c.exchangeDelete(fx));
         }
