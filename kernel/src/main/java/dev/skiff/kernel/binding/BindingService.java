@@ -287,9 +287,9 @@ public final class BindingService implements KernelService {
         if (System.nanoTime() >= nextFull) {
           long t0 = System.nanoTime();
           clearDirty(); // the pass covers them
-          Set<String> all = new HashSet<>(registry.services());
+          Set<String> all = new java.util.LinkedHashSet<>(registry.services());
           all.addAll(rules.rules().keySet());
-          // services that once had a rule and now have neither rule nor instance: cleaned up once
+          // then the services that once had a rule and now have neither rule nor instance: cleaned up once
           for (String s : rules.servicesEver()) {
             if (!cleaned.contains(s)) {
               all.add(s);
@@ -366,7 +366,7 @@ public final class BindingService implements KernelService {
       op(c -> c.queueBind(AmqpTransport.versionQueue(service, v), AmqpTransport.EXCHANGE, AmqpTransport.versionRoutingKey(service, v)));
     }
     if (!effective.isEmpty()) {
-      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, Map.of("hash-property", "correlation_id")));
+      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, Map.of("hash-header", "skiff-request-id")));
       // Each version's share enters the hash ring through a fanout exchange of its own per weight, so
       // that a change of weight adds a new destination before the old one goes: within the route
       // exchange a request always has somewhere to go, and no queue is ever in the ring twice.
@@ -384,7 +384,8 @@ public final class BindingService implements KernelService {
       if (!running.isEmpty()) {
         op(c -> c.queueBind(svcQueue, AmqpTransport.EXCHANGE, service));
       }
-      if (rules.servicesEver().contains(service)) {
+      // the route exchange goes last, so that while it exists its weight exchanges may still exist
+      if (rules.servicesEver().contains(service) && transport.exchangeExists(ex)) {
         op(c -> c.exchangeDelete(ex));
         removeWeightExchanges(service, Map.of());
       }
