@@ -78,7 +78,12 @@ class RoutingCommandsTest {
     Skiff.Result show = Skiff.run("route", svc.name, "--show");
     assertThat(show.out()).contains("rule 1.0.0=90 2.0.0=10");
 
-    Thread.sleep(500); // the leader applies it within a second
+    // the leader applies it within a second or two: the route exchange appears
+    long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (!kernelTransport.exchangeExists(AmqpTransport.routeExchange(svc.name)) && System.nanoTime() < until) {
+      Thread.sleep(50);
+    }
+    Thread.sleep(200); // and its bindings, declared just before the exchange is bound from skiff.rpc
     Skiff.Result load = Skiff.run("load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");
     assertThat(load.exitCode()).as(load.toString()).isZero();
     JsonObject byVersion = JsonParser.parseString(load.out()).getAsJsonObject().getAsJsonObject("byVersion");
