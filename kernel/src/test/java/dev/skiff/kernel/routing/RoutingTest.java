@@ -59,6 +59,10 @@ class RoutingTest {
   static Kernel kernel;
   static DiscoveryService discovery;
   static BindingService binding;
+  static AmqpTransport kernelTransport2;
+  static Kernel kernel2;
+  static DiscoveryService discovery2;
+  static BindingService binding2;
   static Client client;
   static String svc;
   final List<Server> servers = new ArrayList<>();
@@ -78,6 +82,10 @@ class RoutingTest {
   @AfterAll
   static void stopKernel() {
     client.close();
+    if (kernel2 != null) {
+      kernel2.close();
+      kernelTransport2.close();
+    }
     kernel.close();
     kernelTransport.close();
     serviceTransport.close();
@@ -202,12 +210,45 @@ class RoutingTest {
   }
 
   @Test
+  @Order(5)
+  void copiesOfEachKernelServiceAgreeAndAnotherBindingCopyTakesOver() {
+    String name = svc + ".ha";
+    start(name, "1.0.0", "ha-a");
+    start(name, "2.0.0", "ha-b");
+    kernelTransport2 = AmqpTransport.connect(TestServices.URI);
+    discovery2 = new DiscoveryService();
+    binding2 = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
+    kernel2 = Kernel.start(kernelTransport2, Settings.fromEnvironment(Map.of()), List.of(discovery2, binding2), 0);
+    // a copy started later knows every instance after one heartbeat, and the copies agree
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      assertThat(discovery2.registry().list(name)).hasSize(2);
+      assertThat(discovery2.registry().list("").stream().map(i -> i.getAnnouncement().getInstance()).toList())
+          .containsAll(discovery.registry().list(name).stream().map(i -> i.getAnnouncement().getInstance()).toList());
+    });
+    assertThat(binding.isLeader()).isTrue();
+    assertThat(binding2.isLeader()).isFalse();
+    setRoute(name, Map.of("1.0.0", 100, "2.0.0", 0));
+    await().atMost(Duration.ofSeconds(3)).ignoreExceptions()
+        .until(() -> split(name, 50, CallOptions.defaults()).keySet().equals(java.util.Set.of("1.0.0")));
+
+    long t0 = System.nanoTime();
+    binding.close();
+    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20)).until(binding2::isLeader);
+    System.out.printf("[routing] second binding copy leader %.0f ms after the first stopped%n", (System.nanoTime() - t0) / 1e6);
+    setRoute(name, Map.of("1.0.0", 0, "2.0.0", 100));
+    await().atMost(Duration.ofSeconds(5)).ignoreExceptions()
+        .until(() -> split(name, 50, CallOptions.defaults()).keySet().equals(java.util.Set.of("2.0.0")));
+    System.out.printf("[routing] the new leader applied a change %.0f ms after the first copy stopped%n", (System.nanoTime() - t0) / 1e6);
+    setRoute(name, Map.of());
+  }
+
+  @Test
   @Order(9)
   void aBindingDeletedByHandIsRepairedAndTrafficFlowsWithTheBindingServiceDown() throws Exception {
     String name = svc + ".repair";
     start(name, "1.0.0", "rp-a");
     start(name, "2.0.0", "rp-b");
-    await().atMost(Duration.ofSeconds(5)).until(() -> binding.registry().list(name).size() == 2);
+    await().atMost(Duration.ofSeconds(5)).until(() -> binding2.registry().list(name).size() == 2);
     setRoute(name, Map.of("1.0.0", 50, "2.0.0", 50));
     await().atMost(Duration.ofSeconds(3)).until(() -> serviceTransport.exchangeExists(AmqpTransport.routeExchange(name)));
     await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
@@ -225,7 +266,7 @@ class RoutingTest {
     System.out.printf("[routing] binding deleted by hand repaired in %.0f ms%n", (System.nanoTime() - t0) / 1e6);
 
     // the binding service stops: traffic keeps flowing on the bindings as they are, split as before
-    binding.close();
+    binding2.close();
     Map<String, Integer> s = split(name, 2000, CallOptions.defaults());
     System.out.printf("[routing] binding service down, 2000 calls on a 50/50 rule: %s%n", s);
     assertThat(s.values().stream().mapToInt(Integer::intValue).sum()).isEqualTo(2000);
