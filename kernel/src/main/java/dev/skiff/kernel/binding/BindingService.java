@@ -51,6 +51,8 @@ public final class BindingService implements KernelService {
   public static final String LEADER_QUEUE = "skiff.binding.leader";
   /** How often the leader re-applies every service's bindings. */
   public static final Duration REPAIR = Duration.ofSeconds(1);
+  /** How many services that once had a rule a pass checks for leftovers, at most. */
+  static final int CLEANUP_SLICE = 20;
   /** Ring points per percent of traffic in a route exchange: 100 % is 10,000 points. */
   static final int POINTS_PER_PERCENT = 100;
 
@@ -290,9 +292,12 @@ public final class BindingService implements KernelService {
           Set<String> all = new java.util.LinkedHashSet<>(registry.services());
           all.addAll(rules.rules().keySet());
           // then the services that once had a rule and now have neither rule nor instance: cleaned up once
+          // (a slice per pass, so that a new leader's passes stay short and repairs stay prompt)
+          int slice = CLEANUP_SLICE;
           for (String s : rules.servicesEver()) {
-            if (!cleaned.contains(s)) {
+            if (slice > 0 && !all.contains(s) && !cleaned.contains(s)) {
               all.add(s);
+              slice--;
             }
           }
           for (String s : all) {
