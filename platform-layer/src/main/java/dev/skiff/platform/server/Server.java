@@ -874,6 +874,7 @@ public final class Server implements AutoCloseable {
       maxMessageBytes(s.maxMessageBytes());
       clientTimeout(s.defaultTimeout());
       drainGrace(s.drainGrace());
+      heartbeat(s.heartbeat());
       return this;
     }
 
