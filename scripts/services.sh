@@ -35,7 +35,8 @@ ensure_rabbitmq() {
   fi
   if rabbitmq_ready; then
     log "RabbitMQ already running"
-    return 0
+    ensure_rabbitmq_plugins
+    return $?
   fi
   log "starting RabbitMQ"
   rabbitmq-server -detached >/dev/null 2>&1 || true
@@ -44,7 +45,8 @@ ensure_rabbitmq() {
     if rabbitmq_ready; then
       log "RabbitMQ ready after ${i}s"
       SKIFF_STARTED_SERVICES+=(rabbitmq)
-      return 0
+      ensure_rabbitmq_plugins
+      return $?
     fi
     sleep 1
   done
@@ -171,6 +173,17 @@ ensure_cassandra() {
   fi
   bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" start "$dir" "$port" 7000
   SKIFF_STARTED_SERVICES+=(cassandra)
+}
+
+# Plugins that ship with RabbitMQ and that Skiff uses: the consistent-hash exchange splits a routed
+# service's traffic between its versions (docs/routing.md). Enabling is idempotent and works online.
+ensure_rabbitmq_plugins() {
+  if rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_consistent_hash_exchange; then
+    return 0
+  fi
+  log "enabling RabbitMQ plugin rabbitmq_consistent_hash_exchange"
+  rabbitmq-plugins enable rabbitmq_consistent_hash_exchange >/dev/null 2>&1 \
+    || { log "could not enable rabbitmq_consistent_hash_exchange (version routing needs it)"; return 1; }
 }
 
 stop_started_services() {

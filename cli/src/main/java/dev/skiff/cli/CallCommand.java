@@ -85,6 +85,9 @@ final class CallCommand implements Callable<Integer> {
   @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
   String instance;
 
+  @Option(names = "--version", paramLabel = "VERSION", description = "Send the call to this version of the service (any of its instances), whatever the routing rule.")
+  String version;
+
   @Option(
       names = "--trace",
       description = "Record this call's trace whatever the services' sampling rates, and print its trace id on stderr "
@@ -134,6 +137,9 @@ final class CallCommand implements Callable<Integer> {
     CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId).withTrace(trace);
     if (instance != null) {
       options = options.withInstance(instance);
+    }
+    if (version != null) {
+      options = options.withVersion(version);
     }
     long start = System.nanoTime();
     try (client) {

@@ -98,6 +98,9 @@ final class LoadCommand implements Callable<Integer> {
   @Option(names = "--instance", paramLabel = "ID", description = "Send every call to this instance of the service only.")
   String instance;
 
+  @Option(names = "--version", paramLabel = "VERSION", description = "Send every call to this version of the service only (any of its instances).")
+  String version;
+
   @Option(names = "--json", description = "Print the summary as one JSON object on one line (fields: see docs/cli.md).")
   boolean jsonOutput;
 
@@ -146,6 +149,9 @@ final class LoadCommand implements Callable<Integer> {
     CallOptions options = CallOptions.timeout(timeout);
     if (instance != null) {
       options = options.withInstance(instance);
+    }
+    if (version != null) {
+      options = options.withVersion(version);
     }
     LoadStats stats = new LoadStats(calls);
     Semaphore permits = new Semaphore(concurrency);

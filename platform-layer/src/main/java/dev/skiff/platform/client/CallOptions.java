@@ -13,8 +13,8 @@ import java.time.Duration;
  *     what the service declares (learned from its replies)
  * @param trace whether to record this call's trace whatever the sampling rate (for a new trace)
  */
-public record CallOptions(Duration timeout, String instance, String requestId, Boolean idempotent, boolean trace) {
-  private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null, false);
+public record CallOptions(Duration timeout, String instance, String version, String requestId, Boolean idempotent, boolean trace) {
+  private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null, null, false);
 
   /** Checks the arguments. */
   public CallOptions {
@@ -41,7 +41,7 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy with this timeout
    */
   public CallOptions withTimeout(Duration timeout) {
-    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
   }
 
   /**
@@ -49,7 +49,15 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy addressed to that instance
    */
   public CallOptions withInstance(String instance) {
-    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
+  }
+
+  /**
+   * @param version the version to pin the call to
+   * @return a copy pinned to any instance of that version
+   */
+  public CallOptions withVersion(String version) {
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
   }
 
   /**
@@ -57,7 +65,7 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy that declares it
    */
   public CallOptions withIdempotent(boolean idempotent) {
-    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
   }
 
   /**
@@ -65,7 +73,7 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy that asks for it
    */
   public CallOptions withTrace(boolean trace) {
-    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
   }
 
   /**
@@ -73,6 +81,6 @@ public record CallOptions(Duration timeout, String instance, String requestId, B
    * @return a copy that sends this request id
    */
   public CallOptions withRequestId(String requestId) {
-    return new CallOptions(timeout, instance, requestId, idempotent, trace);
+    return new CallOptions(timeout, instance, version, requestId, idempotent, trace);
   }
 }

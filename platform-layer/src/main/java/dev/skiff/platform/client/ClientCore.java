@@ -185,6 +185,9 @@ final class ClientCore {
       if (options.instance() != null) {
         checkName("instance", options.instance());
       }
+      if (options.version() != null && !dev.skiff.platform.transport.Transport.VERSION.matcher(options.version()).matches()) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, "invalid version '" + options.version() + "'");
+      }
       if (body.length > maxMessageBytes) {
         throw new SkiffException(
                 ErrorCode.BAD_REQUEST,
@@ -356,7 +359,7 @@ final class ClientCore {
             TimeUnit.MILLISECONDS);
     RequestMessage msg =
         new RequestMessage(
-            correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), deadline,
+            correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), call.options().version(), deadline,
             now, fromService, fromInstance, "00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"),
             call.contentType(), call.accept(), null, null,
             call.body());

@@ -19,6 +19,7 @@ import java.util.Optional;
  *   <tr><td>SKIFF_MAX_MESSAGE_BYTES</td><td>largest request or response body</td><td>4194304</td></tr>
  *   <tr><td>SKIFF_DEFAULT_TIMEOUT</td><td>a call's timeout when it names none</td><td>5s</td></tr>
  *   <tr><td>SKIFF_DRAIN_GRACE</td><td>how long close() lets in-flight requests finish</td><td>10s</td></tr>
+ *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
  * </table>
  *
  * @param amqpUri the broker URI
@@ -29,6 +30,8 @@ import java.util.Optional;
  * @param maxMessageBytes the largest body
  * @param defaultTimeout a call's timeout when it names none
  * @param drainGrace how long close() lets in-flight requests finish
+ * @param heartbeat how often an instance announces itself for discovery; it is forgotten after three
+ *     missed heartbeats (docs/routing.md)
  */
 public record Settings(
     String amqpUri,
@@ -38,7 +41,8 @@ public record Settings(
     int prefetch,
     int maxMessageBytes,
     Duration defaultTimeout,
-    Duration drainGrace) {
+    Duration drainGrace,
+    Duration heartbeat) {
 
   /** The default largest message body: 4 MiB. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
@@ -70,7 +74,8 @@ public record Settings(
         positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
         positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
         duration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
-        duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)));
+        duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
+        duration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)));
   }
 
   private static Optional<String> nonBlank(Map<String, String> env, String key) {

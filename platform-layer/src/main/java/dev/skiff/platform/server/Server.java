@@ -122,6 +122,8 @@ public final class Server implements AutoCloseable {
   private final Object poolLock = new Object();
   private int compensation;
   private volatile Transport.ServerBinding binding;
+  private final Duration heartbeat;
+  private volatile dev.skiff.platform.discovery.Announcer announcer;
 
   private final Counter droppedExpired;
   private final Counter overruns;
@@ -145,6 +147,7 @@ public final class Server implements AutoCloseable {
     this.defaultDeadline = b.defaultDeadline;
     this.maxQueueDepth = b.maxQueueDepth;
     this.maxQueueWait = b.maxQueueWait;
+    this.heartbeat = b.announce ? b.heartbeat : null;
     this.answered =
         Caffeine.newBuilder()
             .expireAfterWrite(b.dedupeWindow)
@@ -238,15 +241,47 @@ public final class Server implements AutoCloseable {
       throw new IllegalStateException("server " + name + " was already started");
     }
     try {
-      binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth), this::dispatch);
+      binding =
+          transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version), this::dispatch);
     } catch (RuntimeException e) {
       state.set(State.CLOSED);
       shutdownResources();
       throw e;
     }
     monitor.start();
+    if (heartbeat != null) {
+      announcer = new dev.skiff.platform.discovery.Announcer(transport, announcement(), heartbeat, clock).start();
+    }
     log.info("{} {} instance {} serving {} on {}", name, version, instanceId, endpoints.keySet(), transport.describe());
     return this;
+  }
+
+  private dev.skiff.proto.v1.InstanceAnnouncement announcement() {
+    String host;
+    try {
+      host = java.net.InetAddress.getLocalHost().getHostName();
+    } catch (java.io.IOException e) {
+      host = "unknown";
+    }
+    dev.skiff.proto.v1.InstanceAnnouncement.Builder a =
+        dev.skiff.proto.v1.InstanceAnnouncement.newBuilder()
+            .setService(name)
+            .setVersion(version)
+            .setInstance(instanceId)
+            .setHost(host)
+            .setStartedMs(clock.millis())
+            .setDescription(description);
+    for (Endpoint<?, ?> e : endpoints.values()) {
+      a.addEndpoints(
+          dev.skiff.proto.v1.EndpointInfo.newBuilder()
+              .setName(e.name())
+              .setRequestType(e.requestPrototype().getDescriptorForType().getFullName())
+              .setResponseType(
+                  com.google.protobuf.Internal.getDefaultInstance(e.responseType()).getDescriptorForType().getFullName())
+              .setTimeoutMs(defaultDeadline.toMillis())
+              .setIdempotent(e.idempotent()));
+    }
+    return a.build();
   }
 
   /** @return the service's name */
@@ -449,6 +484,10 @@ public final class Server implements AutoCloseable {
     if (!state.compareAndSet(State.RUNNING, State.CLOSING)) {
       awaitQuietly();
       return;
+    }
+    dev.skiff.platform.discovery.Announcer a = announcer;
+    if (a != null) {
+      a.close();
     }
     Transport.ServerBinding b = binding;
     b.stopConsuming();
@@ -773,6 +812,8 @@ public final class Server implements AutoCloseable {
     private Duration dedupeWindow = Duration.ofMinutes(1);
     private long dedupeMaxBytes = 16L << 20;
     private MetricRegistry metrics;
+    private boolean announce = true;
+    private Duration heartbeat = dev.skiff.platform.discovery.Announcer.DEFAULT_HEARTBEAT;
     private Clock clock = Clock.systemUTC();
     private final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
     private final List<RpcObserver> observers = new ArrayList<>();
@@ -789,9 +830,43 @@ public final class Server implements AutoCloseable {
       this.name = name;
     }
 
+    /**
+     * Whether the instance announces itself for discovery (docs/routing.md): on start, at every
+     * heartbeat, and on a clean stop. Default on; with no discovery service running the announcements
+     * are dropped.
+     *
+     * @param announce false to stay silent
+     * @return this
+     */
+    public Builder announce(boolean announce) {
+      this.announce = announce;
+      return this;
+    }
+
+    /**
+     * How often the instance announces itself (default 2 s); discovery forgets an instance after
+     * three missed heartbeats, so this also sets how soon a killed instance leaves the registry.
+     *
+     * @param interval the heartbeat interval
+     * @return this
+     */
+    public Builder heartbeat(Duration interval) {
+      Objects.requireNonNull(interval, "interval");
+      if (interval.isNegative() || interval.isZero()) {
+        throw new IllegalArgumentException("heartbeat must be positive: " + interval);
+      }
+      this.heartbeat = interval;
+      return this;
+    }
+
     /** @param version the version this instance reports, e.g. {@code 1.2.0} @return this */
     public Builder version(String version) {
-      this.version = Objects.requireNonNull(version, "version");
+      Objects.requireNonNull(version, "version");
+      if (!Transport.VERSION.matcher(version).matches()) {
+        throw new IllegalArgumentException(
+            "invalid version '" + version + "': use letters, digits, '.', '_', '+' and '-', e.g. 1.2.0");
+      }
+      this.version = version;
       return this;
     }
 
@@ -852,6 +927,7 @@ public final class Server implements AutoCloseable {
       clientTimeout(s.defaultTimeout());
       drainGrace(s.drainGrace());
       settingsApplied = true;
+      heartbeat(s.heartbeat());
       return this;
     }
 

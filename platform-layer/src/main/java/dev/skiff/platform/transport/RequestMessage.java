@@ -8,6 +8,7 @@ package dev.skiff.platform.transport;
  * @param service the target service's dotted name
  * @param endpoint the target endpoint
  * @param targetInstance the instance the call is addressed to, or null for any instance
+ * @param targetVersion the version the call is pinned to, or null for any version
  * @param deadlineEpochMillis when the caller stops waiting (milliseconds since the epoch)
  * @param sentEpochMillis when the caller sent this attempt (milliseconds since the epoch), or 0
  * @param fromService the calling service, or "" for a tool
@@ -25,6 +26,7 @@ public record RequestMessage(
     String service,
     String endpoint,
     String targetInstance,
+    String targetVersion,
     long deadlineEpochMillis,
     long sentEpochMillis,
     String fromService,
@@ -44,7 +46,7 @@ public record RequestMessage(
    */
   public RequestMessage withReplyTo(String replyTo) {
     return new RequestMessage(
-        correlationId, requestId, service, endpoint, targetInstance, deadlineEpochMillis, sentEpochMillis, fromService,
+        correlationId, requestId, service, endpoint, targetInstance, targetVersion, deadlineEpochMillis, sentEpochMillis, fromService,
         fromInstance, traceparent, contentType, accept, userId, replyTo, body);
   }
 }

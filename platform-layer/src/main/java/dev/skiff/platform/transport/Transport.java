@@ -9,6 +9,8 @@ package dev.skiff.platform.transport;
  * Client; they never call these methods themselves. Implementations are thread-safe.
  */
 public interface Transport extends AutoCloseable {
+  /** What a version may look like: it becomes part of queue names and routing keys. */
+  java.util.regex.Pattern VERSION = java.util.regex.Pattern.compile("[A-Za-z0-9][A-Za-z0-9._+-]{0,63}");
 
   /**
    * Starts delivering requests for a service instance to a handler: those addressed to the service
@@ -28,10 +30,26 @@ public interface Transport extends AutoCloseable {
    * @param prefetch how many unsettled requests the transport may hand over at once per source
    * @param maxQueueDepth how many requests may wait for the service before new ones are refused with
    *     CAPACITY; 0 for no bound. Fixed when the service's queue is first created.
+   * @param version the instance's version: it also takes the requests pinned to that version and the
+   *     version's share under a routing rule (docs/routing.md); null for none
    */
-  record BindOptions(int prefetch, int maxQueueDepth) {
+  record BindOptions(int prefetch, int maxQueueDepth, String version) {
+    /**
+     * Without a version.
+     *
+     * @param prefetch see above
+     * @param maxQueueDepth see above
+     */
+    public BindOptions(int prefetch, int maxQueueDepth) {
+      this(prefetch, maxQueueDepth, null);
+    }
+
     /** Checks the arguments. */
     public BindOptions {
+      if (version != null && !VERSION.matcher(version).matches()) {
+        throw new IllegalArgumentException(
+            "invalid version '" + version + "': use letters, digits, '.', '_', '+' and '-', e.g. 1.2.0");
+      }
       if (prefetch <= 0) {
         throw new IllegalArgumentException("prefetch must be positive: " + prefetch);
       }

@@ -186,38 +186,136 @@ public final class AmqpTransport implements Transport {
     return service + "@" + instanceId;
   }
 
+  /**
+   * The queue of one version of a service, shared by that version's instances: it takes the requests
+   * pinned to the version (routing key {@link #versionRoutingKey}) and, under a routing rule, the
+   * version's share of the service's traffic (docs/routing.md).
+   *
+   * @param service the service
+   * @param version the version
+   * @return the queue name
+   */
+  public static String versionQueue(String service, String version) {
+    return "skiff.ver." + service + "." + version;
+  }
+
+  /**
+   * The routing key that reaches any instance of one version of a service.
+   *
+   * @param service the service
+   * @param version the version
+   * @return the routing key
+   */
+  public static String versionRoutingKey(String service, String version) {
+    return service + "#" + version;
+  }
+
+  /**
+   * The consistent-hash exchange that splits a routed service's traffic between its versions. It exists
+   * only while the service is under a routing rule; the binding service creates and removes it.
+   *
+   * @param service the service
+   * @return the exchange name
+   */
+  public static String routeExchange(String service) {
+    return "skiff.route." + service;
+  }
+
+  /**
+   * Whether an exchange exists, asked on a channel of its own (a passive declare of a missing exchange
+   * closes its channel).
+   *
+   * @param exchange the exchange
+   * @return true if it exists
+   * @throws SkiffException UNAVAILABLE when the broker cannot be asked
+   */
+  public boolean exchangeExists(String exchange) {
+    try {
+      Channel ch = connection.createChannel();
+      try {
+        ch.exchangeDeclarePassive(exchange);
+        return true;
+      } catch (IOException e) {
+        return false;
+      } finally {
+        quietly("close channel", () -> closeChannel(ch));
+      }
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot reach the broker: " + causes(e), e);
+    }
+  }
+
+  /**
+   * Opens a channel on this transport's connection, for tools that manage topology (the binding
+   * service). The caller owns it and closes it; a failed operation closes it (AMQP channel errors).
+   *
+   * @return a new channel
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   */
+  public Channel openChannel() {
+    try {
+      return connection.createChannel();
+    } catch (IOException | RuntimeException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open a channel on " + describe() + ": " + causes(e), e);
+    }
+  }
+
+  private Map<String, Object> sharedQueueArgs(BindOptions bind) {
+    Map<String, Object> args = new HashMap<>();
+    args.put("x-expires", options.serviceQueueExpiry().toMillis());
+    if (bind.maxQueueDepth() > 0) {
+      args.put("x-max-length", bind.maxQueueDepth());
+      args.put("x-overflow", "reject-publish");
+    }
+    return args;
+  }
+
+  /** Declares a queue shared by instances; one created with other arguments is used as it is. */
+  private Channel declareShared(Channel consume, String queue, Map<String, Object> args) throws IOException {
+    try {
+      consume.queueDeclare(queue, true, false, false, args);
+      return consume;
+    } catch (IOException e) {
+      if (!causes(e).contains("PRECONDITION_FAILED")) {
+        throw e;
+      }
+      // Another instance (an older version, or other settings) created the queue with other
+      // arguments. The queue is the service's: use it as it is rather than refuse to serve.
+      log.warn("queue {} exists with other arguments than {} asks for; using it as it is ({})", queue, args, causes(e));
+      Channel fresh = connection.createChannel();
+      fresh.queueDeclarePassive(queue);
+      return fresh;
+    }
+  }
+
   @Override
   public ServerBinding bind(String service, String instanceId, BindOptions bind, InboundHandler handler) {
     try {
       Channel consume = connection.createChannel();
       String svcQueue = serviceQueue(service);
-      Map<String, Object> args = new HashMap<>();
-      args.put("x-expires", options.serviceQueueExpiry().toMillis());
-      if (bind.maxQueueDepth() > 0) {
-        args.put("x-max-length", bind.maxQueueDepth());
-        args.put("x-overflow", "reject-publish");
-      }
-      try {
-        consume.queueDeclare(svcQueue, true, false, false, args);
-      } catch (IOException e) {
-        if (!causes(e).contains("PRECONDITION_FAILED")) {
-          throw e;
-        }
-        // Another instance (an older version, or other settings) created the queue with other
-        // arguments. The queue is the service's: use it as it is rather than refuse to serve.
-        log.warn("queue {} exists with other arguments than {} asks for; using it as it is ({})", svcQueue, args, causes(e));
-        consume = connection.createChannel();
-        consume.queueDeclarePassive(svcQueue);
+      Map<String, Object> args = sharedQueueArgs(bind);
+      consume = declareShared(consume, svcQueue, args);
+      String verQueue = bind.version() == null ? null : versionQueue(service, bind.version());
+      if (verQueue != null) {
+        consume = declareShared(consume, verQueue, args);
+        consume.queueBind(verQueue, EXCHANGE, versionRoutingKey(service, bind.version()));
       }
       Channel reply = connection.createChannel();
       consume.basicQos(bind.prefetch());
-      consume.queueBind(svcQueue, EXCHANGE, service);
+      // Under a routing rule the service's traffic goes through its route exchange instead of the
+      // service queue (docs/routing.md); binding the queue again would deliver each request twice.
+      if (!exchangeExists(routeExchange(service))) {
+        consume.queueBind(svcQueue, EXCHANGE, service);
+      }
       String instQueue = "skiff.inst." + service + "." + instanceId;
       consume.queueDeclare(instQueue, false, true, true, null);
       consume.queueBind(instQueue, EXCHANGE, instanceRoutingKey(service, instanceId));
-      AmqpServerBinding b = new AmqpServerBinding(consume, reply, handler);
-      b.svcTag = consume.basicConsume(svcQueue, false, b.consumer(svcQueue, false));
-      b.instTag = consume.basicConsume(instQueue, false, b.consumer(instQueue, true));
+      AmqpServerBinding b = new AmqpServerBinding(consume, reply, handler, verQueue == null ? 2 : 3);
+      b.tags.add(consume.basicConsume(svcQueue, false, b.consumer(svcQueue, false)));
+      b.tags.add(consume.basicConsume(instQueue, false, b.consumer(instQueue, true)));
+      if (verQueue != null) {
+        b.tags.add(consume.basicConsume(verQueue, false, b.consumer(verQueue, false)));
+      }
       return b;
     } catch (IOException | RuntimeException e) {
       throw new SkiffException(
@@ -334,14 +432,14 @@ public final class AmqpTransport implements Transport {
     private final Channel reply;
     private final InboundHandler handler;
     private final AtomicBoolean closed = new AtomicBoolean();
-    private final java.util.concurrent.CountDownLatch cancelled = new java.util.concurrent.CountDownLatch(2);
-    private volatile String svcTag;
-    private volatile String instTag;
+    private final java.util.concurrent.CountDownLatch cancelled;
+    private final java.util.List<String> tags = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    AmqpServerBinding(Channel consume, Channel reply, InboundHandler handler) {
+    AmqpServerBinding(Channel consume, Channel reply, InboundHandler handler, int consumers) {
       this.consume = consume;
       this.reply = reply;
       this.handler = handler;
+      this.cancelled = new java.util.concurrent.CountDownLatch(consumers);
     }
 
     DefaultConsumer consumer(String queue, boolean instanceAddressed) {
@@ -367,13 +465,8 @@ public final class AmqpTransport implements Transport {
      */
     @Override
     public void stopConsuming() {
-      String s = svcTag;
-      String i = instTag;
-      if (s != null) {
-        quietly("cancel", () -> consume.basicCancel(s));
-      }
-      if (i != null) {
-        quietly("cancel", () -> consume.basicCancel(i));
+      for (String tag : tags) {
+        quietly("cancel", () -> consume.basicCancel(tag));
       }
       try {
         if (consume.isOpen() && !cancelled.await(5, TimeUnit.SECONDS)) {
@@ -539,6 +632,14 @@ public final class AmqpTransport implements Transport {
     }
 
     private SkiffException unroutable(String routingKey) {
+      int hash = routingKey.indexOf('#');
+      if (hash >= 0) {
+        return new SkiffException(
+                ErrorCode.NOT_FOUND,
+                "version " + routingKey.substring(hash + 1) + " of service " + routingKey.substring(0, hash)
+                    + " is not running (no queue is bound for it)")
+            .withContext("service", routingKey.substring(0, hash));
+      }
       int at = routingKey.indexOf('@');
       if (at >= 0) {
         return new SkiffException(
@@ -602,9 +703,11 @@ public final class AmqpTransport implements Transport {
         return f;
       }
       String key =
-          request.targetInstance() == null
-              ? request.service()
-              : instanceRoutingKey(request.service(), request.targetInstance());
+          request.targetInstance() != null
+              ? instanceRoutingKey(request.service(), request.targetInstance())
+              : request.targetVersion() != null
+                  ? versionRoutingKey(request.service(), request.targetVersion())
+                  : request.service();
       AMQP.BasicProperties props =
           Headers.requestProperties(
               request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? userName : null);

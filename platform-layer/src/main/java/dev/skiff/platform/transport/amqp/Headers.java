@@ -18,6 +18,7 @@ final class Headers {
   static final String FROM_SERVICE = "skiff-from-service";
   static final String FROM_INSTANCE = "skiff-from-instance";
   static final String TARGET_INSTANCE = "skiff-target-instance";
+  static final String TARGET_VERSION = "skiff-target-version";
   static final String ACCEPT = "skiff-accept";
   static final String TRACEPARENT = "traceparent";
   static final String STATUS = "skiff-status";
@@ -42,6 +43,9 @@ final class Headers {
     if (m.targetInstance() != null) {
       h.put(TARGET_INSTANCE, m.targetInstance());
     }
+    if (m.targetVersion() != null) {
+      h.put(TARGET_VERSION, m.targetVersion());
+    }
     h.put(ACCEPT, m.accept());
     h.put(TRACEPARENT, m.traceparent());
     long ttl = Math.max(1, m.deadlineEpochMillis() - nowMillis);
@@ -64,6 +68,7 @@ final class Headers {
         str(h, SERVICE),
         str(h, ENDPOINT),
         h.containsKey(TARGET_INSTANCE) ? str(h, TARGET_INSTANCE) : null,
+        h.containsKey(TARGET_VERSION) ? str(h, TARGET_VERSION) : null,
         num(h, DEADLINE),
         num(h, SENT),
         str(h, FROM_SERVICE),

@@ -65,7 +65,7 @@ public final class InProcessTransport implements Transport {
   @Override
   public ServerBinding bind(String service, String instanceId, BindOptions options, InboundHandler handler) {
     checkOpen();
-    Binding b = new Binding(service, instanceId, handler);
+    Binding b = new Binding(service, instanceId, options.version(), handler);
     byService.computeIfAbsent(service, k -> new CopyOnWriteArrayList<>()).add(b);
     byInstance.put(service + "@" + instanceId, b);
     List<RequestMessage> waiting = parked.remove(service);
@@ -130,7 +130,15 @@ public final class InProcessTransport implements Transport {
   }
 
   private Binding pick(String service) {
+    return pick(service, null);
+  }
+
+  /** Round robin over the service's instances, or those of one version (a pin; no weights in process). */
+  private Binding pick(String service, String version) {
     List<Binding> all = byService.getOrDefault(service, new CopyOnWriteArrayList<>());
+    if (version != null) {
+      all = all.stream().filter(b -> version.equals(b.version)).toList();
+    }
     int n = all.size();
     if (n == 0) {
       return null;
@@ -191,12 +199,14 @@ public final class InProcessTransport implements Transport {
   private final class Binding implements ServerBinding {
     private final String service;
     private final String instanceId;
+    private final String version;
     private final InboundHandler handler;
     private volatile boolean active = true;
 
-    Binding(String service, String instanceId, InboundHandler handler) {
+    Binding(String service, String instanceId, String version, InboundHandler handler) {
       this.service = service;
       this.instanceId = instanceId;
+      this.version = version;
       this.handler = handler;
     }
 
@@ -227,12 +237,16 @@ public final class InProcessTransport implements Transport {
     public CompletableFuture<Void> send(RequestMessage request) {
       RequestMessage r = request.withReplyTo(address);
       Binding b =
-          r.targetInstance() == null ? pick(r.service()) : byInstance.get(r.service() + "@" + r.targetInstance());
+          r.targetInstance() == null
+              ? pick(r.service(), r.targetVersion())
+              : byInstance.get(r.service() + "@" + r.targetInstance());
       if (b == null || closed.get()) {
         String what =
-            r.targetInstance() == null
-                ? "service " + r.service()
-                : "instance " + r.targetInstance() + " of service " + r.service();
+            r.targetInstance() != null
+                ? "instance " + r.targetInstance() + " of service " + r.service()
+                : r.targetVersion() != null
+                    ? "version " + r.targetVersion() + " of service " + r.service()
+                    : "service " + r.service();
         return CompletableFuture.failedFuture(
             new SkiffException(ErrorCode.NOT_FOUND, what + " is not running (in-process transport)")
                 .withContext("service", r.service()));

@@ -1,0 +1,119 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.binding.BindingService;
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Predicate;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** {@code skiff services}, {@code skiff route} and {@code call --version} against a kernel on the real broker. */
+class RoutingCommandsTest {
+  static EchoService svc;
+  static AmqpTransport kernelTransport;
+  static Kernel kernel;
+
+  @BeforeAll
+  static void start() {
+    kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
+    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()),
+        List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofSeconds(1))), 0);
+    svc = new EchoService();
+    svc.start("1.0.0", "one" + EchoService.randomHex(2));
+    svc.start("2.0.0", "two" + EchoService.randomHex(2));
+  }
+
+  @AfterAll
+  static void stop() {
+    svc.close();
+    kernel.close();
+    kernelTransport.close();
+  }
+
+  static Skiff.Result until(Predicate<Skiff.Result> ok, String... args) throws InterruptedException {
+    long deadline = System.nanoTime() + Duration.ofSeconds(6).toNanos();
+    Skiff.Result r = Skiff.run(args);
+    while (!ok.test(r) && System.nanoTime() < deadline) {
+      Thread.sleep(200);
+      r = Skiff.run(args);
+    }
+    return r;
+  }
+
+  @Test
+  void servicesRoutesAndPins() throws Exception {
+    Skiff.Result all = until(r -> r.out().contains(svc.name + "  2.0.0"), "services");
+    assertThat(all.exitCode()).as(all.toString()).isZero();
+    assertThat(all.out()).contains("SERVICE").contains("VERSION").contains("INSTANCE").contains("AGE")
+        .contains(svc.name + "  1.0.0").contains(svc.name + "  2.0.0");
+
+    Skiff.Result one = Skiff.run("services", svc.name);
+    assertThat(one.exitCode()).as(one.toString()).isZero();
+    assertThat(one.out()).contains(svc.name + ": 2 instances; versions 1.0.0 (1), 2.0.0 (1)")
+        .contains("echo(skiff.clitest.EchoRequest) -> skiff.clitest.EchoResponse");
+
+    Skiff.Result none = Skiff.run("services", "test.cli.nosuch");
+    assertThat(none.exitCode()).isEqualTo(1);
+    assertThat(none.err()).contains("NOT_FOUND: no running instance of service test.cli.nosuch");
+
+    // wait until the binding service has heard both versions
+    Skiff.Result shown = until(r -> r.out().contains("2.0.0"), "route", svc.name, "--show");
+    assertThat(shown.out()).contains(svc.name + ": no rule");
+
+    Skiff.Result set = Skiff.run("route", svc.name, "1.0.0=90", "2.0.0=10");
+    assertThat(set.exitCode()).as(set.toString()).isZero();
+    assertThat(set.out()).contains("rule 1.0.0=90 2.0.0=10").containsPattern("1\\.0\\.0 +90% +1");
+
+    Skiff.Result show = Skiff.run("route", svc.name, "--show");
+    assertThat(show.out()).contains("rule 1.0.0=90 2.0.0=10");
+
+    // the leader applies it within a second or two: the route exchange appears
+    long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+    while (!kernelTransport.exchangeExists(AmqpTransport.routeExchange(svc.name)) && System.nanoTime() < until) {
+      Thread.sleep(50);
+    }
+    Thread.sleep(200); // and its bindings, declared just before the exchange is bound from skiff.rpc
+    Skiff.Result load = Skiff.run("load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");
+    assertThat(load.exitCode()).as(load.toString()).isZero();
+    JsonObject byVersion = JsonParser.parseString(load.out()).getAsJsonObject().getAsJsonObject("byVersion");
+    System.out.println("[cli] 90/10 over 2000 calls: " + byVersion);
+    assertThat(byVersion.get("1.0.0").getAsInt()).isBetween(1740, 1860);
+
+    Skiff.Result pinned = Skiff.run("call", svc.name, "echo", "--version", "2.0.0", "-v");
+    assertThat(pinned.exitCode()).as(pinned.toString()).isZero();
+    assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance two");
+
+    Skiff.Result noVersion = Skiff.run("call", svc.name, "echo", "--version", "7.0.0");
+    assertThat(noVersion.exitCode()).isEqualTo(1);
+    assertThat(noVersion.err()).contains("NOT_FOUND: version 7.0.0 of service " + svc.name + " is not running");
+
+    Skiff.Result badSum = Skiff.run("route", svc.name, "1.0.0=90", "2.0.0=20");
+    assertThat(badSum.exitCode()).isEqualTo(1);
+    assertThat(badSum.err()).contains("BAD_REQUEST: the weights of a rule are percentages and must add up to 100; these add up to 110");
+
+    Skiff.Result notRunning = Skiff.run("route", svc.name, "1.0.0=50", "3.0.0=50");
+    assertThat(notRunning.err()).contains("version 3.0.0 of " + svc.name + " is not running (running: [1.0.0, 2.0.0])");
+
+    Skiff.Result unknown = Skiff.run("route", "test.cli.nosuch", "1.0.0=100");
+    assertThat(unknown.err()).contains("NOT_FOUND: service test.cli.nosuch has no running instance");
+
+    Skiff.Result syntax = Skiff.run("route", svc.name, "1.0.0:90");
+    assertThat(syntax.exitCode()).isEqualTo(2);
+    assertThat(syntax.err()).contains("not VERSION=PERCENT: '1.0.0:90'");
+
+    Skiff.Result clear = Skiff.run("route", svc.name, "--clear");
+    assertThat(clear.exitCode()).as(clear.toString()).isZero();
+    assertThat(clear.out()).contains("no rule");
+  }
+}

@@ -1,0 +1,500 @@
+package dev.skiff.kernel.binding;
+
+import com.google.protobuf.util.JsonFormat;
+import com.rabbitmq.client.BuiltinExchangeType;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import dev.skiff.kernel.KernelContext;
+import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.GetRouteRequest;
+import dev.skiff.proto.v1.RouteRule;
+import dev.skiff.proto.v1.RouteStatus;
+import dev.skiff.proto.v1.SetRouteRequest;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.HashSet;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.LinkedBlockingQueue;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The binding kernel service: keeps RabbitMQ's bindings equal to the registry and the routing rules
+ * (docs/routing.md). Several copies may run: all of them keep the registry and the rules and answer
+ * {@value #SERVICE} ({@code set_route}, {@code get_route}); one of them, the leader (the holder of the
+ * exclusive consumer on queue {@value #LEADER_QUEUE}), changes bindings. When every copy is down,
+ * traffic keeps flowing on the bindings as they are.
+ *
+ * <p>The leader applies a change of rule or of the registry at once, and repairs every service's
+ * bindings every {@link #REPAIR} (a binding deleted by hand comes back within that time). All its
+ * operations are idempotent declares, binds and unbinds.
+ */
+public final class BindingService implements KernelService {
+  /** The service name the routing API answers on. */
+  public static final String SERVICE = "skiff.binding";
+  /** The queue whose exclusive consumer is the leader. */
+  public static final String LEADER_QUEUE = "skiff.binding.leader";
+  /** How often the leader re-applies every service's bindings. */
+  public static final Duration REPAIR = Duration.ofSeconds(1);
+  /** How many services that once had a rule a pass checks for leftovers, at most. */
+  static final int CLEANUP_SLICE = 20;
+  /** Ring points per percent of traffic in a route exchange: 100 % is 10,000 points. */
+  static final int POINTS_PER_PERCENT = 100;
+
+  private static final Logger log = LoggerFactory.getLogger(BindingService.class);
+
+  private final Clock clock;
+  private final Duration warmUp;
+  private final AtomicBoolean started = new AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  /** Services to reconcile, each at most once in the queue. */
+  private final LinkedBlockingQueue<String> dirty = new LinkedBlockingQueue<>();
+  private final Set<String> pending = ConcurrentHashMap.newKeySet();
+  private final Set<String> versionsSeen = ConcurrentHashMap.newKeySet();
+  private final Set<String> cleaned = ConcurrentHashMap.newKeySet();
+  /** Weight exchanges this leader has removed (and not declared since). */
+  private final Set<String> gone = ConcurrentHashMap.newKeySet();
+  private final AtomicLong reconciles = new AtomicLong();
+  private final AtomicLong lastFullPassNanos = new AtomicLong();
+  private volatile boolean leader;
+  private AmqpTransport transport;
+  private Registry registry;
+  private RuleStore rules;
+  private Server server;
+  private Thread worker;
+  private Channel leaderChannel;
+  private Channel ops;
+
+  /** For {@link java.util.ServiceLoader}: system clock, a warm-up of 3 s before a new leader acts. */
+  public BindingService() {
+    this(Clock.systemUTC(), Duration.ofSeconds(3));
+  }
+
+  /**
+   * @param clock the time source
+   * @param warmUp how long a new copy listens to announcements before it may change bindings, so that
+   *     it does not act on a registry that has not heard every instance yet (longer than the heartbeat)
+   */
+  public BindingService(Clock clock, Duration warmUp) {
+    this.clock = clock;
+    this.warmUp = warmUp;
+  }
+
+  @Override
+  public String name() {
+    return "binding";
+  }
+
+  @Override
+  public void start(KernelContext context) {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("binding service already started");
+    }
+    Transport t = context.transport();
+    if (!(t instanceof AmqpTransport amqp)) {
+      log.warn("the binding service needs RabbitMQ; on {} it does nothing", t.describe());
+      return;
+    }
+    transport = amqp;
+    registry = new Registry(clock);
+    registry.onChange(this::markDirty);
+    registry.start(amqp);
+    rules = new RuleStore(amqp, this::markDirty).start();
+    server =
+        Server.builder(SERVICE)
+            .description("Routing rules: the share of traffic each version of a service gets")
+            .version("1")
+            .transport(amqp)
+            .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> setRoute(req)))
+            .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> status(req.getService()))
+                .asIdempotent())
+            .build()
+            .start();
+    context.web().mount("/routing", "Routing rules", ex -> {
+      StringBuilder json = new StringBuilder("{");
+      boolean first = true;
+      for (String s : rules.rules().keySet().stream().sorted().toList()) {
+        json.append(first ? "" : ",").append('"').append(s).append("\":").append(JsonFormat.printer().print(status(s)));
+        first = false;
+      }
+      WebServer.send(ex, 200, "application/json", json.append('}').toString());
+    });
+    worker = new Thread(this::run, "skiff-binding");
+    worker.setDaemon(true);
+    worker.start();
+  }
+
+  private void markDirty(String service) {
+    if (pending.add(service)) {
+      dirty.add(service);
+    }
+  }
+
+  private String takeDirty(String s) {
+    if (s != null) {
+      pending.remove(s);
+    }
+    return s;
+  }
+
+  private void clearDirty() {
+    dirty.clear();
+    pending.clear();
+  }
+
+  /** @return whether this copy currently changes bindings */
+  public boolean isLeader() {
+    return leader;
+  }
+
+  /** @return the registry this copy keeps */
+  public Registry registry() {
+    return registry;
+  }
+
+  /** @return how long the leader's last full pass over every service took, in nanoseconds (0 before one) */
+  public long lastFullPassNanos() {
+    return lastFullPassNanos.get();
+  }
+
+  /** @return how many service reconciliations the leader has run */
+  public long reconciles() {
+    return reconciles.get();
+  }
+
+  // ---- the API ----
+
+  RouteStatus setRoute(SetRouteRequest req) {
+    RouteRule rule = req.getRule();
+    String service = rule.getService();
+    if (service.isEmpty()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a routing rule needs a service");
+    }
+    Map<String, Integer> running = registry.versions(service);
+    if (!rule.getWeightsMap().isEmpty()) {
+      if (running.isEmpty() && !req.getForce()) {
+        throw new SkiffException(ErrorCode.NOT_FOUND,
+            "service " + service + " has no running instance" + knownServices() + "; use --force to set the rule anyway")
+            .withContext("service", service);
+      }
+      int sum = 0;
+      for (Map.Entry<String, Integer> w : new TreeMap<>(rule.getWeightsMap()).entrySet()) {
+        if (!Transport.VERSION.matcher(w.getKey()).matches()) {
+          throw new SkiffException(ErrorCode.BAD_REQUEST, "invalid version '" + w.getKey() + "' in the rule for " + service);
+        }
+        if (w.getValue() < 0 || w.getValue() > 100) {
+          throw new SkiffException(ErrorCode.BAD_REQUEST,
+              "weight of version " + w.getKey() + " must be a percentage from 0 to 100, not " + w.getValue());
+        }
+        if (!running.containsKey(w.getKey()) && !req.getForce()) {
+          throw new SkiffException(ErrorCode.BAD_REQUEST,
+              "version " + w.getKey() + " of " + service + " is not running (running: " + running.keySet()
+                  + "); use --force to set the rule anyway")
+              .withContext("service", service);
+        }
+        sum += w.getValue();
+      }
+      if (sum != 100) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST,
+            "the weights of a rule are percentages and must add up to 100; these add up to " + sum);
+      }
+    }
+    long stamp = clock.millis();
+    RouteRule stored = rule.toBuilder().setUpdatedMs(stamp).build();
+    rules.append(stored);
+    // answer once this copy has read it back, so that get_route right after shows it
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(2);
+    while (System.nanoTime() < until && !readBack(service, stored)) {
+      try {
+        Thread.sleep(5);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    log.info("routing rule for {} set: {}", service, rule.getWeightsMap().isEmpty() ? "none" : rule.getWeightsMap());
+    return status(service);
+  }
+
+  private boolean readBack(String service, RouteRule stored) {
+    RouteRule now = rules.rule(service);
+    return stored.getWeightsMap().isEmpty() ? now == null || now.getUpdatedMs() >= stored.getUpdatedMs() && now.getWeightsMap().isEmpty()
+        : now != null && now.getUpdatedMs() >= stored.getUpdatedMs();
+  }
+
+  private String knownServices() {
+    Set<String> s = registry.services();
+    return s.isEmpty() ? " (no service is running)" : " (running: " + s + ")";
+  }
+
+  RouteStatus status(String service) {
+    RouteStatus.Builder b = RouteStatus.newBuilder();
+    RouteRule rule = rules.rule(service);
+    b.setRule(rule == null ? RouteRule.newBuilder().setService(service).build() : rule);
+    Map<String, Integer> running = registry.versions(service);
+    b.putAllInstances(running);
+    b.putAllEffective(effective(rule, running));
+    return b.build();
+  }
+
+  /** The rule's versions that run, with their weights; empty when none runs (the service is then unrouted). */
+  static Map<String, Integer> effective(RouteRule rule, Map<String, Integer> running) {
+    Map<String, Integer> e = new TreeMap<>();
+    if (rule != null) {
+      rule.getWeightsMap().forEach((v, w) -> {
+        if (w > 0 && running.containsKey(v)) {
+          e.put(v, w);
+        }
+      });
+    }
+    return e;
+  }
+
+  // ---- the leader's work ----
+
+  private void run() {
+    long startedAt = System.nanoTime();
+    long nextFull = 0;
+    while (!closed.get()) {
+      try {
+        if (!leader) {
+          leader = tryLead();
+          if (!leader) {
+            if (dirty.poll(1, TimeUnit.SECONDS) != null) {
+              clearDirty();
+            }
+            continue;
+          }
+          log.info("this binding service copy is now the leader");
+        }
+        if (System.nanoTime() - startedAt < warmUp.toNanos() || !rules.caughtUp()) {
+          Thread.sleep(50);
+          continue;
+        }
+        if (System.nanoTime() >= nextFull) {
+          long t0 = System.nanoTime();
+          clearDirty(); // the pass covers them
+          Set<String> all = new java.util.LinkedHashSet<>(registry.services());
+          all.addAll(rules.rules().keySet());
+          // then the services that once had a rule and now have neither rule nor instance: cleaned up once
+          // (a slice per pass, so that a new leader's passes stay short and repairs stay prompt)
+          int slice = CLEANUP_SLICE;
+          for (String s : rules.servicesEver()) {
+            if (slice > 0 && !all.contains(s) && !cleaned.contains(s)) {
+              all.add(s);
+              slice--;
+            }
+          }
+          for (String s : all) {
+            reconcile(s);
+            // a change waits for at most one service's reconciliation, not for the whole pass
+            for (String d = takeDirty(dirty.poll()); d != null; d = takeDirty(dirty.poll())) {
+              reconcile(d);
+            }
+          }
+          lastFullPassNanos.set(System.nanoTime() - t0);
+          nextFull = System.nanoTime() + REPAIR.toNanos();
+        }
+        String s = takeDirty(dirty.poll(Math.max(1, (nextFull - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS));
+        for (; s != null; s = takeDirty(dirty.poll())) {
+          reconcile(s);
+        }
+      } catch (InterruptedException e) {
+        return;
+      } catch (RuntimeException e) {
+        log.warn("binding service: {}", e.toString());
+        try {
+          Thread.sleep(500);
+        } catch (InterruptedException ie) {
+          return;
+        }
+      }
+    }
+  }
+
+  private boolean tryLead() {
+    Channel ch = null;
+    try {
+      ch = transport.openChannel();
+      ch.queueDeclare(LEADER_QUEUE, false, false, false, Map.of("x-expires", 60_000));
+      ch.basicConsume(LEADER_QUEUE, true, "", false, true, Map.of(), new DefaultConsumer(ch));
+      Channel held = ch;
+      held.addShutdownListener(cause -> {
+        if (!closed.get()) {
+          log.warn("lost the binding leadership: {}", cause.getMessage());
+          leader = false;
+        }
+      });
+      leaderChannel = held;
+      return true;
+    } catch (IOException | RuntimeException e) {
+      if (ch != null && ch.isOpen()) {
+        try {
+          ch.abort();
+        } catch (IOException | RuntimeException ignored) {
+          // gone anyway
+        }
+      }
+      return false;
+    }
+  }
+
+  /** Makes one service's bindings match its rule and its running versions. */
+  void reconcile(String service) {
+    reconciles.incrementAndGet();
+    Map<String, Integer> running = registry.versions(service);
+    RouteRule rule = rules.rule(service);
+    if (rule == null && running.isEmpty() && cleaned.contains(service)) {
+      return; // nothing runs, no rule, and its leftovers are gone already
+    }
+    Map<String, Integer> effective = effective(rule, running);
+    String ex = AmqpTransport.routeExchange(service);
+    String svcQueue = AmqpTransport.serviceQueue(service);
+    // a version's queue takes the requests pinned to it
+    for (String v : running.keySet()) {
+      versionsSeen.add(service + "#" + v);
+      op(c -> c.queueBind(AmqpTransport.versionQueue(service, v), AmqpTransport.EXCHANGE, AmqpTransport.versionRoutingKey(service, v)));
+    }
+    if (!effective.isEmpty()) {
+      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, Map.of("hash-header", "skiff-request-id")));
+      // Each version's share enters the hash ring through a fanout exchange of its own per weight, so
+      // that a change of weight adds a new destination before the old one goes: within the route
+      // exchange a request always has somewhere to go, and no queue is ever in the ring twice.
+      for (Map.Entry<String, Integer> e : effective.entrySet()) {
+        String fx = weightExchange(service, e.getKey(), e.getValue());
+        gone.remove(fx);
+        op(c -> c.exchangeDeclare(fx, BuiltinExchangeType.FANOUT, true, false, null));
+        op(c -> c.queueBind(AmqpTransport.versionQueue(service, e.getKey()), fx, ""));
+        op(c -> c.exchangeBind(fx, ex, points(e.getValue())));
+      }
+      removeWeightExchanges(service, effective);
+      op(c -> c.exchangeBind(ex, AmqpTransport.EXCHANGE, service));
+      op(c -> c.queueUnbind(svcQueue, AmqpTransport.EXCHANGE, service));
+    } else {
+      if (!running.isEmpty()) {
+        op(c -> c.queueBind(svcQueue, AmqpTransport.EXCHANGE, service));
+      }
+      // the route exchange goes last, so that while it exists its weight exchanges may still exist
+      if (rules.servicesEver().contains(service) && transport.exchangeExists(ex)) {
+        op(c -> c.exchangeDelete(ex));
+        removeWeightExchanges(service, Map.of());
+      }
+    }
+    if (running.isEmpty() && rule == null) {
+      cleaned.add(service);
+    } else {
+      cleaned.remove(service);
+    }
+    // clean up after versions that no longer run: their queue goes once nobody consumes it and it is empty
+    for (String key : Set.copyOf(versionsSeen)) {
+      if (key.startsWith(service + "#")) {
+        String v = key.substring(service.length() + 1);
+        if (!running.containsKey(v)) {
+          versionsSeen.remove(key);
+          op(c -> c.queueDelete(AmqpTransport.versionQueue(service, v), true, true));
+        }
+      }
+    }
+  }
+
+  /** Deletes the weight exchanges of a service other than those of the effective weights. */
+  private void removeWeightExchanges(String service, Map<String, Integer> effective) {
+    Set<String> versions = new HashSet<>(registry.versions(service).keySet());
+    RouteRule r = rules.rule(service);
+    if (r != null) {
+      versions.addAll(r.getWeightsMap().keySet());
+    }
+    versions.addAll(rules.versionsEver(service));
+    for (String v : versions) {
+      for (int w : rules.weightsEver(service, v)) {
+        String fx = weightExchange(service, v, w);
+        if (!(effective.containsKey(v) && effective.get(v) == w) && gone.add(fx)) {
+          // out of the ring first (synchronous), so that no request is routed to it while it goes;
+          // done once per exchange by this leader (the unbind of a missing exchange costs a channel)
+          op(c -> c.exchangeUnbind(fx, AmqpTransport.routeExchange(service), points(w)));
+          op(c -> c.exchangeDelete(fx));
+        }
+      }
+    }
+  }
+
+  /**
+   * @param service the service
+   * @param version one of its versions
+   * @param percent the version's weight
+   * @return the fanout exchange that takes that version's share into the route exchange
+   */
+  static String weightExchange(String service, String version, int percent) {
+    return AmqpTransport.routeExchange(service) + "#" + version + "=" + percent;
+  }
+
+  private static String points(int percent) {
+    return Integer.toString(percent * POINTS_PER_PERCENT);
+  }
+
+  @FunctionalInterface
+  private interface Op {
+    void run(Channel c) throws IOException;
+  }
+
+  /** Runs one operation; a failure (a queue that is gone) closes the channel, so the next gets a new one. */
+  private void op(Op op) {
+    try {
+      if (ops == null || !ops.isOpen()) {
+        ops = transport.openChannel();
+      }
+      op.run(ops);
+    } catch (IOException | RuntimeException e) {
+      log.debug("binding operation failed: {}", e.toString());
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    if (worker != null) {
+      worker.interrupt();
+      try {
+        worker.join(2000);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
+    if (server != null) {
+      server.close();
+    }
+    for (Channel ch : new Channel[] {leaderChannel, ops}) {
+      if (ch != null && ch.isOpen()) {
+        try {
+          ch.abort();
+        } catch (IOException | RuntimeException e) {
+          log.debug("closing channel", e);
+        }
+      }
+    }
+    leader = false;
+    if (rules != null) {
+      rules.close();
+    }
+    if (registry != null) {
+      registry.close();
+    }
+  }
+}

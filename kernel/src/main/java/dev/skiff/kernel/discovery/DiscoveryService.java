@@ -1,0 +1,88 @@
+package dev.skiff.kernel.discovery;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.KernelContext;
+import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.proto.v1.ListServicesRequest;
+import dev.skiff.proto.v1.ListServicesResponse;
+import java.time.Clock;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The discovery kernel service: keeps the registry of running instances from their announcements and
+ * answers queries as the Skiff service {@value #SERVICE} (endpoint {@code list}) and on the kernel's
+ * web server at {@code /discovery} (JSON). Several copies may run: each keeps the whole registry, so any
+ * of them answers. See docs/routing.md.
+ */
+public final class DiscoveryService implements KernelService {
+  /** The service name queries go to. */
+  public static final String SERVICE = "skiff.discovery";
+
+  private final Clock clock;
+  private final AtomicBoolean started = new AtomicBoolean();
+  private Registry registry;
+  private Server server;
+
+  /** For {@link java.util.ServiceLoader}: the system clock. */
+  public DiscoveryService() {
+    this(Clock.systemUTC());
+  }
+
+  /** @param clock the time source */
+  public DiscoveryService(Clock clock) {
+    this.clock = clock;
+  }
+
+  @Override
+  public String name() {
+    return "discovery";
+  }
+
+  @Override
+  public void start(KernelContext context) {
+    if (!started.compareAndSet(false, true)) {
+      throw new IllegalStateException("discovery already started");
+    }
+    registry = new Registry(clock).start(context.transport());
+    server =
+        Server.builder(SERVICE)
+            .description("The registry of running service instances")
+            .version("1")
+            .transport(context.transport())
+            .endpoint(Endpoint.of("list", ListServicesRequest.class, ListServicesResponse.class, (req, ctx) -> list(req))
+                .asIdempotent())
+            .build()
+            .start();
+    context.web().mount("/discovery", "Discovery: running instances", ex -> {
+      String q = ex.getRequestURI().getQuery();
+      String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
+      WebServer.send(ex, 200, "application/json",
+          JsonFormat.printer().print(list(ListServicesRequest.newBuilder().setService(service).build())));
+    });
+  }
+
+  private ListServicesResponse list(ListServicesRequest req) {
+    return ListServicesResponse.newBuilder()
+        .addAllInstances(registry.list(req.getService()))
+        .setNowMs(clock.millis())
+        .build();
+  }
+
+  /** @return the registry this copy keeps */
+  public Registry registry() {
+    return registry;
+  }
+
+  @Override
+  public void close() {
+    if (server != null) {
+      server.close();
+    }
+    if (registry != null) {
+      registry.close();
+    }
+  }
+}
