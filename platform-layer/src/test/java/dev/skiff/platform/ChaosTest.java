@@ -35,7 +35,7 @@ import org.junit.jupiter.api.io.TempDir;
  * non-idempotent handler ran twice for one request id.
  */
 class ChaosTest {
-  private static final Duration TIMEOUT = Duration.ofSeconds(6);
+  private static final Duration TIMEOUT = Duration.ofSeconds(10);
   private final List<Process> instances = new ArrayList<>();
 
   @AfterEach
@@ -82,7 +82,7 @@ class ChaosTest {
     List<CompletableFuture<?>> all = java.util.Collections.synchronizedList(new ArrayList<>());
     try (AmqpTransport transport = AmqpTransport.connect(AmqpRpcTest.brokerUri());
         Client client = Client.builder().transport(transport).name("chaos-caller").circuitBreaker(null)
-            .retryPolicy(RetryPolicy.defaults().withMaxAttempts(10).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1)))
+            .retryPolicy(RetryPolicy.defaults().withMaxAttempts(30).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1)))
             .build()) {
       List<Thread> callers = new ArrayList<>();
       for (int c = 0; c < 4; c++) {
