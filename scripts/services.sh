@@ -54,6 +54,16 @@ ensure_rabbitmq() {
   return 1
 }
 
+# Deletes the queues earlier test runs left on the broker (services named test.*). They expire on their
+# own after a few minutes, but every broker restart resets that clock, and a broker holding thousands of
+# durable queues takes minutes to boot after a restart, which the broker fault tests do.
+clean_test_queues() {
+  local n
+  n=$(rabbitmqctl -q eval 'length([ok || Q <- rabbit_amqqueue:list(<<"/">>), re:run(element(4, amqqueue:get_name(Q)), <<"^skiff[.](svc|ver|inst)[.]test[.]">>) =/= nomatch, begin rabbit_amqqueue:delete(Q, false, false, <<"skiff-tests">>), true end]).' 2>/dev/null) \
+    || { log "could not clean up earlier test queues (continuing)"; return 0; }
+  [ "${n:-0}" = "0" ] || log "deleted $n queues left by earlier test runs"
+}
+
 ensure_chromium() {
   if command -v chromium >/dev/null 2>&1; then
     return 0

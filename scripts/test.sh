@@ -7,6 +7,7 @@ cd "$(dirname "$0")/.."
 trap stop_started_services EXIT
 
 ensure_rabbitmq
+clean_test_queues
 ensure_chromium
 ensure_memcached
 ensure_zookeeper

@@ -2,6 +2,7 @@ package com.example.bookings;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.service.health.PlatformHealth;
 import com.datastax.oss.driver.api.core.cql.Row;
 import com.example.bookings.proto.Booking;
 import com.example.bookings.proto.CreateBookingRequest;
@@ -62,6 +63,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
       });
 
   private final LayeredConfig config;
+  private final HealthCheckRegistry health;
   private final String instance = "bookings-" + UUID.randomUUID().toString().substring(0, 8);
   private final CassandraClient cassandra;
   private final Memcached cache;
@@ -81,6 +83,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   public Bookings(LayeredConfig config, MetricRegistry metrics, HealthCheckRegistry health) {
     super(NAME, "1.0.0", "Stores and finds taxi bookings");
     this.config = config;
+    this.health = health;
     this.cassandra = CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).build();
     this.cache = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build();
     this.zookeeper = ZooKeeperClient.builder().config(config).metrics(metrics).healthChecks(health).build();
@@ -138,6 +141,8 @@ public final class Bookings extends SkiffService implements AutoCloseable {
 
   @Override
   protected void register(Server.Builder service) {
+    // the stores' checks run and are published with the service's own, and show on the dashboard
+    PlatformHealth.include(health, service);
     service.endpoint("create", CreateBookingRequest.class, CreateBookingResponse.class, (req, ctx) -> {
       if (req.getCustomer().isBlank() || req.getPickup().isBlank()) {
         throw new SkiffException(ErrorCode.BAD_REQUEST, "customer and pickup are required");

@@ -72,6 +72,8 @@ class BookingsTest {
       String id = client.call(Bookings.NAME, "create",
           CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("King's Cross").build(), CreateBookingResponse.class).getId();
       assertThat(UUID.fromString(id)).isNotNull();
+      assertThat(server.health().names()).as("the stores' checks are the service's").contains("cassandra", "memcached", "zookeeper");
+      assertThat(server.health().run("cassandra").healthy()).isTrue();
 
       Booking first = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
       Booking second = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
