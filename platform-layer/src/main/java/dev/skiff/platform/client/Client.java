@@ -1,7 +1,6 @@
 package dev.skiff.platform.client;
 
 import com.codahale.metrics.MetricRegistry;
-import com.google.protobuf.Internal;
 import com.google.protobuf.Message;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -147,7 +146,7 @@ public final class Client implements AutoCloseable {
   public <R extends Message> CompletableFuture<Reply<R>> exchange(
       String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
     Objects.requireNonNull(request, "request");
-    R prototype = Internal.getDefaultInstance(Objects.requireNonNull(responseType, "responseType"));
+    R prototype = Codec.prototype(Objects.requireNonNull(responseType, "responseType"));
     return core.send(
         scope,
         service,

@@ -392,7 +392,10 @@ final class ClientCore {
       return;
     }
     if (idempotentEndpoints.size() < MAX_LEARNED_ENDPOINTS || idempotentEndpoints.containsKey(p.call.key())) {
-      idempotentEndpoints.put(p.call.key(), reply.idempotent());
+      String key = p.call.key();
+      if (!Boolean.valueOf(reply.idempotent()).equals(idempotentEndpoints.get(key))) {
+        idempotentEndpoints.put(key, reply.idempotent());
+      }
     }
     p.complete(reply);
   }

@@ -14,7 +14,29 @@ public final class Codec {
   private static final JsonFormat.Parser JSON_PARSER = JsonFormat.parser();
   private static final JsonFormat.Printer JSON_PRINTER = JsonFormat.printer().alwaysPrintFieldsWithNoPresence();
 
+  private static final ClassValue<Message> DEFAULTS =
+      new ClassValue<>() {
+        @Override
+        @SuppressWarnings("unchecked")
+        protected Message computeValue(Class<?> type) {
+          return com.google.protobuf.Internal.getDefaultInstance((Class<? extends Message>) type);
+        }
+      };
+
   private Codec() {}
+
+  /**
+   * The default instance of a generated message class, looked up once per class (protobuf's own lookup
+   * reflects on every call).
+   *
+   * @param type the message class
+   * @param <T> its type
+   * @return its default instance
+   */
+  @SuppressWarnings("unchecked")
+  public static <T extends Message> T prototype(Class<T> type) {
+    return (T) DEFAULTS.get(type);
+  }
 
   /**
    * Encodes a message.

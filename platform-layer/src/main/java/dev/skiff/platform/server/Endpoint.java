@@ -1,6 +1,5 @@
 package dev.skiff.platform.server;
 
-import com.google.protobuf.Internal;
 import com.google.protobuf.Message;
 import java.time.Duration;
 import java.util.Objects;
@@ -109,6 +108,6 @@ public record Endpoint<Q extends Message, R extends Message>(
 
   /** @return the request type's default instance, used to decode requests */
   public Q requestPrototype() {
-    return Internal.getDefaultInstance(requestType);
+    return dev.skiff.platform.internal.Codec.prototype(requestType);
   }
 }

@@ -150,6 +150,8 @@ public final class Server implements AutoCloseable {
     this.heartbeat = b.announce ? b.heartbeat : null;
     this.answered =
         Caffeine.newBuilder()
+            // maintenance on the writing thread, not a common-pool worker woken for every answer
+            .executor(Runnable::run)
             .expireAfterWrite(b.dedupeWindow)
             .maximumWeight(b.dedupeMaxBytes)
             .weigher((String k, CachedReply v) -> k.length() + v.body().length + 64)
