@@ -11,13 +11,15 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * Diagnostic baselines (not targets): the raw request/reply of {@link RawConfirms} with one part of what
  * Skiff does added, to attribute Skiff's overhead. {@code skiffProperties}: requests and replies carry
- * Skiff's AMQP properties (request: 9 headers, per-message TTL, user_id; reply: 5 headers).
+ * Skiff's AMQP properties (request: 9 headers, per-message TTL, user_id; reply: 5 headers);
+ * {@code skiffHeaders}: only the headers (request 9, reply 5); {@code ttlAndUserId}: only the request's
+ * per-message TTL ({@code expiration}) and {@code user_id}.
  * {@code handlerPool}: the server hands each request to a 16-thread pool, as a Skiff server does.
  * {@code both}: the two together.
  */
 @State(Scope.Benchmark)
 public class RawDiagnostic {
-  /** Which of Skiff's pieces is added. */
+  /** Which of Skiff's pieces is added (also {@code skiffHeaders}, {@code ttlAndUserId}: {@code -p variant=...}). */
   @Param({"skiffProperties", "handlerPool", "both"})
   public String variant;
 
@@ -31,10 +33,15 @@ public class RawDiagnostic {
    */
   @Setup(Level.Trial)
   public void start() throws Exception {
-    boolean props = variant.equals("skiffProperties") || variant.equals("both");
+    boolean all = variant.equals("skiffProperties") || variant.equals("both");
+    boolean headers = all || variant.equals("skiffHeaders");
+    boolean ttlAndUser = all || variant.equals("ttlAndUserId");
     boolean pool = variant.equals("handlerPool") || variant.equals("both");
-    server = new RawRpc.Server(Bench.brokerUri(), props, pool);
-    client = new RawRpc.Client(Bench.brokerUri(), true, props);
+    if (!all && !headers && !ttlAndUser && !pool) {
+      throw new IllegalArgumentException("unknown variant " + variant);
+    }
+    server = new RawRpc.Server(Bench.brokerUri(), headers, pool);
+    client = new RawRpc.Client(Bench.brokerUri(), true, headers, ttlAndUser);
     RawConfirms.smoke(client, "raw amqp-client (" + variant + ")");
   }
 

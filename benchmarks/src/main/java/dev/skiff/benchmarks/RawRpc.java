@@ -155,11 +155,12 @@ final class RawRpc {
     private final ConcurrentNavigableMap<Long, String> unconfirmed = new ConcurrentSkipListMap<>();
     private final AtomicLong sequence = new AtomicLong();
     private final String prefix = Long.toHexString(System.nanoTime()) + "-";
-    private final boolean skiffProperties;
+    private final boolean skiffHeaders;
+    private final boolean skiffTtlAndUser;
     private final String userId;
 
     Client(String uri, boolean confirms) throws IOException, TimeoutException {
-      this(uri, confirms, false);
+      this(uri, confirms, false, false);
     }
 
     /**
@@ -168,12 +169,15 @@ final class RawRpc {
      *
      * @param uri the broker
      * @param confirms whether to publish with publisher confirms
-     * @param skiffProperties send Skiff's request properties: 9 headers (ids, deadline, send time, trace context),
-     *     a per-message TTL ({@code expiration}) and the validated {@code user_id}
+     * @param skiffHeaders send the 9 headers of a Skiff request (ids, deadline, send time, trace context)
+     * @param skiffTtlAndUser send a Skiff request's per-message TTL ({@code expiration}) and validated
+     *     {@code user_id}
      */
-    Client(String uri, boolean confirms, boolean skiffProperties) throws IOException, TimeoutException {
+    Client(String uri, boolean confirms, boolean skiffHeaders, boolean skiffTtlAndUser)
+        throws IOException, TimeoutException {
       this.confirms = confirms;
-      this.skiffProperties = skiffProperties;
+      this.skiffHeaders = skiffHeaders;
+      this.skiffTtlAndUser = skiffTtlAndUser;
       ConnectionFactory cf = factory(uri);
       userId = cf.getUsername();
       connection = cf.newConnection(confirms ? "bench-raw-client-confirms" : "bench-raw-client");
@@ -222,7 +226,7 @@ final class RawRpc {
               .replyTo(replyQueue)
               .contentType(CONTENT_TYPE)
               .deliveryMode(1);
-      AMQP.BasicProperties props = skiffProperties ? skiffProperties(b) : b.build();
+      AMQP.BasicProperties props = skiffProperties(b);
       byte[] body = request.toByteArray();
       try {
         synchronized (publishLock) {
@@ -240,6 +244,12 @@ final class RawRpc {
 
     /** The same properties, sizes and value types as dev.skiff.platform.transport.amqp.Headers sets. */
     private AMQP.BasicProperties skiffProperties(AMQP.BasicProperties.Builder b) {
+      if (skiffTtlAndUser) {
+        b.expiration("5000").userId(userId);
+      }
+      if (!skiffHeaders) {
+        return b.build();
+      }
       long deadline = System.currentTimeMillis() + 5000;
       Map<String, Object> h = new HashMap<>(16);
       h.put("skiff-service", Bench.SERVICE);
@@ -251,7 +261,7 @@ final class RawRpc {
       h.put("skiff-from-instance", "0a1b2c3d");
       h.put("skiff-accept", CONTENT_TYPE);
       h.put("traceparent", "00-" + hex32() + "-" + hex32().substring(16) + "-00");
-      return b.expiration("5000").userId(userId).headers(h).build();
+      return b.headers(h).build();
     }
 
     private static String hex32() {
