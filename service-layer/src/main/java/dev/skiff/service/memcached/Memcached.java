@@ -1,5 +1,6 @@
 package dev.skiff.service.memcached;
 
+import dev.skiff.service.StoreClientBuilder;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -97,12 +98,13 @@ public final class Memcached implements AutoCloseable {
   private final Counter undecodable;
 
   private Memcached(Builder b) {
-    this.live = b.live;
-    this.fixed = b.fixed;
-    this.path = b.path;
-    this.name = b.name == null ? b.path : b.name;
-    this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
-    this.healthChecks = b.healthChecks == null ? new HealthCheckRegistry() : b.healthChecks;
+    StoreClientBuilder.Setup setup = b.setup();
+    this.live = setup.live();
+    this.fixed = setup.fixed();
+    this.path = setup.path();
+    this.name = setup.name();
+    this.metrics = setup.metrics();
+    this.healthChecks = setup.healthChecks();
     this.settings = MemcachedSettings.from(config().at(path));
     this.getTimer = metrics.timer(name + ".get");
     this.getMultiTimer = metrics.timer(name + ".get-multi");
@@ -502,84 +504,21 @@ public final class Memcached implements AutoCloseable {
     public void setCompressionMode(CompressionMode m) {}
   }
 
-  /** Builds a {@link Memcached} client. */
-  public static final class Builder {
-    private LayeredConfig live;
-    private Config fixed = Config.empty();
-    private String path = "memcached";
-    private String name;
-    private MetricRegistry metrics;
-    private HealthCheckRegistry healthChecks;
+  /** Builds a {@link Memcached}. */
+  public static final class Builder extends StoreClientBuilder<Memcached, Builder> {
+    private Builder() {
+      super("memcached");
+    }
 
-    private Builder() {}
-
-    /**
-     * Reads settings from live configuration and follows its changes.
-     *
-     * @param config the configuration
-     * @return this
-     */
-    public Builder config(LayeredConfig config) {
-      this.live = Objects.requireNonNull(config, "config");
+    @Override
+    protected Builder self() {
       return this;
     }
 
-    /**
-     * Reads settings from a fixed configuration (no live changes).
-     *
-     * @param config the configuration
-     * @return this
-     */
-    public Builder config(Config config) {
-      this.fixed = Objects.requireNonNull(config, "config");
-      this.live = null;
-      return this;
-    }
-
-    /**
-     * @param path the config subtree of this client (default {@code memcached})
-     * @return this
-     */
-    public Builder path(String path) {
-      this.path = Objects.requireNonNull(path, "path");
-      return this;
-    }
-
-    /**
-     * @param name the health check's name and the metrics' prefix (default: the config path)
-     * @return this
-     */
-    public Builder name(String name) {
-      this.name = Objects.requireNonNull(name, "name");
-      return this;
-    }
-
-    /**
-     * @param metrics where the client's metrics go (default: a registry of its own)
-     * @return this
-     */
-    public Builder metrics(MetricRegistry metrics) {
-      this.metrics = Objects.requireNonNull(metrics, "metrics");
-      return this;
-    }
-
-    /**
-     * @param healthChecks where the client's health check goes (default: a registry of its own)
-     * @return this
-     */
-    public Builder healthChecks(HealthCheckRegistry healthChecks) {
-      this.healthChecks = Objects.requireNonNull(healthChecks, "healthChecks");
-      return this;
-    }
-
-    /**
-     * Reads and checks the settings; does not connect.
-     *
-     * @return the client, not started
-     * @throws ConfigException naming the key when a setting is invalid
-     */
+    @Override
     public Memcached build() {
       return new Memcached(this);
     }
   }
+
 }

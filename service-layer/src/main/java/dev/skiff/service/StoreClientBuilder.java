@@ -1,0 +1,118 @@
+package dev.skiff.service;
+
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.LayeredConfig;
+import java.util.Objects;
+
+/**
+ * What every service-layer client is built from: its configuration (live or fixed), the config subtree
+ * it reads, its name, and where its metrics and health check go.
+ *
+ * @param <C> the client type
+ * @param <B> the concrete builder type
+ */
+public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> {
+  private LayeredConfig live;
+  private Config fixed = Config.empty();
+  private String path;
+  private String name;
+  private MetricRegistry metrics;
+  private HealthCheckRegistry healthChecks;
+
+  /** @param defaultPath the config subtree read unless {@link #path(String)} names another */
+  protected StoreClientBuilder(String defaultPath) {
+    this.path = Objects.requireNonNull(defaultPath, "defaultPath");
+  }
+
+  /** @return this builder, typed as the concrete builder */
+  protected abstract B self();
+
+  /**
+   * Reads settings from live configuration and follows its changes (of the hosts, among others).
+   *
+   * @param config the configuration
+   * @return this
+   */
+  public B config(LayeredConfig config) {
+    this.live = Objects.requireNonNull(config, "config");
+    return self();
+  }
+
+  /**
+   * Reads settings from a fixed configuration (no live changes).
+   *
+   * @param config the configuration
+   * @return this
+   */
+  public B config(Config config) {
+    this.fixed = Objects.requireNonNull(config, "config");
+    this.live = null;
+    return self();
+  }
+
+  /**
+   * @param path the config subtree of this client (default: the store's name, e.g. {@code cassandra})
+   * @return this
+   */
+  public B path(String path) {
+    this.path = Objects.requireNonNull(path, "path");
+    return self();
+  }
+
+  /**
+   * @param name the health check's name and the metrics' prefix (default: the config path)
+   * @return this
+   */
+  public B name(String name) {
+    this.name = Objects.requireNonNull(name, "name");
+    return self();
+  }
+
+  /**
+   * @param metrics where the client's metrics go (default: a registry of its own)
+   * @return this
+   */
+  public B metrics(MetricRegistry metrics) {
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    return self();
+  }
+
+  /**
+   * @param healthChecks where the client's health check goes (default: a registry of its own)
+   * @return this
+   */
+  public B healthChecks(HealthCheckRegistry healthChecks) {
+    this.healthChecks = Objects.requireNonNull(healthChecks, "healthChecks");
+    return self();
+  }
+
+  /**
+   * Reads and checks the settings; does not connect.
+   *
+   * @return the client, not started
+   * @throws dev.skiff.platform.config.ConfigException naming the key when a setting is invalid
+   */
+  public abstract C build();
+
+  /** @return the choices made, with their defaults filled in */
+  public Setup setup() {
+    return new Setup(
+        live, fixed, path, name == null ? path : name, metrics == null ? new MetricRegistry() : metrics,
+        healthChecks == null ? new HealthCheckRegistry() : healthChecks);
+  }
+
+  /**
+   * What a client is built from, defaults filled in.
+   *
+   * @param live the live configuration, or null
+   * @param fixed the fixed configuration (used when {@code live} is null)
+   * @param path the config subtree
+   * @param name the health check's name and metrics prefix
+   * @param metrics where metrics go
+   * @param healthChecks where the health check goes
+   */
+  public record Setup(
+      LayeredConfig live, Config fixed, String path, String name, MetricRegistry metrics, HealthCheckRegistry healthChecks) {}
+}
