@@ -115,12 +115,7 @@ final class RawRpc {
                       .contentType(CONTENT_TYPE)
                       .deliveryMode(1);
               if (skiffReplyProperties) {
-                Map<String, Object> h = new HashMap<>(8);
-                h.put("skiff-status", "ok");
-                h.put("skiff-service", Bench.SERVICE);
-                h.put("skiff-service-version", "0.0.0");
-                h.put("skiff-instance", "0a1b2c3d");
-                h.put("skiff-idempotent", false);
+                Map<String, Object> h = Map.of("skiff", "ok;0.0.0;0a1b2c3d");
                 rp.headers(h);
               }
               reply.basicPublish("", props.getReplyTo(), false, rp.build(), request.toByteArray());
@@ -251,16 +246,10 @@ final class RawRpc {
         return b.build();
       }
       long deadline = System.currentTimeMillis() + 5000;
-      Map<String, Object> h = new HashMap<>(16);
-      h.put("skiff-service", Bench.SERVICE);
-      h.put("skiff-endpoint", Bench.ENDPOINT);
-      h.put("skiff-request-id", hex32());
-      h.put("skiff-deadline", deadline);
-      h.put("skiff-sent", deadline - 5000);
-      h.put("skiff-from-service", "bench.caller");
-      h.put("skiff-from-instance", "0a1b2c3d");
-      h.put("skiff-accept", CONTENT_TYPE);
+      Map<String, Object> h = new HashMap<>(4);
+      h.put("skiff", deadline + ";" + (deadline - 5000) + ";bench.caller;0a1b2c3d");
       h.put("traceparent", "00-" + hex32() + "-" + hex32().substring(16) + "-00");
+      b.messageId(hex32()).type(Bench.ENDPOINT);
       return b.headers(h).build();
     }
 

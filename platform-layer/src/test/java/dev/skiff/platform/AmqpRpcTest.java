@@ -48,8 +48,9 @@ class AmqpRpcTest extends RpcContract {
               .correlationId("raw-1")
               .replyTo(replyQueue)
               .contentType("application/x-protobuf")
-              .headers(Map.of("skiff-endpoint", "echo", "skiff-request-id", "r1",
-                  "skiff-deadline", System.currentTimeMillis() + 5000))
+              .messageId("r1")
+              .type("echo")
+              .headers(Map.of("skiff", (System.currentTimeMillis() + 5000) + ";0;raw-test;0"))
               .build();
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
       GetResponse got = null;
@@ -61,13 +62,52 @@ class AmqpRpcTest extends RpcContract {
       }
       assertThat(got).as("a reply to the malformed request").isNotNull();
       assertThat(got.getProps().getCorrelationId()).isEqualTo("raw-1");
-      assertThat(got.getProps().getHeaders().get("skiff-status").toString()).isEqualTo("error");
+      assertThat(got.getProps().getHeaders().get("skiff").toString()).startsWith("error;");
       Error e = Error.parseFrom(got.getBody());
       assertThat(e.getCode()).isEqualTo(dev.skiff.proto.v1.ErrorCode.BAD_REQUEST);
       assertThat(e.getDescription()).contains("malformed protobuf").contains("skiff.test.EchoRequest");
     }
     assertThat(handlerRuns.get()).isZero();
     assertThat(client.call(echo, "echo", text("fine"), EchoResponse.class).getText()).isEqualTo("fine");
+  }
+
+  @Test
+  void aRequestWithoutSkiffPropertiesIsAnsweredWithAClearErrorNotDropped() throws Exception {
+    startEcho(b -> {});
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(brokerUri());
+    try (Connection c = cf.newConnection(); Channel ch = c.createChannel()) {
+      String replyQueue = ch.queueDeclare().getQueue();
+      // no type (endpoint), no message id, no headers at all; then a packed header that is garbage
+      AMQP.BasicProperties bare = new AMQP.BasicProperties.Builder().correlationId("bare").replyTo(replyQueue).build();
+      AMQP.BasicProperties garbage =
+          new AMQP.BasicProperties.Builder()
+              .correlationId("garbage")
+              .replyTo(replyQueue)
+              .type("echo")
+              .headers(Map.of("skiff", "not;a;number", "traceparent", "junk"))
+              .build();
+      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, bare, text("x").toByteArray());
+      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbage, text("y").toByteArray());
+      Map<String, GetResponse> replies = new java.util.HashMap<>();
+      for (int i = 0; i < 200 && replies.size() < 2; i++) {
+        GetResponse got = ch.basicGet(replyQueue, true);
+        if (got == null) {
+          Thread.sleep(20);
+        } else {
+          replies.put(got.getProps().getCorrelationId(), got);
+        }
+      }
+      assertThat(replies).as("both requests answered").containsOnlyKeys("bare", "garbage");
+      // no endpoint: NOT_FOUND naming the endpoints the service has
+      assertThat(replies.get("bare").getProps().getHeaders().get("skiff").toString()).startsWith("error;");
+      Error e = Error.parseFrom(replies.get("bare").getBody());
+      assertThat(e.getCode()).isEqualTo(dev.skiff.proto.v1.ErrorCode.NOT_FOUND);
+      assertThat(e.getDescription()).contains("has no endpoint ''").contains("echo");
+      // unreadable deadline and trace context: the server's defaults apply and the call is served
+      assertThat(replies.get("garbage").getProps().getHeaders().get("skiff").toString()).startsWith("ok;");
+      assertThat(EchoResponse.parseFrom(replies.get("garbage").getBody()).getText()).isEqualTo("y");
+    }
   }
 
   @Test

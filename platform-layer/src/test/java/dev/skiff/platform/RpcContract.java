@@ -354,6 +354,34 @@ abstract class RpcContract {
   }
 
   @Test
+  void aNonBlockingEndpointRunsWithoutTheHandlerPoolAndStillKeepsItsDeadline() {
+    java.util.Set<String> threads = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    startEcho(b -> b.endpoint(
+        Endpoint.of("direct", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          threads.add(Thread.currentThread().getName());
+          return echo(req, ctx);
+        }).asNonBlocking()));
+    for (int i = 0; i < 20; i++) {
+      EchoResponse r = client.call(echo, "direct", text("d" + i), EchoResponse.class);
+      assertThat(r.getText()).isEqualTo("d" + i);
+      assertThat(r.getFromService()).isEqualTo("test.caller");
+    }
+    // the handler never ran on the service's handler pool
+    assertThat(threads).isNotEmpty().noneMatch(t -> t.startsWith("skiff-handler-"));
+    // errors map as on the pool
+    assertThatThrownBy(() -> client.call(echo, "direct", EchoRequest.newBuilder().setFail("CONFLICT").build(), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CONFLICT));
+    // a handler that breaks its promise and runs past the deadline is answered TIMEOUT, and the
+    // service goes on serving afterwards
+    assertThatThrownBy(
+            () -> client.call(echo, "direct", EchoRequest.newBuilder().setSleepMs(400).build(), EchoResponse.class,
+                CallOptions.timeout(Duration.ofMillis(150))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
+    assertThat(client.call(echo, "direct", text("after"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(2))).getText())
+        .isEqualTo("after");
+  }
+
+  @Test
   void oversizedRequestIsRefusedByTheClientBeforeSending() {
     startEcho(b -> {});
     try (Client small = Client.builder().transport(transport).maxMessageBytes(1000).build()) {

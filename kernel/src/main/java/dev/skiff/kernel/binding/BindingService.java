@@ -371,7 +371,7 @@ public final class BindingService implements KernelService {
       op(c -> c.queueBind(AmqpTransport.versionQueue(service, v), AmqpTransport.EXCHANGE, AmqpTransport.versionRoutingKey(service, v)));
     }
     if (!effective.isEmpty()) {
-      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, Map.of("hash-header", "skiff-request-id")));
+      declareRouteExchange(ex);
       // Each version's share enters the hash ring through a fanout exchange of its own per weight, so
       // that a change of weight adds a new destination before the old one goes: within the route
       // exchange a request always has somewhere to go, and no queue is ever in the ring twice.
@@ -445,6 +445,30 @@ public final class BindingService implements KernelService {
 
   private static String points(int percent) {
     return Integer.toString(percent * POINTS_PER_PERCENT);
+  }
+
+  /**
+   * Declares a route exchange: consistent hashing on the request id, which requests carry as their AMQP
+   * {@code message_id}. One left by an older version with other arguments is replaced (its bindings are
+   * made again by the same pass; requests to the service are unroutable for that moment).
+   */
+  private void declareRouteExchange(String ex) {
+    Map<String, Object> args = Map.of("hash-property", "message_id");
+    try {
+      if (ops == null || !ops.isOpen()) {
+        ops = transport.openChannel();
+      }
+      ops.exchangeDeclare(ex, "x-consistent-hash", true, false, args);
+    } catch (IOException | RuntimeException e) {
+      String why = String.valueOf(e.getCause() == null ? e : e.getCause());
+      if (!why.contains("inequivalent arg")) {
+        log.debug("binding operation failed: {}", why);
+        return;
+      }
+      log.warn("route exchange {} exists with other arguments; declaring it again ({})", ex, why);
+      op(c -> c.exchangeDelete(ex));
+      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, args));
+    }
   }
 
   @FunctionalInterface

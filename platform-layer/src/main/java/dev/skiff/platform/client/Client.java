@@ -307,13 +307,25 @@ public final class Client implements AutoCloseable {
      * @return this
      */
     public Builder name(String name) {
-      this.name = Objects.requireNonNull(name, "name");
+      Objects.requireNonNull(name, "name");
+      if (!name.isEmpty() && !ClientCore.validName(name)) {
+        throw new IllegalArgumentException(
+            "invalid caller name '" + name + "': use letters, digits, '.', '_' and '-' (or \"\" for a tool)");
+      }
+      this.name = name;
       return this;
     }
 
-    /** @param instanceId the calling instance's id @return this */
+    /**
+     * @param instanceId the calling instance's id (letters, digits, '.', '_' and '-')
+     * @return this
+     */
     public Builder instanceId(String instanceId) {
-      this.instanceId = Objects.requireNonNull(instanceId, "instanceId");
+      Objects.requireNonNull(instanceId, "instanceId");
+      if (!ClientCore.validName(instanceId)) {
+        throw new IllegalArgumentException("invalid instance id '" + instanceId + "': use letters, digits, '.', '_' and '-'");
+      }
+      this.instanceId = instanceId;
       return this;
     }
 

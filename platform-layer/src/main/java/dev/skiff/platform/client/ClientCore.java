@@ -20,7 +20,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -28,7 +27,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -38,10 +36,14 @@ import org.slf4j.LoggerFactory;
  */
 final class ClientCore {
   private static final Logger log = LoggerFactory.getLogger(Client.class);
-  private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
   private static final int MAX_LEARNED_ENDPOINTS = 10_000;
   /** A retry is not worth sending with less time than this left before the call's deadline. */
   private static final long MIN_ATTEMPT_MILLIS = 10;
+  /**
+   * How often the timer looks for calls past their deadline: one periodic sweep over the pending calls
+   * rather than a scheduled task per call, so that sending a call wakes no thread.
+   */
+  static final long TIMEOUT_SWEEP_MILLIS = 10;
 
   final Transport transport;
   final boolean ownsTransport;
@@ -104,6 +106,7 @@ final class ClientCore {
               return t;
             });
     timer.setRemoveOnCancelPolicy(true);
+    timer.scheduleWithFixedDelay(this::sweep, TIMEOUT_SWEEP_MILLIS, TIMEOUT_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
     this.retries = metrics.counter("skiff.client.retries");
@@ -163,11 +166,8 @@ final class ClientCore {
       String requestId,
       String traceId,
       String parentSpanId,
-      boolean sampled) {
-    String key() {
-      return service + "/" + endpoint;
-    }
-  }
+      boolean sampled,
+      String key) {}
 
   <T> CompletableFuture<Reply<T>> send(
       CallScope scope,
@@ -216,10 +216,10 @@ final class ClientCore {
           parent == null
               ? new Call<>(
                   service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, Ids.random128(), "",
-                  options.trace() || observers.sampleNewTrace(service, endpoint))
+                  options.trace() || observers.sampleNewTrace(service, endpoint), service + "/" + endpoint)
               : new Call<>(
                   service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, parent.traceId(),
-                  parent.spanId(), parent.sampled() || options.trace());
+                  parent.spanId(), parent.sampled() || options.trace(), service + "/" + endpoint);
       attempt(call, 1, result);
     } catch (RuntimeException e) {
       result.completeExceptionally(SkiffException.of(e));
@@ -340,23 +340,8 @@ final class ClientCore {
       return result;
     }
     String correlationId = correlationPrefix + sequence.incrementAndGet();
-    Pending<T> p = new Pending<>(result, call);
+    Pending<T> p = new Pending<>(result, call, now, Math.max(now + 1, deadline));
     pending.put(correlationId, p);
-    long delay = Math.max(1, deadline - now);
-    p.timeout =
-        timer.schedule(
-            () -> {
-              if (pending.remove(correlationId, p)) {
-                timeouts.inc();
-                p.fail(
-                    new SkiffException(
-                            ErrorCode.TIMEOUT,
-                            "no reply from " + call.key() + " within " + delay + " ms")
-                        .withContext("request_id", call.requestId()));
-              }
-            },
-            delay,
-            TimeUnit.MILLISECONDS);
     RequestMessage msg =
         new RequestMessage(
             correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), call.options().version(), deadline,
@@ -383,6 +368,25 @@ final class ClientCore {
           }
         });
     return result;
+  }
+
+  /** The timer's periodic pass: fails every call whose deadline has come. */
+  private void sweep() {
+    if (pending.isEmpty()) {
+      return;
+    }
+    long now = clock.millis();
+    for (Map.Entry<String, Pending<?>> e : pending.entrySet()) {
+      Pending<?> p = e.getValue();
+      if (p.deadline <= now && pending.remove(e.getKey(), p)) {
+        timeouts.inc();
+        p.fail(
+            new SkiffException(
+                    ErrorCode.TIMEOUT,
+                    "no reply from " + p.call.key() + " within " + (p.deadline - p.sent) + " ms")
+                .withContext("request_id", p.call.requestId()));
+      }
+    }
   }
 
   private void onReply(ReplyMessage reply) {
@@ -415,11 +419,29 @@ final class ClientCore {
   }
 
   private static void checkName(String what, String name) {
-    if (name == null || !NAME.matcher(name).matches()) {
+    if (!validName(name)) {
       throw new SkiffException(
           ErrorCode.BAD_REQUEST,
           "invalid " + what + " name '" + name + "': use letters, digits, '.', '_' and '-'");
     }
+  }
+
+  /**
+   * A valid service, endpoint or instance name: {@code [A-Za-z0-9][A-Za-z0-9._-]{0,254}}, checked by hand
+   * rather than by a regular expression since it runs on every call.
+   */
+  static boolean validName(String name) {
+    if (name == null || name.isEmpty() || name.length() > 255) {
+      return false;
+    }
+    for (int i = 0; i < name.length(); i++) {
+      char c = name.charAt(i);
+      boolean alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+      if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
+        return false;
+      }
+    }
+    return true;
   }
 
   void close() {
@@ -447,11 +469,14 @@ final class ClientCore {
   private final class Pending<T> {
     final CompletableFuture<Reply<T>> result;
     final Call<T> call;
-    volatile ScheduledFuture<?> timeout;
+    final long sent;
+    final long deadline;
 
-    Pending(CompletableFuture<Reply<T>> result, Call<T> call) {
+    Pending(CompletableFuture<Reply<T>> result, Call<T> call, long sent, long deadline) {
       this.result = result;
       this.call = call;
+      this.sent = sent;
+      this.deadline = deadline;
     }
 
     void fail(SkiffException e) {
@@ -485,15 +510,11 @@ final class ClientCore {
         return;
       }
       result.complete(
-          new Reply<>(value, reply.service(), reply.serviceVersion(), reply.instance(), call.requestId(), call.traceId()));
+          new Reply<>(value, call.service(), reply.serviceVersion(), reply.instance(), call.requestId(), call.traceId()));
     }
 
     private void done() {
       inFlight.decrementAndGet();
-      ScheduledFuture<?> t = timeout;
-      if (t != null) {
-        t.cancel(false);
-      }
     }
   }
 }

@@ -13,13 +13,21 @@ import java.util.regex.Pattern;
  * @param responseType the response's protobuf class
  * @param handler the code
  * @param idempotent whether running a request twice has the same effect as once (safe to retry)
+ * @param nonBlocking whether the handler never blocks, so that it may run on the thread that received the
+ *     request instead of the service's handler pool ({@link #asNonBlocking()})
  * @param sla the performance it is expected to give, or null for none declared (its healthcheck then
  *     watches only its error rate)
  * @param <Q> the request type
  * @param <R> the response type
  */
 public record Endpoint<Q extends Message, R extends Message>(
-    String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler, boolean idempotent, Sla sla) {
+        String name,
+    Class<Q> requestType,
+    Class<R> responseType,
+    Handler<Q, R> handler,
+    boolean idempotent,
+    boolean nonBlocking,
+    Sla sla) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
 
   /** Checks the arguments. */
@@ -47,12 +55,30 @@ public record Endpoint<Q extends Message, R extends Message>(
    */
   public static <Q extends Message, R extends Message> Endpoint<Q, R> of(
       String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler) {
-    return new Endpoint<>(name, requestType, responseType, handler, false, null);
+    return new Endpoint<>(name, requestType, responseType, handler, false, false, null);
   }
 
   /** @return a copy declared idempotent */
   public Endpoint<Q, R> asIdempotent() {
-    return new Endpoint<>(name, requestType, responseType, handler, true, sla);
+    return new Endpoint<>(name, requestType, responseType, handler, true, nonBlocking, sla);
+  }
+
+  /**
+   * Declares that the handler never blocks: it computes its answer from the request and memory alone,
+   * without I/O, locks held for long, sleeps or synchronous calls to other services. The server then
+   * runs it on the thread that received the request, skipping the hand-off to its handler pool (one
+   * thread wake-up, tens of microseconds per request on a loaded machine; docs/performance.md), as
+   * gRPC's {@code directExecutor()} does.
+   *
+   * <p>The promise matters: while such a handler runs, the transport's delivery thread serves nothing
+   * else, so a handler that blocks stalls other deliveries of the same connection, and it is not bounded
+   * by the server's {@code concurrency}. Deadlines still hold: a handler past its deadline is answered
+   * TIMEOUT, but it is not interrupted (the thread is not the server's). Leave it off when in doubt.
+   *
+   * @return a copy declared non-blocking
+   */
+  public Endpoint<Q, R> asNonBlocking() {
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, true, sla);
   }
 
   /**
@@ -75,7 +101,7 @@ public record Endpoint<Q extends Message, R extends Message>(
    * @return a copy with them
    */
   public Endpoint<Q, R> withSla(Sla sla) {
-    return new Endpoint<>(name, requestType, responseType, handler, idempotent, Objects.requireNonNull(sla, "sla"));
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, nonBlocking, Objects.requireNonNull(sla, "sla"));
   }
 
   /**

@@ -38,7 +38,6 @@ import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -88,6 +87,11 @@ public final class Server implements AutoCloseable {
    * answer from racing the caller's own timeout.
    */
   static final Duration OVERRUN_GRACE = Duration.ofMillis(100);
+  /**
+   * How often the watchdog looks for requests past their deadline. One periodic sweep over the requests
+   * in flight, rather than a timer per request, so that no thread is woken per request.
+   */
+  static final long WATCHDOG_PERIOD_MILLIS = 10;
 
   private enum State { NEW, RUNNING, CLOSING, CLOSED }
 
@@ -242,6 +246,7 @@ public final class Server implements AutoCloseable {
     if (!state.compareAndSet(State.NEW, State.RUNNING)) {
       throw new IllegalStateException("server " + name + " was already started");
     }
+    watchdog.scheduleWithFixedDelay(this::sweep, WATCHDOG_PERIOD_MILLIS, WATCHDOG_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
     try {
       binding =
           transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version), this::dispatch);
@@ -414,13 +419,33 @@ public final class Server implements AutoCloseable {
     long deadline = req.deadlineEpochMillis() == 0 ? now + defaultDeadline.toMillis() : req.deadlineEpochMillis();
     w.deadline = deadline;
     running.add(w);
-    w.watchdog = watchdog.schedule(w::overrun, deadline - now + OVERRUN_GRACE.toMillis(), TimeUnit.MILLISECONDS);
+    if (endpoint.nonBlocking()) {
+      w.inline = true;
+      w.run();
+      return;
+    }
     try {
       pool.execute(w);
     } catch (java.util.concurrent.RejectedExecutionException e) {
       running.remove(w);
-      w.cancelWatchdog();
       settleUnstarted(req, delivery);
+    }
+  }
+
+  /** The watchdog's periodic pass: overruns every request in flight past its deadline plus the grace. */
+  private void sweep() {
+    if (running.isEmpty()) {
+      return;
+    }
+    long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
+    for (Work w : running) {
+      if (w.deadline <= cutoff) {
+        try {
+          w.overrun();
+        } catch (RuntimeException e) {
+          log.warn("{}: the watchdog failed to time out request {}", name, w.req.requestId(), e);
+        }
+      }
     }
   }
 
@@ -558,7 +583,7 @@ public final class Server implements AutoCloseable {
     final AtomicBoolean settled = new AtomicBoolean();
     Endpoint<?, ?> endpoint;
     String key;
-    long deadline;
+    volatile long deadline;
     private List<Work> followers;
     private CachedReply outcome;
     private boolean abandoned;
@@ -567,9 +592,10 @@ public final class Server implements AutoCloseable {
     final long receivedMicros;
     final TraceContext trace;
     final String parentSpanId;
-    volatile ScheduledFuture<?> watchdog;
     volatile Thread runner;
     volatile boolean compensated;
+    /** Runs on the delivery thread ({@link Endpoint#asNonBlocking()}): never interrupted. */
+    boolean inline;
 
     Work(RequestMessage req, Transport.Delivery delivery) {
       this.req = req;
@@ -587,7 +613,7 @@ public final class Server implements AutoCloseable {
 
     @Override
     public void run() {
-      runner = Thread.currentThread();
+      runner = inline ? null : Thread.currentThread();
       if (settled.get()) {
         runner = null;
         return;
@@ -631,7 +657,6 @@ public final class Server implements AutoCloseable {
         runner = null;
         Thread.interrupted();
         running.remove(this);
-        cancelWatchdog();
         if (compensated) {
           compensate(-1);
         }
@@ -700,7 +725,6 @@ public final class Server implements AutoCloseable {
         return false;
       }
       running.remove(this);
-      cancelWatchdog();
       List<Work> waiting;
       synchronized (this) {
         abandoned = true;
@@ -763,13 +787,6 @@ public final class Server implements AutoCloseable {
       }
       followers.add(duplicate);
       return true;
-    }
-
-    void cancelWatchdog() {
-      ScheduledFuture<?> f = watchdog;
-      if (f != null) {
-        f.cancel(false);
-      }
     }
 
     /** The deadline (plus {@link #OVERRUN_GRACE}) passed before the request finished. */

@@ -310,7 +310,7 @@ public final class AmqpTransport implements Transport {
       String instQueue = "skiff.inst." + service + "." + instanceId;
       consume.queueDeclare(instQueue, false, true, true, null);
       consume.queueBind(instQueue, EXCHANGE, instanceRoutingKey(service, instanceId));
-      AmqpServerBinding b = new AmqpServerBinding(consume, reply, handler, verQueue == null ? 2 : 3);
+      AmqpServerBinding b = new AmqpServerBinding(service, consume, reply, handler, verQueue == null ? 2 : 3);
       b.tags.add(consume.basicConsume(svcQueue, false, b.consumer(svcQueue, false)));
       b.tags.add(consume.basicConsume(instQueue, false, b.consumer(instQueue, true)));
       if (verQueue != null) {
@@ -428,6 +428,7 @@ public final class AmqpTransport implements Transport {
   }
 
   private final class AmqpServerBinding implements ServerBinding {
+    private final String service;
     private final Channel consume;
     private final Channel reply;
     private final InboundHandler handler;
@@ -435,7 +436,8 @@ public final class AmqpTransport implements Transport {
     private final java.util.concurrent.CountDownLatch cancelled;
     private final java.util.List<String> tags = new java.util.concurrent.CopyOnWriteArrayList<>();
 
-    AmqpServerBinding(Channel consume, Channel reply, InboundHandler handler, int consumers) {
+    AmqpServerBinding(String service, Channel consume, Channel reply, InboundHandler handler, int consumers) {
+      this.service = service;
       this.consume = consume;
       this.reply = reply;
       this.handler = handler;
@@ -452,7 +454,7 @@ public final class AmqpTransport implements Transport {
 
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
-          RequestMessage req = Headers.request(props, body);
+          RequestMessage req = Headers.request(service, props, body);
           handler.onRequest(
               req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
         }

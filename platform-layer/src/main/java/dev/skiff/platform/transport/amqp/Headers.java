@@ -8,49 +8,54 @@ import dev.skiff.platform.transport.RequestMessage;
 import java.util.HashMap;
 import java.util.Map;
 
-/** The AMQP headers Skiff sets, and the mapping between messages and AMQP properties. */
+/**
+ * The mapping between messages and AMQP properties (docs/wire-protocol.md).
+ *
+ * <p>A request's fields travel in standard AMQP properties where one means exactly that field
+ * ({@code message_id} = request id, {@code type} = endpoint) and in two headers: the W3C
+ * {@code traceparent} and one {@code skiff} header packing the rest as {@code ;}-separated text. The
+ * broker and amqp-client encode and decode a header table entry by entry, on every message: one packed
+ * entry instead of nine took a measurable share of Skiff's cost per call off both (docs/performance.md).
+ * A reply carries one {@code skiff} header. The target service is the routing key, not a header.
+ */
 final class Headers {
-  static final String SERVICE = "skiff-service";
-  static final String ENDPOINT = "skiff-endpoint";
-  static final String REQUEST_ID = "skiff-request-id";
-  static final String DEADLINE = "skiff-deadline";
-  static final String SENT = "skiff-sent";
-  static final String FROM_SERVICE = "skiff-from-service";
-  static final String FROM_INSTANCE = "skiff-from-instance";
-  static final String TARGET_INSTANCE = "skiff-target-instance";
-  static final String TARGET_VERSION = "skiff-target-version";
-  static final String ACCEPT = "skiff-accept";
+  /** The packed header of requests and replies. */
+  static final String SKIFF = "skiff";
   static final String TRACEPARENT = "traceparent";
-  static final String STATUS = "skiff-status";
-  static final String SERVICE_VERSION = "skiff-service-version";
-  static final String INSTANCE = "skiff-instance";
-  static final String IDEMPOTENT = "skiff-idempotent";
 
   static final String STATUS_OK = "ok";
   static final String STATUS_ERROR = "error";
+  static final String IDEMPOTENT = "idempotent";
+
+  private static final char SEP = ';';
 
   private Headers() {}
 
+  /**
+   * The {@code skiff} header of a request: {@code DEADLINE;SENT;FROM_SERVICE;FROM_INSTANCE[;ACCEPT]}
+   * (times in milliseconds since the epoch; {@code ACCEPT} only when it differs from the content type).
+   */
+  static String requestHeader(RequestMessage m) {
+    StringBuilder b = new StringBuilder(64)
+        .append(m.deadlineEpochMillis()).append(SEP)
+        .append(m.sentEpochMillis()).append(SEP)
+        .append(m.fromService()).append(SEP)
+        .append(m.fromInstance());
+    if (m.accept() != null && !m.accept().equals(m.contentType())) {
+      b.append(SEP).append(m.accept());
+    }
+    return b.toString();
+  }
+
   static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId) {
-    Map<String, Object> h = new HashMap<>(16);
-    h.put(SERVICE, m.service());
-    h.put(ENDPOINT, m.endpoint());
-    h.put(REQUEST_ID, m.requestId());
-    h.put(DEADLINE, m.deadlineEpochMillis());
-    h.put(SENT, m.sentEpochMillis());
-    h.put(FROM_SERVICE, m.fromService());
-    h.put(FROM_INSTANCE, m.fromInstance());
-    if (m.targetInstance() != null) {
-      h.put(TARGET_INSTANCE, m.targetInstance());
-    }
-    if (m.targetVersion() != null) {
-      h.put(TARGET_VERSION, m.targetVersion());
-    }
-    h.put(ACCEPT, m.accept());
+    Map<String, Object> h = new HashMap<>(4);
+    h.put(SKIFF, requestHeader(m));
     h.put(TRACEPARENT, m.traceparent());
     long ttl = Math.max(1, m.deadlineEpochMillis() - nowMillis);
     return new AMQP.BasicProperties.Builder()
         .correlationId(m.correlationId())
+        .messageId(m.requestId())
+        .type(m.endpoint())
         .replyTo(m.replyTo())
         .contentType(m.contentType())
         .deliveryMode(1)
@@ -60,22 +65,30 @@ final class Headers {
         .build();
   }
 
-  static RequestMessage request(AMQP.BasicProperties p, byte[] body) {
+  /**
+   * A request as it arrived. Missing or malformed fields read as empty (or 0: no deadline), so that the
+   * server answers such a message with a clear error instead of dropping it.
+   *
+   * @param service the service whose queue it came from
+   */
+  static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body) {
     Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
+    String[] f = split(str(h, SKIFF), 5);
+    String contentType = p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType();
     return new RequestMessage(
         p.getCorrelationId() == null ? "" : p.getCorrelationId(),
-        str(h, REQUEST_ID),
-        str(h, SERVICE),
-        str(h, ENDPOINT),
-        h.containsKey(TARGET_INSTANCE) ? str(h, TARGET_INSTANCE) : null,
-        h.containsKey(TARGET_VERSION) ? str(h, TARGET_VERSION) : null,
-        num(h, DEADLINE),
-        num(h, SENT),
-        str(h, FROM_SERVICE),
-        str(h, FROM_INSTANCE),
+        p.getMessageId() == null ? "" : p.getMessageId(),
+        service,
+        p.getType() == null ? "" : p.getType(),
+        null,
+        null,
+        num(f[0]),
+        num(f[1]),
+        f[2],
+        f[3],
         str(h, TRACEPARENT),
-        p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType(),
-        h.containsKey(ACCEPT) ? str(h, ACCEPT) : p.getContentType(),
+        contentType,
+        f[4].isEmpty() ? contentType : f[4],
         p.getUserId(),
         p.getReplyTo(),
         body);
@@ -87,37 +100,64 @@ final class Headers {
    */
   static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis) {
     Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
-    long deadline = num(h, DEADLINE);
+    long deadline = num(split(str(h, SKIFF), 2)[0]);
     String expiration = deadline == 0 ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
     return p.builder().expiration(expiration).build();
   }
 
+  /** The {@code skiff} header of a reply: {@code STATUS;VERSION;INSTANCE[;idempotent]}. */
   static AMQP.BasicProperties replyProperties(ReplyMessage r) {
-    Map<String, Object> h = new HashMap<>(8);
-    h.put(STATUS, r.ok() ? STATUS_OK : STATUS_ERROR);
-    h.put(SERVICE, r.service());
-    h.put(SERVICE_VERSION, r.serviceVersion());
-    h.put(INSTANCE, r.instance());
-    h.put(IDEMPOTENT, r.idempotent());
+    String packed = (r.ok() ? STATUS_OK : STATUS_ERROR) + SEP + r.serviceVersion() + SEP + r.instance()
+        + (r.idempotent() ? SEP + IDEMPOTENT : "");
     return new AMQP.BasicProperties.Builder()
         .correlationId(r.correlationId())
         .contentType(r.contentType())
         .deliveryMode(1)
-        .headers(h)
+        .headers(Map.of(SKIFF, packed))
         .build();
   }
 
+  /**
+   * A reply as it arrived; the answering service is not on the wire (the caller knows whom it called).
+   * A reply without a readable status counts as an error reply, whose body then fails to decode as one
+   * and is reported as such.
+   */
   static ReplyMessage reply(AMQP.BasicProperties p, byte[] body) {
     Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
+    String[] f = split(str(h, SKIFF), 4);
     return new ReplyMessage(
         p.getCorrelationId() == null ? "" : p.getCorrelationId(),
-        !STATUS_ERROR.equals(str(h, STATUS)),
+        STATUS_OK.equals(f[0]),
         p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType(),
-        str(h, SERVICE),
-        str(h, SERVICE_VERSION),
-        str(h, INSTANCE),
-        "true".equals(str(h, IDEMPOTENT)),
+        "",
+        f[1],
+        f[2],
+        IDEMPOTENT.equals(f[3]),
         body);
+  }
+
+  /**
+   * Splits a packed header into exactly {@code n} fields; missing fields are empty, and the last field
+   * takes the rest of the text (a content type may itself contain {@code ;}).
+   */
+  static String[] split(String s, int n) {
+    String[] out = new String[n];
+    int start = 0;
+    for (int i = 0; i < n; i++) {
+      if (start > s.length()) {
+        out[i] = "";
+        continue;
+      }
+      int end = i == n - 1 ? -1 : s.indexOf(SEP, start);
+      if (end < 0) {
+        out[i] = s.substring(start);
+        start = s.length() + 1;
+      } else {
+        out[i] = s.substring(start, end);
+        start = end + 1;
+      }
+    }
+    return out;
   }
 
   static String str(Map<String, Object> h, String key) {
@@ -131,19 +171,15 @@ final class Headers {
     return v.toString();
   }
 
-  /** A number header; 0 when absent or not a number. */
-  static long num(Map<String, Object> h, String key) {
-    Object v = h.get(key);
-    if (v instanceof Number n) {
-      return n.longValue();
+  /** A decimal number; 0 when empty or not a number. */
+  static long num(String s) {
+    if (s.isEmpty()) {
+      return 0;
     }
-    if (v != null) {
-      try {
-        return Long.parseLong(v.toString());
-      } catch (NumberFormatException e) {
-        return 0;
-      }
+    try {
+      return Long.parseLong(s);
+    } catch (NumberFormatException e) {
+      return 0;
     }
-    return 0;
   }
 }

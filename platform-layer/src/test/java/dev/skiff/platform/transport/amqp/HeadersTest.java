@@ -1,0 +1,101 @@
+package dev.skiff.platform.transport.amqp;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.rabbitmq.client.AMQP;
+import dev.skiff.platform.transport.ContentTypes;
+import dev.skiff.platform.transport.ReplyMessage;
+import dev.skiff.platform.transport.RequestMessage;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+/** The packed wire format of requests and replies (pure logic; the broker round trip is in AmqpRpcTest). */
+class HeadersTest {
+  private static final String TRACE = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
+
+  private static RequestMessage request(String accept) {
+    return new RequestMessage(
+        "c-1", "r-1", "com.example.greeter", "hello", null, "2.0.0", 1_700_000_005_000L, 1_700_000_000_000L,
+        "com.example.caller", "ab12cd34", TRACE, ContentTypes.PROTOBUF, accept, null, "reply-q", new byte[] {1, 2});
+  }
+
+  @Test
+  void aRequestRoundTripsThroughTwoHeadersAndStandardProperties() {
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "guest");
+    // two header entries only: the packed one and the W3C one
+    assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
+    assertThat(p.getHeaders().get("skiff")).isEqualTo("1700000005000;1700000000000;com.example.caller;ab12cd34");
+    assertThat(p.getMessageId()).isEqualTo("r-1");
+    assertThat(p.getType()).isEqualTo("hello");
+    assertThat(p.getExpiration()).isEqualTo("4000");
+    assertThat(p.getUserId()).isEqualTo("guest");
+
+    RequestMessage back = Headers.request("com.example.greeter", p, new byte[] {1, 2});
+    assertThat(back.requestId()).isEqualTo("r-1");
+    assertThat(back.service()).isEqualTo("com.example.greeter");
+    assertThat(back.endpoint()).isEqualTo("hello");
+    assertThat(back.deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
+    assertThat(back.sentEpochMillis()).isEqualTo(1_700_000_000_000L);
+    assertThat(back.fromService()).isEqualTo("com.example.caller");
+    assertThat(back.fromInstance()).isEqualTo("ab12cd34");
+    assertThat(back.traceparent()).isEqualTo(TRACE);
+    assertThat(back.accept()).isEqualTo(ContentTypes.PROTOBUF);
+    assertThat(back.replyTo()).isEqualTo("reply-q");
+    assertThat(back.userId()).isEqualTo("guest");
+  }
+
+  @Test
+  void acceptTravelsOnlyWhenItDiffersAndMayContainTheSeparator() {
+    String json = "application/json; charset=utf-8";
+    AMQP.BasicProperties p = Headers.requestProperties(request(json), 1_700_000_001_000L, null);
+    assertThat(p.getHeaders().get("skiff").toString()).endsWith(";ab12cd34;" + json);
+    assertThat(Headers.request("s", p, new byte[0]).accept()).isEqualTo(json);
+  }
+
+  @Test
+  void missingOrGarbledFieldsReadAsEmptyAndZero() {
+    AMQP.BasicProperties none = new AMQP.BasicProperties.Builder().build();
+    RequestMessage r = Headers.request("s", none, new byte[0]);
+    assertThat(r.endpoint()).isEmpty();
+    assertThat(r.requestId()).isEmpty();
+    assertThat(r.deadlineEpochMillis()).isZero();
+    assertThat(r.fromService()).isEmpty();
+    assertThat(r.accept()).isEqualTo(ContentTypes.PROTOBUF);
+
+    AMQP.BasicProperties garbled =
+        new AMQP.BasicProperties.Builder().headers(Map.of("skiff", "soon;x")).build();
+    RequestMessage g = Headers.request("s", garbled, new byte[0]);
+    assertThat(g.deadlineEpochMillis()).isZero();
+    assertThat(g.sentEpochMillis()).isZero();
+    assertThat(g.fromInstance()).isEmpty();
+  }
+
+  @Test
+  void aReplyCarriesStatusVersionInstanceAndIdempotenceInOneHeader() {
+    ReplyMessage ok = new ReplyMessage("c-1", true, ContentTypes.PROTOBUF, "svc", "1.2.0", "ab12cd34", true, new byte[0]);
+    AMQP.BasicProperties p = Headers.replyProperties(ok);
+    assertThat(p.getHeaders()).containsExactly(Map.entry("skiff", "ok;1.2.0;ab12cd34;idempotent"));
+    ReplyMessage back = Headers.reply(p, new byte[0]);
+    assertThat(back.ok()).isTrue();
+    assertThat(back.serviceVersion()).isEqualTo("1.2.0");
+    assertThat(back.instance()).isEqualTo("ab12cd34");
+    assertThat(back.idempotent()).isTrue();
+
+    ReplyMessage err = new ReplyMessage("c-2", false, ContentTypes.JSON, "svc", "1.2.0", "ab12cd34", false, new byte[0]);
+    ReplyMessage errBack = Headers.reply(Headers.replyProperties(err), new byte[0]);
+    assertThat(errBack.ok()).isFalse();
+    assertThat(errBack.idempotent()).isFalse();
+    assertThat(errBack.contentType()).isEqualTo(ContentTypes.JSON);
+  }
+
+  @Test
+  void aReplyWithoutTheHeaderIsNotMistakenForASuccess() {
+    assertThat(Headers.reply(new AMQP.BasicProperties.Builder().build(), new byte[0]).ok()).isFalse();
+  }
+
+  @Test
+  void requeuedRequestsCountTheirTimeToLiveFromNow() {
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null);
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
+  }
+}
