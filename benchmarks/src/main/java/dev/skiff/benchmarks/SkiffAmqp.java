@@ -4,7 +4,12 @@ import dev.skiff.benchmarks.proto.Echo;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.metrics.MonitoringOptions;
+import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.trace.SpanSink;
+import dev.skiff.platform.trace.Tracing;
+import dev.skiff.platform.transport.Transport;
+import java.util.concurrent.atomic.AtomicLong;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import org.openjdk.jmh.annotations.Level;
@@ -21,6 +26,12 @@ import org.openjdk.jmh.annotations.TearDown;
  * ({@code MonitoringOptions.withMetrics(false)}, as {@code SKIFF_METRICS=off}). {@code profile=lean}:
  * everything the public API lets a service turn off, to see what those features cost: metrics, the
  * client's retries and circuit breaker, and the asserted AMQP user_id.
+ *
+ * <p>{@code handler=nonBlocking} declares the echo endpoint {@code asNonBlocking()}, so it runs on the
+ * delivery thread instead of the handler pool. {@code traceRate} is the share of calls traced (client
+ * and server each with their own {@code Tracing}, shipping spans over the broker to a consumer in this
+ * JVM that counts and discards them, as the trace service would take them): 0 (the default, as
+ * {@code SKIFF_TRACE_SAMPLE_RATE}'s default), 0.01 or 1.
  */
 @State(Scope.Benchmark)
 public class SkiffAmqp {
@@ -31,6 +42,20 @@ public class SkiffAmqp {
   /** {@code default}, {@code metricsOff} or {@code lean} ({@code -p profile=lean}): see the class comment. */
   @Param({"default"})
   public String profile;
+
+  /** {@code pool} (the default) or {@code nonBlocking} ({@code -p handler=nonBlocking}). */
+  @Param({"pool"})
+  public String handler;
+
+  /** The sampling rate of tracing, 0 to 1 ({@code -p traceRate=0.01,1}); 0: no tracing. */
+  @Param({"0"})
+  public double traceRate;
+
+  private Tracing serverTracing;
+  private Tracing clientTracing;
+  private Transport.Subscription spanConsumer;
+  /** Spans that reached the consumer. */
+  final AtomicLong spansConsumed = new AtomicLong();
 
   Client client;
   private AmqpTransport serverTransport;
@@ -51,11 +76,23 @@ public class SkiffAmqp {
             .withAssertUserId(!lean);
     serverTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-server"));
     clientTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-client"));
+    if (!handler.equals("pool") && !handler.equals("nonBlocking")) {
+      throw new IllegalArgumentException("handler must be pool or nonBlocking: " + handler);
+    }
+    Endpoint<Echo, Echo> echo = Endpoint.of(Bench.ENDPOINT, Echo.class, Echo.class, (request, ctx) -> request);
     Server.Builder sb =
         Server.builder(Bench.SERVICE)
             .transport(serverTransport)
-            .endpoint(Bench.ENDPOINT, Echo.class, Echo.class, (request, ctx) -> request);
+            .endpoint(handler.equals("nonBlocking") ? echo.asNonBlocking() : echo);
     Client.Builder cb = Client.builder().transport(clientTransport).name("bench.caller");
+    if (traceRate > 0) {
+      spanConsumer =
+          clientTransport.subscribe(SpanSink.TOPIC_PREFIX + "#", "bench.trace", (topic, type, body) -> spansConsumed.incrementAndGet());
+      serverTracing = Tracing.builder(Bench.SERVICE).transport(serverTransport).sampleRate(traceRate).build().start();
+      clientTracing = Tracing.builder("bench.caller").transport(clientTransport).sampleRate(traceRate).build().start();
+      sb.observer(serverTracing);
+      cb.observer(clientTracing);
+    }
     if (metricsOff) {
       sb.monitoring(MonitoringOptions.defaults().withMetrics(false));
     }
@@ -72,6 +109,14 @@ public class SkiffAmqp {
   public void stop() {
     client.close();
     server.close();
+    if (traceRate > 0) {
+      clientTracing.close();
+      serverTracing.close();
+      spanConsumer.close();
+      System.err.printf("tracing at %s: %d spans shipped, %d dropped, %d consumed%n", traceRate,
+          clientTracing.shippedSpans() + serverTracing.shippedSpans(),
+          clientTracing.droppedSpans() + serverTracing.droppedSpans(), spansConsumed.get());
+    }
     clientTransport.close();
     serverTransport.close();
   }

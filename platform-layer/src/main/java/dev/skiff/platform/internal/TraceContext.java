@@ -8,6 +8,8 @@ package dev.skiff.platform.internal;
  * @param sampled whether the trace is recorded
  */
 public record TraceContext(String traceId, String spanId, boolean sampled) {
+  private static final String ZERO_TRACE = "0".repeat(32);
+  private static final String ZERO_SPAN = "0".repeat(16);
 
   /** @param sampled whether to record it @return a new root context */
   public static TraceContext newRoot(boolean sampled) {
@@ -37,7 +39,7 @@ public record TraceContext(String traceId, String spanId, boolean sampled) {
     }
     String trace = header.substring(3, 35);
     String span = header.substring(36, 52);
-    if (!isHex(trace) || !isHex(span) || trace.equals("0".repeat(32)) || span.equals("0".repeat(16))) {
+    if (!isHex(trace) || !isHex(span) || trace.equals(ZERO_TRACE) || span.equals(ZERO_SPAN)) {
       return null;
     }
     boolean sampled = (Character.digit(header.charAt(54), 16) & 1) == 1;
