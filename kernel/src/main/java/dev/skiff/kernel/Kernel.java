@@ -83,7 +83,7 @@ public final class Kernel implements AutoCloseable {
     Objects.requireNonNull(transport, "transport");
     WebServer web = WebServer.start("0.0.0.0", httpPort);
     Kernel k = new Kernel(web, new ArrayList<>());
-    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry());
+    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry(), services);
     try {
       for (KernelService s : services) {
         s.start(ctx);

@@ -21,6 +21,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -51,7 +52,10 @@ public final class TraceService implements KernelService {
   private static final Pattern TRACE_ID = Pattern.compile("[0-9a-f]{32}");
 
   private final TraceStore store;
-  private final HealthSource health;
+  private final Clock clock;
+  private final HealthSource givenHealth;
+  private volatile HealthSource health = HealthSource.NONE;
+  private MonitoringHealth monitoringHealth;
   private final ServiceGraph graph;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -61,9 +65,12 @@ public final class TraceService implements KernelService {
   private Transport.Subscription subscription;
   private Server server;
 
-  /** A trace service with an in-memory store sized from the environment; what {@code skiff kernel} runs. */
+  /**
+   * A trace service with an in-memory store sized from the environment, colouring its graph by the
+   * monitoring service's view of health; what {@code skiff kernel} runs.
+   */
   public TraceService() {
-    this(inMemoryFromEnvironment(System.getenv()), HealthSource.NONE, Clock.systemUTC());
+    this(inMemoryFromEnvironment(System.getenv()), Clock.systemUTC());
   }
 
   /**
@@ -72,8 +79,25 @@ public final class TraceService implements KernelService {
    * @param clock the time source of the service graph's window
    */
   public TraceService(TraceStore store, HealthSource health, Clock clock) {
+    this(store, Optional.of(Objects.requireNonNull(health, "health")), clock);
+  }
+
+  /**
+   * A trace service that colours its graph by the monitoring service's view of health: that of the
+   * monitoring service in the same kernel when there is one, else the health reports services publish
+   * (see {@link MonitoringHealth}).
+   *
+   * @param store where traces are kept (owned: closed with the service)
+   * @param clock the time source of the service graph's window and of health staleness
+   */
+  TraceService(TraceStore store, Clock clock) {
+    this(store, Optional.empty(), clock);
+  }
+
+  private TraceService(TraceStore store, Optional<HealthSource> health, Clock clock) {
     this.store = Objects.requireNonNull(store, "store");
-    this.health = Objects.requireNonNull(health, "health");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.givenHealth = health.orElse(null);
     this.graph = new ServiceGraph(clock, Duration.ofMinutes(15));
   }
 
@@ -112,6 +136,12 @@ public final class TraceService implements KernelService {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("the trace service was already started");
     }
+    if (givenHealth != null) {
+      health = givenHealth;
+    } else {
+      monitoringHealth = MonitoringHealth.start(context, clock);
+      health = monitoringHealth;
+    }
     PubSub events = new PubSub(context.transport());
     subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
     server =
@@ -123,7 +153,8 @@ public final class TraceService implements KernelService {
             .build()
             .start();
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
-    log.info("trace service: storing spans from {} in {}", SpanSink.ALL_TOPICS, store.getClass().getSimpleName());
+    log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
+        store.getClass().getSimpleName(), givenHealth != null ? "the health source given" : monitoringHealth);
   }
 
   /**
@@ -201,6 +232,11 @@ public final class TraceService implements KernelService {
     return store;
   }
 
+  /** @return where the graph's health colours come from (NONE before start) */
+  HealthSource healthSource() {
+    return health;
+  }
+
   /** @return the service graph now */
   public ServiceGraph.Snapshot graph() {
     return graph.snapshot(health);
@@ -226,6 +262,9 @@ public final class TraceService implements KernelService {
     }
     if (server != null) {
       server.close();
+    }
+    if (monitoringHealth != null) {
+      monitoringHealth.close();
     }
     store.close();
   }
