@@ -7,6 +7,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
@@ -42,10 +43,20 @@ public final class Kernel implements AutoCloseable {
    * The kernel services on the classpath, found with {@link ServiceLoader}.
    *
    * @return one new instance of each
+   * @throws IllegalArgumentException when a service's constructor refuses its configuration (a bad
+   *     environment variable), with its message
    */
   public static List<KernelService> available() {
     List<KernelService> all = new ArrayList<>();
-    ServiceLoader.load(KernelService.class).forEach(all::add);
+    try {
+      ServiceLoader.load(KernelService.class).forEach(all::add);
+    } catch (ServiceConfigurationError e) {
+      // a service whose constructor refused its configuration: say what the service said
+      if (e.getCause() instanceof IllegalArgumentException bad) {
+        throw bad;
+      }
+      throw e;
+    }
     return all;
   }
 
@@ -83,7 +94,7 @@ public final class Kernel implements AutoCloseable {
     Objects.requireNonNull(transport, "transport");
     WebServer web = WebServer.start("0.0.0.0", httpPort);
     Kernel k = new Kernel(web, new ArrayList<>());
-    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry());
+    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry(), services);
     try {
       for (KernelService s : services) {
         s.start(ctx);

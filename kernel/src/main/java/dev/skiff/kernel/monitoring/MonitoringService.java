@@ -54,7 +54,7 @@ public final class MonitoringService implements KernelService {
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Clock clock;
-  private HealthStore store;
+  private final HealthStore store;
   private Transport.Subscription subscription;
   private Server server;
 
@@ -66,6 +66,7 @@ public final class MonitoringService implements KernelService {
   /** @param clock the clock staleness is judged by */
   public MonitoringService(Clock clock) {
     this.clock = clock;
+    this.store = new HealthStore(clock, HISTORY);
   }
 
   @Override
@@ -78,7 +79,6 @@ public final class MonitoringService implements KernelService {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("the monitoring service was already started");
     }
-    store = new HealthStore(clock, HISTORY);
     subscription = new PubSub(context.transport())
         .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report));
     server = Server.builder(SERVICE)
@@ -91,8 +91,13 @@ public final class MonitoringService implements KernelService {
     context.web().mount(PATH, "Monitoring: the health of every service", this::http);
   }
 
-  /** @return the state, for tests */
-  HealthStore store() {
+  /**
+   * What this copy has heard of every service, for kernel services running beside it in the same
+   * process (the trace service colours its service graph by it). Empty until started.
+   *
+   * @return the state (live: it changes as reports arrive)
+   */
+  public HealthStore store() {
     return store;
   }
 

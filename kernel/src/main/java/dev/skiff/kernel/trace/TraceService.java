@@ -4,6 +4,7 @@ import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -21,6 +22,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
@@ -34,11 +36,30 @@ import org.slf4j.LoggerFactory;
  * {@code skiff trace}), and on the kernel's web server under {@code /traces} (a list of recent traces,
  * each trace as a sequence diagram, the service graph, and Zipkin v2 JSON under {@code /traces/api/v2}).
  *
+ * <p><b>Store.</b> {@link InMemoryTraceStore} unless {@code SKIFF_TRACE_STORE=cassandra}, which picks
+ * {@link CassandraTraceStore}: spans kept in Cassandra for {@code SKIFF_TRACE_TTL}, reached with the
+ * service layer's Cassandra settings ({@code SKIFF_CASSANDRA_HOSTS} and the rest, or the same keys as
+ * {@code -Dskiff.cassandra.*}). While Cassandra cannot be reached the service runs on: spans are queued,
+ * then dropped and counted, reads fail with UNAVAILABLE, and the store's health check ({@code
+ * trace-store}, published with the service's health) is unhealthy and says why.
+ *
+ * <p><b>Graph colours.</b> The service graph colours each service by the monitoring service's view of
+ * its health ({@link MonitoringHealth}): that of the monitoring service in the same kernel, else the
+ * health reports services publish; by its error rate where that view knows nothing of it.
+ *
  * <table>
  *   <caption>Environment variables</caption>
  *   <tr><th>variable</th><th>meaning</th><th>default</th></tr>
+ *   <tr><td>SKIFF_TRACE_STORE</td><td>{@code memory} or {@code cassandra}</td><td>memory</td></tr>
  *   <tr><td>SKIFF_TRACE_MAX_TRACES</td><td>traces the in-memory store keeps</td><td>10000</td></tr>
  *   <tr><td>SKIFF_TRACE_MAX_SPANS</td><td>spans kept per trace</td><td>1000</td></tr>
+ *   <tr><td>SKIFF_TRACE_TTL</td><td>(cassandra) how long spans are kept: {@code 168h}, {@code 30m}, {@code P7D}, ...</td><td>168h (7 days)</td></tr>
+ *   <tr><td>SKIFF_TRACE_KEYSPACE</td><td>(cassandra) the keyspace, created if missing</td><td>skiff_trace</td></tr>
+ *   <tr><td>SKIFF_TRACE_WRITE_QUEUE</td><td>(cassandra) spans waiting to be written; more are dropped and counted</td><td>10000</td></tr>
+ *   <tr><td>SKIFF_CASSANDRA_HOSTS, SKIFF_CASSANDRA_DATACENTER, SKIFF_CASSANDRA_CONSISTENCY,
+ *       SKIFF_CASSANDRA_REQUEST_TIMEOUT, SKIFF_CASSANDRA_REPLICATION_FACTOR, ...</td><td>(cassandra) the
+ *       service layer's Cassandra settings ({@link dev.skiff.service.cassandra.CassandraSettings})</td>
+ *       <td>127.0.0.1:9042, datacenter1, LOCAL_QUORUM, 5s, 1</td></tr>
  * </table>
  *
  * <p>Thread-safe. Started once; close is idempotent and closes the store.
@@ -51,7 +72,10 @@ public final class TraceService implements KernelService {
   private static final Pattern TRACE_ID = Pattern.compile("[0-9a-f]{32}");
 
   private final TraceStore store;
-  private final HealthSource health;
+  private final Clock clock;
+  private final HealthSource givenHealth;
+  private volatile HealthSource health = HealthSource.NONE;
+  private MonitoringHealth monitoringHealth;
   private final ServiceGraph graph;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -61,9 +85,15 @@ public final class TraceService implements KernelService {
   private Transport.Subscription subscription;
   private Server server;
 
-  /** A trace service with an in-memory store sized from the environment; what {@code skiff kernel} runs. */
+  /**
+   * A trace service with the store the environment configures (see the table above; it connects when
+   * the service starts), colouring its graph by the monitoring service's view of health; what
+   * {@code skiff kernel} runs.
+   *
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
   public TraceService() {
-    this(inMemoryFromEnvironment(System.getenv()), HealthSource.NONE, Clock.systemUTC());
+    this(storeFromEnvironment(System.getenv()), Clock.systemUTC());
   }
 
   /**
@@ -72,9 +102,45 @@ public final class TraceService implements KernelService {
    * @param clock the time source of the service graph's window
    */
   public TraceService(TraceStore store, HealthSource health, Clock clock) {
+    this(store, Optional.of(Objects.requireNonNull(health, "health")), clock);
+  }
+
+  /**
+   * A trace service that colours its graph by the monitoring service's view of health: that of the
+   * monitoring service in the same kernel when there is one, else the health reports services publish
+   * (see {@link MonitoringHealth}).
+   *
+   * @param store where traces are kept (owned: closed with the service)
+   * @param clock the time source of the service graph's window and of health staleness
+   */
+  TraceService(TraceStore store, Clock clock) {
+    this(store, Optional.empty(), clock);
+  }
+
+  private TraceService(TraceStore store, Optional<HealthSource> health, Clock clock) {
     this.store = Objects.requireNonNull(store, "store");
-    this.health = Objects.requireNonNull(health, "health");
+    this.clock = Objects.requireNonNull(clock, "clock");
+    this.givenHealth = health.orElse(null);
     this.graph = new ServiceGraph(clock, Duration.ofMinutes(15));
+  }
+
+  /**
+   * @param env environment variables
+   * @return the store SKIFF_TRACE_STORE names (not started)
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
+  static TraceStore storeFromEnvironment(Map<String, String> env) {
+    String kind = env.getOrDefault("SKIFF_TRACE_STORE", "");
+    switch (kind.trim().toLowerCase(Locale.ROOT)) {
+      case "", "memory":
+        return inMemoryFromEnvironment(env);
+      case "cassandra":
+        try (LayeredConfig config = LayeredConfig.builder().environment(env).build()) {
+          return new CassandraTraceStore(config.current());
+        }
+      default:
+        throw new IllegalArgumentException("SKIFF_TRACE_STORE must be 'memory' or 'cassandra', not '" + kind + "'");
+    }
   }
 
   /**
@@ -112,18 +178,26 @@ public final class TraceService implements KernelService {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("the trace service was already started");
     }
+    if (givenHealth != null) {
+      health = givenHealth;
+    } else {
+      monitoringHealth = MonitoringHealth.start(context, clock);
+      health = monitoringHealth;
+    }
+    store.start();
     PubSub events = new PubSub(context.transport());
     subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
-    server =
+    Server.Builder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())
             .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).asIdempotent())
-            .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent())
-            .build()
-            .start();
+            .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent());
+    store.healthCheck().ifPresent(check -> b.healthCheck("trace-store", check));
+    server = b.build().start();
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
-    log.info("trace service: storing spans from {} in {}", SpanSink.ALL_TOPICS, store.getClass().getSimpleName());
+    log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
+        store.getClass().getSimpleName(), givenHealth != null ? "the health source given" : monitoringHealth);
   }
 
   /**
@@ -201,6 +275,11 @@ public final class TraceService implements KernelService {
     return store;
   }
 
+  /** @return where the graph's health colours come from (NONE before start) */
+  HealthSource healthSource() {
+    return health;
+  }
+
   /** @return the service graph now */
   public ServiceGraph.Snapshot graph() {
     return graph.snapshot(health);
@@ -226,6 +305,9 @@ public final class TraceService implements KernelService {
     }
     if (server != null) {
       server.close();
+    }
+    if (monitoringHealth != null) {
+      monitoringHealth.close();
     }
     store.close();
   }

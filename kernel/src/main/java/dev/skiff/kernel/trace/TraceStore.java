@@ -1,16 +1,18 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.TraceSummary;
 import java.util.List;
 import java.util.Optional;
 
 /**
- * Where the trace service keeps traces. {@link InMemoryTraceStore} is the default; a Cassandra store
- * (one partition per trace id, spans clustered by start time, written with a TTL) is the production one
- * and implements this same interface (see docs/tracing.md).
+ * Where the trace service keeps traces. {@link InMemoryTraceStore} is the default;
+ * {@link CassandraTraceStore} (one partition per trace id, spans clustered by start time, written with a
+ * TTL) is the production one (see docs/tracing.md).
  *
  * <p>Implementations are thread-safe: spans arrive on transport threads while pages and RPC read.
+ * {@link #add} must not block for long: it runs on the thread that takes spans off the broker.
  */
 public interface TraceStore extends AutoCloseable {
   /**
@@ -35,8 +37,22 @@ public interface TraceStore extends AutoCloseable {
    */
   List<TraceSummary> recent(int limit, String service);
 
-  /** @return how many traces are stored */
+  /**
+   * @return how many traces are stored; a store that cannot count them cheaply says how many it began
+   *     storing since it started
+   */
   int size();
+
+  /** Starts what the store needs (connections, threads); the trace service calls it once, from its start. */
+  default void start() {}
+
+  /**
+   * @return a check of the store's health, which the trace service registers (as {@code trace-store})
+   *     and so publishes with its own health; empty for a store that cannot fail
+   */
+  default Optional<HealthCheck> healthCheck() {
+    return Optional.empty();
+  }
 
   /** Releases what the store holds. Idempotent. */
   @Override

@@ -45,6 +45,24 @@ class StoreAndGraphTest {
         .hasMessageContaining("SKIFF_TRACE_MAX_TRACES").hasMessageContaining("'lots'");
   }
 
+  @Test
+  void theEnvironmentPicksTheStoreAndABadValueNamesItsVariable() {
+    assertThat(TraceService.storeFromEnvironment(Map.of())).as("nothing configured").isInstanceOf(InMemoryTraceStore.class);
+    assertThat(TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", "memory"))).isInstanceOf(InMemoryTraceStore.class);
+    // built, not connected: no Cassandra is needed to choose it
+    try (TraceStore c = TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", " Cassandra ", "SKIFF_TRACE_KEYSPACE", "traces_a"))) {
+      assertThat(c).isInstanceOfSatisfying(CassandraTraceStore.class, s -> assertThat(s.keyspace()).isEqualTo("traces_a"));
+    }
+    assertThatThrownBy(() -> TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", "mongo")))
+        .hasMessage("SKIFF_TRACE_STORE must be 'memory' or 'cassandra', not 'mongo'");
+    assertThatThrownBy(() -> TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", "cassandra", "SKIFF_TRACE_TTL", "soon")))
+        .hasMessageContaining("SKIFF_TRACE_TTL").hasMessageContaining("'soon'");
+    assertThatThrownBy(() -> TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", "cassandra", "SKIFF_TRACE_TTL", "500ms")))
+        .hasMessageContaining("SKIFF_TRACE_TTL").hasMessageContaining("must be from 1s");
+    assertThatThrownBy(() -> TraceService.storeFromEnvironment(Map.of("SKIFF_TRACE_STORE", "cassandra", "SKIFF_CASSANDRA_CONSISTENCY", "most")))
+        .hasMessageContaining("SKIFF_CASSANDRA_CONSISTENCY");
+  }
+
   static final class MutableClock extends Clock {
     Instant now = Instant.parse("2026-01-01T00:00:00Z");
 

@@ -58,6 +58,11 @@ abstract class TraceChainContract {
 
   protected abstract Transport newTransport();
 
+  /** @return the store of the trace service under test */
+  protected TraceStore newStore() {
+    return new InMemoryTraceStore(1000, 1000);
+  }
+
   String svc(String name) {
     return prefix + "." + name;
   }
@@ -66,7 +71,7 @@ abstract class TraceChainContract {
   void setUp() {
     transport = newTransport();
     prefix = "shop" + Long.toHexString(System.nanoTime() & 0xfffffff);
-    traces = new TraceService(new InMemoryTraceStore(1000, 1000), HealthSource.NONE, Clock.systemUTC());
+    traces = new TraceService(newStore(), HealthSource.NONE, Clock.systemUTC());
     kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(traces), 0);
     service("tax", (req, ctx) -> {
       sleep(15);
