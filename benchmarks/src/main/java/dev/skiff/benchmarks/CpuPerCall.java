@@ -28,6 +28,7 @@ public final class CpuPerCall implements InternalProfiler {
   private static final double TICK_MICROS = 1_000_000.0 / 100; // USER_HZ: 100 on Linux
   private final Path broker = findBroker();
   private long jvmStart;
+  private long jvmSysStart;
   private long brokerStart;
 
   @Override
@@ -38,6 +39,7 @@ public final class CpuPerCall implements InternalProfiler {
   @Override
   public void beforeIteration(BenchmarkParams benchmarkParams, IterationParams iterationParams) {
     jvmStart = ticks(Path.of("/proc/self/stat"));
+    jvmSysStart = sysTicks(Path.of("/proc/self/stat"));
     brokerStart = broker == null ? 0 : ticks(broker);
   }
 
@@ -49,12 +51,15 @@ public final class CpuPerCall implements InternalProfiler {
       return List.of();
     }
     double jvm = (ticks(Path.of("/proc/self/stat")) - jvmStart) * TICK_MICROS / ops;
+    double jvmSys = (sysTicks(Path.of("/proc/self/stat")) - jvmSysStart) * TICK_MICROS / ops;
+    ScalarResult sys = new ScalarResult("cpu.jvm.kernel", jvmSys, "us/op", AggregationPolicy.AVG);
     if (broker == null) {
-      return List.of(new ScalarResult("cpu.jvm", jvm, "us/op", AggregationPolicy.AVG));
+      return List.of(new ScalarResult("cpu.jvm", jvm, "us/op", AggregationPolicy.AVG), sys);
     }
     double brk = (ticks(broker) - brokerStart) * TICK_MICROS / ops;
     return List.of(
         new ScalarResult("cpu.jvm", jvm, "us/op", AggregationPolicy.AVG),
+        sys,
         new ScalarResult("cpu.broker", brk, "us/op", AggregationPolicy.AVG),
         new ScalarResult("cpu.total", jvm + brk, "us/op", AggregationPolicy.AVG));
   }
@@ -66,6 +71,16 @@ public final class CpuPerCall implements InternalProfiler {
       // fields after the command name, which is in parentheses and may contain spaces
       String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
       return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+    } catch (IOException | RuntimeException e) {
+      return 0;
+    }
+  }
+
+  /** stime of a process (CPU in the kernel on its behalf: system calls, scheduling), in clock ticks. */
+  private static long sysTicks(Path stat) {
+    try {
+      String s = Files.readString(stat, StandardCharsets.US_ASCII);
+      return Long.parseLong(s.substring(s.lastIndexOf(')') + 2).split(" ")[12]);
     } catch (IOException | RuntimeException e) {
       return 0;
     }

@@ -19,7 +19,10 @@ import org.openjdk.jmh.annotations.TearDown;
  */
 @State(Scope.Benchmark)
 public class RawDiagnostic {
-  /** Which of Skiff's pieces is added (also {@code skiffHeaders}, {@code ttlAndUserId}: {@code -p variant=...}). */
+  /**
+   * Which of Skiff's pieces is added (also {@code skiffHeaders}, {@code ttlAndUserId}, {@code ttl},
+   * {@code userId}: {@code -p variant=...}).
+   */
   @Param({"skiffProperties", "handlerPool", "both"})
   public String variant;
 
@@ -37,11 +40,15 @@ public class RawDiagnostic {
     boolean headers = all || variant.equals("skiffHeaders");
     boolean ttlAndUser = all || variant.equals("ttlAndUserId");
     boolean pool = variant.equals("handlerPool") || variant.equals("both");
-    if (!all && !headers && !ttlAndUser && !pool) {
+    boolean ttl = variant.equals("ttl");
+    boolean user = variant.equals("userId");
+    if (!all && !headers && !ttlAndUser && !pool && !ttl && !user) {
       throw new IllegalArgumentException("unknown variant " + variant);
     }
     server = new RawRpc.Server(Bench.brokerUri(), headers, pool);
     client = new RawRpc.Client(Bench.brokerUri(), true, headers, ttlAndUser);
+    client.ttlOnly = ttl;
+    client.userIdOnly = user;
     RawConfirms.smoke(client, "raw amqp-client (" + variant + ")");
   }
 

@@ -152,6 +152,9 @@ final class RawRpc {
     private final String prefix = Long.toHexString(System.nanoTime()) + "-";
     private final boolean skiffHeaders;
     private final boolean skiffTtlAndUser;
+    /** Diagnostics: only the TTL, or only the user id, of {@code skiffTtlAndUser}. */
+    boolean ttlOnly;
+    boolean userIdOnly;
     private final String userId;
 
     Client(String uri, boolean confirms) throws IOException, TimeoutException {
@@ -164,7 +167,7 @@ final class RawRpc {
      *
      * @param uri the broker
      * @param confirms whether to publish with publisher confirms
-     * @param skiffHeaders send the 9 headers of a Skiff request (ids, deadline, send time, trace context)
+     * @param skiffHeaders send the headers and properties of a Skiff request (ids, deadline, send time, trace context)
      * @param skiffTtlAndUser send a Skiff request's per-message TTL ({@code expiration}) and validated
      *     {@code user_id}
      */
@@ -239,8 +242,11 @@ final class RawRpc {
 
     /** The same properties, sizes and value types as dev.skiff.platform.transport.amqp.Headers sets. */
     private AMQP.BasicProperties skiffProperties(AMQP.BasicProperties.Builder b) {
-      if (skiffTtlAndUser) {
-        b.expiration("5000").userId(userId);
+      if (skiffTtlAndUser || ttlOnly) {
+        b.expiration("5000");
+      }
+      if (skiffTtlAndUser || userIdOnly) {
+        b.userId(userId);
       }
       if (!skiffHeaders) {
         return b.build();
