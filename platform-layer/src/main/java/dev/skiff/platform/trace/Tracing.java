@@ -48,6 +48,8 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Tracing.class);
   private static final long WARN_EVERY_NANOS = TimeUnit.MINUTES.toNanos(1);
   private static final long SLICE_NANOS = TimeUnit.MILLISECONDS.toNanos(100);
+  /** While a batch fills, how often the shipper looks whether it is full. */
+  private static final long FILL_CHECK_NANOS = TimeUnit.MILLISECONDS.toNanos(10);
 
   private final String service;
   private final String instanceId;
@@ -212,9 +214,11 @@ public final class Tracing implements RpcObserver, AutoCloseable {
           if (batch.size() >= batchSize || left <= 0) {
             break;
           }
-          Object next = buffer.poll(Math.min(left, slice), TimeUnit.NANOSECONDS);
-          if (next != null) {
-            batch.add(next);
+          // Sleep instead of waiting on the queue: a waiting consumer is signalled by every span
+          // offered, a thread wake-up per span on the request path; a sleeping one costs nothing there.
+          java.util.concurrent.locks.LockSupport.parkNanos(Math.min(left, FILL_CHECK_NANOS));
+          if (Thread.interrupted()) {
+            throw new InterruptedException();
           }
         }
         ship(batch);
