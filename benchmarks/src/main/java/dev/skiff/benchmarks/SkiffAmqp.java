@@ -47,6 +47,10 @@ public class SkiffAmqp {
   @Param({"pool"})
   public String handler;
 
+  /** Whether requests carry a per-message TTL ({@code AmqpOptions.withMessageTtl}; {@code -p messageTtl=false}). */
+  @Param({"true"})
+  public boolean messageTtl;
+
   /** The sampling rate of tracing, 0 to 1 ({@code -p traceRate=0.01,1}); 0: no tracing. */
   @Param({"0"})
   public double traceRate;
@@ -73,7 +77,8 @@ public class SkiffAmqp {
     AmqpOptions options =
         AmqpOptions.of(Bench.brokerUri())
             .withReplyMode(AmqpOptions.ReplyMode.valueOf(replyMode))
-            .withAssertUserId(!lean);
+            .withAssertUserId(!lean)
+            .withMessageTtl(messageTtl);
     serverTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-server"));
     clientTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-client"));
     if (!handler.equals("pool") && !handler.equals("nonBlocking")) {

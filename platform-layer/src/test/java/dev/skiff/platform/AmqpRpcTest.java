@@ -111,6 +111,28 @@ class AmqpRpcTest extends RpcContract {
   }
 
   @Test
+  void withoutPerMessageTtlCallsWorkAndTheServerStillEnforcesDeadlines() {
+    dev.skiff.platform.server.Server server = startEcho(b -> b.concurrency(1));
+    try (AmqpTransport noTtl = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withMessageTtl(false));
+        dev.skiff.platform.client.Client c = dev.skiff.platform.client.Client.builder().transport(noTtl).build()) {
+      assertThat(c.call(echo, "echo", text("no ttl"), EchoResponse.class).getText()).isEqualTo("no ttl");
+      // the only handler is busy for 600 ms: a call with 100 ms left waits in the queue past its
+      // deadline; with no TTL the broker delivers it anyway, and the server must drop it unrun
+      java.util.concurrent.CompletableFuture<EchoResponse> busy =
+          c.callAsync(echo, "echo", EchoRequest.newBuilder().setSleepMs(600).build(), EchoResponse.class);
+      int runsBefore = handlerRuns.get();
+      org.assertj.core.api.Assertions.assertThatThrownBy(
+              () -> c.call(echo, "echo", text("late"), EchoResponse.class,
+                  dev.skiff.platform.client.CallOptions.timeout(Duration.ofMillis(100))))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
+      assertThat(busy.join().getText()).isEmpty();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(
+          () -> server.metrics().counter("skiff.server.dropped-expired").getCount() >= 1);
+      assertThat(handlerRuns.get()).as("the late request never ran").isLessThanOrEqualTo(runsBefore + 1);
+    }
+  }
+
+  @Test
   void directReplyToWorksToo() {
     startEcho(b -> {});
     try (AmqpTransport direct =

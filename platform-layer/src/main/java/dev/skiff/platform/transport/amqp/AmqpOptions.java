@@ -19,6 +19,10 @@ import java.util.Objects;
  * @param maxInboundBytes the largest message body the connection accepts at all; the platform's own,
  *     smaller per-service limit answers with a clear error below this
  * @param consumerThreads threads that dispatch deliveries (they only hand work over, never block)
+ * @param messageTtl whether requests carry their remaining time as the AMQP per-message TTL
+ *     ({@code expiration}), so that the broker discards a request still queued when its caller has given
+ *     up; off, the server still drops such a request (unrun) when it takes it, and the broker does less
+ *     work per message
  */
 public record AmqpOptions(
     String uri,
@@ -27,7 +31,8 @@ public record AmqpOptions(
     Duration serviceQueueExpiry,
     boolean assertUserId,
     int maxInboundBytes,
-    int consumerThreads) {
+    int consumerThreads,
+    boolean messageTtl) {
 
   /** How a client receives its replies. */
   public enum ReplyMode {
@@ -79,41 +84,46 @@ public record AmqpOptions(
    *
    * @param uri the broker URI
    * @return options with defaults: reply queue, 1 h queue expiry, user id asserted, 64 MiB inbound
-   *     limit, 2 consumer threads
+   *     limit, 2 consumer threads, per-message TTL on
    */
   public static AmqpOptions of(String uri) {
     return new AmqpOptions(
-        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2);
+        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true);
   }
 
   /** @param name the connection name @return a copy */
   public AmqpOptions withConnectionName(String name) {
-    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads);
+    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
   }
 
   /** @param mode the reply mode @return a copy */
   public AmqpOptions withReplyMode(ReplyMode mode) {
-    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads);
+    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
   }
 
   /** @param expiry the service queue expiry @return a copy */
   public AmqpOptions withServiceQueueExpiry(Duration expiry) {
-    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads);
+    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
   }
 
   /** @param assert_ whether to assert the user id @return a copy */
   public AmqpOptions withAssertUserId(boolean assert_) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl);
   }
 
   /** @param bytes the inbound body limit @return a copy */
   public AmqpOptions withMaxInboundBytes(int bytes) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl);
   }
 
   /** @param threads the consumer dispatch threads @return a copy */
   public AmqpOptions withConsumerThreads(int threads) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl);
+  }
+
+  /** @param ttl whether requests carry a per-message TTL (see {@link #messageTtl()}) @return a copy */
+  public AmqpOptions withMessageTtl(boolean ttl) {
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl);
   }
 
   /**

@@ -712,7 +712,8 @@ public final class AmqpTransport implements Transport {
                   : request.service();
       AMQP.BasicProperties props =
           Headers.requestProperties(
-              request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? userName : null);
+              request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? userName : null,
+              options.messageTtl());
       PendingSend p = new PendingSend(request.correlationId(), key, f);
       try {
         synchronized (publishLock) {

@@ -48,10 +48,15 @@ final class Headers {
   }
 
   static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId) {
+    return requestProperties(m, nowMillis, userId, true);
+  }
+
+  /** @param ttl whether to set the per-message TTL ({@code expiration}) to the time left */
+  static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId, boolean ttl) {
     Map<String, Object> h = new HashMap<>(4);
     h.put(SKIFF, requestHeader(m));
     h.put(TRACEPARENT, m.traceparent());
-    long ttl = Math.max(1, m.deadlineEpochMillis() - nowMillis);
+    String expiration = ttl ? Long.toString(Math.max(1, m.deadlineEpochMillis() - nowMillis)) : null;
     return new AMQP.BasicProperties.Builder()
         .correlationId(m.correlationId())
         .messageId(m.requestId())
@@ -59,7 +64,7 @@ final class Headers {
         .replyTo(m.replyTo())
         .contentType(m.contentType())
         .deliveryMode(1)
-        .expiration(Long.toString(ttl))
+        .expiration(expiration)
         .userId(userId)
         .headers(h)
         .build();
@@ -95,13 +100,14 @@ final class Headers {
   }
 
   /**
-   * The properties of a request handed back to its queue: the same, with the time to live counted
-   * again from now.
+   * The properties of a request handed back to its queue: the same, with the time to live (if it had
+   * one) counted again from now.
    */
   static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis) {
     Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
     long deadline = num(split(str(h, SKIFF), 2)[0]);
-    String expiration = deadline == 0 ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
+    String expiration =
+        deadline == 0 || p.getExpiration() == null ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
     return p.builder().expiration(expiration).build();
   }
 

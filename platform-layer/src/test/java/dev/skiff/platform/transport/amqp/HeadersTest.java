@@ -94,6 +94,15 @@ class HeadersTest {
   }
 
   @Test
+  void withoutPerMessageTtlNoExpirationIsSetNorAddedOnRequeue() {
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, false);
+    assertThat(p.getExpiration()).isNull();
+    // the deadline still travels, for the server to enforce
+    assertThat(Headers.request("s", p, new byte[0]).deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isNull();
+  }
+
+  @Test
   void requeuedRequestsCountTheirTimeToLiveFromNow() {
     AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null);
     assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
