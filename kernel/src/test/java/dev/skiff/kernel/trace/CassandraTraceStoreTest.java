@@ -12,7 +12,9 @@ import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.TraceSummary;
+import dev.skiff.service.TestStores;
 import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.service.cassandra.CassandraProcess;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -153,7 +155,7 @@ class CassandraTraceStoreTest {
 
   @Test
   void withCassandraOutOfReachIntakeGoesOnTheHealthCheckSaysWhyAndReadsFailClearly() {
-    int port = CassandraNodes.freePort(); // nothing listens there
+    int port = TestStores.freePort(); // nothing listens there
     CassandraTraceStore s = store("127.0.0.1:" + port, Map.of("trace.write-queue", "100", "cassandra.connect-timeout", "1s"));
     long t0 = System.nanoTime();
     for (int i = 0; i < 1000; i++) {
@@ -176,7 +178,7 @@ class CassandraTraceStoreTest {
   @Test
   void whenItsNodeStopsWritesFailAndAreCountedIntakeGoesOnAndItRecovers(@TempDir Path dir) {
     CassandraNodes.sharedHosts(); // real-services runs only (scripts/test.sh)
-    try (CassandraNodes.OwnNode node = new CassandraNodes.OwnNode(dir.resolve("node"))) {
+    try (CassandraProcess node = new CassandraProcess(dir.resolve("node"))) {
       CassandraTraceStore s = store(node.address(), Map.of("cassandra.request-timeout", "2s"));
       s.add(call(trace(1), 1_000_000, false));
       awaitWritten(s, 4);

@@ -19,6 +19,7 @@ import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanBatch;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.Trace;
+import dev.skiff.service.TestStores;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -38,7 +39,7 @@ import org.junit.jupiter.api.Test;
 class CassandraUnreachableTest {
   @Test
   void theKernelRunsOnTakesSpansWithoutWaitingAndReportsTheStoreUnhealthy() throws Exception {
-    int port = CassandraNodes.freePort();
+    int port = TestStores.freePort();
     TraceService traces = new TraceService(TraceService.storeFromEnvironment(Map.of(
         "SKIFF_TRACE_STORE", "cassandra",
         "SKIFF_CASSANDRA_HOSTS", "127.0.0.1:" + port,

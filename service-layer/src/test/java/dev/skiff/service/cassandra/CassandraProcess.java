@@ -11,29 +11,32 @@ import java.util.concurrent.TimeUnit;
  * scripts/cassandra/cassandra.sh (the same JVM flags as the shared node) so a test can stop and start
  * it without touching the shared one.
  */
-final class CassandraProcess implements AutoCloseable {
+public final class CassandraProcess implements AutoCloseable {
   private static final Path SCRIPT = Path.of("..", "scripts", "cassandra", "cassandra.sh").toAbsolutePath().normalize();
 
-  final Path dir;
+  /** Where the node keeps its data and logs. */
+  public final Path dir;
   final int nativePort = TestStores.freePort();
   final int storagePort = TestStores.freePort();
 
-  CassandraProcess(Path dir) {
+  /** @param dir where the node keeps its data (started at once) */
+  public CassandraProcess(Path dir) {
     this.dir = dir;
     start();
   }
 
-  String address() {
+  /** @return host:port of the node's CQL port */
+  public String address() {
     return "127.0.0.1:" + nativePort;
   }
 
   /** Starts the node (its data stays in {@link #dir}) and returns once it answers CQL. */
-  void start() {
+  public void start() {
     run("start", dir.toString(), Integer.toString(nativePort), Integer.toString(storagePort));
   }
 
   /** Stops the node (SIGTERM) and returns once the process is gone. */
-  void stop() {
+  public void stop() {
     run("stop", dir.toString());
   }
 
