@@ -26,9 +26,9 @@ import org.openjdk.jmh.results.ScalarResult;
  */
 public final class CpuPerCall implements InternalProfiler {
   private static final double TICK_MICROS = 1_000_000.0 / 100; // USER_HZ: 100 on Linux
+  private static final Path SELF = Path.of("/proc/self/stat");
   private final Path broker = findBroker();
-  private long jvmStart;
-  private long jvmSysStart;
+  private long[] jvmStart;
   private long brokerStart;
 
   @Override
@@ -38,9 +38,8 @@ public final class CpuPerCall implements InternalProfiler {
 
   @Override
   public void beforeIteration(BenchmarkParams benchmarkParams, IterationParams iterationParams) {
-    jvmStart = ticks(Path.of("/proc/self/stat"));
-    jvmSysStart = sysTicks(Path.of("/proc/self/stat"));
-    brokerStart = broker == null ? 0 : ticks(broker);
+    jvmStart = ticks(SELF);
+    brokerStart = broker == null ? 0 : ticks(broker)[0];
   }
 
   @Override
@@ -50,13 +49,14 @@ public final class CpuPerCall implements InternalProfiler {
     if (ops <= 0) {
       return List.of();
     }
-    double jvm = (ticks(Path.of("/proc/self/stat")) - jvmStart) * TICK_MICROS / ops;
-    double jvmSys = (sysTicks(Path.of("/proc/self/stat")) - jvmSysStart) * TICK_MICROS / ops;
+    long[] jvmEnd = ticks(SELF);
+    double jvm = (jvmEnd[0] - jvmStart[0]) * TICK_MICROS / ops;
+    double jvmSys = (jvmEnd[1] - jvmStart[1]) * TICK_MICROS / ops;
     ScalarResult sys = new ScalarResult("cpu.jvm.kernel", jvmSys, "us/op", AggregationPolicy.AVG);
     if (broker == null) {
       return List.of(new ScalarResult("cpu.jvm", jvm, "us/op", AggregationPolicy.AVG), sys);
     }
-    double brk = (ticks(broker) - brokerStart) * TICK_MICROS / ops;
+    double brk = (ticks(broker)[0] - brokerStart) * TICK_MICROS / ops;
     return List.of(
         new ScalarResult("cpu.jvm", jvm, "us/op", AggregationPolicy.AVG),
         sys,
@@ -64,25 +64,19 @@ public final class CpuPerCall implements InternalProfiler {
         new ScalarResult("cpu.total", jvm + brk, "us/op", AggregationPolicy.AVG));
   }
 
-  /** utime + stime of a process, in clock ticks. */
-  private static long ticks(Path stat) {
+  /**
+   * CPU of a process in clock ticks: {@code {utime + stime, stime}} (stime: in the kernel on its behalf,
+   * system calls and scheduling); zeros when unreadable.
+   */
+  private static long[] ticks(Path stat) {
     try {
       String s = Files.readString(stat, StandardCharsets.US_ASCII);
       // fields after the command name, which is in parentheses and may contain spaces
       String[] f = s.substring(s.lastIndexOf(')') + 2).split(" ");
-      return Long.parseLong(f[11]) + Long.parseLong(f[12]);
+      long system = Long.parseLong(f[12]);
+      return new long[] {Long.parseLong(f[11]) + system, system};
     } catch (IOException | RuntimeException e) {
-      return 0;
-    }
-  }
-
-  /** stime of a process (CPU in the kernel on its behalf: system calls, scheduling), in clock ticks. */
-  private static long sysTicks(Path stat) {
-    try {
-      String s = Files.readString(stat, StandardCharsets.US_ASCII);
-      return Long.parseLong(s.substring(s.lastIndexOf(')') + 2).split(" ")[12]);
-    } catch (IOException | RuntimeException e) {
-      return 0;
+      return new long[2];
     }
   }
 

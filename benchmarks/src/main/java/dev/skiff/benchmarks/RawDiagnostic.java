@@ -46,9 +46,7 @@ public class RawDiagnostic {
       throw new IllegalArgumentException("unknown variant " + variant);
     }
     server = new RawRpc.Server(Bench.brokerUri(), headers, pool);
-    client = new RawRpc.Client(Bench.brokerUri(), true, headers, ttlAndUser);
-    client.ttlOnly = ttl;
-    client.userIdOnly = user;
+    client = new RawRpc.Client(Bench.brokerUri(), true, headers, ttlAndUser || ttl, ttlAndUser || user);
     RawConfirms.smoke(client, "raw amqp-client (" + variant + ")");
   }
 

@@ -151,14 +151,12 @@ final class RawRpc {
     private final AtomicLong sequence = new AtomicLong();
     private final String prefix = Long.toHexString(System.nanoTime()) + "-";
     private final boolean skiffHeaders;
-    private final boolean skiffTtlAndUser;
-    /** Diagnostics: only the TTL, or only the user id, of {@code skiffTtlAndUser}. */
-    boolean ttlOnly;
-    boolean userIdOnly;
+    private final boolean skiffTtl;
+    private final boolean skiffUserId;
     private final String userId;
 
     Client(String uri, boolean confirms) throws IOException, TimeoutException {
-      this(uri, confirms, false, false);
+      this(uri, confirms, false, false, false);
     }
 
     /**
@@ -168,14 +166,15 @@ final class RawRpc {
      * @param uri the broker
      * @param confirms whether to publish with publisher confirms
      * @param skiffHeaders send the headers and properties of a Skiff request (ids, deadline, send time, trace context)
-     * @param skiffTtlAndUser send a Skiff request's per-message TTL ({@code expiration}) and validated
-     *     {@code user_id}
+     * @param skiffTtl send a Skiff request's per-message TTL ({@code expiration})
+     * @param skiffUserId send a Skiff request's validated {@code user_id}
      */
-    Client(String uri, boolean confirms, boolean skiffHeaders, boolean skiffTtlAndUser)
+    Client(String uri, boolean confirms, boolean skiffHeaders, boolean skiffTtl, boolean skiffUserId)
         throws IOException, TimeoutException {
       this.confirms = confirms;
       this.skiffHeaders = skiffHeaders;
-      this.skiffTtlAndUser = skiffTtlAndUser;
+      this.skiffTtl = skiffTtl;
+      this.skiffUserId = skiffUserId;
       ConnectionFactory cf = factory(uri);
       userId = cf.getUsername();
       connection = cf.newConnection(confirms ? "bench-raw-client-confirms" : "bench-raw-client");
@@ -242,10 +241,10 @@ final class RawRpc {
 
     /** The same properties, sizes and value types as dev.skiff.platform.transport.amqp.Headers sets. */
     private AMQP.BasicProperties skiffProperties(AMQP.BasicProperties.Builder b) {
-      if (skiffTtlAndUser || ttlOnly) {
+      if (skiffTtl) {
         b.expiration("5000");
       }
-      if (skiffTtlAndUser || userIdOnly) {
+      if (skiffUserId) {
         b.userId(userId);
       }
       if (!skiffHeaders) {

@@ -454,17 +454,9 @@ public final class BindingService implements KernelService {
    */
   private void declareRouteExchange(String ex) {
     Map<String, Object> args = Map.of("hash-property", "message_id");
-    try {
-      if (ops == null || !ops.isOpen()) {
-        ops = transport.openChannel();
-      }
-      ops.exchangeDeclare(ex, "x-consistent-hash", true, false, args);
-    } catch (IOException | RuntimeException e) {
-      String why = String.valueOf(e.getCause() == null ? e : e.getCause());
-      if (!why.contains("inequivalent arg")) {
-        log.debug("binding operation failed: {}", why);
-        return;
-      }
+    Exception failed = attempt(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, args));
+    String why = failed == null ? "" : String.valueOf(failed.getCause() == null ? failed : failed.getCause());
+    if (why.contains("inequivalent arg")) {
       log.warn("route exchange {} exists with other arguments; declaring it again ({})", ex, why);
       op(c -> c.exchangeDelete(ex));
       op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, args));
@@ -478,13 +470,20 @@ public final class BindingService implements KernelService {
 
   /** Runs one operation; a failure (a queue that is gone) closes the channel, so the next gets a new one. */
   private void op(Op op) {
+    attempt(op);
+  }
+
+  /** {@link #op}, telling how it failed: null when it succeeded. */
+  private Exception attempt(Op op) {
     try {
       if (ops == null || !ops.isOpen()) {
         ops = transport.openChannel();
       }
       op.run(ops);
+      return null;
     } catch (IOException | RuntimeException e) {
       log.debug("binding operation failed: {}", e.toString());
+      return e;
     }
   }
 

@@ -105,7 +105,6 @@ final class ClientCore {
               t.setDaemon(true);
               return t;
             });
-    timer.setRemoveOnCancelPolicy(true);
     timer.scheduleWithFixedDelay(this::sweep, TIMEOUT_SWEEP_MILLIS, TIMEOUT_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");

@@ -190,7 +190,6 @@ public final class Server implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
-    watchdog.setRemoveOnCancelPolicy(true);
     this.client =
         Client.builder()
             .transport(transport)

@@ -47,10 +47,6 @@ final class Headers {
     return b.toString();
   }
 
-  static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId) {
-    return requestProperties(m, nowMillis, userId, true);
-  }
-
   /** @param ttl whether to set the per-message TTL ({@code expiration}) to the time left */
   static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId, boolean ttl) {
     Map<String, Object> h = new HashMap<>(4);

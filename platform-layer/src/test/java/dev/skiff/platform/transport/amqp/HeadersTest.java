@@ -21,7 +21,7 @@ class HeadersTest {
 
   @Test
   void aRequestRoundTripsThroughTwoHeadersAndStandardProperties() {
-    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "guest");
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "guest", true);
     // two header entries only: the packed one and the W3C one
     assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
     assertThat(p.getHeaders().get("skiff")).isEqualTo("1700000005000;1700000000000;com.example.caller;ab12cd34");
@@ -47,7 +47,7 @@ class HeadersTest {
   @Test
   void acceptTravelsOnlyWhenItDiffersAndMayContainTheSeparator() {
     String json = "application/json; charset=utf-8";
-    AMQP.BasicProperties p = Headers.requestProperties(request(json), 1_700_000_001_000L, null);
+    AMQP.BasicProperties p = Headers.requestProperties(request(json), 1_700_000_001_000L, null, true);
     assertThat(p.getHeaders().get("skiff").toString()).endsWith(";ab12cd34;" + json);
     assertThat(Headers.request("s", p, new byte[0]).accept()).isEqualTo(json);
   }
@@ -104,7 +104,7 @@ class HeadersTest {
 
   @Test
   void requeuedRequestsCountTheirTimeToLiveFromNow() {
-    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null);
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, true);
     assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
   }
 }
