@@ -232,12 +232,15 @@ class TracingTest {
     List<SpanBatch> batches = Collections.synchronizedList(new ArrayList<>());
     Tracing t = Tracing.builder("test.close").sink(batches::add)
         .settings(TraceSettings.DEFAULTS.withSampleRate(1).withFlushInterval(Duration.ofHours(1))).build().start();
-    echo("test.close", t);
+    Server server = echo("test.close", t);
     try (Client c = Client.builder().transport(transport).name("test.caller").observer(t).build()) {
       for (int i = 0; i < 3; i++) {
         c.call("test.close", "echo", EchoRequest.newBuilder().build(), EchoResponse.class);
       }
     }
+    // the server records its span after it has replied: close it first (it drains), as SkiffService
+    // does, so that every span has been recorded when tracing closes
+    server.close();
     t.close();
     assertThat(batches.stream().mapToInt(SpanBatch::getSpansCount).sum()).isEqualTo(6);
     assertThat(batches).allSatisfy(b -> assertThat(b.getService()).isEqualTo("test.close"));
