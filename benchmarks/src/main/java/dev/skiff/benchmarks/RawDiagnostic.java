@@ -11,8 +11,9 @@ import org.openjdk.jmh.annotations.TearDown;
 /**
  * Diagnostic baselines (not targets): the raw request/reply of {@link RawConfirms} with one part of what
  * Skiff does added, to attribute Skiff's overhead. {@code skiffProperties}: requests and replies carry
- * Skiff's AMQP properties (request: 9 headers, per-message TTL, user_id; reply: 5 headers);
- * {@code skiffHeaders}: only the headers (request 9, reply 5); {@code ttlAndUserId}: only the request's
+ * Skiff's AMQP properties (request: request id, endpoint, packed {@code app_id}, per-message TTL,
+ * user_id; reply: packed {@code app_id}); {@code skiffHeaders}: only the ids, endpoint and
+ * {@code app_id}s (the name is from when they were headers); {@code ttlAndUserId}: only the request's
  * per-message TTL ({@code expiration}) and {@code user_id}.
  * {@code handlerPool}: the server hands each request to a 16-thread pool, as a Skiff server does.
  * {@code both}: the two together.

@@ -10,7 +10,6 @@ import com.rabbitmq.client.Envelope;
 import dev.skiff.benchmarks.proto.Echo;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
@@ -72,7 +71,7 @@ final class RawRpc {
      * {@link RawDiagnostic}).
      *
      * @param uri the broker
-     * @param skiffReplyProperties reply with the AMQP properties a Skiff server sets (5 headers)
+     * @param skiffReplyProperties reply with the AMQP properties a Skiff server sets (its packed {@code app_id})
      * @param handlerPool hand each request from the consumer thread to a pool of 16 threads, as a Skiff
      *     server does, and decode, reply and ack there
      */
@@ -115,8 +114,7 @@ final class RawRpc {
                       .contentType(CONTENT_TYPE)
                       .deliveryMode(1);
               if (skiffReplyProperties) {
-                Map<String, Object> h = Map.of("skiff", "ok;0.0.0;0a1b2c3d");
-                rp.headers(h);
+                rp.appId("ok;0.0.0;0a1b2c3d");
               }
               reply.basicPublish("", props.getReplyTo(), false, rp.build(), request.toByteArray());
               consume.basicAck(env.getDeliveryTag(), false);
@@ -165,7 +163,7 @@ final class RawRpc {
      *
      * @param uri the broker
      * @param confirms whether to publish with publisher confirms
-     * @param skiffHeaders send the headers and properties of a Skiff request (ids, deadline, send time, trace context)
+     * @param skiffHeaders send the properties of a Skiff request (ids, endpoint, and the packed {@code app_id}: deadline, send time, caller, trace context)
      * @param skiffTtl send a Skiff request's per-message TTL ({@code expiration})
      * @param skiffUserId send a Skiff request's validated {@code user_id}
      */
@@ -251,11 +249,9 @@ final class RawRpc {
         return b.build();
       }
       long deadline = System.currentTimeMillis() + 5000;
-      Map<String, Object> h = new HashMap<>(4);
-      h.put("skiff", deadline + ";" + (deadline - 5000) + ";bench.caller;0a1b2c3d");
-      h.put("traceparent", "00-" + hex32() + "-" + hex32().substring(16) + "-00");
+      String traceparent = "00-" + hex32() + "-" + hex32().substring(16) + "-00";
       b.messageId(hex32()).type(Bench.ENDPOINT);
-      return b.headers(h).build();
+      return b.appId(deadline + ";" + (deadline - 5000) + ";bench.caller;0a1b2c3d;" + traceparent).build();
     }
 
     private static String hex32() {

@@ -50,7 +50,7 @@ class AmqpRpcTest extends RpcContract {
               .contentType("application/x-protobuf")
               .messageId("r1")
               .type("echo")
-              .headers(Map.of("skiff", (System.currentTimeMillis() + 5000) + ";0;raw-test;0"))
+              .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
               .build();
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
       GetResponse got = null;
@@ -62,7 +62,7 @@ class AmqpRpcTest extends RpcContract {
       }
       assertThat(got).as("a reply to the malformed request").isNotNull();
       assertThat(got.getProps().getCorrelationId()).isEqualTo("raw-1");
-      assertThat(got.getProps().getHeaders().get("skiff").toString()).startsWith("error;");
+      assertThat(got.getProps().getAppId()).startsWith("error;");
       Error e = Error.parseFrom(got.getBody());
       assertThat(e.getCode()).isEqualTo(dev.skiff.proto.v1.ErrorCode.BAD_REQUEST);
       assertThat(e.getDescription()).contains("malformed protobuf").contains("skiff.test.EchoRequest");
@@ -78,7 +78,8 @@ class AmqpRpcTest extends RpcContract {
     cf.setUri(brokerUri());
     try (Connection c = cf.newConnection(); Channel ch = c.createChannel()) {
       String replyQueue = ch.queueDeclare().getQueue();
-      // no type (endpoint), no message id, no headers at all; then a packed header that is garbage
+      // no type (endpoint), no message id, no context at all; then packed contexts that are garbage, in
+      // the app_id and in the header form
       AMQP.BasicProperties bare = new AMQP.BasicProperties.Builder().correlationId("bare").replyTo(replyQueue).build();
       AMQP.BasicProperties garbage =
           new AMQP.BasicProperties.Builder()
@@ -87,10 +88,18 @@ class AmqpRpcTest extends RpcContract {
               .type("echo")
               .headers(Map.of("skiff", "not;a;number", "traceparent", "junk"))
               .build();
+      AMQP.BasicProperties garbageAppId =
+          new AMQP.BasicProperties.Builder()
+              .correlationId("garbage-app-id")
+              .replyTo(replyQueue)
+              .type("echo")
+              .appId(";;;not;a;trace;context")
+              .build();
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, bare, text("x").toByteArray());
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbage, text("y").toByteArray());
+      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbageAppId, text("z").toByteArray());
       Map<String, GetResponse> replies = new java.util.HashMap<>();
-      for (int i = 0; i < 200 && replies.size() < 2; i++) {
+      for (int i = 0; i < 200 && replies.size() < 3; i++) {
         GetResponse got = ch.basicGet(replyQueue, true);
         if (got == null) {
           Thread.sleep(20);
@@ -98,15 +107,17 @@ class AmqpRpcTest extends RpcContract {
           replies.put(got.getProps().getCorrelationId(), got);
         }
       }
-      assertThat(replies).as("both requests answered").containsOnlyKeys("bare", "garbage");
+      assertThat(replies).as("every request answered").containsOnlyKeys("bare", "garbage", "garbage-app-id");
       // no endpoint: NOT_FOUND naming the endpoints the service has
-      assertThat(replies.get("bare").getProps().getHeaders().get("skiff").toString()).startsWith("error;");
+      assertThat(replies.get("bare").getProps().getAppId()).startsWith("error;");
       Error e = Error.parseFrom(replies.get("bare").getBody());
       assertThat(e.getCode()).isEqualTo(dev.skiff.proto.v1.ErrorCode.NOT_FOUND);
       assertThat(e.getDescription()).contains("has no endpoint ''").contains("echo");
       // unreadable deadline and trace context: the server's defaults apply and the call is served
-      assertThat(replies.get("garbage").getProps().getHeaders().get("skiff").toString()).startsWith("ok;");
+      assertThat(replies.get("garbage").getProps().getAppId()).startsWith("ok;");
       assertThat(EchoResponse.parseFrom(replies.get("garbage").getBody()).getText()).isEqualTo("y");
+      assertThat(replies.get("garbage-app-id").getProps().getAppId()).startsWith("ok;");
+      assertThat(EchoResponse.parseFrom(replies.get("garbage-app-id").getBody()).getText()).isEqualTo("z");
     }
   }
 

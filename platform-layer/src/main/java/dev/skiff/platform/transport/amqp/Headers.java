@@ -12,11 +12,14 @@ import java.util.Map;
  * The mapping between messages and AMQP properties (docs/wire-protocol.md).
  *
  * <p>A request's fields travel in standard AMQP properties where one means exactly that field
- * ({@code message_id} = request id, {@code type} = endpoint) and in two headers: the W3C
- * {@code traceparent} and one {@code skiff} header packing the rest as {@code ;}-separated text. The
- * broker and amqp-client encode and decode a header table entry by entry, on every message: one packed
- * entry instead of nine took a measurable share of Skiff's cost per call off both (docs/performance.md).
- * A reply carries one {@code skiff} header. The target service is the routing key, not a header.
+ * ({@code message_id} = request id, {@code type} = endpoint) and the rest packed as {@code ;}-separated
+ * text in {@code app_id}, the property that names the sending application: the caller, with its call
+ * context. No header table: the broker and amqp-client encode and decode a table entry by entry on every
+ * message, and two entries still cost about twice what the same text in one short string does
+ * (docs/performance.md). A reply's {@code app_id} names the answering instance and the outcome. Text
+ * that does not fit a short string (255 bytes; only very long names) travels in a {@code skiff} header
+ * instead, with the trace context in a W3C {@code traceparent} header; readers take either. The target
+ * service is the routing key, not a property.
  */
 final class Headers {
   /** The packed header of requests and replies. */
@@ -31,16 +34,23 @@ final class Headers {
 
   private Headers() {}
 
+  /** The longest text a short-string property such as {@code app_id} holds, in bytes. */
+  static final int SHORTSTR_MAX = 255;
+
   /**
-   * The {@code skiff} header of a request: {@code DEADLINE;SENT;FROM_SERVICE;FROM_INSTANCE[;ACCEPT]}
+   * A request's packed context: {@code DEADLINE;SENT;FROM_SERVICE;FROM_INSTANCE;TRACEPARENT[;ACCEPT]}
    * (times in milliseconds since the epoch; {@code ACCEPT} only when it differs from the content type).
+   * The header form leaves out {@code TRACEPARENT}, which then has a header of its own.
    */
-  static String requestHeader(RequestMessage m) {
-    StringBuilder b = new StringBuilder(64)
+  static String requestContext(RequestMessage m, boolean withTrace) {
+    StringBuilder b = new StringBuilder(160)
         .append(m.deadlineEpochMillis()).append(SEP)
         .append(m.sentEpochMillis()).append(SEP)
         .append(m.fromService()).append(SEP)
         .append(m.fromInstance());
+    if (withTrace) {
+      b.append(SEP).append(m.traceparent());
+    }
     if (m.accept() != null && !m.accept().equals(m.contentType())) {
       b.append(SEP).append(m.accept());
     }
@@ -49,11 +59,9 @@ final class Headers {
 
   /** @param ttl whether to set the per-message TTL ({@code expiration}) to the time left */
   static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId, boolean ttl) {
-    Map<String, Object> h = new HashMap<>(4);
-    h.put(SKIFF, requestHeader(m));
-    h.put(TRACEPARENT, m.traceparent());
+    String packed = requestContext(m, true);
     String expiration = ttl ? Long.toString(Math.max(1, m.deadlineEpochMillis() - nowMillis)) : null;
-    return new AMQP.BasicProperties.Builder()
+    AMQP.BasicProperties.Builder b = new AMQP.BasicProperties.Builder()
         .correlationId(m.correlationId())
         .messageId(m.requestId())
         .type(m.endpoint())
@@ -61,9 +69,29 @@ final class Headers {
         .contentType(m.contentType())
         .deliveryMode(1)
         .expiration(expiration)
-        .userId(userId)
-        .headers(h)
-        .build();
+        .userId(userId);
+    if (fitsShortString(packed)) {
+      b.appId(packed);
+    } else {
+      Map<String, Object> h = new HashMap<>(4);
+      h.put(SKIFF, requestContext(m, false));
+      h.put(TRACEPARENT, m.traceparent());
+      b.headers(h);
+    }
+    return b.build();
+  }
+
+  /** Whether text fits a short string: at most 255 bytes in UTF-8 (ASCII here but for odd content types). */
+  static boolean fitsShortString(String s) {
+    if (s.length() > SHORTSTR_MAX) {
+      return false;
+    }
+    for (int i = 0; i < s.length(); i++) {
+      if (s.charAt(i) >= 0x80) {
+        return s.getBytes(java.nio.charset.StandardCharsets.UTF_8).length <= SHORTSTR_MAX;
+      }
+    }
+    return true;
   }
 
   /**
@@ -73,8 +101,7 @@ final class Headers {
    * @param service the service whose queue it came from
    */
   static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body) {
-    Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
-    String[] f = split(str(h, SKIFF), 5);
+    String[] f = requestFields(p);
     String contentType = p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType();
     return new RequestMessage(
         p.getCorrelationId() == null ? "" : p.getCorrelationId(),
@@ -87,12 +114,38 @@ final class Headers {
         num(f[1]),
         f[2],
         f[3],
-        str(h, TRACEPARENT),
+        f[4],
         contentType,
-        f[4].isEmpty() ? contentType : f[4],
+        f[5].isEmpty() ? contentType : f[5],
         p.getUserId(),
         p.getReplyTo(),
         body);
+  }
+
+  /**
+   * A request's six context fields (deadline, sent, from service, from instance, trace context, accept),
+   * from {@code app_id} or, where that does not hold Skiff's packed text, from the headers. A
+   * {@code traceparent} header fills an empty trace field (a W3C-aware tool may set only that).
+   */
+  private static String[] requestFields(AMQP.BasicProperties p) {
+    String packed = p.getAppId();
+    Map<String, Object> h = p.getHeaders();
+    String[] f;
+    if (isPacked(packed)) {
+      f = split(packed, 6);
+    } else {
+      String[] g = split(h == null ? "" : str(h, SKIFF), 5);
+      f = new String[] {g[0], g[1], g[2], g[3], "", g[4]};
+    }
+    if (f[4].isEmpty() && h != null) {
+      f[4] = str(h, TRACEPARENT);
+    }
+    return f;
+  }
+
+  /** Whether an {@code app_id} holds Skiff's packed fields rather than another application's name. */
+  private static boolean isPacked(String appId) {
+    return appId != null && appId.indexOf(SEP) >= 0;
   }
 
   /**
@@ -100,23 +153,29 @@ final class Headers {
    * one) counted again from now.
    */
   static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis) {
-    Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
-    long deadline = num(split(str(h, SKIFF), 2)[0]);
+    long deadline = num(requestFields(p)[0]);
     String expiration =
         deadline == 0 || p.getExpiration() == null ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
     return p.builder().expiration(expiration).build();
   }
 
-  /** The {@code skiff} header of a reply: {@code STATUS;VERSION;INSTANCE[;idempotent]}. */
+  /**
+   * A reply's properties; its {@code app_id} is {@code STATUS;VERSION;INSTANCE[;idempotent]} (in a
+   * {@code skiff} header instead if it does not fit a short string).
+   */
   static AMQP.BasicProperties replyProperties(ReplyMessage r) {
     String packed = (r.ok() ? STATUS_OK : STATUS_ERROR) + SEP + r.serviceVersion() + SEP + r.instance()
         + (r.idempotent() ? SEP + IDEMPOTENT : "");
-    return new AMQP.BasicProperties.Builder()
+    AMQP.BasicProperties.Builder b = new AMQP.BasicProperties.Builder()
         .correlationId(r.correlationId())
         .contentType(r.contentType())
-        .deliveryMode(1)
-        .headers(Map.of(SKIFF, packed))
-        .build();
+        .deliveryMode(1);
+    if (fitsShortString(packed)) {
+      b.appId(packed);
+    } else {
+      b.headers(Map.of(SKIFF, packed));
+    }
+    return b.build();
   }
 
   /**
@@ -125,8 +184,11 @@ final class Headers {
    * and is reported as such.
    */
   static ReplyMessage reply(AMQP.BasicProperties p, byte[] body) {
-    Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
-    String[] f = split(str(h, SKIFF), 4);
+    String packed = p.getAppId();
+    if (!isPacked(packed)) {
+      packed = p.getHeaders() == null ? "" : str(p.getHeaders(), SKIFF);
+    }
+    String[] f = split(packed, 4);
     return new ReplyMessage(
         p.getCorrelationId() == null ? "" : p.getCorrelationId(),
         STATUS_OK.equals(f[0]),

@@ -20,11 +20,10 @@ class HeadersTest {
   }
 
   @Test
-  void aRequestRoundTripsThroughTwoHeadersAndStandardProperties() {
+  void aRequestRoundTripsThroughStandardPropertiesWithNoHeaderTable() {
     AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "guest", true);
-    // two header entries only: the packed one and the W3C one
-    assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
-    assertThat(p.getHeaders().get("skiff")).isEqualTo("1700000005000;1700000000000;com.example.caller;ab12cd34");
+    assertThat(p.getHeaders()).isNull();
+    assertThat(p.getAppId()).isEqualTo("1700000005000;1700000000000;com.example.caller;ab12cd34;" + TRACE);
     assertThat(p.getMessageId()).isEqualTo("r-1");
     assertThat(p.getType()).isEqualTo("hello");
     assertThat(p.getExpiration()).isEqualTo("4000");
@@ -48,7 +47,7 @@ class HeadersTest {
   void acceptTravelsOnlyWhenItDiffersAndMayContainTheSeparator() {
     String json = "application/json; charset=utf-8";
     AMQP.BasicProperties p = Headers.requestProperties(request(json), 1_700_000_001_000L, null, true);
-    assertThat(p.getHeaders().get("skiff").toString()).endsWith(";ab12cd34;" + json);
+    assertThat(p.getAppId()).endsWith(";ab12cd34;" + TRACE + ";" + json);
     assertThat(Headers.request("s", p, new byte[0]).accept()).isEqualTo(json);
   }
 
@@ -71,10 +70,59 @@ class HeadersTest {
   }
 
   @Test
-  void aReplyCarriesStatusVersionInstanceAndIdempotenceInOneHeader() {
+  void textTooLongForAShortStringTravelsInHeadersAndReadsTheSame() {
+    String longName = "com.example." + "x".repeat(240);
+    RequestMessage m =
+        new RequestMessage(
+            "c-1", "r-1", "s", "hello", null, null, 1_700_000_005_000L, 1_700_000_000_000L, longName, "ab12cd34",
+            TRACE, ContentTypes.PROTOBUF, ContentTypes.JSON, null, "reply-q", new byte[0]);
+    AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, null, true);
+    assertThat(p.getAppId()).isNull();
+    assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
+    assertThat(p.getHeaders().get("skiff"))
+        .isEqualTo("1700000005000;1700000000000;" + longName + ";ab12cd34;" + ContentTypes.JSON);
+    RequestMessage back = Headers.request("s", p, new byte[0]);
+    assertThat(back.fromService()).isEqualTo(longName);
+    assertThat(back.traceparent()).isEqualTo(TRACE);
+    assertThat(back.accept()).isEqualTo(ContentTypes.JSON);
+    assertThat(back.deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
+
+    String longInstance = "i".repeat(250);
+    ReplyMessage r = new ReplyMessage("c-1", true, ContentTypes.PROTOBUF, "svc", "1.2.0", longInstance, false, new byte[0]);
+    AMQP.BasicProperties rp = Headers.replyProperties(r);
+    assertThat(rp.getAppId()).isNull();
+    ReplyMessage rback = Headers.reply(rp, new byte[0]);
+    assertThat(rback.ok()).isTrue();
+    assertThat(rback.instance()).isEqualTo(longInstance);
+  }
+
+  @Test
+  void anotherApplicationsAppIdIsNotReadAsSkiffsFields() {
+    AMQP.BasicProperties p =
+        new AMQP.BasicProperties.Builder()
+            .appId("some-tool")
+            .headers(Map.of("skiff", "1700000005000;1700000000000;tool;1", "traceparent", TRACE))
+            .build();
+    RequestMessage r = Headers.request("s", p, new byte[0]);
+    assertThat(r.deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
+    assertThat(r.fromService()).isEqualTo("tool");
+    assertThat(r.traceparent()).isEqualTo(TRACE);
+    assertThat(Headers.reply(new AMQP.BasicProperties.Builder().appId("some-tool").build(), new byte[0]).ok()).isFalse();
+  }
+
+  @Test
+  void aLoneTraceparentHeaderIsHonoured() {
+    AMQP.BasicProperties p = new AMQP.BasicProperties.Builder().headers(Map.of("traceparent", TRACE)).build();
+    assertThat(Headers.request("s", p, new byte[0]).traceparent()).isEqualTo(TRACE);
+  }
+
+  @Test
+  void aReplyCarriesStatusVersionInstanceAndIdempotenceInItsAppId() {
     ReplyMessage ok = new ReplyMessage("c-1", true, ContentTypes.PROTOBUF, "svc", "1.2.0", "ab12cd34", true, new byte[0]);
     AMQP.BasicProperties p = Headers.replyProperties(ok);
-    assertThat(p.getHeaders()).containsExactly(Map.entry("skiff", "ok;1.2.0;ab12cd34;idempotent"));
+    assertThat(p.getHeaders()).isNull();
+    assertThat(p.getAppId()).isEqualTo("ok;1.2.0;ab12cd34;idempotent");
     ReplyMessage back = Headers.reply(p, new byte[0]);
     assertThat(back.ok()).isTrue();
     assertThat(back.serviceVersion()).isEqualTo("1.2.0");
@@ -89,7 +137,7 @@ class HeadersTest {
   }
 
   @Test
-  void aReplyWithoutTheHeaderIsNotMistakenForASuccess() {
+  void aReplyWithoutItsStatusIsNotMistakenForASuccess() {
     assertThat(Headers.reply(new AMQP.BasicProperties.Builder().build(), new byte[0]).ok()).isFalse();
   }
 
