@@ -479,11 +479,12 @@ public final class Server implements AutoCloseable {
     }
   }
 
-  private void compensate(int delta) {
+  /** @return whether the pool changed (not when +1 would pass the cap) */
+  private boolean compensate(int delta) {
     synchronized (poolLock) {
       if (delta > 0 && compensation >= concurrency) {
         log.warn("{}: {} handlers are stuck past their deadline; not adding more threads", name, compensation);
-        return;
+        return false;
       }
       compensation += delta;
       int size = concurrency + compensation;
@@ -494,6 +495,7 @@ public final class Server implements AutoCloseable {
         pool.setCorePoolSize(size);
         pool.setMaximumPoolSize(size);
       }
+      return true;
     }
   }
 
@@ -804,8 +806,8 @@ public final class Server implements AutoCloseable {
               ErrorCode.TIMEOUT, "the handler of " + name + "/" + req.endpoint() + " did not finish before the deadline"));
       Thread t = runner;
       if (t != null) {
-        compensated = true;
-        compensate(+1);
+        // only a thread that was added is taken away again when this handler ends
+        compensated = compensate(+1);
         t.interrupt();
       }
     }
