@@ -3,8 +3,6 @@ package dev.skiff.platform.server;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 import com.google.protobuf.Message;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -108,7 +106,7 @@ public final class Server implements AutoCloseable {
   private final Duration defaultDeadline;
   private final int maxQueueDepth;
   private final Duration maxQueueWait;
-  private final Cache<String, CachedReply> answered;
+  private final AnswerCache answered;
   private final Map<String, Work> inProgress = new java.util.concurrent.ConcurrentHashMap<>();
   private final Map<String, Endpoint<?, ?>> endpoints;
   private final MetricRegistry metrics;
@@ -152,14 +150,7 @@ public final class Server implements AutoCloseable {
     this.maxQueueDepth = b.maxQueueDepth;
     this.maxQueueWait = b.maxQueueWait;
     this.heartbeat = b.announce ? b.heartbeat : null;
-    this.answered =
-        Caffeine.newBuilder()
-            // maintenance on the writing thread, not a common-pool worker woken for every answer
-            .executor(Runnable::run)
-            .expireAfterWrite(b.dedupeWindow)
-            .maximumWeight(b.dedupeMaxBytes)
-            .weigher((String k, CachedReply v) -> k.length() + v.body().length + 64)
-            .build();
+    this.answered = new AnswerCache(b.dedupeWindow.toMillis(), b.dedupeMaxBytes);
     this.endpoints = Map.copyOf(b.endpoints);
     this.metrics = b.metrics == null ? new MetricRegistry() : b.metrics;
     this.clock = b.clock;
@@ -207,7 +198,7 @@ public final class Server implements AutoCloseable {
     this.dedupeHits = metrics.counter("skiff.server.dedupe-hits");
     this.unknownOutcome = metrics.counter("skiff.server.unknown-outcome");
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
-    metrics.gauge("skiff.server.dedupe-entries", () -> answered::estimatedSize);
+    metrics.gauge("skiff.server.dedupe-entries", () -> () -> answered.size(clock.millis()));
     metrics.gauge("skiff.server.in-flight", () -> running::size);
     metrics.gauge("skiff.server.queued", () -> () -> pool.getQueue().size());
     for (String e : endpoints.keySet()) {
@@ -393,7 +384,7 @@ public final class Server implements AutoCloseable {
     w.endpoint = endpoint;
     if (!req.requestId().isEmpty()) {
       w.key = endpoint.name() + "/" + req.requestId() + "/" + w.replyType();
-      CachedReply cached = answered.getIfPresent(w.key);
+      AnswerCache.Answer cached = answered.get(w.key, now);
       if (cached != null) {
         dedupeHits.inc();
         w.replyFromCache(cached);
@@ -563,13 +554,6 @@ public final class Server implements AutoCloseable {
     }
   }
 
-  /** An answer kept for the dedupe window, keyed by endpoint, request id and reply encoding. */
-  private record CachedReply(ErrorCode error, String contentType, byte[] body) {
-    boolean ok() {
-      return error == null;
-    }
-  }
-
   private static List<Work> concat(Work first, List<Work> rest) {
     List<Work> all = new ArrayList<>(rest.size() + 1);
     all.add(first);
@@ -586,7 +570,7 @@ public final class Server implements AutoCloseable {
     String key;
     volatile long deadline;
     private List<Work> followers;
-    private CachedReply outcome;
+    private AnswerCache.Answer outcome;
     private boolean abandoned;
     private volatile boolean ran;
     final long receivedNanos;
@@ -694,11 +678,11 @@ public final class Server implements AutoCloseable {
         return;
       }
       running.remove(this);
-      CachedReply result = new CachedReply(error, contentType, body);
+      AnswerCache.Answer result = new AnswerCache.Answer(error, contentType, body);
       List<Work> waiting = List.of();
       if (key != null) {
         if (error == null || !error.isRetryable()) {
-          answered.put(key, result);
+          answered.put(key, error, contentType, body, clock.millis());
         }
         synchronized (this) {
           outcome = result;
@@ -747,7 +731,7 @@ public final class Server implements AutoCloseable {
     }
 
     /** Answers with a reply made earlier for the same request id. */
-    void replyFromCache(CachedReply r) {
+    void replyFromCache(AnswerCache.Answer r) {
       settled.set(true);
       delivery.reply(
           new ReplyMessage(
@@ -1045,8 +1029,9 @@ public final class Server implements AutoCloseable {
      * @return this
      */
     public Builder dedupe(Duration window, long maxBytes) {
-      if (window.isNegative() || window.isZero() || maxBytes <= 0) {
-        throw new IllegalArgumentException("dedupe window and size must be positive: " + window + ", " + maxBytes);
+      if (window.isNegative() || window.isZero() || maxBytes < 1024 || maxBytes > Integer.MAX_VALUE - 8) {
+        throw new IllegalArgumentException(
+            "dedupe window must be positive and its size between 1 KiB and 2 GiB: " + window + ", " + maxBytes);
       }
       this.dedupeWindow = window;
       this.dedupeMaxBytes = maxBytes;

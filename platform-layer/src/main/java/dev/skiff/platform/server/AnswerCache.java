@@ -1,0 +1,276 @@
+package dev.skiff.platform.server;
+
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.transport.ContentTypes;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.Arrays;
+
+/**
+ * The answers a server keeps for its dedupe window, so that a request seen again (same endpoint, request
+ * id and reply encoding) is answered from here instead of running twice.
+ *
+ * <p>Answers are kept as bytes in a ring buffer, oldest overwritten first, found through an
+ * open-addressing table of 64-bit key hashes and ring positions (a hit is checked against the key kept
+ * beside the answer). A cache of objects (an entry, key, value and body per answer, as Caffeine keeps
+ * them) holds every answer of the last seconds as live objects, which each young collection copies and
+ * promotes: at 14,000 answers a second that cost several µs of CPU per request in collection and
+ * eviction (docs/performance.md). Here the answers are a few arrays the collector never scans, and
+ * keeping one copies its bytes.
+ *
+ * <p>The ring starts small and doubles, up to {@code maxBytes}, whenever it would otherwise overwrite an
+ * answer still within the window. An answer is kept for the window unless {@code maxBytes} runs out
+ * first (then the oldest go), never longer. Thread-safe: one lock; each operation is a copy and a probe.
+ */
+final class AnswerCache {
+  /** An answer as kept. */
+  record Answer(ErrorCode error, String contentType, byte[] body) {
+    boolean ok() {
+      return error == null;
+    }
+  }
+
+  /** Record header: length (int), time (long), key length (int), error (byte), JSON flag (byte). */
+  private static final int HEADER = 4 + 8 + 4 + 1 + 1;
+  /** Records start on multiples of this, so a skip marker (an int) always fits before the ring's end. */
+  private static final int ALIGN = 8;
+  private static final int SKIP = -1;
+  private static final int MIN_SLOTS = 1024;
+  private static final int INITIAL_BYTES = 256 * 1024;
+  private static final ErrorCode[] CODES = ErrorCode.values();
+
+  private final long windowMillis;
+  private final int maxBytes;
+  private int capacity;
+  private byte[] ring;
+  private ByteBuffer buf;
+  /** Absolute position of the next record; a record's ring offset is its position modulo the capacity. */
+  private long head;
+  /** Absolute position of the oldest record still in the ring. */
+  private long tail;
+  private long[] hashes;
+  /** Absolute position + 1 of the record for the hash beside it; 0 for an empty slot. */
+  private long[] positions;
+  private int used;
+
+  /**
+   * @param windowMillis how long an answer is kept
+   * @param maxBytes the most the ring may take: answers, their keys and about 24 bytes each
+   */
+  AnswerCache(long windowMillis, long maxBytes) {
+    if (windowMillis <= 0 || maxBytes < 1024 || maxBytes > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException("dedupe window must be positive and its size between 1 KiB and 2 GiB");
+    }
+    this.windowMillis = windowMillis;
+    this.maxBytes = (int) (maxBytes / ALIGN * ALIGN);
+    this.capacity = Math.min(this.maxBytes, INITIAL_BYTES);
+    this.ring = new byte[capacity];
+    this.buf = ByteBuffer.wrap(ring);
+    this.hashes = new long[MIN_SLOTS];
+    this.positions = new long[MIN_SLOTS];
+  }
+
+  /**
+   * Keeps an answer. One larger than a quarter of {@code maxBytes} is not kept (it would push out many
+   * others).
+   *
+   * @param key endpoint, request id and reply encoding
+   * @param error the error it answered with, or null
+   * @param contentType the reply's encoding
+   * @param body the reply's body
+   * @param nowMillis the time
+   */
+  synchronized void put(String key, ErrorCode error, String contentType, byte[] body, long nowMillis) {
+    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    int len = HEADER + k.length + body.length;
+    int size = (len + ALIGN - 1) / ALIGN * ALIGN;
+    if (size > maxBytes / 4) {
+      return;
+    }
+    while (size * 4 > capacity && capacity < maxBytes) {
+      grow(nowMillis);
+    }
+    long pos = makeRoom(size, nowMillis);
+    int at = (int) (pos % capacity);
+    buf.putInt(at, len);
+    buf.putLong(at + 4, nowMillis);
+    buf.putInt(at + 12, k.length);
+    ring[at + 16] = (byte) (error == null ? 0 : error.ordinal() + 1);
+    ring[at + 17] = (byte) (ContentTypes.isJson(contentType) ? 1 : 0);
+    System.arraycopy(k, 0, ring, at + HEADER, k.length);
+    System.arraycopy(body, 0, ring, at + HEADER + k.length, body.length);
+    head = pos + size;
+    if ((used + 1) * 2 > hashes.length) {
+      rebuild(nowMillis);
+    }
+    insert(hashes, positions, hash(k, 0, k.length), pos);
+    used++;
+  }
+
+  /**
+   * Finds where a record of {@code size} bytes goes: after the last, or at the start of the next round
+   * of the ring when it does not fit before its end. The oldest records give way; if one of them is
+   * still within the window, the ring doubles first (while it may).
+   *
+   * @return the record's absolute position
+   */
+  private long makeRoom(int size, long nowMillis) {
+    while (true) {
+      long pos = head;
+      int at = (int) (pos % capacity);
+      if (at + size > capacity) {
+        pos = (pos / capacity + 1) * capacity;
+      }
+      if (pos + size - tail <= capacity) {
+        if (pos != head) {
+          buf.putInt(at, SKIP);
+          head = pos;
+        }
+        return pos;
+      }
+      // the oldest record would be overwritten
+      int t = (int) (tail % capacity);
+      int len = buf.getInt(t);
+      if (len == SKIP) {
+        tail = (tail / capacity + 1) * capacity;
+      } else if (capacity < maxBytes && nowMillis - buf.getLong(t + 4) < windowMillis) {
+        grow(nowMillis);
+      } else {
+        tail += (len + ALIGN - 1) / ALIGN * ALIGN;
+      }
+    }
+  }
+
+  /** Moves the records into a ring twice the size (at most {@code maxBytes}) and indexes them again. */
+  private void grow(long nowMillis) {
+    byte[] old = ring;
+    int oldCapacity = capacity;
+    long from = tail;
+    long to = head;
+    capacity = (int) Math.min(maxBytes, 2L * capacity);
+    ring = new byte[capacity];
+    buf = ByteBuffer.wrap(ring);
+    head = 0;
+    tail = 0;
+    int slots = Math.max(MIN_SLOTS, Integer.highestOneBit(Math.max(1, used) * 4 - 1) << 1);
+    hashes = new long[slots];
+    positions = new long[slots];
+    used = 0;
+    ByteBuffer src = ByteBuffer.wrap(old);
+    for (long p = from; p < to; ) {
+      int at = (int) (p % oldCapacity);
+      int len = src.getInt(at);
+      if (len == SKIP) {
+        p = (p / oldCapacity + 1) * oldCapacity;
+        continue;
+      }
+      int size = (len + ALIGN - 1) / ALIGN * ALIGN;
+      if (nowMillis - src.getLong(at + 4) < windowMillis) {
+        System.arraycopy(old, at, ring, (int) head, len);
+        insert(hashes, positions, hash(ring, (int) head + HEADER, buf.getInt((int) head + 12)), head);
+        used++;
+        head += size;
+      }
+      p += size;
+    }
+  }
+
+  /**
+   * @param key endpoint, request id and reply encoding
+   * @param nowMillis the time
+   * @return the answer kept for it within the window, or null
+   */
+  synchronized Answer get(String key, long nowMillis) {
+    byte[] k = key.getBytes(StandardCharsets.UTF_8);
+    long h = hash(k, 0, k.length);
+    int mask = hashes.length - 1;
+    long found = -1;
+    for (int i = (int) h & mask; positions[i] != 0; i = (i + 1) & mask) {
+      long pos = positions[i] - 1;
+      if (hashes[i] == h && pos > found && live(pos, nowMillis) && keyAt(pos, k)) {
+        found = pos; // the newest, should the same key have been kept twice
+      }
+    }
+    if (found < 0) {
+      return null;
+    }
+    int at = (int) (found % capacity);
+    int len = buf.getInt(at);
+    byte[] body = Arrays.copyOfRange(ring, at + HEADER + k.length, at + len);
+    int error = ring[at + 16];
+    return new Answer(
+        error == 0 ? null : CODES[error - 1], ring[at + 17] == 1 ? ContentTypes.JSON : ContentTypes.PROTOBUF, body);
+  }
+
+  /**
+   * @param nowMillis the time
+   * @return how many answers are kept (a scan: for gauges, not for every request)
+   */
+  synchronized long size(long nowMillis) {
+    long n = 0;
+    for (long p : positions) {
+      if (p != 0 && live(p - 1, nowMillis)) {
+        n++;
+      }
+    }
+    return n;
+  }
+
+  /** @return the bytes the ring takes now */
+  synchronized int capacity() {
+    return capacity;
+  }
+
+  /** Whether the record at an absolute position is still in the ring and within the window. */
+  private boolean live(long pos, long nowMillis) {
+    return pos >= tail && nowMillis - buf.getLong((int) (pos % capacity) + 4) < windowMillis;
+  }
+
+  private boolean keyAt(long pos, byte[] k) {
+    int at = (int) (pos % capacity);
+    return buf.getInt(at + 12) == k.length
+        && Arrays.equals(ring, at + HEADER, at + HEADER + k.length, k, 0, k.length);
+  }
+
+  /** A table with only the live records, sized for four times as many. */
+  private void rebuild(long nowMillis) {
+    int live = 0;
+    for (long p : positions) {
+      if (p != 0 && live(p - 1, nowMillis)) {
+        live++;
+      }
+    }
+    int size = Math.max(MIN_SLOTS, Integer.highestOneBit(Math.max(1, live + 1) * 4 - 1) << 1);
+    long[] h2 = new long[size];
+    long[] p2 = new long[size];
+    for (int i = 0; i < positions.length; i++) {
+      if (positions[i] != 0 && live(positions[i] - 1, nowMillis)) {
+        insert(h2, p2, hashes[i], positions[i] - 1);
+      }
+    }
+    hashes = h2;
+    positions = p2;
+    used = live;
+  }
+
+  private static void insert(long[] hashes, long[] positions, long h, long pos) {
+    int mask = hashes.length - 1;
+    int i = (int) h & mask;
+    while (positions[i] != 0) {
+      i = (i + 1) & mask;
+    }
+    hashes[i] = h;
+    positions[i] = pos + 1;
+  }
+
+  /** 64-bit FNV-1a, then mixed so that the low bits (the table index) depend on every byte. */
+  private static long hash(byte[] b, int from, int length) {
+    long h = 0xcbf29ce484222325L;
+    for (int i = from; i < from + length; i++) {
+      h = (h ^ (b[i] & 0xff)) * 0x100000001b3L;
+    }
+    h ^= h >>> 33;
+    h *= 0xff51afd7ed558ccdL;
+    return h ^ (h >>> 33);
+  }
+}
