@@ -23,7 +23,8 @@ import org.junit.jupiter.params.provider.EnumSource;
 /**
  * The broker goes away and comes back: servers and clients recover with no restart, calls in flight at
  * the loss end with UNAVAILABLE or TIMEOUT within their deadline (never hang), and calls after the
- * recovery succeed, over reply queues whose names changed.
+ * recovery succeed, over reply queues whose names changed. While the connection recovers, calls are
+ * refused unsent rather than sent naming a reply queue that is about to be renamed.
  */
 class BrokerOutageTest {
   enum Outage {
@@ -111,6 +112,17 @@ class BrokerOutageTest {
             CallOptions.timeout(Duration.ofSeconds(2))))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT));
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofMillis(2500));
+
+    // once the connection is recovering, a call is refused before it is sent: a request sent after the
+    // channels are back but before the queues are, would name a reply queue that no longer exists and
+    // its reply would be lost (the call would end in TIMEOUT, not in a retryable UNAVAILABLE)
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() ->
+        assertThatThrownBy(() -> client.call(service, "echo", EchoRequest.getDefaultInstance(), EchoResponse.class,
+                CallOptions.timeout(Duration.ofSeconds(1))))
+            .isInstanceOfSatisfying(SkiffException.class, e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
+              assertThat(e.description()).contains("not sent").contains("recovering");
+            }));
 
     switch (outage) {
       case STOP_APP -> Broker.startApp();

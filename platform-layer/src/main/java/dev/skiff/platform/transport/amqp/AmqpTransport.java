@@ -70,6 +70,12 @@ public final class AmqpTransport implements Transport {
   private final Object eventLock = new Object();
   private Channel events;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /**
+   * From the start of a connection recovery until its end. Channels work again before the recovery has
+   * declared the queues again, and a client's server-named reply queue comes back under a new name:
+   * a request sent in between would name the old queue, and its reply would be lost.
+   */
+  private volatile boolean recovering;
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
 
@@ -127,21 +133,24 @@ public final class AmqpTransport implements Transport {
           "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + causes(e),
           e);
     }
+    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
     if (conn instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
             @Override
             public void handleRecovery(Recoverable recoverable) {
+              // called once queues (renamed reply queues included) and consumers are back
+              t.recovering = false;
               log.info("broker connection recovered: {}", AmqpOptions.redact(options.uri()));
             }
 
             @Override
             public void handleRecoveryStarted(Recoverable recoverable) {
+              t.recovering = true;
               log.warn("broker connection lost, recovering: {}", AmqpOptions.redact(options.uri()));
             }
           });
     }
-    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
     try {
       // declared on a channel that lives as long as the transport, so that topology recovery can
       // declare it again after the broker restarts
@@ -702,6 +711,12 @@ public final class AmqpTransport implements Transport {
       CompletableFuture<Void> f = new CompletableFuture<>();
       if (closed.get()) {
         f.completeExceptionally(new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed"));
+        return f;
+      }
+      if (recovering) {
+        f.completeExceptionally(
+            new SkiffException(
+                ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly"));
         return f;
       }
       String key =
