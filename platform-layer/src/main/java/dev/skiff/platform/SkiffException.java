@@ -15,6 +15,14 @@ import java.util.Objects;
 public final class SkiffException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
+  /**
+   * Context key set to {@code "no"} on a client-side error that proves the request never left this
+   * process (the connection was recovering, or closed before the write). Such a call is retried under
+   * the client's retry policy even when its endpoint is not idempotent, as gRPC retries a call that
+   * never reached the wire.
+   */
+  public static final String CONTEXT_SENT = "sent";
+
   private final ErrorCode code;
   private final String description;
   private final Map<String, String> context;

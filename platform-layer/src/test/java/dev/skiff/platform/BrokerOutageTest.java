@@ -6,6 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.testproto.EchoRequest;
@@ -87,6 +88,13 @@ class BrokerOutageTest {
   void servicesRecoverAndNoCallHangs(Outage outage) throws Exception {
     assertThat(client.call(service, "echo", EchoRequest.newBuilder().setText("before").build(), EchoResponse.class).getText())
         .isEqualTo("before");
+    // a caller that retries for long, with its reply queue already open
+    Client patient =
+        Client.builder().transport(clientTransport).circuitBreaker(null)
+            .retryPolicy(RetryPolicy.defaults().withMaxAttempts(200).withBackoff(Duration.ofMillis(200), Duration.ofSeconds(1)))
+            .build();
+    assertThat(patient.call(service, "echo", EchoRequest.newBuilder().setText("warm").build(), EchoResponse.class).getText())
+        .isEqualTo("warm");
 
     // long enough to be still running when the broker goes, however slowly rabbitmqctl starts
     CallOptions eightSeconds = CallOptions.timeout(Duration.ofSeconds(8)).withIdempotent(false);
@@ -123,11 +131,20 @@ class BrokerOutageTest {
               assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE);
               assertThat(e.description()).contains("not sent").contains("recovering");
             }));
+    // and a call that was never sent is retried even though its endpoint is declared not idempotent:
+    // it gets through once the broker is back
+    CompletableFuture<EchoResponse> heldBack =
+        patient.callAsync(service, "echo", EchoRequest.newBuilder().setText("held back").build(), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(60)).withIdempotent(false));
+    Thread.sleep(1500);
+    assertThat(heldBack).isNotDone();
 
     switch (outage) {
       case STOP_APP -> Broker.startApp();
       case FULL_RESTART, KILLED -> Broker.startNode();
     }
+    assertThat(heldBack.get(65, TimeUnit.SECONDS).getText()).isEqualTo("held back");
+    patient.close();
 
     // the same server and client, never restarted, work again
     await().atMost(Duration.ofSeconds(45)).pollInterval(Duration.ofMillis(250)).ignoreExceptionsInstanceOf(SkiffException.class)

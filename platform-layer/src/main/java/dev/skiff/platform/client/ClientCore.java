@@ -301,7 +301,9 @@ final class ClientCore {
       return -1;
     }
     boolean retryable = e.code().isRetryable() || e.code() == ErrorCode.UNKNOWN_OUTCOME;
-    if (!retryable || e.code() == ErrorCode.CIRCUIT_OPEN || !isIdempotent(call)) {
+    // a request that never left this process may be sent again whatever its endpoint does
+    boolean unsent = "no".equals(e.context().get(SkiffException.CONTEXT_SENT));
+    if (!retryable || e.code() == ErrorCode.CIRCUIT_OPEN || !(unsent || isIdempotent(call))) {
       return -1;
     }
     double jitter = 0.5 + ThreadLocalRandom.current().nextDouble();

@@ -191,7 +191,9 @@ public interface Transport extends AutoCloseable {
     /**
      * Sends a request. The returned stage completes when the transport has accepted it (for RabbitMQ,
      * the broker confirmed it), or fails with a {@link dev.skiff.platform.SkiffException}: NOT_FOUND
-     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it.
+     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it, with the
+     * context entry {@link dev.skiff.platform.SkiffException#CONTEXT_SENT} = {@code no} when the request
+     * certainly never left this process (the client may then send it again whatever the endpoint).
      *
      * @param request the request; its reply address is filled in by the channel
      * @return completion of the hand-over, not of the call

@@ -716,7 +716,8 @@ public final class AmqpTransport implements Transport {
       if (recovering) {
         f.completeExceptionally(
             new SkiffException(
-                ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly"));
+                    ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly")
+                .withContext(SkiffException.CONTEXT_SENT, "no"));
         return f;
       }
       String key =
@@ -744,8 +745,10 @@ public final class AmqpTransport implements Transport {
         }
       } catch (IOException | RuntimeException e) {
         byCorrelation.remove(request.correlationId(), p);
+        SkiffException failed = new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + e.getMessage(), e);
+        // a closed channel refuses before it writes anything; other failures may have written part
         f.completeExceptionally(
-            new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + e.getMessage(), e));
+            e instanceof com.rabbitmq.client.AlreadyClosedException ? failed.withContext(SkiffException.CONTEXT_SENT, "no") : failed);
       }
       return f;
     }
