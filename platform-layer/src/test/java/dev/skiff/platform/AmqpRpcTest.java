@@ -36,12 +36,31 @@ class AmqpRpcTest extends RpcContract {
     assertThat(client.call(echo, "whoami", text(""), EchoResponse.class).getText()).isEqualTo("guest");
   }
 
+  /** A plain amqp-client connection to the test broker, for requests written by hand. */
+  private static Connection rawConnection() throws Exception {
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(brokerUri());
+    return cf.newConnection();
+  }
+
+  /** Takes replies from a queue, by correlation id, until {@code n} have come or 4 s have passed. */
+  private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) throws Exception {
+    Map<String, GetResponse> replies = new java.util.HashMap<>();
+    for (int i = 0; i < 200 && replies.size() < n; i++) {
+      GetResponse got = ch.basicGet(queue, true);
+      if (got == null) {
+        Thread.sleep(20);
+      } else {
+        replies.put(got.getProps().getCorrelationId(), got);
+      }
+    }
+    return replies;
+  }
+
   @Test
   void malformedProtobufOnTheWireIsAnsweredBadRequest() throws Exception {
     startEcho(b -> {});
-    ConnectionFactory cf = new ConnectionFactory();
-    cf.setUri(brokerUri());
-    try (Connection c = cf.newConnection(); Channel ch = c.createChannel()) {
+    try (Connection c = rawConnection(); Channel ch = c.createChannel()) {
       String replyQueue = ch.queueDeclare().getQueue();
       AMQP.BasicProperties props =
           new AMQP.BasicProperties.Builder()
@@ -53,13 +72,7 @@ class AmqpRpcTest extends RpcContract {
               .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
               .build();
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
-      GetResponse got = null;
-      for (int i = 0; i < 100 && got == null; i++) {
-        got = ch.basicGet(replyQueue, true);
-        if (got == null) {
-          Thread.sleep(20);
-        }
-      }
+      GetResponse got = awaitReplies(ch, replyQueue, 1).get("raw-1");
       assertThat(got).as("a reply to the malformed request").isNotNull();
       assertThat(got.getProps().getCorrelationId()).isEqualTo("raw-1");
       assertThat(got.getProps().getAppId()).startsWith("error;");
@@ -74,9 +87,7 @@ class AmqpRpcTest extends RpcContract {
   @Test
   void aRequestWithoutSkiffPropertiesIsAnsweredWithAClearErrorNotDropped() throws Exception {
     startEcho(b -> {});
-    ConnectionFactory cf = new ConnectionFactory();
-    cf.setUri(brokerUri());
-    try (Connection c = cf.newConnection(); Channel ch = c.createChannel()) {
+    try (Connection c = rawConnection(); Channel ch = c.createChannel()) {
       String replyQueue = ch.queueDeclare().getQueue();
       // no type (endpoint), no message id, no context at all; then packed contexts that are garbage, in
       // the app_id and in the header form
@@ -98,15 +109,7 @@ class AmqpRpcTest extends RpcContract {
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, bare, text("x").toByteArray());
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbage, text("y").toByteArray());
       ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbageAppId, text("z").toByteArray());
-      Map<String, GetResponse> replies = new java.util.HashMap<>();
-      for (int i = 0; i < 200 && replies.size() < 3; i++) {
-        GetResponse got = ch.basicGet(replyQueue, true);
-        if (got == null) {
-          Thread.sleep(20);
-        } else {
-          replies.put(got.getProps().getCorrelationId(), got);
-        }
-      }
+      Map<String, GetResponse> replies = awaitReplies(ch, replyQueue, 3);
       assertThat(replies).as("every request answered").containsOnlyKeys("bare", "garbage", "garbage-app-id");
       // no endpoint: NOT_FOUND naming the endpoints the service has
       assertThat(replies.get("bare").getProps().getAppId()).startsWith("error;");
