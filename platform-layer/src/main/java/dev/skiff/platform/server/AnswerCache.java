@@ -83,7 +83,7 @@ final class AnswerCache {
   synchronized void put(String key, ErrorCode error, String contentType, byte[] body, long nowMillis) {
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     int len = HEADER + k.length + body.length;
-    int size = (len + ALIGN - 1) / ALIGN * ALIGN;
+    int size = aligned(len);
     if (size > maxBytes / 4) {
       return;
     }
@@ -136,7 +136,7 @@ final class AnswerCache {
       } else if (capacity < maxBytes && nowMillis - buf.getLong(t + 4) < windowMillis) {
         grow(nowMillis);
       } else {
-        tail += (len + ALIGN - 1) / ALIGN * ALIGN;
+        tail += aligned(len);
       }
     }
   }
@@ -152,9 +152,8 @@ final class AnswerCache {
     buf = ByteBuffer.wrap(ring);
     head = 0;
     tail = 0;
-    int slots = Math.max(MIN_SLOTS, Integer.highestOneBit(Math.max(1, used) * 4 - 1) << 1);
-    hashes = new long[slots];
-    positions = new long[slots];
+    hashes = new long[tableSize(used)];
+    positions = new long[hashes.length];
     used = 0;
     ByteBuffer src = ByteBuffer.wrap(old);
     for (long p = from; p < to; ) {
@@ -164,7 +163,7 @@ final class AnswerCache {
         p = (p / oldCapacity + 1) * oldCapacity;
         continue;
       }
-      int size = (len + ALIGN - 1) / ALIGN * ALIGN;
+      int size = aligned(len);
       if (nowMillis - src.getLong(at + 4) < windowMillis) {
         System.arraycopy(old, at, ring, (int) head, len);
         insert(hashes, positions, hash(ring, (int) head + HEADER, buf.getInt((int) head + 12)), head);
@@ -240,9 +239,8 @@ final class AnswerCache {
         live++;
       }
     }
-    int size = Math.max(MIN_SLOTS, Integer.highestOneBit(Math.max(1, live + 1) * 4 - 1) << 1);
-    long[] h2 = new long[size];
-    long[] p2 = new long[size];
+    long[] h2 = new long[tableSize(live + 1)];
+    long[] p2 = new long[h2.length];
     for (int i = 0; i < positions.length; i++) {
       if (positions[i] != 0 && live(positions[i] - 1, nowMillis)) {
         insert(h2, p2, hashes[i], positions[i] - 1);
@@ -251,6 +249,16 @@ final class AnswerCache {
     hashes = h2;
     positions = p2;
     used = live;
+  }
+
+  /** A power of two at least four times {@code entries}, and at least {@link #MIN_SLOTS}. */
+  private static int tableSize(int entries) {
+    return Math.max(MIN_SLOTS, Integer.highestOneBit(Math.max(1, entries) * 4 - 1) << 1);
+  }
+
+  /** A record's length rounded up to {@link #ALIGN}: the room it takes in the ring. */
+  private static int aligned(int len) {
+    return (len + ALIGN - 1) / ALIGN * ALIGN;
   }
 
   private static void insert(long[] hashes, long[] positions, long h, long pos) {

@@ -128,13 +128,12 @@ final class Headers {
    * {@code traceparent} header fills an empty trace field (a W3C-aware tool may set only that).
    */
   private static String[] requestFields(AMQP.BasicProperties p) {
-    String packed = p.getAppId();
     Map<String, Object> h = p.getHeaders();
     String[] f;
-    if (isPacked(packed)) {
-      f = split(packed, 6);
+    if (isPacked(p.getAppId())) {
+      f = split(p.getAppId(), 6);
     } else {
-      String[] g = split(h == null ? "" : str(h, SKIFF), 5);
+      String[] g = split(packed(p), 5);
       f = new String[] {g[0], g[1], g[2], g[3], "", g[4]};
     }
     if (f[4].isEmpty() && h != null) {
@@ -146,6 +145,14 @@ final class Headers {
   /** Whether an {@code app_id} holds Skiff's packed fields rather than another application's name. */
   private static boolean isPacked(String appId) {
     return appId != null && appId.indexOf(SEP) >= 0;
+  }
+
+  /** The packed text: the {@code app_id} if it holds Skiff's fields, else the {@code skiff} header, else "". */
+  private static String packed(AMQP.BasicProperties p) {
+    if (isPacked(p.getAppId())) {
+      return p.getAppId();
+    }
+    return p.getHeaders() == null ? "" : str(p.getHeaders(), SKIFF);
   }
 
   /**
@@ -184,11 +191,7 @@ final class Headers {
    * and is reported as such.
    */
   static ReplyMessage reply(AMQP.BasicProperties p, byte[] body) {
-    String packed = p.getAppId();
-    if (!isPacked(packed)) {
-      packed = p.getHeaders() == null ? "" : str(p.getHeaders(), SKIFF);
-    }
-    String[] f = split(packed, 4);
+    String[] f = split(packed(p), 4);
     return new ReplyMessage(
         p.getCorrelationId() == null ? "" : p.getCorrelationId(),
         STATUS_OK.equals(f[0]),
