@@ -733,23 +733,28 @@ public final class Server implements AutoCloseable {
     /** Answers with a reply made earlier for the same request id. */
     void replyFromCache(AnswerCache.Answer r) {
       settled.set(true);
-      delivery.reply(
+      // the span ends as the reply leaves: a caller's span then always encloses it
+      long nanos = System.nanoTime() - receivedNanos;
+      delivery.replyAndAck(
           new ReplyMessage(
               req.correlationId(), r.ok(), r.contentType(), name, version, instanceId,
               endpoint != null && endpoint.idempotent(), r.body()));
-      delivery.ack();
-      observe(r.error(), true);
+      observe(r.error(), true, nanos);
     }
 
     /** Tells the observers how this request ended. */
     void observe(ErrorCode error, boolean replied) {
+      observe(error, replied, System.nanoTime() - receivedNanos);
+    }
+
+    private void observe(ErrorCode error, boolean replied, long nanos) {
       if (observers.isEmpty()) {
         return;
       }
       observers.onServerRequest(
           new ServerEvent(
               name, req.endpoint(), instanceId, version, req.requestId(), req.fromService(), trace.traceId(),
-              trace.spanId(), parentSpanId, trace.sampled(), receivedMicros, System.nanoTime() - receivedNanos, ran,
+              trace.spanId(), parentSpanId, trace.sampled(), receivedMicros, nanos, ran,
               error, replied));
     }
 

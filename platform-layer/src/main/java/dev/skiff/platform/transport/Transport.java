@@ -141,6 +141,16 @@ public interface Transport extends AutoCloseable {
     void ack();
 
     /**
+     * {@link #reply} and then {@link #ack}; a transport may send both at once.
+     *
+     * @param reply the reply
+     */
+    default void replyAndAck(ReplyMessage reply) {
+      reply(reply);
+      ack();
+    }
+
+    /**
      * Hands the request, not started, back to the service's queue for another instance (or this one
      * again). It arrives there as a fresh delivery, not as a redelivery: nothing of it has run.
      */

@@ -10,6 +10,7 @@ import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.FrameHandlerFactory;
 import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -61,6 +62,8 @@ public final class AmqpTransport implements Transport {
   private static final SkiffException REFUSED = new SkiffException(ErrorCode.CAPACITY, "refused");
 
   private final AmqpOptions options;
+  /** Holds back flushes so that a reply and its ack leave in one write. */
+  private final Cork cork;
   private final Connection connection;
   private final ExecutorService consumerPool;
   private final String userName;
@@ -79,8 +82,9 @@ public final class AmqpTransport implements Transport {
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
 
-  private AmqpTransport(AmqpOptions options, Connection connection, ExecutorService pool, String user) {
+  private AmqpTransport(AmqpOptions options, Connection connection, ExecutorService pool, String user, Cork cork) {
     this.options = options;
+    this.cork = cork;
     this.connection = connection;
     this.consumerPool = pool;
     this.userName = user;
@@ -108,7 +112,14 @@ public final class AmqpTransport implements Transport {
    * @throws SkiffException UNAVAILABLE when the broker cannot be reached
    */
   public static AmqpTransport connect(AmqpOptions options) {
-    ConnectionFactory cf = new ConnectionFactory();
+    Cork cork = new Cork();
+    ConnectionFactory cf =
+        new ConnectionFactory() {
+          @Override
+          protected synchronized FrameHandlerFactory createFrameHandlerFactory() throws IOException {
+            return cork.wrap(super.createFrameHandlerFactory());
+          }
+        };
     try {
       cf.setUri(options.uri());
     } catch (Exception e) {
@@ -133,7 +144,7 @@ public final class AmqpTransport implements Transport {
           "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + causes(e),
           e);
     }
-    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername());
+    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername(), cork);
     if (conn instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
@@ -444,6 +455,7 @@ public final class AmqpTransport implements Transport {
     private final AtomicBoolean closed = new AtomicBoolean();
     private final java.util.concurrent.CountDownLatch cancelled;
     private final java.util.List<String> tags = new java.util.concurrent.CopyOnWriteArrayList<>();
+    private final WriteCombiner out = new WriteCombiner(cork);
 
     AmqpServerBinding(String service, Channel consume, Channel reply, InboundHandler handler, int consumers) {
       this.service = service;
@@ -527,12 +539,32 @@ public final class AmqpTransport implements Transport {
         if (replyTo == null || replyTo.isEmpty()) {
           return;
         }
-        quietly("reply", () -> reply.basicPublish("", replyTo, false, Headers.replyProperties(r), r.body()));
+        out.submit("reply", () -> publishReply(r));
       }
 
       @Override
       public void ack() {
-        quietly("ack", () -> consume.basicAck(tag, false));
+        out.submit("ack", () -> consume.basicAck(tag, false));
+      }
+
+      @Override
+      public void replyAndAck(ReplyMessage r) {
+        // one write for both, and for others' (WriteCombiner); the ack is sent even if the reply fails
+        out.submit(
+            "reply and ack",
+            () -> {
+              try {
+                publishReply(r);
+              } finally {
+                consume.basicAck(tag, false);
+              }
+            });
+      }
+
+      private void publishReply(ReplyMessage r) throws IOException {
+        if (replyTo != null && !replyTo.isEmpty()) {
+          reply.basicPublish("", replyTo, false, Headers.replyProperties(r), r.body());
+        }
       }
 
       @Override

@@ -1,0 +1,169 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.WriteListener;
+import com.rabbitmq.client.impl.Frame;
+import com.rabbitmq.client.impl.FrameHandler;
+import com.rabbitmq.client.impl.FrameHandlerFactory;
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.SocketException;
+
+/**
+ * Sends several AMQP commands of one thread in one socket write, as TCP_CORK does for a socket: while a
+ * thread runs {@link #run}, the flushes amqp-client makes after each command it writes are held back,
+ * and one flush follows at the end. A server answering a request writes the reply on one channel and
+ * the ack on another: corked, the broker gets both in one segment, and each side makes one system call
+ * instead of two.
+ *
+ * <p>Order and safety are amqp-client's: frames still go through its one buffered stream per
+ * connection, under its lock, in the order they were written. A flush by any thread that is not corked
+ * sends everything buffered, its own frames and those of a corked thread alike. A corked thread only
+ * delays its own frames, by the time the rest of its {@link #run} takes.
+ *
+ * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}); each
+ * transport has its own.
+ */
+final class Cork {
+  /** The frame handler the current thread held a flush back for; null when corked and nothing is held. */
+  private final ThreadLocal<Held> held = new ThreadLocal<>();
+
+  /** A held flush: the handler, once the thread has written something. */
+  private static final class Held {
+    FrameHandler handler;
+  }
+
+  /**
+   * Runs an action with this thread's flushes held back, then flushes once. Nested calls flush at the
+   * end of the outermost.
+   *
+   * @param action what writes the commands
+   * @throws IOException when the final flush fails (the connection broke)
+   */
+  void run(IoAction action) throws IOException {
+    if (held.get() != null) {
+      action.run();
+      return;
+    }
+    Held h = new Held();
+    held.set(h);
+    try {
+      action.run();
+    } finally {
+      held.remove();
+      if (h.handler != null) {
+        h.handler.flush(null);
+      }
+    }
+  }
+
+  /** Something that writes to the broker. */
+  @FunctionalInterface
+  interface IoAction {
+    void run() throws IOException;
+  }
+
+  /**
+   * @param inner the connection factory's own frame handler factory
+   * @return one whose frame handlers hold back the flushes of corked threads
+   */
+  FrameHandlerFactory wrap(FrameHandlerFactory inner) {
+    return (address, connectionName) -> new Corked(inner.create(address, connectionName));
+  }
+
+  /** A frame handler that delegates everything, holding back the flushes of a corked thread. */
+  private final class Corked implements FrameHandler {
+    private final FrameHandler inner;
+
+    Corked(FrameHandler inner) {
+      this.inner = inner;
+    }
+
+    @Override
+    public void flush(WriteListener listener) throws IOException {
+      Held h = listener == null ? held.get() : null;
+      if (h == null) {
+        inner.flush(listener);
+      } else if (h.handler != null && h.handler != inner) {
+        // a second connection in one corked run (not done by Skiff): no holding back across sockets
+        inner.flush(null);
+      } else {
+        h.handler = inner;
+      }
+    }
+
+    @Override
+    public void writeFrame(Frame frame) throws IOException {
+      inner.writeFrame(frame);
+    }
+
+    @Override
+    public Frame readFrame() throws IOException {
+      return inner.readFrame();
+    }
+
+    @Override
+    public boolean internalHearbeat() {
+      return inner.internalHearbeat();
+    }
+
+    @Override
+    public void setTimeout(int timeoutMs) throws SocketException {
+      inner.setTimeout(timeoutMs);
+    }
+
+    @Override
+    public int getTimeout() throws SocketException {
+      return inner.getTimeout();
+    }
+
+    @Override
+    public void sendHeader() throws IOException {
+      inner.sendHeader();
+    }
+
+    @Override
+    public void initialize(com.rabbitmq.client.impl.AMQConnection connection) {
+      inner.initialize(connection);
+    }
+
+    @Override
+    public void startProcessing() {
+      inner.startProcessing();
+    }
+
+    @Override
+    public void finishConnectionNegotiation() {
+      inner.finishConnectionNegotiation();
+    }
+
+    @Override
+    public void setFrameMax(int frameMax) {
+      inner.setFrameMax(frameMax);
+    }
+
+    @Override
+    public void close() {
+      inner.close();
+    }
+
+    @Override
+    public InetAddress getLocalAddress() {
+      return inner.getLocalAddress();
+    }
+
+    @Override
+    public int getLocalPort() {
+      return inner.getLocalPort();
+    }
+
+    @Override
+    public InetAddress getAddress() {
+      return inner.getAddress();
+    }
+
+    @Override
+    public int getPort() {
+      return inner.getPort();
+    }
+  }
+}
