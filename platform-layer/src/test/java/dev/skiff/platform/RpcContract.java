@@ -381,6 +381,32 @@ abstract class RpcContract {
         .isEqualTo("after");
   }
 
+  /**
+   * A non-blocking handler runs on the thread that delivers requests (over AMQP, the reading thread of
+   * the connection services are served on). One that starts a call to another service without waiting
+   * for it (a notification, say) opens its client's channel on the first call, which waits for the
+   * broker's answers: that must not need the thread it runs on.
+   */
+  @Test
+  void aNonBlockingHandlerMayStartACallToAnotherService() {
+    startEcho(b -> {});
+    String outer = echo + ".nb";
+    List<CompletableFuture<EchoResponse>> started = java.util.Collections.synchronizedList(new ArrayList<>());
+    start(outer, b -> b.endpoint(
+        Endpoint.of("notify", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          started.add(ctx.client().callAsync(echo, "echo", text("inner " + req.getText()), EchoResponse.class));
+          return EchoResponse.newBuilder().setText("started " + req.getText()).build();
+        }).asNonBlocking()));
+    for (int i = 0; i < 3; i++) {
+      assertThat(client.call(outer, "notify", text("n" + i), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(3))).getText())
+          .isEqualTo("started n" + i);
+    }
+    assertThat(started).hasSize(3);
+    for (int i = 0; i < 3; i++) {
+      assertThat(started.get(i).orTimeout(3, java.util.concurrent.TimeUnit.SECONDS).join().getText()).isEqualTo("inner n" + i);
+    }
+  }
+
   @Test
   void oversizedRequestIsRefusedByTheClientBeforeSending() {
     startEcho(b -> {});

@@ -71,8 +71,9 @@ public record Endpoint<Q extends Message, R extends Message>(
    * gRPC's {@code directExecutor()} does.
    *
    * <p>The promise matters: while such a handler runs, the transport's delivery thread serves nothing
-   * else, so a handler that blocks stalls other deliveries of the same connection, and it is not bounded
-   * by the server's {@code concurrency}. Deadlines still hold: a handler past its deadline is answered
+   * else (over AMQP, the thread that reads requests from the broker for every service served on the
+   * transport), so a handler that blocks stalls them all, and it is not bounded by the server's
+   * {@code concurrency}. Starting a call without waiting for it ({@code callAsync}) is fine. Deadlines still hold: a handler past its deadline is answered
    * TIMEOUT, but it is not interrupted (the thread is not the server's). Leave it off when in doubt.
    *
    * @return a copy declared non-blocking

@@ -36,7 +36,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The RabbitMQ transport: one AMQP connection, with automatic connection and topology recovery.
+ * The RabbitMQ transport: one AMQP connection for calls, their replies and events, and a second one,
+ * opened when the first service is bound, for the requests of the services served on it; both with
+ * automatic connection and topology recovery. The second connection hands each request to the server
+ * on the thread that read it from the socket, saving a thread hand-off per request.
  *
  * <p>Topology (see docs/wire-protocol.md): requests are published to the durable direct exchange
  * {@value #EXCHANGE} with routing key {@code SERVICE} (any instance) or {@code SERVICE@INSTANCE} (one
@@ -45,7 +48,7 @@ import org.slf4j.LoggerFactory;
  * Requests are published with publisher confirms and {@code mandatory}, so a request nobody can
  * receive fails at once.
  *
- * <p>Thread-safe. Owns its connection and threads: {@link #close()} releases them.
+ * <p>Thread-safe. Owns its connections and threads: {@link #close()} releases them.
  */
 public final class AmqpTransport implements Transport {
   /** The exchange every request is published to. */
@@ -64,8 +67,15 @@ public final class AmqpTransport implements Transport {
   private final AmqpOptions options;
   /** Holds back flushes so that a reply and its ack leave in one write. */
   private final Cork cork;
+  private final ConnectionFactory factory;
   private final Connection connection;
   private final ExecutorService consumerPool;
+  private final Object servingLock = new Object();
+  /**
+   * The connection services are served on, opened at the first {@link #bind}: its deliveries are handed
+   * to the server on the thread that reads them from the socket (docs/design-notes.md).
+   */
+  private Connection serving;
   private final String userName;
   private final Clock clock;
   private final boolean returnsBeforeConfirms;
@@ -82,12 +92,13 @@ public final class AmqpTransport implements Transport {
   private final ScheduledExecutorService timer =
       Executors.newSingleThreadScheduledExecutor(named("skiff-amqp-timer"));
 
-  private AmqpTransport(AmqpOptions options, Connection connection, ExecutorService pool, String user, Cork cork) {
+  private AmqpTransport(AmqpOptions options, ConnectionFactory factory, Connection connection, ExecutorService pool, Cork cork) {
     this.options = options;
+    this.factory = factory;
     this.cork = cork;
     this.connection = connection;
     this.consumerPool = pool;
-    this.userName = user;
+    this.userName = factory.getUsername();
     this.clock = Clock.systemUTC();
     Object product = connection.getServerProperties().get("product");
     this.returnsBeforeConfirms = product != null && product.toString().contains("RabbitMQ");
@@ -144,24 +155,8 @@ public final class AmqpTransport implements Transport {
           "cannot connect to the broker at " + AmqpOptions.redact(options.uri()) + ": " + causes(e),
           e);
     }
-    AmqpTransport t = new AmqpTransport(options, conn, pool, cf.getUsername(), cork);
-    if (conn instanceof Recoverable r) {
-      r.addRecoveryListener(
-          new RecoveryListener() {
-            @Override
-            public void handleRecovery(Recoverable recoverable) {
-              // called once queues (renamed reply queues included) and consumers are back
-              t.recovering = false;
-              log.info("broker connection recovered: {}", AmqpOptions.redact(options.uri()));
-            }
-
-            @Override
-            public void handleRecoveryStarted(Recoverable recoverable) {
-              t.recovering = true;
-              log.warn("broker connection lost, recovering: {}", AmqpOptions.redact(options.uri()));
-            }
-          });
-    }
+    AmqpTransport t = new AmqpTransport(options, cf, conn, pool, cork);
+    t.watchRecovery(conn, true);
     try {
       // declared on a channel that lives as long as the transport, so that topology recovery can
       // declare it again after the broker restarts
@@ -173,6 +168,93 @@ public final class AmqpTransport implements Transport {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot declare exchange " + EXCHANGE + ": " + causes(e), e);
     }
     return t;
+  }
+
+  /**
+   * Logs a connection's recovery and, for the main connection, refuses calls while it recovers.
+   *
+   * @param conn the connection
+   * @param calls whether it carries this transport's calls and their replies
+   */
+  private void watchRecovery(Connection conn, boolean calls) {
+    if (conn instanceof Recoverable r) {
+      r.addRecoveryListener(
+          new RecoveryListener() {
+            @Override
+            public void handleRecovery(Recoverable recoverable) {
+              // called once queues (renamed reply queues included) and consumers are back
+              if (calls) {
+                recovering = false;
+              }
+              log.info("broker connection recovered: {}", AmqpOptions.redact(options.uri()));
+            }
+
+            @Override
+            public void handleRecoveryStarted(Recoverable recoverable) {
+              if (calls) {
+                recovering = true;
+              }
+              log.warn("broker connection lost, recovering: {}", AmqpOptions.redact(options.uri()));
+            }
+          });
+    }
+  }
+
+  /**
+   * The connection that serves: its consumers' deliveries are dispatched on its reading thread (no
+   * hand-off between reading a request and giving it to the server, which never blocks on it).
+   */
+  private Connection serving() throws IOException {
+    synchronized (servingLock) {
+      if (serving == null) {
+        if (closed.get()) {
+          throw new IOException("the transport is closed");
+        }
+        try {
+          serving = factory.newConnection(new InlineExecutor(), options.connectionName() + " (serving)");
+        } catch (java.util.concurrent.TimeoutException e) {
+          throw new IOException("timed out connecting", e);
+        }
+        watchRecovery(serving, false);
+      }
+      return serving;
+    }
+  }
+
+  /** Runs each task on the thread that submits it: the serving connection's reading thread. */
+  private static final class InlineExecutor extends java.util.concurrent.AbstractExecutorService {
+    private volatile boolean shutdown;
+
+    @Override
+    public void execute(Runnable task) {
+      task.run();
+    }
+
+    @Override
+    public void shutdown() {
+      shutdown = true;
+    }
+
+    @Override
+    public java.util.List<Runnable> shutdownNow() {
+      shutdown = true;
+      return java.util.List.of();
+    }
+
+    @Override
+    public boolean isShutdown() {
+      return shutdown;
+    }
+
+    @Override
+    public boolean isTerminated() {
+      return shutdown;
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) {
+      return shutdown;
+    }
   }
 
   /** @return the options this transport was created with */
@@ -291,7 +373,7 @@ public final class AmqpTransport implements Transport {
   }
 
   /** Declares a queue shared by instances; one created with other arguments is used as it is. */
-  private Channel declareShared(Channel consume, String queue, Map<String, Object> args) throws IOException {
+  private Channel declareShared(Connection conn, Channel consume, String queue, Map<String, Object> args) throws IOException {
     try {
       consume.queueDeclare(queue, true, false, false, args);
       return consume;
@@ -302,7 +384,7 @@ public final class AmqpTransport implements Transport {
       // Another instance (an older version, or other settings) created the queue with other
       // arguments. The queue is the service's: use it as it is rather than refuse to serve.
       log.warn("queue {} exists with other arguments than {} asks for; using it as it is ({})", queue, args, causes(e));
-      Channel fresh = connection.createChannel();
+      Channel fresh = conn.createChannel();
       fresh.queueDeclarePassive(queue);
       return fresh;
     }
@@ -311,16 +393,17 @@ public final class AmqpTransport implements Transport {
   @Override
   public ServerBinding bind(String service, String instanceId, BindOptions bind, InboundHandler handler) {
     try {
-      Channel consume = connection.createChannel();
+      Connection conn = serving();
+      Channel consume = conn.createChannel();
       String svcQueue = serviceQueue(service);
       Map<String, Object> args = sharedQueueArgs(bind);
-      consume = declareShared(consume, svcQueue, args);
+      consume = declareShared(conn, consume, svcQueue, args);
       String verQueue = bind.version() == null ? null : versionQueue(service, bind.version());
       if (verQueue != null) {
-        consume = declareShared(consume, verQueue, args);
+        consume = declareShared(conn, consume, verQueue, args);
         consume.queueBind(verQueue, EXCHANGE, versionRoutingKey(service, bind.version()));
       }
-      Channel reply = connection.createChannel();
+      Channel reply = conn.createChannel();
       consume.basicQos(bind.prefetch());
       // Under a routing rule the service's traffic goes through its route exchange instead of the
       // service queue (docs/routing.md); binding the queue again would deliver each request twice.
@@ -402,11 +485,21 @@ public final class AmqpTransport implements Transport {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    Connection servingConnection;
+    synchronized (servingLock) {
+      servingConnection = serving;
+    }
     try {
+      if (servingConnection != null) {
+        servingConnection.close(5000);
+      }
       connection.close(5000);
     } catch (IOException | RuntimeException e) {
       log.debug("closing connection", e);
     } finally {
+      if (servingConnection != null) {
+        servingConnection.abort(1000);
+      }
       connection.abort(1000);
       consumerPool.shutdownNow();
       timer.shutdownNow();
