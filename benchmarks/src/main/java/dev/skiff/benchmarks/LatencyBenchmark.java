@@ -15,11 +15,12 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * Round-trip latency with one caller making one blocking call at a time: each operation sends the
- * 38-byte Echo and waits for it to come back. Sampled, so the results carry percentiles.
+ * 38-byte Echo and waits for it to come back. Sampled, so the results carry percentiles. Warm-up is
+ * 10 × 2 s, long enough for the JIT to have compiled Skiff's client and server (see ThroughputBenchmark).
  */
 @BenchmarkMode(Mode.SampleTime)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
-@Warmup(iterations = 5, time = 2)
+@Warmup(iterations = 10, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
 @Threads(1)

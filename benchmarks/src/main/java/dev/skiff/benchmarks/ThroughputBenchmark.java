@@ -15,10 +15,14 @@ import org.openjdk.jmh.annotations.Warmup;
  * Throughput with N asynchronous calls kept in flight ({@link Window#inFlight}) by one benchmark thread:
  * no thread per caller, so 64 callers cost no more threads than one. Operations per second = completed
  * round trips per second.
+ *
+ * <p>Warm-up is 15 × 2 s: on two cores shared with the broker, Skiff reached its steady rate only in
+ * the eighth or ninth 2-s iteration (the JIT compiling its client and server), raw amqp-client in the
+ * fourth; with 5 (or 8) warm-up iterations the measurement took in the end of Skiff's warm-up.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.SECONDS)
-@Warmup(iterations = 5, time = 2)
+@Warmup(iterations = 15, time = 2)
 @Measurement(iterations = 5, time = 2)
 @Fork(value = 1, jvmArgsAppend = {"-Xms1g", "-Xmx1g"})
 @Threads(1)
