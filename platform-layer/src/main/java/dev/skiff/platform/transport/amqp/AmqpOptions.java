@@ -18,9 +18,9 @@ import java.util.Objects;
  *     property, which RabbitMQ validates, so that servers learn the caller's proven identity
  * @param maxInboundBytes the largest message body the connection accepts at all; the platform's own,
  *     smaller per-service limit answers with a clear error below this
- * @param consumerThreads threads that dispatch the replies and events of the main connection (they only hand work
- *     over, never block); requests for the services served on the transport are dispatched on the
- *     reading thread of a connection of their own
+ * @param consumerThreads threads that dispatch the replies and events of the transport's main
+ *     connection (they only hand work over, never block); requests for the services served on the
+ *     transport are dispatched on the reading thread of a connection of their own
  * @param messageTtl whether requests carry their remaining time as the AMQP per-message TTL
  *     ({@code expiration}), so that the broker discards a request still queued when its caller has given
  *     up; off, the server still drops such a request (unrun) when it takes it, and the broker does less
