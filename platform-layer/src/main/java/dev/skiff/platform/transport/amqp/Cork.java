@@ -24,10 +24,10 @@ import java.net.SocketException;
  * transport has its own.
  */
 final class Cork {
-  /** The frame handler the current thread held a flush back for; null when corked and nothing is held. */
+  /** Set while the current thread is corked: the frame handler it holds a flush back for, if any. */
   private final ThreadLocal<Held> held = new ThreadLocal<>();
 
-  /** A held flush: the handler, once the thread has written something. */
+  /** A corked thread's held flush: the handler, once the thread has written something. */
   private static final class Held {
     FrameHandler handler;
   }
