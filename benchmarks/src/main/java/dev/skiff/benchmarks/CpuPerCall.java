@@ -25,8 +25,8 @@ import org.openjdk.jmh.results.ScalarResult;
  * only the JVM is reported. Linux only.
  */
 public final class CpuPerCall implements InternalProfiler {
-  private static final double TICK_MICROS = 1_000_000.0 / 100; // USER_HZ: 100 on Linux
-  private static final Path SELF = Path.of("/proc/self/stat");
+  static final double TICK_MICROS = 1_000_000.0 / 100; // USER_HZ: 100 on Linux
+  static final Path SELF = Path.of("/proc/self/stat");
   private final Path broker = findBroker();
   private long[] jvmStart;
   private long brokerStart;
@@ -68,7 +68,7 @@ public final class CpuPerCall implements InternalProfiler {
    * CPU of a process in clock ticks: {@code {utime + stime, stime}} (stime: in the kernel on its behalf,
    * system calls and scheduling); zeros when unreadable.
    */
-  private static long[] ticks(Path stat) {
+  static long[] ticks(Path stat) {
     try {
       String s = Files.readString(stat, StandardCharsets.US_ASCII);
       // fields after the command name, which is in parentheses and may contain spaces
@@ -80,7 +80,7 @@ public final class CpuPerCall implements InternalProfiler {
     }
   }
 
-  private static Path findBroker() {
+  static Path findBroker() {
     String file = System.getenv("SKIFF_BENCH_BROKER_PID_FILE");
     if (file == null) {
       file = System.getenv().getOrDefault("TMPDIR", "/tmp") + "/skiff-bench-broker/pid";

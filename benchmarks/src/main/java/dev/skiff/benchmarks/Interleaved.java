@@ -1,0 +1,208 @@
+package dev.skiff.benchmarks;
+
+import dev.skiff.benchmarks.proto.Echo;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.LongAdder;
+import java.util.function.Supplier;
+
+/**
+ * Throughput of Skiff and of the raw amqp-client baseline measured in the same JVM, in alternating
+ * blocks of a few seconds, so that both see the same host: on a shared machine whose speed drifts by
+ * tens of percent from one minute to the next, two figures taken a minute apart (as two JMH forks are)
+ * compare two different machines, while a ratio taken between neighbouring blocks does not.
+ *
+ * <pre>
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
+ * </pre>
+ *
+ * <p>Defaults: {@code skiff} (every default, handlers on the pool), 10 rounds, 64 calls in flight, 3-s
+ * blocks, 60 s of warm-up (blocks of both, alternating, until each has had that much). Each round runs
+ * one block of each, raw first in even rounds and Skiff first in odd ones. A block fills the window for
+ * 0.2 s, counts the calls completed in the next BLOCK_SECONDS, and then waits for the calls still out
+ * (neither counted). It prints, per round, each side's calls per second and CPU per call (this JVM, and
+ * the broker of {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}), and at
+ * the end the median of the rounds' ratios (Skiff / raw) and the ratio of the sums. Both set-ups live in
+ * one JVM for the whole run; the side not measured is idle.
+ */
+public final class Interleaved {
+  private static final long RAMP_NANOS = 200_000_000L;
+
+  private Interleaved() {}
+
+  /**
+   * Runs the comparison.
+   *
+   * @param args see the class comment
+   * @throws Exception when the broker cannot be reached or a call fails
+   */
+  public static void main(String[] args) throws Exception {
+    String handler = arg(args, 0, "skiff");
+    if (!handler.equals("skiff") && !handler.equals("nonBlocking")) {
+      System.err.println(
+          "usage: Interleaved [skiff|nonBlocking] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]");
+      System.exit(2);
+    }
+    int rounds = Integer.parseInt(arg(args, 1, "10"));
+    int inFlight = Integer.parseInt(arg(args, 2, "64"));
+    double blockSeconds = Double.parseDouble(arg(args, 3, "3"));
+    double warmupSeconds = Double.parseDouble(arg(args, 4, "60"));
+
+    RawConfirms raw = new RawConfirms();
+    SkiffAmqp skiff = new SkiffAmqp();
+    skiff.replyMode = "REPLY_QUEUE";
+    skiff.profile = "default";
+    skiff.handler = handler.equals("skiff") ? "pool" : "nonBlocking";
+    skiff.messageTtl = true;
+    skiff.traceRate = 0;
+    raw.start();
+    try {
+      skiff.start();
+      try {
+        Side r = new Side(inFlight, () -> raw.client.call(Bench.PAYLOAD));
+        Side s =
+            new Side(
+                inFlight, () -> skiff.client.callAsync(Bench.SERVICE, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        run(r, s, rounds, blockSeconds, warmupSeconds, handler, inFlight);
+      } finally {
+        skiff.stop();
+      }
+    } finally {
+      raw.stop();
+    }
+  }
+
+  private static void run(Side raw, Side skiff, int rounds, double blockSeconds, double warmupSeconds, String handler, int inFlight)
+      throws InterruptedException {
+    Path broker = CpuPerCall.findBroker();
+    System.out.printf(
+        Locale.ROOT, "# Skiff (%s) beside raw amqp-client, %d in flight, %d rounds of %.1f-s blocks, warm-up %.0f s each%s%n",
+        handler, inFlight, rounds, blockSeconds, warmupSeconds, broker == null ? " (no broker pid file: JVM CPU only)" : "");
+    for (double done = 0; done < warmupSeconds; done += 2) {
+      raw.block(2, broker);
+      skiff.block(2, broker);
+    }
+    System.out.println(
+        "round  order        raw: calls/s  p50 us  JVM + broker us/call    skiff: calls/s  p50 us  JVM + broker us/call"
+            + "   skiff/raw: calls/s  p50");
+    double[] ratios = new double[rounds];
+    double[] p50Ratios = new double[rounds];
+    double rawSum = 0;
+    double skiffSum = 0;
+    for (int i = 0; i < rounds; i++) {
+      Block a;
+      Block b;
+      if (i % 2 == 0) {
+        a = raw.block(blockSeconds, broker);
+        b = skiff.block(blockSeconds, broker);
+      } else {
+        b = skiff.block(blockSeconds, broker);
+        a = raw.block(blockSeconds, broker);
+      }
+      ratios[i] = b.rate / a.rate;
+      p50Ratios[i] = b.p50Micros / a.p50Micros;
+      rawSum += a.rate;
+      skiffSum += b.rate;
+      System.out.printf(
+          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f        %13.0f  %6.0f  %6.1f + %6.1f             %5.2f  %4.2f%n",
+          i + 1, i % 2 == 0 ? "raw first" : "skiff first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros,
+          b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, ratios[i], p50Ratios[i]);
+    }
+    System.out.printf(
+        Locale.ROOT, "skiff/raw calls per second: median %s, ratio of the sums %.2f%n", summary(ratios), skiffSum / rawSum);
+    System.out.printf(Locale.ROOT, "skiff/raw p50 round trip: median %s%n", summary(p50Ratios));
+  }
+
+  /** @return the median of the values, and their range */
+  private static String summary(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
+    int n = sorted.length;
+    double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
+    return String.format(Locale.ROOT, "%.2f (%.2f to %.2f)", median, sorted[0], sorted[n - 1]);
+  }
+
+  private static String arg(String[] args, int i, String dflt) {
+    return args.length > i ? args[i] : dflt;
+  }
+
+  /** One block's figures. */
+  private record Block(double rate, double p50Micros, double jvmMicros, double brokerMicros) {}
+
+  /** One side of the comparison: its calls and the window that keeps them in flight. */
+  private static final class Side {
+    private final Supplier<CompletableFuture<Echo>> call;
+    private final CountingWindow window = new CountingWindow();
+    /** Round trips (ns) of the calls started in the measured part of the current block. */
+    private long[] latencies = new long[1 << 16];
+    private final AtomicInteger recorded = new AtomicInteger();
+    private volatile boolean recording;
+
+    Side(int inFlight, Supplier<CompletableFuture<Echo>> call) {
+      this.call = call;
+      window.inFlight = inFlight;
+      window.open();
+    }
+
+    Block block(double seconds, Path broker) throws InterruptedException {
+      long start = System.nanoTime();
+      issueUntil(start + RAMP_NANOS);
+      long c0 = window.completed.sum();
+      long[] jvm0 = CpuPerCall.ticks(CpuPerCall.SELF);
+      long b0 = broker == null ? 0 : CpuPerCall.ticks(broker)[0];
+      recorded.set(0);
+      recording = true;
+      long t0 = System.nanoTime();
+      issueUntil(t0 + (long) (seconds * 1e9));
+      long t1 = System.nanoTime();
+      recording = false;
+      long c1 = window.completed.sum();
+      long[] jvm1 = CpuPerCall.ticks(CpuPerCall.SELF);
+      long b1 = broker == null ? 0 : CpuPerCall.ticks(broker)[0];
+      window.drain();
+      long calls = Math.max(1, c1 - c0);
+      int n = Math.min(recorded.get(), latencies.length);
+      long[] sorted = Arrays.copyOf(latencies, n);
+      Arrays.sort(sorted);
+      if (recorded.get() > latencies.length) {
+        latencies = new long[Integer.highestOneBit(recorded.get()) * 2];
+      }
+      return new Block(
+          calls / ((t1 - t0) / 1e9),
+          n == 0 ? 0 : sorted[n / 2] / 1000.0,
+          (jvm1[0] - jvm0[0]) * CpuPerCall.TICK_MICROS / calls,
+          (b1 - b0) * CpuPerCall.TICK_MICROS / calls);
+    }
+
+    private void issueUntil(long end) throws InterruptedException {
+      long now;
+      while ((now = System.nanoTime()) - end < 0) {
+        window.acquire();
+        long start = recording ? now : 0;
+        call.get().whenComplete((v, e) -> {
+          if (start != 0) {
+            int i = recorded.getAndIncrement();
+            if (i < latencies.length) {
+              latencies[i] = System.nanoTime() - start;
+            }
+          }
+          window.accept(v, e);
+        });
+      }
+    }
+  }
+
+  /** A {@link Window} that also counts the calls completed. */
+  private static final class CountingWindow extends Window {
+    final LongAdder completed = new LongAdder();
+
+    @Override
+    public void accept(Object result, Throwable error) {
+      completed.increment();
+      super.accept(result, error);
+    }
+  }
+}
