@@ -21,12 +21,13 @@ import java.util.function.Supplier;
  *
  * <p>Defaults: {@code skiff} (every default, handlers on the pool), 10 rounds, 64 calls in flight, 3-s
  * blocks, 60 s of warm-up (blocks of both, alternating, until each has had that much). Each round runs
- * one block of each, raw first in even rounds and Skiff first in odd ones. A block fills the window for
- * 0.2 s, counts the calls completed in the next BLOCK_SECONDS, and then waits for the calls still out
- * (neither counted). It prints, per round, each side's calls per second and CPU per call (this JVM, and
- * the broker of {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}), and at
- * the end the median of the rounds' ratios (Skiff / raw) and the ratio of the sums. Both set-ups live in
- * one JVM for the whole run; the side not measured is idle.
+ * one block of each, raw first in the first round, Skiff first in the second, and so on. A block fills
+ * the window for 0.2 s, counts the calls completed in the next BLOCK_SECONDS and the round trips of the
+ * calls started then, and then waits for the calls still out (not counted). It prints, per round, each
+ * side's calls per second, median round trip and CPU per call (this JVM, and the broker of
+ * {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}), and at the end the
+ * median of the rounds' ratios (Skiff / raw) of both. Both set-ups live in one JVM for the whole run; the
+ * side not measured is idle.
  */
 public final class Interleaved {
   private static final long RAMP_NANOS = 200_000_000L;
