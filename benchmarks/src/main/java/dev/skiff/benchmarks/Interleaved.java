@@ -1,6 +1,9 @@
 package dev.skiff.benchmarks;
 
 import dev.skiff.benchmarks.proto.Echo;
+import java.io.IOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.Locale;
@@ -24,8 +27,9 @@ import java.util.function.Supplier;
  * one block of each, raw first in the first round, Skiff first in the second, and so on. A block fills
  * the window for 0.2 s, counts the calls completed in the next BLOCK_SECONDS and the round trips of the
  * calls started then, and then waits for the calls still out (not counted). It prints, per round, each
- * side's calls per second, median round trip and CPU per call (this JVM, and the broker of
- * {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}), and at the end the
+ * side's calls per second, median round trip, CPU per call (this JVM, and the broker of
+ * {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}) and the JVM's context
+ * switches per call (every thread's, from {@code /proc}: the wake-ups of threads), and at the end the
  * median of the rounds' ratios (Skiff / raw) of both. Both set-ups live in one JVM for the whole run; the
  * side not measured is idle.
  */
@@ -87,7 +91,7 @@ public final class Interleaved {
       skiff.block(2, broker);
     }
     System.out.println(
-        "round  order        raw: calls/s  p50 us  JVM + broker us/call    skiff: calls/s  p50 us  JVM + broker us/call"
+        "round  order        raw: calls/s  p50 us  JVM + broker us/call  cs/call    skiff: calls/s  p50 us  JVM + broker us/call  cs/call"
             + "   skiff/raw: calls/s  p50");
     double[] ratios = new double[rounds];
     double[] p50Ratios = new double[rounds];
@@ -108,9 +112,9 @@ public final class Interleaved {
       rawSum += a.rate;
       skiffSum += b.rate;
       System.out.printf(
-          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f        %13.0f  %6.0f  %6.1f + %6.1f             %5.2f  %4.2f%n",
-          i + 1, i % 2 == 0 ? "raw first" : "skiff first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros,
-          b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, ratios[i], p50Ratios[i]);
+          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f  %9.2f    %13.0f  %6.0f  %6.1f + %6.1f  %9.2f             %5.2f  %4.2f%n",
+          i + 1, i % 2 == 0 ? "raw first" : "skiff first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros, a.switches,
+          b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, b.switches, ratios[i], p50Ratios[i]);
     }
     System.out.printf(
         Locale.ROOT, "skiff/raw calls per second: median %s, ratio of the sums %.2f%n", summary(ratios), skiffSum / rawSum);
@@ -131,7 +135,31 @@ public final class Interleaved {
   }
 
   /** One block's figures. */
-  private record Block(double rate, double p50Micros, double jvmMicros, double brokerMicros) {}
+  private record Block(double rate, double p50Micros, double jvmMicros, double brokerMicros, double switches) {}
+
+  /**
+   * @return the context switches (voluntary and not) of every thread of this JVM so far, from
+   *     {@code /proc/self/task/}{@code *}{@code /status}; 0 where that cannot be read
+   */
+  private static long contextSwitches() {
+    long n = 0;
+    try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
+      for (Path task : tasks) {
+        try {
+          for (String line : Files.readAllLines(task.resolve("status"))) {
+            if (line.startsWith("voluntary_ctxt_switches:") || line.startsWith("nonvoluntary_ctxt_switches:")) {
+              n += Long.parseLong(line.substring(line.indexOf(':') + 1).trim());
+            }
+          }
+        } catch (IOException | RuntimeException e) {
+          // the thread ended meanwhile
+        }
+      }
+    } catch (IOException e) {
+      return 0;
+    }
+    return n;
+  }
 
   /** One side of the comparison: its calls and the window that keeps them in flight. */
   private static final class Side {
@@ -153,6 +181,7 @@ public final class Interleaved {
       issueUntil(start + RAMP_NANOS);
       long c0 = window.completed.sum();
       long[] jvm0 = CpuPerCall.ticks(CpuPerCall.SELF);
+      long cs0 = contextSwitches();
       long b0 = broker == null ? 0 : CpuPerCall.ticks(broker)[0];
       recorded.set(0);
       recording = true;
@@ -162,6 +191,7 @@ public final class Interleaved {
       recording = false;
       long c1 = window.completed.sum();
       long[] jvm1 = CpuPerCall.ticks(CpuPerCall.SELF);
+      long cs1 = contextSwitches();
       long b1 = broker == null ? 0 : CpuPerCall.ticks(broker)[0];
       window.drain();
       long calls = Math.max(1, c1 - c0);
@@ -175,7 +205,8 @@ public final class Interleaved {
           calls / ((t1 - t0) / 1e9),
           n == 0 ? 0 : sorted[n / 2] / 1000.0,
           (jvm1[0] - jvm0[0]) * CpuPerCall.TICK_MICROS / calls,
-          (b1 - b0) * CpuPerCall.TICK_MICROS / calls);
+          (b1 - b0) * CpuPerCall.TICK_MICROS / calls,
+          (double) (cs1 - cs0) / calls);
     }
 
     private void issueUntil(long end) throws InterruptedException {
