@@ -46,15 +46,27 @@ public final class Interleaved {
    */
   public static void main(String[] args) throws Exception {
     String handler = arg(args, 0, "skiff");
-    if (!handler.equals("skiff") && !handler.equals("nonBlocking")) {
+    int rounds;
+    int inFlight;
+    double blockSeconds;
+    double warmupSeconds;
+    try {
+      rounds = Integer.parseInt(arg(args, 1, "10"));
+      inFlight = Integer.parseInt(arg(args, 2, "64"));
+      blockSeconds = Double.parseDouble(arg(args, 3, "3"));
+      warmupSeconds = Double.parseDouble(arg(args, 4, "60"));
+    } catch (NumberFormatException e) {
+      rounds = 0;
+      inFlight = 0;
+      blockSeconds = 0;
+      warmupSeconds = -1;
+    }
+    if ((!handler.equals("skiff") && !handler.equals("nonBlocking"))
+        || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]");
+          "usage: Interleaved [skiff|nonBlocking] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
     }
-    int rounds = Integer.parseInt(arg(args, 1, "10"));
-    int inFlight = Integer.parseInt(arg(args, 2, "64"));
-    double blockSeconds = Double.parseDouble(arg(args, 3, "3"));
-    double warmupSeconds = Double.parseDouble(arg(args, 4, "60"));
 
     RawConfirms raw = new RawConfirms();
     SkiffAmqp skiff = new SkiffAmqp();
