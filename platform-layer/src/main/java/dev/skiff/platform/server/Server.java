@@ -86,8 +86,10 @@ public final class Server implements AutoCloseable {
    */
   static final Duration OVERRUN_GRACE = Duration.ofMillis(100);
   /**
-   * How often the watchdog looks for requests past their deadline. One periodic sweep over the requests
-   * in flight, rather than a timer per request, so that no thread is woken per request.
+   * How often the watchdog looks for requests past their deadline while requests are in flight. One
+   * periodic sweep over the requests in flight, rather than a timer per request, so that no thread is
+   * woken per request; and none while the server is idle, so that an idle service wakes no thread at all
+   * (a sweep every 10 ms in each of 600 idle servers in one JVM took more than a core).
    */
   static final long WATCHDOG_PERIOD_MILLIS = 10;
 
@@ -117,6 +119,8 @@ public final class Server implements AutoCloseable {
   private final ServiceMonitor monitor;
 
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  /** Whether a watchdog pass is scheduled (only while requests are in flight). */
+  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
   private final ThreadPoolExecutor pool;
   private final ScheduledThreadPoolExecutor watchdog;
   private final Set<Work> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
@@ -236,7 +240,6 @@ public final class Server implements AutoCloseable {
     if (!state.compareAndSet(State.NEW, State.RUNNING)) {
       throw new IllegalStateException("server " + name + " was already started");
     }
-    watchdog.scheduleWithFixedDelay(this::sweep, WATCHDOG_PERIOD_MILLIS, WATCHDOG_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
     try {
       binding =
           transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version), this::dispatch);
@@ -409,6 +412,7 @@ public final class Server implements AutoCloseable {
     long deadline = req.deadlineEpochMillis() == 0 ? now + defaultDeadline.toMillis() : req.deadlineEpochMillis();
     w.deadline = deadline;
     running.add(w);
+    armWatchdog();
     if (endpoint.nonBlocking()) {
       w.inline = true;
       w.run();
@@ -422,18 +426,45 @@ public final class Server implements AutoCloseable {
     }
   }
 
-  /** The watchdog's periodic pass: overruns every request in flight past its deadline plus the grace. */
-  private void sweep() {
-    if (running.isEmpty()) {
-      return;
+  /** Schedules the watchdog's next pass unless one is scheduled: called once a request is in flight. */
+  private void armWatchdog() {
+    if (!sweeping.get() && sweeping.compareAndSet(false, true)) {
+      scheduleSweep();
     }
-    long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
-    for (Work w : running) {
-      if (w.deadline <= cutoff) {
-        try {
-          w.overrun();
-        } catch (RuntimeException e) {
-          log.warn("{}: the watchdog failed to time out request {}", name, w.req.requestId(), e);
+  }
+
+  private void scheduleSweep() {
+    try {
+      watchdog.schedule(this::sweep, WATCHDOG_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
+    } catch (java.util.concurrent.RejectedExecutionException e) {
+      sweeping.set(false); // the server is closing: no more passes
+    }
+  }
+
+  /**
+   * The watchdog's periodic pass: overruns every request in flight past its deadline plus the grace;
+   * schedules the next pass while requests are in flight.
+   */
+  private void sweep() {
+    try {
+      long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
+      for (Work w : running) {
+        if (w.deadline <= cutoff) {
+          try {
+            w.overrun();
+          } catch (RuntimeException e) {
+            log.warn("{}: the watchdog failed to time out request {}", name, w.req.requestId(), e);
+          }
+        }
+      }
+    } finally {
+      if (!running.isEmpty()) {
+        scheduleSweep();
+      } else {
+        sweeping.set(false);
+        // a request that came in after the look above saw a pass still scheduled and did not arm one
+        if (!running.isEmpty()) {
+          armWatchdog();
         }
       }
     }
