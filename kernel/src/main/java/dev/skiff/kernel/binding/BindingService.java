@@ -53,14 +53,8 @@ public final class BindingService implements KernelService {
   public static final Duration REPAIR = Duration.ofSeconds(1);
   /** How many services that once had a rule a pass checks for leftovers, at most. */
   static final int CLEANUP_SLICE = 20;
-  /**
-   * Buckets per percent of traffic in a route exchange (the consistent-hash binding key): one, so 100 %
-   * is 100 buckets. RabbitMQ's consistent-hash exchange picks a bucket by jump consistent hashing, so a
-   * version's share is exact with any count; and on every message it routes, it copies the exchange's
-   * whole bucket map out of its table, so the count is a cost per call: with 100 per percent, routed calls
-   * ran at a sixth of the rate of one per percent (docs/routing.md).
-   */
-  static final int POINTS_PER_PERCENT = 1;
+  /** Ring points per percent of traffic in a route exchange: 100 % is 10,000 points. */
+  static final int POINTS_PER_PERCENT = 100;
 
   private static final Logger log = LoggerFactory.getLogger(BindingService.class);
 
