@@ -4,6 +4,7 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.BusySweep;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.internal.Observers;
@@ -40,8 +41,9 @@ final class ClientCore {
   /** A retry is not worth sending with less time than this left before the call's deadline. */
   private static final long MIN_ATTEMPT_MILLIS = 10;
   /**
-   * How often the timer looks for calls past their deadline: one periodic sweep over the pending calls
-   * rather than a scheduled task per call, so that sending a call wakes no thread.
+   * How often the timer looks for calls past their deadline while calls are pending: one periodic sweep
+   * over the pending calls rather than a scheduled task per call, so that sending a call wakes no
+   * thread; and none while nothing is pending, so that an idle client wakes no thread either.
    */
   static final long TIMEOUT_SWEEP_MILLIS = 10;
 
@@ -64,6 +66,8 @@ final class ClientCore {
   private final AtomicLong sequence = new AtomicLong();
   private final String correlationPrefix = Ids.random32() + "-";
   private final ScheduledThreadPoolExecutor timer;
+  /** The timeout sweep's passes, scheduled only while calls are pending. */
+  private final BusySweep sweep;
   private final Counter lateReplies;
   private final Counter timeouts;
   private final Counter retries;
@@ -105,7 +109,7 @@ final class ClientCore {
               t.setDaemon(true);
               return t;
             });
-    timer.scheduleWithFixedDelay(this::sweep, TIMEOUT_SWEEP_MILLIS, TIMEOUT_SWEEP_MILLIS, TimeUnit.MILLISECONDS);
+    this.sweep = new BusySweep(timer, TIMEOUT_SWEEP_MILLIS, this::sweep, () -> !pending.isEmpty());
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
     this.retries = metrics.counter("skiff.client.retries");
@@ -343,6 +347,7 @@ final class ClientCore {
     String correlationId = correlationPrefix + sequence.incrementAndGet();
     Pending<T> p = new Pending<>(result, call, now, Math.max(now + 1, deadline));
     pending.put(correlationId, p);
+    sweep.arm();
     RequestMessage msg =
         new RequestMessage(
             correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), call.options().version(), deadline,
@@ -373,9 +378,6 @@ final class ClientCore {
 
   /** The timer's periodic pass: fails every call whose deadline has come. */
   private void sweep() {
-    if (pending.isEmpty()) {
-      return;
-    }
     long now = clock.millis();
     for (Map.Entry<String, Pending<?>> e : pending.entrySet()) {
       Pending<?> p = e.getValue();

@@ -12,6 +12,7 @@ import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.internal.BusySweep;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.internal.Observers;
@@ -119,10 +120,10 @@ public final class Server implements AutoCloseable {
   private final ServiceMonitor monitor;
 
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
-  /** Whether a watchdog pass is scheduled (only while requests are in flight). */
-  private final java.util.concurrent.atomic.AtomicBoolean sweeping = new java.util.concurrent.atomic.AtomicBoolean();
   private final ThreadPoolExecutor pool;
   private final ScheduledThreadPoolExecutor watchdog;
+  /** The watchdog's passes, scheduled only while requests are in flight. */
+  private final BusySweep sweep;
   private final Set<Work> running = java.util.concurrent.ConcurrentHashMap.newKeySet();
   private final CountDownLatch terminated = new CountDownLatch(1);
   private final Object poolLock = new Object();
@@ -185,6 +186,7 @@ public final class Server implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    this.sweep = new BusySweep(watchdog, WATCHDOG_PERIOD_MILLIS, this::sweep, () -> !running.isEmpty());
     this.client =
         Client.builder()
             .transport(transport)
@@ -412,7 +414,7 @@ public final class Server implements AutoCloseable {
     long deadline = req.deadlineEpochMillis() == 0 ? now + defaultDeadline.toMillis() : req.deadlineEpochMillis();
     w.deadline = deadline;
     running.add(w);
-    armWatchdog();
+    sweep.arm();
     if (endpoint.nonBlocking()) {
       w.inline = true;
       w.run();
@@ -426,45 +428,15 @@ public final class Server implements AutoCloseable {
     }
   }
 
-  /** Schedules the watchdog's next pass unless one is scheduled: called once a request is in flight. */
-  private void armWatchdog() {
-    if (!sweeping.get() && sweeping.compareAndSet(false, true)) {
-      scheduleSweep();
-    }
-  }
-
-  private void scheduleSweep() {
-    try {
-      watchdog.schedule(this::sweep, WATCHDOG_PERIOD_MILLIS, TimeUnit.MILLISECONDS);
-    } catch (java.util.concurrent.RejectedExecutionException e) {
-      sweeping.set(false); // the server is closing: no more passes
-    }
-  }
-
-  /**
-   * The watchdog's periodic pass: overruns every request in flight past its deadline plus the grace;
-   * schedules the next pass while requests are in flight.
-   */
+  /** The watchdog's pass: overruns every request in flight past its deadline plus the grace. */
   private void sweep() {
-    try {
-      long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
-      for (Work w : running) {
-        if (w.deadline <= cutoff) {
-          try {
-            w.overrun();
-          } catch (RuntimeException e) {
-            log.warn("{}: the watchdog failed to time out request {}", name, w.req.requestId(), e);
-          }
-        }
-      }
-    } finally {
-      if (!running.isEmpty()) {
-        scheduleSweep();
-      } else {
-        sweeping.set(false);
-        // a request that came in after the look above saw a pass still scheduled and did not arm one
-        if (!running.isEmpty()) {
-          armWatchdog();
+    long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
+    for (Work w : running) {
+      if (w.deadline <= cutoff) {
+        try {
+          w.overrun();
+        } catch (RuntimeException e) {
+          log.warn("{}: the watchdog failed to time out request {}", name, w.req.requestId(), e);
         }
       }
     }

@@ -1,0 +1,89 @@
+package dev.skiff.platform.internal;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.Set;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+class BusySweepTest {
+  private final ScheduledThreadPoolExecutor executor = new ScheduledThreadPoolExecutor(1);
+
+  @AfterEach
+  void stop() {
+    executor.shutdownNow();
+  }
+
+  @Test
+  void passesRunOnlyWhileThereIsWork() throws Exception {
+    Set<Integer> work = ConcurrentHashMap.newKeySet();
+    AtomicInteger passes = new AtomicInteger();
+    BusySweep sweep = new BusySweep(executor, 5, passes::incrementAndGet, () -> !work.isEmpty());
+
+    // idle from the start: nothing is scheduled, no pass runs
+    Thread.sleep(50);
+    assertThat(passes).hasValue(0);
+    assertThat(executor.getQueue()).isEmpty();
+
+    // work arrives: passes run every period while it is there, one schedule at a time however often armed
+    work.add(1);
+    for (int i = 0; i < 100; i++) {
+      sweep.arm();
+    }
+    await().atMost(Duration.ofSeconds(2)).until(() -> passes.get() >= 5);
+    assertThat(executor.getQueue()).hasSizeLessThanOrEqualTo(1);
+
+    // the work is gone: after at most one more pass, none runs and nothing is scheduled
+    work.clear();
+    await().atMost(Duration.ofSeconds(2)).until(() -> executor.getQueue().isEmpty() && executor.getActiveCount() == 0);
+    int after = passes.get();
+    Thread.sleep(50);
+    assertThat(passes).as("an idle owner wakes no thread").hasValue(after);
+
+    // and it starts again when work comes back
+    work.add(2);
+    sweep.arm();
+    await().atMost(Duration.ofSeconds(2)).until(() -> passes.get() > after);
+  }
+
+  @Test
+  void workAddedWhileAPassEndsIsNeverLeftWithoutOne() throws Exception {
+    // Work that comes and goes as fast as it can, while passes end: whenever work is present a pass must
+    // come within a few periods (a lost arm would leave it unswept for ever).
+    Set<Long> work = ConcurrentHashMap.newKeySet();
+    AtomicLong lastPass = new AtomicLong(System.nanoTime());
+    BusySweep sweep = new BusySweep(executor, 1, () -> lastPass.set(System.nanoTime()), () -> !work.isEmpty());
+    for (long i = 0; i < 2_000; i++) {
+      work.add(i);
+      sweep.arm();
+      if (i % 2 == 0) {
+        work.remove(i);
+      }
+      if (i % 100 == 0) {
+        TimeUnit.MICROSECONDS.sleep(500);
+      }
+    }
+    // work remains (every odd item): passes must keep coming
+    long seen = lastPass.get();
+    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen);
+    long seen2 = lastPass.get();
+    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen2);
+  }
+
+  @Test
+  void anOwnerThatClosedItsExecutorGetsNoPassAndNoError() {
+    executor.shutdownNow();
+    AtomicInteger passes = new AtomicInteger();
+    BusySweep sweep = new BusySweep(executor, 1, passes::incrementAndGet, () -> true);
+    sweep.arm();
+    sweep.arm();
+    assertThat(passes).hasValue(0);
+  }
+}
