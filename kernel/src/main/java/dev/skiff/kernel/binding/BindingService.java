@@ -53,8 +53,22 @@ public final class BindingService implements KernelService {
   public static final Duration REPAIR = Duration.ofSeconds(1);
   /** How many services that once had a rule a pass checks for leftovers, at most. */
   static final int CLEANUP_SLICE = 20;
-  /** Ring points per percent of traffic in a route exchange: 100 % is 10,000 points. */
-  static final int POINTS_PER_PERCENT = 100;
+  /**
+   * How long a weight exchange that left its route exchange's ring stays before it is deleted. A request
+   * is routed in two steps, the ring's pick of a weight exchange and that exchange's own routing, and
+   * RabbitMQ does not hold the pick still between them: a weight exchange deleted as it leaves the ring
+   * loses the requests that picked it a moment before (one call in 3,000 during a change of rule under
+   * load). Once out of the ring nothing new picks it; a second is far more than a routing step takes.
+   */
+  static final Duration RETIRE_AFTER = Duration.ofSeconds(1);
+  /**
+   * Buckets per percent of traffic in a route exchange (the consistent-hash binding key): one, so 100 %
+   * is 100 buckets. RabbitMQ's consistent-hash exchange picks a bucket by jump consistent hashing, so a
+   * version's share is exact with any count; and on every message it routes, it copies the exchange's
+   * whole bucket map out of its table, so the count is a cost per call: with 100 per percent, routed calls
+   * ran at a sixth of the rate of one per percent (docs/routing.md).
+   */
+  static final int POINTS_PER_PERCENT = 1;
 
   private static final Logger log = LoggerFactory.getLogger(BindingService.class);
 
@@ -69,6 +83,8 @@ public final class BindingService implements KernelService {
   private final Set<String> cleaned = ConcurrentHashMap.newKeySet();
   /** Weight exchanges this leader has removed (and not declared since). */
   private final Set<String> gone = ConcurrentHashMap.newKeySet();
+  /** Weight exchanges out of their ring and not yet deleted: exchange → when it left the ring (nanos). */
+  private final Map<String, Long> retiring = new ConcurrentHashMap<>();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private volatile boolean leader;
@@ -310,7 +326,9 @@ public final class BindingService implements KernelService {
           lastFullPassNanos.set(System.nanoTime() - t0);
           nextFull = System.nanoTime() + REPAIR.toNanos();
         }
-        String s = takeDirty(dirty.poll(Math.max(1, (nextFull - System.nanoTime()) / 1_000_000), TimeUnit.MILLISECONDS));
+        deleteRetired();
+        long wait = Math.min(nextFull - System.nanoTime(), retiring.isEmpty() ? Long.MAX_VALUE : RETIRE_AFTER.toNanos() / 4);
+        String s = takeDirty(dirty.poll(Math.max(1, wait / 1_000_000), TimeUnit.MILLISECONDS));
         for (; s != null; s = takeDirty(dirty.poll())) {
           reconcile(s);
         }
@@ -378,6 +396,7 @@ public final class BindingService implements KernelService {
       for (Map.Entry<String, Integer> e : effective.entrySet()) {
         String fx = weightExchange(service, e.getKey(), e.getValue());
         gone.remove(fx);
+        retiring.remove(fx); // back in use before it was deleted
         op(c -> c.exchangeDeclare(fx, BuiltinExchangeType.FANOUT, true, false, null));
         op(c -> c.queueBind(AmqpTransport.versionQueue(service, e.getKey()), fx, ""));
         op(c -> c.exchangeBind(fx, ex, points(e.getValue())));
@@ -424,11 +443,23 @@ public final class BindingService implements KernelService {
       for (int w : rules.weightsEver(service, v)) {
         String fx = weightExchange(service, v, w);
         if (!(effective.containsKey(v) && effective.get(v) == w) && gone.add(fx)) {
-          // out of the ring first (synchronous), so that no request is routed to it while it goes;
-          // done once per exchange by this leader (the unbind of a missing exchange costs a channel)
+          // out of the ring now (synchronous), deleted once no routing can still be using it
+          // (RETIRE_AFTER); done once per exchange by this leader (the unbind of a missing exchange
+          // costs a channel)
           op(c -> c.exchangeUnbind(fx, AmqpTransport.routeExchange(service), points(w)));
-          op(c -> c.exchangeDelete(fx));
+          retiring.put(fx, System.nanoTime());
         }
+      }
+    }
+  }
+
+  /** Deletes the weight exchanges that left their ring at least {@link #RETIRE_AFTER} ago. */
+  private void deleteRetired() {
+    long now = System.nanoTime();
+    for (Map.Entry<String, Long> e : retiring.entrySet()) {
+      String fx = e.getKey();
+      if (now - e.getValue() >= RETIRE_AFTER.toNanos() && retiring.remove(fx, e.getValue())) {
+        op(c -> c.exchangeDelete(fx));
       }
     }
   }
