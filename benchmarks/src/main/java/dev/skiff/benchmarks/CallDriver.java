@@ -39,12 +39,7 @@ public final class CallDriver {
     int warmup = args.length > 3 ? Integer.parseInt(args[3]) : 300_000;
     switch (args[0]) {
       case "skiff", "nonBlocking" -> {
-        SkiffAmqp s = new SkiffAmqp();
-        s.replyMode = "REPLY_QUEUE";
-        s.profile = "default";
-        s.handler = args[0].equals("skiff") ? "pool" : "nonBlocking";
-        s.messageTtl = true;
-        s.traceRate = 0;
+        SkiffAmqp s = SkiffAmqp.defaults(args[0].equals("nonBlocking"));
         s.start();
         try {
           run(window, warmup, calls, () -> s.client.callAsync(Bench.SERVICE, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));

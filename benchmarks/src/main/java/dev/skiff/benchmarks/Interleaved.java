@@ -69,12 +69,7 @@ public final class Interleaved {
     }
 
     RawConfirms raw = new RawConfirms();
-    SkiffAmqp skiff = new SkiffAmqp();
-    skiff.replyMode = "REPLY_QUEUE";
-    skiff.profile = "default";
-    skiff.handler = handler.equals("skiff") ? "pool" : "nonBlocking";
-    skiff.messageTtl = true;
-    skiff.traceRate = 0;
+    SkiffAmqp skiff = SkiffAmqp.defaults(!handler.equals("skiff"));
     raw.start();
     try {
       skiff.start();

@@ -55,6 +55,23 @@ public class SkiffAmqp {
   @Param({"0"})
   public double traceRate;
 
+  /**
+   * The set-up with every default, for the drivers outside JMH ({@link CallDriver}, {@link Interleaved}),
+   * not started.
+   *
+   * @param nonBlocking whether the echo endpoint is {@code asNonBlocking()}
+   * @return the set-up
+   */
+  static SkiffAmqp defaults(boolean nonBlocking) {
+    SkiffAmqp s = new SkiffAmqp();
+    s.replyMode = "REPLY_QUEUE";
+    s.profile = "default";
+    s.handler = nonBlocking ? "nonBlocking" : "pool";
+    s.messageTtl = true;
+    s.traceRate = 0;
+    return s;
+  }
+
   private Tracing serverTracing;
   private Tracing clientTracing;
   private Transport.Subscription spanConsumer;
