@@ -298,6 +298,40 @@ abstract class RpcContract {
   }
 
   @Test
+  void aHandlerThatWasQuickAndThenBlocksDoesNotHoldUpTheRequestsBehindIt() {
+    // Requests of an endpoint whose handler has always been quick run one after another on a thread
+    // that is awake (HandlerQueue). When that handler starts to block, the requests queued behind it must
+    // still get threads of their own within milliseconds, not wait for it: eight 300-ms calls in
+    // parallel take about 300 ms, not 2.4 s; and once the endpoint is known to block, at once.
+    Server s = startEcho(b -> b.concurrency(16));
+    @SuppressWarnings("unchecked")
+    com.codahale.metrics.Gauge<Integer> batched =
+        (com.codahale.metrics.Gauge<Integer>) s.metrics().getGauges().get("skiff.server.endpoint.echo.batched");
+    assertThat(batched.getValue()).as("a new endpoint's requests each wake a thread").isZero();
+    // quick calls until the server batches them (a cold JVM's first runs are slow now and then)
+    long until = System.nanoTime() + Duration.ofSeconds(20).toNanos();
+    while (batched.getValue() == 0 && System.nanoTime() < until) {
+      FanOut warm = client.fanOut(4);
+      for (int i = 0; i < 200; i++) {
+        warm.call(echo, "echo", text("quick" + i), EchoResponse.class);
+      }
+      assertThat(warm.awaitAll().allSucceeded()).isTrue();
+    }
+    assertThat(batched.getValue()).as("quick runs earn the batching").isEqualTo(1);
+    for (int round = 0; round < 2; round++) {
+      FanOut fan = client.fanOut(16);
+      long t0 = System.nanoTime();
+      for (int i = 0; i < 8; i++) {
+        fan.call(echo, "echo", EchoRequest.newBuilder().setSleepMs(300).build(), EchoResponse.class);
+      }
+      assertThat(fan.awaitAll().allSucceeded()).isTrue();
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("round " + round + ": eight 300-ms calls in parallel")
+          .isLessThan(Duration.ofMillis(700));
+    }
+    assertThat(batched.getValue()).as("an endpoint seen to block wakes a thread per request again").isZero();
+  }
+
+  @Test
   void fanOutBoundsItsConcurrency() {
     startEcho(b -> b.concurrency(16));
     FanOut fan = client.fanOut(2);

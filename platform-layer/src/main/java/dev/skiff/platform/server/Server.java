@@ -121,6 +121,8 @@ public final class Server implements AutoCloseable {
 
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final ThreadPoolExecutor pool;
+  private final HandlerQueue handlerQueue;
+  private final Map<String, HandlerQueue.Pace> paces = new java.util.HashMap<>();
   private final ScheduledThreadPoolExecutor watchdog;
   /** The watchdog's passes, scheduled only while requests are in flight. */
   private final BusySweep sweep;
@@ -178,6 +180,10 @@ public final class Server implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+    this.handlerQueue = new HandlerQueue(pool);
+    for (String e : endpoints.keySet()) {
+      paces.put(e, new HandlerQueue.Pace());
+    }
     this.watchdog =
         new ScheduledThreadPoolExecutor(
             1,
@@ -206,9 +212,14 @@ public final class Server implements AutoCloseable {
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
     metrics.gauge("skiff.server.dedupe-entries", () -> () -> answered.size(clock.millis()));
     metrics.gauge("skiff.server.in-flight", () -> running::size);
-    metrics.gauge("skiff.server.queued", () -> () -> pool.getQueue().size());
+    metrics.gauge("skiff.server.queued", () -> handlerQueue::size);
     for (String e : endpoints.keySet()) {
       timers.put(e, metrics.timer("skiff.server.endpoint." + e));
+      HandlerQueue.Pace pace = paces.get(e);
+      if (pace != null) {
+        // 1 while the endpoint's requests run in batches on an awake thread (HandlerQueue), 0 while each wakes one
+        metrics.gauge("skiff.server.endpoint." + e + ".batched", () -> () -> pace.batched() ? 1 : 0);
+      }
     }
     this.health = b.health;
     String config = (b.settingsApplied ? "settings from the environment" : "settings from code")
@@ -421,15 +432,19 @@ public final class Server implements AutoCloseable {
       return;
     }
     try {
-      pool.execute(w);
+      handlerQueue.submit(w, paces.get(endpoint.name()));
     } catch (java.util.concurrent.RejectedExecutionException e) {
       running.remove(w);
       settleUnstarted(req, delivery);
     }
   }
 
-  /** The watchdog's pass: overruns every request in flight past its deadline plus the grace. */
+  /**
+   * The watchdog's pass: overruns every request in flight past its deadline plus the grace, and wakes
+   * handler threads for waiting requests if the awake ones have stopped taking them.
+   */
   private void sweep() {
+    handlerQueue.rescue();
     long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
     for (Work w : running) {
       if (w.deadline <= cutoff) {
@@ -485,6 +500,7 @@ public final class Server implements AutoCloseable {
       if (delta > 0) {
         pool.setMaximumPoolSize(size);
         pool.setCorePoolSize(size);
+        handlerQueue.fill(); // the new thread takes a waiting request
       } else {
         pool.setCorePoolSize(size);
         pool.setMaximumPoolSize(size);
@@ -514,7 +530,7 @@ public final class Server implements AutoCloseable {
     Transport.ServerBinding b = binding;
     b.stopConsuming();
     List<Runnable> unstarted = new ArrayList<>();
-    pool.getQueue().drainTo(unstarted);
+    handlerQueue.drainTo(unstarted);
     for (Runnable r : unstarted) {
       ((Work) r).settleUnrun(true);
     }
@@ -787,7 +803,7 @@ public final class Server implements AutoCloseable {
       if (settled.get()) {
         return;
       }
-      if (runner == null && pool.remove(this)) {
+      if (runner == null && handlerQueue.remove(this)) {
         // never started: the caller has given up, so it is dropped like any expired request
         settleUnrun(false);
         return;
