@@ -89,8 +89,8 @@ final class HandlerQueue {
    */
   void submit(Runnable task, Pace pace) {
     Job job = new Job(task, pace);
+    queued.incrementAndGet(); // before the add, so that a drainer's decrement never takes it below 0
     queue.add(job);
-    queued.incrementAndGet();
     if (!pace.batched() || drainers.get() == 0 || stale()) {
       if (!startDrainer() && drainers.get() == 0 && queue.remove(job)) {
         queued.decrementAndGet();
