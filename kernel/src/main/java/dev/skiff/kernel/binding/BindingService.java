@@ -41,7 +41,8 @@ import org.slf4j.LoggerFactory;
  * traffic keeps flowing on the bindings as they are.
  *
  * <p>The leader applies a change of rule or of the registry at once, and repairs every service's
- * bindings every {@link #REPAIR} (a binding deleted by hand comes back within that time). All its
+ * bindings every {@link #REPAIR}, or less often when a pass takes long (a binding deleted by hand comes
+ * back within that time). All its
  * operations are idempotent declares, binds and unbinds.
  */
 public final class BindingService implements KernelService {
@@ -49,7 +50,12 @@ public final class BindingService implements KernelService {
   public static final String SERVICE = "skiff.binding";
   /** The queue whose exclusive consumer is the leader. */
   public static final String LEADER_QUEUE = "skiff.binding.leader";
-  /** How often the leader re-applies every service's bindings. */
+  /**
+   * How often the leader re-applies every service's bindings, at most: when a full pass takes longer
+   * than half of this, the pause after it is twice the pass, so that repairs take at most a third of
+   * the leader's time and of the operations it sends the broker (a pass over 200 routed services took
+   * about 2 s, and the leader repaired without pause). Changes are applied at once either way.
+   */
   public static final Duration REPAIR = Duration.ofSeconds(1);
   /** How many services that once had a rule a pass checks for leftovers, at most. */
   static final int CLEANUP_SLICE = 20;
@@ -87,6 +93,7 @@ public final class BindingService implements KernelService {
   private final Map<String, Long> retiring = new ConcurrentHashMap<>();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
+  private final AtomicLong fullPasses = new AtomicLong();
   private volatile boolean leader;
   private AmqpTransport transport;
   private Registry registry;
@@ -186,6 +193,11 @@ public final class BindingService implements KernelService {
   /** @return how long the leader's last full pass over every service took, in nanoseconds (0 before one) */
   public long lastFullPassNanos() {
     return lastFullPassNanos.get();
+  }
+
+  /** @return how many full passes over every service this copy has finished as the leader */
+  public long fullPasses() {
+    return fullPasses.get();
   }
 
   /** @return how many service reconciliations the leader has run */
@@ -323,8 +335,10 @@ public final class BindingService implements KernelService {
               reconcile(d);
             }
           }
-          lastFullPassNanos.set(System.nanoTime() - t0);
-          nextFull = System.nanoTime() + REPAIR.toNanos();
+          long pass = System.nanoTime() - t0;
+          lastFullPassNanos.set(pass);
+          fullPasses.incrementAndGet();
+          nextFull = System.nanoTime() + Math.max(REPAIR.toNanos(), 2 * pass);
         }
         deleteRetired();
         long wait = Math.min(nextFull - System.nanoTime(), retiring.isEmpty() ? Long.MAX_VALUE : RETIRE_AFTER.toNanos() / 4);

@@ -104,7 +104,9 @@ class ScaleTest {
       await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
           .until(() -> kt.exchangeExists(AmqpTransport.routeExchange(last)));
       double allAppliedS = (System.nanoTime() - r0) / 1e9;
-      Thread.sleep(2500);
+      // a full pass that started after the last rule was applied (the one under way may have started before)
+      long passes = binding.fullPasses();
+      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(50)).until(() -> binding.fullPasses() >= passes + 2);
       System.out.printf("[scale] rules on all %d services: set in %.2f s, applied after %.2f s; "
           + "full repair pass with every service routed: %.0f ms%n", SERVICES, allSetS, allAppliedS, binding.lastFullPassNanos() / 1e6);
       assertThat(registryS).isLessThan(30);
