@@ -63,8 +63,8 @@ public final class BindingService implements KernelService {
    * How long a weight exchange that left its route exchange's ring stays before it is deleted. A request
    * is routed in two steps, the ring's pick of a weight exchange and that exchange's own routing, and
    * RabbitMQ does not hold the pick still between them: a weight exchange deleted as it leaves the ring
-   * loses the requests that picked it a moment before (one call in 3,000 during a change of rule under
-   * load). Once out of the ring nothing new picks it; a second is far more than a routing step takes.
+   * loses the requests that picked it a moment before (about one call in 90,000 while rules changed under
+   * load, docs/routing.md). Once out of the ring nothing new picks it; a second is far more than a routing step takes.
    */
   static final Duration RETIRE_AFTER = Duration.ofSeconds(1);
   /**

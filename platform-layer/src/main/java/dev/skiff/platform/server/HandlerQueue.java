@@ -153,14 +153,8 @@ final class HandlerQueue {
 
   /** @return whether a drainer was started (not when as many run as the pool has threads) */
   private boolean startDrainer() {
-    for (;;) {
-      int d = drainers.get();
-      if (d >= pool.getMaximumPoolSize()) {
-        return false;
-      }
-      if (drainers.compareAndSet(d, d + 1)) {
-        break;
-      }
+    if (!reserve()) {
+      return false;
     }
     try {
       pool.execute(drainer);
@@ -168,6 +162,19 @@ final class HandlerQueue {
     } catch (RejectedExecutionException e) {
       drainers.decrementAndGet();
       return false;
+    }
+  }
+
+  /** Counts one more drainer, unless as many run as the pool has threads. */
+  private boolean reserve() {
+    for (;;) {
+      int d = drainers.get();
+      if (d >= pool.getMaximumPoolSize()) {
+        return false;
+      }
+      if (drainers.compareAndSet(d, d + 1)) {
+        return true;
+      }
     }
   }
 
@@ -181,7 +188,7 @@ final class HandlerQueue {
           counted = false;
           // a request queued after the poll above, by a thread that saw this drainer still running and
           // did not start another, is taken here
-          if (queue.isEmpty() || !reclaim()) {
+          if (queue.isEmpty() || !reserve()) {
             return;
           }
           counted = true;
@@ -203,16 +210,4 @@ final class HandlerQueue {
     }
   }
 
-  /** Counts this thread as a drainer again, unless the pool is full of them. */
-  private boolean reclaim() {
-    for (;;) {
-      int d = drainers.get();
-      if (d >= pool.getMaximumPoolSize()) {
-        return false;
-      }
-      if (drainers.compareAndSet(d, d + 1)) {
-        return true;
-      }
-    }
-  }
 }

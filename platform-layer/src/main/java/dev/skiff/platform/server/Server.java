@@ -181,9 +181,6 @@ public final class Server implements AutoCloseable {
               return t;
             });
     this.handlerQueue = new HandlerQueue(pool);
-    for (String e : endpoints.keySet()) {
-      paces.put(e, new HandlerQueue.Pace());
-    }
     this.watchdog =
         new ScheduledThreadPoolExecutor(
             1,
@@ -215,11 +212,10 @@ public final class Server implements AutoCloseable {
     metrics.gauge("skiff.server.queued", () -> handlerQueue::size);
     for (String e : endpoints.keySet()) {
       timers.put(e, metrics.timer("skiff.server.endpoint." + e));
-      HandlerQueue.Pace pace = paces.get(e);
-      if (pace != null) {
-        // 1 while the endpoint's requests run in batches on an awake thread (HandlerQueue), 0 while each wakes one
-        metrics.gauge("skiff.server.endpoint." + e + ".batched", () -> () -> pace.batched() ? 1 : 0);
-      }
+      HandlerQueue.Pace pace = new HandlerQueue.Pace();
+      paces.put(e, pace);
+      // 1 while the endpoint's requests run in batches on an awake thread (HandlerQueue), 0 while each wakes one
+      metrics.gauge("skiff.server.endpoint." + e + ".batched", () -> () -> pace.batched() ? 1 : 0);
     }
     this.health = b.health;
     String config = (b.settingsApplied ? "settings from the environment" : "settings from code")

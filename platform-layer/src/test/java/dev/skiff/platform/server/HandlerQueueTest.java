@@ -25,6 +25,18 @@ class HandlerQueueTest {
     pool.shutdownNow();
   }
 
+  /** A request that counts {@code started} down, then waits for {@code release}. */
+  private static Runnable blockingUntil(CountDownLatch started, CountDownLatch release) {
+    return () -> {
+      started.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    };
+  }
+
   private static HandlerQueue.Pace quickPace() {
     HandlerQueue.Pace p = new HandlerQueue.Pace();
     for (int i = 0; i < 300; i++) {
@@ -76,14 +88,7 @@ class HandlerQueueTest {
     CountDownLatch hold = new CountDownLatch(1);
     CountDownLatch started = new CountDownLatch(4);
     for (int i = 0; i < 4; i++) {
-      queue.submit(() -> {
-        started.countDown();
-        try {
-          hold.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, mayBlock);
+      queue.submit(blockingUntil(started, hold), mayBlock);
     }
     assertThat(started.await(2, TimeUnit.SECONDS)).as("four requests that may block run at once on four threads").isTrue();
     hold.countDown();
@@ -94,14 +99,7 @@ class HandlerQueueTest {
     HandlerQueue.Pace quick = quickPace();
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch blocking = new CountDownLatch(1);
-    queue.submit(() -> {
-      blocking.countDown();
-      try {
-        release.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, quick);
+    queue.submit(blockingUntil(blocking, release), quick);
     assertThat(blocking.await(2, TimeUnit.SECONDS)).isTrue();
     // the blocked thread is the only one awake: a quick request queued now waits for it...
     CountDownLatch second = new CountDownLatch(1);
@@ -116,14 +114,7 @@ class HandlerQueueTest {
     Thread.sleep(3); // past STALE_NANOS
     CountDownLatch blocking2 = new CountDownLatch(1);
     CountDownLatch release2 = new CountDownLatch(1);
-    queue.submit(() -> {
-      blocking2.countDown();
-      try {
-        release2.await();
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-      }
-    }, quick);
+    queue.submit(blockingUntil(blocking2, release2), quick);
     assertThat(blocking2.await(2, TimeUnit.SECONDS)).isTrue();
     // ...the next one waits behind it, and the one after a pause brings a thread for both
     CountDownLatch third = new CountDownLatch(2);
@@ -140,13 +131,7 @@ class HandlerQueueTest {
     HandlerQueue.Pace mayBlock = new HandlerQueue.Pace();
     CountDownLatch hold = new CountDownLatch(1);
     for (int i = 0; i < 4; i++) {
-      queue.submit(() -> {
-        try {
-          hold.await();
-        } catch (InterruptedException e) {
-          Thread.currentThread().interrupt();
-        }
-      }, mayBlock);
+      queue.submit(blockingUntil(new CountDownLatch(1), hold), mayBlock);
     }
     await().atMost(Duration.ofSeconds(2)).until(() -> pool.getActiveCount() == 4);
     AtomicInteger ran = new AtomicInteger();
