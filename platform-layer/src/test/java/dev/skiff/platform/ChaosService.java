@@ -17,17 +17,18 @@ import java.time.Duration;
  * Endpoint {@code idem} is idempotent; {@code once} is not, and writes the request id of every run to a
  * log file before it works, so the test can prove no request ran twice.
  *
- * <p>Arguments: service name, instance id, run log file.
+ * <p>Arguments: broker URI, service name, instance id, run log file.
  */
 public final class ChaosService {
   private ChaosService() {}
 
   public static void main(String[] args) throws Exception {
-    String service = args[0];
-    String instance = args[1];
-    Writer runLog = new FileWriter(args[2], java.nio.charset.StandardCharsets.UTF_8, true);
+    String uri = args[0];
+    String service = args[1];
+    String instance = args[2];
+    Writer runLog = new FileWriter(args[3], java.nio.charset.StandardCharsets.UTF_8, true);
     AmqpTransport transport =
-        AmqpTransport.connect(AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
+        AmqpTransport.connect(AmqpOptions.of(uri).withServiceQueueExpiry(Duration.ofMinutes(2)));
     Server server =
         Server.builder(service)
             .instanceId(instance)
