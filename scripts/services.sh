@@ -2,7 +2,7 @@
 # A service that was already running is left running; one that these functions started is stopped by
 # stop_started_services (call it from an EXIT trap).
 
-SKIFF_STARTED_SERVICES=()
+SKIFF_TEST_VHOST=""
 
 log() { printf '[skiff] %s\n' "$*" >&2; }
 
@@ -44,7 +44,7 @@ ensure_rabbitmq() {
   for i in $(seq 1 60); do
     if rabbitmq_ready; then
       log "RabbitMQ ready after ${i}s"
-      SKIFF_STARTED_SERVICES+=(rabbitmq)
+      note_started rabbitmq
       ensure_rabbitmq_plugins
       return $?
     fi
@@ -54,14 +54,23 @@ ensure_rabbitmq() {
   return 1
 }
 
-# Deletes the queues earlier test runs left on the broker (services named test.*). They expire on their
-# own after a few minutes, but every broker restart resets that clock, and a broker holding thousands of
-# durable queues takes minutes to boot after a restart, which the broker fault tests do.
-clean_test_queues() {
-  local n
-  n=$(rabbitmqctl -q eval 'length([ok || Q <- rabbit_amqqueue:list(<<"/">>), re:run(element(4, amqqueue:get_name(Q)), <<"^skiff[.](svc|ver|inst)[.]test[.]">>) =/= nomatch, begin rabbit_amqqueue:delete(Q, false, false, <<"skiff-tests">>), true end]).' 2>/dev/null) \
-    || { log "could not clean up earlier test queues (continuing)"; return 0; }
-  [ "${n:-0}" = "0" ] || log "deleted $n queues left by earlier test runs"
+# Gives this test run a RabbitMQ virtual host of its own, so that two runs on one broker (two checkouts,
+# or CI beside a developer's build) never see each other's queues, routing rules or binding leader, and
+# a run leaves nothing behind: the vhost is deleted when the run ends. Virtual hosts left by runs that
+# were killed (their process is gone) are deleted first. Prints nothing; sets SKIFF_TEST_VHOST.
+ensure_test_vhost() {
+  local v pid
+  for v in $(rabbitmqctl -q list_vhosts name 2>/dev/null | grep '^skiff-test-' || true); do
+    pid="${v##*-}"
+    if ! kill -0 "$pid" 2>/dev/null; then
+      rabbitmqctl -q delete_vhost "$v" >/dev/null 2>&1 && log "deleted vhost $v left by an earlier run"
+    fi
+  done
+  SKIFF_TEST_VHOST="skiff-test-$(date +%s)-$$"
+  rabbitmqctl -q add_vhost "$SKIFF_TEST_VHOST" >/dev/null \
+    && rabbitmqctl -q set_permissions -p "$SKIFF_TEST_VHOST" guest '.*' '.*' '.*' >/dev/null \
+    || { log "could not create the test run's vhost $SKIFF_TEST_VHOST"; return 1; }
+  log "this run's RabbitMQ vhost: $SKIFF_TEST_VHOST (deleted at the end)"
 }
 
 ensure_chromium() {
@@ -113,7 +122,7 @@ ensure_memcached() {
   for i in $(seq 1 100); do
     if memcached_ready "$port"; then
       log "memcached ready after $(( $(now_ms) - t0 )) ms"
-      SKIFF_STARTED_SERVICES+=(memcached)
+      note_started memcached
       return 0
     fi
     sleep 0.1
@@ -161,7 +170,7 @@ CFG
   for i in $(seq 1 300); do
     if zookeeper_ready "$port"; then
       log "ZooKeeper ready after $(( $(now_ms) - t0 )) ms"
-      SKIFF_STARTED_SERVICES+=(zookeeper)
+      note_started zookeeper
       return 0
     fi
     if ! kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then
@@ -182,7 +191,7 @@ ensure_cassandra() {
     return 0
   fi
   bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" start "$dir" "$port" 7000
-  SKIFF_STARTED_SERVICES+=(cassandra)
+  note_started cassandra
 }
 
 # Plugins that ship with RabbitMQ and that Skiff uses: the consistent-hash exchange splits a routed
@@ -196,16 +205,50 @@ ensure_rabbitmq_plugins() {
     || { log "could not enable rabbitmq_consistent_hash_exchange (version routing needs it)"; return 1; }
 }
 
+# Several runs may share the services (two checkouts testing at once): each run marks itself in
+# $SKIFF_SERVICES_DIR/runs, services any run started are listed in $SKIFF_SERVICES_DIR/started, and the
+# last run to end stops them. A service that was running before any run started is never stopped.
+note_started() {
+  mkdir -p "$SKIFF_SERVICES_DIR"
+  echo "$1" >> "$SKIFF_SERVICES_DIR/started"
+}
+
+register_run() {
+  mkdir -p "$SKIFF_SERVICES_DIR/runs"
+  touch "$SKIFF_SERVICES_DIR/runs/$$"
+}
+
 stop_started_services() {
-  local s
-  for s in "${SKIFF_STARTED_SERVICES[@]}"; do
+  local s i run live=0
+  if [ -n "$SKIFF_TEST_VHOST" ]; then
+    rabbitmqctl -q delete_vhost "$SKIFF_TEST_VHOST" >/dev/null 2>&1 || true
+    SKIFF_TEST_VHOST=""
+  fi
+  mkdir -p "$SKIFF_SERVICES_DIR/runs"
+  exec 9>"$SKIFF_SERVICES_DIR/lock"
+  flock 9
+  rm -f "$SKIFF_SERVICES_DIR/runs/$$"
+  for run in "$SKIFF_SERVICES_DIR"/runs/*; do
+    [ -e "$run" ] || continue
+    if kill -0 "${run##*/}" 2>/dev/null; then live=$((live + 1)); else rm -f "$run"; fi
+  done
+  if [ "$live" -gt 0 ]; then
+    [ -s "$SKIFF_SERVICES_DIR/started" ] && log "leaving the services running for $live other test run(s)"
+    flock -u 9
+    return 0
+  fi
+  local started=()
+  [ -f "$SKIFF_SERVICES_DIR/started" ] && mapfile -t started < "$SKIFF_SERVICES_DIR/started"
+  # the last started first
+  for (( i=${#started[@]}-1; i>=0; i-- )); do
+    s="${started[$i]}"
     case "$s" in
       rabbitmq) log "stopping RabbitMQ (started by this script)"; rabbitmqctl -q stop >/dev/null 2>&1 || true ;;
       memcached)
         log "stopping memcached (started by this script)"
         # memcached writes its pid file after dropping privileges: give it a moment if just started
-        local i
-        for i in $(seq 1 20); do [ -s "$SKIFF_SERVICES_DIR/memcached/memcached.pid" ] && break; sleep 0.1; done
+        local j
+        for j in $(seq 1 20); do [ -s "$SKIFF_SERVICES_DIR/memcached/memcached.pid" ] && break; sleep 0.1; done
         kill "$(cat "$SKIFF_SERVICES_DIR/memcached/memcached.pid" 2>/dev/null)" 2>/dev/null || true ;;
       zookeeper)
         log "stopping ZooKeeper (started by this script)"
@@ -215,5 +258,6 @@ stop_started_services() {
         bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" stop "$SKIFF_SERVICES_DIR/cassandra" || true ;;
     esac
   done
-  SKIFF_STARTED_SERVICES=()
+  rm -f "$SKIFF_SERVICES_DIR/started"
+  flock -u 9
 }
