@@ -53,10 +53,16 @@ final class EchoService implements AutoCloseable {
   private final AmqpTransport transport;
   private final List<Server> servers = new ArrayList<>();
 
+  /** Instances on the tests' broker ({@link #brokerUri()}). */
   EchoService() {
+    this(brokerUri());
+  }
+
+  /** @param broker the broker (and virtual host) the instances serve on */
+  EchoService(String broker) {
     transport =
         AmqpTransport.connect(
-            AmqpOptions.of(brokerUri())
+            AmqpOptions.of(broker)
                 .withConnectionName("skiff-cli-test")
                 .withServiceQueueExpiry(Duration.ofMinutes(2)));
   }

@@ -3,11 +3,12 @@ package dev.skiff.service;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * Where the shared test services are: scripts/test.sh starts them and exports {@code SKIFF_*_HOSTS}.
- * Where a variable is not set the test is skipped with a message saying what to run.
+ * Where a variable is not set the test fails (never skips) with a message saying what to run: a test
+ * that needs a store proves nothing without it.
  */
 public final class TestStores {
   private TestStores() {}
@@ -29,9 +30,9 @@ public final class TestStores {
 
   private static String required(String variable) {
     String v = System.getenv(variable);
-    Assumptions.assumeTrue(
-        v != null && !v.isBlank(),
-        variable + " is not set: run the tests with scripts/test.sh, which starts the service and sets it");
+    if (v == null || v.isBlank()) {
+      Assertions.fail(variable + " is not set: run the tests with scripts/test.sh, which starts the service and sets it");
+    }
     return v.trim();
   }
 

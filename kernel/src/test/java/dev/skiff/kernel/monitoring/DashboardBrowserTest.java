@@ -31,7 +31,7 @@ class DashboardBrowserTest {
 
   @Test
   void aServiceAppearsAndTurnsRedWhenItsCheckFails() throws Exception {
-    HeadlessChromium.assumeAvailable();
+    assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     String name = MonitoringServiceTest.uniqueName();
     MonitoringService monitoring = new MonitoringService();
     try (Kernel kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), List.of(monitoring), 0);
