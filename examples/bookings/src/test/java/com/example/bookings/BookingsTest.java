@@ -15,10 +15,12 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.server.Server;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.memcached.Memcached;
+import dev.skiff.service.zookeeper.ZooKeeperClient;
 import dev.skiff.testing.RabbitMqExtension;
 import java.time.Duration;
 import java.util.Map;
@@ -47,9 +49,14 @@ class BookingsTest {
   }
 
   @AfterAll
-  static void dropKeyspace() {
+  static void dropKeyspaceAndNamespace() throws Exception {
     try (LayeredConfig config = config(); CassandraClient c = CassandraClient.builder().config(config).build().start()) {
       c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + KEYSPACE);
+    }
+    try (ZooKeeperClient zk = ZooKeeperClient.builder()
+        .config(Config.of(Map.of("zookeeper.hosts", System.getenv("SKIFF_ZOOKEEPER_HOSTS"), "zookeeper.namespace", "skiff-test")))
+        .build().start()) {
+      zk.curator().delete().quietly().deletingChildrenIfNeeded().forPath("/" + KEYSPACE);
     }
   }
 
