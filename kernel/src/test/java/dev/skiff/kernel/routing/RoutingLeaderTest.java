@@ -80,24 +80,29 @@ class RoutingLeaderTest {
         made.addAndGet(100);
       }
     });
-    KernelCopy next = f.kernel(Duration.ofSeconds(5));
     // how many reconciliations the new copy had run when its registry first held both instances
     AtomicLong reconcilesWhenComplete = new AtomicLong(-1);
-    Registry registry = next.binding.registry();
-    Runnable check = () -> {
-      if (registry.versions(s).equals(Map.of("1.0.0", 1, "2.0.0", 1))) {
-        reconcilesWhenComplete.compareAndSet(-1, next.binding.reconciles());
-      }
-    };
-    registry.onChange(service -> check.run());
-    check.run(); // in case it heard both before the listener was added
-    await().atMost(HANG).until(next.binding::isLeader);
-    await().atMost(HANG).until(() -> reconcilesWhenComplete.get() >= 0);
+    try {
+      KernelCopy next = f.kernel(Duration.ofSeconds(5));
+      Registry registry = next.binding.registry();
+      Runnable check = () -> {
+        if (registry.versions(s).equals(Map.of("1.0.0", 1, "2.0.0", 1))) {
+          reconcilesWhenComplete.compareAndSet(-1, next.binding.reconciles());
+        }
+      };
+      registry.onChange(service -> check.run());
+      check.run(); // in case it heard both before the listener was added
+      await().atMost(HANG).until(next.binding::isLeader);
+      await().atMost(HANG).until(() -> reconcilesWhenComplete.get() >= 0);
+      awaitFullPass(next.binding);
+    } finally {
+      calling.set(false);
+    }
+    Throwable failed = traffic.handle((ok, e) -> e).join();
+    System.out.printf("[routing] %d calls through the change of leader; failure: %s; reconciliations before every instance was heard: %d%n",
+        made.get(), failed, reconcilesWhenComplete.get());
     assertThat(reconcilesWhenComplete.get()).as("reconciliations before the new leader had heard every instance").isZero();
-    awaitFullPass(next.binding);
-    calling.set(false);
-    traffic.join();
-    System.out.printf("[routing] %d calls through the change of leader, none failed%n", made.get());
+    assertThat(failed).as("calls through the change of leader").isNull();
     assertThat(f.serviceTransport.exchangeExists(AmqpTransport.routeExchange(s))).isTrue();
     assertThat(f.split(s, 1000)).containsOnlyKeys("1.0.0", "2.0.0");
   }
