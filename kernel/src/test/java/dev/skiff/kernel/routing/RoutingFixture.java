@@ -214,9 +214,14 @@ final class RoutingFixture implements AutoCloseable {
    * pass under way now may have started before; the one after it has not.)
    */
   static void awaitFullPass(BindingService leader) {
+    awaitFullPass(leader, HANG);
+  }
+
+  /** {@link #awaitFullPass(BindingService)}, failing only after {@code hang} (passes over hundreds of services). */
+  static void awaitFullPass(BindingService leader, Duration hang) {
     assertThat(leader.isLeader()).as("the binding copy waited on leads").isTrue();
     long passes = leader.fullPasses();
-    await().atMost(HANG).until(() -> leader.fullPasses() >= passes + 2);
+    await().atMost(hang).until(() -> leader.fullPasses() >= passes + 2);
   }
 
   /** @return whether the queue exists, asked with a passive declare on a channel of its own */

@@ -91,7 +91,7 @@ class ScaleTest {
         await().atMost(hang).until(() -> binding.registry().versions(name).equals(Map.of("1.0.0", 2, "2.0.0", 1)));
       }
       // bindings converged: a full pass of the leader that began after every instance was registered
-      RoutingFixture.awaitFullPass(binding);
+      RoutingFixture.awaitFullPass(binding, hang);
       double bindingsS = (System.nanoTime() - t0) / 1e9;
       long unroutedPassMs = binding.lastFullPassNanos() / 1_000_000;
       System.out.printf("%s %d instances started in %.2f s; all in the discovery registry after %.2f s; "
@@ -128,7 +128,7 @@ class ScaleTest {
         await().atMost(hang).pollInterval(Duration.ofMillis(20)).until(() -> kt.exchangeExists(AmqpTransport.routeExchange(name)));
       }
       double allAppliedS = (System.nanoTime() - r0) / 1e9;
-      RoutingFixture.awaitFullPass(binding);
+      RoutingFixture.awaitFullPass(binding, hang);
       for (String name : names) {
         assertThat(versionShare(client, name, "2.0.0", 20)).as(name).isEqualTo(1.0);
       }
@@ -139,7 +139,7 @@ class ScaleTest {
       for (String name : names) {
         set(client, name, Map.of("1.0.0", 50, "2.0.0", 50));
       }
-      RoutingFixture.awaitFullPass(binding);
+      RoutingFixture.awaitFullPass(binding, hang);
       Map<String, Integer> pooled = new TreeMap<>();
       for (String name : names) {
         for (int i = 0; i < 20; i++) {
