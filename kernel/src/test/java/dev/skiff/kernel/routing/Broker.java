@@ -1,5 +1,7 @@
 package dev.skiff.kernel.routing;
 
+import static org.awaitility.Awaitility.await;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -17,6 +19,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
  * A RabbitMQ node of this test JVM's own, for the tests that restart their broker: never the broker
@@ -103,15 +106,12 @@ final class Broker {
   }
 
   private void awaitReady(Duration max) {
-    long until = System.nanoTime() + max.toNanos();
-    while (System.nanoTime() < until) {
-      if (isReady()) {
-        return;
-      }
-      sleep(250);
+    try {
+      await().atMost(max).pollInterval(Duration.ofMillis(250)).until(this::isReady);
+    } catch (ConditionTimeoutException e) {
+      throw new IllegalStateException("the private RabbitMQ node " + node + " did not come up within " + max
+          + "; its logs are in " + base.resolve("log"), e);
     }
-    throw new IllegalStateException("the private RabbitMQ node " + node + " did not come up within " + max
-        + "; its logs are in " + base.resolve("log"));
   }
 
   private String ctl(int timeoutSeconds, String... args) {
@@ -228,15 +228,6 @@ final class Broker {
       return out;
     } catch (IOException e) {
       throw new IllegalStateException("cannot run " + String.join(" ", cmd) + " (is RabbitMQ installed? scripts/test.sh installs it): " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
