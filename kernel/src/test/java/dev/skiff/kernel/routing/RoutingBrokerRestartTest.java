@@ -2,12 +2,18 @@ package dev.skiff.kernel.routing;
 
 import static dev.skiff.kernel.routing.RoutingFixture.awaitFullPass;
 import static dev.skiff.kernel.routing.RoutingFixture.awaitRegistry;
+import static dev.skiff.kernel.routing.RoutingFixture.HANG;
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.RouteRule;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -39,7 +45,14 @@ class RoutingBrokerRestartTest {
 
     try (RoutingFixture after = new RoutingFixture(node.uri())) {
       after.clearOnClose(s);
-      KernelCopy k = after.leader();
+      // The node accepts connections before its streams are back: a binding service started then fails
+      // UNAVAILABLE ("cannot open the routing rule stream skiff.routes: ... home node of durable queue
+      // 'skiff.routes' is down or inaccessible"), as a supervisor would, start it again until it runs
+      long t1 = System.nanoTime();
+      KernelCopy k = await().atMost(HANG).pollInterval(Duration.ofMillis(500))
+          .ignoreExceptionsMatching(e -> e instanceof SkiffException x && x.code() == ErrorCode.UNAVAILABLE)
+          .until(after::leader, Objects::nonNull);
+      System.out.printf("[routing] a binding service started %.1f s after the node accepted connections%n", (System.nanoTime() - t1) / 1e9);
       assertThat(after.route(s).getRule()).isEqualTo(stored);
       after.start(s, "1.0.0", "a");
       after.start(s, "2.0.0", "b");

@@ -64,7 +64,12 @@ final class RoutingFixture implements AutoCloseable {
       transport = AmqpTransport.connect(uri);
       discovery = new DiscoveryService();
       binding = new BindingService(Clock.systemUTC(), warmUp);
-      kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(discovery, binding), 0);
+      try {
+        kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(discovery, binding), 0);
+      } catch (RuntimeException e) {
+        transport.close();
+        throw e;
+      }
     }
 
     boolean isOpen() {
