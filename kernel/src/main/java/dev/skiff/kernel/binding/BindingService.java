@@ -91,6 +91,11 @@ public final class BindingService implements KernelService {
   private final Set<String> gone = ConcurrentHashMap.newKeySet();
   /** Weight exchanges out of their ring and not yet deleted: exchange → when it left the ring (nanos). */
   private final Map<String, Long> retiring = new ConcurrentHashMap<>();
+  /**
+   * Queues of versions that no longer run, to delete once empty and unconsumed: a clean stop announces
+   * itself before its instance stops consuming, so the first try usually finds the queue still in use.
+   */
+  private final Set<String> unusedVersionQueues = ConcurrentHashMap.newKeySet();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private final AtomicLong fullPasses = new AtomicLong();
@@ -335,6 +340,7 @@ public final class BindingService implements KernelService {
               reconcile(d);
             }
           }
+          deleteUnusedVersionQueues();
           long pass = System.nanoTime() - t0;
           lastFullPassNanos.set(pass);
           fullPasses.incrementAndGet();
@@ -400,6 +406,7 @@ public final class BindingService implements KernelService {
     // a version's queue takes the requests pinned to it
     for (String v : running.keySet()) {
       versionsSeen.add(service + "#" + v);
+      unusedVersionQueues.remove(AmqpTransport.versionQueue(service, v));
       op(c -> c.queueBind(AmqpTransport.versionQueue(service, v), AmqpTransport.EXCHANGE, AmqpTransport.versionRoutingKey(service, v)));
     }
     if (!effective.isEmpty()) {
@@ -439,8 +446,20 @@ public final class BindingService implements KernelService {
         String v = key.substring(service.length() + 1);
         if (!running.containsKey(v)) {
           versionsSeen.remove(key);
-          op(c -> c.queueDelete(AmqpTransport.versionQueue(service, v), true, true));
+          String q = AmqpTransport.versionQueue(service, v);
+          if (attempt(c -> c.queueDelete(q, true, true)) != null) {
+            unusedVersionQueues.add(q); // in use or not empty: tried again at every full pass
+          }
         }
+      }
+    }
+  }
+
+  /** Deletes the queues of versions that no longer run that are empty and unconsumed now; keeps the others for the next pass. */
+  private void deleteUnusedVersionQueues() {
+    for (String q : unusedVersionQueues) {
+      if (attempt(c -> c.queueDelete(q, true, true)) == null) {
+        unusedVersionQueues.remove(q);
       }
     }
   }
