@@ -12,7 +12,8 @@ import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The RPC contract over the in-process transport, plus server logic that needs no broker to show. */
@@ -23,24 +24,31 @@ class InProcessRpcTest extends RpcContract {
   }
 
   @Test
-  void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() throws InterruptedException {
+  void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() {
     Server s = startEcho(b -> b.concurrency(1));
-    EchoRequest spin = EchoRequest.newBuilder().setFail("spin").build();
-    CallOptions quick = CallOptions.timeout(Duration.ofMillis(200));
+    CallOptions quick = CallOptions.timeout(Duration.ofSeconds(1));
     // the first stuck handler gets an extra thread (the cap is `concurrency` extra); the second, on
     // that extra thread, finds the cap reached and gets none
-    CompletableFuture<EchoResponse> first = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(first::join).isInstanceOf(CompletionException.class);
-    CompletableFuture<EchoResponse> second = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(second::join).isInstanceOf(CompletionException.class);
-    await().atMost(Duration.ofSeconds(2)).until(() -> handlerRuns.get() == 2);
-    assertThat(s.metrics().counter("skiff.server.handler-overruns").getCount()).isEqualTo(2);
-    Thread.sleep(1700); // each spins for 1.5 s, ignoring its interrupt
-    // both have ended: the pool is back to one thread, and a new stuck handler gets its extra thread
-    // again, so the service keeps answering
-    CompletableFuture<EchoResponse> third = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(third::join).isInstanceOf(CompletionException.class);
-    assertThat(client.call(echo, "echo", text("alive"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(1))).getText())
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 2
+        && s.metrics().counter("skiff.server.handler-overruns").getCount() == 2);
+    assertThat(handlerRuns.get()).isEqualTo(2);
+    // both end (they ignored their interrupts): the pool is back to one thread, and a new stuck handler
+    // gets its extra thread again, so the service keeps answering while it is stuck
+    gate.countDown();
+    await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 0);
+    gate = new CountDownLatch(1);
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.metrics().counter("skiff.server.handler-overruns").getCount() == 3);
+    assertThat(client.call(echo, "echo", text("alive"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(30))).getText())
         .isEqualTo("alive");
+    assertThat(atGate.get()).as("the third is still stuck").isEqualTo(1);
+  }
+
+  private static void assertTimesOut(CompletableFuture<EchoResponse> call) {
+    assertThatThrownBy(() -> call.get(60, TimeUnit.SECONDS))
+        .cause()
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
   }
 }
