@@ -21,6 +21,21 @@ class BusySweepTest {
     executor.shutdownNow();
   }
 
+  /**
+   * Lets the executor run {@code n} passes of a sweep of its own that always has work (period 5 ms): a
+   * clock on the executor's own timeline, so that any pass the sweep under test had scheduled in that
+   * time has run by the time this returns.
+   */
+  private void letPassesGoBy(int n) {
+    AtomicInteger ticks = new AtomicInteger();
+    java.util.concurrent.atomic.AtomicBoolean ticking = new java.util.concurrent.atomic.AtomicBoolean(true);
+    BusySweep clock = new BusySweep(executor, 5, ticks::incrementAndGet, ticking::get);
+    clock.arm();
+    await().atMost(Duration.ofSeconds(30)).until(() -> ticks.get() >= n);
+    ticking.set(false);
+    await().atMost(Duration.ofSeconds(30)).until(() -> executor.getQueue().isEmpty() && executor.getActiveCount() == 0);
+  }
+
   @Test
   void passesRunOnlyWhileThereIsWork() throws Exception {
     Set<Integer> work = ConcurrentHashMap.newKeySet();
@@ -28,9 +43,9 @@ class BusySweepTest {
     BusySweep sweep = new BusySweep(executor, 5, passes::incrementAndGet, () -> !work.isEmpty());
 
     // idle from the start: nothing is scheduled, no pass runs
-    Thread.sleep(50);
-    assertThat(passes).hasValue(0);
     assertThat(executor.getQueue()).isEmpty();
+    letPassesGoBy(10);
+    assertThat(passes).hasValue(0);
 
     // work arrives: passes run every period while it is there, one schedule at a time however often armed
     work.add(1);
@@ -44,7 +59,7 @@ class BusySweepTest {
     work.clear();
     await().atMost(Duration.ofSeconds(2)).until(() -> executor.getQueue().isEmpty() && executor.getActiveCount() == 0);
     int after = passes.get();
-    Thread.sleep(50);
+    letPassesGoBy(10);
     assertThat(passes).as("an idle owner wakes no thread").hasValue(after);
 
     // and it starts again when work comes back
