@@ -249,16 +249,23 @@ class AmqpResilienceTest {
     int concurrency = 2;
     int prefetch = 4;
     AtomicInteger maxHeld = new AtomicInteger();
+    AtomicInteger leastSeenByAHandler = new AtomicInteger(Integer.MAX_VALUE);
     AtomicInteger handlerSamples = new AtomicInteger();
     java.util.concurrent.atomic.AtomicReference<Server> server = new java.util.concurrent.atomic.AtomicReference<>();
-    Runnable sample = () -> maxHeld.accumulateAndGet(
-        ((Number) server.get().metrics().getGauges().get("skiff.server.in-flight").getValue()).intValue(), Math::max);
+    java.util.function.IntSupplier held =
+        () -> ((Number) server.get().metrics().getGauges().get("skiff.server.in-flight").getValue()).intValue();
+    Runnable sample = () -> maxHeld.accumulateAndGet(held.getAsInt(), Math::max);
+    Runnable sampleInHandler = () -> {
+      int n = held.getAsInt();
+      maxHeld.accumulateAndGet(n, Math::max);
+      leastSeenByAHandler.accumulateAndGet(n, Math::min);
+      handlerSamples.incrementAndGet();
+    };
     server.set(start(b -> b.concurrency(concurrency).prefetch(prefetch).maxQueueDepth(200)
         .endpoint(Endpoint.of("flood", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
-          sample.run();
+          sampleInHandler.run();
           EchoResponse r = slowEcho(req);
-          sample.run();
-          handlerSamples.addAndGet(2);
+          sampleInHandler.run();
           return r;
         }))));
     AtomicBoolean flooding = new AtomicBoolean(true);
@@ -289,7 +296,8 @@ class AmqpResilienceTest {
     sampler.get(60, TimeUnit.SECONDS); // rethrows what killed the sampler
     System.out.printf("flood of 3000: %d served, refused/failed by code %s, most held in the server %d (%d samples in handlers, %d between)%n",
         ok, outcomes, maxHeld.get(), handlerSamples.get(), samplerSamples.get());
-    assertThat(handlerSamples.get()).isEqualTo(2 * ok);
+    assertThat(handlerSamples.get()).as("two samples per served request").isGreaterThanOrEqualTo(2 * ok);
+    assertThat(leastSeenByAHandler.get()).as("a running request is held: a handler always sees itself").isGreaterThanOrEqualTo(1);
     assertThat(samplerSamples.get()).isPositive();
     assertThat(maxHeld.get()).as("requests held in the server's memory, at most")
         .isLessThanOrEqualTo(prefetch)
@@ -318,7 +326,7 @@ class AmqpResilienceTest {
         while (running.get()) {
           List<CompletableFuture<dev.skiff.platform.client.Reply<EchoResponse>>> calls = new ArrayList<>();
           for (int i = 0; i < 4; i++) {
-            calls.add(client.exchange(service, "once", EchoRequest.newBuilder().setSleepMs(15).build(), EchoResponse.class,
+            calls.add(client.exchange(service, "once", EchoRequest.newBuilder().setSleepMs(50).build(), EchoResponse.class,
                 CallOptions.timeout(Duration.ofSeconds(10))));
           }
           for (CompletableFuture<dev.skiff.platform.client.Reply<EchoResponse>> f : calls) {

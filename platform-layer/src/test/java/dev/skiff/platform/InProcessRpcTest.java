@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
@@ -25,7 +26,19 @@ class InProcessRpcTest extends RpcContract {
 
   @Test
   void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() {
-    Server s = startEcho(b -> b.concurrency(1));
+    java.util.concurrent.atomic.AtomicInteger now = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    Server s = startEcho(b -> b.concurrency(1).endpoint(Endpoint.of("overlap", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+      most.accumulateAndGet(now.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        now.decrementAndGet();
+      }
+      return EchoResponse.getDefaultInstance();
+    })));
     CallOptions quick = CallOptions.timeout(Duration.ofSeconds(1));
     // the first stuck handler gets an extra thread (the cap is `concurrency` extra); the second, on
     // that extra thread, finds the cap reached and gets none
@@ -38,6 +51,16 @@ class InProcessRpcTest extends RpcContract {
     // gets its extra thread again, so the service keeps answering while it is stuck
     gate.countDown();
     await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 0);
+    // back to one thread: two calls at once run one after the other (the added thread is given back
+    // just after the stuck handler returns, hence the wait)
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      most.set(0);
+      CompletableFuture<EchoResponse> a = client.callAsync(echo, "overlap", text(""), EchoResponse.class);
+      CompletableFuture<EchoResponse> b = client.callAsync(echo, "overlap", text(""), EchoResponse.class);
+      a.get(60, TimeUnit.SECONDS);
+      b.get(60, TimeUnit.SECONDS);
+      return most.get() == 1;
+    });
     gate = new CountDownLatch(1);
     assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
     await().atMost(Duration.ofSeconds(30)).until(() -> s.metrics().counter("skiff.server.handler-overruns").getCount() == 3);
