@@ -37,6 +37,16 @@ class HandlerQueueTest {
     };
   }
 
+  /**
+   * Lets {@link HandlerQueue#STALE_NANOS} go by from now, so that no request has started for that long:
+   * time passing is the condition the behaviour under test depends on, not a wait for other threads.
+   */
+  private static void letTheQueueGoStale() {
+    long from = System.nanoTime();
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(1))
+        .until(() -> System.nanoTime() - from > HandlerQueue.STALE_NANOS);
+  }
+
   private static HandlerQueue.Pace quickPace() {
     HandlerQueue.Pace p = new HandlerQueue.Pace();
     for (int i = 0; i < 300; i++) {
@@ -79,8 +89,8 @@ class HandlerQueueTest {
     for (int i = 0; i < 2_000; i++) {
       queue.submit(ran::incrementAndGet, quick);
     }
-    await().atMost(Duration.ofSeconds(5)).until(() -> ran.get() == 2_000);
-    await().atMost(Duration.ofSeconds(5)).until(() -> pool.getActiveCount() == 0);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ran.get() == 2_000);
+    await().atMost(Duration.ofSeconds(30)).until(() -> pool.getActiveCount() == 0);
     long drainers = pool.getCompletedTaskCount();
     assertThat(drainers).as("threads woken for 2,000 quick requests").isLessThan(500);
 
@@ -90,40 +100,65 @@ class HandlerQueueTest {
     for (int i = 0; i < 4; i++) {
       queue.submit(blockingUntil(started, hold), mayBlock);
     }
-    assertThat(started.await(2, TimeUnit.SECONDS)).as("four requests that may block run at once on four threads").isTrue();
+    assertThat(started.await(30, TimeUnit.SECONDS)).as("four requests that may block run at once on four threads").isTrue();
     hold.countDown();
   }
 
   @Test
   void requestsQueuedBehindAQuickHandlerThatBlocksAreRescuedAtTheNextArrivalOrByTheWatchdog() throws Exception {
     HandlerQueue.Pace quick = quickPace();
-    CountDownLatch release = new CountDownLatch(1);
-    CountDownLatch blocking = new CountDownLatch(1);
-    queue.submit(blockingUntil(blocking, release), quick);
-    assertThat(blocking.await(2, TimeUnit.SECONDS)).isTrue();
-    // the blocked thread is the only one awake: a quick request queued now waits for it...
-    CountDownLatch second = new CountDownLatch(1);
-    queue.submit(second::countDown, quick);
-    Thread.sleep(5);
-    // ...until the watchdog's pass finds the queue stale and wakes a thread
-    queue.rescue();
-    assertThat(second.await(1, TimeUnit.SECONDS)).as("rescued by the watchdog's pass").isTrue();
+    List<CountDownLatch> held = new ArrayList<>();
+    // A quick request that blocks queues another the moment it has started, so that the queue is not
+    // stale (a request has just started) and the arrival wakes no thread: the blocked thread is the only
+    // one awake, and the second waits for it... (On a machine so busy that a millisecond passed between
+    // the two, the arrival already woke a thread: then it is tried again, with a pace of its own.)
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      HandlerQueue.Pace pace = quickPace();
+      CountDownLatch second = new CountDownLatch(1);
+      CountDownLatch queued = new CountDownLatch(1);
+      CountDownLatch releaseThis = new CountDownLatch(1);
+      long drainersBefore = pool.getTaskCount();
+      queue.submit(() -> {
+        queue.submit(second::countDown, pace);
+        queued.countDown();
+        try {
+          releaseThis.await();
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+        }
+      }, pace);
+      assertThat(queued.await(30, TimeUnit.SECONDS)).isTrue();
+      if (pool.getTaskCount() > drainersBefore + 1) {
+        releaseThis.countDown(); // the arrival found the queue stale: try again
+        await().atMost(Duration.ofSeconds(30)).until(() -> second.getCount() == 0 && pool.getActiveCount() == 0);
+        return false;
+      }
+      assertThat(second.getCount()).as("waits behind the blocked one").isEqualTo(1);
+      // ...until a pass of the watchdog finds the queue stale (no request started for STALE_NANOS) and
+      // wakes a thread: the passes here are the test's
+      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(1)).until(() -> {
+        queue.rescue();
+        return second.getCount() == 0;
+      });
+      held.add(releaseThis); // it stays blocked until the end
+      return true;
+    });
 
     // or until a request arrives after the awake threads have started nothing for a while: here the
     // first to arrive after a pause blocks as well, on a thread of its own...
-    Thread.sleep(3); // past STALE_NANOS
+    letTheQueueGoStale();
     CountDownLatch blocking2 = new CountDownLatch(1);
     CountDownLatch release2 = new CountDownLatch(1);
     queue.submit(blockingUntil(blocking2, release2), quick);
-    assertThat(blocking2.await(2, TimeUnit.SECONDS)).isTrue();
+    assertThat(blocking2.await(30, TimeUnit.SECONDS)).isTrue();
     // ...the next one waits behind it, and the one after a pause brings a thread for both
     CountDownLatch third = new CountDownLatch(2);
     queue.submit(third::countDown, quick);
-    Thread.sleep(3); // past STALE_NANOS
+    letTheQueueGoStale();
     queue.submit(third::countDown, quick);
-    assertThat(third.await(1, TimeUnit.SECONDS)).as("rescued by the next arrival").isTrue();
-    release.countDown();
+    assertThat(third.await(30, TimeUnit.SECONDS)).as("rescued by the next arrival").isTrue();
     release2.countDown();
+    held.forEach(CountDownLatch::countDown);
   }
 
   @Test
@@ -133,7 +168,7 @@ class HandlerQueueTest {
     for (int i = 0; i < 4; i++) {
       queue.submit(blockingUntil(new CountDownLatch(1), hold), mayBlock);
     }
-    await().atMost(Duration.ofSeconds(2)).until(() -> pool.getActiveCount() == 4);
+    await().atMost(Duration.ofSeconds(30)).until(() -> pool.getActiveCount() == 4);
     AtomicInteger ran = new AtomicInteger();
     Runnable a = ran::incrementAndGet;
     Runnable b = ran::incrementAndGet;
@@ -149,7 +184,7 @@ class HandlerQueueTest {
     assertThat(drained).containsExactly(a, c);
     assertThat(queue.size()).isZero();
     hold.countDown();
-    await().atMost(Duration.ofSeconds(2)).until(() -> pool.getActiveCount() == 0);
+    await().atMost(Duration.ofSeconds(30)).until(() -> pool.getActiveCount() == 0);
     assertThat(ran).as("drained requests are the caller's, not run").hasValue(0);
 
     pool.shutdown();
