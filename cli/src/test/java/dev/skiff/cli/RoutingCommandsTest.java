@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -80,7 +81,7 @@ class RoutingCommandsTest {
 
     // the leader applies it within a second or two: the route exchange appears
     long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (!kernelTransport.exchangeExists(AmqpTransport.routeExchange(svc.name)) && System.nanoTime() < until) {
+    while (!kernelTransport.routing().orElseThrow().splitExists(svc.name) && System.nanoTime() < until) {
       Thread.sleep(50);
     }
     Thread.sleep(200); // and its bindings, declared just before the exchange is bound from skiff.rpc

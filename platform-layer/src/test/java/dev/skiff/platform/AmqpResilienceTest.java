@@ -9,6 +9,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.FanOut;
@@ -92,7 +93,7 @@ class AmqpResilienceTest {
       Channel ch = c.createChannel();
       ch.basicQos(1);
       CountDownLatch took = new CountDownLatch(1);
-      ch.basicConsume(AmqpTransport.serviceQueue(service), false, new DefaultConsumer(ch) {
+      ch.basicConsume(AmqpNames.serviceQueue(service), false, new DefaultConsumer(ch) {
         @Override
         public void handleDelivery(String tag, Envelope env, com.rabbitmq.client.AMQP.BasicProperties p, byte[] body) {
           took.countDown();

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.StringValue;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -177,7 +178,7 @@ class RoutingTest {
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 90, "2.0.0", 10));
     assertThat(st.getInstancesMap()).isEqualTo(Map.of("1.0.0", 2, "2.0.0", 1));
     await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(20))
-        .until(() -> serviceTransport.exchangeExists(AmqpTransport.routeExchange(svc)));
+        .until(() -> serviceTransport.routing().orElseThrow().splitExists(svc));
     System.out.printf("[routing] rule applied %.0f ms after set_route was sent%n", (System.nanoTime() - t0) / 1e6);
     // The route exchange is the first thing the leader's reconciliation makes; it then binds the weights,
     // routes the service through it and unbinds the service queue, which every version shares: calls made
@@ -248,13 +249,13 @@ class RoutingTest {
     System.out.printf("[routing] %d rule changes under load, %d calls lost%n", changes, lost);
     assertThat(lost).isZero();
     // and the weight exchanges that left the ring are deleted soon after, the current ones kept
-    String ex = AmqpTransport.routeExchange(name);
+    String ex = AmqpNames.routeExchange(name);
     await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
-      assertThat(serviceTransport.exchangeExists(ex + "#1.0.0=50")).as("retired").isFalse();
-      assertThat(serviceTransport.exchangeExists(ex + "#2.0.0=100")).as("retired").isFalse();
+      assertThat(RawBroker.exchangeExists(ex + "#1.0.0=50")).as("retired").isFalse();
+      assertThat(RawBroker.exchangeExists(ex + "#2.0.0=100")).as("retired").isFalse();
     });
-    assertThat(serviceTransport.exchangeExists(ex + "#1.0.0=90")).as("in use").isTrue();
-    assertThat(serviceTransport.exchangeExists(ex + "#2.0.0=10")).as("in use").isTrue();
+    assertThat(RawBroker.exchangeExists(ex + "#1.0.0=90")).as("in use").isTrue();
+    assertThat(RawBroker.exchangeExists(ex + "#2.0.0=10")).as("in use").isTrue();
     setRoute(name, Map.of());
   }
 
@@ -299,14 +300,12 @@ class RoutingTest {
     start(name, "2.0.0", "rp-b");
     await().atMost(Duration.ofSeconds(5)).until(() -> binding2.registry().list(name).size() == 2);
     setRoute(name, Map.of("1.0.0", 50, "2.0.0", 50));
-    await().atMost(Duration.ofSeconds(3)).until(() -> serviceTransport.exchangeExists(AmqpTransport.routeExchange(name)));
+    await().atMost(Duration.ofSeconds(3)).until(() -> serviceTransport.routing().orElseThrow().splitExists(name));
     await().atMost(Duration.ofSeconds(3)).untilAsserted(() ->
         assertThat(split(name, 200, CallOptions.defaults())).containsOnlyKeys("1.0.0", "2.0.0"));
 
     // delete the binding skiff.rpc -> skiff.route.NAME by hand: calls fail NOT_FOUND until it is repaired
-    var ch = serviceTransport.openChannel();
-    ch.exchangeUnbind(AmqpTransport.routeExchange(name), AmqpTransport.EXCHANGE, name);
-    ch.close();
+    RawBroker.unbindExchange(AmqpNames.routeExchange(name), AmqpNames.RPC_EXCHANGE, name);
     assertThatThrownBy(() -> call(name, CallOptions.defaults()))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
     long t0 = System.nanoTime();

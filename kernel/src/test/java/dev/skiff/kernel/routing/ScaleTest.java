@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.StringValue;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -84,7 +85,7 @@ class ScaleTest {
       set(client, one, Map.of("1.0.0", 90, "2.0.0", 10));
       double setMs = (System.nanoTime() - c0) / 1e6;
       await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(5))
-          .until(() -> kt.exchangeExists(AmqpTransport.routeExchange(one)));
+          .until(() -> kt.routing().orElseThrow().splitExists(one));
       double appliedMs = (System.nanoTime() - c0) / 1e6;
       long c1 = System.nanoTime();
       set(client, one, Map.of("1.0.0", 10, "2.0.0", 90));
@@ -102,7 +103,7 @@ class ScaleTest {
       double allSetS = (System.nanoTime() - r0) / 1e9;
       String last = prefix + "." + (SERVICES - 1);
       await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20))
-          .until(() -> kt.exchangeExists(AmqpTransport.routeExchange(last)));
+          .until(() -> kt.routing().orElseThrow().splitExists(last));
       double allAppliedS = (System.nanoTime() - r0) / 1e9;
       // a full pass that started after the last rule was applied (the one under way may have started before)
       long passes = binding.fullPasses();

@@ -306,7 +306,7 @@ final class ClientCore {
     }
     boolean retryable = e.code().isRetryable() || e.code() == ErrorCode.UNKNOWN_OUTCOME;
     // a request that never left this process may be sent again whatever its endpoint does
-    boolean unsent = "no".equals(e.context().get(SkiffException.CONTEXT_SENT));
+    boolean unsent = e.progress() == dev.skiff.platform.RpcProgress.NOT_SENT;
     if (!retryable || e.code() == ErrorCode.CIRCUIT_OPEN || !(unsent || isIdempotent(call))) {
       return -1;
     }
@@ -349,11 +349,22 @@ final class ClientCore {
     pending.put(correlationId, p);
     sweep.arm();
     RequestMessage msg =
-        new RequestMessage(
-            correlationId, call.requestId(), call.service(), call.endpoint(), call.options().instance(), call.options().version(), deadline,
-            now, fromService, fromInstance, "00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"),
-            call.contentType(), call.accept(), null, null,
-            call.body());
+        RequestMessage.builder()
+            .correlationId(correlationId)
+            .requestId(call.requestId())
+            .service(call.service())
+            .endpoint(call.endpoint())
+            .targetInstance(call.options().instance())
+            .targetVersion(call.options().version())
+            .deadlineEpochMillis(deadline)
+            .sentEpochMillis(now)
+            .fromService(fromService)
+            .fromInstance(fromInstance)
+            .traceparent("00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"))
+            .contentType(call.contentType())
+            .accept(call.accept())
+            .body(call.body())
+            .build();
     CompletableFuture<Void> sent;
     try {
       sent = channel().send(msg);
