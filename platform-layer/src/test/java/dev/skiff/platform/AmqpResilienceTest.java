@@ -16,6 +16,7 @@ import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
@@ -70,8 +71,8 @@ class AmqpResilienceTest {
     return EchoResponse.newBuilder().setText(req.getText()).build();
   }
 
-  private Server start(java.util.function.Consumer<Server.Builder> customize) {
-    Server.Builder b =
+  private Server start(java.util.function.Consumer<ServerBuilder> customize) {
+    ServerBuilder b =
         Server.builder(service)
             .transport(transport)
             .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)))

@@ -12,6 +12,7 @@ import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.Transport;
@@ -54,8 +55,8 @@ abstract class RpcContract {
     transport.close();
   }
 
-  protected Server start(String name, Consumer<Server.Builder> customize) {
-    Server.Builder b =
+  protected Server start(String name, Consumer<ServerBuilder> customize) {
+    ServerBuilder b =
         Server.builder(name)
             .version("1.2.3")
             .transport(transport)
@@ -78,7 +79,7 @@ abstract class RpcContract {
     return s;
   }
 
-  protected Server startEcho(Consumer<Server.Builder> customize) {
+  protected Server startEcho(Consumer<ServerBuilder> customize) {
     return start(echo, customize);
   }
 

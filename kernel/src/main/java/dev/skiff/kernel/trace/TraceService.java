@@ -8,6 +8,7 @@ import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.trace.SpanSink;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.GetTraceRequest;
@@ -187,7 +188,7 @@ public final class TraceService implements KernelService {
     store.start();
     PubSub events = new PubSub(context.transport());
     subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
-    Server.Builder b =
+    ServerBuilder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())

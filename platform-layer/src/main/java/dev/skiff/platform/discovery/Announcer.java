@@ -1,5 +1,6 @@
 package dev.skiff.platform.discovery;
 
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
@@ -21,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * dropped by the broker, so announcing costs nothing when there is no kernel.
  *
  * <p>{@link dev.skiff.platform.server.Server} starts one when its service starts (unless disabled with
- * {@code Server.Builder.announce(false)}). Thread-safe; owns one named daemon thread; does not own the
+ * {@code ServerBuilder.announce(false)}). Thread-safe; owns one named daemon thread; does not own the
  * transport. A failed publish (broker down) is logged and retried at the next heartbeat.
  */
 public final class Announcer implements AutoCloseable {
