@@ -633,10 +633,8 @@ abstract class RpcContract {
   @Test
   void circuitBreakerOpensOnSustainedFailuresAndClosesWhenTheServiceRecovers() {
     startEcho(b -> {});
-    io.github.resilience4j.circuitbreaker.CircuitBreakerConfig quick =
-        io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.from(Client.Builder.defaultCircuitBreaker())
-            .waitDurationInOpenState(Duration.ofMillis(300))
-            .build();
+    dev.skiff.platform.client.BreakerOptions quick =
+        dev.skiff.platform.client.BreakerOptions.defaults().withOpenFor(Duration.ofMillis(300));
     try (Client guarded = Client.builder().transport(transport).circuitBreaker(quick).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build()) {
       EchoRequest failing = flakyFor(10, ErrorCode.INTERNAL);
       for (int i = 0; i < 10; i++) {
