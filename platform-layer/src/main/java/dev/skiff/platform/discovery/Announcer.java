@@ -1,5 +1,6 @@
 package dev.skiff.platform.discovery;
 
+import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.transport.Transport;
@@ -72,11 +73,7 @@ public final class Announcer implements AutoCloseable {
             .build();
     this.topic = TOPIC_PREFIX + announcement.getService();
     this.timer =
-        Executors.newSingleThreadScheduledExecutor(r -> {
-          Thread t = new Thread(r, "skiff-announcer-" + announcement.getService());
-          t.setDaemon(true);
-          return t;
-        });
+        Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-announcer-" + announcement.getService()));
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.skiff.platform.trace;
 
+import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.observe.ClientEvent;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.observe.ServerEvent;
@@ -74,8 +75,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     this.sink = b.sink != null ? b.sink : publisher(b.transport, b.service);
     this.clock = b.clock;
     this.buffer = new ArrayBlockingQueue<>(b.settings.bufferCapacity());
-    this.shipper = new Thread(this::shipLoop, "skiff-trace-" + service);
-    shipper.setDaemon(true);
+    this.shipper = Threads.daemon("skiff-trace-" + service, this::shipLoop);
   }
 
   private static SpanSink publisher(Transport transport, String service) {
