@@ -6,6 +6,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.platform.internal.Threads;
 import java.io.PrintWriter;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -64,10 +65,10 @@ final class KernelCommand implements Callable<Integer> {
       return SkiffCli.EXIT_BROKER_UNREACHABLE;
     }
     Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(cli.env()), chosen, port);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();
-    }, "skiff-kernel-shutdown"));
+    }));
     out.println("kernel: running " + kernel.services().stream().map(KernelService::name).toList() + " on broker "
         + b.describe() + "; pages at http://localhost:" + kernel.web().port() + "/");
     out.flush();

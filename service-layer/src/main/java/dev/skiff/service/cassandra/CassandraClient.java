@@ -59,8 +59,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects (a control session without keyspace) and registers
  * the health check {@code NAME} and metrics {@code NAME.*} (NAME defaults to the config path,
- * {@code cassandra}); {@link #session(String)} and {@link #migrate} start a client that was not
- * started. Sessions of keyspaces open on first use. {@link #close()} closes every session and removes
+ * {@code cassandra}); every other operation on a client not started (or closed) is refused with an
+ * IllegalStateException that says so. Sessions of keyspaces open on first use. {@link #close()} closes every session and removes
  * the health check and metrics; idempotent.
  *
  * <p><b>Failures.</b> When nodes go away, queries fail with UNAVAILABLE or TIMEOUT naming the query,
@@ -165,14 +165,9 @@ public final class CassandraClient implements AutoCloseable {
 
   private void ensureStarted() {
     State s = state.get();
-    if (s == State.NEW) {
-      synchronized (this) {
-        if (state.get() == State.NEW) {
-          start();
-        }
-      }
-    } else if (s == State.CLOSED) {
-      throw new IllegalStateException("Cassandra client '" + name + "' is closed");
+    if (s != State.STARTED) {
+      throw new IllegalStateException(
+          "Cassandra client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
     }
   }
 

@@ -55,8 +55,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects and registers the health check {@code NAME} and the
- * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); the first operation
- * starts a client that was not started. A server that cannot be reached does not fail the start: the
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); an operation on a
+ * client not started (or closed) is refused with an IllegalStateException that says so. A server that cannot be reached does not fail the start: the
  * client keeps trying it, the health check says it is down, operations on its keys fail fast with
  * UNAVAILABLE, and read-through goes to the loader. {@link #close()} disconnects and removes the health
  * check and metrics; idempotent.
@@ -166,14 +166,9 @@ public final class Memcached implements AutoCloseable {
 
   private MemcachedClient client() {
     State s = state.get();
-    if (s == State.NEW) {
-      synchronized (this) {
-        if (state.get() == State.NEW) {
-          start();
-        }
-      }
-    } else if (s == State.CLOSED) {
-      throw new IllegalStateException("memcached client '" + name + "' is closed");
+    if (s != State.STARTED) {
+      throw new IllegalStateException(
+          "memcached client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
     }
     return client;
   }

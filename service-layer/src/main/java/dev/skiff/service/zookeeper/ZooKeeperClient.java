@@ -11,6 +11,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Threads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,9 +19,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -99,31 +98,19 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.healthChecks = setup.healthChecks();
     this.settings = ZooKeeperSettings.from(config().at(path));
     this.ensemble = new LiveEnsemble(settings.connectString());
-    AtomicInteger n = new AtomicInteger();
-    ThreadFactory threads =
-        r -> {
-          Thread t = new Thread(r, "skiff-zookeeper-" + name + "-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        };
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
             .ensembleProvider(ensemble)
             .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
             .connectionTimeoutMs((int) settings.connectionTimeout().toMillis())
             .retryPolicy(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000))
-            .threadFactory(threads);
+            .threadFactory(Threads.named("skiff-zookeeper-" + name));
     if (!settings.namespace().isEmpty()) {
       cb.namespace(settings.namespace());
     }
     this.curator = cb.build();
     this.listenerExecutor =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "skiff-zookeeper-listeners-" + name);
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
@@ -242,7 +229,8 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private void checkStarted() {
     if (state.get() != State.STARTED) {
-      throw new IllegalStateException("ZooKeeper client '" + name + "' is " + state.get().name().toLowerCase(java.util.Locale.ROOT) + ": call start() first");
+      throw new IllegalStateException(
+          "ZooKeeper client '" + name + "' is " + (state.get() == State.NEW ? "not started: call start() first" : "closed"));
     }
   }
 
