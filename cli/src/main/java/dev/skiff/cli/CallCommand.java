@@ -73,14 +73,7 @@ final class CallCommand implements Callable<Integer> {
       description = "The request as JSON; the service decodes and validates it.")
   String json;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the reply: 250ms, 2s, 1.5s, 1m.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
   String instance;
@@ -113,28 +106,23 @@ final class CallCommand implements Callable<Integer> {
     Client client;
     Tracing started = null;
     AtomicReference<String> traceId = new AtomicReference<>();
-    try {
-      if (trace) {
-        AmqpTransport transport = b.connectTransport();
-        // the call's own span goes to the trace service too, as the root of the trace
-        started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
-            .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
-        client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
-          @Override
-          public void onClientAttempt(ClientEvent event) {
-            traceId.set(event.traceId());
-          }
-        }).build();
-      } else {
-        client = b.connect();
-      }
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
+    if (trace) {
+      AmqpTransport transport = b.connectTransport();
+      // the call's own span goes to the trace service too, as the root of the trace
+      started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
+          .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
+      client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
+        @Override
+        public void onClientAttempt(ClientEvent event) {
+          traceId.set(event.traceId());
+        }
+      }).build();
+    } else {
+      client = b.connect();
     }
     Tracing tracing = started;
     String requestId = newRequestId();
-    CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId).withTrace(trace);
+    CallOptions options = CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace);
     if (instance != null) {
       options = options.withInstance(instance);
     }

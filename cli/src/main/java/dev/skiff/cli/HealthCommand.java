@@ -14,12 +14,10 @@ import dev.skiff.proto.v1.HealthQuery;
 import dev.skiff.proto.v1.InstanceStatus;
 import dev.skiff.proto.v1.ServiceStatus;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.TreeSet;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -60,14 +58,7 @@ final class HealthCommand implements Callable<Integer> {
   @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: all services.")
   String service;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the monitoring service.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--json", description = "Print the monitoring service's answer as JSON instead.")
   boolean json;
@@ -80,19 +71,13 @@ final class HealthCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    Client client = b.connect();
     HealthOverview overview;
     try (client) {
       overview = client.call(
           MonitoringService.SERVICE, MonitoringService.ENDPOINT,
           HealthQuery.newBuilder().setService(service == null ? "" : service).build(), HealthOverview.class,
-          CallOptions.timeout(timeout));
+          CallOptions.timeout(timeout.get()));
     } catch (SkiffException e) {
       if (e.service().equals(MonitoringService.SERVICE)) {
         SkiffCli.printError(err, e);

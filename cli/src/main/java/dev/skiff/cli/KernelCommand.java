@@ -2,7 +2,6 @@ package dev.skiff.cli;
 
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelService;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -57,13 +56,7 @@ final class KernelCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    AmqpTransport transport;
-    try {
-      transport = b.connectTransport();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    AmqpTransport transport = b.connectTransport();
     Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(cli.env()), chosen, port);
     Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();

@@ -6,7 +6,6 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -15,7 +14,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -86,14 +84,7 @@ final class LoadCommand implements Callable<Integer> {
       description = "How many calls may be in flight at once (1 to 10,000).")
   int concurrency;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long each call waits for its reply.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--instance", paramLabel = "ID", description = "Send every call to this instance of the service only.")
   String instance;
@@ -120,13 +111,7 @@ final class LoadCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    Client client = b.connect();
     LoadStats.Summary summary;
     try (client) {
       summary = drive(client);
@@ -146,7 +131,7 @@ final class LoadCommand implements Callable<Integer> {
   }
 
   private LoadStats.Summary drive(Client client) throws InterruptedException {
-    CallOptions options = CallOptions.timeout(timeout);
+    CallOptions options = CallOptions.timeout(timeout.get());
     if (instance != null) {
       options = options.withInstance(instance);
     }
@@ -200,7 +185,7 @@ final class LoadCommand implements Callable<Integer> {
         .put("endpoint", endpoint)
         .put("calls", s.calls())
         .put("concurrency", concurrency)
-        .put("timeoutMs", timeout.toMillis())
+        .put("timeoutMs", timeout.get().toMillis())
         .put("successes", s.successes())
         .put("errors", s.errors())
         .putCounts("errorsByCode", s.errorsByCode())
@@ -216,7 +201,7 @@ final class LoadCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         "load %s/%s: %d calls, concurrency %d, timeout %s%n",
-        service, endpoint, s.calls(), concurrency, DurationConverter.format(timeout));
+        service, endpoint, s.calls(), concurrency, DurationConverter.format(timeout.get()));
     out.printf(Locale.ROOT, "  successes    %d%n", s.successes());
     out.printf(
         Locale.ROOT, "  errors       %d%s%n", s.errors(), s.errors() == 0 ? "" : " (" + counts(s.errorsByCode()) + ")");

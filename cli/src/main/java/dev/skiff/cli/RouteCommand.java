@@ -97,13 +97,7 @@ final class RouteCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(), "give weights, --show or --clear, not several");
     }
     BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    Client client = b.connect();
     RouteStatus st;
     CallOptions o = CallOptions.timeout(Duration.ofSeconds(10));
     try (client) {

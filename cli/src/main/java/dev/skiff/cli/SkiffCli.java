@@ -140,6 +140,11 @@ public final class SkiffCli implements Callable<Integer> {
 
   private static int onUnexpected(Exception ex, CommandLine cmd, ParseResult parsed) {
     PrintWriter err = cmd.getErr();
+    if (ex instanceof BrokerUnreachable u) {
+      printError(err, u.error());
+      err.flush();
+      return EXIT_BROKER_UNREACHABLE;
+    }
     if (ex instanceof SkiffException e) {
       printError(err, e);
       err.flush();

@@ -11,7 +11,6 @@ import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.Trace;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -20,7 +19,6 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
@@ -66,14 +64,7 @@ final class TraceCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the trace as Zipkin v2 JSON (an array of spans) instead of a tree.")
   boolean json;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the trace service.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
   boolean help;
@@ -87,16 +78,10 @@ final class TraceCommand implements Callable<Integer> {
     PrintWriter out = spec.commandLine().getOut();
     PrintWriter err = spec.commandLine().getErr();
     BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    Client client = b.connect();
     try (client) {
       Trace t = client.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(traceId).build(), Trace.class,
-          CallOptions.timeout(timeout));
+          CallOptions.timeout(timeout.get()));
       if (json) {
         out.println(ZipkinJson.of(t.getSpansList()));
       } else {
