@@ -13,27 +13,19 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff call SERVICE ENDPOINT [JSON]}: one call, its JSON response on stdout. */
 @Command(
     name = "call",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Calls an endpoint and prints its JSON response.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Sends JSON (protobuf's JSON mapping; the service decodes and validates it) and prints the "
           + "response JSON on stdout. On failure prints CODE: description on stderr, e.g.",
@@ -48,15 +40,9 @@ import picocli.CommandLine.Spec;
       "",
       "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 broker unreachable."
     })
-final class CallCommand implements Callable<Integer> {
+final class CallCommand extends BrokerCommand {
   /** The service name the command's own spans are recorded under. */
   static final String TRACE_SERVICE_NAME = "skiff-cli";
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name, e.g. com.example.greeter.")
   String service;
@@ -92,14 +78,11 @@ final class CallCommand implements Callable<Integer> {
       description = "Also print on stderr the broker, who answered (service, version, instance), the request id and the latency.")
   boolean verbose;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
     if (verbose) {
       err.println("broker " + b.describe());
     }

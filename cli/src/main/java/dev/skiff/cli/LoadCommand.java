@@ -8,19 +8,15 @@ import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.io.PrintWriter;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code skiff load SERVICE ENDPOINT JSON --calls N --concurrency C}: N asynchronous calls, at most C in
@@ -32,11 +28,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "load",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Drives load against an endpoint and prints a summary.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Makes N calls with the same JSON request, at most C in flight at once, then prints: calls, "
           + "successes, errors by code, throughput, latency percentiles of the successful calls "
@@ -53,17 +45,11 @@ import picocli.CommandLine.Spec;
       "Exit codes: 0 every call succeeded, 1 at least one call failed, 2 usage error,",
       "            3 broker unreachable."
     })
-final class LoadCommand implements Callable<Integer> {
+final class LoadCommand extends BrokerCommand {
   /** The most calls one run makes (each successful call keeps one latency sample). */
   static final int MAX_CALLS = 10_000_000;
   /** The most calls in flight at once (the platform client's own default bound). */
   static final int MAX_CONCURRENCY = 10_000;
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name.")
   String service;
@@ -95,9 +81,6 @@ final class LoadCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the summary as one JSON object on one line (fields: see docs/cli.md).")
   boolean jsonOutput;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() throws InterruptedException {
     if (calls < 1 || calls > MAX_CALLS) {
@@ -108,9 +91,9 @@ final class LoadCommand implements Callable<Integer> {
       throw new ParameterException(
           spec.commandLine(), "--concurrency must be between 1 and " + MAX_CONCURRENCY + ", not " + concurrency);
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
     Client client = b.connect();
     LoadStats.Summary summary;
     try (client) {

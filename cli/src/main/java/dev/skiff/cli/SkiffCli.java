@@ -115,6 +115,11 @@ public final class SkiffCli implements Callable<Integer> {
     cl.setExpandAtFiles(false);
     cl.setParameterExceptionHandler(SkiffCli::onUsageError);
     cl.setExecutionExceptionHandler(SkiffCli::onUnexpected);
+    // one house style for every command's help: options in the order they are declared, a blank line
+    // before each section
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      sub.getCommandSpec().usageMessage().sortOptions(false).headerHeading("%n").synopsisHeading("%nUsage: ").descriptionHeading("%n");
+    }
     return cl;
   }
 

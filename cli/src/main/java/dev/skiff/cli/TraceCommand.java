@@ -16,25 +16,17 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff trace ID [--json]}: one stored trace, as a tree of spans or as Zipkin v2 JSON. */
 @Command(
     name = "trace",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Shows a stored trace: its spans as a tree with their timings, or as Zipkin v2 JSON.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Asks the trace kernel service (skiff.trace, run by 'skiff kernel') for a trace. A trace is stored when it "
           + "was sampled: forced with 'skiff call --trace' (which prints its id), or by a service's "
@@ -49,14 +41,8 @@ import picocli.CommandLine.Spec;
       "",
       "Exit codes: 0 shown, 1 no such trace or the trace service failed, 2 usage error, 3 broker unreachable."
     })
-final class TraceCommand implements Callable<Integer> {
+final class TraceCommand extends BrokerCommand {
   private static final Pattern TRACE_ID = Pattern.compile("[0-9a-fA-F]{32}");
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "ID", description = "The trace id: 32 hex characters, as 'skiff call --trace' prints it.")
   String traceId;
@@ -66,18 +52,15 @@ final class TraceCommand implements Callable<Integer> {
 
   @Mixin TimeoutOption timeout;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() {
     if (!TRACE_ID.matcher(traceId).matches()) {
       throw new ParameterException(spec.commandLine(),
           "'" + traceId + "' is not a trace id: a trace id is 32 hex characters (what 'skiff call --trace' prints)");
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
     Client client = b.connect();
     try (client) {
       Trace t = client.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(traceId).build(), Trace.class,
