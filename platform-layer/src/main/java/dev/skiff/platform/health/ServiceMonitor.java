@@ -1,5 +1,6 @@
 package dev.skiff.platform.health;
 
+import dev.skiff.platform.internal.Lifecycle;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
@@ -27,7 +28,6 @@ import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -99,8 +99,7 @@ public final class ServiceMonitor implements AutoCloseable {
   private final Clock clock;
   private final PubSub pubsub;
   private final String topic;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Lifecycle lifecycle;
   private final long startedMillis;
   private ScheduledExecutorService scheduler;
   private GraphiteReporting graphite;
@@ -138,6 +137,7 @@ public final class ServiceMonitor implements AutoCloseable {
     this.pubsub = new PubSub(transport);
     this.topic = TOPIC_PREFIX + service.name();
     this.startedMillis = clock.millis();
+    this.lifecycle = new Lifecycle("monitoring of " + service.name());
     registerBuiltIns();
   }
 
@@ -163,9 +163,10 @@ public final class ServiceMonitor implements AutoCloseable {
    * @throws IllegalStateException if started before
    */
   public void start() {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("monitoring of " + service.name() + " was already started");
-    }
+    lifecycle.start(this::startWork, this::stopWork);
+  }
+
+  private void startWork() {
     ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-health-" + service.name()));
     s.setRemoveOnCancelPolicy(true);
     scheduler = s;
@@ -317,9 +318,14 @@ public final class ServiceMonitor implements AutoCloseable {
   /** Stops checks, publishing and reporting. Idempotent. */
   @Override
   public void close() {
-    if (!closed.compareAndSet(false, true)) {
+    if (lifecycle.beginClose() == Lifecycle.State.CLOSED) {
       return;
     }
+    stopWork();
+    lifecycle.closed();
+  }
+
+  private void stopWork() {
     if (scheduler != null) {
       scheduler.shutdownNow();
     }
