@@ -2,7 +2,7 @@ package dev.skiff.kernel.binding;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.skiff.kernel.KernelContext;
-import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.ErrorCode;
@@ -25,7 +25,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -42,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * back within that time). All its
  * operations are idempotent declares, binds and unbinds.
  */
-public final class BindingService implements KernelService {
+public final class BindingService extends KernelServiceBase {
   /** The service name the routing API answers on. */
   public static final String SERVICE = "skiff.binding";
   /** The queue whose exclusive consumer is the leader. */
@@ -68,8 +67,6 @@ public final class BindingService implements KernelService {
 
   private final Clock clock;
   private final Duration warmUp;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
   /** Services to reconcile, each at most once in the queue. */
   private final LinkedBlockingQueue<String> dirty = new LinkedBlockingQueue<>();
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
@@ -101,20 +98,14 @@ public final class BindingService implements KernelService {
    *     it does not act on a registry that has not heard every instance yet (longer than the heartbeat)
    */
   public BindingService(Clock clock, Duration warmUp) {
+    super("binding");
     this.clock = clock;
     this.warmUp = warmUp;
   }
 
-  @Override
-  public String name() {
-    return "binding";
-  }
 
   @Override
-  public void start(KernelContext context) {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("binding service already started");
-    }
+  protected void begin(KernelContext context) {
     Transport t = context.transport();
     RoutingTopology routing = t.routing().orElse(null);
     if (routing == null) {
@@ -284,7 +275,7 @@ public final class BindingService implements KernelService {
   private void run() {
     long startedAt = System.nanoTime();
     long nextFull = 0;
-    while (!closed.get()) {
+    while (!!isRunning()) {
       try {
         if (!leader) {
           leader = tryLead();
@@ -347,7 +338,7 @@ public final class BindingService implements KernelService {
 
   private boolean tryLead() {
     RoutingTopology.Lease held = topology.tryLease(LEADER_QUEUE, why -> {
-      if (!closed.get()) {
+      if (!!isRunning()) {
         log.warn("lost the binding leadership: {}", why);
         leader = false;
       }
@@ -462,10 +453,7 @@ public final class BindingService implements KernelService {
   }
 
   @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
+  protected void end() {
     if (worker != null) {
       worker.interrupt();
       try {
