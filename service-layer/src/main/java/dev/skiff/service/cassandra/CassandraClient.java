@@ -83,9 +83,7 @@ public final class CassandraClient implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final LayeredConfig live;
-  private final Config fixed;
-  private final String path;
+  private final StoreClientBuilder.Setup setup;
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
@@ -116,13 +114,11 @@ public final class CassandraClient implements AutoCloseable {
 
   private CassandraClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.live = setup.live();
-    this.fixed = setup.fixed();
-    this.path = setup.path();
+    this.setup = setup;
     this.name = setup.name();
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
-    this.settings = CassandraSettings.from(config().at(path));
+    this.settings = CassandraSettings.from(setup.section());
     this.errors = metrics.counter(name + ".errors");
     this.moves = metrics.counter(name + ".moves");
   }
@@ -130,10 +126,6 @@ public final class CassandraClient implements AutoCloseable {
   /** @return a builder */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private Config config() {
-    return live != null ? live.current() : fixed;
   }
 
   /**
@@ -155,10 +147,7 @@ public final class CassandraClient implements AutoCloseable {
     metrics.gauge(name + ".nodes.up", () -> () -> upNodes(generation).size());
     metrics.gauge(name + ".prepared", () -> () -> generation.prepared.size());
     healthChecks.register(name, new Health());
-    if (live != null) {
-      subscriptions.add(live.addValidator(c -> CassandraSettings.from(c.at(path))));
-      subscriptions.add(live.onChange(path, c -> apply(CassandraSettings.from(c.at(path)))));
-    }
+    subscriptions.addAll(setup.follow(CassandraSettings::from, this::apply));
     log.info("Cassandra client '{}' connected to {} (datacenter {})", name, settings.hosts(), settings.datacenter());
     return this;
   }
@@ -211,7 +200,7 @@ public final class CassandraClient implements AutoCloseable {
       } catch (RuntimeException e) {
         errors.inc();
         throw CassandraErrors.map(
-            "Cassandra at " + s.hosts() + " (" + path + ".hosts)"
+            "Cassandra at " + s.hosts() + " (" + setup.path() + ".hosts)"
                 + (keyspace.isEmpty() ? "" : ", keyspace '" + keyspace + "'") + " cannot be opened",
             e);
       }
@@ -269,7 +258,7 @@ public final class CassandraClient implements AutoCloseable {
    * @throws ConfigException when no keyspace is configured
    */
   public CassandraSession session() {
-    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(path).invalid("keyspace", "is required for session()")));
+    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(setup.path()).invalid("keyspace", "is required for session()")));
   }
 
   /**

@@ -8,7 +8,6 @@ import com.codahale.metrics.health.HealthCheck;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.internal.Threads;
@@ -67,9 +66,7 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final LayeredConfig live;
-  private final Config fixed;
-  private final String path;
+  private final StoreClientBuilder.Setup setup;
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
@@ -90,13 +87,11 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private ZooKeeperClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.live = setup.live();
-    this.fixed = setup.fixed();
-    this.path = setup.path();
+    this.setup = setup;
     this.name = setup.name();
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
-    this.settings = ZooKeeperSettings.from(config().at(path));
+    this.settings = ZooKeeperSettings.from(setup.section());
     this.ensemble = new LiveEnsemble(settings.connectString());
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
@@ -120,10 +115,6 @@ public final class ZooKeeperClient implements AutoCloseable {
   /** @return a builder */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private Config config() {
-    return live != null ? live.current() : fixed;
   }
 
   /**
@@ -151,17 +142,14 @@ public final class ZooKeeperClient implements AutoCloseable {
       close();
       throw new SkiffException(
           ErrorCode.UNAVAILABLE,
-          "ZooKeeper at " + settings.connectString() + " (" + path + ".hosts) did not answer within "
+          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within "
               + settings.connectionTimeout());
     }
     connection.set(ConnectionState.CONNECTED);
     connectionSince.set(Instant.now());
     metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
     healthChecks.register(name, new Health());
-    if (live != null) {
-      subscriptions.add(live.addValidator(c -> ZooKeeperSettings.from(c.at(path))));
-      subscriptions.add(live.onChange(path, c -> moveTo(ZooKeeperSettings.from(c.at(path)))));
-    }
+    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
     log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     return this;
   }
