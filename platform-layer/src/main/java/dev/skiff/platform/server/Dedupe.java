@@ -113,17 +113,7 @@ final class Dedupe {
     if (keep) {
       answers.put(key, answer.error(), answer.contentType(), answer.body(), nowMillis);
     }
-    Running r = running.get(key);
-    if (r == null || r.first != first) {
-      return List.of();
-    }
-    List<ServerCall> waiting;
-    synchronized (r) {
-      r.answer = answer;
-      waiting = r.followers == null ? List.of() : r.followers;
-    }
-    running.remove(key, r);
-    return waiting;
+    return end(key, first, r -> r.answer = answer);
   }
 
   /**
@@ -135,13 +125,18 @@ final class Dedupe {
    * @return the followers
    */
   List<ServerCall> abandoned(String key, ServerCall first) {
+    return end(key, first, r -> r.abandoned = true);
+  }
+
+  /** Ends the run of a first request: marks it (under its lock, as {@link #join} reads it) and takes its followers. */
+  private List<ServerCall> end(String key, ServerCall first, java.util.function.Consumer<Running> mark) {
     Running r = running.get(key);
     if (r == null || r.first != first) {
       return List.of();
     }
     List<ServerCall> waiting;
     synchronized (r) {
-      r.abandoned = true;
+      mark.accept(r);
       waiting = r.followers == null ? List.of() : r.followers;
     }
     running.remove(key, r);
