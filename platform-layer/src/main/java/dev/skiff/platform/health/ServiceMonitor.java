@@ -273,37 +273,30 @@ public final class ServiceMonitor implements AutoCloseable {
   }
 
   private EndpointStats serverStats(MonitoredEndpoint e) {
-    RpcMetrics.Side side = rpc.serverEndpoints().get(e.name());
-    Snapshot snap = e.handlerTimer().getSnapshot();
-    EndpointStats.Builder b = EndpointStats.newBuilder()
-        .setName(e.name())
-        .setSide("server")
-        .setRequests(side.count())
-        .setErrors(side.errors())
-        .setMeanMillis(snap.getMean() / 1e6)
-        .setP95Millis(snap.get95thPercentile() / 1e6)
-        .setP99Millis(snap.get99thPercentile() / 1e6)
-        .setRate1M(side.rate1m());
+    EndpointStats.Builder b = stats(e.name(), "server", rpc.serverEndpoints().get(e.name()), e.handlerTimer().getSnapshot());
     if (e.slaMean() != null) {
       b.setSlaMeanMillis(e.slaMean().toNanos() / 1e6).setSlaP95Millis(e.slaP95().toNanos() / 1e6);
     }
-    putCodes(b, side);
     return b.build();
   }
 
   private static EndpointStats clientStats(String name, RpcMetrics.Side side) {
-    Snapshot snap = side.timer().getSnapshot();
+    return stats(name, "client", side, side.timer().getSnapshot()).build();
+  }
+
+  /** An endpoint's figures: counts, errors by code and latency (the handler's on a server, the call's on a client). */
+  private static EndpointStats.Builder stats(String name, String sideName, RpcMetrics.Side side, Snapshot latency) {
     EndpointStats.Builder b = EndpointStats.newBuilder()
         .setName(name)
-        .setSide("client")
+        .setSide(sideName)
         .setRequests(side.count())
         .setErrors(side.errors())
-        .setMeanMillis(snap.getMean() / 1e6)
-        .setP95Millis(snap.get95thPercentile() / 1e6)
-        .setP99Millis(snap.get99thPercentile() / 1e6)
+        .setMeanMillis(latency.getMean() / 1e6)
+        .setP95Millis(latency.get95thPercentile() / 1e6)
+        .setP99Millis(latency.get99thPercentile() / 1e6)
         .setRate1M(side.rate1m());
     putCodes(b, side);
-    return b.build();
+    return b;
   }
 
   private static void putCodes(EndpointStats.Builder b, RpcMetrics.Side side) {
