@@ -5,17 +5,15 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.trace.SpanTree;
 import dev.skiff.platform.trace.ZipkinJson;
 import dev.skiff.proto.v1.GetTraceRequest;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.Trace;
 import java.io.PrintWriter;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -88,23 +86,13 @@ final class TraceCommand extends BrokerCommand {
     long t1 = spans.stream().mapToLong(s -> s.getStartMicros() + s.getDurationMicros()).max().orElse(t0);
     out.printf(Locale.ROOT, "trace %s: %d spans over %.3f ms%n", t.getTraceId(), spans.size(), (t1 - t0) / 1000.0);
     out.printf(Locale.ROOT, "%10s %10s  %s%n", "start ms", "took ms", "span");
-    Map<String, Span> byId = new HashMap<>();
-    spans.forEach(s -> byId.put(s.getSpanId(), s));
-    Map<String, List<Span>> children = new HashMap<>();
-    List<Span> roots = new ArrayList<>();
-    for (Span s : spans) {
-      if (byId.containsKey(s.getParentSpanId())) {
-        children.computeIfAbsent(s.getParentSpanId(), k -> new ArrayList<>()).add(s);
-      } else {
-        roots.add(s);
-      }
-    }
-    for (Span r : roots) {
-      print(out, r, 0, t0, children);
+    SpanTree tree = SpanTree.of(spans);
+    for (Span r : tree.roots()) {
+      print(out, r, 0, t0, tree);
     }
   }
 
-  private static void print(PrintWriter out, Span s, int depth, long t0, Map<String, List<Span>> children) {
+  private static void print(PrintWriter out, Span s, int depth, long t0, SpanTree tree) {
     boolean client = s.getKind() == SpanKind.SPAN_KIND_CLIENT;
     StringBuilder what = new StringBuilder("  ".repeat(depth));
     if (client) {
@@ -121,8 +109,8 @@ final class TraceCommand extends BrokerCommand {
       what.append(", retried");
     }
     out.printf(Locale.ROOT, "%10.3f %10.3f  %s%n", (s.getStartMicros() - t0) / 1000.0, s.getDurationMicros() / 1000.0, what);
-    for (Span c : children.getOrDefault(s.getSpanId(), List.of())) {
-      print(out, c, depth + 1, t0, children);
+    for (Span c : tree.childrenOf(s)) {
+      print(out, c, depth + 1, t0, tree);
     }
   }
 }
