@@ -13,14 +13,18 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A real service for the tests to call: instances of a uniquely named echo service on the real broker.
  *
  * <p>Endpoints: {@code echo} answers with the request's text and the instance that handled it, after
- * sleeping {@code sleep_ms}, or fails with the error code named in {@code fail}; {@code flaky} answers
+ * waiting until the test releases the key in {@code hold} (60 s at most) and sleeping {@code sleep_ms},
+ * or fails with the error code named in {@code fail}; {@code flaky} answers
  * like echo except that of the calls it gets, every 4th fails CONFLICT and every 4th, offset by two,
  * fails CAPACITY.
  */
@@ -50,13 +54,20 @@ final class EchoService implements AutoCloseable {
 
   final String name = "test.cli." + randomHex(4);
   final AtomicInteger flakyCalls = new AtomicInteger();
+  private final Map<String, CountDownLatch> holds = new ConcurrentHashMap<>();
   private final AmqpTransport transport;
   private final List<Server> servers = new ArrayList<>();
 
+  /** Instances on the tests' broker ({@link #brokerUri()}). */
   EchoService() {
+    this(brokerUri());
+  }
+
+  /** @param broker the broker (and virtual host) the instances serve on */
+  EchoService(String broker) {
     transport =
         AmqpTransport.connect(
-            AmqpOptions.of(brokerUri())
+            AmqpOptions.of(broker)
                 .withConnectionName("skiff-cli-test")
                 .withServiceQueueExpiry(Duration.ofMinutes(2)));
   }
@@ -102,7 +113,27 @@ final class EchoService implements AutoCloseable {
     return s;
   }
 
-  private static EchoResponse echo(EchoRequest req, String instanceId) {
+  private CountDownLatch hold(String key) {
+    return holds.computeIfAbsent(key, k -> new CountDownLatch(1));
+  }
+
+  /**
+   * Lets every request that holds on {@code key} (field {@code hold}) go on, now and later.
+   *
+   * @param key the key
+   */
+  void release(String key) {
+    hold(key).countDown();
+  }
+
+  private EchoResponse echo(EchoRequest req, String instanceId) {
+    if (!req.getHold().isEmpty()) {
+      try {
+        hold(req.getHold()).await(60, TimeUnit.SECONDS);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }
     if (req.getSleepMs() > 0) {
       try {
         Thread.sleep(req.getSleepMs());

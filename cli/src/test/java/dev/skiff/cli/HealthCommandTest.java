@@ -68,16 +68,19 @@ class HealthCommandTest {
         .containsPattern("ok +cache +NOTIFY +cache has room").containsPattern("ok +broker +PAGE").contains("server ping");
 
     broken.set(true);
-    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
-      Skiff.Result r = Skiff.run("health", name);
-      assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
-      assertThat(r.out()).startsWith(name + ": unhealthy").containsPattern("FAIL +cache +NOTIFY +cache is 98% full");
-    });
-    Skiff.Result all = Skiff.run("health");
-    assertThat(all.out()).contains("  FAILING h1: cache [NOTIFY]: cache is 98% full");
-    Skiff.Result json = Skiff.run("health", name, "--json");
-    assertThat(json.out()).contains("\"status\": \"unhealthy\"");
-    broken.set(false);
+    try {
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+        Skiff.Result r = Skiff.run("health", name);
+        assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+        assertThat(r.out()).startsWith(name + ": unhealthy").containsPattern("FAIL +cache +NOTIFY +cache is 98% full");
+      });
+      Skiff.Result all = Skiff.run("health");
+      assertThat(all.out()).contains("  FAILING h1: cache [NOTIFY]: cache is 98% full");
+      Skiff.Result json = Skiff.run("health", name, "--json");
+      assertThat(json.out()).contains("\"status\": \"unhealthy\"");
+    } finally {
+      broken.set(false); // the class's service is healthy again for whatever test runs next
+    }
   }
 
   @Test

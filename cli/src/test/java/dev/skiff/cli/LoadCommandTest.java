@@ -93,18 +93,24 @@ class LoadCommandTest {
         .containsPattern("(?m)^CONFLICT: flaky call \\d+ conflicts \\(first of 10\\)$");
   }
 
+  /** The handlers are held until the test releases them after the run: every call must end TIMEOUT without them. */
   @Test
   void timeoutsAreCountedAndNoCallSucceeding() {
-    Skiff.Result r =
-        Skiff.run("load", svc.name, "echo", "{\"sleepMs\": 1000}", "--calls", "4", "--concurrency", "4",
-            "--timeout", "200ms", "--json");
-    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
-    JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
-    assertThat(o.get("successes").getAsInt()).isZero();
-    assertThat(counts(o, "errorsByCode")).isEqualTo(Map.of("TIMEOUT", 4L));
-    assertThat(o.get("latencyMs").isJsonNull()).isTrue();
-    assertThat(o.getAsJsonObject("byVersion").size()).isZero();
-    assertThat(r.elapsed().toMillis()).isLessThan(3000);
+    String hold = "load" + EchoService.randomHex(4);
+    try {
+      Skiff.Result r =
+          Skiff.run("load", svc.name, "echo", "{\"hold\": \"" + hold + "\"}", "--calls", "4", "--concurrency", "4",
+              "--timeout", "200ms", "--json");
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+      JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
+      assertThat(o.get("timeoutMs").getAsLong()).isEqualTo(200);
+      assertThat(o.get("successes").getAsInt()).isZero();
+      assertThat(counts(o, "errorsByCode")).isEqualTo(Map.of("TIMEOUT", 4L));
+      assertThat(o.get("latencyMs").isJsonNull()).isTrue();
+      assertThat(o.getAsJsonObject("byVersion").size()).isZero();
+    } finally {
+      svc.release(hold);
+    }
   }
 
   @Test

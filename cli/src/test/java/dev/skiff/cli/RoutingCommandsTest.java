@@ -1,6 +1,7 @@
 package dev.skiff.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
@@ -21,15 +22,18 @@ import org.junit.jupiter.api.Test;
 
 /** {@code skiff services}, {@code skiff route} and {@code call --version} against a kernel on the real broker. */
 class RoutingCommandsTest {
+  /** Only stops a hung test: nothing here is expected to take this long. */
+  static final Duration HANG = Duration.ofSeconds(30);
   static EchoService svc;
   static AmqpTransport kernelTransport;
+  static BindingService binding;
   static Kernel kernel;
 
   @BeforeAll
   static void start() {
     kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
-    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()),
-        List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofSeconds(1))), 0);
+    binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
+    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding), 0);
     svc = new EchoService();
     svc.start("1.0.0", "one" + EchoService.randomHex(2));
     svc.start("2.0.0", "two" + EchoService.randomHex(2));
@@ -42,18 +46,13 @@ class RoutingCommandsTest {
     kernelTransport.close();
   }
 
-  static Skiff.Result until(Predicate<Skiff.Result> ok, String... args) throws InterruptedException {
-    long deadline = System.nanoTime() + Duration.ofSeconds(6).toNanos();
-    Skiff.Result r = Skiff.run(args);
-    while (!ok.test(r) && System.nanoTime() < deadline) {
-      Thread.sleep(200);
-      r = Skiff.run(args);
-    }
-    return r;
+  /** Runs the command until its result satisfies the condition; fails after {@link #HANG}. */
+  static Skiff.Result until(Predicate<Skiff.Result> ok, String... args) {
+    return await().atMost(HANG).pollInterval(Duration.ofMillis(200)).until(() -> Skiff.run(args), ok);
   }
 
   @Test
-  void servicesRoutesAndPins() throws Exception {
+  void servicesRoutesAndPins() {
     Skiff.Result all = until(r -> r.out().contains(svc.name + "  2.0.0"), "services");
     assertThat(all.exitCode()).as(all.toString()).isZero();
     assertThat(all.out()).contains("SERVICE").contains("VERSION").contains("INSTANCE").contains("AGE")
@@ -72,6 +71,16 @@ class RoutingCommandsTest {
     Skiff.Result shown = until(r -> r.out().contains("2.0.0"), "route", svc.name, "--show");
     assertThat(shown.out()).contains(svc.name + ": no rule");
 
+    try {
+      routed();
+    } finally {
+      Skiff.Result clear = Skiff.run("route", svc.name, "--clear");
+      assertThat(clear.exitCode()).as(clear.toString()).isZero();
+      assertThat(clear.out()).contains("no rule");
+    }
+  }
+
+  void routed() {
     Skiff.Result set = Skiff.run("route", svc.name, "1.0.0=90", "2.0.0=10");
     assertThat(set.exitCode()).as(set.toString()).isZero();
     assertThat(set.out()).contains("rule 1.0.0=90 2.0.0=10").containsPattern("1\\.0\\.0 +90% +1");
@@ -79,12 +88,13 @@ class RoutingCommandsTest {
     Skiff.Result show = Skiff.run("route", svc.name, "--show");
     assertThat(show.out()).contains("rule 1.0.0=90 2.0.0=10");
 
-    // the leader applies it within a second or two: the route exchange appears
-    long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
-    while (!kernelTransport.routing().orElseThrow().splitExists(svc.name) && System.nanoTime() < until) {
-      Thread.sleep(50);
-    }
-    Thread.sleep(200); // and its bindings, declared just before the exchange is bound from skiff.rpc
+    // the rule applied: the route exchange exists, and the leader (this test's binding service, the
+    // only one) has made a full pass over every service since it read the rule, so the service's
+    // traffic goes through the route exchange and no longer through the service queue
+    await().atMost(HANG).until(binding::isLeader);
+    await().atMost(HANG).until(() -> kernelTransport.routing().orElseThrow().splitExists(svc.name));
+    long passes = binding.fullPasses();
+    await().atMost(HANG).until(() -> binding.fullPasses() >= passes + 2);
     Skiff.Result load = Skiff.run("load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");
     assertThat(load.exitCode()).as(load.toString()).isZero();
     JsonObject byVersion = JsonParser.parseString(load.out()).getAsJsonObject().getAsJsonObject("byVersion");
@@ -113,8 +123,16 @@ class RoutingCommandsTest {
     assertThat(syntax.exitCode()).isEqualTo(2);
     assertThat(syntax.err()).contains("not VERSION=PERCENT: '1.0.0:90'");
 
-    Skiff.Result clear = Skiff.run("route", svc.name, "--clear");
-    assertThat(clear.exitCode()).as(clear.toString()).isZero();
-    assertThat(clear.out()).contains("no rule");
+    // --force accepts a service (and versions) that nobody runs yet
+    String later = svc.name + ".later";
+    Skiff.Result forced = Skiff.run("route", later, "1.0.0=100", "--force");
+    try {
+      assertThat(forced.exitCode()).as(forced.toString()).isZero();
+      assertThat(forced.out()).contains(later + ": rule 1.0.0=100")
+          .contains("none of the rule's versions runs: the traffic is shared by every instance until one does");
+      assertThat(Skiff.run("route", later, "--show").out()).contains(later + ": rule 1.0.0=100");
+    } finally {
+      assertThat(Skiff.run("route", later, "--clear").out()).contains(later + ": no rule");
+    }
   }
 }

@@ -65,7 +65,11 @@ class TraceCommandTest {
     assertThat(m.find()).as(call.toString()).isTrue();
     String id = m.group(1);
 
-    await().atMost(Duration.ofSeconds(10)).until(() -> Skiff.run("trace", id).out().contains("serve " + service));
+    // both spans are stored: the CLI's own client span and the service's, which arrive separately
+    await().atMost(Duration.ofSeconds(10)).until(() -> {
+      String out = Skiff.run("trace", id).out();
+      return out.contains("trace " + id + ": 2 spans") && out.contains("serve " + service);
+    });
     Skiff.Result tree = Skiff.run("trace", id);
     assertThat(tree.exitCode()).as(tree.toString()).isZero();
     assertThat(tree.out())

@@ -12,7 +12,6 @@ import com.rabbitmq.client.Envelope;
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
-import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -31,7 +30,6 @@ import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -52,6 +50,7 @@ class AmqpResilienceTest {
 
   @AfterEach
   void tearDown() throws Exception {
+    release.countDown();
     for (int i = toClose.size() - 1; i >= 0; i--) {
       toClose.get(i).close();
     }
@@ -71,12 +70,34 @@ class AmqpResilienceTest {
     return EchoResponse.newBuilder().setText(req.getText()).build();
   }
 
+  /** Released by the test (and at tear-down): the "held" endpoint's handlers wait for it. */
+  private final CountDownLatch release = new CountDownLatch(1);
+  /** The "held" endpoint's handlers waiting now. */
+  private final AtomicInteger holding = new AtomicInteger();
+
+  private EchoResponse held(EchoRequest req) {
+    runs.incrementAndGet();
+    holding.incrementAndGet();
+    try {
+      if (!release.await(60, TimeUnit.SECONDS)) {
+        throw new SkiffException(ErrorCode.INTERNAL, "never released");
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted");
+    } finally {
+      holding.decrementAndGet();
+    }
+    return EchoResponse.newBuilder().setText(req.getText()).build();
+  }
+
   private Server start(java.util.function.Consumer<ServerBuilder> customize) {
     ServerBuilder b =
         Server.builder(service)
             .transport(transport)
             .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)))
-            .endpoint(Endpoint.of("again", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)).asIdempotent());
+            .endpoint(Endpoint.of("again", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)).asIdempotent())
+            .endpoint(Endpoint.of("held", EchoRequest.class, EchoResponse.class, (req, ctx) -> held(req)));
     customize.accept(b);
     Server s = b.build().start();
     toClose.add(s);
@@ -139,51 +160,62 @@ class AmqpResilienceTest {
     assertThat(runs.get()).isEqualTo(1);
   }
 
-  @Test
-  void pastItsQueueDepthAServiceRefusesNewRequestsAtOnceWithCapacity() {
-    start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(3));
+  /**
+   * Holds one request in the only handler of a service (prefetch 1, so it holds no other), then makes
+   * {@code more} calls with a minute left each.
+   *
+   * @return all the calls, the held one first
+   */
+  private List<CompletableFuture<EchoResponse>> holdOneThenCall(int more) {
     List<CompletableFuture<EchoResponse>> calls = new ArrayList<>();
-    long t0 = System.nanoTime();
-    for (int i = 0; i < 12; i++) {
-      calls.add(client.callAsync(service, "once", EchoRequest.newBuilder().setSleepMs(300).build(), EchoResponse.class,
-          CallOptions.timeout(Duration.ofSeconds(10))));
+    calls.add(client.callAsync(service, "held", EchoRequest.getDefaultInstance(), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60))));
+    await().atMost(Duration.ofSeconds(30)).until(() -> holding.get() == 1);
+    for (int i = 0; i < more; i++) {
+      calls.add(client.callAsync(service, "held", EchoRequest.getDefaultInstance(), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60))));
     }
-    AtomicLong firstCapacityMillis = new AtomicLong(-1);
-    int capacity = 0;
-    for (CompletableFuture<EchoResponse> f : calls) {
-      try {
-        f.join();
-      } catch (RuntimeException e) {
-        SkiffException se = SkiffException.of(e);
-        assertThat(se.code()).isEqualTo(ErrorCode.CAPACITY);
-        assertThat(se.description()).contains("queue is full");
-        capacity++;
-        firstCapacityMillis.compareAndSet(-1, (System.nanoTime() - t0) / 1_000_000);
-      }
+    return calls;
+  }
+
+  private static boolean refusedWithCapacity(CompletableFuture<EchoResponse> f) {
+    if (!f.isCompletedExceptionally()) {
+      return false;
     }
-    // 1 running + 1 prefetched + 3 queued are taken; the rest are refused
-    assertThat(capacity).isBetween(6, 8);
-    assertThat(runs.get()).isEqualTo(12 - capacity);
+    SkiffException e = SkiffException.of(f.handle((v, t) -> t).join());
+    assertThat(e.code()).isEqualTo(ErrorCode.CAPACITY);
+    assertThat(e.description()).contains("queue is full");
+    return true;
   }
 
   @Test
-  void capacityIsAnsweredQuicklyNotAtTheTimeout() {
+  void pastItsQueueDepthAServiceRefusesNewRequestsAtOnceWithCapacity() {
+    start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(3));
+    // 1 held by the server, 3 queued: of the 11 calls that follow, 8 are refused while it is held
+    List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(11);
+    await().atMost(Duration.ofSeconds(30)).until(() -> calls.stream().filter(f -> f.isCompletedExceptionally()).count() >= 8);
+    assertThat(calls.stream().filter(AmqpResilienceTest::refusedWithCapacity).count()).isEqualTo(8);
+    assertThat(holding.get()).as("still held").isEqualTo(1);
+    release.countDown();
+    long served = calls.stream().filter(f -> {
+      try {
+        f.get(60, TimeUnit.SECONDS);
+        return true;
+      } catch (Exception e) {
+        return false;
+      }
+    }).count();
+    assertThat(served).isEqualTo(4);
+    assertThat(runs.get()).isEqualTo(4);
+  }
+
+  @Test
+  void capacityIsAnsweredAtOnceNotAtTheTimeout() {
     start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(1));
-    List<CompletableFuture<EchoResponse>> calls = new ArrayList<>();
-    Map<Integer, Long> failedAfter = new ConcurrentHashMap<>();
-    long t0 = System.nanoTime();
-    for (int i = 0; i < 6; i++) {
-      int n = i;
-      calls.add(client.callAsync(service, "once", EchoRequest.newBuilder().setSleepMs(1000).build(), EchoResponse.class,
-              CallOptions.timeout(Duration.ofSeconds(10)))
-          .whenComplete((r, e) -> {
-            if (e != null) {
-              failedAfter.put(n, (System.nanoTime() - t0) / 1_000_000);
-            }
-          }));
-    }
-    await().atMost(Duration.ofSeconds(2)).until(() -> failedAfter.size() >= 3);
-    assertThat(failedAfter.values()).allSatisfy(ms -> assertThat(ms).isLessThan(1000));
+    // 1 held, 1 queued: the other 4 are refused while the handler is still held and each call has a
+    // minute left, so CAPACITY cannot have waited for a timeout
+    List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(5);
+    await().atMost(Duration.ofSeconds(30)).until(() -> calls.stream().filter(f -> f.isCompletedExceptionally()).count() >= 4);
+    assertThat(calls.stream().filter(AmqpResilienceTest::refusedWithCapacity).count()).isEqualTo(4);
+    assertThat(holding.get()).as("still held").isEqualTo(1);
   }
 
   @Test
@@ -210,36 +242,69 @@ class AmqpResilienceTest {
   }
 
   @Test
-  void aFloodBiggerThanTheServiceCanServeStaysBoundedInTheServer() {
-    Server s = start(b -> b.concurrency(2).prefetch(4).maxQueueDepth(200));
-    AtomicInteger maxQueued = new AtomicInteger();
+  void aFloodBiggerThanTheServiceCanServeStaysBoundedInTheServer() throws Exception {
+    // What the server holds is every request it has taken and not yet answered, running or waiting for a
+    // handler thread: the gauge skiff.server.in-flight (skiff.server.queued counts only those waiting).
+    // It is sampled by every handler as it starts and ends (samples that cannot be missing: one per
+    // served request) and by a sampler thread in between, whose samples are counted and whose failure
+    // fails the test.
+    int concurrency = 2;
+    int prefetch = 4;
+    AtomicInteger maxHeld = new AtomicInteger();
+    AtomicInteger leastSeenByAHandler = new AtomicInteger(Integer.MAX_VALUE);
+    AtomicInteger handlerSamples = new AtomicInteger();
+    java.util.concurrent.atomic.AtomicReference<Server> server = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.function.IntSupplier held =
+        () -> ((Number) server.get().metrics().getGauges().get("skiff.server.in-flight").getValue()).intValue();
+    Runnable sample = () -> maxHeld.accumulateAndGet(held.getAsInt(), Math::max);
+    Runnable sampleInHandler = () -> {
+      int n = held.getAsInt();
+      maxHeld.accumulateAndGet(n, Math::max);
+      leastSeenByAHandler.accumulateAndGet(n, Math::min);
+      handlerSamples.incrementAndGet();
+    };
+    server.set(start(b -> b.concurrency(concurrency).prefetch(prefetch).maxQueueDepth(200)
+        .endpoint(Endpoint.of("flood", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          sampleInHandler.run();
+          EchoResponse r = slowEcho(req);
+          sampleInHandler.run();
+          return r;
+        }))));
     AtomicBoolean flooding = new AtomicBoolean(true);
-    Thread sampler = new Thread(() -> {
+    AtomicInteger samplerSamples = new AtomicInteger();
+    CompletableFuture<Void> sampler = CompletableFuture.runAsync(() -> {
       while (flooding.get()) {
-        Object v = s.metrics().getGauges().get("skiff.server.queued").getValue();
-        maxQueued.accumulateAndGet(((Number) v).intValue(), Math::max);
-        Thread.onSpinWait();
+        sample.run();
+        samplerSamples.incrementAndGet();
+        java.util.concurrent.locks.LockSupport.parkNanos(50_000); // leaves the CPU to the server now and then
       }
-    }, "sampler");
-    sampler.start();
+    }, r -> new Thread(r, "sampler").start());
     List<CompletableFuture<EchoResponse>> calls = new ArrayList<>();
     for (int i = 0; i < 3000; i++) {
-      calls.add(client.callAsync(service, "once", EchoRequest.newBuilder().setSleepMs(20).build(), EchoResponse.class,
+      calls.add(client.callAsync(service, "flood", EchoRequest.newBuilder().setSleepMs(20).build(), EchoResponse.class,
           CallOptions.timeout(Duration.ofSeconds(3))));
     }
     Map<ErrorCode, Integer> outcomes = new ConcurrentHashMap<>();
     int ok = 0;
     for (CompletableFuture<EchoResponse> f : calls) {
       try {
-        f.join();
+        f.get(60, TimeUnit.SECONDS);
         ok++;
-      } catch (RuntimeException e) {
+      } catch (java.util.concurrent.ExecutionException e) {
         outcomes.merge(SkiffException.of(e).code(), 1, Integer::sum);
       }
     }
     flooding.set(false);
-    System.out.printf("flood of 3000: %d served, refused/failed by code %s, most queued in the server %d%n", ok, outcomes, maxQueued.get());
-    assertThat(maxQueued.get()).as("requests held in the server's memory").isLessThanOrEqualTo(2 * 4);
+    sampler.get(60, TimeUnit.SECONDS); // rethrows what killed the sampler
+    System.out.printf("flood of 3000: %d served, refused/failed by code %s, most held in the server %d (%d samples in handlers, %d between)%n",
+        ok, outcomes, maxHeld.get(), handlerSamples.get(), samplerSamples.get());
+    assertThat(handlerSamples.get()).as("two samples per served request").isGreaterThanOrEqualTo(2 * ok);
+    assertThat(leastSeenByAHandler.get()).as("a running request is held: a handler always sees itself").isGreaterThanOrEqualTo(1);
+    assertThat(samplerSamples.get()).isPositive();
+    assertThat(maxHeld.get()).as("requests held in the server's memory, at most")
+        .isLessThanOrEqualTo(prefetch)
+        .as("and it held more than it ran: prefetched requests waited in the server")
+        .isGreaterThan(concurrency);
     assertThat(outcomes.keySet()).isSubsetOf(ErrorCode.CAPACITY, ErrorCode.TIMEOUT);
     assertThat(outcomes.getOrDefault(ErrorCode.CAPACITY, 0)).isGreaterThan(1000);
     assertThat(ok).isPositive();
@@ -247,44 +312,61 @@ class AmqpResilienceTest {
 
   @Test
   void aRollingRestartOfThreeInstancesUnderSteadyLoadShowsNoCallerAnError() throws Exception {
+    // each of three instances is closed and then replaced, in turn, while four callers keep 16 calls in
+    // flight; each step waits until the new instance has served calls of its own
     List<Server> instances = new ArrayList<>();
     for (int i = 0; i < 3; i++) {
       instances.add(start(b -> b.drainGrace(Duration.ofSeconds(5))));
     }
     AtomicBoolean running = new AtomicBoolean(true);
     Map<String, Integer> errors = new ConcurrentHashMap<>();
+    Map<String, AtomicInteger> servedBy = new ConcurrentHashMap<>();
     AtomicInteger ok = new AtomicInteger();
     List<Thread> callers = new ArrayList<>();
     for (int c = 0; c < 4; c++) {
       Thread t = new Thread(() -> {
         while (running.get()) {
-          FanOut fan = client.fanOut(4);
+          List<CompletableFuture<dev.skiff.platform.client.Reply<EchoResponse>>> calls = new ArrayList<>();
           for (int i = 0; i < 4; i++) {
-            fan.call(service, "once", EchoRequest.newBuilder().setSleepMs(15).build(), EchoResponse.class,
-                CallOptions.timeout(Duration.ofSeconds(10)));
+            calls.add(client.exchange(service, "once", EchoRequest.newBuilder().setSleepMs(50).build(), EchoResponse.class,
+                CallOptions.timeout(Duration.ofSeconds(10))));
           }
-          FanOut.Result r = fan.awaitAll();
-          ok.addAndGet(r.succeeded());
-          r.errors().forEach(e -> errors.merge(e.code() + ": " + e.description(), 1, Integer::sum));
+          for (CompletableFuture<dev.skiff.platform.client.Reply<EchoResponse>> f : calls) {
+            try {
+              servedBy.computeIfAbsent(f.get(60, TimeUnit.SECONDS).instance(), k -> new AtomicInteger()).incrementAndGet();
+              ok.incrementAndGet();
+            } catch (Exception e) {
+              SkiffException se = SkiffException.of(e);
+              errors.merge(se.code() + ": " + se.description(), 1, Integer::sum);
+            }
+          }
         }
       }, "caller-" + c);
       t.start();
       callers.add(t);
     }
-    Thread.sleep(500);
-    for (int i = 0; i < 3; i++) {
-      Server old = instances.get(i);
-      old.close();
-      instances.set(i, start(b -> b.drainGrace(Duration.ofSeconds(5))));
-      Thread.sleep(400);
-    }
-    running.set(false);
-    for (Thread t : callers) {
-      t.join(15_000);
+    try {
+      await().atMost(Duration.ofSeconds(30)).until(() -> instances.stream().allMatch(s -> served(servedBy, s) >= 10));
+      for (int i = 0; i < 3; i++) {
+        instances.get(i).close();
+        Server replacement = start(b -> b.drainGrace(Duration.ofSeconds(5)));
+        instances.set(i, replacement);
+        await().atMost(Duration.ofSeconds(30)).until(() -> served(servedBy, replacement) >= 50);
+      }
+    } finally {
+      running.set(false);
+      for (Thread t : callers) {
+        t.join(120_000);
+      }
     }
     System.out.printf("rolling restart of 3 instances: %d calls succeeded, errors %s%n", ok.get(), errors);
     assertThat(errors).isEmpty();
-    assertThat(ok.get()).isGreaterThan(200);
+    assertThat(servedBy).as("three instances and their replacements all served").hasSize(6);
+  }
+
+  private static int served(Map<String, AtomicInteger> servedBy, Server s) {
+    AtomicInteger n = servedBy.get(s.instanceId());
+    return n == null ? 0 : n.get();
   }
 
   @Test

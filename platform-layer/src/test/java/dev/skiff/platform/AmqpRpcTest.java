@@ -44,17 +44,15 @@ class AmqpRpcTest extends RpcContract {
     return cf.newConnection();
   }
 
-  /** Takes replies from a queue, by correlation id, until {@code n} have come or 4 s have passed. */
-  private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) throws Exception {
+  /** Takes replies from a queue, by correlation id, until {@code n} have come (or fails after 30 s). */
+  private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) {
     Map<String, GetResponse> replies = new java.util.HashMap<>();
-    for (int i = 0; i < 200 && replies.size() < n; i++) {
-      GetResponse got = ch.basicGet(queue, true);
-      if (got == null) {
-        Thread.sleep(20);
-      } else {
+    org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(20)).until(() -> {
+      for (GetResponse got = ch.basicGet(queue, true); got != null; got = ch.basicGet(queue, true)) {
         replies.put(got.getProps().getCorrelationId(), got);
       }
-    }
+      return replies.size() >= n;
+    });
     return replies;
   }
 
@@ -126,24 +124,28 @@ class AmqpRpcTest extends RpcContract {
   }
 
   @Test
-  void withoutPerMessageTtlCallsWorkAndTheServerStillEnforcesDeadlines() {
-    dev.skiff.platform.server.Server server = startEcho(b -> b.concurrency(1));
+  void withoutPerMessageTtlCallsWorkAndTheServerStillEnforcesDeadlines() throws Exception {
+    // one handler and a prefetch of one: a second request waits in the broker's queue, not the server's
+    dev.skiff.platform.server.Server server = startEcho(b -> b.concurrency(1).prefetch(1));
     try (AmqpTransport noTtl = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withMessageTtl(false));
         dev.skiff.platform.client.Client c = dev.skiff.platform.client.Client.builder().transport(noTtl).build()) {
       assertThat(c.call(echo, "echo", text("no ttl"), EchoResponse.class).getText()).isEqualTo("no ttl");
-      // the only handler is busy for 600 ms: a call with 100 ms left waits in the queue past its
-      // deadline; with no TTL the broker delivers it anyway, and the server must drop it unrun
-      java.util.concurrent.CompletableFuture<EchoResponse> busy =
-          c.callAsync(echo, "echo", EchoRequest.newBuilder().setSleepMs(600).build(), EchoResponse.class);
       int runsBefore = handlerRuns.get();
+      // the only handler is held: a call with 100 ms left waits in the broker's queue past its deadline;
+      // with no TTL the broker delivers it anyway once the handler is free, and the server drops it unrun
+      java.util.concurrent.CompletableFuture<EchoResponse> busy =
+          c.callAsync(echo, "echo", gated(), EchoResponse.class, dev.skiff.platform.client.CallOptions.timeout(Duration.ofSeconds(60)));
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 1);
       org.assertj.core.api.Assertions.assertThatThrownBy(
               () -> c.call(echo, "echo", text("late"), EchoResponse.class,
                   dev.skiff.platform.client.CallOptions.timeout(Duration.ofMillis(100))))
           .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
-      assertThat(busy.join().getText()).isEmpty();
-      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(5)).until(
+      gate.countDown();
+      assertThat(busy.get(60, java.util.concurrent.TimeUnit.SECONDS).getText()).isEmpty();
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(30)).until(
           () -> server.metrics().counter("skiff.server.dropped-expired").getCount() >= 1);
-      assertThat(handlerRuns.get()).as("the late request never ran").isLessThanOrEqualTo(runsBefore + 1);
+      assertThat(server.metrics().counter("skiff.server.dropped-expired").getCount()).isEqualTo(1);
+      assertThat(handlerRuns.get()).as("the late request never ran").isEqualTo(runsBefore + 1);
     }
   }
 

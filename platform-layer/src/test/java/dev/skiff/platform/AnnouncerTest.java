@@ -50,16 +50,24 @@ class AnnouncerTest {
   }
 
   @Test
-  void announcingCanBeSwitchedOff() throws InterruptedException {
+  void announcingCanBeSwitchedOff() {
     try (InProcessTransport t = InProcessTransport.create()) {
       List<InstanceAnnouncement> seen = new CopyOnWriteArrayList<>();
       new PubSub(t).subscribe(Announcer.TOPIC_PATTERN, null, InstanceAnnouncement.class, (topic, a) -> seen.add(a));
       Server s = Server.builder("test.silent").announce(false).heartbeat(Duration.ofMillis(50)).transport(t)
           .endpoint("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> EchoResponse.getDefaultInstance())
           .build().start();
-      Thread.sleep(300); // nothing may arrive; there is no event to wait for
+      // a server that does announce, with the same heartbeat, is the clock: once it has been heard five
+      // times after the silent one started (events arrive in the order they are published), the silent
+      // one would have been heard at its start and several heartbeats since
+      Server loud = Server.builder("test.loud").heartbeat(Duration.ofMillis(50)).transport(t)
+          .endpoint("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> EchoResponse.getDefaultInstance())
+          .build().start();
+      await().atMost(Duration.ofSeconds(30)).until(() -> seen.stream().filter(a -> a.getService().equals("test.loud")).count() >= 5);
       s.close();
-      assertThat(seen).isEmpty();
+      loud.close();
+      await().atMost(Duration.ofSeconds(30)).until(() -> seen.stream().anyMatch(a -> a.getState() == InstanceAnnouncement.State.STOPPING));
+      assertThat(seen).as("announcements").allSatisfy(a -> assertThat(a.getService()).isEqualTo("test.loud"));
     }
   }
 }

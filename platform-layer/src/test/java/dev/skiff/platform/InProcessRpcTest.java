@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
@@ -12,7 +13,8 @@ import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 
 /** The RPC contract over the in-process transport, plus server logic that needs no broker to show. */
@@ -23,24 +25,53 @@ class InProcessRpcTest extends RpcContract {
   }
 
   @Test
-  void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() throws InterruptedException {
-    Server s = startEcho(b -> b.concurrency(1));
-    EchoRequest spin = EchoRequest.newBuilder().setFail("spin").build();
-    CallOptions quick = CallOptions.timeout(Duration.ofMillis(200));
+  void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() {
+    java.util.concurrent.atomic.AtomicInteger now = new java.util.concurrent.atomic.AtomicInteger();
+    java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();
+    Server s = startEcho(b -> b.concurrency(1).endpoint(Endpoint.of("overlap", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+      most.accumulateAndGet(now.incrementAndGet(), Math::max);
+      try {
+        Thread.sleep(50);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      } finally {
+        now.decrementAndGet();
+      }
+      return EchoResponse.getDefaultInstance();
+    })));
+    CallOptions quick = CallOptions.timeout(Duration.ofSeconds(1));
     // the first stuck handler gets an extra thread (the cap is `concurrency` extra); the second, on
     // that extra thread, finds the cap reached and gets none
-    CompletableFuture<EchoResponse> first = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(first::join).isInstanceOf(CompletionException.class);
-    CompletableFuture<EchoResponse> second = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(second::join).isInstanceOf(CompletionException.class);
-    await().atMost(Duration.ofSeconds(2)).until(() -> handlerRuns.get() == 2);
-    assertThat(s.metrics().counter("skiff.server.handler-overruns").getCount()).isEqualTo(2);
-    Thread.sleep(1700); // each spins for 1.5 s, ignoring its interrupt
-    // both have ended: the pool is back to one thread, and a new stuck handler gets its extra thread
-    // again, so the service keeps answering
-    CompletableFuture<EchoResponse> third = client.callAsync(echo, "echo", spin, EchoResponse.class, quick);
-    assertThatThrownBy(third::join).isInstanceOf(CompletionException.class);
-    assertThat(client.call(echo, "echo", text("alive"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(1))).getText())
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 2
+        && s.metrics().counter("skiff.server.handler-overruns").getCount() == 2);
+    assertThat(handlerRuns.get()).isEqualTo(2);
+    // both end (they ignored their interrupts): the pool is back to one thread, and a new stuck handler
+    // gets its extra thread again, so the service keeps answering while it is stuck
+    gate.countDown();
+    await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 0);
+    // back to one thread: two calls at once run one after the other (the added thread is given back
+    // just after the stuck handler returns, hence the wait)
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      most.set(0);
+      CompletableFuture<EchoResponse> a = client.callAsync(echo, "overlap", text(""), EchoResponse.class);
+      CompletableFuture<EchoResponse> b = client.callAsync(echo, "overlap", text(""), EchoResponse.class);
+      a.get(60, TimeUnit.SECONDS);
+      b.get(60, TimeUnit.SECONDS);
+      return most.get() == 1;
+    });
+    gate = new CountDownLatch(1);
+    assertTimesOut(client.callAsync(echo, "echo", stuck(), EchoResponse.class, quick));
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.metrics().counter("skiff.server.handler-overruns").getCount() == 3);
+    assertThat(client.call(echo, "echo", text("alive"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(30))).getText())
         .isEqualTo("alive");
+    assertThat(atGate.get()).as("the third is still stuck").isEqualTo(1);
+  }
+
+  private static void assertTimesOut(CompletableFuture<EchoResponse> call) {
+    assertThatThrownBy(() -> call.get(60, TimeUnit.SECONDS))
+        .cause()
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT));
   }
 }

@@ -76,11 +76,13 @@ class ServerMonitoringTest {
     });
   }
 
+  /** Calls echo: a request asked to fail must fail with the code it asked for, any other must succeed. */
   private void call(EchoRequest r) {
-    try {
-      client.call("test.monitored", "echo", r, EchoResponse.class);
-    } catch (SkiffException e) {
-      // counted by the server
+    if (r.getFail().isEmpty()) {
+      assertThat(client.call("test.monitored", "echo", r, EchoResponse.class).getText()).isEqualTo(r.getText());
+    } else {
+      assertThatThrownBy(() -> client.call("test.monitored", "echo", r, EchoResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.valueOf(r.getFail())));
     }
   }
 
@@ -131,7 +133,8 @@ class ServerMonitoringTest {
     start(MonitoringOptions.defaults(), echoEndpoint(), null);
     try (Client c = Client.builder().transport(transport).observer(rpc).build()) {
       c.call("test.monitored", "echo", EchoRequest.newBuilder().setText("x").build(), EchoResponse.class);
-      assertThatThrownBy(() -> c.call("test.monitored", "echo", EchoRequest.newBuilder().setFail("CONFLICT").build(), EchoResponse.class));
+      assertThatThrownBy(() -> c.call("test.monitored", "echo", EchoRequest.newBuilder().setFail("CONFLICT").build(), EchoResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.CONFLICT));
     }
     RpcMetrics.Side side = rpc.clientCalls().get("test.monitored/echo");
     assertThat(side.count()).isEqualTo(2);

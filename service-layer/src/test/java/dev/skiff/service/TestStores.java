@@ -1,13 +1,16 @@
 package dev.skiff.service;
 
+import dev.skiff.platform.config.Config;
+import dev.skiff.service.zookeeper.ZooKeeperClient;
 import java.io.IOException;
 import java.net.ServerSocket;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Assertions;
 
 /**
  * Where the shared test services are: scripts/test.sh starts them and exports {@code SKIFF_*_HOSTS}.
- * Where a variable is not set the test is skipped with a message saying what to run.
+ * Where a variable is not set the test fails (never skips) with a message saying what to run: a test
+ * that needs a store proves nothing without it.
  */
 public final class TestStores {
   private TestStores() {}
@@ -29,10 +32,31 @@ public final class TestStores {
 
   private static String required(String variable) {
     String v = System.getenv(variable);
-    Assumptions.assumeTrue(
-        v != null && !v.isBlank(),
-        variable + " is not set: run the tests with scripts/test.sh, which starts the service and sets it");
+    if (v == null || v.isBlank()) {
+      Assertions.fail(variable + " is not set: run the tests with scripts/test.sh, which starts the service and sets it");
+    }
     return v.trim();
+  }
+
+  /** The ZooKeeper namespace under which tests make namespaces of their own: {@code skiff-test/NAME}. */
+  public static final String ZOOKEEPER_TEST_ROOT = "skiff-test";
+
+  /**
+   * Deletes a test's namespace {@code skiff-test/NAME} and all under it from the shared ZooKeeper.
+   *
+   * @param namespace the test's namespace, {@code skiff-test/NAME}
+   */
+  public static void deleteZooKeeperNamespace(String namespace) {
+    if (!namespace.startsWith(ZOOKEEPER_TEST_ROOT + "/") || namespace.length() <= ZOOKEEPER_TEST_ROOT.length() + 1) {
+      throw new IllegalArgumentException("not a test namespace: " + namespace);
+    }
+    try (ZooKeeperClient zk = ZooKeeperClient.builder().name("test-cleanup")
+        .config(Config.of(Map.of("zookeeper.hosts", zookeeperHosts(), "zookeeper.namespace", ZOOKEEPER_TEST_ROOT)))
+        .build().start()) {
+      zk.curator().delete().quietly().deletingChildrenIfNeeded().forPath(namespace.substring(ZOOKEEPER_TEST_ROOT.length()));
+    } catch (Exception e) {
+      throw new IllegalStateException("could not delete the test's ZooKeeper namespace " + namespace + ": " + e, e);
+    }
   }
 
   /** @return environment with nothing of this process's SKIFF_ variables (tests set what they need) */

@@ -14,7 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 class HeadlessChromiumTest {
   @Test
   void runsThePagesScriptsAndReturnsTheDomAndAScreenshot(@TempDir Path dir) throws Exception {
-    HeadlessChromium.assumeAvailable();
+    assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     HttpServer http = HttpServer.create(new InetSocketAddress("127.0.0.1", 0), 0);
     byte[] page = ("<html><body><div id=out>before</div><script>"
         + "setTimeout(() => document.getElementById('out').textContent = 'after script', 200);"

@@ -10,19 +10,22 @@ import com.example.bookings.proto.Booking;
 import com.example.bookings.proto.CreateBookingRequest;
 import com.example.bookings.proto.CreateBookingResponse;
 import com.example.bookings.proto.GetBookingRequest;
+import com.google.protobuf.InvalidProtocolBufferException;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.server.Server;
 import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.service.memcached.Memcached;
+import dev.skiff.service.zookeeper.ZooKeeperClient;
 import dev.skiff.testing.RabbitMqExtension;
 import java.time.Duration;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -36,17 +39,24 @@ class BookingsTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
   static final String KEYSPACE = "bookings_t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
 
+  /** A store that is not configured fails the class (never skips it): these tests prove nothing without it. */
   @BeforeAll
   static void storesAreConfigured() {
     for (String v : new String[] {"SKIFF_CASSANDRA_HOSTS", "SKIFF_MEMCACHED_HOSTS", "SKIFF_ZOOKEEPER_HOSTS"}) {
-      Assumptions.assumeTrue(System.getenv(v) != null, v + " is not set: run the tests with scripts/test.sh");
+      assertThat(System.getenv(v)).as(v + " is not set: run the tests with scripts/test.sh, which starts the stores and sets it")
+          .isNotBlank();
     }
   }
 
   @AfterAll
-  static void dropKeyspace() {
+  static void dropKeyspaceAndNamespace() throws Exception {
     try (LayeredConfig config = config(); CassandraClient c = CassandraClient.builder().config(config).build().start()) {
       c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + KEYSPACE);
+    }
+    try (ZooKeeperClient zk = ZooKeeperClient.builder()
+        .config(Config.of(Map.of("zookeeper.hosts", System.getenv("SKIFF_ZOOKEEPER_HOSTS"), "zookeeper.namespace", "skiff-test")))
+        .build().start()) {
+      zk.curator().delete().quietly().deletingChildrenIfNeeded().forPath("/" + KEYSPACE);
     }
   }
 
@@ -61,6 +71,12 @@ class BookingsTest {
         .build();
   }
 
+  /**
+   * create stores the row in Cassandra; get reads it through memcached: the first get loads it from
+   * Cassandra and caches it, the next is answered from the cache (a change made behind the service's back
+   * in Cassandra is not seen), and once the cached copy is gone the next get loads the row again. What is
+   * stored and cached is read with clients of the test's own.
+   */
   @Test
   void createThenGetOverTheBrokerReadsThroughTheCache() {
     MetricRegistry metrics = new MetricRegistry();
@@ -68,31 +84,63 @@ class BookingsTest {
     try (LayeredConfig config = config();
         Bookings bookings = new Bookings(config, metrics, health).open();
         Server server = bookings.start(broker.transport());
-        Client client = Client.builder().transport(broker.transport()).build()) {
+        Client client = Client.builder().transport(broker.transport()).build();
+        CassandraClient reader = CassandraClient.builder().name("reader").config(config).build().start();
+        Memcached cache = Memcached.builder().name("test-cache").config(config).build().start()) {
       String id = client.call(Bookings.NAME, "create",
           CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("King's Cross").build(), CreateBookingResponse.class).getId();
-      assertThat(UUID.fromString(id)).isNotNull();
+      assertThat(stored(reader, id)).as("create stored the row in Cassandra").isEqualTo("Ada@King's Cross");
+      String key = "booking:" + id;
+      assertThat(cache.get(key)).as("nothing cached before the first get").isEmpty();
       assertThat(server.health().names()).as("the stores' checks are the service's").contains("cassandra", "memcached", "zookeeper");
       assertThat(server.health().run("cassandra").healthy()).isTrue();
 
-      Booking first = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
-      Booking second = client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
+      Booking first = get(client, id);
+      assertThat(first.getId()).isEqualTo(id);
       assertThat(first.getCustomer()).isEqualTo("Ada");
       assertThat(first.getPickup()).isEqualTo("King's Cross");
-      assertThat(second).isEqualTo(first);
-      assertThat(metrics.timer("cassandra." + KEYSPACE + ".get-booking").getCount())
-          .as("the second read came from memcached, not Cassandra").isEqualTo(1);
+      assertThat(cache.get(key).map(BookingsTest::parse)).as("the first get cached what it loaded").contains(first);
+
+      reader.session(KEYSPACE).driver().execute("UPDATE bookings SET customer = 'Changed' WHERE id = ?", UUID.fromString(id));
+      assertThat(stored(reader, id)).isEqualTo("Changed@King's Cross");
+      Booking second = get(client, id);
+      assertThat(second).as("the second get came from memcached: Cassandra's row changed, the answer did not").isEqualTo(first);
+      assertThat(metrics.timer("cassandra." + KEYSPACE + ".get-booking").getCount()).as("Cassandra was read once").isEqualTo(1);
       assertThat(metrics.counter("memcached.hits").getCount()).isEqualTo(1);
+
+      assertThat(cache.delete(key)).isTrue();
+      assertThat(get(client, id).getCustomer()).as("a miss reads Cassandra again").isEqualTo("Changed");
+      assertThat(metrics.timer("cassandra." + KEYSPACE + ".get-booking").getCount()).isEqualTo(2);
+      assertThat(cache.get(key).map(BookingsTest::parse).map(Booking::getCustomer)).as("and caches the row it read").contains("Changed");
 
       String json = Client.await(client.callJson(Bookings.NAME, "create", "{\"customer\": \"Grace\", \"pickup\": \"Paddington\"}", CallOptions.defaults())).value();
       assertThat(json).contains("\"id\"");
       String jsonId = json.replaceAll("(?s).*\"id\"\\s*:\\s*\"([^\"]+)\".*", "$1");
+      assertThat(stored(reader, jsonId)).isEqualTo("Grace@Paddington");
       assertThat(Client.await(client.callJson(Bookings.NAME, "get", "{\"id\": \"" + jsonId + "\"}", CallOptions.defaults())).value())
           .contains("Grace").contains("Paddington");
 
       assertThat(health.getNames()).containsExactlyInAnyOrder("cassandra", "memcached", "zookeeper");
       health.runHealthChecks().forEach((n, r) -> assertThat(r.isHealthy()).as(n + ": " + r.getMessage()).isTrue());
       assertThat(server.isClosed()).isFalse();
+    }
+  }
+
+  private static Booking get(Client client, String id) {
+    return client.call(Bookings.NAME, "get", GetBookingRequest.newBuilder().setId(id).build(), Booking.class);
+  }
+
+  /** @return customer@pickup of the row stored for {@code id}, read from Cassandra directly, or "absent" */
+  private static String stored(CassandraClient reader, String id) {
+    var row = reader.session(KEYSPACE).driver().execute("SELECT customer, pickup FROM bookings WHERE id = ?", UUID.fromString(id)).one();
+    return row == null ? "absent" : row.getString("customer") + "@" + row.getString("pickup");
+  }
+
+  private static Booking parse(byte[] cached) {
+    try {
+      return Booking.parseFrom(cached);
+    } catch (InvalidProtocolBufferException e) {
+      throw new AssertionError("the cached value is not a Booking", e);
     }
   }
 

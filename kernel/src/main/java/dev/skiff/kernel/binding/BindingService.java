@@ -76,6 +76,12 @@ public final class BindingService extends KernelServiceBase {
   private final Set<String> gone = ConcurrentHashMap.newKeySet();
   /** Shares out of their split and not yet deleted, by {@link #shareKey}. */
   private final Map<String, Retiring> retiring = new ConcurrentHashMap<>();
+  /**
+   * Versions that no longer run, whose queue is to be deleted once empty and unconsumed: a clean stop
+   * announces itself before its instance stops consuming, so the first try usually finds the queue still
+   * in use. Each as a {@link Version}.
+   */
+  private final Set<Version> unusedVersions = ConcurrentHashMap.newKeySet();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private final AtomicLong fullPasses = new AtomicLong();
@@ -312,6 +318,7 @@ public final class BindingService extends KernelServiceBase {
               reconcile(d);
             }
           }
+          deleteUnusedVersionQueues();
           long pass = System.nanoTime() - t0;
           lastFullPassNanos.set(pass);
           fullPasses.incrementAndGet();
@@ -362,6 +369,7 @@ public final class BindingService extends KernelServiceBase {
     // a version's queue takes the requests pinned to it
     for (String v : running.keySet()) {
       versionsSeen.add(service + "#" + v);
+      unusedVersions.remove(new Version(service, v));
       topology.bindVersion(service, v);
     }
     if (!effective.isEmpty()) {
@@ -399,11 +407,25 @@ public final class BindingService extends KernelServiceBase {
         String v = key.substring(service.length() + 1);
         if (!running.containsKey(v)) {
           versionsSeen.remove(key);
-          topology.deleteVersionIfIdle(service, v);
+          if (!topology.deleteVersionIfIdle(service, v)) {
+            unusedVersions.add(new Version(service, v)); // in use or not empty: tried again at every full pass
+          }
         }
       }
     }
   }
+
+  /** Deletes the queues of versions that no longer run that are empty and unconsumed now; keeps the others for the next pass. */
+  private void deleteUnusedVersionQueues() {
+    for (Version v : unusedVersions) {
+      if (topology.deleteVersionIfIdle(v.service(), v.version())) {
+        unusedVersions.remove(v);
+      }
+    }
+  }
+
+  /** A version of a service. */
+  private record Version(String service, String version) {}
 
   /** Takes the shares of a service other than those of the effective weights out of its split. */
   private void removeShares(String service, Map<String, Integer> effective) {

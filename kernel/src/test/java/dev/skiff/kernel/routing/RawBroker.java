@@ -10,7 +10,34 @@ import java.io.IOException;
  * connection of their own (Skiff's transports offer no raw channels).
  */
 final class RawBroker {
+  private static Connection shared;
+
   private RawBroker() {}
+
+  /**
+   * @return a new channel on a connection of the tests' own (opened once per test JVM, closed at its
+   *     exit); close the channel when done
+   */
+  static synchronized Channel channel() {
+    try {
+      if (shared == null || !shared.isOpen()) {
+        ConnectionFactory cf = new ConnectionFactory();
+        cf.setUri(TestServices.URI);
+        Connection c = cf.newConnection("skiff-routing-test-probe");
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+          try {
+            c.close();
+          } catch (IOException | RuntimeException e) {
+            // the JVM is going
+          }
+        }, "close-raw-broker"));
+        shared = c;
+      }
+      return shared.createChannel();
+    } catch (Exception e) {
+      throw new IllegalStateException("cannot reach the broker at " + TestServices.URI + ": " + e, e);
+    }
+  }
 
   /**
    * @param exchange an exchange

@@ -2,7 +2,9 @@ package dev.skiff.kernel.routing;
 
 import com.google.protobuf.StringValue;
 import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
@@ -18,15 +20,42 @@ public final class TestServices {
     return u == null || u.isBlank() ? "amqp://guest:guest@127.0.0.1:5672" : u;
   }
 
+  /** Runs inside the echo handler before it answers: may record the request, or throw to fail it. */
+  @FunctionalInterface
+  interface Hook {
+    /** A hook that does nothing. */
+    Hook NONE = (ctx, version, instance) -> { };
+
+    /**
+     * @param ctx the request's context (its request id is the same for every attempt of one call)
+     * @param version the version of the instance that runs it
+     * @param instance the instance that runs it
+     */
+    void onRequest(RequestContext ctx, String version, String instance);
+  }
+
   static Server echo(Transport t, String service, String version, String instance, Duration heartbeat) {
-    return Server.builder(service)
+    return echo(t, service, version, instance, heartbeat, Hook.NONE).build();
+  }
+
+  /**
+   * An echo instance: endpoint {@code echo} (idempotent) answers {@code VERSION:TEXT} after running the
+   * hook.
+   *
+   * @param heartbeat how often it announces itself, or null not to announce at all
+   * @return the builder, to set more or to start
+   */
+  static ServerBuilder echo(Transport t, String service, String version, String instance, Duration heartbeat, Hook hook) {
+    ServerBuilder b = Server.builder(service)
         .version(version)
         .instanceId(instance)
-        .heartbeat(heartbeat)
         .transport(t)
         .endpoint(Endpoint.of("echo", StringValue.class, StringValue.class,
-            (req, ctx) -> StringValue.of(version + ":" + req.getValue())).asIdempotent())
-        .build();
+            (req, ctx) -> {
+              hook.onRequest(ctx, version, instance);
+              return StringValue.of(version + ":" + req.getValue());
+            }).asIdempotent());
+    return heartbeat == null ? b.announce(false) : b.heartbeat(heartbeat);
   }
 
   /**

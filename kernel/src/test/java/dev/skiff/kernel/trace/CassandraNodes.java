@@ -9,13 +9,13 @@ import java.util.UUID;
 
 /**
  * The Cassandra the trace store tests use: the shared node scripts/test.sh starts (SKIFF_CASSANDRA_HOSTS;
- * tests are skipped when it is unset, as the service layer's are). Nodes of a test's own, for tests that
- * stop them, are the service layer's {@link dev.skiff.service.cassandra.CassandraProcess}.
+ * a test that needs it fails when it is unset, as the service layer's do). Nodes of a test's own, for
+ * tests that stop them, are the service layer's {@link dev.skiff.service.cassandra.CassandraProcess}.
  */
 final class CassandraNodes {
   private CassandraNodes() {}
 
-  /** @return host:port of the shared Cassandra, or the test is skipped */
+  /** @return host:port of the shared Cassandra (the test fails, saying what to run, when it is unset) */
   static String sharedHosts() {
     return TestStores.cassandraHosts();
   }

@@ -20,6 +20,10 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -138,14 +142,15 @@ class CassandraTraceStoreTest {
           .allSatisfy(r -> assertThat(r.getInt(0)).isBetween(7 * 86_400 - 120, 7 * 86_400));
       week.close();
 
-      CassandraTraceStore brief = shared(Map.of("trace.ttl", "5s"));
+      // 15 s: long enough that a busy machine still reads the trace before it expires, short enough to wait for
+      CassandraTraceStore brief = shared(Map.of("trace.ttl", "15s"));
       brief.add(call(trace(8), 5_000_000, false));
       awaitWritten(brief, 4);
       assertThat(brief.trace(trace(8))).as("there at first").isPresent();
       assertThat(brief.recent(10, "")).extracting(TraceSummary::getTraceId).contains(trace(8));
       assertThat(cql.execute("SELECT TTL(span) FROM spans WHERE trace_id = ?", trace(8)).all()).hasSize(4)
-          .allSatisfy(r -> assertThat(r.getInt(0)).isBetween(1, 5));
-      await("the trace expires").atMost(Duration.ofSeconds(20)).pollInterval(Duration.ofMillis(500))
+          .allSatisfy(r -> assertThat(r.getInt(0)).isBetween(1, 15));
+      await("the trace expires").atMost(Duration.ofSeconds(45)).pollInterval(Duration.ofMillis(500))
           .until(() -> brief.trace(trace(8)).isEmpty());
       assertThat(brief.recent(10, "")).extracting(TraceSummary::getTraceId).as("gone from the list too")
           .doesNotContain(trace(8)).contains(trace(7));
@@ -157,11 +162,14 @@ class CassandraTraceStoreTest {
   void withCassandraOutOfReachIntakeGoesOnTheHealthCheckSaysWhyAndReadsFailClearly() {
     int port = TestStores.freePort(); // nothing listens there
     CassandraTraceStore s = store("127.0.0.1:" + port, Map.of("trace.write-queue", "100", "cassandra.connect-timeout", "1s"));
-    long t0 = System.nanoTime();
-    for (int i = 0; i < 1000; i++) {
-      s.add(call(trace(i), 1_000_000, false));
-    }
-    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("4000 spans taken without waiting for Cassandra").isLessThan(Duration.ofSeconds(1));
+    // Cassandra is never reached, so nothing leaves the queue: an intake that waited for it would never
+    // return (the 60 s bound only stops such a test)
+    within60s("4000 spans taken while Cassandra cannot be reached", () -> {
+      for (int i = 0; i < 1000; i++) {
+        s.add(call(trace(i), 1_000_000, false));
+      }
+    });
+    assertThat(s.queued()).as("the queue's 100 wait for Cassandra").isEqualTo(100);
     assertThat(s.droppedSpans()).as("beyond the queue, dropped and counted").isEqualTo(4000 - 100);
     HealthCheck.Result r = s.healthCheck().orElseThrow().execute();
     assertThat(r.healthy()).isFalse();
@@ -170,9 +178,27 @@ class CassandraTraceStoreTest {
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
         .hasMessageContaining("the trace store cannot use Cassandra at").hasMessageContaining(":" + port);
     assertThatThrownBy(() -> s.recent(10, "")).isInstanceOf(SkiffException.class);
-    long closing = System.nanoTime();
-    s.close();
-    assertThat(Duration.ofNanos(System.nanoTime() - closing)).as("close does not hang").isLessThan(Duration.ofSeconds(10));
+    within60s("close, with the writer still trying to connect", s::close);
+    assertThat(s.droppedSpans()).as("what was queued is dropped and counted at close").isEqualTo(4000);
+  }
+
+  /** Runs {@code work} on a thread of its own and fails if it has not returned within 60 s (a hung test's bound). */
+  static void within60s(String what, Runnable work) {
+    CompletableFuture<Void> done = CompletableFuture.runAsync(work, r -> {
+      Thread t = new Thread(r, "test-" + what);
+      t.setDaemon(true);
+      t.start();
+    });
+    try {
+      done.get(60, TimeUnit.SECONDS);
+    } catch (TimeoutException e) {
+      throw new AssertionError(what + ": did not return (waiting for Cassandra?)", e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new AssertionError(what + ": interrupted", e);
+    } catch (ExecutionException e) {
+      throw new AssertionError(what + ": " + e.getCause(), e.getCause());
+    }
   }
 
   @Test
@@ -184,11 +210,12 @@ class CassandraTraceStoreTest {
       awaitWritten(s, 4);
 
       node.stop();
-      long t0 = System.nanoTime();
-      for (int i = 2; i < 52; i++) {
-        s.add(call(trace(i), 1_000_000 * i, false));
-      }
-      assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("intake does not wait").isLessThan(Duration.ofMillis(500));
+      within60s("spans taken while the node is down", () -> {
+        for (int i = 2; i < 52; i++) {
+          s.add(call(trace(i), 1_000_000 * i, false));
+        }
+      });
+      assertThat(s.droppedSpans()).as("intake took every span").isZero();
       await("failed writes are counted").atMost(Duration.ofSeconds(30)).until(() -> s.failedWrites() > 0);
       await("the health check says so").atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
         HealthCheck.Result r = s.healthCheck().orElseThrow().execute();

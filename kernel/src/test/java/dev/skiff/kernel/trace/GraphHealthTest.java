@@ -31,6 +31,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -99,6 +101,19 @@ class GraphHealthTest {
     return b.build();
   }
 
+  /** The graph's colours (tracing.md "Reading the service graph": green OK, amber WARNING, red CRITICAL), as the page draws them. */
+  static final String GREEN = "#3fa35b";
+  static final String AMBER = "#e3a21a";
+  static final String RED = "#d64541";
+
+  /** @return the fill of the circle the SVG draws for {@code service} */
+  private static String fill(String svg, String service) {
+    Matcher m = Pattern.compile("<g class=\"node\" data-service=\"" + Pattern.quote(service)
+        + "\"[^>]*><title>[^<]*</title><circle [^>]*fill=\"(#[0-9a-f]{6})\"").matcher(svg);
+    assertThat(m.find()).as("a circle for %s in %s", service, svg).isTrue();
+    return m.group(1);
+  }
+
   private static ServiceGraph.Node node(TraceService traces, String service) {
     return traces.graph().nodes().stream().filter(n -> n.service().equals(service)).findFirst()
         .orElseThrow(() -> new AssertionError("no node " + service + " in " + traces.graph().nodes()));
@@ -157,8 +172,11 @@ class GraphHealthTest {
         .contains("data-service=\"" + svc("crit") + "\" data-health=\"CRITICAL\"")
         .contains("data-service=\"" + svc("warn") + "\" data-health=\"WARNING\"")
         .contains("data-service=\"" + svc("failing") + "\" data-health=\"CRITICAL\"");
-    assertThat(svg.substring(svg.indexOf("data-service=\"" + svc("warn") + "\""))).as("drawn amber")
-        .containsPattern("^[^>]*><title>[^<]*</title><circle [^>]*fill=\"" + GraphView.colour(HealthSource.Health.WARNING) + "\"");
+    assertThat(fill(svg, svc("crit"))).as("a failing PAGE check: drawn red").isEqualTo(RED);
+    assertThat(fill(svg, svc("warn"))).as("a failing NOTIFY check: drawn amber").isEqualTo(AMBER);
+    assertThat(fill(svg, svc("ok"))).as("all checks pass: drawn green").isEqualTo(GREEN);
+    assertThat(fill(svg, svc("failing"))).as("unknown to monitoring, 20% errors: drawn red").isEqualTo(RED);
+    assertThat(fill(svg, svc("quiet"))).as("unknown to monitoring, no errors: drawn green").isEqualTo(GREEN);
     assertThat(page(kernel, "/traces/api/graph"))
         .contains("{\"service\":\"" + svc("crit") + "\",\"requests\":100,\"errors\":0,\"health\":\"CRITICAL\",\"healthFromMonitoring\":true}");
 

@@ -20,7 +20,7 @@ class InProcessTraceChainTest extends TraceChainContract {
 
   @Test
   void aBrowserShowsEverySpanOfTheTraceInTheSequenceDiagramAndTheServiceGraph() {
-    HeadlessChromium.assumeAvailable();
+    assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     List<Span> spans = tracedOrder();
     String id = spans.get(0).getTraceId();
     String base = "http://127.0.0.1:" + kernel.web().port();

@@ -21,6 +21,19 @@ class BusySweepTest {
     executor.shutdownNow();
   }
 
+  /**
+   * Lets the executor run {@code n} ticks of a task of its own every 5 ms: a clock on the executor's own
+   * timeline, so that any pass the sweep under test had scheduled in that time has run by the time this
+   * returns.
+   */
+  private void letPassesGoBy(int n) {
+    AtomicInteger ticks = new AtomicInteger();
+    executor.setRemoveOnCancelPolicy(true); // the clock leaves nothing behind in the queue
+    java.util.concurrent.ScheduledFuture<?> clock = executor.scheduleAtFixedRate(ticks::incrementAndGet, 5, 5, TimeUnit.MILLISECONDS);
+    await().atMost(Duration.ofSeconds(30)).until(() -> ticks.get() >= n);
+    clock.cancel(false);
+  }
+
   @Test
   void passesRunOnlyWhileThereIsWork() throws Exception {
     Set<Integer> work = ConcurrentHashMap.newKeySet();
@@ -28,9 +41,9 @@ class BusySweepTest {
     BusySweep sweep = new BusySweep(executor, 5, passes::incrementAndGet, () -> !work.isEmpty());
 
     // idle from the start: nothing is scheduled, no pass runs
-    Thread.sleep(50);
-    assertThat(passes).hasValue(0);
     assertThat(executor.getQueue()).isEmpty();
+    letPassesGoBy(10);
+    assertThat(passes).hasValue(0);
 
     // work arrives: passes run every period while it is there, one schedule at a time however often armed
     work.add(1);
@@ -44,7 +57,7 @@ class BusySweepTest {
     work.clear();
     await().atMost(Duration.ofSeconds(2)).until(() -> executor.getQueue().isEmpty() && executor.getActiveCount() == 0);
     int after = passes.get();
-    Thread.sleep(50);
+    letPassesGoBy(10);
     assertThat(passes).as("an idle owner wakes no thread").hasValue(after);
 
     // and it starts again when work comes back

@@ -172,14 +172,21 @@ class HandlerPoolTest {
     pool = new HandlerPool<>("test.pool", 4, Clock.systemUTC());
     HandlerPool.Pace quick = quickPace();
     CountDownLatch release = new CountDownLatch(1);
-    CountDownLatch blocking = new CountDownLatch(1);
-    pool.submit(blockingUntil(blocking, release), quick);
-    assertThat(blocking.await(10, TimeUnit.SECONDS)).isTrue();
-    // queued at once, while the awake thread has only just started its request: it waits until the
-    // watchdog's pass finds that thread stale and wakes another
     CountDownLatch second = new CountDownLatch(1);
-    Job waiting = job(second::countDown);
-    pool.submit(waiting, quick);
+    CountDownLatch queued = new CountDownLatch(1);
+    // the second request is queued by the first as it starts: a request has just started, so the arrival
+    // finds the awake thread fresh and wakes none; the first then blocks, and only the watchdog's pass
+    // (which finds no request started for a while) can wake a thread for the second
+    pool.submit(job(() -> {
+      pool.submit(job(second::countDown), quick);
+      queued.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }), quick);
+    assertThat(queued.await(10, TimeUnit.SECONDS)).isTrue();
     assertThat(second.await(10, TimeUnit.SECONDS)).as("rescued by the watchdog's pass").isTrue();
     release.countDown();
   }

@@ -116,7 +116,10 @@ class TracingTest {
       assertThat(server.getParentSpanId()).isEqualTo(client.getSpanId());
       assertThat(server.getService()).isEqualTo("test.svc");
       assertThat(server.getInstance()).isNotEmpty();
-      assertThat(server.getStartMicros()).isGreaterThanOrEqualTo(client.getStartMicros() - 1000);
+      // a span's start is placed to the microsecond from when it was recorded, less its duration, unless
+      // that is more than 2 ms off the start in whole milliseconds the event carries (recording was
+      // late: a busy machine), which is then used: so a start may be up to 2 ms late or 1 ms early
+      assertThat(server.getStartMicros()).isGreaterThanOrEqualTo(client.getStartMicros() - 3000);
       assertThat(t.droppedSpans()).isZero();
     }
   }
@@ -166,9 +169,14 @@ class TracingTest {
   }
 
   @Test
-  void aFullBufferDropsAndCountsWithoutSlowingCalls() throws Exception {
+  void aFullBufferDropsAndCountsSpansAndCallsStillSucceed() throws Exception {
+    // The sink is stuck for the whole test: a call that waited for its spans to be shipped would never
+    // finish (and fail at its timeout). How long traced calls take is for the benchmarks
+    // (docs/performance.md, "The cost of tracing").
     CountDownLatch stuck = new CountDownLatch(1);
+    CountDownLatch sinkCalled = new CountDownLatch(1);
     SpanSink blocked = batch -> {
+      sinkCalled.countDown();
       try {
         stuck.await();
       } catch (InterruptedException e) {
@@ -177,38 +185,19 @@ class TracingTest {
     };
     Tracing t = tracing("test.full", TraceSettings.DEFAULTS.withSampleRate(1).withBufferCapacity(8).withBatchSize(4)
         .withFlushInterval(Duration.ofMillis(5)), blocked);
-    Tracing none = tracing("test.plain", TraceSettings.DEFAULTS, collect);
     echo("test.full", t);
-    echo("test.plain", none);
-    int calls = 2000;
-    try (Client traced = Client.builder().transport(transport).name("test.caller").observer(t).build();
-        Client plain = Client.builder().transport(transport).name("test.caller").build()) {
-      EchoRequest req = EchoRequest.newBuilder().setText("x").build();
-      for (int i = 0; i < 200; i++) { // warm up both paths
-        traced.call("test.full", "echo", req, EchoResponse.class);
-        plain.call("test.plain", "echo", req, EchoResponse.class);
+    int calls = 1000;
+    try (Client traced = Client.builder().transport(transport).name("test.caller").observer(t).build()) {
+      for (int i = 0; i < calls; i++) {
+        assertThat(traced.call("test.full", "echo", EchoRequest.newBuilder().setText("x" + i).build(), EchoResponse.class).getText())
+            .isEqualTo("x" + i);
       }
-      long plainNanos = 0;
-      long tracedNanos = 0;
-      for (int round = 0; round < 5; round++) {
-        long t0 = System.nanoTime();
-        for (int i = 0; i < calls / 5; i++) {
-          plain.call("test.plain", "echo", req, EchoResponse.class);
-        }
-        long t1 = System.nanoTime();
-        for (int i = 0; i < calls / 5; i++) {
-          traced.call("test.full", "echo", req, EchoResponse.class);
-        }
-        plainNanos += t1 - t0;
-        tracedNanos += System.nanoTime() - t1;
-      }
-      System.out.printf("full trace buffer: %d calls %.1f ms traced vs %.1f ms untraced; %d spans dropped, %d buffered%n",
-          calls, tracedNanos / 1e6, plainNanos / 1e6, t.droppedSpans(), t.bufferedSpans());
+      await().atMost(Duration.ofSeconds(30)).until(() -> sinkCalled.getCount() == 0); // it got a batch and is stuck
       // every traced call makes two spans; the buffer holds 8 and the stuck sink took at most one batch
       // (a server records its span just after replying, so the last one may still be on its way)
-      await().atMost(Duration.ofSeconds(2)).until(() -> t.droppedSpans() >= 2L * (calls + 200) - 8 - 4);
+      await().atMost(Duration.ofSeconds(30)).until(() -> t.droppedSpans() >= 2L * calls - 8 - 4);
+      assertThat(t.droppedSpans()).isBetween(2L * calls - 8 - 4, 2L * calls - 8);
       assertThat(t.bufferedSpans()).isEqualTo(8);
-      assertThat(tracedNanos).isLessThan(plainNanos * 3 + Duration.ofMillis(500).toNanos());
     } finally {
       stuck.countDown();
     }

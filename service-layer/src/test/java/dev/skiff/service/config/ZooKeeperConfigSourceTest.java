@@ -15,11 +15,17 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
 /** Configuration kept in the shared ZooKeeper: read, layered, watched, validated. */
 class ZooKeeperConfigSourceTest {
-  private final String namespace = "skiff-test/" + UUID.randomUUID();
+  private final String namespace = TestStores.ZOOKEEPER_TEST_ROOT + "/" + UUID.randomUUID();
+
+  @AfterEach
+  void deleteNamespace() {
+    TestStores.deleteZooKeeperNamespace(namespace);
+  }
 
   private void put(ZooKeeperClient zk, String path, String value) throws Exception {
     zk.curator().create().orSetData().creatingParentsIfNeeded().forPath(path, value.getBytes(StandardCharsets.UTF_8));

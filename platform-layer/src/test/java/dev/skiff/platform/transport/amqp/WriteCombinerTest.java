@@ -1,6 +1,7 @@
 package dev.skiff.platform.transport.amqp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import com.rabbitmq.client.WriteListener;
 import com.rabbitmq.client.impl.Frame;
@@ -130,15 +131,16 @@ class WriteCombinerTest {
     Cork cork = new Cork();
     CountingHandler socket = new CountingHandler();
     FrameHandler h = corked(cork, socket);
-    try {
-      cork.run(
-          () -> {
-            h.flush(null);
-            throw new IOException("the second write failed");
-          });
-    } catch (IOException expected) {
-      // the caller sees the failure; the first command still leaves
-    }
+    // the caller sees the failure; the first command still leaves
+    assertThatThrownBy(
+            () ->
+                cork.run(
+                    () -> {
+                      h.flush(null);
+                      throw new IOException("the second write failed");
+                    }))
+        .isInstanceOf(IOException.class)
+        .hasMessage("the second write failed");
     assertThat(socket.flushes).hasValue(1);
   }
 

@@ -1,0 +1,114 @@
+package dev.skiff.kernel.routing;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.proto.v1.InstanceAnnouncement;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * When the registry forgets an instance (docs/routing.md, Discovery), on a clock the test moves: after
+ * the expiry the instance declared (3 heartbeats), or 6 s when it declared none, and not a millisecond
+ * before; at once on a clean stop. RoutingTest shows the same with a real instance killed with SIGKILL.
+ */
+class RegistryExpiryTest {
+  static final class TestClock extends Clock {
+    private volatile long millis = 1_700_000_000_000L;
+
+    void advance(Duration d) {
+      millis += d.toMillis();
+    }
+
+    @Override
+    public ZoneId getZone() {
+      return ZoneOffset.UTC;
+    }
+
+    @Override
+    public Clock withZone(ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public Instant instant() {
+      return Instant.ofEpochMilli(millis);
+    }
+  }
+
+  final TestClock clock = new TestClock();
+  final Registry registry = new Registry(clock);
+  final List<String> changes = new CopyOnWriteArrayList<>();
+
+  RegistryExpiryTest() {
+    registry.onChange(changes::add);
+  }
+
+  @AfterEach
+  void close() {
+    registry.close();
+  }
+
+  static InstanceAnnouncement running(String service, String instance, long expireAfterMs) {
+    return InstanceAnnouncement.newBuilder().setService(service).setVersion("1.0.0").setInstance(instance)
+        .setState(InstanceAnnouncement.State.RUNNING).setHeartbeatMs(expireAfterMs / 3).setExpireAfterMs(expireAfterMs).build();
+  }
+
+  @Test
+  void anInstanceIsForgottenOnceItsDeclaredExpiryHasPassedSinceItWasLastHeard() {
+    registry.apply(running("s", "a", 6000));
+    assertThat(changes).containsExactly("s");
+    clock.advance(Duration.ofMillis(4000));
+    registry.apply(running("s", "a", 6000)); // a heartbeat: seen again, no change
+    assertThat(changes).containsExactly("s");
+    clock.advance(Duration.ofMillis(6000)); // 6 s after the heartbeat: not yet
+    registry.expire();
+    assertThat(registry.list("s")).hasSize(1);
+    clock.advance(Duration.ofMillis(1));
+    registry.expire();
+    assertThat(registry.list("s")).isEmpty();
+    assertThat(changes).containsExactly("s", "s");
+  }
+
+  @Test
+  void eachInstanceExpiresByItsOwnHeartbeat() {
+    registry.apply(running("s", "slow", 30_000));
+    registry.apply(running("s", "fast", 1_500));
+    clock.advance(Duration.ofMillis(1_501));
+    registry.expire();
+    assertThat(registry.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("slow");
+    clock.advance(Duration.ofMillis(28_499)); // 30 s after the announcement: not yet
+    registry.expire();
+    assertThat(registry.list("s")).hasSize(1);
+    clock.advance(Duration.ofMillis(1));
+    registry.expire();
+    assertThat(registry.list("s")).isEmpty();
+  }
+
+  @Test
+  void anInstanceThatDeclaredNoExpiryIsForgottenAfterTheDefault() {
+    registry.apply(running("s", "a", 0));
+    clock.advance(Registry.DEFAULT_EXPIRY);
+    registry.expire();
+    assertThat(registry.list("s")).hasSize(1);
+    clock.advance(Duration.ofMillis(1));
+    registry.expire();
+    assertThat(registry.list("s")).isEmpty();
+  }
+
+  @Test
+  void aCleanStopLeavesAtOnce() {
+    registry.apply(running("s", "a", 6000));
+    registry.apply(running("s", "b", 6000));
+    registry.apply(running("s", "a", 6000).toBuilder().setState(InstanceAnnouncement.State.STOPPING).build());
+    assertThat(registry.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("b");
+    assertThat(changes).containsExactly("s", "s", "s");
+  }
+}
