@@ -6,6 +6,7 @@ import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.trace.SpanSink;
 import dev.skiff.platform.trace.Tracing;
 import dev.skiff.platform.transport.Transport;
@@ -102,7 +103,7 @@ public class SkiffAmqp {
       throw new IllegalArgumentException("handler must be pool or nonBlocking: " + handler);
     }
     Endpoint<Echo, Echo> echo = Endpoint.of(Bench.ENDPOINT, Echo.class, Echo.class, (request, ctx) -> request);
-    Server.Builder sb =
+    ServerBuilder sb =
         Server.builder(Bench.SERVICE)
             .transport(serverTransport)
             .endpoint(handler.equals("nonBlocking") ? echo.asNonBlocking() : echo);

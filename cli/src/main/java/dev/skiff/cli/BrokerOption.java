@@ -107,7 +107,7 @@ final class BrokerOption {
      * Connects and returns a client that owns the connection.
      *
      * @return the client; close it to disconnect
-     * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+     * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
      * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
      */
     Client connect() {
@@ -118,7 +118,7 @@ final class BrokerOption {
      * Connects.
      *
      * @return the transport; close it to disconnect
-     * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+     * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
      * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
      */
     AmqpTransport connectTransport() {
@@ -126,7 +126,7 @@ final class BrokerOption {
       try {
         transport = AmqpTransport.connect(options);
       } catch (SkiffException e) {
-        throw withRootCause(e);
+        throw new BrokerUnreachable(withRootCause(e));
       } catch (IllegalArgumentException e) {
         String why = e.getCause() == null ? "" : ": " + e.getCause().getMessage();
         throw new ParameterException(

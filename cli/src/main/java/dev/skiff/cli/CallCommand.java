@@ -13,27 +13,19 @@ import java.io.PrintWriter;
 import java.time.Duration;
 import java.util.HexFormat;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff call SERVICE ENDPOINT [JSON]}: one call, its JSON response on stdout. */
 @Command(
     name = "call",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Calls an endpoint and prints its JSON response.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Sends JSON (protobuf's JSON mapping; the service decodes and validates it) and prints the "
           + "response JSON on stdout. On failure prints CODE: description on stderr, e.g.",
@@ -48,15 +40,9 @@ import picocli.CommandLine.Spec;
       "",
       "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 broker unreachable."
     })
-final class CallCommand implements Callable<Integer> {
+final class CallCommand extends BrokerCommand {
   /** The service name the command's own spans are recorded under. */
   static final String TRACE_SERVICE_NAME = "skiff-cli";
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name, e.g. com.example.greeter.")
   String service;
@@ -73,14 +59,7 @@ final class CallCommand implements Callable<Integer> {
       description = "The request as JSON; the service decodes and validates it.")
   String json;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the reply: 250ms, 2s, 1.5s, 1m.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
   String instance;
@@ -99,42 +78,34 @@ final class CallCommand implements Callable<Integer> {
       description = "Also print on stderr the broker, who answered (service, version, instance), the request id and the latency.")
   boolean verbose;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
     if (verbose) {
       err.println("broker " + b.describe());
     }
     Client client;
     Tracing started = null;
     AtomicReference<String> traceId = new AtomicReference<>();
-    try {
-      if (trace) {
-        AmqpTransport transport = b.connectTransport();
-        // the call's own span goes to the trace service too, as the root of the trace
-        started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
-            .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
-        client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
-          @Override
-          public void onClientAttempt(ClientEvent event) {
-            traceId.set(event.traceId());
-          }
-        }).build();
-      } else {
-        client = b.connect();
-      }
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
+    if (trace) {
+      AmqpTransport transport = b.connectTransport();
+      // the call's own span goes to the trace service too, as the root of the trace
+      started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
+          .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
+      client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
+        @Override
+        public void onClientAttempt(ClientEvent event) {
+          traceId.set(event.traceId());
+        }
+      }).build();
+    } else {
+      client = b.connect();
     }
     Tracing tracing = started;
     String requestId = newRequestId();
-    CallOptions options = CallOptions.timeout(timeout).withRequestId(requestId).withTrace(trace);
+    CallOptions options = CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace);
     if (instance != null) {
       options = options.withInstance(instance);
     }

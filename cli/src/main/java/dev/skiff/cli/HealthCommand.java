@@ -14,27 +14,17 @@ import dev.skiff.proto.v1.HealthQuery;
 import dev.skiff.proto.v1.InstanceStatus;
 import dev.skiff.proto.v1.ServiceStatus;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.TreeSet;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff health [NAME]}: what the monitoring service knows of every service's health, or one's. */
 @Command(
     name = "health",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Shows the health of every service, or of one in detail.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Asks the monitoring service (run by 'skiff kernel') what services have published about their",
       "health: one line per service, its failing checks beneath; with NAME, every instance, check and",
@@ -50,49 +40,28 @@ import picocli.CommandLine.Spec;
       "Exit codes: 0 all healthy, 1 a service is unhealthy or stale (or unknown, or no monitoring",
       "service answered), 2 usage error, 3 broker unreachable."
     })
-final class HealthCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
+final class HealthCommand extends BrokerCommand {
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: all services.")
   String service;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the monitoring service.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--json", description = "Print the monitoring service's answer as JSON instead.")
   boolean json;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() throws InvalidProtocolBufferException {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
+    Client client = b.connect();
     HealthOverview overview;
     try (client) {
       overview = client.call(
           MonitoringService.SERVICE, MonitoringService.ENDPOINT,
           HealthQuery.newBuilder().setService(service == null ? "" : service).build(), HealthOverview.class,
-          CallOptions.timeout(timeout));
+          CallOptions.timeout(timeout.get()));
     } catch (SkiffException e) {
       if (e.service().equals(MonitoringService.SERVICE)) {
         SkiffCli.printError(err, e);

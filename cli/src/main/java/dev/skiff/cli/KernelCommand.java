@@ -2,22 +2,17 @@ package dev.skiff.cli;
 
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelService;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.platform.internal.Threads;
 import java.io.PrintWriter;
 import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff kernel}: every kernel service (or those named) in one process, for development. */
 @Command(
@@ -26,12 +21,7 @@ import picocli.CommandLine.Spec;
       "Runs the kernel services (discovery, binding, monitoring, tracing, ... as installed) in this",
       "process, with their web pages at http://localhost:PORT/, until interrupted."
     })
-final class KernelCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
+final class KernelCommand extends BrokerCommand {
 
   @Parameters(arity = "0..*", paramLabel = "SERVICE", description = "Kernel services to run; default: all.")
   List<String> names = List.of();
@@ -39,13 +29,10 @@ final class KernelCommand implements Callable<Integer> {
   @Option(names = "--http-port", paramLabel = "PORT", description = "Web port. Default: $SKIFF_HTTP_PORT, else 8090.")
   Integer httpPort;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() throws InterruptedException {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = out();
+    PrintWriter err = err();
     List<KernelService> chosen;
     int port;
     try {
@@ -55,19 +42,13 @@ final class KernelCommand implements Callable<Integer> {
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    AmqpTransport transport;
-    try {
-      transport = b.connectTransport();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    BrokerOption.Broker b = broker();
+    AmqpTransport transport = b.connectTransport();
     Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(cli.env()), chosen, port);
-    Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+    Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();
-    }, "skiff-kernel-shutdown"));
+    }));
     out.println("kernel: running " + kernel.services().stream().map(KernelService::name).toList() + " on broker "
         + b.describe() + "; pages at http://localhost:" + kernel.web().port() + "/");
     out.flush();

@@ -6,23 +6,17 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.util.Locale;
 import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.Semaphore;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code skiff load SERVICE ENDPOINT JSON --calls N --concurrency C}: N asynchronous calls, at most C in
@@ -34,11 +28,7 @@ import picocli.CommandLine.Spec;
  */
 @Command(
     name = "load",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Drives load against an endpoint and prints a summary.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Makes N calls with the same JSON request, at most C in flight at once, then prints: calls, "
           + "successes, errors by code, throughput, latency percentiles of the successful calls "
@@ -55,17 +45,11 @@ import picocli.CommandLine.Spec;
       "Exit codes: 0 every call succeeded, 1 at least one call failed, 2 usage error,",
       "            3 broker unreachable."
     })
-final class LoadCommand implements Callable<Integer> {
+final class LoadCommand extends BrokerCommand {
   /** The most calls one run makes (each successful call keeps one latency sample). */
   static final int MAX_CALLS = 10_000_000;
   /** The most calls in flight at once (the platform client's own default bound). */
   static final int MAX_CONCURRENCY = 10_000;
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name.")
   String service;
@@ -86,14 +70,7 @@ final class LoadCommand implements Callable<Integer> {
       description = "How many calls may be in flight at once (1 to 10,000).")
   int concurrency;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long each call waits for its reply.")
-  Duration timeout;
+  @Mixin TimeoutOption timeout;
 
   @Option(names = "--instance", paramLabel = "ID", description = "Send every call to this instance of the service only.")
   String instance;
@@ -103,9 +80,6 @@ final class LoadCommand implements Callable<Integer> {
 
   @Option(names = "--json", description = "Print the summary as one JSON object on one line (fields: see docs/cli.md).")
   boolean jsonOutput;
-
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
 
   @Override
   public Integer call() throws InterruptedException {
@@ -117,16 +91,10 @@ final class LoadCommand implements Callable<Integer> {
       throw new ParameterException(
           spec.commandLine(), "--concurrency must be between 1 and " + MAX_CONCURRENCY + ", not " + concurrency);
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
+    Client client = b.connect();
     LoadStats.Summary summary;
     try (client) {
       summary = drive(client);
@@ -146,7 +114,7 @@ final class LoadCommand implements Callable<Integer> {
   }
 
   private LoadStats.Summary drive(Client client) throws InterruptedException {
-    CallOptions options = CallOptions.timeout(timeout);
+    CallOptions options = CallOptions.timeout(timeout.get());
     if (instance != null) {
       options = options.withInstance(instance);
     }
@@ -200,7 +168,7 @@ final class LoadCommand implements Callable<Integer> {
         .put("endpoint", endpoint)
         .put("calls", s.calls())
         .put("concurrency", concurrency)
-        .put("timeoutMs", timeout.toMillis())
+        .put("timeoutMs", timeout.get().toMillis())
         .put("successes", s.successes())
         .put("errors", s.errors())
         .putCounts("errorsByCode", s.errorsByCode())
@@ -216,7 +184,7 @@ final class LoadCommand implements Callable<Integer> {
     out.printf(
         Locale.ROOT,
         "load %s/%s: %d calls, concurrency %d, timeout %s%n",
-        service, endpoint, s.calls(), concurrency, DurationConverter.format(timeout));
+        service, endpoint, s.calls(), concurrency, DurationConverter.format(timeout.get()));
     out.printf(Locale.ROOT, "  successes    %d%n", s.successes());
     out.printf(
         Locale.ROOT, "  errors       %d%s%n", s.errors(), s.errors() == 0 ? "" : " (" + counts(s.errorsByCode()) + ")");

@@ -17,26 +17,17 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeSet;
-import java.util.concurrent.Callable;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff route NAME [VERSION=PERCENT ...] [--show | --clear]}: a service's routing rule. */
 @Command(
     name = "route",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Shows or sets how a service's traffic is split between its versions.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "With VERSION=PERCENT pairs, sets the rule (percentages adding up to 100; a version may have 0). "
           + "With --clear, removes it: every instance of every version then shares the traffic evenly. "
@@ -52,14 +43,8 @@ import picocli.CommandLine.Spec;
       "",
       "Exit codes: 0 done, 1 refused or binding service not running, 2 usage error, 3 broker unreachable."
     })
-final class RouteCommand implements Callable<Integer> {
+final class RouteCommand extends BrokerCommand {
   private static final Pattern PAIR = Pattern.compile("([^=\\s]+)=(-?\\d{1,9})");
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name.")
   String name;
@@ -76,13 +61,10 @@ final class RouteCommand implements Callable<Integer> {
   @Option(names = "--force", description = "Accept versions (or a service) that no instance runs now.")
   boolean force;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
+    PrintWriter out = out();
+    PrintWriter err = err();
     Map<String, Integer> rule = new LinkedHashMap<>();
     for (String w : weights) {
       Matcher m = PAIR.matcher(w);
@@ -96,14 +78,8 @@ final class RouteCommand implements Callable<Integer> {
     if ((show ? 1 : 0) + (clear ? 1 : 0) + (rule.isEmpty() ? 0 : 1) > 1) {
       throw new ParameterException(spec.commandLine(), "give weights, --show or --clear, not several");
     }
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    BrokerOption.Broker b = broker();
+    Client client = b.connect();
     RouteStatus st;
     CallOptions o = CallOptions.timeout(Duration.ofSeconds(10));
     try (client) {

@@ -17,53 +17,29 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
-import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff services [NAME]}: the running instances, as the discovery service knows them. */
 @Command(
     name = "services",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Lists the running services: instances, versions, endpoints, age.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Asks the discovery kernel service (skiff.discovery; run it with 'skiff kernel'). Without NAME, one "
           + "line per instance of every service; with NAME, that service's versions, endpoints and instances."
     },
     footer = {"", "Exit codes: 0 listed, 1 no such service or discovery not running, 2 usage error, 3 broker unreachable."})
-final class ServicesCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
+final class ServicesCommand extends BrokerCommand {
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: every service.")
   String name;
 
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
   @Override
   public Integer call() {
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
+    Client client = b.connect();
     ListServicesResponse r;
     try (client) {
       r = client.call(DiscoveryService.SERVICE, "list",

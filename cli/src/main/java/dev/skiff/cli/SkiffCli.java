@@ -115,6 +115,11 @@ public final class SkiffCli implements Callable<Integer> {
     cl.setExpandAtFiles(false);
     cl.setParameterExceptionHandler(SkiffCli::onUsageError);
     cl.setExecutionExceptionHandler(SkiffCli::onUnexpected);
+    // one house style for every command's help: options in the order they are declared, a blank line
+    // before each section
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      sub.getCommandSpec().usageMessage().sortOptions(false).headerHeading("%n").synopsisHeading("%nUsage: ").descriptionHeading("%n");
+    }
     return cl;
   }
 
@@ -140,6 +145,11 @@ public final class SkiffCli implements Callable<Integer> {
 
   private static int onUnexpected(Exception ex, CommandLine cmd, ParseResult parsed) {
     PrintWriter err = cmd.getErr();
+    if (ex instanceof BrokerUnreachable u) {
+      printError(err, u.error());
+      err.flush();
+      return EXIT_BROKER_UNREACHABLE;
+    }
     if (ex instanceof SkiffException e) {
       printError(err, e);
       err.flush();

@@ -5,38 +5,26 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.trace.SpanTree;
 import dev.skiff.platform.trace.ZipkinJson;
 import dev.skiff.proto.v1.GetTraceRequest;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.Trace;
 import java.io.PrintWriter;
-import java.time.Duration;
-import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
-import java.util.concurrent.Callable;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Help.Visibility;
 import picocli.CommandLine.Mixin;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.ParentCommand;
-import picocli.CommandLine.Spec;
 
 /** {@code skiff trace ID [--json]}: one stored trace, as a tree of spans or as Zipkin v2 JSON. */
 @Command(
     name = "trace",
-    sortOptions = false,
-    headerHeading = "%n",
     header = "Shows a stored trace: its spans as a tree with their timings, or as Zipkin v2 JSON.",
-    synopsisHeading = "%nUsage: ",
-    descriptionHeading = "%n",
     description = {
       "Asks the trace kernel service (skiff.trace, run by 'skiff kernel') for a trace. A trace is stored when it "
           + "was sampled: forced with 'skiff call --trace' (which prints its id), or by a service's "
@@ -51,14 +39,8 @@ import picocli.CommandLine.Spec;
       "",
       "Exit codes: 0 shown, 1 no such trace or the trace service failed, 2 usage error, 3 broker unreachable."
     })
-final class TraceCommand implements Callable<Integer> {
+final class TraceCommand extends BrokerCommand {
   private static final Pattern TRACE_ID = Pattern.compile("[0-9a-fA-F]{32}");
-
-  @Spec CommandSpec spec;
-
-  @ParentCommand SkiffCli cli;
-
-  @Mixin BrokerOption broker;
 
   @Parameters(index = "0", paramLabel = "ID", description = "The trace id: 32 hex characters, as 'skiff call --trace' prints it.")
   String traceId;
@@ -66,17 +48,7 @@ final class TraceCommand implements Callable<Integer> {
   @Option(names = "--json", description = "Print the trace as Zipkin v2 JSON (an array of spans) instead of a tree.")
   boolean json;
 
-  @Option(
-      names = "--timeout",
-      paramLabel = "DURATION",
-      defaultValue = "5s",
-      converter = DurationConverter.class,
-      showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for the trace service.")
-  Duration timeout;
-
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
+  @Mixin TimeoutOption timeout;
 
   @Override
   public Integer call() {
@@ -84,19 +56,13 @@ final class TraceCommand implements Callable<Integer> {
       throw new ParameterException(spec.commandLine(),
           "'" + traceId + "' is not a trace id: a trace id is 32 hex characters (what 'skiff call --trace' prints)");
     }
-    PrintWriter out = spec.commandLine().getOut();
-    PrintWriter err = spec.commandLine().getErr();
-    BrokerOption.Broker b = broker.resolve(cli.env(), spec);
-    Client client;
-    try {
-      client = b.connect();
-    } catch (SkiffException e) {
-      SkiffCli.printError(err, e);
-      return SkiffCli.EXIT_BROKER_UNREACHABLE;
-    }
+    PrintWriter out = out();
+    PrintWriter err = err();
+    BrokerOption.Broker b = broker();
+    Client client = b.connect();
     try (client) {
       Trace t = client.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(traceId).build(), Trace.class,
-          CallOptions.timeout(timeout));
+          CallOptions.timeout(timeout.get()));
       if (json) {
         out.println(ZipkinJson.of(t.getSpansList()));
       } else {
@@ -120,23 +86,13 @@ final class TraceCommand implements Callable<Integer> {
     long t1 = spans.stream().mapToLong(s -> s.getStartMicros() + s.getDurationMicros()).max().orElse(t0);
     out.printf(Locale.ROOT, "trace %s: %d spans over %.3f ms%n", t.getTraceId(), spans.size(), (t1 - t0) / 1000.0);
     out.printf(Locale.ROOT, "%10s %10s  %s%n", "start ms", "took ms", "span");
-    Map<String, Span> byId = new HashMap<>();
-    spans.forEach(s -> byId.put(s.getSpanId(), s));
-    Map<String, List<Span>> children = new HashMap<>();
-    List<Span> roots = new ArrayList<>();
-    for (Span s : spans) {
-      if (byId.containsKey(s.getParentSpanId())) {
-        children.computeIfAbsent(s.getParentSpanId(), k -> new ArrayList<>()).add(s);
-      } else {
-        roots.add(s);
-      }
-    }
-    for (Span r : roots) {
-      print(out, r, 0, t0, children);
+    SpanTree tree = SpanTree.of(spans);
+    for (Span r : tree.roots()) {
+      print(out, r, 0, t0, tree);
     }
   }
 
-  private static void print(PrintWriter out, Span s, int depth, long t0, Map<String, List<Span>> children) {
+  private static void print(PrintWriter out, Span s, int depth, long t0, SpanTree tree) {
     boolean client = s.getKind() == SpanKind.SPAN_KIND_CLIENT;
     StringBuilder what = new StringBuilder("  ".repeat(depth));
     if (client) {
@@ -153,8 +109,8 @@ final class TraceCommand implements Callable<Integer> {
       what.append(", retried");
     }
     out.printf(Locale.ROOT, "%10.3f %10.3f  %s%n", (s.getStartMicros() - t0) / 1000.0, s.getDurationMicros() / 1000.0, what);
-    for (Span c : children.getOrDefault(s.getSpanId(), List.of())) {
-      print(out, c, depth + 1, t0, children);
+    for (Span c : tree.childrenOf(s)) {
+      print(out, c, depth + 1, t0, tree);
     }
   }
 }

@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -91,7 +92,7 @@ class RoutingCommandsTest {
     // only one) has made a full pass over every service since it read the rule, so the service's
     // traffic goes through the route exchange and no longer through the service queue
     await().atMost(HANG).until(binding::isLeader);
-    await().atMost(HANG).until(() -> kernelTransport.exchangeExists(AmqpTransport.routeExchange(svc.name)));
+    await().atMost(HANG).until(() -> kernelTransport.routing().orElseThrow().splitExists(svc.name));
     long passes = binding.fullPasses();
     await().atMost(HANG).until(() -> binding.fullPasses() >= passes + 2);
     Skiff.Result load = Skiff.run("load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");

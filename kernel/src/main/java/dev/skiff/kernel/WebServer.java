@@ -1,5 +1,6 @@
 package dev.skiff.kernel;
 
+import dev.skiff.platform.internal.Threads;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
@@ -11,7 +12,6 @@ import java.util.Map;
 import java.util.concurrent.ConcurrentSkipListMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -44,13 +44,7 @@ public final class WebServer implements AutoCloseable {
   public static WebServer start(String host, int port) {
     try {
       HttpServer s = HttpServer.create(new InetSocketAddress(host, port), 64);
-      AtomicInteger n = new AtomicInteger();
-      ExecutorService pool =
-          Executors.newFixedThreadPool(4, r -> {
-            Thread t = new Thread(r, "skiff-web-" + n.incrementAndGet());
-            t.setDaemon(true);
-            return t;
-          });
+      ExecutorService pool = Executors.newFixedThreadPool(4, Threads.named("skiff-web"));
       s.setExecutor(pool);
       WebServer w = new WebServer(s, pool);
       s.createContext("/", w::index);

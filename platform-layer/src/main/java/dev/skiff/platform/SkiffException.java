@@ -15,14 +15,6 @@ import java.util.Objects;
 public final class SkiffException extends RuntimeException {
   private static final long serialVersionUID = 1L;
 
-  /**
-   * Context key set to {@code "no"} on a client-side error that proves the request never left this
-   * process (the connection was recovering, or closed before the write). Such a call is retried under
-   * the client's retry policy even when its endpoint is not idempotent, as gRPC retries a call that
-   * never reached the wire.
-   */
-  public static final String CONTEXT_SENT = "sent";
-
   private final ErrorCode code;
   private final String description;
   private final Map<String, String> context;
@@ -30,6 +22,7 @@ public final class SkiffException extends RuntimeException {
   private final String endpoint;
   private final String instance;
   private final String requestId;
+  private final RpcProgress progress;
 
   private SkiffException(
       ErrorCode code,
@@ -39,8 +32,10 @@ public final class SkiffException extends RuntimeException {
       String endpoint,
       String instance,
       String requestId,
+      RpcProgress progress,
       Throwable cause) {
     super(code + ": " + description, cause);
+    this.progress = progress;
     this.code = code;
     this.description = description;
     this.context = Map.copyOf(context);
@@ -57,7 +52,7 @@ public final class SkiffException extends RuntimeException {
    * @param description what failed, for a person
    */
   public SkiffException(ErrorCode code, String description) {
-    this(code, description, Map.of(), "", "", "", "", null);
+    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, null);
   }
 
   /**
@@ -68,7 +63,7 @@ public final class SkiffException extends RuntimeException {
    * @param cause the local cause; never sent
    */
   public SkiffException(ErrorCode code, String description, Throwable cause) {
-    this(code, description, Map.of(), "", "", "", "", cause);
+    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, cause);
   }
 
   /**
@@ -82,7 +77,7 @@ public final class SkiffException extends RuntimeException {
     Map<String, String> merged = new LinkedHashMap<>(context);
     merged.put(Objects.requireNonNull(key, "key"), String.valueOf(value));
     return new SkiffException(
-        code, description, merged, service, endpoint, instance, requestId, getCause());
+        code, description, merged, service, endpoint, instance, requestId, progress, getCause());
   }
 
   /**
@@ -99,7 +94,31 @@ public final class SkiffException extends RuntimeException {
       return this;
     }
     return new SkiffException(
-        code, description, context, service, endpoint, instance, requestId, getCause());
+        code, description, context, service, endpoint, instance, requestId, progress, getCause());
+  }
+
+  /**
+   * A copy of this error that says how far its request got (see {@link RpcProgress}).
+   *
+   * @param progress how far
+   * @return a new exception
+   */
+  public SkiffException withProgress(RpcProgress progress) {
+    return new SkiffException(
+        code, description, context, service, endpoint, instance, requestId, java.util.Objects.requireNonNull(progress, "progress"),
+        getCause());
+  }
+
+  /**
+   * How far the failed request got: {@link RpcProgress#NOT_SENT} only on a client-side error that proves
+   * the request never left this process (such a call is retried under the client's retry policy even
+   * when its endpoint is not idempotent, as gRPC retries a call that never reached the wire);
+   * {@link RpcProgress#SENT} otherwise. Local: an error read off the wire says SENT.
+   *
+   * @return how far
+   */
+  public RpcProgress progress() {
+    return progress;
   }
 
   /** @return what kind of failure this is */
@@ -169,6 +188,7 @@ public final class SkiffException extends RuntimeException {
         error.getEndpoint(),
         error.getInstance(),
         error.getRequestId(),
+        RpcProgress.SENT,
         null);
   }
 

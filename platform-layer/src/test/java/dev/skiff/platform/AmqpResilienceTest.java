@@ -9,11 +9,13 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
@@ -89,8 +91,8 @@ class AmqpResilienceTest {
     return EchoResponse.newBuilder().setText(req.getText()).build();
   }
 
-  private Server start(java.util.function.Consumer<Server.Builder> customize) {
-    Server.Builder b =
+  private Server start(java.util.function.Consumer<ServerBuilder> customize) {
+    ServerBuilder b =
         Server.builder(service)
             .transport(transport)
             .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)))
@@ -113,7 +115,7 @@ class AmqpResilienceTest {
       Channel ch = c.createChannel();
       ch.basicQos(1);
       CountDownLatch took = new CountDownLatch(1);
-      ch.basicConsume(AmqpTransport.serviceQueue(service), false, new DefaultConsumer(ch) {
+      ch.basicConsume(AmqpNames.serviceQueue(service), false, new DefaultConsumer(ch) {
         @Override
         public void handleDelivery(String tag, Envelope env, com.rabbitmq.client.AMQP.BasicProperties p, byte[] body) {
           took.countDown();

@@ -7,6 +7,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.GetResponse;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.Transport;
@@ -69,7 +70,7 @@ class AmqpRpcTest extends RpcContract {
               .type("echo")
               .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
               .build();
-      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
+      ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
       GetResponse got = awaitReplies(ch, replyQueue, 1).get("raw-1");
       assertThat(got).as("a reply to the malformed request").isNotNull();
       assertThat(got.getProps().getCorrelationId()).isEqualTo("raw-1");
@@ -104,9 +105,9 @@ class AmqpRpcTest extends RpcContract {
               .type("echo")
               .appId(";;;not;a;trace;context")
               .build();
-      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, bare, text("x").toByteArray());
-      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbage, text("y").toByteArray());
-      ch.basicPublish(AmqpTransport.EXCHANGE, echo, true, garbageAppId, text("z").toByteArray());
+      ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, bare, text("x").toByteArray());
+      ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, garbage, text("y").toByteArray());
+      ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, garbageAppId, text("z").toByteArray());
       Map<String, GetResponse> replies = awaitReplies(ch, replyQueue, 3);
       assertThat(replies).as("every request answered").containsOnlyKeys("bare", "garbage", "garbage-app-id");
       // no endpoint: NOT_FOUND naming the endpoints the service has

@@ -2,13 +2,12 @@ package dev.skiff.platform;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.skiff.platform.client.Client;
+import dev.skiff.platform.client.BreakerOptions;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.time.Duration;
 import org.junit.jupiter.api.Test;
 
@@ -20,13 +19,12 @@ class ReliabilityDefaultsTest {
 
   @Test
   void theDefaultCircuitBreakerJudgesTheLastTwentyCallsAndWaitsFiveSecondsBeforeThreeTrials() {
-    CircuitBreakerConfig c = Client.Builder.defaultCircuitBreaker();
-    assertThat(c.getSlidingWindowType()).isEqualTo(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED);
-    assertThat(c.getSlidingWindowSize()).isEqualTo(20);
-    assertThat(c.getMinimumNumberOfCalls()).isEqualTo(10);
-    assertThat(c.getFailureRateThreshold()).isEqualTo(50f);
-    assertThat(c.getWaitIntervalFunctionInOpenState().apply(1)).isEqualTo(Duration.ofSeconds(5).toMillis());
-    assertThat(c.getPermittedNumberOfCallsInHalfOpenState()).isEqualTo(3);
+    BreakerOptions c = BreakerOptions.defaults();
+    assertThat(c.windowCalls()).isEqualTo(20);
+    assertThat(c.minimumCalls()).isEqualTo(10);
+    assertThat(c.failureRatePercent()).isEqualTo(50);
+    assertThat(c.openFor()).isEqualTo(Duration.ofSeconds(5));
+    assertThat(c.trialCalls()).isEqualTo(3);
   }
 
   @Test

@@ -12,6 +12,7 @@ import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.Transport;
@@ -70,8 +71,8 @@ abstract class RpcContract {
     transport.close();
   }
 
-  protected Server start(String name, Consumer<Server.Builder> customize) {
-    Server.Builder b =
+  protected Server start(String name, Consumer<ServerBuilder> customize) {
+    ServerBuilder b =
         Server.builder(name)
             .version("1.2.3")
             .transport(transport)
@@ -94,7 +95,7 @@ abstract class RpcContract {
     return s;
   }
 
-  protected Server startEcho(Consumer<Server.Builder> customize) {
+  protected Server startEcho(Consumer<ServerBuilder> customize) {
     return start(echo, customize);
   }
 
@@ -811,7 +812,7 @@ abstract class RpcContract {
     // instance serves them (not answered UNAVAILABLE, and not UNKNOWN_OUTCOME, which a redelivered request
     // to an endpoint that is not idempotent would get), each once; the running one finishes where it is.
     Map<String, List<String>> ranOn = new java.util.concurrent.ConcurrentHashMap<>();
-    java.util.function.Function<String, java.util.function.Consumer<Server.Builder>> instance = id -> b -> b.instanceId(id)
+    java.util.function.Function<String, java.util.function.Consumer<ServerBuilder>> instance = id -> b -> b.instanceId(id)
         .concurrency(1).prefetch(5).drainGrace(Duration.ofSeconds(60))
         .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
           ranOn.computeIfAbsent(ctx.requestId(), k -> java.util.Collections.synchronizedList(new ArrayList<>())).add(id);
@@ -1094,10 +1095,8 @@ abstract class RpcContract {
   @Test
   void circuitBreakerOpensOnSustainedFailuresAndClosesWhenTheServiceRecovers() {
     startEcho(b -> {});
-    io.github.resilience4j.circuitbreaker.CircuitBreakerConfig quick =
-        io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.from(Client.Builder.defaultCircuitBreaker())
-            .waitDurationInOpenState(Duration.ofMillis(300))
-            .build();
+    dev.skiff.platform.client.BreakerOptions quick =
+        dev.skiff.platform.client.BreakerOptions.defaults().withOpenFor(Duration.ofMillis(300));
     try (Client guarded = Client.builder().transport(transport).circuitBreaker(quick).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build()) {
       EchoRequest failing = flakyFor(10, ErrorCode.INTERNAL);
       for (int i = 0; i < 10; i++) {
@@ -1125,10 +1124,7 @@ abstract class RpcContract {
 
   /** A client with the default circuit breaker, but a shorter wait while open, and no retries. */
   private Client guardedClient(Duration waitWhileOpen) {
-    io.github.resilience4j.circuitbreaker.CircuitBreakerConfig config =
-        io.github.resilience4j.circuitbreaker.CircuitBreakerConfig.from(Client.Builder.defaultCircuitBreaker())
-            .waitDurationInOpenState(waitWhileOpen)
-            .build();
+    dev.skiff.platform.client.BreakerOptions config = dev.skiff.platform.client.BreakerOptions.defaults().withOpenFor(waitWhileOpen);
     return Client.builder().transport(transport).circuitBreaker(config).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build();
   }
 

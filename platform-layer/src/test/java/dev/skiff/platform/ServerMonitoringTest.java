@@ -12,6 +12,7 @@ import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.Transport;
@@ -55,7 +56,7 @@ class ServerMonitoringTest {
   }
 
   private Server start(MonitoringOptions options, Endpoint<EchoRequest, EchoResponse> endpoint, HealthCheck custom) {
-    Server.Builder b = Server.builder("test.monitored").transport(transport).monitoring(options).endpoint(endpoint);
+    ServerBuilder b = Server.builder("test.monitored").transport(transport).monitoring(options).endpoint(endpoint);
     if (custom != null) {
       b.healthCheck("custom", custom);
     }

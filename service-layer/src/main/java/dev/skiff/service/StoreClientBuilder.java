@@ -4,7 +4,10 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
+import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * What every service-layer client is built from: its configuration (live or fixed), the config subtree
@@ -114,5 +117,27 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
    * @param healthChecks where the health check goes
    */
   public record Setup(
-      LayeredConfig live, Config fixed, String path, String name, MetricRegistry metrics, HealthCheckRegistry healthChecks) {}
+      LayeredConfig live, Config fixed, String path, String name, MetricRegistry metrics, HealthCheckRegistry healthChecks) {
+    /** @return the client's section of the configuration ({@code path}), as it is now */
+    public Config section() {
+      return (live != null ? live.current() : fixed).at(path);
+    }
+
+    /**
+     * Follows the live configuration of the client's section: every change is first read with
+     * {@code parse} (a change it refuses is refused, with its reason, before it is committed), then
+     * applied. Nothing to follow with a fixed configuration.
+     *
+     * @param parse reads the section into settings; throws on an invalid one
+     * @param apply takes new settings
+     * @param <S> the settings type
+     * @return the subscriptions, to close with the client
+     */
+    public <S> List<LayeredConfig.Subscription> follow(Function<Config, S> parse, Consumer<S> apply) {
+      if (live == null) {
+        return List.of();
+      }
+      return List.of(live.addValidator(c -> parse.apply(c.at(path))), live.onChange(path, c -> apply.accept(parse.apply(c.at(path)))));
+    }
+  }
 }

@@ -2,6 +2,7 @@ package dev.skiff.testing;
 
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.SkiffService;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
 import java.util.ArrayList;
@@ -53,8 +54,8 @@ public final class InProcessSkiff implements AutoCloseable {
    * @param configure registers endpoints and settings on the builder
    * @return its running server
    */
-  public Server start(String name, Consumer<Server.Builder> configure) {
-    Server.Builder b = Server.builder(name).transport(transport);
+  public Server start(String name, Consumer<ServerBuilder> configure) {
+    ServerBuilder b = Server.builder(name).transport(transport);
     configure.accept(b);
     Server s = b.build().start();
     servers.add(s);

@@ -7,6 +7,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.SkiffService;
 import dev.skiff.testing.testproto.Ping;
 import dev.skiff.testing.testproto.Pong;
@@ -22,7 +23,7 @@ class InProcessSkiffTest {
     }
 
     @Override
-    protected void register(Server.Builder service) {
+    protected void register(ServerBuilder service) {
       service.endpoint("ping", Ping.class, Pong.class, (req, ctx) -> {
         if (req.getText().isEmpty()) {
           throw new SkiffException(ErrorCode.BAD_REQUEST, "text is required");

@@ -13,6 +13,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.SkiffService;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
@@ -140,7 +141,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   }
 
   @Override
-  protected void register(Server.Builder service) {
+  protected void register(ServerBuilder service) {
     // the stores' checks run and are published with the service's own, and show on the dashboard
     PlatformHealth.include(health, service);
     service.endpoint("create", CreateBookingRequest.class, CreateBookingResponse.class, (req, ctx) -> {

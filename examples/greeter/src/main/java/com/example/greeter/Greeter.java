@@ -5,6 +5,7 @@ import com.example.greeter.proto.HelloResponse;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.SkiffService;
 
 /**
@@ -20,7 +21,7 @@ public final class Greeter extends SkiffService {
   }
 
   @Override
-  protected void register(Server.Builder service) {
+  protected void register(ServerBuilder service) {
     service.endpoint("hello", HelloRequest.class, HelloResponse.class, (req, ctx) -> {
       if (req.getName().isBlank()) {
         throw new SkiffException(ErrorCode.BAD_REQUEST, "name is required");

@@ -14,6 +14,7 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -54,7 +55,7 @@ public final class Journey {
   private Journey() {}
 
   /** @return the journey service: plans a trip from its three parts, fetched in parallel */
-  public static Server.Builder journey() {
+  public static ServerBuilder journey() {
     return Server.builder(JOURNEY)
         .version("1.0.0")
         .description("Plans a trip: ETA, fare and driver, fetched in parallel")
@@ -96,7 +97,7 @@ public final class Journey {
   }
 
   /** @return the ETA service */
-  public static Server.Builder eta() {
+  public static ServerBuilder eta() {
     return Server.builder(ETA)
         .version("1.0.0")
         .description("Minutes until a car can reach a pickup")
@@ -107,7 +108,7 @@ public final class Journey {
   }
 
   /** @return the fare service */
-  public static Server.Builder fare() {
+  public static ServerBuilder fare() {
     return Server.builder(FARE)
         .version("1.0.0")
         .description("Quotes a fare between two places")
@@ -120,7 +121,7 @@ public final class Journey {
   }
 
   /** @return the driver service */
-  public static Server.Builder driver() {
+  public static ServerBuilder driver() {
     return Server.builder(DRIVER)
         .version("1.0.0")
         .description("Finds the nearest free driver")
@@ -153,7 +154,7 @@ public final class Journey {
     List<Server> started = new ArrayList<>();
     List<String> names = which.isEmpty() ? List.of("eta", "fare", "driver", "journey") : which;
     for (String n : names) {
-      Server.Builder b =
+      ServerBuilder b =
           switch (n) {
             case "journey" -> journey();
             case "eta" -> eta();

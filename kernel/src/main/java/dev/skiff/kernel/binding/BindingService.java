@@ -1,24 +1,21 @@
 package dev.skiff.kernel.binding;
 
 import com.google.protobuf.util.JsonFormat;
-import com.rabbitmq.client.BuiltinExchangeType;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.DefaultConsumer;
 import dev.skiff.kernel.KernelContext;
-import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.transport.RoutingTopology;
 import dev.skiff.platform.transport.Transport;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.GetRouteRequest;
 import dev.skiff.proto.v1.RouteRule;
 import dev.skiff.proto.v1.RouteStatus;
 import dev.skiff.proto.v1.SetRouteRequest;
-import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
@@ -28,7 +25,6 @@ import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.LinkedBlockingQueue;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -45,7 +41,7 @@ import org.slf4j.LoggerFactory;
  * back within that time). All its
  * operations are idempotent declares, binds and unbinds.
  */
-public final class BindingService implements KernelService {
+public final class BindingService extends KernelServiceBase {
   /** The service name the routing API answers on. */
   public static final String SERVICE = "skiff.binding";
   /** The queue whose exclusive consumer is the leader. */
@@ -67,46 +63,35 @@ public final class BindingService implements KernelService {
    * load, docs/routing.md). Once out of the ring nothing new picks it; a second is far more than a routing step takes.
    */
   static final Duration RETIRE_AFTER = Duration.ofSeconds(1);
-  /**
-   * Buckets per percent of traffic in a route exchange (the consistent-hash binding key): one, so 100 %
-   * is 100 buckets. RabbitMQ's consistent-hash exchange picks a bucket by jump consistent hashing, so a
-   * version's share is exact with any count; and on every message it routes, it copies the exchange's
-   * whole bucket map out of its table, so the count is a cost per call: with 100 per percent, routed calls
-   * ran at a sixth of the rate of one per percent (docs/routing.md).
-   */
-  static final int POINTS_PER_PERCENT = 1;
-
   private static final Logger log = LoggerFactory.getLogger(BindingService.class);
 
   private final Clock clock;
   private final Duration warmUp;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
   /** Services to reconcile, each at most once in the queue. */
   private final LinkedBlockingQueue<String> dirty = new LinkedBlockingQueue<>();
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
   private final Set<String> versionsSeen = ConcurrentHashMap.newKeySet();
   private final Set<String> cleaned = ConcurrentHashMap.newKeySet();
-  /** Weight exchanges this leader has removed (and not declared since). */
+  /** Shares this leader has taken out of their split (and not added since), by {@link #shareKey}. */
   private final Set<String> gone = ConcurrentHashMap.newKeySet();
-  /** Weight exchanges out of their ring and not yet deleted: exchange → when it left the ring (nanos). */
-  private final Map<String, Long> retiring = new ConcurrentHashMap<>();
+  /** Shares out of their split and not yet deleted, by {@link #shareKey}. */
+  private final Map<String, Retiring> retiring = new ConcurrentHashMap<>();
   /**
-   * Queues of versions that no longer run, to delete once empty and unconsumed: a clean stop announces
-   * itself before its instance stops consuming, so the first try usually finds the queue still in use.
+   * Versions that no longer run, whose queue is to be deleted once empty and unconsumed: a clean stop
+   * announces itself before its instance stops consuming, so the first try usually finds the queue still
+   * in use. Each as a {@link Version}.
    */
-  private final Set<String> unusedVersionQueues = ConcurrentHashMap.newKeySet();
+  private final Set<Version> unusedVersions = ConcurrentHashMap.newKeySet();
   private final AtomicLong reconciles = new AtomicLong();
   private final AtomicLong lastFullPassNanos = new AtomicLong();
   private final AtomicLong fullPasses = new AtomicLong();
   private volatile boolean leader;
-  private AmqpTransport transport;
+  private RoutingTopology topology;
   private Registry registry;
   private RuleStore rules;
   private Server server;
   private Thread worker;
-  private Channel leaderChannel;
-  private Channel ops;
+  private RoutingTopology.Lease lease;
 
   /** For {@link java.util.ServiceLoader}: system clock, a warm-up of 3 s before a new leader acts. */
   public BindingService() {
@@ -119,35 +104,30 @@ public final class BindingService implements KernelService {
    *     it does not act on a registry that has not heard every instance yet (longer than the heartbeat)
    */
   public BindingService(Clock clock, Duration warmUp) {
+    super("binding");
     this.clock = clock;
     this.warmUp = warmUp;
   }
 
-  @Override
-  public String name() {
-    return "binding";
-  }
 
   @Override
-  public void start(KernelContext context) {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("binding service already started");
-    }
+  protected void begin(KernelContext context) {
     Transport t = context.transport();
-    if (!(t instanceof AmqpTransport amqp)) {
-      log.warn("the binding service needs RabbitMQ; on {} it does nothing", t.describe());
+    RoutingTopology routing = t.routing().orElse(null);
+    if (routing == null) {
+      log.warn("the binding service needs a transport that routes by version and weight (RabbitMQ); on {} it does nothing", t.describe());
       return;
     }
-    transport = amqp;
+    topology = routing;
     registry = new Registry(clock);
     registry.onChange(this::markDirty);
-    registry.start(amqp);
-    rules = new RuleStore(amqp, this::markDirty).start();
+    registry.start(t);
+    rules = new RuleStore(routing, this::markDirty).start();
     server =
         Server.builder(SERVICE)
             .description("Routing rules: the share of traffic each version of a service gets")
             .version("1")
-            .transport(amqp)
+            .transport(t)
             .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> setRoute(req)))
             .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> status(req.getService()))
                 .asIdempotent())
@@ -162,9 +142,7 @@ public final class BindingService implements KernelService {
       }
       WebServer.send(ex, 200, "application/json", json.append('}').toString());
     });
-    worker = new Thread(this::run, "skiff-binding");
-    worker.setDaemon(true);
-    worker.start();
+    worker = Threads.start("skiff-binding", this::run);
   }
 
   private void markDirty(String service) {
@@ -303,7 +281,7 @@ public final class BindingService implements KernelService {
   private void run() {
     long startedAt = System.nanoTime();
     long nextFull = 0;
-    while (!closed.get()) {
+    while (!!isRunning()) {
       try {
         if (!leader) {
           leader = tryLead();
@@ -366,30 +344,17 @@ public final class BindingService implements KernelService {
   }
 
   private boolean tryLead() {
-    Channel ch = null;
-    try {
-      ch = transport.openChannel();
-      ch.queueDeclare(LEADER_QUEUE, false, false, false, Map.of("x-expires", 60_000));
-      ch.basicConsume(LEADER_QUEUE, true, "", false, true, Map.of(), new DefaultConsumer(ch));
-      Channel held = ch;
-      held.addShutdownListener(cause -> {
-        if (!closed.get()) {
-          log.warn("lost the binding leadership: {}", cause.getMessage());
-          leader = false;
-        }
-      });
-      leaderChannel = held;
-      return true;
-    } catch (IOException | RuntimeException e) {
-      if (ch != null && ch.isOpen()) {
-        try {
-          ch.abort();
-        } catch (IOException | RuntimeException ignored) {
-          // gone anyway
-        }
+    RoutingTopology.Lease held = topology.tryLease(LEADER_QUEUE, why -> {
+      if (!!isRunning()) {
+        log.warn("lost the binding leadership: {}", why);
+        leader = false;
       }
+    });
+    if (held == null) {
       return false;
     }
+    lease = held;
+    return true;
   }
 
   /** Makes one service's bindings match its rule and its running versions. */
@@ -401,38 +366,34 @@ public final class BindingService implements KernelService {
       return; // nothing runs, no rule, and its leftovers are gone already
     }
     Map<String, Integer> effective = effective(rule, running);
-    String ex = AmqpTransport.routeExchange(service);
-    String svcQueue = AmqpTransport.serviceQueue(service);
     // a version's queue takes the requests pinned to it
     for (String v : running.keySet()) {
       versionsSeen.add(service + "#" + v);
-      unusedVersionQueues.remove(AmqpTransport.versionQueue(service, v));
-      op(c -> c.queueBind(AmqpTransport.versionQueue(service, v), AmqpTransport.EXCHANGE, AmqpTransport.versionRoutingKey(service, v)));
+      unusedVersions.remove(new Version(service, v));
+      topology.bindVersion(service, v);
     }
     if (!effective.isEmpty()) {
-      declareRouteExchange(ex);
-      // Each version's share enters the hash ring through a fanout exchange of its own per weight, so
-      // that a change of weight adds a new destination before the old one goes: within the route
-      // exchange a request always has somewhere to go, and no queue is ever in the ring twice.
+      topology.declareSplit(service);
+      // Each version's share enters the split through a share of its own per weight, so that a change of
+      // weight adds a new destination before the old one goes: within the split a request always has
+      // somewhere to go, and no queue is ever in the ring twice.
       for (Map.Entry<String, Integer> e : effective.entrySet()) {
-        String fx = weightExchange(service, e.getKey(), e.getValue());
-        gone.remove(fx);
-        retiring.remove(fx); // back in use before it was deleted
-        op(c -> c.exchangeDeclare(fx, BuiltinExchangeType.FANOUT, true, false, null));
-        op(c -> c.queueBind(AmqpTransport.versionQueue(service, e.getKey()), fx, ""));
-        op(c -> c.exchangeBind(fx, ex, points(e.getValue())));
+        String share = shareKey(service, e.getKey(), e.getValue());
+        gone.remove(share);
+        retiring.remove(share); // back in use before it was deleted
+        topology.addShare(service, e.getKey(), e.getValue());
       }
-      removeWeightExchanges(service, effective);
-      op(c -> c.exchangeBind(ex, AmqpTransport.EXCHANGE, service));
-      op(c -> c.queueUnbind(svcQueue, AmqpTransport.EXCHANGE, service));
+      removeShares(service, effective);
+      topology.routeToSplit(service);
+      topology.stopRoutingToServiceQueue(service);
     } else {
       if (!running.isEmpty()) {
-        op(c -> c.queueBind(svcQueue, AmqpTransport.EXCHANGE, service));
+        topology.routeToServiceQueue(service);
       }
-      // the route exchange goes last, so that while it exists its weight exchanges may still exist
-      if (rules.servicesEver().contains(service) && transport.exchangeExists(ex)) {
-        op(c -> c.exchangeDelete(ex));
-        removeWeightExchanges(service, Map.of());
+      // the split goes last, so that while it exists its shares may still exist
+      if (rules.servicesEver().contains(service) && topology.splitExists(service)) {
+        topology.deleteSplit(service);
+        removeShares(service, Map.of());
       }
     }
     if (running.isEmpty() && rule == null) {
@@ -446,9 +407,8 @@ public final class BindingService implements KernelService {
         String v = key.substring(service.length() + 1);
         if (!running.containsKey(v)) {
           versionsSeen.remove(key);
-          String q = AmqpTransport.versionQueue(service, v);
-          if (attempt(c -> c.queueDelete(q, true, true)) != null) {
-            unusedVersionQueues.add(q); // in use or not empty: tried again at every full pass
+          if (!topology.deleteVersionIfIdle(service, v)) {
+            unusedVersions.add(new Version(service, v)); // in use or not empty: tried again at every full pass
           }
         }
       }
@@ -457,15 +417,18 @@ public final class BindingService implements KernelService {
 
   /** Deletes the queues of versions that no longer run that are empty and unconsumed now; keeps the others for the next pass. */
   private void deleteUnusedVersionQueues() {
-    for (String q : unusedVersionQueues) {
-      if (attempt(c -> c.queueDelete(q, true, true)) == null) {
-        unusedVersionQueues.remove(q);
+    for (Version v : unusedVersions) {
+      if (topology.deleteVersionIfIdle(v.service(), v.version())) {
+        unusedVersions.remove(v);
       }
     }
   }
 
-  /** Deletes the weight exchanges of a service other than those of the effective weights. */
-  private void removeWeightExchanges(String service, Map<String, Integer> effective) {
+  /** A version of a service. */
+  private record Version(String service, String version) {}
+
+  /** Takes the shares of a service other than those of the effective weights out of its split. */
+  private void removeShares(String service, Map<String, Integer> effective) {
     Set<String> versions = new HashSet<>(registry.versions(service).keySet());
     RouteRule r = rules.rule(service);
     if (r != null) {
@@ -474,88 +437,45 @@ public final class BindingService implements KernelService {
     versions.addAll(rules.versionsEver(service));
     for (String v : versions) {
       for (int w : rules.weightsEver(service, v)) {
-        String fx = weightExchange(service, v, w);
-        if (!(effective.containsKey(v) && effective.get(v) == w) && gone.add(fx)) {
-          // out of the ring now (synchronous), deleted once no routing can still be using it
-          // (RETIRE_AFTER); done once per exchange by this leader (the unbind of a missing exchange
+        Share share = new Share(service, v, w);
+        if (!(effective.containsKey(v) && effective.get(v) == w) && gone.add(share.key())) {
+          // out of the split now (synchronous), deleted once no routing can still be using it
+          // (RETIRE_AFTER); done once per share by this leader (the unbind of a missing exchange
           // costs a channel)
-          op(c -> c.exchangeUnbind(fx, AmqpTransport.routeExchange(service), points(w)));
-          retiring.put(fx, System.nanoTime());
+          topology.removeShare(service, v, w);
+          retiring.put(share.key(), new Retiring(share, System.nanoTime()));
         }
       }
     }
   }
 
-  /** Deletes the weight exchanges that left their ring at least {@link #RETIRE_AFTER} ago. */
+  /** Deletes the shares that left their split at least {@link #RETIRE_AFTER} ago. */
   private void deleteRetired() {
     long now = System.nanoTime();
-    for (Map.Entry<String, Long> e : retiring.entrySet()) {
-      String fx = e.getKey();
-      if (now - e.getValue() >= RETIRE_AFTER.toNanos() && retiring.remove(fx, e.getValue())) {
-        op(c -> c.exchangeDelete(fx));
+    for (Map.Entry<String, Retiring> e : retiring.entrySet()) {
+      Retiring r = e.getValue();
+      if (now - r.since() >= RETIRE_AFTER.toNanos() && retiring.remove(e.getKey(), r)) {
+        topology.deleteShare(r.share().service(), r.share().version(), r.share().percent());
       }
     }
   }
 
-  /**
-   * @param service the service
-   * @param version one of its versions
-   * @param percent the version's weight
-   * @return the fanout exchange that takes that version's share into the route exchange
-   */
-  static String weightExchange(String service, String version, int percent) {
-    return AmqpTransport.routeExchange(service) + "#" + version + "=" + percent;
-  }
-
-  private static String points(int percent) {
-    return Integer.toString(percent * POINTS_PER_PERCENT);
-  }
-
-  /**
-   * Declares a route exchange: consistent hashing on the request id, which requests carry as their AMQP
-   * {@code message_id}. One left by an older version with other arguments is replaced (its bindings are
-   * made again by the same pass; requests to the service are unroutable for that moment).
-   */
-  private void declareRouteExchange(String ex) {
-    Map<String, Object> args = Map.of("hash-property", "message_id");
-    Exception failed = attempt(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, args));
-    String why = failed == null ? "" : String.valueOf(failed.getCause() == null ? failed : failed.getCause());
-    if (why.contains("inequivalent arg")) {
-      log.warn("route exchange {} exists with other arguments; declaring it again ({})", ex, why);
-      op(c -> c.exchangeDelete(ex));
-      op(c -> c.exchangeDeclare(ex, "x-consistent-hash", true, false, args));
+  /** A version's share of a service's traffic, at one percentage. */
+  private record Share(String service, String version, int percent) {
+    String key() {
+      return shareKey(service, version, percent);
     }
   }
 
-  @FunctionalInterface
-  private interface Op {
-    void run(Channel c) throws IOException;
-  }
+  /** A share out of its split, waiting to be deleted. */
+  private record Retiring(Share share, long since) {}
 
-  /** Runs one operation; a failure (a queue that is gone) closes the channel, so the next gets a new one. */
-  private void op(Op op) {
-    attempt(op);
-  }
-
-  /** {@link #op}, telling how it failed: null when it succeeded. */
-  private Exception attempt(Op op) {
-    try {
-      if (ops == null || !ops.isOpen()) {
-        ops = transport.openChannel();
-      }
-      op.run(ops);
-      return null;
-    } catch (IOException | RuntimeException e) {
-      log.debug("binding operation failed: {}", e.toString());
-      return e;
-    }
+  private static String shareKey(String service, String version, int percent) {
+    return service + "#" + version + "=" + percent;
   }
 
   @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
+  protected void end() {
     if (worker != null) {
       worker.interrupt();
       try {
@@ -567,14 +487,9 @@ public final class BindingService implements KernelService {
     if (server != null) {
       server.close();
     }
-    for (Channel ch : new Channel[] {leaderChannel, ops}) {
-      if (ch != null && ch.isOpen()) {
-        try {
-          ch.abort();
-        } catch (IOException | RuntimeException e) {
-          log.debug("closing channel", e);
-        }
-      }
+    RoutingTopology.Lease held = lease;
+    if (held != null) {
+      held.close();
     }
     leader = false;
     if (rules != null) {

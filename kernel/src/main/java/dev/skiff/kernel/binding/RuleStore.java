@@ -1,22 +1,16 @@
 package dev.skiff.kernel.binding;
 
-import com.rabbitmq.client.AMQP;
-import com.rabbitmq.client.Channel;
-import com.rabbitmq.client.DefaultConsumer;
-import com.rabbitmq.client.Envelope;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.platform.transport.RoutingTopology;
 import dev.skiff.proto.v1.RouteRule;
-import java.io.IOException;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.TimeoutException;
 import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -36,37 +30,28 @@ final class RuleStore implements AutoCloseable {
   static final String STREAM = "skiff.routes";
   private static final Logger log = LoggerFactory.getLogger(RuleStore.class);
 
-  private final AmqpTransport transport;
+  /** How much of the log is kept: about half a million rule changes. */
+  static final long MAX_BYTES = 64L << 20;
+
+  private final RoutingTopology topology;
   private final Consumer<String> onChange;
   private final Map<String, RouteRule> rules = new ConcurrentHashMap<>();
   private final Map<String, Set<Integer>> history = new ConcurrentHashMap<>();
   private final String marker = "skiff.marker." + java.util.UUID.randomUUID();
   private final CountDownLatch caughtUp = new CountDownLatch(1);
-  private final Object publishLock = new Object();
-  private Channel consume;
-  private Channel publish;
+  private RoutingTopology.DurableLog stream;
 
-  RuleStore(AmqpTransport transport, Consumer<String> onChange) {
-    this.transport = Objects.requireNonNull(transport, "transport");
+  RuleStore(RoutingTopology topology, Consumer<String> onChange) {
+    this.topology = Objects.requireNonNull(topology, "topology");
     this.onChange = Objects.requireNonNull(onChange, "onChange");
   }
 
   RuleStore start() {
     try {
-      consume = transport.openChannel();
-      consume.queueDeclare(STREAM, true, false, false,
-          Map.of("x-queue-type", "stream", "x-max-length-bytes", 64L << 20));
-      consume.basicQos(256);
-      consume.basicConsume(STREAM, false, Map.of("x-stream-offset", "first"), new DefaultConsumer(consume) {
-        @Override
-        public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) throws IOException {
-          take(body);
-          getChannel().basicAck(env.getDeliveryTag(), false);
-        }
-      });
+      stream = topology.openLog(STREAM, MAX_BYTES, this::take);
       // reading our own marker back means every rule appended before it has been read
       append(RouteRule.newBuilder().setService(marker).build());
-    } catch (IOException | RuntimeException e) {
+    } catch (RuntimeException e) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open the routing rule stream " + STREAM + ": " + e.getMessage(), e);
     }
     return this;
@@ -103,20 +88,8 @@ final class RuleStore implements AutoCloseable {
    */
   void append(RouteRule rule) {
     try {
-      synchronized (publishLock) {
-        if (publish == null || !publish.isOpen()) {
-          publish = transport.openChannel();
-          publish.confirmSelect();
-        }
-        publish.basicPublish("", STREAM, true,
-            new AMQP.BasicProperties.Builder().deliveryMode(2).contentType("application/x-protobuf").build(),
-            rule.toByteArray());
-        publish.waitForConfirmsOrDie(5000);
-      }
-    } catch (IOException | InterruptedException | TimeoutException | RuntimeException e) {
-      if (e instanceof InterruptedException) {
-        Thread.currentThread().interrupt();
-      }
+      stream.append(rule.toByteArray());
+    } catch (RuntimeException e) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot store the routing rule: " + e.getMessage(), e);
     }
   }
@@ -180,14 +153,9 @@ final class RuleStore implements AutoCloseable {
 
   @Override
   public void close() {
-    for (Channel ch : new Channel[] {consume, publish}) {
-      if (ch != null && ch.isOpen()) {
-        try {
-          ch.close();
-        } catch (IOException | TimeoutException | RuntimeException e) {
-          log.debug("closing channel", e);
-        }
-      }
+    RoutingTopology.DurableLog l = stream;
+    if (l != null) {
+      l.close();
     }
   }
 }

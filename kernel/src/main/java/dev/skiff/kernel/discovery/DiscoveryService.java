@@ -2,14 +2,13 @@ package dev.skiff.kernel.discovery;
 
 import com.google.protobuf.util.JsonFormat;
 import dev.skiff.kernel.KernelContext;
-import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.proto.v1.ListServicesRequest;
 import dev.skiff.proto.v1.ListServicesResponse;
 import java.time.Clock;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The discovery kernel service: keeps the registry of running instances from their announcements and
@@ -17,12 +16,11 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * web server at {@code /discovery} (JSON). Several copies may run: each keeps the whole registry, so any
  * of them answers. See docs/routing.md.
  */
-public final class DiscoveryService implements KernelService {
+public final class DiscoveryService extends KernelServiceBase {
   /** The service name queries go to. */
   public static final String SERVICE = "skiff.discovery";
 
   private final Clock clock;
-  private final AtomicBoolean started = new AtomicBoolean();
   private Registry registry;
   private Server server;
 
@@ -33,19 +31,13 @@ public final class DiscoveryService implements KernelService {
 
   /** @param clock the time source */
   public DiscoveryService(Clock clock) {
+    super("discovery");
     this.clock = clock;
   }
 
-  @Override
-  public String name() {
-    return "discovery";
-  }
 
   @Override
-  public void start(KernelContext context) {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("discovery already started");
-    }
+  protected void begin(KernelContext context) {
     registry = new Registry(clock).start(context.transport());
     server =
         Server.builder(SERVICE)
@@ -77,7 +69,7 @@ public final class DiscoveryService implements KernelService {
   }
 
   @Override
-  public void close() {
+  protected void end() {
     if (server != null) {
       server.close();
     }

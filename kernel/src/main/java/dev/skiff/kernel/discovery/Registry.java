@@ -5,6 +5,7 @@ import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
 import dev.skiff.proto.v1.InstanceInfo;
+import dev.skiff.platform.internal.Threads;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Comparator;
@@ -50,11 +51,7 @@ public final class Registry implements AutoCloseable {
   /** @param clock the time source */
   public Registry(Clock clock) {
     this.clock = Objects.requireNonNull(clock, "clock");
-    this.sweeper = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "skiff-registry-sweep");
-      t.setDaemon(true);
-      return t;
-    });
+    this.sweeper = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-registry-sweep"));
   }
 
   /**

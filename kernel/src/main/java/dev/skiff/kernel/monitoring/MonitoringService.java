@@ -5,7 +5,7 @@ import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
 import dev.skiff.kernel.KernelContext;
-import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -24,7 +24,6 @@ import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
  * The monitoring kernel service: collects the health reports every service instance publishes (topic
@@ -41,7 +40,7 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Every copy subscribes to every report, so several copies agree, and a restarted one catches up
  * within one publish interval. Lifecycle: {@code start() -> close()}.
  */
-public final class MonitoringService implements KernelService {
+public final class MonitoringService extends KernelServiceBase {
   /** Where the dashboard and its JSON API are mounted. */
   public static final String PATH = "/monitoring";
   /** The service name the monitoring service answers RPCs as. */
@@ -51,8 +50,6 @@ public final class MonitoringService implements KernelService {
   /** How many points of history are kept per endpoint and instance. */
   public static final int HISTORY = 120;
 
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
   private final Clock clock;
   private final HealthStore store;
   private Transport.Subscription subscription;
@@ -65,20 +62,14 @@ public final class MonitoringService implements KernelService {
 
   /** @param clock the clock staleness is judged by */
   public MonitoringService(Clock clock) {
+    super("monitoring");
     this.clock = clock;
     this.store = new HealthStore(clock, HISTORY);
   }
 
-  @Override
-  public String name() {
-    return "monitoring";
-  }
 
   @Override
-  public void start(KernelContext context) {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("the monitoring service was already started");
-    }
+  protected void begin(KernelContext context) {
     subscription = new PubSub(context.transport())
         .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report));
     server = Server.builder(SERVICE)
@@ -176,10 +167,7 @@ public final class MonitoringService implements KernelService {
   }
 
   @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
+  protected void end() {
     if (subscription != null) {
       subscription.close();
     }

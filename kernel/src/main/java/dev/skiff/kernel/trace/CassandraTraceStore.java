@@ -13,6 +13,7 @@ import dev.skiff.proto.v1.TraceSummary;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
+import dev.skiff.platform.internal.Threads;
 import java.nio.ByteBuffer;
 import java.time.Clock;
 import java.time.Duration;
@@ -171,9 +172,7 @@ public final class CassandraTraceStore implements TraceStore {
       throw new IllegalStateException("the Cassandra trace store was already started" + (closed ? " and closed" : ""));
     }
     connectError = "connecting to Cassandra at " + hosts();
-    writer = new Thread(this::run, "skiff-trace-cassandra");
-    writer.setDaemon(true);
-    writer.start();
+    writer = Threads.start("skiff-trace-cassandra", this::run);
   }
 
   private String hosts() {

@@ -7,6 +7,7 @@ import com.sun.net.httpserver.HttpHandler;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.trace.SpanTree;
 import dev.skiff.platform.trace.ZipkinJson;
 import dev.skiff.proto.v1.ListTracesRequest;
 import dev.skiff.proto.v1.Span;
@@ -17,7 +18,6 @@ import java.io.IOException;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
@@ -149,25 +149,15 @@ final class TracePages implements HttpHandler {
     b.append("<div class=\"diagram\">").append(SequenceDiagram.svg(spans)).append("</div>");
     b.append("<h2>Spans</h2><table class=\"spans\"><tr><th>start</th><th>duration</th><th>kind</th><th>span</th>"
         + "<th>instance</th><th>outcome</th><th>id</th></tr>");
-    Map<String, List<Span>> children = new HashMap<>();
-    Map<String, Span> byId = new HashMap<>();
-    spans.forEach(s -> byId.put(s.getSpanId(), s));
-    List<Span> roots = new ArrayList<>();
-    for (Span s : spans) {
-      if (byId.containsKey(s.getParentSpanId())) {
-        children.computeIfAbsent(s.getParentSpanId(), k -> new ArrayList<>()).add(s);
-      } else {
-        roots.add(s);
-      }
-    }
-    for (Span r : roots) {
-      rows(b, r, 0, t0, children);
+    SpanTree tree = SpanTree.of(spans);
+    for (Span r : tree.roots()) {
+      rows(b, r, 0, t0, tree);
     }
     b.append("</table>");
     return page("Trace " + t.getTraceId().substring(0, 8) + "…", b.toString());
   }
 
-  private static void rows(StringBuilder b, Span s, int depth, long t0, Map<String, List<Span>> children) {
+  private static void rows(StringBuilder b, Span s, int depth, long t0, SpanTree tree) {
     boolean client = s.getKind() == SpanKind.SPAN_KIND_CLIENT;
     String what = client ? SequenceDiagram.name(s.getService()) + " → " + s.getRemoteService() + "/" + s.getEndpoint()
         : s.getService() + "/" + s.getEndpoint();
@@ -184,8 +174,8 @@ final class TracePages implements HttpHandler {
         .append(escape(what)).append("</td><td><code>").append(escape(s.getInstance())).append("</code></td><td")
         .append(s.getErrorCode().isEmpty() ? "" : " class=\"err\"").append('>').append(escape(outcome))
         .append("</td><td><code>").append(escape(s.getSpanId())).append("</code></td></tr>");
-    for (Span c : children.getOrDefault(s.getSpanId(), List.of())) {
-      rows(b, c, depth + 1, t0, children);
+    for (Span c : tree.childrenOf(s)) {
+      rows(b, c, depth + 1, t0, tree);
     }
   }
 

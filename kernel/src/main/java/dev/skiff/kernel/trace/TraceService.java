@@ -1,13 +1,14 @@
 package dev.skiff.kernel.trace;
 
 import dev.skiff.kernel.KernelContext;
-import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.trace.SpanSink;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.GetTraceRequest;
@@ -23,7 +24,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -64,7 +64,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe. Started once; close is idempotent and closes the store.
  */
-public final class TraceService implements KernelService {
+public final class TraceService extends KernelServiceBase {
   /** The RPC service name. */
   public static final String SERVICE = "skiff.trace";
 
@@ -77,8 +77,6 @@ public final class TraceService implements KernelService {
   private volatile HealthSource health = HealthSource.NONE;
   private MonitoringHealth monitoringHealth;
   private final ServiceGraph graph;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
   private final AtomicLong spansReceived = new AtomicLong();
   private final AtomicLong droppedUpstream = new AtomicLong();
   private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
@@ -118,6 +116,7 @@ public final class TraceService implements KernelService {
   }
 
   private TraceService(TraceStore store, Optional<HealthSource> health, Clock clock) {
+    super("trace");
     this.store = Objects.requireNonNull(store, "store");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.givenHealth = health.orElse(null);
@@ -168,16 +167,9 @@ public final class TraceService implements KernelService {
     throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v + "'");
   }
 
-  @Override
-  public String name() {
-    return "trace";
-  }
 
   @Override
-  public void start(KernelContext context) {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("the trace service was already started");
-    }
+  protected void begin(KernelContext context) {
     if (givenHealth != null) {
       health = givenHealth;
     } else {
@@ -187,7 +179,7 @@ public final class TraceService implements KernelService {
     store.start();
     PubSub events = new PubSub(context.transport());
     subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
-    Server.Builder b =
+    ServerBuilder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())
@@ -296,10 +288,7 @@ public final class TraceService implements KernelService {
   }
 
   @Override
-  public void close() {
-    if (!closed.compareAndSet(false, true)) {
-      return;
-    }
+  protected void end() {
     if (subscription != null) {
       subscription.close();
     }

@@ -6,6 +6,7 @@ import static dev.skiff.kernel.routing.RoutingFixture.HANG;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -36,7 +37,7 @@ class RoutingBrokerRestartTest {
       // after it, the rule can only come from the rule stream
       stored = before.setRoute(s, Map.of("1.0.0", 0, "2.0.0", 100), true).getRule();
       awaitFullPass(k.binding);
-      assertThat(before.serviceTransport.exchangeExists(AmqpTransport.routeExchange(s))).isFalse();
+      assertThat(before.serviceTransport.routing().orElseThrow().splitExists(s)).isFalse();
     }
     long t0 = System.nanoTime();
     node.stopNode();

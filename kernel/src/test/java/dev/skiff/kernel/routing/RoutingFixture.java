@@ -14,6 +14,7 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.GetRouteRequest;
 import dev.skiff.proto.v1.RouteRule;
@@ -128,7 +129,7 @@ final class RoutingFixture implements AutoCloseable {
     return start(TestServices.echo(serviceTransport, service, version, instance, HEARTBEAT, TestServices.Hook.NONE));
   }
 
-  Server start(Server.Builder b) {
+  Server start(ServerBuilder b) {
     Server s = b.build().start();
     servers.add(s);
     return s;
@@ -236,7 +237,7 @@ final class RoutingFixture implements AutoCloseable {
 
   /** @return the queue's ready messages, or -1 when it does not exist */
   int messageCount(String queue) {
-    Channel ch = serviceTransport.openChannel();
+    Channel ch = RawBroker.channel();
     try {
       return ch.queueDeclarePassive(queue).getMessageCount();
     } catch (IOException e) {

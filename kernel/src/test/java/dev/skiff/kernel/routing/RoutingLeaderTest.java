@@ -6,6 +6,7 @@ import static dev.skiff.kernel.routing.RoutingFixture.awaitRegistry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -43,7 +44,7 @@ class RoutingLeaderTest {
     // can only come from what the new copy reads in the rule stream
     RouteStatus set = f.setRoute(s, Map.of("1.0.0", 0, "2.0.0", 100), true);
     awaitFullPass(before.binding);
-    assertThat(f.serviceTransport.exchangeExists(AmqpTransport.routeExchange(s))).isFalse();
+    assertThat(f.serviceTransport.routing().orElseThrow().splitExists(s)).isFalse();
     before.close();
 
     KernelCopy after = f.leader();
@@ -103,7 +104,7 @@ class RoutingLeaderTest {
         made.get(), failed, reconcilesWhenComplete.get());
     assertThat(reconcilesWhenComplete.get()).as("reconciliations before the new leader had heard every instance").isZero();
     assertThat(failed).as("calls through the change of leader").isNull();
-    assertThat(f.serviceTransport.exchangeExists(AmqpTransport.routeExchange(s))).isTrue();
+    assertThat(f.serviceTransport.routing().orElseThrow().splitExists(s)).isTrue();
     assertThat(f.split(s, 1000)).containsOnlyKeys("1.0.0", "2.0.0");
   }
 }

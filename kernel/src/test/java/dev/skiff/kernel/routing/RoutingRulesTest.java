@@ -10,6 +10,7 @@ import static org.awaitility.Awaitility.await;
 import com.google.protobuf.StringValue;
 import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Channel;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -83,7 +84,7 @@ class RoutingRulesTest {
     assertThat(st.getRule().getWeightsMap()).isEqualTo(Map.of("1.0.0", 90, "1.1.0", 10));
     assertThat(st.getEffectiveMap()).isEmpty();
     awaitFullPass(k.binding);
-    assertThat(f.serviceTransport.exchangeExists(AmqpTransport.routeExchange(s))).as("route exchange").isFalse();
+    assertThat(f.serviceTransport.routing().orElseThrow().splitExists(s)).as("route exchange").isFalse();
     assertThat(f.split(s, 1000)).isEqualTo(Map.of("2.0.0", 1000));
 
     // until one of the rule's versions runs again: the rule applies again, 2.0.0 gets nothing
@@ -154,7 +155,7 @@ class RoutingRulesTest {
     Server b = f.start(s, "2.0.0", "b");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
     awaitFullPass(k.binding);
-    String v2 = AmqpTransport.versionQueue(s, "2.0.0");
+    String v2 = AmqpNames.versionQueue(s, "2.0.0");
     assertThat(f.queueExists(v2)).isTrue();
 
     // its last instance stops: the leader deletes the queue (which would otherwise expire only after an
@@ -162,7 +163,7 @@ class RoutingRulesTest {
     // itself before the instance stops consuming: the leader's first try may find the queue in use.)
     b.close();
     await().atMost(HANG).until(() -> !f.queueExists(v2));
-    assertThat(f.queueExists(AmqpTransport.versionQueue(s, "1.0.0"))).isTrue();
+    assertThat(f.queueExists(AmqpNames.versionQueue(s, "1.0.0"))).isTrue();
     assertThatThrownBy(() -> Client.await(f.client.exchange(s, "echo", StringValue.of("x"), StringValue.class,
             CallOptions.timeout(Duration.ofMinutes(1)).withVersion("2.0.0"))))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
@@ -176,16 +177,16 @@ class RoutingRulesTest {
     loud.close();
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1));
     awaitFullPass(k.binding);
-    assertThat(f.queueExists(AmqpTransport.versionQueue(s, "3.0.0"))).isTrue();
+    assertThat(f.queueExists(AmqpNames.versionQueue(s, "3.0.0"))).isTrue();
     assertThat(f.calls(s, 50, CallOptions.defaults().withVersion("3.0.0"))).extracting(Reply::instance).containsOnly("quiet");
     // until nothing consumes it
     quiet.close();
-    await().atMost(HANG).until(() -> !f.queueExists(AmqpTransport.versionQueue(s, "3.0.0")));
+    await().atMost(HANG).until(() -> !f.queueExists(AmqpNames.versionQueue(s, "3.0.0")));
 
     // and one that still holds requests keeps it: an instance of 4.0.0 announces itself and stops (its
     // announcements sent by hand), with a request waiting in its queue and nobody consuming it
-    String v4 = AmqpTransport.versionQueue(s, "4.0.0");
-    Channel ch = f.serviceTransport.openChannel();
+    String v4 = AmqpNames.versionQueue(s, "4.0.0");
+    Channel ch = RawBroker.channel();
     ch.queueDeclare(v4, true, false, false, Map.of("x-expires", Duration.ofMinutes(5).toMillis()));
     ch.basicPublish("", v4, new AMQP.BasicProperties.Builder().messageId("waiting").build(), new byte[0]);
     PubSub events = new PubSub(f.serviceTransport);

@@ -9,6 +9,7 @@ import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.StringValue;
 import com.rabbitmq.client.Channel;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.discovery.DiscoveryService;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
@@ -148,7 +149,7 @@ class RoutingTest {
     RouteStatus st = f.setRoute(svc, Map.of("1.0.0", 90, "2.0.0", 10));
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 90, "2.0.0", 10));
     assertThat(st.getInstancesMap()).isEqualTo(Map.of("1.0.0", 2, "2.0.0", 1));
-    await().atMost(HANG).until(() -> f.serviceTransport.exchangeExists(AmqpTransport.routeExchange(svc)));
+    await().atMost(HANG).until(() -> f.serviceTransport.routing().orElseThrow().splitExists(svc));
     System.out.printf("[routing] route exchange in place %.0f ms after set_route was sent%n", (System.nanoTime() - t0) / 1e6);
     // The route exchange is the first thing the leader's reconciliation makes; it then binds the weights,
     // routes the service through it and unbinds the service queue, which every version shares: calls made
@@ -225,14 +226,14 @@ class RoutingTest {
     System.out.printf("[routing] %d rule changes under load, %d calls lost%n", changes, lost);
     assertThat(lost).isZero();
     // and the weight exchanges that left the ring are deleted soon after, the current ones kept
-    String ex = AmqpTransport.routeExchange(name);
+    String ex = AmqpNames.routeExchange(name);
     await().atMost(HANG).pollInterval(Duration.ofMillis(100)).untilAsserted(() -> {
-      assertThat(f.serviceTransport.exchangeExists(ex + "#1.0.0=50")).as("retired").isFalse();
-      assertThat(f.serviceTransport.exchangeExists(ex + "#2.0.0=50")).as("retired").isFalse();
-      assertThat(f.serviceTransport.exchangeExists(ex + "#2.0.0=100")).as("retired").isFalse();
+      assertThat(RawBroker.exchangeExists(ex + "#1.0.0=50")).as("retired").isFalse();
+      assertThat(RawBroker.exchangeExists(ex + "#2.0.0=50")).as("retired").isFalse();
+      assertThat(RawBroker.exchangeExists(ex + "#2.0.0=100")).as("retired").isFalse();
     });
-    assertThat(f.serviceTransport.exchangeExists(ex + "#1.0.0=90")).as("in use").isTrue();
-    assertThat(f.serviceTransport.exchangeExists(ex + "#2.0.0=10")).as("in use").isTrue();
+    assertThat(RawBroker.exchangeExists(ex + "#1.0.0=90")).as("in use").isTrue();
+    assertThat(RawBroker.exchangeExists(ex + "#2.0.0=10")).as("in use").isTrue();
   }
 
   @Test
@@ -282,8 +283,8 @@ class RoutingTest {
     // (The leader may repair it between the unbind and the call, once a second: then unbind again.)
     boolean seenBroken = false;
     for (int attempt = 0; attempt < 20 && !seenBroken; attempt++) {
-      Channel ch = f.serviceTransport.openChannel();
-      ch.exchangeUnbind(AmqpTransport.routeExchange(name), AmqpTransport.EXCHANGE, name);
+      Channel ch = RawBroker.channel();
+      ch.exchangeUnbind(AmqpNames.routeExchange(name), AmqpNames.RPC_EXCHANGE, name);
       ch.close();
       try {
         Client.await(f.client.exchange(name, "echo", StringValue.of("x"), StringValue.class, CallOptions.timeout(Duration.ofMinutes(1))));

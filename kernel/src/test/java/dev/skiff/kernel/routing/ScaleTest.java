@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.StringValue;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -109,7 +110,7 @@ class ScaleTest {
       long c0 = System.nanoTime();
       set(client, one, Map.of("1.0.0", 90, "2.0.0", 10));
       double setMs = (System.nanoTime() - c0) / 1e6;
-      await().atMost(hang).pollInterval(Duration.ofMillis(5)).until(() -> kt.exchangeExists(AmqpTransport.routeExchange(one)));
+      await().atMost(hang).pollInterval(Duration.ofMillis(5)).until(() -> kt.routing().orElseThrow().splitExists(one));
       double appliedMs = (System.nanoTime() - c0) / 1e6;
       long c1 = System.nanoTime();
       set(client, one, Map.of("1.0.0", 10, "2.0.0", 90));
@@ -125,7 +126,7 @@ class ScaleTest {
       }
       double allSetS = (System.nanoTime() - r0) / 1e9;
       for (String name : names) {
-        await().atMost(hang).pollInterval(Duration.ofMillis(20)).until(() -> kt.exchangeExists(AmqpTransport.routeExchange(name)));
+        await().atMost(hang).pollInterval(Duration.ofMillis(20)).until(() -> kt.routing().orElseThrow().splitExists(name));
       }
       double allAppliedS = (System.nanoTime() - r0) / 1e9;
       RoutingFixture.awaitFullPass(binding, hang);

@@ -4,6 +4,7 @@ import com.google.protobuf.StringValue;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
@@ -44,8 +45,8 @@ public final class TestServices {
    * @param heartbeat how often it announces itself, or null not to announce at all
    * @return the builder, to set more or to start
    */
-  static Server.Builder echo(Transport t, String service, String version, String instance, Duration heartbeat, Hook hook) {
-    Server.Builder b = Server.builder(service)
+  static ServerBuilder echo(Transport t, String service, String version, String instance, Duration heartbeat, Hook hook) {
+    ServerBuilder b = Server.builder(service)
         .version(version)
         .instanceId(instance)
         .transport(t)

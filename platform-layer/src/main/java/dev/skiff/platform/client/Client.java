@@ -3,6 +3,7 @@ package dev.skiff.platform.client;
 import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.Message;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Codec;
@@ -13,8 +14,6 @@ import java.util.ArrayList;
 import java.util.List;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.Transport;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
-import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.Duration;
@@ -38,11 +37,11 @@ import java.util.concurrent.ExecutionException;
  * their callbacks.
  */
 public final class Client implements AutoCloseable {
-  private final ClientCore core;
+  private final CallEngine core;
   private final CallScope scope;
   private final boolean root;
 
-  private Client(ClientCore core, CallScope scope, boolean root) {
+  private Client(CallEngine core, CallScope scope, boolean root) {
     this.core = core;
     this.scope = scope;
     this.root = root;
@@ -194,12 +193,12 @@ public final class Client implements AutoCloseable {
 
   /** @return the registry holding this client's metrics */
   public MetricRegistry metrics() {
-    return core.metrics;
+    return core.config.metrics();
   }
 
   /** @return the default timeout of calls that name none */
   public Duration defaultTimeout() {
-    return core.defaultTimeout;
+    return core.config.defaultTimeout();
   }
 
   /**
@@ -242,7 +241,7 @@ public final class Client implements AutoCloseable {
     private int maxMessageBytes = Settings.DEFAULT_MAX_MESSAGE_BYTES;
     private int maxInFlight = 10_000;
     private RetryPolicy retryPolicy = RetryPolicy.defaults();
-    private CircuitBreakerConfig circuitBreaker = defaultCircuitBreaker();
+    private BreakerOptions circuitBreaker = BreakerOptions.defaults();
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
     private final List<RpcObserver> observers = new ArrayList<>();
@@ -272,25 +271,13 @@ public final class Client implements AutoCloseable {
     }
 
     /**
-     * The transport to call over. Required unless {@link #amqp(String)} is used.
+     * The transport to call over. Required.
      *
      * @param transport the transport; the client does not close it unless told to own it
      * @return this
      */
     public Builder transport(Transport transport) {
       this.transport = Objects.requireNonNull(transport, "transport");
-      return this;
-    }
-
-    /**
-     * Connects to a RabbitMQ broker; the client owns the connection and closes it.
-     *
-     * @param uri the broker URI
-     * @return this
-     */
-    public Builder amqp(String uri) {
-      this.transport = AmqpTransport.connect(uri);
-      this.ownsTransport = true;
       return this;
     }
 
@@ -308,9 +295,9 @@ public final class Client implements AutoCloseable {
      */
     public Builder name(String name) {
       Objects.requireNonNull(name, "name");
-      if (!name.isEmpty() && !ClientCore.validName(name)) {
+      if (!name.isEmpty() && !Names.isService(name)) {
         throw new IllegalArgumentException(
-            "invalid caller name '" + name + "': use letters, digits, '.', '_' and '-' (or \"\" for a tool)");
+            "invalid caller name '" + name + "': a service name (see Names), or \"\" for a tool");
       }
       this.name = name;
       return this;
@@ -322,9 +309,7 @@ public final class Client implements AutoCloseable {
      */
     public Builder instanceId(String instanceId) {
       Objects.requireNonNull(instanceId, "instanceId");
-      if (!ClientCore.validName(instanceId)) {
-        throw new IllegalArgumentException("invalid instance id '" + instanceId + "': use letters, digits, '.', '_' and '-'");
-      }
+      Names.checkToken("instance id", instanceId);
       this.instanceId = instanceId;
       return this;
     }
@@ -369,30 +354,18 @@ public final class Client implements AutoCloseable {
     }
 
     /**
-     * The circuit breaker kept per service endpoint. The default opens when at least half of the last 20
-     * calls (with at least 10 recorded) failed in a way that says the service is unwell (TIMEOUT,
-     * UNAVAILABLE, CAPACITY, INTERNAL, UNKNOWN_OUTCOME), answers CIRCUIT_OPEN without sending for 5 s,
-     * then lets 3 trial calls through and closes again if they succeed.
+     * The circuit breakers kept per service endpoint (see {@link BreakerOptions}). The default
+     * ({@link BreakerOptions#defaults()}) opens when at least half of the last 20 calls (with at least 10
+     * recorded) failed in a way that says the service is unwell (TIMEOUT, UNAVAILABLE, CAPACITY,
+     * INTERNAL, UNKNOWN_OUTCOME), answers CIRCUIT_OPEN without sending for 5 s, then lets 3 trial calls
+     * through and closes again if they succeed.
      *
-     * @param config a resilience4j circuit breaker configuration, or null for no circuit breaker
+     * @param options how the breakers behave, or null for no circuit breaker
      * @return this
      */
-    public Builder circuitBreaker(CircuitBreakerConfig config) {
-      this.circuitBreaker = config;
+    public Builder circuitBreaker(BreakerOptions options) {
+      this.circuitBreaker = options;
       return this;
-    }
-
-    /** @return the default circuit breaker configuration (see {@link #circuitBreaker}) */
-    public static CircuitBreakerConfig defaultCircuitBreaker() {
-      return CircuitBreakerConfig.custom()
-          .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-          .slidingWindowSize(20)
-          .minimumNumberOfCalls(10)
-          .failureRateThreshold(50)
-          .waitDurationInOpenState(Duration.ofSeconds(5))
-          .permittedNumberOfCallsInHalfOpenState(3)
-          .automaticTransitionFromOpenToHalfOpenEnabled(false)
-          .build();
     }
 
     /** @param metrics where the client's metrics go (default: a registry of its own) @return this */
@@ -410,13 +383,13 @@ public final class Client implements AutoCloseable {
     /** @return the client */
     public Client build() {
       if (transport == null) {
-        throw new IllegalStateException("a transport is required: call transport(...) or amqp(uri)");
+        throw new IllegalStateException("a transport is required: call transport(...)");
       }
       return new Client(
-          new ClientCore(
-              transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight,
-              retryPolicy, circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock,
-              new Observers(observers)),
+          new CallEngine(
+              new CallEngine.Config(
+                  transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight, retryPolicy,
+                  circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock, new Observers(observers))),
           null,
           true);
     }

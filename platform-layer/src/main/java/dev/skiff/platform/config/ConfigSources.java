@@ -1,5 +1,6 @@
 package dev.skiff.platform.config;
 
+import dev.skiff.platform.internal.Threads;
 import com.typesafe.config.ConfigFactory;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
@@ -157,12 +158,7 @@ public final class ConfigSources {
       }
       String threadName = "skiff-config-watch-" + file.getFileName();
       poller =
-          Executors.newSingleThreadScheduledExecutor(
-              r -> {
-                Thread t = new Thread(r, threadName);
-                t.setDaemon(true);
-                return t;
-              });
+          Executors.newSingleThreadScheduledExecutor(Threads.named(threadName));
       poller.scheduleWithFixedDelay(
           () -> {
             byte[] now;

@@ -1,6 +1,5 @@
 package dev.skiff.platform.config;
 
-import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -44,6 +43,9 @@ public record Settings(
     Duration drainGrace,
     Duration heartbeat) {
 
+  /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
+  public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
+
   /** The default largest message body: 4 MiB. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
 
@@ -67,7 +69,7 @@ public record Settings(
   public static Settings fromEnvironment(Map<String, String> env) {
     int concurrency = positiveInt(env, "SKIFF_CONCURRENCY", 16);
     return new Settings(
-        nonBlank(env, "SKIFF_AMQP_URI").orElse(AmqpOptions.DEFAULT_URI),
+        nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
         nonBlank(env, "SKIFF_SERVICE_VERSION"),
         nonBlank(env, "SKIFF_INSTANCE_ID"),
         concurrency,

@@ -1,5 +1,8 @@
 package dev.skiff.platform.discovery;
 
+import dev.skiff.platform.internal.Lifecycle;
+import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
@@ -9,7 +12,6 @@ import java.util.Objects;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -21,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * dropped by the broker, so announcing costs nothing when there is no kernel.
  *
  * <p>{@link dev.skiff.platform.server.Server} starts one when its service starts (unless disabled with
- * {@code Server.Builder.announce(false)}). Thread-safe; owns one named daemon thread; does not own the
+ * {@code ServerBuilder.announce(false)}). Thread-safe; owns one named daemon thread; does not own the
  * transport. A failed publish (broker down) is logged and retried at the next heartbeat.
  */
 public final class Announcer implements AutoCloseable {
@@ -36,14 +38,13 @@ public final class Announcer implements AutoCloseable {
 
   private static final Logger log = LoggerFactory.getLogger(Announcer.class);
 
-  private enum State { NEW, RUNNING, CLOSED }
 
   private final PubSub events;
   private final InstanceAnnouncement template;
   private final Duration heartbeat;
   private final Clock clock;
   private final String topic;
-  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
+  private final Lifecycle lifecycle;
   private final ScheduledExecutorService timer;
 
   /**
@@ -70,12 +71,9 @@ public final class Announcer implements AutoCloseable {
             .setExpireAfterMs(heartbeat.toMillis() * MISSED_HEARTBEATS)
             .build();
     this.topic = TOPIC_PREFIX + announcement.getService();
+    this.lifecycle = new Lifecycle("announcer of " + announcement.getService() + " instance " + announcement.getInstance());
     this.timer =
-        Executors.newSingleThreadScheduledExecutor(r -> {
-          Thread t = new Thread(r, "skiff-announcer-" + announcement.getService());
-          t.setDaemon(true);
-          return t;
-        });
+        Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-announcer-" + announcement.getService()));
   }
 
   /**
@@ -85,10 +83,9 @@ public final class Announcer implements AutoCloseable {
    * @throws IllegalStateException if started before
    */
   public Announcer start() {
-    if (!state.compareAndSet(State.NEW, State.RUNNING)) {
-      throw new IllegalStateException("announcer already started");
-    }
-    timer.scheduleAtFixedRate(() -> send(InstanceAnnouncement.State.RUNNING), 0, heartbeat.toMillis(), TimeUnit.MILLISECONDS);
+    lifecycle.start(
+        () -> timer.scheduleAtFixedRate(() -> send(InstanceAnnouncement.State.RUNNING), 0, heartbeat.toMillis(), TimeUnit.MILLISECONDS),
+        timer::shutdownNow);
     return this;
   }
 
@@ -108,8 +105,8 @@ public final class Announcer implements AutoCloseable {
   /** Stops the heartbeats and announces that the instance is stopping. Idempotent. */
   @Override
   public void close() {
-    State was = state.getAndSet(State.CLOSED);
-    if (was == State.CLOSED) {
+    Lifecycle.State was = lifecycle.beginClose();
+    if (was == Lifecycle.State.CLOSED) {
       return;
     }
     timer.shutdownNow();
@@ -118,8 +115,9 @@ public final class Announcer implements AutoCloseable {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
-    if (was == State.RUNNING) {
+    if (was == Lifecycle.State.RUNNING) {
       send(InstanceAnnouncement.State.STOPPING);
     }
+    lifecycle.closed();
   }
 }

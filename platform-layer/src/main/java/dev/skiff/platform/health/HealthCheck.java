@@ -1,12 +1,13 @@
 package dev.skiff.platform.health;
 
+import dev.skiff.platform.server.ServerBuilder;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Objects;
 
 /**
  * A healthcheck: extend it, implement {@link #check()}, and register it ({@code
- * Server.Builder.healthCheck(name, check)} or {@link HealthChecks#register}). A check that throws is
+ * ServerBuilder.healthCheck(name, check)} or {@link HealthChecks#register}). A check that throws is
  * unhealthy, with the exception as its cause; either way the result carries how long the check took.
  *
  * <pre>{@code

@@ -1,16 +1,17 @@
 package dev.skiff.platform.health;
 
+import dev.skiff.platform.internal.Lifecycle;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Snapshot;
 import com.codahale.metrics.Timer;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.metrics.GraphiteReporting;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.pubsub.PubSub;
-import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.CheckResult;
@@ -19,7 +20,6 @@ import dev.skiff.proto.v1.HealthReport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Map;
@@ -28,7 +28,6 @@ import java.util.Set;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,7 +58,7 @@ public final class ServiceMonitor implements AutoCloseable {
    * @param version its version
    * @param description what it does
    * @param instanceId this instance
-   * @param endpoints its endpoints (with their SLAs)
+   * @param endpoints its endpoints, with their SLAs and handler timers
    * @param concurrency how many handlers run at once
    * @param prefetch how many requests it holds unsettled
    * @param configuration where its settings came from and what they are, for the configuration check
@@ -69,7 +68,7 @@ public final class ServiceMonitor implements AutoCloseable {
       String version,
       String description,
       String instanceId,
-      Collection<Endpoint<?, ?>> endpoints,
+      List<MonitoredEndpoint> endpoints,
       int concurrency,
       int prefetch,
       String configuration) {
@@ -79,7 +78,19 @@ public final class ServiceMonitor implements AutoCloseable {
     }
   }
 
+  /**
+   * An endpoint of the service, as its healthcheck judges it.
+   *
+   * @param name the endpoint's name
+   * @param slaMean the mean latency it promises, or null for none
+   * @param slaP95 the 95th percentile it promises, or null for none
+   * @param maxErrorRate the share of requests that may fail with the service's fault
+   * @param handlerTimer the timer of its handler's runs
+   */
+  public record MonitoredEndpoint(String name, Duration slaMean, Duration slaP95, double maxErrorRate, Timer handlerTimer) {}
+
   private final Service service;
+  private final ServerLoad load;
   private final Transport transport;
   private final MetricRegistry metrics;
   private final HealthChecks checks;
@@ -88,8 +99,7 @@ public final class ServiceMonitor implements AutoCloseable {
   private final Clock clock;
   private final PubSub pubsub;
   private final String topic;
-  private final AtomicBoolean started = new AtomicBoolean();
-  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Lifecycle lifecycle;
   private final long startedMillis;
   private ScheduledExecutorService scheduler;
   private GraphiteReporting graphite;
@@ -99,6 +109,7 @@ public final class ServiceMonitor implements AutoCloseable {
    * Sets up monitoring and registers the built-in checks in {@code checks}.
    *
    * @param service the service
+   * @param load its live load, for the capacity check
    * @param transport its transport, on which reports are published
    * @param metrics its metrics
    * @param checks its healthchecks
@@ -108,6 +119,7 @@ public final class ServiceMonitor implements AutoCloseable {
    */
   public ServiceMonitor(
       Service service,
+      ServerLoad load,
       Transport transport,
       MetricRegistry metrics,
       HealthChecks checks,
@@ -115,6 +127,7 @@ public final class ServiceMonitor implements AutoCloseable {
       RpcMetrics rpc,
       Clock clock) {
     this.service = Objects.requireNonNull(service, "service");
+    this.load = Objects.requireNonNull(load, "load");
     this.transport = Objects.requireNonNull(transport, "transport");
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     this.checks = Objects.requireNonNull(checks, "checks");
@@ -124,6 +137,7 @@ public final class ServiceMonitor implements AutoCloseable {
     this.pubsub = new PubSub(transport);
     this.topic = TOPIC_PREFIX + service.name();
     this.startedMillis = clock.millis();
+    this.lifecycle = new Lifecycle("monitoring of " + service.name());
     registerBuiltIns();
   }
 
@@ -137,7 +151,7 @@ public final class ServiceMonitor implements AutoCloseable {
     });
     checks.register("capacity", Priority.WARN, Duration.ofSeconds(5), new CapacityCheck());
     if (rpc != null) {
-      for (Endpoint<?, ?> e : service.endpoints()) {
+      for (MonitoredEndpoint e : service.endpoints()) {
         checks.register("endpoint." + e.name(), Priority.NOTIFY, Duration.ofSeconds(5), new EndpointCheck(e));
       }
     }
@@ -149,14 +163,11 @@ public final class ServiceMonitor implements AutoCloseable {
    * @throws IllegalStateException if started before
    */
   public void start() {
-    if (!started.compareAndSet(false, true)) {
-      throw new IllegalStateException("monitoring of " + service.name() + " was already started");
-    }
-    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, r -> {
-      Thread t = new Thread(r, "skiff-health-" + service.name());
-      t.setDaemon(true);
-      return t;
-    });
+    lifecycle.start(this::startWork, this::stopWork);
+  }
+
+  private void startWork() {
+    ScheduledThreadPoolExecutor s = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-health-" + service.name()));
     s.setRemoveOnCancelPolicy(true);
     scheduler = s;
     s.scheduleWithFixedDelay(this::runDueChecks, 0, 250, TimeUnit.MILLISECONDS);
@@ -231,7 +242,7 @@ public final class ServiceMonitor implements AutoCloseable {
     }
     r.setHealthy(healthy);
     if (rpc != null) {
-      for (Endpoint<?, ?> e : service.endpoints()) {
+      for (MonitoredEndpoint e : service.endpoints()) {
         r.addEndpoints(serverStats(e));
       }
       rpc.clientCalls().forEach((name, side) -> r.addEndpoints(clientStats(name, side)));
@@ -261,38 +272,31 @@ public final class ServiceMonitor implements AutoCloseable {
         && !name.startsWith("skiff.server.endpoint.") && !name.startsWith("skiff.client.call.");
   }
 
-  private EndpointStats serverStats(Endpoint<?, ?> e) {
-    RpcMetrics.Side side = rpc.serverEndpoints().get(e.name());
-    Snapshot snap = handlerTimer(e.name()).getSnapshot();
-    EndpointStats.Builder b = EndpointStats.newBuilder()
-        .setName(e.name())
-        .setSide("server")
-        .setRequests(side.count())
-        .setErrors(side.errors())
-        .setMeanMillis(snap.getMean() / 1e6)
-        .setP95Millis(snap.get95thPercentile() / 1e6)
-        .setP99Millis(snap.get99thPercentile() / 1e6)
-        .setRate1M(side.rate1m());
-    if (e.sla() != null) {
-      b.setSlaMeanMillis(e.sla().mean().toNanos() / 1e6).setSlaP95Millis(e.sla().p95().toNanos() / 1e6);
+  private EndpointStats serverStats(MonitoredEndpoint e) {
+    EndpointStats.Builder b = stats(e.name(), "server", rpc.serverEndpoints().get(e.name()), e.handlerTimer().getSnapshot());
+    if (e.slaMean() != null) {
+      b.setSlaMeanMillis(e.slaMean().toNanos() / 1e6).setSlaP95Millis(e.slaP95().toNanos() / 1e6);
     }
-    putCodes(b, side);
     return b.build();
   }
 
   private static EndpointStats clientStats(String name, RpcMetrics.Side side) {
-    Snapshot snap = side.timer().getSnapshot();
+    return stats(name, "client", side, side.timer().getSnapshot()).build();
+  }
+
+  /** An endpoint's figures: counts, errors by code and latency (the handler's on a server, the call's on a client). */
+  private static EndpointStats.Builder stats(String name, String sideName, RpcMetrics.Side side, Snapshot latency) {
     EndpointStats.Builder b = EndpointStats.newBuilder()
         .setName(name)
-        .setSide("client")
+        .setSide(sideName)
         .setRequests(side.count())
         .setErrors(side.errors())
-        .setMeanMillis(snap.getMean() / 1e6)
-        .setP95Millis(snap.get95thPercentile() / 1e6)
-        .setP99Millis(snap.get99thPercentile() / 1e6)
+        .setMeanMillis(latency.getMean() / 1e6)
+        .setP95Millis(latency.get95thPercentile() / 1e6)
+        .setP99Millis(latency.get99thPercentile() / 1e6)
         .setRate1M(side.rate1m());
     putCodes(b, side);
-    return b.build();
+    return b;
   }
 
   private static void putCodes(EndpointStats.Builder b, RpcMetrics.Side side) {
@@ -304,16 +308,17 @@ public final class ServiceMonitor implements AutoCloseable {
     }
   }
 
-  private Timer handlerTimer(String endpoint) {
-    return metrics.timer("skiff.server.endpoint." + endpoint);
-  }
-
   /** Stops checks, publishing and reporting. Idempotent. */
   @Override
   public void close() {
-    if (!closed.compareAndSet(false, true)) {
+    if (lifecycle.beginClose() == Lifecycle.State.CLOSED) {
       return;
     }
+    stopWork();
+    lifecycle.closed();
+  }
+
+  private void stopWork() {
     if (scheduler != null) {
       scheduler.shutdownNow();
     }
@@ -338,10 +343,10 @@ public final class ServiceMonitor implements AutoCloseable {
 
     @Override
     protected Result check() {
-      long inFlight = gauge("skiff.server.in-flight");
-      long queued = gauge("skiff.server.queued");
-      long rejected = metrics.counter("skiff.server.queue-wait-rejected").getCount();
-      long dropped = metrics.counter("skiff.server.dropped-expired").getCount();
+      long inFlight = load.inFlight();
+      long queued = load.queued();
+      long rejected = load.refusedForWaiting();
+      long dropped = load.droppedExpired();
       long newRejected = rejected - lastRejected;
       long newDropped = dropped - lastDropped;
       lastRejected = rejected;
@@ -357,20 +362,15 @@ public final class ServiceMonitor implements AutoCloseable {
       }
       return Result.healthy(state);
     }
-
-    private long gauge(String name) {
-      Gauge<?> g = gauges().get(name);
-      return g != null && g.getValue() instanceof Number n ? n.longValue() : 0;
-    }
   }
 
   /** An endpoint against its SLA and error rate, over the requests since the last check. */
   private final class EndpointCheck extends HealthCheck {
-    private final Endpoint<?, ?> endpoint;
+    private final MonitoredEndpoint endpoint;
     private long lastCount;
     private long lastFaults;
 
-    EndpointCheck(Endpoint<?, ?> endpoint) {
+    EndpointCheck(MonitoredEndpoint endpoint) {
       this.endpoint = endpoint;
     }
 
@@ -386,23 +386,22 @@ public final class ServiceMonitor implements AutoCloseable {
       long f = faults - lastFaults;
       lastCount = count;
       lastFaults = faults;
-      double maxRate = endpoint.sla() == null ? Endpoint.Sla.DEFAULT_MAX_ERROR_RATE : endpoint.sla().maxErrorRate();
+      double maxRate = endpoint.maxErrorRate();
       List<String> problems = new ArrayList<>();
       if (n >= MIN_REQUESTS_FOR_ERROR_RATE && (double) f / n > maxRate) {
         problems.add(String.format(java.util.Locale.ROOT, "%d of the last %d requests failed (%.0f%%, limit %.0f%%)",
             f, n, 100.0 * f / n, 100 * maxRate));
       }
-      Timer t = handlerTimer(endpoint.name());
+      Timer t = endpoint.handlerTimer();
       String latency = "no requests yet";
       if (t.getCount() > 0) {
         Snapshot s = t.getSnapshot();
         double mean = s.getMean() / 1e6;
         double p95 = s.get95thPercentile() / 1e6;
         latency = String.format(java.util.Locale.ROOT, "mean %.1f ms, p95 %.1f ms", mean, p95);
-        Endpoint.Sla sla = endpoint.sla();
-        if (sla != null) {
-          double slaMean = sla.mean().toNanos() / 1e6;
-          double slaP95 = sla.p95().toNanos() / 1e6;
+        if (endpoint.slaMean() != null) {
+          double slaMean = endpoint.slaMean().toNanos() / 1e6;
+          double slaP95 = endpoint.slaP95().toNanos() / 1e6;
           latency += String.format(java.util.Locale.ROOT, " (SLA mean %.1f ms, p95 %.1f ms)", slaMean, slaP95);
           if (mean > slaMean) {
             problems.add(String.format(java.util.Locale.ROOT, "mean %.1f ms is over its SLA of %.1f ms", mean, slaMean));

@@ -4,7 +4,7 @@ package dev.skiff.platform.observe;
  * Sees every request a server finishes and every attempt a client makes: the one hook through which
  * metrics, tracing and health follow the traffic, with no code in any handler.
  *
- * <p>Register with {@code Server.Builder.observer} or {@code Client.Builder.observer}; a server passes its
+ * <p>Register with {@code ServerBuilder.observer} or {@code Client.Builder.observer}; a server passes its
  * observers on to the client its handlers call through. Callbacks run on transport and handler threads,
  * so they must be quick, must not block, and should not throw (an exception is logged and ignored).
  */

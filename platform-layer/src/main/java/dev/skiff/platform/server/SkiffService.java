@@ -1,6 +1,8 @@
 package dev.skiff.platform.server;
 
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.trace.TraceSettings;
 import dev.skiff.platform.trace.Tracing;
@@ -19,7 +21,7 @@ import java.util.Objects;
  * public final class Greeter extends SkiffService {
  *   public Greeter() { super("com.example.greeter", "1.0.0", "Greets people by name"); }
  *
- *   @Override protected void register(Server.Builder service) {
+ *   @Override protected void register(ServerBuilder service) {
  *     service.endpoint("hello", HelloRequest.class, HelloResponse.class,
  *         (req, ctx) -> HelloResponse.newBuilder().setGreeting("Hello, " + req.getName()).build());
  *   }
@@ -49,7 +51,7 @@ public abstract class SkiffService {
    *
    * @param service the builder of the server being made
    */
-  protected abstract void register(Server.Builder service);
+  protected abstract void register(ServerBuilder service);
 
   /** @return the service's name */
   public final String name() {
@@ -68,8 +70,8 @@ public abstract class SkiffService {
   }
 
   private Server newServer(Transport transport, Settings settings, List<RpcObserver> observers) {
-    Server.Builder b = Server.builder(name).version(version).description(description).transport(transport);
-    b.settings(settings);
+    ServerBuilder b = Server.builder(name).version(version).description(description).transport(transport);
+    b.settings(settings).monitoring(MonitoringOptions.fromEnvironment());
     observers.forEach(b::observer);
     register(b);
     return b.build();
@@ -104,13 +106,13 @@ public abstract class SkiffService {
     Server server = newServer(transport, settings, List.of(tracing));
     Runtime.getRuntime()
         .addShutdownHook(
-            new Thread(
+            Threads.daemon(
+                "skiff-shutdown-" + name,
                 () -> {
                   server.close();
                   tracing.close();
                   transport.close();
-                },
-                "skiff-shutdown-" + name));
+                }));
     server.start();
     server.awaitTermination();
   }

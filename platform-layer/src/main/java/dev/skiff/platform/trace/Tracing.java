@@ -1,5 +1,7 @@
 package dev.skiff.platform.trace;
 
+import dev.skiff.platform.internal.Lifecycle;
+import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.observe.ClientEvent;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.observe.ServerEvent;
@@ -13,7 +15,6 @@ import java.util.Objects;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.LongAdder;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,7 +62,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   private final LongAdder dropped = new LongAdder();
   private final LongAdder shipped = new LongAdder();
   private final LongAdder failed = new LongAdder();
-  private final AtomicInteger state = new AtomicInteger(); // 0 new, 1 running, 2 closed
+  private final Lifecycle lifecycle;
   private final Object shipping = new Object();
   private final Thread shipper;
   private long lastWarn = System.nanoTime() - WARN_EVERY_NANOS;
@@ -74,8 +75,8 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     this.sink = b.sink != null ? b.sink : publisher(b.transport, b.service);
     this.clock = b.clock;
     this.buffer = new ArrayBlockingQueue<>(b.settings.bufferCapacity());
-    this.shipper = new Thread(this::shipLoop, "skiff-trace-" + service);
-    shipper.setDaemon(true);
+    this.shipper = Threads.daemon("skiff-trace-" + service, this::shipLoop);
+    this.lifecycle = new Lifecycle("tracing of " + service);
   }
 
   private static SpanSink publisher(Transport transport, String service) {
@@ -105,10 +106,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
    * @throws IllegalStateException if started before or closed
    */
   public Tracing start() {
-    if (!state.compareAndSet(0, 1)) {
-      throw new IllegalStateException("tracing for " + service + " was already started");
-    }
-    shipper.start();
+    lifecycle.start(shipper::start, () -> { });
     return this;
   }
 
@@ -200,7 +198,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     long slice = Math.min(flushNanos, SLICE_NANOS); // how often it looks whether it was closed
     int batchSize = settings.batchSize();
     List<Object> batch = new ArrayList<>(batchSize);
-    while (state.get() == 1) {
+    while (lifecycle.isRunning()) {
       try {
         Object first = buffer.poll(slice, TimeUnit.NANOSECONDS);
         if (first == null) {
@@ -208,7 +206,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
         }
         batch.add(first);
         long deadline = System.nanoTime() + flushNanos;
-        while (batch.size() < batchSize && state.get() == 1) {
+        while (batch.size() < batchSize && lifecycle.isRunning()) {
           buffer.drainTo(batch, batchSize - batch.size());
           long left = deadline - System.nanoTime();
           if (batch.size() >= batchSize || left <= 0) {
@@ -268,12 +266,13 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   /** Stops the shipping thread after it shipped what is buffered (waiting up to a few seconds). */
   @Override
   public void close() {
-    int was = state.getAndSet(2);
-    if (was == 2) {
+    Lifecycle.State was = lifecycle.beginClose();
+    if (was == Lifecycle.State.CLOSED) {
       return;
     }
-    if (was == 0) {
+    if (was == Lifecycle.State.NEW) {
       flush();
+      lifecycle.closed();
       return;
     }
     try {
@@ -284,6 +283,7 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     if (shipper.isAlive()) {
       shipper.interrupt();
     }
+    lifecycle.closed();
   }
 
   @Override

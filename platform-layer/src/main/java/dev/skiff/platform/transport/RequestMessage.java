@@ -1,7 +1,11 @@
 package dev.skiff.platform.transport;
 
+import java.util.Objects;
+
 /**
- * A request as a transport carries it: routing and context headers plus the encoded body.
+ * A request as a transport carries it: routing and context headers plus the encoded body. Built with
+ * {@link #builder()}; what a builder leaves unset is empty text (or null where "none" means something:
+ * target instance and version, user id, reply address; 0 for the times).
  *
  * @param correlationId unique per attempt; the reply carries it back
  * @param requestId the logical request's id, the same across retries
@@ -9,7 +13,7 @@ package dev.skiff.platform.transport;
  * @param endpoint the target endpoint
  * @param targetInstance the instance the call is addressed to, or null for any instance
  * @param targetVersion the version the call is pinned to, or null for any version
- * @param deadlineEpochMillis when the caller stops waiting (milliseconds since the epoch)
+ * @param deadlineEpochMillis when the caller stops waiting (milliseconds since the epoch), or 0 for none
  * @param sentEpochMillis when the caller sent this attempt (milliseconds since the epoch), or 0
  * @param fromService the calling service, or "" for a tool
  * @param fromInstance the calling instance
@@ -17,7 +21,7 @@ package dev.skiff.platform.transport;
  * @param contentType the body's encoding ({@link ContentTypes})
  * @param accept the encoding the caller wants the reply in
  * @param userId the broker-validated identity of the sender, on inbound messages; null when unknown
- * @param replyTo where the reply goes (set by the transport)
+ * @param replyTo where the reply goes (set by the transport), or null
  * @param body the encoded request
  */
 public record RequestMessage(
@@ -38,6 +42,47 @@ public record RequestMessage(
     String replyTo,
     byte[] body) {
 
+  /** Checks that the fields that are never absent are present. */
+  public RequestMessage {
+    Objects.requireNonNull(correlationId, "correlationId");
+    Objects.requireNonNull(requestId, "requestId");
+    Objects.requireNonNull(service, "service");
+    Objects.requireNonNull(endpoint, "endpoint");
+    Objects.requireNonNull(fromService, "fromService");
+    Objects.requireNonNull(fromInstance, "fromInstance");
+    Objects.requireNonNull(traceparent, "traceparent");
+    Objects.requireNonNull(contentType, "contentType");
+    Objects.requireNonNull(accept, "accept");
+    Objects.requireNonNull(body, "body");
+  }
+
+  /** @return a builder with nothing set */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** @return a builder holding this request's fields */
+  public Builder toBuilder() {
+    Builder b = new Builder();
+    b.correlationId = correlationId;
+    b.requestId = requestId;
+    b.service = service;
+    b.endpoint = endpoint;
+    b.targetInstance = targetInstance;
+    b.targetVersion = targetVersion;
+    b.deadlineEpochMillis = deadlineEpochMillis;
+    b.sentEpochMillis = sentEpochMillis;
+    b.fromService = fromService;
+    b.fromInstance = fromInstance;
+    b.traceparent = traceparent;
+    b.contentType = contentType;
+    b.accept = accept;
+    b.userId = userId;
+    b.replyTo = replyTo;
+    b.body = body;
+    return b;
+  }
+
   /**
    * A copy with the reply address set.
    *
@@ -45,8 +90,131 @@ public record RequestMessage(
    * @return the copy
    */
   public RequestMessage withReplyTo(String replyTo) {
-    return new RequestMessage(
-        correlationId, requestId, service, endpoint, targetInstance, targetVersion, deadlineEpochMillis, sentEpochMillis, fromService,
-        fromInstance, traceparent, contentType, accept, userId, replyTo, body);
+    return toBuilder().replyTo(replyTo).build();
+  }
+
+  /** Builds a {@link RequestMessage}; every setter returns the builder. */
+  public static final class Builder {
+    private String correlationId = "";
+    private String requestId = "";
+    private String service = "";
+    private String endpoint = "";
+    private String targetInstance;
+    private String targetVersion;
+    private long deadlineEpochMillis;
+    private long sentEpochMillis;
+    private String fromService = "";
+    private String fromInstance = "";
+    private String traceparent = "";
+    private String contentType = ContentTypes.PROTOBUF;
+    private String accept = ContentTypes.PROTOBUF;
+    private String userId;
+    private String replyTo;
+    private byte[] body = new byte[0];
+
+    private Builder() {}
+
+    /** @param v unique per attempt @return this */
+    public Builder correlationId(String v) {
+      correlationId = v;
+      return this;
+    }
+
+    /** @param v the logical request's id @return this */
+    public Builder requestId(String v) {
+      requestId = v;
+      return this;
+    }
+
+    /** @param v the target service @return this */
+    public Builder service(String v) {
+      service = v;
+      return this;
+    }
+
+    /** @param v the target endpoint @return this */
+    public Builder endpoint(String v) {
+      endpoint = v;
+      return this;
+    }
+
+    /** @param v the instance addressed, or null for any @return this */
+    public Builder targetInstance(String v) {
+      targetInstance = v;
+      return this;
+    }
+
+    /** @param v the version pinned, or null for any @return this */
+    public Builder targetVersion(String v) {
+      targetVersion = v;
+      return this;
+    }
+
+    /** @param v when the caller stops waiting, ms since the epoch (0: none) @return this */
+    public Builder deadlineEpochMillis(long v) {
+      deadlineEpochMillis = v;
+      return this;
+    }
+
+    /** @param v when this attempt was sent, ms since the epoch (0: unknown) @return this */
+    public Builder sentEpochMillis(long v) {
+      sentEpochMillis = v;
+      return this;
+    }
+
+    /** @param v the calling service ("" for a tool) @return this */
+    public Builder fromService(String v) {
+      fromService = v;
+      return this;
+    }
+
+    /** @param v the calling instance @return this */
+    public Builder fromInstance(String v) {
+      fromInstance = v;
+      return this;
+    }
+
+    /** @param v the W3C trace context @return this */
+    public Builder traceparent(String v) {
+      traceparent = v;
+      return this;
+    }
+
+    /** @param v the body's encoding @return this */
+    public Builder contentType(String v) {
+      contentType = v;
+      return this;
+    }
+
+    /** @param v the encoding wanted for the reply @return this */
+    public Builder accept(String v) {
+      accept = v;
+      return this;
+    }
+
+    /** @param v the broker-validated sender, or null @return this */
+    public Builder userId(String v) {
+      userId = v;
+      return this;
+    }
+
+    /** @param v where the reply goes, or null @return this */
+    public Builder replyTo(String v) {
+      replyTo = v;
+      return this;
+    }
+
+    /** @param v the encoded request @return this */
+    public Builder body(byte[] v) {
+      body = v;
+      return this;
+    }
+
+    /** @return the request */
+    public RequestMessage build() {
+      return new RequestMessage(
+          correlationId, requestId, service, endpoint, targetInstance, targetVersion, deadlineEpochMillis, sentEpochMillis,
+          fromService, fromInstance, traceparent, contentType, accept, userId, replyTo, body);
+    }
   }
 }

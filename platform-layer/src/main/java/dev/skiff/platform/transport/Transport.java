@@ -109,6 +109,16 @@ public interface Transport extends AutoCloseable {
     void close();
   }
 
+  /**
+   * The broker topology behind routing by version and weight, for the binding service (docs/routing.md).
+   * Owned by the transport: closed when it closes.
+   *
+   * @return the topology, or empty where this transport does not route by version and weight
+   */
+  default java.util.Optional<RoutingTopology> routing() {
+    return java.util.Optional.empty();
+  }
+
   /** @return a short description for logs and errors, e.g. the broker address (no password) */
   String describe();
 
@@ -201,9 +211,10 @@ public interface Transport extends AutoCloseable {
     /**
      * Sends a request. The returned stage completes when the transport has accepted it (for RabbitMQ,
      * the broker confirmed it), or fails with a {@link dev.skiff.platform.SkiffException}: NOT_FOUND
-     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it, with the
-     * context entry {@link dev.skiff.platform.SkiffException#CONTEXT_SENT} = {@code no} when the request
-     * certainly never left this process (the client may then send it again whatever the endpoint).
+     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it, with
+     * {@link dev.skiff.platform.SkiffException#progress()} {@link dev.skiff.platform.RpcProgress#NOT_SENT}
+     * when the request certainly never left this process (the client may then send it again whatever
+     * the endpoint).
      *
      * @param request the request; its reply address is filled in by the channel
      * @return completion of the hand-over, not of the call

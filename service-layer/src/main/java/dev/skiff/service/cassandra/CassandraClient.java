@@ -59,8 +59,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects (a control session without keyspace) and registers
  * the health check {@code NAME} and metrics {@code NAME.*} (NAME defaults to the config path,
- * {@code cassandra}); {@link #session(String)} and {@link #migrate} start a client that was not
- * started. Sessions of keyspaces open on first use. {@link #close()} closes every session and removes
+ * {@code cassandra}); every other operation on a client not started (or closed) is refused with an
+ * IllegalStateException that says so. Sessions of keyspaces open on first use. {@link #close()} closes every session and removes
  * the health check and metrics; idempotent.
  *
  * <p><b>Failures.</b> When nodes go away, queries fail with UNAVAILABLE or TIMEOUT naming the query,
@@ -83,9 +83,7 @@ public final class CassandraClient implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final LayeredConfig live;
-  private final Config fixed;
-  private final String path;
+  private final StoreClientBuilder.Setup setup;
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
@@ -116,13 +114,11 @@ public final class CassandraClient implements AutoCloseable {
 
   private CassandraClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.live = setup.live();
-    this.fixed = setup.fixed();
-    this.path = setup.path();
+    this.setup = setup;
     this.name = setup.name();
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
-    this.settings = CassandraSettings.from(config().at(path));
+    this.settings = CassandraSettings.from(setup.section());
     this.errors = metrics.counter(name + ".errors");
     this.moves = metrics.counter(name + ".moves");
   }
@@ -130,10 +126,6 @@ public final class CassandraClient implements AutoCloseable {
   /** @return a builder */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private Config config() {
-    return live != null ? live.current() : fixed;
   }
 
   /**
@@ -155,24 +147,16 @@ public final class CassandraClient implements AutoCloseable {
     metrics.gauge(name + ".nodes.up", () -> () -> upNodes(generation).size());
     metrics.gauge(name + ".prepared", () -> () -> generation.prepared.size());
     healthChecks.register(name, new Health());
-    if (live != null) {
-      subscriptions.add(live.addValidator(c -> CassandraSettings.from(c.at(path))));
-      subscriptions.add(live.onChange(path, c -> apply(CassandraSettings.from(c.at(path)))));
-    }
+    subscriptions.addAll(setup.follow(CassandraSettings::from, this::apply));
     log.info("Cassandra client '{}' connected to {} (datacenter {})", name, settings.hosts(), settings.datacenter());
     return this;
   }
 
   private void ensureStarted() {
     State s = state.get();
-    if (s == State.NEW) {
-      synchronized (this) {
-        if (state.get() == State.NEW) {
-          start();
-        }
-      }
-    } else if (s == State.CLOSED) {
-      throw new IllegalStateException("Cassandra client '" + name + "' is closed");
+    if (s != State.STARTED) {
+      throw new IllegalStateException(
+          "Cassandra client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
     }
   }
 
@@ -216,7 +200,7 @@ public final class CassandraClient implements AutoCloseable {
       } catch (RuntimeException e) {
         errors.inc();
         throw CassandraErrors.map(
-            "Cassandra at " + s.hosts() + " (" + path + ".hosts)"
+            "Cassandra at " + s.hosts() + " (" + setup.path() + ".hosts)"
                 + (keyspace.isEmpty() ? "" : ", keyspace '" + keyspace + "'") + " cannot be opened",
             e);
       }
@@ -274,7 +258,7 @@ public final class CassandraClient implements AutoCloseable {
    * @throws ConfigException when no keyspace is configured
    */
   public CassandraSession session() {
-    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(path).invalid("keyspace", "is required for session()")));
+    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(setup.path()).invalid("keyspace", "is required for session()")));
   }
 
   /**

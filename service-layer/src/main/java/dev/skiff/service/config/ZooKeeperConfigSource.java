@@ -4,6 +4,7 @@ import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.ConfigSource;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
+import dev.skiff.platform.internal.Threads;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
@@ -52,12 +53,7 @@ public final class ZooKeeperConfigSource implements ConfigSource {
     this.description = "zookeeper " + client.connectString() + " " + root;
     this.firstReadTimeout = firstReadTimeout;
     this.events =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "skiff-config-zookeeper" + root.replace('/', '-'));
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadExecutor(Threads.named("skiff-config-zookeeper" + root.replace('/', '-')));
     this.cache = CuratorCache.build(client.curator(), root);
     cache.listenable().addListener(
         CuratorCacheListener.builder()

@@ -4,6 +4,7 @@ import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.Priority;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import java.util.Objects;
 
 /**
@@ -15,7 +16,7 @@ import java.util.Objects;
  * HealthCheckRegistry stores = new HealthCheckRegistry();
  * CassandraClient cassandra = CassandraClient.builder().config(config).healthChecks(stores).build();
  * ...
- * protected void register(Server.Builder service) {
+ * protected void register(ServerBuilder service) {
  *   PlatformHealth.include(stores, service);      // cassandra, memcached, zookeeper checks
  *   service.endpoint(...);
  * }
@@ -32,7 +33,7 @@ public final class PlatformHealth {
    * @param stores where the service-layer clients registered their checks
    * @param service the server being built
    */
-  public static void include(HealthCheckRegistry stores, Server.Builder service) {
+  public static void include(HealthCheckRegistry stores, ServerBuilder service) {
     Objects.requireNonNull(stores, "stores");
     Objects.requireNonNull(service, "service");
     for (String name : stores.getNames()) {

@@ -8,7 +8,6 @@ import com.codahale.metrics.health.HealthCheck;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
 import java.io.IOException;
@@ -55,8 +54,8 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects and registers the health check {@code NAME} and the
- * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); the first operation
- * starts a client that was not started. A server that cannot be reached does not fail the start: the
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); an operation on a
+ * client not started (or closed) is refused with an IllegalStateException that says so. A server that cannot be reached does not fail the start: the
  * client keeps trying it, the health check says it is down, operations on its keys fail fast with
  * UNAVAILABLE, and read-through goes to the loader. {@link #close()} disconnects and removes the health
  * check and metrics; idempotent.
@@ -75,9 +74,7 @@ public final class Memcached implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final LayeredConfig live;
-  private final Config fixed;
-  private final String path;
+  private final StoreClientBuilder.Setup setup;
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
@@ -99,13 +96,11 @@ public final class Memcached implements AutoCloseable {
 
   private Memcached(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.live = setup.live();
-    this.fixed = setup.fixed();
-    this.path = setup.path();
+    this.setup = setup;
     this.name = setup.name();
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
-    this.settings = MemcachedSettings.from(config().at(path));
+    this.settings = MemcachedSettings.from(setup.section());
     this.getTimer = metrics.timer(name + ".get");
     this.getMultiTimer = metrics.timer(name + ".get-multi");
     this.setTimer = metrics.timer(name + ".set");
@@ -121,10 +116,6 @@ public final class Memcached implements AutoCloseable {
   /** @return a builder */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private Config config() {
-    return live != null ? live.current() : fixed;
   }
 
   /**
@@ -155,10 +146,7 @@ public final class Memcached implements AutoCloseable {
     }
     metrics.gauge(name + ".servers.available", () -> () -> client.getAvailableServers().size());
     healthChecks.register(name, new Health());
-    if (live != null) {
-      subscriptions.add(live.addValidator(c -> MemcachedSettings.from(c.at(path))));
-      subscriptions.add(live.onChange(path, c -> apply(MemcachedSettings.from(c.at(path)))));
-    }
+    subscriptions.addAll(setup.follow(MemcachedSettings::from, this::apply));
     state.set(State.STARTED);
     log.info("memcached client '{}' started on {}", name, s.hosts());
     return this;
@@ -166,14 +154,9 @@ public final class Memcached implements AutoCloseable {
 
   private MemcachedClient client() {
     State s = state.get();
-    if (s == State.NEW) {
-      synchronized (this) {
-        if (state.get() == State.NEW) {
-          start();
-        }
-      }
-    } else if (s == State.CLOSED) {
-      throw new IllegalStateException("memcached client '" + name + "' is closed");
+    if (s != State.STARTED) {
+      throw new IllegalStateException(
+          "memcached client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
     }
     return client;
   }

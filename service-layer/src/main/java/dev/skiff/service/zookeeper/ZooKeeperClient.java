@@ -8,9 +8,9 @@ import com.codahale.metrics.health.HealthCheck;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Threads;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
@@ -18,9 +18,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
@@ -68,9 +66,7 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private enum State { NEW, STARTED, CLOSED }
 
-  private final LayeredConfig live;
-  private final Config fixed;
-  private final String path;
+  private final StoreClientBuilder.Setup setup;
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
@@ -91,39 +87,25 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private ZooKeeperClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.live = setup.live();
-    this.fixed = setup.fixed();
-    this.path = setup.path();
+    this.setup = setup;
     this.name = setup.name();
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
-    this.settings = ZooKeeperSettings.from(config().at(path));
+    this.settings = ZooKeeperSettings.from(setup.section());
     this.ensemble = new LiveEnsemble(settings.connectString());
-    AtomicInteger n = new AtomicInteger();
-    ThreadFactory threads =
-        r -> {
-          Thread t = new Thread(r, "skiff-zookeeper-" + name + "-" + n.incrementAndGet());
-          t.setDaemon(true);
-          return t;
-        };
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
             .ensembleProvider(ensemble)
             .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
             .connectionTimeoutMs((int) settings.connectionTimeout().toMillis())
             .retryPolicy(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000))
-            .threadFactory(threads);
+            .threadFactory(Threads.named("skiff-zookeeper-" + name));
     if (!settings.namespace().isEmpty()) {
       cb.namespace(settings.namespace());
     }
     this.curator = cb.build();
     this.listenerExecutor =
-        Executors.newSingleThreadExecutor(
-            r -> {
-              Thread t = new Thread(r, "skiff-zookeeper-listeners-" + name);
-              t.setDaemon(true);
-              return t;
-            });
+        Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
@@ -133,10 +115,6 @@ public final class ZooKeeperClient implements AutoCloseable {
   /** @return a builder */
   public static Builder builder() {
     return new Builder();
-  }
-
-  private Config config() {
-    return live != null ? live.current() : fixed;
   }
 
   /**
@@ -164,17 +142,14 @@ public final class ZooKeeperClient implements AutoCloseable {
       close();
       throw new SkiffException(
           ErrorCode.UNAVAILABLE,
-          "ZooKeeper at " + settings.connectString() + " (" + path + ".hosts) did not answer within "
+          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within "
               + settings.connectionTimeout());
     }
     connection.set(ConnectionState.CONNECTED);
     connectionSince.set(Instant.now());
     metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
     healthChecks.register(name, new Health());
-    if (live != null) {
-      subscriptions.add(live.addValidator(c -> ZooKeeperSettings.from(c.at(path))));
-      subscriptions.add(live.onChange(path, c -> moveTo(ZooKeeperSettings.from(c.at(path)))));
-    }
+    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
     log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     return this;
   }
@@ -242,7 +217,8 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private void checkStarted() {
     if (state.get() != State.STARTED) {
-      throw new IllegalStateException("ZooKeeper client '" + name + "' is " + state.get().name().toLowerCase(java.util.Locale.ROOT) + ": call start() first");
+      throw new IllegalStateException(
+          "ZooKeeper client '" + name + "' is " + (state.get() == State.NEW ? "not started: call start() first" : "closed"));
     }
   }
 

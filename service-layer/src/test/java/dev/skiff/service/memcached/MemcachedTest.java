@@ -153,8 +153,8 @@ class MemcachedTest {
         MutableSource source = new MutableSource(Map.of("memcached.hosts", a.address() + "," + b.address()));
         LayeredConfig config = LayeredConfig.builder().environment(Map.of()).source(source).build();
         Memcached m = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build().start();
-        Memcached onlyA = Memcached.builder().name("only-a").config(Config.of(Map.of("memcached.hosts", a.address()))).build();
-        Memcached onlyB = Memcached.builder().name("only-b").config(Config.of(Map.of("memcached.hosts", b.address()))).build()) {
+        Memcached onlyA = Memcached.builder().name("only-a").config(Config.of(Map.of("memcached.hosts", a.address()))).build().start();
+        Memcached onlyB = Memcached.builder().name("only-b").config(Config.of(Map.of("memcached.hosts", b.address()))).build().start()) {
       List<String> keys = new ArrayList<>();
       for (int i = 0; i < 300; i++) {
         keys.add(prefix + i);
@@ -177,7 +177,7 @@ class MemcachedTest {
       source.set("memcached.hosts", c.address());
       await().atMost(Duration.ofSeconds(5)).until(() -> m.availableServers().size() == 1);
       m.setString(prefix + "moved", "c", Duration.ofMinutes(1));
-      try (Memcached onlyC = Memcached.builder().name("only-c").config(Config.of(Map.of("memcached.hosts", c.address()))).build()) {
+      try (Memcached onlyC = Memcached.builder().name("only-c").config(Config.of(Map.of("memcached.hosts", c.address()))).build().start()) {
         assertThat(onlyC.getString(prefix + "moved")).as("writes now go to the new host, no restart").contains("c");
       }
 

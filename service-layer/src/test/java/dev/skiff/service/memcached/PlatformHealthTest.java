@@ -8,6 +8,7 @@ import dev.skiff.platform.config.Config;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
 import dev.skiff.proto.v1.Error;
 import dev.skiff.service.health.PlatformHealth;
@@ -25,7 +26,7 @@ class PlatformHealthTest {
             .config(Config.of(Map.of("memcached.hosts", server.address(), "memcached.timeout", "300ms")))
             .healthChecks(stores).build().start();
         InProcessTransport transport = InProcessTransport.create()) {
-      Server.Builder b = Server.builder("test.health.bridge").transport(transport)
+      ServerBuilder b = Server.builder("test.health.bridge").transport(transport)
           .endpoint(Endpoint.of("noop", Error.class, Error.class, (req, ctx) -> req));
       PlatformHealth.include(stores, b);
       try (Server s = b.build().start()) {

@@ -1,5 +1,6 @@
 package dev.skiff.platform.transport.amqp;
 
+import dev.skiff.platform.config.Settings;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -47,8 +48,8 @@ public record AmqpOptions(
     DIRECT_REPLY_TO
   }
 
-  /** The broker used when nothing else is configured. */
-  public static final String DEFAULT_URI = "amqp://guest:guest@localhost:5672";
+  /** The broker used when nothing else is configured ({@link Settings#DEFAULT_AMQP_URI}). */
+  public static final String DEFAULT_URI = Settings.DEFAULT_AMQP_URI;
 
   /** Checks the arguments. */
   public AmqpOptions {

@@ -103,23 +103,22 @@ final class Headers {
   static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body) {
     String[] f = requestFields(p);
     String contentType = p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType();
-    return new RequestMessage(
-        p.getCorrelationId() == null ? "" : p.getCorrelationId(),
-        p.getMessageId() == null ? "" : p.getMessageId(),
-        service,
-        p.getType() == null ? "" : p.getType(),
-        null,
-        null,
-        num(f[0]),
-        num(f[1]),
-        f[2],
-        f[3],
-        f[4],
-        contentType,
-        f[5].isEmpty() ? contentType : f[5],
-        p.getUserId(),
-        p.getReplyTo(),
-        body);
+    return RequestMessage.builder()
+        .correlationId(p.getCorrelationId() == null ? "" : p.getCorrelationId())
+        .requestId(p.getMessageId() == null ? "" : p.getMessageId())
+        .service(service)
+        .endpoint(p.getType() == null ? "" : p.getType())
+        .deadlineEpochMillis(num(f[0]))
+        .sentEpochMillis(num(f[1]))
+        .fromService(f[2])
+        .fromInstance(f[3])
+        .traceparent(f[4])
+        .contentType(contentType)
+        .accept(f[5].isEmpty() ? contentType : f[5])
+        .userId(p.getUserId())
+        .replyTo(p.getReplyTo())
+        .body(body)
+        .build();
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.skiff.platform.transport.inprocess;
 
+import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.ReplyMessage;
@@ -38,11 +39,7 @@ public final class InProcessTransport implements Transport {
   private final List<EventSub> subscriptions = new CopyOnWriteArrayList<>();
   private final Map<String, AtomicInteger> groupTurns = new ConcurrentHashMap<>();
   private final java.util.concurrent.ExecutorService events =
-      java.util.concurrent.Executors.newSingleThreadExecutor(r -> {
-        Thread t = new Thread(r, "skiff-inprocess-events");
-        t.setDaemon(true);
-        return t;
-      });
+      java.util.concurrent.Executors.newSingleThreadExecutor(Threads.named("skiff-inprocess-events"));
 
   private InProcessTransport(String name) {
     this.name = name;

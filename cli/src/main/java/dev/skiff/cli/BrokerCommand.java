@@ -1,0 +1,41 @@
+package dev.skiff.cli;
+
+import java.io.PrintWriter;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
+
+/**
+ * What every {@code skiff} command shares: its place under {@code skiff} (for the environment it
+ * reads), the {@code --amqp} option and how the broker is chosen from it, {@code -h}, and its output
+ * streams. A command that cannot reach the broker exits 3 without a line of its own
+ * ({@link BrokerUnreachable}).
+ */
+abstract class BrokerCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @ParentCommand SkiffCli cli;
+
+  @Mixin BrokerOption broker;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  /** @return the broker chosen by {@code --amqp}, {@code SKIFF_AMQP_URI} or the default */
+  BrokerOption.Broker broker() {
+    return broker.resolve(cli.env(), spec);
+  }
+
+  /** @return where results go */
+  PrintWriter out() {
+    return spec.commandLine().getOut();
+  }
+
+  /** @return where errors and diagnostics go */
+  PrintWriter err() {
+    return spec.commandLine().getErr();
+  }
+}

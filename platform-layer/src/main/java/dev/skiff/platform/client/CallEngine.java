@@ -1,0 +1,401 @@
+package dev.skiff.platform.client;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Codec;
+import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.internal.TraceContext;
+import dev.skiff.platform.observe.ClientEvent;
+import dev.skiff.platform.transport.ReplyMessage;
+import dev.skiff.platform.transport.RequestMessage;
+import dev.skiff.platform.transport.Transport;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Sends a client's calls (the shared state behind a {@link Client} and its scoped views): checks a call
+ * and fixes its deadline and trace, then makes each attempt — through the endpoint's circuit breaker
+ * ({@link Breakers}), onto the transport's channel, into the table of attempts waiting for replies
+ * ({@link PendingCalls}) — and when an attempt fails, asks {@link Retries} whether and when to try
+ * again, knowing what it has learned of the endpoint ({@link IdempotencyMemory}). Tells the observers of
+ * every attempt.
+ */
+final class CallEngine {
+  private static final Logger log = LoggerFactory.getLogger(Client.class);
+
+  /**
+   * How a client is made.
+   *
+   * @param transport where calls go
+   * @param ownsTransport whether closing the client closes the transport
+   * @param fromService the calling service ("" for a tool)
+   * @param fromInstance the calling instance
+   * @param defaultTimeout the timeout of calls that name none
+   * @param maxMessageBytes the largest request or reply
+   * @param maxInFlight the most attempts in flight
+   * @param retryPolicy when to retry
+   * @param breaker how the circuit breakers behave, or null for none
+   * @param metrics where metrics go
+   * @param clock the clock deadlines are measured by
+   * @param observers told of every attempt
+   */
+  record Config(
+      Transport transport,
+      boolean ownsTransport,
+      String fromService,
+      String fromInstance,
+      Duration defaultTimeout,
+      int maxMessageBytes,
+      int maxInFlight,
+      RetryPolicy retryPolicy,
+      BreakerOptions breaker,
+      MetricRegistry metrics,
+      Clock clock,
+      Observers observers) {}
+
+  /** One call: its fixed parts, shared by all its attempts. */
+  private record Call<T>(
+      String service,
+      String endpoint,
+      byte[] body,
+      String contentType,
+      String accept,
+      CallOptions options,
+      Function<ReplyMessage, T> decoder,
+      long deadline,
+      String requestId,
+      String traceId,
+      String parentSpanId,
+      boolean sampled,
+      String key) {}
+
+  final Config config;
+  private final Breakers breakers;
+  private final Retries retries;
+  private final IdempotencyMemory idempotency = new IdempotencyMemory();
+  private final PendingCalls pending;
+  private final ScheduledThreadPoolExecutor timer;
+  private final AtomicLong sequence = new AtomicLong();
+  private final String correlationPrefix = Ids.random32() + "-";
+  private final Counter retried;
+  private final Counter circuitOpen;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private final Object channelLock = new Object();
+  private volatile Transport.ClientChannel channel;
+
+  CallEngine(Config config) {
+    this.config = config;
+    this.breakers = config.breaker() == null ? null : new Breakers(config.breaker());
+    this.retries = new Retries(config.retryPolicy(), () -> ThreadLocalRandom.current().nextDouble());
+    this.timer = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-client-timer-" + config.fromService()));
+    MetricRegistry metrics = config.metrics();
+    this.pending = new PendingCalls(config.maxInFlight(), timer, metrics, config.clock());
+    this.retried = metrics.counter("skiff.client.retries");
+    this.circuitOpen = metrics.counter("skiff.client.circuit-open");
+    metrics.gauge("skiff.client.open-circuits", () -> () -> breakers == null ? 0 : breakers.open());
+  }
+
+  /** The transport's channel, opened at the first call. */
+  private Transport.ClientChannel channel() {
+    Transport.ClientChannel c = channel;
+    if (c == null) {
+      synchronized (channelLock) {
+        c = channel;
+        if (c == null) {
+          if (closed.get()) {
+            throw new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed");
+          }
+          c = config.transport().openClient(
+              new Transport.ReplyListener() {
+                @Override
+                public void onReply(ReplyMessage reply) {
+                  pending.onReply(reply);
+                }
+
+                @Override
+                public void onRepliesLost(String reason) {
+                  pending.onRepliesLost(reason);
+                }
+              });
+          channel = c;
+        }
+      }
+    }
+    return c;
+  }
+
+  <T> CompletableFuture<Reply<T>> send(
+      CallScope scope, String service, String endpoint, byte[] body, String contentType, String accept, CallOptions options,
+      Function<ReplyMessage, T> decoder) {
+    CompletableFuture<Reply<T>> result = new CompletableFuture<>();
+    try {
+      Call<T> call = newCall(scope, service, endpoint, body, contentType, accept, options, decoder);
+      attempt(call, 1, result);
+    } catch (RuntimeException e) {
+      result.completeExceptionally(SkiffException.of(e));
+    }
+    return result;
+  }
+
+  /** Checks a call and fixes what all its attempts share: request id, deadline, trace. */
+  private <T> Call<T> newCall(
+      CallScope scope, String service, String endpoint, byte[] body, String contentType, String accept, CallOptions options,
+      Function<ReplyMessage, T> decoder) {
+    if (!Names.isService(service)) {
+      throw invalid("service", service);
+    }
+    if (!Names.isToken(endpoint)) {
+      throw invalid("endpoint", endpoint);
+    }
+    if (options.instance() != null && !Names.isToken(options.instance())) {
+      throw invalid("instance", options.instance());
+    }
+    if (options.version() != null && !Names.isVersion(options.version())) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "invalid version '" + options.version() + "'");
+    }
+    if (body.length > config.maxMessageBytes()) {
+      throw new SkiffException(
+              ErrorCode.BAD_REQUEST,
+              "request of " + body.length + " bytes to " + service + "/" + endpoint + " is over the message size limit of "
+                  + config.maxMessageBytes() + " bytes")
+          .withContext("limit", Integer.toString(config.maxMessageBytes()));
+    }
+    if (closed.get()) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed");
+    }
+    long now = config.clock().millis();
+    Duration timeout = options.timeout() == null ? config.defaultTimeout() : options.timeout();
+    long deadline = now + Math.max(1, timeout.toMillis());
+    if (scope != null && scope.deadline() != null) {
+      deadline = Math.min(deadline, scope.deadline().toEpochMilli());
+    }
+    if (deadline <= now) {
+      pending.timeouts().inc();
+      throw new SkiffException(
+          ErrorCode.TIMEOUT, "no time left to call " + service + "/" + endpoint + ": the parent request's deadline has passed");
+    }
+    TraceContext parent = scope == null ? null : TraceContext.parse(scope.traceparent());
+    String requestId = options.requestId() == null ? Ids.random128() : options.requestId();
+    String key = service + "/" + endpoint;
+    return parent == null
+        ? new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, Ids.random128(), "",
+            options.trace() || config.observers().sampleNewTrace(service, endpoint), key)
+        : new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, parent.traceId(),
+            parent.spanId(), parent.sampled() || options.trace(), key);
+  }
+
+  private static SkiffException invalid(String what, String name) {
+    return new SkiffException(
+        ErrorCode.BAD_REQUEST,
+        "invalid " + what + " name '" + name + "': " + (what.equals("service")
+            ? "use dot-separated lower-case parts of letters, digits, '_' and '-', e.g. com.example.greeter"
+            : "use letters, digits, '.', '_' and '-'"));
+  }
+
+  /** One attempt: through the breaker, sent, and on failure retried if {@link Retries} says so. */
+  private <T> void attempt(Call<T> call, int attempt, CompletableFuture<Reply<T>> result) {
+    Breakers.Breaker breaker = breakers == null ? null : breakers.forKey(call.key());
+    if (breaker != null) {
+      try {
+        breaker.acquire(call.service());
+      } catch (SkiffException open) {
+        circuitOpen.inc();
+        result.completeExceptionally(open);
+        return;
+      }
+    }
+    long now = config.clock().millis();
+    long attemptDeadline = call.deadline();
+    RetryPolicy policy = config.retryPolicy();
+    if (policy.perAttemptTimeout() != null && policy.maxAttempts() > 1) {
+      attemptDeadline = Math.min(attemptDeadline, now + policy.perAttemptTimeout().toMillis());
+    }
+    long started = System.nanoTime();
+    long sentMicros = now * 1000;
+    String spanId = Ids.random64();
+    sendOnce(call, attemptDeadline, spanId).whenComplete((reply, error) -> {
+      long nanos = System.nanoTime() - started;
+      if (error == null) {
+        if (breaker != null) {
+          breaker.record(nanos, null);
+        }
+        observe(call, attempt, spanId, sentMicros, nanos, null, false, reply.instance(), reply.serviceVersion());
+        result.complete(reply);
+        return;
+      }
+      SkiffException e = SkiffException.of(error);
+      if (breaker != null) {
+        breaker.record(nanos, e.code());
+      }
+      long delay = closed.get() ? -1
+          : retries.delayMillis(attempt, e, idempotency.idempotent(call.key(), call.options().idempotent()), config.clock().millis(), call.deadline());
+      observe(call, attempt, spanId, sentMicros, nanos, e.code(), delay >= 0, e.instance(), "");
+      if (delay < 0) {
+        result.completeExceptionally(attempt == 1 ? e : e.withContext("attempts", Integer.toString(attempt)));
+        return;
+      }
+      retried.inc();
+      log.debug("retrying {} request {} (attempt {} failed: {}) in {} ms", call.key(), call.requestId(), attempt, e.code(), delay);
+      try {
+        timer.schedule(() -> attempt(call, attempt + 1, result), delay, TimeUnit.MILLISECONDS);
+      } catch (RejectedExecutionException closing) {
+        result.completeExceptionally(e);
+      }
+    });
+  }
+
+  private void observe(
+      Call<?> call, int attempt, String spanId, long sentMicros, long nanos, ErrorCode error, boolean retrying,
+      String answeredBy, String answeredVersion) {
+    Observers observers = config.observers();
+    if (observers.isEmpty()) {
+      return;
+    }
+    observers.onClientAttempt(
+        new ClientEvent(
+            config.fromService(), call.service(), call.endpoint(), call.requestId(), attempt, call.traceId(), spanId,
+            call.parentSpanId(), call.sampled(), sentMicros, nanos, error, retrying, answeredBy, answeredVersion));
+  }
+
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, long deadline, String spanId) {
+    CompletableFuture<Reply<T>> result = new CompletableFuture<>();
+    long now = config.clock().millis();
+    try {
+      pending.reserve();
+    } catch (SkiffException full) {
+      result.completeExceptionally(full);
+      return result;
+    }
+    String correlationId = correlationPrefix + sequence.incrementAndGet();
+    Attempt<T> waiter = new Attempt<>(result, call, now, Math.max(now + 1, deadline));
+    pending.add(correlationId, waiter);
+    RequestMessage msg =
+        RequestMessage.builder()
+            .correlationId(correlationId)
+            .requestId(call.requestId())
+            .service(call.service())
+            .endpoint(call.endpoint())
+            .targetInstance(call.options().instance())
+            .targetVersion(call.options().version())
+            .deadlineEpochMillis(deadline)
+            .sentEpochMillis(now)
+            .fromService(config.fromService())
+            .fromInstance(config.fromInstance())
+            .traceparent("00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"))
+            .contentType(call.contentType())
+            .accept(call.accept())
+            .body(call.body())
+            .build();
+    CompletableFuture<Void> sent;
+    try {
+      sent = channel().send(msg);
+    } catch (RuntimeException e) {
+      sent = CompletableFuture.failedFuture(e);
+    }
+    sent.whenComplete((ok, err) -> {
+      if (err != null) {
+        // A refused send is reported on the broker connection's I/O thread: fail the call from the
+        // client's own thread, so that callbacks (a retry, a fan-out starting its next call) never
+        // publish from the thread that reads the socket.
+        SkiffException e = SkiffException.of(err);
+        try {
+          timer.execute(() -> pending.fail(correlationId, waiter, e));
+        } catch (RejectedExecutionException closing) {
+          pending.fail(correlationId, waiter, e);
+        }
+      }
+    });
+    return result;
+  }
+
+  void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    pending.failAll(new SkiffException(ErrorCode.UNAVAILABLE, "the client was closed before the reply came"));
+    timer.shutdownNow();
+    synchronized (channelLock) {
+      if (channel != null) {
+        channel.close();
+      }
+    }
+    if (config.ownsTransport()) {
+      config.transport().close();
+    }
+  }
+
+  /** One attempt waiting for its reply, which it decodes for its call. */
+  private final class Attempt<T> extends PendingCalls.Waiter {
+    private final CompletableFuture<Reply<T>> result;
+    private final Call<T> call;
+
+    Attempt(CompletableFuture<Reply<T>> result, Call<T> call, long sentMillis, long deadlineMillis) {
+      super(sentMillis, deadlineMillis);
+      this.result = result;
+      this.call = call;
+    }
+
+    @Override
+    void failed(SkiffException e) {
+      result.completeExceptionally(e);
+    }
+
+    @Override
+    SkiffException timedOut() {
+      return new SkiffException(ErrorCode.TIMEOUT, "no reply from " + call.key() + " within " + (deadlineMillis - sentMillis) + " ms")
+          .withContext("request_id", call.requestId());
+    }
+
+    @Override
+    SkiffException repliesLost(String reason) {
+      return new SkiffException(
+              ErrorCode.UNAVAILABLE,
+              "no reply can come from " + call.key() + ": " + reason + " (the request may or may not have been carried out)")
+          .withContext("request_id", call.requestId());
+    }
+
+    @Override
+    void replied(ReplyMessage reply) {
+      idempotency.learn(call.key(), reply.idempotent());
+      if (!reply.ok()) {
+        result.completeExceptionally(Codec.decodeError(reply.body(), reply.contentType()));
+        return;
+      }
+      int max = config.maxMessageBytes();
+      if (reply.body().length > max) {
+        result.completeExceptionally(
+            new SkiffException(
+                ErrorCode.INTERNAL,
+                "reply of " + reply.body().length + " bytes from " + call.key() + " is over this client's message size limit of "
+                    + max + " bytes"));
+        return;
+      }
+      T value;
+      try {
+        value = call.decoder().apply(reply);
+      } catch (SkiffException e) {
+        result.completeExceptionally(new SkiffException(ErrorCode.INTERNAL, "unreadable reply from " + call.key() + ": " + e.description()));
+        return;
+      } catch (RuntimeException e) {
+        result.completeExceptionally(SkiffException.of(e));
+        return;
+      }
+      result.complete(new Reply<>(value, call.service(), reply.serviceVersion(), reply.instance(), call.requestId(), call.traceId()));
+    }
+  }
+}

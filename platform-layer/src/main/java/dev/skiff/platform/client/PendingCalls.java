@@ -1,0 +1,167 @@
+package dev.skiff.platform.client;
+
+import com.codahale.metrics.Counter;
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.BusySweep;
+import dev.skiff.platform.transport.ReplyMessage;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * A client's attempts waiting for their replies, by correlation id: each ends exactly once, with its
+ * reply, at its deadline (TIMEOUT, found by one periodic sweep while attempts are pending, none while
+ * idle), or when replies can no longer come (UNAVAILABLE). A reply nobody waits for any more is counted
+ * ({@code skiff.client.late-replies}) and dropped. Bounds the attempts in flight ({@code maxInFlight}).
+ * Thread-safe.
+ */
+final class PendingCalls {
+  /**
+   * How often the sweep looks for attempts past their deadline while attempts are pending: one periodic
+   * sweep rather than a scheduled task per call, so that sending a call wakes no thread.
+   */
+  static final long TIMEOUT_SWEEP_MILLIS = 10;
+
+  /** One attempt waiting for its reply. */
+  abstract static class Waiter {
+    final long sentMillis;
+    final long deadlineMillis;
+
+    Waiter(long sentMillis, long deadlineMillis) {
+      this.sentMillis = sentMillis;
+      this.deadlineMillis = deadlineMillis;
+    }
+
+    /** Its reply came. */
+    abstract void replied(ReplyMessage reply);
+
+    /** It failed before a reply came: its deadline passed, replies were lost, or it was not sent. */
+    abstract void failed(SkiffException e);
+
+    /** @return the error for its deadline passing with no reply */
+    abstract SkiffException timedOut();
+
+    /** @return the error for its reply no longer being able to come */
+    abstract SkiffException repliesLost(String reason);
+  }
+
+  private final Map<String, Waiter> waiting = new ConcurrentHashMap<>();
+  private final AtomicInteger inFlight = new AtomicInteger();
+  private final int maxInFlight;
+  private final Clock clock;
+  private final BusySweep sweep;
+  private final Counter lateReplies;
+  private final Counter timeouts;
+
+  /**
+   * @param maxInFlight the most attempts in flight at once
+   * @param timer the thread the sweep runs on
+   * @param metrics where the counters and the in-flight gauge go
+   * @param clock the clock deadlines are measured by
+   */
+  PendingCalls(int maxInFlight, ScheduledExecutorService timer, MetricRegistry metrics, Clock clock) {
+    this.maxInFlight = maxInFlight;
+    this.clock = clock;
+    this.sweep = new BusySweep(timer, TIMEOUT_SWEEP_MILLIS, this::sweep, () -> !waiting.isEmpty());
+    this.lateReplies = metrics.counter("skiff.client.late-replies");
+    this.timeouts = metrics.counter("skiff.client.timeouts");
+    metrics.gauge("skiff.client.in-flight", () -> inFlight::get);
+  }
+
+  /** @return the counter of calls that ended in TIMEOUT (also those with no time left to start) */
+  Counter timeouts() {
+    return timeouts;
+  }
+
+  /**
+   * Takes a place for an attempt.
+   *
+   * @throws SkiffException CAPACITY when {@code maxInFlight} attempts are in flight already
+   */
+  void reserve() {
+    if (inFlight.incrementAndGet() > maxInFlight) {
+      inFlight.decrementAndGet();
+      throw new SkiffException(ErrorCode.CAPACITY, "this client already has " + maxInFlight + " calls in flight (maxInFlight)");
+    }
+  }
+
+  /**
+   * Waits for an attempt's reply (in a place taken by {@link #reserve}).
+   *
+   * @param correlationId the attempt's correlation id
+   * @param w the waiter
+   */
+  void add(String correlationId, Waiter w) {
+    waiting.put(correlationId, w);
+    sweep.arm();
+  }
+
+  /**
+   * Ends a waiting attempt with an error, unless it has ended already.
+   *
+   * @param correlationId the attempt's correlation id
+   * @param w the waiter
+   * @param e the error
+   */
+  void fail(String correlationId, Waiter w, SkiffException e) {
+    if (waiting.remove(correlationId, w)) {
+      end(w).failed(e);
+    }
+  }
+
+  /** @param reply a reply from the transport */
+  void onReply(ReplyMessage reply) {
+    Waiter w = waiting.remove(reply.correlationId());
+    if (w == null) {
+      lateReplies.inc();
+      return;
+    }
+    end(w).replied(reply);
+  }
+
+  /** @param reason why replies to every waiting attempt can no longer come */
+  void onRepliesLost(String reason) {
+    for (String id : waiting.keySet()) {
+      Waiter w = waiting.remove(id);
+      if (w != null) {
+        end(w).failed(w.repliesLost(reason));
+      }
+    }
+  }
+
+  /** @param e the error every waiting attempt ends with (the client is closing) */
+  void failAll(SkiffException e) {
+    for (String id : waiting.keySet()) {
+      Waiter w = waiting.remove(id);
+      if (w != null) {
+        end(w).failed(e);
+      }
+    }
+  }
+
+  /** Releases the place of an attempt that was not added (refused before it waited for a reply). */
+  void release() {
+    inFlight.decrementAndGet();
+  }
+
+  private Waiter end(Waiter w) {
+    inFlight.decrementAndGet();
+    return w;
+  }
+
+  /** The sweep's pass: fails every attempt whose deadline has come. */
+  private void sweep() {
+    long now = clock.millis();
+    for (Map.Entry<String, Waiter> e : waiting.entrySet()) {
+      Waiter w = e.getValue();
+      if (w.deadlineMillis <= now && waiting.remove(e.getKey(), w)) {
+        timeouts.inc();
+        end(w).failed(w.timedOut());
+      }
+    }
+  }
+}

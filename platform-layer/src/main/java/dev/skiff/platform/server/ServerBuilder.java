@@ -1,0 +1,338 @@
+package dev.skiff.platform.server;
+
+import com.codahale.metrics.MetricRegistry;
+import com.google.protobuf.Message;
+import dev.skiff.platform.Names;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.platform.health.HealthChecks;
+import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.metrics.MonitoringOptions;
+import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.transport.Transport;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+
+/**
+ * Builds a {@link Server}: {@code Server.builder("com.example.greeter")}. Setters check their argument and
+ * name it when it is wrong; {@link #build()} does no I/O (the server connects nothing until
+ * {@link Server#start()}).
+ */
+public final class ServerBuilder {
+  final String name;
+  String version = "0.0.0";
+  String description = "";
+  String instanceId = Ids.random32();
+  Transport transport;
+  boolean ownsTransport;
+  int concurrency = 16;
+  int prefetch;
+  int maxMessageBytes = Settings.DEFAULT_MAX_MESSAGE_BYTES;
+  Duration drainGrace = Duration.ofSeconds(10);
+  Duration defaultDeadline = Duration.ofSeconds(30);
+  Duration clientTimeout = Duration.ofSeconds(5);
+  int maxQueueDepth;
+  Duration maxQueueWait;
+  Duration dedupeWindow = Duration.ofMinutes(1);
+  long dedupeMaxBytes = 16L << 20;
+  MetricRegistry metrics;
+  boolean announce = true;
+  Duration heartbeat = dev.skiff.platform.discovery.Announcer.DEFAULT_HEARTBEAT;
+  Clock clock = Clock.systemUTC();
+  final Map<String, Endpoint<?, ?>> endpoints = new LinkedHashMap<>();
+  final List<RpcObserver> observers = new ArrayList<>();
+  final HealthChecks health = new HealthChecks();
+  MonitoringOptions monitoring = MonitoringOptions.defaults();
+  boolean settingsApplied;
+
+  ServerBuilder(String name) {
+    this.name = Names.checkService(name);
+  }
+
+  /**
+   * Whether the instance announces itself for discovery (docs/routing.md): on start, at every
+   * heartbeat, and on a clean stop. Default on; with no discovery service running the announcements
+   * are dropped.
+   *
+   * @param announce false to stay silent
+   * @return this
+   */
+  public ServerBuilder announce(boolean announce) {
+    this.announce = announce;
+    return this;
+  }
+
+  /**
+   * How often the instance announces itself (default 2 s); discovery forgets an instance after
+   * three missed heartbeats, so this also sets how soon a killed instance leaves the registry.
+   *
+   * @param interval the heartbeat interval
+   * @return this
+   */
+  public ServerBuilder heartbeat(Duration interval) {
+    Objects.requireNonNull(interval, "interval");
+    if (interval.isNegative() || interval.isZero()) {
+      throw new IllegalArgumentException("heartbeat must be positive: " + interval);
+    }
+    this.heartbeat = interval;
+    return this;
+  }
+
+  /** @param version the version this instance reports, e.g. {@code 1.2.0} @return this */
+  public ServerBuilder version(String version) {
+    this.version = Names.checkVersion(Objects.requireNonNull(version, "version"));
+    return this;
+  }
+
+  /** @param description what the service does, in a sentence @return this */
+  public ServerBuilder description(String description) {
+    this.description = Objects.requireNonNull(description, "description");
+    return this;
+  }
+
+  /** @param instanceId this instance's id (default: random) @return this */
+  public ServerBuilder instanceId(String instanceId) {
+    this.instanceId = Names.checkToken("instance id", Objects.requireNonNull(instanceId, "instanceId"));
+    return this;
+  }
+
+  /**
+   * The transport to serve on; the server does not close it unless {@link #ownTransport()} is called.
+   *
+   * @param transport the transport
+   * @return this
+   */
+  public ServerBuilder transport(Transport transport) {
+    this.transport = Objects.requireNonNull(transport, "transport");
+    return this;
+  }
+
+  /** @return this, with the server closing its transport when it closes */
+  public ServerBuilder ownTransport() {
+    this.ownsTransport = true;
+    return this;
+  }
+
+  /**
+   * Applies the environment's settings ({@link Settings}): version override, instance id, bounds and
+   * timeouts. The broker URI is not applied here: pass it to {@link #amqp(String)}.
+   *
+   * @param s the settings
+   * @return this
+   */
+  public ServerBuilder settings(Settings s) {
+    s.serviceVersion().ifPresent(this::version);
+    s.instanceId().ifPresent(this::instanceId);
+    concurrency(s.concurrency());
+    prefetch(s.prefetch());
+    maxMessageBytes(s.maxMessageBytes());
+    clientTimeout(s.defaultTimeout());
+    drainGrace(s.drainGrace());
+    settingsApplied = true;
+    heartbeat(s.heartbeat());
+    return this;
+  }
+
+  /** @param n how many handlers run at once (default 16) @return this */
+  public ServerBuilder concurrency(int n) {
+    if (n <= 0) {
+      throw new IllegalArgumentException("concurrency must be positive: " + n);
+    }
+    this.concurrency = n;
+    return this;
+  }
+
+  /** @param n unsettled requests held per queue (default 2 × concurrency) @return this */
+  public ServerBuilder prefetch(int n) {
+    if (n <= 0) {
+      throw new IllegalArgumentException("prefetch must be positive: " + n);
+    }
+    this.prefetch = n;
+    return this;
+  }
+
+  /** @param bytes the largest request or response body (default 4 MiB) @return this */
+  public ServerBuilder maxMessageBytes(int bytes) {
+    if (bytes <= 0) {
+      throw new IllegalArgumentException("maxMessageBytes must be positive: " + bytes);
+    }
+    this.maxMessageBytes = bytes;
+    return this;
+  }
+
+  /** @param grace how long close() lets running requests finish (default 10 s) @return this */
+  public ServerBuilder drainGrace(Duration grace) {
+    if (grace.isNegative()) {
+      throw new IllegalArgumentException("drainGrace must not be negative: " + grace);
+    }
+    this.drainGrace = grace;
+    return this;
+  }
+
+  /** @param d the deadline given to requests that carry none (default 30 s) @return this */
+  public ServerBuilder defaultDeadline(Duration d) {
+    if (d.isNegative() || d.isZero()) {
+      throw new IllegalArgumentException("defaultDeadline must be positive: " + d);
+    }
+    this.defaultDeadline = d;
+    return this;
+  }
+
+  /** @param t the default timeout of calls this service makes (default 5 s) @return this */
+  public ServerBuilder clientTimeout(Duration t) {
+    if (t.isNegative() || t.isZero()) {
+      throw new IllegalArgumentException("clientTimeout must be positive: " + t);
+    }
+    this.clientTimeout = t;
+    return this;
+  }
+
+  /**
+   * Bounds the service's queue: past this many waiting requests, new ones are refused at once and the
+   * caller gets CAPACITY (RabbitMQ {@code x-max-length} with {@code reject-publish}). Fixed when the
+   * service's queue is first created; every instance must declare the same value.
+   *
+   * @param depth the bound, or 0 for none (the default)
+   * @return this
+   */
+  public ServerBuilder maxQueueDepth(int depth) {
+    if (depth < 0) {
+      throw new IllegalArgumentException("maxQueueDepth must not be negative: " + depth);
+    }
+    this.maxQueueDepth = depth;
+    return this;
+  }
+
+  /**
+   * Answers CAPACITY, without running the handler, to a request that waited longer than this in the
+   * queue: the service is behind, and the caller learns it while it still has time to do something.
+   *
+   * @param wait the longest wait, or null for no bound (the default)
+   * @return this
+   */
+  public ServerBuilder maxQueueWait(Duration wait) {
+    if (wait != null && (wait.isNegative() || wait.isZero())) {
+      throw new IllegalArgumentException("maxQueueWait must be positive: " + wait);
+    }
+    this.maxQueueWait = wait;
+    return this;
+  }
+
+  /**
+   * How long an answer is kept by request id, so that a retry or a redelivery of a request this
+   * instance already answered gets the same answer without the handler running again.
+   *
+   * @param window how long (default 1 minute)
+   * @param maxBytes the most memory the kept answers may take (default 16 MiB); the oldest go first
+   * @return this
+   */
+  public ServerBuilder dedupe(Duration window, long maxBytes) {
+    if (window.isNegative() || window.isZero() || maxBytes < 1024 || maxBytes > Integer.MAX_VALUE - 8) {
+      throw new IllegalArgumentException(
+          "dedupe window must be positive and its size between 1 KiB and 2 GiB: " + window + ", " + maxBytes);
+    }
+    this.dedupeWindow = window;
+    this.dedupeMaxBytes = maxBytes;
+    return this;
+  }
+
+  /**
+   * Adds an observer of every request this server finishes and every call its handlers make (for
+   * metrics, tracing, health).
+   *
+   * @param observer the observer
+   * @return this
+   */
+  public ServerBuilder observer(RpcObserver observer) {
+    observers.add(Objects.requireNonNull(observer, "observer"));
+    return this;
+  }
+
+  /**
+   * Registers a healthcheck, run at the interval and reported with the priority it declares.
+   *
+   * @param name a name unique in this service
+   * @param check the check
+   * @return this
+   * @throws IllegalArgumentException if the name is taken or invalid
+   */
+  public ServerBuilder healthCheck(String name, HealthCheck check) {
+    health.register(name, check);
+    return this;
+  }
+
+  /**
+   * Sets how the server is monitored: metrics on or off, Graphite, how often health is published.
+   * Default: {@link MonitoringOptions#defaults()}; {@link SkiffService} applies the environment's
+   * ({@link MonitoringOptions#fromEnvironment()}: {@code SKIFF_METRICS}, {@code SKIFF_GRAPHITE}, ...).
+   *
+   * @param options the options
+   * @return this
+   */
+  public ServerBuilder monitoring(MonitoringOptions options) {
+    this.monitoring = Objects.requireNonNull(options, "options");
+    return this;
+  }
+
+  /** @param metrics where metrics go (default: a registry of the server's own) @return this */
+  public ServerBuilder metrics(MetricRegistry metrics) {
+    this.metrics = Objects.requireNonNull(metrics, "metrics");
+    return this;
+  }
+
+  /** @param clock the clock deadlines are measured by (for tests) @return this */
+  public ServerBuilder clock(Clock clock) {
+    this.clock = Objects.requireNonNull(clock, "clock");
+    return this;
+  }
+
+  /**
+   * Adds an endpoint.
+   *
+   * @param endpoint the endpoint
+   * @return this
+   * @throws IllegalArgumentException if an endpoint of that name exists
+   */
+  public ServerBuilder endpoint(Endpoint<?, ?> endpoint) {
+    if (endpoints.putIfAbsent(endpoint.name(), endpoint) != null) {
+      throw new IllegalArgumentException("endpoint '" + endpoint.name() + "' is registered twice in " + name);
+    }
+    return this;
+  }
+
+  /**
+   * Adds an endpoint.
+   *
+   * @param name the endpoint's name
+   * @param requestType the request class
+   * @param responseType the response class
+   * @param handler the code
+   * @param <Q> the request type
+   * @param <R> the response type
+   * @return this
+   */
+  public <Q extends Message, R extends Message> ServerBuilder endpoint(
+      String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler) {
+    return endpoint(Endpoint.of(name, requestType, responseType, handler));
+  }
+
+  /**
+   * Builds the server (not started).
+   *
+   * @return the server
+   */
+  public Server build() {
+    if (transport == null) {
+      throw new IllegalStateException("a transport is required: call transport(...)");
+    }
+    if (endpoints.isEmpty()) {
+      throw new IllegalStateException("service " + name + " has no endpoints");
+    }
+    return new Server(this);
+  }
+}

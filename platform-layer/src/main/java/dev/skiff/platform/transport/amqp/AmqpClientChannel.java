@@ -1,0 +1,208 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.AlreadyClosedException;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.RpcProgress;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.transport.RequestMessage;
+import dev.skiff.platform.transport.Transport;
+import java.io.IOException;
+import java.time.Clock;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentNavigableMap;
+import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The client side of the AMQP transport: a channel that publishes requests (with publisher confirms
+ * and {@code mandatory}, so a request nobody can receive fails at once) and a reply queue of the
+ * client's own, on the main connection. Its reply queue is server-named and follows the rename a
+ * recovery gives it.
+ */
+final class AmqpClientChannel implements Transport.ClientChannel {
+  private static final Logger log = LoggerFactory.getLogger(AmqpClientChannel.class);
+  private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+  private static final long NACK_SETTLE_DELAY_MS = 100;
+  /** Marks a send the broker refused (nack): for a routable request, its queue is full. */
+  private static final SkiffException REFUSED = new SkiffException(ErrorCode.CAPACITY, "refused");
+
+  private final AmqpConnections connections;
+  private final Clock clock = Clock.systemUTC();
+  private final Channel publish;
+  private final Channel replies;
+  private final Object publishLock = new Object();
+  private final ConcurrentNavigableMap<Long, PendingSend> unconfirmed = new ConcurrentSkipListMap<>();
+  private final Map<String, PendingSend> byCorrelation = new ConcurrentHashMap<>();
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile String replyTo;
+
+  private record PendingSend(String correlationId, String routingKey, CompletableFuture<Void> future) {}
+
+  AmqpClientChannel(AmqpConnections connections, Transport.ReplyListener listener) throws IOException {
+    this.connections = connections;
+    publish = connections.channel();
+    publish.confirmSelect();
+    if (connections.options().replyMode() == AmqpOptions.ReplyMode.DIRECT_REPLY_TO) {
+      replies = publish;
+      publish.basicConsume(DIRECT_REPLY_TO, true, replyConsumer(publish, listener));
+      replyTo = DIRECT_REPLY_TO;
+    } else {
+      replies = connections.channel();
+      String q = replies.queueDeclare().getQueue();
+      replyTo = q;
+      if (connections.main() instanceof AutorecoveringConnection ac) {
+        ac.addQueueRecoveryListener(
+            (oldName, newName) -> {
+              if (oldName.equals(replyTo)) {
+                log.info("reply queue {} recovered as {}", oldName, newName);
+                replyTo = newName;
+              }
+            });
+      }
+      replies.basicConsume(q, true, replyConsumer(replies, listener));
+    }
+    publish.addReturnListener(
+        ret -> {
+          PendingSend p = byCorrelation.remove(String.valueOf(ret.getProperties().getCorrelationId()));
+          if (p != null) {
+            p.future.completeExceptionally(unroutable(ret.getRoutingKey()));
+          }
+        });
+    publish.addConfirmListener(
+        (seq, multiple) -> settle(seq, multiple, null),
+        (seq, multiple) -> {
+          if (connections.isRabbitMq()) {
+            settle(seq, multiple, REFUSED);
+          } else {
+            // Qpid nacks an unroutable mandatory message and sends its return after the nack: give
+            // the return a moment to arrive, so the caller learns the precise reason.
+            connections.timer().schedule(() -> settle(seq, multiple, REFUSED), NACK_SETTLE_DELAY_MS, TimeUnit.MILLISECONDS);
+          }
+        });
+    publish.addShutdownListener(this::failAll);
+    replies.addShutdownListener(
+        cause -> {
+          if (!cause.isInitiatedByApplication() || !closed.get()) {
+            listener.onRepliesLost("the connection to the broker was lost: " + cause.getMessage());
+          }
+        });
+  }
+
+  private static DefaultConsumer replyConsumer(Channel ch, Transport.ReplyListener listener) {
+    return new DefaultConsumer(ch) {
+      @Override
+      public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+        listener.onReply(Headers.reply(props, body));
+      }
+    };
+  }
+
+  private static SkiffException unroutable(String routingKey) {
+    return new SkiffException(
+            ErrorCode.NOT_FOUND, AmqpNames.describeKey(routingKey) + " is not running (no queue is bound for it)")
+        .withContext("service", AmqpNames.serviceOfKey(routingKey));
+  }
+
+  private void settle(long seq, boolean multiple, SkiffException error) {
+    if (multiple) {
+      ConcurrentNavigableMap<Long, PendingSend> head = unconfirmed.headMap(seq, true);
+      for (PendingSend p : head.values()) {
+        finish(p, error);
+      }
+      head.clear();
+    } else {
+      PendingSend p = unconfirmed.remove(seq);
+      if (p != null) {
+        finish(p, error);
+      }
+    }
+  }
+
+  private void finish(PendingSend p, SkiffException error) {
+    byCorrelation.remove(p.correlationId, p);
+    if (error == null) {
+      p.future.complete(null);
+    } else if (error == REFUSED) {
+      p.future.completeExceptionally(
+          new SkiffException(
+                  ErrorCode.CAPACITY,
+                  "the broker refused the request to " + p.routingKey
+                      + ": the service's queue is full (or the broker is out of resources); back off and retry later")
+              .withContext("service", p.routingKey));
+    } else {
+      p.future.completeExceptionally(error);
+    }
+  }
+
+  private void failAll(ShutdownSignalException cause) {
+    SkiffException e = new SkiffException(ErrorCode.UNAVAILABLE, "the broker connection was lost before the request was confirmed");
+    for (Long seq : unconfirmed.keySet()) {
+      PendingSend p = unconfirmed.remove(seq);
+      if (p != null) {
+        finish(p, e);
+      }
+    }
+  }
+
+  @Override
+  public CompletableFuture<Void> send(RequestMessage request) {
+    CompletableFuture<Void> f = new CompletableFuture<>();
+    if (closed.get()) {
+      f.completeExceptionally(new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed"));
+      return f;
+    }
+    if (connections.recovering()) {
+      f.completeExceptionally(
+          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly")
+              .withProgress(RpcProgress.NOT_SENT));
+      return f;
+    }
+    String key = AmqpNames.requestKey(request.service(), request.targetInstance(), request.targetVersion());
+    AmqpOptions options = connections.options();
+    AMQP.BasicProperties props =
+        Headers.requestProperties(
+            request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? connections.userName() : null, options.messageTtl());
+    PendingSend p = new PendingSend(request.correlationId(), key, f);
+    try {
+      synchronized (publishLock) {
+        long seq = publish.getNextPublishSeqNo();
+        unconfirmed.put(seq, p);
+        byCorrelation.put(request.correlationId(), p);
+        try {
+          publish.basicPublish(AmqpNames.RPC_EXCHANGE, key, true, props, request.body());
+        } catch (IOException | RuntimeException e) {
+          unconfirmed.remove(seq);
+          throw e;
+        }
+      }
+    } catch (IOException | RuntimeException e) {
+      byCorrelation.remove(request.correlationId(), p);
+      SkiffException failed = new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + e.getMessage(), e);
+      // a closed channel refuses before it writes anything; other failures may have written part
+      f.completeExceptionally(e instanceof AlreadyClosedException ? failed.withProgress(RpcProgress.NOT_SENT) : failed);
+    }
+    return f;
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    Channels.quietly("close channel", () -> Channels.close(publish));
+    if (replies != publish) {
+      Channels.quietly("close channel", () -> Channels.close(replies));
+    }
+  }
+}

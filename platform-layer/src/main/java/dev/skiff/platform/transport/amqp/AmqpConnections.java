@@ -1,0 +1,255 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
+import com.rabbitmq.client.impl.FrameHandlerFactory;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Threads;
+import java.io.IOException;
+import java.util.List;
+import java.util.concurrent.AbstractExecutorService;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The transport's two connections to the broker and their recovery: the <em>main</em> connection, for
+ * calls, their replies, events and topology, opened at once; and the <em>serving</em> connection, opened
+ * when the first service is bound, whose deliveries reach the server on the thread that read them from
+ * the socket (one thread hand-off fewer per request; docs/design-notes.md). Both recover automatically
+ * (amqp-client's connection and topology recovery, every second).
+ *
+ * <p>While the main connection recovers, {@link #recovering()} is true: channels work again before the
+ * recovery has declared the queues again, and a client's server-named reply queue comes back under a new
+ * name, so a request sent in between would name the old queue and its reply would be lost.
+ */
+final class AmqpConnections implements AutoCloseable {
+  private static final Logger log = LoggerFactory.getLogger(AmqpConnections.class);
+
+  private final AmqpOptions options;
+  private final ConnectionFactory factory;
+  private final Connection main;
+  private final ExecutorService dispatch;
+  private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-amqp-timer"));
+  private final Object servingLock = new Object();
+  private Connection serving;
+  private final AtomicBoolean closed = new AtomicBoolean();
+  private volatile boolean recovering;
+  private final boolean rabbitMq;
+
+  private AmqpConnections(AmqpOptions options, ConnectionFactory factory, Connection main, ExecutorService dispatch) {
+    this.options = options;
+    this.factory = factory;
+    this.main = main;
+    this.dispatch = dispatch;
+    Object product = main.getServerProperties().get("product");
+    this.rabbitMq = product != null && product.toString().contains("RabbitMQ");
+    watchRecovery(main, true);
+  }
+
+  /**
+   * Opens the main connection.
+   *
+   * @param options the settings
+   * @param cork holds back flushes, so that a reply and its ack leave in one write
+   * @return the connections
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   */
+  static AmqpConnections open(AmqpOptions options, Cork cork) {
+    ConnectionFactory cf =
+        new ConnectionFactory() {
+          @Override
+          protected synchronized FrameHandlerFactory createFrameHandlerFactory() throws IOException {
+            return cork.wrap(super.createFrameHandlerFactory());
+          }
+        };
+    try {
+      cf.setUri(options.uri());
+    } catch (Exception e) {
+      throw new IllegalArgumentException("invalid broker URI " + AmqpOptions.redact(options.uri()), e);
+    }
+    cf.setAutomaticRecoveryEnabled(true);
+    cf.setTopologyRecoveryEnabled(true);
+    cf.setNetworkRecoveryInterval(1000);
+    cf.setRequestedHeartbeat(10);
+    cf.setConnectionTimeout(5000);
+    cf.setMaxInboundMessageBodySize(options.maxInboundBytes());
+    cf.setThreadFactory(Threads.named("skiff-amqp-io"));
+    ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
+    try {
+      return new AmqpConnections(options, cf, cf.newConnection(pool, options.connectionName()), pool);
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      pool.shutdownNow();
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE, "cannot connect to the broker at " + redactedUri(options) + ": " + Channels.causes(e), e);
+    }
+  }
+
+  private static String redactedUri(AmqpOptions options) {
+    return AmqpOptions.redact(options.uri());
+  }
+
+  /** @return the settings */
+  AmqpOptions options() {
+    return options;
+  }
+
+  /** @return the user the connections authenticated as (what the broker puts in {@code user_id}) */
+  String userName() {
+    return factory.getUsername();
+  }
+
+  /** @return whether the broker is RabbitMQ (which sends a return before the nack of a mandatory message) */
+  boolean isRabbitMq() {
+    return rabbitMq;
+  }
+
+  /** @return whether the main connection is recovering (see the class comment) */
+  boolean recovering() {
+    return recovering;
+  }
+
+  /** @return a single thread for the transport's delayed work */
+  ScheduledExecutorService timer() {
+    return timer;
+  }
+
+  /** @return the main connection */
+  Connection main() {
+    return main;
+  }
+
+  /**
+   * @return a new channel on the main connection
+   * @throws IOException when the broker refuses it
+   */
+  Channel channel() throws IOException {
+    return main.createChannel();
+  }
+
+  /**
+   * The connection that serves, opened at the first call: its consumers' deliveries are dispatched on
+   * its reading thread (no hand-off between reading a request and giving it to the server, which never
+   * blocks on it).
+   *
+   * @return the serving connection
+   * @throws IOException when it cannot be opened
+   */
+  Connection serving() throws IOException {
+    synchronized (servingLock) {
+      if (serving == null) {
+        if (closed.get()) {
+          throw new IOException("the transport is closed");
+        }
+        try {
+          serving = factory.newConnection(new InlineExecutor(), options.connectionName() + " (serving)");
+        } catch (TimeoutException e) {
+          throw new IOException("timed out connecting", e);
+        }
+        watchRecovery(serving, false);
+      }
+      return serving;
+    }
+  }
+
+  /**
+   * Logs a connection's recovery and, for the main connection, marks it as recovering.
+   *
+   * @param conn the connection
+   * @param calls whether it carries this transport's calls and their replies
+   */
+  private void watchRecovery(Connection conn, boolean calls) {
+    if (conn instanceof Recoverable r) {
+      r.addRecoveryListener(
+          new RecoveryListener() {
+            @Override
+            public void handleRecovery(Recoverable recoverable) {
+              // called once queues (renamed reply queues included) and consumers are back
+              if (calls) {
+                recovering = false;
+              }
+              log.info("broker connection recovered: {}", redactedUri(options));
+            }
+
+            @Override
+            public void handleRecoveryStarted(Recoverable recoverable) {
+              if (calls) {
+                recovering = true;
+              }
+              log.warn("broker connection lost, recovering: {}", redactedUri(options));
+            }
+          });
+    }
+  }
+
+  @Override
+  public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    Connection servingConnection;
+    synchronized (servingLock) {
+      servingConnection = serving;
+    }
+    try {
+      if (servingConnection != null) {
+        servingConnection.close(5000);
+      }
+      main.close(5000);
+    } catch (IOException | RuntimeException e) {
+      log.debug("closing connection", e);
+    } finally {
+      if (servingConnection != null) {
+        servingConnection.abort(1000);
+      }
+      main.abort(1000);
+      dispatch.shutdownNow();
+      timer.shutdownNow();
+    }
+  }
+
+  /** Runs each task on the thread that submits it: the serving connection's reading thread. */
+  private static final class InlineExecutor extends AbstractExecutorService {
+    private volatile boolean shutdown;
+
+    @Override
+    public void execute(Runnable task) {
+      task.run();
+    }
+
+    @Override
+    public void shutdown() {
+      shutdown = true;
+    }
+
+    @Override
+    public List<Runnable> shutdownNow() {
+      shutdown = true;
+      return List.of();
+    }
+
+    @Override
+    public boolean isShutdown() {
+      return shutdown;
+    }
+
+    @Override
+    public boolean isTerminated() {
+      return shutdown;
+    }
+
+    @Override
+    public boolean awaitTermination(long timeout, TimeUnit unit) {
+      return shutdown;
+    }
+  }
+}

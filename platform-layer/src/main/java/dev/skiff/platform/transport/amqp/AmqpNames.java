@@ -1,0 +1,162 @@
+package dev.skiff.platform.transport.amqp;
+
+/**
+ * Every name Skiff gives to RabbitMQ objects: exchanges, queues and routing keys (docs/wire-protocol.md,
+ * docs/routing.md). The one place these rules live; the transport, the binding service's topology and
+ * the tests all name things through here.
+ *
+ * <pre>
+ *   skiff.rpc                         direct exchange every request is published to
+ *   skiff.events                      topic exchange for events
+ *   skiff.svc.S                       queue of service S, shared by its instances
+ *   skiff.ver.S.V                     queue of version V of S, shared by that version's instances
+ *   skiff.inst.S.I                    queue of instance I of S, exclusive to it
+ *   skiff.route.S                     consistent-hash exchange splitting S between versions under a rule
+ *   skiff.route.S#V=P                 fanout exchange carrying version V's share of P percent into it
+ *   skiff.events.G                    queue shared by the subscribers of event group G
+ *   keys: S (any instance), S#V (version V), S@I (instance I)
+ * </pre>
+ */
+public final class AmqpNames {
+  /** The exchange every request is published to. */
+  public static final String RPC_EXCHANGE = "skiff.rpc";
+  /** The topic exchange events are published to. */
+  public static final String EVENTS_EXCHANGE = "skiff.events";
+
+  private AmqpNames() {}
+
+  /**
+   * @param service the service
+   * @return the queue of the service, shared by its instances
+   */
+  public static String serviceQueue(String service) {
+    return "skiff.svc." + service;
+  }
+
+  /**
+   * The queue of one version of a service, shared by that version's instances: it takes the requests
+   * pinned to the version (routing key {@link #versionKey}) and, under a routing rule, the version's
+   * share of the service's traffic (docs/routing.md).
+   *
+   * @param service the service
+   * @param version the version
+   * @return the queue name
+   */
+  public static String versionQueue(String service, String version) {
+    return "skiff.ver." + service + "." + version;
+  }
+
+  /**
+   * @param service the service
+   * @param instanceId the instance
+   * @return the queue of one instance, exclusive to it
+   */
+  public static String instanceQueue(String service, String instanceId) {
+    return "skiff.inst." + service + "." + instanceId;
+  }
+
+  /**
+   * @param group a subscription group
+   * @return the queue the group's subscribers share
+   */
+  public static String eventGroupQueue(String group) {
+    return "skiff.events." + group;
+  }
+
+  /**
+   * @param service the service
+   * @return the routing key that reaches any instance of the service, as its routing rule says
+   */
+  public static String serviceKey(String service) {
+    return service;
+  }
+
+  /**
+   * @param service the service
+   * @param version the version
+   * @return the routing key that reaches any instance of one version of a service
+   */
+  public static String versionKey(String service, String version) {
+    return service + "#" + version;
+  }
+
+  /**
+   * @param service the service
+   * @param instanceId the instance
+   * @return the routing key that reaches one instance of a service
+   */
+  public static String instanceKey(String service, String instanceId) {
+    return service + "@" + instanceId;
+  }
+
+  /**
+   * The routing key of a request: to one instance, else to one version, else to the service.
+   *
+   * @param service the service
+   * @param instanceId the instance addressed, or null
+   * @param version the version pinned, or null
+   * @return the routing key
+   */
+  public static String requestKey(String service, String instanceId, String version) {
+    if (instanceId != null) {
+      return instanceKey(service, instanceId);
+    }
+    return version != null ? versionKey(service, version) : serviceKey(service);
+  }
+
+  /**
+   * The consistent-hash exchange that splits a routed service's traffic between its versions. It exists
+   * only while the service is under a routing rule; the binding service creates and removes it.
+   *
+   * @param service the service
+   * @return the exchange name
+   */
+  public static String routeExchange(String service) {
+    return "skiff.route." + service;
+  }
+
+  /**
+   * @param service the service
+   * @param version one of its versions
+   * @param percent the version's weight
+   * @return the fanout exchange that takes that version's share into the route exchange
+   */
+  public static String shareExchange(String service, String version, int percent) {
+    return routeExchange(service) + "#" + version + "=" + percent;
+  }
+
+  /**
+   * What a routing key addresses, read back from a returned (unroutable) request.
+   *
+   * @param routingKey a key made by {@link #requestKey}
+   * @return what it names, for an error message: "service S", "version V of service S" or
+   *     "instance I of service S"
+   */
+  public static String describeKey(String routingKey) {
+    int hash = routingKey.indexOf('#');
+    if (hash >= 0) {
+      return "version " + routingKey.substring(hash + 1) + " of service " + routingKey.substring(0, hash);
+    }
+    int at = routingKey.indexOf('@');
+    if (at >= 0) {
+      return "instance " + routingKey.substring(at + 1) + " of service " + routingKey.substring(0, at);
+    }
+    return "service " + routingKey;
+  }
+
+  /**
+   * @param routingKey a key made by {@link #requestKey}
+   * @return the service it addresses
+   */
+  public static String serviceOfKey(String routingKey) {
+    int end = routingKey.length();
+    for (int i = 0; i < routingKey.length(); i++) {
+      char c = routingKey.charAt(i);
+      if (c == '#' || c == '@') {
+        end = i;
+        break;
+      }
+    }
+    return routingKey.substring(0, end);
+  }
+}

@@ -1,0 +1,56 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.AlreadyClosedException;
+import com.rabbitmq.client.Channel;
+import java.io.IOException;
+import java.util.concurrent.TimeoutException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/** Small helpers around amqp-client channels and their failures, shared by the transport's parts. */
+final class Channels {
+  private static final Logger log = LoggerFactory.getLogger(Channels.class);
+
+  private Channels() {}
+
+  /** An operation on the broker that may fail with an IOException. */
+  @FunctionalInterface
+  interface IoAction {
+    void run() throws IOException;
+  }
+
+  /**
+   * @param e a failure
+   * @return the messages of a failure and its causes, e.g. an IOException whose cause names the missing vhost
+   */
+  static String causes(Throwable e) {
+    StringBuilder b = new StringBuilder();
+    for (Throwable t = e; t != null && b.length() < 500; t = t.getCause()) {
+      if (b.length() > 0) {
+        b.append("; caused by ");
+      }
+      b.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
+    }
+    return b.toString();
+  }
+
+  /** Closes a channel if it is open, aborting it when a clean close cannot finish. */
+  static void close(Channel ch) throws IOException {
+    if (ch != null && ch.isOpen()) {
+      try {
+        ch.close();
+      } catch (TimeoutException | AlreadyClosedException e) {
+        ch.abort();
+      }
+    }
+  }
+
+  /** Runs an action whose failure matters to nobody (closing what is going away), logging it at debug. */
+  static void quietly(String what, IoAction a) {
+    try {
+      a.run();
+    } catch (IOException | RuntimeException e) {
+      log.debug("{} failed: {}", what, e.toString());
+    }
+  }
+}
