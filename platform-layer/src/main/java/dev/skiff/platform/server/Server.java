@@ -194,6 +194,7 @@ public final class Server implements AutoCloseable {
       call.refuse(redelivery);
       return;
     }
+    call.hold();
     if (endpoint.nonBlocking()) {
       pool.runInline(call);
       return;

@@ -70,6 +70,8 @@ final class ServerCall implements HandlerPool.Task {
   private String dedupeKey;
   private volatile long deadline;
   private volatile boolean handlerRan;
+  /** Whether it was taken for a handler (counted as held until it settles). */
+  private volatile boolean held;
 
   ServerCall(Site site, RequestMessage req, Transport.Delivery delivery) {
     this.site = site;
@@ -95,6 +97,23 @@ final class ServerCall implements HandlerPool.Task {
   void admitted(Endpoint<?, ?> endpoint, long deadlineMillis) {
     this.endpoint = endpoint;
     this.deadline = deadlineMillis;
+  }
+
+  /** It is taken for a handler: the server holds it until it settles ({@code skiff.server.in-flight}). */
+  void hold() {
+    held = true;
+    site.counters().hold();
+  }
+
+  /** @return whether this caller settles it (the first to try); a held request stops being held */
+  private boolean settleOnce() {
+    if (!settled.compareAndSet(false, true)) {
+      return false;
+    }
+    if (held) {
+      site.counters().release();
+    }
+    return true;
   }
 
   /**
@@ -202,7 +221,7 @@ final class ServerCall implements HandlerPool.Task {
   }
 
   private void settle(AnswerCache.Answer answer) {
-    if (!settled.compareAndSet(false, true)) {
+    if (!settleOnce()) {
       return;
     }
     List<ServerCall> followers = List.of();
@@ -236,7 +255,7 @@ final class ServerCall implements HandlerPool.Task {
 
   /** Its deadline passed before it started: acknowledged, not answered (its caller has stopped waiting). */
   void drop() {
-    if (!settled.compareAndSet(false, true)) {
+    if (!settleOnce()) {
       return;
     }
     for (ServerCall c : withFollowers()) {
@@ -252,7 +271,7 @@ final class ServerCall implements HandlerPool.Task {
 
   /** The server is closing before it started: back to the queue for another instance, with its followers. */
   void handBack() {
-    if (!settled.compareAndSet(false, true)) {
+    if (!settleOnce()) {
       return;
     }
     for (ServerCall c : withFollowers()) {

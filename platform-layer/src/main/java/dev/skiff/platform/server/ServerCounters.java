@@ -7,6 +7,7 @@ import dev.skiff.platform.health.ServerLoad;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * A server's own metrics (docs/observability.md): how many requests it dropped, refused, answered from
@@ -23,6 +24,8 @@ final class ServerCounters implements ServerLoad {
   private final Counter queueWaitRejected;
   private final Map<String, Timer> timers = new HashMap<>();
   private final HandlerPool<?> pool;
+  /** Requests taken for a handler and not yet answered (or dropped, or handed back). */
+  private final AtomicInteger held = new AtomicInteger();
 
   /**
    * Registers the server's metrics.
@@ -42,7 +45,7 @@ final class ServerCounters implements ServerLoad {
     this.unknownOutcome = metrics.counter("skiff.server.unknown-outcome");
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
     metrics.gauge("skiff.server.dedupe-entries", () -> () -> dedupe.keptAnswers(clock.millis()));
-    metrics.gauge("skiff.server.in-flight", () -> pool::inFlight);
+    metrics.gauge("skiff.server.in-flight", () -> held::get);
     metrics.gauge("skiff.server.queued", () -> pool::queued);
     paces.forEach((endpoint, pace) -> {
       timers.put(endpoint, metrics.timer("skiff.server.endpoint." + endpoint));
@@ -57,6 +60,16 @@ final class ServerCounters implements ServerLoad {
    */
   Timer timer(String endpoint) {
     return timers.get(endpoint);
+  }
+
+  /** A request was taken for a handler: it is held until it is answered, dropped or handed back. */
+  void hold() {
+    held.incrementAndGet();
+  }
+
+  /** A request held for a handler was answered, dropped or handed back. */
+  void release() {
+    held.decrementAndGet();
   }
 
   /** A request was dropped: its deadline passed before it started. */
@@ -92,7 +105,7 @@ final class ServerCounters implements ServerLoad {
 
   @Override
   public int inFlight() {
-    return pool.inFlight();
+    return held.get();
   }
 
   @Override
