@@ -196,6 +196,11 @@ final class AmqpClientChannel implements Transport.ClientChannel {
   }
 
   @Override
+  public CompletableFuture<Void> whenReady() {
+    return connections.whenRecovered();
+  }
+
+  @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
