@@ -253,7 +253,7 @@ final class CallEngine {
         result.complete(reply);
         return;
       }
-      if (e.progress() == RpcProgress.NOT_SENT && !closed.get() && !sendable()) {
+      if (e.progress() == RpcProgress.NOT_SENT && !closed.get() && !sendable() && config.clock().millis() < call.deadline()) {
         // refused because the broker connection was lost after the check: not an attempt, wait again
         log.debug("{} request {} not sent: the transport is recovering; waiting for it", call.key(), call.requestId());
         later(() -> attempt(call, attempt, result), 0, result, e);
