@@ -13,10 +13,24 @@ apt_install() {
     return 1
   fi
   if [ -z "${SKIFF_APT_UPDATED:-}" ]; then
-    DEBIAN_FRONTEND=noninteractive apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 update -qq >/dev/null
     SKIFF_APT_UPDATED=1
   fi
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null
+  # another apt-get (the machine's own, or another run's) may hold dpkg's lock: wait for it
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq "${pkgs[@]}" >/dev/null
+}
+
+# Runs the given ensure_* steps holding a lock shared by every test run on this machine, so that two runs
+# starting at once (CI beside a developer's build) never install or start the same service together.
+ensure_services() {
+  mkdir -p "$SKIFF_SERVICES_DIR"
+  exec 8>"$SKIFF_SERVICES_DIR/ensure.lock"
+  flock 8
+  local step
+  for step in "$@"; do
+    "$step" || { flock -u 8; return 1; }
+  done
+  flock -u 8
 }
 
 rabbitmq_ready() {

@@ -8,11 +8,7 @@ cd "$(dirname "$0")/.."
 trap stop_started_services EXIT
 register_run
 
-ensure_rabbitmq
-ensure_chromium
-ensure_memcached
-ensure_zookeeper
-ensure_cassandra
+ensure_services ensure_rabbitmq ensure_chromium ensure_memcached ensure_zookeeper ensure_cassandra
 if [ -z "${SKIFF_AMQP_URI:-}" ]; then
   ensure_test_vhost
   export SKIFF_AMQP_URI="amqp://guest:guest@localhost:5672/$SKIFF_TEST_VHOST"
