@@ -164,7 +164,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     }
     if (connections.recovering()) {
       f.completeExceptionally(
-          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly")
+          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering")
               .withProgress(RpcProgress.NOT_SENT));
       return f;
     }
