@@ -6,11 +6,16 @@ import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.io.BufferedReader;
 import java.io.FileWriter;
 import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.io.Writer;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 
 /**
  * One instance of the chaos test's service, run in its own JVM so that it can be killed with SIGKILL.
@@ -22,11 +27,45 @@ import java.time.Duration;
 public final class ChaosService {
   private ChaosService() {}
 
+  /**
+   * Starts an instance in a JVM of its own and waits until it serves.
+   *
+   * @param uri the broker
+   * @param service the service
+   * @param instance the instance id
+   * @param runLog where it writes the request id of each run of {@code once}
+   * @return its process
+   * @throws IOException when it cannot be started
+   * @throws IllegalStateException when it does not say it is ready within 30 s
+   */
+  static Process launch(String uri, String service, String instance, Path runLog) throws IOException {
+    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
+    Process p =
+        new ProcessBuilder(java, "-Xmx128m", "-cp", System.getProperty("java.class.path"), ChaosService.class.getName(),
+                uri, service, instance, runLog.toString())
+            .redirectErrorStream(true)
+            .start();
+    BufferedReader out =
+        new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+    String line;
+    while ((line = out.readLine()) != null && System.nanoTime() < until) {
+      if (line.startsWith("READY")) {
+        Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "drain-" + instance);
+        drain.setDaemon(true);
+        drain.start();
+        return p;
+      }
+    }
+    p.destroyForcibly();
+    throw new IllegalStateException("instance " + instance + " did not start");
+  }
+
   public static void main(String[] args) throws Exception {
     String uri = args[0];
     String service = args[1];
     String instance = args[2];
-    Writer runLog = new FileWriter(args[3], java.nio.charset.StandardCharsets.UTF_8, true);
+    Writer runLog = new FileWriter(args[3], StandardCharsets.UTF_8, true);
     AmqpTransport transport =
         AmqpTransport.connect(AmqpOptions.of(uri).withServiceQueueExpiry(Duration.ofMinutes(2)));
     Server server =

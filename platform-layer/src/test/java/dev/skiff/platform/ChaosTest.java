@@ -8,9 +8,6 @@ import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -32,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
  * Three instances of a service, each in its own JVM, under steady load from several callers, while the
  * broker is restarted once and one instance is killed with SIGKILL. At the end: every call has either
  * succeeded or failed with a clear error within its deadline, no idempotent request was lost, and no
- * non-idempotent handler ran twice for one request id. The broker is the test JVM's private node
+ * non-idempotent handler ran twice for one request id, and the client's circuit breaker (the default one)
+ * never opened: neither the restart nor the death of an instance says the service is failing. The broker is the test JVM's private node
  * ({@link Broker}), so the restart touches no other test.
  */
 class ChaosTest {
@@ -46,32 +44,11 @@ class ChaosTest {
     broker.restoreService();
   }
 
-  private Process launch(String service, String instance, Path runLog) throws Exception {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    Process p =
-        new ProcessBuilder(java, "-Xmx128m", "-cp", System.getProperty("java.class.path"), ChaosService.class.getName(),
-                broker.uri(), service, instance, runLog.toString())
-            .redirectErrorStream(true)
-            .start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-    long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-    String line;
-    while ((line = out.readLine()) != null && System.nanoTime() < until) {
-      if (line.startsWith("READY")) {
-        Thread drain = new Thread(() -> out.lines().forEach(l -> { }), "drain-" + instance);
-        drain.setDaemon(true);
-        drain.start();
-        return p;
-      }
-    }
-    throw new IllegalStateException("instance " + instance + " did not start");
-  }
-
   @Test
   void survivesABrokerRestartAndAKilledInstanceUnderLoad(@TempDir Path dir) throws Exception {
     String service = "test.chaos." + Long.toHexString(System.nanoTime() & 0xffffff);
     for (int i = 0; i < 3; i++) {
-      instances.add(launch(service, "i" + i, dir.resolve("runs-" + i + ".log")));
+      instances.add(ChaosService.launch(broker.uri(), service, "i" + i, dir.resolve("runs-" + i + ".log")));
     }
     Map<String, AtomicInteger> outcomes = new ConcurrentHashMap<>();
     AtomicInteger overDeadline = new AtomicInteger();
@@ -80,7 +57,7 @@ class ChaosTest {
     AtomicBoolean loading = new AtomicBoolean(true);
     List<CompletableFuture<?>> all = java.util.Collections.synchronizedList(new ArrayList<>());
     try (AmqpTransport transport = AmqpTransport.connect(broker.uri());
-        Client client = Client.builder().transport(transport).name("chaos-caller").circuitBreaker(null)
+        Client client = Client.builder().transport(transport).name("chaos-caller")
             .retryPolicy(RetryPolicy.defaults().withMaxAttempts(30).withBackoff(Duration.ofMillis(100), Duration.ofSeconds(1)))
             .build()) {
       List<Thread> callers = new ArrayList<>();
@@ -150,6 +127,7 @@ class ChaosTest {
     assertThat(overDeadline.get()).as("calls that outlived their deadline").isZero();
     assertThat(idempotentLost.get()).as("idempotent calls that did not succeed").isZero();
     assertThat(ranTwice).as("non-idempotent requests that ran twice").isZero();
+    assertThat(outcomes.keySet()).as("no call refused by the breaker").noneMatch(k -> k.endsWith("CIRCUIT_OPEN"));
     assertThat(outcomes.keySet()).allSatisfy(k -> assertThat(k).matches(
         "(idem OK|once (OK|UNAVAILABLE|UNKNOWN_OUTCOME|TIMEOUT))"));
   }

@@ -13,15 +13,15 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The defaults docs/reliability.md gives, which the behaviour tests (RpcContract) shorten to run quickly:
- * the circuit breaker's window, threshold and 5-s wait, and a server's drain grace and prefetch.
+ * the circuit breaker's 10-s window of at least 50 calls, threshold and 5-s wait, and a server's drain grace and prefetch.
  */
 class ReliabilityDefaultsTest {
 
   @Test
-  void theDefaultCircuitBreakerJudgesTheLastTwentyCallsAndWaitsFiveSecondsBeforeThreeTrials() {
+  void theDefaultCircuitBreakerJudgesTheLastTenSecondsOnceTheyHoldFiftyCallsAndWaitsFiveSecondsBeforeThreeTrials() {
     BreakerOptions c = BreakerOptions.defaults();
-    assertThat(c.windowCalls()).isEqualTo(20);
-    assertThat(c.minimumCalls()).isEqualTo(10);
+    assertThat(c.window()).isEqualTo(Duration.ofSeconds(10));
+    assertThat(c.minimumCalls()).isEqualTo(50);
     assertThat(c.failureRatePercent()).isEqualTo(50);
     assertThat(c.openFor()).isEqualTo(Duration.ofSeconds(5));
     assertThat(c.trialCalls()).isEqualTo(3);

@@ -1096,7 +1096,7 @@ abstract class RpcContract {
   void circuitBreakerOpensOnSustainedFailuresAndClosesWhenTheServiceRecovers() {
     startEcho(b -> {});
     dev.skiff.platform.client.BreakerOptions quick =
-        dev.skiff.platform.client.BreakerOptions.defaults().withOpenFor(Duration.ofMillis(300));
+        dev.skiff.platform.client.BreakerOptions.defaults().withWindow(Duration.ofMinutes(1), 10).withOpenFor(Duration.ofMillis(300));
     try (Client guarded = Client.builder().transport(transport).circuitBreaker(quick).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build()) {
       EchoRequest failing = flakyFor(10, ErrorCode.INTERNAL);
       for (int i = 0; i < 10; i++) {
@@ -1122,9 +1122,13 @@ abstract class RpcContract {
     }
   }
 
-  /** A client with the default circuit breaker, but a shorter wait while open, and no retries. */
+  /**
+   * A client with the default circuit breaker but a window of a minute that may open after 10 calls (so
+   * that a test needs few calls and no clock), a shorter wait while open, and no retries.
+   */
   private Client guardedClient(Duration waitWhileOpen) {
-    dev.skiff.platform.client.BreakerOptions config = dev.skiff.platform.client.BreakerOptions.defaults().withOpenFor(waitWhileOpen);
+    dev.skiff.platform.client.BreakerOptions config =
+        dev.skiff.platform.client.BreakerOptions.defaults().withWindow(Duration.ofMinutes(1), 10).withOpenFor(waitWhileOpen);
     return Client.builder().transport(transport).circuitBreaker(config).retryPolicy(dev.skiff.platform.client.RetryPolicy.none()).build();
   }
 
@@ -1150,7 +1154,7 @@ abstract class RpcContract {
   }
 
   @Test
-  void theCircuitBreakerOpensWhenHalfOfTheLastTwentyCallsFailedAndNotBeforeTenCalls() {
+  void theCircuitBreakerOpensWhenHalfOfTheCallsInItsWindowFailedAndNotBeforeItsMinimumOfCalls() {
     startEcho(b -> {});
     try (Client guarded = guardedClient(Duration.ofSeconds(60))) {
       // ten good calls, then nine failures: 9 of 19 is under half, and every call is still sent
@@ -1172,7 +1176,27 @@ abstract class RpcContract {
       for (int i = 0; i < 9; i++) {
         assertAnswered(guarded, echo, failWith(ErrorCode.CAPACITY));
       }
-      assertAnswered(guarded, echo, failWith(ErrorCode.UNKNOWN_OUTCOME));
+      assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
+      assertRefusedByTheBreaker(guarded, echo, "echo");
+    }
+  }
+
+  @Test
+  void failuresThatBlameNoServiceNeverOpenTheCircuitBreakerAndAreNotCounted() {
+    startEcho(b -> {});
+    try (Client guarded = guardedClient(Duration.ofSeconds(60))) {
+      // UNKNOWN_OUTCOME says an instance went away with the request, not that the service is failing:
+      // thirty of them, every one sent and answered
+      for (int i = 0; i < 30; i++) {
+        assertAnswered(guarded, echo, failWith(ErrorCode.UNKNOWN_OUTCOME));
+      }
+      // nor are they counted as served: nine failures of the service are too few to judge (had the thirty
+      // counted as served, ten failures of forty would never open it) ...
+      for (int i = 0; i < 9; i++) {
+        assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
+      }
+      // ... and the tenth opens it: 10 of 10
+      assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
       assertRefusedByTheBreaker(guarded, echo, "echo");
     }
   }

@@ -1,6 +1,7 @@
 package dev.skiff.platform.client;
 
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
@@ -23,8 +24,8 @@ final class Breakers {
     this.options = options;
     this.registry = CircuitBreakerRegistry.of(
         CircuitBreakerConfig.custom()
-            .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.COUNT_BASED)
-            .slidingWindowSize(options.windowCalls())
+            .slidingWindowType(CircuitBreakerConfig.SlidingWindowType.TIME_BASED)
+            .slidingWindowSize((int) options.window().toSeconds())
             .minimumNumberOfCalls(options.minimumCalls())
             .failureRateThreshold(options.failureRatePercent())
             .waitDurationInOpenState(options.openFor())
@@ -33,11 +34,36 @@ final class Breakers {
             .build());
   }
 
-  /** Errors that say the service is unhealthy, as opposed to the request being wrong. */
-  static boolean countsAgainstService(ErrorCode code) {
-    return switch (code) {
-      case TIMEOUT, UNAVAILABLE, CAPACITY, INTERNAL, UNKNOWN_OUTCOME -> true;
-      default -> false;
+  /** What the end of a call says about the health of the service it called. */
+  enum Evidence {
+    /** The service answered: a success, or the caller's own mistake (BAD_REQUEST, NOT_FOUND, ...). */
+    SERVED,
+    /** The service is failing: it timed out, was full, broke, or said it is unavailable. */
+    FAILING,
+    /**
+     * Nothing about the service: an instance went away with the request (UNKNOWN_OUTCOME), the request
+     * never left this process, the broker connection was lost, or the breaker itself refused.
+     */
+    NONE
+  }
+
+  /**
+   * @param error how a call ended, or null for a success
+   * @return what it says about the service's health
+   */
+  static Evidence evidence(SkiffException error) {
+    if (error == null) {
+      return Evidence.SERVED;
+    }
+    if (error.progress() == RpcProgress.NOT_SENT) {
+      return Evidence.NONE;
+    }
+    return switch (error.code()) {
+      case TIMEOUT, CAPACITY, INTERNAL -> Evidence.FAILING;
+      // answered by an instance of the service; without one, it is this side's connection that failed
+      case UNAVAILABLE -> error.instance().isEmpty() ? Evidence.NONE : Evidence.FAILING;
+      case UNKNOWN_OUTCOME, CIRCUIT_OPEN -> Evidence.NONE;
+      default -> Evidence.SERVED;
     };
   }
 
@@ -61,23 +87,25 @@ final class Breakers {
       if (!cb.tryAcquirePermission()) {
         throw new SkiffException(
                 ErrorCode.CIRCUIT_OPEN,
-                "not sent: the circuit breaker for " + key + " is open after " + Math.round(cb.getMetrics().getFailureRate())
-                    + "% of recent calls failed; it lets a trial call through after " + options.openFor().toMillis() + " ms")
+                "not sent: the circuit breaker for " + key + " is open: " + Math.round(cb.getMetrics().getFailureRate())
+                    + "% of its calls in the last " + options.window().toSeconds() + " s failed; it lets a trial call through after "
+                    + options.openFor().toMillis() + " ms")
             .withContext("service", service);
       }
     }
 
     /**
-     * Records how a call that was let through ended.
+     * Records how a call that was let through ended (see {@link #evidence}).
      *
      * @param nanos how long it took
      * @param error its error, or null for a success
      */
-    void record(long nanos, ErrorCode error) {
-      if (error != null && countsAgainstService(error)) {
-        cb.onError(nanos, TimeUnit.NANOSECONDS, COUNTED);
-      } else {
-        cb.onSuccess(nanos, TimeUnit.NANOSECONDS);
+    void record(long nanos, SkiffException error) {
+      switch (evidence(error)) {
+        case SERVED -> cb.onSuccess(nanos, TimeUnit.NANOSECONDS);
+        case FAILING -> cb.onError(nanos, TimeUnit.NANOSECONDS, COUNTED);
+        // the permission is handed back: not a trial's verdict, not counted in the window
+        case NONE -> cb.releasePermission();
       }
     }
   }

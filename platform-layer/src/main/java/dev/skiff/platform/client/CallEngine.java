@@ -4,6 +4,7 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.Names;
+import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
@@ -18,6 +19,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -94,6 +96,7 @@ final class CallEngine {
   private final String correlationPrefix = Ids.random32() + "-";
   private final Counter retried;
   private final Counter circuitOpen;
+  private final Counter waitedForTransport;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Object channelLock = new Object();
   private volatile Transport.ClientChannel channel;
@@ -107,6 +110,7 @@ final class CallEngine {
     this.pending = new PendingCalls(config.maxInFlight(), timer, metrics, config.clock());
     this.retried = metrics.counter("skiff.client.retries");
     this.circuitOpen = metrics.counter("skiff.client.circuit-open");
+    this.waitedForTransport = metrics.counter("skiff.client.waited-for-transport");
     metrics.gauge("skiff.client.open-circuits", () -> () -> breakers == null ? 0 : breakers.open());
   }
 
@@ -207,40 +211,53 @@ final class CallEngine {
             : "use letters, digits, '.', '_' and '-'"));
   }
 
-  /** One attempt: through the breaker, sent, and on failure retried if {@link Retries} says so. */
+  /**
+   * One attempt: a place among the client's calls in flight, then through the breaker, sent as soon as
+   * the channel can send (see {@link #whenSendable}), and on failure retried if {@link Retries} says so.
+   */
   private <T> void attempt(Call<T> call, int attempt, CompletableFuture<Reply<T>> result) {
-    Breakers.Breaker breaker = breakers == null ? null : breakers.forKey(call.key());
-    if (breaker != null) {
-      try {
-        breaker.acquire(call.service());
-      } catch (SkiffException open) {
-        circuitOpen.inc();
-        result.completeExceptionally(open);
-        return;
-      }
-    }
-    long now = config.clock().millis();
-    long attemptDeadline = call.deadline();
-    RetryPolicy policy = config.retryPolicy();
-    if (policy.perAttemptTimeout() != null && policy.maxAttempts() > 1) {
-      attemptDeadline = Math.min(attemptDeadline, now + policy.perAttemptTimeout().toMillis());
-    }
+    Breakers.Breaker breaker = null;
+    CompletableFuture<Reply<T>> outcome;
     long started = System.nanoTime();
-    long sentMicros = now * 1000;
+    long sentMicros = config.clock().millis() * 1000;
     String spanId = Ids.random64();
-    sendOnce(call, attemptDeadline, spanId).whenComplete((reply, error) -> {
-      long nanos = System.nanoTime() - started;
-      if (error == null) {
-        if (breaker != null) {
-          breaker.record(nanos, null);
+    try {
+      pending.reserve();
+      outcome = null;
+    } catch (SkiffException full) {
+      outcome = CompletableFuture.failedFuture(full);
+    }
+    if (outcome == null) {
+      breaker = breakers == null ? null : breakers.forKey(call.key());
+      if (breaker != null) {
+        try {
+          breaker.acquire(call.service());
+        } catch (SkiffException open) {
+          pending.release();
+          circuitOpen.inc();
+          result.completeExceptionally(open);
+          return;
         }
+      }
+      outcome = whenSendable(call).thenCompose(ready -> sendOnce(call, spanId));
+    }
+    Breakers.Breaker judge = breaker;
+    outcome.whenComplete((reply, error) -> {
+      long nanos = System.nanoTime() - started;
+      SkiffException e = error == null ? null : SkiffException.of(error);
+      if (judge != null) {
+        judge.record(nanos, e);
+      }
+      if (e == null) {
         observe(call, attempt, spanId, sentMicros, nanos, null, false, reply.instance(), reply.serviceVersion());
         result.complete(reply);
         return;
       }
-      SkiffException e = SkiffException.of(error);
-      if (breaker != null) {
-        breaker.record(nanos, e.code());
+      if (e.progress() == RpcProgress.NOT_SENT && !closed.get() && !sendable() && config.clock().millis() < call.deadline()) {
+        // refused because the broker connection was lost after the check: not an attempt, wait again
+        log.debug("{} request {} not sent: the transport is recovering; waiting for it", call.key(), call.requestId());
+        later(() -> attempt(call, attempt, result), 0, result, e);
+        return;
       }
       long delay = closed.get() ? -1
           : retries.delayMillis(attempt, e, idempotency.idempotent(call.key(), call.options().idempotent()), config.clock().millis(), call.deadline());
@@ -251,12 +268,71 @@ final class CallEngine {
       }
       retried.inc();
       log.debug("retrying {} request {} (attempt {} failed: {}) in {} ms", call.key(), call.requestId(), attempt, e.code(), delay);
-      try {
-        timer.schedule(() -> attempt(call, attempt + 1, result), delay, TimeUnit.MILLISECONDS);
-      } catch (RejectedExecutionException closing) {
-        result.completeExceptionally(e);
-      }
+      later(() -> attempt(call, attempt + 1, result), delay, result, e);
     });
+  }
+
+  /** Runs a step of a call on the client's timer, or fails the call with its last error if closing. */
+  private void later(Runnable step, long delayMillis, CompletableFuture<?> result, SkiffException last) {
+    try {
+      timer.schedule(step, delayMillis, TimeUnit.MILLISECONDS);
+    } catch (RejectedExecutionException closing) {
+      result.completeExceptionally(last);
+    }
+  }
+
+  /** @return whether the channel can send now (its connection is not being recovered) */
+  private boolean sendable() {
+    Transport.ClientChannel c = channel;
+    return c == null || c.whenReady().isDone();
+  }
+
+  /**
+   * Completes when the channel can send: at once normally; while the transport recovers its broker
+   * connection, when the recovery ends, so that a call made during a broker restart shorter than its
+   * deadline is sent then instead of failing (docs/reliability.md). Fails at the call's deadline with
+   * TIMEOUT, {@link RpcProgress#NOT_SENT}, if the recovery has not ended by then.
+   */
+  private CompletableFuture<Void> whenSendable(Call<?> call) {
+    CompletableFuture<Void> ready;
+    try {
+      ready = channel().whenReady();
+    } catch (RuntimeException e) {
+      pending.release();
+      return CompletableFuture.failedFuture(e);
+    }
+    if (ready.isDone()) {
+      return ready;
+    }
+    waitedForTransport.inc();
+    CompletableFuture<Void> sendable = new CompletableFuture<>();
+    try {
+      ScheduledFuture<?> expiry = timer.schedule(
+          () -> {
+            if (sendable.completeExceptionally(
+                new SkiffException(
+                        ErrorCode.TIMEOUT,
+                        "not sent: the connection to the broker (" + config.transport().describe() + ") was still recovering at the "
+                            + "deadline of the call to " + call.key())
+                    .withContext("request_id", call.requestId())
+                    .withProgress(RpcProgress.NOT_SENT))) {
+              pending.release();
+              pending.timeouts().inc();
+            }
+          },
+          Math.max(0, call.deadline() - config.clock().millis()), TimeUnit.MILLISECONDS);
+      // the call goes on on the client's own thread, never on the transport's recovery thread
+      ready.thenRunAsync(
+          () -> {
+            expiry.cancel(false);
+            sendable.complete(null);
+          },
+          timer);
+    } catch (RejectedExecutionException closing) {
+      pending.release();
+      sendable.completeExceptionally(new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed").withProgress(RpcProgress.NOT_SENT));
+    }
+    return sendable;
   }
 
   private void observe(
@@ -272,14 +348,14 @@ final class CallEngine {
             call.parentSpanId(), call.sampled(), sentMicros, nanos, error, retrying, answeredBy, answeredVersion));
   }
 
-  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, long deadline, String spanId) {
+  /** Sends one attempt, in a place already taken among the calls in flight. */
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, String spanId) {
     CompletableFuture<Reply<T>> result = new CompletableFuture<>();
     long now = config.clock().millis();
-    try {
-      pending.reserve();
-    } catch (SkiffException full) {
-      result.completeExceptionally(full);
-      return result;
+    long deadline = call.deadline();
+    RetryPolicy policy = config.retryPolicy();
+    if (policy.perAttemptTimeout() != null && policy.maxAttempts() > 1) {
+      deadline = Math.min(deadline, now + policy.perAttemptTimeout().toMillis());
     }
     String correlationId = correlationPrefix + sequence.incrementAndGet();
     Attempt<T> waiter = new Attempt<>(result, call, now, Math.max(now + 1, deadline));

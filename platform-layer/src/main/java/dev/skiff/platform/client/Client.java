@@ -355,10 +355,11 @@ public final class Client implements AutoCloseable {
 
     /**
      * The circuit breakers kept per service endpoint (see {@link BreakerOptions}). The default
-     * ({@link BreakerOptions#defaults()}) opens when at least half of the last 20 calls (with at least 10
-     * recorded) failed in a way that says the service is unwell (TIMEOUT, UNAVAILABLE, CAPACITY,
-     * INTERNAL, UNKNOWN_OUTCOME), answers CIRCUIT_OPEN without sending for 5 s, then lets 3 trial calls
-     * through and closes again if they succeed.
+     * ({@link BreakerOptions#defaults()}) opens when at least half of the calls of the last 10 s (once
+     * they are at least 50) failed in a way that says the service is unwell (TIMEOUT, CAPACITY, INTERNAL,
+     * UNAVAILABLE answered by the service; not UNKNOWN_OUTCOME, which says an instance went away),
+     * answers CIRCUIT_OPEN without sending for 5 s, then lets 3 trial calls through and closes again if
+     * they succeed.
      *
      * @param options how the breakers behave, or null for no circuit breaker
      * @return this

@@ -221,6 +221,17 @@ public interface Transport extends AutoCloseable {
      */
     java.util.concurrent.CompletableFuture<Void> send(RequestMessage request);
 
+    /**
+     * When the channel can send: at once normally; while its connection to the broker is being
+     * recovered, when the recovery has ended (sends refused in between fail NOT_SENT). A client waits
+     * on it, within a call's deadline, instead of failing the call while the broker restarts.
+     *
+     * @return a stage that completes when sends may succeed again; never fails
+     */
+    default java.util.concurrent.CompletableFuture<Void> whenReady() {
+      return java.util.concurrent.CompletableFuture.completedFuture(null);
+    }
+
     /** Closes the channel. Idempotent. */
     @Override
     void close();

@@ -164,7 +164,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     }
     if (connections.recovering()) {
       f.completeExceptionally(
-          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering; retry shortly")
+          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering")
               .withProgress(RpcProgress.NOT_SENT));
       return f;
     }
@@ -193,6 +193,11 @@ final class AmqpClientChannel implements Transport.ClientChannel {
       f.completeExceptionally(e instanceof AlreadyClosedException ? failed.withProgress(RpcProgress.NOT_SENT) : failed);
     }
     return f;
+  }
+
+  @Override
+  public CompletableFuture<Void> whenReady() {
+    return connections.whenRecovered();
   }
 
   @Override

@@ -12,6 +12,7 @@ import dev.skiff.platform.internal.Threads;
 import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.AbstractExecutorService;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
@@ -28,9 +29,10 @@ import org.slf4j.LoggerFactory;
  * the socket (one thread hand-off fewer per request; docs/design-notes.md). Both recover automatically
  * (amqp-client's connection and topology recovery, every second).
  *
- * <p>While the main connection recovers, {@link #recovering()} is true: channels work again before the
- * recovery has declared the queues again, and a client's server-named reply queue comes back under a new
- * name, so a request sent in between would name the old queue and its reply would be lost.
+ * <p>From the moment the main connection is lost until its recovery has ended, {@link #recovering()} is
+ * true: channels work again before the recovery has declared the queues again, and a client's
+ * server-named reply queue comes back under a new name, so a request sent in between would name the old
+ * queue and its reply would be lost. {@link #whenRecovered()} tells those waiting when it ends.
  */
 final class AmqpConnections implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpConnections.class);
@@ -43,7 +45,8 @@ final class AmqpConnections implements AutoCloseable {
   private final Object servingLock = new Object();
   private Connection serving;
   private final AtomicBoolean closed = new AtomicBoolean();
-  private volatile boolean recovering;
+  /** Complete while the main connection works; a new, pending one from its loss to its recovery. */
+  private volatile CompletableFuture<Void> recovered = CompletableFuture.completedFuture(null);
   private final boolean rabbitMq;
 
   private AmqpConnections(AmqpOptions options, ConnectionFactory factory, Connection main, ExecutorService dispatch) {
@@ -113,9 +116,24 @@ final class AmqpConnections implements AutoCloseable {
     return rabbitMq;
   }
 
-  /** @return whether the main connection is recovering (see the class comment) */
+  /** @return whether the main connection is lost or recovering (see the class comment) */
   boolean recovering() {
-    return recovering;
+    return !recovered.isDone();
+  }
+
+  /** @return completes when the main connection works (at once unless {@link #recovering()}) */
+  CompletableFuture<Void> whenRecovered() {
+    return recovered.thenApply(v -> v);
+  }
+
+  private synchronized void beginRecovering() {
+    if (recovered.isDone() && !closed.get()) {
+      recovered = new CompletableFuture<>();
+    }
+  }
+
+  private synchronized void endRecovering() {
+    recovered.complete(null);
   }
 
   /** @return a single thread for the transport's delayed work */
@@ -168,6 +186,16 @@ final class AmqpConnections implements AutoCloseable {
    * @param calls whether it carries this transport's calls and their replies
    */
   private void watchRecovery(Connection conn, boolean calls) {
+    if (calls) {
+      // runs before the recovery starts (amqp-client calls shutdown listeners first): no request may be
+      // sent from the loss on, not only from the first reconnection attempt
+      conn.addShutdownListener(
+          cause -> {
+            if (!cause.isInitiatedByApplication()) {
+              beginRecovering();
+            }
+          });
+    }
     if (conn instanceof Recoverable r) {
       r.addRecoveryListener(
           new RecoveryListener() {
@@ -175,7 +203,7 @@ final class AmqpConnections implements AutoCloseable {
             public void handleRecovery(Recoverable recoverable) {
               // called once queues (renamed reply queues included) and consumers are back
               if (calls) {
-                recovering = false;
+                endRecovering();
               }
               log.info("broker connection recovered: {}", redactedUri(options));
             }
@@ -183,7 +211,7 @@ final class AmqpConnections implements AutoCloseable {
             @Override
             public void handleRecoveryStarted(Recoverable recoverable) {
               if (calls) {
-                recovering = true;
+                beginRecovering();
               }
               log.warn("broker connection lost, recovering: {}", redactedUri(options));
             }
@@ -196,6 +224,7 @@ final class AmqpConnections implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    endRecovering();
     Connection servingConnection;
     synchronized (servingLock) {
       servingConnection = serving;
