@@ -48,6 +48,7 @@ public final class ServerBuilder {
   final List<RpcObserver> observers = new ArrayList<>();
   final HealthChecks health = new HealthChecks();
   MonitoringOptions monitoring = MonitoringOptions.defaults();
+  OutlierOptions outlier = OutlierOptions.defaults();
   boolean settingsApplied;
 
   ServerBuilder(String name) {
@@ -263,6 +264,21 @@ public final class ServerBuilder {
    */
   public ServerBuilder healthCheck(String name, HealthCheck check) {
     health.register(name, check);
+    return this;
+  }
+
+  /**
+   * Sets when this instance takes itself out of rotation: when it fails most of the requests it takes
+   * while its peers, the other instances of the service, succeed (see {@link OutlierOptions}). Out of
+   * rotation it takes no requests (they go to its peers), its healthcheck {@code rotation} fails and its
+   * gauge {@code skiff.server.rotation.in} reads 0; after the ejection time it comes back once its other
+   * healthchecks pass. On by default with {@link OutlierOptions#defaults()}.
+   *
+   * @param options the options, or null to switch it off
+   * @return this
+   */
+  public ServerBuilder outlierEjection(OutlierOptions options) {
+    this.outlier = options;
     return this;
   }
 
