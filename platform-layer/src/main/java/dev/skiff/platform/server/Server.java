@@ -108,7 +108,9 @@ public final class Server implements AutoCloseable {
     if (rpc != null) {
       observed.add(rpc);
     }
-    this.rotation = b.outlier == null ? null : new Rotation(name, instanceId, b.outlier, transport, health, metrics, clock);
+    // peers' outcomes come from the per-endpoint metrics in their health reports: none with metrics off
+    this.rotation =
+        b.outlier == null || rpc == null ? null : new Rotation(name, instanceId, b.outlier, transport, health, metrics, clock);
     if (rotation != null) {
       observed.add(rotation);
     }

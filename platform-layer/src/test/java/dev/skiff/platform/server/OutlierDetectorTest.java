@@ -142,4 +142,17 @@ class OutlierDetectorTest {
         .hasMessageContaining("peersMaxFailurePercent must be at least 0 and below failurePercent");
     assertThatThrownBy(() -> d.withEjectFor(null, Duration.ofSeconds(1))).isInstanceOf(NullPointerException.class).hasMessage("ejectFor");
   }
+
+  @Test
+  void theEnvironmentCanSwitchItOff() {
+    assertThat(new ServerBuilder("test.outliers").outlier).isEqualTo(OutlierOptions.defaults());
+    ServerBuilder on = new ServerBuilder("test.outliers").outlierEjection(OPTIONS)
+        .settings(dev.skiff.platform.config.Settings.fromEnvironment(java.util.Map.of()));
+    assertThat(on.outlier).as("unset: as the code says").isEqualTo(OPTIONS);
+    ServerBuilder off = new ServerBuilder("test.outliers")
+        .settings(dev.skiff.platform.config.Settings.fromEnvironment(java.util.Map.of("SKIFF_OUTLIER_EJECTION", "off")));
+    assertThat(off.outlier).isNull();
+    assertThatThrownBy(() -> dev.skiff.platform.config.Settings.fromEnvironment(java.util.Map.of("SKIFF_OUTLIER_EJECTION", "maybe")))
+        .hasMessage("SKIFF_OUTLIER_EJECTION must be 'on' or 'off', not 'maybe'");
+  }
 }
