@@ -59,6 +59,10 @@ final class Rotation implements RpcObserver, AutoCloseable {
   private final Counter peersForgotten;
   private final Object lock = new Object();
   private boolean closed;
+  /** The state applied to the binding, as the check and gauge show it: set after the pause or resume. */
+  private volatile Shown shown = new Shown(true, "in rotation");
+
+  private record Shown(boolean in, String reason) {}
   private Transport.ServerBinding binding;
   private Transport.Subscription subscription;
   private ScheduledThreadPoolExecutor timer;
@@ -75,11 +79,12 @@ final class Rotation implements RpcObserver, AutoCloseable {
     this.ejections = metrics.counter("skiff.server.rotation.ejections");
     this.badReports = metrics.counter("skiff.server.rotation.bad-reports");
     this.peersForgotten = metrics.counter("skiff.server.rotation.peers-forgotten");
-    metrics.gauge("skiff.server.rotation.in", () -> () -> detector.inRotation() ? 1 : 0);
+    metrics.gauge("skiff.server.rotation.in", () -> () -> shown.in() ? 1 : 0);
     health.register(CHECK, Priority.NOTIFY, Duration.ofSeconds(1), new HealthCheck() {
       @Override
       protected Result check() {
-        return detector.inRotation() ? Result.healthy(detector.reason()) : Result.unhealthy(detector.reason());
+        Shown now = shown;
+        return now.in() ? Result.healthy(now.reason()) : Result.unhealthy(now.reason());
       }
     });
   }
@@ -167,6 +172,7 @@ final class Rotation implements RpcObserver, AutoCloseable {
             // nothing changes
           }
         }
+        shown = new Shown(detector.inRotation(), detector.reason());
       }
       if (action != OutlierDetector.Action.NONE) {
         health.run(CHECK);
