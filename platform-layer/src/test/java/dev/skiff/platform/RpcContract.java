@@ -1540,4 +1540,52 @@ abstract class RpcContract {
     assertThat(gauge(s, "skiff.server.rotation.in")).isEqualTo(1);
     assertThat(rotationCheck(s).healthy()).isTrue();
   }
+
+  /** A bare binding of the echo service that answers every request with its instance id. */
+  private Transport.ServerBinding bareBinding(String id, List<String> took) {
+    Transport.ServerBinding b = transport.bind(echo, id, new Transport.BindOptions(4, 0), (req, delivery) -> {
+      took.add(id);
+      delivery.replyAndAck(new dev.skiff.platform.transport.ReplyMessage(req.correlationId(), true,
+          dev.skiff.platform.transport.ContentTypes.PROTOBUF, echo, "1.0.0", id, false,
+          EchoResponse.newBuilder().setText(id).build().toByteArray()));
+    });
+    toClose.add(b);
+    return b;
+  }
+
+  @Test
+  void aPausedBindingTakesNothingAndWhatNoInstanceTakesWaitsUntilOneResumes() throws Exception {
+    List<String> took = java.util.Collections.synchronizedList(new ArrayList<>());
+    Transport.ServerBinding a = bareBinding("a", took);
+    Transport.ServerBinding b = bareBinding("b", took);
+    CallOptions patient = CallOptions.timeout(Duration.ofSeconds(60));
+    a.pause();
+    a.pause();
+    for (int i = 0; i < 10; i++) {
+      assertThat(client.exchange(echo, "echo", text("x"), EchoResponse.class, patient).get(60, TimeUnit.SECONDS).instance()).isEqualTo("b");
+    }
+    b.pause();
+    CompletableFuture<Reply<EchoResponse>> shared = client.exchange(echo, "echo", text("x"), EchoResponse.class, patient);
+    CompletableFuture<Reply<EchoResponse>> toB =
+        client.exchange(echo, "echo", text("x"), EchoResponse.class, patient.withInstance("b"));
+    assertThat(shared).as("no instance takes requests: it waits").isNotDone();
+    assertThat(toB).isNotDone();
+    a.resume();
+    a.resume();
+    assertThat(shared.get(60, TimeUnit.SECONDS).instance()).isEqualTo("a");
+    assertThat(toB).as("addressed to b, still paused").isNotDone();
+    b.resume();
+    assertThat(toB.get(60, TimeUnit.SECONDS).instance()).isEqualTo("b");
+    assertThat(took).hasSize(12);
+    // stopping and closing work after a pause and resume, and while paused
+    a.stopConsuming();
+    b.pause();
+    b.stopConsuming();
+    b.resume();
+    assertThatThrownBy(() -> client.call(echo, "echo", text("x"), EchoResponse.class, CallOptions.timeout(Duration.ofMillis(300))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.TIMEOUT, ErrorCode.NOT_FOUND));
+    a.close();
+    b.close();
+    assertThat(took).as("nothing taken once stopped").hasSize(12);
+  }
 }
