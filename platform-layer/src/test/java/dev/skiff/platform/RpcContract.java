@@ -1457,4 +1457,159 @@ abstract class RpcContract {
     assertThat(s.isClosed()).isTrue();
     s.close();
   }
+
+  /** The options of outlier ejection for tests: judged over 3 s from 10 requests, out for 1 s. */
+  protected static final dev.skiff.platform.server.OutlierOptions QUICK_OUTLIERS = dev.skiff.platform.server.OutlierOptions.defaults()
+      .withWindow(Duration.ofSeconds(3)).withMinimumRequests(10).withEjectFor(Duration.ofSeconds(1), Duration.ofSeconds(1));
+
+  /** Starts an instance of the echo service with quick outlier ejection and health reports, failing "work" while {@code broken}. */
+  private Server outlierInstance(String id, java.util.concurrent.atomic.AtomicBoolean broken) {
+    return startEcho(b -> b.instanceId(id)
+        .outlierEjection(QUICK_OUTLIERS)
+        .monitoring(dev.skiff.platform.metrics.MonitoringOptions.defaults().withPublishInterval(Duration.ofMillis(200)))
+        .endpoint(Endpoint.of("work", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          if (broken.get()) {
+            throw new SkiffException(ErrorCode.INTERNAL, id + " is broken");
+          }
+          return EchoResponse.newBuilder().setText(id).build();
+        }))
+        .healthCheck("switch", new dev.skiff.platform.health.HealthCheck() {
+          @Override
+          public Duration interval() {
+            return Duration.ofMillis(200);
+          }
+
+          @Override
+          protected Result check() {
+            return broken.get() ? Result.unhealthy("broken") : Result.healthy("fine");
+          }
+        }));
+  }
+
+  private static dev.skiff.platform.health.HealthCheck.Result rotationCheck(Server s) {
+    return s.health().results().stream().filter(st -> st.name().equals("rotation")).findFirst().orElseThrow().result();
+  }
+
+  @Test
+  void anInstanceThatKeepsFailingWhileItsPeersSucceedStepsAsideAndComesBackWhenHealthy() throws Exception {
+    java.util.concurrent.atomic.AtomicBoolean broken = new java.util.concurrent.atomic.AtomicBoolean(true);
+    java.util.concurrent.atomic.AtomicBoolean fine = new java.util.concurrent.atomic.AtomicBoolean();
+    Server bad = outlierInstance("bad", broken);
+    outlierInstance("good1", fine);
+    outlierInstance("good2", fine);
+    // no circuit breaker: a third of the calls failing would open it
+    Client caller = Client.builder().transport(transport).name("test.caller").circuitBreaker(null).build();
+    toClose.add(caller);
+    CallOptions patient = CallOptions.timeout(Duration.ofSeconds(30));
+    AtomicInteger failedBefore = new AtomicInteger();
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(1)).until(() -> {
+      try {
+        caller.exchange(echo, "work", text("w"), EchoResponse.class, patient).get(60, TimeUnit.SECONDS);
+      } catch (java.util.concurrent.ExecutionException e) {
+        failedBefore.incrementAndGet();
+      }
+      dev.skiff.platform.health.HealthCheck.Result r = rotationCheck(bad);
+      return r != null && !r.healthy();
+    });
+    assertThat(failedBefore.get()).as("calls the broken instance failed before it stepped aside").isGreaterThanOrEqualTo(10);
+    assertThat(rotationCheck(bad).message()).startsWith("out of rotation for 1 s: 100% of its ");
+    assertThat(gauge(bad, "skiff.server.rotation.in")).isZero();
+    assertThat(bad.metrics().counter("skiff.server.rotation.ejections").getCount()).isEqualTo(1);
+
+    Map<String, AtomicInteger> servedBy = new java.util.concurrent.ConcurrentHashMap<>();
+    List<String> errors = new ArrayList<>();
+    for (int i = 0; i < 200; i++) {
+      try {
+        Reply<EchoResponse> r = caller.exchange(echo, "work", text("w"), EchoResponse.class, patient).get(60, TimeUnit.SECONDS);
+        servedBy.computeIfAbsent(r.instance(), k -> new AtomicInteger()).incrementAndGet();
+      } catch (java.util.concurrent.ExecutionException e) {
+        errors.add(e.getCause().toString());
+      }
+    }
+    assertThat(errors).as("calls that failed while the broken instance was out").isEmpty();
+    assertThat(servedBy.keySet()).containsExactlyInAnyOrder("good1", "good2");
+    assertThat(gauge(bad, "skiff.server.rotation.in")).as("still broken: still out").isZero();
+
+    broken.set(false);
+    await().atMost(Duration.ofSeconds(60)).until(() -> gauge(bad, "skiff.server.rotation.in") == 1);
+    await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(1)).until(() ->
+        caller.exchange(echo, "work", text("w"), EchoResponse.class, patient).get(60, TimeUnit.SECONDS).instance().equals("bad"));
+    assertThat(bad.metrics().counter("skiff.server.rotation.ejections").getCount()).isEqualTo(1);
+  }
+
+  @Test
+  void madeUpHealthReportsOnTheServicesTopicAreCountedAndBoundedAndEjectNoHealthyInstance() {
+    Server s = outlierInstance("only", new java.util.concurrent.atomic.AtomicBoolean());
+    String topic = "health." + echo;
+    java.util.function.BiConsumer<String, Long> report = (instance, requests) -> transport.publish(topic,
+        dev.skiff.platform.transport.ContentTypes.PROTOBUF,
+        dev.skiff.proto.v1.HealthReport.newBuilder().setService(echo).setInstance(instance)
+            .addEndpoints(dev.skiff.proto.v1.EndpointStats.newBuilder().setName("work").setSide("server")
+                .setRequests(requests).putErrorsByCode("INTERNAL", requests).putErrorsByCode("TIMEOUT", -5))
+            .build().toByteArray());
+    transport.publish(topic, dev.skiff.platform.transport.ContentTypes.PROTOBUF, new byte[] {(byte) 0xff, 0x01, 0x02});
+    transport.publish(topic, dev.skiff.platform.transport.ContentTypes.PROTOBUF,
+        dev.skiff.proto.v1.HealthReport.newBuilder().setService(echo).build().toByteArray());
+    transport.publish(topic, dev.skiff.platform.transport.ContentTypes.PROTOBUF,
+        dev.skiff.proto.v1.HealthReport.newBuilder().setService("other.service").setInstance("x").build().toByteArray());
+    for (int i = 0; i < 300; i++) {
+      report.accept("fake-" + i, i % 2 == 0 ? 0 : Long.MAX_VALUE);
+      report.accept("only", Long.MAX_VALUE); // its own id: ignored
+    }
+    await().atMost(Duration.ofSeconds(30)).until(() -> s.metrics().counter("skiff.server.rotation.bad-reports").getCount() == 3
+        && s.metrics().counter("skiff.server.rotation.peers-forgotten").getCount() == 300 - 256);
+    for (int i = 0; i < 50; i++) {
+      assertThat(client.call(echo, "work", text("w"), EchoResponse.class).getText()).isEqualTo("only");
+    }
+    assertThat(gauge(s, "skiff.server.rotation.in")).isEqualTo(1);
+    assertThat(rotationCheck(s).healthy()).isTrue();
+  }
+
+  /** A bare binding of the echo service that answers every request with its instance id. */
+  private Transport.ServerBinding bareBinding(String id, List<String> took) {
+    Transport.ServerBinding b = transport.bind(echo, id, new Transport.BindOptions(4, 0), (req, delivery) -> {
+      took.add(id);
+      delivery.replyAndAck(new dev.skiff.platform.transport.ReplyMessage(req.correlationId(), true,
+          dev.skiff.platform.transport.ContentTypes.PROTOBUF, echo, "1.0.0", id, false,
+          EchoResponse.newBuilder().setText(id).build().toByteArray()));
+    });
+    toClose.add(b);
+    return b;
+  }
+
+  @Test
+  void aPausedBindingTakesNothingAndWhatNoInstanceTakesWaitsUntilOneResumes() throws Exception {
+    List<String> took = java.util.Collections.synchronizedList(new ArrayList<>());
+    Transport.ServerBinding a = bareBinding("a", took);
+    Transport.ServerBinding b = bareBinding("b", took);
+    CallOptions patient = CallOptions.timeout(Duration.ofSeconds(60));
+    a.pause();
+    a.pause();
+    for (int i = 0; i < 10; i++) {
+      assertThat(client.exchange(echo, "echo", text("x"), EchoResponse.class, patient).get(60, TimeUnit.SECONDS).instance()).isEqualTo("b");
+    }
+    b.pause();
+    CompletableFuture<Reply<EchoResponse>> shared = client.exchange(echo, "echo", text("x"), EchoResponse.class, patient);
+    CompletableFuture<Reply<EchoResponse>> toB =
+        client.exchange(echo, "echo", text("x"), EchoResponse.class, patient.withInstance("b"));
+    assertThat(shared).as("no instance takes requests: it waits").isNotDone();
+    assertThat(toB).isNotDone();
+    a.resume();
+    a.resume();
+    assertThat(shared.get(60, TimeUnit.SECONDS).instance()).isEqualTo("a");
+    assertThat(toB).as("addressed to b, still paused").isNotDone();
+    b.resume();
+    assertThat(toB.get(60, TimeUnit.SECONDS).instance()).isEqualTo("b");
+    assertThat(took).hasSize(12);
+    // stopping and closing work after a pause and resume, and while paused
+    a.stopConsuming();
+    b.pause();
+    b.stopConsuming();
+    b.resume();
+    assertThatThrownBy(() -> client.call(echo, "echo", text("x"), EchoResponse.class, CallOptions.timeout(Duration.ofMillis(300))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.TIMEOUT, ErrorCode.NOT_FOUND));
+    a.close();
+    b.close();
+    assertThat(took).as("nothing taken once stopped").hasSize(12);
+  }
 }

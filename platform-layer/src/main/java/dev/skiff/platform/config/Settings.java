@@ -19,6 +19,8 @@ import java.util.Optional;
  *   <tr><td>SKIFF_DEFAULT_TIMEOUT</td><td>a call's timeout when it names none</td><td>5s</td></tr>
  *   <tr><td>SKIFF_DRAIN_GRACE</td><td>how long close() lets in-flight requests finish</td><td>10s</td></tr>
  *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
+ *   <tr><td>SKIFF_OUTLIER_EJECTION</td><td>{@code on} or {@code off}: an instance failing while its peers
+ *       succeed takes itself out of rotation (docs/writing-services.md)</td><td>on</td></tr>
  * </table>
  *
  * @param amqpUri the broker URI
@@ -31,6 +33,7 @@ import java.util.Optional;
  * @param drainGrace how long close() lets in-flight requests finish
  * @param heartbeat how often an instance announces itself for discovery; it is forgotten after three
  *     missed heartbeats (docs/routing.md)
+ * @param outlierEjection whether an instance failing while its peers succeed takes itself out of rotation
  */
 public record Settings(
     String amqpUri,
@@ -41,7 +44,8 @@ public record Settings(
     int maxMessageBytes,
     Duration defaultTimeout,
     Duration drainGrace,
-    Duration heartbeat) {
+    Duration heartbeat,
+    boolean outlierEjection) {
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
@@ -77,12 +81,25 @@ public record Settings(
         positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
         duration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
         duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
-        duration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)));
+        duration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
+        onOff(env, "SKIFF_OUTLIER_EJECTION", true));
   }
 
   private static Optional<String> nonBlank(Map<String, String> env, String key) {
     String v = env.get(key);
     return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
+  }
+
+  private static boolean onOff(Map<String, String> env, String key, boolean dflt) {
+    Optional<String> v = nonBlank(env, key);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    return switch (v.get().toLowerCase(java.util.Locale.ROOT)) {
+      case "on", "true", "1" -> true;
+      case "off", "false", "0" -> false;
+      default -> throw new IllegalArgumentException(key + " must be 'on' or 'off', not '" + v.get() + "'");
+    };
   }
 
   private static int positiveInt(Map<String, String> env, String key, int dflt) {

@@ -53,7 +53,8 @@ import org.slf4j.LoggerFactory;
  * capacity, one per endpoint against its {@link Endpoint.Sla}), and its health and a metrics summary
  * published on the topic {@code health.SERVICE} (see {@link ServiceMonitor}). Add checks with
  * {@link ServerBuilder#healthCheck} or, at run time, {@link #health()}. It announces itself for
- * discovery ({@link Announcer}) unless told not to.
+ * discovery ({@link Announcer}) unless told not to. An instance that keeps failing while its peers
+ * succeed takes itself out of rotation for a while ({@link ServerBuilder#outlierEjection}).
  */
 public final class Server implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Server.class);
@@ -80,6 +81,7 @@ public final class Server implements AutoCloseable {
   private final HandlerPool<ServerCall> pool;
   private final Map<String, HandlerPool.Pace> paces = new LinkedHashMap<>();
   private final ServerCall.Site site;
+  private final Rotation rotation;
   private volatile Transport.ServerBinding binding;
   private volatile Announcer announcer;
 
@@ -105,6 +107,12 @@ public final class Server implements AutoCloseable {
     List<RpcObserver> observed = new ArrayList<>(b.observers);
     if (rpc != null) {
       observed.add(rpc);
+    }
+    // peers' outcomes come from the per-endpoint metrics in their health reports: none with metrics off
+    this.rotation =
+        b.outlier == null || rpc == null ? null : new Rotation(name, instanceId, b.outlier, transport, health, metrics, clock);
+    if (rotation != null) {
+      observed.add(rotation);
     }
     this.client =
         Client.builder().transport(transport).name(name).instanceId(instanceId).defaultTimeout(b.clientTimeout)
@@ -152,6 +160,9 @@ public final class Server implements AutoCloseable {
     lifecycle.start(
         () -> {
           binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version), this::dispatch);
+          if (rotation != null) {
+            rotation.start(binding);
+          }
           monitor.start();
           if (heartbeat != null) {
             announcer = new Announcer(transport, Announcements.of(this, defaultDeadline, clock.millis()), heartbeat, clock).start();
@@ -299,6 +310,9 @@ public final class Server implements AutoCloseable {
     if (a != null) {
       a.close();
     }
+    if (rotation != null) {
+      rotation.close(); // never resumes a draining server
+    }
     Transport.ServerBinding b = binding;
     b.stopConsuming();
     for (ServerCall unstarted : pool.shutdown()) {
@@ -319,6 +333,9 @@ public final class Server implements AutoCloseable {
 
   /** Releases what the server owns: threads, its client, its monitor, and its transport if it owns it. */
   private void release() {
+    if (rotation != null) {
+      rotation.close();
+    }
     monitor.close();
     pool.shutdownNow();
     client.close();

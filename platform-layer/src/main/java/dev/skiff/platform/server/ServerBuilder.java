@@ -48,6 +48,7 @@ public final class ServerBuilder {
   final List<RpcObserver> observers = new ArrayList<>();
   final HealthChecks health = new HealthChecks();
   MonitoringOptions monitoring = MonitoringOptions.defaults();
+  OutlierOptions outlier = OutlierOptions.defaults();
   boolean settingsApplied;
 
   ServerBuilder(String name) {
@@ -119,8 +120,8 @@ public final class ServerBuilder {
   }
 
   /**
-   * Applies the environment's settings ({@link Settings}): version override, instance id, bounds and
-   * timeouts. The broker URI is not applied here: pass it to {@link #amqp(String)}.
+   * Applies the environment's settings ({@link Settings}): version override, instance id, bounds,
+   * timeouts, and outlier ejection switched off if they say so. The broker URI is not applied here: pass it to {@link #amqp(String)}.
    *
    * @param s the settings
    * @return this
@@ -135,6 +136,9 @@ public final class ServerBuilder {
     drainGrace(s.drainGrace());
     settingsApplied = true;
     heartbeat(s.heartbeat());
+    if (!s.outlierEjection()) {
+      outlierEjection(null);
+    }
     return this;
   }
 
@@ -263,6 +267,22 @@ public final class ServerBuilder {
    */
   public ServerBuilder healthCheck(String name, HealthCheck check) {
     health.register(name, check);
+    return this;
+  }
+
+  /**
+   * Sets when this instance takes itself out of rotation: when it fails most of the requests it takes
+   * while its peers, the other instances of the service, succeed (see {@link OutlierOptions}). Out of
+   * rotation it takes no requests (they go to its peers), its healthcheck {@code rotation} fails and its
+   * gauge {@code skiff.server.rotation.in} reads 0; after the ejection time it comes back once its other
+   * healthchecks pass. On by default with {@link OutlierOptions#defaults()}; off when metrics are off
+   * ({@link MonitoringOptions#withMetrics}), since the peers' outcomes come from their metrics.
+   *
+   * @param options the options, or null to switch it off
+   * @return this
+   */
+  public ServerBuilder outlierEjection(OutlierOptions options) {
+    this.outlier = options;
     return this;
   }
 

@@ -183,6 +183,22 @@ public interface Transport extends AutoCloseable {
     /** Stops taking new requests; requests already handed over may still be answered and settled. */
     void stopConsuming();
 
+    /**
+     * Stops taking new requests, for now, from every source of the binding: the service's shared queue,
+     * its version's queue, and the instance's own queue. Requests already handed over run on and are
+     * answered and settled as usual. Requests for the service go to its other instances; while none is
+     * taking them, they wait as they would for an instance to start (over RabbitMQ, in their queues).
+     * Those addressed to this instance wait for {@link #resume}. Idempotent; does nothing once the binding
+     * stopped consuming or closed.
+     */
+    void pause();
+
+    /**
+     * Takes requests again after {@link #pause}. Idempotent; does nothing unless paused, nor once the
+     * binding stopped consuming or closed. {@link #stopConsuming} and {@link #close} work in either state.
+     */
+    void resume();
+
     /** Stops delivery and releases the binding's resources. Idempotent. */
     @Override
     void close();

@@ -13,9 +13,11 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +26,10 @@ import org.slf4j.LoggerFactory;
  * The server side of the AMQP transport: one service instance bound to its queues on the serving
  * connection (the service queue, its version's queue and its own instance queue), each delivery handed
  * to the server with the means to answer and settle it.
+ *
+ * <p>Pausing cancels the consumers and resuming consumes again with the same consumer objects. The
+ * instance queue is exclusive but not auto-delete, so that cancelling its consumer on a pause does not
+ * delete it (and the requests waiting in it): it goes when the binding closes, or with its connection.
  */
 final class AmqpServerBinding implements Transport.ServerBinding {
   private static final Logger log = LoggerFactory.getLogger(AmqpServerBinding.class);
@@ -33,18 +39,22 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final Channel reply;
   private final Transport.InboundHandler handler;
   private final Clock clock;
+  private final String instanceQueue;
   private final AtomicBoolean closed = new AtomicBoolean();
-  private final CountDownLatch cancelled;
-  private final List<String> tags = new CopyOnWriteArrayList<>();
+  private final List<Source> sources = new CopyOnWriteArrayList<>();
   private final WriteCombiner out;
+  /** Guards the consuming state: paused, stopped. */
+  private final Object state = new Object();
+  private boolean paused;
+  private boolean stopped;
 
   private AmqpServerBinding(
-      String service, Channel consume, Channel reply, Transport.InboundHandler handler, int consumers, Cork cork, Clock clock) {
+      String service, Channel consume, Channel reply, Transport.InboundHandler handler, String instanceQueue, Cork cork, Clock clock) {
     this.service = service;
     this.consume = consume;
     this.reply = reply;
     this.handler = handler;
-    this.cancelled = new CountDownLatch(consumers);
+    this.instanceQueue = instanceQueue;
     this.out = new WriteCombiner(cork);
     this.clock = clock;
   }
@@ -83,14 +93,17 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       consume.queueBind(svcQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service));
     }
     String instQueue = AmqpNames.instanceQueue(service, instanceId);
-    consume.queueDeclare(instQueue, false, true, true, null);
+    // exclusive (deleted with the connection) but not auto-delete: a pause cancels its consumer
+    consume.queueDeclare(instQueue, false, true, false, null);
     consume.queueBind(instQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.instanceKey(service, instanceId));
-    AmqpServerBinding b =
-        new AmqpServerBinding(service, consume, reply, handler, verQueue == null ? 2 : 3, cork, Clock.systemUTC());
-    b.tags.add(consume.basicConsume(svcQueue, false, b.consumer(svcQueue, false)));
-    b.tags.add(consume.basicConsume(instQueue, false, b.consumer(instQueue, true)));
+    AmqpServerBinding b = new AmqpServerBinding(service, consume, reply, handler, instQueue, cork, Clock.systemUTC());
+    b.sources.add(b.new Source(svcQueue, false));
+    b.sources.add(b.new Source(instQueue, true));
     if (verQueue != null) {
-      b.tags.add(consume.basicConsume(verQueue, false, b.consumer(verQueue, false)));
+      b.sources.add(b.new Source(verQueue, false));
+    }
+    for (Source s : b.sources) {
+      s.consume();
     }
     return b;
   }
@@ -123,35 +136,113 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     }
   }
 
-  private DefaultConsumer consumer(String queue, boolean instanceAddressed) {
-    return new DefaultConsumer(consume) {
-      @Override
-      public void handleCancelOk(String consumerTag) {
-        // dispatched after every delivery that came before the cancel
-        cancelled.countDown();
-      }
+  /**
+   * One queue the binding consumes from, with one consumer object for the binding's life: consumed
+   * from again after each cancel. Each consumer tag's cancellation completes at its cancel-ok, which the
+   * client dispatches after every delivery that came before the cancel.
+   */
+  private final class Source {
+    private final String queue;
+    private final DefaultConsumer consumer;
+    private final Map<String, CompletableFuture<Void>> cancellations = new java.util.concurrent.ConcurrentHashMap<>();
+    private volatile String tag;
 
-      @Override
-      public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
-        RequestMessage req = Headers.request(service, props, body);
-        handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
+    Source(String queue, boolean instanceAddressed) {
+      this.queue = queue;
+      this.consumer = new DefaultConsumer(consume) {
+        @Override
+        public void handleCancelOk(String consumerTag) {
+          cancelled(consumerTag);
+        }
+
+        @Override
+        public void handleCancel(String consumerTag) {
+          cancelled(consumerTag); // by the broker: the queue was deleted
+        }
+
+        @Override
+        public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          RequestMessage req = Headers.request(service, props, body);
+          handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
+        }
+      };
+    }
+
+    /** Starts consuming; called with no consumer of this source active. */
+    void consume() throws IOException {
+      String t = consume.basicConsume(queue, false, consumer);
+      cancellations.put(t, new CompletableFuture<>());
+      tag = t;
+    }
+
+    private void cancelled(String consumerTag) {
+      CompletableFuture<Void> f = cancellations.remove(consumerTag);
+      if (f != null) {
+        f.complete(null);
       }
-    };
+    }
+
+    /** Cancels the current consumer, if any; its cancel-ok completes its cancellation. */
+    void cancel() {
+      String t = tag;
+      tag = null;
+      if (t != null) {
+        Channels.quietly("cancel", () -> consume.basicCancel(t));
+      }
+    }
+  }
+
+  @Override
+  public void pause() {
+    synchronized (state) {
+      if (paused || stopped || closed.get()) {
+        return;
+      }
+      paused = true;
+      sources.forEach(Source::cancel);
+    }
+    log.info("{}: stopped taking requests (paused)", service);
+  }
+
+  @Override
+  public void resume() {
+    synchronized (state) {
+      if (!paused || stopped || closed.get()) {
+        return;
+      }
+      paused = false;
+      for (Source s : sources) {
+        try {
+          s.consume();
+        } catch (IOException | RuntimeException e) {
+          log.warn("{}: could not consume from {} again: {}", service, s.queue, Channels.causes(e));
+        }
+      }
+    }
+    log.info("{}: taking requests again (resumed)", service);
   }
 
   /**
    * Cancels the consumers and waits until every delivery that arrived before the cancel has been handed
-   * to the handler, so that none reaches it after the caller has drained its work.
+   * to the handler, so that none reaches it after the caller has drained its work. After a pause, waits
+   * for the pause's cancels in the same way.
    */
   @Override
   public void stopConsuming() {
-    for (String tag : tags) {
-      Channels.quietly("cancel", () -> consume.basicCancel(tag));
+    List<CompletableFuture<Void>> pending = new java.util.ArrayList<>();
+    synchronized (state) {
+      stopped = true;
+      for (Source s : sources) {
+        s.cancel();
+        pending.addAll(s.cancellations.values());
+      }
     }
     try {
-      if (consume.isOpen() && !cancelled.await(5, TimeUnit.SECONDS)) {
-        log.warn("consumers of {} did not confirm their cancellation within 5 s", consume);
+      if (consume.isOpen()) {
+        CompletableFuture.allOf(pending.toArray(CompletableFuture[]::new)).get(5, TimeUnit.SECONDS);
       }
+    } catch (TimeoutException | ExecutionException e) {
+      log.warn("consumers of {} did not confirm their cancellation within 5 s", consume);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
     }
@@ -162,6 +253,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    // not auto-delete (see the class comment): delete it, or it would stay until the connection closes
+    Channels.quietly("delete instance queue", () -> consume.queueDelete(instanceQueue));
     Channels.quietly("close channel", () -> Channels.close(consume));
     Channels.quietly("close channel", () -> Channels.close(reply));
   }

@@ -23,7 +23,9 @@ import java.util.concurrent.atomic.AtomicLong;
  * <p>Differences from RabbitMQ, by design: there is no queue between caller and service, so a service
  * with no running instance fails a call at once with NOT_FOUND, prefetch and queue depth are not
  * enforced, nothing is ever redelivered, and a requeued request goes straight to another bound instance
- * (or waits until one binds).
+ * (or waits until one binds). A paused instance ({@link ServerBinding#pause}) is passed over; while every
+ * instance of a service is paused, its requests wait here as they would in its queue, and those
+ * addressed to a paused instance wait for it to resume (or are dropped if it closes first).
  *
  * <p>Thread-safe. Create one per test; {@link #close()} unbinds everything.
  */
@@ -130,17 +132,23 @@ public final class InProcessTransport implements Transport {
     return pick(service, null);
   }
 
-  /** Round robin over the service's instances, or those of one version (a pin; no weights in process). */
+  /**
+   * Round robin over the service's instances that take requests, or those of one version (a pin; no
+   * weights in process).
+   */
   private Binding pick(String service, String version) {
-    List<Binding> all = byService.getOrDefault(service, new CopyOnWriteArrayList<>());
-    if (version != null) {
-      all = all.stream().filter(b -> version.equals(b.version)).toList();
-    }
+    List<Binding> all = byService.getOrDefault(service, new CopyOnWriteArrayList<>()).stream()
+        .filter(b -> !b.paused && (version == null || version.equals(b.version)))
+        .toList();
     int n = all.size();
     if (n == 0) {
       return null;
     }
     return all.get(Math.floorMod(roundRobin.getAndIncrement(), n));
+  }
+
+  private void park(RequestMessage r) {
+    parked.computeIfAbsent(r.service(), k -> new CopyOnWriteArrayList<>()).add(r);
   }
 
   private void deliver(Binding b, RequestMessage r, boolean redelivered) {
@@ -178,7 +186,7 @@ public final class InProcessTransport implements Transport {
       if (other != null && other != binding && other.active) {
         deliver(other, request, false);
       } else {
-        parked.computeIfAbsent(request.service(), k -> new CopyOnWriteArrayList<>()).add(request);
+        park(request);
       }
     }
 
@@ -199,6 +207,9 @@ public final class InProcessTransport implements Transport {
     private final String version;
     private final InboundHandler handler;
     private volatile boolean active = true;
+    private volatile boolean paused;
+    /** Requests addressed to this instance while it was paused. */
+    private final List<RequestMessage> waiting = new CopyOnWriteArrayList<>();
 
     Binding(String service, String instanceId, String version, InboundHandler handler) {
       this.service = service;
@@ -218,8 +229,44 @@ public final class InProcessTransport implements Transport {
     }
 
     @Override
+    public synchronized void pause() {
+      if (active) {
+        paused = true;
+      }
+    }
+
+    @Override
+    public void resume() {
+      List<RequestMessage> mine;
+      List<RequestMessage> shared;
+      synchronized (this) {
+        if (!active || !paused) {
+          return;
+        }
+        paused = false;
+        mine = List.copyOf(waiting);
+        waiting.removeAll(mine);
+        shared = parked.remove(service);
+      }
+      mine.forEach(r -> deliver(this, r, false));
+      if (shared != null) {
+        shared.forEach(r -> deliver(this, r, false));
+      }
+    }
+
+    /** Takes a request addressed to this instance: now, or when it resumes. */
+    synchronized boolean offer(RequestMessage r) {
+      if (paused) {
+        waiting.add(r);
+        return false;
+      }
+      return true;
+    }
+
+    @Override
     public void close() {
       stopConsuming();
+      waiting.clear();
     }
   }
 
@@ -237,6 +284,10 @@ public final class InProcessTransport implements Transport {
           r.targetInstance() == null
               ? pick(r.service(), r.targetVersion())
               : byInstance.get(r.service() + "@" + r.targetInstance());
+      if (b == null && r.targetInstance() == null && !closed.get() && anyPaused(r.service(), r.targetVersion())) {
+        park(r); // as in a queue with no consumer: it waits for an instance to take requests again
+        return CompletableFuture.completedFuture(null);
+      }
       if (b == null || closed.get()) {
         String what =
             r.targetInstance() != null
@@ -248,8 +299,15 @@ public final class InProcessTransport implements Transport {
             new SkiffException(ErrorCode.NOT_FOUND, what + " is not running (in-process transport)")
                 .withContext("service", r.service()));
       }
-      deliver(b, r, false);
+      if (b.offer(r)) {
+        deliver(b, r, false);
+      }
       return CompletableFuture.completedFuture(null);
+    }
+
+    private boolean anyPaused(String service, String version) {
+      return byService.getOrDefault(service, new CopyOnWriteArrayList<>()).stream()
+          .anyMatch(x -> x.paused && (version == null || version.equals(x.version)));
     }
 
     @Override
