@@ -38,7 +38,7 @@ public final class DiscoveryService extends KernelServiceBase {
 
   @Override
   protected void begin(KernelContext context) {
-    registry = new Registry(clock).start(context.transport());
+    registry = new Registry(clock).start(context.transport(), context.guard());
     server =
         Server.builder(SERVICE)
             .description("The registry of running service instances")
