@@ -30,7 +30,7 @@ final class ManagementApi {
   private final URI base;
   private final String authorization;
   private final String user;
-  private final HttpClient http = HttpClient.newBuilder().connectTimeout(TIMEOUT).build();
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(TIMEOUT).build();
 
   /**
    * @param base the API's root, e.g. {@code http://localhost:15672}

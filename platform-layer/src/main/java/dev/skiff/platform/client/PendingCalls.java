@@ -141,7 +141,8 @@ final class PendingCalls {
     }
     if (!identities.mayActAs(reply.userId(), w.service)) {
       impostorReplies.inc();
-      log.warn("dropped a reply to a call of {} sent by broker user '{}', which may not act as that service", w.service, reply.userId());
+      log.warn("dropped a reply to a call of {} from {}, which may not act as that service", w.service,
+          reply.userId() == null ? "a sender with no proven identity" : "broker user '" + reply.userId() + "'");
       return;
     }
     if (waiting.remove(reply.correlationId(), w)) {
