@@ -1,5 +1,9 @@
 package dev.skiff.cli;
 
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Struct;
+import com.google.protobuf.Value;
+import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import java.io.IOException;
@@ -168,30 +172,14 @@ final class ManagementApi {
 
   /** A flat JSON object; the values "true" and "false" are written as booleans. */
   static String json(Map<String, String> fields) {
-    StringBuilder b = new StringBuilder("{");
-    for (Map.Entry<String, String> e : fields.entrySet()) {
-      b.append(b.length() > 1 ? "," : "").append(quote(e.getKey())).append(':');
-      String v = e.getValue();
-      b.append("true".equals(v) || "false".equals(v) ? v : quote(v));
+    Struct.Builder b = Struct.newBuilder();
+    fields.forEach((k, v) -> b.putFields(k, "true".equals(v) || "false".equals(v)
+        ? Value.newBuilder().setBoolValue(Boolean.parseBoolean(v)).build()
+        : Value.newBuilder().setStringValue(v).build()));
+    try {
+      return JsonFormat.printer().omittingInsignificantWhitespace().print(b);
+    } catch (InvalidProtocolBufferException e) {
+      throw new IllegalStateException("a Struct of strings always prints", e);
     }
-    return b.append('}').toString();
-  }
-
-  private static String quote(String s) {
-    StringBuilder b = new StringBuilder(s.length() + 2).append('"');
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
   }
 }

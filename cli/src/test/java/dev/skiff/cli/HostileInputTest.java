@@ -344,4 +344,25 @@ class HostileInputTest {
     byAdmin.call(BindingService.SERVICE, "set_route",
         SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(alice)).build(), RouteStatus.class);
   }
+
+  @Test
+  void aRuleWrittenStraightIntoTheRuleStreamIsIgnored() throws Exception {
+    // the default exchange lets any user put a message into any queue by name, the rule stream included
+    Channel ch = raw(mallory).createChannel();
+    ch.confirmSelect();
+    ch.basicPublish("", "skiff.routes", new AMQP.BasicProperties.Builder().userId(mallory).deliveryMode(2).build(),
+        RouteRule.newBuilder().setService(bob).putWeights("6.6.6", 100).build().toByteArray());
+    ch.waitForConfirmsOrDie(10_000);
+    // an administrator's rule for another service, appended after it: once it shows, the stream was read past the forgery
+    Client byAdmin = client(connect(admin), admin, new MetricRegistry());
+    String other = "test.sec" + tag + ".other";
+    byAdmin.call(BindingService.SERVICE, "set_route", SetRouteRequest.newBuilder().setForce(true)
+        .setRule(RouteRule.newBuilder().setService(other).putWeights("1", 100)).build(), RouteStatus.class);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !byAdmin.call(BindingService.SERVICE, "get_route",
+        GetRouteRequest.newBuilder().setService(other).build(), RouteStatus.class).getRule().getWeightsMap().isEmpty());
+    assertThat(byAdmin.call(BindingService.SERVICE, "get_route", GetRouteRequest.newBuilder().setService(bob).build(),
+        RouteStatus.class).getRule().getWeightsMap()).isEmpty();
+    byAdmin.call(BindingService.SERVICE, "set_route",
+        SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(other)).build(), RouteStatus.class);
+  }
 }
