@@ -61,6 +61,19 @@ class RegistryExpiryTest {
         .setState(InstanceAnnouncement.State.RUNNING).setHeartbeatMs(expireAfterMs / 3).setExpireAfterMs(expireAfterMs).build();
   }
 
+  /**
+   * Moves the clock by {@code d} and expires: service s still has its one instance; then 1 ms more, and
+   * expires again: it has none.
+   */
+  void assertForgottenJustAfter(Duration d) {
+    clock.advance(d);
+    registry.expire();
+    assertThat(registry.list("s")).hasSize(1);
+    clock.advance(Duration.ofMillis(1));
+    registry.expire();
+    assertThat(registry.list("s")).isEmpty();
+  }
+
   @Test
   void anInstanceIsForgottenOnceItsDeclaredExpiryHasPassedSinceItWasLastHeard() {
     registry.apply(running("s", "a", 6000));
@@ -68,12 +81,7 @@ class RegistryExpiryTest {
     clock.advance(Duration.ofMillis(4000));
     registry.apply(running("s", "a", 6000)); // a heartbeat: seen again, no change
     assertThat(changes).containsExactly("s");
-    clock.advance(Duration.ofMillis(6000)); // 6 s after the heartbeat: not yet
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Duration.ofMillis(6000)); // 6 s after the heartbeat
     assertThat(changes).containsExactly("s", "s");
   }
 
@@ -84,23 +92,13 @@ class RegistryExpiryTest {
     clock.advance(Duration.ofMillis(1_501));
     registry.expire();
     assertThat(registry.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("slow");
-    clock.advance(Duration.ofMillis(28_499)); // 30 s after the announcement: not yet
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Duration.ofMillis(28_499)); // 30 s after the announcement
   }
 
   @Test
   void anInstanceThatDeclaredNoExpiryIsForgottenAfterTheDefault() {
     registry.apply(running("s", "a", 0));
-    clock.advance(Registry.DEFAULT_EXPIRY);
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Registry.DEFAULT_EXPIRY);
   }
 
   @Test

@@ -16,23 +16,13 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** The binding service's leader: what a new one knows (the rules, from the stream) and when it acts. */
 class RoutingLeaderTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void rulesSurviveAKernelRestart() {

@@ -30,8 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,17 +39,8 @@ import org.junit.jupiter.api.Test;
  * {@code --force}, a stopped version's queue, a new instance under a rule, a retry's version.
  */
 class RoutingRulesTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void aRuleAppliesToTheVersionsThatRunAndFallsBackToTheServiceQueueWhenNoneRuns() {

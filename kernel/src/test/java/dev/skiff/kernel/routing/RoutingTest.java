@@ -39,8 +39,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -50,17 +49,8 @@ import org.junit.jupiter.api.Test;
  * the rules it set; none needs another to have run.
  */
 class RoutingTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void instancesAnnounceThemselvesAndACleanStopLeavesTheRegistryAtOnce() {
