@@ -34,9 +34,7 @@ class RoutingCommandsTest {
     kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
     binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
     kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding), 0);
-    svc = new EchoService();
-    svc.start("1.0.0", "one" + EchoService.randomHex(2));
-    svc.start("2.0.0", "two" + EchoService.randomHex(2));
+    svc = EchoService.twoVersions("1.0.0", "2.0.0");
   }
 
   @AfterAll
