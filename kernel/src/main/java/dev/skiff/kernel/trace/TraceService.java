@@ -4,6 +4,7 @@ import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
@@ -148,25 +149,8 @@ public final class TraceService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is not a positive number
    */
   public static InMemoryTraceStore inMemoryFromEnvironment(Map<String, String> env) {
-    return new InMemoryTraceStore(positive(env, "SKIFF_TRACE_MAX_TRACES", 10_000), positive(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
+    return new InMemoryTraceStore(EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_TRACES", 10_000), EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
   }
-
-  private static int positive(Map<String, String> env, String key, int dflt) {
-    String v = env.get(key);
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.trim());
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v + "'");
-  }
-
 
   @Override
   protected void begin(KernelContext context) {
