@@ -2,13 +2,11 @@ package dev.skiff.kernel.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.TestClock;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.proto.v1.InstanceAnnouncement;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -20,30 +18,7 @@ import org.junit.jupiter.api.Test;
  * before; at once on a clean stop. RoutingTest shows the same with a real instance killed with SIGKILL.
  */
 class RegistryExpiryTest {
-  static final class TestClock extends Clock {
-    private volatile long millis = 1_700_000_000_000L;
-
-    void advance(Duration d) {
-      millis += d.toMillis();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis);
-    }
-  }
-
-  final TestClock clock = new TestClock();
+  final TestClock clock = new TestClock(Instant.ofEpochMilli(1_700_000_000_000L));
   final Registry registry = new Registry(clock);
   final List<String> changes = new CopyOnWriteArrayList<>();
 
