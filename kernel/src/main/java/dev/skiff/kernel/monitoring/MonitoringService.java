@@ -13,7 +13,6 @@ import dev.skiff.platform.health.ServiceMonitor;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.HealthOverview;
 import dev.skiff.proto.v1.HealthQuery;
 import dev.skiff.proto.v1.HealthReport;
@@ -52,8 +51,6 @@ public final class MonitoringService extends KernelServiceBase {
 
   private final Clock clock;
   private final HealthStore store;
-  private Transport.Subscription subscription;
-  private Server server;
 
   /** A monitoring service on the system clock (what {@link java.util.ServiceLoader} creates). */
   public MonitoringService() {
@@ -70,15 +67,15 @@ public final class MonitoringService extends KernelServiceBase {
 
   @Override
   protected void begin(KernelContext context) {
-    subscription = new PubSub(context.transport())
-        .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report));
-    server = Server.builder(SERVICE)
+    closeAtEnd(new PubSub(context.transport())
+        .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report)));
+    closeAtEnd(Server.builder(SERVICE)
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())
         .settings(context.settings())
         .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).asIdempotent())
         .build()
-        .start();
+        .start());
     context.web().mount(PATH, "Monitoring: the health of every service", this::http);
   }
 
@@ -163,16 +160,6 @@ public final class MonitoringService extends KernelServiceBase {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  @Override
-  protected void end() {
-    if (subscription != null) {
-      subscription.close();
-    }
-    if (server != null) {
-      server.close();
     }
   }
 }

@@ -11,7 +11,6 @@ import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.trace.SpanSink;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.GetTraceRequest;
 import dev.skiff.proto.v1.ListTracesRequest;
 import dev.skiff.proto.v1.Span;
@@ -81,8 +80,6 @@ public final class TraceService extends KernelServiceBase {
   private final AtomicLong spansReceived = new AtomicLong();
   private final AtomicLong droppedUpstream = new AtomicLong();
   private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
-  private Transport.Subscription subscription;
-  private Server server;
 
   /**
    * A trace service with the store the environment configures (see the table above; it connects when
@@ -157,12 +154,12 @@ public final class TraceService extends KernelServiceBase {
     if (givenHealth != null) {
       health = givenHealth;
     } else {
-      monitoringHealth = MonitoringHealth.start(context, clock);
+      monitoringHealth = closeAtEnd(MonitoringHealth.start(context, clock));
       health = monitoringHealth;
     }
-    store.start();
+    closeAtEnd(store).start();
     PubSub events = new PubSub(context.transport());
-    subscription = events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch));
+    closeAtEnd(events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch)));
     ServerBuilder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
@@ -170,7 +167,7 @@ public final class TraceService extends KernelServiceBase {
             .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).asIdempotent())
             .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent());
     store.healthCheck().ifPresent(check -> b.healthCheck("trace-store", check));
-    server = b.build().start();
+    closeAtEnd(b.build().start());
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
     log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
         store.getClass().getSimpleName(), givenHealth != null ? "the health source given" : monitoringHealth);
@@ -269,19 +266,5 @@ public final class TraceService extends KernelServiceBase {
   /** @return spans that services reported dropping because their trace buffer was full */
   public long spansDroppedUpstream() {
     return droppedUpstream.get();
-  }
-
-  @Override
-  protected void end() {
-    if (subscription != null) {
-      subscription.close();
-    }
-    if (server != null) {
-      server.close();
-    }
-    if (monitoringHealth != null) {
-      monitoringHealth.close();
-    }
-    store.close();
   }
 }
