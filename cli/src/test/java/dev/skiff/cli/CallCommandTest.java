@@ -79,7 +79,7 @@ class CallCommandTest {
   void malformedJsonIsBadRequest() {
     Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": ");
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
-    assertThat(r.err()).startsWith("BAD_REQUEST: malformed JSON body for skiff.clitest.EchoRequest");
+    assertThat(r.err()).startsWith("BAD_REQUEST: malformed JSON body for skiff.test.EchoRequest");
     assertThat(r.out()).isEmpty();
   }
 

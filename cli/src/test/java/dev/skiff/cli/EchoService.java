@@ -1,10 +1,10 @@
 package dev.skiff.cli;
 
-import dev.skiff.cli.testproto.EchoRequest;
-import dev.skiff.cli.testproto.EchoResponse;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.net.URI;

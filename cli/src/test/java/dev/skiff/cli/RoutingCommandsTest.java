@@ -59,7 +59,7 @@ class RoutingCommandsTest {
     Skiff.Result one = Skiff.run("services", svc.name);
     assertThat(one.exitCode()).as(one.toString()).isZero();
     assertThat(one.out()).contains(svc.name + ": 2 instances; versions 1.0.0 (1), 2.0.0 (1)")
-        .contains("echo(skiff.clitest.EchoRequest) -> skiff.clitest.EchoResponse");
+        .contains("echo(skiff.test.EchoRequest) -> skiff.test.EchoResponse");
 
     Skiff.Result none = Skiff.run("services", "test.cli.nosuch");
     assertThat(none.exitCode()).isEqualTo(1);
