@@ -10,6 +10,7 @@ import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -119,7 +120,7 @@ public final class MonitoringService extends KernelServiceBase {
       if (s.isPresent()) {
         WebServer.send(ex, 200, "application/json", json(s.get()));
       } else {
-        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + quote(unknown(name)) + "}");
+        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + JsonStrings.quote(unknown(name)) + "}");
       }
     } else {
       WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found: " + path + " (the dashboard is at " + PATH + "/)");
@@ -132,24 +133,6 @@ public final class MonitoringService extends KernelServiceBase {
     } catch (InvalidProtocolBufferException e) {
       throw new IllegalStateException("cannot print " + m.getClass().getSimpleName() + " as JSON", e);
     }
-  }
-
-  private static String quote(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
   }
 
   private static String dashboard() {

@@ -1,6 +1,8 @@
 package dev.skiff.platform.config;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -436,6 +438,28 @@ public final class Config {
       out.add(InetSocketAddress.createUnresolved(host, port));
     }
     return out;
+  }
+
+  /**
+   * A list of {@code host[:port]} addresses as {@link #getAddresses} reads it, each host resolved now;
+   * or a default.
+   *
+   * @param path a path relative to this view
+   * @param defaultPort the port of an address that names none
+   * @param dflt the default list, e.g. {@code List.of("127.0.0.1")}
+   * @return resolved addresses, in the order given
+   * @throws ConfigException when an item is malformed (as {@link #getAddresses}) or its host is unknown
+   */
+  public List<InetSocketAddress> getResolvedAddresses(String path, int defaultPort, List<String> dflt) {
+    List<InetSocketAddress> out = new ArrayList<>();
+    for (InetSocketAddress a : getAddresses(path, defaultPort, dflt)) {
+      try {
+        out.add(new InetSocketAddress(InetAddress.getByName(a.getHostString()), a.getPort()));
+      } catch (UnknownHostException e) {
+        throw invalid(path, "unknown host '" + a.getHostString() + "'");
+      }
+    }
+    return List.copyOf(out);
   }
 
   /**
