@@ -58,8 +58,7 @@ class RoutingLeaderTest {
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "a", heartbeat, TestServices.Hook.NONE));
     f.start(TestServices.echo(f.serviceTransport, s, "2.0.0", "b", heartbeat, TestServices.Hook.NONE));
     awaitRegistry(first.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(first.binding);
+    f.applyRoute(first, s, Map.of("1.0.0", 50, "2.0.0", 50));
     first.close();
 
     // calls flow all along the change of leader; split() fails on any failed call
