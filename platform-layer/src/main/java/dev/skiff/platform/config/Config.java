@@ -258,11 +258,11 @@ public final class Config {
   }
 
   private int parseInt(String path, String v) {
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw invalid(path, "must be a whole number");
+    long n = parseLong(path, v);
+    if (n != (int) n) {
+      throw invalid(path, "must be a whole number"); // beyond the range of an int
     }
+    return (int) n;
   }
 
   /**
@@ -274,12 +274,12 @@ public final class Config {
    * @throws ConfigException when set but not a whole number
    */
   public long getLong(String path, long dflt) {
-    Optional<String> v = find(path);
-    if (v.isEmpty()) {
-      return dflt;
-    }
+    return find(path).map(v -> parseLong(path, v)).orElse(dflt);
+  }
+
+  private long parseLong(String path, String v) {
     try {
-      return Long.parseLong(v.get());
+      return Long.parseLong(v.trim());
     } catch (NumberFormatException e) {
       throw invalid(path, "must be a whole number");
     }
