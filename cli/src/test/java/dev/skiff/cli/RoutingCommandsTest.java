@@ -101,7 +101,7 @@ class RoutingCommandsTest {
 
     Skiff.Result pinned = Skiff.run("call", svc.name, "echo", "--version", "2.0.0", "-v");
     assertThat(pinned.exitCode()).as(pinned.toString()).isZero();
-    assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance two");
+    assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance " + svc.instanceB());
 
     Skiff.Result noVersion = Skiff.run("call", svc.name, "echo", "--version", "7.0.0");
     assertThat(noVersion.exitCode()).isEqualTo(1);
