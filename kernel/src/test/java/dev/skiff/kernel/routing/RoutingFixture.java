@@ -230,6 +230,15 @@ final class RoutingFixture implements AutoCloseable {
     return split(service, n, CallOptions.defaults());
   }
 
+  /**
+   * Waits for the leader's next full pass ({@link #awaitFullPass}), then makes calls and fails unless
+   * every one of them is answered by the version.
+   */
+  void assertAllReach(KernelCopy leader, String service, String version, int calls) {
+    awaitFullPass(leader.binding);
+    assertThat(split(service, calls)).isEqualTo(Map.of(version, calls));
+  }
+
   static <T> Map<String, Integer> count(Collection<T> items, Function<T, String> key) {
     Map<String, Integer> m = new TreeMap<>();
     items.forEach(i -> m.merge(key.apply(i), 1, Integer::sum));

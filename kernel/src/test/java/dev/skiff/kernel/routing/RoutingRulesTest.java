@@ -58,15 +58,13 @@ class RoutingRulesTest {
     RouteStatus st = f.route(s);
     assertThat(st.getRule().getWeightsMap()).isEqualTo(Map.of("1.0.0", 90, "1.1.0", 10));
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 90));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("1.0.0", 1000));
+    f.assertAllReach(k, s, "1.0.0", 1000);
 
     // a version outside the rule starts, then the rule's last running version stops: none of the rule's
     // versions runs, so the service falls back to its service queue and 2.0.0 serves every call
     f.start(s, "2.0.0", "c");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 500)).isEqualTo(Map.of("1.0.0", 500));
+    f.assertAllReach(k, s, "1.0.0", 500);
     a.close();
     awaitRegistry(k.binding, s, Map.of("2.0.0", 1));
     st = f.route(s);
@@ -79,8 +77,7 @@ class RoutingRulesTest {
     // until one of the rule's versions runs again: the rule applies again, 2.0.0 gets nothing
     f.start(s, "1.0.0", "a2");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("1.0.0", 1000));
+    f.assertAllReach(k, s, "1.0.0", 1000);
   }
 
   @Test
@@ -119,8 +116,7 @@ class RoutingRulesTest {
     // 1.0.0 starts: the rule gives it no share, but no version with a share runs, so it serves everything
     f.start(s, "1.0.0", "a");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 300)).isEqualTo(Map.of("1.0.0", 300));
+    f.assertAllReach(k, s, "1.0.0", 300);
     // refused without --force: a version of a running service that does not run
     assertThatThrownBy(() -> f.setRoute(s, Map.of("1.0.0", 0, "3.0.0", 100)))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST))
@@ -130,8 +126,7 @@ class RoutingRulesTest {
     f.start(s, "2.0.0", "b");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
     assertThat(f.route(s).getEffectiveMap()).isEqualTo(Map.of("2.0.0", 100));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("2.0.0", 1000));
+    f.assertAllReach(k, s, "2.0.0", 1000);
   }
 
   @Test

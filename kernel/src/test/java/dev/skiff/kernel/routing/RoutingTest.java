@@ -170,8 +170,7 @@ class RoutingTest {
     await().atMost(HANG).pollInterval(Duration.ofMillis(50))
         .until(() -> f.split(svc, 50).keySet().equals(Set.of("2.0.0")));
     System.out.printf("[routing] rule changed to 0/100: all traffic on 2.0.0 after %.0f ms%n", (System.nanoTime() - t3) / 1e6);
-    awaitFullPass(k.binding);
-    assertThat(f.split(svc, 1000)).isEqualTo(Map.of("2.0.0", 1000));
+    f.assertAllReach(k, svc, "2.0.0", 1000);
     // and no call fails while the weights change (split fails on any failed call)
     CompletableFuture<Map<String, Integer>> during = CompletableFuture.supplyAsync(() -> f.split(svc, 3000));
     f.setRoute(svc, Map.of("1.0.0", 50, "2.0.0", 50));
@@ -246,8 +245,7 @@ class RoutingTest {
     f.setRoute(name, Map.of("1.0.0", 0, "2.0.0", 100));
     await().atMost(HANG).until(() -> f.split(name, 50).keySet().equals(Set.of("2.0.0")));
     System.out.printf("[routing] the new leader applied a change %.0f ms after the first copy stopped%n", (System.nanoTime() - t0) / 1e6);
-    awaitFullPass(second.binding);
-    assertThat(f.split(name, 500)).isEqualTo(Map.of("2.0.0", 500));
+    f.assertAllReach(second, name, "2.0.0", 500);
   }
 
   @Test
