@@ -1,5 +1,6 @@
 package dev.skiff.cli;
 
+import dev.skiff.platform.client.Client;
 import java.io.PrintWriter;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
@@ -27,6 +28,14 @@ abstract class BrokerCommand implements Callable<Integer> {
   /** @return the broker chosen by {@code --amqp}, {@code SKIFF_AMQP_URI} or the default */
   BrokerOption.Broker broker() {
     return broker.resolve(cli.env(), spec);
+  }
+
+  /**
+   * @return a client on the broker chosen ({@link #broker()}) that owns its connection; close it to disconnect
+   * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
+   */
+  Client connect() {
+    return broker().connect();
   }
 
   /** @return where results go */

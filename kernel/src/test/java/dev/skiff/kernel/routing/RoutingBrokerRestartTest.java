@@ -8,6 +8,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.routing.RoutingFixture.KernelCopy;
+import dev.skiff.platform.Broker;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.amqp.AmqpTransport;

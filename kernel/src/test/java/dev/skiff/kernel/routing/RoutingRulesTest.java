@@ -30,8 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,27 +39,17 @@ import org.junit.jupiter.api.Test;
  * {@code --force}, a stopped version's queue, a new instance under a rule, a retry's version.
  */
 class RoutingRulesTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void aRuleAppliesToTheVersionsThatRunAndFallsBackToTheServiceQueueWhenNoneRuns() {
     KernelCopy k = f.leader();
     String s = f.name("running");
-    Server a = f.start(s, "1.0.0", "a");
-    Server b = f.start(s, "1.1.0", "b");
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "1.1.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 90, "1.1.0", 10));
-    awaitFullPass(k.binding);
+    List<Server> ab = f.startVersions(k, s, "1.0.0", "1.1.0");
+    Server a = ab.get(0);
+    Server b = ab.get(1);
+    f.applyRoute(k, s, Map.of("1.0.0", 90, "1.1.0", 10));
     assertThat(f.split(s, 1000)).containsOnlyKeys("1.0.0", "1.1.0");
 
     // 1.1.0 stops: the rule stays as it was set, and 1.0.0 takes every call (none is lost to 1.1.0's share)
@@ -98,10 +87,8 @@ class RoutingRulesTest {
   void aRunningVersionOutsideTheRuleGetsOnlyPinnedCalls() {
     KernelCopy k = f.leader();
     String s = f.name("outside");
-    f.start(s, "1.0.0", "a");
-    f.start(s, "1.1.0", "b");
-    f.start(s, "2.0.0", "c"); // started before the rule: it bound the service queue, as every instance
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "1.1.0", 1, "2.0.0", 1));
+    // c (2.0.0) started before the rule: it bound the service queue, as every instance
+    f.startVersions(k, s, "1.0.0", "1.1.0", "2.0.0");
     assertThat(f.split(s, 600)).containsOnlyKeys("1.0.0", "1.1.0", "2.0.0");
     RouteStatus st = f.setRoute(s, Map.of("1.0.0", 50, "1.1.0", 50));
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 50, "1.1.0", 50));
@@ -151,9 +138,7 @@ class RoutingRulesTest {
   void aStoppedVersionsQueueIsDeletedOnceEmptyAndUnconsumed() throws Exception {
     KernelCopy k = f.leader();
     String s = f.name("gone");
-    f.start(s, "1.0.0", "a");
-    Server b = f.start(s, "2.0.0", "b");
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
+    Server b = f.startVersions(k, s, "1.0.0", "2.0.0").get(1);
     awaitFullPass(k.binding);
     String v2 = AmqpNames.versionQueue(s, "2.0.0");
     assertThat(f.queueExists(v2)).isTrue();
@@ -217,8 +202,7 @@ class RoutingRulesTest {
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "a", RoutingFixture.HEARTBEAT, count));
     f.start(TestServices.echo(f.serviceTransport, s, "2.0.0", "b", RoutingFixture.HEARTBEAT, count));
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    f.applyRoute(k, s, Map.of("1.0.0", 50, "2.0.0", 50));
     k.close();
 
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "new", RoutingFixture.HEARTBEAT, count));
@@ -255,8 +239,7 @@ class RoutingRulesTest {
       f.start(TestServices.echo(f.serviceTransport, s, vi[0], vi[1], RoutingFixture.HEARTBEAT, flaky));
     }
     awaitRegistry(k.binding, s, Map.of("1.0.0", 2, "2.0.0", 2));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    f.applyRoute(k, s, Map.of("1.0.0", 50, "2.0.0", 50));
 
     // no circuit breaker: half the attempts fail on purpose
     try (Client retrying = Client.builder().transport(f.serviceTransport).defaultTimeout(Duration.ofSeconds(30))

@@ -67,53 +67,16 @@ public record Settings(
    * @throws IllegalArgumentException naming the variable whose value is invalid
    */
   public static Settings fromEnvironment(Map<String, String> env) {
-    int concurrency = positiveInt(env, "SKIFF_CONCURRENCY", 16);
+    int concurrency = EnvVars.positiveInt(env, "SKIFF_CONCURRENCY", 16);
     return new Settings(
-        nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
-        nonBlank(env, "SKIFF_SERVICE_VERSION"),
-        nonBlank(env, "SKIFF_INSTANCE_ID"),
+        EnvVars.nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
+        EnvVars.nonBlank(env, "SKIFF_SERVICE_VERSION"),
+        EnvVars.nonBlank(env, "SKIFF_INSTANCE_ID"),
         concurrency,
-        positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
-        positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
-        duration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
-        duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
-        duration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)));
-  }
-
-  private static Optional<String> nonBlank(Map<String, String> env, String key) {
-    String v = env.get(key);
-    return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
-  }
-
-  private static int positiveInt(Map<String, String> env, String key, int dflt) {
-    Optional<String> v = nonBlank(env, key);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.get());
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v.get() + "'");
-  }
-
-  private static Duration duration(Map<String, String> env, String key, Duration dflt) {
-    Optional<String> v = nonBlank(env, key);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    try {
-      Duration d = Durations.parse(v.get());
-      if (!d.isNegative() && !d.isZero()) {
-        return d;
-      }
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
-    }
-    throw new IllegalArgumentException(key + " must be a positive duration, not '" + v.get() + "'");
+        EnvVars.positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
+        EnvVars.positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
+        EnvVars.positiveDuration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
+        EnvVars.positiveDuration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
+        EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)));
   }
 }

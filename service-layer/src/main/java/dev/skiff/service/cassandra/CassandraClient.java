@@ -446,17 +446,7 @@ public final class CassandraClient implements AutoCloseable {
   /** Builds a {@link CassandraClient}. */
   public static final class Builder extends StoreClientBuilder<CassandraClient, Builder> {
     private Builder() {
-      super("cassandra");
-    }
-
-    @Override
-    protected Builder self() {
-      return this;
-    }
-
-    @Override
-    public CassandraClient build() {
-      return new CassandraClient(this);
+      super("cassandra", CassandraClient::new);
     }
   }
 

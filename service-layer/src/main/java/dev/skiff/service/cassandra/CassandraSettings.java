@@ -3,11 +3,8 @@ package dev.skiff.service.cassandra;
 import com.datastax.oss.driver.api.core.DefaultConsistencyLevel;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -60,14 +57,7 @@ public record CassandraSettings(
    * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host
    */
   public static CassandraSettings from(Config c) {
-    List<InetSocketAddress> resolved = new ArrayList<>();
-    for (InetSocketAddress a : c.getAddresses("hosts", 9042, List.of("127.0.0.1:9042"))) {
-      try {
-        resolved.add(new InetSocketAddress(InetAddress.getByName(a.getHostString()), a.getPort()));
-      } catch (UnknownHostException e) {
-        throw c.invalid("hosts", "unknown host '" + a.getHostString() + "'");
-      }
-    }
+    List<InetSocketAddress> hosts = c.getResolvedAddresses("hosts", 9042, List.of("127.0.0.1:9042"));
     Optional<String> keyspace = c.find("keyspace");
     keyspace.ifPresent(ks -> {
       if (!CassandraClient.KEYSPACE.matcher(ks).matches()) {
@@ -91,7 +81,7 @@ public record CassandraSettings(
     }
     Map<String, String> driver = new TreeMap<>(c.at("driver").asMap());
     return new CassandraSettings(
-        List.copyOf(resolved),
+        hosts,
         c.getString("datacenter", "datacenter1"),
         keyspace,
         c.getEnum("consistency", DefaultConsistencyLevel.class, DefaultConsistencyLevel.LOCAL_QUORUM),

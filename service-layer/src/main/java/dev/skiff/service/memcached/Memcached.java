@@ -490,17 +490,7 @@ public final class Memcached implements AutoCloseable {
   /** Builds a {@link Memcached}. */
   public static final class Builder extends StoreClientBuilder<Memcached, Builder> {
     private Builder() {
-      super("memcached");
-    }
-
-    @Override
-    protected Builder self() {
-      return this;
-    }
-
-    @Override
-    public Memcached build() {
-      return new Memcached(this);
+      super("memcached", Memcached::new);
     }
   }
 

@@ -352,17 +352,7 @@ public final class ZooKeeperClient implements AutoCloseable {
   /** Builds a {@link ZooKeeperClient}. */
   public static final class Builder extends StoreClientBuilder<ZooKeeperClient, Builder> {
     private Builder() {
-      super("zookeeper");
-    }
-
-    @Override
-    protected Builder self() {
-      return this;
-    }
-
-    @Override
-    public ZooKeeperClient build() {
-      return new ZooKeeperClient(this);
+      super("zookeeper", ZooKeeperClient::new);
     }
   }
 
