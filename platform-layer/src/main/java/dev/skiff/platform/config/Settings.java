@@ -19,6 +19,8 @@ import java.util.Optional;
  *   <tr><td>SKIFF_DEFAULT_TIMEOUT</td><td>a call's timeout when it names none</td><td>5s</td></tr>
  *   <tr><td>SKIFF_DRAIN_GRACE</td><td>how long close() lets in-flight requests finish</td><td>10s</td></tr>
  *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
+ *   <tr><td>SKIFF_BROKER_WAIT</td><td>how long a service started while its broker cannot be reached waits
+ *     for it before exiting with {@link dev.skiff.platform.ExitCodes#DEPENDENCY_UNAVAILABLE}</td><td>as long as it takes</td></tr>
  * </table>
  *
  * @param amqpUri the broker URI
@@ -31,6 +33,8 @@ import java.util.Optional;
  * @param drainGrace how long close() lets in-flight requests finish
  * @param heartbeat how often an instance announces itself for discovery; it is forgotten after three
  *     missed heartbeats (docs/routing.md)
+ * @param brokerWait how long a service started while its broker cannot be reached waits for it; empty to
+ *     wait as long as it takes (docs/reliability.md, "Starting while a dependency is down")
  */
 public record Settings(
     String amqpUri,
@@ -41,7 +45,8 @@ public record Settings(
     int maxMessageBytes,
     Duration defaultTimeout,
     Duration drainGrace,
-    Duration heartbeat) {
+    Duration heartbeat,
+    Optional<Duration> brokerWait) {
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
@@ -77,6 +82,7 @@ public record Settings(
         EnvVars.positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
         EnvVars.positiveDuration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
         EnvVars.positiveDuration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
-        EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)));
+        EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
+        EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)));
   }
 }
