@@ -97,6 +97,30 @@ public abstract class SkiffService {
   }
 
   /**
+   * Connects a service process to the broker its settings name, waiting for it while it cannot be
+   * reached (saying so in the log every 30 s); after {@code SKIFF_BROKER_WAIT}, if set, prints one line to
+   * stderr and exits the process with {@link ExitCodes#DEPENDENCY_UNAVAILABLE}. For main methods that
+   * build their servers by hand; {@link #run()} uses it.
+   *
+   * @param process the service (or process) name the line starts with
+   * @param settings the environment's settings
+   * @return the connected transport
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public static AmqpTransport connectOrExit(String process, Settings settings) throws InterruptedException {
+    try {
+      return AmqpTransport.connectWhenReachable(
+          AmqpOptions.of(settings.amqpUri()), settings.brokerWait().orElse(null),
+          why -> log.warn("{}: waiting for the broker: {}", process, why));
+    } catch (SkiffException unreachable) {
+      // one line a person or a supervisor can read, and a code that says "a dependency is missing"
+      System.err.println(process + ": cannot start: " + unreachable.description());
+      System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
+      throw unreachable;
+    }
+  }
+
+  /**
    * Runs the service as a process: connects to the broker from the environment, serves, and on SIGTERM
    * or SIGINT drains and exits. Started while the broker cannot be reached, it waits for it, trying every
    * second (and saying so in its log every 30 s), and serves once it comes; with {@code SKIFF_BROKER_WAIT}
@@ -109,17 +133,7 @@ public abstract class SkiffService {
   public final void run() throws InterruptedException {
     Settings settings = Settings.fromEnvironment();
     TraceSettings traceSettings = TraceSettings.fromEnvironment();
-    AmqpTransport transport;
-    try {
-      transport = AmqpTransport.connectWhenReachable(
-          AmqpOptions.of(settings.amqpUri()), settings.brokerWait().orElse(null),
-          why -> log.warn("{}: waiting for the broker: {}", name, why));
-    } catch (SkiffException unreachable) {
-      // one line a person or a supervisor can read, and a code that says "a dependency is missing"
-      System.err.println(name + ": cannot start: " + unreachable.description());
-      System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
-      return;
-    }
+    AmqpTransport transport = connectOrExit(name, settings);
     // traced for free: forced and upstream-sampled traces always, new ones at SKIFF_TRACE_SAMPLE_RATE
     Tracing tracing =
         Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))
