@@ -62,7 +62,7 @@ class StartWhileBrokerDownTest {
     assertThat(process.isAlive()).as("still running, waiting").isTrue();
     broker.startNode();
     try (AmqpTransport t = AmqpTransport.connect(broker.uri()); Client client = Client.builder().transport(t).build()) {
-      await().atMost(BrokerRecoveryCyclesTest.BOUND).pollInterval(Duration.ofMillis(200)).ignoreExceptionsInstanceOf(SkiffException.class)
+      await().atMost(BrokerOutageTest.BOUND).pollInterval(Duration.ofMillis(200)).ignoreExceptionsInstanceOf(SkiffException.class)
           .until(() -> client.call(WaitingService.NAME, "echo", EchoRequest.newBuilder().setText("came").build(), EchoResponse.class,
               CallOptions.timeout(Duration.ofSeconds(1))).getText().equals("came"));
     }
