@@ -13,8 +13,12 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -59,6 +63,27 @@ public final class ChaosService {
     }
     p.destroyForcibly();
     throw new IllegalStateException("instance " + instance + " did not start");
+  }
+
+  /**
+   * How many times each request id ran on endpoint {@code once}, across the instances' run logs.
+   *
+   * @param runLogs the run logs given to {@link #launch} (missing ones are skipped)
+   * @return runs by request id
+   * @throws IOException when a log cannot be read
+   */
+  static Map<String, Integer> runsByRequestId(List<Path> runLogs) throws IOException {
+    Map<String, Integer> ranTimes = new HashMap<>();
+    for (Path log : runLogs) {
+      if (Files.exists(log)) {
+        for (String id : Files.readAllLines(log)) {
+          if (!id.isBlank()) {
+            ranTimes.merge(id, 1, Integer::sum);
+          }
+        }
+      }
+    }
+    return ranTimes;
   }
 
   public static void main(String[] args) throws Exception {

@@ -107,17 +107,8 @@ class ChaosTest {
             .get(TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
       }
     }
-    Map<String, Integer> ranTimes = new HashMap<>();
-    for (int i = 0; i < 3; i++) {
-      Path log = dir.resolve("runs-" + i + ".log");
-      if (Files.exists(log)) {
-        for (String id : Files.readAllLines(log)) {
-          if (!id.isBlank()) {
-            ranTimes.merge(id, 1, Integer::sum);
-          }
-        }
-      }
-    }
+    Map<String, Integer> ranTimes =
+        ChaosService.runsByRequestId(List.of(dir.resolve("runs-0.log"), dir.resolve("runs-1.log"), dir.resolve("runs-2.log")));
     long ranTwice = ranTimes.values().stream().filter(n -> n > 1).count();
     System.out.printf(
         "chaos: %d calls; outcomes %s; over deadline %d; idempotent calls failed %d; non-idempotent runs %d, run twice %d%n",

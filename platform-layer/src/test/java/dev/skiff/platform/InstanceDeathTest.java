@@ -105,17 +105,8 @@ class InstanceDeathTest {
             .get(TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
       }
     }
-    Map<String, Integer> ranTimes = new HashMap<>();
-    for (int i = 0; i < 3; i++) {
-      Path log = dir.resolve("runs-" + i + ".log");
-      if (Files.exists(log)) {
-        for (String id : Files.readAllLines(log)) {
-          if (!id.isBlank()) {
-            ranTimes.merge(id, 1, Integer::sum);
-          }
-        }
-      }
-    }
+    Map<String, Integer> ranTimes =
+        ChaosService.runsByRequestId(List.of(dir.resolve("runs-0.log"), dir.resolve("runs-1.log"), dir.resolve("runs-2.log")));
     Map<String, Integer> seen = new TreeMap<>();
     outcomes.forEach((k, v) -> seen.put(k, v.get()));
     int failed = seen.entrySet().stream().filter(e -> !e.getKey().equals("OK")).mapToInt(Map.Entry::getValue).sum();

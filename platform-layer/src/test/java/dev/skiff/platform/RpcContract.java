@@ -1146,6 +1146,13 @@ abstract class RpcContract {
     }
   }
 
+  /** Calls echo {@code times} times, each failing with {@code code} and answered, not refused by the breaker. */
+  private static void assertAnsweredFailing(Client c, String service, ErrorCode code, int times) {
+    for (int i = 0; i < times; i++) {
+      assertAnswered(c, service, failWith(code));
+    }
+  }
+
   private static void assertRefusedByTheBreaker(Client c, String service, String endpoint) {
     CompletableFuture<EchoResponse> f = c.callAsync(service, endpoint, text("x"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60)));
     assertThat(f).as("refused at once").isCompletedExceptionally();
@@ -1173,9 +1180,7 @@ abstract class RpcContract {
     }
     try (Client guarded = guardedClient(Duration.ofSeconds(60))) {
       // nine failures are too few calls to judge; the tenth opens it (10 of 10)
-      for (int i = 0; i < 9; i++) {
-        assertAnswered(guarded, echo, failWith(ErrorCode.CAPACITY));
-      }
+      assertAnsweredFailing(guarded, echo, ErrorCode.CAPACITY, 9);
       assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
       assertRefusedByTheBreaker(guarded, echo, "echo");
     }
@@ -1187,14 +1192,10 @@ abstract class RpcContract {
     try (Client guarded = guardedClient(Duration.ofSeconds(60))) {
       // UNKNOWN_OUTCOME says an instance went away with the request, not that the service is failing:
       // thirty of them, every one sent and answered
-      for (int i = 0; i < 30; i++) {
-        assertAnswered(guarded, echo, failWith(ErrorCode.UNKNOWN_OUTCOME));
-      }
+      assertAnsweredFailing(guarded, echo, ErrorCode.UNKNOWN_OUTCOME, 30);
       // nor are they counted as served: nine failures of the service are too few to judge (had the thirty
       // counted as served, ten failures of forty would never open it) ...
-      for (int i = 0; i < 9; i++) {
-        assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
-      }
+      assertAnsweredFailing(guarded, echo, ErrorCode.INTERNAL, 9);
       // ... and the tenth opens it: 10 of 10
       assertAnswered(guarded, echo, failWith(ErrorCode.INTERNAL));
       assertRefusedByTheBreaker(guarded, echo, "echo");

@@ -15,6 +15,7 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.SkiffService;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.transport.Transport;
@@ -168,7 +169,7 @@ public final class Journey {
 
   public static void main(String[] args) throws InterruptedException {
     Settings settings = Settings.fromEnvironment();
-    AmqpTransport transport = AmqpTransport.connect(settings.amqpUri());
+    AmqpTransport transport = SkiffService.connectOrExit("journey", settings);
     List<Server> servers = startAll(transport, settings, List.of(args));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       servers.forEach(Server::close);

@@ -21,6 +21,8 @@ import java.util.Optional;
  *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
  *   <tr><td>SKIFF_OUTLIER_EJECTION</td><td>{@code on} or {@code off}: an instance failing while its peers
  *       succeed takes itself out of rotation (docs/writing-services.md)</td><td>on</td></tr>
+ *   <tr><td>SKIFF_BROKER_WAIT</td><td>how long a service started while its broker cannot be reached waits
+ *     for it before exiting with {@link dev.skiff.platform.ExitCodes#DEPENDENCY_UNAVAILABLE}</td><td>as long as it takes</td></tr>
  * </table>
  *
  * @param amqpUri the broker URI
@@ -34,6 +36,8 @@ import java.util.Optional;
  * @param heartbeat how often an instance announces itself for discovery; it is forgotten after three
  *     missed heartbeats (docs/routing.md)
  * @param outlierEjection whether an instance failing while its peers succeed takes itself out of rotation
+ * @param brokerWait how long a service started while its broker cannot be reached waits for it; empty to
+ *     wait as long as it takes (docs/reliability.md, "Starting while a dependency is down")
  */
 public record Settings(
     String amqpUri,
@@ -45,7 +49,8 @@ public record Settings(
     Duration defaultTimeout,
     Duration drainGrace,
     Duration heartbeat,
-    boolean outlierEjection) {
+    boolean outlierEjection,
+    Optional<Duration> brokerWait) {
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
@@ -82,6 +87,7 @@ public record Settings(
         EnvVars.positiveDuration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
         EnvVars.positiveDuration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
         EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
-        EnvVars.onOff(env, "SKIFF_OUTLIER_EJECTION", true));
+        EnvVars.onOff(env, "SKIFF_OUTLIER_EJECTION", true),
+        EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)));
   }
 }
