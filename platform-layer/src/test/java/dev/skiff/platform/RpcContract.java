@@ -1322,21 +1322,27 @@ abstract class RpcContract {
     }
   }
 
+  /** An observer that keeps every event it is told of. */
+  private static final class Recorder implements dev.skiff.platform.observe.RpcObserver {
+    final List<dev.skiff.platform.observe.ServerEvent> serverEvents = java.util.Collections.synchronizedList(new ArrayList<>());
+    final List<dev.skiff.platform.observe.ClientEvent> clientEvents = java.util.Collections.synchronizedList(new ArrayList<>());
+
+    @Override
+    public void onServerRequest(dev.skiff.platform.observe.ServerEvent e) {
+      serverEvents.add(e);
+    }
+
+    @Override
+    public void onClientAttempt(dev.skiff.platform.observe.ClientEvent e) {
+      clientEvents.add(e);
+    }
+  }
+
   @Test
   void observersSeeEveryAttemptAndRequestAsOneTrace() {
-    List<dev.skiff.platform.observe.ServerEvent> serverEvents = java.util.Collections.synchronizedList(new ArrayList<>());
-    List<dev.skiff.platform.observe.ClientEvent> clientEvents = java.util.Collections.synchronizedList(new ArrayList<>());
-    dev.skiff.platform.observe.RpcObserver recorder = new dev.skiff.platform.observe.RpcObserver() {
-      @Override
-      public void onServerRequest(dev.skiff.platform.observe.ServerEvent e) {
-        serverEvents.add(e);
-      }
-
-      @Override
-      public void onClientAttempt(dev.skiff.platform.observe.ClientEvent e) {
-        clientEvents.add(e);
-      }
-    };
+    Recorder recorder = new Recorder();
+    List<dev.skiff.platform.observe.ServerEvent> serverEvents = recorder.serverEvents;
+    List<dev.skiff.platform.observe.ClientEvent> clientEvents = recorder.clientEvents;
     startEcho(b -> b.observer(recorder));
     String outer = echo + ".outer";
     start(outer, b -> b.observer(recorder));
@@ -1369,19 +1375,9 @@ abstract class RpcContract {
 
   @Test
   void observersSeeErrorsRetriesAndRefusals() {
-    List<dev.skiff.platform.observe.ServerEvent> serverEvents = java.util.Collections.synchronizedList(new ArrayList<>());
-    List<dev.skiff.platform.observe.ClientEvent> clientEvents = java.util.Collections.synchronizedList(new ArrayList<>());
-    dev.skiff.platform.observe.RpcObserver recorder = new dev.skiff.platform.observe.RpcObserver() {
-      @Override
-      public void onServerRequest(dev.skiff.platform.observe.ServerEvent e) {
-        serverEvents.add(e);
-      }
-
-      @Override
-      public void onClientAttempt(dev.skiff.platform.observe.ClientEvent e) {
-        clientEvents.add(e);
-      }
-    };
+    Recorder recorder = new Recorder();
+    List<dev.skiff.platform.observe.ServerEvent> serverEvents = recorder.serverEvents;
+    List<dev.skiff.platform.observe.ClientEvent> clientEvents = recorder.clientEvents;
     startEcho(b -> b.observer(recorder));
     try (Client c = Client.builder().transport(transport).observer(recorder).build()) {
       c.call(echo, "flaky", flakyFor(1, ErrorCode.UNAVAILABLE), EchoResponse.class);
