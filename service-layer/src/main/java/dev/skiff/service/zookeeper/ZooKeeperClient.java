@@ -1,6 +1,7 @@
 package dev.skiff.service.zookeeper;
 
 import dev.skiff.service.StoreClientBuilder;
+import dev.skiff.service.StoreUnavailableAtStart;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -11,18 +12,28 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.internal.Threads;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import org.apache.curator.RetryPolicy;
+import org.apache.curator.RetrySleeper;
 import org.apache.curator.ensemble.EnsembleProvider;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
@@ -63,6 +74,14 @@ import org.slf4j.LoggerFactory;
 public final class ZooKeeperClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ZooKeeperClient.class);
   private static final Pattern RECIPE_NAME = Pattern.compile("[A-Za-z0-9_.-]+");
+  /** Set while a caller's operation runs on its thread (see {@link #failFast}). */
+  private static final ThreadLocal<Boolean> FOREGROUND = new ThreadLocal<>();
+  /** How often the watchdog looks at the connection. */
+  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
+  /** How long the ensemble must answer a probe while the client stays disconnected before a rebuild. */
+  static final Duration STALL = Duration.ofSeconds(5);
+  private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
   private enum State { NEW, STARTED, CLOSED }
 
@@ -74,6 +93,8 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final LiveEnsemble ensemble;
   private final CuratorFramework curator;
   private final ExecutorService listenerExecutor;
+  private final ScheduledExecutorService watchdog;
+  private final Duration requiredAtStart;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
   private final AtomicReference<Instant> connectionSince = new AtomicReference<>(Instant.now());
@@ -83,6 +104,11 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final Counter suspended;
   private final Counter lost;
   private final Counter reconnected;
+  private final Counter rebuilds;
+  /** Watchdog state (its thread only): since when the ensemble answers while the client is not connected. */
+  private long answeringSince;
+  private long nextRebuild;
+  private Duration backoff = FIRST_BACKOFF;
   private final Timer lockAcquire;
 
   private ZooKeeperClient(Builder b) {
@@ -92,13 +118,14 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
     this.settings = ZooKeeperSettings.from(setup.section());
+    this.requiredAtStart = setup.section().has("required-at-start") ? settings.requiredAtStart() : b.requiredAtStart;
     this.ensemble = new LiveEnsemble(settings.connectString());
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
             .ensembleProvider(ensemble)
             .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
             .connectionTimeoutMs((int) settings.connectionTimeout().toMillis())
-            .retryPolicy(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000))
+            .retryPolicy(new FailFast(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000)))
             .threadFactory(Threads.named("skiff-zookeeper-" + name));
     if (!settings.namespace().isEmpty()) {
       cb.namespace(settings.namespace());
@@ -106,9 +133,11 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.curator = cb.build();
     this.listenerExecutor =
         Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
+    this.watchdog = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-zookeeper-watchdog-" + name));
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
+    this.rebuilds = metrics.counter(name + ".rebuilds");
     this.lockAcquire = metrics.timer(name + ".lock.acquire");
   }
 
@@ -118,12 +147,16 @@ public final class ZooKeeperClient implements AutoCloseable {
   }
 
   /**
-   * Connects, waiting up to {@code connection-timeout}, and registers the health check and metrics.
+   * Starts connecting and registers the health check and metrics. Waits up to {@code connection-timeout}
+   * for a first connection, then returns whether or not ZooKeeper answered: a client started while
+   * ZooKeeper is down is unhealthy, fails its operations fast with UNAVAILABLE, and connects when
+   * ZooKeeper appears. Unless ZooKeeper is {@link Builder#requiredAtStart required at start}: then
+   * start waits that long instead and, if no server answered, closes the client and throws.
    *
    * @return this
    * @throws IllegalStateException if started before or closed
-   * @throws SkiffException UNAVAILABLE, naming the hosts, when no server answered in time (the client
-   *     is then closed)
+   * @throws StoreUnavailableAtStart when ZooKeeper is required at start and did not answer in time (a
+   *     one-line message naming the hosts)
    */
   public synchronized ZooKeeperClient start() {
     if (!state.compareAndSet(State.NEW, State.STARTED)) {
@@ -131,26 +164,29 @@ public final class ZooKeeperClient implements AutoCloseable {
     }
     curator.getConnectionStateListenable().addListener((c, s) -> onState(s), listenerExecutor);
     curator.start();
+    metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
+    healthChecks.register(name, new Health());
+    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
+    watchdog.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    Duration wait = requiredAtStart.isZero() ? settings.connectionTimeout() : requiredAtStart;
     boolean connected;
     try {
-      connected = curator.blockUntilConnected((int) settings.connectionTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      connected = curator.blockUntilConnected((int) wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       connected = false;
     }
-    if (!connected) {
+    if (connected) {
+      log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
+    } else if (!requiredAtStart.isZero()) {
       close();
-      throw new SkiffException(
-          ErrorCode.UNAVAILABLE,
-          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within "
-              + settings.connectionTimeout());
+      throw new StoreUnavailableAtStart(
+          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within " + wait
+              + " at start, and this service requires it at start");
+    } else {
+      log.warn("ZooKeeper client '{}': no answer from {} ({}.hosts) within {}; started anyway, unhealthy, and connects when it answers",
+          name, settings.connectString(), setup.path(), wait);
     }
-    connection.set(ConnectionState.CONNECTED);
-    connectionSince.set(Instant.now());
-    metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
-    log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     return this;
   }
 
@@ -169,6 +205,90 @@ public final class ZooKeeperClient implements AutoCloseable {
     if (s != ConnectionState.CONNECTED) {
       log.info("ZooKeeper client '{}': connection {}", name, s);
     }
+  }
+
+  /**
+   * The watchdog, every second: when the ensemble answers a plain probe ({@code srvr}) for {@link #STALL}
+   * while the client stays disconnected, ZooKeeper's own reconnection has stalled; the client then
+   * makes a new connection (a new session), counted in {@code NAME.rebuilds}, at most once per backoff
+   * (10 s, doubling up to 5 min, back to 10 s once connected).
+   */
+  private void watch() {
+    try {
+      if (state.get() != State.STARTED) {
+        return;
+      }
+      long now = System.nanoTime();
+      if (curator.getZookeeperClient().isConnected()) {
+        answeringSince = 0;
+        backoff = FIRST_BACKOFF;
+        return;
+      }
+      if (!ensembleAnswers()) {
+        answeringSince = 0;
+        return;
+      }
+      if (answeringSince == 0) {
+        answeringSince = now;
+      }
+      if (now - answeringSince < STALL.toNanos() || now - nextRebuild < 0) {
+        return;
+      }
+      log.warn("ZooKeeper client '{}': {} answers, but the client has not reconnected in {} s; rebuilding its connection (a new session)",
+          name, connectString(), Duration.ofNanos(now - answeringSince).toSeconds());
+      rebuilds.inc();
+      lossEpoch.incrementAndGet();
+      nextRebuild = now + backoff.toNanos();
+      backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+      curator.getZookeeperClient().reset();
+    } catch (Exception e) {
+      log.warn("ZooKeeper client '{}': watchdog: {}", name, e.toString());
+    }
+  }
+
+  /** @return whether a server of the ensemble answers {@code srvr} as serving, on a connection of its own */
+  private boolean ensembleAnswers() {
+    for (String hostPort : connectString().split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      try (Socket socket = new Socket()) {
+        socket.connect(new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1))), 1000);
+        socket.setSoTimeout(1000);
+        OutputStream out = socket.getOutputStream();
+        out.write("srvr".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        InputStream in = socket.getInputStream();
+        if (new String(in.readNBytes(17), StandardCharsets.US_ASCII).equals("Zookeeper version")) {
+          return true;
+        }
+      } catch (IOException | RuntimeException e) {
+        // this one does not answer: try the next
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Fails fast when ZooKeeper cannot be reached now, rather than waiting for it.
+   *
+   * @param what what could not be done, e.g. {@code could not take lock 'x'}
+   * @throws SkiffException UNAVAILABLE naming ZooKeeper and how long it has been unreachable
+   */
+  void checkAvailable(String what) {
+    checkStarted();
+    if (!curator.getZookeeperClient().isConnected()) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": " + unavailable());
+    }
+  }
+
+  private String unavailable() {
+    ConnectionState s = connection.get();
+    long seconds = Duration.between(connectionSince.get(), Instant.now()).toSeconds();
+    String why = switch (s) {
+      case LOST -> "its session was lost (what it held, locks and leadership, was released); reconnecting";
+      case SUSPENDED -> "connection suspended; reconnecting";
+      default -> "not connected; reconnecting";
+    };
+    return "ZooKeeper '" + name + "' at " + connectString() + " is unreachable for " + seconds + " s (" + why + ")";
   }
 
   private void moveTo(ZooKeeperSettings next) {
@@ -268,7 +388,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     if (znode == null || !znode.startsWith("/") || znode.endsWith("/") || znode.contains("//")) {
       throw new IllegalArgumentException("a ZooKeeper path starts with '/' and has no empty parts: '" + znode + "'");
     }
-    WatchedValue v = new WatchedValue(curator, znode, listenerExecutor);
+    WatchedValue v = new WatchedValue(this, znode, listenerExecutor);
     recipes.add(v);
     return v;
   }
@@ -289,6 +409,7 @@ public final class ZooKeeperClient implements AutoCloseable {
       }
     }
     healthChecks.unregister(name);
+    watchdog.shutdownNow();
     if (was == State.STARTED) {
       curator.close();
     }
@@ -301,13 +422,12 @@ public final class ZooKeeperClient implements AutoCloseable {
     @Override
     protected Result check() {
       ConnectionState s = connection.get();
-      Duration since = Duration.between(connectionSince.get(), Instant.now());
+      long rebuilt = rebuilds.getCount();
+      String rebuiltNote = rebuilt == 0 ? "" : "; connection rebuilt " + rebuilt + " times";
       if (isConnected() && (s == ConnectionState.CONNECTED || s == ConnectionState.RECONNECTED)) {
-        return Result.healthy("connected to " + connectString() + " (session 0x"
-            + Long.toHexString(sessionId()) + ")");
+        return Result.healthy("connected to " + connectString() + " (session 0x" + Long.toHexString(sessionId()) + ")" + rebuiltNote);
       }
-      return Result.unhealthy("ZooKeeper connection " + s.name().toLowerCase(java.util.Locale.ROOT) + " for "
-          + since.toMillis() + " ms (ensemble " + connectString() + ")");
+      return Result.unhealthy(unavailable() + rebuiltNote);
     }
   }
 
@@ -349,10 +469,71 @@ public final class ZooKeeperClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs an operation of a caller (a lock, a set) so that it is retried only while the connection is up:
+   * when the connection goes during it, it fails after one wait for the connection
+   * ({@code connection-timeout}) instead of one per retry.
+   *
+   * @param op the operation
+   * @param <T> its result
+   * @return its result
+   * @throws Exception what it throws
+   */
+  <T> T failFast(Callable<T> op) throws Exception {
+    FOREGROUND.set(Boolean.TRUE);
+    try {
+      return op.call();
+    } finally {
+      FOREGROUND.remove();
+    }
+  }
+
+  /**
+   * The retry policy: operations that callers wait for ({@link #failFast}) are not retried while the
+   * connection is down; Curator's own background operations (recipes) retry as configured, as they
+   * must (some re-queue themselves until they succeed, and rely on the retries' waits).
+   */
+  private final class FailFast implements RetryPolicy {
+    private final RetryPolicy retries;
+
+    FailFast(RetryPolicy retries) {
+      this.retries = retries;
+    }
+
+    @Override
+    public boolean allowRetry(int retryCount, long elapsedTimeMs, RetrySleeper sleeper) {
+      return (FOREGROUND.get() == null || curator.getZookeeperClient().isConnected())
+          && retries.allowRetry(retryCount, elapsedTimeMs, sleeper);
+    }
+
+    @Override
+    public boolean allowRetry(Throwable exception) {
+      return retries.allowRetry(exception);
+    }
+  }
+
   /** Builds a {@link ZooKeeperClient}. */
   public static final class Builder extends StoreClientBuilder<ZooKeeperClient, Builder> {
+    private Duration requiredAtStart = Duration.ZERO;
+
     private Builder() {
       super("zookeeper", ZooKeeperClient::new);
+    }
+
+    /**
+     * Makes ZooKeeper required at start: {@link ZooKeeperClient#start()} waits up to {@code wait} for
+     * it and, when no server answered, throws {@link StoreUnavailableAtStart} (the config key
+     * {@code required-at-start}, when set, wins). Zero (the default): start does not require it.
+     *
+     * @param wait how long start waits for ZooKeeper
+     * @return this
+     */
+    public Builder requiredAtStart(Duration wait) {
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+      }
+      this.requiredAtStart = wait;
+      return this;
     }
   }
 
