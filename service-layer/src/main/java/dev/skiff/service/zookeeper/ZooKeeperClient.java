@@ -99,6 +99,7 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
   private final AtomicReference<Instant> connectionSince = new AtomicReference<>(Instant.now());
   private final AtomicLong lossEpoch = new AtomicLong();
+  private volatile boolean everConnected;
   private final List<AutoCloseable> recipes = new ArrayList<>();
   private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final Counter suspended;
@@ -177,6 +178,8 @@ public final class ZooKeeperClient implements AutoCloseable {
       connected = false;
     }
     if (connected) {
+      connection.compareAndSet(ConnectionState.LOST, ConnectionState.CONNECTED);
+      everConnected = true;
       log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     } else if (!requiredAtStart.isZero()) {
       close();
@@ -199,7 +202,11 @@ public final class ZooKeeperClient implements AutoCloseable {
         lost.inc();
         lossEpoch.incrementAndGet();
       }
-      case RECONNECTED -> reconnected.inc();
+      case RECONNECTED -> {
+        reconnected.inc();
+        everConnected = true;
+      }
+      case CONNECTED -> everConnected = true;
       default -> {}
     }
     if (s != ConnectionState.CONNECTED) {
@@ -283,7 +290,7 @@ public final class ZooKeeperClient implements AutoCloseable {
   private String unavailable() {
     ConnectionState s = connection.get();
     long seconds = Duration.between(connectionSince.get(), Instant.now()).toSeconds();
-    String why = switch (s) {
+    String why = !everConnected ? "not connected since start; connecting" : switch (s) {
       case LOST -> "its session was lost (what it held, locks and leadership, was released); reconnecting";
       case SUSPENDED -> "connection suspended; reconnecting";
       default -> "not connected; reconnecting";
@@ -421,10 +428,9 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final class Health extends HealthCheck {
     @Override
     protected Result check() {
-      ConnectionState s = connection.get();
       long rebuilt = rebuilds.getCount();
       String rebuiltNote = rebuilt == 0 ? "" : "; connection rebuilt " + rebuilt + " times";
-      if (isConnected() && (s == ConnectionState.CONNECTED || s == ConnectionState.RECONNECTED)) {
+      if (isConnected()) {
         return Result.healthy("connected to " + connectString() + " (session 0x" + Long.toHexString(sessionId()) + ")" + rebuiltNote);
       }
       return Result.unhealthy(unavailable() + rebuiltNote);

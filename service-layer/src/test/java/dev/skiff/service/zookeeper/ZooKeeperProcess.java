@@ -33,6 +33,11 @@ final class ZooKeeperProcess implements AutoCloseable {
   private Process process;
 
   ZooKeeperProcess() {
+    this(true);
+  }
+
+  /** @param start whether to start it now (else {@link #start()} later) */
+  ZooKeeperProcess(boolean start) {
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException("ZooKeeper is not installed at " + JAR + ": run the tests with scripts/test.sh, which installs it");
     }
@@ -56,7 +61,9 @@ final class ZooKeeperProcess implements AutoCloseable {
     }
     cleanup = new Thread(this::destroy, "stop-zookeeper-" + port);
     Runtime.getRuntime().addShutdownHook(cleanup);
-    start();
+    if (start) {
+      start();
+    }
   }
 
   /** @return the connect string, {@code 127.0.0.1:PORT} */
