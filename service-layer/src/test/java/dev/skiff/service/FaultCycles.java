@@ -121,6 +121,8 @@ public final class FaultCycles {
           + (kill ? "kill -9, " : flap ? "back briefly, " : "") + "outage " + seconds(Duration.ofNanos(back - started)) + ")",
           plan.recoveryBound(), whatFails);
       recoveries.add(Duration.ofNanos(System.nanoTime() - back));
+      System.out.printf(Locale.ROOT, "fault cycle %s %d: %s, outage %s, fully working %d ms after it answered%n", name, cycle,
+          kill ? "kill -9" : flap ? "stop, back briefly, kill -9" : "stop", seconds(outages.get(cycle)), recoveries.get(cycle).toMillis());
     }
     Figures f = new Figures(outages, recoveries, calls[0], Duration.ofNanos(slowest[0]));
     System.out.printf(Locale.ROOT,

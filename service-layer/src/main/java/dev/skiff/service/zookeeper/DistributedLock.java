@@ -62,14 +62,16 @@ public final class DistributedLock {
     if (mutex.isAcquiredInThisProcess()) {
       throw new IllegalStateException("lock '" + name + "' is already held through this object (it is not reentrant)");
     }
-    client.checkAvailable("could not take lock '" + name + "'");
     long epoch = client.lossEpoch();
     Timer.Context t = acquireTimer.time();
     try {
-      if (client.failFast(() -> mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS))) {
+      String what = "could not take lock '" + name + "'";
+      if (client.failFast(what, timeout.plus(client.connectionTimeout()), () -> mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS))) {
         return Optional.of(new Lease(epoch));
       }
       return Optional.empty();
+    } catch (SkiffException e) {
+      throw e;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted while taking lock '" + name + "'", e);

@@ -66,15 +66,16 @@ public final class WatchedValue implements AutoCloseable {
    */
   public void set(String value) {
     byte[] data = Objects.requireNonNull(value, "value").getBytes(StandardCharsets.UTF_8);
-    client.checkAvailable("could not set " + path);
     try {
-      client.failFast(() -> {
+      client.failFast("could not set " + path, client.connectionTimeout(), () -> {
         try {
           return curator.setData().forPath(path, data);
         } catch (KeeperException.NoNodeException e) {
           return curator.create().orSetData().creatingParentsIfNeeded().forPath(path, data);
         }
       });
+    } catch (SkiffException e) {
+      throw e;
     } catch (Exception e) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "could not set " + path + " in ZooKeeper: " + e, e);
     }

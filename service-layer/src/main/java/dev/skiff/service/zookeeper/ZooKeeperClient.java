@@ -27,6 +27,8 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
@@ -134,7 +136,9 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.curator = cb.build();
     this.listenerExecutor =
         Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
-    this.watchdog = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-zookeeper-watchdog-" + name));
+    ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(2, Threads.named("skiff-zookeeper-watchdog-" + name));
+    timers.setRemoveOnCancelPolicy(true);
+    this.watchdog = timers; // one thread for the watchdog, one for operations' deadlines
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
@@ -323,6 +327,11 @@ public final class ZooKeeperClient implements AutoCloseable {
     return connectString() + " (" + connection.get() + ")";
   }
 
+  /** @return how long an operation waits for the connection ({@code connection-timeout}) */
+  Duration connectionTimeout() {
+    return settings.connectionTimeout();
+  }
+
   /** @return whether the connection is up now */
   public boolean isConnected() {
     return state.get() == State.STARTED && curator.getZookeeperClient().isConnected();
@@ -476,21 +485,61 @@ public final class ZooKeeperClient implements AutoCloseable {
   }
 
   /**
-   * Runs an operation of a caller (a lock, a set) so that it is retried only while the connection is up:
-   * when the connection goes during it, it fails after one wait for the connection
-   * ({@code connection-timeout}) instead of one per retry.
+   * Runs an operation of a caller (a lock, a set): at once UNAVAILABLE when ZooKeeper is known to be
+   * unreachable; else retried only while the connection is up, and ended at {@code budget} (its thread
+   * is interrupted then) with UNAVAILABLE, however Curator waits inside.
    *
+   * @param what what could not be done, e.g. {@code could not take lock 'x'}
+   * @param budget how long it may take at most
    * @param op the operation
    * @param <T> its result
    * @return its result
-   * @throws Exception what it throws
+   * @throws SkiffException UNAVAILABLE when ZooKeeper is unreachable or did not answer within the budget
+   * @throws Exception what the operation throws otherwise
    */
-  <T> T failFast(Callable<T> op) throws Exception {
+  <T> T failFast(String what, Duration budget, Callable<T> op) throws Exception {
+    checkAvailable(what);
+    Thread caller = Thread.currentThread();
+    Deadline deadline = new Deadline();
+    ScheduledFuture<?> timer = watchdog.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
     FOREGROUND.set(Boolean.TRUE);
     try {
       return op.call();
+    } catch (Exception e) {
+      if (deadline.fired()) {
+        throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": ZooKeeper '" + name + "' at " + connectString()
+            + " did not answer within " + budget.toMillis() + " ms (" + connection.get().name().toLowerCase(java.util.Locale.ROOT) + ")", e);
+      }
+      throw e;
     } finally {
       FOREGROUND.remove();
+      timer.cancel(false);
+      deadline.end();
+    }
+  }
+
+  /** The end of a caller's operation: interrupts its thread once, unless it ended first. */
+  private static final class Deadline {
+    private boolean ended;
+    private boolean fired;
+
+    synchronized void fire(Thread caller) {
+      if (!ended) {
+        fired = true;
+        caller.interrupt();
+      }
+    }
+
+    synchronized boolean fired() {
+      return fired;
+    }
+
+    /** Called on the caller's thread when the operation ended: clears the interrupt if it was ours. */
+    synchronized void end() {
+      ended = true;
+      if (fired) {
+        Thread.interrupted();
+      }
     }
   }
 

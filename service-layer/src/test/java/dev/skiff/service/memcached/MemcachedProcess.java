@@ -22,15 +22,32 @@ final class MemcachedProcess implements AutoCloseable {
   }
 
   MemcachedProcess(int port) {
+    this(port, true);
+  }
+
+  /**
+   * @param port its port
+   * @param start whether to start it now (else {@link #start()} later)
+   */
+  MemcachedProcess(int port, boolean start) {
     this.port = port;
-    start();
+    if (start) {
+      start();
+    }
   }
 
   String address() {
     return "127.0.0.1:" + port;
   }
 
+  /** Starts the server and waits until it answers. */
   void start() {
+    startNoWait();
+    await("memcached on " + port).atMost(Duration.ofSeconds(10)).until(this::answers);
+  }
+
+  /** Starts the server and returns at once. */
+  void startNoWait() {
     List<String> cmd = new ArrayList<>(List.of("memcached", "-l", "127.0.0.1", "-p", Integer.toString(port), "-m", "16"));
     if ("root".equals(System.getProperty("user.name"))) {
       cmd.addAll(List.of("-u", "memcache"));
@@ -40,11 +57,12 @@ final class MemcachedProcess implements AutoCloseable {
     } catch (IOException e) {
       throw new IllegalStateException("cannot run memcached (scripts/test.sh installs it): " + e, e);
     }
-    await("memcached on " + port).atMost(Duration.ofSeconds(10)).until(this::answers);
   }
 
   boolean answers() {
-    try (Socket s = new Socket("127.0.0.1", port)) {
+    try (Socket s = new Socket()) {
+      s.connect(new java.net.InetSocketAddress("127.0.0.1", port), 500);
+      s.setSoTimeout(500);
       OutputStream out = s.getOutputStream();
       out.write("version\r\n".getBytes(StandardCharsets.US_ASCII));
       out.flush();
@@ -58,7 +76,23 @@ final class MemcachedProcess implements AutoCloseable {
 
   /** Kills the server at once (SIGKILL), as a crash would. */
   void kill() {
-    process.destroyForcibly();
+    end(true);
+  }
+
+  /** Stops the server as an operator would (SIGTERM) and waits until it is gone. */
+  void stop() {
+    end(false);
+  }
+
+  private void end(boolean force) {
+    if (process == null) {
+      return;
+    }
+    if (force) {
+      process.destroyForcibly();
+    } else {
+      process.destroy();
+    }
     try {
       process.waitFor();
     } catch (InterruptedException e) {
