@@ -66,28 +66,7 @@ class MemcachedOutagesTest {
 
   private void cycles(FaultCycles.Plan plan) {
     try (MemcachedProcess server = new MemcachedProcess(); Memcached m = builder(server.address()).build().start()) {
-      FaultCycles.Store store = new FaultCycles.Store() {
-        @Override
-        public void stop() {
-          server.stop();
-        }
-
-        @Override
-        public void kill() {
-          server.kill();
-        }
-
-        @Override
-        public void startNoWait() {
-          server.startNoWait();
-        }
-
-        @Override
-        public boolean answers() {
-          return server.answers();
-        }
-      };
-      FaultCycles.run("memcached", store, plan, () -> m.get("while-down"), whatFails(m));
+      FaultCycles.run("memcached", server, plan, () -> m.get("while-down"), whatFails(m));
     }
   }
 

@@ -83,28 +83,7 @@ class ZooKeeperOutagesTest {
           }
           return fails;
         };
-        FaultCycles.Store store = new FaultCycles.Store() {
-          @Override
-          public void stop() {
-            zk.stop();
-          }
-
-          @Override
-          public void kill() {
-            zk.kill();
-          }
-
-          @Override
-          public void startNoWait() {
-            zk.startNoWait();
-          }
-
-          @Override
-          public boolean answers() {
-            return zk.serves();
-          }
-        };
-        FaultCycles.run("ZooKeeper", store, plan, () -> a.lock("while-down").acquire(Duration.ofMillis(500)), whatFails);
+        FaultCycles.run("ZooKeeper", zk, plan, () -> a.lock("while-down").acquire(Duration.ofMillis(500)), whatFails);
         assertThat(metrics.counter("a.connection.lost").getCount()).as("sessions expired in the long outages").isPositive();
       }
     } catch (Exception e) {
