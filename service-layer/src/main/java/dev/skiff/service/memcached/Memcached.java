@@ -83,8 +83,13 @@ public final class Memcached implements AutoCloseable {
   private static final int MAX_KEY_BYTES = 250;
   /** How often the watchdog looks at the connections. */
   private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
-  /** How long a server must answer a probe while the client cannot use it before the client is rebuilt. */
-  static final Duration STALL = Duration.ofSeconds(5);
+  /**
+   * How long a server must answer a probe while the client cannot use it before the client is rebuilt:
+   * xmemcached tries a lost server again after {@code reconnect-interval} times the number of tries so
+   * far (up to a minute apart after a long outage), so its own reconnection alone would take up to a
+   * minute after the server is back.
+   */
+  static final Duration STALL = Duration.ofSeconds(2);
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
   private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
@@ -217,8 +222,9 @@ public final class Memcached implements AutoCloseable {
    * The watchdog, every second: when a server answers a plain probe ({@code version} on a connection of
    * its own) for {@link #STALL} while the client cannot use it (not connected, or its connection does
    * not answer: half-open), the client's own reconnection has stalled; it is then replaced by a new
-   * one on the same settings, counted in {@code NAME.rebuilds}, at most once per backoff (10 s,
-   * doubling up to 5 min, back to 10 s once every server is served).
+   * one on the same settings, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
+   * again after 10 s, doubling up to 5 min (the backoff starts again once every server is served or
+   * none answers).
    */
   private void watch() {
     try {
@@ -239,7 +245,8 @@ public final class Memcached implements AutoCloseable {
         stalled |= now - since >= STALL.toNanos();
       }
       if (stalledSince.isEmpty()) {
-        backoff = FIRST_BACKOFF;
+        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
+        nextRebuild = now;
       }
       if (stalled && now - nextRebuild >= 0) {
         log.warn("memcached client '{}': {} answer(s), but the client cannot use them; replacing the client (rebuild {})",

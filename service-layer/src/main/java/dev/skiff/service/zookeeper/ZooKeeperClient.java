@@ -221,8 +221,9 @@ public final class ZooKeeperClient implements AutoCloseable {
   /**
    * The watchdog, every second: when the ensemble answers a plain probe ({@code srvr}) for {@link #STALL}
    * while the client stays disconnected, ZooKeeper's own reconnection has stalled; the client then
-   * makes a new connection (a new session), counted in {@code NAME.rebuilds}, at most once per backoff
-   * (10 s, doubling up to 5 min, back to 10 s once connected).
+   * makes a new connection (a new session), counted in {@code NAME.rebuilds}; a rebuild that did not
+   * help is tried again after 10 s, doubling up to 5 min (the backoff starts again once connected or
+   * once the ensemble no longer answers).
    */
   private void watch() {
     try {
@@ -230,13 +231,10 @@ public final class ZooKeeperClient implements AutoCloseable {
         return;
       }
       long now = System.nanoTime();
-      if (curator.getZookeeperClient().isConnected()) {
+      if (curator.getZookeeperClient().isConnected() || !ensembleAnswers()) {
         answeringSince = 0;
-        backoff = FIRST_BACKOFF;
-        return;
-      }
-      if (!ensembleAnswers()) {
-        answeringSince = 0;
+        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
+        nextRebuild = now;
         return;
       }
       if (answeringSince == 0) {

@@ -27,7 +27,7 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * connections left half-open.
  */
 class MemcachedOutagesTest {
-  /** Memcached's documented recovery bound, from memcached answering to fully working. */
+  /** Memcached's documented recovery bound (5 s, from memcached answering to fully working), with a 5 s margin. */
   private static final Duration BOUND = Duration.ofSeconds(10);
 
   private final MetricRegistry metrics = new MetricRegistry();
