@@ -55,18 +55,36 @@ import org.slf4j.LoggerFactory;
  *     .metrics(metricRegistry)
  *     .healthChecks(healthCheckRegistry)
  *     .build()
- *     .start()) {                            // waits until connected (zookeeper.connection-timeout)
+ *     .start()) {                            // waits up to zookeeper.connection-timeout for a connection
  *   try (DistributedLock.Lease lease = zk.lock("report").acquire(Duration.ofSeconds(5))) { ... }
  * }
  * }</pre>
  *
- * <p><b>Lifecycle.</b> {@link #start()} connects, waiting up to {@code connection-timeout}, and
- * registers the health check {@code NAME} and metrics {@code NAME.*} (NAME defaults to the config path,
- * {@code zookeeper}). The recipes need a started client. {@link #close()} closes every recipe made
- * from this client, then the connection; idempotent.
+ * <p><b>Lifecycle.</b> {@link #start()} starts connecting, registers the health check {@code NAME} and
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code zookeeper}), and waits up to
+ * {@code connection-timeout} for a first connection; it returns either way. Started while ZooKeeper is
+ * down, the client is unhealthy, its operations fail fast, and it connects when ZooKeeper appears.
+ * A service that cannot run without ZooKeeper says so with {@link Builder#requiredAtStart} (or
+ * {@code required-at-start}): start then waits that long and throws {@link StoreUnavailableAtStart}, one
+ * line, if no server answered. The recipes need a started client. {@link #close()} closes every recipe
+ * made from this client, then the connection; idempotent.
  *
- * <p><b>Health.</b> Healthy while connected; unhealthy, saying since when, while the connection is
- * suspended (ZooKeeper cannot be reached: locks and leadership cannot be trusted) or the session lost.
+ * <p><b>Health.</b> Healthy while connected; unhealthy while not, in a sentence saying for how long and
+ * whether the session was lost (then locks and leadership held here were released).
+ *
+ * <p><b>Outages.</b> While ZooKeeper cannot be reached, a lock's acquire and a watched value's set fail
+ * at once with UNAVAILABLE naming ZooKeeper and its hosts; one running when the connection drops ends
+ * within its budget (a lock: its timeout plus {@code connection-timeout}; a set: {@code connection-timeout})
+ * with UNAVAILABLE. ZooKeeper's client reconnects by itself; after an outage longer than the session
+ * timeout Curator starts a new session, and leader elections, watched values and
+ * {@code ZooKeeperConfigSource}s re-establish themselves on it (a lease taken before reports
+ * {@code isValid() == false}). The client does not rely on that alone: every second a watchdog looks
+ * at the connection, and when ZooKeeper answers a plain probe ({@code srvr}, in ZooKeeper's default
+ * four-letter-word whitelist) for 5 s while the client stays disconnected (ZooKeeper's own connection
+ * attempt can sit for a whole session timeout on a server that accepted it while starting), it makes a
+ * new connection, a new session, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
+ * again after 10 s, doubling up to 5 min. <b>Bound:</b> fully working at most 10 s after ZooKeeper
+ * answers again, however long it was gone (usually 1 to 3 s).
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} moves the client to
  * a new session on the new ensemble without a restart (ephemeral nodes, so locks and leadership, do not
@@ -95,7 +113,7 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final LiveEnsemble ensemble;
   private final CuratorFramework curator;
   private final ExecutorService listenerExecutor;
-  private final ScheduledExecutorService watchdog;
+  private final ScheduledExecutorService timers;
   private final Duration requiredAtStart;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
@@ -136,9 +154,9 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.curator = cb.build();
     this.listenerExecutor =
         Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
-    ScheduledThreadPoolExecutor timers = new ScheduledThreadPoolExecutor(2, Threads.named("skiff-zookeeper-watchdog-" + name));
-    timers.setRemoveOnCancelPolicy(true);
-    this.watchdog = timers; // one thread for the watchdog, one for operations' deadlines
+    ScheduledThreadPoolExecutor pool = new ScheduledThreadPoolExecutor(2, Threads.named("skiff-zookeeper-watchdog-" + name));
+    pool.setRemoveOnCancelPolicy(true);
+    this.timers = pool; // one thread for the watchdog, one for operations' deadlines
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
@@ -172,7 +190,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
     healthChecks.register(name, new Health());
     subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
-    watchdog.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    timers.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
     Duration wait = requiredAtStart.isZero() ? settings.connectionTimeout() : requiredAtStart;
     boolean connected;
     try {
@@ -423,7 +441,7 @@ public final class ZooKeeperClient implements AutoCloseable {
       }
     }
     healthChecks.unregister(name);
-    watchdog.shutdownNow();
+    timers.shutdownNow();
     if (was == State.STARTED) {
       curator.close();
     }
@@ -499,7 +517,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     checkAvailable(what);
     Thread caller = Thread.currentThread();
     Deadline deadline = new Deadline();
-    ScheduledFuture<?> timer = watchdog.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> timer = timers.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
     FOREGROUND.set(Boolean.TRUE);
     try {
       return op.call();
