@@ -40,4 +40,26 @@ final class CassandraErrors {
     }
     return new SkiffException(code, what + ": " + message, e);
   }
+
+  /**
+   * @param e a failure to reach Cassandra
+   * @return why, briefly: each node tried and the innermost cause of its last error (the driver's own
+   *     message is long), or the failure's description
+   */
+  static String briefly(SkiffException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof AllNodesFailedException all && !all.getAllErrors().isEmpty()) {
+        StringBuilder b = new StringBuilder("no node answered");
+        all.getAllErrors().forEach((node, errors) -> {
+          Throwable last = errors.get(errors.size() - 1);
+          while (last.getCause() != null) {
+            last = last.getCause();
+          }
+          b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ").append(last.getMessage());
+        });
+        return b.append(')').toString();
+      }
+    }
+    return e.description();
+  }
 }
