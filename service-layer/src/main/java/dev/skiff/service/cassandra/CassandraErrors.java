@@ -51,15 +51,26 @@ final class CassandraErrors {
       if (t instanceof AllNodesFailedException all && !all.getAllErrors().isEmpty()) {
         StringBuilder b = new StringBuilder("no node answered");
         all.getAllErrors().forEach((node, errors) -> {
-          Throwable last = errors.get(errors.size() - 1);
-          while (last.getCause() != null) {
-            last = last.getCause();
-          }
-          b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ").append(last.getMessage());
+          b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ")
+              .append(innermostMessage(errors.get(errors.size() - 1)));
         });
         return b.append(')').toString();
       }
     }
     return e.description();
+  }
+
+  /** The message of the innermost cause that has one; what netty suppressed (e.g. "Connection refused") first. */
+  private static String innermostMessage(Throwable t) {
+    String message = t.toString();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c.getSuppressed().length > 0) {
+        return innermostMessage(c.getSuppressed()[0]);
+      }
+      if (c.getMessage() != null) {
+        message = c.getMessage();
+      }
+    }
+    return message;
   }
 }
