@@ -24,6 +24,9 @@ import java.util.TreeMap;
  *   <tr><td>request-timeout</td><td>a query's timeout when it names none</td><td>5s</td><td>yes</td></tr>
  *   <tr><td>connect-timeout</td><td>opening a connection</td><td>5s</td><td>yes: new sessions</td></tr>
  *   <tr><td>replication-factor</td><td>replicas in the local datacenter of keyspaces that migrations create</td><td>1</td><td>no</td></tr>
+ *   <tr><td>required-at-start</td><td>how long {@link CassandraClient#start()} waits for a node before it
+ *       gives up with {@link dev.skiff.service.StoreUnavailableAtStart}; {@code 0s}: start at once, unhealthy,
+ *       and connect when a node answers</td><td>the builder's {@code requiredAtStart}, else 0s</td><td>no</td></tr>
  *   <tr><td>driver.*</td><td>any Java driver option by its path, e.g.
  *       {@code driver.advanced.metadata.schema.debouncer.window = 0}</td><td>the driver's</td><td>yes: new sessions</td></tr>
  * </table>
@@ -37,6 +40,7 @@ import java.util.TreeMap;
  * @param connectTimeout the connection timeout
  * @param replicationFactor replicas of keyspaces created by migrations
  * @param driver driver options by their path (without {@code datastax-java-driver.})
+ * @param requiredAtStart how long start waits for a node (zero: it does not wait)
  */
 public record CassandraSettings(
     List<InetSocketAddress> hosts,
@@ -47,7 +51,8 @@ public record CassandraSettings(
     Duration requestTimeout,
     Duration connectTimeout,
     int replicationFactor,
-    Map<String, String> driver) {
+    Map<String, String> driver,
+    Duration requiredAtStart) {
 
   /**
    * Reads and checks the settings.
@@ -89,7 +94,8 @@ public record CassandraSettings(
         request,
         connect,
         c.getInt("replication-factor", 1, 1, 99),
-        Map.copyOf(driver));
+        Map.copyOf(driver),
+        c.getDuration("required-at-start", Duration.ZERO));
   }
 
   /**
