@@ -1,5 +1,6 @@
 package dev.skiff.cli;
 
+import dev.skiff.platform.client.Client;
 import java.io.PrintWriter;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -30,6 +31,14 @@ abstract class BrokerCommand implements Callable<Integer> {
   /** @return the environment variables the command reads (those given to {@code skiff}) */
   Map<String, String> env() {
     return ((SkiffCli) spec.root().userObject()).env();
+  }
+
+  /**
+   * @return a client on the broker chosen ({@link #broker()}) that owns its connection; close it to disconnect
+   * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
+   */
+  Client connect() {
+    return broker().connect();
   }
 
   /** @return where results go */

@@ -61,11 +61,7 @@ final class CallCommand extends BrokerCommand {
 
   @Mixin TimeoutOption timeout;
 
-  @Option(names = "--instance", paramLabel = "ID", description = "Send the call to this instance of the service only.")
-  String instance;
-
-  @Option(names = "--version", paramLabel = "VERSION", description = "Send the call to this version of the service (any of its instances), whatever the routing rule.")
-  String version;
+  @Mixin TargetOption target;
 
   @Option(
       names = "--trace",
@@ -105,13 +101,7 @@ final class CallCommand extends BrokerCommand {
     }
     Tracing tracing = started;
     String requestId = newRequestId();
-    CallOptions options = CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace);
-    if (instance != null) {
-      options = options.withInstance(instance);
-    }
-    if (version != null) {
-      options = options.withVersion(version);
-    }
+    CallOptions options = target.applyTo(CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace));
     long start = System.nanoTime();
     try (client) {
       Reply<String> reply;

@@ -1,5 +1,6 @@
 package dev.skiff.cli;
 
+import dev.skiff.platform.internal.JsonStrings;
 import java.util.Locale;
 import java.util.Map;
 
@@ -16,7 +17,7 @@ final class Json {
     if (value == null) {
       sb.append("null");
     } else {
-      quote(sb, value);
+      JsonStrings.quote(sb, value);
     }
     return this;
   }
@@ -61,7 +62,7 @@ final class Json {
       sb.append(',');
     }
     first = false;
-    quote(sb, key);
+    JsonStrings.quote(sb, key);
     sb.append(':');
   }
 
@@ -76,29 +77,5 @@ final class Json {
       end--;
     }
     return s.substring(0, end);
-  }
-
-  static void quote(StringBuilder sb, String s) {
-    sb.append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> sb.append("\\\"");
-        case '\\' -> sb.append("\\\\");
-        case '\n' -> sb.append("\\n");
-        case '\r' -> sb.append("\\r");
-        case '\t' -> sb.append("\\t");
-        case '\b' -> sb.append("\\b");
-        case '\f' -> sb.append("\\f");
-        default -> {
-          if (c < 0x20 || c == '\u2028' || c == '\u2029') {
-            sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            sb.append(c);
-          }
-        }
-      }
-    }
-    sb.append('"');
   }
 }

@@ -72,11 +72,7 @@ final class LoadCommand extends BrokerCommand {
 
   @Mixin TimeoutOption timeout;
 
-  @Option(names = "--instance", paramLabel = "ID", description = "Send every call to this instance of the service only.")
-  String instance;
-
-  @Option(names = "--version", paramLabel = "VERSION", description = "Send every call to this version of the service only (any of its instances).")
-  String version;
+  @Mixin TargetOption target;
 
   @Option(names = "--json", description = "Print the summary as one JSON object on one line (fields: see docs/cli.md).")
   boolean jsonOutput;
@@ -93,8 +89,7 @@ final class LoadCommand extends BrokerCommand {
     }
     PrintWriter out = out();
     PrintWriter err = err();
-    BrokerOption.Broker b = broker();
-    Client client = b.connect();
+    Client client = connect();
     LoadStats.Summary summary;
     try (client) {
       summary = drive(client);
@@ -114,13 +109,7 @@ final class LoadCommand extends BrokerCommand {
   }
 
   private LoadStats.Summary drive(Client client) throws InterruptedException {
-    CallOptions options = CallOptions.timeout(timeout.get());
-    if (instance != null) {
-      options = options.withInstance(instance);
-    }
-    if (version != null) {
-      options = options.withVersion(version);
-    }
+    CallOptions options = target.applyTo(CallOptions.timeout(timeout.get()));
     LoadStats stats = new LoadStats(calls);
     Semaphore permits = new Semaphore(concurrency);
     CountDownLatch done = new CountDownLatch(calls);

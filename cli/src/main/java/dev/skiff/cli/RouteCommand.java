@@ -78,8 +78,7 @@ final class RouteCommand extends BrokerCommand {
     if ((show ? 1 : 0) + (clear ? 1 : 0) + (rule.isEmpty() ? 0 : 1) > 1) {
       throw new ParameterException(spec.commandLine(), "give weights, --show or --clear, not several");
     }
-    BrokerOption.Broker b = broker();
-    Client client = b.connect();
+    Client client = connect();
     RouteStatus st;
     CallOptions o = CallOptions.timeout(Duration.ofSeconds(10));
     try (client) {

@@ -38,8 +38,7 @@ final class ServicesCommand extends BrokerCommand {
   public Integer call() {
     PrintWriter out = out();
     PrintWriter err = err();
-    BrokerOption.Broker b = broker();
-    Client client = b.connect();
+    Client client = connect();
     ListServicesResponse r;
     try (client) {
       r = client.call(DiscoveryService.SERVICE, "list",

@@ -58,8 +58,7 @@ final class TraceCommand extends BrokerCommand {
     }
     PrintWriter out = out();
     PrintWriter err = err();
-    BrokerOption.Broker b = broker();
-    Client client = b.connect();
+    Client client = connect();
     try (client) {
       Trace t = client.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(traceId).build(), Trace.class,
           CallOptions.timeout(timeout.get()));

@@ -9,7 +9,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -17,22 +17,11 @@ import org.junit.jupiter.api.Test;
 class CallCommandTest {
   static final String UNREACHABLE = "amqp://guest:sekrit@127.0.0.1:1";
 
-  static EchoService svc;
-  static String instanceA;
-  static String instanceB;
+  @AutoClose static EchoService svc;
 
   @BeforeAll
   static void startService() {
-    svc = new EchoService();
-    instanceA = "a" + EchoService.randomHex(4);
-    instanceB = "b" + EchoService.randomHex(4);
-    svc.start("1.0.0", instanceA);
-    svc.start("1.1.0", instanceB);
-  }
-
-  @AfterAll
-  static void stopService() {
-    svc.close();
+    svc = EchoService.twoVersions("1.0.0", "1.1.0");
   }
 
   static JsonObject json(String text) {
@@ -44,7 +33,7 @@ class CallCommandTest {
     Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": \"hello\"}");
     assertThat(r.exitCode()).as(r.toString()).isZero();
     assertThat(json(r.out()).get("text").getAsString()).isEqualTo("hello");
-    assertThat(json(r.out()).get("instance").getAsString()).isIn(instanceA, instanceB);
+    assertThat(json(r.out()).get("instance").getAsString()).isIn(svc.instanceA(), svc.instanceB());
     assertThat(r.err()).as("nothing on stderr without --verbose").isEmpty();
   }
 
@@ -60,7 +49,7 @@ class CallCommandTest {
     Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": \"hi\"}", "--verbose");
     assertThat(r.exitCode()).as(r.toString()).isZero();
     String answeredBy = json(r.out()).get("instance").getAsString();
-    String version = answeredBy.equals(instanceA) ? "1.0.0" : "1.1.0";
+    String version = answeredBy.equals(svc.instanceA()) ? "1.0.0" : "1.1.0";
     assertThat(r.err())
         .contains("broker " + AmqpOptions.redact(EchoService.brokerUri()) + " (from SKIFF_AMQP_URI)")
         .containsPattern(
@@ -90,7 +79,7 @@ class CallCommandTest {
   void malformedJsonIsBadRequest() {
     Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"text\": ");
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
-    assertThat(r.err()).startsWith("BAD_REQUEST: malformed JSON body for skiff.clitest.EchoRequest");
+    assertThat(r.err()).startsWith("BAD_REQUEST: malformed JSON body for skiff.test.EchoRequest");
     assertThat(r.out()).isEmpty();
   }
 
@@ -128,16 +117,16 @@ class CallCommandTest {
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(r.err())
         .containsPattern("(?m)^CONFLICT: asked to fail with CONFLICT$")
-        .containsPattern("raised by " + svc.name.replace(".", "\\.") + "/echo instance (" + instanceA + "|" + instanceB + ")");
+        .containsPattern("raised by " + svc.name.replace(".", "\\.") + "/echo instance (" + svc.instanceA() + "|" + svc.instanceB() + ")");
   }
 
   @Test
   void instanceAddressesOneInstance() {
     for (int i = 0; i < 6; i++) {
-      Skiff.Result r = Skiff.run("call", svc.name, "echo", "{}", "--instance", instanceB, "-v");
+      Skiff.Result r = Skiff.run("call", svc.name, "echo", "{}", "--instance", svc.instanceB(), "-v");
       assertThat(r.exitCode()).as(r.toString()).isZero();
-      assertThat(json(r.out()).get("instance").getAsString()).isEqualTo(instanceB);
-      assertThat(r.err()).contains("answered by " + svc.name + " 1.1.0 instance " + instanceB);
+      assertThat(json(r.out()).get("instance").getAsString()).isEqualTo(svc.instanceB());
+      assertThat(r.err()).contains("answered by " + svc.name + " 1.1.0 instance " + svc.instanceB());
     }
   }
 

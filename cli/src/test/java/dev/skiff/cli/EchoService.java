@@ -1,10 +1,10 @@
 package dev.skiff.cli;
 
-import dev.skiff.cli.testproto.EchoRequest;
-import dev.skiff.cli.testproto.EchoResponse;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.net.URI;
@@ -57,6 +57,7 @@ final class EchoService implements AutoCloseable {
   private final Map<String, CountDownLatch> holds = new ConcurrentHashMap<>();
   private final AmqpTransport transport;
   private final List<Server> servers = new ArrayList<>();
+  private final List<String> instances = new ArrayList<>();
 
   /** Instances on the tests' broker ({@link #brokerUri()}). */
   EchoService() {
@@ -70,6 +71,31 @@ final class EchoService implements AutoCloseable {
             AmqpOptions.of(broker)
                 .withConnectionName("skiff-cli-test")
                 .withServiceQueueExpiry(Duration.ofMinutes(2)));
+  }
+
+  /**
+   * A service of two instances on the tests' broker: {@link #instanceA()} of version {@code versionA},
+   * {@link #instanceB()} of version {@code versionB}.
+   *
+   * @param versionA the first instance's version
+   * @param versionB the second instance's version
+   * @return the service, serving
+   */
+  static EchoService twoVersions(String versionA, String versionB) {
+    EchoService s = new EchoService();
+    s.start(versionA, "a" + randomHex(4));
+    s.start(versionB, "b" + randomHex(4));
+    return s;
+  }
+
+  /** @return the id of the first instance started */
+  String instanceA() {
+    return instances.get(0);
+  }
+
+  /** @return the id of the second instance started */
+  String instanceB() {
+    return instances.get(1);
   }
 
   static String randomHex(int bytes) {
@@ -110,6 +136,7 @@ final class EchoService implements AutoCloseable {
             .build()
             .start();
     servers.add(s);
+    instances.add(instanceId);
     return s;
   }
 

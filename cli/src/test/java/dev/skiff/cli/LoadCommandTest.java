@@ -7,28 +7,17 @@ import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import java.util.Map;
 import java.util.TreeMap;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /** {@code skiff load} against two instances, of two versions, of a real service on the real broker. */
 class LoadCommandTest {
-  static EchoService svc;
-  static String v1;
-  static String v2;
+  @AutoClose static EchoService svc;
 
   @BeforeAll
   static void startService() {
-    svc = new EchoService();
-    v1 = "one" + EchoService.randomHex(3);
-    v2 = "two" + EchoService.randomHex(3);
-    svc.start("1.0", v1);
-    svc.start("2.0", v2);
-  }
-
-  @AfterAll
-  static void stopService() {
-    svc.close();
+    svc = EchoService.twoVersions("1.0", "2.0");
   }
 
   static Map<String, Long> counts(JsonObject o, String field) {
@@ -61,9 +50,9 @@ class LoadCommandTest {
     assertThat(byVersion).containsOnlyKeys("1.0", "2.0");
     assertThat(byVersion.values().stream().mapToLong(Long::longValue).sum()).isEqualTo(200);
     Map<String, Long> byInstance = counts(o, "byInstance");
-    assertThat(byInstance).containsOnlyKeys(v1, v2);
-    assertThat(byInstance.get(v1)).isEqualTo(byVersion.get("1.0"));
-    assertThat(byInstance.get(v2)).isEqualTo(byVersion.get("2.0"));
+    assertThat(byInstance).containsOnlyKeys(svc.instanceA(), svc.instanceB());
+    assertThat(byInstance.get(svc.instanceA())).isEqualTo(byVersion.get("1.0"));
+    assertThat(byInstance.get(svc.instanceB())).isEqualTo(byVersion.get("2.0"));
 
     JsonObject latency = o.getAsJsonObject("latencyMs");
     double p50 = latency.get("p50").getAsDouble();
@@ -125,7 +114,7 @@ class LoadCommandTest {
   @Test
   void textSummary() {
     Skiff.Result r =
-        Skiff.run("load", svc.name, "echo", "{}", "--calls", "50", "--concurrency", "5", "--instance", v2);
+        Skiff.run("load", svc.name, "echo", "{}", "--calls", "50", "--concurrency", "5", "--instance", svc.instanceB());
     assertThat(r.exitCode()).as(r.toString()).isZero();
     assertThat(r.out())
         .startsWith("load " + svc.name + "/echo: 50 calls, concurrency 5, timeout 5s\n")
@@ -134,7 +123,7 @@ class LoadCommandTest {
         .containsPattern("  throughput   \\d+\\.\\d calls/s\n")
         .containsPattern("  latency ms   p50 [0-9.]+  p90 [0-9.]+  p99 [0-9.]+  max [0-9.]+")
         .contains("  by version   2.0: 50\n")
-        .contains("  by instance  " + v2 + ": 50\n");
+        .contains("  by instance  " + svc.instanceB() + ": 50\n");
   }
 
   @Test

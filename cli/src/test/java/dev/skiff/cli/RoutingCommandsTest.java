@@ -34,9 +34,7 @@ class RoutingCommandsTest {
     kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
     binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
     kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding), 0);
-    svc = new EchoService();
-    svc.start("1.0.0", "one" + EchoService.randomHex(2));
-    svc.start("2.0.0", "two" + EchoService.randomHex(2));
+    svc = EchoService.twoVersions("1.0.0", "2.0.0");
   }
 
   @AfterAll
@@ -61,7 +59,7 @@ class RoutingCommandsTest {
     Skiff.Result one = Skiff.run("services", svc.name);
     assertThat(one.exitCode()).as(one.toString()).isZero();
     assertThat(one.out()).contains(svc.name + ": 2 instances; versions 1.0.0 (1), 2.0.0 (1)")
-        .contains("echo(skiff.clitest.EchoRequest) -> skiff.clitest.EchoResponse");
+        .contains("echo(skiff.test.EchoRequest) -> skiff.test.EchoResponse");
 
     Skiff.Result none = Skiff.run("services", "test.cli.nosuch");
     assertThat(none.exitCode()).isEqualTo(1);
@@ -103,7 +101,7 @@ class RoutingCommandsTest {
 
     Skiff.Result pinned = Skiff.run("call", svc.name, "echo", "--version", "2.0.0", "-v");
     assertThat(pinned.exitCode()).as(pinned.toString()).isZero();
-    assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance two");
+    assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance " + svc.instanceB());
 
     Skiff.Result noVersion = Skiff.run("call", svc.name, "echo", "--version", "7.0.0");
     assertThat(noVersion.exitCode()).isEqualTo(1);

@@ -11,7 +11,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -21,26 +21,13 @@ import org.junit.jupiter.api.io.TempDir;
  * service on the real broker. Runs in {@code verify} (failsafe), after {@code package} built the jar.
  */
 class SkiffScriptIT {
-  static EchoService svc;
-  static String instanceA;
-  static String instanceB;
+  @AutoClose static EchoService svc;
 
   @BeforeAll
   static void startService() {
     assertThat(script()).as("bin/skiff").isExecutable();
     assertThat(Path.of(System.getProperty("skiff.jar"))).as("the shaded jar").isRegularFile();
-    svc = new EchoService();
-    instanceA = "a" + EchoService.randomHex(4);
-    instanceB = "b" + EchoService.randomHex(4);
-    svc.start("1.0", instanceA);
-    svc.start("2.0", instanceB);
-  }
-
-  @AfterAll
-  static void stopService() {
-    if (svc != null) {
-      svc.close();
-    }
+    svc = EchoService.twoVersions("1.0", "2.0");
   }
 
   static Path script() {
@@ -84,15 +71,15 @@ class SkiffScriptIT {
     JsonObject o = JsonParser.parseString(r.out()).getAsJsonObject();
     assertThat(o.get("text").getAsString()).isEqualTo("from the script");
     assertThat(r.err())
-        .containsPattern("answered by " + svc.name.replace(".", "\\.") + " (1\\.0 instance " + instanceA
-            + "|2\\.0 instance " + instanceB + ") in \\d+\\.\\d ms \\(request [0-9a-f]{32}\\)");
+        .containsPattern("answered by " + svc.name.replace(".", "\\.") + " (1\\.0 instance " + svc.instanceA()
+            + "|2\\.0 instance " + svc.instanceB() + ") in \\d+\\.\\d ms \\(request [0-9a-f]{32}\\)");
   }
 
   @Test
   void instanceOptionReachesThatInstance() throws Exception {
-    Run r = exec(script(), "call", svc.name, "echo", "--instance", instanceB);
+    Run r = exec(script(), "call", svc.name, "echo", "--instance", svc.instanceB());
     assertThat(r.exitCode()).as(r.toString()).isZero();
-    assertThat(JsonParser.parseString(r.out()).getAsJsonObject().get("instance").getAsString()).isEqualTo(instanceB);
+    assertThat(JsonParser.parseString(r.out()).getAsJsonObject().get("instance").getAsString()).isEqualTo(svc.instanceB());
   }
 
   @Test

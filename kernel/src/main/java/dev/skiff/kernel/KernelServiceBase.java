@@ -1,16 +1,20 @@
 package dev.skiff.kernel;
 
 import dev.skiff.platform.internal.Lifecycle;
+import java.util.Deque;
+import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
  * The lifecycle every kernel service shares (Skiff's one rule, {@link Lifecycle}): started once with
  * its context, a clear error when started twice, closed once (a second close, or a close before the
  * start, does no harm), and a start that fails leaves the service closed with what it had taken
- * released. A service says only what starting and stopping do.
+ * released. A service says only what starting and stopping do; what it opens while starting it may
+ * hand to {@link #closeAtEnd} instead of closing it itself.
  */
 public abstract class KernelServiceBase implements KernelService {
   private final String name;
   private final Lifecycle lifecycle;
+  private final Deque<AutoCloseable> opened = new ConcurrentLinkedDeque<>();
 
   /** @param name the service's short name, e.g. {@code monitoring} */
   protected KernelServiceBase(String name) {
@@ -25,7 +29,7 @@ public abstract class KernelServiceBase implements KernelService {
 
   @Override
   public final void start(KernelContext context) {
-    lifecycle.start(() -> begin(context), this::end);
+    lifecycle.start(() -> begin(context), this::release);
   }
 
   @Override
@@ -34,9 +38,50 @@ public abstract class KernelServiceBase implements KernelService {
       return;
     }
     try {
-      end();
+      release();
     } finally {
       lifecycle.closed();
+    }
+  }
+
+  /**
+   * Has the service close a resource when it stops (after {@link #end}), or when its start fails:
+   * resources close in the reverse order of these calls, as try-with-resources closes them.
+   *
+   * @param resource what {@link #begin} opened
+   * @param <T> its type
+   * @return the resource
+   */
+  protected final <T extends AutoCloseable> T closeAtEnd(T resource) {
+    opened.addFirst(resource);
+    return resource;
+  }
+
+  private void release() {
+    try {
+      end();
+    } finally {
+      closeOpened();
+    }
+  }
+
+  /** Closes every resource handed to {@link #closeAtEnd}, even when some fail; throws the first failure. */
+  private void closeOpened() {
+    RuntimeException failure = null;
+    for (AutoCloseable r = opened.pollFirst(); r != null; r = opened.pollFirst()) {
+      try {
+        r.close();
+      } catch (Exception e) {
+        RuntimeException f = e instanceof RuntimeException re ? re : new IllegalStateException("cannot close " + r, e);
+        if (failure == null) {
+          failure = f;
+        } else {
+          failure.addSuppressed(f);
+        }
+      }
+    }
+    if (failure != null) {
+      throw failure;
     }
   }
 
@@ -52,6 +97,9 @@ public abstract class KernelServiceBase implements KernelService {
    */
   protected abstract void begin(KernelContext context);
 
-  /** What stopping does: releases what {@link #begin} took, as far as it got (it may have failed half way). */
-  protected abstract void end();
+  /**
+   * What stopping does besides closing what was handed to {@link #closeAtEnd}: releases what
+   * {@link #begin} took, as far as it got (it may have failed half way). Nothing, unless overridden.
+   */
+  protected void end() {}
 }

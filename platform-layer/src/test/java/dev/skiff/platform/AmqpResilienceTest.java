@@ -186,14 +186,19 @@ class AmqpResilienceTest {
     return true;
   }
 
+  /** Waits until {@code refused} of the calls have failed: each with CAPACITY, while one is still held. */
+  private void assertRefusedWithCapacityWhileHeld(List<CompletableFuture<EchoResponse>> calls, int refused) {
+    await().atMost(Duration.ofSeconds(30)).until(() -> calls.stream().filter(f -> f.isCompletedExceptionally()).count() >= refused);
+    assertThat(calls.stream().filter(AmqpResilienceTest::refusedWithCapacity).count()).isEqualTo(refused);
+    assertThat(holding.get()).as("still held").isEqualTo(1);
+  }
+
   @Test
   void pastItsQueueDepthAServiceRefusesNewRequestsAtOnceWithCapacity() {
     start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(3));
     // 1 held by the server, 3 queued: of the 11 calls that follow, 8 are refused while it is held
     List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(11);
-    await().atMost(Duration.ofSeconds(30)).until(() -> calls.stream().filter(f -> f.isCompletedExceptionally()).count() >= 8);
-    assertThat(calls.stream().filter(AmqpResilienceTest::refusedWithCapacity).count()).isEqualTo(8);
-    assertThat(holding.get()).as("still held").isEqualTo(1);
+    assertRefusedWithCapacityWhileHeld(calls, 8);
     release.countDown();
     long served = calls.stream().filter(f -> {
       try {
@@ -213,9 +218,7 @@ class AmqpResilienceTest {
     // 1 held, 1 queued: the other 4 are refused while the handler is still held and each call has a
     // minute left, so CAPACITY cannot have waited for a timeout
     List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(5);
-    await().atMost(Duration.ofSeconds(30)).until(() -> calls.stream().filter(f -> f.isCompletedExceptionally()).count() >= 4);
-    assertThat(calls.stream().filter(AmqpResilienceTest::refusedWithCapacity).count()).isEqualTo(4);
-    assertThat(holding.get()).as("still held").isEqualTo(1);
+    assertRefusedWithCapacityWhileHeld(calls, 4);
   }
 
   @Test

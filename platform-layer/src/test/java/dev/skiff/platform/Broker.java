@@ -1,5 +1,7 @@
 package dev.skiff.platform;
 
+import static org.awaitility.Awaitility.await;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
@@ -17,10 +19,13 @@ import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Stream;
+import org.awaitility.core.ConditionTimeoutException;
 
 /**
- * A RabbitMQ node of this test JVM's own, for the fault tests, which stop, kill and restart their
- * broker: never the broker that every other test, and every other test run on the machine, shares.
+ * A RabbitMQ node of this test JVM's own, for the tests that stop, kill and restart their broker (the
+ * platform's fault tests, the kernel's routing tests): never the broker that every other test, and every
+ * other test run on the machine, shares. Like that shared broker (scripts/services.sh), it runs the
+ * consistent-hash exchange plugin that version routing needs.
  *
  * <p>Started on first use ({@link #privateNode()}) from the machine's RabbitMQ installation (the one
  * scripts/test.sh installs), with node name {@code skiff-fault-PID@localhost}, a free port on
@@ -28,7 +33,7 @@ import java.util.stream.Stream;
  * by a JVM that died without stopping its own are stopped at the next start. When RabbitMQ is not
  * installed or the node does not start, the test fails saying why: it never skips.
  */
-final class Broker {
+public final class Broker {
   private static final Pattern FAULT_NODE = Pattern.compile("name (skiff-fault-(\\d+)) at port");
   private static Broker privateNode;
 
@@ -57,7 +62,7 @@ final class Broker {
    * @return the running node
    * @throws IllegalStateException if it cannot be started (RabbitMQ missing, no free port)
    */
-  static synchronized Broker privateNode() {
+  public static synchronized Broker privateNode() {
     if (privateNode == null) {
       stopOrphans();
       Broker b = new Broker(freePortPair(), createBase());
@@ -70,28 +75,28 @@ final class Broker {
   }
 
   /** @return the AMQP URI of this node */
-  String uri() {
+  public String uri() {
     return "amqp://guest:guest@127.0.0.1:" + port;
   }
 
   /** Stops the RabbitMQ application; the Erlang VM stays up. */
-  void stopApp() {
+  public void stopApp() {
     ctl(60, "stop_app");
   }
 
   /** Starts the RabbitMQ application again and waits until it answers AMQP. */
-  void startApp() {
+  public void startApp() {
     ctl(60, "start_app");
     awaitReady(Duration.ofSeconds(60));
   }
 
   /** Stops the whole node. */
-  void stopNode() {
+  public void stopNode() {
     ctl(60, "stop");
   }
 
   /** Kills the node's VM with SIGKILL and waits until it is gone. */
-  void killNode() {
+  public void killNode() {
     long pid = Long.parseLong(ctl(30, "eval", "os:getpid().").trim().replace("\"", ""));
     ProcessHandle vm = ProcessHandle.of(pid).orElseThrow(() -> new IllegalStateException("no process " + pid));
     vm.destroyForcibly();
@@ -99,7 +104,7 @@ final class Broker {
   }
 
   /** Starts the node (detached) and waits until it answers AMQP. */
-  void startNode() {
+  public void startNode() {
     run(env, 60, "rabbitmq-server", "-detached");
     awaitReady(Duration.ofSeconds(90));
   }
@@ -108,7 +113,7 @@ final class Broker {
    * Brings the node back to serving, whatever a test left it in: application stopped, VM stopped or
    * killed.
    */
-  void restoreService() {
+  public void restoreService() {
     if (isReady()) {
       return;
     }
@@ -120,7 +125,7 @@ final class Broker {
   }
 
   /** @return whether the node's application runs and its AMQP port accepts connections */
-  boolean isReady() {
+  public boolean isReady() {
     try {
       ctl(10, "await_startup", "--timeout", "2");
     } catch (IllegalStateException e) {
@@ -135,15 +140,12 @@ final class Broker {
   }
 
   private void awaitReady(Duration max) {
-    long until = System.nanoTime() + max.toNanos();
-    while (System.nanoTime() < until) {
-      if (isReady()) {
-        return;
-      }
-      sleep(250);
+    try {
+      await().atMost(max).pollInterval(Duration.ofMillis(250)).until(this::isReady);
+    } catch (ConditionTimeoutException e) {
+      throw new IllegalStateException("the private RabbitMQ node " + node + " did not come up within " + max
+          + "; its logs are in " + base.resolve("log"), e);
     }
-    throw new IllegalStateException("the private RabbitMQ node " + node + " did not come up within " + max
-        + "; its logs are in " + base.resolve("log"));
   }
 
   private String ctl(int timeoutSeconds, String... args) {
@@ -162,7 +164,7 @@ final class Broker {
       Files.createDirectories(base.resolve("log"));
       Files.writeString(base.resolve("rabbitmq.conf"),
           "listeners.tcp.local = 127.0.0.1:" + port + "\nloopback_users = none\n");
-      Files.writeString(base.resolve("enabled_plugins"), "[].\n");
+      Files.writeString(base.resolve("enabled_plugins"), "[rabbitmq_consistent_hash_exchange].\n");
     } catch (IOException e) {
       throw new UncheckedIOException(e);
     }
@@ -244,7 +246,7 @@ final class Broker {
     }
   }
 
-  static String run(Map<String, String> env, int timeoutSeconds, String... cmd) {
+  private static String run(Map<String, String> env, int timeoutSeconds, String... cmd) {
     try {
       ProcessBuilder pb = new ProcessBuilder(List.of(cmd)).redirectErrorStream(true);
       pb.environment().putAll(env);
@@ -260,15 +262,6 @@ final class Broker {
       return out;
     } catch (IOException e) {
       throw new IllegalStateException("cannot run " + String.join(" ", cmd) + " (is RabbitMQ installed? scripts/test.sh installs it): " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
-  }
-
-  private static void sleep(long millis) {
-    try {
-      Thread.sleep(millis);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);

@@ -13,11 +13,16 @@ import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Random;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.EnumSource;
 
@@ -30,8 +35,18 @@ import org.junit.jupiter.params.provider.EnumSource;
  * retry spent; the breaker never opens; calls after the recovery succeed, over reply queues whose names
  * changed (docs/reliability.md, "Broker restarts"). The broker is the test JVM's private node
  * ({@link Broker}), so its outages touch no other test.
+ *
+ * <p>And issue 24's proof that losing the broker is routine, every time: cycle after cycle the broker
+ * goes away — application stopped, node stopped, or VM killed — for a random time, a call made meanwhile
+ * ends within its deadline, and once the broker answers again the same server and client serve a call
+ * within {@link #BOUND}; some cycles restart it and stop it again at once, while the clients are in the
+ * middle of reconnecting. CI runs three short cycles; the long run (20 cycles, outages from 1 s to 70 s)
+ * runs with {@code -Dskiff.faults.long=true}.
  */
 class BrokerOutageTest {
+  /** From the broker answering AMQP again to a call served end to end (docs/reliability.md). */
+  static final Duration BOUND = Duration.ofSeconds(15);
+
   enum Outage {
     /** rabbitmqctl stop_app / start_app: the broker application restarts, the VM stays. */
     STOP_APP,
@@ -95,11 +110,7 @@ class BrokerOutageTest {
     CompletableFuture<EchoResponse> inFlight =
         client.callAsync(service, "echo", EchoRequest.newBuilder().setSleepMs(30_000).build(), EchoResponse.class, longDeadline);
     assertThat(slowCallStarted.await(10, TimeUnit.SECONDS)).as("the slow call reached its handler").isTrue();
-    switch (outage) {
-      case STOP_APP -> broker.stopApp();
-      case FULL_RESTART -> broker.stopNode();
-      case KILLED -> broker.killNode();
-    }
+    down(outage);
 
     // the call in flight at the loss ends at once with UNAVAILABLE (its reply queue died with the
     // connection), not at its deadline and not when the handler finishes: the handler still sleeps
@@ -132,10 +143,7 @@ class BrokerOutageTest {
     assertThat(heldBack).isNotDone();
     assertThat(heldBackIdempotent).isNotDone();
 
-    switch (outage) {
-      case STOP_APP -> broker.startApp();
-      case FULL_RESTART, KILLED -> broker.startNode();
-    }
+    up(outage);
     assertThat(heldBack.get(65, TimeUnit.SECONDS).getText()).isEqualTo("held back");
     assertThat(heldBackIdempotent.get(65, TimeUnit.SECONDS).getText()).isEqualTo("held back too");
     assertThat(client.metrics().counter("skiff.client.retries").getCount()).as("no retry spent waiting").isEqualTo(retriesBefore);
@@ -153,5 +161,98 @@ class BrokerOutageTest {
 
   private static EchoRequest text(String t) {
     return EchoRequest.newBuilder().setText(t).build();
+  }
+
+  @Test
+  void threeShortOutagesOneOfThemWhileReconnectingEachRecoveredWithinTheBound() throws Exception {
+    List<Long> recoveries = new ArrayList<>();
+    recoveries.add(cycle(1, Outage.STOP_APP, Duration.ofSeconds(1), false));
+    recoveries.add(cycle(2, Outage.KILLED, Duration.ofSeconds(2), false));
+    recoveries.add(cycle(3, Outage.STOP_APP, Duration.ofSeconds(1), true));
+    report("short", recoveries, List.of(1L, 2L, 1L));
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "skiff.faults.long", matches = "true")
+  void twentyOutagesOfOneSecondToOverAMinuteEachRecoveredWithinTheBound() throws Exception {
+    Random random = new Random(Long.getLong("skiff.faults.seed", System.nanoTime()));
+    List<Long> recoveries = new ArrayList<>();
+    List<Long> outages = new ArrayList<>();
+    for (int i = 1; i <= 20; i++) {
+      // lengths spread from 1 s to 70 s: every fourth over a minute
+      long seconds = i % 4 == 0 ? 61 + random.nextInt(10) : 1 + random.nextInt(30);
+      Outage kind = Outage.values()[random.nextInt(Outage.values().length)];
+      outages.add(seconds);
+      recoveries.add(cycle(i, kind, Duration.ofSeconds(seconds), i % 3 == 0));
+    }
+    report("long", recoveries, outages);
+  }
+
+  /**
+   * One outage: the broker goes away, a call made meanwhile ends within its deadline, the broker comes
+   * back (when {@code whileReconnecting}, it is stopped again at once and restarted after a second), and
+   * the time until a call is served again is measured.
+   *
+   * @return milliseconds from the broker answering again to a call served
+   */
+  private long cycle(int n, Outage kind, Duration outage, boolean whileReconnecting) throws Exception {
+    assertThat(echo("before " + n, Duration.ofSeconds(5))).isEqualTo("before " + n);
+    down(kind);
+    // a call made while the broker is away ends at its deadline, never later, saying it was not sent
+    CompletableFuture<EchoResponse> during = client.callAsync(service, "echo", text("during " + n), EchoResponse.class,
+        CallOptions.timeout(Duration.ofSeconds(1)));
+    assertThatThrownBy(() -> during.get(10, TimeUnit.SECONDS)).cause()
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isIn(ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE));
+    Thread.sleep(outage.toMillis()); // the outage itself: a scenario, not a synchronisation
+    up(kind);
+    if (whileReconnecting) {
+      // the clients try every second: stop it again while they are in the middle of it
+      broker.stopApp();
+      Thread.sleep(1000);
+      broker.startApp();
+    }
+    long back = System.nanoTime();
+    long limit = back + BOUND.toNanos() * 2;
+    while (true) {
+      try {
+        if (echo("after " + n, Duration.ofSeconds(1)).equals("after " + n)) {
+          break;
+        }
+      } catch (SkiffException notYet) {
+        assertThat(System.nanoTime()).as("cycle %d (%s, %d s%s) recovered within %s", n, kind, outage.toSeconds(),
+            whileReconnecting ? ", restarted while reconnecting" : "", BOUND.multipliedBy(2)).isLessThan(limit);
+      }
+    }
+    long millis = TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - back);
+    System.out.printf("broker cycle %d: %s for %d s%s, served again after %d ms%n", n, kind, outage.toSeconds(),
+        whileReconnecting ? " (restarted while reconnecting)" : "", millis);
+    assertThat(Duration.ofMillis(millis)).as("cycle %d recovery", n).isLessThanOrEqualTo(BOUND);
+    return millis;
+  }
+
+  private void down(Outage kind) {
+    switch (kind) {
+      case STOP_APP -> broker.stopApp();
+      case FULL_RESTART -> broker.stopNode();
+      case KILLED -> broker.killNode();
+    }
+  }
+
+  private void up(Outage kind) {
+    switch (kind) {
+      case STOP_APP -> broker.startApp();
+      case FULL_RESTART, KILLED -> broker.startNode();
+    }
+  }
+
+  private String echo(String text, Duration timeout) {
+    return client.call(service, "echo", text(text), EchoResponse.class, CallOptions.timeout(timeout)).getText();
+  }
+
+  private static void report(String run, List<Long> recoveries, List<Long> outages) {
+    List<Long> sorted = new ArrayList<>(recoveries);
+    sorted.sort(null);
+    System.out.printf("broker recovery (%s): %d cycles, outages %s s, recovery p50 %d ms, max %d ms, all within %d s%n",
+        run, recoveries.size(), outages, sorted.get(sorted.size() / 2), sorted.get(sorted.size() - 1), BOUND.toSeconds());
   }
 }

@@ -13,8 +13,13 @@ import java.io.InputStreamReader;
 import java.io.UncheckedIOException;
 import java.io.Writer;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
 /**
@@ -59,6 +64,50 @@ public final class ChaosService {
     }
     p.destroyForcibly();
     throw new IllegalStateException("instance " + instance + " did not start");
+  }
+
+  /**
+   * Starts three instances, {@code i0} to {@code i2}, each writing its run log into {@code dir}.
+   *
+   * @param uri the broker
+   * @param service the service
+   * @param dir where the run logs go ({@link #runsByRequestId} reads them)
+   * @return their processes
+   * @throws IOException when one cannot be started
+   */
+  static List<Process> launchThree(String uri, String service, Path dir) throws IOException {
+    List<Process> started = new ArrayList<>();
+    for (int i = 0; i < 3; i++) {
+      started.add(launch(uri, service, "i" + i, runLog(dir, i)));
+    }
+    return started;
+  }
+
+  private static Path runLog(Path dir, int instance) {
+    return dir.resolve("runs-" + instance + ".log");
+  }
+
+  /**
+   * How many times each request id ran on endpoint {@code once}, across the run logs of the instances
+   * {@link #launchThree} started.
+   *
+   * @param dir the folder given to {@link #launchThree}
+   * @return runs by request id
+   * @throws IOException when a log cannot be read
+   */
+  static Map<String, Integer> runsByRequestId(Path dir) throws IOException {
+    Map<String, Integer> ranTimes = new HashMap<>();
+    for (int i = 0; i < 3; i++) {
+      Path log = runLog(dir, i);
+      if (Files.exists(log)) {
+        for (String id : Files.readAllLines(log)) {
+          if (!id.isBlank()) {
+            ranTimes.merge(id, 1, Integer::sum);
+          }
+        }
+      }
+    }
+    return ranTimes;
   }
 
   public static void main(String[] args) throws Exception {

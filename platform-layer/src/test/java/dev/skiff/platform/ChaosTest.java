@@ -47,9 +47,7 @@ class ChaosTest {
   @Test
   void survivesABrokerRestartAndAKilledInstanceUnderLoad(@TempDir Path dir) throws Exception {
     String service = "test.chaos." + Long.toHexString(System.nanoTime() & 0xffffff);
-    for (int i = 0; i < 3; i++) {
-      instances.add(ChaosService.launch(broker.uri(), service, "i" + i, dir.resolve("runs-" + i + ".log")));
-    }
+    instances.addAll(ChaosService.launchThree(broker.uri(), service, dir));
     Map<String, AtomicInteger> outcomes = new ConcurrentHashMap<>();
     AtomicInteger overDeadline = new AtomicInteger();
     AtomicInteger idempotentLost = new AtomicInteger();
@@ -107,17 +105,7 @@ class ChaosTest {
             .get(TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
       }
     }
-    Map<String, Integer> ranTimes = new HashMap<>();
-    for (int i = 0; i < 3; i++) {
-      Path log = dir.resolve("runs-" + i + ".log");
-      if (Files.exists(log)) {
-        for (String id : Files.readAllLines(log)) {
-          if (!id.isBlank()) {
-            ranTimes.merge(id, 1, Integer::sum);
-          }
-        }
-      }
-    }
+    Map<String, Integer> ranTimes = ChaosService.runsByRequestId(dir);
     long ranTwice = ranTimes.values().stream().filter(n -> n > 1).count();
     System.out.printf(
         "chaos: %d calls; outcomes %s; over deadline %d; idempotent calls failed %d; non-idempotent runs %d, run twice %d%n",

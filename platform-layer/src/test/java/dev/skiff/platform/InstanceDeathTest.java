@@ -51,9 +51,7 @@ class InstanceDeathTest {
   @ValueSource(strings = {"once", "idem"})
   void killingOneOfThreeInstancesCostsOnlyTheCallsInFlightOnIt(String endpoint, @TempDir Path dir) throws Exception {
     String service = "test.death." + endpoint + "." + Long.toHexString(System.nanoTime() & 0xffffff);
-    for (int i = 0; i < 3; i++) {
-      instances.add(ChaosService.launch(AmqpRpcTest.brokerUri(), service, "i" + i, dir.resolve("runs-" + i + ".log")));
-    }
+    instances.addAll(ChaosService.launchThree(AmqpRpcTest.brokerUri(), service, dir));
     Map<String, AtomicInteger> outcomes = new ConcurrentHashMap<>();
     AtomicInteger calls = new AtomicInteger();
     AtomicInteger okAfterKill = new AtomicInteger();
@@ -105,17 +103,7 @@ class InstanceDeathTest {
             .get(TIMEOUT.toSeconds() + 5, TimeUnit.SECONDS);
       }
     }
-    Map<String, Integer> ranTimes = new HashMap<>();
-    for (int i = 0; i < 3; i++) {
-      Path log = dir.resolve("runs-" + i + ".log");
-      if (Files.exists(log)) {
-        for (String id : Files.readAllLines(log)) {
-          if (!id.isBlank()) {
-            ranTimes.merge(id, 1, Integer::sum);
-          }
-        }
-      }
-    }
+    Map<String, Integer> ranTimes = ChaosService.runsByRequestId(dir);
     Map<String, Integer> seen = new TreeMap<>();
     outcomes.forEach((k, v) -> seen.put(k, v.get()));
     int failed = seen.entrySet().stream().filter(e -> !e.getKey().equals("OK")).mapToInt(Map.Entry::getValue).sum();

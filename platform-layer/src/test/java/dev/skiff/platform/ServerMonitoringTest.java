@@ -6,7 +6,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.health.HealthCheck;
-import dev.skiff.platform.health.Priority;
+import dev.skiff.platform.health.SwitchableCheck;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.pubsub.PubSub;
@@ -24,7 +24,6 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -176,26 +175,7 @@ class ServerMonitoringTest {
 
   @Test
   void healthIsPublishedPeriodicallyAndACustomCheckFailureShows() {
-    AtomicBoolean ok = new AtomicBoolean(true);
-    HealthCheck custom = new HealthCheck() {
-      @Override
-      protected Result check() {
-        if (!ok.get()) {
-          throw new IllegalStateException("the flux capacitor is cold");
-        }
-        return Result.healthy("warm");
-      }
-
-      @Override
-      public Duration interval() {
-        return Duration.ofMillis(100);
-      }
-
-      @Override
-      public Priority priority() {
-        return Priority.PAGE;
-      }
-    };
+    SwitchableCheck custom = new SwitchableCheck(Duration.ofMillis(100), "warm");
     Map<String, HealthReport> seen = new ConcurrentHashMap<>();
     Transport.Subscription sub = new PubSub(transport).subscribe("health.#", null, HealthReport.class,
         (topic, r) -> seen.put(topic, r));
@@ -204,7 +184,7 @@ class ServerMonitoringTest {
       await().atMost(Duration.ofSeconds(5)).until(() -> seen.containsKey("health.test.monitored")
           && seen.get("health.test.monitored").getChecksList().stream().anyMatch(c -> c.getName().equals("custom") && c.getCheckedEpochMillis() > 0));
       assertThat(seen.get("health.test.monitored").getHealthy()).isTrue();
-      ok.set(false);
+      custom.fail("the flux capacitor is cold");
       await().atMost(Duration.ofSeconds(5)).until(() -> !seen.get("health.test.monitored").getHealthy());
       CheckResult c = seen.get("health.test.monitored").getChecksList().stream()
           .filter(x -> x.getName().equals("custom")).findFirst().orElseThrow();

@@ -23,14 +23,22 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
   private String name;
   private MetricRegistry metrics;
   private HealthCheckRegistry healthChecks;
+  private final Function<B, C> client;
 
-  /** @param defaultPath the config subtree read unless {@link #path(String)} names another */
-  protected StoreClientBuilder(String defaultPath) {
+  /**
+   * @param defaultPath the config subtree read unless {@link #path(String)} names another
+   * @param client makes the client from this builder: reads and checks its settings, does not connect
+   */
+  protected StoreClientBuilder(String defaultPath, Function<B, C> client) {
     this.path = Objects.requireNonNull(defaultPath, "defaultPath");
+    this.client = Objects.requireNonNull(client, "client");
   }
 
-  /** @return this builder, typed as the concrete builder */
-  protected abstract B self();
+  /** @return this builder, typed as the concrete builder (the {@code B} a subclass declares itself as) */
+  @SuppressWarnings("unchecked")
+  private B self() {
+    return (B) this;
+  }
 
   /**
    * Reads settings from live configuration and follows its changes (of the hosts, among others).
@@ -97,7 +105,9 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
    * @return the client, not started
    * @throws dev.skiff.platform.config.ConfigException naming the key when a setting is invalid
    */
-  public abstract C build();
+  public C build() {
+    return client.apply(self());
+  }
 
   /** @return the choices made, with their defaults filled in */
   public Setup setup() {

@@ -2,7 +2,6 @@ package com.example.bookings;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
-import dev.skiff.service.health.PlatformHealth;
 import com.datastax.oss.driver.api.core.cql.Row;
 import com.example.bookings.proto.Booking;
 import com.example.bookings.proto.CreateBookingRequest;
@@ -10,14 +9,17 @@ import com.example.bookings.proto.CreateBookingResponse;
 import com.example.bookings.proto.GetBookingRequest;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.SkiffService;
+import dev.skiff.service.StoreUnavailableAtStart;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
+import dev.skiff.service.health.PlatformHealth;
 import dev.skiff.service.memcached.Codec;
 import dev.skiff.service.memcached.Memcached;
 import dev.skiff.service.zookeeper.LeaderElection;
@@ -42,6 +44,13 @@ import org.slf4j.LoggerFactory;
  * {@code SKIFF_ZOOKEEPER_HOSTS} (or a config file named by {@code SKIFF_CONFIG_FILE}, watched for
  * changes), beside the usual {@code SKIFF_AMQP_URI}. Run it with
  * {@code java -jar examples/bookings/target/bookings.jar}.
+ *
+ * <p>Started while Cassandra is down, it starts anyway: its health check {@code cassandra} is
+ * unhealthy and {@code create} and {@code get} answer UNAVAILABLE naming Cassandra until a node
+ * answers; then the client brings the schema up to date and the service works, without a restart. To
+ * require Cassandra at start instead, set {@code SKIFF_CASSANDRA_REQUIRED_AT_START} to how long to wait
+ * for it (e.g. {@code 30s}): if it does not answer by then, main prints one line to stderr and exits
+ * with {@link ExitCodes#DEPENDENCY_UNAVAILABLE} (75).
  */
 public final class Bookings extends SkiffService implements AutoCloseable {
   public static final String NAME = "com.example.bookings";
@@ -66,6 +75,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   private final LayeredConfig config;
   private final HealthCheckRegistry health;
   private final String instance = "bookings-" + UUID.randomUUID().toString().substring(0, 8);
+  private final String keyspace;
   private final CassandraClient cassandra;
   private final Memcached cache;
   private final ZooKeeperClient zookeeper;
@@ -85,7 +95,9 @@ public final class Bookings extends SkiffService implements AutoCloseable {
     super(NAME, "1.0.0", "Stores and finds taxi bookings");
     this.config = config;
     this.health = health;
-    this.cassandra = CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).build();
+    this.keyspace = config.current().getString("cassandra.keyspace", "bookings");
+    this.cassandra =
+        CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).migrations(keyspace, "cassandra/bookings").build();
     this.cache = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build();
     this.zookeeper = ZooKeeperClient.builder().config(config).metrics(metrics).healthChecks(health).build();
     this.jobs =
@@ -98,15 +110,15 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   }
 
   /**
-   * Connects to the stores, brings the schema up to date, joins the leader election and schedules the
-   * summary job.
+   * Connects to the stores (Cassandra's client brings the schema up to date when it connects, now or
+   * when Cassandra appears), joins the leader election and schedules the summary job.
    *
    * @return this
+   * @throws StoreUnavailableAtStart when Cassandra is required at start ({@code cassandra.required-at-start})
+   *     and did not answer in time
    */
   public Bookings open() {
     cassandra.start();
-    String keyspace = config.current().getString("cassandra.keyspace", "bookings");
-    cassandra.migrate(keyspace, "cassandra/bookings");
     db = cassandra.session(keyspace);
     cache.start();
     zookeeper.start();
@@ -184,21 +196,27 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   }
 
   /**
-   * Runs the service until SIGTERM or SIGINT.
+   * Runs the service until SIGTERM or SIGINT. A store required at start that does not answer ends it
+   * with one line on stderr and exit code {@link ExitCodes#DEPENDENCY_UNAVAILABLE}.
    *
    * @param args unused
    * @throws InterruptedException if interrupted while serving
    */
   public static void main(String[] args) throws InterruptedException {
-    LayeredConfig.Builder b = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "bookings"));
+    // required-at-start is listed so that SKIFF_CASSANDRA_REQUIRED_AT_START sets it
+    LayeredConfig.Builder b = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "bookings", "cassandra.required-at-start", "0s"));
     String file = System.getenv("SKIFF_CONFIG_FILE");
     if (file != null && !file.isBlank()) {
       b.watchedFile(Path.of(file), Duration.ofSeconds(1));
     }
     MetricRegistry metrics = new MetricRegistry();
     HealthCheckRegistry health = new HealthCheckRegistry();
-    try (LayeredConfig config = b.build(); Bookings bookings = new Bookings(config, metrics, health).open()) {
+    try (LayeredConfig config = b.build(); Bookings bookings = new Bookings(config, metrics, health)) {
+      bookings.open();
       bookings.run();
+    } catch (StoreUnavailableAtStart e) {
+      System.err.println(NAME + ": " + e.getMessage());
+      System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
     }
   }
 }

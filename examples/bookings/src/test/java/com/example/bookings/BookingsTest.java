@@ -12,6 +12,7 @@ import com.example.bookings.proto.CreateBookingResponse;
 import com.example.bookings.proto.GetBookingRequest;
 import com.google.protobuf.InvalidProtocolBufferException;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
@@ -22,13 +23,20 @@ import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.memcached.Memcached;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
 import dev.skiff.testing.RabbitMqExtension;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The bookings service end to end, as it runs in production: over RabbitMQ, on the real Cassandra,
@@ -62,13 +70,78 @@ class BookingsTest {
 
   /** This process's environment (the SKIFF_*_HOSTS) over the test's defaults. */
   static LayeredConfig config() {
-    return LayeredConfig.builder()
-        .defaults(Map.of(
-            "cassandra.keyspace", KEYSPACE,
-            "cassandra.driver.advanced.metadata.schema.debouncer.window", "0",
-            "zookeeper.namespace", "skiff-test/" + KEYSPACE,
-            "bookings.summary-interval", "200ms"))
-        .build();
+    return LayeredConfig.builder().defaults(defaults()).build();
+  }
+
+  private static Map<String, String> defaults() {
+    return Map.of(
+        "cassandra.keyspace", KEYSPACE,
+        "cassandra.driver.advanced.metadata.schema.debouncer.window", "0",
+        "zookeeper.namespace", "skiff-test/" + KEYSPACE,
+        "bookings.summary-interval", "200ms");
+  }
+
+  /**
+   * Where nothing answers: port 1 (tcpmux, never listened on here). A free port of the ephemeral range
+   * would not do: a connection to it can, now and then, connect to itself.
+   */
+  private static final String NOWHERE = "127.0.0.1:1";
+
+  /**
+   * Started while Cassandra does not answer (the hosts of a config file point where nothing listens):
+   * the service starts anyway, its cassandra check says so and create answers UNAVAILABLE naming
+   * Cassandra. When Cassandra answers (the operator points the file at the live node) the same instance
+   * brings the schema up to date and serves: no restart.
+   */
+  @Test
+  void startsWithoutCassandraAndServesOnceItAnswers(@TempDir Path dir) throws IOException {
+    Path file = dir.resolve("bookings.properties");
+    Files.writeString(file, "cassandra.hosts=" + NOWHERE + "\n");
+    Map<String, String> env = new HashMap<>(System.getenv());
+    env.remove("SKIFF_CASSANDRA_HOSTS"); // the file says where Cassandra is
+    CreateBookingRequest ada = CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("Euston").build();
+    try (LayeredConfig config = LayeredConfig.builder().defaults(defaults()).file(file).environment(env).build();
+        Bookings bookings = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        Server server = bookings.start(broker.transport());
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      var check = server.health().run("cassandra");
+      assertThat(check.healthy()).isFalse();
+      assertThat(check.message()).contains("not connected to Cassandra");
+      assertThatThrownBy(() -> client.call(Bookings.NAME, "create", ada, CreateBookingResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
+          .hasMessageContaining("Cassandra 'cassandra'")
+          .hasMessageContaining("is not connected");
+
+      Files.writeString(file, "cassandra.hosts=" + System.getenv("SKIFF_CASSANDRA_HOSTS") + "\n");
+      config.reload();
+      await("the same instance serves").atMost(Duration.ofSeconds(30)).ignoreExceptions()
+          .until(() -> !client.call(Bookings.NAME, "create", ada, CreateBookingResponse.class).getId().isEmpty());
+      assertThat(server.health().run("cassandra").healthy()).isTrue();
+    }
+  }
+
+  /**
+   * Cassandra required at start ({@code SKIFF_CASSANDRA_REQUIRED_AT_START}) and absent: main prints one
+   * line naming it to stderr and exits with 75, no stack trace.
+   */
+  @Test
+  void mainExitsWithOneLineAnd75WhenCassandraIsRequiredAndAbsent() throws Exception {
+    ProcessBuilder pb =
+        new ProcessBuilder(
+            Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+            Bookings.class.getName());
+    pb.environment().put("SKIFF_CASSANDRA_HOSTS", NOWHERE);
+    pb.environment().put("SKIFF_CASSANDRA_REQUIRED_AT_START", "1s");
+    pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    Process p = pb.start();
+    String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor(2, TimeUnit.MINUTES)).as("main ended").isTrue();
+    assertThat(p.exitValue()).as("exit code; stderr: " + err).isEqualTo(ExitCodes.DEPENDENCY_UNAVAILABLE);
+    // the driver may log a warning first (simplelogger lines start with the time); no stack trace, and one line of main's
+    assertThat(err).as("stderr").doesNotContain("\tat ").doesNotContain("Exception in thread");
+    assertThat(err.lines().filter(l -> !l.matches("\\d\\d:\\d\\d:\\d\\d\\.\\d{3} \\[.*")).toList()).as("stderr: " + err).singleElement().asString()
+        .startsWith(Bookings.NAME + ": Cassandra 'cassandra' at [/" + NOWHERE + "] (cassandra.hosts) is required at start and did not answer within 1 s: ")
+        .contains("Connection refused");
   }
 
   /**

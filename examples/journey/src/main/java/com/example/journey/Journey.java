@@ -8,12 +8,14 @@ import com.example.journey.proto.FareRequest;
 import com.example.journey.proto.FareResponse;
 import com.example.journey.proto.PlanRequest;
 import com.example.journey.proto.PlanResponse;
+import com.google.protobuf.Message;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.SkiffService;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.transport.Transport;
@@ -22,6 +24,7 @@ import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.function.Function;
 
 /**
  * A service that calls three others in parallel and combines their answers, written with
@@ -98,38 +101,35 @@ public final class Journey {
 
   /** @return the ETA service */
   public static ServerBuilder eta() {
-    return Server.builder(ETA)
-        .version("1.0.0")
-        .description("Minutes until a car can reach a pickup")
-        .endpoint("estimate", EtaRequest.class, EtaResponse.class, (req, ctx) -> {
-          work();
-          return EtaResponse.newBuilder().setMinutes(2 + Math.floorMod(req.getPickup().hashCode(), 9)).build();
-        });
+    return backend(ETA, "Minutes until a car can reach a pickup", "estimate", EtaRequest.class, EtaResponse.class,
+        req -> EtaResponse.newBuilder().setMinutes(2 + Math.floorMod(req.getPickup().hashCode(), 9)).build());
   }
 
   /** @return the fare service */
   public static ServerBuilder fare() {
-    return Server.builder(FARE)
-        .version("1.0.0")
-        .description("Quotes a fare between two places")
-        .endpoint("quote", FareRequest.class, FareResponse.class, (req, ctx) -> {
-          work();
-          return FareResponse.newBuilder()
-              .setPence(800 + 10L * Math.floorMod((req.getPickup() + req.getDropoff()).hashCode(), 200))
-              .build();
-        });
+    return backend(FARE, "Quotes a fare between two places", "quote", FareRequest.class, FareResponse.class,
+        req -> FareResponse.newBuilder()
+            .setPence(800 + 10L * Math.floorMod((req.getPickup() + req.getDropoff()).hashCode(), 200))
+            .build());
   }
 
   /** @return the driver service */
   public static ServerBuilder driver() {
-    return Server.builder(DRIVER)
+    return backend(DRIVER, "Finds the nearest free driver", "nearest", DriverRequest.class, DriverResponse.class,
+        req -> DriverResponse.newBuilder()
+            .setName(DRIVERS[Math.floorMod(req.getPickup().hashCode(), DRIVERS.length)])
+            .build());
+  }
+
+  /** A backend of the journey service: version 1.0.0, one endpoint, whose every answer takes {@link #SIMULATED_WORK}. */
+  private static <Q extends Message, R extends Message> ServerBuilder backend(
+      String service, String description, String endpoint, Class<Q> request, Class<R> response, Function<Q, R> answer) {
+    return Server.builder(service)
         .version("1.0.0")
-        .description("Finds the nearest free driver")
-        .endpoint("nearest", DriverRequest.class, DriverResponse.class, (req, ctx) -> {
+        .description(description)
+        .endpoint(endpoint, request, response, (req, ctx) -> {
           work();
-          return DriverResponse.newBuilder()
-              .setName(DRIVERS[Math.floorMod(req.getPickup().hashCode(), DRIVERS.length)])
-              .build();
+          return answer.apply(req);
         });
   }
 
@@ -169,7 +169,7 @@ public final class Journey {
 
   public static void main(String[] args) throws InterruptedException {
     Settings settings = Settings.fromEnvironment();
-    AmqpTransport transport = AmqpTransport.connect(settings.amqpUri());
+    AmqpTransport transport = SkiffService.connectOrExit("journey", settings);
     List<Server> servers = startAll(transport, settings, List.of(args));
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       servers.forEach(Server::close);

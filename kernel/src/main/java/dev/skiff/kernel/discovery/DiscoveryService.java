@@ -22,7 +22,6 @@ public final class DiscoveryService extends KernelServiceBase {
 
   private final Clock clock;
   private Registry registry;
-  private Server server;
 
   /** For {@link java.util.ServiceLoader}: the system clock. */
   public DiscoveryService() {
@@ -38,8 +37,8 @@ public final class DiscoveryService extends KernelServiceBase {
 
   @Override
   protected void begin(KernelContext context) {
-    registry = new Registry(clock).start(context.transport(), context.guard());
-    server =
+    registry = closeAtEnd(new Registry(clock).start(context.transport(), context.guard()));
+    closeAtEnd(
         Server.builder(SERVICE)
             .description("The registry of running service instances")
             .version("1")
@@ -47,7 +46,7 @@ public final class DiscoveryService extends KernelServiceBase {
             .endpoint(Endpoint.of("list", ListServicesRequest.class, ListServicesResponse.class, (req, ctx) -> list(req))
                 .asIdempotent())
             .build()
-            .start();
+            .start());
     context.web().mount("/discovery", "Discovery: running instances", ex -> {
       String q = ex.getRequestURI().getQuery();
       String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
@@ -66,15 +65,5 @@ public final class DiscoveryService extends KernelServiceBase {
   /** @return the registry this copy keeps */
   public Registry registry() {
     return registry;
-  }
-
-  @Override
-  protected void end() {
-    if (server != null) {
-      server.close();
-    }
-    if (registry != null) {
-      registry.close();
-    }
   }
 }

@@ -11,10 +11,10 @@ import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.HealthOverview;
 import dev.skiff.proto.v1.HealthQuery;
 import dev.skiff.proto.v1.HealthReport;
@@ -53,8 +53,6 @@ public final class MonitoringService extends KernelServiceBase {
 
   private final Clock clock;
   private final HealthStore store;
-  private Transport.Subscription subscription;
-  private Server server;
 
   /** A monitoring service on the system clock (what {@link java.util.ServiceLoader} creates). */
   public MonitoringService() {
@@ -71,19 +69,19 @@ public final class MonitoringService extends KernelServiceBase {
 
   @Override
   protected void begin(KernelContext context) {
-    subscription = new PubSub(context.transport())
+    closeAtEnd(new PubSub(context.transport())
         .subscribeWithSender(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report, sender) -> {
           if (context.guard().mayActAs(Guard.HEALTH_REPORT, sender, report.getService())) {
             store.accept(report);
           }
-        });
-    server = Server.builder(SERVICE)
+        }));
+    closeAtEnd(Server.builder(SERVICE)
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())
         .settings(context.settings())
         .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).asIdempotent())
         .build()
-        .start();
+        .start());
     context.web().mount(PATH, "Monitoring: the health of every service", this::http);
   }
 
@@ -127,7 +125,7 @@ public final class MonitoringService extends KernelServiceBase {
       if (s.isPresent()) {
         WebServer.send(ex, 200, "application/json", json(s.get()));
       } else {
-        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + quote(unknown(name)) + "}");
+        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + JsonStrings.quote(unknown(name)) + "}");
       }
     } else {
       WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found: " + path + " (the dashboard is at " + PATH + "/)");
@@ -142,24 +140,6 @@ public final class MonitoringService extends KernelServiceBase {
     }
   }
 
-  private static String quote(String s) {
-    StringBuilder b = new StringBuilder("\"");
-    for (char c : s.toCharArray()) {
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format("\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
-  }
-
   private static String dashboard() {
     try (InputStream in = MonitoringService.class.getResourceAsStream("dashboard.html")) {
       if (in == null) {
@@ -168,16 +148,6 @@ public final class MonitoringService extends KernelServiceBase {
       return new String(in.readAllBytes(), StandardCharsets.UTF_8);
     } catch (IOException e) {
       throw new UncheckedIOException(e);
-    }
-  }
-
-  @Override
-  protected void end() {
-    if (subscription != null) {
-      subscription.close();
-    }
-    if (server != null) {
-      server.close();
     }
   }
 }

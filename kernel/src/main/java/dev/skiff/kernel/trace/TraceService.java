@@ -5,13 +5,13 @@ import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.trace.SpanSink;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.GetTraceRequest;
 import dev.skiff.proto.v1.ListTracesRequest;
 import dev.skiff.proto.v1.Span;
@@ -81,8 +81,6 @@ public final class TraceService extends KernelServiceBase {
   private final AtomicLong spansReceived = new AtomicLong();
   private final AtomicLong droppedUpstream = new AtomicLong();
   private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
-  private Transport.Subscription subscription;
-  private Server server;
 
   /**
    * A trace service with the store the environment configures (see the table above; it connects when
@@ -149,39 +147,22 @@ public final class TraceService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is not a positive number
    */
   public static InMemoryTraceStore inMemoryFromEnvironment(Map<String, String> env) {
-    return new InMemoryTraceStore(positive(env, "SKIFF_TRACE_MAX_TRACES", 10_000), positive(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
+    return new InMemoryTraceStore(EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_TRACES", 10_000), EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
   }
-
-  private static int positive(Map<String, String> env, String key, int dflt) {
-    String v = env.get(key);
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.trim());
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v + "'");
-  }
-
 
   @Override
   protected void begin(KernelContext context) {
     if (givenHealth != null) {
       health = givenHealth;
     } else {
-      monitoringHealth = MonitoringHealth.start(context, clock);
+      monitoringHealth = closeAtEnd(MonitoringHealth.start(context, clock));
       health = monitoringHealth;
     }
-    store.start();
+    closeAtEnd(store).start();
     PubSub events = new PubSub(context.transport());
     Guard guard = context.guard();
-    subscription = events.subscribeWithSender(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class,
-        (topic, batch, sender) -> accept(admitted(guard, batch, sender)));
+    closeAtEnd(events.subscribeWithSender(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class,
+        (topic, batch, sender) -> accept(admitted(guard, batch, sender))));
     ServerBuilder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
@@ -189,7 +170,7 @@ public final class TraceService extends KernelServiceBase {
             .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).asIdempotent())
             .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent());
     store.healthCheck().ifPresent(check -> b.healthCheck("trace-store", check));
-    server = b.build().start();
+    closeAtEnd(b.build().start());
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
     log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
         store.getClass().getSimpleName(), givenHealth != null ? "the health source given" : monitoringHealth);
@@ -307,19 +288,5 @@ public final class TraceService extends KernelServiceBase {
   /** @return spans that services reported dropping because their trace buffer was full */
   public long spansDroppedUpstream() {
     return droppedUpstream.get();
-  }
-
-  @Override
-  protected void end() {
-    if (subscription != null) {
-      subscription.close();
-    }
-    if (server != null) {
-      server.close();
-    }
-    if (monitoringHealth != null) {
-      monitoringHealth.close();
-    }
-    store.close();
   }
 }

@@ -79,7 +79,7 @@ class DashboardBrowserTest {
         });
 
         long failedFrom = System.currentTimeMillis();
-        svc.failure.set("the widget store refuses connections");
+        svc.widgetStore.fail("the widget store refuses connections");
         await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).orElseThrow().getStatus().equals("unhealthy"));
         for (int i = 0; i < 20; i++) {
           client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);

@@ -2,34 +2,17 @@ package dev.skiff.kernel.monitoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.TestClock;
 import dev.skiff.proto.v1.CheckResult;
 import dev.skiff.proto.v1.EndpointStats;
 import dev.skiff.proto.v1.HealthReport;
 import dev.skiff.proto.v1.ServiceStatus;
-import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 
 class HealthStoreTest {
-  final AtomicLong now = new AtomicLong(1_000_000);
-  final Clock clock = new Clock() {
-    @Override
-    public ZoneOffset getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(now.get());
-    }
-  };
+  final TestClock clock = new TestClock(Instant.ofEpochMilli(1_000_000));
 
   static HealthReport report(String instance, long sent, long requests, long errors, boolean healthy) {
     HealthReport.Builder r = HealthReport.newBuilder().setService("svc").setInstance(instance).setVersion("1")
@@ -62,11 +45,11 @@ class HealthStoreTest {
     assertThat(s.getStatus()).isEqualTo("unhealthy");
     assertThat(s.getFailingList()).containsExactly("b: db [CHECK_PRIORITY_UNSPECIFIED]: down");
 
-    now.addAndGet(3_500);
+    clock.advance(Duration.ofMillis(3_500));
     s = store.service("svc").orElseThrow();
     assertThat(s.getStatus()).isEqualTo("stale");
     assertThat(s.getInstancesList()).allMatch(i -> i.getStale());
-    now.addAndGet(60_000);
+    clock.advance(Duration.ofMillis(60_000));
     assertThat(store.service("svc")).isEmpty();
     assertThat(store.names()).isEmpty();
   }

@@ -1,41 +1,20 @@
 package dev.skiff.kernel.monitoring;
 
-import dev.skiff.platform.health.HealthCheck;
-import dev.skiff.platform.health.Priority;
+import dev.skiff.platform.health.SwitchableCheck;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.HealthQuery;
 import java.time.Duration;
-import java.util.concurrent.atomic.AtomicReference;
 
 /** A service for the monitoring tests, with a custom check the test makes fail. */
 final class MonitoredService {
-  final AtomicReference<String> failure = new AtomicReference<>();
+  /** The service's custom check, {@code widget-store}: fails once the test gives it a reason. */
+  final SwitchableCheck widgetStore = new SwitchableCheck(Duration.ofMillis(200), "the widget store answers");
   final Server server;
 
   MonitoredService(Transport transport, String name, String instance) {
-    HealthCheck custom = new HealthCheck() {
-      @Override
-      protected Result check() {
-        String why = failure.get();
-        if (why != null) {
-          throw new IllegalStateException(why);
-        }
-        return Result.healthy("the widget store answers");
-      }
-
-      @Override
-      public Duration interval() {
-        return Duration.ofMillis(200);
-      }
-
-      @Override
-      public Priority priority() {
-        return Priority.PAGE;
-      }
-    };
     server = Server.builder(name)
         .version("1.2.3")
         .instanceId(instance)
@@ -54,7 +33,7 @@ final class MonitoredService {
             })
             .asIdempotent()
             .withSla(Duration.ofSeconds(1), Duration.ofSeconds(2)))
-        .healthCheck("widget-store", custom)
+        .healthCheck("widget-store", widgetStore)
         .build()
         .start();
   }

@@ -61,7 +61,7 @@ class MonitoringServiceTest {
           });
         });
 
-        svc.failure.set("the widget store refuses connections");
+        svc.widgetStore.fail("the widget store refuses connections");
         await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
           ServiceStatus s = overview(client, name).getServices(0);
           assertThat(s.getStatus()).isEqualTo("unhealthy");

@@ -2,13 +2,11 @@ package dev.skiff.kernel.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.TestClock;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.proto.v1.InstanceAnnouncement;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneId;
-import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 import org.junit.jupiter.api.AfterEach;
@@ -20,30 +18,7 @@ import org.junit.jupiter.api.Test;
  * before; at once on a clean stop. RoutingTest shows the same with a real instance killed with SIGKILL.
  */
 class RegistryExpiryTest {
-  static final class TestClock extends Clock {
-    private volatile long millis = 1_700_000_000_000L;
-
-    void advance(Duration d) {
-      millis += d.toMillis();
-    }
-
-    @Override
-    public ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return Instant.ofEpochMilli(millis);
-    }
-  }
-
-  final TestClock clock = new TestClock();
+  final TestClock clock = new TestClock(Instant.ofEpochMilli(1_700_000_000_000L));
   final Registry registry = new Registry(clock);
   final List<String> changes = new CopyOnWriteArrayList<>();
 
@@ -61,6 +36,19 @@ class RegistryExpiryTest {
         .setState(InstanceAnnouncement.State.RUNNING).setHeartbeatMs(expireAfterMs / 3).setExpireAfterMs(expireAfterMs).build();
   }
 
+  /**
+   * Moves the clock by {@code d} and expires: service s still has its one instance; then 1 ms more, and
+   * expires again: it has none.
+   */
+  void assertForgottenJustAfter(Duration d) {
+    clock.advance(d);
+    registry.expire();
+    assertThat(registry.list("s")).hasSize(1);
+    clock.advance(Duration.ofMillis(1));
+    registry.expire();
+    assertThat(registry.list("s")).isEmpty();
+  }
+
   @Test
   void anInstanceIsForgottenOnceItsDeclaredExpiryHasPassedSinceItWasLastHeard() {
     registry.apply(running("s", "a", 6000));
@@ -68,12 +56,7 @@ class RegistryExpiryTest {
     clock.advance(Duration.ofMillis(4000));
     registry.apply(running("s", "a", 6000)); // a heartbeat: seen again, no change
     assertThat(changes).containsExactly("s");
-    clock.advance(Duration.ofMillis(6000)); // 6 s after the heartbeat: not yet
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Duration.ofMillis(6000)); // 6 s after the heartbeat
     assertThat(changes).containsExactly("s", "s");
   }
 
@@ -84,23 +67,13 @@ class RegistryExpiryTest {
     clock.advance(Duration.ofMillis(1_501));
     registry.expire();
     assertThat(registry.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("slow");
-    clock.advance(Duration.ofMillis(28_499)); // 30 s after the announcement: not yet
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Duration.ofMillis(28_499)); // 30 s after the announcement
   }
 
   @Test
   void anInstanceThatDeclaredNoExpiryIsForgottenAfterTheDefault() {
     registry.apply(running("s", "a", 0));
-    clock.advance(Registry.DEFAULT_EXPIRY);
-    registry.expire();
-    assertThat(registry.list("s")).hasSize(1);
-    clock.advance(Duration.ofMillis(1));
-    registry.expire();
-    assertThat(registry.list("s")).isEmpty();
+    assertForgottenJustAfter(Registry.DEFAULT_EXPIRY);
   }
 
   @Test

@@ -129,6 +129,23 @@ final class RoutingFixture implements AutoCloseable {
     return start(TestServices.echo(serviceTransport, service, version, instance, HEARTBEAT, TestServices.Hook.NONE));
   }
 
+  /**
+   * Starts one instance of each version given, with instance ids {@code a}, {@code b}, {@code c}, ... in
+   * that order, and waits until the binding copy's registry has exactly them.
+   *
+   * @return the instances, in the order of the versions
+   */
+  List<Server> startVersions(KernelCopy k, String service, String... versions) {
+    List<Server> started = new ArrayList<>();
+    Map<String, Integer> running = new TreeMap<>();
+    for (String v : versions) {
+      started.add(start(service, v, String.valueOf((char) ('a' + started.size()))));
+      running.merge(v, 1, Integer::sum);
+    }
+    awaitRegistry(k.binding, service, running);
+    return started;
+  }
+
   Server start(ServerBuilder b) {
     Server s = b.build().start();
     servers.add(s);
@@ -144,6 +161,16 @@ final class RoutingFixture implements AutoCloseable {
     return Client.await(client.exchange(BindingService.SERVICE, "set_route",
         SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(service).putAllWeights(weights)).setForce(force).build(),
         RouteStatus.class, CallOptions.defaults())).value();
+  }
+
+  /**
+   * Sets the rule and waits until the leader has made a full pass after it ({@link #awaitFullPass}): the
+   * service's bindings then match the rule.
+   */
+  RouteStatus applyRoute(KernelCopy leader, String service, Map<String, Integer> weights) {
+    RouteStatus st = setRoute(service, weights);
+    awaitFullPass(leader.binding);
+    return st;
   }
 
   RouteStatus route(String service) {
@@ -201,6 +228,15 @@ final class RoutingFixture implements AutoCloseable {
   /** @return how many of the calls each version answered; fails if any call fails */
   Map<String, Integer> split(String service, int n) {
     return split(service, n, CallOptions.defaults());
+  }
+
+  /**
+   * Waits for the leader's next full pass ({@link #awaitFullPass}), then makes calls and fails unless
+   * every one of them is answered by the version.
+   */
+  void assertAllReach(KernelCopy leader, String service, String version, int calls) {
+    awaitFullPass(leader.binding);
+    assertThat(split(service, calls)).isEqualTo(Map.of(version, calls));
   }
 
   static <T> Map<String, Integer> count(Collection<T> items, Function<T, String> key) {

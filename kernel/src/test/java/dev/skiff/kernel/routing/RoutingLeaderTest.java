@@ -16,23 +16,13 @@ import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /** The binding service's leader: what a new one knows (the rules, from the stream) and when it acts. */
 class RoutingLeaderTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void rulesSurviveAKernelRestart() {
@@ -52,8 +42,7 @@ class RoutingLeaderTest {
     assertThat(read.getRule()).isEqualTo(set.getRule());
     f.start(s, "2.0.0", "b");
     awaitRegistry(after.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    awaitFullPass(after.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("2.0.0", 1000));
+    f.assertAllReach(after, s, "2.0.0", 1000);
   }
 
   @Test
@@ -68,8 +57,7 @@ class RoutingLeaderTest {
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "a", heartbeat, TestServices.Hook.NONE));
     f.start(TestServices.echo(f.serviceTransport, s, "2.0.0", "b", heartbeat, TestServices.Hook.NONE));
     awaitRegistry(first.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(first.binding);
+    f.applyRoute(first, s, Map.of("1.0.0", 50, "2.0.0", 50));
     first.close();
 
     // calls flow all along the change of leader; split() fails on any failed call

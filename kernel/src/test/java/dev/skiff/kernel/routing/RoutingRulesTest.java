@@ -30,8 +30,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CopyOnWriteArrayList;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -40,27 +39,17 @@ import org.junit.jupiter.api.Test;
  * {@code --force}, a stopped version's queue, a new instance under a rule, a retry's version.
  */
 class RoutingRulesTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void aRuleAppliesToTheVersionsThatRunAndFallsBackToTheServiceQueueWhenNoneRuns() {
     KernelCopy k = f.leader();
     String s = f.name("running");
-    Server a = f.start(s, "1.0.0", "a");
-    Server b = f.start(s, "1.1.0", "b");
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "1.1.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 90, "1.1.0", 10));
-    awaitFullPass(k.binding);
+    List<Server> ab = f.startVersions(k, s, "1.0.0", "1.1.0");
+    Server a = ab.get(0);
+    Server b = ab.get(1);
+    f.applyRoute(k, s, Map.of("1.0.0", 90, "1.1.0", 10));
     assertThat(f.split(s, 1000)).containsOnlyKeys("1.0.0", "1.1.0");
 
     // 1.1.0 stops: the rule stays as it was set, and 1.0.0 takes every call (none is lost to 1.1.0's share)
@@ -69,15 +58,13 @@ class RoutingRulesTest {
     RouteStatus st = f.route(s);
     assertThat(st.getRule().getWeightsMap()).isEqualTo(Map.of("1.0.0", 90, "1.1.0", 10));
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 90));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("1.0.0", 1000));
+    f.assertAllReach(k, s, "1.0.0", 1000);
 
     // a version outside the rule starts, then the rule's last running version stops: none of the rule's
     // versions runs, so the service falls back to its service queue and 2.0.0 serves every call
     f.start(s, "2.0.0", "c");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 500)).isEqualTo(Map.of("1.0.0", 500));
+    f.assertAllReach(k, s, "1.0.0", 500);
     a.close();
     awaitRegistry(k.binding, s, Map.of("2.0.0", 1));
     st = f.route(s);
@@ -90,18 +77,15 @@ class RoutingRulesTest {
     // until one of the rule's versions runs again: the rule applies again, 2.0.0 gets nothing
     f.start(s, "1.0.0", "a2");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("1.0.0", 1000));
+    f.assertAllReach(k, s, "1.0.0", 1000);
   }
 
   @Test
   void aRunningVersionOutsideTheRuleGetsOnlyPinnedCalls() {
     KernelCopy k = f.leader();
     String s = f.name("outside");
-    f.start(s, "1.0.0", "a");
-    f.start(s, "1.1.0", "b");
-    f.start(s, "2.0.0", "c"); // started before the rule: it bound the service queue, as every instance
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "1.1.0", 1, "2.0.0", 1));
+    // c (2.0.0) started before the rule: it bound the service queue, as every instance
+    f.startVersions(k, s, "1.0.0", "1.1.0", "2.0.0");
     assertThat(f.split(s, 600)).containsOnlyKeys("1.0.0", "1.1.0", "2.0.0");
     RouteStatus st = f.setRoute(s, Map.of("1.0.0", 50, "1.1.0", 50));
     assertThat(st.getEffectiveMap()).isEqualTo(Map.of("1.0.0", 50, "1.1.0", 50));
@@ -132,8 +116,7 @@ class RoutingRulesTest {
     // 1.0.0 starts: the rule gives it no share, but no version with a share runs, so it serves everything
     f.start(s, "1.0.0", "a");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 300)).isEqualTo(Map.of("1.0.0", 300));
+    f.assertAllReach(k, s, "1.0.0", 300);
     // refused without --force: a version of a running service that does not run
     assertThatThrownBy(() -> f.setRoute(s, Map.of("1.0.0", 0, "3.0.0", 100)))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST))
@@ -143,17 +126,14 @@ class RoutingRulesTest {
     f.start(s, "2.0.0", "b");
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
     assertThat(f.route(s).getEffectiveMap()).isEqualTo(Map.of("2.0.0", 100));
-    awaitFullPass(k.binding);
-    assertThat(f.split(s, 1000)).isEqualTo(Map.of("2.0.0", 1000));
+    f.assertAllReach(k, s, "2.0.0", 1000);
   }
 
   @Test
   void aStoppedVersionsQueueIsDeletedOnceEmptyAndUnconsumed() throws Exception {
     KernelCopy k = f.leader();
     String s = f.name("gone");
-    f.start(s, "1.0.0", "a");
-    Server b = f.start(s, "2.0.0", "b");
-    awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
+    Server b = f.startVersions(k, s, "1.0.0", "2.0.0").get(1);
     awaitFullPass(k.binding);
     String v2 = AmqpNames.versionQueue(s, "2.0.0");
     assertThat(f.queueExists(v2)).isTrue();
@@ -217,8 +197,7 @@ class RoutingRulesTest {
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "a", RoutingFixture.HEARTBEAT, count));
     f.start(TestServices.echo(f.serviceTransport, s, "2.0.0", "b", RoutingFixture.HEARTBEAT, count));
     awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    f.applyRoute(k, s, Map.of("1.0.0", 50, "2.0.0", 50));
     k.close();
 
     f.start(TestServices.echo(f.serviceTransport, s, "1.0.0", "new", RoutingFixture.HEARTBEAT, count));
@@ -255,8 +234,7 @@ class RoutingRulesTest {
       f.start(TestServices.echo(f.serviceTransport, s, vi[0], vi[1], RoutingFixture.HEARTBEAT, flaky));
     }
     awaitRegistry(k.binding, s, Map.of("1.0.0", 2, "2.0.0", 2));
-    f.setRoute(s, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    f.applyRoute(k, s, Map.of("1.0.0", 50, "2.0.0", 50));
 
     // no circuit breaker: half the attempts fail on purpose
     try (Client retrying = Client.builder().transport(f.serviceTransport).defaultTimeout(Duration.ofSeconds(30))

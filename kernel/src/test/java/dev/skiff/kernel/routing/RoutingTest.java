@@ -39,8 +39,7 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.TimeUnit;
-import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.AutoClose;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -50,17 +49,8 @@ import org.junit.jupiter.api.Test;
  * the rules it set; none needs another to have run.
  */
 class RoutingTest {
-  RoutingFixture f;
-
-  @BeforeEach
-  void fixture() {
-    f = new RoutingFixture();
-  }
-
-  @AfterEach
-  void cleanUp() {
-    f.close();
-  }
+  @AutoClose
+  final RoutingFixture f = new RoutingFixture();
 
   @Test
   void instancesAnnounceThemselvesAndACleanStopLeavesTheRegistryAtOnce() {
@@ -138,10 +128,7 @@ class RoutingTest {
   void ninetyTenRuleSplitsTrafficAndPinsReachOneVersionOrInstance() {
     KernelCopy k = f.leader();
     String svc = f.name("split");
-    f.start(svc, "1.0.0", "v1-a");
-    f.start(svc, "1.0.0", "v1-b");
-    f.start(svc, "2.0.0", "v2-a");
-    awaitRegistry(k.binding, svc, Map.of("1.0.0", 2, "2.0.0", 1));
+    f.startVersions(k, svc, "1.0.0", "1.0.0", "2.0.0"); // instances a and b of 1.0.0, c of 2.0.0
     // no rule: every instance shares the service queue
     assertThat(f.split(svc, 300)).containsOnlyKeys("1.0.0", "2.0.0");
 
@@ -167,7 +154,7 @@ class RoutingTest {
     // pins
     assertThat(f.split(svc, 200, CallOptions.defaults().withVersion("2.0.0"))).containsOnlyKeys("2.0.0");
     assertThat(f.split(svc, 200, CallOptions.defaults().withVersion("1.0.0"))).containsOnlyKeys("1.0.0");
-    for (String instance : List.of("v1-a", "v1-b", "v2-a")) {
+    for (String instance : List.of("a", "b", "c")) {
       assertThat(f.calls(svc, 20, CallOptions.defaults().withInstance(instance))).extracting(Reply::instance).containsOnly(instance);
     }
     // a pin to a version nobody runs fails NOT_FOUND at once: its deadline is a minute, and a request
@@ -183,8 +170,7 @@ class RoutingTest {
     await().atMost(HANG).pollInterval(Duration.ofMillis(50))
         .until(() -> f.split(svc, 50).keySet().equals(Set.of("2.0.0")));
     System.out.printf("[routing] rule changed to 0/100: all traffic on 2.0.0 after %.0f ms%n", (System.nanoTime() - t3) / 1e6);
-    awaitFullPass(k.binding);
-    assertThat(f.split(svc, 1000)).isEqualTo(Map.of("2.0.0", 1000));
+    f.assertAllReach(k, svc, "2.0.0", 1000);
     // and no call fails while the weights change (split fails on any failed call)
     CompletableFuture<Map<String, Integer>> during = CompletableFuture.supplyAsync(() -> f.split(svc, 3000));
     f.setRoute(svc, Map.of("1.0.0", 50, "2.0.0", 50));
@@ -201,11 +187,8 @@ class RoutingTest {
     // runs more rounds of 3,000 calls.
     KernelCopy k = f.leader();
     String name = f.name("flips");
-    f.start(name, "1.0.0", "fl-a");
-    f.start(name, "2.0.0", "fl-b");
-    awaitRegistry(k.binding, name, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(name, Map.of("1.0.0", 90, "2.0.0", 10));
-    awaitFullPass(k.binding);
+    f.startVersions(k, name, "1.0.0", "2.0.0");
+    f.applyRoute(k, name, Map.of("1.0.0", 90, "2.0.0", 10));
     assertThat(f.split(name, 500)).containsOnlyKeys("1.0.0", "2.0.0");
     int rounds = Integer.getInteger("flips.rounds", 5);
     int changes = 0;
@@ -240,9 +223,7 @@ class RoutingTest {
   void copiesOfEachKernelServiceAgreeAndAnotherBindingCopyTakesOver() {
     KernelCopy first = f.leader();
     String name = f.name("ha");
-    f.start(name, "1.0.0", "ha-a");
-    f.start(name, "2.0.0", "ha-b");
-    awaitRegistry(first.binding, name, Map.of("1.0.0", 1, "2.0.0", 1));
+    f.startVersions(first, name, "1.0.0", "2.0.0");
     KernelCopy second = f.kernel(RoutingFixture.WARM_UP);
     // a copy started later learns every instance from their heartbeats, and the copies agree
     await().atMost(HANG).untilAsserted(() -> {
@@ -264,19 +245,15 @@ class RoutingTest {
     f.setRoute(name, Map.of("1.0.0", 0, "2.0.0", 100));
     await().atMost(HANG).until(() -> f.split(name, 50).keySet().equals(Set.of("2.0.0")));
     System.out.printf("[routing] the new leader applied a change %.0f ms after the first copy stopped%n", (System.nanoTime() - t0) / 1e6);
-    awaitFullPass(second.binding);
-    assertThat(f.split(name, 500)).isEqualTo(Map.of("2.0.0", 500));
+    f.assertAllReach(second, name, "2.0.0", 500);
   }
 
   @Test
   void aBindingDeletedByHandIsRepaired() throws Exception {
     KernelCopy k = f.leader();
     String name = f.name("repair");
-    f.start(name, "1.0.0", "rp-a");
-    f.start(name, "2.0.0", "rp-b");
-    awaitRegistry(k.binding, name, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(name, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    f.startVersions(k, name, "1.0.0", "2.0.0");
+    f.applyRoute(k, name, Map.of("1.0.0", 50, "2.0.0", 50));
     assertThat(f.split(name, 200)).containsOnlyKeys("1.0.0", "2.0.0");
 
     // delete the binding skiff.rpc -> skiff.route.NAME by hand: calls fail NOT_FOUND until it is repaired.
@@ -305,11 +282,8 @@ class RoutingTest {
   void trafficFlowsByTheLastRuleWithTheBindingServiceDown() {
     KernelCopy k = f.leader();
     String name = f.name("down");
-    f.start(name, "1.0.0", "bd-a");
-    Server b = f.start(name, "2.0.0", "bd-b");
-    awaitRegistry(k.binding, name, Map.of("1.0.0", 1, "2.0.0", 1));
-    f.setRoute(name, Map.of("1.0.0", 50, "2.0.0", 50));
-    awaitFullPass(k.binding);
+    Server b = f.startVersions(k, name, "1.0.0", "2.0.0").get(1);
+    f.applyRoute(k, name, Map.of("1.0.0", 50, "2.0.0", 50));
 
     // the only binding copy stops: traffic keeps flowing on the bindings as they are, split as before
     k.close();
@@ -319,22 +293,20 @@ class RoutingTest {
     assertThat(s.get("1.0.0")).isBetween(800, 1200);
     // and a new instance of a routed version serves its version's share at once (it consumes the
     // version's queue): the old 2.0.0 instance goes, the new one answers all of 2.0.0's half
-    f.start(name, "2.0.0", "bd-c");
+    f.start(name, "2.0.0", "c");
     b.close();
     List<Reply<StringValue>> replies = f.calls(name, 2000, CallOptions.defaults());
     Map<String, Integer> byInstance = RoutingFixture.count(replies, Reply::instance);
     System.out.printf("[routing] binding service down, 2.0.0's instance replaced: %s%n", byInstance);
-    assertThat(byInstance).containsOnlyKeys("bd-a", "bd-c");
-    assertThat(byInstance.get("bd-c")).isBetween(800, 1200);
+    assertThat(byInstance).containsOnlyKeys("a", "c");
+    assertThat(byInstance.get("c")).isBetween(800, 1200);
   }
 
   @Test
   void badRulesAreRefusedWithAClearError() {
     KernelCopy k = f.leader();
     String name = f.name("bad");
-    f.start(name, "1.0.0", "bad-a");
-    f.start(name, "2.0.0", "bad-b");
-    awaitRegistry(k.binding, name, Map.of("1.0.0", 1, "2.0.0", 1));
+    f.startVersions(k, name, "1.0.0", "2.0.0");
     assertThatThrownBy(() -> f.setRoute(f.name("nosuch"), Map.of("1.0.0", 100)))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND))
         .hasMessageContaining("service " + f.name("nosuch") + " has no running instance");

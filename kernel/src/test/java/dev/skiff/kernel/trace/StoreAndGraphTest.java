@@ -3,12 +3,11 @@ package dev.skiff.kernel.trace;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.skiff.kernel.TestClock;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
-import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
-import java.time.ZoneOffset;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -63,28 +62,9 @@ class StoreAndGraphTest {
         .hasMessageContaining("SKIFF_CASSANDRA_CONSISTENCY");
   }
 
-  static final class MutableClock extends Clock {
-    Instant now = Instant.parse("2026-01-01T00:00:00Z");
-
-    @Override
-    public java.time.ZoneId getZone() {
-      return ZoneOffset.UTC;
-    }
-
-    @Override
-    public Clock withZone(java.time.ZoneId zone) {
-      return this;
-    }
-
-    @Override
-    public Instant instant() {
-      return now;
-    }
-  }
-
   @Test
   void theGraphCountsArcsColoursByErrorRateOrMonitoringAndForgetsOldTraffic() {
-    MutableClock clock = new MutableClock();
+    TestClock clock = new TestClock(Instant.parse("2026-01-01T00:00:00Z"));
     ServiceGraph g = new ServiceGraph(clock, Duration.ofMinutes(5));
     List<Span> spans = new ArrayList<>();
     for (int i = 0; i < 100; i++) {
@@ -113,7 +93,7 @@ class StoreAndGraphTest {
         });
     assertThat(GraphView.svg(s)).contains("data-from=\"a\" data-to=\"b\" data-calls=\"100\" data-errors=\"10\"")
         .contains("data-service=\"b\" data-health=\"CRITICAL\"");
-    clock.now = clock.now.plus(Duration.ofMinutes(6));
+    clock.advance(Duration.ofMinutes(6));
     assertThat(g.snapshot(HealthSource.NONE).arcs()).isEmpty();
   }
 }

@@ -1,6 +1,8 @@
 package dev.skiff.platform.config;
 
+import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.UnknownHostException;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -256,11 +258,11 @@ public final class Config {
   }
 
   private int parseInt(String path, String v) {
-    try {
-      return Integer.parseInt(v.trim());
-    } catch (NumberFormatException e) {
-      throw invalid(path, "must be a whole number");
+    long n = parseLong(path, v);
+    if (n != (int) n) {
+      throw invalid(path, "must be a whole number"); // beyond the range of an int
     }
+    return (int) n;
   }
 
   /**
@@ -272,12 +274,12 @@ public final class Config {
    * @throws ConfigException when set but not a whole number
    */
   public long getLong(String path, long dflt) {
-    Optional<String> v = find(path);
-    if (v.isEmpty()) {
-      return dflt;
-    }
+    return find(path).map(v -> parseLong(path, v)).orElse(dflt);
+  }
+
+  private long parseLong(String path, String v) {
     try {
-      return Long.parseLong(v.get());
+      return Long.parseLong(v.trim());
     } catch (NumberFormatException e) {
       throw invalid(path, "must be a whole number");
     }
@@ -436,6 +438,28 @@ public final class Config {
       out.add(InetSocketAddress.createUnresolved(host, port));
     }
     return out;
+  }
+
+  /**
+   * A list of {@code host[:port]} addresses as {@link #getAddresses} reads it, each host resolved now;
+   * or a default.
+   *
+   * @param path a path relative to this view
+   * @param defaultPort the port of an address that names none
+   * @param dflt the default list, e.g. {@code List.of("127.0.0.1")}
+   * @return resolved addresses, in the order given
+   * @throws ConfigException when an item is malformed (as {@link #getAddresses}) or its host is unknown
+   */
+  public List<InetSocketAddress> getResolvedAddresses(String path, int defaultPort, List<String> dflt) {
+    List<InetSocketAddress> out = new ArrayList<>();
+    for (InetSocketAddress a : getAddresses(path, defaultPort, dflt)) {
+      try {
+        out.add(new InetSocketAddress(InetAddress.getByName(a.getHostString()), a.getPort()));
+      } catch (UnknownHostException e) {
+        throw invalid(path, "unknown host '" + a.getHostString() + "'");
+      }
+    }
+    return List.copyOf(out);
   }
 
   /**

@@ -21,6 +21,8 @@ import java.util.Optional;
  *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
  *   <tr><td>SKIFF_OUTLIER_EJECTION</td><td>{@code on} or {@code off}: an instance failing while its peers
  *       succeed takes itself out of rotation (docs/writing-services.md)</td><td>on</td></tr>
+ *   <tr><td>SKIFF_BROKER_WAIT</td><td>how long a service started while its broker cannot be reached waits
+ *     for it before exiting with {@link dev.skiff.platform.ExitCodes#DEPENDENCY_UNAVAILABLE}</td><td>as long as it takes</td></tr>
  * </table>
  *
  * @param amqpUri the broker URI
@@ -34,6 +36,8 @@ import java.util.Optional;
  * @param heartbeat how often an instance announces itself for discovery; it is forgotten after three
  *     missed heartbeats (docs/routing.md)
  * @param outlierEjection whether an instance failing while its peers succeed takes itself out of rotation
+ * @param brokerWait how long a service started while its broker cannot be reached waits for it; empty to
+ *     wait as long as it takes (docs/reliability.md, "Starting while a dependency is down")
  */
 public record Settings(
     String amqpUri,
@@ -45,7 +49,8 @@ public record Settings(
     Duration defaultTimeout,
     Duration drainGrace,
     Duration heartbeat,
-    boolean outlierEjection) {
+    boolean outlierEjection,
+    Optional<Duration> brokerWait) {
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
@@ -71,66 +76,18 @@ public record Settings(
    * @throws IllegalArgumentException naming the variable whose value is invalid
    */
   public static Settings fromEnvironment(Map<String, String> env) {
-    int concurrency = positiveInt(env, "SKIFF_CONCURRENCY", 16);
+    int concurrency = EnvVars.positiveInt(env, "SKIFF_CONCURRENCY", 16);
     return new Settings(
-        nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
-        nonBlank(env, "SKIFF_SERVICE_VERSION"),
-        nonBlank(env, "SKIFF_INSTANCE_ID"),
+        EnvVars.nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
+        EnvVars.nonBlank(env, "SKIFF_SERVICE_VERSION"),
+        EnvVars.nonBlank(env, "SKIFF_INSTANCE_ID"),
         concurrency,
-        positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
-        positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
-        duration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
-        duration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
-        duration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
-        onOff(env, "SKIFF_OUTLIER_EJECTION", true));
-  }
-
-  private static Optional<String> nonBlank(Map<String, String> env, String key) {
-    String v = env.get(key);
-    return v == null || v.isBlank() ? Optional.empty() : Optional.of(v.trim());
-  }
-
-  private static boolean onOff(Map<String, String> env, String key, boolean dflt) {
-    Optional<String> v = nonBlank(env, key);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    return switch (v.get().toLowerCase(java.util.Locale.ROOT)) {
-      case "on", "true", "1" -> true;
-      case "off", "false", "0" -> false;
-      default -> throw new IllegalArgumentException(key + " must be 'on' or 'off', not '" + v.get() + "'");
-    };
-  }
-
-  private static int positiveInt(Map<String, String> env, String key, int dflt) {
-    Optional<String> v = nonBlank(env, key);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v.get());
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v.get() + "'");
-  }
-
-  private static Duration duration(Map<String, String> env, String key, Duration dflt) {
-    Optional<String> v = nonBlank(env, key);
-    if (v.isEmpty()) {
-      return dflt;
-    }
-    try {
-      Duration d = Durations.parse(v.get());
-      if (!d.isNegative() && !d.isZero()) {
-        return d;
-      }
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
-    }
-    throw new IllegalArgumentException(key + " must be a positive duration, not '" + v.get() + "'");
+        EnvVars.positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
+        EnvVars.positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
+        EnvVars.positiveDuration(env, "SKIFF_DEFAULT_TIMEOUT", Duration.ofSeconds(5)),
+        EnvVars.positiveDuration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
+        EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
+        EnvVars.onOff(env, "SKIFF_OUTLIER_EJECTION", true),
+        EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)));
   }
 }

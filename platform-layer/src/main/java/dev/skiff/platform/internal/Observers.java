@@ -4,6 +4,7 @@ import dev.skiff.platform.observe.ClientEvent;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.observe.ServerEvent;
 import java.util.List;
+import java.util.function.BiConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,20 +30,19 @@ public final class Observers implements RpcObserver {
 
   @Override
   public void onServerRequest(ServerEvent event) {
-    for (RpcObserver o : all) {
-      try {
-        o.onServerRequest(event);
-      } catch (RuntimeException e) {
-        log.warn("observer {} failed", o, e);
-      }
-    }
+    tellEach(RpcObserver::onServerRequest, event);
   }
 
   @Override
   public void onClientAttempt(ClientEvent event) {
+    tellEach(RpcObserver::onClientAttempt, event);
+  }
+
+  /** Tells every observer of the event; one that fails is logged and the others still hear of it. */
+  private <E> void tellEach(BiConsumer<RpcObserver, E> tell, E event) {
     for (RpcObserver o : all) {
       try {
-        o.onClientAttempt(event);
+        tell.accept(o, event);
       } catch (RuntimeException e) {
         log.warn("observer {} failed", o, e);
       }

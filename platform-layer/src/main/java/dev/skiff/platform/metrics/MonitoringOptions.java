@@ -1,11 +1,11 @@
 package dev.skiff.platform.metrics;
 
+import dev.skiff.platform.config.EnvVars;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
-import dev.skiff.platform.config.Durations;
 
 /**
  * Whether a service measures its traffic, where its metrics go, and how often it publishes its health.
@@ -60,24 +60,21 @@ public record MonitoringOptions(
   public static MonitoringOptions fromEnvironment(Map<String, String> env) {
     MonitoringOptions d = defaults();
     boolean enabled = d.metricsEnabled;
-    String m = trimmed(env, "SKIFF_METRICS");
-    if (m != null) {
-      switch (m.toLowerCase(java.util.Locale.ROOT)) {
+    Optional<String> m = EnvVars.nonBlank(env, "SKIFF_METRICS");
+    if (m.isPresent()) {
+      switch (m.get().toLowerCase(java.util.Locale.ROOT)) {
         case "on", "true", "1" -> enabled = true;
         case "off", "false", "0" -> enabled = false;
-        default -> throw new IllegalArgumentException("SKIFF_METRICS must be 'on' or 'off', not '" + m + "'");
+        default -> throw new IllegalArgumentException("SKIFF_METRICS must be 'on' or 'off', not '" + m.get() + "'");
       }
     }
-    Optional<InetSocketAddress> graphite = Optional.empty();
-    String g = trimmed(env, "SKIFF_GRAPHITE");
-    if (g != null) {
-      graphite = Optional.of(parseHostPort("SKIFF_GRAPHITE", g));
-    }
+    Optional<InetSocketAddress> graphite =
+        EnvVars.nonBlank(env, "SKIFF_GRAPHITE").map(g -> parseHostPort("SKIFF_GRAPHITE", g));
     return new MonitoringOptions(
         enabled,
         graphite,
-        duration(env, "SKIFF_GRAPHITE_INTERVAL", d.graphiteInterval),
-        duration(env, "SKIFF_HEALTH_INTERVAL", d.publishInterval));
+        EnvVars.positiveDuration(env, "SKIFF_GRAPHITE_INTERVAL", d.graphiteInterval),
+        EnvVars.positiveDuration(env, "SKIFF_HEALTH_INTERVAL", d.publishInterval));
   }
 
   /** @param on whether per-endpoint metrics are kept @return a copy */
@@ -125,28 +122,6 @@ public record MonitoringOptions(
     }
     throw new IllegalArgumentException(
         variable + " must be host:port (e.g. graphite.example.com:2003), not '" + value + "': " + problem);
-  }
-
-  private static String trimmed(Map<String, String> env, String key) {
-    String v = env.get(key);
-    return v == null || v.isBlank() ? null : v.trim();
-  }
-
-  private static Duration duration(Map<String, String> env, String key, Duration dflt) {
-    String v = trimmed(env, key);
-    if (v == null) {
-      return dflt;
-    }
-    Duration d;
-    try {
-      d = Durations.parse(v);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
-    }
-    if (d.isNegative() || d.isZero()) {
-      throw new IllegalArgumentException(key + " must be a positive duration, not '" + v + "'");
-    }
-    return d;
   }
 
   private static void positive(Duration d, String name) {

@@ -1,5 +1,7 @@
 package dev.skiff.platform.server;
 
+import dev.skiff.platform.ExitCodes;
+import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.metrics.MonitoringOptions;
@@ -7,15 +9,19 @@ import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.trace.TraceSettings;
 import dev.skiff.platform.trace.Tracing;
 import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.util.List;
 import java.util.Objects;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A base class for a service's main class, for those who prefer subclassing to building a
  * {@link Server} by hand. Subclasses name the service and register endpoints; {@link #run()} reads the
- * environment ({@link Settings}: {@code SKIFF_AMQP_URI}, {@code SKIFF_SERVICE_VERSION}, ...), connects,
- * serves until the process is told to stop (SIGTERM or SIGINT), then drains.
+ * environment ({@link Settings}: {@code SKIFF_AMQP_URI}, {@code SKIFF_SERVICE_VERSION}, ...), connects
+ * (waiting for the broker if it cannot be reached yet), serves until the process is told to stop (SIGTERM
+ * or SIGINT), then drains.
  *
  * <pre>{@code
  * public final class Greeter extends SkiffService {
@@ -31,6 +37,8 @@ import java.util.Objects;
  * }</pre>
  */
 public abstract class SkiffService {
+  private static final Logger log = LoggerFactory.getLogger(SkiffService.class);
+
   private final String name;
   private final String version;
   private final String description;
@@ -89,8 +97,35 @@ public abstract class SkiffService {
   }
 
   /**
+   * Connects a service process to the broker its settings name, waiting for it while it cannot be
+   * reached (saying so in the log every 30 s); after {@code SKIFF_BROKER_WAIT}, if set, prints one line to
+   * stderr and exits the process with {@link ExitCodes#DEPENDENCY_UNAVAILABLE}. For main methods that
+   * build their servers by hand; {@link #run()} uses it.
+   *
+   * @param process the service (or process) name the line starts with
+   * @param settings the environment's settings
+   * @return the connected transport
+   * @throws InterruptedException if interrupted while waiting
+   */
+  public static AmqpTransport connectOrExit(String process, Settings settings) throws InterruptedException {
+    try {
+      return AmqpTransport.connectWhenReachable(
+          AmqpOptions.of(settings.amqpUri()), settings.brokerWait().orElse(null),
+          why -> log.warn("{}: waiting for the broker: {}", process, why));
+    } catch (SkiffException unreachable) {
+      // one line a person or a supervisor can read, and a code that says "a dependency is missing"
+      System.err.println(process + ": cannot start: " + unreachable.description());
+      System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
+      throw unreachable;
+    }
+  }
+
+  /**
    * Runs the service as a process: connects to the broker from the environment, serves, and on SIGTERM
-   * or SIGINT drains and exits. The service is traced ({@link Tracing}, settings from
+   * or SIGINT drains and exits. Started while the broker cannot be reached, it waits for it, trying every
+   * second (and saying so in its log every 30 s), and serves once it comes; with {@code SKIFF_BROKER_WAIT}
+   * set, it gives up after that long, printing one line to stderr and exiting with
+   * {@link ExitCodes#DEPENDENCY_UNAVAILABLE} (75). The service is traced ({@link Tracing}, settings from
    * {@link TraceSettings#fromEnvironment()}: {@code SKIFF_TRACE_SAMPLE_RATE}, ...).
    *
    * @throws InterruptedException if the main thread is interrupted while serving
@@ -98,7 +133,7 @@ public abstract class SkiffService {
   public final void run() throws InterruptedException {
     Settings settings = Settings.fromEnvironment();
     TraceSettings traceSettings = TraceSettings.fromEnvironment();
-    AmqpTransport transport = AmqpTransport.connect(settings.amqpUri());
+    AmqpTransport transport = connectOrExit(name, settings);
     // traced for free: forced and upstream-sampled traces always, new ones at SKIFF_TRACE_SAMPLE_RATE
     Tracing tracing =
         Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))

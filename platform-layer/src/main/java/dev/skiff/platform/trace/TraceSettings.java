@@ -1,7 +1,9 @@
 package dev.skiff.platform.trace;
 
+import dev.skiff.platform.config.EnvVars;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * How a process traces: its sampling rate for new traces and the bounds of its span buffer.
@@ -96,21 +98,17 @@ public record TraceSettings(double sampleRate, int bufferCapacity, int batchSize
   public static TraceSettings fromEnvironment(Map<String, String> env) {
     return new TraceSettings(
         rate(env, "SKIFF_TRACE_SAMPLE_RATE", DEFAULTS.sampleRate()),
-        positiveInt(env, "SKIFF_TRACE_BUFFER", DEFAULTS.bufferCapacity()),
-        positiveInt(env, "SKIFF_TRACE_BATCH", DEFAULTS.batchSize()),
-        duration(env, "SKIFF_TRACE_FLUSH", DEFAULTS.flushInterval()));
-  }
-
-  private static String value(Map<String, String> env, String key) {
-    String v = env.get(key);
-    return v == null || v.isBlank() ? null : v.trim();
+        EnvVars.positiveInt(env, "SKIFF_TRACE_BUFFER", DEFAULTS.bufferCapacity()),
+        EnvVars.positiveInt(env, "SKIFF_TRACE_BATCH", DEFAULTS.batchSize()),
+        EnvVars.positiveDuration(env, "SKIFF_TRACE_FLUSH", DEFAULTS.flushInterval()));
   }
 
   private static double rate(Map<String, String> env, String key, double dflt) {
-    String v = value(env, key);
-    if (v == null) {
+    Optional<String> given = EnvVars.nonBlank(env, key);
+    if (given.isEmpty()) {
       return dflt;
     }
+    String v = given.get();
     try {
       double d = Double.parseDouble(v);
       if (d >= 0 && d <= 1) {
@@ -122,35 +120,4 @@ public record TraceSettings(double sampleRate, int bufferCapacity, int batchSize
     throw new IllegalArgumentException(key + " must be a number from 0 to 1 (e.g. 0.01 for 1% of new traces), not '" + v + "'");
   }
 
-  private static int positiveInt(Map<String, String> env, String key, int dflt) {
-    String v = value(env, key);
-    if (v == null) {
-      return dflt;
-    }
-    try {
-      int n = Integer.parseInt(v);
-      if (n > 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v + "'");
-  }
-
-  private static Duration duration(Map<String, String> env, String key, Duration dflt) {
-    String v = value(env, key);
-    if (v == null) {
-      return dflt;
-    }
-    try {
-      Duration d = dev.skiff.platform.config.Durations.parse(v);
-      if (!d.isNegative() && !d.isZero()) {
-        return d;
-      }
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException(key + ": " + e.getMessage(), e);
-    }
-    throw new IllegalArgumentException(key + " must be a positive duration, not '" + v + "'");
-  }
 }

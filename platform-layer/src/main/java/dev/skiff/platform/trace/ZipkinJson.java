@@ -1,5 +1,7 @@
 package dev.skiff.platform.trace;
 
+import static dev.skiff.platform.internal.JsonStrings.quote;
+
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import java.util.Collection;
@@ -99,31 +101,5 @@ public final class ZipkinJson {
 
   private static String orUnknown(String service) {
     return service.isEmpty() ? "unknown" : service;
-  }
-
-  /**
-   * @param s a string
-   * @return it as a JSON string literal
-   */
-  static String quote(String s) {
-    StringBuilder b = new StringBuilder(s.length() + 2).append('"');
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      switch (c) {
-        case '"' -> b.append("\\\"");
-        case '\\' -> b.append("\\\\");
-        case '\n' -> b.append("\\n");
-        case '\r' -> b.append("\\r");
-        case '\t' -> b.append("\\t");
-        default -> {
-          if (c < 0x20) {
-            b.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-          } else {
-            b.append(c);
-          }
-        }
-      }
-    }
-    return b.append('"').toString();
   }
 }

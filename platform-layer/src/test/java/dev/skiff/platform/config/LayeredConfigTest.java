@@ -26,6 +26,11 @@ class LayeredConfigTest {
     return p;
   }
 
+  /** @return a builder of a config that reads the file alone, and looks for changes in it every 50 ms */
+  private static LayeredConfig.Builder watching(Path file) {
+    return LayeredConfig.builder().watchedFile(file, Duration.ofMillis(50)).environment(Map.of());
+  }
+
   @Test
   void laterLayersWinDefaultsFilesSourcesEnvironmentThenSystemProperties() throws IOException {
     Path file = write("app.conf", "cassandra { hosts = [\"f1\", \"f2\"], keyspace = k, datacenter = dcf, consistency = ONE }\nmemcached.hosts = m1\n");
@@ -73,8 +78,7 @@ class LayeredConfigTest {
     Path file = write("live.conf", "cassandra.hosts = a\nmemcached.hosts = m\n");
     List<String> cassandraSeen = new CopyOnWriteArrayList<>();
     List<String> memcachedSeen = new CopyOnWriteArrayList<>();
-    try (LayeredConfig c =
-        LayeredConfig.builder().watchedFile(file, Duration.ofMillis(50)).environment(Map.of()).build()) {
+    try (LayeredConfig c = watching(file).build()) {
       c.onChange("cassandra", cfg -> cassandraSeen.add(cfg.getString("cassandra.hosts")));
       c.onChange("memcached", cfg -> memcachedSeen.add(cfg.getString("memcached.hosts")));
       write("live.conf", "cassandra.hosts = b\nmemcached.hosts = m\n");
@@ -90,9 +94,7 @@ class LayeredConfigTest {
     List<ConfigException> errors = new CopyOnWriteArrayList<>();
     List<Config> seen = new CopyOnWriteArrayList<>();
     try (LayeredConfig c =
-        LayeredConfig.builder()
-            .watchedFile(file, Duration.ofMillis(50))
-            .environment(Map.of())
+        watching(file)
             .validator(cfg -> cfg.getDuration("memcached.timeout", Duration.ofSeconds(1)))
             .onError(errors::add)
             .build()) {

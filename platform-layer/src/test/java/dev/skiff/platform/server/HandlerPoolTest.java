@@ -28,6 +28,12 @@ class HandlerPoolTest {
     pool.shutdownNow();
   }
 
+  /** Replaces the test's pool, whose watchdog never sweeps, with one of {@code threads} threads whose watchdog does. */
+  private void useWatchdog(int threads) {
+    pool.shutdownNow();
+    pool = new HandlerPool<>("test.pool", threads, Clock.systemUTC());
+  }
+
   /** A request as the pool sees it, recording what the watchdog told it. */
   private static final class Job implements HandlerPool.Task {
     final Runnable body;
@@ -168,8 +174,7 @@ class HandlerPoolTest {
 
   @Test
   void requestsQueuedBehindAQuickHandlerThatBlocksAreRescuedByTheWatchdog() throws Exception {
-    pool.shutdownNow();
-    pool = new HandlerPool<>("test.pool", 4, Clock.systemUTC());
+    useWatchdog(4);
     HandlerPool.Pace quick = quickPace();
     CountDownLatch release = new CountDownLatch(1);
     CountDownLatch second = new CountDownLatch(1);
@@ -193,8 +198,7 @@ class HandlerPoolTest {
 
   @Test
   void theWatchdogDropsAQueuedRequestPastItsDeadlineAndAnswersARunningOneAndLendsAThread() throws Exception {
-    pool.shutdownNow();
-    pool = new HandlerPool<>("test.pool", 1, Clock.systemUTC());
+    useWatchdog(1);
     HandlerPool.Pace mayBlock = new HandlerPool.Pace();
     long soon = System.currentTimeMillis() + 300;
     CountDownLatch started = new CountDownLatch(1);

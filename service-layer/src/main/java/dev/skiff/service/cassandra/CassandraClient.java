@@ -1,6 +1,7 @@
 package dev.skiff.service.cassandra;
 
 import dev.skiff.service.StoreClientBuilder;
+import dev.skiff.service.StoreUnavailableAtStart;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -27,12 +28,17 @@ import dev.skiff.platform.config.LayeredConfig;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
@@ -49,37 +55,59 @@ import org.slf4j.LoggerFactory;
  *     .config(layeredConfig)              // cassandra.hosts, cassandra.datacenter, ...; follows changes
  *     .metrics(metricRegistry)
  *     .healthChecks(healthCheckRegistry)
+ *     .migrations("bookings", "cassandra/bookings")   // V1__create.cql, V2__... once each, on connecting
  *     .build()
  *     .start()) {
- *   cassandra.migrate("bookings", "cassandra/bookings");   // V1__create.cql, V2__... once each
  *   CassandraSession s = cassandra.session("bookings");
  *   s.execute(INSERT, id, customer, pickup);
  * }
  * }</pre>
  *
- * <p><b>Lifecycle.</b> {@link #start()} connects (a control session without keyspace) and registers
- * the health check {@code NAME} and metrics {@code NAME.*} (NAME defaults to the config path,
- * {@code cassandra}); every other operation on a client not started (or closed) is refused with an
- * IllegalStateException that says so. Sessions of keyspaces open on first use. {@link #close()} closes every session and removes
- * the health check and metrics; idempotent.
+ * <p><b>Lifecycle.</b> {@link #start()} connects (a control session without keyspace), runs the
+ * builder's {@link Builder#migrations migrations}, and registers the health check {@code NAME} and
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code cassandra}); every other operation
+ * on a client not started (or closed) is refused with an IllegalStateException that says so. Sessions
+ * of keyspaces open on first use. {@link #close()} closes every session and removes the health check
+ * and metrics; idempotent.
  *
- * <p><b>Failures.</b> When nodes go away, queries fail with UNAVAILABLE or TIMEOUT naming the query,
- * the health check turns unhealthy, and the driver reconnects by itself (every 0.5 s to 5 s unless
+ * <p><b>Started while Cassandra is down.</b> {@link #start()} still succeeds: the client is unhealthy,
+ * every query fails at once with UNAVAILABLE naming the hosts, and it tries to connect again every
+ * 0.5 s to 5 s; on connecting it runs the builder's migrations, then serves. Unless told to require
+ * Cassandra at start ({@link Builder#requiredAtStart} or {@code required-at-start}): then start waits
+ * that long and, if no node answers, fails with {@link StoreUnavailableAtStart} (one line).
+ *
+ * <p><b>Failures.</b> When nodes go away, queries fail at once with UNAVAILABLE (or TIMEOUT) naming the
+ * query, the health check turns unhealthy, and the driver reconnects by itself (every 0.5 s to 5 s unless
  * {@code driver.advanced.reconnection-policy.*} says otherwise): the same sessions work again when the
- * nodes are back.
+ * nodes are back. The client does not rely on that alone: every second it checks that each session
+ * answers a query on {@code system.local}; when one does not while a node answers a plain CQL probe
+ * (a fresh connection and a CQL OPTIONS request) for 10 s, longer than the driver's
+ * reconnection takes, it rebuilds the sessions on the same settings (counted in {@code NAME.rebuilds};
+ * a rebuild that does not help is tried again after 20 s, 40 s, ... up to 5 min, never more often).
+ * <b>Bound:</b> the client is fully working again at most 15 s after a node answers again, however long
+ * it was gone (usually 1 to 5 s: the driver's own reconnection).
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}: consistency and request timeout apply to the
  * next query; a change of hosts, datacenter, connect timeout or driver options opens new sessions on the
  * new settings and swaps them in (queries in flight on the old ones finish, then those close). A
  * keyspace missing on the new hosts does not stop the move: its queries answer NOT_FOUND until a
  * migration creates it. If the new hosts cannot be reached at all, the old sessions stay and the health
- * check says why. Threads: the driver's, named after
- * the session, {@code skiff-NAME-KEYSPACE-io-N} and so on. Thread-safe.
+ * check says why. Threads: the driver's, named after the session, {@code skiff-NAME-KEYSPACE-io-N} and
+ * so on, and {@code skiff-NAME-keeper}, which connects and checks. Thread-safe.
  */
 public final class CassandraClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(CassandraClient.class);
   static final Pattern KEYSPACE = Pattern.compile("[A-Za-z0-9_]{1,48}");
   private static final String ADMIN = "";
+  private static final String CHECK = "SELECT release_version FROM system.local";
+  private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(2);
+  private static final Duration TICK = Duration.ofSeconds(1);
+  private static final Duration CONNECT_DELAY_MIN = Duration.ofMillis(500);
+  private static final Duration CONNECT_DELAY_MAX = Duration.ofSeconds(5);
+  /** How long a session may fail while a node answers before it counts as stalled: twice the driver's longest reconnection delay. */
+  static final int STALL_GRACE_SECONDS = 10;
+  private static final Duration STALL_GRACE = Duration.ofSeconds(STALL_GRACE_SECONDS);
+  private static final Duration REBUILD_DELAY_MAX = Duration.ofMinutes(5);
 
   private enum State { NEW, STARTED, CLOSED }
 
@@ -87,24 +115,43 @@ public final class CassandraClient implements AutoCloseable {
   private final String name;
   private final MetricRegistry metrics;
   private final HealthCheckRegistry healthChecks;
+  private final Map<String, String> migrations;
+  private final ClassLoader loader;
+  private final Duration requiredAtStart;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final ConcurrentMap<String, CassandraSession> facades = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
   private final Counter errors;
   private final Counter moves;
+  private final Counter rebuilds;
   private volatile CassandraSettings settings;
   private volatile Generation generation;
   private volatile String lastMoveError;
+  /** Why the client is not connected (null once it is). */
+  private volatile String notConnected;
+  /** What the keeper saw last: a session failing while a node answers, or null. */
+  private volatile String stallNote;
+  private ScheduledExecutorService keeper;
+  // the keeper's own state (its thread only)
+  private Duration connectDelay = CONNECT_DELAY_MIN;
+  private volatile long nextConnectAt;
+  private Generation watched;
+  private long stalledSince = -1;
+  private Duration rebuildDelay = STALL_GRACE.multipliedBy(2);
+  private long nextRebuildAt;
 
   /** The sessions opened on one set of settings, and their prepared statements. */
   private static final class Generation {
     final CassandraSettings settings;
+    /** True for the stand-in while not connected: every query fails at once. */
+    final boolean offline;
     final ConcurrentMap<String, CqlSession> sessions = new ConcurrentHashMap<>();
     final ConcurrentMap<String, PreparedStatement> prepared = new ConcurrentHashMap<>();
 
-    Generation(CassandraSettings settings) {
+    Generation(CassandraSettings settings, boolean offline) {
       this.settings = settings;
+      this.offline = offline;
     }
 
     void closeAsync() {
@@ -119,8 +166,12 @@ public final class CassandraClient implements AutoCloseable {
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
     this.settings = CassandraSettings.from(setup.section());
+    this.migrations = Map.copyOf(b.migrations);
+    this.loader = b.loader;
+    this.requiredAtStart = setup.section().has("required-at-start") ? settings.requiredAtStart() : b.requiredAtStart;
     this.errors = metrics.counter(name + ".errors");
     this.moves = metrics.counter(name + ".moves");
+    this.rebuilds = metrics.counter(name + ".rebuilds");
   }
 
   /** @return a builder */
@@ -129,27 +180,238 @@ public final class CassandraClient implements AutoCloseable {
   }
 
   /**
-   * Connects and registers the health check and metrics.
+   * Connects, runs the builder's migrations, and registers the health check and metrics. When no node
+   * answers, the client starts anyway, unhealthy, and connects when one does, unless Cassandra is
+   * required at start.
    *
    * @return this
    * @throws IllegalStateException if started before or closed
-   * @throws SkiffException UNAVAILABLE, naming the hosts, when no node can be reached (the client stays
-   *     unstarted: start may be called again)
+   * @throws StoreUnavailableAtStart when Cassandra is required at start and no node answered within the
+   *     wait (the client stays unstarted: start may be called again)
+   * @throws SkiffException what a migration throws (CONFLICT, INTERNAL) when the node answers (the
+   *     client stays unstarted)
    */
   public synchronized CassandraClient start() {
     if (state.get() != State.NEW) {
       throw new IllegalStateException("Cassandra client '" + name + "' was already started");
     }
-    Generation g = new Generation(settings);
-    open(g, ADMIN);
+    CassandraSettings s = settings;
+    long deadline = System.nanoTime() + requiredAtStart.toNanos();
+    Duration delay = CONNECT_DELAY_MIN;
+    Generation g;
+    while (true) {
+      try {
+        g = connect(s);
+        break;
+      } catch (SkiffException e) {
+        if (!isOutage(e)) {
+          throw e;
+        }
+        notConnected = oneLine(CassandraErrors.briefly(e));
+        if (System.nanoTime() + delay.toNanos() >= deadline) {
+          if (!requiredAtStart.isZero()) {
+            throw new StoreUnavailableAtStart(
+                "Cassandra '" + name + "' at " + s.hosts() + " (" + setup.path() + ".hosts) is required at start and did not answer within "
+                    + requiredAtStart.toSeconds() + " s: " + notConnected);
+          }
+          g = new Generation(s, true);
+          nextConnectAt = System.nanoTime() + delay.toNanos();
+          break;
+        }
+      }
+      pause(delay);
+      delay = longer(delay, CONNECT_DELAY_MAX);
+    }
     generation = g;
     state.set(State.STARTED);
     metrics.gauge(name + ".nodes.up", () -> () -> upNodes(generation).size());
     metrics.gauge(name + ".prepared", () -> () -> generation.prepared.size());
     healthChecks.register(name, new Health());
     subscriptions.addAll(setup.follow(CassandraSettings::from, this::apply));
-    log.info("Cassandra client '{}' connected to {} (datacenter {})", name, settings.hosts(), settings.datacenter());
+    keeper = Executors.newSingleThreadScheduledExecutor(r -> {
+      Thread t = new Thread(r, "skiff-" + name + "-keeper");
+      t.setDaemon(true);
+      return t;
+    });
+    keeper.scheduleWithFixedDelay(this::keep, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
+    if (g.offline) {
+      log.warn("Cassandra client '{}' started without Cassandra, connecting when {} answers: {}", name, s.hosts(), notConnected);
+    } else {
+      notConnected = null;
+      log.info("Cassandra client '{}' connected to {} (datacenter {})", name, s.hosts(), s.datacenter());
+    }
     return this;
+  }
+
+  private static void pause(Duration d) {
+    try {
+      Thread.sleep(d.toMillis());
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted while waiting for Cassandra", e);
+    }
+  }
+
+  private static Duration longer(Duration d, Duration max) {
+    Duration twice = d.multipliedBy(2);
+    return twice.compareTo(max) > 0 ? max : twice;
+  }
+
+  /** Whether a failure says Cassandra cannot be reached now (rather than that something is wrong). */
+  private static boolean isOutage(SkiffException e) {
+    return e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.TIMEOUT;
+  }
+
+  private static String oneLine(String s) {
+    String one = s.replaceAll("\\s+", " ").trim();
+    return one.length() > 300 ? one.substring(0, 300) + "..." : one;
+  }
+
+  /** Opens the control session on these settings and runs the builder's migrations; closes what it opened if that fails. */
+  private Generation connect(CassandraSettings s) {
+    Generation g = new Generation(s, false);
+    try {
+      open(g, ADMIN);
+      migrations.forEach((ks, folder) -> new Migrations(cql(g), s, ks, folder, loader).run());
+      return g;
+    } catch (RuntimeException e) {
+      g.closeAsync();
+      throw e;
+    }
+  }
+
+  private Migrations.Cql cql(Generation g) {
+    return (keyspace, cql, values) -> inKeyspace(g, keyspace, cql, values);
+  }
+
+  /** The keeper's tick: connects while not connected; otherwise checks the sessions and rebuilds stalled ones. */
+  private void keep() {
+    try {
+      if (state.get() != State.STARTED) {
+        return;
+      }
+      Generation g = generation;
+      if (g.offline) {
+        tryToConnect(g);
+      } else {
+        watch(g);
+      }
+    } catch (RuntimeException e) {
+      log.warn("Cassandra client '{}': the keeper's check failed: {}", name, e.toString());
+    }
+  }
+
+  private void tryToConnect(Generation offline) {
+    if (System.nanoTime() < nextConnectAt) {
+      return;
+    }
+    Generation g;
+    try {
+      g = connect(offline.settings);
+    } catch (RuntimeException e) {
+      notConnected = oneLine(e instanceof SkiffException se ? CassandraErrors.briefly(se) : e.toString());
+      nextConnectAt = System.nanoTime() + connectDelay.toNanos();
+      connectDelay = longer(connectDelay, CONNECT_DELAY_MAX);
+      log.debug("Cassandra client '{}' still not connected: {}", name, notConnected);
+      return;
+    }
+    synchronized (this) {
+      if (state.get() != State.STARTED || generation != offline) {
+        g.closeAsync(); // closed meanwhile, or the settings changed: the next tick connects on the new ones
+        return;
+      }
+      generation = g;
+      notConnected = null;
+      connectDelay = CONNECT_DELAY_MIN;
+    }
+    log.info("Cassandra client '{}' connected to {} (datacenter {})", name, g.settings.hosts(), g.settings.datacenter());
+  }
+
+  private void watch(Generation g) {
+    if (g != watched) {
+      watched = g;
+      stalledSince = -1;
+    }
+    List<String> failing = failures(g);
+    if (failing.isEmpty()) {
+      stalledSince = -1;
+      stallNote = null;
+      rebuildDelay = STALL_GRACE.multipliedBy(2);
+      return;
+    }
+    if (!CqlProbe.anyAnswers(g.settings.hosts(), g.settings.connectTimeout())) {
+      stalledSince = -1; // Cassandra is away: reconnecting is the driver's work until it answers again
+      stallNote = null;
+      return;
+    }
+    long now = System.nanoTime();
+    if (stalledSince < 0) {
+      stalledSince = now;
+    }
+    long stalledSeconds = TimeUnit.NANOSECONDS.toSeconds(now - stalledSince);
+    stallNote = "Cassandra at " + g.settings.hosts() + " answers a plain probe but " + String.join("; ", failing) + " (for " + stalledSeconds + " s)";
+    if (now - stalledSince >= STALL_GRACE.toNanos() && now >= nextRebuildAt) {
+      rebuild(g);
+      nextRebuildAt = System.nanoTime() + rebuildDelay.toNanos();
+      rebuildDelay = longer(rebuildDelay, REBUILD_DELAY_MAX);
+      stalledSince = -1;
+    }
+  }
+
+  /** @return what is wrong with each session that does not answer a query on system.local, if any */
+  private static List<String> failures(Generation g) {
+    List<String> failing = new ArrayList<>();
+    for (Map.Entry<String, CqlSession> e : Map.copyOf(g.sessions).entrySet()) {
+      try {
+        e.getValue().execute(SimpleStatement.newInstance(CHECK).setTimeout(CHECK_TIMEOUT));
+      } catch (RuntimeException x) {
+        String which = e.getKey().isEmpty() ? "the control session" : "the session of keyspace " + e.getKey();
+        failing.add(which + " does not answer: " + oneLine(String.valueOf(x.getMessage())));
+      }
+    }
+    return failing;
+  }
+
+  /** Opens new sessions on the same settings for a generation whose sessions stalled, and swaps them in. */
+  private synchronized void rebuild(Generation old) {
+    if (state.get() != State.STARTED || generation != old) {
+      return;
+    }
+    log.warn("Cassandra client '{}' rebuilds its sessions: {}", name, stallNote);
+    Generation g;
+    try {
+      g = openLike(old.settings, old.sessions.keySet());
+    } catch (SkiffException e) {
+      log.warn("Cassandra client '{}': the rebuild failed, the old sessions stay: {}", name, e.description());
+      return;
+    }
+    generation = g;
+    rebuilds.inc();
+    stallNote = null;
+    old.closeAsync();
+  }
+
+  /** A new generation on these settings with the control session and a session of each keyspace given that exists there. */
+  private Generation openLike(CassandraSettings s, Set<String> keyspaces) {
+    Generation g = new Generation(s, false);
+    try {
+      open(g, ADMIN);
+      for (String ks : List.copyOf(keyspaces)) {
+        try {
+          open(g, ks);
+        } catch (SkiffException e) {
+          if (e.code() != ErrorCode.NOT_FOUND) {
+            throw e;
+          }
+          // the keyspace is not there (yet): its queries say so until a migration creates it
+          log.warn("Cassandra client '{}': keyspace '{}' does not exist on {}", name, ks, s.hosts());
+        }
+      }
+      return g;
+    } catch (SkiffException e) {
+      g.closeAsync();
+      throw e;
+    }
   }
 
   private void ensureStarted() {
@@ -164,6 +426,12 @@ public final class CassandraClient implements AutoCloseable {
     CqlSession existing = g.sessions.get(keyspace);
     if (existing != null) {
       return existing;
+    }
+    if (g.offline) {
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE,
+          "Cassandra '" + name + "' at " + g.settings.hosts() + " (" + setup.path() + ".hosts) is not connected (trying again every 5 s at most): "
+              + notConnected);
     }
     synchronized (g) {
       existing = g.sessions.get(keyspace);
@@ -218,23 +486,19 @@ public final class CassandraClient implements AutoCloseable {
       settings = next;
       return;
     }
+    if (old.offline) {
+      // not connected yet: the keeper's next attempt goes to the new hosts
+      settings = next;
+      generation = new Generation(next, true);
+      nextConnectAt = 0;
+      moves.inc();
+      return;
+    }
     log.info("Cassandra client '{}' moves from {} to {}", name, old.settings.hosts(), next.hosts());
-    Generation g = new Generation(next);
+    Generation g;
     try {
-      open(g, ADMIN);
-      for (String ks : List.copyOf(old.sessions.keySet())) {
-        try {
-          open(g, ks);
-        } catch (SkiffException e) {
-          if (e.code() != ErrorCode.NOT_FOUND) {
-            throw e;
-          }
-          // the keyspace is not there (yet): its queries say so until a migration creates it
-          log.warn("Cassandra client '{}': keyspace '{}' does not exist on {}", name, ks, next.hosts());
-        }
-      }
+      g = openLike(next, old.sessions.keySet());
     } catch (SkiffException e) {
-      g.closeAsync();
       lastMoveError = "the move to " + next.hosts() + " failed, still on " + old.settings.hosts() + ": " + e.description();
       log.warn("Cassandra client '{}': {}", name, lastMoveError);
       return;
@@ -245,7 +509,6 @@ public final class CassandraClient implements AutoCloseable {
     moves.inc();
     old.closeAsync();
   }
-
   /** @return the settings in force */
   public CassandraSettings settings() {
     return settings;
@@ -292,22 +555,18 @@ public final class CassandraClient implements AutoCloseable {
   public MigrationReport migrate(String keyspace, String folder) {
     checkKeyspace(keyspace);
     ensureStarted();
-    return new Migrations(this, keyspace, folder, Thread.currentThread().getContextClassLoader()).run();
+    Generation g = generation;
+    return new Migrations(cql(g), g.settings, keyspace, folder, Thread.currentThread().getContextClassLoader()).run();
   }
 
-  /** Runs CQL on the control session (no keyspace), for migrations. */
-  ResultSet admin(String cql, Object... values) {
-    return inKeyspace(ADMIN, cql, values);
-  }
-
-  /** Runs CQL, unprepared, on a keyspace's session (or the control session for ""), for migrations. */
-  ResultSet inKeyspace(String keyspace, String cql, Object... values) {
+  /** Runs CQL, unprepared, on a keyspace's session of a generation (or its control session for ""), for migrations. */
+  private ResultSet inKeyspace(Generation g, String keyspace, String cql, Object... values) {
     CassandraSettings s = settings;
     SimpleStatement st =
         SimpleStatement.newInstance(cql, values).setTimeout(s.requestTimeout().multipliedBy(4)).setConsistencyLevel(
             s.consistency());
     try {
-      return open(generation, keyspace).execute(st);
+      return open(g, keyspace).execute(st);
     } catch (RuntimeException e) {
       errors.inc();
       throw CassandraErrors.map("Cassandra: " + abbreviate(cql), e);
@@ -405,6 +664,7 @@ public final class CassandraClient implements AutoCloseable {
     }
     subscriptions.forEach(LayeredConfig.Subscription::close);
     if (was == State.STARTED) {
+      keeper.shutdownNow();
       healthChecks.unregister(name);
       Generation g = generation;
       for (CqlSession s : g.sessions.values()) {
@@ -418,46 +678,83 @@ public final class CassandraClient implements AutoCloseable {
     metrics.removeMatching((n, m) -> n.startsWith(name + "."));
   }
 
-  /** Healthy when a node is up and answers a query on system.local within 2 s. */
+  /**
+   * Healthy when connected, a node is up, and every session answers a query on system.local within
+   * 2 s.
+   */
   private final class Health extends HealthCheck {
     @Override
     protected Result check() {
       Generation g = generation;
       String moveNote = lastMoveError == null ? "" : "; " + lastMoveError;
+      if (g.offline) {
+        return Result.unhealthy(
+            "not connected to Cassandra at " + g.settings.hosts() + " (" + setup.path() + ".hosts), trying again every 5 s at most: "
+                + notConnected + moveNote);
+      }
       List<Node> up = upNodes(g);
       int known = g.sessions.get(ADMIN).getMetadata().getNodes().size();
       if (up.isEmpty()) {
         return Result.unhealthy("no Cassandra node is up (" + known + " known, contact points " + g.settings.hosts() + ")" + moveNote);
       }
+      String version;
       try {
-        Row r =
-            g.sessions.get(ADMIN)
-                .execute(SimpleStatement.newInstance("SELECT release_version FROM system.local").setTimeout(Duration.ofSeconds(2)))
-                .one();
-        String version = r == null ? "?" : r.getString(0);
-        String text = up.size() + "/" + known + " Cassandra nodes up, release " + version + moveNote;
-        return lastMoveError == null ? Result.healthy(text) : Result.unhealthy(text);
+        Row r = g.sessions.get(ADMIN).execute(SimpleStatement.newInstance(CHECK).setTimeout(CHECK_TIMEOUT)).one();
+        version = r == null ? "?" : r.getString(0);
       } catch (RuntimeException e) {
         return Result.unhealthy("Cassandra does not answer: " + e.getMessage() + moveNote);
       }
+      List<String> failing = failures(g);
+      if (!failing.isEmpty()) {
+        String stall = stallNote;
+        return Result.unhealthy(String.join("; ", failing) + (stall == null ? "" : "; " + stall + ": rebuilt after " + STALL_GRACE_SECONDS + " s") + moveNote);
+      }
+      String text = up.size() + "/" + known + " Cassandra nodes up, release " + version + moveNote;
+      return lastMoveError == null ? Result.healthy(text) : Result.unhealthy(text);
     }
   }
 
   /** Builds a {@link CassandraClient}. */
   public static final class Builder extends StoreClientBuilder<CassandraClient, Builder> {
+    private final Map<String, String> migrations = new LinkedHashMap<>();
+    private ClassLoader loader;
+    private Duration requiredAtStart = Duration.ZERO;
+
     private Builder() {
-      super("cassandra");
+      super("cassandra", CassandraClient::new);
     }
 
-    @Override
-    protected Builder self() {
+    /**
+     * Migrations the client runs, as {@link CassandraClient#migrate} does, each time it connects: in
+     * {@link CassandraClient#start()} when Cassandra answers then, or later when it appears. Until they
+     * have run the client counts as not connected (its queries answer UNAVAILABLE). Files are read with
+     * this thread's context class loader.
+     *
+     * @param keyspace the keyspace
+     * @param folder a classpath folder of {@code V<version>__<description>.cql} files
+     * @return this
+     */
+    public Builder migrations(String keyspace, String folder) {
+      checkKeyspace(keyspace);
+      migrations.put(keyspace, Objects.requireNonNull(folder, "folder"));
+      loader = Thread.currentThread().getContextClassLoader();
       return this;
     }
 
-    @Override
-    public CassandraClient build() {
-      return new CassandraClient(this);
+    /**
+     * Makes Cassandra required at start: {@link CassandraClient#start()} waits up to {@code wait} for
+     * a node, then fails with {@link StoreUnavailableAtStart}. The setting {@code required-at-start}
+     * overrides it. Default: not required (start succeeds at once, unhealthy, and connects later).
+     *
+     * @param wait how long start waits for a node
+     * @return this
+     */
+    public Builder requiredAtStart(Duration wait) {
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+      }
+      this.requiredAtStart = wait;
+      return this;
     }
   }
-
 }

@@ -40,4 +40,37 @@ final class CassandraErrors {
     }
     return new SkiffException(code, what + ": " + message, e);
   }
+
+  /**
+   * @param e a failure to reach Cassandra
+   * @return why, briefly: each node tried and the innermost cause of its last error (the driver's own
+   *     message is long), or the failure's description
+   */
+  static String briefly(SkiffException e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof AllNodesFailedException all && !all.getAllErrors().isEmpty()) {
+        StringBuilder b = new StringBuilder("no node answered");
+        all.getAllErrors().forEach((node, errors) -> {
+          b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ")
+              .append(innermostMessage(errors.get(errors.size() - 1)));
+        });
+        return b.append(')').toString();
+      }
+    }
+    return e.description();
+  }
+
+  /** The message of the innermost cause that has one; what netty suppressed (e.g. "Connection refused") first. */
+  private static String innermostMessage(Throwable t) {
+    String message = t.toString();
+    for (Throwable c = t; c != null; c = c.getCause()) {
+      if (c.getSuppressed().length > 0) {
+        return innermostMessage(c.getSuppressed()[0]);
+      }
+      if (c.getMessage() != null) {
+        message = c.getMessage();
+      }
+    }
+    return message;
+  }
 }

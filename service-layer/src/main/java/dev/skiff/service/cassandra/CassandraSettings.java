@@ -3,11 +3,8 @@ package dev.skiff.service.cassandra;
 import com.datastax.oss.driver.api.core.DefaultConsistencyLevel;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -27,6 +24,9 @@ import java.util.TreeMap;
  *   <tr><td>request-timeout</td><td>a query's timeout when it names none</td><td>5s</td><td>yes</td></tr>
  *   <tr><td>connect-timeout</td><td>opening a connection</td><td>5s</td><td>yes: new sessions</td></tr>
  *   <tr><td>replication-factor</td><td>replicas in the local datacenter of keyspaces that migrations create</td><td>1</td><td>no</td></tr>
+ *   <tr><td>required-at-start</td><td>how long {@link CassandraClient#start()} waits for a node before it
+ *       gives up with {@link dev.skiff.service.StoreUnavailableAtStart}; {@code 0s}: start at once, unhealthy,
+ *       and connect when a node answers</td><td>the builder's {@code requiredAtStart}, else 0s</td><td>no</td></tr>
  *   <tr><td>driver.*</td><td>any Java driver option by its path, e.g.
  *       {@code driver.advanced.metadata.schema.debouncer.window = 0}</td><td>the driver's</td><td>yes: new sessions</td></tr>
  * </table>
@@ -40,6 +40,7 @@ import java.util.TreeMap;
  * @param connectTimeout the connection timeout
  * @param replicationFactor replicas of keyspaces created by migrations
  * @param driver driver options by their path (without {@code datastax-java-driver.})
+ * @param requiredAtStart how long start waits for a node (zero: it does not wait)
  */
 public record CassandraSettings(
     List<InetSocketAddress> hosts,
@@ -50,7 +51,8 @@ public record CassandraSettings(
     Duration requestTimeout,
     Duration connectTimeout,
     int replicationFactor,
-    Map<String, String> driver) {
+    Map<String, String> driver,
+    Duration requiredAtStart) {
 
   /**
    * Reads and checks the settings.
@@ -60,14 +62,7 @@ public record CassandraSettings(
    * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host
    */
   public static CassandraSettings from(Config c) {
-    List<InetSocketAddress> resolved = new ArrayList<>();
-    for (InetSocketAddress a : c.getAddresses("hosts", 9042, List.of("127.0.0.1:9042"))) {
-      try {
-        resolved.add(new InetSocketAddress(InetAddress.getByName(a.getHostString()), a.getPort()));
-      } catch (UnknownHostException e) {
-        throw c.invalid("hosts", "unknown host '" + a.getHostString() + "'");
-      }
-    }
+    List<InetSocketAddress> hosts = c.getResolvedAddresses("hosts", 9042, List.of("127.0.0.1:9042"));
     Optional<String> keyspace = c.find("keyspace");
     keyspace.ifPresent(ks -> {
       if (!CassandraClient.KEYSPACE.matcher(ks).matches()) {
@@ -91,7 +86,7 @@ public record CassandraSettings(
     }
     Map<String, String> driver = new TreeMap<>(c.at("driver").asMap());
     return new CassandraSettings(
-        List.copyOf(resolved),
+        hosts,
         c.getString("datacenter", "datacenter1"),
         keyspace,
         c.getEnum("consistency", DefaultConsistencyLevel.class, DefaultConsistencyLevel.LOCAL_QUORUM),
@@ -99,7 +94,8 @@ public record CassandraSettings(
         request,
         connect,
         c.getInt("replication-factor", 1, 1, 99),
-        Map.copyOf(driver));
+        Map.copyOf(driver),
+        c.getDuration("required-at-start", Duration.ZERO));
   }
 
   /**

@@ -1,5 +1,6 @@
 package dev.skiff.service.cassandra;
 
+import com.datastax.oss.driver.api.core.cql.ResultSet;
 import com.datastax.oss.driver.api.core.cql.Row;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -39,13 +40,20 @@ final class Migrations {
 
   private record Migration(int version, String file, String text, String checksum) {}
 
-  private final CassandraClient client;
+  /** Runs CQL, unprepared, on a keyspace's session ("" for the session without keyspace). */
+  interface Cql {
+    ResultSet run(String keyspace, String cql, Object... values);
+  }
+
+  private final Cql cql;
+  private final CassandraSettings settings;
   private final String keyspace;
   private final String folder;
   private final ClassLoader loader;
 
-  Migrations(CassandraClient client, String keyspace, String folder, ClassLoader loader) {
-    this.client = client;
+  Migrations(Cql cql, CassandraSettings settings, String keyspace, String folder, ClassLoader loader) {
+    this.cql = cql;
+    this.settings = settings;
     this.keyspace = keyspace;
     this.folder = folder.replaceAll("^/+|/+$", "");
     this.loader = loader == null ? Migrations.class.getClassLoader() : loader;
@@ -53,29 +61,33 @@ final class Migrations {
 
   MigrationReport run() {
     List<Migration> files = load();
-    CassandraSettings s = client.settings();
-    client.admin(
+    CassandraSettings s = settings;
+    admin(
         "CREATE KEYSPACE IF NOT EXISTS " + keyspace + " WITH replication = {'class': 'NetworkTopologyStrategy', '"
             + s.datacenter() + "': " + s.replicationFactor() + "}");
-    client.admin(
+    admin(
         "CREATE TABLE IF NOT EXISTS " + keyspace + ".skiff_schema_migrations ("
             + "version int PRIMARY KEY, file text, checksum text, applied_at timestamp, applied_by text)");
-    client.admin(
+    admin(
         "CREATE TABLE IF NOT EXISTS " + keyspace + ".skiff_schema_lock (name text PRIMARY KEY, owner text)");
     String owner = UUID.randomUUID().toString();
     lock(owner);
     try {
       return apply(files, owner);
     } finally {
-      client.admin("DELETE FROM " + keyspace + ".skiff_schema_lock WHERE name = 'migrations' IF owner = ?", owner);
+      admin("DELETE FROM " + keyspace + ".skiff_schema_lock WHERE name = 'migrations' IF owner = ?", owner);
     }
+  }
+
+  private ResultSet admin(String statement, Object... values) {
+    return cql.run("", statement, values);
   }
 
   private void lock(String owner) {
     Instant until = Instant.now().plus(LOCK_WAIT);
     while (true) {
       Row r =
-          client.admin(
+          admin(
                   "INSERT INTO " + keyspace + ".skiff_schema_lock (name, owner) VALUES ('migrations', ?) IF NOT EXISTS USING TTL 300",
                   owner)
               .one();
@@ -97,7 +109,7 @@ final class Migrations {
 
   private MigrationReport apply(List<Migration> files, String owner) {
     Map<Integer, Row> applied = new HashMap<>();
-    for (Row r : client.admin("SELECT version, file, checksum FROM " + keyspace + ".skiff_schema_migrations")) {
+    for (Row r : admin("SELECT version, file, checksum FROM " + keyspace + ".skiff_schema_migrations")) {
       applied.put(r.getInt("version"), r);
     }
     List<String> now = new ArrayList<>();
@@ -117,13 +129,13 @@ final class Migrations {
       List<String> statements = statements(m);
       for (int i = 0; i < statements.size(); i++) {
         try {
-          client.inKeyspace(keyspace, statements.get(i));
+          cql.run(keyspace, statements.get(i));
         } catch (SkiffException e) {
           throw new SkiffException(
               e.code(), "migration " + m.file() + ", statement " + (i + 1) + " of " + statements.size() + ": " + e.description(), e);
         }
       }
-      client.admin(
+      admin(
           "INSERT INTO " + keyspace + ".skiff_schema_migrations (version, file, checksum, applied_at, applied_by) VALUES (?, ?, ?, ?, ?)",
           m.version(), m.file(), m.checksum(), Instant.now(), owner);
       log.info("applied migration {}/{} to keyspace {}", folder, m.file(), keyspace);

@@ -1,6 +1,7 @@
 package dev.skiff.service.memcached;
 
 import dev.skiff.service.StoreClientBuilder;
+import dev.skiff.service.StoreUnavailableAtStart;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -10,8 +11,12 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Threads;
 import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
+import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -23,7 +28,12 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.locks.LockSupport;
+import java.util.stream.Collectors;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
 import net.rubyeye.xmemcached.MemcachedClient;
@@ -55,10 +65,24 @@ import org.slf4j.LoggerFactory;
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects and registers the health check {@code NAME} and the
  * metrics {@code NAME.*} (NAME defaults to the config path, {@code memcached}); an operation on a
- * client not started (or closed) is refused with an IllegalStateException that says so. A server that cannot be reached does not fail the start: the
- * client keeps trying it, the health check says it is down, operations on its keys fail fast with
- * UNAVAILABLE, and read-through goes to the loader. {@link #close()} disconnects and removes the health
- * check and metrics; idempotent.
+ * client not started (or closed) is refused with an IllegalStateException that says so. A server that
+ * cannot be reached does not fail the start: the client keeps trying it, the health check says it is
+ * down, operations on its keys fail fast with UNAVAILABLE, and read-through goes to the loader. A
+ * service that cannot run without memcached says so with {@link Builder#requiredAtStart}: start then
+ * waits that long for a server and throws {@link StoreUnavailableAtStart}, one line, if none answered.
+ * {@link #close()} disconnects and removes the health check and metrics; idempotent.
+ *
+ * <p><b>Outages.</b> While a server is gone, operations on its keys fail at once with UNAVAILABLE
+ * naming memcached and its hosts; on a connection that went half-open they end at {@code timeout}.
+ * xmemcached reconnects by itself, but waits {@code reconnect-interval} times the number of tries so far
+ * between tries (up to a minute after a long outage), and keeps a half-open connection. So every second
+ * a watchdog asks each server through the client ({@code stats}) and on a connection of its own
+ * ({@code version}); when a server has answered the plain probe for 2 s while the client cannot use
+ * it, the client is replaced by a new one on the same settings, counted in {@code NAME.rebuilds} (a
+ * rebuild that did not help is tried again after 10 s, doubling up to 5 min). <b>Bound:</b> fully
+ * working at most 5 s after memcached answers again, however long it was gone (usually under 1 s
+ * after short outages; 2 to 4 s after long ones or half-open connections, through a rebuild). What
+ * memcached held is lost with a restart, as always.
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} adds and removes
  * servers without a restart, and {@code timeout} and {@code default-ttl} apply at once. A change that
@@ -71,6 +95,17 @@ import org.slf4j.LoggerFactory;
 public final class Memcached implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Memcached.class);
   private static final int MAX_KEY_BYTES = 250;
+  /** How often the watchdog looks at the connections. */
+  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
+  /**
+   * How long a server must answer a probe while the client cannot use it before the client is rebuilt:
+   * xmemcached tries a lost server again after {@code reconnect-interval} times the number of tries so
+   * far (up to a minute apart after a long outage), so its own reconnection alone would take up to a
+   * minute after the server is back.
+   */
+  static final Duration STALL = Duration.ofSeconds(2);
+  private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
   private enum State { NEW, STARTED, CLOSED }
 
@@ -80,8 +115,14 @@ public final class Memcached implements AutoCloseable {
   private final HealthCheckRegistry healthChecks;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
+  private final Duration requiredAtStart;
+  private final ScheduledExecutorService watchdog;
   private volatile MemcachedSettings settings;
   private volatile MemcachedClient client;
+  /** Watchdog state (its thread only): since when each server answers a probe while the client cannot use it. */
+  private final Map<InetSocketAddress, Long> stalledSince = new java.util.HashMap<>();
+  private long nextRebuild;
+  private Duration backoff = FIRST_BACKOFF;
 
   private final Timer getTimer;
   private final Timer getMultiTimer;
@@ -93,6 +134,7 @@ public final class Memcached implements AutoCloseable {
   private final Counter errors;
   private final Counter fallbacks;
   private final Counter undecodable;
+  private final Counter rebuilds;
 
   private Memcached(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
@@ -101,6 +143,8 @@ public final class Memcached implements AutoCloseable {
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
     this.settings = MemcachedSettings.from(setup.section());
+    this.requiredAtStart = b.requiredAtStart;
+    this.watchdog = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-memcached-watchdog-" + name));
     this.getTimer = metrics.timer(name + ".get");
     this.getMultiTimer = metrics.timer(name + ".get-multi");
     this.setTimer = metrics.timer(name + ".set");
@@ -111,6 +155,7 @@ public final class Memcached implements AutoCloseable {
     this.errors = metrics.counter(name + ".errors");
     this.fallbacks = metrics.counter(name + ".read-through.fallbacks");
     this.undecodable = metrics.counter(name + ".read-through.undecodable");
+    this.rebuilds = metrics.counter(name + ".rebuilds");
   }
 
   /** @return a builder */
@@ -119,17 +164,54 @@ public final class Memcached implements AutoCloseable {
   }
 
   /**
-   * Connects to the configured servers and registers the health check and metrics.
+   * Connects to the configured servers and registers the health check and metrics. Servers that cannot
+   * be reached do not fail the start (the client is unhealthy, operations on their keys fail fast with
+   * UNAVAILABLE, and it connects when they answer), unless memcached is
+   * {@link Builder#requiredAtStart required at start}: then start waits that long for a server and, if
+   * none answered, closes the client and throws.
    *
    * @return this
    * @throws IllegalStateException if started before or closed
    * @throws SkiffException UNAVAILABLE when the client cannot be set up at all
+   * @throws StoreUnavailableAtStart when memcached is required at start and no server answered in time
+   *     (a one-line message naming the hosts)
    */
   public synchronized Memcached start() {
     if (state.get() != State.NEW) {
       throw new IllegalStateException("memcached client '" + name + "' is " + state.get().name().toLowerCase(java.util.Locale.ROOT));
     }
     MemcachedSettings s = settings;
+    try {
+      client = newClient(s);
+    } catch (IOException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "memcached client '" + name + "' could not start: " + e, e);
+    }
+    metrics.gauge(name + ".servers.available", () -> () -> client.getAvailableServers().size());
+    healthChecks.register(name, new Health());
+    subscriptions.addAll(setup.follow(MemcachedSettings::from, this::apply));
+    state.set(State.STARTED);
+    watchdog.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    if (!requiredAtStart.isZero()) {
+      long deadline = System.nanoTime() + requiredAtStart.toNanos();
+      while (client.getAvailableServers().isEmpty() && System.nanoTime() - deadline < 0) {
+        LockSupport.parkNanos(Duration.ofMillis(50).toNanos());
+      }
+      if (client.getAvailableServers().isEmpty()) {
+        close();
+        throw new StoreUnavailableAtStart("memcached at [" + hostsText(s) + "] (" + setup.path() + ".hosts) did not answer within "
+            + requiredAtStart + " at start, and this service requires it at start");
+      }
+    }
+    if (client.getAvailableServers().isEmpty()) {
+      log.warn("memcached client '{}': no server of {} ({}.hosts) answers; started anyway, unhealthy, and connects when they answer",
+          name, hostsText(s), setup.path());
+    } else {
+      log.info("memcached client '{}' started on {}", name, hostsText(s));
+    }
+    return this;
+  }
+
+  private MemcachedClient newClient(MemcachedSettings s) throws IOException {
     XMemcachedClientBuilder b = new XMemcachedClientBuilder(s.hosts());
     b.setSessionLocator(new KetamaMemcachedSessionLocator());
     b.setOpTimeout(s.timeout().toMillis());
@@ -139,17 +221,102 @@ public final class Memcached implements AutoCloseable {
     b.setFailureMode(false);
     b.setName("skiff-" + name);
     b.setTranscoder(new RawBytes());
+    return b.build();
+  }
+
+  private static String hostsText(MemcachedSettings s) {
+    return s.hosts().stream().map(Memcached::hostText).collect(Collectors.joining(", "));
+  }
+
+  private static String hostText(InetSocketAddress a) {
+    return (a.isUnresolved() ? a.getHostString() : a.getAddress().getHostAddress()) + ":" + a.getPort();
+  }
+
+  /**
+   * The watchdog, every second: when a server answers a plain probe ({@code version} on a connection of
+   * its own) for {@link #STALL} while the client cannot use it (not connected, or its connection does
+   * not answer: half-open), the client's own reconnection has stalled; it is then replaced by a new
+   * one on the same settings, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
+   * again after 10 s, doubling up to 5 min (the backoff starts again once every server is served or
+   * none answers).
+   */
+  private void watch() {
     try {
-      client = b.build();
-    } catch (IOException e) {
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "memcached client '" + name + "' could not start: " + e, e);
+      if (state.get() != State.STARTED) {
+        return;
+      }
+      MemcachedSettings s = settings;
+      MemcachedClient c = client;
+      Set<InetSocketAddress> available = new HashSet<>(c.getAvailableServers());
+      long now = System.nanoTime();
+      boolean stalled = false;
+      for (InetSocketAddress a : s.hosts()) {
+        if ((available.contains(a) && serves(c, a, s)) || !answersProbe(a, s)) {
+          stalledSince.remove(a);
+          continue;
+        }
+        long since = stalledSince.computeIfAbsent(a, x -> now);
+        stalled |= now - since >= STALL.toNanos();
+      }
+      if (stalledSince.isEmpty()) {
+        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
+        nextRebuild = now;
+      }
+      if (stalled && now - nextRebuild >= 0) {
+        log.warn("memcached client '{}': {} answer(s), but the client cannot use them; replacing the client (rebuild {})",
+            name, stalledSince.keySet().stream().map(Memcached::hostText).toList(), rebuilds.getCount() + 1);
+        nextRebuild = now + backoff.toNanos();
+        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+        stalledSince.clear();
+        rebuild();
+      }
+    } catch (RuntimeException e) {
+      log.warn("memcached client '{}': watchdog: {}", name, e.toString());
     }
-    metrics.gauge(name + ".servers.available", () -> () -> client.getAvailableServers().size());
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(MemcachedSettings::from, this::apply));
-    state.set(State.STARTED);
-    log.info("memcached client '{}' started on {}", name, s.hosts());
-    return this;
+  }
+
+  private static boolean serves(MemcachedClient c, InetSocketAddress a, MemcachedSettings s) {
+    try {
+      return c.stats(a, s.timeout().toMillis()) != null;
+    } catch (TimeoutException | MemcachedException | RuntimeException e) {
+      return false;
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      return false;
+    }
+  }
+
+  private static boolean answersProbe(InetSocketAddress a, MemcachedSettings s) {
+    try (Socket socket = new Socket()) {
+      socket.connect(a, (int) s.connectTimeout().toMillis());
+      socket.setSoTimeout((int) s.timeout().toMillis());
+      OutputStream out = socket.getOutputStream();
+      out.write("version\r\n".getBytes(StandardCharsets.US_ASCII));
+      out.flush();
+      InputStream in = socket.getInputStream();
+      return new String(in.readNBytes(7), StandardCharsets.US_ASCII).equals("VERSION");
+    } catch (IOException e) {
+      return false;
+    }
+  }
+
+  private synchronized void rebuild() {
+    if (state.get() != State.STARTED) {
+      return;
+    }
+    MemcachedClient old = client;
+    try {
+      client = newClient(settings);
+    } catch (IOException e) {
+      log.warn("memcached client '{}': could not rebuild: {} (tried again later)", name, e.toString());
+      return;
+    }
+    rebuilds.inc();
+    try {
+      old.shutdown();
+    } catch (IOException e) {
+      log.debug("memcached client '{}': the replaced client did not shut down cleanly: {}", name, e.toString());
+    }
   }
 
   private MemcachedClient client() {
@@ -390,7 +557,7 @@ public final class Memcached implements AutoCloseable {
       throw iae;
     }
     return new SkiffException(
-        ErrorCode.UNAVAILABLE, "memcached " + op + " of '" + key + "' failed (servers " + settings.hosts() + "): " + e.getMessage(), e);
+        ErrorCode.UNAVAILABLE, "memcached " + op + " of '" + key + "' failed (servers " + hostsText(settings) + "): " + e.getMessage(), e);
   }
 
   private static void checkKey(String key) {
@@ -423,6 +590,7 @@ public final class Memcached implements AutoCloseable {
       return;
     }
     subscriptions.forEach(LayeredConfig.Subscription::close);
+    watchdog.shutdownNow();
     if (was == State.STARTED) {
       healthChecks.unregister(name);
       try {
@@ -439,16 +607,28 @@ public final class Memcached implements AutoCloseable {
     @Override
     protected Result check() throws Exception {
       MemcachedSettings s = settings;
-      Set<InetSocketAddress> up = new HashSet<>(client.getAvailableServers());
+      MemcachedClient c = client;
+      long rebuilt = rebuilds.getCount();
+      String rebuiltNote = rebuilt == 0 ? "" : "; client rebuilt " + rebuilt + " times";
+      Set<InetSocketAddress> up = new HashSet<>(c.getAvailableServers());
       List<InetSocketAddress> down = s.hosts().stream().filter(a -> !up.contains(a)).toList();
       if (!down.isEmpty()) {
-        return Result.unhealthy("memcached servers down: " + down + " (up: " + up + ")");
+        return Result.unhealthy("memcached '" + name + "': " + down.size() + " of " + s.hosts().size() + " servers down: "
+            + down.stream().map(Memcached::hostText).toList() + " (reconnecting every " + s.reconnectInterval().toMillis()
+            + " ms; their keys fail fast with UNAVAILABLE)" + rebuiltNote);
       }
-      Map<InetSocketAddress, String> versions = client.getVersions(s.timeout().toMillis());
+      Map<InetSocketAddress, String> versions;
+      try {
+        versions = c.getVersions(s.timeout().toMillis());
+      } catch (TimeoutException e) {
+        versions = Map.of();
+      }
       if (versions == null || versions.size() < s.hosts().size()) {
-        return Result.unhealthy("not every memcached server answered 'version': " + versions);
+        Set<InetSocketAddress> answered = versions == null ? Set.of() : versions.keySet();
+        return Result.unhealthy("memcached '" + name + "': connected, but " + s.hosts().stream().filter(a -> !answered.contains(a))
+            .map(Memcached::hostText).toList() + " did not answer 'version' within " + s.timeout().toMillis() + " ms" + rebuiltNote);
       }
-      return Result.healthy(s.hosts().size() + " memcached servers up: " + versions);
+      return Result.healthy(s.hosts().size() + " memcached servers up: " + versions + rebuiltNote);
     }
   }
 
@@ -489,18 +669,26 @@ public final class Memcached implements AutoCloseable {
 
   /** Builds a {@link Memcached}. */
   public static final class Builder extends StoreClientBuilder<Memcached, Builder> {
+    private Duration requiredAtStart = Duration.ZERO;
+
     private Builder() {
-      super("memcached");
+      super("memcached", Memcached::new);
     }
 
-    @Override
-    protected Builder self() {
+    /**
+     * Makes memcached required at start: {@link Memcached#start()} waits up to {@code wait} for a
+     * server to answer and, when none did, throws {@link StoreUnavailableAtStart}. Zero (the default):
+     * start does not require it.
+     *
+     * @param wait how long start waits for memcached
+     * @return this
+     */
+    public Builder requiredAtStart(Duration wait) {
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+      }
+      this.requiredAtStart = wait;
       return this;
-    }
-
-    @Override
-    public Memcached build() {
-      return new Memcached(this);
     }
   }
 

@@ -2,11 +2,8 @@ package dev.skiff.service.memcached;
 
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
-import java.net.InetAddress;
 import java.net.InetSocketAddress;
-import java.net.UnknownHostException;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -47,14 +44,7 @@ public record MemcachedSettings(
    * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host
    */
   public static MemcachedSettings from(Config c) {
-    List<InetSocketAddress> resolved = new ArrayList<>();
-    for (InetSocketAddress a : c.getAddresses("hosts", 11211, List.of("127.0.0.1:11211"))) {
-      try {
-        resolved.add(new InetSocketAddress(InetAddress.getByName(a.getHostString()), a.getPort()));
-      } catch (UnknownHostException e) {
-        throw c.invalid("hosts", "unknown host '" + a.getHostString() + "'");
-      }
-    }
+    List<InetSocketAddress> hosts = c.getResolvedAddresses("hosts", 11211, List.of("127.0.0.1:11211"));
     Duration timeout = c.getDuration("timeout", Duration.ofMillis(500));
     if (timeout.isZero()) {
       throw c.invalid("timeout", "must be positive");
@@ -64,7 +54,7 @@ public record MemcachedSettings(
       throw c.invalid("default-ttl", "must be at most 30 days (memcached reads longer ones as a date)");
     }
     return new MemcachedSettings(
-        List.copyOf(resolved),
+        hosts,
         timeout,
         c.getDuration("connect-timeout", Duration.ofSeconds(1)),
         ttl,

@@ -53,7 +53,8 @@ public final class DistributedLock {
    *
    * @param timeout how long to wait (zero: try once)
    * @return the lease, or empty when another process held the lock all that time
-   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached
+   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached: at once when it is known to be
+   *     unreachable, else after at most {@code timeout} plus {@code connection-timeout}
    * @throws IllegalStateException when this lock object already holds the lock
    */
   public Optional<Lease> tryAcquire(Duration timeout) {
@@ -64,10 +65,13 @@ public final class DistributedLock {
     long epoch = client.lossEpoch();
     Timer.Context t = acquireTimer.time();
     try {
-      if (mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS)) {
+      String what = "could not take lock '" + name + "'";
+      if (client.failFast(what, timeout.plus(client.connectionTimeout()), () -> mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS))) {
         return Optional.of(new Lease(epoch));
       }
       return Optional.empty();
+    } catch (SkiffException e) {
+      throw e;
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new SkiffException(ErrorCode.UNAVAILABLE, "interrupted while taking lock '" + name + "'", e);

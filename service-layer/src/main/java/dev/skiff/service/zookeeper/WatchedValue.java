@@ -23,14 +23,16 @@ import org.apache.zookeeper.KeeperException;
  * {@code skiff-zookeeper-watch-CLIENT}. Thread-safe; close is idempotent.
  */
 public final class WatchedValue implements AutoCloseable {
+  private final ZooKeeperClient client;
   private final CuratorFramework curator;
   private final String path;
   private final CuratorCache cache;
   private final CopyOnWriteArrayList<Consumer<Optional<String>>> listeners = new CopyOnWriteArrayList<>();
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  WatchedValue(CuratorFramework curator, String path, Executor executor) {
-    this.curator = curator;
+  WatchedValue(ZooKeeperClient client, String path, Executor executor) {
+    this.client = client;
+    this.curator = client.curator();
     this.path = path;
     this.cache = CuratorCache.build(curator, path, CuratorCache.Options.SINGLE_NODE_CACHE);
     cache.listenable().addListener(
@@ -59,16 +61,21 @@ public final class WatchedValue implements AutoCloseable {
    * Sets the value (creating the node and its parents if needed).
    *
    * @param value the value
-   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached
+   * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached: at once when it is known to be
+   *     unreachable, else after at most {@code connection-timeout}
    */
   public void set(String value) {
     byte[] data = Objects.requireNonNull(value, "value").getBytes(StandardCharsets.UTF_8);
     try {
-      try {
-        curator.setData().forPath(path, data);
-      } catch (KeeperException.NoNodeException e) {
-        curator.create().orSetData().creatingParentsIfNeeded().forPath(path, data);
-      }
+      client.failFast("could not set " + path, client.connectionTimeout(), () -> {
+        try {
+          return curator.setData().forPath(path, data);
+        } catch (KeeperException.NoNodeException e) {
+          return curator.create().orSetData().creatingParentsIfNeeded().forPath(path, data);
+        }
+      });
+    } catch (SkiffException e) {
+      throw e;
     } catch (Exception e) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "could not set " + path + " in ZooKeeper: " + e, e);
     }

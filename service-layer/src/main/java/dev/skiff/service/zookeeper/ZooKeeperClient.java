@@ -1,6 +1,7 @@
 package dev.skiff.service.zookeeper;
 
 import dev.skiff.service.StoreClientBuilder;
+import dev.skiff.service.StoreUnavailableAtStart;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
@@ -11,18 +12,30 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.internal.Threads;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.net.InetSocketAddress;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
 import java.util.regex.Pattern;
+import org.apache.curator.RetryPolicy;
+import org.apache.curator.RetrySleeper;
 import org.apache.curator.ensemble.EnsembleProvider;
 import org.apache.curator.framework.CuratorFramework;
 import org.apache.curator.framework.CuratorFrameworkFactory;
@@ -42,18 +55,36 @@ import org.slf4j.LoggerFactory;
  *     .metrics(metricRegistry)
  *     .healthChecks(healthCheckRegistry)
  *     .build()
- *     .start()) {                            // waits until connected (zookeeper.connection-timeout)
+ *     .start()) {                            // waits up to zookeeper.connection-timeout for a connection
  *   try (DistributedLock.Lease lease = zk.lock("report").acquire(Duration.ofSeconds(5))) { ... }
  * }
  * }</pre>
  *
- * <p><b>Lifecycle.</b> {@link #start()} connects, waiting up to {@code connection-timeout}, and
- * registers the health check {@code NAME} and metrics {@code NAME.*} (NAME defaults to the config path,
- * {@code zookeeper}). The recipes need a started client. {@link #close()} closes every recipe made
- * from this client, then the connection; idempotent.
+ * <p><b>Lifecycle.</b> {@link #start()} starts connecting, registers the health check {@code NAME} and
+ * metrics {@code NAME.*} (NAME defaults to the config path, {@code zookeeper}), and waits up to
+ * {@code connection-timeout} for a first connection; it returns either way. Started while ZooKeeper is
+ * down, the client is unhealthy, its operations fail fast, and it connects when ZooKeeper appears.
+ * A service that cannot run without ZooKeeper says so with {@link Builder#requiredAtStart} (or
+ * {@code required-at-start}): start then waits that long and throws {@link StoreUnavailableAtStart}, one
+ * line, if no server answered. The recipes need a started client. {@link #close()} closes every recipe
+ * made from this client, then the connection; idempotent.
  *
- * <p><b>Health.</b> Healthy while connected; unhealthy, saying since when, while the connection is
- * suspended (ZooKeeper cannot be reached: locks and leadership cannot be trusted) or the session lost.
+ * <p><b>Health.</b> Healthy while connected; unhealthy while not, in a sentence saying for how long and
+ * whether the session was lost (then locks and leadership held here were released).
+ *
+ * <p><b>Outages.</b> While ZooKeeper cannot be reached, a lock's acquire and a watched value's set fail
+ * at once with UNAVAILABLE naming ZooKeeper and its hosts; one running when the connection drops ends
+ * within its budget (a lock: its timeout plus {@code connection-timeout}; a set: {@code connection-timeout})
+ * with UNAVAILABLE. ZooKeeper's client reconnects by itself; after an outage longer than the session
+ * timeout Curator starts a new session, and leader elections, watched values and
+ * {@code ZooKeeperConfigSource}s re-establish themselves on it (a lease taken before reports
+ * {@code isValid() == false}). The client does not rely on that alone: every second a watchdog looks
+ * at the connection, and when ZooKeeper answers a plain probe ({@code srvr}, in ZooKeeper's default
+ * four-letter-word whitelist) for 5 s while the client stays disconnected (ZooKeeper's own connection
+ * attempt can sit for a whole session timeout on a server that accepted it while starting), it makes a
+ * new connection, a new session, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
+ * again after 10 s, doubling up to 5 min. <b>Bound:</b> fully working at most 10 s after ZooKeeper
+ * answers again, however long it was gone (usually 1 to 3 s).
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} moves the client to
  * a new session on the new ensemble without a restart (ephemeral nodes, so locks and leadership, do not
@@ -63,6 +94,14 @@ import org.slf4j.LoggerFactory;
 public final class ZooKeeperClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ZooKeeperClient.class);
   private static final Pattern RECIPE_NAME = Pattern.compile("[A-Za-z0-9_.-]+");
+  /** Set while a caller's operation runs on its thread (see {@link #failFast}). */
+  private static final ThreadLocal<Boolean> FOREGROUND = new ThreadLocal<>();
+  /** How often the watchdog looks at the connection. */
+  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
+  /** How long the ensemble must answer a probe while the client stays disconnected before a rebuild. */
+  static final Duration STALL = Duration.ofSeconds(5);
+  private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
+  private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
   private enum State { NEW, STARTED, CLOSED }
 
@@ -74,15 +113,23 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final LiveEnsemble ensemble;
   private final CuratorFramework curator;
   private final ExecutorService listenerExecutor;
+  private final ScheduledExecutorService timers;
+  private final Duration requiredAtStart;
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
   private final AtomicReference<Instant> connectionSince = new AtomicReference<>(Instant.now());
   private final AtomicLong lossEpoch = new AtomicLong();
+  private volatile boolean everConnected;
   private final List<AutoCloseable> recipes = new ArrayList<>();
   private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final Counter suspended;
   private final Counter lost;
   private final Counter reconnected;
+  private final Counter rebuilds;
+  /** Watchdog state (its thread only): since when the ensemble answers while the client is not connected. */
+  private long answeringSince;
+  private long nextRebuild;
+  private Duration backoff = FIRST_BACKOFF;
   private final Timer lockAcquire;
 
   private ZooKeeperClient(Builder b) {
@@ -92,13 +139,14 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.metrics = setup.metrics();
     this.healthChecks = setup.healthChecks();
     this.settings = ZooKeeperSettings.from(setup.section());
+    this.requiredAtStart = setup.section().has("required-at-start") ? settings.requiredAtStart() : b.requiredAtStart;
     this.ensemble = new LiveEnsemble(settings.connectString());
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
             .ensembleProvider(ensemble)
             .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
             .connectionTimeoutMs((int) settings.connectionTimeout().toMillis())
-            .retryPolicy(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000))
+            .retryPolicy(new FailFast(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000)))
             .threadFactory(Threads.named("skiff-zookeeper-" + name));
     if (!settings.namespace().isEmpty()) {
       cb.namespace(settings.namespace());
@@ -106,9 +154,13 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.curator = cb.build();
     this.listenerExecutor =
         Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
+    ScheduledThreadPoolExecutor pool = new ScheduledThreadPoolExecutor(2, Threads.named("skiff-zookeeper-watchdog-" + name));
+    pool.setRemoveOnCancelPolicy(true);
+    this.timers = pool; // one thread for the watchdog, one for operations' deadlines
     this.suspended = metrics.counter(name + ".connection.suspended");
     this.lost = metrics.counter(name + ".connection.lost");
     this.reconnected = metrics.counter(name + ".connection.reconnected");
+    this.rebuilds = metrics.counter(name + ".rebuilds");
     this.lockAcquire = metrics.timer(name + ".lock.acquire");
   }
 
@@ -118,12 +170,16 @@ public final class ZooKeeperClient implements AutoCloseable {
   }
 
   /**
-   * Connects, waiting up to {@code connection-timeout}, and registers the health check and metrics.
+   * Starts connecting and registers the health check and metrics. Waits up to {@code connection-timeout}
+   * for a first connection, then returns whether or not ZooKeeper answered: a client started while
+   * ZooKeeper is down is unhealthy, fails its operations fast with UNAVAILABLE, and connects when
+   * ZooKeeper appears. Unless ZooKeeper is {@link Builder#requiredAtStart required at start}: then
+   * start waits that long instead and, if no server answered, closes the client and throws.
    *
    * @return this
    * @throws IllegalStateException if started before or closed
-   * @throws SkiffException UNAVAILABLE, naming the hosts, when no server answered in time (the client
-   *     is then closed)
+   * @throws StoreUnavailableAtStart when ZooKeeper is required at start and did not answer in time (a
+   *     one-line message naming the hosts)
    */
   public synchronized ZooKeeperClient start() {
     if (!state.compareAndSet(State.NEW, State.STARTED)) {
@@ -131,26 +187,31 @@ public final class ZooKeeperClient implements AutoCloseable {
     }
     curator.getConnectionStateListenable().addListener((c, s) -> onState(s), listenerExecutor);
     curator.start();
+    metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
+    healthChecks.register(name, new Health());
+    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
+    timers.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    Duration wait = requiredAtStart.isZero() ? settings.connectionTimeout() : requiredAtStart;
     boolean connected;
     try {
-      connected = curator.blockUntilConnected((int) settings.connectionTimeout().toMillis(), TimeUnit.MILLISECONDS);
+      connected = curator.blockUntilConnected((int) wait.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       connected = false;
     }
-    if (!connected) {
+    if (connected) {
+      connection.compareAndSet(ConnectionState.LOST, ConnectionState.CONNECTED);
+      everConnected = true;
+      log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
+    } else if (!requiredAtStart.isZero()) {
       close();
-      throw new SkiffException(
-          ErrorCode.UNAVAILABLE,
-          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within "
-              + settings.connectionTimeout());
+      throw new StoreUnavailableAtStart(
+          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within " + wait
+              + " at start, and this service requires it at start");
+    } else {
+      log.warn("ZooKeeper client '{}': no answer from {} ({}.hosts) within {}; started anyway, unhealthy, and connects when it answers",
+          name, settings.connectString(), setup.path(), wait);
     }
-    connection.set(ConnectionState.CONNECTED);
-    connectionSince.set(Instant.now());
-    metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
-    log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     return this;
   }
 
@@ -163,12 +224,98 @@ public final class ZooKeeperClient implements AutoCloseable {
         lost.inc();
         lossEpoch.incrementAndGet();
       }
-      case RECONNECTED -> reconnected.inc();
+      case RECONNECTED -> {
+        reconnected.inc();
+        everConnected = true;
+      }
+      case CONNECTED -> everConnected = true;
       default -> {}
     }
     if (s != ConnectionState.CONNECTED) {
       log.info("ZooKeeper client '{}': connection {}", name, s);
     }
+  }
+
+  /**
+   * The watchdog, every second: when the ensemble answers a plain probe ({@code srvr}) for {@link #STALL}
+   * while the client stays disconnected, ZooKeeper's own reconnection has stalled; the client then
+   * makes a new connection (a new session), counted in {@code NAME.rebuilds}; a rebuild that did not
+   * help is tried again after 10 s, doubling up to 5 min (the backoff starts again once connected or
+   * once the ensemble no longer answers).
+   */
+  private void watch() {
+    try {
+      if (state.get() != State.STARTED) {
+        return;
+      }
+      long now = System.nanoTime();
+      if (curator.getZookeeperClient().isConnected() || !ensembleAnswers()) {
+        answeringSince = 0;
+        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
+        nextRebuild = now;
+        return;
+      }
+      if (answeringSince == 0) {
+        answeringSince = now;
+      }
+      if (now - answeringSince < STALL.toNanos() || now - nextRebuild < 0) {
+        return;
+      }
+      log.warn("ZooKeeper client '{}': {} answers, but the client has not reconnected in {} s; rebuilding its connection (a new session)",
+          name, connectString(), Duration.ofNanos(now - answeringSince).toSeconds());
+      rebuilds.inc();
+      lossEpoch.incrementAndGet();
+      nextRebuild = now + backoff.toNanos();
+      backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
+      curator.getZookeeperClient().reset();
+    } catch (Exception e) {
+      log.warn("ZooKeeper client '{}': watchdog: {}", name, e.toString());
+    }
+  }
+
+  /** @return whether a server of the ensemble answers {@code srvr} as serving, on a connection of its own */
+  private boolean ensembleAnswers() {
+    for (String hostPort : connectString().split(",")) {
+      int colon = hostPort.lastIndexOf(':');
+      try (Socket socket = new Socket()) {
+        socket.connect(new InetSocketAddress(hostPort.substring(0, colon), Integer.parseInt(hostPort.substring(colon + 1))), 1000);
+        socket.setSoTimeout(1000);
+        OutputStream out = socket.getOutputStream();
+        out.write("srvr".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+        InputStream in = socket.getInputStream();
+        if (new String(in.readNBytes(17), StandardCharsets.US_ASCII).equals("Zookeeper version")) {
+          return true;
+        }
+      } catch (IOException | RuntimeException e) {
+        // this one does not answer: try the next
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Fails fast when ZooKeeper cannot be reached now, rather than waiting for it.
+   *
+   * @param what what could not be done, e.g. {@code could not take lock 'x'}
+   * @throws SkiffException UNAVAILABLE naming ZooKeeper and how long it has been unreachable
+   */
+  void checkAvailable(String what) {
+    checkStarted();
+    if (!curator.getZookeeperClient().isConnected()) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": " + unavailable());
+    }
+  }
+
+  private String unavailable() {
+    ConnectionState s = connection.get();
+    long seconds = Duration.between(connectionSince.get(), Instant.now()).toSeconds();
+    String why = !everConnected ? "not connected since start; connecting" : switch (s) {
+      case LOST -> "its session was lost (what it held, locks and leadership, was released); reconnecting";
+      case SUSPENDED -> "connection suspended; reconnecting";
+      default -> "not connected; reconnecting";
+    };
+    return "ZooKeeper '" + name + "' at " + connectString() + " is unreachable for " + seconds + " s (" + why + ")";
   }
 
   private void moveTo(ZooKeeperSettings next) {
@@ -194,6 +341,11 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   String describe() {
     return connectString() + " (" + connection.get() + ")";
+  }
+
+  /** @return how long an operation waits for the connection ({@code connection-timeout}) */
+  Duration connectionTimeout() {
+    return settings.connectionTimeout();
   }
 
   /** @return whether the connection is up now */
@@ -268,7 +420,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     if (znode == null || !znode.startsWith("/") || znode.endsWith("/") || znode.contains("//")) {
       throw new IllegalArgumentException("a ZooKeeper path starts with '/' and has no empty parts: '" + znode + "'");
     }
-    WatchedValue v = new WatchedValue(curator, znode, listenerExecutor);
+    WatchedValue v = new WatchedValue(this, znode, listenerExecutor);
     recipes.add(v);
     return v;
   }
@@ -289,6 +441,7 @@ public final class ZooKeeperClient implements AutoCloseable {
       }
     }
     healthChecks.unregister(name);
+    timers.shutdownNow();
     if (was == State.STARTED) {
       curator.close();
     }
@@ -300,14 +453,12 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final class Health extends HealthCheck {
     @Override
     protected Result check() {
-      ConnectionState s = connection.get();
-      Duration since = Duration.between(connectionSince.get(), Instant.now());
-      if (isConnected() && (s == ConnectionState.CONNECTED || s == ConnectionState.RECONNECTED)) {
-        return Result.healthy("connected to " + connectString() + " (session 0x"
-            + Long.toHexString(sessionId()) + ")");
+      long rebuilt = rebuilds.getCount();
+      String rebuiltNote = rebuilt == 0 ? "" : "; connection rebuilt " + rebuilt + " times";
+      if (isConnected()) {
+        return Result.healthy("connected to " + connectString() + " (session 0x" + Long.toHexString(sessionId()) + ")" + rebuiltNote);
       }
-      return Result.unhealthy("ZooKeeper connection " + s.name().toLowerCase(java.util.Locale.ROOT) + " for "
-          + since.toMillis() + " ms (ensemble " + connectString() + ")");
+      return Result.unhealthy(unavailable() + rebuiltNote);
     }
   }
 
@@ -349,20 +500,111 @@ public final class ZooKeeperClient implements AutoCloseable {
     }
   }
 
+  /**
+   * Runs an operation of a caller (a lock, a set): at once UNAVAILABLE when ZooKeeper is known to be
+   * unreachable; else retried only while the connection is up, and ended at {@code budget} (its thread
+   * is interrupted then) with UNAVAILABLE, however Curator waits inside.
+   *
+   * @param what what could not be done, e.g. {@code could not take lock 'x'}
+   * @param budget how long it may take at most
+   * @param op the operation
+   * @param <T> its result
+   * @return its result
+   * @throws SkiffException UNAVAILABLE when ZooKeeper is unreachable or did not answer within the budget
+   * @throws Exception what the operation throws otherwise
+   */
+  <T> T failFast(String what, Duration budget, Callable<T> op) throws Exception {
+    checkAvailable(what);
+    Thread caller = Thread.currentThread();
+    Deadline deadline = new Deadline();
+    ScheduledFuture<?> timer = timers.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
+    FOREGROUND.set(Boolean.TRUE);
+    try {
+      return op.call();
+    } catch (Exception e) {
+      if (deadline.fired()) {
+        throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": ZooKeeper '" + name + "' at " + connectString()
+            + " did not answer within " + budget.toMillis() + " ms (" + connection.get().name().toLowerCase(java.util.Locale.ROOT) + ")", e);
+      }
+      throw e;
+    } finally {
+      FOREGROUND.remove();
+      timer.cancel(false);
+      deadline.end();
+    }
+  }
+
+  /** The end of a caller's operation: interrupts its thread once, unless it ended first. */
+  private static final class Deadline {
+    private boolean ended;
+    private boolean fired;
+
+    synchronized void fire(Thread caller) {
+      if (!ended) {
+        fired = true;
+        caller.interrupt();
+      }
+    }
+
+    synchronized boolean fired() {
+      return fired;
+    }
+
+    /** Called on the caller's thread when the operation ended: clears the interrupt if it was ours. */
+    synchronized void end() {
+      ended = true;
+      if (fired) {
+        Thread.interrupted();
+      }
+    }
+  }
+
+  /**
+   * The retry policy: operations that callers wait for ({@link #failFast}) are not retried while the
+   * connection is down; Curator's own background operations (recipes) retry as configured, as they
+   * must (some re-queue themselves until they succeed, and rely on the retries' waits).
+   */
+  private final class FailFast implements RetryPolicy {
+    private final RetryPolicy retries;
+
+    FailFast(RetryPolicy retries) {
+      this.retries = retries;
+    }
+
+    @Override
+    public boolean allowRetry(int retryCount, long elapsedTimeMs, RetrySleeper sleeper) {
+      return (FOREGROUND.get() == null || curator.getZookeeperClient().isConnected())
+          && retries.allowRetry(retryCount, elapsedTimeMs, sleeper);
+    }
+
+    @Override
+    public boolean allowRetry(Throwable exception) {
+      return retries.allowRetry(exception);
+    }
+  }
+
   /** Builds a {@link ZooKeeperClient}. */
   public static final class Builder extends StoreClientBuilder<ZooKeeperClient, Builder> {
+    private Duration requiredAtStart = Duration.ZERO;
+
     private Builder() {
-      super("zookeeper");
+      super("zookeeper", ZooKeeperClient::new);
     }
 
-    @Override
-    protected Builder self() {
+    /**
+     * Makes ZooKeeper required at start: {@link ZooKeeperClient#start()} waits up to {@code wait} for
+     * it and, when no server answered, throws {@link StoreUnavailableAtStart} (the config key
+     * {@code required-at-start}, when set, wins). Zero (the default): start does not require it.
+     *
+     * @param wait how long start waits for ZooKeeper
+     * @return this
+     */
+    public Builder requiredAtStart(Duration wait) {
+      if (wait.isNegative()) {
+        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+      }
+      this.requiredAtStart = wait;
       return this;
-    }
-
-    @Override
-    public ZooKeeperClient build() {
-      return new ZooKeeperClient(this);
     }
   }
 

@@ -17,7 +17,11 @@ import java.util.stream.Collectors;
  *   <tr><td>hosts</td><td>the ensemble, {@code host[:port]}, comma-separated</td><td>127.0.0.1:2181</td><td>yes: the client moves to a new session there</td></tr>
  *   <tr><td>namespace</td><td>the folder all paths of this client live under</td><td>skiff</td><td>no</td></tr>
  *   <tr><td>session-timeout</td><td>how long the ensemble keeps a silent session (and its locks)</td><td>10s</td><td>no</td></tr>
- *   <tr><td>connection-timeout</td><td>how long {@code start()} waits to connect</td><td>5s</td><td>no</td></tr>
+ *   <tr><td>connection-timeout</td><td>how long {@code start()} waits for a first connection (it returns either way), and an
+ *       operation for the connection</td><td>5s</td><td>no</td></tr>
+ *   <tr><td>required-at-start</td><td>when positive, {@code start()} waits that long for ZooKeeper and
+ *       fails with {@link dev.skiff.service.StoreUnavailableAtStart} if none answered; {@code 0s}: not
+ *       required</td><td>the builder's {@code requiredAtStart}, else 0s</td><td>no</td></tr>
  *   <tr><td>retry-base</td><td>first wait of the exponential retry of an operation</td><td>100ms</td><td>no</td></tr>
  *   <tr><td>retries</td><td>how often an operation is retried on connection loss</td><td>5</td><td>no</td></tr>
  * </table>
@@ -27,7 +31,8 @@ import java.util.stream.Collectors;
  * @param sessionTimeout the session timeout
  * @param connectionTimeout how long start() waits
  * @param retryBase first wait of the retry policy
- * @param retries maximum retries of an operation
+ * @param retries maximum retries of an operation (only while connected: a lost connection fails it)
+ * @param requiredAtStart how long start waits for ZooKeeper before failing (zero: not required)
  */
 public record ZooKeeperSettings(
     List<InetSocketAddress> hosts,
@@ -35,7 +40,8 @@ public record ZooKeeperSettings(
     Duration sessionTimeout,
     Duration connectionTimeout,
     Duration retryBase,
-    int retries) {
+    int retries,
+    Duration requiredAtStart) {
   private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*");
 
   /**
@@ -64,7 +70,8 @@ public record ZooKeeperSettings(
         session,
         connect,
         c.getDuration("retry-base", Duration.ofMillis(100)),
-        c.getInt("retries", 5, 0, 29));
+        c.getInt("retries", 5, 0, 29),
+        c.getDuration("required-at-start", Duration.ZERO));
   }
 
   /** @return the connection string ZooKeeper takes, e.g. {@code 10.0.0.1:2181,10.0.0.2:2181} */

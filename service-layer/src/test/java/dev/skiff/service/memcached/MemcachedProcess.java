@@ -1,73 +1,53 @@
 package dev.skiff.service.memcached;
 
-import static org.awaitility.Awaitility.await;
-
+import dev.skiff.service.StoreProcess;
 import dev.skiff.service.TestStores;
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
-import java.net.Socket;
-import java.nio.charset.StandardCharsets;
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A memcached of a test's own, on a port of its own, that the test may kill and start again. */
-final class MemcachedProcess implements AutoCloseable {
-  final int port;
-  private Process process;
-
+/** A memcached of a test's own, on a port of its own, that the test may stop, kill and start again. */
+final class MemcachedProcess extends StoreProcess {
   MemcachedProcess() {
     this(TestStores.freePort());
   }
 
   MemcachedProcess(int port) {
-    this.port = port;
-    start();
+    this(port, true);
   }
 
-  String address() {
-    return "127.0.0.1:" + port;
-  }
-
-  void start() {
-    List<String> cmd = new ArrayList<>(List.of("memcached", "-l", "127.0.0.1", "-p", Integer.toString(port), "-m", "16"));
-    if ("root".equals(System.getProperty("user.name"))) {
-      cmd.addAll(List.of("-u", "memcache"));
-    }
-    try {
-      process = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot run memcached (scripts/test.sh installs it): " + e, e);
-    }
-    await("memcached on " + port).atMost(Duration.ofSeconds(10)).until(this::answers);
-  }
-
-  boolean answers() {
-    try (Socket s = new Socket("127.0.0.1", port)) {
-      OutputStream out = s.getOutputStream();
-      out.write("version\r\n".getBytes(StandardCharsets.US_ASCII));
-      out.flush();
-      InputStream in = s.getInputStream();
-      byte[] b = in.readNBytes(7);
-      return new String(b, StandardCharsets.US_ASCII).equals("VERSION");
-    } catch (IOException e) {
-      return false;
-    }
-  }
-
-  /** Kills the server at once (SIGKILL), as a crash would. */
-  void kill() {
-    process.destroyForcibly();
-    try {
-      process.waitFor();
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
+  /**
+   * @param port its port
+   * @param start whether to start it now (else {@link #start()} later)
+   */
+  MemcachedProcess(int port, boolean start) {
+    super(port);
+    if (start) {
+      start();
     }
   }
 
   @Override
-  public void close() {
-    kill();
+  protected List<String> command() {
+    List<String> cmd = new ArrayList<>(List.of("memcached", "-l", "127.0.0.1", "-p", Integer.toString(port), "-m", "16"));
+    if ("root".equals(System.getProperty("user.name"))) {
+      cmd.addAll(List.of("-u", "memcache"));
+    }
+    return cmd;
+  }
+
+  @Override
+  protected ProcessBuilder.Redirect output() {
+    return ProcessBuilder.Redirect.DISCARD;
+  }
+
+  @Override
+  protected String store() {
+    return "memcached";
+  }
+
+  /** @return whether it answers {@code version} now */
+  @Override
+  public boolean answers() {
+    return answers("version\r\n", "VERSION");
   }
 }

@@ -1,5 +1,6 @@
 package dev.skiff.platform.transport.amqp;
 
+import com.rabbitmq.client.AuthenticationFailureException;
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import dev.skiff.platform.ErrorCode;
@@ -7,8 +8,11 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.RoutingTopology;
 import dev.skiff.platform.transport.Transport;
 import java.io.IOException;
+import java.time.Duration;
 import java.util.Optional;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Consumer;
 
 /**
  * The RabbitMQ transport: one AMQP connection for calls, their replies and events, and a second one,
@@ -29,6 +33,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
  * <p>Thread-safe. Owns its connections and threads: {@link #close()} releases them.
  */
 public final class AmqpTransport implements Transport {
+  /** How often {@link #connectWhenReachable} tries again. */
+  private static final long RETRY_CONNECT_MILLIS = 1000;
+
   private final AmqpConnections connections;
   /** Holds back flushes so that a reply and its ack leave in one write. */
   private final Cork cork;
@@ -89,6 +96,47 @@ public final class AmqpTransport implements Transport {
       connections.close();
       throw new SkiffException(
           ErrorCode.UNAVAILABLE, "cannot declare exchange " + AmqpNames.RPC_EXCHANGE + ": " + Channels.causes(e), e);
+    }
+  }
+
+  /**
+   * Connects, waiting for the broker while it cannot be reached: how a service started before its broker
+   * comes up (docs/reliability.md, "Starting while a dependency is down"). Tries again every second. A
+   * broker that answers but refuses the credentials is not waited for: that is a mistake, not an outage.
+   *
+   * @param options the settings
+   * @param maxWait how long to wait at most; null to wait as long as it takes
+   * @param waiting told why the broker cannot be reached yet: at the first failure and every 30 s after
+   * @return the connected transport
+   * @throws SkiffException UNAVAILABLE when {@code maxWait} has passed, or at once when the broker refused
+   *     the credentials
+   * @throws InterruptedException if the thread is interrupted while waiting
+   */
+  public static AmqpTransport connectWhenReachable(AmqpOptions options, Duration maxWait, Consumer<String> waiting)
+      throws InterruptedException {
+    long start = System.nanoTime();
+    long lastTold = 0;
+    while (true) {
+      try {
+        return connect(options);
+      } catch (SkiffException e) {
+        if (Channels.causes(e).contains("ACCESS_REFUSED") || e.getCause() instanceof AuthenticationFailureException) {
+          throw e;
+        }
+        long waited = System.nanoTime() - start;
+        if (maxWait != null && waited >= maxWait.toNanos()) {
+          throw new SkiffException(
+              ErrorCode.UNAVAILABLE,
+              "the broker at " + AmqpOptions.redact(options.uri()) + " could not be reached within " + maxWait.toSeconds() + " s: "
+                  + e.description());
+        }
+        if (lastTold == 0 || waited - lastTold >= TimeUnit.SECONDS.toNanos(30)) {
+          lastTold = Math.max(1, waited);
+          waiting.accept(e.description() + "; trying again every second"
+              + (maxWait == null ? "" : " for up to " + maxWait.toSeconds() + " s"));
+        }
+        Thread.sleep(RETRY_CONNECT_MILLIS);
+      }
     }
   }
 

@@ -1,0 +1,31 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.client.CallOptions;
+import picocli.CommandLine.Option;
+
+/** The {@code --instance} and {@code --version} options of the commands that call a service's endpoint. */
+final class TargetOption {
+  @Option(names = "--instance", paramLabel = "ID", description = "Send the calls to this instance of the service only.")
+  String instance;
+
+  @Option(
+      names = "--version",
+      paramLabel = "VERSION",
+      description = "Send the calls to this version of the service (any of its instances), whatever the routing rule.")
+  String version;
+
+  /**
+   * @param options the calls' options so far
+   * @return them, sent to the instance or version given, if any
+   */
+  CallOptions applyTo(CallOptions options) {
+    CallOptions o = options;
+    if (instance != null) {
+      o = o.withInstance(instance);
+    }
+    if (version != null) {
+      o = o.withVersion(version);
+    }
+    return o;
+  }
+}
