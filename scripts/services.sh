@@ -209,14 +209,20 @@ ensure_cassandra() {
 }
 
 # Plugins that ship with RabbitMQ and that Skiff uses: the consistent-hash exchange splits a routed
-# service's traffic between its versions (docs/routing.md). Enabling is idempotent and works online.
+# service's traffic between its versions (docs/routing.md); the management plugin's HTTP API (port 15672)
+# is how 'skiff credentials' manages broker users (docs/security.md). Enabling is idempotent and works
+# online. (The private brokers of the fault tests have enabled_plugins files of their own.)
 ensure_rabbitmq_plugins() {
-  if rabbitmq-plugins list -e -m 2>/dev/null | grep -qx rabbitmq_consistent_hash_exchange; then
-    return 0
-  fi
-  log "enabling RabbitMQ plugin rabbitmq_consistent_hash_exchange"
-  rabbitmq-plugins enable rabbitmq_consistent_hash_exchange >/dev/null 2>&1 \
-    || { log "could not enable rabbitmq_consistent_hash_exchange (version routing needs it)"; return 1; }
+  local p enabled
+  enabled="$(rabbitmq-plugins list -e -m 2>/dev/null || true)"
+  for p in rabbitmq_consistent_hash_exchange rabbitmq_management; do
+    if printf '%s\n' "$enabled" | grep -qx "$p"; then
+      continue
+    fi
+    log "enabling RabbitMQ plugin $p"
+    rabbitmq-plugins enable "$p" >/dev/null 2>&1 \
+      || { log "could not enable $p (docs/routing.md, docs/security.md)"; return 1; }
+  done
 }
 
 # Several runs may share the services (two checkouts testing at once): each run marks itself in

@@ -110,7 +110,7 @@ public class SkiffAmqp {
     Client.Builder cb = Client.builder().transport(clientTransport).name("bench.caller");
     if (traceRate > 0) {
       spanConsumer =
-          clientTransport.subscribe(SpanSink.TOPIC_PREFIX + "#", "bench.trace", (topic, type, body) -> spansConsumed.incrementAndGet());
+          clientTransport.subscribe(SpanSink.TOPIC_PREFIX + "#", "bench.trace", (topic, type, body, sender) -> spansConsumed.incrementAndGet());
       serverTracing = Tracing.builder(Bench.SERVICE).transport(serverTransport).sampleRate(traceRate).build().start();
       clientTracing = Tracing.builder("bench.caller").transport(clientTransport).sampleRate(traceRate).build().start();
       sb.observer(serverTracing);

@@ -2,11 +2,11 @@ package dev.skiff.cli;
 
 import dev.skiff.platform.client.Client;
 import java.io.PrintWriter;
+import java.util.Map;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParentCommand;
 import picocli.CommandLine.Spec;
 
 /**
@@ -18,8 +18,6 @@ import picocli.CommandLine.Spec;
 abstract class BrokerCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
-  @ParentCommand SkiffCli cli;
-
   @Mixin BrokerOption broker;
 
   @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
@@ -27,7 +25,12 @@ abstract class BrokerCommand implements Callable<Integer> {
 
   /** @return the broker chosen by {@code --amqp}, {@code SKIFF_AMQP_URI} or the default */
   BrokerOption.Broker broker() {
-    return broker.resolve(cli.env(), spec);
+    return broker.resolve(env(), spec);
+  }
+
+  /** @return the environment variables the command reads (those given to {@code skiff}) */
+  Map<String, String> env() {
+    return ((SkiffCli) spec.root().userObject()).env();
   }
 
   /**

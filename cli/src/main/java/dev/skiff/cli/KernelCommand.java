@@ -37,14 +37,14 @@ final class KernelCommand extends BrokerCommand {
     int port;
     try {
       chosen = Kernel.select(Kernel.available(), new LinkedHashSet<>(names));
-      port = httpPort != null ? httpPort : Kernel.httpPort(cli.env());
-      MonitoringOptions.fromEnvironment(cli.env());
+      port = httpPort != null ? httpPort : Kernel.httpPort(env());
+      MonitoringOptions.fromEnvironment(env());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
-    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(cli.env()), chosen, port);
+    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), chosen, port);
     Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();

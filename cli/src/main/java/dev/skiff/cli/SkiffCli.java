@@ -32,7 +32,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SkiffCli.Version.class,
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n",
     footer = {
@@ -74,7 +74,7 @@ public final class SkiffCli implements Callable<Integer> {
   /** {@code skiff} alone: a usage error, as a command is required. */
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace' or 'skiff kernel'");
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace', 'skiff kernel' or 'skiff credentials'");
   }
 
   /**

@@ -2,6 +2,7 @@ package dev.skiff.kernel;
 
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.Transport;
 import java.util.ArrayList;
 import java.util.List;
@@ -82,7 +83,8 @@ public final class Kernel implements AutoCloseable {
   }
 
   /**
-   * Starts kernel services and their web server.
+   * Starts kernel services and their web server; who may act as whom comes from this process's environment
+   * ({@link ServiceIdentities#fromEnvironment()}).
    *
    * @param transport the broker connection (not owned)
    * @param settings the environment's settings
@@ -91,10 +93,27 @@ public final class Kernel implements AutoCloseable {
    * @return the running kernel
    */
   public static Kernel start(Transport transport, Settings settings, List<KernelService> services, int httpPort) {
+    return start(transport, settings, ServiceIdentities.fromEnvironment(), services, httpPort);
+  }
+
+  /**
+   * Starts kernel services and their web server, accepting changes as a mapping of broker users to
+   * services says (docs/security.md).
+   *
+   * @param transport the broker connection (not owned)
+   * @param settings the environment's settings
+   * @param identities who may act as whom
+   * @param services the services to run
+   * @param httpPort the web server's port (0 for any free one)
+   * @return the running kernel
+   */
+  public static Kernel start(
+      Transport transport, Settings settings, ServiceIdentities identities, List<KernelService> services, int httpPort) {
     Objects.requireNonNull(transport, "transport");
     WebServer web = WebServer.start("0.0.0.0", httpPort);
     Kernel k = new Kernel(web, new ArrayList<>());
-    KernelContext ctx = new KernelContext(transport, settings, web, new MetricRegistry(), services);
+    MetricRegistry metrics = new MetricRegistry();
+    KernelContext ctx = new KernelContext(transport, settings, web, metrics, services, new Guard(identities, metrics));
     try {
       for (KernelService s : services) {
         s.start(ctx);

@@ -2,6 +2,7 @@ package dev.skiff.kernel;
 
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.Transport;
 import java.util.List;
 import java.util.Objects;
@@ -16,11 +17,28 @@ import java.util.Optional;
  * @param metrics the kernel process's metrics
  * @param services every kernel service of this process's kernel (this one included), started or about
  *     to be: how a service finds another running beside it ({@link #service(Class)})
+ * @param guard what the services accept from whom (docs/security.md)
  */
-public record KernelContext(Transport transport, Settings settings, WebServer web, MetricRegistry metrics, List<KernelService> services) {
+public record KernelContext(
+    Transport transport, Settings settings, WebServer web, MetricRegistry metrics, List<KernelService> services, Guard guard) {
   /** Copies the list of services. */
   public KernelContext {
     services = List.copyOf(Objects.requireNonNull(services, "services"));
+    Objects.requireNonNull(guard, "guard");
+  }
+
+  /**
+   * A context whose guard takes who may act as whom from this process's environment
+   * ({@link ServiceIdentities#fromEnvironment()}).
+   *
+   * @param transport the broker connection
+   * @param settings the environment's settings
+   * @param web the web server
+   * @param metrics the kernel process's metrics
+   * @param services every kernel service of this process's kernel
+   */
+  public KernelContext(Transport transport, Settings settings, WebServer web, MetricRegistry metrics, List<KernelService> services) {
+    this(transport, settings, web, metrics, services, new Guard(ServiceIdentities.fromEnvironment(), metrics));
   }
 
   /**

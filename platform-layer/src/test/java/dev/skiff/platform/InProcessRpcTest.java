@@ -25,6 +25,19 @@ class InProcessRpcTest extends RpcContract {
   }
 
   @Test
+  void inProcessEveryCallerAndPublisherIsTheOneInProcessIdentity() {
+    startEcho(b -> b.endpoint("whoami", EchoRequest.class, EchoResponse.class,
+        (req, ctx) -> EchoResponse.newBuilder().setText(ctx.callerIdentity().orElse("?")).build()));
+    assertThat(client.call(echo, "whoami", text(""), EchoResponse.class).getText()).isEqualTo(InProcessTransport.IDENTITY);
+    java.util.List<String> senders = new java.util.concurrent.CopyOnWriteArrayList<>();
+    Transport.Subscription sub = new dev.skiff.platform.pubsub.PubSub(transport)
+        .subscribeWithSender("identity.#", null, EchoRequest.class, (topic, e, sender) -> senders.add(sender));
+    new dev.skiff.platform.pubsub.PubSub(transport).publish("identity.test", text("x"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> senders.contains(InProcessTransport.IDENTITY));
+    sub.close();
+  }
+
+  @Test
   void aStuckHandlerPastTheCapOfExtraThreadsDoesNotCostAThreadLater() {
     java.util.concurrent.atomic.AtomicInteger now = new java.util.concurrent.atomic.AtomicInteger();
     java.util.concurrent.atomic.AtomicInteger most = new java.util.concurrent.atomic.AtomicInteger();

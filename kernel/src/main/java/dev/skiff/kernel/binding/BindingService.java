@@ -1,6 +1,7 @@
 package dev.skiff.kernel.binding;
 
 import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
@@ -121,14 +122,17 @@ public final class BindingService extends KernelServiceBase {
     topology = routing;
     registry = new Registry(clock);
     registry.onChange(this::markDirty);
-    registry.start(t);
+    registry.start(t, context.guard());
     rules = new RuleStore(routing, this::markDirty).start();
     server =
         Server.builder(SERVICE)
             .description("Routing rules: the share of traffic each version of a service gets")
             .version("1")
             .transport(t)
-            .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> setRoute(req)))
+            .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> {
+              checkAdmin(context.guard(), ctx.callerIdentity().orElse(null));
+              return setRoute(req);
+            }))
             .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> status(req.getService()))
                 .asIdempotent())
             .build()
@@ -189,6 +193,21 @@ public final class BindingService extends KernelServiceBase {
   }
 
   // ---- the API ----
+
+  /**
+   * Refuses a route change from anyone but an administrator (docs/security.md): UNAUTHORIZED when the
+   * caller proved no identity, FORBIDDEN when it is not an administrator. Counted by the guard.
+   */
+  private static void checkAdmin(Guard guard, String caller) {
+    if (guard.isAdmin(Guard.ROUTE_CHANGE, caller)) {
+      return;
+    }
+    if (caller == null) {
+      throw new SkiffException(ErrorCode.UNAUTHORIZED, "a route change needs a caller whose identity the broker proved");
+    }
+    throw new SkiffException(ErrorCode.FORBIDDEN,
+        "broker user '" + caller + "' may not change routes: only administrators (SKIFF_ADMIN_USERS) may");
+  }
 
   RouteStatus setRoute(SetRouteRequest req) {
     RouteRule rule = req.getRule();

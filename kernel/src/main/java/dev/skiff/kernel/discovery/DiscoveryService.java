@@ -37,7 +37,7 @@ public final class DiscoveryService extends KernelServiceBase {
 
   @Override
   protected void begin(KernelContext context) {
-    registry = closeAtEnd(new Registry(clock).start(context.transport()));
+    registry = closeAtEnd(new Registry(clock).start(context.transport(), context.guard()));
     closeAtEnd(
         Server.builder(SERVICE)
             .description("The registry of running service instances")

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.discovery;
 
+import dev.skiff.kernel.Guard;
 import dev.skiff.platform.discovery.Announcer;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.transport.Transport;
@@ -55,18 +56,24 @@ public final class Registry implements AutoCloseable {
   }
 
   /**
-   * Subscribes to announcements and starts expiring.
+   * Subscribes to announcements and starts expiring. An announcement for a service from a sender that
+   * may not act as it is refused and counted ({@link Guard#ANNOUNCEMENT}).
    *
    * @param transport where announcements arrive (not owned)
+   * @param guard who may announce which service
    * @return this
    * @throws IllegalStateException if started before
    */
-  public Registry start(Transport transport) {
+  public Registry start(Transport transport, Guard guard) {
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("registry already started");
     }
-    subscription =
-        new PubSub(transport).subscribe(Announcer.TOPIC_PATTERN, null, InstanceAnnouncement.class, (topic, a) -> apply(a));
+    subscription = new PubSub(transport).subscribeWithSender(Announcer.TOPIC_PATTERN, null, InstanceAnnouncement.class,
+        (topic, a, sender) -> {
+          if (guard.mayActAs(Guard.ANNOUNCEMENT, sender, a.getService())) {
+            apply(a);
+          }
+        });
     sweeper.scheduleAtFixedRate(this::expire, SWEEP.toMillis(), SWEEP.toMillis(), TimeUnit.MILLISECONDS);
     return this;
   }

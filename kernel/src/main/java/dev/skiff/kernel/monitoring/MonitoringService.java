@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
+import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
@@ -69,7 +70,11 @@ public final class MonitoringService extends KernelServiceBase {
   @Override
   protected void begin(KernelContext context) {
     closeAtEnd(new PubSub(context.transport())
-        .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> store.accept(report)));
+        .subscribeWithSender(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report, sender) -> {
+          if (context.guard().mayActAs(Guard.HEALTH_REPORT, sender, report.getService())) {
+            store.accept(report);
+          }
+        }));
     closeAtEnd(Server.builder(SERVICE)
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.monitoring.HealthStore;
 import dev.skiff.kernel.monitoring.MonitoringService;
@@ -66,7 +67,11 @@ final class MonitoringHealth implements HealthSource, AutoCloseable {
     }
     HealthStore own = new HealthStore(clock, 1);
     Transport.Subscription sub = new PubSub(context.transport())
-        .subscribe(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report) -> own.accept(report));
+        .subscribeWithSender(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report, sender) -> {
+          if (context.guard().mayActAs(Guard.HEALTH_REPORT, sender, report.getService())) {
+            own.accept(report);
+          }
+        });
     return new MonitoringHealth(own, false, sub, clock);
   }
 

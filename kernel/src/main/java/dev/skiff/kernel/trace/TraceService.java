@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.platform.ErrorCode;
@@ -159,7 +160,9 @@ public final class TraceService extends KernelServiceBase {
     }
     closeAtEnd(store).start();
     PubSub events = new PubSub(context.transport());
-    closeAtEnd(events.subscribe(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class, (topic, batch) -> accept(batch)));
+    Guard guard = context.guard();
+    closeAtEnd(events.subscribeWithSender(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class,
+        (topic, batch, sender) -> accept(admitted(guard, batch, sender))));
     ServerBuilder b =
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
@@ -171,6 +174,25 @@ public final class TraceService extends KernelServiceBase {
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
     log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
         store.getClass().getSimpleName(), givenHealth != null ? "the health source given" : monitoringHealth);
+  }
+
+  /**
+   * The part of a batch its sender may report: spans of services it may act as; the others are refused
+   * and counted ({@link Guard#SPAN}, per span).
+   */
+  static SpanBatch admitted(Guard guard, SpanBatch batch, String sender) {
+    List<Span> mine = new java.util.ArrayList<>(batch.getSpansCount());
+    for (Span s : batch.getSpansList()) {
+      if (guard.mayActAs(Guard.SPAN, sender, s.getService().isEmpty() ? batch.getService() : s.getService())) {
+        mine.add(s);
+      }
+    }
+    // the batch's own figure (spans dropped) is the sender's word about its service
+    boolean own = guard.identities().mayActAs(sender, batch.getService());
+    if (own && mine.size() == batch.getSpansCount()) {
+      return batch;
+    }
+    return batch.toBuilder().clearSpans().addAllSpans(mine).setDroppedTotal(own ? batch.getDroppedTotal() : 0).build();
   }
 
   /**

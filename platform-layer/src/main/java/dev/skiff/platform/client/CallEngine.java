@@ -6,6 +6,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.Names;
 import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.internal.Observers;
@@ -68,7 +69,8 @@ final class CallEngine {
       BreakerOptions breaker,
       MetricRegistry metrics,
       Clock clock,
-      Observers observers) {}
+      Observers observers,
+      ServiceIdentities identities) {}
 
   /** One call: its fixed parts, shared by all its attempts. */
   private record Call<T>(
@@ -107,7 +109,7 @@ final class CallEngine {
     this.retries = new Retries(config.retryPolicy(), () -> ThreadLocalRandom.current().nextDouble());
     this.timer = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-client-timer-" + config.fromService()));
     MetricRegistry metrics = config.metrics();
-    this.pending = new PendingCalls(config.maxInFlight(), timer, metrics, config.clock());
+    this.pending = new PendingCalls(config.maxInFlight(), timer, metrics, config.clock(), config.identities());
     this.retried = metrics.counter("skiff.client.retries");
     this.circuitOpen = metrics.counter("skiff.client.circuit-open");
     this.waitedForTransport = metrics.counter("skiff.client.waited-for-transport");
@@ -421,7 +423,7 @@ final class CallEngine {
     private final Call<T> call;
 
     Attempt(CompletableFuture<Reply<T>> result, Call<T> call, long sentMillis, long deadlineMillis) {
-      super(sentMillis, deadlineMillis);
+      super(call.service(), sentMillis, deadlineMillis);
       this.result = result;
       this.call = call;
     }

@@ -8,6 +8,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.internal.Observers;
 import dev.skiff.platform.observe.RpcObserver;
 import java.util.ArrayList;
@@ -244,9 +245,22 @@ public final class Client implements AutoCloseable {
     private BreakerOptions circuitBreaker = BreakerOptions.defaults();
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
+    private ServiceIdentities identities;
     private final List<RpcObserver> observers = new ArrayList<>();
 
     private Builder() {}
+
+    /**
+     * Which broker users may answer for which service: a reply from any other is dropped and counted
+     * ({@code skiff.client.impostor-replies}), and the call waits on for the real one (docs/security.md).
+     *
+     * @param identities the mapping (default: {@link ServiceIdentities#fromEnvironment()})
+     * @return this
+     */
+    public Builder identities(ServiceIdentities identities) {
+      this.identities = Objects.requireNonNull(identities, "identities");
+      return this;
+    }
 
     /**
      * Adds an observer of every attempt this client makes (for metrics and tracing).
@@ -390,7 +404,8 @@ public final class Client implements AutoCloseable {
           new CallEngine(
               new CallEngine.Config(
                   transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight, retryPolicy,
-                  circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock, new Observers(observers))),
+                  circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock, new Observers(observers),
+                  identities == null ? ServiceIdentities.fromEnvironment() : identities)),
           null,
           true);
     }

@@ -5,21 +5,26 @@ import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.BusySweep;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.ReplyMessage;
 import java.time.Clock;
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * A client's attempts waiting for their replies, by correlation id: each ends exactly once, with its
  * reply, at its deadline (TIMEOUT, found by one periodic sweep while attempts are pending, none while
  * idle), or when replies can no longer come (UNAVAILABLE). A reply nobody waits for any more is counted
- * ({@code skiff.client.late-replies}) and dropped. Bounds the attempts in flight ({@code maxInFlight}).
+ * ({@code skiff.client.late-replies}) and dropped, and so is a reply from a broker user that may not act
+ * as the service called ({@code skiff.client.impostor-replies}). Bounds the attempts in flight ({@code maxInFlight}).
  * Thread-safe.
  */
 final class PendingCalls {
+  private static final Logger log = LoggerFactory.getLogger(PendingCalls.class);
   /**
    * How often the sweep looks for attempts past their deadline while attempts are pending: one periodic
    * sweep rather than a scheduled task per call, so that sending a call wakes no thread.
@@ -28,10 +33,13 @@ final class PendingCalls {
 
   /** One attempt waiting for its reply. */
   abstract static class Waiter {
+    /** The service called: only a user that may act as it may answer. */
+    final String service;
     final long sentMillis;
     final long deadlineMillis;
 
-    Waiter(long sentMillis, long deadlineMillis) {
+    Waiter(String service, long sentMillis, long deadlineMillis) {
+      this.service = service;
       this.sentMillis = sentMillis;
       this.deadlineMillis = deadlineMillis;
     }
@@ -56,19 +64,24 @@ final class PendingCalls {
   private final BusySweep sweep;
   private final Counter lateReplies;
   private final Counter timeouts;
+  private final Counter impostorReplies;
+  private final ServiceIdentities identities;
 
   /**
    * @param maxInFlight the most attempts in flight at once
    * @param timer the thread the sweep runs on
    * @param metrics where the counters and the in-flight gauge go
    * @param clock the clock deadlines are measured by
+   * @param identities which broker users may answer for which service
    */
-  PendingCalls(int maxInFlight, ScheduledExecutorService timer, MetricRegistry metrics, Clock clock) {
+  PendingCalls(int maxInFlight, ScheduledExecutorService timer, MetricRegistry metrics, Clock clock, ServiceIdentities identities) {
+    this.identities = identities;
     this.maxInFlight = maxInFlight;
     this.clock = clock;
     this.sweep = new BusySweep(timer, TIMEOUT_SWEEP_MILLIS, this::sweep, () -> !waiting.isEmpty());
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
+    this.impostorReplies = metrics.counter("skiff.client.impostor-replies");
     metrics.gauge("skiff.client.in-flight", () -> inFlight::get);
   }
 
@@ -113,14 +126,30 @@ final class PendingCalls {
     }
   }
 
-  /** @param reply a reply from the transport */
+  /**
+   * Ends the attempt a reply answers, if it came from a user that may act as the service called; a reply
+   * from any other (an impostor that learnt the reply address and correlation id) is counted
+   * ({@code skiff.client.impostor-replies}), logged and dropped, and the attempt waits on for the real one.
+   *
+   * @param reply a reply from the transport
+   */
   void onReply(ReplyMessage reply) {
-    Waiter w = waiting.remove(reply.correlationId());
+    Waiter w = waiting.get(reply.correlationId());
     if (w == null) {
       lateReplies.inc();
       return;
     }
-    end(w).replied(reply);
+    if (!identities.mayActAs(reply.userId(), w.service)) {
+      impostorReplies.inc();
+      log.warn("dropped a reply to a call of {} from {}, which may not act as that service", w.service,
+          reply.userId() == null ? "a sender with no proven identity" : "broker user '" + reply.userId() + "'");
+      return;
+    }
+    if (waiting.remove(reply.correlationId(), w)) {
+      end(w).replied(reply);
+    } else {
+      lateReplies.inc();
+    }
   }
 
   /** @param reason why replies to every waiting attempt can no longer come */

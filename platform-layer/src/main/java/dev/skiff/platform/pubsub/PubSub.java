@@ -60,8 +60,38 @@ public final class PubSub {
    */
   public <T extends Message> Transport.Subscription subscribe(
       String pattern, String group, Class<T> type, BiConsumer<String, T> handler) {
+    Objects.requireNonNull(handler, "handler");
+    return subscribeWithSender(pattern, group, type, (topic, event, sender) -> handler.accept(topic, event));
+  }
+
+  /** Receives the events of one type with their senders. */
+  @FunctionalInterface
+  public interface SenderAwareHandler<T> {
+    /**
+     * @param topic the topic it was published on
+     * @param event the event
+     * @param sender the publisher's identity as the transport proves it, or null when unknown (see
+     *     {@link Transport.EventListener#onEvent}): what a receiver checks before it believes an event
+     *     about a service ({@link dev.skiff.platform.security.ServiceIdentities#mayActAs})
+     */
+    void onEvent(String topic, T event, String sender);
+  }
+
+  /**
+   * Subscribes to events of one type, learning who sent each. Events that do not decode as that type
+   * are counted ({@link #malformedEvents()}), logged and skipped.
+   *
+   * @param pattern topic pattern: {@code *} one word, {@code #} zero or more
+   * @param group null for every event, or a group name to share the events among its members
+   * @param type the event's class
+   * @param handler receives the topic, the event and its sender, on a transport thread: must not block
+   * @param <T> the event type
+   * @return the subscription
+   */
+  public <T extends Message> Transport.Subscription subscribeWithSender(
+      String pattern, String group, Class<T> type, SenderAwareHandler<T> handler) {
     T prototype = com.google.protobuf.Internal.getDefaultInstance(type);
-    return transport.subscribe(pattern, group, (topic, contentType, body) -> {
+    return transport.subscribe(pattern, group, (topic, contentType, body, sender) -> {
       T event;
       try {
         event = Codec.decode(body, contentType, prototype);
@@ -70,7 +100,7 @@ public final class PubSub {
         log.warn("skipped an event on {} that is not a {}: {}", topic, type.getSimpleName(), e.getMessage());
         return;
       }
-      handler.accept(topic, event);
+      handler.onEvent(topic, event, sender);
     });
   }
 

@@ -81,8 +81,10 @@ public final class RequestContext {
 
   /**
    * The caller's proven identity: the broker user the request was published as, which RabbitMQ validates
-   * against the connection's login. Empty when the transport cannot prove it (in-process, or a client
-   * that does not assert it).
+   * against the connection's login; never taken from what the caller says of itself ({@link #fromService()}).
+   * Empty when the request proves none: it came without a {@code user_id} (a client that does not
+   * assert it, or a hand-made message), so treat the caller as unauthenticated. In process it is
+   * {@link dev.skiff.platform.transport.inprocess.InProcessTransport#IDENTITY} (docs/security.md).
    *
    * @return the identity, if proven
    */

@@ -112,7 +112,7 @@ final class Rotation implements RpcObserver, AutoCloseable {
   }
 
   /** A peer's health report: its cumulative server-side requests and failures. */
-  private void onReport(String topic, String contentType, byte[] body) {
+  private void onReport(String topic, String contentType, byte[] body, String sender) {
     HealthReport report;
     try {
       report = Codec.decode(body, contentType, HealthReport.getDefaultInstance());

@@ -11,6 +11,9 @@ package dev.skiff.platform.transport;
  * @param instance the answering instance's id
  * @param idempotent whether the endpoint is declared idempotent (safe to retry), as far as the server knows
  * @param body the encoded response or error
+ * @param userId the broker-validated identity of the replying connection, on inbound replies; null when
+ *     unknown (a client accepts a reply only from a user that may act as the service it called:
+ *     {@link dev.skiff.platform.security.ServiceIdentities})
  */
 public record ReplyMessage(
     String correlationId,
@@ -20,4 +23,33 @@ public record ReplyMessage(
     String serviceVersion,
     String instance,
     boolean idempotent,
-    byte[] body) {}
+    byte[] body,
+    String userId) {
+
+  /**
+   * A reply whose sender's identity is not (yet) known: what a server hands its transport, which sends
+   * it as its connection's user.
+   *
+   * @param correlationId see above
+   * @param ok see above
+   * @param contentType see above
+   * @param service see above
+   * @param serviceVersion see above
+   * @param instance see above
+   * @param idempotent see above
+   * @param body see above
+   */
+  public ReplyMessage(
+      String correlationId, boolean ok, String contentType, String service, String serviceVersion, String instance,
+      boolean idempotent, byte[] body) {
+    this(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, null);
+  }
+
+  /**
+   * @param user the sender's identity
+   * @return a copy with that identity
+   */
+  public ReplyMessage withUserId(String user) {
+    return new ReplyMessage(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, user);
+  }
+}

@@ -114,7 +114,8 @@ public interface RoutingTopology extends AutoCloseable {
 
   /**
    * Opens a durable, shared, append-only log (a RabbitMQ stream): every reader reads every entry from
-   * the first, in order; entries survive restarts of the broker.
+   * the first, in order; entries survive restarts of the broker. Only entries appended by the same
+   * identity as this transport's (the kernel's broker user) are read; others are ignored (logged).
    *
    * @param name the log's name
    * @param maxBytes how much of the log is kept (the oldest entries go first)

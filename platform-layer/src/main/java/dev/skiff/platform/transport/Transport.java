@@ -69,7 +69,8 @@ public interface Transport extends AutoCloseable {
 
   /**
    * Publishes an event on a topic: at most once, to every current subscription whose pattern matches.
-   * Never blocks on subscribers; an event nobody subscribes to is dropped.
+   * Never blocks on subscribers; an event nobody subscribes to is dropped. The event carries this
+   * transport's proven identity (see {@link EventListener#onEvent}).
    *
    * @param topic dot-separated words, e.g. {@code health.com.example.greeter}
    * @param contentType the body's encoding
@@ -98,8 +99,11 @@ public interface Transport extends AutoCloseable {
      * @param topic the topic it was published on
      * @param contentType the body's encoding
      * @param body the event
+     * @param sender the publisher's identity as the transport proves it (over RabbitMQ, the broker-validated
+     *     {@code user_id}; in process, {@link dev.skiff.platform.security.ServiceIdentities#IN_PROCESS}), or
+     *     null when the event carries none: then it proves nothing about who sent it
      */
-    void onEvent(String topic, String contentType, byte[] body);
+    void onEvent(String topic, String contentType, byte[] body, String sender);
   }
 
   /** A subscription to events. */

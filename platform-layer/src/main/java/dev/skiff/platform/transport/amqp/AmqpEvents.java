@@ -14,9 +14,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Events over the topic exchange {@value AmqpNames#EVENTS_EXCHANGE}: published transient, at most once;
- * each subscription has a queue of its own (or its group's), bounded to {@link #QUEUE_BOUND} events, the
- * oldest dropped first.
+ * Events over the topic exchange {@value AmqpNames#EVENTS_EXCHANGE}: published transient, at most once,
+ * with the connection's user as {@code user_id} (which the broker validates, so listeners learn the
+ * sender); each subscription has a queue of its own (or its group's), bounded to {@link #QUEUE_BOUND}
+ * events, the oldest dropped first.
  */
 final class AmqpEvents {
   /** How many events a subscription's queue holds before the oldest are dropped. */
@@ -32,10 +33,13 @@ final class AmqpEvents {
   }
 
   void publish(String topic, String contentType, byte[] body) {
-    AMQP.BasicProperties props = new AMQP.BasicProperties.Builder().contentType(contentType).deliveryMode(1).build();
+    // user_id: the broker refuses it unless it is the connection's user, so subscribers learn who sent it
+    AMQP.BasicProperties props =
+        new AMQP.BasicProperties.Builder().contentType(contentType).deliveryMode(1).userId(connections.userName()).build();
     try {
       synchronized (publishLock) {
-        if (publishing == null) {
+        // a channel the broker closed (a publish its topic permissions refuse) is replaced
+        if (publishing == null || !publishing.isOpen()) {
           publishing = connections.channel();
         }
         publishing.basicPublish(AmqpNames.EVENTS_EXCHANGE, topic, false, props, body);
@@ -62,7 +66,7 @@ final class AmqpEvents {
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
           try {
-            listener.onEvent(env.getRoutingKey(), props.getContentType(), body);
+            listener.onEvent(env.getRoutingKey(), props.getContentType(), body, props.getUserId());
           } catch (RuntimeException e) {
             log.warn("event listener for {} failed on {}", pattern, env.getRoutingKey(), e);
           }

@@ -16,7 +16,9 @@ import java.util.Objects;
  * @param serviceQueueExpiry how long a service queue outlives its last consumer before the broker
  *     deletes it
  * @param assertUserId whether requests carry the connection's user name in the AMQP {@code user_id}
- *     property, which RabbitMQ validates, so that servers learn the caller's proven identity
+ *     property, which RabbitMQ validates, so that servers learn the caller's proven identity. On by
+ *     default; off only for benchmarks: servers then treat the caller as unauthenticated (docs/security.md).
+ *     Replies and events carry it whatever this says
  * @param maxInboundBytes the largest message body the connection accepts at all; the platform's own,
  *     smaller per-service limit answers with a clear error below this
  * @param consumerThreads threads that dispatch the replies and events of the transport's main

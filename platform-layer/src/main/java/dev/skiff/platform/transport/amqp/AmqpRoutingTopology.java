@@ -227,7 +227,14 @@ final class AmqpRoutingTopology implements RoutingTopology {
       consume.basicConsume(name, false, Map.of("x-stream-offset", "first"), new DefaultConsumer(consume) {
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) throws IOException {
-          reader.accept(body);
+          // only what this log's own broker user wrote counts: anyone who may publish to the default
+          // exchange can put a message into the stream, but not with this user's user_id
+          if (connections.userName().equals(props.getUserId())) {
+            reader.accept(body);
+          } else {
+            log.warn("ignored an entry of the log {} written by {}, not by this log's user", name,
+                props.getUserId() == null ? "a sender with no proven identity" : "broker user '" + props.getUserId() + "'");
+          }
           getChannel().basicAck(env.getDeliveryTag(), false);
         }
       });
@@ -242,7 +249,8 @@ final class AmqpRoutingTopology implements RoutingTopology {
             publish.confirmSelect();
           }
           publish.basicPublish("", name, true,
-              new AMQP.BasicProperties.Builder().deliveryMode(2).contentType("application/x-protobuf").build(), entry);
+              new AMQP.BasicProperties.Builder().deliveryMode(2).contentType("application/x-protobuf")
+                  .userId(connections.userName()).build(), entry);
           publish.waitForConfirmsOrDie(5000);
         }
       } catch (IOException | InterruptedException | TimeoutException | RuntimeException e) {

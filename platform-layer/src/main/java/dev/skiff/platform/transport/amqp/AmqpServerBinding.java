@@ -40,6 +40,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final Transport.InboundHandler handler;
   private final Clock clock;
   private final String instanceQueue;
+  /** This connection's broker user: replies and requeued requests are sent as it. */
+  private final String user;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Source> sources = new CopyOnWriteArrayList<>();
   private final WriteCombiner out;
@@ -49,8 +51,10 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private boolean stopped;
 
   private AmqpServerBinding(
-      String service, Channel consume, Channel reply, Transport.InboundHandler handler, String instanceQueue, Cork cork, Clock clock) {
+      String service, Channel consume, Channel reply, Transport.InboundHandler handler, String instanceQueue, String user, Cork cork,
+      Clock clock) {
     this.service = service;
+    this.user = user;
     this.consume = consume;
     this.reply = reply;
     this.handler = handler;
@@ -96,7 +100,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     // exclusive (deleted with the connection) but not auto-delete: a pause cancels its consumer
     consume.queueDeclare(instQueue, false, true, false, null);
     consume.queueBind(instQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.instanceKey(service, instanceId));
-    AmqpServerBinding b = new AmqpServerBinding(service, consume, reply, handler, instQueue, cork, Clock.systemUTC());
+    AmqpServerBinding b = new AmqpServerBinding(service, consume, reply, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
     b.sources.add(b.new Source(svcQueue, false));
     b.sources.add(b.new Source(instQueue, true));
     if (verQueue != null) {
@@ -162,7 +166,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
-          RequestMessage req = Headers.request(service, props, body);
+          RequestMessage req = Headers.request(service, props, body, user);
           handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
         }
       };
@@ -308,7 +312,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
     private void publishReply(ReplyMessage r) throws IOException {
       if (replyTo != null && !replyTo.isEmpty()) {
-        reply.basicPublish("", replyTo, false, Headers.replyProperties(r), r.body());
+        reply.basicPublish("", replyTo, false, Headers.replyProperties(r, user), r.body());
       }
     }
 
@@ -318,7 +322,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       // reads as "its handler may have run"); only then is the original settled. If the copy cannot
       // be published, the original goes back with a nack instead.
       try {
-        reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis()), request.body());
+        reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), request.body());
         consume.basicAck(tag, false);
       } catch (IOException | RuntimeException e) {
         Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));

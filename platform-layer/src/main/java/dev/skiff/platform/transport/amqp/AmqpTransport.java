@@ -78,8 +78,19 @@ public final class AmqpTransport implements Transport {
       // declared on a channel that lives as long as the transport, so that topology recovery can
       // declare it again after the broker restarts
       Channel admin = connections.channel();
-      admin.exchangeDeclare(AmqpNames.RPC_EXCHANGE, BuiltinExchangeType.DIRECT, true);
-      admin.exchangeDeclare(AmqpNames.EVENTS_EXCHANGE, BuiltinExchangeType.TOPIC, true);
+      try {
+        admin.exchangeDeclare(AmqpNames.RPC_EXCHANGE, BuiltinExchangeType.DIRECT, true);
+        admin.exchangeDeclare(AmqpNames.EVENTS_EXCHANGE, BuiltinExchangeType.TOPIC, true);
+      } catch (IOException e) {
+        if (!Channels.causes(e).contains("ACCESS_REFUSED")) {
+          throw e;
+        }
+        // a service's least-privilege user may not declare them (docs/security.md): the production
+        // set-up declared them, and they are durable; only check that they are there
+        admin = connections.channel();
+        admin.exchangeDeclarePassive(AmqpNames.RPC_EXCHANGE);
+        admin.exchangeDeclarePassive(AmqpNames.EVENTS_EXCHANGE);
+      }
       return new AmqpTransport(connections, cork, admin);
     } catch (IOException | RuntimeException e) {
       connections.close();

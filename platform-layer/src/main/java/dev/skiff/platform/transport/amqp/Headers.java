@@ -25,6 +25,13 @@ final class Headers {
   /** The packed header of requests and replies. */
   static final String SKIFF = "skiff";
   static final String TRACEPARENT = "traceparent";
+  /**
+   * On a request handed back to its queue by an instance of the service: the proven identity of the
+   * original caller, which the broker would refuse as {@code user_id} from the instance's connection.
+   * Believed only on a message whose {@code user_id} is the receiving connection's own user (a fellow
+   * instance put it there); ignored on any other.
+   */
+  static final String REQUEUED_CALLER = "skiff-caller";
 
   static final String STATUS_OK = "ok";
   static final String STATUS_ERROR = "error";
@@ -99,8 +106,10 @@ final class Headers {
    * server answers such a message with a clear error instead of dropping it.
    *
    * @param service the service whose queue it came from
+   * @param ownUser the receiving connection's user: a {@link #REQUEUED_CALLER} header counts only on a
+   *     message sent as that user
    */
-  static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body) {
+  static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body, String ownUser) {
     String[] f = requestFields(p);
     String contentType = p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType();
     return RequestMessage.builder()
@@ -115,10 +124,23 @@ final class Headers {
         .traceparent(f[4])
         .contentType(contentType)
         .accept(f[5].isEmpty() ? contentType : f[5])
-        .userId(p.getUserId())
+        .userId(caller(p, ownUser))
         .replyTo(p.getReplyTo())
         .body(body)
         .build();
+  }
+
+  /**
+   * The proven caller of a request: its {@code user_id}, unless a fellow instance (same user as ours)
+   * handed it back to the queue on the caller's behalf ({@link #REQUEUED_CALLER}). Null when unknown.
+   */
+  private static String caller(AMQP.BasicProperties p, String ownUser) {
+    String user = p.getUserId();
+    if (user != null && user.equals(ownUser) && p.getHeaders() != null && p.getHeaders().containsKey(REQUEUED_CALLER)) {
+      String original = str(p.getHeaders(), REQUEUED_CALLER);
+      return original.isEmpty() ? null : original;
+    }
+    return user;
   }
 
   /**
@@ -156,25 +178,39 @@ final class Headers {
 
   /**
    * The properties of a request handed back to its queue: the same, with the time to live (if it had
-   * one) counted again from now.
+   * one) counted again from now, sent as this connection's user (the broker refuses any other
+   * {@code user_id}) with the original caller in {@link #REQUEUED_CALLER}.
+   *
+   * @param ownUser the requeuing connection's user
    */
-  static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis) {
+  static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis, String ownUser) {
     long deadline = num(requestFields(p)[0]);
     String expiration =
         deadline == 0 || p.getExpiration() == null ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
-    return p.builder().expiration(expiration).build();
+    AMQP.BasicProperties.Builder b = p.builder().expiration(expiration);
+    if (!ownUser.equals(p.getUserId())) {
+      Map<String, Object> h = p.getHeaders() == null ? new HashMap<>(2) : new HashMap<>(p.getHeaders());
+      h.put(REQUEUED_CALLER, p.getUserId() == null ? "" : p.getUserId());
+      b.userId(ownUser).headers(h);
+    }
+    return b.build();
   }
 
   /**
    * A reply's properties; its {@code app_id} is {@code STATUS;VERSION;INSTANCE[;idempotent]} (in a
-   * {@code skiff} header instead if it does not fit a short string).
+   * {@code skiff} header instead if it does not fit a short string); its {@code user_id} the replying
+   * connection's user, which the broker validates, so that the caller can tell the service from an
+   * impostor.
+   *
+   * @param userId the replying connection's user
    */
-  static AMQP.BasicProperties replyProperties(ReplyMessage r) {
+  static AMQP.BasicProperties replyProperties(ReplyMessage r, String userId) {
     String packed = (r.ok() ? STATUS_OK : STATUS_ERROR) + SEP + r.serviceVersion() + SEP + r.instance()
         + (r.idempotent() ? SEP + IDEMPOTENT : "");
     AMQP.BasicProperties.Builder b = new AMQP.BasicProperties.Builder()
         .correlationId(r.correlationId())
         .contentType(r.contentType())
+        .userId(userId)
         .deliveryMode(1);
     if (fitsShortString(packed)) {
       b.appId(packed);
@@ -185,7 +221,8 @@ final class Headers {
   }
 
   /**
-   * A reply as it arrived; the answering service is not on the wire (the caller knows whom it called).
+   * A reply as it arrived, with its sender's broker-validated user; the answering service is not on the
+   * wire (the caller knows whom it called).
    * A reply without a readable status counts as an error reply, whose body then fails to decode as one
    * and is reported as such.
    */
@@ -199,7 +236,8 @@ final class Headers {
         f[1],
         f[2],
         IDEMPOTENT.equals(f[3]),
-        body);
+        body,
+        p.getUserId());
   }
 
   /**

@@ -27,9 +27,16 @@ import java.util.concurrent.atomic.AtomicLong;
  * instance of a service is paused, its requests wait here as they would in its queue, and those
  * addressed to a paused instance wait for it to resume (or are dropped if it closes first).
  *
+ * <p>Identity: there is no broker to prove who sent what, and everything on one instance runs in one
+ * process, trusted alike. Every request, reply and event therefore carries the one identity
+ * {@link #IDENTITY}, which {@link dev.skiff.platform.security.ServiceIdentities} counts as a shared user
+ * (it may act as any service) unless configured otherwise.
+ *
  * <p>Thread-safe. Create one per test; {@link #close()} unbinds everything.
  */
 public final class InProcessTransport implements Transport {
+  /** The sender identity every request, reply and event carries in process. */
+  public static final String IDENTITY = dev.skiff.platform.security.ServiceIdentities.IN_PROCESS;
   private final String name;
   private final Map<String, CopyOnWriteArrayList<Binding>> byService = new ConcurrentHashMap<>();
   private final Map<String, Binding> byInstance = new ConcurrentHashMap<>();
@@ -96,7 +103,7 @@ public final class InProcessTransport implements Transport {
       EventSub chosen = members.get(Math.floorMod(turn, members.size()));
       events.execute(() -> {
         if (chosen.open) {
-          chosen.listener.onEvent(topic, contentType, body);
+          chosen.listener.onEvent(topic, contentType, body, IDENTITY);
         }
       });
     }
@@ -170,7 +177,7 @@ public final class InProcessTransport implements Transport {
     public void reply(ReplyMessage reply) {
       ReplyListener l = request.replyTo() == null ? null : clients.get(request.replyTo());
       if (l != null) {
-        l.onReply(reply);
+        l.onReply(reply.withUserId(IDENTITY));
       }
     }
 
@@ -279,7 +286,7 @@ public final class InProcessTransport implements Transport {
 
     @Override
     public CompletableFuture<Void> send(RequestMessage request) {
-      RequestMessage r = request.withReplyTo(address);
+      RequestMessage r = request.toBuilder().replyTo(address).userId(IDENTITY).build();
       Binding b =
           r.targetInstance() == null
               ? pick(r.service(), r.targetVersion())

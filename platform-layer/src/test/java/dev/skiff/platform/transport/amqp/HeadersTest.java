@@ -29,7 +29,7 @@ class HeadersTest {
     assertThat(p.getExpiration()).isEqualTo("4000");
     assertThat(p.getUserId()).isEqualTo("guest");
 
-    RequestMessage back = Headers.request("com.example.greeter", p, new byte[] {1, 2});
+    RequestMessage back = Headers.request("com.example.greeter", p, new byte[] {1, 2}, "guest");
     assertThat(back.requestId()).isEqualTo("r-1");
     assertThat(back.service()).isEqualTo("com.example.greeter");
     assertThat(back.endpoint()).isEqualTo("hello");
@@ -48,13 +48,13 @@ class HeadersTest {
     String json = "application/json; charset=utf-8";
     AMQP.BasicProperties p = Headers.requestProperties(request(json), 1_700_000_001_000L, null, true);
     assertThat(p.getAppId()).endsWith(";ab12cd34;" + TRACE + ";" + json);
-    assertThat(Headers.request("s", p, new byte[0]).accept()).isEqualTo(json);
+    assertThat(Headers.request("s", p, new byte[0], "guest").accept()).isEqualTo(json);
   }
 
   @Test
   void missingOrGarbledFieldsReadAsEmptyAndZero() {
     AMQP.BasicProperties none = new AMQP.BasicProperties.Builder().build();
-    RequestMessage r = Headers.request("s", none, new byte[0]);
+    RequestMessage r = Headers.request("s", none, new byte[0], "guest");
     assertThat(r.endpoint()).isEmpty();
     assertThat(r.requestId()).isEmpty();
     assertThat(r.deadlineEpochMillis()).isZero();
@@ -63,7 +63,7 @@ class HeadersTest {
 
     AMQP.BasicProperties garbled =
         new AMQP.BasicProperties.Builder().headers(Map.of("skiff", "soon;x")).build();
-    RequestMessage g = Headers.request("s", garbled, new byte[0]);
+    RequestMessage g = Headers.request("s", garbled, new byte[0], "guest");
     assertThat(g.deadlineEpochMillis()).isZero();
     assertThat(g.sentEpochMillis()).isZero();
     assertThat(g.fromInstance()).isEmpty();
@@ -81,16 +81,16 @@ class HeadersTest {
     assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
     assertThat(p.getHeaders().get("skiff"))
         .isEqualTo("1700000005000;1700000000000;" + longName + ";ab12cd34;" + ContentTypes.JSON);
-    RequestMessage back = Headers.request("s", p, new byte[0]);
+    RequestMessage back = Headers.request("s", p, new byte[0], "guest");
     assertThat(back.fromService()).isEqualTo(longName);
     assertThat(back.traceparent()).isEqualTo(TRACE);
     assertThat(back.accept()).isEqualTo(ContentTypes.JSON);
     assertThat(back.deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
-    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L, "guest").getExpiration()).isEqualTo("500");
 
     String longInstance = "i".repeat(250);
     ReplyMessage r = new ReplyMessage("c-1", true, ContentTypes.PROTOBUF, "svc", "1.2.0", longInstance, false, new byte[0]);
-    AMQP.BasicProperties rp = Headers.replyProperties(r);
+    AMQP.BasicProperties rp = Headers.replyProperties(r, "svc");
     assertThat(rp.getAppId()).isNull();
     ReplyMessage rback = Headers.reply(rp, new byte[0]);
     assertThat(rback.ok()).isTrue();
@@ -104,7 +104,7 @@ class HeadersTest {
             .appId("some-tool")
             .headers(Map.of("skiff", "1700000005000;1700000000000;tool;1", "traceparent", TRACE))
             .build();
-    RequestMessage r = Headers.request("s", p, new byte[0]);
+    RequestMessage r = Headers.request("s", p, new byte[0], "guest");
     assertThat(r.deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
     assertThat(r.fromService()).isEqualTo("tool");
     assertThat(r.traceparent()).isEqualTo(TRACE);
@@ -114,13 +114,13 @@ class HeadersTest {
   @Test
   void aLoneTraceparentHeaderIsHonoured() {
     AMQP.BasicProperties p = new AMQP.BasicProperties.Builder().headers(Map.of("traceparent", TRACE)).build();
-    assertThat(Headers.request("s", p, new byte[0]).traceparent()).isEqualTo(TRACE);
+    assertThat(Headers.request("s", p, new byte[0], "guest").traceparent()).isEqualTo(TRACE);
   }
 
   @Test
   void aReplyCarriesStatusVersionInstanceAndIdempotenceInItsAppId() {
     ReplyMessage ok = new ReplyMessage("c-1", true, ContentTypes.PROTOBUF, "svc", "1.2.0", "ab12cd34", true, new byte[0]);
-    AMQP.BasicProperties p = Headers.replyProperties(ok);
+    AMQP.BasicProperties p = Headers.replyProperties(ok, "svc-user");
     assertThat(p.getHeaders()).isNull();
     assertThat(p.getAppId()).isEqualTo("ok;1.2.0;ab12cd34;idempotent");
     ReplyMessage back = Headers.reply(p, new byte[0]);
@@ -128,9 +128,11 @@ class HeadersTest {
     assertThat(back.serviceVersion()).isEqualTo("1.2.0");
     assertThat(back.instance()).isEqualTo("ab12cd34");
     assertThat(back.idempotent()).isTrue();
+    assertThat(p.getUserId()).as("replies carry the replying connection's user").isEqualTo("svc-user");
+    assertThat(back.userId()).isEqualTo("svc-user");
 
     ReplyMessage err = new ReplyMessage("c-2", false, ContentTypes.JSON, "svc", "1.2.0", "ab12cd34", false, new byte[0]);
-    ReplyMessage errBack = Headers.reply(Headers.replyProperties(err), new byte[0]);
+    ReplyMessage errBack = Headers.reply(Headers.replyProperties(err, "svc-user"), new byte[0]);
     assertThat(errBack.ok()).isFalse();
     assertThat(errBack.idempotent()).isFalse();
     assertThat(errBack.contentType()).isEqualTo(ContentTypes.JSON);
@@ -146,13 +148,38 @@ class HeadersTest {
     AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, false);
     assertThat(p.getExpiration()).isNull();
     // the deadline still travels, for the server to enforce
-    assertThat(Headers.request("s", p, new byte[0]).deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
-    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isNull();
+    assertThat(Headers.request("s", p, new byte[0], "guest").deadlineEpochMillis()).isEqualTo(1_700_000_005_000L);
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L, "guest").getExpiration()).isNull();
   }
 
   @Test
   void requeuedRequestsCountTheirTimeToLiveFromNow() {
     AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, true);
-    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L).getExpiration()).isEqualTo("500");
+    assertThat(Headers.requeueProperties(p, 1_700_000_004_500L, "guest").getExpiration()).isEqualTo("500");
+  }
+
+  @Test
+  void aRequeuedRequestIsSentAsTheInstancesUserAndKeepsItsCallerForAFellowInstance() {
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "caller", true);
+    AMQP.BasicProperties again = Headers.requeueProperties(p, 1_700_000_004_500L, "svc-user");
+    assertThat(again.getUserId()).as("the broker refuses any user_id but the connection's").isEqualTo("svc-user");
+    assertThat(Headers.request("s", again, new byte[0], "svc-user").userId()).isEqualTo("caller");
+    assertThat(Headers.request("s", again, new byte[0], "other-user").userId())
+        .as("the header counts only when sent by the receiver's own user")
+        .isEqualTo("svc-user");
+  }
+
+  @Test
+  void aCallerHeaderFromAnotherUserIsIgnored() {
+    AMQP.BasicProperties forged =
+        Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "mallory", true)
+            .builder().headers(Map.of(Headers.REQUEUED_CALLER, "skiff-kernel")).build();
+    assertThat(Headers.request("s", forged, new byte[0], "svc-user").userId()).isEqualTo("mallory");
+  }
+
+  @Test
+  void aRequestWithoutUserIdHasNoCaller() {
+    AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, true);
+    assertThat(Headers.request("s", p, new byte[0], "svc-user").userId()).isNull();
   }
 }

@@ -1,0 +1,238 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.Names;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.transport.amqp.AmqpNames;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code skiff credentials create|delete|setup}: the broker users of services and of the kernel, with
+ * Skiff's least privilege, through RabbitMQ's HTTP management API (docs/security.md).
+ */
+@Command(
+    name = "credentials",
+    header = "Manages the broker users services and the kernel connect as (RabbitMQ).",
+    description = {
+      "Each service connects with a broker user of its own, named after it, allowed only what it needs "
+          + "(docs/security.md); the broker then proves who sent every request, reply and event. "
+          + "Uses RabbitMQ's management API (plugin rabbitmq_management) as an administrator."
+    },
+    synopsisSubcommandLabel = "COMMAND",
+    subcommands = {CredentialsCommand.Create.class, CredentialsCommand.Delete.class, CredentialsCommand.Setup.class})
+final class CredentialsCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff credentials create', 'delete' or 'setup'");
+  }
+
+  /** {@code skiff credentials create NAME}: a service's broker user with least privilege. */
+  @Command(
+      name = "create",
+      header = "Creates a service's broker user with least privilege (or sets a new password).",
+      description = {
+        "Creates broker user NAME in the broker URI's virtual host, allowed only what service NAME needs "
+            + "(docs/security.md), and prints its password once on stdout: a new random one, or the one read "
+            + "from stdin with --password-stdin. Run again to set a new password."
+      },
+      footer = {
+        "",
+        "Examples:",
+        "  skiff credentials create com.example.greeter",
+        "  skiff credentials create skiff-admin --admin",
+        "",
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
+      })
+  static final class Create extends ManagementCommand {
+    @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name (its broker user's name).")
+    String name;
+
+    @Option(names = "--admin", description = "An administrator or the kernel: every permission in the virtual host.")
+    boolean admin;
+
+    @Option(names = "--password-stdin", description = "Read the password from the first line of stdin instead of generating one.")
+    boolean passwordStdin;
+
+    @Override
+    public Integer call() throws IOException {
+      if (!admin) {
+        checkServiceName(name, spec);
+      }
+      String password = passwordStdin ? readPassword(spec) : ManagementApi.newPassword();
+      ManagementApi api = api();
+      String vhost = vhost();
+      api.putUser(name, password, "");
+      api.putPermissions(vhost, name, admin ? BrokerPermissions.ALL : BrokerPermissions.forService(name));
+      err().println("broker user '" + name + "' can use virtual host '" + vhost + "' "
+          + (admin ? "with every permission" : "as service " + name + " (least privilege, docs/security.md)")
+          + (passwordStdin ? "" : "; its password, printed once:"));
+      if (!passwordStdin) {
+        out().println(password);
+      }
+      return SkiffCli.EXIT_OK;
+    }
+  }
+
+  /** {@code skiff credentials delete NAME}: removes a broker user. */
+  @Command(
+      name = "delete",
+      header = "Deletes a broker user.",
+      description = {"Deletes broker user NAME (in every virtual host); its open connections are closed by the broker."},
+      footer = {"", "Exit codes: 0 done (also when there was no such user), 1 refused by the broker, 2 usage error."})
+  static final class Delete extends ManagementCommand {
+    @Parameters(index = "0", paramLabel = "NAME", description = "The broker user.")
+    String name;
+
+    @Override
+    public Integer call() {
+      api().deleteUser(name);
+      err().println("broker user '" + name + "' deleted");
+      return SkiffCli.EXIT_OK;
+    }
+  }
+
+  /** {@code skiff credentials setup}: the production set-up of a broker, in one go. */
+  @Command(
+      name = "setup",
+      header = "Applies Skiff's production set-up to a broker's virtual host.",
+      description = {
+        "In the broker URI's virtual host (created if missing): declares the exchanges " + AmqpNames.RPC_EXCHANGE
+            + " and " + AmqpNames.EVENTS_EXCHANGE + "; creates the kernel user and each administrator with every "
+            + "permission there, and each service's user with least privilege and its topic permissions; and "
+            + "deletes the guest user (or, with --guest confine, removes its permissions in this virtual host). "
+            + "Prints 'USER PASSWORD' on stdout for each user it creates, once; a user that exists keeps its "
+            + "password and gets its permissions again, so running it twice is safe. See docs/security.md."
+      },
+      footer = {
+        "",
+        "Example:",
+        "  skiff --amqp amqp://admin:SECRET@broker/prod credentials setup \\",
+        "      --service com.example.greeter --service com.example.bookings --admin ops",
+        "",
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
+      })
+  static final class Setup extends ManagementCommand {
+    /** What happens to the guest user. */
+    enum Guest {
+      /** Deleted: it can no longer log in (production). */
+      delete,
+      /** Its permissions in this virtual host removed: it may still use others (a shared test broker). */
+      confine,
+      /** Left as it is (development). */
+      keep
+    }
+
+    @Option(names = "--kernel-user", paramLabel = "USER",
+        description = "The kernel's broker user. Default: $SKIFF_KERNEL_USER, else " + ServiceIdentities.DEFAULT_KERNEL_USER + ".")
+    String kernelUser;
+
+    @Option(names = "--admin", paramLabel = "USER", description = "An administrator (may change routes); repeatable.")
+    List<String> admins = new ArrayList<>();
+
+    @Option(names = "--service", paramLabel = "NAME", description = "A service to create a least-privilege user for; repeatable.")
+    List<String> services = new ArrayList<>();
+
+    @Option(names = "--guest", paramLabel = "delete|confine|keep", description = "What to do with the guest user (default: delete).")
+    Guest guest = Guest.delete;
+
+    @Override
+    public Integer call() {
+      String kernel = kernelUser != null ? kernelUser : ServiceIdentities.fromEnvironment(env()).kernelUser();
+      for (String s : services) {
+        checkServiceName(s, spec);
+        for (String other : services) {
+          if (other.startsWith(s + ".")) {
+            throw new ParameterException(spec.commandLine(), "service " + s + " names a prefix of " + other
+                + ": its least-privilege permissions would cover the other's queues (docs/security.md); rename one");
+          }
+        }
+      }
+      ManagementApi api = api();
+      if (guest == Guest.delete && "guest".equals(api.user())) {
+        throw new ParameterException(spec.commandLine(), "cannot delete the guest user while using it: create an "
+            + "administrator first (e.g. rabbitmqctl add_user ... && rabbitmqctl set_user_tags ... administrator) and pass "
+            + "it in --management or the broker URI, or use --guest confine");
+      }
+      String vhost = vhost();
+      api.putVhost(vhost);
+      // the administrator running this declares the exchanges, which service users may not declare
+      api.putPermissions(vhost, api.user(), BrokerPermissions.ALL);
+      api.putExchange(vhost, AmqpNames.RPC_EXCHANGE, "direct");
+      api.putExchange(vhost, AmqpNames.EVENTS_EXCHANGE, "topic");
+      Set<String> full = new LinkedHashSet<>();
+      full.add(kernel);
+      full.addAll(admins);
+      for (String u : full) {
+        ensureUser(api, vhost, u, BrokerPermissions.ALL);
+      }
+      for (String s : services) {
+        ensureUser(api, vhost, s, BrokerPermissions.forService(s));
+      }
+      switch (guest) {
+        case delete -> {
+          api.deleteUser("guest");
+          err().println("deleted the guest user");
+        }
+        case confine -> {
+          api.deletePermissions(vhost, "guest");
+          err().println("the guest user may no longer use virtual host '" + vhost + "'");
+        }
+        case keep -> err().println("left the guest user as it is (not for production)");
+      }
+      err().println("virtual host '" + vhost + "' set up: kernel user " + kernel + ", administrators " + admins
+          + ", services " + services + "; start the kernel with SKIFF_KERNEL_USER=" + kernel
+          + (admins.isEmpty() ? "" : " and SKIFF_ADMIN_USERS=" + String.join(",", full)));
+      return SkiffCli.EXIT_OK;
+    }
+
+    private void ensureUser(ManagementApi api, String vhost, String user, BrokerPermissions p) {
+      if (api.userExists(user)) {
+        err().println("broker user '" + user + "' exists: password unchanged, permissions set again");
+      } else {
+        String password = ManagementApi.newPassword();
+        api.putUser(user, password, "");
+        out().println(user + " " + password);
+      }
+      api.putPermissions(vhost, user, p);
+    }
+  }
+
+  /** Refuses a name that is not a service's, or that is reserved for the kernel (whose user is one). */
+  static void checkServiceName(String name, CommandSpec spec) {
+    try {
+      Names.checkService(name);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    if (name.startsWith(ServiceIdentities.KERNEL_PREFIX)) {
+      throw new ParameterException(spec.commandLine(), "'" + name + "' is a kernel service: kernel services share the kernel's "
+          + "user (skiff credentials setup, or create it with --admin)");
+    }
+  }
+
+  private static String readPassword(CommandSpec spec) throws IOException {
+    String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    if (line == null || line.isEmpty()) {
+      throw new ParameterException(spec.commandLine(), "--password-stdin: no password on stdin");
+    }
+    return line;
+  }
+}

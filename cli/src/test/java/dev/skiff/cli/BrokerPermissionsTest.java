@@ -1,0 +1,61 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.platform.transport.amqp.AmqpNames;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.Test;
+
+/**
+ * A service's least-privilege permissions, matched as RabbitMQ matches them (the constructs used,
+ * alternation, escapes and a negative look-ahead, mean the same in Java and PCRE). HostileInputTest
+ * shows them at work on a real broker.
+ */
+class BrokerPermissionsTest {
+  private final BrokerPermissions greeter = BrokerPermissions.forService("com.example.greeter");
+
+  private static boolean matches(String regex, String name) {
+    return Pattern.compile(regex).matcher(name).find();
+  }
+
+  @Test
+  void aServiceConfiguresAndConsumesOnlyItsOwnQueuesAndServerNamedOnes() {
+    for (String own : new String[] {AmqpNames.serviceQueue("com.example.greeter"), AmqpNames.versionQueue("com.example.greeter", "1.2.0"),
+        AmqpNames.instanceQueue("com.example.greeter", "ab12"), AmqpNames.eventGroupQueue("com.example.greeter"), "amq.gen-XyZ"}) {
+      assertThat(matches(greeter.configure(), own)).as(own).isTrue();
+      assertThat(matches(greeter.read(), own)).as(own).isTrue();
+    }
+    for (String other : new String[] {AmqpNames.serviceQueue("com.example.bookings"), AmqpNames.serviceQueue("com.example.greeterx"),
+        AmqpNames.versionQueue("com.example.bookings", "1"), AmqpNames.instanceQueue("com.example.bookings", "ab12"),
+        "skiff.routes", AmqpNames.RPC_EXCHANGE, AmqpNames.EVENTS_EXCHANGE, AmqpNames.routeExchange("com.example.greeter")}) {
+      assertThat(matches(greeter.configure(), other)).as(other).isFalse();
+    }
+    assertThat(matches(greeter.read(), AmqpNames.serviceQueue("com.example.bookings"))).isFalse();
+    assertThat(matches(greeter.read(), "skiff.routes")).isFalse();
+  }
+
+  @Test
+  void aServicePublishesToTheRpcEventsAndDefaultExchangesOnly() {
+    assertThat(matches(greeter.write(), AmqpNames.RPC_EXCHANGE)).isTrue();
+    assertThat(matches(greeter.write(), AmqpNames.EVENTS_EXCHANGE)).isTrue();
+    assertThat(matches(greeter.write(), "amq.default")).isTrue();
+    assertThat(matches(greeter.write(), AmqpNames.routeExchange("com.example.greeter"))).isFalse();
+    assertThat(matches(greeter.write(), "amq.topic")).isFalse();
+  }
+
+  @Test
+  void aServicePublishesEventsAboutItselfOnlyAndAnyOtherEvent() {
+    assertThat(matches(greeter.topicWrite(), "health.com.example.greeter")).isTrue();
+    assertThat(matches(greeter.topicWrite(), "discovery.instance.com.example.greeter")).isTrue();
+    assertThat(matches(greeter.topicWrite(), "trace.spans.com.example.greeter")).isTrue();
+    assertThat(matches(greeter.topicWrite(), "orders.created")).isTrue();
+    assertThat(matches(greeter.topicWrite(), "health.com.example.bookings")).isFalse();
+    assertThat(matches(greeter.topicWrite(), "discovery.instance.com.example.greeter.x")).isFalse();
+    assertThat(matches(greeter.topicWrite(), "trace.spans.skiff.binding")).isFalse();
+  }
+
+  @Test
+  void namesAreQuotedForRegularExpressions() {
+    assertThat(BrokerPermissions.quote("a.b+c")).isEqualTo("a\\.b\\+c");
+  }
+}

@@ -1,0 +1,368 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import com.google.protobuf.StringValue;
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.DefaultConsumer;
+import com.rabbitmq.client.Envelope;
+import dev.skiff.kernel.Guard;
+import dev.skiff.kernel.KernelContext;
+import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.binding.BindingService;
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.kernel.trace.TraceService;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.discovery.Announcer;
+import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.pubsub.PubSub;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.trace.SpanSink;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpNames;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.GetRouteRequest;
+import dev.skiff.proto.v1.HealthReport;
+import dev.skiff.proto.v1.InstanceAnnouncement;
+import dev.skiff.proto.v1.ListServicesRequest;
+import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.proto.v1.RouteRule;
+import dev.skiff.proto.v1.RouteStatus;
+import dev.skiff.proto.v1.SetRouteRequest;
+import dev.skiff.proto.v1.Span;
+import dev.skiff.proto.v1.SpanBatch;
+import java.io.IOException;
+import java.net.URI;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.BlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
+
+/**
+ * Attacks by a party that holds one service's broker credentials, against a virtual host set up by
+ * {@code skiff credentials setup} exactly as docs/security.md tells production to: so that these tests
+ * prove the configuration users are told to run. Each attack is refused, by the broker (a forged
+ * {@code user_id}, another service's queue, another service's event topics) or by Skiff (an impostor's
+ * reply, a fake announcement, health report or spans, a route change by a non-administrator), and counted.
+ *
+ * <p>The virtual host and the users are this class's own (unique names), deleted afterwards; guest is
+ * confined (it has no permission in the virtual host), so nothing here runs as a shared user.
+ */
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class HostileInputTest {
+  private final String tag = EchoService.randomHex(4);
+  private final String kernelUser = "skiff-kernel-" + tag;
+  private final String admin = "ops-" + tag;
+  private final String alice = "test.sec" + tag + ".alice";
+  private final String bob = "test.sec" + tag + ".bob";
+  private final String mallory = "test.sec" + tag + ".mallory";
+  private final ServiceIdentities identities = new ServiceIdentities(kernelUser, Set.of(), Set.of(kernelUser, admin));
+
+  private String vhost;
+  private final Map<String, String> passwords = new HashMap<>();
+  private final List<AutoCloseable> open = new ArrayList<>();
+  private final MetricRegistry kernelMetrics = new MetricRegistry();
+  private Guard guard;
+  private MonitoringService monitoring;
+  private TraceService trace;
+  private AmqpTransport aliceTransport;
+  private final List<Optional<String>> aliceCallers = new CopyOnWriteArrayList<>();
+  private final List<String> aliceFromServices = new CopyOnWriteArrayList<>();
+
+  @BeforeAll
+  void setUp() throws Exception {
+    // a vhost of this test run's (its name ends with the run's pid, so a later run cleans it up if we die)
+    String runVhost = ManagementOption.vhost(AmqpOptions.of(EchoService.brokerUri()));
+    String pid = runVhost.startsWith("skiff-test-") ? runVhost.substring(runVhost.lastIndexOf('-') + 1) : Long.toString(ProcessHandle.current().pid());
+    vhost = (runVhost.startsWith("skiff-test-") ? runVhost : "skiff-test-0") + "-sec" + tag + "-" + pid;
+    Skiff.Result setup = Skiff.run(Map.of("SKIFF_AMQP_URI", EchoService.brokerUriWithVhost(vhost)),
+        "credentials", "setup", "--kernel-user", kernelUser, "--admin", admin,
+        "--service", alice, "--service", bob, "--service", mallory, "--guest", "confine");
+    assertThat(setup.exitCode()).as(setup.toString()).isZero();
+    for (String line : setup.out().split("\n")) {
+      String[] f = line.trim().split(" ");
+      if (f.length == 2) {
+        passwords.put(f[0], f[1]);
+      }
+    }
+    assertThat(passwords).containsOnlyKeys(kernelUser, admin, alice, bob, mallory);
+
+    AmqpTransport kernel = connect(kernelUser);
+    guard = new Guard(identities, kernelMetrics);
+    WebServer web = WebServer.start("127.0.0.1", 0);
+    open.add(web::close);
+    monitoring = new MonitoringService();
+    trace = new TraceService();
+    List<KernelService> services = List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), monitoring, trace);
+    KernelContext ctx = new KernelContext(kernel, Settings.fromEnvironment(Map.of()), web, kernelMetrics, services, guard);
+    for (KernelService s : services) {
+      s.start(ctx);
+      open.add(0, s::close);
+    }
+
+    aliceTransport = connect(alice);
+    Server server = Server.builder(alice)
+        .transport(aliceTransport)
+        .endpoint(Endpoint.of("who", StringValue.class, StringValue.class, (req, c) -> {
+          aliceCallers.add(c.callerIdentity());
+          aliceFromServices.add(c.fromService());
+          return StringValue.of(c.callerIdentity().orElse("?"));
+        }))
+        .build()
+        .start();
+    open.add(0, server::close);
+  }
+
+  @AfterAll
+  void tearDown() throws Exception {
+    for (AutoCloseable c : open) {
+      c.close();
+    }
+    ManagementApi api = new ManagementOption().resolve(Map.of(), AmqpOptions.of(EchoService.brokerUri()), null);
+    for (String u : List.of(kernelUser, admin, alice, bob, mallory)) {
+      api.deleteUser(u);
+    }
+    api.deleteVhost(vhost);
+  }
+
+  private String uri(String user) {
+    URI base = URI.create(EchoService.brokerUri());
+    return "amqp://" + user + ":" + passwords.get(user) + "@" + base.getHost() + ":" + (base.getPort() < 0 ? 5672 : base.getPort()) + "/" + vhost;
+  }
+
+  private AmqpTransport connect(String user) {
+    AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(uri(user)).withConnectionName("hostile-" + user));
+    open.add(0, t::close);
+    return t;
+  }
+
+  private Connection raw(String user) throws Exception {
+    ConnectionFactory f = new ConnectionFactory();
+    f.setUri(uri(user));
+    f.setAutomaticRecoveryEnabled(false);
+    Connection c = f.newConnection("hostile-raw-" + user);
+    open.add(0, c::close);
+    return c;
+  }
+
+  private Client client(Transport t, String name, MetricRegistry metrics) {
+    Client c = Client.builder().transport(t).name(name).identities(identities).metrics(metrics).build();
+    open.add(0, c::close);
+    return c;
+  }
+
+  private long refused(String kind) {
+    return guard.refusals(kind).getCount();
+  }
+
+  // ---- the whole RPC path works under least privilege ----
+
+  @Test
+  void aServiceWithItsLeastPrivilegeUserServesCallsAndPublishesAndTheCallerLearnsWhoAnswered() {
+    AmqpTransport bobTransport = connect(bob);
+    String reply = client(bobTransport, bob, new MetricRegistry()).call(alice, "who", StringValue.of("hi"), StringValue.class).getValue();
+    assertThat(reply).as("the handler saw the broker-proven caller").isEqualTo(bob);
+
+    BlockingQueue<String> senders = new ArrayBlockingQueue<>(4);
+    Transport.Subscription sub = new PubSub(bobTransport).subscribeWithSender("app." + tag + ".#", null, StringValue.class,
+        (topic, e, sender) -> senders.add(sender + ":" + e.getValue()));
+    open.add(0, sub::close);
+    new PubSub(aliceTransport).publish("app." + tag + ".news", StringValue.of("fresh"));
+    await().atMost(Duration.ofSeconds(10)).until(() -> senders.contains(alice + ":fresh"));
+
+    // its own announcements and health reports reach the kernel (topic permissions allow its own name)
+    Client kernelClient = client(connect(kernelUser), kernelUser, new MetricRegistry());
+    await().atMost(Duration.ofSeconds(10)).until(() -> kernelClient.call(DiscoveryService.SERVICE, "list",
+        ListServicesRequest.newBuilder().setService(alice).build(), ListServicesResponse.class).getInstancesCount() == 1);
+  }
+
+  @Test
+  void aServiceCannotConsumeAnotherServicesQueue() throws Exception {
+    Channel ch = raw(mallory).createChannel();
+    assertThatThrownBy(() -> ch.basicConsume(AmqpNames.serviceQueue(alice), true, new DefaultConsumer(ch)))
+        .isInstanceOf(IOException.class)
+        .hasStackTraceContaining("ACCESS_REFUSED");
+  }
+
+  // ---- identity of callers ----
+
+  @Test
+  void aForgedUserIdIsRefusedByTheBrokerAndNeverReachesTheService() throws Exception {
+    Connection c = raw(mallory);
+    Channel forging = c.createChannel();
+    forging.confirmSelect();
+    forging.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(alice), true,
+        request("forged-" + tag).userId(bob).build(), StringValue.of("x").toByteArray());
+    assertThatThrownBy(() -> forging.waitForConfirmsOrDie(10_000)).hasStackTraceContaining("PRECONDITION_FAILED");
+
+    // the same attacker without a user_id: served, but as nobody
+    Channel plain = c.createChannel();
+    plain.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(alice), true, request("anon-" + tag).build(),
+        StringValue.of("x").toByteArray());
+    await().atMost(Duration.ofSeconds(10)).until(() -> aliceFromServices.contains("anon-" + tag));
+    assertThat(aliceFromServices).as("the forged request never reached the handler").doesNotContain("forged-" + tag);
+    int i = aliceFromServices.indexOf("anon-" + tag);
+    assertThat(aliceCallers.get(i)).as("a request without user_id is unauthenticated").isEmpty();
+  }
+
+  /** A request as a hand-written client makes it: Skiff's packed context naming {@code from} as its caller. */
+  private static AMQP.BasicProperties.Builder request(String from) {
+    long now = System.currentTimeMillis();
+    return new AMQP.BasicProperties.Builder()
+        .correlationId("c-" + from).messageId("r-" + from).type("who").contentType("application/x-protobuf")
+        .appId((now + 10_000) + ";" + now + ";" + from + ";i1;");
+  }
+
+  @Test
+  void aCallClaimingAnotherServicesNameIsServedAsTheRealCaller() {
+    String reply = client(connect(mallory), bob, new MetricRegistry())
+        .call(alice, "who", StringValue.of("I am bob"), StringValue.class).getValue();
+    assertThat(reply).isEqualTo(mallory);
+    assertThat(aliceFromServices).contains(bob);
+  }
+
+  // ---- identity of repliers ----
+
+  @Test
+  void anImpostorsReplyIsDroppedAndCountedAndTheRealReplyWins() throws Exception {
+    String target = bob; // played by a raw consumer with bob's credentials, so that the test sees the request
+    Connection real = raw(target);
+    Channel serve = real.createChannel();
+    serve.queueDeclare(AmqpNames.serviceQueue(target), true, false, false, null);
+    serve.queueBind(AmqpNames.serviceQueue(target), AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(target));
+    BlockingQueue<AMQP.BasicProperties> requests = new ArrayBlockingQueue<>(1);
+    serve.basicConsume(AmqpNames.serviceQueue(target), true, new DefaultConsumer(serve) {
+      @Override
+      public void handleDelivery(String t, Envelope env, AMQP.BasicProperties props, byte[] body) {
+        requests.add(props);
+      }
+    });
+    MetricRegistry metrics = new MetricRegistry();
+    CompletableFuture<StringValue> call = CompletableFuture.supplyAsync(
+        () -> client(connect(alice), alice, metrics).call(target, "who", StringValue.of("?"), StringValue.class));
+    AMQP.BasicProperties req = requests.poll(10, TimeUnit.SECONDS);
+    assertThat(req).isNotNull();
+
+    Channel impostor = raw(mallory).createChannel();
+    impostor.confirmSelect();
+    AMQP.BasicProperties.Builder reply = new AMQP.BasicProperties.Builder()
+        .correlationId(req.getCorrelationId()).contentType("application/x-protobuf").appId("ok;1;impostor");
+    impostor.basicPublish("", req.getReplyTo(), reply.userId(mallory).build(), StringValue.of("fake").toByteArray());
+    impostor.basicPublish("", req.getReplyTo(), reply.userId(null).build(), StringValue.of("fake too").toByteArray());
+    impostor.waitForConfirmsOrDie(10_000);
+    Channel answer = real.createChannel();
+    answer.basicPublish("", req.getReplyTo(), reply.userId(target).appId("ok;1;real").build(), StringValue.of("real").toByteArray());
+
+    assertThat(call.get(10, TimeUnit.SECONDS).getValue()).isEqualTo("real");
+    assertThat(metrics.counter("skiff.client.impostor-replies").getCount()).isEqualTo(2);
+  }
+
+  // ---- kernel services ----
+
+  @Test
+  void aFakeAnnouncementIsRefusedByTheBrokerOnTheOthersTopicAndByDiscoveryOnOnesOwn() throws Exception {
+    Channel ch = raw(mallory).createChannel();
+    ch.confirmSelect();
+    InstanceAnnouncement fake = InstanceAnnouncement.newBuilder().setService(alice).setVersion("6.6.6").setInstance("fake" + tag)
+        .setState(InstanceAnnouncement.State.RUNNING).build();
+    ch.basicPublish(AmqpNames.EVENTS_EXCHANGE, Announcer.TOPIC_PREFIX + alice, null, fake.toByteArray());
+    assertThatThrownBy(() -> ch.waitForConfirmsOrDie(10_000)).hasStackTraceContaining("ACCESS_REFUSED");
+
+    long before = refused(Guard.ANNOUNCEMENT);
+    new PubSub(connect(mallory)).publish(Announcer.TOPIC_PREFIX + mallory, fake);
+    await().atMost(Duration.ofSeconds(10)).until(() -> refused(Guard.ANNOUNCEMENT) > before);
+    Client kernelClient = client(connect(kernelUser), kernelUser, new MetricRegistry());
+    assertThat(kernelClient.call(DiscoveryService.SERVICE, "list", ListServicesRequest.newBuilder().setService(alice).build(),
+        ListServicesResponse.class).getInstancesList()).noneMatch(i -> i.getAnnouncement().getInstance().equals("fake" + tag));
+  }
+
+  @Test
+  void aFakeHealthReportForAnotherServiceIsRefusedAndCounted() {
+    long before = refused(Guard.HEALTH_REPORT);
+    HealthReport fake = HealthReport.newBuilder().setService(alice).setInstance("fake" + tag).setHealthy(false)
+        .setSentEpochMillis(System.currentTimeMillis()).setIntervalMillis(1000).build();
+    new PubSub(connect(mallory)).publish(ServiceMonitor.TOPIC_PREFIX + mallory, fake);
+    await().atMost(Duration.ofSeconds(10)).until(() -> refused(Guard.HEALTH_REPORT) > before);
+    assertThat(monitoring.store().service(alice).map(Object::toString).orElse("")).doesNotContain("fake" + tag);
+  }
+
+  @Test
+  void spansForAnotherServiceAreRefusedAndCounted() {
+    long before = refused(Guard.SPAN);
+    String traceId = EchoService.randomHex(16);
+    SpanBatch batch = SpanBatch.newBuilder().setService(mallory).setInstance("m1")
+        .addSpans(Span.newBuilder().setTraceId(traceId).setSpanId(EchoService.randomHex(8)).setService(alice))
+        .build();
+    new PubSub(connect(mallory)).publish(SpanSink.TOPIC_PREFIX + mallory, batch);
+    await().atMost(Duration.ofSeconds(10)).until(() -> refused(Guard.SPAN) > before);
+    assertThatThrownBy(() -> trace.get(traceId))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND));
+  }
+
+  @Test
+  void aRouteChangeByAServiceIsForbiddenAndCountedAndAnAdministratorsIsAccepted() {
+    SetRouteRequest change = SetRouteRequest.newBuilder().setForce(true)
+        .setRule(RouteRule.newBuilder().setService(alice).putWeights("9.9.9", 100)).build();
+    long before = refused(Guard.ROUTE_CHANGE);
+    Client byService = client(connect(mallory), mallory, new MetricRegistry());
+    assertThatThrownBy(() -> byService.call(BindingService.SERVICE, "set_route", change, RouteStatus.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.FORBIDDEN));
+    assertThat(refused(Guard.ROUTE_CHANGE)).isEqualTo(before + 1);
+    GetRouteRequest get = GetRouteRequest.newBuilder().setService(alice).build();
+    assertThat(byService.call(BindingService.SERVICE, "get_route", get, RouteStatus.class).getRule().getWeightsMap()).isEmpty();
+
+    Client byAdmin = client(connect(admin), admin, new MetricRegistry());
+    assertThat(byAdmin.call(BindingService.SERVICE, "set_route", change, RouteStatus.class).getRule().getWeightsMap())
+        .containsEntry("9.9.9", 100);
+    byAdmin.call(BindingService.SERVICE, "set_route",
+        SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(alice)).build(), RouteStatus.class);
+  }
+
+  @Test
+  void aRuleWrittenStraightIntoTheRuleStreamIsIgnored() throws Exception {
+    // the default exchange lets any user put a message into any queue by name, the rule stream included
+    Channel ch = raw(mallory).createChannel();
+    ch.confirmSelect();
+    ch.basicPublish("", "skiff.routes", new AMQP.BasicProperties.Builder().userId(mallory).deliveryMode(2).build(),
+        RouteRule.newBuilder().setService(bob).putWeights("6.6.6", 100).build().toByteArray());
+    ch.waitForConfirmsOrDie(10_000);
+    // an administrator's rule for another service, appended after it: once it shows, the stream was read past the forgery
+    Client byAdmin = client(connect(admin), admin, new MetricRegistry());
+    String other = "test.sec" + tag + ".other";
+    byAdmin.call(BindingService.SERVICE, "set_route", SetRouteRequest.newBuilder().setForce(true)
+        .setRule(RouteRule.newBuilder().setService(other).putWeights("1", 100)).build(), RouteStatus.class);
+    await().atMost(Duration.ofSeconds(10)).until(() -> !byAdmin.call(BindingService.SERVICE, "get_route",
+        GetRouteRequest.newBuilder().setService(other).build(), RouteStatus.class).getRule().getWeightsMap().isEmpty());
+    assertThat(byAdmin.call(BindingService.SERVICE, "get_route", GetRouteRequest.newBuilder().setService(bob).build(),
+        RouteStatus.class).getRule().getWeightsMap()).isEmpty();
+    byAdmin.call(BindingService.SERVICE, "set_route",
+        SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(other)).build(), RouteStatus.class);
+  }
+}
