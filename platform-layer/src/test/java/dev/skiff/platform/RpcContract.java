@@ -450,30 +450,30 @@ abstract class RpcContract {
     });
   }
 
-  @Test
-  void fanOutBoundsItsConcurrency() {
+  /**
+   * Makes {@code calls} calls through a fan-out of {@code width} to a server running {@code concurrency}
+   * handlers, each held until a second one runs beside it, and returns the most that ran at once.
+   */
+  private int mostRunningAtOnce(int concurrency, int width, int calls) {
     AtomicInteger now = new AtomicInteger();
     AtomicInteger max = new AtomicInteger();
-    startEcho(b -> b.concurrency(16).endpoint(counting(now, max, new CountDownLatch(2))));
-    FanOut fan = client.fanOut(2);
-    for (int i = 0; i < 6; i++) {
+    startEcho(b -> b.concurrency(concurrency).endpoint(counting(now, max, new CountDownLatch(2))));
+    FanOut fan = client.fanOut(width);
+    for (int i = 0; i < calls; i++) {
       fan.call(echo, "count", text(""), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60)));
     }
     assertThat(fan.awaitAll().errors()).isEmpty();
-    assertThat(max.get()).as("calls of the fan-out running at once, at most").isEqualTo(2);
+    return max.get();
+  }
+
+  @Test
+  void fanOutBoundsItsConcurrency() {
+    assertThat(mostRunningAtOnce(16, 2, 6)).as("calls of the fan-out running at once, at most").isEqualTo(2);
   }
 
   @Test
   void handlerConcurrencyIsBounded() {
-    AtomicInteger now = new AtomicInteger();
-    AtomicInteger max = new AtomicInteger();
-    startEcho(b -> b.concurrency(2).endpoint(counting(now, max, new CountDownLatch(2))));
-    FanOut fan = client.fanOut(10);
-    for (int i = 0; i < 8; i++) {
-      fan.call(echo, "count", text(""), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60)));
-    }
-    assertThat(fan.awaitAll().errors()).isEmpty();
-    assertThat(max.get()).as("handlers running at once, at most").isEqualTo(2);
+    assertThat(mostRunningAtOnce(2, 10, 8)).as("handlers running at once, at most").isEqualTo(2);
   }
 
   @Test
@@ -544,18 +544,21 @@ abstract class RpcContract {
     }
   }
 
+  /** Sends a 2000-byte request through {@code c}, expecting BAD_REQUEST for the limit of 1000 bytes. */
+  private void assertRefusedAsOverTheLimitOf1000Bytes(Client c) {
+    EchoRequest big = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[2000])).build();
+    assertThatThrownBy(() -> c.call(echo, "echo", big, EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+          assertThat(e.description()).contains("over the message size limit of 1000 bytes");
+        });
+  }
+
   @Test
   void oversizedRequestIsRefusedByTheClientBeforeSending() {
     startEcho(b -> {});
     try (Client small = Client.builder().transport(transport).maxMessageBytes(1000).build()) {
-      EchoRequest big = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[2000])).build();
-      assertThatThrownBy(() -> small.call(echo, "echo", big, EchoResponse.class))
-          .isInstanceOfSatisfying(
-              SkiffException.class,
-              e -> {
-                assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
-                assertThat(e.description()).contains("over the message size limit of 1000 bytes");
-              });
+      assertRefusedAsOverTheLimitOf1000Bytes(small);
     }
     assertThat(handlerRuns.get()).isZero();
   }
@@ -563,14 +566,7 @@ abstract class RpcContract {
   @Test
   void oversizedRequestIsRefusedByTheServerWithAClearError() {
     Server s = startEcho(b -> b.maxMessageBytes(1000));
-    EchoRequest big = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[2000])).build();
-    assertThatThrownBy(() -> client.call(echo, "echo", big, EchoResponse.class))
-        .isInstanceOfSatisfying(
-            SkiffException.class,
-            e -> {
-              assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
-              assertThat(e.description()).contains("over the message size limit of 1000 bytes");
-            });
+    assertRefusedAsOverTheLimitOf1000Bytes(client);
     assertThat(handlerRuns.get()).isZero();
     assertThat(s.metrics().counter("skiff.server.too-large").getCount()).isEqualTo(1);
     EchoRequest ok = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[500])).build();
