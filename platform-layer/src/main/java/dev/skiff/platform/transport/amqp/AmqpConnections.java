@@ -45,6 +45,9 @@ final class AmqpConnections implements AutoCloseable {
   private final Object servingLock = new Object();
   private Connection serving;
   private final AtomicBoolean closed = new AtomicBoolean();
+  /** What {@link #whenRecovered} hands out while the connection works. */
+  private static final CompletableFuture<Void> WORKING = CompletableFuture.completedFuture(null);
+
   /** Complete while the main connection works; a new, pending one from its loss to its recovery. */
   private volatile CompletableFuture<Void> recovered = CompletableFuture.completedFuture(null);
   private final boolean rabbitMq;
@@ -123,7 +126,9 @@ final class AmqpConnections implements AutoCloseable {
 
   /** @return completes when the main connection works (at once unless {@link #recovering()}) */
   CompletableFuture<Void> whenRecovered() {
-    return recovered.thenApply(v -> v);
+    CompletableFuture<Void> r = recovered;
+    // every call asks this before it is sent: no allocation while the connection works
+    return r.isDone() ? WORKING : r.thenApply(v -> v);
   }
 
   private synchronized void beginRecovering() {
