@@ -86,7 +86,8 @@ final class CallEngine {
       String traceId,
       String parentSpanId,
       boolean sampled,
-      String key) {}
+      String key,
+      String userToken) {}
 
   final Config config;
   private final Breakers breakers;
@@ -198,11 +199,12 @@ final class CallEngine {
     TraceContext parent = scope == null ? null : TraceContext.parse(scope.traceparent());
     String requestId = options.requestId() == null ? Ids.random128() : options.requestId();
     String key = service + "/" + endpoint;
+    String userToken = scope == null ? null : scope.userToken();
     return parent == null
         ? new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, Ids.random128(), "",
-            options.trace() || config.observers().sampleNewTrace(service, endpoint), key)
+            options.trace() || config.observers().sampleNewTrace(service, endpoint), key, userToken)
         : new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, parent.traceId(),
-            parent.spanId(), parent.sampled() || options.trace(), key);
+            parent.spanId(), parent.sampled() || options.trace(), key, userToken);
   }
 
   private static SkiffException invalid(String what, String name) {
@@ -377,6 +379,7 @@ final class CallEngine {
             .traceparent("00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"))
             .contentType(call.contentType())
             .accept(call.accept())
+            .userToken(call.userToken())
             .body(call.body())
             .build();
     CompletableFuture<Void> sent;

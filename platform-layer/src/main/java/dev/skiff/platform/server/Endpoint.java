@@ -1,6 +1,7 @@
 package dev.skiff.platform.server;
 
 import com.google.protobuf.Message;
+import dev.skiff.platform.security.Access;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.regex.Pattern;
@@ -17,6 +18,7 @@ import java.util.regex.Pattern;
  *     request instead of the service's handler pool ({@link #asNonBlocking()})
  * @param sla the performance it is expected to give, or null for none declared (its healthcheck then
  *     watches only its error rate)
+ * @param access who may call it ({@link #withAccess(Access)}); {@link Access#byDefault()} unless declared
  * @param <Q> the request type
  * @param <R> the response type
  */
@@ -27,7 +29,8 @@ public record Endpoint<Q extends Message, R extends Message>(
     Handler<Q, R> handler,
     boolean idempotent,
     boolean nonBlocking,
-    Sla sla) {
+    Sla sla,
+    Access access) {
   private static final Pattern NAME = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,254}");
 
   /** Checks the arguments. */
@@ -40,6 +43,7 @@ public record Endpoint<Q extends Message, R extends Message>(
     Objects.requireNonNull(requestType, "requestType");
     Objects.requireNonNull(responseType, "responseType");
     Objects.requireNonNull(handler, "handler");
+    Objects.requireNonNull(access, "access");
   }
 
   /**
@@ -55,12 +59,12 @@ public record Endpoint<Q extends Message, R extends Message>(
    */
   public static <Q extends Message, R extends Message> Endpoint<Q, R> of(
       String name, Class<Q> requestType, Class<R> responseType, Handler<Q, R> handler) {
-    return new Endpoint<>(name, requestType, responseType, handler, false, false, null);
+    return new Endpoint<>(name, requestType, responseType, handler, false, false, null, Access.byDefault());
   }
 
   /** @return a copy declared idempotent */
   public Endpoint<Q, R> asIdempotent() {
-    return new Endpoint<>(name, requestType, responseType, handler, true, nonBlocking, sla);
+    return new Endpoint<>(name, requestType, responseType, handler, true, nonBlocking, sla, access);
   }
 
   /**
@@ -79,7 +83,7 @@ public record Endpoint<Q extends Message, R extends Message>(
    * @return a copy declared non-blocking
    */
   public Endpoint<Q, R> asNonBlocking() {
-    return new Endpoint<>(name, requestType, responseType, handler, idempotent, true, sla);
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, true, sla, access);
   }
 
   /**
@@ -102,7 +106,23 @@ public record Endpoint<Q extends Message, R extends Message>(
    * @return a copy with them
    */
   public Endpoint<Q, R> withSla(Sla sla) {
-    return new Endpoint<>(name, requestType, responseType, handler, idempotent, nonBlocking, Objects.requireNonNull(sla, "sla"));
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, nonBlocking, Objects.requireNonNull(sla, "sla"), access);
+  }
+
+  /**
+   * Declares who may call it: for example {@code Access.anyone()} for a public endpoint,
+   * {@code Access.role("ADMIN.CONFIG")} for people with that role, {@code Access.services("com.example.bookings")}
+   * for one calling service. The server refuses anyone else before the handler runs, with
+   * {@code UNAUTHORIZED} (sign in could help) or {@code FORBIDDEN}, counts it per endpoint
+   * ({@code skiff.server.endpoint.NAME.denied}) and writes it to the audit log (docs/security.md).
+   * Without it the endpoint gets {@link Access#byDefault()}: open to authenticated services, closed to
+   * people without {@code ADMIN}.
+   *
+   * @param access who may call
+   * @return a copy with it
+   */
+  public Endpoint<Q, R> withAccess(Access access) {
+    return new Endpoint<>(name, requestType, responseType, handler, idempotent, nonBlocking, sla, Objects.requireNonNull(access, "access"));
   }
 
   /**

@@ -1,6 +1,7 @@
 package dev.skiff.platform.server;
 
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.security.Caller;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
@@ -16,7 +17,7 @@ public final class RequestContext {
   private final String endpoint;
   private final String fromService;
   private final String fromInstance;
-  private final String callerIdentity;
+  private final Caller caller;
   private final Instant deadline;
   private final String traceId;
   private final String spanId;
@@ -31,7 +32,7 @@ public final class RequestContext {
       String endpoint,
       String fromService,
       String fromInstance,
-      String callerIdentity,
+      Caller caller,
       Instant deadline,
       String traceId,
       String spanId,
@@ -44,7 +45,7 @@ public final class RequestContext {
     this.endpoint = endpoint;
     this.fromService = fromService;
     this.fromInstance = fromInstance;
-    this.callerIdentity = callerIdentity;
+    this.caller = caller;
     this.deadline = deadline;
     this.traceId = traceId;
     this.spanId = spanId;
@@ -89,7 +90,19 @@ public final class RequestContext {
    * @return the identity, if proven
    */
   public Optional<String> callerIdentity() {
-    return Optional.ofNullable(callerIdentity);
+    return caller.brokerUser();
+  }
+
+  /**
+   * Who is calling, as proven: the broker user, the calling service when that user may act as it, and
+   * the signed-in person whose token came with the request (also when a service calls on their behalf),
+   * with their roles. The endpoint's {@link Endpoint#withAccess(dev.skiff.platform.security.Access)} has
+   * already been checked; a handler may check more, such as a role scoped to what the request is about.
+   *
+   * @return the caller
+   */
+  public Caller caller() {
+    return caller;
   }
 
   /** @return when the caller stops waiting */

@@ -11,6 +11,8 @@ import dev.skiff.platform.internal.Lifecycle;
 import dev.skiff.platform.internal.Observers;
 import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.transport.RequestMessage;
 import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
@@ -114,9 +116,12 @@ public final class Server implements AutoCloseable {
     if (rotation != null) {
       observed.add(rotation);
     }
+    ServiceIdentities identities = b.identities == null ? ServiceIdentities.fromEnvironment() : b.identities;
     this.client =
         Client.builder().transport(transport).name(name).instanceId(instanceId).defaultTimeout(b.clientTimeout)
-            .maxMessageBytes(b.maxMessageBytes).metrics(metrics).clock(clock).observers(observed).build();
+            .maxMessageBytes(b.maxMessageBytes).metrics(metrics).clock(clock).observers(observed).identities(identities).build();
+    TokenVerifier verifier = b.tokenVerifier == null ? TokenVerifier.refusingAll() : b.tokenVerifier;
+    EndpointGuard guard = new EndpointGuard(name, identities, verifier, metrics, endpoints.keySet());
     this.admission = new Admission(name, endpoints, b.maxMessageBytes, b.maxQueueWait, b.defaultDeadline);
     this.pool = new HandlerPool<>(name, b.concurrency, clock);
     for (String e : b.endpoints.keySet()) {
@@ -125,7 +130,7 @@ public final class Server implements AutoCloseable {
     Dedupe dedupe = new Dedupe(b.dedupeWindow.toMillis(), b.dedupeMaxBytes);
     ServerCounters counters = new ServerCounters(metrics, paces, pool, dedupe, clock);
     this.site = new ServerCall.Site(
-        name, version, instanceId, b.maxMessageBytes, clock, client, new Observers(observed), counters, admission, dedupe);
+        name, version, instanceId, b.maxMessageBytes, clock, client, new Observers(observed), counters, admission, dedupe, guard);
     String config = (b.settingsApplied ? "settings from the environment" : "settings from code")
         + ": concurrency " + b.concurrency + ", prefetch " + prefetch + ", max message " + b.maxMessageBytes
         + " bytes, drain grace " + drainGrace.toMillis() + " ms, metrics " + (rpc != null ? "on" : "off");

@@ -9,6 +9,8 @@ import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
@@ -50,6 +52,8 @@ public final class ServerBuilder {
   MonitoringOptions monitoring = MonitoringOptions.defaults();
   OutlierOptions outlier = OutlierOptions.defaults();
   boolean settingsApplied;
+  ServiceIdentities identities;
+  TokenVerifier tokenVerifier;
 
   ServerBuilder(String name) {
     this.name = Names.checkService(name);
@@ -283,6 +287,31 @@ public final class ServerBuilder {
    */
   public ServerBuilder outlierEjection(OutlierOptions options) {
     this.outlier = options;
+    return this;
+  }
+
+  /**
+   * Sets which broker user may act as which service, for its own client's reply checks and for its
+   * endpoints' {@link dev.skiff.platform.security.Access} rules. Default:
+   * {@link ServiceIdentities#fromEnvironment()}.
+   *
+   * @param identities the mapping
+   * @return this
+   */
+  public ServerBuilder identities(ServiceIdentities identities) {
+    this.identities = Objects.requireNonNull(identities, "identities");
+    return this;
+  }
+
+  /**
+   * Sets how the session tokens of people are checked. Default: the login service's signatures,
+   * checked with the public keys it publishes (docs/security.md).
+   *
+   * @param verifier the verifier
+   * @return this
+   */
+  public ServerBuilder tokenVerifier(TokenVerifier verifier) {
+    this.tokenVerifier = Objects.requireNonNull(verifier, "verifier");
     return this;
   }
 

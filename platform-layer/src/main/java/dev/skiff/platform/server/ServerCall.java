@@ -10,6 +10,7 @@ import dev.skiff.platform.internal.Codec;
 import dev.skiff.platform.internal.Observers;
 import dev.skiff.platform.internal.TraceContext;
 import dev.skiff.platform.observe.ServerEvent;
+import dev.skiff.platform.security.Caller;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -45,6 +46,7 @@ final class ServerCall implements HandlerPool.Task {
    * @param counters the server's metrics
    * @param admission the rule a request meets again as its handler starts
    * @param dedupe the answers kept by request id
+   * @param guard who may call which endpoint
    */
   record Site(
       String service,
@@ -56,7 +58,8 @@ final class ServerCall implements HandlerPool.Task {
       Observers observers,
       ServerCounters counters,
       Admission admission,
-      Dedupe dedupe) {}
+      Dedupe dedupe,
+      EndpointGuard guard) {}
 
   private final Site site;
   private final RequestMessage req;
@@ -149,9 +152,10 @@ final class ServerCall implements HandlerPool.Task {
         refuse(waited);
         return;
       }
+      Caller caller = site.guard().check(req, endpoint);
       Timer.Context timing = site.counters().timer(endpoint.name()).time();
       try {
-        byte[] body = handle(endpoint);
+        byte[] body = handle(endpoint, caller);
         if (body.length > site.maxMessageBytes()) {
           throw new SkiffException(
               ErrorCode.INTERNAL,
@@ -178,15 +182,16 @@ final class ServerCall implements HandlerPool.Task {
     }
   }
 
-  private <Q extends Message, R extends Message> byte[] handle(Endpoint<Q, R> e) {
+  private <Q extends Message, R extends Message> byte[] handle(Endpoint<Q, R> e, Caller caller) {
     Q request = Codec.decode(req.body(), req.contentType(), e.requestPrototype());
     handlerRan = true;
     Instant dl = Instant.ofEpochMilli(deadline);
     RequestContext ctx =
         new RequestContext(
-            req.requestId(), site.service(), e.name(), req.fromService(), req.fromInstance(), req.userId(), dl,
+            req.requestId(), site.service(), e.name(), req.fromService(), req.fromInstance(), caller, dl,
             trace.traceId(), trace.spanId(), parentSpanId, trace.sampled(),
-            site.client().withScope(new CallScope(dl, trace.header())), site.clock());
+            site.client().withScope(new CallScope(dl, trace.header(), caller.user().isPresent() ? req.userToken() : null)),
+            site.clock());
     R response = e.handler().handle(request, ctx);
     if (response == null) {
       throw new SkiffException(ErrorCode.INTERNAL, "the handler of " + site.service() + "/" + e.name() + " returned no response");

@@ -21,6 +21,8 @@ import java.util.Objects;
  * @param contentType the body's encoding ({@link ContentTypes})
  * @param accept the encoding the caller wants the reply in
  * @param userId the broker-validated identity of the sender, on inbound messages; null when unknown
+ * @param userToken the session token of the person the call is made for, or null for none (untrusted
+ *     text until a {@link dev.skiff.platform.security.TokenVerifier} checks it)
  * @param replyTo where the reply goes (set by the transport), or null
  * @param body the encoded request
  */
@@ -39,6 +41,7 @@ public record RequestMessage(
     String contentType,
     String accept,
     String userId,
+    String userToken,
     String replyTo,
     byte[] body) {
 
@@ -78,6 +81,7 @@ public record RequestMessage(
     b.contentType = contentType;
     b.accept = accept;
     b.userId = userId;
+    b.userToken = userToken;
     b.replyTo = replyTo;
     b.body = body;
     return b;
@@ -109,6 +113,7 @@ public record RequestMessage(
     private String contentType = ContentTypes.PROTOBUF;
     private String accept = ContentTypes.PROTOBUF;
     private String userId;
+    private String userToken;
     private String replyTo;
     private byte[] body = new byte[0];
 
@@ -198,6 +203,12 @@ public record RequestMessage(
       return this;
     }
 
+    /** @param v the session token of the person the call is for, or null @return this */
+    public Builder userToken(String v) {
+      userToken = v;
+      return this;
+    }
+
     /** @param v where the reply goes, or null @return this */
     public Builder replyTo(String v) {
       replyTo = v;
@@ -214,7 +225,7 @@ public record RequestMessage(
     public RequestMessage build() {
       return new RequestMessage(
           correlationId, requestId, service, endpoint, targetInstance, targetVersion, deadlineEpochMillis, sentEpochMillis,
-          fromService, fromInstance, traceparent, contentType, accept, userId, replyTo, body);
+          fromService, fromInstance, traceparent, contentType, accept, userId, userToken, replyTo, body);
     }
   }
 }

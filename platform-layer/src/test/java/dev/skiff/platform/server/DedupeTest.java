@@ -7,6 +7,8 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Observers;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -33,7 +35,8 @@ class DedupeTest {
   private final ServerCall.Site site = new ServerCall.Site(
       "test.dedupe", "1", "i1", 1 << 20, Clock.systemUTC(), client, new Observers(List.of()),
       new ServerCounters(new MetricRegistry(), Map.of("e", new HandlerPool.Pace()), pool, dedupe, Clock.systemUTC()),
-      new Admission("test.dedupe", Map.of("e", endpoint), 1 << 20, null, Duration.ofSeconds(30)), dedupe);
+      new Admission("test.dedupe", Map.of("e", endpoint), 1 << 20, null, Duration.ofSeconds(30)), dedupe,
+      new EndpointGuard("test.dedupe", ServiceIdentities.defaults(), TokenVerifier.refusingAll(), new MetricRegistry(), List.of("e")));
 
   @AfterEach
   void close() {

@@ -32,6 +32,11 @@ final class Headers {
    * instance put it there); ignored on any other.
    */
   static final String REQUEUED_CALLER = "skiff-caller";
+  /**
+   * On a request made for a person: their session token (docs/security.md). A header of its own, present
+   * only on such calls, so that calls between services pay nothing for it.
+   */
+  static final String USER_TOKEN = "skiff-token";
 
   static final String STATUS_OK = "ok";
   static final String STATUS_ERROR = "error";
@@ -79,10 +84,16 @@ final class Headers {
         .userId(userId);
     if (fitsShortString(packed)) {
       b.appId(packed);
+      if (m.userToken() != null) {
+        b.headers(Map.of(USER_TOKEN, m.userToken()));
+      }
     } else {
       Map<String, Object> h = new HashMap<>(4);
       h.put(SKIFF, requestContext(m, false));
       h.put(TRACEPARENT, m.traceparent());
+      if (m.userToken() != null) {
+        h.put(USER_TOKEN, m.userToken());
+      }
       b.headers(h);
     }
     return b.build();
@@ -125,9 +136,18 @@ final class Headers {
         .contentType(contentType)
         .accept(f[5].isEmpty() ? contentType : f[5])
         .userId(caller(p, ownUser))
+        .userToken(token(p))
         .replyTo(p.getReplyTo())
         .body(body)
         .build();
+  }
+
+  /** A request's session token, or null when it has none (any other type of value reads as text). */
+  private static String token(AMQP.BasicProperties p) {
+    if (p.getHeaders() == null || !p.getHeaders().containsKey(USER_TOKEN)) {
+      return null;
+    }
+    return str(p.getHeaders(), USER_TOKEN);
   }
 
   /**

@@ -16,7 +16,7 @@ class HeadersTest {
   private static RequestMessage request(String accept) {
     return new RequestMessage(
         "c-1", "r-1", "com.example.greeter", "hello", null, "2.0.0", 1_700_000_005_000L, 1_700_000_000_000L,
-        "com.example.caller", "ab12cd34", TRACE, ContentTypes.PROTOBUF, accept, null, "reply-q", new byte[] {1, 2});
+        "com.example.caller", "ab12cd34", TRACE, ContentTypes.PROTOBUF, accept, null, null, "reply-q", new byte[] {1, 2});
   }
 
   @Test
@@ -75,7 +75,7 @@ class HeadersTest {
     RequestMessage m =
         new RequestMessage(
             "c-1", "r-1", "s", "hello", null, null, 1_700_000_005_000L, 1_700_000_000_000L, longName, "ab12cd34",
-            TRACE, ContentTypes.PROTOBUF, ContentTypes.JSON, null, "reply-q", new byte[0]);
+            TRACE, ContentTypes.PROTOBUF, ContentTypes.JSON, null, null, "reply-q", new byte[0]);
     AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, null, true);
     assertThat(p.getAppId()).isNull();
     assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
@@ -181,5 +181,15 @@ class HeadersTest {
   void aRequestWithoutUserIdHasNoCaller() {
     AMQP.BasicProperties p = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, null, true);
     assertThat(Headers.request("s", p, new byte[0], "svc-user").userId()).isNull();
+  }
+
+  @Test
+  void aSessionTokenTravelsInItsOwnHeaderOnlyWhenACallCarriesOne() {
+    RequestMessage m = request(ContentTypes.PROTOBUF).toBuilder().userToken("eyJ.token.sig").build();
+    AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, "guest", true);
+    assertThat(p.getHeaders()).containsOnlyKeys("skiff-token");
+    assertThat(Headers.request("com.example.greeter", p, new byte[0], "guest").userToken()).isEqualTo("eyJ.token.sig");
+    AMQP.BasicProperties without = Headers.requestProperties(request(ContentTypes.PROTOBUF), 1_700_000_001_000L, "guest", true);
+    assertThat(Headers.request("com.example.greeter", without, new byte[0], "guest").userToken()).isNull();
   }
 }
