@@ -27,6 +27,7 @@ import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.discovery.Announcer;
 import dev.skiff.platform.health.ServiceMonitor;
 import dev.skiff.platform.pubsub.PubSub;
+import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -134,7 +135,9 @@ class HostileInputTest {
           aliceCallers.add(c.callerIdentity());
           aliceFromServices.add(c.fromService());
           return StringValue.of(c.callerIdentity().orElse("?"));
-        }))
+        }).withAccess(Access.anyone()))
+        .endpoint(Endpoint.of("internal", StringValue.class, StringValue.class,
+            (req, c) -> StringValue.of(c.caller().service().orElse("?"))))
         .build()
         .start();
     open.add(0, server::close);
@@ -246,6 +249,24 @@ class HostileInputTest {
         .call(alice, "who", StringValue.of("I am bob"), StringValue.class).getValue();
     assertThat(reply).isEqualTo(mallory);
     assertThat(aliceFromServices).contains(bob);
+  }
+
+  @Test
+  void anEndpointThatDeclaresNothingServesProvenServicesOnlyNotAClaimOrAnAnonymousMessage() throws Exception {
+    assertThat(client(connect(bob), bob, new MetricRegistry()).call(alice, "internal", StringValue.of("hi"), StringValue.class).getValue())
+        .isEqualTo(bob);
+    assertThatThrownBy(() -> client(connect(mallory), bob, new MetricRegistry())
+            .call(alice, "internal", StringValue.of("I am bob"), StringValue.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHORIZED));
+    // a hand-made request without user_id proves nothing: answered UNAUTHORIZED, the handler never runs
+    Connection c = raw(mallory);
+    Channel ch = c.createChannel();
+    String replies = ch.queueDeclare().getQueue();
+    BlockingQueue<String> answers = new ArrayBlockingQueue<>(1);
+    ch.basicConsume(replies, true, (consumerTag, d) -> answers.add(new String(d.getBody(), java.nio.charset.StandardCharsets.UTF_8)), t -> {});
+    ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(alice), true,
+        request("anon-internal-" + tag).type("internal").replyTo(replies).build(), StringValue.of("x").toByteArray());
+    assertThat(answers.poll(10, java.util.concurrent.TimeUnit.SECONDS)).contains("sign in first");
   }
 
   // ---- identity of repliers ----
