@@ -1,9 +1,13 @@
 package dev.skiff.kernel.monitoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import dev.skiff.kernel.Kernel;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.proto.v1.HealthQuery;
@@ -70,12 +74,19 @@ class DashboardBrowserTest {
         for (int i = 0; i < 20; i++) {
           client.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class);
         }
+        Client withBadToken = client.withScope(CallScope.forUser("not-a-session-token"));
+        for (int i = 0; i < 2; i++) {
+          assertThatThrownBy(() -> withBadToken.call(name, "widget", HealthQuery.getDefaultInstance(), HealthQuery.class))
+              .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHORIZED));
+        }
         await().atMost(Duration.ofSeconds(10)).until(() -> monitoring.store().service(name).isPresent());
         // the page's state, as a browser shows it once its scripts ran: loaded again until it is there
         await("the page shows the service healthy").atMost(Duration.ofSeconds(60)).untilAsserted(() -> {
           String healthy = HeadlessChromium.dumpDom(page, Duration.ofSeconds(3));
           assertThat(panelStatus(healthy, name)).isEqualTo("healthy");
-          assertThat(healthy).contains("data-endpoint=\"widget\"").contains("<svg").contains("SLA p95 2000.0 ms");
+          assertThat(healthy).contains("data-endpoint=\"widget\"").contains("<svg").contains("SLA p95 2000.0 ms")
+              .contains("open to authenticated services; users with role ADMIN")
+              .contains("refused 2 (2 not signed in, 0 not allowed)");
         });
 
         long failedFrom = System.currentTimeMillis();

@@ -86,8 +86,10 @@ public final class ServiceMonitor implements AutoCloseable {
    * @param slaP95 the 95th percentile it promises, or null for none
    * @param maxErrorRate the share of requests that may fail with the service's fault
    * @param handlerTimer the timer of its handler's runs
+   * @param access who may call it, as a phrase ({@code dev.skiff.platform.security.Access#toString()})
    */
-  public record MonitoredEndpoint(String name, Duration slaMean, Duration slaP95, double maxErrorRate, Timer handlerTimer) {}
+  public record MonitoredEndpoint(
+      String name, Duration slaMean, Duration slaP95, double maxErrorRate, Timer handlerTimer, String access) {}
 
   private final Service service;
   private final ServerLoad load;
@@ -277,7 +279,7 @@ public final class ServiceMonitor implements AutoCloseable {
     if (e.slaMean() != null) {
       b.setSlaMeanMillis(e.slaMean().toNanos() / 1e6).setSlaP95Millis(e.slaP95().toNanos() / 1e6);
     }
-    return b.build();
+    return b.setAccess(e.access()).build();
   }
 
   private static EndpointStats clientStats(String name, RpcMetrics.Side side) {

@@ -5,7 +5,7 @@ import java.util.ArrayList;
 import java.util.Collection;
 import java.util.List;
 
-/** A server's endpoints as its monitor sees them: name, SLA and handler timer. */
+/** A server's endpoints as its monitor sees them: name, SLA, handler timer and who may call it. */
 final class MonitoredEndpoints {
   private MonitoredEndpoints() {}
 
@@ -18,7 +18,8 @@ final class MonitoredEndpoints {
           sla == null ? null : sla.mean(),
           sla == null ? null : sla.p95(),
           sla == null ? Endpoint.Sla.DEFAULT_MAX_ERROR_RATE : sla.maxErrorRate(),
-          counters.timer(e.name())));
+          counters.timer(e.name()),
+          e.access().toString()));
     }
     return out;
   }
