@@ -31,12 +31,14 @@ public final class Kernel implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Kernel.class);
 
   private final WebServer web;
+  private final MetricRegistry metrics;
   private final List<KernelService> services;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final CountDownLatch terminated = new CountDownLatch(1);
 
-  private Kernel(WebServer web, List<KernelService> services) {
+  private Kernel(WebServer web, MetricRegistry metrics, List<KernelService> services) {
     this.web = web;
+    this.metrics = metrics;
     this.services = services;
   }
 
@@ -111,8 +113,8 @@ public final class Kernel implements AutoCloseable {
       Transport transport, Settings settings, ServiceIdentities identities, List<KernelService> services, int httpPort) {
     Objects.requireNonNull(transport, "transport");
     WebServer web = WebServer.start("0.0.0.0", httpPort);
-    Kernel k = new Kernel(web, new ArrayList<>());
     MetricRegistry metrics = new MetricRegistry();
+    Kernel k = new Kernel(web, metrics, new ArrayList<>());
     KernelContext ctx = new KernelContext(transport, settings, web, metrics, services, new Guard(identities, metrics));
     try {
       for (KernelService s : services) {
@@ -148,6 +150,11 @@ public final class Kernel implements AutoCloseable {
       // reported below
     }
     throw new IllegalArgumentException("SKIFF_HTTP_PORT must be a port number (0-65535), not '" + v + "'");
+  }
+
+  /** @return the kernel's metrics: what its services count, refusals among them (docs/security.md) */
+  public MetricRegistry metrics() {
+    return metrics;
   }
 
   /** @return the web server */

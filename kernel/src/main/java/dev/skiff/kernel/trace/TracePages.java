@@ -125,7 +125,7 @@ final class TracePages implements HttpHandler {
           .append(escape(t.getRootService() + "/" + t.getRootEndpoint())).append("</td><td>")
           .append(SequenceDiagram.ms(t.getDurationMicros())).append(" ms</td><td>").append(t.getSpanCount()).append("</td><td")
           .append(t.getErrorCount() > 0 ? " class=\"err\"" : "").append('>').append(t.getErrorCount())
-          .append("</td><td><a href=\"/traces/view/").append(t.getTraceId()).append("\"><code>").append(t.getTraceId())
+          .append("</td><td><a href=\"/traces/view/").append(escape(t.getTraceId())).append("\"><code>").append(escape(t.getTraceId()))
           .append("</code></a></td></tr>");
     }
     b.append("</table>");
@@ -141,9 +141,9 @@ final class TracePages implements HttpHandler {
     StringBuilder b = new StringBuilder();
     long t0 = spans.stream().mapToLong(Span::getStartMicros).min().orElse(0);
     long t1 = spans.stream().mapToLong(SequenceDiagram::end).max().orElse(t0);
-    b.append("<p><code>").append(t.getTraceId()).append("</code>: ").append(spans.size()).append(" spans over ")
+    b.append("<p><code>").append(escape(t.getTraceId())).append("</code>: ").append(spans.size()).append(" spans over ")
         .append(SequenceDiagram.ms(t1 - t0)).append(" ms, started ").append(Instant.ofEpochSecond(0, t0 * 1000))
-        .append(". <a href=\"/traces/api/v2/trace/").append(t.getTraceId()).append("\">Zipkin v2 JSON</a></p>");
+        .append(". <a href=\"/traces/api/v2/trace/").append(escape(t.getTraceId())).append("\">Zipkin v2 JSON</a></p>");
     b.append("<p class=\"legend\">Time flows down (ms from the start). A solid arrow sends a call, a dashed one brings its answer; "
         + "a box is the callee at work. Boxes side by side that overlap in height ran in parallel. Red: an error.</p>");
     b.append("<div class=\"diagram\">").append(SequenceDiagram.svg(spans)).append("</div>");

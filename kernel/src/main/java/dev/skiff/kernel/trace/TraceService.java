@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import com.codahale.metrics.Counter;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
@@ -71,6 +72,8 @@ public final class TraceService extends KernelServiceBase {
 
   private static final Logger log = LoggerFactory.getLogger(TraceService.class);
   private static final Pattern TRACE_ID = Pattern.compile("[0-9a-f]{32}");
+  /** The counter of spans refused as malformed: ids, names or codes Skiff never writes. */
+  public static final String INVALID_SPANS = "skiff.trace.refused.invalid-span";
 
   private final TraceStore store;
   private final Clock clock;
@@ -81,6 +84,8 @@ public final class TraceService extends KernelServiceBase {
   private final AtomicLong spansReceived = new AtomicLong();
   private final AtomicLong droppedUpstream = new AtomicLong();
   private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
+  /** Spans refused as malformed ({@link SpanCheck}): the kernel's {@value #INVALID_SPANS} once started. */
+  private volatile Counter invalidSpans = new Counter();
 
   /**
    * A trace service with the store the environment configures (see the table above; it connects when
@@ -159,6 +164,7 @@ public final class TraceService extends KernelServiceBase {
       health = monitoringHealth;
     }
     closeAtEnd(store).start();
+    invalidSpans = context.metrics().counter(INVALID_SPANS);
     PubSub events = new PubSub(context.transport());
     Guard guard = context.guard();
     closeAtEnd(events.subscribeWithSender(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class,
@@ -201,9 +207,19 @@ public final class TraceService extends KernelServiceBase {
    * @param batch the batch
    */
   public void accept(SpanBatch batch) {
-    store.add(batch.getSpansList());
-    graph.add(batch.getSpansList());
-    spansReceived.addAndGet(batch.getSpansCount());
+    List<Span> valid = new java.util.ArrayList<>(batch.getSpansCount());
+    for (Span s : batch.getSpansList()) {
+      String problem = SpanCheck.problem(s);
+      if (problem == null) {
+        valid.add(s);
+      } else {
+        invalidSpans.inc();
+        log.debug("refused a span from {}: {}", batch.getService(), problem);
+      }
+    }
+    store.add(valid);
+    graph.add(valid);
+    spansReceived.addAndGet(valid.size());
     if (batch.getDroppedTotal() > 0) {
       Long before = droppedByInstance.put(batch.getService() + "/" + batch.getInstance(), batch.getDroppedTotal());
       droppedUpstream.addAndGet(batch.getDroppedTotal() - (before == null ? 0 : before));

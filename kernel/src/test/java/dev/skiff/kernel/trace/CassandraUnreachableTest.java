@@ -51,7 +51,7 @@ class CassandraUnreachableTest {
         Client client = Client.builder().transport(transport).build()) {
       SpanBatch.Builder batch = SpanBatch.newBuilder().setService("s").setInstance("i");
       for (int i = 0; i < 200; i++) {
-        batch.addSpans(Span.newBuilder().setTraceId(StoreAndGraphTest.trace(i)).setSpanId("a").setKind(SpanKind.SPAN_KIND_SERVER)
+        batch.addSpans(Span.newBuilder().setTraceId(StoreAndGraphTest.trace(i + 1)).setSpanId("000000000000000a").setKind(SpanKind.SPAN_KIND_SERVER)
             .setService("s").setStartMicros(1000).setDurationMicros(5));
       }
       // no Cassandra ever answers, so nothing leaves the store's queue: an intake that waited for it would

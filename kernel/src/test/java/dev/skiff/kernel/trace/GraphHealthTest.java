@@ -95,7 +95,7 @@ class GraphHealthTest {
     SpanBatch.Builder b = SpanBatch.newBuilder().setService(service).setInstance("i1");
     for (int i = 0; i < requests; i++) {
       String trace = String.format("%032x", ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
-      b.addSpans(Span.newBuilder().setTraceId(trace).setSpanId("s" + i).setKind(SpanKind.SPAN_KIND_SERVER).setService(service)
+      b.addSpans(Span.newBuilder().setTraceId(trace).setSpanId(String.format("%016x", i + 1)).setKind(SpanKind.SPAN_KIND_SERVER).setService(service)
           .setEndpoint("ping").setStartMicros(1000).setDurationMicros(10).setErrorCode(i < errors ? "INTERNAL" : ""));
     }
     return b.build();
