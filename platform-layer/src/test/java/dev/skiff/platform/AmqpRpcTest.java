@@ -44,6 +44,16 @@ class AmqpRpcTest extends RpcContract {
     return cf.newConnection();
   }
 
+  /**
+   * The raw connection's broker user: a hand-written client sets it as {@code user_id} to prove who it
+   * is, which endpoints that declare no access require (docs/security.md).
+   */
+  private static String rawUser() throws Exception {
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(brokerUri());
+    return cf.getUsername();
+  }
+
   /** Takes replies from a queue, by correlation id, until {@code n} have come (or fails after 30 s). */
   private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) {
     Map<String, GetResponse> replies = new java.util.HashMap<>();
@@ -69,6 +79,7 @@ class AmqpRpcTest extends RpcContract {
               .messageId("r1")
               .type("echo")
               .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
+              .userId(rawUser())
               .build();
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
       GetResponse got = awaitReplies(ch, replyQueue, 1).get("raw-1");
@@ -97,6 +108,7 @@ class AmqpRpcTest extends RpcContract {
               .replyTo(replyQueue)
               .type("echo")
               .headers(Map.of("skiff", "not;a;number", "traceparent", "junk"))
+              .userId(rawUser())
               .build();
       AMQP.BasicProperties garbageAppId =
           new AMQP.BasicProperties.Builder()
@@ -104,6 +116,7 @@ class AmqpRpcTest extends RpcContract {
               .replyTo(replyQueue)
               .type("echo")
               .appId(";;;not;a;trace;context")
+              .userId(rawUser())
               .build();
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, bare, text("x").toByteArray());
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, garbage, text("y").toByteArray());
