@@ -4,6 +4,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
+import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.function.Consumer;
@@ -11,7 +12,7 @@ import java.util.function.Function;
 
 /**
  * What every service-layer client is built from: its configuration (live or fixed), the config subtree
- * it reads, its name, and where its metrics and health check go.
+ * it reads, its name, where its metrics and health check go, and whether its store is required at start.
  *
  * @param <C> the client type
  * @param <B> the concrete builder type
@@ -23,6 +24,7 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
   private String name;
   private MetricRegistry metrics;
   private HealthCheckRegistry healthChecks;
+  private Duration requiredAtStart = Duration.ZERO;
   private final Function<B, C> client;
 
   /**
@@ -100,6 +102,25 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
   }
 
   /**
+   * Makes the store required at start: the client's {@code start()} waits up to {@code wait} for it and,
+   * when it did not answer, throws {@link StoreUnavailableAtStart}. Where the store's settings read
+   * {@code required-at-start} (Cassandra, ZooKeeper), that setting, when present, wins. Zero (the
+   * default): not required; start succeeds while the store is down, and the client connects when it
+   * answers.
+   *
+   * @param wait how long start waits for the store
+   * @return this
+   * @throws IllegalArgumentException if {@code wait} is negative
+   */
+  public B requiredAtStart(Duration wait) {
+    if (wait.isNegative()) {
+      throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+    }
+    this.requiredAtStart = wait;
+    return self();
+  }
+
+  /**
    * Reads and checks the settings; does not connect.
    *
    * @return the client, not started
@@ -113,7 +134,7 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
   public Setup setup() {
     return new Setup(
         live, fixed, path, name == null ? path : name, metrics == null ? new MetricRegistry() : metrics,
-        healthChecks == null ? new HealthCheckRegistry() : healthChecks);
+        healthChecks == null ? new HealthCheckRegistry() : healthChecks, requiredAtStart);
   }
 
   /**
@@ -125,12 +146,30 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
    * @param name the health check's name and metrics prefix
    * @param metrics where metrics go
    * @param healthChecks where the health check goes
+   * @param requiredAtStart the builder's {@link StoreClientBuilder#requiredAtStart}: zero, or how long start waits
    */
   public record Setup(
-      LayeredConfig live, Config fixed, String path, String name, MetricRegistry metrics, HealthCheckRegistry healthChecks) {
+      LayeredConfig live,
+      Config fixed,
+      String path,
+      String name,
+      MetricRegistry metrics,
+      HealthCheckRegistry healthChecks,
+      Duration requiredAtStart) {
     /** @return the client's section of the configuration ({@code path}), as it is now */
     public Config section() {
       return (live != null ? live.current() : fixed).at(path);
+    }
+
+    /**
+     * How long start waits for a store whose settings read {@code required-at-start}.
+     *
+     * @param setting that setting, as the store's settings read it
+     * @return the setting when the client's section sets {@code required-at-start}, else the builder's
+     *     {@link #requiredAtStart()}
+     */
+    public Duration requiredAtStart(Duration setting) {
+      return section().has("required-at-start") ? setting : requiredAtStart;
     }
 
     /**

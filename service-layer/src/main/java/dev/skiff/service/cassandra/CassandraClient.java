@@ -2,11 +2,11 @@ package dev.skiff.service.cassandra;
 
 import dev.skiff.service.StoreClientBuilder;
 import dev.skiff.service.StoreUnavailableAtStart;
+import dev.skiff.service.internal.StallWatch;
+import dev.skiff.service.internal.StoreLifecycle;
 import com.codahale.metrics.Counter;
-import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import com.codahale.metrics.health.HealthCheck;
-import com.codahale.metrics.health.HealthCheckRegistry;
 import com.datastax.oss.driver.api.core.CqlSession;
 import com.datastax.oss.driver.api.core.config.DefaultDriverOption;
 import com.datastax.oss.driver.api.core.config.DriverConfigLoader;
@@ -36,10 +36,6 @@ import java.util.Set;
 import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,7 +79,8 @@ import org.slf4j.LoggerFactory;
  * answers a query on {@code system.local}; when one does not while a node answers a plain CQL probe
  * (a fresh connection and a CQL OPTIONS request) for 10 s, longer than the driver's
  * reconnection takes, it rebuilds the sessions on the same settings (counted in {@code NAME.rebuilds};
- * a rebuild that does not help is tried again after 20 s, 40 s, ... up to 5 min, never more often).
+ * a rebuild that does not help is tried again after 20 s, 40 s, ... up to 5 min, never more often; the
+ * backoff starts again once every session answers).
  * <b>Bound:</b> the client is fully working again at most 15 s after a node answers again, however long
  * it was gone (usually 1 to 5 s: the driver's own reconnection).
  *
@@ -101,7 +98,6 @@ public final class CassandraClient implements AutoCloseable {
   private static final String ADMIN = "";
   private static final String CHECK = "SELECT release_version FROM system.local";
   private static final Duration CHECK_TIMEOUT = Duration.ofSeconds(2);
-  private static final Duration TICK = Duration.ofSeconds(1);
   private static final Duration CONNECT_DELAY_MIN = Duration.ofMillis(500);
   private static final Duration CONNECT_DELAY_MAX = Duration.ofSeconds(5);
   /** How long a session may fail while a node answers before it counts as stalled: twice the driver's longest reconnection delay. */
@@ -109,22 +105,16 @@ public final class CassandraClient implements AutoCloseable {
   private static final Duration STALL_GRACE = Duration.ofSeconds(STALL_GRACE_SECONDS);
   private static final Duration REBUILD_DELAY_MAX = Duration.ofMinutes(5);
 
-  private enum State { NEW, STARTED, CLOSED }
-
-  private final StoreClientBuilder.Setup setup;
+  private final StoreLifecycle lifecycle;
   private final String name;
-  private final MetricRegistry metrics;
-  private final HealthCheckRegistry healthChecks;
   private final Map<String, String> migrations;
   private final ClassLoader loader;
   private final Duration requiredAtStart;
-  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
-  private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final ConcurrentMap<String, CassandraSession> facades = new ConcurrentHashMap<>();
   private final ConcurrentMap<String, Timer> timers = new ConcurrentHashMap<>();
   private final Counter errors;
   private final Counter moves;
-  private final Counter rebuilds;
+  private final StallWatch stall;
   private volatile CassandraSettings settings;
   private volatile Generation generation;
   private volatile String lastMoveError;
@@ -132,14 +122,10 @@ public final class CassandraClient implements AutoCloseable {
   private volatile String notConnected;
   /** What the keeper saw last: a session failing while a node answers, or null. */
   private volatile String stallNote;
-  private ScheduledExecutorService keeper;
   // the keeper's own state (its thread only)
   private Duration connectDelay = CONNECT_DELAY_MIN;
   private volatile long nextConnectAt;
   private Generation watched;
-  private long stalledSince = -1;
-  private Duration rebuildDelay = STALL_GRACE.multipliedBy(2);
-  private long nextRebuildAt;
 
   /** The sessions opened on one set of settings, and their prepared statements. */
   private static final class Generation {
@@ -161,17 +147,15 @@ public final class CassandraClient implements AutoCloseable {
 
   private CassandraClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.setup = setup;
+    this.lifecycle = new StoreLifecycle(CassandraClient.class, "Cassandra", setup, "skiff-" + setup.name() + "-keeper");
     this.name = setup.name();
-    this.metrics = setup.metrics();
-    this.healthChecks = setup.healthChecks();
     this.settings = CassandraSettings.from(setup.section());
     this.migrations = Map.copyOf(b.migrations);
     this.loader = b.loader;
-    this.requiredAtStart = setup.section().has("required-at-start") ? settings.requiredAtStart() : b.requiredAtStart;
-    this.errors = metrics.counter(name + ".errors");
-    this.moves = metrics.counter(name + ".moves");
-    this.rebuilds = metrics.counter(name + ".rebuilds");
+    this.requiredAtStart = setup.requiredAtStart(settings.requiredAtStart());
+    this.errors = lifecycle.counter("errors");
+    this.moves = lifecycle.counter("moves");
+    this.stall = new StallWatch(STALL_GRACE, STALL_GRACE.multipliedBy(2), REBUILD_DELAY_MAX, lifecycle.counter("rebuilds"));
   }
 
   /** @return a builder */
@@ -192,17 +176,29 @@ public final class CassandraClient implements AutoCloseable {
    *     client stays unstarted)
    */
   public synchronized CassandraClient start() {
-    if (state.get() != State.NEW) {
-      throw new IllegalStateException("Cassandra client '" + name + "' was already started");
-    }
     CassandraSettings s = settings;
+    lifecycle.start(() -> generation = connectAtStart(s), new Health(), CassandraSettings::from, this::apply, this::keep);
+    lifecycle.gauge("nodes.up", () -> upNodes(generation).size());
+    lifecycle.gauge("prepared", () -> generation.prepared.size());
+    if (generation.offline) {
+      log.warn("Cassandra client '{}' started without Cassandra, connecting when {} answers: {}", name, s.hosts(), notConnected);
+    } else {
+      notConnected = null;
+      log.info("Cassandra client '{}' connected to {} (datacenter {})", name, s.hosts(), s.datacenter());
+    }
+    return this;
+  }
+
+  /**
+   * Connects as start does: tries until a node answers, for {@code requiredAtStart}; then, unless it is
+   * zero, gives up; else returns the offline stand-in the keeper connects later.
+   */
+  private Generation connectAtStart(CassandraSettings s) {
     long deadline = System.nanoTime() + requiredAtStart.toNanos();
     Duration delay = CONNECT_DELAY_MIN;
-    Generation g;
     while (true) {
       try {
-        g = connect(s);
-        break;
+        return connect(s);
       } catch (SkiffException e) {
         if (!isOutage(e)) {
           throw e;
@@ -211,36 +207,16 @@ public final class CassandraClient implements AutoCloseable {
         if (System.nanoTime() + delay.toNanos() >= deadline) {
           if (!requiredAtStart.isZero()) {
             throw new StoreUnavailableAtStart(
-                "Cassandra '" + name + "' at " + s.hosts() + " (" + setup.path() + ".hosts) is required at start and did not answer within "
+                "Cassandra '" + name + "' at " + s.hosts() + " (" + lifecycle.path() + ".hosts) is required at start and did not answer within "
                     + requiredAtStart.toSeconds() + " s: " + notConnected);
           }
-          g = new Generation(s, true);
           nextConnectAt = System.nanoTime() + delay.toNanos();
-          break;
+          return new Generation(s, true);
         }
       }
       pause(delay);
       delay = longer(delay, CONNECT_DELAY_MAX);
     }
-    generation = g;
-    state.set(State.STARTED);
-    metrics.gauge(name + ".nodes.up", () -> () -> upNodes(generation).size());
-    metrics.gauge(name + ".prepared", () -> () -> generation.prepared.size());
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(CassandraSettings::from, this::apply));
-    keeper = Executors.newSingleThreadScheduledExecutor(r -> {
-      Thread t = new Thread(r, "skiff-" + name + "-keeper");
-      t.setDaemon(true);
-      return t;
-    });
-    keeper.scheduleWithFixedDelay(this::keep, TICK.toMillis(), TICK.toMillis(), TimeUnit.MILLISECONDS);
-    if (g.offline) {
-      log.warn("Cassandra client '{}' started without Cassandra, connecting when {} answers: {}", name, s.hosts(), notConnected);
-    } else {
-      notConnected = null;
-      log.info("Cassandra client '{}' connected to {} (datacenter {})", name, s.hosts(), s.datacenter());
-    }
-    return this;
   }
 
   private static void pause(Duration d) {
@@ -286,18 +262,11 @@ public final class CassandraClient implements AutoCloseable {
 
   /** The keeper's tick: connects while not connected; otherwise checks the sessions and rebuilds stalled ones. */
   private void keep() {
-    try {
-      if (state.get() != State.STARTED) {
-        return;
-      }
-      Generation g = generation;
-      if (g.offline) {
-        tryToConnect(g);
-      } else {
-        watch(g);
-      }
-    } catch (RuntimeException e) {
-      log.warn("Cassandra client '{}': the keeper's check failed: {}", name, e.toString());
+    Generation g = generation;
+    if (g.offline) {
+      tryToConnect(g);
+    } else {
+      watch(g);
     }
   }
 
@@ -316,7 +285,7 @@ public final class CassandraClient implements AutoCloseable {
       return;
     }
     synchronized (this) {
-      if (state.get() != State.STARTED || generation != offline) {
+      if (!lifecycle.isStarted() || generation != offline) {
         g.closeAsync(); // closed meanwhile, or the settings changed: the next tick connects on the new ones
         return;
       }
@@ -329,32 +298,26 @@ public final class CassandraClient implements AutoCloseable {
 
   private void watch(Generation g) {
     if (g != watched) {
-      watched = g;
-      stalledSince = -1;
+      watched = g; // new sessions (moved, rebuilt): how long the old ones failed does not count
+      stall.forget();
     }
     List<String> failing = failures(g);
     if (failing.isEmpty()) {
-      stalledSince = -1;
+      stall.clear();
       stallNote = null;
-      rebuildDelay = STALL_GRACE.multipliedBy(2);
       return;
     }
     if (!CqlProbe.anyAnswers(g.settings.hosts(), g.settings.connectTimeout())) {
-      stalledSince = -1; // Cassandra is away: reconnecting is the driver's work until it answers again
+      stall.forget(); // Cassandra is away: reconnecting is the driver's work until it answers again
       stallNote = null;
       return;
     }
     long now = System.nanoTime();
-    if (stalledSince < 0) {
-      stalledSince = now;
-    }
-    long stalledSeconds = TimeUnit.NANOSECONDS.toSeconds(now - stalledSince);
-    stallNote = "Cassandra at " + g.settings.hosts() + " answers a plain probe but " + String.join("; ", failing) + " (for " + stalledSeconds + " s)";
-    if (now - stalledSince >= STALL_GRACE.toNanos() && now >= nextRebuildAt) {
+    boolean rebuild = stall.stalled(now);
+    stallNote = "Cassandra at " + g.settings.hosts() + " answers a plain probe but " + String.join("; ", failing)
+        + " (for " + stall.stalledFor(now).toSeconds() + " s)";
+    if (rebuild) {
       rebuild(g);
-      nextRebuildAt = System.nanoTime() + rebuildDelay.toNanos();
-      rebuildDelay = longer(rebuildDelay, REBUILD_DELAY_MAX);
-      stalledSince = -1;
     }
   }
 
@@ -374,7 +337,7 @@ public final class CassandraClient implements AutoCloseable {
 
   /** Opens new sessions on the same settings for a generation whose sessions stalled, and swaps them in. */
   private synchronized void rebuild(Generation old) {
-    if (state.get() != State.STARTED || generation != old) {
+    if (!lifecycle.isStarted() || generation != old) {
       return;
     }
     log.warn("Cassandra client '{}' rebuilds its sessions: {}", name, stallNote);
@@ -386,7 +349,7 @@ public final class CassandraClient implements AutoCloseable {
       return;
     }
     generation = g;
-    rebuilds.inc();
+    stall.rebuilt();
     stallNote = null;
     old.closeAsync();
   }
@@ -414,14 +377,6 @@ public final class CassandraClient implements AutoCloseable {
     }
   }
 
-  private void ensureStarted() {
-    State s = state.get();
-    if (s != State.STARTED) {
-      throw new IllegalStateException(
-          "Cassandra client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
-    }
-  }
-
   private CqlSession open(Generation g, String keyspace) {
     CqlSession existing = g.sessions.get(keyspace);
     if (existing != null) {
@@ -430,7 +385,7 @@ public final class CassandraClient implements AutoCloseable {
     if (g.offline) {
       throw new SkiffException(
           ErrorCode.UNAVAILABLE,
-          "Cassandra '" + name + "' at " + g.settings.hosts() + " (" + setup.path() + ".hosts) is not connected (trying again every 5 s at most): "
+          "Cassandra '" + name + "' at " + g.settings.hosts() + " (" + lifecycle.path() + ".hosts) is not connected (trying again every 5 s at most): "
               + notConnected);
     }
     synchronized (g) {
@@ -468,7 +423,7 @@ public final class CassandraClient implements AutoCloseable {
       } catch (RuntimeException e) {
         errors.inc();
         throw CassandraErrors.map(
-            "Cassandra at " + s.hosts() + " (" + setup.path() + ".hosts)"
+            "Cassandra at " + s.hosts() + " (" + lifecycle.path() + ".hosts)"
                 + (keyspace.isEmpty() ? "" : ", keyspace '" + keyspace + "'") + " cannot be opened",
             e);
       }
@@ -478,7 +433,7 @@ public final class CassandraClient implements AutoCloseable {
   }
 
   private synchronized void apply(CassandraSettings next) {
-    if (state.get() != State.STARTED) {
+    if (!lifecycle.isStarted()) {
       return;
     }
     Generation old = generation;
@@ -521,7 +476,7 @@ public final class CassandraClient implements AutoCloseable {
    * @throws ConfigException when no keyspace is configured
    */
   public CassandraSession session() {
-    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(setup.path()).invalid("keyspace", "is required for session()")));
+    return session(settings.keyspace().orElseThrow(() -> Config.empty().at(lifecycle.path()).invalid("keyspace", "is required for session()")));
   }
 
   /**
@@ -532,7 +487,7 @@ public final class CassandraClient implements AutoCloseable {
    */
   public CassandraSession session(String keyspace) {
     checkKeyspace(keyspace);
-    ensureStarted();
+    lifecycle.checkStarted();
     return facades.computeIfAbsent(keyspace, ks -> new CassandraSession(this, ks));
   }
 
@@ -554,7 +509,7 @@ public final class CassandraClient implements AutoCloseable {
    */
   public MigrationReport migrate(String keyspace, String folder) {
     checkKeyspace(keyspace);
-    ensureStarted();
+    lifecycle.checkStarted();
     Generation g = generation;
     return new Migrations(cql(g), g.settings, keyspace, folder, Thread.currentThread().getContextClassLoader()).run();
   }
@@ -574,7 +529,7 @@ public final class CassandraClient implements AutoCloseable {
   }
 
   CqlSession driverSession(String keyspace) {
-    ensureStarted();
+    lifecycle.checkStarted();
     return open(generation, keyspace);
   }
 
@@ -638,7 +593,7 @@ public final class CassandraClient implements AutoCloseable {
   }
 
   private Timer timer(String keyspace, Query q) {
-    return timers.computeIfAbsent(keyspace + "." + q.name(), k -> metrics.timer(name + "." + k));
+    return timers.computeIfAbsent(keyspace + "." + q.name(), lifecycle::timer);
   }
 
   static String abbreviate(String cql) {
@@ -658,24 +613,18 @@ public final class CassandraClient implements AutoCloseable {
   /** Closes every session and removes the health check and metrics. Idempotent. */
   @Override
   public synchronized void close() {
-    State was = state.getAndSet(State.CLOSED);
-    if (was == State.CLOSED) {
-      return;
-    }
-    subscriptions.forEach(LayeredConfig.Subscription::close);
-    if (was == State.STARTED) {
-      keeper.shutdownNow();
-      healthChecks.unregister(name);
-      Generation g = generation;
-      for (CqlSession s : g.sessions.values()) {
+    lifecycle.close(started -> {
+      if (!started) {
+        return;
+      }
+      for (CqlSession s : generation.sessions.values()) {
         try {
           s.close();
         } catch (RuntimeException e) {
           log.debug("closing a Cassandra session: {}", e.toString());
         }
       }
-    }
-    metrics.removeMatching((n, m) -> n.startsWith(name + "."));
+    });
   }
 
   /**
@@ -689,7 +638,7 @@ public final class CassandraClient implements AutoCloseable {
       String moveNote = lastMoveError == null ? "" : "; " + lastMoveError;
       if (g.offline) {
         return Result.unhealthy(
-            "not connected to Cassandra at " + g.settings.hosts() + " (" + setup.path() + ".hosts), trying again every 5 s at most: "
+            "not connected to Cassandra at " + g.settings.hosts() + " (" + lifecycle.path() + ".hosts), trying again every 5 s at most: "
                 + notConnected + moveNote);
       }
       List<Node> up = upNodes(g);
@@ -718,7 +667,6 @@ public final class CassandraClient implements AutoCloseable {
   public static final class Builder extends StoreClientBuilder<CassandraClient, Builder> {
     private final Map<String, String> migrations = new LinkedHashMap<>();
     private ClassLoader loader;
-    private Duration requiredAtStart = Duration.ZERO;
 
     private Builder() {
       super("cassandra", CassandraClient::new);
@@ -738,22 +686,6 @@ public final class CassandraClient implements AutoCloseable {
       checkKeyspace(keyspace);
       migrations.put(keyspace, Objects.requireNonNull(folder, "folder"));
       loader = Thread.currentThread().getContextClassLoader();
-      return this;
-    }
-
-    /**
-     * Makes Cassandra required at start: {@link CassandraClient#start()} waits up to {@code wait} for
-     * a node, then fails with {@link StoreUnavailableAtStart}. The setting {@code required-at-start}
-     * overrides it. Default: not required (start succeeds at once, unhealthy, and connects later).
-     *
-     * @param wait how long start waits for a node
-     * @return this
-     */
-    public Builder requiredAtStart(Duration wait) {
-      if (wait.isNegative()) {
-        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
-      }
-      this.requiredAtStart = wait;
       return this;
     }
   }

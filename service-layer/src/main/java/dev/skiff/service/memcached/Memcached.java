@@ -2,16 +2,15 @@ package dev.skiff.service.memcached;
 
 import dev.skiff.service.StoreClientBuilder;
 import dev.skiff.service.StoreUnavailableAtStart;
+import dev.skiff.service.internal.StallWatch;
+import dev.skiff.service.internal.StoreLifecycle;
 import com.codahale.metrics.Counter;
-import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import com.codahale.metrics.health.HealthCheck;
-import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
-import dev.skiff.platform.internal.Threads;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
@@ -19,7 +18,6 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
@@ -28,14 +26,10 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
-import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.locks.LockSupport;
-import java.util.stream.Collectors;
-import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Supplier;
+import java.util.stream.Collectors;
 import net.rubyeye.xmemcached.MemcachedClient;
 import net.rubyeye.xmemcached.XMemcachedClientBuilder;
 import net.rubyeye.xmemcached.exception.MemcachedException;
@@ -77,8 +71,8 @@ import org.slf4j.LoggerFactory;
  * xmemcached reconnects by itself, but waits {@code reconnect-interval} times the number of tries so far
  * between tries (up to a minute after a long outage), and keeps a half-open connection. So every second
  * a watchdog asks each server through the client ({@code stats}) and on a connection of its own
- * ({@code version}); when a server has answered the plain probe for 2 s while the client cannot use
- * it, the client is replaced by a new one on the same settings, counted in {@code NAME.rebuilds} (a
+ * ({@code version}); when servers have answered the plain probe for 2 s while the client cannot use
+ * them, the client is replaced by a new one on the same settings, counted in {@code NAME.rebuilds} (a
  * rebuild that did not help is tried again after 10 s, doubling up to 5 min). <b>Bound:</b> fully
  * working at most 5 s after memcached answers again, however long it was gone (usually under 1 s
  * after short outages; 2 to 4 s after long ones or half-open connections, through a rebuild). What
@@ -95,8 +89,6 @@ import org.slf4j.LoggerFactory;
 public final class Memcached implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Memcached.class);
   private static final int MAX_KEY_BYTES = 250;
-  /** How often the watchdog looks at the connections. */
-  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
   /**
    * How long a server must answer a probe while the client cannot use it before the client is rebuilt:
    * xmemcached tries a lost server again after {@code reconnect-interval} times the number of tries so
@@ -107,22 +99,12 @@ public final class Memcached implements AutoCloseable {
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
   private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
-  private enum State { NEW, STARTED, CLOSED }
-
-  private final StoreClientBuilder.Setup setup;
+  private final StoreLifecycle lifecycle;
   private final String name;
-  private final MetricRegistry metrics;
-  private final HealthCheckRegistry healthChecks;
-  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
-  private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final Duration requiredAtStart;
-  private final ScheduledExecutorService watchdog;
   private volatile MemcachedSettings settings;
   private volatile MemcachedClient client;
-  /** Watchdog state (its thread only): since when each server answers a probe while the client cannot use it. */
-  private final Map<InetSocketAddress, Long> stalledSince = new java.util.HashMap<>();
-  private long nextRebuild;
-  private Duration backoff = FIRST_BACKOFF;
+  private final StallWatch stall;
 
   private final Timer getTimer;
   private final Timer getMultiTimer;
@@ -134,28 +116,24 @@ public final class Memcached implements AutoCloseable {
   private final Counter errors;
   private final Counter fallbacks;
   private final Counter undecodable;
-  private final Counter rebuilds;
 
   private Memcached(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.setup = setup;
+    this.lifecycle = new StoreLifecycle(Memcached.class, "memcached", setup, "skiff-memcached-watchdog-" + setup.name());
     this.name = setup.name();
-    this.metrics = setup.metrics();
-    this.healthChecks = setup.healthChecks();
     this.settings = MemcachedSettings.from(setup.section());
-    this.requiredAtStart = b.requiredAtStart;
-    this.watchdog = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-memcached-watchdog-" + name));
-    this.getTimer = metrics.timer(name + ".get");
-    this.getMultiTimer = metrics.timer(name + ".get-multi");
-    this.setTimer = metrics.timer(name + ".set");
-    this.deleteTimer = metrics.timer(name + ".delete");
-    this.loadTimer = metrics.timer(name + ".read-through.loads");
-    this.hits = metrics.counter(name + ".hits");
-    this.misses = metrics.counter(name + ".misses");
-    this.errors = metrics.counter(name + ".errors");
-    this.fallbacks = metrics.counter(name + ".read-through.fallbacks");
-    this.undecodable = metrics.counter(name + ".read-through.undecodable");
-    this.rebuilds = metrics.counter(name + ".rebuilds");
+    this.requiredAtStart = setup.requiredAtStart();
+    this.getTimer = lifecycle.timer("get");
+    this.getMultiTimer = lifecycle.timer("get-multi");
+    this.setTimer = lifecycle.timer("set");
+    this.deleteTimer = lifecycle.timer("delete");
+    this.loadTimer = lifecycle.timer("read-through.loads");
+    this.hits = lifecycle.counter("hits");
+    this.misses = lifecycle.counter("misses");
+    this.errors = lifecycle.counter("errors");
+    this.fallbacks = lifecycle.counter("read-through.fallbacks");
+    this.undecodable = lifecycle.counter("read-through.undecodable");
+    this.stall = new StallWatch(STALL, FIRST_BACKOFF, MAX_BACKOFF, lifecycle.counter("rebuilds"));
   }
 
   /** @return a builder */
@@ -177,20 +155,9 @@ public final class Memcached implements AutoCloseable {
    *     (a one-line message naming the hosts)
    */
   public synchronized Memcached start() {
-    if (state.get() != State.NEW) {
-      throw new IllegalStateException("memcached client '" + name + "' is " + state.get().name().toLowerCase(java.util.Locale.ROOT));
-    }
     MemcachedSettings s = settings;
-    try {
-      client = newClient(s);
-    } catch (IOException e) {
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "memcached client '" + name + "' could not start: " + e, e);
-    }
-    metrics.gauge(name + ".servers.available", () -> () -> client.getAvailableServers().size());
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(MemcachedSettings::from, this::apply));
-    state.set(State.STARTED);
-    watchdog.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    lifecycle.start(() -> client = connect(s), new Health(), MemcachedSettings::from, this::apply, this::watch);
+    lifecycle.gauge("servers.available", () -> client.getAvailableServers().size());
     if (!requiredAtStart.isZero()) {
       long deadline = System.nanoTime() + requiredAtStart.toNanos();
       while (client.getAvailableServers().isEmpty() && System.nanoTime() - deadline < 0) {
@@ -198,17 +165,24 @@ public final class Memcached implements AutoCloseable {
       }
       if (client.getAvailableServers().isEmpty()) {
         close();
-        throw new StoreUnavailableAtStart("memcached at [" + hostsText(s) + "] (" + setup.path() + ".hosts) did not answer within "
-            + requiredAtStart + " at start, and this service requires it at start");
+        throw lifecycle.unavailableAtStart("[" + hostsText(s) + "]", requiredAtStart);
       }
     }
     if (client.getAvailableServers().isEmpty()) {
       log.warn("memcached client '{}': no server of {} ({}.hosts) answers; started anyway, unhealthy, and connects when they answer",
-          name, hostsText(s), setup.path());
+          name, hostsText(s), lifecycle.path());
     } else {
       log.info("memcached client '{}' started on {}", name, hostsText(s));
     }
     return this;
+  }
+
+  private MemcachedClient connect(MemcachedSettings s) {
+    try {
+      return newClient(s);
+    } catch (IOException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "memcached client '" + name + "' could not start: " + e, e);
+    }
   }
 
   private MemcachedClient newClient(MemcachedSettings s) throws IOException {
@@ -233,45 +207,25 @@ public final class Memcached implements AutoCloseable {
   }
 
   /**
-   * The watchdog, every second: when a server answers a plain probe ({@code version} on a connection of
-   * its own) for {@link #STALL} while the client cannot use it (not connected, or its connection does
-   * not answer: half-open), the client's own reconnection has stalled; it is then replaced by a new
-   * one on the same settings, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
+   * The watchdog, every second: when servers answer a plain probe ({@code version} on a connection of
+   * their own) for {@link #STALL} while the client cannot use them (not connected, or its connection
+   * does not answer: half-open), the client's own reconnection has stalled; it is then replaced by a
+   * new one on the same settings, counted in {@code NAME.rebuilds}; a rebuild that did not help is tried
    * again after 10 s, doubling up to 5 min (the backoff starts again once every server is served or
    * none answers).
    */
   private void watch() {
-    try {
-      if (state.get() != State.STARTED) {
-        return;
-      }
-      MemcachedSettings s = settings;
-      MemcachedClient c = client;
-      Set<InetSocketAddress> available = new HashSet<>(c.getAvailableServers());
-      long now = System.nanoTime();
-      boolean stalled = false;
-      for (InetSocketAddress a : s.hosts()) {
-        if ((available.contains(a) && serves(c, a, s)) || !answersProbe(a, s)) {
-          stalledSince.remove(a);
-          continue;
-        }
-        long since = stalledSince.computeIfAbsent(a, x -> now);
-        stalled |= now - since >= STALL.toNanos();
-      }
-      if (stalledSince.isEmpty()) {
-        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
-        nextRebuild = now;
-      }
-      if (stalled && now - nextRebuild >= 0) {
-        log.warn("memcached client '{}': {} answer(s), but the client cannot use them; replacing the client (rebuild {})",
-            name, stalledSince.keySet().stream().map(Memcached::hostText).toList(), rebuilds.getCount() + 1);
-        nextRebuild = now + backoff.toNanos();
-        backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-        stalledSince.clear();
-        rebuild();
-      }
-    } catch (RuntimeException e) {
-      log.warn("memcached client '{}': watchdog: {}", name, e.toString());
+    MemcachedSettings s = settings;
+    MemcachedClient c = client;
+    Set<InetSocketAddress> available = new HashSet<>(c.getAvailableServers());
+    List<InetSocketAddress> stalled =
+        s.hosts().stream().filter(a -> !(available.contains(a) && serves(c, a, s)) && answersProbe(a, s)).toList();
+    if (stalled.isEmpty()) {
+      stall.clear();
+    } else if (stall.stalled(System.nanoTime())) {
+      log.warn("memcached client '{}': {} answer(s), but the client cannot use them; replacing the client (rebuild {})",
+          name, stalled.stream().map(Memcached::hostText).toList(), stall.rebuilds() + 1);
+      rebuild();
     }
   }
 
@@ -301,7 +255,7 @@ public final class Memcached implements AutoCloseable {
   }
 
   private synchronized void rebuild() {
-    if (state.get() != State.STARTED) {
+    if (!lifecycle.isStarted()) {
       return;
     }
     MemcachedClient old = client;
@@ -311,7 +265,7 @@ public final class Memcached implements AutoCloseable {
       log.warn("memcached client '{}': could not rebuild: {} (tried again later)", name, e.toString());
       return;
     }
-    rebuilds.inc();
+    stall.rebuilt();
     try {
       old.shutdown();
     } catch (IOException e) {
@@ -320,16 +274,12 @@ public final class Memcached implements AutoCloseable {
   }
 
   private MemcachedClient client() {
-    State s = state.get();
-    if (s != State.STARTED) {
-      throw new IllegalStateException(
-          "memcached client '" + name + "' is " + (s == State.NEW ? "not started: call start() first" : "closed"));
-    }
+    lifecycle.checkStarted();
     return client;
   }
 
   private synchronized void apply(MemcachedSettings next) {
-    if (state.get() != State.STARTED) {
+    if (!lifecycle.isStarted()) {
       return;
     }
     MemcachedSettings old = settings;
@@ -585,21 +535,16 @@ public final class Memcached implements AutoCloseable {
   /** Disconnects and removes the health check and metrics. Idempotent. */
   @Override
   public synchronized void close() {
-    State was = state.getAndSet(State.CLOSED);
-    if (was == State.CLOSED) {
-      return;
-    }
-    subscriptions.forEach(LayeredConfig.Subscription::close);
-    watchdog.shutdownNow();
-    if (was == State.STARTED) {
-      healthChecks.unregister(name);
+    lifecycle.close(started -> {
+      if (!started) {
+        return;
+      }
       try {
         client.shutdown();
       } catch (IOException e) {
         log.warn("memcached client '{}' did not shut down cleanly: {}", name, e.toString());
       }
-    }
-    metrics.removeMatching((n, m) -> n.startsWith(name + "."));
+    });
   }
 
   /** Healthy when every configured server is connected and answers {@code version} in time. */
@@ -608,7 +553,7 @@ public final class Memcached implements AutoCloseable {
     protected Result check() throws Exception {
       MemcachedSettings s = settings;
       MemcachedClient c = client;
-      long rebuilt = rebuilds.getCount();
+      long rebuilt = stall.rebuilds();
       String rebuiltNote = rebuilt == 0 ? "" : "; client rebuilt " + rebuilt + " times";
       Set<InetSocketAddress> up = new HashSet<>(c.getAvailableServers());
       List<InetSocketAddress> down = s.hosts().stream().filter(a -> !up.contains(a)).toList();
@@ -669,26 +614,8 @@ public final class Memcached implements AutoCloseable {
 
   /** Builds a {@link Memcached}. */
   public static final class Builder extends StoreClientBuilder<Memcached, Builder> {
-    private Duration requiredAtStart = Duration.ZERO;
-
     private Builder() {
       super("memcached", Memcached::new);
-    }
-
-    /**
-     * Makes memcached required at start: {@link Memcached#start()} waits up to {@code wait} for a
-     * server to answer and, when none did, throws {@link StoreUnavailableAtStart}. Zero (the default):
-     * start does not require it.
-     *
-     * @param wait how long start waits for memcached
-     * @return this
-     */
-    public Builder requiredAtStart(Duration wait) {
-      if (wait.isNegative()) {
-        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
-      }
-      this.requiredAtStart = wait;
-      return this;
     }
   }
 

@@ -2,11 +2,11 @@ package dev.skiff.service.zookeeper;
 
 import dev.skiff.service.StoreClientBuilder;
 import dev.skiff.service.StoreUnavailableAtStart;
+import dev.skiff.service.internal.StallWatch;
+import dev.skiff.service.internal.StoreLifecycle;
 import com.codahale.metrics.Counter;
-import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import com.codahale.metrics.health.HealthCheck;
-import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.ConfigException;
@@ -26,7 +26,6 @@ import java.util.Objects;
 import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -89,57 +88,44 @@ import org.slf4j.LoggerFactory;
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} moves the client to
  * a new session on the new ensemble without a restart (ephemeral nodes, so locks and leadership, do not
  * move with it: recipes re-acquire as after a session loss). Threads: Curator's, named
- * {@code skiff-zookeeper-NAME-N}, and ZooKeeper's own I/O threads.
+ * {@code skiff-zookeeper-NAME-N}, ZooKeeper's own I/O threads, {@code skiff-zookeeper-watchdog-NAME},
+ * and {@code skiff-zookeeper-deadlines-NAME-1}, which ends operations at their budget.
  */
 public final class ZooKeeperClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ZooKeeperClient.class);
   private static final Pattern RECIPE_NAME = Pattern.compile("[A-Za-z0-9_.-]+");
   /** Set while a caller's operation runs on its thread (see {@link #failFast}). */
   private static final ThreadLocal<Boolean> FOREGROUND = new ThreadLocal<>();
-  /** How often the watchdog looks at the connection. */
-  private static final Duration CHECK_EVERY = Duration.ofSeconds(1);
   /** How long the ensemble must answer a probe while the client stays disconnected before a rebuild. */
   static final Duration STALL = Duration.ofSeconds(5);
   private static final Duration FIRST_BACKOFF = Duration.ofSeconds(10);
   private static final Duration MAX_BACKOFF = Duration.ofMinutes(5);
 
-  private enum State { NEW, STARTED, CLOSED }
-
-  private final StoreClientBuilder.Setup setup;
+  private final StoreLifecycle lifecycle;
   private final String name;
-  private final MetricRegistry metrics;
-  private final HealthCheckRegistry healthChecks;
   private final ZooKeeperSettings settings;
   private final LiveEnsemble ensemble;
   private final CuratorFramework curator;
   private final ExecutorService listenerExecutor;
-  private final ScheduledExecutorService timers;
+  private final ScheduledThreadPoolExecutor deadlines;
   private final Duration requiredAtStart;
-  private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
   private final AtomicReference<Instant> connectionSince = new AtomicReference<>(Instant.now());
   private final AtomicLong lossEpoch = new AtomicLong();
   private volatile boolean everConnected;
   private final List<AutoCloseable> recipes = new ArrayList<>();
-  private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private final Counter suspended;
   private final Counter lost;
   private final Counter reconnected;
-  private final Counter rebuilds;
-  /** Watchdog state (its thread only): since when the ensemble answers while the client is not connected. */
-  private long answeringSince;
-  private long nextRebuild;
-  private Duration backoff = FIRST_BACKOFF;
+  private final StallWatch stall;
   private final Timer lockAcquire;
 
   private ZooKeeperClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
-    this.setup = setup;
+    this.lifecycle = new StoreLifecycle(ZooKeeperClient.class, "ZooKeeper", setup, "skiff-zookeeper-watchdog-" + setup.name());
     this.name = setup.name();
-    this.metrics = setup.metrics();
-    this.healthChecks = setup.healthChecks();
     this.settings = ZooKeeperSettings.from(setup.section());
-    this.requiredAtStart = setup.section().has("required-at-start") ? settings.requiredAtStart() : b.requiredAtStart;
+    this.requiredAtStart = setup.requiredAtStart(settings.requiredAtStart());
     this.ensemble = new LiveEnsemble(settings.connectString());
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
@@ -154,14 +140,13 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.curator = cb.build();
     this.listenerExecutor =
         Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-listeners-" + name));
-    ScheduledThreadPoolExecutor pool = new ScheduledThreadPoolExecutor(2, Threads.named("skiff-zookeeper-watchdog-" + name));
-    pool.setRemoveOnCancelPolicy(true);
-    this.timers = pool; // one thread for the watchdog, one for operations' deadlines
-    this.suspended = metrics.counter(name + ".connection.suspended");
-    this.lost = metrics.counter(name + ".connection.lost");
-    this.reconnected = metrics.counter(name + ".connection.reconnected");
-    this.rebuilds = metrics.counter(name + ".rebuilds");
-    this.lockAcquire = metrics.timer(name + ".lock.acquire");
+    this.deadlines = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-zookeeper-deadlines-" + name));
+    deadlines.setRemoveOnCancelPolicy(true);
+    this.suspended = lifecycle.counter("connection.suspended");
+    this.lost = lifecycle.counter("connection.lost");
+    this.reconnected = lifecycle.counter("connection.reconnected");
+    this.stall = new StallWatch(STALL, FIRST_BACKOFF, MAX_BACKOFF, lifecycle.counter("rebuilds"));
+    this.lockAcquire = lifecycle.timer("lock.acquire");
   }
 
   /** @return a builder */
@@ -182,15 +167,11 @@ public final class ZooKeeperClient implements AutoCloseable {
    *     one-line message naming the hosts)
    */
   public synchronized ZooKeeperClient start() {
-    if (!state.compareAndSet(State.NEW, State.STARTED)) {
-      throw new IllegalStateException("ZooKeeper client '" + name + "' was already started");
-    }
-    curator.getConnectionStateListenable().addListener((c, s) -> onState(s), listenerExecutor);
-    curator.start();
-    metrics.gauge(name + ".connected", () -> () -> isConnected() ? 1 : 0);
-    healthChecks.register(name, new Health());
-    subscriptions.addAll(setup.follow(ZooKeeperSettings::from, this::moveTo));
-    timers.scheduleWithFixedDelay(this::watch, CHECK_EVERY.toMillis(), CHECK_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+    lifecycle.start(() -> {
+      curator.getConnectionStateListenable().addListener((c, s) -> onState(s), listenerExecutor);
+      curator.start();
+    }, new Health(), ZooKeeperSettings::from, this::moveTo, this::watch);
+    lifecycle.gauge("connected", () -> isConnected() ? 1 : 0);
     Duration wait = requiredAtStart.isZero() ? settings.connectionTimeout() : requiredAtStart;
     boolean connected;
     try {
@@ -205,12 +186,10 @@ public final class ZooKeeperClient implements AutoCloseable {
       log.info("ZooKeeper client '{}' connected to {} (namespace '{}')", name, settings.connectString(), settings.namespace());
     } else if (!requiredAtStart.isZero()) {
       close();
-      throw new StoreUnavailableAtStart(
-          "ZooKeeper at " + settings.connectString() + " (" + setup.path() + ".hosts) did not answer within " + wait
-              + " at start, and this service requires it at start");
+      throw lifecycle.unavailableAtStart(settings.connectString(), wait);
     } else {
       log.warn("ZooKeeper client '{}': no answer from {} ({}.hosts) within {}; started anyway, unhealthy, and connects when it answers",
-          name, settings.connectString(), setup.path(), wait);
+          name, settings.connectString(), lifecycle.path(), wait);
     }
     return this;
   }
@@ -243,34 +222,20 @@ public final class ZooKeeperClient implements AutoCloseable {
    * help is tried again after 10 s, doubling up to 5 min (the backoff starts again once connected or
    * once the ensemble no longer answers).
    */
-  private void watch() {
-    try {
-      if (state.get() != State.STARTED) {
-        return;
-      }
-      long now = System.nanoTime();
-      if (curator.getZookeeperClient().isConnected() || !ensembleAnswers()) {
-        answeringSince = 0;
-        backoff = FIRST_BACKOFF; // the backoff spaces only rebuilds that did not help
-        nextRebuild = now;
-        return;
-      }
-      if (answeringSince == 0) {
-        answeringSince = now;
-      }
-      if (now - answeringSince < STALL.toNanos() || now - nextRebuild < 0) {
-        return;
-      }
-      log.warn("ZooKeeper client '{}': {} answers, but the client has not reconnected in {} s; rebuilding its connection (a new session)",
-          name, connectString(), Duration.ofNanos(now - answeringSince).toSeconds());
-      rebuilds.inc();
-      lossEpoch.incrementAndGet();
-      nextRebuild = now + backoff.toNanos();
-      backoff = backoff.multipliedBy(2).compareTo(MAX_BACKOFF) > 0 ? MAX_BACKOFF : backoff.multipliedBy(2);
-      curator.getZookeeperClient().reset();
-    } catch (Exception e) {
-      log.warn("ZooKeeper client '{}': watchdog: {}", name, e.toString());
+  private void watch() throws Exception {
+    if (curator.getZookeeperClient().isConnected() || !ensembleAnswers()) {
+      stall.clear();
+      return;
     }
+    long now = System.nanoTime();
+    if (!stall.stalled(now)) {
+      return;
+    }
+    log.warn("ZooKeeper client '{}': {} answers, but the client has not reconnected in {} s; rebuilding its connection (a new session)",
+        name, connectString(), stall.stalledFor(now).toSeconds());
+    stall.rebuilt();
+    lossEpoch.incrementAndGet();
+    curator.getZookeeperClient().reset();
   }
 
   /** @return whether a server of the ensemble answers {@code srvr} as serving, on a connection of its own */
@@ -301,7 +266,7 @@ public final class ZooKeeperClient implements AutoCloseable {
    * @throws SkiffException UNAVAILABLE naming ZooKeeper and how long it has been unreachable
    */
   void checkAvailable(String what) {
-    checkStarted();
+    lifecycle.checkStarted();
     if (!curator.getZookeeperClient().isConnected()) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": " + unavailable());
     }
@@ -320,7 +285,7 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   private void moveTo(ZooKeeperSettings next) {
     String cs = next.connectString();
-    if (cs.equals(ensemble.getConnectionString()) || state.get() != State.STARTED) {
+    if (cs.equals(ensemble.getConnectionString()) || !lifecycle.isStarted()) {
       return;
     }
     log.info("ZooKeeper client '{}' moves from {} to {}", name, ensemble.getConnectionString(), cs);
@@ -350,7 +315,7 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   /** @return whether the connection is up now */
   public boolean isConnected() {
-    return state.get() == State.STARTED && curator.getZookeeperClient().isConnected();
+    return lifecycle.isStarted() && curator.getZookeeperClient().isConnected();
   }
 
   /** Incremented each time the session was (or must be presumed) lost: what it held is gone. */
@@ -365,13 +330,6 @@ public final class ZooKeeperClient implements AutoCloseable {
    */
   public CuratorFramework curator() {
     return curator;
-  }
-
-  private void checkStarted() {
-    if (state.get() != State.STARTED) {
-      throw new IllegalStateException(
-          "ZooKeeper client '" + name + "' is " + (state.get() == State.NEW ? "not started: call start() first" : "closed"));
-    }
   }
 
   private static String checkName(String what, String n) {
@@ -389,7 +347,7 @@ public final class ZooKeeperClient implements AutoCloseable {
    * @return the lock
    */
   public DistributedLock lock(String lockName) {
-    checkStarted();
+    lifecycle.checkStarted();
     return new DistributedLock(this, checkName("lock name", lockName), lockAcquire);
   }
 
@@ -402,7 +360,7 @@ public final class ZooKeeperClient implements AutoCloseable {
    * @return the participant, not started; closed with this client
    */
   public synchronized LeaderElection leaderElection(String electionName, String participantId, Consumer<Boolean> listener) {
-    checkStarted();
+    lifecycle.checkStarted();
     LeaderElection e =
         new LeaderElection(this, checkName("election name", electionName), Objects.requireNonNull(participantId, "participantId"), listener, listenerExecutor);
     recipes.add(e);
@@ -416,7 +374,7 @@ public final class ZooKeeperClient implements AutoCloseable {
    * @return the watched value; closed with this client
    */
   public synchronized WatchedValue watch(String znode) {
-    checkStarted();
+    lifecycle.checkStarted();
     if (znode == null || !znode.startsWith("/") || znode.endsWith("/") || znode.contains("//")) {
       throw new IllegalArgumentException("a ZooKeeper path starts with '/' and has no empty parts: '" + znode + "'");
     }
@@ -428,32 +386,27 @@ public final class ZooKeeperClient implements AutoCloseable {
   /** Closes the recipes made from this client, then the connection; removes health check and metrics. Idempotent. */
   @Override
   public synchronized void close() {
-    State was = state.getAndSet(State.CLOSED);
-    if (was == State.CLOSED) {
-      return;
-    }
-    subscriptions.forEach(LayeredConfig.Subscription::close);
-    for (int i = recipes.size() - 1; i >= 0; i--) {
-      try {
-        recipes.get(i).close();
-      } catch (Exception e) {
-        log.debug("closing a ZooKeeper recipe: {}", e.toString());
+    lifecycle.close(started -> {
+      for (int i = recipes.size() - 1; i >= 0; i--) {
+        try {
+          recipes.get(i).close();
+        } catch (Exception e) {
+          log.debug("closing a ZooKeeper recipe: {}", e.toString());
+        }
       }
-    }
-    healthChecks.unregister(name);
-    timers.shutdownNow();
-    if (was == State.STARTED) {
-      curator.close();
-    }
-    listenerExecutor.shutdown();
-    metrics.removeMatching((n, m) -> n.startsWith(name + "."));
+      deadlines.shutdownNow();
+      if (started) {
+        curator.close();
+      }
+      listenerExecutor.shutdown();
+    });
   }
 
   /** Healthy while the connection is up. */
   private final class Health extends HealthCheck {
     @Override
     protected Result check() {
-      long rebuilt = rebuilds.getCount();
+      long rebuilt = stall.rebuilds();
       String rebuiltNote = rebuilt == 0 ? "" : "; connection rebuilt " + rebuilt + " times";
       if (isConnected()) {
         return Result.healthy("connected to " + connectString() + " (session 0x" + Long.toHexString(sessionId()) + ")" + rebuiltNote);
@@ -517,7 +470,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     checkAvailable(what);
     Thread caller = Thread.currentThread();
     Deadline deadline = new Deadline();
-    ScheduledFuture<?> timer = timers.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
+    ScheduledFuture<?> timer = deadlines.schedule(() -> deadline.fire(caller), budget.toMillis(), TimeUnit.MILLISECONDS);
     FOREGROUND.set(Boolean.TRUE);
     try {
       return op.call();
@@ -585,26 +538,8 @@ public final class ZooKeeperClient implements AutoCloseable {
 
   /** Builds a {@link ZooKeeperClient}. */
   public static final class Builder extends StoreClientBuilder<ZooKeeperClient, Builder> {
-    private Duration requiredAtStart = Duration.ZERO;
-
     private Builder() {
       super("zookeeper", ZooKeeperClient::new);
-    }
-
-    /**
-     * Makes ZooKeeper required at start: {@link ZooKeeperClient#start()} waits up to {@code wait} for
-     * it and, when no server answered, throws {@link StoreUnavailableAtStart} (the config key
-     * {@code required-at-start}, when set, wins). Zero (the default): start does not require it.
-     *
-     * @param wait how long start waits for ZooKeeper
-     * @return this
-     */
-    public Builder requiredAtStart(Duration wait) {
-      if (wait.isNegative()) {
-        throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
-      }
-      this.requiredAtStart = wait;
-      return this;
     }
   }
 
