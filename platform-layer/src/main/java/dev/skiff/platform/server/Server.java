@@ -11,6 +11,7 @@ import dev.skiff.platform.internal.Lifecycle;
 import dev.skiff.platform.internal.Observers;
 import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.observe.RpcObserver;
+import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.transport.RequestMessage;
@@ -84,6 +85,8 @@ public final class Server implements AutoCloseable {
   private final Map<String, HandlerPool.Pace> paces = new LinkedHashMap<>();
   private final ServerCall.Site site;
   private final Rotation rotation;
+  /** The default token verifier, owned (closed with the server); null when the builder gave one. */
+  private final LoginTokenVerifier ownVerifier;
   private volatile Transport.ServerBinding binding;
   private volatile Announcer announcer;
 
@@ -120,7 +123,11 @@ public final class Server implements AutoCloseable {
     this.client =
         Client.builder().transport(transport).name(name).instanceId(instanceId).defaultTimeout(b.clientTimeout)
             .maxMessageBytes(b.maxMessageBytes).metrics(metrics).clock(clock).observers(observed).identities(identities).build();
-    TokenVerifier verifier = b.tokenVerifier == null ? TokenVerifier.refusingAll() : b.tokenVerifier;
+    // the login service's signatures, checked with the keys it publishes; subscribes on the first token only
+    this.ownVerifier = b.tokenVerifier != null ? null
+        : LoginTokenVerifier.builder().transport(transport).source(new LoginServiceSource(client, b.clientTimeout))
+            .identities(identities).metrics(metrics).clock(clock).build();
+    TokenVerifier verifier = b.tokenVerifier != null ? b.tokenVerifier : ownVerifier;
     EndpointGuard guard = new EndpointGuard(name, identities, verifier, metrics, endpoints.keySet());
     this.admission = new Admission(name, endpoints, b.maxMessageBytes, b.maxQueueWait, b.defaultDeadline);
     this.pool = new HandlerPool<>(name, b.concurrency, clock);
@@ -343,6 +350,9 @@ public final class Server implements AutoCloseable {
     }
     monitor.close();
     pool.shutdownNow();
+    if (ownVerifier != null) {
+      ownVerifier.close();
+    }
     client.close();
     if (ownsTransport) {
       transport.close();

@@ -304,10 +304,12 @@ public final class ServerBuilder {
   }
 
   /**
-   * Sets how the session tokens of people are checked. Default: the login service's signatures,
-   * checked with the public keys it publishes (docs/security.md).
+   * Sets how the session tokens of people are checked. Default: a
+   * {@link dev.skiff.platform.security.LoginTokenVerifier} of the server's own (closed with it): the login
+   * service's signatures, checked with the public keys it publishes, ended sessions refused at once
+   * (docs/security.md).
    *
-   * @param verifier the verifier
+   * @param verifier the verifier (not owned: the server does not close it)
    * @return this
    */
   public ServerBuilder tokenVerifier(TokenVerifier verifier) {

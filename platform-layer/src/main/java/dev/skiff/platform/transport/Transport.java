@@ -106,6 +106,29 @@ public interface Transport extends AutoCloseable {
     void onEvent(String topic, String contentType, byte[] body, String sender);
   }
 
+  /**
+   * Watches the connection that events travel on: told when it is lost (events published from then on
+   * until it is back never arrive) and when it is back, with every subscription working again. What a
+   * subscriber that must not miss an event uses to catch up (the token verifier's revocations). A
+   * transport that never loses events (in process) never calls it.
+   *
+   * @param listener told of each loss and recovery, on a transport thread: must not block
+   * @return closing it stops the notices
+   */
+  default Subscription watchConnection(ConnectionListener listener) {
+    java.util.Objects.requireNonNull(listener, "listener");
+    return () -> {};
+  }
+
+  /** Hears of the loss and recovery of the connection events travel on ({@link #watchConnection}). */
+  interface ConnectionListener {
+    /** The connection is lost: events may be missed until {@link #recovered()}. */
+    void lost();
+
+    /** The connection is back and every subscription receives events again. */
+    void recovered();
+  }
+
   /** A subscription to events. */
   interface Subscription extends AutoCloseable {
     /** Stops delivery. Idempotent. */

@@ -11,6 +11,8 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Threads;
 import java.io.IOException;
 import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import dev.skiff.platform.transport.Transport;
 import java.util.concurrent.AbstractExecutorService;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
@@ -50,6 +52,8 @@ final class AmqpConnections implements AutoCloseable {
 
   /** Complete while the main connection works; a new, pending one from its loss to its recovery. */
   private volatile CompletableFuture<Void> recovered = CompletableFuture.completedFuture(null);
+  /** Told of the main connection's losses and recoveries ({@link #watch}). */
+  private final List<Transport.ConnectionListener> watchers = new CopyOnWriteArrayList<>();
   private final boolean rabbitMq;
 
   private AmqpConnections(AmqpOptions options, ConnectionFactory factory, Connection main, ExecutorService dispatch) {
@@ -131,14 +135,47 @@ final class AmqpConnections implements AutoCloseable {
     return r.isDone() ? WORKING : r.thenApply(v -> v);
   }
 
-  private synchronized void beginRecovering() {
-    if (recovered.isDone() && !closed.get()) {
-      recovered = new CompletableFuture<>();
+  private void beginRecovering() {
+    boolean began;
+    synchronized (this) {
+      began = recovered.isDone() && !closed.get();
+      if (began) {
+        recovered = new CompletableFuture<>();
+      }
+    }
+    if (began) {
+      tell(Transport.ConnectionListener::lost);
     }
   }
 
-  private synchronized void endRecovering() {
-    recovered.complete(null);
+  private void endRecovering() {
+    boolean ended;
+    synchronized (this) {
+      ended = !recovered.isDone();
+      recovered.complete(null);
+    }
+    if (ended && !closed.get()) {
+      tell(Transport.ConnectionListener::recovered);
+    }
+  }
+
+  private void tell(java.util.function.Consumer<Transport.ConnectionListener> notice) {
+    for (Transport.ConnectionListener w : watchers) {
+      try {
+        notice.accept(w);
+      } catch (RuntimeException e) {
+        log.warn("a connection watcher failed", e);
+      }
+    }
+  }
+
+  /**
+   * @param listener told when the main connection is lost and when its recovery has ended
+   * @return closing it stops the notices
+   */
+  Transport.Subscription watch(Transport.ConnectionListener listener) {
+    watchers.add(java.util.Objects.requireNonNull(listener, "listener"));
+    return () -> watchers.remove(listener);
   }
 
   /** @return a single thread for the transport's delayed work */

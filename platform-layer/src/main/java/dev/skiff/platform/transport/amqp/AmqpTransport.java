@@ -178,6 +178,12 @@ public final class AmqpTransport implements Transport {
     return events.subscribe(pattern, group, listener);
   }
 
+  /** Told when the main connection (events, calls and replies) is lost and when its recovery has ended. */
+  @Override
+  public Subscription watchConnection(ConnectionListener listener) {
+    return connections.watch(listener);
+  }
+
   /** @return the routing topology on this transport's connection (closed with the transport) */
   @Override
   public Optional<RoutingTopology> routing() {
