@@ -1,0 +1,152 @@
+package dev.skiff.kernel.login;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.kernel.Kernel;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.security.UserIdentity;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
+import dev.skiff.proto.v1.UserResponse;
+import com.google.protobuf.StringValue;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import java.util.function.Supplier;
+
+/**
+ * What the login tests share: a login service in a kernel on a broker connection of its own, a client on
+ * another, and a probe service on a third connection (another process, as far as the broker can tell)
+ * whose endpoints check session tokens with the default verifier every {@link Server} has.
+ */
+final class LoginFixture implements AutoCloseable {
+  static final String ADMIN_PASSWORD = "first-admin-pass";
+
+  private final String uri;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+  final String probeName = "test.probe" + UUID.randomUUID().toString().substring(0, 8);
+  LoginService login;
+  Kernel kernel;
+  Client client;
+  Server probe;
+  MetricRegistry probeMetrics;
+
+  LoginFixture(String uri) {
+    this.uri = uri;
+  }
+
+  /** Starts a login service on a store (the previous one, if any, must be stopped first). */
+  LoginService startLogin(LoginSettings settings, UserStore store) {
+    Transport t = AmqpTransport.connect(uri);
+    login = new LoginService(settings, store, Clock.systemUTC());
+    kernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(login), 0);
+    toClose.add(t);
+    toClose.add(kernel);
+    return login;
+  }
+
+  void stopLogin() {
+    kernel.close();
+  }
+
+  /** The client (a tool, on its own connection). */
+  Client client() {
+    if (client == null) {
+      client = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build();
+      toClose.add(client);
+    }
+    return client;
+  }
+
+  /** Starts the probe: whoami (signed in), config (ADMIN.CONFIG), admin (ADMIN), greeter-routes (ADMIN.ROUTES:com.example.greeter). */
+  Server probe() {
+    if (probe == null) {
+      probe = newProbe();
+    }
+    return probe;
+  }
+
+  Server newProbe() {
+    MetricRegistry m = new MetricRegistry();
+    Server s = Server.builder(probeName).transport(AmqpTransport.connect(uri)).ownTransport().metrics(m).announce(false)
+        .endpoint(Endpoint.of("whoami", StringValue.class, StringValue.class, (r, ctx) -> StringValue.of(name(ctx.caller().user().orElse(null))))
+            .withAccess(Access.signedIn()))
+        .endpoint(Endpoint.of("config", StringValue.class, StringValue.class, (r, ctx) -> StringValue.of("config"))
+            .withAccess(Access.role("ADMIN.CONFIG")))
+        .endpoint(Endpoint.of("admin", StringValue.class, StringValue.class, (r, ctx) -> StringValue.of("admin"))
+            .withAccess(Access.role("ADMIN")))
+        .endpoint(Endpoint.of("greeter-routes", StringValue.class, StringValue.class, (r, ctx) -> StringValue.of("routes"))
+            .withAccess(Access.role("ADMIN.ROUTES:com.example.greeter")))
+        .build().start();
+    if (probe == null) {
+      probeMetrics = m;
+    }
+    toClose.add(s);
+    return s;
+  }
+
+  private static String name(UserIdentity u) {
+    return u == null ? "-" : u.user();
+  }
+
+  Client as(String token) {
+    return client().withScope(CallScope.forUser(token));
+  }
+
+  Session login(String user, String password) {
+    return client().call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(), Session.class);
+  }
+
+  UserResponse addUser(String adminToken, String user, String password, String... roles) {
+    return as(adminToken).call(LoginService.SERVICE, "users.add",
+        AddUserRequest.newBuilder().setUser(user).setPassword(password).addAllRoles(List.of(roles)).build(), UserResponse.class);
+  }
+
+  /** Calls an endpoint of the probe with a token. */
+  String probe(String endpoint, String token) {
+    probe();
+    return as(token).call(probeName, endpoint, StringValue.of("x"), StringValue.class).getValue();
+  }
+
+  static SkiffException refusal(Supplier<?> call) {
+    try {
+      call.get();
+    } catch (SkiffException e) {
+      return e;
+    }
+    throw new AssertionError("the call was not refused");
+  }
+
+  static void assertRefused(Supplier<?> call, ErrorCode code, String... words) {
+    SkiffException e = refusal(call);
+    assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
+    if (words.length > 0) {
+      assertThat(e.getMessage()).contains(words);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      try {
+        toClose.get(i).close();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+}
