@@ -141,13 +141,8 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
   private final long refreshIntervalMillis;
   private final RevocationList revocations;
   private final Cache<String, UserIdentity> cache;
-  private final Counter verified;
-  private final Counter cacheHits;
-  private final Counter evicted;
-  private final Counter overflows;
-  private final Counter refusedEvents;
-  private final Counter keyFetches;
-  private final Map<Reason, Counter> refused = new HashMap<>();
+  /** Registered on the first token: a server that never sees one has none of these metrics. */
+  private volatile Counters counters;
 
   private final Object lock = new Object();
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
@@ -175,15 +170,6 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     this.keyWait = b.keyWait;
     this.refreshIntervalMillis = b.keyRefreshInterval.toMillis();
     this.revocations = new RevocationList(b.maxRevocations);
-    this.verified = metrics.counter("skiff.tokens.verified");
-    this.cacheHits = metrics.counter("skiff.tokens.cache-hits");
-    this.evicted = metrics.counter("skiff.tokens.cache-evicted");
-    this.overflows = metrics.counter("skiff.tokens.revocations-overflow");
-    this.refusedEvents = metrics.counter("skiff.tokens.refused-events");
-    this.keyFetches = metrics.counter("skiff.tokens.key-fetches");
-    for (Reason r : Reason.values()) {
-      refused.put(r, metrics.counter("skiff.tokens.refused." + r.name()));
-    }
     this.cache = Caffeine.newBuilder()
         .maximumWeight(b.maxCacheBytes)
         .weigher((String token, UserIdentity id) -> 2 * token.length() + 512)
@@ -207,10 +193,48 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
         .executor(Runnable::run)
         .removalListener((String token, UserIdentity id, RemovalCause cause) -> {
           if (cause == RemovalCause.SIZE) {
-            evicted.inc();
+            counters().evicted.inc();
           }
         })
         .build();
+  }
+
+  /** The verifier's metrics ({@code skiff.tokens.*}). */
+  private static final class Counters {
+    final Counter verified;
+    final Counter cacheHits;
+    final Counter evicted;
+    final Counter overflows;
+    final Counter refusedEvents;
+    final Counter keyFetches;
+    final Map<Reason, Counter> refused = new HashMap<>();
+
+    Counters(MetricRegistry metrics, RevocationList revocations) {
+      verified = metrics.counter("skiff.tokens.verified");
+      cacheHits = metrics.counter("skiff.tokens.cache-hits");
+      evicted = metrics.counter("skiff.tokens.cache-evicted");
+      overflows = metrics.counter("skiff.tokens.revocations-overflow");
+      refusedEvents = metrics.counter("skiff.tokens.refused-events");
+      keyFetches = metrics.counter("skiff.tokens.key-fetches");
+      for (Reason r : Reason.values()) {
+        refused.put(r, metrics.counter("skiff.tokens.refused." + r.name()));
+      }
+      metrics.gauge("skiff.tokens.revocations", () -> (Gauge<Integer>) revocations::size);
+    }
+  }
+
+  private Counters counters() {
+    Counters c = counters;
+    if (c == null) {
+      synchronized (lock) {
+        c = counters;
+        if (c == null) {
+          c = new Counters(metrics, revocations);
+          counters = c;
+        }
+      }
+    }
+    return c;
   }
 
   /** @return a builder */
@@ -223,7 +247,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     try {
       return check(token);
     } catch (TokenRejectedException e) {
-      refused.get(e.reason()).inc();
+      counters().refused.get(e.reason()).inc();
       throw e;
     }
   }
@@ -243,7 +267,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
         throw new TokenRejectedException(Reason.EXPIRED, "the session token has expired: renew it or sign in again");
       }
       checkNotRevoked(id);
-      cacheHits.inc();
+      counters().cacheHits.inc();
       return id;
     }
     awaitReady();
@@ -302,7 +326,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
         log.warn("cannot subscribe to the login service's events: {}", e.description());
         throw new TokenRejectedException(Reason.KEYS_UNAVAILABLE, "the login service's events cannot be subscribed to now");
       }
-      metrics.gauge("skiff.tokens.revocations", () -> (Gauge<Integer>) revocations::size);
+      counters();
       // subscribed first, then fetched: nothing published in between is missed
       ready = load();
       started = true;
@@ -362,7 +386,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
       return keyRefresh;
     }
     keyRefreshAt.set(now);
-    keyFetches.inc();
+    counters().keyFetches.inc();
     CompletableFuture<Void> f;
     try {
       f = source.keys().thenAccept(this::useKeys);
@@ -433,7 +457,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
       return;
     }
     if (!revocations.add(r, now)) {
-      overflows.inc();
+      counters().overflows.inc();
       cache.invalidateAll();
       log.warn("more than {} ended sessions are in force: every token issued before now is refused (sign in again)",
           revocations.size());
@@ -462,7 +486,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     if (identities.mayActAs(sender, SERVICE)) {
       return true;
     }
-    refusedEvents.inc();
+    counters().refusedEvents.inc();
     log.warn("ignored a {} event from {}: only {} may send it", what,
         sender == null ? "a sender with no proven identity" : "broker user '" + Printable.of(sender) + "'", SERVICE);
     return false;
@@ -553,7 +577,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
         throw new TokenRejectedException(Reason.BAD_SIGNATURE, "the session token is signed by a key the login service does not publish");
       }
     }
-    verified.inc();
+    counters().verified.inc();
     boolean good;
     try {
       good = jwt.verify(v);
