@@ -215,8 +215,9 @@ public final class LoginService extends KernelServiceBase {
     if (!tryInit()) {
       Threads.start("skiff-login-init", this::initLoop);
     }
-    long tick = Math.max(100, Math.min(settings.keyRotation().toMillis() / 4, 30_000));
-    timer.scheduleWithFixedDelay(this::tick, tick, Math.min(tick, 1000), TimeUnit.MILLISECONDS);
+    long keyCheck = Math.max(100, Math.min(settings.keyRotation().toMillis() / 4, 30_000));
+    timer.scheduleWithFixedDelay(this::checkKeys, keyCheck, keyCheck, TimeUnit.MILLISECONDS);
+    timer.scheduleWithFixedDelay(this::resendPending, 1000, 1000, TimeUnit.MILLISECONDS);
     closeAtEnd(b.build().start());
     log.info("login service: {} ({} store), signing with key {}", settings, store.getClass().getSimpleName(),
         ready ? keys.signingKid() : "(not ready: " + notReady + ")");
@@ -241,6 +242,7 @@ public final class LoginService extends KernelServiceBase {
       return true;
     }
     try {
+      hasher.warmUp();
       store.start();
       keys.refresh();
       bootstrap();
@@ -278,18 +280,14 @@ public final class LoginService extends KernelServiceBase {
     }
   }
 
-  /** Every tick: rotate keys when due (publishing a change), resend events that failed to go out. */
-  private void tick() {
+  /** Rotates keys when due and retires old ones (or picks up another copy's), publishing a change. */
+  private void checkKeys() {
     try {
-      if (!ready) {
-        return;
-      }
-      if (keys.refresh()) {
+      if (ready && keys.refresh()) {
         publish(KeysChanged.newBuilder().setJwksJson(keys.publicJwks()).build());
       }
-      resendPending();
     } catch (RuntimeException e) {
-      log.warn("login: key rotation or event resend failed (retrying): {}", e instanceof SkiffException s ? s.description() : e.toString());
+      log.warn("login: checking the signing keys failed (retrying): {}", e instanceof SkiffException s ? s.description() : e.toString());
     }
   }
 
@@ -594,6 +592,7 @@ public final class LoginService extends KernelServiceBase {
     }
   }
 
+  /** Sends again the events that could not be published. */
   private void resendPending() {
     List<com.google.protobuf.Message> again;
     synchronized (pending) {

@@ -46,7 +46,7 @@ final class PasswordHasher {
   private final int parallelism;
   private final SecureRandom random = new SecureRandom();
   private final Semaphore turns;
-  private final String dummy;
+  private volatile String dummy;
 
   /** @param maxConcurrent how many hashes may run at once */
   PasswordHasher(int maxConcurrent) {
@@ -58,9 +58,27 @@ final class PasswordHasher {
     this.iterations = iterations;
     this.parallelism = parallelism;
     this.turns = new Semaphore(maxConcurrent, true);
-    byte[] filler = new byte[24];
-    random.nextBytes(filler);
-    this.dummy = hash(B64.encodeToString(filler));
+  }
+
+  /** Makes the dummy hash now (the first hash also warms the code up): before the first login, not in it. */
+  void warmUp() {
+    dummy();
+  }
+
+  private String dummy() {
+    String d = dummy;
+    if (d == null) {
+      synchronized (this) {
+        d = dummy;
+        if (d == null) {
+          byte[] filler = new byte[24];
+          random.nextBytes(filler);
+          d = hash(B64.encodeToString(filler));
+          dummy = d;
+        }
+      }
+    }
+    return d;
   }
 
   /**
@@ -84,9 +102,9 @@ final class PasswordHasher {
    */
   boolean matches(String password, String stored) {
     boolean real = stored != null;
-    Matcher m = PHC.matcher(real ? stored : dummy);
+    Matcher m = PHC.matcher(real ? stored : dummy());
     if (!m.matches()) {
-      m = PHC.matcher(dummy); // a damaged stored hash: spend the time, refuse
+      m = PHC.matcher(dummy()); // a damaged stored hash: spend the time, refuse
       m.matches();
       real = false;
     }
