@@ -16,6 +16,13 @@ import java.time.Duration;
 public record CallOptions(Duration timeout, String instance, String version, String requestId, Boolean idempotent, boolean trace) {
   private static final CallOptions DEFAULTS = new CallOptions(null, null, null, null, null, false);
 
+  /**
+   * The longest timeout a call may have: 30 days. A call asking for longer is refused BAD_REQUEST before
+   * it is sent. RabbitMQ refuses a per-message TTL over 2^32-1 ms (about 49.7 days) by closing the
+   * publishing channel; this bound stays well inside it, and far beyond any call worth waiting for.
+   */
+  public static final Duration MAX_TIMEOUT = Duration.ofDays(30);
+
   /** Checks the arguments. */
   public CallOptions {
     if (timeout != null && (timeout.isNegative() || timeout.isZero())) {

@@ -58,6 +58,12 @@ public record Settings(
   /** The default largest message body: 4 MiB. */
   public static final int DEFAULT_MAX_MESSAGE_BYTES = 4 << 20;
 
+  /** The default bound on the request bodies a service instance holds at once: 64 MiB. */
+  public static final long DEFAULT_MAX_IN_FLIGHT_BYTES = 64L << 20;
+
+  /** The default number of times a request may reach a service before it is set aside: 5. */
+  public static final int DEFAULT_MAX_DELIVERIES = 5;
+
   /**
    * Settings from this process's environment.
    *

