@@ -103,7 +103,7 @@ class ServerMonitoringTest {
     call(EchoRequest.newBuilder().setFail("INTERNAL").build());
     call(EchoRequest.newBuilder().setFail("INTERNAL").build());
     awaitRecorded(8);
-    assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration", "endpoint.echo", "rotation");
+    assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration", "dead-letters", "endpoint.echo", "rotation");
     Map<String, HealthCheck.Result> results = server.health().runAll();
     assertThat(results).allSatisfy((n, r) -> assertThat(r.healthy()).as(n + ": " + r.message()).isTrue());
     assertThat(results.get("configuration").message()).contains("concurrency 16").contains("metrics on");
@@ -202,7 +202,7 @@ class ServerMonitoringTest {
     call(EchoRequest.newBuilder().setText("hi").build());
     await().atMost(Duration.ofSeconds(5)).until(() -> server.metrics().timer("skiff.server.endpoint.echo").getCount() == 1);
     assertThat(server.metrics().getMeters()).doesNotContainKey("skiff.server.endpoint.echo.requests");
-    assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration");
+    assertThat(server.health().names()).containsExactly("broker", "capacity", "configuration", "dead-letters");
     assertThat(server.metrics().getGauges()).as("no outlier ejection without metrics").doesNotContainKey("skiff.server.rotation.in");
     assertThat(server.monitor().report().getEndpointsList()).isEmpty();
     assertThat(MonitoringOptions.fromEnvironment(Map.of("SKIFF_METRICS", "off")).metricsEnabled()).isFalse();

@@ -185,8 +185,15 @@ final class CallEngine {
     if (closed.get()) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "the client is closed");
     }
-    long now = config.clock().millis();
     Duration timeout = options.timeout() == null ? config.defaultTimeout() : options.timeout();
+    if (timeout.compareTo(CallOptions.MAX_TIMEOUT) > 0) {
+      // RabbitMQ would refuse the message expiry and close the publishing channel (issue 17)
+      throw new SkiffException(
+              ErrorCode.BAD_REQUEST,
+              "the timeout of the call to " + service + "/" + endpoint + " (" + timeout + ") is too long: a call's timeout is at most 30 days")
+          .withContext("limit", CallOptions.MAX_TIMEOUT.toString());
+    }
+    long now = config.clock().millis();
     long deadline = now + Math.max(1, timeout.toMillis());
     if (scope != null && scope.deadline() != null) {
       deadline = Math.min(deadline, scope.deadline().toEpochMilli());

@@ -328,10 +328,13 @@ public final class Client implements AutoCloseable {
       return this;
     }
 
-    /** @param timeout the timeout of calls that name none (default 5 s) @return this */
+    /**
+     * @param timeout the timeout of calls that name none (default 5 s; at most {@link CallOptions#MAX_TIMEOUT})
+     * @return this
+     */
     public Builder defaultTimeout(Duration timeout) {
-      if (timeout.isNegative() || timeout.isZero()) {
-        throw new IllegalArgumentException("defaultTimeout must be positive: " + timeout);
+      if (timeout.isNegative() || timeout.isZero() || timeout.compareTo(CallOptions.MAX_TIMEOUT) > 0) {
+        throw new IllegalArgumentException("defaultTimeout must be positive and at most 30 days: " + timeout);
       }
       this.defaultTimeout = timeout;
       return this;

@@ -49,6 +49,29 @@ public final class EnvVars {
    * @param env the variables
    * @param key the variable
    * @param dflt the value when unset or blank
+   * @return the variable's value, a whole number above zero (up to 2^63-1)
+   * @throws IllegalArgumentException naming the variable when its value is not one
+   */
+  public static long positiveLong(Map<String, String> env, String key, long dflt) {
+    Optional<String> v = nonBlank(env, key);
+    if (v.isEmpty()) {
+      return dflt;
+    }
+    try {
+      long n = Long.parseLong(v.get());
+      if (n > 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // reported below
+    }
+    throw new IllegalArgumentException(key + " must be a positive whole number, not '" + v.get() + "'");
+  }
+
+  /**
+   * @param env the variables
+   * @param key the variable
+   * @param dflt the value when unset or blank
    * @return the variable's value, a duration above zero as {@link Durations#parse} reads it
    * @throws IllegalArgumentException naming the variable when its value is not one
    */

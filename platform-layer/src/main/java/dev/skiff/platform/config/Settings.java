@@ -16,6 +16,9 @@ import java.util.Optional;
  *   <tr><td>SKIFF_CONCURRENCY</td><td>handlers running at once</td><td>16</td></tr>
  *   <tr><td>SKIFF_PREFETCH</td><td>unsettled requests held per queue</td><td>2 × concurrency</td></tr>
  *   <tr><td>SKIFF_MAX_MESSAGE_BYTES</td><td>largest request or response body</td><td>4194304</td></tr>
+ *   <tr><td>SKIFF_MAX_IN_FLIGHT_BYTES</td><td>most bytes of request bodies an instance holds at once</td><td>67108864</td></tr>
+ *   <tr><td>SKIFF_MAX_DELIVERIES</td><td>times a request may reach an instance, each ending unsettled, before it
+ *       is set aside (docs/security.md "Hostile input")</td><td>5</td></tr>
  *   <tr><td>SKIFF_DEFAULT_TIMEOUT</td><td>a call's timeout when it names none</td><td>5s</td></tr>
  *   <tr><td>SKIFF_DRAIN_GRACE</td><td>how long close() lets in-flight requests finish</td><td>10s</td></tr>
  *   <tr><td>SKIFF_HEARTBEAT</td><td>how often an instance announces itself (forgotten after 3 missed)</td><td>2s</td></tr>
@@ -38,6 +41,9 @@ import java.util.Optional;
  * @param outlierEjection whether an instance failing while its peers succeed takes itself out of rotation
  * @param brokerWait how long a service started while its broker cannot be reached waits for it; empty to
  *     wait as long as it takes (docs/reliability.md, "Starting while a dependency is down")
+ * @param maxInFlightBytes the most bytes of request bodies an instance holds at once
+ * @param maxDeliveries how many times a request may reach an instance, each delivery ending unsettled,
+ *     before it is set aside
  */
 public record Settings(
     String amqpUri,
@@ -50,7 +56,9 @@ public record Settings(
     Duration drainGrace,
     Duration heartbeat,
     boolean outlierEjection,
-    Optional<Duration> brokerWait) {
+    Optional<Duration> brokerWait,
+    long maxInFlightBytes,
+    int maxDeliveries) {
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";
@@ -94,6 +102,8 @@ public record Settings(
         EnvVars.positiveDuration(env, "SKIFF_DRAIN_GRACE", Duration.ofSeconds(10)),
         EnvVars.positiveDuration(env, "SKIFF_HEARTBEAT", Duration.ofSeconds(2)),
         EnvVars.onOff(env, "SKIFF_OUTLIER_EJECTION", true),
-        EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)));
+        EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)),
+        EnvVars.positiveLong(env, "SKIFF_MAX_IN_FLIGHT_BYTES", DEFAULT_MAX_IN_FLIGHT_BYTES),
+        EnvVars.positiveInt(env, "SKIFF_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES));
   }
 }

@@ -17,4 +17,17 @@ public interface ServerLoad {
 
   /** @return requests dropped so far because their deadline passed before they started */
   long droppedExpired();
+
+  /** @return requests this instance has set aside so far (dead-lettered: too large, or over the delivery limit) */
+  default long setAside() {
+    return 0;
+  }
+
+  /**
+   * @return requests of the service (set aside by any of its instances) waiting in its dead-letter
+   *     queue to be inspected, or -1 when unknown; may ask the broker
+   */
+  default long setAsideWaiting() {
+    return -1;
+  }
 }

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What a server does for its health with no code from its author: registers the built-in checks
- * (broker, configuration, capacity, one per endpoint), runs every check at its interval, publishes a
+ * (broker, configuration, capacity, dead letters, one per endpoint), runs every check at its interval, publishes a
  * {@link HealthReport} on the topic {@code health.SERVICE} every publish interval, and reports to
  * Graphite when configured. Created and owned by the server; {@link #report()} is public for tests
  * and tools.
@@ -152,6 +152,7 @@ public final class ServiceMonitor implements AutoCloseable {
       }
     });
     checks.register("capacity", Priority.WARN, Duration.ofSeconds(5), new CapacityCheck());
+    checks.register("dead-letters", Priority.NOTIFY, Duration.ofSeconds(30), new DeadLetterCheck());
     if (rpc != null) {
       for (MonitoredEndpoint e : service.endpoints()) {
         checks.register("endpoint." + e.name(), Priority.NOTIFY, Duration.ofSeconds(5), new EndpointCheck(e));
@@ -363,6 +364,32 @@ public final class ServiceMonitor implements AutoCloseable {
         return Result.unhealthy("saturated: " + state);
       }
       return Result.healthy(state);
+    }
+  }
+
+  /**
+   * Requests set aside (dead letters: too large, or over the delivery limit): unhealthy while any wait
+   * in the service's dead-letter queue, or when this instance set one aside since the last check, until
+   * someone has looked at them ({@code skiff dead-letters list|replay|discard SERVICE}).
+   */
+  private final class DeadLetterCheck extends HealthCheck {
+    private long lastSetAside;
+
+    @Override
+    protected Result check() {
+      long mine = load.setAside();
+      long waiting = load.setAsideWaiting();
+      long recent = mine - lastSetAside;
+      lastSetAside = mine;
+      String how = "; inspect them with: skiff dead-letters list " + service.name();
+      if (waiting > 0) {
+        return Result.unhealthy(waiting + " request(s) set aside wait in the dead-letter queue (" + mine
+            + " set aside by this instance since it started)" + how);
+      }
+      if (recent > 0) {
+        return Result.unhealthy(recent + " request(s) set aside since the last check (" + mine + " by this instance since it started)" + how);
+      }
+      return Result.healthy(waiting == 0 ? "no request set aside waits" : mine + " set aside by this instance since it started");
     }
   }
 

@@ -41,7 +41,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>A request's way through it (docs/architecture.md): the transport delivers it ({@link #dispatch}),
  * the {@link Admission} rules decide whether it is taken (expired: dropped, never started; too big:
- * BAD_REQUEST; waited too long: CAPACITY; unknown endpoint: NOT_FOUND), {@link Dedupe} answers a
+ * BAD_REQUEST and set aside; delivered the delivery limit times, unsettled each time: INTERNAL and set
+ * aside; waited too long: CAPACITY; unknown endpoint: NOT_FOUND; its body over the bound of the bodies
+ * held: CAPACITY), {@link Dedupe} answers a
  * request id already answered or running here, the {@link HandlerPool} runs its handler (and its
  * watchdog answers TIMEOUT to one that overruns its deadline, lending the pool a thread in its place),
  * and the request's {@link ServerCall} answers and settles it exactly once.
@@ -70,6 +72,8 @@ public final class Server implements AutoCloseable {
   private final boolean ownsTransport;
   private final int prefetch;
   private final int maxQueueDepth;
+  private final int maxMessageBytes;
+  private final long maxInFlightBytes;
   private final Duration drainGrace;
   private final Duration defaultDeadline;
   private final Duration heartbeat;
@@ -99,6 +103,8 @@ public final class Server implements AutoCloseable {
     this.ownsTransport = b.ownsTransport;
     this.prefetch = b.prefetch == 0 ? 2 * b.concurrency : b.prefetch;
     this.maxQueueDepth = b.maxQueueDepth;
+    this.maxMessageBytes = b.maxMessageBytes;
+    this.maxInFlightBytes = b.maxInFlightBytes;
     this.drainGrace = b.drainGrace;
     this.defaultDeadline = b.defaultDeadline;
     this.heartbeat = b.announce ? b.heartbeat : null;
@@ -129,7 +135,7 @@ public final class Server implements AutoCloseable {
             .identities(identities).metrics(metrics).clock(clock).build();
     TokenVerifier verifier = b.tokenVerifier != null ? b.tokenVerifier : ownVerifier;
     EndpointGuard guard = new EndpointGuard(name, identities, verifier, metrics, endpoints.keySet());
-    this.admission = new Admission(name, endpoints, b.maxMessageBytes, b.maxQueueWait, b.defaultDeadline);
+    this.admission = new Admission(name, endpoints, b.maxMessageBytes, b.maxQueueWait, b.defaultDeadline, b.maxDeliveries);
     this.pool = new HandlerPool<>(name, b.concurrency, clock);
     for (String e : b.endpoints.keySet()) {
       paces.put(e, new HandlerPool.Pace());
@@ -137,10 +143,12 @@ public final class Server implements AutoCloseable {
     Dedupe dedupe = new Dedupe(b.dedupeWindow.toMillis(), b.dedupeMaxBytes);
     ServerCounters counters = new ServerCounters(metrics, paces, pool, dedupe, clock);
     this.site = new ServerCall.Site(
-        name, version, instanceId, b.maxMessageBytes, clock, client, new Observers(observed), counters, admission, dedupe, guard);
+        name, version, instanceId, b.maxMessageBytes, clock, client, new Observers(observed), counters, admission, dedupe, guard,
+        new SetAsideLog(name, clock));
     String config = (b.settingsApplied ? "settings from the environment" : "settings from code")
         + ": concurrency " + b.concurrency + ", prefetch " + prefetch + ", max message " + b.maxMessageBytes
-        + " bytes, drain grace " + drainGrace.toMillis() + " ms, metrics " + (rpc != null ? "on" : "off");
+        + " bytes, max in flight " + b.maxInFlightBytes + " bytes, max deliveries " + b.maxDeliveries
+        + ", drain grace " + drainGrace.toMillis() + " ms, metrics " + (rpc != null ? "on" : "off");
     this.monitor =
         new ServiceMonitor(
             new ServiceMonitor.Service(
@@ -171,7 +179,10 @@ public final class Server implements AutoCloseable {
   public Server start() {
     lifecycle.start(
         () -> {
-          binding = transport.bind(name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version), this::dispatch);
+          binding = transport.bind(
+              name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version, maxMessageBytes), this::dispatch);
+          Transport.ServerBinding bound = binding;
+          site.counters().setAsideWaiting(bound::setAsideWaiting);
           if (rotation != null) {
             rotation.start(binding);
           }
@@ -196,13 +207,27 @@ public final class Server implements AutoCloseable {
     }
     long now = clock.millis();
     ServerCall call = new ServerCall(site, req, delivery);
-    Admission.Verdict verdict = admission.onArrival(req, now);
-    if (verdict.decision() == Admission.Decision.DROP) {
-      call.drop();
-      return;
+    long discarded = delivery.discardedBodyBytes();
+    Admission.Verdict verdict = admission.onArrival(req, discarded > 0 ? discarded : req.body().length, delivery.deliveries(), now);
+    switch (verdict.decision()) {
+      case DROP -> {
+        call.drop();
+        return;
+      }
+      case REFUSE -> {
+        call.refuse(verdict);
+        return;
+      }
+      case SET_ASIDE -> {
+        call.setAside(verdict);
+        return;
+      }
+      case ADMIT -> {
+        // on below
+      }
     }
-    if (verdict.decision() == Admission.Decision.REFUSE) {
-      call.refuse(verdict);
+    if (!call.reserveBytes(maxInFlightBytes)) {
+      call.refuse(admission.overInFlightBytes(req.body().length, site.counters().heldBytes(), maxInFlightBytes));
       return;
     }
     Endpoint<?, ?> endpoint = verdict.endpoint();

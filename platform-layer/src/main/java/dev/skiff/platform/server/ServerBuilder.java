@@ -138,6 +138,8 @@ public final class ServerBuilder {
     concurrency(s.concurrency());
     prefetch(s.prefetch());
     maxMessageBytes(s.maxMessageBytes());
+    maxInFlightBytes(s.maxInFlightBytes());
+    maxDeliveries(s.maxDeliveries());
     clientTimeout(s.defaultTimeout());
     drainGrace(s.drainGrace());
     settingsApplied = true;
@@ -227,10 +229,14 @@ public final class ServerBuilder {
     return this;
   }
 
-  /** @param t the default timeout of calls this service makes (default 5 s) @return this */
+  /**
+   * @param t the default timeout of calls this service makes (default 5 s; at most
+   *     {@link dev.skiff.platform.client.CallOptions#MAX_TIMEOUT})
+   * @return this
+   */
   public ServerBuilder clientTimeout(Duration t) {
-    if (t.isNegative() || t.isZero()) {
-      throw new IllegalArgumentException("clientTimeout must be positive: " + t);
+    if (t.isNegative() || t.isZero() || t.compareTo(dev.skiff.platform.client.CallOptions.MAX_TIMEOUT) > 0) {
+      throw new IllegalArgumentException("clientTimeout must be positive and at most 30 days: " + t);
     }
     this.clientTimeout = t;
     return this;

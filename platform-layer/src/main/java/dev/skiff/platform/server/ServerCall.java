@@ -24,9 +24,10 @@ import org.slf4j.LoggerFactory;
 
 /**
  * One request on its way through a server, from delivery to reply: it settles exactly once, in one of
- * four ways (answered and acknowledged; acknowledged with no answer, its deadline having passed; handed
- * back to its queue for another instance; answered from an earlier answer to its request id), and tells
- * the observers once how it ended. Whichever comes first of the handler's end, the watchdog's TIMEOUT and
+ * five ways (answered and acknowledged; acknowledged with no answer, its deadline having passed; handed
+ * back to its queue for another instance; answered from an earlier answer to its request id; answered
+ * and set aside, when no instance can handle it), and tells the observers once how it ended. While it is
+ * taken and not settled, its body counts among the bytes the server holds ({@link #reserveBytes}). Whichever comes first of the handler's end, the watchdog's TIMEOUT and
  * the drain's UNAVAILABLE wins; the others find it settled and do nothing. (grpc-java's
  * {@code ServerCallImpl} plays this part there.)
  */
@@ -47,6 +48,7 @@ final class ServerCall implements HandlerPool.Task {
    * @param admission the rule a request meets again as its handler starts
    * @param dedupe the answers kept by request id
    * @param guard who may call which endpoint
+   * @param setAsideLog where requests set aside are logged
    */
   record Site(
       String service,
@@ -59,7 +61,8 @@ final class ServerCall implements HandlerPool.Task {
       ServerCounters counters,
       Admission admission,
       Dedupe dedupe,
-      EndpointGuard guard) {}
+      EndpointGuard guard,
+      SetAsideLog setAsideLog) {}
 
   private final Site site;
   private final RequestMessage req;
@@ -75,6 +78,8 @@ final class ServerCall implements HandlerPool.Task {
   private volatile boolean handlerRan;
   /** Whether it was taken for a handler (counted as held until it settles). */
   private volatile boolean held;
+  /** The bytes of its body counted among those the server holds, until it settles; 0 when not counted. */
+  private volatile long heldBytes;
 
   ServerCall(Site site, RequestMessage req, Transport.Delivery delivery) {
     this.site = site;
@@ -108,13 +113,35 @@ final class ServerCall implements HandlerPool.Task {
     site.counters().hold();
   }
 
-  /** @return whether this caller settles it (the first to try); a held request stops being held */
+  /**
+   * Counts its body among the bytes the server holds, within the bound.
+   *
+   * @param maxInFlightBytes the bound
+   * @return whether it was counted; if not, it must be refused
+   */
+  boolean reserveBytes(long maxInFlightBytes) {
+    long bytes = req.body().length;
+    if (!site.counters().reserveBytes(bytes, maxInFlightBytes)) {
+      return false;
+    }
+    heldBytes = bytes;
+    return true;
+  }
+
+  /**
+   * @return whether this caller settles it (the first to try); a held request stops being held, and its
+   *     body stops counting among the bytes held
+   */
   private boolean settleOnce() {
     if (!settled.compareAndSet(false, true)) {
       return false;
     }
     if (held) {
       site.counters().release();
+    }
+    long bytes = heldBytes;
+    if (bytes > 0) {
+      site.counters().releaseBytes(bytes);
     }
     return true;
   }
@@ -248,7 +275,7 @@ final class ServerCall implements HandlerPool.Task {
    * @param answer the answer
    */
   void replyWith(AnswerCache.Answer answer) {
-    settled.set(true);
+    settleOnce(); // a duplicate that waited for the first of its id settles here (the first already has)
     // the span ends as the reply leaves: a caller's span then always encloses it
     long nanos = System.nanoTime() - receivedNanos;
     delivery.replyAndAck(
@@ -256,6 +283,31 @@ final class ServerCall implements HandlerPool.Task {
             req.correlationId(), answer.ok(), answer.contentType(), site.service(), site.version(), site.instanceId(),
             endpoint != null && endpoint.idempotent(), answer.body()));
     observe(answer.error(), true, nanos);
+  }
+
+  /**
+   * No instance can handle it (too large, or delivered the limit times without ever being settled):
+   * answered with the verdict's error, set aside where people can inspect and replay it (the transport's
+   * dead letters), counted and logged, never delivered again.
+   *
+   * @param verdict the admission's verdict
+   */
+  void setAside(Admission.Verdict verdict) {
+    if (!settleOnce()) {
+      return;
+    }
+    site.counters().refused(verdict.reason());
+    site.counters().setAsideOne();
+    SkiffException e = verdict.error();
+    site.setAsideLog().setAside(req, verdict.reason().code(), e.description());
+    SkiffException located = e.withOrigin(site.service(), req.endpoint(), site.instanceId(), req.requestId());
+    String type = replyType();
+    delivery.setAside(
+        new ReplyMessage(
+            req.correlationId(), false, type, site.service(), site.version(), site.instanceId(), false,
+            Codec.encode(located.toProto(), type)),
+        verdict.reason().code(), e.description());
+    observe(e.code(), true, System.nanoTime() - receivedNanos);
   }
 
   /** Its deadline passed before it started: acknowledged, not answered (its caller has stopped waiting). */
@@ -269,6 +321,7 @@ final class ServerCall implements HandlerPool.Task {
   }
 
   private void dropUnrun() {
+    settleOnce(); // a duplicate that waited for the first of its id settles here (the first already has)
     site.counters().dropped();
     delivery.ack();
     observe(ErrorCode.TIMEOUT, false, System.nanoTime() - receivedNanos);
@@ -280,6 +333,7 @@ final class ServerCall implements HandlerPool.Task {
       return;
     }
     for (ServerCall c : withFollowers()) {
+      c.settleOnce(); // a follower settles here (this one already has)
       handBack(c.site, c.req, c.delivery);
     }
   }

@@ -8,12 +8,16 @@ import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongSupplier;
 
 /**
  * A server's own metrics (docs/observability.md): how many requests it dropped, refused, answered from
  * its dedupe cache or answered TIMEOUT while their handler still ran; its in-flight, queued and
  * dedupe-entry gauges; a timer and a {@code batched} gauge per endpoint. Also the typed view of its load
- * that the monitor reads ({@link ServerLoad}).
+ * that the monitor reads ({@link ServerLoad}). It keeps the bytes of the request bodies the server holds
+ * ({@code skiff.server.in-flight-bytes}, and the most it ever held, {@code skiff.server.in-flight-bytes.max})
+ * within their bound ({@link #reserveBytes}).
  */
 final class ServerCounters implements ServerLoad {
   private final Counter droppedExpired;
@@ -22,6 +26,13 @@ final class ServerCounters implements ServerLoad {
   private final Counter dedupeHits;
   private final Counter unknownOutcome;
   private final Counter queueWaitRejected;
+  private final Counter inFlightBytesRejected;
+  private final Counter deadLettered;
+  /** The bytes of the request bodies held: taken and not yet settled. */
+  private final AtomicLong heldBytes = new AtomicLong();
+  /** The most {@link #heldBytes} ever was. */
+  private final AtomicLong peakBytes = new AtomicLong();
+  private volatile LongSupplier setAsideWaiting = () -> -1;
   private final Map<String, Timer> timers = new HashMap<>();
   private final HandlerPool<?> pool;
   /** Requests taken for a handler and not yet answered (or dropped, or handed back). */
@@ -44,6 +55,10 @@ final class ServerCounters implements ServerLoad {
     this.dedupeHits = metrics.counter("skiff.server.dedupe-hits");
     this.unknownOutcome = metrics.counter("skiff.server.unknown-outcome");
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
+    this.inFlightBytesRejected = metrics.counter("skiff.server.in-flight-bytes-rejected");
+    this.deadLettered = metrics.counter("skiff.server.dead-lettered");
+    metrics.gauge("skiff.server.in-flight-bytes", () -> heldBytes::get);
+    metrics.gauge("skiff.server.in-flight-bytes.max", () -> peakBytes::get);
     metrics.gauge("skiff.server.dedupe-entries", () -> () -> dedupe.keptAnswers(clock.millis()));
     metrics.gauge("skiff.server.in-flight", () -> held::get);
     metrics.gauge("skiff.server.queued", () -> pool::queued);
@@ -72,6 +87,50 @@ final class ServerCounters implements ServerLoad {
     held.decrementAndGet();
   }
 
+  /**
+   * Takes a place for a request body among the bytes the server holds, unless that would go past the
+   * bound; one body is always taken when none is held, so that a request within the message size limit
+   * is never refused for its size alone.
+   *
+   * @param bytes the body's size
+   * @param max the bound
+   * @return whether it was taken ({@link #releaseBytes} gives it back)
+   */
+  boolean reserveBytes(long bytes, long max) {
+    while (true) {
+      long held = heldBytes.get();
+      long next = held + bytes;
+      if (held > 0 && next > max) {
+        inFlightBytesRejected.inc();
+        return false;
+      }
+      if (heldBytes.compareAndSet(held, next)) {
+        peakBytes.accumulateAndGet(next, Math::max);
+        return true;
+      }
+    }
+  }
+
+  /** @param bytes a body's size, taken with {@link #reserveBytes} */
+  void releaseBytes(long bytes) {
+    heldBytes.addAndGet(-bytes);
+  }
+
+  /** @return the bytes of the request bodies held now */
+  long heldBytes() {
+    return heldBytes.get();
+  }
+
+  /** A request was set aside (dead-lettered). */
+  void setAsideOne() {
+    deadLettered.inc();
+  }
+
+  /** @param waiting asks how many set-aside requests of the service wait in its dead-letter queue */
+  void setAsideWaiting(LongSupplier waiting) {
+    this.setAsideWaiting = waiting;
+  }
+
   /** A request was dropped: its deadline passed before it started. */
   void dropped() {
     droppedExpired.inc();
@@ -87,6 +146,9 @@ final class ServerCounters implements ServerLoad {
       case TOO_LARGE -> tooLarge.inc();
       case WAITED_TOO_LONG -> queueWaitRejected.inc();
       case UNKNOWN_OUTCOME -> unknownOutcome.inc();
+      case DELIVERY_LIMIT, IN_FLIGHT_BYTES -> {
+        // counted as set aside (skiff.server.dead-lettered), and as refused by reserveBytes
+      }
       case UNKNOWN_ENDPOINT -> {
         // counted by the per-endpoint metrics as NOT_FOUND
       }
@@ -121,5 +183,15 @@ final class ServerCounters implements ServerLoad {
   @Override
   public long droppedExpired() {
     return droppedExpired.getCount();
+  }
+
+  @Override
+  public long setAside() {
+    return deadLettered.getCount();
+  }
+
+  @Override
+  public long setAsideWaiting() {
+    return setAsideWaiting.getAsLong();
   }
 }

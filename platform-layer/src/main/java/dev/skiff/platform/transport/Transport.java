@@ -32,16 +32,30 @@ public interface Transport extends AutoCloseable {
    *     CAPACITY; 0 for no bound. Fixed when the service's queue is first created.
    * @param version the instance's version: it also takes the requests pinned to that version and the
    *     version's share under a routing rule (docs/routing.md); null for none
+   * @param maxMessageBytes the largest request body the service takes: a transport may throw a larger
+   *     one away as it arrives, unread ({@link Delivery#discardedBodyBytes()}); 0 for the transport's
+   *     own limit
    */
-  record BindOptions(int prefetch, int maxQueueDepth, String version) {
+  record BindOptions(int prefetch, int maxQueueDepth, String version, int maxMessageBytes) {
     /**
-     * Without a version.
+     * Without a version, with the transport's message size limit.
      *
      * @param prefetch see above
      * @param maxQueueDepth see above
      */
     public BindOptions(int prefetch, int maxQueueDepth) {
-      this(prefetch, maxQueueDepth, null);
+      this(prefetch, maxQueueDepth, null, 0);
+    }
+
+    /**
+     * With the transport's message size limit.
+     *
+     * @param prefetch see above
+     * @param maxQueueDepth see above
+     * @param version see above
+     */
+    public BindOptions(int prefetch, int maxQueueDepth, String version) {
+      this(prefetch, maxQueueDepth, version, 0);
     }
 
     /** Checks the arguments. */
@@ -55,6 +69,9 @@ public interface Transport extends AutoCloseable {
       }
       if (maxQueueDepth < 0) {
         throw new IllegalArgumentException("maxQueueDepth must not be negative: " + maxQueueDepth);
+      }
+      if (maxMessageBytes < 0) {
+        throw new IllegalArgumentException("maxMessageBytes must not be negative: " + maxMessageBytes);
       }
     }
   }
@@ -203,6 +220,44 @@ public interface Transport extends AutoCloseable {
      * @return true for such a redelivery
      */
     boolean redelivered();
+
+    /**
+     * How many times this request was delivered before to a consumer that went away without settling
+     * it: the count a server compares with its delivery limit, so that a request that kills every
+     * instance taking it is set aside rather than delivered for ever.
+     *
+     * @return the count; by default 1 for a redelivery, else 0
+     */
+    default int deliveries() {
+      return redelivered() ? 1 : 0;
+    }
+
+    /**
+     * The size of the request's body when the transport threw it away as it arrived, unread, for being
+     * over the limit the service was bound with ({@link BindOptions#maxMessageBytes()}); the request's
+     * body is then empty.
+     *
+     * @return the size in bytes, or 0 when the request has its body
+     */
+    default long discardedBodyBytes() {
+      return 0;
+    }
+
+    /**
+     * Settles a request no instance can handle by setting it aside where it is kept for people to
+     * inspect and replay (over RabbitMQ, the service's dead-letter queue), with why: it is not delivered
+     * again. Sends the reply first, when there is one and a reply address.
+     *
+     * @param reply the answer to the caller, or null for none
+     * @param code a short code for why, e.g. {@code too-large}
+     * @param reason why, in a sentence
+     */
+    default void setAside(ReplyMessage reply, String code, String reason) {
+      if (reply != null) {
+        reply(reply);
+      }
+      ack();
+    }
   }
 
   /** Delivery of requests to one service instance. */
@@ -229,6 +284,16 @@ public interface Transport extends AutoCloseable {
     /** Stops delivery and releases the binding's resources. Idempotent. */
     @Override
     void close();
+
+    /**
+     * How many requests set aside ({@link Delivery#setAside}) wait to be inspected: those of every
+     * instance of the service. May ask the broker: not for a hot path.
+     *
+     * @return the count, or -1 when the transport keeps none or cannot tell now
+     */
+    default long setAsideWaiting() {
+      return -1;
+    }
   }
 
   /** Sends requests; replies arrive at the {@link ReplyListener} given when it was opened. */

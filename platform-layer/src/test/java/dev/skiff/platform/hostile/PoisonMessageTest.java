@@ -57,6 +57,8 @@ class PoisonMessageTest {
   private AmqpTransport callerTransport;
   private Client client;
   private Connection raw;
+  /** The raw connection's broker user, which the broker proves as the sender of what it publishes. */
+  private String rawUser;
 
   static String brokerUri() {
     String env = System.getenv("SKIFF_AMQP_URI");
@@ -70,6 +72,7 @@ class PoisonMessageTest {
     ConnectionFactory cf = new ConnectionFactory();
     cf.setUri(brokerUri());
     raw = cf.newConnection("poison-test-raw");
+    rawUser = cf.getUsername();
   }
 
   @AfterEach
@@ -145,9 +148,10 @@ class PoisonMessageTest {
     assertThat(r.getText()).isEqualTo(text);
   }
 
-  /** A request written by hand, as a hostile or broken sender would. */
-  private static AMQP.BasicProperties request(String correlationId, String endpoint, String replyTo) {
+  /** A request written by hand, as a hostile or broken sender would, as the raw connection's user. */
+  private AMQP.BasicProperties request(String correlationId, String endpoint, String replyTo) {
     return new AMQP.BasicProperties.Builder()
+        .userId(rawUser)
         .correlationId(correlationId)
         .messageId(correlationId)
         .replyTo(replyTo)

@@ -18,7 +18,7 @@ class AdmissionTest {
   private static final Endpoint<EchoRequest, EchoResponse> AGAIN =
       Endpoint.of("again", EchoRequest.class, EchoResponse.class, (r, c) -> EchoResponse.getDefaultInstance()).asIdempotent();
   private final Admission admission =
-      new Admission("com.example.svc", Map.of("once", ONCE, "again", AGAIN), 100, Duration.ofMillis(500), Duration.ofSeconds(30));
+      new Admission("com.example.svc", Map.of("once", ONCE, "again", AGAIN), 100, Duration.ofMillis(500), Duration.ofSeconds(30), 3);
 
   private static RequestMessage.Builder request(String endpoint) {
     return RequestMessage.builder().service("com.example.svc").endpoint(endpoint).requestId("r1").body(new byte[10]);
@@ -43,14 +43,36 @@ class AdmissionTest {
   }
 
   @Test
-  void aRequestOverTheSizeLimitIsRefusedBadRequestNamingTheLimit() {
+  void aRequestOverTheSizeLimitIsAnsweredBadRequestNamingTheLimitAndSetAside() {
     Admission.Verdict v = admission.onArrival(request("once").body(new byte[101]).build(), NOW);
-    assertThat(v.decision()).isEqualTo(Admission.Decision.REFUSE);
+    assertThat(v.decision()).isEqualTo(Admission.Decision.SET_ASIDE);
     assertThat(v.reason()).isEqualTo(Admission.Reason.TOO_LARGE);
     assertThat(v.error().code()).isEqualTo(ErrorCode.BAD_REQUEST);
     assertThat(v.error().description()).contains("101 bytes").contains("limit of 100 bytes");
     assertThat(admission.onArrival(request("once").body(new byte[100]).build(), NOW).decision())
         .as("at the limit").isEqualTo(Admission.Decision.ADMIT);
+    Admission.Verdict discarded = admission.onArrival(request("once").body(new byte[0]).build(), 70_000_000L, 0, NOW);
+    assertThat(discarded.decision()).as("a body thrown away unread, by its size").isEqualTo(Admission.Decision.SET_ASIDE);
+    assertThat(discarded.error().description()).contains("70000000 bytes");
+  }
+
+  @Test
+  void aRequestDeliveredTheLimitTimesUnsettledIsAnsweredInternalAndSetAsideBeforeAnyOtherRuleButItsDeadline() {
+    RequestMessage r = request("nope").sentEpochMillis(NOW - 10_000).build();
+    assertThat(admission.onArrival(r, 10, 2, NOW).reason()).as("under the limit: the other rules").isEqualTo(Admission.Reason.WAITED_TOO_LONG);
+    Admission.Verdict v = admission.onArrival(r, 10, 3, NOW);
+    assertThat(v.decision()).isEqualTo(Admission.Decision.SET_ASIDE);
+    assertThat(v.reason()).isEqualTo(Admission.Reason.DELIVERY_LIMIT);
+    assertThat(v.error().code()).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(v.error().description()).contains("3 times").contains("set aside");
+    assertThat(admission.onArrival(request("once").deadlineEpochMillis(NOW).build(), 10, 9, NOW).decision())
+        .as("its caller has stopped waiting: dropped").isEqualTo(Admission.Decision.DROP);
+  }
+
+  @Test
+  void noHandlerIsGivenADeadlineLaterThanTheLongestCallTimeout() {
+    Admission.Verdict v = admission.onArrival(request("once").deadlineEpochMillis(Long.MAX_VALUE).build(), NOW);
+    assertThat(v.deadlineMillis()).isEqualTo(NOW + dev.skiff.platform.client.CallOptions.MAX_TIMEOUT.toMillis());
   }
 
   @Test
@@ -65,7 +87,7 @@ class AdmissionTest {
     assertThat(admission.onStart(fresh, NOW)).as("still within the bound").isNull();
     assertThat(admission.onStart(fresh, NOW + 1).reason()).as("waited for a thread past it").isEqualTo(Admission.Reason.WAITED_TOO_LONG);
     assertThat(admission.onStart(request("once").build(), NOW + 60_000)).as("no send time: no bound").isNull();
-    Admission unbounded = new Admission("s", Map.of("once", ONCE), 100, null, Duration.ofSeconds(30));
+    Admission unbounded = new Admission("s", Map.of("once", ONCE), 100, null, Duration.ofSeconds(30), 3);
     assertThat(unbounded.onStart(waited, NOW + 60_000)).as("no bound configured").isNull();
   }
 

@@ -35,8 +35,9 @@ class DedupeTest {
   private final ServerCall.Site site = new ServerCall.Site(
       "test.dedupe", "1", "i1", 1 << 20, Clock.systemUTC(), client, new Observers(List.of()),
       new ServerCounters(new MetricRegistry(), Map.of("e", new HandlerPool.Pace()), pool, dedupe, Clock.systemUTC()),
-      new Admission("test.dedupe", Map.of("e", endpoint), 1 << 20, null, Duration.ofSeconds(30)), dedupe,
-      new EndpointGuard("test.dedupe", ServiceIdentities.defaults(), TokenVerifier.refusingAll(), new MetricRegistry(), List.of("e")));
+      new Admission("test.dedupe", Map.of("e", endpoint), 1 << 20, null, Duration.ofSeconds(30), 5), dedupe,
+      new EndpointGuard("test.dedupe", ServiceIdentities.defaults(), TokenVerifier.refusingAll(), new MetricRegistry(), List.of("e")),
+      new SetAsideLog("test.dedupe", Clock.systemUTC()));
 
   @AfterEach
   void close() {

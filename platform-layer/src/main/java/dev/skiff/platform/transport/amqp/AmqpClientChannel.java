@@ -10,6 +10,8 @@ import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.transport.ContentTypes;
+import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
 import dev.skiff.platform.transport.Transport;
 import java.io.IOException;
@@ -90,22 +92,78 @@ final class AmqpClientChannel implements Transport.ClientChannel {
             connections.timer().schedule(() -> settle(seq, multiple, REFUSED), NACK_SETTLE_DELAY_MS, TimeUnit.MILLISECONDS);
           }
         });
-    publish.addShutdownListener(this::failAll);
+    publish.addShutdownListener(
+        cause -> {
+          failAll(cause);
+          reopenLater(publish, cause);
+        });
+    if (replies != publish) {
+      replies.addShutdownListener(cause -> reopenLater(replies, cause));
+    }
     replies.addShutdownListener(
         cause -> {
           if (!cause.isInitiatedByApplication() || !closed.get()) {
-            listener.onRepliesLost("the connection to the broker was lost: " + cause.getMessage());
+            listener.onRepliesLost(
+                (cause.isHardError() ? "the connection to the broker was lost: " : "the broker closed the reply channel: ")
+                    + cause.getMessage());
           }
         });
   }
 
-  private static DefaultConsumer replyConsumer(Channel ch, Transport.ReplyListener listener) {
+  /**
+   * A channel the broker closed while the connection stays up (a channel error: a publish it refused,
+   * whatever the cause) is opened again at once, off the connection's thread, so that the next call
+   * finds it working; {@link #send} also opens it if it is still closed. The connection's own losses are
+   * left to its recovery, which reopens every channel.
+   */
+  private void reopenLater(Channel ch, ShutdownSignalException cause) {
+    if (cause.isHardError() || cause.isInitiatedByApplication() || closed.get()) {
+      return;
+    }
+    log.warn("the broker closed a channel of this client: {}; opening it again", Channels.reason(cause));
+    try {
+      connections.timer().execute(() -> reopen(ch));
+    } catch (java.util.concurrent.RejectedExecutionException closing) {
+      // the transport is closing
+    }
+  }
+
+  /** Opens a channel the broker closed again, unless this client is closed; under the publish lock. */
+  private void reopen(Channel ch) {
+    synchronized (publishLock) {
+      if (closed.get() || ch.isOpen()) {
+        return;
+      }
+      try {
+        if (connections.reopen(ch)) {
+          log.info("channel {} of this client is open again", ch.getChannelNumber());
+        }
+      } catch (RuntimeException e) {
+        log.warn("could not open the channel again: {}", Channels.causes(e));
+      }
+    }
+  }
+
+  private DefaultConsumer replyConsumer(Channel ch, Transport.ReplyListener listener) {
     return new DefaultConsumer(ch) {
       @Override
       public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
-        listener.onReply(Headers.reply(props, body));
+        long discarded = Headers.discardedBody(props);
+        listener.onReply(discarded > 0 ? tooLarge(props, discarded) : Headers.reply(props, body));
       }
     };
+  }
+
+  /** The reply that stands for one whose body was over this client's inbound limit and thrown away. */
+  private ReplyMessage tooLarge(AMQP.BasicProperties props, long bytes) {
+    ReplyMessage sent = Headers.reply(props, new byte[0]);
+    SkiffException e = new SkiffException(
+        ErrorCode.INTERNAL,
+        "the reply of " + bytes + " bytes is over this client's limit of " + connections.options().maxInboundBytes()
+            + " bytes (AmqpOptions.maxInboundBytes): it was thrown away unread");
+    return new ReplyMessage(
+        sent.correlationId(), false, ContentTypes.PROTOBUF, sent.service(), sent.serviceVersion(), sent.instance(), sent.idempotent(),
+        e.toProto().toByteArray(), sent.userId());
   }
 
   private static SkiffException unroutable(String routingKey) {
@@ -146,7 +204,11 @@ final class AmqpClientChannel implements Transport.ClientChannel {
   }
 
   private void failAll(ShutdownSignalException cause) {
-    SkiffException e = new SkiffException(ErrorCode.UNAVAILABLE, "the broker connection was lost before the request was confirmed");
+    SkiffException e = new SkiffException(
+        ErrorCode.UNAVAILABLE,
+        cause.isHardError()
+            ? "the broker connection was lost before the request was confirmed"
+            : "the broker closed the publishing channel before confirming the request: " + Channels.reason(cause));
     for (Long seq : unconfirmed.keySet()) {
       PendingSend p = unconfirmed.remove(seq);
       if (p != null) {
@@ -176,6 +238,11 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     PendingSend p = new PendingSend(request.correlationId(), key, f);
     try {
       synchronized (publishLock) {
+        if (!publish.isOpen()) {
+          // the broker closed it and it is not open again yet (while the connection is down, its
+          // recovery reopens it, and the publish below is refused NOT_SENT)
+          connections.reopen(publish);
+        }
         long seq = publish.getNextPublishSeqNo();
         unconfirmed.put(seq, p);
         byCorrelation.put(request.correlationId(), p);

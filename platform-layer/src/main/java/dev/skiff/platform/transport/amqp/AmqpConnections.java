@@ -6,6 +6,8 @@ import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
+import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Threads;
@@ -21,6 +23,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -40,7 +43,12 @@ final class AmqpConnections implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(AmqpConnections.class);
 
   private final AmqpOptions options;
-  private final ConnectionFactory factory;
+  /** Makes the serving connection. */
+  private final ConnectionFactory servingFactory;
+  /** What the serving connection takes: the largest message of the services bound on it. */
+  private final InboundLimit servingLimit;
+  private final AtomicLong discardedBodies;
+  private final AtomicLong discardedBytes;
   private final Connection main;
   private final ExecutorService dispatch;
   private final ScheduledExecutorService timer = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-amqp-timer"));
@@ -56,11 +64,16 @@ final class AmqpConnections implements AutoCloseable {
   private final List<Transport.ConnectionListener> watchers = new CopyOnWriteArrayList<>();
   private final boolean rabbitMq;
   /** How many times a connection was lost (each loss starts a recovery). */
-  private final java.util.concurrent.atomic.AtomicLong losses = new java.util.concurrent.atomic.AtomicLong();
+  private final AtomicLong losses = new AtomicLong();
 
-  private AmqpConnections(AmqpOptions options, ConnectionFactory factory, Connection main, ExecutorService dispatch) {
+  private AmqpConnections(
+      AmqpOptions options, ConnectionFactory servingFactory, InboundLimit servingLimit, Connection main, ExecutorService dispatch,
+      AtomicLong discardedBodies, AtomicLong discardedBytes) {
     this.options = options;
-    this.factory = factory;
+    this.servingFactory = servingFactory;
+    this.servingLimit = servingLimit;
+    this.discardedBodies = discardedBodies;
+    this.discardedBytes = discardedBytes;
     this.main = main;
     this.dispatch = dispatch;
     Object product = main.getServerProperties().get("product");
@@ -77,11 +90,31 @@ final class AmqpConnections implements AutoCloseable {
    * @throws SkiffException UNAVAILABLE when the broker cannot be reached
    */
   static AmqpConnections open(AmqpOptions options, Cork cork) {
+    AtomicLong discardedBodies = new AtomicLong();
+    AtomicLong discardedBytes = new AtomicLong();
+    InboundLimit mainLimit = new InboundLimit(options.maxInboundBytes(), discardedBodies, discardedBytes);
+    // the serving connection takes no more than the services bound on it do (see admitBodiesUpTo)
+    InboundLimit servingLimit = new InboundLimit(0, discardedBodies, discardedBytes);
+    ConnectionFactory cf = factory(options, cork, mainLimit);
+    ConnectionFactory servingFactory = factory(options, cork, servingLimit);
+    ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
+    try {
+      return new AmqpConnections(
+          options, servingFactory, servingLimit, cf.newConnection(pool, options.connectionName()), pool, discardedBodies, discardedBytes);
+    } catch (IOException | TimeoutException | RuntimeException e) {
+      pool.shutdownNow();
+      throw new SkiffException(
+          ErrorCode.UNAVAILABLE, "cannot connect to the broker at " + redactedUri(options) + ": " + Channels.causes(e), e);
+    }
+  }
+
+  /** A connection factory whose connections hold back corked flushes and apply an inbound limit. */
+  private static ConnectionFactory factory(AmqpOptions options, Cork cork, InboundLimit limit) {
     ConnectionFactory cf =
         new ConnectionFactory() {
           @Override
           protected synchronized FrameHandlerFactory createFrameHandlerFactory() throws IOException {
-            return cork.wrap(super.createFrameHandlerFactory());
+            return cork.wrap(limit.wrap(super.createFrameHandlerFactory()));
           }
         };
     try {
@@ -94,16 +127,11 @@ final class AmqpConnections implements AutoCloseable {
     cf.setNetworkRecoveryInterval(1000);
     cf.setRequestedHeartbeat(10);
     cf.setConnectionTimeout(5000);
-    cf.setMaxInboundMessageBodySize(options.maxInboundBytes());
+    // InboundLimit passes on no body over options.maxInboundBytes(); amqp-client's own check (which
+    // fails the whole connection) stays as the backstop, one byte above it
+    cf.setMaxInboundMessageBodySize(options.maxInboundBytes() == Integer.MAX_VALUE ? Integer.MAX_VALUE : options.maxInboundBytes() + 1);
     cf.setThreadFactory(Threads.named("skiff-amqp-io"));
-    ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
-    try {
-      return new AmqpConnections(options, cf, cf.newConnection(pool, options.connectionName()), pool);
-    } catch (IOException | TimeoutException | RuntimeException e) {
-      pool.shutdownNow();
-      throw new SkiffException(
-          ErrorCode.UNAVAILABLE, "cannot connect to the broker at " + redactedUri(options) + ": " + Channels.causes(e), e);
-    }
+    return cf;
   }
 
   private static String redactedUri(AmqpOptions options) {
@@ -117,7 +145,7 @@ final class AmqpConnections implements AutoCloseable {
 
   /** @return the user the connections authenticated as (what the broker puts in {@code user_id}) */
   String userName() {
-    return factory.getUsername();
+    return servingFactory.getUsername();
   }
 
   /** @return whether the broker is RabbitMQ (which sends a return before the nack of a mandatory message) */
@@ -180,6 +208,53 @@ final class AmqpConnections implements AutoCloseable {
     return () -> watchers.remove(listener);
   }
 
+  /** @return how many message bodies over a connection's limit were thrown away unread */
+  long discardedBodies() {
+    return discardedBodies.get();
+  }
+
+  /** @return the bytes of those bodies */
+  long discardedBytes() {
+    return discardedBytes.get();
+  }
+
+  /**
+   * Raises what the serving connection takes to a service's largest message, if that is more than it
+   * takes now (several services may be bound on it: it takes the largest of theirs, each service then
+   * refusing what is over its own); never more than {@link AmqpOptions#maxInboundBytes()}.
+   *
+   * @param maxMessageBytes the service's largest message, or 0 for the transport's limit
+   */
+  void admitBodiesUpTo(int maxMessageBytes) {
+    int want = maxMessageBytes <= 0 ? options.maxInboundBytes() : Math.min(maxMessageBytes, options.maxInboundBytes());
+    synchronized (servingLock) {
+      if (want > servingLimit.maxBodyBytes()) {
+        servingLimit.maxBodyBytes(want);
+      }
+    }
+  }
+
+  /**
+   * Opens again a channel of the main connection that the broker closed (a channel error, such as a
+   * publish it refused), with its listeners, consumers and the queues declared on it, as a recovery
+   * would; the connection itself is fine. Does nothing while the connection is down (its recovery
+   * reopens every channel).
+   *
+   * @param ch a channel of the main connection
+   * @return whether the channel is open
+   */
+  boolean reopen(Channel ch) {
+    if (ch.isOpen()) {
+      return true;
+    }
+    if (closed.get() || !main.isOpen() || recovering()
+        || !(main instanceof AutorecoveringConnection ac) || !(ch instanceof AutorecoveringChannel arc)) {
+      return false;
+    }
+    ac.recoverChannelAndTopology(arc);
+    return ch.isOpen();
+  }
+
   /** @return how many times one of the connections was lost (and a recovery began) */
   long losses() {
     return losses.get();
@@ -218,7 +293,7 @@ final class AmqpConnections implements AutoCloseable {
           throw new IOException("the transport is closed");
         }
         try {
-          serving = factory.newConnection(new InlineExecutor(), options.connectionName() + " (serving)");
+          serving = servingFactory.newConnection(new InlineExecutor(), options.connectionName() + " (serving)");
         } catch (TimeoutException e) {
           throw new IOException("timed out connecting", e);
         }

@@ -65,6 +65,12 @@ final class AmqpEvents {
       ch.basicConsume(queue, true, new DefaultConsumer(ch) {
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          long discarded = Headers.discardedBody(props);
+          if (discarded > 0) {
+            log.warn("event on {} dropped: its {} bytes are over this transport's limit of {} bytes (AmqpOptions.maxInboundBytes)",
+                dev.skiff.platform.internal.Printable.of(env.getRoutingKey()), discarded, connections.options().maxInboundBytes());
+            return;
+          }
           try {
             listener.onEvent(env.getRoutingKey(), props.getContentType(), body, props.getUserId());
           } catch (RuntimeException e) {

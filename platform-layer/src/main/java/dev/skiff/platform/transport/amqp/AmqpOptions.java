@@ -28,6 +28,8 @@ import java.util.Objects;
  *     ({@code expiration}), so that the broker discards a request still queued when its caller has given
  *     up; off, the server still drops such a request (unrun) when it takes it, and the broker does less
  *     work per message
+ * @param deadLetters the bounds of each service's dead-letter queue, where the requests its instances
+ *     cannot handle are set aside (docs/security.md "Hostile input")
  */
 public record AmqpOptions(
     String uri,
@@ -37,7 +39,32 @@ public record AmqpOptions(
     boolean assertUserId,
     int maxInboundBytes,
     int consumerThreads,
-    boolean messageTtl) {
+    boolean messageTtl,
+    DeadLetters deadLetters) {
+
+  /**
+   * The bounds of a service's dead-letter queue ({@link AmqpNames#deadLetterQueue}), fixed when the
+   * queue is first created: past either bound the oldest dead letters are dropped (RabbitMQ
+   * {@code x-max-length}, {@code x-max-length-bytes}, {@code x-overflow=drop-head}), and the queue is
+   * deleted after it has gone unused (no instance started, nobody inspected it) for the expiry.
+   *
+   * @param maxMessages the most dead letters kept
+   * @param maxBytes the most bytes of dead letters kept
+   * @param expiry how long the queue outlives its last use
+   */
+  public record DeadLetters(int maxMessages, long maxBytes, Duration expiry) {
+    /** The defaults: 10,000 dead letters, 256 MiB, 14 days. */
+    public static final DeadLetters DEFAULTS = new DeadLetters(10_000, 256L << 20, Duration.ofDays(14));
+
+    /** Checks the arguments. */
+    public DeadLetters {
+      Objects.requireNonNull(expiry, "expiry");
+      if (maxMessages <= 0 || maxBytes <= 0 || expiry.isNegative() || expiry.isZero()) {
+        throw new IllegalArgumentException("dead-letter bounds must be positive: " + maxMessages + " messages, " + maxBytes
+            + " bytes, expiry " + expiry);
+      }
+    }
+  }
 
   /** How a client receives its replies. */
   public enum ReplyMode {
@@ -59,6 +86,7 @@ public record AmqpOptions(
     Objects.requireNonNull(connectionName, "connectionName");
     Objects.requireNonNull(replyMode, "replyMode");
     Objects.requireNonNull(serviceQueueExpiry, "serviceQueueExpiry");
+    Objects.requireNonNull(deadLetters, "deadLetters");
     if (serviceQueueExpiry.isNegative() || serviceQueueExpiry.isZero()) {
       throw new IllegalArgumentException("serviceQueueExpiry must be positive: " + serviceQueueExpiry);
     }
@@ -89,46 +117,51 @@ public record AmqpOptions(
    *
    * @param uri the broker URI
    * @return options with defaults: reply queue, 1 h queue expiry, user id asserted, 64 MiB inbound
-   *     limit, 2 consumer threads, per-message TTL on
+   *     limit, 2 consumer threads, per-message TTL on, dead-letter queues of {@link DeadLetters#DEFAULTS}
    */
   public static AmqpOptions of(String uri) {
     return new AmqpOptions(
-        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true);
+        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true, DeadLetters.DEFAULTS);
   }
 
   /** @param name the connection name @return a copy */
   public AmqpOptions withConnectionName(String name) {
-    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
+    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
   }
 
   /** @param mode the reply mode @return a copy */
   public AmqpOptions withReplyMode(ReplyMode mode) {
-    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
+    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
   }
 
   /** @param expiry the service queue expiry @return a copy */
   public AmqpOptions withServiceQueueExpiry(Duration expiry) {
-    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl);
+    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
   }
 
   /** @param assert_ whether to assert the user id @return a copy */
   public AmqpOptions withAssertUserId(boolean assert_) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
   }
 
   /** @param bytes the inbound body limit @return a copy */
   public AmqpOptions withMaxInboundBytes(int bytes) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters);
   }
 
   /** @param threads the consumer dispatch threads @return a copy */
   public AmqpOptions withConsumerThreads(int threads) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters);
   }
 
   /** @param ttl whether requests carry a per-message TTL (see {@link #messageTtl()}) @return a copy */
   public AmqpOptions withMessageTtl(boolean ttl) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters);
+  }
+
+  /** @param bounds the bounds of dead-letter queues created from now on @return a copy */
+  public AmqpOptions withDeadLetters(DeadLetters bounds) {
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds);
   }
 
   /**

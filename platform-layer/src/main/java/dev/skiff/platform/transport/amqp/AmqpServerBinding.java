@@ -40,6 +40,10 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final Transport.InboundHandler handler;
   private final Clock clock;
   private final String instanceQueue;
+  private final String instanceId;
+  /** Where requests no instance can handle are set aside: the service's dead-letter queue. */
+  private final String deadLetterQueue;
+  private final Connection connection;
   /** This connection's broker user: replies and requeued requests are sent as it. */
   private final String user;
   private final AtomicBoolean closed = new AtomicBoolean();
@@ -51,9 +55,12 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private boolean stopped;
 
   private AmqpServerBinding(
-      String service, Channel consume, Channel reply, Transport.InboundHandler handler, String instanceQueue, String user, Cork cork,
-      Clock clock) {
+      String service, String instanceId, Connection connection, Channel consume, Channel reply, Transport.InboundHandler handler,
+      String instanceQueue, String user, Cork cork, Clock clock) {
     this.service = service;
+    this.instanceId = instanceId;
+    this.connection = connection;
+    this.deadLetterQueue = AmqpNames.deadLetterQueue(service);
     this.user = user;
     this.consume = consume;
     this.reply = reply;
@@ -79,7 +86,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   static AmqpServerBinding open(
       AmqpConnections connections, Cork cork, AmqpRoutingTopology topology, String service, String instanceId,
       Transport.BindOptions bind, Transport.InboundHandler handler) throws IOException {
+    connections.admitBodiesUpTo(bind.maxMessageBytes());
     Connection conn = connections.serving();
+    declareDeadLetters(conn, connections.options().deadLetters(), AmqpNames.deadLetterQueue(service));
     Channel consume = conn.createChannel();
     String svcQueue = AmqpNames.serviceQueue(service);
     Map<String, Object> args = sharedQueueArgs(connections.options(), bind);
@@ -100,7 +109,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     // exclusive (deleted with the connection) but not auto-delete: a pause cancels its consumer
     consume.queueDeclare(instQueue, false, true, false, null);
     consume.queueBind(instQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.instanceKey(service, instanceId));
-    AmqpServerBinding b = new AmqpServerBinding(service, consume, reply, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
+    AmqpServerBinding b =
+        new AmqpServerBinding(service, instanceId, conn, consume, reply, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
     b.sources.add(b.new Source(svcQueue, false));
     b.sources.add(b.new Source(instQueue, true));
     if (verQueue != null) {
@@ -120,6 +130,30 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       args.put("x-overflow", "reject-publish");
     }
     return args;
+  }
+
+  /**
+   * Declares the service's dead-letter queue: durable, bounded (the oldest dropped first), deleted after
+   * going unused for the expiry. It is a new queue, so no queue created by an earlier Skiff changes. A
+   * broker that refuses it (a user whose permissions predate it, or a queue of other arguments) is logged
+   * and the service serves on: then the requests it sets aside are logged and dropped.
+   */
+  private static void declareDeadLetters(Connection conn, AmqpOptions.DeadLetters bounds, String queue) throws IOException {
+    Map<String, Object> args = new HashMap<>();
+    args.put("x-max-length", bounds.maxMessages());
+    args.put("x-max-length-bytes", bounds.maxBytes());
+    args.put("x-overflow", "drop-head");
+    args.put("x-expires", bounds.expiry().toMillis());
+    args.put("x-queue-mode", "lazy");
+    Channel ch = conn.createChannel();
+    try {
+      ch.queueDeclare(queue, true, false, false, args);
+    } catch (IOException e) {
+      log.warn("cannot declare the dead-letter queue {} ({}): requests set aside will be logged and dropped; "
+          + "docs/security.md \"Hostile input\" says how to set it up", queue, Channels.causes(e));
+    } finally {
+      Channels.quietly("close channel", () -> Channels.close(ch));
+    }
   }
 
   /** Declares a queue shared by instances; one created with other arguments is used as it is. */
@@ -166,8 +200,22 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
-          RequestMessage req = Headers.request(service, props, body, user);
-          handler.onRequest(req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, env.isRedeliver(), instanceAddressed));
+          long discarded = Headers.discardedBody(props);
+          int deliveries = Headers.deliveries(props, user);
+          if (env.isRedeliver() && discarded == 0) {
+            // its last delivery ended unsettled: count it in a copy before anything runs it again
+            countRedelivery(env.getDeliveryTag(), queue, props, body, deliveries + 1);
+            return;
+          }
+          try {
+            RequestMessage req = Headers.request(service, props, body, user);
+            handler.onRequest(
+                req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, deliveries, discarded, instanceAddressed));
+          } catch (RuntimeException e) {
+            // not the request's fault alone: back to the queue, counted as a delivery that ended unsettled
+            log.error("{}: a request from {} could not be taken: {}", service, queue, e.toString());
+            Channels.quietly("nack", () -> consume.basicNack(env.getDeliveryTag(), false, true));
+          }
         }
       };
     }
@@ -193,6 +241,43 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       if (t != null) {
         Channels.quietly("cancel", () -> consume.basicCancel(t));
       }
+    }
+  }
+
+  /**
+   * Puts a redelivered request back into its queue as a fresh message carrying its count of deliveries
+   * that ended unsettled ({@link Headers#DELIVERIES}), then settles the original: the count lives in the
+   * message, so it grows across instances and restarts, and the server sets the request aside at its
+   * limit. If the copy cannot be published, the original goes back with a nack.
+   */
+  private void countRedelivery(long tag, String queue, AMQP.BasicProperties props, byte[] body, int deliveries) {
+    out.submit(
+        "count a redelivery",
+        () -> {
+          try {
+            reply.basicPublish("", queue, false, Headers.countedProperties(props, clock.millis(), user, deliveries), body);
+            consume.basicAck(tag, false);
+          } catch (IOException | RuntimeException e) {
+            Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+          }
+        });
+  }
+
+  @Override
+  public long setAsideWaiting() {
+    if (closed.get() || !connection.isOpen()) {
+      return -1;
+    }
+    // a channel of its own: a passive declare of a missing queue closes its channel
+    try {
+      Channel ch = connection.createChannel();
+      try {
+        return ch.queueDeclarePassive(deadLetterQueue).getMessageCount();
+      } finally {
+        Channels.quietly("close channel", () -> Channels.close(ch));
+      }
+    } catch (IOException | RuntimeException e) {
+      return -1;
     }
   }
 
@@ -270,16 +355,20 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     private final AMQP.BasicProperties props;
     private final RequestMessage request;
     private final String replyTo;
-    private final boolean redelivered;
+    private final int deliveries;
+    private final long discardedBodyBytes;
     private final boolean instanceAddressed;
 
-    AmqpDelivery(long tag, String queue, AMQP.BasicProperties props, RequestMessage request, boolean redelivered, boolean instanceAddressed) {
+    AmqpDelivery(
+        long tag, String queue, AMQP.BasicProperties props, RequestMessage request, int deliveries, long discardedBodyBytes,
+        boolean instanceAddressed) {
       this.tag = tag;
       this.queue = queue;
       this.props = props;
       this.request = request;
       this.replyTo = request.replyTo();
-      this.redelivered = redelivered;
+      this.deliveries = deliveries;
+      this.discardedBodyBytes = discardedBodyBytes;
       this.instanceAddressed = instanceAddressed;
     }
 
@@ -317,7 +406,30 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     }
 
     @Override
+    public void setAside(ReplyMessage r, String code, String reason) {
+      Headers.SetAside why = new Headers.SetAside(code, reason, queue, instanceId, deliveries, discardedBodyBytes);
+      out.submit(
+          "set aside",
+          () -> {
+            try {
+              if (r != null) {
+                publishReply(r);
+              }
+            } finally {
+              // published before the ack: if it cannot be, the request stays unsettled and comes back
+              reply.basicPublish("", deadLetterQueue, false, Headers.deadLetterProperties(props, clock.millis(), user, why), request.body());
+              consume.basicAck(tag, false);
+            }
+          });
+    }
+
+    @Override
     public void requeue() {
+      if (discardedBodyBytes > 0) {
+        // the body was never read here: only the broker still has it
+        Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+        return;
+      }
       // A copy goes back to the queue as a fresh message (a nack would mark it redelivered, which
       // reads as "its handler may have run"); only then is the original settled. If the copy cannot
       // be published, the original goes back with a nack instead.
@@ -336,7 +448,17 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
     @Override
     public boolean redelivered() {
-      return redelivered;
+      return deliveries > 0;
+    }
+
+    @Override
+    public int deliveries() {
+      return deliveries;
+    }
+
+    @Override
+    public long discardedBodyBytes() {
+      return discardedBodyBytes;
     }
   }
 }

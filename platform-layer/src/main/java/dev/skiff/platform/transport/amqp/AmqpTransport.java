@@ -151,7 +151,7 @@ public final class AmqpTransport implements Transport {
 
   /** @return what the transport has met so far */
   public Stats stats() {
-    return new Stats(connections.losses(), 0, 0);
+    return new Stats(connections.losses(), connections.discardedBodies(), connections.discardedBytes());
   }
 
   /** @return the options this transport was created with */

@@ -34,6 +34,21 @@ final class Channels {
     return b.toString();
   }
 
+  /**
+   * @param cause why a channel or connection was shut down
+   * @return the broker's words for it, e.g. {@code PRECONDITION_FAILED - message size ... is larger than ...}
+   */
+  static String reason(com.rabbitmq.client.ShutdownSignalException cause) {
+    Object m = cause.getReason();
+    if (m instanceof com.rabbitmq.client.AMQP.Channel.Close c) {
+      return c.getReplyText();
+    }
+    if (m instanceof com.rabbitmq.client.AMQP.Connection.Close c) {
+      return c.getReplyText();
+    }
+    return String.valueOf(cause.getMessage());
+  }
+
   /** Closes a channel if it is open, aborting it when a clean close cannot finish. */
   static void close(Channel ch) throws IOException {
     if (ch != null && ch.isOpen()) {

@@ -1,12 +1,9 @@
 package dev.skiff.platform.transport.amqp;
 
 import com.rabbitmq.client.WriteListener;
-import com.rabbitmq.client.impl.Frame;
 import com.rabbitmq.client.impl.FrameHandler;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
 import java.io.IOException;
-import java.net.InetAddress;
-import java.net.SocketException;
 
 /**
  * Sends several AMQP commands of one thread in one socket write, as TCP_CORK does for a socket: while a
@@ -70,12 +67,10 @@ final class Cork {
     return (address, connectionName) -> new Corked(inner.create(address, connectionName));
   }
 
-  /** A frame handler that delegates everything, holding back the flushes of a corked thread. */
-  private final class Corked implements FrameHandler {
-    private final FrameHandler inner;
-
+  /** A frame handler that holds back the flushes of a corked thread. */
+  private final class Corked extends DelegatingFrameHandler {
     Corked(FrameHandler inner) {
-      this.inner = inner;
+      super(inner);
     }
 
     @Override
@@ -89,81 +84,6 @@ final class Cork {
       } else {
         h.handler = inner;
       }
-    }
-
-    @Override
-    public void writeFrame(Frame frame) throws IOException {
-      inner.writeFrame(frame);
-    }
-
-    @Override
-    public Frame readFrame() throws IOException {
-      return inner.readFrame();
-    }
-
-    @Override
-    public boolean internalHearbeat() {
-      return inner.internalHearbeat();
-    }
-
-    @Override
-    public void setTimeout(int timeoutMs) throws SocketException {
-      inner.setTimeout(timeoutMs);
-    }
-
-    @Override
-    public int getTimeout() throws SocketException {
-      return inner.getTimeout();
-    }
-
-    @Override
-    public void sendHeader() throws IOException {
-      inner.sendHeader();
-    }
-
-    @Override
-    public void initialize(com.rabbitmq.client.impl.AMQConnection connection) {
-      inner.initialize(connection);
-    }
-
-    @Override
-    public void startProcessing() {
-      inner.startProcessing();
-    }
-
-    @Override
-    public void finishConnectionNegotiation() {
-      inner.finishConnectionNegotiation();
-    }
-
-    @Override
-    public void setFrameMax(int frameMax) {
-      inner.setFrameMax(frameMax);
-    }
-
-    @Override
-    public void close() {
-      inner.close();
-    }
-
-    @Override
-    public InetAddress getLocalAddress() {
-      return inner.getLocalAddress();
-    }
-
-    @Override
-    public int getLocalPort() {
-      return inner.getLocalPort();
-    }
-
-    @Override
-    public InetAddress getAddress() {
-      return inner.getAddress();
-    }
-
-    @Override
-    public int getPort() {
-      return inner.getPort();
     }
   }
 }

@@ -38,6 +38,35 @@ final class Headers {
    */
   static final String USER_TOKEN = "skiff-token";
 
+  /**
+   * Marks a message whose body was over the connection's limit and thrown away unread
+   * ({@link InboundLimit}): its value is the body's size and this process's token.
+   */
+  static final String DISCARDED_BODY = "skiff-discarded-body";
+  /**
+   * On a request handed back to its queue by an instance of the service: how many times it had been
+   * delivered before without being settled (docs/security.md "Hostile input"). Believed, like
+   * {@link #REQUEUED_CALLER}, only on a message sent as the receiving connection's own user.
+   */
+  static final String DELIVERIES = "skiff-deliveries";
+  /** On a request set aside (dead letter): a short code for why ({@code too-large}, {@code delivery-limit}). */
+  static final String DEAD_CODE = "skiff-dead-code";
+  /** On a dead letter: why, in a sentence. */
+  static final String DEAD_REASON = "skiff-dead-reason";
+  /** On a dead letter: the queue it was taken from. */
+  static final String DEAD_QUEUE = "skiff-dead-queue";
+  /** On a dead letter: when it was set aside, in milliseconds since the epoch. */
+  static final String DEAD_AT = "skiff-dead-at";
+  /** On a dead letter: the instance that set it aside. */
+  static final String DEAD_BY = "skiff-dead-by";
+  /** On a dead letter whose body was thrown away unread: the body's size in bytes. */
+  static final String DEAD_BODY_BYTES = "skiff-dead-body-bytes";
+  /**
+   * The longest per-message TTL RabbitMQ takes, in milliseconds (2^32-1): a larger {@code expiration}
+   * makes it close the publishing channel.
+   */
+  static final long MAX_EXPIRATION_MILLIS = 0xffffffffL;
+
   static final String STATUS_OK = "ok";
   static final String STATUS_ERROR = "error";
   static final String IDEMPOTENT = "idempotent";
@@ -72,7 +101,7 @@ final class Headers {
   /** @param ttl whether to set the per-message TTL ({@code expiration}) to the time left */
   static AMQP.BasicProperties requestProperties(RequestMessage m, long nowMillis, String userId, boolean ttl) {
     String packed = requestContext(m, true);
-    String expiration = ttl ? Long.toString(Math.max(1, m.deadlineEpochMillis() - nowMillis)) : null;
+    String expiration = ttl ? expiration(m.deadlineEpochMillis(), nowMillis) : null;
     AMQP.BasicProperties.Builder b = new AMQP.BasicProperties.Builder()
         .correlationId(m.correlationId())
         .messageId(m.requestId())
@@ -97,6 +126,15 @@ final class Headers {
       b.headers(h);
     }
     return b.build();
+  }
+
+  /**
+   * A per-message TTL for the time left until a deadline: at least 1 ms, at most what the broker takes
+   * ({@link #MAX_EXPIRATION_MILLIS}), so that no deadline can get the publishing channel closed.
+   */
+  static String expiration(long deadlineEpochMillis, long nowMillis) {
+    long left = deadlineEpochMillis - nowMillis;
+    return Long.toString(left < 1 ? 1 : Math.min(left, MAX_EXPIRATION_MILLIS));
   }
 
   /** Whether text fits a short string: at most 255 bytes in UTF-8 (ASCII here but for odd content types). */
@@ -205,15 +243,104 @@ final class Headers {
    */
   static AMQP.BasicProperties requeueProperties(AMQP.BasicProperties p, long nowMillis, String ownUser) {
     long deadline = num(requestFields(p)[0]);
-    String expiration =
-        deadline == 0 || p.getExpiration() == null ? p.getExpiration() : Long.toString(Math.max(1, deadline - nowMillis));
+    String expiration = deadline == 0 || p.getExpiration() == null ? p.getExpiration() : expiration(deadline, nowMillis);
     AMQP.BasicProperties.Builder b = p.builder().expiration(expiration);
-    if (!ownUser.equals(p.getUserId())) {
-      Map<String, Object> h = p.getHeaders() == null ? new HashMap<>(2) : new HashMap<>(p.getHeaders());
-      h.put(REQUEUED_CALLER, p.getUserId() == null ? "" : p.getUserId());
-      b.userId(ownUser).headers(h);
+    Map<String, Object> h = asOwnUser(p, ownUser, b);
+    if (h != null) {
+      b.headers(h);
     }
     return b.build();
+  }
+
+  /**
+   * Sends a copy as this connection's user, the original caller kept in {@link #REQUEUED_CALLER}; the
+   * mark of a discarded body never travels on.
+   *
+   * @return the headers to set, or null to keep the original's
+   */
+  private static Map<String, Object> asOwnUser(AMQP.BasicProperties p, String ownUser, AMQP.BasicProperties.Builder b) {
+    boolean other = !ownUser.equals(p.getUserId());
+    boolean marked = p.getHeaders() != null && p.getHeaders().containsKey(DISCARDED_BODY);
+    if (!other && !marked) {
+      return null;
+    }
+    Map<String, Object> h = p.getHeaders() == null ? new HashMap<>(4) : new HashMap<>(p.getHeaders());
+    h.remove(DISCARDED_BODY);
+    if (other) {
+      h.put(REQUEUED_CALLER, p.getUserId() == null ? "" : p.getUserId());
+      b.userId(ownUser);
+    }
+    return h;
+  }
+
+  /**
+   * The properties of a redelivered request put back into its queue with its count of deliveries that
+   * ended unsettled, so that the count survives the instances that die of it.
+   *
+   * @param deliveries the count to carry
+   */
+  static AMQP.BasicProperties countedProperties(AMQP.BasicProperties p, long nowMillis, String ownUser, int deliveries) {
+    AMQP.BasicProperties q = requeueProperties(p, nowMillis, ownUser);
+    Map<String, Object> h = q.getHeaders() == null ? new HashMap<>(2) : new HashMap<>(q.getHeaders());
+    h.put(DELIVERIES, deliveries);
+    return q.builder().headers(h).build();
+  }
+
+  /**
+   * How many times a request was delivered before without being settled: the count a fellow instance
+   * wrote ({@link #DELIVERIES}, believed only on a message sent as our own user), else 0.
+   */
+  static int deliveries(AMQP.BasicProperties p, String ownUser) {
+    if (p.getHeaders() == null || !ownUser.equals(p.getUserId())) {
+      return 0;
+    }
+    Object v = p.getHeaders().get(DELIVERIES);
+    long n = v instanceof Number num ? num.longValue() : num(v == null ? "" : v.toString());
+    return (int) Math.max(0, Math.min(n, Integer.MAX_VALUE));
+  }
+
+  /** @return the size of the body {@link InboundLimit} threw away, or 0 when it has its body */
+  static long discardedBody(AMQP.BasicProperties p) {
+    if (p.getHeaders() == null || !p.getHeaders().containsKey(DISCARDED_BODY)) {
+      return 0;
+    }
+    return InboundLimit.discarded(str(p.getHeaders(), DISCARDED_BODY));
+  }
+
+  /**
+   * Why a request was set aside and where from: what a dead letter carries besides the request.
+   *
+   * @param code a short code
+   * @param reason a sentence
+   * @param queue the queue it was taken from
+   * @param instance the instance that set it aside
+   * @param deliveries its deliveries that ended unsettled
+   * @param discardedBytes the size of its body if that was thrown away unread, else 0
+   */
+  record SetAside(String code, String reason, String queue, String instance, int deliveries, long discardedBytes) {}
+
+  /**
+   * The properties of a dead letter: the request's, sent as this connection's user (the original caller
+   * in {@link #REQUEUED_CALLER}), persistent, with no expiry, and why it was set aside.
+   */
+  static AMQP.BasicProperties deadLetterProperties(AMQP.BasicProperties p, long nowMillis, String ownUser, SetAside why) {
+    AMQP.BasicProperties.Builder b = p.builder().expiration(null).deliveryMode(2);
+    Map<String, Object> h = asOwnUser(p, ownUser, b);
+    if (h == null) {
+      h = p.getHeaders() == null ? new HashMap<>(8) : new HashMap<>(p.getHeaders());
+    }
+    h.put(DEAD_CODE, why.code());
+    h.put(DEAD_REASON, why.reason());
+    h.put(DEAD_QUEUE, why.queue());
+    h.put(DEAD_AT, nowMillis);
+    h.put(DEAD_BY, why.instance());
+    h.put(DELIVERIES, why.deliveries());
+    if (why.discardedBytes() > 0) {
+      h.put(DEAD_BODY_BYTES, why.discardedBytes());
+    } else {
+      h.remove(DEAD_BODY_BYTES);
+    }
+    return b.headers(h).build();
   }
 
   /**
