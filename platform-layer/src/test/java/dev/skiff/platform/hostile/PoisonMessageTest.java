@@ -313,4 +313,56 @@ class PoisonMessageTest {
     assertThat(dead.getProps().getExpiration()).as("it does not expire in the dead-letter queue").isNull();
     assertThat(crashes.get()).isEqualTo(limit);
   }
+
+  @Test
+  void requestsSetAsideAreListedReplayedAndDiscardedAndKeepTheServiceUnhealthyUntilThen() throws Exception {
+    AtomicInteger echoed = new AtomicInteger();
+    java.util.Set<String> callers = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    Server server = start(newTransport(), b -> b.maxDeliveries(2)
+        .endpoint(Endpoint.of("count", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          echoed.incrementAndGet();
+          callers.add(ctx.callerIdentity().orElse("?"));
+          return echo(req);
+        })));
+    assertThat(server.health().run("dead-letters").healthy()).isTrue();
+    Channel ch = raw.createChannel();
+    // one over the size limit; one whose count of unsettled deliveries, written by a fellow instance
+    // (the same broker user), has reached the limit
+    ch.basicPublish("", AmqpNames.serviceQueue(service), false, request("big", "count", null), new byte[5 << 20]);
+    Map<String, Object> counted = new HashMap<>();
+    counted.put("skiff-deliveries", 2);
+    ch.basicPublish("", AmqpNames.serviceQueue(service), false,
+        request("again", "count", null).builder().headers(counted).build(),
+        EchoRequest.newBuilder().setText("replay me").build().toByteArray());
+    await().atMost(Duration.ofSeconds(60)).until(() -> deadLetters() == 2);
+    assertThat(echoed.get()).isZero();
+    dev.skiff.platform.health.HealthCheck.Result unhealthy = server.health().run("dead-letters");
+    assertThat(unhealthy.healthy()).as(unhealthy.message()).isFalse();
+    assertThat(unhealthy.message()).contains("2 request(s) set aside wait").contains("skiff dead-letters list " + service);
+
+    dev.skiff.platform.transport.amqp.DeadLetters dead = callerTransport.deadLetters(service);
+    List<dev.skiff.platform.transport.amqp.DeadLetters.DeadLetter> listed = dead.list(10);
+    assertThat(listed).extracting(d -> d.requestId()).containsExactly("big", "again");
+    assertThat(listed.get(0).code()).isEqualTo("too-large");
+    assertThat(listed.get(0).bodyDiscarded()).isTrue();
+    assertThat(listed.get(0).bodyBytes()).isEqualTo(5 << 20);
+    assertThat(listed.get(1).code()).isEqualTo("delivery-limit");
+    assertThat(listed.get(1).deliveries()).isEqualTo(2);
+    assertThat(listed.get(1).endpoint()).isEqualTo("count");
+    assertThat(listed.get(1).caller()).isEqualTo(rawUser);
+    assertThat(listed.get(1).setAsideBy()).isEqualTo(server.instanceId());
+    assertThat(dead.count()).as("listing removes nothing").isEqualTo(2);
+
+    dev.skiff.platform.transport.amqp.DeadLetters.Replayed replayed = dead.replay(d -> true, Duration.ofSeconds(30));
+    assertThat(replayed.replayed()).isEqualTo(1);
+    assertThat(replayed.notReplayable()).as("its body was never read").isEqualTo(1);
+    await().atMost(Duration.ofSeconds(30)).until(() -> echoed.get() == 1);
+    assertThat(callers).as("replayed as the service's own user, it keeps its caller").containsExactly(rawUser);
+    assertThat(dead.list(10)).extracting(d -> d.requestId()).containsExactly("big");
+
+    assertThat(dead.discard(d -> d.code().equals("too-large"))).isEqualTo(1);
+    assertThat(dead.count()).isZero();
+    assertThat(server.health().run("dead-letters").healthy()).as(server.health().run("dead-letters").message()).isTrue();
+    assertThat(echoed.get()).isEqualTo(1);
+  }
 }

@@ -154,6 +154,17 @@ public final class AmqpTransport implements Transport {
     return new Stats(connections.losses(), connections.discardedBodies(), connections.discardedBytes());
   }
 
+  /**
+   * The requests a service's instances set aside, to inspect, replay or discard (docs/security.md
+   * "Hostile input").
+   *
+   * @param service the service
+   * @return its dead letters, on this transport's connection
+   */
+  public DeadLetters deadLetters(String service) {
+    return new DeadLetters(connections, dev.skiff.platform.Names.checkService(service), java.time.Clock.systemUTC());
+  }
+
   /** @return the options this transport was created with */
   public AmqpOptions options() {
     return connections.options();

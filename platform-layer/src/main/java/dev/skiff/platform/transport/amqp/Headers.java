@@ -344,6 +344,40 @@ final class Headers {
   }
 
   /**
+   * The properties of a dead letter sent again to its service: the request's, with a new deadline and
+   * send time (in its packed context) and the matching expiry, no reply address, its delivery count and
+   * the marks of its setting aside removed, transient again, sent as the replaying connection's user (a
+   * {@link #REQUEUED_CALLER} stays, and is believed by the service only when that user is its own).
+   */
+  static AMQP.BasicProperties replayProperties(AMQP.BasicProperties p, long nowMillis, long deadlineMillis, String ownUser) {
+    Map<String, Object> h = p.getHeaders() == null ? new HashMap<>(4) : new HashMap<>(p.getHeaders());
+    for (String k : new String[] {DEAD_CODE, DEAD_REASON, DEAD_QUEUE, DEAD_AT, DEAD_BY, DEAD_BODY_BYTES, DELIVERIES, DISCARDED_BODY}) {
+      h.remove(k);
+    }
+    AMQP.BasicProperties.Builder b = p.builder().replyTo(null).deliveryMode(1).userId(ownUser);
+    if (isPacked(p.getAppId())) {
+      b.appId(restamp(p.getAppId(), nowMillis, deadlineMillis));
+      b.expiration(expiration(deadlineMillis, nowMillis));
+    } else if (h.containsKey(SKIFF)) {
+      h.put(SKIFF, restamp(str(h, SKIFF), nowMillis, deadlineMillis));
+      b.expiration(expiration(deadlineMillis, nowMillis));
+    } else {
+      b.expiration(null); // no context: the service gives it its default deadline
+    }
+    if (!ownUser.equals(p.getUserId())) {
+      h.remove(REQUEUED_CALLER); // it would be ignored: the request is the replaying user's
+    }
+    return b.headers(h.isEmpty() ? null : h).build();
+  }
+
+  /** A packed request context with its first two fields (deadline, send time) replaced. */
+  private static String restamp(String packed, long nowMillis, long deadlineMillis) {
+    int first = packed.indexOf(SEP);
+    int second = first < 0 ? -1 : packed.indexOf(SEP, first + 1);
+    return deadlineMillis + String.valueOf(SEP) + nowMillis + (second < 0 ? "" : packed.substring(second));
+  }
+
+  /**
    * A reply's properties; its {@code app_id} is {@code STATUS;VERSION;INSTANCE[;idempotent]} (in a
    * {@code skiff} header instead if it does not fit a short string); its {@code user_id} the replying
    * connection's user, which the broker validates, so that the caller can tell the service from an

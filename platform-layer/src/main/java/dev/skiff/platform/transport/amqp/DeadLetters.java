@@ -1,0 +1,258 @@
+package dev.skiff.platform.transport.amqp;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.GetResponse;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import java.io.IOException;
+import java.time.Clock;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.TimeoutException;
+import java.util.function.Predicate;
+
+/**
+ * A service's requests set aside (its dead-letter queue, {@link AmqpNames#deadLetterQueue}): what
+ * operators inspect, replay and discard (docs/security.md "Hostile input"; {@code skiff dead-letters}).
+ *
+ * <pre>{@code
+ * DeadLetters dead = transport.deadLetters("com.example.greeter");
+ * for (DeadLetters.DeadLetter d : dead.list(100)) {
+ *   System.out.println(d.requestId() + " " + d.code() + ": " + d.reason());
+ * }
+ * dead.replay(d -> d.requestId().equals("9f3c..."), Duration.ofSeconds(30));
+ * }</pre>
+ *
+ * <p>Each operation walks the queue from its head, at most as far as it was when the operation began (a
+ * request replayed and set aside again meanwhile is not met twice), holding what it does not act on
+ * unacknowledged; when it ends, the broker puts those back where they were. It needs read permission on
+ * the queue (the service's own broker user has it, docs/security.md) and, to replay, write permission on
+ * the default exchange. Replayed with the service's own credentials, a request keeps its original caller;
+ * replayed by another user, it is that user's request. Not thread-safe: one operation at a time.
+ */
+public final class DeadLetters {
+  private final AmqpConnections connections;
+  private final String service;
+  private final String queue;
+  private final Clock clock;
+
+  DeadLetters(AmqpConnections connections, String service, Clock clock) {
+    this.connections = connections;
+    this.service = Objects.requireNonNull(service, "service");
+    this.queue = AmqpNames.deadLetterQueue(service);
+    this.clock = clock;
+  }
+
+  /**
+   * One request set aside. Every text comes from the message as it was set aside, hence from its sender:
+   * escape it before showing it ({@code dev.skiff.platform.internal.Printable}).
+   *
+   * @param requestId its request id
+   * @param endpoint the endpoint it was for
+   * @param caller the caller's broker user, as proven when it was sent ("" when unknown)
+   * @param code why it was set aside, in short: {@code too-large} or {@code delivery-limit}
+   * @param reason why, in a sentence
+   * @param queue the queue it was taken from
+   * @param setAsideBy the instance that set it aside
+   * @param setAsideAt when
+   * @param deliveries its deliveries that had ended unsettled
+   * @param bodyBytes the size of its body
+   * @param bodyDiscarded whether its body was thrown away unread for its size (then it cannot be replayed)
+   */
+  public record DeadLetter(
+      String requestId,
+      String endpoint,
+      String caller,
+      String code,
+      String reason,
+      String queue,
+      String setAsideBy,
+      Instant setAsideAt,
+      int deliveries,
+      long bodyBytes,
+      boolean bodyDiscarded) {}
+
+  /**
+   * What a replay did.
+   *
+   * @param replayed requests put back into the service's queue
+   * @param notReplayable requests chosen that cannot be replayed (their body was thrown away unread); kept
+   */
+  public record Replayed(int replayed, int notReplayable) {}
+
+  /** @return the service */
+  public String service() {
+    return service;
+  }
+
+  /**
+   * @return how many requests wait in the queue
+   * @throws SkiffException NOT_FOUND when the service has no dead-letter queue, UNAVAILABLE when the
+   *     broker cannot be asked
+   */
+  public long count() {
+    return withChannel(ch -> ch.queueDeclarePassive(queue).getMessageCount());
+  }
+
+  /**
+   * The requests waiting, oldest first; nothing is removed.
+   *
+   * @param max the most to list
+   * @return them
+   * @throws SkiffException as {@link #count()}
+   */
+  public List<DeadLetter> list(int max) {
+    List<DeadLetter> out = new ArrayList<>();
+    walk(max, false, (got, d, ch) -> {
+      out.add(d);
+      return false;
+    });
+    return out;
+  }
+
+  /**
+   * Puts requests back into the service's queue (the queue they came from; a request for one instance
+   * goes to the service's queue, as that instance may be gone) as fresh requests: with a new deadline, no
+   * reply address (nobody waits for them), their delivery count cleared, sent as this connection's user.
+   * Each leaves the dead-letter queue once the broker has confirmed its copy.
+   *
+   * @param which which to replay
+   * @param timeout each replayed request's time to be handled in (its deadline from now)
+   * @return what was done
+   * @throws SkiffException as {@link #count()}; BAD_REQUEST for a timeout that is not positive
+   */
+  public Replayed replay(Predicate<DeadLetter> which, Duration timeout) {
+    if (timeout.isNegative() || timeout.isZero() || timeout.toMillis() > Headers.MAX_EXPIRATION_MILLIS) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a replay's timeout must be positive and at most 2^32-1 ms: " + timeout);
+    }
+    int[] counts = new int[2];
+    walk(Integer.MAX_VALUE, true, (got, d, ch) -> {
+      if (!which.test(d)) {
+        return false;
+      }
+      if (d.bodyDiscarded()) {
+        counts[1]++;
+        return false;
+      }
+      long now = clock.millis();
+      String target = d.queue().startsWith("skiff.inst.") || d.queue().isEmpty() ? AmqpNames.serviceQueue(service) : d.queue();
+      ch.basicPublish("", target, false, Headers.replayProperties(got.getProps(), now, now + timeout.toMillis(), connections.userName()),
+          got.getBody());
+      try {
+        ch.waitForConfirmsOrDie(10_000);
+      } catch (TimeoutException e) {
+        throw new IOException("the broker did not confirm the replayed request within 10 s", e);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IOException("interrupted", e);
+      }
+      counts[0]++;
+      return true;
+    });
+    return new Replayed(counts[0], counts[1]);
+  }
+
+  /**
+   * Removes requests for good.
+   *
+   * @param which which to remove
+   * @return how many were removed
+   * @throws SkiffException as {@link #count()}
+   */
+  public int discard(Predicate<DeadLetter> which) {
+    int[] n = new int[1];
+    walk(Integer.MAX_VALUE, false, (got, d, ch) -> {
+      if (which.test(d)) {
+        n[0]++;
+        return true;
+      }
+      return false;
+    });
+    return n[0];
+  }
+
+  /** What to do with one dead letter met on a walk. */
+  @FunctionalInterface
+  private interface Visit {
+    /** @return true to remove it from the queue (acknowledge it), false to leave it where it is */
+    boolean visit(GetResponse got, DeadLetter d, Channel ch) throws IOException;
+  }
+
+  @FunctionalInterface
+  private interface ChannelWork<T> {
+    T run(Channel ch) throws IOException;
+  }
+
+  /**
+   * Runs on a channel of its own, closed at the end: closing gives back, each in its place, the dead
+   * letters taken and not acknowledged.
+   */
+  private <T> T withChannel(ChannelWork<T> work) {
+    Channel ch = null;
+    try {
+      ch = connections.channel();
+      return work.run(ch);
+    } catch (IOException | RuntimeException e) {
+      String why = Channels.causes(e);
+      if (why.contains("NOT_FOUND")) {
+        throw new SkiffException(ErrorCode.NOT_FOUND, "service " + service + " has no dead-letter queue (" + queue
+            + "): none of its instances has run with this version of Skiff, or the queue expired unused");
+      }
+      if (why.contains("ACCESS_REFUSED")) {
+        throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused access to " + queue + ": " + why);
+      }
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot read " + queue + ": " + why, e);
+    } finally {
+      Channel c = ch;
+      Channels.quietly("close channel", () -> Channels.close(c));
+    }
+  }
+
+  /**
+   * Visits up to {@code max} dead letters from the head, no further than the queue reached at the start.
+   *
+   * @param confirms whether the channel confirms publishes (to replay)
+   */
+  private void walk(int max, boolean confirms, Visit visit) {
+    withChannel(ch -> {
+      if (confirms) {
+        ch.confirmSelect();
+      }
+      long waiting = ch.queueDeclarePassive(queue).getMessageCount();
+      for (long i = 0; i < Math.min(waiting, max); i++) {
+        GetResponse got = ch.basicGet(queue, false);
+        if (got == null) {
+          break;
+        }
+        if (visit.visit(got, read(got), ch)) {
+          ch.basicAck(got.getEnvelope().getDeliveryTag(), false);
+        }
+      }
+      return null;
+    });
+  }
+
+  private static DeadLetter read(GetResponse got) {
+    AMQP.BasicProperties p = got.getProps();
+    Map<String, Object> h = p.getHeaders() == null ? Map.of() : p.getHeaders();
+    long discarded = Headers.num(Headers.str(h, Headers.DEAD_BODY_BYTES));
+    String caller = Headers.str(h, Headers.REQUEUED_CALLER);
+    return new DeadLetter(
+        p.getMessageId() == null ? "" : p.getMessageId(),
+        p.getType() == null ? "" : p.getType(),
+        h.containsKey(Headers.REQUEUED_CALLER) ? caller : p.getUserId() == null ? "" : p.getUserId(),
+        Headers.str(h, Headers.DEAD_CODE),
+        Headers.str(h, Headers.DEAD_REASON),
+        Headers.str(h, Headers.DEAD_QUEUE),
+        Headers.str(h, Headers.DEAD_BY),
+        Instant.ofEpochMilli(Headers.num(Headers.str(h, Headers.DEAD_AT))),
+        (int) Math.min(Integer.MAX_VALUE, Headers.num(Headers.str(h, Headers.DELIVERIES))),
+        discarded > 0 ? discarded : got.getBody().length,
+        discarded > 0);
+  }
+}
