@@ -35,7 +35,7 @@ class ReliabilityDefaultsTest {
           .build();
       try {
         assertThat(s.health().run("configuration").message())
-            .isEqualTo("settings from code: concurrency 16, prefetch 32, max message 4194304 bytes, drain grace 10000 ms, metrics on");
+            .isEqualTo("settings from code: concurrency 16, prefetch 32, max message 4194304 bytes, max in flight 67108864 bytes, max deliveries 5, drain grace 10000 ms, metrics on");
       } finally {
         s.close();
       }

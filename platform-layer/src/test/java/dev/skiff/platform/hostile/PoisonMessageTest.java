@@ -96,7 +96,11 @@ class PoisonMessageTest {
   }
 
   private AmqpTransport newTransport() {
-    AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
+    return newTransport(AmqpOptions.of(brokerUri()));
+  }
+
+  private AmqpTransport newTransport(AmqpOptions options) {
+    AmqpTransport t = AmqpTransport.connect(options.withServiceQueueExpiry(Duration.ofMinutes(2)));
     toClose.add(t);
     return t;
   }
@@ -135,7 +139,8 @@ class PoisonMessageTest {
             .outlierEjection(null)
             .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> echo(req)))
             .endpoint(Endpoint.of("held", EchoRequest.class, EchoResponse.class, (req, ctx) -> held(req)))
-            .endpoint(Endpoint.of("crash", EchoRequest.class, EchoResponse.class, (req, ctx) -> crashOn(req)).asIdempotent());
+            .endpoint(Endpoint.of("crash", EchoRequest.class, EchoResponse.class, (req, ctx) -> crashOn(req)).asIdempotent())
+            .endpoint(Endpoint.of("mirror", EchoRequest.class, EchoRequest.class, (req, ctx) -> req));
     customize.accept(b);
     Server s = b.build().start();
     toClose.add(s);
@@ -364,5 +369,23 @@ class PoisonMessageTest {
     assertThat(dead.count()).isZero();
     assertThat(server.health().run("dead-letters").healthy()).as(server.health().run("dead-letters").message()).isTrue();
     assertThat(echoed.get()).isEqualTo(1);
+  }
+
+  @Test
+  void aReplyOverTheCallersInboundLimitFailsThatCallAndNotTheConnection() throws Exception {
+    start(newTransport(), b -> b.maxMessageBytes(8 << 20));
+    AmqpTransport small = newTransport(AmqpOptions.of(brokerUri()).withMaxInboundBytes(1 << 20));
+    try (Client c = Client.builder().transport(small).maxMessageBytes(8 << 20).circuitBreaker(null).build()) {
+      EchoRequest twoMiB = EchoRequest.newBuilder().setText("big").setBlob(ByteString.copyFrom(new byte[2 << 20])).build();
+      // the echo of a 2 MiB blob is under 1 MiB (its size only), so ask for a reply as big as the request
+      assertThatThrownBy(() -> c.call(service, "mirror", twoMiB, EchoRequest.class, CallOptions.timeout(Duration.ofSeconds(30))))
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL);
+            assertThat(e.description()).contains("over this client's limit of 1048576 bytes").contains("thrown away unread");
+          });
+      assertThat(c.call(service, "echo", EchoRequest.newBuilder().setText("small").build(), EchoResponse.class).getText()).isEqualTo("small");
+      assertThat(small.stats().connectionLosses()).isZero();
+      assertThat(small.stats().discardedBodies()).isEqualTo(1);
+    }
   }
 }

@@ -27,6 +27,12 @@ import org.slf4j.LoggerFactory;
  * connection (the service queue, its version's queue and its own instance queue), each delivery handed
  * to the server with the means to answer and settle it.
  *
+ * <p>Hostile input (docs/security.md): the serving connection takes bodies up to the largest message
+ * size of the services bound on it and throws larger ones away as they arrive ({@link InboundLimit}); a
+ * redelivered request is not handed over but put back into its queue with its count of deliveries that
+ * ended unsettled ({@link Headers#DELIVERIES}), so that the server can set it aside at its limit; a
+ * request set aside goes to the service's dead-letter queue, declared here on a channel of its own.
+ *
  * <p>Pausing cancels the consumers and resuming consumes again with the same consumer objects. The
  * instance queue is exclusive but not auto-delete, so that cancelling its consumer on a pause does not
  * delete it (and the requests waiting in it): it goes when the binding closes, or with its connection.
@@ -37,6 +43,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final String service;
   private final Channel consume;
   private final Channel reply;
+  /** Holds the dead-letter queue's declaration, for the connection's recovery; null if refused. */
+  private final Channel deadLetters;
   private final Transport.InboundHandler handler;
   private final Clock clock;
   private final String instanceQueue;
@@ -55,9 +63,10 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private boolean stopped;
 
   private AmqpServerBinding(
-      String service, String instanceId, Connection connection, Channel consume, Channel reply, Transport.InboundHandler handler,
-      String instanceQueue, String user, Cork cork, Clock clock) {
+      String service, String instanceId, Connection connection, Channel consume, Channel reply, Channel deadLetters,
+      Transport.InboundHandler handler, String instanceQueue, String user, Cork cork, Clock clock) {
     this.service = service;
+    this.deadLetters = deadLetters;
     this.instanceId = instanceId;
     this.connection = connection;
     this.deadLetterQueue = AmqpNames.deadLetterQueue(service);
@@ -88,7 +97,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       Transport.BindOptions bind, Transport.InboundHandler handler) throws IOException {
     connections.admitBodiesUpTo(bind.maxMessageBytes());
     Connection conn = connections.serving();
-    declareDeadLetters(conn, connections.options().deadLetters(), AmqpNames.deadLetterQueue(service));
+    Channel deadLetters = declareDeadLetters(conn, connections.options().deadLetters(), AmqpNames.deadLetterQueue(service));
     Channel consume = conn.createChannel();
     String svcQueue = AmqpNames.serviceQueue(service);
     Map<String, Object> args = sharedQueueArgs(connections.options(), bind);
@@ -110,7 +119,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     consume.queueDeclare(instQueue, false, true, false, null);
     consume.queueBind(instQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.instanceKey(service, instanceId));
     AmqpServerBinding b =
-        new AmqpServerBinding(service, instanceId, conn, consume, reply, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
+        new AmqpServerBinding(
+            service, instanceId, conn, consume, reply, deadLetters, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
     b.sources.add(b.new Source(svcQueue, false));
     b.sources.add(b.new Source(instQueue, true));
     if (verQueue != null) {
@@ -134,11 +144,15 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
   /**
    * Declares the service's dead-letter queue: durable, bounded (the oldest dropped first), deleted after
-   * going unused for the expiry. It is a new queue, so no queue created by an earlier Skiff changes. A
-   * broker that refuses it (a user whose permissions predate it, or a queue of other arguments) is logged
-   * and the service serves on: then the requests it sets aside are logged and dropped.
+   * going unused for the expiry. It is a new queue, so no queue created by an earlier Skiff changes. It is
+   * declared on a channel of its own that lives as long as the binding, so that the connection's
+   * recovery declares it again. A broker that refuses it (a user whose permissions predate it, or a queue
+   * of other arguments) is logged and the service serves on: the requests it sets aside are then logged
+   * and dropped.
+   *
+   * @return the channel holding the declaration, or null when the broker refused it
    */
-  private static void declareDeadLetters(Connection conn, AmqpOptions.DeadLetters bounds, String queue) throws IOException {
+  private static Channel declareDeadLetters(Connection conn, AmqpOptions.DeadLetters bounds, String queue) throws IOException {
     Map<String, Object> args = new HashMap<>();
     args.put("x-max-length", bounds.maxMessages());
     args.put("x-max-length-bytes", bounds.maxBytes());
@@ -148,11 +162,12 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     Channel ch = conn.createChannel();
     try {
       ch.queueDeclare(queue, true, false, false, args);
+      return ch;
     } catch (IOException e) {
       log.warn("cannot declare the dead-letter queue {} ({}): requests set aside will be logged and dropped; "
           + "docs/security.md \"Hostile input\" says how to set it up", queue, Channels.causes(e));
-    } finally {
       Channels.quietly("close channel", () -> Channels.close(ch));
+      return null;
     }
   }
 
@@ -346,6 +361,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     Channels.quietly("delete instance queue", () -> consume.queueDelete(instanceQueue));
     Channels.quietly("close channel", () -> Channels.close(consume));
     Channels.quietly("close channel", () -> Channels.close(reply));
+    if (deadLetters != null) {
+      Channels.quietly("close channel", () -> Channels.close(deadLetters));
+    }
   }
 
   /** One request taken from a queue, to be answered and settled. */

@@ -28,7 +28,10 @@ import java.util.function.Consumer;
  * publisher confirms and {@code mandatory}, so a request nobody can receive fails at once.
  *
  * <p>The parts: {@link AmqpServerBinding} (serving), {@link AmqpClientChannel} (calling),
- * {@link AmqpEvents} (events), {@link AmqpRoutingTopology} (routing, for the binding service).
+ * {@link AmqpEvents} (events), {@link AmqpRoutingTopology} (routing, for the binding service),
+ * {@link DeadLetters} (the requests services set aside). No message can fail a connection: a body over
+ * a connection's limit is thrown away as it arrives ({@link InboundLimit}), and a channel the broker
+ * closes is opened again ({@link AmqpConnections#reopen}).
  *
  * <p>Thread-safe. Owns its connections and threads: {@link #close()} releases them.
  */
