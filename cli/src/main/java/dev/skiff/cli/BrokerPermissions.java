@@ -28,7 +28,7 @@ record BrokerPermissions(String configure, String write, String read, String top
 
   /**
    * The least a service needs to serve and call (every name from {@link AmqpNames}): configure only its
-   * own queues (shared, version, instance, its event groups) and server-named ones (reply and
+   * own queues (shared, version, instance, its event groups, its dead letters) and server-named ones (reply and
    * subscription queues, {@code amq.gen-*}); write to the RPC and events exchanges, to the default
    * exchange (replies go to the caller's reply queue through it) and its own queues (to bind them); read
    * (consume) only its own queues and server-named ones, and bind from the two exchanges. Events about a
@@ -40,7 +40,8 @@ record BrokerPermissions(String configure, String write, String read, String top
   static BrokerPermissions forService(String service) {
     String s = quote(service);
     String own = quote(AmqpNames.serviceQueue(service)) + "|" + quote(prefix(AmqpNames.versionQueue(service, "x"))) + ".+|"
-        + quote(prefix(AmqpNames.instanceQueue(service, "x"))) + ".+|" + quote(AmqpNames.eventGroupQueue(service)) + "(\\..+)?";
+        + quote(prefix(AmqpNames.instanceQueue(service, "x"))) + ".+|" + quote(AmqpNames.eventGroupQueue(service)) + "(\\..+)?|"
+        + quote(AmqpNames.deadLetterQueue(service));
     String serverNamed = "amq\\.gen-.+";
     String exchanges = quote(AmqpNames.RPC_EXCHANGE) + "|" + quote(AmqpNames.EVENTS_EXCHANGE);
     return new BrokerPermissions(

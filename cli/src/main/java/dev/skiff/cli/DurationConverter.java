@@ -1,11 +1,15 @@
 package dev.skiff.cli;
 
+import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.config.Durations;
 import java.time.Duration;
 import picocli.CommandLine.ITypeConverter;
 import picocli.CommandLine.TypeConversionException;
 
-/** Reads {@code --timeout} values the way the platform reads durations: 250ms, 2s, 1.5s, 5m, PT2S. */
+/**
+ * Reads {@code --timeout} values the way the platform reads durations: 250ms, 2s, 1.5s, 5m, PT2S; at most
+ * {@link CallOptions#MAX_TIMEOUT} (30 days, 720h), which the broker can hold a request for.
+ */
 final class DurationConverter implements ITypeConverter<Duration> {
   @Override
   public Duration convert(String value) {
@@ -17,6 +21,9 @@ final class DurationConverter implements ITypeConverter<Duration> {
     }
     if (d.isNegative() || d.isZero()) {
       throw new TypeConversionException("must be a positive duration, not '" + value + "'");
+    }
+    if (d.compareTo(CallOptions.MAX_TIMEOUT) > 0) {
+      throw new TypeConversionException("must be at most 720h (30 days), not '" + value + "'");
     }
     return d;
   }

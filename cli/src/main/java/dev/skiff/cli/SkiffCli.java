@@ -32,7 +32,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SkiffCli.Version.class,
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n",
     footer = {

@@ -21,17 +21,20 @@ class BrokerPermissionsTest {
   @Test
   void aServiceConfiguresAndConsumesOnlyItsOwnQueuesAndServerNamedOnes() {
     for (String own : new String[] {AmqpNames.serviceQueue("com.example.greeter"), AmqpNames.versionQueue("com.example.greeter", "1.2.0"),
-        AmqpNames.instanceQueue("com.example.greeter", "ab12"), AmqpNames.eventGroupQueue("com.example.greeter"), "amq.gen-XyZ"}) {
+        AmqpNames.instanceQueue("com.example.greeter", "ab12"), AmqpNames.eventGroupQueue("com.example.greeter"),
+        AmqpNames.deadLetterQueue("com.example.greeter"), "amq.gen-XyZ"}) {
       assertThat(matches(greeter.configure(), own)).as(own).isTrue();
       assertThat(matches(greeter.read(), own)).as(own).isTrue();
     }
     for (String other : new String[] {AmqpNames.serviceQueue("com.example.bookings"), AmqpNames.serviceQueue("com.example.greeterx"),
         AmqpNames.versionQueue("com.example.bookings", "1"), AmqpNames.instanceQueue("com.example.bookings", "ab12"),
-        "skiff.routes", AmqpNames.RPC_EXCHANGE, AmqpNames.EVENTS_EXCHANGE, AmqpNames.routeExchange("com.example.greeter")}) {
+        "skiff.routes", AmqpNames.RPC_EXCHANGE, AmqpNames.EVENTS_EXCHANGE, AmqpNames.routeExchange("com.example.greeter"),
+        AmqpNames.deadLetterQueue("com.example.bookings"), AmqpNames.deadLetterQueue("com.example.greeter") + "x"}) {
       assertThat(matches(greeter.configure(), other)).as(other).isFalse();
     }
     assertThat(matches(greeter.read(), AmqpNames.serviceQueue("com.example.bookings"))).isFalse();
     assertThat(matches(greeter.read(), "skiff.routes")).isFalse();
+    assertThat(matches(greeter.read(), AmqpNames.deadLetterQueue("com.example.bookings"))).isFalse();
   }
 
   @Test

@@ -1,0 +1,174 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.Names;
+import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.platform.transport.amqp.DeadLetters;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.format.DateTimeFormatter;
+import java.util.List;
+import java.util.Locale;
+import java.util.Set;
+import java.util.concurrent.Callable;
+import java.util.function.Predicate;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code skiff dead-letters list|replay|discard SERVICE}: the requests a service's instances set aside
+ * (too large, or over the delivery limit), through {@link DeadLetters} (docs/security.md "Hostile input").
+ */
+@Command(
+    name = "dead-letters",
+    header = "Lists, replays or discards the requests a service set aside.",
+    description = {
+      "A request no instance of a service can handle (over the message size limit, or delivered the delivery "
+          + "limit times without ever being answered) is set aside in the service's dead-letter queue "
+          + "(skiff.dead.SERVICE) with why, and its health turns NOTIFY until someone looks (docs/security.md)."
+    },
+    synopsisSubcommandLabel = "COMMAND",
+    subcommands = {DeadLettersCommand.ListLetters.class, DeadLettersCommand.Replay.class, DeadLettersCommand.Discard.class})
+final class DeadLettersCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff dead-letters list', 'replay' or 'discard'");
+  }
+
+  /** What the three commands share: the service, and its dead letters on a connection of their own. */
+  abstract static class OnService extends BrokerCommand {
+    @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name.")
+    String service;
+
+    /** Runs with the service's dead letters; the connection closes after. */
+    Integer withDeadLetters(java.util.function.Function<DeadLetters, Integer> work) {
+      try {
+        Names.checkService(service);
+      } catch (IllegalArgumentException e) {
+        throw new ParameterException(spec.commandLine(), e.getMessage());
+      }
+      try (AmqpTransport transport = broker().connectTransport()) {
+        return work.apply(transport.deadLetters(service));
+      }
+    }
+  }
+
+  /** Which dead letters: {@code --id} (repeatable) or {@code --all}. */
+  static final class Which {
+    @Option(names = "--id", paramLabel = "REQUEST_ID", required = true, description = "A request id, as 'list' shows it (repeatable).")
+    Set<String> ids;
+
+    @Option(names = "--all", required = true, description = "Every request set aside.")
+    boolean all;
+
+    Predicate<DeadLetters.DeadLetter> predicate() {
+      return all ? d -> true : d -> ids.contains(d.requestId());
+    }
+  }
+
+  /** {@code skiff dead-letters list SERVICE}. */
+  @Command(
+      name = "list",
+      header = "Lists the requests a service set aside, oldest first; removes nothing.",
+      footer = {"", "Example:", "  skiff dead-letters list com.example.greeter", "",
+          "Exit codes: 0 listed, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+  static final class ListLetters extends OnService {
+    @Option(names = "--max", paramLabel = "N", defaultValue = "100", description = "List at most N (default ${DEFAULT-VALUE}).")
+    int max;
+
+    @Override
+    public Integer call() {
+      if (max <= 0) {
+        throw new ParameterException(spec.commandLine(), "--max must be positive, not " + max);
+      }
+      return withDeadLetters(dead -> {
+        long waiting = dead.count();
+        List<DeadLetters.DeadLetter> listed = dead.list(max);
+        print(out(), dead.service(), waiting, listed);
+        return SkiffCli.EXIT_OK;
+      });
+    }
+
+    static void print(PrintWriter out, String service, long waiting, List<DeadLetters.DeadLetter> listed) {
+      out.printf(Locale.ROOT, "%s: %d request%s set aside%s%n", service, waiting, waiting == 1 ? "" : "s",
+          listed.size() < waiting ? " (the oldest " + listed.size() + " below)" : "");
+      for (DeadLetters.DeadLetter d : listed) {
+        out.printf(Locale.ROOT, "%s  %-14s %s/%s  request %s  from %s  %d deliveries  %d bytes%s%n",
+            DateTimeFormatter.ISO_INSTANT.format(d.setAsideAt()), Printable.of(d.code()), service, Printable.of(d.endpoint()),
+            Printable.of(d.requestId()), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
+            d.bodyDiscarded() ? " (body not kept)" : "");
+        out.println("    " + Printable.of(d.reason()) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
+      }
+      out.flush();
+    }
+  }
+
+  /** {@code skiff dead-letters replay SERVICE --id ID | --all}. */
+  @Command(
+      name = "replay",
+      header = "Sends requests set aside to the service again, as fresh requests nobody waits for.",
+      description = {
+        "Each goes back to the queue it came from with a new deadline (--timeout from now), no reply address and its "
+            + "delivery count cleared, and leaves the dead-letter queue once the broker has it. Run as the service's own "
+            + "broker user, a request keeps its original caller; as another user, it is that user's. A request whose "
+            + "body was too large was never kept, and stays."
+      },
+      footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
+          "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
+          "Exit codes: 0 replayed, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+  static final class Replay extends OnService {
+    @ArgGroup(multiplicity = "1")
+    Which which;
+
+    @Option(
+        names = "--timeout",
+        paramLabel = "DURATION",
+        defaultValue = "30s",
+        converter = DurationConverter.class,
+        description = "Each replayed request's deadline, from now (default ${DEFAULT-VALUE}).")
+    Duration timeout;
+
+    @Override
+    public Integer call() {
+      Duration t = timeout;
+      return withDeadLetters(dead -> {
+        DeadLetters.Replayed r = dead.replay(which.predicate(), t);
+        out().printf(Locale.ROOT, "%s: %d request%s replayed%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
+            r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept");
+        out().flush();
+        return SkiffCli.EXIT_OK;
+      });
+    }
+  }
+
+  /** {@code skiff dead-letters discard SERVICE --id ID | --all}. */
+  @Command(
+      name = "discard",
+      header = "Removes requests set aside, for good.",
+      footer = {"", "Example:", "  skiff dead-letters discard com.example.greeter --id 9f3c0d...", "",
+          "Exit codes: 0 done, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+  static final class Discard extends OnService {
+    @ArgGroup(multiplicity = "1")
+    Which which;
+
+    @Override
+    public Integer call() {
+      return withDeadLetters(dead -> {
+        int n = dead.discard(which.predicate());
+        out().printf(Locale.ROOT, "%s: %d request%s discarded%n", dead.service(), n, n == 1 ? "" : "s");
+        out().flush();
+        return SkiffCli.EXIT_OK;
+      });
+    }
+  }
+}

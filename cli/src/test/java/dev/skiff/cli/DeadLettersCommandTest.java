@@ -1,0 +1,103 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.rabbitmq.client.AMQP;
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.transport.amqp.AmqpNames;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code skiff dead-letters list|replay|discard} against a real service on the real broker: two requests
+ * set aside (one too large, one at the delivery limit), listed, the one that can be replayed replayed,
+ * the other discarded.
+ */
+class DeadLettersCommandTest {
+  private EchoService svc;
+  private Connection raw;
+  private String user;
+
+  @BeforeEach
+  void setUp() throws Exception {
+    svc = new EchoService();
+    svc.start("1.0.0", "a" + EchoService.randomHex(4));
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(EchoService.brokerUri());
+    raw = cf.newConnection();
+    user = cf.getUsername();
+  }
+
+  @AfterEach
+  void tearDown() throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.queueDelete(AmqpNames.deadLetterQueue(svc.name));
+    }
+    raw.close();
+    svc.close();
+  }
+
+  private AMQP.BasicProperties request(String id, Map<String, Object> headers) {
+    return new AMQP.BasicProperties.Builder()
+        .messageId(id)
+        .correlationId(id)
+        .type("echo")
+        .userId(user)
+        .headers(headers)
+        .appId((System.currentTimeMillis() + 60_000) + ";0;hostile;0;")
+        .build();
+  }
+
+  private long waiting() throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      return ch.messageCount(AmqpNames.deadLetterQueue(svc.name));
+    }
+  }
+
+  @Test
+  void requestsSetAsideAreListedReplayedAndDiscarded() throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request("too-big-1", null), new byte[5 << 20]);
+      // a count of unsettled deliveries at the limit, as a fellow instance (the same broker user) writes it
+      ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request("crashed-1", Map.of("skiff-deliveries", 5)),
+          EchoRequest.newBuilder().setText("again").build().toByteArray());
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> waiting() == 2);
+
+    Skiff.Result list = Skiff.run("dead-letters", "list", svc.name);
+    assertThat(list.exitCode()).as(list.toString()).isZero();
+    assertThat(list.out())
+        .contains(svc.name + ": 2 requests set aside")
+        .containsPattern("too-large +" + svc.name.replace(".", "\\.") + "/echo  request too-big-1  from " + user + "  0 deliveries  5242880 bytes \\(body not kept\\)")
+        .contains("request of 5242880 bytes is over the message size limit of 4194304 bytes")
+        .containsPattern("delivery-limit +" + svc.name.replace(".", "\\.") + "/echo  request crashed-1  from " + user + "  5 deliveries");
+
+    Skiff.Result replay = Skiff.run("dead-letters", "replay", svc.name, "--all");
+    assertThat(replay.exitCode()).as(replay.toString()).isZero();
+    assertThat(replay.out()).isEqualTo(svc.name + ": 1 request replayed; 1 kept: their body was too large to be kept\n");
+
+    Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--id", "too-big-1");
+    assertThat(discard.exitCode()).as(discard.toString()).isZero();
+    assertThat(discard.out()).isEqualTo(svc.name + ": 1 request discarded\n");
+    assertThat(waiting()).isZero();
+  }
+
+  @Test
+  void usageErrorsAndAServiceWithoutDeadLetters() {
+    Skiff.Result none = Skiff.run("dead-letters", "replay", svc.name);
+    assertThat(none.exitCode()).as(none.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(none.err()).contains("Missing required argument").contains("--id").contains("--all");
+    Skiff.Result bad = Skiff.run("dead-letters", "list", "Not A Service");
+    assertThat(bad.exitCode()).as(bad.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    Skiff.Result missing = Skiff.run("dead-letters", "list", "test.cli.never." + EchoService.randomHex(4));
+    assertThat(missing.exitCode()).as(missing.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(missing.err()).startsWith("NOT_FOUND: service test.cli.never.").contains("has no dead-letter queue");
+  }
+}
