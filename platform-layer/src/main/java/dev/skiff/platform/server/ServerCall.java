@@ -26,10 +26,10 @@ import org.slf4j.LoggerFactory;
  * One request on its way through a server, from delivery to reply: it settles exactly once, in one of
  * five ways (answered and acknowledged; acknowledged with no answer, its deadline having passed; handed
  * back to its queue for another instance; answered from an earlier answer to its request id; answered
- * and set aside, when no instance can handle it), and tells the observers once how it ended. While it is
- * taken and not settled, its body counts among the bytes the server holds ({@link #reserveBytes}). Whichever comes first of the handler's end, the watchdog's TIMEOUT and
- * the drain's UNAVAILABLE wins; the others find it settled and do nothing. (grpc-java's
- * {@code ServerCallImpl} plays this part there.)
+ * and set aside, when no instance can handle it), and tells the observers once how it ended. Whichever
+ * comes first of the handler's end, the watchdog's TIMEOUT and the drain's UNAVAILABLE wins; the others
+ * find it settled and do nothing. (grpc-java's {@code ServerCallImpl} plays this part there.) While it is
+ * taken and not settled, its body counts among the bytes the server holds ({@link #reserveBytes}).
  */
 final class ServerCall implements HandlerPool.Task {
   private static final Logger log = LoggerFactory.getLogger(ServerCall.class);
