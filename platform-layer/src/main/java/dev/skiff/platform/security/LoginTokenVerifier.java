@@ -144,7 +144,10 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
   /** Registered on the first token: a server that never sees one has none of these metrics. */
   private volatile Counters counters;
 
+  /** Guards starting, closing and the metrics; may be held while subscribing (broker I/O). */
   private final Object lock = new Object();
+  /** Guards the catching-up state; never held during I/O (connection notices take it on transport threads). */
+  private final Object stateLock = new Object();
   private final List<AutoCloseable> subscriptions = new ArrayList<>();
   private volatile boolean started;
   private volatile boolean closed;
@@ -493,7 +496,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
   }
 
   private void connectionLost() {
-    synchronized (lock) {
+    synchronized (stateLock) {
       connectionLost = true;
       if (catchingUp == null) {
         catchingUp = new CompletableFuture<>();
@@ -503,7 +506,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
 
   private void connectionRecovered() {
     CompletableFuture<Void> waiting;
-    synchronized (lock) {
+    synchronized (stateLock) {
       connectionLost = false;
       waiting = catchingUp;
       if (waiting == null) {
@@ -524,7 +527,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
         });
         return;
       }
-      synchronized (lock) {
+      synchronized (stateLock) {
         if (catchingUp == done && !connectionLost) {
           catchingUp = null;
         }
