@@ -1,8 +1,17 @@
 package dev.skiff.cli;
 
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.RenewRequest;
+import dev.skiff.proto.v1.Session;
 import java.io.PrintWriter;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -11,11 +20,14 @@ import picocli.CommandLine.Spec;
 
 /**
  * What every {@code skiff} command shares: its place under {@code skiff} (for the environment it
- * reads), the {@code --amqp} option and how the broker is chosen from it, {@code -h}, and its output
- * streams. A command that cannot reach the broker exits 3 without a line of its own
- * ({@link BrokerUnreachable}).
+ * reads), the {@code --amqp} option and how the broker is chosen from it, the session {@code skiff login}
+ * kept (sent with every call, renewed when it nears its expiry), {@code -h}, and its output streams. A
+ * command that cannot reach the broker exits 3 without a line of its own ({@link BrokerUnreachable}).
  */
 abstract class BrokerCommand implements Callable<Integer> {
+  /** A session this close to its expiry is renewed before a command uses it. */
+  static final Duration RENEW_BEFORE = Duration.ofMinutes(5);
+
   @Spec CommandSpec spec;
 
   @Mixin BrokerOption broker;
@@ -30,15 +42,72 @@ abstract class BrokerCommand implements Callable<Integer> {
 
   /** @return the environment variables the command reads (those given to {@code skiff}) */
   Map<String, String> env() {
-    return ((SkiffCli) spec.root().userObject()).env();
+    return root().env();
+  }
+
+  /** @return the {@code skiff} command this one runs under */
+  SkiffCli root() {
+    return (SkiffCli) spec.root().userObject();
+  }
+
+  /** @return where the session of {@code skiff login} is kept */
+  SessionFile sessionFile() {
+    return SessionFile.of(env());
   }
 
   /**
-   * @return a client on the broker chosen ({@link #broker()}) that owns its connection; close it to disconnect
+   * @return a client on the broker chosen ({@link #broker()}) that owns its connection and sends the
+   *     session kept, if any; close it to disconnect
    * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
    */
   Client connect() {
-    return broker().connect();
+    return connect(broker());
+  }
+
+  /**
+   * @param b the broker
+   * @return a client on it that owns its connection and sends the session kept, if any
+   * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
+   */
+  Client connect(BrokerOption.Broker b) {
+    return clientBuilder(b.connectTransport()).build();
+  }
+
+  /**
+   * @param transport a connection the client is to own
+   * @return a builder of a client on it that sends the session kept, renewed first if it nears its
+   *     expiry; without one, calls go without a person (open endpoints and, for a service's user, those
+   *     open to services)
+   */
+  Client.Builder clientBuilder(AmqpTransport transport) {
+    Client.Builder b = Client.builder().transport(transport).ownTransport().identities(ServiceIdentities.fromEnvironment(env()));
+    sessionToken(transport).ifPresent(b::userToken);
+    return b;
+  }
+
+  private Optional<String> sessionToken(AmqpTransport transport) {
+    SessionFile file = sessionFile();
+    Optional<Session> kept = file.read();
+    if (kept.isEmpty()) {
+      return Optional.empty();
+    }
+    Session s = kept.get();
+    long now = System.currentTimeMillis();
+    boolean due = now < s.getExpiresAtMs() && now > s.getExpiresAtMs() - RENEW_BEFORE.toMillis()
+        && s.getExpiresAtMs() < s.getSessionEndsAtMs();
+    if (due) {
+      try (Client renewing = Client.builder().transport(transport).identities(ServiceIdentities.fromEnvironment(env()))
+          .userToken(s.getToken()).build()) {
+        Session renewed = renewing.call(LoginService.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class,
+            CallOptions.timeout(Duration.ofSeconds(5)));
+        file.write(renewed);
+        return Optional.of(renewed.getToken());
+      } catch (SkiffException e) {
+        // the command goes on with the session as it is; its own call says what is wrong with it
+        err().println("skiff: could not renew the session (" + e.code() + "); it expires soon");
+      }
+    }
+    return Optional.of(s.getToken());
   }
 
   /** @return where results go */

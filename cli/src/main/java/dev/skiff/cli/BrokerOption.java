@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.client.Client;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.net.URI;
@@ -101,17 +100,6 @@ final class BrokerOption {
     /** @return the address without its password, and where it came from */
     String describe() {
       return AmqpOptions.redact(options.uri()) + " (from " + source + ")";
-    }
-
-    /**
-     * Connects and returns a client that owns the connection.
-     *
-     * @return the client; close it to disconnect
-     * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
-     * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
-     */
-    Client connect() {
-      return Client.builder().transport(connectTransport()).ownTransport().build();
     }
 
     /**

@@ -90,14 +90,14 @@ final class CallCommand extends BrokerCommand {
       // the call's own span goes to the trace service too, as the root of the trace
       started = Tracing.builder(TRACE_SERVICE_NAME).transport(transport)
           .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(50))).build().start();
-      client = Client.builder().transport(transport).ownTransport().observer(started).observer(new RpcObserver() {
+      client = clientBuilder(transport).observer(started).observer(new RpcObserver() {
         @Override
         public void onClientAttempt(ClientEvent event) {
           traceId.set(event.traceId());
         }
       }).build();
     } else {
-      client = b.connect();
+      client = connect(b);
     }
     Tracing tracing = started;
     String requestId = newRequestId();
@@ -157,7 +157,7 @@ final class CallCommand extends BrokerCommand {
       if (trace && traceId.get() != null) {
         err.println("trace " + traceId.get());
       }
-      return SkiffCli.EXIT_CALL_FAILED;
+      return SkiffCli.exitCode(e);
     }
   }
 

@@ -57,7 +57,7 @@ final class CredentialsCommand implements Callable<Integer> {
         "",
         "Examples:",
         "  skiff credentials create com.example.greeter",
-        "  skiff credentials create skiff-admin --admin",
+        "  skiff credentials create ops-admin --admin",
         "",
         "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
       })
@@ -65,7 +65,7 @@ final class CredentialsCommand implements Callable<Integer> {
     @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name (its broker user's name).")
     String name;
 
-    @Option(names = "--admin", description = "An administrator or the kernel: every permission in the virtual host.")
+    @Option(names = "--admin", description = "The kernel's user or an operator's: every permission in the virtual host.")
     boolean admin;
 
     @Option(names = "--password-stdin", description = "Read the password from the first line of stdin instead of generating one.")
@@ -115,8 +115,9 @@ final class CredentialsCommand implements Callable<Integer> {
       header = "Applies Skiff's production set-up to a broker's virtual host.",
       description = {
         "In the broker URI's virtual host (created if missing): declares the exchanges " + AmqpNames.RPC_EXCHANGE
-            + " and " + AmqpNames.EVENTS_EXCHANGE + "; creates the kernel user and each administrator with every "
-            + "permission there, and each service's user with least privilege and its topic permissions; and "
+            + " and " + AmqpNames.EVENTS_EXCHANGE + "; creates the kernel user with every permission there, the "
+            + "CLI's tool user (it acts for signed-in people only, never as a service) and each service's user "
+            + "with least privilege and their topic permissions; and "
             + "deletes the guest user (or, with --guest confine, removes its permissions in this virtual host). "
             + "Prints 'USER PASSWORD' on stdout for each user it creates, once; a user that exists keeps its "
             + "password and gets its permissions again, so running it twice is safe. See docs/security.md."
@@ -125,7 +126,7 @@ final class CredentialsCommand implements Callable<Integer> {
         "",
         "Example:",
         "  skiff --amqp amqp://admin:SECRET@broker/prod credentials setup \\",
-        "      --service com.example.greeter --service com.example.bookings --admin ops",
+        "      --service com.example.greeter --service com.example.bookings",
         "",
         "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
       })
@@ -144,8 +145,10 @@ final class CredentialsCommand implements Callable<Integer> {
         description = "The kernel's broker user. Default: $SKIFF_KERNEL_USER, else " + ServiceIdentities.DEFAULT_KERNEL_USER + ".")
     String kernelUser;
 
-    @Option(names = "--admin", paramLabel = "USER", description = "An administrator (may change routes); repeatable.")
-    List<String> admins = new ArrayList<>();
+    @Option(names = "--tool-user", paramLabel = "USER",
+        description = "The CLI's broker user, which acts for signed-in people only; repeatable. Default: "
+            + ServiceIdentities.DEFAULT_TOOL_USER + ".")
+    List<String> toolUsers = new ArrayList<>();
 
     @Option(names = "--service", paramLabel = "NAME", description = "A service to create a least-privilege user for; repeatable.")
     List<String> services = new ArrayList<>();
@@ -177,11 +180,17 @@ final class CredentialsCommand implements Callable<Integer> {
       api.putPermissions(vhost, api.user(), BrokerPermissions.ALL);
       api.putExchange(vhost, AmqpNames.RPC_EXCHANGE, "direct");
       api.putExchange(vhost, AmqpNames.EVENTS_EXCHANGE, "topic");
-      Set<String> full = new LinkedHashSet<>();
-      full.add(kernel);
-      full.addAll(admins);
-      for (String u : full) {
-        ensureUser(api, vhost, u, BrokerPermissions.ALL);
+      Set<String> tools = new LinkedHashSet<>(toolUsers.isEmpty() ? List.of(ServiceIdentities.DEFAULT_TOOL_USER) : toolUsers);
+      for (String u : tools) {
+        if (u.equals(kernel) || services.contains(u) || !Names.isToken(u)) {
+          throw new ParameterException(spec.commandLine(), "invalid tool user '" + u + "': a broker user name of its own, "
+              + "neither the kernel's nor a service's");
+        }
+      }
+      ensureUser(api, vhost, kernel, BrokerPermissions.ALL);
+      for (String u : tools) {
+        // a tool needs what a service that serves nothing needs: call, and its own reply queues
+        ensureUser(api, vhost, u, BrokerPermissions.forService(u));
       }
       for (String s : services) {
         ensureUser(api, vhost, s, BrokerPermissions.forService(s));
@@ -197,9 +206,12 @@ final class CredentialsCommand implements Callable<Integer> {
         }
         case keep -> err().println("left the guest user as it is (not for production)");
       }
-      err().println("virtual host '" + vhost + "' set up: kernel user " + kernel + ", administrators " + admins
-          + ", services " + services + "; start the kernel with SKIFF_KERNEL_USER=" + kernel
-          + (admins.isEmpty() ? "" : " and SKIFF_ADMIN_USERS=" + String.join(",", full)));
+      boolean defaultTools = tools.equals(Set.of(ServiceIdentities.DEFAULT_TOOL_USER));
+      err().println("virtual host '" + vhost + "' set up: kernel user " + kernel + ", tool users " + tools
+          + ", services " + services + "; run every process (kernel and services) with SKIFF_KERNEL_USER=" + kernel
+          + (defaultTools ? "" : " and SKIFF_TOOL_USERS=" + String.join(",", tools))
+          + " and SKIFF_SHARED_BROKER_USERS= (empty), and the CLI with the tool user's URI; people then sign in with "
+          + "'skiff login USER' (the first administrator: SKIFF_BOOTSTRAP_ADMIN_PASSWORD on the kernel)");
       return SkiffCli.EXIT_OK;
     }
 
@@ -229,7 +241,7 @@ final class CredentialsCommand implements Callable<Integer> {
   }
 
   private static String readPassword(CommandSpec spec) throws IOException {
-    String line = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8)).readLine();
+    String line = new BufferedReader(new InputStreamReader(((SkiffCli) spec.root().userObject()).in(), StandardCharsets.UTF_8)).readLine();
     if (line == null || line.isEmpty()) {
       throw new ParameterException(spec.commandLine(), "--password-stdin: no password on stdin");
     }

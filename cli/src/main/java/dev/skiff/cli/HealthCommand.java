@@ -55,7 +55,7 @@ final class HealthCommand extends BrokerCommand {
     PrintWriter out = out();
     PrintWriter err = err();
     BrokerOption.Broker b = broker();
-    Client client = b.connect();
+    Client client = connect(b);
     HealthOverview overview;
     try (client) {
       overview = client.call(
@@ -71,7 +71,7 @@ final class HealthCommand extends BrokerCommand {
       } else {
         SkiffCli.printError(err, e);
       }
-      return SkiffCli.EXIT_CALL_FAILED;
+      return SkiffCli.exitCode(e);
     }
     if (json) {
       out.println(JsonFormat.printer().print(overview));

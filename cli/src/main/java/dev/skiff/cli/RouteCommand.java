@@ -94,7 +94,7 @@ final class RouteCommand extends BrokerCommand {
       if (e.code() == ErrorCode.NOT_FOUND && BindingService.SERVICE.equals(e.context().get("service"))) {
         err.println("(the binding service is not running: start it with 'skiff kernel' or 'skiff kernel binding')");
       }
-      return SkiffCli.EXIT_CALL_FAILED;
+      return SkiffCli.exitCode(e);
     }
     print(out, st);
     out.flush();

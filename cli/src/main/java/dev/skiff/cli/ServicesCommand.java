@@ -49,7 +49,7 @@ final class ServicesCommand extends BrokerCommand {
       if (e.code() == ErrorCode.NOT_FOUND && e.service().isEmpty()) {
         err.println("(the discovery service is not running: start it with 'skiff kernel' or 'skiff kernel discovery')");
       }
-      return SkiffCli.EXIT_CALL_FAILED;
+      return SkiffCli.exitCode(e);
     }
     if (name != null && r.getInstancesCount() == 0) {
       err.println("NOT_FOUND: no running instance of service " + name);

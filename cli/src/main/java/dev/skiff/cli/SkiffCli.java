@@ -2,6 +2,7 @@ package dev.skiff.cli;
 
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.ErrorCode;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
@@ -32,9 +33,11 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SkiffCli.Version.class,
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
-        + AmqpOptions.DEFAULT_URI + "%n",
+        + AmqpOptions.DEFAULT_URI + "%n"
+        + "Session (every command sends it): 'skiff login USER' keeps it in $" + SessionFile.ENV + ", else%n"
+        + "  $XDG_CONFIG_HOME/skiff/token, else ~/.config/skiff/token%n",
     footer = {
       "",
       "Exit codes:",
@@ -42,6 +45,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
       "  1   a call failed: CODE: description is on stderr (load: any call failed)",
       "  2   usage error: unknown command or option, missing or invalid argument",
       "  3   the broker could not be reached; nothing was sent",
+      "  4   not signed in, or the session expired or was revoked (skiff login USER)",
+      "  5   signed in, but not allowed (skiff whoami shows your roles)",
       "  70  internal error in skiff itself",
       "",
       "See docs/cli.md."
@@ -55,15 +60,26 @@ public final class SkiffCli implements Callable<Integer> {
   public static final int EXIT_USAGE = 2;
   /** Exit code: the broker could not be reached, so nothing was sent. */
   public static final int EXIT_BROKER_UNREACHABLE = 3;
+  /** Exit code: the call was refused as not authenticated (no session, or one expired or revoked). */
+  public static final int EXIT_UNAUTHORIZED = 4;
+  /** Exit code: the call was refused as not allowed for the signed-in user or the calling tool. */
+  public static final int EXIT_FORBIDDEN = 5;
   /** Exit code: a bug in the command itself (sysexits' EX_SOFTWARE). */
   public static final int EXIT_INTERNAL = 70;
 
   private final Map<String, String> env;
+  private final InputStream in;
 
   @Spec CommandSpec spec;
 
-  SkiffCli(Map<String, String> env) {
+  SkiffCli(Map<String, String> env, InputStream in) {
     this.env = Map.copyOf(env);
+    this.in = in;
+  }
+
+  /** @return where passwords are read from when they are not typed at a terminal */
+  InputStream in() {
+    return in;
   }
 
   /** @return the environment variables the command reads ({@code SKIFF_AMQP_URI}) */
@@ -74,7 +90,7 @@ public final class SkiffCli implements Callable<Integer> {
   /** {@code skiff} alone: a usage error, as a command is required. */
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace', 'skiff kernel' or 'skiff credentials'");
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace', 'skiff kernel', 'skiff login' or 'skiff credentials' (skiff --help lists them all)");
   }
 
   /**
@@ -99,7 +115,23 @@ public final class SkiffCli implements Callable<Integer> {
    * @return the exit code (see the {@code EXIT_*} constants)
    */
   public static int run(String[] args, PrintWriter out, PrintWriter err, Map<String, String> env) {
-    CommandLine cl = commandLine(env);
+    return run(args, System.in, out, err, env);
+  }
+
+  /**
+   * Runs the command without exiting, reading passwords from the given input when they are not typed at
+   * a terminal.
+   *
+   * @param args the command line
+   * @param in where passwords come from ({@code skiff login}, {@code skiff users}) unless typed at the
+   *     terminal
+   * @param out where results go
+   * @param err where errors and diagnostics go
+   * @param env the environment variables to read (e.g. {@code SKIFF_AMQP_URI})
+   * @return the exit code (see the {@code EXIT_*} constants)
+   */
+  public static int run(String[] args, InputStream in, PrintWriter out, PrintWriter err, Map<String, String> env) {
+    CommandLine cl = commandLine(env, in);
     cl.setOut(out);
     cl.setErr(err);
     try {
@@ -111,7 +143,11 @@ public final class SkiffCli implements Callable<Integer> {
   }
 
   static CommandLine commandLine(Map<String, String> env) {
-    CommandLine cl = new CommandLine(new SkiffCli(env));
+    return commandLine(env, System.in);
+  }
+
+  static CommandLine commandLine(Map<String, String> env, InputStream in) {
+    CommandLine cl = new CommandLine(new SkiffCli(env, in));
     cl.setExpandAtFiles(false);
     cl.setParameterExceptionHandler(SkiffCli::onUsageError);
     cl.setExecutionExceptionHandler(SkiffCli::onUnexpected);
@@ -131,6 +167,24 @@ public final class SkiffCli implements Callable<Integer> {
    */
   static void printError(PrintWriter err, SkiffException e) {
     err.println(e.code() + ": " + AmqpOptions.redact(e.description()));
+    if (e.code() == ErrorCode.UNAUTHORIZED) {
+      err.println("(sign in with 'skiff login USER'; 'skiff whoami' shows the session this command sent)");
+    } else if (e.code() == ErrorCode.FORBIDDEN) {
+      err.println("(signed in, but not allowed: 'skiff whoami' shows your roles)");
+    }
+  }
+
+  /**
+   * @param e a failed call
+   * @return the exit code it ends a command with: {@link #EXIT_UNAUTHORIZED}, {@link #EXIT_FORBIDDEN}, else
+   *     {@link #EXIT_CALL_FAILED}
+   */
+  static int exitCode(SkiffException e) {
+    return switch (e.code()) {
+      case UNAUTHORIZED -> EXIT_UNAUTHORIZED;
+      case FORBIDDEN -> EXIT_FORBIDDEN;
+      default -> EXIT_CALL_FAILED;
+    };
   }
 
   private static int onUsageError(ParameterException ex, String[] args) {
@@ -153,7 +207,12 @@ public final class SkiffCli implements Callable<Integer> {
     if (ex instanceof SkiffException e) {
       printError(err, e);
       err.flush();
-      return EXIT_CALL_FAILED;
+      return exitCode(e);
+    }
+    if (ex instanceof SessionFile.Unusable u) {
+      err.println("skiff: " + u.getMessage());
+      err.flush();
+      return EXIT_USAGE;
     }
     StringWriter trace = new StringWriter();
     ex.printStackTrace(new PrintWriter(trace));

@@ -74,7 +74,7 @@ final class TraceCommand extends BrokerCommand {
       if (e.code() == ErrorCode.NOT_FOUND && e.description().contains("service " + TraceService.SERVICE)) {
         err.println("The trace service is not running: start it with 'skiff kernel'.");
       }
-      return SkiffCli.EXIT_CALL_FAILED;
+      return SkiffCli.exitCode(e);
     }
   }
 

@@ -7,7 +7,11 @@ import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HexFormat;
@@ -49,7 +53,20 @@ final class EchoService implements AutoCloseable {
 
   /** @return an environment for {@link SkiffCli#run} that points at the tests' broker */
   static Map<String, String> env() {
-    return Map.of("SKIFF_AMQP_URI", brokerUri());
+    return Map.of("SKIFF_AMQP_URI", brokerUri(), "SKIFF_TOKEN_FILE", SESSION.toString());
+  }
+
+  /** The session file of the tests' skiff runs: this JVM's own, so that no test sees a developer's session. */
+  static final Path SESSION = sessionFile();
+
+  private static Path sessionFile() {
+    try {
+      Path dir = Files.createTempDirectory("skiff-cli-test");
+      dir.toFile().deleteOnExit();
+      return dir.resolve("token");
+    } catch (IOException e) {
+      throw new UncheckedIOException(e);
+    }
   }
 
   final String name = "test.cli." + randomHex(4);

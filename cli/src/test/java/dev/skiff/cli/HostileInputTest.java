@@ -18,6 +18,7 @@ import dev.skiff.kernel.KernelService;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.login.LoginService;
 import dev.skiff.kernel.monitoring.MonitoringService;
 import dev.skiff.kernel.trace.TraceService;
 import dev.skiff.platform.ErrorCode;
@@ -36,18 +37,23 @@ import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.GetRouteRequest;
 import dev.skiff.proto.v1.HealthReport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
 import dev.skiff.proto.v1.ListServicesRequest;
 import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.RouteRule;
 import dev.skiff.proto.v1.RouteStatus;
+import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.SetRouteRequest;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanBatch;
+import dev.skiff.proto.v1.UserResponse;
 import java.io.IOException;
 import java.net.URI;
+import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -65,6 +71,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.TestInstance;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Attacks by a party that holds one service's broker credentials, against a virtual host set up by
@@ -80,11 +87,12 @@ import org.junit.jupiter.api.TestInstance;
 class HostileInputTest {
   private final String tag = EchoService.randomHex(4);
   private final String kernelUser = "skiff-kernel-" + tag;
-  private final String admin = "ops-" + tag;
+  private final String tool = "skiff-cli-" + tag;
   private final String alice = "test.sec" + tag + ".alice";
   private final String bob = "test.sec" + tag + ".bob";
   private final String mallory = "test.sec" + tag + ".mallory";
-  private final ServiceIdentities identities = new ServiceIdentities(kernelUser, Set.of(), Set.of(kernelUser, admin));
+  private final ServiceIdentities identities = new ServiceIdentities(kernelUser, Set.of(), Set.of(tool));
+  private static final String ADMIN_PASSWORD = "hostile-admin-pass";
 
   private String vhost;
   private final Map<String, String> passwords = new HashMap<>();
@@ -104,7 +112,7 @@ class HostileInputTest {
     String pid = runVhost.startsWith("skiff-test-") ? runVhost.substring(runVhost.lastIndexOf('-') + 1) : Long.toString(ProcessHandle.current().pid());
     vhost = (runVhost.startsWith("skiff-test-") ? runVhost : "skiff-test-0") + "-sec" + tag + "-" + pid;
     Skiff.Result setup = Skiff.run(Map.of("SKIFF_AMQP_URI", EchoService.brokerUriWithVhost(vhost)),
-        "credentials", "setup", "--kernel-user", kernelUser, "--admin", admin,
+        "credentials", "setup", "--kernel-user", kernelUser, "--tool-user", tool,
         "--service", alice, "--service", bob, "--service", mallory, "--guest", "confine");
     assertThat(setup.exitCode()).as(setup.toString()).isZero();
     for (String line : setup.out().split("\n")) {
@@ -113,7 +121,7 @@ class HostileInputTest {
         passwords.put(f[0], f[1]);
       }
     }
-    assertThat(passwords).containsOnlyKeys(kernelUser, admin, alice, bob, mallory);
+    assertThat(passwords).containsOnlyKeys(kernelUser, tool, alice, bob, mallory);
 
     AmqpTransport kernel = connect(kernelUser);
     guard = new Guard(identities, kernelMetrics);
@@ -121,7 +129,8 @@ class HostileInputTest {
     open.add(web::close);
     monitoring = new MonitoringService();
     trace = new TraceService();
-    List<KernelService> services = List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), monitoring, trace);
+    List<KernelService> services = List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), monitoring, trace,
+        LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
     KernelContext ctx = new KernelContext(kernel, Settings.fromEnvironment(Map.of()), web, kernelMetrics, services, guard);
     for (KernelService s : services) {
       s.start(ctx);
@@ -149,7 +158,7 @@ class HostileInputTest {
       c.close();
     }
     ManagementApi api = new ManagementOption().resolve(Map.of(), AmqpOptions.of(EchoService.brokerUri()), null);
-    for (String u : List.of(kernelUser, admin, alice, bob, mallory)) {
+    for (String u : List.of(kernelUser, tool, alice, bob, mallory)) {
       api.deleteUser(u);
     }
     api.deleteVhost(vhost);
@@ -348,22 +357,67 @@ class HostileInputTest {
   }
 
   @Test
-  void aRouteChangeByAServiceIsForbiddenAndCountedAndAnAdministratorsIsAccepted() {
+  void aRouteChangeNeedsASignedInPersonWithTheRoleWhateverBrokerUserSendsIt() {
     SetRouteRequest change = SetRouteRequest.newBuilder().setForce(true)
         .setRule(RouteRule.newBuilder().setService(alice).putWeights("9.9.9", 100)).build();
-    long before = refused(Guard.ROUTE_CHANGE);
+    GetRouteRequest get = GetRouteRequest.newBuilder().setService(alice).build();
+    // a service, without a person: not signed in
     Client byService = client(connect(mallory), mallory, new MetricRegistry());
     assertThatThrownBy(() -> byService.call(BindingService.SERVICE, "set_route", change, RouteStatus.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHORIZED));
+    assertThat(byService.call(BindingService.SERVICE, "get_route", get, RouteStatus.class).getRule().getWeightsMap()).isEmpty();
+    // the tool user, without a person: not signed in, and not a service either, so not even the read view
+    Client byTool = client(connect(tool), "", new MetricRegistry());
+    assertThatThrownBy(() -> byTool.call(BindingService.SERVICE, "get_route", get, RouteStatus.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHORIZED));
+    // a person without the role, through the tool user: not allowed, and counted
+    Client byAdmin = asAdmin();
+    byAdmin.call(LoginService.SERVICE, "users.add", AddUserRequest.newBuilder().setUser("viewer").setPassword("viewer-password").build(),
+        UserResponse.class);
+    Client byViewer = as(connect(tool), login("viewer", "viewer-password"));
+    long before = refused(Guard.ROUTE_CHANGE);
+    assertThatThrownBy(() -> byViewer.call(BindingService.SERVICE, "set_route", change, RouteStatus.class))
         .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.FORBIDDEN));
     assertThat(refused(Guard.ROUTE_CHANGE)).isEqualTo(before + 1);
-    GetRouteRequest get = GetRouteRequest.newBuilder().setService(alice).build();
-    assertThat(byService.call(BindingService.SERVICE, "get_route", get, RouteStatus.class).getRule().getWeightsMap()).isEmpty();
-
-    Client byAdmin = client(connect(admin), admin, new MetricRegistry());
+    assertThat(byViewer.call(BindingService.SERVICE, "get_route", get, RouteStatus.class).getRule().getWeightsMap()).isEmpty();
+    // the administrator
     assertThat(byAdmin.call(BindingService.SERVICE, "set_route", change, RouteStatus.class).getRule().getWeightsMap())
         .containsEntry("9.9.9", 100);
     byAdmin.call(BindingService.SERVICE, "set_route",
         SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(alice)).build(), RouteStatus.class);
+  }
+
+  @Test
+  void theCliSignsInThroughTheToolUserAndOnlyThenChangesARoute(@TempDir Path home) {
+    Map<String, String> env = Map.of("SKIFF_AMQP_URI", uri(tool), "SKIFF_TOKEN_FILE", home.resolve("token").toString(),
+        "SKIFF_KERNEL_USER", kernelUser, "SKIFF_SHARED_BROKER_USERS", "", "SKIFF_TOOL_USERS", tool);
+    Skiff.Result refused = Skiff.run(env, "route", bob, "1.0.0=100", "--force");
+    assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(refused.err()).contains("UNAUTHORIZED").contains("skiff login");
+    Skiff.Result login = Skiff.runWithInput(env, ADMIN_PASSWORD + "\n", "login", "admin");
+    assertThat(login.exitCode()).as(login.toString()).isZero();
+    assertThat(login.out()).contains("signed in as admin").doesNotContain(ADMIN_PASSWORD);
+    Skiff.Result set = Skiff.run(env, "route", bob, "1.0.0=100", "--force");
+    assertThat(set.exitCode()).as(set.toString()).isZero();
+    assertThat(set.out()).contains(bob + ": rule 1.0.0=100");
+    assertThat(Skiff.run(env, "route", bob, "--clear").exitCode()).isZero();
+    assertThat(Skiff.run(env, "logout").out()).contains("revoked");
+  }
+
+  private String login(String user, String password) {
+    return await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> client(connect(tool), "", new MetricRegistry())
+        .call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(), Session.class),
+        x -> true).getToken();
+  }
+
+  private Client as(Transport t, String token) {
+    Client c = Client.builder().transport(t).identities(identities).userToken(token).build();
+    open.add(0, c::close);
+    return c;
+  }
+
+  private Client asAdmin() {
+    return as(connect(tool), login("admin", ADMIN_PASSWORD));
   }
 
   @Test
@@ -375,7 +429,7 @@ class HostileInputTest {
         RouteRule.newBuilder().setService(bob).putWeights("6.6.6", 100).build().toByteArray());
     ch.waitForConfirmsOrDie(10_000);
     // an administrator's rule for another service, appended after it: once it shows, the stream was read past the forgery
-    Client byAdmin = client(connect(admin), admin, new MetricRegistry());
+    Client byAdmin = asAdmin();
     String other = "test.sec" + tag + ".other";
     byAdmin.call(BindingService.SERVICE, "set_route", SetRouteRequest.newBuilder().setForce(true)
         .setRule(RouteRule.newBuilder().setService(other).putWeights("1", 100)).build(), RouteStatus.class);

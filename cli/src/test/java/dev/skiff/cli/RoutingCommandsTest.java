@@ -9,6 +9,7 @@ import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Clock;
@@ -28,17 +29,31 @@ class RoutingCommandsTest {
   static AmqpTransport kernelTransport;
   static BindingService binding;
   static Kernel kernel;
+  static final String ADMIN_PASSWORD = "routing-cli-admin-pass";
+  /** The tests' environment with a session file of this class's own (route changes need a signed-in administrator). */
+  static final Map<String, String> ENV = withSessionFile();
+
+  private static Map<String, String> withSessionFile() {
+    Map<String, String> env = new java.util.HashMap<>(EchoService.env());
+    env.put("SKIFF_TOKEN_FILE", EchoService.SESSION.resolveSibling("routing-token").toString());
+    return Map.copyOf(env);
+  }
 
   @BeforeAll
   static void start() {
     kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
     binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
-    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding), 0);
+    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding,
+        LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
     svc = EchoService.twoVersions("1.0.0", "2.0.0");
+    Skiff.Result login = await().atMost(HANG).pollInterval(Duration.ofMillis(200))
+        .until(() -> Skiff.runWithInput(ENV, ADMIN_PASSWORD + "\n", "login", "admin"), r -> r.exitCode() == 0);
+    assertThat(login.out()).contains("signed in as admin");
   }
 
   @AfterAll
   static void stop() {
+    Skiff.run(ENV, "logout");
     svc.close();
     kernel.close();
     kernelTransport.close();
@@ -46,7 +61,7 @@ class RoutingCommandsTest {
 
   /** Runs the command until its result satisfies the condition; fails after {@link #HANG}. */
   static Skiff.Result until(Predicate<Skiff.Result> ok, String... args) {
-    return await().atMost(HANG).pollInterval(Duration.ofMillis(200)).until(() -> Skiff.run(args), ok);
+    return await().atMost(HANG).pollInterval(Duration.ofMillis(200)).until(() -> Skiff.run(ENV, args), ok);
   }
 
   @Test
@@ -56,12 +71,12 @@ class RoutingCommandsTest {
     assertThat(all.out()).contains("SERVICE").contains("VERSION").contains("INSTANCE").contains("AGE")
         .contains(svc.name + "  1.0.0").contains(svc.name + "  2.0.0");
 
-    Skiff.Result one = Skiff.run("services", svc.name);
+    Skiff.Result one = Skiff.run(ENV, "services", svc.name);
     assertThat(one.exitCode()).as(one.toString()).isZero();
     assertThat(one.out()).contains(svc.name + ": 2 instances; versions 1.0.0 (1), 2.0.0 (1)")
         .contains("echo(skiff.test.EchoRequest) -> skiff.test.EchoResponse");
 
-    Skiff.Result none = Skiff.run("services", "test.cli.nosuch");
+    Skiff.Result none = Skiff.run(ENV, "services", "test.cli.nosuch");
     assertThat(none.exitCode()).isEqualTo(1);
     assertThat(none.err()).contains("NOT_FOUND: no running instance of service test.cli.nosuch");
 
@@ -72,18 +87,18 @@ class RoutingCommandsTest {
     try {
       routed();
     } finally {
-      Skiff.Result clear = Skiff.run("route", svc.name, "--clear");
+      Skiff.Result clear = Skiff.run(ENV, "route", svc.name, "--clear");
       assertThat(clear.exitCode()).as(clear.toString()).isZero();
       assertThat(clear.out()).contains("no rule");
     }
   }
 
   void routed() {
-    Skiff.Result set = Skiff.run("route", svc.name, "1.0.0=90", "2.0.0=10");
+    Skiff.Result set = Skiff.run(ENV, "route", svc.name, "1.0.0=90", "2.0.0=10");
     assertThat(set.exitCode()).as(set.toString()).isZero();
     assertThat(set.out()).contains("rule 1.0.0=90 2.0.0=10").containsPattern("1\\.0\\.0 +90% +1");
 
-    Skiff.Result show = Skiff.run("route", svc.name, "--show");
+    Skiff.Result show = Skiff.run(ENV, "route", svc.name, "--show");
     assertThat(show.out()).contains("rule 1.0.0=90 2.0.0=10");
 
     // the rule applied: the route exchange exists, and the leader (this test's binding service, the
@@ -93,44 +108,44 @@ class RoutingCommandsTest {
     await().atMost(HANG).until(() -> kernelTransport.routing().orElseThrow().splitExists(svc.name));
     long passes = binding.fullPasses();
     await().atMost(HANG).until(() -> binding.fullPasses() >= passes + 2);
-    Skiff.Result load = Skiff.run("load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");
+    Skiff.Result load = Skiff.run(ENV, "load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");
     assertThat(load.exitCode()).as(load.toString()).isZero();
     JsonObject byVersion = JsonParser.parseString(load.out()).getAsJsonObject().getAsJsonObject("byVersion");
     System.out.println("[cli] 90/10 over 2000 calls: " + byVersion);
     assertThat(byVersion.get("1.0.0").getAsInt()).isBetween(1740, 1860);
 
-    Skiff.Result pinned = Skiff.run("call", svc.name, "echo", "--version", "2.0.0", "-v");
+    Skiff.Result pinned = Skiff.run(ENV, "call", svc.name, "echo", "--version", "2.0.0", "-v");
     assertThat(pinned.exitCode()).as(pinned.toString()).isZero();
     assertThat(pinned.err()).contains("answered by " + svc.name + " 2.0.0 instance " + svc.instanceB());
 
-    Skiff.Result noVersion = Skiff.run("call", svc.name, "echo", "--version", "7.0.0");
+    Skiff.Result noVersion = Skiff.run(ENV, "call", svc.name, "echo", "--version", "7.0.0");
     assertThat(noVersion.exitCode()).isEqualTo(1);
     assertThat(noVersion.err()).contains("NOT_FOUND: version 7.0.0 of service " + svc.name + " is not running");
 
-    Skiff.Result badSum = Skiff.run("route", svc.name, "1.0.0=90", "2.0.0=20");
+    Skiff.Result badSum = Skiff.run(ENV, "route", svc.name, "1.0.0=90", "2.0.0=20");
     assertThat(badSum.exitCode()).isEqualTo(1);
     assertThat(badSum.err()).contains("BAD_REQUEST: the weights of a rule are percentages and must add up to 100; these add up to 110");
 
-    Skiff.Result notRunning = Skiff.run("route", svc.name, "1.0.0=50", "3.0.0=50");
+    Skiff.Result notRunning = Skiff.run(ENV, "route", svc.name, "1.0.0=50", "3.0.0=50");
     assertThat(notRunning.err()).contains("version 3.0.0 of " + svc.name + " is not running (running: [1.0.0, 2.0.0])");
 
-    Skiff.Result unknown = Skiff.run("route", "test.cli.nosuch", "1.0.0=100");
+    Skiff.Result unknown = Skiff.run(ENV, "route", "test.cli.nosuch", "1.0.0=100");
     assertThat(unknown.err()).contains("NOT_FOUND: service test.cli.nosuch has no running instance");
 
-    Skiff.Result syntax = Skiff.run("route", svc.name, "1.0.0:90");
+    Skiff.Result syntax = Skiff.run(ENV, "route", svc.name, "1.0.0:90");
     assertThat(syntax.exitCode()).isEqualTo(2);
     assertThat(syntax.err()).contains("not VERSION=PERCENT: '1.0.0:90'");
 
     // --force accepts a service (and versions) that nobody runs yet
     String later = svc.name + ".later";
-    Skiff.Result forced = Skiff.run("route", later, "1.0.0=100", "--force");
+    Skiff.Result forced = Skiff.run(ENV, "route", later, "1.0.0=100", "--force");
     try {
       assertThat(forced.exitCode()).as(forced.toString()).isZero();
       assertThat(forced.out()).contains(later + ": rule 1.0.0=100")
           .contains("none of the rule's versions runs: the traffic is shared by every instance until one does");
-      assertThat(Skiff.run("route", later, "--show").out()).contains(later + ": rule 1.0.0=100");
+      assertThat(Skiff.run(ENV, "route", later, "--show").out()).contains(later + ": rule 1.0.0=100");
     } finally {
-      assertThat(Skiff.run("route", later, "--clear").out()).contains(later + ": no rule");
+      assertThat(Skiff.run(ENV, "route", later, "--clear").out()).contains(later + ": no rule");
     }
   }
 }

@@ -1,7 +1,9 @@
 package dev.skiff.cli;
 
+import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 
@@ -25,10 +27,16 @@ final class Skiff {
   }
 
   static Result run(Map<String, String> env, String... args) {
+    return runWithInput(env, "", args);
+  }
+
+  /** Runs it with {@code input} as its standard input (e.g. a password line). */
+  static Result runWithInput(Map<String, String> env, String input, String... args) {
     StringWriter out = new StringWriter();
     StringWriter err = new StringWriter();
     long t0 = System.nanoTime();
-    int code = SkiffCli.run(args, new PrintWriter(out, true), new PrintWriter(err, true), env);
+    int code = SkiffCli.run(args, new ByteArrayInputStream(input.getBytes(StandardCharsets.UTF_8)), new PrintWriter(out, true),
+        new PrintWriter(err, true), env);
     return new Result(code, out.toString(), err.toString(), Duration.ofNanos(System.nanoTime() - t0));
   }
 

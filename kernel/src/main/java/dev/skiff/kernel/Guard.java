@@ -2,6 +2,9 @@ package dev.skiff.kernel;
 
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.Caller;
+import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.ServiceIdentities;
 import java.util.Objects;
 import org.slf4j.Logger;
@@ -9,8 +12,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What the kernel services accept from whom (docs/security.md): an announcement, a health report or
- * spans only from a broker user that may act as the service they are about, a route change only from an
- * administrator. Every refusal is counted ({@code skiff.kernel.refused.KIND}) and logged with the
+ * spans only from a broker user that may act as the service they are about, a route change only from a
+ * signed-in person with a role that covers it, the read-only views ({@link #READ_VIEWS}) from services and
+ * signed-in people. Every refusal is counted ({@code skiff.kernel.refused.KIND}) and logged with the
  * sender's user and the service (nothing secret). Thread-safe.
  */
 public final class Guard {
@@ -22,6 +26,12 @@ public final class Guard {
   public static final String SPAN = "span";
   /** A routing rule change (binding service). */
   public static final String ROUTE_CHANGE = "route-change";
+
+  /**
+   * Who may call the kernel's read-only endpoints (the service list, routing rules, health, traces):
+   * authenticated services and signed-in people, whatever their roles.
+   */
+  public static final Access READ_VIEWS = Access.services().or(Access.signedIn());
 
   private static final Logger log = LoggerFactory.getLogger(Guard.class);
 
@@ -54,17 +64,19 @@ public final class Guard {
   }
 
   /**
-   * Whether a sender may change what applies to every service; counts and logs a refusal.
+   * Whether a caller's person holds a role that covers a change; counts and logs a refusal.
    *
    * @param kind what it changes, e.g. {@link #ROUTE_CHANGE}
-   * @param sender the caller's broker-validated user, or null when unknown
+   * @param caller the proven caller
+   * @param required the role the change needs
    * @return true to accept it
    */
-  public boolean isAdmin(String kind, String sender) {
-    if (identities.isAdmin(sender)) {
+  public boolean hasRole(String kind, Caller caller, Role required) {
+    if (caller.hasRole(required)) {
       return true;
     }
-    refuse(kind, sender, "(administrators only)");
+    refusals(kind).inc();
+    log.warn("refused a {} needing role {} from {}", kind, required, caller);
     return false;
   }
 

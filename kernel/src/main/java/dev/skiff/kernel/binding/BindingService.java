@@ -7,10 +7,14 @@ import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.Caller;
+import dev.skiff.platform.security.Role;
 import dev.skiff.platform.transport.RoutingTopology;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.proto.v1.GetRouteRequest;
@@ -47,6 +51,11 @@ public final class BindingService extends KernelServiceBase {
   public static final String SERVICE = "skiff.binding";
   /** The queue whose exclusive consumer is the leader. */
   public static final String LEADER_QUEUE = "skiff.binding.leader";
+  /**
+   * The role a person needs to change a service's routing rule: {@code ADMIN.ROUTES} for every service,
+   * {@code ADMIN.ROUTES:SERVICE} for one (docs/security.md, "Roles"); {@code ADMIN} covers it.
+   */
+  public static final Role ROUTES_ADMIN = Role.of("ADMIN.ROUTES");
   /**
    * How often the leader re-applies every service's bindings, at most: when a full pass takes longer
    * than half of this, the pause after it is twice the pass, so that repairs take at most a third of
@@ -129,12 +138,13 @@ public final class BindingService extends KernelServiceBase {
             .description("Routing rules: the share of traffic each version of a service gets")
             .version("1")
             .transport(t)
+            .identities(context.guard().identities())
             .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> {
-              checkAdmin(context.guard(), ctx.callerIdentity().orElse(null));
+              checkRole(context.guard(), ctx.caller(), req.getRule().getService());
               return setRoute(req);
-            }))
+            }).withAccess(Access.signedIn()))
             .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> status(req.getService()))
-                .asIdempotent())
+                .withAccess(Guard.READ_VIEWS).asIdempotent())
             .build()
             .start();
     context.web().mount("/routing", "Routing rules", ex -> {
@@ -195,18 +205,25 @@ public final class BindingService extends KernelServiceBase {
   // ---- the API ----
 
   /**
-   * Refuses a route change from anyone but an administrator (docs/security.md): UNAUTHORIZED when the
-   * caller proved no identity, FORBIDDEN when it is not an administrator. Counted by the guard.
+   * Refuses a route change from a person without {@link #ROUTES_ADMIN} for the rule's service
+   * (docs/security.md): FORBIDDEN, counted by the guard. (The endpoint lets in signed-in people only, so
+   * a caller without a session was already answered UNAUTHORIZED.)
    */
-  private static void checkAdmin(Guard guard, String caller) {
-    if (guard.isAdmin(Guard.ROUTE_CHANGE, caller)) {
-      return;
+  private static void checkRole(Guard guard, Caller caller, String service) {
+    if (service.isEmpty()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a routing rule needs a service");
     }
-    if (caller == null) {
-      throw new SkiffException(ErrorCode.UNAUTHORIZED, "a route change needs a caller whose identity the broker proved");
+    Role required;
+    try {
+      Names.checkService(service);
+      required = ROUTES_ADMIN.scopedTo(service);
+    } catch (IllegalArgumentException e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a routing rule needs a valid service name: " + e.getMessage());
     }
-    throw new SkiffException(ErrorCode.FORBIDDEN,
-        "broker user '" + caller + "' may not change routes: only administrators (SKIFF_ADMIN_USERS) may");
+    if (!guard.hasRole(Guard.ROUTE_CHANGE, caller, required)) {
+      throw new SkiffException(ErrorCode.FORBIDDEN, "changing the routes of " + service + " needs role " + ROUTES_ADMIN
+          + " (or " + required + ", or " + Role.ADMIN + "); " + caller.user().map(u -> "user " + u.user() + " has " + u.roles()).orElse("no user"));
+    }
   }
 
   RouteStatus setRoute(SetRouteRequest req) {

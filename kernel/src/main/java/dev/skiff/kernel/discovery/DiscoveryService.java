@@ -1,5 +1,6 @@
 package dev.skiff.kernel.discovery;
 
+import dev.skiff.kernel.Guard;
 import com.google.protobuf.util.JsonFormat;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
@@ -43,8 +44,9 @@ public final class DiscoveryService extends KernelServiceBase {
             .description("The registry of running service instances")
             .version("1")
             .transport(context.transport())
+            .identities(context.guard().identities())
             .endpoint(Endpoint.of("list", ListServicesRequest.class, ListServicesResponse.class, (req, ctx) -> list(req))
-                .asIdempotent())
+                .withAccess(Guard.READ_VIEWS).asIdempotent())
             .build()
             .start());
     context.web().mount("/discovery", "Discovery: running instances", ex -> {

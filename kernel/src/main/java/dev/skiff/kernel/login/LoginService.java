@@ -139,6 +139,18 @@ public final class LoginService extends KernelServiceBase {
     this(LoginSettings.fromEnvironment(System.getenv()), System.getenv(), Clock.systemUTC());
   }
 
+  /**
+   * A login service configured by the given variables instead of the process's environment: for a
+   * kernel embedded in another program, such as a test (see {@link LoginSettings} for the variables).
+   *
+   * @param env the variables, e.g. {@code SKIFF_BOOTSTRAP_ADMIN_PASSWORD}
+   * @return the service, not started
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
+  public static LoginService fromEnvironment(Map<String, String> env) {
+    return new LoginService(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
+  }
+
   private LoginService(LoginSettings settings, Map<String, String> env, Clock clock) {
     this(settings, storeOf(settings, env, clock), clock);
   }

@@ -78,8 +78,9 @@ public final class MonitoringService extends KernelServiceBase {
     closeAtEnd(Server.builder(SERVICE)
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())
+        .identities(context.guard().identities())
         .settings(context.settings())
-        .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).asIdempotent())
+        .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .build()
         .start());
     context.web().mount(PATH, "Monitoring: the health of every service", this::http);

@@ -173,8 +173,9 @@ public final class TraceService extends KernelServiceBase {
         Server.builder(SERVICE)
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())
-            .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).asIdempotent())
-            .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).asIdempotent());
+            .identities(context.guard().identities())
+            .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).withAccess(Guard.READ_VIEWS).asIdempotent())
+            .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).withAccess(Guard.READ_VIEWS).asIdempotent());
     store.healthCheck().ifPresent(check -> b.healthCheck("trace-store", check));
     closeAtEnd(b.build().start());
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));

@@ -95,6 +95,7 @@ final class RoutingFixture implements AutoCloseable {
   private final List<KernelCopy> kernels = new CopyOnWriteArrayList<>();
   private final Set<String> routed = ConcurrentHashMap.newKeySet();
   private volatile boolean keepRules;
+  private RoutesAdmin admin;
 
   RoutingFixture() {
     this(TestServices.URI);
@@ -104,6 +105,14 @@ final class RoutingFixture implements AutoCloseable {
     this.uri = uri;
     serviceTransport = AmqpTransport.connect(uri);
     client = Client.builder().transport(serviceTransport).defaultTimeout(Duration.ofSeconds(10)).maxInFlight(2000).build();
+  }
+
+  /** @return the fixture's client with a signed-in administrator's session (started at first use) */
+  synchronized Client admin() {
+    if (admin == null) {
+      admin = new RoutesAdmin(uri, client);
+    }
+    return admin.as(client);
   }
 
   /** @return a service name of this test's own */
@@ -158,7 +167,7 @@ final class RoutingFixture implements AutoCloseable {
 
   RouteStatus setRoute(String service, Map<String, Integer> weights, boolean force) {
     routed.add(service);
-    return Client.await(client.exchange(BindingService.SERVICE, "set_route",
+    return Client.await(admin().exchange(BindingService.SERVICE, "set_route",
         SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(service).putAllWeights(weights)).setForce(force).build(),
         RouteStatus.class, CallOptions.defaults())).value();
   }
@@ -305,6 +314,9 @@ final class RoutingFixture implements AutoCloseable {
       servers.forEach(Server::close);
       client.close();
       kernels.forEach(KernelCopy::close);
+      if (admin != null) {
+        admin.close();
+      }
       serviceTransport.close();
     }
   }

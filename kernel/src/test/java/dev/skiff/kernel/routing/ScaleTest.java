@@ -64,6 +64,7 @@ class ScaleTest {
     BindingService binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(3));
     Kernel kernel = Kernel.start(kt, Settings.fromEnvironment(Map.of()), List.of(discovery, binding), 0);
     Client client = Client.builder().transport(kt).defaultTimeout(Duration.ofSeconds(30)).build();
+    RoutesAdmin admin = new RoutesAdmin(TestServices.URI, client);
     List<Server> servers = new ArrayList<>();
     List<String> names = new ArrayList<>();
     try {
@@ -108,12 +109,12 @@ class ScaleTest {
       // one rule: set, in place, then changed and seen by callers
       String one = names.get(names.size() / 2);
       long c0 = System.nanoTime();
-      set(client, one, Map.of("1.0.0", 90, "2.0.0", 10));
+      set(admin.as(client), one, Map.of("1.0.0", 90, "2.0.0", 10));
       double setMs = (System.nanoTime() - c0) / 1e6;
       await().atMost(hang).pollInterval(Duration.ofMillis(5)).until(() -> kt.routing().orElseThrow().splitExists(one));
       double appliedMs = (System.nanoTime() - c0) / 1e6;
       long c1 = System.nanoTime();
-      set(client, one, Map.of("1.0.0", 10, "2.0.0", 90));
+      set(admin.as(client), one, Map.of("1.0.0", 10, "2.0.0", 90));
       await().atMost(hang).pollInterval(Duration.ofMillis(20)).until(() -> versionShare(client, one, "2.0.0", 200) > 0.7);
       double changeMs = (System.nanoTime() - c1) / 1e6;
       System.out.printf("%s one rule: set_route answered in %.0f ms, route exchange in place after %.0f ms; "
@@ -122,7 +123,7 @@ class ScaleTest {
       // a rule on every service, one after another: 2.0.0 takes all of every service's traffic
       long r0 = System.nanoTime();
       for (String name : names) {
-        set(client, name, Map.of("1.0.0", 0, "2.0.0", 100));
+        set(admin.as(client), name, Map.of("1.0.0", 0, "2.0.0", 100));
       }
       double allSetS = (System.nanoTime() - r0) / 1e9;
       for (String name : names) {
@@ -138,7 +139,7 @@ class ScaleTest {
 
       // then 50/50 on every service (two weights each): the steady cost of a full pass, and the split
       for (String name : names) {
-        set(client, name, Map.of("1.0.0", 50, "2.0.0", 50));
+        set(admin.as(client), name, Map.of("1.0.0", 50, "2.0.0", 50));
       }
       RoutingFixture.awaitFullPass(binding, hang);
       Map<String, Integer> pooled = new TreeMap<>();
@@ -154,9 +155,10 @@ class ScaleTest {
       assertThat(pooled.get("2.0.0")).isBetween((int) (calls * 0.4), (int) (calls * 0.6));
     } finally {
       for (String name : names) {
-        set(client, name, Map.of());
+        set(admin.as(client), name, Map.of());
       }
       servers.forEach(Server::close);
+      admin.close();
       client.close();
       kernel.close();
       kt.close();

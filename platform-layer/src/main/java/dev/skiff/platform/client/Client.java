@@ -64,7 +64,7 @@ public final class Client implements AutoCloseable {
     return new Client(core, Objects.requireNonNull(scope, "scope"), false);
   }
 
-  /** @return the scope of this view, or null for a root client */
+  /** @return the scope of this view, or null for a root client without a person's token */
   public CallScope scope() {
     return scope;
   }
@@ -246,6 +246,7 @@ public final class Client implements AutoCloseable {
     private MetricRegistry metrics;
     private Clock clock = Clock.systemUTC();
     private ServiceIdentities identities;
+    private String userToken;
     private final List<RpcObserver> observers = new ArrayList<>();
 
     private Builder() {}
@@ -398,6 +399,19 @@ public final class Client implements AutoCloseable {
       return this;
     }
 
+    /**
+     * Makes every call of the client carry a person's session token, as a tool acting for that person
+     * does (the CLI after {@code skiff login}); the same as calling through
+     * {@code withScope(CallScope.forUser(token))}, on a client that owns its resources.
+     *
+     * @param token the session token the login service issued
+     * @return this
+     */
+    public Builder userToken(String token) {
+      this.userToken = Objects.requireNonNull(token, "token");
+      return this;
+    }
+
     /** @return the client */
     public Client build() {
       if (transport == null) {
@@ -409,7 +423,7 @@ public final class Client implements AutoCloseable {
                   transport, ownsTransport, name, instanceId, defaultTimeout, maxMessageBytes, maxInFlight, retryPolicy,
                   circuitBreaker, metrics == null ? new MetricRegistry() : metrics, clock, new Observers(observers),
                   identities == null ? ServiceIdentities.fromEnvironment() : identities)),
-          null,
+          userToken == null ? null : CallScope.forUser(userToken),
           true);
     }
   }

@@ -20,9 +20,13 @@ import java.util.stream.Collectors;
  *       connects as {@code guest}, and the in-process transport, which reports {@value #IN_PROCESS} for
  *       everything. The production set-up ({@code skiff broker setup}) deletes {@code guest}, so that it
  *       cannot log in; set {@code SKIFF_SHARED_BROKER_USERS} to empty to refuse it even so;
- *   <li>administrators (route changes) are the users in {@code SKIFF_ADMIN_USERS} (the kernel user
- *       unless set), and the shared users.
+ *   <li>a <em>tool</em> user acts for people and never as a service: the CLI's broker user
+ *       ({@value #DEFAULT_TOOL_USER} unless {@code SKIFF_TOOL_USERS} lists others), whose calls count only
+ *       through the signed-in person's session token they carry.
  * </ul>
+ *
+ * <p>What may change what applies to every service (routing rules, users) is not a broker user's
+ * privilege but a person's: a role in a session token ({@link Access#role(Role)}).
  *
  * <p>A message whose sender is unknown (null: no {@code user_id}) may act as nothing. Immutable.
  */
@@ -35,22 +39,31 @@ public final class ServiceIdentities {
   public static final String IN_PROCESS = "in-process";
   /** The shared users unless {@code SKIFF_SHARED_BROKER_USERS} says otherwise: development only. */
   public static final Set<String> DEFAULT_SHARED_USERS = Set.of("guest", IN_PROCESS);
+  /** The tool user unless {@code SKIFF_TOOL_USERS} says otherwise: what {@code skiff credentials setup} creates for the CLI. */
+  public static final String DEFAULT_TOOL_USER = "skiff-cli";
 
   private final String kernelUser;
   private final Set<String> sharedUsers;
-  private final Set<String> adminUsers;
+  private final Set<String> toolUsers;
 
   /**
    * @param kernelUser the broker user the kernel services connect as
    * @param sharedUsers users that may act as any service (development); may be empty
-   * @param adminUsers users allowed to change routes, besides the shared users
+   * @param toolUsers users that act for people only and never as a service (the CLI's); may be empty
+   * @throws IllegalArgumentException when the kernel user is blank, or a tool user is also the kernel
+   *     user or a shared user
    */
-  public ServiceIdentities(String kernelUser, Set<String> sharedUsers, Set<String> adminUsers) {
+  public ServiceIdentities(String kernelUser, Set<String> sharedUsers, Set<String> toolUsers) {
     this.kernelUser = Objects.requireNonNull(kernelUser, "kernelUser");
     this.sharedUsers = Set.copyOf(sharedUsers);
-    this.adminUsers = Set.copyOf(adminUsers);
+    this.toolUsers = Set.copyOf(toolUsers);
     if (kernelUser.isBlank()) {
       throw new IllegalArgumentException("the kernel user must not be blank");
+    }
+    for (String t : this.toolUsers) {
+      if (t.equals(kernelUser) || this.sharedUsers.contains(t)) {
+        throw new IllegalArgumentException("broker user '" + t + "' cannot be a tool user: it is the kernel user or a shared user");
+      }
     }
   }
 
@@ -66,7 +79,7 @@ public final class ServiceIdentities {
 
   /**
    * The mapping a set of environment variables configures: {@code SKIFF_KERNEL_USER},
-   * {@code SKIFF_SHARED_BROKER_USERS} and {@code SKIFF_ADMIN_USERS} (comma-separated user names; set and
+   * {@code SKIFF_SHARED_BROKER_USERS} and {@code SKIFF_TOOL_USERS} (comma-separated user names; set and
    * empty means none).
    *
    * @param env the variables
@@ -76,8 +89,8 @@ public final class ServiceIdentities {
     String kernel = env.getOrDefault("SKIFF_KERNEL_USER", "").trim();
     kernel = kernel.isEmpty() ? DEFAULT_KERNEL_USER : kernel;
     Set<String> shared = env.containsKey("SKIFF_SHARED_BROKER_USERS") ? list(env.get("SKIFF_SHARED_BROKER_USERS")) : DEFAULT_SHARED_USERS;
-    Set<String> admins = env.containsKey("SKIFF_ADMIN_USERS") ? list(env.get("SKIFF_ADMIN_USERS")) : Set.of(kernel);
-    return new ServiceIdentities(kernel, shared, admins);
+    Set<String> tools = env.containsKey("SKIFF_TOOL_USERS") ? list(env.get("SKIFF_TOOL_USERS")) : Set.of(DEFAULT_TOOL_USER);
+    return new ServiceIdentities(kernel, shared, tools);
   }
 
   private static Set<String> list(String csv) {
@@ -99,15 +112,7 @@ public final class ServiceIdentities {
    *     health or spans
    */
   public boolean mayActAs(String user, String service) {
-    return user != null && (sharedUsers.contains(user) || user.equals(expectedUser(service)));
-  }
-
-  /**
-   * @param user a sender's broker-validated user, or null when unknown
-   * @return whether it may change what applies to every service (routing rules)
-   */
-  public boolean isAdmin(String user) {
-    return user != null && (sharedUsers.contains(user) || adminUsers.contains(user));
+    return user != null && !toolUsers.contains(user) && (sharedUsers.contains(user) || user.equals(expectedUser(service)));
   }
 
   /** @return the kernel's broker user */
@@ -120,13 +125,13 @@ public final class ServiceIdentities {
     return sharedUsers;
   }
 
-  /** @return the users that may change routes (besides the shared users) */
-  public Set<String> adminUsers() {
-    return adminUsers;
+  /** @return the users that act for people only, never as a service */
+  public Set<String> toolUsers() {
+    return toolUsers;
   }
 
   @Override
   public String toString() {
-    return "ServiceIdentities[kernel=" + kernelUser + ", shared=" + sharedUsers + ", admins=" + adminUsers + "]";
+    return "ServiceIdentities[kernel=" + kernelUser + ", shared=" + sharedUsers + ", tools=" + toolUsers + "]";
   }
 }

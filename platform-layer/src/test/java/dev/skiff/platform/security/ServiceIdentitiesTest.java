@@ -1,6 +1,7 @@
 package dev.skiff.platform.security;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import java.util.Map;
 import java.util.Set;
@@ -8,7 +9,7 @@ import org.junit.jupiter.api.Test;
 
 /** Who may act as whom: the mapping docs/security.md describes. */
 class ServiceIdentitiesTest {
-  private final ServiceIdentities production = new ServiceIdentities("skiff-kernel", Set.of(), Set.of("skiff-kernel", "ops"));
+  private final ServiceIdentities production = new ServiceIdentities("skiff-kernel", Set.of(), Set.of("skiff-cli"));
 
   @Test
   void aServiceIsItsOwnUserAndTheKernelServicesAreTheKernelUser() {
@@ -22,15 +23,22 @@ class ServiceIdentitiesTest {
   @Test
   void anUnknownSenderMayActAsNothing() {
     assertThat(production.mayActAs(null, "com.example.greeter")).isFalse();
-    assertThat(production.isAdmin(null)).isFalse();
     assertThat(ServiceIdentities.defaults().mayActAs(null, "com.example.greeter")).isFalse();
   }
 
   @Test
-  void administratorsAreTheListedUsers() {
-    assertThat(production.isAdmin("ops")).isTrue();
-    assertThat(production.isAdmin("skiff-kernel")).isTrue();
-    assertThat(production.isAdmin("com.example.greeter")).isFalse();
+  void aToolUserActsAsNoServiceNotEvenOneNamedAfterIt() {
+    assertThat(production.mayActAs("skiff-cli", "skiff-cli")).isFalse();
+    assertThat(production.mayActAs("skiff-cli", "com.example.greeter")).isFalse();
+    assertThat(ServiceIdentities.defaults().toolUsers()).containsExactly(ServiceIdentities.DEFAULT_TOOL_USER);
+  }
+
+  @Test
+  void aToolUserCannotAlsoBeTheKernelUserOrASharedUser() {
+    assertThatThrownBy(() -> new ServiceIdentities("skiff-kernel", Set.of(), Set.of("skiff-kernel")))
+        .isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> new ServiceIdentities("skiff-kernel", Set.of("guest"), Set.of("guest")))
+        .isInstanceOf(IllegalArgumentException.class);
   }
 
   @Test
@@ -39,19 +47,16 @@ class ServiceIdentitiesTest {
     assertThat(dev.kernelUser()).isEqualTo(ServiceIdentities.DEFAULT_KERNEL_USER);
     assertThat(dev.mayActAs("guest", "com.example.greeter")).isTrue();
     assertThat(dev.mayActAs(ServiceIdentities.IN_PROCESS, "skiff.binding")).isTrue();
-    assertThat(dev.isAdmin("guest")).isTrue();
-    assertThat(dev.adminUsers()).containsExactly(ServiceIdentities.DEFAULT_KERNEL_USER);
   }
 
   @Test
-  void theEnvironmentConfiguresTheKernelUserTheSharedUsersAndTheAdministrators() {
+  void theEnvironmentConfiguresTheKernelUserTheSharedUsersAndTheToolUsers() {
     ServiceIdentities ids = ServiceIdentities.fromEnvironment(
-        Map.of("SKIFF_KERNEL_USER", "kern", "SKIFF_SHARED_BROKER_USERS", "", "SKIFF_ADMIN_USERS", "kern, ops"));
+        Map.of("SKIFF_KERNEL_USER", "kern", "SKIFF_SHARED_BROKER_USERS", "", "SKIFF_TOOL_USERS", "cli, ops"));
     assertThat(ids.kernelUser()).isEqualTo("kern");
     assertThat(ids.sharedUsers()).isEmpty();
-    assertThat(ids.adminUsers()).containsExactlyInAnyOrder("kern", "ops");
+    assertThat(ids.toolUsers()).containsExactlyInAnyOrder("cli", "ops");
     assertThat(ids.mayActAs("guest", "com.example.greeter")).as("no shared users: guest is nobody special").isFalse();
-    assertThat(ServiceIdentities.fromEnvironment(Map.of("SKIFF_KERNEL_USER", "kern")).adminUsers())
-        .as("the administrators default to the kernel user").containsExactly("kern");
+    assertThat(ServiceIdentities.fromEnvironment(Map.of("SKIFF_TOOL_USERS", "")).toolUsers()).isEmpty();
   }
 }

@@ -1,0 +1,213 @@
+package dev.skiff.cli;
+
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.security.Role;
+import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.ChangePasswordRequest;
+import dev.skiff.proto.v1.ListUsersRequest;
+import dev.skiff.proto.v1.SetRolesRequest;
+import dev.skiff.proto.v1.UserInfo;
+import dev.skiff.proto.v1.UserList;
+import dev.skiff.proto.v1.UserResponse;
+import java.io.PrintWriter;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.stream.Collectors;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+/**
+ * {@code skiff users add|roles|passwd|list}: the people who sign in, through the login kernel service,
+ * as the signed-in user ({@code skiff login}). Adding users, setting roles and listing need role
+ * {@code ADMIN.USERS} (which {@code ADMIN} covers); anyone signed in may change their own password.
+ */
+@Command(
+    name = "users",
+    header = "Manages the people who sign in (the login service's users).",
+    description = {
+      "Runs as the user signed in with 'skiff login'. add, roles and list need role ADMIN.USERS (ADMIN covers "
+          + "it); passwd changes your own password, or with role ADMIN.USERS anyone's. Passwords are typed at "
+          + "the terminal without echo, or read from standard input one per line. See docs/security.md."
+    },
+    synopsisSubcommandLabel = "COMMAND",
+    subcommands = {UsersCommand.Add.class, UsersCommand.Roles.class, UsersCommand.Passwd.class, UsersCommand.ListUsers.class})
+final class UsersCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
+  @Override
+  public Integer call() {
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff users add', 'roles', 'passwd' or 'list'");
+  }
+
+  /** What the four commands share: one call to the login service as the signed-in user. */
+  abstract static class UsersCall extends BrokerCommand {
+    <T extends com.google.protobuf.Message> T call(String endpoint, com.google.protobuf.Message request, Class<T> type) {
+      try (Client client = connect()) {
+        return client.call(LoginService.SERVICE, endpoint, request, type, CallOptions.timeout(Duration.ofSeconds(10)));
+      }
+    }
+
+    /** Checks roles as the login service will, so that a typo is a usage error here. */
+    List<String> checkedRoles(List<String> roles) {
+      List<String> out = new ArrayList<>();
+      for (String r : roles) {
+        try {
+          out.add(Role.parse(r).toString());
+        } catch (IllegalArgumentException e) {
+          throw new ParameterException(spec.commandLine(), e.getMessage());
+        }
+      }
+      return out;
+    }
+
+    int failed(SkiffException e) {
+      SkiffCli.printError(err(), e);
+      return SkiffCli.exitCode(e);
+    }
+
+    static void print(PrintWriter out, UserInfo u) {
+      out.println(Printable.of(u.getUser()) + "  roles: " + (u.getRolesCount() == 0 ? "none"
+          : u.getRolesList().stream().map(Printable::of).collect(Collectors.joining(", ")))
+          + (u.getLocked() ? "  (locked out for now)" : ""));
+    }
+  }
+
+  /** {@code skiff users add USER [--role ROLE]...}. */
+  @Command(
+      name = "add",
+      header = "Adds a user, with a password and roles.",
+      footer = {"", "Example:", "  skiff users add ada --role ADMIN.ROUTES:com.example.greeter", "",
+          "Exit codes: 0 added, 1 refused (e.g. exists), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+  static final class Add extends UsersCall {
+    @Parameters(index = "0", paramLabel = "USER", description = "The new user's name.")
+    String user;
+
+    @Option(names = "--role", paramLabel = "ROLE", description = "A role, PATH or PATH:SCOPE (e.g. ADMIN.ROUTES:com.example.greeter); repeatable.")
+    List<String> roles = new ArrayList<>();
+
+    @Override
+    public Integer call() {
+      List<String> checked = checkedRoles(roles);
+      String password = new PasswordPrompt(root().in(), spec).readNew(user);
+      try {
+        UserResponse r = call("users.add",
+            AddUserRequest.newBuilder().setUser(user).setPassword(password).addAllRoles(checked).build(), UserResponse.class);
+        out().print("added ");
+        print(out(), r.getUser());
+        return SkiffCli.EXIT_OK;
+      } catch (SkiffException e) {
+        return failed(e);
+      }
+    }
+  }
+
+  /** {@code skiff users roles USER ROLE... | --none}. */
+  @Command(
+      name = "roles",
+      header = "Sets a user's roles (replacing them); their sessions end, so they sign in again.",
+      footer = {"", "Examples:", "  skiff users roles ada ADMIN.ROUTES ADMIN.CONFIG", "  skiff users roles ada --none", "",
+          "Exit codes: 0 set, 1 refused (e.g. no such user), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+  static final class Roles extends UsersCall {
+    @Parameters(index = "0", paramLabel = "USER", description = "The user.")
+    String user;
+
+    @Parameters(index = "1..*", arity = "0..*", paramLabel = "ROLE", description = "The roles, PATH or PATH:SCOPE.")
+    List<String> roles = new ArrayList<>();
+
+    @Option(names = "--none", description = "Take every role away.")
+    boolean none;
+
+    @Override
+    public Integer call() {
+      if (roles.isEmpty() != none) {
+        throw new ParameterException(spec.commandLine(), none ? "give roles or --none, not both" : "give the roles, or --none to take every role away");
+      }
+      try {
+        UserResponse r = call("users.roles", SetRolesRequest.newBuilder().setUser(user).addAllRoles(checkedRoles(roles)).build(),
+            UserResponse.class);
+        print(out(), r.getUser());
+        return SkiffCli.EXIT_OK;
+      } catch (SkiffException e) {
+        return failed(e);
+      }
+    }
+  }
+
+  /** {@code skiff users passwd [USER]}. */
+  @Command(
+      name = "passwd",
+      header = "Changes a password (yours, or with role ADMIN.USERS anyone's); every session of that user ends.",
+      description = {"For your own password, asks for the current one first (unless you have role ADMIN.USERS)."},
+      footer = {"", "Exit codes: 0 changed, 1 refused, 2 usage error, 3 broker unreachable, 4 not signed in or wrong password, 5 not allowed."})
+  static final class Passwd extends UsersCall {
+    @Parameters(index = "0", arity = "0..1", paramLabel = "USER", description = "Whose password (default: yours).")
+    String user;
+
+    @Option(names = "--no-old", description = "Do not ask for the current password (an administrator setting it).")
+    boolean noOld;
+
+    @Override
+    public Integer call() {
+      PasswordPrompt prompt = new PasswordPrompt(root().in(), spec);
+      ChangePasswordRequest.Builder req = ChangePasswordRequest.newBuilder();
+      if (user != null) {
+        req.setUser(user);
+      }
+      if (user == null && !noOld) {
+        req.setOldPassword(prompt.read("Current password: ", "current password"));
+      }
+      req.setNewPassword(prompt.readNew(user == null ? "you" : user));
+      try {
+        UserResponse r = call("users.passwd", req.build(), UserResponse.class);
+        String who = r.getUser().getUser();
+        out().println("password of " + Printable.of(who) + " changed; every session of " + Printable.of(who) + " has ended");
+        if (user == null || sessionFile().read().map(s -> s.getUser().equals(who)).orElse(false)) {
+          sessionFile().delete();
+          out().println("sign in again with 'skiff login " + Printable.of(who) + "'");
+        }
+        return SkiffCli.EXIT_OK;
+      } catch (SkiffException e) {
+        return failed(e);
+      }
+    }
+  }
+
+  /** {@code skiff users list}. */
+  @Command(
+      name = "list",
+      header = "Lists the users, their roles and whether they are locked out.",
+      footer = {"", "Exit codes: 0 listed, 1 refused, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+  static final class ListUsers extends UsersCall {
+    @Override
+    public Integer call() {
+      try {
+        UserList l = call("users.list", ListUsersRequest.getDefaultInstance(), UserList.class);
+        PrintWriter out = out();
+        out.printf(Locale.ROOT, "%-24s %-20s %-6s %s%n", "USER", "CREATED", "LOCKED", "ROLES");
+        for (UserInfo u : l.getUsersList()) {
+          out.printf(Locale.ROOT, "%-24s %-20s %-6s %s%n", Printable.of(u.getUser()),
+              Instant.ofEpochMilli(u.getCreatedAtMs()).toString().replaceFirst("\\.\\d+Z$", "Z"), u.getLocked() ? "yes" : "no",
+              u.getRolesCount() == 0 ? "none" : u.getRolesList().stream().map(Printable::of).collect(Collectors.joining(", ")));
+        }
+        return SkiffCli.EXIT_OK;
+      } catch (SkiffException e) {
+        return failed(e);
+      }
+    }
+  }
+}

@@ -1,0 +1,168 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.Session;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code skiff login|logout|whoami|users} against a real login service on the tests' broker: the session
+ * kept owner-only and sent by every command, renewed near its expiry, revoked by logout, the password
+ * never shown, and the exit codes for not signed in (4) and not allowed (5).
+ */
+class SignInCommandsTest {
+  static final String ADMIN_PASSWORD = "sign-in-admin-pass";
+  static AmqpTransport transport;
+  static Kernel kernel;
+
+  @TempDir Path dir;
+
+  @BeforeAll
+  static void start() {
+    transport = AmqpTransport.connect(EchoService.brokerUri());
+    // tokens valid for 2 minutes: less than the CLI's renewal margin, so every command renews
+    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(LoginService.fromEnvironment(
+        Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m"))), 0);
+  }
+
+  @AfterAll
+  static void stop() {
+    kernel.close();
+    transport.close();
+  }
+
+  private Map<String, String> env(String file) {
+    Map<String, String> env = new HashMap<>(EchoService.env());
+    env.put("SKIFF_TOKEN_FILE", dir.resolve(file).toString());
+    return env;
+  }
+
+  private static Skiff.Result login(Map<String, String> env, String user, String password) {
+    return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+        .until(() -> Skiff.runWithInput(env, password + "\n", "login", user), r -> r.exitCode() != SkiffCli.EXIT_CALL_FAILED);
+  }
+
+  private static Session kept(Map<String, String> env) throws Exception {
+    Session.Builder b = Session.newBuilder();
+    JsonFormat.parser().merge(Files.readString(Path.of(env.get("SKIFF_TOKEN_FILE")), StandardCharsets.UTF_8), b);
+    return b.build();
+  }
+
+  @Test
+  void aSessionIsKeptOwnerOnlySentByEveryCommandRenewedAndEndedByLogout() throws Exception {
+    Map<String, String> env = env("admin/token");
+    Skiff.Result whoBefore = Skiff.run(env, "whoami");
+    assertThat(whoBefore.exitCode()).as(whoBefore.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(whoBefore.err()).contains("not signed in").contains("skiff login");
+
+    Skiff.Result in = login(env, "admin", ADMIN_PASSWORD);
+    assertThat(in.exitCode()).as(in.toString()).isZero();
+    assertThat(in.out()).contains("signed in as admin (roles: ADMIN)");
+    assertThat(in.out() + in.err()).doesNotContain(ADMIN_PASSWORD);
+    Path file = Path.of(env.get("SKIFF_TOKEN_FILE"));
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
+    assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file.getParent()))).isEqualTo("rwx------");
+    String first = kept(env).getToken();
+
+    Skiff.Result who = Skiff.run(env, "whoami");
+    assertThat(who.exitCode()).as(who.toString()).isZero();
+    assertThat(who.out()).startsWith("admin").contains("roles:   ADMIN").contains("expires:");
+    String renewed = kept(env).getToken();
+    assertThat(renewed).as("a token within the renewal margin is renewed by the next command").isNotEqualTo(first);
+
+    Skiff.Result out = Skiff.run(env, "logout");
+    assertThat(out.exitCode()).as(out.toString()).isZero();
+    assertThat(out.out()).contains("revoked everywhere");
+    assertThat(file).doesNotExist();
+    // the revoked token, put back by hand, is refused
+    Files.writeString(file, JsonFormat.printer().print(Session.newBuilder().setToken(renewed).setUser("admin").build()));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(() -> {
+      Skiff.Result again = Skiff.run(env, "whoami");
+      assertThat(again.exitCode()).as(again.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+      assertThat(again.err()).contains("revoked");
+    });
+  }
+
+  @Test
+  void aWrongPasswordExitsFourWithoutTellingUserFromPassword() {
+    Map<String, String> env = env("wrong");
+    Skiff.Result wrongPassword = login(env, "admin", "not-the-password");
+    Skiff.Result wrongUser = login(env, "nobody-" + EchoService.randomHex(3), "not-the-password");
+    assertThat(wrongPassword.exitCode()).as(wrongPassword.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(wrongUser.exitCode()).as(wrongUser.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(wrongPassword.err()).isEqualTo(wrongUser.err());
+    assertThat(wrongPassword.err()).doesNotContain("not-the-password");
+    assertThat(Path.of(env.get("SKIFF_TOKEN_FILE"))).doesNotExist();
+    Skiff.Result noPassword = Skiff.runWithInput(env, "", "login", "admin");
+    assertThat(noPassword.exitCode()).as(noPassword.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+  }
+
+  @Test
+  void aSessionFileOthersCanReadIsNotUsed() throws Exception {
+    Map<String, String> env = env("open");
+    assertThat(login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    Path file = Path.of(env.get("SKIFF_TOKEN_FILE"));
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
+    Skiff.Result r = Skiff.run(env, "whoami");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).contains("may be read or written by others").contains("chmod 600");
+    assertThat(r.err()).doesNotContain(kept(env).getToken());
+    Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-------"));
+    Files.writeString(file, "{ not json");
+    Skiff.Result garbage = Skiff.run(env, "whoami");
+    assertThat(garbage.exitCode()).as(garbage.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(garbage.err()).contains("not a session");
+  }
+
+  @Test
+  void usersAreManagedByAnAdministratorAndNotByOthers() {
+    Map<String, String> admin = env("users-admin");
+    assertThat(login(admin, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    String ada = "ada-" + EchoService.randomHex(3);
+    Skiff.Result add = Skiff.runWithInput(admin, "ada-password-1\n", "users", "add", ada, "--role", "ADMIN.ROUTES:com.example.greeter");
+    assertThat(add.exitCode()).as(add.toString()).isZero();
+    assertThat(add.out()).contains("added " + ada + "  roles: ADMIN.ROUTES:com.example.greeter");
+    Skiff.Result badRole = Skiff.runWithInput(admin, "x-password-1\n", "users", "add", "x" + ada, "--role", "admin");
+    assertThat(badRole.exitCode()).as(badRole.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    Skiff.Result list = Skiff.run(admin, "users", "list");
+    assertThat(list.exitCode()).as(list.toString()).isZero();
+    assertThat(list.out()).contains("USER").contains(ada).contains("admin");
+
+    Map<String, String> asAda = env("users-ada");
+    assertThat(login(asAda, ada, "ada-password-1").exitCode()).isZero();
+    Skiff.Result forbidden = Skiff.run(asAda, "users", "list");
+    assertThat(forbidden.exitCode()).as(forbidden.toString()).isEqualTo(SkiffCli.EXIT_FORBIDDEN);
+    assertThat(forbidden.err()).contains("FORBIDDEN");
+    Skiff.Result passwd = Skiff.runWithInput(asAda, "ada-password-1\nada-password-2\n", "users", "passwd");
+    assertThat(passwd.exitCode()).as(passwd.toString()).isZero();
+    assertThat(passwd.out()).contains("sign in again");
+    assertThat(Path.of(asAda.get("SKIFF_TOKEN_FILE"))).doesNotExist();
+    assertThat(login(asAda, ada, "ada-password-1").exitCode()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(login(asAda, ada, "ada-password-2").exitCode()).isZero();
+
+    Skiff.Result roles = Skiff.run(admin, "users", "roles", ada, "ADMIN.ROUTES");
+    assertThat(roles.exitCode()).as(roles.toString()).isZero();
+    assertThat(roles.out()).contains(ada + "  roles: ADMIN.ROUTES");
+    // changing roles ends the user's sessions: the next command says so
+    await().atMost(Duration.ofSeconds(5)).until(() -> Skiff.run(asAda, "whoami").exitCode() == SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(Skiff.run(admin, "logout").exitCode()).isZero();
+  }
+}
