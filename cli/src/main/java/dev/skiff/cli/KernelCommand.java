@@ -3,6 +3,7 @@ package dev.skiff.cli;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelService;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.platform.internal.Threads;
@@ -44,7 +45,7 @@ final class KernelCommand extends BrokerCommand {
     }
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
-    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), chosen, port);
+    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port);
     Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();
