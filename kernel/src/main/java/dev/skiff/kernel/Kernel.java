@@ -1,7 +1,9 @@
 package dev.skiff.kernel;
 
 import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.Transport;
 import java.util.ArrayList;
@@ -34,10 +36,14 @@ public final class Kernel implements AutoCloseable {
   private final MetricRegistry metrics;
   private final List<KernelService> services;
   private final AtomicBoolean closed = new AtomicBoolean();
+  private final LoginTokenVerifier verifier;
+  private final Client client;
   private final CountDownLatch terminated = new CountDownLatch(1);
 
-  private Kernel(WebServer web, MetricRegistry metrics, List<KernelService> services) {
+  private Kernel(WebServer web, MetricRegistry metrics, List<KernelService> services, LoginTokenVerifier verifier, Client client) {
     this.web = web;
+    this.verifier = verifier;
+    this.client = client;
     this.metrics = metrics;
     this.services = services;
   }
@@ -111,10 +117,38 @@ public final class Kernel implements AutoCloseable {
    */
   public static Kernel start(
       Transport transport, Settings settings, ServiceIdentities identities, List<KernelService> services, int httpPort) {
+    return start(transport, settings, identities, services, httpPort, WebServer.Options.fromEnvironment(System.getenv()));
+  }
+
+  /**
+   * Starts kernel services and their web server with the web server's limits and page sign-in given
+   * (rather than read from {@code SKIFF_HTTP_*} and {@code SKIFF_PAGES_AUTH}).
+   *
+   * @param transport the broker connection (not owned)
+   * @param settings the environment's settings
+   * @param identities who may act as whom
+   * @param services the services to run
+   * @param httpPort the web server's port (0 for any free one)
+   * @param webOptions the web server's limits and who may see the pages
+   * @return the running kernel
+   */
+  public static Kernel start(Transport transport, Settings settings, ServiceIdentities identities, List<KernelService> services,
+      int httpPort, WebServer.Options webOptions) {
     Objects.requireNonNull(transport, "transport");
-    WebServer web = WebServer.start("0.0.0.0", httpPort);
     MetricRegistry metrics = new MetricRegistry();
-    Kernel k = new Kernel(web, metrics, new ArrayList<>());
+    // people sign in to the pages at the login service; their tokens are checked as every server checks them
+    Client client = Client.builder().transport(transport).name("").identities(identities).metrics(metrics).build();
+    LoginTokenVerifier verifier = LoginTokenVerifier.builder().transport(transport).source(new LoginSource(client))
+        .identities(identities).metrics(metrics).build();
+    WebServer web;
+    try {
+      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new LoginSource(client));
+    } catch (RuntimeException e) {
+      verifier.close();
+      client.close();
+      throw e;
+    }
+    Kernel k = new Kernel(web, metrics, new ArrayList<>(), verifier, client);
     KernelContext ctx = new KernelContext(transport, settings, web, metrics, services, new Guard(identities, metrics));
     try {
       for (KernelService s : services) {
@@ -189,6 +223,8 @@ public final class Kernel implements AutoCloseable {
       }
     }
     web.close();
+    verifier.close();
+    client.close();
     terminated.countDown();
   }
 }

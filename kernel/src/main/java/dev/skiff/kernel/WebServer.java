@@ -1,40 +1,128 @@
 package dev.skiff.kernel;
 
-import dev.skiff.platform.internal.Threads;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
-import com.sun.net.httpserver.HttpServer;
+import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.security.Role;
+import dev.skiff.platform.security.TokenVerifier;
+import dev.skiff.platform.security.UserIdentity;
 import java.io.IOException;
 import java.io.OutputStream;
-import java.net.InetSocketAddress;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
+import java.time.Duration;
 import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
+import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.HttpConnectionFactory;
+import org.eclipse.jetty.server.NetworkConnectionLimit;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.Server;
+import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.server.handler.SizeLimitHandler;
+import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The kernel's web server (the JDK's built-in HTTP server): kernel services mount their pages and JSON
- * APIs on it, and {@code /} lists what is mounted. Default port 8090 ({@code SKIFF_HTTP_PORT}).
+ * The kernel's web server: kernel services mount their pages and JSON APIs on it, and {@code /} lists
+ * what is mounted. Default port 8090 ({@code SKIFF_HTTP_PORT}).
+ *
+ * <p>It runs on Jetty (docs/security.md, "The kernel's pages"): a bounded thread pool, idle connections
+ * that hold no thread and are closed after {@link Options#idleTimeout()}, a cap on request headers and
+ * bodies, and a cap on open connections. Every response carries {@link #SECURITY_HEADERS}. Who may see a
+ * page is decided here, before its handler runs: in {@link Options.Auth#REQUIRED} mode every page needs a
+ * signed-in person with {@link #PAGES_ROLE}; in {@link Options.Auth#OPEN} mode (development) the
+ * read-only requests ({@code GET}, {@code HEAD}) are open; a request that may change anything (any other
+ * method) always needs the role. People sign in at {@code /signin} (a session cookie) or send
+ * {@code Authorization: Bearer TOKEN}; a handler reads who with {@link #user(HttpExchange)}.
+ *
+ * <p>Handlers are the JDK's {@link HttpHandler}: the same API as before the move to Jetty.
  *
  * <p>Thread-safe. Owned by the {@link Kernel}.
  */
 public final class WebServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WebServer.class);
 
-  private final HttpServer server;
-  private final ExecutorService pool;
+  /**
+   * The headers every response carries. The pages' scripts are served files ({@code script-src 'self'});
+   * inline styles are allowed (the trace diagrams colour SVG elements with {@code style} attributes), inline
+   * scripts, plug-ins, framing and other origins are not.
+   */
+  public static final Map<String, String> SECURITY_HEADERS = Map.of(
+      "Content-Security-Policy",
+      "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; object-src 'none'; "
+          + "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
+      "X-Content-Type-Options", "nosniff",
+      "X-Frame-Options", "DENY",
+      "Referrer-Policy", "no-referrer",
+      "Cache-Control", "no-store");
+
+  /** The role a person needs for the pages that need one ({@code ADMIN} covers it). */
+  public static final Role PAGES_ROLE = Role.of("ADMIN.PAGES");
+
+  /** The most bytes of a request body a page accepts (a sign-in form, a change's parameters). */
+  static final int MAX_BODY_BYTES = 64 * 1024;
+
+  private final Server server;
+  private final ServerConnector connector;
+  private final PageGate gate;
+  private final Map<String, HttpHandler> handlers = new ConcurrentSkipListMap<>();
   private final Map<String, String> titles = new ConcurrentSkipListMap<>();
 
-  private WebServer(HttpServer server, ExecutorService pool) {
-    this.server = server;
-    this.pool = pool;
+  private WebServer(Options options, PageGate gate, String host, int port) {
+    this.gate = gate;
+    QueuedThreadPool threads = new QueuedThreadPool(options.maxThreads(), Math.min(4, options.maxThreads()));
+    threads.setName("skiff-web");
+    threads.setDaemon(true);
+    server = new Server(threads);
+    HttpConfiguration http = new HttpConfiguration();
+    http.setSendServerVersion(false);
+    http.setSendXPoweredBy(false);
+    http.setRequestHeaderSize(options.maxHeaderBytes());
+    http.setIdleTimeout(options.idleTimeout().toMillis());
+    connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
+    connector.setHost(host);
+    connector.setPort(port);
+    connector.setIdleTimeout(options.idleTimeout().toMillis());
+    connector.setAcceptQueueSize(64);
+    server.addConnector(connector);
+    NetworkConnectionLimit limit = new NetworkConnectionLimit(options.maxConnections(), connector);
+    // at the limit, idle connections are closed sooner, so that slow or silent clients make room
+    limit.setEndPointIdleTimeout(Math.min(options.idleTimeout().toMillis(), 2_000));
+    server.addBean(limit);
+    ErrorHandler errors = new ErrorHandler() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) throws Exception {
+        SECURITY_HEADERS.forEach((k, v) -> response.getHeaders().put(k, v));
+        return super.handle(request, response, callback);
+      }
+    };
+    errors.setShowStacks(false);
+    errors.setShowMessageInTitle(false);
+    server.setErrorHandler(errors);
+    SizeLimitHandler bodies = new SizeLimitHandler(MAX_BODY_BYTES, -1);
+    bodies.setHandler(new Handler.Abstract() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        serve(request, response, callback);
+        return true;
+      }
+    });
+    server.setHandler(bodies);
   }
 
   /**
-   * Starts a web server.
+   * Starts a web server with the default {@link Options} and open pages (development), verifying no
+   * session tokens: for tests and tools that mount pages of their own.
    *
    * @param host the address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
    * @param port the port, or 0 for any free one
@@ -42,22 +130,35 @@ public final class WebServer implements AutoCloseable {
    * @throws IllegalStateException naming the port when it cannot be bound
    */
   public static WebServer start(String host, int port) {
+    return start(host, port, Options.defaults(), TokenVerifier.refusingAll(), SignIn.UNAVAILABLE);
+  }
+
+  /**
+   * Starts a web server.
+   *
+   * @param host the address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
+   * @param port the port, or 0 for any free one
+   * @param options its limits and who may see the pages
+   * @param verifier checks the session tokens people send (not owned)
+   * @param signIn signs people in and out at {@code /signin} (not owned)
+   * @return the running server
+   * @throws IllegalStateException naming the port when it cannot be bound
+   */
+  public static WebServer start(String host, int port, Options options, TokenVerifier verifier, SignIn signIn) {
+    Objects.requireNonNull(options, "options");
+    WebServer w = new WebServer(options, new PageGate(options.auth(), verifier, signIn), host, port);
     try {
-      HttpServer s = HttpServer.create(new InetSocketAddress(host, port), 64);
-      ExecutorService pool = Executors.newFixedThreadPool(4, Threads.named("skiff-web"));
-      s.setExecutor(pool);
-      WebServer w = new WebServer(s, pool);
-      s.createContext("/", w::index);
-      s.start();
-      return w;
-    } catch (IOException e) {
+      w.server.start();
+    } catch (Exception e) {
+      w.close();
       throw new IllegalStateException("cannot serve HTTP on " + host + ":" + port + ": " + e.getMessage(), e);
     }
+    return w;
   }
 
   /** @return the port it listens on */
   public int port() {
-    return server.getAddress().getPort();
+    return connector.getLocalPort();
   }
 
   /**
@@ -68,28 +169,74 @@ public final class WebServer implements AutoCloseable {
    * @param handler the handler
    */
   public void mount(String path, String title, HttpHandler handler) {
-    server.createContext(path, exchange -> {
-      try {
-        handler.handle(exchange);
-      } catch (RuntimeException | IOException e) {
-        log.warn("{} {} failed", exchange.getRequestMethod(), exchange.getRequestURI(), e);
-        send(exchange, 500, "text/plain", "internal error: " + e.getClass().getSimpleName());
-      }
-    });
+    if (!path.startsWith("/") || path.equals("/") || path.endsWith("/")) {
+      throw new IllegalArgumentException("mount path must start with / and not end with one: " + path);
+    }
+    handlers.put(path, Objects.requireNonNull(handler, "handler"));
     if (title != null) {
       titles.put(path, title);
     }
   }
 
-  private void index(HttpExchange exchange) throws IOException {
-    if (!exchange.getRequestURI().getPath().equals("/")) {
-      send(exchange, 404, "text/plain", "not found: " + exchange.getRequestURI().getPath());
+  /**
+   * @param exchange a request being served by this server
+   * @return the signed-in person who sent it, if any
+   */
+  public static Optional<UserIdentity> user(HttpExchange exchange) {
+    return exchange.getAttribute(PageGate.USER) instanceof UserIdentity u ? Optional.of(u) : Optional.empty();
+  }
+
+  private void serve(Request request, Response response, Callback callback) {
+    SECURITY_HEADERS.forEach((k, v) -> response.getHeaders().put(k, v));
+    HttpURI httpUri = request.getHttpURI();
+    URI uri;
+    try {
+      uri = new URI(httpUri.getPathQuery());
+    } catch (URISyntaxException | RuntimeException e) {
+      Response.writeError(request, response, callback, 400, "bad request target");
       return;
     }
+    JettyExchange ex = new JettyExchange(request, response, uri);
+    try {
+      String path = uri.getPath();
+      if (gate.handles(path)) {
+        gate.serve(ex);
+      } else if (gate.admit(ex)) {
+        dispatch(path, ex);
+      }
+      ex.close();
+      callback.succeeded();
+    } catch (RuntimeException | IOException e) {
+      log.warn("{} {} failed", request.getMethod(), Printable.of(uri.getPath()), e);
+      if (!ex.sent()) {
+        Response.writeError(request, response, callback, 500, "internal error: " + e.getClass().getSimpleName());
+      } else {
+        callback.failed(e);
+      }
+    }
+  }
+
+  private void dispatch(String path, HttpExchange ex) throws IOException {
+    if (path.equals("/")) {
+      index(ex);
+      return;
+    }
+    for (String p = path; !p.isEmpty(); p = p.substring(0, Math.max(0, p.lastIndexOf('/')))) {
+      HttpHandler h = handlers.get(p);
+      if (h != null) {
+        h.handle(ex);
+        return;
+      }
+    }
+    send(ex, 404, "text/plain; charset=utf-8", "not found: " + path);
+  }
+
+  private void index(HttpExchange exchange) throws IOException {
     StringBuilder html = new StringBuilder("<!doctype html><html><head><meta charset=\"utf-8\"><title>Skiff kernel</title>"
         + "<style>body{font-family:system-ui,sans-serif;margin:2em}a{display:block;margin:.4em 0}</style></head><body>"
         + "<h1>Skiff kernel</h1>");
-    titles.forEach((path, title) -> html.append("<a href=\"").append(path).append("\">").append(escape(title)).append("</a>"));
+    titles.forEach((path, title) -> html.append("<a href=\"").append(escape(path)).append("\">").append(escape(title)).append("</a>"));
+    html.append(PageGate.signedInAs(user(exchange).orElse(null)));
     html.append("</body></html>");
     send(exchange, 200, "text/html; charset=utf-8", html.toString());
   }
@@ -107,11 +254,31 @@ public final class WebServer implements AutoCloseable {
     byte[] bytes = body.getBytes(StandardCharsets.UTF_8);
     exchange.getResponseHeaders().set("Content-Type", contentType);
     exchange.getResponseHeaders().set("Cache-Control", "no-store");
+    boolean head = "HEAD".equals(exchange.getRequestMethod());
     exchange.sendResponseHeaders(status, bytes.length == 0 ? -1 : bytes.length);
     try (OutputStream out = exchange.getResponseBody()) {
-      out.write(bytes);
+      if (!head) {
+        out.write(bytes);
+      }
     }
   }
+
+  /**
+   * A whole HTML page in the kernel's look: a link back to the index, the title as a heading, then the body.
+   *
+   * @param title the title (text: it is escaped)
+   * @param body the body (HTML: escape every value in it with {@link #escape(String)})
+   * @return the page
+   */
+  public static String page(String title, String body) {
+    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>" + PAGE_STYLE + "</head><body>"
+        + "<nav><a href=\"/\">Kernel</a></nav><h1>" + escape(title) + "</h1>" + body + "</body></html>";
+  }
+
+  private static final String PAGE_STYLE = "<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
+      + "table{border-collapse:collapse;font-size:14px;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;"
+      + "text-align:left;vertical-align:top}th{background:#f3f5f8}.ok{color:#2e7d32}.warn{color:#ef6c00}.err{color:#d64541}"
+      + ".muted{color:#666}nav a{margin-right:1.2em}h2{margin:1.2em 0 .2em;font-size:1.15em}</style>";
 
   /**
    * Escapes text for HTML.
@@ -125,7 +292,141 @@ public final class WebServer implements AutoCloseable {
 
   @Override
   public void close() {
-    server.stop(0);
-    pool.shutdownNow();
+    try {
+      server.stop();
+    } catch (Exception e) {
+      log.debug("stopping the web server: {}", e.toString());
+    }
+  }
+
+  /**
+   * Signs people in and out for the pages: the login service, called by the kernel's own client.
+   */
+  public interface SignIn {
+    /** Refuses every sign-in: no login service is known. */
+    SignIn UNAVAILABLE = new SignIn() {
+      @Override
+      public dev.skiff.proto.v1.Session signIn(String user, String password) {
+        throw new dev.skiff.platform.SkiffException(dev.skiff.platform.ErrorCode.UNAVAILABLE, "no login service on this server");
+      }
+
+      @Override
+      public void signOut(String token) {}
+    };
+
+    /**
+     * @param user the user name, as typed (untrusted)
+     * @param password the password, as typed (never logged)
+     * @return the new session
+     * @throws dev.skiff.platform.SkiffException when the login service refuses or cannot be reached
+     */
+    dev.skiff.proto.v1.Session signIn(String user, String password);
+
+    /**
+     * Ends a session everywhere (the login service's {@code logout}); failures are ignored.
+     *
+     * @param token the session's token
+     */
+    void signOut(String token);
+  }
+
+  /**
+   * The web server's limits and who may see the pages.
+   *
+   * @param idleTimeout how long a connection may send nothing (a half-sent header included) before it is
+   *     closed ({@code SKIFF_HTTP_IDLE_TIMEOUT}, seconds; default 30)
+   * @param maxConnections the most connections open at once; beyond it new ones wait in the accept queue
+   *     and idle ones are closed after 2 s ({@code SKIFF_HTTP_MAX_CONNECTIONS}; default 256)
+   * @param maxThreads the most threads serving requests ({@code SKIFF_HTTP_MAX_THREADS}; default 32; idle
+   *     connections hold none)
+   * @param maxHeaderBytes the largest request line and headers, bytes; larger is refused with 431
+   *     ({@code SKIFF_HTTP_MAX_HEADER_BYTES}; default 8192)
+   * @param auth who may see the pages ({@code SKIFF_PAGES_AUTH}: {@code open}, the default, or
+   *     {@code required})
+   */
+  public record Options(Duration idleTimeout, int maxConnections, int maxThreads, int maxHeaderBytes, Auth auth) {
+    /** Who may see the pages. */
+    public enum Auth {
+      /** Development: read-only requests are open; any other needs a signed-in person with the role. */
+      OPEN,
+      /** Production: every request needs a signed-in person with the role. */
+      REQUIRED
+    }
+
+    /** Checks the limits. */
+    public Options {
+      if (idleTimeout.isNegative() || idleTimeout.isZero() || idleTimeout.compareTo(Duration.ofHours(1)) > 0) {
+        throw new IllegalArgumentException("idleTimeout must be from 1 ms to 1 hour: " + idleTimeout);
+      }
+      if (maxConnections < 1) {
+        throw new IllegalArgumentException("maxConnections must be positive: " + maxConnections);
+      }
+      if (maxThreads < 8) {
+        throw new IllegalArgumentException("maxThreads must be at least 8: " + maxThreads);
+      }
+      if (maxHeaderBytes < 1024 || maxHeaderBytes > 1024 * 1024) {
+        throw new IllegalArgumentException("maxHeaderBytes must be from 1024 to 1048576: " + maxHeaderBytes);
+      }
+      Objects.requireNonNull(auth, "auth");
+    }
+
+    /** @return 30 s idle timeout, 256 connections, 32 threads, 8 KiB of headers, open pages */
+    public static Options defaults() {
+      return new Options(Duration.ofSeconds(30), 256, 32, 8192, Auth.OPEN);
+    }
+
+    /**
+     * @param env the environment ({@code SKIFF_HTTP_IDLE_TIMEOUT}, {@code SKIFF_HTTP_MAX_CONNECTIONS},
+     *     {@code SKIFF_HTTP_MAX_THREADS}, {@code SKIFF_HTTP_MAX_HEADER_BYTES}, {@code SKIFF_PAGES_AUTH})
+     * @return the options it sets, defaults for the rest
+     * @throws IllegalArgumentException naming the variable whose value is wrong
+     */
+    public static Options fromEnvironment(Map<String, String> env) {
+      Options d = defaults();
+      String mode = env.getOrDefault("SKIFF_PAGES_AUTH", "").trim();
+      Auth auth = switch (mode) {
+        case "", "open" -> Auth.OPEN;
+        case "required" -> Auth.REQUIRED;
+        default -> throw new IllegalArgumentException("SKIFF_PAGES_AUTH must be 'open' or 'required', not '" + Printable.of(mode) + "'");
+      };
+      return new Options(
+          Duration.ofSeconds(number(env, "SKIFF_HTTP_IDLE_TIMEOUT", d.idleTimeout().toSeconds(), 1, 3600)),
+          (int) number(env, "SKIFF_HTTP_MAX_CONNECTIONS", d.maxConnections(), 1, 1_000_000),
+          (int) number(env, "SKIFF_HTTP_MAX_THREADS", d.maxThreads(), 8, 10_000),
+          (int) number(env, "SKIFF_HTTP_MAX_HEADER_BYTES", d.maxHeaderBytes(), 1024, 1024 * 1024),
+          auth);
+    }
+
+    /**
+     * @param max the most connections open at once
+     * @return these options with that
+     */
+    public Options withMaxConnections(int max) {
+      return new Options(idleTimeout, max, maxThreads, maxHeaderBytes, auth);
+    }
+
+    /**
+     * @param auth who may see the pages
+     * @return these options with that
+     */
+    public Options withAuth(Auth auth) {
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth);
+    }
+
+    private static long number(Map<String, String> env, String name, long dflt, long min, long max) {
+      String v = env.get(name);
+      if (v == null || v.isBlank()) {
+        return dflt;
+      }
+      try {
+        long n = Long.parseLong(v.trim());
+        if (n >= min && n <= max) {
+          return n;
+        }
+      } catch (NumberFormatException e) {
+        // reported below
+      }
+      throw new IllegalArgumentException(name + " must be a number from " + min + " to " + max + ", not '" + Printable.of(v) + "'");
+    }
   }
 }

@@ -11,6 +11,7 @@ import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.Caller;
@@ -148,13 +149,22 @@ public final class BindingService extends KernelServiceBase {
             .build()
             .start();
     context.web().mount("/routing", "Routing rules", ex -> {
-      StringBuilder json = new StringBuilder("{");
-      boolean first = true;
-      for (String s : rules.rules().keySet().stream().sorted().toList()) {
-        json.append(first ? "" : ",").append('"').append(s).append("\":").append(JsonFormat.printer().print(status(s)));
-        first = false;
+      String path = ex.getRequestURI().getPath();
+      if (path.equals("/routing/api/rules")) {
+        StringBuilder json = new StringBuilder("{");
+        boolean first = true;
+        for (String s : rules.rules().keySet().stream().sorted().toList()) {
+          json.append(first ? "" : ",").append(JsonStrings.quote(s)).append(':').append(JsonFormat.printer().print(status(s)));
+          first = false;
+        }
+        WebServer.send(ex, 200, "application/json", json.append('}').toString());
+      } else if (path.equals("/routing") || path.equals("/routing/")) {
+        java.util.TreeSet<String> services = new java.util.TreeSet<>(rules.rules().keySet());
+        services.addAll(registry.services());
+        WebServer.send(ex, 200, "text/html; charset=utf-8", RoutingPage.render(services.stream().map(this::status).toList()));
+      } else {
+        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the page is /routing, the JSON /routing/api/rules)");
       }
-      WebServer.send(ex, 200, "application/json", json.append('}').toString());
     });
     worker = Threads.start("skiff-binding", this::run);
   }

@@ -52,8 +52,15 @@ public final class DiscoveryService extends KernelServiceBase {
     context.web().mount("/discovery", "Discovery: running instances", ex -> {
       String q = ex.getRequestURI().getQuery();
       String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
-      WebServer.send(ex, 200, "application/json",
-          JsonFormat.printer().print(list(ListServicesRequest.newBuilder().setService(service).build())));
+      ListServicesResponse found = list(ListServicesRequest.newBuilder().setService(service).build());
+      String path = ex.getRequestURI().getPath();
+      if (path.equals("/discovery/api/services")) {
+        WebServer.send(ex, 200, "application/json", JsonFormat.printer().print(found));
+      } else if (path.equals("/discovery") || path.equals("/discovery/")) {
+        WebServer.send(ex, 200, "text/html; charset=utf-8", DiscoveryPage.render(found, service));
+      } else {
+        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the page is /discovery, the JSON /discovery/api/services)");
+      }
     });
   }
 

@@ -1,0 +1,258 @@
+package dev.skiff.kernel;
+
+import static dev.skiff.kernel.WebServer.escape;
+
+import com.sun.net.httpserver.HttpExchange;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.security.TokenRejectedException;
+import dev.skiff.platform.security.TokenVerifier;
+import dev.skiff.platform.security.UserIdentity;
+import dev.skiff.proto.v1.Session;
+import java.io.IOException;
+import java.io.InputStream;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Who may see a kernel page, decided before its handler runs, and the sign-in and sign-out pages
+ * ({@code /signin}, {@code /signout}). A request proves a person with {@code Authorization: Bearer TOKEN}
+ * or with the session cookie {@value #COOKIE} that {@code /signin} sets (HttpOnly, SameSite=Strict, Secure
+ * over TLS). A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
+ * also come from the pages' own origin ({@code Origin}), the defence against cross-site requests besides
+ * SameSite. Thread-safe.
+ */
+final class PageGate {
+  /** The exchange attribute holding the signed-in person. */
+  static final String USER = "skiff.user";
+  /** The session cookie's name. */
+  static final String COOKIE = "skiff_session";
+
+  private static final Logger log = LoggerFactory.getLogger(PageGate.class);
+  private static final int MAX_FORM_BYTES = 4096;
+  private static final String STYLE = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
+      + "label{display:block;margin:.6em 0}.err{color:#d64541}</style>";
+
+  private final WebServer.Options.Auth mode;
+  private final TokenVerifier verifier;
+  private final WebServer.SignIn signIn;
+
+  PageGate(WebServer.Options.Auth mode, TokenVerifier verifier, WebServer.SignIn signIn) {
+    this.mode = mode;
+    this.verifier = verifier;
+    this.signIn = signIn;
+  }
+
+  /** @return whether the path is one of the gate's own pages */
+  boolean handles(String path) {
+    return path.equals("/signin") || path.equals("/signout");
+  }
+
+  /**
+   * Decides whether the request may go to its page, answering it when not.
+   *
+   * @return true when it may; false when it has been answered (401, 403)
+   */
+  boolean admit(HttpExchange ex) throws IOException {
+    boolean reads = isRead(ex.getRequestMethod());
+    String bearer = bearer(ex);
+    UserIdentity user = null;
+    if (bearer != null) {
+      try {
+        user = verifier.verify(bearer);
+      } catch (TokenRejectedException e) {
+        ex.getResponseHeaders().set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+        WebServer.send(ex, 401, "text/plain; charset=utf-8", "the token was refused: " + e.reason());
+        return false;
+      }
+    } else {
+      String cookie = cookie(ex);
+      if (cookie != null) {
+        try {
+          user = verifier.verify(cookie);
+        } catch (TokenRejectedException e) {
+          log.debug("a page's session cookie was refused: {}", e.reason());
+        }
+        if (user != null && !reads && !sameOrigin(ex)) {
+          WebServer.send(ex, 403, "text/plain; charset=utf-8", "refused: a change must come from these pages (Origin)");
+          return false;
+        }
+      }
+    }
+    if (user != null) {
+      ex.setAttribute(USER, user);
+    }
+    if (reads && mode == WebServer.Options.Auth.OPEN) {
+      return true;
+    }
+    if (user == null) {
+      ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+      String next = URLEncoder.encode(ex.getRequestURI().toString(), StandardCharsets.UTF_8);
+      WebServer.send(ex, 401, "text/html; charset=utf-8", page("Sign in needed",
+          "<p>This page needs a signed-in person with role " + WebServer.PAGES_ROLE.path() + ".</p>"
+              + "<p><a href=\"/signin?next=" + escape(next) + "\">Sign in</a></p>"));
+      return false;
+    }
+    if (!user.hasRole(WebServer.PAGES_ROLE)) {
+      WebServer.send(ex, 403, "text/html; charset=utf-8", page("Not allowed",
+          "<p>" + escape(user.user()) + " does not hold role " + WebServer.PAGES_ROLE.path() + " (or ADMIN).</p>"));
+      return false;
+    }
+    return true;
+  }
+
+  /** Serves {@code /signin} and {@code /signout}. */
+  void serve(HttpExchange ex) throws IOException {
+    String path = ex.getRequestURI().getPath();
+    String method = ex.getRequestMethod();
+    if (isRead(method)) {
+      if (path.equals("/signout")) {
+        WebServer.send(ex, 200, "text/html; charset=utf-8", page("Sign out",
+            "<form method=\"post\" action=\"/signout\"><button>Sign out</button></form>"));
+      } else {
+        WebServer.send(ex, 200, "text/html; charset=utf-8", signInPage(safeNext(query(ex).get("next")), null));
+      }
+      return;
+    }
+    if (!"POST".equals(method)) {
+      WebServer.send(ex, 405, "text/plain; charset=utf-8", "only GET and POST are served here");
+      return;
+    }
+    if (!sameOrigin(ex)) {
+      WebServer.send(ex, 403, "text/plain; charset=utf-8", "refused: sign in from these pages (Origin)");
+      return;
+    }
+    if (path.equals("/signout")) {
+      String token = cookie(ex);
+      if (token != null) {
+        signIn.signOut(token);
+      }
+      ex.getResponseHeaders().add("Set-Cookie", COOKIE + "=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict" + secure(ex));
+      ex.getResponseHeaders().set("Location", "/");
+      WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
+      return;
+    }
+    Map<String, String> form;
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] body = in.readNBytes(MAX_FORM_BYTES + 1);
+      if (body.length > MAX_FORM_BYTES) {
+        WebServer.send(ex, 413, "text/plain; charset=utf-8", "the sign-in form is larger than " + MAX_FORM_BYTES + " bytes");
+        return;
+      }
+      form = parse(new String(body, StandardCharsets.UTF_8));
+    }
+    String next = safeNext(form.get("next"));
+    Session session;
+    try {
+      session = signIn.signIn(form.getOrDefault("user", ""), form.getOrDefault("password", ""));
+    } catch (SkiffException e) {
+      int status = switch (e.code()) {
+        case UNAVAILABLE, TIMEOUT, CIRCUIT_OPEN, CAPACITY, INTERNAL, UNKNOWN_OUTCOME -> 503;
+        default -> 401;
+      };
+      WebServer.send(ex, status, "text/html; charset=utf-8", signInPage(next, e.code() + ": " + e.description()));
+      return;
+    }
+    long maxAge = Math.max(0, (session.getExpiresAtMs() - System.currentTimeMillis()) / 1000);
+    ex.getResponseHeaders().add("Set-Cookie",
+        COOKIE + "=" + session.getToken() + "; Path=/; Max-Age=" + maxAge + "; HttpOnly; SameSite=Strict" + secure(ex));
+    ex.getResponseHeaders().set("Location", next);
+    WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
+  }
+
+  /** @return a line saying who is signed in, with the sign-in or sign-out link */
+  static String signedInAs(UserIdentity user) {
+    return user == null ? "<p><a href=\"/signin\">Sign in</a></p>"
+        : "<p>Signed in as " + escape(user.user()) + " · <a href=\"/signout\">Sign out</a></p>";
+  }
+
+  private static String signInPage(String next, String error) {
+    return page("Sign in", (error == null ? "" : "<p class=\"err\">" + escape(error) + "</p>")
+        + "<form method=\"post\" action=\"/signin\">"
+        + "<input type=\"hidden\" name=\"next\" value=\"" + escape(next) + "\">"
+        + "<label>User <input name=\"user\" autocomplete=\"username\" required></label>"
+        + "<label>Password <input name=\"password\" type=\"password\" autocomplete=\"current-password\" required></label>"
+        + "<button>Sign in</button></form>");
+  }
+
+  private static String page(String title, String body) {
+    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>" + STYLE + "</head><body>"
+        + "<nav><a href=\"/\">Kernel</a></nav><h1>" + escape(title) + "</h1>" + body + "</body></html>";
+  }
+
+  private static boolean isRead(String method) {
+    return "GET".equals(method) || "HEAD".equals(method);
+  }
+
+  /** Only a path on this server: no scheme, no {@code //host}, no backslash tricks. */
+  private static String safeNext(String next) {
+    if (next == null || !next.startsWith("/") || next.startsWith("//") || next.contains("\\") || next.length() > 2000
+        || next.chars().anyMatch(c -> c < 0x21 || c == 0x7f)) {
+      return "/";
+    }
+    return next;
+  }
+
+  private static String secure(HttpExchange ex) {
+    return ex instanceof JettyExchange j && j.request().isSecure() ? "; Secure" : "";
+  }
+
+  /** Whether {@code Origin} names this server (as the browser reached it: {@code Host}); a missing one is refused. */
+  private static boolean sameOrigin(HttpExchange ex) {
+    String origin = ex.getRequestHeaders().getFirst("Origin");
+    String host = ex.getRequestHeaders().getFirst("Host");
+    if (origin == null || host == null) {
+      return false;
+    }
+    String scheme = ex instanceof JettyExchange j && j.request().isSecure() ? "https://" : "http://";
+    return origin.equals(scheme + host);
+  }
+
+  private static String bearer(HttpExchange ex) {
+    String h = ex.getRequestHeaders().getFirst("Authorization");
+    if (h == null || h.length() < 7 || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    String t = h.substring(7).trim();
+    return t.isEmpty() ? null : t;
+  }
+
+  private static String cookie(HttpExchange ex) {
+    for (String header : ex.getRequestHeaders().getOrDefault("Cookie", java.util.List.of())) {
+      for (String part : header.split(";")) {
+        String p = part.trim();
+        if (p.startsWith(COOKIE + "=") && p.length() > COOKIE.length() + 1) {
+          return p.substring(COOKIE.length() + 1);
+        }
+      }
+    }
+    return null;
+  }
+
+  private static Map<String, String> query(HttpExchange ex) {
+    String raw = ex.getRequestURI().getRawQuery();
+    return raw == null ? Map.of() : parse(raw);
+  }
+
+  private static Map<String, String> parse(String form) {
+    Map<String, String> m = new HashMap<>();
+    for (String pair : form.split("&")) {
+      if (pair.isEmpty()) {
+        continue;
+      }
+      int eq = pair.indexOf('=');
+      try {
+        String k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+        String v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+        m.putIfAbsent(k, v);
+      } catch (IllegalArgumentException e) {
+        // a malformed escape: skip the pair
+      }
+    }
+    return m;
+  }
+}

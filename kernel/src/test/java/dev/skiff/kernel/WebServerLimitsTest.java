@@ -1,0 +1,127 @@
+package dev.skiff.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.OutputStream;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The kernel's web server against slow and silent clients (issue 17, item 5): idle connections and
+ * half-sent headers hold no thread, so a page still answers at once; every response carries the
+ * security headers; the limits come from the environment.
+ */
+class WebServerLimitsTest {
+  private final List<Socket> sockets = new ArrayList<>();
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(1)).build();
+  private WebServer web;
+
+  @AfterEach
+  void stop() throws IOException {
+    for (Socket s : sockets) {
+      s.close();
+    }
+    if (web != null) {
+      web.close();
+    }
+  }
+
+  private WebServer startWithPage() {
+    web = WebServer.start("127.0.0.1", 0);
+    web.mount("/ping", "Ping", ex -> WebServer.send(ex, 200, "text/plain; charset=utf-8", "pong"));
+    return web;
+  }
+
+  private HttpResponse<String> get(String path, Duration timeout) throws Exception {
+    return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + web.port() + path)).timeout(timeout).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
+  /** Opens connections that send nothing and connections that send half a request header, then stop. */
+  private void openIdle(int silent, int halfHeader) throws IOException {
+    for (int i = 0; i < silent + halfHeader; i++) {
+      Socket s = new Socket("127.0.0.1", web.port());
+      sockets.add(s);
+      if (i >= silent) {
+        OutputStream out = s.getOutputStream();
+        out.write("GET /ping HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ".getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+      }
+    }
+  }
+
+  @Test
+  void tenIdleConnectionsLeaveThePagesAnswering() throws Exception {
+    startWithPage();
+    assertThat(get("/ping", Duration.ofSeconds(5)).body()).isEqualTo("pong");
+    openIdle(5, 5);
+    long start = System.nanoTime();
+    HttpResponse<String> r = get("/ping", Duration.ofSeconds(1));
+    assertThat(r.statusCode()).isEqualTo(200);
+    assertThat(r.body()).isEqualTo("pong");
+    assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(1));
+  }
+
+  @Test
+  void atTheConnectionLimitSilentConnectionsAreClosedSoonerAndThePageAnswers() throws Exception {
+    web = WebServer.start("127.0.0.1", 0, WebServer.Options.defaults().withMaxConnections(4),
+        dev.skiff.platform.security.TokenVerifier.refusingAll(), WebServer.SignIn.UNAVAILABLE);
+    web.mount("/ping", "Ping", ex -> WebServer.send(ex, 200, "text/plain; charset=utf-8", "pong"));
+    openIdle(2, 6);
+    // the limit is reached: no new connection is served until the silent ones are closed (after 2 s, not 30)
+    HttpResponse<String> r = get("/ping", Duration.ofSeconds(10));
+    assertThat(r.statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void everyResponseCarriesTheSecurityHeaders() throws Exception {
+    startWithPage();
+    web.mount("/broken", null, ex -> {
+      throw new IllegalStateException("a handler's bug");
+    });
+    for (String path : List.of("/", "/ping", "/nowhere", "/broken", "/signin", "/ping/deeper")) {
+      HttpResponse<String> r = get(path, Duration.ofSeconds(5));
+      WebServer.SECURITY_HEADERS.forEach((k, v) -> assertThat(r.headers().firstValue(k)).as(path + " " + k).hasValue(v));
+    }
+    assertThat(get("/broken", Duration.ofSeconds(5)).statusCode()).isEqualTo(500);
+    assertThat(get("/nowhere", Duration.ofSeconds(5)).statusCode()).isEqualTo(404);
+    assertThat(get("/pingpong", Duration.ofSeconds(5)).statusCode()).as("a mount matches whole path segments").isEqualTo(404);
+    // refused by Jetty itself, before any handler: headers too large
+    HttpResponse<String> big = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + web.port() + "/ping"))
+        .header("X-Big", "x".repeat(20_000)).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(big.statusCode()).isEqualTo(431);
+  }
+
+  @Test
+  void changesNeedASignedInPersonEvenWhenPagesAreOpen() throws Exception {
+    startWithPage();
+    HttpResponse<String> r = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + web.port() + "/ping"))
+        .POST(HttpRequest.BodyPublishers.ofString("x")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).isEqualTo(401);
+    assertThat(get("/ping", Duration.ofSeconds(5)).statusCode()).isEqualTo(200);
+  }
+
+  @Test
+  void limitsComeFromTheEnvironment() {
+    WebServer.Options o = WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_MAX_CONNECTIONS", "12", "SKIFF_HTTP_IDLE_TIMEOUT", "7",
+        "SKIFF_HTTP_MAX_THREADS", "16", "SKIFF_HTTP_MAX_HEADER_BYTES", "4096", "SKIFF_PAGES_AUTH", "required"));
+    assertThat(o).isEqualTo(new WebServer.Options(Duration.ofSeconds(7), 12, 16, 4096, WebServer.Options.Auth.REQUIRED));
+    assertThat(WebServer.Options.fromEnvironment(Map.of())).isEqualTo(WebServer.Options.defaults());
+    assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_MAX_CONNECTIONS", "lots")))
+        .hasMessageContaining("SKIFF_HTTP_MAX_CONNECTIONS");
+    assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_PAGES_AUTH", "maybe")))
+        .hasMessageContaining("SKIFF_PAGES_AUTH");
+  }
+}
