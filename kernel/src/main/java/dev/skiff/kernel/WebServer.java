@@ -16,7 +16,9 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListMap;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpURI;
+import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.HttpConfiguration;
 import org.eclipse.jetty.server.HttpConnectionFactory;
@@ -69,6 +71,9 @@ public final class WebServer implements AutoCloseable {
   /** The role a person needs for the pages that need one ({@code ADMIN} covers it). */
   public static final Role PAGES_ROLE = Role.of("ADMIN.PAGES");
 
+  /** The idle timeout of every open connection once {@link Options#maxConnections()} are open. */
+  public static final Duration LIMITED_IDLE_TIMEOUT = Duration.ofSeconds(2);
+
   /** The most bytes of a request body a page accepts (a sign-in form, a change's parameters). */
   static final int MAX_BODY_BYTES = 64 * 1024;
 
@@ -95,10 +100,28 @@ public final class WebServer implements AutoCloseable {
     connector.setIdleTimeout(options.idleTimeout().toMillis());
     connector.setAcceptQueueSize(64);
     server.addConnector(connector);
-    NetworkConnectionLimit limit = new NetworkConnectionLimit(options.maxConnections(), connector);
-    // at the limit, idle connections are closed sooner, so that slow or silent clients make room
-    limit.setEndPointIdleTimeout(Math.min(options.idleTimeout().toMillis(), 2_000));
-    server.addBean(limit);
+    // at the limit, no new connection is accepted (they wait in the accept queue) ...
+    server.addBean(new NetworkConnectionLimit(options.maxConnections(), connector));
+    // ... and every open one gets a short idle timeout, so that slow or silent clients make room. Done here
+    // rather than by NetworkConnectionLimit's own, which misses the connections still being opened when
+    // the limit is reached (the first ones a flood opens: they kept the long timeout).
+    long atLimit = Math.min(options.idleTimeout().toMillis(), LIMITED_IDLE_TIMEOUT.toMillis());
+    connector.addBean(new Connection.Listener() {
+      private final AtomicInteger open = new AtomicInteger();
+
+      @Override
+      public void onOpened(Connection connection) {
+        if (open.incrementAndGet() >= options.maxConnections()) {
+          connection.getEndPoint().setIdleTimeout(atLimit);
+          connector.getConnectedEndPoints().forEach(e -> e.setIdleTimeout(Math.min(e.getIdleTimeout(), atLimit)));
+        }
+      }
+
+      @Override
+      public void onClosed(Connection connection) {
+        open.decrementAndGet();
+      }
+    });
     ErrorHandler errors = new ErrorHandler() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) throws Exception {
@@ -208,10 +231,15 @@ public final class WebServer implements AutoCloseable {
       callback.succeeded();
     } catch (RuntimeException | IOException e) {
       log.warn("{} {} failed", request.getMethod(), Printable.of(uri.getPath()), e);
-      if (!ex.sent()) {
-        Response.writeError(request, response, callback, 500, "internal error: " + e.getClass().getSimpleName());
-      } else {
+      if (ex.sent()) {
         callback.failed(e);
+        return;
+      }
+      try {
+        send(ex, 500, "text/plain; charset=utf-8", "internal error: " + e.getClass().getSimpleName());
+        callback.succeeded();
+      } catch (IOException | RuntimeException again) {
+        callback.failed(again);
       }
     }
   }
