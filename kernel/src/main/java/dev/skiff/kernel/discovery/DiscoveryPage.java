@@ -38,7 +38,7 @@ final class DiscoveryPage {
     StringBuilder b = new StringBuilder();
     b.append("<form action=\"/discovery\"><input name=\"service\" size=\"40\" placeholder=\"service (empty for all)\" value=\"")
         .append(escape(filter)).append("\"> <button>Show</button></form>");
-    b.append(String.format(Locale.ROOT, "<p>%d services, %d instances. Health reports and graphs: <a href=\"/monitoring/\">monitoring</a>;"
+    b.append(String.format(Locale.ROOT, "<p>Services: %d. Instances: %d. Health reports and graphs: <a href=\"/monitoring/\">monitoring</a>;"
         + " the share of traffic of each version: <a href=\"/routing\">routing</a>. As JSON: "
         + "<a href=\"/discovery/api/services\">/discovery/api/services</a>.</p>", byService.size(), list.getInstancesCount()));
     if (byService.isEmpty()) {

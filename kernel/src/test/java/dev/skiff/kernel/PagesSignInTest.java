@@ -1,0 +1,127 @@
+package dev.skiff.kernel;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
+import dev.skiff.testing.RabbitMqExtension;
+import java.net.URI;
+import java.net.URLEncoder;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The kernel's pages in production mode ({@code SKIFF_PAGES_AUTH=required}, issue 17 item 5): no page
+ * without a signed-in person with role ADMIN.PAGES (ADMIN covers it), by bearer token or by the session
+ * cookie the sign-in form sets; the form refuses posts from other origins. Against a real login service.
+ */
+class PagesSignInTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  private static final String PASSWORD = "pages-admin-pass";
+
+  private final HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(2)).build();
+  private Kernel kernel;
+  private Client client;
+  private String base;
+
+  @BeforeEach
+  void start() {
+    kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
+        List.of(LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(Clock.systemUTC())),
+        0, WebServer.Options.defaults().withAuth(WebServer.Options.Auth.REQUIRED));
+    client = Client.builder().transport(broker.transport()).build();
+    base = "http://127.0.0.1:" + kernel.web().port();
+  }
+
+  @AfterEach
+  void stop() {
+    client.close();
+    kernel.close();
+  }
+
+  private String adminToken() {
+    LoginRequest req = LoginRequest.newBuilder().setUser("admin").setPassword(PASSWORD).build();
+    return await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+        .until(() -> client.call(LoginService.SERVICE, "login", req, Session.class), s -> true).getToken();
+  }
+
+  private HttpResponse<String> send(HttpRequest.Builder b) throws Exception {
+    return http.send(b.timeout(Duration.ofSeconds(10)).build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  private HttpRequest.Builder get(String path) {
+    return HttpRequest.newBuilder(URI.create(base + path));
+  }
+
+  private HttpRequest.Builder signInForm(String user, String password) {
+    String form = "user=" + URLEncoder.encode(user, StandardCharsets.UTF_8) + "&password=" + URLEncoder.encode(password, StandardCharsets.UTF_8)
+        + "&next=%2Fdiscovery";
+    return HttpRequest.newBuilder(URI.create(base + "/signin")).header("Content-Type", "application/x-www-form-urlencoded")
+        .POST(HttpRequest.BodyPublishers.ofString(form));
+  }
+
+  @Test
+  void everyPageNeedsASignedInAdministrator() throws Exception {
+    for (String page : List.of("/", "/discovery", "/discovery/api/services")) {
+      HttpResponse<String> r = send(get(page));
+      assertThat(r.statusCode()).as(page).isEqualTo(401);
+      assertThat(r.body()).as(page).doesNotContain("Discovery: running instances").contains("/signin");
+      WebServer.SECURITY_HEADERS.forEach((k, v) -> assertThat(r.headers().firstValue(k)).as(page + " " + k).hasValue(v));
+    }
+    assertThat(send(get("/discovery").header("Authorization", "Bearer not-a-token")).statusCode()).isEqualTo(401);
+
+    String token = adminToken();
+    HttpResponse<String> page = send(get("/discovery").header("Authorization", "Bearer " + token));
+    assertThat(page.statusCode()).isEqualTo(200);
+    assertThat(page.body()).contains("<table").contains("skiff.discovery");
+    assertThat(send(get("/").header("Authorization", "Bearer " + token)).body()).contains("Signed in as admin");
+  }
+
+  @Test
+  void theSignInFormSetsAStrictHttpOnlyCookieAndRefusesOtherOrigins() throws Exception {
+    adminToken(); // the login service answers
+    assertThat(send(get("/signin")).statusCode()).as("the form itself is open").isEqualTo(200);
+    assertThat(send(signInForm("admin", PASSWORD)).statusCode()).as("no Origin").isEqualTo(403);
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", "http://evil.example")).statusCode()).as("another origin")
+        .isEqualTo(403);
+    HttpResponse<String> wrong = send(signInForm("admin", "wrong").header("Origin", base));
+    assertThat(wrong.statusCode()).isEqualTo(401);
+    assertThat(wrong.headers().firstValue("Set-Cookie")).isEmpty();
+
+    HttpResponse<String> ok = send(signInForm("admin", PASSWORD).header("Origin", base));
+    assertThat(ok.statusCode()).isEqualTo(303);
+    assertThat(ok.headers().firstValue("Location")).hasValue("/discovery");
+    String cookie = ok.headers().firstValue("Set-Cookie").orElseThrow();
+    assertThat(cookie).startsWith("skiff_session=").contains("HttpOnly").contains("SameSite=Strict").contains("Path=/")
+        .doesNotContain("Secure"); // plain HTTP here; over TLS it is Secure
+    String pair = cookie.substring(0, cookie.indexOf(';'));
+    assertThat(send(get("/discovery").header("Cookie", pair)).statusCode()).isEqualTo(200);
+    // a change with the cookie but from another origin is refused
+    assertThat(send(get("/discovery").header("Cookie", pair).header("Origin", "http://evil.example")
+        .POST(HttpRequest.BodyPublishers.ofString(""))).statusCode()).isEqualTo(403);
+
+    HttpResponse<String> out = send(HttpRequest.newBuilder(URI.create(base + "/signout")).header("Cookie", pair).header("Origin", base)
+        .POST(HttpRequest.BodyPublishers.noBody()));
+    assertThat(out.statusCode()).isEqualTo(303);
+    assertThat(out.headers().firstValue("Set-Cookie").orElseThrow()).contains("Max-Age=0");
+    // signing out ended the session everywhere: the old cookie no longer opens a page
+    await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(send(get("/discovery").header("Cookie", pair)).statusCode())
+        .isEqualTo(401));
+  }
+}
