@@ -9,6 +9,10 @@ import dev.skiff.platform.config.Settings;
 import dev.skiff.proto.v1.InstanceAnnouncement;
 import dev.skiff.testing.HeadlessChromium;
 import dev.skiff.testing.RabbitMqExtension;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -34,8 +38,13 @@ class DiscoveryRoutingPagesBrowserTest {
         .setHeartbeatMs(60_000).setExpireAfterMs(600_000).setSentMs(System.currentTimeMillis()).build();
   }
 
+  private static HttpResponse<String> http(String url) throws Exception {
+    return HttpClient.newHttpClient().send(HttpRequest.newBuilder(URI.create(url)).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+  }
+
   @Test
-  void discoveryAndRoutingAreTablesWithHostileValuesAsText() {
+  void discoveryAndRoutingAreTablesWithHostileValuesAsText() throws Exception {
     assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     DiscoveryService discovery = new DiscoveryService(Clock.systemUTC());
     // a leader that never acts in this test: it must not bind queues for the hostile names
@@ -57,6 +66,11 @@ class DiscoveryRoutingPagesBrowserTest {
       assertThat(found).contains("<th>Instance</th>").contains("<th>Host</th>").contains("running").contains("3 h ago");
       assertThat(routing).contains("com.example.greeter").contains("No rule: every instance of every version shares the traffic")
           .contains("<th>Traffic now</th>");
+      for (String page : List.of("/", "/discovery", "/discovery/api/services", "/routing", "/routing/api/rules")) {
+        HttpResponse<String> r = http(base + page);
+        assertThat(r.statusCode()).as(page).isEqualTo(200);
+        WebServer.SECURITY_HEADERS.forEach((k, v) -> assertThat(r.headers().firstValue(k)).as(page + " " + k).hasValue(v));
+      }
     }
   }
 }
