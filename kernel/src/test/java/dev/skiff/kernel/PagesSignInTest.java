@@ -5,11 +5,14 @@ import static org.awaitility.Awaitility.await;
 
 import dev.skiff.kernel.discovery.DiscoveryService;
 import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.Session;
+import dev.skiff.proto.v1.UserResponse;
 import dev.skiff.testing.RabbitMqExtension;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -29,7 +32,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The kernel's pages in production mode ({@code SKIFF_PAGES_AUTH=required}, issue 17 item 5): no page
  * without a signed-in person with role ADMIN.PAGES (ADMIN covers it), by bearer token or by the session
- * cookie the sign-in form sets; the form refuses posts from other origins. Against a real login service.
+ * cookie the sign-in form sets (403 for a person without the role); the form refuses posts from other
+ * origins. Against a real login service.
  */
 class PagesSignInTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
@@ -91,6 +95,15 @@ class PagesSignInTest {
     assertThat(page.statusCode()).isEqualTo(200);
     assertThat(page.body()).contains("<table").contains("skiff.discovery");
     assertThat(send(get("/").header("Authorization", "Bearer " + token)).body()).contains("Signed in as admin");
+
+    // a person without ADMIN.PAGES (or ADMIN) is refused, with 403
+    client.withScope(CallScope.forUser(token)).call(LoginService.SERVICE, "users.add",
+        AddUserRequest.newBuilder().setUser("reader").setPassword("reader-password-1").addRoles("ADMIN.ROUTES").build(), UserResponse.class);
+    String reader = client.call(LoginService.SERVICE, "login",
+        LoginRequest.newBuilder().setUser("reader").setPassword("reader-password-1").build(), Session.class).getToken();
+    HttpResponse<String> refused = send(get("/discovery").header("Authorization", "Bearer " + reader));
+    assertThat(refused.statusCode()).isEqualTo(403);
+    assertThat(refused.body()).contains("reader does not hold role ADMIN.PAGES");
   }
 
   @Test
