@@ -2,6 +2,7 @@ package dev.skiff.cli;
 
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelService;
+import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.metrics.MonitoringOptions;
@@ -36,16 +37,18 @@ final class KernelCommand extends BrokerCommand {
     PrintWriter err = err();
     List<KernelService> chosen;
     int port;
+    WebServer.Options web;
     try {
       chosen = Kernel.select(Kernel.available(), new LinkedHashSet<>(names));
       port = httpPort != null ? httpPort : Kernel.httpPort(env());
       MonitoringOptions.fromEnvironment(env());
+      web = WebServer.Options.fromEnvironment(env());
     } catch (IllegalArgumentException e) {
       throw new ParameterException(spec.commandLine(), e.getMessage());
     }
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
-    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port);
+    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port, web);
     Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();

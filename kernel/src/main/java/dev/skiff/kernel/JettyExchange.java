@@ -118,6 +118,8 @@ final class JettyExchange extends HttpExchange {
     status = code;
     response.setStatus(code);
     for (Map.Entry<String, List<String>> h : responseHeaders.entrySet()) {
+      // the handler's value replaces the server's default of the same name (Cache-Control); several values stay
+      response.getHeaders().remove(h.getKey());
       for (String v : h.getValue()) {
         response.getHeaders().add(h.getKey(), v);
       }
