@@ -120,7 +120,9 @@ final class AmqpConnections implements AutoCloseable {
     try {
       cf.setUri(options.uri());
     } catch (Exception e) {
-      throw new IllegalArgumentException("invalid broker URI " + AmqpOptions.redact(options.uri()), e);
+      // neither the cause nor its message: amqp-client's may quote the user-info it could not decode
+      throw new IllegalArgumentException("invalid broker URI " + redactedUri(options) + " (refused by the AMQP client: "
+          + e.getClass().getSimpleName() + ")");
     }
     cf.setAutomaticRecoveryEnabled(true);
     cf.setTopologyRecoveryEnabled(true);
