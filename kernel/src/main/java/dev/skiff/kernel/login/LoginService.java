@@ -136,7 +136,18 @@ public final class LoginService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
   public LoginService() {
-    this(LoginSettings.fromEnvironment(System.getenv()), System.getenv(), Clock.systemUTC());
+    this(System.getenv());
+  }
+
+  /**
+   * A login service configured by the given variables instead of the process's environment (the same
+   * names, {@link LoginSettings}): for running it inside another program, such as the benchmarks.
+   *
+   * @param env the variables, e.g. {@code Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ...)}
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
+  public LoginService(Map<String, String> env) {
+    this(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
   }
 
   private LoginService(LoginSettings settings, Map<String, String> env, Clock clock) {
