@@ -140,7 +140,7 @@ class HostileInputTest {
     monitoring = new MonitoringService();
     trace = new TraceService();
     List<KernelService> services = List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), monitoring, trace,
-        LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
+        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
     KernelContext ctx = new KernelContext(kernel, Settings.fromEnvironment(Map.of()), web, kernelMetrics, services, guard);
     for (KernelService s : services) {
       s.start(ctx);

@@ -38,7 +38,7 @@ class SignInCommandsTest {
   static void start() {
     transport = AmqpTransport.connect(EchoService.brokerUri());
     // tokens valid for 2 minutes: less than the CLI's renewal margin, so every command renews
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(LoginService.fromEnvironment(
+    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(new LoginService(
         Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m"))), 0);
   }
 

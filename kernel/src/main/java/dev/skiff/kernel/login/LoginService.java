@@ -136,19 +136,18 @@ public final class LoginService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
   public LoginService() {
-    this(LoginSettings.fromEnvironment(System.getenv()), System.getenv(), Clock.systemUTC());
+    this(System.getenv());
   }
 
   /**
-   * A login service configured by the given variables instead of the process's environment: for a
-   * kernel embedded in another program, such as a test (see {@link LoginSettings} for the variables).
+   * A login service configured by the given variables instead of the process's environment (the same
+   * names, {@link LoginSettings}): for running it inside another program, such as a test or the benchmarks.
    *
-   * @param env the variables, e.g. {@code SKIFF_BOOTSTRAP_ADMIN_PASSWORD}
-   * @return the service, not started
+   * @param env the variables, e.g. {@code Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ...)}
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
-  public static LoginService fromEnvironment(Map<String, String> env) {
-    return new LoginService(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
+  public LoginService(Map<String, String> env) {
+    this(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
   }
 
   private LoginService(LoginSettings settings, Map<String, String> env, Clock clock) {

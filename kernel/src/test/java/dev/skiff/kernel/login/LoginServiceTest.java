@@ -80,6 +80,15 @@ class LoginServiceTest {
   }
 
   @Test
+  void aLoginServiceMadeFromGivenVariablesTakesItsSettingsFromThem() {
+    f.startLogin(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m")));
+    long now = System.currentTimeMillis();
+    Session s = f.login("admin", ADMIN_PASSWORD);
+    assertThat(s.getRolesList()).containsExactly("ADMIN");
+    assertThat(s.getExpiresAtMs()).isBetween(now + 60_000, now + 2 * 60_000 + 1000);
+  }
+
+  @Test
   void aRightPasswordSignsInAndAWrongOneOrAWrongUserGetTheSameAnswer() {
     start();
     Session s = f.login("admin", ADMIN_PASSWORD);
