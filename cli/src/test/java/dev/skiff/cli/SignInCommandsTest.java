@@ -116,6 +116,15 @@ class SignInCommandsTest {
   }
 
   @Test
+  void aGroupAloneNamesItsCommands() {
+    Skiff.Result users = Skiff.run(env("group"), "users");
+    assertThat(users.exitCode()).as(users.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(users.err()).contains("Missing command: use 'skiff users add', 'roles', 'passwd' or 'list'");
+    Skiff.Result dead = Skiff.run(env("group"), "dead-letters");
+    assertThat(dead.err()).contains("Missing command: use 'skiff dead-letters list', 'replay' or 'discard'");
+  }
+
+  @Test
   void aSessionFileOthersCanReadIsNotUsed() throws Exception {
     Map<String, String> env = env("open");
     assertThat(login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
