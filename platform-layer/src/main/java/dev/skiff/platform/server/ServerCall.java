@@ -152,19 +152,21 @@ final class ServerCall implements HandlerPool.Task {
    */
   String dedupeKey() {
     if (dedupeKey == null && !req.requestId().isEmpty()) {
+      // with its fingerprint, on the thread that hands it over: whoever reads the key (a duplicate
+      // comparing, the handler keeping the answer) finds the fingerprint written before it
+      fingerprint = Dedupe.fingerprint(req);
       dedupeKey = Dedupe.key(endpoint.name(), req.requestId(), replyType());
     }
     return dedupeKey;
   }
 
-  /** @return what the request is, for dedupe: its proven caller and body ({@link Dedupe#fingerprint}) */
+  /**
+   * @return what the request is, for dedupe: its proven caller and body ({@link Dedupe#fingerprint});
+   *     made with its {@link #dedupeKey}
+   */
   byte[] fingerprint() {
     byte[] f = fingerprint;
-    if (f == null) {
-      f = Dedupe.fingerprint(req);
-      fingerprint = f;
-    }
-    return f;
+    return f != null ? f : Dedupe.fingerprint(req);
   }
 
   @Override
