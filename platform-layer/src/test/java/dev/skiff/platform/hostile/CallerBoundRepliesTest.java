@@ -110,7 +110,7 @@ class CallerBoundRepliesTest {
     return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
   }
 
-  private static void manage(String method, String path, String json) throws Exception {
+  private static String manage(String method, String path, String json) throws Exception {
     URI amqp = URI.create(brokerUri());
     String given = System.getenv("SKIFF_BROKER_MANAGEMENT_URI");
     URI base = given == null || given.isBlank() ? URI.create("http://" + amqp.getHost() + ":15672/") : URI.create(given);
@@ -124,6 +124,7 @@ class CallerBoundRepliesTest {
         .build();
     HttpResponse<String> r = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(req, HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode() / 100).as(method + " " + path + ": " + r.body()).isEqualTo(2);
+    return r.body();
   }
 
   private String malloryUri() {
@@ -252,6 +253,71 @@ class CallerBoundRepliesTest {
     }
     assertThat(counted("skiff.server.reply-address-refused") - refusedBefore).isEqualTo(4);
     assertThat(runs.get() - runsBefore).as("only the two requests with the caller's own reply address ran").isEqualTo(2);
+  }
+
+  // ---- a reply queue held by a lost connection does not keep a recovered client from its replies ----
+
+  @Test
+  void aClientWhoseOldReplyQueueIsStillHeldRecoversUnderANewReplyQueueName() throws Exception {
+    String connectionName = "replay-recover-" + tag;
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(brokerUri());
+    String vhost = cf.getVirtualHost();
+    java.util.Set<String> before = replyQueues(vhost);
+    AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withConnectionName(connectionName));
+    open.add(0, t);
+    Client client = Client.builder().transport(t).name("test.replay.recovering").circuitBreaker(null).build();
+    open.add(0, client);
+    CallOptions timeout = CallOptions.timeout(Duration.ofSeconds(20));
+    assertThat(client.call(service, "echo", text("before"), EchoResponse.class, timeout).getText()).startsWith("before");
+
+    // the management API lists connections as its statistics come in (every few seconds)
+    String connection = await().atMost(Duration.ofSeconds(30)).until(() -> connectionNamed(connectionName), java.util.Objects::nonNull);
+    java.util.Set<String> added = new java.util.HashSet<>(replyQueues(vhost));
+    added.removeAll(before);
+    assertThat(added).as("the client's reply queue").hasSize(1);
+    String old = added.iterator().next();
+
+    // the connection is lost, and its reply queue's name is taken before the client recovers (as when
+    // the broker has not yet noticed that the old connection is gone: it holds the exclusive queue on)
+    manage("DELETE", "/api/connections/" + enc(connection), null);
+    String taken = old;
+    Connection holder = raw(brokerUri());
+    await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(10)).until(() -> {
+      try {
+        holder.createChannel().queueDeclare(taken, false, true, true, null);
+        return true;
+      } catch (java.io.IOException e) {
+        return false; // the old connection's queue is not deleted yet
+      }
+    });
+    await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() ->
+        client.call(service, "echo", text("after"), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(3))).getText().startsWith("after"));
+  }
+
+  /** The broker's name of the connection a client named so, or null while the management API lists none. */
+  @SuppressWarnings("unchecked")
+  private static String connectionNamed(String clientName) throws Exception {
+    for (Object o : com.nimbusds.jose.util.JSONArrayUtils.parse(manage("GET", "/api/connections", null))) {
+      java.util.Map<String, Object> c = (java.util.Map<String, Object>) o;
+      java.util.Map<String, Object> props = (java.util.Map<String, Object>) c.get("client_properties");
+      if (props != null && clientName.equals(props.get("connection_name"))) {
+        return (String) c.get("name");
+      }
+    }
+    return null;
+  }
+
+  /** The reply queues of the test's own broker user in a virtual host. */
+  private java.util.Set<String> replyQueues(String vhost) throws Exception {
+    java.util.Set<String> names = new java.util.HashSet<>();
+    for (Object o : com.nimbusds.jose.util.JSONArrayUtils.parse(manage("GET", "/api/queues/" + enc(vhost) + "?columns=name", null))) {
+      String name = (String) ((java.util.Map<?, ?>) o).get("name");
+      if (name.startsWith(AmqpNames.REPLY_QUEUE_PREFIX + victimUser + ".")) {
+        names.add(name);
+      }
+    }
+    return names;
   }
 
   private static long count(Channel ch, String queue) {

@@ -32,7 +32,8 @@ import org.slf4j.LoggerFactory;
  * and {@code mandatory}, so a request nobody can receive fails at once) and a reply queue of the
  * client's own, on the main connection. Its reply queue is named for the connection's broker user
  * ({@link AmqpNames#replyQueue}), so that a service replies to it only for requests sent as that user
- * (docs/security.md "Hostile input"); the connection's recovery declares it again by the same name.
+ * (docs/security.md "Hostile input"); the connection's recovery declares it again under a new name of
+ * the same user ({@link AmqpConnections}), which the client follows.
  */
 final class AmqpClientChannel implements Transport.ClientChannel {
   private static final Logger log = LoggerFactory.getLogger(AmqpClientChannel.class);

@@ -103,6 +103,26 @@ public final class AmqpNames {
   }
 
   /**
+   * @param queue a queue name
+   * @return whether it is a client reply queue's ({@link #replyQueue}), whoever's
+   */
+  static boolean isReplyQueueName(String queue) {
+    return queue.startsWith(REPLY_QUEUE_PREFIX) && queue.lastIndexOf('.') > REPLY_QUEUE_PREFIX.length();
+  }
+
+  /**
+   * The same user's reply queue under another name: what a reply queue is declared as again when its
+   * connection recovers.
+   *
+   * @param replyQueue a reply queue's name ({@link #isReplyQueueName})
+   * @param name the new own name, without a dot
+   * @return the reply queue of the same user with that name
+   */
+  static String renamedReplyQueue(String replyQueue, String name) {
+    return replyQueue.substring(0, replyQueue.lastIndexOf('.') + 1) + name;
+  }
+
+  /**
    * Whether a request's reply address belongs to its proven sender, so that a service may publish its
    * reply there: a reply queue of the sender's broker user ({@link #replyQueue}: the prefix with the user,
    * then a name without a dot, so that user {@code a} cannot name a queue of user {@code a.b}), or a

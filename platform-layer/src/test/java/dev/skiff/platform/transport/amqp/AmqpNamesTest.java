@@ -59,6 +59,17 @@ class AmqpNamesTest {
   }
 
   @Test
+  void aRecoveredReplyQueueKeepsItsUserUnderANewName() {
+    String q = AmqpNames.replyQueue("a.b", "0af3");
+    assertThat(AmqpNames.isReplyQueueName(q)).isTrue();
+    assertThat(AmqpNames.isReplyQueueName(AmqpNames.serviceQueue("a"))).isFalse();
+    assertThat(AmqpNames.isReplyQueueName("skiff.reply.")).isFalse();
+    String renamed = AmqpNames.renamedReplyQueue(q, "77ee");
+    assertThat(renamed).isEqualTo("skiff.reply.a.b.77ee");
+    assertThat(AmqpNames.isReplyAddressOf(renamed, "a.b")).isTrue();
+  }
+
+  @Test
   void aReplyQueuesOwnNameHasNoDotAndTheWholeNameFitsTheBrokersLimit() {
     assertThatThrownBy(() -> AmqpNames.replyQueue("alice", "a.b")).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> AmqpNames.replyQueue("alice", "")).isInstanceOf(IllegalArgumentException.class);
