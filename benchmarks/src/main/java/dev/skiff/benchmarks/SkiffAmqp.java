@@ -29,7 +29,9 @@ import org.openjdk.jmh.annotations.TearDown;
  * setting is Skiff's default. {@code profile=metricsOff}: the server's metrics off
  * ({@code MonitoringOptions.withMetrics(false)}, as {@code SKIFF_METRICS=off}). {@code profile=lean}:
  * everything the public API lets a service turn off, to see what those features cost: metrics, the
- * client's retries and circuit breaker, and the asserted AMQP user_id.
+ * client's retries and circuit breaker, and (with {@code replyMode=DIRECT_REPLY_TO} only) the asserted
+ * AMQP user_id: a server replies to a reply queue only for requests whose user_id proves it is the
+ * caller's (docs/security.md), so with reply queues user_id stays on.
  *
  * <p>{@code handler=nonBlocking} declares the echo endpoint {@code asNonBlocking()}, so it runs on the
  * delivery thread instead of the handler pool. {@code traceRate} is the share of calls traced (client
@@ -127,7 +129,7 @@ public class SkiffAmqp {
     AmqpOptions options =
         AmqpOptions.of(Bench.brokerUri())
             .withReplyMode(AmqpOptions.ReplyMode.valueOf(replyMode))
-            .withAssertUserId(!lean)
+            .withAssertUserId(!lean || !replyMode.equals("REPLY_QUEUE"))
             .withMessageTtl(messageTtl);
     serverTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-server"));
     clientTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-client"));

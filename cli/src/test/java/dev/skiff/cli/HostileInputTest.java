@@ -280,7 +280,8 @@ class HostileInputTest {
     // a hand-made request without user_id proves nothing: answered UNAUTHORIZED, the handler never runs
     Connection c = raw(mallory);
     Channel ch = c.createChannel();
-    String replies = ch.queueDeclare().getQueue();
+    // a request that proves no broker user has no reply queue of its own: only direct reply-to is answered
+    String replies = AmqpNames.DIRECT_REPLY_TO;
     BlockingQueue<String> answers = new ArrayBlockingQueue<>(1);
     ch.basicConsume(replies, true, (consumerTag, d) -> answers.add(new String(d.getBody(), java.nio.charset.StandardCharsets.UTF_8)), t -> {});
     ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(alice), true,
