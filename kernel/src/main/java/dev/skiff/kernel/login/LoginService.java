@@ -483,7 +483,7 @@ public final class LoginService extends KernelServiceBase {
     String name = checkName(req.getUser());
     List<String> roles = checkRoles(req.getRolesList());
     long now = clock.millis();
-    long before = nextSecond(now);
+    long before = revocationBoundary(name, now);
     if (!store.setRoles(name, roles, before)) {
       throw new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'");
     }
@@ -508,7 +508,7 @@ public final class LoginService extends KernelServiceBase {
       checkPassword(name, req.getOldPassword(), "users.passwd", ctx);
     }
     long now = clock.millis();
-    long before = nextSecond(now);
+    long before = revocationBoundary(name, now);
     if (!store.setPassword(name, hasher.hash(req.getNewPassword()), before)) {
       throw new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'");
     }
@@ -571,6 +571,18 @@ public final class LoginService extends KernelServiceBase {
   /** @return the first whole second after a time: the precision of a token's issue time */
   static long nextSecond(long millis) {
     return (millis / 1000 + 1) * 1000;
+  }
+
+  /**
+   * Where a revocation of every session of a user must reach: the next whole second, or past the
+   * user's previous revocation when that is later. Tokens issued after a revocation carry it as their
+   * issue time ({@link #issue}), so a second change within the same second must reach beyond it, or the
+   * tokens issued between the two changes would stay valid.
+   */
+  private long revocationBoundary(String name, long now) {
+    long before = nextSecond(now);
+    long previous = store.user(name).map(UserStore.User::revokedBeforeMs).orElse(0L);
+    return previous >= before ? previous + 1000 : before;
   }
 
   private long keepUntil(long now) {
