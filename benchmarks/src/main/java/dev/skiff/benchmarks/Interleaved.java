@@ -19,7 +19,7 @@ import java.util.function.Supplier;
  * compare two different machines, while a ratio taken between neighbouring blocks does not.
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|identity] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
  * </pre>
  *
  * <p>Defaults: {@code skiff} (every default, handlers on the pool), 10 rounds, 64 calls in flight, 3-s
@@ -32,6 +32,13 @@ import java.util.function.Supplier;
  * switches per call (every thread's, from {@code /proc}: the wake-ups of threads), and at the end the
  * median of the rounds' ratios (Skiff / raw) of both. Both set-ups live in one JVM for the whole run; the
  * side not measured is idle.
+ *
+ * <p>{@code identity} compares Skiff with itself instead: identity checks off (the echo endpoint open to
+ * anyone, no token) in place of raw, and on (the endpoint for signed-in people, every call carrying a
+ * real session token checked by the server's default verifier against a login service in this JVM: see
+ * {@link SkiffAmqp}'s {@code identity}), each a full Skiff set-up with every other default, as services
+ * {@code bench.echo.off} and {@code bench.echo.on}. It ends with the on side's verifier counts (on stderr): how
+ * many signatures it checked for how many cache hits.
  */
 public final class Interleaved {
   private static final long RAMP_NANOS = 200_000_000L;
@@ -61,11 +68,15 @@ public final class Interleaved {
       blockSeconds = 0;
       warmupSeconds = -1;
     }
-    if ((!handler.equals("skiff") && !handler.equals("nonBlocking"))
+    if ((!handler.equals("skiff") && !handler.equals("nonBlocking") && !handler.equals("identity"))
         || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
+          "usage: Interleaved [skiff|nonBlocking|identity] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
+    }
+    if (handler.equals("identity")) {
+      identity(rounds, inFlight, blockSeconds, warmupSeconds);
+      return;
     }
 
     RawConfirms raw = new RawConfirms();
@@ -78,7 +89,7 @@ public final class Interleaved {
         Side s =
             new Side(
                 inFlight, () -> skiff.client.callAsync(Bench.SERVICE, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        run(r, s, rounds, blockSeconds, warmupSeconds, handler, inFlight);
+        run(r, s, "raw", "skiff", rounds, blockSeconds, warmupSeconds, "Skiff (" + handler + ") beside raw amqp-client", inFlight);
       } finally {
         skiff.stop();
       }
@@ -87,21 +98,47 @@ public final class Interleaved {
     }
   }
 
-  private static void run(Side raw, Side skiff, int rounds, double blockSeconds, double warmupSeconds, String handler, int inFlight)
-      throws InterruptedException {
+  /** Skiff with identity checks off beside on (the class comment). */
+  private static void identity(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws InterruptedException {
+    SkiffAmqp off = SkiffAmqp.defaults(false);
+    off.identity = "off";
+    off.service = Bench.SERVICE + ".off";
+    SkiffAmqp on = SkiffAmqp.defaults(false);
+    on.identity = "on";
+    on.service = Bench.SERVICE + ".on";
+    off.start();
+    try {
+      on.start();
+      try {
+        Side a = new Side(inFlight, () -> off.client.callAsync(off.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        Side b = new Side(inFlight, () -> on.client.callAsync(on.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        run(a, b, "off", "on", rounds, blockSeconds, warmupSeconds, "Skiff with identity checks on beside off", inFlight);
+      } finally {
+        on.stop();
+      }
+    } finally {
+      off.stop();
+    }
+  }
+
+  private static void run(
+      Side raw, Side skiff, String rawName, String skiffName, int rounds, double blockSeconds, double warmupSeconds, String title,
+      int inFlight) throws InterruptedException {
     Path broker = CpuPerCall.findBroker();
     System.out.printf(
-        Locale.ROOT, "# Skiff (%s) beside raw amqp-client, %d in flight, %d rounds of %.1f-s blocks, warm-up %.0f s each%s%n",
-        handler, inFlight, rounds, blockSeconds, warmupSeconds, broker == null ? " (no broker pid file: JVM CPU only)" : "");
+        Locale.ROOT, "# %s, %d in flight, %d rounds of %.1f-s blocks, warm-up %.0f s each%s%n",
+        title, inFlight, rounds, blockSeconds, warmupSeconds, broker == null ? " (no broker pid file: JVM CPU only)" : "");
     for (double done = 0; done < warmupSeconds; done += 2) {
       raw.block(2, broker);
       skiff.block(2, broker);
     }
-    System.out.println(
-        "round  order        raw: calls/s  p50 us  JVM + broker us/call  cs/call    skiff: calls/s  p50 us  JVM + broker us/call  cs/call"
-            + "   skiff/raw: calls/s  p50");
+    String ratio = skiffName + "/" + rawName;
+    System.out.printf(
+        Locale.ROOT, "round  order        %5s: calls/s  p50 us  JVM + broker us/call  cs/call    %5s: calls/s  p50 us  JVM + broker us/call"
+            + "  cs/call   %10s: calls/s  p50%n", rawName, skiffName, ratio);
     double[] ratios = new double[rounds];
     double[] p50Ratios = new double[rounds];
+    double[][] cpu = new double[4][rounds];
     double rawSum = 0;
     double skiffSum = 0;
     for (int i = 0; i < rounds; i++) {
@@ -118,23 +155,36 @@ public final class Interleaved {
       p50Ratios[i] = b.p50Micros / a.p50Micros;
       rawSum += a.rate;
       skiffSum += b.rate;
+      cpu[0][i] = a.jvmMicros;
+      cpu[1][i] = a.brokerMicros;
+      cpu[2][i] = b.jvmMicros;
+      cpu[3][i] = b.brokerMicros;
       System.out.printf(
-          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f  %9.2f    %13.0f  %6.0f  %6.1f + %6.1f  %9.2f             %5.2f  %4.2f%n",
-          i + 1, i % 2 == 0 ? "raw first" : "skiff first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros, a.switches,
+          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f  %9.2f    %13.0f  %6.0f  %6.1f + %6.1f  %9.2f            %6.3f  %4.2f%n",
+          i + 1, (i % 2 == 0 ? rawName : skiffName) + " first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros, a.switches,
           b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, b.switches, ratios[i], p50Ratios[i]);
     }
     System.out.printf(
-        Locale.ROOT, "skiff/raw calls per second: median %s, ratio of the sums %.2f%n", summary(ratios), skiffSum / rawSum);
-    System.out.printf(Locale.ROOT, "skiff/raw p50 round trip: median %s%n", summary(p50Ratios));
+        Locale.ROOT, "%s calls per second: median %s, ratio of the sums %.3f%n", ratio, summary(ratios), skiffSum / rawSum);
+    System.out.printf(Locale.ROOT, "%s p50 round trip: median %s%n", ratio, summary(p50Ratios));
+    System.out.printf(
+        Locale.ROOT, "CPU per call, JVM + broker, median of the rounds: %s %.1f + %.1f us, %s %.1f + %.1f us%n",
+        rawName, median(cpu[0]), median(cpu[1]), skiffName, median(cpu[2]), median(cpu[3]));
   }
 
   /** @return the median of the values, and their range */
   private static String summary(double[] values) {
     double[] sorted = values.clone();
     Arrays.sort(sorted);
+    return String.format(Locale.ROOT, "%.3f (%.2f to %.2f)", median(values), sorted[0], sorted[sorted.length - 1]);
+  }
+
+  /** @return the median of the values */
+  private static double median(double[] values) {
+    double[] sorted = values.clone();
+    Arrays.sort(sorted);
     int n = sorted.length;
-    double median = n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
-    return String.format(Locale.ROOT, "%.2f (%.2f to %.2f)", median, sorted[0], sorted[n - 1]);
+    return n % 2 == 1 ? sorted[n / 2] : (sorted[n / 2 - 1] + sorted[n / 2]) / 2;
   }
 
   private static String arg(String[] args, int i, String dflt) {

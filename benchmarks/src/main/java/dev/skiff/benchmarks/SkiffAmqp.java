@@ -1,9 +1,12 @@
 package dev.skiff.benchmarks;
 
+import com.codahale.metrics.MetricRegistry;
 import dev.skiff.benchmarks.proto.Echo;
+import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.metrics.MonitoringOptions;
+import dev.skiff.platform.security.Access;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
@@ -26,13 +29,24 @@ import org.openjdk.jmh.annotations.TearDown;
  * setting is Skiff's default. {@code profile=metricsOff}: the server's metrics off
  * ({@code MonitoringOptions.withMetrics(false)}, as {@code SKIFF_METRICS=off}). {@code profile=lean}:
  * everything the public API lets a service turn off, to see what those features cost: metrics, the
- * client's retries and circuit breaker, and the asserted AMQP user_id.
+ * client's retries and circuit breaker, and (with {@code replyMode=DIRECT_REPLY_TO} only) the asserted
+ * AMQP user_id: a server replies to a reply queue only for requests whose user_id proves it is the
+ * caller's (docs/security.md), so with reply queues user_id stays on.
  *
  * <p>{@code handler=nonBlocking} declares the echo endpoint {@code asNonBlocking()}, so it runs on the
  * delivery thread instead of the handler pool. {@code traceRate} is the share of calls traced (client
  * and server each with their own {@code Tracing}, shipping spans over the broker to a consumer in this
  * JVM that counts and discards them, as the trace service would take them): 0 (the default, as
  * {@code SKIFF_TRACE_SAMPLE_RATE}'s default), 0.01 or 1.
+ *
+ * <p>{@code identity} prices the checks of people's identities ({@code -p identity=off,on}):
+ * {@code default} declares nothing on the echo endpoint ({@code Access.byDefault()}, which lets the
+ * benchmark's client in as a proven service) and sends no token; {@code off} declares it
+ * {@code withAccess(Access.anyone())} and sends no token; {@code on} declares it
+ * {@code withAccess(Access.signedIn())} and sends, with every call, the session token of a person who
+ * signed in to a real login service running in this JVM on the same broker ({@link BenchLogin}); the
+ * server checks it with its default verifier ({@code LoginTokenVerifier}, keys fetched from that login
+ * service), and the trial ends by printing how many signature checks and cache hits that took.
  */
 @State(Scope.Benchmark)
 public class SkiffAmqp {
@@ -56,6 +70,13 @@ public class SkiffAmqp {
   @Param({"0"})
   public double traceRate;
 
+  /** {@code default}, {@code off} or {@code on} ({@code -p identity=off,on}): see the class comment. */
+  @Param({"default"})
+  public String identity;
+
+  /** The service the echo server runs as: {@link Bench#SERVICE} unless two set-ups share a JVM ({@link Interleaved}). */
+  String service = Bench.SERVICE;
+
   /**
    * The set-up with every default, for the drivers outside JMH ({@link CallDriver}, {@link Interleaved}),
    * not started.
@@ -70,6 +91,7 @@ public class SkiffAmqp {
     s.handler = nonBlocking ? "nonBlocking" : "pool";
     s.messageTtl = true;
     s.traceRate = 0;
+    s.identity = "default";
     return s;
   }
 
@@ -79,7 +101,11 @@ public class SkiffAmqp {
   /** Spans that reached the consumer. */
   final AtomicLong spansConsumed = new AtomicLong();
 
+  /** What the benchmarks call through: the client, or (identity on) its view that sends the person's token. */
   Client client;
+  private Client rootClient;
+  private BenchLogin login;
+  private final MetricRegistry serverMetrics = new MetricRegistry();
   private AmqpTransport serverTransport;
   private AmqpTransport clientTransport;
   private Server server;
@@ -92,10 +118,18 @@ public class SkiffAmqp {
     if (!lean && !metricsOff && !profile.equals("default")) {
       throw new IllegalArgumentException("profile must be default, metricsOff or lean: " + profile);
     }
+    boolean signedIn = identity.equals("on");
+    if (!signedIn && !identity.equals("off") && !identity.equals("default")) {
+      throw new IllegalArgumentException("identity must be default, off or on: " + identity);
+    }
+    if (signedIn && lean) {
+      // without user_id, the server's calls to the login service (revocations: services only) are refused
+      throw new IllegalArgumentException("identity=on needs the asserted user_id: not with profile=lean");
+    }
     AmqpOptions options =
         AmqpOptions.of(Bench.brokerUri())
             .withReplyMode(AmqpOptions.ReplyMode.valueOf(replyMode))
-            .withAssertUserId(!lean)
+            .withAssertUserId(!lean || !replyMode.equals("REPLY_QUEUE"))
             .withMessageTtl(messageTtl);
     serverTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-server"));
     clientTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-client"));
@@ -103,15 +137,22 @@ public class SkiffAmqp {
       throw new IllegalArgumentException("handler must be pool or nonBlocking: " + handler);
     }
     Endpoint<Echo, Echo> echo = Endpoint.of(Bench.ENDPOINT, Echo.class, Echo.class, (request, ctx) -> request);
+    if (identity.equals("off")) {
+      echo = echo.withAccess(Access.anyone());
+    } else if (signedIn) {
+      echo = echo.withAccess(Access.signedIn());
+      login = BenchLogin.start(Bench.brokerUri());
+    }
     ServerBuilder sb =
-        Server.builder(Bench.SERVICE)
+        Server.builder(service)
             .transport(serverTransport)
+            .metrics(serverMetrics)
             .endpoint(handler.equals("nonBlocking") ? echo.asNonBlocking() : echo);
     Client.Builder cb = Client.builder().transport(clientTransport).name("bench.caller");
     if (traceRate > 0) {
       spanConsumer =
           clientTransport.subscribe(SpanSink.TOPIC_PREFIX + "#", "bench.trace", (topic, type, body, sender) -> spansConsumed.incrementAndGet());
-      serverTracing = Tracing.builder(Bench.SERVICE).transport(serverTransport).sampleRate(traceRate).build().start();
+      serverTracing = Tracing.builder(service).transport(serverTransport).sampleRate(traceRate).build().start();
       clientTracing = Tracing.builder("bench.caller").transport(clientTransport).sampleRate(traceRate).build().start();
       sb.observer(serverTracing);
       cb.observer(clientTracing);
@@ -123,15 +164,36 @@ public class SkiffAmqp {
       cb.retryPolicy(RetryPolicy.none()).circuitBreaker(null);
     }
     server = sb.build().start();
-    client = cb.build();
-    Bench.checkEcho(client.call(Bench.SERVICE, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class), "skiff over amqp");
+    rootClient = cb.build();
+    client = signedIn ? rootClient.withScope(CallScope.forUser(login.token())) : rootClient;
+    Bench.checkEcho(client.call(service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class), "skiff over amqp");
+  }
+
+  /**
+   * @return what the echo server's token verifier did so far: signatures checked, cache hits, tokens
+   *     refused (its {@code skiff.tokens.*} counters); all 0 when no token came
+   */
+  String tokenCounts() {
+    long refused = serverMetrics.getCounters((name, metric) -> name.startsWith("skiff.tokens.refused."))
+        .values().stream().mapToLong(c -> c.getCount()).sum();
+    return count("skiff.tokens.verified") + " signature checks, " + count("skiff.tokens.cache-hits") + " cache hits, "
+        + refused + " refused";
+  }
+
+  private long count(String name) {
+    var c = serverMetrics.getCounters().get(name);
+    return c == null ? 0 : c.getCount();
   }
 
   /** Closes everything. */
   @TearDown(Level.Trial)
   public void stop() {
-    client.close();
+    rootClient.close();
     server.close();
+    if (login != null) {
+      System.err.printf("identity on: the server's token verifier made %s%n", tokenCounts());
+      login.close();
+    }
     if (traceRate > 0) {
       clientTracing.close();
       serverTracing.close();

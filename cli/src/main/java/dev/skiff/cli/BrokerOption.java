@@ -65,10 +65,12 @@ final class BrokerOption {
     try {
       parsed = new URI(uri).parseServerAuthority();
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException(e.getMessage(), e);
+      // not e.getMessage(), which quotes the URI whole; nor e as the cause
+      throw new IllegalArgumentException(e.getReason()
+          + " (in a user name or password, write @ / : # ? % and spaces as %40 %2F %3A %23 %3F %25 %20): " + AmqpOptions.redact(uri));
     }
     if (parsed.getRawAuthority() != null && parsed.getHost() == null) {
-      throw new IllegalArgumentException("no host in " + uri);
+      throw new IllegalArgumentException("no host in " + AmqpOptions.redact(uri));
     }
   }
 

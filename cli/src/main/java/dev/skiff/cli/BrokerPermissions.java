@@ -28,10 +28,11 @@ record BrokerPermissions(String configure, String write, String read, String top
 
   /**
    * The least a service needs to serve and call (every name from {@link AmqpNames}): configure only its
-   * own queues (shared, version, instance, its event groups, its dead letters) and server-named ones (reply and
-   * subscription queues, {@code amq.gen-*}); write to the RPC and events exchanges, to the default
-   * exchange (replies go to the caller's reply queue through it) and its own queues (to bind them); read
-   * (consume) only its own queues and server-named ones, and bind from the two exchanges. Events about a
+   * own queues (shared, version, instance, its event groups, its dead letters), its clients' reply
+   * queues ({@code skiff.reply.S.*}, {@link AmqpNames#replyQueue}) and server-named ones (subscription
+   * queues, {@code amq.gen-*}); write to the RPC and events exchanges, to the default exchange (replies
+   * go to the caller's reply queue through it) and its own queues (to bind them); read (consume) only its
+   * own queues, its reply queues and server-named ones, and bind from the two exchanges. Events about a
    * service (announcements, health, spans) only under its own name; any other event topic.
    *
    * @param service the service's name, which is also its broker user's
@@ -43,11 +44,13 @@ record BrokerPermissions(String configure, String write, String read, String top
         + quote(prefix(AmqpNames.instanceQueue(service, "x"))) + ".+|" + quote(AmqpNames.eventGroupQueue(service)) + "(\\..+)?|"
         + quote(AmqpNames.deadLetterQueue(service));
     String serverNamed = "amq\\.gen-.+";
+    // its clients' reply queues: named for its user, then a name without a dot (so not another user's)
+    String replies = quote(AmqpNames.REPLY_QUEUE_PREFIX + service + ".") + "[^.]+";
     String exchanges = quote(AmqpNames.RPC_EXCHANGE) + "|" + quote(AmqpNames.EVENTS_EXCHANGE);
     return new BrokerPermissions(
-        "^(" + own + "|" + serverNamed + ")$",
+        "^(" + own + "|" + replies + "|" + serverNamed + ")$",
         "^(" + exchanges + "|amq\\.default|" + own + "|" + serverNamed + ")$",
-        "^(" + exchanges + "|" + own + "|" + serverNamed + "|amq\\.rabbitmq\\.reply-to)$",
+        "^(" + exchanges + "|" + own + "|" + replies + "|" + serverNamed + "|amq\\.rabbitmq\\.reply-to)$",
         "^(?!" + KERNEL_TOPICS + "\\.).+$|^" + KERNEL_TOPICS + "\\." + s + "$",
         ".*");
   }

@@ -4,6 +4,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.observe.ClientEvent;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.trace.TraceSettings;
@@ -114,7 +115,7 @@ final class CallCommand extends BrokerCommand {
       }
       double ms = (System.nanoTime() - start) / 1e6;
       String body = reply.value();
-      out.print(body);
+      out.print(Printable.json(body));
       if (!body.endsWith("\n")) {
         out.println();
       }
@@ -123,7 +124,8 @@ final class CallCommand extends BrokerCommand {
         err.printf(
             Locale.ROOT,
             "answered by %s %s instance %s in %.1f ms (request %s)%n",
-            reply.service(), reply.serviceVersion(), reply.instance(), ms, reply.requestId());
+            Printable.text(reply.service()), Printable.text(reply.serviceVersion()), Printable.text(reply.instance()), ms,
+            Printable.text(reply.requestId()));
       }
       if (trace) {
         err.println("trace " + reply.traceId());
@@ -136,19 +138,19 @@ final class CallCommand extends BrokerCommand {
         StringBuilder line = new StringBuilder();
         line.append(String.format(Locale.ROOT, "failed after %.1f ms (request %s)", ms, requestId));
         if (!e.service().isEmpty()) {
-          line.append("; raised by ").append(e.service());
+          line.append("; raised by ").append(Printable.text(e.service()));
           if (!e.endpoint().isEmpty()) {
-            line.append('/').append(e.endpoint());
+            line.append('/').append(Printable.text(e.endpoint()));
           }
           if (!e.instance().isEmpty()) {
-            line.append(" instance ").append(e.instance());
+            line.append(" instance ").append(Printable.text(e.instance()));
           }
         }
         if (!e.context().isEmpty()) {
           line.append("; context ")
               .append(
                   e.context().entrySet().stream()
-                      .map(en -> en.getKey() + "=" + en.getValue())
+                      .map(en -> Printable.text(en.getKey()) + "=" + Printable.text(en.getValue()))
                       .sorted()
                       .collect(Collectors.joining(", ")));
         }

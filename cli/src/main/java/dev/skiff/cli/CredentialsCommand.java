@@ -11,13 +11,11 @@ import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code skiff credentials create|delete|setup}: the broker users of services and of the kernel, with
@@ -33,16 +31,7 @@ import picocli.CommandLine.Spec;
     },
     synopsisSubcommandLabel = "COMMAND",
     subcommands = {CredentialsCommand.Create.class, CredentialsCommand.Delete.class, CredentialsCommand.Setup.class})
-final class CredentialsCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
-  @Override
-  public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff credentials create', 'delete' or 'setup'");
-  }
+final class CredentialsCommand extends CommandGroup {
 
   /** {@code skiff credentials create NAME}: a service's broker user with least privilege. */
   @Command(

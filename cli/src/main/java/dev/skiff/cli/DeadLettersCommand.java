@@ -10,15 +10,12 @@ import java.time.format.DateTimeFormatter;
 import java.util.List;
 import java.util.Locale;
 import java.util.Set;
-import java.util.concurrent.Callable;
 import java.util.function.Predicate;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code skiff dead-letters list|replay|discard SERVICE}: the requests a service's instances set aside
@@ -34,16 +31,7 @@ import picocli.CommandLine.Spec;
     },
     synopsisSubcommandLabel = "COMMAND",
     subcommands = {DeadLettersCommand.ListLetters.class, DeadLettersCommand.Replay.class, DeadLettersCommand.Discard.class})
-final class DeadLettersCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
-  @Override
-  public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff dead-letters list', 'replay' or 'discard'");
-  }
+final class DeadLettersCommand extends CommandGroup {
 
   /** What the three commands share: the service, and its dead letters on a connection of their own. */
   abstract static class OnService extends BrokerCommand {

@@ -7,6 +7,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.CheckResult;
 import dev.skiff.proto.v1.EndpointStats;
 import dev.skiff.proto.v1.HealthOverview;
@@ -21,7 +22,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
-/** {@code skiff health [NAME]}: what the monitoring service knows of every service's health, or one's. */
+/**
+ * {@code skiff health [NAME]}: what the monitoring service knows of every service's health, or one's.
+ * Every text a service reported is escaped for the terminal ({@link Printable}).
+ */
 @Command(
     name = "health",
     header = "Shows the health of every service, or of one in detail.",
@@ -74,7 +78,7 @@ final class HealthCommand extends BrokerCommand {
       return SkiffCli.exitCode(e);
     }
     if (json) {
-      out.println(JsonFormat.printer().print(overview));
+      out.println(Printable.json(JsonFormat.printer().print(overview)));
     } else if (service == null) {
       printAll(out, overview);
     } else {
@@ -90,32 +94,33 @@ final class HealthCommand extends BrokerCommand {
       out.println("no service has published its health yet");
       return;
     }
-    int width = Math.max(7, o.getServicesList().stream().mapToInt(s -> s.getName().length()).max().orElse(0));
+    int width = Math.max(7, o.getServicesList().stream().mapToInt(s -> Printable.text(s.getName()).length()).max().orElse(0));
     out.printf(Locale.ROOT, "%-" + width + "s  %-9s  %-9s  %s%n", "SERVICE", "STATUS", "INSTANCES", "VERSIONS");
     for (ServiceStatus s : o.getServicesList()) {
       long live = s.getInstancesList().stream().filter(i -> !i.getStale()).count();
       TreeSet<String> versions = new TreeSet<>();
-      s.getInstancesList().forEach(i -> versions.add(i.getLatest().getVersion()));
-      out.printf(Locale.ROOT, "%-" + width + "s  %-9s  %-9s  %s%n", s.getName(), s.getStatus(),
+      s.getInstancesList().forEach(i -> versions.add(Printable.text(i.getLatest().getVersion())));
+      out.printf(Locale.ROOT, "%-" + width + "s  %-9s  %-9s  %s%n", Printable.text(s.getName()), Printable.text(s.getStatus()),
           live + "/" + s.getInstancesCount(), String.join(", ", versions));
       for (String f : s.getFailingList()) {
-        out.println("  FAILING " + f);
+        out.println("  FAILING " + Printable.text(f));
       }
     }
   }
 
   private static void printOne(PrintWriter out, ServiceStatus s) {
-    out.println(s.getName() + ": " + s.getStatus());
+    out.println(Printable.text(s.getName()) + ": " + Printable.text(s.getStatus()));
     for (InstanceStatus i : s.getInstancesList()) {
-      out.printf(Locale.ROOT, "%ninstance %s  version %s  %s%s%n", i.getLatest().getInstance(), i.getLatest().getVersion(),
+      out.printf(Locale.ROOT, "%ninstance %s  version %s  %s%s%n", Printable.text(i.getLatest().getInstance()),
+          Printable.text(i.getLatest().getVersion()),
           i.getLatest().getHealthy() ? "healthy" : "UNHEALTHY", i.getStale() ? "  (stale: no recent report)" : "");
       for (CheckResult c : i.getLatest().getChecksList()) {
-        out.printf(Locale.ROOT, "  %-4s %-24s %-6s %s%s%n", c.getHealthy() ? "ok" : "FAIL", c.getName(), c.getPriority(),
-            c.getMessage(), c.getError().isEmpty() ? "" : " (" + c.getError() + ")");
+        out.printf(Locale.ROOT, "  %-4s %-24s %-6s %s%s%n", c.getHealthy() ? "ok" : "FAIL", Printable.text(c.getName()), c.getPriority(),
+            Printable.text(c.getMessage()), c.getError().isEmpty() ? "" : " (" + Printable.text(c.getError()) + ")");
       }
       for (EndpointStats e : i.getLatest().getEndpointsList()) {
         out.printf(Locale.ROOT, "  %-6s %-30s %8d requests  %6d errors  %7.1f/s  mean %.1f ms  p95 %.1f ms%s%n",
-            e.getSide(), e.getName(), e.getRequests(), e.getErrors(), e.getRate1M(), e.getMeanMillis(), e.getP95Millis(),
+            Printable.text(e.getSide()), Printable.text(e.getName()), e.getRequests(), e.getErrors(), e.getRate1M(), e.getMeanMillis(), e.getP95Millis(),
             e.getSlaP95Millis() > 0 ? String.format(Locale.ROOT, "  (SLA mean %.1f, p95 %.1f ms)", e.getSlaMeanMillis(), e.getSlaP95Millis()) : "");
       }
     }

@@ -4,6 +4,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.io.PrintWriter;
 import java.util.Locale;
@@ -95,7 +96,7 @@ final class LoadCommand extends BrokerCommand {
       summary = drive(client);
     }
     if (jsonOutput) {
-      out.println(toJson(summary));
+      out.println(Printable.json(toJson(summary)));
     } else {
       printText(out, summary);
     }
@@ -103,7 +104,7 @@ final class LoadCommand extends BrokerCommand {
     summary.firstErrorByCode().forEach(
         (code, description) ->
             err.println(
-                code + ": " + AmqpOptions.redact(description)
+                code + ": " + Printable.text(AmqpOptions.redact(description))
                     + " (first of " + summary.errorsByCode().get(code) + ")"));
     return summary.errors() == 0 ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
   }
@@ -194,6 +195,6 @@ final class LoadCommand extends BrokerCommand {
   }
 
   private static String counts(Map<String, Long> m) {
-    return m.entrySet().stream().map(e -> e.getKey() + ": " + e.getValue()).collect(Collectors.joining(", "));
+    return m.entrySet().stream().map(e -> Printable.text(e.getKey()) + ": " + e.getValue()).collect(Collectors.joining(", "));
   }
 }

@@ -48,6 +48,11 @@ final class ManagementOption {
       if (!"http".equals(given.getScheme()) && !"https".equals(given.getScheme()) || given.getHost() == null) {
         throw new URISyntaxException(AmqpOptions.redact(chosen), "not an http:// or https:// URL with a host");
       }
+      if (chosen.indexOf('@') != chosen.lastIndexOf('@') || (given.getRawUserInfo() == null && chosen.indexOf('@') >= 0)) {
+        // http://u:p@ss@host/ parses as host "ss": the password's first part would go to a host named by its second
+        throw new URISyntaxException(AmqpOptions.redact(chosen),
+            "an '@' after the host (in a user name or password, write @ / : # ? % and spaces as %40 %2F %3A %23 %3F %25 %20)");
+      }
       api = new URI(given.getScheme(), null, given.getHost(), given.getPort(), "/", null, null);
       return new ManagementApi(api, user(given, "guest"), password(given, "guest"));
     } catch (URISyntaxException e) {

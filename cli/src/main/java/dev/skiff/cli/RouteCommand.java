@@ -5,6 +5,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.GetRouteRequest;
 import dev.skiff.proto.v1.RouteRule;
 import dev.skiff.proto.v1.RouteStatus;
@@ -104,10 +105,10 @@ final class RouteCommand extends BrokerCommand {
   static void print(PrintWriter out, RouteStatus st) {
     RouteRule r = st.getRule();
     if (r.getWeightsMap().isEmpty()) {
-      out.printf(Locale.ROOT, "%s: no rule (every instance of every version shares the traffic)%n", r.getService());
+      out.printf(Locale.ROOT, "%s: no rule (every instance of every version shares the traffic)%n", Printable.text(r.getService()));
     } else {
-      out.printf(Locale.ROOT, "%s: rule %s (set %s)%n", r.getService(),
-          String.join(" ", new java.util.TreeMap<>(r.getWeightsMap()).entrySet().stream().map(e -> e.getKey() + "=" + e.getValue()).toList()),
+      out.printf(Locale.ROOT, "%s: rule %s (set %s)%n", Printable.text(r.getService()),
+          String.join(" ", new java.util.TreeMap<>(r.getWeightsMap()).entrySet().stream().map(e -> Printable.text(e.getKey()) + "=" + e.getValue()).toList()),
           Instant.ofEpochMilli(r.getUpdatedMs()));
     }
     TreeSet<String> versions = new TreeSet<>(st.getInstancesMap().keySet());
@@ -120,7 +121,7 @@ final class RouteCommand extends BrokerCommand {
     out.printf(Locale.ROOT, "  %-16s %-9s %s%n", "VERSION", "TRAFFIC", "INSTANCES");
     for (String v : versions) {
       String traffic = routed ? st.getEffectiveMap().getOrDefault(v, 0) + "%" : "shared";
-      out.printf(Locale.ROOT, "  %-16s %-9s %d%n", v, traffic, st.getInstancesMap().getOrDefault(v, 0));
+      out.printf(Locale.ROOT, "  %-16s %-9s %d%n", Printable.text(v), traffic, st.getInstancesMap().getOrDefault(v, 0));
     }
     if (!r.getWeightsMap().isEmpty() && !routed) {
       out.println("  (none of the rule's versions runs: the traffic is shared by every instance until one does)");

@@ -5,6 +5,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.EndpointInfo;
 import dev.skiff.proto.v1.InstanceAnnouncement;
 import dev.skiff.proto.v1.InstanceInfo;
@@ -20,7 +21,10 @@ import java.util.TreeMap;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
-/** {@code skiff services [NAME]}: the running instances, as the discovery service knows them. */
+/**
+ * {@code skiff services [NAME]}: the running instances, as the discovery service knows them. Every text
+ * an instance announced is escaped for the terminal ({@link Printable}).
+ */
 @Command(
     name = "services",
     header = "Lists the running services: instances, versions, endpoints, age.",
@@ -68,17 +72,19 @@ final class ServicesCommand extends BrokerCommand {
     Map<String, Integer> versions = new TreeMap<>();
     Map<String, EndpointInfo> endpoints = new TreeMap<>();
     for (InstanceInfo i : all) {
-      versions.merge(i.getAnnouncement().getVersion(), 1, Integer::sum);
-      i.getAnnouncement().getEndpointsList().forEach(e -> endpoints.putIfAbsent(e.getName(), e));
+      versions.merge(Printable.text(i.getAnnouncement().getVersion()), 1, Integer::sum);
+      i.getAnnouncement().getEndpointsList().forEach(e -> endpoints.putIfAbsent(Printable.text(e.getName()), e));
     }
-    out.printf(Locale.ROOT, "%s: %d instance%s; versions %s%n", service, all.size(), all.size() == 1 ? "" : "s",
+    out.printf(Locale.ROOT, "%s: %d instance%s; versions %s%n", Printable.text(service), all.size(), all.size() == 1 ? "" : "s",
         String.join(", ", versions.entrySet().stream().map(e -> e.getKey() + " (" + e.getValue() + ")").toList()));
     if (!all.get(0).getAnnouncement().getDescription().isEmpty()) {
-      out.println("  " + all.get(0).getAnnouncement().getDescription());
+      out.println("  " + Printable.text(all.get(0).getAnnouncement().getDescription()));
     }
     out.println("endpoints:");
-    for (EndpointInfo e : endpoints.values()) {
-      out.printf(Locale.ROOT, "  %s(%s) -> %s  timeout %s%s%n", e.getName(), e.getRequestType(), e.getResponseType(),
+    for (Map.Entry<String, EndpointInfo> en : endpoints.entrySet()) {
+      EndpointInfo e = en.getValue();
+      out.printf(Locale.ROOT, "  %s(%s) -> %s  timeout %s%s%n", en.getKey(), Printable.text(e.getRequestType()),
+          Printable.text(e.getResponseType()),
           age(e.getTimeoutMs()), e.getIdempotent() ? ", idempotent" : "");
     }
     out.println("instances:");
@@ -97,8 +103,9 @@ final class ServicesCommand extends BrokerCommand {
       String age = age(now - a.getStartedMs());
       String seen = age(now - i.getLastSeenMs()) + " ago";
       rows.add(withService
-          ? new String[] {a.getService(), a.getVersion(), a.getInstance(), a.getHost(), age, seen}
-          : new String[] {a.getVersion(), a.getInstance(), a.getHost(), age, seen});
+          ? new String[] {Printable.text(a.getService()), Printable.text(a.getVersion()), Printable.text(a.getInstance()),
+              Printable.text(a.getHost()), age, seen}
+          : new String[] {Printable.text(a.getVersion()), Printable.text(a.getInstance()), Printable.text(a.getHost()), age, seen});
     }
     for (String[] row : rows) {
       for (int c = 0; c < row.length; c++) {

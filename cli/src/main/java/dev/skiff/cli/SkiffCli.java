@@ -1,6 +1,7 @@
 package dev.skiff.cli;
 
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.ErrorCode;
 import java.io.IOException;
@@ -160,13 +161,14 @@ public final class SkiffCli implements Callable<Integer> {
   }
 
   /**
-   * Prints a failed call the way every command does: {@code CODE: description}, without passwords.
+   * Prints a failed call the way every command does: {@code CODE: description}, without passwords, and
+   * with the description (which may come from another process) escaped for the terminal.
    *
    * @param err where to print
    * @param e the failure
    */
   static void printError(PrintWriter err, SkiffException e) {
-    err.println(e.code() + ": " + AmqpOptions.redact(e.description()));
+    err.println(e.code() + ": " + Printable.text(AmqpOptions.redact(e.description())));
     if (e.code() == ErrorCode.UNAUTHORIZED) {
       err.println("(sign in with 'skiff login USER'; 'skiff whoami' shows the session this command sent)");
     } else if (e.code() == ErrorCode.FORBIDDEN) {
@@ -216,8 +218,10 @@ public final class SkiffCli implements Callable<Integer> {
     }
     StringWriter trace = new StringWriter();
     ex.printStackTrace(new PrintWriter(trace));
-    err.println("skiff: internal error: " + AmqpOptions.redact(ex.toString()));
-    err.print(AmqpOptions.redact(trace.toString()));
+    err.println("skiff: internal error: " + Printable.text(AmqpOptions.redact(ex.toString())));
+    for (String line : AmqpOptions.redact(trace.toString()).split("\\R")) { // a message may quote remote text
+      err.println(line.startsWith("\t") ? "\t" + Printable.text(line.substring(1)) : Printable.text(line));
+    }
     err.flush();
     return EXIT_INTERNAL;
   }

@@ -5,6 +5,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.trace.SpanTree;
 import dev.skiff.platform.trace.ZipkinJson;
 import dev.skiff.proto.v1.GetTraceRequest;
@@ -63,7 +64,7 @@ final class TraceCommand extends BrokerCommand {
       Trace t = client.call(TraceService.SERVICE, "get", GetTraceRequest.newBuilder().setTraceId(traceId).build(), Trace.class,
           CallOptions.timeout(timeout.get()));
       if (json) {
-        out.println(ZipkinJson.of(t.getSpansList()));
+        out.println(Printable.json(ZipkinJson.of(t.getSpansList())));
       } else {
         print(out, t);
       }
@@ -83,7 +84,7 @@ final class TraceCommand extends BrokerCommand {
     List<Span> spans = t.getSpansList();
     long t0 = spans.stream().mapToLong(Span::getStartMicros).min().orElse(0);
     long t1 = spans.stream().mapToLong(s -> s.getStartMicros() + s.getDurationMicros()).max().orElse(t0);
-    out.printf(Locale.ROOT, "trace %s: %d spans over %.3f ms%n", t.getTraceId(), spans.size(), (t1 - t0) / 1000.0);
+    out.printf(Locale.ROOT, "trace %s: %d spans over %.3f ms%n", Printable.text(t.getTraceId()), spans.size(), (t1 - t0) / 1000.0);
     out.printf(Locale.ROOT, "%10s %10s  %s%n", "start ms", "took ms", "span");
     SpanTree tree = SpanTree.of(spans);
     for (Span r : tree.roots()) {
@@ -95,15 +96,16 @@ final class TraceCommand extends BrokerCommand {
     boolean client = s.getKind() == SpanKind.SPAN_KIND_CLIENT;
     StringBuilder what = new StringBuilder("  ".repeat(depth));
     if (client) {
-      what.append("call ").append(s.getService().isEmpty() ? "?" : s.getService()).append(" -> ")
-          .append(s.getRemoteService()).append('/').append(s.getEndpoint());
+      what.append("call ").append(s.getService().isEmpty() ? "?" : Printable.text(s.getService())).append(" -> ")
+          .append(Printable.text(s.getRemoteService())).append('/').append(Printable.text(s.getEndpoint()));
       if (s.getAttempt() > 1) {
         what.append(" attempt ").append(s.getAttempt());
       }
     } else {
-      what.append("serve ").append(s.getService()).append('/').append(s.getEndpoint()).append(" on ").append(s.getInstance());
+      what.append("serve ").append(Printable.text(s.getService())).append('/').append(Printable.text(s.getEndpoint()))
+          .append(" on ").append(Printable.text(s.getInstance()));
     }
-    what.append("  ").append(s.getErrorCode().isEmpty() ? "ok" : s.getErrorCode());
+    what.append("  ").append(s.getErrorCode().isEmpty() ? "ok" : Printable.text(s.getErrorCode()));
     if (s.getRetrying()) {
       what.append(", retried");
     }

@@ -19,14 +19,11 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Locale;
-import java.util.concurrent.Callable;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
-import picocli.CommandLine.Spec;
 
 /**
  * {@code skiff users add|roles|passwd|list}: the people who sign in, through the login kernel service,
@@ -43,16 +40,7 @@ import picocli.CommandLine.Spec;
     },
     synopsisSubcommandLabel = "COMMAND",
     subcommands = {UsersCommand.Add.class, UsersCommand.Roles.class, UsersCommand.Passwd.class, UsersCommand.ListUsers.class})
-final class UsersCommand implements Callable<Integer> {
-  @Spec CommandSpec spec;
-
-  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
-  boolean help;
-
-  @Override
-  public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff users add', 'roles', 'passwd' or 'list'");
-  }
+final class UsersCommand extends CommandGroup {
 
   /** What the four commands share: one call to the login service as the signed-in user. */
   abstract static class UsersCall extends BrokerCommand {

@@ -22,15 +22,22 @@ class BrokerPermissionsTest {
   void aServiceConfiguresAndConsumesOnlyItsOwnQueuesAndServerNamedOnes() {
     for (String own : new String[] {AmqpNames.serviceQueue("com.example.greeter"), AmqpNames.versionQueue("com.example.greeter", "1.2.0"),
         AmqpNames.instanceQueue("com.example.greeter", "ab12"), AmqpNames.eventGroupQueue("com.example.greeter"),
-        AmqpNames.deadLetterQueue("com.example.greeter"), "amq.gen-XyZ"}) {
+        AmqpNames.deadLetterQueue("com.example.greeter"), AmqpNames.replyQueue("com.example.greeter", "0af3"), "amq.gen-XyZ"}) {
       assertThat(matches(greeter.configure(), own)).as(own).isTrue();
       assertThat(matches(greeter.read(), own)).as(own).isTrue();
     }
     for (String other : new String[] {AmqpNames.serviceQueue("com.example.bookings"), AmqpNames.serviceQueue("com.example.greeterx"),
         AmqpNames.versionQueue("com.example.bookings", "1"), AmqpNames.instanceQueue("com.example.bookings", "ab12"),
         "skiff.routes", AmqpNames.RPC_EXCHANGE, AmqpNames.EVENTS_EXCHANGE, AmqpNames.routeExchange("com.example.greeter"),
-        AmqpNames.deadLetterQueue("com.example.bookings"), AmqpNames.deadLetterQueue("com.example.greeter") + "x"}) {
+        AmqpNames.deadLetterQueue("com.example.bookings"), AmqpNames.deadLetterQueue("com.example.greeter") + "x",
+        AmqpNames.replyQueue("com.example.bookings", "0af3"), AmqpNames.replyQueue("com.example.greeter.x", "0af3"),
+        AmqpNames.replyQueue("com.example.greeterx", "0af3")}) {
       assertThat(matches(greeter.configure(), other)).as(other).isFalse();
+    }
+    // another user's reply queues, a user whose name starts with the service's among them
+    for (String other : new String[] {AmqpNames.replyQueue("com.example.bookings", "0af3"),
+        AmqpNames.replyQueue("com.example.greeter.x", "0af3"), AmqpNames.replyQueue("com.example.greeterx", "0af3")}) {
+      assertThat(matches(greeter.read(), other)).as(other).isFalse();
     }
     assertThat(matches(greeter.read(), AmqpNames.serviceQueue("com.example.bookings"))).isFalse();
     assertThat(matches(greeter.read(), "skiff.routes")).isFalse();

@@ -13,6 +13,7 @@ import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import dev.skiff.kernel.Guard;
+import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelService;
 import dev.skiff.kernel.WebServer;
@@ -26,7 +27,9 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.discovery.Announcer;
+import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.ServiceIdentities;
@@ -38,6 +41,9 @@ import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.EndpointInfo;
+import dev.skiff.proto.v1.EndpointStats;
 import dev.skiff.proto.v1.GetRouteRequest;
 import dev.skiff.proto.v1.HealthReport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
@@ -82,6 +88,10 @@ import org.junit.jupiter.api.io.TempDir;
  *
  * <p>The virtual host and the users are this class's own (unique names), deleted afterwards; guest is
  * confined (it has no permission in the virtual host), so nothing here runs as a shared user.
+ *
+ * <p>Also the attacks on the operator's terminal (issue 17): broker passwords that break a naive pattern
+ * (none is printed by any command), and terminal escapes in what services announce and report (they are
+ * printed escaped). The latter runs on the tests' own virtual host, as in development.
  */
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class HostileInputTest {
@@ -130,7 +140,7 @@ class HostileInputTest {
     monitoring = new MonitoringService();
     trace = new TraceService();
     List<KernelService> services = List.of(new DiscoveryService(), new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), monitoring, trace,
-        LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
+        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
     KernelContext ctx = new KernelContext(kernel, Settings.fromEnvironment(Map.of()), web, kernelMetrics, services, guard);
     for (KernelService s : services) {
       s.start(ctx);
@@ -270,7 +280,8 @@ class HostileInputTest {
     // a hand-made request without user_id proves nothing: answered UNAUTHORIZED, the handler never runs
     Connection c = raw(mallory);
     Channel ch = c.createChannel();
-    String replies = ch.queueDeclare().getQueue();
+    // a request that proves no broker user has no reply queue of its own: only direct reply-to is answered
+    String replies = AmqpNames.DIRECT_REPLY_TO;
     BlockingQueue<String> answers = new ArrayBlockingQueue<>(1);
     ch.basicConsume(replies, true, (consumerTag, d) -> answers.add(new String(d.getBody(), java.nio.charset.StandardCharsets.UTF_8)), t -> {});
     ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(alice), true,
@@ -439,5 +450,127 @@ class HostileInputTest {
         RouteStatus.class).getRule().getWeightsMap()).isEmpty();
     byAdmin.call(BindingService.SERVICE, "set_route",
         SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(other)).build(), RouteStatus.class);
+  }
+
+  // ---- issue 17 item 6: no broker password is printed, whatever characters it holds ----
+
+  /** Passwords with the characters that split a URI ({@code @ / : #}, a space, and encoded) between fragments that must not show. */
+  static final List<String> PASSWORDS =
+      List.of("Xq7@Zr9", "Wm4/Kp2", "Jn5%40Ht6", "Bv8:Lc3", "Fy1#Gd4", "Qa2@Sx3/Ed4%40Rf5:Tg6#Yh7", "Uj8 Ik9@Ol0", "Ws1%2FEd2%3ARf3");
+
+  private static void assertNoPassword(Skiff.Result r, String password) {
+    for (String fragment : password.split("%40|%2F|%3A|[@/:# ]")) {
+      assertThat(r.out() + r.err()).as("a fragment of password '%s' leaked: %s", password, r).doesNotContain(fragment);
+    }
+  }
+
+  @Test
+  void noCommandPrintsTheBrokerPasswordWhenTheBrokerIsUnreachableOrTheUriIsInvalid() throws Exception {
+    int closed;
+    try (java.net.ServerSocket s = new java.net.ServerSocket(0)) {
+      closed = s.getLocalPort();
+    }
+    List<String[]> commands = List.of(
+        new String[] {"services"}, new String[] {"health"}, new String[] {"call", alice, "who", "{}", "-v"},
+        new String[] {"route", alice, "--show"}, new String[] {"kernel", "--http-port", "0"});
+    for (String p : PASSWORDS) {
+      String broker = "amqp://leakuser:" + p + "@127.0.0.1:" + closed + "/vh";
+      boolean parses = p.matches("[A-Za-z0-9%]+"); // raw @ / : # or a space: refused, exit 2
+      for (String[] command : commands) {
+        Skiff.Result fromEnv = Skiff.run(Map.of("SKIFF_AMQP_URI", broker), command);
+        List<String> withOption = new ArrayList<>(List.of(command));
+        withOption.addAll(List.of("--amqp", broker));
+        Skiff.Result fromOption = Skiff.run(Map.of(), withOption.toArray(String[]::new));
+        for (Skiff.Result r : List.of(fromEnv, fromOption)) {
+          assertThat(r.exitCode()).as(r.toString()).isEqualTo(parses ? SkiffCli.EXIT_BROKER_UNREACHABLE : SkiffCli.EXIT_USAGE);
+          assertThat(r.err()).as("the broker is named, its password hidden").contains("amqp://leakuser:***@127.0.0.1:" + closed);
+          assertNoPassword(r, p);
+        }
+      }
+      // the management API's URL, for the credentials commands
+      Skiff.Result management = Skiff.run(Map.of("SKIFF_AMQP_URI", "amqp://127.0.0.1:" + closed,
+          "SKIFF_BROKER_MANAGEMENT_URI", "http://admin:" + p + "@127.0.0.1:" + closed), "credentials", "delete", "test.nobody");
+      assertThat(management.exitCode()).as(management.toString()).isIn(SkiffCli.EXIT_CALL_FAILED, SkiffCli.EXIT_USAGE);
+      assertThat(management.err()).as(management.toString()).contains("127.0.0.1:" + closed);
+      assertNoPassword(management, p);
+    }
+  }
+
+  // ---- issue 17 item 8: what services announce and report reaches the terminal escaped ----
+
+  /** Clears the screen, sets the window's title, goes back to the line's start, reverses what follows, and more. */
+  static final String ESCAPES = "\u001b[2J\u001b]0;owned\u0007\rX\u202eY\u2066Z\u009b31m\u0000\u200b\u2028";
+  static final List<String> RAW = List.of("\u001b", "\u0007", "\r", "\u202e", "\u2066", "\u009b", "\u0000", "\u200b", "\u2028");
+
+  /** Asserts that no raw control character is in the output, and that they show escaped (as JSON escapes them, for JSON). */
+  private static void assertEscaped(Skiff.Result r, boolean json) {
+    for (String c : RAW) {
+      assertThat(r.out() + r.err()).as("raw U+%04X reached the terminal: %s", (int) c.charAt(0), r).doesNotContain(c);
+    }
+    assertThat(r.out()).as(r.toString()).contains(json
+        ? "\\u001b[2J\\u001b]0;owned\\u0007\\rX\\u202eY\\u2066Z\\u009b31m"
+        : "\\u001b[2J\\u001b]0;owned\\u0007\\u000dX\\u202eY\\u2066Z\\u009b31m");
+  }
+
+  /**
+   * On the tests' own virtual host, as in development (every process the shared user guest, so that the
+   * CLI trusts the kernel's replies without being told the kernel's user): a real service whose
+   * description and health check say hostile things, and hand-made announcements and health reports with
+   * every field hostile, as any holder of broker credentials can publish them on its own topics.
+   */
+  @Test
+  void escapesInAnnouncementsAndHealthReportsReachTheTerminalEscaped() {
+    AmqpTransport shared = AmqpTransport.connect(AmqpOptions.of(EchoService.brokerUri()).withConnectionName("hostile-escapes"));
+    open.add(0, shared::close);
+    Kernel kernel = Kernel.start(shared, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), new MonitoringService()), 0);
+    open.add(0, kernel::close);
+    String eve = "test.esc" + tag + ".eve";
+    String forger = "test.esc" + tag + ".forger";
+    Server evil = Server.builder(eve).transport(shared).description("the service " + ESCAPES)
+        .monitoring(MonitoringOptions.defaults().withPublishInterval(Duration.ofMillis(200)))
+        .healthCheck("hostile", new HealthCheck() {
+          @Override
+          protected Result check() {
+            return Result.unhealthy(new IllegalStateException("down " + ESCAPES));
+          }
+        })
+        .endpoint(Endpoint.of("hi", StringValue.class, StringValue.class, (req, c) -> req))
+        .build()
+        .start();
+    open.add(0, evil::close);
+    PubSub byForger = new PubSub(shared);
+    long now = System.currentTimeMillis();
+    InstanceAnnouncement announcement = InstanceAnnouncement.newBuilder().setService(forger).setVersion("1.0" + ESCAPES)
+        .setInstance("i" + ESCAPES).setHost("h" + ESCAPES).setDescription("d" + ESCAPES).setStartedMs(now).setSentMs(now)
+        .setState(InstanceAnnouncement.State.RUNNING).setHeartbeatMs(60_000).setExpireAfterMs(180_000)
+        .addEndpoints(EndpointInfo.newBuilder().setName("e" + ESCAPES).setRequestType("q" + ESCAPES)
+            .setResponseType("r" + ESCAPES))
+        .build();
+    HealthReport report = HealthReport.newBuilder().setService(forger).setInstance("i" + ESCAPES).setVersion("1.0" + ESCAPES)
+        .setSentEpochMillis(now).setStartedEpochMillis(now).setIntervalMillis(60_000).setHealthy(false)
+        .addChecks(CheckResult.newBuilder().setName("c" + ESCAPES).setMessage("m" + ESCAPES).setError("x" + ESCAPES))
+        .addEndpoints(EndpointStats.newBuilder().setName("e" + ESCAPES).setSide("s" + ESCAPES))
+        .build();
+    Map<String, String> env = EchoService.env();
+    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+      byForger.publish(Announcer.TOPIC_PREFIX + forger, announcement);
+      byForger.publish(ServiceMonitor.TOPIC_PREFIX + forger, report);
+      Skiff.Result services = Skiff.run(env, "services");
+      assertThat(services.out()).as(services.toString()).contains(eve, forger);
+      Skiff.Result health = Skiff.run(env, "health");
+      assertThat(health.out()).as(health.toString()).contains(eve, forger, " hostile [");
+    });
+
+    for (String[] command : List.of(new String[] {"services"}, new String[] {"services", eve}, new String[] {"services", forger},
+        new String[] {"health"}, new String[] {"health", eve}, new String[] {"health", forger},
+        new String[] {"health", forger, "--json"})) {
+      Skiff.Result r = Skiff.run(env, command);
+      assertThat(r.exitCode()).as(r.toString()).isIn(SkiffCli.EXIT_OK, SkiffCli.EXIT_CALL_FAILED);
+      assertEscaped(r, List.of(command).contains("--json"));
+    }
+    Skiff.Result one = Skiff.run(env, "services", forger);
+    assertThat(one.out()).contains("  e\\u001b[2J").contains("(q\\u001b[2J").contains("h\\u001b[2J").contains("  d\\u001b[2J");
+    Skiff.Result checks = Skiff.run(env, "health", forger);
+    assertThat(checks.out()).contains("c\\u001b[2J").contains("m\\u001b[2J").contains("(x\\u001b[2J").contains("s\\u001b[2J");
   }
 }

@@ -44,7 +44,7 @@ class RoutingCommandsTest {
     kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
     binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
     kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding,
-        LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
+        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
     svc = EchoService.twoVersions("1.0.0", "2.0.0");
     Skiff.Result login = await().atMost(HANG).pollInterval(Duration.ofMillis(200))
         .until(() -> Skiff.runWithInput(ENV, ADMIN_PASSWORD + "\n", "login", "admin"), r -> r.exitCode() == 0);

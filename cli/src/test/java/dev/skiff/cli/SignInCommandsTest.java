@@ -38,7 +38,7 @@ class SignInCommandsTest {
   static void start() {
     transport = AmqpTransport.connect(EchoService.brokerUri());
     // tokens valid for 2 minutes: less than the CLI's renewal margin, so every command renews
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(LoginService.fromEnvironment(
+    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(new LoginService(
         Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m"))), 0);
   }
 
@@ -113,6 +113,15 @@ class SignInCommandsTest {
     assertThat(Path.of(env.get("SKIFF_TOKEN_FILE"))).doesNotExist();
     Skiff.Result noPassword = Skiff.runWithInput(env, "", "login", "admin");
     assertThat(noPassword.exitCode()).as(noPassword.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+  }
+
+  @Test
+  void aGroupAloneNamesItsCommands() {
+    Skiff.Result users = Skiff.run(env("group"), "users");
+    assertThat(users.exitCode()).as(users.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(users.err()).contains("Missing command: use 'skiff users add', 'roles', 'passwd' or 'list'");
+    Skiff.Result dead = Skiff.run(env("group"), "dead-letters");
+    assertThat(dead.err()).contains("Missing command: use 'skiff dead-letters list', 'replay' or 'discard'");
   }
 
   @Test

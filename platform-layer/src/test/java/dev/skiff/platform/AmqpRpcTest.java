@@ -54,6 +54,16 @@ class AmqpRpcTest extends RpcContract {
     return cf.getUsername();
   }
 
+  /**
+   * A reply queue as a Skiff client declares it, named for the raw connection's broker user: a service
+   * replies to no other (docs/security.md "Hostile input").
+   */
+  private static String replyQueue(Channel ch) throws Exception {
+    String q = AmqpNames.replyQueue(rawUser(), dev.skiff.platform.internal.Ids.random128());
+    ch.queueDeclare(q, false, true, true, null);
+    return q;
+  }
+
   /** Takes replies from a queue, by correlation id, until {@code n} have come (or fails after 30 s). */
   private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) {
     Map<String, GetResponse> replies = new java.util.HashMap<>();
@@ -70,7 +80,7 @@ class AmqpRpcTest extends RpcContract {
   void malformedProtobufOnTheWireIsAnsweredBadRequest() throws Exception {
     startEcho(b -> {});
     try (Connection c = rawConnection(); Channel ch = c.createChannel()) {
-      String replyQueue = ch.queueDeclare().getQueue();
+      String replyQueue = replyQueue(ch);
       AMQP.BasicProperties props =
           new AMQP.BasicProperties.Builder()
               .correlationId("raw-1")
@@ -98,10 +108,11 @@ class AmqpRpcTest extends RpcContract {
   void aRequestWithoutSkiffPropertiesIsAnsweredWithAClearErrorNotDropped() throws Exception {
     startEcho(b -> {});
     try (Connection c = rawConnection(); Channel ch = c.createChannel()) {
-      String replyQueue = ch.queueDeclare().getQueue();
-      // no type (endpoint), no message id, no context at all; then packed contexts that are garbage, in
-      // the app_id and in the header form
-      AMQP.BasicProperties bare = new AMQP.BasicProperties.Builder().correlationId("bare").replyTo(replyQueue).build();
+      String replyQueue = replyQueue(ch);
+      // no type (endpoint), no message id, no context at all (only the user_id that proves whose reply
+      // queue it names); then packed contexts that are garbage, in the app_id and in the header form
+      AMQP.BasicProperties bare =
+          new AMQP.BasicProperties.Builder().correlationId("bare").replyTo(replyQueue).userId(rawUser()).build();
       AMQP.BasicProperties garbage =
           new AMQP.BasicProperties.Builder()
               .correlationId("garbage")

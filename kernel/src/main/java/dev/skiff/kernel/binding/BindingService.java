@@ -1,6 +1,8 @@
 package dev.skiff.kernel.binding;
 
+import com.codahale.metrics.Counter;
 import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
@@ -25,6 +27,7 @@ import dev.skiff.proto.v1.SetRouteRequest;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeMap;
@@ -46,6 +49,13 @@ import org.slf4j.LoggerFactory;
  * bindings every {@link #REPAIR}, or less often when a pass takes long (a binding deleted by hand comes
  * back within that time). All its
  * operations are idempotent declares, binds and unbinds.
+ *
+ * <p>A queue found missing as it is bound (an instance announced without one: a fake announcement, or
+ * one that went away with its queue) is not bound again at every pass, since each try costs the broker a
+ * channel error: it is tried again after {@link #MISSING_FIRST_RETRY}, then twice as long each time up
+ * to {@link #MISSING_MAX_RETRY}, and after one {@link #MISSING_FIRST_RETRY} when the registry hears of a
+ * change of its service; counted as {@value #MISSING_QUEUES}. Its registry is bounded like the discovery
+ * service's ({@value #BOUND}, docs/security.md "Hostile input").
  */
 public final class BindingService extends KernelServiceBase {
   /** The service name the routing API answers on. */
@@ -74,10 +84,22 @@ public final class BindingService extends KernelServiceBase {
    * load, docs/routing.md). Once out of the ring nothing new picks it; a second is far more than a routing step takes.
    */
   static final Duration RETIRE_AFTER = Duration.ofSeconds(1);
+  /** How long the leader waits before it binds a queue found missing again, the first time. */
+  public static final Duration MISSING_FIRST_RETRY = Duration.ofSeconds(1);
+  /** How long the leader waits before it binds a queue found missing again, at most. */
+  public static final Duration MISSING_MAX_RETRY = Duration.ofMinutes(1);
+  /** The counter of binds that found their queue missing (each cost the broker a channel error). */
+  public static final String MISSING_QUEUES = "skiff.kernel.binding.missing-queue";
+  /** The name of the registry's bound: its metrics are {@code skiff.kernel.bound.binding-registry.*}. */
+  public static final String BOUND = "binding-registry";
   private static final Logger log = LoggerFactory.getLogger(BindingService.class);
 
   private final Clock clock;
   private final Duration warmUp;
+  private final Bound.Limits limits;
+  /** Queues found missing, by service and version ("" for the service queue): when to try again. */
+  private final Map<Version, Missing> missing = new ConcurrentHashMap<>();
+  private volatile Counter missingQueues = new Counter();
   /** Services to reconcile, each at most once in the queue. */
   private final LinkedBlockingQueue<String> dirty = new LinkedBlockingQueue<>();
   private final Set<String> pending = ConcurrentHashMap.newKeySet();
@@ -104,9 +126,14 @@ public final class BindingService extends KernelServiceBase {
   private Thread worker;
   private RoutingTopology.Lease lease;
 
-  /** For {@link java.util.ServiceLoader}: system clock, a warm-up of 3 s before a new leader acts. */
+  /**
+   * For {@link java.util.ServiceLoader}: system clock, a warm-up of 3 s before a new leader acts, the
+   * registry bounded as the environment says ({@link Registry#limitsFromEnvironment}).
+   *
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
   public BindingService() {
-    this(Clock.systemUTC(), Duration.ofSeconds(3));
+    this(Clock.systemUTC(), Duration.ofSeconds(3), Registry.limitsFromEnvironment(System.getenv()));
   }
 
   /**
@@ -115,9 +142,19 @@ public final class BindingService extends KernelServiceBase {
    *     it does not act on a registry that has not heard every instance yet (longer than the heartbeat)
    */
   public BindingService(Clock clock, Duration warmUp) {
+    this(clock, warmUp, Registry.DEFAULT_LIMITS);
+  }
+
+  /**
+   * @param clock the time source
+   * @param warmUp how long a new copy listens to announcements before it may change bindings
+   * @param limits how many instances and bytes its registry holds at most
+   */
+  public BindingService(Clock clock, Duration warmUp, Bound.Limits limits) {
     super("binding");
     this.clock = clock;
     this.warmUp = warmUp;
+    this.limits = limits;
   }
 
 
@@ -130,8 +167,13 @@ public final class BindingService extends KernelServiceBase {
       return;
     }
     topology = routing;
-    registry = new Registry(clock);
-    registry.onChange(this::markDirty);
+    missingQueues = context.metrics().counter(MISSING_QUEUES);
+    Bound bound = new Bound(BOUND, limits, false).register(context.metrics());
+    registry = new Registry(clock, bound);
+    registry.onChange(s -> {
+      retrySoon(s);
+      markDirty(s);
+    });
     registry.start(t, context.guard());
     rules = new RuleStore(routing, this::markDirty).start();
     server =
@@ -140,6 +182,7 @@ public final class BindingService extends KernelServiceBase {
             .version("1")
             .transport(t)
             .identities(context.guard().identities())
+            .healthCheck("bounds", Bound.healthCheck(List.of(bound)))
             .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> {
               checkRole(context.guard(), ctx.caller(), req.getRule().getService());
               return setRoute(req);
@@ -416,7 +459,7 @@ public final class BindingService extends KernelServiceBase {
     for (String v : running.keySet()) {
       versionsSeen.add(service + "#" + v);
       unusedVersions.remove(new Version(service, v));
-      topology.bindVersion(service, v);
+      bindQueue(new Version(service, v), () -> topology.bindVersion(service, v));
     }
     if (!effective.isEmpty()) {
       topology.declareSplit(service);
@@ -434,7 +477,7 @@ public final class BindingService extends KernelServiceBase {
       topology.stopRoutingToServiceQueue(service);
     } else {
       if (!running.isEmpty()) {
-        topology.routeToServiceQueue(service);
+        bindQueue(new Version(service, ""), () -> topology.routeToServiceQueue(service));
       }
       // the split goes last, so that while it exists its shares may still exist
       if (rules.servicesEver().contains(service) && topology.splitExists(service)) {
@@ -442,10 +485,13 @@ public final class BindingService extends KernelServiceBase {
         removeShares(service, Map.of());
       }
     }
-    if (running.isEmpty() && rule == null) {
-      cleaned.add(service);
+    if (running.isEmpty() && rule == null && rules.servicesEver().contains(service)) {
+      cleaned.add(service); // only services that had a rule: cleaned holds no name a sender made up
     } else {
       cleaned.remove(service);
+    }
+    if (running.isEmpty()) {
+      missing.keySet().removeIf(k -> k.service().equals(service));
     }
     // clean up after versions that no longer run: their queue goes once nobody consumes it and it is empty
     for (String key : Set.copyOf(versionsSeen)) {
@@ -453,6 +499,7 @@ public final class BindingService extends KernelServiceBase {
         String v = key.substring(service.length() + 1);
         if (!running.containsKey(v)) {
           versionsSeen.remove(key);
+          missing.remove(new Version(service, v));
           if (!topology.deleteVersionIfIdle(service, v)) {
             unusedVersions.add(new Version(service, v)); // in use or not empty: tried again at every full pass
           }
@@ -470,8 +517,53 @@ public final class BindingService extends KernelServiceBase {
     }
   }
 
-  /** A version of a service. */
+  /** A version of a service ("" for the service queue). */
   private record Version(String service, String version) {}
+
+  /**
+   * A queue found missing.
+   *
+   * @param failures binds that found it missing in a row
+   * @param lastNanos when it was last tried
+   * @param nextNanos when to try it again
+   */
+  private record Missing(int failures, long lastNanos, long nextNanos) {}
+
+  /**
+   * Binds a queue unless it was found missing and its time to try again has not come; counts and
+   * remembers when it is found missing.
+   */
+  private void bindQueue(Version queue, java.util.function.Supplier<RoutingTopology.Outcome> bind) {
+    Missing m = missing.get(queue);
+    long now = System.nanoTime();
+    if (m != null && now - m.nextNanos() < 0) {
+      return;
+    }
+    RoutingTopology.Outcome outcome = bind.get();
+    if (outcome == RoutingTopology.Outcome.MISSING) {
+      missingQueues.inc();
+      int failures = m == null ? 1 : m.failures() + 1;
+      long wait = Math.min(MISSING_MAX_RETRY.toNanos(), MISSING_FIRST_RETRY.toNanos() << Math.min(failures - 1, 20));
+      missing.put(queue, new Missing(failures, now, now + wait));
+      if (failures == 1) {
+        log.debug("the queue of {} {} does not exist; not bound again before {}", queue.service(),
+            queue.version().isEmpty() ? "(service queue)" : queue.version(), Duration.ofNanos(wait));
+      }
+    } else if (outcome == RoutingTopology.Outcome.DONE && m != null) {
+      missing.remove(queue);
+    }
+  }
+
+  /** A change of the service in the registry: its missing queues are tried again a little after their last try. */
+  private void retrySoon(String service) {
+    for (Map.Entry<Version, Missing> e : missing.entrySet()) {
+      Missing m = e.getValue();
+      long soon = m.lastNanos() + MISSING_FIRST_RETRY.toNanos();
+      if (e.getKey().service().equals(service) && soon - m.nextNanos() < 0) {
+        missing.replace(e.getKey(), m, new Missing(m.failures(), m.lastNanos(), soon));
+      }
+    }
+  }
 
   /** Takes the shares of a service other than those of the effective weights out of its split. */
   private void removeShares(String service, Map<String, Integer> effective) {

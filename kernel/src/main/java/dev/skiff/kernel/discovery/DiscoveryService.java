@@ -2,6 +2,7 @@ package dev.skiff.kernel.discovery;
 
 import dev.skiff.kernel.Guard;
 import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
@@ -21,30 +22,50 @@ public final class DiscoveryService extends KernelServiceBase {
   /** The service name queries go to. */
   public static final String SERVICE = "skiff.discovery";
 
+  /** The name of the registry's bound: its metrics are {@code skiff.kernel.bound.discovery-registry.*}. */
+  public static final String BOUND = "discovery-registry";
+
   private final Clock clock;
+  private final Bound.Limits limits;
   private Registry registry;
 
-  /** For {@link java.util.ServiceLoader}: the system clock. */
+  /**
+   * For {@link java.util.ServiceLoader}: the system clock, the registry bounded as the environment says
+   * ({@link Registry#limitsFromEnvironment}).
+   *
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
   public DiscoveryService() {
-    this(Clock.systemUTC());
+    this(Clock.systemUTC(), Registry.limitsFromEnvironment(System.getenv()));
   }
 
-  /** @param clock the time source */
+  /** @param clock the time source; the registry bounded by {@link Registry#DEFAULT_LIMITS} */
   public DiscoveryService(Clock clock) {
+    this(clock, Registry.DEFAULT_LIMITS);
+  }
+
+  /**
+   * @param clock the time source
+   * @param limits how many instances and bytes the registry holds at most
+   */
+  public DiscoveryService(Clock clock, Bound.Limits limits) {
     super("discovery");
     this.clock = clock;
+    this.limits = limits;
   }
 
 
   @Override
   protected void begin(KernelContext context) {
-    registry = closeAtEnd(new Registry(clock).start(context.transport(), context.guard()));
+    Bound bound = new Bound(BOUND, limits, false).register(context.metrics());
+    registry = closeAtEnd(new Registry(clock, bound).start(context.transport(), context.guard()));
     closeAtEnd(
         Server.builder(SERVICE)
             .description("The registry of running service instances")
             .version("1")
             .transport(context.transport())
             .identities(context.guard().identities())
+            .healthCheck("bounds", Bound.healthCheck(java.util.List.of(bound)))
             .endpoint(Endpoint.of("list", ListServicesRequest.class, ListServicesResponse.class, (req, ctx) -> list(req))
                 .withAccess(Guard.READ_VIEWS).asIdempotent())
             .build()

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.discovery;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.Guard;
 import dev.skiff.platform.discovery.Announcer;
 import dev.skiff.platform.pubsub.PubSub;
@@ -29,13 +30,21 @@ import java.util.function.Consumer;
  *
  * <p>Every copy of the discovery and binding services keeps its own registry from its own subscription
  * (every copy sees every announcement), so copies agree without talking to each other, and the binding
- * service does not depend on the discovery service being up. Thread-safe; owns one named thread.
+ * service does not depend on the discovery service being up.
+ *
+ * <p><b>Bounded</b> ({@link Bound}, docs/security.md "Hostile input"): at most {@code maxCount} instances
+ * and {@code maxBytes} bytes of announcements (their serialized size). At the bound an announcement of a
+ * new instance is refused, and counted; the instances known are kept and go on being heard (a heartbeat
+ * that would pass the byte bound keeps the instance's earlier announcement). Thread-safe; owns one named
+ * thread.
  */
 public final class Registry implements AutoCloseable {
   /** How long an instance that declared no expiry lives without announcements. */
   public static final Duration DEFAULT_EXPIRY = Duration.ofSeconds(6);
   /** How often expiry is checked. */
   public static final Duration SWEEP = Duration.ofMillis(250);
+  /** The default bound: 10,000 instances, 32 MiB of announcements. */
+  public static final Bound.Limits DEFAULT_LIMITS = new Bound.Limits(10_000, 32L << 20);
 
   private static final Comparator<InstanceInfo> ORDER =
       Comparator.comparing((InstanceInfo i) -> i.getAnnouncement().getService())
@@ -47,11 +56,34 @@ public final class Registry implements AutoCloseable {
   private final Clock clock;
   private final ScheduledExecutorService sweeper;
   private final AtomicBoolean started = new AtomicBoolean();
+  private final Bound bound;
+  /** The serialized size of the instances held; guarded by {@code this}, as every change is. */
+  private long bytes;
   private Transport.Subscription subscription;
 
-  /** @param clock the time source */
+  /**
+   * @param env environment variables
+   * @return the bound {@code SKIFF_REGISTRY_MAX_INSTANCES} and {@code SKIFF_REGISTRY_MAX_BYTES} set,
+   *     by default {@link #DEFAULT_LIMITS}
+   * @throws IllegalArgumentException naming a variable whose value is not a positive whole number
+   */
+  public static Bound.Limits limitsFromEnvironment(Map<String, String> env) {
+    return Bound.Limits.fromEnvironment(env, "SKIFF_REGISTRY_MAX_INSTANCES", DEFAULT_LIMITS.maxCount(),
+        "SKIFF_REGISTRY_MAX_BYTES", DEFAULT_LIMITS.maxBytes());
+  }
+
+  /** @param clock the time source; bounded by {@link #DEFAULT_LIMITS} */
   public Registry(Clock clock) {
+    this(clock, new Bound("registry", DEFAULT_LIMITS, false));
+  }
+
+  /**
+   * @param clock the time source
+   * @param bound how many instances and bytes it holds at most
+   */
+  public Registry(Clock clock, Bound bound) {
     this.clock = Objects.requireNonNull(clock, "clock");
+    this.bound = Objects.requireNonNull(bound, "bound");
     this.sweeper = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-registry-sweep"));
   }
 
@@ -97,17 +129,45 @@ public final class Registry implements AutoCloseable {
       return;
     }
     String key = a.getService() + "@" + a.getInstance();
-    if (a.getState() == InstanceAnnouncement.State.STOPPING) {
-      if (instances.remove(key) != null) {
-        fire(a.getService());
+    boolean changed;
+    synchronized (this) {
+      InstanceInfo before = instances.get(key);
+      if (a.getState() == InstanceAnnouncement.State.STOPPING) {
+        if (before == null) {
+          return;
+        }
+        forget(key, before);
+        changed = true;
+      } else {
+        InstanceInfo now = InstanceInfo.newBuilder().setAnnouncement(a).setLastSeenMs(clock.millis()).build();
+        long size = bytes + now.getSerializedSize() - (before == null ? 0 : before.getSerializedSize());
+        if (!bound.fits(instances.size() + (before == null ? 1 : 0), size)) {
+          if (before == null) {
+            bound.hit("an announcement of a new instance was refused");
+            return;
+          }
+          bound.hit("a larger announcement of a known instance was refused (its earlier one is kept)");
+          now = before.toBuilder().setLastSeenMs(clock.millis()).build();
+          size = bytes;
+        }
+        instances.put(key, now);
+        bytes = size;
+        changed = before == null || !before.getAnnouncement().getVersion().equals(now.getAnnouncement().getVersion());
       }
-      return;
+      bound.holds(instances.size(), bytes);
     }
-    InstanceInfo before =
-        instances.put(key, InstanceInfo.newBuilder().setAnnouncement(a).setLastSeenMs(clock.millis()).build());
-    if (before == null || !before.getAnnouncement().getVersion().equals(a.getVersion())) {
+    if (changed) {
       fire(a.getService());
     }
+  }
+
+  /** Removes an instance unless it changed since it was read; the caller holds the lock. */
+  private boolean forget(String key, InstanceInfo i) {
+    if (!instances.remove(key, i)) {
+      return false;
+    }
+    bytes -= i.getSerializedSize();
+    return true;
   }
 
   /** Forgets the instances not heard from within their expiry. */
@@ -116,10 +176,22 @@ public final class Registry implements AutoCloseable {
     for (Map.Entry<String, InstanceInfo> e : instances.entrySet()) {
       InstanceInfo i = e.getValue();
       long ttl = i.getAnnouncement().getExpireAfterMs() > 0 ? i.getAnnouncement().getExpireAfterMs() : DEFAULT_EXPIRY.toMillis();
-      if (now - i.getLastSeenMs() > ttl && instances.remove(e.getKey(), i)) {
-        fire(i.getAnnouncement().getService());
+      if (now - i.getLastSeenMs() > ttl) {
+        boolean gone;
+        synchronized (this) {
+          gone = forget(e.getKey(), i);
+          bound.holds(instances.size(), bytes);
+        }
+        if (gone) {
+          fire(i.getAnnouncement().getService());
+        }
       }
     }
+  }
+
+  /** @return the registry's bound (its size, what it refused) */
+  public Bound bound() {
+    return bound;
   }
 
   private void fire(String service) {

@@ -136,19 +136,18 @@ public final class LoginService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
   public LoginService() {
-    this(LoginSettings.fromEnvironment(System.getenv()), System.getenv(), Clock.systemUTC());
+    this(System.getenv());
   }
 
   /**
-   * A login service configured by the given variables instead of the process's environment: for a
-   * kernel embedded in another program, such as a test (see {@link LoginSettings} for the variables).
+   * A login service configured by the given variables instead of the process's environment (the same
+   * names, {@link LoginSettings}): for running it inside another program, such as a test or the benchmarks.
    *
-   * @param env the variables, e.g. {@code SKIFF_BOOTSTRAP_ADMIN_PASSWORD}
-   * @return the service, not started
+   * @param env the variables, e.g. {@code Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ...)}
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
-  public static LoginService fromEnvironment(Map<String, String> env) {
-    return new LoginService(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
+  public LoginService(Map<String, String> env) {
+    this(LoginSettings.fromEnvironment(env), env, Clock.systemUTC());
   }
 
   private LoginService(LoginSettings settings, Map<String, String> env, Clock clock) {
@@ -484,7 +483,7 @@ public final class LoginService extends KernelServiceBase {
     String name = checkName(req.getUser());
     List<String> roles = checkRoles(req.getRolesList());
     long now = clock.millis();
-    long before = nextSecond(now);
+    long before = revocationBoundary(name, now);
     if (!store.setRoles(name, roles, before)) {
       throw new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'");
     }
@@ -509,7 +508,7 @@ public final class LoginService extends KernelServiceBase {
       checkPassword(name, req.getOldPassword(), "users.passwd", ctx);
     }
     long now = clock.millis();
-    long before = nextSecond(now);
+    long before = revocationBoundary(name, now);
     if (!store.setPassword(name, hasher.hash(req.getNewPassword()), before)) {
       throw new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'");
     }
@@ -572,6 +571,18 @@ public final class LoginService extends KernelServiceBase {
   /** @return the first whole second after a time: the precision of a token's issue time */
   static long nextSecond(long millis) {
     return (millis / 1000 + 1) * 1000;
+  }
+
+  /**
+   * Where a revocation of every session of a user must reach: the next whole second, or past the
+   * user's previous revocation when that is later. Tokens issued after a revocation carry it as their
+   * issue time ({@link #issue}), so a second change within the same second must reach beyond it, or the
+   * tokens issued between the two changes would stay valid.
+   */
+  private long revocationBoundary(String name, long now) {
+    long before = nextSecond(now);
+    long previous = store.user(name).map(UserStore.User::revokedBeforeMs).orElse(0L);
+    return previous >= before ? previous + 1000 : before;
   }
 
   private long keepUntil(long now) {

@@ -4,6 +4,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.MessageOrBuilder;
 import com.google.protobuf.util.JsonFormat;
 import com.sun.net.httpserver.HttpExchange;
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
@@ -54,21 +55,38 @@ public final class MonitoringService extends KernelServiceBase {
   private final Clock clock;
   private final HealthStore store;
 
-  /** A monitoring service on the system clock (what {@link java.util.ServiceLoader} creates). */
+  /** The name of the store's bound: its metrics are {@code skiff.kernel.bound.health-store.*}. */
+  public static final String BOUND = "health-store";
+
+  /**
+   * A monitoring service on the system clock, its store bounded as the environment says ({@link
+   * HealthStore#limitsFromEnvironment}): what {@link java.util.ServiceLoader} creates.
+   *
+   * @throws IllegalArgumentException naming a variable whose value is invalid
+   */
   public MonitoringService() {
-    this(Clock.systemUTC());
+    this(Clock.systemUTC(), HealthStore.limitsFromEnvironment(System.getenv()));
   }
 
-  /** @param clock the clock staleness is judged by */
+  /** @param clock the clock staleness is judged by; the store bounded by {@link HealthStore#DEFAULT_LIMITS} */
   public MonitoringService(Clock clock) {
+    this(clock, HealthStore.DEFAULT_LIMITS);
+  }
+
+  /**
+   * @param clock the clock staleness is judged by
+   * @param limits how many instances and bytes the store holds at most
+   */
+  public MonitoringService(Clock clock, Bound.Limits limits) {
     super("monitoring");
     this.clock = clock;
-    this.store = new HealthStore(clock, HISTORY);
+    this.store = new HealthStore(clock, HISTORY, new Bound(BOUND, limits, false));
   }
 
 
   @Override
   protected void begin(KernelContext context) {
+    store.bound().register(context.metrics());
     closeAtEnd(new PubSub(context.transport())
         .subscribeWithSender(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report, sender) -> {
           if (context.guard().mayActAs(Guard.HEALTH_REPORT, sender, report.getService())) {
@@ -80,6 +98,7 @@ public final class MonitoringService extends KernelServiceBase {
         .transport(context.transport())
         .identities(context.guard().identities())
         .settings(context.settings())
+        .healthCheck("bounds", Bound.healthCheck(java.util.List.of(store.bound())))
         .endpoint(Endpoint.of(ENDPOINT, HealthQuery.class, HealthOverview.class, (q, ctx) -> query(q)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .build()
         .start());

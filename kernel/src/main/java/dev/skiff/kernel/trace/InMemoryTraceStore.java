@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import dev.skiff.proto.v1.TraceSummary;
@@ -13,22 +14,47 @@ import java.util.Optional;
 
 /**
  * Traces in memory, bounded: at most {@code maxTraces} traces (the oldest, by first span received, are
- * evicted) of at most {@code maxSpansPerTrace} spans each (more are dropped and counted). What a
- * development kernel uses; it forgets everything on restart. Thread-safe (one lock; spans arrive in
- * batches, so it is not contended).
+ * evicted) of at most {@code maxSpansPerTrace} spans each (more are dropped and counted), and at most
+ * {@code maxBytes} bytes of spans, counted as their serialized size: to make room for a span the oldest
+ * traces are evicted, each eviction counted by the store's {@link Bound} ({@code trace-store}); a span that
+ * would not fit even then (its trace alone fills the store) is dropped and counted the same way. Evicting
+ * for the count bound is the store's normal rotation (counted in {@link #evictedTraces()}); evicting for
+ * bytes is a sign of unusually large traces, and fails the trace service's {@code bounds} check (WARN).
+ * What a development kernel uses; it forgets everything on restart. Thread-safe (one lock; spans arrive
+ * in batches, so it is not contended).
  */
 public final class InMemoryTraceStore implements TraceStore {
+  /** The default byte bound: 64 MiB of spans (serialized; about three times as much heap). */
+  public static final long DEFAULT_MAX_BYTES = 64L << 20;
+
   private final int maxTraces;
   private final int maxSpansPerTrace;
-  private final LinkedHashMap<String, List<Span>> traces = new LinkedHashMap<>();
+  private final Bound bound;
+  private final LinkedHashMap<String, Stored> traces = new LinkedHashMap<>();
+  private long bytes;
   private long evicted;
   private long droppedSpans;
+
+  /** A trace's spans and their bytes. */
+  private static final class Stored {
+    final List<Span> spans = new ArrayList<>(8);
+    long bytes;
+  }
 
   /**
    * @param maxTraces traces kept
    * @param maxSpansPerTrace spans kept per trace
    */
   public InMemoryTraceStore(int maxTraces, int maxSpansPerTrace) {
+    this(maxTraces, maxSpansPerTrace, DEFAULT_MAX_BYTES);
+  }
+
+  /**
+   * @param maxTraces traces kept
+   * @param maxSpansPerTrace spans kept per trace
+   * @param maxBytes bytes of spans kept (serialized size)
+   */
+  public InMemoryTraceStore(int maxTraces, int maxSpansPerTrace, long maxBytes) {
     if (maxTraces <= 0) {
       throw new IllegalArgumentException("maxTraces must be positive: " + maxTraces);
     }
@@ -37,46 +63,97 @@ public final class InMemoryTraceStore implements TraceStore {
     }
     this.maxTraces = maxTraces;
     this.maxSpansPerTrace = maxSpansPerTrace;
+    this.bound = new Bound("trace-store", new Bound.Limits(maxTraces, maxBytes), true);
   }
 
   @Override
   public synchronized void add(List<Span> spans) {
     for (Span s : spans) {
-      List<Span> trace = traces.get(s.getTraceId());
-      if (trace == null) {
-        trace = new ArrayList<>(8);
-        traces.put(s.getTraceId(), trace);
-        if (traces.size() > maxTraces) {
-          Iterator<String> eldest = traces.keySet().iterator();
-          eldest.next();
-          eldest.remove();
-          evicted++;
-        }
-      }
-      if (trace.size() >= maxSpansPerTrace) {
+      Stored trace = traces.get(s.getTraceId());
+      if (trace != null && trace.spans.size() >= maxSpansPerTrace) {
         droppedSpans++;
         continue;
       }
-      boolean seen = false;
-      for (Span o : trace) {
-        if (o.getSpanId().equals(s.getSpanId())) {
-          seen = true;
-          break;
+      if (trace != null && seen(trace, s)) {
+        continue;
+      }
+      int size = s.getSerializedSize();
+      if (!makeRoom(size, trace)) {
+        droppedSpans++;
+        bound.hit("a span was dropped: its trace alone fills the store");
+        continue;
+      }
+      if (trace == null) {
+        trace = new Stored();
+        traces.put(s.getTraceId(), trace);
+        if (traces.size() > maxTraces) {
+          evictEldest();
+          evicted++;
         }
       }
-      if (!seen) {
-        trace.add(s);
+      trace.spans.add(s);
+      trace.bytes += size;
+      bytes += size;
+    }
+    bound.holds(traces.size(), bytes);
+  }
+
+  private static boolean seen(Stored trace, Span s) {
+    for (Span o : trace.spans) {
+      if (o.getSpanId().equals(s.getSpanId())) {
+        return true;
       }
     }
+    return false;
+  }
+
+  /** Evicts the oldest traces but {@code keep} until {@code size} more bytes fit; false if they cannot. */
+  private boolean makeRoom(int size, Stored keep) {
+    long max = bound.limits().maxBytes();
+    while (bytes + size > max) {
+      Iterator<Map.Entry<String, Stored>> it = traces.entrySet().iterator();
+      Map.Entry<String, Stored> eldest = it.hasNext() ? it.next() : null;
+      if (eldest != null && eldest.getValue() == keep) {
+        eldest = it.hasNext() ? it.next() : null;
+      }
+      if (eldest == null) {
+        return false;
+      }
+      bytes -= eldest.getValue().bytes;
+      traces.remove(eldest.getKey());
+      bound.hit("the oldest trace was evicted for bytes");
+    }
+    return true;
+  }
+
+  private void evictEldest() {
+    Iterator<Stored> eldest = traces.values().iterator();
+    bytes -= eldest.next().bytes;
+    eldest.remove();
+  }
+
+  /** @return the store's byte bound (its size, what it evicted for bytes) */
+  public Bound bound() {
+    return bound;
+  }
+
+  @Override
+  public List<Bound> bounds() {
+    return List.of(bound);
+  }
+
+  /** @return the bytes of spans held (serialized size) */
+  public synchronized long bytes() {
+    return bytes;
   }
 
   @Override
   public synchronized Optional<List<Span>> trace(String traceId) {
-    List<Span> t = traces.get(traceId);
+    Stored t = traces.get(traceId);
     if (t == null) {
       return Optional.empty();
     }
-    List<Span> copy = new ArrayList<>(t);
+    List<Span> copy = new ArrayList<>(t.spans);
     copy.sort(Comparator.comparingLong(Span::getStartMicros));
     return Optional.of(copy);
   }
@@ -85,9 +162,9 @@ public final class InMemoryTraceStore implements TraceStore {
   public List<TraceSummary> recent(int limit, String service) {
     List<List<Span>> newestFirst = new ArrayList<>();
     synchronized (this) {
-      List<Map.Entry<String, List<Span>>> all = new ArrayList<>(traces.entrySet());
+      List<Stored> all = new ArrayList<>(traces.values());
       for (int i = all.size() - 1; i >= 0 && newestFirst.size() < limit; i--) {
-        List<Span> spans = all.get(i).getValue();
+        List<Span> spans = all.get(i).spans;
         if (service.isEmpty() || spans.stream().anyMatch(s -> s.getService().equals(service))) {
           newestFirst.add(new ArrayList<>(spans));
         }

@@ -65,7 +65,8 @@ final class MonitoringHealth implements HealthSource, AutoCloseable {
     if (monitoring.isPresent()) {
       return new MonitoringHealth(monitoring.get().store(), true, null, clock);
     }
-    HealthStore own = new HealthStore(clock, 1);
+    HealthStore own = new HealthStore(clock, 1,
+        new dev.skiff.kernel.Bound("trace-health-store", HealthStore.limitsFromEnvironment(System.getenv()), false));
     Transport.Subscription sub = new PubSub(context.transport())
         .subscribeWithSender(ServiceMonitor.TOPIC_PREFIX + "#", null, HealthReport.class, (topic, report, sender) -> {
           if (context.guard().mayActAs(Guard.HEALTH_REPORT, sender, report.getService())) {
@@ -73,6 +74,11 @@ final class MonitoringHealth implements HealthSource, AutoCloseable {
           }
         });
     return new MonitoringHealth(own, false, sub, clock);
+  }
+
+  /** @return the bound of the store of its own, when it keeps one (else the monitoring service's store is bounded) */
+  Optional<dev.skiff.kernel.Bound> bound() {
+    return local ? Optional.empty() : Optional.of(store.bound());
   }
 
   /** @return whether this reads the monitoring service of the same kernel (else reports of its own) */

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.SpanKind;
 import java.time.Clock;
@@ -16,14 +17,25 @@ import java.util.TreeSet;
 /**
  * Which services call which, from the spans of sampled traces over a sliding window (one-minute
  * buckets): calls and errors per caller → callee arc (from client spans), requests and errors per
- * service (from server spans). Thread-safe.
+ * service (from server spans).
+ *
+ * <p><b>Bounded</b> ({@link Bound} {@code trace-graph}, docs/security.md "Hostile input"): at most
+ * {@link #LIMITS} counters over the window (one per service or arc and minute; each counts as its name's
+ * length and 16 bytes). At the bound a span that would need a new counter is left out of the graph and
+ * counted; the counters known go on counting. Thread-safe.
  */
 public final class ServiceGraph {
   /** Stands for a caller that records no spans (a tool or an untraced service). */
   public static final String OUTSIDE = "(outside)";
 
+  /** The bound: 50,000 counters, 8 MiB. */
+  public static final Bound.Limits LIMITS = new Bound.Limits(50_000, 8L << 20);
+
   private final Clock clock;
   private final long windowMinutes;
+  private final Bound bound = new Bound("trace-graph", LIMITS, false);
+  private long entries;
+  private long bytes;
   private final TreeMap<Long, Map<String, long[]>> arcs = new TreeMap<>();
   private final TreeMap<Long, Map<String, long[]>> served = new TreeMap<>();
 
@@ -103,21 +115,49 @@ public final class ServiceGraph {
     expire(minute);
   }
 
-  private static void count(Map<String, long[]> m, String key, boolean error) {
-    long[] c = m.computeIfAbsent(key, k -> new long[2]);
+  private void count(Map<String, long[]> m, String key, boolean error) {
+    long[] c = m.get(key);
+    if (c == null) {
+      if (!bound.fits(entries + 1, bytes + weight(key))) {
+        bound.hit("a span was left out of the service graph");
+        return;
+      }
+      c = new long[2];
+      m.put(key, c);
+      entries++;
+      bytes += weight(key);
+    }
     c[0]++;
     if (error) {
       c[1]++;
     }
   }
 
+  private static long weight(String key) {
+    return key.length() + 16L;
+  }
+
   private void expire(long minute) {
     for (TreeMap<Long, Map<String, long[]>> m : List.of(arcs, served)) {
-      Iterator<Long> it = m.keySet().iterator();
-      while (it.hasNext() && it.next() <= minute - windowMinutes) {
+      Iterator<Map.Entry<Long, Map<String, long[]>>> it = m.entrySet().iterator();
+      while (it.hasNext()) {
+        Map.Entry<Long, Map<String, long[]>> e = it.next();
+        if (e.getKey() > minute - windowMinutes) {
+          break;
+        }
+        for (String k : e.getValue().keySet()) {
+          entries--;
+          bytes -= weight(k);
+        }
         it.remove();
       }
     }
+    bound.holds(entries, bytes);
+  }
+
+  /** @return the graph's bound (its size, what it left out) */
+  public Bound bound() {
+    return bound;
   }
 
   /**

@@ -19,6 +19,11 @@ final class SpanCheck {
   private static final Pattern SPAN_ID = Pattern.compile("[0-9a-f]{16}");
   private static final Pattern REQUEST_ID = Pattern.compile("[A-Za-z0-9._:-]{1,128}");
   private static final String ZERO_TRACE = "0".repeat(32);
+  /**
+   * The largest span (serialized): every field Skiff writes is bounded, so only fields Skiff does not
+   * know make one larger, and they would be stored as they came (docs/security.md, "Hostile input").
+   */
+  static final int MAX_SPAN_BYTES = 4096;
   private static final Set<String> CODES = Arrays.stream(ErrorCode.values()).map(Enum::name).collect(Collectors.toUnmodifiableSet());
 
   private SpanCheck() {}
@@ -28,6 +33,9 @@ final class SpanCheck {
    * @return why it is refused, or null when it is well-formed
    */
   static String problem(Span s) {
+    if (s.getSerializedSize() > MAX_SPAN_BYTES) {
+      return "span is over " + MAX_SPAN_BYTES + " bytes";
+    }
     if (!TRACE_ID.matcher(s.getTraceId()).matches() || s.getTraceId().equals(ZERO_TRACE)) {
       return "trace id is not 32 lower-case hex characters";
     }

@@ -1,6 +1,7 @@
 package dev.skiff.kernel.trace;
 
 import com.codahale.metrics.Counter;
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
@@ -55,6 +56,8 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>SKIFF_TRACE_STORE</td><td>{@code memory} or {@code cassandra}</td><td>memory</td></tr>
  *   <tr><td>SKIFF_TRACE_MAX_TRACES</td><td>traces the in-memory store keeps</td><td>10000</td></tr>
  *   <tr><td>SKIFF_TRACE_MAX_SPANS</td><td>spans kept per trace</td><td>1000</td></tr>
+ *   <tr><td>SKIFF_TRACE_MAX_BYTES</td><td>bytes of spans (serialized) the in-memory store keeps; the oldest
+ *       traces are evicted to make room</td><td>67108864 (64 MiB)</td></tr>
  *   <tr><td>SKIFF_TRACE_TTL</td><td>(cassandra) how long spans are kept: {@code 168h}, {@code 30m}, {@code P7D}, ...</td><td>168h (7 days)</td></tr>
  *   <tr><td>SKIFF_TRACE_KEYSPACE</td><td>(cassandra) the keyspace, created if missing</td><td>skiff_trace</td></tr>
  *   <tr><td>SKIFF_TRACE_WRITE_QUEUE</td><td>(cassandra) spans waiting to be written; more are dropped and counted</td><td>10000</td></tr>
@@ -83,7 +86,12 @@ public final class TraceService extends KernelServiceBase {
   private final ServiceGraph graph;
   private final AtomicLong spansReceived = new AtomicLong();
   private final AtomicLong droppedUpstream = new AtomicLong();
-  private final Map<String, Long> droppedByInstance = new java.util.concurrent.ConcurrentHashMap<>();
+  /** The bound of {@link #droppedByInstance}: 10,000 instances; keys are at most 256 characters. */
+  static final Bound.Limits DROP_REPORT_LIMITS = new Bound.Limits(10_000, 10_000L * 2 * 256);
+  private final Bound dropReports = new Bound("trace-drop-reports", DROP_REPORT_LIMITS, true);
+  /** The last figure of spans dropped each instance reported, the least recently heard first (guarded by itself). */
+  private final Map<String, Long> droppedByInstance = new java.util.LinkedHashMap<>(16, 0.75f, true);
+  private long dropReportBytes;
   /** Spans refused as malformed ({@link SpanCheck}): the kernel's {@value #INVALID_SPANS} once started. */
   private volatile Counter invalidSpans = new Counter();
 
@@ -152,7 +160,8 @@ public final class TraceService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is not a positive number
    */
   public static InMemoryTraceStore inMemoryFromEnvironment(Map<String, String> env) {
-    return new InMemoryTraceStore(EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_TRACES", 10_000), EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_SPANS", 1_000));
+    return new InMemoryTraceStore(EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_TRACES", 10_000), EnvVars.positiveInt(env, "SKIFF_TRACE_MAX_SPANS", 1_000),
+        EnvVars.positiveLong(env, "SKIFF_TRACE_MAX_BYTES", InMemoryTraceStore.DEFAULT_MAX_BYTES));
   }
 
   @Override
@@ -177,6 +186,14 @@ public final class TraceService extends KernelServiceBase {
             .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).withAccess(Guard.READ_VIEWS).asIdempotent())
             .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).withAccess(Guard.READ_VIEWS).asIdempotent());
     store.healthCheck().ifPresent(check -> b.healthCheck("trace-store", check));
+    List<Bound> bounds = new java.util.ArrayList<>(store.bounds());
+    bounds.add(graph.bound());
+    bounds.add(dropReports);
+    if (monitoringHealth != null) {
+      monitoringHealth.bound().ifPresent(bounds::add);
+    }
+    bounds.forEach(bound -> bound.register(context.metrics()));
+    b.healthCheck("bounds", Bound.healthCheck(bounds));
     closeAtEnd(b.build().start());
     context.web().mount("/traces", "Traces: sequence diagrams and the service graph", new TracePages(this));
     log.info("trace service: storing spans from {} in {}; graph coloured by {}", SpanSink.ALL_TOPICS,
@@ -221,9 +238,27 @@ public final class TraceService extends KernelServiceBase {
     store.add(valid);
     graph.add(valid);
     spansReceived.addAndGet(valid.size());
-    if (batch.getDroppedTotal() > 0) {
-      Long before = droppedByInstance.put(batch.getService() + "/" + batch.getInstance(), batch.getDroppedTotal());
-      droppedUpstream.addAndGet(batch.getDroppedTotal() - (before == null ? 0 : before));
+    if (batch.getDroppedTotal() > 0 && batch.getService().length() + batch.getInstance().length() < 256) {
+      noteDropped(batch.getService() + "/" + batch.getInstance(), batch.getDroppedTotal());
+    }
+  }
+
+  /** Adds what an instance dropped since its last report; forgets the instance heard from least recently past the bound. */
+  private void noteDropped(String key, long total) {
+    synchronized (droppedByInstance) {
+      Long before = droppedByInstance.put(key, total);
+      droppedUpstream.addAndGet(total - (before == null ? 0 : before));
+      if (before == null) {
+        dropReportBytes += 2L * key.length();
+      }
+      var it = droppedByInstance.keySet().iterator();
+      while (!dropReports.fits(droppedByInstance.size(), dropReportBytes) && it.hasNext()) {
+        String eldest = it.next();
+        it.remove();
+        dropReportBytes -= 2L * eldest.length();
+        dropReports.hit("the spans-dropped figure of the instance heard from least recently was forgotten");
+      }
+      dropReports.holds(droppedByInstance.size(), dropReportBytes);
     }
   }
 

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.proto.v1.Span;
 import dev.skiff.proto.v1.TraceSummary;
@@ -52,6 +53,15 @@ public interface TraceStore extends AutoCloseable {
    */
   default Optional<HealthCheck> healthCheck() {
     return Optional.empty();
+  }
+
+  /**
+   * @return the bounds of what the store holds in this process (docs/security.md, "Hostile input"),
+   *     which the trace service registers with its metrics and its {@code bounds} healthcheck; empty for
+   *     none
+   */
+  default List<Bound> bounds() {
+    return List.of();
   }
 
   /** Releases what the store holds. Idempotent. */

@@ -51,8 +51,13 @@ final class LoginFixture implements AutoCloseable {
 
   /** Starts a login service on a store (the previous one, if any, must be stopped first). */
   LoginService startLogin(LoginSettings settings, UserStore store) {
+    return startLogin(new LoginService(settings, store, Clock.systemUTC()));
+  }
+
+  /** Starts a login service made elsewhere (the previous one, if any, must be stopped first). */
+  LoginService startLogin(LoginService service) {
     Transport t = AmqpTransport.connect(uri);
-    login = new LoginService(settings, store, Clock.systemUTC());
+    login = service;
     kernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(login), 0);
     toClose.add(t);
     toClose.add(kernel);

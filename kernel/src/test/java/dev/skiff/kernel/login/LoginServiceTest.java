@@ -18,6 +18,7 @@ import com.nimbusds.jose.jwk.gen.ECKeyGenerator;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.PlainJWT;
 import com.nimbusds.jwt.SignedJWT;
+import dev.skiff.kernel.TestClock;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.proto.v1.ChangePasswordRequest;
@@ -36,6 +37,7 @@ import dev.skiff.proto.v1.WhoAmIRequest;
 import dev.skiff.testing.RabbitMqExtension;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
+import java.time.Instant;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Date;
@@ -77,6 +79,15 @@ class LoginServiceTest {
 
   private String adminToken() {
     return f.login("admin", ADMIN_PASSWORD).getToken();
+  }
+
+  @Test
+  void aLoginServiceMadeFromGivenVariablesTakesItsSettingsFromThem() {
+    f.startLogin(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m")));
+    long now = System.currentTimeMillis();
+    Session s = f.login("admin", ADMIN_PASSWORD);
+    assertThat(s.getRolesList()).containsExactly("ADMIN");
+    assertThat(s.getExpiresAtMs()).isBetween(now + 60_000, now + 2 * 60_000 + 1000);
   }
 
   @Test
@@ -208,6 +219,23 @@ class LoginServiceTest {
     await().ignoreExceptions().atMost(Duration.ofSeconds(30)).until(() -> refusal(() -> f.probe("whoami", bob3)).getMessage().contains("revoked"));
     assertThat(f.probe("whoami", f.login("bob", "bob-password-3").getToken())).isEqualTo("bob");
     assertThat(f.probe("whoami", admin)).as("the administrator's own session goes on").isEqualTo("admin");
+  }
+
+  @Test
+  void twoChangesWithinOneSecondEndTheSessionsOpenedBetweenThem() {
+    // a clock that stands still: every change and login below falls in the same second
+    TestClock still = new TestClock(Instant.now());
+    store = new MemoryUserStore(1000, 1000, still);
+    f.startLogin(new LoginService(LoginSettings.defaults().withBootstrapAdminPassword(ADMIN_PASSWORD), store, still));
+    String admin = adminToken();
+    f.addUser(admin, "cleo", "cleo-password-1");
+    passwd(admin, "cleo", "", "cleo-password-2");
+    String between = f.login("cleo", "cleo-password-2").getToken();
+    assertThat(f.probe("whoami", between)).isEqualTo("cleo");
+    passwd(admin, "cleo", "", "cleo-password-3");
+    await().ignoreExceptions().atMost(Duration.ofSeconds(30))
+        .until(() -> refusal(() -> f.probe("whoami", between)).getMessage().contains("revoked"));
+    assertThat(f.probe("whoami", f.login("cleo", "cleo-password-3").getToken())).isEqualTo("cleo");
   }
 
   private UserResponse passwd(String token, String user, String old, String neu) {

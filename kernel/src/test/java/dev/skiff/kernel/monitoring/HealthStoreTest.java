@@ -2,6 +2,7 @@ package dev.skiff.kernel.monitoring;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.TestClock;
 import dev.skiff.proto.v1.CheckResult;
 import dev.skiff.proto.v1.EndpointStats;
@@ -22,6 +23,22 @@ class HealthStoreTest {
       r.addChecks(CheckResult.newBuilder().setName("db").setMessage("down"));
     }
     return r.build();
+  }
+
+  @Test
+  void atItsBoundTheStoreRefusesNewInstancesUntilOldOnesAreForgotten() {
+    HealthStore store = new HealthStore(clock, 3, new Bound("test-health", new Bound.Limits(2, 1 << 20), false));
+    store.accept(report("a", 1_000, 0, 0, true));
+    store.accept(report("b", 1_000, 0, 0, true));
+    store.accept(report("c", 1_000, 0, 0, true));
+    assertThat(store.service("svc").orElseThrow().getInstancesList()).extracting(i -> i.getLatest().getInstance()).containsExactly("a", "b");
+    assertThat(store.bound().hits()).isEqualTo(1);
+    clock.advance(Duration.ofMillis(30_000));
+    store.accept(report("a", 31_000, 0, 0, true)); // a known instance is still heard at the bound
+    clock.advance(Duration.ofMillis(31_000)); // b: 61 s without a report, past 60 intervals of 1 s
+    store.accept(report("c", 62_000, 0, 0, true));
+    assertThat(store.service("svc").orElseThrow().getInstancesList()).extracting(i -> i.getLatest().getInstance()).containsExactly("a", "c");
+    assertThat(store.bound().count()).isEqualTo(2);
   }
 
   @Test

@@ -2,6 +2,7 @@ package dev.skiff.kernel.routing;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.TestClock;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.proto.v1.InstanceAnnouncement;
@@ -74,6 +75,26 @@ class RegistryExpiryTest {
   void anInstanceThatDeclaredNoExpiryIsForgottenAfterTheDefault() {
     registry.apply(running("s", "a", 0));
     assertForgottenJustAfter(Registry.DEFAULT_EXPIRY);
+  }
+
+  @Test
+  void atItsBoundTheRegistryRefusesNewInstancesKeepsTheKnownOnesAndTakesNewOnesOnceSomeExpire() {
+    try (Registry small = new Registry(clock, new Bound("test-registry", new Bound.Limits(2, 1 << 20), false))) {
+      small.apply(running("s", "a", 6000));
+      small.apply(running("s", "b", 6000));
+      small.apply(running("s", "c", 6000));
+      assertThat(small.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("a", "b");
+      assertThat(small.bound().hits()).isEqualTo(1);
+      assertThat(Bound.healthCheck(List.of(small.bound())).execute().healthy()).isFalse();
+      clock.advance(Duration.ofMillis(4000));
+      small.apply(running("s", "a", 6000)); // a known instance is still heard at the bound
+      clock.advance(Duration.ofMillis(2001));
+      small.expire(); // b expires
+      small.apply(running("s", "c", 6000));
+      assertThat(small.list("s")).extracting(i -> i.getAnnouncement().getInstance()).containsExactly("a", "c");
+      assertThat(small.bound().count()).isEqualTo(2);
+      assertThat(small.bound().bytes()).isEqualTo(small.list("s").stream().mapToLong(i -> i.getSerializedSize()).sum());
+    }
   }
 
   @Test

@@ -30,7 +30,7 @@ final class RoutesAdmin implements AutoCloseable {
     transport = AmqpTransport.connect(uri);
     try {
       kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()),
-          List.of(LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD))), 0);
+          List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD))), 0);
     } catch (RuntimeException e) {
       transport.close();
       throw e;

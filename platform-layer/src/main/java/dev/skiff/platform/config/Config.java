@@ -1,5 +1,6 @@
 package dev.skiff.platform.config;
 
+import dev.skiff.platform.internal.Redaction;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.UnknownHostException;
@@ -433,7 +434,8 @@ public final class Config {
       boolean ipv6 = host.indexOf(':') >= 0;
       if (host.isBlank() || host.contains(" ") || port < 1 || port > 65535
           || (ipv6 && !host.matches("[0-9a-fA-F:.]+")) || (!ipv6 && !host.matches("[A-Za-z0-9._-]+"))) {
-        throw invalid(path, "must be a comma-separated list of host or host:port (port 1-65535); '" + item + "' is not");
+        throw invalid(path, "must be a comma-separated list of host or host:port (port 1-65535); '" + Redaction.uri(item) + "' is not"
+            + (item.indexOf('@') >= 0 ? " (no user or password goes in a host list)" : ""));
       }
       out.add(InetSocketAddress.createUnresolved(host, port));
     }
@@ -472,7 +474,8 @@ public final class Config {
   public ConfigException invalid(String path, String problem) {
     String full = full(path);
     Value v = lookup(full);
-    String shown = v == null ? full + " (not set)" : full + " = '" + v.value() + "' (from " + v.origin() + ")";
+    // a value may be a URI with a password, or user:password@host where a host list belongs
+    String shown = v == null ? full + " (not set)" : full + " = '" + Redaction.uri(v.value()) + "' (from " + v.origin() + ")";
     return new ConfigException(full, shown + ": " + problem);
   }
 
@@ -494,11 +497,14 @@ public final class Config {
     return asMap().hashCode();
   }
 
-  /** @return the values of this view, with where each came from (secrets are not hidden: do not log) */
+  /**
+   * @return the values of this view, with where each came from (the passwords of URIs are hidden, other
+   *     secrets are not: do not log)
+   */
   @Override
   public String toString() {
     return subtree().entrySet().stream()
-        .map(e -> e.getKey() + " = " + e.getValue().value() + "  # " + e.getValue().origin())
+        .map(e -> e.getKey() + " = " + Redaction.of(e.getValue().value()) + "  # " + e.getValue().origin())
         .collect(Collectors.joining("\n"));
   }
 }

@@ -1,5 +1,6 @@
 package dev.skiff.platform.config;
 
+import dev.skiff.platform.internal.Redaction;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
@@ -59,6 +60,16 @@ public record Settings(
     Optional<Duration> brokerWait,
     long maxInFlightBytes,
     int maxDeliveries) {
+
+  /** The settings, with the broker URI's password hidden. */
+  @Override
+  public String toString() {
+    return "Settings[amqpUri=" + Redaction.uri(amqpUri) + ", serviceVersion=" + serviceVersion + ", instanceId=" + instanceId
+        + ", concurrency=" + concurrency + ", prefetch=" + prefetch + ", maxMessageBytes=" + maxMessageBytes
+        + ", defaultTimeout=" + defaultTimeout + ", drainGrace=" + drainGrace + ", heartbeat=" + heartbeat
+        + ", outlierEjection=" + outlierEjection + ", brokerWait=" + brokerWait + ", maxInFlightBytes=" + maxInFlightBytes
+        + ", maxDeliveries=" + maxDeliveries + "]";
+  }
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
   public static final String DEFAULT_AMQP_URI = "amqp://guest:guest@localhost:5672";

@@ -8,7 +8,9 @@ import java.util.Arrays;
 
 /**
  * The answers a server keeps for its dedupe window, so that a request seen again (same endpoint, request
- * id and reply encoding) is answered from here instead of running twice.
+ * id and reply encoding) is answered from here instead of running twice. Each answer is kept with the
+ * fingerprint of the request it answered (its proven caller and its body), so that {@link Dedupe} gives it
+ * only to the same caller asking the same thing again.
  *
  * <p>Answers are kept as bytes in a ring buffer, oldest overwritten first, found through an
  * open-addressing table of 64-bit key hashes and ring positions (a hit is checked against the key kept
@@ -30,8 +32,20 @@ final class AnswerCache {
     }
   }
 
-  /** Record header: length (int), time (long), key length (int), error (byte), JSON flag (byte). */
-  private static final int HEADER = 4 + 8 + 4 + 1 + 1;
+  /**
+   * An answer as found, with the fingerprint of the request it answered (its caller and body,
+   * {@link Dedupe#fingerprint}).
+   */
+  record Kept(Answer answer, byte[] fingerprint) {}
+
+  /** The size of a request's fingerprint: a SHA-256 digest. */
+  static final int FINGERPRINT = 32;
+  /**
+   * Record header: length (int), time (long), key length (int), error (byte), JSON flag (byte), the
+   * fingerprint of the request answered ({@value #FINGERPRINT} bytes).
+   */
+  private static final int HEADER = 4 + 8 + 4 + 1 + 1 + FINGERPRINT;
+  private static final int FINGERPRINT_AT = 18;
   /** Records start on multiples of this, so a skip marker (an int) always fits before the ring's end. */
   private static final int ALIGN = 8;
   private static final int SKIP = -1;
@@ -55,7 +69,7 @@ final class AnswerCache {
 
   /**
    * @param windowMillis how long an answer is kept
-   * @param maxBytes the most the ring may take: answers, their keys and about 24 bytes each
+   * @param maxBytes the most the ring may take: answers, their keys and about 56 bytes each
    */
   AnswerCache(long windowMillis, long maxBytes) {
     if (windowMillis <= 0 || maxBytes < 1024 || maxBytes > Integer.MAX_VALUE - 8) {
@@ -75,12 +89,16 @@ final class AnswerCache {
    * others).
    *
    * @param key endpoint, request id and reply encoding
+   * @param fingerprint the fingerprint of the request answered ({@value #FINGERPRINT} bytes)
    * @param error the error it answered with, or null
    * @param contentType the reply's encoding
    * @param body the reply's body
    * @param nowMillis the time
    */
-  synchronized void put(String key, ErrorCode error, String contentType, byte[] body, long nowMillis) {
+  synchronized void put(String key, byte[] fingerprint, ErrorCode error, String contentType, byte[] body, long nowMillis) {
+    if (fingerprint.length != FINGERPRINT) {
+      throw new IllegalArgumentException("a fingerprint has " + FINGERPRINT + " bytes: " + fingerprint.length);
+    }
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     int len = HEADER + k.length + body.length;
     int size = aligned(len);
@@ -97,6 +115,7 @@ final class AnswerCache {
     buf.putInt(at + 12, k.length);
     ring[at + 16] = (byte) (error == null ? 0 : error.ordinal() + 1);
     ring[at + 17] = (byte) (ContentTypes.isJson(contentType) ? 1 : 0);
+    System.arraycopy(fingerprint, 0, ring, at + FINGERPRINT_AT, FINGERPRINT);
     System.arraycopy(k, 0, ring, at + HEADER, k.length);
     System.arraycopy(body, 0, ring, at + HEADER + k.length, body.length);
     head = pos + size;
@@ -177,9 +196,10 @@ final class AnswerCache {
   /**
    * @param key endpoint, request id and reply encoding
    * @param nowMillis the time
-   * @return the answer kept for it within the window, or null
+   * @return the answer kept for it within the window, with the fingerprint of the request it answered;
+   *     or null
    */
-  synchronized Answer get(String key, long nowMillis) {
+  synchronized Kept get(String key, long nowMillis) {
     byte[] k = key.getBytes(StandardCharsets.UTF_8);
     long h = hash(k, 0, k.length);
     int mask = hashes.length - 1;
@@ -197,8 +217,10 @@ final class AnswerCache {
     int len = buf.getInt(at);
     byte[] body = Arrays.copyOfRange(ring, at + HEADER + k.length, at + len);
     int error = ring[at + 16];
-    return new Answer(
-        error == 0 ? null : CODES[error - 1], ring[at + 17] == 1 ? ContentTypes.JSON : ContentTypes.PROTOBUF, body);
+    byte[] fingerprint = Arrays.copyOfRange(ring, at + FINGERPRINT_AT, at + FINGERPRINT_AT + FINGERPRINT);
+    return new Kept(
+        new Answer(error == 0 ? null : CODES[error - 1], ring[at + 17] == 1 ? ContentTypes.JSON : ContentTypes.PROTOBUF, body),
+        fingerprint);
   }
 
   /**

@@ -1,5 +1,9 @@
 package dev.skiff.platform.server;
 
+import dev.skiff.platform.transport.RequestMessage;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -11,7 +15,11 @@ import java.util.concurrent.ConcurrentHashMap;
  * here waits for that run's answer (a <em>follower</em>); only the first runs.
  *
  * <p>Keys name the endpoint, the request id and the reply encoding, so that the same id at another
- * endpoint, or asked for in JSON, is another request. Thread-safe.
+ * endpoint, or asked for in JSON, is another request. An answer goes only to the request it answered:
+ * each request's {@link #fingerprint} (its proven caller and its body) must be the first's, else the
+ * request is answered CONFLICT and the first's answer stays unseen. Request ids show in traces and logs;
+ * without this, anyone who read one could send it again, with any body, and get another caller's answer
+ * (issue 17, docs/security.md "Hostile input"). Thread-safe.
  */
 final class Dedupe {
   /** What a request is, as far as dedupe goes. */
@@ -21,8 +29,21 @@ final class Dedupe {
     /** Its id was answered here: it has been answered from the kept answer. */
     ANSWERED,
     /** Its id is running here: it will be answered with that run's answer. */
-    FOLLOWER
+    FOLLOWER,
+    /**
+     * Its id was answered or is running here for another caller or another body: it has been answered
+     * CONFLICT.
+     */
+    CONFLICT
   }
+
+  private static final ThreadLocal<MessageDigest> SHA_256 = ThreadLocal.withInitial(() -> {
+    try {
+      return MessageDigest.getInstance("SHA-256");
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  });
 
   /** A request id running here, with the duplicates waiting for its answer. */
   private static final class Running {
@@ -58,8 +79,48 @@ final class Dedupe {
   }
 
   /**
+   * What a request is, for telling whether a kept answer is its own: the SHA-256 of its
+   * broker-validated sender, the service it says it calls from, its session token (as sent: the
+   * person's session), its body's encoding and its body. Two requests with the same fingerprint come
+   * from the same proven caller and ask the same thing.
+   *
+   * @param req the request
+   * @return {@value AnswerCache#FINGERPRINT} bytes
+   */
+  static byte[] fingerprint(RequestMessage req) {
+    MessageDigest d = SHA_256.get();
+    d.reset();
+    update(d, req.userId());
+    update(d, req.fromService());
+    update(d, req.userToken());
+    update(d, req.contentType());
+    d.update(req.body());
+    return d.digest();
+  }
+
+  /** Adds a text that may be absent, length first, so that no two sequences of texts digest alike. */
+  private static void update(MessageDigest d, String text) {
+    if (text == null) {
+      d.update((byte) 0);
+      return;
+    }
+    byte[] b = text.getBytes(StandardCharsets.UTF_8);
+    d.update((byte) 1);
+    d.update((byte) (b.length >>> 24));
+    d.update((byte) (b.length >>> 16));
+    d.update((byte) (b.length >>> 8));
+    d.update((byte) b.length);
+    d.update(b);
+  }
+
+  private static boolean sameRequest(byte[] a, byte[] b) {
+    return MessageDigest.isEqual(a, b);
+  }
+
+  /**
    * Finds a request's role, answering it at once if its id was answered here, or making it a follower
-   * if its id is running here.
+   * if its id is running here; if that answer or run is another caller's, or for another body, it is
+   * answered CONFLICT ({@link ServerCall#conflict}).
    *
    * @param call the request
    * @param key its key
@@ -67,9 +128,13 @@ final class Dedupe {
    * @return its role
    */
   Role join(ServerCall call, String key, long nowMillis) {
-    AnswerCache.Answer kept = answers.get(key, nowMillis);
+    AnswerCache.Kept kept = answers.get(key, nowMillis);
     if (kept != null) {
-      call.replyWith(kept);
+      if (!sameRequest(kept.fingerprint(), call.fingerprint())) {
+        call.conflict();
+        return Role.CONFLICT;
+      }
+      call.replyWith(kept.answer());
       return Role.ANSWERED;
     }
     Running fresh = new Running(call);
@@ -78,18 +143,26 @@ final class Dedupe {
       if (first == null) {
         return Role.FIRST;
       }
+      boolean conflict = false;
       synchronized (first) {
-        if (first.answer != null) {
-          call.replyWith(first.answer);
-          return Role.ANSWERED;
-        }
-        if (!first.abandoned) {
-          if (first.followers == null) {
-            first.followers = new ArrayList<>(2);
+        if (first.answer != null || !first.abandoned) {
+          if (!sameRequest(first.first.fingerprint(), call.fingerprint())) {
+            conflict = true;
+          } else if (first.answer != null) {
+            call.replyWith(first.answer);
+            return Role.ANSWERED;
+          } else {
+            if (first.followers == null) {
+              first.followers = new ArrayList<>(2);
+            }
+            first.followers.add(call);
+            return Role.FOLLOWER;
           }
-          first.followers.add(call);
-          return Role.FOLLOWER;
         }
+      }
+      if (conflict) {
+        call.conflict();
+        return Role.CONFLICT;
       }
       // the first was handed back or dropped unrun: this one runs in its place
       if (running.replace(key, first, fresh)) {
@@ -111,7 +184,7 @@ final class Dedupe {
    */
   List<ServerCall> answered(String key, ServerCall first, AnswerCache.Answer answer, boolean keep, long nowMillis) {
     if (keep) {
-      answers.put(key, answer.error(), answer.contentType(), answer.body(), nowMillis);
+      answers.put(key, first.fingerprint(), answer.error(), answer.contentType(), answer.body(), nowMillis);
     }
     return end(key, first, r -> r.answer = answer);
   }

@@ -67,6 +67,31 @@ final class EndpointGuard {
     throw new SkiffException(decision.refusal(), service + "/" + endpoint.name() + ": " + decision.reason());
   }
 
+  /**
+   * Writes to the {@link AuditLog} the refusal of a request whose reply address is not its caller's own
+   * ({@link dev.skiff.platform.transport.Transport.Delivery#replyAddressAllowed}): the caller as its
+   * broker user proves it (its token is not read), and the address, escaped.
+   *
+   * @param req the request
+   */
+  void auditReplyAddress(RequestMessage req) {
+    AuditLog.denied(
+        service, req.endpoint(), Caller.of(req.userId(), req.fromService(), identities, null, null), "refused",
+        "its reply address " + req.replyTo() + " is not a reply queue of its broker user: no reply sent, not run", req.requestId());
+  }
+
+  /**
+   * Writes to the {@link AuditLog} a request answered CONFLICT for reusing the request id of another
+   * caller's call, or of another body's: the caller as its broker user proves it (its token is not read).
+   *
+   * @param req the request
+   */
+  void auditConflict(RequestMessage req) {
+    AuditLog.denied(
+        service, req.endpoint(), Caller.of(req.userId(), req.fromService(), identities, null, null), "CONFLICT",
+        "its request id was used by another caller or with another request body within the dedupe window", req.requestId());
+  }
+
   private Caller prove(RequestMessage req) {
     String token = req.userToken();
     UserIdentity user = null;

@@ -39,12 +39,13 @@ import org.slf4j.LoggerFactory;
  *     .start();
  * }</pre>
  *
- * <p>A request's way through it (docs/architecture.md): the transport delivers it ({@link #dispatch}),
- * the {@link Admission} rules decide whether it is taken (expired: dropped, never started; too big:
+ * <p>A request's way through it (docs/architecture.md): the transport delivers it ({@link #dispatch});
+ * one whose reply address is not its proven caller's own is refused unanswered (docs/security.md
+ * "Hostile input"); the {@link Admission} rules decide whether it is taken (expired: dropped, never started; too big:
  * BAD_REQUEST and set aside; delivered the delivery limit times, unsettled each time: INTERNAL and set
  * aside; waited too long: CAPACITY; unknown endpoint: NOT_FOUND; its body over the bound of the bodies
  * held: CAPACITY), {@link Dedupe} answers a
- * request id already answered or running here, the {@link HandlerPool} runs its handler (and its
+ * request id already answered or running here (CONFLICT when it was another caller's or another body's), the {@link HandlerPool} runs its handler (and its
  * watchdog answers TIMEOUT to one that overruns its deadline, lending the pool a thread in its place),
  * and the request's {@link ServerCall} answers and settles it exactly once.
  *
@@ -201,6 +202,11 @@ public final class Server implements AutoCloseable {
    * Runs on a transport thread; never blocks.
    */
   private void dispatch(RequestMessage req, Transport.Delivery delivery) {
+    if (!delivery.replyAddressAllowed()) {
+      // before anything that answers: no reply, not even an error, goes where the caller may not receive
+      new ServerCall(site, req, delivery).refuseReplyAddress();
+      return;
+    }
     if (!lifecycle.isRunning()) {
       ServerCall.handBack(site, req, delivery);
       return;
@@ -233,9 +239,14 @@ public final class Server implements AutoCloseable {
     Endpoint<?, ?> endpoint = verdict.endpoint();
     call.admitted(endpoint, verdict.deadlineMillis());
     String key = call.dedupeKey();
-    if (key != null && site.dedupe().join(call, key, now) != Dedupe.Role.FIRST) {
-      site.counters().dedupeHit();
-      return;
+    if (key != null) {
+      Dedupe.Role role = site.dedupe().join(call, key, now);
+      if (role != Dedupe.Role.FIRST) {
+        if (role != Dedupe.Role.CONFLICT) {
+          site.counters().dedupeHit();
+        }
+        return;
+      }
     }
     Admission.Verdict redelivery = admission.onRedelivery(endpoint, req, delivery.redelivered());
     if (redelivery != null) {

@@ -74,6 +74,7 @@ final class ServerCall implements HandlerPool.Task {
   private final String parentSpanId;
   private Endpoint<?, ?> endpoint;
   private String dedupeKey;
+  private byte[] fingerprint;
   private volatile long deadline;
   private volatile boolean handlerRan;
   /** Whether it was taken for a handler (counted as held until it settles). */
@@ -151,9 +152,21 @@ final class ServerCall implements HandlerPool.Task {
    */
   String dedupeKey() {
     if (dedupeKey == null && !req.requestId().isEmpty()) {
+      // with its fingerprint, on the thread that hands it over: whoever reads the key (a duplicate
+      // comparing, the handler keeping the answer) finds the fingerprint written before it
+      fingerprint = Dedupe.fingerprint(req);
       dedupeKey = Dedupe.key(endpoint.name(), req.requestId(), replyType());
     }
     return dedupeKey;
+  }
+
+  /**
+   * @return what the request is, for dedupe: its proven caller and body ({@link Dedupe#fingerprint});
+   *     made with its {@link #dedupeKey}
+   */
+  byte[] fingerprint() {
+    byte[] f = fingerprint;
+    return f != null ? f : Dedupe.fingerprint(req);
   }
 
   @Override
@@ -308,6 +321,38 @@ final class ServerCall implements HandlerPool.Task {
             Codec.encode(located.toProto(), type)),
         verdict.reason().code(), e.description());
     observe(e.code(), true, System.nanoTime() - receivedNanos);
+  }
+
+  /**
+   * Its reply address is not its caller's own (another client's reply queue, a durable queue, or any
+   * queue when the request proves no caller: {@link Transport.Delivery#replyAddressAllowed}): refused
+   * unrun and unanswered, acknowledged, counted ({@code skiff.server.reply-address-refused}) and audited.
+   */
+  void refuseReplyAddress() {
+    if (!settleOnce()) {
+      return;
+    }
+    site.counters().replyAddressRefused();
+    site.guard().auditReplyAddress(req);
+    delivery.ack();
+    observe(ErrorCode.FORBIDDEN, false, System.nanoTime() - receivedNanos);
+  }
+
+  /**
+   * Its request id was answered or is running here for another caller or another body: answered
+   * CONFLICT, saying nothing of the other answer; counted ({@code skiff.server.dedupe-conflicts}) and
+   * audited. Nothing of it is kept.
+   */
+  void conflict() {
+    site.counters().dedupeConflict();
+    site.guard().auditConflict(req);
+    SkiffException e = new SkiffException(
+        ErrorCode.CONFLICT,
+        "this request id was used for another call to " + site.service() + "/" + endpoint.name()
+            + " (by another caller, or with another request body) within the dedupe window; a new request needs a new request id");
+    String type = replyType();
+    replyWith(new AnswerCache.Answer(ErrorCode.CONFLICT, type,
+        Codec.encode(e.withOrigin(site.service(), req.endpoint(), site.instanceId(), req.requestId()).toProto(), type)));
   }
 
   /** Its deadline passed before it started: acknowledged, not answered (its caller has stopped waiting). */

@@ -12,8 +12,9 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 
 /**
- * A server's own metrics (docs/observability.md): how many requests it dropped, refused, answered from
- * its dedupe cache or answered TIMEOUT while their handler still ran; its in-flight, queued and
+ * A server's own metrics (docs/observability.md): how many requests it dropped, refused (a reply address
+ * not the caller's own among them), answered from its dedupe cache, answered CONFLICT for reusing another
+ * call's request id, or answered TIMEOUT while their handler still ran; its in-flight, queued and
  * dedupe-entry gauges; a timer and a {@code batched} gauge per endpoint. Also the typed view of its load
  * that the monitor reads ({@link ServerLoad}). It keeps the bytes of the request bodies the server holds
  * ({@code skiff.server.in-flight-bytes}, and the most it ever held, {@code skiff.server.in-flight-bytes.max})
@@ -28,6 +29,8 @@ final class ServerCounters implements ServerLoad {
   private final Counter queueWaitRejected;
   private final Counter inFlightBytesRejected;
   private final Counter deadLettered;
+  private final Counter replyAddressRefused;
+  private final Counter dedupeConflicts;
   /** The bytes of the request bodies held: taken and not yet settled. */
   private final AtomicLong heldBytes = new AtomicLong();
   /** The most {@link #heldBytes} ever was. */
@@ -57,6 +60,8 @@ final class ServerCounters implements ServerLoad {
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
     this.inFlightBytesRejected = metrics.counter("skiff.server.in-flight-bytes-rejected");
     this.deadLettered = metrics.counter("skiff.server.dead-lettered");
+    this.replyAddressRefused = metrics.counter("skiff.server.reply-address-refused");
+    this.dedupeConflicts = metrics.counter("skiff.server.dedupe-conflicts");
     metrics.gauge("skiff.server.in-flight-bytes", () -> heldBytes::get);
     metrics.gauge("skiff.server.in-flight-bytes.max", () -> peakBytes::get);
     metrics.gauge("skiff.server.dedupe-entries", () -> () -> dedupe.keptAnswers(clock.millis()));
@@ -158,6 +163,19 @@ final class ServerCounters implements ServerLoad {
   /** A duplicate was answered from the dedupe cache, or waited for its first's answer. */
   void dedupeHit() {
     dedupeHits.inc();
+  }
+
+  /** A request was refused unanswered: its reply address was not its caller's own. */
+  void replyAddressRefused() {
+    replyAddressRefused.inc();
+  }
+
+  /**
+   * A request was answered CONFLICT: its id was answered or running here for another caller or another
+   * request body.
+   */
+  void dedupeConflict() {
+    dedupeConflicts.inc();
   }
 
   /** A request was answered TIMEOUT while its handler still ran. */

@@ -19,11 +19,25 @@ import java.util.function.Consumer;
  */
 public interface RoutingTopology extends AutoCloseable {
   /**
+   * What an operation that binds a queue found: a queue that does not exist is told apart from other
+   * failures, so that the binding service does not bind it again and again (each try costs the broker a
+   * channel error) for instances announced without a queue (docs/security.md, "Hostile input").
+   */
+  enum Outcome {
+    /** Done. */
+    DONE,
+    /** Not done: the queue (or the exchange) does not exist. */
+    MISSING,
+    /** Not done, for another reason (say, the broker cannot be reached). */
+    FAILED
+  }
+
+  /**
    * @param service the service
    * @param version a version that runs
-   * @return whether it was done: calls pinned to the version reach its queue
+   * @return {@link Outcome#DONE} when calls pinned to the version now reach its queue
    */
-  boolean bindVersion(String service, String version);
+  Outcome bindVersion(String service, String version);
 
   /**
    * @param service the service
@@ -34,9 +48,9 @@ public interface RoutingTopology extends AutoCloseable {
 
   /**
    * @param service the service
-   * @return whether it was done: the service's calls reach its service queue (no rule)
+   * @return {@link Outcome#DONE} when the service's calls now reach its service queue (no rule)
    */
-  boolean routeToServiceQueue(String service);
+  Outcome routeToServiceQueue(String service);
 
   /**
    * @param service the service

@@ -214,6 +214,20 @@ public interface Transport extends AutoCloseable {
     boolean instanceAddressed();
 
     /**
+     * Whether the request's reply address belongs to its proven sender, so that a reply may go there
+     * (docs/security.md "Hostile input"). Over RabbitMQ: a reply queue named for the sender's
+     * broker-validated user, or a direct reply-to address; never another client's reply queue or a
+     * durable queue that a request merely names. A request without a reply address passes (nothing is
+     * sent). A server refuses a request that fails this, unanswered; the transport sends no reply there
+     * whatever it is asked.
+     *
+     * @return whether a reply may be sent to the request's reply address; true by default
+     */
+    default boolean replyAddressAllowed() {
+      return true;
+    }
+
+    /**
      * Whether this request was delivered before to a consumer that went away without settling it (an
      * instance that died, a connection that broke), so its handler may have run, in part or whole.
      *

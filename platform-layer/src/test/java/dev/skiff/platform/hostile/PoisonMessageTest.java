@@ -166,6 +166,13 @@ class PoisonMessageTest {
         .build();
   }
 
+  /** A reply queue as a Skiff client declares it, named for the raw connection's broker user (the only kind a service replies to). */
+  private String replyQueue(Channel ch) throws IOException {
+    String q = AmqpNames.replyQueue(rawUser, Long.toHexString(System.nanoTime()));
+    ch.queueDeclare(q, false, true, true, null);
+    return q;
+  }
+
   /** @return how many messages wait in the service's dead-letter queue, or -1 while there is none */
   private long deadLetters() {
     try (Channel ch = raw.createChannel()) {
@@ -200,7 +207,7 @@ class PoisonMessageTest {
     // over amqp-client's 64 MiB inbound cap, under RabbitMQ's 128 MB message limit (issue 17)
     int size = (64 << 20) + (6 << 20);
     Channel ch = raw.createChannel();
-    String replyQueue = ch.queueDeclare().getQueue();
+    String replyQueue = replyQueue(ch);
     ch.basicPublish("", AmqpNames.serviceQueue(service), false, request("huge", "echo", replyQueue), new byte[size]);
 
     AtomicInteger served = new AtomicInteger();
@@ -243,7 +250,7 @@ class PoisonMessageTest {
     AmqpTransport serving = newTransport();
     Server server = start(serving, b -> b.maxInFlightBytes(bound));
     Channel ch = raw.createChannel();
-    String replyQueue = ch.queueDeclare().getQueue();
+    String replyQueue = replyQueue(ch);
     byte[] fits = EchoRequest.newBuilder().setBlob(ByteString.copyFrom(new byte[3 << 20])).build().toByteArray();
     byte[] tooBig = new byte[20_000_000];
     for (int i = 0; i < 10; i++) {

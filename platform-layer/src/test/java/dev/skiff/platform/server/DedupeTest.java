@@ -79,11 +79,26 @@ class DedupeTest {
   }
 
   private ServerCall call(Recorded delivery) {
-    ServerCall c = new ServerCall(site,
-        RequestMessage.builder().correlationId("c" + System.nanoTime()).requestId("r1").service("test.dedupe").endpoint("e")
-            .replyTo("q").build(), delivery);
+    return call(delivery, b -> {});
+  }
+
+  private ServerCall call(Recorded delivery, java.util.function.Consumer<RequestMessage.Builder> change) {
+    RequestMessage.Builder b = RequestMessage.builder().correlationId("c" + System.nanoTime()).requestId("r1").service("test.dedupe")
+        .endpoint("e").userId("alice").replyTo("q").body(EchoRequest.newBuilder().setText("hi").build().toByteArray());
+    change.accept(b);
+    ServerCall c = new ServerCall(site, b.build(), delivery);
     c.admitted(endpoint, NOW + 30_000);
     return c;
+  }
+
+  private static ErrorCode errorOf(Recorded d) {
+    ReplyMessage r = d.replies.get(0);
+    assertThat(r.ok()).isFalse();
+    try {
+      return ErrorCode.valueOf(dev.skiff.proto.v1.Error.parseFrom(r.body()).getCode().name());
+    } catch (com.google.protobuf.InvalidProtocolBufferException e) {
+      throw new AssertionError(e);
+    }
   }
 
   private static AnswerCache.Answer ok(String text) {
@@ -135,6 +150,46 @@ class DedupeTest {
     assertThat(d2.requeues).as("the follower is handed back with it").isEqualTo(1);
     ServerCall next = call(new Recorded());
     assertThat(dedupe.join(next, key, NOW)).isEqualTo(Dedupe.Role.FIRST);
+  }
+
+  @Test
+  void aKeptAnswerGoesOnlyToTheSameCallerWithTheSameBodyAndAnyOtherIsAConflict() {
+    ServerCall first = call(new Recorded());
+    String key = first.dedupeKey();
+    assertThat(dedupe.join(first, key, NOW)).isEqualTo(Dedupe.Role.FIRST);
+    dedupe.answered(key, first, ok("alice's answer"), true, NOW);
+    List<java.util.function.Consumer<RequestMessage.Builder>> others = List.of(
+        b -> b.userId("mallory"),
+        b -> b.userId(null),
+        b -> b.body(EchoRequest.newBuilder().setText("other").build().toByteArray()),
+        b -> b.userToken("someone's session"),
+        b -> b.fromService("other.service"),
+        b -> b.contentType(ContentTypes.JSON));
+    for (java.util.function.Consumer<RequestMessage.Builder> other : others) {
+      Recorded d = new Recorded();
+      assertThat(dedupe.join(call(d, other), key, NOW + 1)).isEqualTo(Dedupe.Role.CONFLICT);
+      assertThat(d.replies).singleElement().satisfies(r -> assertThat(r.body()).isNotEqualTo(ok("alice's answer").body()));
+      assertThat(errorOf(d)).isEqualTo(ErrorCode.CONFLICT);
+      assertThat(d.acks).isEqualTo(1);
+    }
+    Recorded same = new Recorded();
+    assertThat(dedupe.join(call(same), key, NOW + 2)).isEqualTo(Dedupe.Role.ANSWERED);
+    assertThat(same.replies).singleElement().satisfies(r -> assertThat(r.body()).isEqualTo(ok("alice's answer").body()));
+    assertThat(dedupe.keptAnswers(NOW + 2)).as("a conflict keeps nothing").isEqualTo(1);
+  }
+
+  @Test
+  void aDuplicateOfARunningRequestFromAnotherCallerIsAConflictNotAFollower() {
+    ServerCall first = call(new Recorded());
+    String key = first.dedupeKey();
+    dedupe.join(first, key, NOW);
+    Recorded d = new Recorded();
+    assertThat(dedupe.join(call(d, b -> b.userId("mallory")), key, NOW)).isEqualTo(Dedupe.Role.CONFLICT);
+    assertThat(errorOf(d)).isEqualTo(ErrorCode.CONFLICT);
+    Recorded retry = new Recorded();
+    ServerCall own = call(retry);
+    assertThat(dedupe.join(own, key, NOW)).isEqualTo(Dedupe.Role.FOLLOWER);
+    assertThat(dedupe.answered(key, first, ok("once"), true, NOW)).containsExactly(own);
   }
 
   @Test

@@ -10,6 +10,7 @@ import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -29,12 +30,14 @@ import org.slf4j.LoggerFactory;
 /**
  * The client side of the AMQP transport: a channel that publishes requests (with publisher confirms
  * and {@code mandatory}, so a request nobody can receive fails at once) and a reply queue of the
- * client's own, on the main connection. Its reply queue is server-named and follows the rename a
- * recovery gives it.
+ * client's own, on the main connection. Its reply queue is named for the connection's broker user
+ * ({@link AmqpNames#replyQueue}), so that a service replies to it only for requests sent as that user
+ * (docs/security.md "Hostile input"); the connection's recovery declares it again under a new name of
+ * the same user ({@link AmqpConnections}), which the client follows.
  */
 final class AmqpClientChannel implements Transport.ClientChannel {
   private static final Logger log = LoggerFactory.getLogger(AmqpClientChannel.class);
-  private static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+  private static final String DIRECT_REPLY_TO = AmqpNames.DIRECT_REPLY_TO;
   private static final long NACK_SETTLE_DELAY_MS = 100;
   /** Marks a send the broker refused (nack): for a routable request, its queue is full. */
   private static final SkiffException REFUSED = new SkiffException(ErrorCode.CAPACITY, "refused");
@@ -61,7 +64,9 @@ final class AmqpClientChannel implements Transport.ClientChannel {
       replyTo = DIRECT_REPLY_TO;
     } else {
       replies = connections.channel();
-      String q = replies.queueDeclare().getQueue();
+      String q = AmqpNames.replyQueue(connections.userName(), Ids.random128());
+      // exclusive and auto-deleted: it goes with its consumer, or its connection
+      replies.queueDeclare(q, false, true, true, null);
       replyTo = q;
       if (connections.main() instanceof AutorecoveringConnection ac) {
         ac.addQueueRecoveryListener(

@@ -10,6 +10,7 @@ import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
 import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Ids;
 import dev.skiff.platform.internal.Threads;
 import java.io.IOException;
 import java.util.List;
@@ -120,10 +121,18 @@ final class AmqpConnections implements AutoCloseable {
     try {
       cf.setUri(options.uri());
     } catch (Exception e) {
-      throw new IllegalArgumentException("invalid broker URI " + AmqpOptions.redact(options.uri()), e);
+      // neither the cause nor its message: amqp-client's may quote the user-info it could not decode
+      throw new IllegalArgumentException("invalid broker URI " + redactedUri(options) + " (refused by the AMQP client: "
+          + e.getClass().getSimpleName() + ")");
     }
     cf.setAutomaticRecoveryEnabled(true);
     cf.setTopologyRecoveryEnabled(true);
+    // a reply queue comes back under a new name: its old one may still be held by the broker for the
+    // connection that was lost (an exclusive queue lives until the broker notices), which would refuse
+    // it RESOURCE_LOCKED; the client follows the rename (AmqpClientChannel)
+    cf.setRecoveredQueueNameSupplier(
+        q -> AmqpNames.isReplyQueueName(q.getName()) ? AmqpNames.renamedReplyQueue(q.getName(), Ids.random128())
+            : q.isServerNamed() ? "" : q.getName());
     cf.setNetworkRecoveryInterval(1000);
     cf.setRequestedHeartbeat(10);
     cf.setConnectionTimeout(5000);

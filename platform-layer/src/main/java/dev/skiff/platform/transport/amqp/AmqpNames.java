@@ -15,6 +15,7 @@ package dev.skiff.platform.transport.amqp;
  *   skiff.route.S                     consistent-hash exchange splitting S between versions under a rule
  *   skiff.route.S#V=P                 fanout exchange carrying version V's share of P percent into it
  *   skiff.events.G                    queue shared by the subscribers of event group G
+ *   skiff.reply.U.N                   reply queue N of a client connected as broker user U, exclusive to it
  *   keys: S (any instance), S#V (version V), S@I (instance I)
  * </pre>
  */
@@ -23,6 +24,16 @@ public final class AmqpNames {
   public static final String RPC_EXCHANGE = "skiff.rpc";
   /** The topic exchange events are published to. */
   public static final String EVENTS_EXCHANGE = "skiff.events";
+  /**
+   * RabbitMQ's direct reply-to pseudo-queue: a request sent with this reply address by a channel that
+   * consumes from it arrives with an address the broker made for that channel
+   * ({@value #DIRECT_REPLY_TO}{@code .…}), which only that channel receives from.
+   */
+  public static final String DIRECT_REPLY_TO = "amq.rabbitmq.reply-to";
+  /** The start of every client reply queue's name: {@code skiff.reply.USER.NAME}. */
+  public static final String REPLY_QUEUE_PREFIX = "skiff.reply.";
+  /** The longest queue name the broker takes, in bytes. */
+  static final int MAX_QUEUE_NAME_BYTES = 255;
 
   private AmqpNames() {}
 
@@ -65,6 +76,79 @@ public final class AmqpNames {
    */
   public static String deadLetterQueue(String service) {
     return "skiff.dead." + service;
+  }
+
+  /**
+   * The reply queue of a client connected as a broker user: bound to that user by its name, so that a
+   * service can tell whether a request's reply address is its caller's own ({@link #isReplyAddressOf}),
+   * and so that a user's permissions can give it its own reply queues only (docs/security.md).
+   *
+   * @param user the broker user the client connects as
+   * @param name a name unique among the user's reply queues, without a dot
+   * @return the queue name, {@code skiff.reply.USER.NAME}
+   * @throws IllegalArgumentException if the name is empty or has a dot, or the queue name is longer than
+   *     the broker takes (255 bytes)
+   */
+  public static String replyQueue(String user, String name) {
+    if (name.isEmpty() || name.indexOf('.') >= 0) {
+      throw new IllegalArgumentException("a reply queue's own name must be non-empty and have no dot: " + name);
+    }
+    String q = REPLY_QUEUE_PREFIX + user + "." + name;
+    if (q.getBytes(java.nio.charset.StandardCharsets.UTF_8).length > MAX_QUEUE_NAME_BYTES) {
+      throw new IllegalArgumentException(
+          "the broker user name is too long for a reply queue name (at most " + (MAX_QUEUE_NAME_BYTES - q.length() + user.length())
+              + " characters)");
+    }
+    return q;
+  }
+
+  /**
+   * @param queue a queue name
+   * @return whether it is a client reply queue's ({@link #replyQueue}), whoever's
+   */
+  static boolean isReplyQueueName(String queue) {
+    return queue.startsWith(REPLY_QUEUE_PREFIX) && queue.lastIndexOf('.') > REPLY_QUEUE_PREFIX.length();
+  }
+
+  /**
+   * The same user's reply queue under another name: what a reply queue is declared as again when its
+   * connection recovers.
+   *
+   * @param replyQueue a reply queue's name ({@link #isReplyQueueName})
+   * @param name the new own name, without a dot
+   * @return the reply queue of the same user with that name
+   */
+  static String renamedReplyQueue(String replyQueue, String name) {
+    return replyQueue.substring(0, replyQueue.lastIndexOf('.') + 1) + name;
+  }
+
+  /**
+   * Whether a request's reply address belongs to its proven sender, so that a service may publish its
+   * reply there: a reply queue of the sender's broker user ({@link #replyQueue}: the prefix with the user,
+   * then a name without a dot, so that user {@code a} cannot name a queue of user {@code a.b}), or a
+   * direct reply-to address, which the broker delivers only to the channel that sent the request. Any
+   * other address (another client's reply queue, a durable queue such as the routing-rule stream, a
+   * server-named queue, which names no owner) is not.
+   *
+   * @param replyTo the request's reply address (not empty)
+   * @param user the sender's broker-validated user, or null when the request proves none (then only
+   *     direct reply-to)
+   * @return whether a reply may go there
+   */
+  public static boolean isReplyAddressOf(String replyTo, String user) {
+    if (replyTo.startsWith(DIRECT_REPLY_TO) && replyTo.length() > DIRECT_REPLY_TO.length() + 1
+        && replyTo.charAt(DIRECT_REPLY_TO.length()) == '.') {
+      return true;
+    }
+    if (user == null || user.isEmpty()) {
+      return false;
+    }
+    int from = REPLY_QUEUE_PREFIX.length() + user.length() + 1;
+    return replyTo.length() > from
+        && replyTo.startsWith(REPLY_QUEUE_PREFIX)
+        && replyTo.startsWith(user, REPLY_QUEUE_PREFIX.length())
+        && replyTo.charAt(from - 1) == '.'
+        && replyTo.indexOf('.', from) < 0;
   }
 
   /**

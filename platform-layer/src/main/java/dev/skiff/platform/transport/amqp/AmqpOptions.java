@@ -1,6 +1,7 @@
 package dev.skiff.platform.transport.amqp;
 
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Redaction;
 import java.net.URI;
 import java.net.URISyntaxException;
 import java.time.Duration;
@@ -80,6 +81,10 @@ public record AmqpOptions(
   /** The broker used when nothing else is configured ({@link Settings#DEFAULT_AMQP_URI}). */
   public static final String DEFAULT_URI = Settings.DEFAULT_AMQP_URI;
 
+  /** What to do about a user name or password that breaks its URI. */
+  private static final String ENCODE_HINT =
+      "in a user name or password, write @ / : # ? % and spaces percent-encoded (%40 %2F %3A %23 %3F %25 %20)";
+
   /** Checks the arguments. */
   public AmqpOptions {
     Objects.requireNonNull(uri, "uri");
@@ -102,14 +107,33 @@ public record AmqpOptions(
       // to localhost:5672 as guest
       parsed = new URI(uri).parseServerAuthority();
     } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("not a valid broker URI: " + redact(uri) + " (" + e.getReason() + ")");
+      throw new IllegalArgumentException("not a valid broker URI (" + e.getReason() + "; " + ENCODE_HINT + "): " + Redaction.uri(uri));
     }
     if (!"amqp".equals(parsed.getScheme()) && !"amqps".equals(parsed.getScheme())) {
-      throw new IllegalArgumentException("broker URI must start with amqp:// or amqps://: " + redact(uri));
+      throw new IllegalArgumentException("broker URI must start with amqp:// or amqps://: " + Redaction.uri(uri));
     }
     if (parsed.getHost() == null) {
-      throw new IllegalArgumentException("broker URI names no host: " + redact(uri));
+      throw new IllegalArgumentException("broker URI names no host: " + Redaction.uri(uri));
     }
+    // amqp://u:p@s/s@host/ parses, as host "s" and password "p": it would send the password's first part
+    // to a host named by its second
+    if (uri.indexOf('@') != uri.lastIndexOf('@') || (parsed.getRawUserInfo() == null && uri.indexOf('@') >= 0)) {
+      throw new IllegalArgumentException("broker URI has an '@' after its host (" + ENCODE_HINT + "): " + Redaction.uri(uri));
+    }
+    String userInfo = parsed.getRawUserInfo();
+    if (userInfo != null && userInfo.indexOf(':') != userInfo.lastIndexOf(':')) {
+      // amqp-client refuses it, with a message that quotes the user-info
+      throw new IllegalArgumentException("broker URI has a ':' in its password (" + ENCODE_HINT + "): " + Redaction.uri(uri));
+    }
+  }
+
+  /** The URI without its password ({@link #redact}), and the other fields. */
+  @Override
+  public String toString() {
+    return "AmqpOptions[uri=" + Redaction.uri(uri) + ", connectionName=" + connectionName + ", replyMode=" + replyMode
+        + ", serviceQueueExpiry=" + serviceQueueExpiry + ", assertUserId=" + assertUserId + ", maxInboundBytes="
+        + maxInboundBytes + ", consumerThreads=" + consumerThreads + ", messageTtl=" + messageTtl + ", deadLetters="
+        + deadLetters + "]";
   }
 
   /**
@@ -165,12 +189,19 @@ public record AmqpOptions(
   }
 
   /**
-   * A URI with its password replaced by {@code ***}, for logs and errors.
+   * A URI, or a text with URIs in it (an error message), with every password replaced by {@code ***}, for
+   * logs and errors: {@code amqp://guest:***@host:5672/vh}. The URI is split by its structure, not by a
+   * pattern: its user-info runs from {@code scheme://} to the last {@code @} before the end of the line,
+   * so a password holding {@code @ / : # ?} or spaces, percent-encoded or not, is hidden whole even when
+   * the URI does not parse; the user name (before the first {@code :}) is kept, and user-info with no
+   * {@code :} (a user alone, or a token) is hidden too. A URI in a text is found by its scheme
+   * ({@code amqp://}, {@code https://}, ...); a value of one word without a scheme
+   * ({@code user:password@host}) is hidden up to its last {@code @}.
    *
-   * @param uri a broker URI
-   * @return the redacted URI
+   * @param uri a broker URI, or a text containing URIs; null gives "null"
+   * @return the same text with every URI's password hidden
    */
   public static String redact(String uri) {
-    return uri.replaceAll("(//[^:/@]*:)[^@/]*@", "$1***@");
+    return Redaction.of(uri);
   }
 }

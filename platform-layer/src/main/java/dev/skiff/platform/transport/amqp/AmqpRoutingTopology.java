@@ -5,6 +5,7 @@ import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.ShutdownSignalException;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.RoutingTopology;
@@ -65,9 +66,24 @@ final class AmqpRoutingTopology implements RoutingTopology {
     return attempt(what, op) == null;
   }
 
+  private Outcome queueOp(String what, Op op) {
+    Exception failed = attempt(what, op);
+    return failed == null ? Outcome.DONE : notFound(failed) ? Outcome.MISSING : Outcome.FAILED;
+  }
+
+  /** @return whether the broker closed the channel with 404 NOT_FOUND */
+  static boolean notFound(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close close) {
+        return close.getReplyCode() == AMQP.NOT_FOUND;
+      }
+    }
+    return false;
+  }
+
   @Override
-  public boolean bindVersion(String service, String version) {
-    return op("bind version", c -> c.queueBind(
+  public Outcome bindVersion(String service, String version) {
+    return queueOp("bind version", c -> c.queueBind(
         AmqpNames.versionQueue(service, version), AmqpNames.RPC_EXCHANGE, AmqpNames.versionKey(service, version)));
   }
 
@@ -77,8 +93,8 @@ final class AmqpRoutingTopology implements RoutingTopology {
   }
 
   @Override
-  public boolean routeToServiceQueue(String service) {
-    return op("bind service queue", c -> c.queueBind(
+  public Outcome routeToServiceQueue(String service) {
+    return queueOp("bind service queue", c -> c.queueBind(
         AmqpNames.serviceQueue(service), AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service)));
   }
 

@@ -372,7 +372,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     private final String queue;
     private final AMQP.BasicProperties props;
     private final RequestMessage request;
+    /** Where the reply goes: the request's reply address, or null when it has none or it is not the caller's. */
     private final String replyTo;
+    private final boolean replyAddressAllowed;
     private final int deliveries;
     private final long discardedBodyBytes;
     private final boolean instanceAddressed;
@@ -384,7 +386,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       this.queue = queue;
       this.props = props;
       this.request = request;
-      this.replyTo = request.replyTo();
+      String to = request.replyTo();
+      this.replyAddressAllowed = to == null || to.isEmpty() || AmqpNames.isReplyAddressOf(to, request.userId());
+      this.replyTo = replyAddressAllowed ? to : null;
       this.deliveries = deliveries;
       this.discardedBodyBytes = discardedBodyBytes;
       this.instanceAddressed = instanceAddressed;
@@ -462,6 +466,11 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     @Override
     public boolean instanceAddressed() {
       return instanceAddressed;
+    }
+
+    @Override
+    public boolean replyAddressAllowed() {
+      return replyAddressAllowed;
     }
 
     @Override

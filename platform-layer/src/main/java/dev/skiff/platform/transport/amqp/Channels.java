@@ -2,6 +2,7 @@ package dev.skiff.platform.transport.amqp;
 
 import com.rabbitmq.client.AlreadyClosedException;
 import com.rabbitmq.client.Channel;
+import dev.skiff.platform.internal.Redaction;
 import java.io.IOException;
 import java.util.concurrent.TimeoutException;
 import org.slf4j.Logger;
@@ -21,7 +22,8 @@ final class Channels {
 
   /**
    * @param e a failure
-   * @return the messages of a failure and its causes, e.g. an IOException whose cause names the missing vhost
+   * @return the messages of a failure and its causes, e.g. an IOException whose cause names the missing
+   *     vhost, with the password of any URI in them hidden
    */
   static String causes(Throwable e) {
     StringBuilder b = new StringBuilder();
@@ -31,7 +33,7 @@ final class Channels {
       }
       b.append(t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage());
     }
-    return b.toString();
+    return Redaction.text(b.toString());
   }
 
   /**

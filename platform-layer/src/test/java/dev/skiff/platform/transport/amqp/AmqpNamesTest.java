@@ -1,6 +1,7 @@
 package dev.skiff.platform.transport.amqp;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
@@ -32,5 +33,47 @@ class AmqpNamesTest {
     assertThat(AmqpNames.serviceOfKey("a.b@i1")).isEqualTo("a.b");
     assertThat(AmqpNames.serviceOfKey("a.b#1.0.0")).isEqualTo("a.b");
     assertThat(AmqpNames.serviceOfKey("a.b")).isEqualTo("a.b");
+  }
+
+  @Test
+  void aReplyQueueIsNamedForItsUserAndARequestMayNameOnlyItsSendersOwnOrDirectReplyTo() {
+    assertThat(AmqpNames.replyQueue("com.example.svc", "0af3")).isEqualTo("skiff.reply.com.example.svc.0af3");
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.alice.0af3", "alice")).isTrue();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.a.b.0af3", "a.b")).isTrue();
+    // user "a" cannot name a reply queue of user "a.b", nor the reverse
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.a.b.0af3", "a")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.a.0af3", "a.b")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.bob.0af3", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.alicex.0af3", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.alice.", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.alice", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.reply.alice.0af3", null)).as("no proven sender").isFalse();
+    // server-named queues name no owner; durable queues are nobody's reply queue
+    assertThat(AmqpNames.isReplyAddressOf("amq.gen-XyZ", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("skiff.routes", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf(AmqpNames.serviceQueue("alice"), "alice")).isFalse();
+    // direct reply-to: the broker delivers to the channel that sent the request, whoever it is
+    assertThat(AmqpNames.isReplyAddressOf("amq.rabbitmq.reply-to.g1h2AA5yZXBseUAxMDg3NjUwNw==", null)).isTrue();
+    assertThat(AmqpNames.isReplyAddressOf("amq.rabbitmq.reply-to", "alice")).isFalse();
+    assertThat(AmqpNames.isReplyAddressOf("amq.rabbitmq.reply-tox", "alice")).isFalse();
+  }
+
+  @Test
+  void aRecoveredReplyQueueKeepsItsUserUnderANewName() {
+    String q = AmqpNames.replyQueue("a.b", "0af3");
+    assertThat(AmqpNames.isReplyQueueName(q)).isTrue();
+    assertThat(AmqpNames.isReplyQueueName(AmqpNames.serviceQueue("a"))).isFalse();
+    assertThat(AmqpNames.isReplyQueueName("skiff.reply.")).isFalse();
+    String renamed = AmqpNames.renamedReplyQueue(q, "77ee");
+    assertThat(renamed).isEqualTo("skiff.reply.a.b.77ee");
+    assertThat(AmqpNames.isReplyAddressOf(renamed, "a.b")).isTrue();
+  }
+
+  @Test
+  void aReplyQueuesOwnNameHasNoDotAndTheWholeNameFitsTheBrokersLimit() {
+    assertThatThrownBy(() -> AmqpNames.replyQueue("alice", "a.b")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> AmqpNames.replyQueue("alice", "")).isInstanceOf(IllegalArgumentException.class);
+    assertThatThrownBy(() -> AmqpNames.replyQueue("u".repeat(250), "0af3"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("too long");
   }
 }
