@@ -83,8 +83,14 @@ final class JettyExchange extends HttpExchange {
 
   @Override
   public void close() {
+    // read what the handler left of the body (at most WebServer.MAX_BODY_BYTES), so that the connection can
+    // serve the client's next request rather than be closed under it
+    try (InputStream rest = getRequestBody()) {
+      rest.transferTo(OutputStream.nullOutputStream());
+    } catch (IOException | RuntimeException e) {
+      // over the size limit, or the client went away: Jetty closes the connection after the response
+    }
     try {
-      getRequestBody().close();
       if (status < 0) {
         sendResponseHeaders(500, -1);
       }

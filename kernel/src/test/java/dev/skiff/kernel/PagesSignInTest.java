@@ -47,7 +47,7 @@ class PagesSignInTest {
   @BeforeEach
   void start() {
     kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
-        List.of(LoginService.fromEnvironment(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(Clock.systemUTC())),
+        List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(Clock.systemUTC())),
         0, WebServer.Options.defaults().withAuth(WebServer.Options.Auth.REQUIRED));
     client = Client.builder().transport(broker.transport()).build();
     base = "http://127.0.0.1:" + kernel.web().port();

@@ -114,6 +114,10 @@ class WebServerLimitsTest {
         .POST(HttpRequest.BodyPublishers.ofString("x")).timeout(Duration.ofSeconds(5)).build(), HttpResponse.BodyHandlers.ofString());
     assertThat(r.statusCode()).isEqualTo(401);
     assertThat(get("/ping", Duration.ofSeconds(5)).statusCode()).isEqualTo(200);
+    HttpResponse<String> large = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + web.port() + "/ping"))
+        .POST(HttpRequest.BodyPublishers.ofString("x".repeat(WebServer.MAX_BODY_BYTES + 1))).timeout(Duration.ofSeconds(5)).build(),
+        HttpResponse.BodyHandlers.ofString());
+    assertThat(large.statusCode()).as("a body over the limit").isEqualTo(413);
   }
 
   @Test
