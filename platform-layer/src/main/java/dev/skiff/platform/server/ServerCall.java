@@ -339,6 +339,29 @@ final class ServerCall implements HandlerPool.Task {
   }
 
   /**
+   * It named its person's session by a reference this instance cannot resolve ({@link SessionReferences}):
+   * not run, answered {@code UNAUTHORIZED} marked {@link ReplyMessage#sessionUnknown}, which a client
+   * meets by sending the same request again with the token in full. Nothing of it is kept (no dedupe
+   * entry: the request with its token is the same request).
+   */
+  void sessionUnknown() {
+    if (!settleOnce()) {
+      return;
+    }
+    SkiffException e = new SkiffException(
+        ErrorCode.UNAUTHORIZED,
+        "instance " + site.instanceId() + " of " + site.service() + " does not know the session this request refers to: "
+            + "send it again with the session token");
+    String type = replyType();
+    delivery.replyAndAck(
+        new ReplyMessage(
+            req.correlationId(), false, type, site.service(), site.version(), site.instanceId(), false,
+            Codec.encode(e.withOrigin(site.service(), req.endpoint(), site.instanceId(), req.requestId()).toProto(), type), null,
+            true));
+    observe(ErrorCode.UNAUTHORIZED, true, System.nanoTime() - receivedNanos);
+  }
+
+  /**
    * Its request id was answered or is running here for another caller or another body: answered
    * CONFLICT, saying nothing of the other answer; counted ({@code skiff.server.dedupe-conflicts}) and
    * audited. Nothing of it is kept.
