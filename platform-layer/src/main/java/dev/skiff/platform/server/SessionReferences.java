@@ -5,11 +5,10 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
+import dev.skiff.platform.internal.ExpiresAt;
 import dev.skiff.platform.internal.TokenReference;
 import java.time.Clock;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The session tokens a server has verified, found again by their short reference
@@ -42,22 +41,7 @@ final class SessionReferences {
     this.table = Caffeine.newBuilder()
         .maximumWeight(maxBytes)
         .weigher((Key k, Entry e) -> 2 * (k.user().length() + k.ref().length() + e.token().length()) + 96)
-        .expireAfter(new Expiry<Key, Entry>() {
-          @Override
-          public long expireAfterCreate(Key k, Entry e, long currentTime) {
-            return TimeUnit.MILLISECONDS.toNanos(Math.max(0, e.expiresAtMillis() - SessionReferences.this.clock.millis()));
-          }
-
-          @Override
-          public long expireAfterUpdate(Key k, Entry e, long currentTime, long currentDuration) {
-            return expireAfterCreate(k, e, currentTime);
-          }
-
-          @Override
-          public long expireAfterRead(Key k, Entry e, long currentTime, long currentDuration) {
-            return currentDuration;
-          }
-        })
+        .expireAfter(new ExpiresAt<Key, Entry>(clock, 0, Entry::expiresAtMillis))
         .executor(Runnable::run)
         .removalListener((Key k, Entry e, RemovalCause cause) -> {
           if (cause == RemovalCause.SIZE) {
