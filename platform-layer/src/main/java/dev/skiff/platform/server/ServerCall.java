@@ -352,6 +352,11 @@ final class ServerCall implements HandlerPool.Task {
         ErrorCode.UNAUTHORIZED,
         "instance " + site.instanceId() + " of " + site.service() + " does not know the session this request refers to: "
             + "send it again with the session token");
+    if (req.replyTo() == null) {
+      // no one to send it again: a replayed dead letter that travelled by reference
+      log.warn("{}/{} request {} refers to a person's session this instance does not know and has no reply address: not run "
+          + "(a replayed request made for a person must be made again by their client)", site.service(), req.endpoint(), req.requestId());
+    }
     String type = replyType();
     delivery.replyAndAck(
         new ReplyMessage(
