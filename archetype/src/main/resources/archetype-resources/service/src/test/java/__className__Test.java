@@ -101,6 +101,9 @@ class ${className}Test {
   void countsGreetingsInCassandra() {
     String name = "Ada " + UUID.randomUUID();
     try (InProcessSkiff skiff = InProcessSkiff.create()) {
+#if( $calling == "true" )
+      startUpstream(skiff, new AtomicReference<>());
+#end
       skiff.start(service());
       HelloRequest req = HelloRequest.newBuilder().setName(name).build();
       assertThat(skiff.client().call(${className}.NAME, "hello", req, HelloResponse.class).getTimes()).isEqualTo(1);
