@@ -71,9 +71,10 @@ final class NewCommand implements Callable<Integer> {
     out.println();
     out.println("next:");
     out.println("  cd " + shown + " && mvn -q package");
-    out.println("  skiff kernel                                   # in another terminal (bin/skiff kernel in a Skiff checkout)");
-    out.println("  java -jar service/target/" + artifact + ".jar     # in another terminal");
+    out.println("  skiff kernel        # in a second terminal (bin/skiff kernel in a Skiff checkout)");
+    out.println("  java -jar service/target/" + artifact + ".jar        # in a third, from " + shown);
     out.println("  skiff call " + Printable.text(service) + " hello '{\"name\": \"Ada\"}'");
+    out.println("(README.md in " + shown + " says more)");
     return SkiffCli.EXIT_OK;
   }
 }

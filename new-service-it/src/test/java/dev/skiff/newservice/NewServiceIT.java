@@ -108,6 +108,32 @@ class NewServiceIT {
     figures("mvn archetype:generate", toCall, tests, project);
   }
 
+  /**
+   * The options: {@code skiff new com.example.checkout --cassandra --calls com.example.payments} builds
+   * and passes its tests, on the real Cassandra (SKIFF_CASSANDRA_HOSTS, from scripts/test.sh) and with
+   * a stand-in for payments, once payments' messages are installed (in the generated builds' own local
+   * repository) as its README says.
+   */
+  @Test
+  void theOptionsMakeAServiceOnCassandraThatCallsAnother() throws Exception {
+    assertThat(System.getenv("SKIFF_CASSANDRA_HOSTS")).as("SKIFF_CASSANDRA_HOSTS: run with scripts/test.sh").isNotBlank();
+    Path dir = Files.createDirectories(tmp.resolve("options"));
+    Run payments = shell(dir, "options-payments", Map.of(), "skiff new " + SERVICE);
+    assertThat(payments.exitCode()).as(payments.toString()).isZero();
+    GeneratedBuild.Run installed = maven.mvn(dir.resolve("payments"), "options-payments-install", "-q", "install", "-pl", "api", "-am");
+    assertThat(installed.exitCode()).as("payments' messages installed; log " + installed.log()).isZero();
+
+    Run checkout = shell(dir, "options-checkout", Map.of(), "skiff new com.example.checkout --cassandra --calls " + SERVICE);
+    assertThat(checkout.exitCode()).as(checkout.toString()).isZero();
+    Path project = dir.resolve("checkout");
+    assertThat(project.resolve("service/src/main/resources/cassandra/checkout/V1__create_greetings.cql")).isRegularFile();
+    GeneratedBuild.Run built = maven.mvn(project, "options-checkout-test", "test");
+    assertThat(built.exitCode()).as("checkout mvn test; log " + built.log()).isZero();
+    GeneratedBuild.Tests tests = GeneratedBuild.tests(project.resolve("service"));
+    assertThat(tests.run()).as("checkout's unit tests, the Cassandra and deadline ones among them").isEqualTo(5);
+    assertThat(tests.failed()).isZero();
+  }
+
   /** The README's steps: build, run the jar, call it with its own skiff call line. */
   private GeneratedBuild.Tests buildRunAndCall(Path project, String tag) throws Exception {
     String readme = Files.readString(project.resolve("README.md"));
