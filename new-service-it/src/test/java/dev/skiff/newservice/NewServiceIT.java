@@ -19,6 +19,7 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -112,9 +113,11 @@ class NewServiceIT {
    * The options: {@code skiff new com.example.checkout --cassandra --calls com.example.payments} builds
    * and passes its tests, on the real Cassandra (SKIFF_CASSANDRA_HOSTS, from scripts/test.sh) and with
    * a stand-in for payments, once payments' messages are installed (in the generated builds' own local
-   * repository) as its README says.
+   * repository) as its README says. About a minute and a half (two more builds, a keyspace created), so
+   * on demand: {@code -Dskiff.new.options=true}.
    */
   @Test
+  @EnabledIfSystemProperty(named = "skiff.new.options", matches = "true")
   void theOptionsMakeAServiceOnCassandraThatCallsAnother() throws Exception {
     assertThat(System.getenv("SKIFF_CASSANDRA_HOSTS")).as("SKIFF_CASSANDRA_HOSTS: run with scripts/test.sh").isNotBlank();
     Path dir = Files.createDirectories(tmp.resolve("options"));
