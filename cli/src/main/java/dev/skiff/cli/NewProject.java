@@ -7,6 +7,7 @@ import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -93,7 +94,7 @@ final class NewProject {
    */
   List<Path> writeTo(Path dir) throws IOException {
     Path target = dir.toAbsolutePath().normalize();
-    if (Files.exists(target, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+    if (Files.exists(target, LinkOption.NOFOLLOW_LINKS)) {
       throw new FileAlreadyExistsException(target.toString(), null, "already exists");
     }
     Path parent = Objects.requireNonNull(target.getParent(), "a project folder needs a parent folder");
