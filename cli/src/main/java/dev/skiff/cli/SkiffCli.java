@@ -34,7 +34,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SkiffCli.Version.class,
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {NewCommand.class, CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n"
         + "Session (every command sends it): 'skiff login USER' keeps it in $" + SessionFile.ENV + ", else%n"
@@ -91,7 +91,7 @@ public final class SkiffCli implements Callable<Integer> {
   /** {@code skiff} alone: a usage error, as a command is required. */
   @Override
   public Integer call() {
-    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace', 'skiff kernel', 'skiff login' or 'skiff credentials' (skiff --help lists them all)");
+    throw new ParameterException(spec.commandLine(), "Missing command: use 'skiff new', 'skiff call', 'skiff load', 'skiff services', 'skiff route', 'skiff health', 'skiff trace', 'skiff kernel', 'skiff login' or 'skiff credentials' (skiff --help lists them all)");
   }
 
   /**

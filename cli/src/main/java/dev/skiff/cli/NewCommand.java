@@ -1,0 +1,80 @@
+package dev.skiff.cli;
+
+import dev.skiff.platform.internal.Printable;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParameterException;
+import picocli.CommandLine.Spec;
+
+/** {@code skiff new SERVICE}: makes a new service's project, which builds and passes its tests at once. */
+@Command(
+    name = "new",
+    header = "Makes a new service's project: messages, main class, healthcheck, tests, README.",
+    description = {
+      "Writes a Maven project for the service SERVICE (e.g. com.example.payments) into a new folder: its "
+          + "messages in api/ (callers depend on those only), the service in service/ with one endpoint "
+          + "'hello' that checks its input, a healthcheck of its own, in-process unit tests, a README saying "
+          + "how to run and call it, and a .gitignore. Its parent pom, dev.skiff:skiff-service-parent, owns "
+          + "the build. An existing folder is never written into.",
+      "",
+      "The same project comes from the Maven archetype dev.skiff:skiff-service-archetype (docs/writing-services.md)."
+    },
+    footer = {"", "Exit codes: 0 made, 2 a name is invalid or the folder exists (nothing written)."})
+final class NewCommand implements Callable<Integer> {
+  @Spec CommandSpec spec;
+
+  @Parameters(index = "0", paramLabel = "SERVICE", description = "the service's name, also its Java package: com.example.payments")
+  String service;
+
+  @Option(names = "--dir", paramLabel = "DIR", description = "the folder to make (must not exist); default: the name's last part, here")
+  Path dir;
+
+  @Option(names = "--cassandra", description = "keep the service's data in Cassandra (the service layer): a migration folder, tests on the real store")
+  boolean cassandra;
+
+  @Option(names = "--calls", paramLabel = "SERVICE", description = "the service calls SERVICE (one made by skiff new), passing its deadline on")
+  String calls;
+
+  @Override
+  public Integer call() {
+    PrintWriter out = spec.commandLine().getOut();
+    NewProject project;
+    try {
+      project = new NewProject(service, SkiffCli.Version.version(), cassandra, calls);
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), Printable.text(e.getMessage()));
+    }
+    Path where = dir != null ? dir : Path.of(project.defaultFolder());
+    List<Path> written;
+    try {
+      written = project.writeTo(where);
+    } catch (FileAlreadyExistsException e) {
+      throw new ParameterException(spec.commandLine(),
+          Printable.text(where + " already exists: skiff new never writes into an existing folder (choose another with --dir)"));
+    } catch (IOException e) {
+      throw new ParameterException(spec.commandLine(), Printable.text("could not write " + where + ": " + e));
+    }
+    String shown = Printable.text(where.toString());
+    out.println("made " + Printable.text(service) + " in " + shown + ":");
+    for (Path p : written) {
+      out.println("  " + Printable.text(p.toString()));
+    }
+    String artifact = project.defaultFolder();
+    out.println();
+    out.println("next:");
+    out.println("  cd " + shown + " && mvn -q package");
+    out.println("  skiff kernel        # in a second terminal (bin/skiff kernel in a Skiff checkout)");
+    out.println("  java -jar service/target/" + artifact + ".jar        # in a third, from " + shown);
+    out.println("  skiff call " + Printable.text(service) + " hello '{\"name\": \"Ada\"}'");
+    out.println("(README.md in " + shown + " says more)");
+    return SkiffCli.EXIT_OK;
+  }
+}

@@ -1,0 +1,155 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.net.URISyntaxException;
+import java.net.URL;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/** {@code skiff new}: the names it checks, the folder it never overwrites, the files it writes. */
+class NewCommandTest {
+  @TempDir Path tmp;
+
+  record Result(int exitCode, String out, String err) {}
+
+  static Result skiff(String... args) {
+    StringWriter out = new StringWriter();
+    StringWriter err = new StringWriter();
+    int code = SkiffCli.run(args, new PrintWriter(out), new PrintWriter(err), Map.of());
+    return new Result(code, out.toString(), err.toString());
+  }
+
+  static List<String> files(Path dir) throws IOException {
+    List<String> all = new ArrayList<>();
+    try (Stream<Path> s = Files.walk(dir)) {
+      s.filter(Files::isRegularFile).forEach(p -> all.add(dir.relativize(p).toString()));
+    }
+    return all;
+  }
+
+  @Test
+  void makesTheProjectOfAService() throws IOException {
+    Path dir = tmp.resolve("payments");
+    Result r = skiff("new", "com.example.payments", "--dir", dir.toString());
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(files(dir)).containsExactlyInAnyOrder(
+        "pom.xml", "README.md", ".gitignore", "api/pom.xml", "api/src/main/proto/com/example/payments/payments.proto",
+        "service/pom.xml", "service/src/main/java/com/example/payments/Payments.java",
+        "service/src/main/java/com/example/payments/ReadyCheck.java", "service/src/main/resources/simplelogger.properties",
+        "service/src/test/java/com/example/payments/PaymentsTest.java");
+    assertThat(Files.readString(dir.resolve("pom.xml")))
+        .contains("<artifactId>skiff-service-parent</artifactId>\n    <version>" + SkiffCli.Version.version() + "</version>")
+        .contains("<groupId>com.example</groupId>\n  <artifactId>payments-parent</artifactId>");
+    assertThat(Files.readString(dir.resolve("service/pom.xml"))).contains("<main.class>com.example.payments.Payments</main.class>")
+        .contains("<artifactId>payments-api</artifactId>").doesNotContain("skiff-service-layer");
+    String main = Files.readString(dir.resolve("service/src/main/java/com/example/payments/Payments.java"));
+    assertThat(main).startsWith("package com.example.payments;\n")
+        .contains("public static final String NAME = \"com.example.payments\";")
+        .contains("throw new SkiffException(ErrorCode.BAD_REQUEST, \"name is required\");")
+        .contains("service.healthCheck(\"ready\", ready);")
+        .doesNotContain("Cassandra").doesNotContain("UPSTREAM").doesNotContain("#if").doesNotContain("#end").doesNotContain("${");
+    assertThat(Files.readString(dir.resolve("README.md"))).contains("\nskiff call com.example.payments hello '{\"name\": \"Ada\"}'\n")
+        .contains("\nskiff kernel ").contains("\njava -jar service/target/payments.jar\n");
+    assertThat(r.out()).contains("made com.example.payments in " + dir).contains("skiff call com.example.payments hello");
+  }
+
+  @Test
+  void theOptionsAddCassandraAndACallToAnotherService() throws IOException {
+    Path dir = tmp.resolve("checkout");
+    Result r = skiff("new", "com.example.checkout", "--dir", dir.toString(), "--cassandra", "--calls", "com.example.payments");
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(dir.resolve("service/src/main/resources/cassandra/checkout/V1__create_greetings.cql")).isRegularFile();
+    assertThat(Files.readString(dir.resolve("service/pom.xml"))).contains("<artifactId>skiff-service-layer</artifactId>")
+        .contains("<groupId>com.example</groupId>\n      <artifactId>payments-api</artifactId>");
+    String main = Files.readString(dir.resolve("service/src/main/java/com/example/checkout/Checkout.java"));
+    assertThat(main).contains(".migrations(keyspace, \"cassandra/checkout\")")
+        .contains("static final String UPSTREAM = \"com.example.payments\";")
+        .contains("com.example.payments.api.HelloResponse upstream = ctx.client().call(UPSTREAM")
+        .doesNotContain("#if").doesNotContain("${");
+    assertThat(Files.readString(dir.resolve("service/src/test/java/com/example/checkout/CheckoutTest.java")))
+        .contains("void countsGreetingsInCassandra()").contains("void passesItsDeadlineOn()");
+  }
+
+  @Test
+  void refusesANameThatIsNotAServiceName() {
+    Result r = skiff("new", "Com.Example", "--dir", tmp.resolve("x").toString());
+
+    assertThat(r.exitCode()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).startsWith("skiff: service 'Com.Example' is not a service name: use dot-separated lower-case parts");
+    assertThat(tmp.resolve("x")).doesNotExist();
+  }
+
+  @Test
+  void refusesAServiceNameThatIsNoJavaPackage() {
+    for (String name : new String[] {"com.example.card-payments", "com.example.new", "com.example.1st"}) {
+      Result r = skiff("new", name, "--dir", tmp.resolve("x").toString());
+      assertThat(r.exitCode()).as(name).isEqualTo(SkiffCli.EXIT_USAGE);
+      assertThat(r.err()).as(name).contains("'" + name + "' is a valid service name but not a Java package");
+    }
+    assertThat(tmp.resolve("x")).doesNotExist();
+  }
+
+  @Test
+  void refusesToCallAnInvalidServiceOrItself() {
+    assertThat(skiff("new", "com.example.a", "--dir", tmp.resolve("x").toString(), "--calls", "com.example.a").err())
+        .contains("a service that calls itself");
+    assertThat(skiff("new", "com.example.a", "--dir", tmp.resolve("x").toString(), "--calls", "com..b").err())
+        .contains("--calls 'com..b' is not a service name");
+    assertThat(tmp.resolve("x")).doesNotExist();
+  }
+
+  @Test
+  void neverWritesIntoAnExistingFolder() throws IOException {
+    Path dir = Files.createDirectories(tmp.resolve("payments"));
+    Files.writeString(dir.resolve("pom.xml"), "mine");
+
+    Result r = skiff("new", "com.example.payments", "--dir", dir.toString());
+
+    assertThat(r.exitCode()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).contains(dir + " already exists: skiff new never writes into an existing folder");
+    assertThat(files(dir)).containsExactly("pom.xml");
+    assertThat(Files.readString(dir.resolve("pom.xml"))).isEqualTo("mine");
+    try (Stream<Path> left = Files.list(tmp)) {
+      assertThat(left.map(p -> p.getFileName().toString())).as("no staging folder left behind").containsExactly("payments");
+    }
+  }
+
+  /** Every file of the archetype's template is one that skiff new writes, and the other way round. */
+  @Test
+  void templateFilesListsEveryFileOfTheTemplate() throws IOException, URISyntaxException {
+    URL url = Objects.requireNonNull(NewProject.class.getResource("template/pom.xml"));
+    Path template = Path.of(url.toURI()).getParent();
+    List<String> listed = NewProject.files().stream().map(NewProject.TemplateFile::source).toList();
+    assertThat(files(template)).containsExactlyInAnyOrderElementsOf(listed);
+  }
+
+  @Test
+  void templatesKeepAndDropLinesAsVelocityDoes() {
+    String t = "a ${x}\n#if( $flag == \"true\" )\nyes $x\n#if( ${x} != \"1\" )\ninner\n#else\nnot inner\n#end\n#else\nno\n#end\n${project.version} $other\n";
+    assertThat(Template.render("t", t, Map.of("x", "1", "flag", "true"))).isEqualTo("a 1\nyes 1\nnot inner\n${project.version} $other\n");
+    assertThat(Template.render("t", t, Map.of("x", "2", "flag", "false"))).isEqualTo("a 2\nno\n${project.version} $other\n");
+  }
+
+  @Test
+  void templatesRefuseWhatOnlyVelocityWouldRender() {
+    assertThatThrownBy(() -> Template.render("t", "## a Velocity comment\n", Map.of())).hasMessageContaining("t:1: not a directive");
+    assertThatThrownBy(() -> Template.render("t", "#set( $a = 1 )\n", Map.of())).hasMessageContaining("not a directive");
+    assertThatThrownBy(() -> Template.render("t", "#if( $nope == \"x\" )\n#end\n", Map.of())).hasMessageContaining("no property 'nope'");
+    assertThatThrownBy(() -> Template.render("t", "#if( $a == \"x\" )\n", Map.of("a", "x"))).hasMessageContaining("has no #end");
+    assertThatThrownBy(() -> Template.render("t", "#end\n", Map.of())).hasMessageContaining("#end without #if");
+  }
+}
