@@ -755,6 +755,18 @@ abstract class RpcContract {
   }
 
   @Test
+  void anUnknownJsonFieldIsNamedAsUnknownWithTheValidFieldsAndTheHandlerDoesNotRun() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> Client.await(client.callJson(echo, "echo", "{\"nmae\": \"Ada\"}", CallOptions.defaults())))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+          assertThat(e.description())
+              .isEqualTo("unknown field \"nmae\" in skiff.test.EchoRequest; valid fields: text, sleep_ms, fail, blob, hold");
+        });
+    assertThat(handlerRuns).hasValue(0);
+  }
+
+  @Test
   void malformedJsonIsBadRequestAndNamesTheType() {
     startEcho(b -> {});
     assertThatThrownBy(() -> Client.await(client.callJson(echo, "echo", "{\"text\": ", CallOptions.defaults())))
