@@ -11,11 +11,15 @@ import java.util.Objects;
  *
  * @param service the service called
  * @param endpoint the endpoint called
+ * @param forUser whether the call carried a user's session token (made on behalf of the user who called
+ *     the handler): an access refusal of such a call ({@code UNAUTHORIZED}, {@code FORBIDDEN}) is about
+ *     that user
  */
-public record Callee(String service, String endpoint) {
+public record Callee(String service, String endpoint, boolean forUser) {
   /**
    * @param service the service called
    * @param endpoint the endpoint called
+   * @param forUser whether the call carried a user's session token
    */
   public Callee {
     Objects.requireNonNull(service, "service");

@@ -313,7 +313,7 @@ abstract class RpcContract {
           assertThat(e.description()).contains(payments + "/charge").contains("BAD_REQUEST").doesNotContain("amount_pence");
           assertThat(e.context()).containsEntry("callee", payments + "/charge").containsEntry("callee_code", "BAD_REQUEST")
               .doesNotContainKey("field");
-          assertThat(e.callee()).contains(new Callee(checkout, "pay"));
+          assertThat(e.callee()).contains(new Callee(checkout, "pay", false));
         });
     // every fault of a caller is translated the same way; and neither hop retried it
     for (ErrorCode code : List.of(ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT)) {
@@ -330,7 +330,7 @@ abstract class RpcContract {
         .isInstanceOfSatisfying(SkiffException.class, e -> {
           assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
           assertThat(e.description()).isEqualTo("amount_pence must be positive");
-          assertThat(e.callee()).contains(new Callee(payments, "charge"));
+          assertThat(e.callee()).contains(new Callee(payments, "charge", false));
         });
   }
 

@@ -159,7 +159,7 @@ final class CallEngine {
     }
     // every error the call fails with names its callee: a server that sees it escape a handler knows it
     // for a nested call's failure, not the handler's own answer (docs/wire-protocol.md)
-    Callee callee = new Callee(service, endpoint);
+    Callee callee = new Callee(service, endpoint, scope != null && scope.userToken() != null);
     CompletableFuture<Reply<T>> marked = new CompletableFuture<>();
     result.whenComplete((reply, error) -> {
       if (error == null) {

@@ -18,7 +18,9 @@ import org.slf4j.LoggerFactory;
  *       FORBIDDEN}, {@code NOT_FOUND}, {@code CONFLICT}): that one is this handler, not its caller, so
  *       the caller gets {@code INTERNAL} naming the callee and its code, not the callee's description
  *       (which speaks of fields and ids the caller never sent); the description goes to this service's
- *       log under the request id;
+ *       log under the request id; except an access refusal ({@code UNAUTHORIZED}, {@code FORBIDDEN}) of
+ *       a call that carried the caller's user token ({@link Callee#forUser()}), which is about that user
+ *       and is answered as it is;
  *   <li>{@code CIRCUIT_OPEN} (this service's breaker for the callee): {@code UNAVAILABLE}, since the
  *       caller's own breaker is not open;
  *   <li>anything else ({@code TIMEOUT}, {@code CAPACITY}, {@code UNAVAILABLE}, {@code UNKNOWN_OUTCOME},
@@ -44,6 +46,10 @@ final class NestedErrors {
     Callee callee = e.callee().orElse(null);
     if (callee == null) {
       return e;
+    }
+    if ((e.code() == ErrorCode.UNAUTHORIZED || e.code() == ErrorCode.FORBIDDEN) && callee.forUser()) {
+      // refused the user on whose behalf the handler called (its token went with the call): the caller's user
+      return e.passThrough();
     }
     return switch (e.code()) {
       case BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT -> {

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /** What a nested call's error that escapes a handler is answered as (docs/wire-protocol.md), as pure logic. */
 class NestedErrorsTest {
-  private static final Callee PAYMENTS = new Callee("com.example.payments", "charge");
+  private static final Callee PAYMENTS = new Callee("com.example.payments", "charge", false);
 
   /** An error as payments answered it and checkout's client marked it. */
   private static SkiffException answered(ErrorCode code) {
@@ -77,5 +77,19 @@ class NestedErrorsTest {
     assertThat(open.service()).isEqualTo(PAYMENTS.service());
     assertThat(open.instance()).isEmpty();
     assertThat(open.context()).containsEntry("callee_code", "CIRCUIT_OPEN");
+  }
+
+  @Test
+  void anAccessRefusalOfACallMadeForTheCallersUserIsAboutThatUserAndIsAnsweredAsItIs() {
+    Callee forUser = new Callee(PAYMENTS.service(), PAYMENTS.endpoint(), true);
+    for (ErrorCode code : new ErrorCode[] {ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN}) {
+      SkiffException refused = new SkiffException(code, "needs the role PAYMENTS.REFUND").fromCallTo(forUser);
+      SkiffException out = answerFor(refused);
+      assertThat(out.code()).isEqualTo(code);
+      assertThat(out.description()).isEqualTo("needs the role PAYMENTS.REFUND");
+      assertThat(out.callee()).isEmpty();
+    }
+    // the user's token went with the call, but a bad request is still the handler's
+    assertThat(answerFor(new SkiffException(ErrorCode.BAD_REQUEST, "x").fromCallTo(forUser)).code()).isEqualTo(ErrorCode.INTERNAL);
   }
 }
