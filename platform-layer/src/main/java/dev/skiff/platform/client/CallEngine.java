@@ -20,6 +20,7 @@ import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.ScheduledThreadPoolExecutor;
@@ -94,6 +95,7 @@ final class CallEngine {
   private final Breakers breakers;
   private final Retries retries;
   private final IdempotencyMemory idempotency = new IdempotencyMemory();
+  private final TokenReferences tokens;
   private final PendingCalls pending;
   private final ScheduledThreadPoolExecutor timer;
   private final AtomicLong sequence = new AtomicLong();
@@ -115,6 +117,7 @@ final class CallEngine {
     this.retried = metrics.counter("skiff.client.retries");
     this.circuitOpen = metrics.counter("skiff.client.circuit-open");
     this.waitedForTransport = metrics.counter("skiff.client.waited-for-transport");
+    this.tokens = new TokenReferences(TokenReferences.MAX_TOKENS, metrics);
     metrics.gauge("skiff.client.open-circuits", () -> () -> breakers == null ? 0 : breakers.open());
   }
 
@@ -153,7 +156,7 @@ final class CallEngine {
     CompletableFuture<Reply<T>> result = new CompletableFuture<>();
     try {
       Call<T> call = newCall(scope, service, endpoint, body, contentType, accept, options, decoder);
-      attempt(call, 1, result);
+      attempt(call, 1, false, result);
     } catch (RuntimeException e) {
       result.completeExceptionally(SkiffException.of(e));
     }
@@ -237,8 +240,12 @@ final class CallEngine {
   /**
    * One attempt: a place among the client's calls in flight, then through the breaker, sent as soon as
    * the channel can send (see {@link #whenSendable}), and on failure retried if {@link Retries} says so.
+   * An attempt that referred to its person's session by reference where the answering instance does not
+   * know it is sent again at once with the token in full, as the same attempt.
+   *
+   * @param tokenInFull whether to send the person's token in full even if the client holds its reference
    */
-  private <T> void attempt(Call<T> call, int attempt, CompletableFuture<Reply<T>> result) {
+  private <T> void attempt(Call<T> call, int attempt, boolean tokenInFull, CompletableFuture<Reply<T>> result) {
     Breakers.Breaker breaker = null;
     CompletableFuture<Reply<T>> outcome;
     long started = System.nanoTime();
@@ -262,11 +269,23 @@ final class CallEngine {
           return;
         }
       }
-      outcome = whenSendable(call).thenCompose(ready -> sendOnce(call, spanId));
+      outcome = whenSendable(call).thenCompose(ready -> sendOnce(call, spanId, tokenInFull));
     }
     Breakers.Breaker judge = breaker;
     outcome.whenComplete((reply, error) -> {
       long nanos = System.nanoTime() - started;
+      Throwable cause = error instanceof CompletionException && error.getCause() != null ? error.getCause() : error;
+      if (cause instanceof SessionUnknown unknown) {
+        if (judge != null) {
+          judge.record(nanos, null); // the service answered; the session is the client's to send
+        }
+        if (!tokenInFull && !closed.get() && config.clock().millis() < call.deadline()) {
+          log.debug("{} request {}: {} does not know the session; sending the token", call.key(), call.requestId(), unknown.error.instance());
+          later(() -> attempt(call, attempt, true, result), 0, result, unknown.error);
+          return;
+        }
+        error = unknown.error;
+      }
       SkiffException e = error == null ? null : SkiffException.of(error);
       if (judge != null) {
         judge.record(nanos, e);
@@ -279,7 +298,7 @@ final class CallEngine {
       if (e.progress() == RpcProgress.NOT_SENT && !closed.get() && !sendable() && config.clock().millis() < call.deadline()) {
         // refused because the broker connection was lost after the check: not an attempt, wait again
         log.debug("{} request {} not sent: the transport is recovering; waiting for it", call.key(), call.requestId());
-        later(() -> attempt(call, attempt, result), 0, result, e);
+        later(() -> attempt(call, attempt, tokenInFull, result), 0, result, e);
         return;
       }
       long delay = closed.get() || Retries.relayed(e, call.service(), call.endpoint()) ? -1
@@ -291,7 +310,7 @@ final class CallEngine {
       }
       retried.inc();
       log.debug("retrying {} request {} (attempt {} failed: {}) in {} ms", call.key(), call.requestId(), attempt, e.code(), delay);
-      later(() -> attempt(call, attempt + 1, result), delay, result, e);
+      later(() -> attempt(call, attempt + 1, false, result), delay, result, e);
     });
   }
 
@@ -371,8 +390,12 @@ final class CallEngine {
             call.parentSpanId(), call.sampled(), sentMicros, nanos, error, retrying, answeredBy, answeredVersion));
   }
 
-  /** Sends one attempt, in a place already taken among the calls in flight. */
-  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, String spanId) {
+  /**
+   * Sends one attempt, in a place already taken among the calls in flight.
+   *
+   * @param tokenInFull whether to send the person's token in full even if the client holds its reference
+   */
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, String spanId, boolean tokenInFull) {
     CompletableFuture<Reply<T>> result = new CompletableFuture<>();
     long now = config.clock().millis();
     long deadline = call.deadline();
@@ -381,7 +404,9 @@ final class CallEngine {
       deadline = Math.min(deadline, now + policy.perAttemptTimeout().toMillis());
     }
     String correlationId = correlationPrefix + sequence.incrementAndGet();
-    Attempt<T> waiter = new Attempt<>(result, call, now, Math.max(now + 1, deadline));
+    String token = call.userToken();
+    String ref = token == null || tokenInFull ? null : tokens.referenceFor(token);
+    Attempt<T> waiter = new Attempt<>(result, call, now, Math.max(now + 1, deadline), token != null && ref == null);
     pending.add(correlationId, waiter);
     RequestMessage msg =
         RequestMessage.builder()
@@ -398,7 +423,8 @@ final class CallEngine {
             .traceparent("00-" + call.traceId() + "-" + spanId + (call.sampled() ? "-01" : "-00"))
             .contentType(call.contentType())
             .accept(call.accept())
-            .userToken(call.userToken())
+            .userToken(ref == null ? token : null)
+            .userTokenReference(ref)
             .body(call.body())
             .build();
     CompletableFuture<Void> sent;
@@ -439,15 +465,32 @@ final class CallEngine {
     }
   }
 
+  /**
+   * An attempt's reply saying that the answering instance does not know the session reference it carried:
+   * not a failure of the call, which is sent again with the token in full.
+   */
+  private static final class SessionUnknown extends RuntimeException {
+    private static final long serialVersionUID = 1L;
+    private final transient SkiffException error;
+
+    SessionUnknown(SkiffException error) {
+      super(error.getMessage(), null, false, false);
+      this.error = error;
+    }
+  }
+
   /** One attempt waiting for its reply, which it decodes for its call. */
   private final class Attempt<T> extends PendingCalls.Waiter {
     private final CompletableFuture<Reply<T>> result;
     private final Call<T> call;
+    private final boolean tokenInFull;
 
-    Attempt(CompletableFuture<Reply<T>> result, Call<T> call, long sentMillis, long deadlineMillis) {
+    /** @param tokenInFull whether it carries its person's token in full (not by reference) */
+    Attempt(CompletableFuture<Reply<T>> result, Call<T> call, long sentMillis, long deadlineMillis, boolean tokenInFull) {
       super(call.service(), sentMillis, deadlineMillis);
       this.result = result;
       this.call = call;
+      this.tokenInFull = tokenInFull;
     }
 
     @Override
@@ -472,6 +515,13 @@ final class CallEngine {
     @Override
     void replied(ReplyMessage reply) {
       idempotency.learn(call.key(), reply.idempotent());
+      if (reply.sessionUnknown()) {
+        result.completeExceptionally(new SessionUnknown(Codec.decodeError(reply.body(), reply.contentType())));
+        return;
+      }
+      if (tokenInFull && reply.ok()) {
+        tokens.answered(call.userToken());
+      }
       if (!reply.ok()) {
         result.completeExceptionally(Codec.decodeError(reply.body(), reply.contentType()));
         return;

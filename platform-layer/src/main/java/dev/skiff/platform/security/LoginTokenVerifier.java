@@ -5,7 +5,6 @@ import com.codahale.metrics.Gauge;
 import com.codahale.metrics.MetricRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
-import com.github.benmanes.caffeine.cache.Expiry;
 import com.github.benmanes.caffeine.cache.RemovalCause;
 import com.nimbusds.jose.JOSEException;
 import com.nimbusds.jose.JWSAlgorithm;
@@ -20,6 +19,7 @@ import com.nimbusds.jose.jwk.KeyUse;
 import com.nimbusds.jwt.JWTClaimsSet;
 import com.nimbusds.jwt.SignedJWT;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.ExpiresAt;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.TokenRejectedException.Reason;
@@ -176,23 +176,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     this.cache = Caffeine.newBuilder()
         .maximumWeight(b.maxCacheBytes)
         .weigher((String token, UserIdentity id) -> 2 * token.length() + 512)
-        .expireAfter(new Expiry<String, UserIdentity>() {
-          @Override
-          public long expireAfterCreate(String token, UserIdentity id, long currentTime) {
-            long left = id.expiresAt().toEpochMilli() + skewMillis - clock.millis();
-            return TimeUnit.MILLISECONDS.toNanos(Math.max(0, left));
-          }
-
-          @Override
-          public long expireAfterUpdate(String token, UserIdentity id, long currentTime, long currentDuration) {
-            return currentDuration;
-          }
-
-          @Override
-          public long expireAfterRead(String token, UserIdentity id, long currentTime, long currentDuration) {
-            return currentDuration;
-          }
-        })
+        .expireAfter(new ExpiresAt<String, UserIdentity>(clock, skewMillis, id -> id.expiresAt().toEpochMilli()))
         .executor(Runnable::run)
         .removalListener((String token, UserIdentity id, RemovalCause cause) -> {
           if (cause == RemovalCause.SIZE) {

@@ -19,7 +19,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Decides whether a request's caller may call its endpoint: proves the caller (broker user, calling
- * service, the person's token through the {@link TokenVerifier}), checks the endpoint's {@link Access},
+ * service, the person's token through the {@link TokenVerifier}, a token that came in full then learnt by
+ * the {@link SessionReferences}), checks the endpoint's {@link Access},
  * and refuses the rest with {@code UNAUTHORIZED} or {@code FORBIDDEN}, counted per endpoint and written
  * to the {@link AuditLog}.
  */
@@ -32,14 +33,17 @@ final class EndpointGuard {
   private final String service;
   private final ServiceIdentities identities;
   private final TokenVerifier verifier;
+  private final SessionReferences sessions;
   private final Counter denied;
   private final Map<String, Counter> deniedPerEndpoint = new HashMap<>();
 
   EndpointGuard(
-      String service, ServiceIdentities identities, TokenVerifier verifier, MetricRegistry metrics, Collection<String> endpoints) {
+      String service, ServiceIdentities identities, TokenVerifier verifier, SessionReferences sessions, MetricRegistry metrics,
+      Collection<String> endpoints) {
     this.service = service;
     this.identities = identities;
     this.verifier = verifier;
+    this.sessions = sessions;
     this.denied = metrics.counter("skiff.server.denied");
     for (String e : endpoints) {
       deniedPerEndpoint.put(e, metrics.counter("skiff.server.endpoint." + e + ".denied"));
@@ -110,6 +114,18 @@ final class EndpointGuard {
         }
       }
     }
+    if (user != null && req.userTokenReference() == null) {
+      // it came in full: its sender may refer to it from now on
+      sessions.learn(req.userId(), token, epochMillis(user.expiresAt()));
+    }
     return Caller.of(req.userId(), req.fromService(), identities, user, problem);
+  }
+
+  private static long epochMillis(java.time.Instant t) {
+    try {
+      return t.toEpochMilli();
+    } catch (ArithmeticException beyond) {
+      return t.isAfter(java.time.Instant.EPOCH) ? Long.MAX_VALUE : Long.MIN_VALUE;
+    }
   }
 }

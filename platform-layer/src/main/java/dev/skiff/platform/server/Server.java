@@ -90,6 +90,8 @@ public final class Server implements AutoCloseable {
   private final Map<String, HandlerPool.Pace> paces = new LinkedHashMap<>();
   private final ServerCall.Site site;
   private final Rotation rotation;
+  /** The session tokens this server verified, by their references. */
+  private final SessionReferences sessions;
   /** The default token verifier, owned (closed with the server); null when the builder gave one. */
   private final LoginTokenVerifier ownVerifier;
   private volatile Transport.ServerBinding binding;
@@ -135,7 +137,8 @@ public final class Server implements AutoCloseable {
         : LoginTokenVerifier.builder().transport(transport).source(new LoginServiceSource(client, b.clientTimeout))
             .identities(identities).metrics(metrics).clock(clock).build();
     TokenVerifier verifier = b.tokenVerifier != null ? b.tokenVerifier : ownVerifier;
-    EndpointGuard guard = new EndpointGuard(name, identities, verifier, metrics, endpoints.keySet());
+    this.sessions = new SessionReferences(SessionReferences.DEFAULT_MAX_BYTES, metrics, clock);
+    EndpointGuard guard = new EndpointGuard(name, identities, verifier, sessions, metrics, endpoints.keySet());
     this.admission = new Admission(name, endpoints, b.maxMessageBytes, b.maxQueueWait, b.defaultDeadline, b.maxDeliveries);
     this.pool = new HandlerPool<>(name, b.concurrency, clock);
     for (String e : b.endpoints.keySet()) {
@@ -210,6 +213,14 @@ public final class Server implements AutoCloseable {
     if (!lifecycle.isRunning()) {
       ServerCall.handBack(site, req, delivery);
       return;
+    }
+    if (req.userTokenReference() != null && req.userToken() == null) {
+      String token = sessions.resolve(req.userId(), req.userTokenReference());
+      if (token == null) {
+        new ServerCall(site, req, delivery).sessionUnknown();
+        return;
+      }
+      req = req.withResolvedToken(token);
     }
     long now = clock.millis();
     ServerCall call = new ServerCall(site, req, delivery);

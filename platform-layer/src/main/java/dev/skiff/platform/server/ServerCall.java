@@ -339,6 +339,34 @@ final class ServerCall implements HandlerPool.Task {
   }
 
   /**
+   * It named its person's session by a reference this instance cannot resolve ({@link SessionReferences}):
+   * not run, answered {@code UNAUTHORIZED} marked {@link ReplyMessage#sessionUnknown}, which a client
+   * meets by sending the same request again with the token in full. Nothing of it is kept (no dedupe
+   * entry: the request with its token is the same request).
+   */
+  void sessionUnknown() {
+    if (!settleOnce()) {
+      return;
+    }
+    SkiffException e = new SkiffException(
+        ErrorCode.UNAUTHORIZED,
+        "instance " + site.instanceId() + " of " + site.service() + " does not know the session this request refers to: "
+            + "send it again with the session token");
+    if (req.replyTo() == null) {
+      // no one to send it again: a replayed dead letter that travelled by reference
+      log.warn("{}/{} request {} refers to a person's session this instance does not know and has no reply address: not run "
+          + "(a replayed request made for a person must be made again by their client)", site.service(), req.endpoint(), req.requestId());
+    }
+    String type = replyType();
+    delivery.replyAndAck(
+        new ReplyMessage(
+            req.correlationId(), false, type, site.service(), site.version(), site.instanceId(), false,
+            Codec.encode(e.withOrigin(site.service(), req.endpoint(), site.instanceId(), req.requestId()).toProto(), type), null,
+            true));
+    observe(ErrorCode.UNAUTHORIZED, true, System.nanoTime() - receivedNanos);
+  }
+
+  /**
    * Its request id was answered or is running here for another caller or another body: answered
    * CONFLICT, saying nothing of the other answer; counted ({@code skiff.server.dedupe-conflicts}) and
    * audited. Nothing of it is kept.

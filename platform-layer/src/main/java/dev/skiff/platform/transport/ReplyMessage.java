@@ -14,6 +14,9 @@ package dev.skiff.platform.transport;
  * @param userId the broker-validated identity of the replying connection, on inbound replies; null when
  *     unknown (a client accepts a reply only from a user that may act as the service it called:
  *     {@link dev.skiff.platform.security.ServiceIdentities})
+ * @param sessionUnknown whether the request named its person's session by a reference the answering
+ *     instance cannot resolve ({@link RequestMessage#userTokenReference}): not run, and answered with an
+ *     {@code UNAUTHORIZED} error that a client meets by sending the token in full
  */
 public record ReplyMessage(
     String correlationId,
@@ -24,7 +27,8 @@ public record ReplyMessage(
     String instance,
     boolean idempotent,
     byte[] body,
-    String userId) {
+    String userId,
+    boolean sessionUnknown) {
 
   /**
    * A reply whose sender's identity is not (yet) known: what a server hands its transport, which sends
@@ -42,7 +46,26 @@ public record ReplyMessage(
   public ReplyMessage(
       String correlationId, boolean ok, String contentType, String service, String serviceVersion, String instance,
       boolean idempotent, byte[] body) {
-    this(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, null);
+    this(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, null, false);
+  }
+
+  /**
+   * A reply with its sender's identity, answering a request that the answering instance could read.
+   *
+   * @param correlationId see above
+   * @param ok see above
+   * @param contentType see above
+   * @param service see above
+   * @param serviceVersion see above
+   * @param instance see above
+   * @param idempotent see above
+   * @param body see above
+   * @param userId see above
+   */
+  public ReplyMessage(
+      String correlationId, boolean ok, String contentType, String service, String serviceVersion, String instance,
+      boolean idempotent, byte[] body, String userId) {
+    this(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, userId, false);
   }
 
   /**
@@ -50,6 +73,6 @@ public record ReplyMessage(
    * @return a copy with that identity
    */
   public ReplyMessage withUserId(String user) {
-    return new ReplyMessage(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, user);
+    return new ReplyMessage(correlationId, ok, contentType, service, serviceVersion, instance, idempotent, body, user, sessionUnknown);
   }
 }

@@ -23,6 +23,9 @@ import java.util.Objects;
  * @param userId the broker-validated identity of the sender, on inbound messages; null when unknown
  * @param userToken the session token of the person the call is made for, or null for none (untrusted
  *     text until a {@link dev.skiff.platform.security.TokenVerifier} checks it)
+ * @param userTokenReference instead of the token, the short reference to a token sent in full before
+ *     ({@link dev.skiff.platform.internal.TokenReference}), or null; a server resolves it into
+ *     {@code userToken} before anything reads the request
  * @param replyTo where the reply goes (set by the transport), or null
  * @param body the encoded request
  */
@@ -42,6 +45,7 @@ public record RequestMessage(
     String accept,
     String userId,
     String userToken,
+    String userTokenReference,
     String replyTo,
     byte[] body) {
 
@@ -82,6 +86,7 @@ public record RequestMessage(
     b.accept = accept;
     b.userId = userId;
     b.userToken = userToken;
+    b.userTokenReference = userTokenReference;
     b.replyTo = replyTo;
     b.body = body;
     return b;
@@ -95,6 +100,17 @@ public record RequestMessage(
    */
   public RequestMessage withReplyTo(String replyTo) {
     return toBuilder().replyTo(replyTo).build();
+  }
+
+  /**
+   * A copy carrying the token its reference stands for (the reference kept, so that a reader can tell
+   * that the token did not come in full).
+   *
+   * @param token the session token
+   * @return the copy
+   */
+  public RequestMessage withResolvedToken(String token) {
+    return toBuilder().userToken(token).build();
   }
 
   /** Builds a {@link RequestMessage}; every setter returns the builder. */
@@ -114,6 +130,7 @@ public record RequestMessage(
     private String accept = ContentTypes.PROTOBUF;
     private String userId;
     private String userToken;
+    private String userTokenReference;
     private String replyTo;
     private byte[] body = new byte[0];
 
@@ -209,6 +226,12 @@ public record RequestMessage(
       return this;
     }
 
+    /** @param v the reference to a session token sent in full before, or null @return this */
+    public Builder userTokenReference(String v) {
+      userTokenReference = v;
+      return this;
+    }
+
     /** @param v where the reply goes, or null @return this */
     public Builder replyTo(String v) {
       replyTo = v;
@@ -225,7 +248,7 @@ public record RequestMessage(
     public RequestMessage build() {
       return new RequestMessage(
           correlationId, requestId, service, endpoint, targetInstance, targetVersion, deadlineEpochMillis, sentEpochMillis,
-          fromService, fromInstance, traceparent, contentType, accept, userId, userToken, replyTo, body);
+          fromService, fromInstance, traceparent, contentType, accept, userId, userToken, userTokenReference, replyTo, body);
     }
   }
 }

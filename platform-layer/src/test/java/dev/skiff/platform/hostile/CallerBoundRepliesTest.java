@@ -21,17 +21,9 @@ import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
-import java.net.URI;
-import java.net.URLDecoder;
-import java.net.URLEncoder;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Base64;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -62,11 +54,11 @@ class CallerBoundRepliesTest {
   private final String tag = HexFormat.of().formatHex(new SecureRandom().generateSeed(4));
   private final String service = "test.replay." + tag;
   private final String mallory = "test.replay." + tag + ".mallory";
-  private final String malloryPassword = Base64.getUrlEncoder().withoutPadding().encodeToString(new SecureRandom().generateSeed(18));
   private final MetricRegistry metrics = new MetricRegistry();
   private final AtomicInteger runs = new AtomicInteger();
   private final List<AutoCloseable> open = new ArrayList<>();
   private String victimUser;
+  private BrokerUsers.User malloryUser;
   private Connection victimRaw;
   private Connection malloryRaw;
 
@@ -80,8 +72,7 @@ class CallerBoundRepliesTest {
     cf.setUri(brokerUri());
     victimUser = cf.getUsername();
     String vhost = cf.getVirtualHost();
-    manage("PUT", "/api/users/" + enc(mallory), "{\"password\":\"" + malloryPassword + "\",\"tags\":\"\"}");
-    manage("PUT", "/api/permissions/" + enc(vhost) + "/" + enc(mallory), "{\"configure\":\".*\",\"write\":\".*\",\"read\":\".*\"}");
+    malloryUser = BrokerUsers.create(mallory, vhost);
 
     AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
     open.add(0, serving);
@@ -101,36 +92,21 @@ class CallerBoundRepliesTest {
     for (AutoCloseable c : open) {
       c.close();
     }
-    manage("DELETE", "/api/users/" + enc(mallory), null);
+    malloryUser.delete();
   }
 
   // ---- the management API (RabbitMQ's, as the test's broker user) ----
 
   private static String enc(String s) {
-    return URLEncoder.encode(s, StandardCharsets.UTF_8).replace("+", "%20");
+    return BrokerUsers.enc(s);
   }
 
   private static String manage(String method, String path, String json) throws Exception {
-    URI amqp = URI.create(brokerUri());
-    String given = System.getenv("SKIFF_BROKER_MANAGEMENT_URI");
-    URI base = given == null || given.isBlank() ? URI.create("http://" + amqp.getHost() + ":15672/") : URI.create(given);
-    String userInfo = base.getUserInfo() != null ? base.getUserInfo() : amqp.getUserInfo() != null ? amqp.getUserInfo() : "guest:guest";
-    HttpRequest req = HttpRequest.newBuilder(base.resolve(path))
-        .timeout(Duration.ofSeconds(10))
-        .header("Authorization", "Basic " + Base64.getEncoder().encodeToString(
-            URLDecoder.decode(userInfo, StandardCharsets.UTF_8).getBytes(StandardCharsets.UTF_8)))
-        .header("content-type", "application/json")
-        .method(method, json == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(json))
-        .build();
-    HttpResponse<String> r = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build().send(req, HttpResponse.BodyHandlers.ofString());
-    assertThat(r.statusCode() / 100).as(method + " " + path + ": " + r.body()).isEqualTo(2);
-    return r.body();
+    return BrokerUsers.manage(method, path, json);
   }
 
   private String malloryUri() {
-    URI u = URI.create(brokerUri());
-    return "amqp://" + enc(mallory) + ":" + malloryPassword + "@" + u.getHost() + ":" + (u.getPort() < 0 ? 5672 : u.getPort())
-        + (u.getRawPath() == null ? "" : u.getRawPath());
+    return malloryUser.uri();
   }
 
   private Connection raw(String uri) throws Exception {

@@ -36,7 +36,8 @@ class DedupeTest {
       "test.dedupe", "1", "i1", 1 << 20, Clock.systemUTC(), client, new Observers(List.of()),
       new ServerCounters(new MetricRegistry(), Map.of("e", new HandlerPool.Pace()), pool, dedupe, Clock.systemUTC()),
       new Admission("test.dedupe", Map.of("e", endpoint), 1 << 20, null, Duration.ofSeconds(30), 5), dedupe,
-      new EndpointGuard("test.dedupe", ServiceIdentities.defaults(), TokenVerifier.refusingAll(), new MetricRegistry(), List.of("e")),
+      new EndpointGuard("test.dedupe", ServiceIdentities.defaults(), TokenVerifier.refusingAll(),
+          new SessionReferences(1 << 20, new MetricRegistry(), Clock.systemUTC()), new MetricRegistry(), List.of("e")),
       new SetAsideLog("test.dedupe", Clock.systemUTC()));
 
   @AfterEach

@@ -72,6 +72,10 @@ final class Headers {
   static final String IDEMPOTENT = "idempotent";
 
   private static final char SEP = ';';
+  /** Starts the packed field that holds a session reference (no media type starts with it). */
+  private static final char SESSION_MARK = '@';
+  /** A reply's status when the request's session reference is unknown to the answering instance. */
+  static final String STATUS_SESSION_UNKNOWN = "session";
 
   private Headers() {}
 
@@ -79,9 +83,12 @@ final class Headers {
   static final int SHORTSTR_MAX = 255;
 
   /**
-   * A request's packed context: {@code DEADLINE;SENT;FROM_SERVICE;FROM_INSTANCE;TRACEPARENT[;ACCEPT]}
-   * (times in milliseconds since the epoch; {@code ACCEPT} only when it differs from the content type).
-   * The header form leaves out {@code TRACEPARENT}, which then has a header of its own.
+   * A request's packed context:
+   * {@code DEADLINE;SENT;FROM_SERVICE;FROM_INSTANCE;TRACEPARENT[;@SESSION][;ACCEPT]} (times in
+   * milliseconds since the epoch; {@code @SESSION} the reference to the person's session token, only on a
+   * call made for a person whose token went out in full before: {@link RequestMessage#userTokenReference};
+   * {@code ACCEPT} only when it differs from the content type, and never starting with {@code @}, which no
+   * media type does). The header form leaves out {@code TRACEPARENT}, which then has a header of its own.
    */
   static String requestContext(RequestMessage m, boolean withTrace) {
     StringBuilder b = new StringBuilder(160)
@@ -91,6 +98,9 @@ final class Headers {
         .append(m.fromInstance());
     if (withTrace) {
       b.append(SEP).append(m.traceparent());
+    }
+    if (m.userTokenReference() != null && m.userToken() == null) {
+      b.append(SEP).append(SESSION_MARK).append(m.userTokenReference());
     }
     if (m.accept() != null && !m.accept().equals(m.contentType())) {
       b.append(SEP).append(m.accept());
@@ -161,6 +171,7 @@ final class Headers {
   static RequestMessage request(String service, AMQP.BasicProperties p, byte[] body, String ownUser) {
     String[] f = requestFields(p);
     String contentType = p.getContentType() == null ? ContentTypes.PROTOBUF : p.getContentType();
+    String token = token(p);
     return RequestMessage.builder()
         .correlationId(p.getCorrelationId() == null ? "" : p.getCorrelationId())
         .requestId(p.getMessageId() == null ? "" : p.getMessageId())
@@ -174,7 +185,8 @@ final class Headers {
         .contentType(contentType)
         .accept(f[5].isEmpty() ? contentType : f[5])
         .userId(caller(p, ownUser))
-        .userToken(token(p))
+        .userToken(token)
+        .userTokenReference(token == null ? f[6] : null)
         .replyTo(p.getReplyTo())
         .body(body)
         .build();
@@ -202,18 +214,31 @@ final class Headers {
   }
 
   /**
-   * A request's six context fields (deadline, sent, from service, from instance, trace context, accept),
-   * from {@code app_id} or, where that does not hold Skiff's packed text, from the headers. A
-   * {@code traceparent} header fills an empty trace field (a W3C-aware tool may set only that).
+   * A request's seven context fields (deadline, sent, from service, from instance, trace context, accept,
+   * session reference or null), from {@code app_id} or, where that does not hold Skiff's packed text, from
+   * the headers. A {@code traceparent} header fills an empty trace field (a W3C-aware tool may set only
+   * that).
    */
   private static String[] requestFields(AMQP.BasicProperties p) {
     Map<String, Object> h = p.getHeaders();
-    String[] f;
+    String[] f = new String[7];
+    String rest;
     if (isPacked(p.getAppId())) {
-      f = split(p.getAppId(), 6);
+      String[] g = split(p.getAppId(), 6);
+      System.arraycopy(g, 0, f, 0, 5);
+      rest = g[5];
     } else {
       String[] g = split(packed(p), 5);
-      f = new String[] {g[0], g[1], g[2], g[3], "", g[4]};
+      System.arraycopy(g, 0, f, 0, 4);
+      f[4] = "";
+      rest = g[4];
+    }
+    if (!rest.isEmpty() && rest.charAt(0) == SESSION_MARK) {
+      int end = rest.indexOf(SEP);
+      f[6] = rest.substring(1, end < 0 ? rest.length() : end);
+      f[5] = end < 0 ? "" : rest.substring(end + 1);
+    } else {
+      f[5] = rest;
     }
     if (f[4].isEmpty() && h != null) {
       f[4] = str(h, TRACEPARENT);
@@ -378,7 +403,9 @@ final class Headers {
   }
 
   /**
-   * A reply's properties; its {@code app_id} is {@code STATUS;VERSION;INSTANCE[;idempotent]} (in a
+   * A reply's properties; its {@code app_id} is {@code STATUS;VERSION;INSTANCE[;idempotent]}, the status
+   * {@code ok}, {@code error} or {@code session} (an error: the request's session reference is unknown
+   * here, {@link ReplyMessage#sessionUnknown}) (in a
    * {@code skiff} header instead if it does not fit a short string); its {@code user_id} the replying
    * connection's user, which the broker validates, so that the caller can tell the service from an
    * impostor.
@@ -386,7 +413,7 @@ final class Headers {
    * @param userId the replying connection's user
    */
   static AMQP.BasicProperties replyProperties(ReplyMessage r, String userId) {
-    String packed = (r.ok() ? STATUS_OK : STATUS_ERROR) + SEP + r.serviceVersion() + SEP + r.instance()
+    String packed = (r.ok() ? STATUS_OK : r.sessionUnknown() ? STATUS_SESSION_UNKNOWN : STATUS_ERROR) + SEP + r.serviceVersion() + SEP + r.instance()
         + (r.idempotent() ? SEP + IDEMPOTENT : "");
     AMQP.BasicProperties.Builder b = new AMQP.BasicProperties.Builder()
         .correlationId(r.correlationId())
@@ -418,7 +445,8 @@ final class Headers {
         f[2],
         IDEMPOTENT.equals(f[3]),
         body,
-        p.getUserId());
+        p.getUserId(),
+        STATUS_SESSION_UNKNOWN.equals(f[0]));
   }
 
   /**

@@ -16,7 +16,7 @@ class HeadersTest {
   private static RequestMessage request(String accept) {
     return new RequestMessage(
         "c-1", "r-1", "com.example.greeter", "hello", null, "2.0.0", 1_700_000_005_000L, 1_700_000_000_000L,
-        "com.example.caller", "ab12cd34", TRACE, ContentTypes.PROTOBUF, accept, null, null, "reply-q", new byte[] {1, 2});
+        "com.example.caller", "ab12cd34", TRACE, ContentTypes.PROTOBUF, accept, null, null, null, "reply-q", new byte[] {1, 2});
   }
 
   @Test
@@ -75,7 +75,7 @@ class HeadersTest {
     RequestMessage m =
         new RequestMessage(
             "c-1", "r-1", "s", "hello", null, null, 1_700_000_005_000L, 1_700_000_000_000L, longName, "ab12cd34",
-            TRACE, ContentTypes.PROTOBUF, ContentTypes.JSON, null, null, "reply-q", new byte[0]);
+            TRACE, ContentTypes.PROTOBUF, ContentTypes.JSON, null, null, null, "reply-q", new byte[0]);
     AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, null, true);
     assertThat(p.getAppId()).isNull();
     assertThat(p.getHeaders()).containsOnlyKeys("skiff", "traceparent");
@@ -136,6 +136,60 @@ class HeadersTest {
     assertThat(errBack.ok()).isFalse();
     assertThat(errBack.idempotent()).isFalse();
     assertThat(errBack.contentType()).isEqualTo(ContentTypes.JSON);
+  }
+
+  @Test
+  void aSessionReferenceTravelsInTheAppIdBeforeTheAcceptTypeAndNoTokenHeaderGoes() {
+    String ref = "AbCdEfGhIjKlMnOpQrSt-_";
+    RequestMessage m = request(ContentTypes.JSON).toBuilder().userTokenReference(ref).build();
+    AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, "guest", true);
+    assertThat(p.getHeaders()).as("no header table: the reference is part of the packed context").isNull();
+    assertThat(p.getAppId()).isEqualTo("1700000005000;1700000000000;com.example.caller;ab12cd34;" + TRACE + ";@" + ref + ";" + ContentTypes.JSON);
+    RequestMessage back = Headers.request("com.example.greeter", p, new byte[0], "guest");
+    assertThat(back.userTokenReference()).isEqualTo(ref);
+    assertThat(back.userToken()).isNull();
+    assertThat(back.accept()).isEqualTo(ContentTypes.JSON);
+
+    RequestMessage plain = Headers.request("com.example.greeter",
+        Headers.requestProperties(request(ContentTypes.PROTOBUF).toBuilder().userTokenReference(ref).build(), 1_700_000_001_000L, "guest", true),
+        new byte[0], "guest");
+    assertThat(plain.userTokenReference()).isEqualTo(ref);
+    assertThat(plain.accept()).isEqualTo(ContentTypes.PROTOBUF);
+  }
+
+  @Test
+  void aSessionReferenceTravelsInTheSkiffHeaderWhenTheContextIsLong() {
+    String ref = "AbCdEfGhIjKlMnOpQrSt-_";
+    RequestMessage m = request(ContentTypes.JSON).toBuilder().fromService("com.example." + "x".repeat(240)).userTokenReference(ref).build();
+    AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, "guest", true);
+    assertThat(p.getAppId()).isNull();
+    RequestMessage back = Headers.request("s", p, new byte[0], "guest");
+    assertThat(back.userTokenReference()).isEqualTo(ref);
+    assertThat(back.accept()).isEqualTo(ContentTypes.JSON);
+    assertThat(back.traceparent()).isEqualTo(TRACE);
+  }
+
+  @Test
+  void aTokenInFullWinsOverAReferenceAndTheReferenceIsNotSent() {
+    RequestMessage m = request(ContentTypes.PROTOBUF).toBuilder().userToken("tok").userTokenReference("AbCdEfGhIjKlMnOpQrSt-_").build();
+    AMQP.BasicProperties p = Headers.requestProperties(m, 1_700_000_001_000L, "guest", true);
+    assertThat(p.getAppId()).doesNotContain("@");
+    RequestMessage back = Headers.request("s", p, new byte[0], "guest");
+    assertThat(back.userToken()).isEqualTo("tok");
+    assertThat(back.userTokenReference()).isNull();
+  }
+
+  @Test
+  void aSessionUnknownReplyIsAnErrorMarkedAsSuch() {
+    ReplyMessage r = new ReplyMessage("c-3", false, ContentTypes.PROTOBUF, "svc", "1.2.0", "ab12cd34", false, new byte[0], null, true);
+    AMQP.BasicProperties p = Headers.replyProperties(r, "svc-user");
+    assertThat(p.getAppId()).startsWith("session;");
+    ReplyMessage back = Headers.reply(p, new byte[0]);
+    assertThat(back.ok()).isFalse();
+    assertThat(back.sessionUnknown()).isTrue();
+    ReplyMessage plainError = Headers.reply(Headers.replyProperties(
+        new ReplyMessage("c-4", false, ContentTypes.PROTOBUF, "svc", "1.2.0", "ab12cd34", false, new byte[0]), "svc-user"), new byte[0]);
+    assertThat(plainError.sessionUnknown()).isFalse();
   }
 
   @Test
