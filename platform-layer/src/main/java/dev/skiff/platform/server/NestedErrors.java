@@ -51,24 +51,26 @@ final class NestedErrors {
       // refused the user on whose behalf the handler called (its token went with the call): the caller's user
       return e.passThrough();
     }
+    // a handler may have called a name it was sent (one refused as invalid is marked too): shown escaped
+    String called = Printable.of(callee.toString());
     return switch (e.code()) {
       case BAD_REQUEST, UNAUTHORIZED, FORBIDDEN, NOT_FOUND, CONFLICT -> {
         log.warn(
             "{}/{} request {}: its call to {} failed with {} and the handler did not handle it; answered INTERNAL. {} said: {}",
-            service, endpoint, requestId, callee, e.code(), callee, Printable.text(e.description()));
+            service, endpoint, requestId, called, e.code(), called, Printable.text(e.description()));
         yield new SkiffException(
                 ErrorCode.INTERNAL,
-                service + "/" + endpoint + " failed: its call to " + callee + " was refused with " + e.code()
-                    + ", a fault of " + service + ", not of its caller (" + service + "'s log has " + callee.service()
-                    + "'s description under request id " + requestId + ")")
-            .withContext("callee", callee.toString())
+                service + "/" + endpoint + " failed: its call to " + called + " was refused with " + e.code()
+                    + ", a fault of " + service + ", not of its caller (" + service + "'s log has the description under request id "
+                    + requestId + ")")
+            .withContext("callee", called)
             .withContext("callee_code", e.code().name());
       }
       case CIRCUIT_OPEN -> located(
           new SkiffException(
                   ErrorCode.UNAVAILABLE,
-                  callee + " cannot be reached from " + service + "/" + endpoint + ": " + e.description())
-              .withContext("callee", callee.toString())
+                  called + " cannot be reached from " + service + "/" + endpoint + ": " + e.description())
+              .withContext("callee", called)
               .withContext("callee_code", e.code().name()),
           callee, requestId);
       default -> located(e.passThrough(), callee, requestId);

@@ -92,4 +92,13 @@ class NestedErrorsTest {
     // the user's token went with the call, but a bad request is still the handler's
     assertThat(answerFor(new SkiffException(ErrorCode.BAD_REQUEST, "x").fromCallTo(forUser)).code()).isEqualTo(ErrorCode.INTERNAL);
   }
+
+  @Test
+  void aCalleeNameTheHandlerWasSentIsShownEscapedAndCut() {
+    Callee hostile = new Callee("\u001b[2J" + "x".repeat(10_000), "echo", false);
+    SkiffException out = answerFor(new SkiffException(ErrorCode.BAD_REQUEST, "invalid service name").fromCallTo(hostile));
+    assertThat(out.code()).isEqualTo(ErrorCode.INTERNAL);
+    assertThat(out.description()).doesNotContain("\u001b").contains("\\u001b[2J").hasSizeLessThan(400);
+    assertThat(out.context().get("callee")).doesNotContain("\u001b").hasSizeLessThan(100);
+  }
 }
