@@ -87,7 +87,13 @@ class CallCommandTest {
   void unknownJsonFieldIsBadRequest() {
     Skiff.Result r = Skiff.run("call", svc.name, "echo", "{\"nosuchfield\": 1}");
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
-    assertThat(r.err()).startsWith("BAD_REQUEST:").contains("nosuchfield");
+    assertThat(r.err())
+        .startsWith("BAD_REQUEST: unknown field \"nosuchfield\" in skiff.test.EchoRequest; valid fields: text, sleep_ms, fail, blob, hold");
+    // a name that would drive the terminal reaches it escaped, and cut
+    Skiff.Result hostile = Skiff.run("call", svc.name, "echo", "{\"\\u001b[2J\\u202e" + "x".repeat(10_000) + "\": 1}");
+    assertThat(hostile.exitCode()).as(hostile.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(hostile.err()).startsWith("BAD_REQUEST: unknown field \"\\u001b[2J\\u202ex").contains("…\" in skiff.test.EchoRequest")
+        .doesNotContain("\u001b").doesNotContain("\u202e").hasSizeLessThan(1000);
   }
 
   /**

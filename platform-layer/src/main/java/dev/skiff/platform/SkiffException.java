@@ -23,6 +23,7 @@ public final class SkiffException extends RuntimeException {
   private final String instance;
   private final String requestId;
   private final RpcProgress progress;
+  private final Callee callee;
 
   private SkiffException(
       ErrorCode code,
@@ -33,9 +34,11 @@ public final class SkiffException extends RuntimeException {
       String instance,
       String requestId,
       RpcProgress progress,
+      Callee callee,
       Throwable cause) {
     super(code + ": " + description, cause);
     this.progress = progress;
+    this.callee = callee;
     this.code = code;
     this.description = description;
     this.context = Map.copyOf(context);
@@ -52,7 +55,7 @@ public final class SkiffException extends RuntimeException {
    * @param description what failed, for a person
    */
   public SkiffException(ErrorCode code, String description) {
-    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, null);
+    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, null, null);
   }
 
   /**
@@ -63,7 +66,7 @@ public final class SkiffException extends RuntimeException {
    * @param cause the local cause; never sent
    */
   public SkiffException(ErrorCode code, String description, Throwable cause) {
-    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, cause);
+    this(code, description, Map.of(), "", "", "", "", RpcProgress.SENT, null, cause);
   }
 
   /**
@@ -77,7 +80,7 @@ public final class SkiffException extends RuntimeException {
     Map<String, String> merged = new LinkedHashMap<>(context);
     merged.put(Objects.requireNonNull(key, "key"), String.valueOf(value));
     return new SkiffException(
-        code, description, merged, service, endpoint, instance, requestId, progress, getCause());
+        code, description, merged, service, endpoint, instance, requestId, progress, callee, getCause());
   }
 
   /**
@@ -94,7 +97,7 @@ public final class SkiffException extends RuntimeException {
       return this;
     }
     return new SkiffException(
-        code, description, context, service, endpoint, instance, requestId, progress, getCause());
+        code, description, context, service, endpoint, instance, requestId, progress, callee, getCause());
   }
 
   /**
@@ -106,7 +109,44 @@ public final class SkiffException extends RuntimeException {
   public SkiffException withProgress(RpcProgress progress) {
     return new SkiffException(
         code, description, context, service, endpoint, instance, requestId, java.util.Objects.requireNonNull(progress, "progress"),
+        callee, getCause());
+  }
+
+  /**
+   * A copy of this error marked as the failure of a call to {@code callee}. The client marks every error
+   * a call fails with, whether the callee answered it or the client raised it; a handler has no need to.
+   *
+   * @param callee the endpoint called
+   * @return a new exception
+   */
+  public SkiffException fromCallTo(Callee callee) {
+    return new SkiffException(
+        code, description, context, service, endpoint, instance, requestId, progress, Objects.requireNonNull(callee, "callee"),
         getCause());
+  }
+
+  /**
+   * A copy of this error without its {@link #callee()} mark, for a handler that answers its own caller
+   * with a nested call's error on purpose: for example a {@link ErrorCode#NOT_FOUND} from a store for an
+   * id its caller gave. Thrown from a handler, it is answered as it is (code, description, context and
+   * where it was raised), where the unmarked error would have been answered as this service's own
+   * failure (docs/wire-protocol.md, "Errors from nested calls").
+   *
+   * @return a new exception
+   */
+  public SkiffException passThrough() {
+    return new SkiffException(code, description, context, service, endpoint, instance, requestId, progress, null, getCause());
+  }
+
+  /**
+   * The endpoint whose call failed with this error, when a client raised it for a call (the callee's
+   * answer, or the client's own verdict on the call: a timeout, an open breaker...); empty for an error a
+   * handler raised itself, and after {@link #passThrough()}. Local: it never crosses the wire.
+   *
+   * @return the callee, or empty
+   */
+  public java.util.Optional<Callee> callee() {
+    return java.util.Optional.ofNullable(callee);
   }
 
   /**
@@ -189,6 +229,7 @@ public final class SkiffException extends RuntimeException {
         error.getInstance(),
         error.getRequestId(),
         RpcProgress.SENT,
+        null,
         null);
   }
 

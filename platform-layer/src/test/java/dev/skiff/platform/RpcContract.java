@@ -272,6 +272,129 @@ abstract class RpcContract {
             });
   }
 
+  /**
+   * Starts payments, whose {@code charge} refuses every request BAD_REQUEST about its own field (or fails
+   * with the code in {@code fail}, counting its runs), and checkout, whose {@code pay} calls it and does not
+   * handle its errors; both idempotent. Returns {payments, checkout}.
+   */
+  private String[] startCheckoutAndPayments(AtomicInteger chargeRuns, AtomicInteger payRuns, Consumer<ServerBuilder> checkout) {
+    String payments = echo + ".payments";
+    String checkoutName = echo + ".checkout";
+    start(payments, b -> b.endpoint(Endpoint.of("charge", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+      chargeRuns.incrementAndGet();
+      if (!req.getFail().isEmpty()) {
+        throw new SkiffException(ErrorCode.valueOf(req.getFail()), "asked to fail by " + ctx.fromService());
+      }
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "amount_pence must be positive").withContext("field", "amount_pence");
+    }).asIdempotent()));
+    start(checkoutName, b -> {
+      b.endpoint(Endpoint.of("pay", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+        payRuns.incrementAndGet();
+        return ctx.client().call(payments, "charge", req, EchoResponse.class);
+      }).asIdempotent());
+      checkout.accept(b);
+    });
+    return new String[] {payments, checkoutName};
+  }
+
+  @Test
+  void aCallersFaultThatANestedCallGotIsAnsweredAsTheHandlersInternalErrorNamingTheCallee() {
+    AtomicInteger chargeRuns = new AtomicInteger();
+    AtomicInteger payRuns = new AtomicInteger();
+    String[] names = startCheckoutAndPayments(chargeRuns, payRuns, b -> {});
+    String payments = names[0];
+    String checkout = names[1];
+    // payments refuses checkout's request about its own field: checkout's caller sent nothing wrong
+    assertThatThrownBy(() -> client.call(checkout, "pay", text("order 1"), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL);
+          assertThat(e.service()).isEqualTo(checkout);
+          assertThat(e.endpoint()).isEqualTo("pay");
+          assertThat(e.description()).contains(payments + "/charge").contains("BAD_REQUEST").doesNotContain("amount_pence");
+          assertThat(e.context()).containsEntry("callee", payments + "/charge").containsEntry("callee_code", "BAD_REQUEST")
+              .doesNotContainKey("field");
+          assertThat(e.callee()).contains(new Callee(checkout, "pay", false));
+        });
+    // every fault of a caller is translated the same way; and neither hop retried it
+    for (ErrorCode code : List.of(ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN, ErrorCode.NOT_FOUND, ErrorCode.CONFLICT)) {
+      assertThatThrownBy(() -> client.call(checkout, "pay", EchoRequest.newBuilder().setFail(code.name()).build(), EchoResponse.class))
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).as(code.name()).isEqualTo(ErrorCode.INTERNAL);
+            assertThat(e.context()).containsEntry("callee_code", code.name());
+          });
+    }
+    assertThat(chargeRuns).hasValue(5);
+    assertThat(payRuns).hasValue(5);
+    // called directly, payments' answer is its caller's fault, and says so
+    assertThatThrownBy(() -> client.call(payments, "charge", text("order 1"), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+          assertThat(e.description()).isEqualTo("amount_pence must be positive");
+          assertThat(e.callee()).contains(new Callee(payments, "charge", false));
+        });
+  }
+
+  @Test
+  void aHandlerPassesANestedCallsErrorToItsCallerOnlyOnPurpose() {
+    AtomicInteger chargeRuns = new AtomicInteger();
+    AtomicInteger payRuns = new AtomicInteger();
+    String[] names = startCheckoutAndPayments(chargeRuns, payRuns, b -> b
+        .endpoint(Endpoint.of("refund", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          try {
+            return ctx.client().call(echo + ".payments", "charge", req, EchoResponse.class);
+          } catch (SkiffException e) {
+            if (e.code() == ErrorCode.NOT_FOUND) {
+              throw e.passThrough(); // the order id came from the caller: payments' answer is the caller's too
+            }
+            throw new SkiffException(ErrorCode.BAD_REQUEST, "no refund for this order: " + e.code());
+          }
+        })));
+    String payments = names[0];
+    String checkout = names[1];
+    assertThatThrownBy(
+            () -> client.call(checkout, "refund", EchoRequest.newBuilder().setFail("NOT_FOUND").build(), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
+          assertThat(e.description()).isEqualTo("asked to fail by " + checkout);
+          assertThat(e.service()).isEqualTo(payments);
+          assertThat(e.endpoint()).isEqualTo("charge");
+        });
+    // a new error of the handler's own is answered as it is
+    assertThatThrownBy(() -> client.call(checkout, "refund", text("order 2"), EchoResponse.class))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+          assertThat(e.description()).isEqualTo("no refund for this order: BAD_REQUEST");
+          assertThat(e.service()).isEqualTo(checkout);
+        });
+  }
+
+  @Test
+  void aTransientErrorFromFurtherDownKeepsItsCodeAndOriginAndIsRetriedOnlyByTheHopNearestIt() {
+    AtomicInteger chargeRuns = new AtomicInteger();
+    AtomicInteger payRuns = new AtomicInteger();
+    String[] names = startCheckoutAndPayments(chargeRuns, payRuns, b -> {});
+    String payments = names[0];
+    String checkout = names[1];
+    try (Client retrying = Client.builder().transport(transport).circuitBreaker(null).build()) {
+      for (ErrorCode code : List.of(ErrorCode.CAPACITY, ErrorCode.UNAVAILABLE)) {
+        chargeRuns.set(0);
+        payRuns.set(0);
+        assertThatThrownBy(
+                () -> retrying.call(checkout, "pay", EchoRequest.newBuilder().setFail(code.name()).build(), EchoResponse.class))
+            .isInstanceOfSatisfying(SkiffException.class, e -> {
+              assertThat(e.code()).as(code.name()).isEqualTo(code);
+              assertThat(e.service()).isEqualTo(payments);
+              assertThat(e.endpoint()).isEqualTo("charge");
+              assertThat(e.context()).containsEntry("attempts", "3").doesNotContainKey("callee");
+            });
+        // checkout's client tried payments three times (both idempotent); checkout's caller did not try
+        // checkout again, or payments would have seen nine
+        assertThat(chargeRuns).as(code.name()).hasValue(3);
+        assertThat(payRuns).as(code.name()).hasValue(1);
+      }
+    }
+  }
+
   @Test
   void unexpectedExceptionBecomesInternalWithoutDetailsAndServiceKeepsServing() {
     startEcho(b -> {});
@@ -629,6 +752,18 @@ abstract class RpcContract {
     startEcho(b -> {});
     Reply<String> r = client.callJson(echo, "echo", "{\"text\": \"from a tool\"}", CallOptions.defaults()).get();
     assertThat(r.value()).contains("\"text\": \"from a tool\"").contains("\"blobSize\": 0");
+  }
+
+  @Test
+  void anUnknownJsonFieldIsNamedAsUnknownWithTheValidFieldsAndTheHandlerDoesNotRun() {
+    startEcho(b -> {});
+    assertThatThrownBy(() -> Client.await(client.callJson(echo, "echo", "{\"nmae\": \"Ada\"}", CallOptions.defaults())))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+          assertThat(e.description())
+              .isEqualTo("unknown field \"nmae\" in skiff.test.EchoRequest; valid fields: text, sleep_ms, fail, blob, hold");
+        });
+    assertThat(handlerRuns).hasValue(0);
   }
 
   @Test

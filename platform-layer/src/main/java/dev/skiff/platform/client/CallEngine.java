@@ -2,6 +2,7 @@ package dev.skiff.platform.client;
 
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
+import dev.skiff.platform.Callee;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.Names;
 import dev.skiff.platform.RpcProgress;
@@ -159,7 +160,18 @@ final class CallEngine {
     } catch (RuntimeException e) {
       result.completeExceptionally(SkiffException.of(e));
     }
-    return result;
+    // every error the call fails with names its callee: a server that sees it escape a handler knows it
+    // for a nested call's failure, not the handler's own answer (docs/wire-protocol.md)
+    Callee callee = new Callee(service, endpoint, scope != null && scope.userToken() != null);
+    CompletableFuture<Reply<T>> marked = new CompletableFuture<>();
+    result.whenComplete((reply, error) -> {
+      if (error == null) {
+        marked.complete(reply);
+      } else {
+        marked.completeExceptionally(SkiffException.of(error).fromCallTo(callee));
+      }
+    });
+    return marked;
   }
 
   /** Checks a call and fixes what all its attempts share: request id, deadline, trace. */
@@ -289,7 +301,7 @@ final class CallEngine {
         later(() -> attempt(call, attempt, tokenInFull, result), 0, result, e);
         return;
       }
-      long delay = closed.get() ? -1
+      long delay = closed.get() || Retries.relayed(e, call.service(), call.endpoint()) ? -1
           : retries.delayMillis(attempt, e, idempotency.idempotent(call.key(), call.options().idempotent()), config.clock().millis(), call.deadline());
       observe(call, attempt, spanId, sentMicros, nanos, e.code(), delay >= 0, e.instance(), "");
       if (delay < 0) {

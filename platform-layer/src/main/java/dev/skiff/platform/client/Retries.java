@@ -32,6 +32,22 @@ final class Retries {
   }
 
   /**
+   * Whether an error was raised further down than the endpoint called: by another service or endpoint,
+   * whose failure the called handler relayed (docs/wire-protocol.md, "Errors from nested calls"). Such
+   * an error is never retried here: the client nearest its cause already retried it as its policy
+   * allowed, and retrying again at every hop would multiply the attempts that reach a struggling
+   * service by the attempts of each hop (as gRPC advises, retries happen at one layer).
+   *
+   * @param error how an attempt failed
+   * @param service the service called
+   * @param endpoint the endpoint called
+   * @return true when the error names an origin other than the endpoint called
+   */
+  static boolean relayed(SkiffException error, String service, String endpoint) {
+    return !error.service().isEmpty() && !(error.service().equals(service) && error.endpoint().equals(endpoint));
+  }
+
+  /**
    * @param attempt the attempt that failed, from 1
    * @param error how it failed
    * @param idempotent whether the endpoint may run a request twice

@@ -84,6 +84,13 @@ public final class Codec {
       if (e instanceof SkiffException se) {
         throw se;
       }
+      if (ContentTypes.isJson(contentType)) {
+        java.util.Optional<String> unknown =
+            UnknownJsonField.describe(new String(body, StandardCharsets.UTF_8), prototype.getDescriptorForType());
+        if (unknown.isPresent()) {
+          throw new SkiffException(ErrorCode.BAD_REQUEST, unknown.get(), e);
+        }
+      }
       throw new SkiffException(
           ErrorCode.BAD_REQUEST,
           "malformed " + (ContentTypes.isJson(contentType) ? "JSON" : "protobuf") + " body for "

@@ -207,7 +207,7 @@ final class ServerCall implements HandlerPool.Task {
         timing.stop();
       }
     } catch (SkiffException e) {
-      fail(e);
+      fail(NestedErrors.answerFor(e, site.service(), req.endpoint(), req.requestId()));
     } catch (Throwable t) {
       if (settled.get()) {
         log.debug("{}/{} request {} failed after it was answered: {}", site.service(), req.endpoint(), req.requestId(), t.toString());

@@ -71,4 +71,14 @@ class RetriesTest {
     assertThat(new Retries(RetryPolicy.defaults().withBackoff(Duration.ofMillis(10), Duration.ofMillis(10)), () -> 0.5)
         .delayMillis(1, UNAVAILABLE, true, NOW, FAR)).isEqualTo(10);
   }
+
+  @Test
+  void anErrorRaisedByAnotherEndpointThanTheOneCalledWasRelayedAndIsNotRetriedHere() {
+    SkiffException fromPayments = SkiffException.fromProto(
+        new SkiffException(ErrorCode.CAPACITY, "x").withOrigin("com.example.payments", "charge", "p1", "r").toProto());
+    assertThat(Retries.relayed(fromPayments, "com.example.checkout", "pay")).isTrue();
+    assertThat(Retries.relayed(fromPayments, "com.example.payments", "refund")).isTrue();
+    assertThat(Retries.relayed(fromPayments, "com.example.payments", "charge")).isFalse();
+    assertThat(Retries.relayed(UNAVAILABLE, "com.example.checkout", "pay")).as("raised by this client").isFalse();
+  }
 }
