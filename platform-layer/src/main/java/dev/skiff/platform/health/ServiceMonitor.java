@@ -193,6 +193,12 @@ public final class ServiceMonitor implements AutoCloseable {
     try {
       pubsub.publish(topic, report());
     } catch (RuntimeException e) {
+      Lifecycle.State state = lifecycle.state();
+      if (state == Lifecycle.State.CLOSING || state == Lifecycle.State.CLOSED) {
+        // a report that was under way as the monitor closed, on a transport closing with it
+        log.debug("{}: health not published on {} while closing: {}", service.name(), topic, e.toString());
+        return;
+      }
       publishFailures++;
       log.warn("{}: could not publish health on {}: {}", service.name(), topic, e.toString());
     }
