@@ -1,9 +1,7 @@
 package dev.skiff.kernel.config;
 
-import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
 import com.google.protobuf.Value;
-import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import java.nio.charset.StandardCharsets;
@@ -16,13 +14,13 @@ import java.util.regex.Pattern;
 /**
  * The operations on configuration trees (JSON objects held as protobuf {@link Struct}s): parse and print
  * JSON, read, set and delete at a path, merge at the leaves, list the leaves. A leaf is any value that is
- * not a non-empty object (arrays are leaves). Numbers are JSON numbers held as doubles (exact up to 2^53).
+ * not a non-empty object (arrays are leaves). Numbers are JSON numbers held as doubles (whole numbers exact up to 10^15). JSON
+ * text goes through {@link StrictJson}.
  */
 final class Documents {
   /** The most bytes of one layer's document, and of one value, as compact JSON. */
   static final int MAX_BYTES = 64 * 1024;
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9_-]{1,64}");
-  private static final JsonFormat.Printer PRINTER = JsonFormat.printer().omittingInsignificantWhitespace();
 
   private Documents() {}
 
@@ -36,15 +34,11 @@ final class Documents {
     if (json.getBytes(StandardCharsets.UTF_8).length > MAX_BYTES) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a value has at most " + MAX_BYTES + " bytes of JSON");
     }
-    Value.Builder b = Value.newBuilder();
+    Value v;
     try {
-      JsonFormat.parser().merge(json, b);
-    } catch (InvalidProtocolBufferException | RuntimeException e) {
-      throw new SkiffException(ErrorCode.BAD_REQUEST, "the value is not valid JSON (a string is written in double quotes)");
-    }
-    Value v = b.build();
-    if (v.getKindCase() == Value.KindCase.KIND_NOT_SET) {
-      throw new SkiffException(ErrorCode.BAD_REQUEST, "the value is not valid JSON");
+      v = StrictJson.parse(json, ConfigPath.MAX_DEPTH);
+    } catch (StrictJson.Invalid e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "the value is not valid JSON: " + e.getMessage());
     }
     checkKeys(v, 0);
     return v;
@@ -73,11 +67,7 @@ final class Documents {
    * @return compact JSON
    */
   static String print(Value v) {
-    try {
-      return PRINTER.print(v);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("cannot print a configuration value", e);
-    }
+    return StrictJson.print(v);
   }
 
   /**
@@ -93,13 +83,11 @@ final class Documents {
    * @return the document
    */
   static Struct parseStored(String json) {
-    Struct.Builder b = Struct.newBuilder();
     try {
-      JsonFormat.parser().merge(json, b);
-    } catch (InvalidProtocolBufferException e) {
-      throw new IllegalStateException("a stored configuration document is not JSON", e);
+      return StrictJson.parse(json, Integer.MAX_VALUE).getStructValue();
+    } catch (StrictJson.Invalid e) {
+      throw new IllegalStateException("a stored configuration document is not JSON: " + e.getMessage());
     }
-    return b.build();
   }
 
   /**
