@@ -1,0 +1,85 @@
+package dev.skiff.kernel.config;
+
+import static dev.skiff.kernel.config.ConfigFixture.layer;
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.platform.config.Config;
+import dev.skiff.proto.v1.ConfigChange;
+import dev.skiff.proto.v1.ConfigEdit;
+import dev.skiff.proto.v1.ConfigLeaf;
+import dev.skiff.proto.v1.ConfigLog;
+import dev.skiff.proto.v1.ConfigLogRequest;
+import dev.skiff.proto.v1.ConfigView;
+import dev.skiff.proto.v1.RollbackConfigRequest;
+import dev.skiff.service.TestStores;
+import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.testing.RabbitMqExtension;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/** The config service on Cassandra (the shared node, a keyspace of the test's own): layers and history survive a restart. */
+class CassandraConfigTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+
+  private final String keyspace = "skiff_config_t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  private final ConfigFixture f = new ConfigFixture(broker.amqpUri());
+
+  @AfterEach
+  void tearDown() {
+    f.close();
+    try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
+      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+    }
+  }
+
+  private Config config() {
+    return Config.of(Map.of("cassandra.hosts", TestStores.cassandraHosts(), "cassandra.consistency", "ONE",
+        "cassandra.driver.advanced.metadata.schema.debouncer.window", "0"));
+  }
+
+  private CassandraConfigStore store() {
+    return new CassandraConfigStore(config(), keyspace);
+  }
+
+  @Test
+  void layersHistoryAndExplainSurviveARestartAndAChangeRecordedWithoutItsLayersIsRepaired() {
+    f.start(store());
+    String admin = f.admin();
+    f.set(admin, layer("", "", ""), "timeout", "5");
+    long good = f.set(admin, layer("greeter", "", ""), "greeting", "\"hello\"").getId();
+    f.set(admin, layer("greeter", "", ""), "greeting", "\"BROKEN\"");
+    ConfigChange back = f.as(admin).call(ConfigService.SERVICE, "rollback",
+        RollbackConfigRequest.newBuilder().setToVersion(good).setBaseVersion(good + 1).setMessage("undo").build(), ConfigChange.class);
+    f.stopConfig();
+
+    // a change recorded by a copy that stopped before writing its layer
+    try (CassandraConfigStore s = store()) {
+      s.start();
+      ConfigChange lost = ConfigChange.newBuilder().setId(back.getId() + 1).setAtMs(1).setUser("admin").setMessage("half written")
+          .addEdits(ConfigEdit.newBuilder().setLayer("region/eu").setPath("db.host").setNewJson("\"db.eu\"")).build();
+      assertThat(s.append(lost, List.of())).isTrue();
+      assertThat(s.append(lost, List.of())).as("a version is made once").isFalse();
+    }
+
+    f.start(store());
+    ConfigView view = f.get(admin, "greeter", "eu", "", "", true);
+    assertThat(view.getVersion()).isEqualTo(back.getId() + 1);
+    assertThat(view.getJson()).isEqualTo("{\"db\":{\"host\":\"db.eu\"},\"greeting\":\"hello\",\"timeout\":5}");
+    assertThat(view.getLeavesList()).extracting(ConfigLeaf::getPath, ConfigLeaf::getLayer, ConfigLeaf::getChangeId).containsExactly(
+        org.assertj.core.groups.Tuple.tuple("db.host", "region/eu", back.getId() + 1),
+        org.assertj.core.groups.Tuple.tuple("greeting", "service/greeter", back.getId()),
+        org.assertj.core.groups.Tuple.tuple("timeout", "global", 1L));
+    ConfigLog log = f.as(admin).call(ConfigService.SERVICE, "log", ConfigLogRequest.getDefaultInstance(), ConfigLog.class);
+    assertThat(log.getChangesList()).extracting(ConfigChange::getId).containsExactly(5L, 4L, 3L, 2L, 1L);
+    assertThat(log.getChanges(1)).isEqualTo(back);
+    // the repaired layer was written: a third start reads it from the layers table
+    f.stopConfig();
+    f.start(store());
+    assertThat(f.get(admin, "", "eu", "", "db.host", false).getJson()).isEqualTo("\"db.eu\"");
+    assertThat(f.set(admin, layer("", "eu", ""), "db.host", "\"db2.eu\"").getId()).isEqualTo(6);
+  }
+}
