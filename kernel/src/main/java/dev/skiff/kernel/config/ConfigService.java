@@ -84,6 +84,8 @@ public final class ConfigService extends KernelServiceBase {
   private final Clock clock;
   private final Bound bound;
   private final Map<String, ConfigStore.Layer> layers = new TreeMap<>();
+  private final Map<String, Integer> sizes = new HashMap<>();
+  private long bytes;
   private long head;
   private boolean loaded;
   private Guard guard;
@@ -178,13 +180,14 @@ public final class ConfigService extends KernelServiceBase {
     if (!loaded) {
       store.start();
       layers.clear();
+      sizes.clear();
+      bytes = 0;
       head = 0;
       for (ConfigStore.Layer l : store.layers()) {
-        layers.put(l.key(), l);
+        hold(l);
         head = Math.max(head, l.version());
       }
       loaded = true;
-      updateBound();
     }
     List<ConfigStore.Layer> repaired = new ArrayList<>();
     for (Optional<ConfigChange> c = store.change(head + 1); c.isPresent(); c = store.change(head + 1)) {
@@ -204,16 +207,18 @@ public final class ConfigService extends KernelServiceBase {
       docs.put(e.getLayer(), Documents.put(doc, ConfigPath.parse(e.getPath()), value(e.getNewJson())));
     }
     docs.forEach((key, doc) -> out.add(layerAfter(key, doc, c.getId())));
-    for (ConfigStore.Layer l : out) {
-      layers.put(l.key(), l);
-    }
+    out.forEach(this::hold);
     head = c.getId();
-    updateBound();
     return out;
   }
 
-  private void updateBound() {
-    bound.holds(layers.size(), layers.values().stream().mapToLong(l -> Documents.size(l.doc())).sum());
+  /** Holds a layer as it is now, keeping the bound's count and bytes. */
+  private void hold(ConfigStore.Layer l) {
+    int size = Documents.size(l.doc());
+    Integer before = sizes.put(l.key(), size);
+    bytes += size - (before == null ? 0 : before);
+    layers.put(l.key(), l);
+    bound.holds(layers.size(), bytes);
   }
 
   private Struct doc(String key) {
@@ -346,11 +351,8 @@ public final class ConfigService extends KernelServiceBase {
     List<ConfigStore.Layer> after = new ArrayList<>();
     docs.forEach((key, doc) -> after.add(layerAfter(key, doc, c.getId())));
     if (store.append(c, after)) {
-      for (ConfigStore.Layer l : after) {
-        layers.put(l.key(), l);
-      }
+      after.forEach(this::hold);
       head = c.getId();
-      updateBound();
       log.info("config: version {} by '{}': {} edit(s){}", c.getId(), c.getUser(), c.getEditsCount(),
           c.getRollbackTo() > 0 ? ", a rollback to version " + c.getRollbackTo() : "");
       return true;
@@ -478,6 +480,9 @@ public final class ConfigService extends KernelServiceBase {
       Map<String, Struct> b = docsAt(to);
       ConfigDiff.Builder out = ConfigDiff.newBuilder().setFromVersion(r.getFromVersion()).setToVersion(to);
       for (String key : union(a, b)) {
+        if (Objects.equals(a.get(key), b.get(key))) {
+          continue;
+        }
         Map<String, Value> la = Documents.leaves(a.getOrDefault(key, Struct.getDefaultInstance()));
         Map<String, Value> lb = Documents.leaves(b.getOrDefault(key, Struct.getDefaultInstance()));
         for (String p : new TreeSet<>(union(la, lb))) {
