@@ -82,4 +82,22 @@ class CassandraConfigTest {
     assertThat(f.get(admin, "", "eu", "", "db.host", false).getJson()).isEqualTo("\"db.eu\"");
     assertThat(f.set(admin, layer("", "eu", ""), "db.host", "\"db2.eu\"").getId()).isEqualTo(6);
   }
+
+  @Test
+  void twoCopiesOnOneKeyspaceMakeOneConsecutiveHistory() {
+    f.start(store());
+    f.start(store()); // a second copy: the broker hands each call to one of them
+    String admin = f.admin();
+    for (int i = 1; i <= 10; i++) {
+      ConfigChange c = f.set(admin, layer("s" + (i % 3), "", ""), "n", Integer.toString(i));
+      assertThat(c.getId()).isEqualTo(i);
+    }
+    ConfigLog log = f.as(admin).call(ConfigService.SERVICE, "log", ConfigLogRequest.getDefaultInstance(), ConfigLog.class);
+    assertThat(log.getChangesList()).extracting(ConfigChange::getId).containsExactly(10L, 9L, 8L, 7L, 6L, 5L, 4L, 3L, 2L, 1L);
+    // a change made against a version older than its layer's newest is refused whichever copy gets it
+    for (int i = 0; i < 4; i++) {
+      ConfigFixture.assertRefused(() -> f.set(admin, layer("s1", "", ""), "n", "0", 9), dev.skiff.platform.ErrorCode.CONFLICT);
+    }
+    assertThat(f.get(admin, "s1", "", "", "n", false).getJson()).isEqualTo("10");
+  }
 }
