@@ -10,6 +10,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
@@ -128,7 +129,7 @@ public final class ConfigService extends KernelServiceBase {
     String kind = EnvVars.nonBlank(env, "SKIFF_CONFIG_STORE").orElse("memory");
     switch (kind) {
       case "memory":
-        return new MemoryConfigStore(100_000);
+        return new MemoryConfigStore(10_000); // development only: the oldest changes are forgotten beyond it
       case "cassandra":
         try (LayeredConfig config = LayeredConfig.builder().environment(env).build()) {
           return new CassandraConfigStore(config.current(), EnvVars.nonBlank(env, "SKIFF_CONFIG_KEYSPACE").orElse("skiff_config"));
@@ -154,11 +155,11 @@ public final class ConfigService extends KernelServiceBase {
         .metrics(context.metrics())
         .concurrency(16)
         .endpoint(Endpoint.of("set", SetConfigRequest.class, ConfigChange.class, (r, ctx) -> set(r, ctx))
-            .withAccess(dev.skiff.platform.security.Access.signedIn()))
+            .withAccess(Access.signedIn()))
         .endpoint(Endpoint.of("delete", DeleteConfigRequest.class, ConfigChange.class, (r, ctx) -> delete(r, ctx))
-            .withAccess(dev.skiff.platform.security.Access.signedIn()))
+            .withAccess(Access.signedIn()))
         .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx))
-            .withAccess(dev.skiff.platform.security.Access.signedIn()))
+            .withAccess(Access.signedIn()))
         .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("log", ConfigLogRequest.class, ConfigLog.class, (r, ctx) -> log(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("diff", ConfigDiffRequest.class, ConfigDiff.class, (r, ctx) -> diff(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
