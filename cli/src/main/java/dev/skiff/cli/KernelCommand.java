@@ -20,7 +20,7 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "kernel",
     description = {
-      "Runs the kernel services (discovery, binding, monitoring, tracing, ... as installed) in this",
+      "Runs the kernel services (discovery, binding, monitoring, tracing, login, config, ... as installed) in this",
       "process, with their web pages at http://localhost:PORT/, until interrupted."
     })
 final class KernelCommand extends BrokerCommand {

@@ -1,0 +1,150 @@
+package dev.skiff.kernel.config;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.transport.Transport;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.ConfigChange;
+import dev.skiff.proto.v1.ConfigLayer;
+import dev.skiff.proto.v1.ConfigView;
+import dev.skiff.proto.v1.DeleteConfigRequest;
+import dev.skiff.proto.v1.GetConfigRequest;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
+import dev.skiff.proto.v1.SetConfigRequest;
+import dev.skiff.proto.v1.UserResponse;
+import java.time.Clock;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * What the config tests share: a kernel with a login service (an administrator to sign in with) and a
+ * config service on a broker connection of its own, and a client on another connection.
+ */
+final class ConfigFixture implements AutoCloseable {
+  static final String ADMIN_PASSWORD = "config-admin-pass";
+
+  private final String uri;
+  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private Kernel loginKernel;
+  private Kernel configKernel;
+  private Client client;
+  ConfigService config;
+
+  ConfigFixture(String uri) {
+    this.uri = uri;
+  }
+
+  /** Starts the login service (once) and a config service on a store (the previous one must be stopped). */
+  ConfigService start(ConfigStore store) {
+    if (loginKernel == null) {
+      Transport t = AmqpTransport.connect(uri);
+      toClose.add(t);
+      loginKernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
+          List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
+      toClose.add(loginKernel);
+    }
+    Transport t = AmqpTransport.connect(uri);
+    toClose.add(t);
+    config = new ConfigService(store, Clock.systemUTC(), 100);
+    configKernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(config), 0);
+    toClose.add(configKernel);
+    return config;
+  }
+
+  void stopConfig() {
+    configKernel.close();
+  }
+
+  Client client() {
+    if (client == null) {
+      client = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build();
+      toClose.add(client);
+    }
+    return client;
+  }
+
+  Client as(String token) {
+    return client().withScope(CallScope.forUser(token));
+  }
+
+  String login(String user, String password) {
+    return client().call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(), Session.class)
+        .getToken();
+  }
+
+  String admin() {
+    return login("admin", ADMIN_PASSWORD);
+  }
+
+  /** Adds a user with roles and signs them in. */
+  String user(String name, String... roles) {
+    as(admin()).call(LoginService.SERVICE, "users.add",
+        AddUserRequest.newBuilder().setUser(name).setPassword(name + "-password").addAllRoles(List.of(roles)).build(), UserResponse.class);
+    return login(name, name + "-password");
+  }
+
+  static ConfigLayer layer(String service, String region, String env) {
+    return ConfigLayer.newBuilder().setService(service).setRegion(region).setEnv(env).build();
+  }
+
+  ConfigChange set(String token, ConfigLayer layer, String path, String json, long base) {
+    return as(token).call(ConfigService.SERVICE, "set", SetConfigRequest.newBuilder().setLayer(layer).setPath(path).setValueJson(json)
+        .setMessage("set " + path).setBaseVersion(base).build(), ConfigChange.class);
+  }
+
+  /** Sets against the newest version. */
+  ConfigChange set(String token, ConfigLayer layer, String path, String json) {
+    return set(token, layer, path, json, get(token, "", "", "", "", false).getVersion());
+  }
+
+  ConfigChange delete(String token, ConfigLayer layer, String path) {
+    long base = get(token, "", "", "", "", false).getVersion();
+    return as(token).call(ConfigService.SERVICE, "delete", DeleteConfigRequest.newBuilder().setLayer(layer).setPath(path)
+        .setMessage("delete " + path).setBaseVersion(base).build(), ConfigChange.class);
+  }
+
+  ConfigView get(String token, String service, String region, String env, String path, boolean explain) {
+    return as(token).call(ConfigService.SERVICE, "get", GetConfigRequest.newBuilder().setService(service).setRegion(region).setEnv(env)
+        .setPath(path).setExplain(explain).build(), ConfigView.class);
+  }
+
+  static SkiffException refusal(Supplier<?> call) {
+    try {
+      call.get();
+    } catch (SkiffException e) {
+      return e;
+    }
+    throw new AssertionError("the call was not refused");
+  }
+
+  static void assertRefused(Supplier<?> call, ErrorCode code, String... words) {
+    SkiffException e = refusal(call);
+    assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
+    if (words.length > 0) {
+      assertThat(e.getMessage()).contains(words);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int i = toClose.size() - 1; i >= 0; i--) {
+      try {
+        toClose.get(i).close();
+      } catch (Exception e) {
+        throw new IllegalStateException(e);
+      }
+    }
+  }
+}

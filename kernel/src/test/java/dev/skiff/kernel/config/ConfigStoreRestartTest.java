@@ -1,0 +1,53 @@
+package dev.skiff.kernel.config;
+
+import static dev.skiff.kernel.config.ConfigFixture.layer;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
+import dev.skiff.proto.v1.ConfigChange;
+import dev.skiff.proto.v1.ConfigLog;
+import dev.skiff.proto.v1.ConfigLogRequest;
+import dev.skiff.service.cassandra.CassandraProcess;
+import dev.skiff.testing.RabbitMqExtension;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/** The config service on a Cassandra node of the test's own, which stops and starts again under it. */
+class ConfigStoreRestartTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+
+  @TempDir Path dir;
+
+  @Test
+  void whileTheStoreIsDownRequestsAreUnavailableAndAfterItsRestartEverythingIsThere() {
+    try (CassandraProcess node = new CassandraProcess(dir.resolve("node"));
+        ConfigFixture f = new ConfigFixture(broker.amqpUri())) {
+      Config config = Config.of(Map.of("cassandra.hosts", node.address(), "cassandra.consistency", "ONE",
+          "cassandra.driver.advanced.metadata.schema.debouncer.window", "0"));
+      f.start(new CassandraConfigStore(config, "skiff_config"));
+      String admin = f.admin();
+      f.set(admin, layer("", "", ""), "timeout", "5");
+      ConfigChange second = f.set(admin, layer("greeter", "", ""), "greeting", "\"hello\"");
+
+      node.stop();
+      SkiffException down = ConfigFixture.refusal(() -> f.set(admin, layer("greeter", "", ""), "greeting", "\"lost\"", second.getId()));
+      assertThat(down.code()).as(down.getMessage()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT);
+
+      node.start();
+      await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+          .until(() -> f.get(admin, "greeter", "", "", "", false).getVersion() == second.getId());
+      assertThat(f.get(admin, "greeter", "", "", "", false).getJson()).isEqualTo("{\"greeting\":\"hello\",\"timeout\":5}");
+      ConfigChange third = f.set(admin, layer("greeter", "", ""), "greeting", "\"hi\"", second.getId());
+      assertThat(third.getId()).isEqualTo(3);
+      ConfigLog log = f.as(admin).call(ConfigService.SERVICE, "log", ConfigLogRequest.getDefaultInstance(), ConfigLog.class);
+      assertThat(log.getChangesList()).extracting(ConfigChange::getId).containsExactly(3L, 2L, 1L);
+    }
+  }
+}
