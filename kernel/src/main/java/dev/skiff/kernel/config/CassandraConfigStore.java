@@ -1,6 +1,5 @@
 package dev.skiff.kernel.config;
 
-import com.codahale.metrics.health.HealthCheckRegistry;
 import com.datastax.oss.driver.api.core.cql.Row;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Struct;
@@ -9,8 +8,8 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.kernel.KernelKeyspace;
 import dev.skiff.proto.v1.ConfigChange;
-import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
 import java.nio.ByteBuffer;
@@ -44,12 +43,8 @@ final class CassandraConfigStore implements ConfigStore {
   private static final Query PUT_LAYER = Query.of("config-put-layer",
       "INSERT INTO layers (layer, version, doc, provenance) VALUES (?, ?, ?, ?) USING TIMESTAMP ?").idempotent();
 
-  private final CassandraClient client;
-  private final HealthCheckRegistry clientHealth = new HealthCheckRegistry();
-  private final String clientName = "config-store";
+  private final KernelKeyspace store;
   private final String keyspace;
-  private boolean clientStarted;
-  private volatile CassandraSession session;
 
   /**
    * Builds the client; connects in {@link #start()}.
@@ -63,28 +58,16 @@ final class CassandraConfigStore implements ConfigStore {
       throw new IllegalArgumentException("SKIFF_CONFIG_KEYSPACE must be 1 to 48 letters, digits or '_'");
     }
     this.keyspace = keyspace;
-    this.client = CassandraClient.builder().config(config).name(clientName).healthChecks(clientHealth).build();
+    this.store = new KernelKeyspace(config, "config-store", keyspace, SCHEMA, "the config store");
   }
 
   @Override
-  public synchronized void start() {
-    if (session != null) {
-      return;
-    }
-    if (!clientStarted) {
-      client.start();
-      clientStarted = true;
-    }
-    client.migrate(keyspace, SCHEMA);
-    session = client.session(keyspace);
+  public void start() {
+    store.start();
   }
 
   private CassandraSession s() {
-    CassandraSession s = session;
-    if (s == null) {
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "the config store is not connected to Cassandra at " + client.settings().hosts());
-    }
-    return s;
+    return store.session();
   }
 
   @Override
@@ -145,21 +128,11 @@ final class CassandraConfigStore implements ConfigStore {
 
   @Override
   public Optional<HealthCheck> healthCheck() {
-    return Optional.of(new HealthCheck() {
-      @Override
-      protected Result check() {
-        if (session == null) {
-          return Result.unhealthy("not connected to Cassandra at " + client.settings().hosts() + " yet");
-        }
-        com.codahale.metrics.health.HealthCheck.Result c = clientHealth.runHealthCheck(clientName);
-        return c.isHealthy() ? Result.healthy("keyspace " + keyspace + " on " + client.settings().hosts())
-            : Result.unhealthy("Cassandra: " + c.getMessage());
-      }
-    });
+    return Optional.of(store.healthCheck());
   }
 
   @Override
   public void close() {
-    client.close();
+    store.close();
   }
 }

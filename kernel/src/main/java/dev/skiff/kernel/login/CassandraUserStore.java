@@ -1,13 +1,10 @@
 package dev.skiff.kernel.login;
 
-import com.codahale.metrics.health.HealthCheckRegistry;
 import com.datastax.oss.driver.api.core.cql.Row;
-import dev.skiff.platform.ErrorCode;
-import dev.skiff.platform.SkiffException;
+import dev.skiff.kernel.KernelKeyspace;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.proto.v1.Revocation;
-import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
 import java.time.Duration;
@@ -62,13 +59,9 @@ final class CassandraUserStore implements UserStore {
   private static final Query ADD_KEY = Query.of("add-key", "INSERT INTO signing_keys (kid, jwk, created_at) VALUES (?, ?, ?)").idempotent();
   private static final Query DELETE_KEY = Query.of("delete-key", "DELETE FROM signing_keys WHERE kid = ?").idempotent();
 
-  private final CassandraClient client;
-  private final HealthCheckRegistry clientHealth = new HealthCheckRegistry();
-  private final String clientName = "login-store";
+  private final KernelKeyspace store;
   private final String keyspace;
   private final Duration maxKeep;
-  private boolean clientStarted;
-  private volatile CassandraSession session;
 
   /**
    * Reads the settings and builds the client; connects in {@link #start()}.
@@ -84,28 +77,16 @@ final class CassandraUserStore implements UserStore {
       throw l.invalid("keyspace", "must be 1 to 48 letters, digits or '_'");
     }
     this.maxKeep = maxKeep;
-    this.client = CassandraClient.builder().config(config).name(clientName).healthChecks(clientHealth).build();
+    this.store = new KernelKeyspace(config, "login-store", keyspace, SCHEMA, "the login store");
   }
 
   @Override
-  public synchronized void start() {
-    if (session != null) {
-      return;
-    }
-    if (!clientStarted) {
-      client.start();
-      clientStarted = true;
-    }
-    client.migrate(keyspace, SCHEMA);
-    session = client.session(keyspace);
+  public void start() {
+    store.start();
   }
 
   private CassandraSession s() {
-    CassandraSession s = session;
-    if (s == null) {
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "the login store is not connected to Cassandra at " + client.settings().hosts());
-    }
-    return s;
+    return store.session();
   }
 
   @Override
@@ -204,17 +185,7 @@ final class CassandraUserStore implements UserStore {
 
   @Override
   public Optional<HealthCheck> healthCheck() {
-    return Optional.of(new HealthCheck() {
-      @Override
-      protected Result check() {
-        if (session == null) {
-          return Result.unhealthy("not connected to Cassandra at " + client.settings().hosts() + " yet");
-        }
-        com.codahale.metrics.health.HealthCheck.Result c = clientHealth.runHealthCheck(clientName);
-        return c.isHealthy() ? Result.healthy("keyspace " + keyspace + " on " + client.settings().hosts())
-            : Result.unhealthy("Cassandra: " + c.getMessage());
-      }
-    });
+    return Optional.of(store.healthCheck());
   }
 
   /** @return the keyspace */
@@ -224,6 +195,6 @@ final class CassandraUserStore implements UserStore {
 
   @Override
   public void close() {
-    client.close();
+    store.close();
   }
 }

@@ -1,0 +1,92 @@
+package dev.skiff.kernel;
+
+import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.service.cassandra.CassandraClient;
+import dev.skiff.service.cassandra.CassandraSession;
+
+/**
+ * A kernel store's keyspace in Cassandra, through the service layer's {@link CassandraClient}: connects
+ * and migrates it at {@link #start()} (again at the next start if Cassandra was not there), hands out its
+ * session (UNAVAILABLE until connected), and reports its health. What the login and config stores share.
+ */
+public final class KernelKeyspace implements AutoCloseable {
+  private final CassandraClient client;
+  private final HealthCheckRegistry clientHealth = new HealthCheckRegistry();
+  private final String clientName;
+  private final String keyspace;
+  private final String schema;
+  private final String what;
+  private boolean clientStarted;
+  private volatile CassandraSession session;
+
+  /**
+   * Builds the client; connects in {@link #start()}.
+   *
+   * @param config the configuration ({@code cassandra.*})
+   * @param clientName the client's name (metrics, health)
+   * @param keyspace the keyspace, already checked
+   * @param schema the classpath folder of its migrations
+   * @param what what the store is, for errors ("the login store")
+   */
+  public KernelKeyspace(Config config, String clientName, String keyspace, String schema, String what) {
+    this.clientName = clientName;
+    this.keyspace = keyspace;
+    this.schema = schema;
+    this.what = what;
+    this.client = CassandraClient.builder().config(config).name(clientName).healthChecks(clientHealth).build();
+  }
+
+  /** Connects and migrates the keyspace, unless done before. */
+  public synchronized void start() {
+    if (session != null) {
+      return;
+    }
+    if (!clientStarted) {
+      client.start();
+      clientStarted = true;
+    }
+    client.migrate(keyspace, schema);
+    session = client.session(keyspace);
+  }
+
+  /**
+   * @return the keyspace's session
+   * @throws SkiffException UNAVAILABLE when not connected yet
+   */
+  public CassandraSession session() {
+    CassandraSession s = session;
+    if (s == null) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, what + " is not connected to Cassandra at " + client.settings().hosts());
+    }
+    return s;
+  }
+
+  /** @return a check: healthy when connected and the client is */
+  public HealthCheck healthCheck() {
+    return new HealthCheck() {
+      @Override
+      protected Result check() {
+        if (session == null) {
+          return Result.unhealthy("not connected to Cassandra at " + client.settings().hosts() + " yet");
+        }
+        com.codahale.metrics.health.HealthCheck.Result c = clientHealth.runHealthCheck(clientName);
+        return c.isHealthy() ? Result.healthy("keyspace " + keyspace + " on " + client.settings().hosts())
+            : Result.unhealthy("Cassandra: " + c.getMessage());
+      }
+    };
+  }
+
+  /** @return the keyspace */
+  public String keyspace() {
+    return keyspace;
+  }
+
+  @Override
+  public void close() {
+    client.close();
+  }
+}
