@@ -257,8 +257,9 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
       counters().cacheHits.inc();
       return id;
     }
+    SignedJWT jwt = parse(token); // a token that is not even a JWT is refused without waiting for keys
     awaitReady();
-    id = parseAndVerify(token, clock.millis());
+    id = verifySigned(jwt, clock.millis());
     checkNotRevoked(id);
     cache.put(token, id);
     return id;
@@ -530,14 +531,17 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     return revocations.size();
   }
 
-  /** Verifies the signature and claims of a token not in the cache. */
-  private UserIdentity parseAndVerify(String token, long now) throws TokenRejectedException {
-    SignedJWT jwt;
+  /** Parses a token not in the cache as a signed JWT, checking nothing else yet. */
+  private static SignedJWT parse(String token) throws TokenRejectedException {
     try {
-      jwt = SignedJWT.parse(token);
+      return SignedJWT.parse(token);
     } catch (ParseException | RuntimeException e) {
       throw new TokenRejectedException(Reason.MALFORMED, "not a signed session token");
     }
+  }
+
+  /** Verifies the signature and claims of a token not in the cache. */
+  private UserIdentity verifySigned(SignedJWT jwt, long now) throws TokenRejectedException {
     JWSHeader h = jwt.getHeader();
     if (!ALGORITHM.equals(h.getAlgorithm())) {
       throw new TokenRejectedException(Reason.BAD_SIGNATURE, "the session token is not signed with " + ALGORITHM);
