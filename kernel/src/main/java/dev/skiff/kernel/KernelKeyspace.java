@@ -40,6 +40,14 @@ public final class KernelKeyspace implements AutoCloseable {
     this.client = CassandraClient.builder().config(config).name(clientName).healthChecks(clientHealth).build();
   }
 
+  /**
+   * @param name a keyspace name from settings
+   * @return whether it is one a kernel store takes: 1 to 48 letters, digits or '_'
+   */
+  public static boolean isValidName(String name) {
+    return name.matches("[A-Za-z0-9_]{1,48}");
+  }
+
   /** Connects and migrates the keyspace, unless done before. */
   public synchronized void start() {
     if (session != null) {

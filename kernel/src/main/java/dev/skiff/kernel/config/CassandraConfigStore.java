@@ -44,7 +44,6 @@ final class CassandraConfigStore implements ConfigStore {
       "INSERT INTO layers (layer, version, doc, provenance) VALUES (?, ?, ?, ?) USING TIMESTAMP ?").idempotent();
 
   private final KernelKeyspace store;
-  private final String keyspace;
 
   /**
    * Builds the client; connects in {@link #start()}.
@@ -54,10 +53,9 @@ final class CassandraConfigStore implements ConfigStore {
    * @throws IllegalArgumentException when the keyspace name is invalid
    */
   CassandraConfigStore(Config config, String keyspace) {
-    if (!keyspace.matches("[A-Za-z0-9_]{1,48}")) {
+    if (!KernelKeyspace.isValidName(keyspace)) {
       throw new IllegalArgumentException("SKIFF_CONFIG_KEYSPACE must be 1 to 48 letters, digits or '_'");
     }
-    this.keyspace = keyspace;
     this.store = new KernelKeyspace(config, "config-store", keyspace, SCHEMA, "the config store");
   }
 

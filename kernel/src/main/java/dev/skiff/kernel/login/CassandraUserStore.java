@@ -60,7 +60,6 @@ final class CassandraUserStore implements UserStore {
   private static final Query DELETE_KEY = Query.of("delete-key", "DELETE FROM signing_keys WHERE kid = ?").idempotent();
 
   private final KernelKeyspace store;
-  private final String keyspace;
   private final Duration maxKeep;
 
   /**
@@ -72,8 +71,8 @@ final class CassandraUserStore implements UserStore {
    */
   CassandraUserStore(Config config, Duration maxKeep) {
     Config l = config.at("login");
-    this.keyspace = l.getString("keyspace", "skiff_login");
-    if (!keyspace.matches("[A-Za-z0-9_]{1,48}")) {
+    String keyspace = l.getString("keyspace", "skiff_login");
+    if (!KernelKeyspace.isValidName(keyspace)) {
       throw l.invalid("keyspace", "must be 1 to 48 letters, digits or '_'");
     }
     this.maxKeep = maxKeep;
@@ -190,7 +189,7 @@ final class CassandraUserStore implements UserStore {
 
   /** @return the keyspace */
   String keyspace() {
-    return keyspace;
+    return store.keyspace();
   }
 
   @Override
