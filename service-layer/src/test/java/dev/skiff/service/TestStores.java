@@ -72,4 +72,18 @@ public final class TestStores {
       throw new IllegalStateException(e);
     }
   }
+
+  /**
+   * Drops a test's keyspace. A schema change waits for every node to agree, which on a loaded 2-core
+   * machine can take longer than a query's usual 5 s: given a minute here, so that cleaning up never fails
+   * a test that passed.
+   *
+   * @param c a started client
+   * @param keyspace the keyspace
+   */
+  public static void dropKeyspace(dev.skiff.service.cassandra.CassandraClient c, String keyspace) {
+    c.session("system").driver().execute(
+        com.datastax.oss.driver.api.core.cql.SimpleStatement.newInstance("DROP KEYSPACE IF EXISTS " + keyspace)
+            .setTimeout(java.time.Duration.ofMinutes(1)));
+  }
 }

@@ -36,7 +36,7 @@ class CassandraLoginTest {
   void tearDown() {
     f.close();
     try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
-      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+      TestStores.dropKeyspace(c, keyspace);
     }
   }
 

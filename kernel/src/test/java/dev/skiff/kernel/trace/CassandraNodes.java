@@ -48,7 +48,7 @@ final class CassandraNodes {
 
   static void drop(String hosts, String keyspace) {
     try (CassandraClient c = client(hosts)) {
-      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+      TestStores.dropKeyspace(c, keyspace);
     }
   }
 }

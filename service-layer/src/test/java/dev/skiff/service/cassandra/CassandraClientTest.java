@@ -49,7 +49,7 @@ class CassandraClientTest {
   void dropKeyspace() {
     if (cleanup != null) {
       try (CassandraClient c = CassandraClient.builder().name("cleanup").config(Config.of(settings(TestStores.cassandraHosts()))).build().start()) {
-        c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+        TestStores.dropKeyspace(c, keyspace);
       }
       cleanup.close();
     }

@@ -71,7 +71,7 @@ class CassandraFaultTest {
       assertThat(sharedHostId).as("queries now run on the other node").isNotEqualTo(ownHostId);
       c.migrate(keyspace, "cassandra/shop");
       assertThat(s.one(CassandraClientTest.GET, id)).as("the keyspace's session moved too: a fresh node has no such row").isEmpty();
-      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+      TestStores.dropKeyspace(c, keyspace);
     }
   }
 }

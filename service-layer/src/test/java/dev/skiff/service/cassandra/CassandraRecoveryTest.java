@@ -170,7 +170,7 @@ class CassandraRecoveryTest {
         assertThat(recovery).as("cycle %d (%s) recovered within the bound", i, cycle).isLessThan(BOUND.plus(MARGIN));
       }
       await("healthy again").atMost(BOUND).until(() -> health.runHealthCheck("cassandra").isHealthy());
-      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+      TestStores.dropKeyspace(c, keyspace);
       node.kill(); // its data is the test's: no need for the drain of a SIGTERM (seconds of CI time)
     }
     assertThat(down.count).as("calls were made while the node was down").isPositive();
@@ -262,7 +262,7 @@ class CassandraRecoveryTest {
       System.out.printf("Cassandra stalled session rebuilt %d ms after the stall%n", Duration.ofNanos(System.nanoTime() - stalledAt).toMillis());
       assertThat(health.runHealthCheck("cassandra").isHealthy()).isTrue();
       await("the old driver session closes").atMost(Duration.ofSeconds(30)).until(stalled::isClosed);
-      c.session("system").driver().execute("DROP KEYSPACE IF EXISTS " + keyspace);
+      TestStores.dropKeyspace(c, keyspace);
     }
   }
 
