@@ -10,6 +10,8 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.liveconfig.ConfigServiceLayer;
+import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
@@ -18,6 +20,7 @@ import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.proto.v1.ConfigChange;
+import dev.skiff.proto.v1.ConfigChanged;
 import dev.skiff.proto.v1.ConfigDiff;
 import dev.skiff.proto.v1.ConfigDiffRequest;
 import dev.skiff.proto.v1.ConfigEdit;
@@ -66,7 +69,7 @@ import org.slf4j.LoggerFactory;
  */
 public final class ConfigService extends KernelServiceBase {
   /** The RPC service name. */
-  public static final String SERVICE = "skiff.config";
+  public static final String SERVICE = ConfigServiceLayer.SERVICE;
   /** The role changes need (scoped to a service for that service's layers). */
   public static final Role CONFIG_ADMIN = Role.of("ADMIN.CONFIG");
   /** What a refused change is counted as ({@code skiff.kernel.refused.config-change}). */
@@ -90,6 +93,8 @@ public final class ConfigService extends KernelServiceBase {
   private long head;
   private boolean loaded;
   private Guard guard;
+  private ServiceValidators validators;
+  private PubSub events;
 
   /**
    * A config service configured by the environment ({@code SKIFF_CONFIG_STORE}, {@code SKIFF_CONFIG_KEYSPACE},
@@ -172,7 +177,10 @@ public final class ConfigService extends KernelServiceBase {
     } catch (SkiffException e) {
       log.warn("config: the store cannot be used yet (each request tries again): {}: {}", e.code(), e.description());
     }
-    closeAtEnd(b.build().start());
+    Server server = b.build();
+    validators = new ServiceValidators(server.client());
+    events = new PubSub(context.transport());
+    closeAtEnd(server.start());
     log.info("config service: {} store, {} layers, version {}", store.getClass().getSimpleName(), layers.size(), head);
   }
 
@@ -351,17 +359,35 @@ public final class ConfigService extends KernelServiceBase {
     }
     List<ConfigStore.Layer> after = new ArrayList<>();
     docs.forEach((key, doc) -> after.add(layerAfter(key, doc, c.getId())));
+    if (validators != null) {
+      Map<String, Struct> all = layerDocs();
+      all.putAll(docs);
+      validators.check(all, docs.keySet(), c.getId());
+    }
     if (store.append(c, after)) {
       after.forEach(this::hold);
       head = c.getId();
       log.info("config: version {} by '{}': {} edit(s){}", c.getId(), c.getUser(), c.getEditsCount(),
           c.getRollbackTo() > 0 ? ", a rollback to version " + c.getRollbackTo() : "");
+      announce(c.getId(), docs.keySet());
       return true;
     }
     if (attempt >= COMMIT_TRIES) {
       throw new SkiffException(ErrorCode.CONFLICT, "other changes were being made at the same time: try again");
     }
     return false;
+  }
+
+  /** Tells the services following their configuration that these layers changed (they read their views again). */
+  private void announce(long version, java.util.Set<String> changed) {
+    if (events == null) {
+      return;
+    }
+    try {
+      events.publish(ConfigServiceLayer.CHANGED_TOPIC, ConfigChanged.newBuilder().setVersion(version).addAllLayers(changed).build());
+    } catch (SkiffException e) {
+      log.warn("config: version {} could not be announced ({}): services see it at their next resync", version, e.description());
+    }
   }
 
   private String person(RequestContext ctx, Role required) {

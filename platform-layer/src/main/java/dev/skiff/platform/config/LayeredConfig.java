@@ -211,14 +211,41 @@ public final class LayeredConfig implements AutoCloseable {
     }
   }
 
+  /**
+   * The configuration as it would be if one of the sources gave other values, checked by the validators;
+   * nothing comes into force. How a source asks, before it takes new values, whether they would be
+   * accepted (the config service asks a running service this way: docs/configuration.md).
+   *
+   * @param source one of this configuration's sources
+   * @param values the values it would give
+   * @return the configuration that would result
+   * @throws ConfigException when a layer cannot be read or a validator rejects the result
+   * @throws IllegalArgumentException when {@code source} is not one of this configuration's sources
+   */
+  public Config check(ConfigSource source, Map<String, String> values) {
+    if (!sources.contains(source) && !files.contains(source)) {
+      throw new IllegalArgumentException(source.name() + " is not a source of this configuration");
+    }
+    Map<String, String> proposed = Map.copyOf(values);
+    Config next = read(source, proposed);
+    for (Consumer<Config> v : validators) {
+      validate(v, next);
+    }
+    return next;
+  }
+
   private Config read() {
+    return read(null, null);
+  }
+
+  private Config read(ConfigSource replaced, Map<String, String> replacement) {
     SortedMap<String, Config.Value> m = new TreeMap<>();
     defaults.forEach((k, v) -> m.put(k, new Config.Value(v, "defaults")));
     for (ConfigSource s : files) {
-      s.read().forEach((k, v) -> m.put(k, new Config.Value(v, s.name())));
+      (s == replaced ? replacement : s.read()).forEach((k, v) -> m.put(k, new Config.Value(v, s.name())));
     }
     for (ConfigSource s : sources) {
-      s.read().forEach((k, v) -> m.put(k, new Config.Value(v, s.name())));
+      (s == replaced ? replacement : s.read()).forEach((k, v) -> m.put(k, new Config.Value(v, s.name())));
     }
     // environment: a variable overrides every known path that maps to its name; unknown ones add a path
     Map<String, List<String>> byVariable = new HashMap<>();

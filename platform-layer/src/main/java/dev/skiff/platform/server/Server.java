@@ -9,6 +9,9 @@ import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.health.ServiceMonitor;
 import dev.skiff.platform.internal.Lifecycle;
 import dev.skiff.platform.internal.Observers;
+import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.liveconfig.LiveConfig;
+import dev.skiff.platform.liveconfig.LiveConfigOptions;
 import dev.skiff.platform.metrics.RpcMetrics;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.security.LoginTokenVerifier;
@@ -96,6 +99,12 @@ public final class Server implements AutoCloseable {
   private final LoginTokenVerifier ownVerifier;
   private volatile Transport.ServerBinding binding;
   private volatile Announcer announcer;
+  /** The configuration's own layers, when it follows the config service; null when not. */
+  private final LayeredConfig.Builder configLayers;
+  private final LiveConfigOptions configOptions;
+  private final ConfigValidation configValidation;
+  private final ServiceIdentities identities;
+  private volatile LiveConfig liveConfig;
 
   Server(ServerBuilder b) {
     this.name = b.name;
@@ -129,6 +138,10 @@ public final class Server implements AutoCloseable {
       observed.add(rotation);
     }
     ServiceIdentities identities = b.identities == null ? ServiceIdentities.fromEnvironment() : b.identities;
+    this.identities = identities;
+    this.configLayers = b.configLayers;
+    this.configOptions = b.configOptions;
+    this.configValidation = b.configValidation;
     this.client =
         Client.builder().transport(transport).name(name).instanceId(instanceId).defaultTimeout(b.clientTimeout)
             .maxMessageBytes(b.maxMessageBytes).metrics(metrics).clock(clock).observers(observed).identities(identities).build();
@@ -183,6 +196,13 @@ public final class Server implements AutoCloseable {
   public Server start() {
     lifecycle.start(
         () -> {
+          if (configLayers != null) {
+            // before taking requests: handlers may read the configuration from their first request on
+            liveConfig = LiveConfig.start(configLayers, client, transport, identities, metrics, name, configOptions);
+            if (configValidation != null) {
+              configValidation.serve(liveConfig);
+            }
+          }
           binding = transport.bind(
               name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version, maxMessageBytes), this::dispatch);
           Transport.ServerBinding bound = binding;
@@ -274,6 +294,25 @@ public final class Server implements AutoCloseable {
     } catch (RejectedExecutionException e) {
       call.handBack();
     }
+  }
+
+  /**
+   * This service's configuration, followed live from the config service (docs/configuration.md,
+   * "Delivery"): read values with {@code config().current()}, follow changes with
+   * {@code config().onChange(prefix, listener)}.
+   *
+   * @return the configuration
+   * @throws IllegalStateException when the server does not follow the config service
+   *     ({@link ServerBuilder#liveConfig()}) or is not started
+   */
+  public LayeredConfig config() {
+    LiveConfig c = liveConfig;
+    if (c == null) {
+      throw new IllegalStateException(configLayers == null
+          ? name + " does not follow the config service: build it with liveConfig() or a configValidator"
+          : name + " is not started: its configuration is read when it starts");
+    }
+    return c.config();
   }
 
   /** @return the service's name */
@@ -396,6 +435,10 @@ public final class Server implements AutoCloseable {
       rotation.close();
     }
     monitor.close();
+    LiveConfig c = liveConfig;
+    if (c != null) {
+      c.close();
+    }
     pool.shutdownNow();
     if (ownVerifier != null) {
       ownVerifier.close();

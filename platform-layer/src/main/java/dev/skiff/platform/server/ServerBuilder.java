@@ -3,10 +3,14 @@ package dev.skiff.platform.server;
 import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.Message;
 import dev.skiff.platform.Names;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.liveconfig.ConfigServiceLayer;
+import dev.skiff.platform.liveconfig.LiveConfigOptions;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.observe.RpcObserver;
 import dev.skiff.platform.security.ServiceIdentities;
@@ -19,6 +23,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.function.Consumer;
 
 /**
  * Builds a {@link Server}: {@code Server.builder("com.example.greeter")}. Setters check their argument and
@@ -56,6 +61,10 @@ public final class ServerBuilder {
   boolean settingsApplied;
   ServiceIdentities identities;
   TokenVerifier tokenVerifier;
+  LayeredConfig.Builder configLayers;
+  LiveConfigOptions configOptions;
+  final List<Consumer<Config>> configValidators = new ArrayList<>();
+  ConfigValidation configValidation;
 
   ServerBuilder(String name) {
     this.name = Names.checkService(name);
@@ -415,6 +424,51 @@ public final class ServerBuilder {
   }
 
   /**
+   * Follows this service's configuration in the config service ({@value ConfigServiceLayer#SERVICE}), with
+   * the region and environment the process's environment names ({@link LiveConfigOptions#fromEnvironment()}):
+   * {@link Server#config()} is then the environment and system properties over the config service's view
+   * (docs/configuration.md, "Delivery"). {@link SkiffService} does this unless {@code SKIFF_CONFIG_SERVICE=off}.
+   *
+   * @return this
+   */
+  public ServerBuilder liveConfig() {
+    return liveConfig(LayeredConfig.builder(), LiveConfigOptions.fromEnvironment());
+  }
+
+  /**
+   * Follows this service's configuration in the config service, above the given layers: {@link Server#config()}
+   * is, later winning, {@code layers}' defaults, files and sources, the config service's view, then the
+   * environment and system properties. {@link Server#start()} reads it (waiting for the config service up
+   * to {@link LiveConfigOptions#firstRead()}, else starting from the last good copy) and fails when the
+   * result is invalid.
+   *
+   * @param layers the service's own layers (the builder is completed and built at start)
+   * @param options region, environment, where the last good copy is kept
+   * @return this
+   */
+  public ServerBuilder liveConfig(LayeredConfig.Builder layers, LiveConfigOptions options) {
+    this.configLayers = Objects.requireNonNull(layers, "layers");
+    this.configOptions = Objects.requireNonNull(options, "options");
+    return this;
+  }
+
+  /**
+   * Adds a check every configuration of this service must pass: at start, on every change, and before
+   * the config service records a change that would reach this service (it asks a running instance
+   * through the endpoint {@code config.validate}, offered to {@value ConfigServiceLayer#SERVICE} only, and
+   * refuses the change with this service's reason). Implies {@link #liveConfig()} when no live
+   * configuration was chosen.
+   *
+   * @param validator throws {@link dev.skiff.platform.config.ConfigException} or
+   *     {@link IllegalArgumentException} to refuse, with a message saying why
+   * @return this
+   */
+  public ServerBuilder configValidator(Consumer<Config> validator) {
+    configValidators.add(Objects.requireNonNull(validator, "validator"));
+    return this;
+  }
+
+  /**
    * Builds the server (not started).
    *
    * @return the server
@@ -425,6 +479,16 @@ public final class ServerBuilder {
     }
     if (endpoints.isEmpty()) {
       throw new IllegalStateException("service " + name + " has no endpoints");
+    }
+    if (!configValidators.isEmpty()) {
+      if (configLayers == null) {
+        liveConfig();
+      }
+      configValidators.forEach(configLayers::validator);
+      if (configValidation == null) {
+        configValidation = new ConfigValidation();
+        endpoint(configValidation.endpoint());
+      }
     }
     return new Server(this);
   }

@@ -2,6 +2,8 @@ package dev.skiff.platform.server;
 
 import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.EnvVars;
+import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.metrics.MonitoringOptions;
@@ -20,7 +22,8 @@ import org.slf4j.LoggerFactory;
  * A base class for a service's main class, for those who prefer subclassing to building a
  * {@link Server} by hand. Subclasses name the service and register endpoints; {@link #run()} reads the
  * environment ({@link Settings}: {@code SKIFF_AMQP_URI}, {@code SKIFF_SERVICE_VERSION}, ...), connects
- * (waiting for the broker if it cannot be reached yet), serves until the process is told to stop (SIGTERM
+ * (waiting for the broker if it cannot be reached yet), follows its configuration in the config service
+ * ({@link #config()}; {@code SKIFF_CONFIG_SERVICE=off} not to; see {@link #run()}), serves until the process is told to stop (SIGTERM
  * or SIGINT), then drains.
  *
  * <pre>{@code
@@ -42,6 +45,7 @@ public abstract class SkiffService {
   private final String name;
   private final String version;
   private final String description;
+  private volatile Server server;
 
   /**
    * @param name the service's dotted name
@@ -74,26 +78,48 @@ public abstract class SkiffService {
    * @return the server, not started
    */
   public Server newServer(Transport transport, Settings settings) {
-    return newServer(transport, settings, List.of());
+    return newServer(transport, settings, List.of(), false);
   }
 
-  private Server newServer(Transport transport, Settings settings, List<RpcObserver> observers) {
+  private Server newServer(Transport transport, Settings settings, List<RpcObserver> observers, boolean liveConfig) {
     ServerBuilder b = Server.builder(name).version(version).description(description).transport(transport);
     b.settings(settings).monitoring(MonitoringOptions.fromEnvironment());
+    if (liveConfig) {
+      b.liveConfig();
+    }
     observers.forEach(b::observer);
     register(b);
-    return b.build();
+    Server built = b.build();
+    server = built;
+    return built;
+  }
+
+  /**
+   * This service's configuration, followed live from the config service (docs/configuration.md,
+   * "Delivery"); for handlers, which run once the server has started.
+   *
+   * @return the configuration
+   * @throws IllegalStateException before the server started, or with {@code SKIFF_CONFIG_SERVICE=off}
+   */
+  protected final LayeredConfig config() {
+    Server s = server;
+    if (s == null) {
+      throw new IllegalStateException(name + " has no server yet");
+    }
+    return s.config();
   }
 
   /**
    * Starts this service on a transport the caller owns and returns it running (for tests and for
-   * running several services in one process).
+   * running several services in one process). It follows the config service only with
+   * {@code SKIFF_CONFIG_SERVICE=on} (a test has none to wait for).
    *
    * @param transport the transport
    * @return the running server
    */
   public Server start(Transport transport) {
-    return newServer(transport, Settings.fromEnvironment()).start();
+    boolean live = EnvVars.onOff(System.getenv(), "SKIFF_CONFIG_SERVICE", false);
+    return newServer(transport, Settings.fromEnvironment(), List.of(), live).start();
   }
 
   /**
@@ -126,7 +152,9 @@ public abstract class SkiffService {
    * second (and saying so in its log every 30 s), and serves once it comes; with {@code SKIFF_BROKER_WAIT}
    * set, it gives up after that long, printing one line to stderr and exiting with
    * {@link ExitCodes#DEPENDENCY_UNAVAILABLE} (75). The service is traced ({@link Tracing}, settings from
-   * {@link TraceSettings#fromEnvironment()}: {@code SKIFF_TRACE_SAMPLE_RATE}, ...).
+   * {@link TraceSettings#fromEnvironment()}: {@code SKIFF_TRACE_SAMPLE_RATE}, ...), and follows its configuration
+   * in the config service ({@link #config()}, {@code SKIFF_REGION}, {@code SKIFF_ENV}: see
+   * {@link dev.skiff.platform.liveconfig.LiveConfigOptions}) unless {@code SKIFF_CONFIG_SERVICE=off}.
    *
    * @throws InterruptedException if the main thread is interrupted while serving
    */
@@ -138,7 +166,9 @@ public abstract class SkiffService {
     Tracing tracing =
         Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))
             .build().start();
-    Server server = newServer(transport, settings, List.of(tracing));
+    // a process follows its configuration in the config service unless told not to
+    boolean live = EnvVars.onOff(System.getenv(), "SKIFF_CONFIG_SERVICE", true);
+    Server server = newServer(transport, settings, List.of(tracing), live);
     Runtime.getRuntime()
         .addShutdownHook(
             Threads.daemon(

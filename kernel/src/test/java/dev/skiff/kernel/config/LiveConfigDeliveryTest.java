@@ -1,0 +1,171 @@
+package dev.skiff.kernel.config;
+
+import static dev.skiff.kernel.config.ConfigFixture.assertRefused;
+import static dev.skiff.kernel.config.ConfigFixture.layer;
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.config.Config;
+import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.liveconfig.LiveConfigOptions;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.server.ServerBuilder;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import dev.skiff.proto.v1.ConfigLayer;
+import dev.skiff.proto.v1.ConfigView;
+import dev.skiff.proto.v1.ListServicesRequest;
+import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.testing.RabbitMqExtension;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.function.Consumer;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * Delivery of the config service's changes to running services through the platform's config layer, on
+ * the real broker: within a second, whole, from a last good copy while the config service is down, and
+ * checked by the running service's own validators before a change is recorded.
+ */
+class LiveConfigDeliveryTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+
+  /** A name of this test's own: a queue left by another test's instance would hold calls to it until their deadline. */
+  private final String SERVICE = "com.example.greeter-" + Long.toHexString(System.nanoTime());
+  private final ConfigLayer GREETER = layer(SERVICE, "", "");
+  private static final ConfigLayer EU = layer("", "eu", "");
+
+  @TempDir Path cache;
+
+  private final ConfigFixture f = new ConfigFixture(broker.amqpUri());
+  private final List<Server> servers = new ArrayList<>();
+  private MemoryConfigStore store;
+  private String admin;
+
+  @BeforeEach
+  void start() {
+    store = new MemoryConfigStore(1000);
+    f.start(store);
+    admin = f.admin();
+  }
+
+  @AfterEach
+  void stop() {
+    servers.forEach(Server::close);
+    f.close();
+  }
+
+  private Server instance(LiveConfigOptions options, Consumer<ServerBuilder> more) {
+    ServerBuilder b = Server.builder(SERVICE).transport(AmqpTransport.connect(broker.amqpUri())).ownTransport()
+        .endpoint("hello", ListServicesRequest.class, ListServicesResponse.class, (r, ctx) -> ListServicesResponse.getDefaultInstance())
+        .liveConfig(LayeredConfig.builder().environment(Map.of()).systemProperties(Map.of()).defaults(Map.of("greeter.greeting", "default")),
+            options);
+    more.accept(b);
+    Server s = b.build().start();
+    servers.add(s);
+    return s;
+  }
+
+  private Server instance(LiveConfigOptions options) {
+    return instance(options, b -> {});
+  }
+
+  @Test
+  void aCommittedChangeReachesEveryRunningInstanceWithinASecondAndWhole() {
+    f.set(admin, GREETER, "greeter", "{\"greeting\":\"hello\",\"punctuation\":\"!\"}");
+    f.set(admin, EU, "greeter.punctuation", "\"!!\"");
+    Server eu = instance(LiveConfigOptions.defaults().withRegion("eu").withCacheDir(cache));
+    Server elsewhere = instance(LiveConfigOptions.defaults().withCacheDir(cache));
+    assertThat(eu.config().current().getString("greeter.greeting")).isEqualTo("hello");
+    assertThat(eu.config().current().getString("greeter.punctuation")).isEqualTo("!!");
+    assertThat(elsewhere.config().current().getString("greeter.punctuation")).isEqualTo("!");
+    List<Config> seen = new CopyOnWriteArrayList<>();
+    eu.config().onChange("greeter", seen::add);
+
+    for (int round = 0; round < 5; round++) {
+      String word = "hi-" + round;
+      // one change of two leaves: an instance sees both or neither
+      long t0 = System.nanoTime();
+      f.set(admin, GREETER, "greeter", "{\"greeting\":\"" + word + "\",\"punctuation\":\"" + word + "?\"}");
+      await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(5)).untilAsserted(() -> {
+        assertThat(elsewhere.config().current().getString("greeter.greeting")).isEqualTo(word);
+        assertThat(eu.config().current().getString("greeter.greeting")).isEqualTo(word);
+      });
+      assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(1));
+      // the region's layer still wins where it has a value
+      assertThat(eu.config().current().getString("greeter.punctuation")).isEqualTo("!!");
+      assertThat(elsewhere.config().current().getString("greeter.punctuation")).isEqualTo(word + "?");
+    }
+    for (Config c : seen) {
+      String greeting = c.getString("greeter.greeting");
+      assertThat(greeting).startsWith("hi-");
+    }
+    assertThat(seen).hasSize(5);
+    // a deleted value uncovers the layer below: here the service's own default
+    f.delete(admin, GREETER, "greeter.greeting");
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(
+        () -> assertThat(elsewhere.config().current().getString("greeter.greeting")).isEqualTo("default"));
+    // a rollback reaches them as any change does
+    ConfigView before = f.get(admin, SERVICE, "", "", "", false);
+    f.as(admin).call(ConfigService.SERVICE, "rollback", dev.skiff.proto.v1.RollbackConfigRequest.newBuilder().setToVersion(2)
+        .setMessage("back").setBaseVersion(before.getVersion()).build(), dev.skiff.proto.v1.ConfigChange.class);
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(
+        () -> assertThat(elsewhere.config().current().getString("greeter.greeting")).isEqualTo("hello"));
+  }
+
+  @Test
+  void anInstanceStartedWhileTheConfigServiceIsDownStartsFromItsLastGoodCopyAndCatchesUpWhenItReturns() throws Exception {
+    f.set(admin, GREETER, "greeter.greeting", "\"from the service\"");
+    LiveConfigOptions options = LiveConfigOptions.defaults().withCacheDir(cache).withFirstRead(Duration.ofMillis(500));
+    Server first = instance(options);
+    assertThat(first.config().current().getString("greeter.greeting")).isEqualTo("from the service");
+    first.close();
+    try (var files = Files.list(cache)) {
+      assertThat(files.map(p -> p.getFileName().toString())).containsExactly("config-" + SERVICE + ".json");
+    }
+
+    f.stopConfig();
+    Server second = instance(options);
+    assertThat(second.config().current().getString("greeter.greeting")).isEqualTo("from the service");
+    assertThat(second.config().current().origin("greeter.greeting")).hasValue("config service skiff.config");
+
+    // the config service comes back (same store) and a change is made: the instance catches up
+    f.start(store);
+    f.set(admin, GREETER, "greeter.greeting", "\"after the outage\"");
+    await().atMost(Duration.ofSeconds(5)).untilAsserted(
+        () -> assertThat(second.config().current().getString("greeter.greeting")).isEqualTo("after the outage"));
+
+    // no copy and no config service: the service's own layers only
+    f.stopConfig();
+    Server third = instance(LiveConfigOptions.defaults().withCacheDir(cache.resolve("empty")).withFirstRead(Duration.ofMillis(300)));
+    assertThat(third.config().current().getString("greeter.greeting")).isEqualTo("default");
+  }
+
+  @Test
+  void aValueTheRunningServiceWouldRejectIsRefusedWithTheServicesReasonAndNotRecorded() {
+    f.set(admin, GREETER, "greeter.max-names", "10");
+    Server s = instance(LiveConfigOptions.defaults(), b -> b.configValidator(c -> {
+      int max = c.getInt("greeter.max-names", 10);
+      if (max < 1 || max > 100) {
+        throw c.invalid("greeter.max-names", "must be 1 to 100, not " + max);
+      }
+    }));
+    long head = f.get(admin, "", "", "", "", false).getVersion();
+    assertRefused(() -> f.set(admin, GREETER, "greeter.max-names", "500"), ErrorCode.BAD_REQUEST,
+        "service " + SERVICE + " refuses this change", "must be 1 to 100");
+    assertThat(f.get(admin, "", "", "", "", false).getVersion()).isEqualTo(head);
+    assertThat(s.config().current().getInt("greeter.max-names")).isEqualTo(10);
+    // a value it takes goes through
+    f.set(admin, GREETER, "greeter.max-names", "50");
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> assertThat(s.config().current().getInt("greeter.max-names")).isEqualTo(50));
+  }
+}
