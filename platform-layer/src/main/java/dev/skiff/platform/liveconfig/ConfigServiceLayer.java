@@ -86,6 +86,8 @@ public final class ConfigServiceLayer implements ConfigSource {
   private boolean closed;
   private boolean outage;
   private long retryMs = RETRY_MIN_MS;
+  /** The last version refused here: not taken again at a resync (each newer one is looked at). */
+  private volatile long refusedVersion = -1;
   private ScheduledFuture<?> next;
   private Transport.Subscription subscription;
 
@@ -183,6 +185,7 @@ public final class ConfigServiceLayer implements ConfigSource {
       check.accept(values);
     } catch (IllegalArgumentException e) {
       refused.inc();
+      refusedVersion = version;
       log.warn("config: version {} for {} is refused here, version {} stays in force: {}", version, service, view.version(),
           e.getMessage());
       return false;
@@ -299,8 +302,8 @@ public final class ConfigServiceLayer implements ConfigSource {
       retryMs = RETRY_MIN_MS;
       schedule(options.resync().toMillis());
     }
-    if (held.live() && v.getVersion() <= held.version()) {
-      return; // nothing newer (or a lagging copy of the config service)
+    if (held.live() && v.getVersion() <= held.version() || v.getVersion() == refusedVersion) {
+      return; // nothing newer (or a lagging copy of the config service), or refused already
     }
     if (v.getJson().equals(held.json())) {
       view = new View(v.getVersion(), held.json(), held.values(), true);
