@@ -2,22 +2,16 @@ package dev.skiff.cli;
 
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.util.JsonFormat;
+import dev.skiff.platform.internal.PrivateFiles;
 import dev.skiff.proto.v1.Session;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermission;
-import java.nio.file.attribute.PosixFilePermissions;
-import java.util.EnumSet;
 import java.util.Map;
 import java.util.Optional;
-import java.util.Set;
 
 /**
  * Where {@code skiff login} keeps the session every later command sends: one file readable and writable
@@ -32,9 +26,6 @@ final class SessionFile {
   /** The largest session file read: a token is a few hundred bytes. */
   static final int MAX_BYTES = 64 * 1024;
 
-  private static final Set<PosixFilePermission> OWNER_ONLY = EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE);
-  private static final Set<PosixFilePermission> OWNER_DIR =
-      EnumSet.of(PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
 
   private final Path path;
 
@@ -77,7 +68,7 @@ final class SessionFile {
       if (!Files.isRegularFile(path, LinkOption.NOFOLLOW_LINKS)) {
         throw new Unusable(path + " is not a regular file: remove it and run 'skiff login USER' again");
       }
-      if (posix() && !OWNER_ONLY.containsAll(Files.getPosixFilePermissions(path, LinkOption.NOFOLLOW_LINKS))) {
+      if (!PrivateFiles.ownerOnly(path)) {
         throw new Unusable(path + " may be read or written by others, so its session is not used: run 'chmod 600 "
             + path + "' if only you could have written it, else remove it and run 'skiff login USER' again");
       }
@@ -105,27 +96,7 @@ final class SessionFile {
    */
   void write(Session session) {
     try {
-      Path dir = path.toAbsolutePath().getParent();
-      if (!Files.isDirectory(dir)) {
-        if (posix()) {
-          Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(OWNER_DIR));
-        } else {
-          Files.createDirectories(dir);
-        }
-      }
-      Path tmp = posix()
-          ? Files.createTempFile(dir, ".token", ".tmp", PosixFilePermissions.asFileAttribute(OWNER_ONLY))
-          : Files.createTempFile(dir, ".token", ".tmp");
-      try {
-        Files.writeString(tmp, JsonFormat.printer().print(session), StandardCharsets.UTF_8);
-        try {
-          Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-        } catch (AtomicMoveNotSupportedException e) {
-          Files.move(tmp, path, StandardCopyOption.REPLACE_EXISTING);
-        }
-      } finally {
-        Files.deleteIfExists(tmp);
-      }
+      PrivateFiles.replace(path, JsonFormat.printer().print(session));
     } catch (IOException e) {
       throw new UncheckedIOException("cannot keep the session in " + path, e);
     }
@@ -142,10 +113,6 @@ final class SessionFile {
     } catch (IOException e) {
       throw new UncheckedIOException("cannot remove the session in " + path, e);
     }
-  }
-
-  private static boolean posix() {
-    return FileSystems.getDefault().supportedFileAttributeViews().contains("posix");
   }
 
   /** A session file skiff will not use; the message says why and what to do (no token in it). */

@@ -1,20 +1,17 @@
 package dev.skiff.platform.liveconfig;
 
+import dev.skiff.platform.internal.PrivateFiles;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.AtomicMoveNotSupportedException;
-import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Optional;
 
 /**
  * The last view of the config service an instance accepted, kept in one local file per service, region
  * and environment, so that an instance started while the config service is down starts from it. The file
- * is replaced whole (written beside it, then renamed over it), so a crash mid-write leaves the previous
- * copy; it is readable by its owner only (it may hold the service's secrets). A file that is too big or
+ * is replaced whole ({@link PrivateFiles}: written beside it, then renamed over it), so a crash mid-write
+ * leaves the previous copy; it is readable by its owner only (it may hold the service's secrets). A file that is too big or
  * not in this format is ignored, never half-read.
  */
 final class LastGoodCopy {
@@ -74,26 +71,7 @@ final class LastGoodCopy {
    * @throws IOException when it cannot be written (the previous copy stays)
    */
   void write(View view) throws IOException {
-    Path dir = file.getParent();
-    Files.createDirectories(dir);
-    Path tmp = dir.resolve(file.getFileName() + ".tmp-" + ProcessHandle.current().pid() + "-" + Thread.currentThread().getId());
-    Files.deleteIfExists(tmp);
-    try {
-      try {
-        Files.createFile(tmp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-      } catch (UnsupportedOperationException notPosix) {
-        Files.createFile(tmp);
-      } catch (FileAlreadyExistsException raced) {
-        throw new IOException("another writer is writing " + tmp, raced);
-      }
-      Files.writeString(tmp, HEADER + view.version() + "\n" + view.json(), StandardCharsets.UTF_8);
-      try {
-        Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, file, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
-    }
+    PrivateFiles.replace(file, HEADER + view.version() + "\n" + view.json());
   }
+
 }
