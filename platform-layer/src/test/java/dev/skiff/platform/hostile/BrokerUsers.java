@@ -29,6 +29,17 @@ final class BrokerUsers {
           + (u.getRawPath() == null ? "" : u.getRawPath());
     }
 
+    /**
+     * @param name the connection's name
+     * @return a raw connection to the test's broker as this user, without automatic recovery
+     */
+    com.rabbitmq.client.Connection connect(String name) throws Exception {
+      com.rabbitmq.client.ConnectionFactory f = new com.rabbitmq.client.ConnectionFactory();
+      f.setUri(uri());
+      f.setAutomaticRecoveryEnabled(false);
+      return f.newConnection(name);
+    }
+
     /** Deletes the user. */
     void delete() throws Exception {
       manage("DELETE", "/api/users/" + enc(name), null);

@@ -86,10 +86,7 @@ class LiveConfigHostileTest {
         })).build().start());
     client = Client.builder().transport(transport).name(service).build();
     open.add(0, client);
-    ConnectionFactory mf = new ConnectionFactory();
-    mf.setUri(malloryUser.uri());
-    mf.setAutomaticRecoveryEnabled(false);
-    malloryRaw = mf.newConnection("liveconfig-mallory");
+    malloryRaw = malloryUser.connect("liveconfig-mallory");
     open.add(0, malloryRaw);
   }
 

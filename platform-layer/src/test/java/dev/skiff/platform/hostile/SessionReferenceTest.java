@@ -99,10 +99,7 @@ class SessionReferenceTest {
     open.add(0, t);
     client = Client.builder().transport(t).name("test.sessions.caller").circuitBreaker(null).build();
     open.add(0, client);
-    ConnectionFactory mf = new ConnectionFactory();
-    mf.setUri(malloryUser.uri());
-    mf.setAutomaticRecoveryEnabled(false);
-    malloryRaw = mf.newConnection("sessions-mallory");
+    malloryRaw = malloryUser.connect("sessions-mallory");
     open.add(0, malloryRaw);
   }
 
