@@ -159,6 +159,32 @@ public final class Client implements AutoCloseable {
   }
 
   /**
+   * Calls an endpoint without waiting, with a response type known only by its descriptor (a
+   * {@link com.google.protobuf.DynamicMessage}): for a gateway that learns types at run time.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responsePrototype any instance of the response type, e.g. {@code DynamicMessage.getDefaultInstance(d)}
+   * @param options timeout, instance, request id
+   * @return the reply, or a {@link SkiffException} failure
+   */
+  public CompletableFuture<Reply<Message>> exchange(
+      String service, String endpoint, Message request, Message responsePrototype, CallOptions options) {
+    Objects.requireNonNull(request, "request");
+    Objects.requireNonNull(responsePrototype, "responsePrototype");
+    return core.send(
+        scope,
+        service,
+        endpoint,
+        request.toByteArray(),
+        ContentTypes.PROTOBUF,
+        ContentTypes.PROTOBUF,
+        options,
+        reply -> Codec.decode(reply.body(), reply.contentType(), responsePrototype));
+  }
+
+  /**
    * Calls an endpoint with a JSON request (protobuf's JSON mapping) and gets the response as JSON, for
    * tools that do not have the service's classes. The service decodes and validates the JSON.
    *
