@@ -123,13 +123,13 @@ final class GatewayHandler extends Handler.Abstract {
     if (origin != null) {
       ex.response.getHeaders().add(HttpHeader.VARY, "Origin");
     }
-    if (preflight) {
-      preflight(ex, origin, path);
-      return;
-    }
     OptionalLong wait = perAddress.acquire(Request.getRemoteAddr(request));
     if (wait.isPresent()) {
       tooMany(ex, wait.getAsLong(), "too many requests from this address");
+      return;
+    }
+    if (preflight) {
+      preflight(ex, origin, path);
       return;
     }
     if (method.equals("GET") && path.equals("/openapi.json")) {

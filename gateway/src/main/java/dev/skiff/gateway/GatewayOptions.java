@@ -72,13 +72,13 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
       throw new IllegalArgumentException("SKIFF_GATEWAY_DRAIN: " + e.getMessage());
     }
     return new GatewayOptions(
-        (int) number(env, "SKIFF_GATEWAY_PORT", d.port(), 0, 65535),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_PORT", d.port(), 0, 65535),
         WebServer.Options.fromEnvironment(env, "SKIFF_GATEWAY_"),
-        (int) number(env, "SKIFF_GATEWAY_MAX_BODY_BYTES", d.maxBodyBytes(), 0, 64L << 20),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_MAX_BODY_BYTES", d.maxBodyBytes(), 0, 64L << 20),
         new Cors(origins(env.getOrDefault("SKIFF_GATEWAY_CORS_ORIGINS", ""))),
-        (int) number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
-        (int) number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
-        (int) number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
         drainFor);
   }
 
@@ -121,19 +121,4 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
     return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain);
   }
 
-  private static long number(Map<String, String> env, String name, long dflt, long min, long max) {
-    String v = env.get(name);
-    if (v == null || v.isBlank()) {
-      return dflt;
-    }
-    try {
-      long n = Long.parseLong(v.trim());
-      if (n >= min && n <= max) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // reported below
-    }
-    throw new IllegalArgumentException(name + " must be a number from " + min + " to " + max + ", not '" + Printable.of(v) + "'");
-  }
 }

@@ -6,11 +6,14 @@ import static org.awaitility.Awaitility.await;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.login.LoginService;
+import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.Session;
+import dev.skiff.proto.v1.UserResponse;
 import dev.skiff.testing.RabbitMqExtension;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -32,16 +35,21 @@ class GatewayAuthTest {
   static GatewayFixture f;
   static Kernel kernel;
   static String token;
+  static String adaToken;
 
   @BeforeAll
   static void start() {
-    f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService();
+    f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults().withRates(1000, 5), null).startService();
     kernel = Kernel.start(f.transport, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
         List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD))), 0, WebServer.Options.defaults());
     try (Client client = Client.builder().transport(f.transport).build()) {
       LoginRequest req = LoginRequest.newBuilder().setUser("admin").setPassword(PASSWORD).build();
       token = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
           .until(() -> client.call(LoginService.SERVICE, "login", req, Session.class), s -> true).getToken();
+      client.withScope(CallScope.forUser(token)).call(LoginService.SERVICE, "users.add",
+          AddUserRequest.newBuilder().setUser("ada").setPassword("ada-password-1").build(), UserResponse.class);
+      adaToken = client.call(LoginService.SERVICE, "login",
+          LoginRequest.newBuilder().setUser("ada").setPassword("ada-password-1").build(), Session.class).getToken();
     }
   }
 
@@ -78,6 +86,27 @@ class GatewayAuthTest {
       assertThat(r.headers().firstValue("WWW-Authenticate")).isPresent();
       assertThat(r.body()).contains("\"code\":\"UNAUTHORIZED\"").doesNotContain(forged).doesNotContain("YWRtaW46cGFzcw");
     }
+  }
+
+  @Test
+  void pastTheirRateAPersonGets429WithRetryAfterWhateverTheirAddress() throws Exception {
+    HttpResponse<String> limited = null;
+    int ok = 0;
+    for (int i = 0; i < 20 && limited == null; i++) {
+      HttpResponse<String> r = f.send(f.request("/v1/whoami").header("Authorization", "Bearer " + adaToken).GET());
+      if (r.statusCode() == 429) {
+        limited = r;
+      } else {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.body()).contains("\"user\":\"ada\"");
+        ok++;
+      }
+    }
+    assertThat(limited).isNotNull();
+    assertThat(ok).isBetween(5, 7);
+    assertThat(limited.headers().firstValue("Retry-After")).isPresent();
+    assertThat(limited.body()).contains("\"code\":\"RATE_LIMITED\"", "person");
+    assertThat(f.gateway.metrics().counter("skiff.gateway.rate-limit.user.limited").getCount()).isPositive();
   }
 
   @Test

@@ -401,7 +401,18 @@ public final class WebServer implements AutoCloseable {
       return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth);
     }
 
-    private static long number(Map<String, String> env, String name, long dflt, long min, long max) {
+    /**
+     * Reads a whole number from the environment (the HTTP limits' variables, here and in the gateway).
+     *
+     * @param env the environment
+     * @param name the variable
+     * @param dflt its value when unset or blank
+     * @param min the least value allowed
+     * @param max the most value allowed
+     * @return the value
+     * @throws IllegalArgumentException naming the variable when its value is not a number from min to max
+     */
+    public static long number(Map<String, String> env, String name, long dflt, long min, long max) {
       String v = env.get(name);
       if (v == null || v.isBlank()) {
         return dflt;

@@ -145,18 +145,9 @@ public final class Client implements AutoCloseable {
    */
   public <R extends Message> CompletableFuture<Reply<R>> exchange(
       String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
-    Objects.requireNonNull(request, "request");
-    R prototype = Codec.prototype(Objects.requireNonNull(responseType, "responseType"));
-    return core.send(
-        scope,
-        service,
-        endpoint,
-        request.toByteArray(),
-        ContentTypes.PROTOBUF,
-        ContentTypes.PROTOBUF,
-        options,
-        reply -> Codec.decode(reply.body(), reply.contentType(), prototype));
+    return exchange(service, endpoint, request, Codec.prototype(Objects.requireNonNull(responseType, "responseType")), options);
   }
+
 
   /**
    * Calls an endpoint without waiting, with a response type known only by its descriptor (a
@@ -167,10 +158,11 @@ public final class Client implements AutoCloseable {
    * @param request the request
    * @param responsePrototype any instance of the response type, e.g. {@code DynamicMessage.getDefaultInstance(d)}
    * @param options timeout, instance, request id
+   * @param <R> the response type
    * @return the reply, or a {@link SkiffException} failure
    */
-  public CompletableFuture<Reply<Message>> exchange(
-      String service, String endpoint, Message request, Message responsePrototype, CallOptions options) {
+  public <R extends Message> CompletableFuture<Reply<R>> exchange(
+      String service, String endpoint, Message request, R responsePrototype, CallOptions options) {
     Objects.requireNonNull(request, "request");
     Objects.requireNonNull(responsePrototype, "responsePrototype");
     return core.send(
@@ -183,6 +175,7 @@ public final class Client implements AutoCloseable {
         options,
         reply -> Codec.decode(reply.body(), reply.contentType(), responsePrototype));
   }
+
 
   /**
    * Calls an endpoint with a JSON request (protobuf's JSON mapping) and gets the response as JSON, for
