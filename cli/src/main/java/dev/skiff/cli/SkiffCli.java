@@ -34,7 +34,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     versionProvider = SkiffCli.Version.class,
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {NewCommand.class, CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class},
+    subcommands = {NewCommand.class, CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, GatewayCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n"
         + "Session (every command sends it): 'skiff login USER' keeps it in $" + SessionFile.ENV + ", else%n"

@@ -16,21 +16,14 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.ConcurrentSkipListMap;
-import java.util.concurrent.atomic.AtomicInteger;
 import org.eclipse.jetty.http.HttpURI;
-import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.Handler;
-import org.eclipse.jetty.server.HttpConfiguration;
-import org.eclipse.jetty.server.HttpConnectionFactory;
-import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
-import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.server.handler.SizeLimitHandler;
 import org.eclipse.jetty.util.Callback;
-import org.eclipse.jetty.util.thread.QueuedThreadPool;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -85,53 +78,9 @@ public final class WebServer implements AutoCloseable {
 
   private WebServer(Options options, PageGate gate, String host, int port) {
     this.gate = gate;
-    QueuedThreadPool threads = new QueuedThreadPool(options.maxThreads(), Math.min(4, options.maxThreads()));
-    threads.setName("skiff-web");
-    threads.setDaemon(true);
-    server = new Server(threads);
-    HttpConfiguration http = new HttpConfiguration();
-    http.setSendServerVersion(false);
-    http.setSendXPoweredBy(false);
-    http.setRequestHeaderSize(options.maxHeaderBytes());
-    http.setIdleTimeout(options.idleTimeout().toMillis());
-    connector = new ServerConnector(server, 1, 1, new HttpConnectionFactory(http));
-    connector.setHost(host);
-    connector.setPort(port);
-    connector.setIdleTimeout(options.idleTimeout().toMillis());
-    connector.setAcceptQueueSize(64);
-    server.addConnector(connector);
-    // at the limit, no new connection is accepted (they wait in the accept queue) ...
-    server.addBean(new NetworkConnectionLimit(options.maxConnections(), connector));
-    // ... and every open one gets a short idle timeout, so that slow or silent clients make room. Done here
-    // rather than by NetworkConnectionLimit's own, which misses the connections still being opened when
-    // the limit is reached (the first ones a flood opens: they kept the long timeout).
-    long atLimit = Math.min(options.idleTimeout().toMillis(), LIMITED_IDLE_TIMEOUT.toMillis());
-    connector.addBean(new Connection.Listener() {
-      private final AtomicInteger open = new AtomicInteger();
-
-      @Override
-      public void onOpened(Connection connection) {
-        if (open.incrementAndGet() >= options.maxConnections()) {
-          connection.getEndPoint().setIdleTimeout(atLimit);
-          connector.getConnectedEndPoints().forEach(e -> e.setIdleTimeout(Math.min(e.getIdleTimeout(), atLimit)));
-        }
-      }
-
-      @Override
-      public void onClosed(Connection connection) {
-        open.decrementAndGet();
-      }
-    });
-    ErrorHandler errors = new ErrorHandler() {
-      @Override
-      public boolean handle(Request request, Response response, Callback callback) throws Exception {
-        SECURITY_HEADERS.forEach((k, v) -> response.getHeaders().put(k, v));
-        return super.handle(request, response, callback);
-      }
-    };
-    errors.setShowStacks(false);
-    errors.setShowMessageInTitle(false);
-    server.setErrorHandler(errors);
+    LimitedJetty jetty = LimitedJetty.create("skiff-web", options, host, port);
+    server = jetty.server();
+    connector = jetty.connector();
     SizeLimitHandler bodies = new SizeLimitHandler(MAX_BODY_BYTES, -1);
     bodies.setHandler(new Handler.Abstract() {
       @Override
@@ -410,6 +359,17 @@ public final class WebServer implements AutoCloseable {
      * @throws IllegalArgumentException naming the variable whose value is wrong
      */
     public static Options fromEnvironment(Map<String, String> env) {
+      return fromEnvironment(env, "SKIFF_HTTP_");
+    }
+
+    /**
+     * @param env the environment
+     * @param prefix the limits' variables' prefix: {@code SKIFF_HTTP_} for the kernel's pages (then
+     *     {@code SKIFF_HTTP_IDLE_TIMEOUT} and so on), {@code SKIFF_GATEWAY_} for the gateway
+     * @return the options it sets, defaults for the rest ({@code SKIFF_PAGES_AUTH} is read whatever the prefix)
+     * @throws IllegalArgumentException naming the variable whose value is wrong
+     */
+    public static Options fromEnvironment(Map<String, String> env, String prefix) {
       Options d = defaults();
       String mode = env.getOrDefault("SKIFF_PAGES_AUTH", "").trim();
       Auth auth = switch (mode) {
@@ -418,10 +378,10 @@ public final class WebServer implements AutoCloseable {
         default -> throw new IllegalArgumentException("SKIFF_PAGES_AUTH must be 'open' or 'required', not '" + Printable.of(mode) + "'");
       };
       return new Options(
-          Duration.ofSeconds(number(env, "SKIFF_HTTP_IDLE_TIMEOUT", d.idleTimeout().toSeconds(), 1, 3600)),
-          (int) number(env, "SKIFF_HTTP_MAX_CONNECTIONS", d.maxConnections(), 1, 1_000_000),
-          (int) number(env, "SKIFF_HTTP_MAX_THREADS", d.maxThreads(), 8, 10_000),
-          (int) number(env, "SKIFF_HTTP_MAX_HEADER_BYTES", d.maxHeaderBytes(), 1024, 1024 * 1024),
+          Duration.ofSeconds(number(env, prefix + "IDLE_TIMEOUT", d.idleTimeout().toSeconds(), 1, 3600)),
+          (int) number(env, prefix + "MAX_CONNECTIONS", d.maxConnections(), 1, 1_000_000),
+          (int) number(env, prefix + "MAX_THREADS", d.maxThreads(), 8, 10_000),
+          (int) number(env, prefix + "MAX_HEADER_BYTES", d.maxHeaderBytes(), 1024, 1024 * 1024),
           auth);
     }
 
@@ -441,7 +401,18 @@ public final class WebServer implements AutoCloseable {
       return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth);
     }
 
-    private static long number(Map<String, String> env, String name, long dflt, long min, long max) {
+    /**
+     * Reads a whole number from the environment (the HTTP limits' variables, here and in the gateway).
+     *
+     * @param env the environment
+     * @param name the variable
+     * @param dflt its value when unset or blank
+     * @param min the least value allowed
+     * @param max the most value allowed
+     * @return the value
+     * @throws IllegalArgumentException naming the variable when its value is not a number from min to max
+     */
+    public static long number(Map<String, String> env, String name, long dflt, long min, long max) {
       String v = env.get(name);
       if (v == null || v.isBlank()) {
         return dflt;

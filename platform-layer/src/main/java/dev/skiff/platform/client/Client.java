@@ -145,8 +145,26 @@ public final class Client implements AutoCloseable {
    */
   public <R extends Message> CompletableFuture<Reply<R>> exchange(
       String service, String endpoint, Message request, Class<R> responseType, CallOptions options) {
+    return exchange(service, endpoint, request, Codec.prototype(Objects.requireNonNull(responseType, "responseType")), options);
+  }
+
+
+  /**
+   * Calls an endpoint without waiting, with a response type known only by its descriptor (a
+   * {@link com.google.protobuf.DynamicMessage}): for a gateway that learns types at run time.
+   *
+   * @param service the service's dotted name
+   * @param endpoint the endpoint
+   * @param request the request
+   * @param responsePrototype any instance of the response type, e.g. {@code DynamicMessage.getDefaultInstance(d)}
+   * @param options timeout, instance, request id
+   * @param <R> the response type
+   * @return the reply, or a {@link SkiffException} failure
+   */
+  public <R extends Message> CompletableFuture<Reply<R>> exchange(
+      String service, String endpoint, Message request, R responsePrototype, CallOptions options) {
     Objects.requireNonNull(request, "request");
-    R prototype = Codec.prototype(Objects.requireNonNull(responseType, "responseType"));
+    Objects.requireNonNull(responsePrototype, "responsePrototype");
     return core.send(
         scope,
         service,
@@ -155,8 +173,9 @@ public final class Client implements AutoCloseable {
         ContentTypes.PROTOBUF,
         ContentTypes.PROTOBUF,
         options,
-        reply -> Codec.decode(reply.body(), reply.contentType(), prototype));
+        reply -> Codec.decode(reply.body(), reply.contentType(), responsePrototype));
   }
+
 
   /**
    * Calls an endpoint with a JSON request (protobuf's JSON mapping) and gets the response as JSON, for

@@ -13,9 +13,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * Where a server's {@link LoginTokenVerifier} gets the login service's keys and ended sessions: calls to
  * {@value LoginTokenVerifier#SERVICE}'s {@code keys} and {@code revocations} endpoints, made by the
- * server's own client (so the login service sees which service asks).
+ * server's own client (so the login service sees which service asks). Also the HTTP gateway's.
  */
-final class LoginServiceSource implements LoginTokenVerifier.Source {
+public final class LoginServiceSource implements LoginTokenVerifier.Source {
   private final Client client;
   private final CallOptions options;
 
@@ -23,7 +23,7 @@ final class LoginServiceSource implements LoginTokenVerifier.Source {
    * @param client the server's client
    * @param timeout how long one fetch may take
    */
-  LoginServiceSource(Client client, Duration timeout) {
+  public LoginServiceSource(Client client, Duration timeout) {
     this.client = client;
     this.options = CallOptions.timeout(timeout).withIdempotent(true);
   }

@@ -1,0 +1,61 @@
+package dev.skiff.cli;
+
+import dev.skiff.gateway.Gateway;
+import dev.skiff.gateway.GatewayOptions;
+import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.io.PrintWriter;
+import java.util.concurrent.CountDownLatch;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
+
+/** {@code skiff gateway}: the HTTP API gateway (docs/gateway.md), until interrupted. */
+@Command(
+    name = "gateway",
+    description = {
+      "Runs the HTTP API gateway: every service endpoint whose proto declares a google.api.http route is served",
+      "at that route, JSON in and out, until interrupted. Settings: SKIFF_GATEWAY_* (docs/gateway.md)."
+    })
+final class GatewayCommand extends BrokerCommand {
+
+  @Option(names = "--port", paramLabel = "PORT", description = "HTTP port. Default: $SKIFF_GATEWAY_PORT, else 8080.")
+  Integer port;
+
+  @Override
+  public Integer call() throws InterruptedException {
+    PrintWriter out = out();
+    GatewayOptions options;
+    ServiceIdentities identities;
+    try {
+      options = GatewayOptions.fromEnvironment(env());
+      if (port != null) {
+        options = options.withPort(port);
+      }
+      identities = ServiceIdentities.fromEnvironment(env());
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
+    BrokerOption.Broker b = broker();
+    AmqpTransport transport = b.connectTransport();
+    Gateway gateway;
+    try {
+      gateway = Gateway.start(transport, identities, options);
+    } catch (RuntimeException e) {
+      transport.close();
+      throw e;
+    }
+    CountDownLatch stopped = new CountDownLatch(1);
+    Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-gateway-shutdown", () -> {
+      gateway.close();
+      transport.close();
+      stopped.countDown();
+    }));
+    out.println("gateway: serving http://localhost:" + gateway.port() + "/ (HTTP/1.1 and h2c) for the services on broker "
+        + b.describe() + "; routes at /openapi.json");
+    out.flush();
+    stopped.await();
+    return SkiffCli.EXIT_OK;
+  }
+}

@@ -1,0 +1,159 @@
+package dev.skiff.gateway;
+
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.kernel.Guard;
+import dev.skiff.kernel.LimitedJetty;
+import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.security.LoginTokenVerifier;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.security.TokenVerifier;
+import dev.skiff.platform.server.LoginServiceSource;
+import dev.skiff.platform.transport.Transport;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.Objects;
+import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.server.handler.GracefulHandler;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Skiff's HTTP API gateway (docs/gateway.md): the public edge into the services. It serves each endpoint
+ * that its proto annotates with {@code google.api.http} at that method and path, JSON in and out, learning
+ * the routes live from the services' discovery announcements; verifies {@code Authorization: Bearer}
+ * tokens at the edge and makes the call for that person; and bounds everything a client sends (body 413,
+ * headers 431, idle and slow connections, per-address and per-user rate limits 429). HTTP/1.1 with
+ * keep-alive and HTTP/2 (h2c), on Jetty 12 with the kernel pages' limits ({@link LimitedJetty}).
+ *
+ * <p>Started with {@code skiff gateway} (port {@value GatewayOptions#DEFAULT_PORT}, {@code SKIFF_GATEWAY_PORT}).
+ * Thread-safe; closing it drains the requests in progress (up to {@link GatewayOptions#drain()}), then stops.
+ */
+public final class Gateway implements AutoCloseable {
+  /** The deadline of a call whose endpoint declared none and whose request named none. */
+  public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(10);
+  /** The longest deadline a request may ask for ({@value GatewayHandler#TIMEOUT_HEADER}). */
+  public static final Duration MAX_TIMEOUT = Duration.ofSeconds(60);
+
+  private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+
+  private final LimitedJetty jetty;
+  private final Registry registry;
+  private final Client client;
+  private final AutoCloseable ownedVerifier;
+  private final MetricRegistry metrics;
+  private final RouteTable routes;
+
+  private Gateway(LimitedJetty jetty, Registry registry, Client client, AutoCloseable ownedVerifier, MetricRegistry metrics,
+      RouteTable routes) {
+    this.jetty = jetty;
+    this.registry = registry;
+    this.client = client;
+    this.ownedVerifier = ownedVerifier;
+    this.metrics = metrics;
+    this.routes = routes;
+  }
+
+  /**
+   * Starts a gateway that verifies people's tokens with a {@link LoginTokenVerifier} of its own (the login
+   * service's keys and revocations, as every server checks them).
+   *
+   * @param transport the broker connection (not owned)
+   * @param identities which broker user may act as which service (who may announce what)
+   * @param options the port and limits
+   * @return the running gateway
+   * @throws IllegalStateException naming the port when it cannot be bound
+   */
+  public static Gateway start(Transport transport, ServiceIdentities identities, GatewayOptions options) {
+    return start(transport, identities, options, null);
+  }
+
+  /**
+   * Starts a gateway.
+   *
+   * @param transport the broker connection (not owned)
+   * @param identities which broker user may act as which service (who may announce what)
+   * @param options the port and limits
+   * @param verifier checks people's tokens (not owned), or null for a {@link LoginTokenVerifier} of its own
+   * @return the running gateway
+   * @throws IllegalStateException naming the port when it cannot be bound
+   */
+  public static Gateway start(Transport transport, ServiceIdentities identities, GatewayOptions options, TokenVerifier verifier) {
+    Objects.requireNonNull(transport, "transport");
+    Objects.requireNonNull(options, "options");
+    MetricRegistry metrics = new MetricRegistry();
+    Client client = Client.builder().transport(transport).name("skiff.gateway").identities(identities).metrics(metrics)
+        .defaultTimeout(DEFAULT_TIMEOUT).build();
+    LoginTokenVerifier own = null;
+    if (verifier == null) {
+      own = LoginTokenVerifier.builder().transport(transport).source(new LoginServiceSource(client, Duration.ofSeconds(5)))
+          .identities(identities).metrics(metrics).build();
+      verifier = own;
+    }
+    Registry registry = null;
+    LimitedJetty jetty = null;
+    try {
+      registry = new Registry(Clock.systemUTC()).start(transport, new Guard(identities, metrics));
+      RouteTable routes = new RouteTable(metrics).follow(registry);
+      jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2CServerConnectionFactory::new);
+      GatewayHandler handler = new GatewayHandler(routes, client, verifier, options, metrics);
+      GracefulHandler graceful = new GracefulHandler(handler);
+      jetty.handler(graceful);
+      jetty.server().setErrorHandler(handler.errorHandler());
+      jetty.server().setStopTimeout(options.drain().toMillis());
+      jetty.server().start();
+      log.info("gateway listening on port {}", jetty.connector().getLocalPort());
+      return new Gateway(jetty, registry, client, own, metrics, routes);
+    } catch (Exception e) {
+      if (jetty != null) {
+        try {
+          jetty.server().stop();
+        } catch (Exception ignored) {
+          // already failing
+        }
+      }
+      if (registry != null) {
+        registry.close();
+      }
+      if (own != null) {
+        own.close();
+      }
+      client.close();
+      throw new IllegalStateException("cannot start the gateway on port " + options.port() + ": " + e.getMessage(), e);
+    }
+  }
+
+  /** @return the port it listens on */
+  public int port() {
+    return jetty.connector().getLocalPort();
+  }
+
+  /** @return its metrics ({@code skiff.gateway.*}, its client's, its verifier's) */
+  public MetricRegistry metrics() {
+    return metrics;
+  }
+
+  /** @return how many routes it serves now */
+  public int routeCount() {
+    return routes.all().size();
+  }
+
+  /** Drains the requests in progress (up to the drain time), then stops listening and closes what it owns. */
+  @Override
+  public void close() {
+    try {
+      jetty.server().stop();
+    } catch (Exception e) {
+      log.debug("stopping the gateway: {}", e.toString());
+    }
+    registry.close();
+    if (ownedVerifier != null) {
+      try {
+        ownedVerifier.close();
+      } catch (Exception e) {
+        log.debug("closing the verifier: {}", e.toString());
+      }
+    }
+    client.close();
+  }
+}

@@ -1,0 +1,392 @@
+package dev.skiff.gateway;
+
+import com.codahale.metrics.Meter;
+import com.codahale.metrics.MetricRegistry;
+import com.google.protobuf.DynamicMessage;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Durations;
+import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.TraceContext;
+import dev.skiff.platform.security.TokenRejectedException;
+import dev.skiff.platform.security.TokenVerifier;
+import dev.skiff.platform.security.UserIdentity;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.Optional;
+import java.util.OptionalLong;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.concurrent.CompletionException;
+import org.eclipse.jetty.http.HttpFields;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.io.Content;
+import org.eclipse.jetty.server.Handler;
+import org.eclipse.jetty.server.Request;
+import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.handler.ErrorHandler;
+import org.eclipse.jetty.util.Callback;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit, the route, the person's
+ * token and the per-user rate limit, the deadline, the body (bounded), the request message; then the call,
+ * without holding a thread while it runs, and the answer as JSON or one error format. Thread-safe.
+ */
+final class GatewayHandler extends Handler.Abstract {
+  /** The request header that sets a call's deadline: a duration, {@code 500ms}, {@code 2s}. */
+  static final String TIMEOUT_HEADER = "X-Skiff-Timeout";
+  /** The response header carrying the request's id (also in every error body). */
+  static final String REQUEST_ID_HEADER = "X-Request-Id";
+
+  private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
+  private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
+  private static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence().omittingInsignificantWhitespace();
+  private static final String JSON_TYPE = "application/json";
+
+  private final RouteTable routes;
+  private final Client client;
+  private final TokenVerifier verifier;
+  private final GatewayOptions options;
+  private final RateLimiter perAddress;
+  private final RateLimiter perUser;
+  private final Meter requests;
+  private final MetricRegistry metrics;
+
+  GatewayHandler(RouteTable routes, Client client, TokenVerifier verifier, GatewayOptions options, MetricRegistry metrics) {
+    this.routes = routes;
+    this.client = client;
+    this.verifier = verifier;
+    this.options = options;
+    this.metrics = metrics;
+    this.perAddress = new RateLimiter("address", options.ratePerAddress(), options.ratePerAddress(), options.maxRateKeys(),
+        System::nanoTime, metrics);
+    this.perUser = new RateLimiter("user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
+    this.requests = metrics.meter("skiff.gateway.requests");
+  }
+
+  /** The state of one request as it is served. */
+  private static final class Exchange {
+    final Request request;
+    final Response response;
+    final Callback callback;
+    final String id = Ids.random128();
+    final long startNanos = System.nanoTime();
+    String user = "-";
+
+    Exchange(Request request, Response response, Callback callback) {
+      this.request = request;
+      this.response = response;
+      this.callback = callback;
+    }
+  }
+
+  @Override
+  public boolean handle(Request request, Response response, Callback callback) {
+    requests.mark();
+    Exchange ex = new Exchange(request, response, callback);
+    HttpFields.Mutable h = response.getHeaders();
+    h.put(REQUEST_ID_HEADER, ex.id);
+    h.put("X-Content-Type-Options", "nosniff");
+    h.put("Cache-Control", "no-store");
+    h.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    try {
+      serve(ex);
+    } catch (SkiffException e) {
+      fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
+    } catch (RuntimeException e) {
+      log.warn("{} {} failed (request {})", request.getMethod(), Printable.of(request.getHttpURI().getPath()), ex.id, e);
+      fail(ex, 500, ErrorCode.INTERNAL.name(), "internal error in the gateway");
+    }
+    return true;
+  }
+
+  private void serve(Exchange ex) {
+    Request request = ex.request;
+    String method = request.getMethod();
+    String path = request.getHttpURI().getPath();
+    String origin = request.getHeaders().get(HttpHeader.ORIGIN);
+    boolean preflight = method.equals("OPTIONS") && origin != null
+        && request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_METHOD) != null;
+    if (origin != null && options.cors().allows(origin)) {
+      ex.response.getHeaders().put(HttpHeader.ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+      ex.response.getHeaders().put(HttpHeader.ACCESS_CONTROL_EXPOSE_HEADERS, Cors.EXPOSE_HEADERS);
+    }
+    if (origin != null) {
+      ex.response.getHeaders().add(HttpHeader.VARY, "Origin");
+    }
+    OptionalLong wait = perAddress.acquire(Request.getRemoteAddr(request));
+    if (wait.isPresent()) {
+      tooMany(ex, wait.getAsLong(), "too many requests from this address");
+      return;
+    }
+    if (preflight) {
+      preflight(ex, origin, path);
+      return;
+    }
+    if (method.equals("GET") && path.equals("/openapi.json")) {
+      send(ex, 200, OpenApi.document(routes.all()));
+      return;
+    }
+    Optional<RouteTable.Match> found;
+    try {
+      found = routes.find(method, path);
+    } catch (IllegalArgumentException e) {
+      fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
+      return;
+    }
+    if (found.isEmpty()) {
+      Set<String> allowed = routes.methodsFor(path);
+      if (!allowed.isEmpty()) {
+        ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", new TreeSet<>(allowed)));
+        fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
+      } else {
+        fail(ex, 404, ErrorCode.NOT_FOUND.name(), "no route for " + method + " " + path);
+      }
+      return;
+    }
+    RouteTable.Match match = found.get();
+    Route route = match.route();
+    if (!match.live()) {
+      ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+      fail(ex, 503, ErrorCode.UNAVAILABLE.name(), route.service() + " is not running");
+      return;
+    }
+    String token = bearer(request);
+    if (token != null) {
+      UserIdentity person;
+      try {
+        person = verifier.verify(token);
+      } catch (TokenRejectedException e) {
+        ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
+        fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the token was refused: " + e.reason());
+        return;
+      }
+      ex.user = person.user();
+      OptionalLong userWait = perUser.acquire(person.user());
+      if (userWait.isPresent()) {
+        tooMany(ex, userWait.getAsLong(), "too many requests from this person");
+        return;
+      }
+    } else if (request.getHeaders().get(HttpHeader.AUTHORIZATION) != null) {
+      ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+      fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the Authorization header must be 'Bearer TOKEN'");
+      return;
+    }
+    Duration timeout = timeout(request, route);
+    String traceparent = traceparent(request);
+    long length = request.getLength();
+    if (length > options.maxBodyBytes()) {
+      fail(ex, 413, "TOO_LARGE", "the request body is over " + options.maxBodyBytes() + " bytes");
+      return;
+    }
+    if (length != 0 && route.body() != null) {
+      String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
+      if (type != null && !type.toLowerCase(java.util.Locale.ROOT).startsWith(JSON_TYPE)) {
+        fail(ex, 415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json");
+        return;
+      }
+    }
+    readBody(ex, new java.io.ByteArrayOutputStream(length > 0 ? (int) length : 256), body -> {
+      try {
+        Message message = RequestMapper.map(route, match.pathValues(), request.getHttpURI().getQuery(), body);
+        call(ex, route, message, timeout, token, traceparent);
+      } catch (SkiffException e) {
+        fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
+      } catch (RuntimeException e) {
+        log.warn("{} {} failed (request {})", method, Printable.of(path), ex.id, e);
+        fail(ex, 500, ErrorCode.INTERNAL.name(), "internal error in the gateway");
+      }
+    });
+  }
+
+  /**
+   * Reads the request body, at most {@link GatewayOptions#maxBodyBytes()} (413 past it, whether declared or
+   * streamed), without holding a thread while waiting for it; then hands it on (on a pool thread: Jetty runs a
+   * demand callback as blocking work, and what follows parses JSON).
+   */
+  private void readBody(Exchange ex, java.io.ByteArrayOutputStream into, java.util.function.Consumer<byte[]> then) {
+    while (true) {
+      Content.Chunk chunk = ex.request.read();
+      if (chunk == null) {
+        ex.request.demand(() -> readBody(ex, into, then));
+        return;
+      }
+      if (Content.Chunk.isFailure(chunk)) {
+        fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "the request body could not be read");
+        return;
+      }
+      java.nio.ByteBuffer buffer = chunk.getByteBuffer();
+      if (into.size() + buffer.remaining() > options.maxBodyBytes()) {
+        chunk.release();
+        fail(ex, 413, "TOO_LARGE", "the request body is over " + options.maxBodyBytes() + " bytes");
+        return;
+      }
+      byte[] bytes = new byte[buffer.remaining()];
+      buffer.get(bytes);
+      into.write(bytes, 0, bytes.length);
+      boolean last = chunk.isLast();
+      chunk.release();
+      if (last) {
+        then.accept(into.toByteArray());
+        return;
+      }
+    }
+  }
+
+  private void call(Exchange ex, Route route, Message message, Duration timeout, String token, String traceparent) {
+    Instant deadline = Instant.now().plus(timeout);
+    Client scoped = client.withScope(new CallScope(deadline, traceparent, token));
+    if (traceparent != null) {
+      ex.response.getHeaders().put("traceparent", traceparent);
+    }
+    scoped.exchange(route.service(), route.endpoint(), message, DynamicMessage.getDefaultInstance(route.response()),
+            CallOptions.timeout(timeout).withRequestId(ex.id))
+        .whenComplete((reply, failure) -> {
+          if (failure == null) {
+            try {
+              send(ex, 200, JSON.print(reply.value()));
+            } catch (InvalidProtocolBufferException e) {
+              fail(ex, 500, ErrorCode.INTERNAL.name(), "the answer cannot be written as JSON");
+            }
+            return;
+          }
+          SkiffException e = SkiffException.of(failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure);
+          if (e.code() == ErrorCode.NOT_FOUND && e.instance().isEmpty() && e.context().containsKey("service")) {
+            // nobody answered: the client found no queue for the service
+            ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            fail(ex, 503, ErrorCode.UNAVAILABLE.name(), route.service() + " is not running");
+            return;
+          }
+          if (e.code() == ErrorCode.CAPACITY || e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.CIRCUIT_OPEN) {
+            ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+          }
+          fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
+        });
+  }
+
+  private void preflight(Exchange ex, String origin, String path) {
+    if (!options.cors().allows(origin)) {
+      fail(ex, 403, ErrorCode.FORBIDDEN.name(), "this origin may not call the gateway");
+      return;
+    }
+    Set<String> methods = new TreeSet<>(routes.methodsFor(path));
+    HttpFields.Mutable h = ex.response.getHeaders();
+    h.put(HttpHeader.ACCESS_CONTROL_ALLOW_METHODS, methods.isEmpty() ? "GET, POST, PUT, PATCH, DELETE" : String.join(", ", methods));
+    h.put(HttpHeader.ACCESS_CONTROL_ALLOW_HEADERS, Cors.ALLOW_HEADERS);
+    h.put(HttpHeader.ACCESS_CONTROL_MAX_AGE, Cors.MAX_AGE);
+    ex.response.setStatus(204);
+    done(ex, null);
+  }
+
+  private void tooMany(Exchange ex, long waitNanos, String message) {
+    ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(RateLimiter.retryAfterSeconds(waitNanos)));
+    fail(ex, 429, "RATE_LIMITED", message);
+  }
+
+  private static Duration timeout(Request request, Route route) {
+    String header = request.getHeaders().get(TIMEOUT_HEADER);
+    if (header == null) {
+      return route.timeout();
+    }
+    Duration d;
+    try {
+      d = Durations.parse(header);
+    } catch (IllegalArgumentException e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, TIMEOUT_HEADER + " must be a duration such as 500ms or 2s");
+    }
+    if (d.isZero() || d.isNegative() || d.compareTo(Gateway.MAX_TIMEOUT) > 0) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, TIMEOUT_HEADER + " must be more than 0 and at most " + Gateway.MAX_TIMEOUT.toSeconds() + "s");
+    }
+    return d;
+  }
+
+  /** @return the request's W3C trace context when it is valid, else null (a new trace is started) */
+  private static String traceparent(Request request) {
+    String t = request.getHeaders().get("traceparent");
+    if (t == null || t.length() > 64) {
+      return null;
+    }
+    try {
+      TraceContext.parse(t);
+      return t;
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
+  private static String bearer(Request request) {
+    String h = request.getHeaders().get(HttpHeader.AUTHORIZATION);
+    if (h == null || h.length() < 7 || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
+      return null;
+    }
+    String t = h.substring(7).trim();
+    return t.isEmpty() ? null : t;
+  }
+
+  private void fail(Exchange ex, int status, String code, String message) {
+    send(ex, status, HttpErrors.body(code, message, ex.id));
+  }
+
+  private void send(Exchange ex, int status, String json) {
+    ex.response.setStatus(status);
+    ex.response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON_TYPE);
+    done(ex, json);
+  }
+
+  private void done(Exchange ex, String body) {
+    int status = ex.response.getStatus();
+    metrics.meter("skiff.gateway.responses." + status / 100 + "xx").mark();
+    if (access.isInfoEnabled()) {
+      access.info("{} {} {} {} {}us {} {}", Request.getRemoteAddr(ex.request), ex.request.getMethod(),
+          Printable.of(ex.request.getHttpURI().getPath(), 200), status, (System.nanoTime() - ex.startNanos) / 1000, ex.user, ex.id);
+    }
+    if (body == null) {
+      ex.response.write(true, null, ex.callback);
+    } else {
+      Content.Sink.write(ex.response, true, body, ex.callback);
+    }
+  }
+
+  /**
+   * @return the server's error handler: Jetty's own refusals (a malformed request 400, headers too large
+   *     431, ...) in the gateway's error format
+   */
+  Request.Handler errorHandler() {
+    return new ErrorHandler() {
+      @Override
+      public boolean handle(Request request, Response response, Callback callback) {
+        int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
+        String code = switch (status) {
+          case 400 -> ErrorCode.BAD_REQUEST.name();
+          case 413 -> "TOO_LARGE";
+          case 414, 431 -> "HEADERS_TOO_LARGE";
+          case 404 -> ErrorCode.NOT_FOUND.name();
+          case 408 -> ErrorCode.TIMEOUT.name();
+          case 503 -> ErrorCode.UNAVAILABLE.name();
+          default -> status >= 500 ? ErrorCode.INTERNAL.name() : ErrorCode.BAD_REQUEST.name();
+        };
+        String id = response.getHeaders().get(REQUEST_ID_HEADER);
+        if (id == null) {
+          id = Ids.random128();
+          response.getHeaders().put(REQUEST_ID_HEADER, id);
+        }
+        response.setStatus(status);
+        response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON_TYPE);
+        response.getHeaders().put("X-Content-Type-Options", "nosniff");
+        response.getHeaders().put("Cache-Control", "no-store");
+        String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
+        Content.Sink.write(response, true, HttpErrors.body(code, "HTTP " + status + " " + reason, id), callback);
+        return true;
+      }
+    };
+  }
+}

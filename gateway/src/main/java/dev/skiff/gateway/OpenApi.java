@@ -1,0 +1,125 @@
+package dev.skiff.gateway;
+
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import dev.skiff.platform.internal.JsonStrings;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * The OpenAPI 3 document of the routes served now ({@code GET /openapi.json}), generated from the
+ * announced protos: each route's path parameters, its JSON body and its answer, with a schema per message
+ * type (protobuf's JSON mapping: 64-bit integers as strings, enums as names). Every name in it came from an
+ * announcement, so every one is written as an escaped JSON string. Stateless.
+ */
+final class OpenApi {
+  /** The most nesting of message schemas written out; deeper ones are plain objects. */
+  private static final int MAX_DEPTH = 16;
+
+  private OpenApi() {}
+
+  /**
+   * @param routes the routes
+   * @return the document, JSON
+   */
+  static String document(List<Route> routes) {
+    Map<String, Map<String, Route>> paths = new TreeMap<>();
+    Map<String, Descriptor> schemas = new TreeMap<>();
+    for (Route r : routes) {
+      paths.computeIfAbsent(r.template().openApiPath(), p -> new TreeMap<>()).put(r.method().toLowerCase(java.util.Locale.ROOT), r);
+      collect(r.request(), schemas, 0);
+      collect(r.response(), schemas, 0);
+    }
+    StringBuilder b = new StringBuilder("{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"Skiff API gateway\",\"version\":\"1\"},\"paths\":{");
+    String sep = "";
+    for (Map.Entry<String, Map<String, Route>> p : paths.entrySet()) {
+      b.append(sep);
+      sep = ",";
+      JsonStrings.quote(b, p.getKey()).append(":{");
+      String msep = "";
+      for (Map.Entry<String, Route> m : p.getValue().entrySet()) {
+        Route r = m.getValue();
+        b.append(msep).append('"').append(m.getKey()).append("\":{\"operationId\":");
+        msep = ",";
+        JsonStrings.quote(b, r.service() + "/" + r.endpoint()).append(",\"parameters\":[");
+        List<String> params = new ArrayList<>();
+        for (String f : r.template().fieldPaths()) {
+          params.add("{\"name\":" + JsonStrings.quote(f) + ",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}");
+        }
+        b.append(String.join(",", params)).append(']');
+        if (r.body() != null) {
+          Descriptor body = r.body().equals("*") ? r.request() : r.request().findFieldByName(r.body()).getMessageType();
+          b.append(",\"requestBody\":{\"required\":false,\"content\":{\"application/json\":{\"schema\":");
+          ref(b, body).append("}}}");
+        }
+        b.append(",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{\"schema\":");
+        ref(b, r.response()).append("}}},\"default\":{\"description\":\"an error: code, message, request_id\"}}}");
+      }
+      b.append('}');
+    }
+    b.append("},\"components\":{\"schemas\":{");
+    sep = "";
+    for (Descriptor d : schemas.values()) {
+      b.append(sep);
+      sep = ",";
+      JsonStrings.quote(b, d.getFullName()).append(":{\"type\":\"object\",\"properties\":{");
+      String fsep = "";
+      for (FieldDescriptor f : d.getFields()) {
+        b.append(fsep);
+        fsep = ",";
+        JsonStrings.quote(b, f.getJsonName()).append(':');
+        if (f.isRepeated() && !f.isMapField()) {
+          b.append("{\"type\":\"array\",\"items\":");
+          type(b, f).append('}');
+        } else {
+          type(b, f);
+        }
+      }
+      b.append("}}");
+    }
+    return b.append("}}}").toString();
+  }
+
+  private static void collect(Descriptor d, Map<String, Descriptor> into, int depth) {
+    if (depth > MAX_DEPTH || into.containsKey(d.getFullName())) {
+      return;
+    }
+    into.put(d.getFullName(), d);
+    for (FieldDescriptor f : d.getFields()) {
+      if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE && !f.isMapField()) {
+        collect(f.getMessageType(), into, depth + 1);
+      }
+    }
+  }
+
+  private static StringBuilder ref(StringBuilder b, Descriptor d) {
+    return JsonStrings.quote(b.append("{\"$ref\":"), "#/components/schemas/" + d.getFullName()).append('}');
+  }
+
+  private static StringBuilder type(StringBuilder b, FieldDescriptor f) {
+    if (f.isMapField()) {
+      return b.append("{\"type\":\"object\"}");
+    }
+    return switch (f.getJavaType()) {
+      case INT -> b.append("{\"type\":\"integer\",\"format\":\"int32\"}");
+      case LONG -> b.append("{\"type\":\"string\",\"format\":\"int64\"}");
+      case FLOAT, DOUBLE -> b.append("{\"type\":\"number\"}");
+      case BOOLEAN -> b.append("{\"type\":\"boolean\"}");
+      case STRING -> b.append("{\"type\":\"string\"}");
+      case BYTE_STRING -> b.append("{\"type\":\"string\",\"format\":\"byte\"}");
+      case ENUM -> {
+        b.append("{\"type\":\"string\",\"enum\":[");
+        String sep = "";
+        for (var v : f.getEnumType().getValues()) {
+          b.append(sep);
+          sep = ",";
+          JsonStrings.quote(b, v.getName());
+        }
+        yield b.append("]}");
+      }
+      case MESSAGE -> ref(b, f.getMessageType());
+    };
+  }
+}

@@ -1,0 +1,253 @@
+package dev.skiff.gateway;
+
+import com.google.protobuf.ByteString;
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.EnumValueDescriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.DynamicMessage;
+import com.google.protobuf.InvalidProtocolBufferException;
+import com.google.protobuf.Message;
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.UnknownJsonField;
+import java.net.URLDecoder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Base64;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * Builds a request message from an HTTP request the way gRPC transcoding does: path variables, then the
+ * body (the whole message for {@code body: "*"}, or one message field), then query parameters for the
+ * fields neither binds ({@code ?a.b=1&tags=x&tags=y}: nested and repeated fields). Everything it reads is
+ * untrusted: an unknown field, a value of the wrong type, a repeated singular parameter or malformed JSON
+ * is {@code BAD_REQUEST} and no service sees the request. Stateless.
+ */
+final class RequestMapper {
+  /** The most query parameters a request may carry. */
+  static final int MAX_QUERY_PARAMS = 64;
+
+  private static final JsonFormat.Parser JSON = JsonFormat.parser();
+
+  private RequestMapper() {}
+
+  /**
+   * @param route the matched route
+   * @param pathValues the path variables' values by field path
+   * @param rawQuery the query string, still encoded, or null
+   * @param body the request body (empty for none)
+   * @return the request message
+   * @throws SkiffException BAD_REQUEST saying what is wrong
+   */
+  static Message map(Route route, Map<String, String> pathValues, String rawQuery, byte[] body) {
+    DynamicMessage.Builder b = DynamicMessage.newBuilder(route.request());
+    if (route.body() == null) {
+      if (body.length > 0) {
+        throw bad("this route takes no request body");
+      }
+    } else if (body.length > 0) {
+      String json = new String(body, StandardCharsets.UTF_8);
+      if (route.body().equals("*")) {
+        merge(json, b, route.request(), null);
+      } else {
+        FieldDescriptor f = route.request().findFieldByName(route.body());
+        DynamicMessage.Builder inner = DynamicMessage.newBuilder(f.getMessageType());
+        merge(json, inner, f.getMessageType(), f.getName());
+        b.setField(f, inner.build());
+      }
+    }
+    for (Map.Entry<String, String> e : pathValues.entrySet()) {
+      set(b, e.getKey(), List.of(e.getValue()));
+    }
+    Map<String, List<String>> query = query(rawQuery);
+    if (!query.isEmpty() && "*".equals(route.body())) {
+      throw bad("this route takes its fields from the body, not the query");
+    }
+    for (Map.Entry<String, List<String>> e : query.entrySet()) {
+      if (pathValues.containsKey(e.getKey())) {
+        throw bad("query parameter " + quoted(e.getKey()) + " is bound by the path");
+      }
+      if (route.body() != null && (e.getKey().equals(route.body()) || e.getKey().startsWith(route.body() + "."))) {
+        throw bad("query parameter " + quoted(e.getKey()) + " is bound by the body");
+      }
+      set(b, e.getKey(), e.getValue());
+    }
+    return b.build();
+  }
+
+  private static void merge(String json, Message.Builder into, Descriptor type, String at) {
+    try {
+      JSON.merge(json, into);
+    } catch (InvalidProtocolBufferException | RuntimeException e) {
+      String unknown = UnknownJsonField.describe(json, type).orElse(null);
+      throw bad(unknown != null ? unknown
+          : "malformed JSON body for " + type.getFullName() + (at == null ? "" : " (field " + at + ")") + ": "
+              + Printable.of(String.valueOf(e.getMessage()), 200));
+    }
+  }
+
+  /** Parses a query string: names to values, in order; bounded. */
+  private static Map<String, List<String>> query(String raw) {
+    Map<String, List<String>> m = new LinkedHashMap<>();
+    if (raw == null || raw.isEmpty()) {
+      return m;
+    }
+    int count = 0;
+    for (String pair : raw.split("&", -1)) {
+      if (pair.isEmpty()) {
+        continue;
+      }
+      if (++count > MAX_QUERY_PARAMS) {
+        throw bad("more than " + MAX_QUERY_PARAMS + " query parameters");
+      }
+      int eq = pair.indexOf('=');
+      String k;
+      String v;
+      try {
+        k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
+        v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
+      } catch (IllegalArgumentException e) {
+        throw bad("malformed percent-encoding in the query");
+      }
+      m.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
+    }
+    return m;
+  }
+
+  /**
+   * @param type a message type
+   * @param fieldPath {@code a.b.c}
+   * @return the leaf field: every field before it a singular message field
+   * @throws IllegalArgumentException naming the path when it does not lead to a scalar field
+   */
+  static FieldDescriptor leaf(Descriptor type, String fieldPath) {
+    String[] parts = fieldPath.split("\\.", -1);
+    if (parts.length > PathTemplate.MAX_FIELD_DEPTH) {
+      throw new IllegalArgumentException("field path deeper than " + PathTemplate.MAX_FIELD_DEPTH);
+    }
+    Descriptor t = type;
+    FieldDescriptor f = null;
+    for (int i = 0; i < parts.length; i++) {
+      f = find(t, parts[i]);
+      if (f == null) {
+        throw new IllegalArgumentException("no field " + Printable.of(fieldPath) + " in " + type.getFullName());
+      }
+      if (i < parts.length - 1) {
+        if (f.isRepeated() || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
+          throw new IllegalArgumentException(Printable.of(fieldPath) + ": " + f.getName() + " is not a singular message field");
+        }
+        t = f.getMessageType();
+      }
+    }
+    if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE || f.isMapField()) {
+      throw new IllegalArgumentException(Printable.of(fieldPath) + " is a message or map field, not a value");
+    }
+    return f;
+  }
+
+  private static FieldDescriptor find(Descriptor t, String name) {
+    FieldDescriptor f = t.findFieldByName(name);
+    if (f != null) {
+      return f;
+    }
+    for (FieldDescriptor x : t.getFields()) {
+      if (x.getJsonName().equals(name)) {
+        return x;
+      }
+    }
+    return null;
+  }
+
+  /** Sets the field at a path to values (several only for a repeated field). */
+  private static void set(DynamicMessage.Builder root, String fieldPath, List<String> values) {
+    FieldDescriptor leaf;
+    try {
+      leaf = leaf(root.getDescriptorForType(), fieldPath);
+    } catch (IllegalArgumentException e) {
+      throw bad(unknownField(root.getDescriptorForType(), fieldPath, e.getMessage()));
+    }
+    if (!leaf.isRepeated() && values.size() > 1) {
+      throw bad("parameter " + quoted(fieldPath) + " given " + values.size() + " times; " + leaf.getName() + " is not repeated");
+    }
+    // walk down, building the nested messages
+    String[] parts = fieldPath.split("\\.");
+    List<Message.Builder> chain = new ArrayList<>();
+    List<FieldDescriptor> fields = new ArrayList<>();
+    Message.Builder at = root;
+    for (int i = 0; i < parts.length - 1; i++) {
+      FieldDescriptor f = find(at.getDescriptorForType(), parts[i]);
+      Message.Builder next = ((Message) at.getField(f)).toBuilder();
+      chain.add(at);
+      fields.add(f);
+      at = next;
+    }
+    if (leaf.isRepeated()) {
+      for (String v : values) {
+        at.addRepeatedField(leaf, convert(leaf, fieldPath, v));
+      }
+    } else {
+      at.setField(leaf, convert(leaf, fieldPath, values.get(0)));
+    }
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      chain.get(i).setField(fields.get(i), at.build());
+      at = chain.get(i);
+    }
+  }
+
+  private static String unknownField(Descriptor type, String fieldPath, String why) {
+    Set<String> names = new HashSet<>();
+    type.getFields().forEach(f -> names.add(f.getName()));
+    return "unknown or unusable parameter " + quoted(fieldPath) + " for " + type.getFullName() + ": " + why
+        + "; valid fields: " + String.join(", ", new java.util.TreeSet<>(names));
+  }
+
+  private static Object convert(FieldDescriptor f, String path, String v) {
+    try {
+      return switch (f.getJavaType()) {
+        case STRING -> v;
+        case INT -> f.getType() == FieldDescriptor.Type.UINT32 || f.getType() == FieldDescriptor.Type.FIXED32
+            ? Integer.parseUnsignedInt(v) : Integer.parseInt(v);
+        case LONG -> f.getType() == FieldDescriptor.Type.UINT64 || f.getType() == FieldDescriptor.Type.FIXED64
+            ? Long.parseUnsignedLong(v) : Long.parseLong(v);
+        case FLOAT -> Float.parseFloat(v);
+        case DOUBLE -> Double.parseDouble(v);
+        case BOOLEAN -> switch (v) {
+          case "true" -> Boolean.TRUE;
+          case "false" -> Boolean.FALSE;
+          default -> throw new NumberFormatException();
+        };
+        case BYTE_STRING -> ByteString.copyFrom(v.contains("-") || v.contains("_")
+            ? Base64.getUrlDecoder().decode(v) : Base64.getDecoder().decode(v));
+        case ENUM -> enumValue(f, v);
+        case MESSAGE -> throw new NumberFormatException();
+      };
+    } catch (IllegalArgumentException e) {
+      throw bad("parameter " + quoted(path) + ": " + quoted(v) + " is not a valid " + f.getType().name().toLowerCase(java.util.Locale.ROOT));
+    }
+  }
+
+  private static EnumValueDescriptor enumValue(FieldDescriptor f, String v) {
+    EnumValueDescriptor e = f.getEnumType().findValueByName(v);
+    if (e == null) {
+      e = f.getEnumType().findValueByNumber(Integer.parseInt(v));
+    }
+    if (e == null) {
+      throw new NumberFormatException();
+    }
+    return e;
+  }
+
+  private static String quoted(String s) {
+    return "\"" + Printable.of(s) + "\"";
+  }
+
+  private static SkiffException bad(String message) {
+    return new SkiffException(ErrorCode.BAD_REQUEST, message);
+  }
+}

@@ -1,0 +1,43 @@
+package dev.skiff.gateway;
+
+import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
+import java.time.Duration;
+import java.util.Objects;
+
+/**
+ * One HTTP route: a method and path template served by a service's endpoint, with how the request
+ * message is filled (docs/gateway.md). Immutable.
+ *
+ * @param method the HTTP method, upper case ({@code GET}, {@code POST}, ...)
+ * @param template the path template
+ * @param body where the request body goes: null for no body, {@code "*"} for the whole request message,
+ *     or the name of a message field of the request
+ * @param service the service
+ * @param endpoint the endpoint
+ * @param request the request type
+ * @param response the response type
+ * @param timeout the endpoint's declared default deadline
+ */
+record Route(String method, PathTemplate template, String body, String service, String endpoint,
+    Descriptor request, Descriptor response, Duration timeout) {
+  /** Checks that the body field, when one is named, is a singular message field of the request. */
+  Route {
+    Objects.requireNonNull(method, "method");
+    Objects.requireNonNull(template, "template");
+    if (body != null && !body.equals("*")) {
+      FieldDescriptor f = request.findFieldByName(body);
+      if (f == null || f.isRepeated() || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
+        throw new IllegalArgumentException("body must be \"*\" or a singular message field of " + request.getFullName());
+      }
+    }
+    for (String p : template.fieldPaths()) {
+      RequestMapper.leaf(request, p);
+    }
+  }
+
+  /** @return {@code METHOD /template} */
+  String key() {
+    return method + " " + template;
+  }
+}
