@@ -43,7 +43,8 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  * Prints the figures (docs/operations.md has them).
  *
  * <p>About 90 s, most of it starting the cluster, so it runs on demand: {@code -Dskiff.cluster=true}
- * (listed in .ci/allowed-skips).
+ * (listed in .ci/allowed-skips). {@code -Dskiff.cluster.queueType=classic} measures the same with classic
+ * queues, asserting only that nothing runs twice and no call outlives its deadline.
  */
 @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
 class ClusterNodeLossTest {
@@ -107,6 +108,8 @@ class ClusterNodeLossTest {
     try {
       AmqpOptions options = AmqpOptions.of(uris).withServiceQueueExpiry(Duration.ofMinutes(2));
       assertThat(options.queueType()).as("a list of nodes gets quorum queues").isEqualTo(QueueType.QUORUM);
+      QueueType type = QueueType.parse(System.getProperty("skiff.cluster.queueType")).orElse(QueueType.QUORUM);
+      options = options.withQueueType(type);
       for (int i = 0; i < 3; i++) {
         AmqpTransport t = AmqpTransport.connect(options.withConnectionName("cluster-test-server-" + i));
         transports.add(t);
@@ -136,7 +139,7 @@ class ClusterNodeLossTest {
       assertThat(victim).as("the node the client is connected to").isBetween(1, 3);
       long serversOnVictim = 0;
       for (int i = 0; i < 3; i++) {
-        if (cluster.nodeOf("cluster-test-server-" + i) == victim) {
+        if (cluster.nodeOf("cluster-test-server-" + i + " (serving)") == victim) {
           serversOnVictim++;
         }
       }
@@ -144,18 +147,27 @@ class ClusterNodeLossTest {
       cluster.kill(victim);
       long okBefore = idempotent.ok.sum() + once.ok.sum();
       // the load goes on over the surviving nodes, for some time after their recovery
-      waitUntil(() -> idempotent.okAfterKill.sum() >= 600 && once.okAfterKill.sum() >= 600, Duration.ofSeconds(40),
-          "calls served after the kill");
+      try {
+        waitUntil(() -> idempotent.okAfterKill.sum() >= 600 && once.okAfterKill.sum() >= 600, Duration.ofSeconds(40),
+            "calls served after the kill");
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        if (type != QueueType.CLASSIC) {
+          throw e;
+        }
+      }
       loading.set(false);
       CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(DEADLINE.toSeconds() * 3, TimeUnit.SECONDS);
       long recoveredAfter = (System.nanoTime() - killedAt.get()) / 1_000_000;
 
-      System.out.printf("cluster node loss (node %d of 3, the client's and %d of the 3 instances' (main connection), killed "
+      System.out.printf("cluster node loss, " + type.amqpName() + " queues (node %d of 3, the client's and %d of the 3 instances' (serving connection), killed "
           + "after %d calls OK; %d ms of load after it):%n  idempotent:     %s%n  not idempotent: %s%n",
           victim, serversOnVictim, okBefore, recoveredAfter, idempotent.figures(), once.figures());
 
       assertThat(once.runTwice()).as("non-idempotent requests run twice").isZero();
       assertThat(idempotent.overDeadline.sum() + once.overDeadline.sum()).as("calls over their deadline").isZero();
+      if (type == QueueType.CLASSIC) {
+        return; // measured only (docs/operations.md): the service queue may have died with its node
+      }
       assertThat(idempotent.failedByCode).as("idempotent calls are retried on a live node").isEmpty();
       assertThat(once.failedByCode.keySet()).as("non-idempotent calls fail with a clear code")
           .isSubsetOf("UNAVAILABLE", "UNKNOWN_OUTCOME");
