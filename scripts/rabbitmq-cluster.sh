@@ -13,6 +13,8 @@
 #   scripts/rabbitmq-cluster.sh restart NODE   # starts a stopped or killed node again; it rejoins
 #   scripts/rabbitmq-cluster.sh uri            # the URI list, whether or not the cluster runs
 #   scripts/rabbitmq-cluster.sh connections NODE   # the client connections on one node: the name each client gave, tab, port
+#   scripts/rabbitmq-cluster.sh queue-node QUEUE   # the node (1, 2 or 3) of a queue's process: a classic queue's home,
+#                                                  # a quorum queue's leader (default virtual host)
 #
 # `start` forms a fresh cluster when none runs (nodes started together; 2 and 3 join 1), and leaves a
 # running one as it is. `stop` touches only these three node names and this folder. Needs RabbitMQ
@@ -237,8 +239,17 @@ case "${1:-}" in
     ctl "$n" list_connections port client_properties \
       | awk -F '\t' -v p="$(amqp_port "$n")" '$1 == p && match($2, /\{"connection_name","[^"]*"\}/) {
           name = substr($2, RSTART + 20, RLENGTH - 22); print name "\t" $1 }' ;;
+  queue-node)
+    q="${2:-}"
+    [ -n "$q" ] || { log "usage: $0 queue-node QUEUE"; exit 2; }
+    for n in "${NODES[@]}"; do
+      node_ready "$n" || continue
+      ctl "$n" list_queues name pid | awk -F '\t' -v q="$q" '$1 == q { if (match($2, /<skiff-c[0-9]+@/)) print substr($2, RSTART + 8, RLENGTH - 9) }'
+      exit 0
+    done
+    log "no node serves"; exit 1 ;;
   *)
-    echo "usage: $0 start|status|stop|uri|kill NODE|restart NODE|connections NODE" >&2
+    echo "usage: $0 start|status|stop|uri|kill NODE|restart NODE|connections NODE|queue-node QUEUE" >&2
     exit 2
     ;;
 esac

@@ -10,6 +10,7 @@ import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
@@ -44,9 +45,10 @@ import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
  *
  * <p>About 90 s, most of it starting the cluster, so it runs on demand: {@code -Dskiff.cluster=true}
  * (listed in .ci/allowed-skips). {@code -Dskiff.cluster.queueType=classic} measures the same with classic
- * queues, asserting only that nothing runs twice and no call outlives its deadline.
+ * queues, asserting only that nothing runs twice and no call outlives its deadline;
+ * {@code -Dskiff.cluster.kill=queue} kills the node of the service queue (its home, or its leader)
+ * instead of the client's.
  */
-@EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
 class ClusterNodeLossTest {
   private static final Duration DEADLINE = Duration.ofSeconds(5);
   /** How late after its deadline a call may end (scheduling on a busy 2-core machine). */
@@ -57,7 +59,9 @@ class ClusterNodeLossTest {
 
   @BeforeAll
   static void startCluster() {
-    cluster = RabbitCluster.startIfNeeded();
+    if (Boolean.getBoolean("skiff.cluster")) {
+      cluster = RabbitCluster.startIfNeeded();
+    }
   }
 
   @AfterAll
@@ -92,6 +96,7 @@ class ClusterNodeLossTest {
   }
 
   @Test
+  @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
   void killingTheClientsNodeUnderLoadCostsOnlyTheNonIdempotentCallsInFlightAndRunsNothingTwice() throws Exception {
     String uris = cluster.uris();
     String service = "test.cluster." + System.nanoTime() % 100000;
@@ -109,6 +114,7 @@ class ClusterNodeLossTest {
       AmqpOptions options = AmqpOptions.of(uris).withServiceQueueExpiry(Duration.ofMinutes(2));
       assertThat(options.queueType()).as("a list of nodes gets quorum queues").isEqualTo(QueueType.QUORUM);
       QueueType type = QueueType.parse(System.getProperty("skiff.cluster.queueType")).orElse(QueueType.QUORUM);
+      boolean killQueueNode = "queue".equals(System.getProperty("skiff.cluster.kill"));
       options = options.withQueueType(type);
       for (int i = 0; i < 3; i++) {
         AmqpTransport t = AmqpTransport.connect(options.withConnectionName("cluster-test-server-" + i));
@@ -135,8 +141,10 @@ class ClusterNodeLossTest {
 
       // steady load, then the client's node dies
       waitUntil(() -> idempotent.ok.sum() >= 200 && once.ok.sum() >= 200, Duration.ofSeconds(30), "steady load");
-      victim = cluster.nodeOf(clientName);
-      assertThat(victim).as("the node the client is connected to").isBetween(1, 3);
+      int clientNode = cluster.nodeOf(clientName);
+      int queueNode = cluster.nodeOfQueue(AmqpNames.serviceQueue(service));
+      victim = killQueueNode ? queueNode : clientNode;
+      assertThat(victim).as(killQueueNode ? "the service queue's node" : "the node the client is connected to").isBetween(1, 3);
       long serversOnVictim = 0;
       for (int i = 0; i < 3; i++) {
         if (cluster.nodeOf("cluster-test-server-" + i + " (serving)") == victim) {
@@ -159,9 +167,11 @@ class ClusterNodeLossTest {
       CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(DEADLINE.toSeconds() * 3, TimeUnit.SECONDS);
       long recoveredAfter = (System.nanoTime() - killedAt.get()) / 1_000_000;
 
-      System.out.printf("cluster node loss, " + type.amqpName() + " queues (node %d of 3, the client's and %d of the 3 instances' (serving connection), killed "
-          + "after %d calls OK; %d ms of load after it):%n  idempotent:     %s%n  not idempotent: %s%n",
-          victim, serversOnVictim, okBefore, recoveredAfter, idempotent.figures(), once.figures());
+      System.out.printf("cluster node loss, " + type.amqpName() + " queues: node %d of 3 killed (the client's: %s; the service "
+          + "queue's %s: %s; %d of the 3 instances' serving connections) after %d calls OK; %d ms of load after it:%n"
+          + "  idempotent:     %s%n  not idempotent: %s%n",
+          victim, clientNode == victim, type == QueueType.QUORUM ? "leader" : "home", queueNode == victim, serversOnVictim,
+          okBefore, recoveredAfter, idempotent.figures(), once.figures());
 
       assertThat(once.runTwice()).as("non-idempotent requests run twice").isZero();
       assertThat(idempotent.overDeadline.sum() + once.overDeadline.sum()).as("calls over their deadline").isZero();

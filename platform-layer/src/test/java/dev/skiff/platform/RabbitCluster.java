@@ -83,6 +83,17 @@ final class RabbitCluster {
     return 0;
   }
 
+  /**
+   * @param queue a queue of the default virtual host
+   * @return the node (1, 2 or 3) of its process: a classic queue's home, a quorum queue's leader; 0 if
+   *     none is listed
+   */
+  int nodeOfQueue(String queue) {
+    Result r = run(script, 60, "queue-node", queue);
+    String out = r.out.strip();
+    return r.exit == 0 && out.matches("[123]") ? Integer.parseInt(out) : 0;
+  }
+
   /** Stops the cluster if this JVM started it. */
   void stopIfStarted() {
     if (startedHere) {
