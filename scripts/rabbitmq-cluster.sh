@@ -30,15 +30,12 @@ log() { printf '[skiff-cluster] %s\n' "$*" >&2; }
 node_name() { echo "skiff-c$1@localhost"; }
 amqp_port() { echo $((AMQP_BASE_PORT + $1)); }
 
-# The environment of node N's server and of rabbitmqctl talking to it (the CLI derives its own
-# distribution ports from RABBITMQ_DIST_PORT).
+# The environment of node N's server and of rabbitmqctl talking to it.
 env_for_node() {
   local n="$1" dir="$BASE/c$1"
   export RABBITMQ_NODENAME="$(node_name "$n")"
   export RABBITMQ_NODE_PORT="$(amqp_port "$n")"
   export RABBITMQ_DIST_PORT=$(( $(amqp_port "$n") + 20000 ))
-  export RABBITMQ_CTL_DIST_PORT_MIN=$(( $(amqp_port "$n") + 30000 ))
-  export RABBITMQ_CTL_DIST_PORT_MAX=$(( $(amqp_port "$n") + 30000 ))
   export RABBITMQ_MNESIA_BASE="$dir/mnesia"
   export RABBITMQ_LOG_BASE="$dir/log"
   export RABBITMQ_CONFIG_FILE="$dir/rabbitmq"
@@ -65,6 +62,34 @@ node_ready() {
 }
 
 node_vm_up() { ctl "$1" status >/dev/null 2>&1; }
+
+# The pid of node N's VM, or nothing: from its pid file, or from the node itself; only a process whose
+# environment names the node (3.10 passes the node name in the environment, not on the command line).
+node_pid() {
+  local n="$1" pid
+  for pid in "$(cat "$BASE/c$n/pid" 2>/dev/null || true)" \
+      "$(ctl "$n" eval 'os:getpid().' 2>/dev/null | tr -d '"[:space:]' || true)"; do
+    if [ -n "$pid" ] && tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "RABBITMQ_NODENAME=$(node_name "$n")"; then
+      echo "$pid"
+      return 0
+    fi
+  done
+}
+
+# Stops node N: rabbitmqctl stop, then kill -9 of its VM if it is still there after 30 s.
+stop_node() {
+  local n="$1" pid i
+  pid="$(node_pid "$n")"
+  log "stopping $(node_name "$n")${pid:+ (pid $pid)}"
+  ctl "$n" stop >/dev/null 2>&1 || true
+  [ -n "$pid" ] || return 0
+  for i in $(seq 1 300); do
+    kill -0 "$pid" 2>/dev/null || return 0
+    sleep 0.1
+  done
+  log "$(node_name "$n") still running after 30 s: kill -9 $pid"
+  kill -9 "$pid" 2>/dev/null || true
+}
 
 await_node() {
   local n="$1" i
@@ -136,6 +161,12 @@ cmd_start() {
   fi
   local fresh=0 n t0
   [ -d "$BASE/c1/mnesia" ] || fresh=1
+  if [ "$fresh" = 1 ]; then
+    # a node of these names left running without its data (its folder deleted) would not join
+    for n in "${NODES[@]}"; do
+      if node_vm_up "$n"; then stop_node "$n"; fi
+    done
+  fi
   t0=$(date +%s)
   log "starting nodes ${NODES[*]} under $BASE"
   for n in "${NODES[@]}"; do start_node "$n"; done
@@ -175,17 +206,9 @@ cmd_status() {
 }
 
 cmd_stop() {
-  local n pid
+  local n
   for n in "${NODES[@]}"; do
-    if node_vm_up "$n"; then
-      log "stopping $(node_name "$n")"
-      ctl "$n" stop >/dev/null 2>&1 || true
-    fi
-    # a VM that does not answer the CLI any more (half dead) goes by its pid file
-    pid="$(cat "$BASE/c$n/pid" 2>/dev/null || true)"
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && grep -qs "skiff-c$n@localhost" "/proc/$pid/cmdline"; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
+    stop_node "$n"
   done
   rm -rf "$BASE"
 }
@@ -193,7 +216,7 @@ cmd_stop() {
 cmd_kill() {
   local n pid
   n="$(parse_node "${1:-}")"
-  pid="$(ctl "$n" eval 'os:getpid().' 2>/dev/null | tr -d '"[:space:]' || true)"
+  pid="$(node_pid "$n")"
   if [ -z "$pid" ]; then
     log "$(node_name "$n") is not running"
     return 0
