@@ -19,14 +19,16 @@ final class BrokerOption {
       names = "--amqp",
       paramLabel = "URI",
       description = {
-        "The broker's amqp:// or amqps:// URI.",
+        "The broker's amqp:// or amqps:// URI; for a cluster,",
+        "  its nodes' URIs separated by commas.",
         "Default: $" + ENV + ", else",
         "  " + AmqpOptions.DEFAULT_URI
       })
   String uri;
 
   /**
-   * Chooses the broker: {@code --amqp}, else {@code SKIFF_AMQP_URI}, else the platform default.
+   * Chooses the broker: {@code --amqp}, else {@code SKIFF_AMQP_URI}, else the platform default; a cluster's
+   * nodes' URIs separated by commas in either.
    *
    * @param env the environment
    * @param spec the command, for usage errors
@@ -47,8 +49,12 @@ final class BrokerOption {
       source = "default";
     }
     try {
-      checkServerAddress(chosen);
-      return new Broker(AmqpOptions.of(chosen).withConnectionName("skiff-cli"), source, spec);
+      AmqpOptions options = AmqpOptions.of(chosen).withConnectionName("skiff-cli");
+      // a cluster's nodes, separated by commas: each must name its server
+      for (String node : options.nodeUris()) {
+        checkServerAddress(node);
+      }
+      return new Broker(options, source, spec);
     } catch (IllegalArgumentException e) {
       throw new ParameterException(
           spec.commandLine(), "invalid broker URI (from " + source + "): " + AmqpOptions.redact(e.getMessage()));

@@ -11,7 +11,10 @@ import java.util.Optional;
  * <table>
  *   <caption>Environment variables</caption>
  *   <tr><th>variable</th><th>meaning</th><th>default</th></tr>
- *   <tr><td>SKIFF_AMQP_URI</td><td>the broker</td><td>amqp://guest:guest@localhost:5672</td></tr>
+ *   <tr><td>SKIFF_AMQP_URI</td><td>the broker; for a cluster, its nodes' URIs separated by commas (tried in a
+ *       random order, and again at each reconnection; docs/operations.md)</td><td>amqp://guest:guest@localhost:5672</td></tr>
+ *   <tr><td>SKIFF_QUEUE_TYPE</td><td>{@code classic} or {@code quorum}: how the service's request queues are
+ *       kept ({@link QueueType})</td><td>quorum when SKIFF_AMQP_URI lists several nodes, else classic</td></tr>
  *   <tr><td>SKIFF_SERVICE_VERSION</td><td>overrides the version an instance reports</td><td>the code's</td></tr>
  *   <tr><td>SKIFF_INSTANCE_ID</td><td>this instance's id</td><td>random</td></tr>
  *   <tr><td>SKIFF_CONCURRENCY</td><td>handlers running at once</td><td>16</td></tr>
@@ -29,7 +32,7 @@ import java.util.Optional;
  *     for it before exiting with {@link dev.skiff.platform.ExitCodes#DEPENDENCY_UNAVAILABLE}</td><td>as long as it takes</td></tr>
  * </table>
  *
- * @param amqpUri the broker URI
+ * @param amqpUri the broker URI, or several separated by commas (the nodes of a cluster)
  * @param serviceVersion the version override, if any
  * @param instanceId the instance id, if set
  * @param concurrency handlers running at once
@@ -45,6 +48,8 @@ import java.util.Optional;
  * @param maxInFlightBytes the most bytes of request bodies an instance holds at once
  * @param maxDeliveries how many times a request may reach an instance, each delivery ending unsettled,
  *     before it is set aside
+ * @param queueType how the service's request queues are kept; empty to choose by the number of nodes
+ *     ({@code AmqpOptions.of})
  */
 public record Settings(
     String amqpUri,
@@ -59,16 +64,17 @@ public record Settings(
     boolean outlierEjection,
     Optional<Duration> brokerWait,
     long maxInFlightBytes,
-    int maxDeliveries) {
+    int maxDeliveries,
+    Optional<QueueType> queueType) {
 
   /** The settings, with the broker URI's password hidden. */
   @Override
   public String toString() {
-    return "Settings[amqpUri=" + Redaction.uri(amqpUri) + ", serviceVersion=" + serviceVersion + ", instanceId=" + instanceId
+    return "Settings[amqpUri=" + Redaction.of(amqpUri) + ", serviceVersion=" + serviceVersion + ", instanceId=" + instanceId
         + ", concurrency=" + concurrency + ", prefetch=" + prefetch + ", maxMessageBytes=" + maxMessageBytes
         + ", defaultTimeout=" + defaultTimeout + ", drainGrace=" + drainGrace + ", heartbeat=" + heartbeat
         + ", outlierEjection=" + outlierEjection + ", brokerWait=" + brokerWait + ", maxInFlightBytes=" + maxInFlightBytes
-        + ", maxDeliveries=" + maxDeliveries + "]";
+        + ", maxDeliveries=" + maxDeliveries + ", queueType=" + queueType + "]";
   }
 
   /** The broker used when nothing else is configured: a RabbitMQ on this host, as its package installs it. */
@@ -115,6 +121,7 @@ public record Settings(
         EnvVars.onOff(env, "SKIFF_OUTLIER_EJECTION", true),
         EnvVars.nonBlank(env, "SKIFF_BROKER_WAIT").map(v -> EnvVars.positiveDuration(env, "SKIFF_BROKER_WAIT", Duration.ZERO)),
         EnvVars.positiveLong(env, "SKIFF_MAX_IN_FLIGHT_BYTES", DEFAULT_MAX_IN_FLIGHT_BYTES),
-        EnvVars.positiveInt(env, "SKIFF_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES));
+        EnvVars.positiveInt(env, "SKIFF_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
+        QueueType.parse(env.get("SKIFF_QUEUE_TYPE")));
   }
 }

@@ -31,8 +31,9 @@ public final class Redaction {
   private Redaction() {}
 
   /**
-   * A value or a text with every password hidden: {@link #uri} for one word (no white space in it),
-   * {@link #text} otherwise.
+   * A value or a text with every password hidden: {@link #uri} for one word (no white space in it) holding
+   * at most one URI, {@link #text} otherwise (a text, or a list of URIs such as a cluster's
+   * {@code amqp://u:p@h1,amqp://u:p@h2}, each of whose hosts stays readable).
    *
    * @param s a URI, a value or a message; null gives "null"
    * @return the same with every password hidden
@@ -46,7 +47,8 @@ public final class Redaction {
         return text(s);
       }
     }
-    return uri(s);
+    int first = s.indexOf("://");
+    return first >= 0 && s.indexOf("://", first + 3) >= 0 ? text(s) : uri(s);
   }
 
   /**

@@ -136,7 +136,8 @@ public abstract class SkiffService {
   public static AmqpTransport connectOrExit(String process, Settings settings) throws InterruptedException {
     try {
       return AmqpTransport.connectWhenReachable(
-          AmqpOptions.of(settings.amqpUri()), settings.brokerWait().orElse(null),
+          settings.queueType().map(AmqpOptions.of(settings.amqpUri())::withQueueType).orElse(AmqpOptions.of(settings.amqpUri())),
+          settings.brokerWait().orElse(null),
           why -> log.warn("{}: waiting for the broker: {}", process, why));
     } catch (SkiffException unreachable) {
       // one line a person or a supervisor can read, and a code that says "a dependency is missing"

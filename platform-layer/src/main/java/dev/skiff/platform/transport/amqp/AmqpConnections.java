@@ -1,5 +1,6 @@
 package dev.skiff.platform.transport.amqp;
 
+import com.rabbitmq.client.Address;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
@@ -33,7 +34,9 @@ import org.slf4j.LoggerFactory;
  * calls, their replies, events and topology, opened at once; and the <em>serving</em> connection, opened
  * when the first service is bound, whose deliveries reach the server on the thread that read them from
  * the socket (one thread hand-off fewer per request; docs/design-notes.md). Both recover automatically
- * (amqp-client's connection and topology recovery, every second).
+ * (amqp-client's connection and topology recovery, every second). On a cluster each connection goes to a
+ * node chosen at random among those the options list, and recovers on any of them that answers
+ * (docs/operations.md).
  *
  * <p>From the moment the main connection is lost until its recovery has ended, {@link #recovering()} is
  * true: channels work again before the recovery has declared the queues again, and a client's
@@ -101,7 +104,8 @@ final class AmqpConnections implements AutoCloseable {
     ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
     try {
       return new AmqpConnections(
-          options, servingFactory, servingLimit, cf.newConnection(pool, options.connectionName()), pool, discardedBodies, discardedBytes);
+          options, servingFactory, servingLimit, cf.newConnection(pool, nodes(options), options.connectionName()), pool,
+          discardedBodies, discardedBytes);
     } catch (IOException | TimeoutException | RuntimeException e) {
       pool.shutdownNow();
       throw new SkiffException(
@@ -119,7 +123,8 @@ final class AmqpConnections implements AutoCloseable {
           }
         };
     try {
-      cf.setUri(options.uri());
+      // credentials, virtual host and TLS from the first node's URI: every node's are the same (BrokerNodes)
+      cf.setUri(BrokerNodes.first(options.uri()));
     } catch (Exception e) {
       // neither the cause nor its message: amqp-client's may quote the user-info it could not decode
       throw new IllegalArgumentException("invalid broker URI " + redactedUri(options) + " (refused by the AMQP client: "
@@ -141,6 +146,15 @@ final class AmqpConnections implements AutoCloseable {
     cf.setMaxInboundMessageBodySize(options.maxInboundBytes() == Integer.MAX_VALUE ? Integer.MAX_VALUE : options.maxInboundBytes() + 1);
     cf.setThreadFactory(Threads.named("skiff-amqp-io"));
     return cf;
+  }
+
+  /**
+   * The broker's nodes, which amqp-client tries in a random order at each connection and at each
+   * recovery (its address resolver shuffles them every time): a connection whose node dies recovers on
+   * another one that answers, and the clients of a cluster spread over its nodes.
+   */
+  private static List<Address> nodes(AmqpOptions options) {
+    return BrokerNodes.addresses(options.uri());
   }
 
   private static String redactedUri(AmqpOptions options) {
@@ -302,7 +316,7 @@ final class AmqpConnections implements AutoCloseable {
           throw new IOException("the transport is closed");
         }
         try {
-          serving = servingFactory.newConnection(new InlineExecutor(), options.connectionName() + " (serving)");
+          serving = servingFactory.newConnection(new InlineExecutor(), nodes(options), options.connectionName() + " (serving)");
         } catch (TimeoutException e) {
           throw new IOException("timed out connecting", e);
         }

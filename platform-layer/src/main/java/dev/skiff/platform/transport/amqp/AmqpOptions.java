@@ -1,17 +1,20 @@
 package dev.skiff.platform.transport.amqp;
 
+import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.internal.Redaction;
-import java.net.URI;
-import java.net.URISyntaxException;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 
 /**
  * Settings of an {@link AmqpTransport}. Immutable; start from {@link #of(String)} and change fields
  * with the {@code with*} methods.
  *
- * @param uri the broker, e.g. {@code amqp://guest:guest@localhost:5672}
+ * @param uri the broker, e.g. {@code amqp://guest:guest@localhost:5672}; for a cluster, the URIs of its
+ *     nodes separated by commas, which must differ only in host and port (same scheme, user, password and
+ *     virtual host): each connection, and each reconnection after a node is lost, tries them in a random
+ *     order until one answers (docs/operations.md)
  * @param connectionName the name the broker shows for the connection
  * @param replyMode how replies come back
  * @param serviceQueueExpiry how long a service queue outlives its last consumer before the broker
@@ -31,6 +34,9 @@ import java.util.Objects;
  *     work per message
  * @param deadLetters the bounds of each service's dead-letter queue, where the requests its instances
  *     cannot handle are set aside (docs/security.md "Hostile input")
+ * @param queueType how the service queues, version queues and dead-letter queues declared on this
+ *     transport are kept: classic (one node) or quorum (replicated over the cluster); a queue that already
+ *     exists is used as it is, whatever its type
  */
 public record AmqpOptions(
     String uri,
@@ -41,7 +47,8 @@ public record AmqpOptions(
     int maxInboundBytes,
     int consumerThreads,
     boolean messageTtl,
-    DeadLetters deadLetters) {
+    DeadLetters deadLetters,
+    QueueType queueType) {
 
   /**
    * The bounds of a service's dead-letter queue ({@link AmqpNames#deadLetterQueue}), fixed when the
@@ -81,10 +88,6 @@ public record AmqpOptions(
   /** The broker used when nothing else is configured ({@link Settings#DEFAULT_AMQP_URI}). */
   public static final String DEFAULT_URI = Settings.DEFAULT_AMQP_URI;
 
-  /** What to do about a user name or password that breaks its URI. */
-  private static final String ENCODE_HINT =
-      "in a user name or password, write @ / : # ? % and spaces percent-encoded (%40 %2F %3A %23 %3F %25 %20)";
-
   /** Checks the arguments. */
   public AmqpOptions {
     Objects.requireNonNull(uri, "uri");
@@ -101,91 +104,87 @@ public record AmqpOptions(
     if (consumerThreads <= 0) {
       throw new IllegalArgumentException("consumerThreads must be positive: " + consumerThreads);
     }
-    URI parsed;
-    try {
-      // parseServerAuthority: a host:port that does not parse must fail here, not fall back silently
-      // to localhost:5672 as guest
-      parsed = new URI(uri).parseServerAuthority();
-    } catch (URISyntaxException e) {
-      throw new IllegalArgumentException("not a valid broker URI (" + e.getReason() + "; " + ENCODE_HINT + "): " + Redaction.uri(uri));
-    }
-    if (!"amqp".equals(parsed.getScheme()) && !"amqps".equals(parsed.getScheme())) {
-      throw new IllegalArgumentException("broker URI must start with amqp:// or amqps://: " + Redaction.uri(uri));
-    }
-    if (parsed.getHost() == null) {
-      throw new IllegalArgumentException("broker URI names no host: " + Redaction.uri(uri));
-    }
-    // amqp://u:p@s/s@host/ parses, as host "s" and password "p": it would send the password's first part
-    // to a host named by its second
-    if (uri.indexOf('@') != uri.lastIndexOf('@') || (parsed.getRawUserInfo() == null && uri.indexOf('@') >= 0)) {
-      throw new IllegalArgumentException("broker URI has an '@' after its host (" + ENCODE_HINT + "): " + Redaction.uri(uri));
-    }
-    String userInfo = parsed.getRawUserInfo();
-    if (userInfo != null && userInfo.indexOf(':') != userInfo.lastIndexOf(':')) {
-      // amqp-client refuses it, with a message that quotes the user-info
-      throw new IllegalArgumentException("broker URI has a ':' in its password (" + ENCODE_HINT + "): " + Redaction.uri(uri));
-    }
+    Objects.requireNonNull(queueType, "queueType");
+    BrokerNodes.check(uri);
   }
 
   /** The URI without its password ({@link #redact}), and the other fields. */
   @Override
   public String toString() {
-    return "AmqpOptions[uri=" + Redaction.uri(uri) + ", connectionName=" + connectionName + ", replyMode=" + replyMode
+    return "AmqpOptions[uri=" + Redaction.of(uri) + ", connectionName=" + connectionName + ", replyMode=" + replyMode
         + ", serviceQueueExpiry=" + serviceQueueExpiry + ", assertUserId=" + assertUserId + ", maxInboundBytes="
         + maxInboundBytes + ", consumerThreads=" + consumerThreads + ", messageTtl=" + messageTtl + ", deadLetters="
-        + deadLetters + "]";
+        + deadLetters + ", queueType=" + queueType + "]";
   }
 
   /**
    * Defaults for a broker.
    *
    * @param uri the broker URI
+   * @param uri the broker URI, or the URIs of a cluster's nodes separated by commas
    * @return options with defaults: reply queue, 1 h queue expiry, user id asserted, 64 MiB inbound
-   *     limit, 2 consumer threads, per-message TTL on, dead-letter queues of {@link DeadLetters#DEFAULTS}
+   *     limit, 2 consumer threads, per-message TTL on, dead-letter queues of {@link DeadLetters#DEFAULTS},
+   *     quorum queues when the URI lists several nodes and classic queues otherwise
    */
   public static AmqpOptions of(String uri) {
+    Objects.requireNonNull(uri, "uri");
+    // a list of nodes is a cluster: its queues are replicated unless asked otherwise (docs/operations.md)
+    QueueType type = BrokerNodes.split(uri).size() > 1 ? QueueType.QUORUM : QueueType.CLASSIC;
     return new AmqpOptions(
-        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true, DeadLetters.DEFAULTS);
+        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true, DeadLetters.DEFAULTS, type);
+  }
+
+  /**
+   * @param type how the queues this transport declares are kept (see {@link #queueType()})
+   * @return a copy
+   */
+  public AmqpOptions withQueueType(QueueType type) {
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, type);
+  }
+
+  /** @return the URI of each node {@link #uri()} lists, in its order (one for a single broker) */
+  public List<String> nodeUris() {
+    return BrokerNodes.split(uri);
   }
 
   /** @param name the connection name @return a copy */
   public AmqpOptions withConnectionName(String name) {
-    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
   }
 
   /** @param mode the reply mode @return a copy */
   public AmqpOptions withReplyMode(ReplyMode mode) {
-    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
   }
 
   /** @param expiry the service queue expiry @return a copy */
   public AmqpOptions withServiceQueueExpiry(Duration expiry) {
-    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
   }
 
   /** @param assert_ whether to assert the user id @return a copy */
   public AmqpOptions withAssertUserId(boolean assert_) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
   }
 
   /** @param bytes the inbound body limit @return a copy */
   public AmqpOptions withMaxInboundBytes(int bytes) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters, queueType);
   }
 
   /** @param threads the consumer dispatch threads @return a copy */
   public AmqpOptions withConsumerThreads(int threads) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters, queueType);
   }
 
   /** @param ttl whether requests carry a per-message TTL (see {@link #messageTtl()}) @return a copy */
   public AmqpOptions withMessageTtl(boolean ttl) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters, queueType);
   }
 
   /** @param bounds the bounds of dead-letter queues created from now on @return a copy */
   public AmqpOptions withDeadLetters(DeadLetters bounds) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds, queueType);
   }
 
   /**

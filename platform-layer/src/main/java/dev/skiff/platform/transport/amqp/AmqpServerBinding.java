@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
 import dev.skiff.platform.transport.Transport;
@@ -97,7 +98,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       Transport.BindOptions bind, Transport.InboundHandler handler) throws IOException {
     connections.admitBodiesUpTo(bind.maxMessageBytes());
     Connection conn = connections.serving();
-    Channel deadLetters = declareDeadLetters(conn, connections.options().deadLetters(), AmqpNames.deadLetterQueue(service));
+    Channel deadLetters = declareDeadLetters(
+        conn, connections.options().deadLetters(), connections.options().queueType(), AmqpNames.deadLetterQueue(service));
     Channel consume = conn.createChannel();
     String svcQueue = AmqpNames.serviceQueue(service);
     Map<String, Object> args = sharedQueueArgs(connections.options(), bind);
@@ -135,6 +137,11 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private static Map<String, Object> sharedQueueArgs(AmqpOptions options, Transport.BindOptions bind) {
     Map<String, Object> args = new HashMap<>();
     args.put("x-expires", options.serviceQueueExpiry().toMillis());
+    if (options.queueType() != QueueType.CLASSIC) {
+      // classic is the broker's default: its queues are declared as before, so queues created by an
+      // earlier Skiff keep matching their declaration
+      args.put("x-queue-type", options.queueType().amqpName());
+    }
     if (bind.maxQueueDepth() > 0) {
       args.put("x-max-length", bind.maxQueueDepth());
       args.put("x-overflow", "reject-publish");
@@ -152,13 +159,19 @@ final class AmqpServerBinding implements Transport.ServerBinding {
    *
    * @return the channel holding the declaration, or null when the broker refused it
    */
-  private static Channel declareDeadLetters(Connection conn, AmqpOptions.DeadLetters bounds, String queue) throws IOException {
+  private static Channel declareDeadLetters(Connection conn, AmqpOptions.DeadLetters bounds, QueueType type, String queue)
+      throws IOException {
     Map<String, Object> args = new HashMap<>();
     args.put("x-max-length", bounds.maxMessages());
     args.put("x-max-length-bytes", bounds.maxBytes());
     args.put("x-overflow", "drop-head");
     args.put("x-expires", bounds.expiry().toMillis());
-    args.put("x-queue-mode", "lazy");
+    if (type == QueueType.CLASSIC) {
+      // kept on disk rather than in memory; a quorum queue always is (and refuses the argument)
+      args.put("x-queue-mode", "lazy");
+    } else {
+      args.put("x-queue-type", type.amqpName());
+    }
     Channel ch = conn.createChannel();
     try {
       ch.queueDeclare(queue, true, false, false, args);

@@ -1,0 +1,234 @@
+package dev.skiff.platform;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.QueueType;
+import dev.skiff.platform.server.Endpoint;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.testproto.EchoRequest;
+import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.transport.amqp.AmqpNames;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.LongAdder;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+
+/**
+ * Issue 22: Skiff on a 3-node RabbitMQ cluster ({@code scripts/rabbitmq-cluster.sh}, started here if it
+ * does not run, and stopped again if it was started here) loses the node its client is connected to, by
+ * {@code kill -9}, under a steady load of idempotent and non-idempotent calls, with every client default
+ * and the quorum service queue that a list of nodes gets by default. The client and the three service
+ * instances move to the live nodes and go on serving; idempotent calls in flight at the loss are retried
+ * there and succeed; non-idempotent ones fail with a clear code ({@code UNAVAILABLE} or
+ * {@code UNKNOWN_OUTCOME}); no call ends after its deadline; and no non-idempotent request runs twice.
+ * Prints the figures (docs/operations.md has them).
+ *
+ * <p>About 90 s, most of it starting the cluster, so it runs on demand: {@code -Dskiff.cluster=true}
+ * (listed in .ci/allowed-skips). {@code -Dskiff.cluster.queueType=classic} measures the same with classic
+ * queues, asserting only that nothing runs twice and no call outlives its deadline;
+ * {@code -Dskiff.cluster.kill=queue} kills the node of the service queue (its home, or its leader)
+ * instead of the client's.
+ */
+class ClusterNodeLossTest {
+  private static final Duration DEADLINE = Duration.ofSeconds(5);
+  /** How late after its deadline a call may end (scheduling on a busy 2-core machine). */
+  private static final Duration SLACK = Duration.ofMillis(500);
+  private static final int CALLERS = 8;
+
+  private static RabbitCluster cluster;
+
+  @BeforeAll
+  static void startCluster() {
+    if (Boolean.getBoolean("skiff.cluster")) {
+      cluster = RabbitCluster.startIfNeeded();
+    }
+  }
+
+  @AfterAll
+  static void stopCluster() {
+    if (cluster != null) {
+      cluster.stopIfStarted();
+    }
+  }
+
+  /** Counts of one kind of call. */
+  private static final class Tally {
+    final LongAdder calls = new LongAdder();
+    final LongAdder ok = new LongAdder();
+    final LongAdder okAfterKill = new LongAdder();
+    final LongAdder overDeadline = new LongAdder();
+    /** The longest call, in milliseconds. */
+    final AtomicLong longestMillis = new AtomicLong();
+    final ConcurrentMap<String, LongAdder> failedByCode = new ConcurrentHashMap<>();
+    /** How many times each request (by its text) reached a handler. */
+    final ConcurrentMap<String, AtomicInteger> runs = new ConcurrentHashMap<>();
+
+    long runTwice() {
+      return runs.values().stream().filter(n -> n.get() > 1).count();
+    }
+
+    String figures() {
+      Map<String, Long> failed = new TreeMap<>();
+      failedByCode.forEach((k, v) -> failed.put(k, v.sum()));
+      return "calls " + calls.sum() + ", OK " + ok.sum() + " (" + okAfterKill.sum() + " after the kill), failed " + failed
+          + ", over deadline " + overDeadline.sum() + ", longest call " + longestMillis.get() + " ms, run twice " + runTwice();
+    }
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
+  void killingTheClientsNodeUnderLoadCostsOnlyTheNonIdempotentCallsInFlightAndRunsNothingTwice() throws Exception {
+    String uris = cluster.uris();
+    String service = "test.cluster." + System.nanoTime() % 100000;
+    String clientName = "cluster-test-client-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
+    Tally idempotent = new Tally();
+    Tally once = new Tally();
+    List<AmqpTransport> transports = new ArrayList<>();
+    List<Server> servers = new ArrayList<>();
+    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
+    AtomicBoolean loading = new AtomicBoolean(true);
+    AtomicLong killedAt = new AtomicLong(Long.MAX_VALUE);
+    Client client = null;
+    int victim = 0;
+    try {
+      AmqpOptions options = AmqpOptions.of(uris).withServiceQueueExpiry(Duration.ofMinutes(2));
+      assertThat(options.queueType()).as("a list of nodes gets quorum queues").isEqualTo(QueueType.QUORUM);
+      QueueType type = QueueType.parse(System.getProperty("skiff.cluster.queueType")).orElse(QueueType.QUORUM);
+      boolean killQueueNode = "queue".equals(System.getProperty("skiff.cluster.kill"));
+      options = options.withQueueType(type);
+      for (int i = 0; i < 3; i++) {
+        AmqpTransport t = AmqpTransport.connect(options.withConnectionName("cluster-test-server-" + i));
+        transports.add(t);
+        servers.add(Server.builder(service).transport(t).drainGrace(Duration.ofSeconds(1))
+            .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> handle(idempotent, req)).asIdempotent())
+            .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> handle(once, req)))
+            .build().start());
+      }
+      AmqpTransport clientTransport = AmqpTransport.connect(options.withConnectionName(clientName));
+      transports.add(clientTransport);
+      client = Client.builder().transport(clientTransport).build();
+      Client c = client;
+      AtomicLong seq = new AtomicLong();
+      List<CompletableFuture<Void>> loops = new ArrayList<>();
+      for (int i = 0; i < CALLERS; i++) {
+        boolean idem = i % 2 == 0;
+        loops.add(CompletableFuture.runAsync(() -> {
+          while (loading.get()) {
+            call(c, service, idem ? "echo" : "once", (idem ? "i-" : "n-") + seq.incrementAndGet(), idem ? idempotent : once, killedAt);
+          }
+        }, callers));
+      }
+
+      // steady load, then the client's node dies
+      waitUntil(() -> idempotent.ok.sum() >= 200 && once.ok.sum() >= 200, Duration.ofSeconds(30), "steady load");
+      int clientNode = cluster.nodeOf(clientName);
+      int queueNode = cluster.nodeOfQueue(AmqpNames.serviceQueue(service));
+      victim = killQueueNode ? queueNode : clientNode;
+      assertThat(victim).as(killQueueNode ? "the service queue's node" : "the node the client is connected to").isBetween(1, 3);
+      long serversOnVictim = 0;
+      for (int i = 0; i < 3; i++) {
+        if (cluster.nodeOf("cluster-test-server-" + i + " (serving)") == victim) {
+          serversOnVictim++;
+        }
+      }
+      killedAt.set(System.nanoTime());
+      cluster.kill(victim);
+      long okBefore = idempotent.ok.sum() + once.ok.sum();
+      // the load goes on over the surviving nodes, for some time after their recovery
+      try {
+        waitUntil(() -> idempotent.okAfterKill.sum() >= 600 && once.okAfterKill.sum() >= 600, Duration.ofSeconds(40),
+            "calls served after the kill");
+      } catch (org.awaitility.core.ConditionTimeoutException e) {
+        if (type != QueueType.CLASSIC) {
+          throw e;
+        }
+      }
+      loading.set(false);
+      CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(DEADLINE.toSeconds() * 3, TimeUnit.SECONDS);
+      long recoveredAfter = (System.nanoTime() - killedAt.get()) / 1_000_000;
+
+      System.out.printf("cluster node loss, " + type.amqpName() + " queues: node %d of 3 killed (the client's: %s; the service "
+          + "queue's %s: %s; %d of the 3 instances' serving connections) after %d calls OK; %d ms of load after it:%n"
+          + "  idempotent:     %s%n  not idempotent: %s%n",
+          victim, clientNode == victim, type == QueueType.QUORUM ? "leader" : "home", queueNode == victim, serversOnVictim,
+          okBefore, recoveredAfter, idempotent.figures(), once.figures());
+
+      assertThat(once.runTwice()).as("non-idempotent requests run twice").isZero();
+      assertThat(idempotent.overDeadline.sum() + once.overDeadline.sum()).as("calls over their deadline").isZero();
+      if (type == QueueType.CLASSIC) {
+        return; // measured only (docs/operations.md): the service queue may have died with its node
+      }
+      assertThat(idempotent.failedByCode).as("idempotent calls are retried on a live node").isEmpty();
+      assertThat(once.failedByCode.keySet()).as("non-idempotent calls fail with a clear code")
+          .isSubsetOf("UNAVAILABLE", "UNKNOWN_OUTCOME");
+      assertThat(idempotent.okAfterKill.sum()).isPositive();
+      assertThat(once.okAfterKill.sum()).isPositive();
+    } finally {
+      loading.set(false);
+      callers.shutdownNow();
+      if (client != null) {
+        client.close();
+      }
+      servers.forEach(Server::close);
+      transports.forEach(AmqpTransport::close);
+      if (victim != 0 && !cluster.startedHere()) {
+        cluster.restart(victim); // leave a cluster this test did not start as it found it
+      }
+    }
+  }
+
+  private static EchoResponse handle(Tally tally, EchoRequest req) {
+    tally.runs.computeIfAbsent(req.getText(), k -> new AtomicInteger()).incrementAndGet();
+    try {
+      Thread.sleep(5); // calls are in flight when the node dies
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    }
+    return EchoResponse.newBuilder().setText(req.getText()).build();
+  }
+
+  private static void call(Client c, String service, String method, String text, Tally tally, AtomicLong killedAt) {
+    tally.calls.increment();
+    long start = System.nanoTime();
+    try {
+      EchoResponse r = c.call(service, method, EchoRequest.newBuilder().setText(text).build(), EchoResponse.class,
+          CallOptions.timeout(DEADLINE));
+      assertThat(r.getText()).isEqualTo(text);
+      tally.ok.increment();
+      if (start > killedAt.get()) {
+        tally.okAfterKill.increment();
+      }
+    } catch (SkiffException e) {
+      tally.failedByCode.computeIfAbsent(e.code().name(), k -> new LongAdder()).increment();
+    } finally {
+      tally.longestMillis.accumulateAndGet((System.nanoTime() - start) / 1_000_000, Math::max);
+      if (System.nanoTime() - start > DEADLINE.plus(SLACK).toNanos()) {
+        tally.overDeadline.increment();
+      }
+    }
+  }
+
+  private static void waitUntil(java.util.function.BooleanSupplier done, Duration max, String what) {
+    await(what).atMost(max).pollInterval(Duration.ofMillis(50)).until(done::getAsBoolean);
+  }
+}
