@@ -199,7 +199,7 @@ class CallCommandTest {
     assertUsage(badUri, "broker URI must start with amqp:// or amqps://");
     assertThat(badUri.err()).doesNotContain("sekrit");
     Skiff.Result badPort = Skiff.run(Map.of("SKIFF_AMQP_URI", "amqp://guest:sekrit@127.0.0.1:notaport"), "call", svc.name, "echo");
-    assertUsage(badPort, "invalid broker URI (from SKIFF_AMQP_URI): Illegal character in port number");
+    assertUsage(badPort, "invalid broker URI (from SKIFF_AMQP_URI): not a valid broker URI (Illegal character in port number");
     assertThat(badPort.err()).doesNotContain("sekrit");
   }
 
