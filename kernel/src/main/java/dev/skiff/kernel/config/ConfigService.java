@@ -85,6 +85,7 @@ public final class ConfigService extends KernelServiceBase {
   private static final Logger log = LoggerFactory.getLogger(ConfigService.class);
 
   private final ConfigStore store;
+  private final Optional<SecretCipher> cipher;
   private final Clock clock;
   private final Bound bound;
   private final Map<String, ConfigStore.Layer> layers = new TreeMap<>();
@@ -98,7 +99,7 @@ public final class ConfigService extends KernelServiceBase {
 
   /**
    * A config service configured by the environment ({@code SKIFF_CONFIG_STORE}, {@code SKIFF_CONFIG_KEYSPACE},
-   * {@code SKIFF_CONFIG_MAX_LAYERS}, {@code SKIFF_CASSANDRA_*}); what {@code skiff kernel} runs.
+   * {@code SKIFF_CONFIG_MAX_LAYERS}, {@code SKIFF_CONFIG_SECRET_KEY}, {@code SKIFF_CASSANDRA_*}); what {@code skiff kernel} runs.
    *
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
@@ -111,7 +112,7 @@ public final class ConfigService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
   public ConfigService(Map<String, String> env) {
-    this(storeOf(env), Clock.systemUTC(), maxLayers(env));
+    this(storeOf(env), SecretCipher.fromEnvironment(env), Clock.systemUTC(), maxLayers(env));
   }
 
   /**
@@ -120,8 +121,19 @@ public final class ConfigService extends KernelServiceBase {
    * @param maxLayers the most layers kept
    */
   ConfigService(ConfigStore store, Clock clock, int maxLayers) {
+    this(store, Optional.empty(), clock, maxLayers);
+  }
+
+  /**
+   * @param store where the layers and history are kept (owned: closed with the service)
+   * @param cipher what seals and opens secrets; empty: secrets are refused
+   * @param clock the time source
+   * @param maxLayers the most layers kept
+   */
+  ConfigService(ConfigStore store, Optional<SecretCipher> cipher, Clock clock, int maxLayers) {
     super("config");
     this.store = Objects.requireNonNull(store, "store");
+    this.cipher = Objects.requireNonNull(cipher, "cipher");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.bound = new Bound("config-layers", new Bound.Limits(maxLayers, (long) maxLayers * Documents.MAX_BYTES), false);
   }
@@ -165,7 +177,7 @@ public final class ConfigService extends KernelServiceBase {
             .withAccess(Access.signedIn()))
         .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
+        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r, ctx)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("log", ConfigLogRequest.class, ConfigLog.class, (r, ctx) -> log(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("diff", ConfigDiffRequest.class, ConfigDiff.class, (r, ctx) -> diff(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .healthCheck("bounds", Bound.healthCheck(List.of(bound)));
@@ -181,7 +193,8 @@ public final class ConfigService extends KernelServiceBase {
     validators = new ServiceValidators(server.client());
     events = new PubSub(context.transport());
     closeAtEnd(server.start());
-    log.info("config service: {} store, {} layers, version {}", store.getClass().getSimpleName(), layers.size(), head);
+    log.info("config service: {} store, {} layers, version {}, secrets {}", store.getClass().getSimpleName(), layers.size(), head,
+        cipher.map(c -> "kept under key id " + c.keyId()).orElse("refused (no " + SecretCipher.KEY_VARIABLE + ")"));
   }
 
   /** Loads the layers and catches up with the history (repairing layers a change was recorded without). */
@@ -246,7 +259,7 @@ public final class ConfigService extends KernelServiceBase {
   }
 
   private static Optional<Value> value(String json) {
-    return json.isEmpty() ? Optional.empty() : Optional.of(Documents.parse(json));
+    return json.isEmpty() ? Optional.empty() : Optional.of(Documents.parseStoredValue(json));
   }
 
   private static String json(Optional<Value> v) {
@@ -265,8 +278,26 @@ public final class ConfigService extends KernelServiceBase {
     if (path.isRoot()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "give a path to set (a layer as a whole is changed path by path)");
     }
-    Value v = Documents.parse(r.getValueJson());
-    return edit(layer(r.getLayer()), path, Optional.of(v), r.getMessage(), r.getBaseVersion(), ctx);
+    LayerId layer = layer(r.getLayer());
+    if (!r.getSecret()) {
+      return edit(layer, path, Optional.of(Documents.parse(r.getValueJson())), r.getMessage(), r.getBaseVersion(), ctx);
+    }
+    person(ctx, layer.requiredRole(CONFIG_ADMIN)); // who may not change the layer learns nothing more
+    if (layer.service() == null) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a secret belongs to one service: set it in a layer of that service "
+          + "(--service S, with --region or --env if need be), not in " + layer.key());
+    }
+    SecretCipher c = cipher.orElseThrow(() -> new SkiffException(ErrorCode.BAD_REQUEST,
+        "secrets cannot be stored: the config service has no key (" + SecretCipher.KEY_VARIABLE + ", base64 of 32 bytes)"));
+    Value plain;
+    try {
+      plain = Documents.parse(r.getValueJson());
+    } catch (SkiffException e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "the secret is not a valid value (JSON of at most " + Documents.MAX_BYTES
+          + " bytes, object keys path segments); no detail is given for a secret");
+    }
+    Value sealed = Documents.sealed(c.seal(Documents.print(plain), layer.key(), path.toString()));
+    return edit(layer, path, Optional.of(sealed), r.getMessage(), r.getBaseVersion(), ctx);
   }
 
   private ConfigChange delete(DeleteConfigRequest r, RequestContext ctx) {
@@ -311,7 +342,7 @@ public final class ConfigService extends KernelServiceBase {
         ConfigChange c = ConfigChange.newBuilder().setId(head + 1).setAtMs(clock.millis()).setUser(user).setMessage(message)
             .addEdits(e).build();
         if (commit(c, attempt)) {
-          return c;
+          return Secrets.redact(c);
         }
       }
     }
@@ -344,7 +375,7 @@ public final class ConfigService extends KernelServiceBase {
         }
         ConfigChange built = c.build();
         if (commit(built, attempt)) {
-          return built;
+          return Secrets.redact(built);
         }
       }
     }
@@ -419,9 +450,12 @@ public final class ConfigService extends KernelServiceBase {
 
   // ---- reads ----
 
-  private ConfigView get(GetConfigRequest r) {
+  private ConfigView get(GetConfigRequest r, RequestContext ctx) {
     LayerId asked = LayerId.of(r.getService(), r.getRegion(), r.getEnv());
     ConfigPath path = ConfigPath.parse(r.getPath());
+    // a secret is opened only for the service it belongs to, asking for itself; never for a person
+    boolean itself = asked.service() != null && ctx.caller().user().isEmpty()
+        && ctx.caller().service().filter(asked.service()::equals).isPresent();
     synchronized (this) {
       fresh();
       List<LayerId> chain = LayerId.chain(asked.service(), asked.region(), asked.env());
@@ -429,7 +463,9 @@ public final class ConfigService extends KernelServiceBase {
       for (LayerId l : chain) {
         merged = Documents.merge(merged, doc(l.key()));
       }
-      ConfigView.Builder out = ConfigView.newBuilder().setVersion(head).setJson(json(Documents.get(merged, path)));
+      boolean[] redacted = {false};
+      Struct shown = reveal(merged, ConfigPath.ROOT, chain, itself ? asked.service() : null, redacted);
+      ConfigView.Builder out = ConfigView.newBuilder().setVersion(head).setJson(json(Documents.get(shown, path))).setRedacted(redacted[0]);
       if (r.getExplain()) {
         String prefix = path.toString();
         Documents.leaves(merged).forEach((leaf, v) -> {
@@ -442,17 +478,56 @@ public final class ConfigService extends KernelServiceBase {
     }
   }
 
-  /** Which layer, and which of its changes, a merged leaf came from: the topmost layer holding that value there. */
-  private ConfigLeaf explain(List<LayerId> chain, String leaf, Value v) {
-    ConfigPath p = ConfigPath.parse(leaf);
+  /**
+   * A merged tree as a caller sees it: each sealed secret opened when it is in a layer of the service
+   * {@code reader} (the proven caller asking for itself), else replaced by the marker.
+   */
+  private Struct reveal(Struct merged, ConfigPath at, List<LayerId> chain, String reader, boolean[] redacted) {
+    Struct.Builder b = Struct.newBuilder();
+    for (Map.Entry<String, Value> e : merged.getFieldsMap().entrySet()) {
+      ConfigPath p = at.child(e.getKey());
+      Value v = e.getValue();
+      if (Documents.isSealed(v)) {
+        LayerId from = sourceOf(chain, p, v);
+        if (reader != null && from != null && reader.equals(from.service())) {
+          SecretCipher c = cipher.orElseThrow(() -> new SkiffException(ErrorCode.INTERNAL, "layer " + from.key()
+              + " holds secrets but the config service has no key to read them (" + SecretCipher.KEY_VARIABLE + ")"));
+          v = Secrets.open(v, from.key(), p, c);
+        } else {
+          v = Secrets.REDACTED;
+          redacted[0] = true;
+        }
+      } else if (v.hasStructValue()) {
+        v = Value.newBuilder().setStructValue(reveal(v.getStructValue(), p, chain, reader, redacted)).build();
+      }
+      b.putFields(e.getKey(), v);
+    }
+    return b.build();
+  }
+
+  /** The topmost layer of a chain holding a value at a path, or null. */
+  private LayerId sourceOf(List<LayerId> chain, ConfigPath p, Value v) {
     for (int i = chain.size() - 1; i >= 0; i--) {
       ConfigStore.Layer l = layers.get(chain.get(i).key());
       if (l != null && Documents.get(l.doc(), p).filter(v::equals).isPresent()) {
-        return ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(v)).setLayer(l.key())
-            .setChangeId(l.provenance().getOrDefault(leaf, l.version())).build();
+        return chain.get(i);
       }
     }
-    return ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(v)).build();
+    return null;
+  }
+
+  /** Which layer, and which of its changes, a merged leaf came from: the topmost layer holding that value there. */
+  private ConfigLeaf explain(List<LayerId> chain, String leaf, Value v) {
+    ConfigPath p = ConfigPath.parse(leaf);
+    ConfigLeaf.Builder out = ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(Secrets.redact(v)))
+        .setSecret(Documents.isSealed(v));
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      ConfigStore.Layer l = layers.get(chain.get(i).key());
+      if (l != null && Documents.get(l.doc(), p).filter(v::equals).isPresent()) {
+        return out.setLayer(l.key()).setChangeId(l.provenance().getOrDefault(leaf, l.version())).build();
+      }
+    }
+    return out.build();
   }
 
   private ConfigLog log(ConfigLogRequest r) {
@@ -479,7 +554,7 @@ public final class ConfigService extends KernelServiceBase {
       for (ConfigChange c : page) {
         before = c.getId();
         if (service == null || concerns(c, service)) {
-          out.addChanges(c);
+          out.addChanges(Secrets.redact(c));
           if (out.getChangesCount() == limit) {
             break;
           }
@@ -516,8 +591,8 @@ public final class ConfigService extends KernelServiceBase {
           Value x = la.get(p);
           Value y = lb.get(p);
           if (!Objects.equals(x, y)) {
-            out.addEdits(ConfigEdit.newBuilder().setLayer(key).setPath(p).setOldJson(json(Optional.ofNullable(x)))
-                .setNewJson(json(Optional.ofNullable(y))));
+            out.addEdits(Secrets.redact(ConfigEdit.newBuilder().setLayer(key).setPath(p).setOldJson(json(Optional.ofNullable(x)))
+                .setNewJson(json(Optional.ofNullable(y))).build()));
           }
         }
       }
