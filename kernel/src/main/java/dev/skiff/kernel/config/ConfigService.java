@@ -13,10 +13,10 @@ import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.liveconfig.ConfigServiceLayer;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.Caller;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
-import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.proto.v1.ConfigChange;
@@ -171,13 +171,13 @@ public final class ConfigService extends KernelServiceBase {
         .identities(context.guard().identities())
         .metrics(context.metrics())
         .concurrency(16)
-        .endpoint(Endpoint.of("set", SetConfigRequest.class, ConfigChange.class, (r, ctx) -> set(r, ctx))
+        .endpoint(Endpoint.of("set", SetConfigRequest.class, ConfigChange.class, (r, ctx) -> set(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("delete", DeleteConfigRequest.class, ConfigChange.class, (r, ctx) -> delete(r, ctx))
+        .endpoint(Endpoint.of("delete", DeleteConfigRequest.class, ConfigChange.class, (r, ctx) -> delete(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx))
+        .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r, ctx)).withAccess(Guard.READ_VIEWS).asIdempotent())
+        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r, ctx.caller())).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("log", ConfigLogRequest.class, ConfigLog.class, (r, ctx) -> log(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("diff", ConfigDiffRequest.class, ConfigDiff.class, (r, ctx) -> diff(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .healthCheck("bounds", Bound.healthCheck(List.of(bound)));
@@ -193,6 +193,8 @@ public final class ConfigService extends KernelServiceBase {
     validators = new ServiceValidators(server.client());
     events = new PubSub(context.transport());
     closeAtEnd(server.start());
+    context.web().mount(ConfigPages.PATH, "Configuration: every service's tree, history, diff and rollback",
+        new ConfigPages(this, context.guard().identities()));
     log.info("config service: {} store, {} layers, version {}, secrets {}", store.getClass().getSimpleName(), layers.size(), head,
         cipher.map(c -> "kept under key id " + c.keyId()).orElse("refused (no " + SecretCipher.KEY_VARIABLE + ")"));
   }
@@ -273,16 +275,16 @@ public final class ConfigService extends KernelServiceBase {
 
   // ---- changes ----
 
-  private ConfigChange set(SetConfigRequest r, RequestContext ctx) {
+  private ConfigChange set(SetConfigRequest r, Caller caller) {
     ConfigPath path = ConfigPath.parse(r.getPath());
     if (path.isRoot()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "give a path to set (a layer as a whole is changed path by path)");
     }
     LayerId layer = layer(r.getLayer());
     if (!r.getSecret()) {
-      return edit(layer, path, Optional.of(Documents.parse(r.getValueJson())), r.getMessage(), r.getBaseVersion(), ctx);
+      return edit(layer, path, Optional.of(Documents.parse(r.getValueJson())), r.getMessage(), r.getBaseVersion(), caller);
     }
-    person(ctx, layer.requiredRole(CONFIG_ADMIN)); // who may not change the layer learns nothing more
+    person(caller, layer.requiredRole(CONFIG_ADMIN)); // who may not change the layer learns nothing more
     if (layer.service() == null) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a secret belongs to one service: set it in a layer of that service "
           + "(--service S, with --region or --env if need be), not in " + layer.key());
@@ -297,23 +299,23 @@ public final class ConfigService extends KernelServiceBase {
           + " bytes, object keys path segments); no detail is given for a secret");
     }
     Value sealed = Documents.sealed(c.seal(Documents.print(plain), layer.key(), path.toString()));
-    return edit(layer, path, Optional.of(sealed), r.getMessage(), r.getBaseVersion(), ctx);
+    return edit(layer, path, Optional.of(sealed), r.getMessage(), r.getBaseVersion(), caller);
   }
 
-  private ConfigChange delete(DeleteConfigRequest r, RequestContext ctx) {
+  private ConfigChange delete(DeleteConfigRequest r, Caller caller) {
     ConfigPath path = ConfigPath.parse(r.getPath());
     if (path.isRoot()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "give a path to delete");
     }
-    return edit(layer(r.getLayer()), path, Optional.empty(), r.getMessage(), r.getBaseVersion(), ctx);
+    return edit(layer(r.getLayer()), path, Optional.empty(), r.getMessage(), r.getBaseVersion(), caller);
   }
 
   private static LayerId layer(ConfigLayer l) {
     return LayerId.of(l.getService(), l.getRegion(), l.getEnv());
   }
 
-  private ConfigChange edit(LayerId layer, ConfigPath path, Optional<Value> value, String message, long base, RequestContext ctx) {
-    String user = person(ctx, layer.requiredRole(CONFIG_ADMIN));
+  private ConfigChange edit(LayerId layer, ConfigPath path, Optional<Value> value, String message, long base, Caller caller) {
+    String user = person(caller, layer.requiredRole(CONFIG_ADMIN));
     checkMessage(message);
     String key = layer.key();
     for (int attempt = 1; ; attempt++) {
@@ -348,8 +350,15 @@ public final class ConfigService extends KernelServiceBase {
     }
   }
 
-  private ConfigChange rollback(RollbackConfigRequest r, RequestContext ctx) {
-    UserIdentity person = ctx.caller().user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
+  /**
+   * config.rollback.
+   *
+   * @param r the request
+   * @param caller who asks (a signed-in person with the role for every layer it changes)
+   * @return the change made, secrets redacted
+   */
+  ConfigChange rollback(RollbackConfigRequest r, Caller caller) {
+    UserIdentity person = caller.user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
     checkMessage(r.getMessage());
     for (int attempt = 1; ; attempt++) {
       synchronized (this) {
@@ -366,7 +375,7 @@ public final class ConfigService extends KernelServiceBase {
           Struct now = doc(key);
           Struct was = then.getOrDefault(key, Struct.getDefaultInstance());
           if (!now.equals(was)) {
-            requireRole(ctx, LayerId.parse(key).requiredRole(CONFIG_ADMIN));
+            requireRole(caller, LayerId.parse(key).requiredRole(CONFIG_ADMIN));
             c.addEdits(ConfigEdit.newBuilder().setLayer(key).setPath("").setOldJson(Documents.print(now)).setNewJson(Documents.print(was)));
           }
         }
@@ -421,14 +430,14 @@ public final class ConfigService extends KernelServiceBase {
     }
   }
 
-  private String person(RequestContext ctx, Role required) {
-    UserIdentity u = ctx.caller().user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
-    requireRole(ctx, required);
+  private String person(Caller caller, Role required) {
+    UserIdentity u = caller.user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
+    requireRole(caller, required);
     return u.user();
   }
 
-  private void requireRole(RequestContext ctx, Role required) {
-    if (!guard.hasRole(CONFIG_CHANGE, ctx.caller(), required)) {
+  private void requireRole(Caller caller, Role required) {
+    if (!guard.hasRole(CONFIG_CHANGE, caller, required)) {
       throw new SkiffException(ErrorCode.FORBIDDEN, "this change needs role " + required);
     }
   }
@@ -450,12 +459,19 @@ public final class ConfigService extends KernelServiceBase {
 
   // ---- reads ----
 
-  private ConfigView get(GetConfigRequest r, RequestContext ctx) {
+  /**
+   * config.get: secrets opened only for the service they belong to asking for itself with no person.
+   *
+   * @param r the request
+   * @param caller who asks
+   * @return the view
+   */
+  ConfigView get(GetConfigRequest r, Caller caller) {
     LayerId asked = LayerId.of(r.getService(), r.getRegion(), r.getEnv());
     ConfigPath path = ConfigPath.parse(r.getPath());
     // a secret is opened only for the service it belongs to, asking for itself; never for a person
-    boolean itself = asked.service() != null && ctx.caller().user().isEmpty()
-        && ctx.caller().service().filter(asked.service()::equals).isPresent();
+    boolean itself = asked.service() != null && caller.user().isEmpty()
+        && caller.service().filter(asked.service()::equals).isPresent();
     synchronized (this) {
       fresh();
       List<LayerId> chain = LayerId.chain(asked.service(), asked.region(), asked.env());
@@ -530,7 +546,13 @@ public final class ConfigService extends KernelServiceBase {
     return out.build();
   }
 
-  private ConfigLog log(ConfigLogRequest r) {
+  /**
+   * config.log.
+   *
+   * @param r the request
+   * @return a page of changes, secrets redacted
+   */
+  ConfigLog log(ConfigLogRequest r) {
     if (r.getLimit() < 0 || r.getLimit() > MAX_PAGE) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a page has 1 to " + MAX_PAGE + " changes");
     }
@@ -574,7 +596,13 @@ public final class ConfigService extends KernelServiceBase {
     return false;
   }
 
-  private ConfigDiff diff(ConfigDiffRequest r) {
+  /**
+   * config.diff.
+   *
+   * @param r the request
+   * @return what differs, secrets redacted
+   */
+  ConfigDiff diff(ConfigDiffRequest r) {
     synchronized (this) {
       fresh();
       long to = r.getToVersion() == 0 ? head : r.getToVersion();

@@ -68,6 +68,11 @@ final class ConfigFixture implements AutoCloseable {
     return config;
   }
 
+  /** @return the web server of the config service's kernel (its pages) */
+  dev.skiff.kernel.WebServer web() {
+    return configKernel.web();
+  }
+
   void stopConfig() {
     configKernel.close();
   }
