@@ -79,7 +79,7 @@ final class ConfigPages implements HttpHandler {
     } catch (SkiffException e) {
       if (path.startsWith(PATH + "/api/")) {
         WebServer.send(ex, status(e.code()), "application/json",
-            "{\"error\":\"" + e.code() + "\",\"message\":" + JsonStrings.quote(e.description()) + "}");
+            htmlSafe("{\"error\":\"" + e.code() + "\",\"message\":" + JsonStrings.quote(e.description()) + "}"));
       } else {
         WebServer.send(ex, status(e.code()), "text/html; charset=utf-8", WebServer.page("Configuration: refused",
             "<p class=\"err\" id=\"error\">" + escape(e.code() + ": " + e.description()) + "</p><p><a href=\"" + PATH + "\">Back</a></p>"));
@@ -117,7 +117,12 @@ final class ConfigPages implements HttpHandler {
         .append(",\"version\":").append(v.getVersion())
         .append(",\"config\":").append(v.getJson().isEmpty() ? "{}" : v.getJson())
         .append(",\"redacted\":").append(v.getRedacted()).append('}');
-    WebServer.send(ex, 200, "application/json", json.toString());
+    WebServer.send(ex, 200, "application/json", htmlSafe(json.toString()));
+  }
+
+  /** JSON with {@code < > &} escaped (they only occur in its strings): never markup, whatever reads it. */
+  private static String htmlSafe(String json) {
+    return json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026");
   }
 
   // ---- GET /config ----

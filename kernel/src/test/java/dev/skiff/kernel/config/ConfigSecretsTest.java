@@ -209,4 +209,30 @@ class ConfigSecretsTest {
     assertThat(plain.getEdits(0).getOldJson()).isEqualTo("\"<secret>\"");
     assertThat(plain.getEdits(0).getNewJson()).isEqualTo("\"not-secret\"");
   }
+
+  private java.net.http.HttpResponse<String> http(String method, String path) throws Exception {
+    return java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create("http://127.0.0.1:" + f.web().port() + path)).method(method, java.net.http.HttpRequest.BodyPublishers.noBody())
+        .timeout(java.time.Duration.ofSeconds(5)).build(), java.net.http.HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void theBootstrapReadOverHttpAnswersTheMergedTreeAndVersionWithSecretsRedacted() throws Exception {
+    f.set(admin, layer("", "", ""), "db", "{\"host\":\"db.global\",\"port\":5432}");
+    f.set(admin, layer("", "eu", ""), "db.host", "\"db.eu\"");
+    long v = setSecret(admin, EU_PAYMENTS, "db.password", "\"" + SECRET + "\"").getId();
+    var r = http("GET", "/config/api/payments?region=eu");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.headers().firstValue("Content-Type")).hasValue("application/json");
+    assertThat(r.body()).isEqualTo("{\"service\":\"payments\",\"region\":\"eu\",\"env\":null,\"version\":" + v
+        + ",\"config\":{\"db\":{\"host\":\"db.eu\",\"password\":\"\\u003csecret\\u003e\",\"port\":5432}},\"redacted\":true}");
+    assertThat(http("GET", "/config/api/orders").body()).isEqualTo("{\"service\":\"orders\",\"region\":null,\"env\":null,\"version\":" + v
+        + ",\"config\":{\"db\":{\"host\":\"db.global\",\"port\":5432}},\"redacted\":false}");
+    // hostile names are refused as JSON, not echoed raw; changes are not served here
+    var bad = http("GET", "/config/api/%3Cscript%3E?env=a%22b");
+    assertThat(bad.statusCode()).isEqualTo(400);
+    assertThat(bad.body()).startsWith("{\"error\":\"BAD_REQUEST\"").doesNotContain("<script>");
+    assertThat(http("GET", "/config/api/payments?region=eu&env=prod").statusCode()).isEqualTo(400);
+    assertThat(http("DELETE", "/config/api/payments").statusCode()).isIn(401, 403, 405);
+  }
 }
