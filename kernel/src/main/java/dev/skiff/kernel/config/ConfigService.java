@@ -340,7 +340,11 @@ public final class ConfigService extends KernelServiceBase {
           bound.hit("a change that makes a new layer");
           throw new SkiffException(ErrorCode.CAPACITY, "the config service holds " + layers.size() + " layers, its most");
         }
-        ConfigEdit e = ConfigEdit.newBuilder().setLayer(key).setPath(path.toString()).setOldJson(json(old)).setNewJson(json(value)).build();
+        // a value in the way (a leaf, a secret) is replaced: the edit is recorded where it was, so that
+        // undoing it (diff, rollback) brings that value back
+        ConfigPath at = inTheWay(before, path);
+        ConfigEdit e = ConfigEdit.newBuilder().setLayer(key).setPath(at.toString()).setOldJson(json(Documents.get(before, at)))
+            .setNewJson(json(Documents.get(after, at))).build();
         ConfigChange c = ConfigChange.newBuilder().setId(head + 1).setAtMs(clock.millis()).setUser(user).setMessage(message)
             .addEdits(e).build();
         if (commit(c, attempt)) {
@@ -388,6 +392,21 @@ public final class ConfigService extends KernelServiceBase {
         }
       }
     }
+  }
+
+  /** @return the shortest prefix of a path that holds a value objects cannot be made in, else the path */
+  private static ConfigPath inTheWay(Struct doc, ConfigPath path) {
+    for (int i = 1; i < path.segments().size(); i++) {
+      ConfigPath prefix = new ConfigPath(path.segments().subList(0, i));
+      Optional<Value> v = Documents.get(doc, prefix);
+      if (v.isEmpty()) {
+        break;
+      }
+      if (!Documents.isTree(v.get())) {
+        return prefix;
+      }
+    }
+    return path;
   }
 
   /** Records a change; false when another copy took its version (the caller catches up and decides again). */

@@ -88,7 +88,7 @@ final class Documents {
   }
 
   /** @return whether a value is an object that is not sealed: one that merges and that paths reach into */
-  private static boolean isTree(Value v) {
+  static boolean isTree(Value v) {
     return v.hasStructValue() && !isSealed(v);
   }
 

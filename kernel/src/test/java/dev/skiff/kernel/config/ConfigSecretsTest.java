@@ -203,6 +203,16 @@ class ConfigSecretsTest {
     assertClean(back);
     assertThat(back.getEdits(0).getSecret()).isTrue();
     assertThat(get(f.asService("payments"), "payments", "", "db.password", false).getJson()).isEqualTo("\"" + SECRET + "\"");
+    // a plain value set below a secret replaces it: recorded at the secret's path, so a rollback brings it back
+    setSecret(admin, PAYMENTS, "api", "{\"key\":\"" + SECRET2 + "\"}");
+    long withApi = f.get(admin, "", "", "", "", false).getVersion();
+    ConfigChange below = f.set(admin, PAYMENTS, "api.n", "1");
+    assertThat(below.getEdits(0).getPath()).isEqualTo("api");
+    assertThat(below.getEdits(0).getOldJson()).isEqualTo("\"<secret>\"");
+    assertThat(below.getEdits(0).getNewJson()).isEqualTo("{\"n\":1}");
+    f.as(admin).call(ConfigService.SERVICE, "rollback", RollbackConfigRequest.newBuilder().setToVersion(withApi)
+        .setMessage("back").setBaseVersion(below.getId()).build(), ConfigChange.class);
+    assertThat(get(f.asService("payments"), "payments", "", "api", false).getJson()).isEqualTo("{\"key\":\"" + SECRET2 + "\"}");
     // a plain value replacing a secret: the history shows the secret's side redacted
     ConfigChange plain = f.set(admin, PAYMENTS, "db.password", "\"not-secret\"");
     assertClean(plain);
