@@ -123,6 +123,19 @@ class LiveConfigDeliveryTest {
   }
 
   @Test
+  void aSecretReachesTheRunningInstancesOfItsServiceOpened() {
+    f.stopConfig();
+    f.start(store, java.util.Optional.of(SecretCipher.of(new byte[32])));
+    String secret = "delivered-secret-Qm4";
+    f.as(admin).call(ConfigService.SERVICE, "set", dev.skiff.proto.v1.SetConfigRequest.newBuilder().setLayer(GREETER).setPath("db.password")
+        .setValueJson("\"" + secret + "\"").setSecret(true).setMessage("pw").setBaseVersion(f.get(admin, "", "", "", "", false).getVersion())
+        .build(), dev.skiff.proto.v1.ConfigChange.class);
+    Server s = instance(LiveConfigOptions.defaults().withCacheDir(cache));
+    assertThat(s.config().current().getString("db.password")).isEqualTo(secret);
+    assertThat(f.get(admin, SERVICE, "", "", "db.password", false).getJson()).isEqualTo("\"<secret>\"");
+  }
+
+  @Test
   void anInstanceStartedWhileTheConfigServiceIsDownStartsFromItsLastGoodCopyAndCatchesUpWhenItReturns() throws Exception {
     f.set(admin, GREETER, "greeter.greeting", "\"from the service\"");
     LiveConfigOptions options = LiveConfigOptions.defaults().withCacheDir(cache).withFirstRead(Duration.ofMillis(500));
