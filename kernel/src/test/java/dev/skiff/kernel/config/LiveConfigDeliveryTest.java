@@ -54,7 +54,7 @@ class LiveConfigDeliveryTest {
   @BeforeEach
   void start() {
     store = new MemoryConfigStore(1000);
-    f.start(store);
+    f.start(store, java.util.Optional.of(SecretCipher.of(new byte[32])));
     admin = f.admin();
   }
 
@@ -124,8 +124,6 @@ class LiveConfigDeliveryTest {
 
   @Test
   void aSecretReachesTheRunningInstancesOfItsServiceOpened() {
-    f.stopConfig();
-    f.start(store, java.util.Optional.of(SecretCipher.of(new byte[32])));
     String secret = "delivered-secret-Qm4";
     f.as(admin).call(ConfigService.SERVICE, "set", dev.skiff.proto.v1.SetConfigRequest.newBuilder().setLayer(GREETER).setPath("db.password")
         .setValueJson("\"" + secret + "\"").setSecret(true).setMessage("pw").setBaseVersion(f.get(admin, "", "", "", "", false).getVersion())
