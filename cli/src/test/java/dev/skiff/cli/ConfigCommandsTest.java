@@ -140,13 +140,13 @@ class ConfigCommandsTest {
     Skiff.Result global = Skiff.runWithInput(admin, secret + "\n", "config", "set", "db.password", "-", "--secret", "-m", "everyone");
     assertThat(global.exitCode()).as(global.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(global.err()).contains("one service");
-    List<Skiff.Result> outputs = List.of(set, global, ok(admin, "config", "get", "--service", "vault"),
+    List<Skiff.Result> outputs = List.of(set, global, ok(admin, "config", "get", "db.password", "--service", "vault"),
         ok(admin, "config", "get", "--service", "vault", "--explain"), ok(admin, "config", "log", "--service", "vault"),
         ok(admin, "config", "log", "--service", "vault", "--json"), ok(admin, "config", "diff", Long.toString(id - 1)));
     for (Skiff.Result r : outputs) {
       assertThat(r.out() + r.err()).doesNotContain(secret).doesNotContain("$secret");
     }
-    assertThat(outputs.get(2).out().strip()).isEqualTo("{\"db\":{\"password\":\"<secret>\"}}");
+    assertThat(outputs.get(2).out().strip()).isEqualTo("\"<secret>\""); // other tests share the kernel: only this path is known
     assertThat(outputs.get(5).out()).contains("\"new\":\"<secret>\",\"secret\":true");
   }
 }
