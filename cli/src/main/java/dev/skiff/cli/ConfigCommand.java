@@ -19,11 +19,16 @@ import dev.skiff.proto.v1.DeleteConfigRequest;
 import dev.skiff.proto.v1.GetConfigRequest;
 import dev.skiff.proto.v1.RollbackConfigRequest;
 import dev.skiff.proto.v1.SetConfigRequest;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
@@ -79,7 +84,7 @@ final class ConfigCommand extends CommandGroup {
 
     static void printEdit(PrintWriter out, ConfigEdit e) {
       out.println("  " + Printable.of(e.getLayer()) + "  " + (e.getPath().isEmpty() ? "(whole layer)" : Printable.of(e.getPath(), 256))
-          + ": " + value(e.getOldJson()) + " -> " + value(e.getNewJson()));
+          + ": " + value(e.getOldJson()) + " -> " + value(e.getNewJson()) + (e.getSecret() ? "  (secret)" : ""));
     }
   }
 
@@ -117,9 +122,12 @@ final class ConfigCommand extends CommandGroup {
       name = "set",
       header = "Sets a value or a subtree at a path of one layer.",
       description = {"VALUE is JSON when it starts with {, [, \", -, a digit, or is true, false or null; otherwise it is "
-          + "a string as written (--string: always a string)."},
+          + "a string as written (--string: always a string). --secret stores it encrypted, in a layer of one service "
+          + "(--service S): only S reads it, everything else shows \"<secret>\"; VALUE - reads it from the first line of "
+          + "stdin (kept out of the shell's history and the process list)."},
       footer = {"", "Examples:", "  skiff config set greeter.greeting hello --service greeter -m 'friendlier'",
-          "  skiff config set db '{\"host\":\"db.eu\",\"port\":5432}' --region eu -m 'EU database'", "",
+          "  skiff config set db '{\"host\":\"db.eu\",\"port\":5432}' --region eu -m 'EU database'",
+          "  skiff config set db.password - --secret --service payments -m 'rotated' < password.txt", "",
           "Exit codes: 0 changed, 1 refused (e.g. changed since, invalid), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
   static final class Set extends Change {
     @Parameters(index = "0", paramLabel = "PATH", description = "Dotted path, e.g. greeter.greeting.")
@@ -131,18 +139,35 @@ final class ConfigCommand extends CommandGroup {
     @Option(names = "--string", description = "Take VALUE as a string even when it looks like JSON.")
     boolean string;
 
+    @Option(names = "--secret", description = "Store VALUE encrypted; only the layer's service reads it (VALUE - : from stdin).")
+    boolean secret;
+
     @Override
     public Integer call() {
       ConfigLayer layer = layer();
-      String json = string || !JSON_START.matcher(value).matches() ? JsonStrings.quote(value) : value;
+      String v = secret && value.equals("-") ? stdinLine(spec) : value;
+      String json = string || !JSON_START.matcher(v).matches() ? JsonStrings.quote(v) : v;
       try (Client client = connect()) {
         ConfigChange c = call(client, "set", SetConfigRequest.newBuilder().setLayer(layer).setPath(path).setValueJson(json)
-            .setMessage(message).setBaseVersion(base(client)).build(), ConfigChange.class);
+            .setMessage(message).setBaseVersion(base(client)).setSecret(secret).build(), ConfigChange.class);
         printChange(out(), c);
         return SkiffCli.EXIT_OK;
       } catch (SkiffException e) {
         return failed(e);
       }
+    }
+  }
+
+  /** @return the first line of stdin, for a secret given as {@code -} */
+  private static String stdinLine(CommandSpec spec) {
+    try {
+      String line = new BufferedReader(new InputStreamReader(((SkiffCli) spec.root().userObject()).in(), StandardCharsets.UTF_8)).readLine();
+      if (line == null || line.isEmpty()) {
+        throw new ParameterException(spec.commandLine(), "VALUE -: no value on stdin");
+      }
+      return line;
+    } catch (IOException e) {
+      throw new ParameterException(spec.commandLine(), "VALUE -: stdin cannot be read (" + e.getClass().getSimpleName() + ")");
     }
   }
 
@@ -271,7 +296,8 @@ final class ConfigCommand extends CommandGroup {
         sb.append(i > 0 ? "," : "").append("{\"layer\":");
         JsonStrings.quote(sb, e.getLayer()).append(",\"path\":");
         JsonStrings.quote(sb, e.getPath()).append(",\"old\":").append(e.getOldJson().isEmpty() ? "null" : e.getOldJson())
-            .append(",\"new\":").append(e.getNewJson().isEmpty() ? "null" : e.getNewJson()).append('}');
+            .append(",\"new\":").append(e.getNewJson().isEmpty() ? "null" : e.getNewJson())
+            .append(e.getSecret() ? ",\"secret\":true" : "").append('}');
       }
       return sb.append("]}").toString();
     }

@@ -40,7 +40,7 @@ class ConfigCommandsTest {
   static void start() {
     transport = AmqpTransport.connect(EchoService.brokerUri());
     kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(
-        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)), new ConfigService(Map.of())), 0);
+        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)), new ConfigService(Map.of("SKIFF_CONFIG_SECRET_KEY", java.util.Base64.getEncoder().encodeToString(new byte[32])))), 0);
   }
 
   @AfterAll
@@ -126,5 +126,27 @@ class ConfigCommandsTest {
     Skiff.Result badPath = Skiff.run(admin, "config", "set", "a..b\u001b", "1", "-m", "bad path");
     assertThat(badPath.exitCode()).as(badPath.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(badPath.err()).contains("BAD_REQUEST").doesNotContain("\u001b");
+  }
+
+  @Test
+  void aSecretIsReadFromStdinAndNeverPrinted() {
+    String secret = "pa55-Xq7-secret";
+    Map<String, String> admin = signedIn("admin3", "admin", ADMIN_PASSWORD);
+    Skiff.Result set = Skiff.runWithInput(admin, secret + "\n", "config", "set", "db.password", "-", "--secret", "--service", "vault",
+        "-m", "the database password");
+    assertThat(set.exitCode()).as(set.toString()).isZero();
+    assertThat(set.out()).contains("service/vault  db.password: (none) -> \"<secret>\"  (secret)");
+    long id = Long.parseLong(set.out().split("\\s+")[1]);
+    Skiff.Result global = Skiff.runWithInput(admin, secret + "\n", "config", "set", "db.password", "-", "--secret", "-m", "everyone");
+    assertThat(global.exitCode()).as(global.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(global.err()).contains("one service");
+    List<Skiff.Result> outputs = List.of(set, global, ok(admin, "config", "get", "db.password", "--service", "vault"),
+        ok(admin, "config", "get", "--service", "vault", "--explain"), ok(admin, "config", "log", "--service", "vault"),
+        ok(admin, "config", "log", "--service", "vault", "--json"), ok(admin, "config", "diff", Long.toString(id - 1)));
+    for (Skiff.Result r : outputs) {
+      assertThat(r.out() + r.err()).doesNotContain(secret).doesNotContain("$secret");
+    }
+    assertThat(outputs.get(2).out().strip()).isEqualTo("\"<secret>\""); // other tests share the kernel: only this path is known
+    assertThat(outputs.get(5).out()).contains("\"new\":\"<secret>\",\"secret\":true");
   }
 }

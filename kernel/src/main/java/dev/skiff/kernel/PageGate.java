@@ -233,12 +233,12 @@ final class PageGate {
     return null;
   }
 
-  private static Map<String, String> query(HttpExchange ex) {
+  static Map<String, String> query(HttpExchange ex) {
     String raw = ex.getRequestURI().getRawQuery();
     return raw == null ? Map.of() : parse(raw);
   }
 
-  private static Map<String, String> parse(String form) {
+  static Map<String, String> parse(String form) {
     Map<String, String> m = new HashMap<>();
     for (String pair : form.split("&")) {
       if (pair.isEmpty()) {

@@ -58,7 +58,7 @@ public final class WebServer implements AutoCloseable {
           + "base-uri 'none'; frame-ancestors 'none'; form-action 'self'",
       "X-Content-Type-Options", "nosniff",
       "X-Frame-Options", "DENY",
-      "Referrer-Policy", "no-referrer",
+      "Referrer-Policy", "same-origin", // not no-referrer: with it browsers send "Origin: null" on the pages' own form posts
       "Cache-Control", "no-store");
 
   /** The role a person needs for the pages that need one ({@code ADMIN} covers it). */
@@ -216,6 +216,22 @@ public final class WebServer implements AutoCloseable {
     html.append(PageGate.signedInAs(user(exchange).orElse(null)));
     html.append("</body></html>");
     send(exchange, 200, "text/html; charset=utf-8", html.toString());
+  }
+
+  /**
+   * @param exchange a request
+   * @return its query's fields, decoded (the first of a name wins; malformed pairs are skipped)
+   */
+  public static Map<String, String> query(HttpExchange exchange) {
+    return PageGate.query(exchange);
+  }
+
+  /**
+   * @param form an {@code application/x-www-form-urlencoded} body
+   * @return its fields, decoded (the first of a name wins; malformed pairs are skipped)
+   */
+  public static Map<String, String> formFields(String form) {
+    return PageGate.parse(form);
   }
 
   /**

@@ -13,10 +13,10 @@ import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.liveconfig.ConfigServiceLayer;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.Caller;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
-import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.proto.v1.ConfigChange;
@@ -85,6 +85,7 @@ public final class ConfigService extends KernelServiceBase {
   private static final Logger log = LoggerFactory.getLogger(ConfigService.class);
 
   private final ConfigStore store;
+  private final Optional<SecretCipher> cipher;
   private final Clock clock;
   private final Bound bound;
   private final Map<String, ConfigStore.Layer> layers = new TreeMap<>();
@@ -98,7 +99,7 @@ public final class ConfigService extends KernelServiceBase {
 
   /**
    * A config service configured by the environment ({@code SKIFF_CONFIG_STORE}, {@code SKIFF_CONFIG_KEYSPACE},
-   * {@code SKIFF_CONFIG_MAX_LAYERS}, {@code SKIFF_CASSANDRA_*}); what {@code skiff kernel} runs.
+   * {@code SKIFF_CONFIG_MAX_LAYERS}, {@code SKIFF_CONFIG_SECRET_KEY}, {@code SKIFF_CASSANDRA_*}); what {@code skiff kernel} runs.
    *
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
@@ -111,7 +112,7 @@ public final class ConfigService extends KernelServiceBase {
    * @throws IllegalArgumentException naming a variable whose value is invalid
    */
   public ConfigService(Map<String, String> env) {
-    this(storeOf(env), Clock.systemUTC(), maxLayers(env));
+    this(storeOf(env), SecretCipher.fromEnvironment(env), Clock.systemUTC(), maxLayers(env));
   }
 
   /**
@@ -120,8 +121,19 @@ public final class ConfigService extends KernelServiceBase {
    * @param maxLayers the most layers kept
    */
   ConfigService(ConfigStore store, Clock clock, int maxLayers) {
+    this(store, Optional.empty(), clock, maxLayers);
+  }
+
+  /**
+   * @param store where the layers and history are kept (owned: closed with the service)
+   * @param cipher what seals and opens secrets; empty: secrets are refused
+   * @param clock the time source
+   * @param maxLayers the most layers kept
+   */
+  ConfigService(ConfigStore store, Optional<SecretCipher> cipher, Clock clock, int maxLayers) {
     super("config");
     this.store = Objects.requireNonNull(store, "store");
+    this.cipher = Objects.requireNonNull(cipher, "cipher");
     this.clock = Objects.requireNonNull(clock, "clock");
     this.bound = new Bound("config-layers", new Bound.Limits(maxLayers, (long) maxLayers * Documents.MAX_BYTES), false);
   }
@@ -159,13 +171,13 @@ public final class ConfigService extends KernelServiceBase {
         .identities(context.guard().identities())
         .metrics(context.metrics())
         .concurrency(16)
-        .endpoint(Endpoint.of("set", SetConfigRequest.class, ConfigChange.class, (r, ctx) -> set(r, ctx))
+        .endpoint(Endpoint.of("set", SetConfigRequest.class, ConfigChange.class, (r, ctx) -> set(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("delete", DeleteConfigRequest.class, ConfigChange.class, (r, ctx) -> delete(r, ctx))
+        .endpoint(Endpoint.of("delete", DeleteConfigRequest.class, ConfigChange.class, (r, ctx) -> delete(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx))
+        .endpoint(Endpoint.of("rollback", RollbackConfigRequest.class, ConfigChange.class, (r, ctx) -> rollback(r, ctx.caller()))
             .withAccess(Access.signedIn()))
-        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
+        .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (r, ctx) -> get(r, ctx.caller())).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("log", ConfigLogRequest.class, ConfigLog.class, (r, ctx) -> log(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .endpoint(Endpoint.of("diff", ConfigDiffRequest.class, ConfigDiff.class, (r, ctx) -> diff(r)).withAccess(Guard.READ_VIEWS).asIdempotent())
         .healthCheck("bounds", Bound.healthCheck(List.of(bound)));
@@ -181,7 +193,10 @@ public final class ConfigService extends KernelServiceBase {
     validators = new ServiceValidators(server.client());
     events = new PubSub(context.transport());
     closeAtEnd(server.start());
-    log.info("config service: {} store, {} layers, version {}", store.getClass().getSimpleName(), layers.size(), head);
+    context.web().mount(ConfigPages.PATH, "Configuration: every service's tree, history, diff and rollback",
+        new ConfigPages(this, context.guard().identities()));
+    log.info("config service: {} store, {} layers, version {}, secrets {}", store.getClass().getSimpleName(), layers.size(), head,
+        cipher.map(c -> "kept under key id " + c.keyId()).orElse("refused (no " + SecretCipher.KEY_VARIABLE + ")"));
   }
 
   /** Loads the layers and catches up with the history (repairing layers a change was recorded without). */
@@ -246,7 +261,7 @@ public final class ConfigService extends KernelServiceBase {
   }
 
   private static Optional<Value> value(String json) {
-    return json.isEmpty() ? Optional.empty() : Optional.of(Documents.parse(json));
+    return json.isEmpty() ? Optional.empty() : Optional.of(Documents.parseStoredValue(json));
   }
 
   private static String json(Optional<Value> v) {
@@ -260,29 +275,47 @@ public final class ConfigService extends KernelServiceBase {
 
   // ---- changes ----
 
-  private ConfigChange set(SetConfigRequest r, RequestContext ctx) {
+  private ConfigChange set(SetConfigRequest r, Caller caller) {
     ConfigPath path = ConfigPath.parse(r.getPath());
     if (path.isRoot()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "give a path to set (a layer as a whole is changed path by path)");
     }
-    Value v = Documents.parse(r.getValueJson());
-    return edit(layer(r.getLayer()), path, Optional.of(v), r.getMessage(), r.getBaseVersion(), ctx);
+    LayerId layer = layer(r.getLayer());
+    if (!r.getSecret()) {
+      return edit(layer, path, Optional.of(Documents.parse(r.getValueJson())), r.getMessage(), r.getBaseVersion(), caller);
+    }
+    person(caller, layer.requiredRole(CONFIG_ADMIN)); // who may not change the layer learns nothing more
+    if (layer.service() == null) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "a secret belongs to one service: set it in a layer of that service "
+          + "(--service S, with --region or --env if need be), not in " + layer.key());
+    }
+    SecretCipher c = cipher.orElseThrow(() -> new SkiffException(ErrorCode.BAD_REQUEST,
+        "secrets cannot be stored: the config service has no key (" + SecretCipher.KEY_VARIABLE + ", base64 of 32 bytes)"));
+    Value plain;
+    try {
+      plain = Documents.parse(r.getValueJson());
+    } catch (SkiffException e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "the secret is not a valid value (JSON of at most " + Documents.MAX_BYTES
+          + " bytes, object keys path segments); no detail is given for a secret");
+    }
+    Value sealed = Documents.sealed(c.seal(Documents.print(plain), layer.key(), path.toString()));
+    return edit(layer, path, Optional.of(sealed), r.getMessage(), r.getBaseVersion(), caller);
   }
 
-  private ConfigChange delete(DeleteConfigRequest r, RequestContext ctx) {
+  private ConfigChange delete(DeleteConfigRequest r, Caller caller) {
     ConfigPath path = ConfigPath.parse(r.getPath());
     if (path.isRoot()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "give a path to delete");
     }
-    return edit(layer(r.getLayer()), path, Optional.empty(), r.getMessage(), r.getBaseVersion(), ctx);
+    return edit(layer(r.getLayer()), path, Optional.empty(), r.getMessage(), r.getBaseVersion(), caller);
   }
 
   private static LayerId layer(ConfigLayer l) {
     return LayerId.of(l.getService(), l.getRegion(), l.getEnv());
   }
 
-  private ConfigChange edit(LayerId layer, ConfigPath path, Optional<Value> value, String message, long base, RequestContext ctx) {
-    String user = person(ctx, layer.requiredRole(CONFIG_ADMIN));
+  private ConfigChange edit(LayerId layer, ConfigPath path, Optional<Value> value, String message, long base, Caller caller) {
+    String user = person(caller, layer.requiredRole(CONFIG_ADMIN));
     checkMessage(message);
     String key = layer.key();
     for (int attempt = 1; ; attempt++) {
@@ -307,18 +340,29 @@ public final class ConfigService extends KernelServiceBase {
           bound.hit("a change that makes a new layer");
           throw new SkiffException(ErrorCode.CAPACITY, "the config service holds " + layers.size() + " layers, its most");
         }
-        ConfigEdit e = ConfigEdit.newBuilder().setLayer(key).setPath(path.toString()).setOldJson(json(old)).setNewJson(json(value)).build();
+        // a value in the way (a leaf, a secret) is replaced: the edit is recorded where it was, so that
+        // undoing it (diff, rollback) brings that value back
+        ConfigPath at = inTheWay(before, path);
+        ConfigEdit e = ConfigEdit.newBuilder().setLayer(key).setPath(at.toString()).setOldJson(json(Documents.get(before, at)))
+            .setNewJson(json(Documents.get(after, at))).build();
         ConfigChange c = ConfigChange.newBuilder().setId(head + 1).setAtMs(clock.millis()).setUser(user).setMessage(message)
             .addEdits(e).build();
         if (commit(c, attempt)) {
-          return c;
+          return Secrets.redact(c);
         }
       }
     }
   }
 
-  private ConfigChange rollback(RollbackConfigRequest r, RequestContext ctx) {
-    UserIdentity person = ctx.caller().user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
+  /**
+   * config.rollback.
+   *
+   * @param r the request
+   * @param caller who asks (a signed-in person with the role for every layer it changes)
+   * @return the change made, secrets redacted
+   */
+  ConfigChange rollback(RollbackConfigRequest r, Caller caller) {
+    UserIdentity person = caller.user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
     checkMessage(r.getMessage());
     for (int attempt = 1; ; attempt++) {
       synchronized (this) {
@@ -335,7 +379,7 @@ public final class ConfigService extends KernelServiceBase {
           Struct now = doc(key);
           Struct was = then.getOrDefault(key, Struct.getDefaultInstance());
           if (!now.equals(was)) {
-            requireRole(ctx, LayerId.parse(key).requiredRole(CONFIG_ADMIN));
+            requireRole(caller, LayerId.parse(key).requiredRole(CONFIG_ADMIN));
             c.addEdits(ConfigEdit.newBuilder().setLayer(key).setPath("").setOldJson(Documents.print(now)).setNewJson(Documents.print(was)));
           }
         }
@@ -344,10 +388,25 @@ public final class ConfigService extends KernelServiceBase {
         }
         ConfigChange built = c.build();
         if (commit(built, attempt)) {
-          return built;
+          return Secrets.redact(built);
         }
       }
     }
+  }
+
+  /** @return the shortest prefix of a path that holds a value objects cannot be made in, else the path */
+  private static ConfigPath inTheWay(Struct doc, ConfigPath path) {
+    for (int i = 1; i < path.segments().size(); i++) {
+      ConfigPath prefix = new ConfigPath(path.segments().subList(0, i));
+      Optional<Value> v = Documents.get(doc, prefix);
+      if (v.isEmpty()) {
+        break;
+      }
+      if (!Documents.isTree(v.get())) {
+        return prefix;
+      }
+    }
+    return path;
   }
 
   /** Records a change; false when another copy took its version (the caller catches up and decides again). */
@@ -390,14 +449,14 @@ public final class ConfigService extends KernelServiceBase {
     }
   }
 
-  private String person(RequestContext ctx, Role required) {
-    UserIdentity u = ctx.caller().user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
-    requireRole(ctx, required);
+  private String person(Caller caller, Role required) {
+    UserIdentity u = caller.user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
+    requireRole(caller, required);
     return u.user();
   }
 
-  private void requireRole(RequestContext ctx, Role required) {
-    if (!guard.hasRole(CONFIG_CHANGE, ctx.caller(), required)) {
+  private void requireRole(Caller caller, Role required) {
+    if (!guard.hasRole(CONFIG_CHANGE, caller, required)) {
       throw new SkiffException(ErrorCode.FORBIDDEN, "this change needs role " + required);
     }
   }
@@ -419,9 +478,19 @@ public final class ConfigService extends KernelServiceBase {
 
   // ---- reads ----
 
-  private ConfigView get(GetConfigRequest r) {
+  /**
+   * config.get: secrets opened only for the service they belong to asking for itself with no person.
+   *
+   * @param r the request
+   * @param caller who asks
+   * @return the view
+   */
+  ConfigView get(GetConfigRequest r, Caller caller) {
     LayerId asked = LayerId.of(r.getService(), r.getRegion(), r.getEnv());
     ConfigPath path = ConfigPath.parse(r.getPath());
+    // a secret is opened only for the service it belongs to, asking for itself; never for a person
+    boolean itself = asked.service() != null && caller.user().isEmpty()
+        && caller.service().filter(asked.service()::equals).isPresent();
     synchronized (this) {
       fresh();
       List<LayerId> chain = LayerId.chain(asked.service(), asked.region(), asked.env());
@@ -429,7 +498,9 @@ public final class ConfigService extends KernelServiceBase {
       for (LayerId l : chain) {
         merged = Documents.merge(merged, doc(l.key()));
       }
-      ConfigView.Builder out = ConfigView.newBuilder().setVersion(head).setJson(json(Documents.get(merged, path)));
+      boolean[] redacted = {false};
+      Struct shown = reveal(merged, ConfigPath.ROOT, chain, itself ? asked.service() : null, redacted);
+      ConfigView.Builder out = ConfigView.newBuilder().setVersion(head).setJson(json(Documents.get(shown, path))).setRedacted(redacted[0]);
       if (r.getExplain()) {
         String prefix = path.toString();
         Documents.leaves(merged).forEach((leaf, v) -> {
@@ -442,20 +513,65 @@ public final class ConfigService extends KernelServiceBase {
     }
   }
 
-  /** Which layer, and which of its changes, a merged leaf came from: the topmost layer holding that value there. */
-  private ConfigLeaf explain(List<LayerId> chain, String leaf, Value v) {
-    ConfigPath p = ConfigPath.parse(leaf);
+  /**
+   * A merged tree as a caller sees it: each sealed secret opened when it is in a layer of the service
+   * {@code reader} (the proven caller asking for itself), else replaced by the marker.
+   */
+  private Struct reveal(Struct merged, ConfigPath at, List<LayerId> chain, String reader, boolean[] redacted) {
+    Struct.Builder b = Struct.newBuilder();
+    for (Map.Entry<String, Value> e : merged.getFieldsMap().entrySet()) {
+      ConfigPath p = at.child(e.getKey());
+      Value v = e.getValue();
+      if (Documents.isSealed(v)) {
+        LayerId from = sourceOf(chain, p, v);
+        if (reader != null && from != null && reader.equals(from.service())) {
+          SecretCipher c = cipher.orElseThrow(() -> new SkiffException(ErrorCode.INTERNAL, "layer " + from.key()
+              + " holds secrets but the config service has no key to read them (" + SecretCipher.KEY_VARIABLE + ")"));
+          v = Secrets.open(v, from.key(), p, c);
+        } else {
+          v = Secrets.REDACTED;
+          redacted[0] = true;
+        }
+      } else if (v.hasStructValue()) {
+        v = Value.newBuilder().setStructValue(reveal(v.getStructValue(), p, chain, reader, redacted)).build();
+      }
+      b.putFields(e.getKey(), v);
+    }
+    return b.build();
+  }
+
+  /** The topmost layer of a chain holding a value at a path, or null. */
+  private LayerId sourceOf(List<LayerId> chain, ConfigPath p, Value v) {
     for (int i = chain.size() - 1; i >= 0; i--) {
       ConfigStore.Layer l = layers.get(chain.get(i).key());
       if (l != null && Documents.get(l.doc(), p).filter(v::equals).isPresent()) {
-        return ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(v)).setLayer(l.key())
-            .setChangeId(l.provenance().getOrDefault(leaf, l.version())).build();
+        return chain.get(i);
       }
     }
-    return ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(v)).build();
+    return null;
   }
 
-  private ConfigLog log(ConfigLogRequest r) {
+  /** Which layer, and which of its changes, a merged leaf came from: the topmost layer holding that value there. */
+  private ConfigLeaf explain(List<LayerId> chain, String leaf, Value v) {
+    ConfigPath p = ConfigPath.parse(leaf);
+    ConfigLeaf.Builder out = ConfigLeaf.newBuilder().setPath(leaf).setValueJson(Documents.print(Secrets.redact(v)))
+        .setSecret(Documents.isSealed(v));
+    for (int i = chain.size() - 1; i >= 0; i--) {
+      ConfigStore.Layer l = layers.get(chain.get(i).key());
+      if (l != null && Documents.get(l.doc(), p).filter(v::equals).isPresent()) {
+        return out.setLayer(l.key()).setChangeId(l.provenance().getOrDefault(leaf, l.version())).build();
+      }
+    }
+    return out.build();
+  }
+
+  /**
+   * config.log.
+   *
+   * @param r the request
+   * @return a page of changes, secrets redacted
+   */
+  ConfigLog log(ConfigLogRequest r) {
     if (r.getLimit() < 0 || r.getLimit() > MAX_PAGE) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a page has 1 to " + MAX_PAGE + " changes");
     }
@@ -479,7 +595,7 @@ public final class ConfigService extends KernelServiceBase {
       for (ConfigChange c : page) {
         before = c.getId();
         if (service == null || concerns(c, service)) {
-          out.addChanges(c);
+          out.addChanges(Secrets.redact(c));
           if (out.getChangesCount() == limit) {
             break;
           }
@@ -499,7 +615,13 @@ public final class ConfigService extends KernelServiceBase {
     return false;
   }
 
-  private ConfigDiff diff(ConfigDiffRequest r) {
+  /**
+   * config.diff.
+   *
+   * @param r the request
+   * @return what differs, secrets redacted
+   */
+  ConfigDiff diff(ConfigDiffRequest r) {
     synchronized (this) {
       fresh();
       long to = r.getToVersion() == 0 ? head : r.getToVersion();
@@ -516,8 +638,8 @@ public final class ConfigService extends KernelServiceBase {
           Value x = la.get(p);
           Value y = lb.get(p);
           if (!Objects.equals(x, y)) {
-            out.addEdits(ConfigEdit.newBuilder().setLayer(key).setPath(p).setOldJson(json(Optional.ofNullable(x)))
-                .setNewJson(json(Optional.ofNullable(y))));
+            out.addEdits(Secrets.redact(ConfigEdit.newBuilder().setLayer(key).setPath(p).setOldJson(json(Optional.ofNullable(x)))
+                .setNewJson(json(Optional.ofNullable(y))).build()));
           }
         }
       }

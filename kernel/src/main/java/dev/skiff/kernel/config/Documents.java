@@ -21,6 +21,11 @@ final class Documents {
   /** The most bytes of one layer's document, and of one value, as compact JSON. */
   static final int MAX_BYTES = 64 * 1024;
   private static final Pattern KEY = Pattern.compile("[A-Za-z0-9_-]{1,64}");
+  /**
+   * The one key of a sealed (encrypted) secret value, {@code {"$secret":"v1...."}}: not a path segment,
+   * so no request can write one or a path reach into one; a sealed value is a leaf.
+   */
+  static final String SEALED = "$secret";
 
   private Documents() {}
 
@@ -64,6 +69,31 @@ final class Documents {
 
   /**
    * @param v a value
+   * @return whether it is a sealed secret (an object whose one key is {@value #SEALED}, a string)
+   */
+  static boolean isSealed(Value v) {
+    if (!v.hasStructValue() || v.getStructValue().getFieldsCount() != 1) {
+      return false;
+    }
+    Value inner = v.getStructValue().getFieldsOrDefault(SEALED, null);
+    return inner != null && inner.hasStringValue();
+  }
+
+  /**
+   * @param sealed a sealed text ({@link SecretCipher#seal})
+   * @return the sealed value as held in a document
+   */
+  static Value sealed(String sealed) {
+    return Value.newBuilder().setStructValue(Struct.newBuilder().putFields(SEALED, Value.newBuilder().setStringValue(sealed).build())).build();
+  }
+
+  /** @return whether a value is an object that is not sealed: one that merges and that paths reach into */
+  static boolean isTree(Value v) {
+    return v.hasStructValue() && !isSealed(v);
+  }
+
+  /**
+   * @param v a value
    * @return compact JSON
    */
   static String print(Value v) {
@@ -83,10 +113,18 @@ final class Documents {
    * @return the document
    */
   static Struct parseStored(String json) {
+    return parseStoredValue(json).getStructValue();
+  }
+
+  /**
+   * @param json a value stored (or recorded in a change) as JSON, sealed secrets included
+   * @return the value
+   */
+  static Value parseStoredValue(String json) {
     try {
-      return StrictJson.parse(json, Integer.MAX_VALUE).getStructValue();
+      return StrictJson.parse(json, Integer.MAX_VALUE);
     } catch (StrictJson.Invalid e) {
-      throw new IllegalStateException("a stored configuration document is not JSON: " + e.getMessage());
+      throw new IllegalStateException("a stored configuration value is not JSON: " + e.getMessage());
     }
   }
 
@@ -98,7 +136,7 @@ final class Documents {
   static Optional<Value> get(Struct doc, ConfigPath path) {
     Value v = Value.newBuilder().setStructValue(doc).build();
     for (String s : path.segments()) {
-      if (!v.hasStructValue() || !v.getStructValue().containsFields(s)) {
+      if (!isTree(v) || !v.getStructValue().containsFields(s)) {
         return Optional.empty();
       }
       v = v.getStructValue().getFieldsOrThrow(s);
@@ -135,7 +173,7 @@ final class Documents {
       return b.build();
     }
     Value child = doc.getFieldsOrDefault(head, null);
-    if (child == null || !child.hasStructValue()) {
+    if (child == null || !isTree(child)) {
       if (value.isEmpty()) {
         return doc;
       }
@@ -160,7 +198,7 @@ final class Documents {
     for (Map.Entry<String, Value> e : upper.getFieldsMap().entrySet()) {
       Value l = lower.getFieldsOrDefault(e.getKey(), null);
       Value u = e.getValue();
-      if (l != null && l.hasStructValue() && u.hasStructValue()) {
+      if (l != null && isTree(l) && isTree(u)) {
         b.putFields(e.getKey(), Value.newBuilder().setStructValue(merge(l.getStructValue(), u.getStructValue())).build());
       } else {
         b.putFields(e.getKey(), u);
@@ -183,7 +221,7 @@ final class Documents {
     doc.getFieldsMap().entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> {
       String p = prefix.isEmpty() ? e.getKey() : prefix + "." + e.getKey();
       Value v = e.getValue();
-      if (v.hasStructValue() && v.getStructValue().getFieldsCount() > 0) {
+      if (isTree(v) && v.getStructValue().getFieldsCount() > 0) {
         leaves(p, v.getStructValue(), out);
       } else {
         out.put(p, v);

@@ -78,9 +78,27 @@ class CassandraConfigTest {
     assertThat(log.getChanges(1)).isEqualTo(back);
     // the repaired layer was written: a third start reads it from the layers table
     f.stopConfig();
-    f.start(store());
+    SecretCipher cipher = SecretCipher.of(new byte[32]);
+    f.start(store(), java.util.Optional.of(cipher));
     assertThat(f.get(admin, "", "eu", "", "db.host", false).getJson()).isEqualTo("\"db.eu\"");
     assertThat(f.set(admin, layer("", "eu", ""), "db.host", "\"db2.eu\"").getId()).isEqualTo(6);
+
+    // a secret is stored sealed (layers and history) and, after a restart, still opens for its service alone
+    String secret = "cassandra-secret-Yw2";
+    f.as(admin).call(ConfigService.SERVICE, "set", dev.skiff.proto.v1.SetConfigRequest.newBuilder().setLayer(layer("greeter", "", ""))
+        .setPath("db.password").setValueJson("\"" + secret + "\"").setSecret(true).setMessage("pw").setBaseVersion(6).build(), ConfigChange.class);
+    f.stopConfig();
+    f.start(store(), java.util.Optional.of(cipher));
+    assertThat(f.asService("greeter").call(ConfigService.SERVICE, "get", dev.skiff.proto.v1.GetConfigRequest.newBuilder()
+        .setService("greeter").setPath("db.password").build(), ConfigView.class).getJson()).isEqualTo("\"" + secret + "\"");
+    assertThat(f.get(admin, "greeter", "", "", "db.password", false).getJson()).isEqualTo("\"<secret>\"");
+    try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
+      StringBuilder raw = new StringBuilder();
+      c.session("system").driver().execute("SELECT doc FROM " + keyspace + ".layers").forEach(r -> raw.append(r.getString(0)));
+      c.session("system").driver().execute("SELECT change FROM " + keyspace + ".changes").forEach(r -> raw.append(
+          java.nio.charset.StandardCharsets.ISO_8859_1.decode(r.getByteBuffer(0))));
+      assertThat(raw.toString()).contains("$secret").contains("db2.eu").doesNotContain(secret);
+    }
   }
 
   @Test

@@ -48,6 +48,11 @@ final class ConfigFixture implements AutoCloseable {
 
   /** Starts the login service (once) and a config service on a store (the previous one must be stopped). */
   ConfigService start(ConfigStore store) {
+    return start(store, java.util.Optional.empty());
+  }
+
+  /** As {@link #start(ConfigStore)}, with a cipher for secrets (or none: secrets refused). */
+  ConfigService start(ConfigStore store, java.util.Optional<SecretCipher> cipher) {
     if (loginKernel == null) {
       Transport t = AmqpTransport.connect(uri);
       toClose.add(t);
@@ -57,10 +62,15 @@ final class ConfigFixture implements AutoCloseable {
     }
     Transport t = AmqpTransport.connect(uri);
     toClose.add(t);
-    config = new ConfigService(store, Clock.systemUTC(), 100);
+    config = new ConfigService(store, cipher, Clock.systemUTC(), 100);
     configKernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(config), 0);
     toClose.add(configKernel);
     return config;
+  }
+
+  /** @return the web server of the config service's kernel (its pages) */
+  dev.skiff.kernel.WebServer web() {
+    return configKernel.web();
   }
 
   void stopConfig() {
@@ -73,6 +83,13 @@ final class ConfigFixture implements AutoCloseable {
       toClose.add(client);
     }
     return client;
+  }
+
+  /** A client calling as a service (the test broker's shared user may act as any). */
+  Client asService(String service) {
+    Client c = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().name(service).build();
+    toClose.add(c);
+    return c;
   }
 
   Client as(String token) {

@@ -54,7 +54,7 @@ class LiveConfigDeliveryTest {
   @BeforeEach
   void start() {
     store = new MemoryConfigStore(1000);
-    f.start(store);
+    f.start(store, java.util.Optional.of(SecretCipher.of(new byte[32])));
     admin = f.admin();
   }
 
@@ -120,6 +120,17 @@ class LiveConfigDeliveryTest {
         .setMessage("back").setBaseVersion(before.getVersion()).build(), dev.skiff.proto.v1.ConfigChange.class);
     await().atMost(Duration.ofSeconds(1)).untilAsserted(
         () -> assertThat(elsewhere.config().current().getString("greeter.greeting")).isEqualTo("hello"));
+  }
+
+  @Test
+  void aSecretReachesTheRunningInstancesOfItsServiceOpened() {
+    String secret = "delivered-secret-Qm4";
+    f.as(admin).call(ConfigService.SERVICE, "set", dev.skiff.proto.v1.SetConfigRequest.newBuilder().setLayer(GREETER).setPath("db.password")
+        .setValueJson("\"" + secret + "\"").setSecret(true).setMessage("pw").setBaseVersion(f.get(admin, "", "", "", "", false).getVersion())
+        .build(), dev.skiff.proto.v1.ConfigChange.class);
+    Server s = instance(LiveConfigOptions.defaults().withCacheDir(cache));
+    assertThat(s.config().current().getString("db.password")).isEqualTo(secret);
+    assertThat(f.get(admin, SERVICE, "", "", "db.password", false).getJson()).isEqualTo("\"<secret>\"");
   }
 
   @Test
