@@ -136,6 +136,15 @@ final class GatewayHandler extends Handler.Abstract {
       send(ex, 200, OpenApi.document(routes.all()));
       return;
     }
+    Optional<ExplorerPage.Asset> asset = method.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();
+    if (asset.isPresent()) {
+      ex.response.setStatus(200);
+      ex.response.getHeaders().put(HttpHeader.CONTENT_TYPE, asset.get().contentType());
+      ex.response.getHeaders().put("Content-Security-Policy", ExplorerPage.CSP);
+      ex.response.getHeaders().put("Referrer-Policy", "no-referrer");
+      done(ex, new String(asset.get().bytes(), java.nio.charset.StandardCharsets.UTF_8));
+      return;
+    }
     Optional<RouteTable.Match> found;
     try {
       found = routes.find(method, path);

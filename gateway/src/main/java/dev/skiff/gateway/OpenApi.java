@@ -10,7 +10,8 @@ import java.util.TreeMap;
 
 /**
  * The OpenAPI 3 document of the routes served now ({@code GET /openapi.json}), generated from the
- * announced protos: each route's path parameters, its JSON body and its answer, with a schema per message
+ * announced protos: each route's path parameters, its query parameters (a route without a body: the
+ * request's other plain top-level fields), its JSON body and its answer, with a schema per message
  * type (protobuf's JSON mapping: 64-bit integers as strings, enums as names). Every name in it came from an
  * announcement, so every one is written as an escaped JSON string. Stateless.
  */
@@ -47,6 +48,20 @@ final class OpenApi {
         List<String> params = new ArrayList<>();
         for (String f : r.template().fieldPaths()) {
           params.add("{\"name\":" + JsonStrings.quote(f) + ",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}");
+        }
+        if (r.body() == null) {
+          // without a body, the request's other plain fields come from the query (nested ones as a.b, not listed)
+          for (FieldDescriptor f : r.request().getFields()) {
+            if (f.getJavaType() != FieldDescriptor.JavaType.MESSAGE && !r.template().fieldPaths().contains(f.getName())) {
+              StringBuilder schema = new StringBuilder();
+              if (f.isRepeated()) {
+                type(schema.append("{\"type\":\"array\",\"items\":"), f).append('}');
+              } else {
+                type(schema, f);
+              }
+              params.add("{\"name\":" + JsonStrings.quote(f.getJsonName()) + ",\"in\":\"query\",\"required\":false,\"schema\":" + schema + "}");
+            }
+          }
         }
         b.append(String.join(",", params)).append(']');
         if (r.body() != null) {

@@ -1,0 +1,90 @@
+package dev.skiff.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import dev.skiff.testing.HeadlessChromium;
+import dev.skiff.testing.RabbitMqExtension;
+import java.io.File;
+import java.net.http.HttpResponse;
+import java.time.Duration;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.openqa.selenium.By;
+import org.openqa.selenium.WebElement;
+import org.openqa.selenium.chrome.ChromeDriver;
+import org.openqa.selenium.chrome.ChromeDriverService;
+import org.openqa.selenium.chrome.ChromeOptions;
+import org.openqa.selenium.support.ui.WebDriverWait;
+
+/**
+ * The API explorer in a real headless Chromium, driven as a person would (WebDriver, Debian's
+ * chromedriver): the routes listed from the services' protos, a POST with a JSON body and a GET with a
+ * path and a query parameter sent through the gateway and their answers shown; a hostile value in an
+ * answer shown as text, never run.
+ */
+class ExplorerBrowserTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  private static final String HOSTILE = "<img src=x onerror=\"document.title='pwned'\">";
+
+  private static ChromeDriver browser() {
+    File driver = new File("/usr/bin/chromedriver");
+    assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
+    assertThat(driver).as("no chromedriver: run the tests with scripts/test.sh, which installs it").canRead();
+    ChromeOptions options = new ChromeOptions().setBinary(HeadlessChromium.binary().toFile()).addArguments("--headless=new",
+        "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync");
+    return new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(driver).usingAnyFreePort().build(), options);
+  }
+
+  private static WebElement route(ChromeDriver b, String method, String path) {
+    return b.findElement(By.cssSelector("section.route[data-method='" + method + "'][data-path='" + path + "']"));
+  }
+
+  private static String answer(ChromeDriver b, WebElement route) {
+    WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10));
+    return wait.until(d -> {
+      var pre = route.findElements(By.cssSelector("pre.answer"));
+      return pre.isEmpty() ? null : pre.get(0).getText();
+    });
+  }
+
+  @Test
+  void aPersonSeesTheRoutesSendsRequestsAndReadsTheAnswersAsText() throws Exception {
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
+      HttpResponse<String> page = f.get("/explorer");
+      assertThat(page.statusCode()).isEqualTo(200);
+      assertThat(page.headers().firstValue("Content-Security-Policy").orElse("")).contains("script-src 'self'").doesNotContain("unsafe");
+      assertThat(f.get("/openapi.json").body()).contains("\"in\":\"query\"");
+
+      ChromeDriver b = browser();
+      try {
+        b.get(f.base() + "/explorer");
+        new WebDriverWait(b, Duration.ofSeconds(10)).until(d -> !d.findElements(By.cssSelector("section.route")).isEmpty());
+        assertThat(b.findElements(By.cssSelector("section.route"))).hasSize(6); // every routed endpoint, not "hidden"
+
+        WebElement create = route(b, "POST", "/v1/things");
+        create.findElement(By.tagName("h2")).click();
+        WebElement body = create.findElement(By.tagName("textarea"));
+        assertThat(body.getAttribute("value")).contains("\"id\": \"\"", "\"count\": 0"); // an example from the schema
+        body.clear();
+        body.sendKeys("{\"id\": \"" + HOSTILE.replace("\"", "\\\"") + "\", \"count\": 3}");
+        create.findElement(By.tagName("button")).click();
+        String created = answer(b, create);
+        assertThat(created).contains("\"count\": 3", HOSTILE.replace("\"", "\\\"")); // as JSON text
+        assertThat(create.findElement(By.cssSelector(".status-ok")).getText()).isEqualTo("200");
+
+        WebElement get = route(b, "GET", "/v1/things/{id}");
+        get.findElement(By.tagName("h2")).click();
+        get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("a b");
+        get.findElement(By.cssSelector("input[data-name='count']")).sendKeys("5");
+        get.findElement(By.tagName("button")).click();
+        assertThat(answer(b, get)).contains("\"id\": \"a b\"", "\"count\": 5");
+
+        assertThat(b.getTitle()).isEqualTo("Skiff API explorer");
+        assertThat(b.findElements(By.cssSelector("img"))).isEmpty();
+      } finally {
+        b.quit();
+      }
+    }
+  }
+}
