@@ -1,6 +1,7 @@
 package dev.skiff.service.zookeeper;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
@@ -240,7 +241,7 @@ class ZooKeeperEnsembleTest {
         t.start();
         workers.add(t);
       }
-      org.awaitility.Awaitility.await("the load runs").atMost(Duration.ofSeconds(10)).until(() -> acquired.get() >= 50);
+      await("the load runs").atMost(Duration.ofSeconds(10)).until(() -> acquired.get() >= 50);
       int member = memberOf(a);
       String status = ensemble.status();
       long before = acquired.get();
