@@ -5,10 +5,15 @@
 #
 #   cassandra.sh jars                              fetch the jars (once, cached); print their folder
 #   cassandra.sh start DIR NATIVE_PORT STORAGE_PORT  start a node with its data in DIR; wait for CQL
-#   cassandra.sh ready NATIVE_PORT                 exit 0 when a CQL server answers on that port
+#   cassandra.sh ready NATIVE_PORT [ADDRESS]       exit 0 when a CQL server answers on that port
 #   cassandra.sh stop DIR                          stop the node started in DIR (SIGTERM, then wait)
+#   cassandra.sh kill DIR                          kill the node started in DIR (SIGKILL, then wait)
 #
-# Environment: SKIFF_CASSANDRA_HEAP (default 512M), SKIFF_CACHE (default ~/.cache/skiff).
+# Environment: SKIFF_CASSANDRA_HEAP (default 512M), SKIFF_CACHE (default ~/.cache/skiff), and for the
+# nodes of a ring (scripts/cassandra/ring.sh): SKIFF_CASSANDRA_ADDRESS (listen and CQL address, default
+# 127.0.0.1), SKIFF_CASSANDRA_SEEDS (default the node itself), SKIFF_CASSANDRA_TOKEN (initial_token,
+# default random), SKIFF_CASSANDRA_CLUSTER (default skiff-test), SKIFF_CASSANDRA_NEWSIZE (young
+# generation, default the JVM's), SKIFF_CASSANDRA_CONCURRENCY (concurrent reads/writes, default 8).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 version="$(sed -n 's:.*<cassandra.version>\(.*\)</cassandra.version>.*:\1:p' "$here/pom.xml")"
@@ -30,14 +35,17 @@ jars() {
 
 # Real protocol readiness: send a CQL v4 OPTIONS frame and expect a SUPPORTED (0x06) response frame.
 ready() {
-  local port="$1" reply
-  reply="$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf '\x04\x00\x00\x00\x05\x00\x00\x00\x00' >&3 && head -c 5 <&3 | od -An -tx1" 2>/dev/null || true)"
+  local port="$1" address="${2:-127.0.0.1}" reply
+  reply="$(timeout 2 bash -c "exec 3<>/dev/tcp/$address/$port && printf '\x04\x00\x00\x00\x05\x00\x00\x00\x00' >&3 && head -c 5 <&3 | od -An -tx1" 2>/dev/null || true)"
   [ "$(echo $reply)" = "84 00 00 00 06" ]
 }
 
 start() {
   local dir="$1" native="$2" storage="$3"
-  local heap="${SKIFF_CASSANDRA_HEAP:-512M}"
+  local heap="${SKIFF_CASSANDRA_HEAP:-512M}" address="${SKIFF_CASSANDRA_ADDRESS:-127.0.0.1}"
+  local conc="${SKIFF_CASSANDRA_CONCURRENCY:-8}" young=() token=""
+  [ -n "${SKIFF_CASSANDRA_NEWSIZE:-}" ] && young=(-Xmn"$SKIFF_CASSANDRA_NEWSIZE")
+  [ -n "${SKIFF_CASSANDRA_TOKEN:-}" ] && token="initial_token: $SKIFF_CASSANDRA_TOKEN"
   jars >/dev/null
   mkdir -p "$dir/data" "$dir/commitlog" "$dir/saved_caches" "$dir/hints" "$dir/cdc_raw" "$dir/logs"
   dir="$(cd "$dir" && pwd)"
@@ -45,19 +53,20 @@ start() {
     log "Cassandra in $dir is already running"
   else
     cat > "$dir/cassandra.yaml" <<YAML
-cluster_name: skiff-test
+cluster_name: ${SKIFF_CASSANDRA_CLUSTER:-skiff-test}
 num_tokens: 1
+$token
 partitioner: org.apache.cassandra.dht.Murmur3Partitioner
 endpoint_snitch: SimpleSnitch
-listen_address: 127.0.0.1
-rpc_address: 127.0.0.1
+listen_address: $address
+rpc_address: $address
 storage_port: $storage
 native_transport_port: $native
 start_native_transport: true
 seed_provider:
   - class_name: org.apache.cassandra.locator.SimpleSeedProvider
     parameters:
-      - seeds: "127.0.0.1:$storage"
+      - seeds: "${SKIFF_CASSANDRA_SEEDS:-$address:$storage}"
 data_file_directories: [ "$dir/data" ]
 commitlog_directory: $dir/commitlog
 saved_caches_directory: $dir/saved_caches
@@ -65,9 +74,9 @@ hints_directory: $dir/hints
 cdc_raw_directory: $dir/cdc_raw
 commitlog_sync: periodic
 commitlog_sync_period: 10000ms
-concurrent_reads: 8
-concurrent_writes: 8
-concurrent_counter_writes: 8
+concurrent_reads: $conc
+concurrent_writes: $conc
+concurrent_counter_writes: $conc
 auto_snapshot: false
 YAML
     cat > "$dir/logback.xml" <<XML
@@ -83,7 +92,7 @@ XML
     jamm="$(ls "$lib"/jamm-*.jar | head -1)"
     # The JPMS and Netty flags are those of Cassandra's own conf/jvm17-server.options; the -D settings
     # after them make a single test node start in seconds.
-    nohup java -Xms"$heap" -Xmx"$heap" -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 \
+    nohup java -Xms"$heap" -Xmx"$heap" "${young[@]}" -XX:+UseG1GC -XX:+ParallelRefProcEnabled -XX:MaxTenuringThreshold=1 \
       -XX:TieredStopAtLevel=1 -XX:+CrashOnOutOfMemoryError \
       -javaagent:"$jamm" \
       -Djdk.attach.allowAttachSelf=true \
@@ -126,8 +135,8 @@ XML
   pid="$(cat "$dir/cassandra.pid")"
   t0="$(date +%s%N)"
   while [ $(( ($(date +%s%N) - t0) / 1000000 )) -lt 90000 ]; do
-    if ready "$native"; then
-      log "Cassandra on 127.0.0.1:$native answers CQL after $(( ($(date +%s%N) - t0) / 1000000 )) ms (pid $pid)"
+    if ready "$native" "$address"; then
+      log "Cassandra on $address:$native answers CQL after $(( ($(date +%s%N) - t0) / 1000000 )) ms (pid $pid)"
       return 0
     fi
     if ! kill -0 "$pid" 2>/dev/null; then
@@ -138,16 +147,16 @@ XML
     fi
     sleep 0.25
   done
-  log "Cassandra on 127.0.0.1:$native did not answer CQL within 90 s; see $dir/logs"
+  log "Cassandra on $address:$native did not answer CQL within 90 s; see $dir/logs"
   return 1
 }
 
 stop() {
-  local dir="$1" pid i
+  local dir="$1" signal="${2:-TERM}" pid i
   [ -f "$dir/cassandra.pid" ] || return 0
   pid="$(cat "$dir/cassandra.pid")"
   if kill -0 "$pid" 2>/dev/null; then
-    kill -TERM "$pid" 2>/dev/null || true
+    kill -"$signal" "$pid" 2>/dev/null || true
     for i in $(seq 1 120); do
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.25
@@ -165,7 +174,8 @@ shift || true
 case "$cmd" in
   jars) jars ;;
   start) [ $# -eq 3 ] || { echo "usage: $0 start DIR NATIVE_PORT STORAGE_PORT" >&2; exit 2; }; start "$@" ;;
-  ready) [ $# -eq 1 ] || { echo "usage: $0 ready NATIVE_PORT" >&2; exit 2; }; ready "$1" ;;
+  ready) [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 ready NATIVE_PORT [ADDRESS]" >&2; exit 2; }; ready "$@" ;;
   stop) [ $# -eq 1 ] || { echo "usage: $0 stop DIR" >&2; exit 2; }; stop "$1" ;;
-  *) echo "usage: $0 jars | start DIR NATIVE_PORT STORAGE_PORT | ready NATIVE_PORT | stop DIR" >&2; exit 2 ;;
+  kill) [ $# -eq 1 ] || { echo "usage: $0 kill DIR" >&2; exit 2; }; stop "$1" KILL ;;
+  *) echo "usage: $0 jars | start DIR NATIVE_PORT STORAGE_PORT | ready NATIVE_PORT [ADDRESS] | stop DIR | kill DIR" >&2; exit 2 ;;
 esac

@@ -193,7 +193,7 @@ class BookingsTest {
       assertThat(Client.await(client.callJson(Bookings.NAME, "get", "{\"id\": \"" + jsonId + "\"}", CallOptions.defaults())).value())
           .contains("Grace").contains("Paddington");
 
-      assertThat(health.getNames()).containsExactlyInAnyOrder("cassandra", "memcached", "zookeeper");
+      assertThat(health.getNames()).containsExactlyInAnyOrder("cassandra", "cassandra.replicas", "memcached", "zookeeper");
       health.runHealthChecks().forEach((n, r) -> assertThat(r.isHealthy()).as(n + ": " + r.getMessage()).isTrue());
       assertThat(server.isClosed()).isFalse();
     }

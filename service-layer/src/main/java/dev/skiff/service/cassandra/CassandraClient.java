@@ -25,6 +25,8 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.health.Priority;
+import dev.skiff.service.health.Prioritized;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collection;
@@ -60,7 +62,9 @@ import org.slf4j.LoggerFactory;
  * }</pre>
  *
  * <p><b>Lifecycle.</b> {@link #start()} connects (a control session without keyspace), runs the
- * builder's {@link Builder#migrations migrations}, and registers the health check {@code NAME} and
+ * builder's {@link Builder#migrations migrations}, and registers the health checks {@code NAME} (down:
+ * no node answers) and {@code NAME.replicas} ({@link Prioritized} NOTIFY: a node of the ring is down, the
+ * service is degraded), and
  * metrics {@code NAME.*} (NAME defaults to the config path, {@code cassandra}); every other operation
  * on a client not started (or closed) is refused with an IllegalStateException that says so. Sessions
  * of keyspaces open on first use. {@link #close()} closes every session and removes the health check
@@ -178,6 +182,7 @@ public final class CassandraClient implements AutoCloseable {
   public synchronized CassandraClient start() {
     CassandraSettings s = settings;
     lifecycle.start(() -> generation = connectAtStart(s), new Health(), CassandraSettings::from, this::apply, this::keep);
+    lifecycle.healthCheck("replicas", new Replicas());
     lifecycle.gauge("nodes.up", () -> upNodes(generation).size());
     lifecycle.gauge("prepared", () -> generation.prepared.size());
     if (generation.offline) {
@@ -660,6 +665,31 @@ public final class CassandraClient implements AutoCloseable {
       }
       String text = up.size() + "/" + known + " Cassandra nodes up, release " + version + moveNote;
       return lastMoveError == null ? Result.healthy(text) : Result.unhealthy(text);
+    }
+  }
+
+  /**
+   * The {@code NAME.replicas} check, of priority {@link Priority#NOTIFY}: healthy when every node of the
+   * ring the driver knows is up; failing while some are down, which with the main check still healthy
+   * (queries succeed) means degraded, not down: a replication factor and consistency that tolerate the
+   * loss keep the service working (docs/operations.md).
+   */
+  private final class Replicas extends HealthCheck implements Prioritized {
+    @Override
+    protected Result check() {
+      Generation g = generation;
+      if (g.offline) {
+        return Result.unhealthy("not connected to Cassandra at " + g.settings.hosts());
+      }
+      Collection<Node> nodes = g.sessions.get(ADMIN).getMetadata().getNodes().values();
+      List<String> down = nodes.stream().filter(n -> n.getState() != NodeState.UP).map(n -> n.getEndPoint().toString()).sorted().toList();
+      String text = (nodes.size() - down.size()) + "/" + nodes.size() + " Cassandra nodes up";
+      return down.isEmpty() ? Result.healthy(text) : Result.unhealthy(text + "; down: " + String.join(", ", down));
+    }
+
+    @Override
+    public Priority priority() {
+      return Priority.NOTIFY;
     }
   }
 

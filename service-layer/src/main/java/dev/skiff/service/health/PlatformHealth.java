@@ -27,8 +27,9 @@ public final class PlatformHealth {
 
   /**
    * Adds every check registered in {@code stores} to the server being built, as a {@link Priority#PAGE}
-   * check: a store that is down stops the service from doing its job. Checks registered in
-   * {@code stores} later are not included: start the clients first.
+   * check (a store that is down stops the service from doing its job), or with its own priority when it
+   * is {@link Prioritized} (e.g. a Cassandra client's {@code NAME.replicas}: degraded, not down). Checks
+   * registered in {@code stores} later are not included: start the clients first.
    *
    * @param stores where the service-layer clients registered their checks
    * @param service the server being built
@@ -42,13 +43,15 @@ public final class PlatformHealth {
   }
 
   /**
-   * One check of a Dropwizard registry as a platform health check.
+   * One check of a Dropwizard registry as a platform health check, of priority {@link Priority#PAGE}
+   * unless the check is {@link Prioritized}.
    *
    * @param stores the registry
    * @param name the check's name there
    * @return the platform check, which runs the registry's check each time it runs
    */
   public static HealthCheck bridge(HealthCheckRegistry stores, String name) {
+    Priority priority = stores.getHealthCheck(name) instanceof Prioritized p ? p.priority() : Priority.PAGE;
     return new HealthCheck() {
       @Override
       protected Result check() {
@@ -62,7 +65,7 @@ public final class PlatformHealth {
 
       @Override
       public Priority priority() {
-        return Priority.PAGE;
+        return priority;
       }
     };
   }

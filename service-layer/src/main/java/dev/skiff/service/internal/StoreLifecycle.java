@@ -47,6 +47,7 @@ public final class StoreLifecycle {
   private final AtomicReference<State> state = new AtomicReference<>(State.NEW);
   private final List<LayeredConfig.Subscription> subscriptions = new ArrayList<>();
   private ScheduledExecutorService watchdog;
+  private final List<String> moreChecks = new ArrayList<>();
 
   /**
    * @param client the client's class: what it logs here is logged under its name
@@ -80,6 +81,20 @@ public final class StoreLifecycle {
    */
   public Timer timer(String metric) {
     return setup.metrics().timer(setup.name() + "." + metric);
+  }
+
+  /**
+   * Registers a second health check, {@code NAME.check}, removed on close: call it after {@link #start}.
+   *
+   * @param check the check's name under the client's, e.g. {@code replicas}
+   * @param health the check
+   */
+  public void healthCheck(String check, HealthCheck health) {
+    String full = setup.name() + "." + check;
+    synchronized (moreChecks) {
+      setup.healthChecks().register(full, health);
+      moreChecks.add(full);
+    }
   }
 
   /**
@@ -174,6 +189,9 @@ public final class StoreLifecycle {
     }
     if (was == State.STARTED) {
       setup.healthChecks().unregister(setup.name());
+      synchronized (moreChecks) {
+        moreChecks.forEach(setup.healthChecks()::unregister);
+      }
     }
     release.release(was == State.STARTED);
     setup.metrics().removeMatching((n, m) -> n.startsWith(setup.name() + "."));

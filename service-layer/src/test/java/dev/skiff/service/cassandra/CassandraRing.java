@@ -1,0 +1,111 @@
+package dev.skiff.service.cassandra;
+
+import dev.skiff.service.TestStores;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * A 2- or 3-node Cassandra ring of a test's own, run by the project's scripts/cassandra/ring.sh: node 1
+ * on 127.0.0.2, node 2 on 127.0.0.3 (node 3 on 127.0.0.4), all on the same two free ports (CQL and
+ * storage), data in a folder of the test's. Its nodes can be stopped, killed and started again; closing it ends both, and a node still
+ * running when the JVM exits is killed then.
+ * Closing kills the nodes (SIGKILL): their data is the test's, thrown away, and a drain takes 10 s a node.
+ */
+final class CassandraRing implements AutoCloseable {
+  private static final Path SCRIPT = Path.of("..", "scripts", "cassandra", "ring.sh").toAbsolutePath().normalize();
+  private static final List<String> ALL = List.of("127.0.0.2", "127.0.0.3", "127.0.0.4");
+
+  private final List<String> addresses;
+  private final Path dir;
+  private final int nativePort = TestStores.freePort();
+  private final int storagePort = TestStores.freePort();
+
+  /**
+   * @param dir where the nodes keep their data (started at once)
+   * @param nodes 2 or 3
+   */
+  CassandraRing(Path dir, int nodes) {
+    if (nodes < 2 || nodes > ALL.size()) {
+      throw new IllegalArgumentException("a ring of 2 or 3 nodes, not " + nodes);
+    }
+    this.addresses = ALL.subList(0, nodes);
+    this.dir = dir;
+    Runtime.getRuntime().addShutdownHook(new Thread(this::killAll, "kill-test-cassandra-ring"));
+    run("start", dir.toString());
+  }
+
+  /** @return the contact points, for {@code cassandra.hosts} */
+  String hosts() {
+    return String.join(",", addresses.stream().map(a -> a + ":" + nativePort).toList());
+  }
+
+  /** @param node 1 to the number of nodes @return its CQL address */
+  String address(int node) {
+    return addresses.get(node - 1) + ":" + nativePort;
+  }
+
+  /** Stops node N (SIGTERM: it drains and tells the ring, as an operator's stop does). */
+  void stop(int node) {
+    run("stop-node", Integer.toString(node), dir.toString());
+  }
+
+  /** Kills node N (SIGKILL, as a crash). */
+  void kill(int node) {
+    run("kill-node", Integer.toString(node), dir.toString());
+  }
+
+  /** Starts node N again and returns once it answers CQL. */
+  void start(int node) {
+    run("start-node", Integer.toString(node), dir.toString());
+  }
+
+  private void killAll() {
+    for (int n = 1; n <= addresses.size(); n++) {
+      try {
+        Path pid = dir.resolve("node" + n).resolve("cassandra.pid");
+        if (Files.exists(pid)) {
+          ProcessHandle.of(Long.parseLong(Files.readString(pid).trim())).ifPresent(ProcessHandle::destroyForcibly);
+        }
+      } catch (IOException | NumberFormatException e) {
+        // nothing to kill
+      }
+    }
+  }
+
+  private void run(String... args) {
+    List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString()));
+    cmd.addAll(List.of(args));
+    try {
+      ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT);
+      b.environment().putAll(Map.of(
+          "SKIFF_RING_NATIVE_PORT", Integer.toString(nativePort),
+          "SKIFF_RING_STORAGE_PORT", Integer.toString(storagePort),
+          "SKIFF_RING_ADDRESSES", String.join(" ", addresses)));
+      Process p = b.start();
+      if (!p.waitFor(240, TimeUnit.SECONDS)) {
+        p.destroyForcibly();
+        throw new IllegalStateException("ring.sh " + args[0] + " did not finish in 240 s");
+      }
+      if (p.exitValue() != 0) {
+        throw new IllegalStateException("ring.sh " + String.join(" ", args) + " failed (exit " + p.exitValue() + "); see " + dir);
+      }
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot run " + SCRIPT + ": " + e, e);
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+      throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  @Override
+  public void close() {
+    for (int n = 1; n <= addresses.size(); n++) {
+      kill(n);
+    }
+  }
+}

@@ -1,0 +1,295 @@
+package dev.skiff.service.zookeeper;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
+import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.LayeredConfig;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ConcurrentMap;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The service layer's leader election and locks on a 3-member ensemble (scripts/zookeeper/ensemble.sh)
+ * when the member a client is connected to is killed (SIGKILL): the client moves to another member within
+ * its session and its leader leads on (its session survives: nothing needs to move); a leader whose client
+ * cannot reach another member gives up leading at once and another participant leads within the session
+ * timeout (plus a tick); never two leaders; and two holders of a lock never overlap. Each test kills one member and starts it again. The figures
+ * are printed for docs/operations.md.
+ */
+// A 3-member ensemble started for the class and members killed: ~30-50 s, on demand like every cluster test
+// (-Dskiff.cluster.stores=true, listed in .ci/allowed-skips; docs/operations.md).
+class ZooKeeperEnsembleTest {
+  private static final Duration SESSION = Duration.ofSeconds(4);
+  /**
+   * How long after a member's kill the lock must be taken 100 times again. Usually 0.3 to 2.5 s; in some
+   * runs where the killed member was the ensemble's leader, holders waited on a lock nobody used for more
+   * than 8 s (docs/operations.md, "not done"): this bound is what the test measures, not a promise.
+   */
+  private static final Duration RESUME = Duration.ofSeconds(30);
+  private static final Pattern REMOTE = Pattern.compile("remoteserver:\\S*:(\\d+)");
+
+  @TempDir static Path dir;
+  private static ZooKeeperEnsemble ensemble;
+
+  @BeforeAll
+  static void startEnsemble() {
+    if (Boolean.getBoolean("skiff.cluster.stores")) {
+      ensemble = new ZooKeeperEnsemble(dir);
+    }
+  }
+
+  @AfterAll
+  static void stopEnsemble() {
+    if (ensemble != null) {
+      ensemble.close();
+    }
+  }
+
+  private static LayeredConfig config(String namespace, String hosts) {
+    return LayeredConfig.builder()
+        .environment(Map.of())
+        .defaults(Map.of("zookeeper.hosts", hosts, "zookeeper.namespace", namespace,
+            "zookeeper.session-timeout", SESSION.toMillis() + "ms", "zookeeper.connection-timeout", "2s"))
+        .build();
+  }
+
+  private static ZooKeeperClient client(String name, LayeredConfig config) {
+    return ZooKeeperClient.builder().name(name).config(config).healthChecks(new HealthCheckRegistry()).metrics(new MetricRegistry()).build().start();
+  }
+
+  /** @return the member the client is connected to now */
+  private static int memberOf(ZooKeeperClient c) throws Exception {
+    String state = c.curator().getZookeeperClient().getZooKeeper().toString();
+    Matcher m = REMOTE.matcher(state);
+    if (!m.find()) {
+      throw new IllegalStateException("not connected: " + state);
+    }
+    return ensemble.memberOn(Integer.parseInt(m.group(1)));
+  }
+
+  /** What two participants' views of an election were, sampled every 10 ms after a member's kill. */
+  private record Watch(int samples, int both, long aGaveUpMs, long leaderMs, String leader) {}
+
+  /**
+   * Samples A's and B's views of the election after {@code killedAt}, until a participant leads (B, if
+   * {@code untilB}) and ZooKeeper, asked through B's client, names it leader, or twice the session timeout
+   * has passed. (Asking ZooKeeper may take a while when B's client is moving: the sampling pauses then;
+   * {@link Transitions} sees every change.)
+   */
+  private static Watch watch(LeaderElection a, LeaderElection b, long killedAt, boolean untilB) {
+    long deadline = killedAt + SESSION.multipliedBy(2).toNanos();
+    int samples = 0;
+    int both = 0;
+    long aGaveUp = -1;
+    while (System.nanoTime() < deadline) {
+      boolean al = a.isLeader();
+      boolean bl = b.isLeader();
+      long now = System.nanoTime();
+      samples++;
+      if (al && bl) {
+        both++;
+      }
+      if (!al && aGaveUp < 0) {
+        aGaveUp = Duration.ofNanos(now - killedAt).toMillis();
+      }
+      String leader = bl ? "B" : al ? "A" : null;
+      if (leader != null && !(untilB && leader.equals("A")) && b.leaderId().filter(leader::equals).isPresent()) {
+        return new Watch(samples, both, aGaveUp, Duration.ofNanos(now - killedAt).toMillis(), leader);
+      }
+      try {
+        Thread.sleep(10); // the sampling period, polled against the deadline above
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        break;
+      }
+    }
+    return new Watch(samples, both, aGaveUp, -1, null);
+  }
+
+  /** Each participant's leadership changes as its listener hears them, in order: never two leaders. */
+  private static final class Transitions {
+    private final List<String> leaders = new ArrayList<>();
+    private int overlaps;
+
+    Consumer<Boolean> of(String participant) {
+      return leading -> {
+        synchronized (this) {
+          if (leading) {
+            leaders.add(participant);
+            if (leaders.size() > 1) {
+              overlaps++;
+            }
+          } else {
+            leaders.remove(participant);
+          }
+        }
+      };
+    }
+
+    synchronized int overlaps() {
+      return overlaps;
+    }
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
+  void theLeaderWhoseMemberDiesMovesToAnotherMemberAndLeadsOn() throws Exception {
+    try (LayeredConfig config = config("ensemble-election", ensemble.hosts());
+        ZooKeeperClient a = client("a", config);
+        ZooKeeperClient b = client("b", config)) {
+      Transitions seen = new Transitions();
+      LeaderElection aLeads = a.leaderElection("job", "A", seen.of("A")).start();
+      assertThat(aLeads.awaitLeadership(Duration.ofSeconds(10))).isTrue();
+      LeaderElection bLeads = b.leaderElection("job", "B", seen.of("B")).start();
+      int member = memberOf(a);
+      String before = ensemble.status();
+      long killedAt = System.nanoTime();
+      ensemble.kill(member);
+      try {
+        Watch w = watch(aLeads, bLeads, killedAt, false);
+        System.out.printf("[zk-ensemble] killed member %d, A's (ensemble before:%n%s); A's client on all members: A gave up leading after %d ms "
+                + "(-1: never); leader %s, confirmed by ZooKeeper, %d ms after the kill (session timeout %d ms); samples %d, both leading %d; "
+                + "A now on member %s%n",
+            member, before.strip(), w.aGaveUpMs(), w.leader(), w.leaderMs(), SESSION.toMillis(), w.samples(), w.both(),
+            a.isConnected() ? memberOf(a) : "none");
+        assertThat(w.both()).as("never two leaders").isZero();
+        assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
+        assertThat(w.leaderMs()).as("one leader, confirmed by ZooKeeper, within the session timeout").isBetween(0L, SESSION.toMillis());
+      } finally {
+        ensemble.start(member);
+      }
+    }
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
+  void leadershipMovesWithinTheSessionTimeoutWhenTheLeaderCannotReachTheEnsemble() throws Exception {
+    int member = 1 + (int) (System.nanoTime() % 3);
+    String only = ensemble.hosts().split(",")[member - 1];
+    try (LayeredConfig pinned = config("ensemble-moves", only);
+        LayeredConfig all = config("ensemble-moves", ensemble.hosts());
+        ZooKeeperClient a = client("a", pinned);
+        ZooKeeperClient b = client("b", all)) {
+      Transitions seen = new Transitions();
+      LeaderElection aLeads = a.leaderElection("job", "A", seen.of("A")).start();
+      assertThat(aLeads.awaitLeadership(Duration.ofSeconds(10))).isTrue();
+      LeaderElection bLeads = b.leaderElection("job", "B", seen.of("B")).start();
+      String before = ensemble.status();
+      long killedAt = System.nanoTime();
+      ensemble.kill(member);
+      try {
+        Watch w = watch(aLeads, bLeads, killedAt, true);
+        System.out.printf("[zk-ensemble] killed member %d, the only one A's client knows (ensemble before:%n%s); A gave up leading after %d ms; "
+                + "leader %s, confirmed by ZooKeeper, %d ms after the kill (session timeout %d ms); samples %d, both leading %d%n",
+            member, before.strip(), w.aGaveUpMs(), w.leader(), w.leaderMs(), SESSION.toMillis(), w.samples(), w.both());
+        assertThat(w.both()).as("never two leaders").isZero();
+        assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
+        assertThat(w.leader()).isEqualTo("B");
+        assertThat(w.aGaveUpMs()).as("A stops leading (on its connection's suspension) before B leads").isBetween(0L, w.leaderMs());
+        // the ensemble expires A's session on a tick after the timeout (500 ms ticks), then tells B; measured
+        // 4.2 to 4.9 s on a busy 2-core machine (the kill script's own start included)
+        assertThat(w.leaderMs()).as("B leads within the session timeout plus a tick and a notification").isBetween(0L, SESSION.toMillis() + 2000);
+      } finally {
+        ensemble.start(member);
+      }
+    }
+  }
+
+  @Test
+  @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
+  void twoHoldersOfALockNeverOverlapWhenAMemberDies() throws Exception {
+    try (LayeredConfig config = config("ensemble-lock", ensemble.hosts());
+        ZooKeeperClient a = client("a", config);
+        ZooKeeperClient b = client("b", config);
+        ZooKeeperClient c = client("c", config)) {
+      AtomicInteger inside = new AtomicInteger();
+      AtomicLong overlaps = new AtomicLong();
+      AtomicLong acquired = new AtomicLong();
+      AtomicLong invalid = new AtomicLong();
+      ConcurrentMap<ErrorCode, AtomicLong> failures = new ConcurrentHashMap<>();
+      AtomicBoolean stop = new AtomicBoolean();
+      List<Thread> workers = new ArrayList<>();
+      for (ZooKeeperClient z : List.of(a, b, c)) {
+        DistributedLock lock = z.lock("job");
+        Thread t = new Thread(() -> {
+          while (!stop.get()) {
+            try (DistributedLock.Lease lease = lock.acquire(Duration.ofSeconds(5))) {
+              acquired.incrementAndGet();
+              if (!lease.isValid()) {
+                invalid.incrementAndGet(); // the contract: do no work under a lease that is not valid
+                continue;
+              }
+              if (inside.incrementAndGet() > 1) {
+                overlaps.incrementAndGet();
+              }
+              try {
+                Thread.sleep(5); // the work done under the lock
+              } finally {
+                inside.decrementAndGet();
+              }
+            } catch (SkiffException e) {
+              failures.computeIfAbsent(e.code(), k -> new AtomicLong()).incrementAndGet();
+              if (e.code() == ErrorCode.UNAVAILABLE) {
+                // a caller's retry delay: UNAVAILABLE comes at once while the client moves, and a loop
+                // without one (20,000 calls in 8 s, seen) starves the ensemble's re-election on 2 cores
+                try {
+                  Thread.sleep(50);
+                } catch (InterruptedException stopped) {
+                  return;
+                }
+              }
+            } catch (InterruptedException e) {
+              return;
+            }
+          }
+        }, "lock-load-" + z.hashCode());
+        t.start();
+        workers.add(t);
+      }
+      await("the load runs").atMost(Duration.ofSeconds(10)).until(() -> acquired.get() >= 50);
+      int member = memberOf(a);
+      String status = ensemble.status();
+      long killedAt = System.nanoTime();
+      ensemble.kill(member);
+      long before = acquired.get(); // once the member's process is gone
+      long deadline = killedAt + RESUME.toNanos();
+      while (acquired.get() < before + 100 && System.nanoTime() < deadline) {
+        Thread.sleep(10); // polled against the deadline above
+      }
+      long resumedMs = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
+      long after = acquired.get() - before;
+      stop.set(true);
+      for (Thread t : workers) {
+        t.join(20_000);
+      }
+      try {
+        System.out.printf("[zk-ensemble] lock under the kill of member %d (ensemble before:%n%s): acquisitions %d (%d until the member was gone), "
+                + "%d after the member was gone within %d ms of the kill, invalid leases %d, failed %s, overlaps %d%n",
+            member, status.strip(), acquired.get(), before, after, resumedMs, invalid.get(), failures, overlaps.get());
+        assertThat(overlaps.get()).as("two holders never overlap").isZero();
+        assertThat(after).as("the lock is taken 100 times within " + RESUME.toSeconds() + " s of the kill").isGreaterThanOrEqualTo(100);
+      } finally {
+        ensemble.start(member);
+      }
+    }
+  }
+}
