@@ -1,0 +1,180 @@
+package dev.skiff.benchmarks;
+
+import com.example.greeter.Greeter;
+import com.example.greeter.proto.HelloRequest;
+import com.example.greeter.proto.HelloResponse;
+import dev.skiff.gateway.Gateway;
+import dev.skiff.gateway.GatewayOptions;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Semaphore;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * The HTTP gateway beside direct RPC, in one run: the greeter and the gateway in this JVM on the broker
+ * of {@link Bench#brokerUri()}, then, alternating in blocks, wrk (Debian's, as a separate process) at
+ * 64 connections posting {@code {"name":"Ada"}} to {@code /v1/greeter/hello}, and this JVM's own client
+ * calling {@code com.example.greeter/hello} with 64 calls in flight. Each block reports calls per second
+ * and the median round trip; at the end, the medians of the rounds' throughput ratios (gateway / direct)
+ * and of the differences of the medians (gateway − direct).
+ *
+ * <pre>
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.GatewayInterleaved [ROUNDS] [BLOCK_SECONDS] [WARMUP_SECONDS] [WRK_THREADS]
+ * </pre>
+ *
+ * <p>Defaults: 5 rounds, 10-s blocks, 20 s of warm-up of each side, 1 wrk thread (wrk shares the
+ * machine's cores with the gateway, the service and the broker; one thread keeps 64 connections busy).
+ */
+public final class GatewayInterleaved {
+  private static final int CONNECTIONS = 64;
+  private static final Pattern RPS = Pattern.compile("Requests/sec:\\s+([0-9.]+)");
+  private static final Pattern P50 = Pattern.compile("\\s50%\\s+([0-9.]+)(us|ms|s)");
+  private static final Pattern NON_2XX = Pattern.compile("Non-2xx or 3xx responses:\\s+(\\d+)");
+
+  private GatewayInterleaved() {}
+
+  /** One block's figures. */
+  private record Block(double callsPerSecond, double medianMicros) {}
+
+  /**
+   * Runs the comparison.
+   *
+   * @param args see the class comment
+   * @throws Exception when the broker cannot be reached, wrk is missing or a call fails
+   */
+  public static void main(String[] args) throws Exception {
+    int rounds = args.length > 0 ? Integer.parseInt(args[0]) : 5;
+    int block = args.length > 1 ? Integer.parseInt(args[1]) : 10;
+    int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 20;
+    int wrkThreads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+    Path script = Files.createTempFile("skiff-gateway-bench", ".lua");
+    Files.writeString(script, "wrk.method = \"POST\"\nwrk.body = '{\"name\":\"Ada\"}'\n"
+        + "wrk.headers[\"Content-Type\"] = \"application/json\"\n", StandardCharsets.UTF_8);
+    try (AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-greeter"));
+        AmqpTransport edge = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-gateway"));
+        AmqpTransport calling = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-direct"))) {
+      Server greeter = new Greeter().start(serving);
+      Gateway gateway = Gateway.start(edge, ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0)
+          .withRates(1_000_000, 1_000_000)); // limits checked on every request, never reached
+      Client client = Client.builder().transport(calling).name("bench.direct").build();
+      try {
+        String url = "http://127.0.0.1:" + gateway.port() + "/v1/greeter/hello";
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (gateway.routeCount() == 0) {
+          if (System.nanoTime() > deadline) {
+            throw new IllegalStateException("the gateway learnt no route of the greeter in 30 s");
+          }
+          Thread.sleep(100);
+        }
+        System.out.printf(Locale.ROOT, "warm-up: %d s of each%n", warmup);
+        wrk(url, script, warmup, wrkThreads);
+        direct(client, warmup);
+        List<Double> ratios = new ArrayList<>();
+        List<Double> added = new ArrayList<>();
+        for (int r = 1; r <= rounds; r++) {
+          Block g;
+          Block d;
+          if (r % 2 == 1) {
+            g = wrk(url, script, block, wrkThreads);
+            d = direct(client, block);
+          } else {
+            d = direct(client, block);
+            g = wrk(url, script, block, wrkThreads);
+          }
+          ratios.add(g.callsPerSecond() / d.callsPerSecond());
+          added.add(g.medianMicros() - d.medianMicros());
+          System.out.printf(Locale.ROOT, "round %d: gateway %.0f calls/s p50 %.0f us | direct %.0f calls/s p50 %.0f us | ratio %.3f, +%.0f us%n",
+              r, g.callsPerSecond(), g.medianMicros(), d.callsPerSecond(), d.medianMicros(), ratios.get(r - 1), added.get(r - 1));
+        }
+        System.out.printf(Locale.ROOT, "median throughput ratio (gateway / direct) %.3f; median added to the p50 %.0f us%n",
+            median(ratios), median(added));
+      } finally {
+        client.close();
+        gateway.close();
+        greeter.close();
+      }
+    } finally {
+      Files.deleteIfExists(script);
+    }
+  }
+
+  private static Block wrk(String url, Path script, int seconds, int threads) throws IOException, InterruptedException {
+    Process p = new ProcessBuilder("wrk", "-t" + threads, "-c" + CONNECTIONS, "-d" + seconds + "s", "--latency", "-s", script.toString(), url)
+        .redirectErrorStream(true).start();
+    String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    if (p.waitFor() != 0) {
+      throw new IllegalStateException("wrk failed: " + out);
+    }
+    Matcher bad = NON_2XX.matcher(out);
+    if (bad.find()) {
+      throw new IllegalStateException("the gateway answered " + bad.group(1) + " errors:\n" + out);
+    }
+    Matcher rps = RPS.matcher(out);
+    Matcher p50 = P50.matcher(out);
+    if (!rps.find() || !p50.find()) {
+      throw new IllegalStateException("wrk's output has no Requests/sec or 50%:\n" + out);
+    }
+    double v = Double.parseDouble(p50.group(1));
+    double micros = switch (p50.group(2)) {
+      case "us" -> v;
+      case "ms" -> v * 1000;
+      default -> v * 1_000_000;
+    };
+    return new Block(Double.parseDouble(rps.group(1)), micros);
+  }
+
+  private static Block direct(Client client, int seconds) throws InterruptedException {
+    Semaphore window = new Semaphore(CONNECTIONS);
+    AtomicLong done = new AtomicLong();
+    AtomicLong failed = new AtomicLong();
+    long[] samples = new long[4_000_000];
+    AtomicLong sampled = new AtomicLong();
+    HelloRequest req = HelloRequest.newBuilder().setName("Ada").build();
+    long start = System.nanoTime();
+    long end = start + TimeUnit.SECONDS.toNanos(seconds);
+    while (System.nanoTime() < end) {
+      window.acquire();
+      long t0 = System.nanoTime();
+      client.callAsync(Greeter.NAME, "hello", req, HelloResponse.class).whenComplete((r, e) -> {
+        long i = sampled.getAndIncrement();
+        if (i < samples.length) {
+          samples[(int) i] = System.nanoTime() - t0;
+        }
+        if (e != null) {
+          failed.incrementAndGet();
+        }
+        done.incrementAndGet();
+        window.release();
+      });
+    }
+    long elapsed = System.nanoTime() - start;
+    window.acquire(CONNECTIONS);
+    if (failed.get() > 0) {
+      throw new IllegalStateException(failed.get() + " direct calls failed");
+    }
+    long n = Math.min(sampled.get(), samples.length);
+    long[] sorted = Arrays.copyOf(samples, (int) n);
+    Arrays.sort(sorted);
+    return new Block(done.get() * 1e9 / elapsed, sorted[sorted.length / 2] / 1000.0);
+  }
+
+  private static double median(List<Double> xs) {
+    List<Double> s = new ArrayList<>(xs);
+    s.sort(Double::compare);
+    return s.get(s.size() / 2);
+  }
+}
