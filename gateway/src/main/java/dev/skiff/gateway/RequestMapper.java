@@ -134,7 +134,7 @@ final class RequestMapper {
     Descriptor t = type;
     FieldDescriptor f = null;
     for (int i = 0; i < parts.length; i++) {
-      f = find(t, parts[i]);
+      f = UnknownJsonField.field(t, parts[i]);
       if (f == null) {
         throw new IllegalArgumentException("no field " + Printable.of(fieldPath) + " in " + type.getFullName());
       }
@@ -149,19 +149,6 @@ final class RequestMapper {
       throw new IllegalArgumentException(Printable.of(fieldPath) + " is a message or map field, not a value");
     }
     return f;
-  }
-
-  private static FieldDescriptor find(Descriptor t, String name) {
-    FieldDescriptor f = t.findFieldByName(name);
-    if (f != null) {
-      return f;
-    }
-    for (FieldDescriptor x : t.getFields()) {
-      if (x.getJsonName().equals(name)) {
-        return x;
-      }
-    }
-    return null;
   }
 
   /** Sets the field at a path to values (several only for a repeated field). */
@@ -181,7 +168,7 @@ final class RequestMapper {
     List<FieldDescriptor> fields = new ArrayList<>();
     Message.Builder at = root;
     for (int i = 0; i < parts.length - 1; i++) {
-      FieldDescriptor f = find(at.getDescriptorForType(), parts[i]);
+      FieldDescriptor f = UnknownJsonField.field(at.getDescriptorForType(), parts[i]);
       Message.Builder next = ((Message) at.getField(f)).toBuilder();
       chain.add(at);
       fields.add(f);

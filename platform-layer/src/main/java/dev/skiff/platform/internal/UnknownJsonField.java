@@ -102,8 +102,12 @@ public final class UnknownJsonField {
     return Optional.empty();
   }
 
-  /** @return the field a JSON key names (its proto name or its JSON name, as the parser accepts), or null */
-  private static FieldDescriptor field(Descriptor type, String key) {
+  /**
+   * @param type a message type
+   * @param key a JSON key or a query parameter's name
+   * @return the field it names (its proto name or its JSON name, as protobuf's JSON parser accepts), or null
+   */
+  public static FieldDescriptor field(Descriptor type, String key) {
     FieldDescriptor f = type.findFieldByName(key);
     if (f != null) {
       return f;
