@@ -1,11 +1,13 @@
 package dev.skiff.service.cassandra;
 
+import dev.skiff.service.Scripts;
 import dev.skiff.service.TestStores;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.TimeUnit;
 
@@ -15,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * it without touching the shared one. A node still running when the JVM exits is killed then.
  */
 public final class CassandraProcess implements AutoCloseable {
-  private static final Path SCRIPT = Path.of("..", "scripts", "cassandra", "cassandra.sh").toAbsolutePath().normalize();
+  private static final Path SCRIPT = Scripts.of("cassandra/cassandra.sh");
 
   /** Where the node keeps its data and logs. */
   public final Path dir;
@@ -78,23 +80,7 @@ public final class CassandraProcess implements AutoCloseable {
   }
 
   private void run(String... args) {
-    List<String> cmd = new java.util.ArrayList<>(List.of("bash", SCRIPT.toString()));
-    cmd.addAll(List.of(args));
-    try {
-      Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT).start();
-      if (!p.waitFor(180, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("cassandra.sh " + args[0] + " did not finish in 180 s");
-      }
-      if (p.exitValue() != 0) {
-        throw new IllegalStateException("cassandra.sh " + String.join(" ", args) + " failed (exit " + p.exitValue() + "); see " + dir.resolve("logs"));
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot run " + SCRIPT + ": " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    Scripts.run(SCRIPT, Map.of(), Duration.ofSeconds(180), dir.resolve("logs"), args);
   }
 
   @Override

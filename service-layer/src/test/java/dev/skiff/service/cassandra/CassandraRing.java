@@ -1,13 +1,13 @@
 package dev.skiff.service.cassandra;
 
+import dev.skiff.service.Scripts;
 import dev.skiff.service.TestStores;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A 2- or 3-node Cassandra ring of a test's own, run by the project's scripts/cassandra/ring.sh: node 1
@@ -17,7 +17,7 @@ import java.util.concurrent.TimeUnit;
  * Closing kills the nodes (SIGKILL): their data is the test's, thrown away, and a drain takes 10 s a node.
  */
 final class CassandraRing implements AutoCloseable {
-  private static final Path SCRIPT = Path.of("..", "scripts", "cassandra", "ring.sh").toAbsolutePath().normalize();
+  private static final Path SCRIPT = Scripts.of("cassandra/ring.sh");
   private static final List<String> ALL = List.of("127.0.0.2", "127.0.0.3", "127.0.0.4");
 
   private final List<String> addresses;
@@ -78,28 +78,10 @@ final class CassandraRing implements AutoCloseable {
   }
 
   private void run(String... args) {
-    List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString()));
-    cmd.addAll(List.of(args));
-    try {
-      ProcessBuilder b = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.INHERIT);
-      b.environment().putAll(Map.of(
-          "SKIFF_RING_NATIVE_PORT", Integer.toString(nativePort),
-          "SKIFF_RING_STORAGE_PORT", Integer.toString(storagePort),
-          "SKIFF_RING_ADDRESSES", String.join(" ", addresses)));
-      Process p = b.start();
-      if (!p.waitFor(240, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("ring.sh " + args[0] + " did not finish in 240 s");
-      }
-      if (p.exitValue() != 0) {
-        throw new IllegalStateException("ring.sh " + String.join(" ", args) + " failed (exit " + p.exitValue() + "); see " + dir);
-      }
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot run " + SCRIPT + ": " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    Scripts.run(SCRIPT, Map.of(
+        "SKIFF_RING_NATIVE_PORT", Integer.toString(nativePort),
+        "SKIFF_RING_STORAGE_PORT", Integer.toString(storagePort),
+        "SKIFF_RING_ADDRESSES", String.join(" ", addresses)), Duration.ofSeconds(240), dir, args);
   }
 
   @Override

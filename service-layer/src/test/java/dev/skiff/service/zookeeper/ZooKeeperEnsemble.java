@@ -1,13 +1,13 @@
 package dev.skiff.service.zookeeper;
 
+import dev.skiff.service.Scripts;
 import dev.skiff.service.TestStores;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
+import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 import java.util.stream.IntStream;
 
 /**
@@ -17,7 +17,7 @@ import java.util.stream.IntStream;
  * exits is killed then.
  */
 final class ZooKeeperEnsemble implements AutoCloseable {
-  private static final Path SCRIPT = Path.of("..", "scripts", "zookeeper", "ensemble.sh").toAbsolutePath().normalize();
+  private static final Path SCRIPT = Scripts.of("zookeeper/ensemble.sh");
 
   private final Path dir;
   private final List<Integer> clientPorts = ports();
@@ -81,30 +81,10 @@ final class ZooKeeperEnsemble implements AutoCloseable {
   }
 
   private String run(String... args) {
-    List<String> cmd = new ArrayList<>(List.of("bash", SCRIPT.toString()));
-    cmd.addAll(List.of(args));
-    try {
-      ProcessBuilder b = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.INHERIT);
-      b.environment().putAll(Map.of(
-          "SKIFF_ZK_CLIENT_PORTS", join(clientPorts),
-          "SKIFF_ZK_PEER_PORTS", join(peerPorts),
-          "SKIFF_ZK_ELECTION_PORTS", join(electionPorts)));
-      Process p = b.start();
-      String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
-      if (!p.waitFor(120, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-        throw new IllegalStateException("ensemble.sh " + args[0] + " did not finish in 120 s");
-      }
-      if (p.exitValue() != 0) {
-        throw new IllegalStateException("ensemble.sh " + String.join(" ", args) + " failed (exit " + p.exitValue() + "); see " + dir);
-      }
-      return out;
-    } catch (IOException e) {
-      throw new IllegalStateException("cannot run " + SCRIPT + ": " + e, e);
-    } catch (InterruptedException e) {
-      Thread.currentThread().interrupt();
-      throw new IllegalStateException("interrupted", e);
-    }
+    return Scripts.run(SCRIPT, Map.of(
+        "SKIFF_ZK_CLIENT_PORTS", join(clientPorts),
+        "SKIFF_ZK_PEER_PORTS", join(peerPorts),
+        "SKIFF_ZK_ELECTION_PORTS", join(electionPorts)), Duration.ofSeconds(120), dir, args);
   }
 
   private static String join(List<Integer> ports) {
