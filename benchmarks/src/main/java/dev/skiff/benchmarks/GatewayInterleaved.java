@@ -47,8 +47,32 @@ public final class GatewayInterleaved {
 
   private GatewayInterleaved() {}
 
-  /** One block's figures. */
-  private record Block(double callsPerSecond, double medianMicros) {}
+  private static final Pattern TIME = Pattern.compile("^skiff-cpu ([0-9.]+) ([0-9.]+)$", Pattern.MULTILINE);
+
+  /**
+   * One block's figures; CPU per call in microseconds: of this JVM (gateway, greeter and direct client),
+   * of the broker (when {@code scripts/bench-broker.sh} started it) and of wrk (0 for the direct side).
+   */
+  private record Block(double callsPerSecond, double medianMicros, double jvmCpu, double brokerCpu, double wrkCpu,
+      double jvmKernelCpu, double switches) {
+    double totalCpu() {
+      return jvmCpu + brokerCpu + wrkCpu;
+    }
+  }
+
+  /** CPU ticks of this JVM (all, in the kernel) and of the broker, and this JVM's context switches, at one moment. */
+  private record Ticks(long jvm, long jvmKernel, long broker, long switches) {
+    static Ticks now(Path broker) {
+      long[] self = CpuPerCall.ticks(CpuPerCall.SELF);
+      return new Ticks(self[0], self[1], broker == null ? 0 : CpuPerCall.ticks(broker)[0], Interleaved.contextSwitches());
+    }
+
+    Block block(Ticks later, double callsPerSecond, double medianMicros, double calls, double wrkCpu) {
+      return new Block(callsPerSecond, medianMicros, (later.jvm - jvm) * CpuPerCall.TICK_MICROS / calls,
+          (later.broker - broker) * CpuPerCall.TICK_MICROS / calls, wrkCpu, (later.jvmKernel - jvmKernel) * CpuPerCall.TICK_MICROS / calls,
+          (later.switches - switches) / calls);
+    }
+  }
 
   /**
    * Runs the comparison.
@@ -99,6 +123,10 @@ public final class GatewayInterleaved {
           added.add(g.medianMicros() - d.medianMicros());
           System.out.printf(Locale.ROOT, "round %d: gateway %.0f calls/s p50 %.0f us | direct %.0f calls/s p50 %.0f us | ratio %.3f, +%.0f us%n",
               r, g.callsPerSecond(), g.medianMicros(), d.callsPerSecond(), d.medianMicros(), ratios.get(r - 1), added.get(r - 1));
+          System.out.printf(Locale.ROOT, "  per call: gateway cpu jvm %.1f (kernel %.1f) broker %.1f wrk %.1f total %.1f us, %.2f switches"
+                  + " | direct cpu jvm %.1f (kernel %.1f) broker %.1f total %.1f us, %.2f switches%n",
+              g.jvmCpu(), g.jvmKernelCpu(), g.brokerCpu(), g.wrkCpu(), g.totalCpu(), g.switches(), d.jvmCpu(), d.jvmKernelCpu(),
+              d.brokerCpu(), d.totalCpu(), d.switches());
         }
         System.out.printf(Locale.ROOT, "median throughput ratio (gateway / direct) %.3f; median added to the p50 %.0f us%n",
             median(ratios), median(added));
@@ -113,9 +141,12 @@ public final class GatewayInterleaved {
   }
 
   private static Block wrk(String url, Path script, int seconds, int threads) throws IOException, InterruptedException {
-    Process p = new ProcessBuilder("wrk", "-t" + threads, "-c" + CONNECTIONS, "-d" + seconds + "s", "--latency", "-s", script.toString(), url)
+    Path broker = CpuPerCall.findBroker();
+    Ticks before = Ticks.now(broker);
+    Process p = new ProcessBuilder("/usr/bin/time", "-f", "skiff-cpu %U %S", "wrk", "-t" + threads, "-c" + CONNECTIONS, "-d" + seconds + "s", "--latency", "-s", script.toString(), url)
         .redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    Ticks after = Ticks.now(broker);
     if (p.waitFor() != 0) {
       throw new IllegalStateException("wrk failed: " + out);
     }
@@ -134,7 +165,14 @@ public final class GatewayInterleaved {
       case "ms" -> v * 1000;
       default -> v * 1_000_000;
     };
-    return new Block(Double.parseDouble(rps.group(1)), micros);
+    Matcher time = TIME.matcher(out);
+    if (!time.find()) {
+      throw new IllegalStateException("no CPU time of wrk from /usr/bin/time:\n" + out);
+    }
+    double callsPerSecond = Double.parseDouble(rps.group(1));
+    double calls = callsPerSecond * seconds;
+    double wrkCpu = (Double.parseDouble(time.group(1)) + Double.parseDouble(time.group(2))) * 1e6 / calls;
+    return before.block(after, callsPerSecond, micros, calls, wrkCpu);
   }
 
   private static Block direct(Client client, int seconds) throws InterruptedException {
@@ -144,6 +182,8 @@ public final class GatewayInterleaved {
     long[] samples = new long[4_000_000];
     AtomicLong sampled = new AtomicLong();
     HelloRequest req = HelloRequest.newBuilder().setName("Ada").build();
+    Path broker = CpuPerCall.findBroker();
+    Ticks before = Ticks.now(broker);
     long start = System.nanoTime();
     long end = start + TimeUnit.SECONDS.toNanos(seconds);
     while (System.nanoTime() < end) {
@@ -163,13 +203,15 @@ public final class GatewayInterleaved {
     }
     long elapsed = System.nanoTime() - start;
     window.acquire(CONNECTIONS);
+    Ticks after = Ticks.now(broker);
     if (failed.get() > 0) {
       throw new IllegalStateException(failed.get() + " direct calls failed");
     }
     long n = Math.min(sampled.get(), samples.length);
     long[] sorted = Arrays.copyOf(samples, (int) n);
     Arrays.sort(sorted);
-    return new Block(done.get() * 1e9 / elapsed, sorted[sorted.length / 2] / 1000.0);
+    double calls = done.get();
+    return before.block(after, calls * 1e9 / elapsed, sorted[sorted.length / 2] / 1000.0, calls, 0);
   }
 
   private static double median(List<Double> xs) {

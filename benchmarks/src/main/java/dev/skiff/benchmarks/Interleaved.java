@@ -198,7 +198,7 @@ public final class Interleaved {
    * @return the context switches (voluntary and not) of every thread of this JVM so far, from
    *     {@code /proc/self/task/}{@code *}{@code /status}; 0 where that cannot be read
    */
-  private static long contextSwitches() {
+  static long contextSwitches() {
     long n = 0;
     try (DirectoryStream<Path> tasks = Files.newDirectoryStream(Path.of("/proc/self/task"))) {
       for (Path task : tasks) {
