@@ -3,6 +3,7 @@ package dev.skiff.kernel.config;
 import static dev.skiff.kernel.config.ConfigFixture.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.Refusals;
 import dev.skiff.platform.config.Config;
 import dev.skiff.proto.v1.ConfigChange;
 import dev.skiff.proto.v1.ConfigEdit;
@@ -114,7 +115,7 @@ class CassandraConfigTest {
     assertThat(log.getChangesList()).extracting(ConfigChange::getId).containsExactly(10L, 9L, 8L, 7L, 6L, 5L, 4L, 3L, 2L, 1L);
     // a change made against a version older than its layer's newest is refused whichever copy gets it
     for (int i = 0; i < 4; i++) {
-      ConfigFixture.assertRefused(() -> f.set(admin, layer("s1", "", ""), "n", "0", 9), dev.skiff.platform.ErrorCode.CONFLICT);
+      Refusals.assertRefused(() -> f.set(admin, layer("s1", "", ""), "n", "0", 9), dev.skiff.platform.ErrorCode.CONFLICT);
     }
     assertThat(f.get(admin, "s1", "", "", "n", false).getJson()).isEqualTo("10");
   }

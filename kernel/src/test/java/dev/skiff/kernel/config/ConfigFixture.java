@@ -1,11 +1,9 @@
 package dev.skiff.kernel.config;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.Closer;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.ErrorCode;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
@@ -23,10 +21,8 @@ import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.SetConfigRequest;
 import dev.skiff.proto.v1.UserResponse;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Supplier;
 
 /**
  * What the config tests share: a kernel with a login service (an administrator to sign in with) and a
@@ -36,7 +32,7 @@ final class ConfigFixture implements AutoCloseable {
   static final String ADMIN_PASSWORD = "config-admin-pass";
 
   private final String uri;
-  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private final Closer toClose = new Closer();
   private Kernel loginKernel;
   private Kernel configKernel;
   private Client client;
@@ -137,31 +133,9 @@ final class ConfigFixture implements AutoCloseable {
         .setPath(path).setExplain(explain).build(), ConfigView.class);
   }
 
-  static SkiffException refusal(Supplier<?> call) {
-    try {
-      call.get();
-    } catch (SkiffException e) {
-      return e;
-    }
-    throw new AssertionError("the call was not refused");
-  }
-
-  static void assertRefused(Supplier<?> call, ErrorCode code, String... words) {
-    SkiffException e = refusal(call);
-    assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
-    if (words.length > 0) {
-      assertThat(e.getMessage()).contains(words);
-    }
-  }
 
   @Override
   public void close() {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      try {
-        toClose.get(i).close();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }
+    toClose.close();
   }
 }

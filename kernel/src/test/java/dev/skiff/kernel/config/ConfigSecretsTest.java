@@ -1,7 +1,7 @@
 package dev.skiff.kernel.config;
 
 import static dev.skiff.kernel.config.ConfigFixture.layer;
-import static dev.skiff.kernel.config.ConfigFixture.refusal;
+import static dev.skiff.kernel.Refusals.refusal;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.platform.ErrorCode;

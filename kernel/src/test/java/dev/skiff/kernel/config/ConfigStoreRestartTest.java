@@ -4,6 +4,7 @@ import static dev.skiff.kernel.config.ConfigFixture.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.skiff.kernel.Refusals;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
@@ -37,7 +38,7 @@ class ConfigStoreRestartTest {
       ConfigChange second = f.set(admin, layer("greeter", "", ""), "greeting", "\"hello\"");
 
       node.stop();
-      SkiffException down = ConfigFixture.refusal(() -> f.set(admin, layer("greeter", "", ""), "greeting", "\"lost\"", second.getId()));
+      SkiffException down = Refusals.refusal(() -> f.set(admin, layer("greeter", "", ""), "greeting", "\"lost\"", second.getId()));
       assertThat(down.code()).as(down.getMessage()).isIn(ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT);
 
       node.start();

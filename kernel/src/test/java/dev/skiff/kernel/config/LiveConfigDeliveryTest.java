@@ -1,6 +1,6 @@
 package dev.skiff.kernel.config;
 
-import static dev.skiff.kernel.config.ConfigFixture.assertRefused;
+import static dev.skiff.kernel.Refusals.assertRefused;
 import static dev.skiff.kernel.config.ConfigFixture.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;

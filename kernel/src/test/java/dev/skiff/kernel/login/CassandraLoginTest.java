@@ -1,7 +1,7 @@
 package dev.skiff.kernel.login;
 
 import static dev.skiff.kernel.login.LoginFixture.ADMIN_PASSWORD;
-import static dev.skiff.kernel.login.LoginFixture.assertRefused;
+import static dev.skiff.kernel.Refusals.assertRefused;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import com.nimbusds.jwt.SignedJWT;

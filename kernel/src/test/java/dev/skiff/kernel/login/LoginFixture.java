@@ -1,11 +1,9 @@
 package dev.skiff.kernel.login;
 
-import static org.assertj.core.api.Assertions.assertThat;
 
 import com.codahale.metrics.MetricRegistry;
+import dev.skiff.kernel.Closer;
 import dev.skiff.kernel.Kernel;
-import dev.skiff.platform.ErrorCode;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
@@ -22,11 +20,9 @@ import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.UserResponse;
 import com.google.protobuf.StringValue;
 import java.time.Clock;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.function.Supplier;
 
 /**
  * What the login tests share: a login service in a kernel on a broker connection of its own, a client on
@@ -37,7 +33,7 @@ final class LoginFixture implements AutoCloseable {
   static final String ADMIN_PASSWORD = "first-admin-pass";
 
   private final String uri;
-  private final List<AutoCloseable> toClose = new ArrayList<>();
+  private final Closer toClose = new Closer();
   final String probeName = "test.probe" + UUID.randomUUID().toString().substring(0, 8);
   LoginService login;
   Kernel kernel;
@@ -127,31 +123,9 @@ final class LoginFixture implements AutoCloseable {
     return as(token).call(probeName, endpoint, StringValue.of("x"), StringValue.class).getValue();
   }
 
-  static SkiffException refusal(Supplier<?> call) {
-    try {
-      call.get();
-    } catch (SkiffException e) {
-      return e;
-    }
-    throw new AssertionError("the call was not refused");
-  }
-
-  static void assertRefused(Supplier<?> call, ErrorCode code, String... words) {
-    SkiffException e = refusal(call);
-    assertThat(e.code()).as(e.getMessage()).isEqualTo(code);
-    if (words.length > 0) {
-      assertThat(e.getMessage()).contains(words);
-    }
-  }
 
   @Override
   public void close() {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      try {
-        toClose.get(i).close();
-      } catch (Exception e) {
-        throw new IllegalStateException(e);
-      }
-    }
+    toClose.close();
   }
 }

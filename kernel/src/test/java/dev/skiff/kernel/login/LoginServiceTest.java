@@ -1,8 +1,8 @@
 package dev.skiff.kernel.login;
 
 import static dev.skiff.kernel.login.LoginFixture.ADMIN_PASSWORD;
-import static dev.skiff.kernel.login.LoginFixture.assertRefused;
-import static dev.skiff.kernel.login.LoginFixture.refusal;
+import static dev.skiff.kernel.Refusals.assertRefused;
+import static dev.skiff.kernel.Refusals.refusal;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
