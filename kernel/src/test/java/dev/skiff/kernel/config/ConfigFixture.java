@@ -1,14 +1,10 @@
 package dev.skiff.kernel.config;
 
 
-import dev.skiff.kernel.Closer;
+import dev.skiff.kernel.KernelFixture;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
-import dev.skiff.platform.config.Settings;
-import dev.skiff.platform.security.ServiceIdentities;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.ConfigChange;
@@ -28,18 +24,15 @@ import java.util.Map;
  * What the config tests share: a kernel with a login service (an administrator to sign in with) and a
  * config service on a broker connection of its own, and a client on another connection.
  */
-final class ConfigFixture implements AutoCloseable {
+final class ConfigFixture extends KernelFixture {
   static final String ADMIN_PASSWORD = "config-admin-pass";
 
-  private final String uri;
-  private final Closer toClose = new Closer();
   private Kernel loginKernel;
   private Kernel configKernel;
-  private Client client;
   ConfigService config;
 
   ConfigFixture(String uri) {
-    this.uri = uri;
+    super(uri);
   }
 
   /** Starts the login service (once) and a config service on a store (the previous one must be stopped). */
@@ -50,17 +43,10 @@ final class ConfigFixture implements AutoCloseable {
   /** As {@link #start(ConfigStore)}, with a cipher for secrets (or none: secrets refused). */
   ConfigService start(ConfigStore store, java.util.Optional<SecretCipher> cipher) {
     if (loginKernel == null) {
-      Transport t = AmqpTransport.connect(uri);
-      toClose.add(t);
-      loginKernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
-          List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
-      toClose.add(loginKernel);
+      loginKernel = startKernel(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)));
     }
-    Transport t = AmqpTransport.connect(uri);
-    toClose.add(t);
     config = new ConfigService(store, cipher, Clock.systemUTC(), 100);
-    configKernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(config), 0);
-    toClose.add(configKernel);
+    configKernel = startKernel(config);
     return config;
   }
 
@@ -73,23 +59,11 @@ final class ConfigFixture implements AutoCloseable {
     configKernel.close();
   }
 
-  Client client() {
-    if (client == null) {
-      client = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build();
-      toClose.add(client);
-    }
-    return client;
-  }
-
   /** A client calling as a service (the test broker's shared user may act as any). */
   Client asService(String service) {
     Client c = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().name(service).build();
     toClose.add(c);
     return c;
-  }
-
-  Client as(String token) {
-    return client().withScope(CallScope.forUser(token));
   }
 
   String login(String user, String password) {
@@ -134,8 +108,4 @@ final class ConfigFixture implements AutoCloseable {
   }
 
 
-  @Override
-  public void close() {
-    toClose.close();
-  }
 }

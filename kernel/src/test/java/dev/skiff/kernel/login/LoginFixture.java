@@ -2,17 +2,12 @@ package dev.skiff.kernel.login;
 
 
 import com.codahale.metrics.MetricRegistry;
-import dev.skiff.kernel.Closer;
+import dev.skiff.kernel.KernelFixture;
 import dev.skiff.kernel.Kernel;
-import dev.skiff.platform.client.CallScope;
-import dev.skiff.platform.client.Client;
-import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.Access;
-import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
-import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.LoginRequest;
@@ -21,7 +16,6 @@ import dev.skiff.proto.v1.UserResponse;
 import com.google.protobuf.StringValue;
 import java.time.Clock;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -29,20 +23,17 @@ import java.util.UUID;
  * another, and a probe service on a third connection (another process, as far as the broker can tell)
  * whose endpoints check session tokens with the default verifier every {@link Server} has.
  */
-final class LoginFixture implements AutoCloseable {
+final class LoginFixture extends KernelFixture {
   static final String ADMIN_PASSWORD = "first-admin-pass";
 
-  private final String uri;
-  private final Closer toClose = new Closer();
   final String probeName = "test.probe" + UUID.randomUUID().toString().substring(0, 8);
   LoginService login;
   Kernel kernel;
-  Client client;
   Server probe;
   MetricRegistry probeMetrics;
 
   LoginFixture(String uri) {
-    this.uri = uri;
+    super(uri);
   }
 
   /** Starts a login service on a store (the previous one, if any, must be stopped first). */
@@ -52,25 +43,13 @@ final class LoginFixture implements AutoCloseable {
 
   /** Starts a login service made elsewhere (the previous one, if any, must be stopped first). */
   LoginService startLogin(LoginService service) {
-    Transport t = AmqpTransport.connect(uri);
     login = service;
-    kernel = Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(login), 0);
-    toClose.add(t);
-    toClose.add(kernel);
+    kernel = startKernel(login);
     return login;
   }
 
   void stopLogin() {
     kernel.close();
-  }
-
-  /** The client (a tool, on its own connection). */
-  Client client() {
-    if (client == null) {
-      client = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build();
-      toClose.add(client);
-    }
-    return client;
   }
 
   /** Starts the probe: whoami (signed in), config (ADMIN.CONFIG), admin (ADMIN), greeter-routes (ADMIN.ROUTES:com.example.greeter). */
@@ -104,10 +83,6 @@ final class LoginFixture implements AutoCloseable {
     return u == null ? "-" : u.user();
   }
 
-  Client as(String token) {
-    return client().withScope(CallScope.forUser(token));
-  }
-
   Session login(String user, String password) {
     return client().call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(), Session.class);
   }
@@ -124,8 +99,4 @@ final class LoginFixture implements AutoCloseable {
   }
 
 
-  @Override
-  public void close() {
-    toClose.close();
-  }
 }
