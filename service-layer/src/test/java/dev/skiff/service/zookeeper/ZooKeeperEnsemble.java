@@ -67,6 +67,17 @@ final class ZooKeeperEnsemble implements AutoCloseable {
     return run("status", dir.toString());
   }
 
+  /** @return the member (1 to 3) that is the ensemble's leader now */
+  int leader() {
+    for (String line : status().split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 0 && f[f.length - 1].equals("leader")) {
+        return Integer.parseInt(f[0].substring("member".length()));
+      }
+    }
+    throw new IllegalStateException("no leader: " + status());
+  }
+
   private void killAll() {
     for (int n = 1; n <= 3; n++) {
       try {

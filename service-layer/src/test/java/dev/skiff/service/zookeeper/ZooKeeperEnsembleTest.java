@@ -73,7 +73,11 @@ class ZooKeeperEnsembleTest {
   }
 
   private static ZooKeeperClient client(String name, LayeredConfig config) {
-    return ZooKeeperClient.builder().name(name).config(config).healthChecks(new HealthCheckRegistry()).metrics(new MetricRegistry()).build().start();
+    return client(name, config, new MetricRegistry());
+  }
+
+  private static ZooKeeperClient client(String name, LayeredConfig config, MetricRegistry metrics) {
+    return ZooKeeperClient.builder().name(name).config(config).healthChecks(new HealthCheckRegistry()).metrics(metrics).build().start();
   }
 
   /** @return the member the client is connected to now */
@@ -217,10 +221,12 @@ class ZooKeeperEnsembleTest {
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
   void twoHoldersOfALockNeverOverlapWhenAMemberDies() throws Exception {
+    int kills = Integer.getInteger("skiff.zk.kills", 2);
+    MetricRegistry metrics = new MetricRegistry();
     try (LayeredConfig config = config("ensemble-lock", ensemble.hosts());
-        ZooKeeperClient a = client("a", config);
-        ZooKeeperClient b = client("b", config);
-        ZooKeeperClient c = client("c", config)) {
+        ZooKeeperClient a = client("a", config, metrics);
+        ZooKeeperClient b = client("b", config, metrics);
+        ZooKeeperClient c = client("c", config, metrics)) {
       AtomicInteger inside = new AtomicInteger();
       AtomicLong overlaps = new AtomicLong();
       AtomicLong acquired = new AtomicLong();
@@ -265,31 +271,49 @@ class ZooKeeperEnsembleTest {
         t.start();
         workers.add(t);
       }
-      await("the load runs").atMost(Duration.ofSeconds(10)).until(() -> acquired.get() >= 50);
-      int member = memberOf(a);
-      String status = ensemble.status();
-      long killedAt = System.nanoTime();
-      ensemble.kill(member);
-      long before = acquired.get(); // once the member's process is gone
-      long deadline = killedAt + RESUME.toNanos();
-      while (acquired.get() < before + 100 && System.nanoTime() < deadline) {
-        Thread.sleep(10); // polled against the deadline above
-      }
-      long resumedMs = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
-      long after = acquired.get() - before;
-      stop.set(true);
-      for (Thread t : workers) {
-        t.join(20_000);
-      }
+      List<Long> resumes = new ArrayList<>();
       try {
-        System.out.printf("[zk-ensemble] lock under the kill of member %d (ensemble before:%n%s): acquisitions %d (%d until the member was gone), "
-                + "%d after the member was gone within %d ms of the kill, invalid leases %d, failed %s, overlaps %d%n",
-            member, status.strip(), acquired.get(), before, after, resumedMs, invalid.get(), failures, overlaps.get());
-        assertThat(overlaps.get()).as("two holders never overlap").isZero();
-        assertThat(after).as("the lock is taken 100 times within " + RESUME.toSeconds() + " s of the kill").isGreaterThanOrEqualTo(100);
+        for (int k = 1; k <= kills; k++) {
+          long warm = acquired.get();
+          await("the load runs").atMost(Duration.ofSeconds(30)).until(() -> acquired.get() >= warm + 50);
+          // the ensemble's leader: its loss stops every member for the re-election (the case that blocked the lock)
+          int member = ensemble.leader();
+          String status = ensemble.status();
+          String aOn = a.isConnected() ? Integer.toString(memberOf(a)) : "none";
+          long orphansBefore = orphans(metrics);
+          long killedAt = System.nanoTime();
+          ensemble.kill(member);
+          long before = acquired.get(); // once the member's process is gone
+          long deadline = killedAt + RESUME.toNanos();
+          while (acquired.get() < before + 100 && System.nanoTime() < deadline) {
+            Thread.sleep(10); // polled against the deadline above
+          }
+          long resumedMs = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
+          long after = acquired.get() - before;
+          resumes.add(after >= 100 ? resumedMs : -1);
+          System.out.printf("[zk-ensemble] lock, kill %d of %d: killed member %d, the ensemble's leader (A's client on member %s; ensemble before:%n%s): "
+                  + "%d acquisitions after the member was gone within %d ms of the kill; orphan nodes deleted %d; so far: acquisitions %d, "
+                  + "invalid leases %d, failed %s, overlaps %d%n",
+              k, kills, member, aOn, status.strip(), after, resumedMs, orphans(metrics) - orphansBefore, acquired.get(),
+              invalid.get(), failures, overlaps.get());
+          ensemble.start(member);
+        }
       } finally {
-        ensemble.start(member);
+        stop.set(true);
+        for (Thread t : workers) {
+          t.join(20_000);
+        }
       }
+      System.out.printf("[zk-ensemble] lock under %d kills of the ensemble's leader: resumed (100 acquisitions) after %s ms (-1: not within %d s); "
+              + "acquisitions %d, invalid leases %d, failed %s, overlaps %d, orphan nodes deleted %d%n",
+          kills, resumes, RESUME.toSeconds(), acquired.get(), invalid.get(), failures, overlaps.get(), orphans(metrics));
+      assertThat(overlaps.get()).as("two holders never overlap").isZero();
+      assertThat(resumes).as("the lock is taken 100 times within " + RESUME.toSeconds() + " s of each kill").allMatch(ms -> ms >= 0);
     }
+  }
+
+  private static long orphans(MetricRegistry metrics) {
+    return metrics.counter("a.lock.orphans").getCount() + metrics.counter("b.lock.orphans").getCount()
+        + metrics.counter("c.lock.orphans").getCount();
   }
 }
