@@ -40,9 +40,10 @@ import org.junit.jupiter.api.io.TempDir;
 class ZooKeeperEnsembleTest {
   private static final Duration SESSION = Duration.ofSeconds(4);
   /**
-   * How long after a member's kill the lock must be taken 100 times again. Usually 0.3 to 2.5 s; in some
-   * runs where the killed member was the ensemble's leader, holders waited on a lock nobody used for more
-   * than 8 s (docs/operations.md, "not done"): this bound is what the test measures, not a promise.
+   * How long after the leader's kill the lock must be taken 100 times again: 2.5 to 3.8 s in 11 of 12
+   * kills; 19.7 s once, when the ensemble did not serve for ~15 s and the sessions expired
+   * (docs/operations.md, "ZooKeeper"). Orphan lock nodes, which once blocked it for 8 s and more while
+   * every client was connected, are deleted by the clients ({@link LockNodes}).
    */
   private static final Duration RESUME = Duration.ofSeconds(30);
   private static final Pattern REMOTE = Pattern.compile("remoteserver:\\S*:(\\d+)");
