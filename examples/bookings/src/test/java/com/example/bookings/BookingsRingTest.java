@@ -16,6 +16,7 @@ import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.health.Priority;
 import dev.skiff.platform.server.Server;
+import dev.skiff.service.TestStores;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraRing;
 import dev.skiff.service.cassandra.CassandraSession;
@@ -32,6 +33,7 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -56,7 +58,14 @@ class BookingsRingTest {
   private static final Duration OUTAGE = Duration.ofSeconds(6);
   private static final Query READ_BACK = Query.of("read-back", "SELECT customer, pickup FROM bookings WHERE id = ?").idempotent();
 
+  private final String namespace = TestStores.ZOOKEEPER_TEST_ROOT + "/bookings-ring-" + UUID.randomUUID();
+
   @TempDir Path dir;
+
+  @AfterEach
+  void deleteNamespace() {
+    TestStores.deleteZooKeeperNamespace(namespace);
+  }
 
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
@@ -71,7 +80,7 @@ class BookingsRingTest {
       defaults.put("cassandra.consistency", "LOCAL_QUORUM");
       defaults.put("cassandra.request-timeout", "2s");
       defaults.put("cassandra.driver.advanced.metadata.schema.debouncer.window", "0");
-      defaults.put("zookeeper.namespace", "skiff-test/bookings-ring-" + UUID.randomUUID());
+      defaults.put("zookeeper.namespace", namespace);
       defaults.put("bookings.summary-interval", "1h"); // a COUNT(*) over the ring is not this test's load
       MetricRegistry metrics = new MetricRegistry();
       HealthCheckRegistry registry = new HealthCheckRegistry();

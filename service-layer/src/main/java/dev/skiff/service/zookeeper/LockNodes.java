@@ -1,6 +1,7 @@
 package dev.skiff.service.zookeeper;
 
 import com.codahale.metrics.Counter;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
@@ -94,22 +95,25 @@ final class LockNodes {
   private void sweepNow(String path) {
     try {
       long session = curator.getZookeeperClient().getZooKeeper().getSessionId();
-      int deleted = 0;
+      if (session == 0) {
+        return; // no session yet: nothing of ours to find (and 0 is a persistent node's owner); still due
+      }
+      List<String> deleted = new ArrayList<>();
       for (String child : children(path)) {
         String folder = ZKPaths.makePath(path, child);
         for (String node : children(folder)) {
           String nodePath = ZKPaths.makePath(folder, node);
           Stat stat = runner.run("could not read lock node " + nodePath, () -> curator.checkExists().forPath(nodePath));
           if (stat != null && stat.getEphemeralOwner() == session && delete(nodePath)) {
-            deleted++;
+            deleted.add(child + "/" + node);
           }
         }
       }
       due.remove(path);
-      if (deleted > 0) {
-        orphans.inc(deleted);
-        log.info("lock {}: deleted {} orphan node(s) of this client's session 0x{} (left by an operation a disconnection cut)",
-            path, deleted, Long.toHexString(session));
+      if (!deleted.isEmpty()) {
+        orphans.inc(deleted.size());
+        log.info("lock {}: deleted {} orphan node(s) of this client's session 0x{} (left by an operation a disconnection cut): {}",
+            path, deleted.size(), Long.toHexString(session), deleted);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
