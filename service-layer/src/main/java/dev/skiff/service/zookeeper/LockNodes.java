@@ -61,7 +61,7 @@ final class LockNodes {
   synchronized void enter(String path) {
     known.add(path);
     if (due.contains(path) && !active.containsKey(path)) {
-      sweepNow(path);
+      sweepNow(path, "before an acquire");
     }
     active.merge(path, 1, Integer::sum);
   }
@@ -77,7 +77,7 @@ final class LockNodes {
       due.add(path);
     }
     if (due.contains(path) && !active.containsKey(path)) {
-      sweepNow(path);
+      sweepNow(path, clean ? "after a release" : "after an acquire that failed or timed out, or a release that failed");
     }
   }
 
@@ -86,13 +86,13 @@ final class LockNodes {
     due.addAll(known);
     for (String path : known) {
       if (!active.containsKey(path)) {
-        sweepNow(path);
+        sweepNow(path, "on reconnection");
       }
     }
   }
 
   /** Sweeps {@code path}; on success it is no longer due. Called with the monitor held. */
-  private void sweepNow(String path) {
+  private void sweepNow(String path, String when) {
     try {
       long session = curator.getZookeeperClient().getZooKeeper().getSessionId();
       if (session == 0) {
@@ -112,8 +112,8 @@ final class LockNodes {
       due.remove(path);
       if (!deleted.isEmpty()) {
         orphans.inc(deleted.size());
-        log.info("lock {}: deleted {} orphan node(s) of this client's session 0x{} (left by an operation a disconnection cut): {}",
-            path, deleted.size(), Long.toHexString(session), deleted);
+        log.info("lock {}: {}, deleted {} orphan node(s) of this client's session 0x{} (left by an operation a disconnection cut): {}",
+            path, when, deleted.size(), Long.toHexString(session), deleted);
       }
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
