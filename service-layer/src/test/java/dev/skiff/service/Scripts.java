@@ -2,6 +2,7 @@ package dev.skiff.service;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -19,9 +20,17 @@ public final class Scripts {
 
   /**
    * @param name the script's path below {@code scripts/}, e.g. {@code cassandra/ring.sh}
-   * @return the script, from a module's folder (where Maven runs its tests)
+   * @return the script, found from a module's folder (where Maven runs its tests) upwards, so that a
+   *     module of {@code examples/} finds it too
    */
   public static Path of(String name) {
+    Path here = Path.of("").toAbsolutePath();
+    for (Path d = here; d != null; d = d.getParent()) {
+      Path script = d.resolve("scripts").resolve(name);
+      if (Files.isRegularFile(script)) {
+        return script.normalize();
+      }
+    }
     return Path.of("..", "scripts").resolve(name).toAbsolutePath().normalize();
   }
 

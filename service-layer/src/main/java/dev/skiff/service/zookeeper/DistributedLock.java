@@ -26,7 +26,10 @@ import org.slf4j.LoggerFactory;
  * <p>A held lock lives as long as this client's ZooKeeper session. When the connection is suspended
  * the lease can no longer be trusted, and when the session is lost (expired) the ensemble has released
  * the lock and another process may take it: {@link Lease#isValid()} turns false in both cases and stays
- * false. Closing a lease that is no longer valid does no harm. Thread-safe.
+ * false. Closing a lease that is no longer valid does no harm. A node that an acquire or a release cut
+ * by a disconnection leaves behind (an orphan, which would block every process until the session ends)
+ * is deleted by this client after the acquire times out or fails, or after the reconnection
+ * ({@code LockNodes}, counted in {@code NAME.lock.orphans}). Thread-safe.
  */
 public final class DistributedLock {
   private static final Logger log = LoggerFactory.getLogger(DistributedLock.class);
@@ -35,12 +38,16 @@ public final class DistributedLock {
   private final String name;
   private final InterProcessSemaphoreMutex mutex;
   private final Timer acquireTimer;
+  private final LockNodes nodes;
+  private final String path;
 
-  DistributedLock(ZooKeeperClient client, String name, Timer acquireTimer) {
+  DistributedLock(ZooKeeperClient client, String name, Timer acquireTimer, LockNodes nodes) {
     this.client = client;
     this.name = name;
-    this.mutex = new InterProcessSemaphoreMutex(client.curator(), "/locks/" + name);
+    this.path = "/locks/" + name;
+    this.mutex = new InterProcessSemaphoreMutex(client.curator(), path);
     this.acquireTimer = acquireTimer;
+    this.nodes = nodes;
   }
 
   /** @return the lock's name */
@@ -62,11 +69,14 @@ public final class DistributedLock {
     if (mutex.isAcquiredInThisProcess()) {
       throw new IllegalStateException("lock '" + name + "' is already held through this object (it is not reentrant)");
     }
+    nodes.enter(path);
+    boolean held = false;
     long epoch = client.lossEpoch();
     Timer.Context t = acquireTimer.time();
     try {
       String what = "could not take lock '" + name + "'";
       if (client.failFast(what, timeout.plus(client.connectionTimeout()), () -> mutex.acquire(timeout.toMillis(), TimeUnit.MILLISECONDS))) {
+        held = true;
         return Optional.of(new Lease(epoch));
       }
       return Optional.empty();
@@ -80,6 +90,10 @@ public final class DistributedLock {
           ErrorCode.UNAVAILABLE, "could not take lock '" + name + "': ZooKeeper " + client.describe() + ": " + e, e);
     } finally {
       t.stop();
+      if (!held) {
+        // timed out or failed: a node of this acquire may be left behind (an orphan), so a sweep is due
+        nodes.leave(path, false);
+      }
     }
   }
 
@@ -119,10 +133,14 @@ public final class DistributedLock {
       if (!released.compareAndSet(false, true)) {
         return;
       }
+      boolean clean = false;
       try {
         mutex.release();
+        clean = true;
       } catch (Exception e) {
         log.info("lock '{}': release after the session was lost: {}", name, e.toString());
+      } finally {
+        nodes.leave(path, clean);
       }
     }
   }

@@ -119,6 +119,7 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final Counter reconnected;
   private final StallWatch stall;
   private final Timer lockAcquire;
+  private final LockNodes lockNodes;
 
   private ZooKeeperClient(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
@@ -147,6 +148,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.reconnected = lifecycle.counter("connection.reconnected");
     this.stall = new StallWatch(STALL, FIRST_BACKOFF, MAX_BACKOFF, lifecycle.counter("rebuilds"));
     this.lockAcquire = lifecycle.timer("lock.acquire");
+    this.lockNodes = new LockNodes(curator, this::failFastOnce, lifecycle.counter("lock.orphans"));
   }
 
   /** @return a builder */
@@ -206,6 +208,7 @@ public final class ZooKeeperClient implements AutoCloseable {
       case RECONNECTED -> {
         reconnected.inc();
         everConnected = true;
+        lockNodes.reconnected();
       }
       case CONNECTED -> everConnected = true;
       default -> {}
@@ -348,7 +351,7 @@ public final class ZooKeeperClient implements AutoCloseable {
    */
   public DistributedLock lock(String lockName) {
     lifecycle.checkStarted();
-    return new DistributedLock(this, checkName("lock name", lockName), lockAcquire);
+    return new DistributedLock(this, checkName("lock name", lockName), lockAcquire, lockNodes);
   }
 
   /**
@@ -485,6 +488,11 @@ public final class ZooKeeperClient implements AutoCloseable {
       timer.cancel(false);
       deadline.end();
     }
+  }
+
+  /** One operation of a lock sweep: {@link #failFast} with {@code connection-timeout} as its budget. */
+  private <T> T failFastOnce(String what, Callable<T> op) throws Exception {
+    return failFast(what, settings.connectionTimeout(), op);
   }
 
   /** The end of a caller's operation: interrupts its thread once, unless it ended first. */

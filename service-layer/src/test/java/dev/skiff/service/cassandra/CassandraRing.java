@@ -15,8 +15,9 @@ import java.util.Map;
  * storage), data in a folder of the test's. Its nodes can be stopped, killed and started again; closing it ends both, and a node still
  * running when the JVM exits is killed then.
  * Closing kills the nodes (SIGKILL): their data is the test's, thrown away, and a drain takes 10 s a node.
+ * Public for the examples' ring tests (through this module's test-jar).
  */
-final class CassandraRing implements AutoCloseable {
+public final class CassandraRing implements AutoCloseable {
   private static final Path SCRIPT = Scripts.of("cassandra/ring.sh");
   private static final List<String> ALL = List.of("127.0.0.2", "127.0.0.3", "127.0.0.4");
 
@@ -29,7 +30,7 @@ final class CassandraRing implements AutoCloseable {
    * @param dir where the nodes keep their data (started at once)
    * @param nodes 2 or 3
    */
-  CassandraRing(Path dir, int nodes) {
+  public CassandraRing(Path dir, int nodes) {
     if (nodes < 2 || nodes > ALL.size()) {
       throw new IllegalArgumentException("a ring of 2 or 3 nodes, not " + nodes);
     }
@@ -40,27 +41,27 @@ final class CassandraRing implements AutoCloseable {
   }
 
   /** @return the contact points, for {@code cassandra.hosts} */
-  String hosts() {
+  public String hosts() {
     return String.join(",", addresses.stream().map(a -> a + ":" + nativePort).toList());
   }
 
   /** @param node 1 to the number of nodes @return its CQL address */
-  String address(int node) {
+  public String address(int node) {
     return addresses.get(node - 1) + ":" + nativePort;
   }
 
   /** Stops node N (SIGTERM: it drains and tells the ring, as an operator's stop does). */
-  void stop(int node) {
+  public void stop(int node) {
     run("stop-node", Integer.toString(node), dir.toString());
   }
 
   /** Kills node N (SIGKILL, as a crash). */
-  void kill(int node) {
+  public void kill(int node) {
     run("kill-node", Integer.toString(node), dir.toString());
   }
 
   /** Starts node N again and returns once it answers CQL. */
-  void start(int node) {
+  public void start(int node) {
     run("start-node", Integer.toString(node), dir.toString());
   }
 

@@ -8,6 +8,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.stream.IntStream;
 
 /**
@@ -65,6 +66,22 @@ final class ZooKeeperEnsemble implements AutoCloseable {
   /** @return one line per member: port, pid, mode (leader, follower, down) */
   String status() {
     return run("status", dir.toString());
+  }
+
+  /** @return the member (1 to 3) that is the ensemble's leader now */
+  int leader() {
+    return leaderNow().orElseThrow(() -> new IllegalStateException("no leader: " + status()));
+  }
+
+  /** @return the member (1 to 3) that is the ensemble's leader now, if one is (the ensemble serves) */
+  Optional<Integer> leaderNow() {
+    for (String line : status().split("\n")) {
+      String[] f = line.trim().split("\\s+");
+      if (f.length > 0 && f[f.length - 1].equals("leader")) {
+        return Optional.of(Integer.parseInt(f[0].substring("member".length())));
+      }
+    }
+    return Optional.empty();
   }
 
   private void killAll() {

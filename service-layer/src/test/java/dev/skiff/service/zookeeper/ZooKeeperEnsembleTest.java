@@ -40,11 +40,17 @@ import org.junit.jupiter.api.io.TempDir;
 class ZooKeeperEnsembleTest {
   private static final Duration SESSION = Duration.ofSeconds(4);
   /**
-   * How long after a member's kill the lock must be taken 100 times again. Usually 0.3 to 2.5 s; in some
-   * runs where the killed member was the ensemble's leader, holders waited on a lock nobody used for more
-   * than 8 s (docs/operations.md, "not done"): this bound is what the test measures, not a promise.
+   * How long the two members left have to elect a leader before the test starts the killed one again (as
+   * an operator would). Usually 1 to 3 s; once 15 s, once more than 30 s (the members' election
+   * notifications back off on two busy cores): an outage of the ensemble, not of the lock.
    */
-  private static final Duration RESUME = Duration.ofSeconds(30);
+  private static final Duration ELECTION = Duration.ofSeconds(30);
+  /**
+   * How long after the ensemble serves again the lock must be taken 100 times: measured up to 5.1 s from
+   * the kill. Orphan lock nodes once blocked it for 8 s and more while every client was connected;
+   * the clients now delete their own ({@link LockNodes}; docs/operations.md, "ZooKeeper").
+   */
+  private static final Duration RESUME = Duration.ofSeconds(10);
   private static final Pattern REMOTE = Pattern.compile("remoteserver:\\S*:(\\d+)");
 
   @TempDir static Path dir;
@@ -73,7 +79,11 @@ class ZooKeeperEnsembleTest {
   }
 
   private static ZooKeeperClient client(String name, LayeredConfig config) {
-    return ZooKeeperClient.builder().name(name).config(config).healthChecks(new HealthCheckRegistry()).metrics(new MetricRegistry()).build().start();
+    return client(name, config, new MetricRegistry());
+  }
+
+  private static ZooKeeperClient client(String name, LayeredConfig config, MetricRegistry metrics) {
+    return ZooKeeperClient.builder().name(name).config(config).healthChecks(new HealthCheckRegistry()).metrics(metrics).build().start();
   }
 
   /** @return the member the client is connected to now */
@@ -217,10 +227,12 @@ class ZooKeeperEnsembleTest {
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster.stores", matches = "true")
   void twoHoldersOfALockNeverOverlapWhenAMemberDies() throws Exception {
+    int kills = Integer.getInteger("skiff.zk.kills", 2);
+    MetricRegistry metrics = new MetricRegistry();
     try (LayeredConfig config = config("ensemble-lock", ensemble.hosts());
-        ZooKeeperClient a = client("a", config);
-        ZooKeeperClient b = client("b", config);
-        ZooKeeperClient c = client("c", config)) {
+        ZooKeeperClient a = client("a", config, metrics);
+        ZooKeeperClient b = client("b", config, metrics);
+        ZooKeeperClient c = client("c", config, metrics)) {
       AtomicInteger inside = new AtomicInteger();
       AtomicLong overlaps = new AtomicLong();
       AtomicLong acquired = new AtomicLong();
@@ -265,31 +277,69 @@ class ZooKeeperEnsembleTest {
         t.start();
         workers.add(t);
       }
-      await("the load runs").atMost(Duration.ofSeconds(10)).until(() -> acquired.get() >= 50);
-      int member = memberOf(a);
-      String status = ensemble.status();
-      long killedAt = System.nanoTime();
-      ensemble.kill(member);
-      long before = acquired.get(); // once the member's process is gone
-      long deadline = killedAt + RESUME.toNanos();
-      while (acquired.get() < before + 100 && System.nanoTime() < deadline) {
-        Thread.sleep(10); // polled against the deadline above
-      }
-      long resumedMs = Duration.ofNanos(System.nanoTime() - killedAt).toMillis();
-      long after = acquired.get() - before;
-      stop.set(true);
-      for (Thread t : workers) {
-        t.join(20_000);
-      }
+      List<Long> resumes = new ArrayList<>();
       try {
-        System.out.printf("[zk-ensemble] lock under the kill of member %d (ensemble before:%n%s): acquisitions %d (%d until the member was gone), "
-                + "%d after the member was gone within %d ms of the kill, invalid leases %d, failed %s, overlaps %d%n",
-            member, status.strip(), acquired.get(), before, after, resumedMs, invalid.get(), failures, overlaps.get());
-        assertThat(overlaps.get()).as("two holders never overlap").isZero();
-        assertThat(after).as("the lock is taken 100 times within " + RESUME.toSeconds() + " s of the kill").isGreaterThanOrEqualTo(100);
+        for (int k = 1; k <= kills; k++) {
+          long warm = acquired.get();
+          await("the load runs").atMost(Duration.ofSeconds(30)).until(() -> acquired.get() >= warm + 50);
+          // the ensemble's leader: its loss stops every member for the re-election (the case that blocked the lock)
+          int member = ensemble.leader();
+          String status = ensemble.status();
+          String aOn = a.isConnected() ? Integer.toString(memberOf(a)) : "none";
+          long orphansBefore = orphans(metrics);
+          long killedAt = System.nanoTime();
+          ensemble.kill(member);
+          long before = acquired.get(); // once the member's process is gone
+          // the ensemble serves again once the two members left elect a leader; else the killed one is started again
+          long servedAt = -1;
+          while (servedAt < 0 && System.nanoTime() < killedAt + ELECTION.toNanos()) {
+            if (ensemble.leaderNow().isPresent()) {
+              servedAt = System.nanoTime();
+            } else {
+              Thread.sleep(100); // polled against the election's bound above
+            }
+          }
+          boolean restarted = servedAt < 0;
+          if (restarted) {
+            ensemble.start(member); // returns once it serves
+            servedAt = System.nanoTime();
+          }
+          long deadline = servedAt + RESUME.toNanos();
+          while (acquired.get() < before + 100 && System.nanoTime() < deadline) {
+            Thread.sleep(10); // polled against the deadline above
+          }
+          long resumedAt = System.nanoTime();
+          long after = acquired.get() - before;
+          long servedMs = Duration.ofNanos(servedAt - killedAt).toMillis();
+          long resumedMs = Duration.ofNanos(resumedAt - killedAt).toMillis();
+          resumes.add(after >= 100 ? Math.max(0, resumedMs - servedMs) : -1); // 0: resumed before the status script saw a leader
+          System.out.printf("[zk-ensemble] lock, kill %d of %d: killed member %d, the ensemble's leader (A's client on member %s; ensemble before:%n%s): "
+                  + "the ensemble served again %d ms after the kill%s; %d acquisitions after the member was gone within %d ms of the kill "
+                  + "(%d ms after the ensemble served); orphan nodes deleted %d; so far: acquisitions %d, invalid leases %d, failed %s, overlaps %d%n",
+              k, kills, member, aOn, status.strip(), servedMs, restarted ? " (no election within " + ELECTION.toSeconds() + " s: the killed member started again)" : "",
+              after, resumedMs, resumedMs - servedMs, orphans(metrics) - orphansBefore, acquired.get(), invalid.get(), failures, overlaps.get());
+          if (restarted) {
+            continue;
+          }
+          ensemble.start(member);
+        }
       } finally {
-        ensemble.start(member);
+        stop.set(true);
+        for (Thread t : workers) {
+          t.join(20_000);
+        }
       }
+      System.out.printf("[zk-ensemble] lock under %d kills of the ensemble's leader: resumed (100 acquisitions) %s ms after the ensemble served again (-1: not within %d s); "
+              + "acquisitions %d, invalid leases %d, failed %s, overlaps %d, orphan nodes deleted %d%n",
+          kills, resumes, RESUME.toSeconds(), acquired.get(), invalid.get(), failures, overlaps.get(), orphans(metrics));
+      assertThat(overlaps.get()).as("two holders never overlap").isZero();
+      assertThat(resumes).as("the lock is taken 100 times within " + RESUME.toSeconds() + " s of the ensemble serving again after each kill")
+          .allMatch(ms -> ms >= 0);
     }
+  }
+
+  private static long orphans(MetricRegistry metrics) {
+    return metrics.counter("a.lock.orphans").getCount() + metrics.counter("b.lock.orphans").getCount()
+        + metrics.counter("c.lock.orphans").getCount();
   }
 }
