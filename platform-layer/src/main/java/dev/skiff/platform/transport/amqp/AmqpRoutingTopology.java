@@ -87,9 +87,36 @@ final class AmqpRoutingTopology implements RoutingTopology {
         AmqpNames.versionQueue(service, version), AmqpNames.RPC_EXCHANGE, AmqpNames.versionKey(service, version)));
   }
 
+  /**
+   * Deletes the queue when a passive declare finds it without consumers and without messages. Not
+   * {@code queue.delete} with if-unused and if-empty: RabbitMQ refuses those flags on a quorum queue (the
+   * type of every service queue on a cluster) with NOT_IMPLEMENTED, a connection error, which closed the
+   * binding leader's connection at each try and left the queue. The check and the delete are two steps:
+   * an instance of the version that starts consuming between them has its queue deleted under it, and
+   * declares it again when its consumer is cancelled (a version that left the registry seldom comes
+   * back within that moment).
+   */
   @Override
   public boolean deleteVersionIfIdle(String service, String version) {
-    return op("delete version queue", c -> c.queueDelete(AmqpNames.versionQueue(service, version), true, true));
+    String queue = AmqpNames.versionQueue(service, version);
+    AMQP.Queue.DeclareOk found;
+    try {
+      Channel ch = connections.channel();
+      try {
+        found = ch.queueDeclarePassive(queue);
+      } catch (IOException e) {
+        return notFound(e); // gone already
+      } finally {
+        Channels.quietly("close channel", () -> Channels.close(ch));
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("routing topology: checking {} failed: {}", queue, e.toString());
+      return false;
+    }
+    if (found.getConsumerCount() > 0 || found.getMessageCount() > 0) {
+      return false;
+    }
+    return op("delete version queue", c -> c.queueDelete(queue));
   }
 
   @Override
