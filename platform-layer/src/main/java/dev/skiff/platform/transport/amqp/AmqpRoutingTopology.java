@@ -6,6 +6,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.RoutingTopology;
@@ -207,23 +208,45 @@ final class AmqpRoutingTopology implements RoutingTopology {
     return Integer.toString(percent * POINTS_PER_PERCENT);
   }
 
+  /**
+   * Holds the lease while this channel's exclusive consumer exists. The channel is kept out of the
+   * connection's recovery: when the connection is lost (its node died) or the broker cancels the consumer
+   * (its queue went with its node), the lease is given up, the channel closed and the queue left out of
+   * the recovery, and {@code onLost} is told; the holder asks again with {@code tryLease}. Recovered as an
+   * ordinary channel, the consumer came back on a channel nobody watched: its holder believed itself
+   * without the lease and could not take it again (the queue's exclusive consumer was its own), and no
+   * other copy could either, so nobody led again after a node loss.
+   */
   @Override
   public Lease tryLease(String name, Consumer<String> onLost) {
     Channel ch = null;
     try {
       ch = connections.channel();
-      ch.queueDeclare(name, false, false, false, Map.of("x-expires", 60_000));
-      ch.basicConsume(name, true, "", false, true, Map.of(), new DefaultConsumer(ch));
       Channel held = ch;
       AtomicBoolean released = new AtomicBoolean();
-      held.addShutdownListener(cause -> {
-        if (!released.get()) {
-          onLost.accept(cause.getMessage());
+      Consumer<String> lost = why -> {
+        if (released.compareAndSet(false, true)) {
+          Channels.quietly("release lease", held::abort); // also drops the channel and its consumer from recovery
+          if (connections.main() instanceof AutorecoveringConnection ac) {
+            ac.excludeQueueFromRecovery(name, false);
+          }
+          onLost.accept(why);
+        }
+      };
+      ch.queueDeclare(name, false, false, false, Map.of("x-expires", 60_000));
+      ch.basicConsume(name, true, "", false, true, Map.of(), new DefaultConsumer(ch) {
+        @Override
+        public void handleCancel(String consumerTag) {
+          lost.accept("the broker cancelled the lease's consumer on " + name);
         }
       });
+      held.addShutdownListener(cause -> lost.accept(cause.getMessage()));
       return () -> {
         if (released.compareAndSet(false, true)) {
           Channels.quietly("release lease", held::abort);
+          if (connections.main() instanceof AutorecoveringConnection ac) {
+            ac.excludeQueueFromRecovery(name, false);
+          }
         }
       };
     } catch (IOException | RuntimeException e) {
