@@ -226,10 +226,7 @@ final class AmqpRoutingTopology implements RoutingTopology {
       AtomicBoolean released = new AtomicBoolean();
       Consumer<String> lost = why -> {
         if (released.compareAndSet(false, true)) {
-          Channels.quietly("release lease", held::abort); // also drops the channel and its consumer from recovery
-          if (connections.main() instanceof AutorecoveringConnection ac) {
-            ac.excludeQueueFromRecovery(name, false);
-          }
+          release(held, name);
           onLost.accept(why);
         }
       };
@@ -243,10 +240,7 @@ final class AmqpRoutingTopology implements RoutingTopology {
       held.addShutdownListener(cause -> lost.accept(cause.getMessage()));
       return () -> {
         if (released.compareAndSet(false, true)) {
-          Channels.quietly("release lease", held::abort);
-          if (connections.main() instanceof AutorecoveringConnection ac) {
-            ac.excludeQueueFromRecovery(name, false);
-          }
+          release(held, name);
         }
       };
     } catch (IOException | RuntimeException e) {
@@ -255,6 +249,14 @@ final class AmqpRoutingTopology implements RoutingTopology {
         Channels.quietly("close channel", failed::abort);
       }
       return null;
+    }
+  }
+
+  /** Closes a lease's channel, which drops it and its consumer from the recovery, and leaves its queue out of it too. */
+  private void release(Channel held, String queue) {
+    Channels.quietly("release lease", held::abort);
+    if (connections.main() instanceof AutorecoveringConnection ac) {
+      ac.excludeQueueFromRecovery(queue, false);
     }
   }
 
