@@ -1,6 +1,10 @@
 package dev.skiff.benchmarks;
 
+import com.rabbitmq.client.Channel;
+import com.rabbitmq.client.Connection;
+import com.rabbitmq.client.ConnectionFactory;
 import dev.skiff.benchmarks.proto.Echo;
+import dev.skiff.platform.config.QueueType;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -19,7 +23,7 @@ import java.util.function.Supplier;
  * compare two different machines, while a ratio taken between neighbouring blocks does not.
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|identity] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|identity|queues] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
  * </pre>
  *
  * <p>Defaults: {@code skiff} (every default, handlers on the pool), 10 rounds, 64 calls in flight, 3-s
@@ -39,6 +43,12 @@ import java.util.function.Supplier;
  * {@link SkiffAmqp}'s {@code identity}), each a full Skiff set-up with every other default, as services
  * {@code bench.echo.off} and {@code bench.echo.on}. It ends with the on side's verifier counts (on stderr): how
  * many signatures it checked for how many cache hits.
+ *
+ * <p>{@code queues} also compares Skiff with itself: the echo service's request queue (and its
+ * dead-letter queue) classic in place of raw, and quorum ({@code AmqpOptions.withQueueType}, as
+ * {@code SKIFF_QUEUE_TYPE}), each a full Skiff set-up with every other default, as services
+ * {@code bench.echo.classic} and {@code bench.echo.quorum}. Both queues are deleted before the run
+ * (a queue that exists keeps its type), so the broker must let the benchmark's user delete them.
  */
 public final class Interleaved {
   private static final long RAMP_NANOS = 200_000_000L;
@@ -68,14 +78,18 @@ public final class Interleaved {
       blockSeconds = 0;
       warmupSeconds = -1;
     }
-    if ((!handler.equals("skiff") && !handler.equals("nonBlocking") && !handler.equals("identity"))
+    if ((!handler.equals("skiff") && !handler.equals("nonBlocking") && !handler.equals("identity") && !handler.equals("queues"))
         || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking|identity] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
+          "usage: Interleaved [skiff|nonBlocking|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
     }
     if (handler.equals("identity")) {
       identity(rounds, inFlight, blockSeconds, warmupSeconds);
+      return;
+    }
+    if (handler.equals("queues")) {
+      queues(rounds, inFlight, blockSeconds, warmupSeconds);
       return;
     }
 
@@ -118,6 +132,48 @@ public final class Interleaved {
       }
     } finally {
       off.stop();
+    }
+  }
+
+  /** Skiff with a classic service queue beside a quorum one (the class comment). */
+  private static void queues(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws Exception {
+    SkiffAmqp classic = SkiffAmqp.defaults(false);
+    classic.queueType = QueueType.CLASSIC;
+    classic.service = Bench.SERVICE + ".classic";
+    SkiffAmqp quorum = SkiffAmqp.defaults(false);
+    quorum.queueType = QueueType.QUORUM;
+    quorum.service = Bench.SERVICE + ".quorum";
+    deleteServiceQueues(classic.service, quorum.service);
+    classic.start();
+    try {
+      quorum.start();
+      try {
+        Side a = new Side(inFlight, () -> classic.client.callAsync(classic.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        Side b = new Side(inFlight, () -> quorum.client.callAsync(quorum.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        run(a, b, "classic", "quorum", rounds, blockSeconds, warmupSeconds, "Skiff with a quorum service queue beside a classic one",
+            inFlight);
+      } finally {
+        quorum.stop();
+      }
+    } finally {
+      classic.stop();
+    }
+  }
+
+  /**
+   * Deletes the request and dead-letter queues of the services, so that each is declared again with the
+   * type asked for (a queue that exists is used as it is).
+   */
+  private static void deleteServiceQueues(String... services) throws Exception {
+    ConnectionFactory factory = new ConnectionFactory();
+    factory.setUri(Bench.brokerUri().split(",")[0].trim());
+    try (Connection connection = factory.newConnection("bench-queues-reset");
+        Channel channel = connection.createChannel()) {
+      for (String service : services) {
+        for (String queue : new String[] {"skiff.svc." + service, "skiff.dead." + service}) {
+          channel.queueDelete(queue);
+        }
+      }
     }
   }
 

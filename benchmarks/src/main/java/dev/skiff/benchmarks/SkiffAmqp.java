@@ -5,6 +5,7 @@ import dev.skiff.benchmarks.proto.Echo;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
+import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.server.Endpoint;
@@ -74,6 +75,12 @@ public class SkiffAmqp {
   @Param({"default"})
   public String identity;
 
+  /**
+   * How the echo service's request queue is kept ({@code AmqpOptions.withQueueType}); null: the default
+   * for the broker URI. Set by {@link Interleaved}'s {@code queues} mode only.
+   */
+  QueueType queueType;
+
   /** The service the echo server runs as: {@link Bench#SERVICE} unless two set-ups share a JVM ({@link Interleaved}). */
   String service = Bench.SERVICE;
 
@@ -131,6 +138,9 @@ public class SkiffAmqp {
             .withReplyMode(AmqpOptions.ReplyMode.valueOf(replyMode))
             .withAssertUserId(!lean || !replyMode.equals("REPLY_QUEUE"))
             .withMessageTtl(messageTtl);
+    if (queueType != null) {
+      options = options.withQueueType(queueType);
+    }
     serverTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-server"));
     clientTransport = AmqpTransport.connect(options.withConnectionName("bench-skiff-client"));
     if (!handler.equals("pool") && !handler.equals("nonBlocking")) {

@@ -10,9 +10,10 @@ import java.util.concurrent.TimeUnit;
 /**
  * The 3-node RabbitMQ cluster of {@code scripts/rabbitmq-cluster.sh}, driven by that script: started if it
  * does not run yet (and then stopped by {@link #stopIfStarted}), left as found otherwise; one node killed
- * with SIGKILL or started again. Fails, never skips, when the script cannot start it.
+ * with SIGKILL or started again. Fails, never skips, when the script cannot start it. Public (in the
+ * platform's test jar) for the cluster tests of other modules (the kernel's {@code RoutingClusterNodeLossTest}).
  */
-final class RabbitCluster {
+public final class RabbitCluster {
   private final Path script;
   private final boolean startedHere;
   private final String uris;
@@ -28,7 +29,7 @@ final class RabbitCluster {
    *
    * @return the cluster
    */
-  static RabbitCluster startIfNeeded() {
+  public static RabbitCluster startIfNeeded() {
     Path script = findScript();
     Result status = run(script, 60, "status");
     if (status.exit == 0) {
@@ -42,12 +43,12 @@ final class RabbitCluster {
   }
 
   /** @return the nodes' AMQP URIs separated by commas, as SKIFF_AMQP_URI takes them */
-  String uris() {
+  public String uris() {
     return uris;
   }
 
   /** @return whether this JVM started the cluster */
-  boolean startedHere() {
+  public boolean startedHere() {
     return startedHere;
   }
 
@@ -56,7 +57,7 @@ final class RabbitCluster {
    *
    * @param node 1, 2 or 3
    */
-  void kill(int node) {
+  public void kill(int node) {
     must(run(script, 60, "kill", Integer.toString(node)), "kill");
   }
 
@@ -65,7 +66,7 @@ final class RabbitCluster {
    *
    * @param node 1, 2 or 3
    */
-  void restart(int node) {
+  public void restart(int node) {
     must(run(script, 180, "restart", Integer.toString(node)), "restart");
   }
 
@@ -73,7 +74,7 @@ final class RabbitCluster {
    * @param connectionName a connection's client-given name
    * @return the node (1, 2 or 3) that connection is on, or 0 if no node lists it
    */
-  int nodeOf(String connectionName) {
+  public int nodeOf(String connectionName) {
     for (int node = 1; node <= 3; node++) {
       Result r = run(script, 60, "connections", Integer.toString(node));
       if (r.exit == 0 && r.out.lines().anyMatch(l -> l.startsWith(connectionName + "\t"))) {
@@ -88,14 +89,14 @@ final class RabbitCluster {
    * @return the node (1, 2 or 3) of its process: a classic queue's home, a quorum queue's leader; 0 if
    *     none is listed
    */
-  int nodeOfQueue(String queue) {
+  public int nodeOfQueue(String queue) {
     Result r = run(script, 60, "queue-node", queue);
     String out = r.out.strip();
     return r.exit == 0 && out.matches("[123]") ? Integer.parseInt(out) : 0;
   }
 
   /** Stops the cluster if this JVM started it. */
-  void stopIfStarted() {
+  public void stopIfStarted() {
     if (startedHere) {
       run(script, 180, "stop");
     }

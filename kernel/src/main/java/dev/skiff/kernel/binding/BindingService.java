@@ -368,7 +368,11 @@ public final class BindingService extends KernelServiceBase {
   // ---- the leader's work ----
 
   private void run() {
-    long startedAt = System.nanoTime();
+    // the warm-up counts from taking the lead, every time: a copy that lost it with its connection (its node
+    // died) missed the announcements of that outage, and its registry has forgotten the instances it did not
+    // hear from; acting at once, it took their versions out of their split, or deleted the split and bound
+    // the service queue, while they came back (requests then reached two queues and ran twice)
+    long ledSince = System.nanoTime();
     long nextFull = 0;
     while (!!isRunning()) {
       try {
@@ -381,8 +385,10 @@ public final class BindingService extends KernelServiceBase {
             continue;
           }
           log.info("this binding service copy is now the leader");
+          ledSince = System.nanoTime();
+          nextFull = 0;
         }
-        if (System.nanoTime() - startedAt < warmUp.toNanos() || !rules.caughtUp()) {
+        if (System.nanoTime() - ledSince < warmUp.toNanos() || !rules.caughtUp()) {
           Thread.sleep(50);
           continue;
         }

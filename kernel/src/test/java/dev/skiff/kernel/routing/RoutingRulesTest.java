@@ -18,9 +18,11 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
 import dev.skiff.platform.client.RetryPolicy;
+import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.discovery.Announcer;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.InstanceAnnouncement;
 import dev.skiff.proto.v1.RouteStatus;
@@ -183,6 +185,46 @@ class RoutingRulesTest {
     ch.queuePurge(v4);
     ch.close();
     await().atMost(HANG).until(() -> !f.queueExists(v4));
+  }
+
+  @Test
+  void aStoppedVersionsQuorumQueueIsDeletedOnceUnconsumedWithoutCostingTheLeaderItsConnection() {
+    // On a cluster the version queues are quorum queues (docs/operations.md), and RabbitMQ refuses
+    // queue.delete with if-unused or if-empty on a quorum queue with NOT_IMPLEMENTED, an error that closes
+    // the whole connection: the leader lost its connection, its lease and the rule stream's consumer at
+    // each try, and the queue stayed. A single broker has quorum queues too.
+    KernelCopy k = f.leader();
+    String s = f.name("quorumgone");
+    AmqpTransport quorum = AmqpTransport.connect(AmqpOptions.of(f.uri).withQueueType(QueueType.QUORUM));
+    Server a = null;
+    try {
+      a = TestServices.echo(quorum, s, "1.0.0", "a", RoutingFixture.HEARTBEAT, TestServices.Hook.NONE).build().start();
+      Server quiet = TestServices.echo(quorum, s, "2.0.0", "quiet", null, TestServices.Hook.NONE).build().start();
+      Server loud = TestServices.echo(quorum, s, "2.0.0", "loud", RoutingFixture.HEARTBEAT, TestServices.Hook.NONE).build().start();
+      awaitRegistry(k.binding, s, Map.of("1.0.0", 1, "2.0.0", 1));
+      awaitFullPass(k.binding);
+      long losses = k.transport.stats().connectionLosses();
+      String v2 = AmqpNames.versionQueue(s, "2.0.0");
+
+      // 2.0.0 leaves the registry while an instance that does not announce itself still consumes its queue: kept
+      loud.close();
+      awaitRegistry(k.binding, s, Map.of("1.0.0", 1));
+      awaitFullPass(k.binding);
+      assertThat(f.queueExists(v2)).isTrue();
+      assertThat(f.calls(s, 20, CallOptions.defaults().withVersion("2.0.0"))).extracting(Reply::instance).containsOnly("quiet");
+      // until nothing consumes it
+      quiet.close();
+      await().atMost(HANG).until(() -> !f.queueExists(v2));
+      awaitFullPass(k.binding);
+      assertThat(f.queueExists(AmqpNames.versionQueue(s, "1.0.0"))).isTrue();
+      assertThat(k.transport.stats().connectionLosses()).as("the leader's connection losses").isEqualTo(losses);
+      assertThat(k.binding.isLeader()).isTrue();
+    } finally {
+      if (a != null) {
+        a.close();
+      }
+      quorum.close();
+    }
   }
 
   @Test

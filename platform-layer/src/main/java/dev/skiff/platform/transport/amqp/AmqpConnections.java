@@ -9,6 +9,8 @@ import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
 import com.rabbitmq.client.impl.recovery.AutorecoveringChannel;
 import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
+import com.rabbitmq.client.impl.recovery.RecordedBinding;
+import com.rabbitmq.client.impl.recovery.TopologyRecoveryFilter;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Ids;
@@ -138,6 +140,16 @@ final class AmqpConnections implements AutoCloseable {
     cf.setRecoveredQueueNameSupplier(
         q -> AmqpNames.isReplyQueueName(q.getName()) ? AmqpNames.renamedReplyQueue(q.getName(), Ids.random128())
             : q.isServerNamed() ? "" : q.getName());
+    // a service queue's binding to the RPC exchange is not made again by the recovery: under a routing
+    // rule the service's requests go through its split instead, and the queue bound again besides took a
+    // copy of each of them, which ran twice (once per queue) until the binding service's next pass
+    // unbound it; each instance binds it again itself once recovered, unless a split exists (AmqpServerBinding)
+    cf.setTopologyRecoveryFilter(new TopologyRecoveryFilter() {
+      @Override
+      public boolean filterBinding(RecordedBinding b) {
+        return !AmqpNames.isServiceQueueBinding(b.getSource(), b.getDestination(), b.getRoutingKey());
+      }
+    });
     cf.setNetworkRecoveryInterval(1000);
     cf.setRequestedHeartbeat(10);
     cf.setConnectionTimeout(5000);

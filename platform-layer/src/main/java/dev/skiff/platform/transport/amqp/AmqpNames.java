@@ -168,6 +168,16 @@ public final class AmqpNames {
   }
 
   /**
+   * @param source a binding's source exchange
+   * @param destination its destination
+   * @param routingKey its routing key
+   * @return whether it is a service queue's binding to the RPC exchange (the one a routing rule replaces)
+   */
+  static boolean isServiceQueueBinding(String source, String destination, String routingKey) {
+    return RPC_EXCHANGE.equals(source) && routingKey != null && destination.equals(serviceQueue(routingKey));
+  }
+
+  /**
    * @param service the service
    * @param version the version
    * @return the routing key that reaches any instance of one version of a service

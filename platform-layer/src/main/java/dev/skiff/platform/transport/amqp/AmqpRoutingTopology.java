@@ -6,6 +6,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import com.rabbitmq.client.ShutdownSignalException;
+import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.RoutingTopology;
@@ -87,9 +88,36 @@ final class AmqpRoutingTopology implements RoutingTopology {
         AmqpNames.versionQueue(service, version), AmqpNames.RPC_EXCHANGE, AmqpNames.versionKey(service, version)));
   }
 
+  /**
+   * Deletes the queue when a passive declare finds it without consumers and without messages. Not
+   * {@code queue.delete} with if-unused and if-empty: RabbitMQ refuses those flags on a quorum queue (the
+   * type of every service queue on a cluster) with NOT_IMPLEMENTED, a connection error, which closed the
+   * binding leader's connection at each try and left the queue. The check and the delete are two steps:
+   * an instance of the version that starts consuming between them has its queue deleted under it, and
+   * declares it again when its consumer is cancelled (a version that left the registry seldom comes
+   * back within that moment).
+   */
   @Override
   public boolean deleteVersionIfIdle(String service, String version) {
-    return op("delete version queue", c -> c.queueDelete(AmqpNames.versionQueue(service, version), true, true));
+    String queue = AmqpNames.versionQueue(service, version);
+    AMQP.Queue.DeclareOk found;
+    try {
+      Channel ch = connections.channel();
+      try {
+        found = ch.queueDeclarePassive(queue);
+      } catch (IOException e) {
+        return notFound(e); // gone already
+      } finally {
+        Channels.quietly("close channel", () -> Channels.close(ch));
+      }
+    } catch (IOException | RuntimeException e) {
+      log.debug("routing topology: checking {} failed: {}", queue, e.toString());
+      return false;
+    }
+    if (found.getConsumerCount() > 0 || found.getMessageCount() > 0) {
+      return false;
+    }
+    return op("delete version queue", c -> c.queueDelete(queue));
   }
 
   @Override
@@ -180,23 +208,39 @@ final class AmqpRoutingTopology implements RoutingTopology {
     return Integer.toString(percent * POINTS_PER_PERCENT);
   }
 
+  /**
+   * Holds the lease while this channel's exclusive consumer exists. The channel is kept out of the
+   * connection's recovery: when the connection is lost (its node died) or the broker cancels the consumer
+   * (its queue went with its node), the lease is given up, the channel closed and the queue left out of
+   * the recovery, and {@code onLost} is told; the holder asks again with {@code tryLease}. Recovered as an
+   * ordinary channel, the consumer came back on a channel nobody watched: its holder believed itself
+   * without the lease and could not take it again (the queue's exclusive consumer was its own), and no
+   * other copy could either, so nobody led again after a node loss.
+   */
   @Override
   public Lease tryLease(String name, Consumer<String> onLost) {
     Channel ch = null;
     try {
       ch = connections.channel();
-      ch.queueDeclare(name, false, false, false, Map.of("x-expires", 60_000));
-      ch.basicConsume(name, true, "", false, true, Map.of(), new DefaultConsumer(ch));
       Channel held = ch;
       AtomicBoolean released = new AtomicBoolean();
-      held.addShutdownListener(cause -> {
-        if (!released.get()) {
-          onLost.accept(cause.getMessage());
+      Consumer<String> lost = why -> {
+        if (released.compareAndSet(false, true)) {
+          release(held, name);
+          onLost.accept(why);
+        }
+      };
+      ch.queueDeclare(name, false, false, false, Map.of("x-expires", 60_000));
+      ch.basicConsume(name, true, "", false, true, Map.of(), new DefaultConsumer(ch) {
+        @Override
+        public void handleCancel(String consumerTag) {
+          lost.accept("the broker cancelled the lease's consumer on " + name);
         }
       });
+      held.addShutdownListener(cause -> lost.accept(cause.getMessage()));
       return () -> {
         if (released.compareAndSet(false, true)) {
-          Channels.quietly("release lease", held::abort);
+          release(held, name);
         }
       };
     } catch (IOException | RuntimeException e) {
@@ -205,6 +249,14 @@ final class AmqpRoutingTopology implements RoutingTopology {
         Channels.quietly("close channel", failed::abort);
       }
       return null;
+    }
+  }
+
+  /** Closes a lease's channel, which drops it and its consumer from the recovery, and leaves its queue out of it too. */
+  private void release(Channel held, String queue) {
+    Channels.quietly("release lease", held::abort);
+    if (connections.main() instanceof AutorecoveringConnection ac) {
+      ac.excludeQueueFromRecovery(queue, false);
     }
   }
 

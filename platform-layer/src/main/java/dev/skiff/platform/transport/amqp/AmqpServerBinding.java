@@ -5,6 +5,8 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import com.rabbitmq.client.Recoverable;
+import com.rabbitmq.client.RecoveryListener;
 import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -62,6 +64,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final Object state = new Object();
   private boolean paused;
   private boolean stopped;
+  /** Binds the service queue again after a recovery of the connection (in {@link #open}); null if it does not recover. */
+  private RecoveryListener rebind;
 
   private AmqpServerBinding(
       String service, String instanceId, Connection connection, Channel consume, Channel reply, Channel deadLetters,
@@ -130,6 +134,35 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     }
     for (Source s : b.sources) {
       s.consume();
+    }
+    if (conn instanceof Recoverable r) {
+      // the recovery leaves the service queue's binding alone (AmqpConnections): bind it again unless the
+      // service is under a routing rule, as at the start
+      Channel bindOn = consume;
+      b.rebind = new RecoveryListener() {
+        @Override
+        public void handleRecovery(Recoverable recovered) {
+          if (b.closed.get()) {
+            return;
+          }
+          try {
+            if (!topology.splitExists(service)) {
+              bindOn.queueBind(svcQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service));
+            }
+          } catch (IOException | RuntimeException e) {
+            // not bound: a routing rule may be in force, and a request reaching both its split and this
+            // queue would run twice; the binding service binds it when no rule is, and a queue that
+            // survived the loss kept its binding
+            log.warn("service queue {} not bound again after the recovery: {}", svcQueue, Channels.causes(e));
+          }
+        }
+
+        @Override
+        public void handleRecoveryStarted(Recoverable recovering) {
+          // nothing before the recovery
+        }
+      };
+      r.addRecoveryListener(b.rebind);
     }
     return b;
   }
@@ -369,6 +402,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
+    }
+    if (rebind != null && connection instanceof Recoverable r) {
+      r.removeRecoveryListener(rebind);
     }
     // not auto-delete (see the class comment): delete it, or it would stay until the connection closes
     Channels.quietly("delete instance queue", () -> consume.queueDelete(instanceQueue));

@@ -23,6 +23,16 @@ class AmqpNamesTest {
   }
 
   @Test
+  void onlyAServiceQueuesOwnBindingToTheRpcExchangeIsLeftOutOfARecovery() {
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.svc.a.b", "a.b")).isTrue();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.svc.a.b", "a.c")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.ver.a.b.1.0.0", "a.b#1.0.0")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.inst.a.b.i1", "a.b@i1")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.events", "skiff.svc.a.b", "a.b")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.route.a.b", "a.b")).isFalse();
+  }
+
+  @Test
   void aRequestIsKeyedByItsInstanceElseItsVersionElseItsServiceAndTheKeyReadsBack() {
     assertThat(AmqpNames.requestKey("s", "i1", "1.0.0")).isEqualTo("s@i1");
     assertThat(AmqpNames.requestKey("s", null, "1.0.0")).isEqualTo("s#1.0.0");
