@@ -80,19 +80,23 @@ final class GatewayHandler extends Handler.Abstract {
     final Callback callback;
     final String id = Ids.random128();
     final long startNanos = System.nanoTime();
+    final String client;
     String user = "-";
 
-    Exchange(Request request, Response response, Callback callback) {
+    Exchange(Request request, Response response, Callback callback, TrustedProxies proxies) {
       this.request = request;
       this.response = response;
       this.callback = callback;
+      this.client = proxies.any()
+          ? proxies.client(Request.getRemoteAddr(request), request.getHeaders().getValuesList(proxies.headerName()))
+          : Request.getRemoteAddr(request);
     }
   }
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     requests.mark();
-    Exchange ex = new Exchange(request, response, callback);
+    Exchange ex = new Exchange(request, response, callback, options.proxies());
     HttpFields.Mutable h = response.getHeaders();
     h.put(REQUEST_ID_HEADER, ex.id);
     h.put("X-Content-Type-Options", "nosniff");
@@ -123,7 +127,7 @@ final class GatewayHandler extends Handler.Abstract {
     if (origin != null) {
       ex.response.getHeaders().add(HttpHeader.VARY, "Origin");
     }
-    OptionalLong wait = perAddress.acquire(Request.getRemoteAddr(request));
+    OptionalLong wait = perAddress.acquire(ex.client);
     if (wait.isPresent()) {
       tooMany(ex, wait.getAsLong(), "too many requests from this address");
       return;
@@ -355,7 +359,7 @@ final class GatewayHandler extends Handler.Abstract {
     int status = ex.response.getStatus();
     metrics.meter("skiff.gateway.responses." + status / 100 + "xx").mark();
     if (access.isInfoEnabled()) {
-      access.info("{} {} {} {} {}us {} {}", Request.getRemoteAddr(ex.request), ex.request.getMethod(),
+      access.info("{} {} {} {} {}us {} {}", ex.client, ex.request.getMethod(),
           Printable.of(ex.request.getHttpURI().getPath(), 200), status, (System.nanoTime() - ex.startNanos) / 1000, ex.user, ex.id);
     }
     if (body == null) {
