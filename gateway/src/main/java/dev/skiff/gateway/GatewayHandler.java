@@ -58,6 +58,7 @@ final class GatewayHandler extends Handler.Abstract {
   private final GatewayOptions options;
   private final RateLimiter perAddress;
   private final RateLimiter perUser;
+  private final AdminRoutes admin;
   private final Meter requests;
   private final MetricRegistry metrics;
 
@@ -71,6 +72,7 @@ final class GatewayHandler extends Handler.Abstract {
         System::nanoTime, metrics);
     this.perUser = new RateLimiter("user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
     this.requests = metrics.meter("skiff.gateway.requests");
+    this.admin = new AdminRoutes(metrics);
   }
 
   /** The state of one request as it is served. */
@@ -149,15 +151,16 @@ final class GatewayHandler extends Handler.Abstract {
       done(ex, new String(asset.get().bytes(), java.nio.charset.StandardCharsets.UTF_8));
       return;
     }
+    boolean adminPath = AdminRoutes.covers(path);
     Optional<RouteTable.Match> found;
     try {
-      found = routes.find(method, path);
+      found = adminPath ? admin.find(method, path) : routes.find(method, path);
     } catch (IllegalArgumentException e) {
       fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
       return;
     }
     if (found.isEmpty()) {
-      Set<String> allowed = routes.methodsFor(path);
+      Set<String> allowed = adminPath ? admin.methodsFor(path) : routes.methodsFor(path);
       if (!allowed.isEmpty()) {
         ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", new TreeSet<>(allowed)));
         fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
@@ -174,8 +177,8 @@ final class GatewayHandler extends Handler.Abstract {
       return;
     }
     String token = bearer(request);
+    UserIdentity person = null;
     if (token != null) {
-      UserIdentity person;
       try {
         person = verifier.verify(token);
       } catch (TokenRejectedException e) {
@@ -194,6 +197,13 @@ final class GatewayHandler extends Handler.Abstract {
       fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the Authorization header must be 'Bearer TOKEN'");
       return;
     }
+    if (adminPath) {
+      if (person == null) {
+        ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+      }
+      admin.check(route, person, null);
+    }
+    UserIdentity caller = person;
     Duration timeout = timeout(request, route);
     String traceparent = traceparent(request);
     long length = request.getLength();
@@ -211,6 +221,9 @@ final class GatewayHandler extends Handler.Abstract {
     readBody(ex, new java.io.ByteArrayOutputStream(length > 0 ? (int) length : 256), body -> {
       try {
         Message message = RequestMapper.map(route, match.pathValues(), request.getHttpURI().getQuery(), body);
+        if (adminPath) {
+          admin.check(route, caller, message);
+        }
         call(ex, route, message, timeout, token, traceparent);
       } catch (SkiffException e) {
         fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
