@@ -338,8 +338,8 @@ final class GatewayHandler extends Handler.Abstract {
   /** @return the request's W3C trace context when it is valid, else null (a new trace is started) */
   private static String traceparent(Request request) {
     String t = request.getHeaders().get("traceparent");
-    if (t == null || t.length() > 64) {
-      return null;
+    if (t == null || t.length() != 55 || t.startsWith("00000000000000000000000000000000", 3) || t.startsWith("0000000000000000", 36)) {
+      return null; // W3C: the only version-00 length; an all-zero trace or parent id is invalid
     }
     try {
       TraceContext.parse(t);
