@@ -52,7 +52,6 @@ final class AdminRoutes {
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
   private final List<Route> routes;
-  private final Set<Route> owned;
   private final Counter refused;
 
   /** @param metrics where {@value #REFUSED} goes */
@@ -64,7 +63,6 @@ final class AdminRoutes {
         new Route("PUT", PathTemplate.parse(PREFIX + "routes"), "*", BindingService.SERVICE, "set_route",
             SetRouteRequest.getDescriptor(), RouteStatus.getDescriptor(), TIMEOUT),
         route("GET", "config", ConfigService.SERVICE, "get", GetConfigRequest.getDescriptor(), ConfigView.getDescriptor()));
-    this.owned = Set.copyOf(routes);
     this.refused = metrics.counter(REFUSED);
   }
 
@@ -99,16 +97,6 @@ final class AdminRoutes {
       }
     }
     return methods;
-  }
-
-  /** @return whether the route is one of these */
-  boolean owns(Route route) {
-    return owned.contains(route);
-  }
-
-  /** @return the routes, for documentation */
-  List<Route> all() {
-    return routes;
   }
 
   /**

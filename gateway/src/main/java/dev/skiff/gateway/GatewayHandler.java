@@ -37,8 +37,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit, the route, the person's
- * token and the per-user rate limit, the deadline, the body (bounded), the request message; then the call,
+ * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit (the client's address,
+ * {@link TrustedProxies}), the route (a service's, or an {@link AdminRoutes admin route} with its role
+ * check), the person's token and the per-user rate limit, the deadline, the body (bounded), the request
+ * message; then the call,
  * without holding a thread while it runs, and the answer as JSON or one error format. Thread-safe.
  */
 final class GatewayHandler extends Handler.Abstract {
