@@ -5,10 +5,12 @@ import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.LimitedJetty;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.server.LoginServiceSource;
+import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
@@ -26,8 +28,12 @@ import org.slf4j.LoggerFactory;
  * headers 431, idle and slow connections, per-address and per-user rate limits 429). HTTP/1.1 with
  * keep-alive and HTTP/2 (h2c), on Jetty 12 with the kernel pages' limits ({@link LimitedJetty}).
  *
+ * <p>It is a Skiff service itself ({@value GatewayServer#NAME}: announced, monitored, with healthchecks
+ * {@code http}, {@code routes}, {@code token-keys}; {@link #health()}).
+ *
  * <p>Started with {@code skiff gateway} (port {@value GatewayOptions#DEFAULT_PORT}, {@code SKIFF_GATEWAY_PORT}).
- * Thread-safe; closing it drains the requests in progress (up to {@link GatewayOptions#drain()}), then stops.
+ * Thread-safe; closing it announces that it stops, then drains the requests in progress (up to
+ * {@link GatewayOptions#drain()}), then stops.
  */
 public final class Gateway implements AutoCloseable {
   /** The deadline of a call whose endpoint declared none and whose request named none. */
@@ -43,15 +49,18 @@ public final class Gateway implements AutoCloseable {
   private final AutoCloseable ownedVerifier;
   private final MetricRegistry metrics;
   private final RouteTable routes;
+  private final Server server;
+  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, Client client, AutoCloseable ownedVerifier, MetricRegistry metrics,
-      RouteTable routes) {
+      RouteTable routes, Server server) {
     this.jetty = jetty;
     this.registry = registry;
     this.client = client;
     this.ownedVerifier = ownedVerifier;
     this.metrics = metrics;
     this.routes = routes;
+    this.server = server;
   }
 
   /**
@@ -92,6 +101,7 @@ public final class Gateway implements AutoCloseable {
     }
     Registry registry = null;
     LimitedJetty jetty = null;
+    Server server = null;
     try {
       registry = new Registry(Clock.systemUTC()).start(transport, new Guard(identities, metrics));
       RouteTable routes = new RouteTable(metrics).follow(registry);
@@ -102,9 +112,13 @@ public final class Gateway implements AutoCloseable {
       jetty.server().setErrorHandler(handler.errorHandler());
       jetty.server().setStopTimeout(options.drain().toMillis());
       jetty.server().start();
+      server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes).start();
       log.info("gateway listening on port {}", jetty.connector().getLocalPort());
-      return new Gateway(jetty, registry, client, own, metrics, routes);
+      return new Gateway(jetty, registry, client, own, metrics, routes, server);
     } catch (Exception e) {
+      if (server != null) {
+        server.close();
+      }
       if (jetty != null) {
         try {
           jetty.server().stop();
@@ -138,9 +152,31 @@ public final class Gateway implements AutoCloseable {
     return routes.all().size();
   }
 
-  /** Drains the requests in progress (up to the drain time), then stops listening and closes what it owns. */
+  /**
+   * Its healthchecks ({@code http}, {@code routes}, {@code token-keys}), as reported to monitoring.
+   *
+   * @return them: {@link HealthChecks#runAll()} runs them now, {@link HealthChecks#results()} gives the latest
+   */
+  public HealthChecks health() {
+    return server.health();
+  }
+
+  /** @return its instance of the {@value GatewayServer#NAME} service (announced to discovery) */
+  public String instanceId() {
+    return server.instanceId();
+  }
+
+  /**
+   * Announces that it stops (discovery forgets it at once, so load balancers that follow discovery turn
+   * away), then drains the HTTP requests in progress (up to the drain time), stops listening and closes
+   * what it owns. Idempotent.
+   */
   @Override
   public void close() {
+    if (!closed.compareAndSet(false, true)) {
+      return;
+    }
+    server.close();
     try {
       jetty.server().stop();
     } catch (Exception e) {

@@ -37,8 +37,10 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit, the route, the person's
- * token and the per-user rate limit, the deadline, the body (bounded), the request message; then the call,
+ * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit (the client's address,
+ * {@link TrustedProxies}), the route (a service's, or an {@link AdminRoutes admin route} with its role
+ * check), the person's token and the per-user rate limit, the deadline, the body (bounded), the request
+ * message; then the call,
  * without holding a thread while it runs, and the answer as JSON or one error format. Thread-safe.
  */
 final class GatewayHandler extends Handler.Abstract {
@@ -58,6 +60,7 @@ final class GatewayHandler extends Handler.Abstract {
   private final GatewayOptions options;
   private final RateLimiter perAddress;
   private final RateLimiter perUser;
+  private final AdminRoutes admin;
   private final Meter requests;
   private final MetricRegistry metrics;
 
@@ -71,6 +74,7 @@ final class GatewayHandler extends Handler.Abstract {
         System::nanoTime, metrics);
     this.perUser = new RateLimiter("user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
     this.requests = metrics.meter("skiff.gateway.requests");
+    this.admin = new AdminRoutes(metrics);
   }
 
   /** The state of one request as it is served. */
@@ -80,19 +84,23 @@ final class GatewayHandler extends Handler.Abstract {
     final Callback callback;
     final String id = Ids.random128();
     final long startNanos = System.nanoTime();
+    final String client;
     String user = "-";
 
-    Exchange(Request request, Response response, Callback callback) {
+    Exchange(Request request, Response response, Callback callback, TrustedProxies proxies) {
       this.request = request;
       this.response = response;
       this.callback = callback;
+      this.client = proxies.any()
+          ? proxies.client(Request.getRemoteAddr(request), request.getHeaders().getValuesList(proxies.headerName()))
+          : Request.getRemoteAddr(request);
     }
   }
 
   @Override
   public boolean handle(Request request, Response response, Callback callback) {
     requests.mark();
-    Exchange ex = new Exchange(request, response, callback);
+    Exchange ex = new Exchange(request, response, callback, options.proxies());
     HttpFields.Mutable h = response.getHeaders();
     h.put(REQUEST_ID_HEADER, ex.id);
     h.put("X-Content-Type-Options", "nosniff");
@@ -123,7 +131,7 @@ final class GatewayHandler extends Handler.Abstract {
     if (origin != null) {
       ex.response.getHeaders().add(HttpHeader.VARY, "Origin");
     }
-    OptionalLong wait = perAddress.acquire(Request.getRemoteAddr(request));
+    OptionalLong wait = perAddress.acquire(ex.client);
     if (wait.isPresent()) {
       tooMany(ex, wait.getAsLong(), "too many requests from this address");
       return;
@@ -145,15 +153,16 @@ final class GatewayHandler extends Handler.Abstract {
       done(ex, new String(asset.get().bytes(), java.nio.charset.StandardCharsets.UTF_8));
       return;
     }
+    boolean adminPath = AdminRoutes.covers(path);
     Optional<RouteTable.Match> found;
     try {
-      found = routes.find(method, path);
+      found = adminPath ? admin.find(method, path) : routes.find(method, path);
     } catch (IllegalArgumentException e) {
       fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
       return;
     }
     if (found.isEmpty()) {
-      Set<String> allowed = routes.methodsFor(path);
+      Set<String> allowed = adminPath ? admin.methodsFor(path) : routes.methodsFor(path);
       if (!allowed.isEmpty()) {
         ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", new TreeSet<>(allowed)));
         fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
@@ -170,8 +179,8 @@ final class GatewayHandler extends Handler.Abstract {
       return;
     }
     String token = bearer(request);
+    UserIdentity person = null;
     if (token != null) {
-      UserIdentity person;
       try {
         person = verifier.verify(token);
       } catch (TokenRejectedException e) {
@@ -190,6 +199,13 @@ final class GatewayHandler extends Handler.Abstract {
       fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the Authorization header must be 'Bearer TOKEN'");
       return;
     }
+    if (adminPath) {
+      if (person == null) {
+        ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+      }
+      admin.check(route, person, null);
+    }
+    UserIdentity caller = person;
     Duration timeout = timeout(request, route);
     String traceparent = traceparent(request);
     long length = request.getLength();
@@ -207,6 +223,9 @@ final class GatewayHandler extends Handler.Abstract {
     readBody(ex, new java.io.ByteArrayOutputStream(length > 0 ? (int) length : 256), body -> {
       try {
         Message message = RequestMapper.map(route, match.pathValues(), request.getHttpURI().getQuery(), body);
+        if (adminPath) {
+          admin.check(route, caller, message);
+        }
         call(ex, route, message, timeout, token, traceparent);
       } catch (SkiffException e) {
         fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
@@ -321,8 +340,8 @@ final class GatewayHandler extends Handler.Abstract {
   /** @return the request's W3C trace context when it is valid, else null (a new trace is started) */
   private static String traceparent(Request request) {
     String t = request.getHeaders().get("traceparent");
-    if (t == null || t.length() > 64) {
-      return null;
+    if (t == null || t.length() != 55 || t.startsWith("00000000000000000000000000000000", 3) || t.startsWith("0000000000000000", 36)) {
+      return null; // W3C: the only version-00 length; an all-zero trace or parent id is invalid
     }
     try {
       TraceContext.parse(t);
@@ -355,7 +374,7 @@ final class GatewayHandler extends Handler.Abstract {
     int status = ex.response.getStatus();
     metrics.meter("skiff.gateway.responses." + status / 100 + "xx").mark();
     if (access.isInfoEnabled()) {
-      access.info("{} {} {} {} {}us {} {}", Request.getRemoteAddr(ex.request), ex.request.getMethod(),
+      access.info("{} {} {} {} {}us {} {}", ex.client, ex.request.getMethod(),
           Printable.of(ex.request.getHttpURI().getPath(), 200), status, (System.nanoTime() - ex.startNanos) / 1000, ex.user, ex.id);
     }
     if (body == null) {

@@ -28,9 +28,11 @@ import java.util.stream.Collectors;
  * @param maxRateKeys the most addresses and people each rate table remembers ({@code SKIFF_GATEWAY_RATE_TABLE},
  *     default 100,000)
  * @param drain how long stopping waits for requests in progress ({@code SKIFF_GATEWAY_DRAIN}, default 10 s)
+ * @param proxies the load balancers whose forwarding header names the client ({@code SKIFF_GATEWAY_TRUSTED_PROXIES},
+ *     CIDRs, default none; {@code SKIFF_GATEWAY_FORWARDED_HEADER}, {@code X-Forwarded-For} or {@code Forwarded})
  */
 public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes, Cors cors, int ratePerAddress,
-    int ratePerUser, int maxRateKeys, Duration drain) {
+    int ratePerUser, int maxRateKeys, Duration drain, TrustedProxies proxies) {
   /** The default port. */
   public static final int DEFAULT_PORT = 8080;
 
@@ -43,6 +45,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
     }
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(cors, "cors");
+    Objects.requireNonNull(proxies, "proxies");
     if (maxBodyBytes < 0 || ratePerAddress < 1 || ratePerUser < 1 || maxRateKeys < 1) {
       throw new IllegalArgumentException("body limit, rates and rate table size must be positive");
     }
@@ -54,7 +57,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
   /** @return port 8080 and the defaults above */
   public static GatewayOptions defaults() {
     return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 100_000,
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10), TrustedProxies.none());
   }
 
   /**
@@ -79,7 +82,8 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
-        drainFor);
+        drainFor,
+        TrustedProxies.parse(env.getOrDefault("SKIFF_GATEWAY_TRUSTED_PROXIES", ""), env.getOrDefault("SKIFF_GATEWAY_FORWARDED_HEADER", "")));
   }
 
   /**
@@ -98,27 +102,37 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @param port the port @return these options with it */
   public GatewayOptions withPort(int port) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
   }
 
   /** @param http the server's limits @return these options with them */
   public GatewayOptions withHttp(WebServer.Options http) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
   }
 
   /** @param bytes the largest request body @return these options with it */
   public GatewayOptions withMaxBodyBytes(int bytes) {
-    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
   }
 
   /** @param origins the allowed origins @return these options with them */
   public GatewayOptions withCorsOrigins(Set<String> origins) {
-    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
+  }
+
+  /**
+   * @param cidrs the trusted proxies, comma-separated CIDRs
+   * @param header {@code X-Forwarded-For} or {@code Forwarded}
+   * @return these options with them
+   */
+  public GatewayOptions withTrustedProxies(String cidrs, String header) {
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain,
+        TrustedProxies.parse(cidrs, header));
   }
 
   /** @param perAddress per client address @param perUser per person @return these options with those rates */
   public GatewayOptions withRates(int perAddress, int perUser) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain, proxies);
   }
 
 }

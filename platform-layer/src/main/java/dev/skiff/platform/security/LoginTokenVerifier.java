@@ -521,6 +521,34 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     });
   }
 
+  /**
+   * For a healthcheck: starts following the login service, as the first token would, if no token has yet,
+   * and asks for its keys again when the last attempt failed longer than the refresh interval ago; never
+   * waits.
+   *
+   * @return how many of the login service's signing keys it holds now (0 until the login service answered,
+   *     and after close)
+   */
+  public int signingKeys() {
+    if (closed) {
+      return 0;
+    }
+    try {
+      start();
+    } catch (TokenRejectedException e) {
+      return 0;
+    }
+    CompletableFuture<Void> r = ready;
+    if (r != null && r.isCompletedExceptionally() && clock.millis() - readyStartedAt >= refreshIntervalMillis) {
+      synchronized (lock) {
+        if (ready == r && !closed) {
+          ready = load();
+        }
+      }
+    }
+    return verifiers.size();
+  }
+
   /** @return the public keys known now, by kid (for tests and diagnostics) */
   Set<String> knownKeys() {
     return new LinkedHashSet<>(verifiers.keySet());

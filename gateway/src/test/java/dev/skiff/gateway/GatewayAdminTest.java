@@ -1,0 +1,179 @@
+package dev.skiff.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.binding.BindingService;
+import dev.skiff.kernel.config.ConfigService;
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
+import dev.skiff.proto.v1.UserResponse;
+import dev.skiff.testing.RabbitMqExtension;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The admin routes ({@code /admin/v1/...}) against real kernel services in-process (login, discovery,
+ * monitoring, binding, config): 401 without a session, 403 without the role (counted in
+ * {@code skiff.gateway.admin.refused}, never sent on), the kernel's answers as JSON with it; a routing
+ * rule changed through the gateway is the binding service's rule.
+ */
+class GatewayAdminTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  private static final String PASSWORD = "gateway-admin-pass";
+  static GatewayFixture f;
+  static Kernel kernel;
+  static String admin;
+  static String viewer;
+  static String router;
+  static String nobody;
+
+  @BeforeAll
+  static void start() {
+    f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults().withRates(1000, 1000), null).startService();
+    kernel = Kernel.start(f.transport, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
+        List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(), new MonitoringService(),
+            new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), new ConfigService(Map.of())),
+        0, WebServer.Options.defaults());
+    try (Client client = Client.builder().transport(f.transport).build()) {
+      LoginRequest req = LoginRequest.newBuilder().setUser("admin").setPassword(PASSWORD).build();
+      admin = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+          .until(() -> client.call(LoginService.SERVICE, "login", req, Session.class), s -> true).getToken();
+      viewer = user(client, "viewer", "ADMIN.PAGES");
+      router = user(client, "router", "ADMIN.ROUTES:" + f.service);
+      nobody = user(client, "nobody", null);
+    }
+  }
+
+  private static String user(Client client, String name, String role) {
+    AddUserRequest.Builder add = AddUserRequest.newBuilder().setUser(name).setPassword(name + "-password-1");
+    if (role != null) {
+      add.addRoles(role);
+    }
+    client.withScope(CallScope.forUser(admin)).call(LoginService.SERVICE, "users.add", add.build(), UserResponse.class);
+    return client.call(LoginService.SERVICE, "login",
+        LoginRequest.newBuilder().setUser(name).setPassword(name + "-password-1").build(), Session.class).getToken();
+  }
+
+  @AfterAll
+  static void stop() {
+    if (kernel != null) {
+      kernel.close();
+    }
+    if (f != null) {
+      f.close();
+    }
+  }
+
+  private static HttpResponse<String> get(String path, String token) throws Exception {
+    HttpRequest.Builder b = f.request(path).GET();
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return f.send(b);
+  }
+
+  private static HttpResponse<String> putRule(String service, String token) throws Exception {
+    HttpRequest.Builder b = f.request("/admin/v1/routes").header("Content-Type", "application/json")
+        .PUT(HttpRequest.BodyPublishers.ofString("{\"rule\":{\"service\":\"" + service + "\",\"weights\":{\"9.9.9\":100}},\"force\":true}"));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return f.send(b);
+  }
+
+  private static long refused() {
+    return f.gateway.metrics().counter(AdminRoutes.REFUSED).getCount();
+  }
+
+  @Test
+  void withoutASessionEveryAdminRouteIs401() throws Exception {
+    long before = refused();
+    for (String path : List.of("/admin/v1/services", "/admin/v1/health", "/admin/v1/routes?service=" + f.service, "/admin/v1/config")) {
+      HttpResponse<String> r = get(path, null);
+      assertThat(r.statusCode()).as(path).isEqualTo(401);
+      assertThat(r.headers().firstValue("WWW-Authenticate")).isPresent();
+      assertThat(r.body()).contains("\"code\":\"UNAUTHORIZED\"");
+    }
+    assertThat(putRule(f.service, null).statusCode()).isEqualTo(401);
+    assertThat(get("/admin/v1/services", "not-a-token").statusCode()).isEqualTo(401);
+    assertThat(refused() - before).isGreaterThanOrEqualTo(5);
+  }
+
+  @Test
+  void withoutTheRoleItIs403AndNothingChanges() throws Exception {
+    long before = refused();
+    HttpResponse<String> r = get("/admin/v1/services", nobody);
+    assertThat(r.statusCode()).isEqualTo(403);
+    assertThat(r.body()).contains("\"code\":\"FORBIDDEN\"", "ADMIN.PAGES");
+    assertThat(get("/admin/v1/config", router).statusCode()).as("a route admin may not read").isEqualTo(403);
+    assertThat(putRule(f.service, viewer).statusCode()).as("a reader may not change rules").isEqualTo(403);
+    HttpResponse<String> other = putRule("gwtest.someone-else", router);
+    assertThat(other.statusCode()).as("a route admin of one service may not change another's").isEqualTo(403);
+    assertThat(other.body()).contains("ADMIN.ROUTES:gwtest.someone-else");
+    assertThat(refused() - before).isGreaterThanOrEqualTo(4);
+    assertThat(get("/admin/v1/routes?service=gwtest.someone-else", viewer).body()).doesNotContain("9.9.9");
+  }
+
+  @Test
+  void withTheRoleTheKernelsViewsAreServedAsJson() throws Exception {
+    HttpResponse<String> services = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
+        .until(() -> get("/admin/v1/services", viewer), r -> r.statusCode() == 200 && r.body().contains(f.service));
+    assertThat(services.headers().firstValue("Content-Type")).hasValue("application/json");
+    assertThat(services.body()).contains("\"instances\":[");
+    HttpResponse<String> one = get("/admin/v1/services?service=" + f.service, viewer);
+    assertThat(one.statusCode()).isEqualTo(200);
+    assertThat(one.body()).contains(f.service).doesNotContain(LoginService.SERVICE);
+    HttpResponse<String> health = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
+        .until(() -> get("/admin/v1/health?service=" + f.service, admin), r -> r.statusCode() == 200 && r.body().contains(f.service));
+    assertThat(health.body()).contains("\"services\":[");
+    HttpResponse<String> config = get("/admin/v1/config?service=" + f.service, viewer);
+    assertThat(config.statusCode()).as(config.body()).isEqualTo(200);
+    assertThat(config.body()).contains("\"version\"");
+    assertThat(get("/admin/v1/config?nonsense=1", viewer).statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void aRouteAdminChangesTheirServicesRuleThroughTheGateway() throws Exception {
+    HttpResponse<String> put = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
+        .until(() -> putRule(f.service, router), r -> r.statusCode() == 200);
+    assertThat(put.body()).contains("\"9.9.9\":100");
+    HttpResponse<String> read = get("/admin/v1/routes?service=" + f.service, viewer);
+    assertThat(read.statusCode()).isEqualTo(200);
+    assertThat(read.body()).contains("\"service\":\"" + f.service + "\"", "\"9.9.9\":100");
+    try (Client client = Client.builder().transport(f.transport).build()) {
+      dev.skiff.proto.v1.RouteStatus st = client.withScope(CallScope.forUser(admin)).call(BindingService.SERVICE, "get_route",
+          dev.skiff.proto.v1.GetRouteRequest.newBuilder().setService(f.service).build(), dev.skiff.proto.v1.RouteStatus.class);
+      assertThat(st.getRule().getWeightsMap()).containsEntry("9.9.9", 100);
+    }
+  }
+
+  @Test
+  void onlyTheDeclaredAdminRoutesExist() throws Exception {
+    HttpResponse<String> post = f.send(f.request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
+        .POST(HttpRequest.BodyPublishers.ofString("{}")));
+    assertThat(post.statusCode()).isEqualTo(405);
+    assertThat(post.headers().firstValue("Allow")).hasValue("GET, PUT");
+    assertThat(get("/admin/v1/users", admin).statusCode()).isEqualTo(404);
+    assertThat(f.get("/openapi.json").body()).doesNotContain("/admin/").doesNotContain(DiscoveryService.SERVICE)
+        .doesNotContain(ConfigService.SERVICE);
+  }
+}

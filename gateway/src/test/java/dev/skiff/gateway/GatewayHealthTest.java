@@ -1,0 +1,104 @@
+package dev.skiff.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+import com.codahale.metrics.MetricRegistry;
+import dev.skiff.kernel.Guard;
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.kernel.login.LoginService;
+import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
+import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.HealthOverview;
+import dev.skiff.proto.v1.HealthQuery;
+import dev.skiff.proto.v1.InstanceStatus;
+import dev.skiff.proto.v1.ListServicesRequest;
+import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
+import dev.skiff.testing.RabbitMqExtension;
+import java.net.http.HttpResponse;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.stream.Collectors;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The gateway is a Skiff service ({@code skiff.gateway}): announced to discovery, reporting to monitoring
+ * with its checks {@code http}, {@code routes}, {@code token-keys} (which fails until the login service's
+ * keys are loaded); on close it announces that it stops before it drains the HTTP requests in progress.
+ */
+class GatewayHealthTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  private static final String PASSWORD = "gateway-health-pass";
+
+  @Test
+  void itIsAnnouncedAndMonitoredWithItsChecks() throws Exception {
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
+      await().atMost(Duration.ofSeconds(10)).until(() -> f.gateway.health().run("routes").healthy());
+      assertThat(f.gateway.health().run("routes").message()).contains("routes from");
+      assertThat(f.gateway.health().run("http").healthy()).isTrue();
+      assertThat(f.gateway.health().run("http").message()).contains(Integer.toString(f.gateway.port()));
+      assertThat(f.gateway.health().run("token-keys").healthy()).as("no login service yet").isFalse();
+      Kernel kernel = Kernel.start(f.transport, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
+          List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(), new MonitoringService()),
+          0, WebServer.Options.defaults());
+      try (Client client = Client.builder().transport(f.transport).build()) {
+        await().atMost(Duration.ofSeconds(30)).until(() -> f.gateway.health().run("token-keys").healthy());
+        String token = client.call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser("admin").setPassword(PASSWORD).build(),
+            Session.class).getToken();
+        Client admin = client.withScope(CallScope.forUser(token));
+        await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() -> admin.call(DiscoveryService.SERVICE, "list",
+                ListServicesRequest.newBuilder().setService(GatewayServer.NAME).build(), ListServicesResponse.class).getInstancesList(),
+            l -> l.stream().anyMatch(i -> i.getAnnouncement().getInstance().equals(f.gateway.instanceId())));
+        InstanceStatus reported = await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> admin.call(MonitoringService.SERVICE,
+                MonitoringService.ENDPOINT, HealthQuery.newBuilder().setService(GatewayServer.NAME).build(), HealthOverview.class)
+            .getServices(0).getInstancesList().stream().filter(i -> i.getLatest().getInstance().equals(f.gateway.instanceId()))
+            .findFirst().orElseThrow(), i -> i.getLatest().getHealthy());
+        assertThat(reported.getLatest().getChecksList().stream().map(CheckResult::getName).collect(Collectors.toSet()))
+            .contains("http", "routes", "token-keys");
+        assertThat(reported.getLatest().getGaugesMap()).isNotEmpty();
+      } finally {
+        kernel.close();
+      }
+    }
+  }
+
+  @Test
+  void onCloseItAnnouncesItsStopFirstThenDrainsTheRequestsInProgress() throws Exception {
+    MetricRegistry m = new MetricRegistry();
+    Registry discovery = new Registry(Clock.systemUTC()).start(broker.transport(), new Guard(ServiceIdentities.defaults(), m));
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
+      String instance = f.gateway.instanceId();
+      await().atMost(Duration.ofSeconds(10))
+          .until(() -> discovery.list(GatewayServer.NAME).stream().anyMatch(i -> i.getAnnouncement().getInstance().equals(instance)));
+      long requestsBefore = f.gateway.metrics().meter("skiff.gateway.requests").getCount();
+      long[] answeredAt = new long[1];
+      CompletableFuture<HttpResponse<String>> slow = f.http.sendAsync(f.request("/v1/fail/SLOW").header("X-Skiff-Timeout", "10s").GET().build(),
+          HttpResponse.BodyHandlers.ofString()).whenComplete((r, e) -> answeredAt[0] = System.nanoTime());
+      await().atMost(Duration.ofSeconds(5)).until(() -> f.gateway.metrics().meter("skiff.gateway.requests").getCount() > requestsBefore);
+      CompletableFuture<Void> closing = CompletableFuture.runAsync(f.gateway::close);
+      await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(10))
+          .until(() -> discovery.list(GatewayServer.NAME).stream().noneMatch(i -> i.getAnnouncement().getInstance().equals(instance)));
+      long forgottenAt = System.nanoTime();
+      HttpResponse<String> r = slow.get(15, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.statusCode()).as("drained, not cut: " + r.body()).isEqualTo(200);
+      assertThat(forgottenAt).as("discovery forgot it (STOPPING) before the request in progress was answered").isLessThan(answeredAt[0]);
+      closing.get(15, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(f.gateway.health().run("http").healthy()).isFalse();
+    } finally {
+      discovery.close();
+    }
+  }
+}
