@@ -1,5 +1,7 @@
 package dev.skiff.service;
 
+import com.codahale.metrics.MetricRegistry;
+import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.config.Config;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
 import java.io.IOException;
@@ -57,6 +59,25 @@ public final class TestStores {
     } catch (Exception e) {
       throw new IllegalStateException("could not delete the test's ZooKeeper namespace " + namespace + ": " + e, e);
     }
+  }
+
+  /**
+   * A started client of the shared ZooKeeper, in a test's namespace.
+   *
+   * @param name the client's name
+   * @param namespace the test's namespace, {@code skiff-test/NAME}
+   * @param metrics where its metrics go
+   * @param health where its health check goes
+   * @return the client, started
+   */
+  public static ZooKeeperClient zookeeperClient(String name, String namespace, MetricRegistry metrics, HealthCheckRegistry health) {
+    return ZooKeeperClient.builder()
+        .name(name)
+        .config(Config.of(Map.of("zookeeper.hosts", zookeeperHosts(), "zookeeper.namespace", namespace)))
+        .metrics(metrics)
+        .healthChecks(health)
+        .build()
+        .start();
   }
 
   /** @return environment with nothing of this process's SKIFF_ variables (tests set what they need) */

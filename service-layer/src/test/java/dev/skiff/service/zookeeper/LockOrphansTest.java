@@ -4,11 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
-import dev.skiff.platform.config.Config;
 import dev.skiff.service.TestStores;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import org.apache.zookeeper.CreateMode;
 import org.apache.zookeeper.data.Stat;
@@ -31,13 +29,7 @@ class LockOrphansTest {
   }
 
   private ZooKeeperClient client(String name) {
-    return ZooKeeperClient.builder()
-        .name(name)
-        .config(Config.of(Map.of("zookeeper.hosts", TestStores.zookeeperHosts(), "zookeeper.namespace", namespace)))
-        .metrics(metrics)
-        .healthChecks(new HealthCheckRegistry())
-        .build()
-        .start();
+    return TestStores.zookeeperClient(name, namespace, metrics, new HealthCheckRegistry());
   }
 
   /** A lease node as Curator's semaphore makes it (protected, ephemeral, sequential), owned by {@code z}'s session. */

@@ -34,13 +34,7 @@ class ZooKeeperClientTest {
   }
 
   private ZooKeeperClient client(String name) {
-    return ZooKeeperClient.builder()
-        .name(name)
-        .config(Config.of(Map.of("zookeeper.hosts", TestStores.zookeeperHosts(), "zookeeper.namespace", namespace)))
-        .metrics(metrics)
-        .healthChecks(health)
-        .build()
-        .start();
+    return TestStores.zookeeperClient(name, namespace, metrics, health);
   }
 
   @Test
