@@ -16,18 +16,12 @@ import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.Map;
-import java.util.TreeMap;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ConcurrentHashMap;
-import java.util.concurrent.ConcurrentMap;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -71,38 +65,14 @@ class ClusterNodeLossTest {
     }
   }
 
-  /** Counts of one kind of call. */
-  private static final class Tally {
-    final LongAdder calls = new LongAdder();
-    final LongAdder ok = new LongAdder();
-    final LongAdder okAfterKill = new LongAdder();
-    final LongAdder overDeadline = new LongAdder();
-    /** The longest call, in milliseconds. */
-    final AtomicLong longestMillis = new AtomicLong();
-    final ConcurrentMap<String, LongAdder> failedByCode = new ConcurrentHashMap<>();
-    /** How many times each request (by its text) reached a handler. */
-    final ConcurrentMap<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-
-    long runTwice() {
-      return runs.values().stream().filter(n -> n.get() > 1).count();
-    }
-
-    String figures() {
-      Map<String, Long> failed = new TreeMap<>();
-      failedByCode.forEach((k, v) -> failed.put(k, v.sum()));
-      return "calls " + calls.sum() + ", OK " + ok.sum() + " (" + okAfterKill.sum() + " after the kill), failed " + failed
-          + ", over deadline " + overDeadline.sum() + ", longest call " + longestMillis.get() + " ms, run twice " + runTwice();
-    }
-  }
-
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
   void killingTheClientsNodeUnderLoadCostsOnlyTheNonIdempotentCallsInFlightAndRunsNothingTwice() throws Exception {
     String uris = cluster.uris();
     String service = "test.cluster." + System.nanoTime() % 100000;
     String clientName = "cluster-test-client-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
-    Tally idempotent = new Tally();
-    Tally once = new Tally();
+    CallTally idempotent = new CallTally(DEADLINE.plus(SLACK));
+    CallTally once = new CallTally(DEADLINE.plus(SLACK));
     List<AmqpTransport> transports = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
     ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
@@ -197,8 +167,8 @@ class ClusterNodeLossTest {
     }
   }
 
-  private static EchoResponse handle(Tally tally, EchoRequest req) {
-    tally.runs.computeIfAbsent(req.getText(), k -> new AtomicInteger()).incrementAndGet();
+  private static EchoResponse handle(CallTally tally, EchoRequest req) {
+    tally.ran(req.getText());
     try {
       Thread.sleep(5); // calls are in flight when the node dies
     } catch (InterruptedException e) {
@@ -207,25 +177,12 @@ class ClusterNodeLossTest {
     return EchoResponse.newBuilder().setText(req.getText()).build();
   }
 
-  private static void call(Client c, String service, String method, String text, Tally tally, AtomicLong killedAt) {
-    tally.calls.increment();
-    long start = System.nanoTime();
-    try {
+  private static void call(Client c, String service, String method, String text, CallTally tally, AtomicLong killedAt) {
+    tally.record(killedAt, () -> {
       EchoResponse r = c.call(service, method, EchoRequest.newBuilder().setText(text).build(), EchoResponse.class,
           CallOptions.timeout(DEADLINE));
       assertThat(r.getText()).isEqualTo(text);
-      tally.ok.increment();
-      if (start > killedAt.get()) {
-        tally.okAfterKill.increment();
-      }
-    } catch (SkiffException e) {
-      tally.failedByCode.computeIfAbsent(e.code().name(), k -> new LongAdder()).increment();
-    } finally {
-      tally.longestMillis.accumulateAndGet((System.nanoTime() - start) / 1_000_000, Math::max);
-      if (System.nanoTime() - start > DEADLINE.plus(SLACK).toNanos()) {
-        tally.overDeadline.increment();
-      }
-    }
+    });
   }
 
   private static void waitUntil(java.util.function.BooleanSupplier done, Duration max, String what) {

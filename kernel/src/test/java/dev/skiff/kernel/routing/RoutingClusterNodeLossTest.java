@@ -9,8 +9,8 @@ import com.google.protobuf.StringValue;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.platform.CallTally;
 import dev.skiff.platform.RabbitCluster;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
@@ -33,7 +33,6 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
@@ -88,29 +87,6 @@ class RoutingClusterNodeLossTest {
     }
   }
 
-  /** Counts of one kind of call. */
-  private static final class Tally {
-    final LongAdder calls = new LongAdder();
-    final LongAdder ok = new LongAdder();
-    final LongAdder okAfterKill = new LongAdder();
-    final LongAdder overDeadline = new LongAdder();
-    final AtomicLong longestMillis = new AtomicLong();
-    final ConcurrentMap<String, LongAdder> failedByCode = new ConcurrentHashMap<>();
-    /** How many times each request (by its text) reached a handler. */
-    final ConcurrentMap<String, AtomicInteger> runs = new ConcurrentHashMap<>();
-
-    long runTwice() {
-      return runs.values().stream().filter(n -> n.get() > 1).count();
-    }
-
-    String figures() {
-      Map<String, Long> failed = new TreeMap<>();
-      failedByCode.forEach((k, v) -> failed.put(k, v.sum()));
-      return "calls " + calls.sum() + ", OK " + ok.sum() + " (" + okAfterKill.sum() + " after the kill), failed " + failed
-          + ", over deadline " + overDeadline.sum() + ", longest call " + longestMillis.get() + " ms, run twice " + runTwice();
-    }
-  }
-
   /** The versions that answered the calls started while it was the current window. */
   private static final class Window {
     final ConcurrentMap<String, LongAdder> byVersion = new ConcurrentHashMap<>();
@@ -138,8 +114,8 @@ class RoutingClusterNodeLossTest {
     String tag = ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
     String kernelName = "routing-cluster-kernel-" + tag;
     boolean killVersionNode = "version".equals(System.getProperty("skiff.cluster.kill"));
-    Tally idempotent = new Tally();
-    Tally once = new Tally();
+    CallTally idempotent = new CallTally(DEADLINE.plus(SLACK));
+    CallTally once = new CallTally(DEADLINE.plus(SLACK));
     AtomicReference<Window> window = new AtomicReference<>(new Window());
     List<AmqpTransport> transports = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
@@ -167,7 +143,7 @@ class RoutingClusterNodeLossTest {
         servers.add(TestServices.echo(t, service, version, instance, HEARTBEAT, TestServices.Hook.NONE)
             .drainGrace(Duration.ofSeconds(1))
             .endpoint(Endpoint.of("once", StringValue.class, StringValue.class, (req, ctx) -> {
-              once.runs.computeIfAbsent(req.getValue(), k -> new AtomicInteger()).incrementAndGet();
+              once.ran(req.getValue());
               return StringValue.of(version + ":" + req.getValue());
             }))
             .build().start());
@@ -267,27 +243,14 @@ class RoutingClusterNodeLossTest {
     return w;
   }
 
-  private static void call(Client c, String service, String method, String text, Tally tally, AtomicLong killedAt,
+  private static void call(Client c, String service, String method, String text, CallTally tally, AtomicLong killedAt,
       AtomicReference<Window> window) {
-    tally.calls.increment();
     Window w = window.get();
-    long start = System.nanoTime();
-    try {
+    tally.record(killedAt, () -> {
       Reply<StringValue> r = Client.await(c.exchange(service, method, StringValue.of(text), StringValue.class,
           CallOptions.timeout(DEADLINE)));
       assertThat(r.value().getValue()).isEqualTo(r.serviceVersion() + ":" + text);
-      tally.ok.increment();
       w.byVersion.computeIfAbsent(r.serviceVersion(), k -> new LongAdder()).increment();
-      if (start > killedAt.get()) {
-        tally.okAfterKill.increment();
-      }
-    } catch (SkiffException e) {
-      tally.failedByCode.computeIfAbsent(e.code().name(), k -> new LongAdder()).increment();
-    } finally {
-      tally.longestMillis.accumulateAndGet((System.nanoTime() - start) / 1_000_000, Math::max);
-      if (System.nanoTime() - start > DEADLINE.plus(SLACK).toNanos()) {
-        tally.overDeadline.increment();
-      }
-    }
+    });
   }
 }
