@@ -22,9 +22,8 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
@@ -49,26 +48,12 @@ class ClusterNodeLossTest {
   private static final Duration SLACK = Duration.ofMillis(500);
   private static final int CALLERS = 8;
 
-  private static RabbitCluster cluster;
-
-  @BeforeAll
-  static void startCluster() {
-    if (Boolean.getBoolean("skiff.cluster")) {
-      cluster = RabbitCluster.startIfNeeded();
-    }
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.stopIfStarted();
-    }
-  }
+  @RegisterExtension static final RabbitCluster.OnDemand CLUSTER = new RabbitCluster.OnDemand();
 
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
   void killingTheClientsNodeUnderLoadCostsOnlyTheNonIdempotentCallsInFlightAndRunsNothingTwice() throws Exception {
-    String uris = cluster.uris();
+    String uris = CLUSTER.cluster().uris();
     String service = "test.cluster." + System.nanoTime() % 100000;
     String clientName = "cluster-test-client-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
     CallTally idempotent = new CallTally(DEADLINE.plus(SLACK));
@@ -111,18 +96,18 @@ class ClusterNodeLossTest {
 
       // steady load, then the client's node dies
       waitUntil(() -> idempotent.ok.sum() >= 200 && once.ok.sum() >= 200, Duration.ofSeconds(30), "steady load");
-      int clientNode = cluster.nodeOf(clientName);
-      int queueNode = cluster.nodeOfQueue(AmqpNames.serviceQueue(service));
+      int clientNode = CLUSTER.cluster().nodeOf(clientName);
+      int queueNode = CLUSTER.cluster().nodeOfQueue(AmqpNames.serviceQueue(service));
       victim = killQueueNode ? queueNode : clientNode;
       assertThat(victim).as(killQueueNode ? "the service queue's node" : "the node the client is connected to").isBetween(1, 3);
       long serversOnVictim = 0;
       for (int i = 0; i < 3; i++) {
-        if (cluster.nodeOf("cluster-test-server-" + i + " (serving)") == victim) {
+        if (CLUSTER.cluster().nodeOf("cluster-test-server-" + i + " (serving)") == victim) {
           serversOnVictim++;
         }
       }
       killedAt.set(System.nanoTime());
-      cluster.kill(victim);
+      CLUSTER.cluster().kill(victim);
       long okBefore = idempotent.ok.sum() + once.ok.sum();
       // the load goes on over the surviving nodes, for some time after their recovery
       try {
@@ -161,8 +146,8 @@ class ClusterNodeLossTest {
       }
       servers.forEach(Server::close);
       transports.forEach(AmqpTransport::close);
-      if (victim != 0 && !cluster.startedHere()) {
-        cluster.restart(victim); // leave a cluster this test did not start as it found it
+      if (victim != 0 && !CLUSTER.cluster().startedHere()) {
+        CLUSTER.cluster().restart(victim); // leave a cluster this test did not start as it found it
       }
     }
   }

@@ -6,6 +6,9 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.BeforeAllCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 /**
  * The 3-node RabbitMQ cluster of {@code scripts/rabbitmq-cluster.sh}, driven by that script: started if it
@@ -151,6 +154,38 @@ public final class RabbitCluster {
     } catch (InterruptedException e) {
       Thread.currentThread().interrupt();
       throw new IllegalStateException("interrupted", e);
+    }
+  }
+
+  /**
+   * The cluster for a test class that runs on demand ({@code -Dskiff.cluster=true}): started before its
+   * tests if it does not run, stopped after them if it was started here; nothing without the property.
+   * Register it with {@code @RegisterExtension static final RabbitCluster.OnDemand CLUSTER = new RabbitCluster.OnDemand();}.
+   */
+  public static final class OnDemand implements BeforeAllCallback, AfterAllCallback {
+    private RabbitCluster cluster;
+
+    @Override
+    public void beforeAll(ExtensionContext context) {
+      if (Boolean.getBoolean("skiff.cluster")) {
+        cluster = startIfNeeded();
+      }
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) {
+      if (cluster != null) {
+        cluster.stopIfStarted();
+        cluster = null;
+      }
+    }
+
+    /** @return the cluster (only in a test enabled by {@code -Dskiff.cluster=true}) */
+    public RabbitCluster cluster() {
+      if (cluster == null) {
+        throw new IllegalStateException("the cluster runs only with -Dskiff.cluster=true");
+      }
+      return cluster;
     }
   }
 }

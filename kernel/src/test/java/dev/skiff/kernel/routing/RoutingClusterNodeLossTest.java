@@ -36,9 +36,8 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
 
 /**
@@ -70,22 +69,7 @@ class RoutingClusterNodeLossTest {
   private static final String V1 = "1.0.0";
   private static final String V2 = "2.0.0";
 
-  private static RabbitCluster cluster;
-
-
-  @BeforeAll
-  static void startCluster() {
-    if (Boolean.getBoolean("skiff.cluster")) {
-      cluster = RabbitCluster.startIfNeeded();
-    }
-  }
-
-  @AfterAll
-  static void stopCluster() {
-    if (cluster != null) {
-      cluster.stopIfStarted();
-    }
-  }
+  @RegisterExtension static final RabbitCluster.OnDemand CLUSTER = new RabbitCluster.OnDemand();
 
   /** The versions that answered the calls started while it was the current window. */
   private static final class Window {
@@ -110,7 +94,7 @@ class RoutingClusterNodeLossTest {
   @Test
   @EnabledIfSystemProperty(named = "skiff.cluster", matches = "true")
   void aWeightedSplitKeepsRoutingAndTheBindingServiceLeadsAgainAfterANodeDies() throws Exception {
-    String uris = cluster.uris();
+    String uris = CLUSTER.cluster().uris();
     String tag = ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
     String kernelName = "routing-cluster-kernel-" + tag;
     boolean killVersionNode = "version".equals(System.getProperty("skiff.cluster.kill"));
@@ -169,15 +153,15 @@ class RoutingClusterNodeLossTest {
 
       // the split under steady load, before the loss
       Window before = measure(window, SPLIT_CALLS);
-      int kernelNode = cluster.nodeOf(kernelName);
-      int versionNode = cluster.nodeOfQueue(AmqpNames.versionQueue(service, V1));
-      int leaseNode = cluster.nodeOfQueue(BindingService.LEADER_QUEUE);
+      int kernelNode = CLUSTER.cluster().nodeOf(kernelName);
+      int versionNode = CLUSTER.cluster().nodeOfQueue(AmqpNames.versionQueue(service, V1));
+      int leaseNode = CLUSTER.cluster().nodeOfQueue(BindingService.LEADER_QUEUE);
       victim = killVersionNode ? versionNode : kernelNode;
       assertThat(victim).as(killVersionNode ? "the node of the version queue's leader" : "the binding leader's node").isBetween(1, 3);
       long passesBefore = binding.fullPasses();
       window.set(new Window());
       killedAt.set(System.nanoTime());
-      cluster.kill(victim);
+      CLUSTER.cluster().kill(victim);
 
       // the binding service leads again (or still) and makes full passes on the surviving nodes
       await("the binding service leads again and makes full passes").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
@@ -224,8 +208,8 @@ class RoutingClusterNodeLossTest {
         kernel.close();
       }
       transports.forEach(AmqpTransport::close);
-      if (victim != 0 && !cluster.startedHere()) {
-        cluster.restart(victim); // leave a cluster this test did not start as it found it
+      if (victim != 0 && !CLUSTER.cluster().startedHere()) {
+        CLUSTER.cluster().restart(victim); // leave a cluster this test did not start as it found it
       }
     }
   }
