@@ -85,6 +85,17 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   }
 
   /**
+   * Binds the service queue to the RPC exchange unless the service is under a routing rule: then its
+   * traffic goes through its split instead (docs/routing.md), and the queue bound as well would take a
+   * copy of each request, which would run twice.
+   */
+  private static void bindServiceQueueUnlessRouted(AmqpRoutingTopology topology, Channel ch, String service) throws IOException {
+    if (!topology.splitExists(service)) {
+      ch.queueBind(AmqpNames.serviceQueue(service), AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service));
+    }
+  }
+
+  /**
    * Declares an instance's queues, binds them and starts consuming.
    *
    * @param connections the transport's connections
@@ -115,11 +126,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     }
     Channel reply = conn.createChannel();
     consume.basicQos(bind.prefetch());
-    // Under a routing rule the service's traffic goes through its split instead of the service queue
-    // (docs/routing.md); binding the queue again would deliver each request twice.
-    if (!topology.splitExists(service)) {
-      consume.queueBind(svcQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service));
-    }
+    bindServiceQueueUnlessRouted(topology, consume, service);
     String instQueue = AmqpNames.instanceQueue(service, instanceId);
     // exclusive (deleted with the connection) but not auto-delete: a pause cancels its consumer
     consume.queueDeclare(instQueue, false, true, false, null);
@@ -146,9 +153,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             return;
           }
           try {
-            if (!topology.splitExists(service)) {
-              bindOn.queueBind(svcQueue, AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service));
-            }
+            bindServiceQueueUnlessRouted(topology, bindOn, service);
           } catch (IOException | RuntimeException e) {
             // not bound: a routing rule may be in force, and a request reaching both its split and this
             // queue would run twice; the binding service binds it when no rule is, and a queue that
