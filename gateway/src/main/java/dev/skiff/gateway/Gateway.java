@@ -15,6 +15,7 @@ import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.slf4j.Logger;
@@ -50,7 +51,7 @@ public final class Gateway implements AutoCloseable {
   private final MetricRegistry metrics;
   private final RouteTable routes;
   private final Server server;
-  private final java.util.concurrent.atomic.AtomicBoolean closed = new java.util.concurrent.atomic.AtomicBoolean();
+  private final AtomicBoolean closed = new AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, Client client, AutoCloseable ownedVerifier, MetricRegistry metrics,
       RouteTable routes, Server server) {

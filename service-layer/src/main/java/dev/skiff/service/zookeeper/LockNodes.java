@@ -22,9 +22,9 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Such a node is left when an operation is cut by a disconnection: an acquire whose create reached
  * the ensemble but whose answer did not, or a release whose delete failed. It lives as long as the
- * session, and the session survives a member's loss; Curator deletes it in the background (protected
- * mode, guaranteed deletes), but only after its retry policy's back-off, which was measured to block
- * every holder of the lock for 8 s and more after the ensemble's leader died (docs/operations.md). The
+ * session, and the session survives a member's loss. Curator's own clean-up (protected mode, guaranteed
+ * deletes) was seen not to remove it: with this sweep switched off, such a node was still there 45 s after
+ * the ensemble's leader died, and no process could take the lock (docs/operations.md). The
  * sweep runs when it is due (after an acquire that failed or timed out, a release that failed, or a
  * reconnection): at once if no acquire of this lock is running here, else before the next one starts.
  *
