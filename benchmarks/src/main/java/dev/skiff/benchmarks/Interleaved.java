@@ -9,7 +9,9 @@ import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -78,10 +80,10 @@ public final class Interleaved {
       blockSeconds = 0;
       warmupSeconds = -1;
     }
-    if ((!handler.equals("skiff") && !handler.equals("nonBlocking") && !handler.equals("identity") && !handler.equals("queues"))
+    if (!List.of("skiff", "nonBlocking", "breakdown", "identity", "queues").contains(handler)
         || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
+          "usage: Interleaved [skiff|nonBlocking|breakdown|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
     }
     if (handler.equals("identity")) {
@@ -93,22 +95,79 @@ public final class Interleaved {
       return;
     }
 
-    RawConfirms raw = new RawConfirms();
-    SkiffAmqp skiff = SkiffAmqp.defaults(!handler.equals("skiff"));
-    raw.start();
+    if (handler.equals("breakdown")) {
+      breakdown(rounds, inFlight, blockSeconds, warmupSeconds);
+      return;
+    }
+    List<AutoCloseable> started = new ArrayList<>();
     try {
-      skiff.start();
-      try {
-        Side r = new Side(inFlight, () -> raw.client.call(Bench.PAYLOAD));
-        Side s =
-            new Side(
-                inFlight, () -> skiff.client.callAsync(Bench.SERVICE, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        run(r, s, "raw", "skiff", rounds, blockSeconds, warmupSeconds, "Skiff (" + handler + ") beside raw amqp-client", inFlight);
-      } finally {
-        skiff.stop();
+      List<Side> sides = new ArrayList<>();
+      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+      sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
+      if (handler.equals("skiff")) {
+        sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
       }
+      SkiffAmqp nonBlocking = SkiffAmqp.defaults(true);
+      nonBlocking.service = Bench.SERVICE + ".nb";
+      sides.add(skiff(started, "nonBlk", nonBlocking));
+      run(sides, rounds, blockSeconds, warmupSeconds,
+          "Skiff (" + (handler.equals("skiff") ? "handler pool and non-blocking" : "non-blocking") + ") beside raw amqp-client", inFlight);
     } finally {
-      raw.stop();
+      closeAll(started);
+    }
+  }
+
+  /** The raw baseline, and the same with one piece of Skiff's work added each (the class comment). */
+  private static void breakdown(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws Exception {
+    List<AutoCloseable> started = new ArrayList<>();
+    try {
+      List<Side> sides = new ArrayList<>();
+      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+      sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
+      sides.add(raw(started, "ttl", RawRpc.QUEUE + ".ttl", false, false, true, false, false));
+      sides.add(raw(started, "userId", RawRpc.QUEUE + ".user", false, false, false, true, false));
+      sides.add(raw(started, "props", RawRpc.QUEUE + ".props", false, true, false, false, false));
+      sides.add(raw(started, "pool", RawRpc.QUEUE + ".pool", false, false, false, false, true));
+      run(sides, rounds, blockSeconds, warmupSeconds, "raw amqp-client with one piece of Skiff's work added", inFlight);
+    } finally {
+      closeAll(started);
+    }
+  }
+
+  /** Starts a raw server and client on a queue of their own and returns their side. */
+  private static Side raw(
+      List<AutoCloseable> started, String name, String queue, boolean confirms, boolean properties, boolean ttl, boolean userId,
+      boolean pool) throws Exception {
+    RawRpc.Server server = new RawRpc.Server(Bench.brokerUri(), queue, properties, pool);
+    started.add(server);
+    RawRpc.Client client = new RawRpc.Client(Bench.brokerUri(), queue, confirms, properties, ttl, userId);
+    started.add(client);
+    RawConfirms.smoke(client, "raw amqp-client (" + name + ")");
+    return new Side(name, () -> client.call(Bench.PAYLOAD));
+  }
+
+  /** Starts a Skiff set-up and returns its side. */
+  private static Side skiff(List<AutoCloseable> started, String name, SkiffAmqp s) throws Exception {
+    s.start();
+    started.add(s::stop);
+    return new Side(name, () -> s.client.callAsync(s.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+  }
+
+  private static void closeAll(List<AutoCloseable> started) throws Exception {
+    Exception first = null;
+    for (int i = started.size() - 1; i >= 0; i--) {
+      try {
+        started.get(i).close();
+      } catch (Exception e) {
+        if (first == null) {
+          first = e;
+        } else {
+          first.addSuppressed(e);
+        }
+      }
+    }
+    if (first != null) {
+      throw first;
     }
   }
 
@@ -124,9 +183,9 @@ public final class Interleaved {
     try {
       on.start();
       try {
-        Side a = new Side(inFlight, () -> off.client.callAsync(off.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        Side b = new Side(inFlight, () -> on.client.callAsync(on.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        run(a, b, "off", "on", rounds, blockSeconds, warmupSeconds, "Skiff with identity checks on beside off", inFlight);
+        Side a = new Side("off", () -> off.client.callAsync(off.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        Side b = new Side("on", () -> on.client.callAsync(on.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        run(List.of(a, b), rounds, blockSeconds, warmupSeconds, "Skiff with identity checks on beside off", inFlight);
       } finally {
         on.stop();
       }
@@ -148,9 +207,9 @@ public final class Interleaved {
     try {
       quorum.start();
       try {
-        Side a = new Side(inFlight, () -> classic.client.callAsync(classic.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        Side b = new Side(inFlight, () -> quorum.client.callAsync(quorum.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-        run(a, b, "classic", "quorum", rounds, blockSeconds, warmupSeconds, "Skiff with a quorum service queue beside a classic one",
+        Side a = new Side("classic", () -> classic.client.callAsync(classic.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        Side b = new Side("quorum", () -> quorum.client.callAsync(quorum.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
+        run(List.of(a, b), rounds, blockSeconds, warmupSeconds, "Skiff with a quorum service queue beside a classic one",
             inFlight);
       } finally {
         quorum.stop();
@@ -177,55 +236,61 @@ public final class Interleaved {
     }
   }
 
-  private static void run(
-      Side raw, Side skiff, String rawName, String skiffName, int rounds, double blockSeconds, double warmupSeconds, String title,
-      int inFlight) throws InterruptedException {
+  /**
+   * Runs the rounds: each round one block of every side, the first side first in the first round and
+   * the order turned by one side each round; every other side's figures are divided by the first's of
+   * the same round.
+   */
+  private static void run(List<Side> sides, int rounds, double blockSeconds, double warmupSeconds, String title, int inFlight)
+      throws InterruptedException {
     Path broker = CpuPerCall.findBroker();
+    int n = sides.size();
+    for (Side side : sides) {
+      side.open(inFlight);
+    }
     System.out.printf(
         Locale.ROOT, "# %s, %d in flight, %d rounds of %.1f-s blocks, warm-up %.0f s each%s%n",
         title, inFlight, rounds, blockSeconds, warmupSeconds, broker == null ? " (no broker pid file: JVM CPU only)" : "");
     for (double done = 0; done < warmupSeconds; done += 2) {
-      raw.block(2, broker);
-      skiff.block(2, broker);
-    }
-    String ratio = skiffName + "/" + rawName;
-    System.out.printf(
-        Locale.ROOT, "round  order        %5s: calls/s  p50 us  JVM + broker us/call  cs/call    %5s: calls/s  p50 us  JVM + broker us/call"
-            + "  cs/call   %10s: calls/s  p50%n", rawName, skiffName, ratio);
-    double[] ratios = new double[rounds];
-    double[] p50Ratios = new double[rounds];
-    double[][] cpu = new double[4][rounds];
-    double rawSum = 0;
-    double skiffSum = 0;
-    for (int i = 0; i < rounds; i++) {
-      Block a;
-      Block b;
-      if (i % 2 == 0) {
-        a = raw.block(blockSeconds, broker);
-        b = skiff.block(blockSeconds, broker);
-      } else {
-        b = skiff.block(blockSeconds, broker);
-        a = raw.block(blockSeconds, broker);
+      for (Side side : sides) {
+        side.block(2, broker);
       }
-      ratios[i] = b.rate / a.rate;
-      p50Ratios[i] = b.p50Micros / a.p50Micros;
-      rawSum += a.rate;
-      skiffSum += b.rate;
-      cpu[0][i] = a.jvmMicros;
-      cpu[1][i] = a.brokerMicros;
-      cpu[2][i] = b.jvmMicros;
-      cpu[3][i] = b.brokerMicros;
-      System.out.printf(
-          Locale.ROOT, "%5d  %-11s  %13.0f  %6.0f  %6.1f + %6.1f  %9.2f    %13.0f  %6.0f  %6.1f + %6.1f  %9.2f            %6.3f  %4.2f%n",
-          i + 1, (i % 2 == 0 ? rawName : skiffName) + " first", a.rate, a.p50Micros, a.jvmMicros, a.brokerMicros, a.switches,
-          b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, b.switches, ratios[i], p50Ratios[i]);
     }
-    System.out.printf(
-        Locale.ROOT, "%s calls per second: median %s, ratio of the sums %.3f%n", ratio, summary(ratios), skiffSum / rawSum);
-    System.out.printf(Locale.ROOT, "%s p50 round trip: median %s%n", ratio, summary(p50Ratios));
-    System.out.printf(
-        Locale.ROOT, "CPU per call, JVM + broker, median of the rounds: %s %.1f + %.1f us, %s %.1f + %.1f us%n",
-        rawName, median(cpu[0]), median(cpu[1]), skiffName, median(cpu[2]), median(cpu[3]));
+    String base = sides.get(0).name;
+    System.out.printf(Locale.ROOT, "round  side       calls/s   p50 us   JVM + broker us/call  cs/call   /%s: calls/s  p50%n", base);
+    double[][] ratios = new double[n][rounds];
+    double[][] p50Ratios = new double[n][rounds];
+    double[][] jvm = new double[n][rounds];
+    double[][] brokerCpu = new double[n][rounds];
+    double[] sums = new double[n];
+    for (int i = 0; i < rounds; i++) {
+      Block[] blocks = new Block[n];
+      for (int k = 0; k < n; k++) {
+        int j = (i + k) % n;
+        blocks[j] = sides.get(j).block(blockSeconds, broker);
+      }
+      for (int j = 0; j < n; j++) {
+        Block b = blocks[j];
+        ratios[j][i] = b.rate / blocks[0].rate;
+        p50Ratios[j][i] = b.p50Micros / blocks[0].p50Micros;
+        jvm[j][i] = b.jvmMicros;
+        brokerCpu[j][i] = b.brokerMicros;
+        sums[j] += b.rate;
+        System.out.printf(
+            Locale.ROOT, "%5s  %-8s  %8.0f  %7.0f  %7.1f + %6.1f      %7.2f   %s%n",
+            j == 0 ? String.valueOf(i + 1) : "", sides.get(j).name, b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, b.switches,
+            j == 0 ? (i % n == 0 ? "(first)" : "") : String.format(Locale.ROOT, "%13.3f  %4.2f", ratios[j][i], p50Ratios[j][i]));
+      }
+    }
+    for (int j = 0; j < n; j++) {
+      Side side = sides.get(j);
+      System.out.printf(
+          Locale.ROOT, "%-8s CPU per call, JVM + broker, median of the rounds: %.1f + %.1f us%s%n",
+          side.name, median(jvm[j]), median(brokerCpu[j]),
+          j == 0 ? "" : String.format(
+              Locale.ROOT, "; /%s calls per second: median %s, ratio of the sums %.3f; p50 round trip: median %s",
+              base, summary(ratios[j]), sums[j] / sums[0], summary(p50Ratios[j])));
+    }
   }
 
   /** @return the median of the values, and their range */
@@ -276,6 +341,7 @@ public final class Interleaved {
 
   /** One side of the comparison: its calls and the window that keeps them in flight. */
   private static final class Side {
+    private final String name;
     private final Supplier<CompletableFuture<Echo>> call;
     private final CountingWindow window = new CountingWindow();
     /** Round trips (ns) of the calls started in the measured part of the current block. */
@@ -283,8 +349,12 @@ public final class Interleaved {
     private final AtomicInteger recorded = new AtomicInteger();
     private volatile boolean recording;
 
-    Side(int inFlight, Supplier<CompletableFuture<Echo>> call) {
+    Side(String name, Supplier<CompletableFuture<Echo>> call) {
+      this.name = name;
       this.call = call;
+    }
+
+    void open(int inFlight) {
       window.inFlight = inFlight;
       window.open();
     }

@@ -46,8 +46,8 @@ public class RawDiagnostic {
     if (!all && !headers && !ttlAndUser && !pool && !ttl && !user) {
       throw new IllegalArgumentException("unknown variant " + variant);
     }
-    server = new RawRpc.Server(Bench.brokerUri(), headers, pool);
-    client = new RawRpc.Client(Bench.brokerUri(), true, headers, ttlAndUser || ttl, ttlAndUser || user);
+    server = new RawRpc.Server(Bench.brokerUri(), RawRpc.QUEUE, headers, pool);
+    client = new RawRpc.Client(Bench.brokerUri(), RawRpc.QUEUE, true, headers, ttlAndUser || ttl, ttlAndUser || user);
     RawConfirms.smoke(client, "raw amqp-client (" + variant + ")");
   }
 

@@ -63,7 +63,7 @@ final class RawRpc {
     private final ExecutorService pool;
 
     Server(String uri) throws IOException, TimeoutException {
-      this(uri, false, false);
+      this(uri, QUEUE, false, false);
     }
 
     /**
@@ -71,22 +71,23 @@ final class RawRpc {
      * {@link RawDiagnostic}).
      *
      * @param uri the broker
+     * @param queue its request queue, also the routing key (several baselines in one JVM each have one)
      * @param skiffReplyProperties reply with the AMQP properties a Skiff server sets (its packed {@code app_id})
      * @param handlerPool hand each request from the consumer thread to a pool of 16 threads, as a Skiff
      *     server does, and decode, reply and ack there
      */
-    Server(String uri, boolean skiffReplyProperties, boolean handlerPool) throws IOException, TimeoutException {
+    Server(String uri, String queue, boolean skiffReplyProperties, boolean handlerPool) throws IOException, TimeoutException {
       connection = factory(uri).newConnection("bench-raw-server");
       pool = handlerPool ? Executors.newFixedThreadPool(16) : null;
       Channel consume = connection.createChannel();
       Channel reply = connection.createChannel();
       consume.exchangeDeclare(EXCHANGE, BuiltinExchangeType.DIRECT, true);
-      consume.queueDeclare(QUEUE, true, false, false, Map.of("x-expires", QUEUE_EXPIRY_MS));
-      consume.queueBind(QUEUE, EXCHANGE, QUEUE);
-      consume.queuePurge(QUEUE);
+      consume.queueDeclare(queue, true, false, false, Map.of("x-expires", QUEUE_EXPIRY_MS));
+      consume.queueBind(queue, EXCHANGE, queue);
+      consume.queuePurge(queue);
       consume.basicQos(PREFETCH);
       consume.basicConsume(
-          QUEUE,
+          queue,
           false,
           new DefaultConsumer(consume) {
             @Override
@@ -143,6 +144,7 @@ final class RawRpc {
     private final Channel publish;
     private final boolean confirms;
     private final String replyQueue;
+    private final String requestQueue;
     private final Object publishLock = new Object();
     private final Map<String, CompletableFuture<Echo>> pending = new ConcurrentHashMap<>();
     private final ConcurrentNavigableMap<Long, String> unconfirmed = new ConcurrentSkipListMap<>();
@@ -154,7 +156,7 @@ final class RawRpc {
     private final String userId;
 
     Client(String uri, boolean confirms) throws IOException, TimeoutException {
-      this(uri, confirms, false, false, false);
+      this(uri, QUEUE, confirms, false, false, false);
     }
 
     /**
@@ -162,13 +164,15 @@ final class RawRpc {
      * {@link RawDiagnostic}).
      *
      * @param uri the broker
+     * @param queue the server's request queue, also the routing key
      * @param confirms whether to publish with publisher confirms
      * @param skiffHeaders send the properties of a Skiff request (ids, endpoint, and the packed {@code app_id}: deadline, send time, caller, trace context)
      * @param skiffTtl send a Skiff request's per-message TTL ({@code expiration})
      * @param skiffUserId send a Skiff request's validated {@code user_id}
      */
-    Client(String uri, boolean confirms, boolean skiffHeaders, boolean skiffTtl, boolean skiffUserId)
+    Client(String uri, String queue, boolean confirms, boolean skiffHeaders, boolean skiffTtl, boolean skiffUserId)
         throws IOException, TimeoutException {
+      this.requestQueue = queue;
       this.confirms = confirms;
       this.skiffHeaders = skiffHeaders;
       this.skiffTtl = skiffTtl;
@@ -228,7 +232,7 @@ final class RawRpc {
           if (confirms) {
             unconfirmed.put(publish.getNextPublishSeqNo(), id);
           }
-          publish.basicPublish(EXCHANGE, QUEUE, true, props, body);
+          publish.basicPublish(EXCHANGE, requestQueue, true, props, body);
         }
       } catch (IOException | RuntimeException e) {
         pending.remove(id);
