@@ -28,7 +28,7 @@ record BrokerPermissions(String configure, String write, String read, String top
 
   /**
    * The least a service needs to serve and call (every name from {@link AmqpNames}): configure only its
-   * own queues (shared, version, instance, its event groups, its dead letters), its clients' reply
+   * own queues (shared, version, instance, its event groups, its dead letters, its refusals), its clients' reply
    * queues ({@code skiff.reply.S.*}, {@link AmqpNames#replyQueue}) and server-named ones (subscription
    * queues, {@code amq.gen-*}); write to the RPC and events exchanges, to the default exchange (replies
    * go to the caller's reply queue through it) and its own queues (to bind them); read (consume) only its
@@ -42,7 +42,7 @@ record BrokerPermissions(String configure, String write, String read, String top
     String s = quote(service);
     String own = quote(AmqpNames.serviceQueue(service)) + "|" + quote(prefix(AmqpNames.versionQueue(service, "x"))) + ".+|"
         + quote(prefix(AmqpNames.instanceQueue(service, "x"))) + ".+|" + quote(AmqpNames.eventGroupQueue(service)) + "(\\..+)?|"
-        + quote(AmqpNames.deadLetterQueue(service));
+        + quote(AmqpNames.deadLetterQueue(service)) + "|" + quote(AmqpNames.refusalQueue(service));
     String serverNamed = "amq\\.gen-.+";
     // its clients' reply queues: named for its user, then a name without a dot (so not another user's)
     String replies = quote(AmqpNames.REPLY_QUEUE_PREFIX + service + ".") + "[^.]+";

@@ -11,6 +11,7 @@ import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.server.Endpoint;
@@ -219,6 +220,68 @@ class AmqpResilienceTest {
     // minute left, so CAPACITY cannot have waited for a timeout
     List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(5);
     assertRefusedWithCapacityWhileHeld(calls, 4);
+  }
+
+  @Test
+  void aQuorumServiceQueuePastItsDepthAnswersCapacityAtOnceToo() {
+    // a quorum queue cannot refuse the newest request: it drops its oldest waiting one into the refusal
+    // queue instead, whose caller is answered CAPACITY; as many are refused, and as many served
+    AmqpTransport quorum = AmqpTransport.connect(
+        AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)).withQueueType(QueueType.QUORUM));
+    toClose.add(quorum);
+    start(b -> b.transport(quorum).concurrency(1).prefetch(1).maxQueueDepth(3));
+    List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(11);
+    assertRefusedWithCapacityWhileHeld(calls, 8);
+    release.countDown();
+    long served = calls.stream().filter(f -> f.handle((v, e) -> e == null).join()).count();
+    assertThat(served).isEqualTo(4);
+    assertThat(runs.get()).isEqualTo(4);
+  }
+
+  @Test
+  void withPublisherConfirmsAFullQueueIsStillAnsweredCapacityAtOnce() {
+    // the setting for queues made by a Skiff that refused with reject-publish: the broker's nack answers
+    AmqpTransport confirming = AmqpTransport.connect(
+        AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)).withPublisherConfirms(true));
+    toClose.add(confirming);
+    Client confirmingClient = Client.builder().transport(confirming).circuitBreaker(null).build();
+    toClose.add(confirmingClient);
+    start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(1));
+    List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(1);
+    for (int i = 0; i < 3; i++) {
+      calls.add(confirmingClient.callAsync(
+          service, "held", EchoRequest.getDefaultInstance(), EchoResponse.class, CallOptions.timeout(Duration.ofSeconds(60))));
+    }
+    assertRefusedWithCapacityWhileHeld(calls, 3);
+    assertThat(confirmingClient.callAsync(service, "missing", EchoRequest.getDefaultInstance(), EchoResponse.class)
+            .handle((v, e) -> SkiffException.of(e).code()).join())
+        .isEqualTo(ErrorCode.CAPACITY); // the queue is still full: refused before the endpoint is looked at
+  }
+
+  @Test
+  void aRequestThatExpiresInABoundedQueueIsDroppedNotAnsweredAsARefusal() throws Exception {
+    Server s = start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(5));
+    List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(0);
+    CompletableFuture<EchoResponse> late = client.callAsync(
+        service, "held", EchoRequest.getDefaultInstance(), EchoResponse.class, CallOptions.timeout(Duration.ofMillis(300)));
+    assertThat(SkiffException.of(late.handle((v, e) -> e).get(10, TimeUnit.SECONDS)).code()).isEqualTo(ErrorCode.TIMEOUT);
+    // the broker expires it at the head of the queue and dead-letters it to the refusal queue, where the
+    // instance drops it: a refusal is only for a request the full queue refused
+    await().atMost(Duration.ofSeconds(10)).until(() -> refusalQueueDepth() == 0);
+    Thread.sleep(200);
+    assertThat(s.metrics().counter("skiff.server.queue-full-rejected").getCount()).isZero();
+    assertThat(calls.get(0)).isNotDone();
+    release.countDown();
+    assertThat(calls.get(0).get(10, TimeUnit.SECONDS)).isNotNull();
+    assertThat(runs.get()).isEqualTo(1);
+  }
+
+  private long refusalQueueDepth() throws Exception {
+    ConnectionFactory cf = new ConnectionFactory();
+    cf.setUri(AmqpRpcTest.brokerUri());
+    try (Connection c = cf.newConnection()) {
+      return c.createChannel().queueDeclarePassive(AmqpNames.refusalQueue(service)).getMessageCount();
+    }
   }
 
   @Test

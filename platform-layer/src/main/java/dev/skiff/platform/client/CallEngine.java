@@ -142,6 +142,17 @@ final class CallEngine {
                 public void onRepliesLost(String reason) {
                   pending.onRepliesLost(reason);
                 }
+
+                @Override
+                public void onUndeliverable(String correlationId, SkiffException error) {
+                  // from the connection's thread: fail the call from the client's own, as a refused send
+                  // (a retry must not publish from the thread that reads the socket)
+                  try {
+                    timer.execute(() -> pending.fail(correlationId, error));
+                  } catch (RejectedExecutionException closing) {
+                    pending.fail(correlationId, error);
+                  }
+                }
               });
           channel = c;
         }

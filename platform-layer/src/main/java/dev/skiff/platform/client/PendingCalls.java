@@ -127,6 +127,19 @@ final class PendingCalls {
   }
 
   /**
+   * Ends a waiting attempt with an error, if it is still waiting.
+   *
+   * @param correlationId the attempt's correlation id
+   * @param e the error
+   */
+  void fail(String correlationId, SkiffException e) {
+    Waiter w = waiting.remove(correlationId);
+    if (w != null) {
+      end(w).failed(e);
+    }
+  }
+
+  /**
    * Ends the attempt a reply answers, if it came from a user that may act as the service called; a reply
    * from any other (an impostor that learnt the reply address and correlation id) is counted
    * ({@code skiff.client.impostor-replies}), logged and dropped, and the attempt waits on for the real one.

@@ -23,6 +23,8 @@ import java.util.TreeSet;
  * running here is not run again), a redelivery of a request to an endpoint that is not idempotent is
  * refused UNKNOWN_OUTCOME: its handler may have run on an instance that went away. A request whose body
  * would take the bodies held past the in-flight bound is refused CAPACITY ({@link #overInFlightBytes}).
+ * A request the service's full queue refused, which the transport hands over to be answered, is refused
+ * CAPACITY ({@link #onOverflow}).
  */
 final class Admission {
   /** Why a request was refused: each reason has its own counter. */
@@ -32,7 +34,8 @@ final class Admission {
     WAITED_TOO_LONG("waited-too-long"),
     UNKNOWN_ENDPOINT("unknown-endpoint"),
     UNKNOWN_OUTCOME("unknown-outcome"),
-    IN_FLIGHT_BYTES("in-flight-bytes");
+    IN_FLIGHT_BYTES("in-flight-bytes"),
+    QUEUE_FULL("queue-full");
 
     private final String code;
 
@@ -168,6 +171,25 @@ final class Admission {
     long deadline = req.deadlineEpochMillis() == 0 ? nowMillis + defaultDeadline.toMillis() : req.deadlineEpochMillis();
     // a deadline from the wire is the caller's word: no handler is given more than any call may wait
     return Verdict.admit(endpoint, Math.min(deadline, nowMillis + CallOptions.MAX_TIMEOUT.toMillis()));
+  }
+
+  /**
+   * The answer to a request the service's full queue refused ({@code Transport.Delivery#overflowed}):
+   * dropped if its caller has stopped waiting, else refused CAPACITY; nothing runs.
+   *
+   * @param req the refused request
+   * @param nowMillis the time now (epoch milliseconds)
+   * @return drop or refuse
+   */
+  Verdict onOverflow(RequestMessage req, long nowMillis) {
+    if (req.deadlineEpochMillis() != 0 && req.deadlineEpochMillis() <= nowMillis) {
+      return Verdict.DROP;
+    }
+    return Verdict.refuse(Reason.QUEUE_FULL,
+        new SkiffException(
+            ErrorCode.CAPACITY,
+            service + ": its queue is full (as many requests wait as its maxQueueDepth allows), so the request was refused"
+                + " unrun; back off and retry later"));
   }
 
   /**

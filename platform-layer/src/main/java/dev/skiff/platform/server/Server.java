@@ -230,6 +230,17 @@ public final class Server implements AutoCloseable {
       new ServerCall(site, req, delivery).refuseReplyAddress();
       return;
     }
+    if (delivery.overflowed()) {
+      // not a request to run: one the full queue refused, answered whatever this server's state
+      ServerCall refused = new ServerCall(site, req, delivery);
+      Admission.Verdict verdict = admission.onOverflow(req, clock.millis());
+      if (verdict.decision() == Admission.Decision.DROP) {
+        refused.drop();
+      } else {
+        refused.refuse(verdict);
+      }
+      return;
+    }
     if (!lifecycle.isRunning()) {
       ServerCall.handBack(site, req, delivery);
       return;

@@ -27,6 +27,7 @@ final class ServerCounters implements ServerLoad {
   private final Counter dedupeHits;
   private final Counter unknownOutcome;
   private final Counter queueWaitRejected;
+  private final Counter queueFullRejected;
   private final Counter inFlightBytesRejected;
   private final Counter deadLettered;
   private final Counter replyAddressRefused;
@@ -58,6 +59,7 @@ final class ServerCounters implements ServerLoad {
     this.dedupeHits = metrics.counter("skiff.server.dedupe-hits");
     this.unknownOutcome = metrics.counter("skiff.server.unknown-outcome");
     this.queueWaitRejected = metrics.counter("skiff.server.queue-wait-rejected");
+    this.queueFullRejected = metrics.counter("skiff.server.queue-full-rejected");
     this.inFlightBytesRejected = metrics.counter("skiff.server.in-flight-bytes-rejected");
     this.deadLettered = metrics.counter("skiff.server.dead-lettered");
     this.replyAddressRefused = metrics.counter("skiff.server.reply-address-refused");
@@ -150,6 +152,7 @@ final class ServerCounters implements ServerLoad {
     switch (reason) {
       case TOO_LARGE -> tooLarge.inc();
       case WAITED_TOO_LONG -> queueWaitRejected.inc();
+      case QUEUE_FULL -> queueFullRejected.inc();
       case UNKNOWN_OUTCOME -> unknownOutcome.inc();
       case DELIVERY_LIMIT, IN_FLIGHT_BYTES -> {
         // counted as set aside (skiff.server.dead-lettered), and as refused by reserveBytes

@@ -228,6 +228,17 @@ public interface Transport extends AutoCloseable {
     }
 
     /**
+     * Whether this is not a request to run but one the service's full queue refused (over its
+     * {@link BindOptions#maxQueueDepth}), which the transport hands over only so that it is answered:
+     * the server answers it CAPACITY at once, whatever its state, and runs nothing.
+     *
+     * @return true for a refused request; false by default
+     */
+    default boolean overflowed() {
+      return false;
+    }
+
+    /**
      * Whether this request was delivered before to a consumer that went away without settling it (an
      * instance that died, a connection that broke), so its handler may have run, in part or whole.
      *
@@ -326,14 +337,26 @@ public interface Transport extends AutoCloseable {
      * @param reason why, for the error message
      */
     void onRepliesLost(String reason);
+
+    /**
+     * Called when the transport learns, after its {@link ClientChannel#send} completed, that one request
+     * will get no reply: no queue took it (NOT_FOUND), for instance. Its call should fail now with the
+     * error rather than at its deadline. Called on a transport thread: must not block.
+     *
+     * @param correlationId the request's correlation id
+     * @param error why it will get no reply
+     */
+    void onUndeliverable(String correlationId, dev.skiff.platform.SkiffException error);
   }
 
   /** A sending channel. */
   interface ClientChannel extends AutoCloseable {
     /**
      * Sends a request. The returned stage completes when the transport has accepted it (for RabbitMQ,
-     * the broker confirmed it), or fails with a {@link dev.skiff.platform.SkiffException}: NOT_FOUND
-     * when no queue exists for the target, UNAVAILABLE when the transport cannot take it, with
+     * when it is written to the connection, or, with publisher confirms, when the broker confirmed it),
+     * or fails with a {@link dev.skiff.platform.SkiffException}: NOT_FOUND when no queue exists for the
+     * target (a transport that learns this later reports it to {@link ReplyListener#onUndeliverable}),
+     * UNAVAILABLE when the transport cannot take it, with
      * {@link dev.skiff.platform.SkiffException#progress()} {@link dev.skiff.platform.RpcProgress#NOT_SENT}
      * when the request certainly never left this process (the client may then send it again whatever
      * the endpoint).

@@ -28,12 +28,19 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The client side of the AMQP transport: a channel that publishes requests (with publisher confirms
- * and {@code mandatory}, so a request nobody can receive fails at once) and a reply queue of the
- * client's own, on the main connection. Its reply queue is named for the connection's broker user
+ * The client side of the AMQP transport: a channel that publishes requests (with {@code mandatory}, so
+ * that a request no queue takes comes back at once as NOT_FOUND) and a reply queue of the client's own,
+ * on the main connection. Its reply queue is named for the connection's broker user
  * ({@link AmqpNames#replyQueue}), so that a service replies to it only for requests sent as that user
  * (docs/security.md "Hostile input"); the connection's recovery declares it again under a new name of
  * the same user ({@link AmqpConnections}), which the client follows.
+ *
+ * <p>By default requests are published without publisher confirms (docs/design-notes.md "Requests are
+ * sent without publisher confirms"): a send completes when the request is written, a returned request
+ * is reported to {@link Transport.ReplyListener#onUndeliverable}, and a publishing channel the broker
+ * closes fails every call waiting for a reply ({@link Transport.ReplyListener#onRepliesLost}), since
+ * any of them may have been lost with it. With {@link AmqpOptions#publisherConfirms()} a send completes
+ * at the broker's confirm, and a nack, a return or a closed channel fails only the sends not confirmed.
  */
 final class AmqpClientChannel implements Transport.ClientChannel {
   private static final Logger log = LoggerFactory.getLogger(AmqpClientChannel.class);
@@ -44,6 +51,8 @@ final class AmqpClientChannel implements Transport.ClientChannel {
 
   private final AmqpConnections connections;
   private final Clock clock = Clock.systemUTC();
+  /** Whether the publishing channel is in confirm mode ({@link AmqpOptions#publisherConfirms()}). */
+  private final boolean confirms;
   private final Channel publish;
   private final Channel replies;
   private final Object publishLock = new Object();
@@ -56,8 +65,11 @@ final class AmqpClientChannel implements Transport.ClientChannel {
 
   AmqpClientChannel(AmqpConnections connections, Transport.ReplyListener listener) throws IOException {
     this.connections = connections;
+    this.confirms = connections.options().publisherConfirms();
     publish = connections.channel();
-    publish.confirmSelect();
+    if (confirms) {
+      publish.confirmSelect();
+    }
     if (connections.options().replyMode() == AmqpOptions.ReplyMode.DIRECT_REPLY_TO) {
       replies = publish;
       publish.basicConsume(DIRECT_REPLY_TO, true, replyConsumer(publish, listener));
@@ -81,25 +93,30 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     }
     publish.addReturnListener(
         ret -> {
-          PendingSend p = byCorrelation.remove(String.valueOf(ret.getProperties().getCorrelationId()));
+          String correlationId = String.valueOf(ret.getProperties().getCorrelationId());
+          if (!confirms) {
+            listener.onUndeliverable(correlationId, unroutable(ret.getRoutingKey()));
+            return;
+          }
+          PendingSend p = byCorrelation.remove(correlationId);
           if (p != null) {
             p.future.completeExceptionally(unroutable(ret.getRoutingKey()));
           }
         });
-    publish.addConfirmListener(
-        (seq, multiple) -> settle(seq, multiple, null),
-        (seq, multiple) -> {
-          if (connections.isRabbitMq()) {
-            settle(seq, multiple, REFUSED);
-          } else {
-            // Qpid nacks an unroutable mandatory message and sends its return after the nack: give
-            // the return a moment to arrive, so the caller learns the precise reason.
-            connections.timer().schedule(() -> settle(seq, multiple, REFUSED), NACK_SETTLE_DELAY_MS, TimeUnit.MILLISECONDS);
-          }
-        });
+    if (confirms) {
+      listenForConfirms();
+    }
     publish.addShutdownListener(
         cause -> {
-          failAll(cause);
+          if (confirms) {
+            failAll(cause);
+          } else if (replies != publish && !cause.isHardError() && !cause.isInitiatedByApplication()) {
+            // whichever request made the broker close it, and those after it, were dropped: which ones is
+            // not known without confirms, so no call may wait for a reply that may never come
+            listener.onRepliesLost(
+                "the broker closed the channel requests are sent on (" + Channels.reason(cause) + "), and a request sent on it may"
+                    + " not have arrived");
+          }
           reopenLater(publish, cause);
         });
     if (replies != publish) {
@@ -111,6 +128,21 @@ final class AmqpClientChannel implements Transport.ClientChannel {
             listener.onRepliesLost(
                 (cause.isHardError() ? "the connection to the broker was lost: " : "the broker closed the reply channel: ")
                     + cause.getMessage());
+          }
+        });
+  }
+
+  /** Settles sends at the broker's confirms (acks and nacks). */
+  private void listenForConfirms() {
+    publish.addConfirmListener(
+        (seq, multiple) -> settle(seq, multiple, null),
+        (seq, multiple) -> {
+          if (connections.isRabbitMq()) {
+            settle(seq, multiple, REFUSED);
+          } else {
+            // Qpid nacks an unroutable mandatory message and sends its return after the nack: give
+            // the return a moment to arrive, so the caller learns the precise reason.
+            connections.timer().schedule(() -> settle(seq, multiple, REFUSED), NACK_SETTLE_DELAY_MS, TimeUnit.MILLISECONDS);
           }
         });
   }
@@ -240,7 +272,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     AMQP.BasicProperties props =
         Headers.requestProperties(
             request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? connections.userName() : null, options.messageTtl());
-    PendingSend p = new PendingSend(request.correlationId(), key, f);
+    PendingSend p = confirms ? new PendingSend(request.correlationId(), key, f) : null;
     try {
       synchronized (publishLock) {
         if (!publish.isOpen()) {
@@ -248,18 +280,27 @@ final class AmqpClientChannel implements Transport.ClientChannel {
           // recovery reopens it, and the publish below is refused NOT_SENT)
           connections.reopen(publish);
         }
-        long seq = publish.getNextPublishSeqNo();
-        unconfirmed.put(seq, p);
-        byCorrelation.put(request.correlationId(), p);
-        try {
+        if (!confirms) {
           publish.basicPublish(AmqpNames.RPC_EXCHANGE, key, true, props, request.body());
-        } catch (IOException | RuntimeException e) {
-          unconfirmed.remove(seq);
-          throw e;
+        } else {
+          long seq = publish.getNextPublishSeqNo();
+          unconfirmed.put(seq, p);
+          byCorrelation.put(request.correlationId(), p);
+          try {
+            publish.basicPublish(AmqpNames.RPC_EXCHANGE, key, true, props, request.body());
+          } catch (IOException | RuntimeException e) {
+            unconfirmed.remove(seq);
+            throw e;
+          }
         }
       }
+      if (!confirms) {
+        f.complete(null);
+      }
     } catch (IOException | RuntimeException e) {
-      byCorrelation.remove(request.correlationId(), p);
+      if (p != null) {
+        byCorrelation.remove(request.correlationId(), p);
+      }
       SkiffException failed = new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + e.getMessage(), e);
       // a closed channel refuses before it writes anything; other failures may have written part
       f.completeExceptionally(e instanceof AlreadyClosedException ? failed.withProgress(RpcProgress.NOT_SENT) : failed);

@@ -79,6 +79,19 @@ public final class AmqpNames {
   }
 
   /**
+   * The queue the broker dead-letters the requests a full service queue refused (or, for a quorum queue,
+   * the oldest it dropped to take a new one) into: the service's instances consume it and answer each
+   * with CAPACITY, so that its caller learns at once without publisher confirms (docs/design-notes.md
+   * "Requests are sent without publisher confirms"). Declared only for a service with a bounded queue.
+   *
+   * @param service the service
+   * @return the queue name
+   */
+  public static String refusalQueue(String service) {
+    return "skiff.refused." + service;
+  }
+
+  /**
    * The reply queue of a client connected as a broker user: bound to that user by its name, so that a
    * service can tell whether a request's reply address is its caller's own ({@link #isReplyAddressOf}),
    * and so that a user's permissions can give it its own reply queues only (docs/security.md).

@@ -37,6 +37,14 @@ import java.util.Objects;
  * @param queueType how the service queues, version queues and dead-letter queues declared on this
  *     transport are kept: classic (one node) or quorum (replicated over the cluster); a queue that already
  *     exists is used as it is, whatever its type
+ * @param publisherConfirms whether requests are published with RabbitMQ publisher confirms. Off by
+ *     default: the broker's confirm of every request costs it work on each call, and what a caller needs
+ *     from it comes another way (docs/design-notes.md "Requests are sent without publisher confirms"): a
+ *     request no queue takes comes back at once ({@code mandatory}: NOT_FOUND), one a full service queue
+ *     refuses is dead-lettered to the service's refusal queue, whose instances answer CAPACITY, and a
+ *     lost connection or publishing channel fails the calls waiting at once. On, a send also completes
+ *     only when the broker has taken the request, and a refusal fails only the requests it concerns;
+ *     needed for a service queue created with {@code reject-publish} by a Skiff before this setting
  */
 public record AmqpOptions(
     String uri,
@@ -48,7 +56,8 @@ public record AmqpOptions(
     int consumerThreads,
     boolean messageTtl,
     DeadLetters deadLetters,
-    QueueType queueType) {
+    QueueType queueType,
+    boolean publisherConfirms) {
 
   /**
    * The bounds of a service's dead-letter queue ({@link AmqpNames#deadLetterQueue}), fixed when the
@@ -114,7 +123,7 @@ public record AmqpOptions(
     return "AmqpOptions[uri=" + Redaction.of(uri) + ", connectionName=" + connectionName + ", replyMode=" + replyMode
         + ", serviceQueueExpiry=" + serviceQueueExpiry + ", assertUserId=" + assertUserId + ", maxInboundBytes="
         + maxInboundBytes + ", consumerThreads=" + consumerThreads + ", messageTtl=" + messageTtl + ", deadLetters="
-        + deadLetters + ", queueType=" + queueType + "]";
+        + deadLetters + ", queueType=" + queueType + ", publisherConfirms=" + publisherConfirms + "]";
   }
 
   /**
@@ -124,14 +133,14 @@ public record AmqpOptions(
    * @param uri the broker URI, or the URIs of a cluster's nodes separated by commas
    * @return options with defaults: reply queue, 1 h queue expiry, user id asserted, 64 MiB inbound
    *     limit, 2 consumer threads, per-message TTL on, dead-letter queues of {@link DeadLetters#DEFAULTS},
-   *     quorum queues when the URI lists several nodes and classic queues otherwise
+   *     quorum queues when the URI lists several nodes and classic queues otherwise, no publisher confirms
    */
   public static AmqpOptions of(String uri) {
     Objects.requireNonNull(uri, "uri");
     // a list of nodes is a cluster: its queues are replicated unless asked otherwise (docs/operations.md)
     QueueType type = BrokerNodes.split(uri).size() > 1 ? QueueType.QUORUM : QueueType.CLASSIC;
     return new AmqpOptions(
-        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true, DeadLetters.DEFAULTS, type);
+        uri, "skiff", ReplyMode.REPLY_QUEUE, Duration.ofHours(1), true, 64 << 20, 2, true, DeadLetters.DEFAULTS, type, false);
   }
 
   /**
@@ -139,7 +148,7 @@ public record AmqpOptions(
    * @return a copy
    */
   public AmqpOptions withQueueType(QueueType type) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, type);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, type, publisherConfirms);
   }
 
   /** @return the URI of each node {@link #uri()} lists, in its order (one for a single broker) */
@@ -149,42 +158,47 @@ public record AmqpOptions(
 
   /** @param name the connection name @return a copy */
   public AmqpOptions withConnectionName(String name) {
-    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param mode the reply mode @return a copy */
   public AmqpOptions withReplyMode(ReplyMode mode) {
-    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param expiry the service queue expiry @return a copy */
   public AmqpOptions withServiceQueueExpiry(Duration expiry) {
-    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param assert_ whether to assert the user id @return a copy */
   public AmqpOptions withAssertUserId(boolean assert_) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param bytes the inbound body limit @return a copy */
   public AmqpOptions withMaxInboundBytes(int bytes) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param threads the consumer dispatch threads @return a copy */
   public AmqpOptions withConsumerThreads(int threads) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters, queueType, publisherConfirms);
   }
 
   /** @param ttl whether requests carry a per-message TTL (see {@link #messageTtl()}) @return a copy */
   public AmqpOptions withMessageTtl(boolean ttl) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters, queueType, publisherConfirms);
+  }
+
+  /** @param confirms whether requests are published with confirms (see {@link #publisherConfirms()}) @return a copy */
+  public AmqpOptions withPublisherConfirms(boolean confirms) {
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, confirms);
   }
 
   /** @param bounds the bounds of dead-letter queues created from now on @return a copy */
   public AmqpOptions withDeadLetters(DeadLetters bounds) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds, queueType);
+    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds, queueType, publisherConfirms);
   }
 
   /**

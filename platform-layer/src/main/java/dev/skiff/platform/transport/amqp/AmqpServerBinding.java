@@ -43,6 +43,13 @@ import org.slf4j.LoggerFactory;
 final class AmqpServerBinding implements Transport.ServerBinding {
   private static final Logger log = LoggerFactory.getLogger(AmqpServerBinding.class);
 
+  /** Refusals kept at most: answered within milliseconds while an instance runs, else of no use. */
+  static final int REFUSALS_MAX_MESSAGES = 10_000;
+  /** Bytes of refusals kept at most (their bodies come with them). */
+  static final long REFUSALS_MAX_BYTES = 64L << 20;
+  /** How long a refusal waits for an instance to answer it before the broker drops it. */
+  static final long REFUSALS_TTL_MILLIS = 60_000;
+
   private final String service;
   private final Channel consume;
   private final Channel reply;
@@ -117,7 +124,11 @@ final class AmqpServerBinding implements Transport.ServerBinding {
         conn, connections.options().deadLetters(), connections.options().queueType(), AmqpNames.deadLetterQueue(service));
     Channel consume = conn.createChannel();
     String svcQueue = AmqpNames.serviceQueue(service);
-    Map<String, Object> args = sharedQueueArgs(connections.options(), bind);
+    String refusals = bind.maxQueueDepth() > 0 ? AmqpNames.refusalQueue(service) : null;
+    if (refusals != null) {
+      consume = declareShared(conn, consume, refusals, refusalQueueArgs(connections.options()));
+    }
+    Map<String, Object> args = sharedQueueArgs(connections.options(), bind, refusals);
     consume = declareShared(conn, consume, svcQueue, args);
     String verQueue = bind.version() == null ? null : AmqpNames.versionQueue(service, bind.version());
     if (verQueue != null) {
@@ -134,10 +145,13 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     AmqpServerBinding b =
         new AmqpServerBinding(
             service, instanceId, conn, consume, reply, deadLetters, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
-    b.sources.add(b.new Source(svcQueue, false));
-    b.sources.add(b.new Source(instQueue, true));
+    b.sources.add(b.new Source(svcQueue, false, false));
+    b.sources.add(b.new Source(instQueue, true, false));
     if (verQueue != null) {
-      b.sources.add(b.new Source(verQueue, false));
+      b.sources.add(b.new Source(verQueue, false, false));
+    }
+    if (refusals != null) {
+      b.sources.add(b.new Source(refusals, false, true));
     }
     for (Source s : b.sources) {
       s.consume();
@@ -172,7 +186,13 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     return b;
   }
 
-  private static Map<String, Object> sharedQueueArgs(AmqpOptions options, Transport.BindOptions bind) {
+  /**
+   * The arguments of a service queue (and its version queues). A bounded one refuses what comes past
+   * its bound into the service's refusal queue ({@link AmqpNames#refusalQueue}), where the instances
+   * answer each with CAPACITY: a classic queue refuses the new request ({@code reject-publish-dlx}); a
+   * quorum queue, which cannot, drops its oldest waiting request ({@code drop-head}) into it instead.
+   */
+  private static Map<String, Object> sharedQueueArgs(AmqpOptions options, Transport.BindOptions bind, String refusals) {
     Map<String, Object> args = new HashMap<>();
     args.put("x-expires", options.serviceQueueExpiry().toMillis());
     if (options.queueType() != QueueType.CLASSIC) {
@@ -182,7 +202,26 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     }
     if (bind.maxQueueDepth() > 0) {
       args.put("x-max-length", bind.maxQueueDepth());
-      args.put("x-overflow", "reject-publish");
+      args.put("x-overflow", options.queueType() == QueueType.CLASSIC ? "reject-publish-dlx" : "drop-head");
+      args.put("x-dead-letter-exchange", "");
+      args.put("x-dead-letter-routing-key", refusals);
+    }
+    return args;
+  }
+
+  /**
+   * The arguments of a service's refusal queue: bounded by count and bytes (the oldest dropped first),
+   * each refusal dropped after a minute unanswered, the queue deleted as its service queue is.
+   */
+  private static Map<String, Object> refusalQueueArgs(AmqpOptions options) {
+    Map<String, Object> args = new HashMap<>();
+    args.put("x-expires", options.serviceQueueExpiry().toMillis());
+    args.put("x-max-length", REFUSALS_MAX_MESSAGES);
+    args.put("x-max-length-bytes", REFUSALS_MAX_BYTES);
+    args.put("x-overflow", "drop-head");
+    args.put("x-message-ttl", REFUSALS_TTL_MILLIS);
+    if (options.queueType() != QueueType.CLASSIC) {
+      args.put("x-queue-type", options.queueType().amqpName());
     }
     return args;
   }
@@ -247,12 +286,15 @@ final class AmqpServerBinding implements Transport.ServerBinding {
    */
   private final class Source {
     private final String queue;
+    /** Whether this is the refusal queue: its messages are answered CAPACITY, never run. */
+    private final boolean refusals;
     private final DefaultConsumer consumer;
     private final Map<String, CompletableFuture<Void>> cancellations = new java.util.concurrent.ConcurrentHashMap<>();
     private volatile String tag;
 
-    Source(String queue, boolean instanceAddressed) {
+    Source(String queue, boolean instanceAddressed, boolean refusals) {
       this.queue = queue;
+      this.refusals = refusals;
       this.consumer = new DefaultConsumer(consume) {
         @Override
         public void handleCancelOk(String consumerTag) {
@@ -266,6 +308,10 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          if (refusals) {
+            refused(env, props, body);
+            return;
+          }
           long discarded = Headers.discardedBody(props);
           int deliveries = Headers.deliveries(props, user);
           if (env.isRedeliver() && discarded == 0) {
@@ -276,7 +322,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
           try {
             RequestMessage req = Headers.request(service, props, body, user);
             handler.onRequest(
-                req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, deliveries, discarded, instanceAddressed));
+                req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, deliveries, discarded, instanceAddressed, false));
           } catch (RuntimeException e) {
             // not the request's fault alone: back to the queue, counted as a delivery that ended unsettled
             log.error("{}: a request from {} could not be taken: {}", service, queue, e.toString());
@@ -284,6 +330,26 @@ final class AmqpServerBinding implements Transport.ServerBinding {
           }
         }
       };
+    }
+
+    /**
+     * Hands a request the full service queue refused to the server, to be answered CAPACITY; anything
+     * else the broker dead-lettered here (a request that expired in the queue: its caller has stopped
+     * waiting) is dropped. Never requeued: a refusal that cannot be answered is dropped with a log.
+     */
+    private void refused(Envelope env, AMQP.BasicProperties props, byte[] body) {
+      if (!Headers.deadLetteredForLength(props)) {
+        out.submit("drop", () -> consume.basicAck(env.getDeliveryTag(), false));
+        return;
+      }
+      try {
+        RequestMessage req = Headers.request(service, props, body, user);
+        handler.onRequest(
+            req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, 0, Headers.discardedBody(props), false, true));
+      } catch (RuntimeException e) {
+        log.warn("{}: a refused request could not be answered: {}", service, e.toString());
+        out.submit("drop", () -> consume.basicAck(env.getDeliveryTag(), false));
+      }
     }
 
     /** Starts consuming; called with no consumer of this source active. */
@@ -432,10 +498,12 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     private final int deliveries;
     private final long discardedBodyBytes;
     private final boolean instanceAddressed;
+    private final boolean overflowed;
 
     AmqpDelivery(
         long tag, String queue, AMQP.BasicProperties props, RequestMessage request, int deliveries, long discardedBodyBytes,
-        boolean instanceAddressed) {
+        boolean instanceAddressed, boolean overflowed) {
+      this.overflowed = overflowed;
       this.tag = tag;
       this.queue = queue;
       this.props = props;
@@ -525,6 +593,11 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     @Override
     public boolean replyAddressAllowed() {
       return replyAddressAllowed;
+    }
+
+    @Override
+    public boolean overflowed() {
+      return overflowed;
     }
 
     @Override

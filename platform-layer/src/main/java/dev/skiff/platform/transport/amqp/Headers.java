@@ -6,6 +6,7 @@ import dev.skiff.platform.transport.ContentTypes;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -471,6 +472,24 @@ final class Headers {
       }
     }
     return out;
+  }
+
+  /**
+   * Whether the broker dead-lettered this message because its queue was over its length bound (its
+   * latest {@code x-death} entry gives the reason {@code maxlen}), rather than for its expiry or a
+   * rejection: such a message in a service's refusal queue ({@link AmqpNames#refusalQueue}) is a request
+   * the full queue refused, to be answered CAPACITY.
+   *
+   * @param p the message's properties
+   * @return whether it was refused for its queue's length
+   */
+  static boolean deadLetteredForLength(AMQP.BasicProperties p) {
+    Object deaths = p.getHeaders() == null ? null : p.getHeaders().get("x-death");
+    if (deaths instanceof List<?> list && !list.isEmpty() && list.get(0) instanceof Map<?, ?> latest) {
+      Object reason = latest.get("reason");
+      return reason != null && reason.toString().equals("maxlen");
+    }
+    return false;
   }
 
   static String str(Map<String, Object> h, String key) {
