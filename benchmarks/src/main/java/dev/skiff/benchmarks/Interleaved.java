@@ -25,19 +25,26 @@ import java.util.function.Supplier;
  * compare two different machines, while a ratio taken between neighbouring blocks does not.
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|identity|queues] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|confirms|breakdown|identity|queues] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
  * </pre>
  *
- * <p>Defaults: {@code skiff} (every default, handlers on the pool), 10 rounds, 64 calls in flight, 3-s
- * blocks, 60 s of warm-up (blocks of both, alternating, until each has had that much). Each round runs
- * one block of each, raw first in the first round, Skiff first in the second, and so on. A block fills
+ * <p>Defaults: {@code skiff}, 10 rounds, 64 calls in flight, 3-s blocks, 60 s of warm-up (blocks of
+ * every side in turn, until each has had that much). The sides of {@code skiff}: raw amqp-client without
+ * publisher confirms ({@code raw}, {@link RawNoConfirms}: the baseline every other side is divided by),
+ * the same with confirms ({@code confirms}, {@link RawConfirms}), Skiff with every default (handlers on
+ * the pool) and Skiff with the echo endpoint {@code asNonBlocking()}; {@code nonBlocking} leaves out the
+ * pool; {@code confirms} runs raw, Skiff with publisher confirms (the default before 2026-12-04) and Skiff
+ * with every default; {@code breakdown} runs raw and raw with one piece of Skiff's work added each
+ * (confirms, the per-message TTL, the validated user id, Skiff's properties, a 16-thread handler pool:
+ * {@link RawDiagnostic}). Each raw side has its own request queue. Each round runs one block of each
+ * side, the first side first in the first round, the order turned by one each round. A block fills
  * the window for 0.2 s, counts the calls completed in the next BLOCK_SECONDS and the round trips of the
  * calls started then, and then waits for the calls still out (not counted). It prints, per round, each
  * side's calls per second, median round trip, CPU per call (this JVM, and the broker of
  * {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}) and the JVM's context
- * switches per call (every thread's, from {@code /proc}: the wake-ups of threads), and at the end the
- * median of the rounds' ratios (Skiff / raw) of both. Both set-ups live in one JVM for the whole run; the
- * side not measured is idle.
+ * switches per call (every thread's, from {@code /proc}: the wake-ups of threads), and at the end, per
+ * side, the median CPU per call and the median of the rounds' ratios to the first side. Every set-up
+ * lives in the JVM for the whole run; the sides not measured are idle.
  *
  * <p>{@code identity} compares Skiff with itself instead: identity checks off (the echo endpoint open to
  * anyone, no token) in place of raw, and on (the endpoint for signed-in people, every call carrying a
@@ -80,10 +87,10 @@ public final class Interleaved {
       blockSeconds = 0;
       warmupSeconds = -1;
     }
-    if (!List.of("skiff", "nonBlocking", "breakdown", "identity", "queues").contains(handler)
+    if (!List.of("skiff", "nonBlocking", "breakdown", "confirms", "identity", "queues").contains(handler)
         || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking|breakdown|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
+          "usage: Interleaved [skiff|nonBlocking|breakdown|confirms|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
     }
     if (handler.equals("identity")) {
@@ -99,6 +106,10 @@ public final class Interleaved {
       breakdown(rounds, inFlight, blockSeconds, warmupSeconds);
       return;
     }
+    if (handler.equals("confirms")) {
+      confirms(rounds, inFlight, blockSeconds, warmupSeconds);
+      return;
+    }
     List<AutoCloseable> started = new ArrayList<>();
     try {
       List<Side> sides = new ArrayList<>();
@@ -112,6 +123,23 @@ public final class Interleaved {
       sides.add(skiff(started, "nonBlk", nonBlocking));
       run(sides, rounds, blockSeconds, warmupSeconds,
           "Skiff (" + (handler.equals("skiff") ? "handler pool and non-blocking" : "non-blocking") + ") beside raw amqp-client", inFlight);
+    } finally {
+      closeAll(started);
+    }
+  }
+
+  /** Skiff with publisher confirms (the default before 2026-12-04) beside without, and raw (the class comment). */
+  private static void confirms(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws Exception {
+    List<AutoCloseable> started = new ArrayList<>();
+    try {
+      List<Side> sides = new ArrayList<>();
+      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+      SkiffAmqp with = SkiffAmqp.defaults(false);
+      with.confirms = true;
+      with.service = Bench.SERVICE + ".confirms";
+      sides.add(skiff(started, "skiff+cf", with));
+      sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
+      run(sides, rounds, blockSeconds, warmupSeconds, "Skiff with publisher confirms and without, beside raw amqp-client", inFlight);
     } finally {
       closeAll(started);
     }

@@ -67,6 +67,13 @@ public class SkiffAmqp {
   @Param({"true"})
   public boolean messageTtl;
 
+  /**
+   * Whether the client publishes with publisher confirms ({@code AmqpOptions.withPublisherConfirms}, off
+   * by default since 2026-12-04; {@code -p confirms=true}: the default before).
+   */
+  @Param({"false"})
+  public boolean confirms;
+
   /** The sampling rate of tracing, 0 to 1 ({@code -p traceRate=0.01,1}); 0: no tracing. */
   @Param({"0"})
   public double traceRate;
@@ -137,7 +144,8 @@ public class SkiffAmqp {
         AmqpOptions.of(Bench.brokerUri())
             .withReplyMode(AmqpOptions.ReplyMode.valueOf(replyMode))
             .withAssertUserId(!lean || !replyMode.equals("REPLY_QUEUE"))
-            .withMessageTtl(messageTtl);
+            .withMessageTtl(messageTtl)
+            .withPublisherConfirms(confirms);
     if (queueType != null) {
       options = options.withQueueType(queueType);
     }

@@ -253,8 +253,10 @@ public final class ServerBuilder {
 
   /**
    * Bounds the service's queue: past this many waiting requests, new ones are refused at once and the
-   * caller gets CAPACITY (RabbitMQ {@code x-max-length} with {@code reject-publish}). Fixed when the
-   * service's queue is first created; every instance must declare the same value.
+   * caller gets CAPACITY (RabbitMQ {@code x-max-length} with {@code reject-publish-dlx}: the broker puts
+   * each refused request into the service's refusal queue, and its instances answer it; a quorum queue
+   * refuses its oldest waiting request instead). Fixed when the service's queue is first created; every
+   * instance must declare the same value.
    *
    * @param depth the bound, or 0 for none (the default)
    * @return this

@@ -231,6 +231,54 @@ class CallerBoundRepliesTest {
     assertThat(runs.get() - runsBefore).as("only the two requests with the caller's own reply address ran").isEqualTo(2);
   }
 
+  @Test
+  void aForgedRefusalGetsItsCapacityAnswerOnlyInItsSendersOwnReplyQueue() throws Exception {
+    // a service with a bounded queue consumes its refusal queue, which any user can publish into through
+    // the default exchange, with an x-death header of its own making: the answer (CAPACITY, nothing run)
+    // must go where any answer goes, to the proven sender's own reply queue, never to the victim's
+    String bounded = service + ".bounded";
+    MetricRegistry boundedMetrics = new MetricRegistry();
+    AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
+    open.add(0, serving);
+    AtomicInteger boundedRuns = new AtomicInteger();
+    open.add(0, Server.builder(bounded).transport(serving).announce(false).metrics(boundedMetrics).maxQueueDepth(5)
+        .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+          boundedRuns.incrementAndGet();
+          return EchoResponse.newBuilder().setText(req.getText()).build();
+        }).withAccess(Access.anyone()))
+        .build().start());
+    Channel victim = victimRaw.createChannel();
+    String victimReplies = "skiff.reply." + victimUser + "." + tag + "r";
+    victim.queueDeclare(victimReplies, false, true, true, null);
+    Channel attack = malloryRaw.createChannel();
+    String own = "skiff.reply." + mallory + "." + tag + "r";
+    attack.queueDeclare(own, false, true, true, null);
+    attack.confirmSelect();
+    java.util.Map<String, Object> death = java.util.Map.of("reason", "maxlen", "queue", AmqpNames.serviceQueue(bounded), "count", 1L);
+    for (String target : List.of(victimReplies, own)) {
+      AMQP.BasicProperties forged = request("r-" + target, mallory, target).builder()
+          .headers(java.util.Map.of("x-death", List.of(death))).build();
+      attack.basicPublish("", AmqpNames.refusalQueue(bounded), false, forged, text("forged").toByteArray());
+    }
+    attack.waitForConfirmsOrDie(10_000);
+
+    await().atMost(Duration.ofSeconds(10)).until(() -> attack.messageCount(own) == 1);
+    GetResponseHolder answer = new GetResponseHolder(attack.basicGet(own, true));
+    assertThat(answer.error()).contains("CAPACITY").contains("queue is full");
+    await().atMost(Duration.ofSeconds(10)).until(() -> boundedMetrics.counter("skiff.server.reply-address-refused").getCount() == 1);
+    assertThat(count(victim, victimReplies)).as("answers published into the victim's reply queue").isZero();
+    assertThat(boundedMetrics.counter("skiff.server.queue-full-rejected").getCount()).isEqualTo(1);
+    assertThat(boundedRuns.get()).as("a refusal runs nothing").isZero();
+  }
+
+  /** A reply taken from a queue, read as Skiff's error. */
+  private record GetResponseHolder(com.rabbitmq.client.GetResponse r) {
+    String error() throws Exception {
+      assertThat(r).isNotNull();
+      return dev.skiff.proto.v1.Error.parseFrom(r.getBody()).toString();
+    }
+  }
+
   // ---- a reply queue held by a lost connection does not keep a recovered client from its replies ----
 
   @Test
