@@ -4,7 +4,7 @@
 
 SKIFF_TEST_VHOST=""
 
-log() { printf '[skiff] %s\n' "$*" >&2; }
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
 apt_install() {
   local pkgs=("$@")
@@ -54,18 +54,9 @@ ensure_rabbitmq() {
   fi
   log "starting RabbitMQ"
   rabbitmq-server -detached >/dev/null 2>&1 || true
-  local i
-  for i in $(seq 1 60); do
-    if rabbitmq_ready; then
-      log "RabbitMQ ready after ${i}s"
-      note_started rabbitmq
-      ensure_rabbitmq_plugins
-      return $?
-    fi
-    sleep 1
-  done
-  log "RabbitMQ did not become ready in 60 s"
-  return 1
+  await_up RabbitMQ 60 "" "" rabbitmq_ready || return 1
+  note_started rabbitmq
+  ensure_rabbitmq_plugins
 }
 
 # Gives this test run a RabbitMQ virtual host of its own, so that two runs on one broker (two checkouts,
@@ -96,20 +87,16 @@ ensure_chromium() {
 }
 
 # Where the services these functions start keep their data, logs and pid files.
-SKIFF_SERVICES_DIR="${SKIFF_SERVICES_DIR:-${TMPDIR:-/tmp}/skiff-services}"
+SKIFF_SERVICES_DIR="$(services_dir)"
 SKIFF_SCRIPTS_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
 
 # memcached answers the text protocol's "version" with "VERSION x.y.z".
 memcached_ready() {
-  local port="${1:-11211}"
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf 'version\r\n' >&3 && head -c 8 <&3" 2>/dev/null \
-    | grep -q '^VERSION'
+  tcp_ask "${1:-11211}" 'version\r\n' 'head -c 8' | grep -q '^VERSION'
 }
 
 ensure_memcached() {
-  local port=11211 dir="$SKIFF_SERVICES_DIR/memcached" t0
+  local port=11211 dir="$SKIFF_SERVICES_DIR/memcached"
   if memcached_ready "$port"; then
     log "memcached already running on $port"
     return 0
@@ -130,30 +117,19 @@ ensure_memcached() {
     chown memcache "$dir" 2>/dev/null || chmod 777 "$dir"
   fi
   log "starting memcached on 127.0.0.1:$port"
-  t0="$(now_ms)"
   memcached -d "${user[@]}" -l 127.0.0.1 -p "$port" -m 64 -P "$dir/memcached.pid"
-  local i
-  for i in $(seq 1 100); do
-    if memcached_ready "$port"; then
-      log "memcached ready after $(( $(now_ms) - t0 )) ms"
-      note_started memcached
-      return 0
-    fi
-    sleep 0.1
-  done
-  log "memcached did not answer on $port in 10 s"
-  return 1
+  # (its pid file comes after it drops privileges: not watched)
+  await_up memcached 10 "" "" memcached_ready "$port" || return 1
+  note_started memcached
 }
 
 # "srvr" answers only once the server serves ("ruok" says imok earlier than that).
 zookeeper_ready() {
-  local port="${1:-2181}"
-  timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$port && printf srvr >&3 && cat <&3" 2>/dev/null \
-    | grep -qE '^Mode: (standalone|leader|follower)'
+  tcp_ask "${1:-2181}" srvr | grep -qE '^Mode: (standalone|leader|follower)'
 }
 
 ensure_zookeeper() {
-  local port=2181 dir="$SKIFF_SERVICES_DIR/zookeeper" t0
+  local port=2181 dir="$SKIFF_SERVICES_DIR/zookeeper"
   if zookeeper_ready "$port"; then
     log "ZooKeeper already running on $port"
     return 0
@@ -176,25 +152,11 @@ admin.enableServer=false
 forceSync=no
 CFG
   log "starting ZooKeeper on 127.0.0.1:$port"
-  t0="$(now_ms)"
   nohup java -Xmx256m -Dzookeeper.log.dir="$dir" -cp /etc/zookeeper/conf:/usr/share/java/zookeeper.jar \
     org.apache.zookeeper.server.quorum.QuorumPeerMain "$dir/zoo.cfg" > "$dir/zookeeper.log" 2>&1 < /dev/null &
   echo $! > "$dir/zookeeper.pid"
-  local i
-  for i in $(seq 1 300); do
-    if zookeeper_ready "$port"; then
-      log "ZooKeeper ready after $(( $(now_ms) - t0 )) ms"
-      note_started zookeeper
-      return 0
-    fi
-    if ! kill -0 "$(cat "$dir/zookeeper.pid")" 2>/dev/null; then
-      log "ZooKeeper exited while starting:"; tail -20 "$dir/zookeeper.log" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  log "ZooKeeper did not serve on $port in 30 s; see $dir/zookeeper.log"
-  return 1
+  await_up ZooKeeper 30 "$dir/zookeeper.pid" "$dir/zookeeper.log" zookeeper_ready "$port" || return 1
+  note_started zookeeper
 }
 
 # Cassandra 5.0 from Maven Central's cassandra-all jars, as its own JVM (scripts/cassandra/cassandra.sh).

@@ -18,6 +18,7 @@
 # (the ring's tokens are set evenly, every node is a seed: a fresh ring starts without bootstrap streaming).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+. "$here/../common.sh"
 native="${SKIFF_RING_NATIVE_PORT:-9042}"
 storage="${SKIFF_RING_STORAGE_PORT:-7000}"
 read -r -a addresses <<< "${SKIFF_RING_ADDRESSES:-127.0.0.2 127.0.0.3}"
@@ -25,9 +26,7 @@ read -r -a addresses <<< "${SKIFF_RING_ADDRESSES:-127.0.0.2 127.0.0.3}"
 tokens=(-9223372036854775808 -3074457345618258603 3074457345618258602)
 [ "${#addresses[@]}" -eq 2 ] && tokens=(-9223372036854775808 0)
 
-log() { printf '[skiff] %s\n' "$*" >&2; }
-
-default_dir() { printf '%s\n' "${SKIFF_SERVICES_DIR:-${TMPDIR:-/tmp}/skiff-services}/cassandra-ring"; }
+default_dir() { services_dir cassandra-ring; }
 
 seeds() {
   local a out=""
@@ -35,10 +34,14 @@ seeds() {
   printf '%s\n' "$out"
 }
 
+hosts() {
+  local a out=""
+  for a in "${addresses[@]}"; do out="${out:+$out,}$a:$native"; done
+  echo "$out"
+}
+
 node() {
   local n="$1" dir="$2" action="$3"
-  [[ "$n" =~ ^[0-9]+$ ]] && [ "$n" -ge 1 ] && [ "$n" -le "${#addresses[@]}" ] \
-    || { log "no node $n: the ring has ${#addresses[@]}"; return 2; }
   local address="${addresses[$((n - 1))]}"
   case "$action" in
     start)
@@ -47,6 +50,7 @@ node() {
         SKIFF_CASSANDRA_HEAP="${SKIFF_CASSANDRA_HEAP:-384M}" SKIFF_CASSANDRA_NEWSIZE="${SKIFF_CASSANDRA_NEWSIZE:-64M}" \
         SKIFF_CASSANDRA_CONCURRENCY="${SKIFF_CASSANDRA_CONCURRENCY:-2}" \
         bash "$here/cassandra.sh" start "$dir/node$n" "$native" "$storage" ;;
+    await) ;; # cassandra.sh start has waited for CQL
     stop) bash "$here/cassandra.sh" stop "$dir/node$n" ;;
     kill) bash "$here/cassandra.sh" kill "$dir/node$n" ;;
     status)
@@ -60,24 +64,4 @@ node() {
   esac
 }
 
-cmd="${1:-}"
-shift || true
-case "$cmd" in
-  start|stop|status)
-    [ $# -le 1 ] || { echo "usage: $0 $cmd [DIR]" >&2; exit 2; }
-    dir="${1:-$(default_dir)}"
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    for n in $(seq 1 "${#addresses[@]}"); do node "$n" "$dir" "$cmd"; done ;;
-  start-node|stop-node|kill-node)
-    [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 $cmd N [DIR]" >&2; exit 2; }
-    dir="${2:-$(default_dir)}"
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    node "$1" "$dir" "${cmd%-node}" ;;
-  hosts)
-    out=""
-    for a in "${addresses[@]}"; do out="${out:+$out,}$a:$native"; done
-    echo "$out" ;;
-  *) echo "usage: $0 start [DIR] | stop [DIR] | start-node N [DIR] | stop-node N [DIR] | kill-node N [DIR] | status [DIR] | hosts" >&2; exit 2 ;;
-esac
+local_nodes_main node ring "${#addresses[@]}" "$@"

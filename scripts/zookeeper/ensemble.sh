@@ -18,22 +18,24 @@
 # "2888 2889 2890"), SKIFF_ZK_ELECTION_PORTS (default "3888 3889 3890"). tickTime 500 ms: sessions of
 # 1 s to 10 s, as the single test server.
 set -euo pipefail
+. "$(cd "$(dirname "$0")" && pwd)/../common.sh"
 read -r -a client <<< "${SKIFF_ZK_CLIENT_PORTS:-2281 2282 2283}"
 read -r -a peer <<< "${SKIFF_ZK_PEER_PORTS:-2888 2889 2890}"
 read -r -a election <<< "${SKIFF_ZK_ELECTION_PORTS:-3888 3889 3890}"
 jar=/usr/share/java/zookeeper.jar
 
-log() { printf '[skiff] %s\n' "$*" >&2; }
-now_ms() { echo $(( $(date +%s%N) / 1000000 )); }
+default_dir() { services_dir zookeeper-ensemble; }
 
-default_dir() { printf '%s\n' "${SKIFF_SERVICES_DIR:-${TMPDIR:-/tmp}/skiff-services}/zookeeper-ensemble"; }
+hosts() {
+  local p out=""
+  for p in "${client[@]}"; do out="${out:+$out,}127.0.0.1:$p"; done
+  echo "$out"
+}
 
 # "srvr" answers with the mode only once the member serves
-mode() {
-  local out
-  out="$(timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1 && printf srvr >&3 && cat <&3" 2>/dev/null || true)"
-  printf '%s\n' "$out" | sed -n 's/^Mode: //p'
-}
+mode() { tcp_ask "$1" srvr | sed -n 's/^Mode: //p'; }
+
+serves() { [ -n "$(mode "$1")" ]; }
 
 running() { [ -f "$1/zookeeper.pid" ] && kill -0 "$(cat "$1/zookeeper.pid")" 2>/dev/null; }
 
@@ -68,22 +70,9 @@ launch() {
 }
 
 await_serving() {
-  local n="$1" d="$2/member$1" t0 m
-  t0="$(now_ms)"
-  while [ $(( $(now_ms) - t0 )) -lt 60000 ]; do
-    m="$(mode "${client[$((n - 1))]}")"
-    if [ -n "$m" ]; then
-      log "ZooKeeper member $n serves as $m after $(( $(now_ms) - t0 )) ms"
-      return 0
-    fi
-    if ! running "$d"; then
-      log "ZooKeeper member $n exited while starting:"; tail -20 "$d/zookeeper.log" >&2
-      return 1
-    fi
-    sleep 0.1
-  done
-  log "ZooKeeper member $n did not serve in 60 s; see $d/zookeeper.log"
-  return 1
+  local n="$1" d="$2/member$1" port="${client[$(($1 - 1))]}"
+  await_up "ZooKeeper member $n" 60 "$d/zookeeper.pid" "$d/zookeeper.log" serves "$port" || return 1
+  log "ZooKeeper member $n serves as $(mode "$port")"
 }
 
 end() {
@@ -98,43 +87,19 @@ end() {
   rm -f "$d/zookeeper.pid"
 }
 
-member() {
-  [[ "$1" =~ ^[1-3]$ ]] || { log "no member $1: the ensemble has 3"; exit 2; }
+# a member serves only once a quorum is up: local_nodes_main starts all, then waits for each
+node() {
+  local n="$1" dir="$2" pid m
+  case "$3" in
+    start) launch "$n" "$dir" ;;
+    await) await_serving "$n" "$dir" ;;
+    stop) end "$n" "$dir" TERM ;;
+    kill) end "$n" "$dir" KILL ;;
+    status)
+      pid=-; running "$dir/member$n" && pid="$(cat "$dir/member$n/zookeeper.pid")"
+      m="$(mode "${client[$((n - 1))]}")"
+      echo "member$n 127.0.0.1:${client[$((n - 1))]} pid $pid ${m:-down}" ;;
+  esac
 }
 
-cmd="${1:-}"
-shift || true
-case "$cmd" in
-  start|stop|status)
-    [ $# -le 1 ] || { echo "usage: $0 $cmd [DIR]" >&2; exit 2; }
-    dir="${1:-$(default_dir)}"
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    case "$cmd" in
-      # a member serves only once a quorum is up: launch all, then wait for each
-      start) for n in 1 2 3; do launch "$n" "$dir"; done; for n in 1 2 3; do await_serving "$n" "$dir"; done ;;
-      stop) for n in 1 2 3; do end "$n" "$dir" TERM; done ;;
-      status)
-        for n in 1 2 3; do
-          pid=-; running "$dir/member$n" && pid="$(cat "$dir/member$n/zookeeper.pid")"
-          m="$(mode "${client[$((n - 1))]}")"
-          echo "member$n 127.0.0.1:${client[$((n - 1))]} pid $pid ${m:-down}"
-        done ;;
-    esac ;;
-  start-member|stop-member|kill-member)
-    [ $# -ge 1 ] && [ $# -le 2 ] || { echo "usage: $0 $cmd N [DIR]" >&2; exit 2; }
-    member "$1"
-    dir="${2:-$(default_dir)}"
-    mkdir -p "$dir"
-    dir="$(cd "$dir" && pwd)"
-    case "$cmd" in
-      start-member) launch "$1" "$dir"; await_serving "$1" "$dir" ;;
-      stop-member) end "$1" "$dir" TERM ;;
-      kill-member) end "$1" "$dir" KILL ;;
-    esac ;;
-  hosts)
-    out=""
-    for p in "${client[@]}"; do out="${out:+$out,}127.0.0.1:$p"; done
-    echo "$out" ;;
-  *) echo "usage: $0 start [DIR] | stop [DIR] | start-member N [DIR] | stop-member N [DIR] | kill-member N [DIR] | status [DIR] | hosts" >&2; exit 2 ;;
-esac
+local_nodes_main member ensemble 3 "$@"

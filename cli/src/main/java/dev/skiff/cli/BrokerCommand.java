@@ -8,14 +8,20 @@ import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.RenewRequest;
 import dev.skiff.proto.v1.Session;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.InputStreamReader;
 import java.io.PrintWriter;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.ToIntFunction;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Spec;
 
 /**
@@ -108,6 +114,53 @@ abstract class BrokerCommand implements Callable<Integer> {
       }
     }
     return Optional.of(s.getToken());
+  }
+
+  /**
+   * Runs a command's calls on a client of {@link #connect()}, closed after.
+   *
+   * @param work the calls, returning the command's exit code
+   * @return that exit code; when a call fails, the failure's ({@link #failed})
+   * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
+   */
+  int withClient(ToIntFunction<Client> work) {
+    try (Client client = connect()) {
+      return work.applyAsInt(client);
+    } catch (SkiffException e) {
+      return failed(e);
+    }
+  }
+
+  /**
+   * Prints a failed call's error.
+   *
+   * @param e the failure
+   * @return the exit code it ends the command with ({@link SkiffCli#exitCode})
+   */
+  int failed(SkiffException e) {
+    SkiffCli.printError(err(), e);
+    return SkiffCli.exitCode(e);
+  }
+
+  /**
+   * Reads a secret given on standard input rather than in the command line (out of the shell's history
+   * and the process list).
+   *
+   * @param option the option or argument it is for, for errors ({@code --password-stdin})
+   * @param what what it is, for errors ({@code password})
+   * @return the first line of the standard input {@code skiff} was given
+   * @throws ParameterException when there is no such line or it cannot be read
+   */
+  String stdinLine(String option, String what) {
+    try {
+      String line = new BufferedReader(new InputStreamReader(root().in(), StandardCharsets.UTF_8)).readLine();
+      if (line == null || line.isEmpty()) {
+        throw new ParameterException(spec.commandLine(), option + ": no " + what + " on stdin");
+      }
+      return line;
+    } catch (IOException e) {
+      throw new ParameterException(spec.commandLine(), option + ": stdin cannot be read (" + e.getClass().getSimpleName() + ")");
+    }
   }
 
   /** @return where results go */

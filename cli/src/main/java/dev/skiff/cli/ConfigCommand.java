@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.config.ConfigService;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.JsonStrings;
@@ -19,16 +18,11 @@ import dev.skiff.proto.v1.DeleteConfigRequest;
 import dev.skiff.proto.v1.GetConfigRequest;
 import dev.skiff.proto.v1.RollbackConfigRequest;
 import dev.skiff.proto.v1.SetConfigRequest;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.io.PrintWriter;
-import java.nio.charset.StandardCharsets;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
-import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
@@ -63,11 +57,6 @@ final class ConfigCommand extends CommandGroup {
     /** @return the newest version, for a change made against it */
     long newest(Client client) {
       return call(client, "log", ConfigLogRequest.newBuilder().setLimit(1).build(), ConfigLog.class).getHead();
-    }
-
-    int failed(SkiffException e) {
-      SkiffCli.printError(err(), e);
-      return SkiffCli.exitCode(e);
     }
 
     static String value(String json) {
@@ -145,29 +134,14 @@ final class ConfigCommand extends CommandGroup {
     @Override
     public Integer call() {
       ConfigLayer layer = layer();
-      String v = secret && value.equals("-") ? stdinLine(spec) : value;
+      String v = secret && value.equals("-") ? stdinLine("VALUE -", "value") : value;
       String json = string || !JSON_START.matcher(v).matches() ? JsonStrings.quote(v) : v;
-      try (Client client = connect()) {
+      return withClient(client -> {
         ConfigChange c = call(client, "set", SetConfigRequest.newBuilder().setLayer(layer).setPath(path).setValueJson(json)
             .setMessage(message).setBaseVersion(base(client)).setSecret(secret).build(), ConfigChange.class);
         printChange(out(), c);
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
-    }
-  }
-
-  /** @return the first line of stdin, for a secret given as {@code -} */
-  private static String stdinLine(CommandSpec spec) {
-    try {
-      String line = new BufferedReader(new InputStreamReader(((SkiffCli) spec.root().userObject()).in(), StandardCharsets.UTF_8)).readLine();
-      if (line == null || line.isEmpty()) {
-        throw new ParameterException(spec.commandLine(), "VALUE -: no value on stdin");
-      }
-      return line;
-    } catch (IOException e) {
-      throw new ParameterException(spec.commandLine(), "VALUE -: stdin cannot be read (" + e.getClass().getSimpleName() + ")");
+      });
     }
   }
 
@@ -185,14 +159,12 @@ final class ConfigCommand extends CommandGroup {
     @Override
     public Integer call() {
       ConfigLayer layer = layer();
-      try (Client client = connect()) {
+      return withClient(client -> {
         ConfigChange c = call(client, "delete", DeleteConfigRequest.newBuilder().setLayer(layer).setPath(path).setMessage(message)
             .setBaseVersion(base(client)).build(), ConfigChange.class);
         printChange(out(), c);
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -220,7 +192,7 @@ final class ConfigCommand extends CommandGroup {
 
     @Override
     public Integer call() {
-      try (Client client = connect()) {
+      return withClient(client -> {
         ConfigView v = call(client, "get", GetConfigRequest.newBuilder().setService(service).setRegion(region).setEnv(env).setPath(path)
             .setExplain(explain).build(), ConfigView.class);
         if (v.getJson().isEmpty()) {
@@ -236,9 +208,7 @@ final class ConfigCommand extends CommandGroup {
           out().println(Printable.json(v.getJson()));
         }
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -266,7 +236,7 @@ final class ConfigCommand extends CommandGroup {
       if (limit < 1 || limit > 200) {
         throw new ParameterException(spec.commandLine(), "--limit is 1 to 200");
       }
-      try (Client client = connect()) {
+      return withClient(client -> {
         ConfigLog log = call(client, "log", ConfigLogRequest.newBuilder().setService(service).setLimit(limit).setBefore(before).build(),
             ConfigLog.class);
         for (ConfigChange c : log.getChangesList()) {
@@ -280,9 +250,7 @@ final class ConfigCommand extends CommandGroup {
           out().println("(more: --before " + log.getNextBefore() + ")");
         }
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
 
     static String json(ConfigChange c) {
@@ -317,7 +285,7 @@ final class ConfigCommand extends CommandGroup {
 
     @Override
     public Integer call() {
-      try (Client client = connect()) {
+      return withClient(client -> {
         ConfigDiff d = call(client, "diff", ConfigDiffRequest.newBuilder().setFromVersion(from).setToVersion(to).build(), ConfigDiff.class);
         out().println("version " + d.getFromVersion() + " -> " + d.getToVersion() + ": "
             + (d.getEditsCount() == 0 ? "no difference" : d.getEditsCount() + " difference(s)"));
@@ -325,9 +293,7 @@ final class ConfigCommand extends CommandGroup {
           printEdit(out(), e);
         }
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -350,15 +316,13 @@ final class ConfigCommand extends CommandGroup {
 
     @Override
     public Integer call() {
-      try (Client client = connect()) {
+      return withClient(client -> {
         long b = base != null ? base : newest(client);
         ConfigChange c = call(client, "rollback", RollbackConfigRequest.newBuilder().setToVersion(to).setMessage(message).setBaseVersion(b)
             .build(), ConfigChange.class);
         printChange(out(), c);
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 }

@@ -3,10 +3,6 @@ package dev.skiff.cli;
 import dev.skiff.platform.Names;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.amqp.AmqpNames;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -61,11 +57,11 @@ final class CredentialsCommand extends CommandGroup {
     boolean passwordStdin;
 
     @Override
-    public Integer call() throws IOException {
+    public Integer call() {
       if (!admin) {
         checkServiceName(name, spec);
       }
-      String password = passwordStdin ? readPassword(spec) : ManagementApi.newPassword();
+      String password = passwordStdin ? stdinLine("--password-stdin", "password") : ManagementApi.newPassword();
       ManagementApi api = api();
       String vhost = vhost();
       api.putUser(name, password, "");
@@ -227,13 +223,5 @@ final class CredentialsCommand extends CommandGroup {
       throw new ParameterException(spec.commandLine(), "'" + name + "' is a kernel service: kernel services share the kernel's "
           + "user (skiff credentials setup, or create it with --admin)");
     }
-  }
-
-  private static String readPassword(CommandSpec spec) throws IOException {
-    String line = new BufferedReader(new InputStreamReader(((SkiffCli) spec.root().userObject()).in(), StandardCharsets.UTF_8)).readLine();
-    if (line == null || line.isEmpty()) {
-      throw new ParameterException(spec.commandLine(), "--password-stdin: no password on stdin");
-    }
-    return line;
   }
 }

@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
@@ -44,10 +43,8 @@ final class UsersCommand extends CommandGroup {
 
   /** What the four commands share: one call to the login service as the signed-in user. */
   abstract static class UsersCall extends BrokerCommand {
-    <T extends com.google.protobuf.Message> T call(String endpoint, com.google.protobuf.Message request, Class<T> type) {
-      try (Client client = connect()) {
-        return client.call(LoginService.SERVICE, endpoint, request, type, CallOptions.timeout(Duration.ofSeconds(10)));
-      }
+    <T extends com.google.protobuf.Message> T call(Client client, String endpoint, com.google.protobuf.Message request, Class<T> type) {
+      return client.call(LoginService.SERVICE, endpoint, request, type, CallOptions.timeout(Duration.ofSeconds(10)));
     }
 
     /** Checks roles as the login service will, so that a typo is a usage error here. */
@@ -61,11 +58,6 @@ final class UsersCommand extends CommandGroup {
         }
       }
       return out;
-    }
-
-    int failed(SkiffException e) {
-      SkiffCli.printError(err(), e);
-      return SkiffCli.exitCode(e);
     }
 
     static void print(PrintWriter out, UserInfo u) {
@@ -92,15 +84,13 @@ final class UsersCommand extends CommandGroup {
     public Integer call() {
       List<String> checked = checkedRoles(roles);
       String password = new PasswordPrompt(root().in(), spec).readNew(user);
-      try {
-        UserResponse r = call("users.add",
+      return withClient(client -> {
+        UserResponse r = call(client, "users.add",
             AddUserRequest.newBuilder().setUser(user).setPassword(password).addAllRoles(checked).build(), UserResponse.class);
         out().print("added ");
         print(out(), r.getUser());
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -125,14 +115,13 @@ final class UsersCommand extends CommandGroup {
       if (roles.isEmpty() != none) {
         throw new ParameterException(spec.commandLine(), none ? "give roles or --none, not both" : "give the roles, or --none to take every role away");
       }
-      try {
-        UserResponse r = call("users.roles", SetRolesRequest.newBuilder().setUser(user).addAllRoles(checkedRoles(roles)).build(),
+      List<String> checked = checkedRoles(roles);
+      return withClient(client -> {
+        UserResponse r = call(client, "users.roles", SetRolesRequest.newBuilder().setUser(user).addAllRoles(checked).build(),
             UserResponse.class);
         print(out(), r.getUser());
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -160,8 +149,8 @@ final class UsersCommand extends CommandGroup {
         req.setOldPassword(prompt.read("Current password: ", "current password"));
       }
       req.setNewPassword(prompt.readNew(user == null ? "you" : user));
-      try {
-        UserResponse r = call("users.passwd", req.build(), UserResponse.class);
+      return withClient(client -> {
+        UserResponse r = call(client, "users.passwd", req.build(), UserResponse.class);
         String who = r.getUser().getUser();
         out().println("password of " + Printable.of(who) + " changed; every session of " + Printable.of(who) + " has ended");
         if (user == null || sessionFile().read().map(s -> s.getUser().equals(who)).orElse(false)) {
@@ -169,9 +158,7 @@ final class UsersCommand extends CommandGroup {
           out().println("sign in again with 'skiff login " + Printable.of(who) + "'");
         }
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 
@@ -183,8 +170,8 @@ final class UsersCommand extends CommandGroup {
   static final class ListUsers extends UsersCall {
     @Override
     public Integer call() {
-      try {
-        UserList l = call("users.list", ListUsersRequest.getDefaultInstance(), UserList.class);
+      return withClient(client -> {
+        UserList l = call(client, "users.list", ListUsersRequest.getDefaultInstance(), UserList.class);
         PrintWriter out = out();
         out.printf(Locale.ROOT, "%-24s %-20s %-6s %s%n", "USER", "CREATED", "LOCKED", "ROLES");
         for (UserInfo u : l.getUsersList()) {
@@ -193,9 +180,7 @@ final class UsersCommand extends CommandGroup {
               u.getRolesCount() == 0 ? "none" : u.getRolesList().stream().map(Printable::of).collect(Collectors.joining(", ")));
         }
         return SkiffCli.EXIT_OK;
-      } catch (SkiffException e) {
-        return failed(e);
-      }
+      });
     }
   }
 }

@@ -1,27 +1,21 @@
 package dev.skiff.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
-import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
-import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.UserResponse;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -31,29 +25,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ConfigCommandsTest {
   static final String ADMIN_PASSWORD = "config-cli-admin-pass";
-  static AmqpTransport transport;
-  static Kernel kernel;
+  @RegisterExtension static final TestKernel kernel = new TestKernel(() -> List.of(
+      new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)),
+      new ConfigService(Map.of("SKIFF_CONFIG_SECRET_KEY", java.util.Base64.getEncoder().encodeToString(new byte[32])))));
 
   @TempDir Path dir;
 
-  @BeforeAll
-  static void start() {
-    transport = AmqpTransport.connect(EchoService.brokerUri());
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(
-        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD)), new ConfigService(Map.of("SKIFF_CONFIG_SECRET_KEY", java.util.Base64.getEncoder().encodeToString(new byte[32])))), 0);
-  }
-
-  @AfterAll
-  static void stop() {
-    kernel.close();
-    transport.close();
-  }
-
   private Map<String, String> signedIn(String file, String user, String password) {
-    Map<String, String> env = new HashMap<>(EchoService.env());
-    env.put("SKIFF_TOKEN_FILE", dir.resolve(file).toString());
-    Skiff.Result in = await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-        .until(() -> Skiff.runWithInput(env, password + "\n", "login", user), r -> r.exitCode() != SkiffCli.EXIT_CALL_FAILED);
+    Map<String, String> env = Skiff.envWithTokenFile(dir.resolve(file));
+    Skiff.Result in = Skiff.login(env, user, password);
     assertThat(in.exitCode()).as(in.toString()).isZero();
     return env;
   }

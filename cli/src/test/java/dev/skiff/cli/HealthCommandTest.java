@@ -3,13 +3,10 @@ package dev.skiff.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.monitoring.MonitoringService;
-import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.server.Server;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.HealthQuery;
 import java.time.Duration;
 import java.util.List;
@@ -18,21 +15,19 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code skiff health} against the monitoring service on the real broker. */
 class HealthCommandTest {
-  static AmqpTransport transport;
-  static Kernel kernel;
+  @RegisterExtension static final TestKernel kernel = new TestKernel(() -> List.of(new MonitoringService()));
   static Server server;
   static String name;
   static final AtomicBoolean broken = new AtomicBoolean();
 
   @BeforeAll
   static void start() {
-    transport = AmqpTransport.connect(EchoService.brokerUri());
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(new MonitoringService()), 0);
     name = "test.health" + EchoService.randomHex(3);
-    server = Server.builder(name).version("2.0.0").instanceId("h1").transport(transport)
+    server = Server.builder(name).version("2.0.0").instanceId("h1").transport(kernel.transport())
         .monitoring(MonitoringOptions.defaults().withPublishInterval(Duration.ofMillis(300)))
         .endpoint("ping", HealthQuery.class, HealthQuery.class, (q, ctx) -> q)
         .healthCheck("cache", new HealthCheck() {
@@ -52,8 +47,6 @@ class HealthCommandTest {
   @AfterAll
   static void stop() {
     server.close();
-    kernel.close();
-    transport.close();
   }
 
   @Test

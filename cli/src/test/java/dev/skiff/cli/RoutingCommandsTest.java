@@ -6,12 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.skiff.platform.transport.amqp.AmqpNames;
-import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.config.Settings;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -20,43 +17,31 @@ import java.util.function.Predicate;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code skiff services}, {@code skiff route} and {@code call --version} against a kernel on the real broker. */
 class RoutingCommandsTest {
   /** Only stops a hung test: nothing here is expected to take this long. */
   static final Duration HANG = Duration.ofSeconds(30);
   static EchoService svc;
-  static AmqpTransport kernelTransport;
-  static BindingService binding;
-  static Kernel kernel;
   static final String ADMIN_PASSWORD = "routing-cli-admin-pass";
+  static final BindingService binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
+  @RegisterExtension static final TestKernel kernel = new TestKernel(() -> List.of(new DiscoveryService(), binding,
+      new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))));
   /** The tests' environment with a session file of this class's own (route changes need a signed-in administrator). */
-  static final Map<String, String> ENV = withSessionFile();
-
-  private static Map<String, String> withSessionFile() {
-    Map<String, String> env = new java.util.HashMap<>(EchoService.env());
-    env.put("SKIFF_TOKEN_FILE", EchoService.SESSION.resolveSibling("routing-token").toString());
-    return Map.copyOf(env);
-  }
+  static final Map<String, String> ENV = Map.copyOf(Skiff.envWithTokenFile(EchoService.SESSION.resolveSibling("routing-token")));
 
   @BeforeAll
   static void start() {
-    kernelTransport = AmqpTransport.connect(EchoService.brokerUri());
-    binding = new BindingService(Clock.systemUTC(), Duration.ofSeconds(1));
-    kernel = Kernel.start(kernelTransport, Settings.fromEnvironment(Map.of()), List.of(new DiscoveryService(), binding,
-        new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD))), 0);
     svc = EchoService.twoVersions("1.0.0", "2.0.0");
-    Skiff.Result login = await().atMost(HANG).pollInterval(Duration.ofMillis(200))
-        .until(() -> Skiff.runWithInput(ENV, ADMIN_PASSWORD + "\n", "login", "admin"), r -> r.exitCode() == 0);
-    assertThat(login.out()).contains("signed in as admin");
+    Skiff.Result login = Skiff.login(ENV, "admin", ADMIN_PASSWORD);
+    assertThat(login.out()).as(login.toString()).contains("signed in as admin");
   }
 
   @AfterAll
   static void stop() {
     Skiff.run(ENV, "logout");
     svc.close();
-    kernel.close();
-    kernelTransport.close();
   }
 
   /** Runs the command until its result satisfies the condition; fails after {@link #HANG}. */
@@ -105,7 +90,7 @@ class RoutingCommandsTest {
     // only one) has made a full pass over every service since it read the rule, so the service's
     // traffic goes through the route exchange and no longer through the service queue
     await().atMost(HANG).until(binding::isLeader);
-    await().atMost(HANG).until(() -> kernelTransport.routing().orElseThrow().splitExists(svc.name));
+    await().atMost(HANG).until(() -> kernel.transport().routing().orElseThrow().splitExists(svc.name));
     long passes = binding.fullPasses();
     await().atMost(HANG).until(() -> binding.fullPasses() >= passes + 2);
     Skiff.Result load = Skiff.run(ENV, "load", svc.name, "echo", "{}", "--calls", "2000", "--concurrency", "32", "--json");

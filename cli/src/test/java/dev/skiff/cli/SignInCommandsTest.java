@@ -4,22 +4,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import com.google.protobuf.util.JsonFormat;
-import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.config.Settings;
-import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.Session;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -29,34 +24,14 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class SignInCommandsTest {
   static final String ADMIN_PASSWORD = "sign-in-admin-pass";
-  static AmqpTransport transport;
-  static Kernel kernel;
+  // tokens valid for 2 minutes: less than the CLI's renewal margin, so every command renews
+  @RegisterExtension static final TestKernel kernel = new TestKernel(() -> List.of(new LoginService(
+      Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m"))));
 
   @TempDir Path dir;
 
-  @BeforeAll
-  static void start() {
-    transport = AmqpTransport.connect(EchoService.brokerUri());
-    // tokens valid for 2 minutes: less than the CLI's renewal margin, so every command renews
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()), List.of(new LoginService(
-        Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", ADMIN_PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "2m"))), 0);
-  }
-
-  @AfterAll
-  static void stop() {
-    kernel.close();
-    transport.close();
-  }
-
   private Map<String, String> env(String file) {
-    Map<String, String> env = new HashMap<>(EchoService.env());
-    env.put("SKIFF_TOKEN_FILE", dir.resolve(file).toString());
-    return env;
-  }
-
-  private static Skiff.Result login(Map<String, String> env, String user, String password) {
-    return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
-        .until(() -> Skiff.runWithInput(env, password + "\n", "login", user), r -> r.exitCode() != SkiffCli.EXIT_CALL_FAILED);
+    return Skiff.envWithTokenFile(dir.resolve(file));
   }
 
   private static Session kept(Map<String, String> env) throws Exception {
@@ -72,7 +47,7 @@ class SignInCommandsTest {
     assertThat(whoBefore.exitCode()).as(whoBefore.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
     assertThat(whoBefore.err()).contains("not signed in").contains("skiff login");
 
-    Skiff.Result in = login(env, "admin", ADMIN_PASSWORD);
+    Skiff.Result in = Skiff.login(env, "admin", ADMIN_PASSWORD);
     assertThat(in.exitCode()).as(in.toString()).isZero();
     assertThat(in.out()).contains("signed in as admin (roles: ADMIN)");
     assertThat(in.out() + in.err()).doesNotContain(ADMIN_PASSWORD);
@@ -104,8 +79,8 @@ class SignInCommandsTest {
   @Test
   void aWrongPasswordExitsFourWithoutTellingUserFromPassword() {
     Map<String, String> env = env("wrong");
-    Skiff.Result wrongPassword = login(env, "admin", "not-the-password");
-    Skiff.Result wrongUser = login(env, "nobody-" + EchoService.randomHex(3), "not-the-password");
+    Skiff.Result wrongPassword = Skiff.login(env, "admin", "not-the-password");
+    Skiff.Result wrongUser = Skiff.login(env, "nobody-" + EchoService.randomHex(3), "not-the-password");
     assertThat(wrongPassword.exitCode()).as(wrongPassword.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
     assertThat(wrongUser.exitCode()).as(wrongUser.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
     assertThat(wrongPassword.err()).isEqualTo(wrongUser.err());
@@ -127,7 +102,7 @@ class SignInCommandsTest {
   @Test
   void aSessionFileOthersCanReadIsNotUsed() throws Exception {
     Map<String, String> env = env("open");
-    assertThat(login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    assertThat(Skiff.login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
     Path file = Path.of(env.get("SKIFF_TOKEN_FILE"));
     Files.setPosixFilePermissions(file, PosixFilePermissions.fromString("rw-r--r--"));
     Skiff.Result r = Skiff.run(env, "whoami");
@@ -144,7 +119,7 @@ class SignInCommandsTest {
   @Test
   void usersAreManagedByAnAdministratorAndNotByOthers() {
     Map<String, String> admin = env("users-admin");
-    assertThat(login(admin, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    assertThat(Skiff.login(admin, "admin", ADMIN_PASSWORD).exitCode()).isZero();
     String ada = "ada-" + EchoService.randomHex(3);
     Skiff.Result add = Skiff.runWithInput(admin, "ada-password-1\n", "users", "add", ada, "--role", "ADMIN.ROUTES:com.example.greeter");
     assertThat(add.exitCode()).as(add.toString()).isZero();
@@ -156,7 +131,7 @@ class SignInCommandsTest {
     assertThat(list.out()).contains("USER").contains(ada).contains("admin");
 
     Map<String, String> asAda = env("users-ada");
-    assertThat(login(asAda, ada, "ada-password-1").exitCode()).isZero();
+    assertThat(Skiff.login(asAda, ada, "ada-password-1").exitCode()).isZero();
     Skiff.Result forbidden = Skiff.run(asAda, "users", "list");
     assertThat(forbidden.exitCode()).as(forbidden.toString()).isEqualTo(SkiffCli.EXIT_FORBIDDEN);
     assertThat(forbidden.err()).contains("FORBIDDEN");
@@ -164,8 +139,8 @@ class SignInCommandsTest {
     assertThat(passwd.exitCode()).as(passwd.toString()).isZero();
     assertThat(passwd.out()).contains("sign in again");
     assertThat(Path.of(asAda.get("SKIFF_TOKEN_FILE"))).doesNotExist();
-    assertThat(login(asAda, ada, "ada-password-1").exitCode()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
-    assertThat(login(asAda, ada, "ada-password-2").exitCode()).isZero();
+    assertThat(Skiff.login(asAda, ada, "ada-password-1").exitCode()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(Skiff.login(asAda, ada, "ada-password-2").exitCode()).isZero();
 
     Skiff.Result roles = Skiff.run(admin, "users", "roles", ada, "ADMIN.ROUTES");
     assertThat(roles.exitCode()).as(roles.toString()).isZero();

@@ -1,10 +1,14 @@
 package dev.skiff.cli;
 
+import static org.awaitility.Awaitility.await;
+
 import java.io.ByteArrayInputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.Map;
 
 /** Runs the skiff command in this JVM and captures what it prints. */
@@ -42,5 +46,26 @@ final class Skiff {
 
   static Result run(String... args) {
     return run(EchoService.env(), args);
+  }
+
+  /**
+   * @param tokenFile where {@code skiff login} is to keep the session
+   * @return the tests' environment ({@link EchoService#env()}) with that session file
+   */
+  static Map<String, String> envWithTokenFile(Path tokenFile) {
+    Map<String, String> env = new HashMap<>(EchoService.env());
+    env.put("SKIFF_TOKEN_FILE", tokenFile.toString());
+    return env;
+  }
+
+  /**
+   * Runs {@code skiff login USER} with the password on stdin until the login service answers (a kernel
+   * just started may not listen yet); fails after 30 s.
+   *
+   * @return the first run the service answered, signed in or refused
+   */
+  static Result login(Map<String, String> env, String user, String password) {
+    return await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200))
+        .until(() -> runWithInput(env, password + "\n", "login", user), r -> r.exitCode() != SkiffCli.EXIT_CALL_FAILED);
   }
 }

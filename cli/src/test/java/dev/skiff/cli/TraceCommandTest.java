@@ -6,11 +6,9 @@ import static org.awaitility.Awaitility.await;
 import com.google.gson.JsonArray;
 import com.google.gson.JsonParser;
 import com.google.protobuf.StringValue;
-import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.trace.HealthSource;
 import dev.skiff.kernel.trace.InMemoryTraceStore;
 import dev.skiff.kernel.trace.TraceService;
-import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.trace.TraceSettings;
@@ -19,26 +17,24 @@ import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
-import java.util.Map;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 /** {@code skiff call --trace} and {@code skiff trace ID [--json]} against a trace service on the real broker. */
 class TraceCommandTest {
-  static AmqpTransport transport;
-  static Kernel kernel;
+  @RegisterExtension static final TestKernel kernel = new TestKernel(() ->
+      List.of(new TraceService(new InMemoryTraceStore(100, 100), HealthSource.NONE, Clock.systemUTC())));
   static Tracing tracing;
   static Server server;
   static String service;
 
   @BeforeAll
   static void start() {
-    transport = AmqpTransport.connect(EchoService.brokerUri());
-    kernel = Kernel.start(transport, Settings.fromEnvironment(Map.of()),
-        List.of(new TraceService(new InMemoryTraceStore(100, 100), HealthSource.NONE, Clock.systemUTC())), 0);
+    AmqpTransport transport = kernel.transport();
     service = "test.cli.traced." + EchoService.randomHex(4);
     tracing = Tracing.builder(service).transport(transport)
         .settings(TraceSettings.DEFAULTS.withFlushInterval(Duration.ofMillis(20))).build().start();
@@ -52,8 +48,6 @@ class TraceCommandTest {
   static void stop() {
     server.close();
     tracing.close();
-    kernel.close();
-    transport.close();
   }
 
   @Test

@@ -3,8 +3,6 @@ package dev.skiff.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.skiff.kernel.Kernel;
-import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.discovery.DiscoveryService;
@@ -12,20 +10,12 @@ import dev.skiff.kernel.login.LoginService;
 import dev.skiff.kernel.monitoring.MonitoringService;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
-import dev.skiff.platform.config.Settings;
-import dev.skiff.platform.security.ServiceIdentities;
-import dev.skiff.proto.v1.AddUserRequest;
-import dev.skiff.proto.v1.LoginRequest;
-import dev.skiff.proto.v1.Session;
-import dev.skiff.proto.v1.UserResponse;
-import dev.skiff.testing.RabbitMqExtension;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -37,83 +27,53 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * rule changed through the gateway is the binding service's rule.
  */
 class GatewayAdminTest {
-  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
-  private static final String PASSWORD = "gateway-admin-pass";
-  static GatewayFixture f;
-  static Kernel kernel;
+  @RegisterExtension static final GatewayExtension gw = new GatewayExtension(GatewayOptions.defaults().withRates(1000, 1000))
+      .withKernel(() -> List.of(new DiscoveryService(), new MonitoringService(),
+          new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), new ConfigService(Map.of())));
   static String admin;
   static String viewer;
   static String router;
   static String nobody;
 
   @BeforeAll
-  static void start() {
-    f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults().withRates(1000, 1000), null).startService();
-    kernel = Kernel.start(f.transport, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
-        List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(), new MonitoringService(),
-            new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), new ConfigService(Map.of())),
-        0, WebServer.Options.defaults());
-    try (Client client = Client.builder().transport(f.transport).build()) {
-      LoginRequest req = LoginRequest.newBuilder().setUser("admin").setPassword(PASSWORD).build();
-      admin = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-          .until(() -> client.call(LoginService.SERVICE, "login", req, Session.class), s -> true).getToken();
-      viewer = user(client, "viewer", "ADMIN.PAGES");
-      router = user(client, "router", "ADMIN.ROUTES:" + f.service);
-      nobody = user(client, "nobody", null);
-    }
-  }
-
-  private static String user(Client client, String name, String role) {
-    AddUserRequest.Builder add = AddUserRequest.newBuilder().setUser(name).setPassword(name + "-password-1");
-    if (role != null) {
-      add.addRoles(role);
-    }
-    client.withScope(CallScope.forUser(admin)).call(LoginService.SERVICE, "users.add", add.build(), UserResponse.class);
-    return client.call(LoginService.SERVICE, "login",
-        LoginRequest.newBuilder().setUser(name).setPassword(name + "-password-1").build(), Session.class).getToken();
-  }
-
-  @AfterAll
-  static void stop() {
-    if (kernel != null) {
-      kernel.close();
-    }
-    if (f != null) {
-      f.close();
-    }
+  static void signIn() {
+    admin = gw.adminToken();
+    viewer = gw.user("viewer", "ADMIN.PAGES");
+    router = gw.user("router", "ADMIN.ROUTES:" + gw.f().service);
+    nobody = gw.user("nobody", null);
   }
 
   private static HttpResponse<String> get(String path, String token) throws Exception {
-    HttpRequest.Builder b = f.request(path).GET();
+    HttpRequest.Builder b = gw.f().request(path).GET();
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
-    return f.send(b);
+    return gw.f().send(b);
   }
 
   private static HttpResponse<String> putRule(String service, String token) throws Exception {
-    HttpRequest.Builder b = f.request("/admin/v1/routes").header("Content-Type", "application/json")
+    HttpRequest.Builder b = gw.f().request("/admin/v1/routes").header("Content-Type", "application/json")
         .PUT(HttpRequest.BodyPublishers.ofString("{\"rule\":{\"service\":\"" + service + "\",\"weights\":{\"9.9.9\":100}},\"force\":true}"));
     if (token != null) {
       b.header("Authorization", "Bearer " + token);
     }
-    return f.send(b);
+    return gw.f().send(b);
   }
 
   private static long refused() {
-    return f.gateway.metrics().counter(AdminRoutes.REFUSED).getCount();
+    return gw.f().gateway.metrics().counter(AdminRoutes.REFUSED).getCount();
   }
 
   @Test
   void withoutASessionEveryAdminRouteIs401() throws Exception {
     long before = refused();
-    for (String path : List.of("/admin/v1/services", "/admin/v1/health", "/admin/v1/routes?service=" + f.service, "/admin/v1/config")) {
+    for (String path : List.of("/admin/v1/services", "/admin/v1/health", "/admin/v1/routes?service=" + gw.f().service, "/admin/v1/config")) {
       HttpResponse<String> r = get(path, null);
       assertThat(r.statusCode()).as(path).isEqualTo(401);
       assertThat(r.headers().firstValue("WWW-Authenticate")).isPresent();
       assertThat(r.body()).contains("\"code\":\"UNAUTHORIZED\"");
     }
-    assertThat(putRule(f.service, null).statusCode()).isEqualTo(401);
+    assertThat(putRule(gw.f().service, null).statusCode()).isEqualTo(401);
     assertThat(get("/admin/v1/services", "not-a-token").statusCode()).isEqualTo(401);
     assertThat(refused() - before).isGreaterThanOrEqualTo(5);
   }
@@ -125,7 +85,7 @@ class GatewayAdminTest {
     assertThat(r.statusCode()).isEqualTo(403);
     assertThat(r.body()).contains("\"code\":\"FORBIDDEN\"", "ADMIN.PAGES");
     assertThat(get("/admin/v1/config", router).statusCode()).as("a route admin may not read").isEqualTo(403);
-    assertThat(putRule(f.service, viewer).statusCode()).as("a reader may not change rules").isEqualTo(403);
+    assertThat(putRule(gw.f().service, viewer).statusCode()).as("a reader may not change rules").isEqualTo(403);
     HttpResponse<String> other = putRule("gwtest.someone-else", router);
     assertThat(other.statusCode()).as("a route admin of one service may not change another's").isEqualTo(403);
     assertThat(other.body()).contains("ADMIN.ROUTES:gwtest.someone-else");
@@ -136,16 +96,16 @@ class GatewayAdminTest {
   @Test
   void withTheRoleTheKernelsViewsAreServedAsJson() throws Exception {
     HttpResponse<String> services = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
-        .until(() -> get("/admin/v1/services", viewer), r -> r.statusCode() == 200 && r.body().contains(f.service));
+        .until(() -> get("/admin/v1/services", viewer), r -> r.statusCode() == 200 && r.body().contains(gw.f().service));
     assertThat(services.headers().firstValue("Content-Type")).hasValue("application/json");
     assertThat(services.body()).contains("\"instances\":[");
-    HttpResponse<String> one = get("/admin/v1/services?service=" + f.service, viewer);
+    HttpResponse<String> one = get("/admin/v1/services?service=" + gw.f().service, viewer);
     assertThat(one.statusCode()).isEqualTo(200);
-    assertThat(one.body()).contains(f.service).doesNotContain(LoginService.SERVICE);
+    assertThat(one.body()).contains(gw.f().service).doesNotContain(LoginService.SERVICE);
     HttpResponse<String> health = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
-        .until(() -> get("/admin/v1/health?service=" + f.service, admin), r -> r.statusCode() == 200 && r.body().contains(f.service));
+        .until(() -> get("/admin/v1/health?service=" + gw.f().service, admin), r -> r.statusCode() == 200 && r.body().contains(gw.f().service));
     assertThat(health.body()).contains("\"services\":[");
-    HttpResponse<String> config = get("/admin/v1/config?service=" + f.service, viewer);
+    HttpResponse<String> config = get("/admin/v1/config?service=" + gw.f().service, viewer);
     assertThat(config.statusCode()).as(config.body()).isEqualTo(200);
     assertThat(config.body()).contains("\"version\"");
     assertThat(get("/admin/v1/config?nonsense=1", viewer).statusCode()).isEqualTo(400);
@@ -154,26 +114,26 @@ class GatewayAdminTest {
   @Test
   void aRouteAdminChangesTheirServicesRuleThroughTheGateway() throws Exception {
     HttpResponse<String> put = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
-        .until(() -> putRule(f.service, router), r -> r.statusCode() == 200);
+        .until(() -> putRule(gw.f().service, router), r -> r.statusCode() == 200);
     assertThat(put.body()).contains("\"9.9.9\":100");
-    HttpResponse<String> read = get("/admin/v1/routes?service=" + f.service, viewer);
+    HttpResponse<String> read = get("/admin/v1/routes?service=" + gw.f().service, viewer);
     assertThat(read.statusCode()).isEqualTo(200);
-    assertThat(read.body()).contains("\"service\":\"" + f.service + "\"", "\"9.9.9\":100");
-    try (Client client = Client.builder().transport(f.transport).build()) {
+    assertThat(read.body()).contains("\"service\":\"" + gw.f().service + "\"", "\"9.9.9\":100");
+    try (Client client = gw.client()) {
       dev.skiff.proto.v1.RouteStatus st = client.withScope(CallScope.forUser(admin)).call(BindingService.SERVICE, "get_route",
-          dev.skiff.proto.v1.GetRouteRequest.newBuilder().setService(f.service).build(), dev.skiff.proto.v1.RouteStatus.class);
+          dev.skiff.proto.v1.GetRouteRequest.newBuilder().setService(gw.f().service).build(), dev.skiff.proto.v1.RouteStatus.class);
       assertThat(st.getRule().getWeightsMap()).containsEntry("9.9.9", 100);
     }
   }
 
   @Test
   void onlyTheDeclaredAdminRoutesExist() throws Exception {
-    HttpResponse<String> post = f.send(f.request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
+    HttpResponse<String> post = gw.f().send(gw.f().request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
         .POST(HttpRequest.BodyPublishers.ofString("{}")));
     assertThat(post.statusCode()).isEqualTo(405);
     assertThat(post.headers().firstValue("Allow")).hasValue("GET, PUT");
     assertThat(get("/admin/v1/users", admin).statusCode()).isEqualTo(404);
-    assertThat(f.get("/openapi.json").body()).doesNotContain("/admin/").doesNotContain(DiscoveryService.SERVICE)
+    assertThat(gw.f().get("/openapi.json").body()).doesNotContain("/admin/").doesNotContain(DiscoveryService.SERVICE)
         .doesNotContain(ConfigService.SERVICE);
   }
 }

@@ -7,13 +7,15 @@ import dev.skiff.platform.config.Config;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.cassandra.CassandraSession;
+import java.util.Optional;
 
 /**
- * A kernel store's keyspace in Cassandra, through the service layer's {@link CassandraClient}: connects
- * and migrates it at {@link #start()} (again at the next start if Cassandra was not there), hands out its
- * session (UNAVAILABLE until connected), and reports its health. What the login and config stores share.
+ * A kernel store kept in a keyspace of Cassandra, through the service layer's {@link CassandraClient}:
+ * connects and migrates it at {@link #start()} (again at the next start if Cassandra was not there), hands
+ * its subclass the session (UNAVAILABLE until connected), and reports its health. What the login and
+ * config stores share; each adds its queries.
  */
-public final class KernelKeyspace implements AutoCloseable {
+public abstract class KernelKeyspace implements AutoCloseable {
   private final CassandraClient client;
   private final HealthCheckRegistry clientHealth = new HealthCheckRegistry();
   private final String clientName;
@@ -32,7 +34,7 @@ public final class KernelKeyspace implements AutoCloseable {
    * @param schema the classpath folder of its migrations
    * @param what what the store is, for errors ("the login store")
    */
-  public KernelKeyspace(Config config, String clientName, String keyspace, String schema, String what) {
+  protected KernelKeyspace(Config config, String clientName, String keyspace, String schema, String what) {
     this.clientName = clientName;
     this.keyspace = keyspace;
     this.schema = schema;
@@ -65,7 +67,7 @@ public final class KernelKeyspace implements AutoCloseable {
    * @return the keyspace's session
    * @throws SkiffException UNAVAILABLE when not connected yet
    */
-  public CassandraSession session() {
+  protected final CassandraSession session() {
     CassandraSession s = session;
     if (s == null) {
       throw new SkiffException(ErrorCode.UNAVAILABLE, what + " is not connected to Cassandra at " + client.settings().hosts());
@@ -74,8 +76,8 @@ public final class KernelKeyspace implements AutoCloseable {
   }
 
   /** @return a check: healthy when connected and the client is */
-  public HealthCheck healthCheck() {
-    return new HealthCheck() {
+  public Optional<HealthCheck> healthCheck() {
+    return Optional.of(new HealthCheck() {
       @Override
       protected Result check() {
         if (session == null) {
@@ -85,7 +87,7 @@ public final class KernelKeyspace implements AutoCloseable {
         return c.isHealthy() ? Result.healthy("keyspace " + keyspace + " on " + client.settings().hosts())
             : Result.unhealthy("Cassandra: " + c.getMessage());
       }
-    };
+    });
   }
 
   /** @return the keyspace */

@@ -1,8 +1,7 @@
 package dev.skiff.kernel;
 
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.internal.Lifecycle;
-import java.util.Deque;
-import java.util.concurrent.ConcurrentLinkedDeque;
 
 /**
  * The lifecycle every kernel service shares (Skiff's one rule, {@link Lifecycle}): started once with
@@ -14,7 +13,7 @@ import java.util.concurrent.ConcurrentLinkedDeque;
 public abstract class KernelServiceBase implements KernelService {
   private final String name;
   private final Lifecycle lifecycle;
-  private final Deque<AutoCloseable> opened = new ConcurrentLinkedDeque<>();
+  private final Closer opened = new Closer();
 
   /** @param name the service's short name, e.g. {@code monitoring} */
   protected KernelServiceBase(String name) {
@@ -53,35 +52,15 @@ public abstract class KernelServiceBase implements KernelService {
    * @return the resource
    */
   protected final <T extends AutoCloseable> T closeAtEnd(T resource) {
-    opened.addFirst(resource);
-    return resource;
+    return opened.register(resource);
   }
 
   private void release() {
     try {
       end();
     } finally {
-      closeOpened();
-    }
-  }
-
-  /** Closes every resource handed to {@link #closeAtEnd}, even when some fail; throws the first failure. */
-  private void closeOpened() {
-    RuntimeException failure = null;
-    for (AutoCloseable r = opened.pollFirst(); r != null; r = opened.pollFirst()) {
-      try {
-        r.close();
-      } catch (Exception e) {
-        RuntimeException f = e instanceof RuntimeException re ? re : new IllegalStateException("cannot close " + r, e);
-        if (failure == null) {
-          failure = f;
-        } else {
-          failure.addSuppressed(f);
-        }
-      }
-    }
-    if (failure != null) {
-      throw failure;
+      // every resource handed to closeAtEnd, even when some fail; the first failure is thrown
+      opened.close();
     }
   }
 

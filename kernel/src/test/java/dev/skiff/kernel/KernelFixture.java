@@ -3,6 +3,7 @@ package dev.skiff.kernel;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -32,14 +33,14 @@ public abstract class KernelFixture implements AutoCloseable {
    * @return the kernel, closed with the fixture
    */
   protected Kernel startKernel(KernelService service) {
-    Transport t = toClose.add(AmqpTransport.connect(uri));
-    return toClose.add(Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(service), 0));
+    Transport t = toClose.register(AmqpTransport.connect(uri));
+    return toClose.register(Kernel.start(t, Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(), List.of(service), 0));
   }
 
   /** @return the client of a tool, on its own connection */
   public Client client() {
     if (client == null) {
-      client = toClose.add(Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build());
+      client = toClose.register(Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().build());
     }
     return client;
   }

@@ -64,6 +64,15 @@ class AmqpRpcTest extends RpcContract {
     return q;
   }
 
+  /**
+   * @param correlationId what the reply is to carry
+   * @param replyQueue where it is to go ({@link #replyQueue})
+   * @return the properties every raw request has: those, and the raw connection's broker user as proof of who sends it
+   */
+  private static AMQP.BasicProperties.Builder rawRequest(String correlationId, String replyQueue) throws Exception {
+    return new AMQP.BasicProperties.Builder().correlationId(correlationId).replyTo(replyQueue).userId(rawUser());
+  }
+
   /** Takes replies from a queue, by correlation id, until {@code n} have come (or fails after 30 s). */
   private static Map<String, GetResponse> awaitReplies(Channel ch, String queue, int n) {
     Map<String, GetResponse> replies = new java.util.HashMap<>();
@@ -81,16 +90,12 @@ class AmqpRpcTest extends RpcContract {
     startEcho(b -> {});
     try (Connection c = rawConnection(); Channel ch = c.createChannel()) {
       String replyQueue = replyQueue(ch);
-      AMQP.BasicProperties props =
-          new AMQP.BasicProperties.Builder()
-              .correlationId("raw-1")
-              .replyTo(replyQueue)
-              .contentType("application/x-protobuf")
-              .messageId("r1")
-              .type("echo")
-              .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
-              .userId(rawUser())
-              .build();
+      AMQP.BasicProperties props = rawRequest("raw-1", replyQueue)
+          .contentType("application/x-protobuf")
+          .messageId("r1")
+          .type("echo")
+          .appId((System.currentTimeMillis() + 5000) + ";0;raw-test;0;")
+          .build();
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, props, new byte[] {(byte) 0xff, 0x01, 0x02});
       GetResponse got = awaitReplies(ch, replyQueue, 1).get("raw-1");
       assertThat(got).as("a reply to the malformed request").isNotNull();
@@ -111,24 +116,15 @@ class AmqpRpcTest extends RpcContract {
       String replyQueue = replyQueue(ch);
       // no type (endpoint), no message id, no context at all (only the user_id that proves whose reply
       // queue it names); then packed contexts that are garbage, in the app_id and in the header form
-      AMQP.BasicProperties bare =
-          new AMQP.BasicProperties.Builder().correlationId("bare").replyTo(replyQueue).userId(rawUser()).build();
-      AMQP.BasicProperties garbage =
-          new AMQP.BasicProperties.Builder()
-              .correlationId("garbage")
-              .replyTo(replyQueue)
-              .type("echo")
-              .headers(Map.of("skiff", "not;a;number", "traceparent", "junk"))
-              .userId(rawUser())
-              .build();
-      AMQP.BasicProperties garbageAppId =
-          new AMQP.BasicProperties.Builder()
-              .correlationId("garbage-app-id")
-              .replyTo(replyQueue)
-              .type("echo")
-              .appId(";;;not;a;trace;context")
-              .userId(rawUser())
-              .build();
+      AMQP.BasicProperties bare = rawRequest("bare", replyQueue).build();
+      AMQP.BasicProperties garbage = rawRequest("garbage", replyQueue)
+          .type("echo")
+          .headers(Map.of("skiff", "not;a;number", "traceparent", "junk"))
+          .build();
+      AMQP.BasicProperties garbageAppId = rawRequest("garbage-app-id", replyQueue)
+          .type("echo")
+          .appId(";;;not;a;trace;context")
+          .build();
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, bare, text("x").toByteArray());
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, garbage, text("y").toByteArray());
       ch.basicPublish(AmqpNames.RPC_EXCHANGE, echo, true, garbageAppId, text("z").toByteArray());

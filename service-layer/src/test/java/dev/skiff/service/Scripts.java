@@ -35,6 +35,22 @@ public final class Scripts {
   }
 
   /**
+   * Kills (SIGKILL) the process whose id a script left in a pid file, if it runs: what a test does to
+   * nodes a failed or interrupted script may have left behind.
+   *
+   * @param pidFile the pid file; nothing happens when it is missing or does not hold a number
+   */
+  public static void killByPidFile(Path pidFile) {
+    try {
+      if (Files.exists(pidFile)) {
+        ProcessHandle.of(Long.parseLong(Files.readString(pidFile).trim())).ifPresent(ProcessHandle::destroyForcibly);
+      }
+    } catch (IOException | NumberFormatException e) {
+      // nothing to kill
+    }
+  }
+
+  /**
    * @param script the script
    * @param env variables added to this process's environment
    * @param limit how long it may take

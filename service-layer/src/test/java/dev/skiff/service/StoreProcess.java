@@ -18,11 +18,22 @@ import java.util.List;
 public abstract class StoreProcess implements FaultCycles.Store, AutoCloseable {
   /** The port it listens on, on 127.0.0.1. */
   public final int port;
+  private final String store;
+  private final String probe;
+  private final String probeReply;
   private Process process;
 
-  /** @param port the port it listens on */
-  protected StoreProcess(int port) {
+  /**
+   * @param store the store's name, for messages
+   * @param port the port it listens on
+   * @param probe what to send to ask whether it serves ({@link #answers()})
+   * @param probeReply how the answer of a server that serves starts
+   */
+  protected StoreProcess(String store, int port, String probe, String probeReply) {
+    this.store = store;
     this.port = port;
+    this.probe = probe;
+    this.probeReply = probeReply;
   }
 
   /** @return the command line that runs the server in the foreground */
@@ -32,7 +43,9 @@ public abstract class StoreProcess implements FaultCycles.Store, AutoCloseable {
   protected abstract ProcessBuilder.Redirect output();
 
   /** @return the store's name, for messages */
-  protected abstract String store();
+  protected final String store() {
+    return store;
+  }
 
   /** @return {@code 127.0.0.1:PORT} */
   public String address() {
@@ -85,21 +98,20 @@ public abstract class StoreProcess implements FaultCycles.Store, AutoCloseable {
   }
 
   /**
-   * Asks the server on a connection of its own.
+   * Asks the server, on a connection of its own, what the subclass named as its probe.
    *
-   * @param request what to send
-   * @param reply how the answer of a server that serves starts
-   * @return whether it answered so within 500 ms
+   * @return whether it answered as a server that serves does, within 500 ms
    */
-  protected boolean answers(String request, String reply) {
+  @Override
+  public boolean answers() {
     try (Socket s = new Socket()) {
       s.connect(new InetSocketAddress("127.0.0.1", port), 500);
       s.setSoTimeout(500);
       OutputStream out = s.getOutputStream();
-      out.write(request.getBytes(StandardCharsets.US_ASCII));
+      out.write(probe.getBytes(StandardCharsets.US_ASCII));
       out.flush();
       InputStream in = s.getInputStream();
-      return new String(in.readNBytes(reply.length()), StandardCharsets.US_ASCII).equals(reply);
+      return new String(in.readNBytes(probeReply.length()), StandardCharsets.US_ASCII).equals(probeReply);
     } catch (IOException e) {
       return false;
     }

@@ -107,4 +107,25 @@ public final class TestStores {
         com.datastax.oss.driver.api.core.cql.SimpleStatement.newInstance("DROP KEYSPACE IF EXISTS " + keyspace)
             .setTimeout(java.time.Duration.ofMinutes(1)));
   }
+
+  /**
+   * Drops a test's keyspace through a client of its own, closed after.
+   *
+   * @param config where Cassandra is ({@code cassandra.*})
+   * @param keyspace the keyspace
+   */
+  public static void dropKeyspace(Config config, String keyspace) {
+    try (dev.skiff.service.cassandra.CassandraClient c =
+        dev.skiff.service.cassandra.CassandraClient.builder().name("test").config(config).build().start()) {
+      dropKeyspace(c, keyspace);
+    }
+  }
+
+  /**
+   * @param prefix what the keyspace is for, e.g. {@code skiff_login}
+   * @return a keyspace name of a test's own: the prefix, {@code _t_} and 12 random hex digits
+   */
+  public static String testKeyspace(String prefix) {
+    return prefix + "_t_" + java.util.UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  }
 }

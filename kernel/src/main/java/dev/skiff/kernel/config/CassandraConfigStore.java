@@ -7,10 +7,8 @@ import com.google.protobuf.Value;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
-import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.kernel.KernelKeyspace;
 import dev.skiff.proto.v1.ConfigChange;
-import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
@@ -30,7 +28,7 @@ import java.util.Optional;
  * version wins whatever order writes arrive in). A change recorded whose layers were not written (the
  * service stopped between) is found and repaired by the next load ({@link ConfigService}). Thread-safe.
  */
-final class CassandraConfigStore implements ConfigStore {
+final class CassandraConfigStore extends KernelKeyspace implements ConfigStore {
   static final String SCHEMA = "dev/skiff/kernel/config/cassandra";
   private static final long BUCKET = 1000;
   private static final int MAX_LAYERS_READ = 100_000;
@@ -43,8 +41,6 @@ final class CassandraConfigStore implements ConfigStore {
   private static final Query PUT_LAYER = Query.of("config-put-layer",
       "INSERT INTO layers (layer, version, doc, provenance) VALUES (?, ?, ?, ?) USING TIMESTAMP ?").idempotent();
 
-  private final KernelKeyspace store;
-
   /**
    * Builds the client; connects in {@link #start()}.
    *
@@ -53,25 +49,20 @@ final class CassandraConfigStore implements ConfigStore {
    * @throws IllegalArgumentException when the keyspace name is invalid
    */
   CassandraConfigStore(Config config, String keyspace) {
-    if (!KernelKeyspace.isValidName(keyspace)) {
+    super(config, "config-store", checked(keyspace), SCHEMA, "the config store");
+  }
+
+  private static String checked(String keyspace) {
+    if (!isValidName(keyspace)) {
       throw new IllegalArgumentException("SKIFF_CONFIG_KEYSPACE must be 1 to 48 letters, digits or '_'");
     }
-    this.store = new KernelKeyspace(config, "config-store", keyspace, SCHEMA, "the config store");
-  }
-
-  @Override
-  public void start() {
-    store.start();
-  }
-
-  private CassandraSession s() {
-    return store.session();
+    return keyspace;
   }
 
   @Override
   public List<Layer> layers() {
     List<Layer> out = new ArrayList<>();
-    for (Row r : s().execute(LAYERS, MAX_LAYERS_READ)) {
+    for (Row r : session().execute(LAYERS, MAX_LAYERS_READ)) {
       Map<String, Long> provenance = new HashMap<>();
       Documents.parseStored(r.getString(3)).getFieldsMap().forEach((k, v) -> provenance.put(k, (long) v.getNumberValue()));
       out.add(new Layer(r.getString(0), r.getLong(1), Documents.parseStored(r.getString(2)), provenance));
@@ -81,7 +72,7 @@ final class CassandraConfigStore implements ConfigStore {
 
   @Override
   public Optional<ConfigChange> change(long id) {
-    return s().one(CHANGE, id / BUCKET, id).map(CassandraConfigStore::change);
+    return session().one(CHANGE, id / BUCKET, id).map(CassandraConfigStore::change);
   }
 
   private static ConfigChange change(Row r) {
@@ -96,7 +87,7 @@ final class CassandraConfigStore implements ConfigStore {
   public List<ConfigChange> changesBefore(long before, int limit) {
     List<ConfigChange> out = new ArrayList<>();
     for (long bucket = (before - 1) / BUCKET; bucket >= 0 && out.size() < limit && before > 0; bucket--) {
-      for (Row r : s().execute(CHANGES_BEFORE, bucket, before, limit - out.size())) {
+      for (Row r : session().execute(CHANGES_BEFORE, bucket, before, limit - out.size())) {
         out.add(change(r));
       }
       if (out.isEmpty() && bucket < (before - 1) / BUCKET) {
@@ -108,7 +99,7 @@ final class CassandraConfigStore implements ConfigStore {
 
   @Override
   public boolean append(ConfigChange change, List<Layer> layers) {
-    boolean applied = s().execute(APPEND, change.getId() / BUCKET, change.getId(), ByteBuffer.wrap(change.toByteArray())).wasApplied();
+    boolean applied = session().execute(APPEND, change.getId() / BUCKET, change.getId(), ByteBuffer.wrap(change.toByteArray())).wasApplied();
     if (applied) {
       repair(layers);
     }
@@ -120,17 +111,7 @@ final class CassandraConfigStore implements ConfigStore {
     for (Layer l : layers) {
       Struct.Builder p = Struct.newBuilder();
       l.provenance().forEach((k, v) -> p.putFields(k, Value.newBuilder().setNumberValue(v).build()));
-      s().execute(PUT_LAYER, l.key(), l.version(), Documents.print(l.doc()), Documents.print(p.build()), l.version());
+      session().execute(PUT_LAYER, l.key(), l.version(), Documents.print(l.doc()), Documents.print(p.build()), l.version());
     }
-  }
-
-  @Override
-  public Optional<HealthCheck> healthCheck() {
-    return Optional.of(store.healthCheck());
-  }
-
-  @Override
-  public void close() {
-    store.close();
   }
 }

@@ -3,9 +3,7 @@ package dev.skiff.kernel.login;
 import com.datastax.oss.driver.api.core.cql.Row;
 import dev.skiff.kernel.KernelKeyspace;
 import dev.skiff.platform.config.Config;
-import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.proto.v1.Revocation;
-import dev.skiff.service.cassandra.CassandraSession;
 import dev.skiff.service.cassandra.Query;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -29,7 +27,7 @@ import java.util.Optional;
  * {@link dev.skiff.service.cassandra.CassandraSettings}) and {@code login.keyspace}
  * ({@code SKIFF_LOGIN_KEYSPACE}). Thread-safe.
  */
-final class CassandraUserStore implements UserStore {
+final class CassandraUserStore extends KernelKeyspace implements UserStore {
   static final String SCHEMA = "dev/skiff/kernel/login/cassandra";
   private static final long HOUR_MS = 3_600_000;
   private static final int MAX_TTL_SECONDS = 630_720_000;
@@ -59,7 +57,6 @@ final class CassandraUserStore implements UserStore {
   private static final Query ADD_KEY = Query.of("add-key", "INSERT INTO signing_keys (kid, jwk, created_at) VALUES (?, ?, ?)").idempotent();
   private static final Query DELETE_KEY = Query.of("delete-key", "DELETE FROM signing_keys WHERE kid = ?").idempotent();
 
-  private final KernelKeyspace store;
   private final Duration maxKeep;
 
   /**
@@ -70,32 +67,26 @@ final class CassandraUserStore implements UserStore {
    *     {@link #revocationsSince} looks
    */
   CassandraUserStore(Config config, Duration maxKeep) {
-    Config l = config.at("login");
-    String keyspace = l.getString("keyspace", "skiff_login");
-    if (!KernelKeyspace.isValidName(keyspace)) {
-      throw l.invalid("keyspace", "must be 1 to 48 letters, digits or '_'");
-    }
+    super(config, "login-store", keyspace(config.at("login")), SCHEMA, "the login store");
     this.maxKeep = maxKeep;
-    this.store = new KernelKeyspace(config, "login-store", keyspace, SCHEMA, "the login store");
   }
 
-  @Override
-  public void start() {
-    store.start();
-  }
-
-  private CassandraSession s() {
-    return store.session();
+  private static String keyspace(Config login) {
+    String keyspace = login.getString("keyspace", "skiff_login");
+    if (!isValidName(keyspace)) {
+      throw login.invalid("keyspace", "must be 1 to 48 letters, digits or '_'");
+    }
+    return keyspace;
   }
 
   @Override
   public boolean hasAnyUser() {
-    return s().one(ANY_USER).isPresent();
+    return session().one(ANY_USER).isPresent();
   }
 
   @Override
   public Optional<User> user(String name) {
-    return s().one(GET_USER, name).map(CassandraUserStore::user);
+    return session().one(GET_USER, name).map(CassandraUserStore::user);
   }
 
   private static User user(Row r) {
@@ -105,23 +96,23 @@ final class CassandraUserStore implements UserStore {
 
   @Override
   public boolean addUser(User u) {
-    return s().execute(ADD_USER, u.name(), u.passwordHash(), u.roles(), u.createdAtMs(), u.revokedBeforeMs()).wasApplied();
+    return session().execute(ADD_USER, u.name(), u.passwordHash(), u.roles(), u.createdAtMs(), u.revokedBeforeMs()).wasApplied();
   }
 
   @Override
   public boolean setRoles(String name, List<String> roles, long revokedBeforeMs) {
-    return s().execute(SET_ROLES, roles, revokedBeforeMs, name).wasApplied();
+    return session().execute(SET_ROLES, roles, revokedBeforeMs, name).wasApplied();
   }
 
   @Override
   public boolean setPassword(String name, String passwordHash, long revokedBeforeMs) {
-    return s().execute(SET_PASSWORD, passwordHash, revokedBeforeMs, name).wasApplied();
+    return session().execute(SET_PASSWORD, passwordHash, revokedBeforeMs, name).wasApplied();
   }
 
   @Override
   public List<User> users(int limit) {
     List<User> out = new ArrayList<>();
-    for (Row r : s().execute(LIST_USERS, limit)) {
+    for (Row r : session().execute(LIST_USERS, limit)) {
       out.add(user(r));
     }
     return out;
@@ -130,12 +121,12 @@ final class CassandraUserStore implements UserStore {
   @Override
   public void putSession(Session x) {
     long ttl = Math.max(1, (x.endsAtMs() - System.currentTimeMillis()) / 1000 + 60);
-    s().execute(PUT_SESSION, x.id(), x.user(), x.startedAtMs(), x.endsAtMs(), x.revoked(), (int) Math.min(ttl, MAX_TTL_SECONDS));
+    session().execute(PUT_SESSION, x.id(), x.user(), x.startedAtMs(), x.endsAtMs(), x.revoked(), (int) Math.min(ttl, MAX_TTL_SECONDS));
   }
 
   @Override
   public Optional<Session> session(String id) {
-    return s().one(GET_SESSION, id).map(r -> new Session(r.getString(0), r.getString(1), r.getLong(2), r.getLong(3), r.getBoolean(4)))
+    return session().one(GET_SESSION, id).map(r -> new Session(r.getString(0), r.getString(1), r.getLong(2), r.getLong(3), r.getBoolean(4)))
         .filter(x -> x.endsAtMs() > System.currentTimeMillis());
   }
 
@@ -143,7 +134,7 @@ final class CassandraUserStore implements UserStore {
   public void addRevocation(Revocation r) {
     long ttl = Math.max(1, (r.getKeepUntilMs() - System.currentTimeMillis()) / 1000 + 60);
     String id = r.getSessionId().isEmpty() ? "user:" + r.getUser() : "session:" + r.getSessionId();
-    s().execute(ADD_REVOCATION, r.getRevokedAtMs() / HOUR_MS, r.getRevokedAtMs(), id, r.getSessionId(), r.getUser(), r.getIssuedBeforeMs(),
+    session().execute(ADD_REVOCATION, r.getRevokedAtMs() / HOUR_MS, r.getRevokedAtMs(), id, r.getSessionId(), r.getUser(), r.getIssuedBeforeMs(),
         r.getKeepUntilMs(), (int) Math.min(ttl, MAX_TTL_SECONDS));
   }
 
@@ -152,7 +143,7 @@ final class CassandraUserStore implements UserStore {
     long from = Math.max(sinceMs, nowMs - maxKeep.toMillis() - HOUR_MS);
     List<Revocation> out = new ArrayList<>();
     for (long hour = from / HOUR_MS; hour <= nowMs / HOUR_MS && out.size() < limit; hour++) {
-      for (Row r : s().execute(REVOCATIONS, hour, from, limit - out.size())) {
+      for (Row r : session().execute(REVOCATIONS, hour, from, limit - out.size())) {
         Revocation v = Revocation.newBuilder().setSessionId(r.getString(0)).setUser(r.getString(1)).setIssuedBeforeMs(r.getLong(2))
             .setRevokedAtMs(r.getLong(3)).setKeepUntilMs(r.getLong(4)).build();
         if (v.getKeepUntilMs() > nowMs) {
@@ -166,7 +157,7 @@ final class CassandraUserStore implements UserStore {
   @Override
   public List<Key> keys() {
     List<Key> out = new ArrayList<>();
-    for (Row r : s().execute(KEYS)) {
+    for (Row r : session().execute(KEYS)) {
       out.add(new Key(r.getString(0), r.getString(1), r.getLong(2)));
     }
     return out;
@@ -174,26 +165,11 @@ final class CassandraUserStore implements UserStore {
 
   @Override
   public void addKey(Key k) {
-    s().execute(ADD_KEY, k.kid(), k.privateJwk(), k.createdAtMs());
+    session().execute(ADD_KEY, k.kid(), k.privateJwk(), k.createdAtMs());
   }
 
   @Override
   public void deleteKey(String kid) {
-    s().execute(DELETE_KEY, kid);
-  }
-
-  @Override
-  public Optional<HealthCheck> healthCheck() {
-    return Optional.of(store.healthCheck());
-  }
-
-  /** @return the keyspace */
-  String keyspace() {
-    return store.keyspace();
-  }
-
-  @Override
-  public void close() {
-    store.close();
+    session().execute(DELETE_KEY, kid);
   }
 }

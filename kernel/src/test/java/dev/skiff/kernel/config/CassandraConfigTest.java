@@ -17,7 +17,6 @@ import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.testing.RabbitMqExtension;
 import java.util.List;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -26,15 +25,13 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class CassandraConfigTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
 
-  private final String keyspace = "skiff_config_t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  private final String keyspace = TestStores.testKeyspace("skiff_config");
   private final ConfigFixture f = new ConfigFixture(broker.amqpUri());
 
   @AfterEach
   void tearDown() {
     f.close();
-    try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
-      TestStores.dropKeyspace(c, keyspace);
-    }
+    TestStores.dropKeyspace(config(), keyspace);
   }
 
   private Config config() {

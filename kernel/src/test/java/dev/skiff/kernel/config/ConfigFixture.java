@@ -62,7 +62,7 @@ final class ConfigFixture extends KernelFixture {
   /** A client calling as a service (the test broker's shared user may act as any). */
   Client asService(String service) {
     Client c = Client.builder().transport(AmqpTransport.connect(uri)).ownTransport().name(service).build();
-    toClose.add(c);
+    toClose.register(c);
     return c;
   }
 

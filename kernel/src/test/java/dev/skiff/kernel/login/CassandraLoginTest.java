@@ -16,10 +16,8 @@ import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.UserInfo;
 import dev.skiff.proto.v1.UserList;
 import dev.skiff.service.TestStores;
-import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.testing.RabbitMqExtension;
 import java.util.Map;
-import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -28,16 +26,14 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class CassandraLoginTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
 
-  private final String keyspace = "skiff_login_t_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
+  private final String keyspace = TestStores.testKeyspace("skiff_login");
   private final String hosts = TestStores.cassandraHosts();
   private final LoginFixture f = new LoginFixture(broker.amqpUri());
 
   @AfterEach
   void tearDown() {
     f.close();
-    try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
-      TestStores.dropKeyspace(c, keyspace);
-    }
+    TestStores.dropKeyspace(config(), keyspace);
   }
 
   private Config config() {

@@ -75,7 +75,7 @@ final class LoginFixture extends KernelFixture {
     if (probe == null) {
       probeMetrics = m;
     }
-    toClose.add(s);
+    toClose.register(s);
     return s;
   }
 

@@ -20,8 +20,8 @@ import java.util.Base64;
 final class BrokerUsers {
   private BrokerUsers() {}
 
-  /** A user created on the test's broker: its name, password and AMQP address. */
-  record User(String name, String password) {
+  /** A user created on the test's broker: its name, password and AMQP address; closing it deletes it. */
+  record User(String name, String password) implements AutoCloseable {
     /** @return the test broker's address, signed in as this user */
     String uri() {
       URI u = URI.create(PoisonMessageTest.brokerUri());
@@ -41,8 +41,16 @@ final class BrokerUsers {
     }
 
     /** Deletes the user. */
-    void delete() throws Exception {
-      manage("DELETE", "/api/users/" + enc(name), null);
+    @Override
+    public void close() {
+      try {
+        manage("DELETE", "/api/users/" + enc(name), null);
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        throw new IllegalStateException("interrupted deleting broker user " + name, e);
+      } catch (Exception e) {
+        throw new IllegalStateException("cannot delete broker user " + name + ": " + e, e);
+      }
     }
   }
 

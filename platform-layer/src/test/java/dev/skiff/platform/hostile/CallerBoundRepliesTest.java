@@ -13,6 +13,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -23,7 +24,6 @@ import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.security.SecureRandom;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -56,7 +56,7 @@ class CallerBoundRepliesTest {
   private final String mallory = "test.replay." + tag + ".mallory";
   private final MetricRegistry metrics = new MetricRegistry();
   private final AtomicInteger runs = new AtomicInteger();
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
   private String victimUser;
   private BrokerUsers.User malloryUser;
   private Connection victimRaw;
@@ -72,27 +72,24 @@ class CallerBoundRepliesTest {
     cf.setUri(brokerUri());
     victimUser = cf.getUsername();
     String vhost = cf.getVirtualHost();
-    malloryUser = BrokerUsers.create(mallory, vhost);
+    malloryUser = open.register(BrokerUsers.create(mallory, vhost));
 
     AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
-    open.add(0, serving);
+    open.register(serving);
     Server server = Server.builder(service).transport(serving).announce(false).metrics(metrics)
         .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
           runs.incrementAndGet();
           return EchoResponse.newBuilder().setText(req.getText() + " for " + ctx.caller().brokerUser().orElse("nobody")).build();
         }).withAccess(Access.anyone()))
         .build().start();
-    open.add(0, server);
+    open.register(server);
     victimRaw = raw(brokerUri());
     malloryRaw = raw(malloryUri());
   }
 
   @AfterAll
-  void tearDown() throws Exception {
-    for (AutoCloseable c : open) {
-      c.close();
-    }
-    malloryUser.delete();
+  void tearDown() {
+    open.close();
   }
 
   // ---- the management API (RabbitMQ's, as the test's broker user) ----
@@ -114,15 +111,15 @@ class CallerBoundRepliesTest {
     cf.setUri(uri);
     cf.setAutomaticRecoveryEnabled(false);
     Connection c = cf.newConnection("replay-test-raw");
-    open.add(0, c);
+    open.register(c);
     return c;
   }
 
   private Client client(String uri, String name) {
     AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(uri).withConnectionName("replay-test-" + name));
-    open.add(0, t);
+    open.register(t);
     Client c = Client.builder().transport(t).name(name).circuitBreaker(null).build();
-    open.add(0, c);
+    open.register(c);
     return c;
   }
 
@@ -193,7 +190,7 @@ class CallerBoundRepliesTest {
     String victimServerNamed = victim.queueDeclare().getQueue();
     String durable = "test.replay." + tag + ".rules";
     victim.queueDeclare(durable, true, false, false, null);
-    open.add(0, () -> victimRaw.createChannel().queueDelete(durable));
+    open.register(() -> victimRaw.createChannel().queueDelete(durable));
     List<String> victims = List.of(victimReplies, victimServerNamed, durable);
 
     Channel attack = malloryRaw.createChannel();
@@ -289,9 +286,9 @@ class CallerBoundRepliesTest {
     String vhost = cf.getVirtualHost();
     java.util.Set<String> before = replyQueues(vhost);
     AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withConnectionName(connectionName));
-    open.add(0, t);
+    open.register(t);
     Client client = Client.builder().transport(t).name("test.replay.recovering").circuitBreaker(null).build();
-    open.add(0, client);
+    open.register(client);
     CallOptions timeout = CallOptions.timeout(Duration.ofSeconds(20));
     assertThat(client.call(service, "echo", text("before"), EchoResponse.class, timeout).getText()).startsWith("before");
 

@@ -12,6 +12,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.liveconfig.ConfigServiceLayer;
 import dev.skiff.platform.liveconfig.LiveConfig;
 import dev.skiff.platform.liveconfig.LiveConfigOptions;
@@ -30,7 +31,6 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -57,7 +57,7 @@ class LiveConfigHostileTest {
   private final AtomicReference<ConfigView> view = new AtomicReference<>(view(1, "{\"greeting\":\"hello\"}"));
   private final AtomicInteger reads = new AtomicInteger();
   private final AtomicBoolean down = new AtomicBoolean();
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
   private AmqpTransport transport;
   private Client client;
   private BrokerUsers.User malloryUser;
@@ -73,10 +73,10 @@ class LiveConfigHostileTest {
   void setUp() throws Exception {
     ConnectionFactory cf = new ConnectionFactory();
     cf.setUri(PoisonMessageTest.brokerUri());
-    malloryUser = BrokerUsers.create(mallory, cf.getVirtualHost());
+    malloryUser = open.register(BrokerUsers.create(mallory, cf.getVirtualHost()));
     transport = AmqpTransport.connect(AmqpOptions.of(PoisonMessageTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
-    open.add(0, transport);
-    open.add(0, Server.builder(ConfigServiceLayer.SERVICE).transport(transport).announce(false)
+    open.register(transport);
+    open.register(Server.builder(ConfigServiceLayer.SERVICE).transport(transport).announce(false)
         .endpoint(Endpoint.of("get", GetConfigRequest.class, ConfigView.class, (req, ctx) -> {
           if (down.get()) {
             throw new SkiffException(ErrorCode.UNAVAILABLE, "down for the test");
@@ -85,23 +85,19 @@ class LiveConfigHostileTest {
           return view.get();
         })).build().start());
     client = Client.builder().transport(transport).name(service).build();
-    open.add(0, client);
-    malloryRaw = malloryUser.connect("liveconfig-mallory");
-    open.add(0, malloryRaw);
+    open.register(client);
+    malloryRaw = open.register(malloryUser.connect("liveconfig-mallory"));
   }
 
   @AfterAll
-  void tearDown() throws Exception {
-    for (AutoCloseable c : open) {
-      c.close();
-    }
-    malloryUser.delete();
+  void tearDown() {
+    open.close();
   }
 
   private LiveConfig start(MetricRegistry metrics, Path dir) {
     LiveConfig live = LiveConfig.start(LayeredConfig.builder().environment(Map.of()).systemProperties(Map.of()), client, transport,
         ServiceIdentities.defaults(), metrics, service, LiveConfigOptions.defaults().withCacheDir(dir).withFirstRead(Duration.ofSeconds(2)));
-    open.add(0, live);
+    open.register(live);
     return live;
   }
 

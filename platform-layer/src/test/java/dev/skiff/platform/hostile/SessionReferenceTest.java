@@ -13,6 +13,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.internal.TokenReference;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.Role;
@@ -29,7 +30,6 @@ import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.security.SecureRandom;
 import java.time.Duration;
 import java.time.Instant;
-import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -62,7 +62,7 @@ class SessionReferenceTest {
   private final Map<String, MetricRegistry> metrics = Map.of("a", new MetricRegistry(), "b", new MetricRegistry());
   private final Set<String> revoked = ConcurrentHashMap.newKeySet();
   private final AtomicInteger runs = new AtomicInteger();
-  private final List<AutoCloseable> open = new ArrayList<>();
+  private final Closer open = new Closer();
   private Client client;
   private Connection malloryRaw;
   private BrokerUsers.User malloryUser;
@@ -81,11 +81,11 @@ class SessionReferenceTest {
   void setUp() throws Exception {
     ConnectionFactory cf = new ConnectionFactory();
     cf.setUri(PoisonMessageTest.brokerUri());
-    malloryUser = BrokerUsers.create(mallory, cf.getVirtualHost());
+    malloryUser = open.register(BrokerUsers.create(mallory, cf.getVirtualHost()));
     for (String instance : List.of("a", "b")) {
       AmqpTransport t = AmqpTransport.connect(
           AmqpOptions.of(PoisonMessageTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)).withConnectionName("sessions-" + instance));
-      open.add(0, t);
+      open.register(t);
       Server s = Server.builder(service).transport(t).instanceId(instance + tag).announce(false).metrics(metrics.get(instance))
           .tokenVerifier(verifier)
           .endpoint(Endpoint.of("whoami", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
@@ -93,22 +93,18 @@ class SessionReferenceTest {
             return EchoResponse.newBuilder().setText(ctx.caller().user().map(UserIdentity::user).orElse("nobody")).build();
           }).withAccess(Access.signedIn()))
           .build().start();
-      open.add(0, s);
+      open.register(s);
     }
     AmqpTransport t = AmqpTransport.connect(AmqpOptions.of(PoisonMessageTest.brokerUri()).withConnectionName("sessions-client"));
-    open.add(0, t);
+    open.register(t);
     client = Client.builder().transport(t).name("test.sessions.caller").circuitBreaker(null).build();
-    open.add(0, client);
-    malloryRaw = malloryUser.connect("sessions-mallory");
-    open.add(0, malloryRaw);
+    open.register(client);
+    malloryRaw = open.register(malloryUser.connect("sessions-mallory"));
   }
 
   @AfterAll
-  void tearDown() throws Exception {
-    for (AutoCloseable c : open) {
-      c.close();
-    }
-    malloryUser.delete();
+  void tearDown() {
+    open.close();
   }
 
   private String whoami(String token, String instance) {

@@ -2,8 +2,6 @@ package dev.skiff.service.cassandra;
 
 import dev.skiff.service.Scripts;
 import dev.skiff.service.TestStores;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -67,14 +65,7 @@ public final class CassandraRing implements AutoCloseable {
 
   private void killAll() {
     for (int n = 1; n <= addresses.size(); n++) {
-      try {
-        Path pid = dir.resolve("node" + n).resolve("cassandra.pid");
-        if (Files.exists(pid)) {
-          ProcessHandle.of(Long.parseLong(Files.readString(pid).trim())).ifPresent(ProcessHandle::destroyForcibly);
-        }
-      } catch (IOException | NumberFormatException e) {
-        // nothing to kill
-      }
+      Scripts.killByPidFile(dir.resolve("node" + n).resolve("cassandra.pid"));
     }
   }
 

@@ -5,7 +5,10 @@ import dev.skiff.service.TestStores;
 import java.util.ArrayList;
 import java.util.List;
 
-/** A memcached of a test's own, on a port of its own, that the test may stop, kill and start again. */
+/**
+ * A memcached of a test's own, on a port of its own, that the test may stop, kill and start again; it
+ * serves when it answers {@code version}.
+ */
 final class MemcachedProcess extends StoreProcess {
   MemcachedProcess() {
     this(TestStores.freePort());
@@ -20,7 +23,7 @@ final class MemcachedProcess extends StoreProcess {
    * @param start whether to start it now (else {@link #start()} later)
    */
   MemcachedProcess(int port, boolean start) {
-    super(port);
+    super("memcached", port, "version\r\n", "VERSION");
     if (start) {
       start();
     }
@@ -38,16 +41,5 @@ final class MemcachedProcess extends StoreProcess {
   @Override
   protected ProcessBuilder.Redirect output() {
     return ProcessBuilder.Redirect.DISCARD;
-  }
-
-  @Override
-  protected String store() {
-    return "memcached";
-  }
-
-  /** @return whether it answers {@code version} now */
-  @Override
-  public boolean answers() {
-    return answers("version\r\n", "VERSION");
   }
 }

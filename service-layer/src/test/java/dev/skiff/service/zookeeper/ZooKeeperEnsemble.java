@@ -2,8 +2,6 @@ package dev.skiff.service.zookeeper;
 
 import dev.skiff.service.Scripts;
 import dev.skiff.service.TestStores;
-import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
@@ -86,14 +84,7 @@ final class ZooKeeperEnsemble implements AutoCloseable {
 
   private void killAll() {
     for (int n = 1; n <= 3; n++) {
-      try {
-        Path pid = dir.resolve("member" + n).resolve("zookeeper.pid");
-        if (Files.exists(pid)) {
-          ProcessHandle.of(Long.parseLong(Files.readString(pid).trim())).ifPresent(ProcessHandle::destroyForcibly);
-        }
-      } catch (IOException | NumberFormatException e) {
-        // nothing to kill
-      }
+      Scripts.killByPidFile(dir.resolve("member" + n).resolve("zookeeper.pid"));
     }
   }
 

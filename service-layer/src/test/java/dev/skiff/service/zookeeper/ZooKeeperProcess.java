@@ -15,7 +15,8 @@ import java.util.stream.Stream;
  * (SIGKILL) and start again: never the shared server other tests use. It runs the machine's ZooKeeper
  * installation as scripts/services.sh installs it ({@code /usr/share/java/zookeeper.jar}), with a 500 ms
  * tick (sessions of 1 s to 10 s) and its data (sessions included) kept across restarts in a temporary
- * folder deleted at close. When ZooKeeper is not installed the test fails saying why: it never skips.
+ * folder deleted at close. It serves when it answers {@code ruok} with {@code imok}. When ZooKeeper is not
+ * installed the test fails saying why: it never skips.
  */
 final class ZooKeeperProcess extends StoreProcess {
   private static final Path JAR = Path.of("/usr/share/java/zookeeper.jar");
@@ -29,7 +30,7 @@ final class ZooKeeperProcess extends StoreProcess {
 
   /** @param start whether to start it now (else {@link #start()} later) */
   ZooKeeperProcess(boolean start) {
-    super(TestStores.freePort());
+    super("ZooKeeper", TestStores.freePort(), "ruok", "imok");
     if (!Files.isRegularFile(JAR)) {
       throw new IllegalStateException("ZooKeeper is not installed at " + JAR + ": run the tests with scripts/test.sh, which installs it");
     }
@@ -68,17 +69,6 @@ final class ZooKeeperProcess extends StoreProcess {
   @Override
   protected ProcessBuilder.Redirect output() {
     return ProcessBuilder.Redirect.appendTo(dir.resolve("zookeeper.log").toFile());
-  }
-
-  @Override
-  protected String store() {
-    return "ZooKeeper";
-  }
-
-  /** @return whether the server answers {@code ruok} with {@code imok} now */
-  @Override
-  public boolean answers() {
-    return answers("ruok", "imok");
   }
 
   private void destroy() {
