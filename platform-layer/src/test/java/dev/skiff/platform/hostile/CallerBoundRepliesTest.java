@@ -236,9 +236,9 @@ class CallerBoundRepliesTest {
     String bounded = service + ".bounded";
     MetricRegistry boundedMetrics = new MetricRegistry();
     AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
-    open.add(0, serving);
+    open.register(serving);
     AtomicInteger boundedRuns = new AtomicInteger();
-    open.add(0, Server.builder(bounded).transport(serving).announce(false).metrics(boundedMetrics).maxQueueDepth(5)
+    open.register(Server.builder(bounded).transport(serving).announce(false).metrics(boundedMetrics).maxQueueDepth(5)
         .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
           boundedRuns.incrementAndGet();
           return EchoResponse.newBuilder().setText(req.getText()).build();
