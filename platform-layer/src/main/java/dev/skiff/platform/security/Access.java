@@ -37,9 +37,15 @@ public final class Access {
   private static final Access DEFAULT = new Access(List.of(new AnyService(), new WithRole(Role.ADMIN)));
 
   private final List<Grant> grants;
+  /** Whether a grant lets in anyone: checked on every request, so worked out once. */
+  private final boolean open;
+  /** Whether a grant is for people (signed in, or with a role). */
+  private final boolean forPeople;
 
   private Access(List<Grant> grants) {
     this.grants = List.copyOf(grants);
+    this.open = this.grants.stream().anyMatch(g -> g instanceof Anyone);
+    this.forPeople = this.grants.stream().anyMatch(g -> g instanceof SignedIn || g instanceof WithRole);
   }
 
   /** @return open to every caller, proven or not (a token that came with it is still checked, and a bad one refused) */
@@ -112,7 +118,7 @@ public final class Access {
 
   /** @return whether it lets in every caller */
   public boolean isOpen() {
-    return grants.stream().anyMatch(g -> g instanceof Anyone);
+    return open;
   }
 
   /**
@@ -136,7 +142,6 @@ public final class Access {
         return Decision.ALLOWED;
       }
     }
-    boolean forPeople = grants.stream().anyMatch(g -> g instanceof SignedIn || g instanceof WithRole);
     if (forPeople && caller.user().isEmpty()) {
       return new Decision(ErrorCode.UNAUTHORIZED, "sign in first: open to " + this);
     }

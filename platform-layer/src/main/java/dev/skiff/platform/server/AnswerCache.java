@@ -62,6 +62,15 @@ final class AnswerCache {
   private long head;
   /** Absolute position of the oldest record still in the ring. */
   private long tail;
+  /**
+   * Absolute position of the oldest record still within the window (or {@link #head}): the records
+   * between {@link #tail} and here are past it. Records are written in time order, so this only moves
+   * forwards, walking the ring in order ({@link #expire}); what is indexed and counted is told by
+   * position alone, without reading the ring at random.
+   */
+  private long liveStart;
+  /** The records from {@link #liveStart} to {@link #head}. */
+  private int liveCount;
   private long[] hashes;
   /** Absolute position + 1 of the record for the hash beside it; 0 for an empty slot. */
   private long[] positions;
@@ -119,6 +128,7 @@ final class AnswerCache {
     System.arraycopy(k, 0, ring, at + HEADER, k.length);
     System.arraycopy(body, 0, ring, at + HEADER + k.length, body.length);
     head = pos + size;
+    liveCount++;
     if ((used + 1) * 2 > hashes.length) {
       rebuild(nowMillis);
     }
@@ -154,9 +164,14 @@ final class AnswerCache {
         tail = (tail / capacity + 1) * capacity;
       } else if (capacity < maxBytes && nowMillis - buf.getLong(t + 4) < windowMillis) {
         grow(nowMillis);
+        continue;
       } else {
+        if (tail == liveStart) {
+          liveCount--; // a record within the window goes for room
+        }
         tail += aligned(len);
       }
+      liveStart = Math.max(liveStart, tail);
     }
   }
 
@@ -174,6 +189,7 @@ final class AnswerCache {
     hashes = new long[tableSize(used)];
     positions = new long[hashes.length];
     used = 0;
+    liveStart = 0;
     ByteBuffer src = ByteBuffer.wrap(old);
     for (long p = from; p < to; ) {
       int at = (int) (p % oldCapacity);
@@ -191,6 +207,7 @@ final class AnswerCache {
       }
       p += size;
     }
+    liveCount = used;
   }
 
   /**
@@ -228,13 +245,25 @@ final class AnswerCache {
    * @return how many answers are kept (a scan: for gauges, not for every request)
    */
   synchronized long size(long nowMillis) {
-    long n = 0;
-    for (long p : positions) {
-      if (p != 0 && live(p - 1, nowMillis)) {
-        n++;
+    expire(nowMillis);
+    return liveCount;
+  }
+
+  /** Moves {@link #liveStart} past the records whose window has passed, oldest first. */
+  private void expire(long nowMillis) {
+    while (liveStart < head) {
+      int at = (int) (liveStart % capacity);
+      int len = buf.getInt(at);
+      if (len == SKIP) {
+        liveStart = (liveStart / capacity + 1) * capacity;
+        continue;
       }
+      if (nowMillis - buf.getLong(at + 4) < windowMillis) {
+        return;
+      }
+      liveStart += aligned(len);
+      liveCount--;
     }
-    return n;
   }
 
   /** @return the bytes the ring takes now */
@@ -253,19 +282,16 @@ final class AnswerCache {
         && Arrays.equals(ring, at + HEADER, at + HEADER + k.length, k, 0, k.length);
   }
 
-  /** A table with only the live records, sized for four times as many. */
+  /** A table with only the records within the window, sized for four times as many. */
   private void rebuild(long nowMillis) {
-    int live = 0;
-    for (long p : positions) {
-      if (p != 0 && live(p - 1, nowMillis)) {
-        live++;
-      }
-    }
-    long[] h2 = new long[tableSize(live + 1)];
+    expire(nowMillis);
+    long[] h2 = new long[tableSize(liveCount + 1)];
     long[] p2 = new long[h2.length];
+    int live = 0;
     for (int i = 0; i < positions.length; i++) {
-      if (positions[i] != 0 && live(positions[i] - 1, nowMillis)) {
+      if (positions[i] != 0 && positions[i] - 1 >= liveStart) {
         insert(h2, p2, hashes[i], positions[i] - 1);
+        live++;
       }
     }
     hashes = h2;

@@ -4,6 +4,7 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.Timer;
 import dev.skiff.platform.health.ServerLoad;
+import dev.skiff.platform.metrics.RpcMetrics;
 import java.time.Clock;
 import java.util.HashMap;
 import java.util.Map;
@@ -70,7 +71,7 @@ final class ServerCounters implements ServerLoad {
     metrics.gauge("skiff.server.in-flight", () -> held::get);
     metrics.gauge("skiff.server.queued", () -> pool::queued);
     paces.forEach((endpoint, pace) -> {
-      timers.put(endpoint, metrics.timer("skiff.server.endpoint." + endpoint));
+      timers.put(endpoint, metrics.timer("skiff.server.endpoint." + endpoint, RpcMetrics::newTimer));
       // 1 while the endpoint's requests run in batches on an awake thread (HandlerPool), 0 while each wakes one
       metrics.gauge("skiff.server.endpoint." + endpoint + ".batched", () -> () -> pace.batched() ? 1 : 0);
     });

@@ -145,6 +145,29 @@ class AnswerCacheTest {
   }
 
   @Test
+  void theCountOfKeptAnswersIsTheAnswersWithinTheWindowAsTheRingGrowsAndIsReindexed() {
+    // kept without a scan (a gauge reads it): it must still be exactly the answers kept within the window
+    Random rnd = new Random(7);
+    AnswerCache c = new AnswerCache(2_000, 64L << 20);
+    java.util.ArrayDeque<Long> times = new java.util.ArrayDeque<>();
+    long now = 0;
+    for (int i = 0; i < 100_000; i++) {
+      now += rnd.nextInt(2);
+      c.put("echo/" + i + "/pb", FP, null, PB, new byte[rnd.nextInt(64)], now);
+      times.addLast(now);
+      if (rnd.nextInt(500) == 0) {
+        long at = now + rnd.nextInt(3_000);
+        while (!times.isEmpty() && at - times.peekFirst() >= 2_000) {
+          times.removeFirst();
+        }
+        assertThat(c.size(at)).as("after %d answers, at %d", i + 1, at).isEqualTo(times.size());
+        now = at;
+      }
+    }
+    assertThat(c.capacity()).as("the ring grew").isGreaterThan(256 * 1024);
+  }
+
+  @Test
   void aSizeOutsideItsBoundsIsRefused() {
     assertThatThrownBy(() -> new AnswerCache(1000, 100)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new AnswerCache(0, 1 << 20)).isInstanceOf(IllegalArgumentException.class);
