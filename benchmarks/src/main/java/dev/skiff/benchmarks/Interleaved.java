@@ -40,7 +40,7 @@ import java.util.function.Supplier;
  * side, the first side first in the first round, the order turned by one each round. A block fills
  * the window for 0.2 s, counts the calls completed in the next BLOCK_SECONDS and the round trips of the
  * calls started then, and then waits for the calls still out (not counted). It prints, per round, each
- * side's calls per second, median round trip, CPU per call (this JVM, and the broker of
+ * side's calls per second, median and 99th-percentile round trip, CPU per call (this JVM, and the broker of
  * {@code scripts/bench-broker.sh} when its pid file is there: {@link CpuPerCall}) and the JVM's context
  * switches per call (every thread's, from {@code /proc}: the wake-ups of threads), and at the end, per
  * side, the median CPU per call and the median of the rounds' ratios to the first side. Every set-up
@@ -285,9 +285,11 @@ public final class Interleaved {
       }
     }
     String base = sides.get(0).name;
-    System.out.printf(Locale.ROOT, "round  side       calls/s   p50 us   JVM + broker us/call  cs/call   /%s: calls/s  p50%n", base);
+    System.out.printf(
+        Locale.ROOT, "round  side       calls/s   p50 us   p99 us   JVM + broker us/call  cs/call   /%s: calls/s  p50   p99%n", base);
     double[][] ratios = new double[n][rounds];
     double[][] p50Ratios = new double[n][rounds];
+    double[][] p99Ratios = new double[n][rounds];
     double[][] jvm = new double[n][rounds];
     double[][] brokerCpu = new double[n][rounds];
     double[] sums = new double[n];
@@ -301,13 +303,16 @@ public final class Interleaved {
         Block b = blocks[j];
         ratios[j][i] = b.rate / blocks[0].rate;
         p50Ratios[j][i] = b.p50Micros / blocks[0].p50Micros;
+        p99Ratios[j][i] = b.p99Micros / blocks[0].p99Micros;
         jvm[j][i] = b.jvmMicros;
         brokerCpu[j][i] = b.brokerMicros;
         sums[j] += b.rate;
         System.out.printf(
-            Locale.ROOT, "%5s  %-8s  %8.0f  %7.0f  %7.1f + %6.1f      %7.2f   %s%n",
-            j == 0 ? String.valueOf(i + 1) : "", sides.get(j).name, b.rate, b.p50Micros, b.jvmMicros, b.brokerMicros, b.switches,
-            j == 0 ? (i % n == 0 ? "(first)" : "") : String.format(Locale.ROOT, "%13.3f  %4.2f", ratios[j][i], p50Ratios[j][i]));
+            Locale.ROOT, "%5s  %-8s  %8.0f  %7.0f  %7.0f  %7.1f + %6.1f      %7.2f   %s%n",
+            j == 0 ? String.valueOf(i + 1) : "", sides.get(j).name, b.rate, b.p50Micros, b.p99Micros, b.jvmMicros, b.brokerMicros,
+            b.switches,
+            j == 0 ? (i % n == 0 ? "(first)" : "") : String.format(
+                Locale.ROOT, "%13.3f  %4.2f  %4.2f", ratios[j][i], p50Ratios[j][i], p99Ratios[j][i]));
       }
     }
     for (int j = 0; j < n; j++) {
@@ -316,8 +321,8 @@ public final class Interleaved {
           Locale.ROOT, "%-8s CPU per call, JVM + broker, median of the rounds: %.1f + %.1f us%s%n",
           side.name, median(jvm[j]), median(brokerCpu[j]),
           j == 0 ? "" : String.format(
-              Locale.ROOT, "; /%s calls per second: median %s, ratio of the sums %.3f; p50 round trip: median %s",
-              base, summary(ratios[j]), sums[j] / sums[0], summary(p50Ratios[j])));
+              Locale.ROOT, "; /%s calls per second: median %s, ratio of the sums %.3f; p50 round trip: median %s; p99: median %s",
+              base, summary(ratios[j]), sums[j] / sums[0], summary(p50Ratios[j]), summary(p99Ratios[j])));
     }
   }
 
@@ -341,7 +346,7 @@ public final class Interleaved {
   }
 
   /** One block's figures. */
-  private record Block(double rate, double p50Micros, double jvmMicros, double brokerMicros, double switches) {}
+  private record Block(double rate, double p50Micros, double p99Micros, double jvmMicros, double brokerMicros, double switches) {}
 
   /**
    * @return the context switches (voluntary and not) of every thread of this JVM so far, from
@@ -415,6 +420,7 @@ public final class Interleaved {
       return new Block(
           calls / ((t1 - t0) / 1e9),
           n == 0 ? 0 : sorted[n / 2] / 1000.0,
+          n == 0 ? 0 : sorted[Math.min(n - 1, (int) (n * 0.99))] / 1000.0,
           (jvm1[0] - jvm0[0]) * CpuPerCall.TICK_MICROS / calls,
           (b1 - b0) * CpuPerCall.TICK_MICROS / calls,
           (double) (cs1 - cs0) / calls);
