@@ -36,7 +36,7 @@ import java.util.function.Supplier;
  * pool; {@code confirms} runs raw, Skiff with publisher confirms (the default before 2026-12-04) and Skiff
  * with every default; {@code breakdown} runs raw and raw with one piece of Skiff's work added each
  * (confirms, the per-message TTL, the validated user id, Skiff's properties, a 16-thread handler pool:
- * {@link RawDiagnostic}). Each raw side has its own request queue. Each round runs one block of each
+ * {@link RawDiagnostic}; and, last, the TTL, user id and properties together). Each raw side has its own request queue. Each round runs one block of each
  * side, the first side first in the first round, the order turned by one each round. A block fills
  * the window for 0.2 s, counts the calls completed in the next BLOCK_SECONDS and the round trips of the
  * calls started then, and then waits for the calls still out (not counted). It prints, per round, each
@@ -156,6 +156,7 @@ public final class Interleaved {
       sides.add(raw(started, "userId", RawRpc.QUEUE + ".user", false, false, false, true, false));
       sides.add(raw(started, "props", RawRpc.QUEUE + ".props", false, true, false, false, false));
       sides.add(raw(started, "pool", RawRpc.QUEUE + ".pool", false, false, false, false, true));
+      sides.add(raw(started, "allProps", RawRpc.QUEUE + ".all", false, true, true, true, false));
       run(sides, rounds, blockSeconds, warmupSeconds, "raw amqp-client with one piece of Skiff's work added", inFlight);
     } finally {
       closeAll(started);
