@@ -5,6 +5,7 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import dev.skiff.benchmarks.proto.Echo;
 import dev.skiff.platform.config.QueueType;
+import dev.skiff.platform.internal.Closer;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -102,102 +103,68 @@ public final class Interleaved {
       return;
     }
 
-    if (handler.equals("breakdown")) {
-      breakdown(rounds, inFlight, blockSeconds, warmupSeconds);
-      return;
-    }
-    if (handler.equals("confirms")) {
-      confirms(rounds, inFlight, blockSeconds, warmupSeconds);
-      return;
-    }
-    List<AutoCloseable> started = new ArrayList<>();
-    try {
+    try (Closer started = new Closer()) {
       List<Side> sides = new ArrayList<>();
-      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
-      sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
-      if (handler.equals("skiff")) {
-        sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
-      }
-      SkiffAmqp nonBlocking = SkiffAmqp.defaults(true);
-      nonBlocking.service = Bench.SERVICE + ".nb";
-      sides.add(skiff(started, "nonBlk", nonBlocking));
-      run(sides, rounds, blockSeconds, warmupSeconds,
-          "Skiff (" + (handler.equals("skiff") ? "handler pool and non-blocking" : "non-blocking") + ") beside raw amqp-client", inFlight);
-    } finally {
-      closeAll(started);
+      String title = switch (handler) {
+        case "breakdown" -> breakdown(started, sides);
+        case "confirms" -> confirms(started, sides);
+        default -> skiffBesideRaw(started, sides, handler.equals("skiff"));
+      };
+      run(sides, rounds, blockSeconds, warmupSeconds, title, inFlight);
     }
   }
 
-  /** Skiff with publisher confirms (the default before 2026-12-04) beside without, and raw (the class comment). */
-  private static void confirms(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws Exception {
-    List<AutoCloseable> started = new ArrayList<>();
-    try {
-      List<Side> sides = new ArrayList<>();
-      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
-      SkiffAmqp with = SkiffAmqp.defaults(false);
-      with.confirms = true;
-      with.service = Bench.SERVICE + ".confirms";
-      sides.add(skiff(started, "skiff+cf", with));
+  /** The sides of {@code skiff} and {@code nonBlocking} (the class comment); returns the title. */
+  private static String skiffBesideRaw(Closer started, List<Side> sides, boolean pool) throws Exception {
+    sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+    sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
+    if (pool) {
       sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
-      run(sides, rounds, blockSeconds, warmupSeconds, "Skiff with publisher confirms and without, beside raw amqp-client", inFlight);
-    } finally {
-      closeAll(started);
     }
+    SkiffAmqp nonBlocking = SkiffAmqp.defaults(true);
+    nonBlocking.service = Bench.SERVICE + ".nb";
+    sides.add(skiff(started, "nonBlk", nonBlocking));
+    return "Skiff (" + (pool ? "handler pool and non-blocking" : "non-blocking") + ") beside raw amqp-client";
   }
 
-  /** The raw baseline, and the same with one piece of Skiff's work added each (the class comment). */
-  private static void breakdown(int rounds, int inFlight, double blockSeconds, double warmupSeconds) throws Exception {
-    List<AutoCloseable> started = new ArrayList<>();
-    try {
-      List<Side> sides = new ArrayList<>();
-      sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
-      sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
-      sides.add(raw(started, "ttl", RawRpc.QUEUE + ".ttl", false, false, true, false, false));
-      sides.add(raw(started, "userId", RawRpc.QUEUE + ".user", false, false, false, true, false));
-      sides.add(raw(started, "props", RawRpc.QUEUE + ".props", false, true, false, false, false));
-      sides.add(raw(started, "pool", RawRpc.QUEUE + ".pool", false, false, false, false, true));
-      sides.add(raw(started, "allProps", RawRpc.QUEUE + ".all", false, true, true, true, false));
-      run(sides, rounds, blockSeconds, warmupSeconds, "raw amqp-client with one piece of Skiff's work added", inFlight);
-    } finally {
-      closeAll(started);
-    }
+  /** Skiff with publisher confirms (the default before 2026-12-04) beside without, and raw; returns the title. */
+  private static String confirms(Closer started, List<Side> sides) throws Exception {
+    sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+    SkiffAmqp with = SkiffAmqp.defaults(false);
+    with.confirms = true;
+    with.service = Bench.SERVICE + ".confirms";
+    sides.add(skiff(started, "skiff+cf", with));
+    sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
+    return "Skiff with publisher confirms and without, beside raw amqp-client";
+  }
+
+  /** The raw baseline, and the same with one piece of Skiff's work added each; returns the title. */
+  private static String breakdown(Closer started, List<Side> sides) throws Exception {
+    sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+    sides.add(raw(started, "confirms", RawRpc.QUEUE + ".confirms", true, false, false, false, false));
+    sides.add(raw(started, "ttl", RawRpc.QUEUE + ".ttl", false, false, true, false, false));
+    sides.add(raw(started, "userId", RawRpc.QUEUE + ".user", false, false, false, true, false));
+    sides.add(raw(started, "props", RawRpc.QUEUE + ".props", false, true, false, false, false));
+    sides.add(raw(started, "pool", RawRpc.QUEUE + ".pool", false, false, false, false, true));
+    sides.add(raw(started, "allProps", RawRpc.QUEUE + ".all", false, true, true, true, false));
+    return "raw amqp-client with one piece of Skiff's work added";
   }
 
   /** Starts a raw server and client on a queue of their own and returns their side. */
   private static Side raw(
-      List<AutoCloseable> started, String name, String queue, boolean confirms, boolean properties, boolean ttl, boolean userId,
-      boolean pool) throws Exception {
-    RawRpc.Server server = new RawRpc.Server(Bench.brokerUri(), queue, properties, pool);
-    started.add(server);
-    RawRpc.Client client = new RawRpc.Client(Bench.brokerUri(), queue, confirms, properties, ttl, userId);
-    started.add(client);
+      Closer started, String name, String queue, boolean confirms, boolean properties, boolean ttl, boolean userId, boolean pool)
+      throws Exception {
+    started.register(new RawRpc.Server(Bench.brokerUri(), queue, properties, pool));
+    RawRpc.Client client = started.register(new RawRpc.Client(Bench.brokerUri(), queue, confirms, properties, ttl, userId));
     RawConfirms.smoke(client, "raw amqp-client (" + name + ")");
     return new Side(name, () -> client.call(Bench.PAYLOAD));
   }
 
   /** Starts a Skiff set-up and returns its side. */
-  private static Side skiff(List<AutoCloseable> started, String name, SkiffAmqp s) throws Exception {
+  private static Side skiff(Closer started, String name, SkiffAmqp s) {
     s.start();
-    started.add(s::stop);
+    started.register(s::stop);
     return new Side(name, () -> s.client.callAsync(s.service, Bench.ENDPOINT, Bench.PAYLOAD, Echo.class));
-  }
-
-  private static void closeAll(List<AutoCloseable> started) throws Exception {
-    Exception first = null;
-    for (int i = started.size() - 1; i >= 0; i--) {
-      try {
-        started.get(i).close();
-      } catch (Exception e) {
-        if (first == null) {
-          first = e;
-        } else {
-          first.addSuppressed(e);
-        }
-      }
-    }
-    if (first != null) {
-      throw first;
-    }
   }
 
   /** Skiff with identity checks off beside on (the class comment). */
