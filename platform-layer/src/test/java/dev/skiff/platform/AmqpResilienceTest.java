@@ -285,6 +285,41 @@ class AmqpResilienceTest {
   }
 
   @Test
+  void aReplyHeldBackInABatchBehindAQuickHandlerThatBlocksStillReachesItsCallerPromptly() throws Exception {
+    // the pool runs the quick requests waiting together as a batch and sends their replies at its end;
+    // when a handler so far quick blocks in the middle, the replies made before it must not wait for it
+    Server s = start(b -> b.concurrency(1).prefetch(10));
+    // quick runs until the pool batches the endpoint's requests (about 190 on a quiet machine)
+    com.codahale.metrics.Gauge<?> batched = s.metrics().getGauges().get("skiff.server.endpoint.once.batched");
+    for (int i = 0; i < 5_000 && !Integer.valueOf(1).equals(batched.getValue()); i++) {
+      client.call(service, "once", EchoRequest.getDefaultInstance(), EchoResponse.class);
+    }
+    assertThat(batched.getValue()).as("the endpoint's requests are batched").isEqualTo(1);
+    for (int i = 0; i < 200; i++) {
+      // and well within the bound: one slow run (the first below) does not undo it
+      client.call(service, "once", EchoRequest.getDefaultInstance(), EchoResponse.class);
+    }
+    int warm = runs.get();
+    CallOptions wait = CallOptions.timeout(Duration.ofSeconds(20));
+    CompletableFuture<EchoResponse> first = client.callAsync(
+        service, "once", EchoRequest.newBuilder().setSleepMs(300).build(), EchoResponse.class, wait);
+    await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() == warm + 1);
+    // both wait behind the first on the one thread, and then run as one batch
+    CompletableFuture<EchoResponse> quick = client.callAsync(
+        service, "once", EchoRequest.newBuilder().setText("quick").build(), EchoResponse.class, wait);
+    CompletableFuture<EchoResponse> blocking = client.callAsync(
+        service, "once", EchoRequest.newBuilder().setSleepMs(4_000).build(), EchoResponse.class, wait);
+    first.get(10, TimeUnit.SECONDS);
+    long answered = System.nanoTime();
+    assertThat(quick.get(10, TimeUnit.SECONDS).getText()).isEqualTo("quick");
+    assertThat(Duration.ofNanos(System.nanoTime() - answered))
+        .as("the quick reply, held in the batch while the next handler blocks")
+        .isLessThan(Duration.ofMillis(1_500));
+    assertThat(blocking).isNotDone();
+    assertThat(blocking.get(20, TimeUnit.SECONDS)).isNotNull();
+  }
+
+  @Test
   void aRequestThatWaitedTooLongInTheQueueIsAnsweredCapacityWithoutRunning() {
     Server s = start(b -> b.concurrency(1).prefetch(10).maxQueueWait(Duration.ofMillis(150)));
     List<CompletableFuture<EchoResponse>> calls = new ArrayList<>();

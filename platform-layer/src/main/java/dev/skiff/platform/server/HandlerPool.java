@@ -2,6 +2,7 @@ package dev.skiff.platform.server;
 
 import dev.skiff.platform.internal.BusySweep;
 import dev.skiff.platform.internal.Threads;
+import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -44,6 +45,14 @@ import org.slf4j.LoggerFactory;
  * the way to say that a handler never blocks: such requests run on the thread that delivered them
  * ({@link #runInline}), still watched.
  *
+ * <p><b>Replies leave together.</b> When a thread takes a quick request and finds more waiting, it runs
+ * them as a batch (up to {@link #MAX_BATCH}, quick ones only) with the transport holding back the writes
+ * of their replies until the batch ends ({@link Transport.ServerBinding#holdingWrites}): one system call
+ * and one segment for the broker where each reply was a write of its own (about 7 µs of CPU per call at
+ * 64 in flight; docs/performance.md). A request that may block never runs in a batch. If a quick handler
+ * blocks in one anyway, the watchdog's next pass (at most {@link #WATCHDOG_PERIOD_MILLIS} after
+ * {@link #STALE_NANOS}) sends the replies held before it ({@link Transport.ServerBinding#flushHeldWrites}).
+ *
  * <p><b>The watchdog.</b> One periodic sweep over the requests in flight, rather than a timer per
  * request, so that no thread is woken per request; and none while the server is idle, so that an idle
  * service wakes no thread at all (a sweep every 10 ms in each of 600 idle servers in one JVM took more
@@ -77,6 +86,8 @@ final class HandlerPool<T extends HandlerPool.Task> {
    * answer from racing the caller's own timeout.
    */
   static final Duration OVERRUN_GRACE = Duration.ofMillis(100);
+  /** The most requests run in a row with their replies' writes held back. */
+  static final int MAX_BATCH = 32;
 
   private static final Logger log = LoggerFactory.getLogger(HandlerPool.class);
 
@@ -158,6 +169,10 @@ final class HandlerPool<T extends HandlerPool.Task> {
   /** When a drainer last started a request (System.nanoTime). */
   private volatile long lastStart = System.nanoTime();
   private final Runnable drainer = this::drain;
+  /** Holds back the writes of a batch's replies ({@link #holdWritesWith}); null: none held. */
+  private volatile Transport.ServerBinding writes;
+  /** Batches running now. */
+  private final AtomicInteger batches = new AtomicInteger();
   private final Object sizeLock = new Object();
   /** Threads lent for handlers stuck past their deadline. */
   private int compensation;
@@ -223,6 +238,16 @@ final class HandlerPool<T extends HandlerPool.Task> {
     job.run();
   }
 
+  /**
+   * From now on, runs the quick requests that wait in the queue one after another with the writes of
+   * their replies held back until the last (see the class comment).
+   *
+   * @param binding the transport's binding the requests came from
+   */
+  void holdWritesWith(Transport.ServerBinding binding) {
+    this.writes = binding;
+  }
+
   /** @return requests queued or running (including inline ones) */
   int inFlight() {
     return inFlight.size();
@@ -279,8 +304,15 @@ final class HandlerPool<T extends HandlerPool.Task> {
    * and overruns every request in flight past its deadline plus the grace.
    */
   private void sweep() {
-    if (queued.get() > 0 && stale()) {
-      fill();
+    if (stale()) {
+      if (queued.get() > 0) {
+        fill();
+      }
+      Transport.ServerBinding w = writes;
+      if (w != null && batches.get() > 0) {
+        // a quick handler blocked in a batch: the replies made before it leave now, not when it ends
+        w.flushHeldWrites();
+      }
     }
     long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
     for (Job j : inFlight) {
@@ -385,6 +417,54 @@ final class HandlerPool<T extends HandlerPool.Task> {
     }
   }
 
+  /** A run of quick requests whose replies' writes are held back until it ends. */
+  private final class Batch implements Runnable {
+    private final Job first;
+    /** The job taken from the queue that may block, to run after the held writes left; or null. */
+    Job left;
+
+    Batch(Job first) {
+      this.first = first;
+    }
+
+    @Override
+    public void run() {
+      left = runBatch(first);
+    }
+  }
+
+  /**
+   * Runs a job of a quick endpoint and, after it, the quick jobs that follow in the queue (up to
+   * {@link #MAX_BATCH}), while the transport holds back the writes of their replies.
+   *
+   * @return the job taken from the queue that may block (to run after the held writes left), or null
+   */
+  private Job runBatch(Job first) {
+    runTimed(first);
+    for (int n = 1; n < MAX_BATCH; n++) {
+      Job j = queue.poll();
+      if (j == null) {
+        return null;
+      }
+      queued.decrementAndGet();
+      if (!j.pace.batched()) {
+        return j;
+      }
+      runTimed(j);
+    }
+    return null;
+  }
+
+  private void runTimed(Job j) {
+    long t0 = System.nanoTime();
+    lastStart = t0;
+    try {
+      j.run();
+    } finally {
+      j.pace.ran(System.nanoTime() - t0);
+    }
+  }
+
   private void drain() {
     boolean counted = true;
     try {
@@ -402,13 +482,21 @@ final class HandlerPool<T extends HandlerPool.Task> {
           continue;
         }
         queued.decrementAndGet();
-        long t0 = System.nanoTime();
-        lastStart = t0;
-        try {
-          j.run();
-        } finally {
-          j.pace.ran(System.nanoTime() - t0);
+        Transport.ServerBinding w = writes;
+        if (w != null && j.pace.batched() && !queue.isEmpty()) {
+          Batch batch = new Batch(j);
+          batches.incrementAndGet();
+          try {
+            w.holdingWrites(batch);
+          } finally {
+            batches.decrementAndGet();
+          }
+          j = batch.left;
+          if (j == null) {
+            continue;
+          }
         }
+        runTimed(j);
       }
     } finally {
       if (counted) {

@@ -206,6 +206,7 @@ public final class Server implements AutoCloseable {
           binding = transport.bind(
               name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version, maxMessageBytes), this::dispatch);
           Transport.ServerBinding bound = binding;
+          pool.holdWritesWith(bound);
           site.counters().setAsideWaiting(bound::setAsideWaiting);
           if (rotation != null) {
             rotation.start(binding);

@@ -319,6 +319,26 @@ public interface Transport extends AutoCloseable {
     default long setAsideWaiting() {
       return -1;
     }
+
+    /**
+     * Runs work that answers several requests one after another, holding back the writes of their
+     * replies until it ends, so that they leave together (one system call, one segment for the broker)
+     * rather than one by one. Only for work that does not block: replies held wait for all of it.
+     *
+     * @param batch answers requests on this thread
+     */
+    default void holdingWrites(Runnable batch) {
+      batch.run();
+    }
+
+    /**
+     * Sends at once, from this thread, the writes {@link #holdingWrites} holds back: for a batch that
+     * runs longer than expected (a handler that blocked), so that the replies already made reach their
+     * callers.
+     */
+    default void flushHeldWrites() {
+      // nothing held back by default
+    }
   }
 
   /** Sends requests; replies arrive at the {@link ReplyListener} given when it was opened. */

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.List;
@@ -235,6 +236,119 @@ class HandlerPoolTest {
     pool.submit(job(served::countDown), mayBlock);
     assertThat(served.await(10, TimeUnit.SECONDS)).as("served on the lent thread").isTrue();
     never.countDown();
+  }
+
+  /** A transport binding that records the batches run with their writes held, and the flushes asked for. */
+  private static final class HeldWrites implements Transport.ServerBinding {
+    /** For each batch, the thread that ran it. */
+    final List<Thread> batches = new java.util.concurrent.CopyOnWriteArrayList<>();
+    /** The thread running a batch now, or null. */
+    final java.util.concurrent.atomic.AtomicReference<Thread> holding = new java.util.concurrent.atomic.AtomicReference<>();
+    /** Requests run while their thread held its writes. */
+    final AtomicInteger ranHeld = new AtomicInteger();
+    final AtomicInteger flushes = new AtomicInteger();
+
+    @Override
+    public void holdingWrites(Runnable batch) {
+      assertThat(holding.getAndSet(Thread.currentThread())).as("one batch at a time in these tests").isNull();
+      batches.add(Thread.currentThread());
+      try {
+        batch.run();
+      } finally {
+        holding.set(null);
+      }
+    }
+
+    /** Notes whether the current request runs inside a batch. */
+    void ran() {
+      if (holding.get() == Thread.currentThread()) {
+        ranHeld.incrementAndGet();
+      }
+    }
+
+    @Override
+    public void flushHeldWrites() {
+      flushes.incrementAndGet();
+    }
+
+    @Override
+    public void stopConsuming() {}
+
+    @Override
+    public void pause() {}
+
+    @Override
+    public void resume() {}
+
+    @Override
+    public void close() {}
+  }
+
+  @Test
+  void quickRequestsWaitingTogetherRunAsOneBatchWithTheirRepliesHeldAndOnesThatMayBlockNever() throws Exception {
+    HeldWrites writes = new HeldWrites();
+    pool.holdWritesWith(writes);
+    HandlerPool.Pace quick = quickPace();
+    HandlerPool.Pace mayBlock = new HandlerPool.Pace();
+    // all four threads busy: what arrives meanwhile waits in the queue
+    CountDownLatch hold = new CountDownLatch(1);
+    CountDownLatch busy = new CountDownLatch(4);
+    for (int i = 0; i < 4; i++) {
+      pool.submit(blockingUntil(busy, hold), mayBlock);
+    }
+    assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    AtomicInteger quickRan = new AtomicInteger();
+    AtomicInteger mayBlockHeld = new AtomicInteger();
+    for (int i = 0; i < 20; i++) {
+      pool.submit(job(() -> {
+        writes.ran();
+        quickRan.incrementAndGet();
+      }), quick);
+    }
+    pool.submit(job(() -> {
+      if (writes.holding.get() == Thread.currentThread()) {
+        mayBlockHeld.incrementAndGet();
+      }
+    }), mayBlock);
+    for (int i = 0; i < 20; i++) {
+      pool.submit(job(() -> {
+        writes.ran();
+        quickRan.incrementAndGet();
+      }), quick);
+    }
+    hold.countDown();
+    await().atMost(Duration.ofSeconds(10)).until(() -> quickRan.get() == 40 && pool.inFlight() == 0);
+    assertThat(writes.batches).as("batches").isNotEmpty();
+    assertThat(writes.ranHeld.get()).as("quick requests run with their replies held").isGreaterThan(writes.batches.size());
+    assertThat(mayBlockHeld).as("a request that may block never holds others' replies").hasValue(0);
+  }
+
+  @Test
+  void aQuickHandlerThatBlocksInABatchHasTheRepliesHeldBeforeItSentByTheWatchdog() throws Exception {
+    useWatchdog(1);
+    HeldWrites writes = new HeldWrites();
+    pool.holdWritesWith(writes);
+    HandlerPool.Pace quick = quickPace();
+    CountDownLatch first = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    CountDownLatch blocked = new CountDownLatch(1);
+    // the one thread is held until three requests wait: they run as one batch, the second blocks
+    pool.submit(job(() -> {
+      try {
+        first.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }), quick);
+    pool.submit(job(() -> { }), quick);
+    pool.submit(blockingUntil(blocked, release), quick);
+    pool.submit(job(() -> { }), quick);
+    first.countDown();
+    assertThat(blocked.await(10, TimeUnit.SECONDS)).isTrue();
+    assertThat(writes.holding.get()).as("the blocked request runs in a batch").isNotNull();
+    await().atMost(Duration.ofSeconds(10)).until(() -> writes.flushes.get() > 0);
+    release.countDown();
+    await().atMost(Duration.ofSeconds(10)).until(() -> pool.inFlight() == 0);
   }
 
   @Test

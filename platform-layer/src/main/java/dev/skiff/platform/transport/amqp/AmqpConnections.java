@@ -91,7 +91,7 @@ final class AmqpConnections implements AutoCloseable {
    * Opens the main connection.
    *
    * @param options the settings
-   * @param cork holds back flushes, so that a reply and its ack leave in one write
+   * @param cork holds back the serving connection's flushes, so that a reply and its ack leave in one write
    * @return the connections
    * @throws SkiffException UNAVAILABLE when the broker cannot be reached
    */
@@ -101,7 +101,9 @@ final class AmqpConnections implements AutoCloseable {
     InboundLimit mainLimit = new InboundLimit(options.maxInboundBytes(), discardedBodies, discardedBytes);
     // the serving connection takes no more than the services bound on it do (see admitBodiesUpTo)
     InboundLimit servingLimit = new InboundLimit(0, discardedBodies, discardedBytes);
-    ConnectionFactory cf = factory(options, cork, mainLimit);
+    // only the serving connection's flushes are held back: a server's corked thread (a batch of
+    // handlers, HandlerPool) that calls another service sends that request at once, on the main one
+    ConnectionFactory cf = factory(options, null, mainLimit);
     ConnectionFactory servingFactory = factory(options, cork, servingLimit);
     ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
     try {
@@ -115,13 +117,17 @@ final class AmqpConnections implements AutoCloseable {
     }
   }
 
-  /** A connection factory whose connections hold back corked flushes and apply an inbound limit. */
+  /**
+   * A connection factory whose connections apply an inbound limit and, given a cork, hold back corked
+   * flushes.
+   */
   private static ConnectionFactory factory(AmqpOptions options, Cork cork, InboundLimit limit) {
     ConnectionFactory cf =
         new ConnectionFactory() {
           @Override
           protected synchronized FrameHandlerFactory createFrameHandlerFactory() throws IOException {
-            return cork.wrap(limit.wrap(super.createFrameHandlerFactory()));
+            FrameHandlerFactory limited = limit.wrap(super.createFrameHandlerFactory());
+            return cork == null ? limited : cork.wrap(limited);
           }
         };
     try {

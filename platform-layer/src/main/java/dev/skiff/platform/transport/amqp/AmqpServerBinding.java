@@ -67,6 +67,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Source> sources = new CopyOnWriteArrayList<>();
   private final WriteCombiner out;
+  private final Cork cork;
   /** Guards the consuming state: paused, stopped. */
   private final Object state = new Object();
   private boolean paused;
@@ -88,6 +89,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     this.handler = handler;
     this.instanceQueue = instanceQueue;
     this.out = new WriteCombiner(cork);
+    this.cork = cork;
     this.clock = clock;
   }
 
@@ -393,6 +395,21 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
           }
         });
+  }
+
+  @Override
+  public void holdingWrites(Runnable batch) {
+    try {
+      cork.run(batch::run);
+    } catch (IOException e) {
+      // the held flush failed: the connection broke, and its recovery deals with it (as WriteCombiner)
+      log.debug("flushing held replies failed: {}", e.toString());
+    }
+  }
+
+  @Override
+  public void flushHeldWrites() {
+    cork.flushAll();
   }
 
   @Override

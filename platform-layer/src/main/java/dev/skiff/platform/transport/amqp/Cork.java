@@ -4,6 +4,8 @@ import com.rabbitmq.client.WriteListener;
 import com.rabbitmq.client.impl.FrameHandler;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
 import java.io.IOException;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Sends several AMQP commands of one thread in one socket write, as TCP_CORK does for a socket: while a
@@ -17,12 +19,16 @@ import java.io.IOException;
  * sends everything buffered, its own frames and those of a corked thread alike. A corked thread only
  * delays its own frames, by the time the rest of its {@link #run} takes.
  *
- * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}); each
- * transport has its own.
+ * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}): each
+ * transport's serving connection. Not its main one: a corked thread running handlers (a batch,
+ * {@code HandlerPool}) that calls another service must send that request at once, as it then waits for
+ * the reply.
  */
 final class Cork {
   /** Set while the current thread is corked: the frame handler it holds a flush back for, if any. */
   private final ThreadLocal<Held> held = new ThreadLocal<>();
+  /** The frame handlers of this cork's open connections, for {@link #flushAll}. */
+  private final Set<Corked> open = ConcurrentHashMap.newKeySet();
 
   /** A corked thread's held flush: the handler, once the thread has written something. */
   private static final class Held {
@@ -53,6 +59,21 @@ final class Cork {
     }
   }
 
+  /**
+   * Sends what every connection has buffered, held back by corked threads or not, from this thread:
+   * for a thread that stays corked longer than expected (a handler that blocked in a held batch). The
+   * corked threads flush again when they end, which sends nothing more than what was written since.
+   */
+  void flushAll() {
+    for (Corked c : open) {
+      try {
+        c.inner.flush(null);
+      } catch (IOException e) {
+        // the connection broke: its recovery deals with it, and what was held is lost with it
+      }
+    }
+  }
+
   /** Something that writes to the broker. */
   @FunctionalInterface
   interface IoAction {
@@ -71,6 +92,13 @@ final class Cork {
   private final class Corked extends DelegatingFrameHandler {
     Corked(FrameHandler inner) {
       super(inner);
+      open.add(this);
+    }
+
+    @Override
+    public void close() {
+      open.remove(this);
+      super.close();
     }
 
     @Override
