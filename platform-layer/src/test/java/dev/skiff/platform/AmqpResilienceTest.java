@@ -98,7 +98,9 @@ class AmqpResilienceTest {
             .transport(transport)
             .endpoint(Endpoint.of("once", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)))
             .endpoint(Endpoint.of("again", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)).asIdempotent())
-            .endpoint(Endpoint.of("held", EchoRequest.class, EchoResponse.class, (req, ctx) -> held(req)));
+            .endpoint(Endpoint.of("held", EchoRequest.class, EchoResponse.class, (req, ctx) -> held(req)))
+            // run on the transport's thread: a sleep here breaks the promise never to block (a test's misuse)
+            .endpoint(Endpoint.of("inline", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)).asNonBlocking());
     customize.accept(b);
     Server s = b.build().start();
     toClose.add(s);
@@ -314,6 +316,31 @@ class AmqpResilienceTest {
     assertThat(quick.get(10, TimeUnit.SECONDS).getText()).isEqualTo("quick");
     assertThat(Duration.ofNanos(System.nanoTime() - answered))
         .as("the quick reply, held in the batch while the next handler blocks")
+        .isLessThan(Duration.ofMillis(1_500));
+    assertThat(blocking).isNotDone();
+    assertThat(blocking.get(20, TimeUnit.SECONDS)).isNotNull();
+  }
+
+  @Test
+  void aReplyTheDeliveringThreadHoldsBackStillReachesItsCallerWhenANonBlockingHandlerBlocks() throws Exception {
+    // the transport's thread runs handlers that never block and sends their replies when it has read
+    // all that arrived; if one blocks anyway, the replies made before it must not wait for it
+    start(b -> b.prefetch(10));
+    CallOptions wait = CallOptions.timeout(Duration.ofSeconds(20));
+    CompletableFuture<EchoResponse> first = client.callAsync(
+        service, "inline", EchoRequest.newBuilder().setSleepMs(300).build(), EchoResponse.class, wait);
+    await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() == 1);
+    // both arrive while the thread sleeps in the first: it reads them in one go after it
+    CompletableFuture<EchoResponse> quick = client.callAsync(
+        service, "inline", EchoRequest.newBuilder().setText("quick").build(), EchoResponse.class, wait);
+    CompletableFuture<EchoResponse> blocking = client.callAsync(
+        service, "inline", EchoRequest.newBuilder().setSleepMs(4_000).build(), EchoResponse.class, wait);
+    await().atMost(Duration.ofSeconds(10)).until(() -> runs.get() == 3);
+    long blocked = System.nanoTime();
+    assertThat(first.get(10, TimeUnit.SECONDS)).isNotNull();
+    assertThat(quick.get(10, TimeUnit.SECONDS).getText()).isEqualTo("quick");
+    assertThat(Duration.ofNanos(System.nanoTime() - blocked))
+        .as("the replies held while the thread blocks in the third handler")
         .isLessThan(Duration.ofMillis(1_500));
     assertThat(blocking).isNotDone();
     assertThat(blocking.get(20, TimeUnit.SECONDS)).isNotNull();

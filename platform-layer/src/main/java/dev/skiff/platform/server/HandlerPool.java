@@ -173,6 +173,8 @@ final class HandlerPool<T extends HandlerPool.Task> {
   private volatile Transport.ServerBinding writes;
   /** Batches running now. */
   private final AtomicInteger batches = new AtomicInteger();
+  /** When the request running inline now started (System.nanoTime), or 0. */
+  private volatile long inlineSince;
   private final Object sizeLock = new Object();
   /** Threads lent for handlers stuck past their deadline. */
   private int compensation;
@@ -227,7 +229,9 @@ final class HandlerPool<T extends HandlerPool.Task> {
 
   /**
    * Runs a request of a handler that never blocks on this thread, watched like the others (answered
-   * TIMEOUT past its deadline) but never interrupted.
+   * TIMEOUT past its deadline) but never interrupted. The transport's thread may be holding back the
+   * writes of replies it made before ({@link Transport.ServerBinding#holdingWrites}): if the handler
+   * blocks anyway, the watchdog sends them.
    *
    * @param task the request
    */
@@ -235,7 +239,12 @@ final class HandlerPool<T extends HandlerPool.Task> {
     Job job = new Job(task, null, true);
     inFlight.add(job);
     sweep.arm();
-    job.run();
+    inlineSince = System.nanoTime();
+    try {
+      job.run();
+    } finally {
+      inlineSince = 0;
+    }
   }
 
   /**
@@ -304,15 +313,16 @@ final class HandlerPool<T extends HandlerPool.Task> {
    * and overruns every request in flight past its deadline plus the grace.
    */
   private void sweep() {
-    if (stale()) {
-      if (queued.get() > 0) {
-        fill();
-      }
-      Transport.ServerBinding w = writes;
-      if (w != null && batches.get() > 0) {
-        // a quick handler blocked in a batch: the replies made before it leave now, not when it ends
-        w.flushHeldWrites();
-      }
+    boolean stale = stale();
+    if (stale && queued.get() > 0) {
+      fill();
+    }
+    Transport.ServerBinding w = writes;
+    long inline = inlineSince;
+    if (w != null && ((stale && batches.get() > 0) || (inline != 0 && System.nanoTime() - inline > STALE_NANOS))) {
+      // a quick handler blocked in a batch, or one said never to block did: the replies made before it
+      // leave now, not when it ends
+      w.flushHeldWrites();
     }
     long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
     for (Job j : inFlight) {

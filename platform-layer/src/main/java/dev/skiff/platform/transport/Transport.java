@@ -332,9 +332,10 @@ public interface Transport extends AutoCloseable {
     }
 
     /**
-     * Sends at once, from this thread, the writes {@link #holdingWrites} holds back: for a batch that
-     * runs longer than expected (a handler that blocked), so that the replies already made reach their
-     * callers.
+     * Sends at once, from this thread, the writes {@link #holdingWrites} holds back, and those the
+     * transport's own delivering thread holds back (a transport may hold the replies of the handlers
+     * it runs itself until it has delivered what has arrived): for work that runs longer than expected
+     * (a handler that blocked), so that the replies already made reach their callers.
      */
     default void flushHeldWrites() {
       // nothing held back by default

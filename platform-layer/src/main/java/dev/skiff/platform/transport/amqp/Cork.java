@@ -1,6 +1,7 @@
 package dev.skiff.platform.transport.amqp;
 
 import com.rabbitmq.client.WriteListener;
+import com.rabbitmq.client.impl.Frame;
 import com.rabbitmq.client.impl.FrameHandler;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
 import java.io.IOException;
@@ -19,6 +20,10 @@ import java.util.concurrent.ConcurrentHashMap;
  * sends everything buffered, its own frames and those of a corked thread alike. A corked thread only
  * delays its own frames, by the time the rest of its {@link #run} takes.
  *
+ * <p>The thread that reads the connection's frames holds its flushes back too, until it has read all
+ * that has arrived (see {@link Corked}): the replies of the handlers it runs itself (those that never
+ * block) to the requests of one read leave together.
+ *
  * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}): each
  * transport's serving connection. Not its main one: a corked thread running handlers (a batch,
  * {@code HandlerPool}) that calls another service must send that request at once, as it then waits for
@@ -29,10 +34,12 @@ final class Cork {
   private final ThreadLocal<Held> held = new ThreadLocal<>();
   /** The frame handlers of this cork's open connections, for {@link #flushAll}. */
   private final Set<Corked> open = ConcurrentHashMap.newKeySet();
+  /** The most frames the reading thread reads while it holds a flush back. */
+  static final int MAX_FRAMES_HELD = 64;
 
   /** A corked thread's held flush: the handler, once the thread has written something. */
   private static final class Held {
-    FrameHandler handler;
+    Corked handler;
   }
 
   /**
@@ -54,7 +61,7 @@ final class Cork {
     } finally {
       held.remove();
       if (h.handler != null) {
-        h.handler.flush(null);
+        h.handler.flushHeld();
       }
     }
   }
@@ -67,7 +74,7 @@ final class Cork {
   void flushAll() {
     for (Corked c : open) {
       try {
-        c.inner.flush(null);
+        c.flushNow();
       } catch (IOException e) {
         // the connection broke: its recovery deals with it, and what was held is lost with it
       }
@@ -88,11 +95,37 @@ final class Cork {
     return (address, connectionName) -> new Corked(inner.create(address, connectionName));
   }
 
-  /** A frame handler that holds back the flushes of a corked thread. */
+  /**
+   * A frame handler that holds back the flushes of a corked thread, and those of the thread that reads
+   * the connection's frames until it has read all that has arrived: on the serving connection that
+   * thread runs the handlers that never block, so the replies to the requests of one read leave in one
+   * write, as Netty flushes at the end of a read (its {@code channelReadComplete}). The reading thread
+   * flushes before each read that could wait, and at least every {@link #MAX_FRAMES_HELD} frames.
+   */
   private final class Corked extends DelegatingFrameHandler {
+    /** The socket's buffered input: null when unknown, and then the reading thread holds nothing back. */
+    private final java.io.DataInputStream input;
+    /** The thread reading frames (amqp-client's main loop), from its first read. */
+    private volatile Thread reader;
+    /** Whether the reading thread holds a flush back (read and written by the reading thread only). */
+    private boolean readerHolds;
+    private int framesHeld;
+
     Corked(FrameHandler inner) {
       super(inner);
+      this.input = socketInput();
       open.add(this);
+    }
+
+    @Override
+    public Frame readFrame() throws IOException {
+      if (reader == null) {
+        reader = Thread.currentThread();
+      }
+      if (readerHolds && (++framesHeld >= MAX_FRAMES_HELD || input.available() == 0)) {
+        flushNow();
+      }
+      return inner.readFrame();
     }
 
     @Override
@@ -105,13 +138,35 @@ final class Cork {
     public void flush(WriteListener listener) throws IOException {
       Held h = listener == null ? held.get() : null;
       if (h == null) {
-        inner.flush(listener);
-      } else if (h.handler != null && h.handler != inner) {
+        if (listener == null) {
+          flushHeld();
+        } else {
+          inner.flush(listener);
+        }
+      } else if (h.handler != null && h.handler != this) {
         // a second connection in one corked run (not done by Skiff): no holding back across sockets
-        inner.flush(null);
+        flushHeld();
       } else {
-        h.handler = inner;
+        h.handler = this;
       }
+    }
+
+    /** Flushes, unless this is the reading thread, which flushes before its next read that could wait. */
+    void flushHeld() throws IOException {
+      if (input != null && Thread.currentThread() == reader) {
+        readerHolds = true;
+      } else {
+        inner.flush(null);
+      }
+    }
+
+    /** Flushes now, whatever the thread. */
+    void flushNow() throws IOException {
+      if (Thread.currentThread() == reader) {
+        readerHolds = false;
+        framesHeld = 0;
+      }
+      inner.flush(null);
     }
   }
 }

@@ -4,6 +4,8 @@ import com.rabbitmq.client.WriteListener;
 import com.rabbitmq.client.impl.AMQConnection;
 import com.rabbitmq.client.impl.Frame;
 import com.rabbitmq.client.impl.FrameHandler;
+import com.rabbitmq.client.impl.SocketFrameHandler;
+import java.io.DataInputStream;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.SocketException;
@@ -79,6 +81,17 @@ abstract class DelegatingFrameHandler implements FrameHandler {
   @Override
   public void close() {
     inner.close();
+  }
+
+  /**
+   * @return the socket's buffered input under every wrapper, or null for a frame handler that has none
+   *     (amqp-client's NIO and Netty ones)
+   */
+  DataInputStream socketInput() {
+    if (inner instanceof DelegatingFrameHandler d) {
+      return d.socketInput();
+    }
+    return inner instanceof SocketFrameHandler s ? s.getInputStream() : null;
   }
 
   @Override
