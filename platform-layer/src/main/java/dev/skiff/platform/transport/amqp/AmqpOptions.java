@@ -148,7 +148,48 @@ public record AmqpOptions(
    * @return a copy
    */
   public AmqpOptions withQueueType(QueueType type) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, type, publisherConfirms);
+    return with(c -> c.queueType = type);
+  }
+
+  /** The fields of a copy being made, one of them changed ({@link #with}). */
+  private static final class Copy {
+    String uri;
+    String connectionName;
+    ReplyMode replyMode;
+    Duration serviceQueueExpiry;
+    boolean assertUserId;
+    int maxInboundBytes;
+    int consumerThreads;
+    boolean messageTtl;
+    DeadLetters deadLetters;
+    QueueType queueType;
+    boolean publisherConfirms;
+
+    Copy(AmqpOptions o) {
+      uri = o.uri;
+      connectionName = o.connectionName;
+      replyMode = o.replyMode;
+      serviceQueueExpiry = o.serviceQueueExpiry;
+      assertUserId = o.assertUserId;
+      maxInboundBytes = o.maxInboundBytes;
+      consumerThreads = o.consumerThreads;
+      messageTtl = o.messageTtl;
+      deadLetters = o.deadLetters;
+      queueType = o.queueType;
+      publisherConfirms = o.publisherConfirms;
+    }
+
+    AmqpOptions build() {
+      return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads,
+          messageTtl, deadLetters, queueType, publisherConfirms);
+    }
+  }
+
+  /** @return a copy with what {@code change} sets changed, checked as any new options are */
+  private AmqpOptions with(java.util.function.Consumer<Copy> change) {
+    Copy c = new Copy(this);
+    change.accept(c);
+    return c.build();
   }
 
   /** @return the URI of each node {@link #uri()} lists, in its order (one for a single broker) */
@@ -158,47 +199,47 @@ public record AmqpOptions(
 
   /** @param name the connection name @return a copy */
   public AmqpOptions withConnectionName(String name) {
-    return new AmqpOptions(uri, name, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.connectionName = name);
   }
 
   /** @param mode the reply mode @return a copy */
   public AmqpOptions withReplyMode(ReplyMode mode) {
-    return new AmqpOptions(uri, connectionName, mode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.replyMode = mode);
   }
 
   /** @param expiry the service queue expiry @return a copy */
   public AmqpOptions withServiceQueueExpiry(Duration expiry) {
-    return new AmqpOptions(uri, connectionName, replyMode, expiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.serviceQueueExpiry = expiry);
   }
 
   /** @param assert_ whether to assert the user id @return a copy */
   public AmqpOptions withAssertUserId(boolean assert_) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assert_, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.assertUserId = assert_);
   }
 
   /** @param bytes the inbound body limit @return a copy */
   public AmqpOptions withMaxInboundBytes(int bytes) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, bytes, consumerThreads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.maxInboundBytes = bytes);
   }
 
   /** @param threads the consumer dispatch threads @return a copy */
   public AmqpOptions withConsumerThreads(int threads) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, threads, messageTtl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.consumerThreads = threads);
   }
 
   /** @param ttl whether requests carry a per-message TTL (see {@link #messageTtl()}) @return a copy */
   public AmqpOptions withMessageTtl(boolean ttl) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, ttl, deadLetters, queueType, publisherConfirms);
+    return with(c -> c.messageTtl = ttl);
   }
 
   /** @param confirms whether requests are published with confirms (see {@link #publisherConfirms()}) @return a copy */
   public AmqpOptions withPublisherConfirms(boolean confirms) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, deadLetters, queueType, confirms);
+    return with(c -> c.publisherConfirms = confirms);
   }
 
   /** @param bounds the bounds of dead-letter queues created from now on @return a copy */
   public AmqpOptions withDeadLetters(DeadLetters bounds) {
-    return new AmqpOptions(uri, connectionName, replyMode, serviceQueueExpiry, assertUserId, maxInboundBytes, consumerThreads, messageTtl, bounds, queueType, publisherConfirms);
+    return with(c -> c.deadLetters = bounds);
   }
 
   /**
