@@ -17,6 +17,7 @@ import java.time.Duration;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
+import java.util.function.Supplier;
 import java.util.function.ToIntFunction;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -33,6 +34,9 @@ import picocli.CommandLine.Spec;
 abstract class BrokerCommand implements Callable<Integer> {
   /** A session this close to its expiry is renewed before a command uses it. */
   static final Duration RENEW_BEFORE = Duration.ofMinutes(5);
+
+  /** The options of a command's call to a kernel service (login, config, binding). */
+  static final CallOptions KERNEL_CALL = CallOptions.timeout(Duration.ofSeconds(10));
 
   @Spec CommandSpec spec;
 
@@ -86,9 +90,18 @@ abstract class BrokerCommand implements Callable<Integer> {
    *     open to services)
    */
   Client.Builder clientBuilder(AmqpTransport transport) {
-    Client.Builder b = Client.builder().transport(transport).ownTransport().identities(ServiceIdentities.fromEnvironment(env()));
+    Client.Builder b = clientOn(transport).ownTransport();
     sessionToken(transport).ifPresent(b::userToken);
     return b;
+  }
+
+  /**
+   * @param transport a connection
+   * @return a builder of a client on it (not owning it) with the identities of the environment and no
+   *     session: the commands that handle the session themselves add the one they send, if any
+   */
+  Client.Builder clientOn(AmqpTransport transport) {
+    return Client.builder().transport(transport).identities(ServiceIdentities.fromEnvironment(env()));
   }
 
   private Optional<String> sessionToken(AmqpTransport transport) {
@@ -102,8 +115,7 @@ abstract class BrokerCommand implements Callable<Integer> {
     boolean due = now < s.getExpiresAtMs() && now > s.getExpiresAtMs() - RENEW_BEFORE.toMillis()
         && s.getExpiresAtMs() < s.getSessionEndsAtMs();
     if (due) {
-      try (Client renewing = Client.builder().transport(transport).identities(ServiceIdentities.fromEnvironment(env()))
-          .userToken(s.getToken()).build()) {
+      try (Client renewing = clientOn(transport).userToken(s.getToken()).build()) {
         Session renewed = renewing.call(LoginService.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class,
             CallOptions.timeout(Duration.ofSeconds(5)));
         file.write(renewed);
@@ -140,6 +152,22 @@ abstract class BrokerCommand implements Callable<Integer> {
   int failed(SkiffException e) {
     SkiffCli.printError(err(), e);
     return SkiffCli.exitCode(e);
+  }
+
+  /**
+   * Reads or checks what the command was given with code that refuses a bad value with an
+   * {@link IllegalArgumentException}: the refusal is a usage error (exit 2) with its message.
+   *
+   * @param read reads or checks the value
+   * @return the value read
+   * @throws ParameterException when it is refused
+   */
+  <T> T given(Supplier<T> read) {
+    try {
+      return read.get();
+    } catch (IllegalArgumentException e) {
+      throw new ParameterException(spec.commandLine(), e.getMessage());
+    }
   }
 
   /**

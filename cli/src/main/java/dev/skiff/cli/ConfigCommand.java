@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.config.ConfigService;
-import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Printable;
@@ -19,7 +18,6 @@ import dev.skiff.proto.v1.GetConfigRequest;
 import dev.skiff.proto.v1.RollbackConfigRequest;
 import dev.skiff.proto.v1.SetConfigRequest;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.regex.Pattern;
 import picocli.CommandLine.Command;
@@ -49,9 +47,9 @@ final class ConfigCommand extends CommandGroup {
   private static final Pattern JSON_START = Pattern.compile("[\\[{\"\\-0-9].*|true|false|null", Pattern.DOTALL);
 
   /** What the commands share: calls to the config service as the signed-in user. */
-  abstract static class ConfigCall extends BrokerCommand {
-    <T extends com.google.protobuf.Message> T call(Client client, String endpoint, com.google.protobuf.Message request, Class<T> type) {
-      return client.call(ConfigService.SERVICE, endpoint, request, type, CallOptions.timeout(Duration.ofSeconds(10)));
+  abstract static class ConfigCall extends KernelServiceCommand {
+    ConfigCall() {
+      super(ConfigService.SERVICE);
     }
 
     /** @return the newest version, for a change made against it */

@@ -40,11 +40,7 @@ final class DeadLettersCommand extends CommandGroup {
 
     /** Runs with the service's dead letters; the connection closes after. */
     Integer withDeadLetters(java.util.function.Function<DeadLetters, Integer> work) {
-      try {
-        Names.checkService(service);
-      } catch (IllegalArgumentException e) {
-        throw new ParameterException(spec.commandLine(), e.getMessage());
-      }
+      given(() -> Names.checkService(service));
       try (AmqpTransport transport = broker().connectTransport()) {
         return work.apply(transport.deadLetters(service));
       }

@@ -9,7 +9,6 @@ import java.io.PrintWriter;
 import java.util.concurrent.CountDownLatch;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 
 /** {@code skiff gateway}: the HTTP API gateway (docs/gateway.md), until interrupted. */
 @Command(
@@ -26,17 +25,9 @@ final class GatewayCommand extends BrokerCommand {
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = out();
-    GatewayOptions options;
-    ServiceIdentities identities;
-    try {
-      options = GatewayOptions.fromEnvironment(env());
-      if (port != null) {
-        options = options.withPort(port);
-      }
-      identities = ServiceIdentities.fromEnvironment(env());
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), e.getMessage());
-    }
+    GatewayOptions options = given(() -> port == null ? GatewayOptions.fromEnvironment(env())
+        : GatewayOptions.fromEnvironment(env()).withPort(port));
+    ServiceIdentities identities = given(() -> ServiceIdentities.fromEnvironment(env()));
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
     Gateway gateway;

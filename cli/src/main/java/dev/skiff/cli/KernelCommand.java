@@ -13,7 +13,6 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
-import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /** {@code skiff kernel}: every kernel service (or those named) in one process, for development. */
@@ -35,17 +34,10 @@ final class KernelCommand extends BrokerCommand {
   public Integer call() throws InterruptedException {
     PrintWriter out = out();
     PrintWriter err = err();
-    List<KernelService> chosen;
-    int port;
-    WebServer.Options web;
-    try {
-      chosen = Kernel.select(Kernel.available(), new LinkedHashSet<>(names));
-      port = httpPort != null ? httpPort : Kernel.httpPort(env());
-      MonitoringOptions.fromEnvironment(env());
-      web = WebServer.Options.fromEnvironment(env());
-    } catch (IllegalArgumentException e) {
-      throw new ParameterException(spec.commandLine(), e.getMessage());
-    }
+    List<KernelService> chosen = given(() -> Kernel.select(Kernel.available(), new LinkedHashSet<>(names)));
+    int port = given(() -> httpPort != null ? httpPort : Kernel.httpPort(env()));
+    given(() -> MonitoringOptions.fromEnvironment(env()));
+    WebServer.Options web = given(() -> WebServer.Options.fromEnvironment(env()));
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
     Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port, web);

@@ -3,14 +3,11 @@ package dev.skiff.cli;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
-import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.Session;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.time.Instant;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
@@ -45,9 +42,9 @@ final class LoginCommand extends BrokerCommand {
     PrintWriter err = err();
     String password = new PasswordPrompt(root().in(), spec).read("Password for " + user + ": ", "password");
     Session s;
-    try (Client client = Client.builder().transport(broker().connectTransport()).ownTransport().identities(ServiceIdentities.fromEnvironment(env())).build()) {
+    try (Client client = clientOn(broker().connectTransport()).ownTransport().build()) {
       s = client.call(LoginService.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(),
-          Session.class, CallOptions.timeout(Duration.ofSeconds(10)));
+          Session.class, KERNEL_CALL);
     } catch (SkiffException e) {
       if (e.code() == ErrorCode.UNAUTHORIZED) {
         err.println("UNAUTHORIZED: " + e.description());

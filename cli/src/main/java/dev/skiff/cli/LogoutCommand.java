@@ -3,14 +3,11 @@ package dev.skiff.cli;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
-import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.proto.v1.LogoutRequest;
 import dev.skiff.proto.v1.LogoutResponse;
 import dev.skiff.proto.v1.Session;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.Optional;
 import picocli.CommandLine.Command;
@@ -36,9 +33,8 @@ final class LogoutCommand extends BrokerCommand {
     }
     Session s = kept.get();
     String until = "it stays valid until " + Instant.ofEpochMilli(s.getExpiresAtMs()) + " at most";
-    try (Client client = Client.builder().transport(broker().connectTransport()).ownTransport().identities(ServiceIdentities.fromEnvironment(env())).userToken(s.getToken()).build()) {
-      client.call(LoginService.SERVICE, "logout", LogoutRequest.getDefaultInstance(), LogoutResponse.class,
-          CallOptions.timeout(Duration.ofSeconds(10)));
+    try (Client client = clientOn(broker().connectTransport()).ownTransport().userToken(s.getToken()).build()) {
+      client.call(LoginService.SERVICE, "logout", LogoutRequest.getDefaultInstance(), LogoutResponse.class, KERNEL_CALL);
     } catch (BrokerUnreachable e) {
       file.delete();
       err().println("the session was removed here but not revoked (the broker could not be reached): " + until);

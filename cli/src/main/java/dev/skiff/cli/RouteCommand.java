@@ -3,7 +3,6 @@ package dev.skiff.cli;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.GetRouteRequest;
@@ -11,7 +10,6 @@ import dev.skiff.proto.v1.RouteRule;
 import dev.skiff.proto.v1.RouteStatus;
 import dev.skiff.proto.v1.SetRouteRequest;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -81,14 +79,14 @@ final class RouteCommand extends BrokerCommand {
     }
     Client client = connect();
     RouteStatus st;
-    CallOptions o = CallOptions.timeout(Duration.ofSeconds(10));
     try (client) {
       if (rule.isEmpty() && !clear) {
-        st = client.call(BindingService.SERVICE, "get_route", GetRouteRequest.newBuilder().setService(name).build(), RouteStatus.class, o);
+        st = client.call(BindingService.SERVICE, "get_route", GetRouteRequest.newBuilder().setService(name).build(), RouteStatus.class,
+            KERNEL_CALL);
       } else {
         st = client.call(BindingService.SERVICE, "set_route",
             SetRouteRequest.newBuilder().setRule(RouteRule.newBuilder().setService(name).putAllWeights(rule)).setForce(force).build(),
-            RouteStatus.class, o);
+            RouteStatus.class, KERNEL_CALL);
       }
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);

@@ -1,8 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.login.LoginService;
-import dev.skiff.platform.client.CallOptions;
-import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.Role;
 import dev.skiff.proto.v1.AddUserRequest;
@@ -13,7 +11,6 @@ import dev.skiff.proto.v1.UserInfo;
 import dev.skiff.proto.v1.UserList;
 import dev.skiff.proto.v1.UserResponse;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,20 +39,16 @@ import picocli.CommandLine.Parameters;
 final class UsersCommand extends CommandGroup {
 
   /** What the four commands share: one call to the login service as the signed-in user. */
-  abstract static class UsersCall extends BrokerCommand {
-    <T extends com.google.protobuf.Message> T call(Client client, String endpoint, com.google.protobuf.Message request, Class<T> type) {
-      return client.call(LoginService.SERVICE, endpoint, request, type, CallOptions.timeout(Duration.ofSeconds(10)));
+  abstract static class UsersCall extends KernelServiceCommand {
+    UsersCall() {
+      super(LoginService.SERVICE);
     }
 
     /** Checks roles as the login service will, so that a typo is a usage error here. */
     List<String> checkedRoles(List<String> roles) {
       List<String> out = new ArrayList<>();
       for (String r : roles) {
-        try {
-          out.add(Role.parse(r).toString());
-        } catch (IllegalArgumentException e) {
-          throw new ParameterException(spec.commandLine(), e.getMessage());
-        }
+        out.add(given(() -> Role.parse(r).toString()));
       }
       return out;
     }

@@ -2,13 +2,11 @@ package dev.skiff.cli;
 
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.SkiffException;
-import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.WhoAmIRequest;
 import java.io.PrintWriter;
-import java.time.Duration;
 import java.time.Instant;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
@@ -30,8 +28,7 @@ final class WhoAmICommand extends BrokerCommand {
     }
     Session s;
     try (Client client = connect()) {
-      s = client.call(LoginService.SERVICE, "whoami", WhoAmIRequest.getDefaultInstance(), Session.class,
-          CallOptions.timeout(Duration.ofSeconds(10)));
+      s = client.call(LoginService.SERVICE, "whoami", WhoAmIRequest.getDefaultInstance(), Session.class, KERNEL_CALL);
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);
       return SkiffCli.exitCode(e);

@@ -5,7 +5,9 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
+import dev.skiff.platform.server.LoginServiceSource;
 import dev.skiff.platform.transport.Transport;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -31,6 +33,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Kernel implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Kernel.class);
+  /** How long one fetch of the login service's keys or ended sessions may take, for the pages' verifier. */
+  private static final Duration LOGIN_FETCH_TIMEOUT = Duration.ofSeconds(5);
 
   private final WebServer web;
   private final MetricRegistry metrics;
@@ -138,11 +142,11 @@ public final class Kernel implements AutoCloseable {
     MetricRegistry metrics = new MetricRegistry();
     // people sign in to the pages at the login service; their tokens are checked as every server checks them
     Client client = Client.builder().transport(transport).name("").identities(identities).metrics(metrics).build();
-    LoginTokenVerifier verifier = LoginTokenVerifier.builder().transport(transport).source(new LoginSource(client))
-        .identities(identities).metrics(metrics).build();
+    LoginTokenVerifier verifier = LoginTokenVerifier.builder().transport(transport)
+        .source(new LoginServiceSource(client, LOGIN_FETCH_TIMEOUT)).identities(identities).metrics(metrics).build();
     WebServer web;
     try {
-      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new LoginSource(client));
+      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(client));
     } catch (RuntimeException e) {
       verifier.close();
       client.close();

@@ -15,6 +15,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -136,15 +137,11 @@ final class PageGate {
       WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
       return;
     }
-    Map<String, String> form;
-    try (InputStream in = ex.getRequestBody()) {
-      byte[] body = in.readNBytes(MAX_FORM_BYTES + 1);
-      if (body.length > MAX_FORM_BYTES) {
-        WebServer.send(ex, 413, "text/plain; charset=utf-8", "the sign-in form is larger than " + MAX_FORM_BYTES + " bytes");
-        return;
-      }
-      form = parse(new String(body, StandardCharsets.UTF_8));
+    Optional<Map<String, String>> posted = readForm(ex, "the sign-in form");
+    if (posted.isEmpty()) {
+      return;
     }
+    Map<String, String> form = posted.get();
     String next = safeNext(form.get("next"));
     Session session;
     try {
@@ -236,6 +233,25 @@ final class PageGate {
   static Map<String, String> query(HttpExchange ex) {
     String raw = ex.getRequestURI().getRawQuery();
     return raw == null ? Map.of() : parse(raw);
+  }
+
+  /**
+   * Reads a posted form of at most {@value #MAX_FORM_BYTES} bytes; a larger one is answered 413 here.
+   *
+   * @param ex a POST of an {@code application/x-www-form-urlencoded} body
+   * @param what the form, as the 413 answer names it ({@code the sign-in form})
+   * @return its fields ({@link #parse}), or empty when it was too large (answered)
+   * @throws IOException if the client went away
+   */
+  static Optional<Map<String, String>> readForm(HttpExchange ex, String what) throws IOException {
+    try (InputStream in = ex.getRequestBody()) {
+      byte[] body = in.readNBytes(MAX_FORM_BYTES + 1);
+      if (body.length > MAX_FORM_BYTES) {
+        WebServer.send(ex, 413, "text/plain; charset=utf-8", what + " is larger than " + MAX_FORM_BYTES + " bytes");
+        return Optional.empty();
+      }
+      return Optional.of(parse(new String(body, StandardCharsets.UTF_8)));
+    }
   }
 
   static Map<String, String> parse(String form) {

@@ -227,11 +227,16 @@ public final class WebServer implements AutoCloseable {
   }
 
   /**
-   * @param form an {@code application/x-www-form-urlencoded} body
-   * @return its fields, decoded (the first of a name wins; malformed pairs are skipped)
+   * Reads a posted form of at most 4096 bytes; a larger one is answered 413 here.
+   *
+   * @param exchange a POST of an {@code application/x-www-form-urlencoded} body
+   * @param what the form, as the 413 answer names it ({@code the form})
+   * @return its fields, decoded (the first of a name wins; malformed pairs are skipped), or empty when it
+   *     was too large (answered)
+   * @throws IOException if the client went away
    */
-  public static Map<String, String> formFields(String form) {
-    return PageGate.parse(form);
+  public static Optional<Map<String, String>> readForm(HttpExchange exchange, String what) throws IOException {
+    return PageGate.readForm(exchange, what);
   }
 
   /**

@@ -14,6 +14,7 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.config.QueueType;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.RetryPolicy;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
@@ -39,24 +40,22 @@ import org.junit.jupiter.api.Test;
 class AmqpResilienceTest {
   private AmqpTransport transport;
   private Client client;
-  private final List<AutoCloseable> toClose = new ArrayList<>();
+  /** What a test opened, closed at tear-down newest first: then the client, then the transport. */
+  private final Closer toClose = new Closer();
   private final String service = "test.res." + Long.toHexString(System.nanoTime() & 0xfffffff);
   private final AtomicInteger runs = new AtomicInteger();
 
   @BeforeEach
   void setUp() {
-    transport = AmqpTransport.connect(AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)));
-    client = Client.builder().transport(transport).circuitBreaker(null).build();
+    transport = toClose.register(
+        AmqpTransport.connect(AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2))));
+    client = toClose.register(Client.builder().transport(transport).circuitBreaker(null).build());
   }
 
   @AfterEach
-  void tearDown() throws Exception {
+  void tearDown() {
     release.countDown();
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    client.close();
-    transport.close();
+    toClose.close();
   }
 
   private EchoResponse slowEcho(EchoRequest req) {
@@ -103,7 +102,7 @@ class AmqpResilienceTest {
             .endpoint(Endpoint.of("inline", EchoRequest.class, EchoResponse.class, (req, ctx) -> slowEcho(req)).asNonBlocking());
     customize.accept(b);
     Server s = b.build().start();
-    toClose.add(s);
+    toClose.register(s);
     return s;
   }
 
@@ -230,7 +229,7 @@ class AmqpResilienceTest {
     // queue instead, whose caller is answered CAPACITY; as many are refused, and as many served
     AmqpTransport quorum = AmqpTransport.connect(
         AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)).withQueueType(QueueType.QUORUM));
-    toClose.add(quorum);
+    toClose.register(quorum);
     start(b -> b.transport(quorum).concurrency(1).prefetch(1).maxQueueDepth(3));
     List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(11);
     assertRefusedWithCapacityWhileHeld(calls, 8);
@@ -245,9 +244,9 @@ class AmqpResilienceTest {
     // the setting for queues made by a Skiff that refused with reject-publish: the broker's nack answers
     AmqpTransport confirming = AmqpTransport.connect(
         AmqpOptions.of(AmqpRpcTest.brokerUri()).withServiceQueueExpiry(Duration.ofMinutes(2)).withPublisherConfirms(true));
-    toClose.add(confirming);
+    toClose.register(confirming);
     Client confirmingClient = Client.builder().transport(confirming).circuitBreaker(null).build();
-    toClose.add(confirmingClient);
+    toClose.register(confirmingClient);
     start(b -> b.concurrency(1).prefetch(1).maxQueueDepth(1));
     List<CompletableFuture<EchoResponse>> calls = holdOneThenCall(1);
     for (int i = 0; i < 3; i++) {

@@ -16,12 +16,6 @@ import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
@@ -56,13 +50,11 @@ class ClusterNodeLossTest {
     String uris = CLUSTER.cluster().uris();
     String service = "test.cluster." + System.nanoTime() % 100000;
     String clientName = "cluster-test-client-" + ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
-    CallTally idempotent = new CallTally(DEADLINE.plus(SLACK));
-    CallTally once = new CallTally(DEADLINE.plus(SLACK));
+    NodeLossLoad load = new NodeLossLoad(CALLERS, DEADLINE.plus(SLACK));
+    CallTally idempotent = load.idempotent;
+    CallTally once = load.once;
     List<AmqpTransport> transports = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
-    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
-    AtomicBoolean loading = new AtomicBoolean(true);
-    AtomicLong killedAt = new AtomicLong(Long.MAX_VALUE);
     Client client = null;
     int victim = 0;
     try {
@@ -83,16 +75,7 @@ class ClusterNodeLossTest {
       transports.add(clientTransport);
       client = Client.builder().transport(clientTransport).build();
       Client c = client;
-      AtomicLong seq = new AtomicLong();
-      List<CompletableFuture<Void>> loops = new ArrayList<>();
-      for (int i = 0; i < CALLERS; i++) {
-        boolean idem = i % 2 == 0;
-        loops.add(CompletableFuture.runAsync(() -> {
-          while (loading.get()) {
-            call(c, service, idem ? "echo" : "once", (idem ? "i-" : "n-") + seq.incrementAndGet(), idem ? idempotent : once, killedAt);
-          }
-        }, callers));
-      }
+      load.start((endpoint, text, tally) -> call(c, service, endpoint, text, tally, load));
 
       // steady load, then the client's node dies
       waitUntil(() -> idempotent.ok.sum() >= 200 && once.ok.sum() >= 200, Duration.ofSeconds(30), "steady load");
@@ -106,7 +89,7 @@ class ClusterNodeLossTest {
           serversOnVictim++;
         }
       }
-      killedAt.set(System.nanoTime());
+      load.killed();
       CLUSTER.cluster().kill(victim);
       long okBefore = idempotent.ok.sum() + once.ok.sum();
       // the load goes on over the surviving nodes, for some time after their recovery
@@ -118,9 +101,8 @@ class ClusterNodeLossTest {
           throw e;
         }
       }
-      loading.set(false);
-      CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(DEADLINE.toSeconds() * 3, TimeUnit.SECONDS);
-      long recoveredAfter = (System.nanoTime() - killedAt.get()) / 1_000_000;
+      load.stop(DEADLINE.multipliedBy(3));
+      long recoveredAfter = (System.nanoTime() - load.killedAtNanos()) / 1_000_000;
 
       System.out.printf("cluster node loss, " + type.amqpName() + " queues: node %d of 3 killed (the client's: %s; the service "
           + "queue's %s: %s; %d of the 3 instances' serving connections) after %d calls OK; %d ms of load after it:%n"
@@ -128,19 +110,15 @@ class ClusterNodeLossTest {
           victim, clientNode == victim, type == QueueType.QUORUM ? "leader" : "home", queueNode == victim, serversOnVictim,
           okBefore, recoveredAfter, idempotent.figures(), once.figures());
 
-      assertThat(once.runTwice()).as("non-idempotent requests run twice").isZero();
-      assertThat(idempotent.overDeadline.sum() + once.overDeadline.sum()).as("calls over their deadline").isZero();
+      load.assertNothingRunTwiceOrLate();
       if (type == QueueType.CLASSIC) {
         return; // measured only (docs/operations.md): the service queue may have died with its node
       }
-      assertThat(idempotent.failedByCode).as("idempotent calls are retried on a live node").isEmpty();
-      assertThat(once.failedByCode.keySet()).as("non-idempotent calls fail with a clear code")
-          .isSubsetOf("UNAVAILABLE", "UNKNOWN_OUTCOME");
+      load.assertOnlyNonIdempotentCallsFailedClearly();
       assertThat(idempotent.okAfterKill.sum()).isPositive();
       assertThat(once.okAfterKill.sum()).isPositive();
     } finally {
-      loading.set(false);
-      callers.shutdownNow();
+      load.close();
       if (client != null) {
         client.close();
       }
@@ -162,8 +140,8 @@ class ClusterNodeLossTest {
     return EchoResponse.newBuilder().setText(req.getText()).build();
   }
 
-  private static void call(Client c, String service, String method, String text, CallTally tally, AtomicLong killedAt) {
-    tally.record(killedAt, () -> {
+  private static void call(Client c, String service, String method, String text, CallTally tally, NodeLossLoad load) {
+    load.record(tally, () -> {
       EchoResponse r = c.call(service, method, EchoRequest.newBuilder().setText(text).build(), EchoResponse.class,
           CallOptions.timeout(DEADLINE));
       assertThat(r.getText()).isEqualTo(text);

@@ -9,6 +9,7 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.FanOut;
 import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.RequestContext;
 import dev.skiff.platform.server.Server;
@@ -36,7 +37,8 @@ import org.junit.jupiter.api.Test;
 abstract class RpcContract {
   protected Transport transport;
   protected Client client;
-  protected final List<AutoCloseable> toClose = new ArrayList<>();
+  /** What a test opened, closed at tear-down newest first: then the client, then the transport. */
+  protected final Closer toClose = new Closer();
   protected String echo;
   protected final AtomicInteger handlerRuns = new AtomicInteger();
   /**
@@ -56,19 +58,15 @@ abstract class RpcContract {
 
   @BeforeEach
   void setUp() {
-    transport = newTransport();
-    client = Client.builder().transport(transport).name("test.caller").build();
+    transport = toClose.register(newTransport());
+    client = toClose.register(Client.builder().transport(transport).name("test.caller").build());
     echo = "test.echo." + Integer.toHexString(System.identityHashCode(this)) + "." + System.nanoTime() % 100000;
   }
 
   @AfterEach
-  void tearDown() throws Exception {
+  void tearDown() {
     gate.countDown();
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    client.close();
-    transport.close();
+    toClose.close();
   }
 
   protected Server start(String name, Consumer<ServerBuilder> customize) {
@@ -91,7 +89,7 @@ abstract class RpcContract {
     b.endpoint(Endpoint.of("flaky-once", EchoRequest.class, EchoResponse.class, this::flaky));
     customize.accept(b);
     Server s = b.build().start();
-    toClose.add(s);
+    toClose.register(s);
     return s;
   }
 
@@ -794,7 +792,7 @@ abstract class RpcContract {
         dev.skiff.platform.discovery.Announcer.TOPIC_PREFIX + echo, null, dev.skiff.proto.v1.InstanceAnnouncement.class,
         (topic, a) -> (a.getState() == dev.skiff.proto.v1.InstanceAnnouncement.State.STOPPING ? seen.stopping() : seen.running())
             .add(a.getInstance()));
-    toClose.add(sub::close);
+    toClose.register(sub::close);
     return seen;
   }
 
@@ -1629,7 +1627,7 @@ abstract class RpcContract {
     outlierInstance("good2", fine);
     // no circuit breaker: a third of the calls failing would open it
     Client caller = Client.builder().transport(transport).name("test.caller").circuitBreaker(null).build();
-    toClose.add(caller);
+    toClose.register(caller);
     CallOptions patient = CallOptions.timeout(Duration.ofSeconds(30));
     AtomicInteger failedBefore = new AtomicInteger();
     await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(1)).until(() -> {
@@ -1703,7 +1701,7 @@ abstract class RpcContract {
           dev.skiff.platform.transport.ContentTypes.PROTOBUF, echo, "1.0.0", id, false,
           EchoResponse.newBuilder().setText(id).build().toByteArray()));
     });
-    toClose.add(b);
+    toClose.register(b);
     return b;
   }
 

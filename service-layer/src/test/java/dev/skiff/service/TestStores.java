@@ -6,6 +6,7 @@ import dev.skiff.platform.config.Config;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
 import java.io.IOException;
 import java.net.ServerSocket;
+import java.util.HashMap;
 import java.util.Map;
 import org.junit.jupiter.api.Assertions;
 
@@ -119,6 +120,19 @@ public final class TestStores {
         dev.skiff.service.cassandra.CassandraClient.builder().name("test").config(config).build().start()) {
       dropKeyspace(c, keyspace);
     }
+  }
+
+  /**
+   * @param hosts the contact points, host:port separated by commas
+   * @return the settings of a test's client of Cassandra there (a map to add to): consistency ONE (a
+   *     single node), schema changes seen at once
+   */
+  public static Map<String, String> cassandraSettings(String hosts) {
+    Map<String, String> m = new HashMap<>();
+    m.put("cassandra.hosts", hosts);
+    m.put("cassandra.consistency", "ONE");
+    m.put("cassandra.driver.advanced.metadata.schema.debouncer.window", "0");
+    return m;
   }
 
   /**

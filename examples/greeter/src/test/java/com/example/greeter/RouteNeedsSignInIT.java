@@ -3,6 +3,7 @@ package com.example.greeter;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import dev.skiff.testing.Processes;
 import dev.skiff.testing.RabbitMqExtension;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -88,14 +89,7 @@ class RouteNeedsSignInIT {
 
   @AfterAll
   static void stop() throws InterruptedException {
-    for (Process p : started) {
-      p.destroy();
-    }
-    for (Process p : started) {
-      if (!p.waitFor(20, TimeUnit.SECONDS)) {
-        p.destroyForcibly();
-      }
-    }
+    Processes.stopAll(started);
   }
 
   @Test

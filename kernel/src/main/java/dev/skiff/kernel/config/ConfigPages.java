@@ -22,12 +22,12 @@ import dev.skiff.proto.v1.ConfigView;
 import dev.skiff.proto.v1.GetConfigRequest;
 import dev.skiff.proto.v1.RollbackConfigRequest;
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Instant;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * The config service's pages under {@value #PATH} (docs/configuration.md, "The dashboard page"): the merged
@@ -43,7 +43,6 @@ final class ConfigPages implements HttpHandler {
   /** Where the pages are mounted. */
   static final String PATH = "/config";
   private static final int PAGE = 20;
-  private static final int MAX_FORM_BYTES = 4096;
 
   private final ConfigService service;
   private final ServiceIdentities identities;
@@ -238,15 +237,11 @@ final class ConfigPages implements HttpHandler {
   // ---- POST /config/rollback ----
 
   private void rollback(HttpExchange ex) throws IOException {
-    Map<String, String> form;
-    try (InputStream in = ex.getRequestBody()) {
-      byte[] body = in.readNBytes(MAX_FORM_BYTES + 1);
-      if (body.length > MAX_FORM_BYTES) {
-        WebServer.send(ex, 413, "text/plain; charset=utf-8", "the form is larger than " + MAX_FORM_BYTES + " bytes");
-        return;
-      }
-      form = WebServer.formFields(new String(body, StandardCharsets.UTF_8));
+    Optional<Map<String, String>> posted = WebServer.readForm(ex, "the form");
+    if (posted.isEmpty()) {
+      return;
     }
+    Map<String, String> form = posted.get();
     ConfigChange c = service.rollback(RollbackConfigRequest.newBuilder().setToVersion(number(form.get("to"), "to"))
         .setBaseVersion(number(form.get("base"), "base")).setMessage(form.getOrDefault("message", "")).build(), caller(ex));
     WebServer.send(ex, 200, "text/html; charset=utf-8", WebServer.page("Configuration: rolled back",

@@ -12,7 +12,7 @@ import dev.skiff.proto.v1.ConfigLog;
 import dev.skiff.proto.v1.ConfigLogRequest;
 import dev.skiff.proto.v1.ConfigView;
 import dev.skiff.proto.v1.RollbackConfigRequest;
-import dev.skiff.service.TestStores;
+import dev.skiff.service.TestKeyspace;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.testing.RabbitMqExtension;
 import java.util.List;
@@ -25,22 +25,20 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class CassandraConfigTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
 
-  private final String keyspace = TestStores.testKeyspace("skiff_config");
+  @RegisterExtension final TestKeyspace keyspace = new TestKeyspace("skiff_config");
   private final ConfigFixture f = new ConfigFixture(broker.amqpUri());
 
   @AfterEach
   void tearDown() {
     f.close();
-    TestStores.dropKeyspace(config(), keyspace);
   }
 
   private Config config() {
-    return Config.of(Map.of("cassandra.hosts", TestStores.cassandraHosts(), "cassandra.consistency", "ONE",
-        "cassandra.driver.advanced.metadata.schema.debouncer.window", "0"));
+    return keyspace.config(Map.of());
   }
 
   private CassandraConfigStore store() {
-    return new CassandraConfigStore(config(), keyspace);
+    return new CassandraConfigStore(config(), keyspace.name());
   }
 
   @Test
@@ -92,8 +90,8 @@ class CassandraConfigTest {
     assertThat(f.get(admin, "greeter", "", "", "db.password", false).getJson()).isEqualTo("\"<secret>\"");
     try (CassandraClient c = CassandraClient.builder().name("test").config(config()).build().start()) {
       StringBuilder raw = new StringBuilder();
-      c.session("system").driver().execute("SELECT doc FROM " + keyspace + ".layers").forEach(r -> raw.append(r.getString(0)));
-      c.session("system").driver().execute("SELECT change FROM " + keyspace + ".changes").forEach(r -> raw.append(
+      c.session("system").driver().execute("SELECT doc FROM " + keyspace.name() + ".layers").forEach(r -> raw.append(r.getString(0)));
+      c.session("system").driver().execute("SELECT change FROM " + keyspace.name() + ".changes").forEach(r -> raw.append(
           java.nio.charset.StandardCharsets.ISO_8859_1.decode(r.getByteBuffer(0))));
       assertThat(raw.toString()).contains("$secret").contains("db2.eu").doesNotContain(secret);
     }

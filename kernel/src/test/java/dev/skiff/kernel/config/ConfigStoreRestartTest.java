@@ -11,11 +11,11 @@ import dev.skiff.platform.config.Config;
 import dev.skiff.proto.v1.ConfigChange;
 import dev.skiff.proto.v1.ConfigLog;
 import dev.skiff.proto.v1.ConfigLogRequest;
+import dev.skiff.service.TestStores;
 import dev.skiff.service.cassandra.CassandraProcess;
 import dev.skiff.testing.RabbitMqExtension;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -30,8 +30,7 @@ class ConfigStoreRestartTest {
   void whileTheStoreIsDownRequestsAreUnavailableAndAfterItsRestartEverythingIsThere() {
     try (CassandraProcess node = new CassandraProcess(dir.resolve("node"));
         ConfigFixture f = new ConfigFixture(broker.amqpUri())) {
-      Config config = Config.of(Map.of("cassandra.hosts", node.address(), "cassandra.consistency", "ONE",
-          "cassandra.driver.advanced.metadata.schema.debouncer.window", "0"));
+      Config config = Config.of(TestStores.cassandraSettings(node.address()));
       f.start(new CassandraConfigStore(config, "skiff_config"));
       String admin = f.admin();
       f.set(admin, layer("", "", ""), "timeout", "5");

@@ -15,7 +15,7 @@ import dev.skiff.proto.v1.LogoutResponse;
 import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.UserInfo;
 import dev.skiff.proto.v1.UserList;
-import dev.skiff.service.TestStores;
+import dev.skiff.service.TestKeyspace;
 import dev.skiff.testing.RabbitMqExtension;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
@@ -26,19 +26,16 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 class CassandraLoginTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
 
-  private final String keyspace = TestStores.testKeyspace("skiff_login");
-  private final String hosts = TestStores.cassandraHosts();
+  @RegisterExtension final TestKeyspace keyspace = new TestKeyspace("skiff_login");
   private final LoginFixture f = new LoginFixture(broker.amqpUri());
 
   @AfterEach
   void tearDown() {
     f.close();
-    TestStores.dropKeyspace(config(), keyspace);
   }
 
   private Config config() {
-    return Config.of(Map.of("cassandra.hosts", hosts, "cassandra.consistency", "ONE",
-        "cassandra.driver.advanced.metadata.schema.debouncer.window", "0", "login.keyspace", keyspace));
+    return keyspace.config(Map.of("login.keyspace", keyspace.name()));
   }
 
   private LoginService start(String bootstrapPassword) {

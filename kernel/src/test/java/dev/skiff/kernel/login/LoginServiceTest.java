@@ -143,15 +143,23 @@ class LoginServiceTest {
     assertThat(renewed.getSessionId()).isEqualTo(s.getSessionId());
     assertThat(renewed.getToken()).isNotEqualTo(s.getToken());
     // past its expiry and the verifiers' clock skew allowance (5 s): refused, even though it is cached
-    await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(200)).until(() -> {
+    awaitProbeRefuses(s.getToken(), "expired", Duration.ofMillis(200));
+    assertThat(f.probeMetrics.counter("skiff.tokens.refused.EXPIRED").getCount()).isPositive();
+  }
+
+  /**
+   * Waits (30 s at most) until the probe's verifier refuses a token as {@code UNAUTHORIZED} for a reason
+   * its message names.
+   */
+  private void awaitProbeRefuses(String token, String reason, Duration pollInterval) {
+    await().atMost(Duration.ofSeconds(30)).pollInterval(pollInterval).until(() -> {
       try {
-        f.probe("whoami", s.getToken());
+        f.probe("whoami", token);
         return false;
       } catch (SkiffException e) {
-        return e.code() == ErrorCode.UNAUTHORIZED && e.getMessage().contains("expired");
+        return e.code() == ErrorCode.UNAUTHORIZED && e.getMessage().contains(reason);
       }
     });
-    assertThat(f.probeMetrics.counter("skiff.tokens.refused.EXPIRED").getCount()).isPositive();
   }
 
   @Test
@@ -167,14 +175,7 @@ class LoginServiceTest {
 
       f.as(s.getToken()).call(LoginService.SERVICE, "logout", LogoutRequest.getDefaultInstance(), LogoutResponse.class);
       long loggedOut = System.nanoTime();
-      await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(5)).until(() -> {
-        try {
-          f.probe("whoami", s.getToken());
-          return false;
-        } catch (SkiffException e) {
-          return e.code() == ErrorCode.UNAUTHORIZED && e.getMessage().contains("revoked");
-        }
-      });
+      awaitProbeRefuses(s.getToken(), "revoked", Duration.ofMillis(5));
       latencies.add((System.nanoTime() - loggedOut) / 1_000_000);
       // and the login service itself refuses it too (renew, whoami)
       assertRefused(() -> f.as(s.getToken()).call(LoginService.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class),

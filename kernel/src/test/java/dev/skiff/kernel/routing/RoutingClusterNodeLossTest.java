@@ -10,6 +10,7 @@ import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.discovery.DiscoveryService;
 import dev.skiff.platform.CallTally;
+import dev.skiff.platform.NodeLossLoad;
 import dev.skiff.platform.RabbitCluster;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
@@ -26,14 +27,8 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.ConcurrentMap;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.atomic.LongAdder;
 import org.junit.jupiter.api.Test;
@@ -98,14 +93,10 @@ class RoutingClusterNodeLossTest {
     String tag = ProcessHandle.current().pid() + "-" + System.nanoTime() % 100000;
     String kernelName = "routing-cluster-kernel-" + tag;
     boolean killVersionNode = "version".equals(System.getProperty("skiff.cluster.kill"));
-    CallTally idempotent = new CallTally(DEADLINE.plus(SLACK));
-    CallTally once = new CallTally(DEADLINE.plus(SLACK));
+    NodeLossLoad load = new NodeLossLoad(CALLERS, DEADLINE.plus(SLACK));
     AtomicReference<Window> window = new AtomicReference<>(new Window());
     List<AmqpTransport> transports = new ArrayList<>();
     List<Server> servers = new ArrayList<>();
-    ExecutorService callers = Executors.newFixedThreadPool(CALLERS);
-    AtomicBoolean loading = new AtomicBoolean(true);
-    AtomicLong killedAt = new AtomicLong(Long.MAX_VALUE);
     Kernel kernel = null;
     int victim = 0;
     try (RoutingFixture f = new RoutingFixture(uris)) {
@@ -127,7 +118,7 @@ class RoutingClusterNodeLossTest {
         servers.add(TestServices.echo(t, service, version, instance, HEARTBEAT, TestServices.Hook.NONE)
             .drainGrace(Duration.ofSeconds(1))
             .endpoint(Endpoint.of("once", StringValue.class, StringValue.class, (req, ctx) -> {
-              once.ran(req.getValue());
+              load.once.ran(req.getValue());
               return StringValue.of(version + ":" + req.getValue());
             }))
             .build().start());
@@ -139,17 +130,7 @@ class RoutingClusterNodeLossTest {
       AmqpTransport clientTransport = AmqpTransport.connect(options.withConnectionName("routing-cluster-client-" + tag));
       transports.add(clientTransport);
       Client client = Client.builder().transport(clientTransport).build();
-      AtomicLong seq = new AtomicLong();
-      List<CompletableFuture<Void>> loops = new ArrayList<>();
-      for (int i = 0; i < CALLERS; i++) {
-        boolean idem = i % 2 == 0;
-        loops.add(CompletableFuture.runAsync(() -> {
-          while (loading.get()) {
-            call(client, service, idem ? "echo" : "once", (idem ? "i-" : "n-") + seq.incrementAndGet(), idem ? idempotent : once,
-                killedAt, window);
-          }
-        }, callers));
-      }
+      load.start((endpoint, text, tally) -> call(client, service, endpoint, text, tally, load, window));
 
       // the split under steady load, before the loss
       Window before = measure(window, SPLIT_CALLS);
@@ -160,13 +141,13 @@ class RoutingClusterNodeLossTest {
       assertThat(victim).as(killVersionNode ? "the node of the version queue's leader" : "the binding leader's node").isBetween(1, 3);
       long passesBefore = binding.fullPasses();
       window.set(new Window());
-      killedAt.set(System.nanoTime());
+      load.killed();
       CLUSTER.cluster().kill(victim);
 
       // the binding service leads again (or still) and makes full passes on the surviving nodes
       await("the binding service leads again and makes full passes").atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(50))
           .until(() -> b.isLeader() && b.fullPasses() >= passesBefore + 3);
-      long leadsAgainMillis = (System.nanoTime() - killedAt.get()) / 1_000_000;
+      long leadsAgainMillis = (System.nanoTime() - load.killedAtNanos()) / 1_000_000;
       Window during = window.get();
       awaitRegistry(binding, service, Map.of(V1, 2, V2, 2));
       awaitFullPass(binding);
@@ -177,8 +158,7 @@ class RoutingClusterNodeLossTest {
       awaitFullPass(binding);
       Window changed = measure(window, SPLIT_CALLS);
 
-      loading.set(false);
-      CompletableFuture.allOf(loops.toArray(CompletableFuture[]::new)).get(DEADLINE.toSeconds() * 3, TimeUnit.SECONDS);
+      load.stop(DEADLINE.multipliedBy(3));
       // without load (removing a rule binds the service queue before it deletes the split: a request
       // routed in between reaches both), and waited for, so that no split is left on the cluster
       f.setRoute(service, Map.of());
@@ -189,20 +169,16 @@ class RoutingClusterNodeLossTest {
               + "split 70/30 before %s, from the kill to then %s, after %s; 30/70 set after the recovery: %s%n"
               + "  idempotent:     %s%n  not idempotent: %s%n",
           victim, kernelNode == victim, leaseNode == victim, V1, versionNode == victim, leadsAgainMillis,
-          before.counts(), during.counts(), after.counts(), changed.counts(), idempotent.figures(), once.figures());
+          before.counts(), during.counts(), after.counts(), changed.counts(), load.idempotent.figures(), load.once.figures());
 
-      assertThat(once.runTwice()).as("non-idempotent requests run twice").isZero();
-      assertThat(idempotent.overDeadline.sum() + once.overDeadline.sum()).as("calls over their deadline").isZero();
-      assertThat(idempotent.failedByCode).as("idempotent calls are retried on a live node").isEmpty();
-      assertThat(once.failedByCode.keySet()).as("non-idempotent calls fail with a clear code")
-          .isSubsetOf("UNAVAILABLE", "UNKNOWN_OUTCOME");
+      load.assertNothingRunTwiceOrLate();
+      load.assertOnlyNonIdempotentCallsFailedClearly();
       assertThat(before.share(V1)).as("version 1's share before the loss (70%%): %s", before.counts()).isBetween(0.62, 0.78);
       assertThat(after.share(V1)).as("version 1's share after the recovery (70%%): %s", after.counts()).isBetween(0.62, 0.78);
       assertThat(changed.share(V1)).as("version 1's share under the rule set after it (30%%): %s", changed.counts())
           .isBetween(0.22, 0.38);
     } finally {
-      loading.set(false);
-      callers.shutdownNow();
+      load.close();
       servers.forEach(Server::close);
       if (kernel != null) {
         kernel.close();
@@ -227,10 +203,10 @@ class RoutingClusterNodeLossTest {
     return w;
   }
 
-  private static void call(Client c, String service, String method, String text, CallTally tally, AtomicLong killedAt,
+  private static void call(Client c, String service, String method, String text, CallTally tally, NodeLossLoad load,
       AtomicReference<Window> window) {
     Window w = window.get();
-    tally.record(killedAt, () -> {
+    load.record(tally, () -> {
       Reply<StringValue> r = Client.await(c.exchange(service, method, StringValue.of(text), StringValue.class,
           CallOptions.timeout(DEADLINE)));
       assertThat(r.value().getValue()).isEqualTo(r.serviceVersion() + ":" + text);

@@ -3,7 +3,6 @@ package dev.skiff.kernel.trace;
 import dev.skiff.platform.config.Config;
 import dev.skiff.service.TestStores;
 import dev.skiff.service.cassandra.CassandraClient;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 
@@ -32,10 +31,7 @@ final class CassandraNodes {
    * @return the configuration of a store there: consistency ONE, schema changes seen at once
    */
   static Config config(String hosts, String keyspace, Map<String, String> more) {
-    Map<String, String> m = new HashMap<>();
-    m.put("cassandra.hosts", hosts);
-    m.put("cassandra.consistency", "ONE");
-    m.put("cassandra.driver.advanced.metadata.schema.debouncer.window", "0");
+    Map<String, String> m = TestStores.cassandraSettings(hosts);
     m.put("trace.keyspace", keyspace);
     m.putAll(more);
     return Config.of(m);

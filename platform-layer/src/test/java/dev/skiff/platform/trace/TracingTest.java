@@ -9,6 +9,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.client.Reply;
+import dev.skiff.platform.internal.Closer;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.testproto.EchoRequest;
@@ -29,26 +30,24 @@ import org.junit.jupiter.api.Test;
 
 class TracingTest {
   InProcessTransport transport;
-  final List<AutoCloseable> toClose = new ArrayList<>();
+  /** What a test opened, closed at tear-down newest first, then the transport. */
+  final Closer toClose = new Closer();
   final List<Span> shipped = Collections.synchronizedList(new ArrayList<>());
   final SpanSink collect = batch -> shipped.addAll(batch.getSpansList());
 
   @BeforeEach
   void setUp() {
-    transport = InProcessTransport.create();
+    transport = toClose.register(InProcessTransport.create());
   }
 
   @AfterEach
-  void tearDown() throws Exception {
-    for (int i = toClose.size() - 1; i >= 0; i--) {
-      toClose.get(i).close();
-    }
-    transport.close();
+  void tearDown() {
+    toClose.close();
   }
 
   Tracing tracing(String service, TraceSettings settings, SpanSink sink) {
     Tracing t = Tracing.builder(service).sink(sink).settings(settings).build().start();
-    toClose.add(t);
+    toClose.register(t);
     return t;
   }
 
@@ -57,7 +56,7 @@ class TracingTest {
         .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class,
             (req, ctx) -> EchoResponse.newBuilder().setText(req.getText()).setTraceId(ctx.traceId()).build()))
         .build().start();
-    toClose.add(s);
+    toClose.register(s);
     return s;
   }
 

@@ -15,7 +15,6 @@ import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.service.MutableSource;
 import dev.skiff.service.TestStores;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Map;
 import java.util.UUID;
 import org.junit.jupiter.api.AfterEach;
@@ -31,14 +30,6 @@ class CassandraClientTest {
   private final HealthCheckRegistry health = new HealthCheckRegistry();
   private CassandraClient cleanup;
 
-  static Map<String, String> settings(String hosts) {
-    Map<String, String> m = new HashMap<>();
-    m.put("cassandra.hosts", hosts);
-    m.put("cassandra.consistency", "ONE");
-    m.put("cassandra.driver.advanced.metadata.schema.debouncer.window", "0");
-    return m;
-  }
-
   private CassandraClient client(Map<String, String> values) {
     CassandraClient c = CassandraClient.builder().config(Config.of(values)).metrics(metrics).healthChecks(health).build().start();
     cleanup = c;
@@ -48,7 +39,8 @@ class CassandraClientTest {
   @AfterEach
   void dropKeyspace() {
     if (cleanup != null) {
-      try (CassandraClient c = CassandraClient.builder().name("cleanup").config(Config.of(settings(TestStores.cassandraHosts()))).build().start()) {
+      try (CassandraClient c = CassandraClient.builder().name("cleanup").config(Config.of(TestStores.cassandraSettings(TestStores.cassandraHosts())))
+          .build().start()) {
         TestStores.dropKeyspace(c, keyspace);
       }
       cleanup.close();
@@ -57,7 +49,7 @@ class CassandraClientTest {
 
   @Test
   void migrationsCreateTheKeyspaceApplyEachVersionOnceAndRecordIt() {
-    try (CassandraClient c = client(settings(TestStores.cassandraHosts()))) {
+    try (CassandraClient c = client(TestStores.cassandraSettings(TestStores.cassandraHosts()))) {
       MigrationReport first = c.migrate(keyspace, "cassandra/shop");
       assertThat(first.applied()).containsExactly("V1__create_orders.cql", "V2__add_status.cql");
       MigrationReport second = c.migrate(keyspace, "cassandra/shop");
@@ -76,7 +68,7 @@ class CassandraClientTest {
 
   @Test
   void queriesArePreparedOnceTimedAndUseTheirConsistency() {
-    try (CassandraClient c = client(settings(TestStores.cassandraHosts()))) {
+    try (CassandraClient c = client(TestStores.cassandraSettings(TestStores.cassandraHosts()))) {
       c.migrate(keyspace, "cassandra/shop");
       CassandraSession s = c.session(keyspace);
       UUID id = UUID.randomUUID();
@@ -106,7 +98,7 @@ class CassandraClientTest {
 
   @Test
   void theConfiguredConsistencyAndTimeoutApplyLiveToTheNextQuery() {
-    Map<String, String> initial = settings(TestStores.cassandraHosts());
+    Map<String, String> initial = TestStores.cassandraSettings(TestStores.cassandraHosts());
     try (MutableSource source = new MutableSource(initial);
         LayeredConfig config = LayeredConfig.builder().environment(Map.of()).source(source).build();
         CassandraClient c = CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).build().start()) {
@@ -134,7 +126,7 @@ class CassandraClientTest {
     assertThatThrownBy(() -> CassandraClient.builder().config(Config.of(Map.of("cassandra.hosts", "no-such-host.invalid"))).build())
         .hasMessageContaining("unknown host 'no-such-host.invalid'");
     int nothing = TestStores.freePort();
-    Map<String, String> unreachable = settings("127.0.0.1:" + nothing);
+    Map<String, String> unreachable = TestStores.cassandraSettings("127.0.0.1:" + nothing);
     unreachable.put("cassandra.connect-timeout", "1s");
     // nothing answers: the client starts anyway (CassandraRecoveryTest), and its queries fail at once, saying where it looked
     try (CassandraClient down = CassandraClient.builder().config(Config.of(unreachable)).build().start()) {
@@ -144,7 +136,7 @@ class CassandraClientTest {
           .hasMessageContaining("cassandra.hosts");
     }
 
-    try (CassandraClient c = client(settings(TestStores.cassandraHosts()))) {
+    try (CassandraClient c = client(TestStores.cassandraSettings(TestStores.cassandraHosts()))) {
       c.migrate(keyspace, "cassandra/shop");
       assertThatThrownBy(() -> c.session(keyspace).execute(Query.of("broken", "SELEKT * FROM orders")))
           .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.INTERNAL))

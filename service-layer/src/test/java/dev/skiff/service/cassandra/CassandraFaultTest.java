@@ -38,7 +38,7 @@ class CassandraFaultTest {
     HealthCheckRegistry health = new HealthCheckRegistry();
     String keyspace = "skiff_fault_" + UUID.randomUUID().toString().replace("-", "").substring(0, 12);
     try (CassandraProcess own = new CassandraProcess(dir.resolve("node"));
-        MutableSource source = new MutableSource(withLongRequestTimeout(CassandraClientTest.settings(own.address())));
+        MutableSource source = new MutableSource(withLongRequestTimeout(TestStores.cassandraSettings(own.address())));
         LayeredConfig config = LayeredConfig.builder().environment(Map.of()).source(source).build();
         CassandraClient c = CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).build().start()) {
       c.migrate(keyspace, "cassandra/shop");

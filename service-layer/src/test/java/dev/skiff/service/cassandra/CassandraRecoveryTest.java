@@ -79,7 +79,7 @@ class CassandraRecoveryTest {
   }
 
   private static Map<String, String> settings(String hosts) {
-    Map<String, String> m = CassandraClientTest.settings(hosts);
+    Map<String, String> m = TestStores.cassandraSettings(hosts);
     // a query that waited for its timeout would show as TIMEOUT: UNAVAILABLE proves it failed at once
     m.put("cassandra.request-timeout", "60s");
     return m;

@@ -10,6 +10,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.health.Priority;
+import dev.skiff.service.TestStores;
 import dev.skiff.service.health.PlatformHealth;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -72,7 +73,7 @@ class CassandraRingTest {
    */
   private Figures stopANodeUnderLoad(int nodes, DefaultConsistencyLevel consistency) throws Exception {
     try (CassandraRing ring = new CassandraRing(dir, nodes)) {
-      Map<String, String> m = new TreeMap<>(CassandraClientTest.settings(ring.hosts()));
+      Map<String, String> m = new TreeMap<>(TestStores.cassandraSettings(ring.hosts()));
       m.put("cassandra.replication-factor", Integer.toString(nodes));
       m.put("cassandra.consistency", consistency.name());
       m.put("cassandra.request-timeout", "2s");

@@ -135,6 +135,23 @@ class ZooKeeperEnsembleTest {
     return new Watch(samples, both, aGaveUp, -1, null);
   }
 
+  /** A and B in the election of "job": A leads, then B waits to lead; their listeners are heard by {@code seen}. */
+  private record Election(LeaderElection a, LeaderElection b, Transitions seen) {
+    /** @return the election, once A leads (within 10 s) and B has joined it */
+    static Election aLeadingThenB(ZooKeeperClient aClient, ZooKeeperClient bClient) {
+      Transitions seen = new Transitions();
+      LeaderElection a = aClient.leaderElection("job", "A", seen.of("A")).start();
+      assertThat(a.awaitLeadership(Duration.ofSeconds(10))).isTrue();
+      return new Election(a, bClient.leaderElection("job", "B", seen.of("B")).start(), seen);
+    }
+
+    /** Asserts that A and B never led together, as sampled in {@code w} or as their listeners heard it. */
+    void assertNeverTwoLeaders(Watch w) {
+      assertThat(w.both()).as("never two leaders").isZero();
+      assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
+    }
+  }
+
   /** Each participant's leadership changes as its listener hears them, in order: never two leaders. */
   private static final class Transitions {
     private final List<String> leaders = new ArrayList<>();
@@ -166,23 +183,19 @@ class ZooKeeperEnsembleTest {
     try (LayeredConfig config = config("ensemble-election", ensemble.hosts());
         ZooKeeperClient a = client("a", config);
         ZooKeeperClient b = client("b", config)) {
-      Transitions seen = new Transitions();
-      LeaderElection aLeads = a.leaderElection("job", "A", seen.of("A")).start();
-      assertThat(aLeads.awaitLeadership(Duration.ofSeconds(10))).isTrue();
-      LeaderElection bLeads = b.leaderElection("job", "B", seen.of("B")).start();
+      Election election = Election.aLeadingThenB(a, b);
       int member = memberOf(a);
       String before = ensemble.status();
       long killedAt = System.nanoTime();
       ensemble.kill(member);
       try {
-        Watch w = watch(aLeads, bLeads, killedAt, false);
+        Watch w = watch(election.a(), election.b(), killedAt, false);
         System.out.printf("[zk-ensemble] killed member %d, A's (ensemble before:%n%s); A's client on all members: A gave up leading after %d ms "
                 + "(-1: never); leader %s, confirmed by ZooKeeper, %d ms after the kill (session timeout %d ms); samples %d, both leading %d; "
                 + "A now on member %s%n",
             member, before.strip(), w.aGaveUpMs(), w.leader(), w.leaderMs(), SESSION.toMillis(), w.samples(), w.both(),
             a.isConnected() ? memberOf(a) : "none");
-        assertThat(w.both()).as("never two leaders").isZero();
-        assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
+        election.assertNeverTwoLeaders(w);
         assertThat(w.leaderMs()).as("one leader, confirmed by ZooKeeper, within the session timeout").isBetween(0L, SESSION.toMillis());
       } finally {
         ensemble.start(member);
@@ -199,20 +212,16 @@ class ZooKeeperEnsembleTest {
         LayeredConfig all = config("ensemble-moves", ensemble.hosts());
         ZooKeeperClient a = client("a", pinned);
         ZooKeeperClient b = client("b", all)) {
-      Transitions seen = new Transitions();
-      LeaderElection aLeads = a.leaderElection("job", "A", seen.of("A")).start();
-      assertThat(aLeads.awaitLeadership(Duration.ofSeconds(10))).isTrue();
-      LeaderElection bLeads = b.leaderElection("job", "B", seen.of("B")).start();
+      Election election = Election.aLeadingThenB(a, b);
       String before = ensemble.status();
       long killedAt = System.nanoTime();
       ensemble.kill(member);
       try {
-        Watch w = watch(aLeads, bLeads, killedAt, true);
+        Watch w = watch(election.a(), election.b(), killedAt, true);
         System.out.printf("[zk-ensemble] killed member %d, the only one A's client knows (ensemble before:%n%s); A gave up leading after %d ms; "
                 + "leader %s, confirmed by ZooKeeper, %d ms after the kill (session timeout %d ms); samples %d, both leading %d%n",
             member, before.strip(), w.aGaveUpMs(), w.leader(), w.leaderMs(), SESSION.toMillis(), w.samples(), w.both());
-        assertThat(w.both()).as("never two leaders").isZero();
-        assertThat(seen.overlaps()).as("never two leaders, as the listeners heard it").isZero();
+        election.assertNeverTwoLeaders(w);
         assertThat(w.leader()).isEqualTo("B");
         assertThat(w.aGaveUpMs()).as("A stops leading (on its connection's suspension) before B leads").isBetween(0L, w.leaderMs());
         // the ensemble expires A's session on a tick after the timeout (500 ms ticks), then tells B; measured

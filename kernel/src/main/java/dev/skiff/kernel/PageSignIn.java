@@ -4,45 +4,28 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.security.LoginTokenVerifier;
-import dev.skiff.proto.v1.KeysRequest;
-import dev.skiff.proto.v1.KeysResponse;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.LogoutRequest;
 import dev.skiff.proto.v1.LogoutResponse;
-import dev.skiff.proto.v1.RevocationsRequest;
-import dev.skiff.proto.v1.RevocationsResponse;
 import dev.skiff.proto.v1.Session;
 import java.time.Duration;
-import java.util.concurrent.CompletableFuture;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * The login service as the kernel's pages use it, through the kernel's own client: the keys and ended
- * sessions its {@link LoginTokenVerifier} checks tokens with, and sign-in and sign-out at {@code /signin}.
+ * Sign-in and sign-out at the kernel's {@code /signin} and {@code /signout} pages: calls to the login
+ * service through the kernel's own client. (The keys and ended sessions the pages' verifier checks tokens
+ * with come from the platform's {@link dev.skiff.platform.server.LoginServiceSource}, as a server's do.)
  */
-final class LoginSource implements LoginTokenVerifier.Source, WebServer.SignIn {
-  private static final Logger log = LoggerFactory.getLogger(LoginSource.class);
-  private static final CallOptions READ = CallOptions.timeout(Duration.ofSeconds(5)).withIdempotent(true);
+final class PageSignIn implements WebServer.SignIn {
+  private static final Logger log = LoggerFactory.getLogger(PageSignIn.class);
   private static final CallOptions CHANGE = CallOptions.timeout(Duration.ofSeconds(5));
 
   private final Client client;
 
   /** @param client the kernel's client (not owned) */
-  LoginSource(Client client) {
+  PageSignIn(Client client) {
     this.client = client;
-  }
-
-  @Override
-  public CompletableFuture<String> keys() {
-    return client.callAsync(LoginTokenVerifier.SERVICE, "keys", KeysRequest.getDefaultInstance(), KeysResponse.class, READ)
-        .thenApply(KeysResponse::getJwksJson);
-  }
-
-  @Override
-  public CompletableFuture<RevocationsResponse> revocations(long sinceMillis) {
-    return client.callAsync(LoginTokenVerifier.SERVICE, "revocations", RevocationsRequest.newBuilder().setSinceMs(sinceMillis).build(),
-        RevocationsResponse.class, READ);
   }
 
   @Override
