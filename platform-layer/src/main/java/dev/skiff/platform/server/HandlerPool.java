@@ -48,8 +48,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Replies leave together.</b> When a thread takes a quick request and finds more waiting, it runs
  * them as a batch (up to {@link #MAX_BATCH}, quick ones only) with the transport holding back the writes
  * of their replies until the batch ends ({@link Transport.ServerBinding#holdingWrites}): one system call
- * and one segment for the broker where each reply was a write of its own (about 5 µs of JVM and 5 µs of broker CPU per call at
- * 64 in flight; docs/performance.md). A request that may block never runs in a batch. If a quick handler
+ * and one segment for the broker where each reply was a write of its own (about 5 µs of JVM and 5 µs
+ * of broker CPU per call at 64 in flight; docs/performance.md). A request that may block never runs in
+ * a batch. If a quick handler
  * blocks in one anyway, the watchdog's next pass (at most {@link #WATCHDOG_PERIOD_MILLIS} after
  * {@link #STALE_NANOS}) sends the replies held before it ({@link Transport.ServerBinding#flushHeldWrites}).
  *

@@ -95,6 +95,22 @@ class HandlerPoolTest {
     return p;
   }
 
+  /**
+   * Starts four requests that run until the returned latch is released, on the test pool's four threads.
+   *
+   * @param mayBlock the pace of an endpoint that may block (each request gets a thread of its own)
+   * @return what releases them
+   */
+  private CountDownLatch occupyAllFourThreads(HandlerPool.Pace mayBlock) throws InterruptedException {
+    CountDownLatch hold = new CountDownLatch(1);
+    CountDownLatch busy = new CountDownLatch(4);
+    for (int i = 0; i < 4; i++) {
+      pool.submit(blockingUntil(busy, hold), mayBlock);
+    }
+    assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    return hold;
+  }
+
   /** Lets more than {@link HandlerPool#STALE_NANOS} pass: the rule under test is about elapsed time. */
   private static void pastStale() throws InterruptedException {
     long until = System.nanoTime() + 3 * HandlerPool.STALE_NANOS;
@@ -291,12 +307,7 @@ class HandlerPoolTest {
     HandlerPool.Pace quick = quickPace();
     HandlerPool.Pace mayBlock = new HandlerPool.Pace();
     // all four threads busy: what arrives meanwhile waits in the queue
-    CountDownLatch hold = new CountDownLatch(1);
-    CountDownLatch busy = new CountDownLatch(4);
-    for (int i = 0; i < 4; i++) {
-      pool.submit(blockingUntil(busy, hold), mayBlock);
-    }
-    assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    CountDownLatch hold = occupyAllFourThreads(mayBlock);
     AtomicInteger quickRan = new AtomicInteger();
     AtomicInteger mayBlockHeld = new AtomicInteger();
     for (int i = 0; i < 20; i++) {
@@ -354,12 +365,7 @@ class HandlerPoolTest {
   @Test
   void waitingRequestsAreHandedBackAtShutdownAndNoneIsLostAfterIt() throws Exception {
     HandlerPool.Pace mayBlock = new HandlerPool.Pace();
-    CountDownLatch hold = new CountDownLatch(1);
-    CountDownLatch busy = new CountDownLatch(4);
-    for (int i = 0; i < 4; i++) {
-      pool.submit(blockingUntil(busy, hold), mayBlock);
-    }
-    assertThat(busy.await(10, TimeUnit.SECONDS)).isTrue();
+    CountDownLatch hold = occupyAllFourThreads(mayBlock);
     AtomicInteger ran = new AtomicInteger();
     Job a = job(ran::incrementAndGet);
     Job b = job(ran::incrementAndGet);
