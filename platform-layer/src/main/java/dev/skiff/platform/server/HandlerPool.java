@@ -50,9 +50,9 @@ import org.slf4j.LoggerFactory;
  * of their replies until the batch ends ({@link Transport.ServerBinding#holdingWrites}): one system call
  * and one segment for the broker where each reply was a write of its own (about 5 µs of JVM and 5 µs
  * of broker CPU per call at 64 in flight; docs/performance.md). A request that may block never runs in
- * a batch. If a quick handler
- * blocks in one anyway, the watchdog's next pass (at most {@link #WATCHDOG_PERIOD_MILLIS} after
- * {@link #STALE_NANOS}) sends the replies held before it ({@link Transport.ServerBinding#flushHeldWrites}).
+ * a batch. If a quick handler blocks in one anyway, the watchdog's next pass (every
+ * {@link #WATCHDOG_PERIOD_MILLIS} while requests are in flight, and a batch is one) sends the replies
+ * held before it ({@link Transport.ServerBinding#flushHeldWrites}).
  *
  * <p><b>The watchdog.</b> One periodic sweep over the requests in flight, rather than a timer per
  * request, so that no thread is woken per request; and none while the server is idle, so that an idle
@@ -314,15 +314,15 @@ final class HandlerPool<T extends HandlerPool.Task> {
    * and overruns every request in flight past its deadline plus the grace.
    */
   private void sweep() {
-    boolean stale = stale();
-    if (stale && queued.get() > 0) {
+    if (queued.get() > 0 && stale()) {
       fill();
     }
     Transport.ServerBinding w = writes;
     long inline = inlineSince;
-    if (w != null && ((stale && batches.get() > 0) || (inline != 0 && System.nanoTime() - inline > STALE_NANOS))) {
-      // a quick handler blocked in a batch, or one said never to block did: the replies made before it
-      // leave now, not when it ends
+    if (w != null && (batches.get() > 0 || (inline != 0 && System.nanoTime() - inline > STALE_NANOS))) {
+      // a batch is running (its current handler may have blocked: the other threads starting requests
+      // say nothing of it), or a handler said never to block has run for a while: the replies made
+      // before it leave now, not when it ends; with nothing held, this writes nothing
       w.flushHeldWrites();
     }
     long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
