@@ -25,8 +25,8 @@ final class GatewayCommand extends BrokerCommand {
   @Override
   public Integer call() throws InterruptedException {
     PrintWriter out = out();
-    GatewayOptions options = given(() -> port == null ? GatewayOptions.fromEnvironment(env())
-        : GatewayOptions.fromEnvironment(env()).withPort(port));
+    GatewayOptions fromEnv = given(() -> GatewayOptions.fromEnvironment(env()));
+    GatewayOptions options = port == null ? fromEnv : given(() -> fromEnv.withPort(port));
     ServiceIdentities identities = given(() -> ServiceIdentities.fromEnvironment(env()));
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
