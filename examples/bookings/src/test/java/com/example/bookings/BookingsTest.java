@@ -77,6 +77,9 @@ class BookingsTest {
     return Map.of(
         "cassandra.keyspace", KEYSPACE,
         "cassandra.driver.advanced.metadata.schema.debouncer.window", "0",
+        // sessions close at once, not after the driver's 2 s netty quiet period each (service-layer's TestStores)
+        "cassandra.driver.advanced.netty.io-group.shutdown.quiet-period", "0",
+        "cassandra.driver.advanced.netty.admin-group.shutdown.quiet-period", "0",
         "zookeeper.namespace", "skiff-test/" + KEYSPACE,
         "bookings.summary-interval", "200ms");
   }
