@@ -126,10 +126,9 @@ public final class TestStores {
    * @param hosts the contact points, host:port separated by commas
    * @return the settings of a test's client of Cassandra there (a map to add to): consistency ONE (a
    *     single node), schema changes seen at once, and sessions that close at once: the driver's default
-   *     is to keep each session's netty event loops for a 2 s quiet period at close, and a client closes
-   *     its sessions one after another, so a test paid 2 s per session at every close (CassandraRecoveryTest's
-   *     client took 6 s to close; TestKeyspace pays it after every test); nothing is sent during close, so the
-   *     quiet period guards nothing a test looks at
+   *     is to keep each session's netty event loops for a 2 s quiet period at close, which a test would pay
+   *     at every client it closes (TestKeyspace closes one after every test); nothing is sent during close,
+   *     so the quiet period guards nothing a test looks at
    */
   public static Map<String, String> cassandraSettings(String hosts) {
     Map<String, String> m = new HashMap<>();

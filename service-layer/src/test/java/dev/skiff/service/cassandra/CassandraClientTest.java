@@ -70,7 +70,7 @@ class CassandraClientTest {
   void closingClosesEverySessionAtOnce() {
     // the driver keeps a session's event loops for a quiet period as it closes (2 s by default, kept
     // here): closed one after another, the three sessions below took three quiet periods
-    Map<String, String> settings = new java.util.HashMap<>(TestStores.cassandraSettings(TestStores.cassandraHosts()));
+    Map<String, String> settings = TestStores.cassandraSettings(TestStores.cassandraHosts());
     settings.keySet().removeIf(k -> k.contains("quiet-period"));
     CassandraClient c = client(settings);
     c.session("system").driver().execute("SELECT release_version FROM local");
