@@ -11,6 +11,17 @@ public enum RpcProgress {
    * anything was written): sending it again cannot run it twice, whatever the endpoint.
    */
   NOT_SENT,
+  /**
+   * The request left this process but certainly reached no server: the broker (or the in-process
+   * transport) had no queue for its target and said so (a NOT_FOUND "not running"). Sending it again
+   * cannot run it twice, whatever the endpoint.
+   */
+  NOT_RECEIVED,
   /** The request left this process, or may have: it may have run. Only an idempotent endpoint may get it again. */
-  SENT
+  SENT;
+
+  /** @return whether no server can have run the request, so that sending it again is safe for any endpoint */
+  public boolean reachedNoServer() {
+    return this != SENT;
+  }
 }

@@ -10,6 +10,7 @@ import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
+import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.time.Duration;
@@ -157,6 +158,73 @@ class BrokerOutageTest {
     }
     assertThat(client.metrics().counter("skiff.client.circuit-open").getCount()).as("the breaker never opened").isZero();
     assertThat(server.isClosed()).isFalse();
+  }
+
+  /**
+   * A call held back through an outage whose service is not back when this client's connection is (an
+   * instance's connection recovers on its own schedule, and binds its queue after that) is sent again
+   * until the service is, within its deadline, instead of failing NOT_FOUND: the broker routed it to no
+   * queue, so no instance ran it, and it spends no retry. A service that stays away still fails NOT_FOUND
+   * (at the deadline in those first seconds; at once, as ever, after them: {@link RpcContract}).
+   */
+  @Test
+  void aCallHeldBackThroughAnOutageWaitsForItsServiceToBeBackTooNotOnlyTheBroker() throws Exception {
+    String late = service + ".late";
+    CountDownLatch recovered = new CountDownLatch(1);
+    Transport.Subscription watch = clientTransport.watchConnection(new Transport.ConnectionListener() {
+      @Override
+      public void lost() {}
+
+      @Override
+      public void recovered() {
+        recovered.countDown();
+      }
+    });
+    assertThat(echo("warm", Duration.ofSeconds(5))).isEqualTo("warm"); // this client's channel is open
+    long retriesBefore = client.metrics().counter("skiff.client.retries").getCount();
+    broker.stopApp();
+    CompletableFuture<EchoResponse> heldBack =
+        client.callAsync(late, "echo", text("late"), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(60)).withIdempotent(false));
+    // a client whose very first call comes during the outage (no channel yet) holds it back too
+    Client newcomer = Client.builder().transport(clientTransport).build();
+    CompletableFuture<EchoResponse> firstCall =
+        newcomer.callAsync(late, "echo", text("first"), EchoResponse.class,
+            CallOptions.timeout(Duration.ofSeconds(60)).withIdempotent(false));
+    broker.startApp();
+    assertThat(recovered.await(30, TimeUnit.SECONDS)).as("the client's connection recovered").isTrue();
+    watch.close();
+
+    // this client is back, the service not yet: the call is not failed NOT_FOUND, it waits
+    Thread.sleep(1500); // the service's lag behind the client: a scenario, not a synchronisation
+    assertThat(heldBack).as("held back while its service is not back").isNotDone();
+    assertThat(firstCall).as("a new client's first call, held back while its service is not back").isNotDone();
+    // nor does a call to a service that never comes wait past its deadline: it ends NOT_FOUND then
+    long t0 = System.nanoTime();
+    assertThatThrownBy(() -> client.call(service + ".never", "echo", text("x"), EchoResponse.class,
+            CallOptions.timeout(Duration.ofMillis(1500))))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
+          assertThat(e.progress()).isEqualTo(RpcProgress.NOT_RECEIVED);
+        });
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(4));
+
+    // the service's instance comes back (a new one, on a connection of its own): the held-back call is served
+    try (AmqpTransport lateTransport = AmqpTransport.connect(broker.uri());
+        Server lateServer = Server.builder(late)
+            .transport(lateTransport)
+            .endpoint(Endpoint.of("echo", EchoRequest.class, EchoResponse.class,
+                (req, ctx) -> EchoResponse.newBuilder().setText(req.getText()).build()))
+            .build()
+            .start()) {
+      assertThat(heldBack.get(20, TimeUnit.SECONDS).getText()).isEqualTo("late");
+      assertThat(firstCall.get(20, TimeUnit.SECONDS).getText()).isEqualTo("first");
+      assertThat(lateServer.isClosed()).isFalse();
+    } finally {
+      newcomer.close();
+    }
+    assertThat(client.metrics().counter("skiff.client.resent-after-recovery").getCount()).isPositive();
+    assertThat(client.metrics().counter("skiff.client.retries").getCount()).as("no retry spent").isEqualTo(retriesBefore);
   }
 
   private static EchoRequest text(String t) {

@@ -416,6 +416,7 @@ abstract class RpcContract {
             e -> {
               assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
               assertThat(e.description()).contains("'nope'").contains("echo");
+              assertThat(e.progress()).as("an instance received it and answered").isEqualTo(RpcProgress.SENT);
             });
   }
 
@@ -429,6 +430,8 @@ abstract class RpcContract {
             e -> {
               assertThat(e.code()).isEqualTo(ErrorCode.NOT_FOUND);
               assertThat(e.description()).contains("test.nobody.here");
+              // no server received it: sending it again could not run it twice
+              assertThat(e.progress()).isEqualTo(RpcProgress.NOT_RECEIVED);
             });
   }
 

@@ -42,7 +42,8 @@ final class Breakers {
     FAILING,
     /**
      * Nothing about the service: an instance went away with the request (UNKNOWN_OUTCOME), the request
-     * never left this process, the broker connection was lost, or the breaker itself refused.
+     * reached no server ({@link RpcProgress#reachedNoServer()}: it never left this process, or the broker
+     * routed it to no queue), the broker connection was lost, or the breaker itself refused.
      */
     NONE
   }
@@ -55,7 +56,7 @@ final class Breakers {
     if (error == null) {
       return Evidence.SERVED;
     }
-    if (error.progress() == RpcProgress.NOT_SENT) {
+    if (error.progress().reachedNoServer()) {
       return Evidence.NONE;
     }
     return switch (error.code()) {

@@ -91,6 +91,17 @@ final class CallEngine {
       String key,
       String userToken) {}
 
+  /**
+   * How long after the broker connection's recovery a request the broker routed to no queue is sent
+   * again rather than failed NOT_FOUND: the services' own connections recover on their own schedule
+   * (amqp-client tries every second) and bind their queues again after that, so for a moment after this
+   * client's recovery a running service can look absent (docs/reliability.md, "Broker restarts").
+   */
+  static final Duration SETTLE_AFTER_RECOVERY = Duration.ofSeconds(10);
+  /** The pause before such a request is sent again. */
+  static final long UNROUTED_RESEND_PAUSE_MILLIS = 200;
+  private static final long SETTLE_NANOS = SETTLE_AFTER_RECOVERY.toNanos();
+
   final Config config;
   private final Breakers breakers;
   private final Retries retries;
@@ -103,6 +114,10 @@ final class CallEngine {
   private final Counter retried;
   private final Counter circuitOpen;
   private final Counter waitedForTransport;
+  private final Counter resentUnrouted;
+  /** When the broker connection last came back ({@link System#nanoTime()}); long ago at first. */
+  private volatile long recoveredAtNanos = System.nanoTime() - SETTLE_NANOS - 1;
+  private Transport.Subscription recoveries;
   private final AtomicBoolean closed = new AtomicBoolean();
   private final Object channelLock = new Object();
   private volatile Transport.ClientChannel channel;
@@ -117,6 +132,7 @@ final class CallEngine {
     this.retried = metrics.counter("skiff.client.retries");
     this.circuitOpen = metrics.counter("skiff.client.circuit-open");
     this.waitedForTransport = metrics.counter("skiff.client.waited-for-transport");
+    this.resentUnrouted = metrics.counter("skiff.client.resent-after-recovery");
     this.tokens = new TokenReferences(TokenReferences.MAX_TOKENS, metrics);
     metrics.gauge("skiff.client.open-circuits", () -> () -> breakers == null ? 0 : breakers.open());
   }
@@ -155,6 +171,17 @@ final class CallEngine {
                 }
               });
           channel = c;
+          recoveries = config.transport().watchConnection(new Transport.ConnectionListener() {
+            @Override
+            public void lost() {
+              // nothing until it is back
+            }
+
+            @Override
+            public void recovered() {
+              recoveredAtNanos = System.nanoTime();
+            }
+          });
         }
       }
     }
@@ -312,6 +339,15 @@ final class CallEngine {
         later(() -> attempt(call, attempt, tokenInFull, result), 0, result, e);
         return;
       }
+      if (unroutedJustAfterRecovery(e) && !closed.get()
+          && config.clock().millis() + UNROUTED_RESEND_PAUSE_MILLIS + Retries.MIN_ATTEMPT_MILLIS < call.deadline()) {
+        // no queue took it, so no instance ran it: the service's own recovery may not have bound its
+        // queue yet; the same attempt goes again shortly, spending no retry
+        resentUnrouted.inc();
+        log.debug("{} request {}: not routed just after the broker connection's recovery; sending it again", call.key(), call.requestId());
+        later(() -> attempt(call, attempt, tokenInFull, result), UNROUTED_RESEND_PAUSE_MILLIS, result, e);
+        return;
+      }
       long delay = closed.get() || Retries.relayed(e, call.service(), call.endpoint()) ? -1
           : retries.delayMillis(attempt, e, idempotency.idempotent(call.key(), call.options().idempotent()), config.clock().millis(), call.deadline());
       observe(call, attempt, spanId, sentMicros, nanos, e.code(), delay >= 0, e.instance(), "");
@@ -325,6 +361,15 @@ final class CallEngine {
     });
   }
 
+  /**
+   * @return whether an attempt failed because the broker routed it to no queue, within
+   *     {@link #SETTLE_AFTER_RECOVERY} of the broker connection's recovery
+   */
+  private boolean unroutedJustAfterRecovery(SkiffException e) {
+    return e.code() == ErrorCode.NOT_FOUND && e.progress() == RpcProgress.NOT_RECEIVED
+        && System.nanoTime() - recoveredAtNanos < SETTLE_NANOS;
+  }
+
   /** Runs a step of a call on the client's timer, or fails the call with its last error if closing. */
   private void later(Runnable step, long delayMillis, CompletableFuture<?> result, SkiffException last) {
     try {
@@ -336,8 +381,13 @@ final class CallEngine {
 
   /** @return whether the channel can send now (its connection is not being recovered) */
   private boolean sendable() {
+    return readiness().isDone();
+  }
+
+  /** @return when the channel can send, or, before it is opened, when the transport can open it */
+  private CompletableFuture<Void> readiness() {
     Transport.ClientChannel c = channel;
-    return c == null || c.whenReady().isDone();
+    return c == null ? config.transport().whenReady() : c.whenReady();
   }
 
   /**
@@ -349,7 +399,10 @@ final class CallEngine {
   private CompletableFuture<Void> whenSendable(Call<?> call) {
     CompletableFuture<Void> ready;
     try {
-      ready = channel().whenReady();
+      ready = readiness();
+      if (ready.isDone()) {
+        ready = channel().whenReady(); // opens the channel at the first call
+      }
     } catch (RuntimeException e) {
       pending.release();
       return CompletableFuture.failedFuture(e);
@@ -377,6 +430,8 @@ final class CallEngine {
       // the call goes on on the client's own thread, never on the transport's recovery thread
       ready.thenRunAsync(
           () -> {
+            // the connection is back (its watcher may hear of it a moment later)
+            recoveredAtNanos = System.nanoTime();
             expiry.cancel(false);
             sendable.complete(null);
           },
@@ -467,6 +522,9 @@ final class CallEngine {
     pending.failAll(new SkiffException(ErrorCode.UNAVAILABLE, "the client was closed before the reply came"));
     timer.shutdownNow();
     synchronized (channelLock) {
+      if (recoveries != null) {
+        recoveries.close();
+      }
       if (channel != null) {
         channel.close();
       }

@@ -9,8 +9,8 @@ import java.util.function.DoubleSupplier;
 /**
  * Decides whether a failed attempt is tried again, and after how long (docs/reliability.md): only an
  * error that is transient (UNAVAILABLE, CAPACITY, a TIMEOUT of one attempt shorter than the call,
- * UNKNOWN_OUTCOME), only for an idempotent endpoint or a request that certainly never left
- * ({@link RpcProgress#NOT_SENT}), only within the policy's attempts, and only if the next attempt can
+ * UNKNOWN_OUTCOME), only for an idempotent endpoint or a request that certainly reached no server
+ * ({@link RpcProgress#reachedNoServer()}), only within the policy's attempts, and only if the next attempt can
  * start at least {@link #MIN_ATTEMPT_MILLIS} before the call's deadline. The delay is the policy's
  * backoff for the attempt, times a random factor from 0.5 to 1.5 (jitter, so that callers failed by the
  * same outage do not come back at the same moment). Pure logic; thread-safe.
@@ -61,8 +61,8 @@ final class Retries {
     }
     ErrorCode code = error.code();
     boolean transientError = code.isRetryable() || code == ErrorCode.UNKNOWN_OUTCOME;
-    // a request that never left this process may be sent again whatever its endpoint does
-    boolean unsent = error.progress() == RpcProgress.NOT_SENT;
+    // a request that no server can have run may be sent again whatever its endpoint does
+    boolean unsent = error.progress().reachedNoServer();
     if (!transientError || code == ErrorCode.CIRCUIT_OPEN || !(unsent || idempotent)) {
       return -1;
     }

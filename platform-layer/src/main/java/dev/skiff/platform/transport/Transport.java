@@ -137,6 +137,18 @@ public interface Transport extends AutoCloseable {
     return () -> {};
   }
 
+  /**
+   * When a client channel can be opened and can send: at once normally; while the transport recovers
+   * its broker connection, when the recovery has ended. A client whose first call comes during a broker
+   * restart waits on it, within the call's deadline, before it opens its channel
+   * ({@link ClientChannel#whenReady()} is the same for a channel already open).
+   *
+   * @return a stage that completes when channels may be opened again; never fails
+   */
+  default java.util.concurrent.CompletableFuture<Void> whenReady() {
+    return java.util.concurrent.CompletableFuture.completedFuture(null);
+  }
+
   /** Hears of the loss and recovery of the connection events travel on ({@link #watchConnection}). */
   interface ConnectionListener {
     /** The connection is lost: events may be missed until {@link #recovered()}. */

@@ -44,6 +44,8 @@ class BreakersTest {
     for (ErrorCode c : new ErrorCode[] {ErrorCode.TIMEOUT, ErrorCode.UNAVAILABLE, ErrorCode.CAPACITY}) {
       assertThat(Breakers.evidence(local(c).withProgress(RpcProgress.NOT_SENT))).as(c.name() + " not sent").isEqualTo(Evidence.NONE);
     }
+    assertThat(Breakers.evidence(local(ErrorCode.NOT_FOUND).withProgress(RpcProgress.NOT_RECEIVED)))
+        .as("routed to no queue: no instance saw it").isEqualTo(Evidence.NONE);
   }
 
   @Test

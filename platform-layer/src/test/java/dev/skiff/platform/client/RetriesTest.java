@@ -57,6 +57,10 @@ class RetriesTest {
         .as("never sent: safe whatever the endpoint").isEqualTo(50);
     assertThat(r.delayMillis(1, new SkiffException(ErrorCode.CONFLICT, "x").withProgress(RpcProgress.NOT_SENT), false, NOW, FAR))
         .as("not sent, but not transient either").isEqualTo(-1);
+    assertThat(r.delayMillis(1, UNAVAILABLE.withProgress(RpcProgress.NOT_RECEIVED), false, NOW, FAR))
+        .as("routed to no queue: no server ran it, safe whatever the endpoint").isEqualTo(50);
+    assertThat(r.delayMillis(1, new SkiffException(ErrorCode.NOT_FOUND, "x").withProgress(RpcProgress.NOT_RECEIVED), true, NOW, FAR))
+        .as("a service not running is no transient error: not retried").isEqualTo(-1);
   }
 
   @Test

@@ -206,7 +206,9 @@ final class AmqpClientChannel implements Transport.ClientChannel {
   private static SkiffException unroutable(String routingKey) {
     return new SkiffException(
             ErrorCode.NOT_FOUND, AmqpNames.describeKey(routingKey) + " is not running (no queue is bound for it)")
-        .withContext("service", AmqpNames.serviceOfKey(routingKey));
+        .withContext("service", AmqpNames.serviceOfKey(routingKey))
+        // the broker's return: it routed the request to no queue, so no instance can have run it
+        .withProgress(RpcProgress.NOT_RECEIVED);
   }
 
   private void settle(long seq, boolean multiple, SkiffException error) {

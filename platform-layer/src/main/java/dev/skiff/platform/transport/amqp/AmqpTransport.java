@@ -4,6 +4,7 @@ import com.rabbitmq.client.AuthenticationFailureException;
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.RoutingTopology;
 import dev.skiff.platform.transport.Transport;
@@ -192,8 +193,15 @@ public final class AmqpTransport implements Transport {
     try {
       return new AmqpClientChannel(connections, replies);
     } catch (IOException | RuntimeException e) {
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open a client channel on " + describe() + ": " + e, e);
+      // nothing was sent on a channel that could not be opened
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot open a client channel on " + describe() + ": " + e, e)
+          .withProgress(RpcProgress.NOT_SENT);
     }
+  }
+
+  @Override
+  public java.util.concurrent.CompletableFuture<Void> whenReady() {
+    return connections.whenRecovered();
   }
 
   @Override

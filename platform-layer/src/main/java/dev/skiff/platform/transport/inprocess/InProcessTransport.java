@@ -2,6 +2,7 @@ package dev.skiff.platform.transport.inprocess;
 
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.RpcProgress;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.transport.ReplyMessage;
 import dev.skiff.platform.transport.RequestMessage;
@@ -304,7 +305,8 @@ public final class InProcessTransport implements Transport {
                     : "service " + r.service();
         return CompletableFuture.failedFuture(
             new SkiffException(ErrorCode.NOT_FOUND, what + " is not running (in-process transport)")
-                .withContext("service", r.service()));
+                .withContext("service", r.service())
+                .withProgress(RpcProgress.NOT_RECEIVED));
       }
       if (b.offer(r)) {
         deliver(b, r, false);
