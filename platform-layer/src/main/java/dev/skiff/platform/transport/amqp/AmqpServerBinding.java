@@ -67,6 +67,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final List<Source> sources = new CopyOnWriteArrayList<>();
   private final WriteCombiner out;
+  /** Settles the consume channel's deliveries, a run of them with one ack where it can. */
+  private final Acknowledger acks;
   private final Cork cork;
   /** Guards the consuming state: paused, stopped. */
   private final Object state = new Object();
@@ -88,7 +90,8 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     this.reply = reply;
     this.handler = handler;
     this.instanceQueue = instanceQueue;
-    this.out = new WriteCombiner(cork);
+    this.acks = new Acknowledger(consume);
+    this.out = new WriteCombiner(cork, acks::writeDue);
     this.cork = cork;
     this.clock = clock;
   }
@@ -310,6 +313,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
         @Override
         public void handleDelivery(String tag, Envelope env, AMQP.BasicProperties props, byte[] body) {
+          acks.delivered(env.getDeliveryTag());
           if (refusals) {
             refused(env, props, body);
             return;
@@ -328,7 +332,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
           } catch (RuntimeException e) {
             // not the request's fault alone: back to the queue, counted as a delivery that ended unsettled
             log.error("{}: a request from {} could not be taken: {}", service, queue, e.toString());
-            Channels.quietly("nack", () -> consume.basicNack(env.getDeliveryTag(), false, true));
+            nack(env.getDeliveryTag());
           }
         }
       };
@@ -341,7 +345,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
      */
     private void refused(Envelope env, AMQP.BasicProperties props, byte[] body) {
       if (!Headers.deadLetteredForLength(props)) {
-        out.submit("drop", () -> consume.basicAck(env.getDeliveryTag(), false));
+        out.submit("drop", () -> acks.ackLater(env.getDeliveryTag()));
         return;
       }
       try {
@@ -350,7 +354,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, 0, Headers.discardedBody(props), false, true));
       } catch (RuntimeException e) {
         log.warn("{}: a refused request could not be answered: {}", service, e.toString());
-        out.submit("drop", () -> consume.basicAck(env.getDeliveryTag(), false));
+        out.submit("drop", () -> acks.ackLater(env.getDeliveryTag()));
       }
     }
 
@@ -390,11 +394,22 @@ final class AmqpServerBinding implements Transport.ServerBinding {
         () -> {
           try {
             reply.basicPublish("", queue, false, Headers.countedProperties(props, clock.millis(), user, deliveries), body);
-            consume.basicAck(tag, false);
+            acks.ackLater(tag);
           } catch (IOException | RuntimeException e) {
-            Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+            nack(tag);
           }
         });
+  }
+
+  /** @return how the consume channel's deliveries were acknowledged (for tests and benchmarks) */
+  Acknowledger acknowledger() {
+    return acks;
+  }
+
+  /** Puts a delivery back into its queue with a nack, at once. */
+  private void nack(long tag) {
+    Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+    acks.settled(tag);
   }
 
   @Override
@@ -409,6 +424,12 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
   @Override
   public void flushHeldWrites() {
+    // a batch whose handler blocks holds its acks as well as its replies: both go now
+    try {
+      acks.writeDue();
+    } catch (IOException e) {
+      log.debug("writing due acks failed: {}", e.toString());
+    }
     cork.flushAll();
   }
 
@@ -543,7 +564,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
 
     @Override
     public void ack() {
-      out.submit("ack", () -> consume.basicAck(tag, false));
+      out.submit("ack", () -> acks.ackLater(tag));
     }
 
     @Override
@@ -555,7 +576,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             try {
               publishReply(r);
             } finally {
-              consume.basicAck(tag, false);
+              acks.ackLater(tag);
             }
           });
     }
@@ -579,7 +600,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             } finally {
               // published before the ack: if it cannot be, the request stays unsettled and comes back
               reply.basicPublish("", deadLetterQueue, false, Headers.deadLetterProperties(props, clock.millis(), user, why), request.body());
-              consume.basicAck(tag, false);
+              acks.ackLater(tag);
             }
           });
     }
@@ -588,7 +609,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     public void requeue() {
       if (discardedBodyBytes > 0) {
         // the body was never read here: only the broker still has it
-        Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+        nack(tag);
         return;
       }
       // A copy goes back to the queue as a fresh message (a nack would mark it redelivered, which
@@ -597,8 +618,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       try {
         reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), request.body());
         consume.basicAck(tag, false);
+        acks.settled(tag);
       } catch (IOException | RuntimeException e) {
-        Channels.quietly("requeue", () -> consume.basicNack(tag, false, true));
+        nack(tag);
       }
     }
 

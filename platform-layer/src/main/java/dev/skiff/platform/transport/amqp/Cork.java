@@ -40,6 +40,8 @@ final class Cork {
   /** A corked thread's held flush: the handler, once the thread has written something. */
   private static final class Held {
     Corked handler;
+    /** What to write before the held flush goes out ({@link #atEnd}); null until there is something. */
+    java.util.List<IoAction> atEnd;
   }
 
   /**
@@ -59,11 +61,53 @@ final class Cork {
     try {
       action.run();
     } finally {
-      held.remove();
-      if (h.handler != null) {
-        h.handler.flushHeld();
+      try {
+        if (h.atEnd != null) {
+          if (h.handler != null && h.handler.readBy(Thread.currentThread())) {
+            // the thread reading the socket holds its flush until it has read all that arrived: what
+            // these write waits for that too, with what the rest of the read adds
+            h.handler.atReadEnd(h.atEnd);
+          } else {
+            // still corked: what these write leaves in the same flush
+            for (int i = 0; i < h.atEnd.size(); i++) {
+              h.atEnd.get(i).run();
+            }
+          }
+        }
+      } finally {
+        held.remove();
+        if (h.handler != null) {
+          h.handler.flushHeld();
+        }
       }
     }
+  }
+
+  /**
+   * Has the current thread's outermost {@link #run} write something just before its held flush, once
+   * however often it is asked (the same action object); runs it now if the thread is not corked. On the
+   * thread that reads the connection, it is written before that thread's own held flush, at the end of
+   * what one read brought. What the acks due in a batch of replies use to leave as one command
+   * ({@link Acknowledger}).
+   *
+   * @param action what writes
+   * @throws IOException when run now and it fails
+   */
+  void atEnd(IoAction action) throws IOException {
+    Held h = held.get();
+    if (h == null) {
+      action.run();
+      return;
+    }
+    if (h.atEnd == null) {
+      h.atEnd = new java.util.ArrayList<>(2);
+    }
+    for (IoAction a : h.atEnd) {
+      if (a == action) {
+        return;
+      }
+    }
+    h.atEnd.add(action);
   }
 
   /**
@@ -110,6 +154,8 @@ final class Cork {
     /** Whether the reading thread holds a flush back (read and written by the reading thread only). */
     private boolean readerHolds;
     private int framesHeld;
+    /** What the reading thread writes before its held flush ({@link #atEnd}); read and written by it only. */
+    private final java.util.List<IoAction> readerAtEnd = new java.util.ArrayList<>(2);
 
     Corked(FrameHandler inner) {
       super(inner);
@@ -160,9 +206,30 @@ final class Cork {
       }
     }
 
-    /** Flushes now, whatever the thread. */
+    /** @return whether a thread is this connection's reading thread, holding its flushes until a read ends */
+    boolean readBy(Thread t) {
+      return input != null && t == reader;
+    }
+
+    /** Has the reading thread write these before its held flush; called by the reading thread. */
+    void atReadEnd(java.util.List<IoAction> actions) {
+      for (IoAction a : actions) {
+        if (!readerAtEnd.contains(a)) {
+          readerAtEnd.add(a);
+        }
+      }
+    }
+
+    /** Flushes now, whatever the thread; the reading thread first writes what it was asked to at the end. */
     void flushNow() throws IOException {
       if (Thread.currentThread() == reader) {
+        try {
+          for (int i = 0; i < readerAtEnd.size(); i++) {
+            readerAtEnd.get(i).run();
+          }
+        } finally {
+          readerAtEnd.clear();
+        }
         readerHolds = false;
         framesHeld = 0;
       }

@@ -28,9 +28,17 @@ final class WriteCombiner {
   private final ConcurrentLinkedQueue<Cork.IoAction> queue = new ConcurrentLinkedQueue<>();
   private final AtomicBoolean writing = new AtomicBoolean();
   private final Cork cork;
+  /** Written at the end of the corked run that wrote queued work (the acks that came due: {@link Acknowledger}). */
+  private final Cork.IoAction atEnd;
 
-  WriteCombiner(Cork cork) {
+  /**
+   * @param cork holds the flushes of a run of writes
+   * @param atEnd written once at the end of the corked run in which queued work was written (the
+   *     outermost: a batch of handlers'), just before its flush
+   */
+  WriteCombiner(Cork cork, Cork.IoAction atEnd) {
     this.cork = cork;
+    this.atEnd = atEnd;
   }
 
   /**
@@ -67,5 +75,6 @@ final class WriteCombiner {
     while ((next = queue.poll()) != null) {
       next.run();
     }
+    cork.atEnd(atEnd);
   }
 }

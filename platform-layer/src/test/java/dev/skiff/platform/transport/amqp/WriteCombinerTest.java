@@ -186,7 +186,7 @@ class WriteCombinerTest {
   @Test
   void everyActionRunsOnceInEachThreadsOrderWhateverTheInterleaving() throws Exception {
     Cork cork = new Cork();
-    WriteCombiner out = new WriteCombiner(cork);
+    WriteCombiner out = new WriteCombiner(cork, () -> {});
     int threads = 8;
     int perThread = 20_000;
     ConcurrentHashMap<Integer, Integer> lastSeen = new ConcurrentHashMap<>();
