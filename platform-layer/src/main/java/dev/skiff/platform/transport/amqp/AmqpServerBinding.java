@@ -425,11 +425,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   @Override
   public void flushHeldWrites() {
     // a batch whose handler blocks holds its acks as well as its replies: both go now
-    try {
-      acks.writeDue();
-    } catch (IOException e) {
-      log.debug("writing due acks failed: {}", e.toString());
-    }
+    Channels.quietly("write due acks", acks::writeDue);
     cork.flushAll();
   }
 
