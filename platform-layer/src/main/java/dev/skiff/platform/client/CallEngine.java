@@ -379,15 +379,9 @@ final class CallEngine {
     }
   }
 
-  /** @return whether the channel can send now (its connection is not being recovered) */
+  /** @return whether the channel can send now (the transport's connection is not being recovered) */
   private boolean sendable() {
-    return readiness().isDone();
-  }
-
-  /** @return when the channel can send, or, before it is opened, when the transport can open it */
-  private CompletableFuture<Void> readiness() {
-    Transport.ClientChannel c = channel;
-    return c == null ? config.transport().whenReady() : c.whenReady();
+    return config.transport().whenReady().isDone();
   }
 
   /**
@@ -397,11 +391,10 @@ final class CallEngine {
    * TIMEOUT, {@link RpcProgress#NOT_SENT}, if the recovery has not ended by then.
    */
   private CompletableFuture<Void> whenSendable(Call<?> call) {
-    CompletableFuture<Void> ready;
+    CompletableFuture<Void> ready = config.transport().whenReady();
     try {
-      ready = readiness();
       if (ready.isDone()) {
-        ready = channel().whenReady(); // opens the channel at the first call
+        channel(); // opens the channel at the first call
       }
     } catch (RuntimeException e) {
       pending.release();

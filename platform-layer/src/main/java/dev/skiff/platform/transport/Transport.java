@@ -139,9 +139,9 @@ public interface Transport extends AutoCloseable {
 
   /**
    * When a client channel can be opened and can send: at once normally; while the transport recovers
-   * its broker connection, when the recovery has ended. A client whose first call comes during a broker
-   * restart waits on it, within the call's deadline, before it opens its channel
-   * ({@link ClientChannel#whenReady()} is the same for a channel already open).
+   * its broker connection, when the recovery has ended (sends refused in between fail NOT_SENT). A
+   * client waits on it, within a call's deadline, instead of failing the call (or, before its first
+   * call, opening its channel) while the broker restarts.
    *
    * @return a stage that completes when channels may be opened again; never fails
    */
@@ -398,17 +398,6 @@ public interface Transport extends AutoCloseable {
      * @return completion of the hand-over, not of the call
      */
     java.util.concurrent.CompletableFuture<Void> send(RequestMessage request);
-
-    /**
-     * When the channel can send: at once normally; while its connection to the broker is being
-     * recovered, when the recovery has ended (sends refused in between fail NOT_SENT). A client waits
-     * on it, within a call's deadline, instead of failing the call while the broker restarts.
-     *
-     * @return a stage that completes when sends may succeed again; never fails
-     */
-    default java.util.concurrent.CompletableFuture<Void> whenReady() {
-      return java.util.concurrent.CompletableFuture.completedFuture(null);
-    }
 
     /** Closes the channel. Idempotent. */
     @Override

@@ -311,11 +311,6 @@ final class AmqpClientChannel implements Transport.ClientChannel {
   }
 
   @Override
-  public CompletableFuture<Void> whenReady() {
-    return connections.whenRecovered();
-  }
-
-  @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
