@@ -85,9 +85,9 @@ final class Acknowledger {
     if (n == 0) {
       return;
     }
-    long[] tags = Arrays.copyOf(due, n);
-    dueCount = 0;
-    Arrays.sort(tags);
+    // sorted in place: nothing adds to it while this holds the lock
+    long[] tags = due;
+    Arrays.sort(tags, 0, n);
     // how many of the due tags are the oldest unsettled deliveries: walk both in order until they differ
     int run = 0;
     Iterator<Long> oldest = unsettled.iterator();
@@ -105,9 +105,10 @@ final class Acknowledger {
       }
       deliveriesAcked.addAndGet(n);
     } finally {
-      for (long t : tags) {
-        unsettled.remove(t);
+      for (int i = 0; i < n; i++) {
+        unsettled.remove(tags[i]);
       }
+      dueCount = 0;
     }
   }
 

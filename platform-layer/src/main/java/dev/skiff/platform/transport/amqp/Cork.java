@@ -62,24 +62,29 @@ final class Cork {
       action.run();
     } finally {
       try {
-        if (h.atEnd != null) {
-          if (h.handler != null && h.handler.readBy(Thread.currentThread())) {
-            // the thread reading the socket holds its flush until it has read all that arrived: what
-            // these write waits for that too, with what the rest of the read adds
-            h.handler.atReadEnd(h.atEnd);
-          } else {
-            // still corked: what these write leaves in the same flush
-            for (int i = 0; i < h.atEnd.size(); i++) {
-              h.atEnd.get(i).run();
-            }
-          }
-        }
+        runAtEnd(h);
       } finally {
         held.remove();
         if (h.handler != null) {
           h.handler.flushHeld();
         }
       }
+    }
+  }
+
+  /** Writes what a run was asked to write at its end ({@link #atEnd}), while its flush is still held. */
+  private static void runAtEnd(Held h) throws IOException {
+    if (h.atEnd == null) {
+      return;
+    }
+    if (h.handler != null && h.handler.readBy(Thread.currentThread())) {
+      // the thread reading the socket holds its flush until it has read all that arrived: what these
+      // write waits for that too, with what the rest of the read adds
+      h.handler.atReadEnd(h.atEnd);
+      return;
+    }
+    for (int i = 0; i < h.atEnd.size(); i++) {
+      h.atEnd.get(i).run();
     }
   }
 
