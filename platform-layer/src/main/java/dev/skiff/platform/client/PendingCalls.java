@@ -17,8 +17,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * A client's attempts waiting for their replies, by correlation id: each ends exactly once, with its
- * reply, at its deadline (TIMEOUT, found by one periodic sweep while attempts are pending, none while
- * idle), or when replies can no longer come (UNAVAILABLE). A reply nobody waits for any more is counted
+ * reply, at its deadline (TIMEOUT, found by one sweep that runs when the earliest deadline comes, none
+ * while idle), or when replies can no longer come (UNAVAILABLE). A reply nobody waits for any more is counted
  * ({@code skiff.client.late-replies}) and dropped, and so is a reply from a broker user that may not act
  * as the service called ({@code skiff.client.impostor-replies}). Bounds the attempts in flight ({@code maxInFlight}).
  * Thread-safe.
@@ -26,10 +26,15 @@ import org.slf4j.LoggerFactory;
 final class PendingCalls {
   private static final Logger log = LoggerFactory.getLogger(PendingCalls.class);
   /**
-   * How often the sweep looks for attempts past their deadline while attempts are pending: one periodic
-   * sweep rather than a scheduled task per call, so that sending a call wakes no thread.
+   * The least time between two passes of the sweep that looks for attempts past their deadline, and so
+   * how late a deadline may be found: one sweep, rather than a scheduled task per call, so that sending a
+   * call wakes no thread. It runs when the earliest deadline of the attempts pending comes, not
+   * periodically: a client whose calls are all answered in time wakes about once per
+   * {@link #MAX_SWEEP_GAP_MILLIS} (the deadline of the oldest call pending, at the latest).
    */
   static final long TIMEOUT_SWEEP_MILLIS = 10;
+  /** The most time between two passes while attempts are pending (a guard against a clock that moved). */
+  static final long MAX_SWEEP_GAP_MILLIS = 1000;
 
   /** One attempt waiting for its reply. */
   abstract static class Waiter {
@@ -78,7 +83,7 @@ final class PendingCalls {
     this.identities = identities;
     this.maxInFlight = maxInFlight;
     this.clock = clock;
-    this.sweep = new BusySweep(timer, TIMEOUT_SWEEP_MILLIS, this::sweep, () -> !waiting.isEmpty());
+    this.sweep = new BusySweep(timer, TIMEOUT_SWEEP_MILLIS, MAX_SWEEP_GAP_MILLIS, this::sweep);
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
     this.impostorReplies = metrics.counter("skiff.client.impostor-replies");
@@ -110,7 +115,7 @@ final class PendingCalls {
    */
   void add(String correlationId, Waiter w) {
     waiting.put(correlationId, w);
-    sweep.arm();
+    sweep.arm(w.deadlineMillis - clock.millis());
   }
 
   /**
@@ -195,15 +200,26 @@ final class PendingCalls {
     return w;
   }
 
-  /** The sweep's pass: fails every attempt whose deadline has come. */
-  private void sweep() {
+  /**
+   * The sweep's pass: fails every attempt whose deadline has come.
+   *
+   * @return in how many milliseconds the earliest deadline of the attempts still pending comes, or
+   *     {@link BusySweep#IDLE} when none is pending
+   */
+  private long sweep() {
     long now = clock.millis();
+    long earliest = Long.MAX_VALUE;
     for (Map.Entry<String, Waiter> e : waiting.entrySet()) {
       Waiter w = e.getValue();
-      if (w.deadlineMillis <= now && waiting.remove(e.getKey(), w)) {
-        timeouts.inc();
-        end(w).failed(w.timedOut());
+      if (w.deadlineMillis <= now) {
+        if (waiting.remove(e.getKey(), w)) {
+          timeouts.inc();
+          end(w).failed(w.timedOut());
+        }
+      } else {
+        earliest = Math.min(earliest, w.deadlineMillis);
       }
     }
+    return earliest == Long.MAX_VALUE ? BusySweep.IDLE : earliest - now;
   }
 }

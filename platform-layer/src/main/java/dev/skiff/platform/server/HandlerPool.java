@@ -54,10 +54,15 @@ import org.slf4j.LoggerFactory;
  * {@link #WATCHDOG_PERIOD_MILLIS} while requests are in flight, and a batch is one) sends the replies
  * held before it ({@link Transport.ServerBinding#flushHeldWrites}).
  *
- * <p><b>The watchdog.</b> One periodic sweep over the requests in flight, rather than a timer per
- * request, so that no thread is woken per request; and none while the server is idle, so that an idle
- * service wakes no thread at all (a sweep every 10 ms in each of 600 idle servers in one JVM took more
- * than a core).
+ * <p><b>The watchdog.</b> One sweep over the requests in flight, rather than a timer per request, so
+ * that no thread is woken per request; none while the server is idle, so that an idle service wakes no
+ * thread at all (a sweep every 10 ms in each of 600 idle servers in one JVM took more than a core); and,
+ * while requests run on threads of their own, only when the earliest of their deadlines (plus
+ * {@link #OVERRUN_GRACE}) comes. It passes every {@link #WATCHDOG_PERIOD_MILLIS} only while it has
+ * something to watch that often: requests waiting for a thread, a batch running, or a request running
+ * inline. A service whose requests each wake a thread of their own (one caller at a time, or handlers
+ * that may block) thus costs no periodic wake-up, where a pass every 10 ms was 100 a second: on a
+ * virtual machine each costs tens of microseconds of CPU.
  *
  * <p>Thread-safe.
  *
@@ -79,8 +84,13 @@ final class HandlerPool<T extends HandlerPool.Task> {
    * thread was still woken for two requests in three, to no use: the CPU it needed was taken).
    */
   static final long STALE_NANOS = 1_000_000;
-  /** How often the watchdog looks for requests past their deadline while requests are in flight. */
+  /**
+   * How often the watchdog passes while requests wait for a thread, a batch runs or a request runs
+   * inline; also the least time between two passes, and so how late a deadline may be found.
+   */
   static final long WATCHDOG_PERIOD_MILLIS = 10;
+  /** The most time between two passes while requests are in flight (a guard against a clock that moved). */
+  static final long MAX_WATCHDOG_GAP_MILLIS = 1000;
   /**
    * How long past its deadline a request may run before the watchdog answers it TIMEOUT and interrupts
    * its handler. The caller has stopped waiting at the deadline itself; the grace keeps the server's
@@ -162,6 +172,7 @@ final class HandlerPool<T extends HandlerPool.Task> {
   private final ThreadPoolExecutor pool;
   private final ScheduledThreadPoolExecutor watchdog;
   private final BusySweep sweep;
+  private final long watchdogPeriodMillis;
   private final Set<Job> inFlight = ConcurrentHashMap.newKeySet();
   private final ConcurrentLinkedQueue<Job> queue = new ConcurrentLinkedQueue<>();
   private final AtomicInteger queued = new AtomicInteger();
@@ -202,7 +213,8 @@ final class HandlerPool<T extends HandlerPool.Task> {
     this.pool = new ThreadPoolExecutor(
         concurrency, concurrency, 30, TimeUnit.SECONDS, new LinkedBlockingQueue<>(), Threads.named("skiff-handler-" + service));
     this.watchdog = new ScheduledThreadPoolExecutor(1, Threads.named("skiff-watchdog-" + service));
-    this.sweep = new BusySweep(watchdog, watchdogPeriodMillis, this::sweep, () -> !inFlight.isEmpty());
+    this.watchdogPeriodMillis = watchdogPeriodMillis;
+    this.sweep = new BusySweep(watchdog, watchdogPeriodMillis, Math.max(watchdogPeriodMillis, MAX_WATCHDOG_GAP_MILLIS), this::sweep);
   }
 
   /**
@@ -216,16 +228,20 @@ final class HandlerPool<T extends HandlerPool.Task> {
   void submit(T task, Pace pace) {
     Job job = new Job(task, pace, false);
     inFlight.add(job);
-    sweep.arm();
     queued.incrementAndGet(); // before the add, so that a drainer's decrement never takes it below 0
     queue.add(job);
+    boolean woke = false;
     if (!pace.batched() || drainers.get() == 0 || stale()) {
-      if (!startDrainer() && drainers.get() == 0 && queue.remove(job)) {
+      woke = startDrainer();
+      if (!woke && drainers.get() == 0 && queue.remove(job)) {
         queued.decrementAndGet();
         inFlight.remove(job);
         throw new RejectedExecutionException("no handler thread can take the request");
       }
     }
+    // a thread woken for it: the watchdog need look only at its deadline; queued behind busy threads: it
+    // looks again within a period, in case they have stopped taking requests
+    sweep.arm(woke ? task.deadlineMillis() + OVERRUN_GRACE.toMillis() - clock.millis() : 0);
   }
 
   /**
@@ -312,8 +328,11 @@ final class HandlerPool<T extends HandlerPool.Task> {
   /**
    * The watchdog's pass: wakes threads for waiting requests if the awake ones have stopped taking them,
    * and overruns every request in flight past its deadline plus the grace.
+   *
+   * @return in how many milliseconds the next pass is due (see the class comment), or
+   *     {@link BusySweep#IDLE} when no request is in flight
    */
-  private void sweep() {
+  private long sweep() {
     if (queued.get() > 0 && stale()) {
       fill();
     }
@@ -325,7 +344,9 @@ final class HandlerPool<T extends HandlerPool.Task> {
       // before it leave now, not when it ends; with nothing held, this writes nothing
       w.flushHeldWrites();
     }
-    long cutoff = clock.millis() - OVERRUN_GRACE.toMillis();
+    long now = clock.millis();
+    long cutoff = now - OVERRUN_GRACE.toMillis();
+    long earliest = Long.MAX_VALUE;
     for (Job j : inFlight) {
       if (j.task.deadlineMillis() <= cutoff) {
         try {
@@ -333,8 +354,17 @@ final class HandlerPool<T extends HandlerPool.Task> {
         } catch (RuntimeException e) {
           log.warn("{}: the watchdog failed to time out a request", service, e);
         }
+      } else {
+        earliest = Math.min(earliest, j.task.deadlineMillis());
       }
     }
+    if (inFlight.isEmpty()) {
+      return BusySweep.IDLE;
+    }
+    if (queued.get() > 0 || batches.get() > 0 || inlineSince != 0) {
+      return watchdogPeriodMillis;
+    }
+    return earliest == Long.MAX_VALUE ? watchdogPeriodMillis : earliest - cutoff;
   }
 
   private void overrun(Job j) {

@@ -99,4 +99,81 @@ class BusySweepTest {
     sweep.arm();
     assertThat(passes).hasValue(0);
   }
+
+  @Test
+  void aBusyOwnerIsSweptWhenItsWorkIsDueNotEveryPeriod() throws Exception {
+    // the work is due 300 ms after each pass: in a second, a pass every 5 ms would be 200 passes
+    AtomicInteger passes = new AtomicInteger();
+    BusySweep sweep = new BusySweep(executor, 5, 10_000, () -> {
+      passes.incrementAndGet();
+      return 300;
+    });
+    long t0 = System.nanoTime();
+    for (int i = 0; i < 100; i++) {
+      sweep.arm(300);
+    }
+    await().atMost(Duration.ofSeconds(5)).until(() -> passes.get() >= 1);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("not before it is due").isGreaterThanOrEqualTo(Duration.ofMillis(290));
+    TimeUnit.MILLISECONDS.sleep(1000);
+    assertThat(passes.get()).as("about one pass per 300 ms").isBetween(3, 6);
+    assertThat(executor.getQueue()).as("one pass scheduled at a time").hasSize(1);
+  }
+
+  @Test
+  void workDueSoonerBringsTheNextPassForwardAndThePassItReplacedDoesNothing() throws Exception {
+    AtomicInteger passes = new AtomicInteger();
+    AtomicLong firstPass = new AtomicLong();
+    BusySweep sweep = new BusySweep(executor, 5, 10_000, () -> {
+      firstPass.compareAndSet(0, System.nanoTime());
+      passes.incrementAndGet();
+      return BusySweep.IDLE;
+    });
+    long t0 = System.nanoTime();
+    sweep.arm(1500);
+    sweep.arm(2000); // due later than the pass scheduled: changes nothing
+    assertThat(executor.getQueue()).hasSize(1);
+    sweep.arm(50); // due sooner: a pass comes at 50 ms
+    await().atMost(Duration.ofSeconds(5)).until(() -> passes.get() >= 1);
+    assertThat(Duration.ofNanos(firstPass.get() - t0)).isLessThan(Duration.ofMillis(1000)).isGreaterThanOrEqualTo(Duration.ofMillis(45));
+    // the pass at 1.5 s was replaced: when its time comes it finds so and runs no pass
+    await().atMost(Duration.ofSeconds(10)).until(() -> executor.getQueue().isEmpty() && executor.getActiveCount() == 0);
+    assertThat(passes).hasValue(1);
+  }
+
+  @Test
+  void whileThereIsWorkPassesComeAtLeastEveryMaximumDelay() {
+    // a clock that moved could put the next due time far off: the maximum still brings passes
+    AtomicInteger passes = new AtomicInteger();
+    BusySweep sweep = new BusySweep(executor, 5, 50, () -> {
+      passes.incrementAndGet();
+      return 3_600_000;
+    });
+    sweep.arm(3_600_000);
+    await().atMost(Duration.ofSeconds(5)).until(() -> passes.get() >= 3);
+  }
+
+  @Test
+  void workAddedWhileADueDrivenPassEndsIsNeverLeftWithoutOne() throws Exception {
+    // as above, with passes that say when the next is due: whenever work is present a pass must come
+    Set<Long> work = ConcurrentHashMap.newKeySet();
+    AtomicLong lastPass = new AtomicLong(System.nanoTime());
+    BusySweep sweep = new BusySweep(executor, 1, 1000, () -> {
+      lastPass.set(System.nanoTime());
+      return work.isEmpty() ? BusySweep.IDLE : 2;
+    });
+    for (long i = 0; i < 2_000; i++) {
+      work.add(i);
+      sweep.arm(2);
+      if (i % 2 == 0) {
+        work.remove(i);
+      }
+      if (i % 100 == 0) {
+        TimeUnit.MICROSECONDS.sleep(500);
+      }
+    }
+    long seen = lastPass.get();
+    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen);
+    long seen2 = lastPass.get();
+    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen2);
+  }
 }

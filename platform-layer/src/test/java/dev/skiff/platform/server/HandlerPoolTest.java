@@ -42,6 +42,8 @@ class HandlerPoolTest {
     final AtomicBoolean expired = new AtomicBoolean();
     final AtomicBoolean overran = new AtomicBoolean();
     final AtomicInteger ran = new AtomicInteger();
+    /** How often its deadline was read: once when it was submitted, then once per pass of the watchdog. */
+    final AtomicInteger deadlineReads = new AtomicInteger();
 
     Job(Runnable body, long deadline) {
       this.body = body;
@@ -56,6 +58,7 @@ class HandlerPoolTest {
 
     @Override
     public long deadlineMillis() {
+      deadlineReads.incrementAndGet();
       return deadline;
     }
 
@@ -385,5 +388,34 @@ class HandlerPoolTest {
     assertThatThrownBy(() -> pool.submit(job(ran::incrementAndGet), mayBlock)).isInstanceOf(RejectedExecutionException.class);
     assertThat(pool.queued()).as("a refused request is not left in the queue").isZero();
     assertThat(pool.inFlight()).isZero();
+  }
+
+  @Test
+  void aRequestOnAThreadOfItsOwnIsWatchedAtItsDeadlineNotEveryPeriod() throws Exception {
+    // a request of an endpoint that may block wakes a thread of its own: nothing is queued, no batch
+    // runs, so the watchdog need only look when its deadline (plus the grace) has come
+    useWatchdog(2);
+    CountDownLatch started = new CountDownLatch(1);
+    CountDownLatch release = new CountDownLatch(1);
+    long deadline = System.currentTimeMillis() + 700;
+    Job slow = new Job(() -> {
+      started.countDown();
+      try {
+        release.await();
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+      }
+    }, deadline);
+    long t0 = System.nanoTime();
+    pool.submit(slow, new HandlerPool.Pace());
+    assertThat(started.await(10, TimeUnit.SECONDS)).isTrue();
+    Thread.sleep(500);
+    // a pass every period while it runs would have read its deadline about 50 times by now
+    assertThat(slow.deadlineReads.get()).as("reads of the deadline before it came").isLessThanOrEqualTo(2);
+    await().atMost(Duration.ofSeconds(10)).until(slow.overran::get);
+    assertThat(Duration.ofNanos(System.nanoTime() - t0))
+        .as("answered TIMEOUT at its deadline plus the grace, not before")
+        .isGreaterThanOrEqualTo(Duration.ofMillis(700).plus(HandlerPool.OVERRUN_GRACE).minusMillis(5));
+    release.countDown();
   }
 }
