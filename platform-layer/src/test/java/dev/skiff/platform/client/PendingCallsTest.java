@@ -70,8 +70,9 @@ class PendingCallsTest {
     long t0 = System.nanoTime();
     Attempt a = add("a", 800);
     TimeUnit.MILLISECONDS.sleep(500);
-    // a pass every 10 ms while the attempt waits would be about 50 passes by now
-    assertThat(timer.getCompletedTaskCount()).as("passes before any deadline came").isZero();
+    // a pass every 10 ms while the attempt waits would be about 50 passes by now (one, if this thread
+    // overslept past the deadline on a busy machine)
+    assertThat(timer.getCompletedTaskCount()).as("passes before any deadline came").isLessThanOrEqualTo(1);
     long endedAt = a.ended.get(10, TimeUnit.SECONDS);
     assertThat(a.error.code()).isEqualTo(ErrorCode.TIMEOUT);
     assertThat(Duration.ofNanos(endedAt - t0)).isGreaterThanOrEqualTo(Duration.ofMillis(795)).isLessThan(Duration.ofMillis(1500));

@@ -73,9 +73,17 @@ class BusySweepTest {
     Set<Long> work = ConcurrentHashMap.newKeySet();
     AtomicLong lastPass = new AtomicLong(System.nanoTime());
     BusySweep sweep = new BusySweep(executor, 1, () -> lastPass.set(System.nanoTime()), () -> !work.isEmpty());
+    churnAndExpectPasses(work, sweep::arm, lastPass);
+  }
+
+  /**
+   * Adds 2,000 items, arming after each and taking every even one away again at once, then expects
+   * passes to keep coming for the odd ones that remain.
+   */
+  private static void churnAndExpectPasses(Set<Long> work, Runnable arm, AtomicLong lastPass) throws InterruptedException {
     for (long i = 0; i < 2_000; i++) {
       work.add(i);
-      sweep.arm();
+      arm.run();
       if (i % 2 == 0) {
         work.remove(i);
       }
@@ -83,7 +91,6 @@ class BusySweepTest {
         TimeUnit.MICROSECONDS.sleep(500);
       }
     }
-    // work remains (every odd item): passes must keep coming
     long seen = lastPass.get();
     await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen);
     long seen2 = lastPass.get();
@@ -116,7 +123,7 @@ class BusySweepTest {
     assertThat(Duration.ofNanos(System.nanoTime() - t0)).as("not before it is due").isGreaterThanOrEqualTo(Duration.ofMillis(290));
     TimeUnit.MILLISECONDS.sleep(1000);
     assertThat(passes.get()).as("about one pass per 300 ms").isBetween(3, 6);
-    assertThat(executor.getQueue()).as("one pass scheduled at a time").hasSize(1);
+    assertThat(executor.getQueue()).as("one pass scheduled at a time").hasSizeLessThanOrEqualTo(1);
   }
 
   @Test
@@ -161,19 +168,6 @@ class BusySweepTest {
       lastPass.set(System.nanoTime());
       return work.isEmpty() ? BusySweep.IDLE : 2;
     });
-    for (long i = 0; i < 2_000; i++) {
-      work.add(i);
-      sweep.arm(2);
-      if (i % 2 == 0) {
-        work.remove(i);
-      }
-      if (i % 100 == 0) {
-        TimeUnit.MICROSECONDS.sleep(500);
-      }
-    }
-    long seen = lastPass.get();
-    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen);
-    long seen2 = lastPass.get();
-    await().atMost(Duration.ofSeconds(2)).until(() -> lastPass.get() != seen2);
+    churnAndExpectPasses(work, () -> sweep.arm(2), lastPass);
   }
 }
