@@ -115,7 +115,7 @@ final class PendingCalls {
    */
   void add(String correlationId, Waiter w) {
     waiting.put(correlationId, w);
-    sweep.arm(w.deadlineMillis - clock.millis());
+    sweep.arm(w.deadlineMillis - w.sentMillis); // the clock was read when the attempt was made
   }
 
   /**

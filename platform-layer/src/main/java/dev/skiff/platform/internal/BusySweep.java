@@ -4,7 +4,6 @@ import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
-import java.util.function.BooleanSupplier;
 
 /**
  * A pass over some work (the server's overrun watchdog, the client's timeout sweep) that runs only when
@@ -65,21 +64,6 @@ public final class BusySweep {
     this.pass = pass;
   }
 
-  /**
-   * A sweep with a pass every {@code periodMillis} while {@code busy} says there is work.
-   *
-   * @param executor runs the passes; once it is shut down no pass is scheduled
-   * @param periodMillis the delay between passes
-   * @param pass one pass over the work
-   * @param busy whether there is work to look at
-   */
-  public BusySweep(ScheduledExecutorService executor, long periodMillis, Runnable pass, BooleanSupplier busy) {
-    this(executor, periodMillis, periodMillis, () -> {
-      pass.run();
-      return busy.getAsBoolean() ? periodMillis : IDLE;
-    });
-  }
-
   /** Makes sure a pass comes within the minimum delay: call after adding work whose due time is not known. */
   public void arm() {
     arm(0);
@@ -93,7 +77,7 @@ public final class BusySweep {
    */
   public void arm(long delayMillis) {
     long now = System.nanoTime();
-    long at = now + Math.min(Math.max(TimeUnit.MILLISECONDS.toNanos(Math.max(delayMillis, 0)), minNanos), maxNanos);
+    long at = now + Math.min(Math.max(TimeUnit.MILLISECONDS.toNanos(delayMillis), minNanos), maxNanos);
     for (;;) {
       long d = due.get();
       if (d != NONE && d - at <= 0) {

@@ -34,11 +34,19 @@ class BusySweepTest {
     clock.cancel(false);
   }
 
+  /** A sweep whose passes come every {@code periodMillis} while {@code busy} says there is work. */
+  private BusySweep periodic(long periodMillis, Runnable pass, java.util.function.BooleanSupplier busy) {
+    return new BusySweep(executor, periodMillis, periodMillis, () -> {
+      pass.run();
+      return busy.getAsBoolean() ? periodMillis : BusySweep.IDLE;
+    });
+  }
+
   @Test
   void passesRunOnlyWhileThereIsWork() throws Exception {
     Set<Integer> work = ConcurrentHashMap.newKeySet();
     AtomicInteger passes = new AtomicInteger();
-    BusySweep sweep = new BusySweep(executor, 5, passes::incrementAndGet, () -> !work.isEmpty());
+    BusySweep sweep = periodic(5, passes::incrementAndGet, () -> !work.isEmpty());
 
     // idle from the start: nothing is scheduled, no pass runs
     assertThat(executor.getQueue()).isEmpty();
@@ -72,7 +80,7 @@ class BusySweepTest {
     // come within a few periods (a lost arm would leave it unswept for ever).
     Set<Long> work = ConcurrentHashMap.newKeySet();
     AtomicLong lastPass = new AtomicLong(System.nanoTime());
-    BusySweep sweep = new BusySweep(executor, 1, () -> lastPass.set(System.nanoTime()), () -> !work.isEmpty());
+    BusySweep sweep = periodic(1, () -> lastPass.set(System.nanoTime()), () -> !work.isEmpty());
     churnAndExpectPasses(work, sweep::arm, lastPass);
   }
 
@@ -101,7 +109,7 @@ class BusySweepTest {
   void anOwnerThatClosedItsExecutorGetsNoPassAndNoError() {
     executor.shutdownNow();
     AtomicInteger passes = new AtomicInteger();
-    BusySweep sweep = new BusySweep(executor, 1, passes::incrementAndGet, () -> true);
+    BusySweep sweep = periodic(1, passes::incrementAndGet, () -> true);
     sweep.arm();
     sweep.arm();
     assertThat(passes).hasValue(0);
