@@ -264,24 +264,64 @@ final class AmqpClientChannel implements Transport.ClientChannel {
       return f;
     }
     if (connections.recovering()) {
-      f.completeExceptionally(
-          new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering")
-              .withProgress(RpcProgress.NOT_SENT));
+      f.completeExceptionally(recovering());
       return f;
+    }
+    if (!publish.isOpen()) {
+      // the broker closed it and it is not open again yet (while the connection is down, its recovery
+      // reopens it, and the publish is refused NOT_SENT). Opened here, not where the request is
+      // written: that thread holds its flushes back, and opening a channel waits for the broker's answer
+      synchronized (publishLock) {
+        try {
+          connections.reopen(publish);
+        } catch (RuntimeException e) {
+          log.debug("could not open the channel again: {}", Channels.causes(e));
+        }
+      }
+    }
+    // written by this thread, or, while another writes, by that one with its own in one system call
+    // (docs/design-notes.md "Requests that are sent together leave together")
+    connections.requests()
+        .submit("request", request.body().length, () -> publish(request, f), failure -> settle(f, failure));
+    return f;
+  }
+
+  private static SkiffException recovering() {
+    return new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering")
+        .withProgress(RpcProgress.NOT_SENT);
+  }
+
+  /**
+   * Settles a send once the flush after its publish went through or failed: without confirms it is
+   * complete when written (a send that already failed stays failed); a failed flush fails it, as the
+   * request may not have left (the connection broke: the reply channel's loss may already have been
+   * reported, before this request was written).
+   */
+  private void settle(CompletableFuture<Void> f, Exception failure) {
+    if (failure != null) {
+      f.completeExceptionally(
+          new SkiffException(ErrorCode.UNAVAILABLE, "cannot publish to the broker: " + failure.getMessage(), failure));
+    } else if (!confirms) {
+      f.complete(null);
+    }
+  }
+
+  /** Publishes a request now, its flush held back to the end of the run; fails its send if the publish fails. Never throws. */
+  private void publish(RequestMessage request, CompletableFuture<Void> f) {
+    if (connections.recovering()) {
+      // lost since send() looked: the reply address below may be the reply queue's name from before
+      f.completeExceptionally(recovering());
+      return;
     }
     String key = AmqpNames.requestKey(request.service(), request.targetInstance(), request.targetVersion());
     AmqpOptions options = connections.options();
+    // the reply address as it is now, when the request is written
     AMQP.BasicProperties props =
         Headers.requestProperties(
             request.withReplyTo(replyTo), clock.millis(), options.assertUserId() ? connections.userName() : null, options.messageTtl());
     PendingSend p = confirms ? new PendingSend(request.correlationId(), key, f) : null;
     try {
       synchronized (publishLock) {
-        if (!publish.isOpen()) {
-          // the broker closed it and it is not open again yet (while the connection is down, its
-          // recovery reopens it, and the publish below is refused NOT_SENT)
-          connections.reopen(publish);
-        }
         if (!confirms) {
           publish.basicPublish(AmqpNames.RPC_EXCHANGE, key, true, props, request.body());
         } else {
@@ -296,9 +336,6 @@ final class AmqpClientChannel implements Transport.ClientChannel {
           }
         }
       }
-      if (!confirms) {
-        f.complete(null);
-      }
     } catch (IOException | RuntimeException e) {
       if (p != null) {
         byCorrelation.remove(request.correlationId(), p);
@@ -307,7 +344,6 @@ final class AmqpClientChannel implements Transport.ClientChannel {
       // a closed channel refuses before it writes anything; other failures may have written part
       f.completeExceptionally(e instanceof AlreadyClosedException ? failed.withProgress(RpcProgress.NOT_SENT) : failed);
     }
-    return f;
   }
 
   @Override

@@ -71,11 +71,18 @@ final class AmqpConnections implements AutoCloseable {
   private final boolean rabbitMq;
   /** How many times a connection was lost (each loss starts a recovery). */
   private final AtomicLong losses = new AtomicLong();
+  /** Writes the requests of every client on the main connection, several callers' in one system call. */
+  private final WriteCombiner requests;
+  /** The most requests queued for {@link #requests} before a sender waits to write. */
+  static final int MAX_QUEUED_REQUESTS = 1024;
+  /** The most request bytes queued for {@link #requests} before a sender waits to write. */
+  static final long MAX_QUEUED_REQUEST_BYTES = 8L << 20;
 
   private AmqpConnections(
-      AmqpOptions options, ConnectionFactory servingFactory, InboundLimit servingLimit, Connection main, ExecutorService dispatch,
-      AtomicLong discardedBodies, AtomicLong discardedBytes) {
+      AmqpOptions options, ConnectionFactory servingFactory, InboundLimit servingLimit, Connection main, Cork mainCork,
+      ExecutorService dispatch, AtomicLong discardedBodies, AtomicLong discardedBytes) {
     this.options = options;
+    this.requests = WriteCombiner.bounded(mainCork, MAX_QUEUED_REQUESTS, MAX_QUEUED_REQUEST_BYTES);
     this.servingFactory = servingFactory;
     this.servingLimit = servingLimit;
     this.discardedBodies = discardedBodies;
@@ -101,15 +108,17 @@ final class AmqpConnections implements AutoCloseable {
     InboundLimit mainLimit = new InboundLimit(options.maxInboundBytes(), discardedBodies, discardedBytes);
     // the serving connection takes no more than the services bound on it do (see admitBodiesUpTo)
     InboundLimit servingLimit = new InboundLimit(0, discardedBodies, discardedBytes);
-    // only the serving connection's flushes are held back: a server's corked thread (a batch of
-    // handlers, HandlerPool) that calls another service sends that request at once, on the main one
-    ConnectionFactory cf = factory(options, null, mainLimit);
+    // each connection has a cork of its own: a server's corked thread (a batch of handlers,
+    // HandlerPool) that calls another service sends that request at once, on the main one; only the
+    // thread writing the requests queued for the main connection (requests()) holds its flushes back
+    Cork mainCork = Cork.writersOnly();
+    ConnectionFactory cf = factory(options, mainCork, mainLimit);
     ConnectionFactory servingFactory = factory(options, cork, servingLimit);
     ExecutorService pool = Executors.newFixedThreadPool(options.consumerThreads(), Threads.named("skiff-amqp-dispatch"));
     try {
       return new AmqpConnections(
-          options, servingFactory, servingLimit, cf.newConnection(pool, nodes(options), options.connectionName()), pool,
-          discardedBodies, discardedBytes);
+          options, servingFactory, servingLimit, cf.newConnection(pool, nodes(options), options.connectionName()), mainCork,
+          pool, discardedBodies, discardedBytes);
     } catch (IOException | TimeoutException | RuntimeException e) {
       pool.shutdownNow();
       throw new SkiffException(
@@ -247,6 +256,19 @@ final class AmqpConnections implements AutoCloseable {
   Transport.Subscription watch(Transport.ConnectionListener listener) {
     watchers.add(java.util.Objects.requireNonNull(listener, "listener"));
     return () -> watchers.remove(listener);
+  }
+
+  /**
+   * @return what writes the clients' requests on the main connection: a thread that publishes while
+   *     another is writing leaves its request to that one, which writes them all with one flush
+   */
+  WriteCombiner requests() {
+    return requests;
+  }
+
+  /** @return how many times a sender found {@link #requests()} at its bound and waited to write */
+  long requestWaits() {
+    return requests.waits();
   }
 
   /** @return how many message bodies over a connection's limit were thrown away unread */

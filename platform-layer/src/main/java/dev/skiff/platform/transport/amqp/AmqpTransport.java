@@ -150,12 +150,15 @@ public final class AmqpTransport implements Transport {
    * @param connectionLosses how many times one of its connections was lost (each followed by a recovery)
    * @param discardedBodies message bodies over the inbound limit, thrown away as they arrived, unread
    * @param discardedBytes the bytes of those bodies
+   * @param requestWaits how many times a caller's request found the queue of requests to write at its
+   *     bound (a socket the broker stopped reading: a resource alarm, a slow network) and the caller
+   *     waited to write it
    */
-  public record Stats(long connectionLosses, long discardedBodies, long discardedBytes) {}
+  public record Stats(long connectionLosses, long discardedBodies, long discardedBytes, long requestWaits) {}
 
   /** @return what the transport has met so far */
   public Stats stats() {
-    return new Stats(connections.losses(), connections.discardedBodies(), connections.discardedBytes());
+    return new Stats(connections.losses(), connections.discardedBodies(), connections.discardedBytes(), connections.requestWaits());
   }
 
   /**

@@ -24,10 +24,16 @@ import java.util.concurrent.ConcurrentHashMap;
  * that has arrived (see {@link Corked}): the replies of the handlers it runs itself (those that never
  * block) to the requests of one read leave together.
  *
- * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}): each
- * transport's serving connection. Not its main one: a corked thread running handlers (a batch,
- * {@code HandlerPool}) that calls another service must send that request at once, as it then waits for
- * the reply.
+ * <p>Wraps the frame handlers of one {@link com.rabbitmq.client.ConnectionFactory} ({@link #wrap}). Each
+ * transport has two corks, one per connection: the serving connection's, held by the threads writing
+ * replies and acks (a batch of handlers, {@code HandlerPool}), and the main connection's, held only by the
+ * thread writing the clients' queued requests ({@link AmqpConnections#requests()}). Two, not one: a
+ * corked thread running handlers that calls another service must send that request at once, as it then
+ * waits for the reply.
+ *
+ * <p>Nothing that waits for the broker's answer (a synchronous AMQP method: opening a channel, declaring
+ * a queue) may run in a corked run: its request would be held back with the rest, and the answer never
+ * come.
  */
 final class Cork {
   /** Set while the current thread is corked: the frame handler it holds a flush back for, if any. */
@@ -36,6 +42,27 @@ final class Cork {
   private final Set<Corked> open = ConcurrentHashMap.newKeySet();
   /** The most frames the reading thread reads while it holds a flush back. */
   static final int MAX_FRAMES_HELD = 64;
+  /** Whether the thread reading a connection holds its flushes back until a read ends ({@link Corked}). */
+  private final boolean holdsReaderFlushes;
+
+  /** A cork for the serving connection: its reading thread, which runs handlers, holds its flushes back too. */
+  Cork() {
+    this(true);
+  }
+
+  private Cork(boolean holdsReaderFlushes) {
+    this.holdsReaderFlushes = holdsReaderFlushes;
+  }
+
+  /**
+   * @return a cork that holds back the flushes of corked threads only: for the main connection, whose
+   *     reading thread runs no handlers and writes only what the protocol asks of it there (the
+   *     close-ok that answers the broker's connection.close, after which it reads no more), which must
+   *     not wait for a next read
+   */
+  static Cork writersOnly() {
+    return new Cork(false);
+  }
 
   /** A corked thread's held flush: the handler, once the thread has written something. */
   private static final class Held {
@@ -152,7 +179,10 @@ final class Cork {
    * flushes before each read that could wait, and at least every {@link #MAX_FRAMES_HELD} frames.
    */
   private final class Corked extends DelegatingFrameHandler {
-    /** The socket's buffered input: null when unknown, and then the reading thread holds nothing back. */
+    /**
+     * The socket's buffered input: null when unknown or when this cork does not hold the reading
+     * thread's flushes back, and then the reading thread holds nothing back.
+     */
     private final java.io.DataInputStream input;
     /** The thread reading frames (amqp-client's main loop), from its first read. */
     private volatile Thread reader;
@@ -164,7 +194,7 @@ final class Cork {
 
     Corked(FrameHandler inner) {
       super(inner);
-      this.input = socketInput();
+      this.input = holdsReaderFlushes ? socketInput() : null;
       open.add(this);
     }
 

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.Test;
 class WriteCombinerTest {
 
   /** Counts the flushes that reach the socket. */
-  static final class CountingHandler implements FrameHandler {
+  static class CountingHandler implements FrameHandler {
     final AtomicInteger flushes = new AtomicInteger();
 
     @Override
@@ -185,8 +185,21 @@ class WriteCombinerTest {
    */
   @Test
   void everyActionRunsOnceInEachThreadsOrderWhateverTheInterleaving() throws Exception {
-    Cork cork = new Cork();
-    WriteCombiner out = new WriteCombiner(cork, () -> {});
+    everyActionRunsOnceInEachThreadsOrder(new WriteCombiner(new Cork(), () -> {}), 0);
+  }
+
+  /** The same with a bound so small that submitters keep finding the queue full and wait to write. */
+  @Test
+  void everyActionRunsOnceInEachThreadsOrderWhenSubmittersWaitAtTheBound() throws Exception {
+    WriteCombiner out = WriteCombiner.bounded(new Cork(), 4, 1 << 20);
+    everyActionRunsOnceInEachThreadsOrder(out, 0);
+    WriteCombiner byBytes = WriteCombiner.bounded(new Cork(), 1 << 20, 1000);
+    everyActionRunsOnceInEachThreadsOrder(byBytes, 100);
+    assertThat(out.waits()).as("the count bound was reached").isPositive();
+    assertThat(byBytes.waits()).as("the byte bound was reached").isPositive();
+  }
+
+  private static void everyActionRunsOnceInEachThreadsOrder(WriteCombiner out, int bytes) throws Exception {
     int threads = 8;
     int perThread = 20_000;
     ConcurrentHashMap<Integer, Integer> lastSeen = new ConcurrentHashMap<>();
@@ -208,6 +221,7 @@ class WriteCombinerTest {
                   int seq = i;
                   out.submit(
                       "test",
+                      bytes,
                       () -> {
                         Integer before = lastSeen.put(id, seq);
                         if (seq != (before == null ? 0 : before + 1)) {
@@ -217,7 +231,8 @@ class WriteCombinerTest {
                         if (seq % 1000 == 7) {
                           throw new IOException("a failed write");
                         }
-                      });
+                      },
+                      null);
                 }
               });
       all.add(th);
@@ -228,5 +243,120 @@ class WriteCombinerTest {
     }
     assertThat(ran).as("every action ran once, none left queued").hasValue(threads * perThread);
     assertThat(outOfOrder).as("each thread's actions in its order").hasValue(0);
+  }
+
+  /**
+   * A bounded combiner whose writer is stuck (a socket the broker stopped reading) takes submissions up
+   * to its bound and then holds the next submitter until it can write itself: memory stays bounded and
+   * the submitters feel the socket's backpressure, as they did when each wrote its own.
+   */
+  @Test
+  void aSubmitterThatFindsTheQueueFullWaitsForTheWriterThenWritesEverythingInOrder() throws Exception {
+    Cork cork = new Cork();
+    CountingHandler socket = new CountingHandler();
+    FrameHandler h = corked(cork, socket);
+    WriteCombiner out = WriteCombiner.bounded(cork, 3, 1 << 20);
+    CountDownLatch writerStuck = new CountDownLatch(1);
+    CountDownLatch unstick = new CountDownLatch(1);
+    List<Integer> written = java.util.Collections.synchronizedList(new ArrayList<>());
+    Thread writer =
+        new Thread(
+            () ->
+                out.submit(
+                    "stuck",
+                    () -> {
+                      writerStuck.countDown();
+                      try {
+                        unstick.await();
+                      } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                      }
+                      written.add(0);
+                      h.flush(null);
+                    }));
+    writer.start();
+    writerStuck.await();
+    for (int i = 1; i <= 3; i++) {
+      int n = i;
+      out.submit("queued", () -> { written.add(n); h.flush(null); });
+    }
+    assertThat(written).as("queued behind the writer; their submitter did not wait").isEmpty();
+    assertThat(out.waits()).isZero();
+
+    CountDownLatch fourthReturned = new CountDownLatch(1);
+    Thread fourth =
+        new Thread(
+            () -> {
+              out.submit("over the bound", () -> { written.add(4); h.flush(null); });
+              fourthReturned.countDown();
+            });
+    fourth.start();
+    assertThat(fourthReturned.await(300, java.util.concurrent.TimeUnit.MILLISECONDS))
+        .as("the fourth submitter waits while the writer is stuck")
+        .isFalse();
+    assertThat(out.waits()).isEqualTo(1);
+
+    unstick.countDown();
+    assertThat(fourthReturned.await(10, java.util.concurrent.TimeUnit.SECONDS)).isTrue();
+    writer.join();
+    fourth.join();
+    assertThat(written).as("everything written once, in the order submitted").containsExactly(0, 1, 2, 3, 4);
+    assertThat(socket.flushes.get()).as("one flush per corked run, not per action").isLessThanOrEqualTo(2);
+  }
+
+  /** An action that submits another (a write that leads to one more) leaves it to the run under way. */
+  @Test
+  void anActionThatSubmitsHasItsSubmissionWrittenAfterItByTheSameRun() throws IOException {
+    Cork cork = new Cork();
+    CountingHandler socket = new CountingHandler();
+    FrameHandler h = corked(cork, socket);
+    WriteCombiner out = WriteCombiner.bounded(cork, 1, 1 << 20);
+    List<String> written = new ArrayList<>();
+    out.submit(
+        "first",
+        () -> {
+          out.submit("second", () -> { written.add("second"); h.flush(null); });
+          written.add("first");
+          h.flush(null);
+        });
+    assertThat(written).containsExactly("first", "second");
+    assertThat(socket.flushes).as("both in one run").hasValue(1);
+  }
+
+  /**
+   * Who waits for a write learns after the flush that ended its run, and learns of a failed flush: a
+   * request written into a socket that then broke must not count as sent (the client fails it, so
+   * that the call is retried rather than left waiting for a reply that cannot come).
+   */
+  @Test
+  void whoWaitsForAWriteLearnsAfterTheFlushWhetherItWentThrough() throws IOException {
+    Cork cork = new Cork();
+    CountingHandler socket = new CountingHandler();
+    AtomicInteger failAfter = new AtomicInteger(Integer.MAX_VALUE);
+    FrameHandler h =
+        cork.wrap(
+                (address, name) ->
+                    new CountingHandler() {
+                      @Override
+                      public void flush(WriteListener listener) {
+                        if (socket.flushes.incrementAndGet() > failAfter.get()) {
+                          throw new IllegalStateException("socket closed");
+                        }
+                      }
+                    })
+            .create(null, "test");
+    WriteCombiner out = WriteCombiner.bounded(cork, 8, 1 << 20);
+    List<String> told = new ArrayList<>();
+    out.submit("ok", 10, () -> h.flush(null), failure -> told.add("flushes " + socket.flushes.get() + ", failure " + failure));
+    assertThat(told).as("told after the flush, which went through").containsExactly("flushes 1, failure null");
+
+    told.clear();
+    failAfter.set(1);
+    out.submit("broken", 10, () -> h.flush(null), failure -> told.add(String.valueOf(failure)));
+    assertThat(told).containsExactly("java.lang.IllegalStateException: socket closed");
+
+    told.clear();
+    out.submit("nothing written", 10, () -> {}, failure -> told.add(String.valueOf(failure)));
+    assertThat(told).as("nothing to flush, nothing failed").containsExactly("null");
   }
 }
