@@ -93,6 +93,17 @@ class WriteCombinerTest {
     return cork.wrap((address, name) -> inner).create(null, "test");
   }
 
+  /** A cork and a corked frame handler over a socket that counts flushes. */
+  private static final class Rig {
+    final Cork cork = new Cork();
+    final CountingHandler socket = new CountingHandler();
+    final FrameHandler handler;
+
+    Rig() throws IOException {
+      handler = corked(cork, socket);
+    }
+  }
+
   @Test
   void aCorkedRunFlushesOnceAtItsEndAndOnlyIfSomethingWasWritten() throws IOException {
     Cork cork = new Cork();
@@ -252,10 +263,10 @@ class WriteCombinerTest {
    */
   @Test
   void aSubmitterThatFindsTheQueueFullWaitsForTheWriterThenWritesEverythingInOrder() throws Exception {
-    Cork cork = new Cork();
-    CountingHandler socket = new CountingHandler();
-    FrameHandler h = corked(cork, socket);
-    WriteCombiner out = WriteCombiner.bounded(cork, 3, 1 << 20);
+    Rig rig = new Rig();
+    CountingHandler socket = rig.socket;
+    FrameHandler h = rig.handler;
+    WriteCombiner out = WriteCombiner.bounded(rig.cork, 3, 1 << 20);
     CountDownLatch writerStuck = new CountDownLatch(1);
     CountDownLatch unstick = new CountDownLatch(1);
     List<Integer> written = java.util.Collections.synchronizedList(new ArrayList<>());
@@ -307,10 +318,9 @@ class WriteCombinerTest {
   /** An action that submits another (a write that leads to one more) leaves it to the run under way. */
   @Test
   void anActionThatSubmitsHasItsSubmissionWrittenAfterItByTheSameRun() throws IOException {
-    Cork cork = new Cork();
-    CountingHandler socket = new CountingHandler();
-    FrameHandler h = corked(cork, socket);
-    WriteCombiner out = WriteCombiner.bounded(cork, 1, 1 << 20);
+    Rig rig = new Rig();
+    FrameHandler h = rig.handler;
+    WriteCombiner out = WriteCombiner.bounded(rig.cork, 1, 1 << 20);
     List<String> written = new ArrayList<>();
     out.submit(
         "first",
@@ -320,7 +330,7 @@ class WriteCombinerTest {
           h.flush(null);
         });
     assertThat(written).containsExactly("first", "second");
-    assertThat(socket.flushes).as("both in one run").hasValue(1);
+    assertThat(rig.socket.flushes).as("both in one run").hasValue(1);
   }
 
   /**
