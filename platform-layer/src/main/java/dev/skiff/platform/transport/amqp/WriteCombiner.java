@@ -93,7 +93,7 @@ final class WriteCombiner {
    *
    * @param cork holds the flushes of a run of writes
    * @param maxQueued the most actions queued; at least 1
-   * @param maxQueuedBytes the most bytes queued (as {@link #submit(String, int, Cork.IoAction)} counts them)
+   * @param maxQueuedBytes the most bytes queued (as {@link #submit(String, int, Cork.IoAction, Flushed)} counts them)
    * @return the combiner
    */
   static WriteCombiner bounded(Cork cork, int maxQueued, long maxQueuedBytes) {
