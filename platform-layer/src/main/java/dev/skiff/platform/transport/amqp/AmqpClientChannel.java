@@ -264,7 +264,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
       return f;
     }
     if (connections.recovering()) {
-      f.completeExceptionally(recovering());
+      f.completeExceptionally(notSentWhileRecovering());
       return f;
     }
     if (!publish.isOpen()) {
@@ -286,7 +286,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
     return f;
   }
 
-  private static SkiffException recovering() {
+  private static SkiffException notSentWhileRecovering() {
     return new SkiffException(ErrorCode.UNAVAILABLE, "not sent: the connection to the broker is recovering")
         .withProgress(RpcProgress.NOT_SENT);
   }
@@ -310,7 +310,7 @@ final class AmqpClientChannel implements Transport.ClientChannel {
   private void publish(RequestMessage request, CompletableFuture<Void> f) {
     if (connections.recovering()) {
       // lost since send() looked: the reply address below may be the reply queue's name from before
-      f.completeExceptionally(recovering());
+      f.completeExceptionally(notSentWhileRecovering());
       return;
     }
     String key = AmqpNames.requestKey(request.service(), request.targetInstance(), request.targetVersion());

@@ -57,7 +57,7 @@ final class Cork {
   /**
    * @return a cork that holds back the flushes of corked threads only: for the main connection, whose
    *     reading thread runs no handlers and writes only what the protocol asks of it there (the
-   *     close-ok that answers the broker's connection.close, after which it reads no more), which must
+   *     close-ok that answers the broker's connection.close, after which it may read no more), which must
    *     not wait for a next read
    */
   static Cork writersOnly() {
