@@ -26,7 +26,7 @@ import java.util.function.Supplier;
  * compare two different machines, while a ratio taken between neighbouring blocks does not.
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|confirms|breakdown|identity|queues] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.Interleaved [skiff|nonBlocking|confirms|ttl|breakdown|identity|queues] [ROUNDS] [IN_FLIGHT] [BLOCK_SECONDS] [WARMUP_SECONDS]
  * </pre>
  *
  * <p>Defaults: {@code skiff}, 10 rounds, 64 calls in flight, 3-s blocks, 60 s of warm-up (blocks of
@@ -34,7 +34,8 @@ import java.util.function.Supplier;
  * publisher confirms ({@code raw}, {@link RawNoConfirms}: the baseline every other side is divided by),
  * the same with confirms ({@code confirms}, {@link RawConfirms}), Skiff with every default (handlers on
  * the pool) and Skiff with the echo endpoint {@code asNonBlocking()}; {@code nonBlocking} leaves out the
- * pool; {@code confirms} runs raw, Skiff with publisher confirms (the default before 2026-12-04) and Skiff
+ * pool; {@code ttl} runs raw, Skiff with every default and Skiff without the per-message TTL
+ * ({@code AmqpOptions.withMessageTtl(false)}); {@code confirms} runs raw, Skiff with publisher confirms (the default before 2026-12-04) and Skiff
  * with every default; {@code breakdown} runs raw and raw with one piece of Skiff's work added each
  * (confirms, the per-message TTL, the validated user id, Skiff's properties, a 16-thread handler pool:
  * {@link RawDiagnostic}; and, last, the TTL, user id and properties together). Each raw side has its own request queue. Each round runs one block of each
@@ -88,10 +89,10 @@ public final class Interleaved {
       blockSeconds = 0;
       warmupSeconds = -1;
     }
-    if (!List.of("skiff", "nonBlocking", "breakdown", "confirms", "identity", "queues").contains(handler)
+    if (!List.of("skiff", "nonBlocking", "breakdown", "confirms", "ttl", "identity", "queues").contains(handler)
         || rounds < 1 || inFlight < 1 || !(blockSeconds > 0) || !(warmupSeconds >= 0)) {
       System.err.println(
-          "usage: Interleaved [skiff|nonBlocking|breakdown|confirms|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
+          "usage: Interleaved [skiff|nonBlocking|breakdown|confirms|ttl|identity|queues] [ROUNDS >= 1] [IN_FLIGHT >= 1] [BLOCK_SECONDS > 0] [WARMUP_SECONDS >= 0]");
       System.exit(2);
     }
     if (handler.equals("identity")) {
@@ -108,6 +109,7 @@ public final class Interleaved {
       String title = switch (handler) {
         case "breakdown" -> breakdown(started, sides);
         case "confirms" -> confirms(started, sides);
+        case "ttl" -> ttl(started, sides);
         default -> skiffBesideRaw(started, sides, handler.equals("skiff"));
       };
       run(sides, rounds, blockSeconds, warmupSeconds, title, inFlight);
@@ -136,6 +138,17 @@ public final class Interleaved {
     sides.add(skiff(started, "skiff+cf", with));
     sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
     return "Skiff with publisher confirms and without, beside raw amqp-client";
+  }
+
+  /** Skiff without the per-message TTL beside with it (the default), and raw; returns the title. */
+  private static String ttl(Closer started, List<Side> sides) throws Exception {
+    sides.add(raw(started, "raw", RawRpc.QUEUE, false, false, false, false, false));
+    sides.add(skiff(started, "skiff", SkiffAmqp.defaults(false)));
+    SkiffAmqp without = SkiffAmqp.defaults(false);
+    without.messageTtl = false;
+    without.service = Bench.SERVICE + ".nottl";
+    sides.add(skiff(started, "noTtl", without));
+    return "Skiff without the per-message TTL beside with it, and raw amqp-client";
   }
 
   /** The raw baseline, and the same with one piece of Skiff's work added each; returns the title. */
