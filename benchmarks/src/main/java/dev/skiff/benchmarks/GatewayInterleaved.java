@@ -33,8 +33,15 @@ import java.util.regex.Pattern;
  * and of the differences of the medians (gateway − direct).
  *
  * <pre>
- * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.GatewayInterleaved [ROUNDS] [BLOCK_SECONDS] [WARMUP_SECONDS] [WRK_THREADS]
+ * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.GatewayInterleaved [ROUNDS] [BLOCK_SECONDS] [WARMUP_SECONDS] [WRK_THREADS] [floor]
  * </pre>
+ *
+ * <p>With {@code floor}, each round also runs wrk against the two servers of {@link HttpFloor}: the
+ * gateway's HTTP server answering without calling a service (the HTTP exchange alone; from its CPU per
+ * call, the ratio a gateway whose only cost beyond the direct call were that exchange could reach:
+ * direct ÷ (direct + the exchange's)), and the thinnest gateway (the same server calling the greeter
+ * with a fixed request, on its own connection, nothing else), whose throughput ratio to direct RPC is
+ * measured like the gateway's.
  *
  * <p>Defaults: 5 rounds, 10-s blocks, 20 s of warm-up of each side, 1 wrk thread (wrk shares the
  * machine's cores with the gateway, the service and the broker; one thread keeps 64 connections busy).
@@ -85,17 +92,24 @@ public final class GatewayInterleaved {
     int block = args.length > 1 ? Integer.parseInt(args[1]) : 10;
     int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 20;
     int wrkThreads = args.length > 3 ? Integer.parseInt(args[3]) : 1;
+    boolean floor = args.length > 4 && args[4].equals("floor");
     Path script = Files.createTempFile("skiff-gateway-bench", ".lua");
     Files.writeString(script, "wrk.method = \"POST\"\nwrk.body = '{\"name\":\"Ada\"}'\n"
         + "wrk.headers[\"Content-Type\"] = \"application/json\"\n", StandardCharsets.UTF_8);
     try (AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-greeter"));
         AmqpTransport edge = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-gateway"));
-        AmqpTransport calling = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-direct"))) {
+        AmqpTransport calling = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-direct"));
+        AmqpTransport thinEdge = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-thin"))) {
       Server greeter = new Greeter().start(serving);
       Gateway gateway = Gateway.start(edge, ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0)
           .withRates(1_000_000, 1_000_000)); // limits checked on every request, never reached
       Client client = Client.builder().transport(calling).name("bench.direct").build();
+      Client thinClient = Client.builder().transport(thinEdge).name("bench.thin").build();
+      HttpFloor bare = floor ? HttpFloor.bare() : null;
+      HttpFloor thin = floor ? HttpFloor.thin(thinClient) : null;
       try {
+        String bareUrl = bare == null ? null : "http://127.0.0.1:" + bare.port() + "/v1/greeter/hello";
+        String thinUrl = thin == null ? null : "http://127.0.0.1:" + thin.port() + "/v1/greeter/hello";
         String url = "http://127.0.0.1:" + gateway.port() + "/v1/greeter/hello";
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (gateway.routeCount() == 0) {
@@ -107,8 +121,14 @@ public final class GatewayInterleaved {
         System.out.printf(Locale.ROOT, "warm-up: %d s of each%n", warmup);
         wrk(url, script, warmup, wrkThreads);
         direct(client, warmup);
+        if (bare != null) {
+          wrk(bareUrl, script, warmup, wrkThreads);
+          wrk(thinUrl, script, warmup, wrkThreads);
+        }
         List<Double> ratios = new ArrayList<>();
         List<Double> added = new ArrayList<>();
+        List<Double> bounds = new ArrayList<>();
+        List<Double> thinRatios = new ArrayList<>();
         for (int r = 1; r <= rounds; r++) {
           Block g;
           Block d;
@@ -119,6 +139,8 @@ public final class GatewayInterleaved {
             d = direct(client, block);
             g = wrk(url, script, block, wrkThreads);
           }
+          Block h = bare == null ? null : wrk(bareUrl, script, block, wrkThreads);
+          Block t = thin == null ? null : wrk(thinUrl, script, block, wrkThreads);
           ratios.add(g.callsPerSecond() / d.callsPerSecond());
           added.add(g.medianMicros() - d.medianMicros());
           System.out.printf(Locale.ROOT, "round %d: gateway %.0f calls/s p50 %.0f us | direct %.0f calls/s p50 %.0f us | ratio %.3f, +%.0f us%n",
@@ -127,10 +149,31 @@ public final class GatewayInterleaved {
                   + " | direct cpu jvm %.1f (kernel %.1f) broker %.1f total %.1f us, %.2f switches%n",
               g.jvmCpu(), g.jvmKernelCpu(), g.brokerCpu(), g.wrkCpu(), g.totalCpu(), g.switches(), d.jvmCpu(), d.jvmKernelCpu(),
               d.brokerCpu(), d.totalCpu(), d.switches());
+          if (h != null) {
+            bounds.add(d.totalCpu() / (d.totalCpu() + h.jvmCpu() + h.wrkCpu()));
+            System.out.printf(Locale.ROOT, "  http alone: %.0f calls/s p50 %.0f us, cpu jvm %.1f (kernel %.1f) wrk %.1f us, %.2f switches;"
+                    + " a gateway costing only this beyond the direct call: ratio %.3f%n",
+                h.callsPerSecond(), h.medianMicros(), h.jvmCpu(), h.jvmKernelCpu(), h.wrkCpu(), h.switches(), bounds.get(bounds.size() - 1));
+            thinRatios.add(t.callsPerSecond() / d.callsPerSecond());
+            System.out.printf(Locale.ROOT, "  thin gateway: %.0f calls/s p50 %.0f us, cpu jvm %.1f (kernel %.1f) broker %.1f wrk %.1f total %.1f us,"
+                    + " %.2f switches; ratio to direct %.3f, +%.0f us%n",
+                t.callsPerSecond(), t.medianMicros(), t.jvmCpu(), t.jvmKernelCpu(), t.brokerCpu(), t.wrkCpu(), t.totalCpu(), t.switches(),
+                thinRatios.get(thinRatios.size() - 1), t.medianMicros() - d.medianMicros());
+          }
         }
         System.out.printf(Locale.ROOT, "median throughput ratio (gateway / direct) %.3f; median added to the p50 %.0f us%n",
             median(ratios), median(added));
+        if (bare != null) {
+          System.out.printf(Locale.ROOT, "median ratio a gateway costing only the bare HTTP exchange beyond the direct call could reach: %.3f%n",
+              median(bounds));
+          System.out.printf(Locale.ROOT, "median throughput ratio (thin gateway / direct) %.3f%n", median(thinRatios));
+        }
       } finally {
+        if (bare != null) {
+          bare.stop();
+          thin.stop();
+        }
+        thinClient.close();
         client.close();
         gateway.close();
         greeter.close();
