@@ -249,9 +249,13 @@ class CassandraRecoveryTest {
       ((InternalDriverContext) stalled.getContext()).getEventBus().fire(TopologyEvent.forceDown(n.getBroadcastRpcAddress().orElseThrow()));
       await().atMost(Duration.ofSeconds(10)).until(() -> n.getState() == NodeState.FORCED_DOWN);
       long stalledAt = System.nanoTime();
+      // the driver says it one of two ways: no node in the query plan, or the node tried and no
+      // connection to it (seen in a CI run); by the driver's code (not traced), which one depends on
+      // whether its load-balancing policy has taken the node out yet, which it learns after the node's
+      // state is set
       assertThatThrownBy(() -> s.one(CassandraClientTest.GET, id))
           .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
-          .hasMessageContaining("No node was available");
+          .hasMessageMatching("(?s).*(No node was available|No connection was available to Node).*");
       HealthCheck.Result r = health.runHealthCheck("cassandra");
       assertThat(r.isHealthy()).as("the health check sees the stalled session").isFalse();
       assertThat(r.getMessage()).contains("keyspace " + keyspace);
