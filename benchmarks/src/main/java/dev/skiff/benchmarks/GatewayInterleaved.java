@@ -38,13 +38,14 @@ import java.util.regex.Pattern;
  * java -cp benchmarks/target/benchmarks.jar dev.skiff.benchmarks.GatewayInterleaved [ROUNDS] [BLOCK_SECONDS] [WARMUP_SECONDS] [WRK_THREADS] [floor]
  * </pre>
  *
- * <p>With {@code floor}, each round also runs wrk against the two servers of {@link HttpFloor}: the
- * gateway's HTTP server answering without calling a service (the HTTP exchange alone; from its CPU per
- * call, the ratio a gateway whose only cost beyond the direct call were that exchange could reach:
- * direct ÷ (direct + the exchange's), and the same with the CPU of the thread that drives the direct
- * calls taken out of the direct call's, which a gateway would not pay), and the thinnest gateway (the same server calling the greeter
- * with a fixed request, on its own connection, nothing else), whose throughput ratio to direct RPC is
- * measured like the gateway's.
+ * <p>With {@code floor}, each round also runs wrk against the two servers of {@link HttpFloor}. One is
+ * the gateway's HTTP server answering without calling a service (the HTTP exchange alone); from its CPU
+ * per call comes the ratio a gateway whose only cost beyond the direct call were that exchange could
+ * reach, direct ÷ (direct + the exchange's), printed also with the CPU of the thread that drives the
+ * direct calls taken out of the direct call's (an overstatement: that thread also sends each call). The
+ * other is the thinnest gateway (the same server calling the greeter with a fixed request, on a
+ * connection of its own, nothing else), whose throughput ratio to direct RPC is measured like the
+ * gateway's.
  *
  * <p>Defaults: 5 rounds, 10-s blocks, 20 s of warm-up of each side, 1 wrk thread (wrk shares the
  * machine's cores with the gateway, the service and the broker; one thread keeps 64 connections busy).
@@ -112,12 +113,13 @@ public final class GatewayInterleaved {
     try (AmqpTransport serving = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-greeter"));
         AmqpTransport edge = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-gateway"));
         AmqpTransport calling = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-direct"));
-        AmqpTransport thinEdge = AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-thin"))) {
+        AmqpTransport thinEdge = floor
+            ? AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-thin")) : null) {
       Server greeter = new Greeter().start(serving);
       Gateway gateway = Gateway.start(edge, ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0)
           .withRates(1_000_000, 1_000_000)); // limits checked on every request, never reached
       Client client = Client.builder().transport(calling).name("bench.direct").build();
-      Client thinClient = Client.builder().transport(thinEdge).name("bench.thin").build();
+      Client thinClient = floor ? Client.builder().transport(thinEdge).name("bench.thin").build() : null;
       HttpFloor bare = floor ? HttpFloor.bare() : null;
       HttpFloor thin = floor ? HttpFloor.thin(thinClient) : null;
       try {
@@ -134,14 +136,14 @@ public final class GatewayInterleaved {
         System.out.printf(Locale.ROOT, "warm-up: %d s of each%n", warmup);
         wrk(url, script, warmup, wrkThreads);
         direct(client, warmup);
-        if (bare != null) {
+        if (floor) {
           wrk(bareUrl, script, warmup, wrkThreads);
           wrk(thinUrl, script, warmup, wrkThreads);
         }
         List<Double> ratios = new ArrayList<>();
         List<Double> added = new ArrayList<>();
         List<Double> bounds = new ArrayList<>();
-        List<Double> bareBounds = new ArrayList<>();
+        List<Double> boundsWithoutDriver = new ArrayList<>();
         List<Double> thinRatios = new ArrayList<>();
         for (int r = 1; r <= rounds; r++) {
           Block g;
@@ -153,8 +155,8 @@ public final class GatewayInterleaved {
             d = direct(client, block);
             g = wrk(url, script, block, wrkThreads);
           }
-          Block h = bare == null ? null : wrk(bareUrl, script, block, wrkThreads);
-          Block t = thin == null ? null : wrk(thinUrl, script, block, wrkThreads);
+          Block h = floor ? wrk(bareUrl, script, block, wrkThreads) : null;
+          Block t = floor ? wrk(thinUrl, script, block, wrkThreads) : null;
           ratios.add(g.callsPerSecond() / d.callsPerSecond());
           added.add(g.medianMicros() - d.medianMicros());
           System.out.printf(Locale.ROOT, "round %d: gateway %.0f calls/s p50 %.0f us | direct %.0f calls/s p50 %.0f us | ratio %.3f, +%.0f us%n",
@@ -163,15 +165,15 @@ public final class GatewayInterleaved {
                   + " | direct cpu jvm %.1f (kernel %.1f) broker %.1f total %.1f us, %.2f switches%n",
               g.jvmCpu(), g.jvmKernelCpu(), g.brokerCpu(), g.wrkCpu(), g.totalCpu(), g.switches(), d.jvmCpu(), d.jvmKernelCpu(),
               d.brokerCpu(), d.totalCpu(), d.switches());
-          if (h != null) {
+          if (floor) {
             bounds.add(d.totalCpu() / (d.totalCpu() + h.jvmCpu() + h.wrkCpu()));
             // the driving thread's CPU (which includes the client's own work of sending each call, so
             // this overstates what a gateway would not pay) taken out of the direct call's
-            bareBounds.add(d.totalCpu() / (d.totalCpu() - d.driverCpu() + h.jvmCpu() + h.wrkCpu()));
+            boundsWithoutDriver.add(d.totalCpu() / (d.totalCpu() - d.driverCpu() + h.jvmCpu() + h.wrkCpu()));
             System.out.printf(Locale.ROOT, "  http alone: %.0f calls/s p50 %.0f us, cpu jvm %.1f (kernel %.1f) wrk %.1f us, %.2f switches;"
                     + " a gateway costing only this beyond the direct call: ratio %.3f (%.3f without the direct driver's thread, %.1f us)%n",
                 h.callsPerSecond(), h.medianMicros(), h.jvmCpu(), h.jvmKernelCpu(), h.wrkCpu(), h.switches(), bounds.get(bounds.size() - 1),
-                bareBounds.get(bareBounds.size() - 1), d.driverCpu());
+                boundsWithoutDriver.get(boundsWithoutDriver.size() - 1), d.driverCpu());
             thinRatios.add(t.callsPerSecond() / d.callsPerSecond());
             System.out.printf(Locale.ROOT, "  thin gateway: %.0f calls/s p50 %.0f us, cpu jvm %.1f (kernel %.1f) broker %.1f wrk %.1f total %.1f us,"
                     + " %.2f switches; ratio to direct %.3f, +%.0f us%n",
@@ -181,17 +183,17 @@ public final class GatewayInterleaved {
         }
         System.out.printf(Locale.ROOT, "median throughput ratio (gateway / direct) %.3f; median added to the p50 %.0f us%n",
             median(ratios), median(added));
-        if (bare != null) {
+        if (floor) {
           System.out.printf(Locale.ROOT, "median ratio a gateway costing only the bare HTTP exchange beyond the direct call could reach: %.3f"
-              + " (%.3f with the direct driver's thread taken out)%n", median(bounds), median(bareBounds));
+              + " (%.3f with the direct driver's thread taken out)%n", median(bounds), median(boundsWithoutDriver));
           System.out.printf(Locale.ROOT, "median throughput ratio (thin gateway / direct) %.3f%n", median(thinRatios));
         }
       } finally {
-        if (bare != null) {
+        if (floor) {
           bare.stop();
           thin.stop();
+          thinClient.close();
         }
-        thinClient.close();
         client.close();
         gateway.close();
         greeter.close();
