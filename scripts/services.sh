@@ -3,6 +3,7 @@
 # stop_started_services (call it from an EXIT trap).
 
 SKIFF_TEST_VHOST=""
+SKIFF_TEST_VHOSTS=""
 
 . "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/common.sh"
 
@@ -62,7 +63,9 @@ ensure_rabbitmq() {
 # Gives this test run a RabbitMQ virtual host of its own, so that two runs on one broker (two checkouts,
 # or CI beside a developer's build) never see each other's queues, routing rules or binding leader, and
 # a run leaves nothing behind: the vhost is deleted when the run ends. Virtual hosts left by runs that
-# were killed (their process is gone) are deleted first. Prints nothing; sets SKIFF_TEST_VHOST.
+# were killed (their process is gone) are deleted first. Sets SKIFF_TEST_VHOST to the new vhost; called
+# again (with a LABEL to tell them apart: scripts/test.sh's lanes), it adds another, and every one is
+# deleted at the end.
 ensure_test_vhost() {
   local v pid
   for v in $(rabbitmqctl -q list_vhosts name 2>/dev/null | grep '^skiff-test-' || true); do
@@ -71,11 +74,13 @@ ensure_test_vhost() {
       rabbitmqctl -q delete_vhost "$v" >/dev/null 2>&1 && log "deleted vhost $v left by an earlier run"
     fi
   done
-  SKIFF_TEST_VHOST="skiff-test-$(date +%s)-$$"
+  # the run's pid stays last: the clean-up above reads it from there
+  SKIFF_TEST_VHOST="skiff-test-$(date +%s)-${1:+$1-}$$"
   rabbitmqctl -q add_vhost "$SKIFF_TEST_VHOST" >/dev/null \
     && rabbitmqctl -q set_permissions -p "$SKIFF_TEST_VHOST" guest '.*' '.*' '.*' >/dev/null \
     || { log "could not create the test run's vhost $SKIFF_TEST_VHOST"; return 1; }
-  log "this run's RabbitMQ vhost: $SKIFF_TEST_VHOST (deleted at the end)"
+  SKIFF_TEST_VHOSTS="$SKIFF_TEST_VHOSTS $SKIFF_TEST_VHOST"
+  log "this run's RabbitMQ vhost${1:+ for $1}: $SKIFF_TEST_VHOST (deleted at the end)"
 }
 
 ensure_chromium() {
@@ -201,11 +206,12 @@ register_run() {
 }
 
 stop_started_services() {
-  local s i run live=0
-  if [ -n "$SKIFF_TEST_VHOST" ]; then
-    rabbitmqctl -q delete_vhost "$SKIFF_TEST_VHOST" >/dev/null 2>&1 || true
-    SKIFF_TEST_VHOST=""
-  fi
+  local s i run v live=0
+  for v in $SKIFF_TEST_VHOSTS; do
+    rabbitmqctl -q delete_vhost "$v" >/dev/null 2>&1 || true
+  done
+  SKIFF_TEST_VHOSTS=""
+  SKIFF_TEST_VHOST=""
   mkdir -p "$SKIFF_SERVICES_DIR/runs"
   exec 9>"$SKIFF_SERVICES_DIR/lock"
   flock 9
