@@ -58,12 +58,13 @@ else
   log "building and installing every module once, tests skipped"
   mvn -B -ntp install -DskipTests "$@"
   lane_modules=("!${LANE_2//,/,!}" "$LANE_2")
+  lane_names=("every module but $LANE_2" "$LANE_2")
   for i in 1 2; do
     ensure_test_vhost "lane$i"
-    log "lane $i: ${lane_modules[$((i - 1))]} (vhost $SKIFF_TEST_VHOST)"
+    log "lane $i tests ${lane_names[$((i - 1))]}; its output is prefixed [$i]"
     # each lane in its own process group, so that an interrupted run stops the lane's Maven and its forks
     SKIFF_AMQP_URI="amqp://guest:guest@localhost:5672/$SKIFF_TEST_VHOST" \
-      setsid bash -c 'set -o pipefail; mvn -B -ntp verify "$@" 2>&1 | sed -u "s/^/[$0] /"' "$i" \
+      setsid bash -c 'set -o pipefail; mvn -B -ntp verify "$@" 2>&1 | sed -u "s/^/[$0] /"; rc=$?; echo; exit $rc' "$i" \
       -Djunit.jupiter.execution.order.random.seed="$seed" -pl "${lane_modules[$((i - 1))]}" "$@" \
       </dev/null &
     lane_pids="$lane_pids $!"
