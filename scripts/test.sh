@@ -55,6 +55,7 @@ if [ "$lanes" = 1 ]; then
   fi
   mvn -B -ntp verify -Djunit.jupiter.execution.order.random.seed="$seed" "$@"
 else
+  # the same build as scripts/demo.sh's, so a change that breaks the Quick start's first command breaks CI
   log "building and installing every module once, tests skipped"
   mvn -B -ntp install -DskipTests "$@"
   lane_modules=("!${LANE_2//,/,!}" "$LANE_2")
