@@ -23,11 +23,24 @@ lanes=2
 [ -n "${SKIFF_AMQP_URI:-}" ] && lanes=1
 for arg in "$@"; do
   case "$arg" in
-    -pl|--projects|-pl=*|--projects=*|-rf|--resume-from|-rf=*|--resume-from=*) lanes=1 ;;
+    -pl|--projects|--projects=*|-rf|--resume-from|--resume-from=*) lanes=1 ;;
   esac
 done
 
+# Starts lane N (modules as -pl takes them; what it tests, for the log) on a vhost of its own, in the
+# background, in its own process group, so that an interrupted run stops the lane's Maven and its forks.
 lane_pids=""
+start_lane() {
+  local n="$1" modules="$2" what="$3"
+  shift 3
+  ensure_test_vhost "lane$n"
+  log "lane $n tests $what; its output is prefixed [$n]"
+  SKIFF_AMQP_URI="amqp://guest:guest@localhost:5672/$SKIFF_TEST_VHOST" \
+    setsid bash -c 'set -o pipefail; mvn -B -ntp verify "$@" 2>&1 | sed -u "s/^/[$0] /"; rc=$?; echo; exit $rc' "$n" \
+    -pl "$modules" "$@" </dev/null &
+  lane_pids="$lane_pids $!"
+}
+
 cleanup() {
   local p
   for p in $lane_pids; do
@@ -58,18 +71,8 @@ else
   # the same build as scripts/demo.sh's, so a change that breaks the Quick start's first command breaks CI
   log "building and installing every module once, tests skipped"
   mvn -B -ntp install -DskipTests "$@"
-  lane_modules=("!${LANE_2//,/,!}" "$LANE_2")
-  lane_names=("every module but $LANE_2" "$LANE_2")
-  for i in 1 2; do
-    ensure_test_vhost "lane$i"
-    log "lane $i tests ${lane_names[$((i - 1))]}; its output is prefixed [$i]"
-    # each lane in its own process group, so that an interrupted run stops the lane's Maven and its forks
-    SKIFF_AMQP_URI="amqp://guest:guest@localhost:5672/$SKIFF_TEST_VHOST" \
-      setsid bash -c 'set -o pipefail; mvn -B -ntp verify "$@" 2>&1 | sed -u "s/^/[$0] /"; rc=$?; echo; exit $rc' "$i" \
-      -Djunit.jupiter.execution.order.random.seed="$seed" -pl "${lane_modules[$((i - 1))]}" "$@" \
-      </dev/null &
-    lane_pids="$lane_pids $!"
-  done
+  start_lane 1 "!${LANE_2//,/,!}" "every module but $LANE_2" -Djunit.jupiter.execution.order.random.seed="$seed" "$@"
+  start_lane 2 "$LANE_2" "$LANE_2" -Djunit.jupiter.execution.order.random.seed="$seed" "$@"
   failed=""
   i=0
   for p in $lane_pids; do
