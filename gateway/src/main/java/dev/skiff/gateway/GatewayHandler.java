@@ -5,7 +5,6 @@ import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
-import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
@@ -51,7 +50,6 @@ final class GatewayHandler extends Handler.Abstract {
 
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
-  private static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence().omittingInsignificantWhitespace();
   private static final String JSON_TYPE = "application/json";
 
   private final RouteTable routes;
@@ -281,7 +279,7 @@ final class GatewayHandler extends Handler.Abstract {
         .whenComplete((reply, failure) -> {
           if (failure == null) {
             try {
-              send(ex, 200, JSON.print(reply.value()));
+              send(ex, 200, ResponseMapper.json(route, reply.value()));
             } catch (InvalidProtocolBufferException e) {
               fail(ex, 500, ErrorCode.INTERNAL.name(), "the answer cannot be written as JSON");
             }

@@ -6,18 +6,25 @@ import dev.skiff.platform.internal.JsonStrings;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.TreeMap;
 
 /**
  * The OpenAPI 3 document of the routes served now ({@code GET /openapi.json}), generated from the
  * announced protos: each route's path parameters, its query parameters (a route without a body: the
  * request's other plain top-level fields), its JSON body and its answer, with a schema per message
- * type (protobuf's JSON mapping: 64-bit integers as strings, enums as names). Every name in it came from an
+ * type (protobuf's JSON mapping: 64-bit integers as strings, enums as names, well-known types in their own JSON
+ * forms, a {@code response_body} field's schema for the answer). Every name in it came from an
  * announcement, so every one is written as an escaped JSON string. Stateless.
  */
 final class OpenApi {
   /** The most nesting of message schemas written out; deeper ones are plain objects. */
   private static final int MAX_DEPTH = 16;
+  /**
+   * The methods an OpenAPI path item has an operation for; a route of any other method (a {@code custom}
+   * rule's) is served but not listed.
+   */
+  private static final Set<String> OPERATIONS = Set.of("GET", "PUT", "POST", "DELETE", "PATCH", "HEAD");
 
   private OpenApi() {}
 
@@ -29,6 +36,9 @@ final class OpenApi {
     Map<String, Map<String, Route>> paths = new TreeMap<>();
     Map<String, Descriptor> schemas = new TreeMap<>();
     for (Route r : routes) {
+      if (!OPERATIONS.contains(r.method())) {
+        continue;
+      }
       paths.computeIfAbsent(r.template().openApiPath(), p -> new TreeMap<>()).put(r.method().toLowerCase(java.util.Locale.ROOT), r);
       collect(r.request(), schemas, 0);
       collect(r.response(), schemas, 0);
@@ -52,13 +62,11 @@ final class OpenApi {
         if (r.body() == null) {
           // without a body, the request's other plain fields come from the query (nested ones as a.b, not listed)
           for (FieldDescriptor f : r.request().getFields()) {
-            if (f.getJavaType() != FieldDescriptor.JavaType.MESSAGE && !r.template().fieldPaths().contains(f.getName())) {
+            boolean value = f.getJavaType() != FieldDescriptor.JavaType.MESSAGE
+                || (!f.isMapField() && WellKnownTypes.isSingleValue(f.getMessageType()));
+            if (value && !r.template().fieldPaths().contains(f.getName())) {
               StringBuilder schema = new StringBuilder();
-              if (f.isRepeated()) {
-                type(schema.append("{\"type\":\"array\",\"items\":"), f).append('}');
-              } else {
-                type(schema, f);
-              }
+              field(schema, f);
               params.add("{\"name\":" + JsonStrings.quote(f.getJsonName()) + ",\"in\":\"query\",\"required\":false,\"schema\":" + schema + "}");
             }
           }
@@ -67,10 +75,15 @@ final class OpenApi {
         if (r.body() != null) {
           Descriptor body = r.body().equals("*") ? r.request() : r.request().findFieldByName(r.body()).getMessageType();
           b.append(",\"requestBody\":{\"required\":false,\"content\":{\"application/json\":{\"schema\":");
-          ref(b, body).append("}}}");
+          schema(b, body).append("}}}");
         }
         b.append(",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{\"schema\":");
-        ref(b, r.response()).append("}}},\"default\":{\"description\":\"an error: code, message, request_id\"}}}");
+        if (r.responseBody() != null) {
+          field(b, r.responseBody());
+        } else {
+          schema(b, r.response());
+        }
+        b.append("}}},\"default\":{\"description\":\"an error: code, message, request_id\"}}}");
       }
       b.append('}');
     }
@@ -85,12 +98,7 @@ final class OpenApi {
         b.append(fsep);
         fsep = ",";
         JsonStrings.quote(b, f.getJsonName()).append(':');
-        if (f.isRepeated() && !f.isMapField()) {
-          b.append("{\"type\":\"array\",\"items\":");
-          type(b, f).append('}');
-        } else {
-          type(b, f);
-        }
+        field(b, f);
       }
       b.append("}}");
     }
@@ -98,7 +106,7 @@ final class OpenApi {
   }
 
   private static void collect(Descriptor d, Map<String, Descriptor> into, int depth) {
-    if (depth > MAX_DEPTH || into.containsKey(d.getFullName())) {
+    if (depth > MAX_DEPTH || into.containsKey(d.getFullName()) || WellKnownTypes.schema(d) != null) {
       return;
     }
     into.put(d.getFullName(), d);
@@ -109,8 +117,21 @@ final class OpenApi {
     }
   }
 
-  private static StringBuilder ref(StringBuilder b, Descriptor d) {
+  /** A message type's schema: a reference to its component, or a well-known type's JSON form. */
+  private static StringBuilder schema(StringBuilder b, Descriptor d) {
+    String known = WellKnownTypes.schema(d);
+    if (known != null) {
+      return b.append(known);
+    }
     return JsonStrings.quote(b.append("{\"$ref\":"), "#/components/schemas/" + d.getFullName()).append('}');
+  }
+
+  /** A field's schema: its type's, in an array when it is repeated (a map is an object). */
+  private static StringBuilder field(StringBuilder b, FieldDescriptor f) {
+    if (f.isRepeated() && !f.isMapField()) {
+      return type(b.append("{\"type\":\"array\",\"items\":"), f).append('}');
+    }
+    return type(b, f);
   }
 
   private static StringBuilder type(StringBuilder b, FieldDescriptor f) {
@@ -134,7 +155,7 @@ final class OpenApi {
         }
         yield b.append("]}");
       }
-      case MESSAGE -> ref(b, f.getMessageType());
+      case MESSAGE -> schema(b, f.getMessageType());
     };
   }
 }

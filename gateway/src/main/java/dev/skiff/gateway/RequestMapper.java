@@ -25,7 +25,9 @@ import java.util.Set;
 /**
  * Builds a request message from an HTTP request the way gRPC transcoding does: path variables, then the
  * body (the whole message for {@code body: "*"}, or one message field), then query parameters for the
- * fields neither binds ({@code ?a.b=1&tags=x&tags=y}: nested and repeated fields). Everything it reads is
+ * fields neither binds ({@code ?a.b=1&tags=x&tags=y}: nested and repeated fields). A path variable or query
+ * parameter may also fill a well-known type that JSON writes as one value ({@code ?since=2026-12-05T10:00:00Z},
+ * {@code ?limit=10} for an {@code Int32Value}, {@code ?update_mask=name,address.city}). Everything it reads is
  * untrusted: an unknown field, a value of the wrong type, a repeated singular parameter or malformed JSON
  * is {@code BAD_REQUEST} and no service sees the request. Stateless.
  */
@@ -123,8 +125,9 @@ final class RequestMapper {
   /**
    * @param type a message type
    * @param fieldPath {@code a.b.c}
-   * @return the leaf field: every field before it a singular message field
-   * @throws IllegalArgumentException naming the path when it does not lead to a scalar field
+   * @return the leaf field: every field before it a singular message field; the leaf a scalar, an enum, or a
+   *     well-known type written as one value ({@link WellKnownTypes#isSingleValue})
+   * @throws IllegalArgumentException naming the path when it does not lead to such a field
    */
   static FieldDescriptor leaf(Descriptor type, String fieldPath) {
     String[] parts = fieldPath.split("\\.", -1);
@@ -142,10 +145,14 @@ final class RequestMapper {
         if (f.isRepeated() || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
           throw new IllegalArgumentException(Printable.of(fieldPath) + ": " + f.getName() + " is not a singular message field");
         }
+        if (WellKnownTypes.schema(f.getMessageType()) != null) {
+          throw new IllegalArgumentException(Printable.of(fieldPath) + ": " + f.getName() + " is a "
+              + f.getMessageType().getFullName() + ", set as one value, not field by field");
+        }
         t = f.getMessageType();
       }
     }
-    if (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE || f.isMapField()) {
+    if (f.isMapField() || (f.getJavaType() == FieldDescriptor.JavaType.MESSAGE && !WellKnownTypes.isSingleValue(f.getMessageType()))) {
       throw new IllegalArgumentException(Printable.of(fieldPath) + " is a message or map field, not a value");
     }
     return f;
@@ -212,10 +219,12 @@ final class RequestMapper {
         case BYTE_STRING -> ByteString.copyFrom(v.contains("-") || v.contains("_")
             ? Base64.getUrlDecoder().decode(v) : Base64.getDecoder().decode(v));
         case ENUM -> enumValue(f, v);
-        case MESSAGE -> throw new NumberFormatException();
+        case MESSAGE -> WellKnownTypes.parse(f.getMessageType(), v);
       };
     } catch (IllegalArgumentException e) {
-      throw bad("parameter " + quoted(path) + ": " + quoted(v) + " is not a valid " + f.getType().name().toLowerCase(java.util.Locale.ROOT));
+      String type = f.getJavaType() == FieldDescriptor.JavaType.MESSAGE ? f.getMessageType().getFullName()
+          : f.getType().name().toLowerCase(java.util.Locale.ROOT);
+      throw bad("parameter " + quoted(path) + ": " + quoted(v) + " is not a valid " + type);
     }
   }
 

@@ -18,10 +18,15 @@ import java.util.Objects;
  * @param request the request type
  * @param response the response type
  * @param timeout the endpoint's declared default deadline
+ * @param responseBody the top-level field of the response written as the HTTP body ({@code response_body}),
+ *     or null for the whole response
  */
 record Route(String method, PathTemplate template, String body, String service, String endpoint,
-    Descriptor request, Descriptor response, Duration timeout) {
-  /** Checks that the body field, when one is named, is a singular message field of the request. */
+    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody) {
+  /**
+   * Checks that the body field, when one is named, is a singular message field of the request, and that
+   * the response body field is a field of the response.
+   */
   Route {
     Objects.requireNonNull(method, "method");
     Objects.requireNonNull(template, "template");
@@ -34,6 +39,15 @@ record Route(String method, PathTemplate template, String body, String service, 
     for (String p : template.fieldPaths()) {
       RequestMapper.leaf(request, p);
     }
+    if (responseBody != null && responseBody.getContainingType() != response) {
+      throw new IllegalArgumentException(responseBody.getFullName() + " is not a field of " + response.getFullName());
+    }
+  }
+
+  /** A route whose answer is written whole. */
+  Route(String method, PathTemplate template, String body, String service, String endpoint, Descriptor request,
+      Descriptor response, Duration timeout) {
+    this(method, template, body, service, endpoint, request, response, timeout, null);
   }
 
   /** @return {@code METHOD /template} */

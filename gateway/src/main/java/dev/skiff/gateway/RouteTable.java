@@ -4,6 +4,7 @@ import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.google.api.HttpRule;
 import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.Descriptors.DescriptorValidationException;
 import com.google.protobuf.Descriptors.FileDescriptor;
 import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
@@ -25,6 +26,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -54,6 +56,8 @@ final class RouteTable {
   static final int MAX_GONE_SERVICES = 1_000;
 
   private static final Logger log = LoggerFactory.getLogger(RouteTable.class);
+  private static final Pattern CUSTOM_METHOD = Pattern.compile("[A-Z][A-Z0-9_-]{0,31}");
+  private static final Set<String> RESERVED_METHODS = Set.of("OPTIONS", "CONNECT", "TRACE");
 
   /** The proto files every reader has: what announcements leave out. */
   private static final Map<String, FileDescriptor> KNOWN = known();
@@ -267,14 +271,33 @@ final class RouteTable {
       case POST -> { method = "POST"; path = rule.getPost(); }
       case DELETE -> { method = "DELETE"; path = rule.getDelete(); }
       case PATCH -> { method = "PATCH"; path = rule.getPatch(); }
-      default -> throw new IllegalArgumentException("only get, put, post, delete and patch rules are served");
+      case CUSTOM -> { method = customMethod(rule.getCustom().getKind()); path = rule.getCustom().getPath(); }
+      default -> throw new IllegalArgumentException("the rule names no method and path");
     }
+    FieldDescriptor responseBody = null;
     if (!rule.getResponseBody().isEmpty()) {
-      throw new IllegalArgumentException("response_body is not supported yet");
+      responseBody = response.findFieldByName(rule.getResponseBody());
+      if (responseBody == null) {
+        throw new IllegalArgumentException("response_body: no field " + Printable.of(rule.getResponseBody()) + " in " + response.getFullName());
+      }
     }
     String body = rule.getBody().isEmpty() ? null : rule.getBody();
     Duration timeout = e.getTimeoutMs() > 0 ? Duration.ofMillis(Math.min(e.getTimeoutMs(), Gateway.MAX_TIMEOUT.toMillis())) : Gateway.DEFAULT_TIMEOUT;
-    return new Route(method, PathTemplate.parse(path), body, a.getService(), e.getName(), request, response, timeout);
+    return new Route(method, PathTemplate.parse(path), body, a.getService(), e.getName(), request, response, timeout, responseBody);
+  }
+
+  /**
+   * @param kind a {@code custom} rule's method (untrusted)
+   * @return it, when it is an HTTP method a route may claim: upper-case letters, digits, {@code -} and
+   *     {@code _}, at most 32; not {@code OPTIONS} (the gateway answers CORS preflights), {@code CONNECT} or
+   *     {@code TRACE} (a proxy's and a diagnostic's, never a service's)
+   */
+  static String customMethod(String kind) {
+    if (!CUSTOM_METHOD.matcher(kind).matches() || RESERVED_METHODS.contains(kind)) {
+      throw new IllegalArgumentException("custom kind " + Printable.of(kind, 40)
+          + " is not a method a route may claim (upper-case letters, digits, - and _; not OPTIONS, CONNECT or TRACE)");
+    }
+    return kind;
   }
 
   /** Builds the announced files and returns every message type in them, by full name. */

@@ -81,10 +81,85 @@ class GatewayMappingTest {
   }
 
   @Test
+  void wellKnownTypesAreFilledFromTheQueryAsTheirJsonFormsWriteThem() throws Exception {
+    HttpResponse<String> r = gw.f().get("/v1/things/x?since=2026-12-05T10:00:00Z&ttl=1.5s&limit=10"
+        + "&mask=address.city,tags&note=hi%20there&marks=7&marks=9007199254740993");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.body()).contains("\"since\":\"2026-12-05T10:00:00Z\"", "\"ttl\":\"1.500s\"", "\"limit\":10",
+        "\"mask\":\"address.city,tags\"", "\"note\":\"hi there\"", "\"marks\":[\"7\",\"9007199254740993\"]");
+  }
+
+  @Test
+  void aWrapperFillsAPathVariable() throws Exception {
+    HttpResponse<String> r = gw.f().get("/v1/limited/42");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.body()).contains("\"limit\":42");
+    assertThat(gw.f().get("/v1/limited/forty").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void badWellKnownValuesAndStructuredTypesInTheQueryAre400() throws Exception {
+    HttpResponse<String> since = gw.f().get("/v1/things/x?since=yesterday");
+    assertThat(since.statusCode()).isEqualTo(400);
+    assertThat(since.body()).contains("parameter \\\"since\\\"", "google.protobuf.Timestamp");
+    assertThat(gw.f().get("/v1/things/x?ttl=5").statusCode()).isEqualTo(400);
+    assertThat(gw.f().get("/v1/things/x?limit=ten").statusCode()).isEqualTo(400);
+    assertThat(gw.f().get("/v1/things/x?limit=1&limit=2").statusCode()).isEqualTo(400);
+    assertThat(gw.f().get("/v1/things/x?extra=%7B%7D").statusCode()).isEqualTo(400);
+    assertThat(gw.f().get("/v1/things/x?since.seconds=1").statusCode()).isEqualTo(400);
+  }
+
+  @Test
+  void wellKnownTypesInTheBodyKeepTheirJsonForms() throws Exception {
+    HttpResponse<String> r = gw.f().send("POST", "/v1/things",
+        "{\"id\":\"w\",\"since\":\"2026-01-02T03:04:05.600Z\",\"limit\":3,\"extra\":{\"a\":[1,\"b\",null]}}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.body()).contains("\"since\":\"2026-01-02T03:04:05.600Z\"", "\"limit\":3", "\"extra\":{\"a\":[1.0,\"b\",null]}");
+  }
+
+  @Test
+  void aResponseBodyRuleWritesOneFieldOfTheAnswer() throws Exception {
+    HttpResponse<String> tags = gw.f().get("/v1/things/t1/tags?tags=a&tags=b%22c");
+    assertThat(tags.statusCode()).as(tags.body()).isEqualTo(200);
+    assertThat(tags.body()).isEqualTo("[\"a\",\"b\\\"c\"]");
+    assertThat(gw.f().get("/v1/things/t1/tags").body()).isEqualTo("[]");
+    assertThat(gw.f().get("/v1/things/t%3C1%3E/id").body()).isEqualTo("\"t<1>\"");
+    assertThat(gw.f().get("/v1/things/t1/address?address.city=Oslo").body()).isEqualTo("{\"city\":\"Oslo\",\"zip\":0}");
+    // a field with presence left unset (a message, a wrapper) has no value: null; one without presence its default
+    assertThat(gw.f().get("/v1/things/t1/address").body()).isEqualTo("null");
+    assertThat(gw.f().get("/v1/things/t1/note?note=n").body()).isEqualTo("\"n\"");
+    assertThat(gw.f().get("/v1/things/t1/note?note=").body()).isEqualTo("\"\"");
+    assertThat(gw.f().get("/v1/things/t1/note").body()).isEqualTo("null");
+    assertThat(gw.f().get("/v1/things/t1/extra").body()).isEqualTo("null");
+  }
+
+  @Test
+  void aCustomMethodIsServedAndListedWhereMethodsAreListed() throws Exception {
+    HttpResponse<String> r = gw.f().send("TOUCH", "/v1/things/t2", "");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.body()).contains("\"got\":{\"id\":\"t2\"");
+    HttpResponse<String> other = gw.f().send("DELETE", "/v1/things/t2", "");
+    assertThat(other.statusCode()).isEqualTo(405);
+    assertThat(other.headers().firstValue("Allow")).hasValue("GET, TOUCH");
+  }
+
+  @Test
   void theOpenApiDocumentListsTheRoutes() throws Exception {
     HttpResponse<String> r = gw.f().get("/openapi.json");
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.body()).contains("\"openapi\":\"3.0.3\"", "\"/v1/things/{id}\"", "\"/v1/cities/{address.city}/things\"",
         "skiff.gatewaytest.Thing").doesNotContain("hidden");
+  }
+
+  @Test
+  void theOpenApiDocumentWritesWellKnownTypesAndResponseBodiesAsTheirJson() throws Exception {
+    String doc = gw.f().get("/openapi.json").body();
+    assertThat(doc).contains(
+        "\"since\":{\"type\":\"string\",\"format\":\"date-time\"}",
+        "{\"name\":\"limit\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"integer\",\"format\":\"int32\"}}",
+        "\"marks\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"int64\"}}",
+        "\"operationId\":\"" + gw.f().service + "/parts\"",
+        "{\"type\":\"array\",\"items\":{\"type\":\"string\"}}")
+        .doesNotContain("\"google.protobuf.Timestamp\":{", "\"touch\"", "/touch\"");
   }
 }

@@ -3,6 +3,7 @@ package dev.skiff.gateway.hostile;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.api.CustomHttpPattern;
 import com.google.api.HttpRule;
 import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
 import com.google.protobuf.DescriptorProtos.FileDescriptorSet;
@@ -20,7 +21,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Announcements are hostile input: proto files that import what is missing or each other, rules with bad
- * templates, bodies or types, a claim on a path another service serves, and a kernel service's routes are
+ * templates, bodies, types, response bodies or custom methods, a claim on a path another service serves, and a kernel service's routes are
  * all left out (counted), while the honest service's routes are served.
  */
 class HostileAnnouncementTest {
@@ -41,15 +42,27 @@ class HostileAnnouncementTest {
       announce(bus, "gwtest.evil4", ok, rule("/v1/evil4\u001b[31m{"));
       announce(bus, "gwtest.evil5", ok, HttpRule.newBuilder().setPost("/v1/evil5").setBody("tags").build());
       announce(bus, "gwtest.evil6", ok, HttpRule.newBuilder().setGet("/v1/evil6/{address}").build());
+      // custom methods the gateway keeps (OPTIONS answers CORS preflights), or that are not methods at all
+      announce(bus, "gwtest.evil7", ok, custom("OPTIONS", "/v1/evil7"));
+      announce(bus, "gwtest.evil8", ok, custom("TRACE", "/v1/evil8"));
+      announce(bus, "gwtest.evil9", ok, custom("GET /v1/x HTTP/1.1\r\nHost: y\r\n\r\nGET", "/v1/evil9"));
+      announce(bus, "gwtest.evil10", ok, custom("get", "/v1/evil10"));
+      // a response_body naming no field of the answer; a Struct (an object, not one value) in the path
+      announce(bus, "gwtest.evil11", ok, HttpRule.newBuilder().setGet("/v1/evil11").setResponseBody("nothing").build());
+      announce(bus, "gwtest.evil12", ok, HttpRule.newBuilder().setGet("/v1/evil12/{extra}").build());
       // a claim on the honest service's path: the name that sorts first keeps it ("gwtest.things..." < "gwtest.zz")
       announce(bus, "gwtest.zz", ok, rule("/v1/things/{id}"));
       announce(bus, "skiff.login", ok, rule("/v1/kernel"));
       await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
-          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 6
+          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 12
               && f.gateway.metrics().counter("skiff.gateway.routes.conflicts").getCount() >= 1);
       assertThat(f.get("/v1/evil1").statusCode()).isEqualTo(404);
       assertThat(f.get("/v1/evil2").statusCode()).isEqualTo(404);
       assertThat(f.get("/v1/kernel").statusCode()).isEqualTo(404);
+      for (int i = 7; i <= 12; i++) {
+        assertThat(f.get("/v1/evil" + i).statusCode()).isEqualTo(404);
+      }
+      assertThat(f.send("OPTIONS", "/v1/evil7", "").statusCode()).isEqualTo(404);
       assertThat(f.get("/v1/things/mine").body()).contains("\"id\":\"mine\"");
       assertThat(f.get("/openapi.json").body()).doesNotContain("evil").doesNotContain("skiff.login");
     }
@@ -57,6 +70,10 @@ class HostileAnnouncementTest {
 
   private static HttpRule rule(String path) {
     return HttpRule.newBuilder().setGet(path).build();
+  }
+
+  private static HttpRule custom(String kind, String path) {
+    return HttpRule.newBuilder().setCustom(CustomHttpPattern.newBuilder().setKind(kind).setPath(path)).build();
   }
 
   private static void announce(PubSub bus, String service, FileDescriptorSet files, HttpRule rule) {
