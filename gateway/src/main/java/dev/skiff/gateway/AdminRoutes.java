@@ -3,32 +3,47 @@ package dev.skiff.gateway;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.Descriptors.Descriptor;
-import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
+import com.google.protobuf.Parser;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.login.LoginService;
 import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.kernel.trace.TraceService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
+import dev.skiff.proto.v1.AddUserRequest;
+import dev.skiff.proto.v1.ChangePasswordRequest;
 import dev.skiff.proto.v1.ConfigView;
 import dev.skiff.proto.v1.GetConfigRequest;
 import dev.skiff.proto.v1.GetRouteRequest;
+import dev.skiff.proto.v1.GetTraceRequest;
 import dev.skiff.proto.v1.HealthOverview;
 import dev.skiff.proto.v1.HealthQuery;
 import dev.skiff.proto.v1.ListServicesRequest;
 import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.proto.v1.ListTracesRequest;
+import dev.skiff.proto.v1.ListUsersRequest;
 import dev.skiff.proto.v1.RouteStatus;
+import dev.skiff.proto.v1.SetRolesRequest;
 import dev.skiff.proto.v1.SetRouteRequest;
+import dev.skiff.proto.v1.Trace;
+import dev.skiff.proto.v1.TraceList;
+import dev.skiff.proto.v1.UserList;
+import dev.skiff.proto.v1.UserResponse;
 import java.time.Duration;
-import java.util.List;
+import java.util.Collections;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -36,9 +51,10 @@ import org.slf4j.LoggerFactory;
  * The only way from outside to the kernel services (docs/gateway.md, "Admin routes"): a fixed set of routes
  * under {@value #PREFIX}, each made to one kernel endpoint, for a signed-in person holding the role the
  * route needs (docs/security.md): {@code ADMIN.PAGES} to read (services, health, routing rules,
- * configuration), {@code ADMIN.ROUTES:SERVICE} to change a service's routing rule. Without a token 401,
- * without the role 403, both counted in {@value #REFUSED} and never sent on. The call is made with the
- * person's token, so the kernel service checks them again. Immutable, thread-safe.
+ * configuration, traces), {@code ADMIN.ROUTES:SERVICE} to change a service's routing rule,
+ * {@code ADMIN.USERS} to list, add and change people. Without a token 401, without the role 403, both
+ * counted in {@value #REFUSED} and never sent on. The call is made with the person's token, so the kernel
+ * service checks them again. Immutable, thread-safe.
  */
 final class AdminRoutes {
   /** The path prefix of every admin route. */
@@ -51,23 +67,57 @@ final class AdminRoutes {
   private static final Logger audit = LoggerFactory.getLogger("skiff.audit");
   private static final Duration TIMEOUT = Duration.ofSeconds(10);
 
-  private final List<Route> routes;
+  /** What a route needs of the person calling it. */
+  private sealed interface Needs {}
+
+  /** The same role for every request. */
+  private record Fixed(Role role) implements Needs {}
+
+  /** A role that depends on the request (known once its body is read). */
+  private record PerRequest<T extends Message>(Parser<T> parser, Function<T, Role> role) implements Needs {
+    /** @return the role the request needs; BAD_REQUEST when it does not say enough to tell */
+    Role of(Message request) {
+      try {
+        return role.apply(parser.parseFrom(request.toByteString()));
+      } catch (InvalidProtocolBufferException e) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, "the request cannot be read");
+      }
+    }
+  }
+
+  /** The routes, each with what it needs. */
+  private final Map<Route, Needs> routes;
   private final Counter refused;
 
   /** @param metrics where {@value #REFUSED} goes */
   AdminRoutes(MetricRegistry metrics) {
-    this.routes = List.of(
-        route("GET", "services", DiscoveryService.SERVICE, "list", ListServicesRequest.getDescriptor(), ListServicesResponse.getDescriptor()),
-        route("GET", "health", MonitoringService.SERVICE, MonitoringService.ENDPOINT, HealthQuery.getDescriptor(), HealthOverview.getDescriptor()),
-        route("GET", "routes", BindingService.SERVICE, "get_route", GetRouteRequest.getDescriptor(), RouteStatus.getDescriptor()),
-        new Route("PUT", PathTemplate.parse(PREFIX + "routes"), "*", BindingService.SERVICE, "set_route",
-            SetRouteRequest.getDescriptor(), RouteStatus.getDescriptor(), TIMEOUT),
-        route("GET", "config", ConfigService.SERVICE, "get", GetConfigRequest.getDescriptor(), ConfigView.getDescriptor()));
+    Map<Route, Needs> m = new LinkedHashMap<>();
+    Needs read = new Fixed(READ_ROLE);
+    Needs users = new Fixed(LoginService.USERS_ADMIN);
+    m.put(route("GET", "services", null, DiscoveryService.SERVICE, "list", ListServicesRequest.getDescriptor(),
+        ListServicesResponse.getDescriptor()), read);
+    m.put(route("GET", "health", null, MonitoringService.SERVICE, MonitoringService.ENDPOINT, HealthQuery.getDescriptor(),
+        HealthOverview.getDescriptor()), read);
+    m.put(route("GET", "routes", null, BindingService.SERVICE, "get_route", GetRouteRequest.getDescriptor(),
+        RouteStatus.getDescriptor()), read);
+    m.put(route("PUT", "routes", "*", BindingService.SERVICE, "set_route", SetRouteRequest.getDescriptor(),
+        RouteStatus.getDescriptor()), new PerRequest<>(SetRouteRequest.parser(), AdminRoutes::routesAdmin));
+    m.put(route("GET", "config", null, ConfigService.SERVICE, "get", GetConfigRequest.getDescriptor(), ConfigView.getDescriptor()), read);
+    m.put(route("GET", "traces", null, TraceService.SERVICE, "list", ListTracesRequest.getDescriptor(), TraceList.getDescriptor()), read);
+    m.put(route("GET", "traces/{trace_id}", null, TraceService.SERVICE, "get", GetTraceRequest.getDescriptor(), Trace.getDescriptor()), read);
+    m.put(route("GET", "users", null, LoginService.SERVICE, "users.list", ListUsersRequest.getDescriptor(), UserList.getDescriptor()), users);
+    m.put(route("POST", "users", "*", LoginService.SERVICE, "users.add", AddUserRequest.getDescriptor(), UserResponse.getDescriptor()), users);
+    m.put(route("PUT", "users/{user}/roles", "*", LoginService.SERVICE, "users.roles", SetRolesRequest.getDescriptor(),
+        UserResponse.getDescriptor()), users);
+    m.put(route("PUT", "users/{user}/password", "*", LoginService.SERVICE, "users.passwd", ChangePasswordRequest.getDescriptor(),
+        UserResponse.getDescriptor()), users);
+    this.routes = Collections.unmodifiableMap(m);
     this.refused = metrics.counter(REFUSED);
   }
 
-  private static Route route(String method, String path, String service, String endpoint, Descriptor request, Descriptor response) {
-    return new Route(method, PathTemplate.parse(PREFIX + path), null, service, endpoint, request, response, TIMEOUT);
+  private static Route route(String method, String path, String body, String service, String endpoint, Descriptor request,
+      Descriptor response) {
+    return new Route(method, PathTemplate.parse(PREFIX + path), body, service, endpoint, request, response, TIMEOUT);
   }
 
   /** @return whether the path is under {@value #PREFIX} (such a path never reaches a service's route) */
@@ -77,7 +127,7 @@ final class AdminRoutes {
 
   /** @return the admin route for the method and path */
   Optional<RouteTable.Match> find(String method, String path) {
-    for (Route r : routes) {
+    for (Route r : routes.keySet()) {
       if (r.method().equals(method)) {
         Optional<Map<String, String>> values = r.template().match(path);
         if (values.isPresent()) {
@@ -91,7 +141,7 @@ final class AdminRoutes {
   /** @return the methods served at the path */
   Set<String> methodsFor(String path) {
     Set<String> methods = new TreeSet<>();
-    for (Route r : routes) {
+    for (Route r : routes.keySet()) {
       if (r.template().match(path).isPresent()) {
         methods.add(r.method());
       }
@@ -113,18 +163,14 @@ final class AdminRoutes {
       refused.inc();
       throw new SkiffException(ErrorCode.UNAUTHORIZED, "the admin routes need a session: send Authorization: Bearer TOKEN");
     }
+    Needs needs = routes.get(route);
     Role needed;
-    if (route.endpoint().equals("set_route")) {
-      if (request == null) {
-        return;
-      }
-      String service = ruleService(request);
-      if (service.isEmpty()) {
-        throw new SkiffException(ErrorCode.BAD_REQUEST, "rule.service is required");
-      }
-      needed = BindingService.ROUTES_ADMIN.scopedTo(service);
+    if (needs instanceof Fixed f) {
+      needed = f.role();
+    } else if (request == null) {
+      return;
     } else {
-      needed = READ_ROLE;
+      needed = ((PerRequest<?>) needs).of(request);
     }
     if (!person.hasRole(needed)) {
       refused.inc();
@@ -134,9 +180,12 @@ final class AdminRoutes {
     }
   }
 
-  private static String ruleService(Message request) {
-    FieldDescriptor rule = request.getDescriptorForType().findFieldByName("rule");
-    Message r = (Message) request.getField(rule);
-    return (String) r.getField(r.getDescriptorForType().findFieldByName("service"));
+  /** The role a routing rule's change needs: that of administering the routes of the rule's service. */
+  private static Role routesAdmin(SetRouteRequest request) {
+    String service = request.getRule().getService();
+    if (service.isEmpty()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "rule.service is required");
+    }
+    return BindingService.ROUTES_ADMIN.scopedTo(service);
   }
 }

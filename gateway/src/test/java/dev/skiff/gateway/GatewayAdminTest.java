@@ -8,8 +8,13 @@ import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.discovery.DiscoveryService;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.kernel.monitoring.MonitoringService;
+import dev.skiff.kernel.trace.HealthSource;
+import dev.skiff.kernel.trace.InMemoryTraceStore;
+import dev.skiff.kernel.trace.TraceService;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
+import dev.skiff.proto.v1.LoginRequest;
+import dev.skiff.proto.v1.Session;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Clock;
@@ -22,14 +27,15 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * The admin routes ({@code /admin/v1/...}) against real kernel services in-process (login, discovery,
- * monitoring, binding, config): 401 without a session, 403 without the role (counted in
+ * monitoring, binding, config, trace): 401 without a session, 403 without the role (counted in
  * {@code skiff.gateway.admin.refused}, never sent on), the kernel's answers as JSON with it; a routing
  * rule changed through the gateway is the binding service's rule.
  */
 class GatewayAdminTest {
   @RegisterExtension static final GatewayExtension gw = new GatewayExtension(GatewayOptions.defaults().withRates(1000, 1000))
       .withKernel(() -> List.of(new DiscoveryService(), new MonitoringService(),
-          new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), new ConfigService(Map.of())));
+          new BindingService(Clock.systemUTC(), Duration.ofMillis(200)), new ConfigService(Map.of()),
+          new TraceService(new InMemoryTraceStore(100, 100), HealthSource.NONE, Clock.systemUTC())));
   static String admin;
   static String viewer;
   static String router;
@@ -60,6 +66,15 @@ class GatewayAdminTest {
     return gw.f().send(b);
   }
 
+  private static HttpResponse<String> send(String method, String path, String json, String token) throws Exception {
+    HttpRequest.Builder b = gw.f().request(path).header("Content-Type", "application/json")
+        .method(method, HttpRequest.BodyPublishers.ofString(json));
+    if (token != null) {
+      b.header("Authorization", "Bearer " + token);
+    }
+    return gw.f().send(b);
+  }
+
   private static long refused() {
     return gw.f().gateway.metrics().counter(AdminRoutes.REFUSED).getCount();
   }
@@ -67,7 +82,8 @@ class GatewayAdminTest {
   @Test
   void withoutASessionEveryAdminRouteIs401() throws Exception {
     long before = refused();
-    for (String path : List.of("/admin/v1/services", "/admin/v1/health", "/admin/v1/routes?service=" + gw.f().service, "/admin/v1/config")) {
+    for (String path : List.of("/admin/v1/services", "/admin/v1/health", "/admin/v1/routes?service=" + gw.f().service, "/admin/v1/config",
+        "/admin/v1/traces", "/admin/v1/traces/" + "ab".repeat(16), "/admin/v1/users")) {
       HttpResponse<String> r = get(path, null);
       assertThat(r.statusCode()).as(path).isEqualTo(401);
       assertThat(r.headers().firstValue("WWW-Authenticate")).isPresent();
@@ -127,12 +143,51 @@ class GatewayAdminTest {
   }
 
   @Test
+  void tracesAreReadThroughTheGatewayWithTheReadRole() throws Exception {
+    HttpResponse<String> list = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
+        .until(() -> get("/admin/v1/traces?limit=5", viewer), r -> r.statusCode() == 200);
+    assertThat(list.body()).startsWith("{\"traces\":[");
+    HttpResponse<String> unknown = get("/admin/v1/traces/" + "ab".repeat(16), viewer);
+    assertThat(unknown.statusCode()).as(unknown.body()).isEqualTo(404);
+    assertThat(unknown.body()).contains("\"code\":\"NOT_FOUND\"");
+    assertThat(get("/admin/v1/traces/not-an-id", viewer).statusCode()).isEqualTo(400);
+    assertThat(get("/admin/v1/traces", router).statusCode()).as("a route admin may not read traces").isEqualTo(403);
+  }
+
+  @Test
+  void anAdministratorOfPeopleAddsListsAndChangesThemAndNoOneElseMay() throws Exception {
+    String name = "gw-user-" + gw.f().service.substring(gw.f().service.length() - 6);
+    long before = refused();
+    assertThat(get("/admin/v1/users", viewer).statusCode()).as("reading pages is not administering people").isEqualTo(403);
+    assertThat(send("POST", "/admin/v1/users", "{\"user\":\"" + name + "\",\"password\":\"first-password-1\"}", viewer).statusCode())
+        .isEqualTo(403);
+    assertThat(refused() - before).isGreaterThanOrEqualTo(2);
+    String usersAdmin = gw.user("gw-people", "ADMIN.USERS");
+    HttpResponse<String> added = await().atMost(Duration.ofSeconds(15)).ignoreExceptions()
+        .until(() -> send("POST", "/admin/v1/users", "{\"user\":\"" + name + "\",\"password\":\"first-password-1\",\"roles\":[\"ADMIN.PAGES\"]}",
+            usersAdmin), r -> r.statusCode() == 200);
+    assertThat(added.body()).contains("\"user\":\"" + name + "\"", "ADMIN.PAGES").doesNotContain("first-password-1");
+    assertThat(get("/admin/v1/users", usersAdmin).body()).contains("\"user\":\"" + name + "\"");
+    HttpResponse<String> roles = send("PUT", "/admin/v1/users/" + name + "/roles", "{\"roles\":[\"ADMIN.ROUTES:x\"]}", usersAdmin);
+    assertThat(roles.statusCode()).as(roles.body()).isEqualTo(200);
+    assertThat(roles.body()).contains("ADMIN.ROUTES:x").doesNotContain("ADMIN.PAGES");
+    HttpResponse<String> passwd = send("PUT", "/admin/v1/users/" + name + "/password", "{\"new_password\":\"second-password-2\"}", usersAdmin);
+    assertThat(passwd.statusCode()).as(passwd.body()).isEqualTo(200);
+    assertThat(passwd.body()).doesNotContain("second-password-2");
+    try (Client client = gw.client()) {
+      Session s = client.call(LoginService.SERVICE, "login",
+          LoginRequest.newBuilder().setUser(name).setPassword("second-password-2").build(), Session.class);
+      assertThat(s.getRolesList()).containsExactly("ADMIN.ROUTES:x");
+    }
+  }
+
+  @Test
   void onlyTheDeclaredAdminRoutesExist() throws Exception {
     HttpResponse<String> post = gw.f().send(gw.f().request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
         .POST(HttpRequest.BodyPublishers.ofString("{}")));
     assertThat(post.statusCode()).isEqualTo(405);
     assertThat(post.headers().firstValue("Allow")).hasValue("GET, PUT");
-    assertThat(get("/admin/v1/users", admin).statusCode()).isEqualTo(404);
+    assertThat(get("/admin/v1/nothing", admin).statusCode()).isEqualTo(404);
     assertThat(gw.f().get("/openapi.json").body()).doesNotContain("/admin/").doesNotContain(DiscoveryService.SERVICE)
         .doesNotContain(ConfigService.SERVICE);
   }
