@@ -39,10 +39,8 @@ import dev.skiff.proto.v1.UserResponse;
 import java.time.Duration;
 import java.util.Collections;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
-import java.util.Optional;
-import java.util.Set;
-import java.util.TreeSet;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -87,6 +85,7 @@ final class AdminRoutes {
 
   /** The routes, each with what it needs. */
   private final Map<Route, Needs> routes;
+  private final FixedRoutes table;
   private final Counter refused;
 
   /** @param metrics where {@value #REFUSED} goes */
@@ -112,6 +111,7 @@ final class AdminRoutes {
     m.put(route("PUT", "users/{user}/password", "*", LoginService.SERVICE, "users.passwd", ChangePasswordRequest.getDescriptor(),
         UserResponse.getDescriptor()), users);
     this.routes = Collections.unmodifiableMap(m);
+    this.table = new FixedRoutes(PREFIX, List.copyOf(m.keySet()));
     this.refused = metrics.counter(REFUSED);
   }
 
@@ -120,33 +120,9 @@ final class AdminRoutes {
     return new Route(method, PathTemplate.parse(PREFIX + path), body, service, endpoint, request, response, TIMEOUT);
   }
 
-  /** @return whether the path is under {@value #PREFIX} (such a path never reaches a service's route) */
-  static boolean covers(String path) {
-    return path.startsWith(PREFIX) || path.equals(PREFIX.substring(0, PREFIX.length() - 1));
-  }
-
-  /** @return the admin route for the method and path */
-  Optional<RouteTable.Match> find(String method, String path) {
-    for (Route r : routes.keySet()) {
-      if (r.method().equals(method)) {
-        Optional<Map<String, String>> values = r.template().match(path);
-        if (values.isPresent()) {
-          return Optional.of(new RouteTable.Match(r, values.get(), true));
-        }
-      }
-    }
-    return Optional.empty();
-  }
-
-  /** @return the methods served at the path */
-  Set<String> methodsFor(String path) {
-    Set<String> methods = new TreeSet<>();
-    for (Route r : routes.keySet()) {
-      if (r.template().match(path).isPresent()) {
-        methods.add(r.method());
-      }
-    }
-    return methods;
+  /** @return the routes, under {@value #PREFIX} */
+  FixedRoutes routes() {
+    return table;
   }
 
   /**

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * The API explorer ({@code GET /explorer}): a page that lists every route the gateway serves now, from
@@ -27,6 +28,11 @@ final class ExplorerPage {
       "/explorer.css", load("explorer.css", "text/css; charset=utf-8"));
 
   private ExplorerPage() {}
+
+  /** @return the paths the explorer's files are served at */
+  static Set<String> paths() {
+    return ASSETS.keySet();
+  }
 
   /**
    * @param path a request's path

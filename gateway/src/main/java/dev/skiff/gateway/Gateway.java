@@ -4,7 +4,9 @@ import com.codahale.metrics.MetricRegistry;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.LimitedJetty;
 import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.platform.client.BreakerOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
@@ -14,6 +16,7 @@ import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
+import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
@@ -46,18 +49,18 @@ public final class Gateway implements AutoCloseable {
 
   private final LimitedJetty jetty;
   private final Registry registry;
-  private final Client client;
+  private final List<Client> clients;
   private final AutoCloseable ownedVerifier;
   private final MetricRegistry metrics;
   private final RouteTable routes;
   private final Server server;
   private final AtomicBoolean closed = new AtomicBoolean();
 
-  private Gateway(LimitedJetty jetty, Registry registry, Client client, AutoCloseable ownedVerifier, MetricRegistry metrics,
+  private Gateway(LimitedJetty jetty, Registry registry, List<Client> clients, AutoCloseable ownedVerifier, MetricRegistry metrics,
       RouteTable routes, Server server) {
     this.jetty = jetty;
     this.registry = registry;
-    this.client = client;
+    this.clients = clients;
     this.ownedVerifier = ownedVerifier;
     this.metrics = metrics;
     this.routes = routes;
@@ -94,6 +97,11 @@ public final class Gateway implements AutoCloseable {
     MetricRegistry metrics = new MetricRegistry();
     Client client = Client.builder().transport(transport).name("skiff.gateway").identities(identities).metrics(metrics)
         .defaultTimeout(DEFAULT_TIMEOUT).build();
+    // the sign-in routes' client (SignInRoutes): a refused sign-in is not tried again, and names locked after
+    // failed sign-ins (CAPACITY) must not open a breaker on everyone's sign-in; its counters add to the client's
+    Client signInClient = Client.builder().transport(transport).name("skiff.gateway").identities(identities).metrics(metrics)
+        .defaultTimeout(DEFAULT_TIMEOUT).retryPolicy(RetryPolicy.none())
+        .circuitBreaker(new BreakerOptions(Duration.ofSeconds(10), Integer.MAX_VALUE, 100, Duration.ofSeconds(1), 1)).build();
     LoginTokenVerifier own = null;
     if (verifier == null) {
       own = LoginTokenVerifier.builder().transport(transport).source(new LoginServiceSource(client, Duration.ofSeconds(5)))
@@ -107,7 +115,7 @@ public final class Gateway implements AutoCloseable {
       registry = new Registry(Clock.systemUTC()).start(transport, new Guard(identities, metrics));
       RouteTable routes = new RouteTable(metrics).follow(registry);
       jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2CServerConnectionFactory::new);
-      GatewayHandler handler = new GatewayHandler(routes, client, verifier, options, metrics);
+      GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics);
       GracefulHandler graceful = new GracefulHandler(handler);
       jetty.handler(graceful);
       jetty.server().setErrorHandler(handler.errorHandler());
@@ -115,7 +123,7 @@ public final class Gateway implements AutoCloseable {
       jetty.server().start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes).start();
       log.info("gateway listening on port {}", jetty.connector().getLocalPort());
-      return new Gateway(jetty, registry, client, own, metrics, routes, server);
+      return new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
     } catch (Exception e) {
       if (server != null) {
         server.close();
@@ -133,6 +141,7 @@ public final class Gateway implements AutoCloseable {
       if (own != null) {
         own.close();
       }
+      signInClient.close();
       client.close();
       throw new IllegalStateException("cannot start the gateway on port " + options.port() + ": " + e.getMessage(), e);
     }
@@ -191,6 +200,6 @@ public final class Gateway implements AutoCloseable {
         log.debug("closing the verifier: {}", e.toString());
       }
     }
-    client.close();
+    clients.forEach(Client::close);
   }
 }

@@ -37,8 +37,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit (the client's address,
- * {@link TrustedProxies}), the route (a service's, or an {@link AdminRoutes admin route} with its role
- * check), the person's token and the per-user rate limit, the deadline, the body (bounded), the request
+ * {@link TrustedProxies}), the route (a service's, an {@link AdminRoutes admin route} with its role check,
+ * or a {@link SignInRoutes sign-in route}, the sign-in itself limited per address), the person's token and the per-user rate limit, the deadline, the body (bounded), the request
  * message; then the call,
  * without holding a thread while it runs, and the answer as JSON or one error format. Thread-safe.
  */
@@ -59,12 +59,25 @@ final class GatewayHandler extends Handler.Abstract {
   private final RateLimiter perAddress;
   private final RateLimiter perUser;
   private final AdminRoutes admin;
+  private final SignInRoutes signIn;
+  private final Client signInClient;
+  private final RateLimiter signInsPerAddress;
   private final Meter requests;
   private final MetricRegistry metrics;
 
-  GatewayHandler(RouteTable routes, Client client, TokenVerifier verifier, GatewayOptions options, MetricRegistry metrics) {
+  /**
+   * @param routes the services' routes
+   * @param client the client of the services' calls and the admin routes'
+   * @param signInClient the client of the sign-in routes' calls (no retries, a breaker that does not open)
+   * @param verifier checks people's tokens
+   * @param options the limits
+   * @param metrics where {@code skiff.gateway.*} go
+   */
+  GatewayHandler(RouteTable routes, Client client, Client signInClient, TokenVerifier verifier, GatewayOptions options,
+      MetricRegistry metrics) {
     this.routes = routes;
     this.client = client;
+    this.signInClient = signInClient;
     this.verifier = verifier;
     this.options = options;
     this.metrics = metrics;
@@ -73,6 +86,9 @@ final class GatewayHandler extends Handler.Abstract {
     this.perUser = new RateLimiter("user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
     this.requests = metrics.meter("skiff.gateway.requests");
     this.admin = new AdminRoutes(metrics);
+    this.signIn = new SignInRoutes();
+    this.signInsPerAddress = new RateLimiter("sign-in", options.signInsPerMinute() / 60.0, Math.max(1, options.signInsPerMinute() / 6),
+        options.maxRateKeys(), System::nanoTime, metrics);
   }
 
   /** The state of one request as it is served. */
@@ -138,7 +154,7 @@ final class GatewayHandler extends Handler.Abstract {
       preflight(ex, origin, path);
       return;
     }
-    if (method.equals("GET") && path.equals("/openapi.json")) {
+    if (method.equals("GET") && path.equals(OpenApi.PATH)) {
       send(ex, 200, OpenApi.document(routes.all()));
       return;
     }
@@ -151,16 +167,18 @@ final class GatewayHandler extends Handler.Abstract {
       done(ex, new String(asset.get().bytes(), java.nio.charset.StandardCharsets.UTF_8));
       return;
     }
-    boolean adminPath = AdminRoutes.covers(path);
+    boolean adminPath = admin.routes().covers(path);
+    boolean signInPath = signIn.routes().covers(path);
     Optional<RouteTable.Match> found;
     try {
-      found = adminPath ? admin.find(method, path) : routes.find(method, path);
+      found = adminPath ? admin.routes().find(method, path) : signInPath ? signIn.routes().find(method, path) : routes.find(method, path);
     } catch (IllegalArgumentException e) {
       fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
       return;
     }
     if (found.isEmpty()) {
-      Set<String> allowed = adminPath ? admin.methodsFor(path) : routes.methodsFor(path);
+      Set<String> allowed = adminPath ? admin.routes().methodsFor(path)
+          : signInPath ? signIn.routes().methodsFor(path) : routes.methodsFor(path);
       if (!allowed.isEmpty()) {
         ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", new TreeSet<>(allowed)));
         fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
@@ -176,7 +194,16 @@ final class GatewayHandler extends Handler.Abstract {
       fail(ex, 503, ErrorCode.UNAVAILABLE.name(), route.service() + " is not running");
       return;
     }
-    String token = bearer(request);
+    boolean signingIn = signInPath && signIn.isSignIn(route);
+    if (signingIn) {
+      OptionalLong signInWait = signInsPerAddress.acquire(ex.client);
+      if (signInWait.isPresent()) {
+        tooMany(ex, signInWait.getAsLong(), "too many sign-ins from this address");
+        return;
+      }
+    }
+    // a sign-in proves who someone is by their password: a token sent along (an old one, say) is not read
+    String token = signingIn ? null : bearer(request);
     UserIdentity person = null;
     if (token != null) {
       try {
@@ -192,7 +219,7 @@ final class GatewayHandler extends Handler.Abstract {
         tooMany(ex, userWait.getAsLong(), "too many requests from this person");
         return;
       }
-    } else if (request.getHeaders().get(HttpHeader.AUTHORIZATION) != null) {
+    } else if (!signingIn && request.getHeaders().get(HttpHeader.AUTHORIZATION) != null) {
       ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
       fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the Authorization header must be 'Bearer TOKEN'");
       return;
@@ -224,7 +251,7 @@ final class GatewayHandler extends Handler.Abstract {
         if (adminPath) {
           admin.check(route, caller, message);
         }
-        call(ex, route, message, timeout, token, traceparent);
+        call(ex, signInPath ? signInClient : client, route, message, timeout, token, traceparent);
       } catch (SkiffException e) {
         fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
       } catch (RuntimeException e) {
@@ -268,9 +295,9 @@ final class GatewayHandler extends Handler.Abstract {
     }
   }
 
-  private void call(Exchange ex, Route route, Message message, Duration timeout, String token, String traceparent) {
+  private void call(Exchange ex, Client via, Route route, Message message, Duration timeout, String token, String traceparent) {
     Instant deadline = Instant.now().plus(timeout);
-    Client scoped = client.withScope(new CallScope(deadline, traceparent, token));
+    Client scoped = via.withScope(new CallScope(deadline, traceparent, token));
     if (traceparent != null) {
       ex.response.getHeaders().put("traceparent", traceparent);
     }

@@ -25,6 +25,9 @@ import java.util.stream.Collectors;
  *     with a burst of as many
  * @param ratePerUser requests a second per signed-in person ({@code SKIFF_GATEWAY_RATE_PER_USER}, default 100),
  *     with a burst of as many
+ * @param signInsPerMinute sign-ins ({@code POST /auth/v1/login}) a minute per client address
+ *     ({@code SKIFF_GATEWAY_SIGN_INS_PER_MINUTE}, default 60), with a burst of a sixth as many (at least 1); on top
+ *     of the login service's own slowing down and locking of a name that fails again and again
  * @param maxRateKeys the most addresses and people each rate table remembers ({@code SKIFF_GATEWAY_RATE_TABLE},
  *     default 100,000)
  * @param drain how long stopping waits for requests in progress ({@code SKIFF_GATEWAY_DRAIN}, default 10 s)
@@ -32,7 +35,7 @@ import java.util.stream.Collectors;
  *     CIDRs, default none; {@code SKIFF_GATEWAY_FORWARDED_HEADER}, {@code X-Forwarded-For} or {@code Forwarded})
  */
 public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes, Cors cors, int ratePerAddress,
-    int ratePerUser, int maxRateKeys, Duration drain, TrustedProxies proxies) {
+    int ratePerUser, int signInsPerMinute, int maxRateKeys, Duration drain, TrustedProxies proxies) {
   /** The default port. */
   public static final int DEFAULT_PORT = 8080;
 
@@ -46,7 +49,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(cors, "cors");
     Objects.requireNonNull(proxies, "proxies");
-    if (maxBodyBytes < 0 || ratePerAddress < 1 || ratePerUser < 1 || maxRateKeys < 1) {
+    if (maxBodyBytes < 0 || ratePerAddress < 1 || ratePerUser < 1 || signInsPerMinute < 1 || maxRateKeys < 1) {
       throw new IllegalArgumentException("body limit, rates and rate table size must be positive");
     }
     if (drain.isNegative()) {
@@ -56,7 +59,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @return port 8080 and the defaults above */
   public static GatewayOptions defaults() {
-    return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 100_000,
+    return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 60, 100_000,
         Duration.ofSeconds(10), TrustedProxies.none());
   }
 
@@ -81,6 +84,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
         new Cors(origins(env.getOrDefault("SKIFF_GATEWAY_CORS_ORIGINS", ""))),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
+        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_SIGN_INS_PER_MINUTE", d.signInsPerMinute(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
         drainFor,
         TrustedProxies.parse(env.getOrDefault("SKIFF_GATEWAY_TRUSTED_PROXIES", ""), env.getOrDefault("SKIFF_GATEWAY_FORWARDED_HEADER", "")));
@@ -102,22 +106,22 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @param port the port @return these options with it */
   public GatewayOptions withPort(int port) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
   }
 
   /** @param http the server's limits @return these options with them */
   public GatewayOptions withHttp(WebServer.Options http) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
   }
 
   /** @param bytes the largest request body @return these options with it */
   public GatewayOptions withMaxBodyBytes(int bytes) {
-    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
   }
 
   /** @param origins the allowed origins @return these options with them */
   public GatewayOptions withCorsOrigins(Set<String> origins) {
-    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
   }
 
   /**
@@ -126,13 +130,17 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
    * @return these options with them
    */
   public GatewayOptions withTrustedProxies(String cidrs, String header) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain,
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain,
         TrustedProxies.parse(cidrs, header));
   }
 
   /** @param perAddress per client address @param perUser per person @return these options with those rates */
   public GatewayOptions withRates(int perAddress, int perUser) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, signInsPerMinute, maxRateKeys, drain, proxies);
   }
 
+  /** @param perMinute sign-ins a minute per client address @return these options with it */
+  public GatewayOptions withSignInsPerMinute(int perMinute) {
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, perMinute, maxRateKeys, drain, proxies);
+  }
 }

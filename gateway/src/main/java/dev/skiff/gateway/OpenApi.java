@@ -18,6 +18,8 @@ import java.util.TreeMap;
  * announcement, so every one is written as an escaped JSON string. Stateless.
  */
 final class OpenApi {
+  /** Where the gateway serves the document. */
+  static final String PATH = "/openapi.json";
   /** The most nesting of message schemas written out; deeper ones are plain objects. */
   private static final int MAX_DEPTH = 16;
   /**

@@ -211,6 +211,16 @@ final class PathTemplate {
     return (int) segments.stream().filter(s -> !s.equals("*") && !s.equals("**")).count() + (verb == null ? 0 : 1);
   }
 
+  /**
+   * @return the literal every matching path starts with as its first segment ({@code v1} for
+   *     {@code /v1/things/{id}}, {@code shelves} for {@code /{name=shelves/*}}), or empty when the first
+   *     segment is a wildcard
+   */
+  Optional<String> firstLiteral() {
+    String first = segments.get(0);
+    return first.equals("*") || first.equals("**") ? Optional.empty() : Optional.of(first);
+  }
+
   /** @return the template as written */
   @Override
   public String toString() {

@@ -57,6 +57,11 @@ final class RouteTable {
 
   private static final Logger log = LoggerFactory.getLogger(RouteTable.class);
   private static final Pattern CUSTOM_METHOD = Pattern.compile("[A-Z][A-Z0-9_-]{0,31}");
+  /**
+   * The first path segments of what the gateway serves itself (admin and sign-in routes, the OpenAPI
+   * document, the explorer): a service's route there would never be reached, so it is refused.
+   */
+  private static final Set<String> OWN_SEGMENTS = ownSegments();
   private static final Set<String> RESERVED_METHODS = Set.of("OPTIONS", "CONNECT", "TRACE");
 
   /** The proto files every reader has: what announcements leave out. */
@@ -281,9 +286,22 @@ final class RouteTable {
         throw new IllegalArgumentException("response_body: no field " + Printable.of(rule.getResponseBody()) + " in " + response.getFullName());
       }
     }
+    PathTemplate template = PathTemplate.parse(path);
+    if (template.firstLiteral().filter(OWN_SEGMENTS::contains).isPresent()) {
+      throw new IllegalArgumentException(Printable.of(path, 80) + " is under a path the gateway serves itself");
+    }
     String body = rule.getBody().isEmpty() ? null : rule.getBody();
     Duration timeout = e.getTimeoutMs() > 0 ? Duration.ofMillis(Math.min(e.getTimeoutMs(), Gateway.MAX_TIMEOUT.toMillis())) : Gateway.DEFAULT_TIMEOUT;
-    return new Route(method, PathTemplate.parse(path), body, a.getService(), e.getName(), request, response, timeout, responseBody);
+    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody);
+  }
+
+  private static Set<String> ownSegments() {
+    Set<String> own = new HashSet<>();
+    for (String path : List.of(AdminRoutes.PREFIX, SignInRoutes.PREFIX, OpenApi.PATH)) {
+      own.add(path.split("/")[1]);
+    }
+    ExplorerPage.paths().forEach(p -> own.add(p.substring(1)));
+    return Set.copyOf(own);
   }
 
   /**

@@ -21,8 +21,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
  * Announcements are hostile input: proto files that import what is missing or each other, rules with bad
- * templates, bodies, types, response bodies or custom methods, a claim on a path another service serves, and a kernel service's routes are
- * all left out (counted), while the honest service's routes are served.
+ * templates, bodies, types, response bodies or custom methods, a claim on a path another service serves or
+ * the gateway serves itself, and a kernel service's routes are all left out (counted), while the honest service's routes are served.
  */
 class HostileAnnouncementTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
@@ -50,11 +50,16 @@ class HostileAnnouncementTest {
       // a response_body naming no field of the answer; a Struct (an object, not one value) in the path
       announce(bus, "gwtest.evil11", ok, HttpRule.newBuilder().setGet("/v1/evil11").setResponseBody("nothing").build());
       announce(bus, "gwtest.evil12", ok, HttpRule.newBuilder().setGet("/v1/evil12/{extra}").build());
+      // paths the gateway serves itself: a service may not claim them (they would never be reached)
+      announce(bus, "gwtest.evil13", ok, HttpRule.newBuilder().setPost("/auth/v1/login").setBody("*").build());
+      announce(bus, "gwtest.evil14", ok, rule("/admin/v1/evil14"));
+      announce(bus, "gwtest.evil15", ok, rule("/openapi.json"));
+      announce(bus, "gwtest.evil16", ok, rule("/{id=explorer}"));
       // a claim on the honest service's path: the name that sorts first keeps it ("gwtest.things..." < "gwtest.zz")
       announce(bus, "gwtest.zz", ok, rule("/v1/things/{id}"));
       announce(bus, "skiff.login", ok, rule("/v1/kernel"));
       await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
-          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 12
+          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 16
               && f.gateway.metrics().counter("skiff.gateway.routes.conflicts").getCount() >= 1);
       assertThat(f.get("/v1/evil1").statusCode()).isEqualTo(404);
       assertThat(f.get("/v1/evil2").statusCode()).isEqualTo(404);
@@ -63,6 +68,7 @@ class HostileAnnouncementTest {
         assertThat(f.get("/v1/evil" + i).statusCode()).isEqualTo(404);
       }
       assertThat(f.send("OPTIONS", "/v1/evil7", "").statusCode()).isEqualTo(404);
+      assertThat(f.get("/openapi.json").body()).doesNotContain("/auth/", "/admin/", "\"/openapi.json\"", "{id=explorer}");
       assertThat(f.get("/v1/things/mine").body()).contains("\"id\":\"mine\"");
       assertThat(f.get("/openapi.json").body()).doesNotContain("evil").doesNotContain("skiff.login");
     }
