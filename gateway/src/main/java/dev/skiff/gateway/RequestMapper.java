@@ -29,7 +29,9 @@ import java.util.Set;
  * parameter may also fill a well-known type that JSON writes as one value ({@code ?since=2026-12-05T10:00:00Z},
  * {@code ?limit=10} for an {@code Int32Value}, {@code ?update_mask=name,address.city}). Everything it reads is
  * untrusted: an unknown field, a value of the wrong type, a repeated singular parameter or malformed JSON
- * is {@code BAD_REQUEST} and no service sees the request. Stateless.
+ * is {@code BAD_REQUEST} and no service sees the request. A {@code google.protobuf.Any} in the body may hold
+ * a message of any type in the proto files the service announced ({@link Route#types()}), none other.
+ * Stateless.
  */
 final class RequestMapper {
   /** The most query parameters a request may carry. */
@@ -55,12 +57,13 @@ final class RequestMapper {
       }
     } else if (body.length > 0) {
       String json = new String(body, StandardCharsets.UTF_8);
+      JsonFormat.Parser parser = route.types() == JsonFormat.TypeRegistry.getEmptyTypeRegistry() ? JSON : JSON.usingTypeRegistry(route.types());
       if (route.body().equals("*")) {
-        merge(json, b, route.request(), null);
+        merge(parser, json, b, route.request(), null);
       } else {
         FieldDescriptor f = route.request().findFieldByName(route.body());
         DynamicMessage.Builder inner = DynamicMessage.newBuilder(f.getMessageType());
-        merge(json, inner, f.getMessageType(), f.getName());
+        merge(parser, json, inner, f.getMessageType(), f.getName());
         b.setField(f, inner.build());
       }
     }
@@ -83,9 +86,9 @@ final class RequestMapper {
     return b.build();
   }
 
-  private static void merge(String json, Message.Builder into, Descriptor type, String at) {
+  private static void merge(JsonFormat.Parser parser, String json, Message.Builder into, Descriptor type, String at) {
     try {
-      JSON.merge(json, into);
+      parser.merge(json, into);
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       String unknown = UnknownJsonField.describe(json, type).orElse(null);
       throw bad(unknown != null ? unknown

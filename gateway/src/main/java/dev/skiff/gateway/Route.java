@@ -2,6 +2,7 @@ package dev.skiff.gateway;
 
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
+import com.google.protobuf.util.JsonFormat;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -20,9 +21,11 @@ import java.util.Objects;
  * @param timeout the endpoint's declared default deadline
  * @param responseBody the top-level field of the response written as the HTTP body ({@code response_body}),
  *     or null for the whole response
+ * @param types the message types a {@code google.protobuf.Any} in its request or answer may hold: those of the
+ *     proto files the service announced
  */
 record Route(String method, PathTemplate template, String body, String service, String endpoint,
-    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody) {
+    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, JsonFormat.TypeRegistry types) {
   /**
    * Checks that the body field, when one is named, is a singular message field of the request, and that
    * the response body field is a field of the response.
@@ -30,6 +33,7 @@ record Route(String method, PathTemplate template, String body, String service, 
   Route {
     Objects.requireNonNull(method, "method");
     Objects.requireNonNull(template, "template");
+    Objects.requireNonNull(types, "types");
     if (body != null && !body.equals("*")) {
       FieldDescriptor f = request.findFieldByName(body);
       if (f == null || f.isRepeated() || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
@@ -44,10 +48,10 @@ record Route(String method, PathTemplate template, String body, String service, 
     }
   }
 
-  /** A route whose answer is written whole. */
+  /** A route whose answer is written whole, whose messages hold no {@code Any}. */
   Route(String method, PathTemplate template, String body, String service, String endpoint, Descriptor request,
       Descriptor response, Duration timeout) {
-    this(method, template, body, service, endpoint, request, response, timeout, null);
+    this(method, template, body, service, endpoint, request, response, timeout, null, JsonFormat.TypeRegistry.getEmptyTypeRegistry());
   }
 
   /** @return {@code METHOD /template} */

@@ -9,6 +9,7 @@ import com.google.protobuf.Descriptors.DescriptorValidationException;
 import com.google.protobuf.Descriptors.FileDescriptor;
 import com.google.protobuf.DescriptorProtos.FileDescriptorProto;
 import com.google.protobuf.DescriptorProtos.FileDescriptorSet;
+import com.google.protobuf.util.JsonFormat;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.ServiceIdentities;
@@ -238,6 +239,7 @@ final class RouteTable {
       log.warn("{}: its announced proto files are refused: {}", Printable.of(a.getService()), Printable.of(e.getMessage(), 200));
       return List.of();
     }
+    JsonFormat.TypeRegistry registry = JsonFormat.TypeRegistry.newBuilder().add(types.values()).build();
     List<Route> routes = new ArrayList<>();
     for (EndpointInfo e : http) {
       Descriptor request = types.get(e.getRequestType());
@@ -257,7 +259,7 @@ final class RouteTable {
           return routes;
         }
         try {
-          routes.add(route(a, e, rule, request, response));
+          routes.add(route(a, e, rule, request, response, registry));
         } catch (IllegalArgumentException x) {
           refused.inc();
           log.warn("{}/{}: its http rule is refused: {}", Printable.of(a.getService()), Printable.of(e.getName()), Printable.of(x.getMessage(), 200));
@@ -267,7 +269,8 @@ final class RouteTable {
     return routes;
   }
 
-  private static Route route(InstanceAnnouncement a, EndpointInfo e, HttpRule rule, Descriptor request, Descriptor response) {
+  private static Route route(InstanceAnnouncement a, EndpointInfo e, HttpRule rule, Descriptor request, Descriptor response,
+      JsonFormat.TypeRegistry registry) {
     String method;
     String path;
     switch (rule.getPatternCase()) {
@@ -292,7 +295,7 @@ final class RouteTable {
     }
     String body = rule.getBody().isEmpty() ? null : rule.getBody();
     Duration timeout = e.getTimeoutMs() > 0 ? Duration.ofMillis(Math.min(e.getTimeoutMs(), Gateway.MAX_TIMEOUT.toMillis())) : Gateway.DEFAULT_TIMEOUT;
-    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody);
+    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody, registry);
   }
 
   private static Set<String> ownSegments() {

@@ -118,6 +118,18 @@ class GatewayMappingTest {
   }
 
   @Test
+  void anAnyHoldsATypeTheServiceAnnouncedBothWays() throws Exception {
+    String detail = "{\"@type\":\"type.googleapis.com/skiff.gatewaytest.Address\",\"city\":\"Oslo\",\"zip\":7}";
+    HttpResponse<String> r = gw.f().send("POST", "/v1/things", "{\"id\":\"a1\",\"detail\":" + detail + "}");
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    assertThat(r.body()).contains("\"detail\":" + detail);
+    HttpResponse<String> unknown = gw.f().send("POST", "/v1/things",
+        "{\"id\":\"a2\",\"detail\":{\"@type\":\"type.googleapis.com/skiff.v1.LoginRequest\",\"user\":\"x\"}}");
+    assertThat(unknown.statusCode()).as("a type the service did not announce").isEqualTo(400);
+    assertThat(gw.f().send("POST", "/v1/things", "{\"detail\":{\"city\":\"Oslo\"}}").statusCode()).as("no @type").isEqualTo(400);
+  }
+
+  @Test
   void aResponseBodyRuleWritesOneFieldOfTheAnswer() throws Exception {
     HttpResponse<String> tags = gw.f().get("/v1/things/t1/tags?tags=a&tags=b%22c");
     assertThat(tags.statusCode()).as(tags.body()).isEqualTo(200);
