@@ -39,13 +39,26 @@ record BrokerPermissions(String configure, String write, String read, String top
    * @return its permissions
    */
   static BrokerPermissions forService(String service) {
+    return forService(service, service);
+  }
+
+  /**
+   * The same for a service whose broker user has another name (the gateway's, {@code skiff-gateway} for
+   * {@code skiff.gateway}): queues and event topics by the service's name, reply queues by the user's
+   * (clients name them for the user they connect as).
+   *
+   * @param service the service's name
+   * @param user its broker user
+   * @return its permissions
+   */
+  static BrokerPermissions forService(String service, String user) {
     String s = quote(service);
     String own = quote(AmqpNames.serviceQueue(service)) + "|" + quote(prefix(AmqpNames.versionQueue(service, "x"))) + ".+|"
         + quote(prefix(AmqpNames.instanceQueue(service, "x"))) + ".+|" + quote(AmqpNames.eventGroupQueue(service)) + "(\\..+)?|"
         + quote(AmqpNames.deadLetterQueue(service)) + "|" + quote(AmqpNames.refusalQueue(service));
     String serverNamed = "amq\\.gen-.+";
     // its clients' reply queues: named for its user, then a name without a dot (so not another user's)
-    String replies = quote(AmqpNames.REPLY_QUEUE_PREFIX + service + ".") + "[^.]+";
+    String replies = quote(AmqpNames.REPLY_QUEUE_PREFIX + user + ".") + "[^.]+";
     String exchanges = quote(AmqpNames.RPC_EXCHANGE) + "|" + quote(AmqpNames.EVENTS_EXCHANGE);
     return new BrokerPermissions(
         "^(" + own + "|" + replies + "|" + serverNamed + ")$",

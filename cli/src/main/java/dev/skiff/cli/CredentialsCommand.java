@@ -130,6 +130,11 @@ final class CredentialsCommand extends CommandGroup {
         description = "The kernel's broker user. Default: $SKIFF_KERNEL_USER, else " + ServiceIdentities.DEFAULT_KERNEL_USER + ".")
     String kernelUser;
 
+    @Option(names = "--gateway-user", paramLabel = "USER",
+        description = "The HTTP gateway's broker user, with a service's least privilege. Default: $SKIFF_GATEWAY_USER, else "
+            + ServiceIdentities.DEFAULT_GATEWAY_USER + ".")
+    String gatewayUser;
+
     @Option(names = "--tool-user", paramLabel = "USER",
         description = "The CLI's broker user, which acts for signed-in people only; repeatable. Default: "
             + ServiceIdentities.DEFAULT_TOOL_USER + ".")
@@ -144,6 +149,11 @@ final class CredentialsCommand extends CommandGroup {
     @Override
     public Integer call() {
       String kernel = kernelUser != null ? kernelUser : ServiceIdentities.fromEnvironment(env()).kernelUser();
+      String gateway = gatewayUser != null ? gatewayUser : ServiceIdentities.fromEnvironment(env()).gatewayUser();
+      if (gateway.equals(kernel) || services.contains(gateway) || !Names.isToken(gateway)) {
+        throw new ParameterException(spec.commandLine(), "invalid gateway user '" + gateway + "': a broker user name of its own, "
+            + "neither the kernel's nor a service's");
+      }
       for (String s : services) {
         checkServiceName(s, spec);
         for (String other : services) {
@@ -167,12 +177,14 @@ final class CredentialsCommand extends CommandGroup {
       api.putExchange(vhost, AmqpNames.EVENTS_EXCHANGE, "topic");
       Set<String> tools = new LinkedHashSet<>(toolUsers.isEmpty() ? List.of(ServiceIdentities.DEFAULT_TOOL_USER) : toolUsers);
       for (String u : tools) {
-        if (u.equals(kernel) || services.contains(u) || !Names.isToken(u)) {
+        if (u.equals(kernel) || u.equals(gateway) || services.contains(u) || !Names.isToken(u)) {
           throw new ParameterException(spec.commandLine(), "invalid tool user '" + u + "': a broker user name of its own, "
-              + "neither the kernel's nor a service's");
+              + "neither the kernel's, the gateway's nor a service's");
         }
       }
       ensureUser(api, vhost, kernel, BrokerPermissions.ALL);
+      // the gateway faces the internet: a service's least privilege, for its own service name
+      ensureUser(api, vhost, gateway, BrokerPermissions.forService(ServiceIdentities.GATEWAY_SERVICE, gateway));
       for (String u : tools) {
         // a tool needs what a service that serves nothing needs: call, and its own reply queues
         ensureUser(api, vhost, u, BrokerPermissions.forService(u));
@@ -192,8 +204,10 @@ final class CredentialsCommand extends CommandGroup {
         case keep -> err().println("left the guest user as it is (not for production)");
       }
       boolean defaultTools = tools.equals(Set.of(ServiceIdentities.DEFAULT_TOOL_USER));
-      err().println("virtual host '" + vhost + "' set up: kernel user " + kernel + ", tool users " + tools
-          + ", services " + services + "; run every process (kernel and services) with SKIFF_KERNEL_USER=" + kernel
+      boolean defaultGateway = gateway.equals(ServiceIdentities.DEFAULT_GATEWAY_USER);
+      err().println("virtual host '" + vhost + "' set up: kernel user " + kernel + ", gateway user " + gateway + ", tool users " + tools
+          + ", services " + services + "; run every process (kernel, gateway and services) with SKIFF_KERNEL_USER=" + kernel
+          + (defaultGateway ? "" : " and SKIFF_GATEWAY_USER=" + gateway)
           + (defaultTools ? "" : " and SKIFF_TOOL_USERS=" + String.join(",", tools))
           + " and SKIFF_SHARED_BROKER_USERS= (empty), and the CLI with the tool user's URI; people then sign in with "
           + "'skiff login USER' (the first administrator: SKIFF_BOOTSTRAP_ADMIN_PASSWORD on the kernel)");

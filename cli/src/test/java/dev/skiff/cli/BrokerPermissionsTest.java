@@ -65,6 +65,24 @@ class BrokerPermissionsTest {
   }
 
   @Test
+  void theGatewaysUserHasItsServicesQueuesAndTopicsAndItsOwnReplyQueuesOnly() {
+    BrokerPermissions gw = BrokerPermissions.forService("skiff.gateway", "skiff-gateway");
+    for (String own : new String[] {AmqpNames.serviceQueue("skiff.gateway"), AmqpNames.instanceQueue("skiff.gateway", "ab12"),
+        AmqpNames.replyQueue("skiff-gateway", "0af3"), "amq.gen-XyZ"}) {
+      assertThat(matches(gw.configure(), own)).as(own).isTrue();
+      assertThat(matches(gw.read(), own)).as(own).isTrue();
+    }
+    for (String kernel : new String[] {AmqpNames.serviceQueue("skiff.login"), AmqpNames.serviceQueue("skiff.discovery"),
+        AmqpNames.replyQueue("skiff.gateway", "0af3"), AmqpNames.replyQueue("skiff-kernel", "0af3"), "skiff.routes"}) {
+      assertThat(matches(gw.configure(), kernel)).as(kernel).isFalse();
+      assertThat(matches(gw.read(), kernel)).as(kernel).isFalse();
+    }
+    assertThat(matches(gw.topicWrite(), "discovery.instance.skiff.gateway")).isTrue();
+    assertThat(matches(gw.topicWrite(), "discovery.instance.skiff.login")).isFalse();
+    assertThat(matches(gw.topicWrite(), "health.skiff.discovery")).isFalse();
+  }
+
+  @Test
   void namesAreQuotedForRegularExpressions() {
     assertThat(BrokerPermissions.quote("a.b+c")).isEqualTo("a\\.b\\+c");
   }

@@ -12,6 +12,8 @@ import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
+import dev.skiff.gateway.Gateway;
+import dev.skiff.gateway.GatewayOptions;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.Kernel;
 import dev.skiff.kernel.KernelContext;
@@ -59,6 +61,9 @@ import dev.skiff.proto.v1.SpanBatch;
 import dev.skiff.proto.v1.UserResponse;
 import java.io.IOException;
 import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
 import java.time.Clock;
 import java.time.Duration;
@@ -98,10 +103,11 @@ class HostileInputTest {
   private final String tag = EchoService.randomHex(4);
   private final String kernelUser = "skiff-kernel-" + tag;
   private final String tool = "skiff-cli-" + tag;
+  private final String gatewayUser = "skiff-gateway-" + tag;
   private final String alice = "test.sec" + tag + ".alice";
   private final String bob = "test.sec" + tag + ".bob";
   private final String mallory = "test.sec" + tag + ".mallory";
-  private final ServiceIdentities identities = new ServiceIdentities(kernelUser, Set.of(), Set.of(tool));
+  private final ServiceIdentities identities = new ServiceIdentities(kernelUser, gatewayUser, Set.of(), Set.of(tool));
   private static final String ADMIN_PASSWORD = "hostile-admin-pass";
 
   private String vhost;
@@ -122,7 +128,7 @@ class HostileInputTest {
     String pid = runVhost.startsWith("skiff-test-") ? runVhost.substring(runVhost.lastIndexOf('-') + 1) : Long.toString(ProcessHandle.current().pid());
     vhost = (runVhost.startsWith("skiff-test-") ? runVhost : "skiff-test-0") + "-sec" + tag + "-" + pid;
     Skiff.Result setup = Skiff.run(Map.of("SKIFF_AMQP_URI", EchoService.brokerUriWithVhost(vhost)),
-        "credentials", "setup", "--kernel-user", kernelUser, "--tool-user", tool,
+        "credentials", "setup", "--kernel-user", kernelUser, "--gateway-user", gatewayUser, "--tool-user", tool,
         "--service", alice, "--service", bob, "--service", mallory, "--guest", "confine");
     assertThat(setup.exitCode()).as(setup.toString()).isZero();
     for (String line : setup.out().split("\n")) {
@@ -131,7 +137,7 @@ class HostileInputTest {
         passwords.put(f[0], f[1]);
       }
     }
-    assertThat(passwords).containsOnlyKeys(kernelUser, tool, alice, bob, mallory);
+    assertThat(passwords).containsOnlyKeys(kernelUser, gatewayUser, tool, alice, bob, mallory);
 
     AmqpTransport kernel = connect(kernelUser);
     guard = new Guard(identities, kernelMetrics);
@@ -168,7 +174,7 @@ class HostileInputTest {
       c.close();
     }
     ManagementApi api = new ManagementOption().resolve(Map.of(), AmqpOptions.of(EchoService.brokerUri()), null);
-    for (String u : List.of(kernelUser, tool, alice, bob, mallory)) {
+    for (String u : List.of(kernelUser, gatewayUser, tool, alice, bob, mallory)) {
       api.deleteUser(u);
     }
     api.deleteVhost(vhost);
@@ -231,6 +237,37 @@ class HostileInputTest {
     assertThatThrownBy(() -> ch.basicConsume(AmqpNames.serviceQueue(alice), true, new DefaultConsumer(ch)))
         .isInstanceOf(IOException.class)
         .hasStackTraceContaining("ACCESS_REFUSED");
+  }
+
+  @Test
+  void theGatewayRunsOnItsOwnLeastPrivilegeUserAndHoldsNoKernelPower() throws Exception {
+    Client kernelClient = client(connect(kernelUser), kernelUser, new MetricRegistry());
+    try (Gateway gateway = Gateway.start(connect(gatewayUser), identities, GatewayOptions.defaults().withPort(0))) {
+      // it declares, consumes, subscribes and announces itself with a service's permissions, as skiff.gateway
+      await().atMost(Duration.ofSeconds(10)).until(() -> kernelClient.call(DiscoveryService.SERVICE, "list",
+          ListServicesRequest.newBuilder().setService(ServiceIdentities.GATEWAY_SERVICE).build(), ListServicesResponse.class)
+          .getInstancesCount() == 1);
+      // a person signs in through it and reads a kernel view: what it may do there comes from the person's token
+      HttpClient http = HttpClient.newHttpClient();
+      String base = "http://127.0.0.1:" + gateway.port();
+      HttpResponse<String> session = await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() -> http.send(
+          HttpRequest.newBuilder(URI.create(base + "/auth/v1/login")).header("Content-Type", "application/json")
+              .POST(HttpRequest.BodyPublishers.ofString("{\"user\":\"admin\",\"password\":\"" + ADMIN_PASSWORD + "\"}")).build(),
+          HttpResponse.BodyHandlers.ofString()), r -> r.statusCode() == 200);
+      String token = session.body().replaceAll(".*\"token\":\"([^\"]+)\".*", "$1");
+      HttpResponse<String> services = await().atMost(Duration.ofSeconds(15)).ignoreExceptions().until(() -> http.send(
+          HttpRequest.newBuilder(URI.create(base + "/admin/v1/services")).header("Authorization", "Bearer " + token).GET().build(),
+          HttpResponse.BodyHandlers.ofString()), r -> r.statusCode() == 200 && r.body().contains(ServiceIdentities.GATEWAY_SERVICE));
+      assertThat(services.body()).contains(alice);
+    }
+    // and the broker refuses its user the kernel's queues and the kernel's event topics
+    Channel consume = raw(gatewayUser).createChannel();
+    assertThatThrownBy(() -> consume.basicConsume(AmqpNames.serviceQueue(LoginService.SERVICE), true, new DefaultConsumer(consume)))
+        .isInstanceOf(IOException.class).hasStackTraceContaining("ACCESS_REFUSED");
+    Channel announce = raw(gatewayUser).createChannel();
+    announce.confirmSelect();
+    announce.basicPublish(AmqpNames.EVENTS_EXCHANGE, Announcer.TOPIC_PREFIX + LoginService.SERVICE, null, new byte[0]);
+    assertThatThrownBy(() -> announce.waitForConfirmsOrDie(10_000)).hasStackTraceContaining("ACCESS_REFUSED");
   }
 
   // ---- identity of callers ----

@@ -95,11 +95,11 @@ public final class Gateway implements AutoCloseable {
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(options, "options");
     MetricRegistry metrics = new MetricRegistry();
-    Client client = Client.builder().transport(transport).name("skiff.gateway").identities(identities).metrics(metrics)
+    Client client = Client.builder().transport(transport).name(GatewayServer.NAME).identities(identities).metrics(metrics)
         .defaultTimeout(DEFAULT_TIMEOUT).build();
     // the sign-in routes' client (SignInRoutes): a refused sign-in is not tried again, and names locked after
     // failed sign-ins (CAPACITY) must not open a breaker on everyone's sign-in; its counters add to the client's
-    Client signInClient = Client.builder().transport(transport).name("skiff.gateway").identities(identities).metrics(metrics)
+    Client signInClient = Client.builder().transport(transport).name(GatewayServer.NAME).identities(identities).metrics(metrics)
         .defaultTimeout(DEFAULT_TIMEOUT).retryPolicy(RetryPolicy.none())
         .circuitBreaker(new BreakerOptions(Duration.ofSeconds(10), Integer.MAX_VALUE, 100, Duration.ofSeconds(1), 1)).build();
     LoginTokenVerifier own = null;

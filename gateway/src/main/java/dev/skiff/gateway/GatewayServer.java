@@ -26,7 +26,7 @@ import java.time.Duration;
  */
 final class GatewayServer {
   /** The gateway's service name. */
-  static final String NAME = "skiff.gateway";
+  static final String NAME = ServiceIdentities.GATEWAY_SERVICE;
   /** How often the checks run. */
   static final Duration INTERVAL = Duration.ofSeconds(2);
 

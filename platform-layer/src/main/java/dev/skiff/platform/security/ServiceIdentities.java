@@ -16,6 +16,9 @@ import java.util.stream.Collectors;
  *       {@code skiff credentials create S} creates);
  *   <li>the kernel's services, whose names start with {@value #KERNEL_PREFIX}, connect as the kernel user
  *       ({@value #DEFAULT_KERNEL_USER} unless {@code SKIFF_KERNEL_USER} says otherwise);
+ *   <li>but the HTTP gateway ({@value #GATEWAY_SERVICE}), which faces the internet, connects as a user of
+ *       its own ({@value #DEFAULT_GATEWAY_USER} unless {@code SKIFF_GATEWAY_USER} says otherwise) with a
+ *       service's least privilege, so that whoever takes the gateway over does not hold the kernel's powers;
  *   <li>a <em>shared</em> user may act as any service: the development set-up, where every process
  *       connects as {@code guest}, and the in-process transport, which reports {@value #IN_PROCESS} for
  *       everything. The production set-up ({@code skiff broker setup}) deletes {@code guest}, so that it
@@ -41,8 +44,13 @@ public final class ServiceIdentities {
   public static final Set<String> DEFAULT_SHARED_USERS = Set.of("guest", IN_PROCESS);
   /** The tool user unless {@code SKIFF_TOOL_USERS} says otherwise: what {@code skiff credentials setup} creates for the CLI. */
   public static final String DEFAULT_TOOL_USER = "skiff-cli";
+  /** The HTTP gateway's service name. */
+  public static final String GATEWAY_SERVICE = "skiff.gateway";
+  /** The gateway's broker user unless {@code SKIFF_GATEWAY_USER} names another: what {@code skiff credentials setup} creates. */
+  public static final String DEFAULT_GATEWAY_USER = "skiff-gateway";
 
   private final String kernelUser;
+  private final String gatewayUser;
   private final Set<String> sharedUsers;
   private final Set<String> toolUsers;
 
@@ -54,15 +62,28 @@ public final class ServiceIdentities {
    *     user or a shared user
    */
   public ServiceIdentities(String kernelUser, Set<String> sharedUsers, Set<String> toolUsers) {
+    this(kernelUser, DEFAULT_GATEWAY_USER, sharedUsers, toolUsers);
+  }
+
+  /**
+   * @param kernelUser the broker user the kernel services connect as
+   * @param gatewayUser the broker user the HTTP gateway connects as
+   * @param sharedUsers users that may act as any service (development); may be empty
+   * @param toolUsers users that act for people only and never as a service (the CLI's); may be empty
+   * @throws IllegalArgumentException when the kernel or gateway user is blank, or a tool user is also the
+   *     kernel user, the gateway user or a shared user
+   */
+  public ServiceIdentities(String kernelUser, String gatewayUser, Set<String> sharedUsers, Set<String> toolUsers) {
     this.kernelUser = Objects.requireNonNull(kernelUser, "kernelUser");
+    this.gatewayUser = Objects.requireNonNull(gatewayUser, "gatewayUser");
     this.sharedUsers = Set.copyOf(sharedUsers);
     this.toolUsers = Set.copyOf(toolUsers);
-    if (kernelUser.isBlank()) {
-      throw new IllegalArgumentException("the kernel user must not be blank");
+    if (kernelUser.isBlank() || gatewayUser.isBlank()) {
+      throw new IllegalArgumentException("the kernel and gateway users must not be blank");
     }
     for (String t : this.toolUsers) {
-      if (t.equals(kernelUser) || this.sharedUsers.contains(t)) {
-        throw new IllegalArgumentException("broker user '" + t + "' cannot be a tool user: it is the kernel user or a shared user");
+      if (t.equals(kernelUser) || t.equals(gatewayUser) || this.sharedUsers.contains(t)) {
+        throw new IllegalArgumentException("broker user '" + t + "' cannot be a tool user: it is the kernel user, the gateway user or a shared user");
       }
     }
   }
@@ -78,7 +99,7 @@ public final class ServiceIdentities {
   }
 
   /**
-   * The mapping a set of environment variables configures: {@code SKIFF_KERNEL_USER},
+   * The mapping a set of environment variables configures: {@code SKIFF_KERNEL_USER}, {@code SKIFF_GATEWAY_USER},
    * {@code SKIFF_SHARED_BROKER_USERS} and {@code SKIFF_TOOL_USERS} (comma-separated user names; set and
    * empty means none).
    *
@@ -88,9 +109,11 @@ public final class ServiceIdentities {
   public static ServiceIdentities fromEnvironment(Map<String, String> env) {
     String kernel = env.getOrDefault("SKIFF_KERNEL_USER", "").trim();
     kernel = kernel.isEmpty() ? DEFAULT_KERNEL_USER : kernel;
+    String gateway = env.getOrDefault("SKIFF_GATEWAY_USER", "").trim();
+    gateway = gateway.isEmpty() ? DEFAULT_GATEWAY_USER : gateway;
     Set<String> shared = env.containsKey("SKIFF_SHARED_BROKER_USERS") ? list(env.get("SKIFF_SHARED_BROKER_USERS")) : DEFAULT_SHARED_USERS;
     Set<String> tools = env.containsKey("SKIFF_TOOL_USERS") ? list(env.get("SKIFF_TOOL_USERS")) : Set.of(DEFAULT_TOOL_USER);
-    return new ServiceIdentities(kernel, shared, tools);
+    return new ServiceIdentities(kernel, gateway, shared, tools);
   }
 
   private static Set<String> list(String csv) {
@@ -102,6 +125,9 @@ public final class ServiceIdentities {
    * @return the broker user it is expected to connect as
    */
   public String expectedUser(String service) {
+    if (service.equals(GATEWAY_SERVICE)) {
+      return gatewayUser;
+    }
     return service.startsWith(KERNEL_PREFIX) ? kernelUser : service;
   }
 
@@ -120,6 +146,11 @@ public final class ServiceIdentities {
     return kernelUser;
   }
 
+  /** @return the HTTP gateway's broker user */
+  public String gatewayUser() {
+    return gatewayUser;
+  }
+
   /** @return the users that may act as any service */
   public Set<String> sharedUsers() {
     return sharedUsers;
@@ -132,6 +163,6 @@ public final class ServiceIdentities {
 
   @Override
   public String toString() {
-    return "ServiceIdentities[kernel=" + kernelUser + ", shared=" + sharedUsers + ", tools=" + toolUsers + "]";
+    return "ServiceIdentities[kernel=" + kernelUser + ", gateway=" + gatewayUser + ", shared=" + sharedUsers + ", tools=" + toolUsers + "]";
   }
 }

@@ -21,6 +21,19 @@ class ServiceIdentitiesTest {
   }
 
   @Test
+  void theGatewayIsItsOwnUserNotTheKernels() {
+    assertThat(production.mayActAs("skiff-gateway", ServiceIdentities.GATEWAY_SERVICE)).isTrue();
+    assertThat(production.mayActAs("skiff-kernel", ServiceIdentities.GATEWAY_SERVICE)).as("the kernel user is not the gateway").isFalse();
+    assertThat(production.mayActAs("skiff-gateway", "skiff.login")).as("the gateway's user is not the kernel").isFalse();
+    assertThat(production.mayActAs("skiff-gateway", "skiff.discovery")).isFalse();
+    ServiceIdentities named = ServiceIdentities.fromEnvironment(Map.of("SKIFF_GATEWAY_USER", "edge"));
+    assertThat(named.gatewayUser()).isEqualTo("edge");
+    assertThat(named.mayActAs("edge", ServiceIdentities.GATEWAY_SERVICE)).isTrue();
+    assertThatThrownBy(() -> new ServiceIdentities("skiff-kernel", "edge", Set.of(), Set.of("edge")))
+        .isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void anUnknownSenderMayActAsNothing() {
     assertThat(production.mayActAs(null, "com.example.greeter")).isFalse();
     assertThat(ServiceIdentities.defaults().mayActAs(null, "com.example.greeter")).isFalse();
