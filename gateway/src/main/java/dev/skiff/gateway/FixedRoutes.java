@@ -48,6 +48,11 @@ final class FixedRoutes {
     return Optional.empty();
   }
 
+  /** @return the routes, in order */
+  List<Route> all() {
+    return routes;
+  }
+
   /** @return the methods served at the path (for 405's {@code Allow}) */
   Set<String> methodsFor(String path) {
     Set<String> methods = new TreeSet<>();

@@ -19,6 +19,8 @@ import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.security.UserIdentity;
 import java.time.Duration;
 import java.time.Instant;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.Set;
@@ -155,7 +157,9 @@ final class GatewayHandler extends Handler.Abstract {
       return;
     }
     if (method.equals("GET") && path.equals(OpenApi.PATH)) {
-      send(ex, 200, OpenApi.document(routes.all()));
+      List<Route> listed = new ArrayList<>(signIn.routes().all());
+      listed.addAll(routes.all());
+      send(ex, 200, OpenApi.document(listed));
       return;
     }
     Optional<ExplorerPage.Asset> asset = method.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();

@@ -11,7 +11,8 @@ import java.util.TreeMap;
 
 /**
  * The OpenAPI 3 document of the routes served now ({@code GET /openapi.json}), generated from the
- * announced protos: each route's path parameters, its query parameters (a route without a body: the
+ * announced protos (and the gateway's own sign-in routes), with the bearer token as an optional security
+ * scheme: each route's path parameters, its query parameters (a route without a body: the
  * request's other plain top-level fields), its JSON body and its answer, with a schema per message
  * type (protobuf's JSON mapping: 64-bit integers as strings, enums as names, well-known types in their own JSON
  * forms, a {@code response_body} field's schema for the answer). Every name in it came from an
@@ -45,7 +46,9 @@ final class OpenApi {
       collect(r.request(), schemas, 0);
       collect(r.response(), schemas, 0);
     }
-    StringBuilder b = new StringBuilder("{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"Skiff API gateway\",\"version\":\"1\"},\"paths\":{");
+    // a bearer token (POST /auth/v1/login answers one) is optional on every route: each endpoint says who it serves
+    StringBuilder b = new StringBuilder("{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"Skiff API gateway\",\"version\":\"1\"},"
+        + "\"security\":[{},{\"bearer\":[]}],\"paths\":{");
     String sep = "";
     for (Map.Entry<String, Map<String, Route>> p : paths.entrySet()) {
       b.append(sep);
@@ -89,7 +92,8 @@ final class OpenApi {
       }
       b.append('}');
     }
-    b.append("},\"components\":{\"schemas\":{");
+    b.append("},\"components\":{\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\",\"bearerFormat\":\"JWT\"}},"
+        + "\"schemas\":{");
     sep = "";
     for (Descriptor d : schemas.values()) {
       b.append(sep);

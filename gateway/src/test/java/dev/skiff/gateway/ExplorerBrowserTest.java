@@ -3,10 +3,10 @@ package dev.skiff.gateway;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.skiff.testing.HeadlessChromium;
-import dev.skiff.testing.RabbitMqExtension;
 import java.io.File;
 import java.net.http.HttpResponse;
 import java.time.Duration;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
@@ -20,10 +20,11 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * The API explorer in a real headless Chromium, driven as a person would (WebDriver, Debian's
  * chromedriver): the routes listed from the services' protos, a POST with a JSON body and a GET with a
  * path and a query parameter sent through the gateway and their answers shown; a hostile value in an
- * answer shown as text, never run.
+ * answer shown as text, never run; a person signing in on the page (a real login service), calling an
+ * endpoint for signed-in people with the token the page got, and signing out.
  */
 class ExplorerBrowserTest {
-  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  @RegisterExtension static final GatewayExtension gw = new GatewayExtension(GatewayOptions.defaults()).withKernel(List::of);
   private static final String HOSTILE = "<img src=x onerror=\"document.title='pwned'\">";
 
   private static ChromeDriver browser() {
@@ -50,41 +51,61 @@ class ExplorerBrowserTest {
 
   @Test
   void aPersonSeesTheRoutesSendsRequestsAndReadsTheAnswersAsText() throws Exception {
-    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
-      HttpResponse<String> page = f.get("/explorer");
-      assertThat(page.statusCode()).isEqualTo(200);
-      assertThat(page.headers().firstValue("Content-Security-Policy").orElse("")).contains("script-src 'self'").doesNotContain("unsafe");
-      assertThat(f.get("/openapi.json").body()).contains("\"in\":\"query\"");
+    GatewayFixture f = gw.f();
+    HttpResponse<String> page = f.get("/explorer");
+    assertThat(page.statusCode()).isEqualTo(200);
+    assertThat(page.headers().firstValue("Content-Security-Policy").orElse("")).contains("script-src 'self'").doesNotContain("unsafe");
+    assertThat(f.get("/openapi.json").body()).contains("\"in\":\"query\"");
 
-      ChromeDriver b = browser();
-      try {
-        b.get(f.base() + "/explorer");
-        new WebDriverWait(b, Duration.ofSeconds(10)).until(d -> !d.findElements(By.cssSelector("section.route")).isEmpty());
-        assertThat(b.findElements(By.cssSelector("section.route"))).hasSize(12); // every route of a listed method (not the custom TOUCH), not "hidden"
+    ChromeDriver b = browser();
+    try {
+      b.get(f.base() + "/explorer");
+      new WebDriverWait(b, Duration.ofSeconds(10)).until(d -> !d.findElements(By.cssSelector("section.route")).isEmpty());
+      assertThat(b.findElements(By.cssSelector("section.route"))).hasSize(17); // the 5 sign-in routes and every route of a listed method (not the custom TOUCH), not "hidden"
 
-        WebElement create = route(b, "POST", "/v1/things");
-        create.findElement(By.tagName("h2")).click();
-        WebElement body = create.findElement(By.tagName("textarea"));
-        assertThat(body.getAttribute("value")).contains("\"id\": \"\"", "\"count\": 0"); // an example from the schema
-        body.clear();
-        body.sendKeys("{\"id\": \"" + HOSTILE.replace("\"", "\\\"") + "\", \"count\": 3}");
-        create.findElement(By.tagName("button")).click();
-        String created = answer(b, create);
-        assertThat(created).contains("\"count\": 3", HOSTILE.replace("\"", "\\\"")); // as JSON text
-        assertThat(create.findElement(By.cssSelector(".status-ok")).getText()).isEqualTo("200");
+      WebElement create = route(b, "POST", "/v1/things");
+      create.findElement(By.tagName("h2")).click();
+      WebElement body = create.findElement(By.tagName("textarea"));
+      assertThat(body.getAttribute("value")).contains("\"id\": \"\"", "\"count\": 0"); // an example from the schema
+      body.clear();
+      body.sendKeys("{\"id\": \"" + HOSTILE.replace("\"", "\\\"") + "\", \"count\": 3}");
+      create.findElement(By.tagName("button")).click();
+      String created = answer(b, create);
+      assertThat(created).contains("\"count\": 3", HOSTILE.replace("\"", "\\\"")); // as JSON text
+      assertThat(create.findElement(By.cssSelector(".status-ok")).getText()).isEqualTo("200");
 
-        WebElement get = route(b, "GET", "/v1/things/{id}");
-        get.findElement(By.tagName("h2")).click();
-        get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("a b");
-        get.findElement(By.cssSelector("input[data-name='count']")).sendKeys("5");
-        get.findElement(By.tagName("button")).click();
-        assertThat(answer(b, get)).contains("\"id\": \"a b\"", "\"count\": 5");
+      WebElement get = route(b, "GET", "/v1/things/{id}");
+      get.findElement(By.tagName("h2")).click();
+      get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("a b");
+      get.findElement(By.cssSelector("input[data-name='count']")).sendKeys("5");
+      get.findElement(By.tagName("button")).click();
+      assertThat(answer(b, get)).contains("\"id\": \"a b\"", "\"count\": 5");
 
-        assertThat(b.getTitle()).isEqualTo("Skiff API explorer");
-        assertThat(b.findElements(By.cssSelector("img"))).isEmpty();
-      } finally {
-        b.quit();
-      }
+      // signing in on the page: a wrong password says so, the right one fills the token the routes send
+      gw.user("eve", null);
+      b.findElement(By.id("user")).sendKeys("eve");
+      b.findElement(By.id("password")).sendKeys("not-eves-password");
+      b.findElement(By.id("sign-in-button")).click();
+      WebDriverWait wait = new WebDriverWait(b, Duration.ofSeconds(10));
+      wait.until(d -> d.findElement(By.id("who")).getText().startsWith("Not signed in"));
+      assertThat(b.findElement(By.id("who")).getText()).contains("wrong user name or password");
+      b.findElement(By.id("password")).sendKeys("eve-password-1");
+      b.findElement(By.id("sign-in-button")).click();
+      wait.until(d -> d.findElement(By.id("who")).getText().startsWith("Signed in as eve"));
+      assertThat(b.findElement(By.id("password")).getAttribute("value")).as("the password is not kept").isEmpty();
+      assertThat(b.findElement(By.id("token")).getAttribute("value")).startsWith("eyJ");
+      WebElement whoami = route(b, "GET", "/v1/whoami");
+      whoami.findElement(By.tagName("h2")).click();
+      whoami.findElement(By.tagName("button")).click();
+      assertThat(answer(b, whoami)).contains("\"user\": \"eve\"");
+      b.findElement(By.id("sign-out-button")).click();
+      wait.until(d -> d.findElement(By.id("who")).getText().equals("Signed out"));
+      assertThat(b.findElement(By.id("token")).getAttribute("value")).isEmpty();
+
+      assertThat(b.getTitle()).isEqualTo("Skiff API explorer");
+      assertThat(b.findElements(By.cssSelector("img"))).isEmpty();
+    } finally {
+      b.quit();
     }
   }
 }

@@ -117,6 +117,48 @@
     });
   }
 
+  // signing in: the password goes to the gateway's sign-in route and nowhere else (not kept by the page)
+  const tokenInput = document.getElementById('token');
+  const who = document.getElementById('who');
+  const signOut = document.getElementById('sign-out-button');
+  async function signInOrOut(path, body) {
+    const init = { method: 'POST', headers: { 'Accept': 'application/json' } };
+    if (body !== null) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    if (tokenInput.value.trim() && body === null) init.headers['Authorization'] = 'Bearer ' + tokenInput.value.trim();
+    try {
+      const r = await fetch(path, init);
+      let answer = {};
+      try { answer = JSON.parse(await r.text()); } catch (e) { /* not JSON */ }
+      return { ok: r.ok, status: r.status, answer };
+    } catch (e) {
+      return { ok: false, status: 0, answer: { message: String(e) } };
+    }
+  }
+  document.getElementById('sign-in-button').addEventListener('click', async () => {
+    const password = document.getElementById('password');
+    const r = await signInOrOut('/auth/v1/login', { user: document.getElementById('user').value, password: password.value });
+    password.value = '';
+    if (r.ok && typeof r.answer.token === 'string') {
+      tokenInput.value = r.answer.token;
+      who.className = 'status-ok';
+      who.textContent = 'Signed in as ' + r.answer.user + ' (' + ((r.answer.roles || []).join(', ') || 'no roles') + ')';
+      signOut.hidden = false;
+    } else {
+      who.className = 'status-error';
+      who.textContent = 'Not signed in: ' + (r.answer.message || ('HTTP ' + r.status));
+    }
+  });
+  signOut.addEventListener('click', async () => {
+    const r = await signInOrOut('/auth/v1/logout', null);
+    tokenInput.value = '';
+    signOut.hidden = true;
+    who.className = r.ok ? 'status-ok' : 'status-error';
+    who.textContent = r.ok ? 'Signed out' : 'Signed out here; the gateway said: ' + (r.answer.message || ('HTTP ' + r.status));
+  });
+
   fetch('/openapi.json', { headers: { 'Accept': 'application/json' } })
     .then(r => { if (!r.ok) throw new Error('HTTP ' + r.status); return r.json(); })
     .then(render)
