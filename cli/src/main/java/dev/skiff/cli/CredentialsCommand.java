@@ -43,6 +43,7 @@ final class CredentialsCommand extends CommandGroup {
         "Examples:",
         "  skiff credentials create com.example.greeter",
         "  skiff credentials create ops-admin --admin",
+        "  skiff credentials create " + ServiceIdentities.DEFAULT_GATEWAY_USER + " --gateway",
         "",
         "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
       })
@@ -53,21 +54,38 @@ final class CredentialsCommand extends CommandGroup {
     @Option(names = "--admin", description = "The kernel's user or an operator's: every permission in the virtual host.")
     boolean admin;
 
+    @Option(names = "--gateway", description = "The HTTP gateway's user (NAME, e.g. " + ServiceIdentities.DEFAULT_GATEWAY_USER
+        + "): the least privilege of service " + ServiceIdentities.GATEWAY_SERVICE + ".")
+    boolean gateway;
+
     @Option(names = "--password-stdin", description = "Read the password from the first line of stdin instead of generating one.")
     boolean passwordStdin;
 
     @Override
     public Integer call() {
-      if (!admin) {
+      if (admin && gateway) {
+        throw new ParameterException(spec.commandLine(), "--admin and --gateway exclude each other");
+      }
+      if (gateway) {
+        if (!Names.isToken(name) || name.startsWith(ServiceIdentities.KERNEL_PREFIX)) {
+          throw new ParameterException(spec.commandLine(), "invalid gateway user '" + name + "'");
+        }
+      } else if (!admin) {
+        if (name.equals(ServiceIdentities.fromEnvironment(env()).gatewayUser())) {
+          throw new ParameterException(spec.commandLine(), "'" + name + "' is the gateway's user: add --gateway, so that it gets "
+              + "the permissions of service " + ServiceIdentities.GATEWAY_SERVICE);
+        }
         checkServiceName(name, spec);
       }
       String password = passwordStdin ? stdinLine("--password-stdin", "password") : ManagementApi.newPassword();
       ManagementApi api = api();
       String vhost = vhost();
       api.putUser(name, password, "");
-      api.putPermissions(vhost, name, admin ? BrokerPermissions.ALL : BrokerPermissions.forService(name));
+      api.putPermissions(vhost, name, admin ? BrokerPermissions.ALL
+          : gateway ? BrokerPermissions.forService(ServiceIdentities.GATEWAY_SERVICE, name) : BrokerPermissions.forService(name));
+      String as = gateway ? ServiceIdentities.GATEWAY_SERVICE : name;
       err().println("broker user '" + name + "' can use virtual host '" + vhost + "' "
-          + (admin ? "with every permission" : "as service " + name + " (least privilege, docs/security.md)")
+          + (admin ? "with every permission" : "as service " + as + " (least privilege, docs/security.md)")
           + (passwordStdin ? "" : "; its password, printed once:"));
       if (!passwordStdin) {
         out().println(password);
@@ -101,6 +119,7 @@ final class CredentialsCommand extends CommandGroup {
       description = {
         "In the broker URI's virtual host (created if missing): declares the exchanges " + AmqpNames.RPC_EXCHANGE
             + " and " + AmqpNames.EVENTS_EXCHANGE + "; creates the kernel user with every permission there, the "
+            + "HTTP gateway's user with the least privilege of service " + ServiceIdentities.GATEWAY_SERVICE + ", the "
             + "CLI's tool user (it acts for signed-in people only, never as a service) and each service's user "
             + "with least privilege and their topic permissions; and "
             + "deletes the guest user (or, with --guest confine, removes its permissions in this virtual host). "

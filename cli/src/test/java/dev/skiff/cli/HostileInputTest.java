@@ -270,6 +270,34 @@ class HostileInputTest {
     assertThatThrownBy(() -> announce.waitForConfirmsOrDie(10_000)).hasStackTraceContaining("ACCESS_REFUSED");
   }
 
+  @Test
+  void theGatewaysUserIsCreatedWithTheGatewaysPermissionsOnlyWhenSaidSo() throws Exception {
+    String second = gatewayUser + "-b";
+    Map<String, String> env = Map.of("SKIFF_AMQP_URI", EchoService.brokerUriWithVhost(vhost), "SKIFF_GATEWAY_USER", second);
+    Skiff.Result plain = Skiff.run(env, "credentials", "create", second);
+    assertThat(plain.exitCode()).as(plain.toString()).isEqualTo(2);
+    assertThat(plain.err()).contains("add --gateway");
+    Skiff.Result made = Skiff.runWithInput(env, "gateway-b-password-1\n", "credentials", "create", second, "--gateway", "--password-stdin");
+    ManagementApi api = new ManagementOption().resolve(Map.of(), AmqpOptions.of(EchoService.brokerUri()), null);
+    try {
+      assertThat(made.exitCode()).as(made.toString()).isZero();
+      assertThat(made.err()).contains("as service " + ServiceIdentities.GATEWAY_SERVICE);
+      passwords.put(second, "gateway-b-password-1");
+      ConnectionFactory f = new ConnectionFactory();
+      f.setUri(uri(second));
+      f.setAutomaticRecoveryEnabled(false);
+      try (Connection c = f.newConnection("hostile-raw-" + second)) {
+        Channel ch = c.createChannel();
+        ch.queueDeclare(AmqpNames.replyQueue(second, "x" + tag), false, true, true, null);
+        ch.queueDeclare(AmqpNames.instanceQueue(ServiceIdentities.GATEWAY_SERVICE, "t" + tag), false, true, true, null);
+        assertThatThrownBy(() -> ch.basicConsume(AmqpNames.serviceQueue(LoginService.SERVICE), true, new DefaultConsumer(ch)))
+            .isInstanceOf(IOException.class).hasStackTraceContaining("ACCESS_REFUSED");
+      }
+    } finally {
+      api.deleteUser(second);
+    }
+  }
+
   // ---- identity of callers ----
 
   @Test
