@@ -40,8 +40,8 @@ import org.slf4j.LoggerFactory;
 /**
  * Serves one HTTP request (docs/gateway.md): CORS, the per-address rate limit (the client's address,
  * {@link TrustedProxies}), the route (a service's, an {@link AdminRoutes admin route} with its role check,
- * or a {@link SignInRoutes sign-in route}, the sign-in itself limited per address), the person's token and the per-user rate limit, the deadline, the body (bounded), the request
- * message; then the call,
+ * or a {@link SignInRoutes sign-in route}, the sign-in itself limited per address), the person's token
+ * and the per-user rate limit, the deadline, the body (bounded), the request message; then the call,
  * without holding a thread while it runs, and the answer as JSON or one error format. Thread-safe.
  */
 final class GatewayHandler extends Handler.Abstract {
