@@ -64,12 +64,12 @@ final class OpenApi {
         for (String f : r.template().fieldPaths()) {
           params.add("{\"name\":" + JsonStrings.quote(f) + ",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}");
         }
-        if (r.body() == null) {
-          // without a body, the request's other plain fields come from the query (nested ones as a.b, not listed)
+        if (!"*".equals(r.body())) {
+          // unless the body is the whole message, the other plain fields come from the query (nested ones as a.b, not listed)
           for (FieldDescriptor f : r.request().getFields()) {
             boolean value = f.getJavaType() != FieldDescriptor.JavaType.MESSAGE
                 || (!f.isMapField() && WellKnownTypes.isSingleValue(f.getMessageType()));
-            if (value && !r.template().fieldPaths().contains(f.getName())) {
+            if (value && !r.template().fieldPaths().contains(f.getName()) && !f.getName().equals(r.body())) {
               StringBuilder schema = new StringBuilder();
               field(schema, f);
               params.add("{\"name\":" + JsonStrings.quote(f.getJsonName()) + ",\"in\":\"query\",\"required\":false,\"schema\":" + schema + "}");
@@ -78,9 +78,13 @@ final class OpenApi {
         }
         b.append(String.join(",", params)).append(']');
         if (r.body() != null) {
-          Descriptor body = r.body().equals("*") ? r.request() : r.request().findFieldByName(r.body()).getMessageType();
           b.append(",\"requestBody\":{\"required\":false,\"content\":{\"application/json\":{\"schema\":");
-          schema(b, body).append("}}}");
+          if (r.body().equals("*")) {
+            schema(b, r.request());
+          } else {
+            field(b, r.request().findFieldByName(r.body()));
+          }
+          b.append("}}}");
         }
         b.append(",\"responses\":{\"200\":{\"description\":\"OK\",\"content\":{\"application/json\":{\"schema\":");
         if (r.responseBody() != null) {

@@ -1,5 +1,7 @@
 package dev.skiff.gateway;
 
+import com.google.gson.JsonParseException;
+import com.google.gson.JsonParser;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.EnumValueDescriptor;
@@ -10,6 +12,7 @@ import com.google.protobuf.Message;
 import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.internal.UnknownJsonField;
 import java.net.URLDecoder;
@@ -24,7 +27,7 @@ import java.util.Set;
 
 /**
  * Builds a request message from an HTTP request the way gRPC transcoding does: path variables, then the
- * body (the whole message for {@code body: "*"}, or one message field), then query parameters for the
+ * body (the whole message for {@code body: "*"}, or one field: a message, a repeated field, a map, a value), then query parameters for the
  * fields neither binds ({@code ?a.b=1&tags=x&tags=y}: nested and repeated fields). A path variable or query
  * parameter may also fill a well-known type that JSON writes as one value ({@code ?since=2026-12-05T10:00:00Z},
  * {@code ?limit=10} for an {@code Int32Value}, {@code ?update_mask=name,address.city}). Everything it reads is
@@ -62,9 +65,17 @@ final class RequestMapper {
         merge(parser, json, b, route.request(), null);
       } else {
         FieldDescriptor f = route.request().findFieldByName(route.body());
-        DynamicMessage.Builder inner = DynamicMessage.newBuilder(f.getMessageType());
-        merge(parser, json, inner, f.getMessageType(), f.getName());
-        b.setField(f, inner.build());
+        if (!f.isRepeated() && f.getJavaType() == FieldDescriptor.JavaType.MESSAGE) {
+          DynamicMessage.Builder inner = DynamicMessage.newBuilder(f.getMessageType());
+          merge(parser, json, inner, f.getMessageType(), f.getName());
+          b.setField(f, inner.build());
+        } else {
+          // the body is that field's value (an array, a map's object, one value): checked to be one JSON
+          // value and written again before it is wrapped, so that it cannot reach any other field
+          DynamicMessage.Builder only = DynamicMessage.newBuilder(route.request());
+          merge(parser, "{" + JsonStrings.quote(f.getJsonName()) + ":" + oneValue(json, f) + "}", only, route.request(), f.getName());
+          b.setField(f, only.getField(f));
+        }
       }
     }
     for (Map.Entry<String, String> e : pathValues.entrySet()) {
@@ -94,6 +105,15 @@ final class RequestMapper {
       throw bad(unknown != null ? unknown
           : "malformed JSON body for " + type.getFullName() + (at == null ? "" : " (field " + at + ")") + ": "
               + Printable.of(String.valueOf(e.getMessage()), 200));
+    }
+  }
+
+  /** @return the body as one JSON value, written again; BAD_REQUEST when it is not exactly one */
+  private static String oneValue(String json, FieldDescriptor f) {
+    try {
+      return JsonParser.parseString(json).toString();
+    } catch (JsonParseException e) {
+      throw bad("malformed JSON body for field " + f.getName() + ": it must be one JSON value");
     }
   }
 

@@ -13,7 +13,7 @@ import java.util.Objects;
  * @param method the HTTP method, upper case ({@code GET}, {@code POST}, ...)
  * @param template the path template
  * @param body where the request body goes: null for no body, {@code "*"} for the whole request message,
- *     or the name of a message field of the request
+ *     or the name of a top-level field of the request (a message, a repeated field, a map or one value)
  * @param service the service
  * @param endpoint the endpoint
  * @param request the request type
@@ -27,17 +27,16 @@ import java.util.Objects;
 record Route(String method, PathTemplate template, String body, String service, String endpoint,
     Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, JsonFormat.TypeRegistry types) {
   /**
-   * Checks that the body field, when one is named, is a singular message field of the request, and that
-   * the response body field is a field of the response.
+   * Checks that the body field, when one is named, is a field of the request, and that the response body
+   * field is a field of the response.
    */
   Route {
     Objects.requireNonNull(method, "method");
     Objects.requireNonNull(template, "template");
     Objects.requireNonNull(types, "types");
     if (body != null && !body.equals("*")) {
-      FieldDescriptor f = request.findFieldByName(body);
-      if (f == null || f.isRepeated() || f.getJavaType() != FieldDescriptor.JavaType.MESSAGE) {
-        throw new IllegalArgumentException("body must be \"*\" or a singular message field of " + request.getFullName());
+      if (request.findFieldByName(body) == null) {
+        throw new IllegalArgumentException("body must be \"*\" or a field of " + request.getFullName());
       }
     }
     for (String p : template.fieldPaths()) {

@@ -66,6 +66,8 @@ public final class GatewayFixture implements AutoCloseable {
         .endpoint(Endpoint.of("hidden", Thing.class, Echoed.class, echo).withAccess(Access.anyone()))
         .endpoint(Endpoint.of("limited", Thing.class, Echoed.class, echo).withAccess(Access.anyone()))
         .endpoint(Endpoint.of("touch", Thing.class, Echoed.class, echo).withAccess(Access.anyone()))
+        .endpoint(Endpoint.of("tag", Thing.class, Echoed.class, echo).withAccess(Access.anyone()))
+        .endpoint(Endpoint.of("recount", Thing.class, Echoed.class, echo).withAccess(Access.anyone()))
         .endpoint(Endpoint.of("parts", Thing.class, Thing.class, (req, ctx) -> req).withAccess(Access.anyone()))
         .endpoint(Endpoint.of("fail", Thing.class, Echoed.class, (req, ctx) -> {
           if (req.getId().equals("SLOW")) {

@@ -52,6 +52,22 @@ class GatewayMappingTest {
   }
 
   @Test
+  void aBodyMayBeARepeatedFieldOrOneValueAndReachesNoOtherField() throws Exception {
+    HttpResponse<String> tags = gw.f().send("POST", "/v1/things/t1/tags?count=3", "[\"a\",\"b\"]");
+    assertThat(tags.statusCode()).as(tags.body()).isEqualTo(200);
+    assertThat(tags.body()).contains("\"id\":\"t1\"", "\"count\":3", "\"tags\":[\"a\",\"b\"]");
+    HttpResponse<String> count = gw.f().send("PUT", "/v1/things/t2/count", "7");
+    assertThat(count.statusCode()).as(count.body()).isEqualTo(200);
+    assertThat(count.body()).contains("\"id\":\"t2\"", "\"count\":7");
+    assertThat(gw.f().send("PUT", "/v1/things/t2/count", "\"many\"").statusCode()).isEqualTo(400);
+    // a body that tries to reach past its field: not one JSON value, refused
+    HttpResponse<String> escape = gw.f().send("PUT", "/v1/things/t2/count", "7, \"id\": \"evil\"");
+    assertThat(escape.statusCode()).as(escape.body()).isEqualTo(400);
+    assertThat(gw.f().send("PUT", "/v1/things/t2/count", "7}, {\"flag\": true").statusCode()).isEqualTo(400);
+    assertThat(gw.f().send("POST", "/v1/things/t1/tags?tags=c", "[\"a\"]").statusCode()).as("the body's field in the query").isEqualTo(400);
+  }
+
+  @Test
   void unknownFieldsAreRefusedWith400AndNameTheField() throws Exception {
     HttpResponse<String> body = gw.f().send("POST", "/v1/things", "{\"nmae\":\"x\"}");
     assertThat(body.statusCode()).isEqualTo(400);
@@ -171,7 +187,8 @@ class GatewayMappingTest {
         "{\"name\":\"limit\",\"in\":\"query\",\"required\":false,\"schema\":{\"type\":\"integer\",\"format\":\"int32\"}}",
         "\"marks\":{\"type\":\"array\",\"items\":{\"type\":\"string\",\"format\":\"int64\"}}",
         "\"operationId\":\"" + gw.f().service + "/parts\"",
-        "{\"type\":\"array\",\"items\":{\"type\":\"string\"}}")
+        "{\"type\":\"array\",\"items\":{\"type\":\"string\"}}",
+        "\"requestBody\":{\"required\":false,\"content\":{\"application/json\":{\"schema\":{\"type\":\"integer\",\"format\":\"int32\"}}}}")
         .doesNotContain("\"google.protobuf.Timestamp\":{", "\"touch\"", "/touch\"");
   }
 }

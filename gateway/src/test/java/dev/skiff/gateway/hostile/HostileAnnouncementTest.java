@@ -40,7 +40,7 @@ class HostileAnnouncementTest {
       FileDescriptorSet ok = FileDescriptorSet.newBuilder().addFile(good.toBuilder().setName("evil/ok.proto")).build();
       announce(bus, "gwtest.evil3", ok, rule("/v1/{id=**}/x/{id}"));
       announce(bus, "gwtest.evil4", ok, rule("/v1/evil4\u001b[31m{"));
-      announce(bus, "gwtest.evil5", ok, HttpRule.newBuilder().setPost("/v1/evil5").setBody("tags").build());
+      announce(bus, "gwtest.evil5", ok, HttpRule.newBuilder().setPost("/v1/evil5").setBody("nothing").build());
       announce(bus, "gwtest.evil6", ok, HttpRule.newBuilder().setGet("/v1/evil6/{address}").build());
       // custom methods the gateway keeps (OPTIONS answers CORS preflights), or that are not methods at all
       announce(bus, "gwtest.evil7", ok, custom("OPTIONS", "/v1/evil7"));
