@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * Who may see a kernel page, decided before its handler runs, and the sign-in and sign-out pages
  * ({@code /signin}, {@code /signout}). A request proves a person with {@code Authorization: Bearer TOKEN}
  * or with the session cookie {@value #COOKIE} that {@code /signin} sets (HttpOnly, SameSite=Strict, Secure
- * over TLS). A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
+ * over TLS, here or at a proxy in front that says so). A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
  * also come from the pages' own origin ({@code Origin}), the defence against cross-site requests besides
  * SameSite. Thread-safe.
  */
@@ -195,18 +195,67 @@ final class PageGate {
   }
 
   private static String secure(HttpExchange ex) {
-    return ex instanceof JettyExchange j && j.request().isSecure() ? "; Secure" : "";
+    return overTls(ex) ? "; Secure" : "";
   }
 
-  /** Whether {@code Origin} names this server (as the browser reached it: {@code Host}); a missing one is refused. */
+  /**
+   * Whether the browser reached the pages over TLS: here, or at a proxy in front that terminated it and says
+   * so ({@code X-Forwarded-Proto: https}, or {@code Forwarded: proto=https}). Taken from any sender, since all
+   * it decides is to restrict: a cookie marked Secure, and which origin a change must come from; a browser
+   * cannot be made to send such a header across sites (it is not one a cross-site request may carry
+   * without a preflight, which the pages never allow).
+   */
+  private static boolean overTls(HttpExchange ex) {
+    if (ex instanceof JettyExchange j && j.request().isSecure()) {
+      return true;
+    }
+    String proto = ex.getRequestHeaders().getFirst("X-Forwarded-Proto");
+    if (proto == null) {
+      proto = forwarded(ex, "proto");
+    }
+    return proto != null && firstItem(proto).equalsIgnoreCase("https");
+  }
+
+  /**
+   * Whether {@code Origin} names these pages as the browser reached them: the scheme ({@link #overTls}) and
+   * the host a proxy in front says the browser asked for ({@code X-Forwarded-Host}, {@code Forwarded: host=}),
+   * else {@code Host}; a missing one is refused.
+   */
   private static boolean sameOrigin(HttpExchange ex) {
     String origin = ex.getRequestHeaders().getFirst("Origin");
-    String host = ex.getRequestHeaders().getFirst("Host");
+    String host = ex.getRequestHeaders().getFirst("X-Forwarded-Host");
+    if (host == null) {
+      host = forwarded(ex, "host");
+    }
+    if (host == null) {
+      host = ex.getRequestHeaders().getFirst("Host");
+    }
     if (origin == null || host == null) {
       return false;
     }
-    String scheme = ex instanceof JettyExchange j && j.request().isSecure() ? "https://" : "http://";
-    return origin.equals(scheme + host);
+    return origin.equals((overTls(ex) ? "https://" : "http://") + firstItem(host));
+  }
+
+  /** @return a parameter of the first element of {@code Forwarded} (RFC 7239), unquoted, or null */
+  private static String forwarded(HttpExchange ex, String name) {
+    String f = ex.getRequestHeaders().getFirst("Forwarded");
+    if (f == null) {
+      return null;
+    }
+    for (String pair : firstItem(f).split(";")) {
+      int eq = pair.indexOf('=');
+      if (eq > 0 && pair.substring(0, eq).trim().equalsIgnoreCase(name)) {
+        String v = pair.substring(eq + 1).trim();
+        return v.length() >= 2 && v.startsWith("\"") && v.endsWith("\"") ? v.substring(1, v.length() - 1) : v;
+      }
+    }
+    return null;
+  }
+
+  /** @return the first of a comma-separated list (the hop nearest the browser), trimmed */
+  private static String firstItem(String list) {
+    int comma = list.indexOf(',');
+    return (comma < 0 ? list : list.substring(0, comma)).trim();
   }
 
   private static String bearer(HttpExchange ex) {

@@ -107,6 +107,25 @@ class PagesSignInTest {
   }
 
   @Test
+  void behindAProxyThatTerminatesTlsTheFormTakesThePublicOriginAndTheCookieIsSecure() throws Exception {
+    adminToken(); // the login service answers
+    // what a TLS-terminating proxy in front sends on: the browser asked https://pages.example
+    HttpResponse<String> ok = send(signInForm("admin", PASSWORD).header("Origin", "https://pages.example")
+        .header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "pages.example"));
+    assertThat(ok.statusCode()).as(ok.body()).isEqualTo(303);
+    assertThat(ok.headers().firstValue("Set-Cookie").orElseThrow()).contains("HttpOnly", "SameSite=Strict", "; Secure");
+    HttpResponse<String> rfc = send(signInForm("admin", PASSWORD).header("Origin", "https://pages.example")
+        .header("Forwarded", "for=192.0.2.60;proto=https;host=\"pages.example\", for=10.0.0.1"));
+    assertThat(rfc.statusCode()).isEqualTo(303);
+    assertThat(rfc.headers().firstValue("Set-Cookie").orElseThrow()).contains("; Secure");
+    // the scheme and the host must both match what the proxy says the browser used
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", "http://pages.example")
+        .header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "pages.example")).statusCode()).isEqualTo(403);
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", "https://evil.example")
+        .header("X-Forwarded-Proto", "https").header("X-Forwarded-Host", "pages.example")).statusCode()).isEqualTo(403);
+  }
+
+  @Test
   void theSignInFormSetsAStrictHttpOnlyCookieAndRefusesOtherOrigins() throws Exception {
     adminToken(); // the login service answers
     assertThat(send(get("/signin")).statusCode()).as("the form itself is open").isEqualTo(200);
