@@ -3,10 +3,9 @@ package dev.skiff.gateway;
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.LimitedJetty;
+import dev.skiff.kernel.SignInClients;
 import dev.skiff.kernel.discovery.Registry;
-import dev.skiff.platform.client.BreakerOptions;
 import dev.skiff.platform.client.Client;
-import dev.skiff.platform.client.RetryPolicy;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
@@ -97,11 +96,8 @@ public final class Gateway implements AutoCloseable {
     MetricRegistry metrics = new MetricRegistry();
     Client client = Client.builder().transport(transport).name(GatewayServer.NAME).identities(identities).metrics(metrics)
         .defaultTimeout(DEFAULT_TIMEOUT).build();
-    // the sign-in routes' client (SignInRoutes): a refused sign-in is not tried again, and names locked after
-    // failed sign-ins (CAPACITY) must not open a breaker on everyone's sign-in; its counters add to the client's
-    Client signInClient = Client.builder().transport(transport).name(GatewayServer.NAME).identities(identities).metrics(metrics)
-        .defaultTimeout(DEFAULT_TIMEOUT).retryPolicy(RetryPolicy.none())
-        .circuitBreaker(new BreakerOptions(Duration.ofSeconds(10), Integer.MAX_VALUE, 100, Duration.ofSeconds(1), 1)).build();
+    // the sign-in routes' client (SignInRoutes): no retries, no breaker that locked names could open
+    Client signInClient = SignInClients.create(transport, GatewayServer.NAME, identities, metrics, DEFAULT_TIMEOUT);
     LoginTokenVerifier own = null;
     if (verifier == null) {
       own = LoginTokenVerifier.builder().transport(transport).source(new LoginServiceSource(client, Duration.ofSeconds(5)))

@@ -42,12 +42,15 @@ public final class Kernel implements AutoCloseable {
   private final AtomicBoolean closed = new AtomicBoolean();
   private final LoginTokenVerifier verifier;
   private final Client client;
+  private final Client signInClient;
   private final CountDownLatch terminated = new CountDownLatch(1);
 
-  private Kernel(WebServer web, MetricRegistry metrics, List<KernelService> services, LoginTokenVerifier verifier, Client client) {
+  private Kernel(WebServer web, MetricRegistry metrics, List<KernelService> services, LoginTokenVerifier verifier, Client client,
+      Client signInClient) {
     this.web = web;
     this.verifier = verifier;
     this.client = client;
+    this.signInClient = signInClient;
     this.metrics = metrics;
     this.services = services;
   }
@@ -144,15 +147,17 @@ public final class Kernel implements AutoCloseable {
     Client client = Client.builder().transport(transport).name("").identities(identities).metrics(metrics).build();
     LoginTokenVerifier verifier = LoginTokenVerifier.builder().transport(transport)
         .source(new LoginServiceSource(client, LOGIN_FETCH_TIMEOUT)).identities(identities).metrics(metrics).build();
+    Client signInClient = SignInClients.create(transport, "", identities, metrics, LOGIN_FETCH_TIMEOUT);
     WebServer web;
     try {
-      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(client));
+      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(signInClient));
     } catch (RuntimeException e) {
       verifier.close();
+      signInClient.close();
       client.close();
       throw e;
     }
-    Kernel k = new Kernel(web, metrics, new ArrayList<>(), verifier, client);
+    Kernel k = new Kernel(web, metrics, new ArrayList<>(), verifier, client, signInClient);
     KernelContext ctx = new KernelContext(transport, settings, web, metrics, services, new Guard(identities, metrics));
     try {
       for (KernelService s : services) {
@@ -228,6 +233,7 @@ public final class Kernel implements AutoCloseable {
     }
     web.close();
     verifier.close();
+    signInClient.close();
     client.close();
     terminated.countDown();
   }

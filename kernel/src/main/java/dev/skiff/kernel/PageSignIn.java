@@ -14,7 +14,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sign-in and sign-out at the kernel's {@code /signin} and {@code /signout} pages: calls to the login
- * service through the kernel's own client. (The keys and ended sessions the pages' verifier checks tokens
+ * service through the kernel's sign-in client ({@link SignInClients}: no retries, no breaker that locked
+ * names could open). (The keys and ended sessions the pages' verifier checks tokens
  * with come from the platform's {@link dev.skiff.platform.server.LoginServiceSource}, as a server's do.)
  */
 final class PageSignIn implements WebServer.SignIn {
@@ -23,7 +24,7 @@ final class PageSignIn implements WebServer.SignIn {
 
   private final Client client;
 
-  /** @param client the kernel's client (not owned) */
+  /** @param client the kernel's sign-in client (not owned) */
   PageSignIn(Client client) {
     this.client = client;
   }

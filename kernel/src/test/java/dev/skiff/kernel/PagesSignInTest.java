@@ -107,6 +107,22 @@ class PagesSignInTest {
   }
 
   @Test
+  void aFloodOfRefusedSignInsForOneNameStopsNoOneElsesSignIn() throws Exception {
+    adminToken(); // the login service answers
+    // nine failures make the name's next attempt wait 8 s, longer than the pages' call may: each is then
+    // refused at once with CAPACITY, unchecked; sixty of them would open a breaker that counted them
+    for (int i = 0; i < 9; i++) {
+      assertThat(send(signInForm("victim", "guess-" + i).header("Origin", base)).statusCode()).isEqualTo(401);
+    }
+    for (int i = 0; i < 60; i++) {
+      HttpResponse<String> r = send(signInForm("victim", "guess").header("Origin", base));
+      assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
+      assertThat(r.body()).contains("CAPACITY");
+    }
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", base)).statusCode()).isEqualTo(303);
+  }
+
+  @Test
   void behindAProxyThatTerminatesTlsTheFormTakesThePublicOriginAndTheCookieIsSecure() throws Exception {
     adminToken(); // the login service answers
     // what a TLS-terminating proxy in front sends on: the browser asked https://pages.example
