@@ -33,14 +33,12 @@ import java.util.Set;
  * {@code ?limit=10} for an {@code Int32Value}, {@code ?update_mask=name,address.city}). Everything it reads is
  * untrusted: an unknown field, a value of the wrong type, a repeated singular parameter or malformed JSON
  * is {@code BAD_REQUEST} and no service sees the request. A {@code google.protobuf.Any} in the body may hold
- * a message of any type in the proto files the service announced ({@link Route#types()}), none other.
+ * a message of any type in the proto files the service announced ({@link Route#json()}), none other.
  * Stateless.
  */
 final class RequestMapper {
   /** The most query parameters a request may carry. */
   static final int MAX_QUERY_PARAMS = 64;
-
-  private static final JsonFormat.Parser JSON = JsonFormat.parser();
 
   private RequestMapper() {}
 
@@ -60,7 +58,7 @@ final class RequestMapper {
       }
     } else if (body.length > 0) {
       String json = new String(body, StandardCharsets.UTF_8);
-      JsonFormat.Parser parser = route.types() == JsonFormat.TypeRegistry.getEmptyTypeRegistry() ? JSON : JSON.usingTypeRegistry(route.types());
+      JsonFormat.Parser parser = route.json().parser();
       if (route.body().equals("*")) {
         merge(parser, json, b, route.request(), null);
       } else {

@@ -10,16 +10,13 @@ import com.google.protobuf.util.JsonFormat;
 /**
  * Writes a service's answer as the HTTP response body the way gRPC transcoding does: the whole response
  * message, or, for a rule with {@code response_body: "books"}, the value of that one top-level field (an
- * object, an array, a map's object or a single value), in protobuf's canonical JSON mapping with fields
- * that have no presence written even when they hold their default. A field with presence left unset (a
- * message field, a wrapper, a {@code oneof} member, a proto3 {@code optional}) is written {@code null}, as
- * grpc-gateway writes it: the answer says it has no value rather than inventing a default. A
- * {@code google.protobuf.Any} is written with its type's fields and {@code @type}, for the types of the
- * proto files the service announced. Stateless.
+ * object, an array, a map's object or a single value), with the route's printer ({@link RouteJson}: fields
+ * without presence written at their defaults, an {@code Any} with its type's fields and {@code @type}). A
+ * field with presence left unset (a message field, a wrapper, a {@code oneof} member, a proto3
+ * {@code optional}) is written {@code null}, as grpc-gateway writes it: the answer says it has no value
+ * rather than inventing a default. Stateless.
  */
 final class ResponseMapper {
-  private static final JsonFormat.Printer JSON = JsonFormat.printer().alwaysPrintFieldsWithNoPresence().omittingInsignificantWhitespace();
-
   private ResponseMapper() {}
 
   /**
@@ -29,7 +26,7 @@ final class ResponseMapper {
    * @throws InvalidProtocolBufferException when the answer cannot be written as JSON
    */
   static String json(Route route, Message reply) throws InvalidProtocolBufferException {
-    JsonFormat.Printer json = route.types() == JsonFormat.TypeRegistry.getEmptyTypeRegistry() ? JSON : JSON.usingTypeRegistry(route.types());
+    JsonFormat.Printer json = route.json().printer();
     FieldDescriptor field = route.responseBody();
     if (field == null) {
       return json.print(reply);

@@ -2,7 +2,6 @@ package dev.skiff.gateway;
 
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
-import com.google.protobuf.util.JsonFormat;
 import java.time.Duration;
 import java.util.Objects;
 
@@ -21,11 +20,11 @@ import java.util.Objects;
  * @param timeout the endpoint's declared default deadline
  * @param responseBody the top-level field of the response written as the HTTP body ({@code response_body}),
  *     or null for the whole response
- * @param types the message types a {@code google.protobuf.Any} in its request or answer may hold: those of the
- *     proto files the service announced
+ * @param json how its request body is read and its answer written (with the message types a
+ *     {@code google.protobuf.Any} may hold: those of the proto files the service announced)
  */
 record Route(String method, PathTemplate template, String body, String service, String endpoint,
-    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, JsonFormat.TypeRegistry types) {
+    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, RouteJson json) {
   /**
    * Checks that the body field, when one is named, is a field of the request, and that the response body
    * field is a field of the response.
@@ -33,7 +32,7 @@ record Route(String method, PathTemplate template, String body, String service, 
   Route {
     Objects.requireNonNull(method, "method");
     Objects.requireNonNull(template, "template");
-    Objects.requireNonNull(types, "types");
+    Objects.requireNonNull(json, "json");
     if (body != null && !body.equals("*")) {
       if (request.findFieldByName(body) == null) {
         throw new IllegalArgumentException("body must be \"*\" or a field of " + request.getFullName());
@@ -50,7 +49,7 @@ record Route(String method, PathTemplate template, String body, String service, 
   /** A route whose answer is written whole, whose messages hold no {@code Any}. */
   Route(String method, PathTemplate template, String body, String service, String endpoint, Descriptor request,
       Descriptor response, Duration timeout) {
-    this(method, template, body, service, endpoint, request, response, timeout, null, JsonFormat.TypeRegistry.getEmptyTypeRegistry());
+    this(method, template, body, service, endpoint, request, response, timeout, null, RouteJson.PLAIN);
   }
 
   /** @return {@code METHOD /template} */

@@ -239,7 +239,7 @@ final class RouteTable {
       log.warn("{}: its announced proto files are refused: {}", Printable.of(a.getService()), Printable.of(e.getMessage(), 200));
       return List.of();
     }
-    JsonFormat.TypeRegistry registry = JsonFormat.TypeRegistry.newBuilder().add(types.values()).build();
+    RouteJson json = RouteJson.of(JsonFormat.TypeRegistry.newBuilder().add(types.values()).build());
     List<Route> routes = new ArrayList<>();
     for (EndpointInfo e : http) {
       Descriptor request = types.get(e.getRequestType());
@@ -259,7 +259,7 @@ final class RouteTable {
           return routes;
         }
         try {
-          routes.add(route(a, e, rule, request, response, registry));
+          routes.add(route(a, e, rule, request, response, json));
         } catch (IllegalArgumentException x) {
           refused.inc();
           log.warn("{}/{}: its http rule is refused: {}", Printable.of(a.getService()), Printable.of(e.getName()), Printable.of(x.getMessage(), 200));
@@ -270,7 +270,7 @@ final class RouteTable {
   }
 
   private static Route route(InstanceAnnouncement a, EndpointInfo e, HttpRule rule, Descriptor request, Descriptor response,
-      JsonFormat.TypeRegistry registry) {
+      RouteJson json) {
     String method;
     String path;
     switch (rule.getPatternCase()) {
@@ -295,7 +295,7 @@ final class RouteTable {
     }
     String body = rule.getBody().isEmpty() ? null : rule.getBody();
     Duration timeout = e.getTimeoutMs() > 0 ? Duration.ofMillis(Math.min(e.getTimeoutMs(), Gateway.MAX_TIMEOUT.toMillis())) : Gateway.DEFAULT_TIMEOUT;
-    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody, registry);
+    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody, json);
   }
 
   private static Set<String> ownSegments() {
