@@ -41,6 +41,18 @@ start_lane() {
   lane_pids="$lane_pids $!"
 }
 
+# After a failed run: which tests failed, and how, from the reports this run wrote. A CI log is often
+# kept only in part (its end), so the names of the failing tests are repeated last, with the seed.
+summarise_failures() {
+  local report
+  log "failed tests (seed $seed):"
+  find . -path '*/target/*-reports/*.txt' -newer "$since" -print 2>/dev/null | sort | while read -r report; do
+    grep -qE '<<< (FAILURE|ERROR)!' "$report" || continue
+    echo "  == $report"
+    grep -E -A6 '<<< (FAILURE|ERROR)!' "$report" | grep -vE '^\s+at (org\.junit|java\.base|org\.apache\.maven)' | head -40 | sed 's/^/  /'
+  done
+}
+
 cleanup() {
   local p
   for p in $lane_pids; do
@@ -66,7 +78,7 @@ if [ "$lanes" = 1 ]; then
     ensure_test_vhost
     export SKIFF_AMQP_URI="amqp://guest:guest@localhost:5672/$SKIFF_TEST_VHOST"
   fi
-  mvn -B -ntp verify -Djunit.jupiter.execution.order.random.seed="$seed" "$@"
+  mvn -B -ntp verify -Djunit.jupiter.execution.order.random.seed="$seed" "$@" || { summarise_failures; exit 1; }
 else
   # the same build as scripts/demo.sh's, so a change that breaks the Quick start's first command breaks CI
   log "building and installing every module once, tests skipped"
@@ -82,6 +94,7 @@ else
   lane_pids=""
   if [ -n "$failed" ]; then
     log "lane(s)$failed failed: look for [N] lines with ERROR or FAILURE above"
+    summarise_failures
     exit 1
   fi
   log "both lanes passed"
