@@ -5,6 +5,8 @@ import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
+import dev.skiff.kernel.http.RateLimiter;
+import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
@@ -53,6 +55,8 @@ final class GatewayHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
   private static final String JSON_TYPE = "application/json";
+  /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
+  private static final String RATE_LIMIT = "skiff.gateway.rate-limit.";
 
   private final RouteTable routes;
   private final Client client;
@@ -83,13 +87,13 @@ final class GatewayHandler extends Handler.Abstract {
     this.verifier = verifier;
     this.options = options;
     this.metrics = metrics;
-    this.perAddress = new RateLimiter("address", options.ratePerAddress(), options.ratePerAddress(), options.maxRateKeys(),
+    this.perAddress = new RateLimiter(RATE_LIMIT + "address", options.ratePerAddress(), options.ratePerAddress(), options.maxRateKeys(),
         System::nanoTime, metrics);
-    this.perUser = new RateLimiter("user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
+    this.perUser = new RateLimiter(RATE_LIMIT + "user", options.ratePerUser(), options.ratePerUser(), options.maxRateKeys(), System::nanoTime, metrics);
     this.requests = metrics.meter("skiff.gateway.requests");
     this.admin = new AdminRoutes(metrics);
     this.signIn = new SignInRoutes();
-    this.signInsPerAddress = new RateLimiter("sign-in", options.signInsPerMinute() / 60.0, Math.max(1, options.signInsPerMinute() / 6),
+    this.signInsPerAddress = new RateLimiter(RATE_LIMIT + "sign-in", options.signInsPerMinute() / 60.0, Math.max(1, options.signInsPerMinute() / 6),
         options.maxRateKeys(), System::nanoTime, metrics);
   }
 

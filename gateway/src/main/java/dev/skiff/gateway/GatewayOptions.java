@@ -1,6 +1,7 @@
 package dev.skiff.gateway;
 
 import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.config.Durations;
 import dev.skiff.platform.internal.Printable;
 import java.time.Duration;
@@ -17,7 +18,8 @@ import java.util.stream.Collectors;
  * @param port the port ({@code SKIFF_GATEWAY_PORT}, default 8080; 0 for any free one)
  * @param http the server's limits: idle timeout, connections, threads, header bytes
  *     ({@code SKIFF_GATEWAY_IDLE_TIMEOUT}, {@code SKIFF_GATEWAY_MAX_CONNECTIONS}, {@code SKIFF_GATEWAY_MAX_THREADS},
- *     {@code SKIFF_GATEWAY_MAX_HEADER_BYTES}; the kernel's pages' defaults: 30 s, 256, 32, 8 KiB)
+ *     {@code SKIFF_GATEWAY_MAX_HEADER_BYTES}; the kernel's pages' defaults: 30 s, 256, 32, 8 KiB), the trusted
+ *     proxies and the sign-in pace ({@link #proxies()}, {@link #signInsPerMinute()})
  * @param maxBodyBytes the largest request body; larger is 413 ({@code SKIFF_GATEWAY_MAX_BODY_BYTES}, default 1 MiB)
  * @param cors the origins browsers may read answers from ({@code SKIFF_GATEWAY_CORS_ORIGINS}, comma-separated;
  *     default none)
@@ -25,17 +27,12 @@ import java.util.stream.Collectors;
  *     with a burst of as many
  * @param ratePerUser requests a second per signed-in person ({@code SKIFF_GATEWAY_RATE_PER_USER}, default 100),
  *     with a burst of as many
- * @param signInsPerMinute sign-ins ({@code POST /auth/v1/login}) a minute per client address
- *     ({@code SKIFF_GATEWAY_SIGN_INS_PER_MINUTE}, default 60), with a burst of a sixth as many (at least 1); on top
- *     of the login service's own slowing down and locking of a name that fails again and again
  * @param maxRateKeys the most addresses and people each rate table remembers ({@code SKIFF_GATEWAY_RATE_TABLE},
  *     default 100,000)
  * @param drain how long stopping waits for requests in progress ({@code SKIFF_GATEWAY_DRAIN}, default 10 s)
- * @param proxies the load balancers whose forwarding header names the client ({@code SKIFF_GATEWAY_TRUSTED_PROXIES},
- *     CIDRs, default none; {@code SKIFF_GATEWAY_FORWARDED_HEADER}, {@code X-Forwarded-For} or {@code Forwarded})
  */
 public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes, Cors cors, int ratePerAddress,
-    int ratePerUser, int signInsPerMinute, int maxRateKeys, Duration drain, TrustedProxies proxies) {
+    int ratePerUser, int maxRateKeys, Duration drain) {
   /** The default port. */
   public static final int DEFAULT_PORT = 8080;
 
@@ -48,8 +45,7 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
     }
     Objects.requireNonNull(http, "http");
     Objects.requireNonNull(cors, "cors");
-    Objects.requireNonNull(proxies, "proxies");
-    if (maxBodyBytes < 0 || ratePerAddress < 1 || ratePerUser < 1 || signInsPerMinute < 1 || maxRateKeys < 1) {
+    if (maxBodyBytes < 0 || ratePerAddress < 1 || ratePerUser < 1 || maxRateKeys < 1) {
       throw new IllegalArgumentException("body limit, rates and rate table size must be positive");
     }
     if (drain.isNegative()) {
@@ -59,8 +55,25 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @return port 8080 and the defaults above */
   public static GatewayOptions defaults() {
-    return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 60, 100_000,
-        Duration.ofSeconds(10), TrustedProxies.none());
+    return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 100_000,
+        Duration.ofSeconds(10));
+  }
+
+  /**
+   * @return sign-ins ({@code POST /auth/v1/login}) a minute per client address ({@code SKIFF_GATEWAY_SIGN_INS_PER_MINUTE},
+   *     default 60), with a burst of a sixth as many (at least 1); on top of the login service's own slowing down
+   *     and locking of a name that fails again and again
+   */
+  public int signInsPerMinute() {
+    return http.signInsPerMinute();
+  }
+
+  /**
+   * @return the load balancers whose forwarding header names the client ({@code SKIFF_GATEWAY_TRUSTED_PROXIES}, CIDRs,
+   *     default none; {@code SKIFF_GATEWAY_FORWARDED_HEADER}, {@code X-Forwarded-For} or {@code Forwarded})
+   */
+  public TrustedProxies proxies() {
+    return http.proxies();
   }
 
   /**
@@ -84,10 +97,8 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
         new Cors(origins(env.getOrDefault("SKIFF_GATEWAY_CORS_ORIGINS", ""))),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
-        (int) WebServer.Options.number(env, "SKIFF_GATEWAY_SIGN_INS_PER_MINUTE", d.signInsPerMinute(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
-        drainFor,
-        TrustedProxies.parse(env.getOrDefault("SKIFF_GATEWAY_TRUSTED_PROXIES", ""), env.getOrDefault("SKIFF_GATEWAY_FORWARDED_HEADER", "")));
+        drainFor);
   }
 
   /**
@@ -106,22 +117,22 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @param port the port @return these options with it */
   public GatewayOptions withPort(int port) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
   }
 
   /** @param http the server's limits @return these options with them */
   public GatewayOptions withHttp(WebServer.Options http) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
   }
 
   /** @param bytes the largest request body @return these options with it */
   public GatewayOptions withMaxBodyBytes(int bytes) {
-    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
   }
 
   /** @param origins the allowed origins @return these options with them */
   public GatewayOptions withCorsOrigins(Set<String> origins) {
-    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain);
   }
 
   /**
@@ -130,17 +141,16 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
    * @return these options with them
    */
   public GatewayOptions withTrustedProxies(String cidrs, String header) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, signInsPerMinute, maxRateKeys, drain,
-        TrustedProxies.parse(cidrs, header));
+    return withHttp(http.withTrustedProxies(TrustedProxies.parse(cidrs, header, "SKIFF_GATEWAY_")));
   }
 
   /** @param perAddress per client address @param perUser per person @return these options with those rates */
   public GatewayOptions withRates(int perAddress, int perUser) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, signInsPerMinute, maxRateKeys, drain, proxies);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain);
   }
 
   /** @param perMinute sign-ins a minute per client address @return these options with it */
   public GatewayOptions withSignInsPerMinute(int perMinute) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, perMinute, maxRateKeys, drain, proxies);
+    return withHttp(http.withSignInsPerMinute(perMinute));
   }
 }

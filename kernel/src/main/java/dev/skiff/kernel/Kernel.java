@@ -150,7 +150,7 @@ public final class Kernel implements AutoCloseable {
     Client signInClient = SignInClients.create(transport, "", identities, metrics, LOGIN_FETCH_TIMEOUT);
     WebServer web;
     try {
-      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(signInClient));
+      web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(signInClient), metrics);
     } catch (RuntimeException e) {
       verifier.close();
       signInClient.close();

@@ -2,7 +2,10 @@ package dev.skiff.kernel;
 
 import static dev.skiff.kernel.WebServer.escape;
 
+import com.codahale.metrics.MetricRegistry;
 import com.sun.net.httpserver.HttpExchange;
+import dev.skiff.kernel.http.RateLimiter;
+import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.security.TokenRejectedException;
 import dev.skiff.platform.security.TokenVerifier;
@@ -10,12 +13,15 @@ import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.proto.v1.Session;
 import java.io.IOException;
 import java.io.InputStream;
+import java.net.InetSocketAddress;
 import java.net.URLDecoder;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.OptionalLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,9 +31,17 @@ import org.slf4j.LoggerFactory;
  * or with the session cookie {@value #COOKIE} that {@code /signin} sets (HttpOnly, SameSite=Strict, Secure
  * over TLS, here or at a proxy in front that says so). A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
  * also come from the pages' own origin ({@code Origin}), the defence against cross-site requests besides
- * SameSite. Thread-safe.
+ * SameSite. Sign-ins are paced per client address ({@link WebServer.Options#signInsPerMinute()}; the
+ * address is the peer's, or the forwarded client's behind {@link WebServer.Options#proxies() trusted
+ * proxies}), refused past it with 429 before the login service is asked; refusals are counted in
+ * {@value #SIGN_IN_METRIC}{@code .limited}. Thread-safe.
  */
 final class PageGate {
+  /** The sign-in pace's metrics' name. */
+  static final String SIGN_IN_METRIC = "skiff.pages.rate-limit.sign-in";
+  /** The most client addresses the sign-in pace remembers (least recently seen forgotten first). */
+  static final int MAX_SIGN_IN_ADDRESSES = 100_000;
+
   /** The exchange attribute holding the signed-in person. */
   static final String USER = "skiff.user";
   /** The session cookie's name. */
@@ -41,11 +55,23 @@ final class PageGate {
   private final WebServer.Options.Auth mode;
   private final TokenVerifier verifier;
   private final WebServer.SignIn signIn;
+  private final TrustedProxies proxies;
+  private final RateLimiter signInPace;
 
-  PageGate(WebServer.Options.Auth mode, TokenVerifier verifier, WebServer.SignIn signIn) {
-    this.mode = mode;
+  /**
+   * @param options who may see the pages, the trusted proxies and the sign-in pace
+   * @param verifier checks session tokens (not owned)
+   * @param signIn signs people in and out (not owned)
+   * @param metrics where the sign-in pace's counters go
+   */
+  PageGate(WebServer.Options options, TokenVerifier verifier, WebServer.SignIn signIn, MetricRegistry metrics) {
+    this.mode = options.auth();
     this.verifier = verifier;
     this.signIn = signIn;
+    this.proxies = options.proxies();
+    int perMinute = options.signInsPerMinute();
+    this.signInPace = new RateLimiter(SIGN_IN_METRIC, perMinute / 60.0, Math.max(1, perMinute / 6), MAX_SIGN_IN_ADDRESSES,
+        System::nanoTime, metrics);
   }
 
   /** @return whether the path is one of the gate's own pages */
@@ -137,6 +163,15 @@ final class PageGate {
       WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
       return;
     }
+    // paced before the form is read: an attempt counts whether or not it would reach the login service
+    OptionalLong wait = signInPace.acquire(clientAddress(ex));
+    if (wait.isPresent()) {
+      long seconds = RateLimiter.retryAfterSeconds(wait.getAsLong());
+      ex.getResponseHeaders().set("Retry-After", Long.toString(seconds));
+      WebServer.send(ex, 429, "text/html; charset=utf-8",
+          signInPage("/", "too many sign-ins from this address: try again in " + seconds + " s"));
+      return;
+    }
     Optional<Map<String, String>> posted = readForm(ex, "the sign-in form");
     if (posted.isEmpty()) {
       return;
@@ -159,6 +194,17 @@ final class PageGate {
         COOKIE + "=" + session.getToken() + "; Path=/; Max-Age=" + maxAge + "; HttpOnly; SameSite=Strict" + secure(ex));
     ex.getResponseHeaders().set("Location", next);
     WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
+  }
+
+  /** @return the client's address: the peer's, or the forwarded client's when the peer is a trusted proxy */
+  private String clientAddress(HttpExchange ex) {
+    InetSocketAddress peer = ex.getRemoteAddress();
+    String address = peer == null ? "unknown" : peer.getAddress() == null ? peer.getHostString() : peer.getAddress().getHostAddress();
+    if (!proxies.any()) {
+      return address;
+    }
+    List<String> chain = ex.getRequestHeaders().get(proxies.headerName());
+    return proxies.client(address, chain == null ? List.of() : chain);
   }
 
   /** @return a line saying who is signed in, with the sign-in or sign-out link */

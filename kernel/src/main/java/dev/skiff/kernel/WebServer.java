@@ -1,7 +1,9 @@
 package dev.skiff.kernel;
 
+import com.codahale.metrics.MetricRegistry;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.TokenVerifier;
@@ -117,8 +119,24 @@ public final class WebServer implements AutoCloseable {
    * @throws IllegalStateException naming the port when it cannot be bound
    */
   public static WebServer start(String host, int port, Options options, TokenVerifier verifier, SignIn signIn) {
+    return start(host, port, options, verifier, signIn, new MetricRegistry());
+  }
+
+  /**
+   * Starts a web server whose own counters (the sign-in pace's) go to the given registry.
+   *
+   * @param host the address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
+   * @param port the port, or 0 for any free one
+   * @param options its limits and who may see the pages
+   * @param verifier checks the session tokens people send (not owned)
+   * @param signIn signs people in and out at {@code /signin} (not owned)
+   * @param metrics where its counters go ({@code skiff.pages.rate-limit.sign-in.*})
+   * @return the running server
+   * @throws IllegalStateException naming the port when it cannot be bound
+   */
+  public static WebServer start(String host, int port, Options options, TokenVerifier verifier, SignIn signIn, MetricRegistry metrics) {
     Objects.requireNonNull(options, "options");
-    WebServer w = new WebServer(options, new PageGate(options.auth(), verifier, signIn), host, port);
+    WebServer w = new WebServer(options, new PageGate(options, verifier, signIn, metrics), host, port);
     try {
       w.server.start();
     } catch (Exception e) {
@@ -341,8 +359,15 @@ public final class WebServer implements AutoCloseable {
    *     ({@code SKIFF_HTTP_MAX_HEADER_BYTES}; default 8192)
    * @param auth who may see the pages ({@code SKIFF_PAGES_AUTH}: {@code open}, the default, or
    *     {@code required})
+   * @param proxies the load balancers whose forwarding header names the client, for the sign-in pace
+   *     ({@code SKIFF_HTTP_TRUSTED_PROXIES}, CIDRs, default none; {@code SKIFF_HTTP_FORWARDED_HEADER},
+   *     {@code X-Forwarded-For} or {@code Forwarded}); see {@link TrustedProxies}
+   * @param signInsPerMinute sign-ins a minute per client address ({@code SKIFF_HTTP_SIGN_INS_PER_MINUTE},
+   *     default 60), with a burst of a sixth as many (at least 1); past it, 429 with {@code Retry-After}. On top of
+   *     the login service's own slowing down and locking of a name that fails again and again
    */
-  public record Options(Duration idleTimeout, int maxConnections, int maxThreads, int maxHeaderBytes, Auth auth) {
+  public record Options(Duration idleTimeout, int maxConnections, int maxThreads, int maxHeaderBytes, Auth auth,
+      TrustedProxies proxies, int signInsPerMinute) {
     /** Who may see the pages. */
     public enum Auth {
       /** Development: read-only requests are open; any other needs a signed-in person with the role. */
@@ -366,16 +391,21 @@ public final class WebServer implements AutoCloseable {
         throw new IllegalArgumentException("maxHeaderBytes must be from 1024 to 1048576: " + maxHeaderBytes);
       }
       Objects.requireNonNull(auth, "auth");
+      Objects.requireNonNull(proxies, "proxies");
+      if (signInsPerMinute < 1) {
+        throw new IllegalArgumentException("signInsPerMinute must be positive: " + signInsPerMinute);
+      }
     }
 
-    /** @return 30 s idle timeout, 256 connections, 32 threads, 8 KiB of headers, open pages */
+    /** @return 30 s idle timeout, 256 connections, 32 threads, 8 KiB of headers, open pages, no trusted proxy, 60 sign-ins a minute */
     public static Options defaults() {
-      return new Options(Duration.ofSeconds(30), 256, 32, 8192, Auth.OPEN);
+      return new Options(Duration.ofSeconds(30), 256, 32, 8192, Auth.OPEN, TrustedProxies.none(), 60);
     }
 
     /**
      * @param env the environment ({@code SKIFF_HTTP_IDLE_TIMEOUT}, {@code SKIFF_HTTP_MAX_CONNECTIONS},
-     *     {@code SKIFF_HTTP_MAX_THREADS}, {@code SKIFF_HTTP_MAX_HEADER_BYTES}, {@code SKIFF_PAGES_AUTH})
+     *     {@code SKIFF_HTTP_MAX_THREADS}, {@code SKIFF_HTTP_MAX_HEADER_BYTES}, {@code SKIFF_HTTP_TRUSTED_PROXIES},
+     *     {@code SKIFF_HTTP_FORWARDED_HEADER}, {@code SKIFF_HTTP_SIGN_INS_PER_MINUTE}, {@code SKIFF_PAGES_AUTH})
      * @return the options it sets, defaults for the rest
      * @throws IllegalArgumentException naming the variable whose value is wrong
      */
@@ -386,7 +416,8 @@ public final class WebServer implements AutoCloseable {
     /**
      * @param env the environment
      * @param prefix the limits' variables' prefix: {@code SKIFF_HTTP_} for the kernel's pages (then
-     *     {@code SKIFF_HTTP_IDLE_TIMEOUT} and so on), {@code SKIFF_GATEWAY_} for the gateway
+     *     {@code SKIFF_HTTP_IDLE_TIMEOUT} and so on), {@code SKIFF_GATEWAY_} for the gateway (then
+     *     {@code SKIFF_GATEWAY_SIGN_INS_PER_MINUTE}, the pace of its {@code /auth/v1/login})
      * @return the options it sets, defaults for the rest ({@code SKIFF_PAGES_AUTH} is read whatever the prefix)
      * @throws IllegalArgumentException naming the variable whose value is wrong
      */
@@ -403,7 +434,9 @@ public final class WebServer implements AutoCloseable {
           (int) number(env, prefix + "MAX_CONNECTIONS", d.maxConnections(), 1, 1_000_000),
           (int) number(env, prefix + "MAX_THREADS", d.maxThreads(), 8, 10_000),
           (int) number(env, prefix + "MAX_HEADER_BYTES", d.maxHeaderBytes(), 1024, 1024 * 1024),
-          auth);
+          auth,
+          TrustedProxies.fromEnvironment(env, prefix),
+          (int) number(env, prefix + "SIGN_INS_PER_MINUTE", d.signInsPerMinute(), 1, 1_000_000));
     }
 
     /**
@@ -411,7 +444,7 @@ public final class WebServer implements AutoCloseable {
      * @return these options with that
      */
     public Options withMaxConnections(int max) {
-      return new Options(idleTimeout, max, maxThreads, maxHeaderBytes, auth);
+      return new Options(idleTimeout, max, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
     }
 
     /**
@@ -419,7 +452,23 @@ public final class WebServer implements AutoCloseable {
      * @return these options with that
      */
     public Options withAuth(Auth auth) {
-      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth);
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
+    }
+
+    /**
+     * @param proxies the load balancers whose forwarding header names the client
+     * @return these options with them
+     */
+    public Options withTrustedProxies(TrustedProxies proxies) {
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
+    }
+
+    /**
+     * @param perMinute sign-ins a minute per client address
+     * @return these options with it
+     */
+    public Options withSignInsPerMinute(int perMinute) {
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, perMinute);
     }
 
     /**

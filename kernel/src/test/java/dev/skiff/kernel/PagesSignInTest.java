@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
@@ -33,7 +34,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The kernel's pages in production mode ({@code SKIFF_PAGES_AUTH=required}, issue 17 item 5): no page
  * without a signed-in person with role ADMIN.PAGES (ADMIN covers it), by bearer token or by the session
  * cookie the sign-in form sets (403 for a person without the role); the form refuses posts from other
- * origins. Against a real login service.
+ * origins; sign-ins are paced per client address (the test's loopback is a trusted proxy, so each test speaks
+ * for client addresses of its own with {@code X-Forwarded-For}). Against a real login service.
  */
 class PagesSignInTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
@@ -48,7 +50,8 @@ class PagesSignInTest {
   void start() {
     kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
         List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD)), new DiscoveryService(Clock.systemUTC())),
-        0, WebServer.Options.defaults().withAuth(WebServer.Options.Auth.REQUIRED));
+        0, WebServer.Options.defaults().withAuth(WebServer.Options.Auth.REQUIRED)
+            .withTrustedProxies(TrustedProxies.parse("127.0.0.0/8, ::1/128", "", "SKIFF_HTTP_")));
     client = Client.builder().transport(broker.transport()).build();
     base = "http://127.0.0.1:" + kernel.web().port();
   }
@@ -112,14 +115,51 @@ class PagesSignInTest {
     // nine failures make the name's next attempt wait 8 s, longer than the pages' call may: each is then
     // refused at once with CAPACITY, unchecked; sixty of them would open a breaker that counted them
     for (int i = 0; i < 9; i++) {
-      assertThat(send(signInForm("victim", "guess-" + i).header("Origin", base)).statusCode()).isEqualTo(401);
+      assertThat(send(signInForm("victim", "guess-" + i).header("Origin", base).header("X-Forwarded-For", "198.51.100." + i))
+          .statusCode()).isEqualTo(401);
     }
-    for (int i = 0; i < 60; i++) {
-      HttpResponse<String> r = send(signInForm("victim", "guess").header("Origin", base));
+    for (int i = 0; i < 60; i++) { // from many addresses, as a flood that the per-address pace cannot stop would come
+      HttpResponse<String> r = send(signInForm("victim", "guess").header("Origin", base).header("X-Forwarded-For", "203.0.113." + i));
       assertThat(r.statusCode()).as(r.body()).isEqualTo(503);
       assertThat(r.body()).contains("CAPACITY");
     }
     assertThat(send(signInForm("admin", PASSWORD).header("Origin", base)).statusCode()).isEqualTo(303);
+  }
+
+  @Test
+  void signInsArePacedPerClientAddressBeforeTheLoginServiceIsAsked() throws Exception {
+    adminToken(); // the login service answers
+    // the burst (a sixth of a minute's), then one a second: however slowly the machine answers, the pace is
+    // reached, and the right password does not pass it either
+    int burst = WebServer.Options.defaults().signInsPerMinute() / 6;
+    int answered = 0;
+    HttpResponse<String> paced = null;
+    for (int i = 0; i < burst + 40 && paced == null; i++) {
+      HttpResponse<String> r = send(signInForm("admin", PASSWORD).header("Origin", base).header("X-Forwarded-For", "198.51.100.7"));
+      if (r.statusCode() == 429) {
+        paced = r;
+      } else {
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(303);
+        answered++;
+      }
+    }
+    assertThat(answered).isGreaterThanOrEqualTo(burst);
+    assertThat(paced).as("refused past the pace").isNotNull();
+    assertThat(paced.headers().firstValue("Retry-After")).hasValueSatisfying(v -> assertThat(Long.parseLong(v)).isPositive());
+    assertThat(paced.body()).contains("too many sign-ins from this address").doesNotContain(PASSWORD);
+    assertThat(paced.headers().firstValue("Set-Cookie")).isEmpty();
+    assertThat(kernel.metrics().counter(PageGate.SIGN_IN_METRIC + ".limited").getCount()).isEqualTo(1);
+    // the forwarded client is the key: another address behind the same proxy signs in, and so does the proxy itself
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", base).header("X-Forwarded-For", "198.51.100.8")).statusCode())
+        .isEqualTo(303);
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", base)).statusCode()).isEqualTo(303);
+    // a form refused for its origin is not a sign-in and takes nothing from the address's pace
+    for (int i = 0; i <= burst; i++) {
+      assertThat(send(signInForm("admin", PASSWORD).header("Origin", "http://evil.example").header("X-Forwarded-For", "198.51.100.9"))
+          .statusCode()).isEqualTo(403);
+    }
+    assertThat(send(signInForm("admin", PASSWORD).header("Origin", base).header("X-Forwarded-For", "198.51.100.9")).statusCode())
+        .isEqualTo(303);
   }
 
   @Test

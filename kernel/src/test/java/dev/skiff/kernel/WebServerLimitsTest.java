@@ -3,6 +3,7 @@ package dev.skiff.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.skiff.kernel.http.TrustedProxies;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -123,8 +124,14 @@ class WebServerLimitsTest {
   @Test
   void limitsComeFromTheEnvironment() {
     WebServer.Options o = WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_MAX_CONNECTIONS", "12", "SKIFF_HTTP_IDLE_TIMEOUT", "7",
-        "SKIFF_HTTP_MAX_THREADS", "16", "SKIFF_HTTP_MAX_HEADER_BYTES", "4096", "SKIFF_PAGES_AUTH", "required"));
-    assertThat(o).isEqualTo(new WebServer.Options(Duration.ofSeconds(7), 12, 16, 4096, WebServer.Options.Auth.REQUIRED));
+        "SKIFF_HTTP_MAX_THREADS", "16", "SKIFF_HTTP_MAX_HEADER_BYTES", "4096", "SKIFF_PAGES_AUTH", "required",
+        "SKIFF_HTTP_SIGN_INS_PER_MINUTE", "12", "SKIFF_HTTP_TRUSTED_PROXIES", "10.0.0.0/8", "SKIFF_HTTP_FORWARDED_HEADER", "Forwarded"));
+    assertThat(o).isEqualTo(new WebServer.Options(Duration.ofSeconds(7), 12, 16, 4096, WebServer.Options.Auth.REQUIRED,
+        TrustedProxies.parse("10.0.0.0/8", "Forwarded", "SKIFF_HTTP_"), 12));
+    assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_SIGN_INS_PER_MINUTE", "0")))
+        .hasMessageContaining("SKIFF_HTTP_SIGN_INS_PER_MINUTE");
+    assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_TRUSTED_PROXIES", "proxy.example.com")))
+        .hasMessageStartingWith("SKIFF_HTTP_TRUSTED_PROXIES");
     assertThat(WebServer.Options.fromEnvironment(Map.of())).isEqualTo(WebServer.Options.defaults());
     assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_MAX_CONNECTIONS", "lots")))
         .hasMessageContaining("SKIFF_HTTP_MAX_CONNECTIONS");

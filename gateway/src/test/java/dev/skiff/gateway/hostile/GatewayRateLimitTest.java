@@ -1,11 +1,13 @@
 package dev.skiff.gateway.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.skiff.gateway.GatewayFixture;
 import dev.skiff.gateway.GatewayOptions;
 import dev.skiff.testing.RabbitMqExtension;
 import java.net.http.HttpResponse;
+import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
@@ -67,5 +69,18 @@ class GatewayRateLimitTest {
       assertThat(limited).as("a spoofed header from an untrusted peer must not give it a fresh rate-limit key").isNotNull();
       assertThat(ok).isBetween(1, 2);
     }
+  }
+
+  @Test
+  void theTrustedProxiesAreReadFromTheGatewaysOwnVariables() {
+    GatewayOptions o = GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TRUSTED_PROXIES", "127.0.0.1/32",
+        "SKIFF_GATEWAY_FORWARDED_HEADER", "Forwarded", "SKIFF_HTTP_TRUSTED_PROXIES", "10.0.0.0/8"));
+    assertThat(o.proxies().headerName()).isEqualTo("Forwarded");
+    assertThat(o.proxies().client("127.0.0.1", java.util.List.of("for=198.51.100.3"))).isEqualTo("198.51.100.3");
+    assertThat(o.proxies().client("10.0.0.1", java.util.List.of("for=198.51.100.3"))).as("the pages' setting is not the gateway's")
+        .isEqualTo("10.0.0.1");
+    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TRUSTED_PROXIES", "nope")))
+        .hasMessageStartingWith("SKIFF_GATEWAY_TRUSTED_PROXIES");
+    assertThatThrownBy(() -> GatewayOptions.defaults().withTrustedProxies("", "X-Real-IP")).hasMessageStartingWith("SKIFF_GATEWAY_FORWARDED_HEADER");
   }
 }

@@ -1,4 +1,4 @@
-package dev.skiff.gateway;
+package dev.skiff.kernel.http;
 
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
@@ -12,11 +12,11 @@ import java.util.function.LongSupplier;
 /**
  * A token bucket per key (a client address, a user): {@code perSecond} requests a second on average, up
  * to {@code burst} at once. The table of buckets is bounded ({@code maxKeys}, least recently used forgotten
- * first, counted in {@code skiff.gateway.rate-limit.NAME.evicted}): a forgotten key starts again with a full
- * bucket, so an attacker with more keys than the bound gets no more than each key's burst, and the gateway's
- * memory stays bounded. Thread-safe.
+ * first, counted in {@code NAME.evicted}): a forgotten key starts again with a full bucket, so an attacker
+ * with more keys than the bound gets no more than each key's burst, and the server's memory stays bounded.
+ * Requests refused are counted in {@code NAME.limited}. Thread-safe.
  */
-final class RateLimiter {
+public final class RateLimiter {
   private final double perNano;
   private final double burst;
   private final LongSupplier nanos;
@@ -35,22 +35,22 @@ final class RateLimiter {
   }
 
   /**
-   * @param name the metrics' name part ({@code address}, {@code user})
+   * @param name the metrics' name ({@code skiff.gateway.rate-limit.address}, {@code skiff.pages.rate-limit.sign-in})
    * @param perSecond requests a second per key, on average
    * @param burst the most requests at once per key
    * @param maxKeys the most keys remembered
    * @param nanos the time source ({@link System#nanoTime})
    * @param metrics where its counters go
    */
-  RateLimiter(String name, double perSecond, int burst, int maxKeys, LongSupplier nanos, MetricRegistry metrics) {
+  public RateLimiter(String name, double perSecond, int burst, int maxKeys, LongSupplier nanos, MetricRegistry metrics) {
     if (perSecond <= 0 || burst < 1 || maxKeys < 1) {
       throw new IllegalArgumentException("rate, burst and table size must be positive");
     }
     this.perNano = perSecond / 1e9;
     this.burst = burst;
     this.nanos = nanos;
-    Counter evicted = metrics.counter("skiff.gateway.rate-limit." + name + ".evicted");
-    this.limited = metrics.counter("skiff.gateway.rate-limit." + name + ".limited");
+    Counter evicted = metrics.counter(name + ".evicted");
+    this.limited = metrics.counter(name + ".limited");
     this.buckets = Caffeine.newBuilder().maximumSize(maxKeys).executor(Runnable::run)
         .removalListener((String k, Bucket b, RemovalCause c) -> {
           if (c == RemovalCause.SIZE) {
@@ -66,7 +66,7 @@ final class RateLimiter {
    * @param key the key (bounded by the caller: an address, a user name)
    * @return empty when the request may go on; otherwise how long until it could, for {@code Retry-After}
    */
-  OptionalLong acquire(String key) {
+  public OptionalLong acquire(String key) {
     long now = nanos.getAsLong();
     Bucket b = buckets.get(key, k -> new Bucket(burst, now));
     synchronized (b) {
@@ -85,7 +85,7 @@ final class RateLimiter {
    * @param waitNanos how long until a request could go on
    * @return the whole seconds to say in {@code Retry-After}, at least 1
    */
-  static long retryAfterSeconds(long waitNanos) {
+  public static long retryAfterSeconds(long waitNanos) {
     return Math.max(1, Duration.ofNanos(waitNanos).plusMillis(999).toSeconds());
   }
 }

@@ -1,4 +1,4 @@
-package dev.skiff.gateway;
+package dev.skiff.kernel.http;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,12 +9,12 @@ import org.junit.jupiter.api.Test;
 
 /** The client address from the peer and the forwarding chain: trusted hops skipped, hostile values ignored. */
 class TrustedProxiesTest {
-  private static final TrustedProxies XFF = TrustedProxies.parse("10.0.0.0/8, 192.168.1.7, fd00::/8", "");
-  private static final TrustedProxies FWD = TrustedProxies.parse("10.0.0.0/8,fd00::/8", "Forwarded");
+  private static final TrustedProxies XFF = TrustedProxies.parse("10.0.0.0/8, 192.168.1.7, fd00::/8", "", "SKIFF_HTTP_");
+  private static final TrustedProxies FWD = TrustedProxies.parse("10.0.0.0/8,fd00::/8", "Forwarded", "SKIFF_HTTP_");
 
   @Test
   void withoutTrustedProxiesTheHeaderIsNeverRead() {
-    TrustedProxies none = TrustedProxies.parse("", "");
+    TrustedProxies none = TrustedProxies.parse("", "", "SKIFF_HTTP_");
     assertThat(none.any()).isFalse();
     assertThat(none.client("203.0.113.9", List.of("1.2.3.4"))).isEqualTo("203.0.113.9");
   }
@@ -71,15 +71,18 @@ class TrustedProxiesTest {
     assertThat(XFF.blocks()).hasSize(3);
     assertThat(XFF.blocks().get(1).toString()).isEqualTo("192.168.1.7/32");
     assertThat(XFF.headerName()).isEqualTo("X-Forwarded-For");
-    assertThat(TrustedProxies.parse("", "FORWARDED").headerName()).isEqualTo("Forwarded");
-    assertThat(TrustedProxies.parse("0.0.0.0/0", "").client("10.0.0.1", List.of("7.7.7.7, 8.8.8.8"))).isEqualTo("7.7.7.7");
+    assertThat(TrustedProxies.parse("", "FORWARDED", "SKIFF_HTTP_").headerName()).isEqualTo("Forwarded");
+    assertThat(TrustedProxies.parse("0.0.0.0/0", "", "SKIFF_HTTP_").client("10.0.0.1", List.of("7.7.7.7, 8.8.8.8"))).isEqualTo("7.7.7.7");
     for (String bad : List.of("10.0.0.0/33", "10.0.0.0/x", "proxy.example.com", "fd00::/129", "10.0.0/8")) {
-      assertThatThrownBy(() -> TrustedProxies.parse(bad, "")).as(bad).hasMessageStartingWith("SKIFF_GATEWAY_TRUSTED_PROXIES");
+      assertThatThrownBy(() -> TrustedProxies.parse(bad, "", "SKIFF_HTTP_")).as(bad).hasMessageStartingWith("SKIFF_HTTP_TRUSTED_PROXIES");
     }
-    assertThatThrownBy(() -> TrustedProxies.parse("", "X-Real-IP")).hasMessageStartingWith("SKIFF_GATEWAY_FORWARDED_HEADER");
-    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(java.util.Map.of("SKIFF_GATEWAY_TRUSTED_PROXIES", "nope")))
+    assertThatThrownBy(() -> TrustedProxies.parse("", "X-Real-IP", "SKIFF_HTTP_")).hasMessageStartingWith("SKIFF_HTTP_FORWARDED_HEADER");
+    assertThatThrownBy(() -> TrustedProxies.fromEnvironment(java.util.Map.of("SKIFF_GATEWAY_TRUSTED_PROXIES", "nope"), "SKIFF_GATEWAY_"))
         .hasMessageStartingWith("SKIFF_GATEWAY_TRUSTED_PROXIES");
-    assertThat(GatewayOptions.fromEnvironment(java.util.Map.of("SKIFF_GATEWAY_TRUSTED_PROXIES", "127.0.0.1/32",
-        "SKIFF_GATEWAY_FORWARDED_HEADER", "Forwarded")).proxies().headerName()).isEqualTo("Forwarded");
+    TrustedProxies fromEnv = TrustedProxies.fromEnvironment(java.util.Map.of("SKIFF_HTTP_TRUSTED_PROXIES", "127.0.0.1/32",
+        "SKIFF_HTTP_FORWARDED_HEADER", "Forwarded", "SKIFF_GATEWAY_TRUSTED_PROXIES", "10.0.0.0/8"), "SKIFF_HTTP_");
+    assertThat(fromEnv.headerName()).isEqualTo("Forwarded");
+    assertThat(fromEnv.blocks()).extracting(Object::toString).containsExactly("127.0.0.1/32");
+    assertThat(TrustedProxies.fromEnvironment(java.util.Map.of(), "SKIFF_HTTP_").any()).isFalse();
   }
 }

@@ -1,4 +1,4 @@
-package dev.skiff.gateway;
+package dev.skiff.kernel.http;
 
 import dev.skiff.platform.internal.Printable;
 import java.net.InetAddress;
@@ -11,10 +11,11 @@ import java.util.Objects;
 import java.util.regex.Pattern;
 
 /**
- * Who the client really is when the gateway runs behind load balancers (docs/gateway.md, "Behind a
- * proxy"): the TCP peer, unless that peer is one of the trusted proxies ({@code SKIFF_GATEWAY_TRUSTED_PROXIES},
- * CIDRs); then the forwarding header ({@code X-Forwarded-For}, or RFC 7239 {@code Forwarded} with
- * {@code SKIFF_GATEWAY_FORWARDED_HEADER}) is walked from the right, skipping trusted hops, and the first
+ * Who the client really is when an HTTP server (the gateway, the kernel's pages) runs behind load balancers
+ * (docs/gateway.md, "Behind a proxy"): the TCP peer, unless that peer is one of the trusted proxies
+ * ({@code SKIFF_GATEWAY_TRUSTED_PROXIES} or {@code SKIFF_HTTP_TRUSTED_PROXIES}, CIDRs); then the forwarding
+ * header ({@code X-Forwarded-For}, or RFC 7239 {@code Forwarded} with {@code ..._FORWARDED_HEADER}) is walked
+ * from the right, skipping trusted hops, and the first
  * address that is not a trusted proxy is the client. A header from a peer that is not trusted is never
  * read (a client cannot choose its own rate-limit key). A malformed entry, {@code unknown}, or an
  * obfuscated identifier stops the walk: the client is then the last trusted hop reached, the one that
@@ -97,48 +98,75 @@ public final class TrustedProxies {
     this.header = Objects.requireNonNull(header, "header");
   }
 
+  @Override
+  public boolean equals(Object o) {
+    return o instanceof TrustedProxies t && t.trusted.equals(trusted) && t.header == header;
+  }
+
+  @Override
+  public int hashCode() {
+    return trusted.hashCode() * 31 + header.hashCode();
+  }
+
+  @Override
+  public String toString() {
+    return trusted.isEmpty() ? "no trusted proxy" : trusted + " via " + header.headerName;
+  }
+
   /** @return no trusted proxy: the client is always the TCP peer */
-  static TrustedProxies none() {
+  public static TrustedProxies none() {
     return NONE;
+  }
+
+  /**
+   * @param env the environment
+   * @param prefix the settings' prefix: {@code SKIFF_GATEWAY_} or {@code SKIFF_HTTP_}, then
+   *     {@code PREFIXTRUSTED_PROXIES} and {@code PREFIXFORWARDED_HEADER} are read
+   * @return the proxies they name (none when unset)
+   * @throws IllegalArgumentException naming the variable and the value that is wrong
+   */
+  public static TrustedProxies fromEnvironment(java.util.Map<String, String> env, String prefix) {
+    return parse(env.getOrDefault(prefix + "TRUSTED_PROXIES", ""), env.getOrDefault(prefix + "FORWARDED_HEADER", ""), prefix);
   }
 
   /**
    * @param cidrs comma-separated blocks ({@code 10.0.0.0/8, 192.168.1.7, fd00::/8}); empty for none
    * @param header {@code X-Forwarded-For} or {@code Forwarded} (any case); empty for {@code X-Forwarded-For}
+   * @param prefix the settings' prefix, for errors ({@code SKIFF_GATEWAY_}, {@code SKIFF_HTTP_})
    * @return them
    * @throws IllegalArgumentException naming the setting and the value that is wrong
    */
-  static TrustedProxies parse(String cidrs, String header) {
+  public static TrustedProxies parse(String cidrs, String header, String prefix) {
     List<Cidr> blocks = new ArrayList<>();
     for (String s : cidrs.split(",")) {
       String c = s.trim();
       if (!c.isEmpty()) {
-        blocks.add(cidr(c));
+        blocks.add(cidr(c, prefix));
       }
     }
     String h = header.trim().toLowerCase(Locale.ROOT);
     Header which = switch (h) {
       case "", "x-forwarded-for" -> Header.X_FORWARDED_FOR;
       case "forwarded" -> Header.FORWARDED;
-      default -> throw new IllegalArgumentException("SKIFF_GATEWAY_FORWARDED_HEADER: '" + Printable.of(header)
+      default -> throw new IllegalArgumentException(prefix + "FORWARDED_HEADER: '" + Printable.of(header)
           + "' is neither X-Forwarded-For nor Forwarded");
     };
     return new TrustedProxies(blocks, which);
   }
 
-  private static Cidr cidr(String text) {
+  private static Cidr cidr(String text, String settings) {
     int slash = text.indexOf('/');
     String addr = slash < 0 ? text : text.substring(0, slash);
     InetAddress a = literal(addr);
     if (a == null) {
-      throw new IllegalArgumentException("SKIFF_GATEWAY_TRUSTED_PROXIES: '" + Printable.of(text) + "' is not an address or CIDR block");
+      throw new IllegalArgumentException(settings + "TRUSTED_PROXIES: '" + Printable.of(text) + "' is not an address or CIDR block");
     }
     int bits = a.getAddress().length * 8;
     int prefix = bits;
     if (slash >= 0) {
       String p = text.substring(slash + 1);
       if (!p.matches("[0-9]{1,3}") || Integer.parseInt(p) > bits) {
-        throw new IllegalArgumentException("SKIFF_GATEWAY_TRUSTED_PROXIES: '" + Printable.of(text) + "' has a prefix length that is not 0 to " + bits);
+        throw new IllegalArgumentException(settings + "TRUSTED_PROXIES: '" + Printable.of(text) + "' has a prefix length that is not 0 to " + bits);
       }
       prefix = Integer.parseInt(p);
     }
@@ -146,12 +174,12 @@ public final class TrustedProxies {
   }
 
   /** @return the header the chain is read from */
-  String headerName() {
+  public String headerName() {
     return header.headerName;
   }
 
   /** @return whether any proxy is trusted (else the header is never read) */
-  boolean any() {
+  public boolean any() {
     return !trusted.isEmpty();
   }
 
@@ -165,7 +193,7 @@ public final class TrustedProxies {
    * @param values the forwarding header's values, in the order received (empty when absent)
    * @return the client's address: the peer's, or from the chain when the peer is a trusted proxy
    */
-  String client(String peer, List<String> values) {
+  public String client(String peer, List<String> values) {
     InetAddress hop = literal(peer);
     if (hop == null || trusted.isEmpty() || !isTrusted(hop) || values.isEmpty()) {
       return hop == null ? peer : hop.getHostAddress();
