@@ -76,6 +76,11 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
         adminToken = await().atMost(Duration.ofSeconds(30)).ignoreExceptions()
             .until(() -> client.call(LoginService.SERVICE, "login", req, Session.class), s -> true).getToken();
       }
+      // the gateway and the service fetch the login service's keys at the first token they see; on a loaded
+      // machine that fetch may outlast its deadline, and a verifier that failed to fetch refuses tokens for
+      // its refresh interval (fail closed): the class's tests start once both check tokens
+      await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(250)).ignoreExceptions()
+          .until(() -> fixture.send(fixture.request("/v1/whoami").header("Authorization", "Bearer " + adminToken).GET()).statusCode() == 200);
     }
   }
 
