@@ -19,6 +19,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
+import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -29,7 +30,8 @@ import org.slf4j.LoggerFactory;
  * the routes live from the services' discovery announcements; verifies {@code Authorization: Bearer}
  * tokens at the edge and makes the call for that person; and bounds everything a client sends (body 413,
  * headers 431, idle and slow connections, per-address and per-user rate limits 429). HTTP/1.1 with
- * keep-alive and HTTP/2 (h2c), on Jetty 12 with the kernel pages' limits ({@link LimitedJetty}).
+ * keep-alive and HTTP/2 (h2c in the clear; h2 under TLS, {@code SKIFF_GATEWAY_TLS_KEYSTORE}), on Jetty 12 with the
+ * kernel pages' limits ({@link LimitedJetty}).
  *
  * <p>It is a Skiff service itself ({@value GatewayServer#NAME}: announced, monitored, with healthchecks
  * {@code http}, {@code routes}, {@code token-keys}; {@link #health()}).
@@ -110,7 +112,10 @@ public final class Gateway implements AutoCloseable {
     try {
       registry = new Registry(Clock.systemUTC()).start(transport, new Guard(identities, metrics));
       RouteTable routes = new RouteTable(metrics).follow(registry);
-      jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2CServerConnectionFactory::new);
+      // HTTP/2 as h2c in the clear, or as h2 chosen by ALPN under TLS (what browsers speak)
+      jetty = options.http().tls().isPresent()
+          ? LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2ServerConnectionFactory::new)
+          : LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2CServerConnectionFactory::new);
       GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics);
       GracefulHandler graceful = new GracefulHandler(handler);
       jetty.handler(graceful);
@@ -118,7 +123,8 @@ public final class Gateway implements AutoCloseable {
       jetty.server().setStopTimeout(options.drain().toMillis());
       jetty.server().start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes).start();
-      log.info("gateway listening on port {}", jetty.connector().getLocalPort());
+      log.info("gateway listening on port {} ({})", jetty.connector().getLocalPort(),
+          options.http().tls().map(t -> "HTTPS: HTTP/2 and HTTP/1.1, " + t).orElse("HTTP/1.1 and h2c"));
       return new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
     } catch (Exception e) {
       if (server != null) {

@@ -19,7 +19,8 @@ import java.util.stream.Collectors;
  * @param http the server's limits: idle timeout, connections, threads, header bytes
  *     ({@code SKIFF_GATEWAY_IDLE_TIMEOUT}, {@code SKIFF_GATEWAY_MAX_CONNECTIONS}, {@code SKIFF_GATEWAY_MAX_THREADS},
  *     {@code SKIFF_GATEWAY_MAX_HEADER_BYTES}; the kernel's pages' defaults: 30 s, 256, 32, 8 KiB), the trusted
- *     proxies and the sign-in pace ({@link #proxies()}, {@link #signInsPerMinute()})
+ *     proxies and the sign-in pace ({@link #proxies()}, {@link #signInsPerMinute()}), and TLS
+ *     ({@code SKIFF_GATEWAY_TLS_KEYSTORE}, {@code SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD}; default plain HTTP)
  * @param maxBodyBytes the largest request body; larger is 413 ({@code SKIFF_GATEWAY_MAX_BODY_BYTES}, default 1 MiB)
  * @param cors the origins browsers may read answers from ({@code SKIFF_GATEWAY_CORS_ORIGINS}, comma-separated;
  *     default none)

@@ -8,13 +8,21 @@ import dev.skiff.kernel.LimitedJetty;
 import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.Priority;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
+import java.security.KeyStore;
+import java.security.KeyStoreException;
+import java.security.cert.X509Certificate;
+import java.time.Clock;
 import java.time.Duration;
+import java.time.Instant;
+import java.util.Collections;
+import org.eclipse.jetty.server.SslConnectionFactory;
 
 /**
  * The gateway as a Skiff service (docs/gateway.md, "Monitored like every service"): a server named
@@ -49,26 +57,65 @@ final class GatewayServer {
         .endpoint(Endpoint.of("openapi", Empty.class, StringValue.class,
             (req, ctx) -> StringValue.of(OpenApi.document(routes.all()))).withAccess(Guard.READ_VIEWS).asIdempotent())
         .build();
-    server.health().register("http", Priority.PAGE, INTERVAL, new Http(jetty));
+    server.health().register("http", Priority.PAGE, INTERVAL, new Http(jetty, Clock.systemUTC()));
     server.health().register("routes", Priority.PAGE, INTERVAL, new Routes(registry, routes, server.instanceId()));
     server.health().register("token-keys", Priority.PAGE, INTERVAL, new TokenKeys(verifier));
     return server;
   }
 
-  /** The HTTP listener is started and its port open. */
+  /**
+   * The HTTP listener is started and its port open; under TLS, the certificate it serves (the key store's,
+   * re-read when the file changes) is not within {@link #CERTIFICATE_WARNING} of its end.
+   */
   static final class Http extends HealthCheck {
-    private final LimitedJetty jetty;
+    /** How long before its end a served certificate makes the check fail, so that it is renewed in time. */
+    static final Duration CERTIFICATE_WARNING = Duration.ofDays(7);
 
-    Http(LimitedJetty jetty) {
+    private final LimitedJetty jetty;
+    private final Clock clock;
+
+    Http(LimitedJetty jetty, Clock clock) {
       this.jetty = jetty;
+      this.clock = clock;
     }
 
     @Override
     protected Result check() {
-      if (jetty.server().isRunning() && jetty.connector().isOpen()) {
-        return Result.healthy("listening on port " + jetty.connector().getLocalPort());
+      if (!jetty.server().isRunning() || !jetty.connector().isOpen()) {
+        return Result.unhealthy("the HTTP listener is " + (jetty.server().isStopping() ? "stopping" : "not running"));
       }
-      return Result.unhealthy("the HTTP listener is " + (jetty.server().isStopping() ? "stopping" : "not running"));
+      String listening = "listening on port " + jetty.connector().getLocalPort();
+      SslConnectionFactory tls = jetty.connector().getConnectionFactory(SslConnectionFactory.class);
+      if (tls == null) {
+        return Result.healthy(listening);
+      }
+      X509Certificate served;
+      try {
+        served = served(tls.getSslContextFactory().getKeyStore());
+      } catch (KeyStoreException e) {
+        return Result.unhealthy(listening + " (HTTPS), but its key store cannot be read: " + e.getMessage());
+      }
+      if (served == null) {
+        return Result.unhealthy(listening + " (HTTPS), but its key store holds no certificate");
+      }
+      Instant ends = served.getNotAfter().toInstant();
+      String what = listening + " (HTTPS), certificate " + Printable.of(served.getSubjectX500Principal().getName(), 200)
+          + " valid until " + ends;
+      return ends.isAfter(clock.instant().plus(CERTIFICATE_WARNING)) ? Result.healthy(what)
+          : Result.unhealthy(what + ": renew it (the new key store is served within seconds of being written)");
+    }
+
+    /** @return the certificate of the store's first key entry, or null */
+    private static X509Certificate served(KeyStore store) throws KeyStoreException {
+      if (store == null) {
+        return null;
+      }
+      for (String alias : Collections.list(store.aliases())) {
+        if (store.isKeyEntry(alias) && store.getCertificate(alias) instanceof X509Certificate c) {
+          return c;
+        }
+      }
+      return null;
     }
   }
 

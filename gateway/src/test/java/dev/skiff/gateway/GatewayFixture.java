@@ -43,7 +43,12 @@ public final class GatewayFixture implements AutoCloseable {
    */
   public GatewayFixture(String amqpUri, GatewayOptions options, TokenVerifier verifier) {
     transport = AmqpTransport.connect(AmqpOptions.of(amqpUri).withServiceQueueExpiry(Duration.ofMinutes(2)));
-    gateway = Gateway.start(transport, ServiceIdentities.defaults(), options.withPort(0), verifier);
+    try {
+      gateway = Gateway.start(transport, ServiceIdentities.defaults(), options.withPort(0), verifier);
+    } catch (RuntimeException e) {
+      transport.close();
+      throw e;
+    }
   }
 
   /** Starts the Things service and waits until the gateway serves its routes. */

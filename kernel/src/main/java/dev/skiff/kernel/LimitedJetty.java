@@ -1,6 +1,12 @@
 package dev.skiff.kernel;
 
+import dev.skiff.kernel.http.Tls;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
+import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Handler;
@@ -9,10 +15,14 @@ import org.eclipse.jetty.server.HttpConnectionFactory;
 import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
+import org.eclipse.jetty.server.SecureRequestCustomizer;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.ErrorHandler;
 import org.eclipse.jetty.util.Callback;
+import org.eclipse.jetty.util.ssl.KeyStoreScanner;
+import org.eclipse.jetty.util.ssl.SslContextFactory;
 import org.eclipse.jetty.util.thread.QueuedThreadPool;
 
 /**
@@ -20,13 +30,17 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
  * a bounded thread pool, an idle timeout (a silent or half-sent request is closed; it holds no thread), a
  * request header cap (431), a cap on open connections beyond which new ones wait in the accept queue and
  * every open one's idle timeout drops to {@link WebServer#LIMITED_IDLE_TIMEOUT}, no server version sent,
- * and error pages that carry {@link WebServer#SECURITY_HEADERS} and no stack trace. Shared by the kernel's
+ * error pages that carry {@link WebServer#SECURITY_HEADERS} and no stack trace, and, with
+ * {@link WebServer.Options#tls()}, HTTPS only (the key store re-read when it changes). Shared by the kernel's
  * {@link WebServer} and the HTTP gateway, so that both edges keep the same limits. Not started.
  *
  * @param server the server, with no handler yet
  * @param connector its one connector
  */
 public record LimitedJetty(Server server, ServerConnector connector) {
+  /** How often a TLS key store's file is looked at for a change (a renewed certificate is then served). */
+  public static final Duration TLS_RELOAD_SCAN = Duration.ofSeconds(5);
+
   /**
    * Builds (does not start) a server.
    *
@@ -34,13 +48,13 @@ public record LimitedJetty(Server server, ServerConnector connector) {
    * @param options the limits (its {@code auth} is not used here)
    * @param host the address to bind
    * @param port the port, 0 for any free one
-   * @param protocols what the connector speaks besides HTTP/1.1, given the HTTP configuration (e.g. h2c);
-   *     may be empty
+   * @param protocols what the connector speaks besides HTTP/1.1, given the HTTP configuration (e.g. h2c, or
+   *     h2 when {@link WebServer.Options#tls()} is set: then ALPN chooses among them and HTTP/1.1); may be empty
    * @return the server
    */
   @SafeVarargs
   public static LimitedJetty create(String threadName, WebServer.Options options, String host, int port,
-      java.util.function.Function<HttpConfiguration, ConnectionFactory>... protocols) {
+      Function<HttpConfiguration, ConnectionFactory>... protocols) {
     QueuedThreadPool threads = new QueuedThreadPool(options.maxThreads(), Math.min(4, options.maxThreads()));
     threads.setName(threadName);
     threads.setDaemon(true);
@@ -50,11 +64,9 @@ public record LimitedJetty(Server server, ServerConnector connector) {
     http.setSendXPoweredBy(false);
     http.setRequestHeaderSize(options.maxHeaderBytes());
     http.setIdleTimeout(options.idleTimeout().toMillis());
-    ConnectionFactory[] factories = new ConnectionFactory[1 + protocols.length];
-    factories[0] = new HttpConnectionFactory(http);
-    for (int i = 0; i < protocols.length; i++) {
-      factories[i + 1] = protocols[i].apply(http);
-    }
+    ConnectionFactory[] factories = options.tls().isPresent()
+        ? tls(server, options.tls().get(), http, protocols)
+        : plain(http, protocols);
     ServerConnector connector = new ServerConnector(server, 1, 1, factories);
     connector.setHost(host);
     connector.setPort(port);
@@ -94,6 +106,56 @@ public record LimitedJetty(Server server, ServerConnector connector) {
     errors.setShowMessageInTitle(false);
     server.setErrorHandler(errors);
     return new LimitedJetty(server, connector);
+  }
+
+  /** HTTP/1.1, then the other protocols (h2c is chosen by the client's upgrade or preface). */
+  @SafeVarargs
+  private static ConnectionFactory[] plain(HttpConfiguration http, Function<HttpConfiguration, ConnectionFactory>... protocols) {
+    ConnectionFactory[] factories = new ConnectionFactory[1 + protocols.length];
+    factories[0] = new HttpConnectionFactory(http);
+    for (int i = 0; i < protocols.length; i++) {
+      factories[i + 1] = protocols[i].apply(http);
+    }
+    return factories;
+  }
+
+  /**
+   * TLS (Jetty's defaults: TLS 1.2 and 1.3, no weak cipher suites), then the protocols chosen by ALPN: the
+   * others given (e.g. h2) before HTTP/1.1, which a client that asks for none gets. Requests are marked
+   * secure ({@code https}); the key store is read again when its file changes.
+   */
+  @SafeVarargs
+  private static ConnectionFactory[] tls(Server server, Tls tls, HttpConfiguration http,
+      Function<HttpConfiguration, ConnectionFactory>... protocols) {
+    HttpConfiguration https = new HttpConfiguration(http);
+    https.addCustomizer(new SecureRequestCustomizer());
+    SslContextFactory.Server ssl = new SslContextFactory.Server();
+    ssl.setKeyStorePath(tls.keyStore().toAbsolutePath().toString());
+    ssl.setKeyStorePassword(tls.password());
+    ssl.setKeyStoreType("PKCS12");
+    KeyStoreScanner rereads = new KeyStoreScanner(ssl);
+    rereads.setScanInterval((int) TLS_RELOAD_SCAN.toSeconds());
+    server.addBean(rereads);
+    HttpConnectionFactory http11 = new HttpConnectionFactory(https);
+    if (protocols.length == 0) {
+      return new ConnectionFactory[] {new SslConnectionFactory(ssl, http11.getProtocol()), http11};
+    }
+    List<ConnectionFactory> chosen = new ArrayList<>();
+    List<String> names = new ArrayList<>();
+    for (Function<HttpConfiguration, ConnectionFactory> p : protocols) {
+      ConnectionFactory f = p.apply(https);
+      chosen.add(f);
+      names.add(f.getProtocol());
+    }
+    names.add(http11.getProtocol());
+    ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory(names.toArray(String[]::new));
+    alpn.setDefaultProtocol(http11.getProtocol());
+    List<ConnectionFactory> all = new ArrayList<>();
+    all.add(new SslConnectionFactory(ssl, alpn.getProtocol()));
+    all.add(alpn);
+    all.addAll(chosen);
+    all.add(http11);
+    return all.toArray(ConnectionFactory[]::new);
   }
 
   /**

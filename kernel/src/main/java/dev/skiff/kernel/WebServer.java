@@ -3,6 +3,7 @@ package dev.skiff.kernel;
 import com.codahale.metrics.MetricRegistry;
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.skiff.kernel.http.Tls;
 import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.Role;
@@ -365,9 +366,11 @@ public final class WebServer implements AutoCloseable {
    * @param signInsPerMinute sign-ins a minute per client address ({@code SKIFF_HTTP_SIGN_INS_PER_MINUTE},
    *     default 60), with a burst of a sixth as many (at least 1); past it, 429 with {@code Retry-After}. On top of
    *     the login service's own slowing down and locking of a name that fails again and again
+   * @param tls the key store the port serves HTTPS with ({@code SKIFF_HTTP_TLS_KEYSTORE} and
+   *     {@code SKIFF_HTTP_TLS_KEYSTORE_PASSWORD}); empty, the default, for plain HTTP. See {@link Tls}
    */
   public record Options(Duration idleTimeout, int maxConnections, int maxThreads, int maxHeaderBytes, Auth auth,
-      TrustedProxies proxies, int signInsPerMinute) {
+      TrustedProxies proxies, int signInsPerMinute, Optional<Tls> tls) {
     /** Who may see the pages. */
     public enum Auth {
       /** Development: read-only requests are open; any other needs a signed-in person with the role. */
@@ -392,20 +395,25 @@ public final class WebServer implements AutoCloseable {
       }
       Objects.requireNonNull(auth, "auth");
       Objects.requireNonNull(proxies, "proxies");
+      Objects.requireNonNull(tls, "tls");
       if (signInsPerMinute < 1) {
         throw new IllegalArgumentException("signInsPerMinute must be positive: " + signInsPerMinute);
       }
     }
 
-    /** @return 30 s idle timeout, 256 connections, 32 threads, 8 KiB of headers, open pages, no trusted proxy, 60 sign-ins a minute */
+    /**
+     * @return 30 s idle timeout, 256 connections, 32 threads, 8 KiB of headers, open pages, no trusted proxy,
+     *     60 sign-ins a minute, plain HTTP
+     */
     public static Options defaults() {
-      return new Options(Duration.ofSeconds(30), 256, 32, 8192, Auth.OPEN, TrustedProxies.none(), 60);
+      return new Options(Duration.ofSeconds(30), 256, 32, 8192, Auth.OPEN, TrustedProxies.none(), 60, Optional.empty());
     }
 
     /**
      * @param env the environment ({@code SKIFF_HTTP_IDLE_TIMEOUT}, {@code SKIFF_HTTP_MAX_CONNECTIONS},
      *     {@code SKIFF_HTTP_MAX_THREADS}, {@code SKIFF_HTTP_MAX_HEADER_BYTES}, {@code SKIFF_HTTP_TRUSTED_PROXIES},
-     *     {@code SKIFF_HTTP_FORWARDED_HEADER}, {@code SKIFF_HTTP_SIGN_INS_PER_MINUTE}, {@code SKIFF_PAGES_AUTH})
+     *     {@code SKIFF_HTTP_FORWARDED_HEADER}, {@code SKIFF_HTTP_SIGN_INS_PER_MINUTE}, {@code SKIFF_HTTP_TLS_KEYSTORE},
+     *     {@code SKIFF_HTTP_TLS_KEYSTORE_PASSWORD}, {@code SKIFF_PAGES_AUTH})
      * @return the options it sets, defaults for the rest
      * @throws IllegalArgumentException naming the variable whose value is wrong
      */
@@ -436,7 +444,8 @@ public final class WebServer implements AutoCloseable {
           (int) number(env, prefix + "MAX_HEADER_BYTES", d.maxHeaderBytes(), 1024, 1024 * 1024),
           auth,
           TrustedProxies.fromEnvironment(env, prefix),
-          (int) number(env, prefix + "SIGN_INS_PER_MINUTE", d.signInsPerMinute(), 1, 1_000_000));
+          (int) number(env, prefix + "SIGN_INS_PER_MINUTE", d.signInsPerMinute(), 1, 1_000_000),
+          Tls.fromEnvironment(env, prefix));
     }
 
     /**
@@ -444,7 +453,7 @@ public final class WebServer implements AutoCloseable {
      * @return these options with that
      */
     public Options withMaxConnections(int max) {
-      return new Options(idleTimeout, max, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
+      return new Options(idleTimeout, max, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute, tls);
     }
 
     /**
@@ -452,7 +461,7 @@ public final class WebServer implements AutoCloseable {
      * @return these options with that
      */
     public Options withAuth(Auth auth) {
-      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute, tls);
     }
 
     /**
@@ -460,7 +469,7 @@ public final class WebServer implements AutoCloseable {
      * @return these options with them
      */
     public Options withTrustedProxies(TrustedProxies proxies) {
-      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute);
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute, tls);
     }
 
     /**
@@ -468,7 +477,15 @@ public final class WebServer implements AutoCloseable {
      * @return these options with it
      */
     public Options withSignInsPerMinute(int perMinute) {
-      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, perMinute);
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, perMinute, tls);
+    }
+
+    /**
+     * @param tls the key store to serve HTTPS with, or null for plain HTTP
+     * @return these options with it
+     */
+    public Options withTls(Tls tls) {
+      return new Options(idleTimeout, maxConnections, maxThreads, maxHeaderBytes, auth, proxies, signInsPerMinute, Optional.ofNullable(tls));
     }
 
     /**

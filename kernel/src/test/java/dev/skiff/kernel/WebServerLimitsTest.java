@@ -3,7 +3,9 @@ package dev.skiff.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.skiff.kernel.http.Tls;
 import dev.skiff.kernel.http.TrustedProxies;
+import dev.skiff.testing.TestCertificates;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.net.Socket;
@@ -12,12 +14,14 @@ import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The kernel's web server against slow and silent clients (issue 17, item 5): idle connections and
@@ -127,7 +131,7 @@ class WebServerLimitsTest {
         "SKIFF_HTTP_MAX_THREADS", "16", "SKIFF_HTTP_MAX_HEADER_BYTES", "4096", "SKIFF_PAGES_AUTH", "required",
         "SKIFF_HTTP_SIGN_INS_PER_MINUTE", "12", "SKIFF_HTTP_TRUSTED_PROXIES", "10.0.0.0/8", "SKIFF_HTTP_FORWARDED_HEADER", "Forwarded"));
     assertThat(o).isEqualTo(new WebServer.Options(Duration.ofSeconds(7), 12, 16, 4096, WebServer.Options.Auth.REQUIRED,
-        TrustedProxies.parse("10.0.0.0/8", "Forwarded", "SKIFF_HTTP_"), 12));
+        TrustedProxies.parse("10.0.0.0/8", "Forwarded", "SKIFF_HTTP_"), 12, java.util.Optional.empty()));
     assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_SIGN_INS_PER_MINUTE", "0")))
         .hasMessageContaining("SKIFF_HTTP_SIGN_INS_PER_MINUTE");
     assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_TRUSTED_PROXIES", "proxy.example.com")))
@@ -137,5 +141,31 @@ class WebServerLimitsTest {
         .hasMessageContaining("SKIFF_HTTP_MAX_CONNECTIONS");
     assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_PAGES_AUTH", "maybe")))
         .hasMessageContaining("SKIFF_PAGES_AUTH");
+  }
+
+  @Test
+  void thePagesServeHttpsFromAKeyStoreAndTheirCookieIsSecureThere(@TempDir Path dir) throws Exception {
+    Path store = TestCertificates.keyStore(dir.resolve("pages.p12"), "pages-pass-1", "skiff-pages");
+    web = WebServer.start("127.0.0.1", 0, WebServer.Options.defaults().withTls(new Tls(store, "pages-pass-1")),
+        dev.skiff.platform.security.TokenVerifier.refusingAll(), WebServer.SignIn.UNAVAILABLE);
+    web.mount("/ping", "Ping", ex -> WebServer.send(ex, 200, "text/plain; charset=utf-8", "pong"));
+    String base = "https://localhost:" + web.port();
+    HttpClient https = HttpClient.newBuilder().sslContext(TestCertificates.trusting("pages-pass-1", store))
+        .version(HttpClient.Version.HTTP_1_1).connectTimeout(Duration.ofSeconds(5)).build();
+    HttpResponse<String> ping = https.send(HttpRequest.newBuilder(URI.create(base + "/ping")).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(ping.statusCode()).isEqualTo(200);
+    assertThat(ping.body()).isEqualTo("pong");
+    WebServer.SECURITY_HEADERS.forEach((k, v) -> assertThat(ping.headers().firstValue(k)).as(k).hasValue(v));
+    // the request is known to be secure here, with no proxy header: the https origin matches, the cookie is Secure
+    HttpResponse<String> out = https.send(HttpRequest.newBuilder(URI.create(base + "/signout")).header("Origin", base)
+        .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(out.statusCode()).isEqualTo(303);
+    assertThat(out.headers().firstValue("Set-Cookie").orElseThrow()).contains("; Secure");
+    assertThat(https.send(HttpRequest.newBuilder(URI.create(base + "/signout")).header("Origin", "http://localhost:" + web.port())
+        .POST(HttpRequest.BodyPublishers.noBody()).build(), HttpResponse.BodyHandlers.ofString()).statusCode())
+        .as("the plain-http origin is another origin").isEqualTo(403);
+    assertThatThrownBy(() -> get("/ping", Duration.ofSeconds(5))).as("no plain HTTP on that port").isInstanceOf(IOException.class);
+    assertThatThrownBy(() -> WebServer.Options.fromEnvironment(Map.of("SKIFF_HTTP_TLS_KEYSTORE", dir.resolve("none.p12").toString())))
+        .hasMessageStartingWith("SKIFF_HTTP_TLS_KEYSTORE");
   }
 }

@@ -31,7 +31,7 @@ class GatewayLimitsTest {
   @BeforeAll
   static void start() {
     WebServer.Options http = new WebServer.Options(Duration.ofSeconds(1), 64, 16, 4096, WebServer.Options.Auth.OPEN,
-        WebServer.Options.defaults().proxies(), WebServer.Options.defaults().signInsPerMinute());
+        WebServer.Options.defaults().proxies(), WebServer.Options.defaults().signInsPerMinute(), java.util.Optional.empty());
     GatewayOptions options = GatewayOptions.defaults().withHttp(http).withMaxBodyBytes(1024)
         .withCorsOrigins(Set.of("https://app.example.com"));
     f = new GatewayFixture(broker.amqpUri(), options, null).startService();

@@ -1,0 +1,105 @@
+package dev.skiff.gateway;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.awaitility.Awaitility.await;
+
+import dev.skiff.kernel.LimitedJetty;
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.http.Tls;
+import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.testing.RabbitMqExtension;
+import dev.skiff.testing.TestCertificates;
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.security.cert.X509Certificate;
+import java.time.Duration;
+import java.util.Map;
+import javax.net.ssl.SSLContext;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The gateway serving HTTPS from a key store ({@code SKIFF_GATEWAY_TLS_KEYSTORE}): HTTP/2 chosen by ALPN (what
+ * browsers speak; they never speak h2c) and HTTP/1.1 for clients that ask for it, the plain protocol refused
+ * on that port, a renewed key store served without a restart, the certificate in the {@code http} check,
+ * and wrong settings refused at start naming the variable, never printing the password.
+ */
+class GatewayTlsTest {
+  @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
+  private static final String PASSWORD = "store-pass-1";
+
+  @TempDir Path dir;
+
+  private static HttpResponse<String> get(SSLContext trust, HttpClient.Version version, String uri) throws Exception {
+    HttpClient c = HttpClient.newBuilder().sslContext(trust).version(version).connectTimeout(Duration.ofSeconds(5)).build();
+    return c.send(HttpRequest.newBuilder(URI.create(uri)).timeout(Duration.ofSeconds(10)).GET().build(), HttpResponse.BodyHandlers.ofString());
+  }
+
+  @Test
+  void itServesHttp2AndHttp11OverTlsAndServesARenewedCertificateWithoutARestart() throws Exception {
+    Path store = TestCertificates.keyStore(dir.resolve("gateway.p12"), PASSWORD, "skiff-gateway-a");
+    Path renewal = TestCertificates.keyStore(dir.resolve("renewal.p12"), PASSWORD, "skiff-gateway-b");
+    SSLContext trustBoth = TestCertificates.trusting(PASSWORD, store, renewal);
+    GatewayOptions options = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, PASSWORD)));
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), options, null).startService()) {
+      String base = "https://localhost:" + f.gateway.port();
+
+      HttpResponse<String> h2 = get(trustBoth, HttpClient.Version.HTTP_2, base + "/v1/things/t1?count=2");
+      assertThat(h2.statusCode()).as(h2.body()).isEqualTo(200);
+      assertThat(h2.version()).as("h2 by ALPN").isEqualTo(HttpClient.Version.HTTP_2);
+      assertThat(h2.body()).contains("\"id\":\"t1\"");
+      HttpResponse<String> h1 = get(trustBoth, HttpClient.Version.HTTP_1_1, base + "/v1/things/t2");
+      assertThat(h1.statusCode()).isEqualTo(200);
+      assertThat(h1.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
+      assertThat(served(h1)).isEqualTo("CN=skiff-gateway-a");
+
+      // the port speaks TLS only: a plain request gets no answer (the handshake fails), never a page
+      assertThatThrownBy(() -> get(trustBoth, HttpClient.Version.HTTP_1_1, "http://localhost:" + f.gateway.port() + "/v1/things/t3"))
+          .isInstanceOf(IOException.class);
+      // a client that does not trust the certificate is refused by its own TLS, as a browser would warn
+      assertThatThrownBy(() -> get(SSLContext.getDefault(), HttpClient.Version.HTTP_2, base + "/v1/things/t4"))
+          .isInstanceOf(IOException.class);
+
+      HealthCheck.Result http = f.gateway.health().run("http");
+      assertThat(http.healthy()).as(http.message()).isTrue();
+      assertThat(http.message()).contains("(HTTPS)", "CN=skiff-gateway-a", "valid until");
+
+      // an operator renews the certificate by writing the key store again: served within seconds, no restart
+      Path written = Files.copy(renewal, dir.resolve("gateway.p12.part"));
+      Files.move(written, store, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+      await().atMost(LimitedJetty.TLS_RELOAD_SCAN.multipliedBy(6)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
+          .until(() -> served(get(trustBoth, HttpClient.Version.HTTP_1_1, base + "/v1/things/t5")).equals("CN=skiff-gateway-b"));
+      assertThat(f.gateway.health().run("http").message()).contains("CN=skiff-gateway-b");
+    }
+  }
+
+  private static String served(HttpResponse<String> r) throws Exception {
+    return ((X509Certificate) r.sslSession().orElseThrow().getPeerCertificates()[0]).getSubjectX500Principal().getName();
+  }
+
+  @Test
+  void wrongSettingsAreRefusedNamingTheVariableAndNeverThePassword() throws Exception {
+    assertThat(GatewayOptions.fromEnvironment(Map.of()).http().tls()).isEmpty();
+    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", dir.resolve("missing.p12").toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", "secret-word")))
+        .hasMessageStartingWith("SKIFF_GATEWAY_TLS_KEYSTORE").hasMessageNotContaining("secret-word");
+    Path store = TestCertificates.keyStore(dir.resolve("gateway.p12"), PASSWORD, "skiff-gateway-a");
+    GatewayOptions read = GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", store.toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", PASSWORD, "SKIFF_HTTP_TLS_KEYSTORE", "/nowhere"));
+    assertThat(read.http().tls()).contains(new Tls(store, PASSWORD));
+    assertThat(read.toString()).contains(store.toString()).doesNotContain(PASSWORD);
+
+    // a wrong password: the gateway does not start, and says so without the password
+    GatewayOptions wrong = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, "not-the-password")));
+    assertThatThrownBy(() -> new GatewayFixture(broker.amqpUri(), wrong, null))
+        .isInstanceOf(IllegalStateException.class).hasMessageNotContaining("not-the-password");
+  }
+}

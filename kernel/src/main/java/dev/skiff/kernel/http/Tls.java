@@ -1,0 +1,51 @@
+package dev.skiff.kernel.http;
+
+import dev.skiff.platform.internal.Printable;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+
+/**
+ * TLS for a server facing the network (the gateway, the kernel's pages): the key store holding its private
+ * key and certificate chain, and the store's password. With it the port speaks HTTPS only (docs/gateway.md,
+ * "TLS"); the store is read again when the file changes, so a renewed certificate is served without a
+ * restart. The password is never printed: {@link #toString()} leaves it out.
+ *
+ * @param keyStore a PKCS#12 file ({@code .p12}, {@code .pfx}; what {@code keytool} and {@code openssl pkcs12
+ *     -export} write) holding one private key and its certificate chain
+ * @param password the store's password (also the key's, as in every PKCS#12 file those tools write)
+ */
+public record Tls(Path keyStore, String password) {
+  /** Checks the values. */
+  public Tls {
+    Objects.requireNonNull(keyStore, "keyStore");
+    Objects.requireNonNull(password, "password");
+  }
+
+  /**
+   * @param env the environment
+   * @param prefix the settings' prefix: {@code SKIFF_GATEWAY_} or {@code SKIFF_HTTP_}; then
+   *     {@code PREFIXTLS_KEYSTORE} (the file; unset or blank for plain HTTP) and {@code PREFIXTLS_KEYSTORE_PASSWORD}
+   *     are read
+   * @return the TLS settings, or empty for plain HTTP
+   * @throws IllegalArgumentException naming the variable when the file is not a readable file
+   */
+  public static Optional<Tls> fromEnvironment(Map<String, String> env, String prefix) {
+    String file = env.getOrDefault(prefix + "TLS_KEYSTORE", "").trim();
+    if (file.isEmpty()) {
+      return Optional.empty();
+    }
+    Path path = Path.of(file);
+    if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
+      throw new IllegalArgumentException(prefix + "TLS_KEYSTORE: '" + Printable.of(file) + "' is not a readable file");
+    }
+    return Optional.of(new Tls(path, env.getOrDefault(prefix + "TLS_KEYSTORE_PASSWORD", "")));
+  }
+
+  @Override
+  public String toString() {
+    return "TLS with the key store " + keyStore;
+  }
+}
