@@ -29,7 +29,8 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * The gateway serving HTTPS from a key store ({@code SKIFF_GATEWAY_TLS_KEYSTORE}): HTTP/2 chosen by ALPN (what
  * browsers speak; they never speak h2c) and HTTP/1.1 for clients that ask for it, the plain protocol refused
- * on that port, a renewed key store served without a restart, the certificate in the {@code http} check,
+ * on that port, a renewed key store served without a restart, the certificate in the {@code http} check
+ * (failing while it is still served, a week before its end),
  * and wrong settings refused at start naming the variable, never printing the password.
  */
 class GatewayTlsTest {
@@ -78,6 +79,20 @@ class GatewayTlsTest {
       await().atMost(LimitedJetty.TLS_RELOAD_SCAN.multipliedBy(6)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
           .until(() -> served(get(trustBoth, HttpClient.Version.HTTP_1_1, base + "/v1/things/t5")).equals("CN=skiff-gateway-b"));
       assertThat(f.gateway.health().run("http").message()).contains("CN=skiff-gateway-b");
+    }
+  }
+
+  @Test
+  void aCertificateNearItsEndFailsTheHttpCheckWhileItIsStillServed() throws Exception {
+    Path store = TestCertificates.keyStore(dir.resolve("ending.p12"), PASSWORD, "skiff-gateway-ending", 3);
+    GatewayOptions options = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, PASSWORD)));
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), options, null)) {
+      HealthCheck.Result http = f.gateway.health().run("http");
+      assertThat(http.healthy()).as(http.message()).isFalse();
+      assertThat(http.message()).contains("CN=skiff-gateway-ending", "renew it");
+      HttpResponse<String> r = get(TestCertificates.trusting(PASSWORD, store), HttpClient.Version.HTTP_2,
+          "https://localhost:" + f.gateway.port() + "/openapi.json");
+      assertThat(r.statusCode()).isEqualTo(200);
     }
   }
 

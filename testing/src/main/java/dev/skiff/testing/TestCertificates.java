@@ -32,11 +32,26 @@ public final class TestCertificates {
    * @throws InterruptedException if interrupted while it runs
    */
   public static Path keyStore(Path file, String password, String name) throws IOException, InterruptedException {
+    return keyStore(file, password, name, 30);
+  }
+
+  /**
+   * Makes a key store as {@link #keyStore(Path, String, String)} does, with a certificate valid for the days given.
+   *
+   * @param file where to write it (replaced if it exists)
+   * @param password the store's password (at least 6 characters)
+   * @param name the certificate's common name
+   * @param days how long the certificate is valid from now
+   * @return the file
+   * @throws IOException if keytool cannot run or fails
+   * @throws InterruptedException if interrupted while it runs
+   */
+  public static Path keyStore(Path file, String password, String name, int days) throws IOException, InterruptedException {
     Path made = file.resolveSibling(file.getFileName() + ".new");
     Files.deleteIfExists(made);
     Path keytool = Path.of(System.getProperty("java.home"), "bin", "keytool");
     Process p = new ProcessBuilder(List.of(keytool.toString(), "-genkeypair", "-keystore", made.toString(), "-storetype", "PKCS12",
-        "-storepass", password, "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", "30",
+        "-storepass", password, "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1", "-validity", Integer.toString(days),
         "-dname", "CN=" + name, "-ext", "SAN=dns:localhost,ip:127.0.0.1")).redirectErrorStream(true).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
     if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
