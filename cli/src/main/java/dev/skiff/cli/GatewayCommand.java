@@ -43,7 +43,9 @@ final class GatewayCommand extends BrokerCommand {
       transport.close();
       stopped.countDown();
     }));
-    out.println("gateway: serving http://localhost:" + gateway.port() + "/ (HTTP/1.1 and h2c) for the services on broker "
+    boolean tls = options.http().tls().isPresent();
+    out.println("gateway: serving " + (tls ? "https" : "http") + "://localhost:" + gateway.port() + "/ ("
+        + (tls ? "HTTPS: HTTP/2 and HTTP/1.1" : "HTTP/1.1 and h2c") + ") for the services on broker "
         + b.describe() + "; routes at /openapi.json");
     out.flush();
     stopped.await();

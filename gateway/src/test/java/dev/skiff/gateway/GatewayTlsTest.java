@@ -15,13 +15,17 @@ import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Map;
+import javax.net.ssl.SNIHostName;
 import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLParameters;
+import javax.net.ssl.SSLSocket;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
@@ -61,6 +65,9 @@ class GatewayTlsTest {
       assertThat(h1.statusCode()).isEqualTo(200);
       assertThat(h1.version()).isEqualTo(HttpClient.Version.HTTP_1_1);
       assertThat(served(h1)).isEqualTo("CN=skiff-gateway-a");
+      // what browsers and curl do: offer protocols by ALPN and get one of them (names are matched exactly)
+      assertThat(alpn(trustBoth, f.gateway.port(), "h2", "http/1.1")).startsWith("h2 ");
+      assertThat(alpn(trustBoth, f.gateway.port(), "http/1.1")).isEqualTo("http/1.1 HTTP/1.1 200 OK");
 
       // the port speaks TLS only: a plain request gets no answer (the handshake fails), never a page
       assertThatThrownBy(() -> get(trustBoth, HttpClient.Version.HTTP_1_1, "http://localhost:" + f.gateway.port() + "/v1/things/t3"))
@@ -93,6 +100,30 @@ class GatewayTlsTest {
       HttpResponse<String> r = get(TestCertificates.trusting(PASSWORD, store), HttpClient.Version.HTTP_2,
           "https://localhost:" + f.gateway.port() + "/openapi.json");
       assertThat(r.statusCode()).isEqualTo(200);
+    }
+  }
+
+  /**
+   * @return the protocol the server chose among those offered, and, when it is HTTP/1.1, the status line
+   *     of a GET of /openapi.json on that connection
+   */
+  private static String alpn(SSLContext trust, int port, String... offered) throws Exception {
+    try (SSLSocket socket = (SSLSocket) trust.getSocketFactory().createSocket("localhost", port)) {
+      socket.setSoTimeout(10_000);
+      SSLParameters p = socket.getSSLParameters();
+      p.setApplicationProtocols(offered);
+      p.setServerNames(java.util.List.of(new SNIHostName("localhost")));
+      socket.setSSLParameters(p);
+      socket.startHandshake();
+      String chosen = socket.getApplicationProtocol();
+      if (!chosen.equals("http/1.1")) {
+        return chosen + " ";
+      }
+      socket.getOutputStream().write("GET /openapi.json HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+          .getBytes(StandardCharsets.US_ASCII));
+      String status = new java.io.BufferedReader(new java.io.InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII))
+          .readLine();
+      return chosen + " " + status;
     }
   }
 

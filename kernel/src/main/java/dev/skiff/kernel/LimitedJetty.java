@@ -4,6 +4,7 @@ import dev.skiff.kernel.http.Tls;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
@@ -40,6 +41,9 @@ import org.eclipse.jetty.util.thread.QueuedThreadPool;
 public record LimitedJetty(Server server, ServerConnector connector) {
   /** How often a TLS key store's file is looked at for a change (a renewed certificate is then served). */
   public static final Duration TLS_RELOAD_SCAN = Duration.ofSeconds(5);
+
+  /** HTTP/1.1's name in ALPN. */
+  private static final String ALPN_HTTP_1_1 = "http/1.1";
 
   /**
    * Builds (does not start) a server.
@@ -140,16 +144,18 @@ public record LimitedJetty(Server server, ServerConnector connector) {
     if (protocols.length == 0) {
       return new ConnectionFactory[] {new SslConnectionFactory(ssl, http11.getProtocol()), http11};
     }
+    // ALPN's names are matched exactly and written in lower case ("h2", "http/1.1"); Jetty's factories are
+    // found by protocol whatever the case (HttpConnectionFactory's is "HTTP/1.1")
     List<ConnectionFactory> chosen = new ArrayList<>();
     List<String> names = new ArrayList<>();
     for (Function<HttpConfiguration, ConnectionFactory> p : protocols) {
       ConnectionFactory f = p.apply(https);
       chosen.add(f);
-      names.add(f.getProtocol());
+      names.add(f.getProtocol().toLowerCase(Locale.ROOT));
     }
-    names.add(http11.getProtocol());
+    names.add(ALPN_HTTP_1_1);
     ALPNServerConnectionFactory alpn = new ALPNServerConnectionFactory(names.toArray(String[]::new));
-    alpn.setDefaultProtocol(http11.getProtocol());
+    alpn.setDefaultProtocol(ALPN_HTTP_1_1);
     List<ConnectionFactory> all = new ArrayList<>();
     all.add(new SslConnectionFactory(ssl, alpn.getProtocol()));
     all.add(alpn);
