@@ -2,12 +2,17 @@ package dev.skiff.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.http.Tls;
 import dev.skiff.testing.HeadlessChromium;
+import dev.skiff.testing.TestCertificates;
 import java.io.File;
 import java.net.http.HttpResponse;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
 import org.openqa.selenium.WebElement;
@@ -21,19 +26,20 @@ import org.openqa.selenium.support.ui.WebDriverWait;
  * chromedriver): the routes listed from the services' protos, a POST with a JSON body and a GET with a
  * path and a query parameter sent through the gateway and their answers shown; a hostile value in an
  * answer shown as text, never run; a person signing in on the page (a real login service), calling an
- * endpoint for signed-in people with the token the page got, and signing out.
+ * endpoint for signed-in people with the token the page got, and signing out; over TLS, the page and the
+ * calls it makes going over HTTP/2, as browsers speak it only there.
  */
 class ExplorerBrowserTest {
   @RegisterExtension static final GatewayExtension gw = new GatewayExtension(GatewayOptions.defaults()).withKernel(List::of);
   private static final String HOSTILE = "<img src=x onerror=\"document.title='pwned'\">";
 
-  private static ChromeDriver browser() {
+  private static ChromeDriver browser(String... more) {
     File driver = new File("/usr/bin/chromedriver");
     assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
     assertThat(driver).as("no chromedriver: run the tests with scripts/test.sh, which installs it").canRead();
     ChromeOptions options = new ChromeOptions().setBinary(HeadlessChromium.binary().toFile()).addArguments("--headless=new",
         "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync");
+        "--disable-background-networking", "--disable-component-update", "--disable-sync").addArguments(more);
     return new ChromeDriver(new ChromeDriverService.Builder().usingDriverExecutable(driver).usingAnyFreePort().build(), options);
   }
 
@@ -106,6 +112,30 @@ class ExplorerBrowserTest {
       assertThat(b.findElements(By.cssSelector("img"))).isEmpty();
     } finally {
       b.quit();
+    }
+  }
+
+  @Test
+  void overTlsTheBrowserGetsTheExplorerAndTheAnswersOverHttp2(@TempDir Path dir) throws Exception {
+    Path store = TestCertificates.keyStore(dir.resolve("gateway.p12"), "browser-pass-1", "localhost");
+    GatewayOptions tls = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, "browser-pass-1")));
+    try (GatewayFixture f = new GatewayFixture(gw.amqpUri(), tls, null).startService()) {
+      // the test's self-signed certificate is accepted by this browser only; everything else is as a person's
+      ChromeDriver b = browser("--ignore-certificate-errors");
+      try {
+        b.get("https://localhost:" + f.gateway.port() + "/explorer");
+        new WebDriverWait(b, Duration.ofSeconds(10)).until(d -> !d.findElements(By.cssSelector("section.route")).isEmpty());
+        assertThat(b.executeScript("return performance.getEntriesByType('navigation')[0].nextHopProtocol")).isEqualTo("h2");
+        WebElement get = route(b, "GET", "/v1/things/{id}");
+        get.findElement(By.tagName("h2")).click();
+        get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("over-tls");
+        get.findElement(By.tagName("button")).click();
+        assertThat(answer(b, get)).contains("\"id\": \"over-tls\"");
+        assertThat(b.executeScript("return performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/things/'))"
+            + ".map(e => e.nextHopProtocol).join(',')")).isEqualTo("h2");
+      } finally {
+        b.quit();
+      }
     }
   }
 }

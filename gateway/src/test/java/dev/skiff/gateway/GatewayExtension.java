@@ -98,6 +98,11 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
     }
   }
 
+  /** @return the class's broker, for another fixture beside this one */
+  String amqpUri() {
+    return broker.amqpUri();
+  }
+
   /** @return the fixture: the gateway, the Things service and HTTP helpers */
   GatewayFixture f() {
     return fixture;
