@@ -93,8 +93,7 @@ final class GatewayHandler extends Handler.Abstract {
     this.requests = metrics.meter("skiff.gateway.requests");
     this.admin = new AdminRoutes(metrics);
     this.signIn = new SignInRoutes();
-    this.signInsPerAddress = new RateLimiter(RATE_LIMIT + "sign-in", options.signInsPerMinute() / 60.0, Math.max(1, options.signInsPerMinute() / 6),
-        options.maxRateKeys(), System::nanoTime, metrics);
+    this.signInsPerAddress = RateLimiter.perMinute(RATE_LIMIT + "sign-in", options.signInsPerMinute(), options.maxRateKeys(), metrics);
   }
 
   /** The state of one request as it is served. */

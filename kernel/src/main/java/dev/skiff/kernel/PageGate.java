@@ -69,9 +69,7 @@ final class PageGate {
     this.verifier = verifier;
     this.signIn = signIn;
     this.proxies = options.proxies();
-    int perMinute = options.signInsPerMinute();
-    this.signInPace = new RateLimiter(SIGN_IN_METRIC, perMinute / 60.0, Math.max(1, perMinute / 6), MAX_SIGN_IN_ADDRESSES,
-        System::nanoTime, metrics);
+    this.signInPace = RateLimiter.perMinute(SIGN_IN_METRIC, options.signInsPerMinute(), MAX_SIGN_IN_ADDRESSES, metrics);
   }
 
   /** @return whether the path is one of the gate's own pages */

@@ -61,6 +61,20 @@ public final class RateLimiter {
   }
 
   /**
+   * A pace for sign-ins and the like: {@code perMinute} a minute per key, with a burst of a sixth as many
+   * (at least 1), so that a person who mistypes a few times is never slowed while a script is.
+   *
+   * @param name the metrics' name
+   * @param perMinute attempts a minute per key, on average
+   * @param maxKeys the most keys remembered
+   * @param metrics where its counters go
+   * @return the limiter
+   */
+  public static RateLimiter perMinute(String name, int perMinute, int maxKeys, MetricRegistry metrics) {
+    return new RateLimiter(name, perMinute / 60.0, Math.max(1, perMinute / 6), maxKeys, System::nanoTime, metrics);
+  }
+
+  /**
    * Takes one request from the key's bucket.
    *
    * @param key the key (bounded by the caller: an address, a user name)

@@ -58,6 +58,16 @@ class RateLimiterTest {
   }
 
   @Test
+  void aPacePerMinuteAllowsASixthOfItAtOnce() {
+    RateLimiter pace = RateLimiter.perMinute("test.pace", 60, 10, metrics);
+    for (int i = 0; i < 10; i++) {
+      assertThat(pace.acquire("a")).as("burst " + i).isEmpty();
+    }
+    assertThat(pace.acquire("a")).isPresent();
+    assertThat(RateLimiter.perMinute("test.slow", 5, 10, metrics).acquire("a")).as("a burst of at least one").isEmpty();
+  }
+
+  @Test
   void nonsenseSettingsAreRefused() {
     assertThatThrownBy(() -> new RateLimiter("x", 0, 1, 1, now::get, metrics)).isInstanceOf(IllegalArgumentException.class);
     assertThatThrownBy(() -> new RateLimiter("x", 1, 0, 1, now::get, metrics)).isInstanceOf(IllegalArgumentException.class);
