@@ -43,10 +43,7 @@ final class GatewayCommand extends BrokerCommand {
       transport.close();
       stopped.countDown();
     }));
-    boolean tls = options.http().tls().isPresent();
-    out.println("gateway: serving " + (tls ? "https" : "http") + "://localhost:" + gateway.port() + "/ ("
-        + (tls ? "HTTPS: HTTP/2 and HTTP/1.1" : "HTTP/1.1 and h2c") + ") for the services on broker "
-        + b.describe() + "; routes at /openapi.json");
+    out.println("gateway: serving " + gateway.address() + " for the services on broker " + b.describe() + "; routes at /openapi.json");
     out.flush();
     stopped.await();
     return SkiffCli.EXIT_OK;

@@ -18,8 +18,12 @@ import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
+import org.eclipse.jetty.server.ConnectionFactory;
+import org.eclipse.jetty.server.HttpConfiguration;
+import org.eclipse.jetty.server.SslConnectionFactory;
 import org.eclipse.jetty.server.handler.GracefulHandler;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -113,9 +117,10 @@ public final class Gateway implements AutoCloseable {
       registry = new Registry(Clock.systemUTC()).start(transport, new Guard(identities, metrics));
       RouteTable routes = new RouteTable(metrics).follow(registry);
       // HTTP/2 as h2c in the clear, or as h2 chosen by ALPN under TLS (what browsers speak)
-      jetty = options.http().tls().isPresent()
-          ? LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2ServerConnectionFactory::new)
-          : LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), HTTP2CServerConnectionFactory::new);
+      Function<HttpConfiguration, ConnectionFactory> http2 = options.http().tls().isPresent()
+          ? HTTP2ServerConnectionFactory::new
+          : HTTP2CServerConnectionFactory::new;
+      jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), http2);
       GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics);
       GracefulHandler graceful = new GracefulHandler(handler);
       jetty.handler(graceful);
@@ -123,9 +128,9 @@ public final class Gateway implements AutoCloseable {
       jetty.server().setStopTimeout(options.drain().toMillis());
       jetty.server().start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes).start();
-      log.info("gateway listening on port {} ({})", jetty.connector().getLocalPort(),
-          options.http().tls().map(t -> "HTTPS: HTTP/2 and HTTP/1.1, " + t).orElse("HTTP/1.1 and h2c"));
-      return new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
+      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
+      log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
+      return gateway;
     } catch (Exception e) {
       if (server != null) {
         server.close();
@@ -152,6 +157,15 @@ public final class Gateway implements AutoCloseable {
   /** @return the port it listens on */
   public int port() {
     return jetty.connector().getLocalPort();
+  }
+
+  /**
+   * @return where and how it listens, for people: {@code https://localhost:PORT/ (HTTP/2 and HTTP/1.1 over TLS)}
+   *     or {@code http://localhost:PORT/ (HTTP/1.1 and h2c)}
+   */
+  public String address() {
+    boolean tls = jetty.connector().getConnectionFactory(SslConnectionFactory.class) != null;
+    return (tls ? "https" : "http") + "://localhost:" + port() + "/ (" + (tls ? "HTTP/2 and HTTP/1.1 over TLS" : "HTTP/1.1 and h2c") + ")";
   }
 
   /** @return its metrics ({@code skiff.gateway.*}, its client's, its verifier's) */
