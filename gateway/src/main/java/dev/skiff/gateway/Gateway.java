@@ -127,7 +127,7 @@ public final class Gateway implements AutoCloseable {
       jetty.server().setErrorHandler(handler.errorHandler());
       jetty.server().setStopTimeout(options.drain().toMillis());
       jetty.server().start();
-      server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes).start();
+      server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
       Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
       return gateway;

@@ -96,6 +96,16 @@ final class GatewayHandler extends Handler.Abstract {
     this.signInsPerAddress = RateLimiter.perMinute(RATE_LIMIT + "sign-in", options.signInsPerMinute(), options.maxRateKeys(), metrics);
   }
 
+  /**
+   * @return the OpenAPI document of what it serves now: its sign-in routes and the services' routes (served
+   *     at {@value OpenApi#PATH}, and by the gateway's {@code openapi} endpoint)
+   */
+  String openApi() {
+    List<Route> listed = new ArrayList<>(signIn.routes().all());
+    listed.addAll(routes.all());
+    return OpenApi.document(listed);
+  }
+
   /** The state of one request as it is served. */
   private static final class Exchange {
     final Request request;
@@ -160,9 +170,7 @@ final class GatewayHandler extends Handler.Abstract {
       return;
     }
     if (method.equals("GET") && path.equals(OpenApi.PATH)) {
-      List<Route> listed = new ArrayList<>(signIn.routes().all());
-      listed.addAll(routes.all());
-      send(ex, 200, OpenApi.document(listed));
+      send(ex, 200, openApi());
       return;
     }
     Optional<ExplorerPage.Asset> asset = method.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();

@@ -22,6 +22,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collections;
+import java.util.function.Supplier;
 import org.eclipse.jetty.server.SslConnectionFactory;
 
 /**
@@ -48,14 +49,15 @@ final class GatewayServer {
    * @param jetty the HTTP listener
    * @param registry the gateway's discovery registry
    * @param routes the route table
+   * @param openApi the OpenAPI document of what the gateway serves now ({@link GatewayHandler#openApi()})
    * @return the server, built and not started
    */
   static Server build(Transport transport, ServiceIdentities identities, TokenVerifier verifier, MetricRegistry metrics,
-      LimitedJetty jetty, Registry registry, RouteTable routes) {
+      LimitedJetty jetty, Registry registry, RouteTable routes, Supplier<String> openApi) {
     Server server = Server.builder(NAME).transport(transport).identities(identities).tokenVerifier(verifier).metrics(metrics)
         .description("HTTP API gateway: the public edge into the services")
         .endpoint(Endpoint.of("openapi", Empty.class, StringValue.class,
-            (req, ctx) -> StringValue.of(OpenApi.document(routes.all()))).withAccess(Guard.READ_VIEWS).asIdempotent())
+            (req, ctx) -> StringValue.of(openApi.get())).withAccess(Guard.READ_VIEWS).asIdempotent())
         .build();
     server.health().register("http", Priority.PAGE, INTERVAL, new Http(jetty, Clock.systemUTC()));
     server.health().register("routes", Priority.PAGE, INTERVAL, new Routes(registry, routes, server.instanceId()));

@@ -4,6 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.Empty;
+import com.google.protobuf.StringValue;
+import dev.skiff.platform.client.CallScope;
+import dev.skiff.platform.client.Client;
 import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -103,6 +107,15 @@ class GatewaySignInTest {
     assertThat(doc).contains("\"/auth/v1/login\":{\"post\":{\"operationId\":\"skiff.login/login\"", "\"/auth/v1/whoami\":{\"get\"",
         "\"securitySchemes\":{\"bearer\":{\"type\":\"http\",\"scheme\":\"bearer\"", "\"security\":[{},{\"bearer\":[]}]")
         .doesNotContain("users.add", "/admin/");
+  }
+
+  @Test
+  void theGatewaysOpenapiEndpointAnswersTheDocumentItServes() throws Exception {
+    try (Client c = gw.client()) {
+      String overRpc = c.withScope(CallScope.forUser(gw.adminToken()))
+          .call(GatewayServer.NAME, "openapi", Empty.getDefaultInstance(), StringValue.class).getValue();
+      assertThat(overRpc).contains("\"/auth/v1/login\"").isEqualTo(gw.f().get("/openapi.json").body());
+    }
   }
 
   @Test
