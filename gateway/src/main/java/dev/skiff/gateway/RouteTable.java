@@ -154,7 +154,11 @@ final class RouteTable {
     Map<String, Route> byKey = new HashMap<>();
     Map<String, Boolean> live = new HashMap<>();
     int total = 0;
-    for (Map.Entry<String, ServiceRoutes> s : new TreeMap<>(services).entrySet()) {
+    // live services first, then gone ones, each by name: a route two services claim goes to the live one
+    // (a gone service's routes answer 503 only where no running service serves them)
+    List<Map.Entry<String, ServiceRoutes>> ordered = new ArrayList<>(new TreeMap<>(services).entrySet());
+    ordered.sort(Comparator.comparing((Map.Entry<String, ServiceRoutes> e) -> !e.getValue().live()));
+    for (Map.Entry<String, ServiceRoutes> s : ordered) {
       if (total + s.getValue().routes().size() > MAX_ROUTES) {
         refused.inc();
         log.warn("the gateway holds {} routes; the {} of {} are left out", MAX_ROUTES, s.getValue().routes().size(), s.getKey());

@@ -119,7 +119,9 @@ class ExplorerBrowserTest {
   void overTlsTheBrowserGetsTheExplorerAndTheAnswersOverHttp2(@TempDir Path dir) throws Exception {
     Path store = TestCertificates.keyStore(dir.resolve("gateway.p12"), "browser-pass-1", "localhost");
     GatewayOptions tls = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, "browser-pass-1")));
-    try (GatewayFixture f = new GatewayFixture(gw.amqpUri(), tls, null).startService()) {
+    // a second gateway on the class's broker, serving the class's Things service (no second service claiming its routes)
+    try (GatewayFixture f = new GatewayFixture(gw.amqpUri(), tls, null)) {
+      org.awaitility.Awaitility.await().atMost(Duration.ofSeconds(10)).until(() -> f.gateway.routeCount() >= 6);
       // the test's self-signed certificate is accepted by this browser only; everything else is as a person's
       ChromeDriver b = browser("--ignore-certificate-errors");
       try {
