@@ -62,7 +62,9 @@ import org.slf4j.LoggerFactory;
  * <p><b>Keys.</b> Fetched from the login service ({@link Source#keys()}) on the first token, replaced
  * whenever it publishes {@value #KEYS_TOPIC}, and fetched again (at most once per
  * {@link Builder#keyRefreshInterval}) when a token names a key this verifier does not know, so a key
- * rotated in elsewhere is learned at once.
+ * rotated in elsewhere is learned at once. When the first fetch of keys or ended sessions fails, tokens
+ * are refused ({@code KEYS_UNAVAILABLE}) until both are had: it tries again a refresh interval later, or
+ * at once when the event comes (a login service that starts publishes its keys).
  *
  * <p><b>Revocation, within a second.</b> It subscribes to {@value #REVOKED_TOPIC}, believing only events
  * whose broker-proven sender may act as {@value #SERVICE} ({@link ServiceIdentities#mayActAs}; others
@@ -154,6 +156,8 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
   private volatile Map<String, JWSVerifier> verifiers = Map.of();
   /** The first fetch of keys and revocations (again after it failed). */
   private volatile CompletableFuture<Void> ready;
+  /** The catch-up with ended sessions that {@link #ready} waits for beside the keys. */
+  private volatile CompletableFuture<Void> readyCatchUp;
   private volatile long readyStartedAt;
   private volatile CompletableFuture<Void> keyRefresh = CompletableFuture.completedFuture(null);
   private final AtomicLong keyRefreshAt = new AtomicLong(Long.MIN_VALUE / 2);
@@ -323,11 +327,16 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
 
   private CompletableFuture<Void> load() {
     readyStartedAt = clock.millis();
-    return CompletableFuture.allOf(refreshKeys(true), catchUp(0, 0));
+    CompletableFuture<Void> caughtUp = catchUp(0, 0);
+    readyCatchUp = caughtUp;
+    return CompletableFuture.allOf(refreshKeys(true), caughtUp);
   }
 
   private void awaitReady() throws TokenRejectedException {
     CompletableFuture<Void> r = ready;
+    if (r.isCompletedExceptionally() && keysCameAnotherWay()) {
+      return;
+    }
     if (r.isCompletedExceptionally() && clock.millis() - readyStartedAt >= refreshIntervalMillis) {
       synchronized (lock) {
         if (ready == r) {
@@ -337,6 +346,17 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
       }
     }
     await(r, "the login service's keys cannot be had");
+  }
+
+  /**
+   * Whether the first load failed for its keys only, and keys have come since (the login service's
+   * {@value #KEYS_TOPIC} event when it started after this verifier asked, or a later fetch): then tokens
+   * are checked at once rather than refused until the next attempt. Never when the ended sessions could
+   * not be fetched: without them a revoked token would pass.
+   */
+  private boolean keysCameAnotherWay() {
+    CompletableFuture<Void> c = readyCatchUp;
+    return !verifiers.isEmpty() && c != null && c.isDone() && !c.isCompletedExceptionally();
   }
 
   private void await(CompletableFuture<Void> f, String what) throws TokenRejectedException {
@@ -467,6 +487,15 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
       useKeys(k.getJwksJson());
     } catch (IllegalArgumentException e) {
       log.warn("ignored a key set from {} that does not parse", SERVICE);
+      return;
+    }
+    CompletableFuture<Void> r = ready;
+    if (r != null && r.isCompletedExceptionally() && !keysCameAnotherWay()) {
+      synchronized (lock) { // the login service is there now: try the first load again without waiting
+        if (ready == r && !closed) {
+          ready = load();
+        }
+      }
     }
   }
 

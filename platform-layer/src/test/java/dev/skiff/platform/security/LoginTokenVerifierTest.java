@@ -214,6 +214,36 @@ class LoginTokenVerifierTest {
   }
 
   @Test
+  void keysThatComeByEventEndARefusalThatAFailedFetchBegan() throws Exception {
+    source.keysDown = true;
+    LoginTokenVerifier v = verifier();
+    String t = token("hal", "session-hal-1");
+    assertThat(reason(v, t)).as("no keys yet: refused, fail closed").isEqualTo(Reason.KEYS_UNAVAILABLE);
+    int fetches = source.keyCalls.get();
+    events.publish(LoginTokenVerifier.KEYS_TOPIC, KeysChanged.newBuilder().setJwksJson(new JWKSet(key.toPublicJWK()).toString()).build());
+    // the refresh interval is an hour here: only the event can end the refusal
+    await().atMost(Duration.ofSeconds(10)).until(() -> reason(v, t) == null);
+    assertThat(source.keyCalls.get()).as("no fetch was needed").isEqualTo(fetches);
+
+    source.down = true;
+    LoginTokenVerifier other = LoginTokenVerifier.builder().transport(transport).source(source).identities(ServiceIdentities.defaults())
+        .metrics(new MetricRegistry()).keyWait(Duration.ofSeconds(10)).keyRefreshInterval(Duration.ofHours(1)).build();
+    try {
+      assertThat(reason(other, token("hal", "session-hal-2"))).isEqualTo(Reason.KEYS_UNAVAILABLE);
+      events.publish(LoginTokenVerifier.KEYS_TOPIC, KeysChanged.newBuilder().setJwksJson(new JWKSet(key.toPublicJWK()).toString()).build());
+      await().atMost(Duration.ofSeconds(10)).until(() -> other.knownKeys().contains("key-one-1"));
+      assertThat(reason(other, token("hal", "session-hal-2")))
+          .as("keys alone are not enough while the ended sessions could not be fetched").isEqualTo(Reason.KEYS_UNAVAILABLE);
+      source.down = false;
+      events.publish(LoginTokenVerifier.KEYS_TOPIC, KeysChanged.newBuilder().setJwksJson(new JWKSet(key.toPublicJWK()).toString()).build());
+      await("a login service that (re)starts publishes its keys: the verifier tries again at once").atMost(Duration.ofSeconds(10))
+          .until(() -> reason(other, token("hal", "session-hal-2")) == null);
+    } finally {
+      other.close();
+    }
+  }
+
+  @Test
   void withoutTheLoginServiceTokensAreRefusedAsUnverifiable() {
     source.down = true;
     LoginTokenVerifier v = verifier();
@@ -242,11 +272,12 @@ class LoginTokenVerifierTest {
     final AtomicInteger revocationCalls = new AtomicInteger();
     final List<Revocation> revocations = new CopyOnWriteArrayList<>();
     volatile boolean down;
+    volatile boolean keysDown;
 
     @Override
     public CompletableFuture<String> keys() {
       keyCalls.incrementAndGet();
-      return down ? CompletableFuture.failedFuture(new SkiffException(ErrorCode.NOT_FOUND, "no skiff.login"))
+      return down || keysDown ? CompletableFuture.failedFuture(new SkiffException(ErrorCode.NOT_FOUND, "no skiff.login"))
           : CompletableFuture.completedFuture(new JWKSet(key.toPublicJWK()).toString());
     }
 
