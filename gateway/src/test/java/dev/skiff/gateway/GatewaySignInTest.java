@@ -80,6 +80,7 @@ class GatewaySignInTest {
     HttpResponse<String> who = send("GET", "/auth/v1/whoami", null, token, address);
     assertThat(who.statusCode()).as(who.body()).isEqualTo(200);
     assertThat(who.body()).contains("\"user\":\"ada\"", "ADMIN.PAGES");
+    assertThat(who.body()).as("whoami carries no token, not even an empty one").doesNotContain("\"token\"");
 
     HttpResponse<String> renewed = send("POST", "/auth/v1/renew", "{}", token, address);
     assertThat(renewed.statusCode()).as(renewed.body()).isEqualTo(200);
