@@ -14,6 +14,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.ParserMessages;
 import dev.skiff.platform.internal.UnknownJsonField;
 import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
@@ -102,7 +103,7 @@ final class RequestMapper {
       String unknown = UnknownJsonField.describe(json, type).orElse(null);
       throw bad(unknown != null ? unknown
           : "malformed JSON body for " + type.getFullName() + (at == null ? "" : " (field " + at + ")") + ": "
-              + Printable.of(String.valueOf(e.getMessage()), 200));
+              + Printable.of(ParserMessages.of(e), 200));
     }
   }
 

@@ -94,7 +94,7 @@ public final class Codec {
       throw new SkiffException(
           ErrorCode.BAD_REQUEST,
           "malformed " + (ContentTypes.isJson(contentType) ? "JSON" : "protobuf") + " body for "
-              + prototype.getDescriptorForType().getFullName() + ": " + e.getMessage(),
+              + prototype.getDescriptorForType().getFullName() + ": " + Printable.of(ParserMessages.of(e), 200),
           e);
     }
   }

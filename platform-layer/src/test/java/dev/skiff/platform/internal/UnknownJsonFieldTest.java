@@ -52,6 +52,17 @@ class UnknownJsonFieldTest {
   }
 
   @Test
+  void theParsersWordsComeWithoutItsClassNamesAndCut() {
+    assertThat(refused("{\"text\": ", EchoRequest.getDefaultInstance()).description())
+        .isEqualTo("malformed JSON body for skiff.test.EchoRequest: End of input at line 1 column 10 path $.text");
+    // the parser quotes what it refused: a body of a megabyte is not echoed back whole
+    String huge = "[" + "1,".repeat(500_000) + "1]";
+    String d = refused(huge, EchoRequest.getDefaultInstance()).description();
+    assertThat(d).startsWith("malformed JSON body for skiff.test.EchoRequest: ").doesNotContain("Exception");
+    assertThat(d.length()).isLessThan(400);
+  }
+
+  @Test
   void aLongListOfValidFieldsIsCut() {
     String d = refused("{\"x\": 1}", HealthReport.getDefaultInstance()).description();
     assertThat(d).startsWith("unknown field \"x\" in skiff.v1.HealthReport; valid fields: ");
