@@ -14,9 +14,12 @@ import picocli.CommandLine.Option;
 @Command(
     name = "gateway",
     description = {
-      "Runs the HTTP API gateway: every service endpoint whose proto declares a google.api.http route is served",
-      "at that route, JSON in and out, until interrupted. Settings: SKIFF_GATEWAY_* (docs/gateway.md)."
-    })
+      "Runs the HTTP API gateway: every service endpoint whose proto declares a",
+      "google.api.http route is served at that route, JSON in and out, until",
+      "interrupted. Settings: SKIFF_GATEWAY_* (docs/gateway.md)."
+    },
+    footer = {"", "Examples:", "  skiff gateway", "  skiff gateway --port 9080", "",
+      "Exit codes: 0 stopped, 1 could not start (e.g. the port is in use), 2 usage error, 3 broker unreachable."})
 final class GatewayCommand extends BrokerCommand {
 
   @Option(names = "--port", paramLabel = "PORT", description = "HTTP port. Default: $SKIFF_GATEWAY_PORT, else 8080.")

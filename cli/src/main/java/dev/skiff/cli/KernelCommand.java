@@ -19,9 +19,12 @@ import picocli.CommandLine.Parameters;
 @Command(
     name = "kernel",
     description = {
-      "Runs the kernel services (discovery, binding, monitoring, tracing, login, config, ... as installed) in this",
-      "process, with their web pages at http://localhost:PORT/, until interrupted."
-    })
+      "Runs the kernel services (discovery, binding, monitoring, tracing, login,",
+      "config, ... as installed) in this process, with their web pages at",
+      "http://localhost:PORT/, until interrupted."
+    },
+    footer = {"", "Examples:", "  skiff kernel", "  SKIFF_BOOTSTRAP_ADMIN_PASSWORD=... skiff kernel --http-port 9090 login config", "",
+      "Exit codes: 0 stopped, 1 could not start (e.g. the web port is in use), 2 usage error, 3 broker unreachable."})
 final class KernelCommand extends BrokerCommand {
 
   @Parameters(arity = "0..*", paramLabel = "SERVICE", description = "Kernel services to run; default: all.")
@@ -40,7 +43,13 @@ final class KernelCommand extends BrokerCommand {
     WebServer.Options web = given(() -> WebServer.Options.fromEnvironment(env()));
     BrokerOption.Broker b = broker();
     AmqpTransport transport = b.connectTransport();
-    Kernel kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port, web);
+    Kernel kernel;
+    try {
+      kernel = Kernel.start(transport, Settings.fromEnvironment(env()), ServiceIdentities.fromEnvironment(env()), chosen, port, web);
+    } catch (RuntimeException e) {
+      transport.close();
+      throw e;
+    }
     Runtime.getRuntime().addShutdownHook(Threads.daemon("skiff-kernel-shutdown", () -> {
       kernel.close();
       transport.close();

@@ -27,7 +27,7 @@ import picocli.CommandLine.Parameters;
       "",
       "Examples:",
       "  skiff login admin",
-      "  printf '%s\\n' \"$PASSWORD\" | skiff login ci-bot",
+      "  printf '%%s\\n' \"$PASSWORD\" | skiff login ci-bot",
       "",
       "Exit codes: 0 signed in, 1 refused (e.g. locked out for a while) or login service not running, "
           + "2 usage error, 3 broker unreachable, 4 wrong user or password."

@@ -1,5 +1,6 @@
 package dev.skiff.cli;
 
+import dev.skiff.kernel.http.CannotListen;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
@@ -43,7 +44,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
       "",
       "Exit codes:",
       "  0   success",
-      "  1   a call failed: CODE: description is on stderr (load: any call failed)",
+      "  1   a call failed: CODE: description is on stderr (load: any call failed; kernel, gateway:",
+      "      could not start, e.g. the port is in use)",
       "  2   usage error: unknown command or option, missing or invalid argument",
       "  3   the broker could not be reached; nothing was sent",
       "  4   not signed in, or the session expired or was revoked (skiff login USER)",
@@ -55,7 +57,10 @@ import picocli.CommandLine.UnmatchedArgumentException;
 public final class SkiffCli implements Callable<Integer> {
   /** Exit code: the command succeeded. */
   public static final int EXIT_OK = 0;
-  /** Exit code: the call failed (for {@code load}: at least one call failed). */
+  /**
+   * Exit code: the call failed (for {@code load}: at least one call failed; for {@code kernel} and
+   * {@code gateway}: they could not start, e.g. their port is in use).
+   */
   public static final int EXIT_CALL_FAILED = 1;
   /** Exit code: the command line is wrong. */
   public static final int EXIT_USAGE = 2;
@@ -210,6 +215,12 @@ public final class SkiffCli implements Callable<Integer> {
       printError(err, e);
       err.flush();
       return exitCode(e);
+    }
+    if (ex instanceof CannotListen c) {
+      err.println("skiff: " + Printable.text(c.getMessage()) + "; choose another port (see 'skiff "
+          + cmd.getCommandName() + " --help')");
+      err.flush();
+      return EXIT_CALL_FAILED;
     }
     if (ex instanceof SessionFile.Unusable u) {
       err.println("skiff: " + u.getMessage());

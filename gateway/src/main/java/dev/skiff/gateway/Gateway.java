@@ -5,6 +5,7 @@ import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.LimitedJetty;
 import dev.skiff.kernel.SignInClients;
 import dev.skiff.kernel.discovery.Registry;
+import dev.skiff.kernel.http.CannotListen;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.security.LoginTokenVerifier;
@@ -80,7 +81,8 @@ public final class Gateway implements AutoCloseable {
    * @param identities which broker user may act as which service (who may announce what)
    * @param options the port and limits
    * @return the running gateway
-   * @throws IllegalStateException naming the port when it cannot be bound
+   * @throws CannotListen naming the address when the port cannot be bound (in use)
+   * @throws IllegalStateException when it cannot start for another reason
    */
   public static Gateway start(Transport transport, ServiceIdentities identities, GatewayOptions options) {
     return start(transport, identities, options, null);
@@ -94,7 +96,8 @@ public final class Gateway implements AutoCloseable {
    * @param options the port and limits
    * @param verifier checks people's tokens (not owned), or null for a {@link LoginTokenVerifier} of its own
    * @return the running gateway
-   * @throws IllegalStateException naming the port when it cannot be bound
+   * @throws CannotListen naming the address when the port cannot be bound (in use)
+   * @throws IllegalStateException when it cannot start for another reason
    */
   public static Gateway start(Transport transport, ServiceIdentities identities, GatewayOptions options, TokenVerifier verifier) {
     Objects.requireNonNull(transport, "transport");
@@ -126,7 +129,7 @@ public final class Gateway implements AutoCloseable {
       jetty.handler(graceful);
       jetty.server().setErrorHandler(handler.errorHandler());
       jetty.server().setStopTimeout(options.drain().toMillis());
-      jetty.server().start();
+      jetty.start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
       Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
@@ -150,6 +153,9 @@ public final class Gateway implements AutoCloseable {
       }
       signInClient.close();
       client.close();
+      if (e instanceof CannotListen c) {
+        throw c;
+      }
       throw new IllegalStateException("cannot start the gateway on port " + options.port() + ": " + e.getMessage(), e);
     }
   }

@@ -138,6 +138,7 @@ public final class Kernel implements AutoCloseable {
    * @param httpPort the web server's port (0 for any free one)
    * @param webOptions the web server's limits and who may see the pages
    * @return the running kernel
+   * @throws dev.skiff.kernel.http.CannotListen naming the address when the web port cannot be bound (in use)
    */
   public static Kernel start(Transport transport, Settings settings, ServiceIdentities identities, List<KernelService> services,
       int httpPort, WebServer.Options webOptions) {

@@ -17,6 +17,7 @@ import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
+import dev.skiff.kernel.http.CannotListen;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;
@@ -162,6 +163,23 @@ public record LimitedJetty(Server server, ServerConnector connector) {
     all.addAll(chosen);
     all.add(http11);
     return all.toArray(ConnectionFactory[]::new);
+  }
+
+  /**
+   * Starts the server (once its handler is set).
+   *
+   * @throws dev.skiff.kernel.http.CannotListen when its address cannot be bound (the port is in use)
+   * @throws IllegalStateException when it does not start for another reason
+   */
+  public void start() {
+    try {
+      server.start();
+    } catch (Exception e) {
+      if (CannotListen.isBindFailure(e)) {
+        throw new CannotListen(connector.getHost() == null ? "0.0.0.0" : connector.getHost(), connector.getPort(), e);
+      }
+      throw new IllegalStateException("cannot start the HTTP server on port " + connector.getPort() + ": " + e.getMessage(), e);
+    }
   }
 
   /**

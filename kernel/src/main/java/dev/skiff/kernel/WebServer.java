@@ -73,6 +73,7 @@ public final class WebServer implements AutoCloseable {
   /** The most bytes of a request body a page accepts (a sign-in form, a change's parameters). */
   static final int MAX_BODY_BYTES = 64 * 1024;
 
+  private final LimitedJetty jetty;
   private final Server server;
   private final ServerConnector connector;
   private final PageGate gate;
@@ -81,7 +82,7 @@ public final class WebServer implements AutoCloseable {
 
   private WebServer(Options options, PageGate gate, String host, int port) {
     this.gate = gate;
-    LimitedJetty jetty = LimitedJetty.create("skiff-web", options, host, port);
+    jetty = LimitedJetty.create("skiff-web", options, host, port);
     server = jetty.server();
     connector = jetty.connector();
     SizeLimitHandler bodies = new SizeLimitHandler(MAX_BODY_BYTES, -1);
@@ -102,7 +103,7 @@ public final class WebServer implements AutoCloseable {
    * @param host the address to bind, e.g. {@code 0.0.0.0} or {@code 127.0.0.1}
    * @param port the port, or 0 for any free one
    * @return the running server
-   * @throws IllegalStateException naming the port when it cannot be bound
+   * @throws dev.skiff.kernel.http.CannotListen naming the address when it cannot be bound
    */
   public static WebServer start(String host, int port) {
     return start(host, port, Options.defaults(), TokenVerifier.refusingAll(), SignIn.UNAVAILABLE);
@@ -117,7 +118,7 @@ public final class WebServer implements AutoCloseable {
    * @param verifier checks the session tokens people send (not owned)
    * @param signIn signs people in and out at {@code /signin} (not owned)
    * @return the running server
-   * @throws IllegalStateException naming the port when it cannot be bound
+   * @throws dev.skiff.kernel.http.CannotListen naming the address when it cannot be bound
    */
   public static WebServer start(String host, int port, Options options, TokenVerifier verifier, SignIn signIn) {
     return start(host, port, options, verifier, signIn, new MetricRegistry());
@@ -133,16 +134,16 @@ public final class WebServer implements AutoCloseable {
    * @param signIn signs people in and out at {@code /signin} (not owned)
    * @param metrics where its counters go ({@code skiff.pages.rate-limit.sign-in.*})
    * @return the running server
-   * @throws IllegalStateException naming the port when it cannot be bound
+   * @throws dev.skiff.kernel.http.CannotListen naming the address when it cannot be bound
    */
   public static WebServer start(String host, int port, Options options, TokenVerifier verifier, SignIn signIn, MetricRegistry metrics) {
     Objects.requireNonNull(options, "options");
     WebServer w = new WebServer(options, new PageGate(options, verifier, signIn, metrics), host, port);
     try {
-      w.server.start();
-    } catch (Exception e) {
+      w.jetty.start();
+    } catch (RuntimeException e) {
       w.close();
-      throw new IllegalStateException("cannot serve HTTP on " + host + ":" + port + ": " + e.getMessage(), e);
+      throw e;
     }
     return w;
   }

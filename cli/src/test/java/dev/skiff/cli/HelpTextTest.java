@@ -1,0 +1,52 @@
+package dev.skiff.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+import picocli.CommandLine;
+
+/**
+ * Every command's help, rendered as {@code --help} renders it: no text that picocli cannot format (a
+ * {@code %} in an example is a format specifier to it, and it says so on standard error), and each ends
+ * with its exit codes.
+ */
+class HelpTextTest {
+  private static void collect(CommandLine cl, List<CommandLine> into) {
+    into.add(cl);
+    for (CommandLine sub : cl.getSubcommands().values()) {
+      if (!into.contains(sub)) {
+        collect(sub, into);
+      }
+    }
+  }
+
+  @Test
+  void everyCommandsHelpRendersWithoutAWarning() {
+    List<CommandLine> all = new ArrayList<>();
+    collect(SkiffCli.commandLine(Map.of()), all);
+    assertThat(all).hasSizeGreaterThan(20);
+    PrintStream stderr = System.err;
+    ByteArrayOutputStream captured = new ByteArrayOutputStream();
+    List<String> noExitCodes = new ArrayList<>();
+    System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
+    try {
+      for (CommandLine cl : all) {
+        String usage = cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
+        boolean picocliOwn = cl.getCommand() instanceof CommandLine.HelpCommand;
+        if (!usage.contains("Exit codes:") && cl.getSubcommands().isEmpty() && !picocliOwn) {
+          noExitCodes.add(cl.getCommandSpec().qualifiedName());
+        }
+      }
+    } finally {
+      System.setErr(stderr);
+    }
+    assertThat(captured.toString(StandardCharsets.UTF_8)).as("what picocli said while rendering the help").isEmpty();
+    assertThat(noExitCodes).as("commands whose help does not list their exit codes").isEmpty();
+  }
+}
