@@ -3,16 +3,15 @@ package dev.skiff.cli;
 import dev.skiff.kernel.http.CannotListen;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.ErrorCode;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStreamWriter;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
-import java.util.Properties;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -248,16 +247,8 @@ public final class SkiffCli implements Callable<Integer> {
     }
 
     static String version() {
-      Properties p = new Properties();
-      try (InputStream in = SkiffCli.class.getResourceAsStream("version.properties")) {
-        if (in != null) {
-          p.load(in);
-        }
-      } catch (IOException e) {
-        // fall through to "unknown"
-      }
-      String v = p.getProperty("version", "");
-      return v.isEmpty() || v.startsWith("${") ? "(unknown version)" : v;
+      String v = Release.version();
+      return v.equals(Release.UNKNOWN) ? "(unknown version)" : v;
     }
   }
 }

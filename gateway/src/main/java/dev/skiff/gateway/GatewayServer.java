@@ -9,6 +9,7 @@ import dev.skiff.kernel.discovery.Registry;
 import dev.skiff.platform.health.HealthCheck;
 import dev.skiff.platform.health.Priority;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.TokenVerifier;
@@ -54,7 +55,7 @@ final class GatewayServer {
    */
   static Server build(Transport transport, ServiceIdentities identities, TokenVerifier verifier, MetricRegistry metrics,
       LimitedJetty jetty, Registry registry, RouteTable routes, Supplier<String> openApi) {
-    Server server = Server.builder(NAME).transport(transport).identities(identities).tokenVerifier(verifier).metrics(metrics)
+    Server server = Server.builder(NAME).version(Release.version()).transport(transport).identities(identities).tokenVerifier(verifier).metrics(metrics)
         .description("HTTP API gateway: the public edge into the services")
         .endpoint(Endpoint.of("openapi", Empty.class, StringValue.class,
             (req, ctx) -> StringValue.of(openApi.get())).withAccess(Guard.READ_VIEWS).asIdempotent())

@@ -3,8 +3,17 @@ package dev.skiff.kernel;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.skiff.kernel.discovery.DiscoveryService;
+import dev.skiff.kernel.http.CannotListen;
+import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Release;
+import dev.skiff.proto.v1.InstanceInfo;
+import dev.skiff.proto.v1.ListServicesRequest;
+import dev.skiff.proto.v1.ListServicesResponse;
 import dev.skiff.platform.transport.inprocess.InProcessTransport;
+import java.net.InetAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -12,7 +21,9 @@ import java.net.http.HttpResponse;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.time.Duration;
 import java.util.concurrent.atomic.AtomicBoolean;
+import org.awaitility.Awaitility;
 import org.junit.jupiter.api.Test;
 
 class KernelTest {
@@ -50,6 +61,38 @@ class KernelTest {
       assertThat(missing.statusCode()).isEqualTo(404);
       k.close();
       assertThat(hello.closed).isTrue();
+    }
+  }
+
+  @Test
+  void everyKernelServiceAnnouncesSkiffsOwnVersion() {
+    try (InProcessTransport t = InProcessTransport.create();
+        Client client = Client.builder().transport(t).build()) {
+      Kernel k = Kernel.start(t, Settings.fromEnvironment(Map.of()), Kernel.available(), 0);
+      try {
+        List<InstanceInfo> kernel = Awaitility.await().atMost(Duration.ofSeconds(30))
+            .until(() -> client.call(DiscoveryService.SERVICE, "list", ListServicesRequest.getDefaultInstance(), ListServicesResponse.class)
+                .getInstancesList(), l -> l.size() >= k.services().size() - 1); // binding needs the AMQP transport's topology
+        assertThat(kernel).extracting(i -> i.getAnnouncement().getService())
+            .contains("skiff.discovery", "skiff.monitoring", "skiff.trace", "skiff.login", "skiff.config");
+        assertThat(kernel).allSatisfy(i -> assertThat(i.getAnnouncement().getVersion()).as(i.getAnnouncement().getService())
+            .isEqualTo(Release.version()));
+        assertThat(Release.version()).isNotEqualTo(Release.UNKNOWN);
+      } finally {
+        k.close();
+      }
+    }
+  }
+
+  @Test
+  void aWebPortInUseIsRefusedNamingTheAddressAndLeavesNothingRunning() throws Exception {
+    try (InProcessTransport t = InProcessTransport.create();
+        ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {
+      Hello hello = new Hello();
+      assertThatThrownBy(() -> Kernel.start(t, Settings.fromEnvironment(Map.of()), List.of(hello), taken.getLocalPort()))
+          .isInstanceOf(CannotListen.class)
+          .hasMessage("cannot listen on 0.0.0.0:" + taken.getLocalPort() + ": the port is in use (another process listens there)");
+      assertThat(Thread.getAllStackTraces().keySet()).noneMatch(th -> th.getName().startsWith("skiff-web") && th.isAlive());
     }
   }
 

@@ -14,6 +14,7 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.internal.JsonStrings;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.Caller;
@@ -179,7 +180,7 @@ public final class BindingService extends KernelServiceBase {
     server =
         Server.builder(SERVICE)
             .description("Routing rules: the share of traffic each version of a service gets")
-            .version("1")
+            .version(Release.version())
             .transport(t)
             .identities(context.guard().identities())
             .healthCheck("bounds", Bound.healthCheck(List.of(bound)))

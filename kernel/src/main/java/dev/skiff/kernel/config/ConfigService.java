@@ -10,6 +10,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.liveconfig.ConfigServiceLayer;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
@@ -165,7 +166,7 @@ public final class ConfigService extends KernelServiceBase {
       log.warn("config: configuration is kept in memory (SKIFF_CONFIG_STORE=memory): it is lost when the kernel stops; "
           + "set SKIFF_CONFIG_STORE=cassandra for real use");
     }
-    ServerBuilder b = Server.builder(SERVICE)
+    ServerBuilder b = Server.builder(SERVICE).version(Release.version())
         .description("configuration of every service in layers, with history, explain, diff and rollback")
         .transport(context.transport())
         .identities(context.guard().identities())

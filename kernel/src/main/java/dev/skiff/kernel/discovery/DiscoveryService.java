@@ -6,6 +6,7 @@ import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.proto.v1.ListServicesRequest;
@@ -62,7 +63,7 @@ public final class DiscoveryService extends KernelServiceBase {
     closeAtEnd(
         Server.builder(SERVICE)
             .description("The registry of running service instances")
-            .version("1")
+            .version(Release.version())
             .transport(context.transport())
             .identities(context.guard().identities())
             .healthCheck("bounds", Bound.healthCheck(java.util.List.of(bound)))

@@ -9,6 +9,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.internal.Threads;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.security.Access;
@@ -193,7 +194,7 @@ public final class LoginService extends KernelServiceBase {
     closeAtEnd((AutoCloseable) timer::shutdownNow);
     LoginTokenVerifier verifier = closeAtEnd(LoginTokenVerifier.builder().transport(context.transport()).source(new LocalSource())
         .identities(context.guard().identities()).metrics(metrics).clock(clock).build());
-    ServerBuilder b = Server.builder(SERVICE)
+    ServerBuilder b = Server.builder(SERVICE).version(Release.version())
         .description("people: log in, renew, log out, users and roles; the keys that verify session tokens")
         .transport(context.transport())
         .identities(context.guard().identities())

@@ -13,6 +13,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
 import dev.skiff.platform.internal.JsonStrings;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -93,7 +94,7 @@ public final class MonitoringService extends KernelServiceBase {
             store.accept(report);
           }
         }));
-    closeAtEnd(Server.builder(SERVICE)
+    closeAtEnd(Server.builder(SERVICE).version(Release.version())
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())
         .identities(context.guard().identities())

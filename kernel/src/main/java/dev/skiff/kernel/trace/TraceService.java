@@ -9,6 +9,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
@@ -179,7 +180,7 @@ public final class TraceService extends KernelServiceBase {
     closeAtEnd(events.subscribeWithSender(SpanSink.ALL_TOPICS, SERVICE, SpanBatch.class,
         (topic, batch, sender) -> accept(admitted(guard, batch, sender))));
     ServerBuilder b =
-        Server.builder(SERVICE)
+        Server.builder(SERVICE).version(Release.version())
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())
             .identities(context.guard().identities())
