@@ -4,7 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
+import com.codahale.metrics.Gauge;
+import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.client.CallOptions;
+import dev.skiff.platform.client.Client;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.transport.Transport;
@@ -22,6 +25,32 @@ class InProcessRpcTest extends RpcContract {
   @Override
   protected Transport newTransport() {
     return InProcessTransport.create();
+  }
+
+  @Test
+  void clientsSharingARegistryAddUpTheirCallsInFlightAndAClosedOneDropsOut() {
+    startEcho(b -> b.concurrency(4));
+    MetricRegistry shared = new MetricRegistry();
+    Client first = Client.builder().transport(transport).metrics(shared).build();
+    Client second = Client.builder().transport(transport).metrics(shared).build();
+    try {
+      CallOptions patient = CallOptions.timeout(Duration.ofSeconds(60));
+      CompletableFuture<EchoResponse> a = first.callAsync(echo, "echo", gated(), EchoResponse.class, patient);
+      second.callAsync(echo, "echo", gated(), EchoResponse.class, patient);
+      second.callAsync(echo, "echo", gated(), EchoResponse.class, patient);
+      await().atMost(Duration.ofSeconds(30)).until(() -> atGate.get() == 3);
+      Gauge<?> inFlight = shared.getGauges().get("skiff.client.in-flight");
+      assertThat(inFlight.getValue()).as("both clients' calls, not the first client's alone").isEqualTo(3L);
+      second.close();
+      assertThat(inFlight.getValue()).as("a closed client's calls ended; it counts no more").isEqualTo(1L);
+      gate.countDown();
+      a.join();
+      assertThat(inFlight.getValue()).isEqualTo(0L);
+      assertThat(shared.getGauges().get("skiff.client.open-circuits").getValue()).isEqualTo(0L);
+    } finally {
+      second.close();
+      first.close();
+    }
   }
 
   @Test

@@ -1452,7 +1452,7 @@ abstract class RpcContract {
         }
       }).count();
       assertThat(capacity).isEqualTo(7);
-      assertThat(small.metrics().gauge("skiff.client.in-flight", () -> () -> -1).getValue()).isEqualTo(0);
+      assertThat(small.metrics().gauge("skiff.client.in-flight", () -> () -> -1).getValue()).isEqualTo(0L);
     }
   }
 

@@ -104,6 +104,8 @@ final class CallEngine {
 
   final Config config;
   private final Breakers breakers;
+  /** Takes this client's open circuits out of the registry's gauge, which sums every client's. */
+  private final Runnable openCircuitsGauge;
   private final Retries retries;
   private final IdempotencyMemory idempotency = new IdempotencyMemory();
   private final TokenReferences tokens;
@@ -134,7 +136,7 @@ final class CallEngine {
     this.waitedForTransport = metrics.counter("skiff.client.waited-for-transport");
     this.resentUnrouted = metrics.counter("skiff.client.resent-after-recovery");
     this.tokens = new TokenReferences(TokenReferences.MAX_TOKENS, metrics);
-    metrics.gauge("skiff.client.open-circuits", () -> () -> breakers == null ? 0 : breakers.open());
+    this.openCircuitsGauge = SummedGauge.add(metrics, "skiff.client.open-circuits", () -> breakers == null ? 0 : breakers.open());
   }
 
   /** The transport's channel, opened at the first call. */
@@ -513,6 +515,8 @@ final class CallEngine {
       return;
     }
     pending.failAll(new SkiffException(ErrorCode.UNAVAILABLE, "the client was closed before the reply came"));
+    pending.leaveMetrics();
+    openCircuitsGauge.run();
     timer.shutdownNow();
     synchronized (channelLock) {
       if (recoveries != null) {

@@ -64,6 +64,8 @@ final class PendingCalls {
 
   private final Map<String, Waiter> waiting = new ConcurrentHashMap<>();
   private final AtomicInteger inFlight = new AtomicInteger();
+  /** Takes {@link #inFlight} out of the registry's gauge, which sums every client's. */
+  private final Runnable inFlightGauge;
   private final int maxInFlight;
   private final Clock clock;
   private final BusySweep sweep;
@@ -87,7 +89,12 @@ final class PendingCalls {
     this.lateReplies = metrics.counter("skiff.client.late-replies");
     this.timeouts = metrics.counter("skiff.client.timeouts");
     this.impostorReplies = metrics.counter("skiff.client.impostor-replies");
-    metrics.gauge("skiff.client.in-flight", () -> inFlight::get);
+    this.inFlightGauge = SummedGauge.add(metrics, "skiff.client.in-flight", inFlight::get);
+  }
+
+  /** Takes this client's calls out of the registry's in-flight gauge (at its close). */
+  void leaveMetrics() {
+    inFlightGauge.run();
   }
 
   /** @return the counter of calls that ended in TIMEOUT (also those with no time left to start) */
