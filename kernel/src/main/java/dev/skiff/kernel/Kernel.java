@@ -3,6 +3,7 @@ package dev.skiff.kernel;
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Settings;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.server.LoginServiceSource;
@@ -15,6 +16,7 @@ import java.util.Objects;
 import java.util.ServiceConfigurationError;
 import java.util.ServiceLoader;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.atomic.AtomicBoolean;
 import org.slf4j.Logger;
@@ -39,6 +41,8 @@ public final class Kernel implements AutoCloseable {
   private final WebServer web;
   private final MetricRegistry metrics;
   private final List<KernelService> services;
+  /** Each running service's own metrics, by its name: what its server reports. */
+  private final Map<String, MetricRegistry> serviceMetrics = new ConcurrentHashMap<>();
   private final AtomicBoolean closed = new AtomicBoolean();
   private final LoginTokenVerifier verifier;
   private final Client client;
@@ -159,10 +163,13 @@ public final class Kernel implements AutoCloseable {
       throw e;
     }
     Kernel k = new Kernel(web, metrics, new ArrayList<>(), verifier, client, signInClient);
-    KernelContext ctx = new KernelContext(transport, settings, web, metrics, services, new Guard(identities, metrics));
     try {
       for (KernelService s : services) {
-        s.start(ctx);
+        // a registry of its own: its server reports it (health, the dashboard), so what it counts is seen
+        // under its name, and two services in one process do not report each other's figures
+        MetricRegistry own = new MetricRegistry();
+        k.serviceMetrics.put(s.name(), own);
+        s.start(new KernelContext(transport, settings, web, own, services, new Guard(identities, own)));
         k.services.add(s);
         log.info("kernel service {} started", s.name());
       }
@@ -196,9 +203,27 @@ public final class Kernel implements AutoCloseable {
     throw new IllegalArgumentException("SKIFF_HTTP_PORT must be a port number (0-65535), not '" + v + "'");
   }
 
-  /** @return the kernel's metrics: what its services count, refusals among them (docs/security.md) */
+  /**
+   * @return the kernel process's own metrics: its pages' (the sign-in pace), the pages' token checks and
+   *     their clients'; each service's are in {@link #metricsOf(String)}
+   */
   public MetricRegistry metrics() {
     return metrics;
+  }
+
+  /**
+   * @param service a running service's name, e.g. {@code discovery}
+   * @return that service's metrics: what it counts (its bounds, refusals) and its server's; what its server
+   *     reports to the monitoring service
+   * @throws IllegalArgumentException naming the services that run when none has that name
+   */
+  public MetricRegistry metricsOf(String service) {
+    MetricRegistry m = serviceMetrics.get(service);
+    if (m == null) {
+      throw new IllegalArgumentException("no kernel service '" + Printable.of(String.valueOf(service), 64) + "' runs here; running: "
+          + services.stream().map(KernelService::name).toList());
+    }
+    return m;
   }
 
   /** @return the web server */

@@ -108,7 +108,7 @@ class KernelHostileInputTest {
       assertThat(registry.list(keeper)).as("an instance known before the flood is kept").hasSize(1);
       assertThat(registry.list(null).stream().filter(i -> i.getAnnouncement().getService().startsWith(prefix + ".big")).count())
           .as("large announcements stop at the bytes bound").isLessThan(10);
-      long hits = kernel.metrics().counter("skiff.kernel.bound." + DiscoveryService.BOUND + ".hit").getCount();
+      long hits = kernel.metricsOf("discovery").counter("skiff.kernel.bound." + DiscoveryService.BOUND + ".hit").getCount();
       assertThat(hits).isEqualTo(registry.bound().hits()).isGreaterThanOrEqualTo(320 - limits.maxCount());
 
       // a known instance's heartbeat is still heard at the bound
@@ -141,7 +141,7 @@ class KernelHostileInputTest {
         events.publish(Announcer.TOPIC_PREFIX + s, announcement(s, "i", ""));
       }
       await().atMost(HANG).until(() -> binding.registry().services().stream().filter(s -> s.startsWith(prefix + ".noqueue")).count() == fakes);
-      var missing = kernel.metrics().counter(BindingService.MISSING_QUEUES);
+      var missing = kernel.metricsOf("binding").counter(BindingService.MISSING_QUEUES);
       // each fake has two queues to bind (its version queue and its service queue): wait until each was tried
       await().atMost(HANG).until(() -> missing.getCount() >= 2L * fakes);
       long before = missing.getCount();
@@ -198,18 +198,18 @@ class KernelHostileInputTest {
           bytes, total, store.bytes(), store.size());
 
       // a span made large by fields Skiff does not know is refused as malformed
-      long invalid = kernel.metrics().counter(TraceService.INVALID_SPANS).getCount();
+      long invalid = kernel.metricsOf("trace").counter(TraceService.INVALID_SPANS).getCount();
       Span padded = span(hex(base, 16) + hex(0, 15) + "f", hex(1, 16), service).toBuilder()
           .setUnknownFields(UnknownFieldSet.newBuilder().addField(999,
               UnknownFieldSet.Field.newBuilder().addLengthDelimited(ByteString.copyFrom(new byte[100_000])).build()).build())
           .build();
       events.publish(SpanSink.TOPIC_PREFIX + service, SpanBatch.newBuilder().setService(service).setInstance("i1").addSpans(padded).build());
-      await().atMost(HANG).until(() -> kernel.metrics().counter(TraceService.INVALID_SPANS).getCount() > invalid);
+      await().atMost(HANG).until(() -> kernel.metricsOf("trace").counter(TraceService.INVALID_SPANS).getCount() > invalid);
 
       assertThat(store.bytes()).isLessThanOrEqualTo(maxBytes).isGreaterThan(maxBytes / 2);
       assertThat(store.trace(lastTrace)).as("the newest trace is kept").isPresent();
       assertThat(store.size()).isLessThan(40);
-      long hits = kernel.metrics().counter("skiff.kernel.bound.trace-store.hit").getCount();
+      long hits = kernel.metricsOf("trace").counter("skiff.kernel.bound.trace-store.hit").getCount();
       assertThat(hits).isGreaterThan(50);
       CheckResult warning = awaitBoundsWarning(broker.transport(), TraceService.SERVICE, "of 1000003 bytes");
       assertThat(warning.getMessage()).contains("trace-store is at its bound").contains("evicted");
@@ -253,7 +253,7 @@ class KernelHostileInputTest {
       assertThat(store.bound().bytes()).isLessThanOrEqualTo(limits.maxBytes());
       assertThat(store.service(service).orElseThrow().getInstancesList())
           .as("the instance known before the flood is kept").anyMatch(i -> i.getLatest().getInstance().equals("keeper"));
-      assertThat(kernel.metrics().counter("skiff.kernel.bound." + MonitoringService.BOUND + ".hit").getCount())
+      assertThat(kernel.metricsOf("monitoring").counter("skiff.kernel.bound." + MonitoringService.BOUND + ".hit").getCount())
           .isGreaterThanOrEqualTo(301 - limits.maxCount());
       CheckResult warning = awaitBoundsWarning(broker.transport(), MonitoringService.SERVICE, "of 53 entries");
       assertThat(warning.getMessage()).contains(MonitoringService.BOUND + " is at its bound").contains("refused");

@@ -85,6 +85,27 @@ class KernelTest {
   }
 
   @Test
+  void eachKernelServiceCountsInARegistryOfItsOwnThatItsServerReports() {
+    try (InProcessTransport t = InProcessTransport.create()) {
+      Kernel k = Kernel.start(t, Settings.fromEnvironment(Map.of()), Kernel.available(), 0);
+      try {
+        java.util.Set<String> login = k.metricsOf("login").getNames();
+        assertThat(login).as("the login server's own endpoints").anyMatch(n -> n.startsWith("skiff.server.endpoint.login"))
+            .as("not the config server's, which runs beside it").noneMatch(n -> n.startsWith("skiff.server.endpoint.rollback"));
+        assertThat(k.metricsOf("config").getNames()).anyMatch(n -> n.startsWith("skiff.server.endpoint.rollback"))
+            .noneMatch(n -> n.startsWith("skiff.server.endpoint.login"));
+        // a bound's metrics go where its service's server reports them (they were in a registry no server reported)
+        assertThat(k.metricsOf("discovery").getNames()).contains("skiff.kernel.bound." + DiscoveryService.BOUND + ".hit")
+            .anyMatch(n -> n.startsWith("skiff.server.endpoint.list"));
+        assertThat(k.metrics().getNames()).noneMatch(n -> n.startsWith("skiff.server.") || n.startsWith("skiff.kernel.bound."));
+        assertThatThrownBy(() -> k.metricsOf("nope")).hasMessageContaining("'nope'").hasMessageContaining("discovery");
+      } finally {
+        k.close();
+      }
+    }
+  }
+
+  @Test
   void aWebPortInUseIsRefusedNamingTheAddressAndLeavesNothingRunning() throws Exception {
     try (InProcessTransport t = InProcessTransport.create();
         ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {

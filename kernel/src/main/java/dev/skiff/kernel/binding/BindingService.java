@@ -182,6 +182,7 @@ public final class BindingService extends KernelServiceBase {
             .description("Routing rules: the share of traffic each version of a service gets")
             .version(Release.version())
             .transport(t)
+            .metrics(context.metrics())
             .identities(context.guard().identities())
             .healthCheck("bounds", Bound.healthCheck(List.of(bound)))
             .endpoint(Endpoint.of("set_route", SetRouteRequest.class, RouteStatus.class, (req, ctx) -> {

@@ -65,6 +65,7 @@ public final class DiscoveryService extends KernelServiceBase {
             .description("The registry of running service instances")
             .version(Release.version())
             .transport(context.transport())
+            .metrics(context.metrics())
             .identities(context.guard().identities())
             .healthCheck("bounds", Bound.healthCheck(java.util.List.of(bound)))
             .endpoint(Endpoint.of("list", ListServicesRequest.class, ListServicesResponse.class, (req, ctx) -> list(req))

@@ -97,6 +97,7 @@ public final class MonitoringService extends KernelServiceBase {
     closeAtEnd(Server.builder(SERVICE).version(Release.version())
         .description("Collects every service's health and metrics; serves the dashboard and skiff health")
         .transport(context.transport())
+        .metrics(context.metrics())
         .identities(context.guard().identities())
         .settings(context.settings())
         .healthCheck("bounds", Bound.healthCheck(java.util.List.of(store.bound())))

@@ -183,6 +183,7 @@ public final class TraceService extends KernelServiceBase {
         Server.builder(SERVICE).version(Release.version())
             .description("traces: get one by id, list recent ones")
             .transport(context.transport())
+            .metrics(context.metrics())
             .identities(context.guard().identities())
             .endpoint(Endpoint.of("get", GetTraceRequest.class, Trace.class, (req, ctx) -> get(req.getTraceId())).withAccess(Guard.READ_VIEWS).asIdempotent())
             .endpoint(Endpoint.of("list", ListTracesRequest.class, TraceList.class, (req, ctx) -> list(req)).withAccess(Guard.READ_VIEWS).asIdempotent());

@@ -42,7 +42,7 @@ class RouteAccessTest {
     addUser(admin, "reader", List.of());
     addUser(admin, "routes-all", List.of("ADMIN.ROUTES"));
     addUser(admin, "routes-mine", List.of("ADMIN.ROUTES:" + mine));
-    long refusedBefore = k.kernel.metrics().counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount();
+    long refusedBefore = k.kernel.metricsOf("binding").counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount();
 
     // a service (here the shared development user) without a person: not signed in
     assertRefused(f.client, mine, ErrorCode.UNAUTHORIZED);
@@ -52,7 +52,7 @@ class RouteAccessTest {
     assertRefused(as("reader"), mine, ErrorCode.FORBIDDEN);
     // a role scoped to another service
     assertRefused(as("routes-mine"), other, ErrorCode.FORBIDDEN);
-    assertThat(k.kernel.metrics().counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount()).isEqualTo(refusedBefore + 2);
+    assertThat(k.kernel.metricsOf("binding").counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount()).isEqualTo(refusedBefore + 2);
     assertThat(rule(f.client, mine)).as("no refused change was applied").isEmpty();
     assertThat(rule(f.client, other)).isEmpty();
 

@@ -69,7 +69,7 @@ class TracePagesHostileTest {
         span(VALID_TRACE.toUpperCase()).build());
     traces.accept(SpanBatch.newBuilder().setService("com.example.greeter").addAllSpans(hostile).build());
     assertThat(store.size()).isZero();
-    assertThat(kernel.metrics().counter(TraceService.INVALID_SPANS).getCount()).isEqualTo(hostile.size());
+    assertThat(kernel.metricsOf("trace").counter(TraceService.INVALID_SPANS).getCount()).isEqualTo(hostile.size());
 
     traces.accept(SpanBatch.newBuilder().setService("com.example.greeter").addSpans(span(VALID_TRACE)).build());
     assertThat(store.trace(VALID_TRACE)).isPresent();
