@@ -8,7 +8,6 @@ import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.Session;
 import java.io.PrintWriter;
-import java.time.Instant;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Parameters;
 
@@ -59,8 +58,8 @@ final class LoginCommand extends BrokerCommand {
     SessionFile file = sessionFile();
     file.write(s);
     out.println("signed in as " + Printable.of(s.getUser()) + " (roles: " + WhoAmICommand.roles(s) + ") until "
-        + Instant.ofEpochMilli(s.getExpiresAtMs()) + ", renewed by each command until "
-        + Instant.ofEpochMilli(s.getSessionEndsAtMs()) + "; session kept in " + file.path());
+        + WhoAmICommand.time(s.getExpiresAtMs()) + ", renewed by each command until "
+        + WhoAmICommand.time(s.getSessionEndsAtMs()) + "; session kept in " + file.path());
     return SkiffCli.EXIT_OK;
   }
 }

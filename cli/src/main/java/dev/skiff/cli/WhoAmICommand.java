@@ -8,6 +8,7 @@ import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.WhoAmIRequest;
 import java.io.PrintWriter;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.stream.Collectors;
 import picocli.CommandLine.Command;
 
@@ -36,10 +37,14 @@ final class WhoAmICommand extends BrokerCommand {
     out.println(Printable.of(s.getUser()));
     out.println("  roles:   " + roles(s));
     if (s.getExpiresAtMs() > 0) {
-      out.println("  expires: " + Instant.ofEpochMilli(s.getExpiresAtMs()) + " (renewed by each command until "
-          + Instant.ofEpochMilli(s.getSessionEndsAtMs()) + ")");
+      out.println("  expires: " + time(s.getExpiresAtMs()) + " (renewed by each command until " + time(s.getSessionEndsAtMs()) + ")");
     }
     return SkiffCli.EXIT_OK;
+  }
+
+  /** @return a session's time (epoch milliseconds) to the second, as {@code 2026-12-05T17:41:09Z} */
+  static String time(long epochMillis) {
+    return Instant.ofEpochMilli(epochMillis).truncatedTo(ChronoUnit.SECONDS).toString();
   }
 
   /** @return a session's roles for a terminal, or {@code none} */

@@ -49,7 +49,9 @@ class SignInCommandsTest {
 
     Skiff.Result in = Skiff.login(env, "admin", ADMIN_PASSWORD);
     assertThat(in.exitCode()).as(in.toString()).isZero();
-    assertThat(in.out()).contains("signed in as admin (roles: ADMIN)");
+    assertThat(in.out()).contains("signed in as admin (roles: ADMIN)")
+        .as("both times to the second").containsPattern("until \\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ, renewed by each command until "
+            + "\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\dZ;");
     assertThat(in.out() + in.err()).doesNotContain(ADMIN_PASSWORD);
     Path file = Path.of(env.get("SKIFF_TOKEN_FILE"));
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(file))).isEqualTo("rw-------");
@@ -58,7 +60,8 @@ class SignInCommandsTest {
 
     Skiff.Result who = Skiff.run(env, "whoami");
     assertThat(who.exitCode()).as(who.toString()).isZero();
-    assertThat(who.out()).startsWith("admin").contains("roles:   ADMIN").contains("expires:");
+    assertThat(who.out()).startsWith("admin").contains("roles:   ADMIN").contains("expires:")
+        .containsPattern("expires: \\S+:\\d\\dZ \\(renewed by each command until \\S+:\\d\\dZ\\)");
     String renewed = kept(env).getToken();
     assertThat(renewed).as("a token within the renewal margin is renewed by the next command").isNotEqualTo(first);
 
