@@ -60,10 +60,12 @@ public final class Gateway implements AutoCloseable {
   private final MetricRegistry metrics;
   private final RouteTable routes;
   private final Server server;
+  private final Readiness readiness;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, List<Client> clients, AutoCloseable ownedVerifier, MetricRegistry metrics,
-      RouteTable routes, Server server) {
+      RouteTable routes, Server server, Readiness readiness) {
+    this.readiness = readiness;
     this.jetty = jetty;
     this.registry = registry;
     this.clients = clients;
@@ -124,14 +126,16 @@ public final class Gateway implements AutoCloseable {
           ? HTTP2ServerConnectionFactory::new
           : HTTP2CServerConnectionFactory::new;
       jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), http2);
-      GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics);
+      Readiness readiness = new Readiness();
+      GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics, readiness);
       GracefulHandler graceful = new GracefulHandler(handler);
       jetty.handler(graceful);
       jetty.server().setErrorHandler(handler.errorHandler());
       jetty.server().setStopTimeout(options.drain().toMillis());
       jetty.start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
-      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server);
+      readiness.follow(server.health());
+      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness);
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
       return gateway;
     } catch (Exception e) {
@@ -199,8 +203,8 @@ public final class Gateway implements AutoCloseable {
   }
 
   /**
-   * Announces that it stops (discovery forgets it at once, so load balancers that follow discovery turn
-   * away), then drains the HTTP requests in progress (up to the drain time), stops listening and closes
+   * Stops being ready ({@code /readyz} answers 503) and announces that it stops (discovery
+   * forgets it at once, so load balancers that follow either turn away), then drains the HTTP requests in progress (up to the drain time), stops listening and closes
    * what it owns. Idempotent.
    */
   @Override
@@ -208,6 +212,7 @@ public final class Gateway implements AutoCloseable {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
+    readiness.stopping(); // /readyz answers 503 from now on, while requests in progress drain
     server.close();
     try {
       jetty.server().stop();

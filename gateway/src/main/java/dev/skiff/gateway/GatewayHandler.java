@@ -14,6 +14,7 @@ import dev.skiff.platform.client.CallScope;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Durations;
 import dev.skiff.platform.internal.Ids;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.internal.TraceContext;
 import dev.skiff.platform.security.TokenRejectedException;
@@ -70,6 +71,7 @@ final class GatewayHandler extends Handler.Abstract {
   private final RateLimiter signInsPerAddress;
   private final Meter requests;
   private final MetricRegistry metrics;
+  private final Readiness readiness;
 
   /**
    * @param routes the services' routes
@@ -80,7 +82,8 @@ final class GatewayHandler extends Handler.Abstract {
    * @param metrics where {@code skiff.gateway.*} go
    */
   GatewayHandler(RouteTable routes, Client client, Client signInClient, TokenVerifier verifier, GatewayOptions options,
-      MetricRegistry metrics) {
+      MetricRegistry metrics, Readiness readiness) {
+    this.readiness = readiness;
     this.routes = routes;
     this.client = client;
     this.signInClient = signInClient;
@@ -150,6 +153,10 @@ final class GatewayHandler extends Handler.Abstract {
     Request request = ex.request;
     String method = request.getMethod();
     String path = request.getHttpURI().getPath();
+    if (method.equals("GET") && (path.equals(Readiness.LIVE_PATH) || path.equals(Readiness.READY_PATH))) {
+      probe(ex, path.equals(Readiness.READY_PATH)); // before the rate limits: a load balancer's probes are never refused
+      return;
+    }
     String origin = request.getHeaders().get(HttpHeader.ORIGIN);
     boolean preflight = method.equals("OPTIONS") && origin != null
         && request.getHeaders().get(HttpHeader.ACCESS_CONTROL_REQUEST_METHOD) != null;
@@ -398,6 +405,18 @@ final class GatewayHandler extends Handler.Abstract {
     }
     String t = h.substring(7).trim();
     return t.isEmpty() ? null : t;
+  }
+
+  /** Answers a load balancer's probe ({@link Readiness}): 200, or 503 naming what is not ready. */
+  private void probe(Exchange ex, boolean ready) {
+    List<String> notReady = ready ? readiness.notReady() : List.of();
+    if (notReady.isEmpty()) {
+      send(ex, 200, ready ? "{\"status\":\"ready\"}" : "{\"status\":\"live\"}");
+      return;
+    }
+    ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+    send(ex, 503, "{\"status\":\"not ready\",\"failing\":["
+        + notReady.stream().map(JsonStrings::quote).collect(java.util.stream.Collectors.joining(",")) + "]}");
   }
 
   private void fail(Exchange ex, int status, String code, String message) {

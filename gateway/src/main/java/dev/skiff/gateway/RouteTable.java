@@ -304,7 +304,7 @@ final class RouteTable {
 
   private static Set<String> ownSegments() {
     Set<String> own = new HashSet<>();
-    for (String path : List.of(AdminRoutes.PREFIX, SignInRoutes.PREFIX, OpenApi.PATH)) {
+    for (String path : List.of(AdminRoutes.PREFIX, SignInRoutes.PREFIX, OpenApi.PATH, Readiness.LIVE_PATH, Readiness.READY_PATH)) {
       own.add(path.split("/")[1]);
     }
     ExplorerPage.paths().forEach(p -> own.add(p.substring(1)));

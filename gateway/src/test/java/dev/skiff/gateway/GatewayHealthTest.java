@@ -46,8 +46,12 @@ class GatewayHealthTest {
   @Test
   void itIsAnnouncedAndMonitoredWithItsChecks() throws Exception {
     try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
+      assertThat(f.get("/livez").statusCode()).isEqualTo(200);
       await().atMost(Duration.ofSeconds(10)).until(() -> f.gateway.health().run("routes").healthy());
       assertThat(f.gateway.health().run("routes").message()).contains("routes from");
+      HttpResponse<String> ready = await().atMost(Duration.ofSeconds(10)).until(() -> f.get("/readyz"), r -> r.statusCode() == 200);
+      assertThat(ready.body()).isEqualTo("{\"status\":\"ready\"}");
+      assertThat(f.gateway.health().run("token-keys").healthy()).as("ready without the login service").isFalse();
       assertThat(f.gateway.health().run("http").healthy()).isTrue();
       assertThat(f.gateway.health().run("http").message()).contains(Integer.toString(f.gateway.port()));
       assertThat(f.gateway.health().run("token-keys").healthy()).as("no login service yet").isFalse();
@@ -92,6 +96,8 @@ class GatewayHealthTest {
       await().atMost(Duration.ofSeconds(3)).pollInterval(Duration.ofMillis(10))
           .until(() -> discovery.list(GatewayServer.NAME).stream().noneMatch(i -> i.getAnnouncement().getInstance().equals(instance)));
       long forgottenAt = System.nanoTime();
+      HttpResponse<String> probe = f.get("/readyz");
+      assertThat(probe.statusCode()).as("a load balancer's probe while it drains: " + probe.body()).isEqualTo(503);
       HttpResponse<String> r = slow.get(15, java.util.concurrent.TimeUnit.SECONDS);
       assertThat(r.statusCode()).as("drained, not cut: " + r.body()).isEqualTo(200);
       assertThat(forgottenAt).as("discovery forgot it (STOPPING) before the request in progress was answered").isLessThan(answeredAt[0]);

@@ -55,11 +55,12 @@ class HostileAnnouncementTest {
       announce(bus, "gwtest.evil14", ok, rule("/admin/v1/evil14"));
       announce(bus, "gwtest.evil15", ok, rule("/openapi.json"));
       announce(bus, "gwtest.evil16", ok, rule("/{id=explorer}"));
+      announce(bus, "gwtest.evil17", ok, rule("/readyz"));
       // a claim on the honest service's path: the name that sorts first keeps it ("gwtest.things..." < "gwtest.zz")
       announce(bus, "gwtest.zz", ok, rule("/v1/things/{id}"));
       announce(bus, "skiff.login", ok, rule("/v1/kernel"));
       await().atMost(Duration.ofSeconds(5)).pollInterval(Duration.ofMillis(20))
-          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 16
+          .until(() -> f.gateway.metrics().counter("skiff.gateway.routes.refused").getCount() >= 17
               && f.gateway.metrics().counter("skiff.gateway.routes.conflicts").getCount() >= 1);
       assertThat(f.get("/v1/evil1").statusCode()).isEqualTo(404);
       assertThat(f.get("/v1/evil2").statusCode()).isEqualTo(404);
@@ -68,7 +69,8 @@ class HostileAnnouncementTest {
         assertThat(f.get("/v1/evil" + i).statusCode()).isEqualTo(404);
       }
       assertThat(f.send("OPTIONS", "/v1/evil7", "").statusCode()).isEqualTo(404);
-      assertThat(f.get("/openapi.json").body()).doesNotContain("/admin/", "\"/openapi.json\"", "{id=explorer}");
+      assertThat(f.get("/openapi.json").body()).doesNotContain("/admin/", "\"/openapi.json\"", "{id=explorer}", "/readyz");
+      assertThat(f.get("/readyz").body()).as("still the gateway's own probe").contains("\"status\"");
       assertThat(f.get("/v1/things/mine").body()).contains("\"id\":\"mine\"");
       assertThat(f.get("/openapi.json").body()).doesNotContain("evil").doesNotContain("/v1/kernel");
     }
