@@ -203,9 +203,9 @@ public final class Gateway implements AutoCloseable {
   }
 
   /**
-   * Stops being ready ({@code /readyz} answers 503) and announces that it stops (discovery
-   * forgets it at once, so load balancers that follow either turn away), then drains the HTTP requests in progress (up to the drain time), stops listening and closes
-   * what it owns. Idempotent.
+   * Stops being ready ({@code /readyz} answers 503) and announces that it stops (discovery forgets it at
+   * once, so load balancers that follow either turn away), then drains the HTTP requests in progress (up
+   * to the drain time), stops listening and closes what it owns. Idempotent.
    */
   @Override
   public void close() {
