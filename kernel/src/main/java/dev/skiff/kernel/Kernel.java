@@ -165,8 +165,8 @@ public final class Kernel implements AutoCloseable {
     Kernel k = new Kernel(web, metrics, new ArrayList<>(), verifier, client, signInClient);
     try {
       for (KernelService s : services) {
-        // a registry of its own: its server reports it (health, the dashboard), so what it counts is seen
-        // under its name, and two services in one process do not report each other's figures
+        // a registry of its own, its server's: what it counts goes to Graphite under its name, and two
+        // services in one process do not report each other's figures
         MetricRegistry own = new MetricRegistry();
         k.serviceMetrics.put(s.name(), own);
         s.start(new KernelContext(transport, settings, web, own, services, new Guard(identities, own)));
@@ -213,8 +213,8 @@ public final class Kernel implements AutoCloseable {
 
   /**
    * @param service a running service's name, e.g. {@code discovery}
-   * @return that service's metrics: what it counts (its bounds, refusals) and its server's; what its server
-   *     reports to the monitoring service
+   * @return that service's metrics: what it counts (its bounds, refusals) and its server's (the registry
+   *     its server reports to Graphite, and takes its health reports' figures from)
    * @throws IllegalArgumentException naming the services that run when none has that name
    */
   public MetricRegistry metricsOf(String service) {

@@ -14,7 +14,7 @@ import java.util.Optional;
  * @param transport the broker connection to serve, call and publish on
  * @param settings the environment's settings
  * @param web the web server its pages and JSON API mount on
- * @param metrics this service's own metrics: what it counts goes here, and its server reports them (health, the dashboard)
+ * @param metrics this service's own metrics: what it counts goes here, beside its server's (reported together to Graphite)
  * @param services every kernel service of this process's kernel (this one included), started or about
  *     to be: how a service finds another running beside it ({@link #service(Class)})
  * @param guard what the services accept from whom (docs/security.md)
@@ -34,7 +34,7 @@ public record KernelContext(
    * @param transport the broker connection
    * @param settings the environment's settings
    * @param web the web server
-   * @param metrics this service's own metrics: what it counts goes here, and its server reports them (health, the dashboard)
+   * @param metrics this service's own metrics: what it counts goes here, beside its server's (reported together to Graphite)
    * @param services every kernel service of this process's kernel
    */
   public KernelContext(Transport transport, Settings settings, WebServer web, MetricRegistry metrics, List<KernelService> services) {
@@ -47,7 +47,7 @@ public record KernelContext(
    * @param transport the broker connection
    * @param settings the environment's settings
    * @param web the web server
-   * @param metrics this service's own metrics: what it counts goes here, and its server reports them (health, the dashboard)
+   * @param metrics this service's own metrics: what it counts goes here, beside its server's (reported together to Graphite)
    */
   public KernelContext(Transport transport, Settings settings, WebServer web, MetricRegistry metrics) {
     this(transport, settings, web, metrics, List.of());

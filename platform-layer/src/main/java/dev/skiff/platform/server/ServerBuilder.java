@@ -383,7 +383,13 @@ public final class ServerBuilder {
     return this;
   }
 
-  /** @param metrics where metrics go (default: a registry of the server's own) @return this */
+  /**
+   * @param metrics where the server's metrics go, with anything else of the service's that should be
+   *     reported beside them (default: a registry of the server's own): its health reports take their
+   *     transport and capacity figures from it, and Graphite reporting sends all of it. One registry per
+   *     server: two servers on one report each other's figures, and a gauge shows the first server's alone
+   * @return this
+   */
   public ServerBuilder metrics(MetricRegistry metrics) {
     this.metrics = Objects.requireNonNull(metrics, "metrics");
     return this;
