@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * Who may see a kernel page, decided before its handler runs, and the sign-in and sign-out pages
  * ({@code /signin}, {@code /signout}). A request proves a person with {@code Authorization: Bearer TOKEN}
  * or with the session cookie {@value #COOKIE} that {@code /signin} sets (HttpOnly, SameSite=Strict, Secure
- * over TLS, here or at a proxy in front that says so). A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
+ * over TLS, here or at a proxy in front that says so), renewed while the pages are used (at less than half its life left).
+ * A request that may change anything (not {@code GET}/{@code HEAD}) and comes with the cookie must
  * also come from the pages' own origin ({@code Origin}), the defence against cross-site requests besides
  * SameSite. Sign-ins are paced per client address ({@link WebServer.Options#signInsPerMinute()}; the
  * address is the peer's, or the forwarded client's behind {@link WebServer.Options#proxies() trusted
@@ -86,6 +87,7 @@ final class PageGate {
     boolean reads = isRead(ex.getRequestMethod());
     String bearer = bearer(ex);
     UserIdentity user = null;
+    String fromCookie = null; // the verified cookie's token, renewed once the request is let through
     if (bearer != null) {
       try {
         user = verifier.verify(bearer);
@@ -106,14 +108,25 @@ final class PageGate {
           WebServer.send(ex, 403, "text/plain; charset=utf-8", "refused: a change must come from these pages (Origin)");
           return false;
         }
+        if (user != null) {
+          fromCookie = cookie;
+        }
       }
     }
     if (user != null) {
       ex.setAttribute(USER, user);
     }
-    if (reads && mode == WebServer.Options.Auth.OPEN) {
-      return true;
+    if (!(reads && mode == WebServer.Options.Auth.OPEN) && !mayEnter(ex, user)) {
+      return false;
     }
+    if (fromCookie != null) {
+      renewIfDue(ex, user, fromCookie);
+    }
+    return true;
+  }
+
+  /** Answers 401 or 403 unless the person may see the pages that need a signed-in administrator. */
+  private boolean mayEnter(HttpExchange ex, UserIdentity user) throws IOException {
     if (user == null) {
       ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
       String next = URLEncoder.encode(ex.getRequestURI().toString(), StandardCharsets.UTF_8);
@@ -187,11 +200,36 @@ final class PageGate {
       WebServer.send(ex, status, "text/html; charset=utf-8", signInPage(next, e.code() + ": " + e.description()));
       return;
     }
+    setSessionCookie(ex, session);
+    ex.getResponseHeaders().set("Location", next);
+    WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
+  }
+
+  /**
+   * Renews a page session whose token has less than half its life left, setting the new token's cookie on
+   * this answer, so that a person using the pages (the dashboard asks every 2 s) stays signed in up to the
+   * session's own end ({@code SKIFF_LOGIN_SESSION_MAX}) rather than the token's. When the login service
+   * refuses (the session reached its end or was ended) or does not answer, the cookie is left as it is and
+   * the person signs in again once it ends.
+   */
+  private void renewIfDue(HttpExchange ex, UserIdentity user, String token) {
+    long issued = user.issuedAt().toEpochMilli();
+    long expires = user.expiresAt().toEpochMilli();
+    if (expires - System.currentTimeMillis() > (expires - issued) / 2) {
+      return;
+    }
+    try {
+      setSessionCookie(ex, signIn.renew(token));
+    } catch (RuntimeException e) {
+      log.debug("a page session was not renewed: {}", e.toString());
+    }
+  }
+
+  /** Sets the session cookie to a session's token, for as long as the token is valid. */
+  private void setSessionCookie(HttpExchange ex, Session session) {
     long maxAge = Math.max(0, (session.getExpiresAtMs() - System.currentTimeMillis()) / 1000);
     ex.getResponseHeaders().add("Set-Cookie",
         COOKIE + "=" + session.getToken() + "; Path=/; Max-Age=" + maxAge + "; HttpOnly; SameSite=Strict" + secure(ex));
-    ex.getResponseHeaders().set("Location", next);
-    WebServer.send(ex, 303, "text/plain; charset=utf-8", "");
   }
 
   /** @return the client's address: the peer's, or the forwarded client's when the peer is a trusted proxy */

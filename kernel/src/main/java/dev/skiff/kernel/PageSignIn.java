@@ -7,13 +7,14 @@ import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.proto.v1.LoginRequest;
 import dev.skiff.proto.v1.LogoutRequest;
 import dev.skiff.proto.v1.LogoutResponse;
+import dev.skiff.proto.v1.RenewRequest;
 import dev.skiff.proto.v1.Session;
 import java.time.Duration;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Sign-in and sign-out at the kernel's {@code /signin} and {@code /signout} pages: calls to the login
+ * Sign-in, renewal and sign-out at the kernel's {@code /signin} and {@code /signout} pages: calls to the login
  * service through the kernel's sign-in client ({@link SignInClients}: no retries, no breaker that locked
  * names could open). (The keys and ended sessions the pages' verifier checks tokens
  * with come from the platform's {@link dev.skiff.platform.server.LoginServiceSource}, as a server's do.)
@@ -33,6 +34,12 @@ final class PageSignIn implements WebServer.SignIn {
   public Session signIn(String user, String password) {
     return client.call(LoginTokenVerifier.SERVICE, "login", LoginRequest.newBuilder().setUser(user).setPassword(password).build(),
         Session.class, CHANGE);
+  }
+
+  @Override
+  public Session renew(String token) {
+    return client.withScope(CallScope.forUser(token))
+        .call(LoginTokenVerifier.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class, CHANGE);
   }
 
   @Override

@@ -346,6 +346,19 @@ public final class WebServer implements AutoCloseable {
      * @param token the session's token
      */
     void signOut(String token);
+
+    /**
+     * A new token for the same session (the login service's {@code renew}), so that a person using the
+     * pages is not sent to sign in again at each token's end, up to the session's own end.
+     *
+     * @param token the session's current token, verified
+     * @return the session with its new token
+     * @throws dev.skiff.platform.SkiffException when the login service refuses (the session has reached its
+     *     end, or was ended) or cannot be reached; this default: UNAVAILABLE
+     */
+    default dev.skiff.proto.v1.Session renew(String token) {
+      throw new dev.skiff.platform.SkiffException(dev.skiff.platform.ErrorCode.UNAVAILABLE, "no login service on this server");
+    }
   }
 
   /**

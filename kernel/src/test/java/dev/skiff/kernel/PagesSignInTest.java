@@ -109,6 +109,43 @@ class PagesSignInTest {
     assertThat(refused.body()).contains("reader does not hold role ADMIN.PAGES");
   }
 
+  /** @return the session cookie's value a response sets */
+  private static String sessionCookie(HttpResponse<String> r) {
+    String c = r.headers().firstValue("Set-Cookie").orElseThrow(() -> new AssertionError("no Set-Cookie: " + r.statusCode()));
+    assertThat(c).startsWith(PageGate.COOKIE + "=").contains("HttpOnly", "SameSite=Strict", "Path=/", "Max-Age=");
+    return c.substring(PageGate.COOKIE.length() + 1, c.indexOf(';'));
+  }
+
+  @Test
+  void aPageSessionIsRenewedWhileThePagesAreUsedAndItsOldTokenStillEnds() throws Exception {
+    kernel.close();
+    kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), ServiceIdentities.defaults(),
+        List.of(new LoginService(Map.of("SKIFF_BOOTSTRAP_ADMIN_PASSWORD", PASSWORD, "SKIFF_LOGIN_TOKEN_TTL", "6s")),
+            new DiscoveryService(Clock.systemUTC())),
+        0, WebServer.Options.defaults().withAuth(WebServer.Options.Auth.REQUIRED)
+            .withTrustedProxies(TrustedProxies.parse("127.0.0.0/8, ::1/128", "", "SKIFF_HTTP_")));
+    base = "http://127.0.0.1:" + kernel.web().port();
+    adminToken(); // the login service answers
+    HttpResponse<String> signedIn = send(signInForm("admin", PASSWORD).header("Origin", base).header("X-Forwarded-For", "203.0.113.40"));
+    assertThat(signedIn.statusCode()).as(signedIn.body()).isEqualTo(303);
+    String first = sessionCookie(signedIn);
+
+    HttpResponse<String> early = send(get("/discovery").header("Cookie", PageGate.COOKIE + "=" + first));
+    assertThat(early.statusCode()).isEqualTo(200);
+    assertThat(early.headers().firstValue("Set-Cookie")).as("more than half its life left: kept").isEmpty();
+
+    Thread.sleep(3_500); // past half of the token's 6 s
+    HttpResponse<String> later = send(get("/discovery").header("Cookie", PageGate.COOKIE + "=" + first));
+    assertThat(later.statusCode()).isEqualTo(200);
+    String renewed = sessionCookie(later);
+    assertThat(renewed).as("a new token for the same session").isNotEqualTo(first);
+
+    // the first token still ends (its expiry, plus the verifiers' 5 s for clocks that differ); the new one opens the pages
+    await().atMost(Duration.ofSeconds(15)).pollInterval(Duration.ofMillis(500))
+        .until(() -> send(get("/discovery").header("Cookie", PageGate.COOKIE + "=" + first)).statusCode() == 401);
+    assertThat(send(get("/discovery").header("Cookie", PageGate.COOKIE + "=" + renewed)).statusCode()).isEqualTo(200);
+  }
+
   @Test
   void aFloodOfRefusedSignInsForOneNameStopsNoOneElsesSignIn() throws Exception {
     adminToken(); // the login service answers
