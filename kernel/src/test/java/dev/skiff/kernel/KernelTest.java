@@ -110,11 +110,17 @@ class KernelTest {
     try (InProcessTransport t = InProcessTransport.create();
         ServerSocket taken = new ServerSocket(0, 1, InetAddress.getByName("0.0.0.0"))) {
       Hello hello = new Hello();
+      long webThreads = webThreads();
       assertThatThrownBy(() -> Kernel.start(t, Settings.fromEnvironment(Map.of()), List.of(hello), taken.getLocalPort()))
           .isInstanceOf(CannotListen.class)
           .hasMessage("cannot listen on 0.0.0.0:" + taken.getLocalPort() + ": the port is in use (another process listens there)");
-      assertThat(Thread.getAllStackTraces().keySet()).noneMatch(th -> th.getName().startsWith("skiff-web") && th.isAlive());
+      Awaitility.await("the web server's threads stopped with it").atMost(Duration.ofSeconds(10)).until(() -> webThreads() <= webThreads);
+      assertThat(hello.closed).as("no service was started").isFalse();
     }
+  }
+
+  private static long webThreads() {
+    return Thread.getAllStackTraces().keySet().stream().filter(th -> th.getName().startsWith("skiff-web") && th.isAlive()).count();
   }
 
   @Test
