@@ -48,6 +48,9 @@ final class PageGate {
   /** The session cookie's name. */
   static final String COOKIE = "skiff_session";
 
+  /** How long renewals pause after one failed. */
+  static final long RENEWAL_PAUSE_MILLIS = 30_000;
+
   private static final Logger log = LoggerFactory.getLogger(PageGate.class);
   private static final int MAX_FORM_BYTES = 4096;
   private static final String STYLE = "<style>body{font-family:system-ui,sans-serif;margin:2em;color:#222}"
@@ -58,6 +61,8 @@ final class PageGate {
   private final WebServer.SignIn signIn;
   private final TrustedProxies proxies;
   private final RateLimiter signInPace;
+  /** No renewal is tried before this (epoch ms): one was refused or failed lately. */
+  private volatile long renewalsPausedUntil;
 
   /**
    * @param options who may see the pages, the trusted proxies and the sign-in pace
@@ -213,14 +218,18 @@ final class PageGate {
    * the person signs in again once it ends.
    */
   private void renewIfDue(HttpExchange ex, UserIdentity user, String token) {
+    long now = System.currentTimeMillis();
     long issued = user.issuedAt().toEpochMilli();
     long expires = user.expiresAt().toEpochMilli();
-    if (expires - System.currentTimeMillis() > (expires - issued) / 2) {
+    if (expires - now > (expires - issued) / 2 || now < renewalsPausedUntil) {
       return;
     }
     try {
       setSessionCookie(ex, signIn.renew(token));
     } catch (RuntimeException e) {
+      // a session at its end, or a login service away: the pages go on without renewing for a while
+      // rather than ask again at every request (the dashboard asks every 2 s); tokens have minutes left
+      renewalsPausedUntil = now + RENEWAL_PAUSE_MILLIS;
       log.debug("a page session was not renewed: {}", e.toString());
     }
   }

@@ -22,6 +22,8 @@ import org.slf4j.LoggerFactory;
 final class PageSignIn implements WebServer.SignIn {
   private static final Logger log = LoggerFactory.getLogger(PageSignIn.class);
   private static final CallOptions CHANGE = CallOptions.timeout(Duration.ofSeconds(5));
+  /** A renewal holds up a page's answer: it may take less (it is tried again later when it fails). */
+  private static final CallOptions RENEW = CallOptions.timeout(Duration.ofSeconds(2));
 
   private final Client client;
 
@@ -39,7 +41,7 @@ final class PageSignIn implements WebServer.SignIn {
   @Override
   public Session renew(String token) {
     return client.withScope(CallScope.forUser(token))
-        .call(LoginTokenVerifier.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class, CHANGE);
+        .call(LoginTokenVerifier.SERVICE, "renew", RenewRequest.getDefaultInstance(), Session.class, RENEW);
   }
 
   @Override
