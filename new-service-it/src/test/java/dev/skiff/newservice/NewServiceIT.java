@@ -151,6 +151,18 @@ class NewServiceIT {
     Run bad = shell(project, tag + "-bad-call", Map.of(), "skiff call " + SERVICE + " hello '{\"name\": \"\"}'");
     assertThat(bad.exitCode()).as(bad.toString()).isEqualTo(1);
     assertThat(bad.err()).startsWith("BAD_REQUEST: name is required");
+
+    // over HTTP: the README's gateway line and its curl line, on a free port instead of 8080
+    int port;
+    try (java.net.ServerSocket free = new java.net.ServerSocket(0)) {
+      port = free.getLocalPort();
+    }
+    started.add(start(project, tag + "-gateway", Map.of("SKIFF_GATEWAY_PORT", Integer.toString(port)),
+        "exec " + line(readme, "skiff gateway").replaceAll("\\s+#.*", "")));
+    String curlLine = line(readme, "curl -s localhost:8080/v1/payments/hello ").replace("localhost:8080", "localhost:" + port);
+    Run overHttp = await().atMost(HANG).pollInterval(Duration.ofMillis(500))
+        .until(() -> shell(project, tag + "-curl", Map.of(), curlLine), r -> r.out().contains("greeting"));
+    assertThat(overHttp.out()).isEqualTo("{\"greeting\":\"Hello, Ada!\"}");
     return tests;
   }
 
