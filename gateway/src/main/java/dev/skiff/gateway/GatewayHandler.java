@@ -152,8 +152,10 @@ final class GatewayHandler extends Handler.Abstract {
   private void serve(Exchange ex) {
     Request request = ex.request;
     String method = request.getMethod();
+    // HEAD is served wherever GET is, as GET, with the answer's headers and no body (done)
+    String lookup = method.equals("HEAD") ? "GET" : method;
     String path = request.getHttpURI().getPath();
-    if (method.equals("GET") && (path.equals(Readiness.LIVE_PATH) || path.equals(Readiness.READY_PATH))) {
+    if (lookup.equals("GET") && (path.equals(Readiness.LIVE_PATH) || path.equals(Readiness.READY_PATH))) {
       probe(ex, path.equals(Readiness.READY_PATH)); // before the rate limits: a load balancer's probes are never refused
       return;
     }
@@ -176,11 +178,11 @@ final class GatewayHandler extends Handler.Abstract {
       preflight(ex, origin, path);
       return;
     }
-    if (method.equals("GET") && path.equals(OpenApi.PATH)) {
+    if (lookup.equals("GET") && path.equals(OpenApi.PATH)) {
       send(ex, 200, openApi());
       return;
     }
-    Optional<ExplorerPage.Asset> asset = method.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();
+    Optional<ExplorerPage.Asset> asset = lookup.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();
     if (asset.isPresent()) {
       ex.response.setStatus(200);
       ex.response.getHeaders().put(HttpHeader.CONTENT_TYPE, asset.get().contentType());
@@ -193,7 +195,7 @@ final class GatewayHandler extends Handler.Abstract {
     boolean signInPath = signIn.routes().covers(path);
     Optional<RouteTable.Match> found;
     try {
-      found = adminPath ? admin.routes().find(method, path) : signInPath ? signIn.routes().find(method, path) : routes.find(method, path);
+      found = adminPath ? admin.routes().find(lookup, path) : signInPath ? signIn.routes().find(lookup, path) : routes.find(lookup, path);
     } catch (IllegalArgumentException e) {
       fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
       return;
@@ -202,7 +204,11 @@ final class GatewayHandler extends Handler.Abstract {
       Set<String> allowed = adminPath ? admin.routes().methodsFor(path)
           : signInPath ? signIn.routes().methodsFor(path) : routes.methodsFor(path);
       if (!allowed.isEmpty()) {
-        ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", new TreeSet<>(allowed)));
+        Set<String> allow = new TreeSet<>(allowed);
+        if (allow.contains("GET")) {
+          allow.add("HEAD");
+        }
+        ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", allow));
         fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
       } else {
         fail(ex, 404, ErrorCode.NOT_FOUND.name(), "no route for " + method + " " + path);
@@ -437,6 +443,9 @@ final class GatewayHandler extends Handler.Abstract {
           Printable.of(ex.request.getHttpURI().getPath(), 200), status, (System.nanoTime() - ex.startNanos) / 1000, ex.user, ex.id);
     }
     if (body == null) {
+      ex.response.write(true, null, ex.callback);
+    } else if (ex.request.getMethod().equals("HEAD")) {
+      ex.response.getHeaders().put(HttpHeader.CONTENT_LENGTH, body.getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
       ex.response.write(true, null, ex.callback);
     } else {
       Content.Sink.write(ex.response, true, body, ex.callback);

@@ -186,7 +186,7 @@ class GatewayAdminTest {
     HttpResponse<String> post = gw.f().send(gw.f().request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
         .POST(HttpRequest.BodyPublishers.ofString("{}")));
     assertThat(post.statusCode()).isEqualTo(405);
-    assertThat(post.headers().firstValue("Allow")).hasValue("GET, PUT");
+    assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD, PUT");
     assertThat(get("/admin/v1/nothing", admin).statusCode()).isEqualTo(404);
     assertThat(gw.f().get("/openapi.json").body()).doesNotContain("/admin/").doesNotContain(DiscoveryService.SERVICE)
         .doesNotContain(ConfigService.SERVICE);

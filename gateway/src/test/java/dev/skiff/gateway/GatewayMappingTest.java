@@ -23,6 +23,27 @@ class GatewayMappingTest {
   }
 
   @Test
+  void headIsServedWhereverGetIsWithTheHeadersAndNoBody() throws Exception {
+    HttpResponse<String> get = gw.f().get("/v1/things/abc");
+    HttpResponse<String> head = gw.f().send(gw.f().request("/v1/things/abc").method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()));
+    assertThat(head.statusCode()).isEqualTo(200);
+    assertThat(head.body()).isEmpty();
+    assertThat(head.headers().firstValue("Content-Type")).isEqualTo(get.headers().firstValue("Content-Type"));
+    assertThat(head.headers().firstValueAsLong("Content-Length")).hasValue(get.body().getBytes(java.nio.charset.StandardCharsets.UTF_8).length);
+    assertThat(head.headers().firstValue("X-Request-Id")).isPresent();
+    // the gateway's own pages and probes too; a route with no GET still answers 405, listing HEAD beside GET where there is one
+    assertThat(gw.f().send(gw.f().request("/openapi.json").method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody())).statusCode())
+        .isEqualTo(200);
+    assertThat(gw.f().send(gw.f().request("/readyz").method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody())).statusCode())
+        .isIn(200, 503);
+    HttpResponse<String> postOnly = gw.f().send(gw.f().request("/v1/things").method("HEAD", java.net.http.HttpRequest.BodyPublishers.noBody()));
+    assertThat(postOnly.statusCode()).isEqualTo(405);
+    assertThat(postOnly.headers().firstValue("Allow")).hasValueSatisfying(a -> assertThat(a).contains("POST").doesNotContain("HEAD"));
+    HttpResponse<String> delete = gw.f().send(gw.f().request("/v1/things/abc").DELETE());
+    assertThat(delete.headers().firstValue("Allow")).hasValueSatisfying(a -> assertThat(a).contains("GET", "HEAD"));
+  }
+
+  @Test
   void aNestedPathVariableFillsTheNestedField() throws Exception {
     HttpResponse<String> r = gw.f().get("/v1/cities/Paris/things");
     assertThat(r.statusCode()).isEqualTo(200);
@@ -173,7 +194,7 @@ class GatewayMappingTest {
     assertThat(r.body()).contains("\"got\":{\"id\":\"t2\"");
     HttpResponse<String> other = gw.f().send("DELETE", "/v1/things/t2", "");
     assertThat(other.statusCode()).isEqualTo(405);
-    assertThat(other.headers().firstValue("Allow")).hasValue("GET, TOUCH");
+    assertThat(other.headers().firstValue("Allow")).hasValue("GET, HEAD, TOUCH");
   }
 
   @Test
