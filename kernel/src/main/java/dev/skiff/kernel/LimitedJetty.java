@@ -1,5 +1,6 @@
 package dev.skiff.kernel;
 
+import dev.skiff.kernel.http.CannotListen;
 import dev.skiff.kernel.http.Tls;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -17,7 +18,6 @@ import org.eclipse.jetty.server.NetworkConnectionLimit;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
 import org.eclipse.jetty.server.SecureRequestCustomizer;
-import dev.skiff.kernel.http.CannotListen;
 import org.eclipse.jetty.server.Server;
 import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.SslConnectionFactory;

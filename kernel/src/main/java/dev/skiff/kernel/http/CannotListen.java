@@ -1,5 +1,7 @@
 package dev.skiff.kernel.http;
 
+import java.net.BindException;
+
 /**
  * A server facing the network could not take its address: the port is in use (another process, or
  * another copy of this one, listens there) or is not this process's to take. Said in one line, naming the
@@ -8,30 +10,19 @@ package dev.skiff.kernel.http;
 public final class CannotListen extends IllegalStateException {
   private static final long serialVersionUID = 1L;
 
-  /** The address as the server was told it. */
-  private final String host;
-  /** The port as the server was told it. */
-  private final int port;
-
   /**
    * @param host the address it was to bind
    * @param port the port it was to bind
-   * @param cause what the socket said
+   * @param cause what starting the server threw, a {@link BindException} in its chain ({@link #isBindFailure})
    */
   public CannotListen(String host, int port, Throwable cause) {
     super("cannot listen on " + host + ":" + port + ": " + why(cause), cause);
-    this.host = host;
-    this.port = port;
   }
 
   private static String why(Throwable cause) {
-    for (Throwable t = cause; t != null; t = t.getCause()) {
-      if (t instanceof java.net.BindException b) {
-        String m = String.valueOf(b.getMessage());
-        return m.contains("in use") ? "the port is in use (another process listens there)" : m;
-      }
-    }
-    return String.valueOf(cause.getMessage());
+    BindException b = bindException(cause);
+    String m = String.valueOf(b == null ? cause.getMessage() : b.getMessage());
+    return b != null && m.contains("in use") ? "the port is in use (another process listens there)" : m;
   }
 
   /**
@@ -39,21 +30,15 @@ public final class CannotListen extends IllegalStateException {
    * @return whether it was its address that could not be bound
    */
   public static boolean isBindFailure(Throwable e) {
+    return bindException(e) != null;
+  }
+
+  private static BindException bindException(Throwable e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof java.net.BindException) {
-        return true;
+      if (t instanceof BindException b) {
+        return b;
       }
     }
-    return false;
-  }
-
-  /** @return the address it was to bind */
-  public String host() {
-    return host;
-  }
-
-  /** @return the port it was to bind */
-  public int port() {
-    return port;
+    return null;
   }
 }
