@@ -23,8 +23,6 @@ import org.eclipse.jetty.http.HttpURI;
 import org.eclipse.jetty.server.Handler;
 import org.eclipse.jetty.server.Request;
 import org.eclipse.jetty.server.Response;
-import org.eclipse.jetty.server.Server;
-import org.eclipse.jetty.server.ServerConnector;
 import org.eclipse.jetty.server.handler.SizeLimitHandler;
 import org.eclipse.jetty.util.Callback;
 import org.slf4j.Logger;
@@ -74,8 +72,6 @@ public final class WebServer implements AutoCloseable {
   static final int MAX_BODY_BYTES = 64 * 1024;
 
   private final LimitedJetty jetty;
-  private final Server server;
-  private final ServerConnector connector;
   private final PageGate gate;
   private final Map<String, HttpHandler> handlers = new ConcurrentSkipListMap<>();
   private final Map<String, String> titles = new ConcurrentSkipListMap<>();
@@ -83,8 +79,6 @@ public final class WebServer implements AutoCloseable {
   private WebServer(Options options, PageGate gate, String host, int port) {
     this.gate = gate;
     jetty = LimitedJetty.create("skiff-web", options, host, port);
-    server = jetty.server();
-    connector = jetty.connector();
     SizeLimitHandler bodies = new SizeLimitHandler(MAX_BODY_BYTES, -1);
     bodies.setHandler(new Handler.Abstract() {
       @Override
@@ -93,7 +87,7 @@ public final class WebServer implements AutoCloseable {
         return true;
       }
     });
-    server.setHandler(bodies);
+    jetty.handler(bodies);
   }
 
   /**
@@ -150,7 +144,7 @@ public final class WebServer implements AutoCloseable {
 
   /** @return the port it listens on */
   public int port() {
-    return connector.getLocalPort();
+    return jetty.connector().getLocalPort();
   }
 
   /**
@@ -311,7 +305,7 @@ public final class WebServer implements AutoCloseable {
   @Override
   public void close() {
     try {
-      server.stop();
+      jetty.server().stop();
     } catch (Exception e) {
       log.debug("stopping the web server: {}", e.toString());
     }
