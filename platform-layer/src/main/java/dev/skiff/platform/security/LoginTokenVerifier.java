@@ -332,18 +332,27 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     return CompletableFuture.allOf(refreshKeys(true), caughtUp);
   }
 
+  /**
+   * Starts the first load again after {@code failed}, unless another attempt replaced it meanwhile.
+   *
+   * @return the load in place now
+   */
+  private CompletableFuture<Void> loadAgain(CompletableFuture<Void> failed) {
+    synchronized (lock) {
+      if (ready == failed && !closed) {
+        ready = load();
+      }
+      return ready;
+    }
+  }
+
   private void awaitReady() throws TokenRejectedException {
     CompletableFuture<Void> r = ready;
     if (r.isCompletedExceptionally() && keysCameAnotherWay()) {
       return;
     }
     if (r.isCompletedExceptionally() && clock.millis() - readyStartedAt >= refreshIntervalMillis) {
-      synchronized (lock) {
-        if (ready == r) {
-          ready = load();
-        }
-        r = ready;
-      }
+      r = loadAgain(r);
     }
     await(r, "the login service's keys cannot be had");
   }
@@ -491,11 +500,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     }
     CompletableFuture<Void> r = ready;
     if (r != null && r.isCompletedExceptionally() && !keysCameAnotherWay()) {
-      synchronized (lock) { // the login service is there now: try the first load again without waiting
-        if (ready == r && !closed) {
-          ready = load();
-        }
-      }
+      loadAgain(r); // the login service is there now: no waiting for the refresh interval
     }
   }
 
@@ -569,11 +574,7 @@ public final class LoginTokenVerifier implements TokenVerifier, AutoCloseable {
     }
     CompletableFuture<Void> r = ready;
     if (r != null && r.isCompletedExceptionally() && clock.millis() - readyStartedAt >= refreshIntervalMillis) {
-      synchronized (lock) {
-        if (ready == r && !closed) {
-          ready = load();
-        }
-      }
+      loadAgain(r);
     }
     return verifiers.size();
   }
