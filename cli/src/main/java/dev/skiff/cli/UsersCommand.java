@@ -7,6 +7,7 @@ import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.ChangePasswordRequest;
 import dev.skiff.proto.v1.ListUsersRequest;
 import dev.skiff.proto.v1.SetRolesRequest;
+import dev.skiff.proto.v1.UnlockUserRequest;
 import dev.skiff.proto.v1.UserInfo;
 import dev.skiff.proto.v1.UserList;
 import dev.skiff.proto.v1.UserResponse;
@@ -22,23 +23,24 @@ import picocli.CommandLine.ParameterException;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code skiff users add|roles|passwd|list}: the people who sign in, through the login kernel service,
- * as the signed-in user ({@code skiff login}). Adding users, setting roles and listing need role
+ * {@code skiff users add|roles|passwd|list|unlock}: the people who sign in, through the login kernel service,
+ * as the signed-in user ({@code skiff login}). Adding users, setting roles, listing and unlocking need role
  * {@code ADMIN.USERS} (which {@code ADMIN} covers); anyone signed in may change their own password.
  */
 @Command(
     name = "users",
     header = "Manages the people who sign in (the login service's users).",
     description = {
-      "Runs as the user signed in with 'skiff login'. add, roles and list need role ADMIN.USERS (ADMIN covers "
+      "Runs as the user signed in with 'skiff login'. add, roles, list and unlock need role ADMIN.USERS (ADMIN covers "
           + "it); passwd changes your own password, or with role ADMIN.USERS anyone's. Passwords are typed at "
           + "the terminal without echo, or read from standard input one per line. See docs/security.md."
     },
     synopsisSubcommandLabel = "COMMAND",
-    subcommands = {UsersCommand.Add.class, UsersCommand.Roles.class, UsersCommand.Passwd.class, UsersCommand.ListUsers.class})
+    subcommands = {UsersCommand.Add.class, UsersCommand.Roles.class, UsersCommand.Passwd.class, UsersCommand.ListUsers.class,
+        UsersCommand.Unlock.class})
 final class UsersCommand extends CommandGroup {
 
-  /** What the four commands share: one call to the login service as the signed-in user. */
+  /** What the commands share: one call to the login service as the signed-in user. */
   abstract static class UsersCall extends KernelServiceCommand {
     UsersCall() {
       super(LoginService.SERVICE);
@@ -172,6 +174,29 @@ final class UsersCommand extends CommandGroup {
               Instant.ofEpochMilli(u.getCreatedAtMs()).toString().replaceFirst("\\.\\d+Z$", "Z"), u.getLocked() ? "yes" : "no",
               u.getRolesCount() == 0 ? "none" : u.getRolesList().stream().map(Printable::of).collect(Collectors.joining(", ")));
         }
+        return SkiffCli.EXIT_OK;
+      });
+    }
+  }
+
+  /** {@code skiff users unlock USER}. */
+  @Command(
+      name = "unlock",
+      header = "Unlocks a user locked out after failed logins, at every copy of the login service.",
+      description = {"Forgets the user's failed logins, so they may log in again at once; their password and sessions "
+          + "are left as they are. 'skiff users list' shows who is locked."},
+      footer = {"", "Example:", "  skiff users unlock ada", "",
+          "Exit codes: 0 unlocked, 1 refused (e.g. no such user), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+  static final class Unlock extends UsersCall {
+    @Parameters(index = "0", paramLabel = "USER", description = "The user.")
+    String user;
+
+    @Override
+    public Integer call() {
+      return withClient(client -> {
+        UserResponse r = call(client, "users.unlock", UnlockUserRequest.newBuilder().setUser(user).build(), UserResponse.class);
+        out().print("unlocked ");
+        print(out(), r.getUser());
         return SkiffCli.EXIT_OK;
       });
     }

@@ -97,7 +97,7 @@ class SignInCommandsTest {
   void aGroupAloneNamesItsCommands() {
     Skiff.Result users = Skiff.run(env("group"), "users");
     assertThat(users.exitCode()).as(users.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
-    assertThat(users.err()).contains("Missing command: use 'skiff users add', 'roles', 'passwd' or 'list'");
+    assertThat(users.err()).contains("Missing command: use 'skiff users add', 'roles', 'passwd', 'list' or 'unlock'");
     Skiff.Result dead = Skiff.run(env("group"), "dead-letters");
     assertThat(dead.err()).contains("Missing command: use 'skiff dead-letters list', 'replay' or 'discard'");
   }
@@ -138,6 +138,14 @@ class SignInCommandsTest {
     Skiff.Result forbidden = Skiff.run(asAda, "users", "list");
     assertThat(forbidden.exitCode()).as(forbidden.toString()).isEqualTo(SkiffCli.EXIT_FORBIDDEN);
     assertThat(forbidden.err()).contains("FORBIDDEN");
+    Skiff.Result unlockForbidden = Skiff.run(asAda, "users", "unlock", ada);
+    assertThat(unlockForbidden.exitCode()).as(unlockForbidden.toString()).isEqualTo(SkiffCli.EXIT_FORBIDDEN);
+    Skiff.Result unlock = Skiff.run(admin, "users", "unlock", ada);
+    assertThat(unlock.exitCode()).as(unlock.toString()).isZero();
+    assertThat(unlock.out()).contains("unlocked " + ada + "  roles: ADMIN.ROUTES:com.example.greeter").doesNotContain("locked out");
+    Skiff.Result unlockNobody = Skiff.run(admin, "users", "unlock", "nobody-" + EchoService.randomHex(3));
+    assertThat(unlockNobody.exitCode()).as(unlockNobody.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(unlockNobody.err()).contains("NOT_FOUND").contains("no user");
     Skiff.Result passwd = Skiff.runWithInput(asAda, "ada-password-1\nada-password-2\n", "users", "passwd");
     assertThat(passwd.exitCode()).as(passwd.toString()).isZero();
     assertThat(passwd.out()).contains("sign in again");

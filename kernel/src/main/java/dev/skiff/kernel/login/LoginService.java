@@ -16,6 +16,7 @@ import dev.skiff.platform.security.Access;
 import dev.skiff.platform.security.AuditLog;
 import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.Role;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.RequestContext;
@@ -36,6 +37,8 @@ import dev.skiff.proto.v1.RevocationsRequest;
 import dev.skiff.proto.v1.RevocationsResponse;
 import dev.skiff.proto.v1.Session;
 import dev.skiff.proto.v1.SetRolesRequest;
+import dev.skiff.proto.v1.ThrottleEvent;
+import dev.skiff.proto.v1.UnlockUserRequest;
 import dev.skiff.proto.v1.UserInfo;
 import dev.skiff.proto.v1.UserList;
 import dev.skiff.proto.v1.UserResponse;
@@ -79,13 +82,16 @@ import org.slf4j.LoggerFactory;
  *   <tr><td>users.passwd</td><td>signed in, for oneself with the old password; ADMIN.USERS for anyone</td>
  *       <td>ChangePasswordRequest → UserResponse (the user's sessions end)</td></tr>
  *   <tr><td>users.list</td><td>role ADMIN.USERS</td><td>ListUsersRequest → UserList</td></tr>
+ *   <tr><td>users.unlock</td><td>role ADMIN.USERS</td><td>UnlockUserRequest → UserResponse (its failed logins forgotten)</td></tr>
  *   <tr><td>keys</td><td>anyone</td><td>KeysRequest → KeysResponse (the public JWKS)</td></tr>
  *   <tr><td>revocations</td><td>authenticated services</td><td>RevocationsRequest → RevocationsResponse</td></tr>
  * </table>
  *
  * <p>Passwords: {@link PasswordHasher} (Argon2id). Tokens: JWS ES256 by {@link SigningKeys}, claims
  * {@code iss sub roles sid iat exp}, checked everywhere by {@link LoginTokenVerifier}. Failed logins:
- * {@link LoginThrottle}, written to the {@link AuditLog}. Revocations are stored, then published on
+ * {@link LoginThrottle}, written to the {@link AuditLog}, and shared with the other copies of the service
+ * on {@value #THROTTLE_TOPIC} (each copy counts the others' failures; a name's failures are forgotten at
+ * every copy together). Revocations are stored, then published on
  * {@value LoginTokenVerifier#REVOKED_TOPIC} (an event that fails to go out is sent again every second).
  * Settings: {@link LoginSettings}. Store: {@link MemoryUserStore} unless {@code SKIFF_LOGIN_STORE=cassandra}
  * ({@link CassandraUserStore}); while the store cannot be reached, the endpoints answer UNAVAILABLE and
@@ -98,6 +104,8 @@ import org.slf4j.LoggerFactory;
 public final class LoginService extends KernelServiceBase {
   /** The RPC service name. */
   public static final String SERVICE = LoginTokenVerifier.SERVICE;
+  /** The topic on which the copies of the service share failed logins ({@link ThrottleEvent}). */
+  public static final String THROTTLE_TOPIC = "login.throttle";
   /** The role that manages users. */
   public static final Role USERS_ADMIN = Role.of("ADMIN.USERS");
   /** The first administrator's name. */
@@ -128,6 +136,9 @@ public final class LoginService extends KernelServiceBase {
   private ScheduledExecutorService timer;
   private Counter logins;
   private Counter droppedEvents;
+  private Counter refusedEvents;
+  private ServiceIdentities identities;
+  private String copy;
   private volatile boolean ready;
   private volatile String notReady = "starting";
 
@@ -184,6 +195,8 @@ public final class LoginService extends KernelServiceBase {
     throttle = new LoginThrottle(settings.throttle(), metrics);
     logins = metrics.counter("skiff.login.logins");
     droppedEvents = metrics.counter("skiff.login.dropped-events");
+    refusedEvents = metrics.counter("skiff.login.refused-events");
+    identities = context.guard().identities();
     events = new PubSub(context.transport());
     closeAtEnd(store);
     if (store instanceof MemoryUserStore) {
@@ -213,6 +226,8 @@ public final class LoginService extends KernelServiceBase {
             .withAccess(Access.signedIn()))
         .endpoint(Endpoint.of("users.list", ListUsersRequest.class, UserList.class, (r, ctx) -> listUsers())
             .withAccess(Access.role(USERS_ADMIN)).asIdempotent())
+        .endpoint(Endpoint.of("users.unlock", UnlockUserRequest.class, UserResponse.class, (r, ctx) -> unlock(r, ctx))
+            .withAccess(Access.role(USERS_ADMIN)).asIdempotent())
         .endpoint(Endpoint.of("keys", KeysRequest.class, KeysResponse.class,
             (r, ctx) -> KeysResponse.newBuilder().setJwksJson(readyKeys()).build()).withAccess(Access.anyone()).asIdempotent())
         .endpoint(Endpoint.of("revocations", RevocationsRequest.class, RevocationsResponse.class,
@@ -230,7 +245,11 @@ public final class LoginService extends KernelServiceBase {
     long keyCheck = Math.max(100, Math.min(settings.keyRotation().toMillis() / 4, 30_000));
     timer.scheduleWithFixedDelay(this::checkKeys, keyCheck, keyCheck, TimeUnit.MILLISECONDS);
     timer.scheduleWithFixedDelay(this::resendPending, 1000, 1000, TimeUnit.MILLISECONDS);
-    closeAtEnd(b.build().start());
+    Server server = b.build();
+    copy = server.instanceId();
+    // before the server starts: no failure it counts is missed by a copy that started earlier
+    closeAtEnd(events.subscribeWithSender(THROTTLE_TOPIC, null, ThrottleEvent.class, this::onThrottleEvent));
+    closeAtEnd(server.start());
     log.info("login service: {} ({} store), signing with key {}", settings, store.getClass().getSimpleName(),
         ready ? keys.signingKid() : "(not ready: " + notReady + ")");
   }
@@ -323,7 +342,7 @@ public final class LoginService extends KernelServiceBase {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a password has at most " + MAX_PASSWORD + " characters");
     }
     checkPassword(name, req.getPassword(), "login", ctx);
-    throttle.succeeded(name);
+    forgetFailures(name);
     UserStore.User u = store.user(name).orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, WRONG));
     if (hasher.outdated(u.passwordHash())) {
       store.setPassword(name, hasher.hash(req.getPassword()), u.revokedBeforeMs());
@@ -360,7 +379,9 @@ public final class LoginService extends KernelServiceBase {
       if (hasher.matches(password, u.map(UserStore.User::passwordHash).orElse(null))) {
         return;
       }
-      long lockedUntil = throttle.failed(name, clock.millis());
+      long failedAt = clock.millis();
+      long lockedUntil = throttle.failed(name, failedAt);
+      publish(ThrottleEvent.newBuilder().setUser(name).setCopy(copy).setFailedAtMs(failedAt).build());
       deny(ctx, what, ErrorCode.UNAUTHORIZED, WRONG + " for user '" + name + "'" + (lockedUntil > 0 ? "; the user is now locked" : ""));
       if (lockedUntil > 0) {
         log.warn("login: user name '{}' locked until {} after too many failed logins", name, Instant.ofEpochMilli(lockedUntil));
@@ -393,7 +414,7 @@ public final class LoginService extends KernelServiceBase {
 
   private static SkiffException locked(String name, long until) {
     return new SkiffException(ErrorCode.CAPACITY, "user '" + name + "' is locked after too many failed logins until "
-        + Instant.ofEpochMilli(until) + "; try again then, or ask an administrator to set a new password");
+        + Instant.ofEpochMilli(until) + "; try again then, or ask an administrator to unlock it ('skiff users unlock " + name + "')");
   }
 
   private static void deny(RequestContext ctx, String what, ErrorCode code, String reason) {
@@ -513,10 +534,55 @@ public final class LoginService extends KernelServiceBase {
     if (!store.setPassword(name, hasher.hash(req.getNewPassword()), before)) {
       throw new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'");
     }
-    throttle.succeeded(name);
+    forgetFailures(name);
     revokeUser(name, before, now);
     log.info("login: password of user '{}' changed by '{}'; their sessions ended", name, caller.user());
     return UserResponse.newBuilder().setUser(info(store.user(name).orElseThrow())).build();
+  }
+
+  private UserResponse unlock(UnlockUserRequest req, RequestContext ctx) {
+    ready();
+    String name = checkName(req.getUser());
+    UserStore.User u = store.user(name).orElseThrow(() -> new SkiffException(ErrorCode.NOT_FOUND, "no user '" + name + "'"));
+    boolean wasLocked = throttle.lockedUntil(name, clock.millis()) > 0;
+    throttle.succeeded(name);
+    publish(ThrottleEvent.newBuilder().setUser(name).setCopy(copy).build());
+    log.info("login: failed logins of user '{}' forgotten by '{}'{}", name, person(ctx).user(), wasLocked ? "; it was locked" : "");
+    return UserResponse.newBuilder().setUser(info(u)).build();
+  }
+
+  /** Forgets a name's failed logins here and, if there were any, at the other copies. */
+  private void forgetFailures(String name) {
+    if (throttle.succeeded(name)) {
+      publish(ThrottleEvent.newBuilder().setUser(name).setCopy(copy).build());
+    }
+  }
+
+  /** Another copy counted a failed login, or forgot a name's failures: do the same here. */
+  private void onThrottleEvent(String topic, ThrottleEvent e, String sender) {
+    if (!identities.mayActAs(sender, SERVICE)) {
+      refusedEvents.inc();
+      log.warn("login: ignored a failed-login event from {}: only {} may send it",
+          sender == null ? "a sender with no proven identity" : "broker user '" + Printable.of(sender) + "'", SERVICE);
+      return;
+    }
+    if (e.getCopy().equals(copy)) {
+      return; // its own: counted when it happened
+    }
+    if (!LoginTokenVerifier.USER_NAME.matcher(e.getUser()).matches() || e.getFailedAtMs() < 0) {
+      refusedEvents.inc();
+      log.warn("login: ignored a failed-login event for '{}' (not a valid user name, or a negative time)", Printable.of(e.getUser()));
+      return;
+    }
+    if (e.getFailedAtMs() == 0) {
+      throttle.succeeded(e.getUser());
+      return;
+    }
+    long lockedUntil = throttle.failedElsewhere(e.getUser(), e.getFailedAtMs(), clock.millis());
+    if (lockedUntil > 0) {
+      log.warn("login: user name '{}' locked until {} after too many failed logins (counted by every copy)", e.getUser(),
+          Instant.ofEpochMilli(lockedUntil));
+    }
   }
 
   private UserList listUsers() {
@@ -601,7 +667,8 @@ public final class LoginService extends KernelServiceBase {
   }
 
   private void publish(com.google.protobuf.Message event) {
-    String topic = event instanceof Revocation ? LoginTokenVerifier.REVOKED_TOPIC : LoginTokenVerifier.KEYS_TOPIC;
+    String topic = event instanceof Revocation ? LoginTokenVerifier.REVOKED_TOPIC
+        : event instanceof ThrottleEvent ? THROTTLE_TOPIC : LoginTokenVerifier.KEYS_TOPIC;
     try {
       events.publish(topic, event);
     } catch (SkiffException e) {
@@ -667,6 +734,11 @@ public final class LoginService extends KernelServiceBase {
   void rotateNow() {
     keys.forceRotation();
     publish(KeysChanged.newBuilder().setJwksJson(keys.publicJwks()).build());
+  }
+
+  /** @return this copy's server's instance id (tests) */
+  String copy() {
+    return copy;
   }
 
   /** @return the throttle (tests) */

@@ -19,8 +19,13 @@ import java.util.Map;
  *   <li>after {@code lockAfter} failures (10) within {@code window} (15 min), the name is locked for
  *       {@code lockFor} (15 min): every attempt is refused, saying until when, without its password being
  *       checked;
- *   <li>a successful login (or an administrator setting the password) resets it.
+ *   <li>a successful login (or an administrator setting the password, or unlocking the name) resets it.
  * </ul>
+ *
+ * <p>Copies of the login service count each other's failures ({@link #failedElsewhere}, fed by
+ * {@code LoginService} from the {@code login.throttle} events) and forget a name's failures together, so
+ * that spreading guesses over N copies gains nothing; delays and the one-attempt-at-a-time rule are each
+ * copy's own.
  *
  * <p>Bounded: at most {@code maxNames} names are tracked; when that many have failed recently and none
  * can be forgotten, attempts for names not tracked are refused ({@link Verdict.Busy}) and counted
@@ -140,7 +145,45 @@ final class LoginThrottle {
    */
   synchronized long failed(String name, long now) {
     failures.inc();
-    State s = names.computeIfAbsent(name, n -> new State());
+    return count(names.computeIfAbsent(name, n -> new State()), now, true);
+  }
+
+  /**
+   * Records a failed attempt that another copy of the login service counted (its
+   * {@code ThrottleEvent}), so that every copy locks the name alike. Bounded as {@link #begin} is: a
+   * name not tracked yet is not taken when {@code maxNames} are tracked and none can be forgotten
+   * (counted as {@code skiff.login.throttle-full}; the copy that counted it still does).
+   *
+   * @param name the user name tried
+   * @param failedAt when the other copy counted it (ms); one older than the window is not counted
+   * @param now the time (ms)
+   * @return when the name is locked from now on, or 0 when it is not
+   */
+  synchronized long failedElsewhere(String name, long failedAt, long now) {
+    if (failedAt <= now - rules.window().toMillis()) {
+      return 0;
+    }
+    State s = names.get(name);
+    if (s == null) {
+      if (names.size() >= rules.maxNames()) {
+        forgetIdle(now);
+      }
+      if (names.size() >= rules.maxNames()) {
+        full.inc();
+        return 0;
+      }
+      s = new State();
+      names.put(name, s);
+    }
+    return count(s, now, false);
+  }
+
+  /**
+   * Counts a failure of a name, locking it at the threshold; times are this copy's. A lockout is counted
+   * in {@code skiff.login.lockouts} by the copy whose failure locked the name only, so that the copies'
+   * figures add up to the lockouts there were.
+   */
+  private long count(State s, long now, boolean here) {
     s.consecutive++;
     s.failures.addLast(now);
     while (!s.failures.isEmpty() && s.failures.peekFirst() <= now - rules.window().toMillis()) {
@@ -149,19 +192,23 @@ final class LoginThrottle {
     if (s.failures.size() >= rules.lockAfter()) {
       s.failures.clear();
       s.lockedUntil = now + rules.lockFor().toMillis();
-      lockouts.inc();
+      if (here) {
+        lockouts.inc();
+      }
       return s.lockedUntil;
     }
     return 0;
   }
 
   /**
-   * Forgets the failures of a name: a successful login, or a new password set by an administrator.
+   * Forgets the failures of a name: a successful login, a new password set by an administrator, an
+   * unlock (here or at another copy).
    *
    * @param name the user name
+   * @return whether it had failures to forget (or was locked)
    */
-  synchronized void succeeded(String name) {
-    names.remove(name);
+  synchronized boolean succeeded(String name) {
+    return names.remove(name) != null;
   }
 
   /**
@@ -172,6 +219,15 @@ final class LoginThrottle {
   synchronized long lockedUntil(String name, long now) {
     State s = names.get(name);
     return s != null && s.lockedUntil > now ? s.lockedUntil : 0;
+  }
+
+  /**
+   * @param name a user name
+   * @return its failures counted within the window and not yet answered by a lock (tests)
+   */
+  synchronized int failuresOf(String name) {
+    State s = names.get(name);
+    return s == null ? 0 : s.failures.size();
   }
 
   /** @return names tracked */

@@ -4,10 +4,13 @@ package dev.skiff.kernel.login;
 import com.codahale.metrics.MetricRegistry;
 import dev.skiff.kernel.KernelFixture;
 import dev.skiff.kernel.Kernel;
+import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.security.Access;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.UserIdentity;
 import dev.skiff.platform.server.Endpoint;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.LoginRequest;
@@ -16,6 +19,7 @@ import dev.skiff.proto.v1.UserResponse;
 import com.google.protobuf.StringValue;
 import java.time.Clock;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 
 /**
@@ -46,6 +50,19 @@ final class LoginFixture extends KernelFixture {
     login = service;
     kernel = startKernel(login);
     return login;
+  }
+
+  /**
+   * Starts another copy of the login service, in a kernel of its own on a connection of its own (another
+   * process, as far as the broker can tell), leaving {@link #login} and {@link #kernel} as they are.
+   *
+   * @param service the copy
+   * @param identities who its kernel believes may act as which service
+   * @return its kernel
+   */
+  Kernel startCopy(LoginService service, ServiceIdentities identities) {
+    Transport t = toClose.register(AmqpTransport.connect(uri));
+    return toClose.register(Kernel.start(t, Settings.fromEnvironment(Map.of()), identities, List.of(service), 0));
   }
 
   void stopLogin() {

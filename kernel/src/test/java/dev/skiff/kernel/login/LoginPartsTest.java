@@ -46,6 +46,37 @@ class LoginPartsTest {
   }
 
   @Test
+  void anotherCopysFailuresCountAndLockHereButItsLockoutIsCountedThereAndStaleOrUnboundedOnesAreNot() {
+    LoginThrottle t = new LoginThrottle(new LoginThrottle.Rules(5, Duration.ofMillis(100), Duration.ofMillis(350), 10,
+        Duration.ofMinutes(15), Duration.ofMinutes(15), 2), metrics);
+    long now = 1_000_000;
+    for (int i = 0; i < 6; i++) {
+      t.failed("x", now);
+    }
+    for (int i = 0; i < 3; i++) {
+      assertThat(t.failedElsewhere("x", now, now)).isZero();
+    }
+    assertThat(t.begin("x", now)).as("the delays follow every copy's failures").isEqualTo(new LoginThrottle.Verdict.Go(350));
+    t.end("x");
+    assertThat(t.failedElsewhere("x", now - Duration.ofMinutes(15).toMillis(), now)).as("older than the window").isZero();
+    assertThat(t.failuresOf("x")).isEqualTo(9);
+    long until = t.failedElsewhere("x", now, now);
+    assertThat(until).as("the tenth, counted at another copy, locks here too").isEqualTo(now + Duration.ofMinutes(15).toMillis());
+    assertThat(t.begin("x", now)).isEqualTo(new LoginThrottle.Verdict.Locked(until));
+    assertThat(metrics.counter("skiff.login.lockouts").getCount()).as("counted by the copy whose failure locked it").isZero();
+    assertThat(metrics.counter("skiff.login.failures").getCount()).as("this copy's own").isEqualTo(6);
+
+    t.failedElsewhere("y", now, now);
+    assertThat(t.failedElsewhere("z", now, now)).as("two names tracked, both recent: a third is not taken").isZero();
+    assertThat(t.failuresOf("z")).isZero();
+    assertThat(metrics.counter("skiff.login.throttle-full").getCount()).isEqualTo(1);
+    assertThat(t.succeeded("x")).isTrue();
+    assertThat(t.succeeded("x")).as("nothing left to forget").isFalse();
+    assertThat(t.failedElsewhere("z", now, now)).isZero();
+    assertThat(t.failuresOf("z")).as("room again").isEqualTo(1);
+  }
+
+  @Test
   void failuresOutsideTheWindowDoNotLockAndTheBoundFailsClosedUntilNamesGoIdle() {
     LoginThrottle t = new LoginThrottle(new LoginThrottle.Rules(100, Duration.ofMillis(1), Duration.ofMillis(1), 3,
         Duration.ofMinutes(1), Duration.ofMinutes(1), 2), metrics);
