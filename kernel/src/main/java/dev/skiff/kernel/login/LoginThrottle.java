@@ -98,14 +98,9 @@ final class LoginThrottle {
   synchronized Verdict begin(String name, long now) {
     State s = names.get(name);
     if (s == null) {
-      if (names.size() >= rules.maxNames()) {
-        forgetIdle(now);
-        if (names.size() >= rules.maxNames()) {
-          full.inc();
-          return new Verdict.Busy("the login service is refusing new names: too many failed logins are being tracked");
-        }
-      }
-      return new Verdict.Go(0);
+      return roomForAnother(now)
+          ? new Verdict.Go(0)
+          : new Verdict.Busy("the login service is refusing new names: too many failed logins are being tracked");
     }
     if (s.lockedUntil > now) {
       lockedRefusals.inc();
@@ -165,11 +160,7 @@ final class LoginThrottle {
     }
     State s = names.get(name);
     if (s == null) {
-      if (names.size() >= rules.maxNames()) {
-        forgetIdle(now);
-      }
-      if (names.size() >= rules.maxNames()) {
-        full.inc();
+      if (!roomForAnother(now)) {
         return 0;
       }
       s = new State();
@@ -233,6 +224,18 @@ final class LoginThrottle {
   /** @return names tracked */
   synchronized int size() {
     return names.size();
+  }
+
+  /** @return whether another name may be tracked, after forgetting idle ones if need be; if not, counted */
+  private boolean roomForAnother(long now) {
+    if (names.size() >= rules.maxNames()) {
+      forgetIdle(now);
+      if (names.size() >= rules.maxNames()) {
+        full.inc();
+        return false;
+      }
+    }
+    return true;
   }
 
   private void forgetIdle(long now) {
