@@ -487,20 +487,19 @@ public final class ConfigService extends KernelServiceBase {
    * @return the view
    */
   ConfigView get(GetConfigRequest r, Caller caller) {
-    LayerId asked = LayerId.of(r.getService(), r.getRegion(), r.getEnv());
+    List<LayerId> chain = LayerId.view(r.getService(), r.getRegion(), r.getEnv());
+    String asked = LayerId.of(r.getService(), null, null).service();
     ConfigPath path = ConfigPath.parse(r.getPath());
     // a secret is opened only for the service it belongs to, asking for itself; never for a person
-    boolean itself = asked.service() != null && caller.user().isEmpty()
-        && caller.service().filter(asked.service()::equals).isPresent();
+    boolean itself = asked != null && caller.user().isEmpty() && caller.service().filter(asked::equals).isPresent();
     synchronized (this) {
       fresh();
-      List<LayerId> chain = LayerId.chain(asked.service(), asked.region(), asked.env());
       Struct merged = Struct.getDefaultInstance();
       for (LayerId l : chain) {
         merged = Documents.merge(merged, doc(l.key()));
       }
       boolean[] redacted = {false};
-      Struct shown = reveal(merged, ConfigPath.ROOT, chain, itself ? asked.service() : null, redacted);
+      Struct shown = reveal(merged, ConfigPath.ROOT, chain, itself ? asked : null, redacted);
       ConfigView.Builder out = ConfigView.newBuilder().setVersion(head).setJson(json(Documents.get(shown, path))).setRedacted(redacted[0]);
       if (r.getExplain()) {
         String prefix = path.toString();

@@ -45,6 +45,24 @@ record LayerId(String service, String region, String env) {
   }
 
   /**
+   * The layers an instance of a service in a region and an environment sees, lowest first: unlike a
+   * layer, an instance may have both a region and an environment ({@code SKIFF_REGION} and
+   * {@code SKIFF_ENV}).
+   *
+   * @param service the service, or empty/null
+   * @param region the region, or empty/null
+   * @param env the environment, or empty/null
+   * @return the layers of its view ({@link #chain})
+   * @throws SkiffException BAD_REQUEST naming what is invalid
+   */
+  static List<LayerId> view(String service, String region, String env) {
+    String s = of(service, null, null).service();
+    String r = of(null, region, null).region();
+    String e = of(null, null, env).env();
+    return chain(s, r, e);
+  }
+
+  /**
    * @param key a layer's key ({@link #key()})
    * @return the layer
    * @throws SkiffException BAD_REQUEST when it is not a key

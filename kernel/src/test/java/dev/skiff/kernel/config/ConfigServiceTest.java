@@ -73,6 +73,9 @@ class ConfigServiceTest {
     assertThat(prod.getLeavesList()).extracting(ConfigLeaf::getPath, ConfigLeaf::getLayer, ConfigLeaf::getChangeId).containsExactly(
         org.assertj.core.groups.Tuple.tuple("db.pool.max", "env/prod/service/greeter", prodGreeterMax),
         org.assertj.core.groups.Tuple.tuple("db.pool.min", "env/prod", prodGreeterMax - 1));
+    // an instance in a region and an environment sees both, the environment's layers above the region's
+    assertThat(f.get(admin, "greeter", "eu", "prod", "", false).getJson())
+        .isEqualTo("{\"db\":{\"host\":\"db.eu\",\"pool\":{\"max\":50,\"min\":5},\"port\":5432},\"greeting\":\"hallo\"}");
     // a service alone sees global and its own layer; a path with nothing there answers an empty value
     assertThat(f.get(admin, "greeter", "", "", "db.pool.max", false).getJson()).isEqualTo("20");
     assertThat(f.get(admin, "greeter", "", "", "nothing.here", false).getJson()).isEmpty();

@@ -85,6 +85,14 @@ class LiveConfigDeliveryTest {
     f.set(admin, EU, "greeter.punctuation", "\"!!\"");
     Server eu = instance(LiveConfigOptions.defaults().withRegion("eu").withCacheDir(cache));
     Server elsewhere = instance(LiveConfigOptions.defaults().withCacheDir(cache));
+    // an instance with both a region and an environment (SKIFF_REGION and SKIFF_ENV) sees the layers of both
+    f.set(admin, layer("", "", "prod"), "greeter.greeting", "\"hello from prod\"");
+    Server euProd = instance(LiveConfigOptions.defaults().withRegion("eu").withEnv("prod").withCacheDir(cache));
+    assertThat(euProd.config().current().getString("greeter.greeting")).isEqualTo("hello from prod");
+    assertThat(euProd.config().current().getString("greeter.punctuation")).isEqualTo("!!");
+    f.delete(admin, layer("", "", "prod"), "greeter.greeting");
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(
+        () -> assertThat(euProd.config().current().getString("greeter.greeting")).isEqualTo("hello"));
     assertThat(eu.config().current().getString("greeter.greeting")).isEqualTo("hello");
     assertThat(eu.config().current().getString("greeter.punctuation")).isEqualTo("!!");
     assertThat(elsewhere.config().current().getString("greeter.punctuation")).isEqualTo("!");

@@ -158,6 +158,9 @@ public final class ConfigServiceLayer implements ConfigSource {
       if (saved.isPresent() && take(saved.get().version(), saved.get().json(), false)) {
         log.warn("config: the config service cannot answer ({}): {} starts from its last good copy, version {} ({}), and catches up "
             + "when the config service is back", e.code(), service, saved.get().version(), copy.file());
+      } else if (e.code() == ErrorCode.BAD_REQUEST || e.code() == ErrorCode.UNAUTHORIZED || e.code() == ErrorCode.FORBIDDEN) {
+        log.error("config: the config service refused {}'s view ({}: {}): it starts without that layer", service, e.code(),
+            e.description());
       } else {
         log.warn("config: the config service cannot answer ({}) and {} has no last good copy: it starts without that layer "
             + "and catches up when the config service is back", e.code(), service);
