@@ -45,7 +45,7 @@ final class CallCommand extends BrokerCommand {
   /** The service name the command's own spans are recorded under. */
   static final String TRACE_SERVICE_NAME = "skiff-cli";
 
-  @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name, e.g. com.example.greeter.")
+  @Parameters(index = "0", paramLabel = "SERVICE", converter = ServiceNameConverter.class, description = "The service's dotted name, e.g. com.example.greeter.")
   String service;
 
   @Parameters(index = "1", paramLabel = "ENDPOINT", description = "The endpoint, e.g. hello.")
@@ -79,6 +79,8 @@ final class CallCommand extends BrokerCommand {
   public Integer call() {
     PrintWriter out = out();
     PrintWriter err = err();
+    String requestId = newRequestId();
+    CallOptions options = given(() -> target.applyTo(CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace)));
     BrokerOption.Broker b = broker();
     if (verbose) {
       err.println("broker " + b.describe());
@@ -101,8 +103,6 @@ final class CallCommand extends BrokerCommand {
       client = connect(b);
     }
     Tracing tracing = started;
-    String requestId = newRequestId();
-    CallOptions options = target.applyTo(CallOptions.timeout(timeout.get()).withRequestId(requestId).withTrace(trace));
     long start = System.nanoTime();
     try (client) {
       Reply<String> reply;

@@ -1,6 +1,5 @@
 package dev.skiff.cli;
 
-import dev.skiff.platform.Names;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
 import dev.skiff.platform.transport.amqp.DeadLetters;
@@ -35,12 +34,11 @@ final class DeadLettersCommand extends CommandGroup {
 
   /** What the three commands share: the service, and its dead letters on a connection of their own. */
   abstract static class OnService extends BrokerCommand {
-    @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name.")
+    @Parameters(index = "0", paramLabel = "SERVICE", converter = ServiceNameConverter.class, description = "The service's dotted name.")
     String service;
 
     /** Runs with the service's dead letters; the connection closes after. */
     Integer withDeadLetters(java.util.function.Function<DeadLetters, Integer> work) {
-      given(() -> Names.checkService(service));
       try (AmqpTransport transport = broker().connectTransport()) {
         return work.apply(transport.deadLetters(service));
       }

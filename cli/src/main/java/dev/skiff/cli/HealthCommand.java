@@ -46,7 +46,7 @@ import picocli.CommandLine.Parameters;
     })
 final class HealthCommand extends BrokerCommand {
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: all services.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", converter = ServiceNameConverter.class, description = "A service's dotted name; default: all services.")
   String service;
 
   @Mixin TimeoutOption timeout;

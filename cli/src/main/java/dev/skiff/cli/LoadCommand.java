@@ -52,7 +52,7 @@ final class LoadCommand extends BrokerCommand {
   /** The most calls in flight at once (the platform client's own default bound). */
   static final int MAX_CONCURRENCY = 10_000;
 
-  @Parameters(index = "0", paramLabel = "SERVICE", description = "The service's dotted name.")
+  @Parameters(index = "0", paramLabel = "SERVICE", converter = ServiceNameConverter.class, description = "The service's dotted name.")
   String service;
 
   @Parameters(index = "1", paramLabel = "ENDPOINT", description = "The endpoint.")
@@ -88,12 +88,13 @@ final class LoadCommand extends BrokerCommand {
       throw new ParameterException(
           spec.commandLine(), "--concurrency must be between 1 and " + MAX_CONCURRENCY + ", not " + concurrency);
     }
+    CallOptions options = given(() -> target.applyTo(CallOptions.timeout(timeout.get())));
     PrintWriter out = out();
     PrintWriter err = err();
     Client client = connect();
     LoadStats.Summary summary;
     try (client) {
-      summary = drive(client);
+      summary = drive(client, options);
     }
     if (jsonOutput) {
       out.println(Printable.json(toJson(summary)));
@@ -109,8 +110,7 @@ final class LoadCommand extends BrokerCommand {
     return summary.errors() == 0 ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
   }
 
-  private LoadStats.Summary drive(Client client) throws InterruptedException {
-    CallOptions options = target.applyTo(CallOptions.timeout(timeout.get()));
+  private LoadStats.Summary drive(Client client, CallOptions options) throws InterruptedException {
     LoadStats stats = new LoadStats(calls);
     Semaphore permits = new Semaphore(concurrency);
     CountDownLatch done = new CountDownLatch(calls);

@@ -49,9 +49,6 @@ final class LoginCommand extends BrokerCommand {
         err.println("UNAUTHORIZED: " + e.description());
       } else {
         SkiffCli.printError(err, e);
-        if (e.code() == ErrorCode.NOT_FOUND && e.service().isEmpty()) {
-          err.println("(the login service is not running: start it with 'skiff kernel' or 'skiff kernel login')");
-        }
       }
       return SkiffCli.exitCode(e);
     }

@@ -31,6 +31,9 @@ import picocli.CommandLine.Spec;
 final class NewCommand implements Callable<Integer> {
   @Spec CommandSpec spec;
 
+  @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
+  boolean help;
+
   @Parameters(index = "0", paramLabel = "SERVICE", description = "the service's name, also its Java package: com.example.payments")
   String service;
 

@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.binding.BindingService;
-import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
@@ -45,7 +44,7 @@ import picocli.CommandLine.Parameters;
 final class RouteCommand extends BrokerCommand {
   private static final Pattern PAIR = Pattern.compile("([^=\\s]+)=(-?\\d{1,9})");
 
-  @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name.")
+  @Parameters(index = "0", paramLabel = "NAME", converter = ServiceNameConverter.class, description = "The service's dotted name.")
   String name;
 
   @Parameters(index = "1..*", arity = "0..*", paramLabel = "VERSION=PERCENT", description = "The share of each version, e.g. 1.0.0=90 1.1.0=10.")
@@ -90,9 +89,6 @@ final class RouteCommand extends BrokerCommand {
       }
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);
-      if (e.code() == ErrorCode.NOT_FOUND && BindingService.SERVICE.equals(e.context().get("service"))) {
-        err.println("(the binding service is not running: start it with 'skiff kernel' or 'skiff kernel binding')");
-      }
       return SkiffCli.exitCode(e);
     }
     print(out, st);

@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.discovery.DiscoveryService;
-import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
@@ -35,7 +34,7 @@ import picocli.CommandLine.Parameters;
     footer = {"", "Exit codes: 0 listed, 1 no such service or discovery not running, 2 usage error, 3 broker unreachable."})
 final class ServicesCommand extends BrokerCommand {
 
-  @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", description = "A service's dotted name; default: every service.")
+  @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", converter = ServiceNameConverter.class, description = "A service's dotted name; default: every service.")
   String name;
 
   @Override
@@ -50,9 +49,6 @@ final class ServicesCommand extends BrokerCommand {
           CallOptions.timeout(Duration.ofSeconds(5)));
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);
-      if (e.code() == ErrorCode.NOT_FOUND && e.service().isEmpty()) {
-        err.println("(the discovery service is not running: start it with 'skiff kernel' or 'skiff kernel discovery')");
-      }
       return SkiffCli.exitCode(e);
     }
     if (name != null && r.getInstancesCount() == 0) {

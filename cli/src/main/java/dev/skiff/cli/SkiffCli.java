@@ -2,7 +2,9 @@ package dev.skiff.cli;
 
 import dev.skiff.kernel.http.CannotListen;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.Callee;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.ErrorCode;
@@ -12,6 +14,7 @@ import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.nio.charset.StandardCharsets;
 import java.util.Map;
+import java.util.Optional;
 import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -173,11 +176,37 @@ public final class SkiffCli implements Callable<Integer> {
    */
   static void printError(PrintWriter err, SkiffException e) {
     err.println(e.code() + ": " + Printable.text(AmqpOptions.redact(e.description())));
+    kernelHint(e).ifPresent(err::println);
     if (e.code() == ErrorCode.UNAUTHORIZED) {
       err.println("(sign in with 'skiff login USER'; 'skiff whoami' shows the session this command sent)");
     } else if (e.code() == ErrorCode.FORBIDDEN) {
       err.println("(signed in, but not allowed: 'skiff whoami' shows your roles)");
     }
+  }
+
+  /**
+   * The hint for a call to a kernel service that no copy of it answered (no queue, no reply in time, the
+   * client's breaker open): every command that calls one says the same, whatever its timeout.
+   *
+   * @param e a failed call
+   * @return the hint, when the failure is that
+   */
+  static Optional<String> kernelHint(SkiffException e) {
+    Optional<Callee> callee = e.callee();
+    if (callee.isEmpty() || !e.service().isEmpty()) {
+      return Optional.empty(); // not a call, or answered by the service itself
+    }
+    String service = callee.get().service();
+    if (!service.startsWith(ServiceIdentities.KERNEL_PREFIX) || service.equals(ServiceIdentities.GATEWAY_SERVICE)) {
+      return Optional.empty();
+    }
+    String name = service.substring(ServiceIdentities.KERNEL_PREFIX.length());
+    return switch (e.code()) {
+      case NOT_FOUND -> Optional.of("(the " + name + " service is not running: start it with 'skiff kernel' or 'skiff kernel " + name + "')");
+      case TIMEOUT, UNAVAILABLE, CIRCUIT_OPEN -> Optional.of("(the " + name + " service (" + service + ") did not answer: is the "
+          + "kernel running? start it with 'skiff kernel' or 'skiff kernel " + name + "')");
+      default -> Optional.empty();
+    };
   }
 
   /**
@@ -196,7 +225,7 @@ public final class SkiffCli implements Callable<Integer> {
   private static int onUsageError(ParameterException ex, String[] args) {
     CommandLine cmd = ex.getCommandLine();
     PrintWriter err = cmd.getErr();
-    err.println("skiff: " + AmqpOptions.redact(String.valueOf(ex.getMessage())));
+    err.println("skiff: " + Printable.text(AmqpOptions.redact(String.valueOf(ex.getMessage()))));
     UnmatchedArgumentException.printSuggestions(ex, err);
     err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
     err.flush();

@@ -17,8 +17,12 @@ final class TargetOption {
   /**
    * @param options the calls' options so far
    * @return them, sent to the instance or version given, if any
+   * @throws IllegalArgumentException when both are given (an instance has one version: one or the other)
    */
   CallOptions applyTo(CallOptions options) {
+    if (instance != null && version != null) {
+      throw new IllegalArgumentException("give --instance or --version, not both: an instance runs one version");
+    }
     CallOptions o = options;
     if (instance != null) {
       o = o.withInstance(instance);

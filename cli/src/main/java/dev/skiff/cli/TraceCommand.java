@@ -1,7 +1,6 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.trace.TraceService;
-import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
@@ -72,9 +71,6 @@ final class TraceCommand extends BrokerCommand {
       return SkiffCli.EXIT_OK;
     } catch (SkiffException e) {
       SkiffCli.printError(err, e);
-      if (e.code() == ErrorCode.NOT_FOUND && e.description().contains("service " + TraceService.SERVICE)) {
-        err.println("The trace service is not running: start it with 'skiff kernel'.");
-      }
       return SkiffCli.exitCode(e);
     }
   }

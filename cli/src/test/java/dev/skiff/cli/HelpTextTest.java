@@ -14,7 +14,7 @@ import picocli.CommandLine;
 /**
  * Every command's help, rendered as {@code --help} renders it: no text that picocli cannot format (a
  * {@code %} in an example is a format specifier to it, and it says so on standard error), and each ends
- * with its exit codes.
+ * with its exit codes; and every command takes {@code --help}, as every usage error tells the user to try it.
  */
 class HelpTextTest {
   private static void collect(CommandLine cl, List<CommandLine> into) {
@@ -34,11 +34,15 @@ class HelpTextTest {
     PrintStream stderr = System.err;
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     List<String> noExitCodes = new ArrayList<>();
+    List<String> noHelpOption = new ArrayList<>();
     System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
     try {
       for (CommandLine cl : all) {
         String usage = cl.getUsageMessage(CommandLine.Help.Ansi.OFF);
         boolean picocliOwn = cl.getCommand() instanceof CommandLine.HelpCommand;
+        if (!picocliOwn && !cl.getCommandSpec().optionsMap().containsKey("--help")) {
+          noHelpOption.add(cl.getCommandSpec().qualifiedName());
+        }
         if (!usage.contains("Exit codes:") && cl.getSubcommands().isEmpty() && !picocliOwn) {
           noExitCodes.add(cl.getCommandSpec().qualifiedName());
         }
@@ -50,5 +54,6 @@ class HelpTextTest {
     assertThat(captured.toString(StandardCharsets.UTF_8).lines().filter(l -> l.contains("[picocli")))
         .as("what picocli said while rendering the help").isEmpty();
     assertThat(noExitCodes).as("commands whose help does not list their exit codes").isEmpty();
+    assertThat(noHelpOption).as("commands without --help (their errors say 'Try ... --help')").isEmpty();
   }
 }

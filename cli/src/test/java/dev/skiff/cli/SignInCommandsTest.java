@@ -64,6 +64,11 @@ class SignInCommandsTest {
         .containsPattern("expires: \\S+:\\d\\dZ \\(renewed by each command until \\S+:\\d\\dZ\\)");
     String renewed = kept(env).getToken();
     assertThat(renewed).as("a token within the renewal margin is renewed by the next command").isNotEqualTo(first);
+    Skiff.Result token = Skiff.run(env, "whoami", "--token");
+    assertThat(token.exitCode()).as(token.toString()).isZero();
+    assertThat(token.out().trim()).as("the token alone, the one kept (renewed again)").isEqualTo(kept(env).getToken()).isNotEqualTo(renewed);
+    assertThat(token.out().trim().split("\\.")).hasSize(3);
+    renewed = kept(env).getToken();
 
     Skiff.Result out = Skiff.run(env, "logout");
     assertThat(out.exitCode()).as(out.toString()).isZero();
