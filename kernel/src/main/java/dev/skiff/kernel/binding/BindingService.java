@@ -277,7 +277,8 @@ public final class BindingService extends KernelServiceBase {
     }
     if (!guard.hasRole(Guard.ROUTE_CHANGE, caller, required)) {
       throw new SkiffException(ErrorCode.FORBIDDEN, "changing the routes of " + service + " needs role " + ROUTES_ADMIN
-          + " (or " + required + ", or " + Role.ADMIN + "); " + caller.user().map(u -> "user " + u.user() + " has " + u.roles()).orElse("no user"));
+          + " (or " + required + ", or " + Role.ADMIN + "); " + caller.user().map(u -> "user " + u.user() + " has " + (u.roles().isEmpty() ? "no role"
+              : "roles " + u.roles().stream().map(Role::toString).sorted().collect(java.util.stream.Collectors.joining(", ")))).orElse("no user"));
     }
   }
 

@@ -365,6 +365,11 @@ public final class ConfigService extends KernelServiceBase {
   ConfigChange rollback(RollbackConfigRequest r, Caller caller) {
     UserIdentity person = caller.user().orElseThrow(() -> new SkiffException(ErrorCode.UNAUTHORIZED, "sign in to change configuration"));
     checkMessage(r.getMessage());
+    if (r.getToVersion() == 0) {
+      // version 0 is no configuration at all, and a change's rollback_to of 0 says it is not a rollback
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "version 0 is the configuration before any change (nothing at all): roll back "
+          + "to version 1 or later, or delete what should go ('skiff config delete')");
+    }
     for (int attempt = 1; ; attempt++) {
       synchronized (this) {
         fresh();

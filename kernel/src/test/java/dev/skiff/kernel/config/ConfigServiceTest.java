@@ -210,6 +210,11 @@ class ConfigServiceTest {
     assertRefused(() -> f.set(admin, layer("one-too-many", "", ""), "a", "1"), ErrorCode.CAPACITY, "layers");
     // deleting what is not there
     assertRefused(() -> f.delete(admin, GLOBAL, "nothing"), ErrorCode.NOT_FOUND);
+    // version 0 is no configuration at all, not a version to roll back to (it would wipe every layer, unmarked)
+    for (long to : new long[] {0, -5}) {
+      assertRefused(() -> f.as(admin).call(ConfigService.SERVICE, "rollback", dev.skiff.proto.v1.RollbackConfigRequest.newBuilder()
+          .setToVersion(to).setBaseVersion(100).setMessage("wipe").build(), ConfigChange.class), ErrorCode.BAD_REQUEST, "version");
+    }
     assertThat(f.get(admin, "", "", "", "", false).getVersion()).isEqualTo(100);
   }
 }

@@ -50,9 +50,12 @@ class RouteAccessTest {
     assertRefused(f.client.withScope(CallScope.forUser(token("reader") + "x")), mine, ErrorCode.UNAUTHORIZED);
     // a person without the role: not allowed, and counted
     assertRefused(as("reader"), mine, ErrorCode.FORBIDDEN);
+    assertThatThrownBy(() -> set(as("reader"), mine, Map.of("1.0.0", 100))).hasMessageContaining("; user reader has no role");
     // a role scoped to another service
     assertRefused(as("routes-mine"), other, ErrorCode.FORBIDDEN);
-    assertThat(k.kernel.metricsOf("binding").counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount()).isEqualTo(refusedBefore + 2);
+    assertThatThrownBy(() -> set(as("routes-mine"), other, Map.of("1.0.0", 100)))
+        .hasMessageContaining("; user routes-mine has roles ADMIN.ROUTES:" + mine);
+    assertThat(k.kernel.metricsOf("binding").counter("skiff.kernel.refused." + Guard.ROUTE_CHANGE).getCount()).isEqualTo(refusedBefore + 4);
     assertThat(rule(f.client, mine)).as("no refused change was applied").isEmpty();
     assertThat(rule(f.client, other)).isEmpty();
 
