@@ -1,6 +1,7 @@
 package dev.skiff.cli;
 
 import dev.skiff.platform.Names;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.transport.amqp.AmqpNames;
 import java.util.ArrayList;
@@ -106,8 +107,11 @@ final class CredentialsCommand extends CommandGroup {
 
     @Override
     public Integer call() {
-      api().deleteUser(name);
-      err().println("broker user '" + name + "' deleted");
+      if (api().deleteUser(name)) {
+        err().println("broker user '" + Printable.of(name) + "' deleted");
+      } else {
+        err().println("no broker user '" + Printable.of(name) + "': nothing to delete");
+      }
       return SkiffCli.EXIT_OK;
     }
   }

@@ -53,8 +53,35 @@ final class DeadLettersCommand extends CommandGroup {
     @Option(names = "--all", required = true, description = "Every request set aside.")
     boolean all;
 
+    private final Set<String> found = new java.util.HashSet<>();
+
+    /** @return what picks the dead letters; it notes which of the ids it met */
     Predicate<DeadLetters.DeadLetter> predicate() {
-      return all ? d -> true : d -> ids.contains(d.requestId());
+      return all ? d -> true : d -> {
+        boolean picked = ids.contains(d.requestId());
+        if (picked) {
+          found.add(d.requestId());
+        }
+        return picked;
+      };
+    }
+
+    /**
+     * Says on {@code err} which ids given with {@code --id} no request set aside has.
+     *
+     * @return the exit code: OK when every id was found (or with {@code --all})
+     */
+    int reportMissing(PrintWriter err, String service) {
+      if (all) {
+        return SkiffCli.EXIT_OK;
+      }
+      List<String> missing = ids.stream().filter(id -> !found.contains(id)).sorted().toList();
+      for (String id : missing) {
+        err.println("NOT_FOUND: no request set aside by " + service + " has request id " + Printable.of(id)
+            + " ('skiff dead-letters list " + service + "' lists them)");
+      }
+      err.flush();
+      return missing.isEmpty() ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
     }
   }
 
@@ -89,7 +116,7 @@ final class DeadLettersCommand extends CommandGroup {
             DateTimeFormatter.ISO_INSTANT.format(d.setAsideAt()), Printable.of(d.code()), service, Printable.of(d.endpoint()),
             Printable.of(d.requestId()), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
             d.bodyDiscarded() ? " (body not kept)" : "");
-        out.println("    " + Printable.of(d.reason()) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
+        out.println("    " + Printable.of(d.reason(), 1000) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
       }
       out.flush();
     }
@@ -107,7 +134,7 @@ final class DeadLettersCommand extends CommandGroup {
       },
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
-          "Exit codes: 0 replayed, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or refused by the broker, 2 usage error, 3 broker unreachable."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -128,7 +155,7 @@ final class DeadLettersCommand extends CommandGroup {
         out().printf(Locale.ROOT, "%s: %d request%s replayed%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
             r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept");
         out().flush();
-        return SkiffCli.EXIT_OK;
+        return which.reportMissing(err(), dead.service());
       });
     }
   }
@@ -138,7 +165,7 @@ final class DeadLettersCommand extends CommandGroup {
       name = "discard",
       header = "Removes requests set aside, for good.",
       footer = {"", "Example:", "  skiff dead-letters discard com.example.greeter --id 9f3c0d...", "",
-          "Exit codes: 0 done, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+          "Exit codes: 0 done, 1 no dead-letter queue, an --id not found or refused by the broker, 2 usage error, 3 broker unreachable."})
   static final class Discard extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -149,7 +176,7 @@ final class DeadLettersCommand extends CommandGroup {
         int n = dead.discard(which.predicate());
         out().printf(Locale.ROOT, "%s: %d request%s discarded%n", dead.service(), n, n == 1 ? "" : "s");
         out().flush();
-        return SkiffCli.EXIT_OK;
+        return which.reportMissing(err(), dead.service());
       });
     }
   }

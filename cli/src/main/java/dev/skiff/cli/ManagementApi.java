@@ -115,9 +115,14 @@ final class ManagementApi {
     send("PUT", "/api/users/" + enc(name), json(body));
   }
 
-  /** Deletes a user (and its permissions); does nothing if it does not exist. */
-  void deleteUser(String name) {
-    send("DELETE", "/api/users/" + enc(name), null);
+  /**
+   * Deletes a user (and its permissions); does nothing if it does not exist.
+   *
+   * @param name the user
+   * @return whether it existed
+   */
+  boolean deleteUser(String name) {
+    return send("DELETE", "/api/users/" + enc(name), null) != 404;
   }
 
   /** Sets a user's permissions and topic permissions on the events exchange in a virtual host. */

@@ -68,9 +68,9 @@ final class PasswordPrompt {
    * @throws ParameterException when none is given or the two differ
    */
   String readNew(String what) {
-    String first = read("New password for " + what + ": ", "password");
+    String first = read("New password for " + what + ": ", "new password");
     if (in == System.in && System.console() != null) {
-      String again = read("Again: ", "password");
+      String again = read("Again: ", "new password");
       if (!again.equals(first)) {
         throw new ParameterException(spec.commandLine(), "the two passwords differ: nothing was changed");
       }

@@ -83,9 +83,11 @@ class DeadLettersCommandTest {
     assertThat(replay.exitCode()).as(replay.toString()).isZero();
     assertThat(replay.out()).isEqualTo(svc.name + ": 1 request replayed; 1 kept: their body was too large to be kept\n");
 
-    Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--id", "too-big-1");
-    assertThat(discard.exitCode()).as(discard.toString()).isZero();
+    Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--id", "too-big-1", "--id", "never-was-1");
+    assertThat(discard.exitCode()).as("an id not found: said, and exit 1; %s", discard).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(discard.out()).isEqualTo(svc.name + ": 1 request discarded\n");
+    assertThat(discard.err()).isEqualTo("NOT_FOUND: no request set aside by " + svc.name + " has request id never-was-1 ('skiff dead-letters list "
+        + svc.name + "' lists them)\n");
     assertThat(waiting()).isZero();
   }
 

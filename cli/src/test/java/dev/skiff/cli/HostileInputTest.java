@@ -296,6 +296,9 @@ class HostileInputTest {
     } finally {
       api.deleteUser(second);
     }
+    Skiff.Result again = Skiff.run(env, "credentials", "delete", second);
+    assertThat(again.exitCode()).as(again.toString()).isZero();
+    assertThat(again.err()).as("not said to be deleted when it was not there").contains("no broker user '" + second + "': nothing to delete");
   }
 
   // ---- identity of callers ----
