@@ -13,6 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code skiff gateway}: the HTTP API gateway (docs/gateway.md), until interrupted. */
 @Command(
     name = "gateway",
+    header = "Runs the HTTP API gateway: the services' HTTP routes, JSON in and out.",
     description = {
       "Runs the HTTP API gateway: every service endpoint whose proto declares a",
       "google.api.http route is served at that route, JSON in and out, until",

@@ -18,6 +18,7 @@ import picocli.CommandLine.Parameters;
 /** {@code skiff kernel}: every kernel service (or those named) in one process, for development. */
 @Command(
     name = "kernel",
+    header = "Runs the kernel services (discovery, routing, health, traces, login, config) and their pages.",
     description = {
       "Runs the kernel services (discovery, binding, monitoring, tracing, login,",
       "config, ... as installed) in this process, with their web pages at",

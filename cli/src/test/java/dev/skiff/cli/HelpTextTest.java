@@ -35,6 +35,7 @@ class HelpTextTest {
     ByteArrayOutputStream captured = new ByteArrayOutputStream();
     List<String> noExitCodes = new ArrayList<>();
     List<String> noHelpOption = new ArrayList<>();
+    List<String> noHeader = new ArrayList<>();
     System.setErr(new PrintStream(captured, true, StandardCharsets.UTF_8));
     try {
       for (CommandLine cl : all) {
@@ -42,6 +43,10 @@ class HelpTextTest {
         boolean picocliOwn = cl.getCommand() instanceof CommandLine.HelpCommand;
         if (!picocliOwn && !cl.getCommandSpec().optionsMap().containsKey("--help")) {
           noHelpOption.add(cl.getCommandSpec().qualifiedName());
+        }
+        if (!picocliOwn && cl.getParent() != null && cl.getCommandSpec().usageMessage().header().length == 0) {
+          // the list of commands shows a command's header, else its description's first line, cut where it wraps
+          noHeader.add(cl.getCommandSpec().qualifiedName());
         }
         if (!usage.contains("Exit codes:") && cl.getSubcommands().isEmpty() && !picocliOwn) {
           noExitCodes.add(cl.getCommandSpec().qualifiedName());
@@ -55,5 +60,6 @@ class HelpTextTest {
         .as("what picocli said while rendering the help").isEmpty();
     assertThat(noExitCodes).as("commands whose help does not list their exit codes").isEmpty();
     assertThat(noHelpOption).as("commands without --help (their errors say 'Try ... --help')").isEmpty();
+    assertThat(noHeader).as("commands without a one-line header for their parent's list").isEmpty();
   }
 }
