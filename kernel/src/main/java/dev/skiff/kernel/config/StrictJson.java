@@ -15,6 +15,10 @@ import java.util.TreeMap;
  * are doubles; an integral one prints without a fraction. Object keys print in key order.
  */
 final class StrictJson {
+  /** The largest integer a double holds exactly, and so the largest a value may be written as: 2^53. */
+  static final double MAX_EXACT = 9007199254740992.0;
+  private static final java.math.BigInteger MAX_EXACT_INTEGER = java.math.BigInteger.ONE.shiftLeft(53);
+
   /** Why a text was refused. */
   static final class Invalid extends RuntimeException {
     private static final long serialVersionUID = 1L;
@@ -209,9 +213,17 @@ final class StrictJson {
         throw new Invalid("a number needs digits in its exponent, at character " + start);
       }
     }
-    double d = Double.parseDouble(s.substring(start, i));
+    String literal = s.substring(start, i);
+    double d = Double.parseDouble(literal);
     if (Double.isInfinite(d)) {
       throw new Invalid("a number is too large");
+    }
+    if (literal.indexOf('.') < 0 && literal.indexOf('e') < 0 && literal.indexOf('E') < 0
+        && new java.math.BigInteger(literal).abs().compareTo(MAX_EXACT_INTEGER) > 0) {
+      // kept as a double it would change (12345678901234567890 became 1.2345678901234567E+19), silently
+      throw new Invalid("the integer " + (literal.length() > 40 ? literal.substring(0, 40) + "..." : literal)
+          + " cannot be kept exactly: numbers are kept as 64-bit floating point, exact up to 2^53 (9007199254740992); "
+          + "write it as a string (\"...\", or --string)");
     }
     return d;
   }
@@ -295,7 +307,7 @@ final class StrictJson {
     if (Double.isNaN(d) || Double.isInfinite(d)) {
       return "null";
     }
-    if (d == Math.rint(d) && Math.abs(d) < 1e15) {
+    if (d == Math.rint(d) && Math.abs(d) <= MAX_EXACT) {
       return Long.toString((long) d);
     }
     return BigDecimal.valueOf(d).toString();

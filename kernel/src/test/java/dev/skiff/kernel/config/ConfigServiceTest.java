@@ -195,6 +195,14 @@ class ConfigServiceTest {
     for (String json : new String[] {"{", "not json", "'single'", "1 2", "[1,]", "01", "{\"a\":1,\"a\":2}", "{\"a b\":1}", "[".repeat(40) + "]".repeat(40), "\"" + "x".repeat(70_000) + "\""}) {
       assertRefused(() -> f.set(admin, GLOBAL, "a", json), ErrorCode.BAD_REQUEST);
     }
+    // an integer a double cannot hold exactly is refused, not kept changed
+    for (String json : new String[] {"12345678901234567890", "9007199254740993", "-9007199254740993", "[1, 99999999999999999999]"}) {
+      assertRefused(() -> f.set(admin, GLOBAL, "big", json), ErrorCode.BAD_REQUEST, "cannot be kept exactly", "as a string");
+    }
+    f.set(admin, GLOBAL, "big", "{\"max\":9007199254740992,\"id\":1234567890123456,\"ratio\":0.25}");
+    assertThat(f.get(admin, "", "", "", "big", false).getJson()).as("integers up to 2^53 as written, not in E notation")
+        .isEqualTo("{\"id\":1234567890123456,\"max\":9007199254740992,\"ratio\":0.25}");
+    f.delete(admin, GLOBAL, "big");
     assertRefused(() -> f.as(admin).call(ConfigService.SERVICE, "set", SetConfigRequest.newBuilder().setPath("a").setValueJson("1")
         .setMessage("").build(), ConfigChange.class), ErrorCode.BAD_REQUEST, "message");
     assertRefused(() -> f.as(admin).call(ConfigService.SERVICE, "set", SetConfigRequest.newBuilder().setPath("a").setValueJson("1")
@@ -213,8 +221,8 @@ class ConfigServiceTest {
     // version 0 is no configuration at all, not a version to roll back to (it would wipe every layer, unmarked)
     for (long to : new long[] {0, -5}) {
       assertRefused(() -> f.as(admin).call(ConfigService.SERVICE, "rollback", dev.skiff.proto.v1.RollbackConfigRequest.newBuilder()
-          .setToVersion(to).setBaseVersion(100).setMessage("wipe").build(), ConfigChange.class), ErrorCode.BAD_REQUEST, "version");
+          .setToVersion(to).setBaseVersion(102).setMessage("wipe").build(), ConfigChange.class), ErrorCode.BAD_REQUEST, "version");
     }
-    assertThat(f.get(admin, "", "", "", "", false).getVersion()).isEqualTo(100);
+    assertThat(f.get(admin, "", "", "", "", false).getVersion()).isEqualTo(102);
   }
 }
