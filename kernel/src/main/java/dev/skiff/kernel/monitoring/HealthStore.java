@@ -25,7 +25,10 @@ import java.util.TreeMap;
  * of the service rebuilds it within one publish interval.
  *
  * <p>An instance that has not reported for {@link #STALE_INTERVALS} of its intervals is stale; after
- * {@link #FORGET_INTERVALS} it is forgotten, and a service with no instance left with it.
+ * {@link #FORGET_INTERVALS} it is forgotten, and a service with no instance left with it. An instance
+ * whose latest report says it stopped ({@code stopping}, its last) is not shown nor counted from then on
+ * (kept until forgotten, so that an older report arriving late cannot bring it back); a service whose
+ * instances all stopped is not shown.
  *
  * <p><b>Bounded</b> ({@link Bound}, docs/security.md "Hostile input"): at most {@code maxCount} instances
  * and {@code maxBytes} bytes, counted as each instance's latest report (serialized) and its history
@@ -190,8 +193,17 @@ public final class HealthStore {
   public synchronized HealthOverview overview() {
     forgetOld();
     HealthOverview.Builder o = HealthOverview.newBuilder().setEpochMillis(clock.millis());
-    services.forEach((name, instances) -> o.addServices(status(name, instances)));
+    services.forEach((name, instances) -> {
+      if (running(instances)) {
+        o.addServices(status(name, instances));
+      }
+    });
     return o.build();
+  }
+
+  /** @return whether any of a service's instances has not said it stopped */
+  private static boolean running(Map<String, Instance> instances) {
+    return instances.values().stream().anyMatch(i -> !i.latest.getStopping());
   }
 
   /**
@@ -201,13 +213,13 @@ public final class HealthStore {
   public synchronized Optional<ServiceStatus> service(String name) {
     forgetOld();
     Map<String, Instance> instances = services.get(name);
-    return instances == null ? Optional.empty() : Optional.of(status(name, instances));
+    return instances == null || !running(instances) ? Optional.empty() : Optional.of(status(name, instances));
   }
 
   /** @return the names of the services known, sorted */
   public synchronized List<String> names() {
     forgetOld();
-    return List.copyOf(services.keySet());
+    return services.entrySet().stream().filter(e -> running(e.getValue())).map(Map.Entry::getKey).toList();
   }
 
   private boolean stale(Instance i, long now) {
@@ -236,6 +248,9 @@ public final class HealthStore {
     List<String> failing = new ArrayList<>();
     for (Map.Entry<String, Instance> e : instances.entrySet()) {
       Instance i = e.getValue();
+      if (i.latest.getStopping()) {
+        continue;
+      }
       boolean stale = stale(i, now);
       s.addInstances(InstanceStatus.newBuilder().setLatest(i.latest).setReceivedEpochMillis(i.receivedMillis).setStale(stale));
       if (!stale) {

@@ -70,4 +70,25 @@ class HealthStoreTest {
     assertThat(store.service("svc")).isEmpty();
     assertThat(store.names()).isEmpty();
   }
+
+  @Test
+  void anInstanceThatStoppedCleanlyIsNoLongerShownAndALateOlderReportDoesNotBringItBack() {
+    HealthStore store = new HealthStore(clock, 3);
+    store.accept(report("a", 1_000, 0, 0, true));
+    store.accept(report("b", 1_000, 0, 0, false));
+    assertThat(store.service("svc").orElseThrow().getStatus()).isEqualTo("unhealthy");
+    store.accept(report("b", 2_000, 0, 0, false).toBuilder().setStopping(true).build());
+    ServiceStatus s = store.service("svc").orElseThrow();
+    assertThat(s.getInstancesList()).extracting(i -> i.getLatest().getInstance()).as("b stopped: not shown, not stale").containsExactly("a");
+    assertThat(s.getStatus()).as("nor counted").isEqualTo("healthy");
+    store.accept(report("b", 1_500, 0, 0, false)); // sent before it stopped, arriving late
+    assertThat(store.service("svc").orElseThrow().getInstancesList()).hasSize(1);
+
+    store.accept(report("a", 3_000, 0, 0, true).toBuilder().setStopping(true).build());
+    assertThat(store.service("svc")).as("every instance stopped: the service is not shown").isEmpty();
+    assertThat(store.overview().getServicesList()).isEmpty();
+    assertThat(store.names()).isEmpty();
+    store.accept(report("c", 4_000, 0, 0, true));
+    assertThat(store.names()).as("a new instance brings it back").containsExactly("svc");
+  }
 }

@@ -96,6 +96,13 @@ class MonitoringServiceTest {
             assertThat(s.getStatus()).isEqualTo("healthy");
           });
           assertThat(kernel.services()).hasSize(1);
+          if (copy == 1) {
+            // an instance that stops cleanly leaves the view at once (its last report says so), not after minutes as stale
+            b.server.close();
+            await().atMost(Duration.ofSeconds(2)).untilAsserted(() -> assertThat(monitoring.store().service(name).orElseThrow()
+                .getInstancesList()).extracting(i -> i.getLatest().getInstance()).containsExactly("inst-a"));
+            assertThat(monitoring.store().service(name).orElseThrow().getStatus()).isEqualTo("healthy");
+          }
         }
       }
     } finally {

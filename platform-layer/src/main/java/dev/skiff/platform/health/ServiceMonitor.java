@@ -317,13 +317,25 @@ public final class ServiceMonitor implements AutoCloseable {
     }
   }
 
-  /** Stops checks, publishing and reporting. Idempotent. */
+  /**
+   * Stops checks, publishing and reporting; a monitor that was publishing first publishes a last report
+   * marked {@code stopping}, so that monitoring stops counting this instance at once rather than showing it
+   * stale for minutes (best effort: on a transport that is going, it is not sent). Idempotent.
+   */
   @Override
   public void close() {
-    if (lifecycle.beginClose() == Lifecycle.State.CLOSED) {
+    Lifecycle.State was = lifecycle.beginClose();
+    if (was == Lifecycle.State.CLOSED) {
       return;
     }
     stopWork();
+    if (was == Lifecycle.State.RUNNING) {
+      try {
+        pubsub.publish(topic, report().toBuilder().setStopping(true).build());
+      } catch (RuntimeException e) {
+        log.debug("{}: the last health report was not published: {}", service.name(), e.toString());
+      }
+    }
     lifecycle.closed();
   }
 
