@@ -194,6 +194,10 @@ public final class BindingService extends KernelServiceBase {
             .build()
             .start();
     context.web().mount("/routing", "Routing rules", ex -> {
+      if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+        WebServer.methodNotAllowed(ex, "GET, HEAD");
+        return;
+      }
       String path = ex.getRequestURI().getPath();
       if (path.equals("/routing/api/rules")) {
         StringBuilder json = new StringBuilder("{");
@@ -208,7 +212,7 @@ public final class BindingService extends KernelServiceBase {
         services.addAll(registry.services());
         WebServer.send(ex, 200, "text/html; charset=utf-8", RoutingPage.render(services.stream().map(this::status).toList()));
       } else {
-        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the page is /routing, the JSON /routing/api/rules)");
+        WebServer.notFound(ex, "not found (the page is /routing, the JSON /routing/api/rules)");
       }
     });
     worker = Threads.start("skiff-binding", this::run);
