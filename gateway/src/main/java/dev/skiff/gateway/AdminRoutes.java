@@ -3,6 +3,7 @@ package dev.skiff.gateway;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.MetricRegistry;
 import com.google.protobuf.Descriptors.Descriptor;
+import com.google.protobuf.Descriptors.FieldDescriptor;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import com.google.protobuf.Parser;
@@ -14,6 +15,7 @@ import dev.skiff.kernel.login.LoginService;
 import dev.skiff.kernel.monitoring.MonitoringService;
 import dev.skiff.kernel.trace.TraceService;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.UserIdentity;
@@ -41,6 +43,7 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -85,6 +88,10 @@ final class AdminRoutes {
 
   /** The routes, each with what it needs. */
   private final Map<Route, Needs> routes;
+  /** The routes whose request must name a service ({@code ?service=S}). */
+  private final Set<Route> needService;
+  /** The routes whose service, when given, must be a valid service name (the config service checks its own). */
+  private final Set<Route> checkService;
   private final FixedRoutes table;
   private final Counter refused;
 
@@ -93,16 +100,20 @@ final class AdminRoutes {
     Map<Route, Needs> m = new LinkedHashMap<>();
     Needs read = new Fixed(READ_ROLE);
     Needs users = new Fixed(LoginService.USERS_ADMIN);
-    m.put(route("GET", "services", null, DiscoveryService.SERVICE, "list", ListServicesRequest.getDescriptor(),
-        ListServicesResponse.getDescriptor()), read);
-    m.put(route("GET", "health", null, MonitoringService.SERVICE, MonitoringService.ENDPOINT, HealthQuery.getDescriptor(),
-        HealthOverview.getDescriptor()), read);
-    m.put(route("GET", "routes", null, BindingService.SERVICE, "get_route", GetRouteRequest.getDescriptor(),
-        RouteStatus.getDescriptor()), read);
+    Route services = route("GET", "services", null, DiscoveryService.SERVICE, "list", ListServicesRequest.getDescriptor(),
+        ListServicesResponse.getDescriptor());
+    m.put(services, read);
+    Route health = route("GET", "health", null, MonitoringService.SERVICE, MonitoringService.ENDPOINT, HealthQuery.getDescriptor(),
+        HealthOverview.getDescriptor());
+    m.put(health, read);
+    Route getRoute = route("GET", "routes", null, BindingService.SERVICE, "get_route", GetRouteRequest.getDescriptor(),
+        RouteStatus.getDescriptor());
+    m.put(getRoute, read);
     m.put(route("PUT", "routes", "*", BindingService.SERVICE, "set_route", SetRouteRequest.getDescriptor(),
         RouteStatus.getDescriptor()), new PerRequest<>(SetRouteRequest.parser(), AdminRoutes::routesAdmin));
     m.put(route("GET", "config", null, ConfigService.SERVICE, "get", GetConfigRequest.getDescriptor(), ConfigView.getDescriptor()), read);
-    m.put(route("GET", "traces", null, TraceService.SERVICE, "list", ListTracesRequest.getDescriptor(), TraceList.getDescriptor()), read);
+    Route traces = route("GET", "traces", null, TraceService.SERVICE, "list", ListTracesRequest.getDescriptor(), TraceList.getDescriptor());
+    m.put(traces, read);
     m.put(route("GET", "traces/{trace_id}", null, TraceService.SERVICE, "get", GetTraceRequest.getDescriptor(), Trace.getDescriptor()), read);
     m.put(route("GET", "users", null, LoginService.SERVICE, "users.list", ListUsersRequest.getDescriptor(), UserList.getDescriptor()), users);
     m.put(route("POST", "users", "*", LoginService.SERVICE, "users.add", AddUserRequest.getDescriptor(), UserResponse.getDescriptor()), users);
@@ -111,6 +122,8 @@ final class AdminRoutes {
     m.put(route("PUT", "users/{user}/password", "*", LoginService.SERVICE, "users.passwd", ChangePasswordRequest.getDescriptor(),
         UserResponse.getDescriptor()), users);
     this.routes = Collections.unmodifiableMap(m);
+    this.needService = Set.of(getRoute);
+    this.checkService = Set.of(getRoute, services, health, traces);
     this.table = new FixedRoutes(PREFIX, List.copyOf(m.keySet()));
     this.refused = metrics.counter(REFUSED);
   }
@@ -153,6 +166,35 @@ final class AdminRoutes {
       audit.warn("denied service=skiff.gateway what={} {} code=FORBIDDEN user={} reason=\"needs role {}\"", route.method(),
           route.template(), person.user(), needed);
       throw new SkiffException(ErrorCode.FORBIDDEN, person.user() + " does not hold role " + needed + " (or a role covering it)");
+    }
+  }
+
+  /**
+   * Checks the service a request names, before it is sent on: a route that reads one service's view
+   * ({@code GET routes}) needs {@code ?service=S}; on the others ({@code services}, {@code health},
+   * {@code traces}; {@code config}'s global layer) it may be left out, but when given it must be a valid
+   * service name ({@code config}'s is checked by the config service, whose layer names are its own).
+   *
+   * @param route an admin route
+   * @param request its request message
+   * @throws SkiffException BAD_REQUEST naming the parameter
+   */
+  void checkRequest(Route route, Message request) {
+    FieldDescriptor field = request.getDescriptorForType().findFieldByName("service");
+    if (!checkService.contains(route) || field == null || field.getJavaType() != FieldDescriptor.JavaType.STRING || field.isRepeated()) {
+      return;
+    }
+    String service = (String) request.getField(field);
+    if (service.isEmpty()) {
+      if (needService.contains(route)) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, "the query parameter 'service' is required: " + route.method() + " "
+            + route.template() + "?service=NAME");
+      }
+      return;
+    }
+    if (!Names.isService(service)) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "the query parameter 'service' is not a valid service name: use dot-separated "
+          + "lower-case parts of letters, digits, '_' and '-' (at most " + Names.MAX_SERVICE + " characters), e.g. com.example.greeter");
     }
   }
 

@@ -201,13 +201,8 @@ final class GatewayHandler extends Handler.Abstract {
       return;
     }
     if (found.isEmpty()) {
-      Set<String> allowed = adminPath ? admin.routes().methodsFor(path)
-          : signInPath ? signIn.routes().methodsFor(path) : routes.methodsFor(path);
-      if (!allowed.isEmpty()) {
-        Set<String> allow = new TreeSet<>(allowed);
-        if (allow.contains("GET")) {
-          allow.add("HEAD");
-        }
+      Set<String> allow = methodsAt(path);
+      if (!allow.isEmpty()) {
         ex.response.getHeaders().put(HttpHeader.ALLOW, String.join(", ", allow));
         fail(ex, 405, "METHOD_NOT_ALLOWED", method + " is not served at this path");
       } else {
@@ -278,8 +273,9 @@ final class GatewayHandler extends Handler.Abstract {
         Message message = RequestMapper.map(route, match.pathValues(), request.getHttpURI().getQuery(), body);
         if (adminPath) {
           admin.check(route, caller, message);
+          admin.checkRequest(route, message);
         }
-        call(ex, signInPath ? signInClient : client, route, message, timeout, token, traceparent);
+        call(ex, signInPath ? signInClient : client, route, message, timeout, token, traceparent, adminPath);
       } catch (SkiffException e) {
         fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
       } catch (RuntimeException e) {
@@ -323,7 +319,15 @@ final class GatewayHandler extends Handler.Abstract {
     }
   }
 
-  private void call(Exchange ex, Client via, Route route, Message message, Duration timeout, String token, String traceparent) {
+  /**
+   * Makes a route's call and answers with its reply or its error.
+   *
+   * @param kernel whether it is an admin route's, to a kernel service: when no copy of it answers (no queue,
+   *     no reply in time, the client's breaker open: errors the client raised, not the service), 503
+   *     {@code UNAVAILABLE} with {@code Retry-After}, as for a service that is gone, not 504
+   */
+  private void call(Exchange ex, Client via, Route route, Message message, Duration timeout, String token, String traceparent,
+      boolean kernel) {
     Instant deadline = Instant.now().plus(timeout);
     Client scoped = via.withScope(new CallScope(deadline, traceparent, token));
     if (traceparent != null) {
@@ -341,6 +345,13 @@ final class GatewayHandler extends Handler.Abstract {
             return;
           }
           SkiffException e = SkiffException.of(failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure);
+          if (kernel && e.service().isEmpty() && (e.code() == ErrorCode.TIMEOUT || e.code() == ErrorCode.NOT_FOUND
+              || e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.CIRCUIT_OPEN)) {
+            ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            fail(ex, 503, ErrorCode.UNAVAILABLE.name(), "the kernel service " + route.service() + " did not answer (" + e.code()
+                + "): is the kernel running?");
+            return;
+          }
           if (e.code() == ErrorCode.NOT_FOUND && e.instance().isEmpty() && e.context().containsKey("service")) {
             // nobody answered: the client found no queue for the service
             ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
@@ -359,13 +370,45 @@ final class GatewayHandler extends Handler.Abstract {
       fail(ex, 403, ErrorCode.FORBIDDEN.name(), "this origin may not call the gateway");
       return;
     }
-    Set<String> methods = new TreeSet<>(routes.methodsFor(path));
+    Set<String> methods = methodsAt(path);
     HttpFields.Mutable h = ex.response.getHeaders();
-    h.put(HttpHeader.ACCESS_CONTROL_ALLOW_METHODS, methods.isEmpty() ? "GET, POST, PUT, PATCH, DELETE" : String.join(", ", methods));
+    if (methods.isEmpty()) {
+      // nothing to allow: no CORS header at all, so the browser's preflight fails as it should
+      h.remove(HttpHeader.ACCESS_CONTROL_ALLOW_ORIGIN);
+      h.remove(HttpHeader.ACCESS_CONTROL_EXPOSE_HEADERS);
+      fail(ex, 404, ErrorCode.NOT_FOUND.name(), "no route at " + path);
+      return;
+    }
+    h.put(HttpHeader.ACCESS_CONTROL_ALLOW_METHODS, String.join(", ", methods));
     h.put(HttpHeader.ACCESS_CONTROL_ALLOW_HEADERS, Cors.ALLOW_HEADERS);
     h.put(HttpHeader.ACCESS_CONTROL_MAX_AGE, Cors.MAX_AGE);
     ex.response.setStatus(204);
     done(ex, null);
+  }
+
+  /**
+   * @param path a request's path
+   * @return the methods served at it, sorted, {@code HEAD} wherever {@code GET} is (for 405's {@code Allow}
+   *     and preflights' {@code Access-Control-Allow-Methods}): the gateway's own GET paths' ({@value OpenApi#PATH},
+   *     the explorer, the probes), the admin or sign-in routes' under their prefixes, else the services'
+   *     routes'; empty when nothing is served there (or the path is malformed)
+   */
+  private Set<String> methodsAt(String path) {
+    Set<String> methods = new TreeSet<>();
+    if (path.equals(OpenApi.PATH) || path.equals(Readiness.LIVE_PATH) || path.equals(Readiness.READY_PATH)
+        || ExplorerPage.asset(path).isPresent()) {
+      methods.add("GET");
+    }
+    try {
+      methods.addAll(admin.routes().covers(path) ? admin.routes().methodsFor(path)
+          : signIn.routes().covers(path) ? signIn.routes().methodsFor(path) : routes.methodsFor(path));
+    } catch (IllegalArgumentException e) {
+      // a malformed percent-encoding: no route matches it
+    }
+    if (methods.contains("GET")) {
+      methods.add("HEAD");
+    }
+    return methods;
   }
 
   private void tooMany(Exchange ex, long waitNanos, String message) {

@@ -182,6 +182,24 @@ class GatewayAdminTest {
   }
 
   @Test
+  void aRoutesReadNeedsAValidServiceAndTheOtherViewsAValidOneWhenGiven() throws Exception {
+    assertThat(get("/admin/v1/routes", null).statusCode()).as("the session is checked first").isEqualTo(401);
+    HttpResponse<String> missing = get("/admin/v1/routes", viewer);
+    assertThat(missing.statusCode()).as(missing.body()).isEqualTo(400);
+    assertThat(missing.body()).contains("\"code\":\"BAD_REQUEST\"", "'service'").doesNotContain("\"rule\"");
+    assertThat(get("/admin/v1/routes?service=", viewer).statusCode()).isEqualTo(400);
+    for (String path : List.of("/admin/v1/routes?service=Not%20A%20Name", "/admin/v1/routes?service=%3Cscript%3E",
+        "/admin/v1/services?service=Not%20A%20Name", "/admin/v1/health?service=Not%20A%20Name", "/admin/v1/config?service=Not%20A%20Name",
+        "/admin/v1/traces?service=Not%20A%20Name")) {
+      HttpResponse<String> r = get(path, viewer);
+      assertThat(r.statusCode()).as(path + " " + r.body()).isEqualTo(400);
+      assertThat(r.body()).as(path).contains("\"code\":\"BAD_REQUEST\"", "service").doesNotContain("<script>");
+    }
+    // an empty one lists every service where the route says it may be left out
+    assertThat(get("/admin/v1/services?service=", viewer).statusCode()).isEqualTo(200);
+  }
+
+  @Test
   void onlyTheDeclaredAdminRoutesExist() throws Exception {
     HttpResponse<String> post = gw.f().send(gw.f().request("/admin/v1/routes").header("Authorization", "Bearer " + admin)
         .POST(HttpRequest.BodyPublishers.ofString("{}")));

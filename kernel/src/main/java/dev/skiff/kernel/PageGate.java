@@ -98,7 +98,7 @@ final class PageGate {
         user = verifier.verify(bearer);
       } catch (TokenRejectedException e) {
         ex.getResponseHeaders().set("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-        WebServer.send(ex, 401, "text/plain; charset=utf-8", "the token was refused: " + e.reason());
+        refuse(ex, 401, "UNAUTHORIZED", "the token was refused: " + e.reason());
         return false;
       }
     } else {
@@ -110,7 +110,7 @@ final class PageGate {
           log.debug("a page's session cookie was refused: {}", e.reason());
         }
         if (user != null && !reads && !sameOrigin(ex)) {
-          WebServer.send(ex, 403, "text/plain; charset=utf-8", "refused: a change must come from these pages (Origin)");
+          refuse(ex, 403, "FORBIDDEN", "refused: a change must come from these pages (Origin)");
           return false;
         }
         if (user != null) {
@@ -130,10 +130,24 @@ final class PageGate {
     return true;
   }
 
+  /** Sends a refusal: as JSON on a JSON API's path ({@link WebServer#isApi}), as text on a page's. */
+  private static void refuse(HttpExchange ex, int status, String code, String message) throws IOException {
+    if (WebServer.isApi(ex.getRequestURI().getPath())) {
+      WebServer.sendError(ex, status, code, message);
+    } else {
+      WebServer.send(ex, status, "text/plain; charset=utf-8", message);
+    }
+  }
+
   /** Answers 401 or 403 unless the person may see the pages that need a signed-in administrator. */
   private boolean mayEnter(HttpExchange ex, UserIdentity user) throws IOException {
     if (user == null) {
       ex.getResponseHeaders().set("WWW-Authenticate", "Bearer");
+      if (WebServer.isApi(ex.getRequestURI().getPath())) {
+        WebServer.sendError(ex, 401, "UNAUTHORIZED", "this needs a signed-in person with role " + WebServer.PAGES_ROLE.path()
+            + ": send Authorization: Bearer TOKEN, or sign in at /signin");
+        return false;
+      }
       String next = URLEncoder.encode(ex.getRequestURI().toString(), StandardCharsets.UTF_8);
       WebServer.send(ex, 401, "text/html; charset=utf-8", page("Sign in needed",
           "<p>This page needs a signed-in person with role " + WebServer.PAGES_ROLE.path() + ".</p>"
@@ -141,6 +155,10 @@ final class PageGate {
       return false;
     }
     if (!user.hasRole(WebServer.PAGES_ROLE)) {
+      if (WebServer.isApi(ex.getRequestURI().getPath())) {
+        WebServer.sendError(ex, 403, "FORBIDDEN", user.user() + " does not hold role " + WebServer.PAGES_ROLE.path() + " (or ADMIN)");
+        return false;
+      }
       WebServer.send(ex, 403, "text/html; charset=utf-8", page("Not allowed",
           "<p>" + escape(user.user()) + " does not hold role " + WebServer.PAGES_ROLE.path() + " (or ADMIN).</p>"));
       return false;
@@ -162,7 +180,7 @@ final class PageGate {
       return;
     }
     if (!"POST".equals(method)) {
-      WebServer.send(ex, 405, "text/plain; charset=utf-8", "only GET and POST are served here");
+      WebServer.methodNotAllowed(ex, "GET, HEAD, POST");
       return;
     }
     if (!sameOrigin(ex)) {

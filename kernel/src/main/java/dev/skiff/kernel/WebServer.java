@@ -5,6 +5,7 @@ import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
 import dev.skiff.kernel.http.Tls;
 import dev.skiff.kernel.http.TrustedProxies;
+import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.Role;
 import dev.skiff.platform.security.TokenVerifier;
@@ -199,7 +200,11 @@ public final class WebServer implements AutoCloseable {
         return;
       }
       try {
-        send(ex, 500, "text/plain; charset=utf-8", "internal error: " + e.getClass().getSimpleName());
+        if (isApi(uri.getPath())) {
+          sendError(ex, 500, "INTERNAL", "internal error: " + e.getClass().getSimpleName());
+        } else {
+          send(ex, 500, "text/plain; charset=utf-8", "internal error: " + e.getClass().getSimpleName());
+        }
         callback.succeeded();
       } catch (IOException | RuntimeException again) {
         callback.failed(again);
@@ -219,7 +224,7 @@ public final class WebServer implements AutoCloseable {
         return;
       }
     }
-    send(ex, 404, "text/plain; charset=utf-8", "not found: " + path);
+    notFound(ex, "not found: " + path);
   }
 
   private void index(HttpExchange exchange) throws IOException {
@@ -273,6 +278,78 @@ public final class WebServer implements AutoCloseable {
         out.write(bytes);
       }
     }
+  }
+
+  /**
+   * Whether a path is one of the pages' JSON APIs: {@code /MOUNT/api} and below ({@code /config/api/SERVICE},
+   * {@code /monitoring/api/services}, {@code /discovery/api/services}, {@code /routing/api/rules},
+   * {@code /traces/api/...}). Their errors, the page gate's 401 and 403 included, are answered with
+   * {@link #sendError} as JSON; the HTML pages' as HTML or text.
+   *
+   * @param path a request's path
+   * @return whether it is a JSON API's
+   */
+  public static boolean isApi(String path) {
+    int second = path.indexOf('/', 1);
+    return second > 1 && path.startsWith("/api", second) && (path.length() == second + 4 || path.charAt(second + 4) == '/');
+  }
+
+  /**
+   * Sends an error of a JSON API in the one shape, {@code {"error":"CODE","message":"..."}}
+   * ({@code application/json}; {@code < > &} escaped too, so that it is never markup, whatever reads it).
+   *
+   * @param exchange the exchange
+   * @param status the HTTP status
+   * @param code the error's code: a Skiff {@code ErrorCode}'s name, or {@code METHOD_NOT_ALLOWED}
+   * @param message for a person
+   * @throws IOException if the client went away
+   */
+  public static void sendError(HttpExchange exchange, int status, String code, String message) throws IOException {
+    StringBuilder json = new StringBuilder("{\"error\":");
+    JsonStrings.quote(json, code).append(",\"message\":");
+    JsonStrings.quote(json, message).append('}');
+    send(exchange, status, "application/json", htmlSafe(json.toString()));
+  }
+
+  /**
+   * Answers a method a path does not serve: 405 with {@code Allow}, as JSON on a JSON API's path
+   * ({@link #isApi}), as text on a page's.
+   *
+   * @param exchange the exchange
+   * @param allow the methods served there, e.g. {@code GET, HEAD}
+   * @throws IOException if the client went away
+   */
+  public static void methodNotAllowed(HttpExchange exchange, String allow) throws IOException {
+    exchange.getResponseHeaders().set("Allow", allow);
+    String message = exchange.getRequestMethod() + " is not served here (only " + allow + ")";
+    if (isApi(exchange.getRequestURI().getPath())) {
+      sendError(exchange, 405, "METHOD_NOT_ALLOWED", message);
+    } else {
+      send(exchange, 405, "text/plain; charset=utf-8", message);
+    }
+  }
+
+  /**
+   * Answers a path nothing serves: 404, as JSON on a JSON API's path ({@link #isApi}), as text on a page's.
+   *
+   * @param exchange the exchange
+   * @param message what is served instead, for a person
+   * @throws IOException if the client went away
+   */
+  public static void notFound(HttpExchange exchange, String message) throws IOException {
+    if (isApi(exchange.getRequestURI().getPath())) {
+      sendError(exchange, 404, "NOT_FOUND", message);
+    } else {
+      send(exchange, 404, "text/plain; charset=utf-8", message);
+    }
+  }
+
+  /**
+   * @param json JSON text
+   * @return it with {@code < > &} escaped (they only occur in its strings): never markup, whatever reads it
+   */
+  public static String htmlSafe(String json) {
+    return json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026");
   }
 
   /**

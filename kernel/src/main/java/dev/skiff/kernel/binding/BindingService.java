@@ -189,11 +189,15 @@ public final class BindingService extends KernelServiceBase {
               checkRole(context.guard(), ctx.caller(), req.getRule().getService());
               return setRoute(req);
             }).withAccess(Access.signedIn()))
-            .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> status(req.getService()))
+            .endpoint(Endpoint.of("get_route", GetRouteRequest.class, RouteStatus.class, (req, ctx) -> getRoute(req.getService()))
                 .withAccess(Guard.READ_VIEWS).asIdempotent())
             .build()
             .start();
     context.web().mount("/routing", "Routing rules", ex -> {
+      if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+        WebServer.methodNotAllowed(ex, "GET, HEAD");
+        return;
+      }
       String path = ex.getRequestURI().getPath();
       if (path.equals("/routing/api/rules")) {
         StringBuilder json = new StringBuilder("{");
@@ -208,7 +212,7 @@ public final class BindingService extends KernelServiceBase {
         services.addAll(registry.services());
         WebServer.send(ex, 200, "text/html; charset=utf-8", RoutingPage.render(services.stream().map(this::status).toList()));
       } else {
-        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the page is /routing, the JSON /routing/api/rules)");
+        WebServer.notFound(ex, "not found (the page is /routing, the JSON /routing/api/rules)");
       }
     });
     worker = Threads.start("skiff-binding", this::run);
@@ -280,6 +284,19 @@ public final class BindingService extends KernelServiceBase {
           + " (or " + required + ", or " + Role.ADMIN + "); " + caller.user().map(u -> "user " + u.user() + " has " + (u.roles().isEmpty() ? "no role"
               : "roles " + u.roles().stream().map(Role::toString).sorted().collect(java.util.stream.Collectors.joining(", ")))).orElse("no user"));
     }
+  }
+
+  /** The read view of one service's rule: BAD_REQUEST for an empty or invalid name (never "every instance"). */
+  private RouteStatus getRoute(String service) {
+    if (service.isEmpty()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "get_route needs a service");
+    }
+    try {
+      Names.checkService(service);
+    } catch (IllegalArgumentException e) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "get_route needs a valid service name: " + e.getMessage());
+    }
+    return status(service);
   }
 
   RouteStatus setRoute(SetRouteRequest req) {

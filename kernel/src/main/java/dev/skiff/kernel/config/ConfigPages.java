@@ -70,15 +70,16 @@ final class ConfigPages implements HttpHandler {
         WebServer.send(ex, 200, "text/html; charset=utf-8", diff(ex));
       } else if (path.equals(PATH + "/rollback") && method.equals("POST")) {
         rollback(ex);
-      } else if (path.equals(PATH) || path.equals(PATH + "/diff") || path.equals(PATH + "/rollback") || path.startsWith(PATH + "/api/")) {
-        WebServer.send(ex, 405, "text/plain; charset=utf-8", "method not allowed here");
+      } else if (path.equals(PATH + "/rollback")) {
+        WebServer.methodNotAllowed(ex, "POST");
+      } else if (path.equals(PATH) || path.equals(PATH + "/diff") || path.startsWith(PATH + "/api/")) {
+        WebServer.methodNotAllowed(ex, "GET, HEAD");
       } else {
-        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the pages are /config and /config/diff, the JSON /config/api/SERVICE)");
+        WebServer.notFound(ex, "not found (the pages are /config and /config/diff, the JSON /config/api/SERVICE)");
       }
     } catch (SkiffException e) {
-      if (path.startsWith(PATH + "/api/")) {
-        WebServer.send(ex, status(e.code()), "application/json",
-            htmlSafe("{\"error\":\"" + e.code() + "\",\"message\":" + JsonStrings.quote(e.description()) + "}"));
+      if (WebServer.isApi(path)) {
+        WebServer.sendError(ex, status(e.code()), e.code().name(), e.description());
       } else {
         WebServer.send(ex, status(e.code()), "text/html; charset=utf-8", WebServer.page("Configuration: refused",
             "<p class=\"err\" id=\"error\">" + escape(e.code() + ": " + e.description()) + "</p><p><a href=\"" + PATH + "\">Back</a></p>"));
@@ -116,12 +117,7 @@ final class ConfigPages implements HttpHandler {
         .append(",\"version\":").append(v.getVersion())
         .append(",\"config\":").append(v.getJson().isEmpty() ? "{}" : v.getJson())
         .append(",\"redacted\":").append(v.getRedacted()).append('}');
-    WebServer.send(ex, 200, "application/json", htmlSafe(json.toString()));
-  }
-
-  /** JSON with {@code < > &} escaped (they only occur in its strings): never markup, whatever reads it. */
-  private static String htmlSafe(String json) {
-    return json.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026");
+    WebServer.send(ex, 200, "application/json", WebServer.htmlSafe(json.toString()));
   }
 
   // ---- GET /config ----

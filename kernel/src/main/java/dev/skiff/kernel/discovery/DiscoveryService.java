@@ -73,6 +73,10 @@ public final class DiscoveryService extends KernelServiceBase {
             .build()
             .start());
     context.web().mount("/discovery", "Discovery: running instances", ex -> {
+      if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
+        WebServer.methodNotAllowed(ex, "GET, HEAD");
+        return;
+      }
       String q = ex.getRequestURI().getQuery();
       String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
       ListServicesResponse found = list(ListServicesRequest.newBuilder().setService(service).build());
@@ -82,7 +86,7 @@ public final class DiscoveryService extends KernelServiceBase {
       } else if (path.equals("/discovery") || path.equals("/discovery/")) {
         WebServer.send(ex, 200, "text/html; charset=utf-8", DiscoveryPage.render(found, service));
       } else {
-        WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found (the page is /discovery, the JSON /discovery/api/services)");
+        WebServer.notFound(ex, "not found (the page is /discovery, the JSON /discovery/api/services)");
       }
     });
   }

@@ -12,7 +12,6 @@ import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
-import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
@@ -133,8 +132,8 @@ public final class MonitoringService extends KernelServiceBase {
 
   private void http(HttpExchange ex) throws IOException {
     String path = ex.getRequestURI().getPath();
-    if (!"GET".equals(ex.getRequestMethod())) {
-      WebServer.send(ex, 405, "text/plain; charset=utf-8", "only GET is served here");
+    if (!"GET".equals(ex.getRequestMethod()) && !"HEAD".equals(ex.getRequestMethod())) {
+      WebServer.methodNotAllowed(ex, "GET, HEAD");
       return;
     }
     if (path.equals(PATH) || path.equals(PATH + "/")) {
@@ -150,10 +149,10 @@ public final class MonitoringService extends KernelServiceBase {
       if (s.isPresent()) {
         WebServer.send(ex, 200, "application/json", json(s.get()));
       } else {
-        WebServer.send(ex, 404, "application/json", "{\"error\": \"NOT_FOUND\", \"description\": " + JsonStrings.quote(unknown(name)) + "}");
+        WebServer.sendError(ex, 404, ErrorCode.NOT_FOUND.name(), unknown(name));
       }
     } else {
-      WebServer.send(ex, 404, "text/plain; charset=utf-8", "not found: " + path + " (the dashboard is at " + PATH + "/)");
+      WebServer.notFound(ex, "not found: " + path + " (the dashboard is at " + PATH + "/, the JSON at " + PATH + "/api/services)");
     }
   }
 

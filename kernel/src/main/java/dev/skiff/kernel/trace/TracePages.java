@@ -53,7 +53,7 @@ final class TracePages implements HttpHandler {
   public void handle(HttpExchange ex) throws IOException {
     String path = ex.getRequestURI().getPath();
     if (!ex.getRequestMethod().equals("GET") && !ex.getRequestMethod().equals("HEAD")) {
-      WebServer.send(ex, 405, "text/plain", "only GET is served here");
+      WebServer.methodNotAllowed(ex, "GET, HEAD");
       return;
     }
     String rest = path.substring("/traces".length());
@@ -77,12 +77,12 @@ final class TracePages implements HttpHandler {
       } else if (rest.equals("/api/graph")) {
         WebServer.send(ex, 200, "application/json", graphJson());
       } else {
-        WebServer.send(ex, 404, "text/plain", "not found: " + path + " (see /traces)");
+        WebServer.notFound(ex, "not found: " + path + " (see /traces; the JSON is /traces/api/v2/traces, /traces/api/v2/trace/ID and /traces/api/graph)");
       }
     } catch (SkiffException e) {
       int status = e.code() == ErrorCode.NOT_FOUND ? 404 : e.code() == ErrorCode.BAD_REQUEST ? 400 : 500;
       if (rest.startsWith("/api/")) {
-        WebServer.send(ex, status, "application/json", "{\"error\":\"" + e.code() + "\",\"message\":" + jsonString(e.description()) + "}");
+        WebServer.sendError(ex, status, e.code().name(), e.description());
       } else {
         WebServer.send(ex, status, "text/html; charset=utf-8", page("Trace not available",
             "<p class=\"err\">" + e.code() + ": " + escape(e.description()) + "</p><p><a href=\"/traces\">Recent traces</a></p>"));

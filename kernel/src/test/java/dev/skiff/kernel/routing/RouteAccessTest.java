@@ -67,6 +67,19 @@ class RouteAccessTest {
     set(admin, mine, Map.of());
   }
 
+  @Test
+  void theReadViewRefusesAnEmptyOrInvalidServiceName() {
+    f.leader();
+    for (String bad : List.of("", "Not A Name", "<script>", "a".repeat(300))) {
+      assertThatThrownBy(() -> f.client.call(BindingService.SERVICE, "get_route", GetRouteRequest.newBuilder().setService(bad).build(),
+          RouteStatus.class))
+          .as("'%s'", bad)
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST))
+          .hasMessageContaining("service");
+    }
+    assertThat(rule(f.client, f.name("valid"))).as("a valid name with no rule: an empty rule").isEmpty();
+  }
+
   private void addUser(Client admin, String user, List<String> roles) {
     admin.call(LoginService.SERVICE, "users.add",
         AddUserRequest.newBuilder().setUser(user).setPassword(user + "-password").addAllRoles(roles).build(), UserResponse.class);
