@@ -10,8 +10,10 @@ import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
@@ -22,7 +24,6 @@ import dev.skiff.proto.v1.HealthReport;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.util.Optional;
@@ -120,9 +121,16 @@ public final class MonitoringService extends KernelServiceBase {
     if (q.getService().isEmpty()) {
       return store.overview();
     }
+    if (!Names.isService(q.getService())) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, notAName(q.getService()));
+    }
     return store.service(q.getService())
         .map(s -> HealthOverview.newBuilder().setEpochMillis(clock.millis()).addServices(s).build())
         .orElseThrow(() -> new SkiffException(ErrorCode.NOT_FOUND, unknown(q.getService())));
+  }
+
+  private static String notAName(String name) {
+    return "'" + Printable.of(name) + "' is not a service name (dot-separated lower-case parts, e.g. com.example.greeter)";
   }
 
   private String unknown(String name) {
@@ -144,9 +152,11 @@ public final class MonitoringService extends KernelServiceBase {
     } else if (path.equals(PATH + "/api/services")) {
       WebServer.send(ex, 200, "application/json", json(store.overview()));
     } else if (path.startsWith(PATH + "/api/services/")) {
-      String name = URLDecoder.decode(path.substring((PATH + "/api/services/").length()), StandardCharsets.UTF_8);
-      Optional<dev.skiff.proto.v1.ServiceStatus> s = store.service(name);
-      if (s.isPresent()) {
+      String name = path.substring((PATH + "/api/services/").length()); // getPath() has decoded it
+      Optional<dev.skiff.proto.v1.ServiceStatus> s = Names.isService(name) ? store.service(name) : Optional.empty();
+      if (!Names.isService(name)) {
+        WebServer.sendError(ex, 400, ErrorCode.BAD_REQUEST.name(), notAName(name));
+      } else if (s.isPresent()) {
         WebServer.send(ex, 200, "application/json", json(s.get()));
       } else {
         WebServer.sendError(ex, 404, ErrorCode.NOT_FOUND.name(), unknown(name));

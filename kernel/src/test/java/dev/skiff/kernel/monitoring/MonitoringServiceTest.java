@@ -74,6 +74,13 @@ class MonitoringServiceTest {
               assertThat(e.description()).contains("no service 'no.such.service' has published its health").contains(name);
             });
         assertThat(get(base + "/monitoring/api/services/no.such.service")).contains("NOT_FOUND").contains("no.such.service");
+        // not a service's name: a bad request, over RPC and HTTP, escaped
+        assertThatThrownBy(() -> overview(client, "Not A Name\u001b[2J"))
+            .isInstanceOfSatisfying(SkiffException.class, e -> {
+              assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+              assertThat(e.description()).contains("is not a service name").doesNotContain("\u001b");
+            });
+        assertThat(get(base + "/monitoring/api/services/Not%20A%20Name%3Cb%3E")).contains("BAD_REQUEST").doesNotContain("<b>");
       } finally {
         svc.server.close();
       }
