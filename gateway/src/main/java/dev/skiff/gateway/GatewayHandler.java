@@ -6,6 +6,7 @@ import com.google.protobuf.DynamicMessage;
 import com.google.protobuf.InvalidProtocolBufferException;
 import com.google.protobuf.Message;
 import dev.skiff.kernel.http.RateLimiter;
+import dev.skiff.kernel.http.RefusalCodes;
 import dev.skiff.kernel.http.TrustedProxies;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -504,15 +505,7 @@ final class GatewayHandler extends Handler.Abstract {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
         int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
-        String code = switch (status) {
-          case 400 -> ErrorCode.BAD_REQUEST.name();
-          case 413 -> "TOO_LARGE";
-          case 414, 431 -> "HEADERS_TOO_LARGE";
-          case 404 -> ErrorCode.NOT_FOUND.name();
-          case 408 -> ErrorCode.TIMEOUT.name();
-          case 503 -> ErrorCode.UNAVAILABLE.name();
-          default -> status >= 500 ? ErrorCode.INTERNAL.name() : ErrorCode.BAD_REQUEST.name();
-        };
+        String code = RefusalCodes.of(status);
         String id = response.getHeaders().get(REQUEST_ID_HEADER);
         if (id == null) {
           id = Ids.random128();

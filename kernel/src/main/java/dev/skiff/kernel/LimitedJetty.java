@@ -1,6 +1,7 @@
 package dev.skiff.kernel;
 
 import dev.skiff.kernel.http.CannotListen;
+import dev.skiff.kernel.http.RefusalCodes;
 import dev.skiff.kernel.http.Tls;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -9,6 +10,9 @@ import java.util.Locale;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.Function;
 import org.eclipse.jetty.alpn.server.ALPNServerConnectionFactory;
+import org.eclipse.jetty.http.HttpHeader;
+import org.eclipse.jetty.http.HttpStatus;
+import org.eclipse.jetty.io.Content;
 import org.eclipse.jetty.io.Connection;
 import org.eclipse.jetty.server.ConnectionFactory;
 import org.eclipse.jetty.server.Handler;
@@ -104,6 +108,16 @@ public record LimitedJetty(Server server, ServerConnector connector) {
       @Override
       public boolean handle(Request request, Response response, Callback callback) throws Exception {
         WebServer.SECURITY_HEADERS.forEach((k, v) -> response.getHeaders().put(k, v));
+        String path = request.getHttpURI() == null ? null : request.getHttpURI().getPath();
+        if (path != null && WebServer.isApi(path)) {
+          // a JSON API's client reads its errors in the one shape, Jetty's own refusals too (a body too large...)
+          int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
+          response.setStatus(status);
+          response.getHeaders().put(HttpHeader.CONTENT_TYPE, "application/json");
+          Content.Sink.write(response, true, WebServer.errorJson(RefusalCodes.of(status),
+              "HTTP " + status + " " + HttpStatus.getMessage(status)), callback);
+          return true;
+        }
         return super.handle(request, response, callback);
       }
     };

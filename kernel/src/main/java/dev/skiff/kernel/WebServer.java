@@ -305,10 +305,20 @@ public final class WebServer implements AutoCloseable {
    * @throws IOException if the client went away
    */
   public static void sendError(HttpExchange exchange, int status, String code, String message) throws IOException {
+    send(exchange, status, "application/json", errorJson(code, message));
+  }
+
+  /**
+   * @param code the error's code
+   * @param message for a person
+   * @return the one shape of a JSON API's error, {@code {"error":"CODE","message":"..."}}, {@code < > &}
+   *     escaped too
+   */
+  public static String errorJson(String code, String message) {
     StringBuilder json = new StringBuilder("{\"error\":");
     JsonStrings.quote(json, code).append(",\"message\":");
     JsonStrings.quote(json, message).append('}');
-    send(exchange, status, "application/json", htmlSafe(json.toString()));
+    return htmlSafe(json.toString());
   }
 
   /**

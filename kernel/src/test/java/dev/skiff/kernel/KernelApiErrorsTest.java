@@ -163,6 +163,15 @@ class KernelApiErrorsTest {
   }
 
   @Test
+  void theServersOwnRefusalsOnAnApiPathHaveTheOneShapeToo() throws Exception {
+    // a body over the pages' bound is refused by Jetty before any handler sees it
+    HttpResponse<String> big = send(get("/config/api/payments").header("Authorization", "Bearer " + admin)
+        .header("Origin", base).POST(HttpRequest.BodyPublishers.ofString("x".repeat(WebServer.MAX_BODY_BYTES + 1))));
+    assertThat(jsonError(big, 413, "TOO_LARGE")).contains("413");
+    WebServer.SECURITY_HEADERS.forEach((k, v) -> assertThat(big.headers().firstValue(k)).as(k).hasValue(v));
+  }
+
+  @Test
   void theHtmlPagesKeepTheirHtmlErrorPages() throws Exception {
     for (String page : List.of("/", "/config", "/discovery", "/monitoring/", "/routing", "/traces")) {
       HttpResponse<String> r = send(get(page));
