@@ -55,7 +55,12 @@ class ServerMonitoringTest {
   }
 
   private Server start(MonitoringOptions options, Endpoint<EchoRequest, EchoResponse> endpoint, HealthCheck custom) {
-    ServerBuilder b = Server.builder("test.monitored").transport(transport).monitoring(options).endpoint(endpoint);
+    return start(options, endpoint, custom, java.time.Clock.systemUTC());
+  }
+
+  private Server start(MonitoringOptions options, Endpoint<EchoRequest, EchoResponse> endpoint, HealthCheck custom,
+      java.time.Clock clock) {
+    ServerBuilder b = Server.builder("test.monitored").transport(transport).monitoring(options).endpoint(endpoint).clock(clock);
     if (custom != null) {
       b.healthCheck("custom", custom);
     }
@@ -174,6 +179,43 @@ class ServerMonitoringTest {
     }
     awaitRecorded(20);
     assertThat(server.health().run("endpoint.echo").healthy()).as("caller errors are not the service's fault").isTrue();
+  }
+
+  /** The system's clock, moved on by hand. */
+  private static final class MovedClock extends java.time.Clock {
+    final java.util.concurrent.atomic.AtomicLong aheadMillis = new java.util.concurrent.atomic.AtomicLong();
+
+    @Override
+    public java.time.ZoneId getZone() {
+      return java.time.ZoneOffset.UTC;
+    }
+
+    @Override
+    public java.time.Clock withZone(java.time.ZoneId zone) {
+      return this;
+    }
+
+    @Override
+    public java.time.Instant instant() {
+      return java.time.Instant.now().plusMillis(aheadMillis.get());
+    }
+  }
+
+  @Test
+  void anEndpointIdleForFiveMinutesIsNoLongerJudgedByItsLastBusyMinutes() {
+    MovedClock clock = new MovedClock();
+    start(MonitoringOptions.defaults(), echoEndpoint().withSla(Duration.ofMillis(200), Duration.ofMillis(300)), null, clock);
+    for (int i = 0; i < 3; i++) {
+      call(EchoRequest.newBuilder().setSleepMs(350).build());
+    }
+    awaitRecorded(3);
+    assertThat(server.health().run("endpoint.echo").healthy()).isFalse();
+    clock.aheadMillis.set(Duration.ofMinutes(4).toMillis());
+    assertThat(server.health().run("endpoint.echo").healthy()).as("four minutes without a request: still its figures").isFalse();
+    clock.aheadMillis.set(Duration.ofMinutes(5).plusSeconds(1).toMillis());
+    HealthCheck.Result idle = server.health().run("endpoint.echo");
+    assertThat(idle.healthy()).as(idle.message()).isTrue();
+    assertThat(idle.message()).startsWith("no requests for 5 min (before: mean ").contains("p95");
   }
 
   @Test

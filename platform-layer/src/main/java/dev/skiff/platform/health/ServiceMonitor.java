@@ -50,6 +50,12 @@ public final class ServiceMonitor implements AutoCloseable {
       EnumSet.of(ErrorCode.INTERNAL, ErrorCode.TIMEOUT, ErrorCode.CAPACITY, ErrorCode.UNAVAILABLE, ErrorCode.UNKNOWN_OUTCOME);
   /** An endpoint's error rate is judged only over at least this many requests. */
   static final int MIN_REQUESTS_FOR_ERROR_RATE = 10;
+  /**
+   * How long an endpoint may go without a request before its latency is no longer judged against its SLA:
+   * the timer's sample is weighted to the last five minutes but only moves when a request comes, so an idle
+   * endpoint would otherwise keep failing on the figures of its last busy minutes, forever.
+   */
+  static final Duration SLA_IDLE = Duration.ofMinutes(5);
 
   /**
    * The service being monitored.
@@ -416,6 +422,7 @@ public final class ServiceMonitor implements AutoCloseable {
     private final MonitoredEndpoint endpoint;
     private long lastCount;
     private long lastFaults;
+    private long lastRequestMillis = clock.millis();
 
     EndpointCheck(MonitoredEndpoint endpoint) {
       this.endpoint = endpoint;
@@ -431,6 +438,10 @@ public final class ServiceMonitor implements AutoCloseable {
       }
       long n = count - lastCount;
       long f = faults - lastFaults;
+      long now = clock.millis();
+      if (n > 0) {
+        lastRequestMillis = now;
+      }
       lastCount = count;
       lastFaults = faults;
       double maxRate = endpoint.maxErrorRate();
@@ -446,7 +457,9 @@ public final class ServiceMonitor implements AutoCloseable {
         double mean = s.getMean() / 1e6;
         double p95 = s.get95thPercentile() / 1e6;
         latency = String.format(java.util.Locale.ROOT, "mean %.1f ms, p95 %.1f ms", mean, p95);
-        if (endpoint.slaMean() != null) {
+        if (now - lastRequestMillis >= SLA_IDLE.toMillis()) {
+          latency = "no requests for " + (now - lastRequestMillis) / 60_000 + " min (before: " + latency + ")";
+        } else if (endpoint.slaMean() != null) {
           double slaMean = endpoint.slaMean().toNanos() / 1e6;
           double slaP95 = endpoint.slaP95().toNanos() / 1e6;
           latency += String.format(java.util.Locale.ROOT, " (SLA mean %.1f ms, p95 %.1f ms)", slaMean, slaP95);
