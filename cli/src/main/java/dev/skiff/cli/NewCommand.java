@@ -73,9 +73,10 @@ final class NewCommand implements Callable<Integer> {
     String artifact = project.defaultFolder();
     out.println();
     out.println("next:");
-    out.println("  cd " + shown + " && mvn -q package");
+    String store = cassandra ? "SKIFF_CASSANDRA_HOSTS=127.0.0.1:9042 " : "";
+    out.println("  cd " + shown + " && " + store + "mvn -q package" + (cassandra ? "        # its tests need that Cassandra" : ""));
     out.println("  skiff kernel        # in a second terminal (bin/skiff kernel in a Skiff checkout)");
-    out.println("  java -jar service/target/" + artifact + ".jar        # in a third, from " + shown);
+    out.println("  " + store + "java -jar service/target/" + artifact + ".jar        # in a third, from " + shown);
     out.println("  skiff call " + Printable.text(service) + " hello '{\"name\": \"Ada\"}'");
     out.println("(README.md in " + shown + " says more)");
     return SkiffCli.EXIT_OK;

@@ -103,6 +103,18 @@ class NewServiceIT {
     figures("mvn archetype:generate", toCall, tests, project);
   }
 
+  @Test
+  void theArchetypeRefusesANameThatIsNotAJavaPackageAsSkiffNewDoes() throws Exception {
+    Path into = Files.createDirectories(tmp.resolve("archetype-refused"));
+    GeneratedBuild.Run generated = maven.mvn(into, "archetype-refused",
+        "org.apache.maven.plugins:maven-archetype-plugin:" + System.getProperty("skiff.archetype.plugin.version") + ":generate",
+        "-DinteractiveMode=false", "-DarchetypeGroupId=dev.skiff", "-DarchetypeArtifactId=skiff-service-archetype",
+        "-DarchetypeVersion=" + System.getProperty("skiff.version"), "-DgroupId=com.example", "-DartifactId=order-history");
+    assertThat(generated.exitCode()).as(generated.output()).isNotZero();
+    assertThat(generated.output()).contains("is not a name skiff new makes a project of", "order_history");
+    assertThat(into.resolve("order-history")).as("nothing kept").doesNotExist();
+  }
+
   /**
    * The options: {@code skiff new com.example.checkout --cassandra --calls com.example.payments} builds
    * and passes its tests, on the real Cassandra (SKIFF_CASSANDRA_HOSTS, from scripts/test.sh) and with

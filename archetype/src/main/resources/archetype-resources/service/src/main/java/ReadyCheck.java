@@ -2,6 +2,7 @@ package ${package};
 
 import dev.skiff.platform.health.HealthCheck;
 import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -17,7 +18,7 @@ final class ReadyCheck extends HealthCheck {
   /** Counts one request served. */
   void served() {
     served.incrementAndGet();
-    last.set(Instant.now());
+    last.set(Instant.now().truncatedTo(ChronoUnit.SECONDS));
   }
 
   @Override

@@ -55,9 +55,13 @@ class ${className}Test {
 
   @AfterAll
   static void dropKeyspace() {
-    service.db().driver().execute("DROP KEYSPACE IF EXISTS " + KEYSPACE);
-    service.close();
-    config.close();
+    if (service != null) { // null when connect() refused to run
+      service.db().driver().execute("DROP KEYSPACE IF EXISTS " + KEYSPACE);
+      service.close();
+    }
+    if (config != null) {
+      config.close();
+    }
   }
 
   private static ${className} service() {
