@@ -7,6 +7,7 @@ import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Counts;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.proto.v1.CheckResult;
 import dev.skiff.proto.v1.EndpointStats;
@@ -119,8 +120,9 @@ final class HealthCommand extends BrokerCommand {
             Printable.text(c.getMessage()), c.getError().isEmpty() ? "" : " (" + Printable.text(c.getError()) + ")");
       }
       for (EndpointStats e : i.getLatest().getEndpointsList()) {
-        out.printf(Locale.ROOT, "  %-6s %-30s %8d requests  %6d errors  %7.1f/s  mean %.1f ms  p95 %.1f ms%s%n",
-            Printable.text(e.getSide()), Printable.text(e.getName()), e.getRequests(), e.getErrors(), e.getRate1M(), e.getMeanMillis(), e.getP95Millis(),
+        out.printf(Locale.ROOT, "  %-6s %-30s %17s  %13s  %7.1f/s  mean %.1f ms  p95 %.1f ms%s%n",
+            Printable.text(e.getSide()), Printable.text(e.getName()), Counts.of(e.getRequests(), "request"),
+            Counts.of(e.getErrors(), "error"), e.getRate1M(), e.getMeanMillis(), e.getP95Millis(),
             e.getSlaP95Millis() > 0 ? String.format(Locale.ROOT, "  (SLA mean %.1f, p95 %.1f ms)", e.getSlaMeanMillis(), e.getSlaP95Millis()) : "");
       }
     }

@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.platform.internal.Counts;
 import static dev.skiff.kernel.WebServer.escape;
 
 import java.util.HashMap;
@@ -63,8 +64,8 @@ public final class GraphView {
       double[] q = at.get(arc.to());
       HealthSource.Health h = ServiceGraph.byErrorRate(arc.calls(), arc.errors());
       double width = 1.5 + 7 * Math.sqrt((double) arc.calls() / max);
-      String title = String.format(Locale.ROOT, "%s → %s: %d calls, %d errors (%.1f%%)", arc.from(), arc.to(), arc.calls(),
-          arc.errors(), 100 * arc.errorRate());
+      String title = String.format(Locale.ROOT, "%s → %s: %s, %s (%.1f%%)", arc.from(), arc.to(), Counts.of(arc.calls(), "call"),
+          Counts.of(arc.errors(), "error"), 100 * arc.errorRate());
       if (arc.from().equals(arc.to())) {
         b.append(String.format(Locale.ROOT,
             "<g class=\"arc\" data-from=\"%s\" data-to=\"%s\" data-calls=\"%d\"><title>%s</title><circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" "

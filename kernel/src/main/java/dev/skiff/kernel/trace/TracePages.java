@@ -1,5 +1,6 @@
 package dev.skiff.kernel.trace;
 
+import dev.skiff.platform.internal.Counts;
 import static dev.skiff.kernel.WebServer.escape;
 
 import com.sun.net.httpserver.HttpExchange;
@@ -116,8 +117,9 @@ final class TracePages implements HttpHandler {
     StringBuilder b = new StringBuilder();
     b.append("<form action=\"/traces\"><input name=\"id\" size=\"40\" placeholder=\"trace id (skiff call --trace prints it)\">"
         + " <button>Open</button></form>");
-    b.append(String.format(Locale.ROOT, "<p>%d traces stored; %d spans received; %d spans dropped by services whose buffer was full.</p>",
-        service.store().size(), service.spansReceived(), service.spansDroppedUpstream()));
+    b.append(String.format(Locale.ROOT, "<p>%s stored; %s received; %s dropped by services whose buffer was full.</p>",
+        Counts.of(service.store().size(), "trace"), Counts.of(service.spansReceived(), "span"),
+        Counts.of(service.spansDroppedUpstream(), "span")));
     b.append("<table class=\"traces\"><tr><th>started (UTC)</th><th>root</th><th>duration</th><th>spans</th><th>errors</th>"
         + "<th>trace</th></tr>");
     for (TraceSummary t : recent) {

@@ -1,5 +1,6 @@
 package dev.skiff.platform.health;
 
+import dev.skiff.platform.internal.Counts;
 import dev.skiff.platform.internal.Lifecycle;
 import com.codahale.metrics.Counter;
 import com.codahale.metrics.Gauge;
@@ -378,7 +379,7 @@ public final class ServiceMonitor implements AutoCloseable {
       long newDropped = dropped - lastDropped;
       lastRejected = rejected;
       lastDropped = dropped;
-      String state = inFlight + "/" + service.concurrency() + " handlers busy, " + queued + " requests waiting here (of "
+      String state = inFlight + "/" + service.concurrency() + " handlers busy, " + Counts.of(queued, "request") + " waiting here (of "
           + Math.max(0, service.prefetch() - service.concurrency()) + " the prefetch allows)";
       if (newRejected > 0 || newDropped > 0) {
         return Result.unhealthy(state + "; since the last check " + newRejected
