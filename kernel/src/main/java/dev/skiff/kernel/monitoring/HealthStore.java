@@ -159,13 +159,16 @@ public final class HealthStore {
         rate = e.getRate1M();
         errorRate = 0;
       }
+      // no request since the previous report: the timer's figures are its last busy minutes', not this
+      // interval's (its sample only moves when a request comes), so the point has no latency
+      boolean idle = b != null && e.getRequests() == b.getRequests();
       Deque<EndpointPoint> points = inst.history.computeIfAbsent(e.getName(), k -> new ArrayDeque<>());
       points.addLast(EndpointPoint.newBuilder()
           .setEpochMillis(report.getSentEpochMillis())
           .setRate(rate)
           .setErrorRate(errorRate)
-          .setMeanMillis(e.getMeanMillis())
-          .setP95Millis(e.getP95Millis())
+          .setMeanMillis(idle ? 0 : e.getMeanMillis())
+          .setP95Millis(idle ? 0 : e.getP95Millis())
           .build());
       while (points.size() > historySize) {
         points.removeFirst();

@@ -56,6 +56,12 @@ class HealthStoreTest {
       store.accept(report("a", i * 1000L, i * 50L, 5, true));
     }
     assertThat(store.service("svc").orElseThrow().getSeries(0).getPointsList()).hasSize(3);
+    assertThat(store.service("svc").orElseThrow().getSeries(0).getPoints(2).getP95Millis()).isEqualTo(3.0);
+    store.accept(report("a", 10_000, 450, 5, true)); // no request since the previous report
+    dev.skiff.proto.v1.EndpointPoint idle = store.service("svc").orElseThrow().getSeries(0).getPoints(2);
+    assertThat(idle.getRate()).isZero();
+    assertThat(idle.getP95Millis()).as("no latency measured in an idle interval, not the last busy one's").isZero();
+    assertThat(idle.getMeanMillis()).isZero();
 
     store.accept(report("b", 10_000, 0, 0, false));
     s = store.service("svc").orElseThrow();
