@@ -36,6 +36,7 @@ import dev.skiff.proto.v1.SetRolesRequest;
 import dev.skiff.proto.v1.SetRouteRequest;
 import dev.skiff.proto.v1.Trace;
 import dev.skiff.proto.v1.TraceList;
+import dev.skiff.proto.v1.UnlockUserRequest;
 import dev.skiff.proto.v1.UserList;
 import dev.skiff.proto.v1.UserResponse;
 import java.time.Duration;
@@ -120,6 +121,8 @@ final class AdminRoutes {
     m.put(route("PUT", "users/{user}/roles", "*", LoginService.SERVICE, "users.roles", SetRolesRequest.getDescriptor(),
         UserResponse.getDescriptor()), users);
     m.put(route("PUT", "users/{user}/password", "*", LoginService.SERVICE, "users.passwd", ChangePasswordRequest.getDescriptor(),
+        UserResponse.getDescriptor()), users);
+    m.put(route("POST", "users/{user}/unlock", "*", LoginService.SERVICE, "users.unlock", UnlockUserRequest.getDescriptor(),
         UserResponse.getDescriptor()), users);
     this.routes = Collections.unmodifiableMap(m);
     this.needService = Set.of(getRoute);

@@ -174,6 +174,11 @@ class GatewayAdminTest {
     HttpResponse<String> passwd = send("PUT", "/admin/v1/users/" + name + "/password", "{\"new_password\":\"second-password-2\"}", usersAdmin);
     assertThat(passwd.statusCode()).as(passwd.body()).isEqualTo(200);
     assertThat(passwd.body()).doesNotContain("second-password-2");
+    HttpResponse<String> unlock = send("POST", "/admin/v1/users/" + name + "/unlock", "", usersAdmin);
+    assertThat(unlock.statusCode()).as(unlock.body()).isEqualTo(200);
+    assertThat(unlock.body()).contains("\"user\":\"" + name + "\"");
+    assertThat(send("POST", "/admin/v1/users/" + name + "/unlock", "", viewer).statusCode()).isEqualTo(403);
+    assertThat(send("POST", "/admin/v1/users/nobody-here/unlock", "", usersAdmin).statusCode()).isEqualTo(404);
     try (Client client = gw.client()) {
       Session s = client.call(LoginService.SERVICE, "login",
           LoginRequest.newBuilder().setUser(name).setPassword("second-password-2").build(), Session.class);
