@@ -35,6 +35,8 @@ import org.slf4j.LoggerFactory;
  */
 public final class Kernel implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Kernel.class);
+  /** The name the kernel's pages call other services as (the login service: keys, ended sessions, sign-in). */
+  public static final String PAGES_SERVICE = "skiff.pages";
   /** How long one fetch of the login service's keys or ended sessions may take, for the pages' verifier. */
   private static final Duration LOGIN_FETCH_TIMEOUT = Duration.ofSeconds(5);
 
@@ -148,11 +150,14 @@ public final class Kernel implements AutoCloseable {
       int httpPort, WebServer.Options webOptions) {
     Objects.requireNonNull(transport, "transport");
     MetricRegistry metrics = new MetricRegistry();
-    // people sign in to the pages at the login service; their tokens are checked as every server checks them
-    Client client = Client.builder().transport(transport).name("").identities(identities).metrics(metrics).build();
+    // people sign in to the pages at the login service; their tokens are checked as every server checks them.
+    // The pages call as a kernel service of their own: the login service gives its ended sessions to services
+    // only, and on the kernel's own broker user only a kernel service's name is one (a nameless caller is
+    // refused, so every token was refused as KEYS_UNAVAILABLE wherever the kernel user is not shared)
+    Client client = Client.builder().transport(transport).name(PAGES_SERVICE).identities(identities).metrics(metrics).build();
     LoginTokenVerifier verifier = LoginTokenVerifier.builder().transport(transport)
         .source(new LoginServiceSource(client, LOGIN_FETCH_TIMEOUT)).identities(identities).metrics(metrics).build();
-    Client signInClient = SignInClients.create(transport, "", identities, metrics, LOGIN_FETCH_TIMEOUT);
+    Client signInClient = SignInClients.create(transport, PAGES_SERVICE, identities, metrics, LOGIN_FETCH_TIMEOUT);
     WebServer web;
     try {
       web = WebServer.start("0.0.0.0", httpPort, webOptions, verifier, new PageSignIn(signInClient), metrics);
