@@ -60,26 +60,21 @@ final class GatewayServer {
         .endpoint(Endpoint.of("openapi", Empty.class, StringValue.class,
             (req, ctx) -> StringValue.of(openApi.get())).withAccess(Guard.READ_VIEWS).asIdempotent())
         .build();
-    server.health().register("http", Priority.PAGE, INTERVAL, new Http(jetty, Clock.systemUTC()));
+    server.health().register("http", Priority.PAGE, INTERVAL, new Http(jetty));
+    // its own check, out of readiness (Readiness.GATING): every copy serves the same certificate, and a
+    // certificate a week from its end is still served, so that warning must page someone, not take the edge down
+    server.health().register("tls-certificate", Priority.PAGE, INTERVAL, new Certificate(jetty, Clock.systemUTC()));
     server.health().register("routes", Priority.PAGE, INTERVAL, new Routes(registry, routes, server.instanceId()));
     server.health().register("token-keys", Priority.PAGE, INTERVAL, new TokenKeys(verifier));
     return server;
   }
 
-  /**
-   * The HTTP listener is started and its port open; under TLS, the certificate it serves (the key store's,
-   * re-read when the file changes) is not within {@link #CERTIFICATE_WARNING} of its end.
-   */
+  /** The HTTP listener is started and its port open (HTTPS, under TLS): what readiness needs. */
   static final class Http extends HealthCheck {
-    /** How long before its end a served certificate makes the check fail, so that it is renewed in time. */
-    static final Duration CERTIFICATE_WARNING = Duration.ofDays(7);
-
     private final LimitedJetty jetty;
-    private final Clock clock;
 
-    Http(LimitedJetty jetty, Clock clock) {
+    Http(LimitedJetty jetty) {
       this.jetty = jetty;
-      this.clock = clock;
     }
 
     @Override
@@ -87,23 +82,44 @@ final class GatewayServer {
       if (!jetty.server().isRunning() || !jetty.connector().isOpen()) {
         return Result.unhealthy("the HTTP listener is " + (jetty.server().isStopping() ? "stopping" : "not running"));
       }
-      String listening = "listening on port " + jetty.connector().getLocalPort();
+      boolean tls = jetty.connector().getConnectionFactory(SslConnectionFactory.class) != null;
+      return Result.healthy("listening on port " + jetty.connector().getLocalPort() + (tls ? " (HTTPS)" : ""));
+    }
+  }
+
+  /**
+   * Under TLS, the certificate served (the key store's, re-read when the file changes) is not within
+   * {@link #CERTIFICATE_WARNING} of its end; without TLS, nothing to renew.
+   */
+  static final class Certificate extends HealthCheck {
+    /** How long before its end a served certificate makes the check fail, so that it is renewed in time. */
+    static final Duration CERTIFICATE_WARNING = Duration.ofDays(7);
+
+    private final LimitedJetty jetty;
+    private final Clock clock;
+
+    Certificate(LimitedJetty jetty, Clock clock) {
+      this.jetty = jetty;
+      this.clock = clock;
+    }
+
+    @Override
+    protected Result check() {
       SslConnectionFactory tls = jetty.connector().getConnectionFactory(SslConnectionFactory.class);
       if (tls == null) {
-        return Result.healthy(listening);
+        return Result.healthy("plain HTTP: no certificate");
       }
       X509Certificate served;
       try {
         served = served(tls.getSslContextFactory().getKeyStore());
       } catch (KeyStoreException e) {
-        return Result.unhealthy(listening + " (HTTPS), but its key store cannot be read: " + e.getMessage());
+        return Result.unhealthy("its key store cannot be read: " + e.getMessage());
       }
       if (served == null) {
-        return Result.unhealthy(listening + " (HTTPS), but its key store holds no certificate");
+        return Result.unhealthy("its key store holds no certificate");
       }
       Instant ends = served.getNotAfter().toInstant();
-      String what = listening + " (HTTPS), certificate " + Printable.of(served.getSubjectX500Principal().getName(), 200)
-          + " valid until " + ends;
+      String what = "certificate " + Printable.of(served.getSubjectX500Principal().getName(), 200) + " valid until " + ends;
       return ends.isAfter(clock.instant().plus(CERTIFICATE_WARNING)) ? Result.healthy(what)
           : Result.unhealthy(what + ": renew it (the new key store is served within seconds of being written)");
     }

@@ -71,7 +71,7 @@ class GatewayHealthTest {
             .getServices(0).getInstancesList().stream().filter(i -> i.getLatest().getInstance().equals(f.gateway.instanceId()))
             .findFirst().orElseThrow(), i -> i.getLatest().getHealthy());
         assertThat(reported.getLatest().getChecksList().stream().map(CheckResult::getName).collect(Collectors.toSet()))
-            .contains("http", "routes", "token-keys");
+            .contains("http", "tls-certificate", "routes", "token-keys");
         assertThat(reported.getLatest().getGaugesMap()).isNotEmpty();
       } finally {
         kernel.close();

@@ -78,28 +78,37 @@ class GatewayTlsTest {
 
       HealthCheck.Result http = f.gateway.health().run("http");
       assertThat(http.healthy()).as(http.message()).isTrue();
-      assertThat(http.message()).contains("(HTTPS)", "CN=skiff-gateway-a", "valid until");
+      assertThat(http.message()).contains("(HTTPS)");
+      HealthCheck.Result certificate = f.gateway.health().run("tls-certificate");
+      assertThat(certificate.healthy()).as(certificate.message()).isTrue();
+      assertThat(certificate.message()).contains("CN=skiff-gateway-a", "valid until");
 
       // an operator renews the certificate by writing the key store again: served within seconds, no restart
       Path written = Files.copy(renewal, dir.resolve("gateway.p12.part"));
       Files.move(written, store, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
       await().atMost(LimitedJetty.TLS_RELOAD_SCAN.multipliedBy(6)).pollInterval(Duration.ofMillis(500)).ignoreExceptions()
           .until(() -> served(get(trustBoth, HttpClient.Version.HTTP_1_1, base + "/v1/things/t5")).equals("CN=skiff-gateway-b"));
-      assertThat(f.gateway.health().run("http").message()).contains("CN=skiff-gateway-b");
+      assertThat(f.gateway.health().run("tls-certificate").message()).contains("CN=skiff-gateway-b");
     }
   }
 
   @Test
-  void aCertificateNearItsEndFailsTheHttpCheckWhileItIsStillServed() throws Exception {
+  void aCertificateNearItsEndFailsItsCheckWhileItIsStillServedAndTheGatewayStaysReady() throws Exception {
     Path store = TestCertificates.keyStore(dir.resolve("ending.p12"), PASSWORD, "skiff-gateway-ending", 3);
     GatewayOptions options = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, PASSWORD)));
     try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), options, null)) {
-      HealthCheck.Result http = f.gateway.health().run("http");
-      assertThat(http.healthy()).as(http.message()).isFalse();
-      assertThat(http.message()).contains("CN=skiff-gateway-ending", "renew it");
+      HealthCheck.Result certificate = f.gateway.health().run("tls-certificate");
+      assertThat(certificate.healthy()).as(certificate.message()).isFalse();
+      assertThat(certificate.message()).contains("CN=skiff-gateway-ending", "renew it");
       HttpResponse<String> r = get(TestCertificates.trusting(PASSWORD, store), HttpClient.Version.HTTP_2,
           "https://localhost:" + f.gateway.port() + "/openapi.json");
       assertThat(r.statusCode()).isEqualTo(200);
+      // every copy serves the same certificate: a warning a week ahead must not take them all out of rotation
+      f.gateway.health().run("http");
+      f.gateway.health().run("routes");
+      HttpResponse<String> ready = get(TestCertificates.trusting(PASSWORD, store), HttpClient.Version.HTTP_2,
+          "https://localhost:" + f.gateway.port() + "/readyz");
+      assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
     }
   }
 
