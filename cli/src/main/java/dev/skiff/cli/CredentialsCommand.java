@@ -72,9 +72,15 @@ final class CredentialsCommand extends CommandGroup {
           throw new ParameterException(spec.commandLine(), "invalid gateway user '" + name + "'");
         }
       } else if (!admin) {
-        if (name.equals(ServiceIdentities.fromEnvironment(env()).gatewayUser())) {
+        ServiceIdentities identities = ServiceIdentities.fromEnvironment(env());
+        if (name.equals(identities.gatewayUser())) {
           throw new ParameterException(spec.commandLine(), "'" + name + "' is the gateway's user: add --gateway, so that it gets "
               + "the permissions of service " + ServiceIdentities.GATEWAY_SERVICE);
+        }
+        if (name.equals(identities.kernelUser())) {
+          // a new password for the kernel's user must not also take away its permissions
+          throw new ParameterException(spec.commandLine(), "'" + name + "' is the kernel's user: add --admin, so that it keeps "
+              + "every permission in the virtual host");
         }
         checkServiceName(name, spec);
       }
@@ -133,7 +139,7 @@ final class CredentialsCommand extends CommandGroup {
       footer = {
         "",
         "Example:",
-        "  skiff --amqp amqp://admin:SECRET@broker/prod credentials setup \\",
+        "  skiff credentials setup --amqp amqp://admin:SECRET@broker/prod \\",
         "      --service com.example.greeter --service com.example.bookings",
         "",
         "Exit codes: 0 done, 1 refused by the broker, 2 usage error."

@@ -38,7 +38,7 @@ import picocli.CommandLine.UnmatchedArgumentException;
     description = "Calls Skiff services (protobuf RPC over RabbitMQ) from the command line.",
     synopsisSubcommandLabel = "COMMAND",
     subcommands = {NewCommand.class, CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, GatewayCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class},
-    footerHeading = "%nBroker (every command): --amqp URI, else $SKIFF_AMQP_URI, else%n  "
+    footerHeading = "%nBroker (every command): its own --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n"
         + "Session (every command sends it): 'skiff login USER' keeps it in $" + SessionFile.ENV + ", else%n"
         + "  $XDG_CONFIG_HOME/skiff/token, else ~/.config/skiff/token%n",

@@ -62,6 +62,16 @@ class CommandLineRulesTest {
   }
 
   @Test
+  void theKernelsUserIsNotMadeAServicesUserByANewPassword() {
+    for (Map<String, String> env : List.of(NO_BROKER, Map.of("SKIFF_AMQP_URI", NO_BROKER.get("SKIFF_AMQP_URI"), "SKIFF_KERNEL_USER", "ops-kernel"))) {
+      String kernelUser = env.getOrDefault("SKIFF_KERNEL_USER", "skiff-kernel");
+      Skiff.Result r = Skiff.run(env, "credentials", "create", kernelUser);
+      assertThat(r.exitCode()).as("%s", r).isEqualTo(SkiffCli.EXIT_USAGE);
+      assertThat(r.err()).contains("'" + kernelUser + "' is the kernel's user: add --admin");
+    }
+  }
+
+  @Test
   void newTakesHelpLikeEveryOtherCommand() {
     Skiff.Result help = Skiff.run(NO_BROKER, "new", "--help");
     assertThat(help.exitCode()).as("%s", help).isZero();
