@@ -152,7 +152,18 @@ class GatewayTlsTest {
     assertThat(read.http().tls()).contains(new Tls(store, PASSWORD));
     assertThat(read.toString()).contains(store.toString()).doesNotContain(PASSWORD);
 
-    // a wrong password: the gateway does not start, and says so without the password
+    // read from the environment, a wrong password or a file that is not a key store is refused at once, in one
+    // line naming the variable (a usage error of 'skiff gateway'), never with the password
+    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", store.toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", "not-the-password")))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("SKIFF_GATEWAY_TLS_KEYSTORE")
+        .hasMessageContaining("does not open with SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD").hasMessageNotContaining("not-the-password");
+    Path pem = Files.writeString(dir.resolve("fullchain.pem"), "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n");
+    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", pem.toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", PASSWORD)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not a key store").hasMessageNotContaining(PASSWORD);
+
+    // a wrong password given in code: the gateway does not start, and says so without the password
     GatewayOptions wrong = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, "not-the-password")));
     assertThatThrownBy(() -> new GatewayFixture(broker.amqpUri(), wrong, null))
         .isInstanceOf(IllegalStateException.class).hasMessageNotContaining("not-the-password");

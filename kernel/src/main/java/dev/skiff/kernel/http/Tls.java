@@ -1,7 +1,12 @@
 package dev.skiff.kernel.http;
 
 import dev.skiff.platform.internal.Printable;
+import java.io.IOException;
 import java.nio.file.Files;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.KeyStoreException;
+import java.security.UnrecoverableKeyException;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Objects;
@@ -30,7 +35,8 @@ public record Tls(Path keyStore, String password) {
    *     {@code PREFIXTLS_KEYSTORE} (the file; unset or blank for plain HTTP) and {@code PREFIXTLS_KEYSTORE_PASSWORD}
    *     are read
    * @return the TLS settings, or empty for plain HTTP
-   * @throws IllegalArgumentException naming the variable when the file is not a readable file
+   * @throws IllegalArgumentException naming the variable when the file is not a readable file, or not a key
+   *     store that opens with the password and holds a private key (the password is never in the message)
    */
   public static Optional<Tls> fromEnvironment(Map<String, String> env, String prefix) {
     String file = env.getOrDefault(prefix + "TLS_KEYSTORE", "").trim();
@@ -41,7 +47,33 @@ public record Tls(Path keyStore, String password) {
     if (!Files.isRegularFile(path) || !Files.isReadable(path)) {
       throw new IllegalArgumentException(prefix + "TLS_KEYSTORE: '" + Printable.of(file) + "' is not a readable file");
     }
-    return Optional.of(new Tls(path, env.getOrDefault(prefix + "TLS_KEYSTORE_PASSWORD", "")));
+    String password = env.getOrDefault(prefix + "TLS_KEYSTORE_PASSWORD", "");
+    checkOpens(path, password, prefix);
+    return Optional.of(new Tls(path, password));
+  }
+
+  /** Opens the key store as the server will, so that a wrong password or file is said in one line at start. */
+  private static void checkOpens(Path path, String password, String prefix) {
+    String which = prefix + "TLS_KEYSTORE: '" + Printable.of(path.toString()) + "'";
+    KeyStore store;
+    try {
+      store = KeyStore.getInstance(path.toFile(), password.toCharArray());
+    } catch (IOException | GeneralSecurityException e) {
+      boolean wrongPassword = e.getCause() instanceof UnrecoverableKeyException || String.valueOf(e.getMessage()).contains("password");
+      throw new IllegalArgumentException(which + (wrongPassword
+          ? " does not open with " + prefix + "TLS_KEYSTORE_PASSWORD (a wrong password)"
+          : " is not a key store (a PKCS#12 file with the private key and its certificate chain)"));
+    }
+    try {
+      for (String alias : java.util.Collections.list(store.aliases())) {
+        if (store.isKeyEntry(alias)) {
+          return;
+        }
+      }
+    } catch (KeyStoreException e) {
+      throw new IllegalArgumentException(which + " cannot be read: " + Printable.of(e.getMessage()));
+    }
+    throw new IllegalArgumentException(which + " holds no private key (only certificates): the server needs its key and chain");
   }
 
   @Override
