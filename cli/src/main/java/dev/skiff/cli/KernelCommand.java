@@ -56,7 +56,7 @@ final class KernelCommand extends BrokerCommand {
       transport.close();
     }));
     out.println("kernel: running " + kernel.services().stream().map(KernelService::name).toList() + " on broker "
-        + b.describe() + "; pages at http://localhost:" + kernel.web().port() + "/");
+        + b.describe() + "; pages at " + (web.tls().isPresent() ? "https" : "http") + "://localhost:" + kernel.web().port() + "/");
     out.flush();
     kernel.awaitTermination();
     return SkiffCli.EXIT_OK;
