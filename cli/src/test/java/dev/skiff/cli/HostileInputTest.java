@@ -232,6 +232,24 @@ class HostileInputTest {
   }
 
   @Test
+  void aServiceStartedOnAnotherServicesBrokerUserIsRefusedAsForbiddenNamingWhy() {
+    // a configuration mistake, not an outage: FORBIDDEN (SkiffService.run exits 78 on it), the broker's words
+    // and what to do, where it was UNAVAILABLE with "java.io.IOException" and the reason deep in a stack trace
+    AmqpTransport malloryTransport = connect(mallory);
+    try {
+      assertThatThrownBy(() -> Server.builder(alice).transport(malloryTransport)
+          .endpoint(Endpoint.of("who", StringValue.class, StringValue.class, (req, c) -> req)).announce(false).build().start())
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.FORBIDDEN);
+            assertThat(e.description()).contains("cannot bind service " + alice, "ACCESS_REFUSED", mallory,
+                "'skiff credentials create " + alice + "'");
+          });
+    } finally {
+      malloryTransport.close();
+    }
+  }
+
+  @Test
   void aServiceCannotConsumeAnotherServicesQueue() throws Exception {
     Channel ch = raw(mallory).createChannel();
     assertThatThrownBy(() -> ch.basicConsume(AmqpNames.serviceQueue(alice), true, new DefaultConsumer(ch)))

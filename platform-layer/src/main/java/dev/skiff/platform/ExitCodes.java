@@ -11,5 +11,12 @@ public final class ExitCodes {
    */
   public static final int DEPENDENCY_UNAVAILABLE = 75;
 
+  /**
+   * The process is configured wrong for where it runs: the broker refused its credentials, or its broker
+   * user may not use its own queues. Trying again will not help: {@code EX_CONFIG}, so that a supervisor
+   * does not restart it in a loop as it would for an outage.
+   */
+  public static final int CONFIGURATION = 78;
+
   private ExitCodes() {}
 }

@@ -1,5 +1,6 @@
 package dev.skiff.platform.server;
 
+import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.EnvVars;
@@ -140,9 +141,13 @@ public abstract class SkiffService {
           settings.brokerWait().orElse(null),
           why -> log.warn("{}: waiting for the broker: {}", process, why));
     } catch (SkiffException unreachable) {
-      // one line a person or a supervisor can read, and a code that says "a dependency is missing"
-      System.err.println(process + ": cannot start: " + unreachable.description());
-      System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
+      // one line a person or a supervisor can read, and a code that says "a dependency is missing", or, when
+      // the broker refused the credentials, "configured wrong": trying again would not help
+      boolean refused = unreachable.description().contains("ACCESS_REFUSED")
+          || unreachable.getCause() instanceof com.rabbitmq.client.AuthenticationFailureException;
+      System.err.println(process + ": cannot start: " + unreachable.description()
+          + (refused ? " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)" : ""));
+      System.exit(refused ? ExitCodes.CONFIGURATION : ExitCodes.DEPENDENCY_UNAVAILABLE);
       throw unreachable;
     }
   }
@@ -179,7 +184,16 @@ public abstract class SkiffService {
                   tracing.close();
                   transport.close();
                 }));
-    server.start();
+    try {
+      server.start();
+    } catch (SkiffException e) {
+      if (e.code() != ErrorCode.FORBIDDEN) {
+        throw e;
+      }
+      // its broker user may not use its queues: one line, and the code of a configuration mistake
+      System.err.println(name + ": cannot start: " + e.description());
+      System.exit(ExitCodes.CONFIGURATION);
+    }
     server.awaitTermination();
   }
 }
