@@ -172,6 +172,7 @@ final class AmqpConnections implements AutoCloseable {
     // fails the whole connection) stays as the backstop, one byte above it
     cf.setMaxInboundMessageBodySize(options.maxInboundBytes() == Integer.MAX_VALUE ? Integer.MAX_VALUE : options.maxInboundBytes() + 1);
     cf.setThreadFactory(Threads.named("skiff-amqp-io"));
+    cf.setExceptionHandler(new DriverErrors());
     return cf;
   }
 
