@@ -179,6 +179,9 @@ public final class SkiffCli implements Callable<Integer> {
     kernelHint(e).ifPresent(err::println);
     if (e.code() == ErrorCode.UNAUTHORIZED) {
       err.println("(sign in with 'skiff login USER'; 'skiff whoami' shows the session this command sent)");
+    } else if (e.code() == ErrorCode.FORBIDDEN && e.description().contains("ACCESS_REFUSED")) {
+      // the broker's refusal, not the person's roles: the broker user this command connects as may not
+      err.println("(the broker refused the broker user this command connects as: give one that may, with --amqp; docs/security.md)");
     } else if (e.code() == ErrorCode.FORBIDDEN) {
       err.println("(signed in, but not allowed: 'skiff whoami' shows your roles)");
     }

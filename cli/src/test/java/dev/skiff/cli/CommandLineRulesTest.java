@@ -79,6 +79,17 @@ class CommandLineRulesTest {
   }
 
   @Test
+  void aBrokersRefusalIsNotBlamedOnThePersonsRoles() {
+    java.io.StringWriter out = new java.io.StringWriter();
+    SkiffCli.printError(new java.io.PrintWriter(out, true), new SkiffException(ErrorCode.FORBIDDEN,
+        "cannot read the dead letters of com.x: ACCESS_REFUSED - access to queue 'skiff.dlq.com.x' refused for user 'x3-cli'"));
+    assertThat(out.toString()).contains("the broker refused the broker user this command connects as").doesNotContain("your roles");
+    java.io.StringWriter roles = new java.io.StringWriter();
+    SkiffCli.printError(new java.io.PrintWriter(roles, true), new SkiffException(ErrorCode.FORBIDDEN, "needs role ADMIN.ROUTES"));
+    assertThat(roles.toString()).contains("'skiff whoami' shows your roles");
+  }
+
+  @Test
   void aKernelServiceThatDoesNotAnswerGetsOneHintWhateverTheCommand() {
     SkiffException timeout = new SkiffException(ErrorCode.TIMEOUT, "no reply from skiff.config/log within 9990 ms")
         .fromCallTo(new Callee("skiff.config", "log", true));
