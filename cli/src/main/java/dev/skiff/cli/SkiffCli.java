@@ -229,6 +229,9 @@ public final class SkiffCli implements Callable<Integer> {
     CommandLine cmd = ex.getCommandLine();
     PrintWriter err = cmd.getErr();
     err.println("skiff: " + Printable.text(AmqpOptions.redact(String.valueOf(ex.getMessage()))));
+    if (cmd.getParent() == null && args.length > 0 && (args[0].equals("--amqp") || args[0].startsWith("--amqp="))) {
+      err.println("(--amqp is each command's option: put it after the command, e.g. 'skiff services --amqp URI')");
+    }
     UnmatchedArgumentException.printSuggestions(ex, err);
     err.println("Try '" + cmd.getCommandSpec().qualifiedName() + " --help' for more information.");
     err.flush();

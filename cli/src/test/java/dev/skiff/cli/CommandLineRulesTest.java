@@ -72,6 +72,13 @@ class CommandLineRulesTest {
   }
 
   @Test
+  void anAmqpOptionBeforeTheCommandSaysWhereItGoes() {
+    Skiff.Result r = Skiff.run(NO_BROKER, "--amqp", "amqp://guest:secret-pw@127.0.0.1:1/", "services");
+    assertThat(r.exitCode()).as("%s", r).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(r.err()).contains("put it after the command, e.g. 'skiff services --amqp URI'").doesNotContain("secret-pw");
+  }
+
+  @Test
   void newTakesHelpLikeEveryOtherCommand() {
     Skiff.Result help = Skiff.run(NO_BROKER, "new", "--help");
     assertThat(help.exitCode()).as("%s", help).isZero();
