@@ -20,7 +20,8 @@ final class DriverErrors extends DefaultExceptionHandler {
   @Override
   public void handleUnexpectedConnectionDriverException(Connection conn, Throwable exception) {
     if (ordinaryLoss(exception)) {
-      log.warn("connection '{}' to the broker was lost: {} (it recovers on its own)", conn.getClientProvidedName(), exception.toString());
+      log.warn("connection '{}' to the broker ended: {} (an established connection recovers on its own)", conn.getClientProvidedName(),
+          exception.toString());
       return;
     }
     super.handleUnexpectedConnectionDriverException(conn, exception);
