@@ -77,7 +77,9 @@ class GatewayCorsTest {
   void anotherMethodAtTheGatewaysOwnGetPathsIs405WithAllow() throws Exception {
     for (String path : List.of("/openapi.json", "/explorer", "/explorer.js", "/explorer.css", "/livez", "/readyz")) {
       for (String method : List.of("POST", "PUT", "DELETE")) {
-        HttpResponse<String> r = gw.f().send(method, path, "{}");
+        // no body: the method alone decides, and a body the gateway has no use for is not read, so Jetty closes
+        // that connection after the answer, and the JDK client, reusing it for the next request, may read nothing
+        HttpResponse<String> r = gw.f().send(gw.f().request(path).method(method, HttpRequest.BodyPublishers.noBody()));
         assertThat(r.statusCode()).as(method + " " + path + " " + r.body()).isEqualTo(405);
         assertThat(r.headers().firstValue("Allow")).as(method + " " + path).hasValue("GET, HEAD");
         assertThat(r.body()).as(method + " " + path).startsWith("{\"code\":\"METHOD_NOT_ALLOWED\"");
