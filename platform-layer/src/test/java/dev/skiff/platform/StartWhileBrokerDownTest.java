@@ -8,17 +8,11 @@ import dev.skiff.platform.client.Client;
 import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
-import java.io.BufferedReader;
-import java.io.IOException;
-import java.io.InputStreamReader;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CopyOnWriteArrayList;
-import java.util.concurrent.TimeUnit;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -30,43 +24,29 @@ import org.junit.jupiter.api.Test;
  */
 class StartWhileBrokerDownTest {
   private final Broker broker = Broker.privateNode();
-  private Process process;
-  private final List<String> output = new CopyOnWriteArrayList<>();
+  private WaitingServiceProcess service;
 
   @AfterEach
   void tearDown() {
-    if (process != null) {
-      process.destroyForcibly();
+    if (service != null) {
+      service.close();
     }
     broker.restoreService();
-  }
-
-  private void launch(Map<String, String> env) throws IOException {
-    String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-    ProcessBuilder pb = new ProcessBuilder(java, "-Xmx128m", "-cp", System.getProperty("java.class.path"), WaitingService.class.getName())
-        .redirectErrorStream(true);
-    pb.environment().keySet().removeIf(k -> k.startsWith("SKIFF_"));
-    pb.environment().putAll(env);
-    process = pb.start();
-    BufferedReader out = new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8));
-    Thread reader = new Thread(() -> out.lines().forEach(output::add), "waiting-service-output");
-    reader.setDaemon(true);
-    reader.start();
   }
 
   @Test
   void aServiceStartedBeforeItsBrokerWaitsForItAndServesOnceItComes() throws Exception {
     broker.stopNode();
-    launch(Map.of("SKIFF_AMQP_URI", broker.uri()));
-    await().atMost(Duration.ofSeconds(60)).until(() -> output.stream().anyMatch(l -> l.contains("waiting for the broker")));
-    assertThat(process.isAlive()).as("still running, waiting").isTrue();
+    service = WaitingServiceProcess.start(Map.of("SKIFF_AMQP_URI", broker.uri()));
+    await().atMost(Duration.ofSeconds(60)).until(() -> service.lines().stream().anyMatch(l -> l.contains("waiting for the broker")));
+    assertThat(service.isAlive()).as("still running, waiting").isTrue();
     broker.startNode();
     try (AmqpTransport t = AmqpTransport.connect(broker.uri()); Client client = Client.builder().transport(t).build()) {
       await().atMost(BrokerOutageTest.BOUND).pollInterval(Duration.ofMillis(200)).ignoreExceptionsInstanceOf(SkiffException.class)
           .until(() -> client.call(WaitingService.NAME, "echo", EchoRequest.newBuilder().setText("came").build(), EchoResponse.class,
               CallOptions.timeout(Duration.ofSeconds(1))).getText().equals("came"));
     }
-    assertThat(String.join("\n", output)).doesNotContain("guest:guest@");
+    assertThat(service.output()).doesNotContain("guest:guest@");
   }
 
   @Test
@@ -75,12 +55,14 @@ class StartWhileBrokerDownTest {
     try (ServerSocket s = new ServerSocket(0)) {
       closedPort = s.getLocalPort();
     }
-    launch(Map.of("SKIFF_AMQP_URI", "amqp://guest:secret-pw@127.0.0.1:" + closedPort, "SKIFF_BROKER_WAIT", "2s"));
-    assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("exited").isTrue();
-    await().atMost(Duration.ofSeconds(10)).until(() -> output.stream().anyMatch(l -> l.contains("cannot start")));
-    String all = String.join("\n", output);
-    assertThat(process.exitValue()).isEqualTo(ExitCodes.DEPENDENCY_UNAVAILABLE);
-    assertThat(output.get(output.size() - 1))
+    service = WaitingServiceProcess.start(Map.of("SKIFF_AMQP_URI", "amqp://guest:secret-pw@127.0.0.1:" + closedPort, "SKIFF_BROKER_WAIT", "2s"));
+    OptionalInt exit = service.awaitExit(Duration.ofSeconds(60));
+    assertThat(exit).as("exited").isPresent();
+    String all = service.output();
+    assertThat(exit.getAsInt()).as(all).isEqualTo(ExitCodes.DEPENDENCY_UNAVAILABLE);
+    List<String> lines = service.lines();
+    assertThat(lines).isNotEmpty();
+    assertThat(lines.get(lines.size() - 1))
         .startsWith(WaitingService.NAME + ": cannot start: the broker at ")
         .contains("127.0.0.1:" + closedPort)
         .contains("could not be reached within 2 s");

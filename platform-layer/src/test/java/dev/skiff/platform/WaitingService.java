@@ -6,7 +6,7 @@ import dev.skiff.platform.testproto.EchoRequest;
 import dev.skiff.platform.testproto.EchoResponse;
 
 /**
- * A service run as a process by {@link StartWhileBrokerDownTest}: {@link SkiffService#run()} as a service
+ * A service run as a process ({@link WaitingServiceProcess}) by the tests of starting: {@link SkiffService#run()} as a service
  * author's main method calls it, with the broker and its wait from the environment.
  */
 public final class WaitingService extends SkiffService {

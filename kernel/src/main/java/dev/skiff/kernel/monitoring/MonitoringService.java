@@ -153,10 +153,12 @@ public final class MonitoringService extends KernelServiceBase {
       WebServer.send(ex, 200, "application/json", json(store.overview()));
     } else if (path.startsWith(PATH + "/api/services/")) {
       String name = path.substring((PATH + "/api/services/").length()); // getPath() has decoded it
-      Optional<dev.skiff.proto.v1.ServiceStatus> s = Names.isService(name) ? store.service(name) : Optional.empty();
       if (!Names.isService(name)) {
         WebServer.sendError(ex, 400, ErrorCode.BAD_REQUEST.name(), notAName(name));
-      } else if (s.isPresent()) {
+        return;
+      }
+      Optional<dev.skiff.proto.v1.ServiceStatus> s = store.service(name);
+      if (s.isPresent()) {
         WebServer.send(ex, 200, "application/json", json(s.get()));
       } else {
         WebServer.sendError(ex, 404, ErrorCode.NOT_FOUND.name(), unknown(name));

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowable;
 
 import dev.skiff.platform.ExitCodes;
-import dev.skiff.platform.WaitingService;
+import dev.skiff.platform.WaitingServiceProcess;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
@@ -13,17 +13,13 @@ import dev.skiff.platform.transport.amqp.AmqpTransport;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.io.StringWriter;
-import java.io.UncheckedIOException;
 import java.net.ServerSocket;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.TimeUnit;
+import java.util.OptionalInt;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -152,27 +148,13 @@ class PasswordsInErrorsTest {
   @Test
   void aServiceThatCannotStartPrintsNoPassword() throws Exception {
     for (String p : List.of("Jn5%40Ht6%3ABv8", "Qa2@Sx3/Ed4%40Rf5:Tg6#Yh7")) {
-      String java = Path.of(System.getProperty("java.home"), "bin", "java").toString();
-      ProcessBuilder pb = new ProcessBuilder(java, "-Xmx128m", "-cp", System.getProperty("java.class.path"), WaitingService.class.getName())
-          .redirectErrorStream(true);
-      pb.environment().keySet().removeIf(k -> k.startsWith("SKIFF_"));
-      pb.environment().putAll(Map.of("SKIFF_AMQP_URI", uri(p), "SKIFF_BROKER_WAIT", "1s"));
-      Process process = pb.start();
-      try {
-        CompletableFuture<String> read = CompletableFuture.supplyAsync(() -> {
-          try {
-            return new String(process.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-          } catch (IOException e) {
-            throw new UncheckedIOException(e);
-          }
-        });
-        assertThat(process.waitFor(60, TimeUnit.SECONDS)).as("exited").isTrue();
-        String output = read.get(10, TimeUnit.SECONDS);
-        assertThat(process.exitValue()).as(output).isIn(ExitCodes.DEPENDENCY_UNAVAILABLE, 1);
+      try (WaitingServiceProcess service = WaitingServiceProcess.start(Map.of("SKIFF_AMQP_URI", uri(p), "SKIFF_BROKER_WAIT", "1s"))) {
+        OptionalInt exit = service.awaitExit(Duration.ofSeconds(60));
+        assertThat(exit).as("exited").isPresent();
+        String output = service.output();
+        assertThat(exit.getAsInt()).as(output).isIn(ExitCodes.DEPENDENCY_UNAVAILABLE, 1);
         assertThat(output).as("the broker is named").contains("127.0.0.1:" + closedPort);
         assertNoPassword(output, p);
-      } finally {
-        process.destroyForcibly();
       }
     }
   }
