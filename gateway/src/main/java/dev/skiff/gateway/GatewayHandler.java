@@ -119,6 +119,8 @@ final class GatewayHandler extends Handler.Abstract {
     final long startNanos = System.nanoTime();
     final String client;
     String user = "-";
+    /** Whether the request's body has been read to its end, or dropped, or given up on. */
+    boolean bodyDone;
 
     Exchange(Request request, Response response, Callback callback, TrustedProxies proxies) {
       this.request = request;
@@ -299,12 +301,14 @@ final class GatewayHandler extends Handler.Abstract {
         return;
       }
       if (Content.Chunk.isFailure(chunk)) {
+        giveUpOnBody(ex);
         fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "the request body could not be read");
         return;
       }
       java.nio.ByteBuffer buffer = chunk.getByteBuffer();
       if (into.size() + buffer.remaining() > options.maxBodyBytes()) {
         chunk.release();
+        giveUpOnBody(ex);
         fail(ex, 413, "TOO_LARGE", "the request body is over " + options.maxBodyBytes() + " bytes");
         return;
       }
@@ -314,9 +318,60 @@ final class GatewayHandler extends Handler.Abstract {
       boolean last = chunk.isLast();
       chunk.release();
       if (last) {
+        ex.bodyDone = true;
         then.accept(into.toByteArray());
         return;
       }
+    }
+  }
+
+  /**
+   * Reads and drops the body of a request answered before its body was read (refused by a check, or no
+   * route), up to {@link GatewayOptions#maxBodyBytes()}, without holding a thread while waiting for it; then
+   * runs {@code then}. Without it the server would close the HTTP/1.1 connection under a client still
+   * sending its body (Tomcat's {@code maxSwallowSize} does the same). A body that is declared or turns out
+   * larger, or that cannot be read, is not waited for: the answer says the connection closes.
+   */
+  private void dropBody(Exchange ex, long dropped, Runnable then) {
+    if (ex.request.getLength() > options.maxBodyBytes()) {
+      giveUpOnBody(ex);
+      then.run();
+      return;
+    }
+    long total = dropped;
+    while (true) {
+      Content.Chunk chunk = ex.request.read();
+      if (chunk == null) {
+        long sofar = total;
+        ex.request.demand(() -> dropBody(ex, sofar, then));
+        return;
+      }
+      if (Content.Chunk.isFailure(chunk)) {
+        giveUpOnBody(ex);
+        then.run();
+        return;
+      }
+      total += chunk.remaining();
+      boolean last = chunk.isLast();
+      chunk.release();
+      if (last) {
+        ex.bodyDone = true;
+        then.run();
+        return;
+      }
+      if (total > options.maxBodyBytes()) {
+        giveUpOnBody(ex);
+        then.run();
+        return;
+      }
+    }
+  }
+
+  /** The rest of the body will not be read: over HTTP/1.x the answer says the connection closes after it. */
+  private static void giveUpOnBody(Exchange ex) {
+    ex.bodyDone = true;
+    if (ex.request.getConnectionMetaData().getHttpVersion().getVersion() < 20) {
+      ex.response.getHeaders().put(HttpHeader.CONNECTION, org.eclipse.jetty.http.HttpHeaderValue.CLOSE.asString());
     }
   }
 
@@ -486,6 +541,15 @@ final class GatewayHandler extends Handler.Abstract {
       access.info("{} {} {} {} {}us {} {}", ex.client, ex.request.getMethod(),
           Printable.of(ex.request.getHttpURI().getPath(), 200), status, (System.nanoTime() - ex.startNanos) / 1000, ex.user, ex.id);
     }
+    if (!ex.bodyDone && ex.request.getLength() != 0) {
+      // answered before the body was read: read it first, so the connection can serve the next request
+      dropBody(ex, 0, () -> write(ex, body));
+      return;
+    }
+    write(ex, body);
+  }
+
+  private void write(Exchange ex, String body) {
     if (body == null) {
       ex.response.write(true, null, ex.callback);
     } else if (ex.request.getMethod().equals("HEAD")) {
