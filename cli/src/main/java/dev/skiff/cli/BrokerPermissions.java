@@ -68,7 +68,7 @@ record BrokerPermissions(String configure, String write, String read, String top
         ".*");
   }
 
-  /** {@code skiff.ver.S.x} to {@code skiff.ver.S.}: the fixed part of a name made with a placeholder. */
+  /** {@code skiff.ver.S#x} to {@code skiff.ver.S#}: the fixed part of a name made with a placeholder. */
   private static String prefix(String nameWithX) {
     return nameWithX.substring(0, nameWithX.length() - 1);
   }

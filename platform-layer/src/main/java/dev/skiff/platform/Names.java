@@ -8,19 +8,25 @@ package dev.skiff.platform;
  * <ul>
  *   <li>a <b>service</b>: dot-separated parts of lower-case letters, digits, {@code _} and {@code -}, each
  *       starting with a letter or digit, at most {@value #MAX_SERVICE} characters: {@code com.example.greeter};
- *   <li>an <b>endpoint</b> or an <b>instance id</b>: letters, digits, {@code .}, {@code _} and {@code -},
- *       starting with a letter or digit, at most {@value #MAX_TOKEN} characters;
+ *   <li>an <b>endpoint</b>: letters, digits, {@code .}, {@code _} and {@code -}, starting with a letter or
+ *       digit, at most {@value #MAX_TOKEN} characters;
+ *   <li>an <b>instance id</b>: the same, at most {@value #MAX_INSTANCE} characters;
  *   <li>a <b>version</b>: letters, digits, {@code .}, {@code _}, {@code +} and {@code -}, starting with a
  *       letter or digit, at most {@value #MAX_VERSION} characters: {@code 1.2.0}.
  * </ul>
+ *
+ * <p>The lengths keep every queue and exchange name made of them within the broker's 255 bytes: the
+ * longest, an instance's queue {@code skiff.inst.S@I}, takes 11 + 128 + 1 + 100 (docs/wire-protocol.md).
  *
  * <p>Checked by hand, not by regular expressions: a client checks every call's names.
  */
 public final class Names {
   /** The longest service name. */
-  public static final int MAX_SERVICE = 200;
-  /** The longest endpoint name or instance id. */
+  public static final int MAX_SERVICE = 128;
+  /** The longest endpoint name. */
   public static final int MAX_TOKEN = 255;
+  /** The longest instance id. */
+  public static final int MAX_INSTANCE = 100;
   /** The longest version. */
   public static final int MAX_VERSION = 64;
 
@@ -58,6 +64,14 @@ public final class Names {
    */
   public static boolean isToken(String name) {
     return plain(name, MAX_TOKEN, false);
+  }
+
+  /**
+   * @param id an instance id, or null
+   * @return whether it is valid
+   */
+  public static boolean isInstance(String id) {
+    return plain(id, MAX_INSTANCE, false);
   }
 
   /**
@@ -108,6 +122,19 @@ public final class Names {
           "invalid " + what + " '" + name + "': use letters, digits, '.', '_' and '-' (at most " + MAX_TOKEN + " characters)");
     }
     return name;
+  }
+
+  /**
+   * @param id an instance id
+   * @return the id
+   * @throws IllegalArgumentException if it is not valid, saying what a valid one looks like
+   */
+  public static String checkInstance(String id) {
+    if (!isInstance(id)) {
+      throw new IllegalArgumentException(
+          "invalid instance id '" + id + "': use letters, digits, '.', '_' and '-' (at most " + MAX_INSTANCE + " characters)");
+    }
+    return id;
   }
 
   /**

@@ -224,7 +224,7 @@ final class CallEngine {
     if (!Names.isToken(endpoint)) {
       throw invalid("endpoint", endpoint);
     }
-    if (options.instance() != null && !Names.isToken(options.instance())) {
+    if (options.instance() != null && !Names.isInstance(options.instance())) {
       throw invalid("instance", options.instance());
     }
     if (options.version() != null && !Names.isVersion(options.version())) {

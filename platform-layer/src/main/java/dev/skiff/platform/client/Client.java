@@ -343,7 +343,7 @@ public final class Client implements AutoCloseable {
      */
     public Builder instanceId(String instanceId) {
       Objects.requireNonNull(instanceId, "instanceId");
-      Names.checkToken("instance id", instanceId);
+      Names.checkInstance(instanceId);
       this.instanceId = instanceId;
       return this;
     }

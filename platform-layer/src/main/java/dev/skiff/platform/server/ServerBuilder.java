@@ -113,7 +113,7 @@ public final class ServerBuilder {
 
   /** @param instanceId this instance's id (default: random) @return this */
   public ServerBuilder instanceId(String instanceId) {
-    this.instanceId = Names.checkToken("instance id", Objects.requireNonNull(instanceId, "instanceId"));
+    this.instanceId = Names.checkInstance(Objects.requireNonNull(instanceId, "instanceId"));
     return this;
   }
 

@@ -9,8 +9,8 @@ package dev.skiff.platform.transport.amqp;
  *   skiff.rpc                         direct exchange every request is published to
  *   skiff.events                      topic exchange for events
  *   skiff.svc.S                       queue of service S, shared by its instances
- *   skiff.ver.S.V                     queue of version V of S, shared by that version's instances
- *   skiff.inst.S.I                    queue of instance I of S, exclusive to it
+ *   skiff.ver.S#V                     queue of version V of S, shared by that version's instances
+ *   skiff.inst.S@I                    queue of instance I of S, exclusive to it
  *   skiff.dead.S                      queue of the requests of S set aside (dead letters), shared
  *   skiff.route.S                     consistent-hash exchange splitting S between versions under a rule
  *   skiff.route.S#V=P                 fanout exchange carrying version V's share of P percent into it
@@ -50,21 +50,25 @@ public final class AmqpNames {
    * pinned to the version (routing key {@link #versionKey}) and, under a routing rule, the version's
    * share of the service's traffic (docs/routing.md).
    *
+   * <p>The version follows a {@code #}, which no service name has, as in the version's routing key: with a
+   * dot, {@code a.b} at version {@code c.1} and {@code a.b.c} at version {@code 1} would share a queue.
+   *
    * @param service the service
    * @param version the version
    * @return the queue name
    */
   public static String versionQueue(String service, String version) {
-    return "skiff.ver." + service + "." + version;
+    return "skiff.ver." + service + "#" + version;
   }
 
   /**
    * @param service the service
    * @param instanceId the instance
-   * @return the queue of one instance, exclusive to it
+   * @return the queue of one instance, exclusive to it; the instance follows an {@code @}, which no service
+   *     name has, as in the instance's routing key
    */
   public static String instanceQueue(String service, String instanceId) {
-    return "skiff.inst." + service + "." + instanceId;
+    return "skiff.inst." + service + "@" + instanceId;
   }
 
   /**

@@ -12,8 +12,8 @@ class AmqpNamesTest {
     assertThat(AmqpNames.RPC_EXCHANGE).isEqualTo("skiff.rpc");
     assertThat(AmqpNames.EVENTS_EXCHANGE).isEqualTo("skiff.events");
     assertThat(AmqpNames.serviceQueue("com.example.svc")).isEqualTo("skiff.svc.com.example.svc");
-    assertThat(AmqpNames.versionQueue("com.example.svc", "1.2.0")).isEqualTo("skiff.ver.com.example.svc.1.2.0");
-    assertThat(AmqpNames.instanceQueue("com.example.svc", "i1")).isEqualTo("skiff.inst.com.example.svc.i1");
+    assertThat(AmqpNames.versionQueue("com.example.svc", "1.2.0")).isEqualTo("skiff.ver.com.example.svc#1.2.0");
+    assertThat(AmqpNames.instanceQueue("com.example.svc", "i1")).isEqualTo("skiff.inst.com.example.svc@i1");
     assertThat(AmqpNames.eventGroupQueue("workers")).isEqualTo("skiff.events.workers");
     assertThat(AmqpNames.routeExchange("com.example.svc")).isEqualTo("skiff.route.com.example.svc");
     assertThat(AmqpNames.shareExchange("com.example.svc", "1.2.0", 90)).isEqualTo("skiff.route.com.example.svc#1.2.0=90");
@@ -23,11 +23,31 @@ class AmqpNamesTest {
   }
 
   @Test
+  void twoServicesNeverShareAVersionOrInstanceQueue() {
+    // with a dot between them, demo.pay at v2.1.0 and demo.pay.v2 at 1.0 shared skiff.ver.demo.pay.v2.1.0
+    assertThat(AmqpNames.versionQueue("demo.pay", "v2.1.0")).isNotEqualTo(AmqpNames.versionQueue("demo.pay.v2", "1.0"));
+    assertThat(AmqpNames.instanceQueue("demo.pay", "v2.i1")).isNotEqualTo(AmqpNames.instanceQueue("demo.pay.v2", "i1"));
+  }
+
+  @Test
+  void theLongestValidNamesMakeNamesTheBrokerTakes() {
+    String service = "a".repeat(dev.skiff.platform.Names.MAX_SERVICE);
+    String version = "1".repeat(dev.skiff.platform.Names.MAX_VERSION);
+    String instance = "i".repeat(dev.skiff.platform.Names.MAX_INSTANCE);
+    assertThat(dev.skiff.platform.Names.isService(service)).isTrue();
+    for (String name : new String[] {AmqpNames.serviceQueue(service), AmqpNames.versionQueue(service, version),
+        AmqpNames.instanceQueue(service, instance), AmqpNames.deadLetterQueue(service), AmqpNames.refusalQueue(service),
+        AmqpNames.routeExchange(service), AmqpNames.shareExchange(service, version, 100), AmqpNames.eventGroupQueue(service)}) {
+      assertThat(name.length()).as(name).isLessThanOrEqualTo(AmqpNames.MAX_QUEUE_NAME_BYTES);
+    }
+  }
+
+  @Test
   void onlyAServiceQueuesOwnBindingToTheRpcExchangeIsLeftOutOfARecovery() {
     assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.svc.a.b", "a.b")).isTrue();
     assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.svc.a.b", "a.c")).isFalse();
-    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.ver.a.b.1.0.0", "a.b#1.0.0")).isFalse();
-    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.inst.a.b.i1", "a.b@i1")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.ver.a.b#1.0.0", "a.b#1.0.0")).isFalse();
+    assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.inst.a.b@i1", "a.b@i1")).isFalse();
     assertThat(AmqpNames.isServiceQueueBinding("skiff.events", "skiff.svc.a.b", "a.b")).isFalse();
     assertThat(AmqpNames.isServiceQueueBinding("skiff.rpc", "skiff.route.a.b", "a.b")).isFalse();
   }
