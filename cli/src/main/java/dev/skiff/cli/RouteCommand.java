@@ -1,6 +1,7 @@
 package dev.skiff.cli;
 
 import dev.skiff.kernel.binding.BindingService;
+import dev.skiff.kernel.binding.Shares;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.internal.Printable;
@@ -111,14 +112,14 @@ final class RouteCommand extends BrokerCommand {
       out.println("  no running instance");
       return;
     }
-    boolean routed = !st.getEffectiveMap().isEmpty();
+    boolean routed = Shares.routed(st);
     out.printf(Locale.ROOT, "  %-16s %-9s %s%n", "VERSION", "TRAFFIC", "INSTANCES");
     for (String v : versions) {
-      String traffic = routed ? st.getEffectiveMap().getOrDefault(v, 0) + "%" : "shared";
+      String traffic = routed ? Shares.percent(st, v) : "shared";
       out.printf(Locale.ROOT, "  %-16s %-9s %d%n", Printable.text(v), traffic, st.getInstancesMap().getOrDefault(v, 0));
     }
     if (!r.getWeightsMap().isEmpty() && !routed) {
-      out.println("  (none of the rule's versions runs: the traffic is shared by every instance until one does)");
+      out.println("  (" + Shares.UNROUTED + ")");
     }
   }
 }

@@ -127,7 +127,7 @@ class RoutingCommandsTest {
     try {
       assertThat(forced.exitCode()).as(forced.toString()).isZero();
       assertThat(forced.out()).contains(later + ": rule 1.0.0=100")
-          .contains("none of the rule's versions runs: the traffic is shared by every instance until one does");
+          .contains("none of the rule's versions with a share runs: every instance of every version shares the traffic until one does");
       assertThat(Skiff.run(ENV, "route", later, "--show").out()).contains(later + ": rule 1.0.0=100");
     } finally {
       assertThat(Skiff.run(ENV, "route", later, "--clear").out()).contains(later + ": no rule");

@@ -48,18 +48,19 @@ final class RoutingPage {
         b.append("<p class=\"muted\">No running instance.</p>");
         continue;
       }
-      boolean routed = !st.getEffectiveMap().isEmpty();
+      boolean routed = Shares.routed(st);
       b.append("<table><tr><th>Version</th><th>Rule's share</th><th>Traffic now</th><th>Instances</th></tr>");
       for (String v : versions) {
         int running = st.getInstancesMap().getOrDefault(v, 0);
         b.append("<tr><td>").append(escape(v)).append("</td><td>")
             .append(weights.containsKey(v) ? weights.get(v) + "%" : "<span class=\"muted\">none</span>").append("</td><td>")
-            .append(routed ? st.getEffectiveMap().getOrDefault(v, 0) + "%" : "shared").append("</td><td")
+            .append(routed ? Shares.percent(st, v) : "shared").append("</td><td")
             .append(running == 0 ? " class=\"warn\"" : "").append('>').append(running).append("</td></tr>");
       }
       b.append("</table>");
       if (!weights.isEmpty() && !routed) {
-        b.append("<p class=\"warn\">None of the rule's versions runs: every instance shares the traffic until one does.</p>");
+        b.append("<p class=\"warn\">").append(Character.toUpperCase(Shares.UNROUTED.charAt(0))).append(Shares.UNROUTED.substring(1))
+            .append(".</p>");
       }
     }
     return WebServer.page("Routing rules", b.toString());
