@@ -29,4 +29,24 @@ class StartMisconfiguredTest {
           .doesNotContain("not-its-pw-7").doesNotContain("\tat ");
     }
   }
+
+  @Test
+  void aSettingThatDoesNotParseEndsTheProcessWithOneLineNamingItAndExitCode78() throws Exception {
+    Map<String, String> wrongs = Map.of(
+        "SKIFF_TRACE_SAMPLE_RATE", "1%",
+        "SKIFF_HEARTBEAT", "soon",
+        "SKIFF_INSTANCE_ID", "a b",
+        "SKIFF_SERVICE_VERSION", "<b>");
+    for (Map.Entry<String, String> wrong : wrongs.entrySet()) {
+      try (WaitingServiceProcess service = WaitingServiceProcess.start(
+          Map.of("SKIFF_AMQP_URI", AmqpRpcTest.brokerUri(), "SKIFF_CONFIG_SERVICE", "off", wrong.getKey(), wrong.getValue()))) {
+        OptionalInt exit = service.awaitExit(Duration.ofSeconds(30));
+        assertThat(exit).as(wrong.getKey() + " exited").isPresent();
+        String output = service.output();
+        assertThat(exit.getAsInt()).as(output).isEqualTo(ExitCodes.CONFIGURATION);
+        assertThat(output).as(wrong.getKey()).contains(WaitingService.NAME + ": cannot start: ").contains(wrong.getKey())
+            .doesNotContain("\tat ").doesNotContain("Exception in thread");
+      }
+    }
+  }
 }

@@ -110,8 +110,8 @@ public record Settings(
     int concurrency = EnvVars.positiveInt(env, "SKIFF_CONCURRENCY", 16);
     return new Settings(
         EnvVars.nonBlank(env, "SKIFF_AMQP_URI").orElse(DEFAULT_AMQP_URI),
-        EnvVars.nonBlank(env, "SKIFF_SERVICE_VERSION"),
-        EnvVars.nonBlank(env, "SKIFF_INSTANCE_ID"),
+        EnvVars.nonBlank(env, "SKIFF_SERVICE_VERSION").map(v -> named("SKIFF_SERVICE_VERSION", v, dev.skiff.platform.Names::checkVersion)),
+        EnvVars.nonBlank(env, "SKIFF_INSTANCE_ID").map(v -> named("SKIFF_INSTANCE_ID", v, dev.skiff.platform.Names::checkInstance)),
         concurrency,
         EnvVars.positiveInt(env, "SKIFF_PREFETCH", 2 * concurrency),
         EnvVars.positiveInt(env, "SKIFF_MAX_MESSAGE_BYTES", DEFAULT_MAX_MESSAGE_BYTES),
@@ -123,5 +123,14 @@ public record Settings(
         EnvVars.positiveLong(env, "SKIFF_MAX_IN_FLIGHT_BYTES", DEFAULT_MAX_IN_FLIGHT_BYTES),
         EnvVars.positiveInt(env, "SKIFF_MAX_DELIVERIES", DEFAULT_MAX_DELIVERIES),
         QueueType.parse(env.get("SKIFF_QUEUE_TYPE")));
+  }
+
+  /** Checks a variable's value, naming the variable when it is refused. */
+  private static String named(String variable, String value, java.util.function.UnaryOperator<String> check) {
+    try {
+      return check.apply(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(variable + ": " + e.getMessage(), e);
+    }
   }
 }

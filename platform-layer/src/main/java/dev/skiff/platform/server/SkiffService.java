@@ -165,16 +165,29 @@ public abstract class SkiffService {
    * @throws InterruptedException if the main thread is interrupted while serving
    */
   public final void run() throws InterruptedException {
-    Settings settings = Settings.fromEnvironment();
-    TraceSettings traceSettings = TraceSettings.fromEnvironment();
+    Settings settings;
+    TraceSettings traceSettings;
+    boolean live;
+    try {
+      settings = Settings.fromEnvironment();
+      traceSettings = TraceSettings.fromEnvironment();
+      // a process follows its configuration in the config service unless told not to
+      live = EnvVars.onOff(System.getenv(), "SKIFF_CONFIG_SERVICE", true);
+    } catch (IllegalArgumentException e) {
+      throw misconfigured(e);
+    }
     AmqpTransport transport = connectOrExit(name, settings);
     // traced for free: forced and upstream-sampled traces always, new ones at SKIFF_TRACE_SAMPLE_RATE
-    Tracing tracing =
-        Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))
-            .build().start();
-    // a process follows its configuration in the config service unless told not to
-    boolean live = EnvVars.onOff(System.getenv(), "SKIFF_CONFIG_SERVICE", true);
-    Server server = newServer(transport, settings, List.of(tracing), live);
+    Tracing tracing;
+    Server server;
+    try {
+      tracing = Tracing.builder(name).transport(transport).settings(traceSettings).instanceId(settings.instanceId().orElse(""))
+          .build().start();
+      server = newServer(transport, settings, List.of(tracing), live);
+    } catch (IllegalArgumentException e) {
+      transport.close();
+      throw misconfigured(e);
+    }
     Runtime.getRuntime()
         .addShutdownHook(
             Threads.daemon(
@@ -195,5 +208,16 @@ public abstract class SkiffService {
       System.exit(ExitCodes.CONFIGURATION);
     }
     server.awaitTermination();
+  }
+
+  /**
+   * A setting from the environment that cannot be used (a variable that does not parse, an instance id
+   * that is not one): one line naming it, no stack trace, and the exit code of a configuration mistake,
+   * which a supervisor does not retry in a loop.
+   */
+  private IllegalStateException misconfigured(IllegalArgumentException e) {
+    System.err.println(name + ": cannot start: " + e.getMessage());
+    System.exit(ExitCodes.CONFIGURATION);
+    return new IllegalStateException("exited", e);
   }
 }
