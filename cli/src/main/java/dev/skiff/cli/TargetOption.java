@@ -5,12 +5,13 @@ import picocli.CommandLine.Option;
 
 /** The {@code --instance} and {@code --version} options of the commands that call a service's endpoint. */
 final class TargetOption {
-  @Option(names = "--instance", paramLabel = "ID", description = "Send the calls to this instance of the service only.")
+  @Option(names = "--instance", paramLabel = "ID", converter = TargetConverters.Instance.class, description = "Send the calls to this instance of the service only.")
   String instance;
 
   @Option(
       names = "--version",
       paramLabel = "VERSION",
+      converter = TargetConverters.Version.class,
       description = "Send the calls to this version of the service (any of its instances), whatever the routing rule.")
   String version;
 

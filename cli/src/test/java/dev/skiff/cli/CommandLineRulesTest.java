@@ -49,6 +49,24 @@ class CommandLineRulesTest {
   }
 
   @Test
+  void aMalformedVersionOrInstanceIsAUsageErrorBeforeAnythingIsSent() {
+    for (String command : new String[] {"call", "load"}) {
+      for (String[] option : new String[][] {{"--version", "<b>"}, {"--version", ""}, {"--instance", "a b"}, {"--instance", ""},
+          {"--instance", "\u001b[2Jx"}}) {
+        List<String> args = new java.util.ArrayList<>(List.of(command, "com.example.greeter", "hello", "{}"));
+        if (command.equals("load")) {
+          args.addAll(List.of("--calls", "1", "--concurrency", "1"));
+        }
+        args.addAll(List.of(option));
+        Skiff.Result r = Skiff.run(NO_BROKER, args.toArray(String[]::new));
+        assertThat(r.exitCode()).as("%s", r).isEqualTo(SkiffCli.EXIT_USAGE);
+        assertThat(r.err()).as("%s", r).containsAnyOf("is not a version", "is not an instance id", "not an empty one")
+            .doesNotContain("\u001b");
+      }
+    }
+  }
+
+  @Test
   void anInstanceAndAVersionTogetherAreAUsageError() {
     List<String[]> commands = List.of(
         new String[] {"call", "com.example.greeter", "hello", "{}", "--instance", "cda7b88b", "--version", "9.9.9"},
