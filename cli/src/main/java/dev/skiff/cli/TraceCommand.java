@@ -4,6 +4,7 @@ import dev.skiff.kernel.trace.TraceService;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
+import dev.skiff.platform.internal.Counts;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.trace.SpanTree;
 import dev.skiff.platform.trace.ZipkinJson;
@@ -81,7 +82,11 @@ final class TraceCommand extends BrokerCommand {
     List<Span> spans = t.getSpansList();
     long t0 = spans.stream().mapToLong(Span::getStartMicros).min().orElse(0);
     long t1 = spans.stream().mapToLong(s -> s.getStartMicros() + s.getDurationMicros()).max().orElse(t0);
-    out.printf(Locale.ROOT, "trace %s: %d spans over %.3f ms%n", Printable.text(t.getTraceId()), spans.size(), (t1 - t0) / 1000.0);
+    out.printf(Locale.ROOT, "trace %s: %s over %.3f ms%n", Printable.text(t.getTraceId()), Counts.of(spans.size(), "span"), (t1 - t0) / 1000.0);
+    if (t.getSpansNotKept() > 0) {
+      out.printf(Locale.ROOT, "  (cut short: %s arrived and were not kept, over the trace service's limit of spans a trace,"
+          + " SKIFF_TRACE_MAX_SPANS)%n", Counts.of(t.getSpansNotKept(), "more span"));
+    }
     out.printf(Locale.ROOT, "%10s %10s  %s%n", "start ms", "took ms", "span");
     SpanTree tree = SpanTree.of(spans);
     for (Span r : tree.roots()) {

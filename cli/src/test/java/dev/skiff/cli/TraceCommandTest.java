@@ -104,4 +104,15 @@ class TraceCommandTest {
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(r.err()).startsWith("NOT_FOUND").containsPattern("\\ntrace [0-9a-f]{32}\\n");
   }
+
+  @Test
+  void aTraceCutShortByTheStoreSaysSo() {
+    dev.skiff.proto.v1.Trace t = dev.skiff.proto.v1.Trace.newBuilder().setTraceId("ab".repeat(16))
+        .addSpans(dev.skiff.proto.v1.Span.newBuilder().setTraceId("ab".repeat(16)).setSpanId("01").setService("s").setEndpoint("e")
+            .setKind(dev.skiff.proto.v1.SpanKind.SPAN_KIND_SERVER).setStartMicros(1000).setDurationMicros(10))
+        .setSpansNotKept(500).build();
+    java.io.StringWriter out = new java.io.StringWriter();
+    TraceCommand.print(new java.io.PrintWriter(out, true), t);
+    assertThat(out.toString()).contains(": 1 span over").contains("cut short: 500 more spans arrived and were not kept");
+  }
 }

@@ -122,6 +122,18 @@ public final class CassandraTraceStore implements TraceStore {
   private final AtomicLong failed = new AtomicLong();
   private final AtomicLong dropped = new AtomicLong();
   private final AtomicLong overLimit = new AtomicLong();
+  /**
+   * The spans not kept of the last {@value #TRACKED_TRACES} traces that went over the limit, for readers
+   * ({@link #spansNotKept}); written on the writer thread, read on any (guarded by itself).
+   */
+  private final Map<String, Long> notKept = new LinkedHashMap<>(16, 0.75f, false) {
+    private static final long serialVersionUID = 1L;
+
+    @Override
+    protected boolean removeEldestEntry(Map.Entry<String, Long> eldest) {
+      return size() > TRACKED_TRACES;
+    }
+  };
   private final AtomicLong traces = new AtomicLong();
   private volatile CassandraSession session;
   private volatile String connectError = "not started";
@@ -264,6 +276,9 @@ public final class CassandraTraceStore implements TraceStore {
     }
     if (st.spans >= maxSpansPerTrace) {
       overLimit.incrementAndGet();
+      synchronized (notKept) {
+        notKept.merge(s.getTraceId(), 1L, Long::sum);
+      }
       return;
     }
     st.spans++;
@@ -419,6 +434,18 @@ public final class CassandraTraceStore implements TraceStore {
   /** @return writes (of spans or of the recent-traces index) that failed */
   public long failedWrites() {
     return failed.get();
+  }
+
+  @Override
+  public long spansNotKept() {
+    return overLimit.get() + dropped.get();
+  }
+
+  @Override
+  public long spansNotKept(String traceId) {
+    synchronized (notKept) {
+      return notKept.getOrDefault(traceId, 0L);
+    }
   }
 
   /** @return spans dropped because the write queue was full (Cassandra slow or out of reach) or the store closed */

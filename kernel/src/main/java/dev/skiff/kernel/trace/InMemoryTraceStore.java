@@ -39,6 +39,7 @@ public final class InMemoryTraceStore implements TraceStore {
   private static final class Stored {
     final List<Span> spans = new ArrayList<>(8);
     long bytes;
+    long notKept;
   }
 
   /**
@@ -72,6 +73,7 @@ public final class InMemoryTraceStore implements TraceStore {
       Stored trace = traces.get(s.getTraceId());
       if (trace != null && trace.spans.size() >= maxSpansPerTrace) {
         droppedSpans++;
+        trace.notKept++;
         continue;
       }
       if (trace != null && seen(trace, s)) {
@@ -80,6 +82,9 @@ public final class InMemoryTraceStore implements TraceStore {
       int size = s.getSerializedSize();
       if (!makeRoom(size, trace)) {
         droppedSpans++;
+        if (trace != null) {
+          trace.notKept++;
+        }
         bound.hit("a span was dropped: its trace alone fills the store");
         continue;
       }
@@ -204,6 +209,17 @@ public final class InMemoryTraceStore implements TraceStore {
   /** @return traces evicted to stay within the bound */
   public synchronized long evictedTraces() {
     return evicted;
+  }
+
+  @Override
+  public synchronized long spansNotKept(String traceId) {
+    Stored t = traces.get(traceId);
+    return t == null ? 0 : t.notKept;
+  }
+
+  @Override
+  public synchronized long spansNotKept() {
+    return droppedSpans;
   }
 
   /** @return spans dropped because their trace was full */

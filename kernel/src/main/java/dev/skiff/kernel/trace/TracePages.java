@@ -117,9 +117,10 @@ final class TracePages implements HttpHandler {
     StringBuilder b = new StringBuilder();
     b.append("<form action=\"/traces\"><input name=\"id\" size=\"40\" placeholder=\"trace id (skiff call --trace prints it)\">"
         + " <button>Open</button></form>");
-    b.append(String.format(Locale.ROOT, "<p>%s stored; %s received; %s dropped by services whose buffer was full.</p>",
+    b.append(String.format(Locale.ROOT, "<p>%s stored; %s received; %s dropped by services whose buffer was full; %s not"
+            + " kept here (over the limit of spans a trace, or the store full).</p>",
         Counts.of(service.store().size(), "trace"), Counts.of(service.spansReceived(), "span"),
-        Counts.of(service.spansDroppedUpstream(), "span")));
+        Counts.of(service.spansDroppedUpstream(), "span"), Counts.of(service.store().spansNotKept(), "span")));
     b.append("<table class=\"traces\"><tr><th>started (UTC)</th><th>root</th><th>duration</th><th>spans</th><th>errors</th>"
         + "<th>trace</th></tr>");
     for (TraceSummary t : recent) {
@@ -143,9 +144,13 @@ final class TracePages implements HttpHandler {
     StringBuilder b = new StringBuilder();
     long t0 = spans.stream().mapToLong(Span::getStartMicros).min().orElse(0);
     long t1 = spans.stream().mapToLong(SequenceDiagram::end).max().orElse(t0);
-    b.append("<p><code>").append(escape(t.getTraceId())).append("</code>: ").append(spans.size()).append(" spans over ")
+    b.append("<p><code>").append(escape(t.getTraceId())).append("</code>: ").append(Counts.of(spans.size(), "span")).append(" over ")
         .append(SequenceDiagram.ms(t1 - t0)).append(" ms, started ").append(Instant.ofEpochSecond(0, t0 * 1000))
         .append(". <a href=\"/traces/api/v2/trace/").append(escape(t.getTraceId())).append("\">Zipkin v2 JSON</a></p>");
+    if (t.getSpansNotKept() > 0) {
+      b.append("<p class=\"err\">Cut short: ").append(Counts.of(t.getSpansNotKept(), "more span"))
+          .append(" of this trace arrived and were not kept, over the trace service's limit of spans a trace (<code>SKIFF_TRACE_MAX_SPANS</code>).</p>");
+    }
     b.append("<p class=\"legend\">Time flows down (ms from the start). A solid arrow sends a call, a dashed one brings its answer; "
         + "a box is the callee at work. Boxes side by side that overlap in height ran in parallel. Red: an error.</p>");
     b.append("<div class=\"diagram\">").append(SequenceDiagram.svg(spans)).append("</div>");
@@ -199,6 +204,9 @@ final class TracePages implements HttpHandler {
       limit = Integer.parseInt(q.getOrDefault("limit", "10"));
     } catch (NumberFormatException e) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "limit must be a whole number, not '" + q.get("limit") + "'");
+    }
+    if (limit < 1 || limit > 1000) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "limit must be from 1 to 1000, not " + limit);
     }
     List<TraceSummary> recent = service.list(ListTracesRequest.newBuilder().setLimit(limit)
         .setService(q.getOrDefault("serviceName", "")).build()).getTracesList();

@@ -274,7 +274,7 @@ public final class TraceService extends KernelServiceBase {
     List<Span> spans = store.trace(id).orElseThrow(() ->
         new SkiffException(ErrorCode.NOT_FOUND, "no trace " + id + " is stored (it was not sampled, its spans have not "
             + "arrived yet, or it is older than the store keeps)"));
-    return Trace.newBuilder().setTraceId(id).addAllSpans(withCallerInstances(spans)).build();
+    return Trace.newBuilder().setTraceId(id).addAllSpans(withCallerInstances(spans)).setSpansNotKept(store.spansNotKept(id)).build();
   }
 
   /**

@@ -30,6 +30,23 @@ public interface TraceStore extends AutoCloseable {
   Optional<List<Span>> trace(String traceId);
 
   /**
+   * @param traceId a trace id
+   * @return how many of the trace's spans arrived and were not kept, being over the limit of spans a
+   *     trace: the trace read back is cut short by that many; 0 when none was, or the store no longer knows
+   */
+  default long spansNotKept(String traceId) {
+    return 0;
+  }
+
+  /**
+   * @return how many spans that arrived this store did not keep since it started, whatever the trace (over
+   *     the limit of spans a trace, the store full, a write queue full)
+   */
+  default long spansNotKept() {
+    return 0;
+  }
+
+  /**
    * The most recent traces, newest first.
    *
    * @param limit at most this many

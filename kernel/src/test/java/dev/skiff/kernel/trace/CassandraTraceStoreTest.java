@@ -114,6 +114,8 @@ class CassandraTraceStoreTest {
     awaitWritten(s, 16);
     await().atMost(Duration.ofSeconds(10)).until(() -> s.spansOverLimit() == 3);
     assertThat(s.trace(trace(4)).orElseThrow()).extracting(Span::getSpanId).containsExactly("c0", "c1", "c2", "c3", "c4", "c5");
+    assertThat(s.spansNotKept(trace(4))).as("the trace read back is said to be cut short").isEqualTo(3);
+    assertThat(s.spansNotKept(trace(3))).isZero();
     assertThat(s.failedWrites()).isZero();
     assertThat(s.healthCheck().orElseThrow().execute()).satisfies(r -> {
       assertThat(r.healthy()).as(r.message()).isTrue();

@@ -39,6 +39,9 @@ class StoreAndGraphTest {
         span(trace(4), "c", "a", SpanKind.SPAN_KIND_CLIENT, "s", "t", "")));
     assertThat(store.trace(trace(4)).orElseThrow()).extracting(Span::getSpanId).containsExactly("a", "b");
     assertThat(store.droppedSpans()).isEqualTo(1);
+    assertThat(store.spansNotKept(trace(4))).as("the trace read back is said to be cut short").isEqualTo(1);
+    assertThat(store.spansNotKept(trace(3))).isZero();
+    assertThat(store.spansNotKept()).isEqualTo(1);
     assertThatThrownBy(() -> new InMemoryTraceStore(0, 1)).hasMessageContaining("maxTraces");
     assertThatThrownBy(() -> TraceService.inMemoryFromEnvironment(Map.of("SKIFF_TRACE_MAX_TRACES", "lots")))
         .hasMessageContaining("SKIFF_TRACE_MAX_TRACES").hasMessageContaining("'lots'");

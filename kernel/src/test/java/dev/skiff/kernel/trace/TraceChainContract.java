@@ -277,6 +277,12 @@ abstract class TraceChainContract {
     HttpResponse<String> many = http.send(HttpRequest.newBuilder(URI.create(base + "/traces/api/v2/traces?limit=5")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(many.body()).startsWith("[[").contains(id);
+    for (String limit : new String[] {"0", "-1", "1001", "lots"}) {
+      HttpResponse<String> bad = http.send(HttpRequest.newBuilder(URI.create(base + "/traces/api/v2/traces?limit=" + limit)).build(),
+          HttpResponse.BodyHandlers.ofString());
+      assertThat(bad.statusCode()).as(limit).isEqualTo(400);
+      assertThat(bad.body()).as(limit).contains("limit must be");
+    }
     HttpResponse<String> graph = http.send(HttpRequest.newBuilder(URI.create(base + "/traces/api/graph")).build(),
         HttpResponse.BodyHandlers.ofString());
     assertThat(graph.body()).contains("\"from\":\"" + svc("front") + "\",\"to\":\"" + svc("pricing") + "\",\"calls\":1");

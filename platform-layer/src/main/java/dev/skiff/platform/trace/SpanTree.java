@@ -1,8 +1,11 @@
 package dev.skiff.platform.trace;
 
 import dev.skiff.proto.v1.Span;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -31,7 +34,39 @@ public record SpanTree(List<Span> roots, Map<String, List<Span>> children) {
         roots.add(s);
       }
     }
-    return new SpanTree(List.copyOf(roots), Map.copyOf(children));
+    // Spans in a parent loop (a span its own ancestor, itself included: only a broken or hostile sender
+    // makes one) reach no root. The first of them is shown as a root and the link back to it dropped, so
+    // that every span is shown once and every walk down the tree ends.
+    Set<String> reached = new HashSet<>();
+    for (Span r : roots) {
+      reach(r, children, reached);
+    }
+    for (Span s : spans) {
+      if (!reached.contains(s.getSpanId())) {
+        roots.add(s);
+        reach(s, children, reached);
+      }
+    }
+    Map<String, List<Span>> frozen = new HashMap<>();
+    children.forEach((id, c) -> frozen.put(id, List.copyOf(c)));
+    return new SpanTree(List.copyOf(roots), Map.copyOf(frozen));
+  }
+
+  /** Marks what is reached from a span, dropping every link to a span reached already (a loop's way back). */
+  private static void reach(Span from, Map<String, List<Span>> children, Set<String> reached) {
+    Deque<Span> todo = new ArrayDeque<>();
+    todo.push(from);
+    while (!todo.isEmpty()) {
+      Span s = todo.pop();
+      if (!reached.add(s.getSpanId())) {
+        continue;
+      }
+      List<Span> c = children.get(s.getSpanId());
+      if (c != null) {
+        c.removeIf(child -> reached.contains(child.getSpanId()));
+        c.forEach(todo::push);
+      }
+    }
   }
 
   /**
