@@ -171,7 +171,7 @@ ensure_cassandra() {
     log "Cassandra already running on $port"
     return 0
   fi
-  bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" start "$dir" "$port" 7000
+  bash "$SKIFF_SCRIPTS_DIR/cassandra/cassandra.sh" start "$dir" "$port" 7000 || return 1
   note_started cassandra
 }
 

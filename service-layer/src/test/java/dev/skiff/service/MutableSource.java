@@ -36,4 +36,13 @@ public final class MutableSource implements ConfigSource {
     }
     changed.run();
   }
+
+  /** Replaces every value and tells the configuration, which reloads on this thread. */
+  public void setAll(Map<String, String> all) {
+    synchronized (this) {
+      values.clear();
+      values.putAll(all);
+    }
+    changed.run();
+  }
 }

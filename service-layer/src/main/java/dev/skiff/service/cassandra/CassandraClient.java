@@ -430,19 +430,42 @@ public final class CassandraClient implements AutoCloseable {
       if (!keyspace.isEmpty()) {
         builder.withKeyspace(keyspace);
       }
+      String what = "Cassandra at " + s.hosts() + " (" + lifecycle.path() + ".hosts)"
+          + (keyspace.isEmpty() ? "" : ", keyspace '" + keyspace + "'");
       CqlSession session;
+      java.util.concurrent.CompletableFuture<CqlSession> opening = builder.buildAsync().toCompletableFuture();
+      Duration limit = openLimit(s);
       try {
-        session = builder.build();
-      } catch (RuntimeException e) {
+        session = opening.get(limit.toMillis(), java.util.concurrent.TimeUnit.MILLISECONDS);
+      } catch (java.util.concurrent.TimeoutException e) {
+        // the driver's start waits forever when a task of its own fails (a driver option it cannot use)
         errors.inc();
-        throw CassandraErrors.map(
-            "Cassandra at " + s.hosts() + " (" + lifecycle.path() + ".hosts)"
-                + (keyspace.isEmpty() ? "" : ", keyspace '" + keyspace + "'") + " cannot be opened",
-            e);
+        opening.thenAccept(CqlSession::closeAsync);
+        opening.cancel(true);
+        throw new SkiffException(ErrorCode.UNAVAILABLE, what + " did not open within " + limit.toSeconds() + " s (the driver's"
+            + " log says why: a " + lifecycle.path() + ".driver.* option it cannot use?)");
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt();
+        opening.thenAccept(CqlSession::closeAsync);
+        throw new SkiffException(ErrorCode.UNAVAILABLE, what + ": interrupted while opening");
+      } catch (java.util.concurrent.ExecutionException e) {
+        errors.inc();
+        Throwable cause = e.getCause();
+        throw CassandraErrors.map(what + " cannot be opened", cause instanceof RuntimeException r ? r : new IllegalStateException(cause));
       }
       g.sessions.put(keyspace, session);
       return session;
     }
+  }
+
+  /**
+   * How long opening a session may take before it is given up: the driver tries each contact point for at
+   * most the connect timeout, then the control connection's queries take as long again; twice that, and
+   * never less than 30 s.
+   */
+  private static Duration openLimit(CassandraSettings s) {
+    Duration tries = s.connectTimeout().multipliedBy(2L * (s.hosts().size() + 1));
+    return tries.compareTo(Duration.ofSeconds(30)) < 0 ? Duration.ofSeconds(30) : tries;
   }
 
   private synchronized void apply(CassandraSettings next) {
@@ -452,6 +475,7 @@ public final class CassandraClient implements AutoCloseable {
     Generation old = generation;
     if (!old.settings.needsNewSessions(next)) {
       settings = next;
+      lastMoveError = null; // back on what is in use (a failed move reverted): nothing is wrong any more
       return;
     }
     if (old.offline) {

@@ -85,6 +85,9 @@ public record CassandraSettings(
       throw c.invalid("connect-timeout", "must be positive");
     }
     Map<String, String> driver = new TreeMap<>(c.at("driver").asMap());
+    DriverOptions.firstWrong(driver).ifPresent(wrong -> {
+      throw c.invalid("driver." + wrong.path(), "must be " + wrong.must());
+    });
     return new CassandraSettings(
         hosts,
         c.getString("datacenter", "datacenter1"),

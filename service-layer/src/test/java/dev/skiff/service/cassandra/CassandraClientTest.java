@@ -131,6 +131,25 @@ class CassandraClientTest {
       source.set("cassandra.request-timeout", "later");
       assertThat(config.lastError().path()).isEqualTo("cassandra.request-timeout");
       assertThat(c.settings().requestTimeout()).as("the last good value stays").isEqualTo(Duration.ofSeconds(5));
+
+      // a driver option of the wrong type is refused with the change (given to the driver, the new session's
+      // start waited forever, holding the configuration's lock)
+      source.setAll(initial);
+      source.set("cassandra.driver.advanced.connection.pool.local.size", "banana");
+      assertThat(config.lastError().path()).isEqualTo("cassandra.driver.advanced.connection.pool.local.size");
+      assertThat(c.settings().driver()).doesNotContainKey("advanced.connection.pool.local.size");
+
+      // a move to hosts that cannot be reached fails, the old session stays and the check says so; moved
+      // back, the check is healthy again
+      Map<String, String> moved = new java.util.HashMap<>(initial);
+      moved.put("cassandra.hosts", "127.0.0.1:" + TestStores.freePort());
+      moved.put("cassandra.connect-timeout", "1s");
+      source.setAll(moved);
+      assertThat(health.runHealthCheck("cassandra").getMessage()).contains("the move to");
+      assertThat(health.runHealthCheck("cassandra").isHealthy()).isFalse();
+      source.setAll(initial);
+      assertThat(health.runHealthCheck("cassandra").isHealthy()).as(health.runHealthCheck("cassandra").getMessage()).isTrue();
+      assertThat(c.session(keyspace).one(GET, id)).isPresent();
     }
   }
 
