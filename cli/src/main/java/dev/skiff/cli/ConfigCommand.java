@@ -135,8 +135,18 @@ final class ConfigCommand extends CommandGroup {
       String v = secret && value.equals("-") ? stdinLine("VALUE -", "value") : value;
       String json = string || !JSON_START.matcher(v).matches() ? JsonStrings.quote(v) : v;
       return withClient(client -> {
-        ConfigChange c = call(client, "set", SetConfigRequest.newBuilder().setLayer(layer).setPath(path).setValueJson(json)
-            .setMessage(message).setBaseVersion(base(client)).setSecret(secret).build(), ConfigChange.class);
+        ConfigChange c;
+        try {
+          c = call(client, "set", SetConfigRequest.newBuilder().setLayer(layer).setPath(path).setValueJson(json)
+              .setMessage(message).setBaseVersion(base(client)).setSecret(secret).build(), ConfigChange.class);
+        } catch (dev.skiff.platform.SkiffException e) {
+          if (!string && e.code() == dev.skiff.platform.ErrorCode.BAD_REQUEST && e.description().contains("not valid JSON")) {
+            // a value that starts like JSON (2s, 127.0.0.1:9042) was sent as JSON: say how to store it as text
+            throw new dev.skiff.platform.SkiffException(e.code(), e.description() + " (it starts like JSON: to store it as text,"
+                + " add --string" + (secret ? "" : ", e.g. skiff config set " + path + " '" + Printable.text(v) + "' --string ...") + ")", e);
+          }
+          throw e;
+        }
         printChange(out(), c);
         return SkiffCli.EXIT_OK;
       });

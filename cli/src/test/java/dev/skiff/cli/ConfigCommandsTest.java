@@ -80,6 +80,13 @@ class ConfigCommandsTest {
     assertThat(stale.exitCode()).as(stale.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(stale.err()).contains("CONFLICT");
     assertThat(Skiff.run(admin, "config", "get", "no.such").exitCode()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    // a value that starts like JSON and is not (a duration, host:port) is refused with the way to store it as text
+    for (String value : new String[] {"2s", "127.0.0.1:9042"}) {
+      Skiff.Result looksLikeJson = Skiff.run(admin, "config", "set", "memcached.timeout", value, "--service", "greeter", "-m", "x");
+      assertThat(looksLikeJson.exitCode()).as(looksLikeJson.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+      assertThat(looksLikeJson.err()).contains("not valid JSON", "add --string", "'" + value + "' --string");
+      ok(admin, "config", "set", "memcached.timeout", value, "--service", "greeter", "--string", "-m", "as text");
+    }
   }
 
   @Test
