@@ -8,6 +8,12 @@ import java.util.regex.Pattern;
 public final class Durations {
   private static final Pattern FORM = Pattern.compile("(\\d+(?:\\.\\d+)?)\\s*(ms|s|m|h)");
 
+  /**
+   * The longest duration taken: a year. Longer ones are mistakes (and beyond about 292 years a duration no
+   * longer fits the nanoseconds or milliseconds the JDK's timers take).
+   */
+  public static final Duration MAX = Duration.ofDays(365);
+
   private Durations() {}
 
   /**
@@ -32,13 +38,25 @@ public final class Durations {
             case "m" -> n * 60_000;
             default -> n * 3_600_000;
           };
+      if (millis > MAX.toMillis()) {
+        throw tooLong(text);
+      }
       return Duration.ofNanos(Math.round(millis * 1_000_000));
     }
+    Duration d;
     try {
-      return Duration.parse(text.trim());
-    } catch (java.time.format.DateTimeParseException e) {
+      d = Duration.parse(text.trim());
+    } catch (java.time.format.DateTimeParseException | ArithmeticException e) {
       throw new IllegalArgumentException(
           "not a duration: '" + text + "' (write e.g. 250ms, 2s, 1.5s, 5m, 1h)", e);
     }
+    if (d.compareTo(MAX) > 0) {
+      throw tooLong(text);
+    }
+    return d;
+  }
+
+  private static IllegalArgumentException tooLong(String text) {
+    return new IllegalArgumentException("too long a duration: '" + text + "' (at most a year, 8760h)");
   }
 }

@@ -162,6 +162,7 @@ public final class CassandraClient implements AutoCloseable {
     this.lifecycle = new StoreLifecycle(CassandraClient.class, "Cassandra", setup, "skiff-" + setup.name() + "-keeper");
     this.name = setup.name();
     this.settings = CassandraSettings.from(setup.section());
+    b.migrations.keySet().forEach(CassandraClient::checkKeyspace);
     this.migrations = Map.copyOf(b.migrations);
     this.loader = b.loader;
     this.requiredAtStart = setup.requiredAtStart(settings.requiredAtStart());
@@ -746,8 +747,8 @@ public final class CassandraClient implements AutoCloseable {
      * @return this
      */
     public Builder migrations(String keyspace, String folder) {
-      checkKeyspace(keyspace);
-      migrations.put(keyspace, Objects.requireNonNull(folder, "folder"));
+      // checked by build(), after the settings: a keyspace taken from them is refused naming its key
+      migrations.put(Objects.requireNonNull(keyspace, "keyspace"), Objects.requireNonNull(folder, "folder"));
       loader = Thread.currentThread().getContextClassLoader();
       return this;
     }

@@ -32,14 +32,30 @@ public final class LeaderElection implements AutoCloseable {
   private final String name;
   private final String participantId;
   private final LeaderLatch latch;
+  private final ZooKeeperClient client;
+  /** The client's loss epoch when this participant last became leader ({@link ZooKeeperClient#lossEpoch}). */
+  private volatile long leadEpoch = -1;
   private final AtomicBoolean started = new AtomicBoolean();
   private final AtomicBoolean closed = new AtomicBoolean();
 
   LeaderElection(ZooKeeperClient client, String name, String participantId, Consumer<Boolean> listener, Executor executor) {
     this.name = name;
     this.participantId = participantId;
+    this.client = client;
     this.latch = new LeaderLatch(client.curator(), "/leaders/" + name, participantId, LeaderLatch.CloseMode.NOTIFY_LEADER);
     Objects.requireNonNull(listener, "listener");
+    // on the latch's own thread, before the participant's listener hears of it
+    latch.addListener(
+        new LeaderLatchListener() {
+          @Override
+          public void isLeader() {
+            leadEpoch = client.lossEpoch();
+          }
+
+          @Override
+          public void notLeader() {}
+        },
+        Runnable::run);
     latch.addListener(
         new LeaderLatchListener() {
           @Override
@@ -78,9 +94,18 @@ public final class LeaderElection implements AutoCloseable {
     return participantId;
   }
 
-  /** @return whether this participant leads now */
+  /**
+   * Whether this participant leads now: the latch says so, and the session it was won in is still the
+   * client's. When the client moves to another ensemble (or rebuilds its connection), the session that
+   * won is closed and another participant may lead at once, while the latch hears of it only once the
+   * new connection reports (up to a session timeout later): from that moment this answers false, so a
+   * job that checks it never runs on two leaders at once. The listener hears {@code false} when the latch
+   * does.
+   *
+   * @return whether this participant leads now
+   */
   public boolean isLeader() {
-    return latch.hasLeadership();
+    return latch.hasLeadership() && leadEpoch == client.lossEpoch();
   }
 
   /**

@@ -293,8 +293,10 @@ public final class ZooKeeperClient implements AutoCloseable {
     }
     log.info("ZooKeeper client '{}' moves from {} to {}", name, ensemble.getConnectionString(), cs);
     ensemble.setConnectionString(cs);
-    // A new session on the new ensemble (the old one is closed): what it held is gone.
+    // A new session on the new ensemble (the old one is closed): what it held is gone, leadership included
+    // (LeaderElection.isLeader), and its time unreachable counts from now.
     lossEpoch.incrementAndGet();
+    connectionSince.set(Instant.now());
     try {
       curator.getZookeeperClient().reset();
     } catch (Exception e) {

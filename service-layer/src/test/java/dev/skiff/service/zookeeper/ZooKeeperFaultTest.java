@@ -7,6 +7,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.service.MutableSource;
+import java.net.ServerSocket;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
@@ -118,6 +119,34 @@ class ZooKeeperFaultTest {
       source.set("zookeeper.hosts", "bad:host:name");
       assertThat(config.lastError().path()).as("a malformed change is refused naming the key").isEqualTo("zookeeper.hosts");
       assertThat(c.connectString()).isEqualTo(two.getConnectString());
+    }
+  }
+
+  @Test
+  void aLeaderWhoseClientMovesStopsLeadingAtOnceSoThatNeverTwoLead() throws Exception {
+    try (TestingServer one = server("leaders");
+        ServerSocket nothing = new ServerSocket(0);
+        MutableSource aSource = new MutableSource(Map.of("zookeeper.hosts", one.getConnectString(), "zookeeper.session-timeout", "10s"));
+        LayeredConfig aConfig = LayeredConfig.builder().environment(Map.of()).source(aSource).build();
+        LayeredConfig bConfig = config(one.getConnectString());
+        ZooKeeperClient a = client("a", aConfig, new HealthCheckRegistry(), new MetricRegistry());
+        ZooKeeperClient b = client("b", bConfig, new HealthCheckRegistry(), new MetricRegistry())) {
+      LeaderElection aLeads = a.leaderElection("moving", "A", l -> {}).start();
+      assertThat(aLeads.awaitLeadership(Duration.ofSeconds(5))).isTrue();
+      LeaderElection bLeads = b.leaderElection("moving", "B", l -> {}).start();
+      // a listens on a port that never answers ZooKeeper: its latch hears nothing for a session timeout
+      aSource.set("zookeeper.hosts", "127.0.0.1:" + nothing.getLocalPort());
+      assertThat(aLeads.isLeader()).as("its session closed with the move: it no longer leads").isFalse();
+      long until = System.nanoTime() + Duration.ofSeconds(5).toNanos();
+      while (System.nanoTime() < until) {
+        assertThat(aLeads.isLeader() && bLeads.isLeader()).as("never two leaders").isFalse();
+        if (bLeads.isLeader()) {
+          break;
+        }
+        Thread.sleep(20);
+      }
+      assertThat(bLeads.awaitLeadership(Duration.ofSeconds(5))).as("B takes over").isTrue();
+      assertThat(aLeads.isLeader()).isFalse();
     }
   }
 }
