@@ -72,19 +72,30 @@ public final class Bookings extends SkiffService implements AutoCloseable {
         }
       });
 
-  private final LayeredConfig config;
+  private final MetricRegistry metrics;
   private final HealthCheckRegistry health;
   private final String instance = "bookings-" + UUID.randomUUID().toString().substring(0, 8);
-  private final String keyspace;
-  private final CassandraClient cassandra;
-  private final Memcached cache;
-  private final ZooKeeperClient zookeeper;
   private final ScheduledExecutorService jobs;
+  private volatile LayeredConfig config;
+  private volatile String keyspace;
+  private volatile CassandraClient cassandra;
+  private volatile Memcached cache;
+  private volatile ZooKeeperClient zookeeper;
   private volatile CassandraSession db;
   private volatile LeaderElection election;
 
   /**
-   * The service, not yet connected to its stores: call {@link #open()}.
+   * The service as {@link #main} runs it: its stores are opened from its configuration as it starts
+   * ({@link #prepare}): the config service's view (so {@code skiff config set memcached.hosts ...} moves
+   * its cache client), over its defaults and {@code SKIFF_CONFIG_FILE}, under the environment.
+   */
+  public Bookings() {
+    this(new MetricRegistry(), new HealthCheckRegistry());
+  }
+
+  /**
+   * The service on a configuration of the caller's (a test's), not yet connected to its stores: call
+   * {@link #open()}.
    *
    * @param config the configuration ({@code cassandra.*}, {@code memcached.*}, {@code zookeeper.*},
    *     {@code bookings.*})
@@ -92,14 +103,14 @@ public final class Bookings extends SkiffService implements AutoCloseable {
    * @param health where the stores' health checks go
    */
   public Bookings(LayeredConfig config, MetricRegistry metrics, HealthCheckRegistry health) {
+    this(metrics, health);
+    stores(config);
+  }
+
+  private Bookings(MetricRegistry metrics, HealthCheckRegistry health) {
     super(NAME, "1.0.0", "Stores and finds taxi bookings");
-    this.config = config;
+    this.metrics = metrics;
     this.health = health;
-    this.keyspace = config.current().getString("cassandra.keyspace", "bookings");
-    this.cassandra =
-        CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).migrations(keyspace, "cassandra/bookings").build();
-    this.cache = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build();
-    this.zookeeper = ZooKeeperClient.builder().config(config).metrics(metrics).healthChecks(health).build();
     this.jobs =
         Executors.newSingleThreadScheduledExecutor(
             r -> {
@@ -107,6 +118,41 @@ public final class Bookings extends SkiffService implements AutoCloseable {
               t.setDaemon(true);
               return t;
             });
+  }
+
+  /** Makes the stores' clients from a configuration, which they follow. */
+  private void stores(LayeredConfig config) {
+    this.config = config;
+    this.keyspace = config.current().getString("cassandra.keyspace", "bookings");
+    this.cassandra =
+        CassandraClient.builder().config(config).metrics(metrics).healthChecks(health).migrations(keyspace, "cassandra/bookings").build();
+    this.cache = Memcached.builder().config(config).metrics(metrics).healthChecks(health).build();
+    this.zookeeper = ZooKeeperClient.builder().config(config).metrics(metrics).healthChecks(health).build();
+  }
+
+  /** Its own layers: the stores' defaults and, when {@code SKIFF_CONFIG_FILE} names one, a file, watched. */
+  @Override
+  protected LayeredConfig.Builder configLayers() {
+    // required-at-start is listed so that SKIFF_CASSANDRA_REQUIRED_AT_START sets it
+    LayeredConfig.Builder b = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "bookings", "cassandra.required-at-start", "0s"));
+    String file = System.getenv("SKIFF_CONFIG_FILE");
+    if (file != null && !file.isBlank()) {
+      b.watchedFile(Path.of(file), Duration.ofSeconds(1));
+    }
+    return b;
+  }
+
+  /**
+   * As it starts, before its first request: opens the stores from its configuration, unless a caller
+   * gave it one of its own and opened them ({@link #Bookings(LayeredConfig, MetricRegistry, HealthCheckRegistry)}).
+   */
+  @Override
+  protected void prepare(LayeredConfig serviceConfig) {
+    if (cassandra != null) {
+      return;
+    }
+    stores(serviceConfig);
+    open();
   }
 
   /**
@@ -190,6 +236,9 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   @Override
   public void close() {
     jobs.shutdownNow();
+    if (cassandra == null) {
+      return; // never opened
+    }
     zookeeper.close();
     cache.close();
     cassandra.close();
@@ -204,16 +253,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
    * @throws InterruptedException if interrupted while serving
    */
   public static void main(String[] args) throws InterruptedException {
-    // required-at-start is listed so that SKIFF_CASSANDRA_REQUIRED_AT_START sets it
-    LayeredConfig.Builder b = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "bookings", "cassandra.required-at-start", "0s"));
-    String file = System.getenv("SKIFF_CONFIG_FILE");
-    if (file != null && !file.isBlank()) {
-      b.watchedFile(Path.of(file), Duration.ofSeconds(1));
-    }
-    MetricRegistry metrics = new MetricRegistry();
-    HealthCheckRegistry health = new HealthCheckRegistry();
-    try (LayeredConfig config = b.build(); Bookings bookings = new Bookings(config, metrics, health)) {
-      bookings.open();
+    try (Bookings bookings = new Bookings()) {
       bookings.run();
     } catch (StoreUnavailableAtStart e) {
       System.err.println(NAME + ": " + e.getMessage());

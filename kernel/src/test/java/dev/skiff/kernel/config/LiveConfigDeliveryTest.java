@@ -130,6 +130,35 @@ class LiveConfigDeliveryTest {
         () -> assertThat(elsewhere.config().current().getString("greeter.greeting")).isEqualTo("hello"));
   }
 
+  /**
+   * What a service opens as it starts (a store's client) is made from the config service's view, before the
+   * first request, and follows its changes: the work given to beforeServing (SkiffService.prepare) sees it.
+   */
+  @Test
+  void workBeforeServingSeesTheConfigServicesViewAndFollowsItsChanges() {
+    f.set(admin, GREETER, "greeter.greeting", "\"from the config service\"");
+    java.util.concurrent.atomic.AtomicReference<LayeredConfig> opened = new java.util.concurrent.atomic.AtomicReference<>();
+    java.util.concurrent.atomic.AtomicReference<String> atStart = new java.util.concurrent.atomic.AtomicReference<>();
+    Server[] self = new Server[1];
+    Server s = Server.builder(SERVICE).transport(AmqpTransport.connect(broker.amqpUri())).ownTransport()
+        .endpoint("hello", ListServicesRequest.class, ListServicesResponse.class, (r, ctx) -> ListServicesResponse.getDefaultInstance())
+        .liveConfig(LayeredConfig.builder().environment(Map.of()).systemProperties(Map.of()), LiveConfigOptions.defaults().withCacheDir(cache))
+        .beforeServing(() -> {
+          LayeredConfig c = self[0].config();
+          opened.set(c);
+          atStart.set(c.current().getString("greeter.greeting"));
+        })
+        .build();
+    self[0] = s;
+    servers.add(s.start());
+    assertThat(atStart.get()).as("read before the first request").isEqualTo("from the config service");
+    List<String> followed = new CopyOnWriteArrayList<>();
+    opened.get().onChange("greeter", c -> followed.add(c.getString("greeter.greeting")));
+    f.set(admin, GREETER, "greeter.greeting", "\"changed\"");
+    await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> assertThat(followed).contains("changed"));
+    assertThat(s.config()).isSameAs(opened.get());
+  }
+
   @Test
   void aSecretReachesTheRunningInstancesOfItsServiceOpened() {
     String secret = "delivered-secret-Qm4";

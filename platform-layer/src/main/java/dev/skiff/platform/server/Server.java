@@ -103,6 +103,8 @@ public final class Server implements AutoCloseable {
   private final LayeredConfig.Builder configLayers;
   private final LiveConfigOptions configOptions;
   private final ConfigValidation configValidation;
+  /** Work run as it starts, after its configuration is read and before it takes requests. */
+  private final List<Runnable> beforeServing;
   private final ServiceIdentities identities;
   private volatile LiveConfig liveConfig;
 
@@ -142,6 +144,7 @@ public final class Server implements AutoCloseable {
     this.configLayers = b.configLayers;
     this.configOptions = b.configOptions;
     this.configValidation = b.configValidation;
+    this.beforeServing = List.copyOf(b.beforeServing);
     this.client =
         Client.builder().transport(transport).name(name).instanceId(instanceId).defaultTimeout(b.clientTimeout)
             .maxMessageBytes(b.maxMessageBytes).metrics(metrics).clock(clock).observers(observed).identities(identities).build();
@@ -203,6 +206,7 @@ public final class Server implements AutoCloseable {
               configValidation.serve(liveConfig);
             }
           }
+          beforeServing.forEach(Runnable::run);
           binding = transport.bind(
               name, instanceId, new Transport.BindOptions(prefetch, maxQueueDepth, version, maxMessageBytes), this::dispatch);
           Transport.ServerBinding bound = binding;

@@ -65,6 +65,7 @@ public final class ServerBuilder {
   LiveConfigOptions configOptions;
   final List<Consumer<Config>> configValidators = new ArrayList<>();
   ConfigValidation configValidation;
+  final List<Runnable> beforeServing = new ArrayList<>();
 
   ServerBuilder(String name) {
     this.name = Names.checkService(name);
@@ -473,6 +474,20 @@ public final class ServerBuilder {
    */
   public ServerBuilder configValidator(Consumer<Config> validator) {
     configValidators.add(Objects.requireNonNull(validator, "validator"));
+    return this;
+  }
+
+  /**
+   * Runs work as the server starts, once its configuration is read ({@link Server#config()}, with
+   * {@link #liveConfig()}) and before it takes requests: what its handlers need, opened from that
+   * configuration (stores, clients). Work added first runs first. A failure ends the start: the server is
+   * closed and {@link Server#start()} throws it.
+   *
+   * @param work the work
+   * @return this
+   */
+  public ServerBuilder beforeServing(Runnable work) {
+    beforeServing.add(Objects.requireNonNull(work, "work"));
     return this;
   }
 

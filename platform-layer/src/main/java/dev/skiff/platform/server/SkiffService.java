@@ -47,6 +47,8 @@ public abstract class SkiffService {
   private final String version;
   private final String description;
   private volatile Server server;
+  /** The configuration when it does not follow the config service: {@link #configLayers()} built, or null. */
+  private volatile LayeredConfig ownConfig;
 
   /**
    * @param name the service's dotted name
@@ -65,6 +67,27 @@ public abstract class SkiffService {
    * @param service the builder of the server being made
    */
   protected abstract void register(ServerBuilder service);
+
+  /**
+   * The layers of this service's own configuration, beneath the config service's view and the
+   * environment: defaults, files, sources. Override to add them; the default has none.
+   *
+   * @return a builder of them (the platform completes and builds it as the server starts)
+   */
+  protected LayeredConfig.Builder configLayers() {
+    return LayeredConfig.builder();
+  }
+
+  /**
+   * Opens what the handlers need from the configuration, as the server starts: after the configuration is
+   * read (the config service's view over {@link #configLayers()}, followed live; with
+   * {@code SKIFF_CONFIG_SERVICE=off}, {@link #configLayers()} and the environment) and before the first
+   * request. Stores and clients opened here from {@code config} follow its changes, those made with
+   * {@code skiff config set} included. A failure ends the start. The default opens nothing.
+   *
+   * @param config the service's configuration, the same {@link #config()} returns
+   */
+  protected void prepare(LayeredConfig config) {}
 
   /** @return the service's name */
   public final String name() {
@@ -86,7 +109,13 @@ public abstract class SkiffService {
     ServerBuilder b = Server.builder(name).version(version).description(description).transport(transport);
     b.settings(settings).monitoring(MonitoringOptions.fromEnvironment());
     if (liveConfig) {
-      b.liveConfig();
+      b.liveConfig(configLayers(), dev.skiff.platform.liveconfig.LiveConfigOptions.fromEnvironment());
+      b.beforeServing(() -> prepare(server.config()));
+    } else {
+      b.beforeServing(() -> {
+        ownConfig = configLayers().build();
+        prepare(ownConfig);
+      });
     }
     observers.forEach(b::observer);
     register(b);
@@ -97,12 +126,17 @@ public abstract class SkiffService {
 
   /**
    * This service's configuration, followed live from the config service (docs/configuration.md,
-   * "Delivery"); for handlers, which run once the server has started.
+   * "Delivery"), over {@link #configLayers()}; with {@code SKIFF_CONFIG_SERVICE=off}, {@link #configLayers()}
+   * and the environment. For handlers and {@link #prepare}, which run once the server is starting.
    *
    * @return the configuration
-   * @throws IllegalStateException before the server started, or with {@code SKIFF_CONFIG_SERVICE=off}
+   * @throws IllegalStateException before the server started
    */
   protected final LayeredConfig config() {
+    LayeredConfig own = ownConfig;
+    if (own != null) {
+      return own;
+    }
     Server s = server;
     if (s == null) {
       throw new IllegalStateException(name + " has no server yet");
@@ -194,6 +228,10 @@ public abstract class SkiffService {
                 "skiff-shutdown-" + name,
                 () -> {
                   server.close();
+                  LayeredConfig own = ownConfig;
+                  if (own != null) {
+                    own.close();
+                  }
                   tracing.close();
                   transport.close();
                 }));
@@ -206,6 +244,11 @@ public abstract class SkiffService {
       // its broker user may not use its queues: one line, and the code of a configuration mistake
       System.err.println(name + ": cannot start: " + e.description());
       System.exit(ExitCodes.CONFIGURATION);
+    } catch (IllegalArgumentException e) {
+      // a setting its configuration or prepare() could not use (a ConfigException names its key)
+      tracing.close();
+      transport.close();
+      throw misconfigured(e);
     }
     server.awaitTermination();
   }

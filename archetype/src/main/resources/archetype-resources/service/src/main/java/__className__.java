@@ -44,9 +44,9 @@ public final class ${className} extends SkiffService {
   /** Reads a name's count. */
   static final Query TIMES = Query.of("times", "SELECT times FROM greetings WHERE name = ?").idempotent();
 
-  private final HealthCheckRegistry stores;
-  private final CassandraClient cassandra;
-  private final String keyspace;
+  private final HealthCheckRegistry stores = new HealthCheckRegistry();
+  private volatile CassandraClient cassandra;
+  private volatile String keyspace;
   private volatile CassandraSession db;
 #end
 #if( $calling == "true" )
@@ -59,18 +59,45 @@ public final class ${className} extends SkiffService {
 
 #if( $cassandra == "true" )
   /**
-   * The service, not yet connected to Cassandra: call {@link #open()}.
+   * The service as main runs it: Cassandra's client is made from its configuration as it starts
+   * ({@link #prepare}), so it follows the config service ({@code skiff config set cassandra.consistency ...}).
+   */
+  public ${className}() {
+    super(NAME, "1.0.0", "Says hello, and counts how often");
+  }
+
+  /**
+   * The service on a configuration of the caller's (a test's), not yet connected to Cassandra: call
+   * {@link #open()}.
    *
    * @param config the configuration: {@code cassandra.hosts} ({@code SKIFF_CASSANDRA_HOSTS}),
    *     {@code cassandra.keyspace} ({@code SKIFF_CASSANDRA_KEYSPACE}, default ${artifactId})
    * @param metrics where the store's metrics go
    */
   public ${className}(LayeredConfig config, MetricRegistry metrics) {
-    super(NAME, "1.0.0", "Says hello, and counts how often");
-    this.stores = new HealthCheckRegistry();
+    this();
+    connect(config, metrics);
+  }
+
+  private void connect(LayeredConfig config, MetricRegistry metrics) {
     this.keyspace = config.current().getString("cassandra.keyspace", "${artifactId}");
     this.cassandra = CassandraClient.builder().config(config).metrics(metrics).healthChecks(stores)
         .migrations(keyspace, "cassandra/${artifactId}").build();
+  }
+
+  /** Its own layer of configuration, beneath the config service's and the environment: the keyspace's default. */
+  @Override
+  protected LayeredConfig.Builder configLayers() {
+    return LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "${artifactId}"));
+  }
+
+  /** As it starts, before its first request: connects to Cassandra, unless a test did already. */
+  @Override
+  protected void prepare(LayeredConfig config) {
+    if (cassandra == null) {
+      connect(config, new MetricRegistry());
+      open();
+    }
   }
 
   /**
@@ -128,7 +155,10 @@ public final class ${className} extends SkiffService {
   /** Closes the Cassandra client. Idempotent. */
   @Override
   public void close() {
-    cassandra.close();
+    CassandraClient c = cassandra;
+    if (c != null) {
+      c.close();
+    }
   }
 #end
 
@@ -140,8 +170,7 @@ public final class ${className} extends SkiffService {
    */
   public static void main(String[] args) throws InterruptedException {
 #if( $cassandra == "true" )
-    try (LayeredConfig config = LayeredConfig.builder().defaults(Map.of("cassandra.keyspace", "${artifactId}")).build();
-        ${className} service = new ${className}(config, new MetricRegistry()).open()) {
+    try (${className} service = new ${className}()) {
       service.run();
     }
 #else
