@@ -13,6 +13,8 @@ import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.TokenVerifier;
 import dev.skiff.platform.server.LoginServiceSource;
 import dev.skiff.platform.server.Server;
+import dev.skiff.platform.trace.TraceSettings;
+import dev.skiff.platform.trace.Tracing;
 import dev.skiff.platform.transport.Transport;
 import java.time.Clock;
 import java.time.Duration;
@@ -61,10 +63,12 @@ public final class Gateway implements AutoCloseable {
   private final RouteTable routes;
   private final Server server;
   private final Readiness readiness;
+  private final Tracing tracing;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, List<Client> clients, AutoCloseable ownedVerifier, MetricRegistry metrics,
-      RouteTable routes, Server server, Readiness readiness) {
+      RouteTable routes, Server server, Readiness readiness, Tracing tracing) {
+    this.tracing = tracing;
     this.readiness = readiness;
     this.jetty = jetty;
     this.registry = registry;
@@ -105,8 +109,11 @@ public final class Gateway implements AutoCloseable {
     Objects.requireNonNull(transport, "transport");
     Objects.requireNonNull(options, "options");
     MetricRegistry metrics = new MetricRegistry();
+    // the calls' client spans: a request's traceparent names the HTTP caller's span, whose child each call is
+    // (SKIFF_TRACE_SAMPLE_RATE and the other SKIFF_TRACE_* variables, as for every service)
+    Tracing tracing = Tracing.builder(GatewayServer.NAME).transport(transport).settings(TraceSettings.fromEnvironment()).build().start();
     Client client = Client.builder().transport(transport).name(GatewayServer.NAME).identities(identities).metrics(metrics)
-        .defaultTimeout(DEFAULT_TIMEOUT).build();
+        .defaultTimeout(DEFAULT_TIMEOUT).observer(tracing).build();
     // the sign-in routes' client (SignInRoutes): no retries, no breaker that locked names could open
     Client signInClient = SignInClients.create(transport, GatewayServer.NAME, identities, metrics, DEFAULT_TIMEOUT);
     LoginTokenVerifier own = null;
@@ -135,7 +142,7 @@ public final class Gateway implements AutoCloseable {
       jetty.start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
       readiness.follow(server.health());
-      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness);
+      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness, tracing);
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
       return gateway;
     } catch (Exception e) {
@@ -157,6 +164,7 @@ public final class Gateway implements AutoCloseable {
       }
       signInClient.close();
       client.close();
+      tracing.close();
       if (e instanceof CannotListen c) {
         throw c;
       }
@@ -228,5 +236,6 @@ public final class Gateway implements AutoCloseable {
       }
     }
     clients.forEach(Client::close);
+    tracing.close();
   }
 }

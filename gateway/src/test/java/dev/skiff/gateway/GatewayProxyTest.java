@@ -35,6 +35,11 @@ class GatewayProxyTest {
           .build().start();
       await().atMost(Duration.ofSeconds(10)).until(() -> f.gateway.routeCount() >= 1);
 
+      // the gateway's spans, as the trace service would receive them
+      java.util.List<dev.skiff.proto.v1.Span> spans = new java.util.concurrent.CopyOnWriteArrayList<>();
+      dev.skiff.platform.transport.Transport.Subscription sub = new dev.skiff.platform.pubsub.PubSub(f.transport)
+          .subscribe(dev.skiff.platform.trace.SpanSink.TOPIC_PREFIX + "#", null, dev.skiff.proto.v1.SpanBatch.class,
+              (topic, batch) -> spans.addAll(batch.getSpansList()));
       String traceId = Ids.random128();
       String parent = Ids.random128().substring(0, 16);
       String tp = "00-" + traceId + "-" + parent + "-01";
@@ -43,6 +48,15 @@ class GatewayProxyTest {
       String[] seen = user(r);
       assertThat(seen[0]).isEqualTo(traceId);
       assertThat(seen[1]).matches("[0-9a-f]{16}");
+      // the service's parent is the gateway's client span, which is recorded, a child of the HTTP caller's span:
+      // the trace links up from the caller to the service
+      await().atMost(Duration.ofSeconds(10)).until(() -> spans.stream().anyMatch(s -> s.getSpanId().equals(seen[1])));
+      dev.skiff.proto.v1.Span call = spans.stream().filter(s -> s.getSpanId().equals(seen[1])).findFirst().orElseThrow();
+      assertThat(call.getTraceId()).isEqualTo(traceId);
+      assertThat(call.getParentSpanId()).isEqualTo(parent);
+      assertThat(call.getService()).isEqualTo("skiff.gateway");
+      assertThat(call.getKind()).isEqualTo(dev.skiff.proto.v1.SpanKind.SPAN_KIND_CLIENT);
+      sub.close();
       assertThat(seen[2]).isEqualTo(r.headers().firstValue("X-Request-Id").orElseThrow());
       assertThat(r.headers().firstValue("traceparent")).hasValue(tp);
 
