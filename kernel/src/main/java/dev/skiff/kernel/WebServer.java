@@ -380,13 +380,16 @@ public final class WebServer implements AutoCloseable {
       + ".muted{color:#666}nav a{margin-right:1.2em}h2{margin:1.2em 0 .2em;font-size:1.15em}</style>";
 
   /**
-   * Escapes text for HTML.
+   * Escapes untrusted text for HTML: the five characters HTML gives a meaning to, and control and format
+   * characters (a bidi override would reorder the rest of the paragraph, a zero-width one hide text) written
+   * visibly as {@code \}{@code uXXXX}, as the command line shows them ({@link Printable#keepingLines}).
    *
    * @param s the text
    * @return the escaped text
    */
   public static String escape(String s) {
-    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;").replace("'", "&#39;");
+    return Printable.keepingLines(s).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\"", "&quot;")
+        .replace("'", "&#39;");
   }
 
   @Override

@@ -108,6 +108,35 @@ public final class Printable {
   }
 
   /** @return whether a code point may not reach a terminal or a log line as it is */
+  /**
+   * Untrusted text for a page: as {@link #of(String)}, but line feeds and tabs are kept (a page's text may
+   * span lines) and nothing is cut. The result still needs HTML escaping.
+   *
+   * @param s untrusted text, or null
+   * @return the text with no control or format character but line feeds and tabs ("null" for null)
+   */
+  public static String keepingLines(String s) {
+    if (s == null) {
+      return "null";
+    }
+    StringBuilder b = null;
+    for (int i = 0; i < s.length(); ) {
+      int cp = s.codePointAt(i);
+      int len = Character.charCount(cp);
+      boolean bad = cp != '\n' && cp != '\t' && unsafe(cp);
+      if (bad && b == null) {
+        b = new StringBuilder(s.length() + 16).append(s, 0, i);
+      }
+      if (bad) {
+        escape(b, s, i, len);
+      } else if (b != null) {
+        b.append(s, i, i + len);
+      }
+      i += len;
+    }
+    return b == null ? s : b.toString();
+  }
+
   private static boolean unsafe(int cp) {
     if (cp >= 0x20 && cp < 0x7f) {
       return false;
