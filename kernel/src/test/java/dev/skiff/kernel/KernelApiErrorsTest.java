@@ -156,6 +156,8 @@ class KernelApiErrorsTest {
     HttpResponse<String> hostile = send(get("/config/api/%3Cscript%3E").header("Authorization", bearer));
     jsonError(hostile, 400, "BAD_REQUEST");
     assertThat(hostile.body()).doesNotContain("<script>");
+    assertThat(jsonError(send(get("/discovery/api/services?service=Bad%20Name").header("Authorization", bearer)), 400, "BAD_REQUEST"))
+        .contains("is not a service name");
     for (String unknown : List.of("/config/api", "/monitoring/api/nothing", "/discovery/api/nothing", "/routing/api/nothing",
         "/traces/api/nothing")) {
       assertThat(jsonError(send(get(unknown).header("Authorization", bearer)), 404, "NOT_FOUND")).as(unknown).isNotBlank();

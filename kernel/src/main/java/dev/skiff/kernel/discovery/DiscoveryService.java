@@ -79,7 +79,13 @@ public final class DiscoveryService extends KernelServiceBase {
       }
       String q = ex.getRequestURI().getQuery();
       String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
-      ListServicesResponse found = list(ListServicesRequest.newBuilder().setService(service).build());
+      ListServicesResponse found;
+      try {
+        found = list(ListServicesRequest.newBuilder().setService(service).build());
+      } catch (dev.skiff.platform.SkiffException e) {
+        WebServer.sendError(ex, 400, e.code().name(), e.description());
+        return;
+      }
       String path = ex.getRequestURI().getPath();
       if (path.equals("/discovery/api/services")) {
         WebServer.send(ex, 200, "application/json", JsonFormat.printer().print(found));
@@ -92,6 +98,11 @@ public final class DiscoveryService extends KernelServiceBase {
   }
 
   private ListServicesResponse list(ListServicesRequest req) {
+    if (!req.getService().isEmpty() && !dev.skiff.platform.Names.isService(req.getService())) {
+      throw new dev.skiff.platform.SkiffException(dev.skiff.platform.ErrorCode.BAD_REQUEST, "'"
+          + dev.skiff.platform.internal.Printable.of(req.getService()) + "' is not a service name (dot-separated lower-case parts,"
+          + " e.g. com.example.greeter); leave it empty for every service");
+    }
     return ListServicesResponse.newBuilder()
         .addAllInstances(registry.list(req.getService()))
         .setNowMs(clock.millis())

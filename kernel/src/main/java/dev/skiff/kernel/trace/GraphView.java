@@ -96,8 +96,12 @@ public final class GraphView {
       double[] p = at.get(n.service());
       boolean outside = n.service().equals(ServiceGraph.OUTSIDE) || (n.requests() == 0 && !n.fromMonitoring());
       String fill = outside ? "#9aa0a6" : colour(n.health());
-      String detail = outside ? "caller" : String.format(Locale.ROOT, "%d req, %.1f%% err%s", n.requests(), 100 * n.errorRate(),
-          n.fromMonitoring() ? ", " + n.health().name().toLowerCase(Locale.ROOT) : "");
+      // a service with no spans of its own is a caller from outside, or a callee that did not answer or is not
+      // traced: the calls that reached it say which
+      long calledIn = g.arcs().stream().filter(a -> a.to().equals(n.service())).mapToLong(ServiceGraph.Arc::calls).sum();
+      String detail = !outside ? String.format(Locale.ROOT, "%d req, %.1f%% err%s", n.requests(), 100 * n.errorRate(),
+          n.fromMonitoring() ? ", " + n.health().name().toLowerCase(Locale.ROOT) : "")
+          : calledIn == 0 ? "caller" : "called " + calledIn + (calledIn == 1 ? " time" : " times") + ", no spans of its own";
       b.append(String.format(Locale.ROOT,
           "<g class=\"node\" data-service=\"%s\" data-health=\"%s\"><title>%s</title><circle cx=\"%.1f\" cy=\"%.1f\" r=\"%d\" fill=\"%s\" "
               + "stroke=\"#333\"/><text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" font-weight=\"600\">%s</text>"

@@ -96,6 +96,12 @@ class StoreAndGraphTest {
         });
     assertThat(GraphView.svg(s)).contains("data-from=\"a\" data-to=\"b\" data-calls=\"100\" data-errors=\"10\"")
         .contains("data-service=\"b\" data-health=\"CRITICAL\"");
+    assertThat(GraphView.svg(s)).contains("<title>a: caller</title>");
+    // a service called that has no spans of its own (it never answered, or is not traced) is not "a caller"
+    spans.clear();
+    spans.add(span(trace(600), "n", "", SpanKind.SPAN_KIND_CLIENT, "a", "nosuch", "NOT_FOUND"));
+    g.add(spans);
+    assertThat(GraphView.svg(g.snapshot(HealthSource.NONE))).contains("<title>nosuch: called 1 time, no spans of its own</title>");
     clock.advance(Duration.ofMinutes(6));
     assertThat(g.snapshot(HealthSource.NONE).arcs()).isEmpty();
   }
