@@ -289,7 +289,7 @@ final class CallEngine {
     Breakers.Breaker breaker = null;
     CompletableFuture<Reply<T>> outcome;
     long started = System.nanoTime();
-    long sentMicros = config.clock().millis() * 1000;
+    long sentMicros = dev.skiff.platform.internal.EpochMicros.start(config.clock(), call.sampled());
     String spanId = Ids.random64();
     try {
       pending.reserve();

@@ -86,9 +86,9 @@ final class ServerCall implements HandlerPool.Task {
     this.site = site;
     this.req = req;
     this.delivery = delivery;
-    this.receivedMicros = site.clock().millis() * 1000;
     TraceContext incoming = TraceContext.parse(req.traceparent());
     this.trace = incoming == null ? TraceContext.newRoot(false) : incoming.child();
+    this.receivedMicros = dev.skiff.platform.internal.EpochMicros.start(site.clock(), trace.sampled());
     this.parentSpanId = incoming == null ? "" : incoming.spanId();
   }
 

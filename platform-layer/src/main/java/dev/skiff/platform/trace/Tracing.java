@@ -147,18 +147,22 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   }
 
   private long nowMicros() {
-    java.time.Instant now = clock.instant();
-    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+    return dev.skiff.platform.internal.EpochMicros.now(clock);
   }
 
   /**
-   * An event with the time it was seen: the platform's events carry a start time in whole milliseconds,
-   * while the end (seen now) less the exact duration places a span to the microsecond.
+   * An event with the time it was seen. The platform's events of recorded traces carry their start to the
+   * microsecond ({@link dev.skiff.platform.internal.EpochMicros#start}), which is kept; one whose start is in
+   * whole milliseconds (from an observer's own events) is placed by its end (seen now) less its exact
+   * duration, when that agrees with it to 2 ms (the event was recorded as it ended).
    */
   private record Recorded(Object event, long endMicros) {
-    long start(long coarseStartMicros, long durationNanos) {
+    long start(long startMicros, long durationNanos) {
+      if (startMicros % 1000 != 0) {
+        return startMicros;
+      }
       long fine = endMicros - durationNanos / 1000;
-      return Math.abs(fine - coarseStartMicros) <= 2000 ? fine : coarseStartMicros;
+      return Math.abs(fine - startMicros) <= 2000 ? fine : startMicros;
     }
   }
 

@@ -1,0 +1,30 @@
+package dev.skiff.platform.internal;
+
+import java.time.Clock;
+import java.time.Instant;
+
+/** The time as microseconds since the epoch, as spans record it. Not API. */
+public final class EpochMicros {
+  private EpochMicros() {}
+
+  /**
+   * @param clock a clock
+   * @return its time now, to the microsecond (as finely as the clock gives it)
+   */
+  public static long now(Clock clock) {
+    Instant now = clock.instant();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
+  }
+
+  /**
+   * The time a call or request began, for its span: to the microsecond when its trace is recorded, else
+   * to the millisecond (cheaper, and no span shows it).
+   *
+   * @param clock a clock
+   * @param sampled whether its trace is recorded
+   * @return microseconds since the epoch
+   */
+  public static long start(Clock clock, boolean sampled) {
+    return sampled ? now(clock) : clock.millis() * 1000;
+  }
+}
