@@ -56,6 +56,20 @@ public final class Durations {
     return d;
   }
 
+  /**
+   * A duration as people write it, for messages: {@code 700 ms}, {@code 3 s}, {@code 1.5 s}.
+   *
+   * @param d a duration
+   * @return it in milliseconds below a second, else in seconds (to a tenth when not whole)
+   */
+  public static String text(Duration d) {
+    long ms = d.toMillis();
+    if (ms < 1000) {
+      return ms + " ms";
+    }
+    return ms % 1000 == 0 ? ms / 1000 + " s" : String.format(java.util.Locale.ROOT, "%.1f s", ms / 1000.0);
+  }
+
   private static IllegalArgumentException tooLong(String text) {
     return new IllegalArgumentException("too long a duration: '" + text + "' (at most a year, 8760h)");
   }

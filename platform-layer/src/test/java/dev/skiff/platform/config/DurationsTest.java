@@ -18,6 +18,13 @@ class DurationsTest {
   }
 
   @Test
+  void messagesShowDurationsAsPeopleWriteThem() {
+    assertThat(Durations.text(Duration.ofMillis(700))).isEqualTo("700 ms");
+    assertThat(Durations.text(Duration.ofSeconds(3))).isEqualTo("3 s");
+    assertThat(Durations.text(Duration.ofMillis(1500))).isEqualTo("1.5 s");
+  }
+
+  @Test
   void longerThanAYearOrBeyondWhatFitsIsRefusedNamingTheText() {
     for (String absurd : new String[] {"999999999999999999s", "8761h", "PT99999999999999999S", "P400D", "1e400s"}) {
       assertThatThrownBy(() -> Durations.parse(absurd)).as(absurd).isInstanceOf(IllegalArgumentException.class)

@@ -222,7 +222,7 @@ public final class CassandraClient implements AutoCloseable {
           if (!requiredAtStart.isZero()) {
             throw new StoreUnavailableAtStart(
                 "Cassandra '" + name + "' at " + s.hosts() + " (" + lifecycle.path() + ".hosts) is required at start and did not answer within "
-                    + requiredAtStart.toSeconds() + " s: " + notConnected);
+                    + dev.skiff.platform.config.Durations.text(requiredAtStart) + ": " + notConnected);
           }
           nextConnectAt = System.nanoTime() + delay.toNanos();
           return new Generation(s, true);

@@ -168,7 +168,7 @@ public final class StoreLifecycle {
    */
   public StoreUnavailableAtStart unavailableAtStart(String hosts, Duration wait) {
     return new StoreUnavailableAtStart(
-        store + " at " + hosts + " (" + path() + ".hosts) did not answer within " + wait + " at start, and this service requires it at start");
+        store + " at " + hosts + " (" + path() + ".hosts) did not answer within " + dev.skiff.platform.config.Durations.text(wait) + " at start, and this service requires it at start");
   }
 
   /**

@@ -301,7 +301,11 @@ public final class Memcached implements AutoCloseable {
     }
     client.setOpTimeout(next.timeout().toMillis());
     settings = next;
-    log.info("memcached client '{}' now on {}", name, next.hosts());
+    if (!before.equals(after)) {
+      log.info("memcached client '{}' moves from {} to {}", name, old.hosts(), next.hosts());
+    } else if (!old.timeout().equals(next.timeout())) {
+      log.info("memcached client '{}': operations now time out after {} ms", name, next.timeout().toMillis());
+    }
   }
 
   /** @return the settings in force */
@@ -559,8 +563,9 @@ public final class Memcached implements AutoCloseable {
       List<InetSocketAddress> down = s.hosts().stream().filter(a -> !up.contains(a)).toList();
       if (!down.isEmpty()) {
         return Result.unhealthy("memcached '" + name + "': " + down.size() + " of " + s.hosts().size() + " servers down: "
-            + down.stream().map(Memcached::hostText).toList() + " (reconnecting every " + s.reconnectInterval().toMillis()
-            + " ms; their keys fail fast with UNAVAILABLE)" + rebuiltNote);
+            + down.stream().map(Memcached::hostText).toList() + " (reconnecting: " + s.reconnectInterval().toMillis()
+            + " ms times the tries so far between tries, and a new client within 2 s once they answer; their keys fail fast"
+            + " with UNAVAILABLE)" + rebuiltNote);
       }
       Map<InetSocketAddress, String> versions;
       try {

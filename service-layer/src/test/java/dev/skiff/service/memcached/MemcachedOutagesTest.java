@@ -90,7 +90,7 @@ class MemcachedOutagesTest {
     Memcached m = builder("127.0.0.1:" + nothingThere).requiredAtStart(Duration.ofMillis(700)).build();
     assertThatThrownBy(m::start)
         .isInstanceOf(StoreUnavailableAtStart.class)
-        .hasMessage("memcached at [127.0.0.1:" + nothingThere + "] (memcached.hosts) did not answer within PT0.7S at start,"
+        .hasMessage("memcached at [127.0.0.1:" + nothingThere + "] (memcached.hosts) did not answer within 700 ms at start,"
             + " and this service requires it at start");
     assertThat(health.getNames()).as("a failed start leaves no health check").isEmpty();
     m.close();
