@@ -38,6 +38,11 @@ final class CassandraErrors {
     if (message.length() > 500) {
       message = message.substring(0, 500) + "...";
     }
+    if (e instanceof com.datastax.oss.driver.api.core.NoNodeAvailableException) {
+      // the driver uses only the nodes of the datacenter it takes as local: a wrong name leaves it none
+      message += " (none is up, or none is in the datacenter named by cassandra.datacenter: it must be the nodes'"
+          + " datacenter, as 'nodetool status' shows it)";
+    }
     return new SkiffException(code, what + ": " + message, e);
   }
 

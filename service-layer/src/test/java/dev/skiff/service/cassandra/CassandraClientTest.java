@@ -171,6 +171,15 @@ class CassandraClientTest {
           .hasMessageContaining("cassandra.hosts");
     }
 
+    // a datacenter the nodes are not in: the driver has no node to use, and the error says where to look
+    Map<String, String> elsewhere = TestStores.cassandraSettings(TestStores.cassandraHosts());
+    elsewhere.put("cassandra.datacenter", "dc-nowhere");
+    try (CassandraClient wrongDc = CassandraClient.builder().config(Config.of(elsewhere)).build().start()) {
+      assertThatThrownBy(() -> wrongDc.session("system").execute(Query.of("local", "SELECT release_version FROM system.local")))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.UNAVAILABLE))
+          .hasMessageContaining("cassandra.datacenter");
+    }
+
     try (CassandraClient c = client(TestStores.cassandraSettings(TestStores.cassandraHosts()))) {
       c.migrate(keyspace, "cassandra/shop");
       assertThatThrownBy(() -> c.session(keyspace).execute(Query.of("broken", "SELEKT * FROM orders")))
