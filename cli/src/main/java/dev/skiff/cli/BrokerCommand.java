@@ -112,6 +112,12 @@ abstract class BrokerCommand implements Callable<Integer> {
     }
     Session s = kept.get();
     long now = System.currentTimeMillis();
+    if (s.getExpiresAtMs() > 0 && now >= s.getExpiresAtMs()) {
+      // sent, it could only be refused: the command goes as no one (what needs no session still works)
+      err().println("skiff: the session kept in " + file.path() + " expired at " + WhoAmICommand.time(s.getExpiresAtMs())
+          + "; this command goes without it (sign in again with 'skiff login USER')");
+      return Optional.empty();
+    }
     boolean due = now < s.getExpiresAtMs() && now > s.getExpiresAtMs() - RENEW_BEFORE.toMillis()
         && s.getExpiresAtMs() < s.getSessionEndsAtMs();
     if (due) {

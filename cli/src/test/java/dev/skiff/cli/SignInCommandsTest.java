@@ -108,6 +108,21 @@ class SignInCommandsTest {
   }
 
   @Test
+  void aSessionKnownToHaveExpiredIsNotSentAndSaysSo() throws Exception {
+    Map<String, String> env = env("expired");
+    assertThat(Skiff.login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    Path file = Path.of(env.get("SKIFF_TOKEN_FILE"));
+    Session past = kept(env).toBuilder().setExpiresAtMs(System.currentTimeMillis() - 60_000).build();
+    Files.writeString(file, JsonFormat.printer().print(past), StandardCharsets.UTF_8);
+    // a command goes as no one (what needs no session works as before the session was kept), saying why;
+    // one that needs a session is refused as for anyone not signed in
+    Skiff.Result who = Skiff.run(env, "whoami");
+    assertThat(who.exitCode()).as(who.toString()).isEqualTo(SkiffCli.EXIT_UNAUTHORIZED);
+    assertThat(who.err()).contains("expired at").contains("goes without it").contains("skiff login").contains("sign in first")
+        .doesNotContain(past.getToken());
+  }
+
+  @Test
   void aSessionFileOthersCanReadIsNotUsed() throws Exception {
     Map<String, String> env = env("open");
     assertThat(Skiff.login(env, "admin", ADMIN_PASSWORD).exitCode()).isZero();
