@@ -35,6 +35,10 @@ final class CassandraErrors {
       code = ErrorCode.INTERNAL;
     }
     String message = e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    if (e instanceof AllNodesFailedException all && !all.getAllErrors().isEmpty()) {
+      // the driver's own text ends in "(showing first N nodes, use getAllErrors() for more): Node(endPoint=..."
+      message = eachNode(all);
+    }
     if (message.length() > 500) {
       message = message.substring(0, 500) + "...";
     }
@@ -54,15 +58,20 @@ final class CassandraErrors {
   static String briefly(SkiffException e) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof AllNodesFailedException all && !all.getAllErrors().isEmpty()) {
-        StringBuilder b = new StringBuilder("no node answered");
-        all.getAllErrors().forEach((node, errors) -> {
-          b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ")
-              .append(innermostMessage(errors.get(errors.size() - 1)));
-        });
-        return b.append(')').toString();
+        return eachNode(all);
       }
     }
     return e.description();
+  }
+
+  /** @return "no node answered (ADDRESS: why, ...)": each node tried and the innermost cause of its last error */
+  private static String eachNode(AllNodesFailedException all) {
+    StringBuilder b = new StringBuilder("no node answered");
+    all.getAllErrors().forEach((node, errors) -> {
+      b.append(b.length() == "no node answered".length() ? " (" : ", ").append(node.getEndPoint()).append(": ")
+          .append(innermostMessage(errors.get(errors.size() - 1)));
+    });
+    return b.append(')').toString();
   }
 
   /** The message of the innermost cause that has one; what netty suppressed (e.g. "Connection refused") first. */
