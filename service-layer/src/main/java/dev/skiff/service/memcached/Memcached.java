@@ -104,6 +104,8 @@ public final class Memcached implements AutoCloseable {
   private final Duration requiredAtStart;
   private volatile MemcachedSettings settings;
   private volatile MemcachedClient client;
+  /** The configured servers the client was not connected to at the watchdog's last look (its thread only). */
+  private Set<InetSocketAddress> down = Set.of();
   private final StallWatch stall;
 
   private final Timer getTimer;
@@ -218,6 +220,7 @@ public final class Memcached implements AutoCloseable {
     MemcachedSettings s = settings;
     MemcachedClient c = client;
     Set<InetSocketAddress> available = new HashSet<>(c.getAvailableServers());
+    reportDown(s.hosts().stream().filter(a -> !available.contains(a)).collect(Collectors.toSet()), available);
     List<InetSocketAddress> stalled =
         s.hosts().stream().filter(a -> !(available.contains(a) && serves(c, a, s)) && answersProbe(a, s)).toList();
     if (stalled.isEmpty()) {
@@ -227,6 +230,30 @@ public final class Memcached implements AutoCloseable {
           name, stalled.stream().map(Memcached::hostText).toList(), stall.rebuilds() + 1);
       rebuild();
     }
+  }
+
+  /**
+   * One line when servers go down and one when they are back (on the watchdog's thread): xmemcached's own
+   * lines, an error and its stack trace at each reconnection attempt, are left out by the platform's
+   * logging set-up.
+   */
+  private void reportDown(Set<InetSocketAddress> downNow, Set<InetSocketAddress> available) {
+    if (downNow.equals(down)) {
+      return;
+    }
+    Set<InetSocketAddress> gone = new HashSet<>(downNow);
+    gone.removeAll(down);
+    Set<InetSocketAddress> back = new HashSet<>(down);
+    back.removeAll(downNow);
+    back.retainAll(available); // not a server taken out of the configuration
+    if (!gone.isEmpty()) {
+      log.warn("memcached client '{}': {} not connected; reconnecting (their keys fail fast with UNAVAILABLE meanwhile)", name,
+          gone.stream().map(Memcached::hostText).sorted().toList());
+    }
+    if (!back.isEmpty()) {
+      log.info("memcached client '{}': {} connected again", name, back.stream().map(Memcached::hostText).sorted().toList());
+    }
+    down = Set.copyOf(downNow);
   }
 
   private static boolean serves(MemcachedClient c, InetSocketAddress a, MemcachedSettings s) {
