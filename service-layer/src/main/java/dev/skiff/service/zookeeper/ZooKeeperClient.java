@@ -283,7 +283,9 @@ public final class ZooKeeperClient implements AutoCloseable {
       case SUSPENDED -> "connection suspended; reconnecting";
       default -> "not connected; reconnecting";
     };
-    return "ZooKeeper '" + name + "' at " + connectString() + " is unreachable for " + seconds + " s (" + why + ")";
+    // the time it began, not only how long: a health report is read a while after the check ran
+    return "ZooKeeper '" + name + "' at " + connectString() + " is unreachable since "
+        + connectionSince.get().truncatedTo(java.time.temporal.ChronoUnit.SECONDS) + " (" + seconds + " s at this check; " + why + ")";
   }
 
   private void moveTo(ZooKeeperSettings next) {
