@@ -134,7 +134,8 @@ final class DeadLettersCommand extends CommandGroup {
       },
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
-          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or refused by the broker, 2 usage error, 3 broker unreachable."})
+          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or not replayable, the queue to replay into gone or full,",
+          "2 usage error, 3 broker unreachable, 5 the broker refused the broker user."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -155,7 +156,15 @@ final class DeadLettersCommand extends CommandGroup {
         out().printf(Locale.ROOT, "%s: %d request%s replayed%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
             r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept");
         out().flush();
-        return which.reportMissing(err(), dead.service());
+        int missing = which.reportMissing(err(), dead.service());
+        if (missing == SkiffCli.EXIT_OK && !which.all && r.notReplayable() > 0) {
+          // asked for by id and not replayed: a script must not read that as done
+          err().println("skiff: " + r.notReplayable() + " of the requests asked for cannot be replayed: their body was"
+              + " over the size limit and was not kept ('skiff dead-letters discard' removes them)");
+          err().flush();
+          return SkiffCli.EXIT_CALL_FAILED;
+        }
+        return missing;
       });
     }
   }

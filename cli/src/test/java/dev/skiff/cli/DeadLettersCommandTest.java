@@ -83,12 +83,36 @@ class DeadLettersCommandTest {
     assertThat(replay.exitCode()).as(replay.toString()).isZero();
     assertThat(replay.out()).isEqualTo(svc.name + ": 1 request replayed; 1 kept: their body was too large to be kept\n");
 
+    Skiff.Result asked = Skiff.run("dead-letters", "replay", svc.name, "--id", "too-big-1");
+    assertThat(asked.exitCode()).as("asked for by id and not replayable: not done; %s", asked).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(asked.out()).isEqualTo(svc.name + ": 0 requests replayed; 1 kept: their body was too large to be kept\n");
+    assertThat(asked.err()).contains("cannot be replayed").contains("discard");
+
     Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--id", "too-big-1", "--id", "never-was-1");
     assertThat(discard.exitCode()).as("an id not found: said, and exit 1; %s", discard).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(discard.out()).isEqualTo(svc.name + ": 1 request discarded\n");
     assertThat(discard.err()).isEqualTo("NOT_FOUND: no request set aside by " + svc.name + " has request id never-was-1 ('skiff dead-letters list "
         + svc.name + "' lists them)\n");
     assertThat(waiting()).isZero();
+  }
+
+  @Test
+  void aReplayToAQueueThatIsGoneLosesNothingAndSaysWhy() throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request("crashed-2", Map.of("skiff-deliveries", 5)),
+          EchoRequest.newBuilder().setText("again").build().toByteArray());
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> waiting() == 1);
+    // the service stopped long ago: its queue expired (x-expires), its dead letters are kept 14 days
+    svc.close();
+    try (Channel ch = raw.createChannel()) {
+      ch.queueDelete(AmqpNames.serviceQueue(svc.name));
+    }
+    Skiff.Result replay = Skiff.run("dead-letters", "replay", svc.name, "--all");
+    assertThat(replay.exitCode()).as(replay.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(replay.err()).startsWith("NOT_FOUND: the queue " + AmqpNames.serviceQueue(svc.name)).contains("does not exist")
+        .contains("start the service, then replay").contains("0 requests replayed before this");
+    assertThat(waiting()).as("published into no queue, it would have been confirmed and lost").isEqualTo(1);
   }
 
   @Test

@@ -379,13 +379,15 @@ public final class ServiceMonitor implements AutoCloseable {
       long newDropped = dropped - lastDropped;
       lastRejected = rejected;
       lastDropped = dropped;
-      String state = inFlight + "/" + service.concurrency() + " handlers busy, " + Counts.of(queued, "request") + " waiting here (of "
+      // taken and not answered counts those waiting for a handler too: the handlers busy are the rest
+      long running = Math.max(0, inFlight - queued);
+      String state = running + "/" + service.concurrency() + " handlers busy, " + Counts.of(queued, "request") + " waiting here (of "
           + Math.max(0, service.prefetch() - service.concurrency()) + " the prefetch allows)";
       if (newRejected > 0 || newDropped > 0) {
         return Result.unhealthy(state + "; since the last check " + newRejected
             + " refused for waiting too long and " + newDropped + " dropped past their deadline");
       }
-      if (inFlight >= service.concurrency() && queued > 0 && queued >= service.prefetch() - service.concurrency()) {
+      if (running >= service.concurrency() && queued > 0 && queued >= service.prefetch() - service.concurrency()) {
         return Result.unhealthy("saturated: " + state);
       }
       return Result.healthy(state);

@@ -5,6 +5,7 @@ import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.GetResponse;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Counts;
 import java.io.IOException;
 import java.time.Clock;
 import java.time.Duration;
@@ -131,30 +132,65 @@ public final class DeadLetters {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a replay's timeout must be positive and at most 2^32-1 ms: " + timeout);
     }
     int[] counts = new int[2];
-    walk(Integer.MAX_VALUE, true, (got, d, ch) -> {
-      if (!which.test(d)) {
-        return false;
-      }
-      if (d.bodyDiscarded()) {
-        counts[1]++;
-        return false;
-      }
-      long now = clock.millis();
-      String target = d.queue().startsWith("skiff.inst.") || d.queue().isEmpty() ? AmqpNames.serviceQueue(service) : d.queue();
-      ch.basicPublish("", target, false, Headers.replayProperties(got.getProps(), now, now + timeout.toMillis(), connections.userName()),
-          got.getBody());
-      try {
-        ch.waitForConfirmsOrDie(10_000);
-      } catch (TimeoutException e) {
-        throw new IOException("the broker did not confirm the replayed request within 10 s", e);
-      } catch (InterruptedException e) {
-        Thread.currentThread().interrupt();
-        throw new IOException("interrupted", e);
-      }
-      counts[0]++;
-      return true;
-    });
+    java.util.Set<String> checked = new java.util.HashSet<>();
+    try {
+      walk(Integer.MAX_VALUE, true, (got, d, ch) -> {
+        if (!which.test(d)) {
+          return false;
+        }
+        if (d.bodyDiscarded()) {
+          counts[1]++;
+          return false;
+        }
+        long now = clock.millis();
+        String target = d.queue().startsWith("skiff.inst.") || d.queue().isEmpty() ? AmqpNames.serviceQueue(service) : d.queue();
+        if (checked.add(target)) {
+          // published to a queue that is gone (a service's expires an hour after its last instance stopped),
+          // a request would be confirmed and lost: the queue must be there first
+          mustExist(target);
+        }
+        ch.basicPublish("", target, false, Headers.replayProperties(got.getProps(), now, now + timeout.toMillis(), connections.userName()),
+            got.getBody());
+        boolean taken;
+        try {
+          taken = ch.waitForConfirms(10_000);
+        } catch (TimeoutException e) {
+          throw new IOException("the broker did not confirm the replayed request within 10 s", e);
+        } catch (InterruptedException e) {
+          Thread.currentThread().interrupt();
+          throw new IOException("interrupted", e);
+        }
+        if (!taken) {
+          throw new SkiffException(ErrorCode.CAPACITY, "the broker refused a replayed request into " + target
+              + ": the queue is full (its length bound); the rest stay set aside: replay them once the service has worked its queue down");
+        }
+        counts[0]++;
+        return true;
+      });
+    } catch (SkiffException e) {
+      // what was replayed before it stays replayed: say how many
+      throw new SkiffException(e.code(), e.description() + " (" + Counts.of(counts[0], "request") + " replayed before this)", e);
+    }
     return new Replayed(counts[0], counts[1]);
+  }
+
+  /** Fails, naming the queue and what to do, when a queue a request is to be replayed into does not exist. */
+  private void mustExist(String target) {
+    Channel probe = null;
+    try {
+      probe = connections.channel();
+      probe.queueDeclarePassive(target);
+    } catch (IOException | RuntimeException e) {
+      if (Channels.causes(e).contains("NOT_FOUND")) {
+        throw new SkiffException(ErrorCode.NOT_FOUND, "the queue " + target + " the requests go back to does not exist (a service's"
+            + " queue expires an hour after its last instance stopped; a version's when it stops): start the service, then replay;"
+            + " nothing was taken off the dead-letter queue for it");
+      }
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot check the queue " + target + ": " + Channels.causes(e), e);
+    } finally {
+      Channel c = probe;
+      Channels.quietly("close channel", () -> Channels.close(c));
+    }
   }
 
   /**
@@ -197,16 +233,21 @@ public final class DeadLetters {
     try {
       ch = connections.channel();
       return work.run(ch);
+    } catch (SkiffException e) {
+      throw e;
     } catch (IOException | RuntimeException e) {
       String why = Channels.causes(e);
       if (why.contains("NOT_FOUND")) {
         throw new SkiffException(ErrorCode.NOT_FOUND, "service " + service + " has no dead-letter queue (" + queue
             + "): none of its instances has run with this version of Skiff, or the queue expired unused");
       }
-      if (why.contains("ACCESS_REFUSED")) {
-        throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused access to " + queue + ": " + why);
+      int refused = why.indexOf("ACCESS_REFUSED");
+      if (refused >= 0) {
+        // the broker's reason once (it names the queue or exchange refused), not the whole chain of causes
+        int end = why.indexOf(", class-id", refused);
+        throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused: " + why.substring(refused, end < 0 ? why.length() : end));
       }
-      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot read " + queue + ": " + why, e);
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot work on " + queue + ": " + why, e);
     } finally {
       Channel c = ch;
       Channels.quietly("close channel", () -> Channels.close(c));
