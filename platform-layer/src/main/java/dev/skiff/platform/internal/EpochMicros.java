@@ -8,23 +8,18 @@ public final class EpochMicros {
   private EpochMicros() {}
 
   /**
-   * @param clock a clock
-   * @return its time now, to the microsecond (as finely as the clock gives it)
-   */
-  public static long now(Clock clock) {
-    Instant now = clock.instant();
-    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
-  }
-
-  /**
-   * The time a call or request began, for its span: to the microsecond when its trace is recorded, else
-   * to the millisecond (cheaper, and no span shows it).
+   * The time a call or request began, for its span: to the microsecond when its trace is recorded (as
+   * finely as the clock gives it), else to the millisecond (cheaper, and no span shows it).
    *
    * @param clock a clock
    * @param sampled whether its trace is recorded
    * @return microseconds since the epoch
    */
   public static long start(Clock clock, boolean sampled) {
-    return sampled ? now(clock) : clock.millis() * 1000;
+    if (!sampled) {
+      return clock.millis() * 1000;
+    }
+    Instant now = clock.instant();
+    return now.getEpochSecond() * 1_000_000L + now.getNano() / 1000;
   }
 }

@@ -57,7 +57,6 @@ public final class Tracing implements RpcObserver, AutoCloseable {
   private final TraceSettings settings;
   private final double sampleRate;
   private final SpanSink sink;
-  private final java.time.Clock clock;
   private final ArrayBlockingQueue<Object> buffer;
   private final LongAdder dropped = new LongAdder();
   private final LongAdder shipped = new LongAdder();
@@ -73,7 +72,6 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     this.settings = b.settings;
     this.sampleRate = b.settings.sampleRate();
     this.sink = b.sink != null ? b.sink : publisher(b.transport, b.service);
-    this.clock = b.clock;
     this.buffer = new ArrayBlockingQueue<>(b.settings.bufferCapacity());
     this.shipper = Threads.daemon("skiff-trace-" + service, this::shipLoop);
     this.lifecycle = new Lifecycle("tracing of " + service);
@@ -140,29 +138,13 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     }
   }
 
-  private void record(Object event) {
-    if (!buffer.offer(new Recorded(event, nowMicros()))) {
-      dropped.increment();
-    }
-  }
-
-  private long nowMicros() {
-    return dev.skiff.platform.internal.EpochMicros.now(clock);
-  }
-
   /**
-   * An event with the time it was seen. The platform's events of recorded traces carry their start to the
-   * microsecond ({@link dev.skiff.platform.internal.EpochMicros#start}), which is kept; one whose start is in
-   * whole milliseconds (from an observer's own events) is placed by its end (seen now) less its exact
-   * duration, when that agrees with it to 2 ms (the event was recorded as it ended).
+   * Keeps a recorded call's or request's event for the next batch. Its start is to the microsecond already
+   * ({@link dev.skiff.platform.internal.EpochMicros#start}: read as it began, because its trace is recorded).
    */
-  private record Recorded(Object event, long endMicros) {
-    long start(long startMicros, long durationNanos) {
-      if (startMicros % 1000 != 0) {
-        return startMicros;
-      }
-      long fine = endMicros - durationNanos / 1000;
-      return Math.abs(fine - startMicros) <= 2000 ? fine : startMicros;
+  private void record(Object event) {
+    if (!buffer.offer(event)) {
+      dropped.increment();
     }
   }
 
@@ -242,12 +224,10 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     SpanBatch.Builder b =
         SpanBatch.newBuilder().setService(service).setInstance(instanceId).setSampleRate(sampleRate);
     for (Object o : events) {
-      Recorded r = (Recorded) o;
-      if (r.event() instanceof ServerEvent s) {
-        b.addSpans(Spans.of(s).toBuilder().setStartMicros(r.start(s.receivedEpochMicros(), s.durationNanos())));
+      if (o instanceof ServerEvent s) {
+        b.addSpans(Spans.of(s));
       } else {
-        ClientEvent c = (ClientEvent) r.event();
-        var span = Spans.of(c, instanceId).toBuilder().setStartMicros(r.start(c.sentEpochMicros(), c.durationNanos()));
+        var span = Spans.of((ClientEvent) o, instanceId).toBuilder();
         b.addSpans(span.getService().isEmpty() ? span.setService(service) : span);
       }
     }
@@ -302,7 +282,6 @@ public final class Tracing implements RpcObserver, AutoCloseable {
     private Transport transport;
     private SpanSink sink;
     private TraceSettings settings = TraceSettings.DEFAULTS;
-    private java.time.Clock clock = java.time.Clock.systemUTC();
 
     private Builder(String service) {
       Objects.requireNonNull(service, "service");
@@ -354,15 +333,6 @@ public final class Tracing implements RpcObserver, AutoCloseable {
      */
     public Builder sampleRate(double rate) {
       this.settings = settings.withSampleRate(rate);
-      return this;
-    }
-
-    /**
-     * @param clock the wall clock that places spans in time (microsecond precision where the system has it)
-     * @return this
-     */
-    public Builder clock(java.time.Clock clock) {
-      this.clock = Objects.requireNonNull(clock, "clock");
       return this;
     }
 
