@@ -48,7 +48,29 @@ public final class Printable {
     if (n < s.length() && n > 0 && Character.isHighSurrogate(s.charAt(n - 1)) && Character.isLowSurrogate(s.charAt(n))) {
       n--;
     }
-    StringBuilder b = new StringBuilder(n + 8);
+    String kept = escaped(s, n, false);
+    return n < s.length() ? kept + '…' : kept;
+  }
+
+  /**
+   * Untrusted text for a page: as {@link #of(String)}, but line feeds and tabs are kept (a page's text may
+   * span lines) and nothing is cut. The result still needs HTML escaping.
+   *
+   * @param s untrusted text, or null
+   * @return the text with no control or format character but line feeds and tabs ("null" for null)
+   */
+  public static String keepingLines(String s) {
+    return s == null ? "null" : escaped(s, s.length(), true);
+  }
+
+  /**
+   * @param s text
+   * @param n how many of its characters to keep
+   * @param keepLines whether line feeds and tabs are kept as they are
+   * @return its first {@code n} characters with every unsafe one escaped ({@code s} itself when all are kept)
+   */
+  private static String escaped(String s, int n, boolean keepLines) {
+    StringBuilder b = null;
     for (int i = 0; i < n; ) {
       int cp = s.codePointAt(i);
       int len = Character.charCount(cp);
@@ -56,17 +78,18 @@ public final class Printable {
         len = 1;
         cp = s.charAt(i);
       }
-      if (unsafe(cp)) {
+      boolean bad = unsafe(cp) && !(keepLines && (cp == '\n' || cp == '\t'));
+      if (bad && b == null) {
+        b = new StringBuilder(n + 16).append(s, 0, i);
+      }
+      if (bad) {
         escape(b, s, i, len);
-      } else {
+      } else if (b != null) {
         b.append(s, i, i + len);
       }
       i += len;
     }
-    if (n < s.length()) {
-      b.append('…');
-    }
-    return b.toString();
+    return b != null ? b.toString() : n == s.length() ? s : s.substring(0, n);
   }
 
   /**
@@ -108,35 +131,6 @@ public final class Printable {
   }
 
   /** @return whether a code point may not reach a terminal or a log line as it is */
-  /**
-   * Untrusted text for a page: as {@link #of(String)}, but line feeds and tabs are kept (a page's text may
-   * span lines) and nothing is cut. The result still needs HTML escaping.
-   *
-   * @param s untrusted text, or null
-   * @return the text with no control or format character but line feeds and tabs ("null" for null)
-   */
-  public static String keepingLines(String s) {
-    if (s == null) {
-      return "null";
-    }
-    StringBuilder b = null;
-    for (int i = 0; i < s.length(); ) {
-      int cp = s.codePointAt(i);
-      int len = Character.charCount(cp);
-      boolean bad = cp != '\n' && cp != '\t' && unsafe(cp);
-      if (bad && b == null) {
-        b = new StringBuilder(s.length() + 16).append(s, 0, i);
-      }
-      if (bad) {
-        escape(b, s, i, len);
-      } else if (b != null) {
-        b.append(s, i, i + len);
-      }
-      i += len;
-    }
-    return b == null ? s : b.toString();
-  }
-
   private static boolean unsafe(int cp) {
     if (cp >= 0x20 && cp < 0x7f) {
       return false;
