@@ -191,22 +191,13 @@ public final class AmqpTransport implements Transport {
       if (why.contains("ACCESS_REFUSED")) {
         // not an outage: this broker user may not use the service's queues (least privilege of another service)
         throw new SkiffException(ErrorCode.FORBIDDEN, "cannot bind service " + service + " on " + describe() + ": the broker "
-            + "refused it: " + brokerWords(e, why) + " (its broker user must be the service's own: 'skiff credentials create "
+            + "refused it: " + Channels.brokerWords(e, why) + " (its broker user must be the service's own: 'skiff credentials create "
             + service + "', docs/security.md)", e);
       }
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot bind service " + service + " on " + describe() + ": " + why, e);
     }
   }
 
-  /** @return the broker's own words for why a channel was closed, when the chain holds them, else the causes */
-  private static String brokerWords(Throwable e, String causes) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
-        return Channels.reason(s);
-      }
-    }
-    return causes;
-  }
 
   @Override
   public ClientChannel openClient(ReplyListener replies) {

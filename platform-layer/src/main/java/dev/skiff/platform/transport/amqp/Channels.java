@@ -51,6 +51,21 @@ final class Channels {
     return String.valueOf(cause.getMessage());
   }
 
+  /**
+   * @param e a failure of a channel or connection operation
+   * @param causes its chain of causes, as {@link #causes} gives it
+   * @return the broker's own words for why it closed the channel, when the chain holds them (e.g.
+   *     {@code ACCESS_REFUSED - access to queue '...' refused for user '...'}), else {@code causes}
+   */
+  static String brokerWords(Throwable e, String causes) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
+        return reason(s);
+      }
+    }
+    return causes;
+  }
+
   /** Closes a channel if it is open, aborting it when a clean close cannot finish. */
   static void close(Channel ch) throws IOException {
     if (ch != null && ch.isOpen()) {

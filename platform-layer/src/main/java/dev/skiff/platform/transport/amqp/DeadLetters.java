@@ -11,9 +11,11 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.concurrent.TimeoutException;
 import java.util.function.Predicate;
 
@@ -132,7 +134,7 @@ public final class DeadLetters {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "a replay's timeout must be positive and at most 2^32-1 ms: " + timeout);
     }
     int[] counts = new int[2];
-    java.util.Set<String> checked = new java.util.HashSet<>();
+    Set<String> checked = new HashSet<>();
     try {
       walk(Integer.MAX_VALUE, true, (got, d, ch) -> {
         if (!which.test(d)) {
@@ -241,11 +243,9 @@ public final class DeadLetters {
         throw new SkiffException(ErrorCode.NOT_FOUND, "service " + service + " has no dead-letter queue (" + queue
             + "): none of its instances has run with this version of Skiff, or the queue expired unused");
       }
-      int refused = why.indexOf("ACCESS_REFUSED");
-      if (refused >= 0) {
+      if (why.contains("ACCESS_REFUSED")) {
         // the broker's reason once (it names the queue or exchange refused), not the whole chain of causes
-        int end = why.indexOf(", class-id", refused);
-        throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused: " + why.substring(refused, end < 0 ? why.length() : end));
+        throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused: " + Channels.brokerWords(e, why));
       }
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot work on " + queue + ": " + why, e);
     } finally {
