@@ -246,8 +246,8 @@ public final class Bookings extends SkiffService implements AutoCloseable {
 
   /**
    * Runs the service until SIGTERM or SIGINT. A store required at start that does not answer ends it
-   * with one line on stderr and exit code {@link ExitCodes#DEPENDENCY_UNAVAILABLE}; a setting it cannot use,
-   * with one line naming it and {@link ExitCodes#CONFIGURATION}.
+   * with one line on stderr and exit code {@link ExitCodes#DEPENDENCY_UNAVAILABLE}; a setting it cannot use
+   * ends it with one line naming it and {@link ExitCodes#CONFIGURATION} ({@link #run()}).
    *
    * @param args unused
    * @throws InterruptedException if interrupted while serving
@@ -258,11 +258,6 @@ public final class Bookings extends SkiffService implements AutoCloseable {
     } catch (StoreUnavailableAtStart e) {
       System.err.println(NAME + ": " + e.getMessage());
       System.exit(ExitCodes.DEPENDENCY_UNAVAILABLE);
-    } catch (IllegalArgumentException e) {
-      // a setting that cannot be used (ConfigException names its key, value and source): configured wrong,
-      // which trying again will not mend
-      System.err.println(NAME + ": cannot start: " + e.getMessage());
-      System.exit(ExitCodes.CONFIGURATION);
     }
   }
 }

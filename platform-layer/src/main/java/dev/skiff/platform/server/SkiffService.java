@@ -179,10 +179,9 @@ public abstract class SkiffService {
       // the broker refused the credentials, "configured wrong": trying again would not help
       boolean refused = unreachable.description().contains("ACCESS_REFUSED")
           || unreachable.getCause() instanceof com.rabbitmq.client.AuthenticationFailureException;
-      System.err.println(process + ": cannot start: " + unreachable.description()
-          + (refused ? " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)" : ""));
-      System.exit(refused ? ExitCodes.CONFIGURATION : ExitCodes.DEPENDENCY_UNAVAILABLE);
-      throw unreachable;
+      throw exit(process, unreachable.description()
+          + (refused ? " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)" : ""),
+          refused ? ExitCodes.CONFIGURATION : ExitCodes.DEPENDENCY_UNAVAILABLE);
     }
   }
 
@@ -208,7 +207,7 @@ public abstract class SkiffService {
       // a process follows its configuration in the config service unless told not to
       live = EnvVars.onOff(System.getenv(), "SKIFF_CONFIG_SERVICE", true);
     } catch (IllegalArgumentException e) {
-      throw misconfigured(e);
+      throw exit(name, e.getMessage(), ExitCodes.CONFIGURATION);
     }
     AmqpTransport transport = connectOrExit(name, settings);
     // traced for free: forced and upstream-sampled traces always, new ones at SKIFF_TRACE_SAMPLE_RATE
@@ -220,7 +219,7 @@ public abstract class SkiffService {
       server = newServer(transport, settings, List.of(tracing), live);
     } catch (IllegalArgumentException e) {
       transport.close();
-      throw misconfigured(e);
+      throw exit(name, e.getMessage(), ExitCodes.CONFIGURATION);
     }
     Runtime.getRuntime()
         .addShutdownHook(
@@ -241,26 +240,27 @@ public abstract class SkiffService {
       if (e.code() != ErrorCode.FORBIDDEN) {
         throw e;
       }
-      // its broker user may not use its queues: one line, and the code of a configuration mistake
-      System.err.println(name + ": cannot start: " + e.description());
-      System.exit(ExitCodes.CONFIGURATION);
+      // its broker user may not use its queues: a configuration mistake
+      throw exit(name, e.description(), ExitCodes.CONFIGURATION);
     } catch (IllegalArgumentException e) {
       // a setting its configuration or prepare() could not use (a ConfigException names its key)
       tracing.close();
       transport.close();
-      throw misconfigured(e);
+      throw exit(name, e.getMessage(), ExitCodes.CONFIGURATION);
     }
     server.awaitTermination();
   }
 
   /**
-   * A setting from the environment that cannot be used (a variable that does not parse, an instance id
-   * that is not one): one line naming it, no stack trace, and the exit code of a configuration mistake,
-   * which a supervisor does not retry in a loop.
+   * Ends a process that cannot start: one line a person or a supervisor can read, no stack trace, and an
+   * exit code that says what to do ({@link ExitCodes}: a dependency missing, try again later; configured
+   * wrong (a variable that does not parse, credentials refused), which retrying in a loop will not mend).
+   *
+   * @return an exception to throw after it (the process has ended by then: the throw tells the compiler so)
    */
-  private IllegalStateException misconfigured(IllegalArgumentException e) {
-    System.err.println(name + ": cannot start: " + e.getMessage());
-    System.exit(ExitCodes.CONFIGURATION);
-    return new IllegalStateException("exited", e);
+  private static IllegalStateException exit(String process, String why, int code) {
+    System.err.println(process + ": cannot start: " + why);
+    System.exit(code);
+    return new IllegalStateException(process + " exited with " + code);
   }
 }
