@@ -5,6 +5,7 @@ import com.google.protobuf.util.JsonFormat;
 import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
+import dev.skiff.kernel.ServiceNameRefusal;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.server.Endpoint;
@@ -99,9 +100,8 @@ public final class DiscoveryService extends KernelServiceBase {
 
   private ListServicesResponse list(ListServicesRequest req) {
     if (!req.getService().isEmpty() && !dev.skiff.platform.Names.isService(req.getService())) {
-      throw new dev.skiff.platform.SkiffException(dev.skiff.platform.ErrorCode.BAD_REQUEST, "'"
-          + dev.skiff.platform.internal.Printable.of(req.getService()) + "' is not a service name (dot-separated lower-case parts,"
-          + " e.g. com.example.greeter); leave it empty for every service");
+      throw new dev.skiff.platform.SkiffException(dev.skiff.platform.ErrorCode.BAD_REQUEST,
+          ServiceNameRefusal.of(req.getService()) + "; leave it empty for every service");
     }
     return ListServicesResponse.newBuilder()
         .addAllInstances(registry.list(req.getService()))

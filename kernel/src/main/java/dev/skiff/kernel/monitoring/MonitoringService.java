@@ -8,12 +8,12 @@ import dev.skiff.kernel.Bound;
 import dev.skiff.kernel.Guard;
 import dev.skiff.kernel.KernelContext;
 import dev.skiff.kernel.KernelServiceBase;
+import dev.skiff.kernel.ServiceNameRefusal;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.health.ServiceMonitor;
-import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.internal.Release;
 import dev.skiff.platform.pubsub.PubSub;
 import dev.skiff.platform.server.Endpoint;
@@ -122,15 +122,11 @@ public final class MonitoringService extends KernelServiceBase {
       return store.overview();
     }
     if (!Names.isService(q.getService())) {
-      throw new SkiffException(ErrorCode.BAD_REQUEST, notAName(q.getService()));
+      throw new SkiffException(ErrorCode.BAD_REQUEST, ServiceNameRefusal.of(q.getService()));
     }
     return store.service(q.getService())
         .map(s -> HealthOverview.newBuilder().setEpochMillis(clock.millis()).addServices(s).build())
         .orElseThrow(() -> new SkiffException(ErrorCode.NOT_FOUND, unknown(q.getService())));
-  }
-
-  private static String notAName(String name) {
-    return "'" + Printable.of(name) + "' is not a service name (dot-separated lower-case parts, e.g. com.example.greeter)";
   }
 
   private String unknown(String name) {
@@ -154,7 +150,7 @@ public final class MonitoringService extends KernelServiceBase {
     } else if (path.startsWith(PATH + "/api/services/")) {
       String name = path.substring((PATH + "/api/services/").length()); // getPath() has decoded it
       if (!Names.isService(name)) {
-        WebServer.sendError(ex, 400, ErrorCode.BAD_REQUEST.name(), notAName(name));
+        WebServer.sendError(ex, 400, ErrorCode.BAD_REQUEST.name(), ServiceNameRefusal.of(name));
         return;
       }
       Optional<dev.skiff.proto.v1.ServiceStatus> s = store.service(name);
