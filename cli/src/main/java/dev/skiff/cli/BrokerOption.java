@@ -81,23 +81,6 @@ final class BrokerOption {
   }
 
   /**
-   * The failure to connect, with the detail the platform leaves in the cause (e.g. why the broker
-   * closed the connection).
-   */
-  static SkiffException withRootCause(SkiffException e) {
-    Throwable detail = null;
-    for (Throwable t = e.getCause(); t != null && t != t.getCause(); t = t.getCause()) {
-      if (t.getMessage() != null && !t.getMessage().isBlank()) {
-        detail = t;
-      }
-    }
-    if (detail == null || e.description().contains(detail.getMessage())) {
-      return e;
-    }
-    return new SkiffException(e.code(), e.description() + ": " + detail.getMessage(), e.getCause());
-  }
-
-  /**
    * A chosen broker.
    *
    * @param options the transport options to connect with
@@ -114,7 +97,8 @@ final class BrokerOption {
      * Connects.
      *
      * @return the transport; close it to disconnect
-     * @throws BrokerUnreachable when the broker cannot be reached (the command then exits 3)
+     * @throws BrokerUnreachable when the broker cannot be reached or refuses the connection (the command then
+     *     exits 3)
      * @throws ParameterException when the URI is malformed in a way only the AMQP client notices
      */
     AmqpTransport connectTransport() {
@@ -122,7 +106,13 @@ final class BrokerOption {
       try {
         transport = AmqpTransport.connect(options);
       } catch (SkiffException e) {
-        throw new BrokerUnreachable(withRootCause(e));
+        throw new BrokerUnreachable(e, switch (e.code()) {
+          case UNAUTHORIZED -> "(check the user name and password in the broker URI from " + source
+              + "; write @ / : # ? % and spaces in them as %40 %2F %3A %23 %3F %25 %20)";
+          case FORBIDDEN -> "(the broker user of the broker URI from " + source + " may not use that virtual host, "
+              + "or the broker has none of that name: give the URI of one it may, with --amqp)";
+          default -> null;
+        });
       } catch (IllegalArgumentException e) {
         String why = e.getCause() == null ? "" : ": " + e.getCause().getMessage();
         throw new ParameterException(

@@ -115,7 +115,7 @@ final class ConfigCommand extends CommandGroup {
       footer = {"", "Examples:", "  skiff config set greeter.greeting hello --service greeter -m 'friendlier'",
           "  skiff config set db '{\"host\":\"db.eu\",\"port\":5432}' --region eu -m 'EU database'",
           "  skiff config set db.password - --secret --service payments -m 'rotated' < password.txt", "",
-          "Exit codes: 0 changed, 1 refused (e.g. changed since, invalid), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+          "Exit codes: 0 changed, 1 refused (e.g. changed since, invalid), 2 usage error, 3 no connection to the broker, 4 not signed in, 5 not allowed."})
   static final class Set extends Change {
     @Parameters(index = "0", paramLabel = "PATH", description = "Dotted path, e.g. greeter.greeting.")
     String path;
@@ -158,7 +158,7 @@ final class ConfigCommand extends CommandGroup {
       name = "delete",
       header = "Deletes the value or subtree at a path of one layer (the layers below show through).",
       footer = {"", "Example:", "  skiff config delete greeter.greeting --service greeter -m 'back to the default'", "",
-          "Exit codes: 0 changed, 1 refused (e.g. nothing there, changed since), 2 usage error, 3 broker unreachable, 4 not signed in, "
+          "Exit codes: 0 changed, 1 refused (e.g. nothing there, changed since), 2 usage error, 3 no connection to the broker, 4 not signed in, "
               + "5 not allowed."})
   static final class Delete extends Change {
     @Parameters(index = "0", paramLabel = "PATH", description = "Dotted path.")
@@ -181,7 +181,7 @@ final class ConfigCommand extends CommandGroup {
       name = "get",
       header = "Shows the configuration a service sees (all layers merged), or one path of it.",
       footer = {"", "Examples:", "  skiff config get --service greeter --region eu", "  skiff config get greeter.greeting --service greeter --explain", "",
-          "Exit codes: 0 shown, 1 refused or nothing at the path, 2 usage error, 3 broker unreachable, 4 not signed in."})
+          "Exit codes: 0 shown, 1 refused or nothing at the path, 2 usage error, 3 no connection to the broker, 4 not signed in."})
   static final class Get extends ConfigCall {
     @Parameters(index = "0", arity = "0..1", paramLabel = "PATH", description = "Dotted path (default: everything).")
     String path = "";
@@ -225,7 +225,7 @@ final class ConfigCommand extends CommandGroup {
       name = "log",
       header = "Shows the history of changes, newest first, each with its id (version).",
       footer = {"", "Examples:", "  skiff config log --service greeter", "  skiff config log --json --limit 200 --before 1200", "",
-          "Exit codes: 0 shown, 1 refused, 2 usage error, 3 broker unreachable, 4 not signed in."})
+          "Exit codes: 0 shown, 1 refused, 2 usage error, 3 no connection to the broker, 4 not signed in."})
   static final class Log extends ConfigCall {
     @Option(names = "--service", paramLabel = "S", description = "Only changes this service sees (its layers and the shared ones).")
     String service = "";
@@ -283,7 +283,7 @@ final class ConfigCommand extends CommandGroup {
   @Command(
       name = "diff",
       header = "Shows what differs between two versions (the second defaults to the newest), per layer and path.",
-      footer = {"", "Example:", "  skiff config diff 41 45", "", "Exit codes: 0 shown, 1 refused, 2 usage error, 3 broker unreachable, 4 not signed in."})
+      footer = {"", "Example:", "  skiff config diff 41 45", "", "Exit codes: 0 shown, 1 refused, 2 usage error, 3 no connection to the broker, 4 not signed in."})
   static final class Diff extends ConfigCall {
     @Parameters(index = "0", paramLabel = "ID", description = "The earlier version.")
     long from;
@@ -310,7 +310,7 @@ final class ConfigCommand extends CommandGroup {
       name = "rollback",
       header = "Makes every layer what it was at a version, as one new change (itself in the history).",
       footer = {"", "Example:", "  skiff config rollback 41 -m 'greeting broke the greeter'", "",
-          "Exit codes: 0 rolled back, 1 refused (e.g. changed since, already so), 2 usage error, 3 broker unreachable, 4 not signed in, "
+          "Exit codes: 0 rolled back, 1 refused (e.g. changed since, already so), 2 usage error, 3 no connection to the broker, 4 not signed in, "
               + "5 not allowed."})
   static final class Rollback extends ConfigCall {
     @Parameters(index = "0", paramLabel = "ID", description = "The version to go back to.")

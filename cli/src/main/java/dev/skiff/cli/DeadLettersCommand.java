@@ -90,7 +90,7 @@ final class DeadLettersCommand extends CommandGroup {
       name = "list",
       header = "Lists the requests a service set aside, oldest first; removes nothing.",
       footer = {"", "Example:", "  skiff dead-letters list com.example.greeter", "",
-          "Exit codes: 0 listed, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 broker unreachable."})
+          "Exit codes: 0 listed, 1 no dead-letter queue or refused by the broker, 2 usage error, 3 no connection to the broker."})
   static final class ListLetters extends OnService {
     @Option(names = "--max", paramLabel = "N", defaultValue = "100", description = "List at most N (default ${DEFAULT-VALUE}).")
     int max;
@@ -135,7 +135,7 @@ final class DeadLettersCommand extends CommandGroup {
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
           "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or not replayable, the queue to replay into gone or full,",
-          "2 usage error, 3 broker unreachable, 5 the broker refused the broker user."})
+          "2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -174,7 +174,7 @@ final class DeadLettersCommand extends CommandGroup {
       name = "discard",
       header = "Removes requests set aside, for good.",
       footer = {"", "Example:", "  skiff dead-letters discard com.example.greeter --id 9f3c0d...", "",
-          "Exit codes: 0 done, 1 no dead-letter queue, an --id not found or refused by the broker, 2 usage error, 3 broker unreachable."})
+          "Exit codes: 0 done, 1 no dead-letter queue, an --id not found or refused by the broker, 2 usage error, 3 no connection to the broker."})
   static final class Discard extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;

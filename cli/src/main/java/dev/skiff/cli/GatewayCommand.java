@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
       "interrupted. Settings: SKIFF_GATEWAY_* (docs/gateway.md)."
     },
     footer = {"", "Examples:", "  skiff gateway", "  skiff gateway --port 9080", "",
-      "Exit codes: 0 stopped, 1 could not start (e.g. the port is in use), 2 usage error, 3 broker unreachable."})
+      "Exit codes: 0 stopped, 1 could not start (e.g. the port is in use), 2 usage error, 3 no connection to the broker."})
 final class GatewayCommand extends BrokerCommand {
 
   @Option(names = "--port", paramLabel = "PORT", description = "HTTP port. Default: $SKIFF_GATEWAY_PORT, else 8080.")

@@ -43,7 +43,7 @@ import picocli.CommandLine.Parameters;
       "  skiff health com.example.greeter",
       "",
       "Exit codes: 0 all healthy, 1 a service is unhealthy or stale (or unknown, or no monitoring",
-      "service answered), 2 usage error, 3 broker unreachable, 4 the session was refused (expired or revoked)."
+      "service answered), 2 usage error, 3 no connection to the broker, 4 the session was refused (expired or revoked)."
     })
 final class HealthCommand extends BrokerCommand {
 

@@ -25,7 +25,7 @@ import picocli.CommandLine.Parameters;
       "http://localhost:PORT/, until interrupted."
     },
     footer = {"", "Examples:", "  skiff kernel", "  SKIFF_BOOTSTRAP_ADMIN_PASSWORD=... skiff kernel --http-port 9090 login config", "",
-      "Exit codes: 0 stopped, 1 could not start (e.g. the web port is in use), 2 usage error, 3 broker unreachable."})
+      "Exit codes: 0 stopped, 1 could not start (e.g. the web port is in use), 2 usage error, 3 no connection to the broker."})
 final class KernelCommand extends BrokerCommand {
 
   @Parameters(arity = "0..*", paramLabel = "SERVICE", description = "Kernel services to run; default: all.")

@@ -44,7 +44,7 @@ import picocli.CommandLine.Parameters;
       "      --calls 1000 --concurrency 16 --json",
       "",
       "Exit codes: 0 every call succeeded, 1 at least one call failed, 2 usage error,",
-      "            3 broker unreachable, 4 not signed in where the endpoint needs it, 5 not allowed."
+      "            3 no connection to the broker, 4 not signed in where the endpoint needs it, 5 not allowed."
     })
 final class LoadCommand extends BrokerCommand {
   /** The most calls one run makes (each successful call keeps one latency sample). */

@@ -29,7 +29,7 @@ import picocli.CommandLine.Parameters;
       "  printf '%%s\\n' \"$PASSWORD\" | skiff login ci-bot",
       "",
       "Exit codes: 0 signed in, 1 refused (e.g. locked out for a while) or login service not running, "
-          + "2 usage error, 3 broker unreachable, 4 wrong user or password."
+          + "2 usage error, 3 no connection to the broker, 4 wrong user or password."
     })
 final class LoginCommand extends BrokerCommand {
   @Parameters(index = "0", paramLabel = "USER", description = "Who signs in.")

@@ -21,7 +21,7 @@ import picocli.CommandLine.Command;
           + "within a second) and removes it from this machine. When the broker cannot be reached the "
           + "session is still removed here, and stays valid until it expires."
     },
-    footer = {"", "Exit codes: 0 signed out (or was not signed in), 1 not revoked, 3 broker unreachable (removed here only)."})
+    footer = {"", "Exit codes: 0 signed out (or was not signed in), 1 not revoked, 3 no connection to the broker (removed here only)."})
 final class LogoutCommand extends BrokerCommand {
   @Override
   public Integer call() {
@@ -37,7 +37,7 @@ final class LogoutCommand extends BrokerCommand {
       client.call(LoginService.SERVICE, "logout", LogoutRequest.getDefaultInstance(), LogoutResponse.class, KERNEL_CALL);
     } catch (BrokerUnreachable e) {
       file.delete();
-      err().println("the session was removed here but not revoked (the broker could not be reached): " + until);
+      err().println("the session was removed here but not revoked (the command could not connect to the broker): " + until);
       throw e;
     } catch (SkiffException e) {
       file.delete();

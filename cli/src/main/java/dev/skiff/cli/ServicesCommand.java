@@ -31,7 +31,7 @@ import picocli.CommandLine.Parameters;
       "Asks the discovery kernel service (skiff.discovery; run it with 'skiff kernel'). Without NAME, one "
           + "line per instance of every service; with NAME, that service's versions, endpoints and instances."
     },
-    footer = {"", "Exit codes: 0 listed, 1 no such service or discovery not running, 2 usage error, 3 broker unreachable."})
+    footer = {"", "Exit codes: 0 listed, 1 no such service or discovery not running, 2 usage error, 3 no connection to the broker."})
 final class ServicesCommand extends BrokerCommand {
 
   @Parameters(index = "0", arity = "0..1", paramLabel = "NAME", converter = ServiceNameConverter.class, description = "A service's dotted name; default: every service.")

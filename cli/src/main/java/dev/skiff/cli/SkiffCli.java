@@ -49,7 +49,8 @@ import picocli.CommandLine.UnmatchedArgumentException;
       "  1   a call failed: CODE: description is on stderr (load: any call failed; kernel, gateway:",
       "      could not start, e.g. the port is in use)",
       "  2   usage error: unknown command or option, missing or invalid argument",
-      "  3   the broker could not be reached; nothing was sent",
+      "  3   no connection to the broker: it could not be reached, or it refused the broker URI's user,",
+      "      password or virtual host; nothing was sent",
       "  4   not signed in, or the session expired or was revoked (skiff login USER)",
       "  5   signed in, but not allowed (skiff whoami shows your roles)",
       "  70  internal error in skiff itself",
@@ -66,7 +67,7 @@ public final class SkiffCli implements Callable<Integer> {
   public static final int EXIT_CALL_FAILED = 1;
   /** Exit code: the command line is wrong. */
   public static final int EXIT_USAGE = 2;
-  /** Exit code: the broker could not be reached, so nothing was sent. */
+  /** Exit code: the broker could not be reached, or refused the connection, so nothing was sent. */
   public static final int EXIT_BROKER_UNREACHABLE = 3;
   /** Exit code: the call was refused as not authenticated (no session, or one expired or revoked). */
   public static final int EXIT_UNAUTHORIZED = 4;
@@ -241,7 +242,9 @@ public final class SkiffCli implements Callable<Integer> {
   private static int onUnexpected(Exception ex, CommandLine cmd, ParseResult parsed) {
     PrintWriter err = cmd.getErr();
     if (ex instanceof BrokerUnreachable u) {
-      printError(err, u.error());
+      // not printError: its hints are of a person's session and roles, and this is the broker's refusal
+      err.println(u.error().code() + ": " + Printable.text(AmqpOptions.redact(u.error().description())));
+      u.hint().ifPresent(err::println);
       err.flush();
       return EXIT_BROKER_UNREACHABLE;
     }

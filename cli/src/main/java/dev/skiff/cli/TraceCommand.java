@@ -38,7 +38,7 @@ import picocli.CommandLine.Parameters;
       "  skiff trace 4bf92f3577b34da6a3ce929d0e0e4736",
       "  skiff trace 4bf92f3577b34da6a3ce929d0e0e4736 --json > trace.json   (load into Zipkin or Jaeger)",
       "",
-      "Exit codes: 0 shown, 1 no such trace or the trace service failed, 2 usage error, 3 broker unreachable,",
+      "Exit codes: 0 shown, 1 no such trace or the trace service failed, 2 usage error, 3 no connection to the broker,",
       "4 the session was refused (expired or revoked: skiff login again, or skiff logout)."
     })
 final class TraceCommand extends BrokerCommand {

@@ -67,7 +67,7 @@ final class UsersCommand extends CommandGroup {
       name = "add",
       header = "Adds a user, with a password and roles.",
       footer = {"", "Example:", "  skiff users add ada --role ADMIN.ROUTES:com.example.greeter", "",
-          "Exit codes: 0 added, 1 refused (e.g. exists), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+          "Exit codes: 0 added, 1 refused (e.g. exists), 2 usage error, 3 no connection to the broker, 4 not signed in, 5 not allowed."})
   static final class Add extends UsersCall {
     @Parameters(index = "0", paramLabel = "USER", description = "The new user's name.")
     String user;
@@ -94,7 +94,7 @@ final class UsersCommand extends CommandGroup {
       name = "roles",
       header = "Sets a user's roles (replacing them); their sessions end, so they sign in again.",
       footer = {"", "Examples:", "  skiff users roles ada ADMIN.ROUTES ADMIN.CONFIG", "  skiff users roles ada --none", "",
-          "Exit codes: 0 set, 1 refused (e.g. no such user), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+          "Exit codes: 0 set, 1 refused (e.g. no such user), 2 usage error, 3 no connection to the broker, 4 not signed in, 5 not allowed."})
   static final class Roles extends UsersCall {
     @Parameters(index = "0", paramLabel = "USER", description = "The user.")
     String user;
@@ -125,7 +125,7 @@ final class UsersCommand extends CommandGroup {
       name = "passwd",
       header = "Changes a password (yours, or with role ADMIN.USERS anyone's); every session of that user ends.",
       description = {"For your own password, asks for the current one first (unless you have role ADMIN.USERS)."},
-      footer = {"", "Exit codes: 0 changed, 1 refused, 2 usage error, 3 broker unreachable, 4 not signed in or wrong password, 5 not allowed."})
+      footer = {"", "Exit codes: 0 changed, 1 refused, 2 usage error, 3 no connection to the broker, 4 not signed in or wrong password, 5 not allowed."})
   static final class Passwd extends UsersCall {
     @Parameters(index = "0", arity = "0..1", paramLabel = "USER", description = "Whose password (default: yours).")
     String user;
@@ -161,7 +161,7 @@ final class UsersCommand extends CommandGroup {
   @Command(
       name = "list",
       header = "Lists the users, their roles and whether they are locked out.",
-      footer = {"", "Exit codes: 0 listed, 1 refused, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+      footer = {"", "Exit codes: 0 listed, 1 refused, 3 no connection to the broker, 4 not signed in, 5 not allowed."})
   static final class ListUsers extends UsersCall {
     @Override
     public Integer call() {
@@ -186,7 +186,7 @@ final class UsersCommand extends CommandGroup {
       description = {"Forgets the user's failed logins, so they may log in again at once; their password and sessions "
           + "are left as they are. 'skiff users list' shows who is locked."},
       footer = {"", "Example:", "  skiff users unlock ada", "",
-          "Exit codes: 0 unlocked, 1 refused (e.g. no such user), 2 usage error, 3 broker unreachable, 4 not signed in, 5 not allowed."})
+          "Exit codes: 0 unlocked, 1 refused (e.g. no such user), 2 usage error, 3 no connection to the broker, 4 not signed in, 5 not allowed."})
   static final class Unlock extends UsersCall {
     @Parameters(index = "0", paramLabel = "USER", description = "The user.")
     String user;

@@ -22,7 +22,7 @@ import picocli.CommandLine.Option;
         + "the session's token alone (checked by the login service first), for a tool that takes one: it is a secret, "
         + "good until it expires or you log out."},
     footer = {"", "Example:", "  curl -s localhost:8080/auth/v1/whoami -H \"Authorization: Bearer $(skiff whoami --token)\"", "",
-        "Exit codes: 0 signed in, 1 login service not running, 3 broker unreachable, 4 not signed in."})
+        "Exit codes: 0 signed in, 1 login service not running, 3 no connection to the broker, 4 not signed in."})
 final class WhoAmICommand extends BrokerCommand {
   /** What a login service token is: three base64url parts. */
   private static final Pattern COMPACT_JWS = Pattern.compile("[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+\\.[A-Za-z0-9_-]+");

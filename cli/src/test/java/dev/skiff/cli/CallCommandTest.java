@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
+import java.net.URI;
 import java.time.Duration;
 import java.util.Map;
 import java.util.regex.Matcher;
@@ -209,7 +210,27 @@ class CallCommandTest {
     Skiff.Result r =
         Skiff.run("call", svc.name, "echo", "--amqp", EchoService.brokerUriWithVhost("skiff-no-such-vhost"));
     assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_BROKER_UNREACHABLE);
-    assertThat(r.err()).startsWith("UNAVAILABLE: cannot connect to the broker at ").contains("vhost skiff-no-such-vhost not found");
+    assertThat(r.err()).startsWith("FORBIDDEN: cannot connect to the broker at ")
+        .contains(": NOT_ALLOWED - vhost skiff-no-such-vhost not found\n")
+        .doesNotContain("protocol method").doesNotContain("IOException")
+        .as("not the hint of a person's roles").doesNotContain("whoami");
+    assertThat(r.err().lines().skip(1).findFirst()).as(r.toString())
+        .hasValueSatisfying(hint -> assertThat(hint).contains("virtual host", "--amqp"));
+  }
+
+  @Test
+  void aBrokerThatRefusesTheUserOrPasswordSaysSoNotThatItIsDown() {
+    URI u = URI.create(EchoService.brokerUri());
+    String wrong = u.getScheme() + "://" + u.getUserInfo().split(":")[0] + ":not-its-pw-9@" + u.getHost()
+        + (u.getPort() < 0 ? "" : ":" + u.getPort()) + u.getRawPath();
+    Skiff.Result r = Skiff.run(Map.of("SKIFF_AMQP_URI", wrong), "call", svc.name, "echo");
+    assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_BROKER_UNREACHABLE);
+    assertThat(r.err()).startsWith("UNAUTHORIZED: cannot connect to the broker at ")
+        .contains("the broker refused the user name or password").doesNotContain("not-its-pw-9")
+        .as("a broker user, not a person's session").doesNotContain("skiff login");
+    assertThat(r.err().lines().skip(1).findFirst()).as(r.toString())
+        .hasValueSatisfying(hint -> assertThat(hint).contains("SKIFF_AMQP_URI"));
+    assertThat(r.err().lines()).as("two lines, no stack trace").hasSize(2);
   }
 
   private static void assertUsage(Skiff.Result r, String message) {

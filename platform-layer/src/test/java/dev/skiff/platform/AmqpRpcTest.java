@@ -191,4 +191,30 @@ class AmqpRpcTest extends RpcContract {
               assertThat(e.description()).contains("127.0.0.1:1").doesNotContain("sekrit");
             });
   }
+
+  /**
+   * A broker that answers but refuses what it was given is not an outage: the code says which refusal it
+   * is (a service then exits as configured wrong instead of waiting, the CLI says what to change), in the
+   * broker's own words, not the AMQP client's frame dump.
+   */
+  @Test
+  void aBrokerThatRefusesTheCredentialsOrTheVirtualHostSaysWhichInItsOwnWords() {
+    java.net.URI u = java.net.URI.create(brokerUri());
+    String base = u.getScheme() + "://" + u.getUserInfo().split(":")[0] + ":%s@" + u.getHost() + ":" + (u.getPort() < 0 ? 5672 : u.getPort());
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> AmqpTransport.connect(String.format(base, "not-its-pw-5") + u.getRawPath()))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.UNAUTHORIZED);
+          assertThat(e.description()).contains("the broker refused the user name or password (ACCESS_REFUSED")
+              .doesNotContain("not-its-pw-5");
+        });
+    String password = u.getUserInfo().split(":", 2)[1];
+    org.assertj.core.api.Assertions.assertThatThrownBy(
+            () -> AmqpTransport.connect(String.format(base, password) + "/skiff-no-such-vhost-5"))
+        .isInstanceOfSatisfying(SkiffException.class, e -> {
+          assertThat(e.code()).isEqualTo(ErrorCode.FORBIDDEN);
+          assertThat(e.description()).endsWith(": NOT_ALLOWED - vhost skiff-no-such-vhost-5 not found")
+              .doesNotContain("protocol method");
+        });
+  }
 }

@@ -177,8 +177,7 @@ public abstract class SkiffService {
     } catch (SkiffException unreachable) {
       // one line a person or a supervisor can read, and a code that says "a dependency is missing", or, when
       // the broker refused the credentials, "configured wrong": trying again would not help
-      boolean refused = unreachable.description().contains("ACCESS_REFUSED")
-          || unreachable.getCause() instanceof com.rabbitmq.client.AuthenticationFailureException;
+      boolean refused = unreachable.code() == ErrorCode.UNAUTHORIZED;
       throw exit(process, unreachable.description()
           + (refused ? " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)" : ""),
           refused ? ExitCodes.CONFIGURATION : ExitCodes.DEPENDENCY_UNAVAILABLE);

@@ -1,9 +1,11 @@
 package dev.skiff.platform.transport.amqp;
 
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.Address;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.Connection;
 import com.rabbitmq.client.ConnectionFactory;
+import com.rabbitmq.client.PossibleAuthenticationFailureException;
 import com.rabbitmq.client.Recoverable;
 import com.rabbitmq.client.RecoveryListener;
 import com.rabbitmq.client.impl.FrameHandlerFactory;
@@ -100,7 +102,8 @@ final class AmqpConnections implements AutoCloseable {
    * @param options the settings
    * @param cork holds back the serving connection's flushes, so that a reply and its ack leave in one write
    * @return the connections
-   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached; UNAUTHORIZED or FORBIDDEN when it
+   *     refuses the credentials or the virtual host ({@link #connectFailure})
    */
   static AmqpConnections open(AmqpOptions options, Cork cork) {
     AtomicLong discardedBodies = new AtomicLong();
@@ -121,9 +124,29 @@ final class AmqpConnections implements AutoCloseable {
           pool, discardedBodies, discardedBytes);
     } catch (IOException | TimeoutException | RuntimeException e) {
       pool.shutdownNow();
-      throw new SkiffException(
-          ErrorCode.UNAVAILABLE, "cannot connect to the broker at " + redactedUri(options) + ": " + Channels.causes(e), e);
+      throw connectFailure(options, e);
     }
+  }
+
+  /**
+   * Why a connection could not be opened, as its caller can act on it: the broker refused the user name
+   * or password ({@link ErrorCode#UNAUTHORIZED}: waiting would not help), refused the user the virtual
+   * host or has none of that name ({@link ErrorCode#FORBIDDEN}), or could not be reached or closed the
+   * connection for another reason ({@link ErrorCode#UNAVAILABLE}); each with the broker's own words.
+   */
+  static SkiffException connectFailure(AmqpOptions options, Exception e) {
+    String at = "cannot connect to the broker at " + redactedUri(options) + ": ";
+    if (e instanceof PossibleAuthenticationFailureException) {
+      // AuthenticationFailureException, or an older broker's close of the connection during the login
+      return new SkiffException(
+          ErrorCode.UNAUTHORIZED, at + "the broker refused the user name or password (" + Channels.causes(e) + ")", e);
+    }
+    int code = Channels.replyCode(e);
+    String words = Channels.brokerWords(e, Channels.causes(e));
+    if (code == AMQP.NOT_ALLOWED || code == AMQP.ACCESS_REFUSED) {
+      return new SkiffException(ErrorCode.FORBIDDEN, at + words, e);
+    }
+    return new SkiffException(ErrorCode.UNAVAILABLE, at + words, e);
   }
 
   /**

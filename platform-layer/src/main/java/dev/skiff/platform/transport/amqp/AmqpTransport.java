@@ -1,6 +1,6 @@
 package dev.skiff.platform.transport.amqp;
 
-import com.rabbitmq.client.AuthenticationFailureException;
+import com.rabbitmq.client.AMQP;
 import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import dev.skiff.platform.ErrorCode;
@@ -62,7 +62,8 @@ public final class AmqpTransport implements Transport {
    *
    * @param uri the broker URI, e.g. {@code amqp://guest:guest@localhost:5672}
    * @return the connected transport
-   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached; UNAUTHORIZED when it refuses the
+   *     user name or password, FORBIDDEN when it refuses the user the virtual host or has none of that name
    */
   public static AmqpTransport connect(String uri) {
     return connect(AmqpOptions.of(uri));
@@ -73,7 +74,8 @@ public final class AmqpTransport implements Transport {
    *
    * @param options the settings
    * @return the connected transport
-   * @throws SkiffException UNAVAILABLE when the broker cannot be reached
+   * @throws SkiffException UNAVAILABLE when the broker cannot be reached; UNAUTHORIZED when it refuses the
+   *     user name or password, FORBIDDEN when it refuses the user the virtual host or has none of that name
    */
   public static AmqpTransport connect(AmqpOptions options) {
     Cork cork = new Cork();
@@ -86,7 +88,7 @@ public final class AmqpTransport implements Transport {
         admin.exchangeDeclare(AmqpNames.RPC_EXCHANGE, BuiltinExchangeType.DIRECT, true);
         admin.exchangeDeclare(AmqpNames.EVENTS_EXCHANGE, BuiltinExchangeType.TOPIC, true);
       } catch (IOException e) {
-        if (!Channels.causes(e).contains("ACCESS_REFUSED")) {
+        if (Channels.replyCode(e) != AMQP.ACCESS_REFUSED) {
           throw e;
         }
         // a service's least-privilege user may not declare them (docs/security.md): the production
@@ -112,8 +114,8 @@ public final class AmqpTransport implements Transport {
    * @param maxWait how long to wait at most; null to wait as long as it takes
    * @param waiting told why the broker cannot be reached yet: at the first failure and every 30 s after
    * @return the connected transport
-   * @throws SkiffException UNAVAILABLE when {@code maxWait} has passed, or at once when the broker refused
-   *     the credentials
+   * @throws SkiffException UNAVAILABLE when {@code maxWait} has passed; UNAUTHORIZED at once when the broker
+   *     refused the user name or password
    * @throws InterruptedException if the thread is interrupted while waiting
    */
   public static AmqpTransport connectWhenReachable(AmqpOptions options, Duration maxWait, Consumer<String> waiting)
@@ -124,7 +126,7 @@ public final class AmqpTransport implements Transport {
       try {
         return connect(options);
       } catch (SkiffException e) {
-        if (Channels.causes(e).contains("ACCESS_REFUSED") || e.getCause() instanceof AuthenticationFailureException) {
+        if (e.code() == ErrorCode.UNAUTHORIZED) {
           throw e;
         }
         long waited = System.nanoTime() - start;

@@ -60,10 +60,30 @@ final class Channels {
   static String brokerWords(Throwable e, String causes) {
     for (Throwable t = e; t != null; t = t.getCause()) {
       if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
-        return reason(s);
+        return Redaction.text(reason(s));
       }
     }
     return causes;
+  }
+
+  /**
+   * @param e a failure
+   * @return the reply code the broker closed a channel or connection with, found in the failure's chain
+   *     (e.g. {@link com.rabbitmq.client.AMQP#ACCESS_REFUSED}), or 0 when the broker gave none
+   */
+  static int replyCode(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
+        Object m = s.getReason();
+        if (m instanceof com.rabbitmq.client.AMQP.Channel.Close c) {
+          return c.getReplyCode();
+        }
+        if (m instanceof com.rabbitmq.client.AMQP.Connection.Close c) {
+          return c.getReplyCode();
+        }
+      }
+    }
+    return 0;
   }
 
   /** Closes a channel if it is open, aborting it when a clean close cannot finish. */
