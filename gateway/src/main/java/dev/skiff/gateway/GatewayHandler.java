@@ -271,7 +271,7 @@ final class GatewayHandler extends Handler.Abstract {
         return;
       }
     }
-    readBody(ex, new java.io.ByteArrayOutputStream(length > 0 ? (int) length : 256), body -> {
+    readBody(ex, body -> {
       try {
         Message message = RequestMapper.map(route, match.pathValues(), request.getHttpURI().getQuery(), body);
         if (adminPath) {
@@ -290,39 +290,26 @@ final class GatewayHandler extends Handler.Abstract {
 
   /**
    * Reads the request body, at most {@link GatewayOptions#maxBodyBytes()} (413 past it, whether declared or
-   * streamed), without holding a thread while waiting for it; then hands it on (on a pool thread: Jetty runs a
-   * demand callback as blocking work, and what follows parses JSON).
+   * streamed; 400 when it cannot be read), without holding a thread while waiting for it; then hands it on
+   * (on a pool thread: Jetty runs a demand callback as blocking work, and what follows parses JSON).
    */
-  private void readBody(Exchange ex, java.io.ByteArrayOutputStream into, java.util.function.Consumer<byte[]> then) {
-    while (true) {
-      Content.Chunk chunk = ex.request.read();
-      if (chunk == null) {
-        ex.request.demand(() -> readBody(ex, into, then));
-        return;
+  private void readBody(Exchange ex, java.util.function.Consumer<byte[]> then) {
+    BodyReader.keep(ex.request, options.maxBodyBytes(), (outcome, body) -> {
+      switch (outcome) {
+        case READ -> {
+          ex.bodyDone = true;
+          then.accept(body);
+        }
+        case TOO_LARGE -> {
+          giveUpOnBody(ex);
+          fail(ex, 413, "TOO_LARGE", "the request body is over " + options.maxBodyBytes() + " bytes");
+        }
+        case FAILED -> {
+          giveUpOnBody(ex);
+          fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "the request body could not be read");
+        }
       }
-      if (Content.Chunk.isFailure(chunk)) {
-        giveUpOnBody(ex);
-        fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "the request body could not be read");
-        return;
-      }
-      java.nio.ByteBuffer buffer = chunk.getByteBuffer();
-      if (into.size() + buffer.remaining() > options.maxBodyBytes()) {
-        chunk.release();
-        giveUpOnBody(ex);
-        fail(ex, 413, "TOO_LARGE", "the request body is over " + options.maxBodyBytes() + " bytes");
-        return;
-      }
-      byte[] bytes = new byte[buffer.remaining()];
-      buffer.get(bytes);
-      into.write(bytes, 0, bytes.length);
-      boolean last = chunk.isLast();
-      chunk.release();
-      if (last) {
-        ex.bodyDone = true;
-        then.accept(into.toByteArray());
-        return;
-      }
-    }
+    });
   }
 
   /**
@@ -332,39 +319,15 @@ final class GatewayHandler extends Handler.Abstract {
    * sending its body (Tomcat's {@code maxSwallowSize} does the same). A body that is declared or turns out
    * larger, or that cannot be read, is not waited for: the answer says the connection closes.
    */
-  private void dropBody(Exchange ex, long dropped, Runnable then) {
-    if (ex.request.getLength() > options.maxBodyBytes()) {
-      giveUpOnBody(ex);
-      then.run();
-      return;
-    }
-    long total = dropped;
-    while (true) {
-      Content.Chunk chunk = ex.request.read();
-      if (chunk == null) {
-        long sofar = total;
-        ex.request.demand(() -> dropBody(ex, sofar, then));
-        return;
-      }
-      if (Content.Chunk.isFailure(chunk)) {
-        giveUpOnBody(ex);
-        then.run();
-        return;
-      }
-      total += chunk.remaining();
-      boolean last = chunk.isLast();
-      chunk.release();
-      if (last) {
+  private void dropBody(Exchange ex, Runnable then) {
+    BodyReader.drop(ex.request, options.maxBodyBytes(), (outcome, none) -> {
+      if (outcome == BodyReader.Outcome.READ) {
         ex.bodyDone = true;
-        then.run();
-        return;
-      }
-      if (total > options.maxBodyBytes()) {
+      } else {
         giveUpOnBody(ex);
-        then.run();
-        return;
       }
-    }
+      then.run();
+    });
   }
 
   /** The rest of the body will not be read: over HTTP/1.x the answer says the connection closes after it. */
@@ -543,7 +506,7 @@ final class GatewayHandler extends Handler.Abstract {
     }
     if (!ex.bodyDone && ex.request.getLength() != 0) {
       // answered before the body was read: read it first, so the connection can serve the next request
-      dropBody(ex, 0, () -> write(ex, body));
+      dropBody(ex, () -> write(ex, body));
       return;
     }
     write(ex, body);
