@@ -21,7 +21,8 @@ import java.util.Map;
  * with their error code; a timed out attempt is marked {@code timeout}, a retried one {@code retry}.
  *
  * <p>Every span is an SVG group {@code <g class="span client|server" data-span-id="ID">} with a tooltip.
- * Stateless.
+ * The arrows' labels are drawn last, none covering another ({@link LabelPlacer}), each on a halo of the
+ * background so that a line through it does not hide it. Stateless.
  */
 public final class SequenceDiagram {
   private static final int LEFT = 90;
@@ -91,6 +92,7 @@ public final class SequenceDiagram {
     int svgHeight = TOP + height + 40;
 
     StringBuilder b = new StringBuilder(8192);
+    List<LabelPlacer.Label> labels = new ArrayList<>();
     b.append(String.format(Locale.ROOT,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"sequence\" width=\"%d\" height=\"%d\" viewBox=\"0 0 %d %d\" "
             + "font-family=\"system-ui,sans-serif\" font-size=\"12\">",
@@ -139,8 +141,8 @@ public final class SequenceDiagram {
       if (parent == null) {
         // the caller recorded no span: draw its call from its lifeline
         int from = center(column.get(caller(s)), col);
-        b.append(arrow(from, bx, y0, false, err, s.getEndpoint()));
-        b.append(arrow(bx, from, y0 + h, true, err, err ? s.getErrorCode() : ""));
+        b.append(arrow(from, bx, y0, false, err, s.getEndpoint(), labels));
+        b.append(arrow(bx, from, y0 + h, true, err, err ? s.getErrorCode() : "", labels));
       }
       b.append("</g>");
     }
@@ -172,8 +174,8 @@ public final class SequenceDiagram {
       }
       b.append(String.format(Locale.ROOT, "<g class=\"span client\" id=\"span-%s\" data-span-id=\"%s\"><title>%s</title>",
           escape(c.getSpanId()), escape(c.getSpanId()), escape(tooltip(c))));
-      b.append(arrow(fx, tx, y0, false, err, label));
-      b.append(arrow(tx, fx, Math.max(y1, y0 + 2), true, err, back));
+      b.append(arrow(fx, tx, y0, false, err, label, labels));
+      b.append(arrow(tx, fx, Math.max(y1, y0 + 2), true, err, back, labels));
       if (to == null) {
         // no server span: mark where the call went unanswered
         b.append(String.format(Locale.ROOT,
@@ -182,21 +184,32 @@ public final class SequenceDiagram {
       }
       b.append("</g>");
     }
-    b.append("</svg>");
+    // labels last, each with a halo of the background, so that a line crossing one does not hide it
+    labels.sort(Comparator.comparingDouble(LabelPlacer.Label::line).thenComparingDouble(LabelPlacer.Label::x));
+    LabelPlacer placer = new LabelPlacer();
+    b.append("<g class=\"labels\" font-size=\"" + LabelPlacer.FONT + "\" text-anchor=\"middle\" stroke=\"#fff\" "
+        + "stroke-width=\"3\" stroke-linejoin=\"round\" paint-order=\"stroke\">");
+    for (LabelPlacer.Label l : labels) {
+      LabelPlacer.Placed p = placer.place(l);
+      if (p != null) {
+        b.append(String.format(Locale.ROOT, "<text class=\"label\" x=\"%.1f\" y=\"%.1f\" fill=\"%s\">%s</text>",
+            l.x(), p.baseline(), l.colour(), escape(l.text())));
+      }
+    }
+    b.append("</g></svg>");
     return b.toString();
   }
 
-  private static String arrow(double x0, double x1, double y, boolean dashed, boolean err, String label) {
+  /** An arrow's line; its label, if any, is added to {@code labels}, placed and drawn after every line. */
+  private static String arrow(
+      double x0, double x1, double y, boolean dashed, boolean err, String label, List<LabelPlacer.Label> labels) {
     String colour = err ? ERR : "#333";
-    StringBuilder b = new StringBuilder();
-    b.append(String.format(Locale.ROOT,
-        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1.3\"%s marker-end=\"url(#%s)\"/>",
-        x0, y, x1, y, colour, dashed ? " stroke-dasharray=\"5 3\"" : "", err ? "arrow-err" : "arrow"));
     if (!label.isEmpty()) {
-      b.append(String.format(Locale.ROOT, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" fill=\"%s\" font-size=\"11\">%s</text>",
-          (x0 + x1) / 2, dashed ? y + 12 : y - 4, dashed && !err ? "#666" : colour, escape(label)));
+      labels.add(new LabelPlacer.Label((x0 + x1) / 2, y, !dashed, label, dashed && !err ? "#666" : colour));
     }
-    return b.toString();
+    return String.format(Locale.ROOT,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"%s\" stroke-width=\"1.3\"%s marker-end=\"url(#%s)\"/>",
+        x0, y, x1, y, colour, dashed ? " stroke-dasharray=\"5 3\"" : "", err ? "arrow-err" : "arrow");
   }
 
   private static String tooltip(Span s) {
