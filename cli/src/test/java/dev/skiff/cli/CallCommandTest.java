@@ -219,6 +219,18 @@ class CallCommandTest {
   }
 
   @Test
+  void aBodyWithTextAfterItsValueOrAKeyTwiceIsRefusedNotReadInPart() {
+    Skiff.Result trailing = Skiff.run("call", svc.name, "echo", "{\"text\": \"a\"} trailing");
+    assertThat(trailing.exitCode()).as(trailing.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(trailing.err()).startsWith("BAD_REQUEST: malformed JSON body for ").contains("unexpected text after the JSON value");
+    Skiff.Result twice = Skiff.run("call", svc.name, "echo", "{\"text\": \"a\", \"text\": \"b\"}");
+    assertThat(twice.exitCode()).as(twice.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(twice.err()).contains("the key text is given twice");
+    Skiff.Result number = Skiff.run("call", svc.name, "echo", "{\"text\": 5}");
+    assertThat(number.err()).contains("$.text must be a string, not a number");
+  }
+
+  @Test
   void aBrokerThatRefusesTheUserOrPasswordSaysSoNotThatItIsDown() {
     URI u = URI.create(EchoService.brokerUri());
     String wrong = u.getScheme() + "://" + u.getUserInfo().split(":")[0] + ":not-its-pw-9@" + u.getHost()

@@ -1,7 +1,5 @@
 package dev.skiff.gateway;
 
-import com.google.gson.JsonParseException;
-import com.google.gson.JsonParser;
 import com.google.protobuf.ByteString;
 import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.EnumValueDescriptor;
@@ -13,10 +11,10 @@ import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.JsonStrings;
+import dev.skiff.platform.internal.StrictJsonBody;
 import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.internal.ParserMessages;
 import dev.skiff.platform.internal.UnknownJsonField;
-import java.net.URLDecoder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -69,10 +67,15 @@ final class RequestMapper {
           merge(parser, json, inner, f.getMessageType(), f.getName());
           b.setField(f, inner.build());
         } else {
-          // the body is that field's value (an array, a map's object, one value): checked to be one JSON
-          // value and written again before it is wrapped, so that it cannot reach any other field
+          // the body is that field's value (an array, a map's object, one value): checked to be exactly one
+          // JSON value of the field's kind before it is wrapped, so that it cannot reach any other field
+          try {
+            StrictJsonBody.checkValue(json, f);
+          } catch (StrictJsonBody.Refused e) {
+            throw bad("malformed JSON body for field " + f.getName() + ": " + e.getMessage());
+          }
           DynamicMessage.Builder only = DynamicMessage.newBuilder(route.request());
-          merge(parser, "{" + JsonStrings.quote(f.getJsonName()) + ":" + oneValue(json, f) + "}", only, route.request(), f.getName());
+          merge(parser, "{" + JsonStrings.quote(f.getJsonName()) + ":" + json + "}", only, route.request(), f.getName());
           b.setField(f, only.getField(f));
         }
       }
@@ -98,21 +101,17 @@ final class RequestMapper {
 
   private static void merge(JsonFormat.Parser parser, String json, Message.Builder into, Descriptor type, String at) {
     try {
+      StrictJsonBody.check(json, type);
+    } catch (StrictJsonBody.Refused e) {
+      throw bad("malformed JSON body for " + type.getFullName() + (at == null ? "" : " (field " + at + ")") + ": " + e.getMessage());
+    }
+    try {
       parser.merge(json, into);
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       String unknown = UnknownJsonField.describe(json, type).orElse(null);
       throw bad(unknown != null ? unknown
           : "malformed JSON body for " + type.getFullName() + (at == null ? "" : " (field " + at + ")") + ": "
               + Printable.of(ParserMessages.of(e), 200));
-    }
-  }
-
-  /** @return the body as one JSON value, written again; BAD_REQUEST when it is not exactly one */
-  private static String oneValue(String json, FieldDescriptor f) {
-    try {
-      return JsonParser.parseString(json).toString();
-    } catch (JsonParseException e) {
-      throw bad("malformed JSON body for field " + f.getName() + ": it must be one JSON value");
     }
   }
 
@@ -133,15 +132,52 @@ final class RequestMapper {
       int eq = pair.indexOf('=');
       String k;
       String v;
-      try {
-        k = URLDecoder.decode(eq < 0 ? pair : pair.substring(0, eq), StandardCharsets.UTF_8);
-        v = eq < 0 ? "" : URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
-      } catch (IllegalArgumentException e) {
-        throw bad("malformed percent-encoding in the query");
-      }
+      k = formDecode(eq < 0 ? pair : pair.substring(0, eq));
+      v = eq < 0 ? "" : formDecode(pair.substring(eq + 1));
       m.computeIfAbsent(k, x -> new ArrayList<>()).add(v);
     }
     return m;
+  }
+
+  /**
+   * Decodes a query string's name or value ({@code application/x-www-form-urlencoded}: {@code +} is a
+   * space, {@code %XX} a byte), the bytes as UTF-8, strictly: a malformed escape or bytes that are not
+   * UTF-8 are refused, not read as U+FFFD (as {@link java.net.URLDecoder} would).
+   */
+  private static String formDecode(String s) {
+    if (s.indexOf('%') < 0 && s.indexOf('+') < 0) {
+      return s;
+    }
+    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(s.length());
+    for (int i = 0; i < s.length(); i++) {
+      char c = s.charAt(i);
+      if (c == '+') {
+        bytes.write(' ');
+      } else if (c == '%') {
+        int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
+        int lo = hi < 0 ? -1 : Character.digit(s.charAt(i + 2), 16);
+        if (lo < 0) {
+          throw bad("malformed percent-encoding in the query");
+        }
+        bytes.write(hi << 4 | lo);
+        i += 2;
+      } else {
+        byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
+        if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
+          b = s.substring(i, i + 2).getBytes(StandardCharsets.UTF_8);
+          i++;
+        }
+        bytes.write(b, 0, b.length);
+      }
+    }
+    try {
+      return StandardCharsets.UTF_8.newDecoder()
+          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
+          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
+          .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
+    } catch (java.nio.charset.CharacterCodingException e) {
+      throw bad("the query's percent-encoding is not UTF-8");
+    }
   }
 
   /**

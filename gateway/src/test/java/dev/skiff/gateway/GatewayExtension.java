@@ -34,7 +34,7 @@ import org.junit.jupiter.api.extension.ExtensionContext;
  * @RegisterExtension static final GatewayExtension gw = new GatewayExtension(GatewayOptions.defaults());
  * }</pre>
  */
-final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
+public final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
   /** The bootstrap administrator's password of the login service {@link #withKernel} runs. */
   static final String ADMIN_PASSWORD = "gateway-admin-pass";
 
@@ -46,7 +46,7 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
   private String adminToken;
 
   /** @param options the gateway's options */
-  GatewayExtension(GatewayOptions options) {
+  public GatewayExtension(GatewayOptions options) {
     this.options = options;
   }
 
@@ -104,7 +104,7 @@ final class GatewayExtension implements BeforeAllCallback, AfterAllCallback {
   }
 
   /** @return the fixture: the gateway, the Things service and HTTP helpers */
-  GatewayFixture f() {
+  public GatewayFixture f() {
     return fixture;
   }
 

@@ -64,14 +64,17 @@ public final class Codec {
    * @param prototype any instance of the wanted type
    * @param <T> the type
    * @return the message
-   * @throws SkiffException BAD_REQUEST naming the type when the body is malformed
+   * @throws SkiffException BAD_REQUEST naming the type when the body is malformed (JSON is read strictly
+   *     first: {@link StrictJsonBody})
    */
   @SuppressWarnings("unchecked")
   public static <T extends Message> T decode(byte[] body, String contentType, T prototype) {
     try {
       if (ContentTypes.isJson(contentType)) {
+        String json = new String(body, StandardCharsets.UTF_8);
+        StrictJsonBody.check(json, prototype.getDescriptorForType());
         Message.Builder b = prototype.newBuilderForType();
-        JSON_PARSER.merge(new String(body, StandardCharsets.UTF_8), b);
+        JSON_PARSER.merge(json, b);
         return (T) b.build();
       }
       if (contentType != null && !contentType.isEmpty() && !contentType.equals(ContentTypes.PROTOBUF)) {
@@ -83,6 +86,10 @@ public final class Codec {
     } catch (InvalidProtocolBufferException | RuntimeException e) {
       if (e instanceof SkiffException se) {
         throw se;
+      }
+      if (e instanceof StrictJsonBody.Refused r) {
+        throw new SkiffException(
+            ErrorCode.BAD_REQUEST, "malformed JSON body for " + prototype.getDescriptorForType().getFullName() + ": " + r.getMessage());
       }
       if (ContentTypes.isJson(contentType)) {
         java.util.Optional<String> unknown =
