@@ -150,7 +150,12 @@ public final class ServerBuilder {
     maxMessageBytes(s.maxMessageBytes());
     maxInFlightBytes(s.maxInFlightBytes());
     maxDeliveries(s.maxDeliveries());
-    clientTimeout(s.defaultTimeout());
+    try {
+      clientTimeout(s.defaultTimeout());
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("SKIFF_DEFAULT_TIMEOUT must be at most 720h (30 days), not "
+          + dev.skiff.platform.config.Durations.text(s.defaultTimeout()), e);
+    }
     drainGrace(s.drainGrace());
     settingsApplied = true;
     heartbeat(s.heartbeat());

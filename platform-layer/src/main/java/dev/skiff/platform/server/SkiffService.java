@@ -169,18 +169,26 @@ public abstract class SkiffService {
    * @throws InterruptedException if interrupted while waiting
    */
   public static AmqpTransport connectOrExit(String process, Settings settings) throws InterruptedException {
+    AmqpOptions options;
     try {
-      return AmqpTransport.connectWhenReachable(
-          settings.queueType().map(AmqpOptions.of(settings.amqpUri())::withQueueType).orElse(AmqpOptions.of(settings.amqpUri())),
-          settings.brokerWait().orElse(null),
+      options = AmqpOptions.of(settings.amqpUri());
+      options = settings.queueType().map(options::withQueueType).orElse(options);
+      return AmqpTransport.connectWhenReachable(options, settings.brokerWait().orElse(null),
           why -> log.warn("{}: waiting for the broker: {}", process, why));
+    } catch (IllegalArgumentException malformed) {
+      // its message shows the URI without its password
+      throw exit(process, "SKIFF_AMQP_URI: " + malformed.getMessage(), ExitCodes.CONFIGURATION);
     } catch (SkiffException unreachable) {
       // one line a person or a supervisor can read, and a code that says "a dependency is missing", or, when
-      // the broker refused the credentials, "configured wrong": trying again would not help
-      boolean refused = unreachable.code() == ErrorCode.UNAUTHORIZED;
-      throw exit(process, unreachable.description()
-          + (refused ? " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)" : ""),
-          refused ? ExitCodes.CONFIGURATION : ExitCodes.DEPENDENCY_UNAVAILABLE);
+      // the broker refused the credentials or the virtual host, "configured wrong": trying again would not help
+      String refused = switch (unreachable.code()) {
+        case UNAUTHORIZED -> " (the broker refused the credentials in SKIFF_AMQP_URI: a configuration mistake, not an outage)";
+        case FORBIDDEN -> " (the broker refused the virtual host in SKIFF_AMQP_URI to its user: a configuration mistake, not "
+            + "an outage)";
+        default -> null;
+      };
+      throw exit(process, unreachable.description() + (refused == null ? "" : refused),
+          refused == null ? ExitCodes.DEPENDENCY_UNAVAILABLE : ExitCodes.CONFIGURATION);
     }
   }
 

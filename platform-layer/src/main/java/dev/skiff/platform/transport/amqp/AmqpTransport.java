@@ -108,14 +108,15 @@ public final class AmqpTransport implements Transport {
   /**
    * Connects, waiting for the broker while it cannot be reached: how a service started before its broker
    * comes up (docs/reliability.md, "Starting while a dependency is down"). Tries again every second. A
-   * broker that answers but refuses the credentials is not waited for: that is a mistake, not an outage.
+   * broker that answers but refuses the credentials or the virtual host is not waited for: that is a
+   * mistake, not an outage.
    *
    * @param options the settings
    * @param maxWait how long to wait at most; null to wait as long as it takes
    * @param waiting told why the broker cannot be reached yet: at the first failure and every 30 s after
    * @return the connected transport
-   * @throws SkiffException UNAVAILABLE when {@code maxWait} has passed; UNAUTHORIZED at once when the broker
-   *     refused the user name or password
+   * @throws SkiffException UNAVAILABLE when {@code maxWait} has passed; UNAUTHORIZED or FORBIDDEN at once when
+   *     the broker refused the user name or password, or the virtual host
    * @throws InterruptedException if the thread is interrupted while waiting
    */
   public static AmqpTransport connectWhenReachable(AmqpOptions options, Duration maxWait, Consumer<String> waiting)
@@ -126,8 +127,8 @@ public final class AmqpTransport implements Transport {
       try {
         return connect(options);
       } catch (SkiffException e) {
-        if (e.code() == ErrorCode.UNAUTHORIZED) {
-          throw e;
+        if (e.code() == ErrorCode.UNAUTHORIZED || e.code() == ErrorCode.FORBIDDEN) {
+          throw e; // the broker answered: waiting would not change its answer
         }
         long waited = System.nanoTime() - start;
         if (maxWait != null && waited >= maxWait.toNanos()) {

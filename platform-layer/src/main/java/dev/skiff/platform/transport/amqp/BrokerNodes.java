@@ -118,6 +118,9 @@ final class BrokerNodes {
     if (parsed.getHost() == null) {
       throw new IllegalArgumentException("broker URI names no host: " + Redaction.uri(uri));
     }
+    if (parsed.getPort() == 0 || parsed.getPort() > 65535) {
+      throw new IllegalArgumentException("broker URI's port must be 1 to 65535: " + Redaction.uri(uri));
+    }
     // amqp://u:p@s/s@host/ parses, as host "s" and password "p": it would send the password's first part
     // to a host named by its second
     if (uri.indexOf('@') != uri.lastIndexOf('@') || (parsed.getRawUserInfo() == null && uri.indexOf('@') >= 0)) {
