@@ -158,6 +158,11 @@ class KernelApiErrorsTest {
     assertThat(hostile.body()).doesNotContain("<script>");
     assertThat(jsonError(send(get("/discovery/api/services?service=Bad%20Name").header("Authorization", bearer)), 400, "BAD_REQUEST"))
         .contains("is not a service name");
+    // the bootstrap read needs a service: an empty name is refused as /monitoring/api/services/ refuses it
+    for (String empty : List.of("/config/api/", "/monitoring/api/services/")) {
+      assertThat(jsonError(send(get(empty).header("Authorization", bearer)), 400, "BAD_REQUEST")).as(empty)
+          .startsWith("'' is not a service name");
+    }
     for (String unknown : List.of("/config/api", "/monitoring/api/nothing", "/discovery/api/nothing", "/routing/api/nothing",
         "/traces/api/nothing")) {
       assertThat(jsonError(send(get(unknown).header("Authorization", bearer)), 404, "NOT_FOUND")).as(unknown).isNotBlank();

@@ -4,8 +4,10 @@ import static dev.skiff.kernel.WebServer.escape;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.skiff.kernel.ServiceNameRefusal;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.JsonStrings;
 import dev.skiff.platform.security.Caller;
@@ -106,6 +108,10 @@ final class ConfigPages implements HttpHandler {
   // ---- GET /config/api/SERVICE?region=R&env=E ----
 
   private void bootstrap(HttpExchange ex, String name) throws IOException {
+    if (!Names.isService(name)) {
+      // the global tree alone is no service's view: a bootstrap read names the service it is for
+      throw new SkiffException(ErrorCode.BAD_REQUEST, ServiceNameRefusal.of(name));
+    }
     Map<String, String> q = WebServer.query(ex);
     String region = q.getOrDefault("region", "");
     String env = q.getOrDefault("env", "");
