@@ -194,4 +194,22 @@ class KernelApiErrorsTest {
     assertThat(post.headers().firstValue("Content-Type").orElseThrow()).doesNotContain("json");
     assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD");
   }
+
+  /**
+   * A bad parameter of an HTML page is answered as a page (HTML or text), never as a JSON API's error, and
+   * what was given is never echoed as markup.
+   */
+  @Test
+  void anHtmlPagesBadParameterIsAnsweredAsAPageNotAsJson() throws Exception {
+    String bearer = "Bearer " + admin;
+    for (String page : List.of("/discovery?service=%3Cb%3E", "/discovery/?service=%3Cb%3E", "/monitoring/?service=%3Cb%3E",
+        "/routing?service=%3Cb%3E", "/traces?service=%3Cb%3E", "/traces/view/%3Cb%3E", "/config?service=%3Cb%3E",
+        "/config?before=%3Cb%3E", "/config/diff?from=%3Cb%3E&to=1")) {
+      HttpResponse<String> r = send(get(page).header("Authorization", bearer));
+      String what = page + " -> " + r.statusCode() + " " + r.body();
+      assertThat(r.statusCode()).as(what).isIn(200, 400, 404);
+      assertThat(r.headers().firstValue("Content-Type").orElseThrow()).as(what).doesNotContain("json");
+      assertThat(r.body()).as(what).doesNotContain("<b>").doesNotContain("\"error\":");
+    }
+  }
 }
