@@ -212,4 +212,17 @@ class KernelApiErrorsTest {
       assertThat(r.body()).as(what).doesNotContain("<b>").doesNotContain("\"error\":");
     }
   }
+
+  /** The rollback form's version is its field {@code to}: one missing or not a number is named, not taken for version 0. */
+  @Test
+  void theRollbackFormSaysItsVersionIsMissingOrInvalid() throws Exception {
+    for (String form : List.of("version=3&message=x&base=1", "to=&message=x&base=1", "to=three&message=x&base=1")) {
+      HttpResponse<String> r = send(get("/config/rollback").header("Authorization", "Bearer " + admin).header("Origin", base)
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(form)));
+      String what = form + " -> " + r.body();
+      assertThat(r.statusCode()).as(what).isEqualTo(400);
+      assertThat(r.headers().firstValue("Content-Type").orElseThrow()).as(what).startsWith("text/html");
+      assertThat(r.body()).as(what).contains("the version to roll back to (field to)").doesNotContain("version 0");
+    }
+  }
 }
