@@ -28,6 +28,7 @@ final class GatewayCommand extends BrokerCommand {
 
   @Override
   public Integer call() throws InterruptedException {
+    KernelCommand.logAsALongRunningCommand();
     PrintWriter out = out();
     GatewayOptions fromEnv = given(() -> GatewayOptions.fromEnvironment(env()));
     GatewayOptions options = port == null ? fromEnv : given(() -> fromEnv.withPort(port));

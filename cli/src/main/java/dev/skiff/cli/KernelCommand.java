@@ -11,6 +11,7 @@ import dev.skiff.platform.internal.Threads;
 import java.io.PrintWriter;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
@@ -34,8 +35,39 @@ final class KernelCommand extends BrokerCommand {
   @Option(names = "--http-port", paramLabel = "PORT", description = "Web port. Default: $SKIFF_HTTP_PORT, else 8090.")
   Integer httpPort;
 
+  /**
+   * The log of a long-running command ({@code skiff kernel}, {@code skiff gateway}): INFO and worse, each line
+   * with its time and thread as a service's ({@code 01:15:27.899 [main] INFO dev.skiff... - ...}), and a lost
+   * broker connection, where the short commands log warnings only ({@code simplelogger.properties}). SLF4J's
+   * simple logger reads these system properties when the first logger is made, so they are set first thing; a
+   * property the user set (e.g. in {@code SKIFF_JAVA_OPTS}) is kept.
+   */
+  static final Map<String, String> LONG_RUNNING_LOG = Map.of(
+      "org.slf4j.simpleLogger.defaultLogLevel", "info",
+      "org.slf4j.simpleLogger.showDateTime", "true",
+      "org.slf4j.simpleLogger.dateTimeFormat", "HH:mm:ss.SSS",
+      "org.slf4j.simpleLogger.showThreadName", "true",
+      "org.slf4j.simpleLogger.showShortLogName", "false",
+      "org.slf4j.simpleLogger.levelInBrackets", "false",
+      "org.slf4j.simpleLogger.log.com.rabbitmq", "warn",
+      // a lost broker connection is said, as a service says it (a short command reports it in its own words)
+      "org.slf4j.simpleLogger.log.dev.skiff.platform.transport.amqp.DriverErrors", "info");
+
+  /**
+   * Sets {@link #LONG_RUNNING_LOG} as system properties, each unless set already. Without effect once a
+   * logger has been made in this JVM.
+   */
+  static void logAsALongRunningCommand() {
+    LONG_RUNNING_LOG.forEach((name, value) -> {
+      if (System.getProperty(name) == null) {
+        System.setProperty(name, value);
+      }
+    });
+  }
+
   @Override
   public Integer call() throws InterruptedException {
+    logAsALongRunningCommand();
     PrintWriter out = out();
     PrintWriter err = err();
     List<KernelService> chosen = given(() -> Kernel.select(Kernel.available(), new LinkedHashSet<>(names)));

@@ -158,6 +158,11 @@ class KernelApiErrorsTest {
     assertThat(hostile.body()).doesNotContain("<script>");
     assertThat(jsonError(send(get("/discovery/api/services?service=Bad%20Name").header("Authorization", bearer)), 400, "BAD_REQUEST"))
         .contains("is not a service name");
+    // the bootstrap read needs a service: an empty name is refused as /monitoring/api/services/ refuses it
+    for (String empty : List.of("/config/api/", "/monitoring/api/services/")) {
+      assertThat(jsonError(send(get(empty).header("Authorization", bearer)), 400, "BAD_REQUEST")).as(empty)
+          .startsWith("'' is not a service name");
+    }
     for (String unknown : List.of("/config/api", "/monitoring/api/nothing", "/discovery/api/nothing", "/routing/api/nothing",
         "/traces/api/nothing")) {
       assertThat(jsonError(send(get(unknown).header("Authorization", bearer)), 404, "NOT_FOUND")).as(unknown).isNotBlank();
@@ -188,5 +193,36 @@ class KernelApiErrorsTest {
     assertThat(post.statusCode()).isEqualTo(405);
     assertThat(post.headers().firstValue("Content-Type").orElseThrow()).doesNotContain("json");
     assertThat(post.headers().firstValue("Allow")).hasValue("GET, HEAD");
+  }
+
+  /**
+   * A bad parameter of an HTML page is answered as a page (HTML or text), never as a JSON API's error, and
+   * what was given is never echoed as markup.
+   */
+  @Test
+  void anHtmlPagesBadParameterIsAnsweredAsAPageNotAsJson() throws Exception {
+    String bearer = "Bearer " + admin;
+    for (String page : List.of("/discovery?service=%3Cb%3E", "/discovery/?service=%3Cb%3E", "/monitoring/?service=%3Cb%3E",
+        "/routing?service=%3Cb%3E", "/traces?service=%3Cb%3E", "/traces/view/%3Cb%3E", "/config?service=%3Cb%3E",
+        "/config?before=%3Cb%3E", "/config/diff?from=%3Cb%3E&to=1")) {
+      HttpResponse<String> r = send(get(page).header("Authorization", bearer));
+      String what = page + " -> " + r.statusCode() + " " + r.body();
+      assertThat(r.statusCode()).as(what).isIn(200, 400, 404);
+      assertThat(r.headers().firstValue("Content-Type").orElseThrow()).as(what).doesNotContain("json");
+      assertThat(r.body()).as(what).doesNotContain("<b>").doesNotContain("\"error\":");
+    }
+  }
+
+  /** The rollback form's version is its field {@code to}: one missing or not a number is named, not taken for version 0. */
+  @Test
+  void theRollbackFormSaysItsVersionIsMissingOrInvalid() throws Exception {
+    for (String form : List.of("version=3&message=x&base=1", "to=&message=x&base=1", "to=three&message=x&base=1")) {
+      HttpResponse<String> r = send(get("/config/rollback").header("Authorization", "Bearer " + admin).header("Origin", base)
+          .header("Content-Type", "application/x-www-form-urlencoded").POST(HttpRequest.BodyPublishers.ofString(form)));
+      String what = form + " -> " + r.body();
+      assertThat(r.statusCode()).as(what).isEqualTo(400);
+      assertThat(r.headers().firstValue("Content-Type").orElseThrow()).as(what).startsWith("text/html");
+      assertThat(r.body()).as(what).contains("the version to roll back to (field to)").doesNotContain("version 0");
+    }
   }
 }

@@ -4,10 +4,13 @@ import static dev.skiff.kernel.WebServer.escape;
 
 import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpHandler;
+import dev.skiff.kernel.ServiceNameRefusal;
 import dev.skiff.kernel.WebServer;
 import dev.skiff.platform.ErrorCode;
+import dev.skiff.platform.Names;
 import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.internal.JsonStrings;
+import dev.skiff.platform.internal.Printable;
 import dev.skiff.platform.security.Caller;
 import dev.skiff.platform.security.ServiceIdentities;
 import dev.skiff.platform.security.UserIdentity;
@@ -106,6 +109,10 @@ final class ConfigPages implements HttpHandler {
   // ---- GET /config/api/SERVICE?region=R&env=E ----
 
   private void bootstrap(HttpExchange ex, String name) throws IOException {
+    if (!Names.isService(name)) {
+      // the global tree alone is no service's view: a bootstrap read names the service it is for
+      throw new SkiffException(ErrorCode.BAD_REQUEST, ServiceNameRefusal.of(name));
+    }
     Map<String, String> q = WebServer.query(ex);
     String region = q.getOrDefault("region", "");
     String env = q.getOrDefault("env", "");
@@ -211,6 +218,26 @@ final class ConfigPages implements HttpHandler {
     throw new SkiffException(ErrorCode.BAD_REQUEST, what + " is a version number");
   }
 
+  /**
+   * The form's version to roll back to, which it must give: a missing or malformed one is named as such,
+   * never taken for version 0.
+   */
+  private static long rollbackTarget(String text) {
+    if (text == null || text.isEmpty()) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "the version to roll back to (field to) is missing");
+    }
+    try {
+      long n = Long.parseLong(text);
+      if (n >= 0) {
+        return n;
+      }
+    } catch (NumberFormatException e) {
+      // below
+    }
+    throw new SkiffException(ErrorCode.BAD_REQUEST, "the version to roll back to (field to) is not a version number: '"
+        + Printable.of(text, 40) + "'");
+  }
+
   // ---- GET /config/diff?from=A&to=B ----
 
   private String diff(HttpExchange ex) {
@@ -238,7 +265,7 @@ final class ConfigPages implements HttpHandler {
       return;
     }
     Map<String, String> form = posted.get();
-    ConfigChange c = service.rollback(RollbackConfigRequest.newBuilder().setToVersion(number(form.get("to"), "to"))
+    ConfigChange c = service.rollback(RollbackConfigRequest.newBuilder().setToVersion(rollbackTarget(form.get("to")))
         .setBaseVersion(number(form.get("base"), "base")).setMessage(form.getOrDefault("message", "")).build(), caller(ex));
     WebServer.send(ex, 200, "text/html; charset=utf-8", WebServer.page("Configuration: rolled back",
         "<p id=\"done\">Version " + c.getId() + " by " + escape(c.getUser()) + " made the configuration what it was at version "

@@ -334,6 +334,10 @@ public final class ConfigService extends KernelServiceBase {
           throw new SkiffException(ErrorCode.NOT_FOUND, "layer " + key + " has nothing at " + path);
         }
         Struct after = Documents.put(before, path, value);
+        if (after.equals(before)) {
+          // as a rollback to the configuration in force is: no version that changes nothing, pushed to every instance
+          throw new SkiffException(ErrorCode.BAD_REQUEST, "layer " + key + " has that value at " + path + " already: nothing to change");
+        }
         if (Documents.size(after) > Documents.MAX_BYTES) {
           throw new SkiffException(ErrorCode.BAD_REQUEST, "a layer's document has at most " + Documents.MAX_BYTES + " bytes of JSON");
         }

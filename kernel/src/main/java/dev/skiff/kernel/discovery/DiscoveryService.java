@@ -78,16 +78,21 @@ public final class DiscoveryService extends KernelServiceBase {
         WebServer.methodNotAllowed(ex, "GET, HEAD");
         return;
       }
-      String q = ex.getRequestURI().getQuery();
-      String service = q != null && q.startsWith("service=") ? q.substring("service=".length()) : "";
+      String service = WebServer.query(ex).getOrDefault("service", "");
+      String path = ex.getRequestURI().getPath();
       ListServicesResponse found;
       try {
         found = list(ListServicesRequest.newBuilder().setService(service).build());
       } catch (dev.skiff.platform.SkiffException e) {
-        WebServer.sendError(ex, 400, e.code().name(), e.description());
+        if (WebServer.isApi(path)) {
+          WebServer.sendError(ex, 400, e.code().name(), e.description());
+        } else {
+          // a page keeps an HTML error page (docs/observability.md, "Errors of the JSON APIs")
+          WebServer.send(ex, 400, "text/html; charset=utf-8", WebServer.page("Discovery: refused", "<p class=\"err\" id=\"error\">"
+              + WebServer.escape(e.code() + ": " + e.description()) + "</p><p><a href=\"/discovery\">Every service</a></p>"));
+        }
         return;
       }
-      String path = ex.getRequestURI().getPath();
       if (path.equals("/discovery/api/services")) {
         WebServer.send(ex, 200, "application/json", JsonFormat.printer().print(found));
       } else if (path.equals("/discovery") || path.equals("/discovery/")) {

@@ -27,6 +27,16 @@ function graph(seriesList, field, slaField, unit) {
   return out;
 }
 
+// where an instance's configuration came from, from the config layer's gauges (docs/configuration.md):
+// "config version N, live" (from the config service) or "..., last good copy"; "-" for one not following it
+function configState(g) {
+  if (!("skiff.config.version" in g)) { return "-"; }
+  const version = num(g["skiff.config.version"]), live = num(g["skiff.config.live"]) === 1, refused = num(g["skiff.config.refused"]);
+  const state = live ? "live" : version > 0 ? "last good copy" : "its own settings only";
+  return `<span class="${live ? "ok" : "bad"}">config version ${esc(version)}, ${esc(state)}</span>`
+    + (refused > 0 ? ` <span class="bad">(${esc(refused)} refused)</span>` : "");
+}
+
 function panel(svc) {
   const instances = svc.instances || [];
   const live = instances.filter(i => !i.stale);
@@ -38,12 +48,13 @@ function panel(svc) {
   if ((svc.failing || []).length) {
     h += `<ul class="failing">` + svc.failing.map(f => `<li class="failing-check">${esc(f)}</li>`).join("") + `</ul>`;
   }
-  h += `<table class="instances"><tr><th>instance</th><th>version</th><th>health</th><th>in flight</th><th>last report</th></tr>`;
+  h += `<table class="instances"><tr><th>instance</th><th>version</th><th>health</th><th>in flight</th><th>config</th><th>last report</th></tr>`;
   for (const i of instances) {
     const r = i.latest, g = r.gauges || {};
     const state = i.stale ? "stale" : r.healthy ? "healthy" : "unhealthy";
     h += `<tr><td>${esc(r.instance)}</td><td>${esc(r.version)}</td><td class="${state === "healthy" ? "ok" : "bad"}">${state}</td>`
-      + `<td>${num(g["skiff.server.in-flight"])}/${num(g["skiff.server.concurrency"])}</td><td>${ago(num(i.receivedEpochMillis))}</td></tr>`;
+      + `<td>${num(g["skiff.server.in-flight"])}/${num(g["skiff.server.concurrency"])}</td><td class="config">${configState(g)}</td>`
+      + `<td>${ago(num(i.receivedEpochMillis))}</td></tr>`;
   }
   h += `</table>`;
   const byEndpoint = {};

@@ -157,6 +157,20 @@ class ConfigServiceTest {
     assertRefused(() -> rollback(admin, head, head + 2), ErrorCode.BAD_REQUEST, "already");
   }
 
+  /** A set that changes nothing is refused as a rollback that changes nothing is, and nothing is recorded or announced. */
+  @Test
+  void aSetThatChangesNothingIsRefusedAndNotRecorded() {
+    f.set(admin, GREETER, "greeting", "\"Hola\"");
+    f.set(admin, GREETER, "db", "{\"port\":5432,\"host\":\"h\"}");
+    long head = f.get(admin, "", "", "", "", false).getVersion();
+    assertRefused(() -> f.set(admin, GREETER, "greeting", "\"Hola\""), ErrorCode.BAD_REQUEST, "greeting", "already");
+    // the same tree written another way (keys in another order, a number as 5432.0) is the same value
+    assertRefused(() -> f.set(admin, GREETER, "db", "{\"host\":\"h\",\"port\":5432.0}"), ErrorCode.BAD_REQUEST, "already");
+    assertThat(f.get(admin, "", "", "", "", false).getVersion()).isEqualTo(head);
+    // a value that does change is recorded as before
+    assertThat(f.set(admin, GREETER, "greeting", "\"Hello\"").getId()).isEqualTo(head + 1);
+  }
+
   private ConfigChange rollback(String token, long to, long base) {
     return f.as(token).call(ConfigService.SERVICE, "rollback",
         RollbackConfigRequest.newBuilder().setToVersion(to).setBaseVersion(base).setMessage("back to " + to).build(), ConfigChange.class);

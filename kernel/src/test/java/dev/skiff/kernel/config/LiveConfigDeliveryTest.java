@@ -5,10 +5,15 @@ import static dev.skiff.kernel.config.ConfigFixture.layer;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
+import com.google.protobuf.util.JsonFormat;
+import dev.skiff.kernel.Kernel;
+import dev.skiff.kernel.monitoring.MonitoringService;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.liveconfig.LiveConfigOptions;
+import dev.skiff.platform.metrics.MonitoringOptions;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
@@ -16,7 +21,13 @@ import dev.skiff.proto.v1.ConfigLayer;
 import dev.skiff.proto.v1.ConfigView;
 import dev.skiff.proto.v1.ListServicesRequest;
 import dev.skiff.proto.v1.ListServicesResponse;
+import dev.skiff.proto.v1.ServiceStatus;
+import dev.skiff.testing.HeadlessChromium;
 import dev.skiff.testing.RabbitMqExtension;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -215,5 +226,43 @@ class LiveConfigDeliveryTest {
     // a value it takes goes through
     f.set(admin, GREETER, "greeter.max-names", "50");
     await().atMost(Duration.ofSeconds(1)).untilAsserted(() -> assertThat(s.config().current().getInt("greeter.max-names")).isEqualTo(50));
+  }
+
+  /**
+   * The config layer's figures (docs/configuration.md: {@code skiff.config.version}, {@code skiff.config.live},
+   * {@code skiff.config.refused}) travel in the instance's health report to monitoring, its JSON API and its
+   * dashboard (in a real headless Chromium), and follow a change.
+   */
+  @Test
+  void theConfigFiguresOfAServiceFollowingTheConfigServiceReachMonitoring() throws Exception {
+    f.set(admin, GREETER, "greeter.greeting", "\"watched\"");
+    MonitoringService monitoring = new MonitoringService();
+    try (Kernel kernel = Kernel.start(broker.transport(), Settings.fromEnvironment(Map.of()), List.of(monitoring), 0)) {
+      instance(LiveConfigOptions.defaults().withCacheDir(cache),
+          b -> b.monitoring(MonitoringOptions.defaults().withPublishInterval(Duration.ofMillis(200))));
+      String base = "http://127.0.0.1:" + kernel.web().port();
+      long first = f.get(admin, SERVICE, "", "", "", false).getVersion();
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(reportedGauges(base))
+          .containsEntry("skiff.config.version", (double) first).containsEntry("skiff.config.live", 1.0)
+          .containsEntry("skiff.config.refused", 0.0));
+      f.set(admin, GREETER, "greeter.greeting", "\"changed\"");
+      long second = f.get(admin, SERVICE, "", "", "", false).getVersion();
+      await().atMost(Duration.ofSeconds(10)).untilAsserted(() -> assertThat(reportedGauges(base))
+          .containsEntry("skiff.config.version", (double) second));
+      assertThat(HeadlessChromium.binary()).as("no headless Chromium: run the tests with scripts/test.sh, which installs it").isNotNull();
+      String dom = HeadlessChromium.dumpDom(base + "/monitoring/", Duration.ofSeconds(3));
+      assertThat(dom).contains("config version " + second + ", live");
+    }
+  }
+
+  /** @return the gauges of the one instance of the service monitoring reports at /monitoring/api/services/SERVICE */
+  private Map<String, Double> reportedGauges(String base) throws Exception {
+    HttpResponse<String> r = HttpClient.newHttpClient().send(
+        HttpRequest.newBuilder(URI.create(base + "/monitoring/api/services/" + SERVICE)).build(), HttpResponse.BodyHandlers.ofString());
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+    ServiceStatus.Builder status = ServiceStatus.newBuilder();
+    JsonFormat.parser().merge(r.body(), status);
+    assertThat(status.getInstancesCount()).isEqualTo(1);
+    return status.getInstances(0).getLatest().getGaugesMap();
   }
 }

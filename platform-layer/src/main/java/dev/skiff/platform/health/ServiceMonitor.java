@@ -264,12 +264,12 @@ public final class ServiceMonitor implements AutoCloseable {
       rpc.clientCalls().forEach((name, side) -> r.addEndpoints(clientStats(name, side)));
     }
     for (Map.Entry<String, Gauge<?>> g : gauges().entrySet()) {
-      if (isTransportMetric(g.getKey()) && g.getValue().getValue() instanceof Number n) {
+      if (isReported(g.getKey()) && g.getValue().getValue() instanceof Number n) {
         r.putGauges(g.getKey(), n.doubleValue());
       }
     }
     for (Map.Entry<String, Counter> c : metrics.getCounters().entrySet()) {
-      if (isTransportMetric(c.getKey())) {
+      if (isReported(c.getKey())) {
         r.putGauges(c.getKey(), c.getValue().getCount());
       }
     }
@@ -283,10 +283,21 @@ public final class ServiceMonitor implements AutoCloseable {
     return (Map) metrics.getGauges();
   }
 
-  private static boolean isTransportMetric(String name) {
-    return (name.startsWith("skiff.server.") || name.startsWith("skiff.client."))
-        && !name.startsWith("skiff.server.endpoint.") && !name.startsWith("skiff.client.call.");
+  /**
+   * Whether a metric goes into the report: the transport's gauges and counters ({@code skiff.server.*},
+   * {@code skiff.client.*}, not the per-endpoint ones, which are in the endpoints' statistics) and the config
+   * layer's ({@code skiff.config.*}: version, live, refused, refused-events; docs/configuration.md). Each
+   * family is a fixed set of names, so the report stays bounded.
+   */
+  static boolean isReported(String name) {
+    return ((name.startsWith("skiff.server.") || name.startsWith("skiff.client."))
+        && !name.startsWith("skiff.server.endpoint.") && !name.startsWith("skiff.client.call."))
+        || CONFIG_METRICS.contains(name);
   }
+
+  /** The config layer's metrics ({@code dev.skiff.platform.liveconfig.ConfigServiceLayer}) a report carries. */
+  static final Set<String> CONFIG_METRICS =
+      Set.of("skiff.config.version", "skiff.config.live", "skiff.config.refused", "skiff.config.refused-events");
 
   private EndpointStats serverStats(MonitoredEndpoint e) {
     EndpointStats.Builder b = stats(e.name(), "server", rpc.serverEndpoints().get(e.name()), e.handlerTimer().getSnapshot());
