@@ -44,8 +44,9 @@ import org.slf4j.LoggerFactory;
  * {@code http}, {@code routes}, {@code token-keys}; {@link #health()}).
  *
  * <p>Started with {@code skiff gateway} (port {@value GatewayOptions#DEFAULT_PORT}, {@code SKIFF_GATEWAY_PORT}).
- * Thread-safe; closing it announces that it stops, then drains the requests in progress (up to
- * {@link GatewayOptions#drain()}), then stops.
+ * Thread-safe; closing it stops being ready and announces that it stops, serves on for
+ * {@link GatewayOptions#stopGrace()}, then drains the requests in progress (up to {@link GatewayOptions#drain()}),
+ * then stops.
  */
 public final class Gateway implements AutoCloseable {
   /** The deadline of a call whose endpoint declared none and whose request named none. */
@@ -64,11 +65,13 @@ public final class Gateway implements AutoCloseable {
   private final Server server;
   private final Readiness readiness;
   private final Tracing tracing;
+  private final Duration stopGrace;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, List<Client> clients, AutoCloseable ownedVerifier, MetricRegistry metrics,
-      RouteTable routes, Server server, Readiness readiness, Tracing tracing) {
+      RouteTable routes, Server server, Readiness readiness, Tracing tracing, Duration stopGrace) {
     this.tracing = tracing;
+    this.stopGrace = stopGrace;
     this.readiness = readiness;
     this.jetty = jetty;
     this.registry = registry;
@@ -142,7 +145,8 @@ public final class Gateway implements AutoCloseable {
       jetty.start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
       readiness.follow(server.health());
-      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness, tracing);
+      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness, tracing,
+          options.stopGrace());
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
       return gateway;
     } catch (Exception e) {
@@ -212,17 +216,28 @@ public final class Gateway implements AutoCloseable {
 
   /**
    * Stops being ready ({@code /readyz} answers 503) and announces that it stops (discovery forgets it at
-   * once, so load balancers that follow either turn away), then drains the HTTP requests in progress (up
-   * to the drain time), stops listening and closes what it owns. Idempotent.
+   * once, so load balancers that follow either turn away); goes on accepting connections and serving every
+   * request for the stop grace ({@link GatewayOptions#stopGrace()}: a load balancer that polls {@code /readyz}
+   * sees the 503 and turns away meanwhile); then stops accepting and drains the HTTP requests in progress (up
+   * to the drain time), stops listening and closes what it owns. Idempotent; blocks until it has stopped.
    */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    readiness.stopping(); // /readyz answers 503 from now on, while requests in progress drain
+    readiness.stopping(); // /readyz answers 503 from now on, while everything else is still served
     server.close();
+    if (!stopGrace.isZero()) {
+      try {
+        Thread.sleep(stopGrace.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // stop now: drain and close
+      }
+    }
     try {
+      // Jetty's graceful stop: the connector stops accepting, GracefulHandler waits for the requests in
+      // progress (up to the server's stop timeout, the drain), then the connections close
       jetty.server().stop();
     } catch (Exception e) {
       log.debug("stopping the gateway: {}", e.toString());
