@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.ConnectionFactory;
@@ -55,6 +56,17 @@ public final class Gateway implements AutoCloseable {
   public static final Duration MAX_TIMEOUT = Duration.ofSeconds(60);
 
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  /**
+   * What the gateway's connector lets through of the path ambiguities Jetty refuses by default: an encoded
+   * {@code %} ({@code %25}), {@code /} ({@code %2F}) and {@code \} ({@code %5C}), which gRPC transcoding
+   * allows in a path variable. Safe here: nothing maps a path to files, and {@link PathTemplate} matches the
+   * raw path split at each {@code /}, decoding each segment once, so an encoded separator is never one.
+   * Everything else stays refused (400 with Jetty's reason): dot segments ({@code %2e%2e}), empty segments,
+   * invalid UTF-8, UTF-16 {@code %u} encodings, raw illegal characters.
+   */
+  static final UriCompliance URI_COMPLIANCE = UriCompliance.DEFAULT.with("SKIFF_GATEWAY",
+      UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING, UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR,
+      UriCompliance.Violation.SUSPICIOUS_PATH_CHARACTERS);
 
   private final LimitedJetty jetty;
   private final Registry registry;
@@ -136,6 +148,11 @@ public final class Gateway implements AutoCloseable {
           ? HTTP2ServerConnectionFactory::new
           : HTTP2CServerConnectionFactory::new;
       jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), http2);
+      for (ConnectionFactory factory : jetty.connector().getConnectionFactories()) {
+        if (factory instanceof HttpConfiguration.ConnectionFactory http) {
+          http.getHttpConfiguration().setUriCompliance(URI_COMPLIANCE);
+        }
+      }
       Readiness readiness = new Readiness();
       GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics, readiness);
       GracefulHandler graceful = new GracefulHandler(handler);

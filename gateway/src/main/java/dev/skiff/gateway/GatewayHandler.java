@@ -200,7 +200,8 @@ final class GatewayHandler extends Handler.Abstract {
     try {
       found = adminPath ? admin.routes().find(lookup, path) : signInPath ? signIn.routes().find(lookup, path) : routes.find(lookup, path);
     } catch (IllegalArgumentException e) {
-      fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
+      // PathTemplate.decode: a malformed percent-encoding, or one that is not UTF-8
+      fail(ex, 400, ErrorCode.BAD_REQUEST.name(), e.getMessage());
       return;
     }
     if (found.isEmpty()) {
@@ -543,7 +544,9 @@ final class GatewayHandler extends Handler.Abstract {
         response.getHeaders().put("X-Content-Type-Options", "nosniff");
         response.getHeaders().put("Cache-Control", "no-store");
         String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
-        Content.Sink.write(response, true, HttpErrors.body(code, "HTTP " + status + " " + reason, id), callback);
+        // Jetty's own reason, when it gave one ("Ambiguous URI path segment", "Bad UTF-8 encoding"), says why
+        String why = request.getAttribute(ERROR_MESSAGE) instanceof String m && !m.isBlank() && !m.equals(reason) ? ": " + m : "";
+        Content.Sink.write(response, true, HttpErrors.body(code, "HTTP " + status + " " + reason + why, id), callback);
         return true;
       }
     };
