@@ -57,6 +57,8 @@ final class GatewayHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
   private static final String JSON_TYPE = "application/json";
+  /** The code of a 414: the request line (method, path and query) is over the header limit. */
+  static final String URI_TOO_LONG = "URI_TOO_LONG";
   /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
   private static final String RATE_LIMIT = "skiff.gateway.rate-limit.";
 
@@ -138,9 +140,7 @@ final class GatewayHandler extends Handler.Abstract {
     Exchange ex = new Exchange(request, response, callback, options.proxies());
     HttpFields.Mutable h = response.getHeaders();
     h.put(REQUEST_ID_HEADER, ex.id);
-    h.put("X-Content-Type-Options", "nosniff");
-    h.put("Cache-Control", "no-store");
-    h.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    everyAnswersHeaders(h);
     try {
       serve(ex);
     } catch (SkiffException e) {
@@ -467,6 +467,13 @@ final class GatewayHandler extends Handler.Abstract {
     }
   }
 
+  /** Puts the headers every answer carries, the gateway's and Jetty's own refusals alike (besides the request id). */
+  private static void everyAnswersHeaders(HttpFields.Mutable h) {
+    h.put("X-Content-Type-Options", "nosniff");
+    h.put("Cache-Control", "no-store");
+    h.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+  }
+
   private static String bearer(Request request) {
     String h = request.getHeaders().get(HttpHeader.AUTHORIZATION);
     if (h == null || h.length() < 7 || !h.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -525,15 +532,16 @@ final class GatewayHandler extends Handler.Abstract {
   }
 
   /**
-   * @return the server's error handler: Jetty's own refusals (a malformed request 400, headers too large
-   *     431, ...) in the gateway's error format
+   * @return the server's error handler: Jetty's own refusals (a malformed request 400, a request line too
+   *     long 414, headers too large 431, ...) in the gateway's error format, with the headers of every answer
    */
   Request.Handler errorHandler() {
     return new ErrorHandler() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
         int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
-        String code = RefusalCodes.of(status);
+        // a request line over the header limit is 414, not one of the headers (RefusalCodes, the kernel's, says HEADERS_TOO_LARGE)
+        String code = status == 414 ? URI_TOO_LONG : RefusalCodes.of(status);
         String id = response.getHeaders().get(REQUEST_ID_HEADER);
         if (id == null) {
           id = Ids.random128();
@@ -541,8 +549,7 @@ final class GatewayHandler extends Handler.Abstract {
         }
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON_TYPE);
-        response.getHeaders().put("X-Content-Type-Options", "nosniff");
-        response.getHeaders().put("Cache-Control", "no-store");
+        everyAnswersHeaders(response.getHeaders());
         String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
         // Jetty's own reason, when it gave one ("Ambiguous URI path segment", "Bad UTF-8 encoding"), says why
         String why = request.getAttribute(ERROR_MESSAGE) instanceof String m && !m.isBlank() && !m.equals(reason) ? ": " + m : "";
