@@ -57,6 +57,8 @@ final class GatewayHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
   private static final String JSON_TYPE = "application/json";
+  /** A W3C {@code traceparent} of version {@code 00}: lower-case hex only. */
+  private static final java.util.regex.Pattern TRACEPARENT = java.util.regex.Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
   /** The code of a 414: the request line (method, path and query) is over the header limit. */
   static final String URI_TOO_LONG = "URI_TOO_LONG";
   /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
@@ -453,18 +455,17 @@ final class GatewayHandler extends Handler.Abstract {
     return d;
   }
 
-  /** @return the request's W3C trace context when it is valid, else null (a new trace is started) */
+  /**
+   * @return the request's W3C trace context when it is valid, else null (a new trace is started, and none
+   *     is returned): version {@code 00}, lower-case hex ids and flags, neither id all zeros. Checked here,
+   *     since the platform's {@link TraceContext#parse} reads any version and any flags
+   */
   private static String traceparent(Request request) {
     String t = request.getHeaders().get("traceparent");
-    if (t == null || t.length() != 55 || t.startsWith("00000000000000000000000000000000", 3) || t.startsWith("0000000000000000", 36)) {
-      return null; // W3C: the only version-00 length; an all-zero trace or parent id is invalid
-    }
-    try {
-      TraceContext.parse(t);
-      return t;
-    } catch (RuntimeException e) {
+    if (t == null || !TRACEPARENT.matcher(t).matches()) {
       return null;
     }
+    return TraceContext.parse(t) == null ? null : t; // parse: neither id all zeros
   }
 
   /** Puts the headers every answer carries, the gateway's and Jetty's own refusals alike (besides the request id). */
