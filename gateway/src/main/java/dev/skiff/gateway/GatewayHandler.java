@@ -497,6 +497,10 @@ final class GatewayHandler extends Handler.Abstract {
   }
 
   private void fail(Exchange ex, int status, String code, String message) {
+    if (status == 401 && !ex.response.getHeaders().contains(HttpHeader.WWW_AUTHENTICATE)) {
+      // RFC 9110: every 401 names a scheme, a service's own UNAUTHORIZED too (an endpoint for signed-in people)
+      ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+    }
     send(ex, status, HttpErrors.body(code, message, ex.id));
   }
 
