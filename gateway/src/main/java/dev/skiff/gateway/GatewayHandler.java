@@ -57,6 +57,9 @@ final class GatewayHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
   private static final String JSON_TYPE = "application/json";
+  /** A request body's {@code Content-Type} read as JSON: {@code application/json}, any case, with or without parameters. */
+  private static final java.util.regex.Pattern JSON_MEDIA_TYPE = java.util.regex.Pattern.compile(
+      "\\s*application/json\\s*(;.*)?", java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
   /** A W3C {@code traceparent} of version {@code 00}: lower-case hex only. */
   private static final java.util.regex.Pattern TRACEPARENT = java.util.regex.Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
   /** The code of a 414: the request line (method, path and query) is over the header limit. */
@@ -269,7 +272,7 @@ final class GatewayHandler extends Handler.Abstract {
     }
     if (length != 0 && route.body() != null) {
       String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
-      if (type != null && !type.toLowerCase(java.util.Locale.ROOT).startsWith(JSON_TYPE)) {
+      if (type != null && !JSON_MEDIA_TYPE.matcher(type).matches()) {
         fail(ex, 415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json");
         return;
       }

@@ -206,6 +206,22 @@ class GatewayMappingTest {
   }
 
   @Test
+  void aBodyIsJsonOnlyWhenItsMediaTypeIsApplicationJsonWithOrWithoutParameters() throws Exception {
+    for (String type : new String[] {"application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8",
+        "application/json ; charset=utf-8"}) {
+      HttpResponse<String> r = gw.f().send(gw.f().request("/v1/things").header("Content-Type", type)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"id\":\"m\"}")));
+      assertThat(r.statusCode()).as(type + ": " + r.body()).isEqualTo(200);
+    }
+    for (String type : new String[] {"application/jsonx", "application/json-patch+json", "application/json5", "text/plain"}) {
+      HttpResponse<String> r = gw.f().send(gw.f().request("/v1/things").header("Content-Type", type)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"id\":\"m\"}")));
+      assertThat(r.statusCode()).as(type).isEqualTo(415);
+      assertThat(r.body()).contains("\"code\":\"UNSUPPORTED_MEDIA_TYPE\"");
+    }
+  }
+
+  @Test
   void theOpenApiDocumentsOperationIdsAreUniqueAndStable() throws Exception {
     String doc = gw.f().get("/openapi.json").body();
     com.google.gson.JsonObject paths = com.google.gson.JsonParser.parseString(doc).getAsJsonObject().getAsJsonObject("paths");
