@@ -38,7 +38,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The gateway is a Skiff service ({@code skiff.gateway}): announced to discovery, reporting to monitoring
  * with its checks {@code http}, {@code routes}, {@code token-keys} (which fails until the login service's
- * keys are loaded); on close it announces that it stops before it drains the HTTP requests in progress.
+ * keys are loaded); on close it announces that it stops before it drains the HTTP requests in progress, and
+ * for its stop grace goes on serving, {@code /readyz} answering 503, before it drains and closes its port.
  */
 class GatewayHealthTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
