@@ -22,6 +22,7 @@ import java.util.List;
 import java.util.Objects;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
+import org.eclipse.jetty.http.UriCompliance;
 import org.eclipse.jetty.http2.server.HTTP2CServerConnectionFactory;
 import org.eclipse.jetty.http2.server.HTTP2ServerConnectionFactory;
 import org.eclipse.jetty.server.ConnectionFactory;
@@ -44,8 +45,9 @@ import org.slf4j.LoggerFactory;
  * {@code http}, {@code routes}, {@code token-keys}; {@link #health()}).
  *
  * <p>Started with {@code skiff gateway} (port {@value GatewayOptions#DEFAULT_PORT}, {@code SKIFF_GATEWAY_PORT}).
- * Thread-safe; closing it announces that it stops, then drains the requests in progress (up to
- * {@link GatewayOptions#drain()}), then stops.
+ * Thread-safe; closing it stops being ready and announces that it stops, serves on for
+ * {@link GatewayOptions#stopGrace()}, then drains the requests in progress (up to {@link GatewayOptions#drain()}),
+ * then stops.
  */
 public final class Gateway implements AutoCloseable {
   /** The deadline of a call whose endpoint declared none and whose request named none. */
@@ -54,6 +56,17 @@ public final class Gateway implements AutoCloseable {
   public static final Duration MAX_TIMEOUT = Duration.ofSeconds(60);
 
   private static final Logger log = LoggerFactory.getLogger(Gateway.class);
+  /**
+   * What the gateway's connector lets through of the path ambiguities Jetty refuses by default: an encoded
+   * {@code %} ({@code %25}), {@code /} ({@code %2F}) and {@code \} ({@code %5C}), which gRPC transcoding
+   * allows in a path variable. Safe here: nothing maps a path to files, and {@link PathTemplate} matches the
+   * raw path split at each {@code /}, decoding each segment once, so an encoded separator is never one.
+   * Everything else stays refused (400 with Jetty's reason): dot segments ({@code %2e%2e}), empty segments,
+   * invalid UTF-8, UTF-16 {@code %u} encodings, raw illegal characters.
+   */
+  static final UriCompliance URI_COMPLIANCE = UriCompliance.DEFAULT.with("SKIFF_GATEWAY",
+      UriCompliance.Violation.AMBIGUOUS_PATH_ENCODING, UriCompliance.Violation.AMBIGUOUS_PATH_SEPARATOR,
+      UriCompliance.Violation.SUSPICIOUS_PATH_CHARACTERS);
 
   private final LimitedJetty jetty;
   private final Registry registry;
@@ -64,11 +77,13 @@ public final class Gateway implements AutoCloseable {
   private final Server server;
   private final Readiness readiness;
   private final Tracing tracing;
+  private final Duration stopGrace;
   private final AtomicBoolean closed = new AtomicBoolean();
 
   private Gateway(LimitedJetty jetty, Registry registry, List<Client> clients, AutoCloseable ownedVerifier, MetricRegistry metrics,
-      RouteTable routes, Server server, Readiness readiness, Tracing tracing) {
+      RouteTable routes, Server server, Readiness readiness, Tracing tracing, Duration stopGrace) {
     this.tracing = tracing;
+    this.stopGrace = stopGrace;
     this.readiness = readiness;
     this.jetty = jetty;
     this.registry = registry;
@@ -133,6 +148,11 @@ public final class Gateway implements AutoCloseable {
           ? HTTP2ServerConnectionFactory::new
           : HTTP2CServerConnectionFactory::new;
       jetty = LimitedJetty.create("skiff-gateway", options.http(), "0.0.0.0", options.port(), http2);
+      for (ConnectionFactory factory : jetty.connector().getConnectionFactories()) {
+        if (factory instanceof HttpConfiguration.ConnectionFactory http) {
+          http.getHttpConfiguration().setUriCompliance(URI_COMPLIANCE);
+        }
+      }
       Readiness readiness = new Readiness();
       GatewayHandler handler = new GatewayHandler(routes, client, signInClient, verifier, options, metrics, readiness);
       GracefulHandler graceful = new GracefulHandler(handler);
@@ -142,7 +162,8 @@ public final class Gateway implements AutoCloseable {
       jetty.start();
       server = GatewayServer.build(transport, identities, verifier, metrics, jetty, registry, routes, handler::openApi).start();
       readiness.follow(server.health());
-      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness, tracing);
+      Gateway gateway = new Gateway(jetty, registry, List.of(client, signInClient), own, metrics, routes, server, readiness, tracing,
+          options.stopGrace());
       log.info("gateway listening at {}{}", gateway.address(), options.http().tls().map(t -> ", " + t).orElse(""));
       return gateway;
     } catch (Exception e) {
@@ -212,17 +233,28 @@ public final class Gateway implements AutoCloseable {
 
   /**
    * Stops being ready ({@code /readyz} answers 503) and announces that it stops (discovery forgets it at
-   * once, so load balancers that follow either turn away), then drains the HTTP requests in progress (up
-   * to the drain time), stops listening and closes what it owns. Idempotent.
+   * once, so load balancers that follow either turn away); goes on accepting connections and serving every
+   * request for the stop grace ({@link GatewayOptions#stopGrace()}: a load balancer that polls {@code /readyz}
+   * sees the 503 and turns away meanwhile); then stops accepting and drains the HTTP requests in progress (up
+   * to the drain time), stops listening and closes what it owns. Idempotent; blocks until it has stopped.
    */
   @Override
   public void close() {
     if (!closed.compareAndSet(false, true)) {
       return;
     }
-    readiness.stopping(); // /readyz answers 503 from now on, while requests in progress drain
+    readiness.stopping(); // /readyz answers 503 from now on, while everything else is still served
     server.close();
+    if (!stopGrace.isZero()) {
+      try {
+        Thread.sleep(stopGrace.toMillis());
+      } catch (InterruptedException e) {
+        Thread.currentThread().interrupt(); // stop now: drain and close
+      }
+    }
     try {
+      // Jetty's graceful stop: the connector stops accepting, GracefulHandler waits for the requests in
+      // progress (up to the server's stop timeout, the drain), then the connections close
       jetty.server().stop();
     } catch (Exception e) {
       log.debug("stopping the gateway: {}", e.toString());

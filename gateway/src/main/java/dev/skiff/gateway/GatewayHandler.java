@@ -57,6 +57,13 @@ final class GatewayHandler extends Handler.Abstract {
   private static final Logger log = LoggerFactory.getLogger(GatewayHandler.class);
   private static final Logger access = LoggerFactory.getLogger("dev.skiff.gateway.access");
   private static final String JSON_TYPE = "application/json";
+  /** A request body's {@code Content-Type} read as JSON: {@code application/json}, any case, with or without parameters. */
+  private static final java.util.regex.Pattern JSON_MEDIA_TYPE = java.util.regex.Pattern.compile(
+      "\\s*application/json\\s*(;.*)?", java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
+  /** A W3C {@code traceparent} of version {@code 00}: lower-case hex only. */
+  private static final java.util.regex.Pattern TRACEPARENT = java.util.regex.Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
+  /** The code of a 414: the request line (method, path and query) is over the header limit. */
+  static final String URI_TOO_LONG = "URI_TOO_LONG";
   /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
   private static final String RATE_LIMIT = "skiff.gateway.rate-limit.";
 
@@ -138,9 +145,7 @@ final class GatewayHandler extends Handler.Abstract {
     Exchange ex = new Exchange(request, response, callback, options.proxies());
     HttpFields.Mutable h = response.getHeaders();
     h.put(REQUEST_ID_HEADER, ex.id);
-    h.put("X-Content-Type-Options", "nosniff");
-    h.put("Cache-Control", "no-store");
-    h.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    everyAnswersHeaders(h);
     try {
       serve(ex);
     } catch (SkiffException e) {
@@ -200,7 +205,8 @@ final class GatewayHandler extends Handler.Abstract {
     try {
       found = adminPath ? admin.routes().find(lookup, path) : signInPath ? signIn.routes().find(lookup, path) : routes.find(lookup, path);
     } catch (IllegalArgumentException e) {
-      fail(ex, 400, ErrorCode.BAD_REQUEST.name(), "malformed percent-encoding in the path");
+      // PathTemplate.decode: a malformed percent-encoding, or one that is not UTF-8
+      fail(ex, 400, ErrorCode.BAD_REQUEST.name(), e.getMessage());
       return;
     }
     if (found.isEmpty()) {
@@ -266,7 +272,7 @@ final class GatewayHandler extends Handler.Abstract {
     }
     if (length != 0 && route.body() != null) {
       String type = request.getHeaders().get(HttpHeader.CONTENT_TYPE);
-      if (type != null && !type.toLowerCase(java.util.Locale.ROOT).startsWith(JSON_TYPE)) {
+      if (type != null && !JSON_MEDIA_TYPE.matcher(type).matches()) {
         fail(ex, 415, "UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json");
         return;
       }
@@ -452,18 +458,24 @@ final class GatewayHandler extends Handler.Abstract {
     return d;
   }
 
-  /** @return the request's W3C trace context when it is valid, else null (a new trace is started) */
+  /**
+   * @return the request's W3C trace context when it is valid, else null (a new trace is started, and none
+   *     is returned): version {@code 00}, lower-case hex ids and flags, neither id all zeros. Checked here,
+   *     since the platform's {@link TraceContext#parse} reads any version and any flags
+   */
   private static String traceparent(Request request) {
     String t = request.getHeaders().get("traceparent");
-    if (t == null || t.length() != 55 || t.startsWith("00000000000000000000000000000000", 3) || t.startsWith("0000000000000000", 36)) {
-      return null; // W3C: the only version-00 length; an all-zero trace or parent id is invalid
-    }
-    try {
-      TraceContext.parse(t);
-      return t;
-    } catch (RuntimeException e) {
+    if (t == null || !TRACEPARENT.matcher(t).matches()) {
       return null;
     }
+    return TraceContext.parse(t) == null ? null : t; // parse: neither id all zeros
+  }
+
+  /** Puts the headers every answer carries, the gateway's and Jetty's own refusals alike (besides the request id). */
+  private static void everyAnswersHeaders(HttpFields.Mutable h) {
+    h.put("X-Content-Type-Options", "nosniff");
+    h.put("Cache-Control", "no-store");
+    h.put("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
   }
 
   private static String bearer(Request request) {
@@ -488,6 +500,10 @@ final class GatewayHandler extends Handler.Abstract {
   }
 
   private void fail(Exchange ex, int status, String code, String message) {
+    if (status == 401 && !ex.response.getHeaders().contains(HttpHeader.WWW_AUTHENTICATE)) {
+      // RFC 9110: every 401 names a scheme, a service's own UNAUTHORIZED too (an endpoint for signed-in people)
+      ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer");
+    }
     send(ex, status, HttpErrors.body(code, message, ex.id));
   }
 
@@ -524,15 +540,16 @@ final class GatewayHandler extends Handler.Abstract {
   }
 
   /**
-   * @return the server's error handler: Jetty's own refusals (a malformed request 400, headers too large
-   *     431, ...) in the gateway's error format
+   * @return the server's error handler: Jetty's own refusals (a malformed request 400, a request line too
+   *     long 414, headers too large 431, ...) in the gateway's error format, with the headers of every answer
    */
   Request.Handler errorHandler() {
     return new ErrorHandler() {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
         int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
-        String code = RefusalCodes.of(status);
+        // a request line over the header limit is 414, not one of the headers (RefusalCodes, the kernel's, says HEADERS_TOO_LARGE)
+        String code = status == 414 ? URI_TOO_LONG : RefusalCodes.of(status);
         String id = response.getHeaders().get(REQUEST_ID_HEADER);
         if (id == null) {
           id = Ids.random128();
@@ -540,10 +557,11 @@ final class GatewayHandler extends Handler.Abstract {
         }
         response.setStatus(status);
         response.getHeaders().put(HttpHeader.CONTENT_TYPE, JSON_TYPE);
-        response.getHeaders().put("X-Content-Type-Options", "nosniff");
-        response.getHeaders().put("Cache-Control", "no-store");
+        everyAnswersHeaders(response.getHeaders());
         String reason = org.eclipse.jetty.http.HttpStatus.getMessage(status);
-        Content.Sink.write(response, true, HttpErrors.body(code, "HTTP " + status + " " + reason, id), callback);
+        // Jetty's own reason, when it gave one ("Ambiguous URI path segment", "Bad UTF-8 encoding"), says why
+        String why = request.getAttribute(ERROR_MESSAGE) instanceof String m && !m.isBlank() && !m.equals(reason) ? ": " + m : "";
+        Content.Sink.write(response, true, HttpErrors.body(code, "HTTP " + status + " " + reason + why, id), callback);
         return true;
       }
     };

@@ -31,11 +31,19 @@ import java.util.stream.Collectors;
  * @param maxRateKeys the most addresses and people each rate table remembers ({@code SKIFF_GATEWAY_RATE_TABLE},
  *     default 100,000)
  * @param drain how long stopping waits for requests in progress ({@code SKIFF_GATEWAY_DRAIN}, default 10 s)
+ * @param stopGrace how long stopping goes on serving everything, {@code /readyz} answering 503, before it
+ *     stops accepting and drains: time for a load balancer's health check to see it and turn away
+ *     ({@code SKIFF_GATEWAY_STOP_GRACE}, default {@link #DEFAULT_STOP_GRACE})
  */
 public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes, Cors cors, int ratePerAddress,
-    int ratePerUser, int maxRateKeys, Duration drain) {
+    int ratePerUser, int maxRateKeys, Duration drain, Duration stopGrace) {
   /** The default port. */
   public static final int DEFAULT_PORT = 8080;
+  /**
+   * The default stop grace: a few seconds, for a load balancer whose health check runs every few
+   * seconds (one with a longer interval wants it as long).
+   */
+  public static final Duration DEFAULT_STOP_GRACE = Duration.ofSeconds(5);
 
   private static final Pattern ORIGIN = Pattern.compile("https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?");
 
@@ -52,12 +60,15 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
     if (drain.isNegative()) {
       throw new IllegalArgumentException("drain must not be negative");
     }
+    if (stopGrace.isNegative()) {
+      throw new IllegalArgumentException("stop grace must not be negative");
+    }
   }
 
   /** @return port 8080 and the defaults above */
   public static GatewayOptions defaults() {
     return new GatewayOptions(DEFAULT_PORT, WebServer.Options.defaults(), 1 << 20, new Cors(Set.of()), 200, 100, 100_000,
-        Duration.ofSeconds(10));
+        Duration.ofSeconds(10), DEFAULT_STOP_GRACE);
   }
 
   /**
@@ -84,13 +95,8 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
    */
   public static GatewayOptions fromEnvironment(Map<String, String> env) {
     GatewayOptions d = defaults();
-    String drain = env.getOrDefault("SKIFF_GATEWAY_DRAIN", "").trim();
-    Duration drainFor;
-    try {
-      drainFor = drain.isEmpty() ? d.drain() : Durations.parse(drain);
-    } catch (IllegalArgumentException e) {
-      throw new IllegalArgumentException("SKIFF_GATEWAY_DRAIN: " + e.getMessage());
-    }
+    Duration drainFor = duration(env, "SKIFF_GATEWAY_DRAIN", d.drain());
+    Duration graceFor = duration(env, "SKIFF_GATEWAY_STOP_GRACE", d.stopGrace());
     return new GatewayOptions(
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_PORT", d.port(), 0, 65535),
         WebServer.Options.fromEnvironment(env, "SKIFF_GATEWAY_"),
@@ -99,7 +105,23 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_ADDRESS", d.ratePerAddress(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_PER_USER", d.ratePerUser(), 1, 1_000_000),
         (int) WebServer.Options.number(env, "SKIFF_GATEWAY_RATE_TABLE", d.maxRateKeys(), 1, 10_000_000),
-        drainFor);
+        drainFor, graceFor);
+  }
+
+  /**
+   * @param env the environment
+   * @param name a variable holding a duration ({@code 10s}, {@code 500ms})
+   * @param otherwise its default
+   * @return its value, or the default when it is unset or blank
+   * @throws IllegalArgumentException naming the variable when its value is not a duration
+   */
+  private static Duration duration(Map<String, String> env, String name, Duration otherwise) {
+    String value = env.getOrDefault(name, "").trim();
+    try {
+      return value.isEmpty() ? otherwise : Durations.parse(value);
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException(name + ": " + e.getMessage());
+    }
   }
 
   /**
@@ -118,22 +140,22 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @param port the port @return these options with it */
   public GatewayOptions withPort(int port) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, stopGrace);
   }
 
   /** @param http the server's limits @return these options with them */
   public GatewayOptions withHttp(WebServer.Options http) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, stopGrace);
   }
 
   /** @param bytes the largest request body @return these options with it */
   public GatewayOptions withMaxBodyBytes(int bytes) {
-    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, bytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, stopGrace);
   }
 
   /** @param origins the allowed origins @return these options with them */
   public GatewayOptions withCorsOrigins(Set<String> origins) {
-    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, new Cors(origins), ratePerAddress, ratePerUser, maxRateKeys, drain, stopGrace);
   }
 
   /**
@@ -147,7 +169,12 @@ public record GatewayOptions(int port, WebServer.Options http, int maxBodyBytes,
 
   /** @param perAddress per client address @param perUser per person @return these options with those rates */
   public GatewayOptions withRates(int perAddress, int perUser) {
-    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain);
+    return new GatewayOptions(port, http, maxBodyBytes, cors, perAddress, perUser, maxRateKeys, drain, stopGrace);
+  }
+
+  /** @param grace how long stopping serves on, not ready, before it drains @return these options with it */
+  public GatewayOptions withStopGrace(Duration grace) {
+    return new GatewayOptions(port, http, maxBodyBytes, cors, ratePerAddress, ratePerUser, maxRateKeys, drain, grace);
   }
 
   /** @param perMinute sign-ins a minute per client address @return these options with it */

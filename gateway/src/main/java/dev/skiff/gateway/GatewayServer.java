@@ -23,6 +23,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.Collections;
+import java.util.List;
 import java.util.function.Supplier;
 import org.eclipse.jetty.server.SslConnectionFactory;
 
@@ -141,6 +142,7 @@ final class GatewayServer {
   /**
    * The route table follows discovery: the gateway's own announcement, sent at every heartbeat, is in its
    * registry (it leaves it once no heartbeat arrived for the expiry, 6 s, so a broken subscription shows).
+   * Says how many routes it serves from how many services (those with a route).
    */
   static final class Routes extends HealthCheck {
     private final Registry registry;
@@ -159,7 +161,10 @@ final class GatewayServer {
       if (!heard) {
         return Result.unhealthy("the gateway's own announcement has not come back through discovery lately: routes may be stale");
       }
-      return Result.healthy(routes.all().size() + " routes from " + registry.services().size() + " services");
+      // the services that have routes (not every service discovery knows: the kernel's and the gateway's own have none)
+      List<Route> all = routes.all();
+      long services = all.stream().map(Route::service).distinct().count();
+      return Result.healthy(all.size() + " routes from " + services + (services == 1 ? " service" : " services"));
     }
   }
 

@@ -4,6 +4,7 @@ import com.google.protobuf.Descriptors.Descriptor;
 import com.google.protobuf.Descriptors.FieldDescriptor;
 import dev.skiff.platform.internal.JsonStrings;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -50,6 +51,7 @@ final class OpenApi {
     StringBuilder b = new StringBuilder("{\"openapi\":\"3.0.3\",\"info\":{\"title\":\"Skiff API gateway\",\"version\":\"1\"},"
         + "\"security\":[{},{\"bearer\":[]}],\"paths\":{");
     String sep = "";
+    Set<String> operationIds = new HashSet<>();
     for (Map.Entry<String, Map<String, Route>> p : paths.entrySet()) {
       b.append(sep);
       sep = ",";
@@ -59,7 +61,7 @@ final class OpenApi {
         Route r = m.getValue();
         b.append(msep).append('"').append(m.getKey()).append("\":{\"operationId\":");
         msep = ",";
-        JsonStrings.quote(b, r.service() + "/" + r.endpoint()).append(",\"parameters\":[");
+        JsonStrings.quote(b, operationId(r, operationIds)).append(",\"parameters\":[");
         List<String> params = new ArrayList<>();
         for (String f : r.template().fieldPaths()) {
           params.add("{\"name\":" + JsonStrings.quote(f) + ",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}");
@@ -113,6 +115,26 @@ final class OpenApi {
       b.append("}}");
     }
     return b.append("}}}").toString();
+  }
+
+  /**
+   * An operation's id, unique in the document as OpenAPI 3 requires, and the same in every document of
+   * the same routes: {@code service/endpoint} for an endpoint's rule itself, {@code service/endpoint_get_1}
+   * (its method and index) for its additional bindings; a further {@code _2}, {@code _3}... in the unlikely
+   * case that one is taken already (an endpoint named so).
+   *
+   * @param r the route
+   * @param taken the ids given so far, to which this one is added
+   * @return its id
+   */
+  private static String operationId(Route r, Set<String> taken) {
+    String id = r.service() + "/" + r.endpoint()
+        + (r.binding() == 0 ? "" : "_" + r.method().toLowerCase(java.util.Locale.ROOT) + "_" + r.binding());
+    String unique = id;
+    for (int n = 2; !taken.add(unique); n++) {
+      unique = id + "_" + n;
+    }
+    return unique;
   }
 
   private static void collect(Descriptor d, Map<String, Descriptor> into, int depth) {

@@ -1,6 +1,9 @@
 package dev.skiff.gateway;
 
-import java.net.URLDecoder;
+import java.io.ByteArrayOutputStream;
+import java.nio.ByteBuffer;
+import java.nio.charset.CharacterCodingException;
+import java.nio.charset.CodingErrorAction;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -147,7 +150,8 @@ final class PathTemplate {
   /**
    * Matches a request path.
    *
-   * @param rawPath the request's path, still percent-encoded (untrusted)
+   * @param rawPath the request's path, still percent-encoded (untrusted): split at each {@code /}, then each
+   *     segment decoded once ({@link #decode}), so that an encoded {@code /} is part of a segment, never a separator
    * @return the variables' values by field path (decoded), or empty when the path does not match
    * @throws IllegalArgumentException when a matching path holds a malformed percent-encoding
    */
@@ -175,7 +179,8 @@ final class PathTemplate {
       if (want.equals("**")) {
         break;
       }
-      if (parts[s].isEmpty() || (!want.equals("*") && !want.equals(parts[s]))) {
+      // a literal matches its segment decoded (hell%6F is hello); an encoded / in it never matches one
+      if (parts[s].isEmpty() || (!want.equals("*") && !want.equals(parts[s]) && (parts[s].indexOf('%') < 0 || !want.equals(decode(parts[s]))))) {
         return Optional.empty();
       }
     }
@@ -194,11 +199,44 @@ final class PathTemplate {
     return Optional.of(values);
   }
 
-  private static String decode(String segment) {
+  /**
+   * Decodes one segment of a raw path, once, as gRPC transcoding does: {@code %2F} is a {@code /} of the
+   * value (the path was split before), {@code %25} a {@code %}, {@code +} itself.
+   *
+   * @param segment a segment of the raw path, between two {@code /}
+   * @return it percent-decoded
+   * @throws IllegalArgumentException when a {@code %} is not followed by two hex digits, or the bytes are
+   *     not UTF-8
+   */
+  static String decode(String segment) {
     if (segment.indexOf('%') < 0) {
       return segment;
     }
-    return URLDecoder.decode(segment.replace("+", "%2B"), StandardCharsets.UTF_8);
+    ByteArrayOutputStream bytes = new ByteArrayOutputStream(segment.length());
+    int i = 0;
+    while (i < segment.length()) {
+      int percent = segment.indexOf('%', i);
+      if (percent != i) {
+        // the characters up to the next %, as they are (a run, so that a surrogate pair stays whole)
+        int end = percent < 0 ? segment.length() : percent;
+        bytes.writeBytes(segment.substring(i, end).getBytes(StandardCharsets.UTF_8));
+        i = end;
+        continue;
+      }
+      int hi = i + 2 < segment.length() ? Character.digit(segment.charAt(i + 1), 16) : -1;
+      int lo = hi >= 0 ? Character.digit(segment.charAt(i + 2), 16) : -1;
+      if (lo < 0) {
+        throw new IllegalArgumentException("malformed percent-encoding in the path");
+      }
+      bytes.write(hi << 4 | lo);
+      i += 3;
+    }
+    try {
+      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
+          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
+    } catch (CharacterCodingException e) {
+      throw new IllegalArgumentException("the path's percent-encoding is not valid UTF-8");
+    }
   }
 
   /** @return the field paths its variables bind */

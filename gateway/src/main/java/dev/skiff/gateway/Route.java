@@ -22,9 +22,11 @@ import java.util.Objects;
  *     or null for the whole response
  * @param json how its request body is read and its answer written (with the message types a
  *     {@code google.protobuf.Any} may hold: those of the proto files the service announced)
+ * @param binding which of the endpoint's rules it comes from: 0 for the rule itself, 1 and on for its
+ *     {@code additional_bindings} in order (for the OpenAPI document's operation ids)
  */
 record Route(String method, PathTemplate template, String body, String service, String endpoint,
-    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, RouteJson json) {
+    Descriptor request, Descriptor response, Duration timeout, FieldDescriptor responseBody, RouteJson json, int binding) {
   /**
    * Checks that the body field, when one is named, is a field of the request, and that the response body
    * field is a field of the response.
@@ -46,10 +48,10 @@ record Route(String method, PathTemplate template, String body, String service, 
     }
   }
 
-  /** A route whose answer is written whole, whose messages hold no {@code Any}. */
+  /** A route of an endpoint's one rule, whose answer is written whole, whose messages hold no {@code Any}. */
   Route(String method, PathTemplate template, String body, String service, String endpoint, Descriptor request,
       Descriptor response, Duration timeout) {
-    this(method, template, body, service, endpoint, request, response, timeout, null, RouteJson.PLAIN);
+    this(method, template, body, service, endpoint, request, response, timeout, null, RouteJson.PLAIN, 0);
   }
 
   /** @return {@code METHOD /template} */

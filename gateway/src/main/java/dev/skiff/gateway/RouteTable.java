@@ -256,14 +256,15 @@ final class RouteTable {
       List<HttpRule> rules = new ArrayList<>();
       rules.add(e.getHttp());
       rules.addAll(e.getHttp().getAdditionalBindingsList());
-      for (HttpRule rule : rules) {
+      for (int binding = 0; binding < rules.size(); binding++) {
+        HttpRule rule = rules.get(binding);
         if (routes.size() >= MAX_ROUTES_PER_SERVICE) {
           refused.inc();
           log.warn("{}: more than {} routes; the rest are left out", Printable.of(a.getService()), MAX_ROUTES_PER_SERVICE);
           return routes;
         }
         try {
-          routes.add(route(a, e, rule, request, response, json));
+          routes.add(route(a, e, rule, binding, request, response, json));
         } catch (IllegalArgumentException x) {
           refused.inc();
           log.warn("{}/{}: its http rule is refused: {}", Printable.of(a.getService()), Printable.of(e.getName()), Printable.of(x.getMessage(), 200));
@@ -273,7 +274,7 @@ final class RouteTable {
     return routes;
   }
 
-  private static Route route(InstanceAnnouncement a, EndpointInfo e, HttpRule rule, Descriptor request, Descriptor response,
+  private static Route route(InstanceAnnouncement a, EndpointInfo e, HttpRule rule, int binding, Descriptor request, Descriptor response,
       RouteJson json) {
     String method;
     String path;
@@ -299,7 +300,7 @@ final class RouteTable {
     }
     String body = rule.getBody().isEmpty() ? null : rule.getBody();
     Duration timeout = e.getTimeoutMs() > 0 ? Duration.ofMillis(Math.min(e.getTimeoutMs(), Gateway.MAX_TIMEOUT.toMillis())) : Gateway.DEFAULT_TIMEOUT;
-    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody, json);
+    return new Route(method, template, body, a.getService(), e.getName(), request, response, timeout, responseBody, json, binding);
   }
 
   private static Set<String> ownSegments() {

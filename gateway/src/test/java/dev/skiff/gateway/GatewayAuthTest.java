@@ -37,6 +37,7 @@ class GatewayAuthTest {
     HttpResponse<String> r = gw.f().get("/v1/whoami");
     assertThat(r.statusCode()).isEqualTo(401);
     assertThat(r.body()).contains("\"code\":\"UNAUTHORIZED\"");
+    assertThat(r.headers().firstValue("WWW-Authenticate")).as("RFC 9110: every 401 says how to authenticate").hasValue("Bearer");
   }
 
   @Test

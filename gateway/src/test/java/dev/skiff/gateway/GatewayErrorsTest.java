@@ -58,4 +58,21 @@ class GatewayErrorsTest {
     assertThat(r.statusCode()).isEqualTo(200);
     assertThat(r.headers().firstValue("traceparent")).hasValue(tp);
   }
+
+  @Test
+  void aTraceparentThatIsNotW3cVersion00InLowercaseHexStartsANewTraceAndIsNotReturned() throws Exception {
+    for (String tp : new String[] {
+        "01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01", // another version
+        "00-0AF7651916CD43DD8448EB211C80319C-B7AD6B7169203331-01", // upper case
+        "00-0af7651916cd43dd8448eb211c80319c-B7AD6B7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-0G", // flags not hex
+        "00-0af7651916cd43dd8448eb211c80319x-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c_b7ad6b7169203331-01",
+        "00-00000000000000000000000000000000-b7ad6b7169203331-01",
+        "00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01"}) {
+      HttpResponse<String> r = gw.f().send(gw.f().request("/v1/things/t").header("traceparent", tp).GET());
+      assertThat(r.statusCode()).as(tp).isEqualTo(200);
+      assertThat(r.headers().firstValue("traceparent")).as(tp).isEmpty();
+    }
+  }
 }

@@ -38,13 +38,15 @@ public final class GatewayFixture implements AutoCloseable {
 
   /**
    * @param amqpUri the broker
-   * @param options the gateway's options (its port is set to 0)
+   * @param options the gateway's options (its port is set to 0; a stop grace left at its default, made for a load
+   *     balancer, is set to none, so that closing a test's gateway does not wait for one: set another to have one)
    * @param verifier checks tokens, or null for a login-service verifier
    */
   public GatewayFixture(String amqpUri, GatewayOptions options, TokenVerifier verifier) {
     transport = AmqpTransport.connect(AmqpOptions.of(amqpUri).withServiceQueueExpiry(Duration.ofMinutes(2)));
     try {
-      gateway = Gateway.start(transport, ServiceIdentities.defaults(), options.withPort(0), verifier);
+      GatewayOptions o = options.stopGrace().equals(GatewayOptions.DEFAULT_STOP_GRACE) ? options.withStopGrace(Duration.ZERO) : options;
+      gateway = Gateway.start(transport, ServiceIdentities.defaults(), o.withPort(0), verifier);
     } catch (RuntimeException e) {
       transport.close();
       throw e;

@@ -1,6 +1,7 @@
 package dev.skiff.gateway;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.codahale.metrics.MetricRegistry;
@@ -37,7 +38,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
 /**
  * The gateway is a Skiff service ({@code skiff.gateway}): announced to discovery, reporting to monitoring
  * with its checks {@code http}, {@code routes}, {@code token-keys} (which fails until the login service's
- * keys are loaded); on close it announces that it stops before it drains the HTTP requests in progress.
+ * keys are loaded); on close it announces that it stops before it drains the HTTP requests in progress, and
+ * for its stop grace goes on serving, {@code /readyz} answering 503, before it drains and closes its port.
  */
 class GatewayHealthTest {
   @RegisterExtension static final RabbitMqExtension broker = RabbitMqExtension.create();
@@ -48,7 +50,8 @@ class GatewayHealthTest {
     try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults(), null).startService()) {
       assertThat(f.get("/livez").statusCode()).isEqualTo(200);
       await().atMost(Duration.ofSeconds(10)).until(() -> f.gateway.health().run("routes").healthy());
-      assertThat(f.gateway.health().run("routes").message()).contains("routes from");
+      // only the services that have routes: the Things service, not the gateway's own skiff.gateway
+      assertThat(f.gateway.health().run("routes").message()).isEqualTo(f.gateway.routeCount() + " routes from 1 service");
       HttpResponse<String> ready = await().atMost(Duration.ofSeconds(10)).until(() -> f.get("/readyz"), r -> r.statusCode() == 200);
       assertThat(ready.body()).isEqualTo("{\"status\":\"ready\"}");
       assertThat(f.gateway.health().run("token-keys").healthy()).as("ready without the login service").isFalse();
@@ -113,6 +116,41 @@ class GatewayHealthTest {
       assertThat(f.gateway.health().run("http").healthy()).isFalse();
     } finally {
       discovery.close();
+    }
+  }
+
+  @Test
+  void onCloseItServesNotReadyForTheGraceThenDrainsThenStopsListening() throws Exception {
+    Duration grace = Duration.ofMillis(1500);
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), GatewayOptions.defaults().withStopGrace(grace), null).startService()) {
+      int port = f.gateway.port();
+      await().atMost(Duration.ofSeconds(10)).until(() -> rawGet(port, "/readyz").startsWith("HTTP/1.1 200"));
+      long requestsBefore = f.gateway.metrics().meter("skiff.gateway.requests").getCount();
+      CompletableFuture<HttpResponse<String>> slow = f.http.sendAsync(f.request("/v1/fail/SLOW").header("X-Skiff-Timeout", "10s").GET().build(),
+          HttpResponse.BodyHandlers.ofString());
+      await().atMost(Duration.ofSeconds(5)).until(() -> f.gateway.metrics().meter("skiff.gateway.requests").getCount() > requestsBefore);
+      CompletableFuture<Void> closing = CompletableFuture.runAsync(f.gateway::close);
+      // during the grace: new connections are accepted, /readyz says 503 (stopping), other requests are served
+      String probe = await().atMost(Duration.ofSeconds(1)).pollInterval(Duration.ofMillis(10))
+          .until(() -> rawGet(port, "/readyz"), a -> a.startsWith("HTTP/1.1 503"));
+      assertThat(probe).contains("\"stopping\"");
+      String served = rawGet(port, "/v1/things/during-grace");
+      assertThat(served).startsWith("HTTP/1.1 200").contains("\"id\":\"during-grace\"");
+      assertThat(closing).as("still in its grace").isNotDone();
+      HttpResponse<String> r = slow.get(15, java.util.concurrent.TimeUnit.SECONDS);
+      assertThat(r.statusCode()).as("drained, not cut: " + r.body()).isEqualTo(200);
+      closing.get(15, java.util.concurrent.TimeUnit.SECONDS);
+      assertThatThrownBy(() -> rawGet(port, "/livez")).as("the port is closed at the end").isInstanceOf(java.net.ConnectException.class);
+    }
+  }
+
+  /** @return the whole answer to a GET of the path on a new connection */
+  private static String rawGet(int port, String path) throws java.io.IOException {
+    try (java.net.Socket s = new java.net.Socket("127.0.0.1", port)) {
+      s.setSoTimeout(5000);
+      s.getOutputStream().write(("GET " + path + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+          .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+      return new String(s.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
     }
   }
 }

@@ -206,6 +206,41 @@ class GatewayMappingTest {
   }
 
   @Test
+  void aBodyIsJsonOnlyWhenItsMediaTypeIsApplicationJsonWithOrWithoutParameters() throws Exception {
+    for (String type : new String[] {"application/json", "application/json; charset=utf-8", "Application/JSON;charset=UTF-8",
+        "application/json ; charset=utf-8"}) {
+      HttpResponse<String> r = gw.f().send(gw.f().request("/v1/things").header("Content-Type", type)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"id\":\"m\"}")));
+      assertThat(r.statusCode()).as(type + ": " + r.body()).isEqualTo(200);
+    }
+    for (String type : new String[] {"application/jsonx", "application/json-patch+json", "application/json5", "text/plain"}) {
+      HttpResponse<String> r = gw.f().send(gw.f().request("/v1/things").header("Content-Type", type)
+          .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"id\":\"m\"}")));
+      assertThat(r.statusCode()).as(type).isEqualTo(415);
+      assertThat(r.body()).contains("\"code\":\"UNSUPPORTED_MEDIA_TYPE\"");
+    }
+  }
+
+  @Test
+  void theOpenApiDocumentsOperationIdsAreUniqueAndStable() throws Exception {
+    String doc = gw.f().get("/openapi.json").body();
+    com.google.gson.JsonObject paths = com.google.gson.JsonParser.parseString(doc).getAsJsonObject().getAsJsonObject("paths");
+    java.util.Map<String, String> ids = new java.util.TreeMap<>(); // operationId -> METHOD path
+    for (String path : paths.keySet()) {
+      for (String method : paths.getAsJsonObject(path).keySet()) {
+        String id = paths.getAsJsonObject(path).getAsJsonObject(method).get("operationId").getAsString();
+        String had = ids.put(id, method + " " + path);
+        assertThat(had).as("operationId " + id + " of " + method + " " + path).isNull();
+      }
+    }
+    // parts has four additional_bindings: the first binding keeps the plain id, the others say their method and index
+    String svc = gw.f().service;
+    assertThat(ids).containsEntry(svc + "/parts", "get /v1/things/{id}/tags").containsEntry(svc + "/parts_get_1", "get /v1/things/{id}/id")
+        .containsEntry(svc + "/parts_get_4", "get /v1/things/{id}/extra");
+    assertThat(gw.f().get("/openapi.json").body()).as("stable").isEqualTo(doc);
+  }
+
+  @Test
   void theOpenApiDocumentWritesWellKnownTypesAndResponseBodiesAsTheirJson() throws Exception {
     String doc = gw.f().get("/openapi.json").body();
     assertThat(doc).contains(

@@ -66,6 +66,16 @@ class GatewaySignInTest {
   }
 
   @Test
+  void withoutATokenTheRoutesForASessionAnswer401WithWwwAuthenticate() throws Exception {
+    String address = newAddress();
+    for (String[] route : new String[][] {{"GET", "/auth/v1/whoami"}, {"POST", "/auth/v1/logout"}, {"POST", "/auth/v1/renew"}}) {
+      HttpResponse<String> r = send(route[0], route[1], null, null, address);
+      assertThat(r.statusCode()).as(route[1] + ": " + r.body()).isEqualTo(401);
+      assertThat(r.headers().firstValue("WWW-Authenticate")).as(route[1]).hasValue("Bearer");
+    }
+  }
+
+  @Test
   void aPersonSignsInUsesTheTokenRenewsItAndSignsOut() throws Exception {
     String address = newAddress();
     HttpResponse<String> session = signIn("ada", "ada-password-1", address);

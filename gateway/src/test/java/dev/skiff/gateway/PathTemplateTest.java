@@ -22,6 +22,22 @@ class PathTemplateTest {
   }
 
   @Test
+  void eachSegmentOfTheRawPathIsDecodedOnceAfterSplitting() {
+    assertThat(PathTemplate.parse("/v1/things/{id}").match("/v1/things/a%2Fb")).hasValue(Map.of("id", "a/b"));
+    assertThat(PathTemplate.parse("/v1/things/{id}").match("/v1/things/100%25")).hasValue(Map.of("id", "100%"));
+    assertThat(PathTemplate.parse("/v1/things/{id}").match("/v1/things/a%252F")).hasValue(Map.of("id", "a%2F"));
+    assertThat(PathTemplate.parse("/v1/things/{id}").match("/v1/things/a+b")).hasValue(Map.of("id", "a+b"));
+    assertThat(PathTemplate.parse("/v1/things/{id}/tags").match("/v1/things/a%2Fb/tags")).hasValue(Map.of("id", "a/b"));
+    assertThat(PathTemplate.parse("/v1/files/{path=**}").match("/v1/files/a%2Fb/c")).hasValue(Map.of("path", "a/b/c"));
+    assertThat(PathTemplate.parse("/v1/greeter/hello").match("/v1/greeter/hell%6F")).hasValue(Map.of());
+    assertThat(PathTemplate.parse("/v1/things/{id}:publish").match("/v1/things/7%3Apublish")).as("an encoded : is no verb").isEmpty();
+    assertThat(PathTemplate.parse("/v1/a/b").match("/v1/a%2Fb")).as("an encoded / is no separator").isEmpty();
+    assertThatThrownBy(() -> PathTemplate.parse("/v1/things/{id}").match("/v1/things/a%FF"))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("UTF-8");
+    assertThatThrownBy(() -> PathTemplate.parse("/v1/things/{id}").match("/v1/things/a%zz")).isInstanceOf(IllegalArgumentException.class);
+  }
+
+  @Test
   void theMoreLiteralTemplateIsMoreSpecific() {
     assertThat(PathTemplate.parse("/v1/things/special").literals()).isGreaterThan(PathTemplate.parse("/v1/things/{id}").literals());
   }

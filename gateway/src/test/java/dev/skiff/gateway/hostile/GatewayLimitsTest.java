@@ -65,6 +65,23 @@ class GatewayLimitsTest {
   }
 
   @Test
+  void aRequestLineOverTheLimitIs414UriTooLongWithTheHeadersOfEveryAnswer() throws Exception {
+    HttpResponse<String> r = f.get("/v1/things/x?q=" + "a".repeat(6000));
+    assertThat(r.statusCode()).isEqualTo(414);
+    assertThat(r.body()).contains("\"code\":\"URI_TOO_LONG\"", "\"request_id\"");
+    assertJettysAnswerHasTheGatewaysHeaders(r);
+    assertJettysAnswerHasTheGatewaysHeaders(f.send(f.request("/v1/things/x").header("X-Big", "y".repeat(6000)).GET()));
+  }
+
+  /** Jetty's own refusals carry the headers every answer of the gateway carries. */
+  private static void assertJettysAnswerHasTheGatewaysHeaders(HttpResponse<String> r) {
+    assertThat(r.headers().firstValue("Content-Security-Policy")).as(r.statusCode() + " CSP").hasValue("default-src 'none'; frame-ancestors 'none'");
+    assertThat(r.headers().firstValue("X-Content-Type-Options")).hasValue("nosniff");
+    assertThat(r.headers().firstValue("Cache-Control")).hasValue("no-store");
+    assertThat(r.headers().firstValue("X-Request-Id")).hasValueSatisfying(id -> assertThat(r.body()).contains(id));
+  }
+
+  @Test
   void aClientThatSendsItsHeaderSlowlyIsCutOff() throws Exception {
     try (Socket s = new Socket("127.0.0.1", f.gateway.port())) {
       s.setSoTimeout(5000);
@@ -110,6 +127,7 @@ class GatewayLimitsTest {
         s.getOutputStream().write(("GET " + target + " HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
         String answer = new String(s.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(answer).as(target).startsWith("HTTP/1.1 400").contains("\"code\":\"BAD_REQUEST\"");
+        assertThat(answer).as(target).contains("\r\nContent-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n");
       }
     }
     assertThat(f.get("/v1/things/x?" + "a=1&".repeat(100)).statusCode()).isEqualTo(400);
