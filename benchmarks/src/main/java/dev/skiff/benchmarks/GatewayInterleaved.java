@@ -117,7 +117,7 @@ public final class GatewayInterleaved {
             ? AmqpTransport.connect(AmqpOptions.of(Bench.brokerUri()).withConnectionName("bench-thin")) : null) {
       Server greeter = new Greeter().start(serving);
       Gateway gateway = Gateway.start(edge, ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0)
-          .withRates(1_000_000, 1_000_000)); // limits checked on every request, never reached
+          .withRates(1_000_000, 1_000_000).withStopGrace(java.time.Duration.ZERO)); // limits checked on every request, never reached
       Client client = Client.builder().transport(calling).name("bench.direct").build();
       Client thinClient = floor ? Client.builder().transport(thinEdge).name("bench.thin").build() : null;
       HttpFloor bare = floor ? HttpFloor.bare() : null;

@@ -260,7 +260,7 @@ class HostileInputTest {
   @Test
   void theGatewayRunsOnItsOwnLeastPrivilegeUserAndHoldsNoKernelPower() throws Exception {
     Client kernelClient = client(connect(kernelUser), kernelUser, new MetricRegistry());
-    try (Gateway gateway = Gateway.start(connect(gatewayUser), identities, GatewayOptions.defaults().withPort(0))) {
+    try (Gateway gateway = Gateway.start(connect(gatewayUser), identities, GatewayOptions.defaults().withPort(0).withStopGrace(java.time.Duration.ZERO))) {
       // it declares, consumes, subscribes and announces itself with a service's permissions, as skiff.gateway
       await().atMost(Duration.ofSeconds(10)).until(() -> kernelClient.call(DiscoveryService.SERVICE, "list",
           ListServicesRequest.newBuilder().setService(ServiceIdentities.GATEWAY_SERVICE).build(), ListServicesResponse.class)

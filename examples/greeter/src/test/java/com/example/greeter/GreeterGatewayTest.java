@@ -22,7 +22,7 @@ class GreeterGatewayTest {
 
   @Test
   void helloIsServedAtItsHttpRoutes() throws Exception {
-    try (Gateway gateway = Gateway.start(broker.transport(), ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0));
+    try (Gateway gateway = Gateway.start(broker.transport(), ServiceIdentities.defaults(), GatewayOptions.defaults().withPort(0).withStopGrace(java.time.Duration.ZERO));
         Server s = new Greeter().start(broker.transport())) {
       assertThat(s.name()).isEqualTo(Greeter.NAME);
       HttpClient http = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
