@@ -14,6 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -101,6 +105,55 @@ class NewCommandTest {
       assertThat(r.err()).as(name).contains("'" + name + "' is a valid service name but not a Java package");
     }
     assertThat(tmp.resolve("x")).doesNotExist();
+  }
+
+  @Test
+  void refusesANameWhoseClassIsATypeTheGeneratedCodeUses() {
+    for (String name : new String[] {"com.example.string", "com.example.override", "com.example.test", "com.example.server",
+        "com.example.readycheck", "com.example.object", "com.example.system", "com.example.integer", "uuid"}) {
+      Result r = skiff("new", name, "--dir", tmp.resolve("x").toString());
+      assertThat(r.exitCode()).as(name).isEqualTo(SkiffCli.EXIT_USAGE);
+      assertThat(r.err().lines().findFirst().orElseThrow()).as(name)
+          .startsWith("skiff: service '" + name + "' would make the class ")
+          .contains("the same name (ignoring case) as ").contains("_service");
+    }
+    assertThat(skiff("new", "com.example.string", "--dir", tmp.resolve("x").toString()).err())
+        .contains("as java.lang.String, which Java code sees without an import");
+    assertThat(skiff("new", "com.example.readycheck", "--dir", tmp.resolve("x").toString()).err())
+        .contains("class Readycheck, the same name (ignoring case) as ReadyCheck, a type the generated code uses");
+    assertThat(tmp.resolve("x")).doesNotExist();
+    assertThat(skiff("new", "com.example.strings", "--dir", tmp.resolve("y").toString()).exitCode()).isZero();
+  }
+
+  /**
+   * {@link NewProject#TEMPLATE_TYPES} is every simple type name the template's Java sources import or name,
+   * but {@code java.lang}'s (seen without an import), and nothing else; the archetype's hook holds the same list.
+   */
+  @Test
+  void templateTypesAreTheTypesTheTemplatesUse() throws IOException, URISyntaxException {
+    Path template = Path.of(Objects.requireNonNull(NewProject.class.getResource("template/pom.xml")).toURI()).getParent();
+    Set<String> used = new TreeSet<>();
+    Pattern imported = Pattern.compile("(?m)^import\\s+(?:static\\s+)?[\\w.${}]*?\\.([A-Z]\\w*)(?:\\.\\w+)?\\s*;");
+    Pattern named = Pattern.compile("\\b[A-Z]\\w*[a-z]\\w*\\b"); // all-capital names are constants unless imported
+    try (Stream<Path> s = Files.walk(template)) {
+      for (Path p : s.filter(f -> f.toString().endsWith(".java")).toList()) {
+        String code = Files.readString(p)
+            .replaceAll("(?s)/\\*.*?\\*/", "").replaceAll("//[^\n]*", "")
+            .replaceAll("\"(\\\\.|[^\"\\\\])*\"", "\"\"").replaceAll("\\$\\{?\\w+\\}?", "");
+        imported.matcher(code).results().forEach(m -> used.add(m.group(1)));
+        named.matcher(code.replaceAll("(?m)^import[^\n]*", "")).results().forEach(m -> used.add(m.group()));
+      }
+    }
+    used.removeAll(NewProject.javaLangTypes());
+    assertThat(used).as("the templates' types but java.lang's").containsExactlyInAnyOrderElementsOf(NewProject.TEMPLATE_TYPES);
+    assertThat(NewProject.javaLangTypes()).contains("String", "Override", "Object", "System", "Integer", "AutoCloseable")
+        .doesNotContain("StringLatin1");
+
+    String hook = Files.readString(Path.of("../archetype/src/main/resources/META-INF/archetype-post-generate.groovy"));
+    Matcher list = Pattern.compile("(?s)def TEMPLATE_TYPES = \\[(.*?)]").matcher(hook);
+    assertThat(list.find()).as("the archetype's hook lists TEMPLATE_TYPES").isTrue();
+    assertThat(Pattern.compile("\"(\\w+)\"").matcher(list.group(1)).results().map(m -> m.group(1)))
+        .as("the archetype hook's TEMPLATE_TYPES").containsExactlyElementsOf(NewProject.TEMPLATE_TYPES);
   }
 
   @Test
