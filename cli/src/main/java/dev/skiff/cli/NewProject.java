@@ -11,6 +11,7 @@ import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -91,6 +92,7 @@ final class NewProject {
     p.put("callsGroupId", calls == null ? "" : group(calls));
     p.put("callsArtifactId", calls == null ? "" : last(calls));
     p.put("callsVersion", PROJECT_VERSION);
+    p.put("underline", "=".repeat(service.length()));
     this.properties = Map.copyOf(p);
     this.packagePath = service.replace('.', '/');
   }
@@ -111,6 +113,7 @@ final class NewProject {
    * @param dir where
    * @return the files written, relative to {@code dir}, in the template's order
    * @throws FileAlreadyExistsException if {@code dir} exists (nothing is written)
+   * @throws NotDirectoryException if a folder {@code dir} would be in is a file (nothing is written)
    * @throws IOException if writing fails (nothing is left behind)
    */
   List<Path> writeTo(Path dir) throws IOException {
@@ -119,6 +122,14 @@ final class NewProject {
       throw new FileAlreadyExistsException(target.toString(), null, "already exists");
     }
     Path parent = Objects.requireNonNull(target.getParent(), "a project folder needs a parent folder");
+    for (Path p = parent; p != null; p = p.getParent()) {
+      if (Files.exists(p)) {
+        if (!Files.isDirectory(p)) {
+          throw new NotDirectoryException(p.toString());
+        }
+        break;
+      }
+    }
     Files.createDirectories(parent);
     Path staging = parent.resolve("." + target.getFileName() + ".skiff-new-" + UUID.randomUUID().toString().substring(0, 8));
     List<Path> written = new ArrayList<>();

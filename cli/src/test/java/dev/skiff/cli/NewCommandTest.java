@@ -181,6 +181,72 @@ class NewCommandTest {
     }
   }
 
+  @Test
+  void aProjectThatCallsAnotherSaysToInstallThatOneFirst() throws IOException {
+    Path dir = tmp.resolve("checkout");
+    Result r = skiff("new", "com.example.checkout", "--dir", dir.toString(), "--calls", "com.x.fx");
+
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    String next = r.out().substring(r.out().indexOf("next:"));
+    assertThat(next.lines().skip(1).findFirst().orElseThrow())
+        .contains("mvn -q install").contains("com.x.fx's folder").contains("com.x:fx-api");
+    String readme = Files.readString(dir.resolve("README.md"));
+    String build = readme.substring(readme.indexOf("Build and test"), readme.indexOf("Run it"));
+    assertThat(build).contains("mvn -q install").contains("com.x.fx").contains("com.x:fx-api");
+    assertThat(skiff("new", "com.example.plain", "--dir", tmp.resolve("plain").toString()).out()).doesNotContain("install");
+  }
+
+  @Test
+  void theReadmesTitleIsUnderlinedToItsLength() throws IOException {
+    Path dir = tmp.resolve("p");
+    assertThat(skiff("new", "com.example.payments", "--dir", dir.toString()).exitCode()).isZero();
+    assertThat(Files.readString(dir.resolve("README.md"))).startsWith("com.example.payments\n" + "=".repeat(20) + "\n\n");
+  }
+
+  @Test
+  void theNextStepsQuoteTheFolderForTheShell() {
+    Result r = skiff("new", "com.example.payments", "--dir", tmp.resolve("it's here").toString());
+    assertThat(r.exitCode()).as(r.err()).isZero();
+    assertThat(r.out()).contains("  cd '" + tmp.toString().replace("'", "'\\''") + "/it'\\''s here' && mvn -q package");
+    Result plain = skiff("new", "com.example.payments", "--dir", tmp.resolve("plain").toString());
+    assertThat(plain.out()).contains("  cd " + tmp.resolve("plain") + " && mvn -q package");
+  }
+
+  @Test
+  void aDirThatCannotBeMadeSaysWhyInPlainWords() throws IOException {
+    Path file = Files.writeString(tmp.resolve("afile"), "x");
+    Result underAFile = skiff("new", "com.example.payments", "--dir", file.resolve("sub").toString());
+    assertThat(underAFile.exitCode()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(underAFile.err()).startsWith("skiff: cannot make " + file.resolve("sub") + ": " + file + " is a file, not a folder")
+        .doesNotContain("already exists");
+
+    Result empty = skiff("new", "com.example.payments", "--dir", "");
+    assertThat(empty.exitCode()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(empty.err()).startsWith("skiff: --dir is empty: name the folder to make, or leave --dir out");
+
+    Path locked = Files.createDirectories(tmp.resolve("locked"));
+    assertThat(locked.toFile().setWritable(false)).isTrue();
+    try {
+      Result cannot = skiff("new", "com.example.payments", "--dir", locked.resolve("p").toString());
+      if (Files.isWritable(locked)) {
+        return; // as root: nothing is refused
+      }
+      assertThat(cannot.exitCode()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+      assertThat(cannot.err()).isEqualTo("skiff: could not write " + locked.resolve("p") + ": permission denied\n");
+    } finally {
+      locked.toFile().setWritable(true);
+    }
+  }
+
+  @Test
+  void anUnwritableFolderIsAnIoErrorInPlainWords() {
+    Path proc = Path.of("/proc/skiff-new-test");
+    Result r = skiff("new", "com.example.payments", "--dir", proc.toString());
+    assertThat(r.exitCode()).as(r.err()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(r.err()).startsWith("skiff: could not write /proc/skiff-new-test: ")
+        .doesNotContain("Exception").doesNotContain(".skiff-new-").doesNotContain("java.");
+  }
+
   /** Every file of the archetype's template is one that skiff new writes, and the other way round. */
   @Test
   void templateFilesListsEveryFileOfTheTemplate() throws IOException, URISyntaxException {
