@@ -39,7 +39,7 @@ final class NewCommand implements Callable<Integer> {
   @Option(names = {"-h", "--help"}, usageHelp = true, description = "Show this help and exit.")
   boolean help;
 
-  @Parameters(index = "0", paramLabel = "SERVICE", description = "the service's name, also its Java package: com.example.payments")
+  @Parameters(index = "0", paramLabel = "SERVICE", description = "its name and Java package, e.g. com.example.payments")
   String service;
 
   @Option(names = "--dir", paramLabel = "DIR", description = "the folder to make (must not exist); default: the name's last part, here")

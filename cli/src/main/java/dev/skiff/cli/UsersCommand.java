@@ -72,7 +72,7 @@ final class UsersCommand extends CommandGroup {
     @Parameters(index = "0", paramLabel = "USER", description = "The new user's name.")
     String user;
 
-    @Option(names = "--role", paramLabel = "ROLE", description = "A role, PATH or PATH:SCOPE (e.g. ADMIN.ROUTES:com.example.greeter); repeatable.")
+    @Option(names = "--role", paramLabel = "ROLE", description = {"A role, PATH or PATH:SCOPE; repeatable. For example:", "ADMIN.ROUTES:com.example.greeter"})
     List<String> roles = new ArrayList<>();
 
     @Override
