@@ -14,7 +14,10 @@ import dev.skiff.proto.v1.UserResponse;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -23,6 +26,7 @@ import org.junit.jupiter.api.io.TempDir;
  * explained), log (text and JSON), diff and rollback as a signed-in administrator; a change refused without
  * the role (exit 5); hostile values escaped in every output.
  */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class)
 class ConfigCommandsTest {
   static final String ADMIN_PASSWORD = "config-cli-admin-pass";
   @RegisterExtension static final TestKernel kernel = new TestKernel(() -> List.of(
@@ -113,6 +117,32 @@ class ConfigCommandsTest {
     Skiff.Result badPath = Skiff.run(admin, "config", "set", "a..b\u001b", "1", "-m", "bad path");
     assertThat(badPath.exitCode()).as(badPath.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
     assertThat(badPath.err()).contains("BAD_REQUEST").doesNotContain("\u001b");
+  }
+
+  /** First of the class: the store is empty. */
+  @Test
+  @Order(1)
+  void nothingToShowIsSaidAndBadValuesAreRefusedBriefly() {
+    Map<String, String> admin = signedIn("admin4", "admin", ADMIN_PASSWORD);
+    assertThat(ok(admin, "config", "get", "--service", "hollow").out().strip()).isEqualTo("{}");
+    assertThat(ok(admin, "config", "get", "--service", "hollow", "--explain").out().strip()).isEqualTo("(no keys set for hollow)");
+    assertThat(ok(admin, "config", "get", "--explain").out().strip()).isEqualTo("(no keys set in the global layer)");
+    assertThat(ok(admin, "config", "log").out().strip()).isEqualTo("(no changes yet)");
+    assertThat(ok(admin, "config", "log", "--json").out()).as("JSON lines: none").isEmpty();
+    assertThat(ok(admin, "config", "log", "--before", "1").out().strip()).isEqualTo("(no changes before 1)");
+    assertThat(ok(admin, "config", "log", "--before", "1", "--json").out()).as("JSON lines: none").isEmpty();
+
+    for (String before : new String[] {"0", "-5"}) {
+      Skiff.Result r = Skiff.run(admin, "config", "log", "--before", before);
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+      assertThat(r.err()).startsWith("skiff: --before is a change id: 1 or more");
+    }
+
+    String huge = "1" + "x".repeat(10_000);
+    Skiff.Result notJson = Skiff.run(admin, "config", "set", "huge", huge, "--service", "hollow", "-m", "too long");
+    assertThat(notJson.exitCode()).as(notJson.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(notJson.err()).contains("add --string, e.g. skiff config set huge '" + huge.substring(0, 60) + "…' --string")
+        .hasSizeLessThan(1_000);
   }
 
   @Test
