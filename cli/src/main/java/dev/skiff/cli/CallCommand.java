@@ -39,8 +39,8 @@ import picocli.CommandLine.Parameters;
       "  skiff call com.example.greeter hello '{\"name\": \"Ada\"}' --timeout 2s -v",
       "  skiff call com.example.greeter hello '{}' --trace      (then: skiff trace ID)",
       "",
-      "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 no connection to the broker, 4 not signed in (or the session",
-      "expired) where the endpoint needs it, 5 not allowed."
+      "Exit codes: 0 answered, 1 the call failed, 2 usage error, 3 no connection to the broker, 4 not signed in (or the session "
+          + "expired) where the endpoint needs it, 5 not allowed."
     })
 final class CallCommand extends BrokerCommand {
   /** The service name the command's own spans are recorded under. */

@@ -123,6 +123,9 @@ final class ConfigCommand extends CommandGroup {
     @Parameters(index = "1", paramLabel = "VALUE", description = "The value (see above).")
     String value;
 
+    /** How much of a value refused as JSON its hint repeats: enough to recognise it. */
+    static final int HINT_CHARS = 60;
+
     @Option(names = "--string", description = "Take VALUE as a string even when it looks like JSON.")
     boolean string;
 
@@ -143,7 +146,7 @@ final class ConfigCommand extends CommandGroup {
           if (!string && e.code() == dev.skiff.platform.ErrorCode.BAD_REQUEST && e.description().contains("not valid JSON")) {
             // a value that starts like JSON (2s, 127.0.0.1:9042) was sent as JSON: say how to store it as text
             throw new dev.skiff.platform.SkiffException(e.code(), e.description() + " (it starts like JSON: to store it as text,"
-                + " add --string" + (secret ? "" : ", e.g. skiff config set " + path + " '" + Printable.text(v) + "' --string ...") + ")", e);
+                + " add --string" + (secret ? "" : ", e.g. skiff config set " + path + " '" + Printable.of(v, HINT_CHARS) + "' --string ...") + ")", e);
           }
           throw e;
         }
@@ -208,6 +211,10 @@ final class ConfigCommand extends CommandGroup {
           return SkiffCli.EXIT_CALL_FAILED;
         }
         if (explain) {
+          if (v.getLeavesCount() == 0) {
+            out().println("(no keys set" + (path.isEmpty() ? "" : " under " + Printable.of(path, 256))
+                + (service.isEmpty() ? " in the global layer" : " for " + Printable.of(service)) + ")");
+          }
           for (ConfigLeaf l : v.getLeavesList()) {
             out().println(Printable.of(l.getPath(), 256) + " = " + value(l.getValueJson()) + "  (" + Printable.of(l.getLayer())
                 + ", version " + l.getChangeId() + ")");
@@ -237,15 +244,19 @@ final class ConfigCommand extends CommandGroup {
     int limit = 50;
 
     @Option(names = "--before", paramLabel = "ID", description = "Changes older than this one (the next page).")
-    long before;
+    Long before;
 
     @Override
     public Integer call() {
       if (limit < 1 || limit > 200) {
         throw new ParameterException(spec.commandLine(), "--limit is 1 to 200");
       }
+      if (before != null && before < 1) {
+        throw new ParameterException(spec.commandLine(), "--before is a change id: 1 or more (the '(more: --before ID)' line of a log gives it)");
+      }
+      long older = before == null ? 0 : before;
       return withClient(client -> {
-        ConfigLog log = call(client, "log", ConfigLogRequest.newBuilder().setService(service).setLimit(limit).setBefore(before).build(),
+        ConfigLog log = call(client, "log", ConfigLogRequest.newBuilder().setService(service).setLimit(limit).setBefore(older).build(),
             ConfigLog.class);
         for (ConfigChange c : log.getChangesList()) {
           if (json) {
@@ -253,6 +264,10 @@ final class ConfigCommand extends CommandGroup {
           } else {
             printChange(out(), c);
           }
+        }
+        if (!json && log.getChangesCount() == 0) {
+          out().println("(no changes" + (service.isEmpty() ? "" : " " + Printable.of(service) + " sees")
+              + (older > 0 ? " before " + older : " yet") + ")");
         }
         if (!json && log.getNextBefore() > 0) {
           out().println("(more: --before " + log.getNextBefore() + ")");

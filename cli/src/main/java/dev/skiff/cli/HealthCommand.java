@@ -31,9 +31,9 @@ import picocli.CommandLine.Parameters;
     name = "health",
     header = "Shows the health of every service, or of one in detail.",
     description = {
-      "Asks the monitoring service (run by 'skiff kernel') what services have published about their",
-      "health: one line per service, its failing checks beneath; with NAME, every instance, check and",
-      "endpoint of that service.",
+      "Asks the monitoring service (run by 'skiff kernel') what services have published about their "
+          + "health: one line per service, its failing checks beneath; with NAME, every instance, check and "
+          + "endpoint of that service.",
       ""
     },
     footer = {
@@ -42,8 +42,8 @@ import picocli.CommandLine.Parameters;
       "  skiff health",
       "  skiff health com.example.greeter",
       "",
-      "Exit codes: 0 all healthy, 1 a service is unhealthy or stale (or unknown, or no monitoring",
-      "service answered), 2 usage error, 3 no connection to the broker, 4 the session was refused (expired or revoked)."
+      "Exit codes: 0 all healthy, 1 a service is unhealthy or stale (or unknown, or no monitoring "
+          + "service answered), 2 usage error, 3 no connection to the broker, 4 the session was refused (expired or revoked)."
     })
 final class HealthCommand extends BrokerCommand {
 

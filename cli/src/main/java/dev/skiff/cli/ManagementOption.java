@@ -23,7 +23,8 @@ final class ManagementOption {
       names = "--management",
       paramLabel = "URL",
       description = {
-        "RabbitMQ's management API, http[s]://USER:PASSWORD@HOST:PORT (an administrator).",
+        "RabbitMQ's management API (as an administrator):",
+        "  http[s]://USER:PASSWORD@HOST:PORT",
         "Default: $" + ENV + ", else the broker's host on port 15672 as the broker URI's user."
       })
   String url;

@@ -4,10 +4,14 @@ import dev.skiff.platform.Names;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
+import java.lang.reflect.Modifier;
+import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileAlreadyExistsException;
+import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
+import java.nio.file.NotDirectoryException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -15,6 +19,8 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.UUID;
 import java.util.stream.Stream;
 import javax.lang.model.SourceVersion;
@@ -34,6 +40,21 @@ final class NewProject {
   private static final String TEMPLATE = "template/";
   private static final String FILES = "template.files";
 
+  /**
+   * The simple names of the types the template's Java sources use, other than {@code java.lang}'s: those
+   * they import, declare or name. A main class (or its test class) of one of these names, ignoring case,
+   * would not compile, or would clash with another file on a case-insensitive file system; so would one
+   * named as a public type of {@code java.lang} ({@link #javaLangTypes()}). {@code NewCommandTest} fails if
+   * a template starts using a name not here; the archetype's {@code archetype-post-generate.groovy} holds
+   * the same list (checked by the same test).
+   */
+  static final List<String> TEMPLATE_TYPES = List.of(
+      "AfterAll", "Assertions", "AtomicLong", "AtomicReference", "BeforeAll", "Builder", "CallOptions",
+      "CassandraClient", "CassandraSession", "ChronoUnit", "Duration", "ErrorCode", "HealthCheck",
+      "HealthCheckRegistry", "HelloRequest", "HelloResponse", "InProcessSkiff", "Instant", "LayeredConfig", "Map",
+      "MetricRegistry", "PlatformHealth", "Query", "ReadyCheck", "Result", "Server", "ServerBuilder",
+      "SkiffException", "SkiffService", "Test", "UUID");
+
   private final Map<String, String> properties;
   private final String packagePath;
 
@@ -49,6 +70,7 @@ final class NewProject {
       throw new IllegalStateException("this skiff does not know its version ('" + skiffVersion + "'): build it with Maven");
     }
     checkName("service", service);
+    checkClassName(service);
     if (calls != null) {
       checkName("--calls", calls);
       if (calls.equals(service)) {
@@ -70,6 +92,7 @@ final class NewProject {
     p.put("callsGroupId", calls == null ? "" : group(calls));
     p.put("callsArtifactId", calls == null ? "" : last(calls));
     p.put("callsVersion", PROJECT_VERSION);
+    p.put("underline", "=".repeat(service.length()));
     this.properties = Map.copyOf(p);
     this.packagePath = service.replace('.', '/');
   }
@@ -90,6 +113,7 @@ final class NewProject {
    * @param dir where
    * @return the files written, relative to {@code dir}, in the template's order
    * @throws FileAlreadyExistsException if {@code dir} exists (nothing is written)
+   * @throws NotDirectoryException if a folder {@code dir} would be in is a file (nothing is written)
    * @throws IOException if writing fails (nothing is left behind)
    */
   List<Path> writeTo(Path dir) throws IOException {
@@ -98,6 +122,14 @@ final class NewProject {
       throw new FileAlreadyExistsException(target.toString(), null, "already exists");
     }
     Path parent = Objects.requireNonNull(target.getParent(), "a project folder needs a parent folder");
+    for (Path p = parent; p != null; p = p.getParent()) {
+      if (Files.exists(p)) {
+        if (!Files.isDirectory(p)) {
+          throw new NotDirectoryException(p.toString());
+        }
+        break;
+      }
+    }
     Files.createDirectories(parent);
     Path staging = parent.resolve("." + target.getFileName() + ".skiff-new-" + UUID.randomUUID().toString().substring(0, 8));
     List<Path> written = new ArrayList<>();
@@ -180,6 +212,63 @@ final class NewProject {
               + "not com.example.card-payments or com.example.new)");
     }
   }
+
+  /**
+   * @param service a valid service name and Java package
+   * @throws IllegalArgumentException if its main class or test class would be named as a type the
+   *     generated code uses, or a public type of {@code java.lang}, ignoring case
+   */
+  private static void checkClassName(String service) {
+    String className = className(last(service));
+    Set<String> taken = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
+    taken.addAll(TEMPLATE_TYPES);
+    taken.addAll(javaLangTypes());
+    for (String name : List.of(className, className + "Test")) {
+      if (taken.contains(name)) {
+        String clash = javaLangTypes().stream().filter(name::equalsIgnoreCase).findFirst()
+            .map(t -> "java.lang." + t + ", which Java code sees without an import")
+            .orElseGet(() -> TEMPLATE_TYPES.stream().filter(name::equalsIgnoreCase).findFirst().orElseThrow()
+                + ", a type the generated code uses");
+        throw new IllegalArgumentException(
+            "service '" + service + "' would make the class " + name + ", the same name (ignoring case) as " + clash
+                + ": the project would not build; choose another last part, e.g. " + group(service)
+                + (service.contains(".") ? "." : "") + last(service) + "_service");
+      }
+    }
+  }
+
+  /**
+   * @return the simple names of the public top-level types of {@code java.lang} in the running Java (from
+   *     its {@code jrt:/} file system), which Java code sees without an import
+   */
+  static synchronized Set<String> javaLangTypes() {
+    if (javaLang == null) {
+      Set<String> names = new TreeSet<>();
+      Path lang = FileSystems.getFileSystem(URI.create("jrt:/")).getPath("modules", "java.base", "java", "lang");
+      try (Stream<Path> files = Files.list(lang)) {
+        for (Path f : files.toList()) {
+          String file = f.getFileName().toString();
+          if (!file.endsWith(".class") || file.contains("$") || file.equals("package-info.class")) {
+            continue;
+          }
+          String name = file.substring(0, file.length() - ".class".length());
+          try {
+            if (Modifier.isPublic(Class.forName("java.lang." + name, false, null).getModifiers())) {
+              names.add(name);
+            }
+          } catch (ClassNotFoundException | LinkageError e) {
+            names.add(name); // cannot tell: refused rather than risk a project that does not compile
+          }
+        }
+      } catch (IOException e) {
+        throw new UncheckedIOException(e);
+      }
+      javaLang = Set.copyOf(names);
+    }
+    return javaLang;
+  }
+
+  private static Set<String> javaLang;
 
   private static String group(String service) {
     int dot = service.lastIndexOf('.');

@@ -40,8 +40,8 @@ import picocli.CommandLine.Parameters;
       "  skiff route com.example.greeter --show",
       "  skiff route com.example.greeter --clear",
       "",
-      "Exit codes: 0 done, 1 refused or binding service not running, 2 usage error, 3 no connection to the broker, 4 not signed in",
-      "(or the session expired), 5 not allowed (a rule needs role ADMIN.ROUTES)."
+      "Exit codes: 0 done, 1 refused or binding service not running, 2 usage error, 3 no connection to the broker, 4 not signed in "
+          + "(or the session expired), 5 not allowed (a rule needs role ADMIN.ROUTES)."
     })
 final class RouteCommand extends BrokerCommand {
   private static final Pattern PAIR = Pattern.compile("([^=\\s]+)=(-?\\d{1,9})");

@@ -40,17 +40,17 @@ import picocli.CommandLine.UnmatchedArgumentException;
     subcommands = {NewCommand.class, CallCommand.class, LoadCommand.class, ServicesCommand.class, RouteCommand.class, HealthCommand.class, TraceCommand.class, KernelCommand.class, GatewayCommand.class, CredentialsCommand.class, DeadLettersCommand.class, LoginCommand.class, LogoutCommand.class, WhoAmICommand.class, UsersCommand.class, ConfigCommand.class, CommandLine.HelpCommand.class},
     footerHeading = "%nBroker (every command): its own --amqp URI, else $SKIFF_AMQP_URI, else%n  "
         + AmqpOptions.DEFAULT_URI + "%n"
-        + "Session (every command sends it): 'skiff login USER' keeps it in $" + SessionFile.ENV + ", else%n"
-        + "  $XDG_CONFIG_HOME/skiff/token, else ~/.config/skiff/token%n",
+        + "Session (every command sends it): 'skiff login USER' keeps it in%n  $" + SessionFile.ENV
+        + ", else $XDG_CONFIG_HOME/skiff/token, else ~/.config/skiff/token%n",
     footer = {
       "",
       "Exit codes:",
       "  0   success",
-      "  1   a call failed: CODE: description is on stderr (load: any call failed; kernel, gateway:",
-      "      could not start, e.g. the port is in use)",
+      "  1   a call failed: CODE: description is on stderr (load: any call failed;",
+      "      kernel, gateway: could not start, e.g. the port is in use)",
       "  2   usage error: unknown command or option, missing or invalid argument",
-      "  3   no connection to the broker: it could not be reached, or it refused the broker URI's user,",
-      "      password or virtual host; nothing was sent",
+      "  3   no connection to the broker: it could not be reached, or it refused the",
+      "      broker URI's user, password or virtual host; nothing was sent",
       "  4   not signed in, or the session expired or was revoked (skiff login USER)",
       "  5   signed in, but not allowed (skiff whoami shows your roles)",
       "  70  internal error in skiff itself",
@@ -165,6 +165,7 @@ public final class SkiffCli implements Callable<Integer> {
     for (CommandLine sub : cl.getSubcommands().values()) {
       sub.getCommandSpec().usageMessage().sortOptions(false).headerHeading("%n").synopsisHeading("%nUsage: ").descriptionHeading("%n");
     }
+    HelpProse.apply(cl);
     return cl;
   }
 

@@ -5,14 +5,14 @@ import picocli.CommandLine.Option;
 
 /** The {@code --instance} and {@code --version} options of the commands that call a service's endpoint. */
 final class TargetOption {
-  @Option(names = "--instance", paramLabel = "ID", converter = TargetConverters.Instance.class, description = "Send the calls to this instance of the service only.")
+  @Option(names = "--instance", paramLabel = "ID", converter = TargetConverters.Instance.class, description = "Call only this instance of the service.")
   String instance;
 
   @Option(
       names = "--version",
       paramLabel = "VERSION",
       converter = TargetConverters.Version.class,
-      description = "Send the calls to this version of the service (any of its instances), whatever the routing rule.")
+      description = "Call only this version of the service (any of its instances), whatever the routing rule.")
   String version;
 
   /**

@@ -12,7 +12,7 @@ final class TimeoutOption {
       defaultValue = "5s",
       converter = DurationConverter.class,
       showDefaultValue = Visibility.ALWAYS,
-      description = "How long to wait for each answer: 250ms, 2s, 1.5s, 1m.")
+      description = "How long to wait for the answer to a call: 250ms, 2s, 1.5s, 1m.")
   Duration timeout;
 
   /** @return the timeout given, or the default */

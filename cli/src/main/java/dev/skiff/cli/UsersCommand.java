@@ -1,7 +1,11 @@
 package dev.skiff.cli;
 
+import dev.skiff.kernel.WebServer;
+import dev.skiff.kernel.binding.BindingService;
+import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.internal.Printable;
+import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.Role;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.ChangePasswordRequest;
@@ -47,10 +51,22 @@ final class UsersCommand extends CommandGroup {
     }
 
     /** Checks roles as the login service will, so that a typo is a usage error here. */
+    /**
+     * The roles the platform's own services check (roles are open: a service may check roles of its own,
+     * so an {@code ADMIN.} role not here is stored, with a warning, as it is more likely a typing mistake).
+     */
+    static final List<String> PLATFORM_ROLES = List.of(Role.ADMIN.path(), ConfigService.CONFIG_ADMIN.path(),
+        WebServer.PAGES_ROLE.path(), BindingService.ROUTES_ADMIN.path(), LoginService.USERS_ADMIN.path());
+
     List<String> checkedRoles(List<String> roles) {
       List<String> out = new ArrayList<>();
       for (String r : roles) {
-        out.add(given(() -> Role.parse(r).toString()));
+        Role role = given(() -> Role.parse(r));
+        if (role.path().startsWith("ADMIN.") && !PLATFORM_ROLES.contains(role.path())) {
+          err().println("skiff: warning: " + Printable.of(role.toString()) + " is not one of the platform's roles ("
+              + String.join(", ", PLATFORM_ROLES) + "); stored as given, for a service that checks it itself");
+        }
+        out.add(role.toString());
       }
       return out;
     }
@@ -72,14 +88,25 @@ final class UsersCommand extends CommandGroup {
     @Parameters(index = "0", paramLabel = "USER", description = "The new user's name.")
     String user;
 
-    @Option(names = "--role", paramLabel = "ROLE", description = "A role, PATH or PATH:SCOPE (e.g. ADMIN.ROUTES:com.example.greeter); repeatable.")
+    @Option(names = "--role", paramLabel = "ROLE", description = {"A role, PATH or PATH:SCOPE; repeatable. For example:", "ADMIN.ROUTES:com.example.greeter"})
     List<String> roles = new ArrayList<>();
 
     @Override
     public Integer call() {
+      if (!LoginTokenVerifier.USER_NAME.matcher(user).matches()) {
+        throw new ParameterException(spec.commandLine(), "'" + Printable.of(user) + "' is not a valid user name: 1 to 64 of a-z, "
+            + "0-9, '.', '_' and '-', starting with a letter");
+      }
       List<String> checked = checkedRoles(roles);
-      String password = new PasswordPrompt(root().in(), spec).readNew(user);
       return withClient(client -> {
+        // before the password is asked for: a name taken is refused without typing one for nothing
+        UserList all = call(client, "users.list", ListUsersRequest.getDefaultInstance(), UserList.class);
+        if (all.getUsersList().stream().anyMatch(u -> u.getUser().equals(user))) {
+          err().println("skiff: user '" + Printable.of(user) + "' already exists ('skiff users passwd " + Printable.of(user)
+              + "' sets a new password, 'skiff users roles' the roles)");
+          return SkiffCli.EXIT_CALL_FAILED;
+        }
+        String password = new PasswordPrompt(root().in(), spec).readNew(user);
         UserResponse r = call(client, "users.add",
             AddUserRequest.newBuilder().setUser(user).setPassword(password).addAllRoles(checked).build(), UserResponse.class);
         out().print("added ");

@@ -116,6 +116,25 @@ class ConfigCommandsTest {
   }
 
   @Test
+  void aLogPageWithNothingSaysSoAndBadValuesAreRefusedBriefly() {
+    Map<String, String> admin = signedIn("admin4", "admin", ADMIN_PASSWORD);
+    assertThat(ok(admin, "config", "log", "--before", "1").out().strip()).isEqualTo("(no changes before 1)");
+    assertThat(ok(admin, "config", "log", "--before", "1", "--json").out()).as("JSON lines: none").isEmpty();
+
+    for (String before : new String[] {"0", "-5"}) {
+      Skiff.Result r = Skiff.run(admin, "config", "log", "--before", before);
+      assertThat(r.exitCode()).as(r.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+      assertThat(r.err()).startsWith("skiff: --before is a change id: 1 or more");
+    }
+
+    String huge = "1" + "x".repeat(10_000);
+    Skiff.Result notJson = Skiff.run(admin, "config", "set", "huge", huge, "--service", "hollow", "-m", "too long");
+    assertThat(notJson.exitCode()).as(notJson.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(notJson.err()).contains("add --string, e.g. skiff config set huge '" + huge.substring(0, 60) + "…' --string")
+        .hasSizeLessThan(1_000);
+  }
+
+  @Test
   void aSecretIsReadFromStdinAndNeverPrinted() {
     String secret = "pa55-Xq7-secret";
     Map<String, String> admin = signedIn("admin3", "admin", ADMIN_PASSWORD);

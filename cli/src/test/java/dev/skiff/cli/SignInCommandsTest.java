@@ -140,6 +140,29 @@ class SignInCommandsTest {
   }
 
   @Test
+  void addingAUserChecksTheNameBeforeAskingForAPasswordAndWarnsOfAnUnknownAdminRole() {
+    Map<String, String> admin = env("users-admin-checks");
+    assertThat(Skiff.login(admin, "admin", ADMIN_PASSWORD).exitCode()).isZero();
+    // no password on stdin: a name refused first is refused for itself, not for the missing password
+    Skiff.Result badName = Skiff.runWithInput(admin, "", "users", "add", "Bad Name");
+    assertThat(badName.exitCode()).as(badName.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
+    assertThat(badName.err()).startsWith("skiff: 'Bad Name' is not a valid user name: 1 to 64 of a-z").doesNotContain("password");
+    Skiff.Result exists = Skiff.runWithInput(admin, "", "users", "add", "admin");
+    assertThat(exists.exitCode()).as(exists.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(exists.err()).startsWith("skiff: user 'admin' already exists").doesNotContain("no password");
+
+    String bob = "bob-" + EchoService.randomHex(3);
+    Skiff.Result add = Skiff.runWithInput(admin, "bob-password-1\n", "users", "add", bob, "--role", "ADMIN.BOGUS", "--role", "ADMIN.CONFIG");
+    assertThat(add.exitCode()).as(add.toString()).isZero();
+    assertThat(add.err()).contains("skiff: warning: ADMIN.BOGUS is not one of the platform's roles")
+        .contains("ADMIN.CONFIG, ADMIN.PAGES, ADMIN.ROUTES, ADMIN.USERS").doesNotContain("warning: ADMIN.CONFIG");
+    Skiff.Result roles = Skiff.run(admin, "users", "roles", bob, "ADMIN.ROUTES.BOGUS:x", "ADMIN.USERS", "FINANCE.REFUNDS");
+    assertThat(roles.exitCode()).as(roles.toString()).isZero();
+    assertThat(roles.err().lines()).containsExactly("skiff: warning: ADMIN.ROUTES.BOGUS:x is not one of the platform's roles (ADMIN, "
+        + "ADMIN.CONFIG, ADMIN.PAGES, ADMIN.ROUTES, ADMIN.USERS); stored as given, for a service that checks it itself");
+  }
+
+  @Test
   void usersAreManagedByAnAdministratorAndNotByOthers() {
     Map<String, String> admin = env("users-admin");
     assertThat(Skiff.login(admin, "admin", ADMIN_PASSWORD).exitCode()).isZero();
