@@ -384,7 +384,9 @@ final class GatewayHandler extends Handler.Abstract {
             return;
           }
           if (e.code() == ErrorCode.CAPACITY || e.code() == ErrorCode.UNAVAILABLE || e.code() == ErrorCode.CIRCUIT_OPEN) {
-            ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+            // the service's own word on how long (a locked name: until it unlocks), else a second
+            long seconds = e.retryAfter().map(d -> Math.max(1, (d.toMillis() + 999) / 1000)).orElse(1L);
+            ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, Long.toString(seconds));
           }
           fail(ex, HttpErrors.status(e.code()), e.code().name(), e.description());
         });

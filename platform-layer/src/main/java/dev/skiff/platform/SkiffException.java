@@ -13,6 +13,11 @@ import java.util.Objects;
  * <p>Instances are immutable and safe to share between threads.
  */
 public final class SkiffException extends RuntimeException {
+  /** The context key of {@link #retryAfter()}: how long to wait before trying again, in milliseconds. */
+  public static final String RETRY_AFTER_MS = "retry_after_ms";
+  /** The longest wait {@link #retryAfter()} reports. */
+  public static final java.time.Duration MAX_RETRY_AFTER = java.time.Duration.ofDays(1);
+
   private static final long serialVersionUID = 1L;
 
   private final ErrorCode code;
@@ -81,6 +86,34 @@ public final class SkiffException extends RuntimeException {
     merged.put(Objects.requireNonNull(key, "key"), String.valueOf(value));
     return new SkiffException(
         code, description, merged, service, endpoint, instance, requestId, progress, callee, getCause());
+  }
+
+  /**
+   * A copy of this error that tells the caller how long to wait before trying again (a lock that ends at a
+   * known time, a quota that refills), carried in the context under {@link #RETRY_AFTER_MS}; the gateway
+   * answers it as {@code Retry-After}.
+   *
+   * @param wait how long; negative is taken as zero
+   * @return a new exception
+   */
+  public SkiffException withRetryAfter(java.time.Duration wait) {
+    return withContext(RETRY_AFTER_MS, Long.toString(Math.max(0, wait.toMillis())));
+  }
+
+  /**
+   * @return how long the raiser asked the caller to wait before trying again ({@link #withRetryAfter}),
+   *     when it said so with a valid value; bounded to a day (the value may come from another process)
+   */
+  public java.util.Optional<java.time.Duration> retryAfter() {
+    String v = context.get(RETRY_AFTER_MS);
+    if (v == null || v.isEmpty() || v.length() > 19 || !v.chars().allMatch(c -> c >= '0' && c <= '9')) {
+      return java.util.Optional.empty();
+    }
+    try {
+      return java.util.Optional.of(java.time.Duration.ofMillis(Math.min(Long.parseLong(v), MAX_RETRY_AFTER.toMillis())));
+    } catch (NumberFormatException overLong) {
+      return java.util.Optional.empty();
+    }
   }
 
   /**

@@ -364,7 +364,7 @@ public final class LoginService extends KernelServiceBase {
     LoginThrottle.Verdict v = throttle.begin(name, now);
     if (v instanceof LoginThrottle.Verdict.Locked l) {
       deny(ctx, what, ErrorCode.CAPACITY, "user '" + name + "' is locked");
-      throw locked(name, l.untilMillis());
+      throw locked(name, l.untilMillis(), clock.millis());
     }
     if (v instanceof LoginThrottle.Verdict.Busy b) {
       deny(ctx, what, ErrorCode.CAPACITY, b.why());
@@ -385,7 +385,7 @@ public final class LoginService extends KernelServiceBase {
       deny(ctx, what, ErrorCode.UNAUTHORIZED, WRONG + " for user '" + name + "'" + (lockedUntil > 0 ? "; the user is now locked" : ""));
       if (lockedUntil > 0) {
         log.warn("login: user name '{}' locked until {} after too many failed logins", name, Instant.ofEpochMilli(lockedUntil));
-        throw locked(name, lockedUntil);
+        throw locked(name, lockedUntil, clock.millis());
       }
       throw new SkiffException(ErrorCode.UNAUTHORIZED, what.equals("login") ? WRONG : "the old password is wrong");
     } finally {
@@ -412,9 +412,11 @@ public final class LoginService extends KernelServiceBase {
     }
   }
 
-  private static SkiffException locked(String name, long until) {
+  /** The answer to a name that is locked: when it unlocks, in words and as the time to wait (the gateway's Retry-After). */
+  private static SkiffException locked(String name, long until, long now) {
     return new SkiffException(ErrorCode.CAPACITY, "user '" + name + "' is locked after too many failed logins until "
-        + Instant.ofEpochMilli(until) + "; try again then, or ask an administrator to unlock it ('skiff users unlock " + name + "')");
+        + Instant.ofEpochMilli(until) + "; try again then, or ask an administrator to unlock it ('skiff users unlock " + name + "')")
+        .withRetryAfter(java.time.Duration.ofMillis(until - now));
   }
 
   private static void deny(RequestContext ctx, String what, ErrorCode code, String reason) {

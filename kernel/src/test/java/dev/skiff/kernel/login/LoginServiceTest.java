@@ -322,6 +322,8 @@ class LoginServiceTest {
     SkiffException e = refusal(() -> f.login("gina", "gina-password"));
     assertThat(e.code()).isEqualTo(ErrorCode.CAPACITY);
     assertThat(e.getMessage()).contains("user 'gina' is locked", "until 20");
+    assertThat(e.retryAfter()).as("how long to wait, for the gateway's Retry-After, crossing the wire")
+        .hasValueSatisfying(d -> assertThat(d).isBetween(Duration.ofMinutes(14), Duration.ofMinutes(15)));
     UserList all = f.as(admin).call(LoginService.SERVICE, "users.list", ListUsersRequest.getDefaultInstance(), UserList.class);
     assertThat(all.getUsersList()).filteredOn(u -> u.getUser().equals("gina")).extracting(UserInfo::getLocked).containsExactly(true);
     // an administrator setting a new password unlocks
