@@ -82,6 +82,26 @@ class RoutingRulesTest {
     f.assertAllReach(k, s, "1.0.0", 1000);
   }
 
+  /**
+   * The last instance of a version that has a share stops under load: what it had taken and not started,
+   * and what the rule still sent its version's queue until the binding service moved the share, goes back
+   * through the rule to the versions that run. Before, those requests waited in a queue no one consumed
+   * until their callers timed out (as many as the instance held: 8 of 4,000 at concurrency 8).
+   */
+  @Test
+  void theLastInstanceOfAVersionWithAShareStopsUnderLoadAndNoCallIsLost() throws Exception {
+    KernelCopy k = f.leader();
+    String s = f.name("last");
+    List<Server> ab = f.startVersions(k, s, "1.0.0", "1.1.0");
+    f.applyRoute(k, s, Map.of("1.0.0", 90, "1.1.0", 10));
+    java.util.concurrent.CompletableFuture<Map<String, Integer>> load = java.util.concurrent.CompletableFuture.supplyAsync(
+        () -> f.split(s, 6000, CallOptions.timeout(Duration.ofSeconds(8))));
+    await().atMost(HANG).until(() -> ab.get(0).metrics().timer("skiff.server.endpoint.echo").getCount() > 300);
+    ab.get(0).close();
+    Map<String, Integer> split = load.get(60, java.util.concurrent.TimeUnit.SECONDS); // fails on any failed call
+    assertThat(split.get("1.1.0")).as("the running version took over").isGreaterThan(600);
+  }
+
   @Test
   void aRunningVersionOutsideTheRuleGetsOnlyPinnedCalls() {
     KernelCopy k = f.leader();

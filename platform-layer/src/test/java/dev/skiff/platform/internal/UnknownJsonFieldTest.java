@@ -54,7 +54,7 @@ class UnknownJsonFieldTest {
   @Test
   void theParsersWordsComeWithoutItsClassNamesAndCut() {
     assertThat(refused("{\"text\": ", EchoRequest.getDefaultInstance()).description())
-        .isEqualTo("malformed JSON body for skiff.test.EchoRequest: End of input at line 1 column 10 path $.text");
+        .isEqualTo("malformed JSON body for skiff.test.EchoRequest: not valid JSON: End of input at line 1 column 10 path $.text");
     // the parser quotes what it refused: a body of a megabyte is not echoed back whole
     String huge = "[" + "1,".repeat(500_000) + "1]";
     String d = refused(huge, EchoRequest.getDefaultInstance()).description();

@@ -74,6 +74,15 @@ final class AmqpServerBinding implements Transport.ServerBinding {
   private final Object state = new Object();
   private boolean paused;
   private boolean stopped;
+  /** The version's queue this instance consumes, or null when it serves no version. */
+  private volatile String versionQueue;
+  /**
+   * Whether a request not pinned to the version came through its version's queue: the service is under a
+   * routing rule (its split sends the version's share there), so when this instance stops it re-routes
+   * what it held, and sweeps the queue if it was the version's last consumer ({@link #sweepVersionQueue}).
+   */
+  private volatile boolean routedByRule;
+  private volatile long stoppedNanos;
   /** Binds the service queue again after a recovery of the connection (in {@link #open}); null if it does not recover. */
   private RecoveryListener rebind;
 
@@ -150,6 +159,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     AmqpServerBinding b =
         new AmqpServerBinding(
             service, instanceId, conn, consume, reply, deadLetters, handler, instQueue, connections.userName(), cork, Clock.systemUTC());
+    b.versionQueue = verQueue;
     b.sources.add(b.new Source(svcQueue, false, false));
     b.sources.add(b.new Source(instQueue, true, false));
     if (verQueue != null) {
@@ -327,6 +337,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
           }
           try {
             RequestMessage req = Headers.request(service, props, body, user);
+            if (!routedByRule && req.targetVersion() == null && queue.equals(versionQueue)) {
+              routedByRule = true;
+            }
             handler.onRequest(
                 req, new AmqpDelivery(env.getDeliveryTag(), queue, props, req, deliveries, discarded, instanceAddressed, false));
           } catch (RuntimeException e) {
@@ -487,6 +500,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     List<CompletableFuture<Void>> pending = new java.util.ArrayList<>();
     synchronized (state) {
       stopped = true;
+      stoppedNanos = System.nanoTime();
       for (Source s : sources) {
         s.cancel();
         pending.addAll(s.cancellations.values());
@@ -511,6 +525,9 @@ final class AmqpServerBinding implements Transport.ServerBinding {
     if (rebind != null && connection instanceof Recoverable r) {
       r.removeRecoveryListener(rebind);
     }
+    if (stopped) {
+      sweepVersionQueue();
+    }
     // not auto-delete (see the class comment): delete it, or it would stay until the connection closes
     Channels.quietly("delete instance queue", () -> consume.queueDelete(instanceQueue));
     Channels.quietly("close channel", () -> Channels.close(consume));
@@ -519,6 +536,88 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       Channels.quietly("close channel", () -> Channels.close(deadLetters));
     }
   }
+
+  /**
+   * Run by the last instance of a version under a routing rule as it closes: the rule's split goes on
+   * sending the version's queue its share until the binding service has moved it (it hears of the stop
+   * at once; a share's old exchange takes what picked it a moment before for {@code RETIRE_AFTER}, a
+   * second), and requests re-routed while the split still had the version come back. With no instance left
+   * to take them they would wait there until their callers time out. So, when no other consumer is on the
+   * queue, it moves each request there that is not pinned to the version back through the rule (as this
+   * instance's hand-backs go, {@link AmqpDelivery#requeue}), until {@link #SWEEP_AT_LEAST} after it stopped
+   * consuming and {@link #SWEEP_QUIET} without one, for at most {@link #SWEEP_AT_MOST}. Requests pinned to
+   * the version stay (no instance of it runs: they end as they did). Sent as this connection's user, with
+   * the original caller kept, as every hand-back is.
+   */
+  private void sweepVersionQueue() {
+    String queue = versionQueue;
+    if (queue == null || !routedByRule || !connection.isOpen()) {
+      return;
+    }
+    long moved = 0;
+    long start = System.nanoTime();
+    long lastMoved = start;
+    try {
+      Channel ch = connection.createChannel();
+      try {
+        if (ch.queueDeclarePassive(queue).getConsumerCount() > 0) {
+          return; // another instance of the version takes them
+        }
+        while (System.nanoTime() - start < SWEEP_AT_MOST.toNanos()) {
+          com.rabbitmq.client.GetResponse g = ch.basicGet(queue, false);
+          long now = System.nanoTime();
+          boolean quiet = now - stoppedNanos >= SWEEP_AT_LEAST.toNanos() && now - lastMoved >= SWEEP_QUIET.toNanos();
+          if (g == null) {
+            if (quiet) {
+              break;
+            }
+            Thread.sleep(20);
+            continue;
+          }
+          AMQP.BasicProperties props = g.getProps();
+          RequestMessage req;
+          try {
+            req = Headers.request(service, props, g.getBody(), user);
+          } catch (RuntimeException malformed) {
+            ch.basicNack(g.getEnvelope().getDeliveryTag(), false, true);
+            break; // not this sweep's to judge: the next instance of the version sets it aside
+          }
+          if (req.targetVersion() != null) {
+            // pinned to the version: it stays, at the back of the queue
+            ch.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), g.getBody());
+            ch.basicAck(g.getEnvelope().getDeliveryTag(), false);
+            if (quiet) {
+              break; // only pinned ones are left
+            }
+            Thread.sleep(5);
+            continue;
+          }
+          ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service), false,
+              Headers.requeueProperties(props, clock.millis(), user), g.getBody());
+          ch.basicAck(g.getEnvelope().getDeliveryTag(), false);
+          moved++;
+          lastMoved = now;
+        }
+      } finally {
+        Channels.quietly("close channel", () -> Channels.close(ch));
+      }
+    } catch (InterruptedException e) {
+      Thread.currentThread().interrupt();
+    } catch (IOException | RuntimeException e) {
+      log.debug("{}: sweeping {} stopped: {}", service, queue, Channels.causes(e));
+    }
+    if (moved > 0) {
+      log.info("{}: moved {} requests the routing rule sent version queue {} after this instance stopped back through the rule",
+          service, moved, queue);
+    }
+  }
+
+  /** How long after it stopped consuming the last instance of a version sweeps its queue, at least. */
+  static final java.time.Duration SWEEP_AT_LEAST = java.time.Duration.ofMillis(1500);
+  /** How long the sweep goes on once nothing more comes to move. */
+  static final java.time.Duration SWEEP_QUIET = java.time.Duration.ofMillis(500);
+  /** How long the sweep goes on at most (a binding service that is down never moves the share). */
+  static final java.time.Duration SWEEP_AT_MOST = java.time.Duration.ofSeconds(5);
 
   /** One request taken from a queue, to be answered and settled. */
   private final class AmqpDelivery implements Transport.Delivery {
@@ -611,8 +710,14 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       // A copy goes back to the queue as a fresh message (a nack would mark it redelivered, which
       // reads as "its handler may have run"); only then is the original settled. If the copy cannot
       // be published, the original goes back with a nack instead.
+      // One that came through the version's queue under a routing rule, not pinned to the version, goes
+      // back through the rule, which sends it where the service's traffic goes now (the same version while
+      // its share stands: the split hashes the request id), and not to a queue that may have no consumer
+      // left (the last instance of a version with a share, stopping; sweepVersionQueue).
+      boolean throughRule = queue.equals(versionQueue) && request.targetVersion() == null;
       try {
-        reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), request.body());
+        reply.basicPublish(throughRule ? AmqpNames.RPC_EXCHANGE : "", throughRule ? AmqpNames.serviceKey(service) : queue, false,
+            Headers.requeueProperties(props, clock.millis(), user), request.body());
         consume.basicAck(tag, false);
         acks.settled(tag);
       } catch (IOException | RuntimeException e) {
