@@ -113,6 +113,23 @@ class KeepAliveAfterErrorsTest {
     }
   }
 
+  /**
+   * A client that asks before sending its body ({@code Expect: 100-continue}) to a route that refuses it
+   * is answered at once, not told {@code 100 Continue} and then refused after uploading the body (a
+   * report said it was; not seen here: a guard).
+   */
+  @Test
+  void aClientThatWaitsToBeToldToSendItsBodyIsRefusedAtOnceNotToldToGoOn() throws Exception {
+    try (Socket s = new Socket("127.0.0.1", f.gateway.port())) {
+      s.setSoTimeout(5000);
+      s.getOutputStream().write(post("/admin/v1/users", "Expect: 100-continue\r\n", 100_000).getBytes(StandardCharsets.US_ASCII));
+      s.getOutputStream().flush();
+      Answer first = read(s.getInputStream());
+      assertThat(first.status()).as("the refusal, not 100 Continue").isEqualTo(401);
+      assertThat(first.headers().getOrDefault("Connection", "")).containsIgnoringCase("close");
+    }
+  }
+
   @Test
   void aBodyOverTheLimitIsNotReadAndTheAnswerSaysTheConnectionCloses() throws Exception {
     try (Socket s = new Socket("127.0.0.1", f.gateway.port())) {
