@@ -62,8 +62,6 @@ final class GatewayHandler extends Handler.Abstract {
       "\\s*application/json\\s*(;.*)?", java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
   /** A W3C {@code traceparent} of version {@code 00}: lower-case hex only. */
   private static final java.util.regex.Pattern TRACEPARENT = java.util.regex.Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
-  /** The code of a 414: the request line (method, path and query) is over the header limit. */
-  static final String URI_TOO_LONG = "URI_TOO_LONG";
   /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
   private static final String RATE_LIMIT = "skiff.gateway.rate-limit.";
 
@@ -550,8 +548,7 @@ final class GatewayHandler extends Handler.Abstract {
       @Override
       public boolean handle(Request request, Response response, Callback callback) {
         int status = request.getAttribute(ERROR_STATUS) instanceof Integer s ? s : response.getStatus();
-        // a request line over the header limit is 414, not one of the headers (RefusalCodes, the kernel's, says HEADERS_TOO_LARGE)
-        String code = status == 414 ? URI_TOO_LONG : RefusalCodes.of(status);
+        String code = RefusalCodes.of(status);
         String id = response.getHeaders().get(REQUEST_ID_HEADER);
         if (id == null) {
           id = Ids.random128();

@@ -12,14 +12,16 @@ public final class RefusalCodes {
 
   /**
    * @param status the HTTP status of the refusal
-   * @return its code: {@code BAD_REQUEST}, {@code TOO_LARGE}, {@code HEADERS_TOO_LARGE}, {@code NOT_FOUND},
+   * @return its code: {@code BAD_REQUEST}, {@code TOO_LARGE}, {@code URI_TOO_LONG} (the request line over the
+   *     header limit), {@code HEADERS_TOO_LARGE}, {@code NOT_FOUND},
    *     {@code TIMEOUT}, {@code UNAVAILABLE} or {@code INTERNAL}
    */
   public static String of(int status) {
     return switch (status) {
       case 400 -> ErrorCode.BAD_REQUEST.name();
       case 413 -> "TOO_LARGE";
-      case 414, 431 -> "HEADERS_TOO_LARGE";
+      case 414 -> "URI_TOO_LONG";
+      case 431 -> "HEADERS_TOO_LARGE";
       case 404 -> ErrorCode.NOT_FOUND.name();
       case 408 -> ErrorCode.TIMEOUT.name();
       case 503 -> ErrorCode.UNAVAILABLE.name();
