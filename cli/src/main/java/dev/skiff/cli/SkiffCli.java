@@ -108,6 +108,10 @@ public final class SkiffCli implements Callable<Integer> {
    * @param args the command line
    */
   public static void main(String[] args) {
+    if (args.length > 0 && (args[0].equals("kernel") || args[0].equals("gateway"))) {
+      // before anything makes a logger: building the command line loads classes that make theirs
+      KernelCommand.logAsALongRunningCommand();
+    }
     PrintWriter out = new PrintWriter(new OutputStreamWriter(System.out, StandardCharsets.UTF_8), true);
     PrintWriter err = new PrintWriter(new OutputStreamWriter(System.err, StandardCharsets.UTF_8), true);
     int code = run(args, out, err, System.getenv());
