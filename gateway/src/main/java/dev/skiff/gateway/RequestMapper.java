@@ -253,10 +253,13 @@ final class RequestMapper {
   }
 
   private static String unknownField(Descriptor type, String fieldPath, String why) {
+    if (fieldPath.isEmpty()) {
+      return "a query parameter without a name (e.g. '?=x')";
+    }
     Set<String> names = new HashSet<>();
     type.getFields().forEach(f -> names.add(f.getName()));
     return "unknown or unusable parameter " + quoted(fieldPath) + " for " + type.getFullName() + ": " + why
-        + "; valid fields: " + String.join(", ", new java.util.TreeSet<>(names));
+        + (names.isEmpty() ? "; " + type.getFullName() + " has no fields" : "; valid fields: " + String.join(", ", new java.util.TreeSet<>(names)));
   }
 
   private static Object convert(FieldDescriptor f, String path, String v) {

@@ -54,6 +54,13 @@ class GatewayJsonBodyTest {
     assertThat(fine.body()).contains("café au lait");
   }
 
+  @Test
+  void aQueryParameterWithoutANameIsSaidSo() throws Exception {
+    HttpResponse<String> r = gw.f().get("/v1/things/q?=x");
+    assertBad(r, "a query parameter without a name");
+    assertThat(r.body()).doesNotContain("no field  in");
+  }
+
   private static void assertBad(HttpResponse<String> r, String saying) {
     assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
     assertThat(r.body()).contains("\"code\":\"BAD_REQUEST\"").contains(saying);
