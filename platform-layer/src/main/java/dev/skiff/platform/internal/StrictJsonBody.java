@@ -122,7 +122,7 @@ public final class StrictJsonBody {
     while (reader.hasNext()) {
       String name = reader.nextName();
       twice(seen, name);
-      FieldDescriptor f = field(type, name);
+      FieldDescriptor f = UnknownJsonField.field(type, name);
       if (f == null) {
         any(); // the parser refuses the name, saying which names there are
       } else {
@@ -251,19 +251,5 @@ public final class StrictJsonBody {
       case BOOLEAN -> "true or false";
       default -> "null";
     };
-  }
-
-  /** The field a JSON name stands for: its proto name or its JSON (lowerCamelCase) name, as the parser takes both. */
-  private static FieldDescriptor field(Descriptor type, String name) {
-    FieldDescriptor f = type.findFieldByName(name);
-    if (f != null) {
-      return f;
-    }
-    for (FieldDescriptor d : type.getFields()) {
-      if (d.getJsonName().equals(name)) {
-        return d;
-      }
-    }
-    return null;
   }
 }
