@@ -5,7 +5,6 @@ import com.rabbitmq.client.BuiltinExchangeType;
 import com.rabbitmq.client.Channel;
 import com.rabbitmq.client.DefaultConsumer;
 import com.rabbitmq.client.Envelope;
-import com.rabbitmq.client.ShutdownSignalException;
 import com.rabbitmq.client.impl.recovery.AutorecoveringConnection;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
@@ -74,12 +73,7 @@ final class AmqpRoutingTopology implements RoutingTopology {
 
   /** @return whether the broker closed the channel with 404 NOT_FOUND */
   static boolean notFound(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof ShutdownSignalException s && s.getReason() instanceof AMQP.Channel.Close close) {
-        return close.getReplyCode() == AMQP.NOT_FOUND;
-      }
-    }
-    return false;
+    return Channels.replyCode(e) == AMQP.NOT_FOUND;
   }
 
   @Override

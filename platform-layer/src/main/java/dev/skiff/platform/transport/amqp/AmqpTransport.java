@@ -191,7 +191,7 @@ public final class AmqpTransport implements Transport {
       return AmqpServerBinding.open(connections, cork, topology, service, instanceId, bind, handler);
     } catch (IOException | RuntimeException e) {
       String why = Channels.causes(e);
-      if (why.contains("ACCESS_REFUSED")) {
+      if (Channels.replyCode(e) == AMQP.ACCESS_REFUSED) {
         // not an outage: this broker user may not use the service's queues (least privilege of another service)
         throw new SkiffException(ErrorCode.FORBIDDEN, "cannot bind service " + service + " on " + describe() + ": the broker "
             + "refused it: " + Channels.brokerWords(e, why) + " (its broker user must be the service's own: 'skiff credentials create "
@@ -200,7 +200,6 @@ public final class AmqpTransport implements Transport {
       throw new SkiffException(ErrorCode.UNAVAILABLE, "cannot bind service " + service + " on " + describe() + ": " + why, e);
     }
   }
-
 
   @Override
   public ClientChannel openClient(ReplyListener replies) {

@@ -58,12 +58,8 @@ final class Channels {
    *     {@code ACCESS_REFUSED - access to queue '...' refused for user '...'}), else {@code causes}
    */
   static String brokerWords(Throwable e, String causes) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
-        return Redaction.text(reason(s));
-      }
-    }
-    return causes;
+    com.rabbitmq.client.ShutdownSignalException s = closeIn(e);
+    return s == null ? causes : Redaction.text(reason(s));
   }
 
   /**
@@ -72,18 +68,25 @@ final class Channels {
    *     (e.g. {@link com.rabbitmq.client.AMQP#ACCESS_REFUSED}), or 0 when the broker gave none
    */
   static int replyCode(Throwable e) {
-    for (Throwable t = e; t != null; t = t.getCause()) {
-      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
-        Object m = s.getReason();
-        if (m instanceof com.rabbitmq.client.AMQP.Channel.Close c) {
-          return c.getReplyCode();
-        }
-        if (m instanceof com.rabbitmq.client.AMQP.Connection.Close c) {
-          return c.getReplyCode();
-        }
-      }
+    com.rabbitmq.client.ShutdownSignalException s = closeIn(e);
+    Object m = s == null ? null : s.getReason();
+    if (m instanceof com.rabbitmq.client.AMQP.Channel.Close c) {
+      return c.getReplyCode();
+    }
+    if (m instanceof com.rabbitmq.client.AMQP.Connection.Close c) {
+      return c.getReplyCode();
     }
     return 0;
+  }
+
+  /** @return the broker's close of a channel or connection in a failure's chain, or null */
+  private static com.rabbitmq.client.ShutdownSignalException closeIn(Throwable e) {
+    for (Throwable t = e; t != null; t = t.getCause()) {
+      if (t instanceof com.rabbitmq.client.ShutdownSignalException s) {
+        return s;
+      }
+    }
+    return null;
   }
 
   /** Closes a channel if it is open, aborting it when a clean close cannot finish. */

@@ -183,7 +183,7 @@ public final class DeadLetters {
       probe = connections.channel();
       probe.queueDeclarePassive(target);
     } catch (IOException | RuntimeException e) {
-      if (Channels.causes(e).contains("NOT_FOUND")) {
+      if (Channels.replyCode(e) == AMQP.NOT_FOUND) {
         throw new SkiffException(ErrorCode.NOT_FOUND, "the queue " + target + " the requests go back to does not exist (a service's"
             + " queue expires an hour after its last instance stopped; a version's when it stops): start the service, then replay;"
             + " nothing was taken off the dead-letter queue for it");
@@ -239,11 +239,12 @@ public final class DeadLetters {
       throw e;
     } catch (IOException | RuntimeException e) {
       String why = Channels.causes(e);
-      if (why.contains("NOT_FOUND")) {
+      int code = Channels.replyCode(e);
+      if (code == AMQP.NOT_FOUND) {
         throw new SkiffException(ErrorCode.NOT_FOUND, "service " + service + " has no dead-letter queue (" + queue
             + "): none of its instances has run with this version of Skiff, or the queue expired unused");
       }
-      if (why.contains("ACCESS_REFUSED")) {
+      if (code == AMQP.ACCESS_REFUSED) {
         // the broker's reason once (it names the queue or exchange refused), not the whole chain of causes
         throw new SkiffException(ErrorCode.FORBIDDEN, "the broker refused: " + Channels.brokerWords(e, why));
       }
