@@ -282,7 +282,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       consume.queueDeclare(queue, true, false, false, args);
       return consume;
     } catch (IOException e) {
-      if (!Channels.causes(e).contains("PRECONDITION_FAILED")) {
+      if (Channels.replyCode(e) != AMQP.PRECONDITION_FAILED) {
         throw e;
       }
       // Another instance (an older version, or other settings) created the queue with other
@@ -337,7 +337,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
           }
           try {
             RequestMessage req = Headers.request(service, props, body, user);
-            if (!routedByRule && req.targetVersion() == null && queue.equals(versionQueue)) {
+            if (!routedByRule && cameByRule(queue, req)) {
               routedByRule = true;
             }
             handler.onRequest(
@@ -582,7 +582,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             ch.basicNack(g.getEnvelope().getDeliveryTag(), false, true);
             break; // not this sweep's to judge: the next instance of the version sets it aside
           }
-          if (req.targetVersion() != null) {
+          if (!cameByRule(queue, req)) {
             // pinned to the version: it stays, at the back of the queue
             ch.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), g.getBody());
             ch.basicAck(g.getEnvelope().getDeliveryTag(), false);
@@ -592,8 +592,7 @@ final class AmqpServerBinding implements Transport.ServerBinding {
             Thread.sleep(5);
             continue;
           }
-          ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service), false,
-              Headers.requeueProperties(props, clock.millis(), user), g.getBody());
+          sendThroughRule(ch, props, g.getBody());
           ch.basicAck(g.getEnvelope().getDeliveryTag(), false);
           moved++;
           lastMoved = now;
@@ -610,6 +609,19 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       log.info("{}: moved {} requests the routing rule sent version queue {} after this instance stopped back through the rule",
           service, moved, queue);
     }
+  }
+
+  /**
+   * Whether a request from a queue came through its version's queue without being pinned to the version:
+   * the share of its version a routing rule's split sent there.
+   */
+  private boolean cameByRule(String queue, RequestMessage req) {
+    return req.targetVersion() == null && queue.equals(versionQueue);
+  }
+
+  /** Sends a request back through the service's routing (its rule's split) as a fresh message of this connection's user. */
+  private void sendThroughRule(Channel ch, AMQP.BasicProperties props, byte[] body) throws IOException {
+    ch.basicPublish(AmqpNames.RPC_EXCHANGE, AmqpNames.serviceKey(service), false, Headers.requeueProperties(props, clock.millis(), user), body);
   }
 
   /** How long after it stopped consuming the last instance of a version sweeps its queue, at least. */
@@ -714,10 +726,12 @@ final class AmqpServerBinding implements Transport.ServerBinding {
       // back through the rule, which sends it where the service's traffic goes now (the same version while
       // its share stands: the split hashes the request id), and not to a queue that may have no consumer
       // left (the last instance of a version with a share, stopping; sweepVersionQueue).
-      boolean throughRule = queue.equals(versionQueue) && request.targetVersion() == null;
       try {
-        reply.basicPublish(throughRule ? AmqpNames.RPC_EXCHANGE : "", throughRule ? AmqpNames.serviceKey(service) : queue, false,
-            Headers.requeueProperties(props, clock.millis(), user), request.body());
+        if (cameByRule(queue, request)) {
+          sendThroughRule(reply, props, request.body());
+        } else {
+          reply.basicPublish("", queue, false, Headers.requeueProperties(props, clock.millis(), user), request.body());
+        }
         consume.basicAck(tag, false);
         acks.settled(tag);
       } catch (IOException | RuntimeException e) {
