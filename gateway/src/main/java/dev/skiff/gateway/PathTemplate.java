@@ -1,10 +1,5 @@
 package dev.skiff.gateway;
 
-import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.nio.charset.CharacterCodingException;
-import java.nio.charset.CodingErrorAction;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -209,33 +204,11 @@ final class PathTemplate {
    *     not UTF-8
    */
   static String decode(String segment) {
-    if (segment.indexOf('%') < 0) {
-      return segment;
-    }
-    ByteArrayOutputStream bytes = new ByteArrayOutputStream(segment.length());
-    int i = 0;
-    while (i < segment.length()) {
-      int percent = segment.indexOf('%', i);
-      if (percent != i) {
-        // the characters up to the next %, as they are (a run, so that a surrogate pair stays whole)
-        int end = percent < 0 ? segment.length() : percent;
-        bytes.writeBytes(segment.substring(i, end).getBytes(StandardCharsets.UTF_8));
-        i = end;
-        continue;
-      }
-      int hi = i + 2 < segment.length() ? Character.digit(segment.charAt(i + 1), 16) : -1;
-      int lo = hi >= 0 ? Character.digit(segment.charAt(i + 2), 16) : -1;
-      if (lo < 0) {
-        throw new IllegalArgumentException("malformed percent-encoding in the path");
-      }
-      bytes.write(hi << 4 | lo);
-      i += 3;
-    }
     try {
-      return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-          .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(bytes.toByteArray())).toString();
-    } catch (CharacterCodingException e) {
-      throw new IllegalArgumentException("the path's percent-encoding is not valid UTF-8");
+      return PercentDecoding.decode(segment, false);
+    } catch (PercentDecoding.Refused e) {
+      throw new IllegalArgumentException(e.fault == PercentDecoding.Fault.MALFORMED
+          ? "malformed percent-encoding in the path" : "the path's percent-encoding is not valid UTF-8");
     }
   }
 

@@ -139,44 +139,13 @@ final class RequestMapper {
     return m;
   }
 
-  /**
-   * Decodes a query string's name or value ({@code application/x-www-form-urlencoded}: {@code +} is a
-   * space, {@code %XX} a byte), the bytes as UTF-8, strictly: a malformed escape or bytes that are not
-   * UTF-8 are refused, not read as U+FFFD (as {@link java.net.URLDecoder} would).
-   */
+  /** Decodes a query string's name or value ({@code +} is a space), strictly ({@link PercentDecoding}). */
   private static String formDecode(String s) {
-    if (s.indexOf('%') < 0 && s.indexOf('+') < 0) {
-      return s;
-    }
-    java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream(s.length());
-    for (int i = 0; i < s.length(); i++) {
-      char c = s.charAt(i);
-      if (c == '+') {
-        bytes.write(' ');
-      } else if (c == '%') {
-        int hi = i + 2 < s.length() ? Character.digit(s.charAt(i + 1), 16) : -1;
-        int lo = hi < 0 ? -1 : Character.digit(s.charAt(i + 2), 16);
-        if (lo < 0) {
-          throw bad("malformed percent-encoding in the query");
-        }
-        bytes.write(hi << 4 | lo);
-        i += 2;
-      } else {
-        byte[] b = String.valueOf(c).getBytes(StandardCharsets.UTF_8);
-        if (Character.isHighSurrogate(c) && i + 1 < s.length()) {
-          b = s.substring(i, i + 2).getBytes(StandardCharsets.UTF_8);
-          i++;
-        }
-        bytes.write(b, 0, b.length);
-      }
-    }
     try {
-      return StandardCharsets.UTF_8.newDecoder()
-          .onMalformedInput(java.nio.charset.CodingErrorAction.REPORT)
-          .onUnmappableCharacter(java.nio.charset.CodingErrorAction.REPORT)
-          .decode(java.nio.ByteBuffer.wrap(bytes.toByteArray())).toString();
-    } catch (java.nio.charset.CharacterCodingException e) {
-      throw bad("the query's percent-encoding is not UTF-8");
+      return PercentDecoding.decode(s, true);
+    } catch (PercentDecoding.Refused e) {
+      throw bad(e.fault == PercentDecoding.Fault.MALFORMED
+          ? "malformed percent-encoding in the query" : "the query's percent-encoding is not UTF-8");
     }
   }
 
