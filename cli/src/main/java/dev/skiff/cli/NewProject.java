@@ -220,17 +220,13 @@ final class NewProject {
    */
   private static void checkClassName(String service) {
     String className = className(last(service));
-    Set<String> taken = new TreeSet<>(String.CASE_INSENSITIVE_ORDER);
-    taken.addAll(TEMPLATE_TYPES);
-    taken.addAll(javaLangTypes());
     for (String name : List.of(className, className + "Test")) {
-      if (taken.contains(name)) {
-        String clash = javaLangTypes().stream().filter(name::equalsIgnoreCase).findFirst()
-            .map(t -> "java.lang." + t + ", which Java code sees without an import")
-            .orElseGet(() -> TEMPLATE_TYPES.stream().filter(name::equalsIgnoreCase).findFirst().orElseThrow()
-                + ", a type the generated code uses");
+      java.util.Optional<String> clash = javaLangTypes().stream().filter(name::equalsIgnoreCase).findFirst()
+          .map(t -> "java.lang." + t + ", which Java code sees without an import")
+          .or(() -> TEMPLATE_TYPES.stream().filter(name::equalsIgnoreCase).findFirst().map(t -> t + ", a type the generated code uses"));
+      if (clash.isPresent()) {
         throw new IllegalArgumentException(
-            "service '" + service + "' would make the class " + name + ", the same name (ignoring case) as " + clash
+            "service '" + service + "' would make the class " + name + ", the same name (ignoring case) as " + clash.get()
                 + ": the project would not build; choose another last part, e.g. " + group(service)
                 + (service.contains(".") ? "." : "") + last(service) + "_service");
       }

@@ -5,7 +5,6 @@ import dev.skiff.kernel.binding.BindingService;
 import dev.skiff.kernel.config.ConfigService;
 import dev.skiff.kernel.login.LoginService;
 import dev.skiff.platform.internal.Printable;
-import dev.skiff.platform.security.LoginTokenVerifier;
 import dev.skiff.platform.security.Role;
 import dev.skiff.proto.v1.AddUserRequest;
 import dev.skiff.proto.v1.ChangePasswordRequest;
@@ -50,7 +49,6 @@ final class UsersCommand extends CommandGroup {
       super(LoginService.SERVICE);
     }
 
-    /** Checks roles as the login service will, so that a typo is a usage error here. */
     /**
      * The roles the platform's own services check (roles are open: a service may check roles of its own,
      * so an {@code ADMIN.} role not here is stored, with a warning, as it is more likely a typing mistake).
@@ -58,6 +56,7 @@ final class UsersCommand extends CommandGroup {
     static final List<String> PLATFORM_ROLES = List.of(Role.ADMIN.path(), ConfigService.CONFIG_ADMIN.path(),
         WebServer.PAGES_ROLE.path(), BindingService.ROUTES_ADMIN.path(), LoginService.USERS_ADMIN.path());
 
+    /** Checks roles as the login service will, so that a typo is a usage error here. */
     List<String> checkedRoles(List<String> roles) {
       List<String> out = new ArrayList<>();
       for (String r : roles) {
@@ -93,9 +92,10 @@ final class UsersCommand extends CommandGroup {
 
     @Override
     public Integer call() {
-      if (!LoginTokenVerifier.USER_NAME.matcher(user).matches()) {
-        throw new ParameterException(spec.commandLine(), "'" + Printable.of(user) + "' is not a valid user name: 1 to 64 of a-z, "
-            + "0-9, '.', '_' and '-', starting with a letter");
+      try {
+        LoginService.checkName(user); // as the login service will, before the password is asked for
+      } catch (dev.skiff.platform.SkiffException e) {
+        throw new ParameterException(spec.commandLine(), e.description());
       }
       List<String> checked = checkedRoles(roles);
       return withClient(client -> {

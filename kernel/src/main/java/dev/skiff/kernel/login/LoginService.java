@@ -606,7 +606,7 @@ public final class LoginService extends KernelServiceBase {
    * @return it, when it is valid
    * @throws SkiffException BAD_REQUEST otherwise (the name is escaped in the message)
    */
-  static String checkName(String name) {
+  public static String checkName(String name) {
     if (!LoginTokenVerifier.USER_NAME.matcher(name).matches()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "'" + Printable.of(name) + "' is not a valid user name: 1 to 64 of a-z, 0-9, "
           + "'.', '_' and '-', starting with a letter");
