@@ -60,8 +60,6 @@ final class GatewayHandler extends Handler.Abstract {
   /** A request body's {@code Content-Type} read as JSON: {@code application/json}, any case, with or without parameters. */
   private static final java.util.regex.Pattern JSON_MEDIA_TYPE = java.util.regex.Pattern.compile(
       "\\s*application/json\\s*(;.*)?", java.util.regex.Pattern.CASE_INSENSITIVE | java.util.regex.Pattern.DOTALL);
-  /** A W3C {@code traceparent} of version {@code 00}: lower-case hex only. */
-  private static final java.util.regex.Pattern TRACEPARENT = java.util.regex.Pattern.compile("00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}");
   /** The rate limits' metrics' names: {@code skiff.gateway.rate-limit.{address,user,sign-in}.{limited,evicted}}. */
   private static final String RATE_LIMIT = "skiff.gateway.rate-limit.";
 
@@ -459,16 +457,12 @@ final class GatewayHandler extends Handler.Abstract {
   }
 
   /**
-   * @return the request's W3C trace context when it is valid, else null (a new trace is started, and none
-   *     is returned): version {@code 00}, lower-case hex ids and flags, neither id all zeros. Checked here,
-   *     since the platform's {@link TraceContext#parse} reads any version and any flags
+   * @return the request's W3C trace context when it is valid ({@link TraceContext#parse}: version {@code 00},
+   *     lower-case hex, neither id all zeros), else null: a new trace is started, and none is returned
    */
   private static String traceparent(Request request) {
     String t = request.getHeaders().get("traceparent");
-    if (t == null || !TRACEPARENT.matcher(t).matches()) {
-      return null;
-    }
-    return TraceContext.parse(t) == null ? null : t; // parse: neither id all zeros
+    return TraceContext.parse(t) == null ? null : t;
   }
 
   /** Puts the headers every answer carries, the gateway's and Jetty's own refusals alike (besides the request id). */

@@ -27,22 +27,26 @@ public record TraceContext(String traceId, String spanId, boolean sampled) {
   }
 
   /**
-   * Parses a {@code traceparent} header.
+   * Parses a {@code traceparent} header strictly, as a header from outside is hostile: version {@code 00}
+   * (the only one this code writes or knows), lower-case hex ids and flags, the three dashes, nothing
+   * after the flags, and neither id all zeros. Anything else is no context (the callee starts a new trace),
+   * as the W3C recommendation asks of a value that does not parse.
    *
    * @param header the value, may be null or malformed
    * @return the context, or null when absent or malformed
    */
   public static TraceContext parse(String header) {
-    if (header == null || header.length() != 55 || header.charAt(2) != '-' || header.charAt(35) != '-'
+    if (header == null || header.length() != 55 || !header.startsWith("00-") || header.charAt(35) != '-'
         || header.charAt(52) != '-') {
       return null;
     }
     String trace = header.substring(3, 35);
     String span = header.substring(36, 52);
-    if (!isHex(trace) || !isHex(span) || trace.equals(ZERO_TRACE) || span.equals(ZERO_SPAN)) {
+    String flags = header.substring(53);
+    if (!isHex(trace) || !isHex(span) || !isHex(flags) || trace.equals(ZERO_TRACE) || span.equals(ZERO_SPAN)) {
       return null;
     }
-    boolean sampled = (Character.digit(header.charAt(54), 16) & 1) == 1;
+    boolean sampled = (Character.digit(flags.charAt(1), 16) & 1) == 1;
     return new TraceContext(trace, span, sampled);
   }
 
