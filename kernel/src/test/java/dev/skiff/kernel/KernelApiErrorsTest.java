@@ -213,6 +213,14 @@ class KernelApiErrorsTest {
     }
   }
 
+  /** A page's version parameter that is not a number is named with what was given (escaped), as the rollback form's is. */
+  @Test
+  void aPagesVersionParameterThatIsNotANumberIsNamed() throws Exception {
+    HttpResponse<String> r = send(get("/config?before=%3Cb%3Ex").header("Authorization", "Bearer " + admin));
+    assertThat(r.statusCode()).as(r.body()).isEqualTo(400);
+    assertThat(r.body()).contains("before is not a version number: &#39;&lt;b&gt;x&#39;").doesNotContain("<b>");
+  }
+
   /** The rollback form's version is its field {@code to}: one missing or not a number is named, not taken for version 0. */
   @Test
   void theRollbackFormSaysItsVersionIsMissingOrInvalid() throws Exception {

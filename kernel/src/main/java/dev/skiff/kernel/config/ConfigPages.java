@@ -203,19 +203,9 @@ final class ConfigPages implements HttpHandler {
         + escape(e.getNewJson().isEmpty() ? "(none)" : e.getNewJson()) + "</code>" + (e.getSecret() ? " <span class=\"muted\">(secret)</span>" : "");
   }
 
+  /** A version a page's query or form may leave out: absent is 0 (the newest, or none). */
   private static long number(String text, String what) {
-    if (text == null || text.isEmpty()) {
-      return 0;
-    }
-    try {
-      long n = Long.parseLong(text);
-      if (n >= 0) {
-        return n;
-      }
-    } catch (NumberFormatException e) {
-      // below
-    }
-    throw new SkiffException(ErrorCode.BAD_REQUEST, what + " is a version number");
+    return text == null || text.isEmpty() ? 0 : version(text, what);
   }
 
   /**
@@ -226,6 +216,10 @@ final class ConfigPages implements HttpHandler {
     if (text == null || text.isEmpty()) {
       throw new SkiffException(ErrorCode.BAD_REQUEST, "the version to roll back to (field to) is missing");
     }
+    return version(text, "the version to roll back to (field to)");
+  }
+
+  private static long version(String text, String what) {
     try {
       long n = Long.parseLong(text);
       if (n >= 0) {
@@ -234,8 +228,7 @@ final class ConfigPages implements HttpHandler {
     } catch (NumberFormatException e) {
       // below
     }
-    throw new SkiffException(ErrorCode.BAD_REQUEST, "the version to roll back to (field to) is not a version number: '"
-        + Printable.of(text, 40) + "'");
+    throw new SkiffException(ErrorCode.BAD_REQUEST, what + " is not a version number: '" + Printable.of(text, 40) + "'");
   }
 
   // ---- GET /config/diff?from=A&to=B ----
