@@ -234,6 +234,15 @@ public final class SkiffCli implements Callable<Integer> {
   private static int onUsageError(ParameterException ex, String[] args) {
     CommandLine cmd = ex.getCommandLine();
     PrintWriter err = cmd.getErr();
+    if (ex instanceof CommandLine.MissingParameterException) {
+      // picocli checks what is missing before what it did not know: an unknown option in the parameters'
+      // place is the likelier mistake, so it is named first
+      for (String unknown : cmd.getUnmatchedArguments()) {
+        if (unknown.startsWith("-")) {
+          err.println("skiff: Unknown option: '" + Printable.of(AmqpOptions.redact(unknown), 60) + "'");
+        }
+      }
+    }
     err.println("skiff: " + Printable.text(AmqpOptions.redact(String.valueOf(ex.getMessage()))));
     if (cmd.getParent() == null && args.length > 0 && (args[0].equals("--amqp") || args[0].startsWith("--amqp="))) {
       err.println("(--amqp is each command's option: put it after the command, e.g. 'skiff services --amqp URI')");

@@ -195,6 +195,10 @@ class CallCommandTest {
     assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--timeout", "1000h"), "must be at most 720h (30 days), not '1000h'");
     assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--timeout", "99999999999h"), "too long a duration: '99999999999h'");
     assertUsage(Skiff.run("call", svc.name, "echo", "{}", "--bogus"), "Unknown option: '--bogus'");
+    // an unknown option where the parameters should be is named too, not only the parameters it left missing
+    Skiff.Result bogusFirst = Skiff.run("call", "--bogus");
+    assertUsage(bogusFirst, "Unknown option: '--bogus'");
+    assertThat(bogusFirst.err()).contains("Missing required parameters: 'SERVICE', 'ENDPOINT'");
     assertUsage(Skiff.run("call", svc.name, "echo", "{}", "extra"), "Unmatched argument");
     assertUsage(Skiff.run("frobnicate"), "Unmatched argument");
     Skiff.Result badUri = Skiff.run("call", svc.name, "echo", "--amqp", "http://guest:sekrit@x");
