@@ -1205,6 +1205,37 @@ abstract class RpcContract {
     assertThat(s.metrics().counter("skiff.server.dedupe-hits").getCount()).isEqualTo(1);
   }
 
+  /**
+   * A retry that times out had only what was left of the call's time: its TIMEOUT says so, with the call's
+   * timeout, where "within 700 ms" alone read as a call given 700 ms.
+   */
+  @Test
+  void aRetryThatTimesOutNamesTheCallsTimeoutBesideItsOwnWindow() {
+    AtomicInteger runs = new AtomicInteger();
+    startEcho(b -> b.endpoint(Endpoint.of("fails-then-waits", EchoRequest.class, EchoResponse.class, (req, ctx) -> {
+      if (runs.incrementAndGet() == 1) {
+        throw new SkiffException(ErrorCode.UNAVAILABLE, "first run fails");
+      }
+      atGate(false);
+      return EchoResponse.getDefaultInstance();
+    }).asIdempotent()));
+    try {
+      assertThatThrownBy(() -> client.call(echo, "fails-then-waits", text(""), EchoResponse.class, CallOptions.timeout(Duration.ofMillis(1500))))
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.TIMEOUT);
+            assertThat(e.context()).containsEntry("attempts", "2");
+            assertThat(e.description()).matches("no reply from " + java.util.regex.Pattern.quote(echo)
+                + "/fails-then-waits within \\d+ ms to this attempt \\(the call's timeout: 1500 ms\\)");
+          });
+      // a first attempt's TIMEOUT names its window alone, the call's timeout
+      assertThatThrownBy(() -> client.call(echo, "echo", EchoRequest.newBuilder().setFail("gate").build(), EchoResponse.class,
+              CallOptions.timeout(Duration.ofMillis(300))))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.description()).endsWith("/echo within 300 ms"));
+    } finally {
+      gate.countDown();
+    }
+  }
+
   @Test
   void aDuplicateArrivingWhileTheFirstRunsWaitsForItsAnswer() throws Exception {
     AtomicInteger runs = new AtomicInteger();

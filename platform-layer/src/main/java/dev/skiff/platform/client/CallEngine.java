@@ -83,6 +83,7 @@ final class CallEngine {
       String accept,
       CallOptions options,
       Function<ReplyMessage, T> decoder,
+      long started,
       long deadline,
       String requestId,
       String traceId,
@@ -263,9 +264,9 @@ final class CallEngine {
     String key = service + "/" + endpoint;
     String userToken = scope == null ? null : scope.userToken();
     return parent == null
-        ? new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, Ids.random128(), "",
+        ? new Call<>(service, endpoint, body, contentType, accept, options, decoder, now, deadline, requestId, Ids.random128(), "",
             options.trace() || config.observers().sampleNewTrace(service, endpoint), key, userToken)
-        : new Call<>(service, endpoint, body, contentType, accept, options, decoder, deadline, requestId, parent.traceId(),
+        : new Call<>(service, endpoint, body, contentType, accept, options, decoder, now, deadline, requestId, parent.traceId(),
             parent.spanId(), parent.sampled() || options.trace(), key, userToken);
   }
 
@@ -566,7 +567,12 @@ final class CallEngine {
 
     @Override
     SkiffException timedOut() {
-      return new SkiffException(ErrorCode.TIMEOUT, "no reply from " + call.key() + " within " + (deadlineMillis - sentMillis) + " ms")
+      long window = deadlineMillis - sentMillis;
+      long timeout = call.deadline() - call.started();
+      // a retry, or an attempt cut short by the retry policy's per-attempt timeout, had less than the call's
+      // timeout: say both, or "within 40 ms" reads as a call given 40 ms
+      return new SkiffException(ErrorCode.TIMEOUT, "no reply from " + call.key() + " within " + window + " ms"
+              + (window < timeout ? " to this attempt (the call's timeout: " + timeout + " ms)" : ""))
           .withContext("request_id", call.requestId());
     }
 
