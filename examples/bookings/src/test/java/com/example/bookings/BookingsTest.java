@@ -18,7 +18,10 @@ import dev.skiff.platform.client.CallOptions;
 import dev.skiff.platform.client.Client;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.platform.health.Priority;
 import dev.skiff.platform.server.Server;
+import dev.skiff.proto.v1.CheckResult;
+import dev.skiff.proto.v1.HealthReport;
 import dev.skiff.service.cassandra.CassandraClient;
 import dev.skiff.service.memcached.Memcached;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
@@ -121,6 +124,54 @@ class BookingsTest {
           .until(() -> !client.call(Bookings.NAME, "create", ada, CreateBookingResponse.class).getId().isEmpty());
       assertThat(server.health().run("cassandra").healthy()).isTrue();
     }
+  }
+
+  /**
+   * The service as main makes it ({@link Bookings#Bookings()}: its stores are opened in {@code prepare}, as
+   * the server starts, after {@code register} put the stores' registry among its checks): the stores' checks
+   * are run and published with the service's own, each with its priority, and a store that is down makes
+   * the published health say so. Here memcached's hosts (a system property, the top layer) point where
+   * nothing answers.
+   */
+  @Test
+  void theProductionServicePublishesItsStoresChecksAndADownStoreMakesItUnhealthy() {
+    Map<String, String> props = new HashMap<>();
+    defaults().forEach((k, v) -> props.put("skiff." + k, v));
+    props.put("skiff.memcached.hosts", NOWHERE);
+    props.forEach(System::setProperty);
+    Bookings bookings = new Bookings();
+    Server server;
+    try {
+      server = bookings.start(broker.transport());
+    } finally {
+      props.keySet().forEach(System::clearProperty);
+    }
+    try (bookings; server) {
+      assertThat(server.health().names()).as("the stores' checks are the service's")
+          .contains("cassandra", "cassandra.replicas", "memcached", "zookeeper");
+      await("memcached's check, run and published, says it is down").atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+        server.health().runAll();
+        HealthReport report = server.monitor().report();
+        assertThat(report.getHealthy()).as("the instance's published health").isFalse();
+        assertThat(check(report, "memcached").getHealthy()).isFalse();
+      });
+      HealthReport report = server.monitor().report();
+      assertThat(check(report, "memcached").getPriority()).isEqualTo(Priority.PAGE.toProto());
+      assertThat(check(report, "cassandra").getPriority()).isEqualTo(Priority.PAGE.toProto());
+      assertThat(check(report, "cassandra.replicas").getPriority()).isEqualTo(Priority.NOTIFY.toProto());
+      assertThat(check(report, "zookeeper").getPriority()).isEqualTo(Priority.PAGE.toProto());
+      await("Cassandra and ZooKeeper, which answer, are healthy").atMost(Duration.ofSeconds(30)).untilAsserted(() -> {
+        server.health().runAll();
+        HealthReport r = server.monitor().report();
+        assertThat(check(r, "cassandra").getHealthy()).as(check(r, "cassandra").getMessage()).isTrue();
+        assertThat(check(r, "zookeeper").getHealthy()).as(check(r, "zookeeper").getMessage()).isTrue();
+      });
+    }
+  }
+
+  private static CheckResult check(HealthReport report, String name) {
+    return report.getChecksList().stream().filter(c -> c.getName().equals(name)).findFirst()
+        .orElseThrow(() -> new AssertionError("no check '" + name + "' in " + report.getChecksList()));
   }
 
   /**

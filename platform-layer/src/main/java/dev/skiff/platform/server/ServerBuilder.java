@@ -334,6 +334,19 @@ public final class ServerBuilder {
   }
 
   /**
+   * The healthchecks of the server being built: the same registry as its {@link Server#health()}, which
+   * its health thread runs and publishes. A check registered here at any time (while the server is built,
+   * as it starts in {@link #beforeServing} work such as {@link SkiffService}'s {@code prepare}, or while
+   * it serves) is run and published from then on; one unregistered is no longer. For bridges that follow
+   * another registry ({@code dev.skiff.service.health.PlatformHealth}).
+   *
+   * @return the registry
+   */
+  public HealthChecks health() {
+    return health;
+  }
+
+  /**
    * Sets when this instance takes itself out of rotation: when it fails most of the requests it takes
    * while its peers, the other instances of the service, succeed (see {@link OutlierOptions}). Out of
    * rotation it takes no requests (they go to its peers), its healthcheck {@code rotation} fails and its

@@ -1,11 +1,14 @@
 package dev.skiff.service.health;
 
 import com.codahale.metrics.health.HealthCheckRegistry;
+import com.codahale.metrics.health.HealthCheckRegistryListener;
 import dev.skiff.platform.health.HealthCheck;
+import dev.skiff.platform.health.HealthChecks;
 import dev.skiff.platform.health.Priority;
-import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
 import java.util.Objects;
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * Puts the checks that service-layer clients register (in a Dropwizard {@link HealthCheckRegistry}) among
@@ -14,11 +17,14 @@ import java.util.Objects;
  *
  * <pre>{@code
  * HealthCheckRegistry stores = new HealthCheckRegistry();
- * CassandraClient cassandra = CassandraClient.builder().config(config).healthChecks(stores).build();
  * ...
  * protected void register(ServerBuilder service) {
- *   PlatformHealth.include(stores, service);      // cassandra, memcached, zookeeper checks
+ *   PlatformHealth.include(stores, service);      // cassandra, memcached, zookeeper checks, now and later
  *   service.endpoint(...);
+ * }
+ *
+ * protected void prepare(LayeredConfig config) {  // as the server starts, after register
+ *   cassandra = CassandraClient.builder().config(config).healthChecks(stores).build().start();
  * }
  * }</pre>
  */
@@ -26,20 +32,51 @@ public final class PlatformHealth {
   private PlatformHealth() {}
 
   /**
-   * Adds every check registered in {@code stores} to the server being built, as a {@link Priority#PAGE}
-   * check (a store that is down stops the service from doing its job), or with its own priority when it
-   * is {@link Prioritized} (e.g. a Cassandra client's {@code NAME.replicas}: degraded, not down). Checks
-   * registered in {@code stores} later are not included: start the clients first.
+   * Follows {@code stores}: every check registered there, before this call or at any time after it (a
+   * client made in {@code prepare}, as the server starts, or later), is added to the server's checks, as
+   * a {@link Priority#PAGE} check (a store that is down stops the service from doing its job), or with its
+   * own priority when it is {@link Prioritized} (e.g. a Cassandra client's {@code NAME.replicas}: degraded,
+   * not down); a check removed there (a client that closes) is removed from the server's too.
    *
-   * @param stores where the service-layer clients registered their checks
+   * @param stores where the service-layer clients register their checks
    * @param service the server being built
+   * @throws IllegalArgumentException when a check of {@code stores} has the name of one of the server's
+   *     own (thrown here, or later by the registration in {@code stores} that clashes)
    */
   public static void include(HealthCheckRegistry stores, ServerBuilder service) {
     Objects.requireNonNull(stores, "stores");
     Objects.requireNonNull(service, "service");
-    for (String name : stores.getNames()) {
-      service.healthCheck(name, bridge(stores, name));
+    stores.addListener(new Follower(stores, service.health()));
+  }
+
+  /** Mirrors a Dropwizard registry's checks into a server's, as they come and go. */
+  private static final class Follower implements HealthCheckRegistryListener {
+    private final HealthCheckRegistry stores;
+    private final HealthChecks server;
+    /** The names this follower registered in the server's checks: only those are removed again. */
+    private final Set<String> mine = ConcurrentHashMap.newKeySet();
+
+    Follower(HealthCheckRegistry stores, HealthChecks server) {
+      this.stores = stores;
+      this.server = server;
     }
+
+    @Override
+    public void onHealthCheckAdded(String name, com.codahale.metrics.health.HealthCheck check) {
+      server.register(name, bridge(stores, name, priorityOf(check)));
+      mine.add(name);
+    }
+
+    @Override
+    public void onHealthCheckRemoved(String name, com.codahale.metrics.health.HealthCheck check) {
+      if (mine.remove(name)) {
+        server.unregister(name);
+      }
+    }
+  }
+
+  private static Priority priorityOf(com.codahale.metrics.health.HealthCheck check) {
+    return check instanceof Prioritized p ? p.priority() : Priority.PAGE;
   }
 
   /**
@@ -51,7 +88,10 @@ public final class PlatformHealth {
    * @return the platform check, which runs the registry's check each time it runs
    */
   public static HealthCheck bridge(HealthCheckRegistry stores, String name) {
-    Priority priority = stores.getHealthCheck(name) instanceof Prioritized p ? p.priority() : Priority.PAGE;
+    return bridge(stores, name, priorityOf(stores.getHealthCheck(name)));
+  }
+
+  private static HealthCheck bridge(HealthCheckRegistry stores, String name, Priority priority) {
     return new HealthCheck() {
       @Override
       protected Result check() {
