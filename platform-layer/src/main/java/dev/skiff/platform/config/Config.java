@@ -24,7 +24,8 @@ import java.util.stream.Collectors;
  * <p>Every getter names the key in its error: a missing required key, a value of the wrong type, or one
  * out of range throws a {@link ConfigException} such as {@code cassandra.port = 'abc' (from env
  * SKIFF_CASSANDRA_PORT): must be a whole number}. Getters with a default return it when the key is
- * absent (an empty value counts as absent).
+ * absent (an empty value counts as absent, except for lists: a list set to nothing is refused, see
+ * {@link #getList(String, List)}).
  *
  * <p>{@link #at(String)} gives a view of a subtree: {@code config.at("cassandra").getString("hosts")}
  * reads {@code cassandra.hosts} and still names the full path in errors. Thread-safe.
@@ -104,13 +105,63 @@ public final class Config {
 
   /**
    * The environment variable that sets a path: {@code cassandra.request-timeout} is set by
-   * {@code SKIFF_CASSANDRA_REQUEST_TIMEOUT}.
+   * {@code SKIFF_CASSANDRA_REQUEST_TIMEOUT}; a path with an underscore, which a single {@code _} cannot
+   * say, by its escape {@code ___}: {@code cassandra.keyspaces.skiff_config.consistency} by
+   * {@code SKIFF_CASSANDRA_KEYSPACES_SKIFF___CONFIG_CONSISTENCY} (see {@link #pathOfVariable(String)}).
    *
    * @param fullPath the full path
    * @return the variable's name
    */
   public static String environmentVariable(String fullPath) {
+    return "SKIFF_" + fullPath.toUpperCase(Locale.ROOT).replace("_", "___").replace('.', '_').replace('-', '_');
+  }
+
+  /**
+   * The name an environment variable of a path had before underscores were escaped: every {@code .},
+   * {@code -} and {@code _} read as {@code _}. A variable of this name still sets a path that a lower
+   * layer names ({@code SKIFF_CASSANDRA_KEYSPACES_SKIFF_CONFIG_CONSISTENCY} for a
+   * {@code cassandra.keyspaces.skiff_config.consistency} a file or the defaults set).
+   */
+  static String plainEnvironmentVariable(String fullPath) {
     return "SKIFF_" + fullPath.toUpperCase(Locale.ROOT).replace('.', '_').replace('-', '_');
+  }
+
+  /**
+   * The path an environment variable sets when no lower layer names a path of its name: after
+   * {@code SKIFF_}, lower case, with {@code _} read as {@code .}, {@code __} as {@code -} and {@code ___}
+   * as {@code _}: {@code SKIFF_CASSANDRA_DRIVER_BASIC_LOAD__BALANCING__POLICY_CLASS} sets
+   * {@code cassandra.driver.basic.load-balancing-policy.class}, {@code SKIFF_CASSANDRA_KEYSPACES_SKIFF___CONFIG_CONSISTENCY}
+   * sets {@code cassandra.keyspaces.skiff_config.consistency}.
+   *
+   * @param variable the variable's name, starting with {@code SKIFF_}
+   * @return the path
+   * @throws ConfigException when the name has a run of four or more underscores, or one at an end of the
+   *     path, which name no path
+   */
+  public static String pathOfVariable(String variable) {
+    String rest = variable.substring("SKIFF_".length()).toLowerCase(Locale.ROOT);
+    StringBuilder path = new StringBuilder(rest.length());
+    int i = 0;
+    while (i < rest.length()) {
+      char c = rest.charAt(i);
+      if (c != '_') {
+        path.append(c);
+        i++;
+        continue;
+      }
+      int run = 0;
+      while (i < rest.length() && rest.charAt(i) == '_') {
+        run++;
+        i++;
+      }
+      if (run > 3 || path.length() == 0 || i == rest.length()) {
+        throw new ConfigException("", "environment variable " + variable + " names no config path: after SKIFF_, write the "
+            + "path's dots as _, its dashes as __ and its underscores as ___ (e.g. SKIFF_CASSANDRA_REQUEST__TIMEOUT), "
+            + "neither at the start nor at the end");
+      }
+      path.append(run == 1 ? "." : run == 2 ? "-" : "_");
+    }
+    return path.toString();
   }
 
   /**
@@ -337,7 +388,7 @@ public final class Config {
     try {
       d = v.equals("0") ? Duration.ZERO : Durations.parse(v);
     } catch (IllegalArgumentException e) {
-      throw invalid(path, "must be a duration such as 250ms, 2s, 1.5s, 5m or 1h");
+      throw invalid(path, whyNotADuration(v));
     }
     if (d.isNegative()) {
       throw invalid(path, "must not be negative");
@@ -345,18 +396,49 @@ public final class Config {
     return d;
   }
 
+  /** Why a text {@link Durations#parse} refused is refused: too long, negative, or no duration at all. */
+  private static String whyNotADuration(String v) {
+    String t = v.trim();
+    if (t.startsWith("-")) {
+      try {
+        Durations.parse(t.substring(1));
+        return "must not be negative";
+      } catch (IllegalArgumentException notEvenThen) {
+        // not a duration with its sign taken away either: say what one looks like
+      }
+    }
+    try {
+      Durations.parse(t.startsWith("-") ? t.substring(1) : t);
+    } catch (IllegalArgumentException e) {
+      if (e.getMessage().startsWith("too long")) {
+        return "too long: at most a year, " + Durations.MAX.toHours() + "h";
+      }
+    }
+    return "must be a duration such as 250ms, 2s, 1.5s, 5m or 1h";
+  }
+
   /**
-   * A list: comma-separated, each item trimmed, empty items dropped; or a default.
+   * A list: comma-separated, each item trimmed, empty items dropped; or a default when the key is absent.
+   * A key that is set but lists nothing ({@code ""}, {@code ","}, {@code []} in a file, an environment
+   * variable set to nothing) is not absent: it is refused, so that a list emptied by mistake (a
+   * truncated file, {@code SKIFF_CASSANDRA_HOSTS=}) never reads as the default (a client moved to
+   * localhost).
    *
    * @param path a path relative to this view
    * @param dflt the default
    * @return the items, or the default when absent
+   * @throws ConfigException when set but listing nothing, naming the key and where it came from
    */
   public List<String> getList(String path, List<String> dflt) {
-    return find(path)
-        .map(v -> Arrays.stream(v.split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList())
-        .filter(l -> !l.isEmpty())
-        .orElse(dflt);
+    Value v = lookup(full(checkPath(path)));
+    if (v == null) {
+      return dflt;
+    }
+    List<String> items = Arrays.stream(v.value().split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    if (items.isEmpty()) {
+      throw invalid(path, "lists nothing: give at least one item, or remove the key for the default");
+    }
+    return items;
   }
 
   /**
@@ -364,14 +446,13 @@ public final class Config {
    *
    * @param path a path relative to this view
    * @return the items, at least one
-   * @throws ConfigException when absent or empty
+   * @throws ConfigException when absent, or set but listing nothing
    */
   public List<String> getList(String path) {
-    List<String> l = getList(path, List.of());
-    if (l.isEmpty()) {
+    if (lookup(full(checkPath(path))) == null) {
       throw missing(path);
     }
-    return l;
+    return getList(path, List.of());
   }
 
   /**

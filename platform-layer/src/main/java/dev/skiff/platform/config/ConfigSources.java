@@ -64,7 +64,10 @@ public final class ConfigSources {
   /**
    * A file watched for changes: it is checked every {@code interval} (on a daemon thread named
    * {@code skiff-config-watch-NAME}) and, when its content changed, the configuration reloads. A change
-   * that does not parse is reported and the last good values stay in force.
+   * that does not parse is reported and the last good values stay in force. So is a file that held
+   * values and is now empty (no bytes, or blanks only): far more likely a write in progress (a shell's
+   * {@code > file}, a tool that truncates and then writes) than an intent, it is refused as a deleted file
+   * is. To empty the file on purpose, leave a comment in it ({@code # no settings}).
    *
    * @param file the file; it must exist when the configuration is built
    * @param interval how often to look, e.g. 1 s
@@ -121,6 +124,8 @@ public final class ConfigSources {
     private final AtomicBoolean closed = new AtomicBoolean();
     private ScheduledExecutorService poller;
     private volatile byte[] lastSeen;
+    /** Whether the last read that succeeded gave values: then an empty file is refused. */
+    private volatile boolean heldValues;
 
     FileSource(Path file, Duration interval) {
       this.file = Objects.requireNonNull(file, "file").toAbsolutePath();
@@ -143,12 +148,19 @@ public final class ConfigSources {
         throw new ConfigException("", name() + ": cannot read it: " + e, e);
       }
       lastSeen = bytes;
+      if (heldValues && new String(bytes, java.nio.charset.StandardCharsets.UTF_8).isBlank()) {
+        throw new ConfigException("", name() + ": is empty now, after it held values: refused as a write in progress "
+            + "(the last good values stay); to empty it on purpose, leave a comment in it, e.g. '# no settings'");
+      }
+      Map<String, String> values;
       try {
-        return flatten(
+        values = flatten(
             ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)).resolve());
       } catch (com.typesafe.config.ConfigException e) {
         throw new ConfigException("", name() + ": " + e.getMessage(), e);
       }
+      heldValues = !values.isEmpty();
+      return values;
     }
 
     @Override

@@ -26,7 +26,11 @@ import org.slf4j.LoggerFactory;
  *   <li>files ({@link Builder#file(Path)}, {@link Builder#watchedFile(Path, Duration)}), in the order added;
  *   <li>config sources such as ZooKeeper ({@link Builder#source(ConfigSource)}), in the order added;
  *   <li>environment variables: path {@code cassandra.hosts} from {@code SKIFF_CASSANDRA_HOSTS}
- *       ({@code .} and {@code -} become {@code _}, letters upper case);
+ *       ({@code .} and {@code -} become {@code _}, letters upper case). A variable sets every path of a
+ *       lower layer its name matches; one that matches none sets the path {@link Config#pathOfVariable}
+ *       reads from it, where {@code _} is a {@code .}, {@code __} a {@code -} and {@code ___} a
+ *       {@code _} (to reach keys of free-form subtrees: {@code SKIFF_CASSANDRA_KEYSPACES_SKIFF___CONFIG_CONSISTENCY},
+ *       {@code SKIFF_CASSANDRA_DRIVER_BASIC_LOAD__BALANCING__POLICY_SLOW__REPLICA__AVOIDANCE});
  *   <li>system properties: path {@code cassandra.hosts} from {@code -Dskiff.cassandra.hosts}.
  * </ol>
  *
@@ -251,6 +255,10 @@ public final class LayeredConfig implements AutoCloseable {
     Map<String, List<String>> byVariable = new HashMap<>();
     for (String path : m.keySet()) {
       byVariable.computeIfAbsent(Config.environmentVariable(path), k -> new ArrayList<>()).add(path);
+      String plain = Config.plainEnvironmentVariable(path);
+      if (!plain.equals(Config.environmentVariable(path))) {
+        byVariable.computeIfAbsent(plain, k -> new ArrayList<>()).add(path);
+      }
     }
     for (Map.Entry<String, String> e : new TreeMap<>(env).entrySet()) {
       String name = e.getKey();
@@ -262,7 +270,7 @@ public final class LayeredConfig implements AutoCloseable {
       if (known != null) {
         known.forEach(p -> m.put(p, v));
       } else {
-        m.put(name.substring(6).toLowerCase(java.util.Locale.ROOT).replace('_', '.'), v);
+        m.put(Config.pathOfVariable(name), v);
       }
     }
     for (Map.Entry<String, String> e : new TreeMap<>(sysprops).entrySet()) {

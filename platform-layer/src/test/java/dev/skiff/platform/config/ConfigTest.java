@@ -83,4 +83,42 @@ class ConfigTest {
     assertThat(Config.environmentVariable("cassandra.request-timeout")).isEqualTo("SKIFF_CASSANDRA_REQUEST_TIMEOUT");
     assertThat(Config.systemProperty("cassandra.hosts")).isEqualTo("skiff.cassandra.hosts");
   }
+
+  /** A value that is a duration but out of range says why, not that it is no duration. */
+  @Test
+  void aDurationOutOfRangeIsRefusedWithTheRealReason() {
+    Config c = Config.of(Map.of("long", "100000h", "negative", "-5s", "iso", "PT-5S", "word", "soon", "ms", "5 ms"));
+    assertThatThrownBy(() -> c.getDuration("long", Duration.ZERO))
+        .hasMessage("long = '100000h' (from map): too long: at most a year, 8760h");
+    assertThatThrownBy(() -> c.getDuration("negative", Duration.ZERO))
+        .hasMessage("negative = '-5s' (from map): must not be negative");
+    assertThatThrownBy(() -> c.getDuration("iso", Duration.ZERO))
+        .hasMessage("iso = 'PT-5S' (from map): must not be negative");
+    assertThatThrownBy(() -> c.getDuration("word", Duration.ZERO))
+        .hasMessage("word = 'soon' (from map): must be a duration such as 250ms, 2s, 1.5s, 5m or 1h");
+    assertThat(c.getDuration("ms")).as("a space between number and unit is allowed").isEqualTo(Duration.ofMillis(5));
+  }
+
+  /**
+   * A list set to nothing ({@code hosts = ""}, {@code hosts = []} in a file, {@code SKIFF_X_HOSTS=""},
+   * {@code ","}) is not an absent one: it is refused naming the key and where it came from, never
+   * replaced by the default (a client would silently move to localhost).
+   */
+  @Test
+  void aListSetEmptyIsRefusedNotReadAsAbsent() {
+    for (String empty : new String[] {"", " ", ",", " , ,"}) {
+      Config c = LayeredConfig.builder().environment(Map.of("SKIFF_CACHE_HOSTS", empty)).systemProperties(Map.of()).build().current();
+      assertThatThrownBy(() -> c.getList("cache.hosts", List.of("127.0.0.1")))
+          .as("'" + empty + "'")
+          .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo("cache.hosts"))
+          .hasMessage("cache.hosts = '" + empty + "' (from env SKIFF_CACHE_HOSTS): lists nothing: give at least one item, "
+              + "or remove the key for the default");
+      assertThatThrownBy(() -> c.getList("cache.hosts")).as("required, '" + empty + "'")
+          .hasMessageContaining("(from env SKIFF_CACHE_HOSTS): lists nothing");
+      assertThatThrownBy(() -> c.getAddresses("cache.hosts", 11211, List.of("127.0.0.1")))
+          .hasMessageContaining("lists nothing");
+    }
+    assertThat(Config.empty().getList("cache.hosts", List.of("127.0.0.1"))).as("absent: the default").containsExactly("127.0.0.1");
+    assertThatThrownBy(() -> Config.empty().getList("cache.hosts")).hasMessageContaining("cache.hosts is required");
+  }
 }

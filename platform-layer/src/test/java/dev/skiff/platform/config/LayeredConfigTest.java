@@ -126,4 +126,76 @@ class LayeredConfigTest {
       assertThat(c.reload()).as("nothing changed").isFalse();
     }
   }
+
+  /**
+   * A watched file that held values and is now empty (truncated by {@code > file}, or a tool mid-write) is
+   * refused as a deleted one is: the last good values stay, a following good change applies. A file left
+   * with only a comment is emptied on purpose and accepted; a list set to nothing in it is refused.
+   */
+  @Test
+  void aWatchedFileEmptiedIsRefusedAsAWriteInProgress() throws IOException {
+    Path file = write("e.conf", "memcached { hosts = \"10.0.0.1:11211\", timeout = 300ms }\n");
+    List<ConfigException> errors = new CopyOnWriteArrayList<>();
+    try (LayeredConfig c = watching(file).validator(cfg -> cfg.getList("memcached.hosts", List.of("127.0.0.1"))).onError(errors::add).build()) {
+      Files.write(file, new byte[0]); // as `> e.conf` does
+      await().atMost(Duration.ofSeconds(5)).until(() -> errors.size() == 1);
+      assertThat(errors.get(0)).hasMessageContaining("e.conf: is empty now, after it held values: refused");
+      assertThat(c.current().getList("memcached.hosts", List.of("127.0.0.1"))).as("the last good hosts").containsExactly("10.0.0.1:11211");
+      assertThat(c.rejectedChanges()).isEqualTo(1);
+
+      write("e.conf", "memcached { hosts = [], timeout = 300ms }\n");
+      await().atMost(Duration.ofSeconds(5)).until(() -> errors.size() == 2);
+      assertThat(errors.get(1)).hasMessageContaining("memcached.hosts = ''").hasMessageContaining("e.conf").hasMessageContaining("lists nothing");
+      assertThat(c.current().getList("memcached.hosts")).containsExactly("10.0.0.1:11211");
+
+      write("e.conf", "memcached { hosts = \"10.0.0.2\" }\n");
+      await().atMost(Duration.ofSeconds(5)).until(() -> c.current().getList("memcached.hosts").equals(List.of("10.0.0.2")));
+
+      write("e.conf", "# no settings\n");
+      await("emptied on purpose").atMost(Duration.ofSeconds(5)).until(() -> !c.current().has("memcached.hosts"));
+      assertThat(errors).hasSize(2);
+    }
+  }
+
+  /** A file that is empty from the start held nothing: it is read as no values. */
+  @Test
+  void aFileEmptyFromTheStartIsNoValues() throws IOException {
+    Path file = write("none.conf", "");
+    try (LayeredConfig c = watching(file).build()) {
+      assertThat(c.current().asMap()).isEmpty();
+    }
+  }
+
+  /**
+   * An environment variable that names no path of a lower layer reaches keys with dashes and underscores
+   * of a free-form subtree through escapes: {@code __} for {@code -}, {@code ___} for {@code _}. The plain
+   * name still sets a path a lower layer names, underscores included.
+   */
+  @Test
+  void environmentVariablesReachDashesAndUnderscoresThroughEscapes() {
+    try (LayeredConfig c = LayeredConfig.builder()
+        .defaults(Map.of("cassandra.keyspaces.known_ks.consistency", "QUORUM"))
+        .environment(Map.of(
+            "SKIFF_CASSANDRA_DRIVER_BASIC_LOAD__BALANCING__POLICY_SLOW__REPLICA__AVOIDANCE", "false",
+            "SKIFF_CASSANDRA_KEYSPACES_SKIFF___CONFIG_CONSISTENCY", "ONE",
+            "SKIFF_CASSANDRA_KEYSPACES_KNOWN_KS_CONSISTENCY", "LOCAL_ONE",
+            "SKIFF_ZOOKEEPER_SESSION_TIMEOUT", "9s"))
+        .systemProperties(Map.of())
+        .build()) {
+      Config cfg = c.current();
+      assertThat(cfg.at("cassandra.driver").asMap())
+          .containsExactly(Map.entry("basic.load-balancing-policy.slow-replica-avoidance", "false"));
+      assertThat(cfg.children("cassandra.keyspaces")).containsExactlyInAnyOrder("skiff_config", "known_ks");
+      assertThat(cfg.getString("cassandra.keyspaces.skiff_config.consistency")).isEqualTo("ONE");
+      assertThat(cfg.getString("cassandra.keyspaces.known_ks.consistency")).as("the plain name of a known path").isEqualTo("LOCAL_ONE");
+      assertThat(cfg.getDuration("zookeeper.session-timeout")).as("single underscores, as before").hasSeconds(9);
+    }
+    assertThat(Config.environmentVariable("cassandra.keyspaces.skiff_config.consistency"))
+        .isEqualTo("SKIFF_CASSANDRA_KEYSPACES_SKIFF___CONFIG_CONSISTENCY");
+    assertThatThrownBy(() -> LayeredConfig.builder().environment(Map.of("SKIFF_A____B", "x")).systemProperties(Map.of()).build())
+        .isInstanceOf(ConfigException.class)
+        .hasMessageContaining("environment variable SKIFF_A____B names no config path");
+    assertThatThrownBy(() -> LayeredConfig.builder().environment(Map.of("SKIFF_A_", "x")).systemProperties(Map.of()).build())
+        .hasMessageContaining("SKIFF_A_ names no config path");
+  }
 }
