@@ -496,6 +496,19 @@ public final class ServerBuilder {
   }
 
   /**
+   * Takes the validators added so far away from this builder, for a configuration of the caller's
+   * ({@link SkiffService}'s own when it follows no config service): they no longer imply
+   * {@link #liveConfig()}.
+   *
+   * @return the validators, in the order added
+   */
+  List<Consumer<Config>> takeConfigValidators() {
+    List<Consumer<Config>> taken = List.copyOf(configValidators);
+    configValidators.clear();
+    return taken;
+  }
+
+  /**
    * Runs work as the server starts, once its configuration is read ({@link Server#config()}, with
    * {@link #liveConfig()}) and before it takes requests: what its handlers need, opened from that
    * configuration (stores, clients). Work added first runs first. A failure ends the start: the server is

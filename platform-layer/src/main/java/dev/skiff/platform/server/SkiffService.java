@@ -3,6 +3,7 @@ package dev.skiff.platform.server;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.EnvVars;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.config.Settings;
@@ -14,8 +15,10 @@ import dev.skiff.platform.trace.Tracing;
 import dev.skiff.platform.transport.Transport;
 import dev.skiff.platform.transport.amqp.AmqpOptions;
 import dev.skiff.platform.transport.amqp.AmqpTransport;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Objects;
+import java.util.function.Consumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -62,7 +65,10 @@ public abstract class SkiffService {
   }
 
   /**
-   * Registers the service's endpoints (and, if wanted, adjusts other settings).
+   * Registers the service's endpoints (and, if wanted, adjusts other settings). Validators added here
+   * ({@link ServerBuilder#configValidator}) check every configuration of the service before it comes into
+   * force, at start and on each change: the config service's view over {@link #configLayers()} when the
+   * service follows it, else {@link #configLayers()} and the environment.
    *
    * @param service the builder of the server being made
    */
@@ -108,17 +114,25 @@ public abstract class SkiffService {
   private Server newServer(Transport transport, Settings settings, List<RpcObserver> observers, boolean liveConfig) {
     ServerBuilder b = Server.builder(name).version(version).description(description).transport(transport);
     b.settings(settings).monitoring(MonitoringOptions.fromEnvironment());
+    // the validators register() adds, when the service follows no config service: they check its own configuration
+    List<Consumer<Config>> ownValidators = new ArrayList<>();
     if (liveConfig) {
       b.liveConfig(configLayers(), dev.skiff.platform.liveconfig.LiveConfigOptions.fromEnvironment());
       b.beforeServing(() -> prepare(server.config()));
     } else {
       b.beforeServing(() -> {
-        ownConfig = configLayers().build();
+        LayeredConfig.Builder layers = configLayers();
+        ownValidators.forEach(layers::validator);
+        ownConfig = layers.build();
         prepare(ownConfig);
       });
     }
     observers.forEach(b::observer);
     register(b);
+    if (!liveConfig && b.configLayers == null) {
+      // not a reason to follow the config service (which a validator alone would imply on a plain builder)
+      ownValidators.addAll(b.takeConfigValidators());
+    }
     Server built = b.build();
     server = built;
     return built;
