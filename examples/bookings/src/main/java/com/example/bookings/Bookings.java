@@ -11,6 +11,7 @@ import com.google.protobuf.InvalidProtocolBufferException;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.ExitCodes;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
 import dev.skiff.platform.server.Server;
 import dev.skiff.platform.server.ServerBuilder;
@@ -22,6 +23,7 @@ import dev.skiff.service.cassandra.Query;
 import dev.skiff.service.health.PlatformHealth;
 import dev.skiff.service.memcached.Codec;
 import dev.skiff.service.memcached.Memcached;
+import dev.skiff.service.memcached.MemcachedSettings;
 import dev.skiff.service.zookeeper.LeaderElection;
 import dev.skiff.service.zookeeper.ZooKeeperClient;
 import java.nio.file.Path;
@@ -32,6 +34,7 @@ import java.util.UUID;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Pattern;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -51,6 +54,16 @@ import org.slf4j.LoggerFactory;
  * require Cassandra at start instead, set {@code SKIFF_CASSANDRA_REQUIRED_AT_START} to how long to wait
  * for it (e.g. {@code 30s}): if it does not answer by then, main prints one line to stderr and exits
  * with {@link ExitCodes#DEPENDENCY_UNAVAILABLE} (75).
+ *
+ * <p>Its own keys are validated ({@link #checkSettings}): {@code bookings.cache-ttl} (default 5m) is zero
+ * (no expiry) or 1 s to 30 days, as memcached takes it, and {@code bookings.summary-interval} (default 30s,
+ * read at start) at least 100 ms. A bad value stops the start with one line naming it (exit 78); a bad
+ * live edit ({@code SKIFF_CONFIG_FILE}, {@code skiff config set}) is refused and the last good value stays.
+ *
+ * <p>It checks what callers send: {@code customer} (at most {@value #MAX_CUSTOMER} characters) and
+ * {@code pickup} (at most {@value #MAX_PICKUP}) must have a visible character and no control character
+ * or lone surrogate, so that a booking always fits the cache and the store; {@code get} takes only an id as
+ * {@code create} returns it. Anything else is BAD_REQUEST, the caller's fault, never INTERNAL.
  */
 public final class Bookings extends SkiffService implements AutoCloseable {
   public static final String NAME = "com.example.bookings";
@@ -63,6 +76,19 @@ public final class Bookings extends SkiffService implements AutoCloseable {
   static final Query COUNT = Query.of("count-bookings", "SELECT COUNT(*) FROM bookings").idempotent();
   static final Query WRITE_STATS =
       Query.of("write-stats", "INSERT INTO booking_stats (name, value, updated_at, updated_by) VALUES ('total', ?, ?, ?)");
+  /** The longest customer name taken, in characters (code points). */
+  static final int MAX_CUSTOMER = 200;
+  /** The longest pickup taken, in characters (code points). */
+  static final int MAX_PICKUP = 500;
+  /** The cache's TTL when {@code bookings.cache-ttl} is not set. */
+  static final Duration CACHE_TTL = Duration.ofMinutes(5);
+  /** The summary job's interval when {@code bookings.summary-interval} is not set. */
+  static final Duration SUMMARY_INTERVAL = Duration.ofSeconds(30);
+  /** An id as create returns it: a UUID in its canonical 36-character form. */
+  private static final Pattern BOOKING_ID =
+      Pattern.compile("[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}");
+  /** How much of a bad id an error shows. */
+  private static final int SHOWN = 40;
   static final Codec<Booking> BOOKING =
       Codec.of(Booking::toByteArray, bytes -> {
         try {
@@ -104,7 +130,25 @@ public final class Bookings extends SkiffService implements AutoCloseable {
    */
   public Bookings(LayeredConfig config, MetricRegistry metrics, HealthCheckRegistry health) {
     this(metrics, health);
+    // the service's own configuration gets the validator in register(); the caller's gets it here
+    config.addValidator(Bookings::checkSettings);
     stores(config);
+  }
+
+  /**
+   * The validator of the service's own keys: every configuration must pass it to come into force.
+   *
+   * @param c a configuration
+   * @throws dev.skiff.platform.config.ConfigException naming the key, its value and where it came from
+   */
+  static void checkSettings(Config c) {
+    Duration ttl = c.getDuration("bookings.cache-ttl", CACHE_TTL);
+    if (ttl.compareTo(MemcachedSettings.MAX_TTL) > 0 || (!ttl.isZero() && ttl.getSeconds() == 0)) {
+      throw c.invalid("bookings.cache-ttl", "must be 0s (no expiry) or 1s to 30 days (720h), as memcached keeps values");
+    }
+    if (c.getDuration("bookings.summary-interval", SUMMARY_INTERVAL).compareTo(Duration.ofMillis(100)) < 0) {
+      throw c.invalid("bookings.summary-interval", "must be at least 100ms");
+    }
   }
 
   private Bookings(MetricRegistry metrics, HealthCheckRegistry health) {
@@ -170,7 +214,7 @@ public final class Bookings extends SkiffService implements AutoCloseable {
     zookeeper.start();
     election =
         zookeeper.leaderElection("bookings-summary", instance, leading -> log.info("{} {} the summary job", instance, leading ? "now runs" : "no longer runs")).start();
-    Duration every = config.current().getDuration("bookings.summary-interval", Duration.ofSeconds(30));
+    Duration every = config.current().getDuration("bookings.summary-interval", SUMMARY_INTERVAL);
     jobs.scheduleWithFixedDelay(this::summarise, every.toMillis(), every.toMillis(), TimeUnit.MILLISECONDS);
     return this;
   }
@@ -200,26 +244,70 @@ public final class Bookings extends SkiffService implements AutoCloseable {
 
   @Override
   protected void register(ServerBuilder service) {
-    // the stores' checks run and are published with the service's own, and show on the dashboard
+    // the stores' checks, those of the clients prepare() makes as the server starts included, run and
+    // are published with the service's own, and show on the dashboard
     PlatformHealth.include(health, service);
+    // a bad bookings.* value is refused at start and on every change: the last good one stays
+    service.configValidator(Bookings::checkSettings);
     service.endpoint("create", CreateBookingRequest.class, CreateBookingResponse.class, (req, ctx) -> {
-      if (req.getCustomer().isBlank() || req.getPickup().isBlank()) {
-        throw new SkiffException(ErrorCode.BAD_REQUEST, "customer and pickup are required");
-      }
+      checkText("customer", req.getCustomer(), MAX_CUSTOMER);
+      checkText("pickup", req.getPickup(), MAX_PICKUP);
       UUID id = UUID.randomUUID();
       db.execute(INSERT, id, req.getCustomer(), req.getPickup(), Instant.now());
       return CreateBookingResponse.newBuilder().setId(id.toString()).build();
     });
     service.endpoint("get", GetBookingRequest.class, Booking.class, (req, ctx) -> {
-      UUID id;
-      try {
-        id = UUID.fromString(req.getId());
-      } catch (IllegalArgumentException e) {
-        throw new SkiffException(ErrorCode.BAD_REQUEST, "id must be a booking id as create returned it, not '" + req.getId() + "'");
-      }
-      Duration ttl = config.current().getDuration("bookings.cache-ttl", Duration.ofMinutes(5));
+      UUID id = bookingId(req.getId());
+      Duration ttl = config.current().getDuration("bookings.cache-ttl", CACHE_TTL);
       return cache.readThrough("booking:" + id, ttl, BOOKING, () -> load(id));
     });
+  }
+
+  /**
+   * Refuses, as the caller's fault, a text field the store and the cache should not take: one with no
+   * visible character, longer than {@code max} characters, or with a control character or a lone
+   * surrogate (which is no text: Cassandra's UTF-8 codec cannot write it).
+   *
+   * @throws SkiffException BAD_REQUEST naming the field and the limit
+   */
+  static void checkText(String field, String value, int max) {
+    int length = value.codePointCount(0, value.length());
+    if (length > max) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, field + " is " + length + " characters long: at most " + max + " are taken");
+    }
+    boolean visible = false;
+    for (int i = 0; i < value.length(); ) {
+      int cp = value.codePointAt(i);
+      int type = Character.getType(cp);
+      if (type == Character.SURROGATE) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, field + " holds a lone surrogate (U+" + hex(cp) + ") at position " + i + ": not text");
+      }
+      if (type == Character.CONTROL) {
+        throw new SkiffException(ErrorCode.BAD_REQUEST, field + " holds a control character (U+" + hex(cp) + ") at position " + i);
+      }
+      visible |= !Character.isWhitespace(cp) && !Character.isSpaceChar(cp) && type != Character.FORMAT;
+      i += Character.charCount(cp);
+    }
+    if (!visible) {
+      throw new SkiffException(ErrorCode.BAD_REQUEST, "customer and pickup are required: " + field + " has no visible character");
+    }
+  }
+
+  private static String hex(int cp) {
+    return String.format(java.util.Locale.ROOT, "%04X", cp);
+  }
+
+  /**
+   * An id as {@code create} returns it (the canonical 36-character form of a UUID, either case), or
+   * BAD_REQUEST showing at most {@value #SHOWN} characters of what was sent.
+   */
+  static UUID bookingId(String id) {
+    if (!BOOKING_ID.matcher(id).matches()) {
+      String shown = id.length() <= SHOWN ? id : id.substring(0, SHOWN) + "..." + " (" + id.length() + " characters)";
+      throw new SkiffException(ErrorCode.BAD_REQUEST,
+          "id must be a booking id as create returned it (36 characters, e.g. 5b1e0c8a-0d4e-4a6e-9f1a-2a7c3e9d4b10), not '" + shown + "'");
+    }
+    return UUID.fromString(id);
   }
 
   private Booking load(UUID id) {

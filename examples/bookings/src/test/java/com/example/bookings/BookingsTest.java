@@ -289,6 +289,92 @@ class BookingsTest {
     }
   }
 
+  /**
+   * A bad live edit of the service's own keys ({@code bookings.cache-ttl = soon}, {@code = 1000h}) is
+   * refused and the last good value stays: get keeps answering. A bad value at start stops the start,
+   * naming the key.
+   */
+  @Test
+  void aBadEditOfItsOwnKeysIsRefusedAndGetKeepsAnswering(@TempDir Path dir) throws IOException {
+    Path file = dir.resolve("bookings.conf");
+    Files.writeString(file, "bookings.cache-ttl = 1000h\n");
+    try (LayeredConfig bad = LayeredConfig.builder().defaults(defaults()).watchedFile(file, Duration.ofMillis(50)).build()) {
+      assertThatThrownBy(() -> new Bookings(bad, new MetricRegistry(), new HealthCheckRegistry()))
+          .hasMessageContaining("bookings.cache-ttl = '1000h'").hasMessageContaining("30 days");
+    }
+    Files.writeString(file, "bookings.cache-ttl = 2m\n");
+    try (LayeredConfig config = LayeredConfig.builder().defaults(defaults()).watchedFile(file, Duration.ofMillis(50)).build();
+        Bookings bookings = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        Server server = bookings.start(broker.transport());
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      String id = client.call(Bookings.NAME, "create",
+          CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("Euston").build(), CreateBookingResponse.class).getId();
+      Files.writeString(file, "bookings.cache-ttl = soon\n");
+      await().atMost(Duration.ofSeconds(5)).until(() -> config.rejectedChanges() == 1);
+      assertThat(get(client, id).getCustomer()).isEqualTo("Ada");
+      Files.writeString(file, "bookings.cache-ttl = 1000h\n");
+      await().atMost(Duration.ofSeconds(5)).until(() -> config.rejectedChanges() == 2);
+      assertThat(config.lastError()).hasMessageContaining("bookings.cache-ttl = '1000h'");
+      assertThat(get(client, id).getCustomer()).as("the last good TTL stays").isEqualTo("Ada");
+      assertThat(config.current().getDuration("bookings.cache-ttl")).hasMinutes(2);
+      assertThat(server.isClosed()).isFalse();
+    }
+  }
+
+  /** The service as main makes it refuses a bad value of its own keys at start, naming it. */
+  @Test
+  void theProductionServiceRefusesABadValueOfItsOwnKeysAtStart() {
+    System.setProperty("skiff.bookings.summary-interval", "0s");
+    Bookings bookings = new Bookings();
+    try (bookings) {
+      assertThatThrownBy(() -> bookings.start(broker.transport()).close())
+          .hasMessageContaining("bookings.summary-interval = '0s' (from system property skiff.bookings.summary-interval): must be at least 100ms");
+    } finally {
+      System.clearProperty("skiff.bookings.summary-interval");
+    }
+  }
+
+  /**
+   * What a caller sends that the store or the cache should not take is the caller's fault, BAD_REQUEST:
+   * a lone surrogate (Cassandra's codec cannot write it: it was INTERNAL), control characters, no visible
+   * character, fields over their bound; get takes only an id in create's form, and a huge one is not
+   * echoed whole.
+   */
+  @Test
+  void hostileInputIsRefusedAsTheCallersFault() {
+    try (LayeredConfig config = config();
+        Bookings bookings = new Bookings(config, new MetricRegistry(), new HealthCheckRegistry()).open();
+        Server server = bookings.start(broker.transport());
+        Client client = Client.builder().transport(broker.transport()).build()) {
+      for (String body : new String[] {
+          "{\"customer\": \"Ada \\ud800\", \"pickup\": \"x\"}",
+          "{\"customer\": \"Ada\", \"pickup\": \"\\udc00x\"}",
+          "{\"customer\": \"\\u00a0\\u2028\", \"pickup\": \"x\"}",
+          "{\"customer\": \"\\u200b\", \"pickup\": \"x\"}",
+          "{\"customer\": \"Ada\\u001b[31m\", \"pickup\": \"x\"}",
+          "{\"customer\": \"" + "a".repeat(Bookings.MAX_CUSTOMER + 1) + "\", \"pickup\": \"x\"}",
+          "{\"customer\": \"Ada\", \"pickup\": \"" + "p".repeat(Bookings.MAX_PICKUP + 1) + "\"}"}) {
+        assertThatThrownBy(() -> Client.await(client.callJson(Bookings.NAME, "create", body, CallOptions.defaults())))
+            .as(body.length() > 80 ? body.substring(0, 80) : body)
+            .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+      }
+      String longest = client.call(Bookings.NAME, "create", CreateBookingRequest.newBuilder()
+          .setCustomer("é".repeat(Bookings.MAX_CUSTOMER)).setPickup("😀".repeat(Bookings.MAX_PICKUP)).build(), CreateBookingResponse.class).getId();
+      assertThat(get(client, longest).getPickup()).as("the longest booking taken is stored and read back").hasSize(2 * Bookings.MAX_PICKUP);
+
+      assertThatThrownBy(() -> get(client, "1-1-1-1-1")).as("not create's form")
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST));
+      String huge = "x".repeat(100_000);
+      assertThatThrownBy(() -> get(client, huge))
+          .isInstanceOfSatisfying(SkiffException.class, e -> {
+            assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST);
+            assertThat(e.getMessage()).as("not echoed whole").hasSizeLessThan(400).contains("100000 characters");
+          });
+      assertThat(get(client, longest.toUpperCase(java.util.Locale.ROOT)).getId()).as("either case").isEqualTo(longest);
+      assertThat(server.isClosed()).isFalse();
+    }
+  }
+
   @Test
   void onlyTheElectedLeaderRunsTheSummaryJobAndAnotherTakesOver() {
     try (LayeredConfig config = config();
