@@ -152,25 +152,67 @@ public final class Journey {
    */
   public static List<Server> startAll(Transport transport, Settings settings, List<String> which) {
     List<Server> started = new ArrayList<>();
-    List<String> names = which.isEmpty() ? List.of("eta", "fare", "driver", "journey") : which;
-    for (String n : names) {
+    for (String n : services(which)) {
       ServerBuilder b =
           switch (n) {
             case "journey" -> journey();
             case "eta" -> eta();
             case "fare" -> fare();
-            case "driver" -> driver();
-            default -> throw new IllegalArgumentException("unknown service '" + n + "' (choose from journey, eta, fare, driver)");
+            default -> driver();
           };
       started.add(b.settings(settings).transport(transport).build().start());
     }
     return started;
   }
 
+  /** The short names of the services this process can run, in the order they start. */
+  static final List<String> SERVICES = List.of("eta", "fare", "driver", "journey");
+
+  /** The one line {@link #main} prints when it is given what it does not run. */
+  static final String USAGE = "usage: java -jar journey.jar [journey] [eta] [fare] [driver]   (none: all four)";
+
+  /**
+   * The services to start, every name checked before any is started.
+   *
+   * @param which short names; empty for all
+   * @return the names, in the order given (all four when none)
+   * @throws IllegalArgumentException naming the first unknown or repeated name
+   */
+  static List<String> services(List<String> which) {
+    if (which.isEmpty()) {
+      return SERVICES;
+    }
+    for (int i = 0; i < which.size(); i++) {
+      String n = which.get(i);
+      if (!SERVICES.contains(n)) {
+        throw new IllegalArgumentException("unknown service '" + n + "' (choose from journey, eta, fare, driver)");
+      }
+      if (which.subList(0, i).contains(n)) {
+        throw new IllegalArgumentException("service '" + n + "' is named twice");
+      }
+    }
+    return List.copyOf(which);
+  }
+
+  /**
+   * Runs the four services, or those named, until SIGTERM or SIGINT. A name it does not run ends it before
+   * it starts anything: one line on stderr and exit code 2.
+   *
+   * @param args the short names of the services to run; none for all
+   * @throws InterruptedException if interrupted while serving
+   */
   public static void main(String[] args) throws InterruptedException {
+    List<String> which;
+    try {
+      which = services(List.of(args));
+    } catch (IllegalArgumentException e) {
+      System.err.println("journey: " + e.getMessage() + "; " + USAGE);
+      System.exit(2);
+      return;
+    }
     Settings settings = Settings.fromEnvironment();
     AmqpTransport transport = SkiffService.connectOrExit("journey", settings);
-    List<Server> servers = startAll(transport, settings, List.of(args));
+    List<Server> servers = startAll(transport, settings, which);
     Runtime.getRuntime().addShutdownHook(new Thread(() -> {
       servers.forEach(Server::close);
       transport.close();

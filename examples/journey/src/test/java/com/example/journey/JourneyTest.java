@@ -1,6 +1,7 @@
 package com.example.journey;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.awaitility.Awaitility.await;
 
 import com.example.journey.proto.DriverRequest;
@@ -16,6 +17,8 @@ import dev.skiff.platform.SkiffException;
 import dev.skiff.platform.config.Settings;
 import dev.skiff.platform.server.Server;
 import dev.skiff.testing.InProcessSkiff;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -118,6 +121,46 @@ class JourneyTest {
         });
       } finally {
         servers.forEach(Server::close);
+      }
+    }
+  }
+
+  /**
+   * {@code java -jar journey.jar fare bogus}: the names are checked before anything starts (here the broker
+   * cannot be reached, so a process that got as far as connecting would wait for it): one usage line on
+   * stderr, exit code 2, no stack trace.
+   */
+  @Test
+  void mainRefusesAnUnknownServiceWithOneUsageLineAndExit2BeforeStartingAnything() throws Exception {
+    ProcessBuilder pb = new ProcessBuilder(
+        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-cp", System.getProperty("java.class.path"),
+        Journey.class.getName(), "fare", "bogus");
+    pb.environment().put("SKIFF_AMQP_URI", "amqp://guest:guest@127.0.0.1:1/");
+    pb.redirectOutput(ProcessBuilder.Redirect.DISCARD);
+    Process p = pb.start();
+    try {
+      String err = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
+      assertThat(p.waitFor(30, TimeUnit.SECONDS)).as("main ended; stderr: " + err).isTrue();
+      assertThat(p.exitValue()).as("exit code; stderr: " + err).isEqualTo(2);
+      assertThat(err.lines().toList()).as("stderr").singleElement().asString()
+          .isEqualTo("journey: unknown service 'bogus' (choose from journey, eta, fare, driver); " + Journey.USAGE);
+    } finally {
+      p.destroyForcibly();
+    }
+  }
+
+  @Test
+  void startAllChecksEveryNameBeforeItStartsAny() {
+    try (InProcessSkiff skiff = InProcessSkiff.create()) {
+      assertThatThrownBy(() -> Journey.startAll(skiff.transport(), Settings.fromEnvironment(Map.of()), List.of("fare", "bogus")))
+          .hasMessageContaining("unknown service 'bogus'");
+      assertThatThrownBy(() -> Journey.startAll(skiff.transport(), Settings.fromEnvironment(Map.of()), List.of("fare", "fare")))
+          .hasMessageContaining("'fare' is named twice");
+      List<Server> fare = Journey.startAll(skiff.transport(), Settings.fromEnvironment(Map.of()), List.of("fare"));
+      try {
+        assertThat(fare).singleElement().extracting(Server::name).isEqualTo("com.example.fare");
+      } finally {
+        fare.forEach(Server::close);
       }
     }
   }
