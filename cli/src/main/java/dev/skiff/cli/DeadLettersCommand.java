@@ -37,10 +37,21 @@ final class DeadLettersCommand extends CommandGroup {
     @Parameters(index = "0", paramLabel = "SERVICE", converter = ServiceNameConverter.class, description = "The service's dotted name.")
     String service;
 
+    @Option(
+        names = "--set-aside-by",
+        paramLabel = "USER",
+        description = "A broker user the service's instances connect as, when it is not named as the service (repeatable):"
+            + " dead letters are believed only from the service's name and the user this command connects as.")
+    List<String> setAsideBy = List.of();
+
     /** Runs with the service's dead letters; the connection closes after. */
     Integer withDeadLetters(java.util.function.Function<DeadLetters, Integer> work) {
       try (AmqpTransport transport = broker().connectTransport()) {
-        return work.apply(transport.deadLetters(service));
+        DeadLetters dead = transport.deadLetters(service);
+        for (String user : setAsideBy) {
+          dead = dead.setAsideBy(user);
+        }
+        return work.apply(dead);
       }
     }
   }
@@ -117,6 +128,9 @@ final class DeadLettersCommand extends CommandGroup {
             Printable.of(d.requestId()), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
             d.bodyDiscarded() ? " (body not kept)" : "");
         out.println("    " + Printable.of(d.reason(), 1000) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
+        if (!d.suspect().isEmpty()) {
+          out.println("    SUSPECT, never replayed: " + Printable.of(d.suspect(), 1000) + " ('skiff dead-letters discard' removes it)");
+        }
       }
       out.flush();
     }
@@ -130,12 +144,15 @@ final class DeadLettersCommand extends CommandGroup {
         "Each goes back to the queue it came from with a new deadline (--timeout from now), no reply address and its "
             + "delivery count cleared, and leaves the dead-letter queue once the broker has it. Run as the service's own "
             + "broker user, a request keeps its original caller; as another user, it is that user's. A request whose "
-            + "body was too large was never kept, and stays."
+            + "body was too large was never kept, and stays.",
+        "Only a queue of the service itself is replayed into, and only dead letters its own broker user set aside are "
+            + "believed: any other is suspect ('list' says why), stays, and is never sent. A queue nobody consumes (the "
+            + "service stopped) is refused, taking nothing off, unless --even-if-stopped."
       },
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
-          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or not replayable, the queue to replay into gone or full,",
-          "2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
+          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found, not replayable or suspect, the queue to replay into gone,",
+          "nobody consuming it or full, 2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -148,15 +165,32 @@ final class DeadLettersCommand extends CommandGroup {
         description = "Each replayed request's deadline, from now (default ${DEFAULT-VALUE}).")
     Duration timeout;
 
+    @Option(
+        names = "--even-if-stopped",
+        description = "Replay into a queue nobody consumes (the service stopped): the requests then wait there with no deadline"
+            + " and no expiry for the next instance, which gives them its default deadline (a service's queue itself is"
+            + " deleted an hour after its last instance stopped, and what waits in it with it).")
+    boolean evenIfStopped;
+
     @Override
     public Integer call() {
       Duration t = timeout;
       return withDeadLetters(dead -> {
-        DeadLetters.Replayed r = dead.replay(which.predicate(), t);
-        out().printf(Locale.ROOT, "%s: %d request%s replayed%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
-            r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept");
+        DeadLetters.Replayed r = dead.replay(which.predicate(), t, evenIfStopped);
+        out().printf(Locale.ROOT, "%s: %d request%s replayed%s%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
+            r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept",
+            r.suspect() == 0 ? "" : "; " + r.suspect() + " suspect kept, not replayed");
         out().flush();
+        if (r.suspect() > 0) {
+          err().println("skiff: " + r.suspect() + " of the requests chosen are suspect and were not replayed: not set aside by the"
+              + " service's broker user, or naming a queue that is not the service's ('skiff dead-letters list " + dead.service()
+              + "' says why; --set-aside-by names the service's user if it is not named as the service)");
+          err().flush();
+        }
         int missing = which.reportMissing(err(), dead.service());
+        if (missing == SkiffCli.EXIT_OK && !which.all && r.suspect() > 0) {
+          return SkiffCli.EXIT_CALL_FAILED;
+        }
         if (missing == SkiffCli.EXIT_OK && !which.all && r.notReplayable() > 0) {
           // asked for by id and not replayed: a script must not read that as done
           err().println("skiff: " + r.notReplayable() + " of the requests asked for cannot be replayed: their body was"
