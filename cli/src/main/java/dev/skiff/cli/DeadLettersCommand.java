@@ -56,22 +56,30 @@ final class DeadLettersCommand extends CommandGroup {
     }
   }
 
-  /** Which dead letters: {@code --id} (repeatable) or {@code --all}. */
+  /** Which dead letters: {@code --id} or {@code --handle} (repeatable), or {@code --all}. */
   static final class Which {
     @Option(names = "--id", paramLabel = "REQUEST_ID", required = true, description = "A request id, as 'list' shows it (repeatable).")
     Set<String> ids;
+
+    @Option(names = "--handle", paramLabel = "HANDLE", required = true,
+        description = "A handle 'list' shows for a request id it cannot show whole (too long, or with control characters); repeatable.")
+    Set<String> handles;
 
     @Option(names = "--all", required = true, description = "Every request set aside.")
     boolean all;
 
     private final Set<String> found = new java.util.HashSet<>();
 
-    /** @return what picks the dead letters; it notes which of the ids it met */
+    /** @return what picks the dead letters; it notes which of the ids or handles it met */
     Predicate<DeadLetters.DeadLetter> predicate() {
-      return all ? d -> true : d -> {
-        boolean picked = ids.contains(d.requestId());
+      if (all) {
+        return d -> true;
+      }
+      return d -> {
+        String key = ids != null ? d.requestId() : handle(d);
+        boolean picked = (ids != null ? ids : handles).contains(key);
         if (picked) {
-          found.add(d.requestId());
+          found.add(key);
         }
         return picked;
       };
@@ -86,14 +94,39 @@ final class DeadLettersCommand extends CommandGroup {
       if (all) {
         return SkiffCli.EXIT_OK;
       }
-      List<String> missing = ids.stream().filter(id -> !found.contains(id)).sorted().toList();
+      List<String> missing = (ids != null ? ids : handles).stream().filter(id -> !found.contains(id)).sorted().toList();
       for (String id : missing) {
-        err.println("NOT_FOUND: no request set aside by " + service + " has request id " + Printable.of(id)
-            + " ('skiff dead-letters list " + service + "' lists them)");
+        err.println("NOT_FOUND: no request set aside by " + service + " has " + (ids != null ? "request id " : "handle ")
+            + Printable.of(id) + " ('skiff dead-letters list " + service + "' lists them)");
       }
       err.flush();
       return missing.isEmpty() ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
     }
+  }
+
+  /**
+   * A dead letter's handle: what {@code --handle} takes for one whose request id {@code list} cannot show
+   * whole (cut at 80 characters, or with characters it escapes, so that the shown form cannot be typed
+   * back). 12 hex digits of a SHA-256 of its request id, when and by which instance it was set aside, and
+   * the queue it came from: the same on every listing.
+   *
+   * @param d a dead letter
+   * @return its handle
+   */
+  static String handle(DeadLetters.DeadLetter d) {
+    try {
+      java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+      String key = d.requestId() + "\u0000" + d.setAsideAt().toEpochMilli() + "\u0000" + d.setAsideBy() + "\u0000" + d.queue();
+      return java.util.HexFormat.of().formatHex(sha.digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0, 6);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+
+  /** @return the request id as {@code list} shows it: whole when it can be typed back, else cut or escaped with its handle */
+  private static String shownId(DeadLetters.DeadLetter d) {
+    String shown = Printable.of(d.requestId());
+    return shown.equals(d.requestId()) && !shown.isEmpty() ? shown : shown + " (--handle " + handle(d) + ")";
   }
 
   /** {@code skiff dead-letters list SERVICE}. */
@@ -125,7 +158,7 @@ final class DeadLettersCommand extends CommandGroup {
       for (DeadLetters.DeadLetter d : listed) {
         out.printf(Locale.ROOT, "%s  %-14s %s/%s  request %s  from %s  %d deliveries  %d bytes%s%n",
             DateTimeFormatter.ISO_INSTANT.format(d.setAsideAt()), Printable.of(d.code()), service, Printable.of(d.endpoint()),
-            Printable.of(d.requestId()), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
+            shownId(d), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
             d.bodyDiscarded() ? " (body not kept)" : "");
         out.println("    " + Printable.of(d.reason(), 1000) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
         if (!d.suspect().isEmpty()) {

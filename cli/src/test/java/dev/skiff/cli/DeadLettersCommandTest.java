@@ -170,6 +170,39 @@ class DeadLettersCommandTest {
   }
 
   @Test
+  void requestIdsThatCannotBeShownWholeAreActedOnByTheirHandle() throws Exception {
+    String longId = "L".repeat(200);
+    String escaped = "id\u001b[31mRED\r";
+    try (Channel ch = raw.createChannel()) {
+      for (String id : java.util.List.of(longId, escaped)) {
+        ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request(id, Map.of("skiff-deliveries", 5)),
+            EchoRequest.newBuilder().setText("again").build().toByteArray());
+      }
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> waiting() == 2);
+    Skiff.Result list = Skiff.run("dead-letters", "list", svc.name);
+    assertThat(list.exitCode()).as(list.toString()).isZero();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("request (\\S+) \\(--handle ([0-9a-f]{12})\\)").matcher(list.out());
+    Map<String, String> handles = new java.util.HashMap<>();
+    while (m.find()) {
+      handles.put(m.group(1), m.group(2));
+    }
+    assertThat(handles).as(list.out()).containsOnlyKeys("L".repeat(80) + "…", "id\\u001b[31mRED\\u000d");
+
+    Skiff.Result typedBack = Skiff.run("dead-letters", "discard", svc.name, "--id", "L".repeat(80) + "…");
+    assertThat(typedBack.exitCode()).as("the shown form is not the id; %s", typedBack).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    Skiff.Result replay = Skiff.run("dead-letters", "replay", svc.name, "--handle", handles.get("L".repeat(80) + "…"));
+    assertThat(replay.exitCode()).as(replay.toString()).isZero();
+    assertThat(replay.out()).isEqualTo(svc.name + ": 1 request replayed\n");
+    Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--handle", handles.get("id\\u001b[31mRED\\u000d"),
+        "--handle", "000000000000");
+    assertThat(discard.exitCode()).as(discard.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(discard.out()).isEqualTo(svc.name + ": 1 request discarded\n");
+    assertThat(discard.err()).contains("has handle 000000000000");
+    assertThat(waiting()).isZero();
+  }
+
+  @Test
   void usageErrorsAndAServiceWithoutDeadLetters() {
     Skiff.Result none = Skiff.run("dead-letters", "replay", svc.name);
     assertThat(none.exitCode()).as(none.toString()).isEqualTo(SkiffCli.EXIT_USAGE);
