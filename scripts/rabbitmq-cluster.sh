@@ -17,7 +17,7 @@
 #                                                  # a quorum queue's leader (default virtual host)
 #
 # `start` forms a fresh cluster when none runs (nodes started together; 2 and 3 join 1), and leaves a
-# running one as it is. `stop` touches only these three node names and this folder. Needs RabbitMQ
+# running one as it is. `stop` touches only these three node names, this folder and its lock file (removed). Needs RabbitMQ
 # installed (scripts/test.sh installs it) and, as the Debian scripts require, root or the rabbitmq user.
 set -euo pipefail
 
@@ -207,10 +207,14 @@ cmd_status() {
 
 cmd_stop() {
   local n
+  # under start's lock, so that a start under way finishes first; the lock file goes with the folder
+  exec 7>"$BASE.lock"
+  flock 7
   for n in "${NODES[@]}"; do
     stop_node "$n"
   done
   rm -rf "$BASE"
+  rm -f "$BASE.lock"
 }
 
 cmd_kill() {

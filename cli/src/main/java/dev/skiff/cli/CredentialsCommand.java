@@ -7,6 +7,7 @@ import dev.skiff.platform.transport.amqp.AmqpNames;
 import java.util.ArrayList;
 import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Model.CommandSpec;
@@ -46,7 +47,8 @@ final class CredentialsCommand extends CommandGroup {
         "  skiff credentials create ops-admin --admin",
         "  skiff credentials create " + ServiceIdentities.DEFAULT_GATEWAY_USER + " --gateway",
         "",
-        "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error (also: NAME is the administrator running it),",
+        "3 the management API refused the administrator."
       })
   static final class Create extends ManagementCommand {
     @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name (its broker user's name).")
@@ -84,12 +86,38 @@ final class CredentialsCommand extends CommandGroup {
         }
         checkServiceName(name, spec);
       }
-      String password = passwordStdin ? stdinLine("--password-stdin", "password") : ManagementApi.newPassword();
       ManagementApi api = api();
+      if (name.equals(api.user())) {
+        // its password would change before the permissions are set, with this very user: the rest is refused, and
+        // an administrator is left with a password nobody was told and no tag
+        throw new ParameterException(spec.commandLine(), "'" + name + "' is the administrator this command uses for the management"
+            + " API: it cannot set its own password or permissions; run it as another administrator (--management), or use"
+            + " 'rabbitmqctl change_password " + name + "' on a node");
+      }
+      String password = passwordStdin ? stdinLine("--password-stdin", "password") : ManagementApi.newPassword();
       String vhost = vhost();
-      api.putUser(name, password, "");
-      api.putPermissions(vhost, name, admin ? BrokerPermissions.ALL
-          : gateway ? BrokerPermissions.forService(ServiceIdentities.GATEWAY_SERVICE, name) : BrokerPermissions.forService(name));
+      BrokerPermissions permissions = admin ? BrokerPermissions.ALL
+          : gateway ? BrokerPermissions.forService(ServiceIdentities.GATEWAY_SERVICE, name) : BrokerPermissions.forService(name);
+      Optional<String> tags = api.userTags(name);
+      if (tags.isPresent()) {
+        // an existing user: its permissions first, its password last, keeping its tags, so that a failure leaves
+        // its old password working
+        api.putPermissions(vhost, name, permissions);
+        api.putUser(name, password, tags.get());
+      } else {
+        api.putUser(name, password, "");
+        try {
+          api.putPermissions(vhost, name, permissions);
+        } catch (RuntimeException e) {
+          // a new user whose password nobody was told and who may do nothing: not left behind
+          try {
+            api.deleteUser(name);
+          } catch (RuntimeException again) {
+            e.addSuppressed(again);
+          }
+          throw e;
+        }
+      }
       String as = gateway ? ServiceIdentities.GATEWAY_SERVICE : name;
       err().println("broker user '" + name + "' can use virtual host '" + vhost + "' "
           + (admin ? "with every permission" : "as service " + as + " (least privilege, docs/security.md)")
@@ -106,14 +134,22 @@ final class CredentialsCommand extends CommandGroup {
       name = "delete",
       header = "Deletes a broker user.",
       description = {"Deletes broker user NAME (in every virtual host); its open connections are closed by the broker."},
-      footer = {"", "Exit codes: 0 done (also when there was no such user), 1 refused by the broker, 2 usage error."})
+      footer = {"", "Exit codes: 0 done (also when there was no such user), 1 refused by the broker, 2 usage error (also: NAME is",
+          "the administrator running it), 3 the management API refused the administrator."})
   static final class Delete extends ManagementCommand {
     @Parameters(index = "0", paramLabel = "NAME", description = "The broker user.")
     String name;
 
     @Override
     public Integer call() {
-      if (api().deleteUser(name)) {
+      checkUserName(name, spec);
+      ManagementApi api = api();
+      if (name.equals(api.user())) {
+        throw new ParameterException(spec.commandLine(), "'" + name + "' is the administrator this command uses for the management"
+            + " API: deleting it would leave the broker without the administrator you are working as; run it as another"
+            + " administrator (--management)");
+      }
+      if (api.deleteUser(name)) {
         err().println("broker user '" + Printable.of(name) + "' deleted");
       } else {
         err().println("no broker user '" + Printable.of(name) + "': nothing to delete");
@@ -142,7 +178,8 @@ final class CredentialsCommand extends CommandGroup {
         "  skiff credentials setup --amqp amqp://admin:SECRET@broker/prod \\",
         "      --service com.example.greeter --service com.example.bookings",
         "",
-        "Exit codes: 0 done, 1 refused by the broker, 2 usage error."
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error, 3 the management API refused the",
+        "administrator."
       })
   static final class Setup extends ManagementCommand {
     /** What happens to the guest user. */
@@ -252,6 +289,18 @@ final class CredentialsCommand extends CommandGroup {
         out().println(user + " " + password);
       }
       api.putPermissions(vhost, user, p);
+    }
+  }
+
+  /**
+   * Refuses a broker user name the management API cannot name in a path: empty, {@code .} or {@code ..}
+   * (which a URL resolves away, to another resource), or with a control character.
+   */
+  static void checkUserName(String name, CommandSpec spec) {
+    boolean control = name.codePoints().anyMatch(Character::isISOControl);
+    if (name.isBlank() || name.equals(".") || name.equals("..") || control) {
+      throw new ParameterException(spec.commandLine(), "'" + Printable.of(name) + "' is not a broker user name: it must not be"
+          + " empty, '.' or '..', or have control characters");
     }
   }
 

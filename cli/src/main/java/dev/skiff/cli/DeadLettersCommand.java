@@ -37,30 +37,49 @@ final class DeadLettersCommand extends CommandGroup {
     @Parameters(index = "0", paramLabel = "SERVICE", converter = ServiceNameConverter.class, description = "The service's dotted name.")
     String service;
 
+    @Option(
+        names = "--set-aside-by",
+        paramLabel = "USER",
+        description = "A broker user the service's instances connect as, when it is not named as the service (repeatable):"
+            + " dead letters are believed only from the service's name and the user this command connects as.")
+    List<String> setAsideBy = List.of();
+
     /** Runs with the service's dead letters; the connection closes after. */
     Integer withDeadLetters(java.util.function.Function<DeadLetters, Integer> work) {
       try (AmqpTransport transport = broker().connectTransport()) {
-        return work.apply(transport.deadLetters(service));
+        DeadLetters dead = transport.deadLetters(service);
+        for (String user : setAsideBy) {
+          dead = dead.setAsideBy(user);
+        }
+        return work.apply(dead);
       }
     }
   }
 
-  /** Which dead letters: {@code --id} (repeatable) or {@code --all}. */
+  /** Which dead letters: {@code --id} or {@code --handle} (repeatable), or {@code --all}. */
   static final class Which {
     @Option(names = "--id", paramLabel = "REQUEST_ID", required = true, description = "A request id, as 'list' shows it (repeatable).")
     Set<String> ids;
+
+    @Option(names = "--handle", paramLabel = "HANDLE", required = true,
+        description = "A handle 'list' shows for a request id it cannot show whole (too long, or with control characters); repeatable.")
+    Set<String> handles;
 
     @Option(names = "--all", required = true, description = "Every request set aside.")
     boolean all;
 
     private final Set<String> found = new java.util.HashSet<>();
 
-    /** @return what picks the dead letters; it notes which of the ids it met */
+    /** @return what picks the dead letters; it notes which of the ids or handles it met */
     Predicate<DeadLetters.DeadLetter> predicate() {
-      return all ? d -> true : d -> {
-        boolean picked = ids.contains(d.requestId());
+      if (all) {
+        return d -> true;
+      }
+      return d -> {
+        String key = ids != null ? d.requestId() : handle(d);
+        boolean picked = (ids != null ? ids : handles).contains(key);
         if (picked) {
-          found.add(d.requestId());
+          found.add(key);
         }
         return picked;
       };
@@ -75,14 +94,39 @@ final class DeadLettersCommand extends CommandGroup {
       if (all) {
         return SkiffCli.EXIT_OK;
       }
-      List<String> missing = ids.stream().filter(id -> !found.contains(id)).sorted().toList();
+      List<String> missing = (ids != null ? ids : handles).stream().filter(id -> !found.contains(id)).sorted().toList();
       for (String id : missing) {
-        err.println("NOT_FOUND: no request set aside by " + service + " has request id " + Printable.of(id)
-            + " ('skiff dead-letters list " + service + "' lists them)");
+        err.println("NOT_FOUND: no request set aside by " + service + " has " + (ids != null ? "request id " : "handle ")
+            + Printable.of(id) + " ('skiff dead-letters list " + service + "' lists them)");
       }
       err.flush();
       return missing.isEmpty() ? SkiffCli.EXIT_OK : SkiffCli.EXIT_CALL_FAILED;
     }
+  }
+
+  /**
+   * A dead letter's handle: what {@code --handle} takes for one whose request id {@code list} cannot show
+   * whole (cut at 80 characters, or with characters it escapes, so that the shown form cannot be typed
+   * back). 12 hex digits of a SHA-256 of its request id, when and by which instance it was set aside, and
+   * the queue it came from: the same on every listing.
+   *
+   * @param d a dead letter
+   * @return its handle
+   */
+  static String handle(DeadLetters.DeadLetter d) {
+    try {
+      java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+      String key = d.requestId() + "\u0000" + d.setAsideAt().toEpochMilli() + "\u0000" + d.setAsideBy() + "\u0000" + d.queue();
+      return java.util.HexFormat.of().formatHex(sha.digest(key.getBytes(java.nio.charset.StandardCharsets.UTF_8)), 0, 6);
+    } catch (java.security.NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
+  }
+
+  /** @return the request id as {@code list} shows it: whole when it can be typed back, else cut or escaped with its handle */
+  private static String shownId(DeadLetters.DeadLetter d) {
+    String shown = Printable.of(d.requestId());
+    return shown.equals(d.requestId()) && !shown.isEmpty() ? shown : shown + " (--handle " + handle(d) + ")";
   }
 
   /** {@code skiff dead-letters list SERVICE}. */
@@ -114,9 +158,12 @@ final class DeadLettersCommand extends CommandGroup {
       for (DeadLetters.DeadLetter d : listed) {
         out.printf(Locale.ROOT, "%s  %-14s %s/%s  request %s  from %s  %d deliveries  %d bytes%s%n",
             DateTimeFormatter.ISO_INSTANT.format(d.setAsideAt()), Printable.of(d.code()), service, Printable.of(d.endpoint()),
-            Printable.of(d.requestId()), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
+            shownId(d), d.caller().isEmpty() ? "(unproven)" : Printable.of(d.caller()), d.deliveries(), d.bodyBytes(),
             d.bodyDiscarded() ? " (body not kept)" : "");
         out.println("    " + Printable.of(d.reason(), 1000) + " (by " + Printable.of(d.setAsideBy()) + ", from " + Printable.of(d.queue()) + ")");
+        if (!d.suspect().isEmpty()) {
+          out.println("    SUSPECT, never replayed: " + Printable.of(d.suspect(), 1000) + " ('skiff dead-letters discard' removes it)");
+        }
       }
       out.flush();
     }
@@ -130,12 +177,15 @@ final class DeadLettersCommand extends CommandGroup {
         "Each goes back to the queue it came from with a new deadline (--timeout from now), no reply address and its "
             + "delivery count cleared, and leaves the dead-letter queue once the broker has it. Run as the service's own "
             + "broker user, a request keeps its original caller; as another user, it is that user's. A request whose "
-            + "body was too large was never kept, and stays."
+            + "body was too large was never kept, and stays.",
+        "Only a queue of the service itself is replayed into, and only dead letters its own broker user set aside are "
+            + "believed: any other is suspect ('list' says why), stays, and is never sent. A queue nobody consumes (the "
+            + "service stopped) is refused, taking nothing off, unless --even-if-stopped."
       },
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
-          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found or not replayable, the queue to replay into gone or full,",
-          "2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
+          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found, not replayable or suspect, the queue to replay into gone,",
+          "nobody consuming it or full, 2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
@@ -148,15 +198,32 @@ final class DeadLettersCommand extends CommandGroup {
         description = "Each replayed request's deadline, from now (default ${DEFAULT-VALUE}).")
     Duration timeout;
 
+    @Option(
+        names = "--even-if-stopped",
+        description = "Replay into a queue nobody consumes (the service stopped): the requests then wait there with no deadline"
+            + " and no expiry for the next instance, which gives them its default deadline (a service's queue itself is"
+            + " deleted an hour after its last instance stopped, and what waits in it with it).")
+    boolean evenIfStopped;
+
     @Override
     public Integer call() {
       Duration t = timeout;
       return withDeadLetters(dead -> {
-        DeadLetters.Replayed r = dead.replay(which.predicate(), t);
-        out().printf(Locale.ROOT, "%s: %d request%s replayed%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
-            r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept");
+        DeadLetters.Replayed r = dead.replay(which.predicate(), t, evenIfStopped);
+        out().printf(Locale.ROOT, "%s: %d request%s replayed%s%s%n", dead.service(), r.replayed(), r.replayed() == 1 ? "" : "s",
+            r.notReplayable() == 0 ? "" : "; " + r.notReplayable() + " kept: their body was too large to be kept",
+            r.suspect() == 0 ? "" : "; " + r.suspect() + " suspect kept, not replayed");
         out().flush();
+        if (r.suspect() > 0) {
+          err().println("skiff: " + r.suspect() + " of the requests chosen are suspect and were not replayed: not set aside by the"
+              + " service's broker user, or naming a queue that is not the service's ('skiff dead-letters list " + dead.service()
+              + "' says why; --set-aside-by names the service's user if it is not named as the service)");
+          err().flush();
+        }
         int missing = which.reportMissing(err(), dead.service());
+        if (missing == SkiffCli.EXIT_OK && !which.all && r.suspect() > 0) {
+          return SkiffCli.EXIT_CALL_FAILED;
+        }
         if (missing == SkiffCli.EXIT_OK && !which.all && r.notReplayable() > 0) {
           // asked for by id and not replayed: a script must not read that as done
           err().println("skiff: " + r.notReplayable() + " of the requests asked for cannot be replayed: their body was"

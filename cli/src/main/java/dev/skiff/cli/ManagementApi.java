@@ -6,6 +6,7 @@ import com.google.protobuf.Value;
 import com.google.protobuf.util.JsonFormat;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.platform.internal.Printable;
 import java.io.IOException;
 import java.net.URI;
 import java.net.URLEncoder;
@@ -17,9 +18,12 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.security.SecureRandom;
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.Base64;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * RabbitMQ's HTTP management API (plugin {@code rabbitmq_management}), as far as Skiff manages broker
@@ -101,6 +105,33 @@ final class ManagementApi {
   }
 
   /**
+   * A user's tags, as a PUT of the user takes them back (so that a new password keeps them).
+   *
+   * @param name the user
+   * @return its tags, comma-separated ("" for none), or empty when there is no such user
+   */
+  Optional<String> userTags(String name) {
+    HttpResponse<String> r = exchange("GET", "/api/users/" + enc(name), null);
+    if (r.statusCode() == 404) {
+      return Optional.empty();
+    }
+    Struct.Builder user = Struct.newBuilder();
+    try {
+      JsonFormat.parser().ignoringUnknownFields().merge(r.body(), user);
+    } catch (InvalidProtocolBufferException e) {
+      throw new SkiffException(ErrorCode.UNAVAILABLE, "GET /api/users/" + enc(name) + " on the RabbitMQ management API answered"
+          + " what is not a user: " + e.getMessage(), e);
+    }
+    Value tags = user.getFieldsOrDefault("tags", Value.getDefaultInstance());
+    if (tags.hasListValue()) { // RabbitMQ 3.9 and later: a list
+      List<String> names = new ArrayList<>();
+      tags.getListValue().getValuesList().forEach(v -> names.add(v.getStringValue()));
+      return Optional.of(String.join(",", names));
+    }
+    return Optional.of(tags.getStringValue()); // before: one comma-separated string
+  }
+
+  /**
    * Creates a user or sets its password.
    *
    * @param name the user
@@ -146,6 +177,15 @@ final class ManagementApi {
 
   /** @return the status: 2xx, or 404 for GET and DELETE of what is not there; anything else throws */
   private int send(String method, String path, String body) {
+    return exchange(method, path, body).statusCode();
+  }
+
+  /**
+   * @return the answer: 2xx, or 404 for GET and DELETE of what is not there; anything else throws ({@link
+   *     BrokerUnreachable} when the API refuses the administrator's user name or password, or the user is no
+   *     administrator)
+   */
+  private HttpResponse<String> exchange(String method, String path, String body) {
     HttpRequest.Builder b = HttpRequest.newBuilder(base.resolve(path))
         .timeout(TIMEOUT)
         .header("Authorization", authorization)
@@ -163,12 +203,18 @@ final class ManagementApi {
     }
     int status = r.statusCode();
     if (status / 100 == 2 || (status == 404 && !"PUT".equals(method))) {
-      return status;
+      return r;
     }
     // the path names users and vhosts, never a password; the request body (a hash) is not repeated
-    ErrorCode code = status == 401 ? ErrorCode.UNAUTHORIZED : status == 403 ? ErrorCode.FORBIDDEN : ErrorCode.UNAVAILABLE;
-    throw new SkiffException(code, method + " " + path + " on the RabbitMQ management API answered " + status + ": "
-        + r.body().strip() + (status == 401 ? " (the user '" + user + "' must exist and be tagged administrator)" : ""));
+    String said = method + " " + path + " on the RabbitMQ management API answered " + status + ": " + Printable.of(r.body().strip(), 300);
+    if (status == 401 || status == 403) {
+      // the broker's administrator, not a person's session: exit 3 with what to change, as for a refused broker URI
+      throw new BrokerUnreachable(new SkiffException(status == 401 ? ErrorCode.UNAUTHORIZED : ErrorCode.FORBIDDEN, said),
+          "(the management API refused user '" + Printable.of(user) + "': give a broker administrator (a user tagged administrator)"
+              + " and its password in --management or $" + ManagementOption.ENV + ", or in the broker URI; 'skiff login' is not"
+              + " for broker users)");
+    }
+    throw new SkiffException(ErrorCode.UNAVAILABLE, said);
   }
 
   private static String enc(String segment) {

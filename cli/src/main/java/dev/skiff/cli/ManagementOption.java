@@ -13,7 +13,8 @@ import picocli.CommandLine.ParameterException;
 /**
  * The {@code --management} option of the {@code skiff credentials} commands: where RabbitMQ's HTTP
  * management API is, and as which administrator to use it. By default the broker's host on port 15672
- * (15671 for amqps), as the user of the broker URI; the virtual host is always the broker URI's.
+ * (15671 for amqps), as the user of the broker URI; the virtual host is always the broker URI's. With a
+ * node list, the first node's host, user and virtual host.
  */
 final class ManagementOption {
   /** The environment variable naming the management API when {@code --management} is not given. */
@@ -38,7 +39,7 @@ final class ManagementOption {
   ManagementApi resolve(Map<String, String> env, AmqpOptions broker, CommandSpec spec) {
     String chosen = url != null ? url.trim() : env.getOrDefault(ENV, "").trim();
     try {
-      URI amqp = new URI(broker.uri());
+      URI amqp = new URI(firstNode(broker));
       URI api;
       if (chosen.isEmpty()) {
         boolean tls = "amqps".equals(amqp.getScheme());
@@ -66,11 +67,21 @@ final class ManagementOption {
    * @return the virtual host its URI names ("/" when none)
    */
   static String vhost(AmqpOptions broker) {
-    String path = URI.create(broker.uri()).getRawPath();
+    String path = URI.create(firstNode(broker)).getRawPath();
     if (path == null || path.length() <= 1) {
       return "/";
     }
     return URLDecoder.decode(path.substring(1), StandardCharsets.UTF_8);
+  }
+
+  /**
+   * The first node's URI of a broker chosen by a node list ({@code amqp://…,amqp://…}): every node of a
+   * cluster has the same user, password and virtual host ({@code BrokerNodes} checks it), and the list as a
+   * whole is no URI: read as one, the rest of the list became the virtual host's name, second node's
+   * password and all.
+   */
+  private static String firstNode(AmqpOptions broker) {
+    return broker.nodeUris().get(0);
   }
 
   private static String user(URI u, String dflt) {

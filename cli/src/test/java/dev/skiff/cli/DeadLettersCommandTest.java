@@ -116,6 +116,93 @@ class DeadLettersCommandTest {
   }
 
   @Test
+  void aReplayIntoAStoppedServicesQueueIsRefusedUnlessEvenIfStopped() throws Exception {
+    try (Channel ch = raw.createChannel()) {
+      ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request("crashed-3", Map.of("skiff-deliveries", 5)),
+          EchoRequest.newBuilder().setText("again").build().toByteArray());
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> waiting() == 1);
+    svc.close(); // stopped: its queue stays (x-expires), nobody consumes it
+    await().atMost(Duration.ofSeconds(30)).until(() -> {
+      try (Channel ch = raw.createChannel()) {
+        return ch.consumerCount(AmqpNames.serviceQueue(svc.name)) == 0;
+      }
+    });
+    Skiff.Result refused = Skiff.run("dead-letters", "replay", svc.name, "--all");
+    assertThat(refused.exitCode()).as(refused.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(refused.err()).startsWith("UNAVAILABLE: nobody consumes the queue " + AmqpNames.serviceQueue(svc.name))
+        .contains("start the service, then replay").contains("--even-if-stopped").contains("nothing was taken off");
+    assertThat(waiting()).as("replayed, it would have expired unrun in the stopped service's queue").isEqualTo(1);
+
+    Skiff.Result forced = Skiff.run("dead-letters", "replay", svc.name, "--all", "--even-if-stopped");
+    assertThat(forced.exitCode()).as(forced.toString()).isZero();
+    assertThat(forced.out()).isEqualTo(svc.name + ": 1 request replayed\n");
+    assertThat(waiting()).isZero();
+    try (Channel ch = raw.createChannel()) {
+      assertThat(ch.messageCount(AmqpNames.serviceQueue(svc.name))).as("it waits for the next instance").isEqualTo(1);
+    }
+  }
+
+  @Test
+  void aDeadLetterNamingAnotherServicesQueueIsListedSuspectAndNotReplayed() throws Exception {
+    String other = AmqpNames.serviceQueue(svc.name + ".other");
+    try (Channel ch = raw.createChannel()) {
+      ch.queueDeclare(other, false, false, true, null);
+      Map<String, Object> forged = new java.util.HashMap<>();
+      forged.put("skiff-dead-code", "delivery-limit");
+      forged.put("skiff-dead-reason", "forged");
+      forged.put("skiff-dead-queue", other);
+      ch.basicPublish("", AmqpNames.deadLetterQueue(svc.name), false, request("forged-1", forged),
+          EchoRequest.newBuilder().setText("elsewhere").build().toByteArray());
+      await().atMost(Duration.ofSeconds(30)).until(() -> waiting() == 1);
+
+      Skiff.Result list = Skiff.run("dead-letters", "list", svc.name);
+      assertThat(list.exitCode()).as(list.toString()).isZero();
+      assertThat(list.out()).contains("SUSPECT, never replayed: it names " + other + ", not a queue of " + svc.name);
+      Skiff.Result replay = Skiff.run("dead-letters", "replay", svc.name, "--id", "forged-1");
+      assertThat(replay.exitCode()).as(replay.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+      assertThat(replay.out()).isEqualTo(svc.name + ": 0 requests replayed; 1 suspect kept, not replayed\n");
+      assertThat(replay.err()).contains("suspect and were not replayed");
+      assertThat(ch.messageCount(other)).as("nothing went to the queue it named").isZero();
+      assertThat(waiting()).isEqualTo(1);
+      ch.queueDelete(other);
+    }
+  }
+
+  @Test
+  void requestIdsThatCannotBeShownWholeAreActedOnByTheirHandle() throws Exception {
+    String longId = "L".repeat(200);
+    String escaped = "id\u001b[31mRED\r";
+    try (Channel ch = raw.createChannel()) {
+      for (String id : java.util.List.of(longId, escaped)) {
+        ch.basicPublish("", AmqpNames.serviceQueue(svc.name), false, request(id, Map.of("skiff-deliveries", 5)),
+            EchoRequest.newBuilder().setText("again").build().toByteArray());
+      }
+    }
+    await().atMost(Duration.ofSeconds(60)).until(() -> waiting() == 2);
+    Skiff.Result list = Skiff.run("dead-letters", "list", svc.name);
+    assertThat(list.exitCode()).as(list.toString()).isZero();
+    java.util.regex.Matcher m = java.util.regex.Pattern.compile("request (\\S+) \\(--handle ([0-9a-f]{12})\\)").matcher(list.out());
+    Map<String, String> handles = new java.util.HashMap<>();
+    while (m.find()) {
+      handles.put(m.group(1), m.group(2));
+    }
+    assertThat(handles).as(list.out()).containsOnlyKeys("L".repeat(80) + "…", "id\\u001b[31mRED\\u000d");
+
+    Skiff.Result typedBack = Skiff.run("dead-letters", "discard", svc.name, "--id", "L".repeat(80) + "…");
+    assertThat(typedBack.exitCode()).as("the shown form is not the id; %s", typedBack).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    Skiff.Result replay = Skiff.run("dead-letters", "replay", svc.name, "--handle", handles.get("L".repeat(80) + "…"));
+    assertThat(replay.exitCode()).as(replay.toString()).isZero();
+    assertThat(replay.out()).isEqualTo(svc.name + ": 1 request replayed\n");
+    Skiff.Result discard = Skiff.run("dead-letters", "discard", svc.name, "--handle", handles.get("id\\u001b[31mRED\\u000d"),
+        "--handle", "000000000000");
+    assertThat(discard.exitCode()).as(discard.toString()).isEqualTo(SkiffCli.EXIT_CALL_FAILED);
+    assertThat(discard.out()).isEqualTo(svc.name + ": 1 request discarded\n");
+    assertThat(discard.err()).contains("has handle 000000000000");
+    assertThat(waiting()).isZero();
+  }
+
+  @Test
   void usageErrorsAndAServiceWithoutDeadLetters() {
     Skiff.Result none = Skiff.run("dead-letters", "replay", svc.name);
     assertThat(none.exitCode()).as(none.toString()).isEqualTo(SkiffCli.EXIT_USAGE);

@@ -119,10 +119,17 @@ final class GatewayServer {
       if (served == null) {
         return Result.unhealthy("its key store holds no certificate");
       }
+      Instant starts = served.getNotBefore().toInstant();
       Instant ends = served.getNotAfter().toInstant();
-      String what = "certificate " + Printable.of(served.getSubjectX500Principal().getName(), 200) + " valid until " + ends;
+      String name = "certificate " + Printable.of(served.getSubjectX500Principal().getName(), 200);
+      if (starts.isAfter(clock.instant())) {
+        // clients refuse it as they refuse an expired one ("certificate is not yet valid")
+        return Result.unhealthy(name + " is not valid before " + starts + " (until " + ends + "): clients refuse it until then;"
+            + " serve one valid now (the new key store is served about 10-15 s after it is written)");
+      }
+      String what = name + " valid until " + ends;
       return ends.isAfter(clock.instant().plus(CERTIFICATE_WARNING)) ? Result.healthy(what)
-          : Result.unhealthy(what + ": renew it (the new key store is served within seconds of being written)");
+          : Result.unhealthy(what + ": renew it (the new key store is served about 10-15 s after it is written)");
     }
 
     /** @return the certificate of the store's first key entry, or null */

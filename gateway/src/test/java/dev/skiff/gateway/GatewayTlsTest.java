@@ -19,6 +19,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
+import java.security.KeyStore;
 import java.security.cert.X509Certificate;
 import java.time.Duration;
 import java.util.Map;
@@ -109,6 +110,47 @@ class GatewayTlsTest {
       HttpResponse<String> ready = get(TestCertificates.trusting(PASSWORD, store), HttpClient.Version.HTTP_2,
           "https://localhost:" + f.gateway.port() + "/readyz");
       assertThat(ready.statusCode()).as(ready.body()).isEqualTo(200);
+    }
+  }
+
+  @Test
+  void aKeyStoreWhoseKeyIsNotItsCertificatesIsRefusedAtStart() throws Exception {
+    Path a = TestCertificates.keyStore(dir.resolve("a.p12"), PASSWORD, "skiff-gateway-a");
+    Path b = TestCertificates.keyStore(dir.resolve("b.p12"), PASSWORD, "skiff-gateway-b");
+    KeyStore storeA = KeyStore.getInstance(a.toFile(), PASSWORD.toCharArray());
+    KeyStore storeB = KeyStore.getInstance(b.toFile(), PASSWORD.toCharArray());
+    // a's key with b's chain: it opens like any key store, and then fails every handshake ("bad signature")
+    KeyStore mixed = KeyStore.getInstance("PKCS12");
+    mixed.load(null, null);
+    mixed.setKeyEntry("server", storeA.getKey("server", PASSWORD.toCharArray()), PASSWORD.toCharArray(), storeB.getCertificateChain("server"));
+    Path mismatch = dir.resolve("mismatch.p12");
+    try (var out = Files.newOutputStream(mismatch)) {
+      mixed.store(out, PASSWORD.toCharArray());
+    }
+    assertThatThrownBy(() -> GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", mismatch.toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", PASSWORD)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("SKIFF_GATEWAY_TLS_KEYSTORE")
+        .hasMessageContaining("its private key is not the key of its certificate (CN=skiff-gateway-b)")
+        .hasMessageNotContaining(PASSWORD);
+    // the key with its own chain still opens
+    assertThat(GatewayOptions.fromEnvironment(Map.of("SKIFF_GATEWAY_TLS_KEYSTORE", a.toString(),
+        "SKIFF_GATEWAY_TLS_KEYSTORE_PASSWORD", PASSWORD)).http().tls()).contains(new Tls(a, PASSWORD));
+  }
+
+  @Test
+  void aCertificateNotYetValidFailsItsCheck() throws Exception {
+    Path store = dir.resolve("later.p12");
+    Process p = new ProcessBuilder(java.util.List.of(Path.of(System.getProperty("java.home"), "bin", "keytool").toString(), "-genkeypair",
+        "-keystore", store.toString(), "-storetype", "PKCS12", "-storepass", PASSWORD, "-alias", "server", "-keyalg", "EC",
+        "-groupname", "secp256r1", "-startdate", "+30d", "-validity", "90", "-dname", "CN=skiff-gateway-later",
+        "-ext", "SAN=dns:localhost,ip:127.0.0.1")).redirectErrorStream(true).start();
+    String said = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertThat(p.waitFor()).as(said).isZero();
+    GatewayOptions options = GatewayOptions.defaults().withHttp(WebServer.Options.defaults().withTls(new Tls(store, PASSWORD)));
+    try (GatewayFixture f = new GatewayFixture(broker.amqpUri(), options, null)) {
+      HealthCheck.Result certificate = f.gateway.health().run("tls-certificate");
+      assertThat(certificate.healthy()).as("clients refuse it as they refuse an expired one: %s", certificate.message()).isFalse();
+      assertThat(certificate.message()).contains("CN=skiff-gateway-later", "is not valid before");
     }
   }
 

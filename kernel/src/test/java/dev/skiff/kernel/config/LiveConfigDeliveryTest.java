@@ -189,7 +189,9 @@ class LiveConfigDeliveryTest {
     assertThat(first.config().current().getString("greeter.greeting")).isEqualTo("from the service");
     first.close();
     try (var files = Files.list(cache)) {
-      assertThat(files.map(p -> p.getFileName().toString())).containsExactly("config-" + SERVICE + ".json");
+      // one copy, named for the service and then the broker and virtual host (a hash: LastGoodCopy)
+      assertThat(files.map(p -> p.getFileName().toString())).singleElement().asString()
+          .matches(java.util.regex.Pattern.quote("config-" + SERVICE) + "~broker-[0-9a-f]{16}\\.json");
     }
 
     f.stopConfig();

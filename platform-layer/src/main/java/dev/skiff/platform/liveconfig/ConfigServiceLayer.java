@@ -101,7 +101,8 @@ public final class ConfigServiceLayer implements ConfigSource {
     this.request = GetConfigRequest.newBuilder().setService(service).setRegion(options.region().orElse(""))
         .setEnv(options.env().orElse("")).build();
     this.layerKeys = layerKeys(service, options.region(), options.env());
-    this.copy = options.cacheDir().map(d -> new LastGoodCopy(d, service, options.region().orElse(null), options.env().orElse(null)))
+    this.copy = options.cacheDir().map(d -> new LastGoodCopy(d, service, options.region().orElse(null), options.env().orElse(null),
+        transport.describe()))
         .orElse(null);
     this.thread = Executors.newSingleThreadScheduledExecutor(Threads.named("skiff-config-" + service));
     this.refused = metrics.counter("skiff.config.refused");

@@ -1,16 +1,20 @@
 package dev.skiff.platform.liveconfig;
 
 import dev.skiff.platform.internal.PrivateFiles;
+import dev.skiff.platform.transport.amqp.AmqpOptions;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
 import java.util.Optional;
 
 /**
- * The last view of the config service an instance accepted, kept in one local file per service, region
- * and environment, so that an instance started while the config service is down starts from it. The file
- * is replaced whole ({@link PrivateFiles}: written beside it, then renamed over it), so a crash mid-write
+ * The last view of the config service an instance accepted, kept in one local file per service, region,
+ * environment and broker (with its virtual host, as a hash), so that an instance started while the config
+ * service is down starts from its own environment's copy, never another broker's. The file is replaced whole ({@link PrivateFiles}: written beside it, then renamed over it), so a crash mid-write
  * leaves the previous copy; it is readable by its owner only (it may hold the service's secrets). A file that is too big or
  * not in this format is ignored, never half-read.
  */
@@ -27,11 +31,29 @@ final class LastGoodCopy {
    * @param service the service's name (checked by the caller)
    * @param region the region, or null
    * @param env the environment, or null
+   * @param broker what names the broker and virtual host the process uses, without a password (its
+   *     transport's {@code describe()}: the redacted node list with the virtual host): a process on another
+   *     broker or virtual host (staging beside production) gets a copy of its own, never the other's
    */
-  LastGoodCopy(Path dir, String service, String region, String env) {
+  LastGoodCopy(Path dir, String service, String region, String env, String broker) {
     // names are plain (letters, digits, '.', '_', '-'): with the prefix, no name can make a path of its own
-    String name = "config-" + service + (region == null ? "" : "~region-" + region) + (env == null ? "" : "~env-" + env) + ".json";
+    String name = "config-" + service + (region == null ? "" : "~region-" + region) + (env == null ? "" : "~env-" + env)
+        + "~broker-" + brokerKey(broker) + ".json";
     this.file = dir.resolve(name);
+  }
+
+  /**
+   * @param broker the broker's description, redacted
+   * @return the first 16 hex digits of its SHA-256: a file name part that tells brokers apart and says
+   *     nothing of them (a password that slipped into the text would not reach the name either)
+   */
+  static String brokerKey(String broker) {
+    try {
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(AmqpOptions.redact(broker).getBytes(StandardCharsets.UTF_8));
+      return HexFormat.of().formatHex(d, 0, 8);
+    } catch (NoSuchAlgorithmException e) {
+      throw new IllegalStateException("SHA-256 is part of every JDK", e);
+    }
   }
 
   /** @return where the copy is kept */

@@ -123,7 +123,10 @@ public final class Access {
 
   /**
    * Whether a caller may call, and if not, with which code. A caller whose token was refused is
-   * {@code UNAUTHORIZED} unless the endpoint is open to anyone; one that no grant lets in is
+   * {@code UNAUTHORIZED} unless the endpoint is open to anyone, but {@code UNAVAILABLE} when it could not be
+   * checked now ({@link TokenRejectedException.Reason#KEYS_UNAVAILABLE}: the login service's keys or ended
+   * sessions cannot be had, e.g. while the broker connection recovers): the token may be good, and the
+   * caller should try again, not throw it away; one that no grant lets in is
    * {@code UNAUTHORIZED} when signing in could help (a grant for people, and it came without a person)
    * and {@code FORBIDDEN} otherwise.
    *
@@ -135,7 +138,12 @@ public final class Access {
       return Decision.ALLOWED;
     }
     if (caller.tokenProblem().isPresent()) {
-      return new Decision(ErrorCode.UNAUTHORIZED, "the session token was refused: " + caller.tokenProblem().get().getMessage());
+      TokenRejectedException problem = caller.tokenProblem().get();
+      if (problem.reason() == TokenRejectedException.Reason.KEYS_UNAVAILABLE) {
+        // a state of this service, not a fault of the token: retryable
+        return new Decision(ErrorCode.UNAVAILABLE, "the session token cannot be checked now: " + problem.getMessage());
+      }
+      return new Decision(ErrorCode.UNAUTHORIZED, "the session token was refused: " + problem.getMessage());
     }
     for (Grant g : grants) {
       if (allows(g, caller)) {

@@ -155,12 +155,46 @@ class LiveConfigHostileTest {
     live.close();
   }
 
+  /** @return the one last good copy in a directory, named for the service, then its broker's key */
+  private Path onlyCopy(Path dir) throws java.io.IOException {
+    try (var files = Files.list(dir)) {
+      List<Path> all = files.toList();
+      assertThat(all).hasSize(1);
+      assertThat(all.get(0).getFileName().toString()).matches(java.util.regex.Pattern.quote("config-" + service) + "~broker-[0-9a-f]{16}\\.json");
+      return all.get(0);
+    }
+  }
+
+  @Test
+  void aLastGoodCopyWrittenOnAnotherBrokerOrVirtualHostIsNotUsed() throws Exception {
+    view.set(view(7, "{\"greeting\":\"this broker's\"}"));
+    Path dir = cache.resolve("brokers");
+    start(new MetricRegistry(), dir).close();
+    Path ours = onlyCopy(dir);
+    // the same service, region and environment, as a process on another broker or virtual host keeps it
+    Path theirs = dir.resolve("config-" + service + "~broker-0123456789abcdef.json");
+    Files.move(ours, theirs);
+    down.set(true);
+    try {
+      try (LiveConfig live = startDown(dir)) {
+        assertThat(live.config().current().getString("greeting")).as("another environment's copy").isEqualTo("default");
+        assertThat(live.layer().version()).isZero();
+      }
+      Files.move(theirs, ours);
+      try (LiveConfig live = startDown(dir)) {
+        assertThat(live.config().current().getString("greeting")).isEqualTo("this broker's");
+      }
+    } finally {
+      down.set(false);
+    }
+  }
+
   @Test
   void aTamperedLastGoodCopyIsNotUsedAndTheCopyIsReadableByItsOwnerOnly() throws Exception {
     view.set(view(7, "{\"greeting\":\"kept\"}"));
     Path dir = cache.resolve("copies");
     start(new MetricRegistry(), dir).close();
-    Path copy = dir.resolve("config-" + service + ".json");
+    Path copy = onlyCopy(dir);
     assertThat(Files.readString(copy)).contains("version 7").contains("kept");
     assertThat(PosixFilePermissions.toString(Files.getPosixFilePermissions(copy))).isEqualTo("rw-------");
 

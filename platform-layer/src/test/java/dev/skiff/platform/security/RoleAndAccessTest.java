@@ -105,4 +105,17 @@ class RoleAndAccessTest {
     assertThat(d.reason()).contains("expired");
     assertThat(Access.anyone().check(withBadToken).allowed()).isTrue();
   }
+
+  @Test
+  void aTokenThatCannotBeCheckedNowIsUnavailableNotUnauthorized() {
+    Caller c = Caller.of("com.example.bookings", "com.example.bookings", PRODUCTION, null,
+        new TokenRejectedException(TokenRejectedException.Reason.KEYS_UNAVAILABLE,
+            "ended sessions cannot be checked while the broker connection is lost; try again in a moment"));
+    Access.Decision d = Access.signedIn().check(c);
+    assertThat(d.refusal()).as("a state of the service, retryable: the token may be good").isEqualTo(ErrorCode.UNAVAILABLE);
+    assertThat(d.refusal().isRetryable()).isTrue();
+    assertThat(d.reason()).isEqualTo("the session token cannot be checked now: ended sessions cannot be checked while the broker"
+        + " connection is lost; try again in a moment");
+    assertThat(Access.anyone().check(c).allowed()).as("an open endpoint does not read the token").isTrue();
+  }
 }

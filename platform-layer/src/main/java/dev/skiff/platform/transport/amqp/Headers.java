@@ -374,6 +374,9 @@ final class Headers {
    * send time (in its packed context) and the matching expiry, no reply address, its delivery count and
    * the marks of its setting aside removed, transient again, sent as the replaying connection's user (a
    * {@link #REQUEUED_CALLER} stays, and is believed by the service only when that user is its own).
+   *
+   * @param deadlineMillis the new deadline, or 0 for none: then no expiry either, and the service gives the
+   *     request its default deadline when an instance takes it (a replay into a queue nobody consumes yet)
    */
   static AMQP.BasicProperties replayProperties(AMQP.BasicProperties p, long nowMillis, long deadlineMillis, String ownUser) {
     Map<String, Object> h = p.getHeaders() == null ? new HashMap<>(4) : new HashMap<>(p.getHeaders());
@@ -381,12 +384,13 @@ final class Headers {
       h.remove(k);
     }
     AMQP.BasicProperties.Builder b = p.builder().replyTo(null).deliveryMode(1).userId(ownUser);
+    String expiry = deadlineMillis == 0 ? null : expiration(deadlineMillis, nowMillis);
     if (isPacked(p.getAppId())) {
       b.appId(restamp(p.getAppId(), nowMillis, deadlineMillis));
-      b.expiration(expiration(deadlineMillis, nowMillis));
+      b.expiration(expiry);
     } else if (h.containsKey(SKIFF)) {
       h.put(SKIFF, restamp(str(h, SKIFF), nowMillis, deadlineMillis));
-      b.expiration(expiration(deadlineMillis, nowMillis));
+      b.expiration(expiry);
     } else {
       b.expiration(null); // no context: the service gives it its default deadline
     }
