@@ -237,6 +237,13 @@ final class GatewayHandler extends Handler.Abstract {
       try {
         person = verifier.verify(token);
       } catch (TokenRejectedException e) {
+        if (e.reason() == TokenRejectedException.Reason.KEYS_UNAVAILABLE) {
+          // the edge cannot check any token now (the login service's keys or ended sessions are out of
+          // reach): passing, and not the token's fault, so no invalid_token telling the app to drop it
+          ex.response.getHeaders().put(HttpHeader.RETRY_AFTER, "1");
+          fail(ex, 503, ErrorCode.UNAVAILABLE.name(), "the token cannot be checked now; try again in a moment");
+          return;
+        }
         ex.response.getHeaders().put(HttpHeader.WWW_AUTHENTICATE, "Bearer error=\"invalid_token\"");
         fail(ex, 401, ErrorCode.UNAUTHORIZED.name(), "the token was refused: " + e.reason());
         return;
