@@ -9,6 +9,8 @@ import java.util.List;
 import java.util.Locale;
 import java.util.Objects;
 import java.util.regex.Pattern;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Who the client really is when an HTTP server (the gateway, the kernel's pages) runs behind load balancers
@@ -40,6 +42,8 @@ public final class TrustedProxies {
 
   /** The most chain entries looked at (the rightmost ones). */
   static final int MAX_HOPS = 32;
+
+  private static final Logger log = LoggerFactory.getLogger(TrustedProxies.class);
 
   private static final Pattern IPV4 = Pattern.compile("(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])(\\.(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])){3}");
   private static final Pattern IPV6 = Pattern.compile("[0-9A-Fa-f:.]{2,45}");
@@ -151,7 +155,17 @@ public final class TrustedProxies {
       default -> throw new IllegalArgumentException(prefix + "FORWARDED_HEADER: '" + Printable.of(header)
           + "' is neither X-Forwarded-For nor Forwarded");
     };
-    return new TrustedProxies(blocks, which);
+    TrustedProxies proxies = new TrustedProxies(blocks, which);
+    if (proxies.trustsEveryone()) {
+      log.warn("{}TRUSTED_PROXIES: '{}' trusts every address: any client can then choose the address it is rate-limited and "
+          + "logged as (its own {}); name only your proxies' addresses", prefix, Printable.of(cidrs), proxies.headerName());
+    }
+    return proxies;
+  }
+
+  /** @return whether a block of prefix length 0 trusts every peer of its address family ({@code 0.0.0.0/0}, {@code ::/0}) */
+  boolean trustsEveryone() {
+    return trusted.stream().anyMatch(c -> c.prefix() == 0);
   }
 
   private static Cidr cidr(String text, String settings) {

@@ -19,6 +19,17 @@ class TrustedProxiesTest {
     assertThat(none.client("203.0.113.9", List.of("1.2.3.4"))).isEqualTo("203.0.113.9");
   }
 
+  /** A block that trusts every peer is allowed (a test set-up may want it) but said at start: a client can then pick its own address. */
+  @Test
+  void aBlockOfEveryAddressIsKnownForWhatItIs() {
+    assertThat(TrustedProxies.parse("0.0.0.0/0", "", "SKIFF_GATEWAY_").trustsEveryone()).isTrue();
+    assertThat(TrustedProxies.parse("10.0.0.0/8, ::/0", "", "SKIFF_GATEWAY_").trustsEveryone()).isTrue();
+    assertThat(XFF.trustsEveryone()).isFalse();
+    assertThat(TrustedProxies.parse("0.0.0.0/1", "", "SKIFF_GATEWAY_").trustsEveryone()).isFalse();
+    // what that means: a client that is its own "proxy" chooses the address it is limited and logged as
+    assertThat(TrustedProxies.parse("0.0.0.0/0", "", "SKIFF_GATEWAY_").client("203.0.113.9", List.of("1.2.3.4"))).isEqualTo("1.2.3.4");
+  }
+
   @Test
   void aHeaderFromAnUntrustedPeerIsIgnored() {
     assertThat(XFF.client("203.0.113.9", List.of("1.2.3.4"))).isEqualTo("203.0.113.9");
