@@ -131,6 +131,7 @@ public final class Memcached implements AutoCloseable {
     this.lifecycle = new StoreLifecycle(Memcached.class, "memcached", setup, "skiff-memcached-watchdog-" + setup.name());
     this.name = setup.name();
     this.settings = MemcachedSettings.from(setup.section());
+    lifecycle.reportUnknownKeys(MemcachedSettings.KEYS.unknownFromEnvironment(setup.section()));
     this.requiredAtStart = setup.requiredAtStart();
     this.getTimer = lifecycle.timer("get");
     this.getMultiTimer = lifecycle.timer("get-multi");

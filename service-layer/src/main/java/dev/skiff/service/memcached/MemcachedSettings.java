@@ -2,6 +2,7 @@ package dev.skiff.service.memcached;
 
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
+import dev.skiff.service.internal.KnownKeys;
 import dev.skiff.service.internal.SettingChecks;
 import java.net.InetSocketAddress;
 import java.time.Duration;
@@ -58,6 +59,10 @@ public record MemcachedSettings(
    */
   public static final int ITEM_OVERHEAD = 64;
 
+  /** The keys above: any other under the client's path is refused (or, from the environment, reported). */
+  static final KnownKeys KEYS = new KnownKeys("memcached client",
+      List.of("hosts", "timeout", "connect-timeout", "default-ttl", "reconnect-interval", "max-item-size"), List.of());
+
   private static final Pattern SIZE = Pattern.compile("(\\d{1,10})\\s*([km]?)b?");
 
   /**
@@ -65,9 +70,11 @@ public record MemcachedSettings(
    *
    * @param c the client's subtree, e.g. {@code config.at("memcached")}
    * @return the settings
-   * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host
+   * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host, or
+   *     when a key is none of the above (set other than in the environment)
    */
   public static MemcachedSettings from(Config c) {
+    KEYS.check(c);
     List<InetSocketAddress> hosts = c.getResolvedAddresses("hosts", 11211, List.of("127.0.0.1:11211"));
     checkDistinct(c, hosts);
     Duration timeout = SettingChecks.timeout(c, "timeout", Duration.ofMillis(500));

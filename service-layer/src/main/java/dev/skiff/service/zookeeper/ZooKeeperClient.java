@@ -128,6 +128,7 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.lifecycle = new StoreLifecycle(ZooKeeperClient.class, "ZooKeeper", setup, "skiff-zookeeper-watchdog-" + setup.name());
     this.name = setup.name();
     this.settings = ZooKeeperSettings.from(setup.section());
+    lifecycle.reportUnknownKeys(ZooKeeperSettings.KEYS.unknownFromEnvironment(setup.section()));
     this.requiredAtStart = setup.requiredAtStart(settings.requiredAtStart());
     this.ensemble = new LiveEnsemble(settings.connectString());
     this.runSafe = Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-notify-" + name));

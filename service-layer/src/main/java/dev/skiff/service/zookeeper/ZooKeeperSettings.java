@@ -2,6 +2,7 @@ package dev.skiff.service.zookeeper;
 
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
+import dev.skiff.service.internal.KnownKeys;
 import dev.skiff.service.internal.SettingChecks;
 import java.net.InetSocketAddress;
 import java.net.URI;
@@ -49,6 +50,10 @@ public record ZooKeeperSettings(
     Duration retryBase,
     int retries,
     Duration requiredAtStart) {
+  /** The keys above: any other under the client's path is refused (or, from the environment, reported). */
+  static final KnownKeys KEYS = new KnownKeys("ZooKeeper client", List.of("hosts", "namespace", "session-timeout",
+      "connection-timeout", "required-at-start", "retry-base", "retries"), List.of());
+
   private static final Pattern NAMESPACE = Pattern.compile("[A-Za-z0-9_.-]*(/[A-Za-z0-9_.-]+)*");
 
   /**
@@ -56,9 +61,11 @@ public record ZooKeeperSettings(
    *
    * @param c the client's subtree, e.g. {@code config.at("zookeeper")}
    * @return the settings
-   * @throws ConfigException naming the key when a value is malformed or out of range
+   * @throws ConfigException naming the key when a value is malformed or out of range, or when a key is
+   *     none of the above (set other than in the environment)
    */
   public static ZooKeeperSettings from(Config c) {
+    KEYS.check(c);
     String ns = c.getString("namespace", "skiff");
     if (!NAMESPACE.matcher(ns).matches() || ns.startsWith("/") || !validNamespace(ns)) {
       throw c.invalid("namespace", "must be a path without a leading slash and without '.' or '..' parts, e.g. skiff or skiff/prod");
