@@ -81,7 +81,7 @@ import org.slf4j.LoggerFactory;
  * memcached held is lost with a restart, as always.
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} adds and removes
- * servers without a restart, and {@code timeout} and {@code default-ttl} apply at once. A change that
+ * servers without a restart, and {@code timeout}, {@code default-ttl} and {@code max-item-size} apply at once. A change that
  * does not validate (e.g. an unknown host) is refused by the config, naming the key.
  *
  * <p><b>Errors.</b> Operations throw {@link SkiffException}: UNAVAILABLE when no server for the key is
@@ -244,8 +244,8 @@ public final class Memcached implements AutoCloseable {
 
   /**
    * One line when servers go down and one when they are back (on the watchdog's thread): xmemcached's own
-   * lines, an error and its stack trace at each reconnection attempt, are left out by the platform's
-   * logging set-up.
+   * lines, an error and its stack trace at each reconnection attempt (logger {@code remoting}), are best
+   * turned off in the service's logging set-up (docs/service-layer.md).
    */
   private void reportDown(Set<InetSocketAddress> downNow, Set<InetSocketAddress> available) {
     if (downNow.equals(down)) {
@@ -496,7 +496,8 @@ public final class Memcached implements AutoCloseable {
    * Reads through the cache: the cached value if there is one, else the loader's, which is then
    * cached. When memcached is down or slow the loader's value is returned and nothing is thrown for
    * memcached's sake (counted in {@code NAME.read-through.fallbacks}); a cached value the codec cannot
-   * read counts as a miss. A null from the loader is returned and not cached. What the loader throws
+   * read counts as a miss; a loaded value too large for memcached ({@code max-item-size}) is returned and
+   * not cached (counted in {@code NAME.read-through.too-large}, the first logged once). A null from the loader is returned and not cached. What the loader throws
    * reaches the caller.
    *
    * @param key the key
