@@ -4,6 +4,7 @@ import com.codahale.metrics.MetricRegistry;
 import com.codahale.metrics.health.HealthCheckRegistry;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.LayeredConfig;
+import dev.skiff.service.internal.SettingChecks;
 import java.time.Duration;
 import java.util.List;
 import java.util.Objects;
@@ -108,13 +109,13 @@ public abstract class StoreClientBuilder<C, B extends StoreClientBuilder<C, B>> 
    * default): not required; start succeeds while the store is down, and the client connects when it
    * answers.
    *
-   * @param wait how long start waits for the store
+   * @param wait how long start waits for the store, at most 24h
    * @return this
-   * @throws IllegalArgumentException if {@code wait} is negative
+   * @throws IllegalArgumentException if {@code wait} is negative or over 24h
    */
   public B requiredAtStart(Duration wait) {
-    if (wait.isNegative()) {
-      throw new IllegalArgumentException("requiredAtStart must not be negative: " + wait);
+    if (wait.isNegative() || wait.compareTo(SettingChecks.MAX_TIMEOUT) > 0) {
+      throw new IllegalArgumentException("requiredAtStart must be 0 to 24h: " + wait);
     }
     this.requiredAtStart = wait;
     return self();

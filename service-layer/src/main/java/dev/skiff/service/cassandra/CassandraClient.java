@@ -162,6 +162,7 @@ public final class CassandraClient implements AutoCloseable {
     this.lifecycle = new StoreLifecycle(CassandraClient.class, "Cassandra", setup, "skiff-" + setup.name() + "-keeper");
     this.name = setup.name();
     this.settings = CassandraSettings.from(setup.section());
+    lifecycle.reportUnknownKeys(CassandraSettings.KEYS.unknownFromEnvironment(setup.section()));
     b.migrations.keySet().forEach(CassandraClient::checkKeyspace);
     this.migrations = Map.copyOf(b.migrations);
     this.loader = b.loader;

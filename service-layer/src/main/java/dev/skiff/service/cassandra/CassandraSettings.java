@@ -3,6 +3,7 @@ package dev.skiff.service.cassandra;
 import com.datastax.oss.driver.api.core.DefaultConsistencyLevel;
 import dev.skiff.platform.config.Config;
 import dev.skiff.platform.config.ConfigException;
+import dev.skiff.service.internal.KnownKeys;
 import java.net.InetSocketAddress;
 import java.time.Duration;
 import java.util.List;
@@ -55,13 +56,23 @@ public record CassandraSettings(
     Duration requiredAtStart) {
 
   /**
+   * The keys above: any other under the client's path is refused (or, from the environment, reported);
+   * {@code driver.*} and {@code keyspaces.*} are free-form here ({@code driver.*} options are checked
+   * by {@code DriverOptions}, those the driver has no default for are passed unchecked).
+   */
+  static final KnownKeys KEYS = new KnownKeys("Cassandra client", List.of("hosts", "datacenter", "keyspace", "consistency",
+      "request-timeout", "connect-timeout", "replication-factor", "required-at-start"), List.of("keyspaces", "driver"));
+
+  /**
    * Reads and checks the settings.
    *
    * @param c the client's subtree, e.g. {@code config.at("cassandra")}
    * @return the settings
-   * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host
+   * @throws ConfigException naming the key when a value is malformed, out of range or an unknown host, or
+   *     when a key is none of the above (set other than in the environment)
    */
   public static CassandraSettings from(Config c) {
+    KEYS.check(c);
     List<InetSocketAddress> hosts = c.getResolvedAddresses("hosts", 9042, List.of("127.0.0.1:9042"));
     Optional<String> keyspace = c.find("keyspace");
     keyspace.ifPresent(ks -> {

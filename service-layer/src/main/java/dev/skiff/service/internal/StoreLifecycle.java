@@ -84,6 +84,22 @@ public final class StoreLifecycle {
   }
 
   /**
+   * Reports the keys of the client's section it does not know that were set in the environment (those
+   * set elsewhere are refused when the settings are read): one warning, and the counter
+   * {@code NAME.config.unknown-keys}.
+   *
+   * @param keys the keys, as {@link KnownKeys#unknownFromEnvironment} gives them
+   */
+  public void reportUnknownKeys(List<String> keys) {
+    if (keys.isEmpty()) {
+      return;
+    }
+    counter("config.unknown-keys").inc(keys.size());
+    log.warn("{}: ignores {} set in the environment: not its settings (a typo leaves the default in force): {}",
+        describe(), keys.size() == 1 ? "a key" : keys.size() + " keys", String.join(", ", keys));
+  }
+
+  /**
    * Registers a second health check, {@code NAME.check}, removed on close: call it after {@link #start}.
    *
    * @param check the check's name under the client's, e.g. {@code replicas}

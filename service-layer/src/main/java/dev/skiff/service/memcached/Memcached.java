@@ -27,12 +27,14 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.TimeoutException;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.locks.LockSupport;
 import java.util.function.Supplier;
 import java.util.stream.Collectors;
 import net.rubyeye.xmemcached.MemcachedClient;
 import net.rubyeye.xmemcached.XMemcachedClientBuilder;
 import net.rubyeye.xmemcached.exception.MemcachedException;
+import net.rubyeye.xmemcached.exception.MemcachedServerException;
 import net.rubyeye.xmemcached.impl.KetamaMemcachedSessionLocator;
 import net.rubyeye.xmemcached.transcoders.CachedData;
 import net.rubyeye.xmemcached.transcoders.CompressionMode;
@@ -79,12 +81,13 @@ import org.slf4j.LoggerFactory;
  * memcached held is lost with a restart, as always.
  *
  * <p><b>Live changes.</b> Given a {@link LayeredConfig}, a change of {@code hosts} adds and removes
- * servers without a restart, and {@code timeout} and {@code default-ttl} apply at once. A change that
+ * servers without a restart, and {@code timeout}, {@code default-ttl} and {@code max-item-size} apply at once. A change that
  * does not validate (e.g. an unknown host) is refused by the config, naming the key.
  *
  * <p><b>Errors.</b> Operations throw {@link SkiffException}: UNAVAILABLE when no server for the key is
- * connected, TIMEOUT when it did not answer in time; bad keys and times to live throw
- * {@link IllegalArgumentException}. Thread-safe.
+ * connected, TIMEOUT when it did not answer in time, BAD_REQUEST for a value too large to store (over
+ * {@code max-item-size} with its key: refused before it is sent, counted in {@code NAME.too-large}); bad
+ * keys and times to live throw {@link IllegalArgumentException}. Thread-safe.
  */
 public final class Memcached implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(Memcached.class);
@@ -118,12 +121,17 @@ public final class Memcached implements AutoCloseable {
   private final Counter errors;
   private final Counter fallbacks;
   private final Counter undecodable;
+  private final Counter tooLarge;
+  private final Counter readThroughTooLarge;
+  /** Whether read-through has logged a value too large to cache (once per client; the rest are counted). */
+  private final AtomicBoolean toldTooLarge = new AtomicBoolean();
 
   private Memcached(Builder b) {
     StoreClientBuilder.Setup setup = b.setup();
     this.lifecycle = new StoreLifecycle(Memcached.class, "memcached", setup, "skiff-memcached-watchdog-" + setup.name());
     this.name = setup.name();
     this.settings = MemcachedSettings.from(setup.section());
+    lifecycle.reportUnknownKeys(MemcachedSettings.KEYS.unknownFromEnvironment(setup.section()));
     this.requiredAtStart = setup.requiredAtStart();
     this.getTimer = lifecycle.timer("get");
     this.getMultiTimer = lifecycle.timer("get-multi");
@@ -135,6 +143,8 @@ public final class Memcached implements AutoCloseable {
     this.errors = lifecycle.counter("errors");
     this.fallbacks = lifecycle.counter("read-through.fallbacks");
     this.undecodable = lifecycle.counter("read-through.undecodable");
+    this.tooLarge = lifecycle.counter("too-large");
+    this.readThroughTooLarge = lifecycle.counter("read-through.too-large");
     this.stall = new StallWatch(STALL, FIRST_BACKOFF, MAX_BACKOFF, lifecycle.counter("rebuilds"));
   }
 
@@ -234,8 +244,8 @@ public final class Memcached implements AutoCloseable {
 
   /**
    * One line when servers go down and one when they are back (on the watchdog's thread): xmemcached's own
-   * lines, an error and its stack trace at each reconnection attempt, are left out by the platform's
-   * logging set-up.
+   * lines, an error and its stack trace at each reconnection attempt (logger {@code remoting}), are best
+   * turned off in the service's logging set-up (docs/service-layer.md).
    */
   private void reportDown(Set<InetSocketAddress> downNow, Set<InetSocketAddress> available) {
     if (downNow.equals(down)) {
@@ -420,15 +430,22 @@ public final class Memcached implements AutoCloseable {
    * Stores a value.
    *
    * @param key the key
-   * @param value the value (at most the server's item size, 1 MiB by default)
+   * @param value the value: with its key and {@link MemcachedSettings#ITEM_OVERHEAD} bytes, at most the
+   *     servers' item size ({@code max-item-size}, 1 MiB by default)
    * @param ttl how long memcached keeps it: 1 s to 30 days, or zero for as long as it has room
-   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer, INTERNAL when it refuses
+   * @throws SkiffException UNAVAILABLE or TIMEOUT when memcached cannot answer, BAD_REQUEST when the value
+   *     is too large (nothing is sent), INTERNAL when it refuses otherwise
    */
   public void set(String key, byte[] value, Duration ttl) {
     checkKey(key);
     Objects.requireNonNull(value, "value");
     int seconds = ttlSeconds(ttl);
     MemcachedClient c = client();
+    String tooLargeBy = tooLarge(key, value);
+    if (tooLargeBy != null) {
+      tooLarge.inc();
+      throw new SkiffException(ErrorCode.BAD_REQUEST, tooLargeBy);
+    }
     boolean stored;
     Timer.Context t = setTimer.time();
     try {
@@ -479,7 +496,8 @@ public final class Memcached implements AutoCloseable {
    * Reads through the cache: the cached value if there is one, else the loader's, which is then
    * cached. When memcached is down or slow the loader's value is returned and nothing is thrown for
    * memcached's sake (counted in {@code NAME.read-through.fallbacks}); a cached value the codec cannot
-   * read counts as a miss. A null from the loader is returned and not cached. What the loader throws
+   * read counts as a miss; a loaded value too large for memcached ({@code max-item-size}) is returned and
+   * not cached (counted in {@code NAME.read-through.too-large}, the first logged once). A null from the loader is returned and not cached. What the loader throws
    * reaches the caller.
    *
    * @param key the key
@@ -515,13 +533,38 @@ public final class Memcached implements AutoCloseable {
       t.stop();
     }
     if (value != null && cacheUp) {
+      byte[] bytes = codec.encode(value);
+      String tooLargeBy = tooLarge(key, bytes);
+      if (tooLargeBy != null) {
+        readThroughTooLarge.inc();
+        if (toldTooLarge.compareAndSet(false, true)) {
+          log.warn("memcached '{}': read-through does not cache a value: {} (the loader's value is answered; such values are "
+              + "counted in {}.read-through.too-large, and not logged again)", name, tooLargeBy, name);
+        }
+        return value;
+      }
       try {
-        set(key, codec.encode(value), Duration.ofSeconds(seconds));
+        set(key, bytes, Duration.ofSeconds(seconds));
       } catch (SkiffException e) {
         fallbacks.inc();
       }
     }
     return value;
+  }
+
+  /**
+   * @return why the value cannot be stored under the key (it does not fit the item size with its key),
+   *     or null when it fits
+   */
+  private String tooLarge(String key, byte[] value) {
+    int max = settings.maxItemSize();
+    long item = (long) value.length + key.getBytes(StandardCharsets.UTF_8).length + MemcachedSettings.ITEM_OVERHEAD;
+    if (item <= max) {
+      return null;
+    }
+    return "memcached takes items of at most " + max + " bytes (" + lifecycle.path() + ".max-item-size, memcached's -I): the value of '"
+        + key + "' is " + value.length + " bytes, and with its key and " + MemcachedSettings.ITEM_OVERHEAD
+        + " bytes of memcached's own, " + item + "; store less, or raise both -I and " + lifecycle.path() + ".max-item-size";
   }
 
   private SkiffException failure(String op, String key, Exception e) {
@@ -536,6 +579,12 @@ public final class Memcached implements AutoCloseable {
     }
     if (e instanceof IllegalArgumentException iae) {
       throw iae;
+    }
+    if (e instanceof MemcachedServerException && String.valueOf(e.getMessage()).contains("too large")) {
+      tooLarge.inc();
+      return new SkiffException(ErrorCode.BAD_REQUEST, "memcached " + op + " of '" + key + "': a server refused the value as too large ("
+          + e.getMessage() + "): its item size (-I) is smaller than " + lifecycle.path() + ".max-item-size, "
+          + settings.maxItemSize() + " bytes; set " + lifecycle.path() + ".max-item-size to the servers' -I", e);
     }
     return new SkiffException(
         ErrorCode.UNAVAILABLE, "memcached " + op + " of '" + key + "' failed (servers " + hostsText(settings) + "): " + e.getMessage(), e);
@@ -600,8 +649,8 @@ public final class Memcached implements AutoCloseable {
       } catch (TimeoutException e) {
         versions = Map.of();
       }
-      if (versions == null || versions.size() < s.hosts().size()) {
-        Set<InetSocketAddress> answered = versions == null ? Set.of() : versions.keySet();
+      Set<InetSocketAddress> answered = versions == null ? Set.of() : versions.keySet();
+      if (!answered.containsAll(s.hosts())) {
         return Result.unhealthy("memcached '" + name + "': connected, but " + s.hosts().stream().filter(a -> !answered.contains(a))
             .map(Memcached::hostText).toList() + " did not answer 'version' within " + s.timeout().toMillis() + " ms" + rebuiltNote);
       }
@@ -613,7 +662,8 @@ public final class Memcached implements AutoCloseable {
   private static final class RawBytes implements Transcoder<byte[]> {
     @Override
     public CachedData encode(byte[] o) {
-      return new CachedData(0, o);
+      // the size was checked against max-item-size before: xmemcached's own check knows only 1 MiB
+      return new CachedData(0, o, Math.max(o.length, CachedData.MAX_SIZE), -1);
     }
 
     @Override

@@ -3,6 +3,7 @@ package dev.skiff.service.zookeeper;
 import com.codahale.metrics.Timer;
 import dev.skiff.platform.ErrorCode;
 import dev.skiff.platform.SkiffException;
+import dev.skiff.service.internal.SettingChecks;
 import java.time.Duration;
 import java.util.Objects;
 import java.util.Optional;
@@ -58,14 +59,18 @@ public final class DistributedLock {
   /**
    * Takes the lock, waiting up to {@code timeout}.
    *
-   * @param timeout how long to wait (zero: try once)
+   * @param timeout how long to wait (zero: try once), at most 24h
    * @return the lease, or empty when another process held the lock all that time
    * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached: at once when it is known to be
    *     unreachable, else after at most {@code timeout} plus {@code connection-timeout}
+   * @throws IllegalArgumentException when the timeout is negative or over 24h
    * @throws IllegalStateException when this lock object already holds the lock
    */
   public Optional<Lease> tryAcquire(Duration timeout) {
     Objects.requireNonNull(timeout, "timeout");
+    if (timeout.isNegative() || timeout.compareTo(SettingChecks.MAX_TIMEOUT) > 0) {
+      throw new IllegalArgumentException("lock '" + name + "': a timeout must be 0 to 24h, not " + timeout);
+    }
     if (mutex.isAcquiredInThisProcess()) {
       throw new IllegalStateException("lock '" + name + "' is already held through this object (it is not reentrant)");
     }
@@ -100,10 +105,11 @@ public final class DistributedLock {
   /**
    * Takes the lock, waiting up to {@code timeout}.
    *
-   * @param timeout how long to wait
+   * @param timeout how long to wait, at most 24h
    * @return the lease
    * @throws SkiffException TIMEOUT when another process held the lock all that time, UNAVAILABLE when
    *     ZooKeeper cannot be reached
+   * @throws IllegalArgumentException when the timeout is negative or over 24h
    */
   public Lease acquire(Duration timeout) {
     return tryAcquire(timeout)

@@ -26,7 +26,9 @@ import org.apache.curator.framework.recipes.leader.Participant;
  * }</pre>
  *
  * <p>Listeners run on a thread named {@code skiff-zookeeper-leader-NAME}. Thread-safe; lifecycle
- * {@code start()} then {@code close()}, each at most once (close is idempotent).
+ * {@code start()} then {@code close()}, each at most once (close is idempotent): a second start, a start
+ * after close (of this participant or of its client) is refused with an IllegalStateException that says
+ * which. Closed, a participant is not leader ({@link #isLeader()} false, {@link #awaitLeadership} false).
  */
 public final class LeaderElection implements AutoCloseable {
   private final String name;
@@ -75,9 +77,13 @@ public final class LeaderElection implements AutoCloseable {
    * Joins the election.
    *
    * @return this
-   * @throws IllegalStateException if started before
+   * @throws IllegalStateException if started before, closed, or its client is closed
    */
-  public LeaderElection start() {
+  public synchronized LeaderElection start() {
+    client.checkStarted();
+    if (closed.get()) {
+      throw new IllegalStateException("leader election '" + name + "' is closed: make a new one with leaderElection(...)");
+    }
     if (!started.compareAndSet(false, true)) {
       throw new IllegalStateException("leader election '" + name + "' was already started");
     }
@@ -105,7 +111,7 @@ public final class LeaderElection implements AutoCloseable {
    * @return whether this participant leads now
    */
   public boolean isLeader() {
-    return latch.hasLeadership() && leadEpoch == client.lossEpoch();
+    return !closed.get() && latch.hasLeadership() && leadEpoch == client.lossEpoch();
   }
 
   /**
@@ -115,6 +121,9 @@ public final class LeaderElection implements AutoCloseable {
    * @return whether it leads
    */
   public boolean awaitLeadership(Duration timeout) {
+    if (closed.get() || !started.get()) {
+      return false;
+    }
     try {
       return latch.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     } catch (InterruptedException e) {
@@ -139,7 +148,7 @@ public final class LeaderElection implements AutoCloseable {
 
   /** Leaves the election (a leader gives up leadership and is told). Idempotent. */
   @Override
-  public void close() {
+  public synchronized void close() {
     if (closed.compareAndSet(false, true) && started.get()) {
       try {
         latch.close();

@@ -20,7 +20,9 @@ import org.apache.zookeeper.KeeperException;
  * are local, and listeners hear of every change, from this process or any other.
  *
  * <p>While the connection is down the last value seen is kept. Listeners run on a thread named
- * {@code skiff-zookeeper-watch-CLIENT}. Thread-safe; close is idempotent.
+ * {@code skiff-zookeeper-watch-CLIENT}. Thread-safe; close is idempotent. Once closed, or once its client
+ * is closed (which closes it), {@link #get} and {@link #set} are refused with an IllegalStateException
+ * that says which.
  */
 public final class WatchedValue implements AutoCloseable {
   private final ZooKeeperClient client;
@@ -41,7 +43,7 @@ public final class WatchedValue implements AutoCloseable {
   }
 
   private void notifyListeners() {
-    Optional<String> v = get();
+    Optional<String> v = read();
     for (Consumer<Optional<String>> l : listeners) {
       l.accept(v);
     }
@@ -52,20 +54,34 @@ public final class WatchedValue implements AutoCloseable {
     return path;
   }
 
-  /** @return the value as last seen, or empty when the node does not exist */
+  /**
+   * @return the value as last seen, or empty when the node does not exist
+   * @throws IllegalStateException when this value or its client is closed
+   */
   public Optional<String> get() {
+    checkOpen();
+    return read();
+  }
+
+  private Optional<String> read() {
     return cache.get(path).map(ChildData::getData).map(b -> new String(b, StandardCharsets.UTF_8));
   }
 
   /**
    * Sets the value (creating the node and its parents if needed).
    *
-   * @param value the value
+   * @param value the value: in UTF-8, with the path, at most ZooKeeper's {@code jute.maxbuffer} (0xfffff
+   *     bytes by default) less 1 KiB
    * @throws SkiffException UNAVAILABLE when ZooKeeper cannot be reached: at once when it is known to be
    *     unreachable, else after at most {@code connection-timeout}
+   * @throws IllegalArgumentException when the value is too large for ZooKeeper (nothing is sent: the
+   *     server would drop the session, and every lock and leadership of the client with it)
+   * @throws IllegalStateException when this value or its client is closed
    */
   public void set(String value) {
+    checkOpen();
     byte[] data = Objects.requireNonNull(value, "value").getBytes(StandardCharsets.UTF_8);
+    client.checkFits("the value of " + path, path, data);
     try {
       client.failFast("could not set " + path, client.connectionTimeout(), () -> {
         try {
@@ -90,6 +106,13 @@ public final class WatchedValue implements AutoCloseable {
   public WatchedValue onChange(Consumer<Optional<String>> listener) {
     listeners.add(Objects.requireNonNull(listener, "listener"));
     return this;
+  }
+
+  private void checkOpen() {
+    client.checkStarted();
+    if (closed.get()) {
+      throw new IllegalStateException("watched value " + path + " is closed");
+    }
   }
 
   /** Stops watching. Idempotent. */

@@ -32,7 +32,6 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.atomic.AtomicReference;
 import java.util.function.Consumer;
-import java.util.regex.Pattern;
 import org.apache.curator.RetryPolicy;
 import org.apache.curator.RetrySleeper;
 import org.apache.curator.ensemble.EnsembleProvider;
@@ -89,11 +88,12 @@ import org.slf4j.LoggerFactory;
  * a new session on the new ensemble without a restart (ephemeral nodes, so locks and leadership, do not
  * move with it: recipes re-acquire as after a session loss). Threads: Curator's, named
  * {@code skiff-zookeeper-NAME-N}, ZooKeeper's own I/O threads, {@code skiff-zookeeper-watchdog-NAME},
- * and {@code skiff-zookeeper-deadlines-NAME-1}, which ends operations at their budget.
+ * {@code skiff-zookeeper-notify-NAME-1} (Curator's notifications to recipes), and
+ * {@code skiff-zookeeper-deadlines-NAME-1}, which ends operations at their budget; all end with
+ * {@link #close()}.
  */
 public final class ZooKeeperClient implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(ZooKeeperClient.class);
-  private static final Pattern RECIPE_NAME = Pattern.compile("[A-Za-z0-9_.-]+");
   /** Set while a caller's operation runs on its thread (see {@link #failFast}). */
   private static final ThreadLocal<Boolean> FOREGROUND = new ThreadLocal<>();
   /** How long the ensemble must answer a probe while the client stays disconnected before a rebuild. */
@@ -107,6 +107,8 @@ public final class ZooKeeperClient implements AutoCloseable {
   private final LiveEnsemble ensemble;
   private final CuratorFramework curator;
   private final ExecutorService listenerExecutor;
+  /** Curator's "run safe" notifications (recipes' listeners): Curator's own executor for them is never shut down. */
+  private final ExecutorService runSafe;
   private final ScheduledThreadPoolExecutor deadlines;
   private final Duration requiredAtStart;
   private final AtomicReference<ConnectionState> connection = new AtomicReference<>(ConnectionState.LOST);
@@ -126,15 +128,18 @@ public final class ZooKeeperClient implements AutoCloseable {
     this.lifecycle = new StoreLifecycle(ZooKeeperClient.class, "ZooKeeper", setup, "skiff-zookeeper-watchdog-" + setup.name());
     this.name = setup.name();
     this.settings = ZooKeeperSettings.from(setup.section());
+    lifecycle.reportUnknownKeys(ZooKeeperSettings.KEYS.unknownFromEnvironment(setup.section()));
     this.requiredAtStart = setup.requiredAtStart(settings.requiredAtStart());
     this.ensemble = new LiveEnsemble(settings.connectString());
+    this.runSafe = Executors.newSingleThreadExecutor(Threads.named("skiff-zookeeper-notify-" + name));
     CuratorFrameworkFactory.Builder cb =
         CuratorFrameworkFactory.builder()
             .ensembleProvider(ensemble)
             .sessionTimeoutMs((int) settings.sessionTimeout().toMillis())
             .connectionTimeoutMs((int) settings.connectionTimeout().toMillis())
             .retryPolicy(new FailFast(new ExponentialBackoffRetry((int) settings.retryBase().toMillis(), settings.retries(), 5_000)))
-            .threadFactory(Threads.named("skiff-zookeeper-" + name));
+            .threadFactory(Threads.named("skiff-zookeeper-" + name))
+            .runSafeService(runSafe);
     if (!settings.namespace().isEmpty()) {
       cb.namespace(settings.namespace());
     }
@@ -339,37 +344,51 @@ public final class ZooKeeperClient implements AutoCloseable {
     return curator;
   }
 
-  private static String checkName(String what, String n) {
-    Objects.requireNonNull(n, what);
-    if (!RECIPE_NAME.matcher(n).matches()) {
-      throw new IllegalArgumentException(what + " must be letters, digits, '.', '_' or '-': '" + n + "'");
-    }
-    return n;
+  /** @throws IllegalStateException unless this client is started and not closed, saying which */
+  void checkStarted() {
+    lifecycle.checkStarted();
+  }
+
+  /**
+   * @param what what is written, for the message
+   * @param znode the path under the namespace
+   * @param data the data
+   * @throws IllegalArgumentException naming the limit when a request with them would not fit (see {@link Znodes})
+   */
+  void checkFits(String what, String znode, byte[] data) {
+    Znodes.checkFits(what, settings.namespace(), znode, data);
   }
 
   /**
    * A distributed lock (under {@code /locks/NAME} in the namespace).
    *
-   * @param lockName the lock's name
+   * @param lockName the lock's name: letters, digits, {@code .}, {@code _} or {@code -}, not {@code .} or {@code ..}
    * @return the lock
+   * @throws IllegalArgumentException for a name that is not that
    */
   public DistributedLock lock(String lockName) {
     lifecycle.checkStarted();
-    return new DistributedLock(this, checkName("lock name", lockName), lockAcquire, lockNodes);
+    Znodes.checkName("lock name", lockName);
+    checkFits("the lock name '" + lockName + "'", "/locks/" + lockName, new byte[0]);
+    return new DistributedLock(this, lockName, lockAcquire, lockNodes);
   }
 
   /**
    * A participant in a leader election (under {@code /leaders/NAME}); call {@code start()} on it.
    *
-   * @param electionName the election's name
-   * @param participantId this participant's id, e.g. the instance id
+   * @param electionName the election's name: letters, digits, {@code .}, {@code _} or {@code -}, not {@code .} or {@code ..}
+   * @param participantId this participant's id, e.g. the instance id (stored in ZooKeeper: it must fit a
+   *     request, see {@link WatchedValue#set})
    * @param listener told {@code true} on becoming leader and {@code false} on losing leadership
    * @return the participant, not started; closed with this client
+   * @throws IllegalArgumentException for a name that is not that, or an id too large for ZooKeeper
    */
   public synchronized LeaderElection leaderElection(String electionName, String participantId, Consumer<Boolean> listener) {
     lifecycle.checkStarted();
-    LeaderElection e =
-        new LeaderElection(this, checkName("election name", electionName), Objects.requireNonNull(participantId, "participantId"), listener, listenerExecutor);
+    Znodes.checkName("election name", electionName);
+    checkFits("the participant id of election '" + electionName + "'", "/leaders/" + electionName,
+        Objects.requireNonNull(participantId, "participantId").getBytes(StandardCharsets.UTF_8));
+    LeaderElection e = new LeaderElection(this, electionName, participantId, listener, listenerExecutor);
     recipes.add(e);
     return e;
   }
@@ -377,14 +396,14 @@ public final class ZooKeeperClient implements AutoCloseable {
   /**
    * A string value at a path, kept up to date locally.
    *
-   * @param znode an absolute path under the namespace, e.g. {@code /settings/banner}
+   * @param znode an absolute path under the namespace, e.g. {@code /settings/banner}: no empty, {@code .}
+   *     or {@code ..} parts
    * @return the watched value; closed with this client
+   * @throws IllegalArgumentException for a path that is not that
    */
   public synchronized WatchedValue watch(String znode) {
     lifecycle.checkStarted();
-    if (znode == null || !znode.startsWith("/") || znode.endsWith("/") || znode.contains("//")) {
-      throw new IllegalArgumentException("a ZooKeeper path starts with '/' and has no empty parts: '" + znode + "'");
-    }
+    Znodes.checkPath(znode);
     WatchedValue v = new WatchedValue(this, znode, listenerExecutor);
     recipes.add(v);
     return v;
@@ -406,6 +425,7 @@ public final class ZooKeeperClient implements AutoCloseable {
         curator.close();
       }
       listenerExecutor.shutdown();
+      runSafe.shutdown();
     });
   }
 

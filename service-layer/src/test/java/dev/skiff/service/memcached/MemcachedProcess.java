@@ -10,6 +10,8 @@ import java.util.List;
  * serves when it answers {@code version}.
  */
 final class MemcachedProcess extends StoreProcess {
+  private final List<String> options;
+
   MemcachedProcess() {
     this(TestStores.freePort());
   }
@@ -23,7 +25,17 @@ final class MemcachedProcess extends StoreProcess {
    * @param start whether to start it now (else {@link #start()} later)
    */
   MemcachedProcess(int port, boolean start) {
+    this(port, start, List.of());
+  }
+
+  /**
+   * @param port its port
+   * @param start whether to start it now (else {@link #start()} later)
+   * @param options more options of memcached's, e.g. {@code -I 2m}
+   */
+  MemcachedProcess(int port, boolean start, List<String> options) {
     super("memcached", port, "version\r\n", "VERSION");
+    this.options = List.copyOf(options);
     if (start) {
       start();
     }
@@ -35,6 +47,7 @@ final class MemcachedProcess extends StoreProcess {
     if ("root".equals(System.getProperty("user.name"))) {
       cmd.addAll(List.of("-u", "memcache"));
     }
+    cmd.addAll(options);
     return cmd;
   }
 

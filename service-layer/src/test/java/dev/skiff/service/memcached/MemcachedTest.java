@@ -193,4 +193,60 @@ class MemcachedTest {
       assertThat(m.settings().hosts()).as("the last good hosts stay").hasSize(1);
     }
   }
+
+  /**
+   * A server started with a larger item size ({@code -I 2m}) takes values over 1 MiB once the client is
+   * told so ({@code max-item-size}); the client's default refuses them before anything is sent.
+   */
+  @Test
+  void theItemSizeIsTheClientsSettingForServersThatTakeLargerItems() {
+    byte[] value = new byte[3 << 19]; // 1.5 MiB
+    value[value.length - 1] = 7;
+    try (MemcachedProcess server = new MemcachedProcess(TestStores.freePort(), true, List.of("-I", "2m"));
+        Memcached large = Memcached.builder().name("large")
+            .config(Config.of(Map.of("memcached.hosts", server.address(), "memcached.max-item-size", "2m"))).build().start();
+        Memcached standard = Memcached.builder().name("standard")
+            .config(Config.of(Map.of("memcached.hosts", server.address()))).build().start()) {
+      assertThat(large.settings().maxItemSize()).isEqualTo(2 << 20);
+      await().atMost(Duration.ofSeconds(10)).ignoreExceptionsInstanceOf(SkiffException.class).until(() -> {
+        large.set(prefix + "large", value, Duration.ofMinutes(1));
+        return true;
+      });
+      assertThat(large.get(prefix + "large")).as("stored and read back whole").hasValueSatisfying(v -> assertThat(v).isEqualTo(value));
+      assertThatThrownBy(() -> standard.set(prefix + "large", value, Duration.ofMinutes(1)))
+          .isInstanceOfSatisfying(SkiffException.class, e -> assertThat(e.code()).isEqualTo(ErrorCode.BAD_REQUEST))
+          .hasMessageContaining("memcached.max-item-size");
+    }
+  }
+
+  @Test
+  void settingsOutOfRangeAreRefusedNamingKeyValueSourceAndLimit() {
+    Map<String, String> wrong = Map.of(
+        "memcached.connect-timeout", "0s",
+        "memcached.reconnect-interval", "0ms",
+        "memcached.timeout", "600h",
+        "memcached.max-item-size", "lots");
+    wrong.forEach((key, value) -> assertThatThrownBy(() -> Memcached.builder().config(Config.of(Map.of(key, value))).build())
+        .as(key)
+        .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo(key))
+        .hasMessageContaining(key + " = '" + value + "' (from map)"));
+    assertThatThrownBy(() -> Memcached.builder().config(Config.of(Map.of("memcached.connect-timeout", "600h"))).build())
+        .hasMessageContaining("at most 24h");
+    assertThatThrownBy(() -> Memcached.builder().config(Config.of(Map.of("memcached.max-item-size", "2g"))).build())
+        .hasMessageContaining("1k to 1024m");
+  }
+
+  /** The same server twice, by the same address or by two names for it, is refused: health could never be right. */
+  @Test
+  void aServerListedTwiceIsRefusedNamingTheKeyAndBothEntries() {
+    String hosts = TestStores.memcachedHosts();
+    String port = hosts.split(",")[0].split(":")[1];
+    for (String twice : List.of("127.0.0.1:" + port + ",localhost:" + port, "127.0.0.1:" + port + ",127.0.0.1:" + port)) {
+      assertThatThrownBy(() -> client(twice))
+          .as(twice)
+          .isInstanceOfSatisfying(ConfigException.class, e -> assertThat(e.path()).isEqualTo("memcached.hosts"))
+          .hasMessageContaining("memcached.hosts = '" + twice + "'")
+          .hasMessageContaining("the same server twice");
+    }
+  }
 }

@@ -104,4 +104,95 @@ class ZooKeeperClientTest {
       assertThatThrownBy(() -> a.watch("relative")).hasMessageContaining("starts with '/'");
     }
   }
+
+  /** Values ZooKeeper would refuse, or that overflow its int milliseconds, are refused naming key, value and source. */
+  @Test
+  void settingsZooKeeperWouldRefuseOrOverflowAreRefusedNamingKeyValueAndSource() {
+    List<Map.Entry<String, String>> wrong = List.of(
+        Map.entry("zookeeper.namespace", ".."),
+        Map.entry("zookeeper.namespace", "a/../b"),
+        Map.entry("zookeeper.namespace", "a/./b"),
+        Map.entry("zookeeper.session-timeout", "600h"),
+        Map.entry("zookeeper.connection-timeout", "600h"),
+        Map.entry("zookeeper.required-at-start", "600h"),
+        Map.entry("zookeeper.retry-base", "600h"),
+        Map.entry("zookeeper.hosts", "127.0.0.1:2181:2182"));
+    for (Map.Entry<String, String> e : wrong) {
+      assertThatThrownBy(() -> ZooKeeperClient.builder().config(Config.of(Map.of(e.getKey(), e.getValue()))).build())
+          .as(e.toString())
+          .isInstanceOfSatisfying(ConfigException.class, x -> assertThat(x.path()).isEqualTo(e.getKey()))
+          .hasMessageContaining(e.getKey() + " = '" + e.getValue() + "' (from map)");
+    }
+    assertThatThrownBy(() -> ZooKeeperClient.builder().config(Config.of(Map.of("zookeeper.session-timeout", "600h"))).build())
+        .hasMessageContaining("at most 24h");
+    assertThatThrownBy(() -> ZooKeeperClient.builder().requiredAtStart(Duration.ofHours(600)))
+        .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("0 to 24h");
+    assertThat(ZooKeeperClient.builder().config(Config.of(Map.of("zookeeper.hosts", "[::1]:2182,::1"))).build())
+        .as("IPv6 addresses are still taken").isNotNull();
+  }
+
+  @Test
+  void aLockTimeoutThatIsNegativeOrOverADayIsRefused() {
+    try (ZooKeeperClient a = client("a")) {
+      DistributedLock lock = a.lock("t");
+      for (Duration d : List.of(Duration.ofSeconds(-5), Duration.ofSeconds(Long.MAX_VALUE / 1000), Duration.ofHours(25))) {
+        assertThatThrownBy(() -> lock.tryAcquire(d)).as(d.toString()).isInstanceOf(IllegalArgumentException.class)
+            .hasMessageContaining("lock 't'").hasMessageContaining("0 to 24h");
+      }
+      assertThatThrownBy(() -> lock.acquire(Duration.ofSeconds(-1))).isInstanceOf(IllegalArgumentException.class);
+    }
+  }
+
+  /**
+   * "start() then close(), each at most once": a participant closed before it started, or made before its
+   * client closed, cannot start; a watched value of a closed client is refused; and nothing of the client
+   * keeps running.
+   */
+  @Test
+  void recipesAreRefusedAfterTheirOrTheirClientsCloseAndLeaveNoThreads() {
+    String name = "lifecycle-" + UUID.randomUUID().toString().substring(0, 8);
+    List<String> latchThreadsBefore = threads("Curator-LeaderLatch");
+    ZooKeeperClient zk = client(name);
+    LeaderElection closedFirst = zk.leaderElection("sweeper", "p1", l -> {});
+    closedFirst.close();
+    assertThatThrownBy(closedFirst::start).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("leader election 'sweeper' is closed");
+    assertThat(closedFirst.isLeader()).isFalse();
+
+    LeaderElection leading = zk.leaderElection("sweeper", "p2", l -> {}).start();
+    await().atMost(Duration.ofSeconds(10)).until(leading::isLeader);
+    assertThatThrownBy(leading::start).isInstanceOf(IllegalStateException.class).hasMessageContaining("already started");
+    LeaderElection madeBefore = zk.leaderElection("other", "p3", l -> {});
+    WatchedValue value = zk.watch("/v");
+    value.set("x");
+    await().atMost(Duration.ofSeconds(10)).until(() -> value.get().equals(Optional.of("x")));
+
+    zk.close();
+    assertThatThrownBy(madeBefore::start).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("ZooKeeper client '" + name + "' is closed");
+    assertThatThrownBy(value::get).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("ZooKeeper client '" + name + "' is closed");
+    assertThatThrownBy(() -> value.set("y")).isInstanceOf(IllegalStateException.class)
+        .hasMessageContaining("ZooKeeper client '" + name + "' is closed");
+    assertThat(leading.isLeader()).as("closed with its client").isFalse();
+    await("the client's threads end").atMost(Duration.ofSeconds(10)).untilAsserted(() -> {
+      assertThat(threads(name)).isEmpty();
+      assertThat(threads("Curator-LeaderLatch")).hasSizeLessThanOrEqualTo(latchThreadsBefore.size());
+    });
+  }
+
+  @Test
+  void aWatchedValueClosedByItsOwnerIsRefused() {
+    try (ZooKeeperClient a = client("a")) {
+      WatchedValue v = a.watch("/closed");
+      v.close();
+      assertThatThrownBy(v::get).isInstanceOf(IllegalStateException.class).hasMessageContaining("watched value /closed is closed");
+      assertThatThrownBy(() -> v.set("x")).isInstanceOf(IllegalStateException.class).hasMessageContaining("is closed");
+    }
+  }
+
+  private static List<String> threads(String nameContains) {
+    return Thread.getAllStackTraces().keySet().stream().filter(t -> t.isAlive() && t.getName().contains(nameContains))
+        .map(Thread::getName).toList();
+  }
 }
