@@ -15,6 +15,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.openqa.selenium.By;
+import org.openqa.selenium.Keys;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
 import org.openqa.selenium.chrome.ChromeDriverService;
@@ -75,7 +76,7 @@ class ExplorerBrowserTest {
       assertThat(body.getAttribute("value")).contains("\"id\": \"\"", "\"count\": 0"); // an example from the schema
       body.clear();
       body.sendKeys("{\"id\": \"" + HOSTILE.replace("\"", "\\\"") + "\", \"count\": 3}");
-      create.findElement(By.tagName("button")).click();
+      create.findElement(By.cssSelector("button.send")).click();
       String created = answer(b, create);
       assertThat(created).contains("\"count\": 3", HOSTILE.replace("\"", "\\\"")); // as JSON text
       assertThat(create.findElement(By.cssSelector(".status-ok")).getText()).isEqualTo("200");
@@ -84,7 +85,7 @@ class ExplorerBrowserTest {
       get.findElement(By.tagName("h2")).click();
       get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("a b");
       get.findElement(By.cssSelector("input[data-name='count']")).sendKeys("5");
-      get.findElement(By.tagName("button")).click();
+      get.findElement(By.cssSelector("button.send")).click();
       assertThat(answer(b, get)).contains("\"id\": \"a b\"", "\"count\": 5");
 
       // signing in on the page: a wrong password says so, the right one fills the token the routes send
@@ -102,7 +103,7 @@ class ExplorerBrowserTest {
       assertThat(b.findElement(By.id("token")).getAttribute("value")).startsWith("eyJ");
       WebElement whoami = route(b, "GET", "/v1/whoami");
       whoami.findElement(By.tagName("h2")).click();
-      whoami.findElement(By.tagName("button")).click();
+      whoami.findElement(By.cssSelector("button.send")).click();
       assertThat(answer(b, whoami)).contains("\"user\": \"eve\"");
       b.findElement(By.id("sign-out-button")).click();
       wait.until(d -> d.findElement(By.id("who")).getText().equals("Signed out"));
@@ -110,6 +111,42 @@ class ExplorerBrowserTest {
 
       assertThat(b.getTitle()).isEqualTo("Skiff API explorer");
       assertThat(b.findElements(By.cssSelector("img"))).isEmpty();
+    } finally {
+      b.quit();
+    }
+  }
+
+  @Test
+  void controlAndFormatCharactersInAnAnswerAreShownAsTheCommandLineShowsThemAndRoutesOpenByKeyboard() {
+    GatewayFixture f = gw.f();
+    ChromeDriver b = browser();
+    try {
+      b.get(f.base() + "/explorer");
+      new WebDriverWait(b, Duration.ofSeconds(10)).until(d -> !d.findElements(By.cssSelector("section.route")).isEmpty());
+      WebElement create = route(b, "POST", "/v1/things");
+      create.findElement(By.tagName("h2")).click();
+      WebElement body = create.findElement(By.tagName("textarea"));
+      // JSON escapes, so that the test's own transport carries no raw control character; the service gets the real ones
+      b.executeScript("arguments[0].value = arguments[1]", body,
+          "{\"id\": \"down \\u001b[31mRED \\u0007 \\u202eLIVE\\u200bZ \\u0085\", \"count\": 1}");
+      create.findElement(By.cssSelector("button.send")).click();
+      String shown = answer(b, create);
+      assertThat(shown).contains("\"id\": \"down \\u001b[31mRED \\u0007 \\u202eLIVE\\u200bZ \\u0085\"");
+      assertThat(shown.codePoints().filter(c -> Character.isISOControl(c) && c != '\n' || Character.getType(c) == Character.FORMAT))
+          .as("no raw control or format character in the answer").isEmpty();
+
+      WebElement get = route(b, "GET", "/v1/things/{id}");
+      WebElement toggle = get.findElement(By.cssSelector("h2 > button.toggle"));
+      toggle.sendKeys(Keys.ENTER); // a button: the keyboard opens the route
+      assertThat(toggle.getAttribute("aria-expanded")).isEqualTo("true");
+      assertThat(get.findElement(By.cssSelector(".body")).isDisplayed()).isTrue();
+
+      WebElement filter = b.findElement(By.id("filter"));
+      filter.sendKeys("no-such-route");
+      assertThat(b.findElement(By.id("no-match")).getText()).isEqualTo("No route matches \"no-such-route\".");
+      filter.clear();
+      filter.sendKeys("things");
+      assertThat(b.findElement(By.id("no-match")).isDisplayed()).isFalse();
     } finally {
       b.quit();
     }
@@ -131,7 +168,7 @@ class ExplorerBrowserTest {
         WebElement get = route(b, "GET", "/v1/things/{id}");
         get.findElement(By.tagName("h2")).click();
         get.findElement(By.cssSelector("input[data-name='id']")).sendKeys("over-tls");
-        get.findElement(By.tagName("button")).click();
+        get.findElement(By.cssSelector("button.send")).click();
         assertThat(answer(b, get)).contains("\"id\": \"over-tls\"");
         assertThat(b.executeScript("return performance.getEntriesByType('resource').filter(e => e.name.includes('/v1/things/'))"
             + ".map(e => e.nextHopProtocol).join(',')")).isEqualTo("h2");

@@ -148,7 +148,7 @@ final class PageGate {
             + ": send Authorization: Bearer TOKEN, or sign in at /signin");
         return false;
       }
-      String next = URLEncoder.encode(ex.getRequestURI().toString(), StandardCharsets.UTF_8);
+      String next = URLEncoder.encode(returnTo(ex), StandardCharsets.UTF_8);
       WebServer.send(ex, 401, "text/html; charset=utf-8", page("Sign in needed",
           "<p>This page needs a signed-in person with role " + WebServer.PAGES_ROLE.path() + ".</p>"
               + "<p><a href=\"/signin?next=" + escape(next) + "\">Sign in</a></p>"));
@@ -164,6 +164,29 @@ final class PageGate {
       return false;
     }
     return true;
+  }
+
+  /**
+   * Where sign-in sends a refused person back to: the page itself for a read; for a change (a form's
+   * {@code POST}, which a {@code GET} after sign-in would not repeat: "GET is not served here") the page the
+   * form was on, from {@code Referer} (path and query only; {@link #safeNext} checks it again), else the index.
+   */
+  private static String returnTo(HttpExchange ex) {
+    if (isRead(ex.getRequestMethod())) {
+      return ex.getRequestURI().toString();
+    }
+    String referer = ex.getRequestHeaders().getFirst("Referer");
+    if (referer != null) {
+      try {
+        java.net.URI from = new java.net.URI(referer);
+        if (from.getRawPath() != null && from.getRawPath().startsWith("/")) {
+          return from.getRawPath() + (from.getRawQuery() == null ? "" : "?" + from.getRawQuery());
+        }
+      } catch (java.net.URISyntaxException e) {
+        // not a URI: the index
+      }
+    }
+    return "/";
   }
 
   /** Serves {@code /signin} and {@code /signout}. */
@@ -286,7 +309,7 @@ final class PageGate {
   }
 
   private static String page(String title, String body) {
-    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>" + STYLE + "</head><body>"
+    return "<!doctype html><html><head><meta charset=\"utf-8\">" + WebServer.VIEWPORT + "<title>" + escape(title) + "</title>" + STYLE + "</head><body>"
         + "<nav><a href=\"/\">Kernel</a></nav><h1>" + escape(title) + "</h1>" + body + "</body></html>";
   }
 

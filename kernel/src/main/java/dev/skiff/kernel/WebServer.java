@@ -50,6 +50,12 @@ public final class WebServer implements AutoCloseable {
   private static final Logger log = LoggerFactory.getLogger(WebServer.class);
 
   /**
+   * The head element every page carries so that a phone lays it out at its own width rather than at 980 px
+   * shrunk to a third (text of about 6 px).
+   */
+  public static final String VIEWPORT = "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">";
+
+  /**
    * The headers every response carries. The pages' scripts are served files ({@code script-src 'self'});
    * inline styles are allowed (the trace diagrams colour SVG elements with {@code style} attributes), inline
    * scripts, plug-ins, framing and other origins are not.
@@ -186,7 +192,10 @@ public final class WebServer implements AutoCloseable {
     JettyExchange ex = new JettyExchange(request, response, uri);
     try {
       String path = uri.getPath();
-      if (gate.handles(path)) {
+      if (path.equals("/favicon.ico")) {
+        // browsers ask for it on every page: "none", not a 404 (or a 401 under SKIFF_PAGES_AUTH=required) in their logs
+        send(ex, 204, "image/x-icon", "");
+      } else if (gate.handles(path)) {
         gate.serve(ex);
       } else if (gate.admit(ex)) {
         dispatch(path, ex);
@@ -228,7 +237,7 @@ public final class WebServer implements AutoCloseable {
   }
 
   private void index(HttpExchange exchange) throws IOException {
-    StringBuilder html = new StringBuilder("<!doctype html><html><head><meta charset=\"utf-8\"><title>Skiff kernel</title>"
+    StringBuilder html = new StringBuilder("<!doctype html><html><head><meta charset=\"utf-8\">" + VIEWPORT + "<title>Skiff kernel</title>"
         + "<style>body{font-family:system-ui,sans-serif;margin:2em}a{display:block;margin:.4em 0}</style></head><body>"
         + "<h1>Skiff kernel</h1>");
     titles.forEach((path, title) -> html.append("<a href=\"").append(escape(path)).append("\">").append(escape(title)).append("</a>"));
@@ -370,14 +379,16 @@ public final class WebServer implements AutoCloseable {
    * @return the page
    */
   public static String page(String title, String body) {
-    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>" + PAGE_STYLE + "</head><body>"
+    return "<!doctype html><html><head><meta charset=\"utf-8\">" + VIEWPORT + "<title>" + escape(title) + "</title>" + PAGE_STYLE + "</head><body>"
         + "<nav><a href=\"/\">Kernel</a></nav><h1>" + escape(title) + "</h1>" + body + "</body></html>";
   }
 
   private static final String PAGE_STYLE = "<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
       + "table{border-collapse:collapse;font-size:14px;margin:.5em 0 1.5em}td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;"
       + "text-align:left;vertical-align:top}th{background:#f3f5f8}.ok{color:#2e7d32}.warn{color:#ef6c00}.err{color:#d64541}"
-      + ".muted{color:#666}nav a{margin-right:1.2em}h2{margin:1.2em 0 .2em;font-size:1.15em}</style>";
+      + ".muted{color:#666}nav a{margin-right:1.2em}h2{margin:1.2em 0 .2em;font-size:1.15em}"
+      // one long value or name wraps instead of widening the whole page (a 3000-character config value made it 38,000 px)
+      + "td,th,code,p,li,h1,h2{overflow-wrap:anywhere}@media (max-width:600px){body{margin:.8em}td,th{padding:3px 4px}}</style>";
 
   /**
    * Escapes untrusted text for HTML: the five characters HTML gives a meaning to, and control and format

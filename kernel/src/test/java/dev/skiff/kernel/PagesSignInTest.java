@@ -109,6 +109,19 @@ class PagesSignInTest {
     assertThat(refused.body()).contains("reader does not hold role ADMIN.PAGES");
   }
 
+  @Test
+  void aRefusedChangeSendsThePersonToSignInAndBackToThePageItsFormWasOn() throws Exception {
+    // a GET of a POST-only action would answer "GET is not served here": sign-in returns to the form's page
+    HttpResponse<String> fromForm = send(get("/discovery/anything").header("Referer", base + "/config?service=com.example.greeter&env=prod")
+        .POST(HttpRequest.BodyPublishers.ofString("to=4")));
+    assertThat(fromForm.statusCode()).isEqualTo(401);
+    assertThat(fromForm.body()).contains("/signin?next=%2Fconfig%3Fservice%3Dcom.example.greeter%26env%3Dprod\"");
+    HttpResponse<String> noReferer = send(get("/discovery/anything").POST(HttpRequest.BodyPublishers.ofString("to=4")));
+    assertThat(noReferer.body()).contains("/signin?next=%2F\"");
+    // a read returns to itself, as before
+    assertThat(send(get("/discovery?service=a")).body()).contains("/signin?next=%2Fdiscovery%3Fservice%3Da\"");
+  }
+
   /** @return the session cookie's value a response sets */
   private static String sessionCookie(HttpResponse<String> r) {
     String c = r.headers().firstValue("Set-Cookie").orElseThrow(() -> new AssertionError("no Set-Cookie: " + r.statusCode()));

@@ -5,12 +5,19 @@
   const main = document.getElementById('routes');
   const status = document.getElementById('status');
 
+  // Printable.keepingLines's rule (platform-layer), as the kernel's pages and the command line show text: control
+  // and format characters (ESC, bidi overrides, zero-width), line and paragraph separators, lone surrogates and
+  // unassigned code points as \uXXXX; line feeds and tabs kept. Inside a JSON string the result is the same JSON.
+  const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Cn}]/gu;
+  const printable = s => String(s ?? '').replace(UNSAFE, c => c === '\n' || c === '\t' ? c
+    : [...Array(c.length).keys()].map(i => '\\u' + c.charCodeAt(i).toString(16).padStart(4, '0')).join(''));
+
   function el(tag, attrs, ...children) {
     const e = document.createElement(tag);
     for (const [k, v] of Object.entries(attrs || {})) {
       if (k === 'class') e.className = v; else e.setAttribute(k, v);
     }
-    for (const c of children) e.append(c);
+    for (const c of children) e.append(typeof c === 'string' ? printable(c) : c);
     return e;
   }
 
@@ -47,14 +54,21 @@
       body = el('textarea', { 'aria-label': 'request body (JSON)' });
       body.value = JSON.stringify(example(content.schema, components, 0), null, 2);
     }
-    const send = el('button', { type: 'button' }, 'Send');
+    const send = el('button', { type: 'button', class: 'send' }, 'Send');
     const result = el('div', { class: 'result' });
     const panel = el('div', { class: 'body', hidden: '' }, params);
     if (body) panel.append(el('label', {}, 'Body (JSON)'), body);
     panel.append(send, result);
-    const title = el('h2', {}, el('span', { class: 'method ' + method.toUpperCase() }, method.toUpperCase()),
+    // a button, so that the keyboard reaches it; it says whether the route is open
+    const toggle = el('button', { type: 'button', class: 'toggle', 'aria-expanded': 'false' },
+      el('span', { class: 'method ' + method.toUpperCase() }, method.toUpperCase()),
       el('span', { class: 'path' }, path), el('span', { class: 'operation' }, op.operationId || ''));
-    title.addEventListener('click', () => { panel.hidden = !panel.hidden; });
+    if (op.summary) toggle.append(el('span', { class: 'summary' }, op.summary));
+    const title = el('h2', {}, toggle);
+    toggle.addEventListener('click', () => {
+      panel.hidden = !panel.hidden;
+      toggle.setAttribute('aria-expanded', String(!panel.hidden));
+    });
     send.addEventListener('click', () => run(path, method, inputs, body, result));
     return el('section', { class: 'route', 'data-path': path, 'data-method': method.toUpperCase(),
       'data-operation': op.operationId || '' }, title, panel);
@@ -107,13 +121,18 @@
       main.replaceChildren(el('p', {}, 'No service exposes an HTTP route right now.'));
       return;
     }
-    main.replaceChildren(...sections);
+    const none = el('p', { id: 'no-match', hidden: '' });
+    main.replaceChildren(...sections, none);
     const filter = document.getElementById('filter');
     filter.addEventListener('input', () => {
       const f = filter.value.toLowerCase();
+      let shown = 0;
       for (const s of sections) {
         s.hidden = f !== '' && !(s.getAttribute('data-path') + ' ' + s.getAttribute('data-operation')).toLowerCase().includes(f);
+        if (!s.hidden) shown++;
       }
+      none.textContent = 'No route matches "' + printable(filter.value) + '".';
+      none.hidden = shown > 0;
     });
   }
 
@@ -144,11 +163,11 @@
     if (r.ok && typeof r.answer.token === 'string') {
       tokenInput.value = r.answer.token;
       who.className = 'status-ok';
-      who.textContent = 'Signed in as ' + r.answer.user + ' (' + ((r.answer.roles || []).join(', ') || 'no roles') + ')';
+      who.textContent = printable('Signed in as ' + r.answer.user + ' (' + ((r.answer.roles || []).join(', ') || 'no roles') + ')');
       signOut.hidden = false;
     } else {
       who.className = 'status-error';
-      who.textContent = 'Not signed in: ' + (r.answer.message || ('HTTP ' + r.status));
+      who.textContent = printable('Not signed in: ' + (r.answer.message || ('HTTP ' + r.status)));
     }
   });
   signOut.addEventListener('click', async () => {
@@ -156,7 +175,7 @@
     tokenInput.value = '';
     signOut.hidden = true;
     who.className = r.ok ? 'status-ok' : 'status-error';
-    who.textContent = r.ok ? 'Signed out' : 'Signed out here; the gateway said: ' + (r.answer.message || ('HTTP ' + r.status));
+    who.textContent = printable(r.ok ? 'Signed out' : 'Signed out here; the gateway said: ' + (r.answer.message || ('HTTP ' + r.status)));
   });
 
   fetch('/openapi.json', { headers: { 'Accept': 'application/json' } })

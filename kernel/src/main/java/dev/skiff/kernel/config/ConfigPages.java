@@ -176,7 +176,8 @@ final class ConfigPages implements HttpHandler {
       if (c.getId() < log.getHead()) {
         b.append("<form method=\"post\" action=\"").append(PATH).append("/rollback\" class=\"rollback\" data-version=\"").append(c.getId())
             .append("\"><input type=\"hidden\" name=\"to\" value=\"").append(c.getId()).append("\"><input type=\"hidden\" name=\"base\" value=\"")
-            .append(log.getHead()).append("\"><input name=\"message\" required maxlength=\"").append(ConfigService.MAX_MESSAGE)
+            .append(log.getHead()).append("\">").append(hidden("service", svc)).append(hidden("region", region)).append(hidden("env", env))
+            .append("<input name=\"message\" required maxlength=\"").append(ConfigService.MAX_MESSAGE)
             .append("\" placeholder=\"why\"><button>Roll back to version ").append(c.getId()).append("</button></form>");
       }
       b.append("</td></tr>");
@@ -187,6 +188,24 @@ final class ConfigPages implements HttpHandler {
           .append("&amp;env=").append(url(env)).append("&amp;before=").append(log.getNextBefore()).append("\">Older changes</a></p>");
     }
     return WebServer.page("Configuration", b.toString());
+  }
+
+  private static String hidden(String name, String value) {
+    return "<input type=\"hidden\" name=\"" + name + "\" value=\"" + escape(value) + "\">";
+  }
+
+  /**
+   * @param fields a rollback form's fields
+   * @return the link back to the view the form was on ({@code /config?service=S&region=R&env=E}), or
+   *     {@code /config} for the global layer's
+   */
+  private static String back(Map<String, String> fields) {
+    String svc = fields.getOrDefault("service", "");
+    String region = fields.getOrDefault("region", "");
+    String env = fields.getOrDefault("env", "");
+    String href = svc.isEmpty() && region.isEmpty() && env.isEmpty() ? PATH
+        : PATH + "?service=" + url(svc) + "&amp;region=" + url(region) + "&amp;env=" + url(env);
+    return "<p><a id=\"back\" href=\"" + href + "\">Back</a></p>";
   }
 
   private static String input(String name, String value) {
@@ -258,10 +277,17 @@ final class ConfigPages implements HttpHandler {
       return;
     }
     Map<String, String> form = posted.get();
-    ConfigChange c = service.rollback(RollbackConfigRequest.newBuilder().setToVersion(rollbackTarget(form.get("to")))
-        .setBaseVersion(number(form.get("base"), "base")).setMessage(form.getOrDefault("message", "")).build(), caller(ex));
+    ConfigChange c;
+    try {
+      c = service.rollback(RollbackConfigRequest.newBuilder().setToVersion(rollbackTarget(form.get("to")))
+          .setBaseVersion(number(form.get("base"), "base")).setMessage(form.getOrDefault("message", "")).build(), caller(ex));
+    } catch (SkiffException e) {
+      WebServer.send(ex, status(e.code()), "text/html; charset=utf-8", WebServer.page("Configuration: refused",
+          "<p class=\"err\" id=\"error\">" + escape(e.code() + ": " + e.description()) + "</p>" + back(form)));
+      return;
+    }
     WebServer.send(ex, 200, "text/html; charset=utf-8", WebServer.page("Configuration: rolled back",
         "<p id=\"done\">Version " + c.getId() + " by " + escape(c.getUser()) + " made the configuration what it was at version "
-            + c.getRollbackTo() + ".</p><p><a href=\"" + PATH + "\">Back</a></p>"));
+            + c.getRollbackTo() + ".</p>" + back(form)));
   }
 }

@@ -40,7 +40,8 @@ import java.util.Map;
 final class TracePages implements HttpHandler {
   private static final String STYLE = "<style>body{font-family:system-ui,sans-serif;margin:1.5em;color:#222}"
       + "table{border-collapse:collapse;font-size:13px}td,th{padding:3px 10px;border-bottom:1px solid #e3e3e3;text-align:left}"
-      + "th{background:#f3f5f8}.err{color:#d64541;font-weight:600}nav a{margin-right:1.2em}code{font-size:12px}"
+      + "th{background:#f3f5f8}.err{color:#d64541;font-weight:600}nav a{margin-right:1.2em}code{font-size:12px}td,th,code{overflow-wrap:anywhere}input{max-width:100%;box-sizing:border-box}"
+      + "@media (max-width:600px){body{margin:.8em}td,th{padding:3px 4px}}"
       + ".legend span{display:inline-block;margin-right:1.2em}.sw{display:inline-block;width:12px;height:12px;"
       + "vertical-align:middle;margin-right:4px;border:1px solid #555}</style>";
 
@@ -107,7 +108,8 @@ final class TracePages implements HttpHandler {
   }
 
   private static String page(String title, String body) {
-    return "<!doctype html><html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>" + STYLE + "</head><body>"
+    return "<!doctype html><html><head><meta charset=\"utf-8\">" + WebServer.VIEWPORT + "<title>" + escape(title) + "</title>"
+        + STYLE + "</head><body>"
         + "<nav><a href=\"/\">Kernel</a><a href=\"/traces\">Recent traces</a><a href=\"/traces/graph\">Service graph</a></nav>"
         + "<h1>" + escape(title) + "</h1>" + body + "</body></html>";
   }
@@ -193,7 +195,7 @@ final class TracePages implements HttpHandler {
         + "<span><i class=\"sw\" style=\"background:" + GraphView.colour(HealthSource.Health.OK) + "\"></i>healthy (under 1% errors)</span>"
         + "<span><i class=\"sw\" style=\"background:" + GraphView.colour(HealthSource.Health.WARNING) + "\"></i>warning (under 5%)</span>"
         + "<span><i class=\"sw\" style=\"background:" + GraphView.colour(HealthSource.Health.CRITICAL) + "\"></i>critical</span>"
-        + "<span><i class=\"sw\" style=\"background:#9aa0a6\"></i>outside caller</span>. "
+        + "<span><i class=\"sw\" style=\"background:#9aa0a6\"></i>outside caller.</span>"
         + "A service's colour is its health from the monitoring service when that runs, else its error rate in the spans.</p>";
     return page("Service graph", legend + GraphView.svg(g));
   }

@@ -1,7 +1,14 @@
 "use strict";
 const API = "/monitoring/api/services";
 const COLOURS = ["#1565c0", "#ef6c00", "#6a1b9a", "#00838f", "#558b2f", "#ad1457"];
-const esc = s => String(s ?? "").replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c]));
+// Printable.keepingLines's rule (platform-layer), the one the server-rendered pages and the command line follow:
+// control (Cc) and format (Cf) characters (ESC, BEL, bidi overrides, zero-width), line and paragraph separators,
+// lone surrogates and unassigned code points are shown as \uXXXX (each UTF-16 unit); line feeds and tabs are kept.
+// A service's text can then neither reorder nor hide what its panel says (PrintableAgreementTest checks the two agree).
+const UNSAFE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Cn}]/gu;
+const printable = s => String(s ?? "").replace(UNSAFE, c => c === "\n" || c === "\t" ? c
+  : [...Array(c.length).keys()].map(i => "\\u" + c.charCodeAt(i).toString(16).padStart(4, "0")).join(""));
+const esc = s => printable(s).replace(/[&<>"']/g, c => ({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\"": "&quot;", "'": "&#39;"}[c]));
 const num = v => Number(v ?? 0);
 const fmt = (v, d) => num(v).toFixed(d);
 const ago = ms => { const s = Math.max(0, Math.round((Date.now() - ms) / 1000)); return s < 60 ? s + " s ago" : Math.round(s / 60) + " min ago"; };
@@ -81,8 +88,8 @@ function panel(svc) {
       + (access ? `<div class="access">open to ${esc(access)}`
         + (unauthorized + forbidden > 0 ? ` · <span class="bad refused">refused ${unauthorized + forbidden} (${unauthorized} not signed in, ${forbidden} not allowed)</span>` : "")
         + `</div>` : "")
-      + `<div class="graphs"><div class="graph"><div class="label">requests/s</div>${graph(list, "rate", "", "/s")}</div>`
-      + `<div class="graph"><div class="label">p95 latency (ms)</div>${graph(list, "p95Millis", "slaP95Millis", "ms")}</div></div>`
+      + `<div class="graphs"><div class="graph"><div class="label">requests/s · ${span(list)}</div>${graph(list, "rate", "", "/s")}</div>`
+      + `<div class="graph"><div class="label">p95 latency (ms) · ${span(list)}</div>${graph(list, "p95Millis", "slaP95Millis", "ms")}</div></div>`
       + (list.length > 1 ? `<div class="legend">` + list.map((s, i) => `<span style="color:${COLOURS[i % COLOURS.length]}">■ ${esc(s.instance)}</span>`).join("") + `</div>` : "")
       + `</div>`;
   }
@@ -97,22 +104,102 @@ function panel(svc) {
   return h;
 }
 
+// how long the graphs' lines run, from the points' times: "last 40 s", "last 4 min"
+function span(seriesList) {
+  let t0 = Infinity, t1 = -Infinity;
+  for (const s of seriesList) { for (const p of (s.points || [])) { const t = num(p.epochMillis); t0 = Math.min(t0, t); t1 = Math.max(t1, t); } }
+  if (!(t1 > t0)) { return "latest report"; }
+  const secs = Math.round((t1 - t0) / 1000);
+  return secs < 120 ? `last ${secs} s` : `last ${Math.round(secs / 60)} min`;
+}
+
+// Brings a live node to what a freshly built one says, changing only what differs: text a person selected
+// and a "details" table they opened stay as they were across refreshes ("open" is theirs, never the page's).
+function morph(live, fresh) {
+  if (live.nodeType !== Node.ELEMENT_NODE) {
+    if (live.nodeValue !== fresh.nodeValue) { live.nodeValue = fresh.nodeValue; }
+    return;
+  }
+  for (const a of [...live.attributes]) {
+    if (!fresh.hasAttribute(a.name) && !(a.name === "open" && live.localName === "details")) { live.removeAttribute(a.name); }
+  }
+  for (const a of [...fresh.attributes]) {
+    if (live.getAttribute(a.name) !== a.value) { live.setAttribute(a.name, a.value); }
+  }
+  morphChildren(live, fresh);
+}
+
+// morph for the children alone: a panel is matched by its service, never turned into another service's
+function morphChildren(live, fresh) {
+  const was = [...live.childNodes], now = [...fresh.childNodes];
+  now.forEach((n, i) => {
+    const w = was[i];
+    if (!w) { live.appendChild(n); }
+    else if (w.nodeType === n.nodeType && w.nodeName === n.nodeName
+        && (w.nodeType !== Node.ELEMENT_NODE || w.getAttribute("data-service") === n.getAttribute("data-service"))) { morph(w, n); }
+    else { live.replaceChild(n, w); }
+  });
+  for (let i = now.length; i < was.length; i++) { live.removeChild(was[i]); }
+}
+
+// what went wrong with the last refresh, shown above the panels, which are marked stale ("" when all is well)
+function problem(text, signIn) {
+  const box = document.getElementById("problem");
+  const main = document.getElementById("services");
+  if (!text) {
+    box.hidden = true;
+    box.replaceChildren();
+    main.removeAttribute("data-stale");
+    return;
+  }
+  box.replaceChildren(text);
+  if (signIn) {
+    const a = document.createElement("a");
+    a.href = "/signin?next=" + encodeURIComponent(location.pathname + location.search);
+    a.id = "sign-in";
+    a.textContent = "Sign in again";
+    box.append(" ", a);
+  }
+  box.hidden = false;
+  main.setAttribute("data-stale", "true");
+}
+
+let updated = null; // when the panels were last brought up to date
+
 function render(overview) {
   const services = overview.services || [];
   const main = document.getElementById("services");
   const bad = services.filter(s => s.status === "unhealthy").length;
+  updated = new Date();
   document.getElementById("summary").textContent =
-    `${services.length} service${services.length === 1 ? "" : "s"} · ${bad} unhealthy · updated ${new Date().toLocaleTimeString()}`;
-  main.innerHTML = services.length ? services.map(panel).join("") : `<div class="empty">No service has published its health yet.</div>`;
+    `${services.length} service${services.length === 1 ? "" : "s"} · ${bad} unhealthy · updated ${updated.toLocaleTimeString()}`;
+  const fresh = document.createElement("main");
+  fresh.innerHTML = services.length ? services.map(panel).join("") : `<div class="empty">No service has published its health yet.</div>`;
+  morphChildren(main, fresh);
+  problem("");
 }
 
 async function refresh() {
+  const asOf = updated ? ` The panels below are as of ${updated.toLocaleTimeString()}, not current.` : "";
+  let r;
   try {
-    const r = await fetch(API, {cache: "no-store"});
-    if (!r.ok) { throw new Error(r.status + " " + r.statusText); }
-    render(await r.json());
+    r = await fetch(API, {cache: "no-store", credentials: "same-origin"});
   } catch (e) {
-    document.getElementById("summary").textContent = "cannot reach the monitoring service: " + e.message;
+    problem(`Cannot reach the kernel's monitoring service (${e.message}).${asOf}`);
+    return;
+  }
+  if (r.status === 401) {
+    problem(`Your session on these pages has ended: sign in again to see current health.${asOf}`, true);
+  } else if (r.status === 403) {
+    problem(`You are signed in without role ADMIN.PAGES, which the dashboard needs.${asOf}`);
+  } else if (!r.ok) {
+    problem(`The monitoring service answered ${r.status} ${r.statusText}.${asOf}`);
+  } else {
+    try {
+      render(await r.json());
+    } catch (e) {
+      problem(`The monitoring service's answer could not be read (${e.message}).${asOf}`);
+    }
   }
 }
 refresh();

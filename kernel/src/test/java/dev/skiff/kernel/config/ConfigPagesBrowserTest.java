@@ -100,11 +100,12 @@ class ConfigPagesBrowserTest {
 
     // a person with the pages' role but not ADMIN.CONFIG presses the button: refused
     String refused = HeadlessChromium.dumpDom(base + "/test/signin?user=viewer&version=" + good, Duration.ofSeconds(5));
-    assertThat(refused).contains("FORBIDDEN").contains("ADMIN.CONFIG");
+    assertThat(refused).contains("FORBIDDEN").contains("ADMIN.CONFIG").contains("<a id=\"back\" href=\"/config?service=greeter&amp;region=&amp;env=\">");
     assertThat(f.get(admin, "greeter", "", "", "greeting", false).getJson()).contains("img src=x");
     // with ADMIN.CONFIG: done, and in the history as a change by that person
     String done = HeadlessChromium.dumpDom(base + "/test/signin?user=operator&version=" + good, Duration.ofSeconds(5));
-    assertThat(done).contains("id=\"done\"").contains("by operator made the configuration what it was at version " + good);
+    assertThat(done).contains("id=\"done\"").contains("by operator made the configuration what it was at version " + good)
+        .as("Back returns to the service's view the form was on").contains("<a id=\"back\" href=\"/config?service=greeter&amp;region=&amp;env=\">");
     assertThat(f.get(admin, "greeter", "", "", "greeting", false).getJson()).isEqualTo("\"hello\"");
     ConfigLog log = f.as(admin).call(ConfigService.SERVICE, "log", ConfigLogRequest.newBuilder().setLimit(1).build(), ConfigLog.class);
     assertThat(log.getChanges(0).getUser()).isEqualTo("operator");
