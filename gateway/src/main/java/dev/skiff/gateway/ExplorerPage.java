@@ -19,6 +19,12 @@ final class ExplorerPage {
   static final String CSP = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
       + "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+  /**
+   * Where browsers ask for a site's icon on every page: answered 204 (none), not a 404 in their console.
+   * Like the explorer's paths, no route may claim it.
+   */
+  static final String FAVICON = "/favicon.ico";
+
   /** One file: its content type and bytes. */
   record Asset(String contentType, byte[] bytes) {}
 
@@ -27,11 +33,15 @@ final class ExplorerPage {
       "/explorer.js", load("explorer.js", "text/javascript; charset=utf-8"),
       "/explorer.css", load("explorer.css", "text/css; charset=utf-8"));
 
+  /** The explorer's files' paths and {@link #FAVICON}. */
+  private static final Set<String> PATHS = java.util.stream.Stream.concat(ASSETS.keySet().stream(), java.util.stream.Stream.of(FAVICON))
+      .collect(java.util.stream.Collectors.toUnmodifiableSet());
+
   private ExplorerPage() {}
 
-  /** @return the paths the explorer's files are served at */
+  /** @return the paths the explorer's files are served at, and {@link #FAVICON} */
   static Set<String> paths() {
-    return ASSETS.keySet();
+    return PATHS;
   }
 
   /**

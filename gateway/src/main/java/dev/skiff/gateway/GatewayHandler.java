@@ -186,6 +186,11 @@ final class GatewayHandler extends Handler.Abstract {
       send(ex, 200, openApi());
       return;
     }
+    if (lookup.equals("GET") && path.equals(ExplorerPage.FAVICON)) {
+      ex.response.setStatus(204);
+      done(ex, null);
+      return;
+    }
     Optional<ExplorerPage.Asset> asset = lookup.equals("GET") ? ExplorerPage.asset(path) : Optional.empty();
     if (asset.isPresent()) {
       ex.response.setStatus(200);
@@ -426,7 +431,7 @@ final class GatewayHandler extends Handler.Abstract {
   private Set<String> methodsAt(String path) {
     Set<String> methods = new TreeSet<>();
     if (path.equals(OpenApi.PATH) || path.equals(Readiness.LIVE_PATH) || path.equals(Readiness.READY_PATH)
-        || ExplorerPage.asset(path).isPresent()) {
+        || ExplorerPage.paths().contains(path)) {
       methods.add("GET");
     }
     try {

@@ -61,7 +61,10 @@ final class OpenApi {
         Route r = m.getValue();
         b.append(msep).append('"').append(m.getKey()).append("\":{\"operationId\":");
         msep = ",";
-        JsonStrings.quote(b, operationId(r, operationIds)).append(",\"parameters\":[");
+        JsonStrings.quote(b, operationId(r, operationIds)).append(",\"summary\":");
+        // grouped by service in the explorer and in OpenAPI tools
+        JsonStrings.quote(b, r.endpoint() + " of " + r.service()).append(",\"tags\":[");
+        JsonStrings.quote(b, r.service()).append("],\"parameters\":[");
         List<String> params = new ArrayList<>();
         for (String f : r.template().fieldPaths()) {
           params.add("{\"name\":" + JsonStrings.quote(f) + ",\"in\":\"path\",\"required\":true,\"schema\":{\"type\":\"string\"}}");

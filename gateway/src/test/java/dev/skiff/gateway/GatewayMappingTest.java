@@ -228,9 +228,14 @@ class GatewayMappingTest {
     java.util.Map<String, String> ids = new java.util.TreeMap<>(); // operationId -> METHOD path
     for (String path : paths.keySet()) {
       for (String method : paths.getAsJsonObject(path).keySet()) {
-        String id = paths.getAsJsonObject(path).getAsJsonObject(method).get("operationId").getAsString();
+        com.google.gson.JsonObject op = paths.getAsJsonObject(path).getAsJsonObject(method);
+        String id = op.get("operationId").getAsString();
         String had = ids.put(id, method + " " + path);
         assertThat(had).as("operationId " + id + " of " + method + " " + path).isNull();
+        // grouped by service, and a line a person reads: what the explorer and OpenAPI tools show
+        String service = id.substring(0, id.indexOf('/'));
+        assertThat(op.getAsJsonArray("tags").toString()).as(id).isEqualTo("[\"" + service + "\"]");
+        assertThat(op.get("summary").getAsString()).as(id).startsWith(id.substring(id.indexOf('/') + 1).replaceAll("_[a-z]+_[0-9]+$", "") + " of " + service);
       }
     }
     // parts has four additional_bindings: the first binding keeps the plain id, the others say their method and index
@@ -238,6 +243,14 @@ class GatewayMappingTest {
     assertThat(ids).containsEntry(svc + "/parts", "get /v1/things/{id}/tags").containsEntry(svc + "/parts_get_1", "get /v1/things/{id}/id")
         .containsEntry(svc + "/parts_get_4", "get /v1/things/{id}/extra");
     assertThat(gw.f().get("/openapi.json").body()).as("stable").isEqualTo(doc);
+  }
+
+  /** Browsers ask for /favicon.ico beside the explorer: "none" (204), not a 404 in their console. */
+  @Test
+  void theFaviconIsNoContentNotAnError() throws Exception {
+    HttpResponse<String> r = gw.f().get("/favicon.ico");
+    assertThat(r.statusCode()).isEqualTo(204);
+    assertThat(r.body()).isEmpty();
   }
 
   @Test
