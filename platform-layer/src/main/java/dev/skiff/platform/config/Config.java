@@ -514,13 +514,30 @@ public final class Config {
       }
       boolean ipv6 = host.indexOf(':') >= 0;
       if (host.isBlank() || host.contains(" ") || port < 1 || port > 65535
-          || (ipv6 && !host.matches("[0-9a-fA-F:.]+")) || (!ipv6 && !host.matches("[A-Za-z0-9._-]+"))) {
+          || (ipv6 && !isIpv6Literal(host)) || (!ipv6 && !host.matches("[A-Za-z0-9._-]+"))) {
         throw invalid(path, "must be a comma-separated list of host or host:port (port 1-65535); '" + Redaction.uri(item) + "' is not"
             + (item.indexOf('@') >= 0 ? " (no user or password goes in a host list)" : ""));
       }
       out.add(InetSocketAddress.createUnresolved(host, port));
     }
     return out;
+  }
+
+  /**
+   * @param host a host with a colon
+   * @return whether it is an IPv6 address literal ({@code 127.0.0.1:2181:2182} has the characters of one, and is
+   *     a host with two ports); parsed, never looked up
+   */
+  private static boolean isIpv6Literal(String host) {
+    if (!host.matches("[0-9a-fA-F:.]+")) {
+      return false;
+    }
+    try {
+      // a text with ':' is parsed as an IPv6 literal, never looked up in DNS
+      return InetAddress.getByName(host) instanceof java.net.Inet6Address || host.startsWith("::ffff:");
+    } catch (UnknownHostException e) {
+      return false;
+    }
   }
 
   /**

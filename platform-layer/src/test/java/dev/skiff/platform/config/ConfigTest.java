@@ -64,6 +64,14 @@ class ConfigTest {
         .hasMessageContaining("'bad:host:name' is not");
     assertThatThrownBy(() -> Config.of(Map.of("h", "under score!")).getAddresses("h", 1, List.of()))
         .hasMessageContaining("is not");
+    // a host with two ports is not an IPv6 address, though its characters are those of one
+    for (String notIpv6 : List.of("127.0.0.1:2181:2182", "1:2:3", "[1:2]:80", "::1::2")) {
+      assertThatThrownBy(() -> Config.of(Map.of("h", notIpv6)).getAddresses("h", 1, List.of())).as(notIpv6)
+          .hasMessageContaining("'" + notIpv6 + "' is not");
+    }
+    assertThat(Config.of(Map.of("h", "fe80::1,[::1]:2182,::ffff:10.0.0.1")).getAddresses("h", 1, List.of()))
+        .containsExactly(InetSocketAddress.createUnresolved("fe80::1", 1), InetSocketAddress.createUnresolved("::1", 2182),
+            InetSocketAddress.createUnresolved("::ffff:10.0.0.1", 1));
     assertThatThrownBy(() -> config.getDuration("cassandra.hosts", Duration.ZERO))
         .hasMessageContaining("must be a duration");
   }
