@@ -309,10 +309,10 @@ class BookingsTest {
         Client client = Client.builder().transport(broker.transport()).build()) {
       String id = client.call(Bookings.NAME, "create",
           CreateBookingRequest.newBuilder().setCustomer("Ada").setPickup("Euston").build(), CreateBookingResponse.class).getId();
-      Files.writeString(file, "bookings.cache-ttl = soon\n");
+      replaceWhole(file, "bookings.cache-ttl = soon\n");
       await().atMost(Duration.ofSeconds(5)).until(() -> config.rejectedChanges() == 1);
       assertThat(get(client, id).getCustomer()).isEqualTo("Ada");
-      Files.writeString(file, "bookings.cache-ttl = 1000h\n");
+      replaceWhole(file, "bookings.cache-ttl = 1000h\n");
       await().atMost(Duration.ofSeconds(5)).until(() -> config.rejectedChanges() == 2);
       assertThat(config.lastError()).hasMessageContaining("bookings.cache-ttl = '1000h'");
       assertThat(get(client, id).getCustomer()).as("the last good TTL stays").isEqualTo("Ada");
@@ -396,5 +396,15 @@ class BookingsTest {
   private static String lastSummaryBy(CassandraClient reader) {
     var row = reader.session(KEYSPACE).driver().execute("SELECT updated_by FROM booking_stats WHERE name = 'total'").one();
     return row == null ? "" : row.getString(0);
+  }
+
+  /**
+   * Writes a watched file as a config tool does, whole at once (write, then rename): written in place, the
+   * watcher may read it empty between the truncation and the write, and refuse that as a change too.
+   */
+  private static void replaceWhole(Path file, String text) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(tmp, text);
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 }

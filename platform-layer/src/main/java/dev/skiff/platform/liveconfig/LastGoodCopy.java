@@ -1,7 +1,7 @@
 package dev.skiff.platform.liveconfig;
 
 import dev.skiff.platform.internal.PrivateFiles;
-import dev.skiff.platform.transport.amqp.AmqpOptions;
+import dev.skiff.platform.internal.Redaction;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -49,7 +49,7 @@ final class LastGoodCopy {
    */
   static String brokerKey(String broker) {
     try {
-      byte[] d = MessageDigest.getInstance("SHA-256").digest(AmqpOptions.redact(broker).getBytes(StandardCharsets.UTF_8));
+      byte[] d = MessageDigest.getInstance("SHA-256").digest(Redaction.of(broker).getBytes(StandardCharsets.UTF_8));
       return HexFormat.of().formatHex(d, 0, 8);
     } catch (NoSuchAlgorithmException e) {
       throw new IllegalStateException("SHA-256 is part of every JDK", e);

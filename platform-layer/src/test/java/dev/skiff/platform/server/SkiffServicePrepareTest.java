@@ -128,9 +128,9 @@ class SkiffServicePrepareTest {
       try (Server s = service.start(t)) {
         assertThatThrownBy(s::config).as("it does not follow the config service").isInstanceOf(IllegalStateException.class);
         LayeredConfig own = service.config();
-        Files.writeString(file, "ttl = soon\n");
+        replaceWhole(file, "ttl = soon\n");
         await().atMost(Duration.ofSeconds(5)).until(() -> own.rejectedChanges() == 1);
-        Files.writeString(file, "ttl = 1000h\n");
+        replaceWhole(file, "ttl = 1000h\n");
         await().atMost(Duration.ofSeconds(5)).until(() -> own.rejectedChanges() == 2);
         assertThat(own.lastError()).hasMessageContaining("ttl = '1000h'");
         assertThat(client.call("test.validated", "echo", EchoRequest.getDefaultInstance(), EchoResponse.class).getText())
@@ -139,5 +139,15 @@ class SkiffServicePrepareTest {
         service.config().close();
       }
     }
+  }
+
+  /**
+   * Writes a watched file as a config tool does, whole at once (write, then rename): written in place, the
+   * watcher may read it empty between the truncation and the write, and refuse that as a change too.
+   */
+  private static void replaceWhole(Path file, String text) throws IOException {
+    Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+    Files.writeString(tmp, text);
+    Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
   }
 }
