@@ -310,7 +310,7 @@ final class CallEngine {
           return;
         }
       }
-      outcome = whenSendable(call).thenCompose(ready -> sendOnce(call, spanId, tokenInFull));
+      outcome = whenSendable(call).thenCompose(ready -> sendOnce(call, attempt, spanId, tokenInFull));
     }
     Breakers.Breaker judge = breaker;
     outcome.whenComplete((reply, error) -> {
@@ -455,9 +455,10 @@ final class CallEngine {
   /**
    * Sends one attempt, in a place already taken among the calls in flight.
    *
+   * @param attempt which attempt of the call it is, from 1
    * @param tokenInFull whether to send the person's token in full even if the client holds its reference
    */
-  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, String spanId, boolean tokenInFull) {
+  private <T> CompletableFuture<Reply<T>> sendOnce(Call<T> call, int attempt, String spanId, boolean tokenInFull) {
     CompletableFuture<Reply<T>> result = new CompletableFuture<>();
     long now = config.clock().millis();
     long deadline = call.deadline();
@@ -468,7 +469,7 @@ final class CallEngine {
     String correlationId = correlationPrefix + sequence.incrementAndGet();
     String token = call.userToken();
     String ref = token == null || tokenInFull ? null : tokens.referenceFor(token);
-    Attempt<T> waiter = new Attempt<>(result, call, now, Math.max(now + 1, deadline), token != null && ref == null);
+    Attempt<T> waiter = new Attempt<>(result, call, attempt, now, Math.max(now + 1, deadline), token != null && ref == null);
     pending.add(correlationId, waiter);
     RequestMessage msg =
         RequestMessage.builder()
@@ -551,12 +552,18 @@ final class CallEngine {
     private final CompletableFuture<Reply<T>> result;
     private final Call<T> call;
     private final boolean tokenInFull;
+    /** Which attempt of its call it is, from 1. */
+    private final int number;
 
-    /** @param tokenInFull whether it carries its person's token in full (not by reference) */
-    Attempt(CompletableFuture<Reply<T>> result, Call<T> call, long sentMillis, long deadlineMillis, boolean tokenInFull) {
+    /**
+     * @param number which attempt of its call it is, from 1
+     * @param tokenInFull whether it carries its person's token in full (not by reference)
+     */
+    Attempt(CompletableFuture<Reply<T>> result, Call<T> call, int number, long sentMillis, long deadlineMillis, boolean tokenInFull) {
       super(call.service(), sentMillis, deadlineMillis);
       this.result = result;
       this.call = call;
+      this.number = number;
       this.tokenInFull = tokenInFull;
     }
 
@@ -568,11 +575,11 @@ final class CallEngine {
     @Override
     SkiffException timedOut() {
       long window = deadlineMillis - sentMillis;
-      long timeout = call.deadline() - call.started();
       // a retry, or an attempt cut short by the retry policy's per-attempt timeout, had less than the call's
       // timeout: say both, or "within 40 ms" reads as a call given 40 ms
+      boolean partial = number > 1 || deadlineMillis < call.deadline();
       return new SkiffException(ErrorCode.TIMEOUT, "no reply from " + call.key() + " within " + window + " ms"
-              + (window < timeout ? " to this attempt (the call's timeout: " + timeout + " ms)" : ""))
+              + (partial ? " to this attempt (the call's timeout: " + (call.deadline() - call.started()) + " ms)" : ""))
           .withContext("request_id", call.requestId());
     }
 

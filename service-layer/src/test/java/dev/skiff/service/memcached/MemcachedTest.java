@@ -204,11 +204,13 @@ class MemcachedTest {
     value[value.length - 1] = 7;
     try (MemcachedProcess server = new MemcachedProcess(TestStores.freePort(), true, List.of("-I", "2m"));
         Memcached large = Memcached.builder().name("large")
-            .config(Config.of(Map.of("memcached.hosts", server.address(), "memcached.max-item-size", "2m"))).build().start();
+            .config(Config.of(Map.of("memcached.hosts", server.address(), "memcached.max-item-size", "2m",
+                // 1.5 MiB each way on a machine the whole suite loads: more than the default's half second
+                "memcached.timeout", "5s"))).build().start();
         Memcached standard = Memcached.builder().name("standard")
             .config(Config.of(Map.of("memcached.hosts", server.address()))).build().start()) {
       assertThat(large.settings().maxItemSize()).isEqualTo(2 << 20);
-      await().atMost(Duration.ofSeconds(10)).ignoreExceptionsInstanceOf(SkiffException.class).until(() -> {
+      await().atMost(Duration.ofSeconds(30)).ignoreExceptionsInstanceOf(SkiffException.class).until(() -> {
         large.set(prefix + "large", value, Duration.ofMinutes(1));
         return true;
       });
