@@ -47,8 +47,8 @@ final class CredentialsCommand extends CommandGroup {
         "  skiff credentials create ops-admin --admin",
         "  skiff credentials create " + ServiceIdentities.DEFAULT_GATEWAY_USER + " --gateway",
         "",
-        "Exit codes: 0 done, 1 refused by the broker, 2 usage error (also: NAME is the administrator running it),",
-        "3 the management API refused the administrator."
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error (also: NAME is the administrator running it), "
+            + "3 the management API refused the administrator."
       })
   static final class Create extends ManagementCommand {
     @Parameters(index = "0", paramLabel = "NAME", description = "The service's dotted name (its broker user's name).")
@@ -134,8 +134,8 @@ final class CredentialsCommand extends CommandGroup {
       name = "delete",
       header = "Deletes a broker user.",
       description = {"Deletes broker user NAME (in every virtual host); its open connections are closed by the broker."},
-      footer = {"", "Exit codes: 0 done (also when there was no such user), 1 refused by the broker, 2 usage error (also: NAME is",
-          "the administrator running it), 3 the management API refused the administrator."})
+      footer = {"", "Exit codes: 0 done (also when there was no such user), 1 refused by the broker, 2 usage error (also: NAME is "
+          + "the administrator running it), 3 the management API refused the administrator."})
   static final class Delete extends ManagementCommand {
     @Parameters(index = "0", paramLabel = "NAME", description = "The broker user.")
     String name;
@@ -178,8 +178,8 @@ final class CredentialsCommand extends CommandGroup {
         "  skiff credentials setup --amqp amqp://admin:SECRET@broker/prod \\",
         "      --service com.example.greeter --service com.example.bookings",
         "",
-        "Exit codes: 0 done, 1 refused by the broker, 2 usage error, 3 the management API refused the",
-        "administrator."
+        "Exit codes: 0 done, 1 refused by the broker, 2 usage error, 3 the management API refused the "
+            + "administrator."
       })
   static final class Setup extends ManagementCommand {
     /** What happens to the guest user. */

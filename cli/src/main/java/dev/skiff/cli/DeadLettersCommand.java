@@ -184,8 +184,8 @@ final class DeadLettersCommand extends CommandGroup {
       },
       footer = {"", "Examples:", "  skiff dead-letters replay com.example.greeter --id 9f3c0d...",
           "  skiff dead-letters replay com.example.greeter --all --timeout 1m", "",
-          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found, not replayable or suspect, the queue to replay into gone,",
-          "nobody consuming it or full, 2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
+          "Exit codes: 0 replayed, 1 no dead-letter queue, an --id not found, not replayable or suspect, the queue to replay into gone, "
+              + "nobody consuming it or full, 2 usage error, 3 no connection to the broker, 5 the broker refused the broker user."})
   static final class Replay extends OnService {
     @ArgGroup(multiplicity = "1")
     Which which;
